@@ -1,0 +1,34 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestSshd } from './sshd.js'
+
+export const TEST_SHA = '0123456789abcdef0123456789abcdef01234567'
+
+/** A small source tree to point `source` at. */
+export function sourceTree(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vsd-src-'))
+  writeFileSync(join(dir, 'app.py'), 'print("hello")\n')
+  return dir
+}
+
+/** Inputs for a dry run against `sshd` with the ed25519 key and a pinned host key. */
+export function dryRunInputs(sshd: TestSshd, source: string): Record<string, string> {
+  return {
+    host: `${sshd.host}:${sshd.port}`,
+    username: sshd.user,
+    'private-key': sshd.keys.ed25519.text,
+    'known-hosts': sshd.knownHosts.ed25519,
+    source,
+    target: join(sshd.dir, 'srv', 'app'),
+    'start-command': 'python3 -m app serve',
+    'version-url': 'http://127.0.0.1:8000/version',
+    sha: TEST_SHA,
+    'dry-run': 'true'
+  }
+}
+
+/** Settings reader over a plain record, as `core.getInput` would answer. */
+export function inputReader(inputs: Record<string, string>): (name: string) => string {
+  return name => inputs[name] ?? ''
+}

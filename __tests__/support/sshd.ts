@@ -1,0 +1,184 @@
+/**
+ * A real OpenSSH sshd on a free loopback port, with its own host keys and client keys, for
+ * integration and end-to-end tests. Fails loudly when sshd is not installed.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createConnection, createServer } from 'node:net'
+import { tmpdir, userInfo } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+const SSHD = '/usr/sbin/sshd'
+
+export interface ClientKey {
+  path: string
+  text: string
+  passphrase?: string
+}
+
+export interface TestSshd {
+  host: '127.0.0.1'
+  port: number
+  user: string
+  dir: string
+  /** known_hosts lines for this server's host keys (ed25519 first, then rsa). */
+  knownHosts: { ed25519: string; rsa: string }
+  fingerprints: { ed25519: string; rsa: string }
+  keys: { ed25519: ClientKey; rsaPassphrase: ClientKey; ecdsa: ClientKey; notAuthorized: ClientKey }
+  /** The sshd master process. */
+  process: ChildProcess
+  /** Everything sshd logged (it runs with -e). */
+  log(): string
+  stop(): Promise<void>
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port'))
+      )
+    })
+  })
+}
+
+async function keygen(
+  path: string,
+  type: string,
+  passphrase = '',
+  extra: string[] = []
+): Promise<ClientKey> {
+  await run('ssh-keygen', [
+    '-q',
+    '-t',
+    type,
+    ...extra,
+    '-N',
+    passphrase,
+    '-C',
+    `test-${type}`,
+    '-f',
+    path
+  ])
+  return { path, text: readFileSync(path, 'utf8'), passphrase: passphrase || undefined }
+}
+
+async function fingerprintOf(publicKeyPath: string): Promise<string> {
+  const { stdout } = await run('ssh-keygen', ['-l', '-E', 'sha256', '-f', publicKeyPath])
+  return stdout.split(' ')[1]
+}
+
+function waitForBanner(port: number, deadline: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const attempt = (): void => {
+      const socket = createConnection({ host: '127.0.0.1', port })
+      socket.once('data', data => {
+        socket.destroy()
+        if (data.toString().startsWith('SSH-2.0')) resolve()
+        else reject(new Error(`unexpected banner on ${port}: ${data}`))
+      })
+      socket.once('error', () => {
+        socket.destroy()
+        if (Date.now() > deadline) reject(new Error(`sshd did not listen on ${port}`))
+        else setTimeout(attempt, 50)
+      })
+    }
+    attempt()
+  })
+}
+
+export async function startSshd(options: { extraConfig?: string[] } = {}): Promise<TestSshd> {
+  if (!existsSync(SSHD)) {
+    throw new Error(
+      `${SSHD} is missing: install it with 'apt-get install -y openssh-server' (.ci/run does this)`
+    )
+  }
+  mkdirSync('/run/sshd', { recursive: true })
+  const dir = mkdtempSync(join(tmpdir(), 'vsd-sshd-'))
+  const [hostEd, hostRsa, ed25519, rsaPassphrase, ecdsa, notAuthorized] = await Promise.all([
+    keygen(join(dir, 'ssh_host_ed25519_key'), 'ed25519'),
+    keygen(join(dir, 'ssh_host_rsa_key'), 'rsa', '', ['-b', '2048']),
+    keygen(join(dir, 'client_ed25519'), 'ed25519'),
+    keygen(join(dir, 'client_rsa'), 'rsa', 'correct horse battery', ['-b', '3072']),
+    keygen(join(dir, 'client_ecdsa'), 'ecdsa', '', ['-b', '256']),
+    keygen(join(dir, 'client_not_authorized'), 'ed25519')
+  ])
+  const authorized = [ed25519, rsaPassphrase, ecdsa]
+    .map(key => readFileSync(`${key.path}.pub`, 'utf8'))
+    .join('')
+  writeFileSync(join(dir, 'authorized_keys'), authorized)
+  const fingerprints = {
+    ed25519: await fingerprintOf(`${hostEd.path}.pub`),
+    rsa: await fingerprintOf(`${hostRsa.path}.pub`)
+  }
+  const user = userInfo().username
+
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort()
+    const config = join(dir, 'sshd_config')
+    writeFileSync(
+      config,
+      [
+        'ListenAddress 127.0.0.1',
+        `Port ${port}`,
+        `HostKey ${hostEd.path}`,
+        `HostKey ${hostRsa.path}`,
+        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+        `PidFile ${join(dir, 'sshd.pid')}`,
+        'UsePAM no',
+        'StrictModes no',
+        'PermitRootLogin yes',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'AllowTcpForwarding yes',
+        'MaxStartups 100',
+        'MaxSessions 100',
+        'LogLevel VERBOSE',
+        'Subsystem sftp internal-sftp',
+        ...(options.extraConfig ?? [])
+      ].join('\n') + '\n'
+    )
+    let log = ''
+    const child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
+    child.stderr?.on('data', chunk => (log += chunk))
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', code => reject(new Error(`sshd exited (${code}): ${log}`)))
+    )
+    exited.catch(() => undefined)
+    try {
+      await Promise.race([waitForBanner(port, Date.now() + 10_000), exited])
+    } catch (error) {
+      child.kill('SIGKILL')
+      if (attempt < 5 && /Address already in use/.test(log)) continue
+      throw error
+    }
+    const line = (key: ClientKey): string =>
+      `[127.0.0.1]:${port} ${readFileSync(`${key.path}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}`
+    return {
+      host: '127.0.0.1',
+      port,
+      user,
+      dir,
+      knownHosts: { ed25519: line(hostEd), rsa: line(hostRsa) },
+      fingerprints,
+      keys: { ed25519, rsaPassphrase, ecdsa, notAuthorized },
+      process: child,
+      log: () => log,
+      stop: async () => {
+        if (child.exitCode === null) {
+          const gone = new Promise(resolve => child.once('exit', resolve))
+          child.kill('SIGTERM')
+          await gone
+        }
+        rmSync(dir, { recursive: true, force: true })
+      }
+    }
+  }
+}

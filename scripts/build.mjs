@@ -1,0 +1,25 @@
+// Bundles the action into one ESM file that runs with no node_modules beside it.
+import { build } from 'esbuild'
+
+await build({
+  entryPoints: ['src/index.ts'],
+  outfile: 'dist/index.js',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  // ssh2's optional native helpers; without them it uses its pure-JS crypto.
+  external: ['*.node', 'cpu-features'],
+  banner: {
+    js: [
+      "import { createRequire as __createRequire } from 'node:module';",
+      "import { fileURLToPath as __fileURLToPath } from 'node:url';",
+      "import { dirname as __pathDirname } from 'node:path';",
+      'const require = __createRequire(import.meta.url);',
+      'const __filename = __fileURLToPath(import.meta.url);',
+      'const __dirname = __pathDirname(__filename);'
+    ].join('\n')
+  },
+  legalComments: 'eof',
+  logLevel: 'warning'
+})

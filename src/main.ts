@@ -1,0 +1,20 @@
+import * as core from '@actions/core'
+import { deployAll } from './deploy.js'
+import { DeployReport } from './report.js'
+import { resolveSha } from './revision.js'
+import { getSettings } from './settings.js'
+
+/** The action: parse inputs, deploy, and always report. */
+export async function run(): Promise<void> {
+  const report = new DeployReport()
+  try {
+    const settings = getSettings()
+    report.sha = resolveSha(settings.sha, settings.source)
+    await deployAll(settings, report.sha, report)
+  } catch (error) {
+    core.setFailed(error instanceof Error ? error.message : String(error))
+  } finally {
+    report.writeOutputs()
+    await report.writeSummary()
+  }
+}

@@ -1,0 +1,73 @@
+import * as core from '@actions/core'
+
+/** Phase names from DESIGN.md, in pipeline order. */
+export type PhaseName =
+  | 'connect'
+  | 'lock'
+  | 'upload'
+  | 'prepare'
+  | 'stop'
+  | 'wait-for-exit'
+  | 'switch'
+  | 'start'
+  | 'verify'
+  | 'rollback'
+  | 'prune'
+  | 'plan'
+
+export interface PhaseTiming {
+  phase: PhaseName
+  seconds: number
+  ok: boolean
+}
+
+/** A failure that names the host and phase it happened in. */
+export class PhaseError extends Error {
+  constructor(
+    readonly host: string,
+    readonly phase: PhaseName,
+    message: string
+  ) {
+    super(`[${host}] ${phase}: ${message}`)
+    this.name = 'PhaseError'
+  }
+}
+
+/**
+ * Runs one phase as a log group with its own time limit, records its duration, and rethrows any
+ * failure as a PhaseError naming host and phase.
+ */
+export async function runPhase<T>(
+  host: string,
+  phase: PhaseName,
+  timeoutSeconds: number,
+  timings: PhaseTiming[],
+  body: () => Promise<T>
+): Promise<T> {
+  const started = Date.now()
+  let timer: NodeJS.Timeout | undefined
+  const record = (ok: boolean): void => {
+    timings.push({ phase, seconds: (Date.now() - started) / 1000, ok })
+  }
+  try {
+    const result = await core.group(`${host}: ${phase}`, () =>
+      Promise.race([
+        body(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`did not finish within ${timeoutSeconds} s`)),
+            timeoutSeconds * 1000
+          )
+        })
+      ])
+    )
+    record(true)
+    return result
+  } catch (error) {
+    record(false)
+    if (error instanceof PhaseError) throw error
+    throw new PhaseError(host, phase, error instanceof Error ? error.message : String(error))
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -1,0 +1,123 @@
+import * as core from '@actions/core'
+import { hostLabel, type HostAddress } from '../host-address.js'
+import { expandHome } from '../layout.js'
+import { Remote } from '../remote.js'
+import { sh } from '../shell.js'
+import { openSsh, type SshOptions } from '../ssh.js'
+import type { Settings } from '../settings.js'
+
+/** Commands the pipeline needs on the host, and where to get each. */
+export const REQUIRED_TOOLS: Record<string, string> = {
+  sh: 'a POSIX shell',
+  tar: 'package tar',
+  find: 'package findutils',
+  setsid: 'package util-linux',
+  mkdir: 'package coreutils',
+  ln: 'package coreutils',
+  mv: 'package coreutils',
+  kill: 'package procps or util-linux'
+}
+
+/** One line per missing tool (`missing NAME`), then `home PATH`. */
+export function toolCheckScript(): ReturnType<typeof sh> {
+  return sh`for tool in ${Object.keys(REQUIRED_TOOLS)}; do command -v "$tool" >/dev/null 2>&1 || printf 'missing %s\n' "$tool"; done; printf 'home %s\n' "$HOME"`
+}
+
+export interface HostSession {
+  remote: Remote
+  /** `target` with `~/` resolved against the remote home. */
+  target: string
+  startLog?: string
+  hostKeyReason: string
+  close(): void
+}
+
+function sshOptions(settings: Settings): SshOptions {
+  return {
+    credentials: {
+      privateKey: settings.privateKey,
+      passphrase: settings.passphrase,
+      password: settings.password
+    },
+    hostKeys: settings.hostKeys,
+    connectTimeoutSeconds: settings.connectTimeoutSeconds
+  }
+}
+
+/** Opens a channel to `address` through the jump host, when one is set. */
+async function openThroughJump(address: HostAddress, settings: Settings) {
+  const jump = settings.jumpHost as HostAddress
+  const bastion = await openSsh(jump, sshOptions(settings))
+  core.info(`Jump host ${hostLabel(jump)}: host key ${bastion.hostKeyReason}`)
+  const sock = await new Promise<NonNullable<SshOptions['sock']>>((resolve, reject) =>
+    bastion.client.forwardOut('127.0.0.1', 0, address.host, address.port, (error, channel) =>
+      error
+        ? reject(
+            new Error(
+              `jump host ${hostLabel(jump)} could not reach ${hostLabel(address)}: ${error.message}`
+            )
+          )
+        : resolve(channel)
+    )
+  )
+  try {
+    const connection = await openSsh(address, { ...sshOptions(settings), sock })
+    connection.client.on('close', () => bastion.client.end())
+    return connection
+  } catch (error) {
+    bastion.client.end()
+    throw error
+  }
+}
+
+/** connect: one verified SSH connection, then a check that the host has what the pipeline runs. */
+export async function connect(
+  address: HostAddress,
+  settings: Settings,
+  phase = 'connect'
+): Promise<HostSession> {
+  const label = hostLabel(address)
+  const connection = settings.jumpHost
+    ? await openThroughJump(address, settings)
+    : await openSsh(address, sshOptions(settings))
+  core.info(`Connected to ${address.username}@${label}; host key ${connection.hostKeyReason}`)
+  if (!connection.hostKeyVerified) {
+    core.warning(
+      `The host key of ${label} was not verified. Pin it with known-hosts or host-fingerprint.`,
+      {
+        title: 'Host key not verified'
+      }
+    )
+  }
+  const remote = new Remote(connection.client, label)
+  try {
+    const { stdout } = await remote.run(toolCheckScript(), {
+      phase,
+      timeoutSeconds: settings.connectTimeoutSeconds
+    })
+    const missing = [...stdout.matchAll(/^missing (.+)$/gm)].map(match => match[1])
+    if (missing.length > 0) {
+      throw new Error(
+        `${label} lacks ${missing.join(', ')}, which the deploy needs. Install ` +
+          missing.map(tool => `${tool} (${REQUIRED_TOOLS[tool]})`).join(', ') +
+          ' on the host.'
+      )
+    }
+    const home = /^home (.*)$/m.exec(stdout)?.[1] ?? ''
+    const needsHome = [settings.target, settings.startLog].some(path => path?.startsWith('~/'))
+    if (needsHome && !home.startsWith('/')) {
+      throw new Error(`target uses ~/ but $HOME on ${label} is '${home}'; use an absolute path`)
+    }
+    core.info(`Required tools present: ${Object.keys(REQUIRED_TOOLS).join(', ')}`)
+    return {
+      remote,
+      target: expandHome(settings.target, home),
+      startLog: settings.startLog && expandHome(settings.startLog, home),
+      hostKeyReason: connection.hostKeyReason,
+      close: () => remote.close()
+    }
+  } catch (error) {
+    remote.close()
+    throw error
+  }
+}

@@ -1,0 +1,45 @@
+import { utils, type ParsedKey } from 'ssh2'
+import { fingerprint } from './host-key.js'
+
+export interface PrivateKey {
+  /** Normalized key text handed to ssh2. */
+  text: string
+  type: string
+  /** Fingerprint of the matching public key, safe to log. */
+  publicFingerprint: string
+}
+
+const PUBLIC_KEY =
+  /^(?:(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-\S+)\s+AAAA|-{4,5} ?BEGIN (?:SSH2 |RSA )?PUBLIC KEY)/
+
+/** CRLF line ends, surrounding blank space and a missing final newline are all tolerated. */
+export function normalizeKeyText(text: string): string {
+  return text.replace(/\r\n?/g, '\n').trim() + '\n'
+}
+
+/** Parses `private-key`; returns the problem as text (never containing the key) when unusable. */
+export function parsePrivateKey(raw: string, passphrase: string | undefined): PrivateKey | string {
+  const text = normalizeKeyText(raw)
+  if (text.startsWith('PuTTY-User-Key-File-')) {
+    return "it is a PuTTY .ppk file; convert it with 'puttygen key.ppk -O private-openssh -o id_key' and paste id_key"
+  }
+  if (PUBLIC_KEY.test(text)) {
+    return 'it is a public key (the .pub file); paste the private key file instead (e.g. ~/.ssh/id_ed25519, not id_ed25519.pub)'
+  }
+  if (!text.includes('PRIVATE KEY-----')) {
+    return "it is not an OpenSSH or PEM private key (it should start with '-----BEGIN OPENSSH PRIVATE KEY-----')"
+  }
+  const parsed = utils.parseKey(text, passphrase)
+  if (parsed instanceof Error) {
+    if (/no passphrase given/i.test(parsed.message)) {
+      return 'it is encrypted; set the passphrase input (from a secret)'
+    }
+    if (/passphrase/i.test(parsed.message)) {
+      return 'it could not be decrypted with the given passphrase; check the passphrase secret'
+    }
+    return `it could not be read (${parsed.message}); paste the whole file, including the BEGIN and END lines`
+  }
+  const key: ParsedKey = Array.isArray(parsed) ? parsed[0] : parsed
+  if (!key.isPrivateKey()) return 'it is a public key; paste the private key file instead'
+  return { text, type: key.type, publicFingerprint: fingerprint(key.getPublicSSH()) }
+}

@@ -1,0 +1,198 @@
+import * as core from '@actions/core'
+import type { Client, ClientChannel } from 'ssh2'
+import type { Readable } from 'node:stream'
+import { sh, type ShellCode } from './shell.js'
+
+export interface RemoteResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+export interface RunOptions {
+  /** Phase name, used in every error. */
+  phase: string
+  timeoutSeconds: number
+  /** Streamed to the command's stdin, which is then closed. Without it stdin is closed at once. */
+  stdin?: Readable | Buffer
+  /** Print output lines to the log as they arrive (inside the phase's group). */
+  echo?: boolean
+  /** Return non-zero exits instead of throwing. */
+  allowFailure?: boolean
+}
+
+/** A remote command that failed; the message names the phase, exit code and stderr tail. */
+export class RemoteCommandError extends Error {
+  constructor(
+    readonly phase: string,
+    readonly code: number | null,
+    readonly stderr: string,
+    detail: string
+  ) {
+    super(detail)
+    this.name = 'RemoteCommandError'
+  }
+}
+
+/** Keeps the last lines of a stream's text for error messages. */
+export function lastLines(text: string, count: number): string {
+  const lines = text.replace(/\s+$/, '').split('\n')
+  return lines.slice(-count).join('\n')
+}
+
+const MAX_CAPTURE = 32 * 1024 * 1024
+
+/** Splits a byte stream into lines for the log. */
+class LineEcho {
+  private pending = ''
+  constructor(private readonly print: (line: string) => void) {}
+  push(chunk: string): void {
+    const lines = (this.pending + chunk).split('\n')
+    this.pending = lines.pop() ?? ''
+    for (const line of lines) this.print(line)
+  }
+  flush(): void {
+    if (this.pending) this.print(this.pending)
+    this.pending = ''
+  }
+}
+
+/** Runs commands on one host over its single SSH connection. */
+export class Remote {
+  private lostReason: string | undefined
+
+  constructor(
+    readonly client: Client,
+    readonly label: string
+  ) {
+    client.on('error', error => {
+      this.lostReason ??= error.message
+    })
+    client.on('close', () => {
+      this.lostReason ??= 'the connection was closed'
+    })
+  }
+
+  /**
+   * Runs `command` under `sh -c` (whatever the user's login shell is); throws on a non-zero or
+   * missing exit code unless `allowFailure`.
+   */
+  run(command: ShellCode, options: RunOptions): Promise<RemoteResult> {
+    const { phase } = options
+    if (this.lostReason) {
+      return Promise.reject(
+        new RemoteCommandError(
+          phase,
+          null,
+          '',
+          `the SSH connection to ${this.label} was lost (${this.lostReason})`
+        )
+      )
+    }
+    core.debug(`[${this.label}] ${phase}: ${command.text}`)
+    return new Promise((resolve, reject) => {
+      let stdout = ''
+      let stderr = ''
+      let channel: ClientChannel | undefined
+      let finished = false
+      const echoOut = new LineEcho(line => core.info(line))
+      const echoErr = new LineEcho(line => core.info(line))
+      const finish = (error: Error | undefined, result?: RemoteResult): void => {
+        if (finished) return
+        finished = true
+        clearTimeout(timer)
+        echoOut.flush()
+        echoErr.flush()
+        if (error) reject(error)
+        else resolve(result as RemoteResult)
+      }
+      const timer = setTimeout(() => {
+        channel?.signal('KILL')
+        channel?.close()
+        finish(
+          new RemoteCommandError(
+            phase,
+            null,
+            stderr,
+            `timed out after ${options.timeoutSeconds} s on ${this.label}` +
+              (stderr.trim() ? `; last stderr:\n${lastLines(stderr, 20)}` : '')
+          )
+        )
+      }, options.timeoutSeconds * 1000)
+
+      this.client.exec(sh`sh -c ${command.text}`.text, (error, stream) => {
+        if (error) {
+          finish(
+            new RemoteCommandError(
+              phase,
+              null,
+              '',
+              `could not start a command on ${this.label}: ${error.message}`
+            )
+          )
+          return
+        }
+        channel = stream
+        stream.setEncoding('utf8')
+        stream.stderr.setEncoding('utf8')
+        stream.on('data', (chunk: string) => {
+          if (stdout.length < MAX_CAPTURE) stdout += chunk
+          if (options.echo) echoOut.push(chunk)
+        })
+        stream.stderr.on('data', (chunk: string) => {
+          if (stderr.length < MAX_CAPTURE) stderr += chunk
+          else stderr = stderr.slice(-MAX_CAPTURE / 2) + chunk
+          if (options.echo) echoErr.push(chunk)
+        })
+        stream.on('close', (code: number | null | undefined) => {
+          if (typeof code !== 'number') {
+            const why = this.lostReason
+              ? `the SSH connection was lost (${this.lostReason})`
+              : 'no exit status was returned'
+            finish(
+              new RemoteCommandError(
+                phase,
+                null,
+                stderr,
+                `command on ${this.label} ended without an exit code: ${why}`
+              )
+            )
+            return
+          }
+          if (code !== 0 && !options.allowFailure) {
+            finish(
+              new RemoteCommandError(
+                phase,
+                code,
+                stderr,
+                `command on ${this.label} exited with code ${code}` +
+                  (stderr.trim() ? `; last stderr:\n${lastLines(stderr, 20)}` : '')
+              )
+            )
+            return
+          }
+          finish(undefined, { code, stdout, stderr })
+        })
+        if (options.stdin === undefined) stream.end()
+        else if (Buffer.isBuffer(options.stdin)) stream.end(options.stdin)
+        else {
+          options.stdin.on('error', streamError =>
+            finish(
+              new RemoteCommandError(
+                phase,
+                null,
+                stderr,
+                `sending data to ${this.label} failed: ${streamError.message}`
+              )
+            )
+          )
+          options.stdin.pipe(stream)
+        }
+      })
+    })
+  }
+
+  close(): void {
+    this.client.end()
+  }
+}

@@ -1,0 +1,106 @@
+import * as core from '@actions/core'
+import type { PhaseTiming } from './phase.js'
+
+export type HostResult = 'success' | 'failed' | 'dry-run' | 'not-started'
+
+/** What is known about one host's deploy; filled in as phases run. */
+export interface HostReport {
+  host: string
+  result: HostResult
+  sha?: string
+  release?: string
+  previousSha?: string
+  previousRelease?: string
+  rolledBack: boolean
+  reportedVersion?: string
+  uploadedFiles?: number
+  uploadedBytes?: number
+  phases: PhaseTiming[]
+  error?: string
+  plan?: string[]
+}
+
+/** Collects per-host results; writes outputs and one job summary, also on failure. */
+export class DeployReport {
+  readonly hosts: HostReport[] = []
+  sha?: string
+  private readonly started = Date.now()
+
+  addHost(host: string): HostReport {
+    const report: HostReport = { host, result: 'not-started', rolledBack: false, phases: [] }
+    this.hosts.push(report)
+    return report
+  }
+
+  private first<K extends keyof HostReport>(key: K): HostReport[K] | undefined {
+    return this.hosts.find(host => host[key] !== undefined)?.[key]
+  }
+
+  private total(key: 'uploadedFiles' | 'uploadedBytes'): number {
+    return this.hosts.reduce((sum, host) => sum + (host[key] ?? 0), 0)
+  }
+
+  outputs(): Record<string, string> {
+    return {
+      sha: this.sha ?? '',
+      release: this.first('release') ?? '',
+      'previous-sha': this.first('previousSha') ?? '',
+      'previous-release': this.first('previousRelease') ?? '',
+      'rolled-back': String(this.hosts.some(host => host.rolledBack)),
+      'reported-version': this.first('reportedVersion') ?? '',
+      'uploaded-files': String(this.total('uploadedFiles')),
+      'uploaded-bytes': String(this.total('uploadedBytes')),
+      'duration-seconds': ((Date.now() - this.started) / 1000).toFixed(1),
+      hosts: JSON.stringify(
+        this.hosts.map(({ plan: _plan, ...host }) => ({
+          ...host,
+          phases: host.phases.map(timing => ({
+            ...timing,
+            seconds: Number(timing.seconds.toFixed(2))
+          }))
+        }))
+      )
+    }
+  }
+
+  writeOutputs(): void {
+    for (const [name, value] of Object.entries(this.outputs())) core.setOutput(name, value)
+  }
+
+  /** Adds the job summary to `core.summary` (not yet written). */
+  buildSummary(): typeof core.summary {
+    const summary = core.summary.addHeading('Verified SSH Deploy', 2)
+    if (this.sha) summary.addRaw(`Commit <code>${this.sha}</code>`, true)
+    summary.addTable([
+      [
+        { data: 'Host', header: true },
+        { data: 'Result', header: true },
+        { data: 'SHA', header: true },
+        { data: 'Release', header: true },
+        { data: 'Phases', header: true },
+        { data: 'Rolled back', header: true }
+      ],
+      ...this.hosts.map(host => [
+        host.host,
+        host.result,
+        host.sha?.slice(0, 12) ?? '',
+        host.release ?? '',
+        host.phases
+          .map(timing => `${timing.phase} ${timing.seconds.toFixed(1)} s${timing.ok ? '' : ' ✗'}`)
+          .join(', '),
+        host.rolledBack ? 'yes' : 'no'
+      ])
+    ])
+    for (const host of this.hosts) {
+      if (host.error) summary.addHeading(`${host.host}: failed`, 3).addCodeBlock(host.error)
+      if (host.plan)
+        summary.addHeading(`${host.host}: plan (dry run)`, 3).addCodeBlock(host.plan.join('\n'))
+    }
+    return summary
+  }
+
+  async writeSummary(): Promise<void> {
+    if (!process.env.GITHUB_STEP_SUMMARY) return
+    await this.buildSummary().write()
+  }
+}

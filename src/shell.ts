@@ -1,0 +1,39 @@
+/**
+ * The one place remote shell text is built. Every value that reaches a remote command passes
+ * through `quote`, so paths and values with spaces, quotes, `$(…)` or newlines stay data.
+ */
+
+/** Text already valid as shell code (built by `sh` or a fixed snippet); spliced in unquoted. */
+export class ShellCode {
+  constructor(readonly text: string) {}
+  toString(): string {
+    return this.text
+  }
+}
+
+/** POSIX single-quoting: the only character that needs care inside '…' is ' itself. */
+export function quote(value: string): string {
+  if (value.includes('\0')) throw new Error('a NUL byte cannot be passed to a remote command')
+  return `'${value.replace(/'/g, `'\\''`)}'`
+}
+
+type ShellValue = string | number | ShellCode | readonly (string | number | ShellCode)[]
+
+function render(value: ShellValue): string {
+  if (value instanceof ShellCode) return value.text
+  if (typeof value === 'number') return quote(String(value))
+  if (typeof value === 'string') return quote(value)
+  return value.map(render).join(' ')
+}
+
+/**
+ * Template tag for remote commands: the literal parts are code, every `${value}` is quoted
+ * (arrays become several quoted words; `ShellCode` is spliced as is).
+ */
+export function sh(literals: TemplateStringsArray, ...values: ShellValue[]): ShellCode {
+  let text = literals[0]
+  values.forEach((value, index) => {
+    text += render(value) + literals[index + 1]
+  })
+  return new ShellCode(text)
+}
