@@ -42404,10 +42404,18 @@ function checkHostKey(policy, address, presented) {
   const pins = entries.filter((entry) => !entry.revoked);
   const knownHostsHit = pins.find((entry) => entry.key.equals(presented));
   if (knownHostsHit) {
-    return { accepted: true, reason: `matches known-hosts line ${knownHostsHit.lineNumber}` };
+    return {
+      accepted: true,
+      verified: true,
+      reason: `matches known-hosts line ${knownHostsHit.lineNumber}`
+    };
   }
   if (policy.fingerprints.includes(presentedFingerprint)) {
-    return { accepted: true, reason: `matches host-fingerprint ${presentedFingerprint}` };
+    return {
+      accepted: true,
+      verified: true,
+      reason: `matches host-fingerprint ${presentedFingerprint}`
+    };
   }
   const expected = [
     ...pins.map(
@@ -42425,6 +42433,7 @@ function checkHostKey(policy, address, presented) {
   if (policy.insecureSkip) {
     return {
       accepted: true,
+      verified: false,
       reason: `NOT verified (insecure-skip-host-key-check); presented ${presentedType} ${presentedFingerprint}`
     };
   }
@@ -42496,6 +42505,7 @@ function openSsh(address, options) {
   const timeoutMs = options.connectTimeoutSeconds * 1e3;
   let hostKeyProblem;
   let hostKeyReason = "";
+  let hostKeyVerified = false;
   const preferred = pinnedKeyAlgorithms(options.hostKeys, address);
   const config = {
     host: address.host,
@@ -42508,8 +42518,10 @@ function openSsh(address, options) {
     authHandler: authMethods(address.username, options.credentials),
     hostVerifier: (key) => {
       const decision = checkHostKey(options.hostKeys, address, key);
-      if (decision.accepted) hostKeyReason = decision.reason;
-      else hostKeyProblem = decision.message;
+      if (decision.accepted) {
+        hostKeyReason = decision.reason;
+        hostKeyVerified = decision.verified;
+      } else hostKeyProblem = decision.message;
       return decision.accepted;
     },
     ...preferred.length > 0 ? { algorithms: { serverHostKey: { remove: preferred, prepend: preferred } } } : {}
@@ -42538,7 +42550,7 @@ function openSsh(address, options) {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
-      resolve({ client, hostKeyReason });
+      resolve({ client, hostKeyReason, hostKeyVerified });
     });
     client.on("error", (error2) => fail(explainConnectError(error2, address, options)));
     client.on(
@@ -42608,6 +42620,14 @@ async function connect(address, settings, phase = "connect") {
   const label = hostLabel(address);
   const connection = settings.jumpHost ? await openThroughJump(address, settings) : await openSsh(address, sshOptions(settings));
   info(`Connected to ${address.username}@${label}; host key ${connection.hostKeyReason}`);
+  if (!connection.hostKeyVerified) {
+    warning(
+      `The host key of ${label} was not verified. Pin it with known-hosts or host-fingerprint.`,
+      {
+        title: "Host key not verified"
+      }
+    );
+  }
   const remote = new Remote(connection.client, label);
   try {
     const { stdout } = await remote.run(toolCheckScript(), {
@@ -42781,7 +42801,8 @@ async function deployAll(settings, sha, report) {
       const skipped = settings.hosts.length - index - 1;
       throw new Error(
         host.error + (skipped > 0 ? `
-${skipped} later host(s) were not started.` : "")
+${skipped} later host(s) were not started.` : ""),
+        { cause: error2 }
       );
     }
   }
