@@ -2,8 +2,8 @@
 import { build } from 'esbuild'
 
 await build({
-  entryPoints: ['src/index.ts'],
-  outfile: 'dist/index.js',
+  entryPoints: { index: 'src/index.ts', post: 'src/post.ts' },
+  outdir: 'dist',
   bundle: true,
   platform: 'node',
   format: 'esm',

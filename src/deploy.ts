@@ -1,13 +1,106 @@
 import * as core from '@actions/core'
+import type { DeployContext } from './context.js'
 import { hostLabel, type HostAddress } from './host-address.js'
-import { connect } from './phases/connect.js'
-import { PhaseError, runPhase } from './phase.js'
+import { releaseName, remoteLayout } from './layout.js'
+import { connect, type HostSession } from './phases/connect.js'
+import {
+  acquireLock,
+  lockOwner,
+  releaseLockScript,
+  trackLock,
+  type HeldLock
+} from './phases/lock.js'
+import { prepare } from './phases/prepare.js'
+import { prune } from './phases/prune.js'
+import { switchRelease } from './phases/switch.js'
+import { upload } from './phases/upload.js'
+import { runPhase } from './phase.js'
 import { describePlan } from './plan.js'
 import type { DeployReport, HostReport } from './report.js'
 import type { Settings } from './settings.js'
 
 const errorText = (error: unknown): string =>
   error instanceof Error ? error.message : String(error)
+
+/** Releases the lock; reconnects first if the connection it was taken on is gone. */
+async function releaseLock(
+  address: HostAddress,
+  settings: Settings,
+  session: HostSession,
+  lock: HeldLock
+): Promise<void> {
+  const script = releaseLockScript(lock.lockDir, lock.token)
+  try {
+    await session.remote.run(script, { phase: 'lock', timeoutSeconds: 30 })
+  } catch {
+    const fresh = await connect(address, settings, 'lock')
+    try {
+      await fresh.remote.run(script, { phase: 'lock', timeoutSeconds: 30 })
+    } finally {
+      fresh.close()
+    }
+  }
+  trackLock(lock, false)
+  core.info(`Released ${lock.lockDir}`)
+}
+
+/** lock → upload → prepare → switch → prune, with the lock released on every path. */
+async function ship(
+  address: HostAddress,
+  settings: Settings,
+  session: HostSession,
+  sha: string,
+  report: HostReport
+): Promise<void> {
+  const label = hostLabel(address)
+  const layout = remoteLayout(session.target, session.startLog)
+  const owner = lockOwner(sha)
+  const lock: HeldLock = {
+    host: address.host,
+    port: address.port,
+    username: address.username,
+    lockDir: layout.lockDir,
+    token: owner.token
+  }
+  const phase = <T>(
+    name: Parameters<typeof runPhase>[1],
+    timeoutSeconds: number,
+    body: () => Promise<T>
+  ) => runPhase(label, name, timeoutSeconds, report.phases, body)
+
+  // Recorded before taking it: the release only removes a lock holding this token, and a run
+  // cancelled right after mkdir must still leave the post step something to release.
+  trackLock(lock, true)
+  try {
+    await phase('lock', settings.lockTimeoutSeconds + 60, () =>
+      acquireLock(session.remote, layout, owner, settings.lockTimeoutSeconds)
+    )
+    const release = releaseName(new Date(), sha)
+    const ctx: DeployContext = {
+      settings,
+      sha,
+      label,
+      session,
+      layout,
+      report,
+      release,
+      releaseDir: `${layout.releasesDir}/${release}`,
+      existingReleases: [],
+      run: owner.run
+    }
+    await phase('upload', 3600, () => upload(ctx))
+    await phase('prepare', 900, () => prepare(ctx))
+    await phase('switch', 1800, () => switchRelease(ctx, owner.token))
+    if (settings.strategy === 'releases') await phase('prune', 600, () => prune(ctx))
+    report.result = 'success'
+  } finally {
+    await releaseLock(address, settings, session, lock).catch(error =>
+      core.warning(
+        `Could not release ${layout.lockDir} on ${label}: ${errorText(error)}. The post step will retry.`
+      )
+    )
+  }
+}
 
 /** Runs the pipeline against one host, recording what happened in `report`. */
 async function deployHost(
@@ -26,26 +119,19 @@ async function deployHost(
     () => connect(address, settings)
   )
   try {
-    if (settings.dryRun) {
-      const plan = describePlan(
-        settings,
-        { label, target: session.target, startLog: session.startLog },
-        sha,
-        new Date()
-      )
-      await runPhase(label, 'plan', 10, report.phases, async () => {
-        core.info('Dry run: nothing on the host is changed. The deploy would run:')
-        for (const line of plan) core.info(line)
-      })
-      report.plan = plan
-      report.result = 'dry-run'
-      return
-    }
-    throw new PhaseError(
-      label,
-      'lock',
-      'deploying (dry-run: false) is not available in this version yet; run with dry-run: true'
+    if (!settings.dryRun) return await ship(address, settings, session, sha, report)
+    const plan = describePlan(
+      settings,
+      { label, target: session.target, startLog: session.startLog },
+      sha,
+      new Date()
     )
+    await runPhase(label, 'plan', 10, report.phases, async () => {
+      core.info('Dry run: nothing on the host is changed. The deploy would run:')
+      for (const line of plan) core.info(line)
+    })
+    report.plan = plan
+    report.result = 'dry-run'
   } finally {
     session.close()
   }

@@ -1,7 +1,6 @@
 import { releaseName, remoteLayout } from './layout.js'
 import type { Settings } from './settings.js'
-
-export const ALWAYS_EXCLUDED = ['.git', '__pycache__', '*.pyc', '*.pyo']
+import { ALWAYS_EXCLUDED } from './source-tree.js'
 
 const orNone = (value: string | undefined): string => value ?? '(none)'
 

@@ -26,14 +26,24 @@ function render(value: ShellValue): string {
   return value.map(render).join(' ')
 }
 
+/** A literal part as written, so `\(`, `\n` and `\0` reach the shell; only `\${` and `\`` are JS escapes. */
+function literal(raw: string): string {
+  return raw.replace(/\\(\$\{|`)/g, '$1')
+}
+
 /**
- * Template tag for remote commands: the literal parts are code, every `${value}` is quoted
- * (arrays become several quoted words; `ShellCode` is spliced as is).
+ * Template tag for remote commands: the literal parts are shell code taken raw, every `${value}` is
+ * quoted (arrays become several quoted words; `ShellCode` is spliced as is).
  */
 export function sh(literals: TemplateStringsArray, ...values: ShellValue[]): ShellCode {
-  let text = literals[0]
+  let text = literal(literals.raw[0])
   values.forEach((value, index) => {
-    text += render(value) + literals[index + 1]
+    text += render(value) + literal(literals.raw[index + 1])
   })
   return new ShellCode(text)
+}
+
+/** Joins already-built commands into one script. */
+export function joinCode(codes: readonly ShellCode[], separator = '\n'): ShellCode {
+  return new ShellCode(codes.map(code => code.text).join(separator))
 }

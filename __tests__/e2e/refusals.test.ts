@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { createServer, type Server } from 'node:net'
-import { runAction, type ActionRun } from '../support/action.js'
+import { runAction } from '../support/action.js'
+import { failureMessage } from '../support/deploy.js'
 import { dryRunInputs, sourceTree } from '../support/fixtures.js'
 import { freePort, startSshd, type TestSshd } from '../support/sshd.js'
 
@@ -15,17 +16,11 @@ beforeAll(async () => {
 })
 afterAll(async () => sshd?.stop())
 
-/** The `::error::` line the runner turns into the failure message, decoded. */
-function failure(result: ActionRun): string {
-  const line = result.stdout.split('\n').find(text => text.startsWith('::error::')) ?? ''
-  return line.replace('::error::', '').replace(/%0A/g, '\n').replace(/%25/g, '%')
-}
-
 describe('connection failures through dist/index.js fail the step clearly', () => {
   it('refuses an unpinned host, printing its fingerprint and the known-hosts line to paste', async () => {
     const result = await runAction({ ...inputs, 'known-hosts': '' })
     expect(result.code).toBe(1)
-    const message = failure(result)
+    const message = failureMessage(result)
     expect(message).toContain(
       `connect: Refusing to connect: no host key is pinned for 127.0.0.1:${sshd.port}`
     )
@@ -40,7 +35,7 @@ describe('connection failures through dist/index.js fail the step clearly', () =
       const wrongLine = other.knownHosts.ed25519.replace(`]:${other.port} `, `]:${sshd.port} `)
       const result = await runAction({ ...inputs, 'known-hosts': wrongLine })
       expect(result.code).toBe(1)
-      const message = failure(result)
+      const message = failureMessage(result)
       expect(message).toContain(`Host key mismatch for 127.0.0.1:${sshd.port}`)
       expect(message).toContain(`presented ssh-ed25519 ${sshd.fingerprints.ed25519}`)
       expect(message).toContain(
@@ -58,7 +53,7 @@ describe('connection failures through dist/index.js fail the step clearly', () =
       'host-fingerprint': 'SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8'
     })
     expect(result.code).toBe(1)
-    expect(failure(result)).toContain(
+    expect(failureMessage(result)).toContain(
       'pinned key is SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8 (host-fingerprint)'
     )
   })
@@ -66,7 +61,7 @@ describe('connection failures through dist/index.js fail the step clearly', () =
   it('says the key was rejected for the user when the key is not authorized', async () => {
     const result = await runAction({ ...inputs, 'private-key': sshd.keys.notAuthorized.text })
     expect(result.code).toBe(1)
-    const message = failure(result)
+    const message = failureMessage(result)
     expect(message).toContain(
       `Authentication failed: 127.0.0.1:${sshd.port} rejected the private key (ssh-ed25519 SHA256:`
     )
@@ -79,7 +74,7 @@ describe('connection failures through dist/index.js fail the step clearly', () =
     const started = Date.now()
     const result = await runAction({ ...inputs, host: `127.0.0.1:${port}` })
     expect(result.code).toBe(1)
-    expect(failure(result)).toContain(`Connection refused by 127.0.0.1:${port}`)
+    expect(failureMessage(result)).toContain(`Connection refused by 127.0.0.1:${port}`)
     expect(Date.now() - started).toBeLessThan(15_000)
   })
 
@@ -94,7 +89,7 @@ describe('connection failures through dist/index.js fail the step clearly', () =
         'connect-timeout': '2'
       })
       expect(result.code).toBe(1)
-      expect(failure(result)).toContain(
+      expect(failureMessage(result)).toContain(
         `No SSH handshake with 127.0.0.1:${port} within 2 s (connect-timeout)`
       )
     } finally {
@@ -178,7 +173,7 @@ describe('bad inputs fail before any connection, naming the input and the fix', 
     const connectionsBefore = sshd.log().split('Connection from').length
     const result = await runAction({ ...inputs, ...overrides })
     expect(result.code).toBe(1)
-    const message = failure(result)
+    const message = failureMessage(result)
     expect(message).toContain('Invalid input')
     expect(message).toContain('nothing was changed on any host')
     expect(message).toContain(expected)

@@ -3,7 +3,7 @@
  * node_modules, inputs as INPUT_* variables, outputs and summary through GITHUB_OUTPUT and
  * GITHUB_STEP_SUMMARY files.
  */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import {
   copyFileSync,
   existsSync,
@@ -28,17 +28,17 @@ export function actionNode(): string {
   )
 }
 
-let isolatedBundle: string | undefined
+let isolatedDist: string | undefined
 
-/** A copy of dist/index.js in a fresh temp dir, so no node_modules can be found from it. */
-function bundleCopy(): string {
-  if (!isolatedBundle) {
-    const dir = mkdtempSync(join(tmpdir(), 'vsd-bundle-'))
-    mkdirSync(join(dir, 'dist'))
-    isolatedBundle = join(dir, 'dist', 'index.js')
-    copyFileSync(join(PROJECT_ROOT, 'dist', 'index.js'), isolatedBundle)
+/** dist/ copied into a fresh temp dir, so no node_modules can be found from the bundle. */
+function bundleCopy(entry: 'index' | 'post'): string {
+  if (!isolatedDist) {
+    isolatedDist = join(mkdtempSync(join(tmpdir(), 'vsd-bundle-')), 'dist')
+    mkdirSync(isolatedDist)
+    for (const name of ['index.js', 'post.js'])
+      copyFileSync(join(PROJECT_ROOT, 'dist', name), join(isolatedDist, name))
   }
-  return isolatedBundle
+  return join(isolatedDist, `${entry}.js`)
 }
 
 export interface ActionRun {
@@ -46,7 +46,21 @@ export interface ActionRun {
   stdout: string
   stderr: string
   outputs: Record<string, string>
+  /** What the step saved with core.saveState, as the runner hands it to the post step. */
+  state: Record<string, string>
   summary: string
+}
+
+export interface RunOptions {
+  env?: Record<string, string>
+  cwd?: string
+  timeoutMs?: number
+  /** `post` runs dist/post.js, as the runner does after the job's steps. */
+  entry?: 'index' | 'post'
+  /** State from the main step (passed as STATE_* variables). */
+  state?: Record<string, string>
+  /** Called once the process has started, e.g. to kill it mid-deploy. */
+  whileRunning?: (child: ChildProcess) => Promise<void>
 }
 
 /** Parses the `name<<DELIMITER` blocks @actions/core writes to GITHUB_OUTPUT. */
@@ -59,24 +73,26 @@ export function parseOutputFile(text: string): Record<string, string> {
 
 export async function runAction(
   inputs: Record<string, string>,
-  options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}
+  options: RunOptions = {}
 ): Promise<ActionRun> {
   const work = mkdtempSync(join(tmpdir(), 'vsd-run-'))
   const outputFile = join(work, 'github_output')
   const summaryFile = join(work, 'step_summary')
-  writeFileSync(outputFile, '')
-  writeFileSync(summaryFile, '')
+  const stateFile = join(work, 'github_state')
+  for (const file of [outputFile, summaryFile, stateFile]) writeFileSync(file, '')
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? work,
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_STATE: stateFile,
     RUNNER_TEMP: work,
     ...options.env
   }
+  for (const [name, value] of Object.entries(options.state ?? {})) env[`STATE_${name}`] = value
   for (const [name, value] of Object.entries(inputs))
     env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
-  const child = spawn(actionNode(), [bundleCopy()], {
+  const child = spawn(actionNode(), [bundleCopy(options.entry ?? 'index')], {
     cwd: options.cwd ?? work,
     env,
     stdio: ['ignore', 'pipe', 'pipe']
@@ -86,13 +102,16 @@ export async function runAction(
   child.stdout.on('data', chunk => (stdout += chunk))
   child.stderr.on('data', chunk => (stderr += chunk))
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)
-  const code = await new Promise<number | null>(resolveExit => child.on('close', resolveExit))
+  const exited = new Promise<number | null>(resolveExit => child.on('close', resolveExit))
+  await options.whileRunning?.(child)
+  const code = await exited
   clearTimeout(timer)
   return {
     code,
     stdout,
     stderr,
     outputs: parseOutputFile(readFileSync(outputFile, 'utf8')),
+    state: parseOutputFile(readFileSync(stateFile, 'utf8')),
     summary: readFileSync(summaryFile, 'utf8')
   }
 }

@@ -230,7 +230,7 @@ describe('action.yml', () => {
   const action = parse(readFileSync(join(PROJECT_ROOT, 'action.yml'), 'utf8')) as {
     inputs: Record<string, { default?: string; required?: boolean }>
     outputs: Record<string, unknown>
-    runs: { using: string; main: string }
+    runs: Record<string, string>
   }
 
   it('declares the same defaults the settings apply', () => {
@@ -252,6 +252,11 @@ describe('action.yml', () => {
   })
 
   it('runs the bundle on node24', () => {
-    expect(action.runs).toEqual({ using: 'node24', main: 'dist/index.js' })
+    expect(action.runs).toEqual({
+      using: 'node24',
+      main: 'dist/index.js',
+      post: 'dist/post.js',
+      'post-if': 'always()'
+    })
   })
 })

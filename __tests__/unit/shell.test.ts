@@ -38,3 +38,10 @@ describe('quote and sh', () => {
     expect(() => quote('a\0b')).toThrow('NUL')
   })
 })
+
+describe('sh literals', () => {
+  it('keeps backslashes for the shell and unescapes only JS template escapes', () => {
+    const code = sh`printf '%s\n' \( x \) \${HOME} \`id\``
+    expect(code.text).toBe("printf '%s\\n' \\( x \\) ${HOME} `id`")
+  })
+})

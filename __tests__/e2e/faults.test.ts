@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { runAction } from '../support/action.js'
+import { currentRelease, deploy, deployInputs, failureMessage } from '../support/deploy.js'
+import { startSshd, type TestSshd } from '../support/sshd.js'
+import { richSourceTree, treeDigest, write } from '../support/tree.js'
+
+let sshd: TestSshd
+beforeAll(async () => {
+  sshd = await startSshd()
+})
+afterAll(async () => sshd?.stop())
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(10)
+  }
+}
+
+/** Kills the sshd processes serving sessions (the listener's children), not the listener. */
+function dropConnections(): void {
+  execFileSync('pkill', ['-KILL', '-P', String(sshd.process.pid)])
+}
+
+const staging = (target: string) =>
+  readdirSync(join(target, 'releases')).filter(name => name.startsWith('.staging-'))
+
+describe('faults', () => {
+  it('a connection dropped mid-upload fails the job, leaves current untouched, and the next deploy succeeds', async () => {
+    const source = richSourceTree()
+    const target = join(sshd.dir, 'dropped')
+    const inputs = deployInputs(sshd, source, target)
+    const first = await deploy(inputs)
+    const live = join(target, 'releases', first.outputs.release)
+    const liveDigest = treeDigest(live)
+    write(source, 'data/large.bin', randomBytes(48 * 1024 * 1024))
+
+    const failed = await runAction(inputs, {
+      whileRunning: async () => {
+        await waitFor(
+          () => existsSync(join(target, 'releases')) && staging(target).length > 0,
+          'the upload to start'
+        )
+        dropConnections()
+      }
+    })
+    expect(failed.code).toBe(1)
+    expect(failureMessage(failed)).toMatch(/upload: .*(connection|without an exit code)/)
+    expect(currentRelease(target)).toBe(`releases/${first.outputs.release}`)
+    expect(treeDigest(live)).toEqual(liveDigest)
+    expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
+
+    const next = await deploy(inputs)
+    expect(currentRelease(target)).toBe(`releases/${next.outputs.release}`)
+    expect(staging(target)).toEqual([])
+  })
+
+  it('two deploys started at once take turns on the lock', async () => {
+    const source = richSourceTree()
+    const target = join(sshd.dir, 'concurrent')
+    const inputs = deployInputs(sshd, source, target)
+    const [a, b] = await Promise.all([runAction(inputs), runAction(inputs)])
+    expect([a.code, b.code]).toEqual([0, 0])
+    expect(`${a.stdout}${b.stdout}`).toContain('waiting for the deploy lock, held by: {"run":')
+    const log = readFileSync(join(target, '.deploy/releases.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map(line => JSON.parse(line))
+    expect(log).toHaveLength(2)
+    // The second to switch saw the first as its predecessor: they did not interleave.
+    expect(log[1].previous_release).toBe(log[0].release)
+  })
+
+  it('fails after lock-timeout naming the owner, and changes nothing', async () => {
+    const source = richSourceTree()
+    const target = join(sshd.dir, 'locked')
+    write(
+      target,
+      '.deploy/lock/owner',
+      JSON.stringify({
+        run: 'https://github.com/o/r/actions/runs/42',
+        sha: 'f'.repeat(40),
+        time: '2026-11-24T10:00:00Z',
+        token: 'x'
+      })
+    )
+    const result = await runAction(deployInputs(sshd, source, target, { 'lock-timeout': '1' }))
+    expect(result.code).toBe(1)
+    expect(failureMessage(result)).toContain(
+      `lock: another deploy holds ${target}/.deploy/lock: https://github.com/o/r/actions/runs/42 (deploying ffffffffffff, since 2026-11-24T10:00:00Z). Waited 1 s (lock-timeout).`
+    )
+    expect(existsSync(join(target, 'releases'))).toBe(false)
+  })
+
+  it('the post step releases the lock of a cancelled run', async () => {
+    const source = richSourceTree()
+    write(source, 'data/large.bin', randomBytes(48 * 1024 * 1024))
+    const target = join(sshd.dir, 'cancelled')
+    const inputs = deployInputs(sshd, source, target)
+    const cancelled = await runAction(inputs, {
+      whileRunning: async child => {
+        await waitFor(() => existsSync(join(target, '.deploy/lock/owner')), 'the lock to be taken')
+        child.kill('SIGKILL')
+      }
+    })
+    expect(cancelled.code).toBeNull()
+    expect(existsSync(join(target, '.deploy/lock'))).toBe(true)
+    expect(JSON.parse(cancelled.state.locks)).toHaveLength(1)
+    const post = await runAction(inputs, { entry: 'post', state: cancelled.state })
+    expect(post.code).toBe(0)
+    expect(post.stdout).toContain(
+      `Released ${target}/.deploy/lock on 127.0.0.1:${sshd.port}, left by an interrupted deploy`
+    )
+    expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
+  })
+
+  it('treats hostile target and exclude values as data', async () => {
+    const source = richSourceTree()
+    write(source, '$(touch pwned-exclude)', 'excluded by its literal name\n')
+    const target = join(sshd.dir, `it's a "$(touch pwned-target)" \`touch pwned-tick\` dir`)
+    const result = await deploy(
+      deployInputs(sshd, source, target, {
+        exclude: '$(touch pwned-exclude)\n*.log',
+        'shared-paths': "it's shared"
+      })
+    )
+    const release = join(target, 'releases', result.outputs.release)
+    expect(existsSync(join(release, 'app.py'))).toBe(true)
+    expect(existsSync(join(release, '$(touch pwned-exclude)'))).toBe(false)
+    for (const dir of [homedir(), sshd.dir, target, release, process.cwd()]) {
+      expect(readdirSync(dir).filter(name => name.startsWith('pwned'))).toEqual([])
+    }
+  })
+})

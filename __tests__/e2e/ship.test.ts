@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import {
+  statSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  appendFileSync,
+  mkdirSync
+} from 'node:fs'
+import { join } from 'node:path'
+import { currentRelease, deploy, deployInputs } from '../support/deploy.js'
+import { startSshd, type TestSshd } from '../support/sshd.js'
+import {
+  isUnder,
+  richSourceTree,
+  RICH_TREE_EXCLUDE_INPUT,
+  RICH_TREE_EXCLUDED,
+  treeDigest,
+  write
+} from '../support/tree.js'
+
+let sshd: TestSshd
+beforeAll(async () => {
+  sshd = await startSshd()
+})
+afterAll(async () => sshd?.stop())
+
+/** Adds, edits, deletes and renames files: three files change content or name. */
+function changeTree(source: string): void {
+  write(source, 'pkg/added.py', 'ADDED = True\n')
+  appendFileSync(join(source, 'app.py'), 'print("edited")\n')
+  rmSync(join(source, 'pkg/module with space.py'))
+  renameSync(join(source, 'pkg/ünïcødé.py'), join(source, 'pkg/renamed.py'))
+  rmSync(join(source, 'empty/nested'), { recursive: true })
+}
+
+const sourceDigest = (source: string) => treeDigest(source, isUnder(RICH_TREE_EXCLUDED))
+
+describe('strategy releases', () => {
+  it('builds each release equal to the source minus excludes, sending only changed files the second time', async () => {
+    const source = richSourceTree()
+    const target = join(sshd.dir, 'releases-app')
+    const inputs = deployInputs(sshd, source, target, { exclude: RICH_TREE_EXCLUDE_INPUT })
+
+    const first = await deploy(inputs)
+    const firstRelease = first.outputs.release
+    expect(firstRelease).toMatch(/^\d{8}T\d{6}Z-0123456$/)
+    expect(currentRelease(target)).toBe(`releases/${firstRelease}`)
+    const firstDir = join(target, 'releases', firstRelease)
+    expect(treeDigest(firstDir, path => path === 'REVISION')).toEqual(sourceDigest(source))
+    expect(readFileSync(join(firstDir, 'REVISION'), 'utf8')).toBe(`${inputs.sha}\n`)
+    expect(Number(first.outputs['uploaded-files'])).toBe(
+      Object.values(sourceDigest(source)).filter(d => d.startsWith('file')).length
+    )
+    expect(first.outputs['previous-release']).toBe('')
+
+    changeTree(source)
+    const second = await deploy(inputs)
+    const secondDir = join(target, 'releases', second.outputs.release)
+    expect(second.outputs.release).not.toBe(firstRelease)
+    expect(treeDigest(secondDir, path => path === 'REVISION')).toEqual(sourceDigest(source))
+    expect(second.outputs['uploaded-files']).toBe('3')
+    const changedBytes = ['pkg/added.py', 'app.py', 'pkg/renamed.py'].reduce(
+      (sum, path) => sum + statSync(join(source, path)).size,
+      0
+    )
+    expect(second.outputs['uploaded-bytes']).toBe(String(changedBytes))
+    expect(second.outputs['previous-release']).toBe(firstRelease)
+    expect(second.outputs['previous-sha']).toBe(inputs.sha)
+    expect(second.stdout).toContain(`copied 5 unchanged file(s) from ${firstRelease}`)
+    expect(currentRelease(target)).toBe(`releases/${second.outputs.release}`)
+    // The previous release is an independent copy, untouched by the new one.
+    expect(existsSync(join(firstDir, 'pkg/module with space.py'))).toBe(true)
+    const log = readFileSync(join(target, '.deploy/releases.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map(line => JSON.parse(line))
+    expect(log.map(entry => [entry.release, entry.previous_release])).toEqual([
+      [firstRelease, null],
+      [second.outputs.release, firstRelease]
+    ])
+    expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
+  })
+
+  it('links shared paths, seeding them once and never overwriting them', async () => {
+    const source = richSourceTree()
+    write(source, 'config/.env', 'SEED=1\n')
+    const target = join(sshd.dir, 'shared-app')
+    const inputs = deployInputs(sshd, source, target, {
+      'shared-paths': 'config/.env\nvar/uploads'
+    })
+    await deploy(inputs)
+    writeFileSync(join(target, 'shared/var/uploads/user.png'), 'upload')
+    write(source, 'config/.env', 'SEED=2\n')
+    const second = await deploy(inputs)
+    const release = join(target, 'releases', second.outputs.release)
+    expect(readFileSync(join(release, 'config/.env'), 'utf8')).toBe('SEED=1\n')
+    expect(readFileSync(join(target, 'current/var/uploads/user.png'), 'utf8')).toBe('upload')
+    expect(treeDigest(release)['var/uploads']).toBe(`link -> ${join(target, 'shared/var/uploads')}`)
+  })
+
+  it('keeps keep-releases releases and never the live one', async () => {
+    const source = richSourceTree()
+    const target = join(sshd.dir, 'prune-app')
+    const inputs = deployInputs(sshd, source, target, { 'keep-releases': '2' })
+    const runs = []
+    for (let n = 0; n < 3; n++) {
+      write(source, 'app.py', `print(${n})\n`)
+      runs.push(await deploy(inputs))
+    }
+    const names = runs.map(run => run.outputs.release)
+    expect(readdirSync(join(target, 'releases')).sort()).toEqual(names.slice(1).sort())
+    expect(readdirSync(join(target, '.deploy/manifests')).sort()).toEqual(
+      names
+        .slice(1)
+        .map(name => `${name}.json`)
+        .sort()
+    )
+    expect(currentRelease(target)).toBe(`releases/${names[2]}`)
+  })
+})
+
+describe('strategy in-place', () => {
+  it('syncs the live tree to the source, deleting what the source no longer has and keeping excluded and shared paths', async () => {
+    const source = richSourceTree()
+    const target = join(sshd.dir, 'in-place-app')
+    write(target, 'stale.py', 'old code\n')
+    write(target, 'server.log', 'keep me\n')
+    write(target, 'uploads/user.png', 'upload')
+    const inputs = deployInputs(sshd, source, target, {
+      strategy: 'in-place',
+      exclude: RICH_TREE_EXCLUDE_INPUT,
+      'shared-paths': 'uploads'
+    })
+    const keptByHost = isUnder(['.deploy', 'REVISION', 'server.log', 'uploads'])
+    await deploy(inputs)
+    expect(treeDigest(target, keptByHost)).toEqual(sourceDigest(source))
+    expect(readFileSync(join(target, 'REVISION'), 'utf8')).toBe(`${inputs.sha}\n`)
+
+    changeTree(source)
+    mkdirSync(join(target, 'pkg/__pycache__'), { recursive: true })
+    const second = await deploy(inputs)
+    expect(second.outputs['uploaded-files']).toBe('3')
+    expect(treeDigest(target, keptByHost)).toEqual(sourceDigest(source))
+    expect(readFileSync(join(target, 'server.log'), 'utf8')).toBe('keep me\n')
+    expect(readFileSync(join(target, 'uploads/user.png'), 'utf8')).toBe('upload')
+    expect(existsSync(join(target, 'stale.py'))).toBe(false)
+    expect(existsSync(join(target, 'pkg/__pycache__'))).toBe(false)
+  })
+})

@@ -1,0 +1,56 @@
+import { afterEach, describe, expect, it, jest } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const warning = jest.fn<(message: string) => void>()
+jest.unstable_mockModule('@actions/core', () => ({ warning }))
+const { resolveSha } = await import('../../src/revision.js')
+
+function gitRepo(): { dir: string; head: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'vsd-git-'))
+  const git = (...args: string[]) =>
+    execFileSync(
+      'git',
+      ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args],
+      { encoding: 'utf8' }
+    ).trim()
+  git('init', '-q')
+  writeFileSync(join(dir, 'app.py'), '')
+  git('add', '.')
+  git('commit', '-qm', 'init')
+  return { dir, head: git('rev-parse', 'HEAD') }
+}
+
+const saved = process.env.GITHUB_SHA
+afterEach(() => {
+  if (saved === undefined) delete process.env.GITHUB_SHA
+  else process.env.GITHUB_SHA = saved
+  warning.mockClear()
+})
+
+describe('resolveSha', () => {
+  it('prefers the sha input', () => {
+    expect(resolveSha('a'.repeat(40), '/nonexistent')).toBe('a'.repeat(40))
+  })
+
+  it('uses HEAD of a git work tree, warning when GITHUB_SHA differs', () => {
+    const { dir, head } = gitRepo()
+    process.env.GITHUB_SHA = 'b'.repeat(40)
+    expect(resolveSha(undefined, dir)).toBe(head)
+    expect(warning.mock.calls[0][0]).toContain(
+      `HEAD of '${dir}' is ${head} but GITHUB_SHA is ${'b'.repeat(40)}`
+    )
+  })
+
+  it('falls back to GITHUB_SHA outside a work tree, and fails clearly with neither', () => {
+    const plain = mkdtempSync(join(tmpdir(), 'vsd-plain-'))
+    process.env.GITHUB_SHA = 'C'.repeat(40)
+    expect(resolveSha(undefined, plain)).toBe('c'.repeat(40))
+    delete process.env.GITHUB_SHA
+    expect(() => resolveSha(undefined, plain)).toThrow(
+      'sha: cannot tell which commit is being deployed'
+    )
+  })
+})

@@ -1,0 +1,25 @@
+import type { RemoteLayout } from './layout.js'
+import type { HostSession } from './phases/connect.js'
+import type { HostReport } from './report.js'
+import type { Settings } from './settings.js'
+
+/** Everything the phases of one host's deploy share. */
+export interface DeployContext {
+  settings: Settings
+  sha: string
+  label: string
+  session: HostSession
+  layout: RemoteLayout
+  report: HostReport
+  /** Name of the release being deployed (`<UTC time>-<sha7>`). */
+  release: string
+  /** Where the new tree is built: `releases/<release>` or, in place, `.deploy/staging`. */
+  releaseDir: string
+  /** The release that was live before this deploy (strategy releases). */
+  previousRelease?: string
+  previousSha?: string
+  /** Releases on the host before this deploy, as upload found them. */
+  existingReleases: string[]
+  /** Link to the workflow run, recorded in the lock and releases.log. */
+  run: string
+}

@@ -1,0 +1,103 @@
+import * as core from '@actions/core'
+import { randomBytes } from 'node:crypto'
+import type { RemoteLayout } from '../layout.js'
+import type { Remote } from '../remote.js'
+import { sh, type ShellCode } from '../shell.js'
+
+/** Exit code the lock script uses when lock-timeout ran out. */
+const LOCK_BUSY = 75
+
+export interface LockOwner {
+  run: string
+  sha: string
+  time: string
+  token: string
+}
+
+export function lockOwner(sha: string, now = new Date()): LockOwner {
+  const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = process.env
+  const run =
+    GITHUB_REPOSITORY && GITHUB_RUN_ID
+      ? `${GITHUB_SERVER_URL ?? 'https://github.com'}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}`
+      : 'a run outside GitHub Actions'
+  return { run, sha, time: now.toISOString(), token: randomBytes(12).toString('hex') }
+}
+
+/** `mkdir` is atomic: whoever creates the directory holds the lock. Waits on the host, polling each second. */
+export function acquireLockScript(
+  layout: RemoteLayout,
+  owner: LockOwner,
+  timeoutSeconds: number
+): ShellCode {
+  const ownerFile = `${layout.lockDir}/owner`
+  return sh`mkdir -p -- ${layout.deployDir} || exit 1
+waited=0
+while ! mkdir -- ${layout.lockDir} 2>/dev/null; do
+  if [ "$waited" = 0 ]; then printf 'waiting for the deploy lock, held by: %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"; fi
+  if [ "$waited" -ge ${timeoutSeconds} ]; then printf 'owner %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
+  sleep 1
+  waited=$((waited + 1))
+done
+printf '%s\n' ${JSON.stringify(owner)} > ${ownerFile}`
+}
+
+/** Removes the lock only if this run still owns it. */
+export function releaseLockScript(lockDir: string, token: string): ShellCode {
+  return sh`if grep -qF -- ${token} ${`${lockDir}/owner`} 2>/dev/null; then rm -rf -- ${lockDir}; fi`
+}
+
+function describeOwner(text: string): string {
+  try {
+    const owner = JSON.parse(text) as LockOwner
+    return `${owner.run} (deploying ${owner.sha.slice(0, 12)}, since ${owner.time})`
+  } catch {
+    return text.trim() || 'an unknown owner (the owner file is empty)'
+  }
+}
+
+/** lock: take `<target>/.deploy/lock`, waiting up to lock-timeout. */
+export async function acquireLock(
+  remote: Remote,
+  layout: RemoteLayout,
+  owner: LockOwner,
+  timeoutSeconds: number
+): Promise<void> {
+  const result = await remote.run(acquireLockScript(layout, owner, timeoutSeconds), {
+    phase: 'lock',
+    timeoutSeconds: timeoutSeconds + 30,
+    echo: true,
+    allowFailure: true
+  })
+  if (result.code === LOCK_BUSY) {
+    const held = /^owner (.*)$/m.exec(result.stdout)?.[1] ?? ''
+    throw new Error(
+      `another deploy holds ${layout.lockDir}: ${describeOwner(held)}. Waited ${timeoutSeconds} s (lock-timeout). ` +
+        `If no deploy is running, remove that directory on the host.`
+    )
+  }
+  if (result.code !== 0) {
+    throw new Error(
+      `could not take ${layout.lockDir} (exit ${result.code}): ${result.stderr.trim()}`
+    )
+  }
+  core.info(`Holding ${layout.lockDir}`)
+}
+
+/** A lock this run holds, as saved for the post step (which releases it if the job was cancelled). */
+export interface HeldLock {
+  host: string
+  port: number
+  username: string
+  lockDir: string
+  token: string
+}
+
+const held: HeldLock[] = []
+
+/** Keeps the `locks` state current, so the post step knows what a cancelled run left behind. */
+export function trackLock(lock: HeldLock, holding: boolean): void {
+  const index = held.findIndex(entry => entry.token === lock.token && entry.host === lock.host)
+  if (holding && index < 0) held.push(lock)
+  if (!holding && index >= 0) held.splice(index, 1)
+  core.saveState('locks', JSON.stringify(held))
+}
