@@ -46335,7 +46335,10 @@ function quote(value) {
 }
 function render(value) {
   if (value instanceof ShellCode) return value.text;
-  if (typeof value === "number") return quote(String(value));
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
+    return String(value);
+  }
   if (typeof value === "string") return quote(value);
   return value.map(render).join(" ");
 }
@@ -46948,6 +46951,17 @@ function removedCount(stdout) {
   return Number(/removed\s+(\d+)/.exec(stdout)?.[1] ?? 0);
 }
 
+// src/phases/environment.ts
+function exportEnvScript(ctx, releaseDir) {
+  const variables = [
+    ["DEPLOY_SHA", ctx.sha],
+    ["DEPLOY_RELEASE", releaseDir],
+    ["DEPLOY_TARGET", ctx.layout.target],
+    ...ctx.settings.env
+  ];
+  return joinCode(variables.map(([name, value]) => sh`export ${new ShellCode(name)}=${value}`));
+}
+
 // src/phases/prepare.ts
 function stampScript(releaseDir, stampFile, sha) {
   return sh`printf '%s\n' ${sha} > ${`${releaseDir}/${stampFile}`}`;
@@ -46965,6 +46979,39 @@ fi
 rm -rf -- ${inRelease} && ln -s -- ${shared} ${inRelease} || exit 1`;
   });
   return joinCode(steps);
+}
+function importCheckScript(releaseDir, environment, python, module) {
+  const probe = 'import importlib, os, sys\nm = importlib.import_module(sys.argv[1])\nf = getattr(m, "__file__", None) or next(iter(getattr(m, "__path__", [])), "")\nprint(os.path.realpath(f))';
+  return sh`cd -- ${releaseDir} || exit 1
+${environment}
+pwd -P
+PYTHONDONTWRITEBYTECODE=1 ${python} -c ${probe} ${module} < /dev/null`;
+}
+async function checkImport(ctx) {
+  const { settings, session } = ctx;
+  const module = settings.pythonImportCheck;
+  const result = await session.remote.run(
+    importCheckScript(
+      ctx.releaseDir,
+      exportEnvScript(ctx, ctx.releaseDir),
+      settings.python,
+      module
+    ),
+    { phase: "prepare", timeoutSeconds: 120, allowFailure: true }
+  );
+  const [release, resolved] = result.stdout.trim().split("\n");
+  if (result.code !== 0 || !resolved) {
+    throw new Error(
+      `python-import-check: '${settings.python}' could not import ${module} in ${ctx.releaseDir} (exit ${result.code}):
+` + lastLines(result.stderr, 20)
+    );
+  }
+  if (!resolved.startsWith(`${release}/`)) {
+    throw new Error(
+      `python-import-check: 'import ${module}' in the new release resolves to ${resolved}, outside the release (${release}). An installed copy is shadowing the deployed code, so a restart would keep running the old one. Uninstall that copy ('pip uninstall ${module.split(".")[0]}'), install the release in editable mode (prepare-command: 'pip install -e .'), or put the package's directory first on PYTHONPATH via the env input. Nothing was stopped.`
+    );
+  }
+  info(`python-import-check: ${module} imports from ${resolved}`);
 }
 async function prepare(ctx) {
   const { settings, session, layout } = ctx;
@@ -46989,6 +47036,16 @@ async function prepare(ctx) {
     });
     info(`Cleared bytecode in the new tree: removed ${removedCount(stdout)} .pyc/.pyo file(s)`);
   }
+  if (settings.prepareCommand) {
+    await remote.run(
+      sh`cd -- ${ctx.releaseDir} || exit 1
+${exportEnvScript(ctx, ctx.releaseDir)}
+sh -c ${settings.prepareCommand} < /dev/null`,
+      { phase: "prepare", timeoutSeconds: 1800, echo: true }
+    );
+    info(`prepare-command succeeded: ${settings.prepareCommand}`);
+  }
+  if (settings.pythonImportCheck) await checkImport(ctx);
 }
 
 // src/phases/upload.ts
@@ -47290,6 +47347,241 @@ async function prune(ctx) {
   info(doomed.length > 0 ? `Removed old release(s): ${doomed.join(", ")}` : "Nothing to prune");
 }
 
+// src/phases/processes.ts
+var PROCESS_FUNCTIONS = new ShellCode(String.raw`group_alive() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ sub(/.*\) /, ""); if ($3 == g && $1 != "Z") { found = 1; exit } } END { exit !found }'
+}
+pgid_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f3; }
+cmdline_of() { tr '\000' ' ' < "/proc/$1/cmdline" 2>/dev/null; }
+matching_pids() {
+  [ -n "$pattern" ] || return 0
+  pgrep -f -- "$pattern" | while read -r pid; do [ "$pid" = "$$" ] || echo "$pid"; done
+}
+port_inodes() {
+  hex=$(printf ':%04X' "$1")
+  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }'
+}
+port_held() {
+  if command -v ss >/dev/null 2>&1; then [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; else [ -n "$(port_inodes "$1")" ]; fi
+}
+port_holders() {
+  if command -v ss >/dev/null 2>&1; then
+    pids=$(ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u)
+  else
+    pids=$(for inode in $(port_inodes "$1"); do find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null; done | cut -d/ -f3 | sort -u)
+  fi
+  for pid in $pids; do printf '%s %s\n' "$pid" "$(cmdline_of "$pid")"; done
+}`);
+
+// src/phases/stop.ts
+function liveDir(ctx) {
+  return ctx.settings.strategy === "releases" ? ctx.layout.current : ctx.layout.target;
+}
+function recordedGroup(stateFile) {
+  return sh`recorded=$(sed -n 's/.*"pgid": *\([0-9][0-9]*\).*/\1/p' ${stateFile} 2>/dev/null)`;
+}
+function stopScript(stateFile, needsPgrep) {
+  return joinCode([
+    PROCESS_FUNCTIONS,
+    sh`read -r pattern || true
+${needsPgrep ? sh`command -v pgrep >/dev/null 2>&1 || { echo 'process-match needs pgrep on the host (package procps)' >&2; exit 1; }` : sh``}
+own=$(pgid_of $$)
+${recordedGroup(stateFile)}
+groups=
+if [ -n "$recorded" ] && group_alive "$recorded"; then
+  printf 'SIGTERM to process group %s (started by the last deploy)\n' "$recorded"
+  kill -TERM "-$recorded" 2>/dev/null
+  groups=$recorded
+fi
+pids=
+for pid in $(matching_pids); do
+  group=$(pgid_of "$pid")
+  printf 'SIGTERM to %s (%s), matched by process-match\n' "$pid" "$(cmdline_of "$pid")"
+  kill -TERM "$pid" 2>/dev/null
+  pids="$pids $pid"
+  if [ -n "$group" ] && [ "$group" != "$own" ] && [ "$group" -gt 1 ]; then
+    kill -TERM "-$group" 2>/dev/null
+    groups="$groups $group"
+  fi
+done
+printf 'groups %s\npids %s\n' "$groups" "$pids"`
+  ]);
+}
+function waitForExitScript(groups, ports, timeoutSeconds, killAfterTimeout) {
+  return joinCode([
+    PROCESS_FUNCTIONS,
+    sh`read -r pattern || true
+groups=${groups.join(" ")}
+ports=${ports.map(String).join(" ")}
+begin=$(date +%s)
+deadline=$((begin + ${timeoutSeconds}))
+killed=
+while :; do
+  alive=; for g in $groups; do if group_alive "$g"; then alive="$alive $g"; fi; done
+  matched=$(matching_pids | tr '\n' ' ')
+  held=; for p in $ports; do if port_held "$p"; then held="$held $p"; fi; done
+  if [ -z "$alive$matched$held" ]; then printf 'exited after %s s\n' "$(( $(date +%s) - begin ))"; exit 0; fi
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    if [ -z "$killed" ] && [ -n "$alive$matched" ] && ${killAfterTimeout ? sh`true` : sh`false`}; then
+      printf 'still running after %s s: SIGKILL to groups:%s pids: %s\n' ${timeoutSeconds} "$alive" "$matched"
+      for g in $alive; do kill -KILL "-$g" 2>/dev/null; done
+      for pid in $matched; do kill -KILL "$pid" 2>/dev/null; done
+      killed=1
+      deadline=$(($(date +%s) + 5))
+    else
+      for g in $alive; do printf 'process group %s is still running\n' "$g" >&2; done
+      for pid in $matched; do printf 'pid %s still running: %s\n' "$pid" "$(cmdline_of "$pid")" >&2; done
+      for p in $held; do
+        holders=$(port_holders "$p")
+        printf 'port %s is still held by: %s\n' "$p" "\${holders:-a process this user cannot see}" >&2
+      done
+      exit 3
+    fi
+  fi
+  sleep 0.2
+done`
+  ]);
+}
+async function stopService(ctx) {
+  const { settings, session, layout } = ctx;
+  const pattern = Buffer.from(`${settings.processMatch ?? ""}
+`);
+  if (settings.stopCommand) {
+    const live = liveDir(ctx);
+    const result = await session.remote.run(
+      sh`if [ -d ${live} ]; then cd -- ${live}; else cd -- ${layout.target} && echo 'no live tree yet'; fi || exit 1
+${exportEnvScript(ctx, live)}
+sh -c ${settings.stopCommand} < /dev/null`,
+      {
+        phase: "stop",
+        timeoutSeconds: settings.stopTimeoutSeconds + 60,
+        echo: true,
+        allowFailure: true
+      }
+    );
+    const firstDeploy = result.stdout.startsWith("no live tree yet");
+    if (result.code !== 0 && !firstDeploy) {
+      throw new Error(
+        `stop-command exited with code ${result.code}; last stderr:
+${lastLines(result.stderr, 20)}`
+      );
+    }
+    if (result.code !== 0)
+      warning(`stop-command failed (exit ${result.code}) before the first deploy; continuing`);
+    else info(`Ran stop-command: ${settings.stopCommand}`);
+  }
+  const { stdout } = await session.remote.run(
+    stopScript(layout.stateFile, Boolean(settings.processMatch)),
+    {
+      phase: "stop",
+      timeoutSeconds: 60,
+      echo: true,
+      stdin: pattern
+    }
+  );
+  const groups = (/^groups (.*)$/m.exec(stdout)?.[1] ?? "").split(/\s+/).filter(Boolean);
+  if (groups.length === 0 && !/SIGTERM/.test(stdout))
+    info("Nothing to stop: no recorded process group and no process-match hit");
+  return { groups };
+}
+async function waitForExit(ctx, stopped) {
+  const { settings, session } = ctx;
+  const result = await session.remote.run(
+    waitForExitScript(
+      stopped.groups,
+      settings.ports,
+      settings.stopTimeoutSeconds,
+      settings.killAfterTimeout
+    ),
+    {
+      phase: "wait-for-exit",
+      timeoutSeconds: settings.stopTimeoutSeconds + 60,
+      echo: true,
+      allowFailure: true,
+      stdin: Buffer.from(`${settings.processMatch ?? ""}
+`)
+    }
+  );
+  if (result.code === 0) {
+    info(`Old service gone: ${/exited after \d+ s/.exec(result.stdout)?.[0] ?? "exited"}`);
+    return;
+  }
+  const what = result.stderr.trim() || `exit code ${result.code}`;
+  const afterKill = /SIGKILL/.test(result.stdout) ? " nor 5 s after SIGKILL" : settings.killAfterTimeout ? "" : " (kill-after-timeout is off)";
+  throw new Error(
+    `the old service did not go away within ${settings.stopTimeoutSeconds} s (stop-timeout)${afterKill}; nothing new was started.
+${what}`
+  );
+}
+
+// src/phases/start.ts
+var DIED_AT_ONCE = 4;
+var parentOf2 = (path) => path.slice(0, path.lastIndexOf("/")) || "/";
+function detachedStartScript(live, environment, command, log, stateFile, release, sha) {
+  return joinCode([
+    PROCESS_FUNCTIONS,
+    sh`cd -- ${live} || exit 1
+${environment}
+mkdir -p -- ${parentOf2(log)} || exit 1
+started=$(mktemp) || exit 1
+printf '\n=== %s starting release %s (%s)\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${release} ${sha} >> ${log}
+setsid sh -c 'echo $$ > "$1"; shift; exec sh -c "$1"' verified-ssh-deploy-start "$started" ${command} < /dev/null >> ${log} 2>&1 &
+waited=0
+while [ ! -s "$started" ] && [ "$waited" -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
+pgid=$(cat "$started"); rm -f -- "$started"
+if [ -z "$pgid" ]; then echo 'the start command did not launch (is setsid working?)' >&2; exit 1; fi
+printf '{"pgid": %s, "release": "%s", "sha": "%s", "started": "%s"}\n' "$pgid" ${release} ${sha} "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > ${`${stateFile}.tmp`} && mv -f -- ${`${stateFile}.tmp`} ${stateFile} || exit 1
+printf 'pgid %s\n' "$pgid"
+sleep 1
+if ! group_alive "$pgid"; then
+  printf 'the service exited within 1 s of starting; last lines of %s:\n' ${log} >&2
+  tail -n 50 -- ${log} >&2
+  exit ${DIED_AT_ONCE}
+fi`
+  ]);
+}
+function foregroundStartScript(live, environment, command) {
+  return sh`cd -- ${live} || exit 1
+${environment}
+sh -c ${command} < /dev/null`;
+}
+async function startService(ctx) {
+  const { settings, session, layout } = ctx;
+  const live = liveDir(ctx);
+  const environment = exportEnvScript(
+    ctx,
+    ctx.settings.strategy === "releases" ? ctx.releaseDir : layout.target
+  );
+  if (!settings.detach) {
+    await session.remote.run(foregroundStartScript(live, environment, settings.startCommand), {
+      phase: "start",
+      timeoutSeconds: 600,
+      echo: true
+    });
+    info(`Ran ${settings.startCommand} (detach: false)`);
+    return;
+  }
+  const result = await session.remote.run(
+    detachedStartScript(
+      live,
+      environment,
+      settings.startCommand,
+      layout.startLog,
+      layout.stateFile,
+      ctx.release,
+      ctx.sha
+    ),
+    { phase: "start", timeoutSeconds: 60, allowFailure: true }
+  );
+  if (result.code === DIED_AT_ONCE) throw new Error(result.stderr.trim());
+  if (result.code !== 0)
+    throw new Error(`starting failed (exit ${result.code}): ${result.stderr.trim()}`);
+  const pgid = /^pgid (\d+)$/m.exec(result.stdout)?.[1];
+  info(
+    `Started '${settings.startCommand}' in ${live} as process group ${pgid}; output goes to ${layout.startLog}`
+  );
+}
+
 // src/phases/switch.ts
 function switchCurrentScript(layout, release, token) {
   const temporary = `${layout.deployDir}/current.tmp-${token}`;
@@ -47534,7 +47826,10 @@ async function ship(address, settings, session, sha, report) {
     };
     await phase("upload", 3600, () => upload(ctx));
     await phase("prepare", 900, () => prepare(ctx));
+    const stopped = await phase("stop", settings.stopTimeoutSeconds + 120, () => stopService(ctx));
+    await phase("wait-for-exit", settings.stopTimeoutSeconds + 90, () => waitForExit(ctx, stopped));
     await phase("switch", 1800, () => switchRelease(ctx, owner.token));
+    await phase("start", 660, () => startService(ctx));
     if (settings.strategy === "releases") await phase("prune", 600, () => prune(ctx));
     report.result = "success";
   } finally {

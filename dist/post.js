@@ -42019,7 +42019,10 @@ function quote(value) {
 }
 function render(value) {
   if (value instanceof ShellCode) return value.text;
-  if (typeof value === "number") return quote(String(value));
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
+    return String(value);
+  }
   if (typeof value === "string") return quote(value);
   return value.map(render).join(" ");
 }

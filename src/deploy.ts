@@ -12,6 +12,8 @@ import {
 } from './phases/lock.js'
 import { prepare } from './phases/prepare.js'
 import { prune } from './phases/prune.js'
+import { startService } from './phases/start.js'
+import { stopService, waitForExit } from './phases/stop.js'
 import { switchRelease } from './phases/switch.js'
 import { upload } from './phases/upload.js'
 import { runPhase } from './phase.js'
@@ -90,7 +92,10 @@ async function ship(
     }
     await phase('upload', 3600, () => upload(ctx))
     await phase('prepare', 900, () => prepare(ctx))
+    const stopped = await phase('stop', settings.stopTimeoutSeconds + 120, () => stopService(ctx))
+    await phase('wait-for-exit', settings.stopTimeoutSeconds + 90, () => waitForExit(ctx, stopped))
     await phase('switch', 1800, () => switchRelease(ctx, owner.token))
+    await phase('start', 660, () => startService(ctx))
     if (settings.strategy === 'releases') await phase('prune', 600, () => prune(ctx))
     report.result = 'success'
   } finally {

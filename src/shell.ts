@@ -21,7 +21,11 @@ type ShellValue = string | number | ShellCode | readonly (string | number | Shel
 
 function render(value: ShellValue): string {
   if (value instanceof ShellCode) return value.text
-  if (typeof value === 'number') return quote(String(value))
+  // A finite number has no shell metacharacters; unquoted it also works inside $(( )).
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`)
+    return String(value)
+  }
   if (typeof value === 'string') return quote(value)
   return value.map(render).join(' ')
 }

@@ -11,7 +11,14 @@ export function deployInputs(
   target: string,
   overrides: Record<string, string> = {}
 ): Record<string, string> {
-  return { ...dryRunInputs(sshd, source), 'dry-run': 'false', target, ...overrides }
+  // A start command that stays up for a while; tests that need a real service override it.
+  return {
+    ...dryRunInputs(sshd, source),
+    'dry-run': 'false',
+    target,
+    'start-command': 'sleep 60',
+    ...overrides
+  }
 }
 
 /** Runs the bundle and fails the test with the log when the exit code is not the expected one. */

@@ -33,8 +33,9 @@ describe('quote and sh', () => {
     expect(argsSeenBySh(code)).toEqual(['a b', "c'd", process.env.HOME])
   })
 
-  it('quotes numbers and refuses NUL bytes', () => {
-    expect(sh`kill ${123}`.text).toBe("kill '123'")
+  it('leaves finite numbers bare (for arithmetic) and refuses NUL bytes', () => {
+    expect(sh`echo $((${40} + 2))`.text).toBe('echo $((40 + 2))')
+    expect(() => sh`${Number.NaN}`).toThrow('not a finite number')
     expect(() => quote('a\0b')).toThrow('NUL')
   })
 })

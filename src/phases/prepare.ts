@@ -1,7 +1,9 @@
 import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
+import { lastLines } from '../remote.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
 import { clearBytecodeScript, removedCount } from './bytecode.js'
+import { exportEnvScript } from './environment.js'
 
 /** Writes the full SHA into the stamp file of the new tree. */
 export function stampScript(releaseDir: string, stampFile: string, sha: string): ShellCode {
@@ -33,6 +35,56 @@ rm -rf -- ${inRelease} && ln -s -- ${shared} ${inRelease} || exit 1`
   return joinCode(steps)
 }
 
+/** Prints the release's real path, then where `import module` resolves from inside it. */
+export function importCheckScript(
+  releaseDir: string,
+  environment: ShellCode,
+  python: string,
+  module: string
+): ShellCode {
+  const probe =
+    'import importlib, os, sys\n' +
+    'm = importlib.import_module(sys.argv[1])\n' +
+    'f = getattr(m, "__file__", None) or next(iter(getattr(m, "__path__", [])), "")\n' +
+    'print(os.path.realpath(f))'
+  return sh`cd -- ${releaseDir} || exit 1
+${environment}
+pwd -P
+PYTHONDONTWRITEBYTECODE=1 ${python} -c ${probe} ${module} < /dev/null`
+}
+
+/** Fails unless the module the service imports comes from the release itself. */
+async function checkImport(ctx: DeployContext): Promise<void> {
+  const { settings, session } = ctx
+  const module = settings.pythonImportCheck as string
+  const result = await session.remote.run(
+    importCheckScript(
+      ctx.releaseDir,
+      exportEnvScript(ctx, ctx.releaseDir),
+      settings.python,
+      module
+    ),
+    { phase: 'prepare', timeoutSeconds: 120, allowFailure: true }
+  )
+  const [release, resolved] = result.stdout.trim().split('\n')
+  if (result.code !== 0 || !resolved) {
+    throw new Error(
+      `python-import-check: '${settings.python}' could not import ${module} in ${ctx.releaseDir} (exit ${result.code}):\n` +
+        lastLines(result.stderr, 20)
+    )
+  }
+  if (!resolved.startsWith(`${release}/`)) {
+    throw new Error(
+      `python-import-check: 'import ${module}' in the new release resolves to ${resolved}, outside the release (${release}). ` +
+        'An installed copy is shadowing the deployed code, so a restart would keep running the old one. ' +
+        `Uninstall that copy ('pip uninstall ${module.split('.')[0]}'), install the release in editable mode ` +
+        "(prepare-command: 'pip install -e .'), or put the package's directory first on PYTHONPATH via the env input. " +
+        'Nothing was stopped.'
+    )
+  }
+  core.info(`python-import-check: ${module} imports from ${resolved}`)
+}
+
 /** prepare: stamp, shared paths, bytecode, while the old service still serves. */
 export async function prepare(ctx: DeployContext): Promise<void> {
   const { settings, session, layout } = ctx
@@ -57,4 +109,14 @@ export async function prepare(ctx: DeployContext): Promise<void> {
     })
     core.info(`Cleared bytecode in the new tree: removed ${removedCount(stdout)} .pyc/.pyo file(s)`)
   }
+  if (settings.prepareCommand) {
+    await remote.run(
+      sh`cd -- ${ctx.releaseDir} || exit 1
+${exportEnvScript(ctx, ctx.releaseDir)}
+sh -c ${settings.prepareCommand} < /dev/null`,
+      { phase: 'prepare', timeoutSeconds: 1800, echo: true }
+    )
+    core.info(`prepare-command succeeded: ${settings.prepareCommand}`)
+  }
+  if (settings.pythonImportCheck) await checkImport(ctx)
 }

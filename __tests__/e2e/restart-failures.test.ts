@@ -1,0 +1,151 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { deploy, deployInputs, failureMessage } from '../support/deploy.js'
+import {
+  killServiceOnPort,
+  reportedCommit,
+  serviceSource,
+  sha,
+  startCommand,
+  waitForCommit
+} from '../support/service.js'
+import { freePort, startSshd, type TestSshd } from '../support/sshd.js'
+
+let sshd: TestSshd
+const ports: number[] = []
+beforeAll(async () => {
+  sshd = await startSshd()
+})
+afterEach(() => ports.splice(0).forEach(killServiceOnPort))
+afterAll(async () => sshd?.stop())
+
+async function runningService(name: string, flags = '', overrides: Record<string, string> = {}) {
+  const port = await freePort()
+  ports.push(port)
+  const target = join(sshd.dir, name)
+  const source = serviceSource()
+  const inputs = deployInputs(sshd, source, target, {
+    'start-command': startCommand(port, flags),
+    ports: String(port),
+    ...overrides
+  })
+  await deploy({ ...inputs, sha: sha('1') })
+  await waitForCommit(port, sha('1'))
+  return { port, target, source, inputs: { ...inputs, sha: sha('2') } }
+}
+
+describe('restart failures are clear and leave the old service up where they can', () => {
+  it('with kill-after-timeout false, a service deaf to SIGTERM fails the deploy naming what holds the port', async () => {
+    const { port, target, inputs } = await runningService('deaf', '--ignore-term', {
+      'stop-timeout': '2',
+      'kill-after-timeout': 'false'
+    })
+    const result = await deploy(inputs, 1)
+    const message = failureMessage(result)
+    expect(message).toContain(
+      'wait-for-exit: the old service did not go away within 2 s (stop-timeout) (kill-after-timeout is off); nothing new was started.'
+    )
+    expect(message).toMatch(
+      new RegExp(`port ${port} is still held by: \\d+ .*multiprocessing-fork`)
+    )
+    expect(readFileSync(join(target, '.deploy/state.json'), 'utf8')).toContain(sha('1'))
+    expect(await reportedCommit(port)).toBe(sha('1'))
+  })
+
+  it('a port held by an unrelated process fails the deploy naming it, and nothing is started', async () => {
+    const port = await freePort()
+    const squatter: ChildProcess = spawn(
+      'python3',
+      [
+        '-c',
+        `import socket,time; s=socket.socket(); s.bind(("127.0.0.1", ${port})); s.listen(); time.sleep(120)`
+      ],
+      { stdio: 'ignore' }
+    )
+    try {
+      await new Promise(resolve => setTimeout(resolve, 500))
+      const target = join(sshd.dir, 'squatted')
+      const inputs = deployInputs(sshd, serviceSource(), target, {
+        'start-command': startCommand(port),
+        ports: String(port),
+        'stop-timeout': '1'
+      })
+      const result = await deploy(inputs, 1)
+      const message = failureMessage(result)
+      expect(message).toContain(
+        'wait-for-exit: the old service did not go away within 1 s (stop-timeout); nothing new was started.'
+      )
+      expect(message).toMatch(
+        new RegExp(
+          `port ${port} is still held by: ${squatter.pid} \\S*python3 -c import socket,time;`
+        )
+      )
+      expect(existsSync(join(target, '.deploy/state.json'))).toBe(false)
+      expect(existsSync(join(target, '.deploy/service.log'))).toBe(false)
+    } finally {
+      squatter.kill('SIGKILL')
+    }
+  })
+
+  it('the import check catches an installed copy shadowing the deployed package, before anything stops', async () => {
+    const installed = join(sshd.dir, 'site-packages')
+    mkdirSync(join(installed, 'vsdapp'), { recursive: true })
+    writeFileSync(join(installed, 'vsdapp/__init__.py'), 'WHERE = "installed"\n')
+    const { port, source, inputs } = await runningService('shadowed')
+    mkdirSync(join(source, 'src/vsdapp'), { recursive: true })
+    writeFileSync(join(source, 'src/vsdapp/__init__.py'), 'WHERE = "release"\n')
+    const shadowed = await deploy(
+      { ...inputs, 'python-import-check': 'vsdapp', env: `PYTHONPATH=${installed}` },
+      1
+    )
+    const message = failureMessage(shadowed)
+    expect(message).toContain(
+      `prepare: python-import-check: 'import vsdapp' in the new release resolves to ${installed}/vsdapp/__init__.py, outside the release`
+    )
+    expect(message).toContain('An installed copy is shadowing the deployed code')
+    expect(message).toContain('Nothing was stopped.')
+    expect(await reportedCommit(port)).toBe(sha('1'))
+
+    const fixed = await deploy({
+      ...inputs,
+      'python-import-check': 'vsdapp',
+      env: `PYTHONPATH=src:${installed}`
+    })
+    expect(fixed.stdout).toMatch(
+      /python-import-check: vsdapp imports from .*\/releases\/[^/]+\/src\/vsdapp\/__init__.py/
+    )
+    await waitForCommit(port, sha('2'))
+  })
+
+  it('a failing prepare-command fails the deploy with the old service still serving', async () => {
+    const { port, inputs } = await runningService('prepare-fails')
+    const result = await deploy(
+      {
+        ...inputs,
+        'prepare-command':
+          'echo "resolving dependencies"; echo "no matching distribution" >&2; exit 7'
+      },
+      1
+    )
+    expect(failureMessage(result)).toContain('prepare: command on 127.0.0.1')
+    expect(failureMessage(result)).toContain(
+      'exited with code 7; last stderr:\nno matching distribution'
+    )
+    expect(await reportedCommit(port)).toBe(sha('1'))
+  })
+
+  it('a start command that dies at once fails with the tail of the start log', async () => {
+    const target = join(sshd.dir, 'dies')
+    const inputs = deployInputs(sshd, serviceSource(), target, {
+      'start-command': 'echo "Traceback: config missing"; exit 2'
+    })
+    const result = await deploy(inputs, 1)
+    const message = failureMessage(result)
+    expect(message).toContain(
+      `start: the service exited within 1 s of starting; last lines of ${target}/.deploy/service.log:`
+    )
+    expect(message).toContain('Traceback: config missing')
+  })
+})

@@ -1,0 +1,112 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { deploy, deployInputs } from '../support/deploy.js'
+import {
+  killServiceOnPort,
+  reportedCommit,
+  serviceSource,
+  sha,
+  startByHand,
+  startCommand,
+  waitForCommit
+} from '../support/service.js'
+import { freePort, startSshd, type TestSshd } from '../support/sshd.js'
+
+let sshd: TestSshd
+const ports: number[] = []
+beforeAll(async () => {
+  sshd = await startSshd()
+})
+afterEach(() => ports.splice(0).forEach(killServiceOnPort))
+afterAll(async () => sshd?.stop())
+
+async function setup(name: string, flags = '', overrides: Record<string, string> = {}) {
+  const port = await freePort()
+  const target = join(sshd.dir, name)
+  ports.push(port)
+  const inputs = deployInputs(sshd, serviceSource(), target, {
+    'start-command': startCommand(port, flags),
+    ports: String(port),
+    ...overrides
+  })
+  return { port, target, inputs }
+}
+
+describe('restart that really restarts', () => {
+  it('waits for a service that takes 3 s to exit while holding its port, then starts the new one', async () => {
+    const { port, inputs } = await setup('slow-exit', '--exit-delay 3')
+    await deploy({ ...inputs, sha: sha('1') })
+    await waitForCommit(port, sha('1'))
+    const second = await deploy({ ...inputs, sha: sha('2') })
+    expect(second.stdout).toMatch(/SIGTERM to process group \d+ \(started by the last deploy\)/)
+    expect(second.stdout).toMatch(/Old service gone: exited after [3-6] s/)
+    await waitForCommit(port, sha('2'))
+  })
+
+  it('SIGKILLs a service that ignores SIGTERM after stop-timeout, then starts the new one', async () => {
+    const { port, inputs } = await setup('deaf', '--ignore-term', { 'stop-timeout': '2' })
+    await deploy({ ...inputs, sha: sha('1') })
+    await waitForCommit(port, sha('1'))
+    const second = await deploy({ ...inputs, sha: sha('2') })
+    expect(second.stdout).toContain('still running after 2 s: SIGKILL to groups:')
+    await waitForCommit(port, sha('2'))
+  })
+
+  it('stops the orphaned worker that a stop-command leaves holding the port', async () => {
+    const { port, target, inputs } = await setup('stop-command')
+    const withStop = { ...inputs, 'stop-command': `python3 -m vsdsvc stop --port ${port}` }
+    await deploy({ ...withStop, sha: sha('1') })
+    await waitForCommit(port, sha('1'))
+    await deploy({ ...withStop, sha: sha('2') })
+    await waitForCommit(port, sha('2'))
+    expect(readFileSync(join(target, '.deploy/state.json'), 'utf8')).toContain(
+      `"sha": "${sha('2')}"`
+    )
+  })
+
+  it('replaces a service first started by hand, found by process-match, children included', async () => {
+    const { port, inputs } = await setup('by-hand', '', { 'process-match': 'vsdsvc start' })
+    startByHand(port, 'started-by-hand')
+    await waitForCommit(port, 'started-by-hand')
+    const result = await deploy({ ...inputs, sha: sha('3') })
+    expect(result.stdout).toMatch(
+      /SIGTERM to \d+ \(.*-m vsdsvc start --port \d+ *\), matched by process-match/
+    )
+    await waitForCommit(port, sha('3'))
+  })
+
+  it('returns promptly when the start command forks a daemon that keeps stdout open', async () => {
+    const { port, inputs } = await setup('daemon', '--daemon', { 'process-match': 'vsdsvc start' })
+    const started = Date.now()
+    await deploy({ ...inputs, sha: sha('4') })
+    expect(Date.now() - started).toBeLessThan(20_000)
+    await waitForCommit(port, sha('4'))
+  })
+
+  it('runs start-command as is with detach: false, and exports DEPLOY_* and env to prepare and start', async () => {
+    const port = await freePort()
+    const target = join(sshd.dir, 'foreground')
+    ports.push(port)
+    const inputs = deployInputs(sshd, serviceSource(), target, {
+      detach: 'false',
+      env: `VSDSVC_PORT=${port}\nGREETING=it's "quoted"`,
+      'prepare-command':
+        'printf "%s|%s|%s" "$DEPLOY_SHA" "$GREETING" "$VSDSVC_PORT" > prepared.txt',
+      'start-command':
+        'setsid python3 -m vsdsvc start --port "$VSDSVC_PORT" < /dev/null > service.out 2>&1 & echo launched',
+      'process-match': 'vsdsvc start',
+      ports: String(port),
+      sha: sha('5')
+    })
+    const result = await deploy(inputs)
+    expect(result.stdout).toContain('launched')
+    expect(readFileSync(join(target, 'current', 'prepared.txt'), 'utf8')).toBe(
+      `${sha('5')}|it's "quoted"|${port}`
+    )
+    await waitForCommit(port, sha('5'))
+    await deploy({ ...inputs, sha: sha('6') })
+    await waitForCommit(port, sha('6'))
+    expect(await reportedCommit(port)).toBe(sha('6'))
+  })
+})

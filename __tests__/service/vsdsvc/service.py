@@ -1,0 +1,102 @@
+import argparse
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def read_text(path, default):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError:
+        return default
+
+
+def on_sigterm(options):
+    """Install the SIGTERM behaviour the test asks for."""
+    if options.ignore_term:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        return
+
+    def delayed_exit(_signum, _frame):
+        # Keep serving (and holding the port) for exit_delay seconds, then go.
+        threading.Timer(options.exit_delay, lambda: os._exit(0)).start()
+
+    signal.signal(signal.SIGTERM, delayed_exit)
+
+
+def serve(options, commit, version):
+    on_sigterm(options)
+    started = time.time()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if options.crash_after and time.time() - started > options.crash_after:
+                os._exit(3)
+            if self.path == "/version":
+                stamp = read_text(options.stamp_from, "unknown") if options.stamp_from else commit
+                body = json.dumps({"commit": stamp, "version": version, "pid": os.getpid()}).encode()
+            else:
+                body = b"ok"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", options.port), Handler)
+    print(f"serving {commit} on {options.port} as pid {os.getpid()}", flush=True)
+    server.serve_forever()
+
+
+def start(options):
+    # Read once at start-up, like a real service: a restart that does not happen keeps the old value.
+    commit = read_text("REVISION", "unknown")
+    version = read_text("VERSION", "1.0.0")
+    if options.daemon and os.fork() > 0:
+        # The parent returns at once; the daemon keeps the inherited stdout/stderr open.
+        print("daemonized", flush=True)
+        return
+    with open(pidfile(options.port), "w", encoding="utf-8") as handle:
+        handle.write(str(os.getpid()))
+    on_sigterm(options)
+    context = multiprocessing.get_context("spawn")
+    worker = context.Process(target=serve, args=(options, commit, version))
+    worker.start()
+    print(f"started worker {worker.pid}", flush=True)
+    worker.join()
+    sys.exit(worker.exitcode or 0)
+
+
+def pidfile(port):
+    return f"/tmp/vsdsvc-{port}.pid"
+
+
+def stop(options):
+    """Only sends SIGTERM to the main process and returns, like many stop scripts."""
+    try:
+        os.kill(int(read_text(pidfile(options.port), "0")), signal.SIGTERM)
+    except (ValueError, ProcessLookupError):
+        pass
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="vsdsvc")
+    parser.add_argument("command", choices=["start", "stop"])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("VSDSVC_PORT", "8000")))
+    parser.add_argument("--daemon", action="store_true")
+    parser.add_argument("--exit-delay", type=float, default=0.0)
+    parser.add_argument("--ignore-term", action="store_true")
+    parser.add_argument("--crash-after", type=float, default=0.0)
+    parser.add_argument("--stamp-from", help="report the commit read from this file at request time")
+    options = parser.parse_args()
+    start(options) if options.command == "start" else stop(options)
+

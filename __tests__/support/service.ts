@@ -1,0 +1,82 @@
+/** The test service (`__tests__/service/vsdsvc`) and helpers to deploy it and ask it questions. */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PROJECT_ROOT } from './action.js'
+
+export const SERVICE_DIR = join(PROJECT_ROOT, '__tests__', 'service')
+
+/** A source tree holding the test service. */
+export function serviceSource(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vsd-svc-'))
+  cpSync(join(SERVICE_DIR, 'vsdsvc'), join(dir, 'vsdsvc'), { recursive: true })
+  return dir
+}
+
+export function startCommand(port: number, flags = ''): string {
+  return `python3 -m vsdsvc start --port ${port} ${flags}`.trim()
+}
+
+/** What /version answers, or undefined when nothing answers. */
+export async function reportedCommit(port: number): Promise<string | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/version`, {
+      signal: AbortSignal.timeout(2000)
+    })
+    return ((await response.json()) as { commit: string }).commit
+  } catch {
+    return undefined
+  }
+}
+
+/** Polls /version until it reports `commit` (the tests' stand-in for the verify phase). */
+export async function waitForCommit(
+  port: number,
+  commit: string,
+  timeoutMs = 15_000
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last: string | undefined
+  while (Date.now() < deadline) {
+    last = await reportedCommit(port)
+    if (last === commit) return
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  throw new Error(`port ${port} reported ${last ?? 'nothing'}, expected ${commit}`)
+}
+
+/** Starts the service by hand, as someone would before the first deploy: its own session, detached. */
+export function startByHand(port: number, commit: string): ChildProcess {
+  const dir = serviceSource()
+  writeFileSync(join(dir, 'REVISION'), `${commit}\n`)
+  const child = spawn('setsid', ['python3', '-m', 'vsdsvc', 'start', '--port', String(port)], {
+    cwd: dir,
+    stdio: 'ignore',
+    detached: true
+  })
+  child.unref()
+  return child
+}
+
+/** Kills the whole process group of every test service listening on `port` (cleanup). */
+export function killServiceOnPort(port: number): void {
+  let pids: string[]
+  try {
+    pids = execFileSync('pgrep', ['-f', `vsdsvc start --port ${port}( |$)`], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+  } catch {
+    return // pgrep exits 1 when nothing matches
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      process.kill(-Number(stat.replace(/.*\) /s, '').split(' ')[2]), 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export const sha = (digit: string) => digit.repeat(40)
