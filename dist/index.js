@@ -45,9 +45,9 @@ var require_tunnel = __commonJS({
   "node_modules/tunnel/lib/tunnel.js"(exports) {
     "use strict";
     var net = __require("net");
-    var tls = __require("tls");
-    var http = __require("http");
-    var https = __require("https");
+    var tls2 = __require("tls");
+    var http2 = __require("http");
+    var https2 = __require("https");
     var events = __require("events");
     var assert = __require("assert");
     var util = __require("util");
@@ -57,24 +57,24 @@ var require_tunnel = __commonJS({
     exports.httpsOverHttps = httpsOverHttps2;
     function httpOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http.request;
+      agent.request = http2.request;
       return agent;
     }
     function httpsOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http.request;
+      agent.request = http2.request;
       agent.createSocket = createSecureSocket;
       agent.defaultPort = 443;
       return agent;
     }
     function httpOverHttps2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = https.request;
+      agent.request = https2.request;
       return agent;
     }
     function httpsOverHttps2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = https.request;
+      agent.request = https2.request;
       agent.createSocket = createSecureSocket;
       agent.defaultPort = 443;
       return agent;
@@ -83,7 +83,7 @@ var require_tunnel = __commonJS({
       var self2 = this;
       self2.options = options || {};
       self2.proxyOptions = self2.options.proxy || {};
-      self2.maxSockets = self2.options.maxSockets || http.Agent.defaultMaxSockets;
+      self2.maxSockets = self2.options.maxSockets || http2.Agent.defaultMaxSockets;
       self2.requests = [];
       self2.sockets = [];
       self2.on("free", function onFree(socket, host, port, localAddress) {
@@ -221,7 +221,7 @@ var require_tunnel = __commonJS({
           socket,
           servername: hostHeader ? hostHeader.replace(/:.*$/, "") : options.host
         });
-        var secureSocket = tls.connect(0, tlsOptions);
+        var secureSocket = tls2.connect(0, tlsOptions);
         self2.sockets[self2.sockets.indexOf(socket)] = secureSocket;
         cb(secureSocket);
       });
@@ -2524,7 +2524,7 @@ var require_connect = __commonJS({
     var timers = require_timers();
     function noop() {
     }
-    var tls;
+    var tls2;
     var SessionCache;
     if (global.FinalizationRegistry && !(process.env.NODE_V8_COVERAGE || process.env.UNDICI_NO_FG)) {
       SessionCache = class WeakSessionCache {
@@ -2585,15 +2585,15 @@ var require_connect = __commonJS({
       return function connect2({ hostname, host, protocol, port, servername, localAddress, httpSocket }, callback) {
         let socket;
         if (protocol === "https:") {
-          if (!tls) {
-            tls = __require("node:tls");
+          if (!tls2) {
+            tls2 = __require("node:tls");
           }
           servername = servername || options.servername || util.getServerName(host) || null;
           const sessionKey = servername || hostname;
           assert(sessionKey);
           const session = customSession || sessionCache.get(sessionKey) || null;
           port = port || 443;
-          socket = tls.connect({
+          socket = tls2.connect({
             highWaterMark: 16384,
             // TLS in node can't have bigger HWM anyway...
             ...options,
@@ -7627,7 +7627,7 @@ var require_client = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var net = __require("node:net");
-    var http = __require("node:http");
+    var http2 = __require("node:http");
     var util = require_util();
     var { channels } = require_diagnostics();
     var Request = require_request();
@@ -7711,7 +7711,7 @@ var require_client = __commonJS({
         keepAliveTimeoutThreshold,
         socketPath,
         pipelining,
-        tls,
+        tls: tls2,
         strictContentLength,
         maxCachedSessions,
         maxRedirections,
@@ -7793,7 +7793,7 @@ var require_client = __commonJS({
         }
         if (typeof connect3 !== "function") {
           connect3 = buildConnector({
-            ...tls,
+            ...tls2,
             maxCachedSessions,
             allowH2,
             socketPath,
@@ -7816,7 +7816,7 @@ var require_client = __commonJS({
         this[kUrl] = util.parseOrigin(url);
         this[kConnector] = connect3;
         this[kPipelining] = pipelining != null ? pipelining : 1;
-        this[kMaxHeadersSize] = maxHeaderSize || http.maxHeaderSize;
+        this[kMaxHeadersSize] = maxHeaderSize || http2.maxHeaderSize;
         this[kKeepAliveDefaultTimeout] = keepAliveTimeout == null ? 4e3 : keepAliveTimeout;
         this[kKeepAliveMaxTimeout] = keepAliveMaxTimeout == null ? 6e5 : keepAliveMaxTimeout;
         this[kKeepAliveTimeoutThreshold] = keepAliveTimeoutThreshold == null ? 2e3 : keepAliveTimeoutThreshold;
@@ -8397,7 +8397,7 @@ var require_pool = __commonJS({
         factory = defaultFactory,
         connect: connect2,
         connectTimeout,
-        tls,
+        tls: tls2,
         maxCachedSessions,
         socketPath,
         autoSelectFamily,
@@ -8416,7 +8416,7 @@ var require_pool = __commonJS({
         }
         if (typeof connect2 !== "function") {
           connect2 = buildConnector({
-            ...tls,
+            ...tls2,
             maxCachedSessions,
             allowH2,
             socketPath,
@@ -8624,7 +8624,7 @@ var require_agent = __commonJS({
       return opts && opts.connections === 1 ? new Client2(origin, opts) : new Pool(origin, opts);
     }
     var Agent = class extends DispatcherBase {
-      constructor({ factory = defaultFactory, maxRedirections = 0, connect: connect2, tls, ...options } = {}) {
+      constructor({ factory = defaultFactory, maxRedirections = 0, connect: connect2, tls: tls2, ...options } = {}) {
         if (typeof factory !== "function") {
           throw new InvalidArgumentError("factory must be a function.");
         }
@@ -8638,11 +8638,11 @@ var require_agent = __commonJS({
         if (connect2 && typeof connect2 !== "function") {
           connect2 = { ...connect2 };
         }
-        if (tls && typeof tls !== "function") {
-          tls = { ...tls };
+        if (tls2 && typeof tls2 !== "function") {
+          tls2 = { ...tls2 };
         }
         this[kInterceptors] = options.interceptors?.Agent && Array.isArray(options.interceptors.Agent) ? options.interceptors.Agent : [createRedirectInterceptor({ maxRedirections })];
-        this[kOptions] = { ...util.deepClone(options), connect: connect2, tls };
+        this[kOptions] = { ...util.deepClone(options), connect: connect2, tls: tls2 };
         this[kOptions].interceptors = options.interceptors ? { ...options.interceptors } : void 0;
         this[kMaxRedirections] = maxRedirections;
         this[kFactory] = factory;
@@ -45861,22 +45861,22 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
   return new (P || (P = Promise))(function(resolve, reject) {
     function fulfilled(value) {
       try {
-        step(generator.next(value));
+        step2(generator.next(value));
       } catch (e) {
         reject(e);
       }
     }
     function rejected(value) {
       try {
-        step(generator["throw"](value));
+        step2(generator["throw"](value));
       } catch (e) {
         reject(e);
       }
     }
-    function step(result) {
+    function step2(result) {
       result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
-    step((generator = generator.apply(thisArg, _arguments || [])).next());
+    step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
 var { access, appendFile, writeFile } = promises;
@@ -46160,22 +46160,22 @@ var __awaiter2 = function(thisArg, _arguments, P, generator) {
   return new (P || (P = Promise))(function(resolve, reject) {
     function fulfilled(value) {
       try {
-        step(generator.next(value));
+        step2(generator.next(value));
       } catch (e) {
         reject(e);
       }
     }
     function rejected(value) {
       try {
-        step(generator["throw"](value));
+        step2(generator["throw"](value));
       } catch (e) {
         reject(e);
       }
     }
-    function step(result) {
+    function step2(result) {
       result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
-    step((generator = generator.apply(thisArg, _arguments || [])).next());
+    step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
 var ExitCode;
@@ -47371,6 +47371,12 @@ port_holders() {
     pids=$(for inode in $(port_inodes "$1"); do find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null; done | cut -d/ -f3 | sort -u)
   fi
   for pid in $pids; do printf '%s %s\n' "$pid" "$(cmdline_of "$pid")"; done
+}
+listening_sockets() {
+  if command -v ss >/dev/null 2>&1; then ss -Htlnp 2>/dev/null; return; fi
+  for hex in $(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '$4 == "0A" { n = split($2, a, ":"); print a[n] }' | sort -u); do
+    printf 'LISTEN port %d\n' "0x$hex"
+  done
 }`);
 
 // src/phases/stop.ts
@@ -47683,16 +47689,358 @@ async function switchRelease(ctx, token) {
   info(`${layout.current} -> releases/${ctx.release}`);
 }
 
+// src/phases/verify.ts
+var import_semver = __toESM(require_semver2(), 1);
+
+// src/version-probe.ts
+import http from "node:http";
+import https from "node:https";
+import tls from "node:tls";
+var MAX_BODY = 1024 * 1024;
+var MAX_REDIRECTS = 5;
+var REQUEST_TIMEOUT_MS = 5e3;
+function forwardedSocket(client, host, port) {
+  return new Promise(
+    (resolve, reject) => client.forwardOut("127.0.0.1", 0, host, port, (error2, channel) => {
+      if (!error2) return resolve(channel);
+      const reason = error2.reason;
+      if (reason === 1) {
+        return reject(
+          new Error(
+            "the SSH server does not allow TCP forwarding (AllowTcpForwarding); allow it for this user, or set version-check-from: runner"
+          )
+        );
+      }
+      if (reason === 2 || /refused/i.test(error2.message)) {
+        return reject(
+          new Error(`ECONNREFUSED on the host: nothing listens on ${host}:${port} there`)
+        );
+      }
+      reject(new Error(`the host could not open ${host}:${port}: ${error2.message}`));
+    })
+  );
+}
+function defaultPort(url) {
+  return Number(url.port || (url.protocol === "https:" ? 443 : 80));
+}
+async function requestOnce(url, via) {
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  let socket;
+  if (via) {
+    const channel = await forwardedSocket(via, host, defaultPort(url));
+    socket = url.protocol === "https:" ? tls.connect({ socket: channel, servername: host }) : channel;
+  }
+  const transport = url.protocol === "https:" ? https : http;
+  return new Promise((resolve) => {
+    const request = transport.request(
+      url,
+      {
+        method: "GET",
+        headers: {
+          accept: "application/json, text/plain;q=0.9, */*;q=0.1",
+          "user-agent": "verified-ssh-deploy"
+        },
+        timeout: REQUEST_TIMEOUT_MS,
+        ...socket ? { createConnection: () => socket, agent: false } : { agent: false }
+      },
+      (response) => {
+        const chunks = [];
+        let size = 0;
+        response.on("data", (chunk) => {
+          if (size >= MAX_BODY) return;
+          chunks.push(chunk.subarray(0, MAX_BODY - size));
+          size += chunk.length;
+          if (size >= MAX_BODY) response.destroy();
+        });
+        const done = () => resolve({
+          status: response.statusCode,
+          body: Buffer.concat(chunks).toString("utf8"),
+          location: response.headers.location
+        });
+        response.on("end", done);
+        response.on("close", done);
+      }
+    );
+    request.on(
+      "timeout",
+      () => request.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1e3} s`))
+    );
+    request.on(
+      "error",
+      (error2) => resolve({ body: "", error: error2.code ?? error2.message })
+    );
+    request.end();
+  }).finally(() => socket?.destroy());
+}
+async function fetchVersion(url, via) {
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    let answer;
+    try {
+      answer = await requestOnce(current, via);
+    } catch (error2) {
+      return { body: "", error: error2 instanceof Error ? error2.message : String(error2) };
+    }
+    const redirected = answer.status && answer.status >= 300 && answer.status < 400 && answer.location;
+    if (!redirected) return { status: answer.status, body: answer.body, error: answer.error };
+    if (hop >= MAX_REDIRECTS)
+      return {
+        status: answer.status,
+        body: answer.body,
+        error: `more than ${MAX_REDIRECTS} redirects`
+      };
+    current = new URL(answer.location, current);
+  }
+}
+var DEFAULT_COMMIT_FIELDS = [
+  "commit",
+  "sha",
+  "revision",
+  "git_sha",
+  "gitSha",
+  "commit_sha"
+];
+function pick(value, path) {
+  return path.reduce(
+    (node, key) => node && typeof node === "object" ? node[key] : void 0,
+    value
+  );
+}
+function readCommit(body, field) {
+  let json;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    json = void 0;
+  }
+  const version = typeof pick(json, ["version"]) === "string" ? pick(json, ["version"]) : void 0;
+  if (field) {
+    if (json === void 0)
+      return { problem: `the body is not JSON, but version-field '${field}' is set` };
+    const value = pick(json, field.split("."));
+    if (typeof value !== "string" && typeof value !== "number") {
+      return {
+        problem: `the JSON body has no text at '${field}' (version-field); its top-level keys are ${topKeys(json)}`
+      };
+    }
+    return { commit: String(value).trim(), version };
+  }
+  if (json !== null && typeof json === "object") {
+    for (const key of DEFAULT_COMMIT_FIELDS) {
+      const value = json[key];
+      if (typeof value === "string") return { commit: value.trim(), version };
+    }
+    return {
+      problem: `the JSON body has none of ${DEFAULT_COMMIT_FIELDS.join(", ")}; its top-level keys are ${topKeys(json)}. Set version-field`
+    };
+  }
+  const text = body.trim();
+  if (!text) return { problem: "the body is empty" };
+  return { commit: text.split(/\s+/)[0] };
+}
+function topKeys(json) {
+  return json && typeof json === "object" ? Object.keys(json).join(", ") || "(none)" : "(not an object)";
+}
+function commitMatches(reported, sha) {
+  const value = reported.toLowerCase();
+  return /^[0-9a-f]{7,}$/.test(value) && sha.toLowerCase().startsWith(value);
+}
+
+// src/phases/verify.ts
+var POLL_INTERVAL_MS = 1e3;
+var sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+async function poll(ctx) {
+  const { settings } = ctx;
+  const via = settings.versionCheckFrom === "host" ? ctx.session.remote.client : void 0;
+  const answer = await fetchVersion(settings.versionUrl, via);
+  if (answer.error) return { answer, problem: `no HTTP answer (${answer.error})` };
+  if (!answer.status || answer.status < 200 || answer.status > 299)
+    return { answer, problem: `HTTP ${answer.status}` };
+  const reading = readCommit(answer.body, settings.versionField);
+  if ("problem" in reading) return { answer, problem: reading.problem };
+  return { answer, commit: reading.commit, version: reading.version };
+}
+function diagnosticsScript(startLog) {
+  return joinCode([
+    PROCESS_FUNCTIONS,
+    sh`printf -- '--- last 50 lines of %s\n' ${startLog}
+tail -n 50 -- ${startLog} 2>/dev/null || echo '(no start log)'
+printf -- '--- listening TCP sockets on the host\n'
+listening_sockets`
+  ]);
+}
+function trimmed(body) {
+  const flat = body.replace(/\s+/g, " ").trim();
+  return flat.length > 500 ? `${flat.slice(0, 500)}...` : flat || "(empty)";
+}
+async function failure(ctx, sha, summary2, last) {
+  const { settings, session, layout } = ctx;
+  const lines = [
+    `${settings.versionUrl.href} (requested from the ${settings.versionCheckFrom}) ${summary2}.`,
+    `Expected commit: ${sha}`,
+    `Last reported: ${last?.commit ?? "(nothing)"}${last?.problem ? ` - ${last.problem}` : ""}`
+  ];
+  if (last?.answer.status !== void 0)
+    lines.push(`Last response: HTTP ${last.answer.status} ${trimmed(last.answer.body)}`);
+  const diagnostics = await session.remote.run(diagnosticsScript(layout.startLog), {
+    phase: "verify",
+    timeoutSeconds: 30,
+    allowFailure: true
+  }).then((result) => result.stdout.trimEnd()).catch((error2) => `(could not collect diagnostics: ${error2.message})`);
+  return new Error(`${lines.join("\n")}
+${diagnostics}`);
+}
+async function awaitCommit(ctx, sha) {
+  const deadline = Date.now() + ctx.settings.versionTimeoutSeconds * 1e3;
+  let last;
+  for (; ; ) {
+    last = await poll(ctx);
+    if (last.commit && commitMatches(last.commit, sha)) return last;
+    if (Date.now() + POLL_INTERVAL_MS > deadline) break;
+    await sleep(POLL_INTERVAL_MS);
+  }
+  const summary2 = last.commit !== void 0 ? `kept reporting ${last.commit} instead of ${sha.slice(0, 12)} for ${ctx.settings.versionTimeoutSeconds} s (version-timeout): the old code is still answering, or the service reports the wrong stamp` : `gave no commit within ${ctx.settings.versionTimeoutSeconds} s (version-timeout)`;
+  throw await failure(ctx, sha, summary2, last);
+}
+async function verifyService(ctx, sha, previousVersion) {
+  const { settings } = ctx;
+  const first = await awaitCommit(ctx, sha);
+  info(
+    `${settings.versionUrl.href} reports ${first.commit}${first.version ? ` (version ${first.version})` : ""}`
+  );
+  let confirmed = first;
+  if (settings.stableForSeconds > 0) {
+    await sleep(settings.stableForSeconds * 1e3);
+    confirmed = await poll(ctx);
+    if (!confirmed.commit || !commitMatches(confirmed.commit, sha)) {
+      throw await failure(
+        ctx,
+        sha,
+        `reported ${first.commit} at first, but ${settings.stableForSeconds} s later (stable-for) ${confirmed.commit ? `reported ${confirmed.commit}` : "gave no commit"}: the new service did not stay up`,
+        confirmed
+      );
+    }
+    info(`Still ${confirmed.commit} after ${settings.stableForSeconds} s (stable-for)`);
+  }
+  checkVersionGuards(ctx, confirmed.version, previousVersion);
+  return { commit: confirmed.commit, version: confirmed.version };
+}
+function checkVersionGuards(ctx, version, previousVersion) {
+  const { settings } = ctx;
+  if (settings.versionRange) {
+    if (!version || !import_semver.default.valid(version)) {
+      throw new Error(
+        `version-range '${settings.versionRange}' is set, but the service reports no semver 'version' (got ${version ?? "none"})`
+      );
+    }
+    if (!import_semver.default.satisfies(version, settings.versionRange)) {
+      throw new Error(
+        `the service reports version ${version}, which is outside version-range '${settings.versionRange}'`
+      );
+    }
+  }
+  if (!settings.allowDowngrade && previousVersion && version && import_semver.default.valid(previousVersion) && import_semver.default.valid(version)) {
+    if (import_semver.default.gt(previousVersion, version)) {
+      throw new Error(
+        `refusing a downgrade (allow-downgrade: false): the running version was ${previousVersion}, the new one reports ${version}`
+      );
+    }
+  }
+}
+async function runningVersion(ctx) {
+  const seen = await poll(ctx);
+  return seen.version;
+}
+
+// src/phases/rollback.ts
+function markBadScript(layout, failed, reason, stampFile) {
+  return sh`printf '%s\n' ${reason} > ${`${layout.releasesDir}/${failed}/BAD_RELEASE`} || exit 1
+cd -- ${layout.releasesDir} || exit 1
+for name in $(ls -1r); do
+  if [ "$name" = ${failed} ] || [ ! -d "$name" ] || [ -e "$name/BAD_RELEASE" ]; then continue; fi
+  printf 'candidate %s\n' "$name"
+  printf 'sha %s\n' "$(head -c 200 -- "$name/"${stampFile} 2>/dev/null)"
+  break
+done`;
+}
+async function step(name, body) {
+  try {
+    return await body();
+  } catch (error2) {
+    throw new Error(`${name}: ${error2 instanceof Error ? error2.message : String(error2)}`, {
+      cause: error2
+    });
+  }
+}
+var errorText = (error2) => error2 instanceof Error ? error2.message : String(error2);
+async function rollback(ctx, failure2, token) {
+  const { settings, session, layout, report } = ctx;
+  const remote = session.remote;
+  const firstLine = failure2.split("\n")[0];
+  const { stdout } = await remote.run(
+    markBadScript(layout, ctx.release, firstLine, settings.stampFile),
+    {
+      phase: "rollback",
+      timeoutSeconds: 60
+    }
+  );
+  info(`Marked ${ctx.release} as BAD_RELEASE`);
+  const previous = /^candidate (.+)$/m.exec(stdout)?.[1];
+  const previousSha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim();
+  if (!previous || !previousSha) {
+    try {
+      await step("stop", async () => waitForExit(ctx, await stopService(ctx)));
+      return "There is no earlier good release to roll back to; the failed release was stopped.";
+    } catch (error2) {
+      return `There is no earlier good release to roll back to, and stopping the failed one failed too: ${errorText(error2)}`;
+    }
+  }
+  const back = {
+    ...ctx,
+    release: previous,
+    releaseDir: `${layout.releasesDir}/${previous}`,
+    sha: previousSha
+  };
+  try {
+    await step("stop", async () => waitForExit(ctx, await stopService(ctx)));
+    await step(
+      "switch",
+      () => remote.run(
+        sh`${switchCurrentScript(layout, previous, token)} && ${releasesLogScript(layout, {
+          time: (/* @__PURE__ */ new Date()).toISOString(),
+          event: "rollback",
+          from: ctx.release,
+          release: previous,
+          sha: previousSha,
+          reason: firstLine,
+          run: ctx.run
+        })}`,
+        { phase: "rollback", timeoutSeconds: 60 }
+      )
+    );
+    info(`${layout.current} -> releases/${previous} (rollback)`);
+    await step("start", () => startService(back));
+    const verified = await step("verify", () => verifyService(back, previousSha));
+    report.rolledBack = true;
+    report.reportedVersion = verified.version ?? verified.commit;
+  } catch (error2) {
+    return `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error2)}`;
+  }
+  return `Rolled back to ${previous}: it is verified serving ${previousSha}.`;
+}
+
 // src/phase.ts
 var PhaseError = class extends Error {
-  constructor(host, phase, message) {
-    super(`[${host}] ${phase}: ${message}`);
+  constructor(host, phase, detail) {
+    super(`[${host}] ${phase}: ${detail}`);
     this.host = host;
     this.phase = phase;
+    this.detail = detail;
     this.name = "PhaseError";
   }
   host;
   phase;
+  detail;
 };
 async function runPhase(host, phase, timeoutSeconds, timings, body) {
   const started = Date.now();
@@ -47776,7 +48124,7 @@ function describePlan(settings, host, sha, now) {
 }
 
 // src/deploy.ts
-var errorText = (error2) => error2 instanceof Error ? error2.message : String(error2);
+var errorText2 = (error2) => error2 instanceof Error ? error2.message : String(error2);
 async function releaseLock(address, settings, session, lock) {
   const script = releaseLockScript(lock.lockDir, lock.token);
   try {
@@ -47825,17 +48173,39 @@ async function ship(address, settings, session, sha, report) {
       run: owner.run
     };
     await phase("upload", 3600, () => upload(ctx));
-    await phase("prepare", 900, () => prepare(ctx));
-    const stopped = await phase("stop", settings.stopTimeoutSeconds + 120, () => stopService(ctx));
+    await phase("prepare", 3600, () => prepare(ctx));
+    const stopped = await phase("stop", settings.stopTimeoutSeconds + 120, async () => {
+      if (!settings.allowDowngrade) report.previousVersion = await runningVersion(ctx);
+      return stopService(ctx);
+    });
     await phase("wait-for-exit", settings.stopTimeoutSeconds + 90, () => waitForExit(ctx, stopped));
     await phase("switch", 1800, () => switchRelease(ctx, owner.token));
-    await phase("start", 660, () => startService(ctx));
+    try {
+      await phase("start", 660, () => startService(ctx));
+      const verified = await phase(
+        "verify",
+        settings.versionTimeoutSeconds + settings.stableForSeconds + 120,
+        () => verifyService(ctx, sha, report.previousVersion)
+      );
+      report.reportedVersion = verified.version ?? verified.commit;
+    } catch (error2) {
+      if (settings.strategy !== "releases" || !settings.rollbackOnFailure || !(error2 instanceof PhaseError)) {
+        throw error2;
+      }
+      const outcome = await phase(
+        "rollback",
+        settings.stopTimeoutSeconds + settings.versionTimeoutSeconds + 900,
+        () => rollback(ctx, error2.detail, owner.token)
+      );
+      throw new PhaseError(label, error2.phase, `${error2.detail}
+${outcome}`);
+    }
     if (settings.strategy === "releases") await phase("prune", 600, () => prune(ctx));
     report.result = "success";
   } finally {
     await releaseLock(address, settings, session, lock).catch(
       (error2) => warning(
-        `Could not release ${layout.lockDir} on ${label}: ${errorText(error2)}. The post step will retry.`
+        `Could not release ${layout.lockDir} on ${label}: ${errorText2(error2)}. The post step will retry.`
       )
     );
   }
@@ -47875,12 +48245,15 @@ async function deployAll(settings, sha, report) {
       await deployHost(address, settings, sha, host);
     } catch (error2) {
       host.result = "failed";
-      host.error = errorText(error2);
+      host.error = errorText2(error2);
+      const phase = error2 instanceof PhaseError ? error2.phase : "deploy";
+      error(host.error, {
+        title: `Deploy to ${host.host} failed in ${phase}${host.rolledBack ? "; rolled back" : ""}`
+      });
       for (const rest of settings.hosts.slice(index + 1)) report.addHost(hostLabel(rest));
       const skipped = settings.hosts.length - index - 1;
       throw new Error(
-        host.error + (skipped > 0 ? `
-${skipped} later host(s) were not started.` : ""),
+        `Deploy failed on ${host.host} in ${phase}` + (host.rolledBack ? "; the previous release was restored and verified" : "") + (skipped > 0 ? `; ${skipped} later host(s) were not deployed` : "") + ". The error above and the job summary have the details.",
         { cause: error2 }
       );
     }
@@ -47995,7 +48368,7 @@ function resolveSha(given, source) {
 }
 
 // src/settings.ts
-var import_semver = __toESM(require_semver2(), 1);
+var import_semver2 = __toESM(require_semver2(), 1);
 import { statSync } from "node:fs";
 
 // src/private-key.ts
@@ -48296,7 +48669,7 @@ function getSettings(read = (name) => getInput(name)) {
     );
   }
   const versionRange = reader.optional("version-range");
-  if (versionRange && import_semver.default.validRange(versionRange) === null) {
+  if (versionRange && import_semver2.default.validRange(versionRange) === null) {
     reader.problem("version-range", versionRange, 'use a semver range such as ">=1.2.0 <2"');
   }
   const settings = {

@@ -12,11 +12,13 @@ import {
 } from './phases/lock.js'
 import { prepare } from './phases/prepare.js'
 import { prune } from './phases/prune.js'
+import { rollback } from './phases/rollback.js'
+import { runningVersion, verifyService } from './phases/verify.js'
 import { startService } from './phases/start.js'
 import { stopService, waitForExit } from './phases/stop.js'
 import { switchRelease } from './phases/switch.js'
 import { upload } from './phases/upload.js'
-import { runPhase } from './phase.js'
+import { PhaseError, runPhase } from './phase.js'
 import { describePlan } from './plan.js'
 import type { DeployReport, HostReport } from './report.js'
 import type { Settings } from './settings.js'
@@ -91,11 +93,37 @@ async function ship(
       run: owner.run
     }
     await phase('upload', 3600, () => upload(ctx))
-    await phase('prepare', 900, () => prepare(ctx))
-    const stopped = await phase('stop', settings.stopTimeoutSeconds + 120, () => stopService(ctx))
+    await phase('prepare', 3600, () => prepare(ctx))
+    const stopped = await phase('stop', settings.stopTimeoutSeconds + 120, async () => {
+      // Read before anything stops, for allow-downgrade: false.
+      if (!settings.allowDowngrade) report.previousVersion = await runningVersion(ctx)
+      return stopService(ctx)
+    })
     await phase('wait-for-exit', settings.stopTimeoutSeconds + 90, () => waitForExit(ctx, stopped))
     await phase('switch', 1800, () => switchRelease(ctx, owner.token))
-    await phase('start', 660, () => startService(ctx))
+    try {
+      await phase('start', 660, () => startService(ctx))
+      const verified = await phase(
+        'verify',
+        settings.versionTimeoutSeconds + settings.stableForSeconds + 120,
+        () => verifyService(ctx, sha, report.previousVersion)
+      )
+      report.reportedVersion = verified.version ?? verified.commit
+    } catch (error) {
+      if (
+        settings.strategy !== 'releases' ||
+        !settings.rollbackOnFailure ||
+        !(error instanceof PhaseError)
+      ) {
+        throw error
+      }
+      const outcome = await phase(
+        'rollback',
+        settings.stopTimeoutSeconds + settings.versionTimeoutSeconds + 900,
+        () => rollback(ctx, error.detail, owner.token)
+      )
+      throw new PhaseError(label, error.phase, `${error.detail}\n${outcome}`)
+    }
     if (settings.strategy === 'releases') await phase('prune', 600, () => prune(ctx))
     report.result = 'success'
   } finally {
@@ -155,10 +183,17 @@ export async function deployAll(
     } catch (error) {
       host.result = 'failed'
       host.error = errorText(error)
+      const phase = error instanceof PhaseError ? error.phase : 'deploy'
+      core.error(host.error, {
+        title: `Deploy to ${host.host} failed in ${phase}${host.rolledBack ? '; rolled back' : ''}`
+      })
       for (const rest of settings.hosts.slice(index + 1)) report.addHost(hostLabel(rest))
       const skipped = settings.hosts.length - index - 1
       throw new Error(
-        host.error + (skipped > 0 ? `\n${skipped} later host(s) were not started.` : ''),
+        `Deploy failed on ${host.host} in ${phase}` +
+          (host.rolledBack ? '; the previous release was restored and verified' : '') +
+          (skipped > 0 ? `; ${skipped} later host(s) were not deployed` : '') +
+          '. The error above and the job summary have the details.',
         { cause: error }
       )
     }

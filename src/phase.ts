@@ -26,9 +26,9 @@ export class PhaseError extends Error {
   constructor(
     readonly host: string,
     readonly phase: PhaseName,
-    message: string
+    readonly detail: string
   ) {
-    super(`[${host}] ${phase}: ${message}`)
+    super(`[${host}] ${phase}: ${detail}`)
     this.name = 'PhaseError'
   }
 }

@@ -12,7 +12,10 @@ export interface HostReport {
   previousSha?: string
   previousRelease?: string
   rolledBack: boolean
+  /** What the version endpoint reported: its `version` field, else the commit. */
   reportedVersion?: string
+  /** The `version` the old service reported before it was stopped (allow-downgrade: false). */
+  previousVersion?: string
   uploadedFiles?: number
   uploadedBytes?: number
   phases: PhaseTiming[]

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, utimesSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { deploy, deployInputs } from '../support/deploy.js'
+import { deploy, deployInputs, stopTestServices } from '../support/deploy.js'
 import { startSshd, type TestSshd } from '../support/sshd.js'
 import { write } from '../support/tree.js'
 
@@ -11,7 +11,10 @@ let sshd: TestSshd
 beforeAll(async () => {
   sshd = await startSshd()
 })
-afterAll(async () => sshd?.stop())
+afterAll(async () => {
+  stopTestServices()
+  await sshd?.stop()
+})
 
 /** The same size and the same whole-second mtime for v1 and v2, as tar and reproducible checkouts give. */
 const FIXED_MTIME = new Date('2026-01-02T03:04:05Z')
@@ -37,7 +40,10 @@ async function deployTwice(
   const source = mkdtempSync(join(tmpdir(), 'vsd-greeting-'))
   const target = join(sshd.dir, `${strategy}-${clearPycache}`)
   const live = strategy === 'releases' ? join(target, 'current') : target
-  const inputs = deployInputs(sshd, source, target, { strategy, 'clear-pycache': clearPycache })
+  const inputs = await deployInputs(sshd, source, target, {
+    strategy,
+    'clear-pycache': clearPycache
+  })
   writeGreeting(source, 'v1')
   await deploy(inputs)
   const before = importOnHost(live)

@@ -5,7 +5,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { runAction } from '../support/action.js'
-import { currentRelease, deploy, deployInputs, failureMessage } from '../support/deploy.js'
+import {
+  currentRelease,
+  deploy,
+  deployInputs,
+  stopTestServices,
+  failureMessage
+} from '../support/deploy.js'
 import { startSshd, type TestSshd } from '../support/sshd.js'
 import { richSourceTree, treeDigest, write } from '../support/tree.js'
 
@@ -13,7 +19,10 @@ let sshd: TestSshd
 beforeAll(async () => {
   sshd = await startSshd()
 })
-afterAll(async () => sshd?.stop())
+afterAll(async () => {
+  stopTestServices()
+  await sshd?.stop()
+})
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
@@ -37,7 +46,7 @@ describe('faults', () => {
   it('a connection dropped mid-upload fails the job, leaves current untouched, and the next deploy succeeds', async () => {
     const source = richSourceTree()
     const target = join(sshd.dir, 'dropped')
-    const inputs = deployInputs(sshd, source, target)
+    const inputs = await deployInputs(sshd, source, target)
     const first = await deploy(inputs)
     const live = join(target, 'releases', first.outputs.release)
     const liveDigest = treeDigest(live)
@@ -66,7 +75,7 @@ describe('faults', () => {
   it('two deploys started at once take turns on the lock', async () => {
     const source = richSourceTree()
     const target = join(sshd.dir, 'concurrent')
-    const inputs = deployInputs(sshd, source, target)
+    const inputs = await deployInputs(sshd, source, target)
     const [a, b] = await Promise.all([runAction(inputs), runAction(inputs)])
     expect([a.code, b.code]).toEqual([0, 0])
     expect(`${a.stdout}${b.stdout}`).toContain('waiting for the deploy lock, held by: {"run":')
@@ -92,7 +101,9 @@ describe('faults', () => {
         token: 'x'
       })
     )
-    const result = await runAction(deployInputs(sshd, source, target, { 'lock-timeout': '1' }))
+    const result = await runAction(
+      await deployInputs(sshd, source, target, { 'lock-timeout': '1' })
+    )
     expect(result.code).toBe(1)
     expect(failureMessage(result)).toContain(
       `lock: another deploy holds ${target}/.deploy/lock: https://github.com/o/r/actions/runs/42 (deploying ffffffffffff, since 2026-11-24T10:00:00Z). Waited 1 s (lock-timeout).`
@@ -104,7 +115,7 @@ describe('faults', () => {
     const source = richSourceTree()
     write(source, 'data/large.bin', randomBytes(48 * 1024 * 1024))
     const target = join(sshd.dir, 'cancelled')
-    const inputs = deployInputs(sshd, source, target)
+    const inputs = await deployInputs(sshd, source, target)
     const cancelled = await runAction(inputs, {
       whileRunning: async child => {
         await waitFor(() => existsSync(join(target, '.deploy/lock/owner')), 'the lock to be taken')
@@ -127,7 +138,7 @@ describe('faults', () => {
     write(source, '$(touch pwned-exclude)', 'excluded by its literal name\n')
     const target = join(sshd.dir, `it's a "$(touch pwned-target)" \`touch pwned-tick\` dir`)
     const result = await deploy(
-      deployInputs(sshd, source, target, {
+      await deployInputs(sshd, source, target, {
         exclude: '$(touch pwned-exclude)\n*.log',
         'shared-paths': "it's shared"
       })

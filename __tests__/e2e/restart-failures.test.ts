@@ -2,9 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { deploy, deployInputs, failureMessage } from '../support/deploy.js'
+import { deploy, deployInputs, failureMessage, stopTestServices } from '../support/deploy.js'
 import {
-  killServiceOnPort,
   reportedCommit,
   serviceSource,
   sha,
@@ -14,23 +13,17 @@ import {
 import { freePort, startSshd, type TestSshd } from '../support/sshd.js'
 
 let sshd: TestSshd
-const ports: number[] = []
 beforeAll(async () => {
   sshd = await startSshd()
 })
-afterEach(() => ports.splice(0).forEach(killServiceOnPort))
+afterEach(stopTestServices)
 afterAll(async () => sshd?.stop())
 
 async function runningService(name: string, flags = '', overrides: Record<string, string> = {}) {
-  const port = await freePort()
-  ports.push(port)
   const target = join(sshd.dir, name)
   const source = serviceSource()
-  const inputs = deployInputs(sshd, source, target, {
-    'start-command': startCommand(port, flags),
-    ports: String(port),
-    ...overrides
-  })
+  const inputs = await deployInputs(sshd, source, target, overrides, flags)
+  const port = Number(inputs.ports)
   await deploy({ ...inputs, sha: sha('1') })
   await waitForCommit(port, sha('1'))
   return { port, target, source, inputs: { ...inputs, sha: sha('2') } }
@@ -67,11 +60,11 @@ describe('restart failures are clear and leave the old service up where they can
     try {
       await new Promise(resolve => setTimeout(resolve, 500))
       const target = join(sshd.dir, 'squatted')
-      const inputs = deployInputs(sshd, serviceSource(), target, {
+      const inputs = {
+        ...(await deployInputs(sshd, serviceSource(), target, { 'stop-timeout': '1' })),
         'start-command': startCommand(port),
-        ports: String(port),
-        'stop-timeout': '1'
-      })
+        ports: String(port)
+      }
       const result = await deploy(inputs, 1)
       const message = failureMessage(result)
       expect(message).toContain(
@@ -138,7 +131,7 @@ describe('restart failures are clear and leave the old service up where they can
 
   it('a start command that dies at once fails with the tail of the start log', async () => {
     const target = join(sshd.dir, 'dies')
-    const inputs = deployInputs(sshd, serviceSource(), target, {
+    const inputs = await deployInputs(sshd, serviceSource(), target, {
       'start-command': 'echo "Traceback: config missing"; exit 2'
     })
     const result = await deploy(inputs, 1)

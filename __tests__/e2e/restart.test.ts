@@ -1,36 +1,36 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { deploy, deployInputs } from '../support/deploy.js'
+import { deploy, deployInputs, stopTestServices } from '../support/deploy.js'
 import {
-  killServiceOnPort,
   reportedCommit,
   serviceSource,
   sha,
   startByHand,
-  startCommand,
   waitForCommit
 } from '../support/service.js'
-import { freePort, startSshd, type TestSshd } from '../support/sshd.js'
+import { startSshd, type TestSshd } from '../support/sshd.js'
 
 let sshd: TestSshd
-const ports: number[] = []
 beforeAll(async () => {
   sshd = await startSshd()
 })
-afterEach(() => ports.splice(0).forEach(killServiceOnPort))
+afterEach(stopTestServices)
 afterAll(async () => sshd?.stop())
 
-async function setup(name: string, flags = '', overrides: Record<string, string> = {}) {
-  const port = await freePort()
+/** A process-match pattern for this test's service only: other test files run services too. */
+const matchPort = (port: number | string) => `vsdsvc start --port ${port}( |$)`
+
+async function setup(
+  name: string,
+  flags = '',
+  overrides: Record<string, string> = {},
+  byPort = false
+) {
   const target = join(sshd.dir, name)
-  ports.push(port)
-  const inputs = deployInputs(sshd, serviceSource(), target, {
-    'start-command': startCommand(port, flags),
-    ports: String(port),
-    ...overrides
-  })
-  return { port, target, inputs }
+  const inputs = await deployInputs(sshd, serviceSource(), target, overrides, flags)
+  if (byPort) inputs['process-match'] = matchPort(inputs.ports)
+  return { port: Number(inputs.ports), target, inputs }
 }
 
 describe('restart that really restarts', () => {
@@ -66,7 +66,7 @@ describe('restart that really restarts', () => {
   })
 
   it('replaces a service first started by hand, found by process-match, children included', async () => {
-    const { port, inputs } = await setup('by-hand', '', { 'process-match': 'vsdsvc start' })
+    const { port, inputs } = await setup('by-hand', '', {}, true)
     startByHand(port, 'started-by-hand')
     await waitForCommit(port, 'started-by-hand')
     const result = await deploy({ ...inputs, sha: sha('3') })
@@ -77,7 +77,7 @@ describe('restart that really restarts', () => {
   })
 
   it('returns promptly when the start command forks a daemon that keeps stdout open', async () => {
-    const { port, inputs } = await setup('daemon', '--daemon', { 'process-match': 'vsdsvc start' })
+    const { port, inputs } = await setup('daemon', '--daemon', {}, true)
     const started = Date.now()
     await deploy({ ...inputs, sha: sha('4') })
     expect(Date.now() - started).toBeLessThan(20_000)
@@ -85,20 +85,20 @@ describe('restart that really restarts', () => {
   })
 
   it('runs start-command as is with detach: false, and exports DEPLOY_* and env to prepare and start', async () => {
-    const port = await freePort()
     const target = join(sshd.dir, 'foreground')
-    ports.push(port)
-    const inputs = deployInputs(sshd, serviceSource(), target, {
+    const base = await deployInputs(sshd, serviceSource(), target)
+    const port = Number(base.ports)
+    const inputs = {
+      ...base,
       detach: 'false',
       env: `VSDSVC_PORT=${port}\nGREETING=it's "quoted"`,
       'prepare-command':
         'printf "%s|%s|%s" "$DEPLOY_SHA" "$GREETING" "$VSDSVC_PORT" > prepared.txt',
       'start-command':
         'setsid python3 -m vsdsvc start --port "$VSDSVC_PORT" < /dev/null > service.out 2>&1 & echo launched',
-      'process-match': 'vsdsvc start',
-      ports: String(port),
+      'process-match': matchPort(port),
       sha: sha('5')
-    })
+    }
     const result = await deploy(inputs)
     expect(result.stdout).toContain('launched')
     expect(readFileSync(join(target, 'current', 'prepared.txt'), 'utf8')).toBe(

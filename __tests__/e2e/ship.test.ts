@@ -11,7 +11,7 @@ import {
   mkdirSync
 } from 'node:fs'
 import { join } from 'node:path'
-import { currentRelease, deploy, deployInputs } from '../support/deploy.js'
+import { currentRelease, deploy, deployInputs, stopTestServices } from '../support/deploy.js'
 import { startSshd, type TestSshd } from '../support/sshd.js'
 import {
   isUnder,
@@ -26,7 +26,10 @@ let sshd: TestSshd
 beforeAll(async () => {
   sshd = await startSshd()
 })
-afterAll(async () => sshd?.stop())
+afterAll(async () => {
+  stopTestServices()
+  await sshd?.stop()
+})
 
 /** Adds, edits, deletes and renames files: three files change content or name. */
 function changeTree(source: string): void {
@@ -43,7 +46,7 @@ describe('strategy releases', () => {
   it('builds each release equal to the source minus excludes, sending only changed files the second time', async () => {
     const source = richSourceTree()
     const target = join(sshd.dir, 'releases-app')
-    const inputs = deployInputs(sshd, source, target, { exclude: RICH_TREE_EXCLUDE_INPUT })
+    const inputs = await deployInputs(sshd, source, target, { exclude: RICH_TREE_EXCLUDE_INPUT })
 
     const first = await deploy(inputs)
     const firstRelease = first.outputs.release
@@ -70,7 +73,7 @@ describe('strategy releases', () => {
     expect(second.outputs['uploaded-bytes']).toBe(String(changedBytes))
     expect(second.outputs['previous-release']).toBe(firstRelease)
     expect(second.outputs['previous-sha']).toBe(inputs.sha)
-    expect(second.stdout).toContain(`copied 5 unchanged file(s) from ${firstRelease}`)
+    expect(second.stdout).toContain(`copied 8 unchanged file(s) from ${firstRelease}`)
     expect(currentRelease(target)).toBe(`releases/${second.outputs.release}`)
     // The previous release is an independent copy, untouched by the new one.
     expect(existsSync(join(firstDir, 'pkg/module with space.py'))).toBe(true)
@@ -89,7 +92,7 @@ describe('strategy releases', () => {
     const source = richSourceTree()
     write(source, 'config/.env', 'SEED=1\n')
     const target = join(sshd.dir, 'shared-app')
-    const inputs = deployInputs(sshd, source, target, {
+    const inputs = await deployInputs(sshd, source, target, {
       'shared-paths': 'config/.env\nvar/uploads'
     })
     await deploy(inputs)
@@ -105,7 +108,7 @@ describe('strategy releases', () => {
   it('keeps keep-releases releases and never the live one', async () => {
     const source = richSourceTree()
     const target = join(sshd.dir, 'prune-app')
-    const inputs = deployInputs(sshd, source, target, { 'keep-releases': '2' })
+    const inputs = await deployInputs(sshd, source, target, { 'keep-releases': '2' })
     const runs = []
     for (let n = 0; n < 3; n++) {
       write(source, 'app.py', `print(${n})\n`)
@@ -130,7 +133,7 @@ describe('strategy in-place', () => {
     write(target, 'stale.py', 'old code\n')
     write(target, 'server.log', 'keep me\n')
     write(target, 'uploads/user.png', 'upload')
-    const inputs = deployInputs(sshd, source, target, {
+    const inputs = await deployInputs(sshd, source, target, {
       strategy: 'in-place',
       exclude: RICH_TREE_EXCLUDE_INPUT,
       'shared-paths': 'uploads'

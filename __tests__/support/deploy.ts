@@ -1,24 +1,46 @@
 import { execFileSync } from 'node:child_process'
+import { cpSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { runAction, type ActionRun } from './action.js'
 import { dryRunInputs } from './fixtures.js'
-import type { TestSshd } from './sshd.js'
+import { killServiceOnPort, SERVICE_DIR, startCommand } from './service.js'
+import { freePort, type TestSshd } from './sshd.js'
 
-/** Inputs for a real deploy of `source` to `target` on the test sshd. */
-export function deployInputs(
+const servicePorts: number[] = []
+
+/**
+ * Inputs for a real deploy of `source` to `target`: the test service (added to the source) is
+ * started on a free port and verified there, with no stable-for wait unless a test asks for one.
+ */
+export async function deployInputs(
   sshd: TestSshd,
   source: string,
   target: string,
-  overrides: Record<string, string> = {}
-): Record<string, string> {
-  // A start command that stays up for a while; tests that need a real service override it.
+  overrides: Record<string, string> = {},
+  serviceFlags = ''
+): Promise<Record<string, string>> {
+  if (!existsSync(join(source, 'vsdsvc')))
+    cpSync(join(SERVICE_DIR, 'vsdsvc'), join(source, 'vsdsvc'), { recursive: true })
+  const port = await freePort()
+  servicePorts.push(port)
   return {
     ...dryRunInputs(sshd, source),
     'dry-run': 'false',
     target,
-    'start-command': 'sleep 60',
+    'start-command': startCommand(port, serviceFlags),
+    ports: String(port),
+    'version-url': `http://127.0.0.1:${port}/version`,
+    'version-timeout': '30',
+    'stable-for': '0',
+    // The running service would otherwise write __pycache__ into the trees the tests compare.
+    env: 'PYTHONDONTWRITEBYTECODE=1',
     ...overrides
   }
+}
+
+/** Kills every test service this file's deploys started (for afterAll/afterEach). */
+export function stopTestServices(): void {
+  servicePorts.splice(0).forEach(killServiceOnPort)
 }
 
 /** Runs the bundle and fails the test with the log when the exit code is not the expected one. */
@@ -32,7 +54,7 @@ export async function deploy(inputs: Record<string, string>, expectedCode = 0): 
   return result
 }
 
-/** The `::error::` message of a failed run, decoded. */
+/** The first `::error` message of a run, decoded. */
 export function failureMessage(result: ActionRun): string {
   const line = result.stdout.split('\n').find(text => text.startsWith('::error')) ?? ''
   return line

@@ -126,6 +126,8 @@ export async function startSshd(options: { extraConfig?: string[] } = {}): Promi
     writeFileSync(
       config,
       [
+        // sshd keeps the first value it reads for a keyword, so a test's settings go first.
+        ...(options.extraConfig ?? []),
         'ListenAddress 127.0.0.1',
         `Port ${port}`,
         `HostKey ${hostEd.path}`,
@@ -141,8 +143,7 @@ export async function startSshd(options: { extraConfig?: string[] } = {}): Promi
         'MaxStartups 100',
         'MaxSessions 100',
         'LogLevel VERBOSE',
-        'Subsystem sftp internal-sftp',
-        ...(options.extraConfig ?? [])
+        'Subsystem sftp internal-sftp'
       ].join('\n') + '\n'
     )
     let log = ''

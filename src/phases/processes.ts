@@ -9,6 +9,7 @@ import { ShellCode } from '../shell.js'
  * - `matching_pids`: pids whose command line matches "$pattern" (pgrep -f), never this script's.
  * - `port_held PORT`: something listens on PORT (ss, else /proc/net/tcp*).
  * - `port_holders PORT`: `pid command line` of each listener (ss -p, else a /proc fd scan).
+ * - `listening_sockets`: every listening TCP socket, for failure reports.
  */
 export const PROCESS_FUNCTIONS = new ShellCode(String.raw`group_alive() {
   cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ sub(/.*\) /, ""); if ($3 == g && $1 != "Z") { found = 1; exit } } END { exit !found }'
@@ -33,4 +34,10 @@ port_holders() {
     pids=$(for inode in $(port_inodes "$1"); do find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null; done | cut -d/ -f3 | sort -u)
   fi
   for pid in $pids; do printf '%s %s\n' "$pid" "$(cmdline_of "$pid")"; done
+}
+listening_sockets() {
+  if command -v ss >/dev/null 2>&1; then ss -Htlnp 2>/dev/null; return; fi
+  for hex in $(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '$4 == "0A" { n = split($2, a, ":"); print a[n] }' | sort -u); do
+    printf 'LISTEN port %d\n' "0x$hex"
+  done
 }`)

@@ -38,13 +38,24 @@ def serve(options, commit, version):
         def do_GET(self):
             if options.crash_after and time.time() - started > options.crash_after:
                 os._exit(3)
+            status, content_type = 200, "application/json"
+            stamp = read_text(options.stamp_from, "unknown") if options.stamp_from else commit
             if self.path == "/version":
-                stamp = read_text(options.stamp_from, "unknown") if options.stamp_from else commit
                 body = json.dumps({"commit": stamp, "version": version, "pid": os.getpid()}).encode()
+            elif self.path == "/text":
+                body, content_type = f"{stamp}\n".encode(), "text/plain"
+            elif self.path == "/redirect":
+                self.send_response(302)
+                self.send_header("Location", "/version")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            elif self.path == "/fail":
+                status, body = 500, b'{"error": "database unavailable"}'
             else:
                 body = b"ok"
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -61,6 +72,9 @@ def start(options):
     # Read once at start-up, like a real service: a restart that does not happen keeps the old value.
     commit = read_text("REVISION", "unknown")
     version = read_text("VERSION", "1.0.0")
+    # A release can carry its own faults, so a bad release and a good one differ in code, not flags.
+    options.crash_after = float(read_text("CRASH_AFTER", str(options.crash_after)))
+    options.stamp_from = read_text("STAMP_FROM", "") or options.stamp_from
     if options.daemon and os.fork() > 0:
         # The parent returns at once; the daemon keeps the inherited stdout/stderr open.
         print("daemonized", flush=True)

@@ -1,0 +1,187 @@
+import http from 'node:http'
+import https from 'node:https'
+import type { Duplex } from 'node:stream'
+import tls from 'node:tls'
+import type { Client } from 'ssh2'
+
+/** One answer from the version endpoint. */
+export interface VersionAnswer {
+  status?: number
+  body: string
+  /** Set when there was no HTTP answer at all (refused, timed out, reset). */
+  error?: string
+}
+
+const MAX_BODY = 1024 * 1024
+const MAX_REDIRECTS = 5
+const REQUEST_TIMEOUT_MS = 5000
+
+/** Opens a TCP stream to host:port from the SSH host (ssh2 direct-tcpip), for services bound to localhost there. */
+function forwardedSocket(client: Client, host: string, port: number): Promise<Duplex> {
+  return new Promise((resolve, reject) =>
+    client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => {
+      if (!error) return resolve(channel)
+      // RFC 4254 open-failure reasons: 1 administratively prohibited, 2 connect failed.
+      const reason = (error as Error & { reason?: number }).reason
+      if (reason === 1) {
+        return reject(
+          new Error(
+            'the SSH server does not allow TCP forwarding (AllowTcpForwarding); allow it for this user, or set version-check-from: runner'
+          )
+        )
+      }
+      if (reason === 2 || /refused/i.test(error.message)) {
+        return reject(
+          new Error(`ECONNREFUSED on the host: nothing listens on ${host}:${port} there`)
+        )
+      }
+      reject(new Error(`the host could not open ${host}:${port}: ${error.message}`))
+    })
+  )
+}
+
+function defaultPort(url: URL): number {
+  return Number(url.port || (url.protocol === 'https:' ? 443 : 80))
+}
+
+async function requestOnce(
+  url: URL,
+  via: Client | undefined
+): Promise<VersionAnswer & { location?: string }> {
+  const host = url.hostname.replace(/^\[|\]$/g, '')
+  let socket: Duplex | undefined
+  if (via) {
+    const channel = await forwardedSocket(via, host, defaultPort(url))
+    socket =
+      url.protocol === 'https:' ? tls.connect({ socket: channel, servername: host }) : channel
+  }
+  const transport = url.protocol === 'https:' ? https : http
+  return new Promise<VersionAnswer & { location?: string }>(resolve => {
+    const request = transport.request(
+      url,
+      {
+        method: 'GET',
+        headers: {
+          accept: 'application/json, text/plain;q=0.9, */*;q=0.1',
+          'user-agent': 'verified-ssh-deploy'
+        },
+        timeout: REQUEST_TIMEOUT_MS,
+        ...(socket ? { createConnection: () => socket, agent: false } : { agent: false })
+      },
+      response => {
+        const chunks: Buffer[] = []
+        let size = 0
+        response.on('data', (chunk: Buffer) => {
+          if (size >= MAX_BODY) return
+          chunks.push(chunk.subarray(0, MAX_BODY - size))
+          size += chunk.length
+          if (size >= MAX_BODY) response.destroy()
+        })
+        const done = (): void =>
+          resolve({
+            status: response.statusCode,
+            body: Buffer.concat(chunks).toString('utf8'),
+            location: response.headers.location
+          })
+        response.on('end', done)
+        response.on('close', done)
+      }
+    )
+    request.on('timeout', () =>
+      request.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`))
+    )
+    request.on('error', error =>
+      resolve({ body: '', error: (error as NodeJS.ErrnoException).code ?? error.message })
+    )
+    request.end()
+  }).finally(() => socket?.destroy())
+}
+
+/** GETs the version URL (through the SSH connection when `via` is given), following up to 5 redirects. */
+export async function fetchVersion(url: URL, via?: Client): Promise<VersionAnswer> {
+  let current = url
+  for (let hop = 0; ; hop++) {
+    let answer: VersionAnswer & { location?: string }
+    try {
+      answer = await requestOnce(current, via)
+    } catch (error) {
+      return { body: '', error: error instanceof Error ? error.message : String(error) }
+    }
+    const redirected =
+      answer.status && answer.status >= 300 && answer.status < 400 && answer.location
+    if (!redirected) return { status: answer.status, body: answer.body, error: answer.error }
+    if (hop >= MAX_REDIRECTS)
+      return {
+        status: answer.status,
+        body: answer.body,
+        error: `more than ${MAX_REDIRECTS} redirects`
+      }
+    current = new URL(answer.location as string, current)
+  }
+}
+
+export const DEFAULT_COMMIT_FIELDS = [
+  'commit',
+  'sha',
+  'revision',
+  'git_sha',
+  'gitSha',
+  'commit_sha'
+]
+
+export type CommitReading = { commit: string; version?: string } | { problem: string }
+
+function pick(value: unknown, path: string[]): unknown {
+  return path.reduce<unknown>(
+    (node, key) =>
+      node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined,
+    value
+  )
+}
+
+/** Reads the commit (and the `version` field, if any) from a 2xx body. */
+export function readCommit(body: string, field: string | undefined): CommitReading {
+  let json: unknown
+  try {
+    json = JSON.parse(body)
+  } catch {
+    json = undefined
+  }
+  const version =
+    typeof pick(json, ['version']) === 'string' ? (pick(json, ['version']) as string) : undefined
+  if (field) {
+    if (json === undefined)
+      return { problem: `the body is not JSON, but version-field '${field}' is set` }
+    const value = pick(json, field.split('.'))
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      return {
+        problem: `the JSON body has no text at '${field}' (version-field); its top-level keys are ${topKeys(json)}`
+      }
+    }
+    return { commit: String(value).trim(), version }
+  }
+  if (json !== null && typeof json === 'object') {
+    for (const key of DEFAULT_COMMIT_FIELDS) {
+      const value = (json as Record<string, unknown>)[key]
+      if (typeof value === 'string') return { commit: value.trim(), version }
+    }
+    return {
+      problem: `the JSON body has none of ${DEFAULT_COMMIT_FIELDS.join(', ')}; its top-level keys are ${topKeys(json)}. Set version-field`
+    }
+  }
+  const text = body.trim()
+  if (!text) return { problem: 'the body is empty' }
+  return { commit: text.split(/\s+/)[0] }
+}
+
+function topKeys(json: unknown): string {
+  return json && typeof json === 'object'
+    ? Object.keys(json).join(', ') || '(none)'
+    : '(not an object)'
+}
+
+/** Equal to the full SHA, or a prefix of it of at least 7 hex characters, ignoring case. */
+export function commitMatches(reported: string, sha: string): boolean {
+  const value = reported.toLowerCase()
+  return /^[0-9a-f]{7,}$/.test(value) && sha.toLowerCase().startsWith(value)
+}
