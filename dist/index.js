@@ -46527,6 +46527,7 @@ ${lastLines(stderr, 20)}` : "")
 
 // src/ssh.ts
 var import_ssh2 = __toESM(require_lib2(), 1);
+import { createConnection } from "node:net";
 
 // src/host-key.ts
 import { createHash, createHmac } from "node:crypto";
@@ -46718,7 +46719,36 @@ function explainConnectError(error2, address, options) {
   }
   return `SSH connection to ${label} failed: ${error2.message}`;
 }
-function openSsh(address, options) {
+function tcpConnect(address, options) {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: address.host, port: address.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(
+        new Error(
+          explainConnectError(
+            Object.assign(new Error("timed out"), { level: "client-timeout" }),
+            address,
+            options
+          )
+        )
+      );
+    }, options.connectTimeoutSeconds * 1e3);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once("error", (error2) => {
+      clearTimeout(timer);
+      reject(new Error(explainConnectError(error2, address, options)));
+    });
+  });
+}
+async function openSsh(address, options) {
+  const sock = options.sock ?? await tcpConnect(address, options);
+  return handshake(address, { ...options, sock });
+}
+function handshake(address, options) {
   const client = new import_ssh2.Client();
   const timeoutMs = options.connectTimeoutSeconds * 1e3;
   let hostKeyProblem;
@@ -47741,7 +47771,8 @@ async function requestOnce(url, via) {
           "user-agent": "verified-ssh-deploy"
         },
         timeout: REQUEST_TIMEOUT_MS,
-        ...socket ? { createConnection: () => socket, agent: false } : { agent: false }
+        // With an agent (even agent: false) Node ignores createConnection and dials directly.
+        ...socket ? { createConnection: () => socket } : { agent: false }
       },
       (response) => {
         const chunks = [];
@@ -48238,26 +48269,43 @@ async function deployHost(address, settings, sha, report) {
     session.close();
   }
 }
-async function deployAll(settings, sha, report) {
-  for (const [index, address] of settings.hosts.entries()) {
-    const host = report.addHost(hostLabel(address));
-    try {
-      await deployHost(address, settings, sha, host);
-    } catch (error2) {
-      host.result = "failed";
-      host.error = errorText2(error2);
-      const phase = error2 instanceof PhaseError ? error2.phase : "deploy";
-      error(host.error, {
-        title: `Deploy to ${host.host} failed in ${phase}${host.rolledBack ? "; rolled back" : ""}`
-      });
-      for (const rest of settings.hosts.slice(index + 1)) report.addHost(hostLabel(rest));
-      const skipped = settings.hosts.length - index - 1;
-      throw new Error(
-        `Deploy failed on ${host.host} in ${phase}` + (host.rolledBack ? "; the previous release was restored and verified" : "") + (skipped > 0 ? `; ${skipped} later host(s) were not deployed` : "") + ". The error above and the job summary have the details.",
-        { cause: error2 }
-      );
-    }
+async function deployRecorded(address, settings, sha, host) {
+  try {
+    await deployHost(address, settings, sha, host);
+    return true;
+  } catch (error2) {
+    host.result = "failed";
+    host.error = errorText2(error2);
+    host.failedPhase = error2 instanceof PhaseError ? error2.phase : void 0;
+    error(host.error, {
+      title: `Deploy to ${host.host} failed in ${host.failedPhase ?? "deploy"}${host.rolledBack ? "; rolled back" : ""}`
+    });
+    return false;
   }
+}
+async function deployAll(settings, sha, report) {
+  const hosts = settings.hosts.map((address) => ({
+    address,
+    report: report.addHost(hostLabel(address))
+  }));
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < hosts.length) {
+      const { address, report: host } = hosts[next++];
+      if (!await deployRecorded(address, settings, sha, host)) failed = true;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(settings.maxParallel, hosts.length) }, worker));
+  const failures = report.hosts.filter((host) => host.result === "failed");
+  if (failures.length === 0) return;
+  const done = report.hosts.filter((host) => host.result === "success").map((host) => host.host);
+  const skipped = report.hosts.filter((host) => host.result === "not-started").map((host) => host.host);
+  throw new Error(
+    failures.map(
+      (host) => `Deploy failed on ${host.host} in ${host.failedPhase ?? "deploy"}` + (host.rolledBack ? "; the previous release was restored and verified" : "")
+    ).join(". ") + (done.length > 0 ? `. Deployed (left on the new release): ${done.join(", ")}` : "") + (skipped.length > 0 ? `. Not started: ${skipped.join(", ")}` : "") + ". The errors above and the job summary have the details."
+  );
 }
 
 // src/report.ts
@@ -48323,6 +48371,14 @@ var DeployReport = class {
         host.rolledBack ? "yes" : "no"
       ])
     ]);
+    const byResult = (result) => this.hosts.filter((host) => host.result === result).map((host) => host.host);
+    if (this.hosts.length > 1) {
+      summary2.addList([
+        `Deployed: ${byResult("success").join(", ") || "none"}`,
+        `Failed: ${byResult("failed").join(", ") || "none"}`,
+        `Not started: ${byResult("not-started").join(", ") || "none"}`
+      ]);
+    }
     for (const host of this.hosts) {
       if (host.error) summary2.addHeading(`${host.host}: failed`, 3).addCodeBlock(host.error);
       if (host.plan)

@@ -42208,6 +42208,7 @@ ${lastLines(stderr, 20)}` : "")
 
 // src/ssh.ts
 var import_ssh2 = __toESM(require_lib2(), 1);
+import { createConnection } from "node:net";
 
 // src/host-key.ts
 import { createHash, createHmac } from "node:crypto";
@@ -42399,7 +42400,36 @@ function explainConnectError(error, address, options) {
   }
   return `SSH connection to ${label} failed: ${error.message}`;
 }
-function openSsh(address, options) {
+function tcpConnect(address, options) {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: address.host, port: address.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(
+        new Error(
+          explainConnectError(
+            Object.assign(new Error("timed out"), { level: "client-timeout" }),
+            address,
+            options
+          )
+        )
+      );
+    }, options.connectTimeoutSeconds * 1e3);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once("error", (error) => {
+      clearTimeout(timer);
+      reject(new Error(explainConnectError(error, address, options)));
+    });
+  });
+}
+async function openSsh(address, options) {
+  const sock = options.sock ?? await tcpConnect(address, options);
+  return handshake(address, { ...options, sock });
+}
+function handshake(address, options) {
   const client = new import_ssh2.Client();
   const timeoutMs = options.connectTimeoutSeconds * 1e3;
   let hostKeyProblem;

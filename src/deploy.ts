@@ -170,32 +170,63 @@ async function deployHost(
   }
 }
 
-/** Deploys to every host, one at a time, stopping at the first failure (a rolling deploy). */
+/** Deploys to one host, turning a failure into its report entry and an annotation. */
+async function deployRecorded(
+  address: HostAddress,
+  settings: Settings,
+  sha: string,
+  host: HostReport
+): Promise<boolean> {
+  try {
+    await deployHost(address, settings, sha, host)
+    return true
+  } catch (error) {
+    host.result = 'failed'
+    host.error = errorText(error)
+    host.failedPhase = error instanceof PhaseError ? error.phase : undefined
+    core.error(host.error, {
+      title: `Deploy to ${host.host} failed in ${host.failedPhase ?? 'deploy'}${host.rolledBack ? '; rolled back' : ''}`
+    })
+    return false
+  }
+}
+
+/**
+ * Deploys to every host, `max-parallel` at a time. After the first failure no further host is
+ * started (with 1, a rolling deploy that stops there); hosts already done stay on the new release.
+ */
 export async function deployAll(
   settings: Settings,
   sha: string,
   report: DeployReport
 ): Promise<void> {
-  for (const [index, address] of settings.hosts.entries()) {
-    const host = report.addHost(hostLabel(address))
-    try {
-      await deployHost(address, settings, sha, host)
-    } catch (error) {
-      host.result = 'failed'
-      host.error = errorText(error)
-      const phase = error instanceof PhaseError ? error.phase : 'deploy'
-      core.error(host.error, {
-        title: `Deploy to ${host.host} failed in ${phase}${host.rolledBack ? '; rolled back' : ''}`
-      })
-      for (const rest of settings.hosts.slice(index + 1)) report.addHost(hostLabel(rest))
-      const skipped = settings.hosts.length - index - 1
-      throw new Error(
-        `Deploy failed on ${host.host} in ${phase}` +
-          (host.rolledBack ? '; the previous release was restored and verified' : '') +
-          (skipped > 0 ? `; ${skipped} later host(s) were not deployed` : '') +
-          '. The error above and the job summary have the details.',
-        { cause: error }
-      )
+  const hosts = settings.hosts.map(address => ({
+    address,
+    report: report.addHost(hostLabel(address))
+  }))
+  let next = 0
+  let failed = false
+  const worker = async (): Promise<void> => {
+    while (!failed && next < hosts.length) {
+      const { address, report: host } = hosts[next++]
+      if (!(await deployRecorded(address, settings, sha, host))) failed = true
     }
   }
+  await Promise.all(Array.from({ length: Math.min(settings.maxParallel, hosts.length) }, worker))
+  const failures = report.hosts.filter(host => host.result === 'failed')
+  if (failures.length === 0) return
+  const done = report.hosts.filter(host => host.result === 'success').map(host => host.host)
+  const skipped = report.hosts.filter(host => host.result === 'not-started').map(host => host.host)
+  throw new Error(
+    failures
+      .map(
+        host =>
+          `Deploy failed on ${host.host} in ${host.failedPhase ?? 'deploy'}` +
+          (host.rolledBack ? '; the previous release was restored and verified' : '')
+      )
+      .join('. ') +
+      (done.length > 0 ? `. Deployed (left on the new release): ${done.join(', ')}` : '') +
+      (skipped.length > 0 ? `. Not started: ${skipped.join(', ')}` : '') +
+      '. The errors above and the job summary have the details.'
+  )
 }

@@ -20,6 +20,7 @@ export interface HostReport {
   uploadedBytes?: number
   phases: PhaseTiming[]
   error?: string
+  failedPhase?: string
   plan?: string[]
 }
 
@@ -94,6 +95,15 @@ export class DeployReport {
         host.rolledBack ? 'yes' : 'no'
       ])
     ])
+    const byResult = (result: HostResult) =>
+      this.hosts.filter(host => host.result === result).map(host => host.host)
+    if (this.hosts.length > 1) {
+      summary.addList([
+        `Deployed: ${byResult('success').join(', ') || 'none'}`,
+        `Failed: ${byResult('failed').join(', ') || 'none'}`,
+        `Not started: ${byResult('not-started').join(', ') || 'none'}`
+      ])
+    }
     for (const host of this.hosts) {
       if (host.error) summary.addHeading(`${host.host}: failed`, 3).addCodeBlock(host.error)
       if (host.plan)

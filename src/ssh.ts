@@ -1,4 +1,5 @@
 import { Client, type AuthenticationType, type ConnectConfig } from 'ssh2'
+import { createConnection, type Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import { hostLabel, type HostAddress } from './host-address.js'
 import { checkHostKey, pinnedKeyAlgorithms, type HostKeyPolicy } from './host-key.js'
@@ -100,8 +101,40 @@ export function explainConnectError(
   return `SSH connection to ${label} failed: ${error.message}`
 }
 
+/** A TCP connection of our own, so connect errors keep their codes (ssh2 reports them vaguely). */
+function tcpConnect(address: HostAddress, options: SshOptions): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: address.host, port: address.port })
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(
+        new Error(
+          explainConnectError(
+            Object.assign(new Error('timed out'), { level: 'client-timeout' }),
+            address,
+            options
+          )
+        )
+      )
+    }, options.connectTimeoutSeconds * 1000)
+    socket.once('connect', () => {
+      clearTimeout(timer)
+      resolve(socket)
+    })
+    socket.once('error', error => {
+      clearTimeout(timer)
+      reject(new Error(explainConnectError(error, address, options)))
+    })
+  })
+}
+
 /** Opens one verified SSH connection; rejects with an explained error, never hangs. */
-export function openSsh(address: HostAddress, options: SshOptions): Promise<SshConnection> {
+export async function openSsh(address: HostAddress, options: SshOptions): Promise<SshConnection> {
+  const sock = options.sock ?? (await tcpConnect(address, options))
+  return handshake(address, { ...options, sock })
+}
+
+function handshake(address: HostAddress, options: SshOptions): Promise<SshConnection> {
   const client = new Client()
   const timeoutMs = options.connectTimeoutSeconds * 1000
   let hostKeyProblem: string | undefined

@@ -66,7 +66,8 @@ async function requestOnce(
           'user-agent': 'verified-ssh-deploy'
         },
         timeout: REQUEST_TIMEOUT_MS,
-        ...(socket ? { createConnection: () => socket, agent: false } : { agent: false })
+        // With an agent (even agent: false) Node ignores createConnection and dials directly.
+        ...(socket ? { createConnection: () => socket } : { agent: false })
       },
       response => {
         const chunks: Buffer[] = []

@@ -19,7 +19,7 @@ export interface ClientKey {
 }
 
 export interface TestSshd {
-  host: '127.0.0.1'
+  host: string
   port: number
   user: string
   dir: string
@@ -94,7 +94,28 @@ function waitForBanner(port: number, deadline: number): Promise<void> {
   })
 }
 
-export async function startSshd(options: { extraConfig?: string[] } = {}): Promise<TestSshd> {
+export interface SshdOptions {
+  extraConfig?: string[]
+  /** Run inside this network namespace, listening on `listenAddress`:22 (see netns.ts). */
+  netns?: string
+  listenAddress?: string
+  /** More public keys to accept (e.g. another test sshd's client key, for one key across hosts). */
+  authorize?: ClientKey[]
+}
+
+/** Resolves once sshd logs that it listens (works where the runner cannot reach it, too). */
+function waitForListening(log: () => string, deadline: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (/Server listening on/.test(log())) resolve()
+      else if (Date.now() > deadline) reject(new Error(`sshd did not start listening: ${log()}`))
+      else setTimeout(check, 25)
+    }
+    check()
+  })
+}
+
+export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   if (!existsSync(SSHD)) {
     throw new Error(
       `${SSHD} is missing: install it with 'apt-get install -y openssh-server' (.ci/run does this)`
@@ -110,7 +131,7 @@ export async function startSshd(options: { extraConfig?: string[] } = {}): Promi
     keygen(join(dir, 'client_ecdsa'), 'ecdsa', '', ['-b', '256']),
     keygen(join(dir, 'client_not_authorized'), 'ed25519')
   ])
-  const authorized = [ed25519, rsaPassphrase, ecdsa]
+  const authorized = [ed25519, rsaPassphrase, ecdsa, ...(options.authorize ?? [])]
     .map(key => readFileSync(`${key.path}.pub`, 'utf8'))
     .join('')
   writeFileSync(join(dir, 'authorized_keys'), authorized)
@@ -120,15 +141,17 @@ export async function startSshd(options: { extraConfig?: string[] } = {}): Promi
   }
   const user = userInfo().username
 
+  const address = options.listenAddress ?? '127.0.0.1'
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort()
+    // In its own namespace the host has every port to itself, as a real server does.
+    const port = options.netns ? 22 : await freePort()
     const config = join(dir, 'sshd_config')
     writeFileSync(
       config,
       [
         // sshd keeps the first value it reads for a keyword, so a test's settings go first.
         ...(options.extraConfig ?? []),
-        'ListenAddress 127.0.0.1',
+        `ListenAddress ${address}`,
         `Port ${port}`,
         `HostKey ${hostEd.path}`,
         `HostKey ${hostRsa.path}`,
@@ -147,23 +170,32 @@ export async function startSshd(options: { extraConfig?: string[] } = {}): Promi
       ].join('\n') + '\n'
     )
     let log = ''
-    const child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const command = options.netns ? ['ip', 'netns', 'exec', options.netns, SSHD] : [SSHD]
+    const child = spawn(command[0], [...command.slice(1), '-D', '-e', '-f', config], {
+      stdio: ['ignore', 'ignore', 'pipe']
+    })
     child.stderr?.on('data', chunk => (log += chunk))
     const exited = new Promise<never>((_, reject) =>
       child.once('exit', code => reject(new Error(`sshd exited (${code}): ${log}`)))
     )
     exited.catch(() => undefined)
     try {
-      await Promise.race([waitForBanner(port, Date.now() + 10_000), exited])
+      await Promise.race([
+        options.netns
+          ? waitForListening(() => log, Date.now() + 10_000)
+          : waitForBanner(port, Date.now() + 10_000),
+        exited
+      ])
     } catch (error) {
       child.kill('SIGKILL')
       if (attempt < 5 && /Address already in use/.test(log)) continue
       throw error
     }
+    const name = port === 22 ? address : `[${address}]:${port}`
     const line = (key: ClientKey): string =>
-      `[127.0.0.1]:${port} ${readFileSync(`${key.path}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}`
+      `${name} ${readFileSync(`${key.path}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}`
     return {
-      host: '127.0.0.1',
+      host: address,
       port,
       user,
       dir,

@@ -74,7 +74,7 @@ def start(options):
     version = read_text("VERSION", "1.0.0")
     # A release can carry its own faults, so a bad release and a good one differ in code, not flags.
     options.crash_after = float(read_text("CRASH_AFTER", str(options.crash_after)))
-    options.stamp_from = read_text("STAMP_FROM", "") or options.stamp_from
+    options.stamp_from = read_text("STAMP_FROM", "") or os.environ.get("VSDSVC_STAMP_FROM") or options.stamp_from
     if options.daemon and os.fork() > 0:
         # The parent returns at once; the daemon keeps the inherited stdout/stderr open.
         print("daemonized", flush=True)
