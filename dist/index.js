@@ -47440,7 +47440,7 @@ for pid in $(matching_pids); do
     groups="$groups $group"
   fi
 done
-printf 'groups %s\npids %s\n' "$groups" "$pids"`
+if [ -n "$groups$pids" ]; then printf 'waiting for process groups:%s\n' "$groups"; else echo 'nothing to stop: no recorded process group and no process-match hit'; fi`
   ]);
 }
 function waitForExitScript(groups, ports, timeoutSeconds, killAfterTimeout) {
@@ -47456,7 +47456,7 @@ while :; do
   alive=; for g in $groups; do if group_alive "$g"; then alive="$alive $g"; fi; done
   matched=$(matching_pids | tr '\n' ' ')
   held=; for p in $ports; do if port_held "$p"; then held="$held $p"; fi; done
-  if [ -z "$alive$matched$held" ]; then printf 'exited after %s s\n' "$(( $(date +%s) - begin ))"; exit 0; fi
+  if [ -z "$alive$matched$held" ]; then printf 'old service gone after %s s\n' "$(( $(date +%s) - begin ))"; exit 0; fi
   if [ "$(date +%s)" -ge "$deadline" ]; then
     if [ -z "$killed" ] && [ -n "$alive$matched" ] && ${killAfterTimeout ? sh`true` : sh`false`}; then
       printf 'still running after %s s: SIGKILL to groups:%s pids: %s\n' ${timeoutSeconds} "$alive" "$matched"
@@ -47515,9 +47515,7 @@ ${lastLines(result.stderr, 20)}`
       stdin: pattern
     }
   );
-  const groups = (/^groups (.*)$/m.exec(stdout)?.[1] ?? "").split(/\s+/).filter(Boolean);
-  if (groups.length === 0 && !/SIGTERM/.test(stdout))
-    info("Nothing to stop: no recorded process group and no process-match hit");
+  const groups = (/^waiting for process groups:(.*)$/m.exec(stdout)?.[1] ?? "").split(/\s+/).filter(Boolean);
   return { groups };
 }
 async function waitForExit(ctx, stopped) {
@@ -47538,10 +47536,7 @@ async function waitForExit(ctx, stopped) {
 `)
     }
   );
-  if (result.code === 0) {
-    info(`Old service gone: ${/exited after \d+ s/.exec(result.stdout)?.[0] ?? "exited"}`);
-    return;
-  }
+  if (result.code === 0) return;
   const what = result.stderr.trim() || `exit code ${result.code}`;
   const afterKill = /SIGKILL/.test(result.stdout) ? " nor 5 s after SIGKILL" : settings.killAfterTimeout ? "" : " (kill-after-timeout is off)";
   throw new Error(

