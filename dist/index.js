@@ -47084,7 +47084,7 @@ import { createReadStream as createReadStream2 } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { Transform } from "node:stream";
-import { createGzip } from "node:zlib";
+import { createGzip, gzipSync } from "node:zlib";
 
 // src/source-tree.ts
 var import_picomatch = __toESM(require_picomatch2(), 1);
@@ -47151,20 +47151,44 @@ async function scanSource(root, excluded) {
   );
   return entries.filter((entry) => entry !== void 0);
 }
-function manifestOf(entries) {
-  const files = {};
-  for (const entry of entries)
-    if (entry.type === "file") files[entry.path] = [entry.hash, entry.size, entry.mode];
-  return { version: 1, files };
+function manifestLine(path, entry) {
+  return `${entry.hash}	${entry.size}	${entry.mode}	${JSON.stringify(path)}
+`;
+}
+function parseManifest(text) {
+  const files = /* @__PURE__ */ new Map();
+  for (const line of text.split("\n")) {
+    const [hash, size, mode, quoted] = line.split("	");
+    if (!quoted) continue;
+    try {
+      files.set(JSON.parse(quoted), { hash, size: Number(size), mode: Number(mode) });
+    } catch {
+    }
+  }
+  return { files };
+}
+function manifestDelta(entries, base) {
+  const now = new Set(entries.map((entry) => entry.path));
+  const lines = ["#delta\n"];
+  for (const entry of entries) {
+    const known = base?.files.get(entry.path);
+    if (!known || known.hash !== entry.hash || known.size !== entry.size || known.mode !== entry.mode) {
+      lines.push(manifestLine(entry.path, entry));
+    }
+  }
+  for (const path of base?.files.keys() ?? [])
+    if (!now.has(path)) lines.push(`-	${JSON.stringify(path)}
+`);
+  return lines.join("");
 }
 function planTransfer(entries, base) {
   const send = [];
   const copy = [];
   for (const entry of entries) {
     if (entry.type !== "file") continue;
-    const known = base?.files[entry.path];
-    if (known && known[0] === entry.hash && known[1] === entry.size && known[2] === entry.mode)
-      copy.push(entry);
+    const known = base?.files.get(entry.path);
+    const unchanged = known && known.hash === entry.hash && known.size === entry.size && known.mode === entry.mode;
+    if (unchanged) copy.push(entry);
     else send.push(entry);
   }
   return { send, copy };
@@ -47175,7 +47199,7 @@ var IN_PLACE_TREE = "tree";
 var SMALL_FILE = 256 * 1024;
 var GZIP_LEVEL = 1;
 function manifestPath(layout, name) {
-  return `${layout.deployDir}/manifests/${name}.json`;
+  return `${layout.deployDir}/manifests/${name}.tsv`;
 }
 function stagingDir(layout, strategy, release) {
   return strategy === "releases" ? `${layout.releasesDir}/.staging-${release}` : `${layout.deployDir}/staging`;
@@ -47186,7 +47210,7 @@ function inspectScript(layout, strategy, stampFile) {
 rm -rf -- ${layout.deployDir}/staging
 if [ -f ${stampFile} ]; then printf 'current-sha %s\n' "$(head -c 200 -- ${stampFile})"; fi
 if [ -d ${`${layout.deployDir}/${IN_PLACE_TREE}`} ] && [ -f ${manifestPath(layout, IN_PLACE_TREE)} ]; then
-  printf 'base %s\nmanifest ' ${IN_PLACE_TREE}; cat -- ${manifestPath(layout, IN_PLACE_TREE)}; printf '\n'
+  printf 'base %s\nmanifest\n' ${IN_PLACE_TREE}; cat -- ${manifestPath(layout, IN_PLACE_TREE)}
 fi`;
   }
   return sh`cd -- ${layout.target} 2>/dev/null || exit 0
@@ -47200,16 +47224,18 @@ for dir in releases/*/; do
   [ -d "$dir" ] || continue
   name=\${dir#releases/}; printf 'release %s\n' "\${name%/}"
 done
-usable() { [ -n "$1" ] && [ -d "releases/$1" ] && [ -f ".deploy/manifests/$1.json" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
+usable() { [ -n "$1" ] && [ -d "releases/$1" ] && [ -f ".deploy/manifests/$1.tsv" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
 base=
 if usable "$current"; then base=$current; else
   for name in $(ls -1r releases 2>/dev/null); do if usable "$name"; then base=$name; break; fi; done
 fi
-if [ -n "$base" ]; then printf 'base %s\nmanifest ' "$base"; cat -- ".deploy/manifests/$base.json"; printf '\n'; fi`;
+if [ -n "$base" ]; then printf 'base %s\nmanifest\n' "$base"; cat -- ".deploy/manifests/$base.tsv"; fi`;
 }
 function parseInspection(stdout) {
   const inspection = { releases: [] };
-  for (const line of stdout.split("\n")) {
+  const marker = stdout.search(/^manifest$/m);
+  const head = marker < 0 ? stdout : stdout.slice(0, marker);
+  for (const line of head.split("\n")) {
     const space = line.indexOf(" ");
     const key = space < 0 ? line : line.slice(0, space);
     const value = space < 0 ? "" : line.slice(space + 1);
@@ -47217,18 +47243,12 @@ function parseInspection(stdout) {
     else if (key === "current-sha" && value.trim()) inspection.currentSha = value.trim();
     else if (key === "release") inspection.releases.push(value);
     else if (key === "base" && value) inspection.base = value;
-    else if (key === "manifest") {
-      try {
-        const manifest = JSON.parse(value);
-        if (manifest.version === 1 && manifest.files) inspection.manifest = manifest;
-      } catch {
-      }
-    }
   }
+  if (marker >= 0) inspection.manifest = parseManifest(stdout.slice(marker + "manifest\n".length));
   return inspection;
 }
 function tarCopyScript(from, to, listOnStdin) {
-  const source = listOnStdin ? sh`tar --null -T - -cf -` : sh`tar -cf - .`;
+  const source = listOnStdin ? sh`gzip -dc | tar --null -T - -cf -` : sh`tar -cf - .`;
   return sh`mkdir -p -- ${to} || exit 1
 status=$(mktemp) || exit 1
 { (cd -- ${from} && ${source}); echo $? > "$status"; } | (cd -- ${to} && tar -xpf - --no-same-owner)
@@ -47239,10 +47259,12 @@ read copied < "$status"; rm -f -- "$status"
 function extractScript(staging) {
   return sh`mkdir -p -- ${staging} && cd -- ${staging} && tar -xzpf - --no-same-owner`;
 }
-function finishUploadScript(layout, staging, finalDir, name) {
+function finishUploadScript(layout, staging, finalDir, base, name) {
   const manifest = manifestPath(layout, name);
+  const temporary = `${manifest}.tmp`;
+  const merge = base ? sh`awk -F '\t' 'NR == FNR { if ($1 == "#delta") next; if ($1 == "-") drop[$2] = 1; else add[$4] = $0; next } !($4 in drop) && !($4 in add) { print } END { for (path in add) print add[path] }' - ${manifestPath(layout, base)}` : sh`grep -v '^#delta'`;
   const move = staging === finalDir ? sh`true` : sh`mv -- ${staging} ${finalDir}`;
-  return sh`mkdir -p -- ${`${layout.deployDir}/manifests`} && cat > ${`${manifest}.tmp`} && mv -f -- ${`${manifest}.tmp`} ${manifest} && ${move}`;
+  return sh`mkdir -p -- ${`${layout.deployDir}/manifests`} && ${merge} > ${temporary} && mv -f -- ${temporary} ${manifest} && ${move}`;
 }
 function packTree(entries, send) {
   const pack = import_tar_stream.default.pack();
@@ -47319,10 +47341,7 @@ async function upload(ctx) {
   const staging = stagingDir(layout, settings.strategy, name);
   const manifestName = releases ? name : "staging";
   const transferable = host.manifest && {
-    ...host.manifest,
-    files: Object.fromEntries(
-      Object.entries(host.manifest.files).filter(([path]) => !isShared(path))
-    )
+    files: new Map([...host.manifest.files].filter(([path]) => !isShared(path)))
   };
   const { send, copy } = planTransfer(entries, transferable);
   const baseDir = host.base && (releases ? `${layout.releasesDir}/${host.base}` : `${layout.deployDir}/${IN_PLACE_TREE}`);
@@ -47332,17 +47351,26 @@ async function upload(ctx) {
     copy.length > 0 && baseDir ? remote.run(tarCopyScript(baseDir, staging, true), {
       phase: "upload",
       timeoutSeconds,
-      stdin: Buffer.from(copy.map((entry) => `./${entry.path}\0`).join(""))
+      stdin: gzipSync(copy.map((entry) => `./${entry.path}\0`).join(""))
     }) : void 0,
     remote.run(extractScript(staging), { phase: "upload", timeoutSeconds, stdin: packed.stream })
   ]);
-  const manifest = manifestOf(entries.filter((entry) => !isShared(entry.path)));
+  const files = entries.filter(
+    (entry) => entry.type === "file" && !isShared(entry.path)
+  );
+  const delta = manifestDelta(files, transferable);
   await remote.run(
-    finishUploadScript(layout, staging, releases ? ctx.releaseDir : staging, manifestName),
+    finishUploadScript(
+      layout,
+      staging,
+      releases ? ctx.releaseDir : staging,
+      transferable && host.base,
+      manifestName
+    ),
     {
       phase: "upload",
       timeoutSeconds: 60,
-      stdin: Buffer.from(JSON.stringify(manifest))
+      stdin: Buffer.from(delta)
     }
   );
   if (!releases) ctx.releaseDir = staging;

@@ -95,17 +95,58 @@ export async function scanSource(
   return entries.filter((entry): entry is TreeEntry => entry !== undefined)
 }
 
-/** What the host keeps per release: the content hash, size and mode of every file. */
+/**
+ * What the host keeps per tree: one line per file, `hash<TAB>size<TAB>mode<TAB>"json path"`. The
+ * path is JSON-quoted so no path can break a line or a field; the host merges these lines with awk.
+ */
 export interface Manifest {
-  version: 1
-  files: Record<string, [hash: string, size: number, mode: number]>
+  files: Map<string, ManifestEntry>
+}
+export interface ManifestEntry {
+  hash: string
+  size: number
+  mode: number
 }
 
-export function manifestOf(entries: TreeEntry[]): Manifest {
-  const files: Manifest['files'] = {}
-  for (const entry of entries)
-    if (entry.type === 'file') files[entry.path] = [entry.hash, entry.size, entry.mode]
-  return { version: 1, files }
+export function manifestLine(path: string, entry: ManifestEntry): string {
+  return `${entry.hash}\t${entry.size}\t${entry.mode}\t${JSON.stringify(path)}\n`
+}
+
+export function parseManifest(text: string): Manifest {
+  const files = new Map<string, ManifestEntry>()
+  for (const line of text.split('\n')) {
+    const [hash, size, mode, quoted] = line.split('\t')
+    if (!quoted) continue
+    try {
+      files.set(JSON.parse(quoted) as string, { hash, size: Number(size), mode: Number(mode) })
+    } catch {
+      // A damaged line only means that file is sent again.
+    }
+  }
+  return { files }
+}
+
+/**
+ * The change from `base` to `entries` as manifest lines (`-<TAB>"path"` for a file that is gone),
+ * after a `#delta` header line so an empty change still reads as one.
+ */
+export function manifestDelta(entries: FileEntry[], base: Manifest | undefined): string {
+  const now = new Set(entries.map(entry => entry.path))
+  const lines = ['#delta\n']
+  for (const entry of entries) {
+    const known = base?.files.get(entry.path)
+    if (
+      !known ||
+      known.hash !== entry.hash ||
+      known.size !== entry.size ||
+      known.mode !== entry.mode
+    ) {
+      lines.push(manifestLine(entry.path, entry))
+    }
+  }
+  for (const path of base?.files.keys() ?? [])
+    if (!now.has(path)) lines.push(`-\t${JSON.stringify(path)}\n`)
+  return lines.join('')
 }
 
 /** Splits files into those to send and those the host can copy from the base release. */
@@ -117,9 +158,10 @@ export function planTransfer(
   const copy: FileEntry[] = []
   for (const entry of entries) {
     if (entry.type !== 'file') continue
-    const known = base?.files[entry.path]
-    if (known && known[0] === entry.hash && known[1] === entry.size && known[2] === entry.mode)
-      copy.push(entry)
+    const known = base?.files.get(entry.path)
+    const unchanged =
+      known && known.hash === entry.hash && known.size === entry.size && known.mode === entry.mode
+    if (unchanged) copy.push(entry)
     else send.push(entry)
   }
   return { send, copy }

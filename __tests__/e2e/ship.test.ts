@@ -119,7 +119,7 @@ describe('strategy releases', () => {
     expect(readdirSync(join(target, '.deploy/manifests')).sort()).toEqual(
       names
         .slice(1)
-        .map(name => `${name}.json`)
+        .map(name => `${name}.tsv`)
         .sort()
     )
     expect(currentRelease(target)).toBe(`releases/${names[2]}`)

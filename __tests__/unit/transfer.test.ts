@@ -1,8 +1,21 @@
 import { describe, expect, it } from '@jest/globals'
 import { releasesToPrune } from '../../src/phases/prune.js'
 import { parseTreeListing, pathsToDelete } from '../../src/phases/switch.js'
-import { parseInspection } from '../../src/phases/upload.js'
-import { excludeMatcher, planTransfer, type TreeEntry } from '../../src/source-tree.js'
+import { finishUploadScript, parseInspection } from '../../src/phases/upload.js'
+import { remoteLayout } from '../../src/layout.js'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  excludeMatcher,
+  manifestDelta,
+  manifestLine,
+  parseManifest,
+  planTransfer,
+  type FileEntry,
+  type TreeEntry
+} from '../../src/source-tree.js'
 import { findPathLiteral } from '../../src/phases/bytecode.js'
 
 describe('excludeMatcher', () => {
@@ -50,14 +63,9 @@ describe('planTransfer', () => {
       file('new.py', 'h3'),
       file('chmod.sh', 'h4', 0o755)
     ]
-    const base = {
-      version: 1 as const,
-      files: {
-        'same.py': ['h1', 1, 0o644],
-        'edited.py': ['old', 1, 0o644],
-        'chmod.sh': ['h4', 1, 0o644]
-      } as Record<string, [string, number, number]>
-    }
+    const base = parseManifest(
+      ['h1\t1\t420\t"same.py"', 'old\t1\t420\t"edited.py"', 'h4\t1\t420\t"chmod.sh"'].join('\n')
+    )
     const { send, copy } = planTransfer(entries, base)
     expect(copy.map(entry => entry.path)).toEqual(['same.py'])
     expect(send.map(entry => entry.path)).toEqual(['edited.py', 'new.py', 'chmod.sh'])
@@ -107,22 +115,68 @@ describe('prune and inspection', () => {
     ).toEqual([])
   })
 
-  it('reads the host report, tolerating a broken manifest', () => {
+  it('reads the host report and the manifest lines after it, skipping damaged lines', () => {
     const parsed = parseInspection(
-      'current r2\ncurrent-sha abc\nrelease r1\nrelease r2\nbase r2\nmanifest {"version":1,"files":{"a":["h",1,420]}}\n'
+      'current r2\ncurrent-sha abc\nrelease r1\nrelease r2\nbase r2\nmanifest\nh\t1\t420\t"a b"\nbroken line\nh2\t2\t493\t"new\\nline"\n'
     )
-    expect(parsed).toEqual({
+    expect(parsed).toMatchObject({
       current: 'r2',
       currentSha: 'abc',
       releases: ['r1', 'r2'],
-      base: 'r2',
-      manifest: { version: 1, files: { a: ['h', 1, 420] } }
+      base: 'r2'
     })
-    expect(parseInspection('base r2\nmanifest {broken').manifest).toBeUndefined()
+    expect([...(parsed.manifest?.files ?? [])]).toEqual([
+      ['a b', { hash: 'h', size: 1, mode: 420 }],
+      ['new\nline', { hash: 'h2', size: 2, mode: 493 }]
+    ])
     expect(parseInspection('')).toEqual({ releases: [] })
   })
 
   it('escapes find -path metacharacters', () => {
     expect(findPathLiteral('/srv/a*b?[c]\\d')).toBe('/srv/a\\*b\\?\\[c\\]\\\\d')
+  })
+})
+
+describe('manifest delta, merged on the host by awk', () => {
+  it('rebuilds the new manifest from the base plus only the changed lines', () => {
+    const file = (path: string, hash: string): FileEntry => ({
+      path,
+      type: 'file',
+      hash,
+      size: 1,
+      mode: 420,
+      mtime: new Date(0),
+      absolute: ''
+    })
+    const base = [
+      file('keep.py', 'k'),
+      file('edit.py', 'e1'),
+      file('gone.py', 'g'),
+      file('tab\there "quoted"\nnewline', 'q')
+    ]
+    const now = [
+      file('keep.py', 'k'),
+      file('edit.py', 'e2'),
+      file('new.py', 'n'),
+      file('tab\there "quoted"\nnewline', 'q')
+    ]
+    const baseManifest = parseManifest(base.map(entry => manifestLine(entry.path, entry)).join(''))
+    const delta = manifestDelta(now, baseManifest)
+    expect(delta.split('\n').filter(Boolean)).toHaveLength(4) // header, edit.py, new.py, -gone.py
+
+    const dir = mkdtempSync(join(tmpdir(), 'vsd-manifest-'))
+    const layout = remoteLayout(dir)
+    mkdirSync(join(dir, '.deploy/manifests'), { recursive: true })
+    writeFileSync(
+      join(dir, '.deploy/manifests/base.tsv'),
+      base.map(entry => manifestLine(entry.path, entry)).join('')
+    )
+    execFileSync('/bin/sh', ['-c', finishUploadScript(layout, dir, dir, 'base', 'next').text], {
+      input: delta
+    })
+    const merged = parseManifest(readFileSync(join(dir, '.deploy/manifests/next.tsv'), 'utf8'))
+    expect([...merged.files.keys()].sort()).toEqual(now.map(entry => entry.path).sort())
+    expect(merged.files.get('edit.py')?.hash).toBe('e2')
+    expect(planTransfer(now, merged).send).toEqual([])
   })
 })

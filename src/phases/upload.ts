@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
 import { Transform, type Readable } from 'node:stream'
-import { createGzip } from 'node:zlib'
+import { createGzip, gzipSync } from 'node:zlib'
 import tar from 'tar-stream'
 import type { DeployContext } from '../context.js'
 import type { RemoteLayout } from '../layout.js'
@@ -11,9 +11,11 @@ import { sh, type ShellCode } from '../shell.js'
 import {
   ALWAYS_EXCLUDED,
   excludeMatcher,
-  manifestOf,
+  manifestDelta,
+  parseManifest,
   planTransfer,
   scanSource,
+  type FileEntry,
   type Manifest,
   type TreeEntry
 } from '../source-tree.js'
@@ -28,7 +30,7 @@ const GZIP_LEVEL = 1
 
 /** Where a tree's manifest is kept on the host. */
 export function manifestPath(layout: RemoteLayout, name: string): string {
-  return `${layout.deployDir}/manifests/${name}.json`
+  return `${layout.deployDir}/manifests/${name}.tsv`
 }
 
 /** The directory the next release is built in before it is complete. */
@@ -53,7 +55,7 @@ export function inspectScript(
 rm -rf -- ${layout.deployDir}/staging
 if [ -f ${stampFile} ]; then printf 'current-sha %s\n' "$(head -c 200 -- ${stampFile})"; fi
 if [ -d ${`${layout.deployDir}/${IN_PLACE_TREE}`} ] && [ -f ${manifestPath(layout, IN_PLACE_TREE)} ]; then
-  printf 'base %s\nmanifest ' ${IN_PLACE_TREE}; cat -- ${manifestPath(layout, IN_PLACE_TREE)}; printf '\n'
+  printf 'base %s\nmanifest\n' ${IN_PLACE_TREE}; cat -- ${manifestPath(layout, IN_PLACE_TREE)}
 fi`
   }
   return sh`cd -- ${layout.target} 2>/dev/null || exit 0
@@ -67,12 +69,12 @@ for dir in releases/*/; do
   [ -d "$dir" ] || continue
   name=\${dir#releases/}; printf 'release %s\n' "\${name%/}"
 done
-usable() { [ -n "$1" ] && [ -d "releases/$1" ] && [ -f ".deploy/manifests/$1.json" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
+usable() { [ -n "$1" ] && [ -d "releases/$1" ] && [ -f ".deploy/manifests/$1.tsv" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
 base=
 if usable "$current"; then base=$current; else
   for name in $(ls -1r releases 2>/dev/null); do if usable "$name"; then base=$name; break; fi; done
 fi
-if [ -n "$base" ]; then printf 'base %s\nmanifest ' "$base"; cat -- ".deploy/manifests/$base.json"; printf '\n'; fi`
+if [ -n "$base" ]; then printf 'base %s\nmanifest\n' "$base"; cat -- ".deploy/manifests/$base.tsv"; fi`
 }
 
 export interface HostInspection {
@@ -83,9 +85,12 @@ export interface HostInspection {
   manifest?: Manifest
 }
 
+/** Reads the inspect script's report; everything after the `manifest` line is the base manifest. */
 export function parseInspection(stdout: string): HostInspection {
   const inspection: HostInspection = { releases: [] }
-  for (const line of stdout.split('\n')) {
+  const marker = stdout.search(/^manifest$/m)
+  const head = marker < 0 ? stdout : stdout.slice(0, marker)
+  for (const line of head.split('\n')) {
     const space = line.indexOf(' ')
     const key = space < 0 ? line : line.slice(0, space)
     const value = space < 0 ? '' : line.slice(space + 1)
@@ -93,24 +98,18 @@ export function parseInspection(stdout: string): HostInspection {
     else if (key === 'current-sha' && value.trim()) inspection.currentSha = value.trim()
     else if (key === 'release') inspection.releases.push(value)
     else if (key === 'base' && value) inspection.base = value
-    else if (key === 'manifest') {
-      try {
-        const manifest = JSON.parse(value) as Manifest
-        if (manifest.version === 1 && manifest.files) inspection.manifest = manifest
-      } catch {
-        // An unreadable manifest only costs a full upload.
-      }
-    }
   }
+  if (marker >= 0) inspection.manifest = parseManifest(stdout.slice(marker + 'manifest\n'.length))
   return inspection
 }
 
 /**
  * Copies a tree on the host with a tar pipe (real copies, never hard links): the whole of `from`,
- * or only the NUL-separated `./path` list on stdin. Fails if either side of the pipe fails.
+ * or only the files of the gzip-compressed, NUL-separated `./path` list on stdin. Fails if either
+ * side of the pipe fails.
  */
 export function tarCopyScript(from: string, to: string, listOnStdin: boolean): ShellCode {
-  const source = listOnStdin ? sh`tar --null -T - -cf -` : sh`tar -cf - .`
+  const source = listOnStdin ? sh`gzip -dc | tar --null -T - -cf -` : sh`tar -cf - .`
   return sh`mkdir -p -- ${to} || exit 1
 status=$(mktemp) || exit 1
 { (cd -- ${from} && ${source}); echo $? > "$status"; } | (cd -- ${to} && tar -xpf - --no-same-owner)
@@ -124,16 +123,24 @@ export function extractScript(staging: string): ShellCode {
   return sh`mkdir -p -- ${staging} && cd -- ${staging} && tar -xzpf - --no-same-owner`
 }
 
-/** Stores the manifest (stdin) and, for releases, moves the complete staging dir into place. */
+/**
+ * Writes the new tree's manifest from the base one plus the delta on stdin (so an incremental
+ * deploy sends only the changed lines), then, for releases, moves the complete staging dir into place.
+ */
 export function finishUploadScript(
   layout: RemoteLayout,
   staging: string,
   finalDir: string,
+  base: string | undefined,
   name: string
 ): ShellCode {
   const manifest = manifestPath(layout, name)
+  const temporary = `${manifest}.tmp`
+  const merge = base
+    ? sh`awk -F '\t' 'NR == FNR { if ($1 == "#delta") next; if ($1 == "-") drop[$2] = 1; else add[$4] = $0; next } !($4 in drop) && !($4 in add) { print } END { for (path in add) print add[path] }' - ${manifestPath(layout, base)}`
+    : sh`grep -v '^#delta'`
   const move = staging === finalDir ? sh`true` : sh`mv -- ${staging} ${finalDir}`
-  return sh`mkdir -p -- ${`${layout.deployDir}/manifests`} && cat > ${`${manifest}.tmp`} && mv -f -- ${`${manifest}.tmp`} ${manifest} && ${move}`
+  return sh`mkdir -p -- ${`${layout.deployDir}/manifests`} && ${merge} > ${temporary} && mv -f -- ${temporary} ${manifest} && ${move}`
 }
 
 type EntryHeader = Partial<tar.Header> & { name: string }
@@ -231,10 +238,7 @@ export async function upload(ctx: DeployContext): Promise<void> {
 
   // Files under shared paths become symlinks in a release, so they are never copied from one.
   const transferable = host.manifest && {
-    ...host.manifest,
-    files: Object.fromEntries(
-      Object.entries(host.manifest.files).filter(([path]) => !isShared(path))
-    )
+    files: new Map([...host.manifest.files].filter(([path]) => !isShared(path)))
   }
   const { send, copy } = planTransfer(entries, transferable)
   const baseDir =
@@ -247,18 +251,27 @@ export async function upload(ctx: DeployContext): Promise<void> {
       ? remote.run(tarCopyScript(baseDir, staging, true), {
           phase: 'upload',
           timeoutSeconds,
-          stdin: Buffer.from(copy.map(entry => `./${entry.path}\0`).join(''))
+          stdin: gzipSync(copy.map(entry => `./${entry.path}\0`).join(''))
         })
       : undefined,
     remote.run(extractScript(staging), { phase: 'upload', timeoutSeconds, stdin: packed.stream })
   ])
-  const manifest = manifestOf(entries.filter(entry => !isShared(entry.path)))
+  const files = entries.filter(
+    (entry): entry is FileEntry => entry.type === 'file' && !isShared(entry.path)
+  )
+  const delta = manifestDelta(files, transferable)
   await remote.run(
-    finishUploadScript(layout, staging, releases ? ctx.releaseDir : staging, manifestName),
+    finishUploadScript(
+      layout,
+      staging,
+      releases ? ctx.releaseDir : staging,
+      transferable && host.base,
+      manifestName
+    ),
     {
       phase: 'upload',
       timeoutSeconds: 60,
-      stdin: Buffer.from(JSON.stringify(manifest))
+      stdin: Buffer.from(delta)
     }
   )
   if (!releases) ctx.releaseDir = staging

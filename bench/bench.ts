@@ -1,0 +1,431 @@
+/**
+ * `npm run bench`: upload speed against the wire's limit, on loopback and a simulated WAN.
+ * Every case runs on the same generated tree and the same throwaway sshd; times are medians of
+ * several runs and are reported as ratios to baselines measured in the same process.
+ */
+import { execFileSync, spawn } from 'node:child_process'
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir, cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { NodeSSH } from 'node-ssh'
+import { actionNode, PROJECT_ROOT } from '../__tests__/support/action.js'
+import { startSshd, type TestSshd } from '../__tests__/support/sshd.js'
+import type { DeployContext } from '../src/context.js'
+import { releaseName, remoteLayout } from '../src/layout.js'
+import { connect } from '../src/phases/connect.js'
+import { upload } from '../src/phases/upload.js'
+import type { HostReport } from '../src/report.js'
+import { getSettings } from '../src/settings.js'
+import { PROFILES, startLink, type Link } from './link.js'
+import { editTenFiles, generateTree, type GeneratedTree } from './tree.js'
+
+const REPS = Number(process.env.BENCH_REPS ?? 3)
+const SHA = 'b'.repeat(40)
+
+interface Measurement {
+  seconds: number[]
+  bytesSent: number
+  note?: string
+}
+
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+/** Runs `body` `reps` times after `setup`, timing only `body` and counting the bytes it sent. */
+async function measure(
+  link: Link,
+  reps: number,
+  setup: () => Promise<void> | void,
+  body: () => Promise<void>
+): Promise<Measurement> {
+  const seconds: number[] = []
+  let bytesSent = 0
+  for (let rep = 0; rep < reps; rep++) {
+    await setup()
+    link.reset()
+    const started = performance.now()
+    await body()
+    seconds.push((performance.now() - started) / 1000)
+    bytesSent = link.sent()
+  }
+  return { seconds, bytesSent }
+}
+
+/** Runs the action's own code silently (its log goes to stdout, which the table uses). */
+async function quietly<T>(body: () => Promise<T>): Promise<T> {
+  const write = process.stdout.write.bind(process.stdout)
+  process.stdout.write = (() => true) as typeof process.stdout.write
+  try {
+    return await body()
+  } finally {
+    process.stdout.write = write
+  }
+}
+
+function ensureRsync(): void {
+  try {
+    execFileSync('sh', ['-c', 'command -v rsync'], { stdio: 'ignore' })
+  } catch {
+    if (process.getuid?.() !== 0)
+      throw new Error('the bench needs rsync: sudo apt-get install -y rsync')
+    execFileSync(
+      'sh',
+      ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync'],
+      { stdio: 'inherit' }
+    )
+  }
+}
+
+class Bench {
+  constructor(
+    private readonly sshd: TestSshd,
+    private readonly link: Link,
+    private readonly work: string
+  ) {}
+
+  private knownHostsFile(): string {
+    const file = join(this.work, `known_hosts_${this.link.port}`)
+    writeFileSync(
+      file,
+      this.sshd.knownHosts.ed25519.replace(`]:${this.sshd.port} `, `]:${this.link.port} `) + '\n'
+    )
+    return file
+  }
+
+  private sshCommand(): string[] {
+    return [
+      'ssh',
+      '-p',
+      String(this.link.port),
+      '-i',
+      this.sshd.keys.ed25519.path,
+      '-o',
+      `UserKnownHostsFile=${this.knownHostsFile()}`,
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      'BatchMode=yes'
+    ]
+  }
+
+  private target(name: string): string {
+    const dir = join(this.sshd.dir, 'bench', this.link.profile.name, name)
+    rmSync(dir, { recursive: true, force: true })
+    return dir
+  }
+
+  /** The action's connect + upload phases, in process, into a new release under `target`. */
+  async actionUpload(source: string, target: string): Promise<HostReport> {
+    const settings = getSettings(
+      name =>
+        ({
+          host: `127.0.0.1:${this.link.port}`,
+          username: this.sshd.user,
+          'private-key': this.sshd.keys.ed25519.text,
+          'known-hosts': this.sshd.knownHosts.ed25519.replace(
+            `]:${this.sshd.port} `,
+            `]:${this.link.port} `
+          ),
+          source,
+          target,
+          'start-command': 'true',
+          'version-url': 'http://127.0.0.1/version',
+          sha: SHA
+        })[name] ?? ''
+    )
+    const report: HostReport = {
+      host: 'bench',
+      result: 'not-started',
+      rolledBack: false,
+      phases: []
+    }
+    const session = await quietly(() => connect(settings.hosts[0], settings))
+    try {
+      const layout = remoteLayout(session.target)
+      const release = releaseName(new Date(), SHA)
+      const ctx: DeployContext = {
+        settings,
+        sha: SHA,
+        label: 'bench',
+        session,
+        layout,
+        report,
+        release,
+        releaseDir: `${layout.releasesDir}/${release}`,
+        existingReleases: [],
+        run: 'bench'
+      }
+      await quietly(() => upload(ctx))
+      // The base for the next incremental run is the one `current` names.
+      execFileSync('ln', ['-sfn', `releases/${ctx.release}`, join(target, 'current')])
+    } finally {
+      session.close()
+    }
+    return report
+  }
+
+  private shell(command: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'ignore', 'pipe'] })
+      let stderr = ''
+      child.stderr.on('data', chunk => (stderr += chunk))
+      child.on('close', code =>
+        code === 0 ? resolve() : reject(new Error(`${command}: ${stderr}`))
+      )
+    })
+  }
+
+  private quoted(args: string[]): string {
+    return args.map(arg => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ')
+  }
+
+  tar(source: string, gzip: boolean): Promise<Measurement> {
+    const z = gzip ? 'z' : ''
+    return measure(
+      this.link,
+      REPS,
+      () => undefined,
+      async () => {
+        const target = this.target(`tar${z}`)
+        await this.shell(
+          `tar -C ${this.quoted([source])} -c${z}f - . | ${this.quoted(this.sshCommand())} ${this.sshd.user}@127.0.0.1 ${this.quoted([`mkdir -p ${target} && tar -C ${target} -x${z}f -`])}`
+        )
+      }
+    )
+  }
+
+  private rsync(source: string, target: string): Promise<void> {
+    return this.shell(
+      `rsync -a --delete -e ${this.quoted([this.sshCommand().join(' ')])} ${this.quoted([`${source}/`, `${this.sshd.user}@127.0.0.1:${target}/`])}`
+    )
+  }
+
+  rsyncFull(source: string): Promise<Measurement> {
+    return measure(
+      this.link,
+      REPS,
+      () => undefined,
+      () => this.rsync(source, this.target('rsync-full'))
+    )
+  }
+
+  rsyncIncremental(before: string, after: string): Promise<Measurement> {
+    const target = this.target('rsync-incremental')
+    return measure(
+      this.link,
+      REPS,
+      () => this.rsync(before, target),
+      () => this.rsync(after, target)
+    )
+  }
+
+  actionFull(source: string): Promise<Measurement> {
+    return measure(
+      this.link,
+      REPS,
+      () => undefined,
+      async () => {
+        await this.actionUpload(source, this.target('action-full'))
+      }
+    )
+  }
+
+  async actionIncremental(before: string, after: string): Promise<Measurement> {
+    const target = this.target('action-incremental')
+    await this.actionUpload(before, target)
+    const keep = new Set(readdirSync(join(target, 'releases')))
+    let sentFiles = 0
+    const result = await measure(
+      this.link,
+      REPS,
+      () => {
+        // Each round starts from the same host state: only the base release.
+        for (const name of readdirSync(join(target, 'releases')))
+          if (!keep.has(name)) rmSync(join(target, 'releases', name), { recursive: true })
+        execFileSync('ln', ['-sfn', `releases/${[...keep][0]}`, join(target, 'current')])
+      },
+      async () => {
+        sentFiles = (await this.actionUpload(after, target)).uploadedFiles ?? 0
+      }
+    )
+    return { ...result, note: `${sentFiles} files sent` }
+  }
+
+  async sftp(source: string, concurrency: number, subset?: string): Promise<Measurement> {
+    const run = async () => {
+      const ssh = new NodeSSH()
+      await ssh.connect({
+        host: '127.0.0.1',
+        port: this.link.port,
+        username: this.sshd.user,
+        privateKey: this.sshd.keys.ed25519.text
+      })
+      try {
+        const ok = await ssh.putDirectory(subset ?? source, this.target(`sftp-${concurrency}`), {
+          recursive: true,
+          concurrency
+        })
+        if (!ok) throw new Error('putDirectory reported a failed file')
+      } finally {
+        ssh.dispose()
+      }
+    }
+    return measure(this.link, 1, () => undefined, run)
+  }
+}
+
+/** `node dist/index.js` (dry run) until its first byte reaches the SSH port. */
+async function coldStart(sshd: TestSshd, link: Link, source: string): Promise<number[]> {
+  const times: number[] = []
+  for (let rep = 0; rep < 5; rep++) {
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      INPUT_HOST: `127.0.0.1:${link.port}`,
+      INPUT_USERNAME: sshd.user,
+      'INPUT_PRIVATE-KEY': sshd.keys.ed25519.text,
+      'INPUT_KNOWN-HOSTS': sshd.knownHosts.ed25519.replace(`]:${sshd.port} `, `]:${link.port} `),
+      INPUT_SOURCE: source,
+      INPUT_TARGET: '/tmp/vsd-bench-cold',
+      'INPUT_START-COMMAND': 'true',
+      'INPUT_VERSION-URL': 'http://127.0.0.1/version',
+      INPUT_SHA: SHA,
+      'INPUT_DRY-RUN': 'true'
+    }
+    const firstByte = link.nextFirstByte()
+    const started = performance.now()
+    const child = spawn(actionNode(), [join(PROJECT_ROOT, 'dist', 'index.js')], {
+      env,
+      stdio: 'ignore'
+    })
+    times.push((await firstByte) - started)
+    await new Promise(resolve => child.on('close', resolve))
+  }
+  return times
+}
+
+type Row = { profile: string; case: string; m: Measurement }
+
+async function main(): Promise<void> {
+  ensureRsync()
+  const work = mkdtempSync(join(tmpdir(), 'vsd-bench-'))
+  const sshd = await startSshd({ extraConfig: ['MaxSessions 200'] })
+  const results: Record<string, Record<string, unknown>> = {}
+  const rows: Row[] = []
+  try {
+    console.log('Generating the tree...')
+    const before: GeneratedTree = generateTree(join(work, 'before'))
+    const after = join(work, 'after')
+    cpSync(before.root, after, { recursive: true })
+    editTenFiles({ ...before, root: after }, 1)
+    const subset = join(work, 'subset')
+    for (const file of before.files.slice(0, 300))
+      cpSync(join(before.root, file), join(subset, file), { recursive: true })
+    console.log(
+      `${before.files.length} files, ${(before.bytes / 1e6).toFixed(1)} MB; ${REPS} runs per case (SFTP: 1 run)`
+    )
+
+    for (const profile of PROFILES) {
+      const link = await startLink(sshd.port, profile)
+      const bench = new Bench(sshd, link, work)
+      const add = (name: string, m: Measurement) => {
+        rows.push({ profile: profile.name, case: name, m })
+        console.log(
+          `  ${profile.name} ${name}: median ${median(m.seconds).toFixed(2)} s, ${m.bytesSent} bytes sent${m.note ? ` (${m.note})` : ''}`
+        )
+        return m
+      }
+      console.log(
+        `Profile ${profile.name}${profile.delayMs ? ` (${profile.delayMs} ms each way, ${(profile.bytesPerSecond * 8) / 1e6} Mbit/s)` : ''}`
+      )
+      const full = add('action full upload', await bench.actionFull(before.root))
+      const incremental = add(
+        'action incremental',
+        await bench.actionIncremental(before.root, after)
+      )
+      const tar = add('tar | ssh', await bench.tar(before.root, false))
+      const tarz = add('tar -z | ssh', await bench.tar(before.root, true))
+      const rsyncFull = add('rsync -a --delete (full)', await bench.rsyncFull(before.root))
+      const rsyncIncr = add(
+        'rsync -a --delete (incremental)',
+        await bench.rsyncIncremental(before.root, after)
+      )
+      const sftp10 = add('sftp putDirectory, concurrency 10', await bench.sftp(before.root, 10))
+      const sftp1raw = await bench.sftp(before.root, 1, subset)
+      const sftp1 = add('sftp putDirectory, concurrency 1 (300 files x10)', {
+        seconds: sftp1raw.seconds.map(s => s * (before.files.length / 300)),
+        bytesSent: Math.round(sftp1raw.bytesSent * (before.files.length / 300)),
+        note: 'measured on 300 files, scaled'
+      })
+      const cold = await coldStart(sshd, link, before.root)
+      const bestTar = Math.min(median(tar.seconds), median(tarz.seconds))
+      const entry = (m: Measurement) => ({
+        median_s: Number(median(m.seconds).toFixed(3)),
+        min_s: Number(Math.min(...m.seconds).toFixed(3)),
+        max_s: Number(Math.max(...m.seconds).toFixed(3)),
+        bytes_sent: m.bytesSent
+      })
+      results[profile.name] = {
+        full: entry(full),
+        incremental: entry(incremental),
+        tar: entry(tar),
+        tar_gzip: entry(tarz),
+        rsync_full: entry(rsyncFull),
+        rsync_incremental: entry(rsyncIncr),
+        sftp_concurrency_10: entry(sftp10),
+        sftp_concurrency_1_scaled: entry(sftp1),
+        full_vs_tar: Number((median(full.seconds) / bestTar).toFixed(3)),
+        incremental_vs_rsync_time: Number(
+          (median(incremental.seconds) / median(rsyncIncr.seconds)).toFixed(3)
+        ),
+        incremental_vs_rsync_bytes: Number(
+          (incremental.bytesSent / rsyncIncr.bytesSent).toFixed(3)
+        ),
+        sftp_vs_full: Number((median(sftp10.seconds) / median(full.seconds)).toFixed(3)),
+        cold_start_ms: Number(median(cold).toFixed(1))
+      }
+      await link.close()
+    }
+  } finally {
+    await sshd.stop()
+    rmSync(work, { recursive: true, force: true })
+  }
+
+  console.log('\n| profile | case | median s (min-max) | bytes sent | ratio |')
+  console.log('|---|---|---|---|---|')
+  for (const { profile, case: name, m } of rows) {
+    const r = results[profile] as Record<string, number>
+    const ratio =
+      name === 'action full upload'
+        ? `${r.full_vs_tar}x best tar`
+        : name === 'action incremental'
+          ? `${r.incremental_vs_rsync_time}x rsync time, ${r.incremental_vs_rsync_bytes}x rsync bytes`
+          : name.startsWith('sftp putDirectory, concurrency 10')
+            ? `${r.sftp_vs_full}x action full`
+            : ''
+    console.log(
+      `| ${profile} | ${name} | ${median(m.seconds).toFixed(2)} (${Math.min(...m.seconds).toFixed(2)}-${Math.max(...m.seconds).toFixed(2)}) | ${m.bytesSent} | ${ratio} |`
+    )
+  }
+  for (const profile of Object.keys(results))
+    console.log(
+      `| ${profile} | cold start (dist/index.js to first SSH byte) | ${(results[profile] as Record<string, number>).cold_start_ms} ms | | |`
+    )
+  const machine = {
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model,
+    memory_gb: Math.round(totalmem() / 2 ** 30),
+    node: process.version
+  }
+  mkdirSync(join(PROJECT_ROOT, 'bench', 'results'), { recursive: true })
+  writeFileSync(
+    join(PROJECT_ROOT, 'bench', 'results', 'latest.json'),
+    JSON.stringify({ date: new Date().toISOString(), machine, reps: REPS, results }, null, 2) + '\n'
+  )
+  console.log('\nWrote bench/results/latest.json')
+}
+
+main().catch(error => {
+  console.error(`bench failed: ${error instanceof Error ? error.stack : String(error)}`)
+  process.exit(1)
+})
