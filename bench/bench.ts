@@ -4,7 +4,15 @@
  * several runs and are reported as ratios to baselines measured in the same process.
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync
+} from 'node:fs'
 import { tmpdir, cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -14,13 +22,26 @@ import { startSshd, type TestSshd } from '../__tests__/support/sshd.js'
 import type { DeployContext } from '../src/context.js'
 import { releaseName, remoteLayout } from '../src/layout.js'
 import { connect } from '../src/phases/connect.js'
-import { upload } from '../src/phases/upload.js'
+import { scanUploadSource, upload } from '../src/phases/upload.js'
 import type { HostReport } from '../src/report.js'
 import { getSettings } from '../src/settings.js'
 import { PROFILES, startLink, type Link } from './link.js'
 import { editTenFiles, generateTree, type GeneratedTree } from './tree.js'
 
 const REPS = Number(process.env.BENCH_REPS ?? 3)
+/** For profiling one thing: BENCH_PROFILES=loopback, BENCH_SFTP=0 (SFTP takes most of the time). */
+const PROFILE_NAMES = (
+  process.env.BENCH_PROFILES ?? PROFILES.map(profile => profile.name).join(',')
+)
+  .split(',')
+  .map(name => name.trim())
+const WITH_SFTP = process.env.BENCH_SFTP !== '0'
+/**
+ * Where the host side writes. tmpfs by default: on a VM disk, creating thousands of files right
+ * after deleting thousands stalls for seconds (discards, journal), which would swamp the transfer
+ * differences under test. BENCH_HOST_DIR=/some/disk/dir measures on a disk instead.
+ */
+const HOST_ROOT = process.env.BENCH_HOST_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir())
 const SHA = 'b'.repeat(40)
 
 interface Measurement {
@@ -43,6 +64,9 @@ async function measure(
   let bytesSent = 0
   for (let rep = 0; rep < reps; rep++) {
     await setup()
+    // Start each run from a settled disk: writeback and discards left by the previous run (or by
+    // the setup's deletes) would otherwise land in this run's time, whichever case it is.
+    execFileSync('sync')
     link.reset()
     const started = performance.now()
     await body()
@@ -81,7 +105,8 @@ class Bench {
   constructor(
     private readonly sshd: TestSshd,
     private readonly link: Link,
-    private readonly work: string
+    private readonly work: string,
+    private readonly hostDir: string
   ) {}
 
   private knownHostsFile(): string {
@@ -110,29 +135,44 @@ class Bench {
   }
 
   private target(name: string): string {
-    const dir = join(this.sshd.dir, 'bench', this.link.profile.name, name)
-    rmSync(dir, { recursive: true, force: true })
-    return dir
+    return join(this.hostDir, this.link.profile.name, name)
+  }
+
+  /** Times `body` into a target emptied before each run (the emptying is not timed). */
+  private intoEmpty(
+    name: string,
+    reps: number,
+    body: (target: string) => Promise<void>
+  ): Promise<Measurement> {
+    const target = this.target(name)
+    return measure(
+      this.link,
+      reps,
+      () => rmSync(target, { recursive: true, force: true }),
+      () => body(target)
+    )
   }
 
   /** The action's connect + upload phases, in process, into a new release under `target`. */
   async actionUpload(source: string, target: string): Promise<HostReport> {
-    const settings = getSettings(
-      name =>
-        ({
-          host: `127.0.0.1:${this.link.port}`,
-          username: this.sshd.user,
-          'private-key': this.sshd.keys.ed25519.text,
-          'known-hosts': this.sshd.knownHosts.ed25519.replace(
-            `]:${this.sshd.port} `,
-            `]:${this.link.port} `
-          ),
-          source,
-          target,
-          'start-command': 'true',
-          'version-url': 'http://127.0.0.1/version',
-          sha: SHA
-        })[name] ?? ''
+    const settings = await quietly(async () =>
+      getSettings(
+        name =>
+          ({
+            host: `127.0.0.1:${this.link.port}`,
+            username: this.sshd.user,
+            'private-key': this.sshd.keys.ed25519.text,
+            'known-hosts': this.sshd.knownHosts.ed25519.replace(
+              `]:${this.sshd.port} `,
+              `]:${this.link.port} `
+            ),
+            source,
+            target,
+            'start-command': 'true',
+            'version-url': 'http://127.0.0.1/version',
+            sha: SHA
+          })[name] ?? ''
+      )
     )
     const report: HostReport = {
       host: 'bench',
@@ -140,6 +180,8 @@ class Bench {
       rolledBack: false,
       phases: []
     }
+    // As the action does: hashing the source overlaps the SSH handshake.
+    void scanUploadSource(settings)
     const session = await quietly(() => connect(settings.hosts[0], settings))
     try {
       const layout = remoteLayout(session.target)
@@ -182,16 +224,10 @@ class Bench {
 
   tar(source: string, gzip: boolean): Promise<Measurement> {
     const z = gzip ? 'z' : ''
-    return measure(
-      this.link,
-      REPS,
-      () => undefined,
-      async () => {
-        const target = this.target(`tar${z}`)
-        await this.shell(
-          `tar -C ${this.quoted([source])} -c${z}f - . | ${this.quoted(this.sshCommand())} ${this.sshd.user}@127.0.0.1 ${this.quoted([`mkdir -p ${target} && tar -C ${target} -x${z}f -`])}`
-        )
-      }
+    return this.intoEmpty(`tar${z}`, REPS, target =>
+      this.shell(
+        `tar -C ${this.quoted([source])} -c${z}f - . | ${this.quoted(this.sshCommand())} ${this.sshd.user}@127.0.0.1 ${this.quoted([`mkdir -p ${target} && tar -C ${target} -x${z}f -`])}`
+      )
     )
   }
 
@@ -202,16 +238,12 @@ class Bench {
   }
 
   rsyncFull(source: string): Promise<Measurement> {
-    return measure(
-      this.link,
-      REPS,
-      () => undefined,
-      () => this.rsync(source, this.target('rsync-full'))
-    )
+    return this.intoEmpty('rsync-full', REPS, target => this.rsync(source, target))
   }
 
   rsyncIncremental(before: string, after: string): Promise<Measurement> {
     const target = this.target('rsync-incremental')
+    rmSync(target, { recursive: true, force: true })
     return measure(
       this.link,
       REPS,
@@ -221,18 +253,14 @@ class Bench {
   }
 
   actionFull(source: string): Promise<Measurement> {
-    return measure(
-      this.link,
-      REPS,
-      () => undefined,
-      async () => {
-        await this.actionUpload(source, this.target('action-full'))
-      }
-    )
+    return this.intoEmpty('action-full', REPS, async target => {
+      await this.actionUpload(source, target)
+    })
   }
 
   async actionIncremental(before: string, after: string): Promise<Measurement> {
     const target = this.target('action-incremental')
+    rmSync(target, { recursive: true, force: true })
     await this.actionUpload(before, target)
     const keep = new Set(readdirSync(join(target, 'releases')))
     let sentFiles = 0
@@ -252,8 +280,8 @@ class Bench {
     return { ...result, note: `${sentFiles} files sent` }
   }
 
-  async sftp(source: string, concurrency: number, subset?: string): Promise<Measurement> {
-    const run = async () => {
+  sftp(source: string, concurrency: number, subset?: string): Promise<Measurement> {
+    return this.intoEmpty(`sftp-${concurrency}`, 1, async target => {
       const ssh = new NodeSSH()
       await ssh.connect({
         host: '127.0.0.1',
@@ -262,7 +290,7 @@ class Bench {
         privateKey: this.sshd.keys.ed25519.text
       })
       try {
-        const ok = await ssh.putDirectory(subset ?? source, this.target(`sftp-${concurrency}`), {
+        const ok = await ssh.putDirectory(subset ?? source, target, {
           recursive: true,
           concurrency
         })
@@ -270,8 +298,7 @@ class Bench {
       } finally {
         ssh.dispose()
       }
-    }
-    return measure(this.link, 1, () => undefined, run)
+    })
   }
 }
 
@@ -304,11 +331,19 @@ async function coldStart(sshd: TestSshd, link: Link, source: string): Promise<nu
   return times
 }
 
+const entry = (m: Measurement) => ({
+  median_s: Number(median(m.seconds).toFixed(3)),
+  min_s: Number(Math.min(...m.seconds).toFixed(3)),
+  max_s: Number(Math.max(...m.seconds).toFixed(3)),
+  bytes_sent: m.bytesSent
+})
+
 type Row = { profile: string; case: string; m: Measurement }
 
 async function main(): Promise<void> {
   ensureRsync()
   const work = mkdtempSync(join(tmpdir(), 'vsd-bench-'))
+  const hostDir = mkdtempSync(join(HOST_ROOT, 'vsd-bench-host-'))
   const sshd = await startSshd({ extraConfig: ['MaxSessions 200'] })
   const results: Record<string, Record<string, unknown>> = {}
   const rows: Row[] = []
@@ -322,12 +357,12 @@ async function main(): Promise<void> {
     for (const file of before.files.slice(0, 300))
       cpSync(join(before.root, file), join(subset, file), { recursive: true })
     console.log(
-      `${before.files.length} files, ${(before.bytes / 1e6).toFixed(1)} MB; ${REPS} runs per case (SFTP: 1 run)`
+      `${before.files.length} files, ${(before.bytes / 1e6).toFixed(1)} MB; ${REPS} runs per case (SFTP: 1 run); host side writes under ${HOST_ROOT}`
     )
 
-    for (const profile of PROFILES) {
+    for (const profile of PROFILES.filter(profile => PROFILE_NAMES.includes(profile.name))) {
       const link = await startLink(sshd.port, profile)
-      const bench = new Bench(sshd, link, work)
+      const bench = new Bench(sshd, link, work, hostDir)
       const add = (name: string, m: Measurement) => {
         rows.push({ profile: profile.name, case: name, m })
         console.log(
@@ -350,21 +385,23 @@ async function main(): Promise<void> {
         'rsync -a --delete (incremental)',
         await bench.rsyncIncremental(before.root, after)
       )
-      const sftp10 = add('sftp putDirectory, concurrency 10', await bench.sftp(before.root, 10))
-      const sftp1raw = await bench.sftp(before.root, 1, subset)
-      const sftp1 = add('sftp putDirectory, concurrency 1 (300 files x10)', {
-        seconds: sftp1raw.seconds.map(s => s * (before.files.length / 300)),
-        bytesSent: Math.round(sftp1raw.bytesSent * (before.files.length / 300)),
-        note: 'measured on 300 files, scaled'
-      })
+      let sftp: Record<string, unknown> = {}
+      if (WITH_SFTP) {
+        const sftp10 = add('sftp putDirectory, concurrency 10', await bench.sftp(before.root, 10))
+        const sftp1raw = await bench.sftp(before.root, 1, subset)
+        const sftp1 = add('sftp putDirectory, concurrency 1 (300 files x10)', {
+          seconds: sftp1raw.seconds.map(s => s * (before.files.length / 300)),
+          bytesSent: Math.round(sftp1raw.bytesSent * (before.files.length / 300)),
+          note: 'measured on 300 files, scaled'
+        })
+        sftp = {
+          sftp_concurrency_10: entry(sftp10),
+          sftp_concurrency_1_scaled: entry(sftp1),
+          sftp_vs_full: Number((median(sftp10.seconds) / median(full.seconds)).toFixed(3))
+        }
+      }
       const cold = await coldStart(sshd, link, before.root)
       const bestTar = Math.min(median(tar.seconds), median(tarz.seconds))
-      const entry = (m: Measurement) => ({
-        median_s: Number(median(m.seconds).toFixed(3)),
-        min_s: Number(Math.min(...m.seconds).toFixed(3)),
-        max_s: Number(Math.max(...m.seconds).toFixed(3)),
-        bytes_sent: m.bytesSent
-      })
       results[profile.name] = {
         full: entry(full),
         incremental: entry(incremental),
@@ -372,8 +409,7 @@ async function main(): Promise<void> {
         tar_gzip: entry(tarz),
         rsync_full: entry(rsyncFull),
         rsync_incremental: entry(rsyncIncr),
-        sftp_concurrency_10: entry(sftp10),
-        sftp_concurrency_1_scaled: entry(sftp1),
+        ...sftp,
         full_vs_tar: Number((median(full.seconds) / bestTar).toFixed(3)),
         incremental_vs_rsync_time: Number(
           (median(incremental.seconds) / median(rsyncIncr.seconds)).toFixed(3)
@@ -381,7 +417,6 @@ async function main(): Promise<void> {
         incremental_vs_rsync_bytes: Number(
           (incremental.bytesSent / rsyncIncr.bytesSent).toFixed(3)
         ),
-        sftp_vs_full: Number((median(sftp10.seconds) / median(full.seconds)).toFixed(3)),
         cold_start_ms: Number(median(cold).toFixed(1))
       }
       await link.close()
@@ -389,6 +424,7 @@ async function main(): Promise<void> {
   } finally {
     await sshd.stop()
     rmSync(work, { recursive: true, force: true })
+    rmSync(hostDir, { recursive: true, force: true })
   }
 
   console.log('\n| profile | case | median s (min-max) | bytes sent | ratio |')
@@ -420,7 +456,11 @@ async function main(): Promise<void> {
   mkdirSync(join(PROJECT_ROOT, 'bench', 'results'), { recursive: true })
   writeFileSync(
     join(PROJECT_ROOT, 'bench', 'results', 'latest.json'),
-    JSON.stringify({ date: new Date().toISOString(), machine, reps: REPS, results }, null, 2) + '\n'
+    JSON.stringify(
+      { date: new Date().toISOString(), machine, reps: REPS, host_dir: HOST_ROOT, results },
+      null,
+      2
+    ) + '\n'
   )
   console.log('\nWrote bench/results/latest.json')
 }

@@ -4081,7 +4081,7 @@ var require_webidl = __commonJS({
 var require_util2 = __commonJS({
   "node_modules/undici/lib/web/fetch/util.js"(exports, module) {
     "use strict";
-    var { Transform: Transform2 } = __require("node:stream");
+    var { Transform: Transform3 } = __require("node:stream");
     var zlib = __require("node:zlib");
     var { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = require_constants3();
     var { getGlobalOrigin } = require_global();
@@ -4769,7 +4769,7 @@ var require_util2 = __commonJS({
       contentRange += isomorphicEncode(`${fullLength}`);
       return contentRange;
     }
-    var InflateStream = class extends Transform2 {
+    var InflateStream = class extends Transform3 {
       #zlibOptions;
       /** @param {zlib.ZlibOptions} [zlibOptions] */
       constructor(zlibOptions) {
@@ -11118,7 +11118,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify2 } = __require("node:util");
     var Client2 = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11158,7 +11158,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify2(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11171,7 +11171,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify2 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11211,7 +11211,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify2(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11255,13 +11255,13 @@ var require_pluralizer = __commonJS({
 var require_pending_interceptors_formatter = __commonJS({
   "node_modules/undici/lib/mock/pending-interceptors-formatter.js"(exports, module) {
     "use strict";
-    var { Transform: Transform2 } = __require("node:stream");
+    var { Transform: Transform3 } = __require("node:stream");
     var { Console } = __require("node:console");
     var PERSISTENT = process.versions.icu ? "\u2705" : "Y ";
     var NOT_PERSISTENT = process.versions.icu ? "\u274C" : "N ";
     module.exports = class PendingInterceptorsFormatter {
       constructor({ disableColors } = {}) {
-        this.transform = new Transform2({
+        this.transform = new Transform3({
           transform(chunk, _enc, cb) {
             cb(null, chunk);
           }
@@ -18312,7 +18312,7 @@ var require_eventsource_stream = __commonJS({
   "node_modules/undici/lib/web/eventsource/eventsource-stream.js"(exports, module) {
     "use strict";
     var buffer = __require("node:buffer");
-    var { Transform: Transform2 } = __require("node:stream");
+    var { Transform: Transform3 } = __require("node:stream");
     var { isASCIINumber, isValidLastEventId } = require_util8();
     var BOM = [239, 187, 191];
     var LF = 10;
@@ -18362,7 +18362,7 @@ var require_eventsource_stream = __commonJS({
       error2.aborted = false;
       return error2;
     }
-    var EventSourceStream = class extends Transform2 {
+    var EventSourceStream = class extends Transform3 {
       /**
        * @type {eventSourceSettings}
        */
@@ -26902,7 +26902,7 @@ var require_agent2 = __commonJS({
     var { Socket } = __require("net");
     var { Duplex } = __require("stream");
     var { resolve } = __require("path");
-    var { readFile: readFile2 } = __require("fs");
+    var { readFile } = __require("fs");
     var { execFile, spawn } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
@@ -27120,7 +27120,7 @@ var require_agent2 = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile2(socketPath, function readCygsocket(err, data) {
+          readFile(socketPath, function readCygsocket(err, data) {
             if (err) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
@@ -27129,7 +27129,7 @@ var require_agent2 = __commonJS({
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
-                readFile2(socketPath, readCygsocket);
+                readFile(socketPath, readCygsocket);
               });
               return;
             }
@@ -40652,7 +40652,7 @@ var require_streamx = __commonJS({
         return this;
       }
     };
-    var Transform2 = class extends Duplex {
+    var Transform3 = class extends Duplex {
       constructor(opts) {
         super(opts);
         this._transformState = new TransformState(this);
@@ -40696,7 +40696,7 @@ var require_streamx = __commonJS({
         this._flush(transformAfterFlush.bind(this));
       }
     };
-    var PassThrough = class extends Transform2 {
+    var PassThrough = class extends Transform3 {
     };
     function transformAfterFlush(err, data) {
       const cb = this._transformState.afterFinal;
@@ -40825,7 +40825,7 @@ var require_streamx = __commonJS({
       Writable,
       Readable,
       Duplex,
-      Transform: Transform2,
+      Transform: Transform3,
       // Export PassThrough for compatibility with Node.js core's stream module
       PassThrough
     };
@@ -41970,7 +41970,7 @@ var require_utils4 = __commonJS({
 var require_scan = __commonJS({
   "node_modules/picomatch/lib/scan.js"(exports, module) {
     "use strict";
-    var utils2 = require_utils4();
+    var utils = require_utils4();
     var {
       CHAR_ASTERISK,
       /* * */
@@ -42240,9 +42240,9 @@ var require_scan = __commonJS({
         }
       }
       if (opts.unescape === true) {
-        if (glob) glob = utils2.removeBackslashes(glob);
+        if (glob) glob = utils.removeBackslashes(glob);
         if (base && backslashes === true) {
-          base = utils2.removeBackslashes(base);
+          base = utils.removeBackslashes(base);
         }
       }
       const state = {
@@ -42309,7 +42309,7 @@ var require_parse2 = __commonJS({
   "node_modules/picomatch/lib/parse.js"(exports, module) {
     "use strict";
     var constants3 = require_constants8();
-    var utils2 = require_utils4();
+    var utils = require_utils4();
     var {
       MAX_LENGTH,
       POSIX_REGEX_SOURCE,
@@ -42326,7 +42326,7 @@ var require_parse2 = __commonJS({
       try {
         new RegExp(value);
       } catch (ex) {
-        return args.map((v) => utils2.escapeRegex(v)).join("..");
+        return args.map((v) => utils.escapeRegex(v)).join("..");
       }
       return value;
     };
@@ -42483,7 +42483,7 @@ var require_parse2 = __commonJS({
       }
     };
     var buildCharClassStar = (chars) => {
-      const source = chars.length === 1 ? utils2.escapeRegex(chars[0]) : `[${chars.map((ch) => utils2.escapeRegex(ch)).join("")}]`;
+      const source = chars.length === 1 ? utils.escapeRegex(chars[0]) : `[${chars.map((ch) => utils.escapeRegex(ch)).join("")}]`;
       return `${source}*`;
     };
     var getStarExtglobSequenceChars = (pattern) => {
@@ -42616,7 +42616,7 @@ var require_parse2 = __commonJS({
         globstar: false,
         tokens
       };
-      input = utils2.removePrefix(input, state);
+      input = utils.removePrefix(input, state);
       len = input.length;
       const extglobs = [];
       const braces = [];
@@ -42704,7 +42704,7 @@ var require_parse2 = __commonJS({
           const open2 = tokens[token.tokensIndex];
           open2.type = "text";
           open2.value = literal2;
-          open2.output = safeOutput || utils2.escapeRegex(literal2);
+          open2.output = safeOutput || utils.escapeRegex(literal2);
           for (let i = token.tokensIndex + 1; i < tokens.length; i++) {
             tokens[i].value = "";
             tokens[i].output = "";
@@ -42777,7 +42777,7 @@ var require_parse2 = __commonJS({
           state.output = input;
           return state;
         }
-        state.output = utils2.wrapOutput(output, state, options);
+        state.output = utils.wrapOutput(output, state, options);
         return state;
       }
       while (!eos()) {
@@ -42853,7 +42853,7 @@ var require_parse2 = __commonJS({
           continue;
         }
         if (state.quotes === 1 && value !== '"') {
-          value = utils2.escapeRegex(value);
+          value = utils.escapeRegex(value);
           prev.value += value;
           append({ value });
           continue;
@@ -42914,10 +42914,10 @@ var require_parse2 = __commonJS({
           }
           prev.value += value;
           append({ value });
-          if (opts.literalBrackets === false || utils2.hasRegexChars(prevValue)) {
+          if (opts.literalBrackets === false || utils.hasRegexChars(prevValue)) {
             continue;
           }
-          const escaped = utils2.escapeRegex(prev.value);
+          const escaped = utils.escapeRegex(prev.value);
           state.output = state.output.slice(0, -prev.value.length);
           if (opts.literalBrackets === true) {
             state.output += escaped;
@@ -43223,17 +43223,17 @@ var require_parse2 = __commonJS({
       }
       while (state.brackets > 0) {
         if (opts.strictBrackets === true) throw new SyntaxError(syntaxError("closing", "]"));
-        state.output = utils2.escapeLast(state.output, "[");
+        state.output = utils.escapeLast(state.output, "[");
         decrement("brackets");
       }
       while (state.parens > 0) {
         if (opts.strictBrackets === true) throw new SyntaxError(syntaxError("closing", ")"));
-        state.output = utils2.escapeLast(state.output, "(");
+        state.output = utils.escapeLast(state.output, "(");
         decrement("parens");
       }
       while (state.braces > 0) {
         if (opts.strictBrackets === true) throw new SyntaxError(syntaxError("closing", "}"));
-        state.output = utils2.escapeLast(state.output, "{");
+        state.output = utils.escapeLast(state.output, "{");
         decrement("braces");
       }
       if (opts.strictSlashes !== true && (prev.type === "star" || prev.type === "bracket")) {
@@ -43308,7 +43308,7 @@ var require_parse2 = __commonJS({
           }
         }
       };
-      const output = utils2.removePrefix(input, state);
+      const output = utils.removePrefix(input, state);
       let source = create(output);
       if (source && opts.strictSlashes !== true) {
         source += `${SLASH_LITERAL}?`;
@@ -43325,7 +43325,7 @@ var require_picomatch = __commonJS({
     "use strict";
     var scan = require_scan();
     var parse = require_parse2();
-    var utils2 = require_utils4();
+    var utils = require_utils4();
     var constants3 = require_constants8();
     var isObject = (val) => val && typeof val === "object" && !Array.isArray(val);
     var picomatch2 = (glob, options, returnState = false) => {
@@ -43389,7 +43389,7 @@ var require_picomatch = __commonJS({
         return { isMatch: false, output: "" };
       }
       const opts = options || {};
-      const format = opts.format || (posix ? utils2.toPosixSlashes : null);
+      const format = opts.format || (posix ? utils.toPosixSlashes : null);
       let match = input === glob;
       let output = match && format ? format(input) : input;
       if (match === false) {
@@ -43407,7 +43407,7 @@ var require_picomatch = __commonJS({
     };
     picomatch2.matchBase = (input, glob, options, posix = options && options.windows) => {
       const regex = glob instanceof RegExp ? glob : picomatch2.makeRe(glob, options);
-      return regex.test(utils2.basename(input, { windows: posix }));
+      return regex.test(utils.basename(input, { windows: posix }));
     };
     picomatch2.isMatch = (str, patterns, options) => picomatch2(patterns, options)(str);
     picomatch2.parse = (pattern, options) => {
@@ -43464,10 +43464,10 @@ var require_picomatch2 = __commonJS({
   "node_modules/picomatch/index.js"(exports, module) {
     "use strict";
     var pico = require_picomatch();
-    var utils2 = require_utils4();
+    var utils = require_utils4();
     function picomatch2(glob, options, returnState = false) {
       if (options && (options.windows === null || options.windows === void 0)) {
-        options = { ...options, windows: utils2.isWindows() };
+        options = { ...options, windows: utils.isWindows() };
       }
       return pico(glob, options, returnState);
     }
@@ -47080,17 +47080,74 @@ sh -c ${settings.prepareCommand} < /dev/null`,
 
 // src/phases/upload.ts
 var import_tar_stream = __toESM(require_tar_stream(), 1);
-import { createReadStream as createReadStream2 } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { createReadStream as createReadStream2, readFileSync as readFileSync2 } from "node:fs";
 import { pipeline } from "node:stream/promises";
+import { Transform as Transform2 } from "node:stream";
+
+// src/parallel-gzip.ts
 import { Transform } from "node:stream";
-import { createGzip, gzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { deflateRawSync, gzip } from "node:zlib";
+var gzipAsync = promisify(gzip);
+var SAMPLES = 4;
+var SAMPLE_BYTES = 4096;
+function looksIncompressible(segment) {
+  if (segment.length < SAMPLES * SAMPLE_BYTES * 2) return false;
+  let raw = 0;
+  let packed = 0;
+  const step2 = Math.floor((segment.length - SAMPLE_BYTES) / (SAMPLES - 1));
+  for (let index = 0; index < SAMPLES; index++) {
+    const window2 = segment.subarray(index * step2, index * step2 + SAMPLE_BYTES);
+    raw += window2.length;
+    packed += deflateRawSync(window2, { level: 1 }).length;
+  }
+  return packed > raw * 0.9;
+}
+function createParallelGzip(options) {
+  const segmentBytes = options.segmentBytes ?? 1024 * 1024;
+  const concurrency = options.concurrency ?? 4;
+  let pending = [];
+  let pendingBytes = 0;
+  const inFlight = [];
+  const cut = () => {
+    const segment = Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    const level = looksIncompressible(segment) ? 0 : options.level;
+    const member = gzipAsync(segment, { level, chunkSize: 256 * 1024 });
+    member.catch(() => void 0);
+    inFlight.push(member);
+  };
+  return new Transform({
+    transform(chunk, _encoding, done) {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes < segmentBytes) {
+        done();
+        return;
+      }
+      cut();
+      if (inFlight.length < concurrency) {
+        done();
+        return;
+      }
+      ;
+      inFlight.shift().then((member) => done(null, member), done);
+    },
+    flush(done) {
+      if (pendingBytes > 0 || inFlight.length === 0) cut();
+      const drain = async () => {
+        for (const member of inFlight.splice(0)) this.push(await member);
+      };
+      drain().then(() => done(), done);
+    }
+  });
+}
 
 // src/source-tree.ts
 var import_picomatch = __toESM(require_picomatch2(), 1);
 import { createHash as createHash2 } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { lstat as lstat2, readdir as readdir2, readlink as readlink2 } from "node:fs/promises";
+import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 var ALWAYS_EXCLUDED = [".git", "__pycache__", "*.pyc", "*.pyo"];
 function excludeMatcher(patterns) {
@@ -47105,51 +47162,58 @@ function excludeMatcher(patterns) {
     return rules.some((rule) => (!rule.dirOnly || isDir) && rule.match(rule.anchored ? path : name));
   };
 }
-async function hashFile(path) {
+var SMALL_FILE = 256 * 1024;
+var KEPT_CONTENT_BYTES = 128 * 1024 * 1024;
+var BATCH = 64;
+async function hashStream(path) {
   const hash = createHash2("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk);
   return hash.digest("hex");
 }
-async function mapLimited(items, limit, work) {
-  const results = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
+var byName = (a, b) => a < b ? -1 : a > b ? 1 : 0;
 async function scanSource(root, excluded) {
   const found = [];
-  const walk = async (relative) => {
-    const entries2 = await readdir2(join(root, relative), { withFileTypes: true });
-    entries2.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-    for (const entry of entries2) {
+  const walk = (relative) => {
+    const names = readdirSync(join(root, relative), { withFileTypes: true }).sort(
+      (a, b) => byName(a.name, b.name)
+    );
+    for (const entry of names) {
       const path = relative ? `${relative}/${entry.name}` : entry.name;
       if (excluded(path, entry.isDirectory())) continue;
-      found.push({ path, absolute: join(root, path) });
-      if (entry.isDirectory()) await walk(path);
+      found.push(path);
+      if (entry.isDirectory()) walk(path);
     }
   };
-  await walk("");
-  const entries = await mapLimited(
-    found,
-    16,
-    async ({ path, absolute }) => {
-      const stat2 = await lstat2(absolute);
-      const base = { path, mode: stat2.mode & 4095, mtime: stat2.mtime };
-      if (stat2.isDirectory()) return { ...base, type: "dir" };
-      if (stat2.isSymbolicLink())
-        return { ...base, type: "symlink", target: await readlink2(absolute) };
-      if (stat2.isFile())
-        return { ...base, type: "file", size: stat2.size, hash: await hashFile(absolute), absolute };
-      return void 0;
+  walk("");
+  const entries = [];
+  let keptBytes = 0;
+  for (const [index, path] of found.entries()) {
+    if (index % BATCH === BATCH - 1) await new Promise((resolve) => setImmediate(resolve));
+    const absolute = join(root, path);
+    const stat2 = lstatSync(absolute);
+    const base = { path, mode: stat2.mode & 4095, mtime: stat2.mtime };
+    if (stat2.isDirectory()) entries.push({ ...base, type: "dir" });
+    else if (stat2.isSymbolicLink())
+      entries.push({ ...base, type: "symlink", target: readlinkSync(absolute) });
+    else if (stat2.isFile() && stat2.size > SMALL_FILE) {
+      const hash = await hashStream(absolute);
+      entries.push({ ...base, type: "file", size: stat2.size, hash, absolute });
+    } else if (stat2.isFile()) {
+      const content = readFileSync(absolute);
+      const hash = createHash2("sha256").update(content).digest("hex");
+      const keep = keptBytes + content.length <= KEPT_CONTENT_BYTES;
+      if (keep) keptBytes += content.length;
+      entries.push({
+        ...base,
+        type: "file",
+        size: content.length,
+        hash,
+        absolute,
+        content: keep ? content : void 0
+      });
     }
-  );
-  return entries.filter((entry) => entry !== void 0);
+  }
+  return entries;
 }
 function manifestLine(path, entry) {
   return `${entry.hash}	${entry.size}	${entry.mode}	${JSON.stringify(path)}
@@ -47196,18 +47260,20 @@ function planTransfer(entries, base) {
 
 // src/phases/upload.ts
 var IN_PLACE_TREE = "tree";
-var SMALL_FILE = 256 * 1024;
 var GZIP_LEVEL = 1;
 function manifestPath(layout, name) {
   return `${layout.deployDir}/manifests/${name}.tsv`;
 }
-function stagingDir(layout, strategy, release) {
-  return strategy === "releases" ? `${layout.releasesDir}/.staging-${release}` : `${layout.deployDir}/staging`;
+function uploadBox(layout, strategy, release) {
+  return strategy === "releases" ? `${layout.releasesDir}/.staging-${release}` : `${layout.deployDir}/upload`;
+}
+function stagedTree(layout, strategy, release) {
+  return strategy === "releases" ? `${layout.releasesDir}/${release}` : `${layout.deployDir}/staging`;
 }
 function inspectScript(layout, strategy, stampFile) {
   if (strategy === "in-place") {
     return sh`cd -- ${layout.target} 2>/dev/null || exit 0
-rm -rf -- ${layout.deployDir}/staging
+rm -rf -- ${layout.deployDir}/staging ${layout.deployDir}/upload
 if [ -f ${stampFile} ]; then printf 'current-sha %s\n' "$(head -c 200 -- ${stampFile})"; fi
 if [ -d ${`${layout.deployDir}/${IN_PLACE_TREE}`} ] && [ -f ${manifestPath(layout, IN_PLACE_TREE)} ]; then
   printf 'base %s\nmanifest\n' ${IN_PLACE_TREE}; cat -- ${manifestPath(layout, IN_PLACE_TREE)}
@@ -47247,8 +47313,8 @@ function parseInspection(stdout) {
   if (marker >= 0) inspection.manifest = parseManifest(stdout.slice(marker + "manifest\n".length));
   return inspection;
 }
-function tarCopyScript(from, to, listOnStdin) {
-  const source = listOnStdin ? sh`gzip -dc | tar --null -T - -cf -` : sh`tar -cf - .`;
+function tarCopyScript(from, to, listFile) {
+  const source = listFile ? sh`tar --null -T ${listFile} -cf -` : sh`tar -cf - .`;
   return sh`mkdir -p -- ${to} || exit 1
 status=$(mktemp) || exit 1
 { (cd -- ${from} && ${source}); echo $? > "$status"; } | (cd -- ${to} && tar -xpf - --no-same-owner)
@@ -47256,54 +47322,76 @@ extracted=$?
 read copied < "$status"; rm -f -- "$status"
 [ "$copied" = 0 ] && [ "$extracted" = 0 ]`;
 }
-function extractScript(staging) {
-  return sh`mkdir -p -- ${staging} && cd -- ${staging} && tar -xzpf - --no-same-owner`;
-}
-function finishUploadScript(layout, staging, finalDir, base, name) {
+var COPY_LIST = "meta/copy";
+var MANIFEST_DELTA = "meta/manifest-delta";
+function mergeManifestScript(layout, base, name, deltaFile) {
   const manifest = manifestPath(layout, name);
   const temporary = `${manifest}.tmp`;
-  const merge = base ? sh`awk -F '\t' 'NR == FNR { if ($1 == "#delta") next; if ($1 == "-") drop[$2] = 1; else add[$4] = $0; next } !($4 in drop) && !($4 in add) { print } END { for (path in add) print add[path] }' - ${manifestPath(layout, base)}` : sh`grep -v '^#delta'`;
-  const move = staging === finalDir ? sh`true` : sh`mv -- ${staging} ${finalDir}`;
-  return sh`mkdir -p -- ${`${layout.deployDir}/manifests`} && ${merge} > ${temporary} && mv -f -- ${temporary} ${manifest} && ${move}`;
+  const merge = base ? sh`awk -F '\t' 'NR == FNR { if ($1 == "#delta") next; if ($1 == "-") drop[$2] = 1; else add[$4] = $0; next } !($4 in drop) && !($4 in add) { print } END { for (path in add) print add[path] }' ${deltaFile} ${manifestPath(layout, base)}` : sh`grep -v '^#delta' ${deltaFile}`;
+  return sh`mkdir -p -- ${`${layout.deployDir}/manifests`} && ${merge} > ${temporary} && mv -f -- ${temporary} ${manifest}`;
 }
-function packTree(entries, send) {
+function receiveScript(layout, box, finalDir, base, manifestName) {
+  const tree = `${box}/tree`;
+  const copy = base ? tarCopyScript(base.dir, tree, `${box}/${COPY_LIST}`) : sh`true`;
+  return sh`rm -rf -- ${box} && mkdir -p -- ${tree} && (cd -- ${box} && tar -xzpf - --no-same-owner) || exit 1
+if [ -s ${`${box}/${COPY_LIST}`} ]; then ${copy} || exit 1; fi
+${mergeManifestScript(layout, base?.name, manifestName, `${box}/${MANIFEST_DELTA}`)} || exit 1
+mv -T -- ${tree} ${finalDir} && rm -rf -- ${box}`;
+}
+function packTree(entries, send, meta = {}) {
   const pack = import_tar_stream.default.pack();
   const add = (headers, body) => new Promise((resolve, reject) => {
     const done = (error2) => error2 ? reject(error2) : resolve(headers);
     if (body) pack.entry(headers, body, done);
     else pack.entry(headers, done);
   });
+  const contentOf = (entry) => {
+    const content = entry.content ?? readFileSync2(entry.absolute);
+    if (content.length !== entry.size)
+      throw new Error(`${entry.path} changed while it was being uploaded; run the deploy again`);
+    return content;
+  };
   const fill = async () => {
     for (const entry of entries) {
-      const common = { name: entry.path, mode: entry.mode, mtime: entry.mtime, uid: 0, gid: 0 };
+      const common = {
+        name: `tree/${entry.path}`,
+        mode: entry.mode,
+        mtime: entry.mtime,
+        uid: 0,
+        gid: 0
+      };
       if (entry.type === "dir") await add({ ...common, type: "directory" });
       else if (entry.type === "symlink")
         await add({ ...common, type: "symlink", linkname: entry.target });
       else if (send.has(entry.path)) {
         if (entry.size <= SMALL_FILE) {
-          await add({ ...common, type: "file", size: entry.size }, await readFile(entry.absolute));
+          await add({ ...common, type: "file", size: entry.size }, contentOf(entry));
         } else {
           await new Promise((resolve, reject) => {
             const sink = pack.entry(
               { ...common, type: "file", size: entry.size },
               (error2) => error2 ? reject(error2) : resolve()
             );
-            pipeline(createReadStream2(entry.absolute), sink).catch(reject);
+            pipeline(createReadStream2(entry.absolute, { highWaterMark: 1024 * 1024 }), sink).catch(
+              reject
+            );
           });
         }
       }
     }
+    for (const [name, body] of Object.entries(meta))
+      await add({ name, type: "file", mode: 384 }, body);
     pack.finalize();
   };
   let wire = 0;
-  const counted = new Transform({
+  const counted = new Transform2({
     transform(chunk, _encoding, done) {
       wire += chunk.length;
       done(null, chunk);
     }
   });
   fill().catch((error2) => counted.destroy(error2));
-  pack.pipe(createGzip({ level: GZIP_LEVEL })).pipe(counted);
+  pack.pipe(createParallelGzip({ level: GZIP_LEVEL })).pipe(counted);
   return { stream: counted, wireBytes: () => wire };
 }
 function uniqueRelease(wanted, existing) {
@@ -47312,14 +47400,25 @@ function uniqueRelease(wanted, existing) {
   return name;
 }
 var under = (paths) => (path) => paths.some((shared) => path === shared || path.startsWith(`${shared}/`));
+var scans = /* @__PURE__ */ new WeakMap();
+function scanUploadSource(settings) {
+  let scan = scans.get(settings);
+  if (!scan) {
+    const isShared = under(settings.sharedPaths);
+    const excluded = excludeMatcher([...ALWAYS_EXCLUDED, ...settings.exclude]);
+    const skip = settings.strategy === "in-place" ? (path, isDir) => excluded(path, isDir) || isShared(path) : excluded;
+    scan = scanSource(settings.source, skip);
+    scan.catch(() => void 0);
+    scans.set(settings, scan);
+  }
+  return scan;
+}
 async function upload(ctx) {
   const { settings, session, layout, report } = ctx;
   const remote = session.remote;
   const isShared = under(settings.sharedPaths);
-  const excluded = excludeMatcher([...ALWAYS_EXCLUDED, ...settings.exclude]);
-  const skip = settings.strategy === "in-place" ? (path, isDir) => excluded(path, isDir) || isShared(path) : excluded;
   const [entries, inspected] = await Promise.all([
-    scanSource(settings.source, skip),
+    scanUploadSource(settings),
     remote.run(inspectScript(layout, settings.strategy, settings.stampFile), {
       phase: "upload",
       timeoutSeconds: 60
@@ -47338,47 +47437,35 @@ async function upload(ctx) {
     ctx.releaseDir = `${layout.releasesDir}/${name}`;
   }
   report.release = ctx.release;
-  const staging = stagingDir(layout, settings.strategy, name);
+  const box = uploadBox(layout, settings.strategy, name);
+  const finalDir = stagedTree(layout, settings.strategy, name);
   const manifestName = releases ? name : "staging";
   const transferable = host.manifest && {
     files: new Map([...host.manifest.files].filter(([path]) => !isShared(path)))
   };
   const { send, copy } = planTransfer(entries, transferable);
-  const baseDir = host.base && (releases ? `${layout.releasesDir}/${host.base}` : `${layout.deployDir}/${IN_PLACE_TREE}`);
-  const packed = packTree(entries, new Set(send.map((entry) => entry.path)));
-  const timeoutSeconds = 3600;
-  await Promise.all([
-    copy.length > 0 && baseDir ? remote.run(tarCopyScript(baseDir, staging, true), {
-      phase: "upload",
-      timeoutSeconds,
-      stdin: gzipSync(copy.map((entry) => `./${entry.path}\0`).join(""))
-    }) : void 0,
-    remote.run(extractScript(staging), { phase: "upload", timeoutSeconds, stdin: packed.stream })
-  ]);
+  const base = host.base && transferable ? {
+    name: host.base,
+    dir: releases ? `${layout.releasesDir}/${host.base}` : `${layout.deployDir}/${IN_PLACE_TREE}`
+  } : void 0;
   const files = entries.filter(
     (entry) => entry.type === "file" && !isShared(entry.path)
   );
-  const delta = manifestDelta(files, transferable);
-  await remote.run(
-    finishUploadScript(
-      layout,
-      staging,
-      releases ? ctx.releaseDir : staging,
-      transferable && host.base,
-      manifestName
-    ),
-    {
-      phase: "upload",
-      timeoutSeconds: 60,
-      stdin: Buffer.from(delta)
-    }
-  );
-  if (!releases) ctx.releaseDir = staging;
+  const packed = packTree(entries, new Set(send.map((entry) => entry.path)), {
+    [COPY_LIST]: Buffer.from(base ? copy.map((entry) => `./${entry.path}\0`).join("") : ""),
+    [MANIFEST_DELTA]: Buffer.from(manifestDelta(files, transferable))
+  });
+  await remote.run(receiveScript(layout, box, finalDir, base, manifestName), {
+    phase: "upload",
+    timeoutSeconds: 3600,
+    stdin: packed.stream
+  });
+  if (!releases) ctx.releaseDir = finalDir;
   const sentBytes = send.reduce((sum, entry) => sum + entry.size, 0);
   report.uploadedFiles = send.length;
   report.uploadedBytes = sentBytes;
   info(
-    `Sent ${send.length} file(s), ${sentBytes} bytes (${packed.wireBytes()} bytes gzip on the wire); ` + (copy.length > 0 ? `copied ${copy.length} unchanged file(s) from ${host.base} on the host.` : "nothing reused (first deploy or no usable base).")
+    `Sent ${send.length} file(s), ${sentBytes} bytes (${packed.wireBytes()} bytes gzip on the wire); ` + (base && copy.length > 0 ? `copied ${copy.length} unchanged file(s) from ${base.name} on the host.` : "nothing reused (first deploy or no usable base).")
   );
 }
 
@@ -47712,7 +47799,7 @@ async function syncInPlace(ctx) {
       stdin: Buffer.from(doomed.map((path) => `./${path}\0`).join(""))
     });
   }
-  await remote.run(tarCopyScript(staging, layout.target, false), { phase, timeoutSeconds: 1800 });
+  await remote.run(tarCopyScript(staging, layout.target), { phase, timeoutSeconds: 1800 });
   info(
     `Synced the new tree into ${layout.target}; removed ${doomed.length} path(s) the source no longer has`
   );
@@ -48267,6 +48354,7 @@ ${outcome}`);
 async function deployHost(address, settings, sha, report) {
   const label = hostLabel(address);
   report.sha = sha;
+  if (!settings.dryRun) void scanUploadSource(settings);
   const session = await runPhase(
     label,
     "connect",
@@ -48467,7 +48555,7 @@ function parsePrivateKey(raw, passphrase) {
   if (!text.includes("PRIVATE KEY-----")) {
     return "it is not an OpenSSH or PEM private key (it should start with '-----BEGIN OPENSSH PRIVATE KEY-----')";
   }
-  const parsed = import_ssh22.utils.parseKey(text, passphrase);
+  const parsed = import_ssh22.default.utils.parseKey(text, passphrase);
   if (parsed instanceof Error) {
     if (/no passphrase given/i.test(parsed.message)) {
       return "it is encrypted; set the passphrase input (from a secret)";

@@ -42614,7 +42614,7 @@ function parsePrivateKey(raw, passphrase) {
   if (!text.includes("PRIVATE KEY-----")) {
     return "it is not an OpenSSH or PEM private key (it should start with '-----BEGIN OPENSSH PRIVATE KEY-----')";
   }
-  const parsed = import_ssh22.utils.parseKey(text, passphrase);
+  const parsed = import_ssh22.default.utils.parseKey(text, passphrase);
   if (parsed instanceof Error) {
     if (/no passphrase given/i.test(parsed.message)) {
       return "it is encrypted; set the passphrase input (from a secret)";

@@ -17,7 +17,7 @@ import { runningVersion, verifyService } from './phases/verify.js'
 import { startService } from './phases/start.js'
 import { stopService, waitForExit } from './phases/stop.js'
 import { switchRelease } from './phases/switch.js'
-import { upload } from './phases/upload.js'
+import { scanUploadSource, upload } from './phases/upload.js'
 import { PhaseError, runPhase } from './phase.js'
 import { describePlan } from './plan.js'
 import type { DeployReport, HostReport } from './report.js'
@@ -144,6 +144,8 @@ async function deployHost(
 ): Promise<void> {
   const label = hostLabel(address)
   report.sha = sha
+  // Hash the source while connecting; the upload phase awaits this same scan.
+  if (!settings.dryRun) void scanUploadSource(settings)
   const session = await runPhase(
     label,
     'connect',

@@ -1,4 +1,5 @@
-import { utils, type ParsedKey } from 'ssh2'
+// ssh2 is CommonJS: Node's ESM loader only sees its default export, not `utils`.
+import ssh2, { type ParsedKey } from 'ssh2'
 import { fingerprint } from './host-key.js'
 
 export interface PrivateKey {
@@ -29,7 +30,7 @@ export function parsePrivateKey(raw: string, passphrase: string | undefined): Pr
   if (!text.includes('PRIVATE KEY-----')) {
     return "it is not an OpenSSH or PEM private key (it should start with '-----BEGIN OPENSSH PRIVATE KEY-----')"
   }
-  const parsed = utils.parseKey(text, passphrase)
+  const parsed = ssh2.utils.parseKey(text, passphrase)
   if (parsed instanceof Error) {
     if (/no passphrase given/i.test(parsed.message)) {
       return 'it is encrypted; set the passphrase input (from a secret)'

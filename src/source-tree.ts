@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { lstat, readdir, readlink } from 'node:fs/promises'
+import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import picomatch from 'picomatch'
 
@@ -16,7 +15,14 @@ interface EntryBase {
 export type TreeEntry =
   | (EntryBase & { type: 'dir' })
   | (EntryBase & { type: 'symlink'; target: string })
-  | (EntryBase & { type: 'file'; size: number; hash: string; absolute: string })
+  | (EntryBase & {
+      type: 'file'
+      size: number
+      hash: string
+      absolute: string
+      /** The bytes that were hashed, when the scan kept them. */
+      content?: Buffer
+    })
 export type FileEntry = Extract<TreeEntry, { type: 'file' }>
 
 /**
@@ -37,62 +43,73 @@ export function excludeMatcher(patterns: string[]): (path: string, isDir: boolea
   }
 }
 
-async function hashFile(path: string): Promise<string> {
+/** Files up to this size are read whole and hashed in one go; larger ones are streamed. */
+export const SMALL_FILE = 256 * 1024
+/** Small files' contents are kept from the scan for the upload, up to this many bytes in all. */
+const KEPT_CONTENT_BYTES = 128 * 1024 * 1024
+/** Files handled between two yields to the event loop (the SSH handshake runs meanwhile). */
+const BATCH = 64
+
+async function hashStream(path: string): Promise<string> {
   const hash = createHash('sha256')
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
   return hash.digest('hex')
 }
 
-/** Runs `work` over `items` with at most `limit` at a time. */
-async function mapLimited<T, R>(
-  items: T[],
-  limit: number,
-  work: (item: T) => Promise<R>
-): Promise<R[]> {
-  const results: R[] = new Array(items.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await work(items[index])
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return results
-}
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
-/** Every directory, file and symlink under `root` that is not excluded, sorted, files hashed. */
+/**
+ * Every directory, file and symlink under `root` that is not excluded, sorted, files hashed, and
+ * small files' contents kept (within a budget) so the upload need not read them again. Small files
+ * are read synchronously in batches: one promise per file costs more than the read itself.
+ */
 export async function scanSource(
   root: string,
   excluded: (path: string, isDir: boolean) => boolean
 ): Promise<TreeEntry[]> {
-  const found: { path: string; absolute: string }[] = []
-  const walk = async (relative: string): Promise<void> => {
-    const entries = await readdir(join(root, relative), { withFileTypes: true })
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    for (const entry of entries) {
+  const found: string[] = []
+  const walk = (relative: string): void => {
+    const names = readdirSync(join(root, relative), { withFileTypes: true }).sort((a, b) =>
+      byName(a.name, b.name)
+    )
+    for (const entry of names) {
       const path = relative ? `${relative}/${entry.name}` : entry.name
       if (excluded(path, entry.isDirectory())) continue
-      found.push({ path, absolute: join(root, path) })
-      if (entry.isDirectory()) await walk(path)
+      found.push(path)
+      if (entry.isDirectory()) walk(path)
     }
   }
-  await walk('')
-  const entries = await mapLimited(
-    found,
-    16,
-    async ({ path, absolute }): Promise<TreeEntry | undefined> => {
-      const stat = await lstat(absolute)
-      const base = { path, mode: stat.mode & 0o7777, mtime: stat.mtime }
-      if (stat.isDirectory()) return { ...base, type: 'dir' }
-      if (stat.isSymbolicLink())
-        return { ...base, type: 'symlink', target: await readlink(absolute) }
-      if (stat.isFile())
-        return { ...base, type: 'file', size: stat.size, hash: await hashFile(absolute), absolute }
-      return undefined // sockets, fifos and devices are not shipped
+  walk('')
+  const entries: TreeEntry[] = []
+  let keptBytes = 0
+  for (const [index, path] of found.entries()) {
+    if (index % BATCH === BATCH - 1) await new Promise(resolve => setImmediate(resolve))
+    const absolute = join(root, path)
+    const stat = lstatSync(absolute)
+    const base = { path, mode: stat.mode & 0o7777, mtime: stat.mtime }
+    if (stat.isDirectory()) entries.push({ ...base, type: 'dir' })
+    else if (stat.isSymbolicLink())
+      entries.push({ ...base, type: 'symlink', target: readlinkSync(absolute) })
+    else if (stat.isFile() && stat.size > SMALL_FILE) {
+      const hash = await hashStream(absolute)
+      entries.push({ ...base, type: 'file', size: stat.size, hash, absolute })
+    } else if (stat.isFile()) {
+      const content = readFileSync(absolute)
+      const hash = createHash('sha256').update(content).digest('hex')
+      const keep = keptBytes + content.length <= KEPT_CONTENT_BYTES
+      if (keep) keptBytes += content.length
+      entries.push({
+        ...base,
+        type: 'file',
+        size: content.length,
+        hash,
+        absolute,
+        content: keep ? content : undefined
+      })
     }
-  )
-  return entries.filter((entry): entry is TreeEntry => entry !== undefined)
+    // sockets, fifos and devices are not shipped
+  }
+  return entries
 }
 
 /**

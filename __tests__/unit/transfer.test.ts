@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { releasesToPrune } from '../../src/phases/prune.js'
 import { parseTreeListing, pathsToDelete } from '../../src/phases/switch.js'
-import { finishUploadScript, parseInspection } from '../../src/phases/upload.js'
+import { mergeManifestScript, parseInspection } from '../../src/phases/upload.js'
 import { remoteLayout } from '../../src/layout.js'
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -171,9 +171,11 @@ describe('manifest delta, merged on the host by awk', () => {
       join(dir, '.deploy/manifests/base.tsv'),
       base.map(entry => manifestLine(entry.path, entry)).join('')
     )
-    execFileSync('/bin/sh', ['-c', finishUploadScript(layout, dir, dir, 'base', 'next').text], {
-      input: delta
-    })
+    writeFileSync(join(dir, 'delta'), delta)
+    execFileSync('/bin/sh', [
+      '-c',
+      mergeManifestScript(layout, 'base', 'next', join(dir, 'delta')).text
+    ])
     const merged = parseManifest(readFileSync(join(dir, '.deploy/manifests/next.tsv'), 'utf8'))
     expect([...merged.files.keys()].sort()).toEqual(now.map(entry => entry.path).sort())
     expect(merged.files.get('edit.py')?.hash).toBe('e2')

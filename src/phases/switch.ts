@@ -106,7 +106,7 @@ async function syncInPlace(ctx: DeployContext): Promise<void> {
       stdin: Buffer.from(doomed.map(path => `./${path}\0`).join(''))
     })
   }
-  await remote.run(tarCopyScript(staging, layout.target, false), { phase, timeoutSeconds: 1800 })
+  await remote.run(tarCopyScript(staging, layout.target), { phase, timeoutSeconds: 1800 })
   core.info(
     `Synced the new tree into ${layout.target}; removed ${doomed.length} path(s) the source no longer has`
   )

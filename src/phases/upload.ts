@@ -1,12 +1,11 @@
 import * as core from '@actions/core'
-import { createReadStream } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { createReadStream, readFileSync } from 'node:fs'
 import { pipeline } from 'node:stream/promises'
 import { Transform, type Readable } from 'node:stream'
-import { createGzip, gzipSync } from 'node:zlib'
 import tar from 'tar-stream'
 import type { DeployContext } from '../context.js'
 import type { RemoteLayout } from '../layout.js'
+import { createParallelGzip } from '../parallel-gzip.js'
 import { sh, type ShellCode } from '../shell.js'
 import {
   ALWAYS_EXCLUDED,
@@ -15,16 +14,15 @@ import {
   parseManifest,
   planTransfer,
   scanSource,
+  SMALL_FILE,
   type FileEntry,
   type Manifest,
   type TreeEntry
 } from '../source-tree.js'
-import type { Strategy } from '../settings.js'
+import type { Settings, Strategy } from '../settings.js'
 
 /** Base name of the in-place strategy's pristine copy of the last deployed tree. */
 const IN_PLACE_TREE = 'tree'
-/** Small files are read whole; larger ones streamed. */
-const SMALL_FILE = 256 * 1024
 /** gzip level: fast enough not to be the bottleneck on loopback, still halves text on a WAN. */
 const GZIP_LEVEL = 1
 
@@ -33,10 +31,21 @@ export function manifestPath(layout: RemoteLayout, name: string): string {
   return `${layout.deployDir}/manifests/${name}.tsv`
 }
 
-/** The directory the next release is built in before it is complete. */
-export function stagingDir(layout: RemoteLayout, strategy: Strategy, release: string): string {
+/**
+ * Where an upload is unpacked before it is complete: the new tree goes to `tree/` inside it and
+ * the upload's own files (copy list, manifest delta) to `meta/`, so no name in the source can
+ * collide with them.
+ */
+export function uploadBox(layout: RemoteLayout, strategy: Strategy, release: string): string {
   return strategy === 'releases'
     ? `${layout.releasesDir}/.staging-${release}`
+    : `${layout.deployDir}/upload`
+}
+
+/** Where the complete new tree is moved: its release dir, or in place the staged copy to sync. */
+export function stagedTree(layout: RemoteLayout, strategy: Strategy, release: string): string {
+  return strategy === 'releases'
+    ? `${layout.releasesDir}/${release}`
     : `${layout.deployDir}/staging`
 }
 
@@ -52,7 +61,7 @@ export function inspectScript(
 ): ShellCode {
   if (strategy === 'in-place') {
     return sh`cd -- ${layout.target} 2>/dev/null || exit 0
-rm -rf -- ${layout.deployDir}/staging
+rm -rf -- ${layout.deployDir}/staging ${layout.deployDir}/upload
 if [ -f ${stampFile} ]; then printf 'current-sha %s\n' "$(head -c 200 -- ${stampFile})"; fi
 if [ -d ${`${layout.deployDir}/${IN_PLACE_TREE}`} ] && [ -f ${manifestPath(layout, IN_PLACE_TREE)} ]; then
   printf 'base %s\nmanifest\n' ${IN_PLACE_TREE}; cat -- ${manifestPath(layout, IN_PLACE_TREE)}
@@ -105,11 +114,10 @@ export function parseInspection(stdout: string): HostInspection {
 
 /**
  * Copies a tree on the host with a tar pipe (real copies, never hard links): the whole of `from`,
- * or only the files of the gzip-compressed, NUL-separated `./path` list on stdin. Fails if either
- * side of the pipe fails.
+ * or only the NUL-separated `./path` list in `listFile`. Fails if either side of the pipe fails.
  */
-export function tarCopyScript(from: string, to: string, listOnStdin: boolean): ShellCode {
-  const source = listOnStdin ? sh`gzip -dc | tar --null -T - -cf -` : sh`tar -cf - .`
+export function tarCopyScript(from: string, to: string, listFile?: string): ShellCode {
+  const source = listFile ? sh`tar --null -T ${listFile} -cf -` : sh`tar -cf - .`
   return sh`mkdir -p -- ${to} || exit 1
 status=$(mktemp) || exit 1
 { (cd -- ${from} && ${source}); echo $? > "$status"; } | (cd -- ${to} && tar -xpf - --no-same-owner)
@@ -118,37 +126,58 @@ read copied < "$status"; rm -f -- "$status"
 [ "$copied" = 0 ] && [ "$extracted" = 0 ]`
 }
 
-/** Unpacks the gzip tar stream on stdin into staging. */
-export function extractScript(staging: string): ShellCode {
-  return sh`mkdir -p -- ${staging} && cd -- ${staging} && tar -xzpf - --no-same-owner`
-}
+/** The upload's own files, sent after the tree in the same stream. */
+const COPY_LIST = 'meta/copy'
+const MANIFEST_DELTA = 'meta/manifest-delta'
 
 /**
- * Writes the new tree's manifest from the base one plus the delta on stdin (so an incremental
- * deploy sends only the changed lines), then, for releases, moves the complete staging dir into place.
+ * Writes the new tree's manifest from the base one plus the delta file (so an incremental deploy
+ * sends only the changed lines); without a base, the delta is the whole manifest.
  */
-export function finishUploadScript(
+export function mergeManifestScript(
   layout: RemoteLayout,
-  staging: string,
-  finalDir: string,
   base: string | undefined,
-  name: string
+  name: string,
+  deltaFile: string
 ): ShellCode {
   const manifest = manifestPath(layout, name)
   const temporary = `${manifest}.tmp`
   const merge = base
-    ? sh`awk -F '\t' 'NR == FNR { if ($1 == "#delta") next; if ($1 == "-") drop[$2] = 1; else add[$4] = $0; next } !($4 in drop) && !($4 in add) { print } END { for (path in add) print add[path] }' - ${manifestPath(layout, base)}`
-    : sh`grep -v '^#delta'`
-  const move = staging === finalDir ? sh`true` : sh`mv -- ${staging} ${finalDir}`
-  return sh`mkdir -p -- ${`${layout.deployDir}/manifests`} && ${merge} > ${temporary} && mv -f -- ${temporary} ${manifest} && ${move}`
+    ? sh`awk -F '\t' 'NR == FNR { if ($1 == "#delta") next; if ($1 == "-") drop[$2] = 1; else add[$4] = $0; next } !($4 in drop) && !($4 in add) { print } END { for (path in add) print add[path] }' ${deltaFile} ${manifestPath(layout, base)}`
+    : sh`grep -v '^#delta' ${deltaFile}`
+  return sh`mkdir -p -- ${`${layout.deployDir}/manifests`} && ${merge} > ${temporary} && mv -f -- ${temporary} ${manifest}`
+}
+
+/**
+ * The whole host side of an upload in one command (every command costs a round trip and a login
+ * shell): unpack the stream on stdin into the box, copy the unchanged files it lists from the
+ * base tree, write the manifest, then move the complete tree into place.
+ */
+export function receiveScript(
+  layout: RemoteLayout,
+  box: string,
+  finalDir: string,
+  base: { dir: string; name: string } | undefined,
+  manifestName: string
+): ShellCode {
+  const tree = `${box}/tree`
+  const copy = base ? tarCopyScript(base.dir, tree, `${box}/${COPY_LIST}`) : sh`true`
+  return sh`rm -rf -- ${box} && mkdir -p -- ${tree} && (cd -- ${box} && tar -xzpf - --no-same-owner) || exit 1
+if [ -s ${`${box}/${COPY_LIST}`} ]; then ${copy} || exit 1; fi
+${mergeManifestScript(layout, base?.name, manifestName, `${box}/${MANIFEST_DELTA}`)} || exit 1
+mv -T -- ${tree} ${finalDir} && rm -rf -- ${box}`
 }
 
 type EntryHeader = Partial<tar.Header> & { name: string }
 
-/** A gzip tar stream of every dir and symlink plus the files to send; counts bytes on the wire. */
+/**
+ * A gzip tar stream of every dir and symlink plus the files to send, under `tree/`, then the `meta`
+ * files; counts bytes on the wire.
+ */
 export function packTree(
   entries: TreeEntry[],
-  send: Set<string>
+  send: Set<string>,
+  meta: Record<string, Buffer> = {}
 ): { stream: Readable; wireBytes: () => number } {
   const pack = tar.pack()
   const add = (headers: EntryHeader, body?: Buffer): Promise<EntryHeader> =>
@@ -157,25 +186,41 @@ export function packTree(
       if (body) pack.entry(headers, body, done)
       else pack.entry(headers, done)
     })
+  const contentOf = (entry: FileEntry): Buffer => {
+    const content = entry.content ?? readFileSync(entry.absolute)
+    if (content.length !== entry.size)
+      throw new Error(`${entry.path} changed while it was being uploaded; run the deploy again`)
+    return content
+  }
   const fill = async (): Promise<void> => {
     for (const entry of entries) {
-      const common = { name: entry.path, mode: entry.mode, mtime: entry.mtime, uid: 0, gid: 0 }
+      const common = {
+        name: `tree/${entry.path}`,
+        mode: entry.mode,
+        mtime: entry.mtime,
+        uid: 0,
+        gid: 0
+      }
       if (entry.type === 'dir') await add({ ...common, type: 'directory' })
       else if (entry.type === 'symlink')
         await add({ ...common, type: 'symlink', linkname: entry.target })
       else if (send.has(entry.path)) {
         if (entry.size <= SMALL_FILE) {
-          await add({ ...common, type: 'file', size: entry.size }, await readFile(entry.absolute))
+          await add({ ...common, type: 'file', size: entry.size }, contentOf(entry))
         } else {
           await new Promise<void>((resolve, reject) => {
             const sink = pack.entry({ ...common, type: 'file', size: entry.size }, error =>
               error ? reject(error) : resolve()
             )
-            pipeline(createReadStream(entry.absolute), sink).catch(reject)
+            pipeline(createReadStream(entry.absolute, { highWaterMark: 1024 * 1024 }), sink).catch(
+              reject
+            )
           })
         }
       }
     }
+    for (const [name, body] of Object.entries(meta))
+      await add({ name, type: 'file', mode: 0o600 }, body)
     pack.finalize()
   }
   let wire = 0
@@ -188,7 +233,7 @@ export function packTree(
     }
   })
   fill().catch(error => counted.destroy(error as Error))
-  pack.pipe(createGzip({ level: GZIP_LEVEL })).pipe(counted)
+  pack.pipe(createParallelGzip({ level: GZIP_LEVEL })).pipe(counted)
   return { stream: counted, wireBytes: () => wire }
 }
 
@@ -201,19 +246,36 @@ function uniqueRelease(wanted: string, existing: string[]): string {
 const under = (paths: string[]) => (path: string) =>
   paths.some(shared => path === shared || path.startsWith(`${shared}/`))
 
+const scans = new WeakMap<Settings, Promise<TreeEntry[]>>()
+
+/**
+ * The source tree to ship, scanned once per run and shared by every host. The deploy starts it
+ * before connecting, so hashing overlaps the SSH handshake and the lock.
+ */
+export function scanUploadSource(settings: Settings): Promise<TreeEntry[]> {
+  let scan = scans.get(settings)
+  if (!scan) {
+    const isShared = under(settings.sharedPaths)
+    const excluded = excludeMatcher([...ALWAYS_EXCLUDED, ...settings.exclude])
+    // In place, shared paths are the host's own: never shipped, never touched by the sync.
+    const skip =
+      settings.strategy === 'in-place'
+        ? (path: string, isDir: boolean) => excluded(path, isDir) || isShared(path)
+        : excluded
+    scan = scanSource(settings.source, skip)
+    scan.catch(() => undefined) // the upload phase awaits it and reports the error
+    scans.set(settings, scan)
+  }
+  return scan
+}
+
 /** upload: build the new tree in staging from unchanged files on the host plus one tar stream. */
 export async function upload(ctx: DeployContext): Promise<void> {
   const { settings, session, layout, report } = ctx
   const remote = session.remote
   const isShared = under(settings.sharedPaths)
-  const excluded = excludeMatcher([...ALWAYS_EXCLUDED, ...settings.exclude])
-  // In place, shared paths are the host's own: never shipped, never touched by the sync.
-  const skip =
-    settings.strategy === 'in-place'
-      ? (path: string, isDir: boolean) => excluded(path, isDir) || isShared(path)
-      : excluded
   const [entries, inspected] = await Promise.all([
-    scanSource(settings.source, skip),
+    scanUploadSource(settings),
     remote.run(inspectScript(layout, settings.strategy, settings.stampFile), {
       phase: 'upload',
       timeoutSeconds: 60
@@ -233,7 +295,8 @@ export async function upload(ctx: DeployContext): Promise<void> {
     ctx.releaseDir = `${layout.releasesDir}/${name}`
   }
   report.release = ctx.release
-  const staging = stagingDir(layout, settings.strategy, name)
+  const box = uploadBox(layout, settings.strategy, name)
+  const finalDir = stagedTree(layout, settings.strategy, name)
   const manifestName = releases ? name : 'staging'
 
   // Files under shared paths become symlinks in a release, so they are never copied from one.
@@ -241,48 +304,36 @@ export async function upload(ctx: DeployContext): Promise<void> {
     files: new Map([...host.manifest.files].filter(([path]) => !isShared(path)))
   }
   const { send, copy } = planTransfer(entries, transferable)
-  const baseDir =
-    host.base &&
-    (releases ? `${layout.releasesDir}/${host.base}` : `${layout.deployDir}/${IN_PLACE_TREE}`)
-  const packed = packTree(entries, new Set(send.map(entry => entry.path)))
-  const timeoutSeconds = 3600
-  await Promise.all([
-    copy.length > 0 && baseDir
-      ? remote.run(tarCopyScript(baseDir, staging, true), {
-          phase: 'upload',
-          timeoutSeconds,
-          stdin: gzipSync(copy.map(entry => `./${entry.path}\0`).join(''))
-        })
-      : undefined,
-    remote.run(extractScript(staging), { phase: 'upload', timeoutSeconds, stdin: packed.stream })
-  ])
+  const base =
+    host.base && transferable
+      ? {
+          name: host.base,
+          dir: releases
+            ? `${layout.releasesDir}/${host.base}`
+            : `${layout.deployDir}/${IN_PLACE_TREE}`
+        }
+      : undefined
   const files = entries.filter(
     (entry): entry is FileEntry => entry.type === 'file' && !isShared(entry.path)
   )
-  const delta = manifestDelta(files, transferable)
-  await remote.run(
-    finishUploadScript(
-      layout,
-      staging,
-      releases ? ctx.releaseDir : staging,
-      transferable && host.base,
-      manifestName
-    ),
-    {
-      phase: 'upload',
-      timeoutSeconds: 60,
-      stdin: Buffer.from(delta)
-    }
-  )
-  if (!releases) ctx.releaseDir = staging
+  const packed = packTree(entries, new Set(send.map(entry => entry.path)), {
+    [COPY_LIST]: Buffer.from(base ? copy.map(entry => `./${entry.path}\0`).join('') : ''),
+    [MANIFEST_DELTA]: Buffer.from(manifestDelta(files, transferable))
+  })
+  await remote.run(receiveScript(layout, box, finalDir, base, manifestName), {
+    phase: 'upload',
+    timeoutSeconds: 3600,
+    stdin: packed.stream
+  })
+  if (!releases) ctx.releaseDir = finalDir
 
   const sentBytes = send.reduce((sum, entry) => sum + entry.size, 0)
   report.uploadedFiles = send.length
   report.uploadedBytes = sentBytes
   core.info(
     `Sent ${send.length} file(s), ${sentBytes} bytes (${packed.wireBytes()} bytes gzip on the wire); ` +
-      (copy.length > 0
-        ? `copied ${copy.length} unchanged file(s) from ${host.base} on the host.`
+      (base && copy.length > 0
+        ? `copied ${copy.length} unchanged file(s) from ${base.name} on the host.`
         : 'nothing reused (first deploy or no usable base).')
   )
 }
