@@ -10041,7 +10041,7 @@ var require_api_stream = __commonJS({
   "node_modules/undici/lib/api/api-stream.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { finished, PassThrough } = __require("node:stream");
+    var { finished, PassThrough: PassThrough2 } = __require("node:stream");
     var { InvalidArgumentError, InvalidReturnValueError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -10117,7 +10117,7 @@ var require_api_stream = __commonJS({
         if (this.throwOnError && statusCode >= 400) {
           const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
           const contentType = parsedHeaders["content-type"];
-          res = new PassThrough();
+          res = new PassThrough2();
           this.callback = null;
           this.runInAsyncScope(
             getResolveErrorBodyCallback,
@@ -10216,7 +10216,7 @@ var require_api_pipeline = __commonJS({
     var {
       Readable,
       Duplex,
-      PassThrough
+      PassThrough: PassThrough2
     } = __require("node:stream");
     var {
       InvalidArgumentError,
@@ -10402,7 +10402,7 @@ var require_api_pipeline = __commonJS({
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
         return pipelineHandler.ret;
       } catch (err) {
-        return new PassThrough().destroy(err);
+        return new PassThrough2().destroy(err);
       }
     }
     module.exports = pipeline2;
@@ -40416,7 +40416,7 @@ var require_streamx = __commonJS({
         }
       }
       static deferred(fn, opts) {
-        const out = new PassThrough(opts);
+        const out = new PassThrough2(opts);
         fn().then((src) => {
           if (src === null) return out.end();
           if (out.destroying) return;
@@ -40696,7 +40696,7 @@ var require_streamx = __commonJS({
         this._flush(transformAfterFlush.bind(this));
       }
     };
-    var PassThrough = class extends Transform3 {
+    var PassThrough2 = class extends Transform3 {
     };
     function transformAfterFlush(err, data) {
       const cb = this._transformState.afterFinal;
@@ -40827,7 +40827,7 @@ var require_streamx = __commonJS({
       Duplex,
       Transform: Transform3,
       // Export PassThrough for compatibility with Node.js core's stream module
-      PassThrough
+      PassThrough: PassThrough2
     };
   }
 });
@@ -46468,6 +46468,7 @@ ${lastLines(stderr, 20)}` : "")
         stream.on("data", (chunk) => {
           if (stdout.length < MAX_CAPTURE) stdout += chunk;
           if (options.echo) echoOut.push(chunk);
+          options.onStdout?.(stdout);
         });
         stream.stderr.on("data", (chunk) => {
           if (stderr.length < MAX_CAPTURE) stderr += chunk;
@@ -47082,26 +47083,27 @@ sh -c ${settings.prepareCommand} < /dev/null`,
 var import_tar_stream = __toESM(require_tar_stream(), 1);
 import { createReadStream as createReadStream2, readFileSync as readFileSync2 } from "node:fs";
 import { pipeline } from "node:stream/promises";
-import { Transform as Transform2 } from "node:stream";
+import { PassThrough, Transform as Transform2 } from "node:stream";
 
 // src/parallel-gzip.ts
 import { Transform } from "node:stream";
 import { promisify } from "node:util";
-import { deflateRawSync, gzip } from "node:zlib";
+import { gzip } from "node:zlib";
 var gzipAsync = promisify(gzip);
 var SAMPLES = 4;
 var SAMPLE_BYTES = 4096;
 function looksIncompressible(segment) {
   if (segment.length < SAMPLES * SAMPLE_BYTES * 2) return false;
-  let raw = 0;
-  let packed = 0;
+  const counts = new Uint32Array(256);
   const step2 = Math.floor((segment.length - SAMPLE_BYTES) / (SAMPLES - 1));
   for (let index = 0; index < SAMPLES; index++) {
-    const window2 = segment.subarray(index * step2, index * step2 + SAMPLE_BYTES);
-    raw += window2.length;
-    packed += deflateRawSync(window2, { level: 1 }).length;
+    const start = index * step2;
+    for (let offset = start; offset < start + SAMPLE_BYTES; offset++) counts[segment[offset]]++;
   }
-  return packed > raw * 0.9;
+  const total = SAMPLES * SAMPLE_BYTES;
+  let bits = 0;
+  for (const count of counts) if (count > 0) bits -= count / total * Math.log2(count / total);
+  return bits > 7.5;
 }
 function createParallelGzip(options) {
   const segmentBytes = options.segmentBytes ?? 1024 * 1024;
@@ -47262,13 +47264,7 @@ function planTransfer(entries, base) {
 var IN_PLACE_TREE = "tree";
 var GZIP_LEVEL = 1;
 function manifestPath(layout, name) {
-  return `${layout.deployDir}/manifests/${name}.tsv`;
-}
-function uploadBox(layout, strategy, release) {
-  return strategy === "releases" ? `${layout.releasesDir}/.staging-${release}` : `${layout.deployDir}/upload`;
-}
-function stagedTree(layout, strategy, release) {
-  return strategy === "releases" ? `${layout.releasesDir}/${release}` : `${layout.deployDir}/staging`;
+  return sh`${`${layout.deployDir}/manifests`}/${name}.tsv`;
 }
 function inspectScript(layout, strategy, stampFile) {
   if (strategy === "in-place") {
@@ -47325,18 +47321,35 @@ read copied < "$status"; rm -f -- "$status"
 var COPY_LIST = "meta/copy";
 var MANIFEST_DELTA = "meta/manifest-delta";
 function mergeManifestScript(layout, base, name, deltaFile) {
-  const manifest = manifestPath(layout, name);
-  const temporary = `${manifest}.tmp`;
-  const merge = base ? sh`awk -F '\t' 'NR == FNR { if ($1 == "#delta") next; if ($1 == "-") drop[$2] = 1; else add[$4] = $0; next } !($4 in drop) && !($4 in add) { print } END { for (path in add) print add[path] }' ${deltaFile} ${manifestPath(layout, base)}` : sh`grep -v '^#delta' ${deltaFile}`;
-  return sh`mkdir -p -- ${`${layout.deployDir}/manifests`} && ${merge} > ${temporary} && mv -f -- ${temporary} ${manifest}`;
+  const temporary = sh`${manifestPath(layout, name)}.tmp`;
+  return sh`mkdir -p -- ${`${layout.deployDir}/manifests`} && if [ -n ${base} ]; then
+  awk -F '	' 'NR == FNR { if ($1 == "#delta") next; if ($1 == "-") drop[$2] = 1; else add[$4] = $0; next } !($4 in drop) && !($4 in add) { print } END { for (path in add) print add[path] }' ${deltaFile} ${manifestPath(layout, base)}
+else sed '/^#delta/d' ${deltaFile}; fi > ${temporary} && mv -f -- ${temporary} ${manifestPath(layout, name)}`;
 }
-function receiveScript(layout, box, finalDir, base, manifestName) {
-  const tree = `${box}/tree`;
-  const copy = base ? tarCopyScript(base.dir, tree, `${box}/${COPY_LIST}`) : sh`true`;
-  return sh`rm -rf -- ${box} && mkdir -p -- ${tree} && (cd -- ${box} && tar -xzpf - --no-same-owner) || exit 1
-if [ -s ${`${box}/${COPY_LIST}`} ]; then ${copy} || exit 1; fi
-${mergeManifestScript(layout, base?.name, manifestName, `${box}/${MANIFEST_DELTA}`)} || exit 1
+var INSPECTION_END = "end-of-inspection";
+function uploadScript(layout, strategy, stampFile) {
+  const releases = strategy === "releases";
+  const box = releases ? sh`${layout.releasesDir}/.staging-"$release"` : sh`${`${layout.deployDir}/upload`}`;
+  const finalDir = releases ? sh`${layout.releasesDir}/"$release"` : sh`${`${layout.deployDir}/staging`}`;
+  const baseDir = releases ? sh`${layout.releasesDir}/"$base"` : sh`${`${layout.deployDir}/${IN_PLACE_TREE}`}`;
+  const tree = sh`${box}/tree`;
+  const manifestName = releases ? sh`"$release"` : "staging";
+  return sh`(${inspectScript(layout, strategy, stampFile)})
+printf '%s\n' ${INSPECTION_END}
+IFS= read -r release && IFS= read -r base || exit 1
+case $release in ''|*/*|.*) printf 'bad release name: %s\n' "$release" >&2; exit 1 ;; esac
+rm -rf -- ${box} && mkdir -p -- ${tree} && (cd -- ${box} && tar -xzpf - --no-same-owner) || exit 1
+if [ -n "$base" ] && [ -s ${box}/${COPY_LIST} ]; then
+  ${tarCopyScript(baseDir, tree, sh`${box}/${COPY_LIST}`)} || exit 1
+fi
+${mergeManifestScript(layout, sh`"$base"`, manifestName, sh`${box}/${MANIFEST_DELTA}`)} || exit 1
 mv -T -- ${tree} ${finalDir} && rm -rf -- ${box}`;
+}
+function inspectionReport(stdout) {
+  const end = new RegExp(`(^|
+)${INSPECTION_END}
+`).exec(stdout);
+  return end ? stdout.slice(0, end.index + end[1].length) : void 0;
 }
 function packTree(entries, send, meta = {}) {
   const pack = import_tar_stream.default.pack();
@@ -47417,14 +47430,39 @@ async function upload(ctx) {
   const { settings, session, layout, report } = ctx;
   const remote = session.remote;
   const isShared = under(settings.sharedPaths);
-  const [entries, inspected] = await Promise.all([
-    scanUploadSource(settings),
-    remote.run(inspectScript(layout, settings.strategy, settings.stampFile), {
-      phase: "upload",
-      timeoutSeconds: 60
-    })
-  ]);
-  const host = parseInspection(inspected.stdout);
+  const stdin = new PassThrough();
+  let reported = () => void 0;
+  const inspection = new Promise((resolve) => reported = resolve);
+  const receiving = remote.run(uploadScript(layout, settings.strategy, settings.stampFile), {
+    phase: "upload",
+    timeoutSeconds: 3600,
+    stdin,
+    onStdout: (stdout) => {
+      const text = inspectionReport(stdout);
+      if (text !== void 0) reported(text);
+    }
+  });
+  let entries;
+  let inspected;
+  try {
+    ;
+    [entries, inspected] = await Promise.all([
+      scanUploadSource(settings),
+      Promise.race([
+        inspection,
+        receiving.then(() => {
+          throw new Error(
+            `the upload command on ${ctx.label} ended before reporting the host's state`
+          );
+        })
+      ])
+    ]);
+  } catch (error2) {
+    stdin.end();
+    await receiving.catch(() => void 0);
+    throw error2;
+  }
+  const host = parseInspection(inspected);
   ctx.previousRelease = host.current;
   ctx.previousSha = host.currentSha;
   ctx.existingReleases = host.releases;
@@ -47432,22 +47470,14 @@ async function upload(ctx) {
   report.previousSha = host.currentSha;
   const releases = settings.strategy === "releases";
   const name = releases ? uniqueRelease(ctx.release, host.releases) : IN_PLACE_TREE;
-  if (releases) {
-    ctx.release = name;
-    ctx.releaseDir = `${layout.releasesDir}/${name}`;
-  }
+  ctx.releaseDir = releases ? `${layout.releasesDir}/${name}` : `${layout.deployDir}/staging`;
+  if (releases) ctx.release = name;
   report.release = ctx.release;
-  const box = uploadBox(layout, settings.strategy, name);
-  const finalDir = stagedTree(layout, settings.strategy, name);
-  const manifestName = releases ? name : "staging";
   const transferable = host.manifest && {
     files: new Map([...host.manifest.files].filter(([path]) => !isShared(path)))
   };
   const { send, copy } = planTransfer(entries, transferable);
-  const base = host.base && transferable ? {
-    name: host.base,
-    dir: releases ? `${layout.releasesDir}/${host.base}` : `${layout.deployDir}/${IN_PLACE_TREE}`
-  } : void 0;
+  const base = transferable ? host.base : void 0;
   const files = entries.filter(
     (entry) => entry.type === "file" && !isShared(entry.path)
   );
@@ -47455,17 +47485,17 @@ async function upload(ctx) {
     [COPY_LIST]: Buffer.from(base ? copy.map((entry) => `./${entry.path}\0`).join("") : ""),
     [MANIFEST_DELTA]: Buffer.from(manifestDelta(files, transferable))
   });
-  await remote.run(receiveScript(layout, box, finalDir, base, manifestName), {
-    phase: "upload",
-    timeoutSeconds: 3600,
-    stdin: packed.stream
-  });
-  if (!releases) ctx.releaseDir = finalDir;
+  stdin.write(`${name}
+${base ?? ""}
+`);
+  packed.stream.on("error", (error2) => stdin.destroy(error2));
+  packed.stream.pipe(stdin);
+  await receiving;
   const sentBytes = send.reduce((sum, entry) => sum + entry.size, 0);
   report.uploadedFiles = send.length;
   report.uploadedBytes = sentBytes;
   info(
-    `Sent ${send.length} file(s), ${sentBytes} bytes (${packed.wireBytes()} bytes gzip on the wire); ` + (base && copy.length > 0 ? `copied ${copy.length} unchanged file(s) from ${base.name} on the host.` : "nothing reused (first deploy or no usable base).")
+    `Sent ${send.length} file(s), ${sentBytes} bytes (${packed.wireBytes()} bytes gzip on the wire); ` + (base && copy.length > 0 ? `copied ${copy.length} unchanged file(s) from ${base} on the host.` : "nothing reused (first deploy or no usable base).")
   );
 }
 

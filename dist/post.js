@@ -42149,6 +42149,7 @@ ${lastLines(stderr, 20)}` : "")
         stream.on("data", (chunk) => {
           if (stdout.length < MAX_CAPTURE) stdout += chunk;
           if (options.echo) echoOut.push(chunk);
+          options.onStdout?.(stdout);
         });
         stream.stderr.on("data", (chunk) => {
           if (stderr.length < MAX_CAPTURE) stderr += chunk;

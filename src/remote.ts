@@ -19,6 +19,8 @@ export interface RunOptions {
   echo?: boolean
   /** Return non-zero exits instead of throwing. */
   allowFailure?: boolean
+  /** Called with all stdout so far as it arrives, for commands that report before they finish. */
+  onStdout?: (stdout: string) => void
 }
 
 /** A remote command that failed; the message names the phase, exit code and stderr tail. */
@@ -138,6 +140,7 @@ export class Remote {
         stream.on('data', (chunk: string) => {
           if (stdout.length < MAX_CAPTURE) stdout += chunk
           if (options.echo) echoOut.push(chunk)
+          options.onStdout?.(stdout)
         })
         stream.stderr.on('data', (chunk: string) => {
           if (stderr.length < MAX_CAPTURE) stderr += chunk

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { releasesToPrune } from '../../src/phases/prune.js'
 import { parseTreeListing, pathsToDelete } from '../../src/phases/switch.js'
-import { mergeManifestScript, parseInspection } from '../../src/phases/upload.js'
+import { inspectionReport, mergeManifestScript, parseInspection } from '../../src/phases/upload.js'
 import { remoteLayout } from '../../src/layout.js'
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -113,6 +113,13 @@ describe('prune and inspection', () => {
     expect(
       releasesToPrune(['20260101T000000Z-a', '20260102T000000Z-b'], 1, ['20260101T000000Z-a'])
     ).toEqual([])
+  })
+
+  it('finds where the host report ends in the upload command output, only once it is whole', () => {
+    expect(inspectionReport('current r2\nend-of-insp')).toBeUndefined()
+    expect(inspectionReport('current r2\nend-of-inspection\n')).toBe('current r2\n')
+    expect(inspectionReport('end-of-inspection\n')).toBe('')
+    expect(inspectionReport('manifest\nh\t1\t420\t"end-of-inspection"\n')).toBeUndefined()
   })
 
   it('reads the host report and the manifest lines after it, skipping damaged lines', () => {

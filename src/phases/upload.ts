@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import { createReadStream, readFileSync } from 'node:fs'
 import { pipeline } from 'node:stream/promises'
-import { Transform, type Readable } from 'node:stream'
+import { PassThrough, Transform, type Readable } from 'node:stream'
 import tar from 'tar-stream'
 import type { DeployContext } from '../context.js'
 import type { RemoteLayout } from '../layout.js'
@@ -26,27 +26,12 @@ const IN_PLACE_TREE = 'tree'
 /** gzip level: fast enough not to be the bottleneck on loopback, still halves text on a WAN. */
 const GZIP_LEVEL = 1
 
+/** A path on the host: a literal (quoted when spliced) or a shell word built from variables. */
+type RemotePath = string | ShellCode
+
 /** Where a tree's manifest is kept on the host. */
-export function manifestPath(layout: RemoteLayout, name: string): string {
-  return `${layout.deployDir}/manifests/${name}.tsv`
-}
-
-/**
- * Where an upload is unpacked before it is complete: the new tree goes to `tree/` inside it and
- * the upload's own files (copy list, manifest delta) to `meta/`, so no name in the source can
- * collide with them.
- */
-export function uploadBox(layout: RemoteLayout, strategy: Strategy, release: string): string {
-  return strategy === 'releases'
-    ? `${layout.releasesDir}/.staging-${release}`
-    : `${layout.deployDir}/upload`
-}
-
-/** Where the complete new tree is moved: its release dir, or in place the staged copy to sync. */
-export function stagedTree(layout: RemoteLayout, strategy: Strategy, release: string): string {
-  return strategy === 'releases'
-    ? `${layout.releasesDir}/${release}`
-    : `${layout.deployDir}/staging`
+export function manifestPath(layout: RemoteLayout, name: RemotePath): ShellCode {
+  return sh`${`${layout.deployDir}/manifests`}/${name}.tsv`
 }
 
 /**
@@ -116,7 +101,7 @@ export function parseInspection(stdout: string): HostInspection {
  * Copies a tree on the host with a tar pipe (real copies, never hard links): the whole of `from`,
  * or only the NUL-separated `./path` list in `listFile`. Fails if either side of the pipe fails.
  */
-export function tarCopyScript(from: string, to: string, listFile?: string): ShellCode {
+export function tarCopyScript(from: RemotePath, to: RemotePath, listFile?: RemotePath): ShellCode {
   const source = listFile ? sh`tar --null -T ${listFile} -cf -` : sh`tar -cf - .`
   return sh`mkdir -p -- ${to} || exit 1
 status=$(mktemp) || exit 1
@@ -131,41 +116,65 @@ const COPY_LIST = 'meta/copy'
 const MANIFEST_DELTA = 'meta/manifest-delta'
 
 /**
- * Writes the new tree's manifest from the base one plus the delta file (so an incremental deploy
- * sends only the changed lines); without a base, the delta is the whole manifest.
+ * Writes manifest `name` from manifest `base` plus the delta file (so an incremental deploy sends
+ * only the changed lines); when `base` expands to nothing, the delta is the whole manifest.
  */
 export function mergeManifestScript(
   layout: RemoteLayout,
-  base: string | undefined,
-  name: string,
-  deltaFile: string
+  base: RemotePath,
+  name: RemotePath,
+  deltaFile: RemotePath
 ): ShellCode {
-  const manifest = manifestPath(layout, name)
-  const temporary = `${manifest}.tmp`
-  const merge = base
-    ? sh`awk -F '\t' 'NR == FNR { if ($1 == "#delta") next; if ($1 == "-") drop[$2] = 1; else add[$4] = $0; next } !($4 in drop) && !($4 in add) { print } END { for (path in add) print add[path] }' ${deltaFile} ${manifestPath(layout, base)}`
-    : sh`grep -v '^#delta' ${deltaFile}`
-  return sh`mkdir -p -- ${`${layout.deployDir}/manifests`} && ${merge} > ${temporary} && mv -f -- ${temporary} ${manifest}`
+  const temporary = sh`${manifestPath(layout, name)}.tmp`
+  return sh`mkdir -p -- ${`${layout.deployDir}/manifests`} && if [ -n ${base} ]; then
+  awk -F '	' 'NR == FNR { if ($1 == "#delta") next; if ($1 == "-") drop[$2] = 1; else add[$4] = $0; next } !($4 in drop) && !($4 in add) { print } END { for (path in add) print add[path] }' ${deltaFile} ${manifestPath(layout, base)}
+else sed '/^#delta/d' ${deltaFile}; fi > ${temporary} && mv -f -- ${temporary} ${manifestPath(layout, name)}`
 }
 
+/** The line between the host's report and the upload, in the upload command's output. */
+const INSPECTION_END = 'end-of-inspection'
+
 /**
- * The whole host side of an upload in one command (every command costs a round trip and a login
- * shell): unpack the stream on stdin into the box, copy the unchanged files it lists from the
- * base tree, write the manifest, then move the complete tree into place.
+ * The whole host side of an upload in one command (each command costs round trips and a login
+ * shell). It prints the inspection and INSPECTION_END, then reads two lines, the release name and
+ * the base tree's name (empty: none), and unpacks the gzip tar stream that follows into a box:
+ * the tree under `tree/`, the upload's own files under `meta/`, so no source name can collide
+ * with them. Then it copies the unchanged files listed there from the base, writes the manifest,
+ * and moves the complete tree into place.
  */
-export function receiveScript(
+export function uploadScript(
   layout: RemoteLayout,
-  box: string,
-  finalDir: string,
-  base: { dir: string; name: string } | undefined,
-  manifestName: string
+  strategy: Strategy,
+  stampFile: string
 ): ShellCode {
-  const tree = `${box}/tree`
-  const copy = base ? tarCopyScript(base.dir, tree, `${box}/${COPY_LIST}`) : sh`true`
-  return sh`rm -rf -- ${box} && mkdir -p -- ${tree} && (cd -- ${box} && tar -xzpf - --no-same-owner) || exit 1
-if [ -s ${`${box}/${COPY_LIST}`} ]; then ${copy} || exit 1; fi
-${mergeManifestScript(layout, base?.name, manifestName, `${box}/${MANIFEST_DELTA}`)} || exit 1
+  const releases = strategy === 'releases'
+  const box = releases
+    ? sh`${layout.releasesDir}/.staging-"$release"`
+    : sh`${`${layout.deployDir}/upload`}`
+  const finalDir = releases
+    ? sh`${layout.releasesDir}/"$release"`
+    : sh`${`${layout.deployDir}/staging`}`
+  const baseDir = releases
+    ? sh`${layout.releasesDir}/"$base"`
+    : sh`${`${layout.deployDir}/${IN_PLACE_TREE}`}`
+  const tree = sh`${box}/tree`
+  const manifestName = releases ? sh`"$release"` : 'staging'
+  return sh`(${inspectScript(layout, strategy, stampFile)})
+printf '%s\n' ${INSPECTION_END}
+IFS= read -r release && IFS= read -r base || exit 1
+case $release in ''|*/*|.*) printf 'bad release name: %s\n' "$release" >&2; exit 1 ;; esac
+rm -rf -- ${box} && mkdir -p -- ${tree} && (cd -- ${box} && tar -xzpf - --no-same-owner) || exit 1
+if [ -n "$base" ] && [ -s ${box}/${COPY_LIST} ]; then
+  ${tarCopyScript(baseDir, tree, sh`${box}/${COPY_LIST}`)} || exit 1
+fi
+${mergeManifestScript(layout, sh`"$base"`, manifestName, sh`${box}/${MANIFEST_DELTA}`)} || exit 1
 mv -T -- ${tree} ${finalDir} && rm -rf -- ${box}`
+}
+
+/** The inspection part of the upload command's output, once it is all there. */
+export function inspectionReport(stdout: string): string | undefined {
+  const end = new RegExp(`(^|\n)${INSPECTION_END}\n`).exec(stdout)
+  return end ? stdout.slice(0, end.index + end[1].length) : undefined
 }
 
 type EntryHeader = Partial<tar.Header> & { name: string }
@@ -274,14 +283,39 @@ export async function upload(ctx: DeployContext): Promise<void> {
   const { settings, session, layout, report } = ctx
   const remote = session.remote
   const isShared = under(settings.sharedPaths)
-  const [entries, inspected] = await Promise.all([
-    scanUploadSource(settings),
-    remote.run(inspectScript(layout, settings.strategy, settings.stampFile), {
-      phase: 'upload',
-      timeoutSeconds: 60
-    })
-  ])
-  const host = parseInspection(inspected.stdout)
+  // One command: it reports the host's state, then waits on stdin for the plan and the stream.
+  const stdin = new PassThrough()
+  let reported: (report: string) => void = () => undefined
+  const inspection = new Promise<string>(resolve => (reported = resolve))
+  const receiving = remote.run(uploadScript(layout, settings.strategy, settings.stampFile), {
+    phase: 'upload',
+    timeoutSeconds: 3600,
+    stdin,
+    onStdout: stdout => {
+      const text = inspectionReport(stdout)
+      if (text !== undefined) reported(text)
+    }
+  })
+  let entries: TreeEntry[]
+  let inspected: string
+  try {
+    ;[entries, inspected] = await Promise.all([
+      scanUploadSource(settings),
+      Promise.race([
+        inspection,
+        receiving.then(() => {
+          throw new Error(
+            `the upload command on ${ctx.label} ended before reporting the host's state`
+          )
+        })
+      ])
+    ])
+  } catch (error) {
+    stdin.end() // no plan: the command exits without touching anything
+    await receiving.catch(() => undefined)
+    throw error
+  }
+  const host = parseInspection(inspected)
   ctx.previousRelease = host.current
   ctx.previousSha = host.currentSha
   ctx.existingReleases = host.releases
@@ -290,29 +324,16 @@ export async function upload(ctx: DeployContext): Promise<void> {
 
   const releases = settings.strategy === 'releases'
   const name = releases ? uniqueRelease(ctx.release, host.releases) : IN_PLACE_TREE
-  if (releases) {
-    ctx.release = name
-    ctx.releaseDir = `${layout.releasesDir}/${name}`
-  }
+  ctx.releaseDir = releases ? `${layout.releasesDir}/${name}` : `${layout.deployDir}/staging`
+  if (releases) ctx.release = name
   report.release = ctx.release
-  const box = uploadBox(layout, settings.strategy, name)
-  const finalDir = stagedTree(layout, settings.strategy, name)
-  const manifestName = releases ? name : 'staging'
 
   // Files under shared paths become symlinks in a release, so they are never copied from one.
   const transferable = host.manifest && {
     files: new Map([...host.manifest.files].filter(([path]) => !isShared(path)))
   }
   const { send, copy } = planTransfer(entries, transferable)
-  const base =
-    host.base && transferable
-      ? {
-          name: host.base,
-          dir: releases
-            ? `${layout.releasesDir}/${host.base}`
-            : `${layout.deployDir}/${IN_PLACE_TREE}`
-        }
-      : undefined
+  const base = transferable ? host.base : undefined
   const files = entries.filter(
     (entry): entry is FileEntry => entry.type === 'file' && !isShared(entry.path)
   )
@@ -320,12 +341,10 @@ export async function upload(ctx: DeployContext): Promise<void> {
     [COPY_LIST]: Buffer.from(base ? copy.map(entry => `./${entry.path}\0`).join('') : ''),
     [MANIFEST_DELTA]: Buffer.from(manifestDelta(files, transferable))
   })
-  await remote.run(receiveScript(layout, box, finalDir, base, manifestName), {
-    phase: 'upload',
-    timeoutSeconds: 3600,
-    stdin: packed.stream
-  })
-  if (!releases) ctx.releaseDir = finalDir
+  stdin.write(`${name}\n${base ?? ''}\n`)
+  packed.stream.on('error', error => stdin.destroy(error))
+  packed.stream.pipe(stdin)
+  await receiving
 
   const sentBytes = send.reduce((sum, entry) => sum + entry.size, 0)
   report.uploadedFiles = send.length
@@ -333,7 +352,7 @@ export async function upload(ctx: DeployContext): Promise<void> {
   core.info(
     `Sent ${send.length} file(s), ${sentBytes} bytes (${packed.wireBytes()} bytes gzip on the wire); ` +
       (base && copy.length > 0
-        ? `copied ${copy.length} unchanged file(s) from ${base.name} on the host.`
+        ? `copied ${copy.length} unchanged file(s) from ${base} on the host.`
         : 'nothing reused (first deploy or no usable base).')
   )
 }
