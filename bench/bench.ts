@@ -19,12 +19,13 @@ import { performance } from 'node:perf_hooks'
 import { NodeSSH } from 'node-ssh'
 import { actionNode, PROJECT_ROOT } from '../__tests__/support/action.js'
 import { startSshd, type TestSshd } from '../__tests__/support/sshd.js'
-import type { DeployContext } from '../src/context.js'
-import { releaseName, remoteLayout } from '../src/layout.js'
+import { newDeployContext } from '../src/context.js'
+import { remoteLayout } from '../src/layout.js'
 import { connect } from '../src/phases/connect.js'
 import { scanUploadSource, upload } from '../src/phases/upload.js'
 import type { HostReport } from '../src/report.js'
 import { getSettings } from '../src/settings.js'
+import { quote } from '../src/shell.js'
 import { PROFILES, startLink, type Link } from './link.js'
 import { editTenFiles, generateTree, type GeneratedTree } from './tree.js'
 
@@ -101,6 +102,11 @@ function ensureRsync(): void {
   }
 }
 
+/** The sshd's known_hosts line, for the port of the link in front of it. */
+function knownHostsThrough(sshd: TestSshd, link: Link): string {
+  return sshd.knownHosts.ed25519.replace(`]:${sshd.port} `, `]:${link.port} `)
+}
+
 class Bench {
   constructor(
     private readonly sshd: TestSshd,
@@ -111,10 +117,7 @@ class Bench {
 
   private knownHostsFile(): string {
     const file = join(this.work, `known_hosts_${this.link.port}`)
-    writeFileSync(
-      file,
-      this.sshd.knownHosts.ed25519.replace(`]:${this.sshd.port} `, `]:${this.link.port} `) + '\n'
-    )
+    writeFileSync(file, knownHostsThrough(this.sshd, this.link) + '\n')
     return file
   }
 
@@ -162,10 +165,7 @@ class Bench {
             host: `127.0.0.1:${this.link.port}`,
             username: this.sshd.user,
             'private-key': this.sshd.keys.ed25519.text,
-            'known-hosts': this.sshd.knownHosts.ed25519.replace(
-              `]:${this.sshd.port} `,
-              `]:${this.link.port} `
-            ),
+            'known-hosts': knownHostsThrough(this.sshd, this.link),
             source,
             target,
             'start-command': 'true',
@@ -185,19 +185,15 @@ class Bench {
     const session = await quietly(() => connect(settings.hosts[0], settings))
     try {
       const layout = remoteLayout(session.target)
-      const release = releaseName(new Date(), SHA)
-      const ctx: DeployContext = {
+      const ctx = newDeployContext({
         settings,
         sha: SHA,
         label: 'bench',
         session,
         layout,
         report,
-        release,
-        releaseDir: `${layout.releasesDir}/${release}`,
-        existingReleases: [],
         run: 'bench'
-      }
+      })
       await quietly(() => upload(ctx))
       // The base for the next incremental run is the one `current` names.
       execFileSync('ln', ['-sfn', `releases/${ctx.release}`, join(target, 'current')])
@@ -219,7 +215,7 @@ class Bench {
   }
 
   private quoted(args: string[]): string {
-    return args.map(arg => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ')
+    return args.map(quote).join(' ')
   }
 
   tar(source: string, gzip: boolean): Promise<Measurement> {
@@ -311,7 +307,7 @@ async function coldStart(sshd: TestSshd, link: Link, source: string): Promise<nu
       INPUT_HOST: `127.0.0.1:${link.port}`,
       INPUT_USERNAME: sshd.user,
       'INPUT_PRIVATE-KEY': sshd.keys.ed25519.text,
-      'INPUT_KNOWN-HOSTS': sshd.knownHosts.ed25519.replace(`]:${sshd.port} `, `]:${link.port} `),
+      'INPUT_KNOWN-HOSTS': knownHostsThrough(sshd, link),
       INPUT_SOURCE: source,
       INPUT_TARGET: '/tmp/vsd-bench-cold',
       'INPUT_START-COMMAND': 'true',
@@ -440,7 +436,7 @@ async function main(): Promise<void> {
             ? `${r.sftp_vs_full}x action full`
             : ''
     console.log(
-      `| ${profile} | ${name} | ${median(m.seconds).toFixed(2)} (${Math.min(...m.seconds).toFixed(2)}-${Math.max(...m.seconds).toFixed(2)}) | ${m.bytesSent} | ${ratio} |`
+      `| ${profile} | ${name.replace(/\|/g, '\\|')} | ${median(m.seconds).toFixed(2)} (${Math.min(...m.seconds).toFixed(2)}-${Math.max(...m.seconds).toFixed(2)}) | ${m.bytesSent} | ${ratio} |`
     )
   }
   for (const profile of Object.keys(results))

@@ -46246,6 +46246,40 @@ function saveState(name, value) {
   issueCommand("save-state", { name }, toCommandValue(value));
 }
 
+// src/layout.ts
+function remoteLayout(target, startLog) {
+  const deployDir = `${target}/.deploy`;
+  return {
+    target,
+    current: `${target}/current`,
+    releasesDir: `${target}/releases`,
+    sharedDir: `${target}/shared`,
+    deployDir,
+    lockDir: `${deployDir}/lock`,
+    stateFile: `${deployDir}/state.json`,
+    releasesLog: `${deployDir}/releases.log`,
+    startLog: startLog ?? `${deployDir}/service.log`
+  };
+}
+function releaseName(time, sha) {
+  const stamp = time.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${stamp}-${sha.slice(0, 7)}`;
+}
+function expandHome(path, home) {
+  return path.startsWith("~/") ? `${home.replace(/\/+$/, "")}/${path.slice(2)}` : path;
+}
+
+// src/context.ts
+function newDeployContext(fields, now = /* @__PURE__ */ new Date()) {
+  const release = releaseName(now, fields.sha);
+  return {
+    ...fields,
+    release,
+    releaseDir: `${fields.layout.releasesDir}/${release}`,
+    existingReleases: []
+  };
+}
+
 // src/host-address.ts
 import { isIP } from "node:net";
 var HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?$/;
@@ -46294,29 +46328,6 @@ function parseHostAddress(entry, defaults) {
   if (!username) return `'${entry}' has no user: set the 'username' input or write user@host`;
   if (/[\s:@]/.test(username)) return `'${entry}' has an invalid user name '${username}'`;
   return { host, port, username };
-}
-
-// src/layout.ts
-function remoteLayout(target, startLog) {
-  const deployDir = `${target}/.deploy`;
-  return {
-    target,
-    current: `${target}/current`,
-    releasesDir: `${target}/releases`,
-    sharedDir: `${target}/shared`,
-    deployDir,
-    lockDir: `${deployDir}/lock`,
-    stateFile: `${deployDir}/state.json`,
-    releasesLog: `${deployDir}/releases.log`,
-    startLog: startLog ?? `${deployDir}/service.log`
-  };
-}
-function releaseName(time, sha) {
-  const stamp = time.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  return `${stamp}-${sha.slice(0, 7)}`;
-}
-function expandHome(path, home) {
-  return path.startsWith("~/") ? `${home.replace(/\/+$/, "")}/${path.slice(2)}` : path;
 }
 
 // src/shell.ts
@@ -48330,19 +48341,7 @@ async function ship(address, settings, session, sha, report) {
       settings.lockTimeoutSeconds + 60,
       () => acquireLock(session.remote, layout, owner, settings.lockTimeoutSeconds)
     );
-    const release = releaseName(/* @__PURE__ */ new Date(), sha);
-    const ctx = {
-      settings,
-      sha,
-      label,
-      session,
-      layout,
-      report,
-      release,
-      releaseDir: `${layout.releasesDir}/${release}`,
-      existingReleases: [],
-      run: owner.run
-    };
+    const ctx = newDeployContext({ settings, sha, label, session, layout, report, run: owner.run });
     await phase("upload", 3600, () => upload(ctx));
     await phase("prepare", 3600, () => prepare(ctx));
     const stopped = await phase("stop", settings.stopTimeoutSeconds + 120, async () => {

@@ -1,4 +1,4 @@
-import type { RemoteLayout } from './layout.js'
+import { releaseName, type RemoteLayout } from './layout.js'
 import type { HostSession } from './phases/connect.js'
 import type { HostReport } from './report.js'
 import type { Settings } from './settings.js'
@@ -22,4 +22,21 @@ export interface DeployContext {
   existingReleases: string[]
   /** Link to the workflow run, recorded in the lock and releases.log. */
   run: string
+}
+
+/** The context of a deploy about to upload: a new release named for `now` and the commit. */
+export function newDeployContext(
+  fields: Pick<
+    DeployContext,
+    'settings' | 'sha' | 'label' | 'session' | 'layout' | 'report' | 'run'
+  >,
+  now = new Date()
+): DeployContext {
+  const release = releaseName(now, fields.sha)
+  return {
+    ...fields,
+    release,
+    releaseDir: `${fields.layout.releasesDir}/${release}`,
+    existingReleases: []
+  }
 }

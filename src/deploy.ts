@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
-import type { DeployContext } from './context.js'
+import { newDeployContext } from './context.js'
 import { hostLabel, type HostAddress } from './host-address.js'
-import { releaseName, remoteLayout } from './layout.js'
+import { remoteLayout } from './layout.js'
 import { connect, type HostSession } from './phases/connect.js'
 import {
   acquireLock,
@@ -79,19 +79,7 @@ async function ship(
     await phase('lock', settings.lockTimeoutSeconds + 60, () =>
       acquireLock(session.remote, layout, owner, settings.lockTimeoutSeconds)
     )
-    const release = releaseName(new Date(), sha)
-    const ctx: DeployContext = {
-      settings,
-      sha,
-      label,
-      session,
-      layout,
-      report,
-      release,
-      releaseDir: `${layout.releasesDir}/${release}`,
-      existingReleases: [],
-      run: owner.run
-    }
+    const ctx = newDeployContext({ settings, sha, label, session, layout, report, run: owner.run })
     await phase('upload', 3600, () => upload(ctx))
     await phase('prepare', 3600, () => prepare(ctx))
     const stopped = await phase('stop', settings.stopTimeoutSeconds + 120, async () => {
