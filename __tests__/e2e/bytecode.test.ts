@@ -1,20 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, utimesSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { deploy, deployInputs, stopTestServices } from '../support/deploy.js'
-import { startSshd, type TestSshd } from '../support/sshd.js'
+import { deploy, deployInputs, useSshd } from '../support/deploy.js'
+import { type TestSshd } from '../support/sshd.js'
 import { write } from '../support/tree.js'
 
 let sshd: TestSshd
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterAll(async () => {
-  stopTestServices()
-  await sshd?.stop()
-})
+useSshd(started => (sshd = started))
 
 /** The same size and the same whole-second mtime for v1 and v2, as tar and reproducible checkouts give. */
 const FIXED_MTIME = new Date('2026-01-02T03:04:05Z')

@@ -1,28 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { runAction } from '../support/action.js'
-import {
-  currentRelease,
-  deploy,
-  deployInputs,
-  stopTestServices,
-  failureMessage
-} from '../support/deploy.js'
-import { startSshd, type TestSshd } from '../support/sshd.js'
+import { currentRelease, deploy, deployInputs, failureMessage, useSshd } from '../support/deploy.js'
+import { type TestSshd } from '../support/sshd.js'
 import { richSourceTree, treeDigest, write } from '../support/tree.js'
 
 let sshd: TestSshd
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterAll(async () => {
-  stopTestServices()
-  await sshd?.stop()
-})
+useSshd(started => (sshd = started))
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 

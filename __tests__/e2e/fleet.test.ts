@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { deploy, failureMessage } from '../support/deploy.js'
 import { TEST_SHA } from '../support/fixtures.js'
 import { killNamespace, namespaces, type Namespaces } from '../support/netns.js'
-import { serviceSource, sha } from '../support/service.js'
+import { namespacedServiceInputs, sha } from '../support/service.js'
 import { startSshd, type TestSshd } from '../support/sshd.js'
 
 /** Three hosts, each in its own network namespace with its own address and loopback. */
@@ -49,14 +49,8 @@ function fleetInputs(
     username: keyHolder.user,
     'private-key': keyHolder.keys.ed25519.text,
     'known-hosts': chosen.map(({ sshd }) => sshd.knownHosts.ed25519).join('\n'),
-    source: serviceSource(),
-    target: '~/app',
-    'start-command': 'python3 -m vsdsvc start --port 8000',
-    ports: '8000',
-    'version-url': 'http://127.0.0.1:8000/version',
-    'stable-for': '0',
+    ...namespacedServiceInputs(),
     'version-timeout': '5',
-    env: 'PYTHONDONTWRITEBYTECODE=1',
     ...overrides
   }
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { deploy, failureMessage } from '../support/deploy.js'
 import { killNamespace, namespaces, type Namespaces } from '../support/netns.js'
-import { serviceSource, sha } from '../support/service.js'
+import { namespacedServiceInputs, sha } from '../support/service.js'
 import { startSshd, type TestSshd } from '../support/sshd.js'
 
 /**
@@ -51,15 +51,9 @@ function inputs(overrides: Record<string, string> = {}): Record<string, string> 
     'private-key': keys.keys.ed25519.text,
     'known-hosts': `${bastion.knownHosts.ed25519}\n${target.knownHosts.ed25519}`,
     'jump-host': `${keys.user}@${bastion.host}:22`,
-    source: serviceSource(),
-    target: '~/app',
-    'start-command': 'python3 -m vsdsvc start --port 8000',
-    ports: '8000',
-    'version-url': 'http://127.0.0.1:8000/version',
-    'stable-for': '0',
+    ...namespacedServiceInputs(),
     'version-timeout': '10',
     'connect-timeout': '5',
-    env: 'PYTHONDONTWRITEBYTECODE=1',
     sha: sha('b'),
     ...overrides
   }

@@ -1,8 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { deploy, deployInputs, failureMessage, stopTestServices } from '../support/deploy.js'
+import { deploy, deployInputs, failureMessage, useSshd } from '../support/deploy.js'
 import {
   reportedCommit,
   serviceSource,
@@ -10,14 +10,10 @@ import {
   startCommand,
   waitForCommit
 } from '../support/service.js'
-import { freePort, startSshd, type TestSshd } from '../support/sshd.js'
+import { freePort, type TestSshd } from '../support/sshd.js'
 
 let sshd: TestSshd
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterEach(stopTestServices)
-afterAll(async () => sshd?.stop())
+useSshd(started => (sshd = started), { stopServicesAfterEach: true })
 
 async function runningService(name: string, flags = '', overrides: Record<string, string> = {}) {
   const target = join(sshd.dir, name)

@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { deploy, deployInputs, stopTestServices } from '../support/deploy.js'
+import { deploy, deployInputs, useSshd } from '../support/deploy.js'
 import {
   reportedCommit,
   serviceSource,
@@ -9,14 +9,10 @@ import {
   startByHand,
   waitForCommit
 } from '../support/service.js'
-import { startSshd, type TestSshd } from '../support/sshd.js'
+import { type TestSshd } from '../support/sshd.js'
 
 let sshd: TestSshd
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterEach(stopTestServices)
-afterAll(async () => sshd?.stop())
+useSshd(started => (sshd = started), { stopServicesAfterEach: true })
 
 /** A process-match pattern for this test's service only: other test files run services too. */
 const matchPort = (port: number | string) => `vsdsvc start --port ${port}( |$)`

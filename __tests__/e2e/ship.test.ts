@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import {
   statSync,
   existsSync,
@@ -11,8 +11,8 @@ import {
   mkdirSync
 } from 'node:fs'
 import { join } from 'node:path'
-import { currentRelease, deploy, deployInputs, stopTestServices } from '../support/deploy.js'
-import { startSshd, type TestSshd } from '../support/sshd.js'
+import { currentRelease, deploy, deployInputs, useSshd } from '../support/deploy.js'
+import { type TestSshd } from '../support/sshd.js'
 import {
   isUnder,
   richSourceTree,
@@ -23,13 +23,7 @@ import {
 } from '../support/tree.js'
 
 let sshd: TestSshd
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterAll(async () => {
-  stopTestServices()
-  await sshd?.stop()
-})
+useSshd(started => (sshd = started))
 
 /** Adds, edits, deletes and renames files: three files change content or name. */
 function changeTree(source: string): void {

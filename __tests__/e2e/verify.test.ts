@@ -1,13 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import {
-  currentRelease,
-  deploy,
-  deployInputs,
-  failureMessage,
-  stopTestServices
-} from '../support/deploy.js'
+import { currentRelease, deploy, deployInputs, failureMessage, useSshd } from '../support/deploy.js'
 import {
   killServiceOnPort,
   reportedCommit,
@@ -20,13 +14,7 @@ import { freePort, startSshd, type TestSshd } from '../support/sshd.js'
 import { write } from '../support/tree.js'
 
 let sshd: TestSshd
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterAll(async () => {
-  stopTestServices()
-  await sshd?.stop()
-})
+useSshd(started => (sshd = started))
 
 async function service(name: string, overrides: Record<string, string> = {}) {
   const source = serviceSource()

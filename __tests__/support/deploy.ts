@@ -1,10 +1,11 @@
+import { afterAll, afterEach, beforeAll } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { cpSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { runAction, type ActionRun } from './action.js'
 import { dryRunInputs } from './fixtures.js'
 import { killServiceOnPort, SERVICE_DIR, startCommand } from './service.js'
-import { freePort, type TestSshd } from './sshd.js'
+import { freePort, startSshd, type TestSshd } from './sshd.js'
 
 const servicePorts: number[] = []
 
@@ -41,6 +42,27 @@ export async function deployInputs(
 /** Kills every test service this file's deploys started (for afterAll/afterEach). */
 export function stopTestServices(): void {
   servicePorts.splice(0).forEach(killServiceOnPort)
+}
+
+/**
+ * One real sshd for the calling test file, started before its tests and handed to `started`.
+ * The test services its deploys start are stopped after all its tests (or after each one), then
+ * the sshd.
+ */
+export function useSshd(
+  started: (sshd: TestSshd) => void,
+  options: { stopServicesAfterEach?: boolean } = {}
+): void {
+  let sshd: TestSshd | undefined
+  beforeAll(async () => {
+    sshd = await startSshd()
+    started(sshd)
+  })
+  if (options.stopServicesAfterEach) afterEach(stopTestServices)
+  afterAll(async () => {
+    stopTestServices()
+    await sshd?.stop()
+  })
 }
 
 /** Runs the bundle and fails the test with the log when the exit code is not the expected one. */

@@ -14,6 +14,22 @@ export function serviceSource(): string {
   return dir
 }
 
+/**
+ * Inputs that deploy a fresh copy of the test service to ~/app on a host of its own (a network
+ * namespace), serving on that host's loopback port 8000.
+ */
+export function namespacedServiceInputs(): Record<string, string> {
+  return {
+    source: serviceSource(),
+    target: '~/app',
+    'start-command': 'python3 -m vsdsvc start --port 8000',
+    ports: '8000',
+    'version-url': 'http://127.0.0.1:8000/version',
+    'stable-for': '0',
+    env: 'PYTHONDONTWRITEBYTECODE=1'
+  }
+}
+
 export function startCommand(port: number, flags = ''): string {
   return `python3 -m vsdsvc start --port ${port} ${flags}`.trim()
 }

@@ -1,19 +1,7 @@
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from minichat import server
 
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"<html><body><h1>minichat</h1></body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args):
-        pass
+PAGE = b"<html><body><h1>minichat</h1></body></html>"
 
 
 def serve(port):
-    print(f"minichat web UI on 127.0.0.1:{port}", flush=True)
-    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    server.serve(port, f"minichat web UI on 127.0.0.1:{port}", lambda _path: ("text/html", PAGE))
