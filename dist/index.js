@@ -47184,7 +47184,7 @@ async function hashStream(path) {
   return hash.digest("hex");
 }
 var byName = (a, b) => a < b ? -1 : a > b ? 1 : 0;
-async function scanSource(root, excluded) {
+async function scanSource(root, excluded, keepBytes = KEPT_CONTENT_BYTES) {
   const found = [];
   const walk = (relative) => {
     const names = readdirSync(join(root, relative), { withFileTypes: true }).sort(
@@ -47214,7 +47214,7 @@ async function scanSource(root, excluded) {
     } else if (stat2.isFile()) {
       const content = readFileSync(absolute);
       const hash = createHash2("sha256").update(content).digest("hex");
-      const keep = keptBytes + content.length <= KEPT_CONTENT_BYTES;
+      const keep = keptBytes + content.length <= keepBytes;
       if (keep) keptBytes += content.length;
       entries.push({
         ...base,
@@ -47244,15 +47244,15 @@ function parseManifest(text) {
   }
   return { files };
 }
+function unchangedIn(base, entry) {
+  const known = base?.files.get(entry.path);
+  return known !== void 0 && known.hash === entry.hash && known.size === entry.size && known.mode === entry.mode;
+}
 function manifestDelta(entries, base) {
   const now = new Set(entries.map((entry) => entry.path));
   const lines = ["#delta\n"];
-  for (const entry of entries) {
-    const known = base?.files.get(entry.path);
-    if (!known || known.hash !== entry.hash || known.size !== entry.size || known.mode !== entry.mode) {
-      lines.push(manifestLine(entry.path, entry));
-    }
-  }
+  for (const entry of entries)
+    if (!unchangedIn(base, entry)) lines.push(manifestLine(entry.path, entry));
   for (const path of base?.files.keys() ?? [])
     if (!now.has(path)) lines.push(`-	${JSON.stringify(path)}
 `);
@@ -47263,9 +47263,7 @@ function planTransfer(entries, base) {
   const copy = [];
   for (const entry of entries) {
     if (entry.type !== "file") continue;
-    const known = base?.files.get(entry.path);
-    const unchanged = known && known.hash === entry.hash && known.size === entry.size && known.mode === entry.mode;
-    if (unchanged) copy.push(entry);
+    if (unchangedIn(base, entry)) copy.push(entry);
     else send.push(entry);
   }
   return { send, copy };
@@ -47356,11 +47354,14 @@ fi
 ${mergeManifestScript(layout, sh`"$base"`, manifestName, sh`${box}/${MANIFEST_DELTA}`)} || exit 1
 mv -T -- ${tree} ${finalDir} && rm -rf -- ${box}`;
 }
-function inspectionReport(stdout) {
-  const end = new RegExp(`(^|
-)${INSPECTION_END}
-`).exec(stdout);
-  return end ? stdout.slice(0, end.index + end[1].length) : void 0;
+function inspectionReport(stdout, from = 0) {
+  if (stdout.startsWith(`${INSPECTION_END}
+`)) return "";
+  const marker = `
+${INSPECTION_END}
+`;
+  const end = stdout.indexOf(marker, Math.max(0, from - marker.length));
+  return end < 0 ? void 0 : stdout.slice(0, end + 1);
 }
 function packTree(entries, send, meta = {}) {
   const pack = import_tar_stream.default.pack();
@@ -47444,12 +47445,14 @@ async function upload(ctx) {
   const stdin = new PassThrough();
   let reported = () => void 0;
   const inspection = new Promise((resolve) => reported = resolve);
+  let searched = 0;
   const receiving = remote.run(uploadScript(layout, settings.strategy, settings.stampFile), {
     phase: "upload",
     timeoutSeconds: 3600,
     stdin,
     onStdout: (stdout) => {
-      const text = inspectionReport(stdout);
+      const text = inspectionReport(stdout, searched);
+      searched = stdout.length;
       if (text !== void 0) reported(text);
     }
   });

@@ -7,7 +7,6 @@ const gzipAsync = promisify(gzip)
 export interface ParallelGzipOptions {
   /** deflate level for data that compresses. */
   level: number
-
   /** Bytes per gzip member. */
   segmentBytes?: number
   /** Members compressed at once on libuv's thread pool. */

@@ -65,7 +65,8 @@ const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
  */
 export async function scanSource(
   root: string,
-  excluded: (path: string, isDir: boolean) => boolean
+  excluded: (path: string, isDir: boolean) => boolean,
+  keepBytes = KEPT_CONTENT_BYTES
 ): Promise<TreeEntry[]> {
   const found: string[] = []
   const walk = (relative: string): void => {
@@ -96,7 +97,7 @@ export async function scanSource(
     } else if (stat.isFile()) {
       const content = readFileSync(absolute)
       const hash = createHash('sha256').update(content).digest('hex')
-      const keep = keptBytes + content.length <= KEPT_CONTENT_BYTES
+      const keep = keptBytes + content.length <= keepBytes
       if (keep) keptBytes += content.length
       entries.push({
         ...base,
@@ -143,6 +144,17 @@ export function parseManifest(text: string): Manifest {
   return { files }
 }
 
+/** Whether `base` holds `entry` with the same content and mode. */
+function unchangedIn(base: Manifest | undefined, entry: FileEntry): boolean {
+  const known = base?.files.get(entry.path)
+  return (
+    known !== undefined &&
+    known.hash === entry.hash &&
+    known.size === entry.size &&
+    known.mode === entry.mode
+  )
+}
+
 /**
  * The change from `base` to `entries` as manifest lines (`-<TAB>"path"` for a file that is gone),
  * after a `#delta` header line so an empty change still reads as one.
@@ -150,17 +162,8 @@ export function parseManifest(text: string): Manifest {
 export function manifestDelta(entries: FileEntry[], base: Manifest | undefined): string {
   const now = new Set(entries.map(entry => entry.path))
   const lines = ['#delta\n']
-  for (const entry of entries) {
-    const known = base?.files.get(entry.path)
-    if (
-      !known ||
-      known.hash !== entry.hash ||
-      known.size !== entry.size ||
-      known.mode !== entry.mode
-    ) {
-      lines.push(manifestLine(entry.path, entry))
-    }
-  }
+  for (const entry of entries)
+    if (!unchangedIn(base, entry)) lines.push(manifestLine(entry.path, entry))
   for (const path of base?.files.keys() ?? [])
     if (!now.has(path)) lines.push(`-\t${JSON.stringify(path)}\n`)
   return lines.join('')
@@ -175,10 +178,7 @@ export function planTransfer(
   const copy: FileEntry[] = []
   for (const entry of entries) {
     if (entry.type !== 'file') continue
-    const known = base?.files.get(entry.path)
-    const unchanged =
-      known && known.hash === entry.hash && known.size === entry.size && known.mode === entry.mode
-    if (unchanged) copy.push(entry)
+    if (unchangedIn(base, entry)) copy.push(entry)
     else send.push(entry)
   }
   return { send, copy }

@@ -1,9 +1,15 @@
 import { describe, expect, it } from '@jest/globals'
 import { releasesToPrune } from '../../src/phases/prune.js'
 import { parseTreeListing, pathsToDelete } from '../../src/phases/switch.js'
-import { inspectionReport, mergeManifestScript, parseInspection } from '../../src/phases/upload.js'
+import {
+  inspectionReport,
+  mergeManifestScript,
+  packTree,
+  parseInspection
+} from '../../src/phases/upload.js'
 import { remoteLayout } from '../../src/layout.js'
 import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +19,8 @@ import {
   manifestLine,
   parseManifest,
   planTransfer,
+  scanSource,
+  SMALL_FILE,
   type FileEntry,
   type TreeEntry
 } from '../../src/source-tree.js'
@@ -120,6 +128,11 @@ describe('prune and inspection', () => {
     expect(inspectionReport('current r2\nend-of-inspection\n')).toBe('current r2\n')
     expect(inspectionReport('end-of-inspection\n')).toBe('')
     expect(inspectionReport('manifest\nh\t1\t420\t"end-of-inspection"\n')).toBeUndefined()
+    // Searching on from where the last chunk ended still finds a marker split across chunks.
+    const output = 'current r2\nmanifest\nh\t1\t420\t"a"\nend-of-inspection\nmore'
+    expect(inspectionReport(output, output.indexOf('end-of'))).toBe(
+      output.slice(0, output.indexOf('end-of'))
+    )
   })
 
   it('reads the host report and the manifest lines after it, skipping damaged lines', () => {
@@ -187,5 +200,41 @@ describe('manifest delta, merged on the host by awk', () => {
     expect([...merged.files.keys()].sort()).toEqual(now.map(entry => entry.path).sort())
     expect(merged.files.get('edit.py')?.hash).toBe('e2')
     expect(planTransfer(now, merged).send).toEqual([])
+  })
+})
+
+describe('packTree, unpacked by the real tar', () => {
+  const unpack = async (entries: TreeEntry[], meta: Record<string, Buffer>): Promise<string> => {
+    const files = new Set(entries.filter(entry => entry.type === 'file').map(entry => entry.path))
+    const chunks: Buffer[] = []
+    for await (const chunk of packTree(entries, files, meta).stream) chunks.push(chunk as Buffer)
+    const out = mkdtempSync(join(tmpdir(), 'vsd-unpack-'))
+    execFileSync('tar', ['-xzf', '-', '-C', out], { input: Buffer.concat(chunks) })
+    return out
+  }
+
+  it('sends the tree under tree/ and the meta files beside it, whether the scan kept contents or not', async () => {
+    const source = mkdtempSync(join(tmpdir(), 'vsd-pack-'))
+    mkdirSync(join(source, 'pkg'))
+    writeFileSync(join(source, 'pkg/small.py'), 'MESSAGE = "v1"\n')
+    const large = randomBytes(SMALL_FILE * 3)
+    writeFileSync(join(source, 'pkg/weights.bin'), large)
+    for (const keepBytes of [Infinity, 0]) {
+      const entries = await scanSource(source, () => false, keepBytes)
+      const small = entries.find(entry => entry.path === 'pkg/small.py') as FileEntry
+      expect(small.content === undefined).toBe(keepBytes === 0)
+      const out = await unpack(entries, { 'meta/copy': Buffer.from('./a\0') })
+      expect(readFileSync(join(out, 'tree/pkg/small.py'), 'utf8')).toBe('MESSAGE = "v1"\n')
+      expect(readFileSync(join(out, 'tree/pkg/weights.bin')).equals(large)).toBe(true)
+      expect(readFileSync(join(out, 'meta/copy'), 'utf8')).toBe('./a\0')
+    }
+  })
+
+  it('fails the stream when a file re-read for the upload changed size since the scan', async () => {
+    const source = mkdtempSync(join(tmpdir(), 'vsd-pack-'))
+    writeFileSync(join(source, 'app.py'), 'x = 1\n')
+    const entries = await scanSource(source, () => false, 0)
+    writeFileSync(join(source, 'app.py'), 'x = 12345\n')
+    await expect(unpack(entries, {})).rejects.toThrow('app.py changed while it was being uploaded')
   })
 })

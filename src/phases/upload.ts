@@ -171,10 +171,15 @@ ${mergeManifestScript(layout, sh`"$base"`, manifestName, sh`${box}/${MANIFEST_DE
 mv -T -- ${tree} ${finalDir} && rm -rf -- ${box}`
 }
 
-/** The inspection part of the upload command's output, once it is all there. */
-export function inspectionReport(stdout: string): string | undefined {
-  const end = new RegExp(`(^|\n)${INSPECTION_END}\n`).exec(stdout)
-  return end ? stdout.slice(0, end.index + end[1].length) : undefined
+/**
+ * The inspection part of the upload command's output, once it is all there. `from` is how much
+ * of `stdout` was searched before, so a large manifest arriving in many chunks is scanned once.
+ */
+export function inspectionReport(stdout: string, from = 0): string | undefined {
+  if (stdout.startsWith(`${INSPECTION_END}\n`)) return ''
+  const marker = `\n${INSPECTION_END}\n`
+  const end = stdout.indexOf(marker, Math.max(0, from - marker.length))
+  return end < 0 ? undefined : stdout.slice(0, end + 1)
 }
 
 type EntryHeader = Partial<tar.Header> & { name: string }
@@ -287,12 +292,14 @@ export async function upload(ctx: DeployContext): Promise<void> {
   const stdin = new PassThrough()
   let reported: (report: string) => void = () => undefined
   const inspection = new Promise<string>(resolve => (reported = resolve))
+  let searched = 0
   const receiving = remote.run(uploadScript(layout, settings.strategy, settings.stampFile), {
     phase: 'upload',
     timeoutSeconds: 3600,
     stdin,
     onStdout: stdout => {
-      const text = inspectionReport(stdout)
+      const text = inspectionReport(stdout, searched)
+      searched = stdout.length
       if (text !== undefined) reported(text)
     }
   })
