@@ -53,11 +53,15 @@ async function version(port: number): Promise<string> {
 function stopService(target: string): void {
   const state = join(target, '.deploy', 'state.json')
   if (!existsSync(state)) return
-  const { pgid } = JSON.parse(readFileSync(state, 'utf8')) as { pgid: number }
-  try {
-    process.kill(-pgid, 'SIGTERM')
-  } catch {
-    // already gone
+  const { processes } = JSON.parse(readFileSync(state, 'utf8')) as {
+    processes: { pid: number }[]
+  }
+  for (const { pid } of processes) {
+    try {
+      process.kill(pid, 'SIGTERM')
+    } catch {
+      // already gone
+    }
   }
 }
 

@@ -46384,6 +46384,7 @@ function lastLines(text, count) {
   const lines = text.replace(/\s+$/, "").split("\n");
   return lines.slice(-count).join("\n");
 }
+var CONTROL_MARKER = "VERIFIED_SSH_DEPLOY_CONTROL";
 var MAX_CAPTURE = 32 * 1024 * 1024;
 var LineEcho = class {
   constructor(print) {
@@ -46416,8 +46417,8 @@ var Remote = class {
   label;
   lostReason;
   /**
-   * Runs `command` under `sh -c` (whatever the user's login shell is); throws on a non-zero or
-   * missing exit code unless `allowFailure`.
+   * Runs `command` under `sh -c` (whatever the user's login shell is), marked as the action's own
+   * (CONTROL_MARKER); throws on a non-zero or missing exit code unless `allowFailure`.
    */
   run(command, options) {
     const { phase } = options;
@@ -46461,7 +46462,8 @@ ${lastLines(stderr, 20)}` : "")
           )
         );
       }, options.timeoutSeconds * 1e3);
-      this.client.exec(sh`sh -c ${command.text}`.text, (error2, stream) => {
+      const marked = sh`export ${new ShellCode(CONTROL_MARKER)}=1; exec sh -c ${command.text}`;
+      this.client.exec(marked.text, (error2, stream) => {
         if (error2) {
           finish(
             new RemoteCommandError(
@@ -46987,7 +46989,7 @@ function clearBytecodeScript(root, keep) {
   return sh`count=$(find ${root} ${pruned} -type f \( -name '*.pyc' -o -name '*.pyo' \) -print | wc -l) || exit 1
 find ${root} ${pruned} -type d -name __pycache__ -prune -exec rm -rf -- {} + || exit 1
 find ${root} ${pruned} -type f \( -name '*.pyc' -o -name '*.pyo' \) -exec rm -f -- {} + || exit 1
-printf 'removed %s\n' $count`;
+printf 'removed %s\n' "$count"`;
 }
 function removedCount(stdout) {
   return Number(/removed\s+(\d+)/.exec(stdout)?.[1] ?? 0);
@@ -47001,7 +47003,10 @@ function exportEnvScript(ctx, releaseDir) {
     ["DEPLOY_TARGET", ctx.layout.target],
     ...ctx.settings.env
   ];
-  return joinCode(variables.map(([name, value]) => sh`export ${new ShellCode(name)}=${value}`));
+  return joinCode([
+    new ShellCode(`unset ${CONTROL_MARKER}`),
+    ...variables.map(([name, value]) => sh`export ${new ShellCode(name)}=${value}`)
+  ]);
 }
 
 // src/phases/prepare.ts
@@ -47298,7 +47303,7 @@ done
 usable() { [ -n "$1" ] && [ -d "releases/$1" ] && [ -f ".deploy/manifests/$1.tsv" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
 base=
 if usable "$current"; then base=$current; else
-  for name in $(ls -1r releases 2>/dev/null); do if usable "$name"; then base=$name; break; fi; done
+  base=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if usable "$name"; then printf '%s\n' "$name"; break; fi; done)
 fi
 if [ -n "$base" ]; then printf 'base %s\nmanifest\n' "$base"; cat -- ".deploy/manifests/$base.tsv"; fi`;
 }
@@ -47324,7 +47329,7 @@ function tarCopyScript(from, to, listFile) {
 status=$(mktemp) || exit 1
 { (cd -- ${from} && ${source}); echo $? > "$status"; } | (cd -- ${to} && tar -xpf - --no-same-owner)
 extracted=$?
-read copied < "$status"; rm -f -- "$status"
+read -r copied < "$status"; rm -f -- "$status"
 [ "$copied" = 0 ] && [ "$extracted" = 0 ]`;
 }
 var COPY_LIST = "meta/copy";
@@ -47537,14 +47542,102 @@ async function prune(ctx) {
 }
 
 // src/phases/processes.ts
-var PROCESS_FUNCTIONS = new ShellCode(String.raw`group_alive() {
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ sub(/.*\) /, ""); if ($3 == g && $1 != "Z") { found = 1; exit } } END { exit !found }'
+var TARGET_MARKER = "DEPLOY_TARGET";
+var MAX_PATTERN_HITS = 10;
+var SELECT_SERVICE = String.raw`
+function add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }
+function include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }
+function protected(pid) {
+  if (pid == 1) return "PID 1"
+  if (kthread[pid]) return "a kernel thread"
+  if (comm[pid] ~ /^sshd/) return "an sshd process"
+  if (pid in ancestor) return "the action's own session"
+  if (pid in control) return "a command of this action (this deploy or a concurrent one)"
+  if ((pid in marked) && marked[pid] != target) return "it carries another target's marker (DEPLOY_TARGET=" marked[pid] ")"
+  return ""
 }
-pgid_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f3; }
-cmdline_of() { tr '\000' ' ' < "/proc/$1/cmdline" 2>/dev/null; }
-matching_pids() {
-  [ -n "$pattern" ] || return 0
-  pgrep -f -- "$pattern" | while read -r pid; do [ "$pid" = "$$" ] || echo "$pid"; done
+$1 == "P" { ppid[$2] = $3; pgid[$2] = $4; state[$2] = $5; start[$2] = $6; kthread[$2] = $7; comm[$2] = $8; next }
+$1 == "E" && $3 == "control" { control[$2] = 1; next }
+$1 == "E" && $3 == "target" { value = $0; sub(/^E [0-9]+ target /, "", value); marked[$2] = value; next }
+$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }
+$1 == "M" { if ($2 in start) { add($2, "pattern", "matched by process-match"); include(pgid[$2], "of a process-match hit") } next }
+$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }
+$1 == "G" { include($2, "stopped by this deploy"); next }
+END {
+  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1
+  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries DEPLOY_TARGET=" target)
+  for (group in groups) {
+    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }
+    if ((group in start) && protected(group) != "") { delete groups[group]; continue }
+    print "group", group, "-", "-", "-", "-"
+  }
+  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])
+  for (pid in source_of) {
+    if (!(pid in start) || state[pid] == "Z") continue
+    why = protected(pid)
+    if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]
+    else if (source_of[pid] != "group") print "skip", pid, "-", "-", "-", why
+  }
+}`;
+var SERVICE_FUNCTIONS = new ShellCode(`select_service=${quote(SELECT_SERVICE)}
+${String.raw`proc_table() {
+  awk 'BEGIN {
+    for (i = 1; i < ARGC; i++) {
+      file = ARGV[i]
+      if ((getline line < file) > 0) {
+        pid = file; sub(/^\/proc\//, "", pid); sub(/\/stat$/, "", pid)
+        name = line; sub(/^[^(]*\(/, "", name); sub(/\) [^)]*$/, "", name); gsub(/[ \t]/, "_", name)
+        sub(/.*\) /, "", line); split(line, field, " ")
+        print "P", pid, field[2], field[3], field[1], field[20], int(field[7] / 2097152) % 2, name
+      }
+      close(file)
+    }
+  }' /proc/[0-9]*/stat
+}
+environ_markers() {
+  if [ "$(printf 'a\000b\000' | awk 'BEGIN { RS = "\000" } END { print NR }')" = 2 ]; then
+    awk 'BEGIN {
+      RS = "\000"
+      for (i = 1; i < ARGC; i++) {
+        file = ARGV[i]; pid = file; sub(/^\/proc\//, "", pid); sub(/\/environ$/, "", pid)
+        while ((getline entry < file) > 0) {
+          if (entry == "${CONTROL_MARKER}=1") print "E", pid, "control"
+          else if (entry ~ /^${TARGET_MARKER}=/) print "E", pid, "target", substr(entry, ${TARGET_MARKER.length + 2})
+        }
+        close(file)
+      }
+    }' /proc/[0-9]*/environ
+  else
+    # An awk that cannot split on NUL (busybox): one tr per readable process.
+    for file in /proc/[0-9]*/environ; do
+      [ -r "$file" ] || continue
+      tr '\000' '\n' 2>/dev/null < "$file" | awk -v file="$file" '
+        NR == 1 { pid = file; sub(/^\/proc\//, "", pid); sub(/\/environ$/, "", pid) }
+        $0 == "${CONTROL_MARKER}=1" { print "E", pid, "control" }
+        /^${TARGET_MARKER}=/ { print "E", pid, "target", substr($0, ${TARGET_MARKER.length + 2}) }'
+    done
+  fi
+}
+recorded_processes() {
+  [ -f "$1" ] || return 0
+  grep -q "\"boot_id\": \"$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)\"" "$1" || return 0
+  sed -n 's/.*"pid": *\([0-9][0-9]*\), *"pgid": *\([0-9][0-9]*\), *"start": *\([0-9][0-9]*\).*/R \1 \3 \2/p' "$1"
+}
+service_scan() {
+  {
+    proc_table
+    environ_markers
+    recorded_processes "$2"
+    if [ -n "$3" ]; then pgrep -f -- "$3" | sed 's/^/M /'; fi
+    for group in $4; do echo "G $group"; done
+    for port in $5; do port_pids "$port" | sed 's/^/H /'; done
+  } | awk -v target="$1" -v self="$$" "$select_service"
+}
+start_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+cmdline_of() { tr '\000\n' '  ' 2>/dev/null < "/proc/$1/cmdline" | sed 's/ *$//' | cut -c1-300; }
+user_of() { ls -ld "/proc/$1" 2>/dev/null | awk '{ print $3 }'; }
+epoch_of() {
+  awk -v ticks="$1" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" '$1 == "btime" { printf "%d\n", $2 + ticks / hz }' /proc/stat
 }
 port_inodes() {
   hex=$(printf ':%04X' "$1")
@@ -47553,82 +47646,110 @@ port_inodes() {
 port_held() {
   if command -v ss >/dev/null 2>&1; then [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; else [ -n "$(port_inodes "$1")" ]; fi
 }
-port_holders() {
+port_pids() {
   if command -v ss >/dev/null 2>&1; then
-    pids=$(ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u)
+    ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
   else
-    pids=$(for inode in $(port_inodes "$1"); do find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null; done | cut -d/ -f3 | sort -u)
+    for inode in $(port_inodes "$1"); do find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null; done | cut -d/ -f3 | sort -u
   fi
-  for pid in $pids; do printf '%s %s\n' "$pid" "$(cmdline_of "$pid")"; done
 }
-listening_sockets() {
-  if command -v ss >/dev/null 2>&1; then ss -Htlnp 2>/dev/null; return; fi
-  for hex in $(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '$4 == "0A" { n = split($2, a, ":"); print a[n] }' | sort -u); do
-    printf 'LISTEN port %d\n' "0x$hex"
-  done
-}`);
+port_holders() {
+  for pid in $(port_pids "$1"); do printf '%s %s\n' "$pid" "$(cmdline_of "$pid")"; done
+}
+record_state() {
+  {
+    printf '{\n  "release": "%s",\n  "sha": "%s",\n  "recorded_at": "%s",\n  "boot_id": "%s",\n  "processes": [' \
+      "$2" "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
+    separator=
+    while read -r kind pid group start _; do
+      [ "$kind" = signal ] || continue
+      printf '%s\n    {"pid": %s, "pgid": %s, "start": %s}' "$separator" "$pid" "$group" "$start"
+      separator=,
+    done
+    printf '\n  ]\n}\n'
+  } > "$1.tmp" && mv -f -- "$1.tmp" "$1"
+}`}`);
 
 // src/phases/stop.ts
+var STOP_COMMAND_FAILED = 6;
+var PATTERN_TOO_BROAD = 5;
 function liveDir(ctx) {
   return ctx.settings.strategy === "releases" ? ctx.layout.current : ctx.layout.target;
 }
-function recordedGroup(stateFile) {
-  return sh`recorded=$(sed -n 's/.*"pgid": *\([0-9][0-9]*\).*/\1/p' ${stateFile} 2>/dev/null)`;
+function stopCommandScript(target, stop) {
+  return sh`if [ -d ${stop.live} ]; then dir=${stop.live}; first=; else dir=${target}; first=1; fi
+(cd -- "$dir" || exit 1
+${stop.environment}
+sh -c ${stop.command} < /dev/null)
+status=$?
+if [ "$status" -ne 0 ] && [ -n "$first" ]; then
+  printf 'stop-command failed (exit %s) before the first deploy; continuing\n' "$status"
+elif [ "$status" -ne 0 ]; then
+  printf 'stop-command exited with code %s\n' "$status" >&2
+  exit ${STOP_COMMAND_FAILED}
+else
+  echo 'stop-command finished'
+fi`;
 }
-function stopScript(stateFile, needsPgrep) {
+function stopScript(parameters) {
+  const { target, stateFile, pattern, stopCommand } = parameters;
   return joinCode([
-    PROCESS_FUNCTIONS,
-    sh`read -r pattern || true
-${needsPgrep ? sh`command -v pgrep >/dev/null 2>&1 || { echo 'process-match needs pgrep on the host (package procps)' >&2; exit 1; }` : sh``}
-own=$(pgid_of $$)
-${recordedGroup(stateFile)}
-groups=
-if [ -n "$recorded" ] && group_alive "$recorded"; then
-  printf 'SIGTERM to process group %s (started by the last deploy)\n' "$recorded"
-  kill -TERM "-$recorded" 2>/dev/null
-  groups=$recorded
+    SERVICE_FUNCTIONS,
+    sh`printf 'stop began at boot tick %s\n' "$(start_of $$)"
+${stopCommand ? stopCommandScript(target, stopCommand) : sh``}
+pattern=${pattern}
+if [ -n "$pattern" ] && ! command -v pgrep >/dev/null 2>&1; then
+  echo 'process-match needs pgrep on the host (package procps)' >&2; exit 1
 fi
-pids=
-for pid in $(matching_pids); do
-  group=$(pgid_of "$pid")
-  printf 'SIGTERM to %s (%s), matched by process-match\n' "$pid" "$(cmdline_of "$pid")"
-  kill -TERM "$pid" 2>/dev/null
-  pids="$pids $pid"
-  if [ -n "$group" ] && [ "$group" != "$own" ] && [ "$group" -gt 1 ]; then
-    kill -TERM "-$group" 2>/dev/null
-    groups="$groups $group"
-  fi
+scan=$(service_scan ${target} ${stateFile} "$pattern" '' '')
+hits=$(printf '%s\n' "$scan" | awk '$1 == "signal" && $5 == "pattern" { print $2 }')
+count=0; users=
+for pid in $hits; do
+  count=$((count + 1)); user=$(user_of "$pid")
+  case " $users " in *" $user "*) ;; *) users="$users $user" ;; esac
 done
-if [ -n "$groups$pids" ]; then printf 'waiting for process groups:%s\n' "$groups"; else echo 'nothing to stop: no recorded process group and no process-match hit'; fi`
+several=; case "$users" in " "*" "*) several=1 ;; esac
+if [ "$count" -gt ${MAX_PATTERN_HITS} ] || [ -n "$several" ]; then
+  printf 'process-match %s matches %s processes of user(s)%s; nothing was signalled:\n' "'$pattern'" "$count" "$users" >&2
+  for pid in $hits; do printf '  %s %s: %s\n' "$pid" "$(user_of "$pid")" "$(cmdline_of "$pid")" >&2; done
+  exit ${PATTERN_TOO_BROAD}
+fi
+printf '%s\n' "$scan" | while read -r kind pid _ _ _ why; do
+  case $kind in
+    signal) printf 'SIGTERM to %s (%s): %s\n' "$pid" "$(cmdline_of "$pid")" "$why"; kill -TERM "$pid" 2>/dev/null ;;
+    # A protected process that is already gone (a pipeline of the action's own) is not worth a line.
+    skip) command=$(cmdline_of "$pid"); [ -z "$command" ] || printf 'not signalling %s (%s): %s\n' "$pid" "$command" "$why" ;;
+  esac
+done
+printf 'stopped groups:%s\n' "$(printf '%s\n' "$scan" | awk '$1 == "group" { printf " %s", $2 }')"
+printf '%s\n' "$scan" | grep -q '^signal ' || echo "nothing to stop: no process carries this target's marker, none was recorded, and process-match found none"`
   ]);
 }
-function waitForExitScript(groups, ports, timeoutSeconds, killAfterTimeout) {
+function waitForExitScript(parameters) {
+  const { target, stateFile, pattern, groups, ports, timeoutSeconds, killAfterTimeout } = parameters;
   return joinCode([
-    PROCESS_FUNCTIONS,
-    sh`read -r pattern || true
+    SERVICE_FUNCTIONS,
+    sh`pattern=${pattern}
 groups=${groups.join(" ")}
 ports=${ports.map(String).join(" ")}
 begin=$(date +%s)
 deadline=$((begin + ${timeoutSeconds}))
 killed=
 while :; do
-  alive=; for g in $groups; do if group_alive "$g"; then alive="$alive $g"; fi; done
-  matched=$(matching_pids | tr '\n' ' ')
-  held=; for p in $ports; do if port_held "$p"; then held="$held $p"; fi; done
-  if [ -z "$alive$matched$held" ]; then printf 'old service gone after %s s\n' "$(( $(date +%s) - begin ))"; exit 0; fi
+  alive=$(service_scan ${target} ${stateFile} "$pattern" "$groups" '' | awk '$1 == "signal" { printf " %s", $2 }')
+  held=; for port in $ports; do if port_held "$port"; then held="$held $port"; fi; done
+  if [ -z "$alive$held" ]; then printf 'old service gone after %s s\n' "$(( $(date +%s) - begin ))"; exit 0; fi
   if [ "$(date +%s)" -ge "$deadline" ]; then
-    if [ -z "$killed" ] && [ -n "$alive$matched" ] && ${killAfterTimeout ? sh`true` : sh`false`}; then
-      printf 'still running after %s s: SIGKILL to groups:%s pids: %s\n' ${timeoutSeconds} "$alive" "$matched"
-      for g in $alive; do kill -KILL "-$g" 2>/dev/null; done
-      for pid in $matched; do kill -KILL "$pid" 2>/dev/null; done
+    if [ -z "$killed" ] && [ -n "$alive" ] && ${killAfterTimeout ? sh`true` : sh`false`}; then
+      printf 'still running after %s s: SIGKILL to%s\n' ${timeoutSeconds} "$alive"
+      for pid in $alive; do kill -KILL "$pid" 2>/dev/null; done
       killed=1
       deadline=$(($(date +%s) + 5))
     else
-      for g in $alive; do printf 'process group %s is still running\n' "$g" >&2; done
-      for pid in $matched; do printf 'pid %s still running: %s\n' "$pid" "$(cmdline_of "$pid")" >&2; done
-      for p in $held; do
-        holders=$(port_holders "$p")
-        printf 'port %s is still held by: %s\n' "$p" "\${holders:-a process this user cannot see}" >&2
+      for pid in $alive; do printf 'pid %s still running: %s\n' "$pid" "$(cmdline_of "$pid")" >&2; done
+      for port in $held; do
+        holders=$(port_holders "$port")
+        printf 'port %s is still held by: %s\n' "$port" "\${holders:-a process this user cannot see}" >&2
       done
       exit 3
     fi
@@ -47639,60 +47760,58 @@ done`
 }
 async function stopService(ctx) {
   const { settings, session, layout } = ctx;
-  const pattern = Buffer.from(`${settings.processMatch ?? ""}
-`);
-  if (settings.stopCommand) {
-    const live = liveDir(ctx);
-    const result = await session.remote.run(
-      sh`if [ -d ${live} ]; then cd -- ${live}; else cd -- ${layout.target} && echo 'no live tree yet'; fi || exit 1
-${exportEnvScript(ctx, live)}
-sh -c ${settings.stopCommand} < /dev/null`,
-      {
-        phase: "stop",
-        timeoutSeconds: settings.stopTimeoutSeconds + 60,
-        echo: true,
-        allowFailure: true
-      }
-    );
-    const firstDeploy = result.stdout.startsWith("no live tree yet");
-    if (result.code !== 0 && !firstDeploy) {
-      throw new Error(
-        `stop-command exited with code ${result.code}; last stderr:
-${lastLines(result.stderr, 20)}`
-      );
-    }
-    if (result.code !== 0)
-      warning(`stop-command failed (exit ${result.code}) before the first deploy; continuing`);
-    else info(`Ran stop-command: ${settings.stopCommand}`);
-  }
-  const { stdout } = await session.remote.run(
-    stopScript(layout.stateFile, Boolean(settings.processMatch)),
+  const live = liveDir(ctx);
+  const result = await session.remote.run(
+    stopScript({
+      target: layout.target,
+      stateFile: layout.stateFile,
+      pattern: settings.processMatch ?? "",
+      stopCommand: settings.stopCommand ? { live, environment: exportEnvScript(ctx, live), command: settings.stopCommand } : void 0
+    }),
     {
       phase: "stop",
-      timeoutSeconds: 60,
+      timeoutSeconds: settings.stopTimeoutSeconds + 60,
       echo: true,
-      stdin: pattern
+      allowFailure: true
     }
   );
-  const groups = (/^waiting for process groups:(.*)$/m.exec(stdout)?.[1] ?? "").split(/\s+/).filter(Boolean);
-  return { groups };
+  if (result.code === STOP_COMMAND_FAILED) {
+    throw new Error(
+      `stop-command exited with code ${/exited with code (\d+)/.exec(result.stderr)?.[1]}; last stderr:
+${lastLines(result.stderr, 20)}`
+    );
+  }
+  if (result.code === PATTERN_TOO_BROAD) {
+    throw new Error(
+      `${result.stderr.trim()}
+process-match must match the service only (at most ${MAX_PATTERN_HITS} processes, of one user): narrow it, e.g. to the start command line of the parent (its process group is stopped with it), or remove it: the action finds what it started by the DEPLOY_TARGET marker.`
+    );
+  }
+  if (result.code !== 0) {
+    throw new Error(`stopping failed (exit ${result.code}): ${lastLines(result.stderr, 20)}`);
+  }
+  if (/before the first deploy; continuing/.test(result.stdout))
+    warning("stop-command failed before the first deploy; continuing");
+  const groups = (/^stopped groups:(.*)$/m.exec(result.stdout)?.[1] ?? "").split(/\s+/).filter(Boolean);
+  return { mark: Number(/^stop began at boot tick (\d+)$/m.exec(result.stdout)?.[1] ?? 0), groups };
 }
 async function waitForExit(ctx, stopped) {
-  const { settings, session } = ctx;
+  const { settings, session, layout } = ctx;
   const result = await session.remote.run(
-    waitForExitScript(
-      stopped.groups,
-      settings.ports,
-      settings.stopTimeoutSeconds,
-      settings.killAfterTimeout
-    ),
+    waitForExitScript({
+      target: layout.target,
+      stateFile: layout.stateFile,
+      pattern: settings.processMatch ?? "",
+      groups: stopped.groups,
+      ports: settings.ports,
+      timeoutSeconds: settings.stopTimeoutSeconds,
+      killAfterTimeout: settings.killAfterTimeout
+    }),
     {
       phase: "wait-for-exit",
       timeoutSeconds: settings.stopTimeoutSeconds + 60,
       echo: true,
-      allowFailure: true,
-      stdin: Buffer.from(`${settings.processMatch ?? ""}
-`)
+      allowFailure: true
     }
   );
   if (result.code === 0) return;
@@ -47705,35 +47824,50 @@ ${what}`
 }
 
 // src/phases/start.ts
-var DIED_AT_ONCE = 4;
+var FAILED_AT_ONCE = 4;
 var parentOf2 = (path) => path.slice(0, path.lastIndexOf("/")) || "/";
-function detachedStartScript(live, environment, command, log, stateFile, release, sha) {
+function startLinesScript(log, firstByte) {
+  return sh`tail -c +${firstByte} -- ${log} 2>/dev/null | tail -n 50`;
+}
+function detachedStartScript(start) {
+  const { live, environment, command, log, target, stateFile, release, sha } = start;
   return joinCode([
-    PROCESS_FUNCTIONS,
+    SERVICE_FUNCTIONS,
     sh`cd -- ${live} || exit 1
-${environment}
 mkdir -p -- ${parentOf2(log)} || exit 1
-started=$(mktemp) || exit 1
-printf '\n=== %s starting release %s (%s)\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${release} ${sha} >> ${log}
-setsid sh -c 'echo $$ > "$1"; shift; exec sh -c "$1"' verified-ssh-deploy-start "$started" ${command} < /dev/null >> ${log} 2>&1 &
-waited=0
-while [ ! -s "$started" ] && [ "$waited" -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
-pgid=$(cat "$started"); rm -f -- "$started"
-if [ -z "$pgid" ]; then echo 'the start command did not launch (is setsid working?)' >&2; exit 1; fi
-printf '{"pgid": %s, "release": "%s", "sha": "%s", "started": "%s"}\n' "$pgid" ${release} ${sha} "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > ${`${stateFile}.tmp`} && mv -f -- ${`${stateFile}.tmp`} ${stateFile} || exit 1
-printf 'pgid %s\n' "$pgid"
-sleep 1
-if ! group_alive "$pgid"; then
-  printf 'the service exited within 1 s of starting; last lines of %s:\n' ${log} >&2
-  tail -n 50 -- ${log} >&2
-  exit ${DIED_AT_ONCE}
-fi`
+if [ -f ${log} ]; then offset=$(wc -c < ${log}); else offset=0; fi
+offset=$((offset))
+printf 'log-offset %s\n' "$offset"
+printf '\n=== %s starting release %s (%s)\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${release} ${sha} >> ${log} || exit 1
+(
+${environment}
+exec setsid sh -c ${command}
+) < /dev/null >> ${log} 2>&1 &
+launched=$!
+waited=0; status=
+while [ "$waited" -lt 10 ]; do
+  state=$(sed 's/.*) //' "/proc/$launched/stat" 2>/dev/null | cut -c1)
+  if [ -z "$state" ] || [ "$state" = Z ]; then wait "$launched"; status=$?; break; fi
+  sleep 0.1; waited=$((waited + 1))
+done
+if [ -z "$status" ]; then
+  printf 'running after 1 s as process group %s\n' "$launched"
+elif [ "$status" -eq 0 ]; then
+  echo 'the start command exited 0 within 1 s: it daemonized; verify finds the service by its marker'
+else
+  printf 'the start command exited with code %s within 1 s; its lines in %s:\n' "$status" ${log} >&2
+  ${startLinesScript(log, sh`$((offset + 1))`)} >&2
+  exit ${FAILED_AT_ONCE}
+fi
+service_scan ${target} ${stateFile} '' "$launched" '' | record_state ${stateFile} ${release} ${sha}`
   ]);
 }
 function foregroundStartScript(live, environment, command) {
   return sh`cd -- ${live} || exit 1
+(
 ${environment}
-sh -c ${command} < /dev/null`;
+sh -c ${command}
+) < /dev/null`;
 }
 async function startService(ctx) {
   const { settings, session, layout } = ctx;
@@ -47749,27 +47883,30 @@ async function startService(ctx) {
       echo: true
     });
     info(`Ran ${settings.startCommand} (detach: false)`);
-    return;
+    return {};
   }
   const result = await session.remote.run(
-    detachedStartScript(
+    detachedStartScript({
       live,
       environment,
-      settings.startCommand,
-      layout.startLog,
-      layout.stateFile,
-      ctx.release,
-      ctx.sha
-    ),
+      command: settings.startCommand,
+      log: layout.startLog,
+      target: layout.target,
+      stateFile: layout.stateFile,
+      release: ctx.release,
+      sha: ctx.sha
+    }),
     { phase: "start", timeoutSeconds: 60, allowFailure: true }
   );
-  if (result.code === DIED_AT_ONCE) throw new Error(result.stderr.trim());
+  if (result.code === FAILED_AT_ONCE) throw new Error(result.stderr.trim());
   if (result.code !== 0)
     throw new Error(`starting failed (exit ${result.code}): ${result.stderr.trim()}`);
-  const pgid = /^pgid (\d+)$/m.exec(result.stdout)?.[1];
+  const logOffset = Number(/^log-offset (\d+)$/m.exec(result.stdout)?.[1] ?? 0);
+  const running = /^running after 1 s as process group (\d+)$/m.exec(result.stdout);
   info(
-    `Started '${settings.startCommand}' in ${live} as process group ${pgid}; output goes to ${layout.startLog}`
+    running ? `Started '${settings.startCommand}' in ${live} as process group ${running[1]}; output goes to ${layout.startLog}` : `'${settings.startCommand}' exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to ${layout.startLog}`
   );
+  return { logOffset };
 }
 
 // src/phases/switch.ts
@@ -48032,7 +48169,6 @@ function commitMatches(reported, sha) {
 }
 
 // src/phases/verify.ts
-var POLL_INTERVAL_MS = 1e3;
 var sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function poll(ctx) {
   const { settings } = ctx;
@@ -48045,20 +48181,49 @@ async function poll(ctx) {
   if ("problem" in reading) return { answer, problem: reading.problem };
   return { answer, commit: reading.commit, version: reading.version };
 }
-function diagnosticsScript(startLog) {
+function diagnosticsScript(startLog, logOffset, ports) {
+  const lines = logOffset === void 0 ? sh`` : sh`printf -- '--- this start in %s\n' ${startLog}
+${startLinesScript(startLog, logOffset + 1)}`;
   return joinCode([
-    PROCESS_FUNCTIONS,
-    sh`printf -- '--- last 50 lines of %s\n' ${startLog}
-tail -n 50 -- ${startLog} 2>/dev/null || echo '(no start log)'
-printf -- '--- listening TCP sockets on the host\n'
-listening_sockets`
+    SERVICE_FUNCTIONS,
+    lines,
+    sh`ports=${ports.map(String).join(" ")}
+for port in $ports; do
+  holders=$(port_holders "$port")
+  if [ -n "$holders" ]; then printf -- '--- port %s is held by: %s\n' "$port" "$holders"
+  elif port_held "$port"; then printf -- '--- port %s is held by a process this user cannot see\n' "$port"
+  else printf -- '--- port %s is free\n' "$port"; fi
+done`
+  ]);
+}
+function serviceIdentityScript(check) {
+  const { target, stateFile, ports, mark, release, sha } = check;
+  return joinCode([
+    SERVICE_FUNCTIONS,
+    sh`ports=${ports.map(String).join(" ")}
+old=; free=
+for port in $ports; do
+  pids=$(port_pids "$port")
+  if [ -z "$pids" ]; then
+    if port_held "$port"; then printf 'old %s ? ? a process this user cannot see\n' "$port"; old=1; else printf 'free %s\n' "$port"; free=1; fi
+  fi
+  for pid in $pids; do
+    start=$(start_of "$pid")
+    if [ -n "$start" ] && [ "$start" -lt ${mark} ]; then
+      printf 'old %s %s %s %s\n' "$port" "$pid" "$(epoch_of "$start")" "$(cmdline_of "$pid")"; old=1
+    fi
+  done
+done
+[ -z "$old$free" ] || exit 0
+service_scan ${target} ${stateFile} '' '' "$ports" | record_state ${stateFile} ${release} ${sha}
+printf 'recorded %s\n' "$(awk '/"pid":/ { sub(/.*"pid": */, ""); sub(/,.*/, ""); printf " %s", $0 }' ${stateFile})"`
   ]);
 }
 function trimmed(body) {
   const flat = body.replace(/\s+/g, " ").trim();
   return flat.length > 500 ? `${flat.slice(0, 500)}...` : flat || "(empty)";
 }
-async function failure(ctx, sha, summary2, last) {
+async function failure(ctx, restart, sha, summary2, last) {
   const { settings, session, layout } = ctx;
   const lines = [
     `${settings.versionUrl.href} (requested from the ${settings.versionCheckFrom}) ${summary2}.`,
@@ -48067,7 +48232,7 @@ async function failure(ctx, sha, summary2, last) {
   ];
   if (last?.answer.status !== void 0)
     lines.push(`Last response: HTTP ${last.answer.status} ${trimmed(last.answer.body)}`);
-  const diagnostics = await session.remote.run(diagnosticsScript(layout.startLog), {
+  const diagnostics = await session.remote.run(diagnosticsScript(layout.startLog, restart.started.logOffset, settings.ports), {
     phase: "verify",
     timeoutSeconds: 30,
     allowFailure: true
@@ -48075,21 +48240,67 @@ async function failure(ctx, sha, summary2, last) {
   return new Error(`${lines.join("\n")}
 ${diagnostics}`);
 }
-async function awaitCommit(ctx, sha) {
-  const deadline = Date.now() + ctx.settings.versionTimeoutSeconds * 1e3;
+function pollDelayMs(elapsedMs) {
+  if (elapsedMs < 3e3) return 100;
+  if (elapsedMs < 1e4) return 250;
+  return 1e3;
+}
+async function checkIdentity(ctx, restart, sha) {
+  const { settings, session, layout } = ctx;
+  const { stdout } = await session.remote.run(
+    serviceIdentityScript({
+      target: layout.target,
+      stateFile: layout.stateFile,
+      ports: settings.ports,
+      mark: restart.stopped.mark,
+      release: ctx.release,
+      sha
+    }),
+    { phase: "verify", timeoutSeconds: 30 }
+  );
+  const old = [...stdout.matchAll(/^old (\d+) (\S+) (\S+) (.*)$/gm)].map(
+    ([, port, pid, epoch, command]) => pid === "?" ? `port ${port}: ${command}` : `port ${port}: PID ${pid}, started ${new Date(Number(epoch) * 1e3).toISOString()}, ${command}`
+  );
+  const free = [...stdout.matchAll(/^free (\d+)$/gm)].map((match) => match[1]);
+  const recorded = /^recorded (.*)$/m.exec(stdout)?.[1].trim();
+  if (recorded !== void 0)
+    info(
+      `Recorded the service's processes in ${layout.stateFile}: ${recorded || "(none found)"}`
+    );
+  return { old, free };
+}
+async function awaitCommit(ctx, restart, sha) {
+  const begun = Date.now();
+  const deadline = begun + ctx.settings.versionTimeoutSeconds * 1e3;
   let last;
   for (; ; ) {
     last = await poll(ctx);
-    if (last.commit && commitMatches(last.commit, sha)) return last;
-    if (Date.now() + POLL_INTERVAL_MS > deadline) break;
-    await sleep(POLL_INTERVAL_MS);
+    if (last.commit && commitMatches(last.commit, sha)) {
+      const identity = await checkIdentity(ctx, restart, sha);
+      if (identity.old.length > 0) {
+        throw await failure(
+          ctx,
+          restart,
+          sha,
+          `reports ${last.commit}, but a service port is held by a process that started before this deploy's stop, so the answer may come from a survivor of the old service:
+` + identity.old.join("\n"),
+          last
+        );
+      }
+      if (identity.free.length === 0) return last;
+      last = { ...last, problem: `port(s) ${identity.free.join(", ")} in ports not held yet` };
+    }
+    const delay = pollDelayMs(Date.now() - begun);
+    if (Date.now() + delay > deadline) break;
+    await sleep(delay);
   }
-  const summary2 = last.commit !== void 0 ? `kept reporting ${last.commit} instead of ${sha.slice(0, 12)} for ${ctx.settings.versionTimeoutSeconds} s (version-timeout): the old code is still answering, or the service reports the wrong stamp` : `gave no commit within ${ctx.settings.versionTimeoutSeconds} s (version-timeout)`;
-  throw await failure(ctx, sha, summary2, last);
+  const timeout = `${ctx.settings.versionTimeoutSeconds} s (version-timeout)`;
+  const summary2 = last.commit !== void 0 && commitMatches(last.commit, sha) ? `reported ${last.commit}, but ${last.problem} within ${timeout}: the service did not bind every port in ports` : last.commit !== void 0 ? `kept reporting ${last.commit} instead of ${sha.slice(0, 12)} for ${timeout}: the old code is still answering, or the service reports the wrong stamp` : `gave no commit within ${timeout}`;
+  throw await failure(ctx, restart, sha, summary2, last);
 }
-async function verifyService(ctx, sha, previousVersion) {
+async function verifyService(ctx, sha, restart, previousVersion) {
   const { settings } = ctx;
-  const first = await awaitCommit(ctx, sha);
+  const first = await awaitCommit(ctx, restart, sha);
   info(
     `${settings.versionUrl.href} reports ${first.commit}${first.version ? ` (version ${first.version})` : ""}`
   );
@@ -48100,6 +48311,7 @@ async function verifyService(ctx, sha, previousVersion) {
     if (!confirmed.commit || !commitMatches(confirmed.commit, sha)) {
       throw await failure(
         ctx,
+        restart,
         sha,
         `reported ${first.commit} at first, but ${settings.stableForSeconds} s later (stable-for) ${confirmed.commit ? `reported ${confirmed.commit}` : "gave no commit"}: the new service did not stay up`,
         confirmed
@@ -48141,7 +48353,7 @@ async function runningVersion(ctx) {
 function markBadScript(layout, failed, reason, stampFile) {
   return sh`printf '%s\n' ${reason} > ${`${layout.releasesDir}/${failed}/BAD_RELEASE`} || exit 1
 cd -- ${layout.releasesDir} || exit 1
-for name in $(ls -1r); do
+ls -1r | while IFS= read -r name; do
   if [ "$name" = ${failed} ] || [ ! -d "$name" ] || [ -e "$name/BAD_RELEASE" ]; then continue; fi
   printf 'candidate %s\n' "$name"
   printf 'sha %s\n' "$(head -c 200 -- "$name/"${stampFile} 2>/dev/null)"
@@ -48187,7 +48399,11 @@ async function rollback(ctx, failure2, token) {
     sha: previousSha
   };
   try {
-    await step("stop", async () => waitForExit(ctx, await stopService(ctx)));
+    const stopped = await step("stop", async () => {
+      const found = await stopService(ctx);
+      await waitForExit(ctx, found);
+      return found;
+    });
     await step(
       "switch",
       () => remote.run(
@@ -48204,8 +48420,11 @@ async function rollback(ctx, failure2, token) {
       )
     );
     info(`${layout.current} -> releases/${previous} (rollback)`);
-    await step("start", () => startService(back));
-    const verified = await step("verify", () => verifyService(back, previousSha));
+    const started = await step("start", () => startService(back));
+    const verified = await step(
+      "verify",
+      () => verifyService(back, previousSha, { stopped, started })
+    );
     report.rolledBack = true;
     report.reportedVersion = verified.version ?? verified.commit;
   } catch (error2) {
@@ -48265,7 +48484,8 @@ function describePlan(settings, host, sha, now) {
   const releases = settings.strategy === "releases";
   const releaseDir = releases ? `${layout.releasesDir}/${release}` : `${layout.deployDir}/staging`;
   const stop = [
-    settings.stopCommand ? `run '${settings.stopCommand}'` : "SIGTERM the recorded process group",
+    settings.stopCommand ? `run '${settings.stopCommand}', then` : "",
+    `SIGTERM processes carrying DEPLOY_TARGET=${host.target} and those recorded in ${layout.stateFile}`,
     settings.processMatch ? `and processes matching '${settings.processMatch}'` : ""
   ];
   const steps = [
@@ -48354,11 +48574,11 @@ async function ship(address, settings, session, sha, report) {
     await phase("wait-for-exit", settings.stopTimeoutSeconds + 90, () => waitForExit(ctx, stopped));
     await phase("switch", 1800, () => switchRelease(ctx, owner.token));
     try {
-      await phase("start", 660, () => startService(ctx));
+      const started = await phase("start", 660, () => startService(ctx));
       const verified = await phase(
         "verify",
         settings.versionTimeoutSeconds + settings.stableForSeconds + 120,
-        () => verifyService(ctx, sha, report.previousVersion)
+        () => verifyService(ctx, sha, { stopped, started }, report.previousVersion)
       );
       report.reportedVersion = verified.version ?? verified.commit;
     } catch (error2) {
@@ -48859,6 +49079,14 @@ function getSettings(read = (name) => getInput(name)) {
       );
     return port;
   });
+  const processMatch = reader.optional("process-match");
+  if (processMatch && /[\r\n]/.test(processMatch)) {
+    reader.problem(
+      "process-match",
+      processMatch.split(/[\r\n]/)[0],
+      'use one line: pgrep reads only the first, which would match other processes. Write one pattern that matches the service only, e.g. "myapp serve --port 8000"'
+    );
+  }
   const versionField = reader.optional("version-field");
   if (versionField && versionField.split(".").some((part) => !part)) {
     reader.problem(
@@ -48890,7 +49118,7 @@ function getSettings(read = (name) => getInput(name)) {
     pythonImportCheck,
     python: reader.text("python"),
     stopCommand: reader.optional("stop-command"),
-    processMatch: reader.optional("process-match"),
+    processMatch,
     ports,
     stopTimeoutSeconds: reader.integer("stop-timeout", 1, 3600),
     killAfterTimeout: reader.boolean("kill-after-timeout"),

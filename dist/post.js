@@ -42054,6 +42054,7 @@ function lastLines(text, count) {
   const lines = text.replace(/\s+$/, "").split("\n");
   return lines.slice(-count).join("\n");
 }
+var CONTROL_MARKER = "VERIFIED_SSH_DEPLOY_CONTROL";
 var MAX_CAPTURE = 32 * 1024 * 1024;
 var LineEcho = class {
   constructor(print) {
@@ -42086,8 +42087,8 @@ var Remote = class {
   label;
   lostReason;
   /**
-   * Runs `command` under `sh -c` (whatever the user's login shell is); throws on a non-zero or
-   * missing exit code unless `allowFailure`.
+   * Runs `command` under `sh -c` (whatever the user's login shell is), marked as the action's own
+   * (CONTROL_MARKER); throws on a non-zero or missing exit code unless `allowFailure`.
    */
   run(command, options) {
     const { phase } = options;
@@ -42131,7 +42132,8 @@ ${lastLines(stderr, 20)}` : "")
           )
         );
       }, options.timeoutSeconds * 1e3);
-      this.client.exec(sh`sh -c ${command.text}`.text, (error, stream) => {
+      const marked = sh`export ${new ShellCode(CONTROL_MARKER)}=1; exec sh -c ${command.text}`;
+      this.client.exec(marked.text, (error, stream) => {
         if (error) {
           finish(
             new RemoteCommandError(
@@ -42887,6 +42889,14 @@ function getSettings(read = (name) => getInput(name)) {
       );
     return port;
   });
+  const processMatch = reader.optional("process-match");
+  if (processMatch && /[\r\n]/.test(processMatch)) {
+    reader.problem(
+      "process-match",
+      processMatch.split(/[\r\n]/)[0],
+      'use one line: pgrep reads only the first, which would match other processes. Write one pattern that matches the service only, e.g. "myapp serve --port 8000"'
+    );
+  }
   const versionField = reader.optional("version-field");
   if (versionField && versionField.split(".").some((part) => !part)) {
     reader.problem(
@@ -42918,7 +42928,7 @@ function getSettings(read = (name) => getInput(name)) {
     pythonImportCheck,
     python: reader.text("python"),
     stopCommand: reader.optional("stop-command"),
-    processMatch: reader.optional("process-match"),
+    processMatch,
     ports,
     stopTimeoutSeconds: reader.integer("stop-timeout", 1, 3600),
     killAfterTimeout: reader.boolean("kill-after-timeout"),

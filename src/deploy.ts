@@ -90,11 +90,11 @@ async function ship(
     await phase('wait-for-exit', settings.stopTimeoutSeconds + 90, () => waitForExit(ctx, stopped))
     await phase('switch', 1800, () => switchRelease(ctx, owner.token))
     try {
-      await phase('start', 660, () => startService(ctx))
+      const started = await phase('start', 660, () => startService(ctx))
       const verified = await phase(
         'verify',
         settings.versionTimeoutSeconds + settings.stableForSeconds + 120,
-        () => verifyService(ctx, sha, report.previousVersion)
+        () => verifyService(ctx, sha, { stopped, started }, report.previousVersion)
       )
       report.reportedVersion = verified.version ?? verified.commit
     } catch (error) {

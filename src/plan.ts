@@ -16,7 +16,8 @@ export function describePlan(
   const releases = settings.strategy === 'releases'
   const releaseDir = releases ? `${layout.releasesDir}/${release}` : `${layout.deployDir}/staging`
   const stop = [
-    settings.stopCommand ? `run '${settings.stopCommand}'` : 'SIGTERM the recorded process group',
+    settings.stopCommand ? `run '${settings.stopCommand}', then` : '',
+    `SIGTERM processes carrying DEPLOY_TARGET=${host.target} and those recorded in ${layout.stateFile}`,
     settings.processMatch ? `and processes matching '${settings.processMatch}'` : ''
   ]
   const steps: [string, string][] = [

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import type { Client, ClientChannel } from 'ssh2'
 import type { Readable } from 'node:stream'
-import { sh, type ShellCode } from './shell.js'
+import { sh, ShellCode } from './shell.js'
 
 export interface RemoteResult {
   code: number
@@ -42,6 +42,13 @@ export function lastLines(text: string, count: number): string {
   return lines.slice(-count).join('\n')
 }
 
+/**
+ * Set in the environment of every command the action runs on a host (see Remote.run) and unset
+ * before any user command, so the action's own shells, this deploy's or a concurrent one's, are
+ * recognised and never signalled.
+ */
+export const CONTROL_MARKER = 'VERIFIED_SSH_DEPLOY_CONTROL'
+
 const MAX_CAPTURE = 32 * 1024 * 1024
 
 /** Splits a byte stream into lines for the log. */
@@ -76,8 +83,8 @@ export class Remote {
   }
 
   /**
-   * Runs `command` under `sh -c` (whatever the user's login shell is); throws on a non-zero or
-   * missing exit code unless `allowFailure`.
+   * Runs `command` under `sh -c` (whatever the user's login shell is), marked as the action's own
+   * (CONTROL_MARKER); throws on a non-zero or missing exit code unless `allowFailure`.
    */
   run(command: ShellCode, options: RunOptions): Promise<RemoteResult> {
     const { phase } = options
@@ -122,7 +129,9 @@ export class Remote {
         )
       }, options.timeoutSeconds * 1000)
 
-      this.client.exec(sh`sh -c ${command.text}`.text, (error, stream) => {
+      // exec replaces the login shell, so nothing but this marked sh carries the script's text.
+      const marked = sh`export ${new ShellCode(CONTROL_MARKER)}=1; exec sh -c ${command.text}`
+      this.client.exec(marked.text, (error, stream) => {
         if (error) {
           finish(
             new RemoteCommandError(

@@ -351,6 +351,14 @@ export function getSettings(
         )
       return port
     })
+  const processMatch = reader.optional('process-match')
+  if (processMatch && /[\r\n]/.test(processMatch)) {
+    reader.problem(
+      'process-match',
+      processMatch.split(/[\r\n]/)[0],
+      'use one line: pgrep reads only the first, which would match other processes. Write one pattern that matches the service only, e.g. "myapp serve --port 8000"'
+    )
+  }
   const versionField = reader.optional('version-field')
   if (versionField && versionField.split('.').some(part => !part)) {
     reader.problem(
@@ -384,7 +392,7 @@ export function getSettings(
     pythonImportCheck,
     python: reader.text('python'),
     stopCommand: reader.optional('stop-command'),
-    processMatch: reader.optional('process-match'),
+    processMatch,
     ports,
     stopTimeoutSeconds: reader.integer('stop-timeout', 1, 3600),
     killAfterTimeout: reader.boolean('kill-after-timeout'),

@@ -166,7 +166,12 @@ describe('bad inputs fail before any connection, naming the input and the fix', 
       },
       'private-key: it is a public key (the .pub file)'
     ],
-    ['neither key nor password', { 'private-key': '' }, 'private-key or password is required']
+    ['neither key nor password', { 'private-key': '' }, 'private-key or password is required'],
+    [
+      'process-match of two lines',
+      { 'process-match': 'a\nmyapp serve', 'dry-run': 'false' },
+      "process-match is 'a': use one line: pgrep reads only the first, which would match other processes"
+    ]
   ]
 
   it.each(cases)('%s', async (_name, overrides, expected) => {

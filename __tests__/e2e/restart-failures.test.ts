@@ -125,16 +125,31 @@ describe('restart failures are clear and leave the old service up where they can
     expect(await reportedCommit(port)).toBe(sha('1'))
   })
 
-  it('a start command that dies at once fails with the tail of the start log', async () => {
+  it("a start command that fails at once fails with its exit code and this start's log lines only", async () => {
     const target = join(sshd.dir, 'dies')
-    const inputs = await deployInputs(sshd, serviceSource(), target, {
-      'start-command': 'echo "Traceback: config missing"; exit 2'
-    })
-    const result = await deploy(inputs, 1)
+    const inputs = await deployInputs(sshd, serviceSource(), target)
+    const port = Number(inputs.ports)
+    await deploy({ ...inputs, sha: sha('1') })
+    await waitForCommit(port, sha('1'))
+    const result = await deploy(
+      {
+        ...inputs,
+        sha: sha('2'),
+        'rollback-on-failure': 'false',
+        'start-command': 'echo "Traceback: config missing"; exit 2'
+      },
+      1
+    )
     const message = failureMessage(result)
     expect(message).toContain(
-      `start: the service exited within 1 s of starting; last lines of ${target}/.deploy/service.log:`
+      `start: the start command exited with code 2 within 1 s; its lines in ${target}/.deploy/service.log:`
     )
     expect(message).toContain('Traceback: config missing')
+    // The first start's lines are in the same log, but not in this failure.
+    expect(readFileSync(join(target, '.deploy/service.log'), 'utf8')).toContain(
+      `serving ${sha('1')}`
+    )
+    expect(message).not.toContain('serving')
+    expect(message).not.toContain(sha('1'))
   })
 })

@@ -1,6 +1,6 @@
 /** The test service (`__tests__/service/vsdsvc`) and helpers to deploy it and ask it questions. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from './action.js'
@@ -96,3 +96,52 @@ export function killServiceOnPort(port: number): void {
 }
 
 export const sha = (digit: string) => digit.repeat(40)
+
+/** PIDs of the processes whose environment says they were started for `target` (DEPLOY_TARGET). */
+export function processesOfTarget(target: string): number[] {
+  const marker = `DEPLOY_TARGET=${target}`
+  return readdirSync('/proc')
+    .filter(name => /^\d+$/.test(name))
+    .filter(pid => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(marker)
+      } catch {
+        return false
+      }
+    })
+    .map(Number)
+}
+
+/** SIGKILLs every process a deploy started for `target` (cleanup for servers tests can't pgrep). */
+export function killTargetProcesses(target: string): void {
+  for (const pid of processesOfTarget(target)) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Whether `pid` is a live (non-zombie) process. */
+export function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return false
+  }
+}
+
+export interface VersionAnswer {
+  commit: string
+  pid: number
+  ppid?: number
+}
+
+/** The /version body of the service on `port` (throws when nothing answers). */
+export async function versionAnswer(port: number): Promise<VersionAnswer> {
+  const response = await fetch(`http://127.0.0.1:${port}/version`, {
+    signal: AbortSignal.timeout(2000)
+  })
+  return (await response.json()) as VersionAnswer
+}

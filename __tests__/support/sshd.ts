@@ -101,6 +101,11 @@ export interface SshdOptions {
   listenAddress?: string
   /** More public keys to accept (e.g. another test sshd's client key, for one key across hosts). */
   authorize?: ClientKey[]
+  /**
+   * Run sshd, and so everything a deploy starts, in a PID namespace of its own: its /proc shows only
+   * those processes, so a broad process-match can never reach the machine's. Ending sshd ends them.
+   */
+  pidNamespace?: boolean
 }
 
 /** Resolves once sshd logs that it listens (works where the runner cannot reach it, too). */
@@ -170,7 +175,13 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
       ].join('\n') + '\n'
     )
     let log = ''
-    const command = options.netns ? ['ip', 'netns', 'exec', options.netns, SSHD] : [SSHD]
+    const command = [
+      ...(options.netns ? ['ip', 'netns', 'exec', options.netns] : []),
+      ...(options.pidNamespace
+        ? ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child']
+        : []),
+      SSHD
+    ]
     const child = spawn(command[0], [...command.slice(1), '-D', '-e', '-f', config], {
       stdio: ['ignore', 'ignore', 'pipe']
     })
@@ -207,7 +218,8 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
       stop: async () => {
         if (child.exitCode === null) {
           const gone = new Promise(resolve => child.once('exit', resolve))
-          child.kill('SIGTERM')
+          // unshare does not pass SIGTERM on; its --kill-child ends sshd and the namespace with it.
+          child.kill(options.pidNamespace ? 'SIGKILL' : 'SIGTERM')
           await gone
         }
         rmSync(dir, { recursive: true, force: true })

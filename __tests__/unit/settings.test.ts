@@ -175,7 +175,11 @@ describe('getSettings', () => {
       "source is '/definitely/not/here': no such directory on the runner"
     ],
     [{ 'connect-timeout': '0' }, "connect-timeout is '0': use a whole number from 1 to 600"],
-    [{ 'max-parallel': '0' }, "max-parallel is '0': use a whole number from 1 to 100"]
+    [{ 'max-parallel': '0' }, "max-parallel is '0': use a whole number from 1 to 100"],
+    [
+      { 'process-match': 'a\nmyapp serve' },
+      "process-match is 'a': use one line: pgrep reads only the first"
+    ]
   ])('refuses %j', (overrides, expected) => {
     expect(problemsOf(overrides).join('\n')).toContain(expected)
   })

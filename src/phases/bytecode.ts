@@ -18,7 +18,7 @@ export function clearBytecodeScript(root: string, keep: string[]): ShellCode {
   return sh`count=$(find ${root} ${pruned} -type f \( -name '*.pyc' -o -name '*.pyo' \) -print | wc -l) || exit 1
 find ${root} ${pruned} -type d -name __pycache__ -prune -exec rm -rf -- {} + || exit 1
 find ${root} ${pruned} -type f \( -name '*.pyc' -o -name '*.pyo' \) -exec rm -f -- {} + || exit 1
-printf 'removed %s\n' $count`
+printf 'removed %s\n' "$count"`
 }
 
 export function removedCount(stdout: string): number {

@@ -1,24 +1,132 @@
-import { ShellCode } from '../shell.js'
+import { CONTROL_MARKER } from '../remote.js'
+import { quote, ShellCode } from '../shell.js'
+
+/** Names the target a process was started for; every process the action starts inherits it. */
+export const TARGET_MARKER = 'DEPLOY_TARGET'
+
+/** More process-match hits than this and stop refuses: the pattern is too broad to be the service. */
+export const MAX_PATTERN_HITS = 10
 
 /**
- * Shell functions the stop, wait-for-exit and start scripts share. They read /proc directly so
- * they need neither ps nor a particular awk, and a zombie does not count as running.
+ * Chooses the service's processes from tagged lines on stdin (all `P` lines first):
  *
- * - `group_alive PGID`: a live (non-zombie) process is in the group.
- * - `pgid_of PID`, `cmdline_of PID`.
- * - `matching_pids`: pids whose command line matches "$pattern" (pgrep -f), never this script's.
- * - `port_held PORT`: something listens on PORT (ss, else /proc/net/tcp*).
- * - `port_holders PORT`: `pid command line` of each listener (ss -p, else a /proc fd scan).
- * - `listening_sockets`: every listening TCP socket, for failure reports.
+ * - `P pid ppid pgid state start kthread comm` — every process (`proc_table`)
+ * - `E pid control` / `E pid target VALUE` — markers in environments (`environ_markers`)
+ * - `R pid start pgid` — recorded by the last deploy; counts only if the start time still matches
+ * - `M pid` — a process-match hit; `H pid` — holds a service port; `G pgid` — a group to include
+ *
+ * Prints `signal PID PGID START SOURCE WHY…` for each process to act on, `skip PID - - - WHY…` for
+ * each candidate that is protected, and `group PGID - - - -` for each process group included.
+ * A group is included only while its leader is gone or is itself the service, so a hit inside a
+ * shell's or a supervisor's group never takes the whole group with it.
  */
-export const PROCESS_FUNCTIONS = new ShellCode(String.raw`group_alive() {
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ sub(/.*\) /, ""); if ($3 == g && $1 != "Z") { found = 1; exit } } END { exit !found }'
+const SELECT_SERVICE = String.raw`
+function add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }
+function include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }
+function protected(pid) {
+  if (pid == 1) return "PID 1"
+  if (kthread[pid]) return "a kernel thread"
+  if (comm[pid] ~ /^sshd/) return "an sshd process"
+  if (pid in ancestor) return "the action's own session"
+  if (pid in control) return "a command of this action (this deploy or a concurrent one)"
+  if ((pid in marked) && marked[pid] != target) return "it carries another target's marker (DEPLOY_TARGET=" marked[pid] ")"
+  return ""
 }
-pgid_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f3; }
-cmdline_of() { tr '\000' ' ' < "/proc/$1/cmdline" 2>/dev/null; }
-matching_pids() {
-  [ -n "$pattern" ] || return 0
-  pgrep -f -- "$pattern" | while read -r pid; do [ "$pid" = "$$" ] || echo "$pid"; done
+$1 == "P" { ppid[$2] = $3; pgid[$2] = $4; state[$2] = $5; start[$2] = $6; kthread[$2] = $7; comm[$2] = $8; next }
+$1 == "E" && $3 == "control" { control[$2] = 1; next }
+$1 == "E" && $3 == "target" { value = $0; sub(/^E [0-9]+ target /, "", value); marked[$2] = value; next }
+$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }
+$1 == "M" { if ($2 in start) { add($2, "pattern", "matched by process-match"); include(pgid[$2], "of a process-match hit") } next }
+$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }
+$1 == "G" { include($2, "stopped by this deploy"); next }
+END {
+  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1
+  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries DEPLOY_TARGET=" target)
+  for (group in groups) {
+    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }
+    if ((group in start) && protected(group) != "") { delete groups[group]; continue }
+    print "group", group, "-", "-", "-", "-"
+  }
+  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])
+  for (pid in source_of) {
+    if (!(pid in start) || state[pid] == "Z") continue
+    why = protected(pid)
+    if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]
+    else if (source_of[pid] != "group") print "skip", pid, "-", "-", "-", why
+  }
+}`
+
+/**
+ * Host-side shell functions for finding the service (DESIGN.md, "Service identity"). They read
+ * /proc directly, each table in one awk pass, so they need neither ps nor a particular awk, cost a
+ * few processes per scan, and a zombie never counts as running.
+ *
+ * - `proc_table`, `environ_markers`, `recorded_processes STATE`: the inputs of `select_service`.
+ * - `service_scan TARGET STATE PATTERN GROUPS [HOLDER_PORTS]`: the selection (see SELECT_SERVICE).
+ * - `start_of PID`: start time in clock ticks since boot (field 22 of stat).
+ * - `cmdline_of PID` (one line, at most 300 characters), `user_of PID`, `epoch_of TICKS`.
+ * - `port_held PORT`, `port_pids PORT`, `port_holders PORT` (`pid command line` per listener).
+ * - `record_state STATE RELEASE SHA`: writes state.json from `signal` lines on stdin.
+ */
+export const SERVICE_FUNCTIONS = new ShellCode(`select_service=${quote(SELECT_SERVICE)}
+${String.raw`proc_table() {
+  awk 'BEGIN {
+    for (i = 1; i < ARGC; i++) {
+      file = ARGV[i]
+      if ((getline line < file) > 0) {
+        pid = file; sub(/^\/proc\//, "", pid); sub(/\/stat$/, "", pid)
+        name = line; sub(/^[^(]*\(/, "", name); sub(/\) [^)]*$/, "", name); gsub(/[ \t]/, "_", name)
+        sub(/.*\) /, "", line); split(line, field, " ")
+        print "P", pid, field[2], field[3], field[1], field[20], int(field[7] / 2097152) % 2, name
+      }
+      close(file)
+    }
+  }' /proc/[0-9]*/stat
+}
+environ_markers() {
+  if [ "$(printf 'a\000b\000' | awk 'BEGIN { RS = "\000" } END { print NR }')" = 2 ]; then
+    awk 'BEGIN {
+      RS = "\000"
+      for (i = 1; i < ARGC; i++) {
+        file = ARGV[i]; pid = file; sub(/^\/proc\//, "", pid); sub(/\/environ$/, "", pid)
+        while ((getline entry < file) > 0) {
+          if (entry == "${CONTROL_MARKER}=1") print "E", pid, "control"
+          else if (entry ~ /^${TARGET_MARKER}=/) print "E", pid, "target", substr(entry, ${TARGET_MARKER.length + 2})
+        }
+        close(file)
+      }
+    }' /proc/[0-9]*/environ
+  else
+    # An awk that cannot split on NUL (busybox): one tr per readable process.
+    for file in /proc/[0-9]*/environ; do
+      [ -r "$file" ] || continue
+      tr '\000' '\n' 2>/dev/null < "$file" | awk -v file="$file" '
+        NR == 1 { pid = file; sub(/^\/proc\//, "", pid); sub(/\/environ$/, "", pid) }
+        $0 == "${CONTROL_MARKER}=1" { print "E", pid, "control" }
+        /^${TARGET_MARKER}=/ { print "E", pid, "target", substr($0, ${TARGET_MARKER.length + 2}) }'
+    done
+  fi
+}
+recorded_processes() {
+  [ -f "$1" ] || return 0
+  grep -q "\"boot_id\": \"$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)\"" "$1" || return 0
+  sed -n 's/.*"pid": *\([0-9][0-9]*\), *"pgid": *\([0-9][0-9]*\), *"start": *\([0-9][0-9]*\).*/R \1 \3 \2/p' "$1"
+}
+service_scan() {
+  {
+    proc_table
+    environ_markers
+    recorded_processes "$2"
+    if [ -n "$3" ]; then pgrep -f -- "$3" | sed 's/^/M /'; fi
+    for group in $4; do echo "G $group"; done
+    for port in $5; do port_pids "$port" | sed 's/^/H /'; done
+  } | awk -v target="$1" -v self="$$" "$select_service"
+}
+start_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+cmdline_of() { tr '\000\n' '  ' 2>/dev/null < "/proc/$1/cmdline" | sed 's/ *$//' | cut -c1-300; }
+user_of() { ls -ld "/proc/$1" 2>/dev/null | awk '{ print $3 }'; }
+epoch_of() {
+  awk -v ticks="$1" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" '$1 == "btime" { printf "%d\n", $2 + ticks / hz }' /proc/stat
 }
 port_inodes() {
   hex=$(printf ':%04X' "$1")
@@ -27,17 +135,26 @@ port_inodes() {
 port_held() {
   if command -v ss >/dev/null 2>&1; then [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; else [ -n "$(port_inodes "$1")" ]; fi
 }
-port_holders() {
+port_pids() {
   if command -v ss >/dev/null 2>&1; then
-    pids=$(ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u)
+    ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
   else
-    pids=$(for inode in $(port_inodes "$1"); do find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null; done | cut -d/ -f3 | sort -u)
+    for inode in $(port_inodes "$1"); do find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null; done | cut -d/ -f3 | sort -u
   fi
-  for pid in $pids; do printf '%s %s\n' "$pid" "$(cmdline_of "$pid")"; done
 }
-listening_sockets() {
-  if command -v ss >/dev/null 2>&1; then ss -Htlnp 2>/dev/null; return; fi
-  for hex in $(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '$4 == "0A" { n = split($2, a, ":"); print a[n] }' | sort -u); do
-    printf 'LISTEN port %d\n' "0x$hex"
-  done
-}`)
+port_holders() {
+  for pid in $(port_pids "$1"); do printf '%s %s\n' "$pid" "$(cmdline_of "$pid")"; done
+}
+record_state() {
+  {
+    printf '{\n  "release": "%s",\n  "sha": "%s",\n  "recorded_at": "%s",\n  "boot_id": "%s",\n  "processes": [' \
+      "$2" "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
+    separator=
+    while read -r kind pid group start _; do
+      [ "$kind" = signal ] || continue
+      printf '%s\n    {"pid": %s, "pgid": %s, "start": %s}' "$separator" "$pid" "$group" "$start"
+      separator=,
+    done
+    printf '\n  ]\n}\n'
+  } > "$1.tmp" && mv -f -- "$1.tmp" "$1"
+}`}`)

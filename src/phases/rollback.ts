@@ -19,7 +19,7 @@ export function markBadScript(
 ): ShellCode {
   return sh`printf '%s\n' ${reason} > ${`${layout.releasesDir}/${failed}/BAD_RELEASE`} || exit 1
 cd -- ${layout.releasesDir} || exit 1
-for name in $(ls -1r); do
+ls -1r | while IFS= read -r name; do
   if [ "$name" = ${failed} ] || [ ! -d "$name" ] || [ -e "$name/BAD_RELEASE" ]; then continue; fi
   printf 'candidate %s\n' "$name"
   printf 'sha %s\n' "$(head -c 200 -- "$name/"${stampFile} 2>/dev/null)"
@@ -77,7 +77,11 @@ export async function rollback(
     sha: previousSha
   }
   try {
-    await step('stop', async () => waitForExit(ctx, await stopService(ctx)))
+    const stopped = await step('stop', async () => {
+      const found = await stopService(ctx)
+      await waitForExit(ctx, found)
+      return found
+    })
     await step('switch', () =>
       remote.run(
         sh`${switchCurrentScript(layout, previous, token)} && ${releasesLogScript(layout, {
@@ -93,8 +97,10 @@ export async function rollback(
       )
     )
     core.info(`${layout.current} -> releases/${previous} (rollback)`)
-    await step('start', () => startService(back))
-    const verified = await step('verify', () => verifyService(back, previousSha))
+    const started = await step('start', () => startService(back))
+    const verified = await step('verify', () =>
+      verifyService(back, previousSha, { stopped, started })
+    )
     report.rolledBack = true
     report.reportedVersion = verified.version ?? verified.commit
   } catch (error) {

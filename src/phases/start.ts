@@ -2,48 +2,67 @@ import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
 import { exportEnvScript } from './environment.js'
-import { PROCESS_FUNCTIONS } from './processes.js'
+import { SERVICE_FUNCTIONS } from './processes.js'
 import { liveDir } from './stop.js'
 
-/** Exit code of the start script when the service died within its first second. */
-const DIED_AT_ONCE = 4
+/** Exit code of the start script when the start command failed within its first second. */
+const FAILED_AT_ONCE = 4
 
 const parentOf = (path: string): string => path.slice(0, path.lastIndexOf('/')) || '/'
 
-/**
- * Detached start: the command runs in a new session (so its process group can be stopped whole
- * later), stdin from /dev/null and stdout/stderr appended to the log, so nothing it leaves behind
- * holds the SSH channel open. Records the group in state.json, then checks it is alive 1 s later.
- */
-export function detachedStartScript(
-  live: string,
-  environment: ShellCode,
-  command: string,
-  log: string,
-  stateFile: string,
-  release: string,
+export interface DetachedStart {
+  live: string
+  environment: ShellCode
+  command: string
+  log: string
+  target: string
+  stateFile: string
+  release: string
   sha: string
-): ShellCode {
+}
+
+/** Prints this start's lines of the log (from byte `firstByte`, counted from 1), at most 50. */
+export function startLinesScript(log: string, firstByte: number | ShellCode): ShellCode {
+  return sh`tail -c +${firstByte} -- ${log} 2>/dev/null | tail -n 50`
+}
+
+/**
+ * Detached start: the command runs in a new session (its own process group), stdin from /dev/null
+ * and output appended to the log, so nothing it leaves behind holds the SSH channel open. Watches
+ * it for 1 s: still running, or exited 0 (it daemonized), is a start; a non-zero exit fails with
+ * this start's log lines. Records what it started in state.json for a stop before verify.
+ */
+export function detachedStartScript(start: DetachedStart): ShellCode {
+  const { live, environment, command, log, target, stateFile, release, sha } = start
   return joinCode([
-    PROCESS_FUNCTIONS,
+    SERVICE_FUNCTIONS,
     sh`cd -- ${live} || exit 1
-${environment}
 mkdir -p -- ${parentOf(log)} || exit 1
-started=$(mktemp) || exit 1
-printf '\n=== %s starting release %s (%s)\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${release} ${sha} >> ${log}
-setsid sh -c 'echo $$ > "$1"; shift; exec sh -c "$1"' verified-ssh-deploy-start "$started" ${command} < /dev/null >> ${log} 2>&1 &
-waited=0
-while [ ! -s "$started" ] && [ "$waited" -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
-pgid=$(cat "$started"); rm -f -- "$started"
-if [ -z "$pgid" ]; then echo 'the start command did not launch (is setsid working?)' >&2; exit 1; fi
-printf '{"pgid": %s, "release": "%s", "sha": "%s", "started": "%s"}\n' "$pgid" ${release} ${sha} "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > ${`${stateFile}.tmp`} && mv -f -- ${`${stateFile}.tmp`} ${stateFile} || exit 1
-printf 'pgid %s\n' "$pgid"
-sleep 1
-if ! group_alive "$pgid"; then
-  printf 'the service exited within 1 s of starting; last lines of %s:\n' ${log} >&2
-  tail -n 50 -- ${log} >&2
-  exit ${DIED_AT_ONCE}
-fi`
+if [ -f ${log} ]; then offset=$(wc -c < ${log}); else offset=0; fi
+offset=$((offset))
+printf 'log-offset %s\n' "$offset"
+printf '\n=== %s starting release %s (%s)\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${release} ${sha} >> ${log} || exit 1
+(
+${environment}
+exec setsid sh -c ${command}
+) < /dev/null >> ${log} 2>&1 &
+launched=$!
+waited=0; status=
+while [ "$waited" -lt 10 ]; do
+  state=$(sed 's/.*) //' "/proc/$launched/stat" 2>/dev/null | cut -c1)
+  if [ -z "$state" ] || [ "$state" = Z ]; then wait "$launched"; status=$?; break; fi
+  sleep 0.1; waited=$((waited + 1))
+done
+if [ -z "$status" ]; then
+  printf 'running after 1 s as process group %s\n' "$launched"
+elif [ "$status" -eq 0 ]; then
+  echo 'the start command exited 0 within 1 s: it daemonized; verify finds the service by its marker'
+else
+  printf 'the start command exited with code %s within 1 s; its lines in %s:\n' "$status" ${log} >&2
+  ${startLinesScript(log, sh`$((offset + 1))`)} >&2
+  exit ${FAILED_AT_ONCE}
+fi
+service_scan ${target} ${stateFile} '' "$launched" '' | record_state ${stateFile} ${release} ${sha}`
   ])
 }
 
@@ -54,12 +73,19 @@ export function foregroundStartScript(
   command: string
 ): ShellCode {
   return sh`cd -- ${live} || exit 1
+(
 ${environment}
-sh -c ${command} < /dev/null`
+sh -c ${command}
+) < /dev/null`
+}
+
+export interface StartedService {
+  /** Size of the start log before this start's header: its lines are what follows (detached only). */
+  logOffset?: number
 }
 
 /** start: run start-command from the live tree. */
-export async function startService(ctx: DeployContext): Promise<void> {
+export async function startService(ctx: DeployContext): Promise<StartedService> {
   const { settings, session, layout } = ctx
   const live = liveDir(ctx)
   const environment = exportEnvScript(
@@ -73,25 +99,30 @@ export async function startService(ctx: DeployContext): Promise<void> {
       echo: true
     })
     core.info(`Ran ${settings.startCommand} (detach: false)`)
-    return
+    return {}
   }
   const result = await session.remote.run(
-    detachedStartScript(
+    detachedStartScript({
       live,
       environment,
-      settings.startCommand,
-      layout.startLog,
-      layout.stateFile,
-      ctx.release,
-      ctx.sha
-    ),
+      command: settings.startCommand,
+      log: layout.startLog,
+      target: layout.target,
+      stateFile: layout.stateFile,
+      release: ctx.release,
+      sha: ctx.sha
+    }),
     { phase: 'start', timeoutSeconds: 60, allowFailure: true }
   )
-  if (result.code === DIED_AT_ONCE) throw new Error(result.stderr.trim())
+  if (result.code === FAILED_AT_ONCE) throw new Error(result.stderr.trim())
   if (result.code !== 0)
     throw new Error(`starting failed (exit ${result.code}): ${result.stderr.trim()}`)
-  const pgid = /^pgid (\d+)$/m.exec(result.stdout)?.[1]
+  const logOffset = Number(/^log-offset (\d+)$/m.exec(result.stdout)?.[1] ?? 0)
+  const running = /^running after 1 s as process group (\d+)$/m.exec(result.stdout)
   core.info(
-    `Started '${settings.startCommand}' in ${live} as process group ${pgid}; output goes to ${layout.startLog}`
+    running
+      ? `Started '${settings.startCommand}' in ${live} as process group ${running[1]}; output goes to ${layout.startLog}`
+      : `'${settings.startCommand}' exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to ${layout.startLog}`
   )
+  return { logOffset }
 }

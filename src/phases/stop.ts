@@ -3,88 +3,130 @@ import type { DeployContext } from '../context.js'
 import { lastLines } from '../remote.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
 import { exportEnvScript } from './environment.js'
-import { PROCESS_FUNCTIONS } from './processes.js'
+import { MAX_PATTERN_HITS, SERVICE_FUNCTIONS } from './processes.js'
+
+/** Exit codes of the stop script that the action explains. */
+const STOP_COMMAND_FAILED = 6
+const PATTERN_TOO_BROAD = 5
 
 /** The directory the service runs from now: `current` for releases, the target in place. */
 export function liveDir(ctx: DeployContext): string {
   return ctx.settings.strategy === 'releases' ? ctx.layout.current : ctx.layout.target
 }
 
-/** Reads the recorded process group from state.json (empty when there is none). */
-function recordedGroup(stateFile: string): ShellCode {
-  return sh`recorded=$(sed -n 's/.*"pgid": *\([0-9][0-9]*\).*/\1/p' ${stateFile} 2>/dev/null)`
+/** What the stop found and did, for wait-for-exit and the verify phase's survivor check. */
+export interface StoppedService {
+  /** When the stop began, in clock ticks since boot: anything started earlier is old. */
+  mark: number
+  /** Process groups the stop signalled, watched by wait-for-exit. */
+  groups: string[]
+}
+
+export interface StopParameters {
+  target: string
+  stateFile: string
+  pattern: string
+  /** The stop-command with its environment, run from `live` (or the target before a first deploy). */
+  stopCommand?: { live: string; environment: ShellCode; command: string }
+}
+
+function stopCommandScript(target: string, stop: NonNullable<StopParameters['stopCommand']>) {
+  return sh`if [ -d ${stop.live} ]; then dir=${stop.live}; first=; else dir=${target}; first=1; fi
+(cd -- "$dir" || exit 1
+${stop.environment}
+sh -c ${stop.command} < /dev/null)
+status=$?
+if [ "$status" -ne 0 ] && [ -n "$first" ]; then
+  printf 'stop-command failed (exit %s) before the first deploy; continuing\n' "$status"
+elif [ "$status" -ne 0 ]; then
+  printf 'stop-command exited with code %s\n' "$status" >&2
+  exit ${STOP_COMMAND_FAILED}
+else
+  echo 'stop-command finished'
+fi`
 }
 
 /**
- * Default stop: SIGTERM to the recorded process group and to every process matching the pattern
- * (read from stdin so this script's own command line never matches) and its process group, except
- * this script's own. Prints `waiting for process groups: …` for wait-for-exit to watch.
+ * stop, on the host: note when the stop began, run the stop-command, then SIGTERM every process of
+ * the service (DESIGN.md, "Service identity"), saying per process why it was chosen. A
+ * process-match that hits more than a handful of processes, or processes of several users, is
+ * refused before anything is signalled.
  */
-export function stopScript(stateFile: string, needsPgrep: boolean): ShellCode {
+export function stopScript(parameters: StopParameters): ShellCode {
+  const { target, stateFile, pattern, stopCommand } = parameters
   return joinCode([
-    PROCESS_FUNCTIONS,
-    sh`read -r pattern || true
-${needsPgrep ? sh`command -v pgrep >/dev/null 2>&1 || { echo 'process-match needs pgrep on the host (package procps)' >&2; exit 1; }` : sh``}
-own=$(pgid_of $$)
-${recordedGroup(stateFile)}
-groups=
-if [ -n "$recorded" ] && group_alive "$recorded"; then
-  printf 'SIGTERM to process group %s (started by the last deploy)\n' "$recorded"
-  kill -TERM "-$recorded" 2>/dev/null
-  groups=$recorded
+    SERVICE_FUNCTIONS,
+    sh`printf 'stop began at boot tick %s\n' "$(start_of $$)"
+${stopCommand ? stopCommandScript(target, stopCommand) : sh``}
+pattern=${pattern}
+if [ -n "$pattern" ] && ! command -v pgrep >/dev/null 2>&1; then
+  echo 'process-match needs pgrep on the host (package procps)' >&2; exit 1
 fi
-pids=
-for pid in $(matching_pids); do
-  group=$(pgid_of "$pid")
-  printf 'SIGTERM to %s (%s), matched by process-match\n' "$pid" "$(cmdline_of "$pid")"
-  kill -TERM "$pid" 2>/dev/null
-  pids="$pids $pid"
-  if [ -n "$group" ] && [ "$group" != "$own" ] && [ "$group" -gt 1 ]; then
-    kill -TERM "-$group" 2>/dev/null
-    groups="$groups $group"
-  fi
+scan=$(service_scan ${target} ${stateFile} "$pattern" '' '')
+hits=$(printf '%s\n' "$scan" | awk '$1 == "signal" && $5 == "pattern" { print $2 }')
+count=0; users=
+for pid in $hits; do
+  count=$((count + 1)); user=$(user_of "$pid")
+  case " $users " in *" $user "*) ;; *) users="$users $user" ;; esac
 done
-if [ -n "$groups$pids" ]; then printf 'waiting for process groups:%s\n' "$groups"; else echo 'nothing to stop: no recorded process group and no process-match hit'; fi`
+several=; case "$users" in " "*" "*) several=1 ;; esac
+if [ "$count" -gt ${MAX_PATTERN_HITS} ] || [ -n "$several" ]; then
+  printf 'process-match %s matches %s processes of user(s)%s; nothing was signalled:\n' "'$pattern'" "$count" "$users" >&2
+  for pid in $hits; do printf '  %s %s: %s\n' "$pid" "$(user_of "$pid")" "$(cmdline_of "$pid")" >&2; done
+  exit ${PATTERN_TOO_BROAD}
+fi
+printf '%s\n' "$scan" | while read -r kind pid _ _ _ why; do
+  case $kind in
+    signal) printf 'SIGTERM to %s (%s): %s\n' "$pid" "$(cmdline_of "$pid")" "$why"; kill -TERM "$pid" 2>/dev/null ;;
+    # A protected process that is already gone (a pipeline of the action's own) is not worth a line.
+    skip) command=$(cmdline_of "$pid"); [ -z "$command" ] || printf 'not signalling %s (%s): %s\n' "$pid" "$command" "$why" ;;
+  esac
+done
+printf 'stopped groups:%s\n' "$(printf '%s\n' "$scan" | awk '$1 == "group" { printf " %s", $2 }')"
+printf '%s\n' "$scan" | grep -q '^signal ' || echo "nothing to stop: no process carries this target's marker, none was recorded, and process-match found none"`
   ])
 }
 
-/**
- * Polls every 200 ms until no process of the stopped groups, none matching the pattern and no
- * listener on the ports is left. After the timeout: SIGKILL (once, then 5 s more) or fail listing
- * what is left. Prints how long the exit took on success.
- */
-export function waitForExitScript(
-  groups: string[],
-  ports: number[],
-  timeoutSeconds: number,
+export interface WaitParameters {
+  target: string
+  stateFile: string
+  pattern: string
+  groups: string[]
+  ports: number[]
+  timeoutSeconds: number
   killAfterTimeout: boolean
-): ShellCode {
+}
+
+/**
+ * Polls every 200 ms until none of the service's processes (found as the stop found them, plus the
+ * groups it signalled) and no listener on the ports is left. After the timeout: SIGKILL (once,
+ * then 5 s more) or fail naming what is left. Prints how long the exit took on success.
+ */
+export function waitForExitScript(parameters: WaitParameters): ShellCode {
+  const { target, stateFile, pattern, groups, ports, timeoutSeconds, killAfterTimeout } = parameters
   return joinCode([
-    PROCESS_FUNCTIONS,
-    sh`read -r pattern || true
+    SERVICE_FUNCTIONS,
+    sh`pattern=${pattern}
 groups=${groups.join(' ')}
 ports=${ports.map(String).join(' ')}
 begin=$(date +%s)
 deadline=$((begin + ${timeoutSeconds}))
 killed=
 while :; do
-  alive=; for g in $groups; do if group_alive "$g"; then alive="$alive $g"; fi; done
-  matched=$(matching_pids | tr '\n' ' ')
-  held=; for p in $ports; do if port_held "$p"; then held="$held $p"; fi; done
-  if [ -z "$alive$matched$held" ]; then printf 'old service gone after %s s\n' "$(( $(date +%s) - begin ))"; exit 0; fi
+  alive=$(service_scan ${target} ${stateFile} "$pattern" "$groups" '' | awk '$1 == "signal" { printf " %s", $2 }')
+  held=; for port in $ports; do if port_held "$port"; then held="$held $port"; fi; done
+  if [ -z "$alive$held" ]; then printf 'old service gone after %s s\n' "$(( $(date +%s) - begin ))"; exit 0; fi
   if [ "$(date +%s)" -ge "$deadline" ]; then
-    if [ -z "$killed" ] && [ -n "$alive$matched" ] && ${killAfterTimeout ? sh`true` : sh`false`}; then
-      printf 'still running after %s s: SIGKILL to groups:%s pids: %s\n' ${timeoutSeconds} "$alive" "$matched"
-      for g in $alive; do kill -KILL "-$g" 2>/dev/null; done
-      for pid in $matched; do kill -KILL "$pid" 2>/dev/null; done
+    if [ -z "$killed" ] && [ -n "$alive" ] && ${killAfterTimeout ? sh`true` : sh`false`}; then
+      printf 'still running after %s s: SIGKILL to%s\n' ${timeoutSeconds} "$alive"
+      for pid in $alive; do kill -KILL "$pid" 2>/dev/null; done
       killed=1
       deadline=$(($(date +%s) + 5))
     else
-      for g in $alive; do printf 'process group %s is still running\n' "$g" >&2; done
-      for pid in $matched; do printf 'pid %s still running: %s\n' "$pid" "$(cmdline_of "$pid")" >&2; done
-      for p in $held; do
-        holders=$(port_holders "$p")
-        printf 'port %s is still held by: %s\n' "$p" "\${holders:-a process this user cannot see}" >&2
+      for pid in $alive; do printf 'pid %s still running: %s\n' "$pid" "$(cmdline_of "$pid")" >&2; done
+      for port in $held; do
+        holders=$(port_holders "$port")
+        printf 'port %s is still held by: %s\n' "$port" "\${holders:-a process this user cannot see}" >&2
       done
       exit 3
     fi
@@ -94,69 +136,67 @@ done`
   ])
 }
 
-export interface StoppedProcesses {
-  groups: string[]
-}
-
-/** stop: the stop-command, or SIGTERM to what the last deploy started and what process-match finds. */
-export async function stopService(ctx: DeployContext): Promise<StoppedProcesses> {
+/** stop: the stop-command, then SIGTERM to every process of the service. */
+export async function stopService(ctx: DeployContext): Promise<StoppedService> {
   const { settings, session, layout } = ctx
-  const pattern = Buffer.from(`${settings.processMatch ?? ''}\n`)
-  if (settings.stopCommand) {
-    const live = liveDir(ctx)
-    const result = await session.remote.run(
-      sh`if [ -d ${live} ]; then cd -- ${live}; else cd -- ${layout.target} && echo 'no live tree yet'; fi || exit 1
-${exportEnvScript(ctx, live)}
-sh -c ${settings.stopCommand} < /dev/null`,
-      {
-        phase: 'stop',
-        timeoutSeconds: settings.stopTimeoutSeconds + 60,
-        echo: true,
-        allowFailure: true
-      }
-    )
-    const firstDeploy = result.stdout.startsWith('no live tree yet')
-    if (result.code !== 0 && !firstDeploy) {
-      throw new Error(
-        `stop-command exited with code ${result.code}; last stderr:\n${lastLines(result.stderr, 20)}`
-      )
-    }
-    if (result.code !== 0)
-      core.warning(`stop-command failed (exit ${result.code}) before the first deploy; continuing`)
-    else core.info(`Ran stop-command: ${settings.stopCommand}`)
-  }
-  // The recorded group and process-match are signalled after a stop-command too: it may leave children.
-  const { stdout } = await session.remote.run(
-    stopScript(layout.stateFile, Boolean(settings.processMatch)),
+  const live = liveDir(ctx)
+  const result = await session.remote.run(
+    stopScript({
+      target: layout.target,
+      stateFile: layout.stateFile,
+      pattern: settings.processMatch ?? '',
+      stopCommand: settings.stopCommand
+        ? { live, environment: exportEnvScript(ctx, live), command: settings.stopCommand }
+        : undefined
+    }),
     {
       phase: 'stop',
-      timeoutSeconds: 60,
+      timeoutSeconds: settings.stopTimeoutSeconds + 60,
       echo: true,
-      stdin: pattern
+      allowFailure: true
     }
   )
-  const groups = (/^waiting for process groups:(.*)$/m.exec(stdout)?.[1] ?? '')
+  if (result.code === STOP_COMMAND_FAILED) {
+    throw new Error(
+      `stop-command exited with code ${/exited with code (\d+)/.exec(result.stderr)?.[1]}; last stderr:\n${lastLines(result.stderr, 20)}`
+    )
+  }
+  if (result.code === PATTERN_TOO_BROAD) {
+    throw new Error(
+      `${result.stderr.trim()}\nprocess-match must match the service only (at most ${MAX_PATTERN_HITS} processes, of one user): ` +
+        'narrow it, e.g. to the start command line of the parent (its process group is stopped with it), or remove it: ' +
+        'the action finds what it started by the DEPLOY_TARGET marker.'
+    )
+  }
+  if (result.code !== 0) {
+    throw new Error(`stopping failed (exit ${result.code}): ${lastLines(result.stderr, 20)}`)
+  }
+  if (/before the first deploy; continuing/.test(result.stdout))
+    core.warning('stop-command failed before the first deploy; continuing')
+  const groups = (/^stopped groups:(.*)$/m.exec(result.stdout)?.[1] ?? '')
     .split(/\s+/)
     .filter(Boolean)
-  return { groups }
+  return { mark: Number(/^stop began at boot tick (\d+)$/m.exec(result.stdout)?.[1] ?? 0), groups }
 }
 
 /** wait-for-exit: until the old service is really gone and its ports are free. */
-export async function waitForExit(ctx: DeployContext, stopped: StoppedProcesses): Promise<void> {
-  const { settings, session } = ctx
+export async function waitForExit(ctx: DeployContext, stopped: StoppedService): Promise<void> {
+  const { settings, session, layout } = ctx
   const result = await session.remote.run(
-    waitForExitScript(
-      stopped.groups,
-      settings.ports,
-      settings.stopTimeoutSeconds,
-      settings.killAfterTimeout
-    ),
+    waitForExitScript({
+      target: layout.target,
+      stateFile: layout.stateFile,
+      pattern: settings.processMatch ?? '',
+      groups: stopped.groups,
+      ports: settings.ports,
+      timeoutSeconds: settings.stopTimeoutSeconds,
+      killAfterTimeout: settings.killAfterTimeout
+    }),
     {
       phase: 'wait-for-exit',
       timeoutSeconds: settings.stopTimeoutSeconds + 60,
       echo: true,
-      allowFailure: true,
-      stdin: Buffer.from(`${settings.processMatch ?? ''}\n`)
+      allowFailure: true
     }
   )
   if (result.code === 0) return

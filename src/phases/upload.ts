@@ -66,7 +66,7 @@ done
 usable() { [ -n "$1" ] && [ -d "releases/$1" ] && [ -f ".deploy/manifests/$1.tsv" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
 base=
 if usable "$current"; then base=$current; else
-  for name in $(ls -1r releases 2>/dev/null); do if usable "$name"; then base=$name; break; fi; done
+  base=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if usable "$name"; then printf '%s\n' "$name"; break; fi; done)
 fi
 if [ -n "$base" ]; then printf 'base %s\nmanifest\n' "$base"; cat -- ".deploy/manifests/$base.tsv"; fi`
 }
@@ -107,7 +107,7 @@ export function tarCopyScript(from: RemotePath, to: RemotePath, listFile?: Remot
 status=$(mktemp) || exit 1
 { (cd -- ${from} && ${source}); echo $? > "$status"; } | (cd -- ${to} && tar -xpf - --no-same-owner)
 extracted=$?
-read copied < "$status"; rm -f -- "$status"
+read -r copied < "$status"; rm -f -- "$status"
 [ "$copied" = 0 ] && [ "$extracted" = 0 ]`
 }
 

@@ -3,9 +3,10 @@ import semver from 'semver'
 import type { DeployContext } from '../context.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
 import { commitMatches, fetchVersion, readCommit, type VersionAnswer } from '../version-probe.js'
-import { PROCESS_FUNCTIONS } from './processes.js'
+import { SERVICE_FUNCTIONS } from './processes.js'
+import { startLinesScript, type StartedService } from './start.js'
+import type { StoppedService } from './stop.js'
 
-const POLL_INTERVAL_MS = 1000
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 export interface VersionReport {
@@ -33,14 +34,70 @@ async function poll(ctx: DeployContext): Promise<Poll> {
   return { answer, commit: reading.commit, version: reading.version }
 }
 
-/** The last lines of the start log and the host's listening sockets, for a failure report. */
-export function diagnosticsScript(startLog: string): ShellCode {
+/** The stop and start this verify follows. */
+export interface Restart {
+  stopped: StoppedService
+  started: StartedService
+}
+
+/** This start's lines of the start log and who holds each service port, for a failure report. */
+export function diagnosticsScript(
+  startLog: string,
+  logOffset: number | undefined,
+  ports: number[]
+): ShellCode {
+  const lines =
+    logOffset === undefined
+      ? sh``
+      : sh`printf -- '--- this start in %s\n' ${startLog}
+${startLinesScript(startLog, logOffset + 1)}`
   return joinCode([
-    PROCESS_FUNCTIONS,
-    sh`printf -- '--- last 50 lines of %s\n' ${startLog}
-tail -n 50 -- ${startLog} 2>/dev/null || echo '(no start log)'
-printf -- '--- listening TCP sockets on the host\n'
-listening_sockets`
+    SERVICE_FUNCTIONS,
+    lines,
+    sh`ports=${ports.map(String).join(' ')}
+for port in $ports; do
+  holders=$(port_holders "$port")
+  if [ -n "$holders" ]; then printf -- '--- port %s is held by: %s\n' "$port" "$holders"
+  elif port_held "$port"; then printf -- '--- port %s is held by a process this user cannot see\n' "$port"
+  else printf -- '--- port %s is free\n' "$port"; fi
+done`
+  ])
+}
+
+/**
+ * After the service reported the new commit: every service port must be held by a process that
+ * started after the stop began (`old PORT PID EPOCH COMMAND` names one that did not; `free PORT`, one
+ * not held yet). When all are, records the service's processes (marker, port holders, their groups)
+ * in state.json for the next stop.
+ */
+export function serviceIdentityScript(check: {
+  target: string
+  stateFile: string
+  ports: number[]
+  mark: number
+  release: string
+  sha: string
+}): ShellCode {
+  const { target, stateFile, ports, mark, release, sha } = check
+  return joinCode([
+    SERVICE_FUNCTIONS,
+    sh`ports=${ports.map(String).join(' ')}
+old=; free=
+for port in $ports; do
+  pids=$(port_pids "$port")
+  if [ -z "$pids" ]; then
+    if port_held "$port"; then printf 'old %s ? ? a process this user cannot see\n' "$port"; old=1; else printf 'free %s\n' "$port"; free=1; fi
+  fi
+  for pid in $pids; do
+    start=$(start_of "$pid")
+    if [ -n "$start" ] && [ "$start" -lt ${mark} ]; then
+      printf 'old %s %s %s %s\n' "$port" "$pid" "$(epoch_of "$start")" "$(cmdline_of "$pid")"; old=1
+    fi
+  done
+done
+[ -z "$old$free" ] || exit 0
+service_scan ${target} ${stateFile} '' '' "$ports" | record_state ${stateFile} ${release} ${sha}
+printf 'recorded %s\n' "$(awk '/"pid":/ { sub(/.*"pid": */, ""); sub(/,.*/, ""); printf " %s", $0 }' ${stateFile})"`
   ])
 }
 
@@ -51,6 +108,7 @@ function trimmed(body: string): string {
 
 async function failure(
   ctx: DeployContext,
+  restart: Restart,
   sha: string,
   summary: string,
   last: Poll | undefined
@@ -64,7 +122,7 @@ async function failure(
   if (last?.answer.status !== undefined)
     lines.push(`Last response: HTTP ${last.answer.status} ${trimmed(last.answer.body)}`)
   const diagnostics = await session.remote
-    .run(diagnosticsScript(layout.startLog), {
+    .run(diagnosticsScript(layout.startLog, restart.started.logOffset, settings.ports), {
       phase: 'verify',
       timeoutSeconds: 30,
       allowFailure: true
@@ -74,31 +132,98 @@ async function failure(
   return new Error(`${lines.join('\n')}\n${diagnostics}`)
 }
 
-/** Polls the version URL once a second until it reports `sha`, or gives up at version-timeout. */
-async function awaitCommit(ctx: DeployContext, sha: string): Promise<Poll> {
-  const deadline = Date.now() + ctx.settings.versionTimeoutSeconds * 1000
+/** Poll fast while a quick service comes up, then back off to once a second. */
+export function pollDelayMs(elapsedMs: number): number {
+  if (elapsedMs < 3000) return 100
+  if (elapsedMs < 10_000) return 250
+  return 1000
+}
+
+/** What the port check after a matching answer found. */
+interface Identity {
+  /** `port P: PID N, started T, COMMAND` for each holder older than this deploy's stop. */
+  old: string[]
+  /** Service ports nobody holds yet. */
+  free: string[]
+}
+
+async function checkIdentity(ctx: DeployContext, restart: Restart, sha: string): Promise<Identity> {
+  const { settings, session, layout } = ctx
+  const { stdout } = await session.remote.run(
+    serviceIdentityScript({
+      target: layout.target,
+      stateFile: layout.stateFile,
+      ports: settings.ports,
+      mark: restart.stopped.mark,
+      release: ctx.release,
+      sha
+    }),
+    { phase: 'verify', timeoutSeconds: 30 }
+  )
+  const old = [...stdout.matchAll(/^old (\d+) (\S+) (\S+) (.*)$/gm)].map(
+    ([, port, pid, epoch, command]) =>
+      pid === '?'
+        ? `port ${port}: ${command}`
+        : `port ${port}: PID ${pid}, started ${new Date(Number(epoch) * 1000).toISOString()}, ${command}`
+  )
+  const free = [...stdout.matchAll(/^free (\d+)$/gm)].map(match => match[1])
+  const recorded = /^recorded (.*)$/m.exec(stdout)?.[1].trim()
+  if (recorded !== undefined)
+    core.info(
+      `Recorded the service's processes in ${layout.stateFile}: ${recorded || '(none found)'}`
+    )
+  return { old, free }
+}
+
+/**
+ * Polls the version URL until it reports `sha` and every service port is held by a process started
+ * after the stop began, or gives up at version-timeout. A port held by an older process fails at
+ * once: that is a survivor, whatever commit it reports.
+ */
+async function awaitCommit(ctx: DeployContext, restart: Restart, sha: string): Promise<Poll> {
+  const begun = Date.now()
+  const deadline = begun + ctx.settings.versionTimeoutSeconds * 1000
   let last: Poll | undefined
   for (;;) {
     last = await poll(ctx)
-    if (last.commit && commitMatches(last.commit, sha)) return last
-    if (Date.now() + POLL_INTERVAL_MS > deadline) break
-    await sleep(POLL_INTERVAL_MS)
+    if (last.commit && commitMatches(last.commit, sha)) {
+      const identity = await checkIdentity(ctx, restart, sha)
+      if (identity.old.length > 0) {
+        throw await failure(
+          ctx,
+          restart,
+          sha,
+          `reports ${last.commit}, but a service port is held by a process that started before this deploy's stop, so the answer may come from a survivor of the old service:\n` +
+            identity.old.join('\n'),
+          last
+        )
+      }
+      if (identity.free.length === 0) return last
+      last = { ...last, problem: `port(s) ${identity.free.join(', ')} in ports not held yet` }
+    }
+    const delay = pollDelayMs(Date.now() - begun)
+    if (Date.now() + delay > deadline) break
+    await sleep(delay)
   }
+  const timeout = `${ctx.settings.versionTimeoutSeconds} s (version-timeout)`
   const summary =
-    last.commit !== undefined
-      ? `kept reporting ${last.commit} instead of ${sha.slice(0, 12)} for ${ctx.settings.versionTimeoutSeconds} s (version-timeout): the old code is still answering, or the service reports the wrong stamp`
-      : `gave no commit within ${ctx.settings.versionTimeoutSeconds} s (version-timeout)`
-  throw await failure(ctx, sha, summary, last)
+    last.commit !== undefined && commitMatches(last.commit, sha)
+      ? `reported ${last.commit}, but ${last.problem} within ${timeout}: the service did not bind every port in ports`
+      : last.commit !== undefined
+        ? `kept reporting ${last.commit} instead of ${sha.slice(0, 12)} for ${timeout}: the old code is still answering, or the service reports the wrong stamp`
+        : `gave no commit within ${timeout}`
+  throw await failure(ctx, restart, sha, summary, last)
 }
 
 /** verify: the running service reports the deployed commit, still does after stable-for, and its version passes the guards. */
 export async function verifyService(
   ctx: DeployContext,
   sha: string,
+  restart: Restart,
   previousVersion?: string
 ): Promise<VersionReport> {
   const { settings } = ctx
-  const first = await awaitCommit(ctx, sha)
+  const first = await awaitCommit(ctx, restart, sha)
   core.info(
     `${settings.versionUrl.href} reports ${first.commit}${first.version ? ` (version ${first.version})` : ''}`
   )
@@ -109,6 +234,7 @@ export async function verifyService(
     if (!confirmed.commit || !commitMatches(confirmed.commit, sha)) {
       throw await failure(
         ctx,
+        restart,
         sha,
         `reported ${first.commit} at first, but ${settings.stableForSeconds} s later (stable-for) ${confirmed.commit ? `reported ${confirmed.commit}` : 'gave no commit'}: the new service did not stay up`,
         confirmed

@@ -63,6 +63,7 @@ def serve(options, commit, version):
         def log_message(self, *_args):
             pass
 
+    time.sleep(options.listen_delay)
     server = ThreadingHTTPServer(("127.0.0.1", options.port), Handler)
     print(f"serving {commit} on {options.port} as pid {os.getpid()}", flush=True)
     server.serve_forever()
@@ -75,10 +76,13 @@ def start(options):
     # A release can carry its own faults, so a bad release and a good one differ in code, not flags.
     options.crash_after = float(read_text("CRASH_AFTER", str(options.crash_after)))
     options.stamp_from = read_text("STAMP_FROM", "") or os.environ.get("VSDSVC_STAMP_FROM") or options.stamp_from
-    if options.daemon and os.fork() > 0:
-        # The parent returns at once; the daemon keeps the inherited stdout/stderr open.
-        print("daemonized", flush=True)
-        return
+    if options.daemon:
+        if os.fork() > 0:
+            # The parent returns at once; the daemon keeps the inherited stdout/stderr open.
+            print("daemonized", flush=True)
+            return
+        # Like gunicorn --daemon: a session of its own, so it is in no group the action started.
+        os.setsid()
     with open(pidfile(options.port), "w", encoding="utf-8") as handle:
         handle.write(str(os.getpid()))
     on_sigterm(options)
@@ -111,6 +115,8 @@ def main():
     parser.add_argument("--ignore-term", action="store_true")
     parser.add_argument("--crash-after", type=float, default=0.0)
     parser.add_argument("--stamp-from", help="report the commit read from this file at request time")
+    parser.add_argument("--listen-delay", type=float, default=0.0, help="seconds before binding the port")
+    parser.add_argument("--name", help="ignored: tells processes apart by command line")
     options = parser.parse_args()
     start(options) if options.command == "start" else stop(options)
 
