@@ -26,6 +26,7 @@ import { scanUploadSource, upload } from '../src/phases/upload.js'
 import type { HostReport } from '../src/report.js'
 import { getSettings } from '../src/settings.js'
 import { quote } from '../src/shell.js'
+import { DowntimeBench, type DowntimeSample } from './downtime.js'
 import { PROFILES, startLink, type Link } from './link.js'
 import { editTenFiles, generateTree, type GeneratedTree } from './tree.js'
 
@@ -37,6 +38,10 @@ const PROFILE_NAMES = (
   .split(',')
   .map(name => name.trim())
 const WITH_SFTP = process.env.BENCH_SFTP !== '0'
+/** BENCH_UPLOAD=0 runs only the downtime case; BENCH_DOWNTIME=0 skips it. */
+const WITH_UPLOAD = process.env.BENCH_UPLOAD !== '0'
+const WITH_DOWNTIME = process.env.BENCH_DOWNTIME !== '0'
+const DOWNTIME_REPS = Number(process.env.BENCH_DOWNTIME_REPS ?? 5)
 /**
  * Where the host side writes. tmpfs by default: on a VM disk, creating thousands of files right
  * after deleting thousands stalls for seconds (discards, journal), which would swamp the transfer
@@ -121,7 +126,7 @@ class Bench {
     return file
   }
 
-  private sshCommand(): string[] {
+  sshCommand(): string[] {
     return [
       'ssh',
       '-p',
@@ -336,6 +341,17 @@ const entry = (m: Measurement) => ({
 
 type Row = { profile: string; case: string; m: Measurement }
 
+/** Medians of the downtime samples, in whole milliseconds. */
+const downtimeEntry = (samples: DowntimeSample[]) => ({
+  gap_ms: Math.round(median(samples.map(sample => sample.gapMs))),
+  own_ms: Math.round(median(samples.map(sample => sample.ownMs))),
+  added_ms: Math.round(median(samples.map(sample => sample.addedMs))),
+  added_range_ms: [
+    Math.round(Math.min(...samples.map(sample => sample.addedMs))),
+    Math.round(Math.max(...samples.map(sample => sample.addedMs)))
+  ]
+})
+
 async function main(): Promise<void> {
   ensureRsync()
   const work = mkdtempSync(join(tmpdir(), 'vsd-bench-'))
@@ -369,51 +385,75 @@ async function main(): Promise<void> {
       console.log(
         `Profile ${profile.name}${profile.delayMs ? ` (${profile.delayMs} ms each way, ${(profile.bytesPerSecond * 8) / 1e6} Mbit/s)` : ''}`
       )
-      const full = add('action full upload', await bench.actionFull(before.root))
-      const incremental = add(
-        'action incremental',
-        await bench.actionIncremental(before.root, after)
-      )
-      const tar = add('tar | ssh', await bench.tar(before.root, false))
-      const tarz = add('tar -z | ssh', await bench.tar(before.root, true))
-      const rsyncFull = add('rsync -a --delete (full)', await bench.rsyncFull(before.root))
-      const rsyncIncr = add(
-        'rsync -a --delete (incremental)',
-        await bench.rsyncIncremental(before.root, after)
-      )
-      let sftp: Record<string, unknown> = {}
-      if (WITH_SFTP) {
-        const sftp10 = add('sftp putDirectory, concurrency 10', await bench.sftp(before.root, 10))
-        const sftp1raw = await bench.sftp(before.root, 1, subset)
-        const sftp1 = add('sftp putDirectory, concurrency 1 (300 files x10)', {
-          seconds: sftp1raw.seconds.map(s => s * (before.files.length / 300)),
-          bytesSent: Math.round(sftp1raw.bytesSent * (before.files.length / 300)),
-          note: 'measured on 300 files, scaled'
-        })
-        sftp = {
-          sftp_concurrency_10: entry(sftp10),
-          sftp_concurrency_1_scaled: entry(sftp1),
-          sftp_vs_full: Number((median(sftp10.seconds) / median(full.seconds)).toFixed(3))
+      results[profile.name] = {}
+      if (WITH_UPLOAD) {
+        const full = add('action full upload', await bench.actionFull(before.root))
+        const incremental = add(
+          'action incremental',
+          await bench.actionIncremental(before.root, after)
+        )
+        const tar = add('tar | ssh', await bench.tar(before.root, false))
+        const tarz = add('tar -z | ssh', await bench.tar(before.root, true))
+        const rsyncFull = add('rsync -a --delete (full)', await bench.rsyncFull(before.root))
+        const rsyncIncr = add(
+          'rsync -a --delete (incremental)',
+          await bench.rsyncIncremental(before.root, after)
+        )
+        let sftp: Record<string, unknown> = {}
+        if (WITH_SFTP) {
+          const sftp10 = add('sftp putDirectory, concurrency 10', await bench.sftp(before.root, 10))
+          const sftp1raw = await bench.sftp(before.root, 1, subset)
+          const sftp1 = add('sftp putDirectory, concurrency 1 (300 files x10)', {
+            seconds: sftp1raw.seconds.map(s => s * (before.files.length / 300)),
+            bytesSent: Math.round(sftp1raw.bytesSent * (before.files.length / 300)),
+            note: 'measured on 300 files, scaled'
+          })
+          sftp = {
+            sftp_concurrency_10: entry(sftp10),
+            sftp_concurrency_1_scaled: entry(sftp1),
+            sftp_vs_full: Number((median(sftp10.seconds) / median(full.seconds)).toFixed(3))
+          }
+        }
+        const cold = await coldStart(sshd, link, before.root)
+        const bestTar = Math.min(median(tar.seconds), median(tarz.seconds))
+        results[profile.name] = {
+          full: entry(full),
+          incremental: entry(incremental),
+          tar: entry(tar),
+          tar_gzip: entry(tarz),
+          rsync_full: entry(rsyncFull),
+          rsync_incremental: entry(rsyncIncr),
+          ...sftp,
+          full_vs_tar: Number((median(full.seconds) / bestTar).toFixed(3)),
+          incremental_vs_rsync_time: Number(
+            (median(incremental.seconds) / median(rsyncIncr.seconds)).toFixed(3)
+          ),
+          incremental_vs_rsync_bytes: Number(
+            (incremental.bytesSent / rsyncIncr.bytesSent).toFixed(3)
+          ),
+          cold_start_ms: Number(median(cold).toFixed(1))
         }
       }
-      const cold = await coldStart(sshd, link, before.root)
-      const bestTar = Math.min(median(tar.seconds), median(tarz.seconds))
-      results[profile.name] = {
-        full: entry(full),
-        incremental: entry(incremental),
-        tar: entry(tar),
-        tar_gzip: entry(tarz),
-        rsync_full: entry(rsyncFull),
-        rsync_incremental: entry(rsyncIncr),
-        ...sftp,
-        full_vs_tar: Number((median(full.seconds) / bestTar).toFixed(3)),
-        incremental_vs_rsync_time: Number(
-          (median(incremental.seconds) / median(rsyncIncr.seconds)).toFixed(3)
-        ),
-        incremental_vs_rsync_bytes: Number(
-          (incremental.bytesSent / rsyncIncr.bytesSent).toFixed(3)
-        ),
-        cold_start_ms: Number(median(cold).toFixed(1))
+      if (WITH_DOWNTIME) {
+        const downtime = new DowntimeBench(
+          sshd,
+          link,
+          knownHostsThrough(sshd, link),
+          bench.sshCommand(),
+          hostDir
+        )
+        const action = await downtime.action(DOWNTIME_REPS)
+        const naive = await downtime.naive(DOWNTIME_REPS)
+        results[profile.name].downtime = {
+          reps: DOWNTIME_REPS,
+          action: downtimeEntry(action),
+          naive: downtimeEntry(naive),
+          action_added_downtime_ms: downtimeEntry(action).added_ms,
+          naive_added_downtime_ms: downtimeEntry(naive).added_ms
+        }
+        console.log(
+          `  ${profile.name} downtime: action adds ${downtimeEntry(action).added_ms} ms (gap ${downtimeEntry(action).gap_ms} ms), a plain kill/sleep 1/nohup adds ${downtimeEntry(naive).added_ms} ms (gap ${downtimeEntry(naive).gap_ms} ms)`
+        )
       }
       await link.close()
     }
@@ -439,10 +479,19 @@ async function main(): Promise<void> {
       `| ${profile} | ${name.replace(/\|/g, '\\|')} | ${median(m.seconds).toFixed(2)} (${Math.min(...m.seconds).toFixed(2)}-${Math.max(...m.seconds).toFixed(2)}) | ${m.bytesSent} | ${ratio} |`
     )
   }
-  for (const profile of Object.keys(results))
-    console.log(
-      `| ${profile} | cold start (dist/index.js to first SSH byte) | ${(results[profile] as Record<string, number>).cold_start_ms} ms | | |`
-    )
+  for (const profile of Object.keys(results)) {
+    const r = results[profile] as Record<string, number | undefined> & {
+      downtime?: { action_added_downtime_ms: number; naive_added_downtime_ms: number }
+    }
+    if (r.cold_start_ms !== undefined)
+      console.log(
+        `| ${profile} | cold start (dist/index.js to first SSH byte) | ${r.cold_start_ms} ms | | |`
+      )
+    if (r.downtime)
+      console.log(
+        `| ${profile} | downtime added by the restart (action vs kill/sleep 1/nohup) | ${r.downtime.action_added_downtime_ms} ms vs ${r.downtime.naive_added_downtime_ms} ms | | |`
+      )
+  }
   const machine = {
     cpus: cpus().length,
     cpu: cpus()[0]?.model,

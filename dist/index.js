@@ -8288,8 +8288,8 @@ var require_pool_base = __commonJS({
       }
       get [kRunning]() {
         let ret = 0;
-        for (const { [kRunning]: running } of this[kClients]) {
-          ret += running;
+        for (const { [kRunning]: running2 } of this[kClients]) {
+          ret += running2;
         }
         return ret;
       }
@@ -39274,6 +39274,1782 @@ var require_lib2 = __commonJS({
   }
 });
 
+// node_modules/picomatch/lib/constants.js
+var require_constants7 = __commonJS({
+  "node_modules/picomatch/lib/constants.js"(exports, module) {
+    "use strict";
+    var WIN_SLASH = "\\\\/";
+    var WIN_NO_SLASH = `[^${WIN_SLASH}]`;
+    var DEFAULT_MAX_EXTGLOB_RECURSION = 0;
+    var DOT_LITERAL = "\\.";
+    var PLUS_LITERAL = "\\+";
+    var QMARK_LITERAL = "\\?";
+    var SLASH_LITERAL = "\\/";
+    var ONE_CHAR = "(?=.)";
+    var QMARK = "[^/]";
+    var END_ANCHOR = `(?:${SLASH_LITERAL}|$)`;
+    var START_ANCHOR = `(?:^|${SLASH_LITERAL})`;
+    var DOTS_SLASH = `${DOT_LITERAL}{1,2}${END_ANCHOR}`;
+    var NO_DOT = `(?!${DOT_LITERAL})`;
+    var NO_DOTS = `(?!${START_ANCHOR}${DOTS_SLASH})`;
+    var NO_DOT_SLASH = `(?!${DOT_LITERAL}{0,1}${END_ANCHOR})`;
+    var NO_DOTS_SLASH = `(?!${DOTS_SLASH})`;
+    var QMARK_NO_DOT = `[^.${SLASH_LITERAL}]`;
+    var STAR = `${QMARK}*?`;
+    var SEP = "/";
+    var POSIX_CHARS = {
+      DOT_LITERAL,
+      PLUS_LITERAL,
+      QMARK_LITERAL,
+      SLASH_LITERAL,
+      ONE_CHAR,
+      QMARK,
+      END_ANCHOR,
+      DOTS_SLASH,
+      NO_DOT,
+      NO_DOTS,
+      NO_DOT_SLASH,
+      NO_DOTS_SLASH,
+      QMARK_NO_DOT,
+      STAR,
+      START_ANCHOR,
+      SEP
+    };
+    var WINDOWS_CHARS = {
+      ...POSIX_CHARS,
+      SLASH_LITERAL: `[${WIN_SLASH}]`,
+      QMARK: WIN_NO_SLASH,
+      STAR: `${WIN_NO_SLASH}*?`,
+      DOTS_SLASH: `${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$)`,
+      NO_DOT: `(?!${DOT_LITERAL})`,
+      NO_DOTS: `(?!(?:^|[${WIN_SLASH}])${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$))`,
+      NO_DOT_SLASH: `(?!${DOT_LITERAL}{0,1}(?:[${WIN_SLASH}]|$))`,
+      NO_DOTS_SLASH: `(?!${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$))`,
+      QMARK_NO_DOT: `[^.${WIN_SLASH}]`,
+      START_ANCHOR: `(?:^|[${WIN_SLASH}])`,
+      END_ANCHOR: `(?:[${WIN_SLASH}]|$)`,
+      SEP: "\\"
+    };
+    var POSIX_REGEX_SOURCE = {
+      __proto__: null,
+      alnum: "a-zA-Z0-9",
+      alpha: "a-zA-Z",
+      ascii: "\\x00-\\x7F",
+      blank: " \\t",
+      cntrl: "\\x00-\\x1F\\x7F",
+      digit: "0-9",
+      graph: "\\x21-\\x7E",
+      lower: "a-z",
+      print: "\\x20-\\x7E ",
+      punct: "\\-!\"#$%&'()\\*+,./:;<=>?@[\\]^_`{|}~",
+      space: " \\t\\r\\n\\v\\f",
+      upper: "A-Z",
+      word: "A-Za-z0-9_",
+      xdigit: "A-Fa-f0-9"
+    };
+    module.exports = {
+      DEFAULT_MAX_EXTGLOB_RECURSION,
+      MAX_LENGTH: 1024 * 64,
+      POSIX_REGEX_SOURCE,
+      // regular expressions
+      REGEX_BACKSLASH: /\\(?![*+?^${}(|)[\]])/g,
+      REGEX_NON_SPECIAL_CHARS: /^[^@![\].,$*+?^{}()|\\/]+/,
+      REGEX_SPECIAL_CHARS: /[-*+?.^${}(|)[\]]/,
+      REGEX_SPECIAL_CHARS_BACKREF: /(\\?)((\W)(\3*))/g,
+      REGEX_SPECIAL_CHARS_GLOBAL: /([-*+?.^${}(|)[\]])/g,
+      REGEX_REMOVE_BACKSLASH: /(?:\[.*?[^\\]\]|\\(?=.))/g,
+      // Replace globs with equivalent patterns to reduce parsing time.
+      REPLACEMENTS: {
+        __proto__: null,
+        "***": "*",
+        "**/**": "**",
+        "**/**/**": "**"
+      },
+      // Digits
+      CHAR_0: 48,
+      /* 0 */
+      CHAR_9: 57,
+      /* 9 */
+      // Alphabet chars.
+      CHAR_UPPERCASE_A: 65,
+      /* A */
+      CHAR_LOWERCASE_A: 97,
+      /* a */
+      CHAR_UPPERCASE_Z: 90,
+      /* Z */
+      CHAR_LOWERCASE_Z: 122,
+      /* z */
+      CHAR_LEFT_PARENTHESES: 40,
+      /* ( */
+      CHAR_RIGHT_PARENTHESES: 41,
+      /* ) */
+      CHAR_ASTERISK: 42,
+      /* * */
+      // Non-alphabetic chars.
+      CHAR_AMPERSAND: 38,
+      /* & */
+      CHAR_AT: 64,
+      /* @ */
+      CHAR_BACKWARD_SLASH: 92,
+      /* \ */
+      CHAR_CARRIAGE_RETURN: 13,
+      /* \r */
+      CHAR_CIRCUMFLEX_ACCENT: 94,
+      /* ^ */
+      CHAR_COLON: 58,
+      /* : */
+      CHAR_COMMA: 44,
+      /* , */
+      CHAR_DOT: 46,
+      /* . */
+      CHAR_DOUBLE_QUOTE: 34,
+      /* " */
+      CHAR_EQUAL: 61,
+      /* = */
+      CHAR_EXCLAMATION_MARK: 33,
+      /* ! */
+      CHAR_FORM_FEED: 12,
+      /* \f */
+      CHAR_FORWARD_SLASH: 47,
+      /* / */
+      CHAR_GRAVE_ACCENT: 96,
+      /* ` */
+      CHAR_HASH: 35,
+      /* # */
+      CHAR_HYPHEN_MINUS: 45,
+      /* - */
+      CHAR_LEFT_ANGLE_BRACKET: 60,
+      /* < */
+      CHAR_LEFT_CURLY_BRACE: 123,
+      /* { */
+      CHAR_LEFT_SQUARE_BRACKET: 91,
+      /* [ */
+      CHAR_LINE_FEED: 10,
+      /* \n */
+      CHAR_NO_BREAK_SPACE: 160,
+      /* \u00A0 */
+      CHAR_PERCENT: 37,
+      /* % */
+      CHAR_PLUS: 43,
+      /* + */
+      CHAR_QUESTION_MARK: 63,
+      /* ? */
+      CHAR_RIGHT_ANGLE_BRACKET: 62,
+      /* > */
+      CHAR_RIGHT_CURLY_BRACE: 125,
+      /* } */
+      CHAR_RIGHT_SQUARE_BRACKET: 93,
+      /* ] */
+      CHAR_SEMICOLON: 59,
+      /* ; */
+      CHAR_SINGLE_QUOTE: 39,
+      /* ' */
+      CHAR_SPACE: 32,
+      /*   */
+      CHAR_TAB: 9,
+      /* \t */
+      CHAR_UNDERSCORE: 95,
+      /* _ */
+      CHAR_VERTICAL_LINE: 124,
+      /* | */
+      CHAR_ZERO_WIDTH_NOBREAK_SPACE: 65279,
+      /* \uFEFF */
+      /**
+       * Create EXTGLOB_CHARS
+       */
+      extglobChars(chars) {
+        return {
+          "!": { type: "negate", open: "(?:(?!(?:", close: `))${chars.STAR})` },
+          "?": { type: "qmark", open: "(?:", close: ")?" },
+          "+": { type: "plus", open: "(?:", close: ")+" },
+          "*": { type: "star", open: "(?:", close: ")*" },
+          "@": { type: "at", open: "(?:", close: ")" }
+        };
+      },
+      /**
+       * Create GLOB_CHARS
+       */
+      globChars(win32) {
+        return win32 === true ? WINDOWS_CHARS : POSIX_CHARS;
+      }
+    };
+  }
+});
+
+// node_modules/picomatch/lib/utils.js
+var require_utils4 = __commonJS({
+  "node_modules/picomatch/lib/utils.js"(exports) {
+    "use strict";
+    var {
+      REGEX_BACKSLASH,
+      REGEX_REMOVE_BACKSLASH,
+      REGEX_SPECIAL_CHARS,
+      REGEX_SPECIAL_CHARS_GLOBAL
+    } = require_constants7();
+    exports.isObject = (val) => val !== null && typeof val === "object" && !Array.isArray(val);
+    exports.hasRegexChars = (str) => REGEX_SPECIAL_CHARS.test(str);
+    exports.isRegexChar = (str) => str.length === 1 && exports.hasRegexChars(str);
+    exports.escapeRegex = (str) => str.replace(REGEX_SPECIAL_CHARS_GLOBAL, "\\$1");
+    exports.toPosixSlashes = (str) => str.replace(REGEX_BACKSLASH, "/");
+    exports.isWindows = () => {
+      if (typeof navigator !== "undefined" && navigator.platform) {
+        const platform2 = navigator.platform.toLowerCase();
+        return platform2 === "win32" || platform2 === "windows";
+      }
+      if (typeof process !== "undefined" && process.platform) {
+        return process.platform === "win32";
+      }
+      return false;
+    };
+    exports.removeBackslashes = (str) => {
+      return str.replace(REGEX_REMOVE_BACKSLASH, (match) => {
+        return match === "\\" ? "" : match;
+      });
+    };
+    exports.escapeLast = (input, char, lastIdx) => {
+      const idx = input.lastIndexOf(char, lastIdx);
+      if (idx === -1) return input;
+      if (input[idx - 1] === "\\") return exports.escapeLast(input, char, idx - 1);
+      return `${input.slice(0, idx)}\\${input.slice(idx)}`;
+    };
+    exports.removePrefix = (input, state = {}) => {
+      let output = input;
+      if (output.startsWith("./")) {
+        output = output.slice(2);
+        state.prefix = "./";
+      }
+      return output;
+    };
+    exports.wrapOutput = (input, state = {}, options = {}) => {
+      const prepend = options.contains ? "" : "^";
+      const append = options.contains ? "" : "$";
+      let output = `${prepend}(?:${input})${append}`;
+      if (state.negated === true) {
+        output = `(?:^(?!${output}).*$)`;
+      }
+      return output;
+    };
+    exports.basename = (path, { windows } = {}) => {
+      const segs = path.split(windows ? /[\\/]/ : "/");
+      const last = segs[segs.length - 1];
+      if (last === "") {
+        return segs[segs.length - 2];
+      }
+      return last;
+    };
+  }
+});
+
+// node_modules/picomatch/lib/scan.js
+var require_scan = __commonJS({
+  "node_modules/picomatch/lib/scan.js"(exports, module) {
+    "use strict";
+    var utils = require_utils4();
+    var {
+      CHAR_ASTERISK,
+      /* * */
+      CHAR_AT,
+      /* @ */
+      CHAR_BACKWARD_SLASH,
+      /* \ */
+      CHAR_COMMA,
+      /* , */
+      CHAR_DOT,
+      /* . */
+      CHAR_EXCLAMATION_MARK,
+      /* ! */
+      CHAR_FORWARD_SLASH,
+      /* / */
+      CHAR_LEFT_CURLY_BRACE,
+      /* { */
+      CHAR_LEFT_PARENTHESES,
+      /* ( */
+      CHAR_LEFT_SQUARE_BRACKET,
+      /* [ */
+      CHAR_PLUS,
+      /* + */
+      CHAR_QUESTION_MARK,
+      /* ? */
+      CHAR_RIGHT_CURLY_BRACE,
+      /* } */
+      CHAR_RIGHT_PARENTHESES,
+      /* ) */
+      CHAR_RIGHT_SQUARE_BRACKET
+      /* ] */
+    } = require_constants7();
+    var isPathSeparator = (code) => {
+      return code === CHAR_FORWARD_SLASH || code === CHAR_BACKWARD_SLASH;
+    };
+    var depth = (token) => {
+      if (token.isPrefix !== true) {
+        token.depth = token.isGlobstar ? Infinity : 1;
+      }
+    };
+    var scan = (input, options) => {
+      const opts = options || {};
+      const length = input.length - 1;
+      const scanToEnd = opts.parts === true || opts.tokens === true || opts.scanToEnd === true;
+      const slashes = [];
+      const tokens = [];
+      const parts = [];
+      let str = input;
+      let index = -1;
+      let start = 0;
+      let lastIndex = 0;
+      let isBrace = false;
+      let isBracket = false;
+      let isGlob = false;
+      let isExtglob = false;
+      let isGlobstar = false;
+      let braceEscaped = false;
+      let backslashes = false;
+      let negated = false;
+      let negatedExtglob = false;
+      let finished = false;
+      let braces = 0;
+      let prev;
+      let code;
+      let token = { value: "", depth: 0, isGlob: false };
+      const eos = () => index >= length;
+      const peek = () => str.charCodeAt(index + 1);
+      const advance = () => {
+        prev = code;
+        return str.charCodeAt(++index);
+      };
+      while (index < length) {
+        code = advance();
+        let next;
+        if (code === CHAR_BACKWARD_SLASH) {
+          backslashes = token.backslashes = true;
+          code = advance();
+          if (code === CHAR_LEFT_CURLY_BRACE) {
+            braceEscaped = true;
+          }
+          continue;
+        }
+        if (braceEscaped === true || code === CHAR_LEFT_CURLY_BRACE) {
+          braces++;
+          while (eos() !== true && (code = advance())) {
+            if (code === CHAR_BACKWARD_SLASH) {
+              backslashes = token.backslashes = true;
+              advance();
+              continue;
+            }
+            if (code === CHAR_LEFT_CURLY_BRACE) {
+              braces++;
+              continue;
+            }
+            if (braceEscaped !== true && code === CHAR_DOT && (code = advance()) === CHAR_DOT) {
+              isBrace = token.isBrace = true;
+              isGlob = token.isGlob = true;
+              finished = true;
+              if (scanToEnd === true) {
+                continue;
+              }
+              break;
+            }
+            if (braceEscaped !== true && code === CHAR_COMMA) {
+              isBrace = token.isBrace = true;
+              isGlob = token.isGlob = true;
+              finished = true;
+              if (scanToEnd === true) {
+                continue;
+              }
+              break;
+            }
+            if (code === CHAR_RIGHT_CURLY_BRACE) {
+              braces--;
+              if (braces === 0) {
+                braceEscaped = false;
+                isBrace = token.isBrace = true;
+                finished = true;
+                break;
+              }
+            }
+          }
+          if (scanToEnd === true) {
+            continue;
+          }
+          break;
+        }
+        if (code === CHAR_FORWARD_SLASH) {
+          slashes.push(index);
+          tokens.push(token);
+          token = { value: "", depth: 0, isGlob: false };
+          if (finished === true) continue;
+          if (prev === CHAR_DOT && index === start + 1) {
+            start += 2;
+            continue;
+          }
+          lastIndex = index + 1;
+          continue;
+        }
+        if (opts.noext !== true) {
+          const isExtglobChar = code === CHAR_PLUS || code === CHAR_AT || code === CHAR_ASTERISK || code === CHAR_QUESTION_MARK || code === CHAR_EXCLAMATION_MARK;
+          if (isExtglobChar === true && peek() === CHAR_LEFT_PARENTHESES) {
+            isGlob = token.isGlob = true;
+            isExtglob = token.isExtglob = true;
+            finished = true;
+            if (code === CHAR_EXCLAMATION_MARK && index === start) {
+              negatedExtglob = true;
+            }
+            if (scanToEnd === true) {
+              let parens = 0;
+              while (eos() !== true && (code = advance())) {
+                if (code === CHAR_BACKWARD_SLASH) {
+                  backslashes = token.backslashes = true;
+                  advance();
+                  continue;
+                }
+                if (code === CHAR_LEFT_PARENTHESES) {
+                  parens++;
+                  continue;
+                }
+                if (code === CHAR_RIGHT_PARENTHESES && --parens === 0) {
+                  finished = true;
+                  break;
+                }
+              }
+              continue;
+            }
+            break;
+          }
+        }
+        if (code === CHAR_ASTERISK) {
+          if (prev === CHAR_ASTERISK) isGlobstar = token.isGlobstar = true;
+          isGlob = token.isGlob = true;
+          finished = true;
+          if (scanToEnd === true) {
+            continue;
+          }
+          break;
+        }
+        if (code === CHAR_QUESTION_MARK) {
+          isGlob = token.isGlob = true;
+          finished = true;
+          if (scanToEnd === true) {
+            continue;
+          }
+          break;
+        }
+        if (code === CHAR_LEFT_SQUARE_BRACKET) {
+          while (eos() !== true && (next = advance())) {
+            if (next === CHAR_BACKWARD_SLASH) {
+              backslashes = token.backslashes = true;
+              advance();
+              continue;
+            }
+            if (next === CHAR_RIGHT_SQUARE_BRACKET) {
+              isBracket = token.isBracket = true;
+              isGlob = token.isGlob = true;
+              finished = true;
+              break;
+            }
+          }
+          if (scanToEnd === true) {
+            continue;
+          }
+          break;
+        }
+        if (opts.nonegate !== true && code === CHAR_EXCLAMATION_MARK && index === start) {
+          negated = token.negated = true;
+          start++;
+          continue;
+        }
+        if (opts.noparen !== true && code === CHAR_LEFT_PARENTHESES) {
+          isGlob = token.isGlob = true;
+          if (scanToEnd === true) {
+            let parens = 1;
+            while (eos() !== true && (code = advance())) {
+              if (code === CHAR_BACKWARD_SLASH) {
+                backslashes = token.backslashes = true;
+                advance();
+                continue;
+              }
+              if (code === CHAR_LEFT_PARENTHESES) {
+                parens++;
+                continue;
+              }
+              if (code === CHAR_RIGHT_PARENTHESES && --parens === 0) {
+                finished = true;
+                break;
+              }
+            }
+            continue;
+          }
+          break;
+        }
+        if (isGlob === true) {
+          finished = true;
+          if (scanToEnd === true) {
+            continue;
+          }
+          break;
+        }
+      }
+      if (opts.noext === true) {
+        isExtglob = false;
+        isGlob = false;
+      }
+      let base = str;
+      let prefix = "";
+      let glob = "";
+      if (start > 0) {
+        prefix = str.slice(0, start);
+        str = str.slice(start);
+        lastIndex -= start;
+      }
+      if (base && isGlob === true && lastIndex > 0) {
+        base = str.slice(0, lastIndex);
+        glob = str.slice(lastIndex);
+      } else if (isGlob === true) {
+        base = "";
+        glob = str;
+      } else {
+        base = str;
+      }
+      if (base && base !== "" && base !== "/" && base !== str) {
+        if (isPathSeparator(base.charCodeAt(base.length - 1))) {
+          base = base.slice(0, -1);
+        }
+      }
+      if (opts.unescape === true) {
+        if (glob) glob = utils.removeBackslashes(glob);
+        if (base && backslashes === true) {
+          base = utils.removeBackslashes(base);
+        }
+      }
+      const state = {
+        prefix,
+        input,
+        start,
+        base,
+        glob,
+        isBrace,
+        isBracket,
+        isGlob,
+        isExtglob,
+        isGlobstar,
+        negated,
+        negatedExtglob
+      };
+      if (opts.tokens === true) {
+        state.maxDepth = 0;
+        if (!isPathSeparator(code)) {
+          tokens.push(token);
+        }
+        state.tokens = tokens;
+      }
+      if (opts.parts === true || opts.tokens === true) {
+        let prevIndex;
+        for (let idx = 0; idx < slashes.length; idx++) {
+          const n2 = prevIndex !== void 0 ? prevIndex + 1 : start;
+          const i = slashes[idx];
+          const value2 = input.slice(n2, i);
+          if (opts.tokens) {
+            if (idx === 0 && start !== 0) {
+              tokens[idx].isPrefix = true;
+              tokens[idx].value = prefix;
+            } else {
+              tokens[idx].value = value2;
+            }
+            depth(tokens[idx]);
+            state.maxDepth += tokens[idx].depth;
+          }
+          if (i >= start) {
+            parts.push(value2);
+            prevIndex = i;
+          }
+        }
+        const n = prevIndex !== void 0 ? prevIndex + 1 : start;
+        const value = input.slice(n);
+        parts.push(value);
+        if (opts.tokens && prevIndex && prevIndex + 1 < input.length) {
+          tokens[tokens.length - 1].value = value;
+          depth(tokens[tokens.length - 1]);
+          state.maxDepth += tokens[tokens.length - 1].depth;
+        }
+        state.slashes = slashes;
+        state.parts = parts;
+      }
+      return state;
+    };
+    module.exports = scan;
+  }
+});
+
+// node_modules/picomatch/lib/parse.js
+var require_parse2 = __commonJS({
+  "node_modules/picomatch/lib/parse.js"(exports, module) {
+    "use strict";
+    var constants3 = require_constants7();
+    var utils = require_utils4();
+    var {
+      MAX_LENGTH,
+      POSIX_REGEX_SOURCE,
+      REGEX_NON_SPECIAL_CHARS,
+      REGEX_SPECIAL_CHARS_BACKREF,
+      REPLACEMENTS
+    } = constants3;
+    var expandRange = (args, options) => {
+      if (typeof options.expandRange === "function") {
+        return options.expandRange(...args, options);
+      }
+      args.sort();
+      const value = `[${args.join("-")}]`;
+      try {
+        new RegExp(value);
+      } catch (ex) {
+        return args.map((v) => utils.escapeRegex(v)).join("..");
+      }
+      return value;
+    };
+    var syntaxError = (type, char) => {
+      return `Missing ${type}: "${char}" - use "\\\\${char}" to match literal characters`;
+    };
+    var splitTopLevel = (input) => {
+      const parts = [];
+      let bracket = 0;
+      let paren = 0;
+      let quote2 = 0;
+      let value = "";
+      let escaped = false;
+      for (const ch of input) {
+        if (escaped === true) {
+          value += ch;
+          escaped = false;
+          continue;
+        }
+        if (ch === "\\") {
+          value += ch;
+          escaped = true;
+          continue;
+        }
+        if (ch === '"') {
+          quote2 = quote2 === 1 ? 0 : 1;
+          value += ch;
+          continue;
+        }
+        if (quote2 === 0) {
+          if (ch === "[") {
+            bracket++;
+          } else if (ch === "]" && bracket > 0) {
+            bracket--;
+          } else if (bracket === 0) {
+            if (ch === "(") {
+              paren++;
+            } else if (ch === ")" && paren > 0) {
+              paren--;
+            } else if (ch === "|" && paren === 0) {
+              parts.push(value);
+              value = "";
+              continue;
+            }
+          }
+        }
+        value += ch;
+      }
+      parts.push(value);
+      return parts;
+    };
+    var isPlainBranch = (branch) => {
+      let escaped = false;
+      for (const ch of branch) {
+        if (escaped === true) {
+          escaped = false;
+          continue;
+        }
+        if (ch === "\\") {
+          escaped = true;
+          continue;
+        }
+        if (/[?*+@!()[\]{}]/.test(ch)) {
+          return false;
+        }
+      }
+      return true;
+    };
+    var normalizeSimpleBranch = (branch) => {
+      let value = branch.trim();
+      let changed = true;
+      while (changed === true) {
+        changed = false;
+        if (/^@\([^\\()[\]{}|]+\)$/.test(value)) {
+          value = value.slice(2, -1);
+          changed = true;
+        }
+      }
+      if (!isPlainBranch(value)) {
+        return;
+      }
+      return value.replace(/\\(.)/g, "$1");
+    };
+    var hasRepeatedCharPrefixOverlap = (branches) => {
+      const values = branches.map(normalizeSimpleBranch).filter(Boolean);
+      for (let i = 0; i < values.length; i++) {
+        for (let j = i + 1; j < values.length; j++) {
+          const a = values[i];
+          const b = values[j];
+          const char = a[0];
+          if (!char || a !== char.repeat(a.length) || b !== char.repeat(b.length)) {
+            continue;
+          }
+          if (a === b || a.startsWith(b) || b.startsWith(a)) {
+            return true;
+          }
+        }
+      }
+      return false;
+    };
+    var parseRepeatedExtglob = (pattern, requireEnd = true) => {
+      if (pattern[0] !== "+" && pattern[0] !== "*" || pattern[1] !== "(") {
+        return;
+      }
+      let bracket = 0;
+      let paren = 0;
+      let quote2 = 0;
+      let escaped = false;
+      for (let i = 1; i < pattern.length; i++) {
+        const ch = pattern[i];
+        if (escaped === true) {
+          escaped = false;
+          continue;
+        }
+        if (ch === "\\") {
+          escaped = true;
+          continue;
+        }
+        if (ch === '"') {
+          quote2 = quote2 === 1 ? 0 : 1;
+          continue;
+        }
+        if (quote2 === 1) {
+          continue;
+        }
+        if (ch === "[") {
+          bracket++;
+          continue;
+        }
+        if (ch === "]" && bracket > 0) {
+          bracket--;
+          continue;
+        }
+        if (bracket > 0) {
+          continue;
+        }
+        if (ch === "(") {
+          paren++;
+          continue;
+        }
+        if (ch === ")") {
+          paren--;
+          if (paren === 0) {
+            if (requireEnd === true && i !== pattern.length - 1) {
+              return;
+            }
+            return {
+              type: pattern[0],
+              body: pattern.slice(2, i),
+              end: i
+            };
+          }
+        }
+      }
+    };
+    var buildCharClassStar = (chars) => {
+      const source = chars.length === 1 ? utils.escapeRegex(chars[0]) : `[${chars.map((ch) => utils.escapeRegex(ch)).join("")}]`;
+      return `${source}*`;
+    };
+    var getStarExtglobSequenceChars = (pattern) => {
+      let index = 0;
+      const chars = [];
+      while (index < pattern.length) {
+        const match = parseRepeatedExtglob(pattern.slice(index), false);
+        if (!match || match.type !== "*") {
+          return;
+        }
+        const branches = splitTopLevel(match.body).map((branch2) => branch2.trim());
+        if (branches.length !== 1) {
+          return;
+        }
+        const branch = normalizeSimpleBranch(branches[0]);
+        if (!branch || branch.length !== 1) {
+          return;
+        }
+        chars.push(branch);
+        index += match.end + 1;
+      }
+      if (chars.length < 1) {
+        return;
+      }
+      return chars;
+    };
+    var repeatedExtglobRecursion = (pattern) => {
+      let depth = 0;
+      let value = pattern.trim();
+      let match = parseRepeatedExtglob(value);
+      while (match) {
+        depth++;
+        value = match.body.trim();
+        match = parseRepeatedExtglob(value);
+      }
+      return depth;
+    };
+    var analyzeRepeatedExtglob = (body, options) => {
+      if (options.maxExtglobRecursion === false) {
+        return { risky: false };
+      }
+      const max = typeof options.maxExtglobRecursion === "number" ? options.maxExtglobRecursion : constants3.DEFAULT_MAX_EXTGLOB_RECURSION;
+      const branches = splitTopLevel(body).map((branch) => branch.trim());
+      if (branches.length > 1) {
+        if (branches.some((branch) => branch === "") || branches.some((branch) => /^[*?]+$/.test(branch)) || hasRepeatedCharPrefixOverlap(branches)) {
+          return { risky: true };
+        }
+      }
+      const safeChars = [];
+      let sawStarSequence = false;
+      let combinable = true;
+      for (const branch of branches) {
+        const chars = getStarExtglobSequenceChars(branch);
+        if (chars) {
+          sawStarSequence = true;
+          safeChars.push(...chars);
+          continue;
+        }
+        const literal2 = normalizeSimpleBranch(branch);
+        if (literal2 && literal2.length === 1) {
+          safeChars.push(literal2);
+          continue;
+        }
+        combinable = false;
+        if (repeatedExtglobRecursion(branch) > max) {
+          return { risky: true };
+        }
+      }
+      if (sawStarSequence) {
+        return combinable ? { risky: true, safeOutput: buildCharClassStar([...new Set(safeChars)]) } : { risky: true };
+      }
+      return { risky: false };
+    };
+    var parse = (input, options) => {
+      if (typeof input !== "string") {
+        throw new TypeError("Expected a string");
+      }
+      input = REPLACEMENTS[input] || input;
+      const opts = { ...options };
+      const max = typeof opts.maxLength === "number" ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
+      let len = input.length;
+      if (len > max) {
+        throw new SyntaxError(`Input length: ${len}, exceeds maximum allowed length: ${max}`);
+      }
+      const bos = { type: "bos", value: "", output: opts.prepend || "" };
+      const tokens = [bos];
+      const capture = opts.capture ? "" : "?:";
+      const PLATFORM_CHARS = constants3.globChars(opts.windows);
+      const EXTGLOB_CHARS = constants3.extglobChars(PLATFORM_CHARS);
+      const {
+        DOT_LITERAL,
+        PLUS_LITERAL,
+        SLASH_LITERAL,
+        ONE_CHAR,
+        DOTS_SLASH,
+        NO_DOT,
+        NO_DOT_SLASH,
+        NO_DOTS_SLASH,
+        QMARK,
+        QMARK_NO_DOT,
+        STAR,
+        START_ANCHOR
+      } = PLATFORM_CHARS;
+      const globstar = (opts2) => {
+        return `(${capture}(?:(?!${START_ANCHOR}${opts2.dot ? DOTS_SLASH : DOT_LITERAL}).)*?)`;
+      };
+      const nodot = opts.dot ? "" : NO_DOT;
+      const qmarkNoDot = opts.dot ? QMARK : QMARK_NO_DOT;
+      let star = opts.bash === true ? globstar(opts) : STAR;
+      if (opts.capture) {
+        star = `(${star})`;
+      }
+      if (typeof opts.noext === "boolean") {
+        opts.noextglob = opts.noext;
+      }
+      const state = {
+        input,
+        index: -1,
+        start: 0,
+        dot: opts.dot === true,
+        consumed: "",
+        output: "",
+        prefix: "",
+        backtrack: false,
+        negated: false,
+        brackets: 0,
+        braces: 0,
+        parens: 0,
+        quotes: 0,
+        globstar: false,
+        tokens
+      };
+      input = utils.removePrefix(input, state);
+      len = input.length;
+      const extglobs = [];
+      const braces = [];
+      const stack = [];
+      let prev = bos;
+      let value;
+      const eos = () => state.index === len - 1;
+      const peek = state.peek = (n = 1) => input[state.index + n];
+      const advance = state.advance = () => input[++state.index] || "";
+      const remaining = () => input.slice(state.index + 1);
+      const consume = (value2 = "", num = 0) => {
+        state.consumed += value2;
+        state.index += num;
+      };
+      const append = (token) => {
+        state.output += token.output != null ? token.output : token.value;
+        consume(token.value);
+      };
+      const negate = () => {
+        let count = 1;
+        while (peek() === "!" && (peek(2) !== "(" || peek(3) === "?")) {
+          advance();
+          state.start++;
+          count++;
+        }
+        if (count % 2 === 0) {
+          return false;
+        }
+        state.negated = true;
+        state.start++;
+        return true;
+      };
+      const increment = (type) => {
+        state[type]++;
+        stack.push(type);
+      };
+      const decrement = (type) => {
+        state[type]--;
+        stack.pop();
+      };
+      const push = (tok) => {
+        if (prev.type === "globstar") {
+          const isBrace = state.braces > 0 && (tok.type === "comma" || tok.type === "brace");
+          const isExtglob = tok.extglob === true || extglobs.length && (tok.type === "pipe" || tok.type === "paren");
+          if (tok.type !== "slash" && tok.type !== "paren" && !isBrace && !isExtglob) {
+            state.output = state.output.slice(0, -prev.output.length);
+            prev.type = "star";
+            prev.value = "*";
+            prev.output = star;
+            state.output += prev.output;
+          }
+        }
+        if (extglobs.length && tok.type !== "paren") {
+          extglobs[extglobs.length - 1].inner += tok.value;
+        }
+        if (tok.value || tok.output) append(tok);
+        if (prev && prev.type === "text" && tok.type === "text") {
+          prev.output = (prev.output || prev.value) + tok.value;
+          prev.value += tok.value;
+          return;
+        }
+        tok.prev = prev;
+        tokens.push(tok);
+        prev = tok;
+      };
+      const extglobOpen = (type, value2) => {
+        const token = { ...EXTGLOB_CHARS[value2], conditions: 1, inner: "" };
+        token.prev = prev;
+        token.parens = state.parens;
+        token.output = state.output;
+        token.startIndex = state.index;
+        token.tokensIndex = tokens.length;
+        const output = (opts.capture ? "(" : "") + token.open;
+        increment("parens");
+        push({ type, value: value2, output: state.output ? "" : ONE_CHAR });
+        push({ type: "paren", extglob: true, value: advance(), output });
+        extglobs.push(token);
+      };
+      const extglobClose = (token) => {
+        const literal2 = input.slice(token.startIndex, state.index + 1);
+        const body = input.slice(token.startIndex + 2, state.index);
+        const analysis = analyzeRepeatedExtglob(body, opts);
+        if ((token.type === "plus" || token.type === "star") && analysis.risky) {
+          const safeOutput = analysis.safeOutput ? (token.output ? "" : ONE_CHAR) + (opts.capture ? `(${analysis.safeOutput})` : analysis.safeOutput) : void 0;
+          const open2 = tokens[token.tokensIndex];
+          open2.type = "text";
+          open2.value = literal2;
+          open2.output = safeOutput || utils.escapeRegex(literal2);
+          for (let i = token.tokensIndex + 1; i < tokens.length; i++) {
+            tokens[i].value = "";
+            tokens[i].output = "";
+            delete tokens[i].suffix;
+          }
+          state.output = token.output + open2.output;
+          state.backtrack = true;
+          push({ type: "paren", extglob: true, value, output: "" });
+          decrement("parens");
+          return;
+        }
+        let output = token.close + (opts.capture ? ")" : "");
+        let rest;
+        if (token.type === "negate") {
+          let extglobStar = star;
+          if (token.inner && token.inner.length > 1 && token.inner.includes("/")) {
+            extglobStar = globstar(opts);
+          }
+          if (extglobStar !== star || eos() || /^\)+$/.test(remaining())) {
+            output = token.close = `)$))${extglobStar}`;
+          }
+          if (token.inner.includes("*") && (rest = remaining()) && /^\.[^\\/.]+$/.test(rest)) {
+            const expression = parse(rest, { ...options, fastpaths: false }).output;
+            output = token.close = `)${expression})${extglobStar})`;
+          }
+          if (token.prev.type === "bos") {
+            state.negatedExtglob = true;
+          }
+        }
+        push({ type: "paren", extglob: true, value, output });
+        decrement("parens");
+      };
+      if (opts.fastpaths !== false && !/(^[*!]|[/()[\]{}"])/.test(input)) {
+        let backslashes = false;
+        let output = input.replace(REGEX_SPECIAL_CHARS_BACKREF, (m, esc, chars, first, rest, index) => {
+          if (first === "\\") {
+            backslashes = true;
+            return m;
+          }
+          if (first === "?") {
+            if (esc) {
+              return esc + first + (rest ? QMARK.repeat(rest.length) : "");
+            }
+            if (index === 0) {
+              return qmarkNoDot + (rest ? QMARK.repeat(rest.length) : "");
+            }
+            return QMARK.repeat(chars.length);
+          }
+          if (first === ".") {
+            return DOT_LITERAL.repeat(chars.length);
+          }
+          if (first === "*") {
+            if (esc) {
+              return esc + first + (rest ? star : "");
+            }
+            return star;
+          }
+          return esc ? m : `\\${m}`;
+        });
+        if (backslashes === true) {
+          if (opts.unescape === true) {
+            output = output.replace(/\\/g, "");
+          } else {
+            output = output.replace(/\\+/g, (m) => {
+              return m.length % 2 === 0 ? "\\\\" : m ? "\\" : "";
+            });
+          }
+        }
+        if (output === input && opts.contains === true) {
+          state.output = input;
+          return state;
+        }
+        state.output = utils.wrapOutput(output, state, options);
+        return state;
+      }
+      while (!eos()) {
+        value = advance();
+        if (value === "\0") {
+          continue;
+        }
+        if (value === "\\") {
+          const next = peek();
+          if (next === "/" && opts.bash !== true) {
+            continue;
+          }
+          if (next === "." || next === ";") {
+            continue;
+          }
+          if (!next) {
+            value += "\\";
+            push({ type: "text", value });
+            continue;
+          }
+          const match = /^\\+/.exec(remaining());
+          let slashes = 0;
+          if (match && match[0].length > 2) {
+            slashes = match[0].length;
+            state.index += slashes;
+            if (slashes % 2 !== 0) {
+              value += "\\";
+            }
+          }
+          if (opts.unescape === true) {
+            value = advance();
+          } else {
+            value += advance();
+          }
+          if (state.brackets === 0) {
+            push({ type: "text", value });
+            continue;
+          }
+        }
+        if (state.brackets > 0 && (value !== "]" || prev.value === "[" || prev.value === "[^")) {
+          if (opts.posix !== false && value === ":") {
+            const inner = prev.value.slice(1);
+            if (inner.includes("[")) {
+              prev.posix = true;
+              if (inner.includes(":")) {
+                const idx = prev.value.lastIndexOf("[");
+                const pre = prev.value.slice(0, idx);
+                const rest2 = prev.value.slice(idx + 2);
+                const posix = POSIX_REGEX_SOURCE[rest2];
+                if (posix) {
+                  prev.value = pre + posix;
+                  state.backtrack = true;
+                  advance();
+                  if (!bos.output && tokens.indexOf(prev) === 1) {
+                    bos.output = ONE_CHAR;
+                  }
+                  continue;
+                }
+              }
+            }
+          }
+          if (value === "[" && peek() !== ":" || value === "-" && peek() === "]") {
+            value = `\\${value}`;
+          }
+          if (value === "]" && (prev.value === "[" || prev.value === "[^")) {
+            value = `\\${value}`;
+          }
+          if (opts.posix === true && value === "!" && prev.value === "[") {
+            value = "^";
+          }
+          prev.value += value;
+          append({ value });
+          continue;
+        }
+        if (state.quotes === 1 && value !== '"') {
+          value = utils.escapeRegex(value);
+          prev.value += value;
+          append({ value });
+          continue;
+        }
+        if (value === '"') {
+          state.quotes = state.quotes === 1 ? 0 : 1;
+          if (opts.keepQuotes === true) {
+            push({ type: "text", value });
+          }
+          continue;
+        }
+        if (value === "(") {
+          increment("parens");
+          push({ type: "paren", value });
+          continue;
+        }
+        if (value === ")") {
+          if (state.parens === 0 && opts.strictBrackets === true) {
+            throw new SyntaxError(syntaxError("opening", "("));
+          }
+          const extglob = extglobs[extglobs.length - 1];
+          if (extglob && state.parens === extglob.parens + 1) {
+            extglobClose(extglobs.pop());
+            continue;
+          }
+          push({ type: "paren", value, output: state.parens ? ")" : "\\)" });
+          decrement("parens");
+          continue;
+        }
+        if (value === "[") {
+          if (opts.nobracket === true || !remaining().includes("]")) {
+            if (opts.nobracket !== true && opts.strictBrackets === true) {
+              throw new SyntaxError(syntaxError("closing", "]"));
+            }
+            value = `\\${value}`;
+          } else {
+            increment("brackets");
+          }
+          push({ type: "bracket", value });
+          continue;
+        }
+        if (value === "]") {
+          if (opts.nobracket === true || prev && prev.type === "bracket" && prev.value.length === 1) {
+            push({ type: "text", value, output: `\\${value}` });
+            continue;
+          }
+          if (state.brackets === 0) {
+            if (opts.strictBrackets === true) {
+              throw new SyntaxError(syntaxError("opening", "["));
+            }
+            push({ type: "text", value, output: `\\${value}` });
+            continue;
+          }
+          decrement("brackets");
+          const prevValue = prev.value.slice(1);
+          if (prev.posix !== true && prevValue[0] === "^" && !prevValue.includes("/")) {
+            value = `/${value}`;
+          }
+          prev.value += value;
+          append({ value });
+          if (opts.literalBrackets === false || utils.hasRegexChars(prevValue)) {
+            continue;
+          }
+          const escaped = utils.escapeRegex(prev.value);
+          state.output = state.output.slice(0, -prev.value.length);
+          if (opts.literalBrackets === true) {
+            state.output += escaped;
+            prev.value = escaped;
+            continue;
+          }
+          prev.value = `(${capture}${escaped}|${prev.value})`;
+          state.output += prev.value;
+          continue;
+        }
+        if (value === "{" && opts.nobrace !== true) {
+          increment("braces");
+          const open2 = {
+            type: "brace",
+            value,
+            output: "(",
+            outputIndex: state.output.length,
+            tokensIndex: state.tokens.length
+          };
+          braces.push(open2);
+          push(open2);
+          continue;
+        }
+        if (value === "}") {
+          const brace = braces[braces.length - 1];
+          if (opts.nobrace === true || !brace) {
+            push({ type: "text", value, output: value });
+            continue;
+          }
+          let output = ")";
+          if (brace.dots === true) {
+            const arr = tokens.slice();
+            const range = [];
+            for (let i = arr.length - 1; i >= 0; i--) {
+              tokens.pop();
+              if (arr[i].type === "brace") {
+                break;
+              }
+              if (arr[i].type !== "dots") {
+                range.unshift(arr[i].value);
+              }
+            }
+            output = expandRange(range, opts);
+            state.backtrack = true;
+          }
+          if (brace.comma !== true && brace.dots !== true) {
+            const out = state.output.slice(0, brace.outputIndex);
+            const toks = state.tokens.slice(brace.tokensIndex);
+            brace.value = brace.output = "\\{";
+            value = output = "\\}";
+            state.output = out;
+            for (const t of toks) {
+              state.output += t.output || t.value;
+            }
+          }
+          push({ type: "brace", value, output });
+          decrement("braces");
+          braces.pop();
+          continue;
+        }
+        if (value === "|") {
+          if (extglobs.length > 0) {
+            extglobs[extglobs.length - 1].conditions++;
+          }
+          push({ type: "text", value });
+          continue;
+        }
+        if (value === ",") {
+          let output = value;
+          const brace = braces[braces.length - 1];
+          if (brace && stack[stack.length - 1] === "braces") {
+            brace.comma = true;
+            output = "|";
+          }
+          push({ type: "comma", value, output });
+          continue;
+        }
+        if (value === "/") {
+          if (prev.type === "dot" && state.index === state.start + 1) {
+            state.start = state.index + 1;
+            state.consumed = "";
+            state.output = "";
+            tokens.pop();
+            prev = bos;
+            continue;
+          }
+          push({ type: "slash", value, output: SLASH_LITERAL });
+          continue;
+        }
+        if (value === ".") {
+          if (state.braces > 0 && prev.type === "dot") {
+            if (prev.value === ".") prev.output = DOT_LITERAL;
+            const brace = braces[braces.length - 1];
+            prev.type = "dots";
+            prev.output += value;
+            prev.value += value;
+            brace.dots = true;
+            continue;
+          }
+          if (state.braces + state.parens === 0 && prev.type !== "bos" && prev.type !== "slash") {
+            push({ type: "text", value, output: DOT_LITERAL });
+            continue;
+          }
+          push({ type: "dot", value, output: DOT_LITERAL });
+          continue;
+        }
+        if (value === "?") {
+          const isGroup = prev && prev.value === "(";
+          if (!isGroup && opts.noextglob !== true && peek() === "(" && peek(2) !== "?") {
+            extglobOpen("qmark", value);
+            continue;
+          }
+          if (prev && prev.type === "paren") {
+            const next = peek();
+            let output = value;
+            if (prev.value === "(" && !/[!=<:]/.test(next) || next === "<" && !/<([!=]|\w+>)/.test(remaining())) {
+              output = `\\${value}`;
+            }
+            push({ type: "text", value, output });
+            continue;
+          }
+          if (opts.dot !== true && (prev.type === "slash" || prev.type === "bos")) {
+            push({ type: "qmark", value, output: QMARK_NO_DOT });
+            continue;
+          }
+          push({ type: "qmark", value, output: QMARK });
+          continue;
+        }
+        if (value === "!") {
+          if (opts.noextglob !== true && peek() === "(") {
+            if (peek(2) !== "?" || !/[!=<:]/.test(peek(3))) {
+              extglobOpen("negate", value);
+              continue;
+            }
+          }
+          if (opts.nonegate !== true && state.index === 0) {
+            negate();
+            continue;
+          }
+        }
+        if (value === "+") {
+          if (opts.noextglob !== true && peek() === "(" && peek(2) !== "?") {
+            extglobOpen("plus", value);
+            continue;
+          }
+          if (prev && prev.value === "(" || opts.regex === false) {
+            push({ type: "plus", value, output: PLUS_LITERAL });
+            continue;
+          }
+          if (prev && (prev.type === "bracket" || prev.type === "paren" || prev.type === "brace") || state.parens > 0) {
+            push({ type: "plus", value });
+            continue;
+          }
+          push({ type: "plus", value: PLUS_LITERAL });
+          continue;
+        }
+        if (value === "@") {
+          if (opts.noextglob !== true && peek() === "(" && peek(2) !== "?") {
+            push({ type: "at", extglob: true, value, output: "" });
+            continue;
+          }
+          push({ type: "text", value });
+          continue;
+        }
+        if (value !== "*") {
+          if (value === "$" || value === "^") {
+            value = `\\${value}`;
+          }
+          const match = REGEX_NON_SPECIAL_CHARS.exec(remaining());
+          if (match) {
+            value += match[0];
+            state.index += match[0].length;
+          }
+          push({ type: "text", value });
+          continue;
+        }
+        if (prev && (prev.type === "globstar" || prev.star === true)) {
+          prev.type = "star";
+          prev.star = true;
+          prev.value += value;
+          prev.output = star;
+          state.backtrack = true;
+          state.globstar = true;
+          consume(value);
+          continue;
+        }
+        let rest = remaining();
+        if (opts.noextglob !== true && /^\([^?]/.test(rest)) {
+          extglobOpen("star", value);
+          continue;
+        }
+        if (prev.type === "star") {
+          if (opts.noglobstar === true) {
+            consume(value);
+            continue;
+          }
+          const prior = prev.prev;
+          const before = prior.prev;
+          const isStart = prior.type === "slash" || prior.type === "bos";
+          const afterStar = before && (before.type === "star" || before.type === "globstar");
+          if (opts.bash === true && (!isStart || rest[0] && rest[0] !== "/")) {
+            push({ type: "star", value, output: "" });
+            continue;
+          }
+          const isBrace = state.braces > 0 && (prior.type === "comma" || prior.type === "brace");
+          const isExtglob = extglobs.length && (prior.type === "pipe" || prior.type === "paren");
+          if (!isStart && prior.type !== "paren" && !isBrace && !isExtglob) {
+            push({ type: "star", value, output: "" });
+            continue;
+          }
+          while (rest.slice(0, 3) === "/**") {
+            const after = input[state.index + 4];
+            if (after && after !== "/") {
+              break;
+            }
+            rest = rest.slice(3);
+            consume("/**", 3);
+          }
+          const isEnd = eos() || state.parens > 0 && rest === ")".repeat(state.parens) && !extglobs.some((extglob) => extglob.type === "negate");
+          if (prior.type === "bos" && eos()) {
+            prev.type = "globstar";
+            prev.value += value;
+            prev.output = globstar(opts);
+            state.output = prev.output;
+            state.globstar = true;
+            consume(value);
+            continue;
+          }
+          if (prior.type === "slash" && prior.prev.type !== "bos" && !afterStar && isEnd) {
+            state.output = state.output.slice(0, -(prior.output + prev.output).length);
+            prior.output = `(?:${prior.output}`;
+            prev.type = "globstar";
+            prev.output = globstar(opts) + (opts.strictSlashes ? ")" : "|$)");
+            prev.value += value;
+            state.globstar = true;
+            state.output += prior.output + prev.output;
+            consume(value);
+            continue;
+          }
+          if (prior.type === "slash" && prior.prev.type !== "bos" && rest[0] === "/") {
+            const end = rest[1] !== void 0 ? "|$" : "";
+            state.output = state.output.slice(0, -(prior.output + prev.output).length);
+            prior.output = `(?:${prior.output}`;
+            prev.type = "globstar";
+            prev.output = `${globstar(opts)}${SLASH_LITERAL}|${SLASH_LITERAL}${end})`;
+            prev.value += value;
+            state.output += prior.output + prev.output;
+            state.globstar = true;
+            consume(value + advance());
+            push({ type: "slash", value: "/", output: "" });
+            continue;
+          }
+          if (prior.type === "bos" && rest[0] === "/") {
+            prev.type = "globstar";
+            prev.value += value;
+            prev.output = `(?:^|${SLASH_LITERAL}|${globstar(opts)}${SLASH_LITERAL})`;
+            state.output = prev.output;
+            state.globstar = true;
+            consume(value + advance());
+            push({ type: "slash", value: "/", output: "" });
+            continue;
+          }
+          state.output = state.output.slice(0, -prev.output.length);
+          prev.type = "globstar";
+          prev.output = globstar(opts);
+          prev.value += value;
+          state.output += prev.output;
+          state.globstar = true;
+          consume(value);
+          continue;
+        }
+        const token = { type: "star", value, output: star };
+        if (opts.bash === true) {
+          token.output = ".*?";
+          if (prev.type === "bos" || prev.type === "slash") {
+            token.output = nodot + token.output;
+          }
+          push(token);
+          continue;
+        }
+        if (prev && (prev.type === "bracket" || prev.type === "paren") && opts.regex === true) {
+          token.output = value;
+          push(token);
+          continue;
+        }
+        if (state.index === state.start || prev.type === "slash" || prev.type === "dot") {
+          if (prev.type === "dot") {
+            state.output += NO_DOT_SLASH;
+            prev.output += NO_DOT_SLASH;
+          } else if (opts.dot === true) {
+            state.output += NO_DOTS_SLASH;
+            prev.output += NO_DOTS_SLASH;
+          } else {
+            state.output += nodot;
+            prev.output += nodot;
+          }
+          if (peek() !== "*") {
+            state.output += ONE_CHAR;
+            prev.output += ONE_CHAR;
+          }
+        }
+        push(token);
+      }
+      while (state.brackets > 0) {
+        if (opts.strictBrackets === true) throw new SyntaxError(syntaxError("closing", "]"));
+        state.output = utils.escapeLast(state.output, "[");
+        decrement("brackets");
+      }
+      while (state.parens > 0) {
+        if (opts.strictBrackets === true) throw new SyntaxError(syntaxError("closing", ")"));
+        state.output = utils.escapeLast(state.output, "(");
+        decrement("parens");
+      }
+      while (state.braces > 0) {
+        if (opts.strictBrackets === true) throw new SyntaxError(syntaxError("closing", "}"));
+        state.output = utils.escapeLast(state.output, "{");
+        decrement("braces");
+      }
+      if (opts.strictSlashes !== true && (prev.type === "star" || prev.type === "bracket")) {
+        push({ type: "maybe_slash", value: "", output: `${SLASH_LITERAL}?` });
+      }
+      if (state.backtrack === true) {
+        state.output = "";
+        for (const token of state.tokens) {
+          state.output += token.output != null ? token.output : token.value;
+          if (token.suffix) {
+            state.output += token.suffix;
+          }
+        }
+      }
+      return state;
+    };
+    parse.fastpaths = (input, options) => {
+      const opts = { ...options };
+      const max = typeof opts.maxLength === "number" ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
+      const len = input.length;
+      if (len > max) {
+        throw new SyntaxError(`Input length: ${len}, exceeds maximum allowed length: ${max}`);
+      }
+      input = REPLACEMENTS[input] || input;
+      const {
+        DOT_LITERAL,
+        SLASH_LITERAL,
+        ONE_CHAR,
+        DOTS_SLASH,
+        NO_DOT,
+        NO_DOTS,
+        NO_DOTS_SLASH,
+        STAR,
+        START_ANCHOR
+      } = constants3.globChars(opts.windows);
+      const nodot = opts.dot ? NO_DOTS : NO_DOT;
+      const slashDot = opts.dot ? NO_DOTS_SLASH : NO_DOT;
+      const capture = opts.capture ? "" : "?:";
+      const state = { negated: false, prefix: "" };
+      let star = opts.bash === true ? ".*?" : STAR;
+      if (opts.capture) {
+        star = `(${star})`;
+      }
+      const globstar = (opts2) => {
+        if (opts2.noglobstar === true) return star;
+        return `(${capture}(?:(?!${START_ANCHOR}${opts2.dot ? DOTS_SLASH : DOT_LITERAL}).)*?)`;
+      };
+      const create = (str) => {
+        switch (str) {
+          case "*":
+            return `${nodot}${ONE_CHAR}${star}`;
+          case ".*":
+            return `${DOT_LITERAL}${ONE_CHAR}${star}`;
+          case "*.*":
+            return `${nodot}${star}${DOT_LITERAL}${ONE_CHAR}${star}`;
+          case "*/*":
+            return `${nodot}${star}${SLASH_LITERAL}${ONE_CHAR}${slashDot}${star}`;
+          case "**":
+            return nodot + globstar(opts);
+          case "**/*":
+            return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${slashDot}${ONE_CHAR}${star}`;
+          case "**/*.*":
+            return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${slashDot}${star}${DOT_LITERAL}${ONE_CHAR}${star}`;
+          case "**/.*":
+            return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${DOT_LITERAL}${ONE_CHAR}${star}`;
+          default: {
+            const match = /^(.*?)\.(\w+)$/.exec(str);
+            if (!match) return;
+            const source2 = create(match[1]);
+            if (!source2) return;
+            return source2 + DOT_LITERAL + match[2];
+          }
+        }
+      };
+      const output = utils.removePrefix(input, state);
+      let source = create(output);
+      if (source && opts.strictSlashes !== true) {
+        source += `${SLASH_LITERAL}?`;
+      }
+      return source;
+    };
+    module.exports = parse;
+  }
+});
+
+// node_modules/picomatch/lib/picomatch.js
+var require_picomatch = __commonJS({
+  "node_modules/picomatch/lib/picomatch.js"(exports, module) {
+    "use strict";
+    var scan = require_scan();
+    var parse = require_parse2();
+    var utils = require_utils4();
+    var constants3 = require_constants7();
+    var isObject = (val) => val && typeof val === "object" && !Array.isArray(val);
+    var picomatch2 = (glob, options, returnState = false) => {
+      if (Array.isArray(glob)) {
+        const fns = glob.map((input) => picomatch2(input, options, returnState));
+        const arrayMatcher = (str) => {
+          for (const isMatch of fns) {
+            const state2 = isMatch(str);
+            if (state2) return state2;
+          }
+          return false;
+        };
+        return arrayMatcher;
+      }
+      const isState = isObject(glob) && glob.tokens && glob.input;
+      if (glob === "" || typeof glob !== "string" && !isState) {
+        throw new TypeError("Expected pattern to be a non-empty string");
+      }
+      const opts = options || {};
+      const posix = opts.windows;
+      const regex = isState ? picomatch2.compileRe(glob, options) : picomatch2.makeRe(glob, options, false, true);
+      const state = regex.state;
+      delete regex.state;
+      let isIgnored = () => false;
+      if (opts.ignore) {
+        const ignoreOpts = { ...options, ignore: null, onMatch: null, onResult: null };
+        isIgnored = picomatch2(opts.ignore, ignoreOpts, returnState);
+      }
+      const matcher = (input, returnObject = false) => {
+        const { isMatch, match, output } = picomatch2.test(input, regex, options, { glob, posix });
+        const result = { glob, state, regex, posix, input, output, match, isMatch };
+        if (typeof opts.onResult === "function") {
+          opts.onResult(result);
+        }
+        if (isMatch === false) {
+          result.isMatch = false;
+          return returnObject ? result : false;
+        }
+        if (isIgnored(input)) {
+          if (typeof opts.onIgnore === "function") {
+            opts.onIgnore(result);
+          }
+          result.isMatch = false;
+          return returnObject ? result : false;
+        }
+        if (typeof opts.onMatch === "function") {
+          opts.onMatch(result);
+        }
+        return returnObject ? result : true;
+      };
+      if (returnState) {
+        matcher.state = state;
+      }
+      return matcher;
+    };
+    picomatch2.test = (input, regex, options, { glob, posix } = {}) => {
+      if (typeof input !== "string") {
+        throw new TypeError("Expected input to be a string");
+      }
+      if (input === "") {
+        return { isMatch: false, output: "" };
+      }
+      const opts = options || {};
+      const format = opts.format || (posix ? utils.toPosixSlashes : null);
+      let match = input === glob;
+      let output = match && format ? format(input) : input;
+      if (match === false) {
+        output = format ? format(input) : input;
+        match = output === glob;
+      }
+      if (match === false || opts.capture === true) {
+        if (opts.matchBase === true || opts.basename === true) {
+          match = picomatch2.matchBase(input, regex, options, posix);
+        } else {
+          match = regex.exec(output);
+        }
+      }
+      return { isMatch: Boolean(match), match, output };
+    };
+    picomatch2.matchBase = (input, glob, options, posix = options && options.windows) => {
+      const regex = glob instanceof RegExp ? glob : picomatch2.makeRe(glob, options);
+      return regex.test(utils.basename(input, { windows: posix }));
+    };
+    picomatch2.isMatch = (str, patterns, options) => picomatch2(patterns, options)(str);
+    picomatch2.parse = (pattern, options) => {
+      if (Array.isArray(pattern)) return pattern.map((p) => picomatch2.parse(p, options));
+      return parse(pattern, { ...options, fastpaths: false });
+    };
+    picomatch2.scan = (input, options) => scan(input, options);
+    picomatch2.compileRe = (state, options, returnOutput = false, returnState = false) => {
+      if (returnOutput === true) {
+        return state.output;
+      }
+      const opts = options || {};
+      const prepend = opts.contains ? "" : "^";
+      const append = opts.contains ? "" : "$";
+      let source = `${prepend}(?:${state.output})${append}`;
+      if (state && state.negated === true) {
+        source = `^(?!${source}).*$`;
+      }
+      const regex = picomatch2.toRegex(source, options);
+      if (returnState === true) {
+        regex.state = state;
+      }
+      return regex;
+    };
+    picomatch2.makeRe = (input, options = {}, returnOutput = false, returnState = false) => {
+      if (!input || typeof input !== "string") {
+        throw new TypeError("Expected a non-empty string");
+      }
+      let parsed = { negated: false, fastpaths: true };
+      if (options.fastpaths !== false && (input[0] === "." || input[0] === "*")) {
+        parsed.output = parse.fastpaths(input, options);
+      }
+      if (!parsed.output) {
+        parsed = parse(input, options);
+      }
+      return picomatch2.compileRe(parsed, options, returnOutput, returnState);
+    };
+    picomatch2.toRegex = (source, options) => {
+      try {
+        const opts = options || {};
+        return new RegExp(source, opts.flags || (opts.nocase ? "i" : ""));
+      } catch (err) {
+        if (options && options.debug === true) throw err;
+        return /$^/;
+      }
+    };
+    picomatch2.constants = constants3;
+    module.exports = picomatch2;
+  }
+});
+
+// node_modules/picomatch/index.js
+var require_picomatch2 = __commonJS({
+  "node_modules/picomatch/index.js"(exports, module) {
+    "use strict";
+    var pico = require_picomatch();
+    var utils = require_utils4();
+    function picomatch2(glob, options, returnState = false) {
+      if (options && (options.windows === null || options.windows === void 0)) {
+        options = { ...options, windows: utils.isWindows() };
+      }
+      return pico(glob, options, returnState);
+    }
+    Object.assign(picomatch2, pico);
+    module.exports = picomatch2;
+  }
+});
+
 // node_modules/events-universal/default.js
 var require_default = __commonJS({
   "node_modules/events-universal/default.js"(exports, module) {
@@ -41439,7 +43215,7 @@ var require_extract = __commonJS({
 });
 
 // node_modules/tar-stream/constants.js
-var require_constants7 = __commonJS({
+var require_constants8 = __commonJS({
   "node_modules/tar-stream/constants.js"(exports, module) {
     var constants3 = {
       // just for envs without fs
@@ -41463,7 +43239,7 @@ var require_pack = __commonJS({
   "node_modules/tar-stream/pack.js"(exports, module) {
     var { Readable, Writable, getStreamError } = require_streamx();
     var b4a = require_b4a();
-    var constants3 = require_constants7();
+    var constants3 = require_constants8();
     var headers = require_headers2();
     var DMODE = 493;
     var FMODE = 420;
@@ -41697,1782 +43473,6 @@ var require_tar_stream = __commonJS({
   "node_modules/tar-stream/index.js"(exports) {
     exports.extract = require_extract();
     exports.pack = require_pack();
-  }
-});
-
-// node_modules/picomatch/lib/constants.js
-var require_constants8 = __commonJS({
-  "node_modules/picomatch/lib/constants.js"(exports, module) {
-    "use strict";
-    var WIN_SLASH = "\\\\/";
-    var WIN_NO_SLASH = `[^${WIN_SLASH}]`;
-    var DEFAULT_MAX_EXTGLOB_RECURSION = 0;
-    var DOT_LITERAL = "\\.";
-    var PLUS_LITERAL = "\\+";
-    var QMARK_LITERAL = "\\?";
-    var SLASH_LITERAL = "\\/";
-    var ONE_CHAR = "(?=.)";
-    var QMARK = "[^/]";
-    var END_ANCHOR = `(?:${SLASH_LITERAL}|$)`;
-    var START_ANCHOR = `(?:^|${SLASH_LITERAL})`;
-    var DOTS_SLASH = `${DOT_LITERAL}{1,2}${END_ANCHOR}`;
-    var NO_DOT = `(?!${DOT_LITERAL})`;
-    var NO_DOTS = `(?!${START_ANCHOR}${DOTS_SLASH})`;
-    var NO_DOT_SLASH = `(?!${DOT_LITERAL}{0,1}${END_ANCHOR})`;
-    var NO_DOTS_SLASH = `(?!${DOTS_SLASH})`;
-    var QMARK_NO_DOT = `[^.${SLASH_LITERAL}]`;
-    var STAR = `${QMARK}*?`;
-    var SEP = "/";
-    var POSIX_CHARS = {
-      DOT_LITERAL,
-      PLUS_LITERAL,
-      QMARK_LITERAL,
-      SLASH_LITERAL,
-      ONE_CHAR,
-      QMARK,
-      END_ANCHOR,
-      DOTS_SLASH,
-      NO_DOT,
-      NO_DOTS,
-      NO_DOT_SLASH,
-      NO_DOTS_SLASH,
-      QMARK_NO_DOT,
-      STAR,
-      START_ANCHOR,
-      SEP
-    };
-    var WINDOWS_CHARS = {
-      ...POSIX_CHARS,
-      SLASH_LITERAL: `[${WIN_SLASH}]`,
-      QMARK: WIN_NO_SLASH,
-      STAR: `${WIN_NO_SLASH}*?`,
-      DOTS_SLASH: `${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$)`,
-      NO_DOT: `(?!${DOT_LITERAL})`,
-      NO_DOTS: `(?!(?:^|[${WIN_SLASH}])${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$))`,
-      NO_DOT_SLASH: `(?!${DOT_LITERAL}{0,1}(?:[${WIN_SLASH}]|$))`,
-      NO_DOTS_SLASH: `(?!${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$))`,
-      QMARK_NO_DOT: `[^.${WIN_SLASH}]`,
-      START_ANCHOR: `(?:^|[${WIN_SLASH}])`,
-      END_ANCHOR: `(?:[${WIN_SLASH}]|$)`,
-      SEP: "\\"
-    };
-    var POSIX_REGEX_SOURCE = {
-      __proto__: null,
-      alnum: "a-zA-Z0-9",
-      alpha: "a-zA-Z",
-      ascii: "\\x00-\\x7F",
-      blank: " \\t",
-      cntrl: "\\x00-\\x1F\\x7F",
-      digit: "0-9",
-      graph: "\\x21-\\x7E",
-      lower: "a-z",
-      print: "\\x20-\\x7E ",
-      punct: "\\-!\"#$%&'()\\*+,./:;<=>?@[\\]^_`{|}~",
-      space: " \\t\\r\\n\\v\\f",
-      upper: "A-Z",
-      word: "A-Za-z0-9_",
-      xdigit: "A-Fa-f0-9"
-    };
-    module.exports = {
-      DEFAULT_MAX_EXTGLOB_RECURSION,
-      MAX_LENGTH: 1024 * 64,
-      POSIX_REGEX_SOURCE,
-      // regular expressions
-      REGEX_BACKSLASH: /\\(?![*+?^${}(|)[\]])/g,
-      REGEX_NON_SPECIAL_CHARS: /^[^@![\].,$*+?^{}()|\\/]+/,
-      REGEX_SPECIAL_CHARS: /[-*+?.^${}(|)[\]]/,
-      REGEX_SPECIAL_CHARS_BACKREF: /(\\?)((\W)(\3*))/g,
-      REGEX_SPECIAL_CHARS_GLOBAL: /([-*+?.^${}(|)[\]])/g,
-      REGEX_REMOVE_BACKSLASH: /(?:\[.*?[^\\]\]|\\(?=.))/g,
-      // Replace globs with equivalent patterns to reduce parsing time.
-      REPLACEMENTS: {
-        __proto__: null,
-        "***": "*",
-        "**/**": "**",
-        "**/**/**": "**"
-      },
-      // Digits
-      CHAR_0: 48,
-      /* 0 */
-      CHAR_9: 57,
-      /* 9 */
-      // Alphabet chars.
-      CHAR_UPPERCASE_A: 65,
-      /* A */
-      CHAR_LOWERCASE_A: 97,
-      /* a */
-      CHAR_UPPERCASE_Z: 90,
-      /* Z */
-      CHAR_LOWERCASE_Z: 122,
-      /* z */
-      CHAR_LEFT_PARENTHESES: 40,
-      /* ( */
-      CHAR_RIGHT_PARENTHESES: 41,
-      /* ) */
-      CHAR_ASTERISK: 42,
-      /* * */
-      // Non-alphabetic chars.
-      CHAR_AMPERSAND: 38,
-      /* & */
-      CHAR_AT: 64,
-      /* @ */
-      CHAR_BACKWARD_SLASH: 92,
-      /* \ */
-      CHAR_CARRIAGE_RETURN: 13,
-      /* \r */
-      CHAR_CIRCUMFLEX_ACCENT: 94,
-      /* ^ */
-      CHAR_COLON: 58,
-      /* : */
-      CHAR_COMMA: 44,
-      /* , */
-      CHAR_DOT: 46,
-      /* . */
-      CHAR_DOUBLE_QUOTE: 34,
-      /* " */
-      CHAR_EQUAL: 61,
-      /* = */
-      CHAR_EXCLAMATION_MARK: 33,
-      /* ! */
-      CHAR_FORM_FEED: 12,
-      /* \f */
-      CHAR_FORWARD_SLASH: 47,
-      /* / */
-      CHAR_GRAVE_ACCENT: 96,
-      /* ` */
-      CHAR_HASH: 35,
-      /* # */
-      CHAR_HYPHEN_MINUS: 45,
-      /* - */
-      CHAR_LEFT_ANGLE_BRACKET: 60,
-      /* < */
-      CHAR_LEFT_CURLY_BRACE: 123,
-      /* { */
-      CHAR_LEFT_SQUARE_BRACKET: 91,
-      /* [ */
-      CHAR_LINE_FEED: 10,
-      /* \n */
-      CHAR_NO_BREAK_SPACE: 160,
-      /* \u00A0 */
-      CHAR_PERCENT: 37,
-      /* % */
-      CHAR_PLUS: 43,
-      /* + */
-      CHAR_QUESTION_MARK: 63,
-      /* ? */
-      CHAR_RIGHT_ANGLE_BRACKET: 62,
-      /* > */
-      CHAR_RIGHT_CURLY_BRACE: 125,
-      /* } */
-      CHAR_RIGHT_SQUARE_BRACKET: 93,
-      /* ] */
-      CHAR_SEMICOLON: 59,
-      /* ; */
-      CHAR_SINGLE_QUOTE: 39,
-      /* ' */
-      CHAR_SPACE: 32,
-      /*   */
-      CHAR_TAB: 9,
-      /* \t */
-      CHAR_UNDERSCORE: 95,
-      /* _ */
-      CHAR_VERTICAL_LINE: 124,
-      /* | */
-      CHAR_ZERO_WIDTH_NOBREAK_SPACE: 65279,
-      /* \uFEFF */
-      /**
-       * Create EXTGLOB_CHARS
-       */
-      extglobChars(chars) {
-        return {
-          "!": { type: "negate", open: "(?:(?!(?:", close: `))${chars.STAR})` },
-          "?": { type: "qmark", open: "(?:", close: ")?" },
-          "+": { type: "plus", open: "(?:", close: ")+" },
-          "*": { type: "star", open: "(?:", close: ")*" },
-          "@": { type: "at", open: "(?:", close: ")" }
-        };
-      },
-      /**
-       * Create GLOB_CHARS
-       */
-      globChars(win32) {
-        return win32 === true ? WINDOWS_CHARS : POSIX_CHARS;
-      }
-    };
-  }
-});
-
-// node_modules/picomatch/lib/utils.js
-var require_utils4 = __commonJS({
-  "node_modules/picomatch/lib/utils.js"(exports) {
-    "use strict";
-    var {
-      REGEX_BACKSLASH,
-      REGEX_REMOVE_BACKSLASH,
-      REGEX_SPECIAL_CHARS,
-      REGEX_SPECIAL_CHARS_GLOBAL
-    } = require_constants8();
-    exports.isObject = (val) => val !== null && typeof val === "object" && !Array.isArray(val);
-    exports.hasRegexChars = (str) => REGEX_SPECIAL_CHARS.test(str);
-    exports.isRegexChar = (str) => str.length === 1 && exports.hasRegexChars(str);
-    exports.escapeRegex = (str) => str.replace(REGEX_SPECIAL_CHARS_GLOBAL, "\\$1");
-    exports.toPosixSlashes = (str) => str.replace(REGEX_BACKSLASH, "/");
-    exports.isWindows = () => {
-      if (typeof navigator !== "undefined" && navigator.platform) {
-        const platform2 = navigator.platform.toLowerCase();
-        return platform2 === "win32" || platform2 === "windows";
-      }
-      if (typeof process !== "undefined" && process.platform) {
-        return process.platform === "win32";
-      }
-      return false;
-    };
-    exports.removeBackslashes = (str) => {
-      return str.replace(REGEX_REMOVE_BACKSLASH, (match) => {
-        return match === "\\" ? "" : match;
-      });
-    };
-    exports.escapeLast = (input, char, lastIdx) => {
-      const idx = input.lastIndexOf(char, lastIdx);
-      if (idx === -1) return input;
-      if (input[idx - 1] === "\\") return exports.escapeLast(input, char, idx - 1);
-      return `${input.slice(0, idx)}\\${input.slice(idx)}`;
-    };
-    exports.removePrefix = (input, state = {}) => {
-      let output = input;
-      if (output.startsWith("./")) {
-        output = output.slice(2);
-        state.prefix = "./";
-      }
-      return output;
-    };
-    exports.wrapOutput = (input, state = {}, options = {}) => {
-      const prepend = options.contains ? "" : "^";
-      const append = options.contains ? "" : "$";
-      let output = `${prepend}(?:${input})${append}`;
-      if (state.negated === true) {
-        output = `(?:^(?!${output}).*$)`;
-      }
-      return output;
-    };
-    exports.basename = (path, { windows } = {}) => {
-      const segs = path.split(windows ? /[\\/]/ : "/");
-      const last = segs[segs.length - 1];
-      if (last === "") {
-        return segs[segs.length - 2];
-      }
-      return last;
-    };
-  }
-});
-
-// node_modules/picomatch/lib/scan.js
-var require_scan = __commonJS({
-  "node_modules/picomatch/lib/scan.js"(exports, module) {
-    "use strict";
-    var utils = require_utils4();
-    var {
-      CHAR_ASTERISK,
-      /* * */
-      CHAR_AT,
-      /* @ */
-      CHAR_BACKWARD_SLASH,
-      /* \ */
-      CHAR_COMMA,
-      /* , */
-      CHAR_DOT,
-      /* . */
-      CHAR_EXCLAMATION_MARK,
-      /* ! */
-      CHAR_FORWARD_SLASH,
-      /* / */
-      CHAR_LEFT_CURLY_BRACE,
-      /* { */
-      CHAR_LEFT_PARENTHESES,
-      /* ( */
-      CHAR_LEFT_SQUARE_BRACKET,
-      /* [ */
-      CHAR_PLUS,
-      /* + */
-      CHAR_QUESTION_MARK,
-      /* ? */
-      CHAR_RIGHT_CURLY_BRACE,
-      /* } */
-      CHAR_RIGHT_PARENTHESES,
-      /* ) */
-      CHAR_RIGHT_SQUARE_BRACKET
-      /* ] */
-    } = require_constants8();
-    var isPathSeparator = (code) => {
-      return code === CHAR_FORWARD_SLASH || code === CHAR_BACKWARD_SLASH;
-    };
-    var depth = (token) => {
-      if (token.isPrefix !== true) {
-        token.depth = token.isGlobstar ? Infinity : 1;
-      }
-    };
-    var scan = (input, options) => {
-      const opts = options || {};
-      const length = input.length - 1;
-      const scanToEnd = opts.parts === true || opts.tokens === true || opts.scanToEnd === true;
-      const slashes = [];
-      const tokens = [];
-      const parts = [];
-      let str = input;
-      let index = -1;
-      let start = 0;
-      let lastIndex = 0;
-      let isBrace = false;
-      let isBracket = false;
-      let isGlob = false;
-      let isExtglob = false;
-      let isGlobstar = false;
-      let braceEscaped = false;
-      let backslashes = false;
-      let negated = false;
-      let negatedExtglob = false;
-      let finished = false;
-      let braces = 0;
-      let prev;
-      let code;
-      let token = { value: "", depth: 0, isGlob: false };
-      const eos = () => index >= length;
-      const peek = () => str.charCodeAt(index + 1);
-      const advance = () => {
-        prev = code;
-        return str.charCodeAt(++index);
-      };
-      while (index < length) {
-        code = advance();
-        let next;
-        if (code === CHAR_BACKWARD_SLASH) {
-          backslashes = token.backslashes = true;
-          code = advance();
-          if (code === CHAR_LEFT_CURLY_BRACE) {
-            braceEscaped = true;
-          }
-          continue;
-        }
-        if (braceEscaped === true || code === CHAR_LEFT_CURLY_BRACE) {
-          braces++;
-          while (eos() !== true && (code = advance())) {
-            if (code === CHAR_BACKWARD_SLASH) {
-              backslashes = token.backslashes = true;
-              advance();
-              continue;
-            }
-            if (code === CHAR_LEFT_CURLY_BRACE) {
-              braces++;
-              continue;
-            }
-            if (braceEscaped !== true && code === CHAR_DOT && (code = advance()) === CHAR_DOT) {
-              isBrace = token.isBrace = true;
-              isGlob = token.isGlob = true;
-              finished = true;
-              if (scanToEnd === true) {
-                continue;
-              }
-              break;
-            }
-            if (braceEscaped !== true && code === CHAR_COMMA) {
-              isBrace = token.isBrace = true;
-              isGlob = token.isGlob = true;
-              finished = true;
-              if (scanToEnd === true) {
-                continue;
-              }
-              break;
-            }
-            if (code === CHAR_RIGHT_CURLY_BRACE) {
-              braces--;
-              if (braces === 0) {
-                braceEscaped = false;
-                isBrace = token.isBrace = true;
-                finished = true;
-                break;
-              }
-            }
-          }
-          if (scanToEnd === true) {
-            continue;
-          }
-          break;
-        }
-        if (code === CHAR_FORWARD_SLASH) {
-          slashes.push(index);
-          tokens.push(token);
-          token = { value: "", depth: 0, isGlob: false };
-          if (finished === true) continue;
-          if (prev === CHAR_DOT && index === start + 1) {
-            start += 2;
-            continue;
-          }
-          lastIndex = index + 1;
-          continue;
-        }
-        if (opts.noext !== true) {
-          const isExtglobChar = code === CHAR_PLUS || code === CHAR_AT || code === CHAR_ASTERISK || code === CHAR_QUESTION_MARK || code === CHAR_EXCLAMATION_MARK;
-          if (isExtglobChar === true && peek() === CHAR_LEFT_PARENTHESES) {
-            isGlob = token.isGlob = true;
-            isExtglob = token.isExtglob = true;
-            finished = true;
-            if (code === CHAR_EXCLAMATION_MARK && index === start) {
-              negatedExtglob = true;
-            }
-            if (scanToEnd === true) {
-              let parens = 0;
-              while (eos() !== true && (code = advance())) {
-                if (code === CHAR_BACKWARD_SLASH) {
-                  backslashes = token.backslashes = true;
-                  advance();
-                  continue;
-                }
-                if (code === CHAR_LEFT_PARENTHESES) {
-                  parens++;
-                  continue;
-                }
-                if (code === CHAR_RIGHT_PARENTHESES && --parens === 0) {
-                  finished = true;
-                  break;
-                }
-              }
-              continue;
-            }
-            break;
-          }
-        }
-        if (code === CHAR_ASTERISK) {
-          if (prev === CHAR_ASTERISK) isGlobstar = token.isGlobstar = true;
-          isGlob = token.isGlob = true;
-          finished = true;
-          if (scanToEnd === true) {
-            continue;
-          }
-          break;
-        }
-        if (code === CHAR_QUESTION_MARK) {
-          isGlob = token.isGlob = true;
-          finished = true;
-          if (scanToEnd === true) {
-            continue;
-          }
-          break;
-        }
-        if (code === CHAR_LEFT_SQUARE_BRACKET) {
-          while (eos() !== true && (next = advance())) {
-            if (next === CHAR_BACKWARD_SLASH) {
-              backslashes = token.backslashes = true;
-              advance();
-              continue;
-            }
-            if (next === CHAR_RIGHT_SQUARE_BRACKET) {
-              isBracket = token.isBracket = true;
-              isGlob = token.isGlob = true;
-              finished = true;
-              break;
-            }
-          }
-          if (scanToEnd === true) {
-            continue;
-          }
-          break;
-        }
-        if (opts.nonegate !== true && code === CHAR_EXCLAMATION_MARK && index === start) {
-          negated = token.negated = true;
-          start++;
-          continue;
-        }
-        if (opts.noparen !== true && code === CHAR_LEFT_PARENTHESES) {
-          isGlob = token.isGlob = true;
-          if (scanToEnd === true) {
-            let parens = 1;
-            while (eos() !== true && (code = advance())) {
-              if (code === CHAR_BACKWARD_SLASH) {
-                backslashes = token.backslashes = true;
-                advance();
-                continue;
-              }
-              if (code === CHAR_LEFT_PARENTHESES) {
-                parens++;
-                continue;
-              }
-              if (code === CHAR_RIGHT_PARENTHESES && --parens === 0) {
-                finished = true;
-                break;
-              }
-            }
-            continue;
-          }
-          break;
-        }
-        if (isGlob === true) {
-          finished = true;
-          if (scanToEnd === true) {
-            continue;
-          }
-          break;
-        }
-      }
-      if (opts.noext === true) {
-        isExtglob = false;
-        isGlob = false;
-      }
-      let base = str;
-      let prefix = "";
-      let glob = "";
-      if (start > 0) {
-        prefix = str.slice(0, start);
-        str = str.slice(start);
-        lastIndex -= start;
-      }
-      if (base && isGlob === true && lastIndex > 0) {
-        base = str.slice(0, lastIndex);
-        glob = str.slice(lastIndex);
-      } else if (isGlob === true) {
-        base = "";
-        glob = str;
-      } else {
-        base = str;
-      }
-      if (base && base !== "" && base !== "/" && base !== str) {
-        if (isPathSeparator(base.charCodeAt(base.length - 1))) {
-          base = base.slice(0, -1);
-        }
-      }
-      if (opts.unescape === true) {
-        if (glob) glob = utils.removeBackslashes(glob);
-        if (base && backslashes === true) {
-          base = utils.removeBackslashes(base);
-        }
-      }
-      const state = {
-        prefix,
-        input,
-        start,
-        base,
-        glob,
-        isBrace,
-        isBracket,
-        isGlob,
-        isExtglob,
-        isGlobstar,
-        negated,
-        negatedExtglob
-      };
-      if (opts.tokens === true) {
-        state.maxDepth = 0;
-        if (!isPathSeparator(code)) {
-          tokens.push(token);
-        }
-        state.tokens = tokens;
-      }
-      if (opts.parts === true || opts.tokens === true) {
-        let prevIndex;
-        for (let idx = 0; idx < slashes.length; idx++) {
-          const n2 = prevIndex !== void 0 ? prevIndex + 1 : start;
-          const i = slashes[idx];
-          const value2 = input.slice(n2, i);
-          if (opts.tokens) {
-            if (idx === 0 && start !== 0) {
-              tokens[idx].isPrefix = true;
-              tokens[idx].value = prefix;
-            } else {
-              tokens[idx].value = value2;
-            }
-            depth(tokens[idx]);
-            state.maxDepth += tokens[idx].depth;
-          }
-          if (i >= start) {
-            parts.push(value2);
-            prevIndex = i;
-          }
-        }
-        const n = prevIndex !== void 0 ? prevIndex + 1 : start;
-        const value = input.slice(n);
-        parts.push(value);
-        if (opts.tokens && prevIndex && prevIndex + 1 < input.length) {
-          tokens[tokens.length - 1].value = value;
-          depth(tokens[tokens.length - 1]);
-          state.maxDepth += tokens[tokens.length - 1].depth;
-        }
-        state.slashes = slashes;
-        state.parts = parts;
-      }
-      return state;
-    };
-    module.exports = scan;
-  }
-});
-
-// node_modules/picomatch/lib/parse.js
-var require_parse2 = __commonJS({
-  "node_modules/picomatch/lib/parse.js"(exports, module) {
-    "use strict";
-    var constants3 = require_constants8();
-    var utils = require_utils4();
-    var {
-      MAX_LENGTH,
-      POSIX_REGEX_SOURCE,
-      REGEX_NON_SPECIAL_CHARS,
-      REGEX_SPECIAL_CHARS_BACKREF,
-      REPLACEMENTS
-    } = constants3;
-    var expandRange = (args, options) => {
-      if (typeof options.expandRange === "function") {
-        return options.expandRange(...args, options);
-      }
-      args.sort();
-      const value = `[${args.join("-")}]`;
-      try {
-        new RegExp(value);
-      } catch (ex) {
-        return args.map((v) => utils.escapeRegex(v)).join("..");
-      }
-      return value;
-    };
-    var syntaxError = (type, char) => {
-      return `Missing ${type}: "${char}" - use "\\\\${char}" to match literal characters`;
-    };
-    var splitTopLevel = (input) => {
-      const parts = [];
-      let bracket = 0;
-      let paren = 0;
-      let quote2 = 0;
-      let value = "";
-      let escaped = false;
-      for (const ch of input) {
-        if (escaped === true) {
-          value += ch;
-          escaped = false;
-          continue;
-        }
-        if (ch === "\\") {
-          value += ch;
-          escaped = true;
-          continue;
-        }
-        if (ch === '"') {
-          quote2 = quote2 === 1 ? 0 : 1;
-          value += ch;
-          continue;
-        }
-        if (quote2 === 0) {
-          if (ch === "[") {
-            bracket++;
-          } else if (ch === "]" && bracket > 0) {
-            bracket--;
-          } else if (bracket === 0) {
-            if (ch === "(") {
-              paren++;
-            } else if (ch === ")" && paren > 0) {
-              paren--;
-            } else if (ch === "|" && paren === 0) {
-              parts.push(value);
-              value = "";
-              continue;
-            }
-          }
-        }
-        value += ch;
-      }
-      parts.push(value);
-      return parts;
-    };
-    var isPlainBranch = (branch) => {
-      let escaped = false;
-      for (const ch of branch) {
-        if (escaped === true) {
-          escaped = false;
-          continue;
-        }
-        if (ch === "\\") {
-          escaped = true;
-          continue;
-        }
-        if (/[?*+@!()[\]{}]/.test(ch)) {
-          return false;
-        }
-      }
-      return true;
-    };
-    var normalizeSimpleBranch = (branch) => {
-      let value = branch.trim();
-      let changed = true;
-      while (changed === true) {
-        changed = false;
-        if (/^@\([^\\()[\]{}|]+\)$/.test(value)) {
-          value = value.slice(2, -1);
-          changed = true;
-        }
-      }
-      if (!isPlainBranch(value)) {
-        return;
-      }
-      return value.replace(/\\(.)/g, "$1");
-    };
-    var hasRepeatedCharPrefixOverlap = (branches) => {
-      const values = branches.map(normalizeSimpleBranch).filter(Boolean);
-      for (let i = 0; i < values.length; i++) {
-        for (let j = i + 1; j < values.length; j++) {
-          const a = values[i];
-          const b = values[j];
-          const char = a[0];
-          if (!char || a !== char.repeat(a.length) || b !== char.repeat(b.length)) {
-            continue;
-          }
-          if (a === b || a.startsWith(b) || b.startsWith(a)) {
-            return true;
-          }
-        }
-      }
-      return false;
-    };
-    var parseRepeatedExtglob = (pattern, requireEnd = true) => {
-      if (pattern[0] !== "+" && pattern[0] !== "*" || pattern[1] !== "(") {
-        return;
-      }
-      let bracket = 0;
-      let paren = 0;
-      let quote2 = 0;
-      let escaped = false;
-      for (let i = 1; i < pattern.length; i++) {
-        const ch = pattern[i];
-        if (escaped === true) {
-          escaped = false;
-          continue;
-        }
-        if (ch === "\\") {
-          escaped = true;
-          continue;
-        }
-        if (ch === '"') {
-          quote2 = quote2 === 1 ? 0 : 1;
-          continue;
-        }
-        if (quote2 === 1) {
-          continue;
-        }
-        if (ch === "[") {
-          bracket++;
-          continue;
-        }
-        if (ch === "]" && bracket > 0) {
-          bracket--;
-          continue;
-        }
-        if (bracket > 0) {
-          continue;
-        }
-        if (ch === "(") {
-          paren++;
-          continue;
-        }
-        if (ch === ")") {
-          paren--;
-          if (paren === 0) {
-            if (requireEnd === true && i !== pattern.length - 1) {
-              return;
-            }
-            return {
-              type: pattern[0],
-              body: pattern.slice(2, i),
-              end: i
-            };
-          }
-        }
-      }
-    };
-    var buildCharClassStar = (chars) => {
-      const source = chars.length === 1 ? utils.escapeRegex(chars[0]) : `[${chars.map((ch) => utils.escapeRegex(ch)).join("")}]`;
-      return `${source}*`;
-    };
-    var getStarExtglobSequenceChars = (pattern) => {
-      let index = 0;
-      const chars = [];
-      while (index < pattern.length) {
-        const match = parseRepeatedExtglob(pattern.slice(index), false);
-        if (!match || match.type !== "*") {
-          return;
-        }
-        const branches = splitTopLevel(match.body).map((branch2) => branch2.trim());
-        if (branches.length !== 1) {
-          return;
-        }
-        const branch = normalizeSimpleBranch(branches[0]);
-        if (!branch || branch.length !== 1) {
-          return;
-        }
-        chars.push(branch);
-        index += match.end + 1;
-      }
-      if (chars.length < 1) {
-        return;
-      }
-      return chars;
-    };
-    var repeatedExtglobRecursion = (pattern) => {
-      let depth = 0;
-      let value = pattern.trim();
-      let match = parseRepeatedExtglob(value);
-      while (match) {
-        depth++;
-        value = match.body.trim();
-        match = parseRepeatedExtglob(value);
-      }
-      return depth;
-    };
-    var analyzeRepeatedExtglob = (body, options) => {
-      if (options.maxExtglobRecursion === false) {
-        return { risky: false };
-      }
-      const max = typeof options.maxExtglobRecursion === "number" ? options.maxExtglobRecursion : constants3.DEFAULT_MAX_EXTGLOB_RECURSION;
-      const branches = splitTopLevel(body).map((branch) => branch.trim());
-      if (branches.length > 1) {
-        if (branches.some((branch) => branch === "") || branches.some((branch) => /^[*?]+$/.test(branch)) || hasRepeatedCharPrefixOverlap(branches)) {
-          return { risky: true };
-        }
-      }
-      const safeChars = [];
-      let sawStarSequence = false;
-      let combinable = true;
-      for (const branch of branches) {
-        const chars = getStarExtglobSequenceChars(branch);
-        if (chars) {
-          sawStarSequence = true;
-          safeChars.push(...chars);
-          continue;
-        }
-        const literal2 = normalizeSimpleBranch(branch);
-        if (literal2 && literal2.length === 1) {
-          safeChars.push(literal2);
-          continue;
-        }
-        combinable = false;
-        if (repeatedExtglobRecursion(branch) > max) {
-          return { risky: true };
-        }
-      }
-      if (sawStarSequence) {
-        return combinable ? { risky: true, safeOutput: buildCharClassStar([...new Set(safeChars)]) } : { risky: true };
-      }
-      return { risky: false };
-    };
-    var parse = (input, options) => {
-      if (typeof input !== "string") {
-        throw new TypeError("Expected a string");
-      }
-      input = REPLACEMENTS[input] || input;
-      const opts = { ...options };
-      const max = typeof opts.maxLength === "number" ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
-      let len = input.length;
-      if (len > max) {
-        throw new SyntaxError(`Input length: ${len}, exceeds maximum allowed length: ${max}`);
-      }
-      const bos = { type: "bos", value: "", output: opts.prepend || "" };
-      const tokens = [bos];
-      const capture = opts.capture ? "" : "?:";
-      const PLATFORM_CHARS = constants3.globChars(opts.windows);
-      const EXTGLOB_CHARS = constants3.extglobChars(PLATFORM_CHARS);
-      const {
-        DOT_LITERAL,
-        PLUS_LITERAL,
-        SLASH_LITERAL,
-        ONE_CHAR,
-        DOTS_SLASH,
-        NO_DOT,
-        NO_DOT_SLASH,
-        NO_DOTS_SLASH,
-        QMARK,
-        QMARK_NO_DOT,
-        STAR,
-        START_ANCHOR
-      } = PLATFORM_CHARS;
-      const globstar = (opts2) => {
-        return `(${capture}(?:(?!${START_ANCHOR}${opts2.dot ? DOTS_SLASH : DOT_LITERAL}).)*?)`;
-      };
-      const nodot = opts.dot ? "" : NO_DOT;
-      const qmarkNoDot = opts.dot ? QMARK : QMARK_NO_DOT;
-      let star = opts.bash === true ? globstar(opts) : STAR;
-      if (opts.capture) {
-        star = `(${star})`;
-      }
-      if (typeof opts.noext === "boolean") {
-        opts.noextglob = opts.noext;
-      }
-      const state = {
-        input,
-        index: -1,
-        start: 0,
-        dot: opts.dot === true,
-        consumed: "",
-        output: "",
-        prefix: "",
-        backtrack: false,
-        negated: false,
-        brackets: 0,
-        braces: 0,
-        parens: 0,
-        quotes: 0,
-        globstar: false,
-        tokens
-      };
-      input = utils.removePrefix(input, state);
-      len = input.length;
-      const extglobs = [];
-      const braces = [];
-      const stack = [];
-      let prev = bos;
-      let value;
-      const eos = () => state.index === len - 1;
-      const peek = state.peek = (n = 1) => input[state.index + n];
-      const advance = state.advance = () => input[++state.index] || "";
-      const remaining = () => input.slice(state.index + 1);
-      const consume = (value2 = "", num = 0) => {
-        state.consumed += value2;
-        state.index += num;
-      };
-      const append = (token) => {
-        state.output += token.output != null ? token.output : token.value;
-        consume(token.value);
-      };
-      const negate = () => {
-        let count = 1;
-        while (peek() === "!" && (peek(2) !== "(" || peek(3) === "?")) {
-          advance();
-          state.start++;
-          count++;
-        }
-        if (count % 2 === 0) {
-          return false;
-        }
-        state.negated = true;
-        state.start++;
-        return true;
-      };
-      const increment = (type) => {
-        state[type]++;
-        stack.push(type);
-      };
-      const decrement = (type) => {
-        state[type]--;
-        stack.pop();
-      };
-      const push = (tok) => {
-        if (prev.type === "globstar") {
-          const isBrace = state.braces > 0 && (tok.type === "comma" || tok.type === "brace");
-          const isExtglob = tok.extglob === true || extglobs.length && (tok.type === "pipe" || tok.type === "paren");
-          if (tok.type !== "slash" && tok.type !== "paren" && !isBrace && !isExtglob) {
-            state.output = state.output.slice(0, -prev.output.length);
-            prev.type = "star";
-            prev.value = "*";
-            prev.output = star;
-            state.output += prev.output;
-          }
-        }
-        if (extglobs.length && tok.type !== "paren") {
-          extglobs[extglobs.length - 1].inner += tok.value;
-        }
-        if (tok.value || tok.output) append(tok);
-        if (prev && prev.type === "text" && tok.type === "text") {
-          prev.output = (prev.output || prev.value) + tok.value;
-          prev.value += tok.value;
-          return;
-        }
-        tok.prev = prev;
-        tokens.push(tok);
-        prev = tok;
-      };
-      const extglobOpen = (type, value2) => {
-        const token = { ...EXTGLOB_CHARS[value2], conditions: 1, inner: "" };
-        token.prev = prev;
-        token.parens = state.parens;
-        token.output = state.output;
-        token.startIndex = state.index;
-        token.tokensIndex = tokens.length;
-        const output = (opts.capture ? "(" : "") + token.open;
-        increment("parens");
-        push({ type, value: value2, output: state.output ? "" : ONE_CHAR });
-        push({ type: "paren", extglob: true, value: advance(), output });
-        extglobs.push(token);
-      };
-      const extglobClose = (token) => {
-        const literal2 = input.slice(token.startIndex, state.index + 1);
-        const body = input.slice(token.startIndex + 2, state.index);
-        const analysis = analyzeRepeatedExtglob(body, opts);
-        if ((token.type === "plus" || token.type === "star") && analysis.risky) {
-          const safeOutput = analysis.safeOutput ? (token.output ? "" : ONE_CHAR) + (opts.capture ? `(${analysis.safeOutput})` : analysis.safeOutput) : void 0;
-          const open2 = tokens[token.tokensIndex];
-          open2.type = "text";
-          open2.value = literal2;
-          open2.output = safeOutput || utils.escapeRegex(literal2);
-          for (let i = token.tokensIndex + 1; i < tokens.length; i++) {
-            tokens[i].value = "";
-            tokens[i].output = "";
-            delete tokens[i].suffix;
-          }
-          state.output = token.output + open2.output;
-          state.backtrack = true;
-          push({ type: "paren", extglob: true, value, output: "" });
-          decrement("parens");
-          return;
-        }
-        let output = token.close + (opts.capture ? ")" : "");
-        let rest;
-        if (token.type === "negate") {
-          let extglobStar = star;
-          if (token.inner && token.inner.length > 1 && token.inner.includes("/")) {
-            extglobStar = globstar(opts);
-          }
-          if (extglobStar !== star || eos() || /^\)+$/.test(remaining())) {
-            output = token.close = `)$))${extglobStar}`;
-          }
-          if (token.inner.includes("*") && (rest = remaining()) && /^\.[^\\/.]+$/.test(rest)) {
-            const expression = parse(rest, { ...options, fastpaths: false }).output;
-            output = token.close = `)${expression})${extglobStar})`;
-          }
-          if (token.prev.type === "bos") {
-            state.negatedExtglob = true;
-          }
-        }
-        push({ type: "paren", extglob: true, value, output });
-        decrement("parens");
-      };
-      if (opts.fastpaths !== false && !/(^[*!]|[/()[\]{}"])/.test(input)) {
-        let backslashes = false;
-        let output = input.replace(REGEX_SPECIAL_CHARS_BACKREF, (m, esc, chars, first, rest, index) => {
-          if (first === "\\") {
-            backslashes = true;
-            return m;
-          }
-          if (first === "?") {
-            if (esc) {
-              return esc + first + (rest ? QMARK.repeat(rest.length) : "");
-            }
-            if (index === 0) {
-              return qmarkNoDot + (rest ? QMARK.repeat(rest.length) : "");
-            }
-            return QMARK.repeat(chars.length);
-          }
-          if (first === ".") {
-            return DOT_LITERAL.repeat(chars.length);
-          }
-          if (first === "*") {
-            if (esc) {
-              return esc + first + (rest ? star : "");
-            }
-            return star;
-          }
-          return esc ? m : `\\${m}`;
-        });
-        if (backslashes === true) {
-          if (opts.unescape === true) {
-            output = output.replace(/\\/g, "");
-          } else {
-            output = output.replace(/\\+/g, (m) => {
-              return m.length % 2 === 0 ? "\\\\" : m ? "\\" : "";
-            });
-          }
-        }
-        if (output === input && opts.contains === true) {
-          state.output = input;
-          return state;
-        }
-        state.output = utils.wrapOutput(output, state, options);
-        return state;
-      }
-      while (!eos()) {
-        value = advance();
-        if (value === "\0") {
-          continue;
-        }
-        if (value === "\\") {
-          const next = peek();
-          if (next === "/" && opts.bash !== true) {
-            continue;
-          }
-          if (next === "." || next === ";") {
-            continue;
-          }
-          if (!next) {
-            value += "\\";
-            push({ type: "text", value });
-            continue;
-          }
-          const match = /^\\+/.exec(remaining());
-          let slashes = 0;
-          if (match && match[0].length > 2) {
-            slashes = match[0].length;
-            state.index += slashes;
-            if (slashes % 2 !== 0) {
-              value += "\\";
-            }
-          }
-          if (opts.unescape === true) {
-            value = advance();
-          } else {
-            value += advance();
-          }
-          if (state.brackets === 0) {
-            push({ type: "text", value });
-            continue;
-          }
-        }
-        if (state.brackets > 0 && (value !== "]" || prev.value === "[" || prev.value === "[^")) {
-          if (opts.posix !== false && value === ":") {
-            const inner = prev.value.slice(1);
-            if (inner.includes("[")) {
-              prev.posix = true;
-              if (inner.includes(":")) {
-                const idx = prev.value.lastIndexOf("[");
-                const pre = prev.value.slice(0, idx);
-                const rest2 = prev.value.slice(idx + 2);
-                const posix = POSIX_REGEX_SOURCE[rest2];
-                if (posix) {
-                  prev.value = pre + posix;
-                  state.backtrack = true;
-                  advance();
-                  if (!bos.output && tokens.indexOf(prev) === 1) {
-                    bos.output = ONE_CHAR;
-                  }
-                  continue;
-                }
-              }
-            }
-          }
-          if (value === "[" && peek() !== ":" || value === "-" && peek() === "]") {
-            value = `\\${value}`;
-          }
-          if (value === "]" && (prev.value === "[" || prev.value === "[^")) {
-            value = `\\${value}`;
-          }
-          if (opts.posix === true && value === "!" && prev.value === "[") {
-            value = "^";
-          }
-          prev.value += value;
-          append({ value });
-          continue;
-        }
-        if (state.quotes === 1 && value !== '"') {
-          value = utils.escapeRegex(value);
-          prev.value += value;
-          append({ value });
-          continue;
-        }
-        if (value === '"') {
-          state.quotes = state.quotes === 1 ? 0 : 1;
-          if (opts.keepQuotes === true) {
-            push({ type: "text", value });
-          }
-          continue;
-        }
-        if (value === "(") {
-          increment("parens");
-          push({ type: "paren", value });
-          continue;
-        }
-        if (value === ")") {
-          if (state.parens === 0 && opts.strictBrackets === true) {
-            throw new SyntaxError(syntaxError("opening", "("));
-          }
-          const extglob = extglobs[extglobs.length - 1];
-          if (extglob && state.parens === extglob.parens + 1) {
-            extglobClose(extglobs.pop());
-            continue;
-          }
-          push({ type: "paren", value, output: state.parens ? ")" : "\\)" });
-          decrement("parens");
-          continue;
-        }
-        if (value === "[") {
-          if (opts.nobracket === true || !remaining().includes("]")) {
-            if (opts.nobracket !== true && opts.strictBrackets === true) {
-              throw new SyntaxError(syntaxError("closing", "]"));
-            }
-            value = `\\${value}`;
-          } else {
-            increment("brackets");
-          }
-          push({ type: "bracket", value });
-          continue;
-        }
-        if (value === "]") {
-          if (opts.nobracket === true || prev && prev.type === "bracket" && prev.value.length === 1) {
-            push({ type: "text", value, output: `\\${value}` });
-            continue;
-          }
-          if (state.brackets === 0) {
-            if (opts.strictBrackets === true) {
-              throw new SyntaxError(syntaxError("opening", "["));
-            }
-            push({ type: "text", value, output: `\\${value}` });
-            continue;
-          }
-          decrement("brackets");
-          const prevValue = prev.value.slice(1);
-          if (prev.posix !== true && prevValue[0] === "^" && !prevValue.includes("/")) {
-            value = `/${value}`;
-          }
-          prev.value += value;
-          append({ value });
-          if (opts.literalBrackets === false || utils.hasRegexChars(prevValue)) {
-            continue;
-          }
-          const escaped = utils.escapeRegex(prev.value);
-          state.output = state.output.slice(0, -prev.value.length);
-          if (opts.literalBrackets === true) {
-            state.output += escaped;
-            prev.value = escaped;
-            continue;
-          }
-          prev.value = `(${capture}${escaped}|${prev.value})`;
-          state.output += prev.value;
-          continue;
-        }
-        if (value === "{" && opts.nobrace !== true) {
-          increment("braces");
-          const open2 = {
-            type: "brace",
-            value,
-            output: "(",
-            outputIndex: state.output.length,
-            tokensIndex: state.tokens.length
-          };
-          braces.push(open2);
-          push(open2);
-          continue;
-        }
-        if (value === "}") {
-          const brace = braces[braces.length - 1];
-          if (opts.nobrace === true || !brace) {
-            push({ type: "text", value, output: value });
-            continue;
-          }
-          let output = ")";
-          if (brace.dots === true) {
-            const arr = tokens.slice();
-            const range = [];
-            for (let i = arr.length - 1; i >= 0; i--) {
-              tokens.pop();
-              if (arr[i].type === "brace") {
-                break;
-              }
-              if (arr[i].type !== "dots") {
-                range.unshift(arr[i].value);
-              }
-            }
-            output = expandRange(range, opts);
-            state.backtrack = true;
-          }
-          if (brace.comma !== true && brace.dots !== true) {
-            const out = state.output.slice(0, brace.outputIndex);
-            const toks = state.tokens.slice(brace.tokensIndex);
-            brace.value = brace.output = "\\{";
-            value = output = "\\}";
-            state.output = out;
-            for (const t of toks) {
-              state.output += t.output || t.value;
-            }
-          }
-          push({ type: "brace", value, output });
-          decrement("braces");
-          braces.pop();
-          continue;
-        }
-        if (value === "|") {
-          if (extglobs.length > 0) {
-            extglobs[extglobs.length - 1].conditions++;
-          }
-          push({ type: "text", value });
-          continue;
-        }
-        if (value === ",") {
-          let output = value;
-          const brace = braces[braces.length - 1];
-          if (brace && stack[stack.length - 1] === "braces") {
-            brace.comma = true;
-            output = "|";
-          }
-          push({ type: "comma", value, output });
-          continue;
-        }
-        if (value === "/") {
-          if (prev.type === "dot" && state.index === state.start + 1) {
-            state.start = state.index + 1;
-            state.consumed = "";
-            state.output = "";
-            tokens.pop();
-            prev = bos;
-            continue;
-          }
-          push({ type: "slash", value, output: SLASH_LITERAL });
-          continue;
-        }
-        if (value === ".") {
-          if (state.braces > 0 && prev.type === "dot") {
-            if (prev.value === ".") prev.output = DOT_LITERAL;
-            const brace = braces[braces.length - 1];
-            prev.type = "dots";
-            prev.output += value;
-            prev.value += value;
-            brace.dots = true;
-            continue;
-          }
-          if (state.braces + state.parens === 0 && prev.type !== "bos" && prev.type !== "slash") {
-            push({ type: "text", value, output: DOT_LITERAL });
-            continue;
-          }
-          push({ type: "dot", value, output: DOT_LITERAL });
-          continue;
-        }
-        if (value === "?") {
-          const isGroup = prev && prev.value === "(";
-          if (!isGroup && opts.noextglob !== true && peek() === "(" && peek(2) !== "?") {
-            extglobOpen("qmark", value);
-            continue;
-          }
-          if (prev && prev.type === "paren") {
-            const next = peek();
-            let output = value;
-            if (prev.value === "(" && !/[!=<:]/.test(next) || next === "<" && !/<([!=]|\w+>)/.test(remaining())) {
-              output = `\\${value}`;
-            }
-            push({ type: "text", value, output });
-            continue;
-          }
-          if (opts.dot !== true && (prev.type === "slash" || prev.type === "bos")) {
-            push({ type: "qmark", value, output: QMARK_NO_DOT });
-            continue;
-          }
-          push({ type: "qmark", value, output: QMARK });
-          continue;
-        }
-        if (value === "!") {
-          if (opts.noextglob !== true && peek() === "(") {
-            if (peek(2) !== "?" || !/[!=<:]/.test(peek(3))) {
-              extglobOpen("negate", value);
-              continue;
-            }
-          }
-          if (opts.nonegate !== true && state.index === 0) {
-            negate();
-            continue;
-          }
-        }
-        if (value === "+") {
-          if (opts.noextglob !== true && peek() === "(" && peek(2) !== "?") {
-            extglobOpen("plus", value);
-            continue;
-          }
-          if (prev && prev.value === "(" || opts.regex === false) {
-            push({ type: "plus", value, output: PLUS_LITERAL });
-            continue;
-          }
-          if (prev && (prev.type === "bracket" || prev.type === "paren" || prev.type === "brace") || state.parens > 0) {
-            push({ type: "plus", value });
-            continue;
-          }
-          push({ type: "plus", value: PLUS_LITERAL });
-          continue;
-        }
-        if (value === "@") {
-          if (opts.noextglob !== true && peek() === "(" && peek(2) !== "?") {
-            push({ type: "at", extglob: true, value, output: "" });
-            continue;
-          }
-          push({ type: "text", value });
-          continue;
-        }
-        if (value !== "*") {
-          if (value === "$" || value === "^") {
-            value = `\\${value}`;
-          }
-          const match = REGEX_NON_SPECIAL_CHARS.exec(remaining());
-          if (match) {
-            value += match[0];
-            state.index += match[0].length;
-          }
-          push({ type: "text", value });
-          continue;
-        }
-        if (prev && (prev.type === "globstar" || prev.star === true)) {
-          prev.type = "star";
-          prev.star = true;
-          prev.value += value;
-          prev.output = star;
-          state.backtrack = true;
-          state.globstar = true;
-          consume(value);
-          continue;
-        }
-        let rest = remaining();
-        if (opts.noextglob !== true && /^\([^?]/.test(rest)) {
-          extglobOpen("star", value);
-          continue;
-        }
-        if (prev.type === "star") {
-          if (opts.noglobstar === true) {
-            consume(value);
-            continue;
-          }
-          const prior = prev.prev;
-          const before = prior.prev;
-          const isStart = prior.type === "slash" || prior.type === "bos";
-          const afterStar = before && (before.type === "star" || before.type === "globstar");
-          if (opts.bash === true && (!isStart || rest[0] && rest[0] !== "/")) {
-            push({ type: "star", value, output: "" });
-            continue;
-          }
-          const isBrace = state.braces > 0 && (prior.type === "comma" || prior.type === "brace");
-          const isExtglob = extglobs.length && (prior.type === "pipe" || prior.type === "paren");
-          if (!isStart && prior.type !== "paren" && !isBrace && !isExtglob) {
-            push({ type: "star", value, output: "" });
-            continue;
-          }
-          while (rest.slice(0, 3) === "/**") {
-            const after = input[state.index + 4];
-            if (after && after !== "/") {
-              break;
-            }
-            rest = rest.slice(3);
-            consume("/**", 3);
-          }
-          const isEnd = eos() || state.parens > 0 && rest === ")".repeat(state.parens) && !extglobs.some((extglob) => extglob.type === "negate");
-          if (prior.type === "bos" && eos()) {
-            prev.type = "globstar";
-            prev.value += value;
-            prev.output = globstar(opts);
-            state.output = prev.output;
-            state.globstar = true;
-            consume(value);
-            continue;
-          }
-          if (prior.type === "slash" && prior.prev.type !== "bos" && !afterStar && isEnd) {
-            state.output = state.output.slice(0, -(prior.output + prev.output).length);
-            prior.output = `(?:${prior.output}`;
-            prev.type = "globstar";
-            prev.output = globstar(opts) + (opts.strictSlashes ? ")" : "|$)");
-            prev.value += value;
-            state.globstar = true;
-            state.output += prior.output + prev.output;
-            consume(value);
-            continue;
-          }
-          if (prior.type === "slash" && prior.prev.type !== "bos" && rest[0] === "/") {
-            const end = rest[1] !== void 0 ? "|$" : "";
-            state.output = state.output.slice(0, -(prior.output + prev.output).length);
-            prior.output = `(?:${prior.output}`;
-            prev.type = "globstar";
-            prev.output = `${globstar(opts)}${SLASH_LITERAL}|${SLASH_LITERAL}${end})`;
-            prev.value += value;
-            state.output += prior.output + prev.output;
-            state.globstar = true;
-            consume(value + advance());
-            push({ type: "slash", value: "/", output: "" });
-            continue;
-          }
-          if (prior.type === "bos" && rest[0] === "/") {
-            prev.type = "globstar";
-            prev.value += value;
-            prev.output = `(?:^|${SLASH_LITERAL}|${globstar(opts)}${SLASH_LITERAL})`;
-            state.output = prev.output;
-            state.globstar = true;
-            consume(value + advance());
-            push({ type: "slash", value: "/", output: "" });
-            continue;
-          }
-          state.output = state.output.slice(0, -prev.output.length);
-          prev.type = "globstar";
-          prev.output = globstar(opts);
-          prev.value += value;
-          state.output += prev.output;
-          state.globstar = true;
-          consume(value);
-          continue;
-        }
-        const token = { type: "star", value, output: star };
-        if (opts.bash === true) {
-          token.output = ".*?";
-          if (prev.type === "bos" || prev.type === "slash") {
-            token.output = nodot + token.output;
-          }
-          push(token);
-          continue;
-        }
-        if (prev && (prev.type === "bracket" || prev.type === "paren") && opts.regex === true) {
-          token.output = value;
-          push(token);
-          continue;
-        }
-        if (state.index === state.start || prev.type === "slash" || prev.type === "dot") {
-          if (prev.type === "dot") {
-            state.output += NO_DOT_SLASH;
-            prev.output += NO_DOT_SLASH;
-          } else if (opts.dot === true) {
-            state.output += NO_DOTS_SLASH;
-            prev.output += NO_DOTS_SLASH;
-          } else {
-            state.output += nodot;
-            prev.output += nodot;
-          }
-          if (peek() !== "*") {
-            state.output += ONE_CHAR;
-            prev.output += ONE_CHAR;
-          }
-        }
-        push(token);
-      }
-      while (state.brackets > 0) {
-        if (opts.strictBrackets === true) throw new SyntaxError(syntaxError("closing", "]"));
-        state.output = utils.escapeLast(state.output, "[");
-        decrement("brackets");
-      }
-      while (state.parens > 0) {
-        if (opts.strictBrackets === true) throw new SyntaxError(syntaxError("closing", ")"));
-        state.output = utils.escapeLast(state.output, "(");
-        decrement("parens");
-      }
-      while (state.braces > 0) {
-        if (opts.strictBrackets === true) throw new SyntaxError(syntaxError("closing", "}"));
-        state.output = utils.escapeLast(state.output, "{");
-        decrement("braces");
-      }
-      if (opts.strictSlashes !== true && (prev.type === "star" || prev.type === "bracket")) {
-        push({ type: "maybe_slash", value: "", output: `${SLASH_LITERAL}?` });
-      }
-      if (state.backtrack === true) {
-        state.output = "";
-        for (const token of state.tokens) {
-          state.output += token.output != null ? token.output : token.value;
-          if (token.suffix) {
-            state.output += token.suffix;
-          }
-        }
-      }
-      return state;
-    };
-    parse.fastpaths = (input, options) => {
-      const opts = { ...options };
-      const max = typeof opts.maxLength === "number" ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
-      const len = input.length;
-      if (len > max) {
-        throw new SyntaxError(`Input length: ${len}, exceeds maximum allowed length: ${max}`);
-      }
-      input = REPLACEMENTS[input] || input;
-      const {
-        DOT_LITERAL,
-        SLASH_LITERAL,
-        ONE_CHAR,
-        DOTS_SLASH,
-        NO_DOT,
-        NO_DOTS,
-        NO_DOTS_SLASH,
-        STAR,
-        START_ANCHOR
-      } = constants3.globChars(opts.windows);
-      const nodot = opts.dot ? NO_DOTS : NO_DOT;
-      const slashDot = opts.dot ? NO_DOTS_SLASH : NO_DOT;
-      const capture = opts.capture ? "" : "?:";
-      const state = { negated: false, prefix: "" };
-      let star = opts.bash === true ? ".*?" : STAR;
-      if (opts.capture) {
-        star = `(${star})`;
-      }
-      const globstar = (opts2) => {
-        if (opts2.noglobstar === true) return star;
-        return `(${capture}(?:(?!${START_ANCHOR}${opts2.dot ? DOTS_SLASH : DOT_LITERAL}).)*?)`;
-      };
-      const create = (str) => {
-        switch (str) {
-          case "*":
-            return `${nodot}${ONE_CHAR}${star}`;
-          case ".*":
-            return `${DOT_LITERAL}${ONE_CHAR}${star}`;
-          case "*.*":
-            return `${nodot}${star}${DOT_LITERAL}${ONE_CHAR}${star}`;
-          case "*/*":
-            return `${nodot}${star}${SLASH_LITERAL}${ONE_CHAR}${slashDot}${star}`;
-          case "**":
-            return nodot + globstar(opts);
-          case "**/*":
-            return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${slashDot}${ONE_CHAR}${star}`;
-          case "**/*.*":
-            return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${slashDot}${star}${DOT_LITERAL}${ONE_CHAR}${star}`;
-          case "**/.*":
-            return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${DOT_LITERAL}${ONE_CHAR}${star}`;
-          default: {
-            const match = /^(.*?)\.(\w+)$/.exec(str);
-            if (!match) return;
-            const source2 = create(match[1]);
-            if (!source2) return;
-            return source2 + DOT_LITERAL + match[2];
-          }
-        }
-      };
-      const output = utils.removePrefix(input, state);
-      let source = create(output);
-      if (source && opts.strictSlashes !== true) {
-        source += `${SLASH_LITERAL}?`;
-      }
-      return source;
-    };
-    module.exports = parse;
-  }
-});
-
-// node_modules/picomatch/lib/picomatch.js
-var require_picomatch = __commonJS({
-  "node_modules/picomatch/lib/picomatch.js"(exports, module) {
-    "use strict";
-    var scan = require_scan();
-    var parse = require_parse2();
-    var utils = require_utils4();
-    var constants3 = require_constants8();
-    var isObject = (val) => val && typeof val === "object" && !Array.isArray(val);
-    var picomatch2 = (glob, options, returnState = false) => {
-      if (Array.isArray(glob)) {
-        const fns = glob.map((input) => picomatch2(input, options, returnState));
-        const arrayMatcher = (str) => {
-          for (const isMatch of fns) {
-            const state2 = isMatch(str);
-            if (state2) return state2;
-          }
-          return false;
-        };
-        return arrayMatcher;
-      }
-      const isState = isObject(glob) && glob.tokens && glob.input;
-      if (glob === "" || typeof glob !== "string" && !isState) {
-        throw new TypeError("Expected pattern to be a non-empty string");
-      }
-      const opts = options || {};
-      const posix = opts.windows;
-      const regex = isState ? picomatch2.compileRe(glob, options) : picomatch2.makeRe(glob, options, false, true);
-      const state = regex.state;
-      delete regex.state;
-      let isIgnored = () => false;
-      if (opts.ignore) {
-        const ignoreOpts = { ...options, ignore: null, onMatch: null, onResult: null };
-        isIgnored = picomatch2(opts.ignore, ignoreOpts, returnState);
-      }
-      const matcher = (input, returnObject = false) => {
-        const { isMatch, match, output } = picomatch2.test(input, regex, options, { glob, posix });
-        const result = { glob, state, regex, posix, input, output, match, isMatch };
-        if (typeof opts.onResult === "function") {
-          opts.onResult(result);
-        }
-        if (isMatch === false) {
-          result.isMatch = false;
-          return returnObject ? result : false;
-        }
-        if (isIgnored(input)) {
-          if (typeof opts.onIgnore === "function") {
-            opts.onIgnore(result);
-          }
-          result.isMatch = false;
-          return returnObject ? result : false;
-        }
-        if (typeof opts.onMatch === "function") {
-          opts.onMatch(result);
-        }
-        return returnObject ? result : true;
-      };
-      if (returnState) {
-        matcher.state = state;
-      }
-      return matcher;
-    };
-    picomatch2.test = (input, regex, options, { glob, posix } = {}) => {
-      if (typeof input !== "string") {
-        throw new TypeError("Expected input to be a string");
-      }
-      if (input === "") {
-        return { isMatch: false, output: "" };
-      }
-      const opts = options || {};
-      const format = opts.format || (posix ? utils.toPosixSlashes : null);
-      let match = input === glob;
-      let output = match && format ? format(input) : input;
-      if (match === false) {
-        output = format ? format(input) : input;
-        match = output === glob;
-      }
-      if (match === false || opts.capture === true) {
-        if (opts.matchBase === true || opts.basename === true) {
-          match = picomatch2.matchBase(input, regex, options, posix);
-        } else {
-          match = regex.exec(output);
-        }
-      }
-      return { isMatch: Boolean(match), match, output };
-    };
-    picomatch2.matchBase = (input, glob, options, posix = options && options.windows) => {
-      const regex = glob instanceof RegExp ? glob : picomatch2.makeRe(glob, options);
-      return regex.test(utils.basename(input, { windows: posix }));
-    };
-    picomatch2.isMatch = (str, patterns, options) => picomatch2(patterns, options)(str);
-    picomatch2.parse = (pattern, options) => {
-      if (Array.isArray(pattern)) return pattern.map((p) => picomatch2.parse(p, options));
-      return parse(pattern, { ...options, fastpaths: false });
-    };
-    picomatch2.scan = (input, options) => scan(input, options);
-    picomatch2.compileRe = (state, options, returnOutput = false, returnState = false) => {
-      if (returnOutput === true) {
-        return state.output;
-      }
-      const opts = options || {};
-      const prepend = opts.contains ? "" : "^";
-      const append = opts.contains ? "" : "$";
-      let source = `${prepend}(?:${state.output})${append}`;
-      if (state && state.negated === true) {
-        source = `^(?!${source}).*$`;
-      }
-      const regex = picomatch2.toRegex(source, options);
-      if (returnState === true) {
-        regex.state = state;
-      }
-      return regex;
-    };
-    picomatch2.makeRe = (input, options = {}, returnOutput = false, returnState = false) => {
-      if (!input || typeof input !== "string") {
-        throw new TypeError("Expected a non-empty string");
-      }
-      let parsed = { negated: false, fastpaths: true };
-      if (options.fastpaths !== false && (input[0] === "." || input[0] === "*")) {
-        parsed.output = parse.fastpaths(input, options);
-      }
-      if (!parsed.output) {
-        parsed = parse(input, options);
-      }
-      return picomatch2.compileRe(parsed, options, returnOutput, returnState);
-    };
-    picomatch2.toRegex = (source, options) => {
-      try {
-        const opts = options || {};
-        return new RegExp(source, opts.flags || (opts.nocase ? "i" : ""));
-      } catch (err) {
-        if (options && options.debug === true) throw err;
-        return /$^/;
-      }
-    };
-    picomatch2.constants = constants3;
-    module.exports = picomatch2;
-  }
-});
-
-// node_modules/picomatch/index.js
-var require_picomatch2 = __commonJS({
-  "node_modules/picomatch/index.js"(exports, module) {
-    "use strict";
-    var pico = require_picomatch();
-    var utils = require_utils4();
-    function picomatch2(glob, options, returnState = false) {
-      if (options && (options.windows === null || options.windows === void 0)) {
-        options = { ...options, windows: utils.isWindows() };
-      }
-      return pico(glob, options, returnState);
-    }
-    Object.assign(picomatch2, pico);
-    module.exports = picomatch2;
   }
 });
 
@@ -46258,6 +46258,7 @@ function remoteLayout(target, startLog) {
     lockDir: `${deployDir}/lock`,
     stateFile: `${deployDir}/state.json`,
     releasesLog: `${deployDir}/releases.log`,
+    restartLog: `${deployDir}/restart.log`,
     startLog: startLog ?? `${deployDir}/service.log`
   };
 }
@@ -46909,6 +46910,7 @@ async function connect(address, settings, phase = "connect") {
     }
     info(`Required tools present: ${Object.keys(REQUIRED_TOOLS).join(", ")}`);
     return {
+      address,
       remote,
       target: expandHome(settings.target, home),
       startLog: settings.startLog && expandHome(settings.startLog, home),
@@ -46923,6 +46925,155 @@ async function connect(address, settings, phase = "connect") {
 
 // src/phases/lock.ts
 import { randomBytes } from "node:crypto";
+
+// src/phase.ts
+var PhaseError = class extends Error {
+  constructor(host, phase, detail) {
+    super(`[${host}] ${phase}: ${detail}`);
+    this.host = host;
+    this.phase = phase;
+    this.detail = detail;
+    this.name = "PhaseError";
+  }
+  host;
+  phase;
+  detail;
+};
+async function runPhase(host, phase, timeoutSeconds, timings, body) {
+  const started = Date.now();
+  let timer;
+  const record = (ok) => {
+    timings.push({ phase, seconds: (Date.now() - started) / 1e3, ok });
+  };
+  try {
+    const result = await group(
+      `${host}: ${phase}`,
+      () => Promise.race([
+        body(),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`did not finish within ${timeoutSeconds} s`)),
+            timeoutSeconds * 1e3
+          );
+        })
+      ])
+    );
+    record(true);
+    return result;
+  } catch (error2) {
+    record(false);
+    if (error2 instanceof PhaseError) throw error2;
+    throw new PhaseError(host, phase, error2 instanceof Error ? error2.message : String(error2));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// src/host-step.ts
+function hostStepScript(phases, prelude) {
+  return joinCode([
+    prelude,
+    sh`uptime_now() { read -r up _ < /proc/uptime 2>/dev/null || up=0; printf '%s' "$up"; }
+trap 'printf "@@exit %s %s\n" "$?" "$(uptime_now)"' EXIT
+printf '@@pid %s\n' "$$"`,
+    ...phases.map(
+      ({ phase, body }) => sh`printf '@@phase %s %s\n' ${phase} "$(uptime_now)"
+${body}`
+    )
+  ]);
+}
+function followScript(outFile, step2) {
+  return sh`rm -f -- ${outFile}
+: > ${outFile} || exit 1
+setsid sh -c ${step2.text} < /dev/null >> ${outFile} 2>&1 &
+step=$!
+shown=0
+while :; do
+  size=$(wc -c < ${outFile})
+  if [ "$size" -gt "$shown" ]; then tail -c +$((shown + 1)) -- ${outFile} | head -c $((size - shown)); shown=$size; fi
+  case $(sed 's/.*) //' "/proc/$step/stat" 2>/dev/null | cut -c1) in '' | Z) break ;; esac
+  sleep 0.05
+done
+tail -c +$((shown + 1)) -- ${outFile}
+wait "$step"`;
+}
+async function runHostStep(phases, prelude, options) {
+  const { label, remote, outFile, timings } = options;
+  const outputs = /* @__PURE__ */ new Map();
+  let current;
+  let pending = "";
+  let handled = 0;
+  const close = (uptime, ok = true) => {
+    if (!current || !timings) return;
+    const seconds = uptime !== void 0 && current.uptime > 0 ? uptime - current.uptime : (Date.now() - current.wall) / 1e3;
+    timings.push({ phase: current.phase, seconds: Math.max(0, seconds), ok });
+    endGroup();
+  };
+  const handle = (line) => {
+    const marker = /^@@(phase|exit|error|data) ?(.*)$/.exec(line);
+    if (marker?.[1] === "phase") {
+      const [phase, uptime] = marker[2].split(" ");
+      close(Number(uptime));
+      current = { phase, uptime: Number(uptime), wall: Date.now() };
+      outputs.set(current.phase, { lines: [], errors: [], data: {} });
+      if (timings) startGroup(`${label}: ${phase}`);
+      else info(`-- ${phase}`);
+      return;
+    }
+    if (marker?.[1] === "exit" || line.startsWith("@@pid ")) return;
+    const output = current && outputs.get(current.phase);
+    if (marker?.[1] === "data") {
+      const [key, ...value] = marker[2].split(" ");
+      if (output) output.data[key] = value.join(" ");
+      return;
+    }
+    const text = marker?.[1] === "error" ? marker[2] : line;
+    if (output) (marker ? output.errors : output.lines).push(text);
+    info(text);
+  };
+  const consume = (stdout) => {
+    pending += stdout.slice(handled);
+    handled = stdout.length;
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    lines.forEach(handle);
+  };
+  options.onStarted?.();
+  let code;
+  try {
+    const result = await remote.run(followScript(outFile, hostStepScript(phases, prelude)), {
+      phase: phases[0].phase,
+      timeoutSeconds: options.timeoutSeconds,
+      allowFailure: true,
+      onStdout: consume
+    });
+    if (pending) handle(pending);
+    const exit = /^@@exit (\d+) (\S+)$/m.exec(result.stdout);
+    code = exit ? Number(exit[1]) : result.code || 1;
+    if (!exit) {
+      outputs.get(current?.phase ?? phases[0].phase)?.errors.push(`the host step ended without its exit line: ${lastLines(result.stderr, 10)}`);
+    }
+    close(exit ? Number(exit[2]) : void 0, code === 0);
+  } catch (error2) {
+    close(void 0, false);
+    throw new PhaseError(
+      label,
+      current?.phase ?? phases[0].phase,
+      `${error2 instanceof Error ? error2.message : String(error2)}. The step goes on on the host; its output is in ${outFile}`
+    );
+  }
+  return { code, lastPhase: current?.phase ?? phases[0].phase, outputs };
+}
+function awaitStepScript(outFile, seconds) {
+  return sh`pid=$(sed -n 's/^@@pid //p' ${outFile} 2>/dev/null | head -n 1)
+waited=0
+while [ -n "$pid" ] && [ -d "/proc/$pid" ] && ! grep -q '^@@exit ' ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
+  sleep 0.2; waited=$((waited + 1))
+done
+cat -- ${outFile} 2>/dev/null`;
+}
+
+// src/phases/lock.ts
 var LOCK_BUSY = 75;
 function lockOwner(sha, now = /* @__PURE__ */ new Date()) {
   const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = process.env;
@@ -46941,8 +47092,10 @@ while ! mkdir -- ${layout.lockDir} 2>/dev/null; do
 done
 printf '%s\n' ${JSON.stringify(owner)} > ${ownerFile}`;
 }
-function releaseLockScript(lockDir, token) {
-  return sh`if grep -qF -- ${token} ${`${lockDir}/owner`} 2>/dev/null; then rm -rf -- ${lockDir}; fi`;
+var STEP_WAIT_SECONDS = 600;
+function releaseLockScript(lock) {
+  return sh`${awaitStepScript(lock.restartLog, STEP_WAIT_SECONDS)} > /dev/null
+if grep -qF -- ${lock.token} ${`${lock.lockDir}/owner`} 2>/dev/null; then rm -rf -- ${lock.lockDir}; fi`;
 }
 function describeOwner(text) {
   try {
@@ -47007,159 +47160,6 @@ function exportEnvScript(ctx, releaseDir) {
     new ShellCode(`unset ${CONTROL_MARKER}`),
     ...variables.map(([name, value]) => sh`export ${new ShellCode(name)}=${value}`)
   ]);
-}
-
-// src/phases/prepare.ts
-function stampScript(releaseDir, stampFile, sha) {
-  return sh`printf '%s\n' ${sha} > ${`${releaseDir}/${stampFile}`}`;
-}
-var parentOf = (path) => path.slice(0, path.lastIndexOf("/"));
-function linkSharedScript(releaseDir, sharedDir, paths) {
-  const steps = paths.map((path) => {
-    const shared = `${sharedDir}/${path}`;
-    const inRelease = `${releaseDir}/${path}`;
-    return sh`mkdir -p -- ${parentOf(shared)} ${parentOf(inRelease)} || exit 1
-if [ ! -e ${shared} ] && [ ! -L ${shared} ]; then
-  if [ -e ${inRelease} ] || [ -L ${inRelease} ]; then mv -- ${inRelease} ${shared}; else mkdir -p -- ${shared}; fi || exit 1
-  printf 'created shared path %s\n' ${path}
-fi
-rm -rf -- ${inRelease} && ln -s -- ${shared} ${inRelease} || exit 1`;
-  });
-  return joinCode(steps);
-}
-function importCheckScript(releaseDir, environment, python, module) {
-  const probe = 'import importlib, os, sys\nm = importlib.import_module(sys.argv[1])\nf = getattr(m, "__file__", None) or next(iter(getattr(m, "__path__", [])), "")\nprint(os.path.realpath(f))';
-  return sh`cd -- ${releaseDir} || exit 1
-${environment}
-pwd -P
-PYTHONDONTWRITEBYTECODE=1 ${python} -c ${probe} ${module} < /dev/null`;
-}
-async function checkImport(ctx) {
-  const { settings, session } = ctx;
-  const module = settings.pythonImportCheck;
-  const result = await session.remote.run(
-    importCheckScript(
-      ctx.releaseDir,
-      exportEnvScript(ctx, ctx.releaseDir),
-      settings.python,
-      module
-    ),
-    { phase: "prepare", timeoutSeconds: 120, allowFailure: true }
-  );
-  const [release, resolved] = result.stdout.trim().split("\n");
-  if (result.code !== 0 || !resolved) {
-    throw new Error(
-      `python-import-check: '${settings.python}' could not import ${module} in ${ctx.releaseDir} (exit ${result.code}):
-` + lastLines(result.stderr, 20)
-    );
-  }
-  if (!resolved.startsWith(`${release}/`)) {
-    throw new Error(
-      `python-import-check: 'import ${module}' in the new release resolves to ${resolved}, outside the release (${release}). An installed copy is shadowing the deployed code, so a restart would keep running the old one. Uninstall that copy ('pip uninstall ${module.split(".")[0]}'), install the release in editable mode (prepare-command: 'pip install -e .'), or put the package's directory first on PYTHONPATH via the env input. Nothing was stopped.`
-    );
-  }
-  info(`python-import-check: ${module} imports from ${resolved}`);
-}
-async function prepare(ctx) {
-  const { settings, session, layout } = ctx;
-  const remote = session.remote;
-  await remote.run(stampScript(ctx.releaseDir, settings.stampFile, ctx.sha), {
-    phase: "prepare",
-    timeoutSeconds: 60
-  });
-  info(`Wrote ${settings.stampFile} = ${ctx.sha}`);
-  if (settings.strategy === "releases" && settings.sharedPaths.length > 0) {
-    await remote.run(linkSharedScript(ctx.releaseDir, layout.sharedDir, settings.sharedPaths), {
-      phase: "prepare",
-      timeoutSeconds: 120,
-      echo: true
-    });
-    info(`Linked shared paths: ${settings.sharedPaths.join(", ")}`);
-  }
-  if (settings.clearPycache) {
-    const { stdout } = await remote.run(clearBytecodeScript(ctx.releaseDir, []), {
-      phase: "prepare",
-      timeoutSeconds: 300
-    });
-    info(`Cleared bytecode in the new tree: removed ${removedCount(stdout)} .pyc/.pyo file(s)`);
-  }
-  if (settings.prepareCommand) {
-    await remote.run(
-      sh`cd -- ${ctx.releaseDir} || exit 1
-${exportEnvScript(ctx, ctx.releaseDir)}
-sh -c ${settings.prepareCommand} < /dev/null`,
-      { phase: "prepare", timeoutSeconds: 1800, echo: true }
-    );
-    info(`prepare-command succeeded: ${settings.prepareCommand}`);
-  }
-  if (settings.pythonImportCheck) await checkImport(ctx);
-}
-
-// src/phases/upload.ts
-var import_tar_stream = __toESM(require_tar_stream(), 1);
-import { createReadStream as createReadStream2, readFileSync as readFileSync2 } from "node:fs";
-import { pipeline } from "node:stream/promises";
-import { PassThrough, Transform as Transform2 } from "node:stream";
-
-// src/parallel-gzip.ts
-import { Transform } from "node:stream";
-import { promisify } from "node:util";
-import { gzip } from "node:zlib";
-var gzipAsync = promisify(gzip);
-var SAMPLES = 4;
-var SAMPLE_BYTES = 4096;
-function looksIncompressible(segment) {
-  if (segment.length < SAMPLES * SAMPLE_BYTES * 2) return false;
-  const counts = new Uint32Array(256);
-  const step2 = Math.floor((segment.length - SAMPLE_BYTES) / (SAMPLES - 1));
-  for (let index = 0; index < SAMPLES; index++) {
-    const start = index * step2;
-    for (let offset = start; offset < start + SAMPLE_BYTES; offset++) counts[segment[offset]]++;
-  }
-  const total = SAMPLES * SAMPLE_BYTES;
-  let bits = 0;
-  for (const count of counts) if (count > 0) bits -= count / total * Math.log2(count / total);
-  return bits > 7.5;
-}
-function createParallelGzip(options) {
-  const segmentBytes = options.segmentBytes ?? 1024 * 1024;
-  const concurrency = options.concurrency ?? 4;
-  let pending = [];
-  let pendingBytes = 0;
-  const inFlight = [];
-  const cut = () => {
-    const segment = Buffer.concat(pending, pendingBytes);
-    pending = [];
-    pendingBytes = 0;
-    const level = looksIncompressible(segment) ? 0 : options.level;
-    const member = gzipAsync(segment, { level, chunkSize: 256 * 1024 });
-    member.catch(() => void 0);
-    inFlight.push(member);
-  };
-  return new Transform({
-    transform(chunk, _encoding, done) {
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      if (pendingBytes < segmentBytes) {
-        done();
-        return;
-      }
-      cut();
-      if (inFlight.length < concurrency) {
-        done();
-        return;
-      }
-      ;
-      inFlight.shift().then((member) => done(null, member), done);
-    },
-    flush(done) {
-      if (pendingBytes > 0 || inFlight.length === 0) cut();
-      const drain = async () => {
-        for (const member of inFlight.splice(0)) this.push(await member);
-      };
-      drain().then(() => done(), done);
-    }
-  });
 }
 
 // src/source-tree.ts
@@ -47272,6 +47272,73 @@ function planTransfer(entries, base) {
     else send.push(entry);
   }
   return { send, copy };
+}
+
+// src/phases/upload.ts
+var import_tar_stream = __toESM(require_tar_stream(), 1);
+import { createReadStream as createReadStream2, readFileSync as readFileSync2 } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import { PassThrough, Transform as Transform2 } from "node:stream";
+
+// src/parallel-gzip.ts
+import { Transform } from "node:stream";
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
+var gzipAsync = promisify(gzip);
+var SAMPLES = 4;
+var SAMPLE_BYTES = 4096;
+function looksIncompressible(segment) {
+  if (segment.length < SAMPLES * SAMPLE_BYTES * 2) return false;
+  const counts = new Uint32Array(256);
+  const step2 = Math.floor((segment.length - SAMPLE_BYTES) / (SAMPLES - 1));
+  for (let index = 0; index < SAMPLES; index++) {
+    const start = index * step2;
+    for (let offset = start; offset < start + SAMPLE_BYTES; offset++) counts[segment[offset]]++;
+  }
+  const total = SAMPLES * SAMPLE_BYTES;
+  let bits = 0;
+  for (const count of counts) if (count > 0) bits -= count / total * Math.log2(count / total);
+  return bits > 7.5;
+}
+function createParallelGzip(options) {
+  const segmentBytes = options.segmentBytes ?? 1024 * 1024;
+  const concurrency = options.concurrency ?? 4;
+  let pending = [];
+  let pendingBytes = 0;
+  const inFlight = [];
+  const cut = () => {
+    const segment = Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    const level = looksIncompressible(segment) ? 0 : options.level;
+    const member = gzipAsync(segment, { level, chunkSize: 256 * 1024 });
+    member.catch(() => void 0);
+    inFlight.push(member);
+  };
+  return new Transform({
+    transform(chunk, _encoding, done) {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes < segmentBytes) {
+        done();
+        return;
+      }
+      cut();
+      if (inFlight.length < concurrency) {
+        done();
+        return;
+      }
+      ;
+      inFlight.shift().then((member) => done(null, member), done);
+    },
+    flush(done) {
+      if (pendingBytes > 0 || inFlight.length === 0) cut();
+      const drain = async () => {
+        for (const member of inFlight.splice(0)) this.push(await member);
+      };
+      drain().then(() => done(), done);
+    }
+  });
 }
 
 // src/phases/upload.ts
@@ -47518,397 +47585,6 @@ ${base ?? ""}
   );
 }
 
-// src/phases/prune.ts
-function releasesToPrune(releases, keep, protect) {
-  const newestFirst = [...new Set(releases)].sort().reverse();
-  return newestFirst.slice(keep).filter((name) => !protect.includes(name));
-}
-function pruneScript(layout, doomed) {
-  const removals = doomed.map(
-    (name) => sh`rm -rf -- ${`${layout.releasesDir}/${name}`} ${manifestPath(layout, name)}`
-  );
-  return joinCode([
-    ...removals,
-    sh`for stale in ${layout.releasesDir}/.staging-*; do if [ -e "$stale" ]; then rm -rf -- "$stale"; fi; done`
-  ]);
-}
-async function prune(ctx) {
-  const { settings, session, layout } = ctx;
-  const doomed = releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [
-    ctx.release
-  ]);
-  await session.remote.run(pruneScript(layout, doomed), { phase: "prune", timeoutSeconds: 300 });
-  info(doomed.length > 0 ? `Removed old release(s): ${doomed.join(", ")}` : "Nothing to prune");
-}
-
-// src/phases/processes.ts
-var TARGET_MARKER = "DEPLOY_TARGET";
-var MAX_PATTERN_HITS = 10;
-var SELECT_SERVICE = String.raw`
-function add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }
-function include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }
-function protected(pid) {
-  if (pid == 1) return "PID 1"
-  if (kthread[pid]) return "a kernel thread"
-  if (comm[pid] ~ /^sshd/) return "an sshd process"
-  if (pid in ancestor) return "the action's own session"
-  if (pid in control) return "a command of this action (this deploy or a concurrent one)"
-  if ((pid in marked) && marked[pid] != target) return "it carries another target's marker (DEPLOY_TARGET=" marked[pid] ")"
-  return ""
-}
-$1 == "P" { ppid[$2] = $3; pgid[$2] = $4; state[$2] = $5; start[$2] = $6; kthread[$2] = $7; comm[$2] = $8; next }
-$1 == "E" && $3 == "control" { control[$2] = 1; next }
-$1 == "E" && $3 == "target" { value = $0; sub(/^E [0-9]+ target /, "", value); marked[$2] = value; next }
-$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }
-$1 == "M" { if ($2 in start) { add($2, "pattern", "matched by process-match"); include(pgid[$2], "of a process-match hit") } next }
-$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }
-$1 == "G" { include($2, "stopped by this deploy"); next }
-END {
-  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1
-  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries DEPLOY_TARGET=" target)
-  for (group in groups) {
-    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }
-    if ((group in start) && protected(group) != "") { delete groups[group]; continue }
-    print "group", group, "-", "-", "-", "-"
-  }
-  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])
-  for (pid in source_of) {
-    if (!(pid in start) || state[pid] == "Z") continue
-    why = protected(pid)
-    if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]
-    else if (source_of[pid] != "group") print "skip", pid, "-", "-", "-", why
-  }
-}`;
-var SERVICE_FUNCTIONS = new ShellCode(`select_service=${quote(SELECT_SERVICE)}
-${String.raw`proc_table() {
-  awk 'BEGIN {
-    for (i = 1; i < ARGC; i++) {
-      file = ARGV[i]
-      if ((getline line < file) > 0) {
-        pid = file; sub(/^\/proc\//, "", pid); sub(/\/stat$/, "", pid)
-        name = line; sub(/^[^(]*\(/, "", name); sub(/\) [^)]*$/, "", name); gsub(/[ \t]/, "_", name)
-        sub(/.*\) /, "", line); split(line, field, " ")
-        print "P", pid, field[2], field[3], field[1], field[20], int(field[7] / 2097152) % 2, name
-      }
-      close(file)
-    }
-  }' /proc/[0-9]*/stat
-}
-environ_markers() {
-  if [ "$(printf 'a\000b\000' | awk 'BEGIN { RS = "\000" } END { print NR }')" = 2 ]; then
-    awk 'BEGIN {
-      RS = "\000"
-      for (i = 1; i < ARGC; i++) {
-        file = ARGV[i]; pid = file; sub(/^\/proc\//, "", pid); sub(/\/environ$/, "", pid)
-        while ((getline entry < file) > 0) {
-          if (entry == "${CONTROL_MARKER}=1") print "E", pid, "control"
-          else if (entry ~ /^${TARGET_MARKER}=/) print "E", pid, "target", substr(entry, ${TARGET_MARKER.length + 2})
-        }
-        close(file)
-      }
-    }' /proc/[0-9]*/environ
-  else
-    # An awk that cannot split on NUL (busybox): one tr per readable process.
-    for file in /proc/[0-9]*/environ; do
-      [ -r "$file" ] || continue
-      tr '\000' '\n' 2>/dev/null < "$file" | awk -v file="$file" '
-        NR == 1 { pid = file; sub(/^\/proc\//, "", pid); sub(/\/environ$/, "", pid) }
-        $0 == "${CONTROL_MARKER}=1" { print "E", pid, "control" }
-        /^${TARGET_MARKER}=/ { print "E", pid, "target", substr($0, ${TARGET_MARKER.length + 2}) }'
-    done
-  fi
-}
-recorded_processes() {
-  [ -f "$1" ] || return 0
-  grep -q "\"boot_id\": \"$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)\"" "$1" || return 0
-  sed -n 's/.*"pid": *\([0-9][0-9]*\), *"pgid": *\([0-9][0-9]*\), *"start": *\([0-9][0-9]*\).*/R \1 \3 \2/p' "$1"
-}
-service_scan() {
-  {
-    proc_table
-    environ_markers
-    recorded_processes "$2"
-    if [ -n "$3" ]; then pgrep -f -- "$3" | sed 's/^/M /'; fi
-    for group in $4; do echo "G $group"; done
-    for port in $5; do port_pids "$port" | sed 's/^/H /'; done
-  } | awk -v target="$1" -v self="$$" "$select_service"
-}
-start_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
-cmdline_of() { tr '\000\n' '  ' 2>/dev/null < "/proc/$1/cmdline" | sed 's/ *$//' | cut -c1-300; }
-user_of() { ls -ld "/proc/$1" 2>/dev/null | awk '{ print $3 }'; }
-epoch_of() {
-  awk -v ticks="$1" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" '$1 == "btime" { printf "%d\n", $2 + ticks / hz }' /proc/stat
-}
-port_inodes() {
-  hex=$(printf ':%04X' "$1")
-  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }'
-}
-port_held() {
-  if command -v ss >/dev/null 2>&1; then [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; else [ -n "$(port_inodes "$1")" ]; fi
-}
-port_pids() {
-  if command -v ss >/dev/null 2>&1; then
-    ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
-  else
-    for inode in $(port_inodes "$1"); do find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null; done | cut -d/ -f3 | sort -u
-  fi
-}
-port_holders() {
-  for pid in $(port_pids "$1"); do printf '%s %s\n' "$pid" "$(cmdline_of "$pid")"; done
-}
-record_state() {
-  {
-    printf '{\n  "release": "%s",\n  "sha": "%s",\n  "recorded_at": "%s",\n  "boot_id": "%s",\n  "processes": [' \
-      "$2" "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
-    separator=
-    while read -r kind pid group start _; do
-      [ "$kind" = signal ] || continue
-      printf '%s\n    {"pid": %s, "pgid": %s, "start": %s}' "$separator" "$pid" "$group" "$start"
-      separator=,
-    done
-    printf '\n  ]\n}\n'
-  } > "$1.tmp" && mv -f -- "$1.tmp" "$1"
-}`}`);
-
-// src/phases/stop.ts
-var STOP_COMMAND_FAILED = 6;
-var PATTERN_TOO_BROAD = 5;
-function liveDir(ctx) {
-  return ctx.settings.strategy === "releases" ? ctx.layout.current : ctx.layout.target;
-}
-function stopCommandScript(target, stop) {
-  return sh`if [ -d ${stop.live} ]; then dir=${stop.live}; first=; else dir=${target}; first=1; fi
-(cd -- "$dir" || exit 1
-${stop.environment}
-sh -c ${stop.command} < /dev/null)
-status=$?
-if [ "$status" -ne 0 ] && [ -n "$first" ]; then
-  printf 'stop-command failed (exit %s) before the first deploy; continuing\n' "$status"
-elif [ "$status" -ne 0 ]; then
-  printf 'stop-command exited with code %s\n' "$status" >&2
-  exit ${STOP_COMMAND_FAILED}
-else
-  echo 'stop-command finished'
-fi`;
-}
-function stopScript(parameters) {
-  const { target, stateFile, pattern, stopCommand } = parameters;
-  return joinCode([
-    SERVICE_FUNCTIONS,
-    sh`printf 'stop began at boot tick %s\n' "$(start_of $$)"
-${stopCommand ? stopCommandScript(target, stopCommand) : sh``}
-pattern=${pattern}
-if [ -n "$pattern" ] && ! command -v pgrep >/dev/null 2>&1; then
-  echo 'process-match needs pgrep on the host (package procps)' >&2; exit 1
-fi
-scan=$(service_scan ${target} ${stateFile} "$pattern" '' '')
-hits=$(printf '%s\n' "$scan" | awk '$1 == "signal" && $5 == "pattern" { print $2 }')
-count=0; users=
-for pid in $hits; do
-  count=$((count + 1)); user=$(user_of "$pid")
-  case " $users " in *" $user "*) ;; *) users="$users $user" ;; esac
-done
-several=; case "$users" in " "*" "*) several=1 ;; esac
-if [ "$count" -gt ${MAX_PATTERN_HITS} ] || [ -n "$several" ]; then
-  printf 'process-match %s matches %s processes of user(s)%s; nothing was signalled:\n' "'$pattern'" "$count" "$users" >&2
-  for pid in $hits; do printf '  %s %s: %s\n' "$pid" "$(user_of "$pid")" "$(cmdline_of "$pid")" >&2; done
-  exit ${PATTERN_TOO_BROAD}
-fi
-printf '%s\n' "$scan" | while read -r kind pid _ _ _ why; do
-  case $kind in
-    signal) printf 'SIGTERM to %s (%s): %s\n' "$pid" "$(cmdline_of "$pid")" "$why"; kill -TERM "$pid" 2>/dev/null ;;
-    # A protected process that is already gone (a pipeline of the action's own) is not worth a line.
-    skip) command=$(cmdline_of "$pid"); [ -z "$command" ] || printf 'not signalling %s (%s): %s\n' "$pid" "$command" "$why" ;;
-  esac
-done
-printf 'stopped groups:%s\n' "$(printf '%s\n' "$scan" | awk '$1 == "group" { printf " %s", $2 }')"
-printf '%s\n' "$scan" | grep -q '^signal ' || echo "nothing to stop: no process carries this target's marker, none was recorded, and process-match found none"`
-  ]);
-}
-function waitForExitScript(parameters) {
-  const { target, stateFile, pattern, groups, ports, timeoutSeconds, killAfterTimeout } = parameters;
-  return joinCode([
-    SERVICE_FUNCTIONS,
-    sh`pattern=${pattern}
-groups=${groups.join(" ")}
-ports=${ports.map(String).join(" ")}
-begin=$(date +%s)
-deadline=$((begin + ${timeoutSeconds}))
-killed=
-while :; do
-  alive=$(service_scan ${target} ${stateFile} "$pattern" "$groups" '' | awk '$1 == "signal" { printf " %s", $2 }')
-  held=; for port in $ports; do if port_held "$port"; then held="$held $port"; fi; done
-  if [ -z "$alive$held" ]; then printf 'old service gone after %s s\n' "$(( $(date +%s) - begin ))"; exit 0; fi
-  if [ "$(date +%s)" -ge "$deadline" ]; then
-    if [ -z "$killed" ] && [ -n "$alive" ] && ${killAfterTimeout ? sh`true` : sh`false`}; then
-      printf 'still running after %s s: SIGKILL to%s\n' ${timeoutSeconds} "$alive"
-      for pid in $alive; do kill -KILL "$pid" 2>/dev/null; done
-      killed=1
-      deadline=$(($(date +%s) + 5))
-    else
-      for pid in $alive; do printf 'pid %s still running: %s\n' "$pid" "$(cmdline_of "$pid")" >&2; done
-      for port in $held; do
-        holders=$(port_holders "$port")
-        printf 'port %s is still held by: %s\n' "$port" "\${holders:-a process this user cannot see}" >&2
-      done
-      exit 3
-    fi
-  fi
-  sleep 0.2
-done`
-  ]);
-}
-async function stopService(ctx) {
-  const { settings, session, layout } = ctx;
-  const live = liveDir(ctx);
-  const result = await session.remote.run(
-    stopScript({
-      target: layout.target,
-      stateFile: layout.stateFile,
-      pattern: settings.processMatch ?? "",
-      stopCommand: settings.stopCommand ? { live, environment: exportEnvScript(ctx, live), command: settings.stopCommand } : void 0
-    }),
-    {
-      phase: "stop",
-      timeoutSeconds: settings.stopTimeoutSeconds + 60,
-      echo: true,
-      allowFailure: true
-    }
-  );
-  if (result.code === STOP_COMMAND_FAILED) {
-    throw new Error(
-      `stop-command exited with code ${/exited with code (\d+)/.exec(result.stderr)?.[1]}; last stderr:
-${lastLines(result.stderr, 20)}`
-    );
-  }
-  if (result.code === PATTERN_TOO_BROAD) {
-    throw new Error(
-      `${result.stderr.trim()}
-process-match must match the service only (at most ${MAX_PATTERN_HITS} processes, of one user): narrow it, e.g. to the start command line of the parent (its process group is stopped with it), or remove it: the action finds what it started by the DEPLOY_TARGET marker.`
-    );
-  }
-  if (result.code !== 0) {
-    throw new Error(`stopping failed (exit ${result.code}): ${lastLines(result.stderr, 20)}`);
-  }
-  if (/before the first deploy; continuing/.test(result.stdout))
-    warning("stop-command failed before the first deploy; continuing");
-  const groups = (/^stopped groups:(.*)$/m.exec(result.stdout)?.[1] ?? "").split(/\s+/).filter(Boolean);
-  return { mark: Number(/^stop began at boot tick (\d+)$/m.exec(result.stdout)?.[1] ?? 0), groups };
-}
-async function waitForExit(ctx, stopped) {
-  const { settings, session, layout } = ctx;
-  const result = await session.remote.run(
-    waitForExitScript({
-      target: layout.target,
-      stateFile: layout.stateFile,
-      pattern: settings.processMatch ?? "",
-      groups: stopped.groups,
-      ports: settings.ports,
-      timeoutSeconds: settings.stopTimeoutSeconds,
-      killAfterTimeout: settings.killAfterTimeout
-    }),
-    {
-      phase: "wait-for-exit",
-      timeoutSeconds: settings.stopTimeoutSeconds + 60,
-      echo: true,
-      allowFailure: true
-    }
-  );
-  if (result.code === 0) return;
-  const what = result.stderr.trim() || `exit code ${result.code}`;
-  const afterKill = /SIGKILL/.test(result.stdout) ? " nor 5 s after SIGKILL" : settings.killAfterTimeout ? "" : " (kill-after-timeout is off)";
-  throw new Error(
-    `the old service did not go away within ${settings.stopTimeoutSeconds} s (stop-timeout)${afterKill}; nothing new was started.
-${what}`
-  );
-}
-
-// src/phases/start.ts
-var FAILED_AT_ONCE = 4;
-var parentOf2 = (path) => path.slice(0, path.lastIndexOf("/")) || "/";
-function startLinesScript(log, firstByte) {
-  return sh`tail -c +${firstByte} -- ${log} 2>/dev/null | tail -n 50`;
-}
-function detachedStartScript(start) {
-  const { live, environment, command, log, target, stateFile, release, sha } = start;
-  return joinCode([
-    SERVICE_FUNCTIONS,
-    sh`cd -- ${live} || exit 1
-mkdir -p -- ${parentOf2(log)} || exit 1
-if [ -f ${log} ]; then offset=$(wc -c < ${log}); else offset=0; fi
-offset=$((offset))
-printf 'log-offset %s\n' "$offset"
-printf '\n=== %s starting release %s (%s)\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${release} ${sha} >> ${log} || exit 1
-(
-${environment}
-exec setsid sh -c ${command}
-) < /dev/null >> ${log} 2>&1 &
-launched=$!
-waited=0; status=
-while [ "$waited" -lt 10 ]; do
-  state=$(sed 's/.*) //' "/proc/$launched/stat" 2>/dev/null | cut -c1)
-  if [ -z "$state" ] || [ "$state" = Z ]; then wait "$launched"; status=$?; break; fi
-  sleep 0.1; waited=$((waited + 1))
-done
-if [ -z "$status" ]; then
-  printf 'running after 1 s as process group %s\n' "$launched"
-elif [ "$status" -eq 0 ]; then
-  echo 'the start command exited 0 within 1 s: it daemonized; verify finds the service by its marker'
-else
-  printf 'the start command exited with code %s within 1 s; its lines in %s:\n' "$status" ${log} >&2
-  ${startLinesScript(log, sh`$((offset + 1))`)} >&2
-  exit ${FAILED_AT_ONCE}
-fi
-service_scan ${target} ${stateFile} '' "$launched" '' | record_state ${stateFile} ${release} ${sha}`
-  ]);
-}
-function foregroundStartScript(live, environment, command) {
-  return sh`cd -- ${live} || exit 1
-(
-${environment}
-sh -c ${command}
-) < /dev/null`;
-}
-async function startService(ctx) {
-  const { settings, session, layout } = ctx;
-  const live = liveDir(ctx);
-  const environment = exportEnvScript(
-    ctx,
-    ctx.settings.strategy === "releases" ? ctx.releaseDir : layout.target
-  );
-  if (!settings.detach) {
-    await session.remote.run(foregroundStartScript(live, environment, settings.startCommand), {
-      phase: "start",
-      timeoutSeconds: 600,
-      echo: true
-    });
-    info(`Ran ${settings.startCommand} (detach: false)`);
-    return {};
-  }
-  const result = await session.remote.run(
-    detachedStartScript({
-      live,
-      environment,
-      command: settings.startCommand,
-      log: layout.startLog,
-      target: layout.target,
-      stateFile: layout.stateFile,
-      release: ctx.release,
-      sha: ctx.sha
-    }),
-    { phase: "start", timeoutSeconds: 60, allowFailure: true }
-  );
-  if (result.code === FAILED_AT_ONCE) throw new Error(result.stderr.trim());
-  if (result.code !== 0)
-    throw new Error(`starting failed (exit ${result.code}): ${result.stderr.trim()}`);
-  const logOffset = Number(/^log-offset (\d+)$/m.exec(result.stdout)?.[1] ?? 0);
-  const running = /^running after 1 s as process group (\d+)$/m.exec(result.stdout);
-  info(
-    running ? `Started '${settings.startCommand}' in ${live} as process group ${running[1]}; output goes to ${layout.startLog}` : `'${settings.startCommand}' exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to ${layout.startLog}`
-  );
-  return { logOffset };
-}
-
 // src/phases/switch.ts
 function switchCurrentScript(layout, release, token) {
   const temporary = `${layout.deployDir}/current.tmp-${token}`;
@@ -47962,52 +47638,565 @@ function logEntry(ctx) {
     run: ctx.run
   };
 }
-async function syncInPlace(ctx) {
+var deletionList = (ctx) => `${ctx.layout.deployDir}/sync-delete`;
+async function planInPlaceSync(ctx) {
   const { settings, session, layout } = ctx;
-  const remote = session.remote;
-  const phase = "switch";
-  const staging = ctx.releaseDir;
-  const listing = await remote.run(listTreesScript(staging, layout.target, settings.sharedPaths), {
-    phase,
-    timeoutSeconds: 120
-  });
+  const listing = await session.remote.run(
+    listTreesScript(ctx.releaseDir, layout.target, settings.sharedPaths),
+    { phase: "prepare", timeoutSeconds: 120 }
+  );
   const { staged, live } = parseTreeListing(listing.stdout);
   const doomed = pathsToDelete(staged, live, settings.exclude, settings.sharedPaths);
-  if (doomed.length > 0) {
-    await remote.run(sh`cd -- ${layout.target} && xargs -0 rm -rf --`, {
-      phase,
-      timeoutSeconds: 300,
-      stdin: Buffer.from(doomed.map((path) => `./${path}\0`).join(""))
-    });
-  }
-  await remote.run(tarCopyScript(staging, layout.target), { phase, timeoutSeconds: 1800 });
-  info(
-    `Synced the new tree into ${layout.target}; removed ${doomed.length} path(s) the source no longer has`
+  await session.remote.run(sh`cat > ${deletionList(ctx)}`, {
+    phase: "prepare",
+    timeoutSeconds: 120,
+    stdin: Buffer.from(doomed.map((path) => `./${path}\0`).join(""))
+  });
+  info(`In-place sync planned: ${doomed.length} path(s) the source no longer has will go`);
+}
+function syncInPlaceBody(ctx) {
+  const { settings, layout } = ctx;
+  const staging = ctx.releaseDir;
+  const doomed = deletionList(ctx);
+  const tree = `${layout.deployDir}/tree`;
+  const keep = [layout.deployDir, ...settings.sharedPaths.map((path) => `${layout.target}/${path}`)];
+  const bytecode = settings.clearPycache ? sh`cleared=$(${clearBytecodeScript(layout.target, keep)}) || exit 1
+printf 'Cleared bytecode in %s: %s .pyc/.pyo file(s)\n' ${layout.target} "$cleared"` : sh``;
+  return sh`if [ -s ${doomed} ]; then (cd -- ${layout.target} && xargs -0 rm -rf -- < ${doomed}) || exit 1; fi
+removed=$(tr -cd '\000' < ${doomed} | wc -c)
+${tarCopyScript(staging, layout.target)} || exit 1
+printf 'Synced the new tree into %s; removed %s path(s) the source no longer has\n' ${layout.target} "$((removed))"
+${bytecode}
+rm -rf -- ${tree} && mv -- ${staging} ${tree} && mv -f -- ${manifestPath(layout, "staging")} ${manifestPath(layout, "tree")} && rm -f -- ${doomed} || exit 1
+${releasesLogScript(layout, logEntry(ctx))} || exit 1`;
+}
+function switchBody(ctx, token) {
+  if (ctx.settings.strategy === "in-place") return syncInPlaceBody(ctx);
+  const { layout } = ctx;
+  return sh`${switchCurrentScript(layout, ctx.release, token)} && ${releasesLogScript(layout, logEntry(ctx))} || exit 1
+printf '%s -> releases/%s\n' ${layout.current} ${ctx.release}`;
+}
+
+// src/phases/prepare.ts
+function stampScript(releaseDir, stampFile, sha) {
+  return sh`printf '%s\n' ${sha} > ${`${releaseDir}/${stampFile}`}`;
+}
+var parentOf = (path) => path.slice(0, path.lastIndexOf("/"));
+function linkSharedScript(releaseDir, sharedDir, paths) {
+  const steps = paths.map((path) => {
+    const shared = `${sharedDir}/${path}`;
+    const inRelease = `${releaseDir}/${path}`;
+    return sh`mkdir -p -- ${parentOf(shared)} ${parentOf(inRelease)} || exit 1
+if [ ! -e ${shared} ] && [ ! -L ${shared} ]; then
+  if [ -e ${inRelease} ] || [ -L ${inRelease} ]; then mv -- ${inRelease} ${shared}; else mkdir -p -- ${shared}; fi || exit 1
+  printf 'created shared path %s\n' ${path}
+fi
+rm -rf -- ${inRelease} && ln -s -- ${shared} ${inRelease} || exit 1`;
+  });
+  return joinCode(steps);
+}
+function importCheckScript(releaseDir, environment, python, module) {
+  const probe = 'import importlib, os, sys\nm = importlib.import_module(sys.argv[1])\nf = getattr(m, "__file__", None) or next(iter(getattr(m, "__path__", [])), "")\nprint(os.path.realpath(f))';
+  return sh`cd -- ${releaseDir} || exit 1
+${environment}
+pwd -P
+PYTHONDONTWRITEBYTECODE=1 ${python} -c ${probe} ${module} < /dev/null`;
+}
+async function checkImport(ctx) {
+  const { settings, session } = ctx;
+  const module = settings.pythonImportCheck;
+  const result = await session.remote.run(
+    importCheckScript(
+      ctx.releaseDir,
+      exportEnvScript(ctx, ctx.releaseDir),
+      settings.python,
+      module
+    ),
+    { phase: "prepare", timeoutSeconds: 120, allowFailure: true }
   );
-  if (settings.clearPycache) {
-    const keep = [layout.deployDir, ...settings.sharedPaths.map((path) => `${layout.target}/${path}`)];
-    const { stdout } = await remote.run(clearBytecodeScript(layout.target, keep), {
-      phase,
-      timeoutSeconds: 300
-    });
-    info(
-      `Cleared bytecode in ${layout.target}: removed ${removedCount(stdout)} .pyc/.pyo file(s)`
+  const [release, resolved] = result.stdout.trim().split("\n");
+  if (result.code !== 0 || !resolved) {
+    throw new Error(
+      `python-import-check: '${settings.python}' could not import ${module} in ${ctx.releaseDir} (exit ${result.code}):
+` + lastLines(result.stderr, 20)
     );
   }
-  const tree = `${layout.deployDir}/tree`;
-  await remote.run(
-    sh`rm -rf -- ${tree} && mv -- ${staging} ${tree} && mv -f -- ${manifestPath(layout, "staging")} ${manifestPath(layout, "tree")} && ${releasesLogScript(layout, logEntry(ctx))}`,
-    { phase, timeoutSeconds: 120 }
-  );
+  if (!resolved.startsWith(`${release}/`)) {
+    throw new Error(
+      `python-import-check: 'import ${module}' in the new release resolves to ${resolved}, outside the release (${release}). An installed copy is shadowing the deployed code, so a restart would keep running the old one. Uninstall that copy ('pip uninstall ${module.split(".")[0]}'), install the release in editable mode (prepare-command: 'pip install -e .'), or put the package's directory first on PYTHONPATH via the env input. Nothing was stopped.`
+    );
+  }
+  info(`python-import-check: ${module} imports from ${resolved}`);
 }
-async function switchRelease(ctx, token) {
-  if (ctx.settings.strategy === "in-place") return syncInPlace(ctx);
-  const { session, layout } = ctx;
-  await session.remote.run(
-    sh`${switchCurrentScript(layout, ctx.release, token)} && ${releasesLogScript(layout, logEntry(ctx))}`,
-    { phase: "switch", timeoutSeconds: 60 }
+async function prepare(ctx) {
+  const { settings, session, layout } = ctx;
+  const remote = session.remote;
+  await remote.run(stampScript(ctx.releaseDir, settings.stampFile, ctx.sha), {
+    phase: "prepare",
+    timeoutSeconds: 60
+  });
+  info(`Wrote ${settings.stampFile} = ${ctx.sha}`);
+  if (settings.strategy === "releases" && settings.sharedPaths.length > 0) {
+    await remote.run(linkSharedScript(ctx.releaseDir, layout.sharedDir, settings.sharedPaths), {
+      phase: "prepare",
+      timeoutSeconds: 120,
+      echo: true
+    });
+    info(`Linked shared paths: ${settings.sharedPaths.join(", ")}`);
+  }
+  if (settings.clearPycache) {
+    const { stdout } = await remote.run(clearBytecodeScript(ctx.releaseDir, []), {
+      phase: "prepare",
+      timeoutSeconds: 300
+    });
+    info(`Cleared bytecode in the new tree: removed ${removedCount(stdout)} .pyc/.pyo file(s)`);
+  }
+  if (settings.prepareCommand) {
+    await remote.run(
+      sh`cd -- ${ctx.releaseDir} || exit 1
+${exportEnvScript(ctx, ctx.releaseDir)}
+sh -c ${settings.prepareCommand} < /dev/null`,
+      { phase: "prepare", timeoutSeconds: 1800, echo: true }
+    );
+    info(`prepare-command succeeded: ${settings.prepareCommand}`);
+  }
+  if (settings.pythonImportCheck) await checkImport(ctx);
+  if (settings.strategy === "in-place") await planInPlaceSync(ctx);
+}
+
+// src/phases/prune.ts
+function releasesToPrune(releases, keep, protect) {
+  const newestFirst = [...new Set(releases)].sort().reverse();
+  return newestFirst.slice(keep).filter((name) => !protect.includes(name));
+}
+function pruneScript(layout, doomed) {
+  const removals = doomed.map(
+    (name) => sh`rm -rf -- ${`${layout.releasesDir}/${name}`} ${manifestPath(layout, name)}`
   );
-  info(`${layout.current} -> releases/${ctx.release}`);
+  return joinCode([
+    ...removals,
+    sh`for stale in ${layout.releasesDir}/.staging-*; do if [ -e "$stale" ]; then rm -rf -- "$stale"; fi; done`
+  ]);
+}
+async function prune(ctx) {
+  const { settings, session, layout } = ctx;
+  const doomed = releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [
+    ctx.release
+  ]);
+  await session.remote.run(pruneScript(layout, doomed), { phase: "prune", timeoutSeconds: 300 });
+  info(doomed.length > 0 ? `Removed old release(s): ${doomed.join(", ")}` : "Nothing to prune");
+}
+
+// src/phases/processes.ts
+var TARGET_MARKER = "DEPLOY_TARGET";
+var MAX_PATTERN_HITS = 10;
+var SELECT_SERVICE = String.raw`
+function pid_of(file) { sub(/^\/proc\//, "", file); sub(/\/[a-z]+$/, "", file); return file }
+function read_stat(file,   line, pid, name, field) {
+  if ((getline line < file) <= 0) return
+  pid = pid_of(file)
+  name = line; sub(/^[^(]*\(/, "", name); sub(/\) [^)]*$/, "", name)
+  sub(/.*\) /, "", line); split(line, field, " ")
+  ppid[pid] = field[2]; pgid[pid] = field[3]; state[pid] = field[1]; start[pid] = field[20]
+  kthread[pid] = int(field[7] / 2097152) % 2; comm[pid] = name
+}
+function read_environ(file,   entry, pid) {
+  pid = pid_of(file)
+  RS = "\0"
+  while ((getline entry < file) > 0) marker(pid, entry)
+  RS = "\n"
+}
+function marker(pid, entry) {
+  if (entry == "${CONTROL_MARKER}=1") control[pid] = 1
+  else if (entry ~ /^${TARGET_MARKER}=/) marked[pid] = substr(entry, ${TARGET_MARKER.length + 2})
+}
+function add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }
+function include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }
+function protected(pid) {
+  if (pid == 1) return "PID 1"
+  if (kthread[pid]) return "a kernel thread"
+  if (comm[pid] ~ /^sshd/) return "an sshd process"
+  if (pid in ancestor) return "the action's own session"
+  if (pid in control) return "a command of this action (this deploy or a concurrent one)"
+  if ((pid in marked) && marked[pid] != target) return "it carries another target's marker (DEPLOY_TARGET=" marked[pid] ")"
+  return ""
+}
+BEGIN {
+  for (i = 1; i < ARGC; i++) {
+    if (ARGV[i] ~ /\/stat$/) read_stat(ARGV[i]); else read_environ(ARGV[i])
+    close(ARGV[i])
+  }
+  ARGC = 1
+}
+$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? "${CONTROL_MARKER}=1" : "${TARGET_MARKER}=" value); next }
+$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }
+$1 == "M" { if ($2 in start) { add($2, "pattern", "matched by process-match"); include(pgid[$2], "of a process-match hit") } next }
+$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }
+$1 == "G" { include($2, "stopped by this deploy"); next }
+END {
+  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1
+  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries DEPLOY_TARGET=" target)
+  for (group in groups) {
+    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }
+    if ((group in start) && protected(group) != "") { delete groups[group]; continue }
+    if (!pids_only) print "group", group, "-", "-", "-", "-"
+  }
+  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])
+  for (pid in source_of) {
+    if (!(pid in start) || state[pid] == "Z") continue
+    why = protected(pid)
+    if (why == "" && pids_only) printf " %s", pid
+    else if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]
+    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", "-", why
+  }
+}`;
+var SERVICE_FUNCTIONS = new ShellCode(`select_service=${quote(SELECT_SERVICE)}
+${String.raw`# Whether this awk splits records on NUL (busybox's does not): asked once per script.
+awk_splits_nul=$(printf 'a\000b\000' | awk 'BEGIN { RS = "\000" } END { print NR }')
+# Markers for an awk that cannot read environ files itself: one tr per readable process.
+environ_markers() {
+  for file in /proc/[0-9]*/environ; do
+    [ -r "$file" ] || continue
+    tr '\000' '\n' 2>/dev/null < "$file" | awk -v file="$file" '
+      NR == 1 { pid = file; sub(/^\/proc\//, "", pid); sub(/\/environ$/, "", pid) }
+      $0 == "${CONTROL_MARKER}=1" { print "E", pid, "control" }
+      /^${TARGET_MARKER}=/ { print "E", pid, "target", substr($0, ${TARGET_MARKER.length + 2}) }'
+  done
+}
+recorded_processes() {
+  [ -f "$1" ] || return 0
+  read -r boot < /proc/sys/kernel/random/boot_id 2>/dev/null || boot=
+  # PIDs recorded before the last reboot name other processes now: only this boot's count.
+  awk -v boot="$boot" '
+    index($0, "\"boot_id\": \"" boot "\"") { this_boot = 1 }
+    /"pid": *[0-9]+, *"pgid": *[0-9]+, *"start": *[0-9]+/ { gsub(/[^0-9,]/, ""); split($0, n, ","); line[++count] = "R " n[1] " " n[3] " " n[2] }
+    END { if (this_boot) for (i = 1; i <= count; i++) print line[i] }' "$1"
+}
+scan_input() {
+  [ "$awk_splits_nul" = 2 ] || environ_markers
+  [ -z "$2" ] || printf '%s\n' "$2"
+  if [ -n "$3" ]; then pgrep -f -- "$3" | sed 's/^/M /'; fi
+  for group in $4; do echo "G $group"; done
+  for port in $5; do port_pids "$port" | sed 's/^/H /'; done
+}
+service_scan() {
+  if [ "$awk_splits_nul" = 2 ]; then
+    scan_input "$@" | awk -v target="$1" -v self="$$" -v pids_only="$6" "$select_service" /proc/[0-9]*/stat /proc/[0-9]*/environ
+  else
+    scan_input "$@" | awk -v target="$1" -v self="$$" -v pids_only="$6" "$select_service" /proc/[0-9]*/stat
+  fi
+}
+# Whole seconds since boot into $now, with builtins only (no process started).
+now_s() { read -r now _ < /proc/uptime; now=${"$"}{now%.*}; }
+start_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+cmdline_of() { tr '\000\n' '  ' 2>/dev/null < "/proc/$1/cmdline" | sed 's/ *$//' | cut -c1-300; }
+user_of() { ls -ld "/proc/$1" 2>/dev/null | awk '{ print $3 }'; }
+epoch_of() {
+  awk -v ticks="$1" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" '$1 == "btime" { printf "%d\n", $2 + ticks / hz }' /proc/stat
+}
+port_inodes() {
+  hex=$(printf ':%04X' "$1")
+  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }'
+}
+port_held() {
+  if command -v ss >/dev/null 2>&1; then [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; else [ -n "$(port_inodes "$1")" ]; fi
+}
+port_pids() {
+  if command -v ss >/dev/null 2>&1; then
+    ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
+  else
+    for inode in $(port_inodes "$1"); do find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null; done | cut -d/ -f3 | sort -u
+  fi
+}
+port_holders() {
+  for pid in $(port_pids "$1"); do printf '%s %s\n' "$pid" "$(cmdline_of "$pid")"; done
+}
+record_state() {
+  {
+    printf '{\n  "release": "%s",\n  "sha": "%s",\n  "recorded_at": "%s",\n  "boot_id": "%s",\n  "processes": [' \
+      "$2" "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
+    separator=
+    while read -r kind pid group start _; do
+      [ "$kind" = signal ] || continue
+      printf '%s\n    {"pid": %s, "pgid": %s, "start": %s}' "$separator" "$pid" "$group" "$start"
+      separator=,
+    done
+    printf '\n  ]\n}\n'
+  } > "$1.tmp" && mv -f -- "$1.tmp" "$1"
+}`}`);
+
+// src/phases/stop.ts
+var STOP_COMMAND_FAILED = 6;
+var PATTERN_TOO_BROAD = 5;
+function liveDir(ctx) {
+  return ctx.settings.strategy === "releases" ? ctx.layout.current : ctx.layout.target;
+}
+function stopCommandScript(target, stop) {
+  return sh`if [ -d ${stop.live} ]; then dir=${stop.live}; first=; else dir=${target}; first=1; fi
+(cd -- "$dir" || exit 1
+${stop.environment}
+sh -c ${stop.command} < /dev/null) 2>&1
+status=$?
+if [ "$status" -ne 0 ] && [ -n "$first" ]; then
+  printf '@@data first-stop-failed %s\n' "$status"
+  printf 'stop-command failed (exit %s) before the first deploy; continuing\n' "$status"
+elif [ "$status" -ne 0 ]; then
+  printf '@@error stop-command exited with code %s; its output is above in the log\n' "$status"
+  exit ${STOP_COMMAND_FAILED}
+else
+  echo 'stop-command finished'
+fi`;
+}
+function stopBody(parameters) {
+  const { target, stateFile, pattern, stopCommand } = parameters;
+  return sh`stop_mark=$(start_of $$)
+printf '@@data mark %s\n' "$stop_mark"
+${stopCommand ? stopCommandScript(target, stopCommand) : sh``}
+pattern=${pattern}
+if [ -n "$pattern" ] && ! command -v pgrep >/dev/null 2>&1; then
+  echo '@@error process-match needs pgrep on the host (package procps)'; exit 1
+fi
+recorded=$(recorded_processes ${stateFile})
+scan=$(service_scan ${target} "$recorded" "$pattern" '' '')
+hits=$(printf '%s\n' "$scan" | awk '$1 == "signal" && $5 == "pattern" { print $2 }')
+count=0; users=
+for pid in $hits; do
+  count=$((count + 1)); user=$(user_of "$pid")
+  case " $users " in *" $user "*) ;; *) users="$users $user" ;; esac
+done
+several=; case "$users" in " "*" "*) several=1 ;; esac
+if [ "$count" -gt ${MAX_PATTERN_HITS} ] || [ -n "$several" ]; then
+  printf '@@error process-match %s matches %s processes of user(s)%s; nothing was signalled:\n' "'$pattern'" "$count" "$users"
+  for pid in $hits; do printf '@@error   %s %s: %s\n' "$pid" "$(user_of "$pid")" "$(cmdline_of "$pid")"; done
+  exit ${PATTERN_TOO_BROAD}
+fi
+# The log lines are written before the signals, so the service is not kept waiting for them.
+said=$(printf '%s\n' "$scan" | while read -r kind pid _ _ _ why; do
+  case $kind in
+    signal) printf 'SIGTERM to %s (%s): %s\n' "$pid" "$(cmdline_of "$pid")" "$why" ;;
+    # A protected process that is already gone (a pipeline of the action's own) is not worth a line.
+    skip) command=$(cmdline_of "$pid"); [ -z "$command" ] || printf 'not signalling %s (%s): %s\n' "$pid" "$command" "$why" ;;
+  esac
+done)
+stopped_pids=; stopped_groups=
+eval "$(printf '%s\n' "$scan" | awk '$1 == "signal" { pids = pids " " $2 } $1 == "group" { groups = groups " " $2 } END { printf "stopped_pids=\"%s\"; stopped_groups=\"%s\"\n", pids, groups }')"
+# shellcheck disable=SC2086 # one word per PID
+[ -z "$stopped_pids" ] || kill -TERM $stopped_pids 2>/dev/null
+[ -z "$said" ] || printf '%s\n' "$said"
+[ -n "$stopped_pids" ] || echo "nothing to stop: no process carries this target's marker, none was recorded, and process-match found none"`;
+}
+function stopBodyFor(ctx) {
+  const { settings, layout } = ctx;
+  const live = liveDir(ctx);
+  return stopBody({
+    target: layout.target,
+    stateFile: layout.stateFile,
+    pattern: settings.processMatch ?? "",
+    stopCommand: settings.stopCommand ? { live, environment: exportEnvScript(ctx, live), command: settings.stopCommand } : void 0
+  });
+}
+function stopFailure(code, output) {
+  const errors = output?.errors.join("\n") ?? "";
+  if (code === PATTERN_TOO_BROAD) {
+    return `${errors}
+process-match must match the service only (at most ${MAX_PATTERN_HITS} processes, of one user): narrow it, e.g. to the start command line of the parent (its process group is stopped with it), or remove it: the action finds what it started by the DEPLOY_TARGET marker.`;
+  }
+  if (code === STOP_COMMAND_FAILED) {
+    return `${errors}; its last lines:
+${(output?.lines ?? []).slice(-20).join("\n")}`;
+  }
+  return `stopping failed (exit ${code}): ${errors || (output?.lines ?? []).slice(-10).join("\n")}`;
+}
+function stoppedService(output, sentAt) {
+  if (output?.data["first-stop-failed"])
+    warning("stop-command failed before the first deploy; continuing");
+  return { mark: Number(output?.data.mark ?? 0), sentAt };
+}
+var STILL_RUNNING = 3;
+function waitForExitBody(parameters) {
+  const { target, pattern, ports, timeoutSeconds, killAfterTimeout } = parameters;
+  return sh`pattern=${pattern}
+groups=$stopped_groups
+ports=${ports.map(String).join(" ")}
+now_s; begin=$now
+deadline=$((begin + ${timeoutSeconds}))
+killed=
+# First watch the processes the stop signalled, every 10 ms with shell builtins only (no process
+# started per check but sleep), so their exit is seen at once; then confirm with full scans.
+watch=$stopped_pids
+checks=$((${timeoutSeconds} * 80))
+held_file=$(mktemp) || exit 1
+while [ -n "$watch" ] && [ "$checks" -gt 0 ]; do
+  checks=$((checks - 1))
+  left=
+  for pid in $watch; do
+    if read -r stat 2>/dev/null < "/proc/$pid/stat"; then
+      rest=\${stat##*) }
+      [ "\${rest%% *}" = Z ] || left="$left $pid"
+    fi
+  done
+  watch=$left
+  [ -z "$watch" ] || sleep 0.01
+done
+while :; do
+  # The port check runs beside the scan: both only read, and each costs a few processes.
+  (for port in $ports; do if port_held "$port"; then printf ' %s' "$port"; fi; done > "$held_file") &
+  alive=$(service_scan ${target} "$recorded" "$pattern" "$groups" '' pids)
+  wait $!
+  held=; read -r held < "$held_file" || :
+  now_s
+  if [ -z "$alive$held" ]; then rm -f -- "$held_file"; printf 'old service gone after %s s\n' "$((now - begin))"; break; fi
+  if [ "$now" -ge "$deadline" ]; then
+    if [ -z "$killed" ] && [ -n "$alive" ] && ${killAfterTimeout ? sh`true` : sh`false`}; then
+      printf 'still running after %s s: SIGKILL to%s\n' ${timeoutSeconds} "$alive"
+      printf '@@data killed 1\n'
+      for pid in $alive; do kill -KILL "$pid" 2>/dev/null; done
+      killed=1
+      deadline=$((now + 5))
+    else
+      for pid in $alive; do printf '@@error pid %s still running: %s\n' "$pid" "$(cmdline_of "$pid")"; done
+      for port in $held; do
+        holders=$(port_holders "$port")
+        printf '@@error port %s is still held by: %s\n' "$port" "\${holders:-a process this user cannot see}"
+      done
+      rm -f -- "$held_file"
+      exit ${STILL_RUNNING}
+    fi
+  fi
+  sleep 0.2
+done`;
+}
+function waitFailure(settings, output) {
+  const afterKill = output?.data.killed ? " nor 5 s after SIGKILL" : settings.killAfterTimeout ? "" : " (kill-after-timeout is off)";
+  return `the old service did not go away within ${settings.stopTimeoutSeconds} s (stop-timeout)${afterKill}; nothing new was started.
+${output?.errors.join("\n") ?? ""}`.trimEnd();
+}
+function waitParameters(ctx) {
+  const { settings, layout } = ctx;
+  return {
+    target: layout.target,
+    pattern: settings.processMatch ?? "",
+    ports: settings.ports,
+    timeoutSeconds: settings.stopTimeoutSeconds,
+    killAfterTimeout: settings.killAfterTimeout
+  };
+}
+
+// src/phases/start.ts
+var START_FAILED = 4;
+var parentOf2 = (path) => path.slice(0, path.lastIndexOf("/")) || "/";
+function startLinesScript(log, header) {
+  return sh`awk -v header=${header} '$0 == header { n = 0; next } { line[n++ % 50] = $0 } END { for (i = (n > 50 ? n - 50 : 0); i < n; i++) print line[i % 50] }' ${log} 2>/dev/null`;
+}
+function detachedStartBody(start) {
+  const { live, environment, command, log, target, stateFile, release, sha } = start;
+  return sh`cd -- ${live} || exit 1
+[ -d ${parentOf2(log)} ] || mkdir -p -- ${parentOf2(log)} || exit 1
+header="=== $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release "${release}" ("${sha}") [$$]"
+printf '\n%s\n' "$header" >> ${log} || exit 1
+(
+${environment}
+exec setsid sh -c ${command}
+) < /dev/null >> ${log} 2>&1 &
+launched=$!
+waited=0; status=
+while [ "$waited" -lt 10 ]; do
+  state=$(sed 's/.*) //' "/proc/$launched/stat" 2>/dev/null | cut -c1)
+  if [ -z "$state" ] || [ "$state" = Z ]; then wait "$launched"; status=$?; break; fi
+  sleep 0.1; waited=$((waited + 1))
+done
+if [ -z "$status" ]; then
+  printf 'Started %s as process group %s; output goes to %s\n' ${`'${command}'`} "$launched" ${log}
+elif [ "$status" -eq 0 ]; then
+  printf '%s exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to %s\n' ${`'${command}'`} ${log}
+else
+  printf '@@error the start command exited with code %s within 1 s; its lines in %s:\n' "$status" ${log}
+  ${startLinesScript(log, sh`"$header"`)} | sed 's/^/@@error /'
+  exit ${START_FAILED}
+fi
+printf '@@data header %s\n' "$header"
+service_scan ${target} '' '' "$launched" '' | record_state ${stateFile} ${release} ${sha}`;
+}
+function foregroundStartBody(live, environment, command) {
+  return sh`cd -- ${live} || exit 1
+(
+${environment}
+sh -c ${command}
+) < /dev/null 2>&1
+status=$?
+if [ "$status" -ne 0 ]; then
+  printf '@@error start-command exited with code %s (detach: false); its output is above in the log\n' "$status"
+  exit ${START_FAILED}
+fi
+printf 'Ran %s (detach: false)\n' ${`'${command}'`}`;
+}
+function startBody(ctx) {
+  const { settings, layout } = ctx;
+  const live = liveDir(ctx);
+  const environment = exportEnvScript(
+    ctx,
+    settings.strategy === "releases" ? ctx.releaseDir : layout.target
+  );
+  if (!settings.detach) return foregroundStartBody(live, environment, settings.startCommand);
+  return detachedStartBody({
+    live,
+    environment,
+    command: settings.startCommand,
+    log: layout.startLog,
+    target: layout.target,
+    stateFile: layout.stateFile,
+    release: ctx.release,
+    sha: ctx.sha
+  });
+}
+function startedService(output) {
+  return { logHeader: output?.data.header };
+}
+
+// src/phases/restart.ts
+var running = [];
+function trackRestart(entry, active) {
+  const index = running.findIndex(
+    (other) => other.outFile === entry.outFile && other.host === entry.host
+  );
+  if (active && index < 0) running.push(entry);
+  if (!active && index >= 0) running.splice(index, 1);
+  saveState("restarts", JSON.stringify(running));
+}
+async function restartService(ctx, switchTo, timings) {
+  const { settings, session, layout, label } = ctx;
+  const phases = [
+    { phase: "stop", body: stopBodyFor(ctx) },
+    { phase: "wait-for-exit", body: waitForExitBody(waitParameters(ctx)) }
+  ];
+  if (switchTo) {
+    phases.push({ phase: "switch", body: switchTo }, { phase: "start", body: startBody(ctx) });
+  }
+  const entry = {
+    host: session.address.host,
+    port: session.address.port,
+    username: session.address.username,
+    outFile: layout.restartLog
+  };
+  const sentAt = Date.now();
+  const result = await runHostStep(phases, SERVICE_FUNCTIONS, {
+    label,
+    remote: session.remote,
+    outFile: entry.outFile,
+    timeoutSeconds: 2 * settings.stopTimeoutSeconds + 5 + 1800 + 180,
+    timings,
+    onStarted: () => trackRestart(entry, true)
+  }).finally(() => trackRestart(entry, false));
+  const output = (phase) => result.outputs.get(phase);
+  if (result.code !== 0) {
+    const failed = output(result.lastPhase);
+    const detail = result.lastPhase === "stop" ? stopFailure(result.code, failed) : result.lastPhase === "wait-for-exit" ? waitFailure(settings, failed) : result.lastPhase === "start" ? failed?.errors.join("\n") ?? `starting failed (exit ${result.code})` : `failed (exit ${result.code}) in ${layout.target}: ${[...failed?.errors ?? [], ...failed?.lines.slice(-10) ?? []].join("\n")}`;
+    throw new PhaseError(label, result.lastPhase, detail);
+  }
+  return {
+    stopped: stoppedService(output("stop"), sentAt),
+    started: startedService(output("start"))
+  };
 }
 
 // src/phases/verify.ts
@@ -48174,16 +48363,17 @@ async function poll(ctx) {
   const { settings } = ctx;
   const via = settings.versionCheckFrom === "host" ? ctx.session.remote.client : void 0;
   const answer = await fetchVersion(settings.versionUrl, via);
-  if (answer.error) return { answer, problem: `no HTTP answer (${answer.error})` };
+  const at = Date.now();
+  if (answer.error) return { answer, at, problem: `no HTTP answer (${answer.error})` };
   if (!answer.status || answer.status < 200 || answer.status > 299)
-    return { answer, problem: `HTTP ${answer.status}` };
+    return { answer, at, problem: `HTTP ${answer.status}` };
   const reading = readCommit(answer.body, settings.versionField);
-  if ("problem" in reading) return { answer, problem: reading.problem };
-  return { answer, commit: reading.commit, version: reading.version };
+  if ("problem" in reading) return { answer, at, problem: reading.problem };
+  return { answer, at, commit: reading.commit, version: reading.version };
 }
-function diagnosticsScript(startLog, logOffset, ports) {
-  const lines = logOffset === void 0 ? sh`` : sh`printf -- '--- this start in %s\n' ${startLog}
-${startLinesScript(startLog, logOffset + 1)}`;
+function diagnosticsScript(startLog, logHeader, ports) {
+  const lines = logHeader === void 0 ? sh`` : sh`printf -- '--- this start in %s\n' ${startLog}
+${startLinesScript(startLog, logHeader)}`;
   return joinCode([
     SERVICE_FUNCTIONS,
     lines,
@@ -48215,7 +48405,7 @@ for port in $ports; do
   done
 done
 [ -z "$old$free" ] || exit 0
-service_scan ${target} ${stateFile} '' '' "$ports" | record_state ${stateFile} ${release} ${sha}
+service_scan ${target} "$(recorded_processes ${stateFile})" '' '' "$ports" | record_state ${stateFile} ${release} ${sha}
 printf 'recorded %s\n' "$(awk '/"pid":/ { sub(/.*"pid": */, ""); sub(/,.*/, ""); printf " %s", $0 }' ${stateFile})"`
   ]);
 }
@@ -48232,7 +48422,7 @@ async function failure(ctx, restart, sha, summary2, last) {
   ];
   if (last?.answer.status !== void 0)
     lines.push(`Last response: HTTP ${last.answer.status} ${trimmed(last.answer.body)}`);
-  const diagnostics = await session.remote.run(diagnosticsScript(layout.startLog, restart.started.logOffset, settings.ports), {
+  const diagnostics = await session.remote.run(diagnosticsScript(layout.startLog, restart.started.logHeader, settings.ports), {
     phase: "verify",
     timeoutSeconds: 30,
     allowFailure: true
@@ -48241,8 +48431,8 @@ async function failure(ctx, restart, sha, summary2, last) {
 ${diagnostics}`);
 }
 function pollDelayMs(elapsedMs) {
-  if (elapsedMs < 3e3) return 100;
-  if (elapsedMs < 1e4) return 250;
+  if (elapsedMs < 5e3) return 50;
+  if (elapsedMs < 15e3) return 250;
   return 1e3;
 }
 async function checkIdentity(ctx, restart, sha) {
@@ -48320,7 +48510,11 @@ async function verifyService(ctx, sha, restart, previousVersion) {
     info(`Still ${confirmed.commit} after ${settings.stableForSeconds} s (stable-for)`);
   }
   checkVersionGuards(ctx, confirmed.version, previousVersion);
-  return { commit: confirmed.commit, version: confirmed.version };
+  return {
+    commit: confirmed.commit,
+    version: confirmed.version,
+    firstAnsweredAt: first.at
+  };
 }
 function checkVersionGuards(ctx, version, previousVersion) {
   const { settings } = ctx;
@@ -48364,9 +48558,8 @@ async function step(name, body) {
   try {
     return await body();
   } catch (error2) {
-    throw new Error(`${name}: ${error2 instanceof Error ? error2.message : String(error2)}`, {
-      cause: error2
-    });
+    const text = error2 instanceof PhaseError ? `${error2.phase}: ${error2.detail}` : `${name}: ${error2 instanceof Error ? error2.message : String(error2)}`;
+    throw new Error(text, { cause: error2 });
   }
 }
 var errorText = (error2) => error2 instanceof Error ? error2.message : String(error2);
@@ -48386,7 +48579,7 @@ async function rollback(ctx, failure2, token) {
   const previousSha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim();
   if (!previous || !previousSha) {
     try {
-      await step("stop", async () => waitForExit(ctx, await stopService(ctx)));
+      await step("stop", () => restartService(ctx, void 0));
       return "There is no earlier good release to roll back to; the failed release was stopped.";
     } catch (error2) {
       return `There is no earlier good release to roll back to, and stopping the failed one failed too: ${errorText(error2)}`;
@@ -48399,81 +48592,27 @@ async function rollback(ctx, failure2, token) {
     sha: previousSha
   };
   try {
-    const stopped = await step("stop", async () => {
-      const found = await stopService(ctx);
-      await waitForExit(ctx, found);
-      return found;
-    });
-    await step(
-      "switch",
-      () => remote.run(
-        sh`${switchCurrentScript(layout, previous, token)} && ${releasesLogScript(layout, {
-          time: (/* @__PURE__ */ new Date()).toISOString(),
-          event: "rollback",
-          from: ctx.release,
-          release: previous,
-          sha: previousSha,
-          reason: firstLine,
-          run: ctx.run
-        })}`,
-        { phase: "rollback", timeoutSeconds: 60 }
-      )
-    );
-    info(`${layout.current} -> releases/${previous} (rollback)`);
-    const started = await step("start", () => startService(back));
-    const verified = await step(
-      "verify",
-      () => verifyService(back, previousSha, { stopped, started })
-    );
+    const switchBack = sh`${switchCurrentScript(layout, previous, token)} && ${releasesLogScript(
+      layout,
+      {
+        time: (/* @__PURE__ */ new Date()).toISOString(),
+        event: "rollback",
+        from: ctx.release,
+        release: previous,
+        sha: previousSha,
+        reason: firstLine,
+        run: ctx.run
+      }
+    )} || exit 1
+printf '%s -> releases/%s (rollback)\n' ${layout.current} ${previous}`;
+    const restart = await step("restart", () => restartService(back, switchBack));
+    const verified = await step("verify", () => verifyService(back, previousSha, restart));
     report.rolledBack = true;
     report.reportedVersion = verified.version ?? verified.commit;
   } catch (error2) {
     return `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error2)}`;
   }
   return `Rolled back to ${previous}: it is verified serving ${previousSha}.`;
-}
-
-// src/phase.ts
-var PhaseError = class extends Error {
-  constructor(host, phase, detail) {
-    super(`[${host}] ${phase}: ${detail}`);
-    this.host = host;
-    this.phase = phase;
-    this.detail = detail;
-    this.name = "PhaseError";
-  }
-  host;
-  phase;
-  detail;
-};
-async function runPhase(host, phase, timeoutSeconds, timings, body) {
-  const started = Date.now();
-  let timer;
-  const record = (ok) => {
-    timings.push({ phase, seconds: (Date.now() - started) / 1e3, ok });
-  };
-  try {
-    const result = await group(
-      `${host}: ${phase}`,
-      () => Promise.race([
-        body(),
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`did not finish within ${timeoutSeconds} s`)),
-            timeoutSeconds * 1e3
-          );
-        })
-      ])
-    );
-    record(true);
-    return result;
-  } catch (error2) {
-    record(false);
-    if (error2 instanceof PhaseError) throw error2;
-    throw new PhaseError(host, phase, error2 instanceof Error ? error2.message : String(error2));
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 // src/plan.ts
@@ -48531,13 +48670,13 @@ function describePlan(settings, host, sha, now) {
 // src/deploy.ts
 var errorText2 = (error2) => error2 instanceof Error ? error2.message : String(error2);
 async function releaseLock(address, settings, session, lock) {
-  const script = releaseLockScript(lock.lockDir, lock.token);
+  const script = releaseLockScript(lock);
   try {
-    await session.remote.run(script, { phase: "lock", timeoutSeconds: 30 });
+    await session.remote.run(script, { phase: "lock", timeoutSeconds: 660 });
   } catch {
     const fresh = await connect(address, settings, "lock");
     try {
-      await fresh.remote.run(script, { phase: "lock", timeoutSeconds: 30 });
+      await fresh.remote.run(script, { phase: "lock", timeoutSeconds: 660 });
     } finally {
       fresh.close();
     }
@@ -48554,6 +48693,7 @@ async function ship(address, settings, session, sha, report) {
     port: address.port,
     username: address.username,
     lockDir: layout.lockDir,
+    restartLog: layout.restartLog,
     token: owner.token
   };
   const phase = (name, timeoutSeconds, body) => runPhase(label, name, timeoutSeconds, report.phases, body);
@@ -48567,22 +48707,19 @@ async function ship(address, settings, session, sha, report) {
     const ctx = newDeployContext({ settings, sha, label, session, layout, report, run: owner.run });
     await phase("upload", 3600, () => upload(ctx));
     await phase("prepare", 3600, () => prepare(ctx));
-    const stopped = await phase("stop", settings.stopTimeoutSeconds + 120, async () => {
-      if (!settings.allowDowngrade) report.previousVersion = await runningVersion(ctx);
-      return stopService(ctx);
-    });
-    await phase("wait-for-exit", settings.stopTimeoutSeconds + 90, () => waitForExit(ctx, stopped));
-    await phase("switch", 1800, () => switchRelease(ctx, owner.token));
+    if (!settings.allowDowngrade) report.previousVersion = await runningVersion(ctx);
     try {
-      const started = await phase("start", 660, () => startService(ctx));
+      const restart = await restartService(ctx, switchBody(ctx, owner.token), report.phases);
       const verified = await phase(
         "verify",
         settings.versionTimeoutSeconds + settings.stableForSeconds + 120,
-        () => verifyService(ctx, sha, { stopped, started }, report.previousVersion)
+        () => verifyService(ctx, sha, restart, report.previousVersion)
       );
       report.reportedVersion = verified.version ?? verified.commit;
+      report.downtimeSeconds = (verified.firstAnsweredAt - restart.stopped.sentAt) / 1e3;
     } catch (error2) {
-      if (settings.strategy !== "releases" || !settings.rollbackOnFailure || !(error2 instanceof PhaseError)) {
+      const afterSwitch = error2 instanceof PhaseError && (error2.phase === "start" || error2.phase === "verify");
+      if (settings.strategy !== "releases" || !settings.rollbackOnFailure || !afterSwitch) {
         throw error2;
       }
       const outcome = await phase(
@@ -48687,6 +48824,11 @@ var DeployReport = class {
   total(key) {
     return this.hosts.reduce((sum, host) => sum + (host[key] ?? 0), 0);
   }
+  /** The longest downtime over the hosts that measured one, or empty when none did. */
+  longestDowntime() {
+    const measured = this.hosts.flatMap((host) => host.downtimeSeconds ?? []);
+    return measured.length > 0 ? Math.max(...measured).toFixed(2) : "";
+  }
   outputs() {
     return {
       sha: this.sha ?? "",
@@ -48698,9 +48840,11 @@ var DeployReport = class {
       "uploaded-files": String(this.total("uploadedFiles")),
       "uploaded-bytes": String(this.total("uploadedBytes")),
       "duration-seconds": ((Date.now() - this.started) / 1e3).toFixed(1),
+      "downtime-seconds": this.longestDowntime(),
       hosts: JSON.stringify(
         this.hosts.map(({ plan: _plan, ...host }) => ({
           ...host,
+          downtimeSeconds: host.downtimeSeconds === void 0 ? void 0 : Number(host.downtimeSeconds.toFixed(2)),
           phases: host.phases.map((timing) => ({
             ...timing,
             seconds: Number(timing.seconds.toFixed(2))
@@ -48723,6 +48867,7 @@ var DeployReport = class {
         { data: "SHA", header: true },
         { data: "Release", header: true },
         { data: "Phases", header: true },
+        { data: "Downtime", header: true },
         { data: "Rolled back", header: true }
       ],
       ...this.hosts.map((host) => [
@@ -48731,6 +48876,7 @@ var DeployReport = class {
         host.sha?.slice(0, 12) ?? "",
         host.release ?? "",
         host.phases.map((timing) => `${timing.phase} ${timing.seconds.toFixed(1)} s${timing.ok ? "" : " \u2717"}`).join(", "),
+        host.downtimeSeconds === void 0 ? "" : `${host.downtimeSeconds.toFixed(2)} s`,
         host.rolledBack ? "yes" : "no"
       ])
     ]);

@@ -41518,6 +41518,9 @@ function issueCommand(command, properties, message) {
   const cmd = new Command(command, properties, message);
   process.stdout.write(cmd.toString() + os.EOL);
 }
+function issue(name, message = "") {
+  issueCommand(name, {}, message);
+}
 var CMD_STRING = "::";
 var Command = class {
   constructor(command, properties, message) {
@@ -41944,6 +41947,12 @@ function warning(message, properties = {}) {
 function info(message) {
   process.stdout.write(message + os3.EOL);
 }
+function startGroup(name) {
+  issue("group", name);
+}
+function endGroup() {
+  issue("endgroup");
+}
 function getState(name) {
   return process.env[`STATE_${name}`] || "";
 }
@@ -41996,11 +42005,6 @@ function parseHostAddress(entry, defaults) {
   if (!username) return `'${entry}' has no user: set the 'username' input or write user@host`;
   if (/[\s:@]/.test(username)) return `'${entry}' has an invalid user name '${username}'`;
   return { host, port, username };
-}
-
-// src/layout.ts
-function expandHome(path, home) {
-  return path.startsWith("~/") ? `${home.replace(/\/+$/, "")}/${path.slice(2)}` : path;
 }
 
 // src/shell.ts
@@ -42208,6 +42212,30 @@ ${lastLines(stderr, 20)}` : "")
     this.client.end();
   }
 };
+
+// src/host-step.ts
+function awaitStepScript(outFile, seconds) {
+  return sh`pid=$(sed -n 's/^@@pid //p' ${outFile} 2>/dev/null | head -n 1)
+waited=0
+while [ -n "$pid" ] && [ -d "/proc/$pid" ] && ! grep -q '^@@exit ' ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
+  sleep 0.2; waited=$((waited + 1))
+done
+cat -- ${outFile} 2>/dev/null`;
+}
+function stepOutcome(text) {
+  const phases = [...text.matchAll(/^@@phase (\S+)/gm)].map((match) => match[1]);
+  const exit = /^@@exit (\d+)/m.exec(text);
+  return {
+    code: exit ? Number(exit[1]) : void 0,
+    phase: phases[phases.length - 1],
+    log: text.split("\n").filter((line) => line && !/^@@(pid|phase|exit|data) /.test(line)).map((line) => line.replace(/^@@error /, ""))
+  };
+}
+
+// src/layout.ts
+function expandHome(path, home) {
+  return path.startsWith("~/") ? `${home.replace(/\/+$/, "")}/${path.slice(2)}` : path;
+}
 
 // src/ssh.ts
 var import_ssh2 = __toESM(require_lib2(), 1);
@@ -42579,6 +42607,7 @@ async function connect(address, settings, phase = "connect") {
     }
     info(`Required tools present: ${Object.keys(REQUIRED_TOOLS).join(", ")}`);
     return {
+      address,
       remote,
       target: expandHome(settings.target, home),
       startLog: settings.startLog && expandHome(settings.startLog, home),
@@ -42592,8 +42621,10 @@ async function connect(address, settings, phase = "connect") {
 }
 
 // src/phases/lock.ts
-function releaseLockScript(lockDir, token) {
-  return sh`if grep -qF -- ${token} ${`${lockDir}/owner`} 2>/dev/null; then rm -rf -- ${lockDir}; fi`;
+var STEP_WAIT_SECONDS = 600;
+function releaseLockScript(lock) {
+  return sh`${awaitStepScript(lock.restartLog, STEP_WAIT_SECONDS)} > /dev/null
+if grep -qF -- ${lock.token} ${`${lock.lockDir}/owner`} 2>/dev/null; then rm -rf -- ${lock.lockDir}; fi`;
 }
 
 // src/settings.ts
@@ -42956,19 +42987,39 @@ function getSettings(read = (name) => getInput(name)) {
 }
 
 // src/cleanup.ts
+async function reportRestart(settings, restart) {
+  const address = { host: restart.host, port: restart.port, username: restart.username };
+  const label = hostLabel(address);
+  const session = await connect(address, settings, "post");
+  try {
+    const { stdout } = await session.remote.run(awaitStepScript(restart.outFile, 600), {
+      phase: "post",
+      timeoutSeconds: 660
+    });
+    const outcome = stepOutcome(stdout);
+    startGroup(`${label}: the restart the main step did not see finish`);
+    for (const line of outcome.log) info(line);
+    endGroup();
+    warning(
+      outcome.code === void 0 ? `The deploy to ${label} was interrupted while the host restarted the service, and that step has not finished (${restart.outFile}).` : outcome.code === 0 ? `The deploy to ${label} was interrupted during the restart; the host finished it: the new release was started but not verified.` : `The deploy to ${label} was interrupted during the restart; on the host it failed in ${outcome.phase}: ${outcome.log.slice(-5).join(" / ")}`,
+      { title: "Interrupted restart" }
+    );
+  } finally {
+    session.close();
+  }
+}
 async function runPost() {
   try {
+    const restarts = JSON.parse(getState("restarts") || "[]");
     const locks = JSON.parse(getState("locks") || "[]");
-    if (locks.length === 0) return;
+    if (restarts.length === 0 && locks.length === 0) return;
     const settings = getSettings();
+    for (const restart of restarts) await reportRestart(settings, restart);
     for (const lock of locks) {
       const address = { host: lock.host, port: lock.port, username: lock.username };
       const session = await connect(address, settings, "post");
       try {
-        await session.remote.run(releaseLockScript(lock.lockDir, lock.token), {
-          phase: "post",
-          timeoutSeconds: 30
-        });
+        await session.remote.run(releaseLockScript(lock), { phase: "post", timeoutSeconds: 660 });
         info(
           `Released ${lock.lockDir} on ${hostLabel(address)}, left by an interrupted deploy`
         );
@@ -42978,7 +43029,7 @@ async function runPost() {
     }
   } catch (error) {
     warning(
-      `Could not release a deploy lock: ${error instanceof Error ? error.message : String(error)}`
+      `The post step could not finish: ${error instanceof Error ? error.message : String(error)}`
     );
   }
 }

@@ -14,9 +14,8 @@ import { prepare } from './phases/prepare.js'
 import { prune } from './phases/prune.js'
 import { rollback } from './phases/rollback.js'
 import { runningVersion, verifyService } from './phases/verify.js'
-import { startService } from './phases/start.js'
-import { stopService, waitForExit } from './phases/stop.js'
-import { switchRelease } from './phases/switch.js'
+import { restartService } from './phases/restart.js'
+import { switchBody } from './phases/switch.js'
 import { scanUploadSource, upload } from './phases/upload.js'
 import { PhaseError, runPhase } from './phase.js'
 import { describePlan } from './plan.js'
@@ -33,13 +32,13 @@ async function releaseLock(
   session: HostSession,
   lock: HeldLock
 ): Promise<void> {
-  const script = releaseLockScript(lock.lockDir, lock.token)
+  const script = releaseLockScript(lock)
   try {
-    await session.remote.run(script, { phase: 'lock', timeoutSeconds: 30 })
+    await session.remote.run(script, { phase: 'lock', timeoutSeconds: 660 })
   } catch {
     const fresh = await connect(address, settings, 'lock')
     try {
-      await fresh.remote.run(script, { phase: 'lock', timeoutSeconds: 30 })
+      await fresh.remote.run(script, { phase: 'lock', timeoutSeconds: 660 })
     } finally {
       fresh.close()
     }
@@ -64,6 +63,7 @@ async function ship(
     port: address.port,
     username: address.username,
     lockDir: layout.lockDir,
+    restartLog: layout.restartLog,
     token: owner.token
   }
   const phase = <T>(
@@ -82,27 +82,22 @@ async function ship(
     const ctx = newDeployContext({ settings, sha, label, session, layout, report, run: owner.run })
     await phase('upload', 3600, () => upload(ctx))
     await phase('prepare', 3600, () => prepare(ctx))
-    const stopped = await phase('stop', settings.stopTimeoutSeconds + 120, async () => {
-      // Read before anything stops, for allow-downgrade: false.
-      if (!settings.allowDowngrade) report.previousVersion = await runningVersion(ctx)
-      return stopService(ctx)
-    })
-    await phase('wait-for-exit', settings.stopTimeoutSeconds + 90, () => waitForExit(ctx, stopped))
-    await phase('switch', 1800, () => switchRelease(ctx, owner.token))
+    // Read before anything stops, for allow-downgrade: false.
+    if (!settings.allowDowngrade) report.previousVersion = await runningVersion(ctx)
     try {
-      const started = await phase('start', 660, () => startService(ctx))
+      const restart = await restartService(ctx, switchBody(ctx, owner.token), report.phases)
       const verified = await phase(
         'verify',
         settings.versionTimeoutSeconds + settings.stableForSeconds + 120,
-        () => verifyService(ctx, sha, { stopped, started }, report.previousVersion)
+        () => verifyService(ctx, sha, restart, report.previousVersion)
       )
       report.reportedVersion = verified.version ?? verified.commit
+      report.downtimeSeconds = (verified.firstAnsweredAt - restart.stopped.sentAt) / 1000
     } catch (error) {
-      if (
-        settings.strategy !== 'releases' ||
-        !settings.rollbackOnFailure ||
-        !(error instanceof PhaseError)
-      ) {
+      // Only a failure after the switch leaves a new release live that a rollback can undo.
+      const afterSwitch =
+        error instanceof PhaseError && (error.phase === 'start' || error.phase === 'verify')
+      if (settings.strategy !== 'releases' || !settings.rollbackOnFailure || !afterSwitch) {
         throw error
       }
       const outcome = await phase(

@@ -9,6 +9,8 @@ export interface RemoteLayout {
   stateFile: string
   releasesLog: string
   startLog: string
+  /** Output of the host step that restarts the service (see host-step.ts). */
+  restartLog: string
 }
 
 export function remoteLayout(target: string, startLog?: string): RemoteLayout {
@@ -22,6 +24,7 @@ export function remoteLayout(target: string, startLog?: string): RemoteLayout {
     lockDir: `${deployDir}/lock`,
     stateFile: `${deployDir}/state.json`,
     releasesLog: `${deployDir}/releases.log`,
+    restartLog: `${deployDir}/restart.log`,
     startLog: startLog ?? `${deployDir}/service.log`
   }
 }

@@ -16,6 +16,8 @@ export interface HostReport {
   reportedVersion?: string
   /** The `version` the old service reported before it was stopped (allow-downgrade: false). */
   previousVersion?: string
+  /** From the stop being sent to the first answer reporting the new commit. */
+  downtimeSeconds?: number
   uploadedFiles?: number
   uploadedBytes?: number
   phases: PhaseTiming[]
@@ -44,6 +46,12 @@ export class DeployReport {
     return this.hosts.reduce((sum, host) => sum + (host[key] ?? 0), 0)
   }
 
+  /** The longest downtime over the hosts that measured one, or empty when none did. */
+  private longestDowntime(): string {
+    const measured = this.hosts.flatMap(host => host.downtimeSeconds ?? [])
+    return measured.length > 0 ? Math.max(...measured).toFixed(2) : ''
+  }
+
   outputs(): Record<string, string> {
     return {
       sha: this.sha ?? '',
@@ -55,9 +63,14 @@ export class DeployReport {
       'uploaded-files': String(this.total('uploadedFiles')),
       'uploaded-bytes': String(this.total('uploadedBytes')),
       'duration-seconds': ((Date.now() - this.started) / 1000).toFixed(1),
+      'downtime-seconds': this.longestDowntime(),
       hosts: JSON.stringify(
         this.hosts.map(({ plan: _plan, ...host }) => ({
           ...host,
+          downtimeSeconds:
+            host.downtimeSeconds === undefined
+              ? undefined
+              : Number(host.downtimeSeconds.toFixed(2)),
           phases: host.phases.map(timing => ({
             ...timing,
             seconds: Number(timing.seconds.toFixed(2))
@@ -82,6 +95,7 @@ export class DeployReport {
         { data: 'SHA', header: true },
         { data: 'Release', header: true },
         { data: 'Phases', header: true },
+        { data: 'Downtime', header: true },
         { data: 'Rolled back', header: true }
       ],
       ...this.hosts.map(host => [
@@ -92,6 +106,7 @@ export class DeployReport {
         host.phases
           .map(timing => `${timing.phase} ${timing.seconds.toFixed(1)} s${timing.ok ? '' : ' ✗'}`)
           .join(', '),
+        host.downtimeSeconds === undefined ? '' : `${host.downtimeSeconds.toFixed(2)} s`,
         host.rolledBack ? 'yes' : 'no'
       ])
     ])

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SERVICE_FUNCTIONS } from '../../src/phases/processes.js'
 import { CONTROL_MARKER } from '../../src/remote.js'
-import { stopScript } from '../../src/phases/stop.js'
+import { stopBody } from '../../src/phases/stop.js'
+import { joinCode } from '../../src/shell.js'
 
 /** A directory of symlinks to the tools the functions use, `skip` left out, `awk` replaceable. */
 function toolDir(skip: string[] = [], awk?: string[]): string {
@@ -75,7 +76,8 @@ exit $code`
 }
 
 const stop = (pattern: string, target = '/srv/app') =>
-  stopScript({ target, stateFile: '/nonexistent/state.json', pattern }).text
+  joinCode([SERVICE_FUNCTIONS, stopBody({ target, stateFile: '/nonexistent/state.json', pattern })])
+    .text
 
 let server: Server
 let port: number
@@ -163,10 +165,10 @@ setsid sleep 304 &`,
       'pgrep -c -x sleep'
     )
     expect(run.code).toBe(5)
-    expect(run.stderr).toContain(
-      "process-match 'sleep 305' matches 12 processes of user(s) root; nothing was signalled:"
+    expect(run.stdout).toContain(
+      "@@error process-match 'sleep 305' matches 12 processes of user(s) root; nothing was signalled:"
     )
-    expect(run.stderr).toMatch(/^ {2}\d+ root: sleep 305$/m)
+    expect(run.stdout).toMatch(/^@@error {3}\d+ root: sleep 305$/m)
     expect(run.stdout).not.toContain('SIGTERM')
     expect(run.after.trim()).toBe('12')
   })
@@ -178,7 +180,7 @@ setsid sleep 304 &`,
       'pgrep -c -x sleep'
     )
     expect(run.code).toBe(5)
-    expect(run.stderr).toMatch(
+    expect(run.stdout).toMatch(
       /matches 2 processes of user\(s\) (root nobody|nobody root); nothing was signalled/
     )
     expect(run.after.trim()).toBe('2')

@@ -15,7 +15,8 @@ describe('DeployReport', () => {
       sha: TEST_SHA,
       release: 'r1',
       uploadedFiles: 3,
-      uploadedBytes: 100
+      uploadedBytes: 100,
+      downtimeSeconds: 0.4321
     })
     first.phases.push({ phase: 'connect', seconds: 0.25, ok: true })
     const second = report.addHost('b:22')
@@ -31,7 +32,8 @@ describe('DeployReport', () => {
       release: 'r1',
       'rolled-back': 'false',
       'uploaded-files': '5',
-      'uploaded-bytes': '150'
+      'uploaded-bytes': '150',
+      'downtime-seconds': '0.43'
     })
     expect(Object.keys(outputs).sort()).toEqual(
       [
@@ -44,9 +46,12 @@ describe('DeployReport', () => {
         'uploaded-files',
         'uploaded-bytes',
         'duration-seconds',
+        'downtime-seconds',
         'hosts'
       ].sort()
     )
+    expect(JSON.parse(outputs.hosts)[0].downtimeSeconds).toBe(0.43)
+    expect(JSON.parse(outputs.hosts)[1].downtimeSeconds).toBeUndefined()
     expect(JSON.parse(outputs.hosts)[0].phases).toEqual([
       { phase: 'connect', seconds: 0.25, ok: true }
     ])
@@ -55,6 +60,7 @@ describe('DeployReport', () => {
     expect(html).toContain('<td>a:22</td><td>success</td>')
     expect(html).toContain('<td>b:22</td><td>failed</td>')
     expect(html).toContain('connect 0.3 s')
+    expect(html).toContain('<td>0.43 s</td>')
     expect(html).toContain('verify: reported deadbeef')
     core.summary.emptyBuffer()
   })

@@ -24,6 +24,7 @@ export function toolCheckScript(): ReturnType<typeof sh> {
 }
 
 export interface HostSession {
+  address: HostAddress
   remote: Remote
   /** `target` with `~/` resolved against the remote home. */
   target: string
@@ -110,6 +111,7 @@ export async function connect(
     }
     core.info(`Required tools present: ${Object.keys(REQUIRED_TOOLS).join(', ')}`)
     return {
+      address,
       remote,
       target: expandHome(settings.target, home),
       startLog: settings.startLog && expandHome(settings.startLog, home),

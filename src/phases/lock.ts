@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import { randomBytes } from 'node:crypto'
 import type { RemoteLayout } from '../layout.js'
 import type { Remote } from '../remote.js'
+import { awaitStepScript } from '../host-step.js'
 import { sh, type ShellCode } from '../shell.js'
 
 /** Exit code the lock script uses when lock-timeout ran out. */
@@ -41,9 +42,18 @@ done
 printf '%s\n' ${JSON.stringify(owner)} > ${ownerFile}`
 }
 
-/** Removes the lock only if this run still owns it. */
-export function releaseLockScript(lockDir: string, token: string): ShellCode {
-  return sh`if grep -qF -- ${token} ${`${lockDir}/owner`} 2>/dev/null; then rm -rf -- ${lockDir}; fi`
+/** How long a lock release waits for a restart step still running on the host. */
+const STEP_WAIT_SECONDS = 600
+
+/**
+ * Removes the lock only if this run still owns it, and only after a restart step cut off from the
+ * action (a lost connection, a cancelled job) has finished on the host.
+ */
+export function releaseLockScript(
+  lock: Pick<HeldLock, 'lockDir' | 'token' | 'restartLog'>
+): ShellCode {
+  return sh`${awaitStepScript(lock.restartLog, STEP_WAIT_SECONDS)} > /dev/null
+if grep -qF -- ${lock.token} ${`${lock.lockDir}/owner`} 2>/dev/null; then rm -rf -- ${lock.lockDir}; fi`
 }
 
 function describeOwner(text: string): string {
@@ -90,6 +100,8 @@ export interface HeldLock {
   username: string
   lockDir: string
   token: string
+  /** The restart step's output: the lock is released only once no step is writing it. */
+  restartLog: string
 }
 
 const held: HeldLock[] = []

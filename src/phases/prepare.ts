@@ -4,6 +4,7 @@ import { lastLines } from '../remote.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
 import { clearBytecodeScript, removedCount } from './bytecode.js'
 import { exportEnvScript } from './environment.js'
+import { planInPlaceSync } from './switch.js'
 
 /** Writes the full SHA into the stamp file of the new tree. */
 export function stampScript(releaseDir: string, stampFile: string, sha: string): ShellCode {
@@ -119,4 +120,5 @@ sh -c ${settings.prepareCommand} < /dev/null`,
     core.info(`prepare-command succeeded: ${settings.prepareCommand}`)
   }
   if (settings.pythonImportCheck) await checkImport(ctx)
+  if (settings.strategy === 'in-place') await planInPlaceSync(ctx)
 }

@@ -8,10 +8,11 @@ export const TARGET_MARKER = 'DEPLOY_TARGET'
 export const MAX_PATTERN_HITS = 10
 
 /**
- * Chooses the service's processes from tagged lines on stdin (all `P` lines first):
+ * Chooses the service's processes in one awk pass. It reads /proc itself: the `stat` and, where
+ * this awk splits records on NUL, the `environ` files named as its arguments. The rest comes as
+ * tagged lines on stdin:
  *
- * - `P pid ppid pgid state start kthread comm` — every process (`proc_table`)
- * - `E pid control` / `E pid target VALUE` — markers in environments (`environ_markers`)
+ * - `E pid control` / `E pid target VALUE` — markers, from `environ_markers` on an awk without NUL
  * - `R pid start pgid` — recorded by the last deploy; counts only if the start time still matches
  * - `M pid` — a process-match hit; `H pid` — holds a service port; `G pgid` — a group to include
  *
@@ -21,6 +22,25 @@ export const MAX_PATTERN_HITS = 10
  * shell's or a supervisor's group never takes the whole group with it.
  */
 const SELECT_SERVICE = String.raw`
+function pid_of(file) { sub(/^\/proc\//, "", file); sub(/\/[a-z]+$/, "", file); return file }
+function read_stat(file,   line, pid, name, field) {
+  if ((getline line < file) <= 0) return
+  pid = pid_of(file)
+  name = line; sub(/^[^(]*\(/, "", name); sub(/\) [^)]*$/, "", name)
+  sub(/.*\) /, "", line); split(line, field, " ")
+  ppid[pid] = field[2]; pgid[pid] = field[3]; state[pid] = field[1]; start[pid] = field[20]
+  kthread[pid] = int(field[7] / 2097152) % 2; comm[pid] = name
+}
+function read_environ(file,   entry, pid) {
+  pid = pid_of(file)
+  RS = "\0"
+  while ((getline entry < file) > 0) marker(pid, entry)
+  RS = "\n"
+}
+function marker(pid, entry) {
+  if (entry == "${CONTROL_MARKER}=1") control[pid] = 1
+  else if (entry ~ /^${TARGET_MARKER}=/) marked[pid] = substr(entry, ${TARGET_MARKER.length + 2})
+}
 function add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }
 function include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }
 function protected(pid) {
@@ -32,9 +52,14 @@ function protected(pid) {
   if ((pid in marked) && marked[pid] != target) return "it carries another target's marker (DEPLOY_TARGET=" marked[pid] ")"
   return ""
 }
-$1 == "P" { ppid[$2] = $3; pgid[$2] = $4; state[$2] = $5; start[$2] = $6; kthread[$2] = $7; comm[$2] = $8; next }
-$1 == "E" && $3 == "control" { control[$2] = 1; next }
-$1 == "E" && $3 == "target" { value = $0; sub(/^E [0-9]+ target /, "", value); marked[$2] = value; next }
+BEGIN {
+  for (i = 1; i < ARGC; i++) {
+    if (ARGV[i] ~ /\/stat$/) read_stat(ARGV[i]); else read_environ(ARGV[i])
+    close(ARGV[i])
+  }
+  ARGC = 1
+}
+$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? "${CONTROL_MARKER}=1" : "${TARGET_MARKER}=" value); next }
 $1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }
 $1 == "M" { if ($2 in start) { add($2, "pattern", "matched by process-match"); include(pgid[$2], "of a process-match hit") } next }
 $1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }
@@ -45,83 +70,71 @@ END {
   for (group in groups) {
     if ((group in start) && !(group in source_of)) { delete groups[group]; continue }
     if ((group in start) && protected(group) != "") { delete groups[group]; continue }
-    print "group", group, "-", "-", "-", "-"
+    if (!pids_only) print "group", group, "-", "-", "-", "-"
   }
   for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])
   for (pid in source_of) {
     if (!(pid in start) || state[pid] == "Z") continue
     why = protected(pid)
-    if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]
-    else if (source_of[pid] != "group") print "skip", pid, "-", "-", "-", why
+    if (why == "" && pids_only) printf " %s", pid
+    else if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]
+    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", "-", why
   }
 }`
 
 /**
  * Host-side shell functions for finding the service (DESIGN.md, "Service identity"). They read
- * /proc directly, each table in one awk pass, so they need neither ps nor a particular awk, cost a
- * few processes per scan, and a zombie never counts as running.
+ * /proc directly, so they need neither ps nor a particular awk; a scan is one awk pass (plus pgrep
+ * and ss when asked), and a zombie never counts as running.
  *
- * - `proc_table`, `environ_markers`, `recorded_processes STATE`: the inputs of `select_service`.
- * - `service_scan TARGET STATE PATTERN GROUPS [HOLDER_PORTS]`: the selection (see SELECT_SERVICE).
+ * - `recorded_processes STATE`: the `R` lines of state.json, for `service_scan` (read once a step:
+ *   the file only changes at start).
+ * - `service_scan TARGET RECORDED PATTERN GROUPS [HOLDER_PORTS [pids]]`: the selection
+ *   (SELECT_SERVICE); with `pids`, only the PIDs to act on, on one line.
+ * - `now_s`: whole seconds since boot into `$now`, without starting a process.
  * - `start_of PID`: start time in clock ticks since boot (field 22 of stat).
  * - `cmdline_of PID` (one line, at most 300 characters), `user_of PID`, `epoch_of TICKS`.
  * - `port_held PORT`, `port_pids PORT`, `port_holders PORT` (`pid command line` per listener).
  * - `record_state STATE RELEASE SHA`: writes state.json from `signal` lines on stdin.
  */
 export const SERVICE_FUNCTIONS = new ShellCode(`select_service=${quote(SELECT_SERVICE)}
-${String.raw`proc_table() {
-  awk 'BEGIN {
-    for (i = 1; i < ARGC; i++) {
-      file = ARGV[i]
-      if ((getline line < file) > 0) {
-        pid = file; sub(/^\/proc\//, "", pid); sub(/\/stat$/, "", pid)
-        name = line; sub(/^[^(]*\(/, "", name); sub(/\) [^)]*$/, "", name); gsub(/[ \t]/, "_", name)
-        sub(/.*\) /, "", line); split(line, field, " ")
-        print "P", pid, field[2], field[3], field[1], field[20], int(field[7] / 2097152) % 2, name
-      }
-      close(file)
-    }
-  }' /proc/[0-9]*/stat
-}
+${String.raw`# Whether this awk splits records on NUL (busybox's does not): asked once per script.
+awk_splits_nul=$(printf 'a\000b\000' | awk 'BEGIN { RS = "\000" } END { print NR }')
+# Markers for an awk that cannot read environ files itself: one tr per readable process.
 environ_markers() {
-  if [ "$(printf 'a\000b\000' | awk 'BEGIN { RS = "\000" } END { print NR }')" = 2 ]; then
-    awk 'BEGIN {
-      RS = "\000"
-      for (i = 1; i < ARGC; i++) {
-        file = ARGV[i]; pid = file; sub(/^\/proc\//, "", pid); sub(/\/environ$/, "", pid)
-        while ((getline entry < file) > 0) {
-          if (entry == "${CONTROL_MARKER}=1") print "E", pid, "control"
-          else if (entry ~ /^${TARGET_MARKER}=/) print "E", pid, "target", substr(entry, ${TARGET_MARKER.length + 2})
-        }
-        close(file)
-      }
-    }' /proc/[0-9]*/environ
-  else
-    # An awk that cannot split on NUL (busybox): one tr per readable process.
-    for file in /proc/[0-9]*/environ; do
-      [ -r "$file" ] || continue
-      tr '\000' '\n' 2>/dev/null < "$file" | awk -v file="$file" '
-        NR == 1 { pid = file; sub(/^\/proc\//, "", pid); sub(/\/environ$/, "", pid) }
-        $0 == "${CONTROL_MARKER}=1" { print "E", pid, "control" }
-        /^${TARGET_MARKER}=/ { print "E", pid, "target", substr($0, ${TARGET_MARKER.length + 2}) }'
-    done
-  fi
+  for file in /proc/[0-9]*/environ; do
+    [ -r "$file" ] || continue
+    tr '\000' '\n' 2>/dev/null < "$file" | awk -v file="$file" '
+      NR == 1 { pid = file; sub(/^\/proc\//, "", pid); sub(/\/environ$/, "", pid) }
+      $0 == "${CONTROL_MARKER}=1" { print "E", pid, "control" }
+      /^${TARGET_MARKER}=/ { print "E", pid, "target", substr($0, ${TARGET_MARKER.length + 2}) }'
+  done
 }
 recorded_processes() {
   [ -f "$1" ] || return 0
-  grep -q "\"boot_id\": \"$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)\"" "$1" || return 0
-  sed -n 's/.*"pid": *\([0-9][0-9]*\), *"pgid": *\([0-9][0-9]*\), *"start": *\([0-9][0-9]*\).*/R \1 \3 \2/p' "$1"
+  read -r boot < /proc/sys/kernel/random/boot_id 2>/dev/null || boot=
+  # PIDs recorded before the last reboot name other processes now: only this boot's count.
+  awk -v boot="$boot" '
+    index($0, "\"boot_id\": \"" boot "\"") { this_boot = 1 }
+    /"pid": *[0-9]+, *"pgid": *[0-9]+, *"start": *[0-9]+/ { gsub(/[^0-9,]/, ""); split($0, n, ","); line[++count] = "R " n[1] " " n[3] " " n[2] }
+    END { if (this_boot) for (i = 1; i <= count; i++) print line[i] }' "$1"
+}
+scan_input() {
+  [ "$awk_splits_nul" = 2 ] || environ_markers
+  [ -z "$2" ] || printf '%s\n' "$2"
+  if [ -n "$3" ]; then pgrep -f -- "$3" | sed 's/^/M /'; fi
+  for group in $4; do echo "G $group"; done
+  for port in $5; do port_pids "$port" | sed 's/^/H /'; done
 }
 service_scan() {
-  {
-    proc_table
-    environ_markers
-    recorded_processes "$2"
-    if [ -n "$3" ]; then pgrep -f -- "$3" | sed 's/^/M /'; fi
-    for group in $4; do echo "G $group"; done
-    for port in $5; do port_pids "$port" | sed 's/^/H /'; done
-  } | awk -v target="$1" -v self="$$" "$select_service"
+  if [ "$awk_splits_nul" = 2 ]; then
+    scan_input "$@" | awk -v target="$1" -v self="$$" -v pids_only="$6" "$select_service" /proc/[0-9]*/stat /proc/[0-9]*/environ
+  else
+    scan_input "$@" | awk -v target="$1" -v self="$$" -v pids_only="$6" "$select_service" /proc/[0-9]*/stat
+  fi
 }
+# Whole seconds since boot into $now, with builtins only (no process started).
+now_s() { read -r now _ < /proc/uptime; now=${'$'}{now%.*}; }
 start_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
 cmdline_of() { tr '\000\n' '  ' 2>/dev/null < "/proc/$1/cmdline" | sed 's/ *$//' | cut -c1-300; }
 user_of() { ls -ld "/proc/$1" 2>/dev/null | awk '{ print $3 }'; }

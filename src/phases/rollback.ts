@@ -2,8 +2,8 @@ import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
 import type { RemoteLayout } from '../layout.js'
 import { sh, type ShellCode } from '../shell.js'
-import { startService } from './start.js'
-import { stopService, waitForExit } from './stop.js'
+import { PhaseError } from '../phase.js'
+import { restartService } from './restart.js'
 import { releasesLogScript, switchCurrentScript } from './switch.js'
 import { verifyService } from './verify.js'
 
@@ -27,13 +27,16 @@ ls -1r | while IFS= read -r name; do
 done`
 }
 
+/** Runs one part of the rollback, naming it (or the host-step phase that failed) in any error. */
 async function step<T>(name: string, body: () => Promise<T>): Promise<T> {
   try {
     return await body()
   } catch (error) {
-    throw new Error(`${name}: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error
-    })
+    const text =
+      error instanceof PhaseError
+        ? `${error.phase}: ${error.detail}`
+        : `${name}: ${error instanceof Error ? error.message : String(error)}`
+    throw new Error(text, { cause: error })
   }
 }
 
@@ -64,7 +67,7 @@ export async function rollback(
   const previousSha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim()
   if (!previous || !previousSha) {
     try {
-      await step('stop', async () => waitForExit(ctx, await stopService(ctx)))
+      await step('stop', () => restartService(ctx, undefined))
       return 'There is no earlier good release to roll back to; the failed release was stopped.'
     } catch (error) {
       return `There is no earlier good release to roll back to, and stopping the failed one failed too: ${errorText(error)}`
@@ -77,30 +80,21 @@ export async function rollback(
     sha: previousSha
   }
   try {
-    const stopped = await step('stop', async () => {
-      const found = await stopService(ctx)
-      await waitForExit(ctx, found)
-      return found
-    })
-    await step('switch', () =>
-      remote.run(
-        sh`${switchCurrentScript(layout, previous, token)} && ${releasesLogScript(layout, {
-          time: new Date().toISOString(),
-          event: 'rollback',
-          from: ctx.release,
-          release: previous,
-          sha: previousSha,
-          reason: firstLine,
-          run: ctx.run
-        })}`,
-        { phase: 'rollback', timeoutSeconds: 60 }
-      )
-    )
-    core.info(`${layout.current} -> releases/${previous} (rollback)`)
-    const started = await step('start', () => startService(back))
-    const verified = await step('verify', () =>
-      verifyService(back, previousSha, { stopped, started })
-    )
+    const switchBack = sh`${switchCurrentScript(layout, previous, token)} && ${releasesLogScript(
+      layout,
+      {
+        time: new Date().toISOString(),
+        event: 'rollback',
+        from: ctx.release,
+        release: previous,
+        sha: previousSha,
+        reason: firstLine,
+        run: ctx.run
+      }
+    )} || exit 1
+printf '%s -> releases/%s (rollback)\n' ${layout.current} ${previous}`
+    const restart = await step('restart', () => restartService(back, switchBack))
+    const verified = await step('verify', () => verifyService(back, previousSha, restart))
     report.rolledBack = true
     report.reportedVersion = verified.version ?? verified.commit
   } catch (error) {

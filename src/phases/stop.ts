@@ -1,11 +1,12 @@
 import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
-import { lastLines } from '../remote.js'
-import { joinCode, sh, type ShellCode } from '../shell.js'
+import { sh, type ShellCode } from '../shell.js'
+import type { PhaseOutput } from '../host-step.js'
+import type { Settings } from '../settings.js'
 import { exportEnvScript } from './environment.js'
-import { MAX_PATTERN_HITS, SERVICE_FUNCTIONS } from './processes.js'
+import { MAX_PATTERN_HITS } from './processes.js'
 
-/** Exit codes of the stop script that the action explains. */
+/** Exit codes of the stop body that the action explains. */
 const STOP_COMMAND_FAILED = 6
 const PATTERN_TOO_BROAD = 5
 
@@ -14,12 +15,12 @@ export function liveDir(ctx: DeployContext): string {
   return ctx.settings.strategy === 'releases' ? ctx.layout.current : ctx.layout.target
 }
 
-/** What the stop found and did, for wait-for-exit and the verify phase's survivor check. */
+/** What the stop found and did, for the verify phase's survivor check. */
 export interface StoppedService {
   /** When the stop began, in clock ticks since boot: anything started earlier is old. */
   mark: number
-  /** Process groups the stop signalled, watched by wait-for-exit. */
-  groups: string[]
+  /** When the command that stops the service was sent (ms since the epoch): where downtime starts. */
+  sentAt: number
 }
 
 export interface StopParameters {
@@ -34,12 +35,13 @@ function stopCommandScript(target: string, stop: NonNullable<StopParameters['sto
   return sh`if [ -d ${stop.live} ]; then dir=${stop.live}; first=; else dir=${target}; first=1; fi
 (cd -- "$dir" || exit 1
 ${stop.environment}
-sh -c ${stop.command} < /dev/null)
+sh -c ${stop.command} < /dev/null) 2>&1
 status=$?
 if [ "$status" -ne 0 ] && [ -n "$first" ]; then
+  printf '@@data first-stop-failed %s\n' "$status"
   printf 'stop-command failed (exit %s) before the first deploy; continuing\n' "$status"
 elif [ "$status" -ne 0 ]; then
-  printf 'stop-command exited with code %s\n' "$status" >&2
+  printf '@@error stop-command exited with code %s; its output is above in the log\n' "$status"
   exit ${STOP_COMMAND_FAILED}
 else
   echo 'stop-command finished'
@@ -47,22 +49,23 @@ fi`
 }
 
 /**
- * stop, on the host: note when the stop began, run the stop-command, then SIGTERM every process of
- * the service (DESIGN.md, "Service identity"), saying per process why it was chosen. A
- * process-match that hits more than a handful of processes, or processes of several users, is
- * refused before anything is signalled.
+ * stop, a host-step body (see host-step.ts): note when the stop began, run the stop-command, then
+ * SIGTERM every process of the service (DESIGN.md, "Service identity"), saying per process why it
+ * was chosen. A process-match that hits more than a handful of processes, or processes of several
+ * users, is refused before anything is signalled. Leaves `recorded`, `stopped_pids` and
+ * `stopped_groups` for wait-for-exit.
  */
-export function stopScript(parameters: StopParameters): ShellCode {
+export function stopBody(parameters: StopParameters): ShellCode {
   const { target, stateFile, pattern, stopCommand } = parameters
-  return joinCode([
-    SERVICE_FUNCTIONS,
-    sh`printf 'stop began at boot tick %s\n' "$(start_of $$)"
+  return sh`stop_mark=$(start_of $$)
+printf '@@data mark %s\n' "$stop_mark"
 ${stopCommand ? stopCommandScript(target, stopCommand) : sh``}
 pattern=${pattern}
 if [ -n "$pattern" ] && ! command -v pgrep >/dev/null 2>&1; then
-  echo 'process-match needs pgrep on the host (package procps)' >&2; exit 1
+  echo '@@error process-match needs pgrep on the host (package procps)'; exit 1
 fi
-scan=$(service_scan ${target} ${stateFile} "$pattern" '' '')
+recorded=$(recorded_processes ${stateFile})
+scan=$(service_scan ${target} "$recorded" "$pattern" '' '')
 hits=$(printf '%s\n' "$scan" | awk '$1 == "signal" && $5 == "pattern" { print $2 }')
 count=0; users=
 for pid in $hits; do
@@ -71,142 +74,152 @@ for pid in $hits; do
 done
 several=; case "$users" in " "*" "*) several=1 ;; esac
 if [ "$count" -gt ${MAX_PATTERN_HITS} ] || [ -n "$several" ]; then
-  printf 'process-match %s matches %s processes of user(s)%s; nothing was signalled:\n' "'$pattern'" "$count" "$users" >&2
-  for pid in $hits; do printf '  %s %s: %s\n' "$pid" "$(user_of "$pid")" "$(cmdline_of "$pid")" >&2; done
+  printf '@@error process-match %s matches %s processes of user(s)%s; nothing was signalled:\n' "'$pattern'" "$count" "$users"
+  for pid in $hits; do printf '@@error   %s %s: %s\n' "$pid" "$(user_of "$pid")" "$(cmdline_of "$pid")"; done
   exit ${PATTERN_TOO_BROAD}
 fi
-printf '%s\n' "$scan" | while read -r kind pid _ _ _ why; do
+# The log lines are written before the signals, so the service is not kept waiting for them.
+said=$(printf '%s\n' "$scan" | while read -r kind pid _ _ _ why; do
   case $kind in
-    signal) printf 'SIGTERM to %s (%s): %s\n' "$pid" "$(cmdline_of "$pid")" "$why"; kill -TERM "$pid" 2>/dev/null ;;
+    signal) printf 'SIGTERM to %s (%s): %s\n' "$pid" "$(cmdline_of "$pid")" "$why" ;;
     # A protected process that is already gone (a pipeline of the action's own) is not worth a line.
     skip) command=$(cmdline_of "$pid"); [ -z "$command" ] || printf 'not signalling %s (%s): %s\n' "$pid" "$command" "$why" ;;
   esac
-done
-printf 'stopped groups:%s\n' "$(printf '%s\n' "$scan" | awk '$1 == "group" { printf " %s", $2 }')"
-printf '%s\n' "$scan" | grep -q '^signal ' || echo "nothing to stop: no process carries this target's marker, none was recorded, and process-match found none"`
-  ])
+done)
+stopped_pids=; stopped_groups=
+eval "$(printf '%s\n' "$scan" | awk '$1 == "signal" { pids = pids " " $2 } $1 == "group" { groups = groups " " $2 } END { printf "stopped_pids=\"%s\"; stopped_groups=\"%s\"\n", pids, groups }')"
+# shellcheck disable=SC2086 # one word per PID
+[ -z "$stopped_pids" ] || kill -TERM $stopped_pids 2>/dev/null
+[ -z "$said" ] || printf '%s\n' "$said"
+[ -n "$stopped_pids" ] || echo "nothing to stop: no process carries this target's marker, none was recorded, and process-match found none"`
 }
 
-export interface WaitParameters {
+/** The stop body for this deploy. */
+export function stopBodyFor(ctx: DeployContext): ShellCode {
+  const { settings, layout } = ctx
+  const live = liveDir(ctx)
+  return stopBody({
+    target: layout.target,
+    stateFile: layout.stateFile,
+    pattern: settings.processMatch ?? '',
+    stopCommand: settings.stopCommand
+      ? { live, environment: exportEnvScript(ctx, live), command: settings.stopCommand }
+      : undefined
+  })
+}
+
+/** The failure of stop, in words, from what its body printed. */
+export function stopFailure(code: number, output: PhaseOutput | undefined): string {
+  const errors = output?.errors.join('\n') ?? ''
+  if (code === PATTERN_TOO_BROAD) {
+    return (
+      `${errors}\nprocess-match must match the service only (at most ${MAX_PATTERN_HITS} processes, of one user): ` +
+      'narrow it, e.g. to the start command line of the parent (its process group is stopped with it), or remove it: ' +
+      'the action finds what it started by the DEPLOY_TARGET marker.'
+    )
+  }
+  if (code === STOP_COMMAND_FAILED) {
+    return `${errors}; its last lines:\n${(output?.lines ?? []).slice(-20).join('\n')}`
+  }
+  return `stopping failed (exit ${code}): ${errors || (output?.lines ?? []).slice(-10).join('\n')}`
+}
+
+/** What the stop body reported. */
+export function stoppedService(output: PhaseOutput | undefined, sentAt: number): StoppedService {
+  if (output?.data['first-stop-failed'])
+    core.warning('stop-command failed before the first deploy; continuing')
+  return { mark: Number(output?.data.mark ?? 0), sentAt }
+}
+
+interface WaitParameters {
   target: string
-  stateFile: string
   pattern: string
-  groups: string[]
   ports: number[]
   timeoutSeconds: number
   killAfterTimeout: boolean
 }
 
+/** Exit code of the wait-for-exit body when the old service outlived stop-timeout. */
+const STILL_RUNNING = 3
+
 /**
- * Polls every 200 ms until none of the service's processes (found as the stop found them, plus the
- * groups it signalled) and no listener on the ports is left. After the timeout: SIGKILL (once,
- * then 5 s more) or fail naming what is left. Prints how long the exit took on success.
+ * wait-for-exit, a host-step body after stop's: polls until none of the service's processes
+ * (found as the stop found them, plus the groups it signalled) and no listener
+ * on the ports is left. After the timeout: SIGKILL (once, then 5 s more) or fail naming what is
+ * left. Prints how long the exit took.
  */
-export function waitForExitScript(parameters: WaitParameters): ShellCode {
-  const { target, stateFile, pattern, groups, ports, timeoutSeconds, killAfterTimeout } = parameters
-  return joinCode([
-    SERVICE_FUNCTIONS,
-    sh`pattern=${pattern}
-groups=${groups.join(' ')}
+export function waitForExitBody(parameters: WaitParameters): ShellCode {
+  const { target, pattern, ports, timeoutSeconds, killAfterTimeout } = parameters
+  return sh`pattern=${pattern}
+groups=$stopped_groups
 ports=${ports.map(String).join(' ')}
-begin=$(date +%s)
+now_s; begin=$now
 deadline=$((begin + ${timeoutSeconds}))
 killed=
+# First watch the processes the stop signalled, every 10 ms with shell builtins only (no process
+# started per check but sleep), so their exit is seen at once; then confirm with full scans.
+watch=$stopped_pids
+checks=$((${timeoutSeconds} * 80))
+held_file=$(mktemp) || exit 1
+while [ -n "$watch" ] && [ "$checks" -gt 0 ]; do
+  checks=$((checks - 1))
+  left=
+  for pid in $watch; do
+    if read -r stat 2>/dev/null < "/proc/$pid/stat"; then
+      rest=\${stat##*) }
+      [ "\${rest%% *}" = Z ] || left="$left $pid"
+    fi
+  done
+  watch=$left
+  [ -z "$watch" ] || sleep 0.01
+done
 while :; do
-  alive=$(service_scan ${target} ${stateFile} "$pattern" "$groups" '' | awk '$1 == "signal" { printf " %s", $2 }')
-  held=; for port in $ports; do if port_held "$port"; then held="$held $port"; fi; done
-  if [ -z "$alive$held" ]; then printf 'old service gone after %s s\n' "$(( $(date +%s) - begin ))"; exit 0; fi
-  if [ "$(date +%s)" -ge "$deadline" ]; then
+  # The port check runs beside the scan: both only read, and each costs a few processes.
+  (for port in $ports; do if port_held "$port"; then printf ' %s' "$port"; fi; done > "$held_file") &
+  alive=$(service_scan ${target} "$recorded" "$pattern" "$groups" '' pids)
+  wait $!
+  held=; read -r held < "$held_file" || :
+  now_s
+  if [ -z "$alive$held" ]; then rm -f -- "$held_file"; printf 'old service gone after %s s\n' "$((now - begin))"; break; fi
+  if [ "$now" -ge "$deadline" ]; then
     if [ -z "$killed" ] && [ -n "$alive" ] && ${killAfterTimeout ? sh`true` : sh`false`}; then
       printf 'still running after %s s: SIGKILL to%s\n' ${timeoutSeconds} "$alive"
+      printf '@@data killed 1\n'
       for pid in $alive; do kill -KILL "$pid" 2>/dev/null; done
       killed=1
-      deadline=$(($(date +%s) + 5))
+      deadline=$((now + 5))
     else
-      for pid in $alive; do printf 'pid %s still running: %s\n' "$pid" "$(cmdline_of "$pid")" >&2; done
+      for pid in $alive; do printf '@@error pid %s still running: %s\n' "$pid" "$(cmdline_of "$pid")"; done
       for port in $held; do
         holders=$(port_holders "$port")
-        printf 'port %s is still held by: %s\n' "$port" "\${holders:-a process this user cannot see}" >&2
+        printf '@@error port %s is still held by: %s\n' "$port" "\${holders:-a process this user cannot see}"
       done
-      exit 3
+      rm -f -- "$held_file"
+      exit ${STILL_RUNNING}
     fi
   fi
   sleep 0.2
 done`
-  ])
 }
 
-/** stop: the stop-command, then SIGTERM to every process of the service. */
-export async function stopService(ctx: DeployContext): Promise<StoppedService> {
-  const { settings, session, layout } = ctx
-  const live = liveDir(ctx)
-  const result = await session.remote.run(
-    stopScript({
-      target: layout.target,
-      stateFile: layout.stateFile,
-      pattern: settings.processMatch ?? '',
-      stopCommand: settings.stopCommand
-        ? { live, environment: exportEnvScript(ctx, live), command: settings.stopCommand }
-        : undefined
-    }),
-    {
-      phase: 'stop',
-      timeoutSeconds: settings.stopTimeoutSeconds + 60,
-      echo: true,
-      allowFailure: true
-    }
-  )
-  if (result.code === STOP_COMMAND_FAILED) {
-    throw new Error(
-      `stop-command exited with code ${/exited with code (\d+)/.exec(result.stderr)?.[1]}; last stderr:\n${lastLines(result.stderr, 20)}`
-    )
-  }
-  if (result.code === PATTERN_TOO_BROAD) {
-    throw new Error(
-      `${result.stderr.trim()}\nprocess-match must match the service only (at most ${MAX_PATTERN_HITS} processes, of one user): ` +
-        'narrow it, e.g. to the start command line of the parent (its process group is stopped with it), or remove it: ' +
-        'the action finds what it started by the DEPLOY_TARGET marker.'
-    )
-  }
-  if (result.code !== 0) {
-    throw new Error(`stopping failed (exit ${result.code}): ${lastLines(result.stderr, 20)}`)
-  }
-  if (/before the first deploy; continuing/.test(result.stdout))
-    core.warning('stop-command failed before the first deploy; continuing')
-  const groups = (/^stopped groups:(.*)$/m.exec(result.stdout)?.[1] ?? '')
-    .split(/\s+/)
-    .filter(Boolean)
-  return { mark: Number(/^stop began at boot tick (\d+)$/m.exec(result.stdout)?.[1] ?? 0), groups }
-}
-
-/** wait-for-exit: until the old service is really gone and its ports are free. */
-export async function waitForExit(ctx: DeployContext, stopped: StoppedService): Promise<void> {
-  const { settings, session, layout } = ctx
-  const result = await session.remote.run(
-    waitForExitScript({
-      target: layout.target,
-      stateFile: layout.stateFile,
-      pattern: settings.processMatch ?? '',
-      groups: stopped.groups,
-      ports: settings.ports,
-      timeoutSeconds: settings.stopTimeoutSeconds,
-      killAfterTimeout: settings.killAfterTimeout
-    }),
-    {
-      phase: 'wait-for-exit',
-      timeoutSeconds: settings.stopTimeoutSeconds + 60,
-      echo: true,
-      allowFailure: true
-    }
-  )
-  if (result.code === 0) return
-  const what = result.stderr.trim() || `exit code ${result.code}`
-  const afterKill = /SIGKILL/.test(result.stdout)
+/** The failure of wait-for-exit, in words, from what its body printed. */
+export function waitFailure(settings: Settings, output: PhaseOutput | undefined): string {
+  const afterKill = output?.data.killed
     ? ' nor 5 s after SIGKILL'
     : settings.killAfterTimeout
       ? ''
       : ' (kill-after-timeout is off)'
-  throw new Error(
-    `the old service did not go away within ${settings.stopTimeoutSeconds} s (stop-timeout)${afterKill}; nothing new was started.\n${what}`
-  )
+  return `the old service did not go away within ${settings.stopTimeoutSeconds} s (stop-timeout)${afterKill}; nothing new was started.\n${output?.errors.join('\n') ?? ''}`.trimEnd()
+}
+
+/** The wait-for-exit body's parameters for this deploy. */
+export function waitParameters(ctx: DeployContext): WaitParameters {
+  const { settings, layout } = ctx
+  return {
+    target: layout.target,
+    pattern: settings.processMatch ?? '',
+    ports: settings.ports,
+    timeoutSeconds: settings.stopTimeoutSeconds,
+    killAfterTimeout: settings.killAfterTimeout
+  }
 }

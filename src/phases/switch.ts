@@ -3,7 +3,7 @@ import type { DeployContext } from '../context.js'
 import type { RemoteLayout } from '../layout.js'
 import { sh, type ShellCode } from '../shell.js'
 import { ALWAYS_EXCLUDED, excludeMatcher } from '../source-tree.js'
-import { clearBytecodeScript, removedCount } from './bytecode.js'
+import { clearBytecodeScript } from './bytecode.js'
 import { manifestPath, tarCopyScript } from './upload.js'
 
 /** Atomically repoints `current`: a new symlink renamed over the old one. */
@@ -87,53 +87,53 @@ function logEntry(ctx: DeployContext): Record<string, unknown> {
   }
 }
 
-/** switch (in place): sync staging into the live tree, clear bytecode there, keep staging as the base. */
-async function syncInPlace(ctx: DeployContext): Promise<void> {
+/** The NUL-separated list of live paths the in-place switch deletes, written before the stop. */
+const deletionList = (ctx: DeployContext): string => `${ctx.layout.deployDir}/sync-delete`
+
+/**
+ * Plans the in-place sync while the old service still serves (part of prepare): lists both trees
+ * and leaves on the host the paths the switch will delete, so the switch itself is one host command.
+ */
+export async function planInPlaceSync(ctx: DeployContext): Promise<void> {
   const { settings, session, layout } = ctx
-  const remote = session.remote
-  const phase = 'switch'
-  const staging = ctx.releaseDir
-  const listing = await remote.run(listTreesScript(staging, layout.target, settings.sharedPaths), {
-    phase,
-    timeoutSeconds: 120
-  })
+  const listing = await session.remote.run(
+    listTreesScript(ctx.releaseDir, layout.target, settings.sharedPaths),
+    { phase: 'prepare', timeoutSeconds: 120 }
+  )
   const { staged, live } = parseTreeListing(listing.stdout)
   const doomed = pathsToDelete(staged, live, settings.exclude, settings.sharedPaths)
-  if (doomed.length > 0) {
-    await remote.run(sh`cd -- ${layout.target} && xargs -0 rm -rf --`, {
-      phase,
-      timeoutSeconds: 300,
-      stdin: Buffer.from(doomed.map(path => `./${path}\0`).join(''))
-    })
-  }
-  await remote.run(tarCopyScript(staging, layout.target), { phase, timeoutSeconds: 1800 })
-  core.info(
-    `Synced the new tree into ${layout.target}; removed ${doomed.length} path(s) the source no longer has`
-  )
-  if (settings.clearPycache) {
-    const keep = [layout.deployDir, ...settings.sharedPaths.map(path => `${layout.target}/${path}`)]
-    const { stdout } = await remote.run(clearBytecodeScript(layout.target, keep), {
-      phase,
-      timeoutSeconds: 300
-    })
-    core.info(
-      `Cleared bytecode in ${layout.target}: removed ${removedCount(stdout)} .pyc/.pyo file(s)`
-    )
-  }
-  const tree = `${layout.deployDir}/tree`
-  await remote.run(
-    sh`rm -rf -- ${tree} && mv -- ${staging} ${tree} && mv -f -- ${manifestPath(layout, 'staging')} ${manifestPath(layout, 'tree')} && ${releasesLogScript(layout, logEntry(ctx))}`,
-    { phase, timeoutSeconds: 120 }
-  )
+  await session.remote.run(sh`cat > ${deletionList(ctx)}`, {
+    phase: 'prepare',
+    timeoutSeconds: 120,
+    stdin: Buffer.from(doomed.map(path => `./${path}\0`).join(''))
+  })
+  core.info(`In-place sync planned: ${doomed.length} path(s) the source no longer has will go`)
 }
 
-/** switch: make the new tree live. */
-export async function switchRelease(ctx: DeployContext, token: string): Promise<void> {
-  if (ctx.settings.strategy === 'in-place') return syncInPlace(ctx)
-  const { session, layout } = ctx
-  await session.remote.run(
-    sh`${switchCurrentScript(layout, ctx.release, token)} && ${releasesLogScript(layout, logEntry(ctx))}`,
-    { phase: 'switch', timeoutSeconds: 60 }
-  )
-  core.info(`${layout.current} -> releases/${ctx.release}`)
+/** switch (in place), a host-step body: sync staging into the live tree, clear bytecode there, keep staging as the base. */
+function syncInPlaceBody(ctx: DeployContext): ShellCode {
+  const { settings, layout } = ctx
+  const staging = ctx.releaseDir
+  const doomed = deletionList(ctx)
+  const tree = `${layout.deployDir}/tree`
+  const keep = [layout.deployDir, ...settings.sharedPaths.map(path => `${layout.target}/${path}`)]
+  const bytecode = settings.clearPycache
+    ? sh`cleared=$(${clearBytecodeScript(layout.target, keep)}) || exit 1
+printf 'Cleared bytecode in %s: %s .pyc/.pyo file(s)\n' ${layout.target} "$cleared"`
+    : sh``
+  return sh`if [ -s ${doomed} ]; then (cd -- ${layout.target} && xargs -0 rm -rf -- < ${doomed}) || exit 1; fi
+removed=$(tr -cd '\000' < ${doomed} | wc -c)
+${tarCopyScript(staging, layout.target)} || exit 1
+printf 'Synced the new tree into %s; removed %s path(s) the source no longer has\n' ${layout.target} "$((removed))"
+${bytecode}
+rm -rf -- ${tree} && mv -- ${staging} ${tree} && mv -f -- ${manifestPath(layout, 'staging')} ${manifestPath(layout, 'tree')} && rm -f -- ${doomed} || exit 1
+${releasesLogScript(layout, logEntry(ctx))} || exit 1`
+}
+
+/** switch, a host-step body: make the new tree live. */
+export function switchBody(ctx: DeployContext, token: string): ShellCode {
+  if (ctx.settings.strategy === 'in-place') return syncInPlaceBody(ctx)
+  const { layout } = ctx
+  return sh`${switchCurrentScript(layout, ctx.release, token)} && ${releasesLogScript(layout, logEntry(ctx))} || exit 1
+printf '%s -> releases/%s\n' ${layout.current} ${ctx.release}`
 }

@@ -4,19 +4,23 @@ import type { DeployContext } from '../context.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
 import { commitMatches, fetchVersion, readCommit, type VersionAnswer } from '../version-probe.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
-import { startLinesScript, type StartedService } from './start.js'
-import type { StoppedService } from './stop.js'
+import type { Restart } from './restart.js'
+import { startLinesScript } from './start.js'
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 export interface VersionReport {
   commit: string
   version?: string
+  /** When the first answer reporting the new commit arrived (ms since the epoch). */
+  firstAnsweredAt: number
 }
 
 /** What one poll saw, in words, plus the commit when it read one. */
 interface Poll {
   answer: VersionAnswer
+  /** When the answer arrived (ms since the epoch). */
+  at: number
   commit?: string
   version?: string
   problem?: string
@@ -26,31 +30,26 @@ async function poll(ctx: DeployContext): Promise<Poll> {
   const { settings } = ctx
   const via = settings.versionCheckFrom === 'host' ? ctx.session.remote.client : undefined
   const answer = await fetchVersion(settings.versionUrl, via)
-  if (answer.error) return { answer, problem: `no HTTP answer (${answer.error})` }
+  const at = Date.now()
+  if (answer.error) return { answer, at, problem: `no HTTP answer (${answer.error})` }
   if (!answer.status || answer.status < 200 || answer.status > 299)
-    return { answer, problem: `HTTP ${answer.status}` }
+    return { answer, at, problem: `HTTP ${answer.status}` }
   const reading = readCommit(answer.body, settings.versionField)
-  if ('problem' in reading) return { answer, problem: reading.problem }
-  return { answer, commit: reading.commit, version: reading.version }
-}
-
-/** The stop and start this verify follows. */
-export interface Restart {
-  stopped: StoppedService
-  started: StartedService
+  if ('problem' in reading) return { answer, at, problem: reading.problem }
+  return { answer, at, commit: reading.commit, version: reading.version }
 }
 
 /** This start's lines of the start log and who holds each service port, for a failure report. */
 export function diagnosticsScript(
   startLog: string,
-  logOffset: number | undefined,
+  logHeader: string | undefined,
   ports: number[]
 ): ShellCode {
   const lines =
-    logOffset === undefined
+    logHeader === undefined
       ? sh``
       : sh`printf -- '--- this start in %s\n' ${startLog}
-${startLinesScript(startLog, logOffset + 1)}`
+${startLinesScript(startLog, logHeader)}`
   return joinCode([
     SERVICE_FUNCTIONS,
     lines,
@@ -96,7 +95,7 @@ for port in $ports; do
   done
 done
 [ -z "$old$free" ] || exit 0
-service_scan ${target} ${stateFile} '' '' "$ports" | record_state ${stateFile} ${release} ${sha}
+service_scan ${target} "$(recorded_processes ${stateFile})" '' '' "$ports" | record_state ${stateFile} ${release} ${sha}
 printf 'recorded %s\n' "$(awk '/"pid":/ { sub(/.*"pid": */, ""); sub(/,.*/, ""); printf " %s", $0 }' ${stateFile})"`
   ])
 }
@@ -122,7 +121,7 @@ async function failure(
   if (last?.answer.status !== undefined)
     lines.push(`Last response: HTTP ${last.answer.status} ${trimmed(last.answer.body)}`)
   const diagnostics = await session.remote
-    .run(diagnosticsScript(layout.startLog, restart.started.logOffset, settings.ports), {
+    .run(diagnosticsScript(layout.startLog, restart.started.logHeader, settings.ports), {
       phase: 'verify',
       timeoutSeconds: 30,
       allowFailure: true
@@ -134,8 +133,8 @@ async function failure(
 
 /** Poll fast while a quick service comes up, then back off to once a second. */
 export function pollDelayMs(elapsedMs: number): number {
-  if (elapsedMs < 3000) return 100
-  if (elapsedMs < 10_000) return 250
+  if (elapsedMs < 5000) return 50
+  if (elapsedMs < 15_000) return 250
   return 1000
 }
 
@@ -243,7 +242,11 @@ export async function verifyService(
     core.info(`Still ${confirmed.commit} after ${settings.stableForSeconds} s (stable-for)`)
   }
   checkVersionGuards(ctx, confirmed.version, previousVersion)
-  return { commit: confirmed.commit as string, version: confirmed.version }
+  return {
+    commit: confirmed.commit as string,
+    version: confirmed.version,
+    firstAnsweredAt: first.at
+  }
 }
 
 /** version-range and allow-downgrade, against the version the new service reports. */

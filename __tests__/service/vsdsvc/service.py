@@ -17,6 +17,24 @@ def read_text(path, default):
         return default
 
 
+def record_timing(event, at=None):
+    """Appends `event epoch_ms pid` to $VSDSVC_TIMINGS: the bench subtracts the service's own time."""
+    path = os.environ.get("VSDSVC_TIMINGS")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(f"{event} {(time.time() if at is None else at) * 1000:.1f} {os.getpid()}\n")
+
+
+def process_start_time():
+    """When this process was created (epoch seconds), interpreter start-up included: its age from
+    /proc (start ticks against uptime, 10 ms steps), not btime, which is whole seconds."""
+    with open("/proc/self/stat", encoding="utf-8") as handle:
+        ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/uptime", encoding="utf-8") as handle:
+        uptime = float(handle.read().split()[0])
+    return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
+
+
 def on_sigterm(options):
     """Install the SIGTERM behaviour the test asks for."""
     if options.ignore_term:
@@ -25,7 +43,8 @@ def on_sigterm(options):
 
     def delayed_exit(_signum, _frame):
         # Keep serving (and holding the port) for exit_delay seconds, then go.
-        threading.Timer(options.exit_delay, lambda: os._exit(0)).start()
+        record_timing("term")
+        threading.Timer(options.exit_delay, lambda: (record_timing("exit"), os._exit(0))).start()
 
     signal.signal(signal.SIGTERM, delayed_exit)
 
@@ -65,6 +84,7 @@ def serve(options, commit, version):
 
     time.sleep(options.listen_delay)
     server = ThreadingHTTPServer(("127.0.0.1", options.port), Handler)
+    record_timing("listen")
     print(f"serving {commit} on {options.port} as pid {os.getpid()}", flush=True)
     server.serve_forever()
 
@@ -83,6 +103,7 @@ def start(options):
             return
         # Like gunicorn --daemon: a session of its own, so it is in no group the action started.
         os.setsid()
+    record_timing("started", process_start_time())
     with open(pidfile(options.port), "w", encoding="utf-8") as handle:
         handle.write(str(os.getpid()))
     on_sigterm(options)

@@ -1,0 +1,82 @@
+/**
+ * The restart's critical path: wait-for-exit, switch and start run as one host step that finishes
+ * even when the action is cut off, and downtime-seconds measures the gap a client sees.
+ */
+import { describe, expect, it } from '@jest/globals'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { runAction } from '../support/action.js'
+import { deploy, deployInputs, useSshd } from '../support/deploy.js'
+import { serviceSource, sha, waitForCommit } from '../support/service.js'
+import { type TestSshd } from '../support/sshd.js'
+
+let sshd: TestSshd
+useSshd(started => (sshd = started), { stopServicesAfterEach: true })
+
+describe('downtime', () => {
+  it('downtime-seconds covers a 2 s drain and little more; the phases keep their own groups', async () => {
+    const target = join(sshd.dir, 'drain')
+    const inputs = await deployInputs(sshd, serviceSource(), target, {}, '--exit-delay 2')
+    const port = Number(inputs.ports)
+    const first = await deploy({ ...inputs, sha: sha('1') })
+    expect(first.outputs['downtime-seconds']).not.toBe('')
+    await waitForCommit(port, sha('1'))
+    const second = await deploy({ ...inputs, sha: sha('2') })
+    const downtime = Number(second.outputs['downtime-seconds'])
+    expect(downtime).toBeGreaterThanOrEqual(2)
+    expect(downtime).toBeLessThan(5)
+    const [host] = JSON.parse(second.outputs.hosts)
+    expect(host.downtimeSeconds).toBe(downtime)
+    expect(host.phases.map((timing: { phase: string }) => timing.phase)).toEqual([
+      'connect',
+      'lock',
+      'upload',
+      'prepare',
+      'stop',
+      'wait-for-exit',
+      'switch',
+      'start',
+      'verify',
+      'prune'
+    ])
+    for (const phase of ['wait-for-exit', 'switch', 'start'])
+      expect(second.stdout).toMatch(new RegExp(`::group::127\\.0\\.0\\.1:\\d+: ${phase}\\n`))
+    expect(second.stdout).toMatch(/old service gone after [2-4] s/)
+    expect(second.summary).toMatch(/<td>\d+\.\d\d s<\/td>/)
+  })
+
+  it('a job killed during wait-for-exit leaves the host to finish the restart; the post step reports it and frees the lock', async () => {
+    const target = join(sshd.dir, 'killed')
+    const inputs = await deployInputs(sshd, serviceSource(), target, {}, '--exit-delay 3')
+    const port = Number(inputs.ports)
+    await deploy({ ...inputs, sha: sha('3') })
+    await waitForCommit(port, sha('3'))
+    const killed = await runAction(
+      { ...inputs, sha: sha('4') },
+      {
+        whileRunning: async child => {
+          let seen = ''
+          await new Promise<void>(resolve => {
+            child.stdout?.on('data', chunk => {
+              seen += chunk
+              if (/: wait-for-exit\n/.test(seen)) resolve()
+            })
+          })
+          child.kill('SIGKILL')
+        }
+      }
+    )
+    expect(killed.code).toBeNull()
+    // Nobody is connected any more, yet the new release comes up.
+    await waitForCommit(port, sha('4'), 20_000)
+    expect(existsSync(join(target, '.deploy/lock'))).toBe(true)
+    const post = await runAction(inputs, { entry: 'post', state: killed.state })
+    expect(post.code).toBe(0)
+    expect(post.stdout).toContain(
+      'the host finished it: the new release was started but not verified'
+    )
+    expect(post.stdout).toMatch(/Started 'python3 -m vsdsvc .*' as process group \d+/)
+    expect(post.stdout).toContain(`Released ${target}/.deploy/lock`)
+    expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
+  })
+})
