@@ -27,18 +27,7 @@ describe('downtime', () => {
     expect(downtime).toBeLessThan(5)
     const [host] = JSON.parse(second.outputs.hosts)
     expect(host.downtimeSeconds).toBe(downtime)
-    expect(host.phases.map((timing: { phase: string }) => timing.phase)).toEqual([
-      'connect',
-      'lock',
-      'upload',
-      'prepare',
-      'stop',
-      'wait-for-exit',
-      'switch',
-      'start',
-      'verify',
-      'prune'
-    ])
+    // One host step, yet each phase keeps its log group (verify.test.ts checks their timings).
     for (const phase of ['wait-for-exit', 'switch', 'start'])
       expect(second.stdout).toMatch(new RegExp(`::group::127\\.0\\.0\\.1:\\d+: ${phase}\\n`))
     expect(second.stdout).toMatch(/old service gone after [2-4] s/)
