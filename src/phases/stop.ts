@@ -69,13 +69,15 @@ scan=$(service_scan ${target} "$recorded" "$pattern" '' '')
 hits=$(printf '%s\n' "$scan" | awk '$1 == "signal" && $5 == "pattern" { print $2 }')
 count=0; users=
 for pid in $hits; do
-  count=$((count + 1)); user=$(user_of "$pid")
+  # A hit gone since the scan (a short-lived command) is nobody's service.
+  user=$(user_of "$pid"); [ -n "$user" ] || continue
+  count=$((count + 1))
   case " $users " in *" $user "*) ;; *) users="$users $user" ;; esac
 done
 several=; case "$users" in " "*" "*) several=1 ;; esac
 if [ "$count" -gt ${MAX_PATTERN_HITS} ] || [ -n "$several" ]; then
   printf '@@error process-match %s matches %s processes of user(s)%s; nothing was signalled:\n' "'$pattern'" "$count" "$users"
-  for pid in $hits; do printf '@@error   %s %s: %s\n' "$pid" "$(user_of "$pid")" "$(cmdline_of "$pid")"; done
+  for pid in $hits; do user=$(user_of "$pid") && [ -n "$user" ] && printf '@@error   %s %s: %s\n' "$pid" "$user" "$(cmdline_of "$pid")"; done
   exit ${PATTERN_TOO_BROAD}
 fi
 # The log lines are written before the signals, so the service is not kept waiting for them.
