@@ -47167,7 +47167,7 @@ var import_picomatch = __toESM(require_picomatch2(), 1);
 import { createHash as createHash2 } from "node:crypto";
 import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-var ALWAYS_EXCLUDED = [".git", "__pycache__", "*.pyc", "*.pyo"];
+var ALWAYS_EXCLUDED = [".git", "__pycache__", "*.pyc", "*.pyo", "/.deploy"];
 function excludeMatcher(patterns) {
   const rules = patterns.map((raw) => {
     const dirOnly = raw.endsWith("/");
@@ -47276,7 +47276,8 @@ function planTransfer(entries, base) {
 
 // src/phases/upload.ts
 var import_tar_stream = __toESM(require_tar_stream(), 1);
-import { createReadStream as createReadStream2, readFileSync as readFileSync2 } from "node:fs";
+import { createReadStream as createReadStream2, existsSync as existsSync2, readFileSync as readFileSync2 } from "node:fs";
+import { join as join2 } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { PassThrough, Transform as Transform2 } from "node:stream";
 
@@ -47513,6 +47514,11 @@ function scanUploadSource(settings) {
 async function upload(ctx) {
   const { settings, session, layout, report } = ctx;
   const remote = session.remote;
+  if (existsSync2(join2(settings.source, ".deploy"))) {
+    warning(
+      `${settings.source}/.deploy was not shipped: ${layout.deployDir} on the host is the action's own (lock, state.json, releases.log). Rename it in the repository if the service needs it.`
+    );
+  }
   const isShared = under(settings.sharedPaths);
   const stdin = new PassThrough();
   let reported = () => void 0;

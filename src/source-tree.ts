@@ -4,7 +4,11 @@ import { join } from 'node:path'
 import picomatch from 'picomatch'
 
 /** Patterns never shipped: git metadata and Python bytecode. */
-export const ALWAYS_EXCLUDED = ['.git', '__pycache__', '*.pyc', '*.pyo']
+/**
+ * Never shipped. `/.deploy` is reserved: the action keeps its lock, state.json and releases.log in
+ * `<target>/.deploy`, and an in-place deploy would otherwise let the repository overwrite them.
+ */
+export const ALWAYS_EXCLUDED = ['.git', '__pycache__', '*.pyc', '*.pyo', '/.deploy']
 
 interface EntryBase {
   /** Relative to the source root, `/`-separated. */

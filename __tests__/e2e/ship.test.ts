@@ -147,4 +147,20 @@ describe('strategy in-place', () => {
     expect(existsSync(join(target, 'stale.py'))).toBe(false)
     expect(existsSync(join(target, 'pkg/__pycache__'))).toBe(false)
   })
+
+  it("never ships the source's own .deploy: the host's lock and state.json stay the action's", async () => {
+    const source = richSourceTree()
+    write(source, '.deploy/state.json', '{"processes": [{"pid": 1, "pgid": 1, "start": 0}]}\n')
+    write(source, '.deploy/lock/owner', 'not a deploy\n')
+    write(source, '.deploy/releases.log', 'forged\n')
+    const target = join(sshd.dir, 'in-place-reserved')
+    const inputs = await deployInputs(sshd, source, target, { strategy: 'in-place' })
+    const first = await deploy(inputs)
+    expect(first.stdout).toContain(`${source}/.deploy was not shipped`)
+    // A second deploy would wait out lock-timeout on a shipped lock; it takes the lock at once.
+    await deploy({ ...inputs, 'lock-timeout': '5' })
+    expect(readFileSync(join(target, '.deploy/state.json'), 'utf8')).toContain('"boot_id"')
+    expect(readFileSync(join(target, '.deploy/releases.log'), 'utf8')).not.toContain('forged')
+    expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
+  })
 })

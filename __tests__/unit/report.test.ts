@@ -103,7 +103,7 @@ describe('describePlan', () => {
     ])
     const text = plan.join('\n')
     expect(text).toContain('/srv/app/current -> releases/20261124T101500Z-0123456')
-    expect(text).toContain('excluding .git, __pycache__, *.pyc, *.pyo, *.log')
+    expect(text).toContain('excluding .git, __pycache__, *.pyc, *.pyo, /.deploy, *.log')
     expect(text).toContain("processes matching 'app serve'")
     expect(text).toContain('ports free: 7861')
   })

@@ -5,7 +5,7 @@ import { exportEnvScript } from './environment.js'
 import { liveDir } from './stop.js'
 
 /** Exit code of the start body when the start command failed. */
-export const START_FAILED = 4
+const START_FAILED = 4
 
 const parentOf = (path: string): string => path.slice(0, path.lastIndexOf('/')) || '/'
 

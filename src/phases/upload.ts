@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
-import { createReadStream, readFileSync } from 'node:fs'
+import { createReadStream, existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { PassThrough, Transform, type Readable } from 'node:stream'
 import tar from 'tar-stream'
@@ -287,6 +288,11 @@ export function scanUploadSource(settings: Settings): Promise<TreeEntry[]> {
 export async function upload(ctx: DeployContext): Promise<void> {
   const { settings, session, layout, report } = ctx
   const remote = session.remote
+  if (existsSync(join(settings.source, '.deploy'))) {
+    core.warning(
+      `${settings.source}/.deploy was not shipped: ${layout.deployDir} on the host is the action's own (lock, state.json, releases.log). Rename it in the repository if the service needs it.`
+    )
+  }
   const isShared = under(settings.sharedPaths)
   // One command: it reports the host's state, then waits on stdin for the plan and the stream.
   const stdin = new PassThrough()
