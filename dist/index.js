@@ -47082,20 +47082,37 @@ function lockOwner(sha, now = /* @__PURE__ */ new Date()) {
 }
 function acquireLockScript(layout, owner, timeoutSeconds) {
   const ownerFile = `${layout.lockDir}/owner`;
+  const pending = `${layout.deployDir}/lock-owner.${owner.token}`;
   return sh`mkdir -p -- ${layout.deployDir} || exit 1
+if ! printf '%s\n' ${JSON.stringify(owner)} 2>/dev/null > ${pending}; then
+  rm -f -- ${pending}
+  printf 'could not write %s: the disk is full, or the deploy user may not write there\n' ${pending} >&2
+  exit 1
+fi
 waited=0
-while ! mkdir -- ${layout.lockDir} 2>/dev/null; do
+while ! made=$(mkdir -- ${layout.lockDir} 2>&1); do
+  if [ ! -d ${layout.lockDir} ]; then rm -f -- ${pending}; printf '%s\n' "$made" >&2; exit 1; fi
   if [ "$waited" = 0 ]; then printf 'waiting for the deploy lock, held by: %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"; fi
-  if [ "$waited" -ge ${timeoutSeconds} ]; then printf 'owner %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
+  if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending}; printf 'owner %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
   sleep 1
   waited=$((waited + 1))
 done
-printf '%s\n' ${JSON.stringify(owner)} > ${ownerFile}`;
+mv -f -- ${pending} ${ownerFile} || { rmdir -- ${layout.lockDir}; rm -f -- ${pending}; exit 1; }`;
 }
 var STEP_WAIT_SECONDS = 600;
 function releaseLockScript(lock) {
+  const ownerFile = `${lock.lockDir}/owner`;
   return sh`${awaitStepScript(lock.restartLog, STEP_WAIT_SECONDS)} > /dev/null
-if grep -qF -- ${lock.token} ${`${lock.lockDir}/owner`} 2>/dev/null; then rm -rf -- ${lock.lockDir}; fi`;
+if grep -qF -- ${lock.token} ${ownerFile} 2>/dev/null; then rm -rf -- ${lock.lockDir} && echo released
+elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"
+else echo gone; fi`;
+}
+function releaseOutcome(lock, stdout) {
+  if (/^released$/m.test(stdout)) return `Released ${lock.lockDir}`;
+  const other = /^other (.*)$/m.exec(stdout);
+  if (other)
+    return `Left ${lock.lockDir} alone: it is held by another deploy now (${describeOwner(other[1])})`;
+  return `${lock.lockDir} was already gone`;
 }
 function describeOwner(text) {
   try {
@@ -48678,19 +48695,20 @@ function describePlan(settings, host, sha, now) {
 // src/deploy.ts
 var errorText2 = (error2) => error2 instanceof Error ? error2.message : String(error2);
 async function releaseLock(address, settings, session, lock) {
-  const script = releaseLockScript(lock);
+  const release = (on) => on.remote.run(releaseLockScript(lock), { phase: "lock", timeoutSeconds: 660 }).then((result) => result.stdout);
+  let stdout;
   try {
-    await session.remote.run(script, { phase: "lock", timeoutSeconds: 660 });
+    stdout = await release(session);
   } catch {
     const fresh = await connect(address, settings, "lock");
     try {
-      await fresh.remote.run(script, { phase: "lock", timeoutSeconds: 660 });
+      stdout = await release(fresh);
     } finally {
       fresh.close();
     }
   }
   trackLock(lock, false);
-  info(`Released ${lock.lockDir}`);
+  info(releaseOutcome(lock, stdout));
 }
 async function ship(address, settings, session, sha, report) {
   const label = hostLabel(address);

@@ -42623,8 +42623,26 @@ async function connect(address, settings, phase = "connect") {
 // src/phases/lock.ts
 var STEP_WAIT_SECONDS = 600;
 function releaseLockScript(lock) {
+  const ownerFile = `${lock.lockDir}/owner`;
   return sh`${awaitStepScript(lock.restartLog, STEP_WAIT_SECONDS)} > /dev/null
-if grep -qF -- ${lock.token} ${`${lock.lockDir}/owner`} 2>/dev/null; then rm -rf -- ${lock.lockDir}; fi`;
+if grep -qF -- ${lock.token} ${ownerFile} 2>/dev/null; then rm -rf -- ${lock.lockDir} && echo released
+elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"
+else echo gone; fi`;
+}
+function releaseOutcome(lock, stdout) {
+  if (/^released$/m.test(stdout)) return `Released ${lock.lockDir}`;
+  const other = /^other (.*)$/m.exec(stdout);
+  if (other)
+    return `Left ${lock.lockDir} alone: it is held by another deploy now (${describeOwner(other[1])})`;
+  return `${lock.lockDir} was already gone`;
+}
+function describeOwner(text) {
+  try {
+    const owner = JSON.parse(text);
+    return `${owner.run} (deploying ${owner.sha.slice(0, 12)}, since ${owner.time})`;
+  } catch {
+    return text.trim() || "an unknown owner (the owner file is empty)";
+  }
 }
 
 // src/settings.ts
@@ -43019,9 +43037,12 @@ async function runPost() {
       const address = { host: lock.host, port: lock.port, username: lock.username };
       const session = await connect(address, settings, "post");
       try {
-        await session.remote.run(releaseLockScript(lock), { phase: "post", timeoutSeconds: 660 });
+        const { stdout } = await session.remote.run(releaseLockScript(lock), {
+          phase: "post",
+          timeoutSeconds: 660
+        });
         info(
-          `Released ${lock.lockDir} on ${hostLabel(address)}, left by an interrupted deploy`
+          `${releaseOutcome(lock, stdout)} on ${hostLabel(address)}, left by an interrupted deploy`
         );
       } finally {
         session.close();

@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import { hostLabel } from './host-address.js'
 import { awaitStepScript, stepOutcome } from './host-step.js'
 import { connect } from './phases/connect.js'
-import { releaseLockScript, type HeldLock } from './phases/lock.js'
+import { releaseLockScript, releaseOutcome, type HeldLock } from './phases/lock.js'
 import type { RunningRestart } from './phases/restart.js'
 import { getSettings, type Settings } from './settings.js'
 
@@ -48,9 +48,12 @@ export async function runPost(): Promise<void> {
       const address = { host: lock.host, port: lock.port, username: lock.username }
       const session = await connect(address, settings, 'post')
       try {
-        await session.remote.run(releaseLockScript(lock), { phase: 'post', timeoutSeconds: 660 })
+        const { stdout } = await session.remote.run(releaseLockScript(lock), {
+          phase: 'post',
+          timeoutSeconds: 660
+        })
         core.info(
-          `Released ${lock.lockDir} on ${hostLabel(address)}, left by an interrupted deploy`
+          `${releaseOutcome(lock, stdout)} on ${hostLabel(address)}, left by an interrupted deploy`
         )
       } finally {
         session.close()

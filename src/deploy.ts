@@ -7,6 +7,7 @@ import {
   acquireLock,
   lockOwner,
   releaseLockScript,
+  releaseOutcome,
   trackLock,
   type HeldLock
 } from './phases/lock.js'
@@ -32,19 +33,23 @@ async function releaseLock(
   session: HostSession,
   lock: HeldLock
 ): Promise<void> {
-  const script = releaseLockScript(lock)
+  const release = (on: HostSession) =>
+    on.remote
+      .run(releaseLockScript(lock), { phase: 'lock', timeoutSeconds: 660 })
+      .then(result => result.stdout)
+  let stdout: string
   try {
-    await session.remote.run(script, { phase: 'lock', timeoutSeconds: 660 })
+    stdout = await release(session)
   } catch {
     const fresh = await connect(address, settings, 'lock')
     try {
-      await fresh.remote.run(script, { phase: 'lock', timeoutSeconds: 660 })
+      stdout = await release(fresh)
     } finally {
       fresh.close()
     }
   }
   trackLock(lock, false)
-  core.info(`Released ${lock.lockDir}`)
+  core.info(releaseOutcome(lock, stdout))
 }
 
 /** lock → upload → prepare → switch → prune, with the lock released on every path. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { runAction } from '../support/action.js'
@@ -136,6 +136,29 @@ describe('faults', () => {
     expect(existsSync(join(release, '$(touch pwned-exclude)'))).toBe(false)
     for (const dir of [homedir(), sshd.dir, target, release, process.cwd()]) {
       expect(readdirSync(dir).filter(name => name.startsWith('pwned'))).toEqual([])
+    }
+  })
+
+  it('a full disk never leaves a lock without an owner: it fails clearly, and the next deploy takes the lock at once', async () => {
+    const target = join(sshd.dir, 'full-disk')
+    mkdirSync(join(target, '.deploy'), { recursive: true })
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', target])
+    try {
+      mkdirSync(join(target, '.deploy'))
+      execFileSync('sh', ['-c', `dd if=/dev/zero of=${target}/filler bs=64k 2>/dev/null || true`])
+      const inputs = await deployInputs(sshd, richSourceTree(), target, { 'lock-timeout': '5' })
+      const full = await deploy(inputs, 1)
+      expect(failureMessage(full)).toMatch(
+        new RegExp(
+          `lock: could not take ${target}/\\.deploy/lock \\(exit 1\\): .*: the disk is full, or the deploy user may not write there`
+        )
+      )
+      expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
+      rmSync(join(target, 'filler'))
+      const next = await deploy(inputs)
+      expect(next.stdout).not.toMatch(/^waiting for the deploy lock/m)
+    } finally {
+      execFileSync('umount', ['-l', target])
     }
   })
 })

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals'
 import * as core from '@actions/core'
 import { DeployReport } from '../../src/report.js'
 import { describePlan } from '../../src/plan.js'
+import { releaseOutcome } from '../../src/phases/lock.js'
 import { getSettings } from '../../src/settings.js'
 import { inputReader, sourceTree, TEST_SHA } from '../support/fixtures.js'
 
@@ -106,5 +107,28 @@ describe('describePlan', () => {
     expect(text).toContain('excluding .git, __pycache__, *.pyc, *.pyo, /.deploy, *.log')
     expect(text).toContain("processes matching 'app serve'")
     expect(text).toContain('ports free: 7861')
+  })
+})
+
+describe('releaseOutcome', () => {
+  const lock = {
+    host: 'h',
+    port: 22,
+    username: 'u',
+    lockDir: '/srv/app/.deploy/lock',
+    token: 't',
+    restartLog: '/srv/app/.deploy/restart.log'
+  }
+  it('says Released only when the release removed the lock', () => {
+    expect(releaseOutcome(lock, 'released\n')).toBe('Released /srv/app/.deploy/lock')
+    expect(
+      releaseOutcome(
+        lock,
+        'other {"run":"https://x/runs/2","sha":"abcdef1234567890","time":"T","token":"z"}\n'
+      )
+    ).toBe(
+      'Left /srv/app/.deploy/lock alone: it is held by another deploy now (https://x/runs/2 (deploying abcdef123456, since T))'
+    )
+    expect(releaseOutcome(lock, 'gone\n')).toBe('/srv/app/.deploy/lock was already gone')
   })
 })

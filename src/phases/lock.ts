@@ -24,22 +24,34 @@ export function lockOwner(sha: string, now = new Date()): LockOwner {
   return { run, sha, time: now.toISOString(), token: randomBytes(12).toString('hex') }
 }
 
-/** `mkdir` is atomic: whoever creates the directory holds the lock. Waits on the host, polling each second. */
+/**
+ * `mkdir` is atomic: whoever creates the directory holds the lock. The owner is written first,
+ * beside it, and renamed in (a rename needs no space), so a full disk never leaves a lock without
+ * an owner; a `mkdir` that fails while no lock exists is an error, not a wait. Waits on the host,
+ * polling each second.
+ */
 export function acquireLockScript(
   layout: RemoteLayout,
   owner: LockOwner,
   timeoutSeconds: number
 ): ShellCode {
   const ownerFile = `${layout.lockDir}/owner`
+  const pending = `${layout.deployDir}/lock-owner.${owner.token}`
   return sh`mkdir -p -- ${layout.deployDir} || exit 1
+if ! printf '%s\n' ${JSON.stringify(owner)} 2>/dev/null > ${pending}; then
+  rm -f -- ${pending}
+  printf 'could not write %s: the disk is full, or the deploy user may not write there\n' ${pending} >&2
+  exit 1
+fi
 waited=0
-while ! mkdir -- ${layout.lockDir} 2>/dev/null; do
+while ! made=$(mkdir -- ${layout.lockDir} 2>&1); do
+  if [ ! -d ${layout.lockDir} ]; then rm -f -- ${pending}; printf '%s\n' "$made" >&2; exit 1; fi
   if [ "$waited" = 0 ]; then printf 'waiting for the deploy lock, held by: %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"; fi
-  if [ "$waited" -ge ${timeoutSeconds} ]; then printf 'owner %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
+  if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending}; printf 'owner %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
   sleep 1
   waited=$((waited + 1))
 done
-printf '%s\n' ${JSON.stringify(owner)} > ${ownerFile}`
+mv -f -- ${pending} ${ownerFile} || { rmdir -- ${layout.lockDir}; rm -f -- ${pending}; exit 1; }`
 }
 
 /** How long a lock release waits for a restart step still running on the host. */
@@ -52,8 +64,20 @@ const STEP_WAIT_SECONDS = 600
 export function releaseLockScript(
   lock: Pick<HeldLock, 'lockDir' | 'token' | 'restartLog'>
 ): ShellCode {
+  const ownerFile = `${lock.lockDir}/owner`
   return sh`${awaitStepScript(lock.restartLog, STEP_WAIT_SECONDS)} > /dev/null
-if grep -qF -- ${lock.token} ${`${lock.lockDir}/owner`} 2>/dev/null; then rm -rf -- ${lock.lockDir}; fi`
+if grep -qF -- ${lock.token} ${ownerFile} 2>/dev/null; then rm -rf -- ${lock.lockDir} && echo released
+elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"
+else echo gone; fi`
+}
+
+/** What a lock release did, in words, from its output (see releaseLockScript). */
+export function releaseOutcome(lock: HeldLock, stdout: string): string {
+  if (/^released$/m.test(stdout)) return `Released ${lock.lockDir}`
+  const other = /^other (.*)$/m.exec(stdout)
+  if (other)
+    return `Left ${lock.lockDir} alone: it is held by another deploy now (${describeOwner(other[1])})`
+  return `${lock.lockDir} was already gone`
 }
 
 function describeOwner(text: string): string {
