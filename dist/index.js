@@ -48267,6 +48267,17 @@ async function requestOnce(url, via) {
   }
   const transport = url.protocol === "https:" ? https : http;
   return new Promise((resolve) => {
+    let settled = false;
+    const settle = (answer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      resolve(answer);
+    };
+    const deadline = setTimeout(() => {
+      settle({ body: "", error: `no full answer within ${REQUEST_TIMEOUT_MS / 1e3} s` });
+      request.destroy();
+    }, REQUEST_TIMEOUT_MS);
     const request = transport.request(
       url,
       {
@@ -48282,16 +48293,18 @@ async function requestOnce(url, via) {
       (response) => {
         const chunks = [];
         let size = 0;
+        const done = () => settle({
+          status: response.statusCode,
+          body: Buffer.concat(chunks).toString("utf8"),
+          location: response.headers.location
+        });
         response.on("data", (chunk) => {
           if (size >= MAX_BODY) return;
           chunks.push(chunk.subarray(0, MAX_BODY - size));
           size += chunk.length;
-          if (size >= MAX_BODY) response.destroy();
-        });
-        const done = () => resolve({
-          status: response.statusCode,
-          body: Buffer.concat(chunks).toString("utf8"),
-          location: response.headers.location
+          if (size < MAX_BODY) return;
+          settle({ status: response.statusCode, body: "", truncated: true });
+          request.destroy();
         });
         response.on("end", done);
         response.on("close", done);
@@ -48303,7 +48316,7 @@ async function requestOnce(url, via) {
     );
     request.on(
       "error",
-      (error2) => resolve({ body: "", error: error2.code ?? error2.message })
+      (error2) => settle({ body: "", error: error2.code ?? error2.message })
     );
     request.end();
   }).finally(() => socket?.destroy());
@@ -48318,7 +48331,10 @@ async function fetchVersion(url, via) {
       return { body: "", error: error2 instanceof Error ? error2.message : String(error2) };
     }
     const redirected = answer.status && answer.status >= 300 && answer.status < 400 && answer.location;
-    if (!redirected) return { status: answer.status, body: answer.body, error: answer.error };
+    if (!redirected) {
+      const { status, body, error: error2, truncated } = answer;
+      return { status, body, error: error2, truncated };
+    }
     if (hop >= MAX_REDIRECTS)
       return {
         status: answer.status,
@@ -48392,6 +48408,12 @@ async function poll(ctx) {
   if (answer.error) return { answer, at, problem: `no HTTP answer (${answer.error})` };
   if (!answer.status || answer.status < 200 || answer.status > 299)
     return { answer, at, problem: `HTTP ${answer.status}` };
+  if (answer.truncated)
+    return {
+      answer,
+      at,
+      problem: "the body is over 1 MB; answer with a small JSON or plain-text body that holds the commit"
+    };
   const reading = readCommit(answer.body, settings.versionField);
   if ("problem" in reading) return { answer, at, problem: reading.problem };
   return { answer, at, commit: reading.commit, version: reading.version };

@@ -10,6 +10,8 @@ export interface VersionAnswer {
   body: string
   /** Set when there was no HTTP answer at all (refused, timed out, reset). */
   error?: string
+  /** The body went past MAX_BODY and was not read further. */
+  truncated?: boolean
 }
 
 const MAX_BODY = 1024 * 1024
@@ -57,6 +59,19 @@ async function requestOnce(
   }
   const transport = url.protocol === 'https:' ? https : http
   return new Promise<VersionAnswer & { location?: string }>(resolve => {
+    let settled = false
+    const settle = (answer: VersionAnswer & { location?: string }): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(deadline)
+      resolve(answer)
+    }
+    // The whole request, body included, within the limit: the socket's idle timeout alone never
+    // fires on a forwarded SSH channel, nor on an endpoint that trickles bytes.
+    const deadline = setTimeout(() => {
+      settle({ body: '', error: `no full answer within ${REQUEST_TIMEOUT_MS / 1000} s` })
+      request.destroy()
+    }, REQUEST_TIMEOUT_MS)
     const request = transport.request(
       url,
       {
@@ -72,18 +87,21 @@ async function requestOnce(
       response => {
         const chunks: Buffer[] = []
         let size = 0
-        response.on('data', (chunk: Buffer) => {
-          if (size >= MAX_BODY) return
-          chunks.push(chunk.subarray(0, MAX_BODY - size))
-          size += chunk.length
-          if (size >= MAX_BODY) response.destroy()
-        })
         const done = (): void =>
-          resolve({
+          settle({
             status: response.statusCode,
             body: Buffer.concat(chunks).toString('utf8'),
             location: response.headers.location
           })
+        response.on('data', (chunk: Buffer) => {
+          if (size >= MAX_BODY) return
+          chunks.push(chunk.subarray(0, MAX_BODY - size))
+          size += chunk.length
+          if (size < MAX_BODY) return
+          // Enough read: say so, and drop the rest.
+          settle({ status: response.statusCode, body: '', truncated: true })
+          request.destroy()
+        })
         response.on('end', done)
         response.on('close', done)
       }
@@ -92,7 +110,7 @@ async function requestOnce(
       request.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`))
     )
     request.on('error', error =>
-      resolve({ body: '', error: (error as NodeJS.ErrnoException).code ?? error.message })
+      settle({ body: '', error: (error as NodeJS.ErrnoException).code ?? error.message })
     )
     request.end()
   }).finally(() => socket?.destroy())
@@ -110,7 +128,10 @@ export async function fetchVersion(url: URL, via?: Client): Promise<VersionAnswe
     }
     const redirected =
       answer.status && answer.status >= 300 && answer.status < 400 && answer.location
-    if (!redirected) return { status: answer.status, body: answer.body, error: answer.error }
+    if (!redirected) {
+      const { status, body, error, truncated } = answer
+      return { status, body, error, truncated }
+    }
     if (hop >= MAX_REDIRECTS)
       return {
         status: answer.status,

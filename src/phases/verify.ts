@@ -34,6 +34,13 @@ async function poll(ctx: DeployContext): Promise<Poll> {
   if (answer.error) return { answer, at, problem: `no HTTP answer (${answer.error})` }
   if (!answer.status || answer.status < 200 || answer.status > 299)
     return { answer, at, problem: `HTTP ${answer.status}` }
+  if (answer.truncated)
+    return {
+      answer,
+      at,
+      problem:
+        'the body is over 1 MB; answer with a small JSON or plain-text body that holds the commit'
+    }
   const reading = readCommit(answer.body, settings.versionField)
   if ('problem' in reading) return { answer, at, problem: reading.problem }
   return { answer, at, commit: reading.commit, version: reading.version }
