@@ -48388,6 +48388,11 @@ function readCommit(body, field) {
   }
   const text = body.trim();
   if (!text) return { problem: "the body is empty" };
+  if (text.startsWith("<")) {
+    return {
+      problem: `the body is HTML (${JSON.stringify(text.slice(0, 60))}\u2026), not a commit: point version-url at the endpoint that reports it`
+    };
+  }
   return { commit: text.split(/\s+/)[0] };
 }
 function topKeys(json) {

@@ -193,6 +193,12 @@ export function readCommit(body: string, field: string | undefined): CommitReadi
   }
   const text = body.trim()
   if (!text) return { problem: 'the body is empty' }
+  // A page (a proxy's error page, a login form) is not a commit, whatever its first word.
+  if (text.startsWith('<')) {
+    return {
+      problem: `the body is HTML (${JSON.stringify(text.slice(0, 60))}…), not a commit: point version-url at the endpoint that reports it`
+    }
+  }
   return { commit: text.split(/\s+/)[0] }
 }
 

@@ -50,7 +50,12 @@ describe('readCommit', () => {
       "the JSON body has no text at 'build.sha' (version-field); its top-level keys are build"
     ],
     ['plain', 'commit', "the body is not JSON, but version-field 'commit' is set"],
-    ['  ', undefined, 'the body is empty']
+    ['  ', undefined, 'the body is empty'],
+    [
+      '<html><body>502 Bad Gateway</body></html>',
+      undefined,
+      'the body is HTML ("<html><body>502 Bad Gateway</body></html>"…), not a commit: point version-url at the endpoint that reports it'
+    ]
   ])('explains %j (field %s)', (body, field, problem) => {
     expect(readCommit(body, field)).toEqual({ problem })
   })
