@@ -47616,39 +47616,72 @@ function switchCurrentScript(layout, release, token) {
 function releasesLogScript(layout, entry) {
   return sh`printf '%s\n' ${JSON.stringify(entry)} >> ${layout.releasesLog}`;
 }
-function listTreesScript(staging, target, sharedPaths) {
+function listTreesScript(staging, shipped, target, sharedPaths) {
   const kept = ["./.deploy", ...sharedPaths.map((path) => `./${path}`)].flatMap(
     (path, index) => index === 0 ? ["-path", path] : ["-o", "-path", path]
   );
   return sh`(cd -- ${staging} && find . -mindepth 1 -printf '%y %P\0') || exit 1
 printf '\0'
+if [ -d ${shipped} ]; then (cd -- ${shipped} && find . -mindepth 1 -printf '%y %P\0') || exit 1; fi
+printf '\0'
 cd -- ${target} && find . -mindepth 1 \( ${kept} \) -prune -o -printf '%y %P\0'`;
 }
 function parseTreeListing(stdout) {
-  const staged = /* @__PURE__ */ new Map();
-  const live = /* @__PURE__ */ new Map();
-  let into = staged;
+  const lists = [/* @__PURE__ */ new Map(), /* @__PURE__ */ new Map(), /* @__PURE__ */ new Map()];
+  let index = 0;
   for (const record of stdout.split("\0")) {
     if (record === "") {
-      into = live;
+      index = Math.min(index + 1, 2);
       continue;
     }
-    into.set(record.slice(2), record[0]);
+    lists[index].set(record.slice(2), record[0]);
   }
-  return { staged, live };
+  const [staged, shipped, live] = lists;
+  return { staged, shipped, live };
 }
-function pathsToDelete(staged, live, exclude, sharedPaths) {
-  const excluded = excludeMatcher([...ALWAYS_EXCLUDED, ...exclude]);
+function planInPlaceDeletions({ staged, shipped, live }, exclude, sharedPaths) {
+  const excludedBy = excludeMatcher([...ALWAYS_EXCLUDED, ...exclude]);
   const isSharedParent = (path) => sharedPaths.some((shared) => shared.startsWith(`${path}/`));
-  const deleted = [];
+  const below = (parents, path) => parents.some((parent) => path.startsWith(`${parent}/`));
+  const skipped = [];
+  const notOursDirs = [];
+  const deletions = { files: [], dirs: [], notOurs: [] };
+  const keptInside = /* @__PURE__ */ new Set();
   for (const path of [...live.keys()].sort()) {
     const type = live.get(path);
-    if (deleted.some((parent) => path.startsWith(`${parent}/`))) continue;
-    const isDir = type === "d";
-    if (excluded(path, isDir) || isSharedParent(path)) continue;
-    if (staged.get(path) !== type) deleted.push(path);
+    if (below(skipped, path)) continue;
+    if (excludedBy(path, type === "d") || isSharedParent(path)) {
+      if (type === "d") skipped.push(path);
+      continue;
+    }
+    if (staged.get(path) === type) continue;
+    if (shipped.get(path) === type) {
+      if (type === "d") deletions.dirs.push(path);
+      else deletions.files.push(path);
+      continue;
+    }
+    if (below(notOursDirs, path)) continue;
+    if (type === "d") notOursDirs.push(path);
+    deletions.notOurs.push(type === "d" ? `${path}/` : path);
+    for (let parent = path; parent.includes("/"); ) {
+      parent = parent.slice(0, parent.lastIndexOf("/"));
+      keptInside.add(parent);
+    }
+    if (staged.has(path)) {
+      throw new Error(
+        `in-place: the new tree has a ${staged.get(path) === "d" ? "directory" : "file"} at ${path}, where the host has a ${type === "d" ? "directory" : "file"} no deploy shipped. Move it out of the target (or add it to exclude), then deploy again. Nothing was stopped.`
+      );
+    }
   }
-  return deleted;
+  for (const dir of deletions.dirs) {
+    if (keptInside.has(dir) && staged.has(dir)) {
+      throw new Error(
+        `in-place: the new tree has a file at ${dir}, where the host has a directory holding files no deploy shipped. Move them out of the target, then deploy again. Nothing was stopped.`
+      );
+    }
+  }
+  deletions.dirs = deletions.dirs.filter((dir) => !keptInside.has(dir)).reverse();
+  return deletions;
 }
 function logEntry(ctx) {
   return {
@@ -47661,36 +47694,65 @@ function logEntry(ctx) {
     run: ctx.run
   };
 }
-var deletionList = (ctx) => `${ctx.layout.deployDir}/sync-delete`;
+var removalLists = (ctx) => ({
+  files: `${ctx.layout.deployDir}/sync-delete`,
+  dirs: `${ctx.layout.deployDir}/sync-rmdir`
+});
+var nulList = (paths) => Buffer.from(paths.map((path) => `./${path}\0`).join(""));
+var LISTED = 20;
+var listed = (paths) => paths.slice(0, LISTED).join(", ") + (paths.length > LISTED ? ` and ${paths.length - LISTED} more` : "");
 async function planInPlaceSync(ctx) {
   const { settings, session, layout } = ctx;
   const listing = await session.remote.run(
-    listTreesScript(ctx.releaseDir, layout.target, settings.sharedPaths),
+    listTreesScript(
+      ctx.releaseDir,
+      `${layout.deployDir}/${IN_PLACE_TREE}`,
+      layout.target,
+      settings.sharedPaths
+    ),
     { phase: "prepare", timeoutSeconds: 120 }
   );
-  const { staged, live } = parseTreeListing(listing.stdout);
-  const doomed = pathsToDelete(staged, live, settings.exclude, settings.sharedPaths);
-  await session.remote.run(sh`cat > ${deletionList(ctx)}`, {
+  const plan = planInPlaceDeletions(
+    parseTreeListing(listing.stdout),
+    settings.exclude,
+    settings.sharedPaths
+  );
+  const lists = removalLists(ctx);
+  await session.remote.run(sh`cat > ${lists.files}`, {
     phase: "prepare",
     timeoutSeconds: 120,
-    stdin: Buffer.from(doomed.map((path) => `./${path}\0`).join(""))
+    stdin: nulList(plan.files)
   });
-  info(`In-place sync planned: ${doomed.length} path(s) the source no longer has will go`);
+  await session.remote.run(sh`cat > ${lists.dirs}`, {
+    phase: "prepare",
+    timeoutSeconds: 120,
+    stdin: nulList(plan.dirs)
+  });
+  info(
+    `In-place sync planned: ${plan.files.length + plan.dirs.length} path(s) an earlier deploy shipped and the source no longer has will go`
+  );
+  if (plan.notOurs.length > 0) {
+    info(
+      `Not ours, kept: ${plan.notOurs.length} path(s) in ${layout.target} that the source does not have and no deploy shipped: ${listed(plan.notOurs)}`
+    );
+  }
 }
 function syncInPlaceBody(ctx) {
   const { settings, layout } = ctx;
   const staging = ctx.releaseDir;
-  const doomed = deletionList(ctx);
-  const tree = `${layout.deployDir}/tree`;
+  const lists = removalLists(ctx);
+  const tree = `${layout.deployDir}/${IN_PLACE_TREE}`;
   const keep = [layout.deployDir, ...settings.sharedPaths.map((path) => `${layout.target}/${path}`)];
   const bytecode = settings.clearPycache ? sh`cleared=$(${clearBytecodeScript(layout.target, keep)}) || exit 1
 printf 'Cleared bytecode in %s: %s .pyc/.pyo file(s)\n' ${layout.target} "$cleared"` : sh``;
-  return sh`if [ -s ${doomed} ]; then (cd -- ${layout.target} && xargs -0 rm -rf -- < ${doomed}) || exit 1; fi
-removed=$(tr -cd '\000' < ${doomed} | wc -c)
+  return sh`cd -- ${layout.target} || exit 1
+if [ -s ${lists.files} ]; then xargs -0 rm -f -- < ${lists.files} || exit 1; fi
+if [ -s ${lists.dirs} ]; then xargs -0 rmdir -- < ${lists.dirs} 2>/dev/null; fi
+removed=$(cat -- ${lists.files} ${lists.dirs} | tr -cd '\000' | wc -c)
 ${tarCopyScript(staging, layout.target)} || exit 1
-printf 'Synced the new tree into %s; removed %s path(s) the source no longer has\n' ${layout.target} "$((removed))"
+printf 'Synced the new tree into %s; removed %s path(s) an earlier deploy shipped that the source no longer has\n' ${layout.target} "$((removed))"
 ${bytecode}
-rm -rf -- ${tree} && mv -- ${staging} ${tree} && mv -f -- ${manifestPath(layout, "staging")} ${manifestPath(layout, "tree")} && rm -f -- ${doomed} || exit 1
+rm -rf -- ${tree} && mv -- ${staging} ${tree} && mv -f -- ${manifestPath(layout, "staging")} ${manifestPath(layout, "tree")} && rm -f -- ${lists.files} ${lists.dirs} || exit 1
 ${releasesLogScript(layout, logEntry(ctx))} || exit 1`;
 }
 function switchBody(ctx, token) {

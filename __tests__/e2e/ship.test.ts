@@ -12,6 +12,7 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { currentRelease, deploy, deployInputs, useSshd } from '../support/deploy.js'
+import { sha } from '../support/service.js'
 import { type TestSshd } from '../support/sshd.js'
 import {
   isUnder,
@@ -121,10 +122,9 @@ describe('strategy releases', () => {
 })
 
 describe('strategy in-place', () => {
-  it('syncs the live tree to the source, deleting what the source no longer has and keeping excluded and shared paths', async () => {
+  it('syncs the live tree to the source, removing only what an earlier deploy shipped; excluded, shared and host-owned paths stay', async () => {
     const source = richSourceTree()
     const target = join(sshd.dir, 'in-place-app')
-    write(target, 'stale.py', 'old code\n')
     write(target, 'server.log', 'keep me\n')
     write(target, 'uploads/user.png', 'upload')
     const inputs = await deployInputs(sshd, source, target, {
@@ -144,8 +144,37 @@ describe('strategy in-place', () => {
     expect(treeDigest(target, keptByHost)).toEqual(sourceDigest(source))
     expect(readFileSync(join(target, 'server.log'), 'utf8')).toBe('keep me\n')
     expect(readFileSync(join(target, 'uploads/user.png'), 'utf8')).toBe('upload')
-    expect(existsSync(join(target, 'stale.py'))).toBe(false)
+    expect(existsSync(join(target, 'pkg/module with space.py'))).toBe(false)
+    expect(existsSync(join(target, 'empty/nested'))).toBe(false)
     expect(existsSync(join(target, 'pkg/__pycache__'))).toBe(false)
+  })
+
+  it('a first deploy into a directory that already holds data deletes none of it, and lists it once as not ours', async () => {
+    const source = richSourceTree()
+    const target = join(sshd.dir, 'in-place-home')
+    const hostOwned: Record<string, string> = {
+      'data/users.db': 'users',
+      '.env': 'SECRET=1\n',
+      '.venv/bin/python': 'not a real python',
+      '.ssh/authorized_keys': 'ssh-ed25519 AAAA key\n',
+      'stale.py': 'old code\n',
+      'pkg/notes.txt': 'written by hand on the host\n'
+    }
+    for (const [path, text] of Object.entries(hostOwned)) write(target, path, text)
+    const inputs = await deployInputs(sshd, source, target, { strategy: 'in-place' })
+    const first = await deploy(inputs)
+    expect(first.stdout).toMatch(
+      /^Not ours, kept: 6 path\(s\) in \S+ that the source does not have and no deploy shipped: \.env, \.ssh\/, \.venv\/, data\/users\.db, pkg\/notes\.txt, stale\.py$/m
+    )
+    // The source drops a file it shipped and the directory around a host-owned one.
+    rmSync(join(source, 'pkg'), { recursive: true })
+    const second = await deploy({ ...inputs, sha: sha('2') })
+    expect(second.stdout).toMatch(
+      /^Synced the new tree into \S+; removed \d+ path\(s\) an earlier deploy shipped/m
+    )
+    for (const [path, text] of Object.entries(hostOwned))
+      expect(readFileSync(join(target, path), 'utf8')).toBe(text)
+    expect(readdirSync(join(target, 'pkg'))).toEqual(['notes.txt'])
   })
 
   it("never ships the source's own .deploy: the host's lock and state.json stay the action's", async () => {

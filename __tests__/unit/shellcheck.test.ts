@@ -86,7 +86,12 @@ const scripts: Record<string, ShellCode> = {
   'restart: await a step (lock release, post)': awaitStepScript(layout.restartLog, 60),
   'switch: current': switchCurrentScript(layout, release, 'token'),
   'switch: releases.log': releasesLogScript(layout, { event: 'deploy', sha }),
-  'switch: in-place listing': listTreesScript(`${layout.deployDir}/staging`, target, ['data']),
+  'switch: in-place listing': listTreesScript(
+    `${layout.deployDir}/staging`,
+    `${layout.deployDir}/tree`,
+    target,
+    ['data']
+  ),
   'start: foreground (host-step body)': foregroundStartBody(layout.current, environment, command),
   'verify: identity': serviceIdentityScript({
     target,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { releasesToPrune } from '../../src/phases/prune.js'
-import { parseTreeListing, pathsToDelete } from '../../src/phases/switch.js'
+import { parseTreeListing, planInPlaceDeletions } from '../../src/phases/switch.js'
 import {
   inspectionReport,
   mergeManifestScript,
@@ -81,31 +81,76 @@ describe('planTransfer', () => {
   })
 })
 
-describe('in-place --delete semantics', () => {
-  it('deletes what the new tree lacks or has with another type, but not excluded or shared paths', () => {
-    const records = (list: string[]) => list.map(record => `${record}\0`).join('')
-    const { staged, live } = parseTreeListing(
-      records(['f app.py', 'd pkg', 'f pkg/a.py', 'l link']) +
-        '\0' +
-        records([
-          'f app.py',
-          'd pkg',
-          'f pkg/a.py',
-          'f pkg/gone.py',
-          'd old',
-          'f old/x.py',
-          'd link',
-          'f server.log',
-          'd var',
-          'f stray'
-        ])
+describe('in-place removals', () => {
+  const records = (list: string[]) => list.map(record => `${record}\0`).join('')
+  const listing = (staged: string[], shipped: string[], live: string[]) =>
+    parseTreeListing(`${records(staged)}\0${records(shipped)}\0${records(live)}`)
+
+  it('removes only what an earlier deploy shipped; the rest is listed as not ours and kept', () => {
+    const trees = listing(
+      ['f app.py', 'd pkg', 'f pkg/a.py', 'l link'],
+      [
+        'f app.py',
+        'd pkg',
+        'f pkg/a.py',
+        'f pkg/gone.py',
+        'd old',
+        'f old/x.py',
+        'd link',
+        'f link/y.py',
+        'd data',
+        'f data/schema.sql'
+      ],
+      [
+        'f app.py',
+        'd pkg',
+        'f pkg/a.py',
+        'f pkg/gone.py',
+        'd old',
+        'f old/x.py',
+        'd link',
+        'f link/y.py',
+        'd data',
+        'f data/schema.sql',
+        'f data/users.db',
+        'f .env',
+        'd .venv',
+        'd .venv/bin',
+        'f .venv/bin/python',
+        'd logs',
+        'f logs/today.txt',
+        'f server.log',
+        'd var',
+        'f stray'
+      ]
     )
-    expect(pathsToDelete(staged, live, ['*.log'], ['var/uploads'])).toEqual([
-      'link',
-      'old',
-      'pkg/gone.py',
-      'stray'
-    ])
+    expect(planInPlaceDeletions(trees, ['*.log', 'logs/'], ['var/uploads'])).toEqual({
+      files: ['data/schema.sql', 'link/y.py', 'old/x.py', 'pkg/gone.py'],
+      dirs: ['old', 'link'],
+      notOurs: ['.env', '.venv/', 'data/users.db', 'stray']
+    })
+  })
+
+  it('before any deploy shipped something, nothing is removed', () => {
+    const trees = listing(['f app.py'], [], ['f app.py', 'f stale.py', 'd data', 'f data/users.db'])
+    expect(planInPlaceDeletions(trees, [], [])).toEqual({
+      files: [],
+      dirs: [],
+      notOurs: ['data/', 'stale.py']
+    })
+  })
+
+  it('refuses, before anything stops, a new path where the host keeps files no deploy shipped', () => {
+    expect(() =>
+      planInPlaceDeletions(listing(['d config', 'f config/a'], [], ['f config']), [], [])
+    ).toThrow(/new tree has a directory at config, where the host has a file no deploy shipped/)
+    expect(() =>
+      planInPlaceDeletions(
+        listing(['f data'], ['d data', 'f data/a'], ['d data', 'f data/a', 'f data/users.db']),
+        [],
+        []
+      )
+    ).toThrow(/new tree has a file at data, where the host has a directory holding files/)
   })
 })
 

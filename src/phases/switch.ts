@@ -4,7 +4,7 @@ import type { RemoteLayout } from '../layout.js'
 import { sh, type ShellCode } from '../shell.js'
 import { ALWAYS_EXCLUDED, excludeMatcher } from '../source-tree.js'
 import { clearBytecodeScript } from './bytecode.js'
-import { manifestPath, tarCopyScript } from './upload.js'
+import { IN_PLACE_TREE, manifestPath, tarCopyScript } from './upload.js'
 
 /** Atomically repoints `current`: a new symlink renamed over the old one. */
 export function switchCurrentScript(
@@ -22,57 +22,113 @@ export function releasesLogScript(layout: RemoteLayout, entry: Record<string, un
 }
 
 /**
- * Lists the staged tree and the live one (minus `.deploy` and shared paths) as NUL-separated
- * `<type> <path>` records, the two lists split by an empty record.
+ * Lists three trees as NUL-separated `<type> <path>` records, each list ended by an empty record:
+ * the staged tree, the tree the last deploy shipped (`shipped`, empty before the first deploy), and
+ * the live one (minus `.deploy` and shared paths).
  */
-export function listTreesScript(staging: string, target: string, sharedPaths: string[]): ShellCode {
+export function listTreesScript(
+  staging: string,
+  shipped: string,
+  target: string,
+  sharedPaths: string[]
+): ShellCode {
   const kept = ['./.deploy', ...sharedPaths.map(path => `./${path}`)].flatMap((path, index) =>
     index === 0 ? ['-path', path] : ['-o', '-path', path]
   )
   return sh`(cd -- ${staging} && find . -mindepth 1 -printf '%y %P\0') || exit 1
 printf '\0'
+if [ -d ${shipped} ]; then (cd -- ${shipped} && find . -mindepth 1 -printf '%y %P\0') || exit 1; fi
+printf '\0'
 cd -- ${target} && find . -mindepth 1 \( ${kept} \) -prune -o -printf '%y %P\0'`
 }
 
-/** Splits the listing into staged and live path → find type letter. */
-export function parseTreeListing(stdout: string): {
+/** The three listings: path → find type letter. */
+export interface TreeListing {
   staged: Map<string, string>
+  shipped: Map<string, string>
   live: Map<string, string>
-} {
-  const staged = new Map<string, string>()
-  const live = new Map<string, string>()
-  let into = staged
+}
+
+export function parseTreeListing(stdout: string): TreeListing {
+  const lists = [new Map<string, string>(), new Map<string, string>(), new Map<string, string>()]
+  let index = 0
   for (const record of stdout.split('\0')) {
     if (record === '') {
-      into = live
+      index = Math.min(index + 1, 2)
       continue
     }
-    into.set(record.slice(2), record[0])
+    lists[index].set(record.slice(2), record[0])
   }
-  return { staged, live }
+  const [staged, shipped, live] = lists
+  return { staged, shipped, live }
+}
+
+/** What the in-place switch removes, and what it leaves because no deploy shipped it. */
+export interface InPlaceDeletions {
+  /** Files and symlinks an earlier deploy shipped that the source no longer has. */
+  files: string[]
+  /** Directories an earlier deploy shipped that end up empty, deepest first. */
+  dirs: string[]
+  /** Paths the source lacks that no deploy shipped, collapsed to their topmost directory (`dir/`). */
+  notOurs: string[]
 }
 
 /**
- * `--delete` semantics for the in-place sync: live paths the new tree lacks (or has with another
- * type) go, except excluded paths, `.deploy`, shared paths and their parent directories.
+ * In place, only what an earlier deploy shipped (and the source no longer has, or has with another
+ * type) is removed; the host's own files (a database, `.env`, a venv, `.ssh`) are never touched.
+ * Excluded paths, `.deploy`, shared paths and their parents are left out entirely. Throws when the
+ * new tree needs a path that holds files no deploy shipped.
  */
-export function pathsToDelete(
-  staged: Map<string, string>,
-  live: Map<string, string>,
+export function planInPlaceDeletions(
+  { staged, shipped, live }: TreeListing,
   exclude: string[],
   sharedPaths: string[]
-): string[] {
-  const excluded = excludeMatcher([...ALWAYS_EXCLUDED, ...exclude])
+): InPlaceDeletions {
+  const excludedBy = excludeMatcher([...ALWAYS_EXCLUDED, ...exclude])
   const isSharedParent = (path: string) => sharedPaths.some(shared => shared.startsWith(`${path}/`))
-  const deleted: string[] = []
+  const below = (parents: string[], path: string) =>
+    parents.some(parent => path.startsWith(`${parent}/`))
+  const skipped: string[] = []
+  const notOursDirs: string[] = []
+  const deletions: InPlaceDeletions = { files: [], dirs: [], notOurs: [] }
+  const keptInside = new Set<string>()
   for (const path of [...live.keys()].sort()) {
     const type = live.get(path) as string
-    if (deleted.some(parent => path.startsWith(`${parent}/`))) continue
-    const isDir = type === 'd'
-    if (excluded(path, isDir) || isSharedParent(path)) continue
-    if (staged.get(path) !== type) deleted.push(path)
+    if (below(skipped, path)) continue
+    if (excludedBy(path, type === 'd') || isSharedParent(path)) {
+      if (type === 'd') skipped.push(path)
+      continue
+    }
+    if (staged.get(path) === type) continue
+    if (shipped.get(path) === type) {
+      if (type === 'd') deletions.dirs.push(path)
+      else deletions.files.push(path)
+      continue
+    }
+    if (below(notOursDirs, path)) continue
+    if (type === 'd') notOursDirs.push(path)
+    deletions.notOurs.push(type === 'd' ? `${path}/` : path)
+    for (let parent = path; parent.includes('/');) {
+      parent = parent.slice(0, parent.lastIndexOf('/'))
+      keptInside.add(parent)
+    }
+    if (staged.has(path)) {
+      throw new Error(
+        `in-place: the new tree has a ${staged.get(path) === 'd' ? 'directory' : 'file'} at ${path}, where the host has a ${type === 'd' ? 'directory' : 'file'} no deploy shipped. ` +
+          'Move it out of the target (or add it to exclude), then deploy again. Nothing was stopped.'
+      )
+    }
   }
-  return deleted
+  for (const dir of deletions.dirs) {
+    if (keptInside.has(dir) && staged.has(dir)) {
+      throw new Error(
+        `in-place: the new tree has a file at ${dir}, where the host has a directory holding files no deploy shipped. ` +
+          'Move them out of the target, then deploy again. Nothing was stopped.'
+      )
+    }
+  }
+  deletions.dirs = deletions.dirs.filter(dir => !keptInside.has(dir)).reverse()
+  return deletions
 }
 
 function logEntry(ctx: DeployContext): Record<string, unknown> {
@@ -87,46 +143,82 @@ function logEntry(ctx: DeployContext): Record<string, unknown> {
   }
 }
 
-/** The NUL-separated list of live paths the in-place switch deletes, written before the stop. */
-const deletionList = (ctx: DeployContext): string => `${ctx.layout.deployDir}/sync-delete`
+/** NUL-separated lists the in-place switch removes (files, then directories), written in prepare. */
+const removalLists = (ctx: DeployContext) => ({
+  files: `${ctx.layout.deployDir}/sync-delete`,
+  dirs: `${ctx.layout.deployDir}/sync-rmdir`
+})
+
+const nulList = (paths: string[]) => Buffer.from(paths.map(path => `./${path}\0`).join(''))
+
+/** How many of `paths` a log line names before it says "and N more". */
+const LISTED = 20
+
+const listed = (paths: string[]) =>
+  paths.slice(0, LISTED).join(', ') +
+  (paths.length > LISTED ? ` and ${paths.length - LISTED} more` : '')
 
 /**
- * Plans the in-place sync while the old service still serves (part of prepare): lists both trees
- * and leaves on the host the paths the switch will delete, so the switch itself is one host command.
+ * Plans the in-place sync while the old service still serves (part of prepare): lists the trees
+ * and leaves on the host the paths the switch will remove, so the switch itself is one host command.
  */
 export async function planInPlaceSync(ctx: DeployContext): Promise<void> {
   const { settings, session, layout } = ctx
   const listing = await session.remote.run(
-    listTreesScript(ctx.releaseDir, layout.target, settings.sharedPaths),
+    listTreesScript(
+      ctx.releaseDir,
+      `${layout.deployDir}/${IN_PLACE_TREE}`,
+      layout.target,
+      settings.sharedPaths
+    ),
     { phase: 'prepare', timeoutSeconds: 120 }
   )
-  const { staged, live } = parseTreeListing(listing.stdout)
-  const doomed = pathsToDelete(staged, live, settings.exclude, settings.sharedPaths)
-  await session.remote.run(sh`cat > ${deletionList(ctx)}`, {
+  const plan = planInPlaceDeletions(
+    parseTreeListing(listing.stdout),
+    settings.exclude,
+    settings.sharedPaths
+  )
+  const lists = removalLists(ctx)
+  await session.remote.run(sh`cat > ${lists.files}`, {
     phase: 'prepare',
     timeoutSeconds: 120,
-    stdin: Buffer.from(doomed.map(path => `./${path}\0`).join(''))
+    stdin: nulList(plan.files)
   })
-  core.info(`In-place sync planned: ${doomed.length} path(s) the source no longer has will go`)
+  await session.remote.run(sh`cat > ${lists.dirs}`, {
+    phase: 'prepare',
+    timeoutSeconds: 120,
+    stdin: nulList(plan.dirs)
+  })
+  core.info(
+    `In-place sync planned: ${plan.files.length + plan.dirs.length} path(s) an earlier deploy shipped and the source no longer has will go`
+  )
+  if (plan.notOurs.length > 0) {
+    core.info(
+      `Not ours, kept: ${plan.notOurs.length} path(s) in ${layout.target} that the source does not have and no deploy shipped: ${listed(plan.notOurs)}`
+    )
+  }
 }
 
 /** switch (in place), a host-step body: sync staging into the live tree, clear bytecode there, keep staging as the base. */
 function syncInPlaceBody(ctx: DeployContext): ShellCode {
   const { settings, layout } = ctx
   const staging = ctx.releaseDir
-  const doomed = deletionList(ctx)
-  const tree = `${layout.deployDir}/tree`
+  const lists = removalLists(ctx)
+  const tree = `${layout.deployDir}/${IN_PLACE_TREE}`
   const keep = [layout.deployDir, ...settings.sharedPaths.map(path => `${layout.target}/${path}`)]
   const bytecode = settings.clearPycache
     ? sh`cleared=$(${clearBytecodeScript(layout.target, keep)}) || exit 1
 printf 'Cleared bytecode in %s: %s .pyc/.pyo file(s)\n' ${layout.target} "$cleared"`
     : sh``
-  return sh`if [ -s ${doomed} ]; then (cd -- ${layout.target} && xargs -0 rm -rf -- < ${doomed}) || exit 1; fi
-removed=$(tr -cd '\000' < ${doomed} | wc -c)
+  // A directory the old service wrote into since prepare stays (rmdir fails): nothing unplanned goes.
+  return sh`cd -- ${layout.target} || exit 1
+if [ -s ${lists.files} ]; then xargs -0 rm -f -- < ${lists.files} || exit 1; fi
+if [ -s ${lists.dirs} ]; then xargs -0 rmdir -- < ${lists.dirs} 2>/dev/null; fi
+removed=$(cat -- ${lists.files} ${lists.dirs} | tr -cd '\000' | wc -c)
 ${tarCopyScript(staging, layout.target)} || exit 1
-printf 'Synced the new tree into %s; removed %s path(s) the source no longer has\n' ${layout.target} "$((removed))"
+printf 'Synced the new tree into %s; removed %s path(s) an earlier deploy shipped that the source no longer has\n' ${layout.target} "$((removed))"
 ${bytecode}
-rm -rf -- ${tree} && mv -- ${staging} ${tree} && mv -f -- ${manifestPath(layout, 'staging')} ${manifestPath(layout, 'tree')} && rm -f -- ${doomed} || exit 1
+rm -rf -- ${tree} && mv -- ${staging} ${tree} && mv -f -- ${manifestPath(layout, 'staging')} ${manifestPath(layout, 'tree')} && rm -f -- ${lists.files} ${lists.dirs} || exit 1
 ${releasesLogScript(layout, logEntry(ctx))} || exit 1`
 }
 

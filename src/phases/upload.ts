@@ -23,7 +23,7 @@ import {
 import type { Settings, Strategy } from '../settings.js'
 
 /** Base name of the in-place strategy's pristine copy of the last deployed tree. */
-const IN_PLACE_TREE = 'tree'
+export const IN_PLACE_TREE = 'tree'
 /** gzip level: fast enough not to be the bottleneck on loopback, still halves text on a WAN. */
 const GZIP_LEVEL = 1
 
