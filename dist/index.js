@@ -89,10 +89,10 @@ var require_tunnel = __commonJS({
       self2.on("free", function onFree(socket, host, port, localAddress) {
         var options2 = toOptions(host, port, localAddress);
         for (var i = 0, len = self2.requests.length; i < len; ++i) {
-          var pending = self2.requests[i];
-          if (pending.host === options2.host && pending.port === options2.port) {
+          var pending2 = self2.requests[i];
+          if (pending2.host === options2.host && pending2.port === options2.port) {
             self2.requests.splice(i, 1);
-            pending.request.onSocket(socket);
+            pending2.request.onSocket(socket);
             return;
           }
         }
@@ -206,10 +206,10 @@ var require_tunnel = __commonJS({
         return;
       }
       this.sockets.splice(pos, 1);
-      var pending = this.requests.shift();
-      if (pending) {
-        this.createSocket(pending, function(socket2) {
-          pending.request.onSocket(socket2);
+      var pending2 = this.requests.shift();
+      if (pending2) {
+        this.createSocket(pending2, function(socket2) {
+          pending2.request.onSocket(socket2);
         });
       }
     };
@@ -8281,8 +8281,8 @@ var require_pool_base = __commonJS({
       }
       get [kPending]() {
         let ret = this[kQueued];
-        for (const { [kPending]: pending } of this[kClients]) {
-          ret += pending;
+        for (const { [kPending]: pending2 } of this[kClients]) {
+          ret += pending2;
         }
         return ret;
       }
@@ -11403,18 +11403,18 @@ var require_mock_agent = __commonJS({
       }
       pendingInterceptors() {
         const mockAgentClients = this[kClients];
-        return Array.from(mockAgentClients.entries()).flatMap(([origin, scope]) => scope[kDispatches].map((dispatch) => ({ ...dispatch, origin }))).filter(({ pending }) => pending);
+        return Array.from(mockAgentClients.entries()).flatMap(([origin, scope]) => scope[kDispatches].map((dispatch) => ({ ...dispatch, origin }))).filter(({ pending: pending2 }) => pending2);
       }
       assertNoPendingInterceptors({ pendingInterceptorsFormatter = new PendingInterceptorsFormatter() } = {}) {
-        const pending = this.pendingInterceptors();
-        if (pending.length === 0) {
+        const pending2 = this.pendingInterceptors();
+        if (pending2.length === 0) {
           return;
         }
-        const pluralizer = new Pluralizer("interceptor", "interceptors").pluralize(pending.length);
+        const pluralizer = new Pluralizer("interceptor", "interceptors").pluralize(pending2.length);
         throw new UndiciError(`
 ${pluralizer.count} ${pluralizer.noun} ${pluralizer.is} pending:
 
-${pendingInterceptorsFormatter.format(pending)}
+${pendingInterceptorsFormatter.format(pending2)}
 `.trim());
       }
     };
@@ -41849,14 +41849,14 @@ var require_streamx = __commonJS({
         return data;
       }
       unshift(data) {
-        const pending = [this.map !== null ? this.map(data) : data];
-        while (this.buffered > 0) pending.push(this.shift());
-        for (let i = 0; i < pending.length - 1; i++) {
-          const data2 = pending[i];
+        const pending2 = [this.map !== null ? this.map(data) : data];
+        while (this.buffered > 0) pending2.push(this.shift());
+        for (let i = 0; i < pending2.length - 1; i++) {
+          const data2 = pending2[i];
           this.buffered += this.byteLength(data2);
           this.queue.push(data2);
         }
-        this.push(pending[pending.length - 1]);
+        this.push(pending2[pending2.length - 1]);
       }
       read() {
         const stream = this.stream;
@@ -42372,8 +42372,8 @@ var require_streamx = __commonJS({
       static drained(ws) {
         if (ws.destroyed) return Promise.resolve(false);
         const state = ws._writableState;
-        const pending = isWritev(ws) ? Math.min(1, state.queue.length) : state.queue.length;
-        const writes = pending + (ws._duplexState & WRITE_WRITING ? 1 : 0);
+        const pending2 = isWritev(ws) ? Math.min(1, state.queue.length) : state.queue.length;
+        const writes = pending2 + (ws._duplexState & WRITE_WRITING ? 1 : 0);
         if (writes === 0) return Promise.resolve(true);
         if (state.drains === null) state.drains = [];
         return new Promise((resolve) => {
@@ -46246,7 +46246,85 @@ function saveState(name, value) {
   issueCommand("save-state", { name }, toCommandValue(value));
 }
 
+// src/phase.ts
+var inFlight = /* @__PURE__ */ new Map();
+function phaseInFlight(host, phase) {
+  if (phase) inFlight.set(host, phase);
+  else inFlight.delete(host);
+}
+function phasesInFlight() {
+  return inFlight;
+}
+var PhaseError = class extends Error {
+  constructor(host, phase, detail) {
+    super(`[${host}] ${phase}: ${detail}`);
+    this.host = host;
+    this.phase = phase;
+    this.detail = detail;
+    this.name = "PhaseError";
+  }
+  host;
+  phase;
+  detail;
+};
+async function runPhase(host, phase, timeoutSeconds, timings, body) {
+  const started = Date.now();
+  phaseInFlight(host, phase);
+  let timer;
+  const record = (ok) => {
+    timings.push({ phase, seconds: (Date.now() - started) / 1e3, ok });
+  };
+  try {
+    const result = await group(
+      `${host}: ${phase}`,
+      () => Promise.race([
+        body(),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`did not finish within ${timeoutSeconds} s`)),
+            timeoutSeconds * 1e3
+          );
+        })
+      ])
+    );
+    record(true);
+    return result;
+  } catch (error2) {
+    record(false);
+    if (error2 instanceof PhaseError) throw error2;
+    throw new PhaseError(host, phase, error2 instanceof Error ? error2.message : String(error2));
+  } finally {
+    clearTimeout(timer);
+    phaseInFlight(host, void 0);
+  }
+}
+
+// src/cancel.ts
+function exitOnCancel(report) {
+  let cancelled = false;
+  const onSignal = (signal) => {
+    if (cancelled) return;
+    cancelled = true;
+    const where = [...phasesInFlight()].map(([host, phase]) => {
+      const entry = report.hosts.find((candidate) => candidate.host === host);
+      if (entry) {
+        entry.result = "cancelled";
+        entry.failedPhase = phase;
+      }
+      return `${phase} on ${host}`;
+    });
+    setFailed(
+      `Cancelled (${signal}) during ${where.join(", ") || "the deploy"}. A restart already running on a host finishes there; the post step verifies a release that was switched to but not yet verified (rolling it back if that fails and rollback-on-failure is true) and releases the deploy lock.`
+    );
+    report.writeOutputs();
+    void report.writeSummary().catch(() => void 0).finally(() => process.exit(1));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
+
 // src/layout.ts
+var UNVERIFIED_MARK = "UNVERIFIED";
 function remoteLayout(target, startLog) {
   const deployDir = `${target}/.deploy`;
   return {
@@ -46417,6 +46495,10 @@ var Remote = class {
   client;
   label;
   lostReason;
+  /** Why the connection is gone, or undefined while it is up. */
+  get lost() {
+    return this.lostReason;
+  }
   /**
    * Runs `command` under `sh -c` (whatever the user's login shell is), marked as the action's own
    * (CONTROL_MARKER); throws on a non-zero or missing exit code unless `allowFailure`.
@@ -46926,49 +47008,6 @@ async function connect(address, settings, phase = "connect") {
 // src/phases/lock.ts
 import { randomBytes } from "node:crypto";
 
-// src/phase.ts
-var PhaseError = class extends Error {
-  constructor(host, phase, detail) {
-    super(`[${host}] ${phase}: ${detail}`);
-    this.host = host;
-    this.phase = phase;
-    this.detail = detail;
-    this.name = "PhaseError";
-  }
-  host;
-  phase;
-  detail;
-};
-async function runPhase(host, phase, timeoutSeconds, timings, body) {
-  const started = Date.now();
-  let timer;
-  const record = (ok) => {
-    timings.push({ phase, seconds: (Date.now() - started) / 1e3, ok });
-  };
-  try {
-    const result = await group(
-      `${host}: ${phase}`,
-      () => Promise.race([
-        body(),
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`did not finish within ${timeoutSeconds} s`)),
-            timeoutSeconds * 1e3
-          );
-        })
-      ])
-    );
-    record(true);
-    return result;
-  } catch (error2) {
-    record(false);
-    if (error2 instanceof PhaseError) throw error2;
-    throw new PhaseError(host, phase, error2 instanceof Error ? error2.message : String(error2));
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 // src/host-step.ts
 function hostStepScript(phases, prelude) {
   return joinCode([
@@ -46982,8 +47021,10 @@ ${body}`
     )
   ]);
 }
+var STEP_WAIT_SECONDS = 600;
 function followScript(outFile, step2) {
-  return sh`rm -f -- ${outFile}
+  return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
+rm -f -- ${outFile}
 : > ${outFile} || exit 1
 setsid sh -c ${step2.text} < /dev/null >> ${outFile} 2>&1 &
 step=$!
@@ -46997,80 +47038,121 @@ done
 tail -c +$((shown + 1)) -- ${outFile}
 wait "$step"`;
 }
-async function runHostStep(phases, prelude, options) {
-  const { label, remote, outFile, timings } = options;
-  const outputs = /* @__PURE__ */ new Map();
-  let current;
-  let pending = "";
-  let handled = 0;
-  const close = (uptime, ok = true) => {
-    if (!current || !timings) return;
-    const seconds = uptime !== void 0 && current.uptime > 0 ? uptime - current.uptime : (Date.now() - current.wall) / 1e3;
-    timings.push({ phase: current.phase, seconds: Math.max(0, seconds), ok });
-    endGroup();
-  };
-  const handle = (line) => {
-    const marker = /^@@(phase|exit|error|data) ?(.*)$/.exec(line);
-    if (marker?.[1] === "phase") {
-      const [phase, uptime] = marker[2].split(" ");
-      close(Number(uptime));
-      current = { phase, uptime: Number(uptime), wall: Date.now() };
-      outputs.set(current.phase, { lines: [], errors: [], data: {} });
-      if (timings) startGroup(`${label}: ${phase}`);
-      else info(`-- ${phase}`);
+var HostStepReader = class {
+  constructor(on = {}) {
+    this.on = on;
+  }
+  on;
+  outputs = /* @__PURE__ */ new Map();
+  current;
+  exit;
+  pending = "";
+  handled = 0;
+  handle(line) {
+    const marker = /^@@(phase|exit|error|data|pid) ?(.*)$/.exec(line);
+    const [, kind, rest] = marker ?? [];
+    if (kind === "phase") {
+      const [phase, uptime] = rest.split(" ");
+      this.on.phase?.(phase, Number(uptime));
+      this.current = { phase, uptime: Number(uptime) };
+      this.outputs.set(this.current.phase, { lines: [], errors: [], data: {} });
       return;
     }
-    if (marker?.[1] === "exit" || line.startsWith("@@pid ")) return;
-    const output = current && outputs.get(current.phase);
-    if (marker?.[1] === "data") {
-      const [key, ...value] = marker[2].split(" ");
+    if (kind === "exit") {
+      const [code, uptime] = rest.split(" ");
+      this.exit = { code: Number(code), uptime: Number(uptime) };
+      return;
+    }
+    if (kind === "pid") return;
+    const output = this.current && this.outputs.get(this.current.phase);
+    if (kind === "data") {
+      const [key, ...value] = rest.split(" ");
       if (output) output.data[key] = value.join(" ");
       return;
     }
-    const text = marker?.[1] === "error" ? marker[2] : line;
-    if (output) (marker ? output.errors : output.lines).push(text);
-    info(text);
+    const text = kind === "error" ? rest : line;
+    if (output) (kind === "error" ? output.errors : output.lines).push(text);
+    this.on.line?.(text);
+  }
+  /** Takes all output so far (only the part not seen before is read). */
+  consume(output) {
+    this.pending += output.slice(this.handled);
+    this.handled = output.length;
+    const lines = this.pending.split("\n");
+    this.pending = lines.pop() ?? "";
+    lines.forEach((line) => this.handle(line));
+    return this;
+  }
+  /** Reads a last line without a newline. */
+  end() {
+    if (this.pending) this.handle(this.pending);
+    this.pending = "";
+    return this;
+  }
+  /** The phase running when the output ended (the failing one when the code is not 0). */
+  lastPhase(fallback) {
+    return this.current?.phase ?? fallback;
+  }
+  /** Every phase's lines and errors in order, for a report. */
+  log() {
+    return [...this.outputs.values()].flatMap((output) => [...output.lines, ...output.errors]);
+  }
+};
+async function runHostStep(phases, prelude, options) {
+  const { label, remote, outFile, timings } = options;
+  let wall = Date.now();
+  const close = (uptime, ok = true) => {
+    const current = reader.current;
+    if (!current || !timings) return;
+    const seconds = uptime !== void 0 && current.uptime > 0 ? uptime - current.uptime : (Date.now() - wall) / 1e3;
+    timings.push({ phase: current.phase, seconds: Math.max(0, seconds), ok });
+    endGroup();
   };
-  const consume = (stdout) => {
-    pending += stdout.slice(handled);
-    handled = stdout.length;
-    const lines = pending.split("\n");
-    pending = lines.pop() ?? "";
-    lines.forEach(handle);
-  };
+  const reader = new HostStepReader({
+    phase: (phase, uptime) => {
+      close(uptime);
+      wall = Date.now();
+      if (timings) {
+        phaseInFlight(label, phase);
+        startGroup(`${label}: ${phase}`);
+      } else info(`-- ${phase}`);
+    },
+    line: (text) => info(text)
+  });
   options.onStarted?.();
+  const first = phases[0].phase;
   let code;
   try {
     const result = await remote.run(followScript(outFile, hostStepScript(phases, prelude)), {
-      phase: phases[0].phase,
+      phase: first,
       timeoutSeconds: options.timeoutSeconds,
       allowFailure: true,
-      onStdout: consume
+      onStdout: (stdout) => reader.consume(stdout)
     });
-    if (pending) handle(pending);
-    const exit = /^@@exit (\d+) (\S+)$/m.exec(result.stdout);
-    code = exit ? Number(exit[1]) : result.code || 1;
-    if (!exit) {
-      outputs.get(current?.phase ?? phases[0].phase)?.errors.push(`the host step ended without its exit line: ${lastLines(result.stderr, 10)}`);
+    reader.end();
+    code = reader.exit ? reader.exit.code : result.code || 1;
+    if (!reader.exit) {
+      reader.outputs.get(reader.lastPhase(first))?.errors.push(`the host step ended without its exit line: ${lastLines(result.stderr, 10)}`);
     }
-    close(exit ? Number(exit[2]) : void 0, code === 0);
+    close(reader.exit?.uptime, code === 0);
+    if (timings) phaseInFlight(label, void 0);
   } catch (error2) {
     close(void 0, false);
+    if (timings) phaseInFlight(label, void 0);
     throw new PhaseError(
       label,
-      current?.phase ?? phases[0].phase,
+      reader.lastPhase(first),
       `${error2 instanceof Error ? error2.message : String(error2)}. The step goes on on the host; its output is in ${outFile}`
     );
   }
-  return { code, lastPhase: current?.phase ?? phases[0].phase, outputs };
+  return { code, lastPhase: reader.lastPhase(first), outputs: reader.outputs };
 }
-function awaitStepScript(outFile, seconds) {
+function waitForStepScript(outFile, seconds) {
   return sh`pid=$(sed -n 's/^@@pid //p' ${outFile} 2>/dev/null | head -n 1)
 waited=0
 while [ -n "$pid" ] && [ -d "/proc/$pid" ] && ! grep -q '^@@exit ' ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
   sleep 0.2; waited=$((waited + 1))
-done
-cat -- ${outFile} 2>/dev/null`;
+done`;
 }
 
 // src/phases/lock.ts
@@ -47082,27 +47164,28 @@ function lockOwner(sha, now = /* @__PURE__ */ new Date()) {
 }
 function acquireLockScript(layout, owner, timeoutSeconds) {
   const ownerFile = `${layout.lockDir}/owner`;
-  const pending = `${layout.deployDir}/lock-owner.${owner.token}`;
+  const pending2 = `${layout.deployDir}/lock-owner.${owner.token}`;
   return sh`mkdir -p -- ${layout.deployDir} || exit 1
-if ! printf '%s\n' ${JSON.stringify(owner)} 2>/dev/null > ${pending}; then
-  rm -f -- ${pending}
-  printf 'could not write %s: the disk is full, or the deploy user may not write there\n' ${pending} >&2
+if ! printf '%s\n' ${JSON.stringify(owner)} 2>/dev/null > ${pending2}; then
+  rm -f -- ${pending2}
+  printf 'could not write %s: the disk is full, or the deploy user may not write there\n' ${pending2} >&2
   exit 1
 fi
 waited=0
 while ! made=$(mkdir -- ${layout.lockDir} 2>&1); do
-  if [ ! -d ${layout.lockDir} ]; then rm -f -- ${pending}; printf '%s\n' "$made" >&2; exit 1; fi
+  if [ ! -d ${layout.lockDir} ]; then rm -f -- ${pending2}; printf '%s\n' "$made" >&2; exit 1; fi
   if [ "$waited" = 0 ]; then printf 'waiting for the deploy lock, held by: %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"; fi
-  if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending}; printf 'owner %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
+  if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending2}; printf 'owner %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
+  # The session that ran this is gone (a cancelled job): stop waiting, or the lock is taken for nobody.
+  if [ ! -d "/proc/$PPID" ]; then rm -f -- ${pending2}; exit 1; fi
   sleep 1
   waited=$((waited + 1))
 done
-mv -f -- ${pending} ${ownerFile} || { rmdir -- ${layout.lockDir}; rm -f -- ${pending}; exit 1; }`;
+mv -f -- ${pending2} ${ownerFile} || { rmdir -- ${layout.lockDir}; rm -f -- ${pending2}; exit 1; }`;
 }
-var STEP_WAIT_SECONDS = 600;
 function releaseLockScript(lock) {
   const ownerFile = `${lock.lockDir}/owner`;
-  return sh`${awaitStepScript(lock.restartLog, STEP_WAIT_SECONDS)} > /dev/null
+  return sh`${waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS)}
 if grep -qF -- ${lock.token} ${ownerFile} 2>/dev/null; then rm -rf -- ${lock.lockDir} && echo released
 elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"
 else echo gone; fi`;
@@ -47197,6 +47280,18 @@ function excludeMatcher(patterns) {
     return rules.some((rule) => (!rule.dirOnly || isDir) && rule.match(rule.anchored ? path : name));
   };
 }
+function refuseUndecodable(root, relative, decoded) {
+  const raw = readdirSync(join(root, relative), { encoding: "buffer" }).find(
+    (name) => name.toString("utf8") === decoded
+  );
+  if (raw && Buffer.from(decoded, "utf8").equals(raw)) return;
+  const escaped = [...raw ?? Buffer.from(decoded)].map(
+    (byte) => byte >= 32 && byte < 127 ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, "0")}`
+  ).join("");
+  throw new Error(
+    `source has a file name that is not UTF-8: ${join(root, relative, escaped)}. Rename it to UTF-8 (e.g. 'convmv -f latin1 -t utf-8 --notest -r DIR'), or delete it before the deploy step.`
+  );
+}
 var SMALL_FILE = 256 * 1024;
 var KEPT_CONTENT_BYTES = 128 * 1024 * 1024;
 var BATCH = 64;
@@ -47214,6 +47309,7 @@ async function scanSource(root, excluded, keepBytes = KEPT_CONTENT_BYTES) {
     );
     for (const entry of names) {
       const path = relative ? `${relative}/${entry.name}` : entry.name;
+      if (entry.name.includes("\uFFFD")) refuseUndecodable(root, relative, entry.name);
       if (excluded(path, entry.isDirectory())) continue;
       found.push(path);
       if (entry.isDirectory()) walk(path);
@@ -47321,38 +47417,38 @@ function looksIncompressible(segment) {
 function createParallelGzip(options) {
   const segmentBytes = options.segmentBytes ?? 1024 * 1024;
   const concurrency = options.concurrency ?? 4;
-  let pending = [];
+  let pending2 = [];
   let pendingBytes = 0;
-  const inFlight = [];
+  const inFlight2 = [];
   const cut = () => {
-    const segment = Buffer.concat(pending, pendingBytes);
-    pending = [];
+    const segment = Buffer.concat(pending2, pendingBytes);
+    pending2 = [];
     pendingBytes = 0;
     const level = looksIncompressible(segment) ? 0 : options.level;
     const member = gzipAsync(segment, { level, chunkSize: 256 * 1024 });
     member.catch(() => void 0);
-    inFlight.push(member);
+    inFlight2.push(member);
   };
   return new Transform({
     transform(chunk, _encoding, done) {
-      pending.push(chunk);
+      pending2.push(chunk);
       pendingBytes += chunk.length;
       if (pendingBytes < segmentBytes) {
         done();
         return;
       }
       cut();
-      if (inFlight.length < concurrency) {
+      if (inFlight2.length < concurrency) {
         done();
         return;
       }
       ;
-      inFlight.shift().then((member) => done(null, member), done);
+      inFlight2.shift().then((member) => done(null, member), done);
     },
     flush(done) {
-      if (pendingBytes > 0 || inFlight.length === 0) cut();
+      if (pendingBytes > 0 || inFlight2.length === 0) cut();
       const drain = async () => {
-        for (const member of inFlight.splice(0)) this.push(await member);
+        for (const member of inFlight2.splice(0)) this.push(await member);
       };
       drain().then(() => done(), done);
     }
@@ -47366,15 +47462,21 @@ function manifestPath(layout, name) {
   return sh`${`${layout.deployDir}/manifests`}/${name}.tsv`;
 }
 function inspectScript(layout, strategy, stampFile) {
+  const free = sh`dir=${layout.target}
+while [ ! -d "$dir" ]; do dir=$(dirname -- "$dir"); done
+printf 'free-kb %s\n' "$(df -Pk -- "$dir" 2>/dev/null | awk 'NR == 2 { print $4 }')"`;
   if (strategy === "in-place") {
-    return sh`cd -- ${layout.target} 2>/dev/null || exit 0
+    return sh`${free}
+cd -- ${layout.target} 2>/dev/null || exit 0
 rm -rf -- ${layout.deployDir}/staging ${layout.deployDir}/upload
 if [ -f ${stampFile} ]; then printf 'current-sha %s\n' "$(head -c 200 -- ${stampFile})"; fi
 if [ -d ${`${layout.deployDir}/${IN_PLACE_TREE}`} ] && [ -f ${manifestPath(layout, IN_PLACE_TREE)} ]; then
   printf 'base %s\nmanifest\n' ${IN_PLACE_TREE}; cat -- ${manifestPath(layout, IN_PLACE_TREE)}
 fi`;
   }
-  return sh`cd -- ${layout.target} 2>/dev/null || exit 0
+  return sh`${free}
+cd -- ${layout.target} 2>/dev/null || exit 0
+for stale in releases/.staging-*; do if [ -e "$stale" ]; then rm -rf -- "$stale"; fi; done
 current=$(readlink current 2>/dev/null || true)
 current=\${current#releases/}
 printf 'current %s\n' "$current"
@@ -47404,6 +47506,7 @@ function parseInspection(stdout) {
     else if (key === "current-sha" && value.trim()) inspection.currentSha = value.trim();
     else if (key === "release") inspection.releases.push(value);
     else if (key === "base" && value) inspection.base = value;
+    else if (key === "free-kb" && /^\d+$/.test(value)) inspection.freeKb = Number(value);
   }
   if (marker >= 0) inspection.manifest = parseManifest(stdout.slice(marker + "manifest\n".length));
   return inspection;
@@ -47431,18 +47534,20 @@ function uploadScript(layout, strategy, stampFile) {
   const box = releases ? sh`${layout.releasesDir}/.staging-"$release"` : sh`${`${layout.deployDir}/upload`}`;
   const finalDir = releases ? sh`${layout.releasesDir}/"$release"` : sh`${`${layout.deployDir}/staging`}`;
   const baseDir = releases ? sh`${layout.releasesDir}/"$base"` : sh`${`${layout.deployDir}/${IN_PLACE_TREE}`}`;
-  const tree = sh`${box}/tree`;
   const manifestName = releases ? sh`"$release"` : "staging";
   return sh`(${inspectScript(layout, strategy, stampFile)})
 printf '%s\n' ${INSPECTION_END}
 IFS= read -r release && IFS= read -r base || exit 1
 case $release in ''|*/*|.*) printf 'bad release name: %s\n' "$release" >&2; exit 1 ;; esac
-rm -rf -- ${box} && mkdir -p -- ${tree} && (cd -- ${box} && tar -xzpf - --no-same-owner) || exit 1
-if [ -n "$base" ] && [ -s ${box}/${COPY_LIST} ]; then
-  ${tarCopyScript(baseDir, tree, sh`${box}/${COPY_LIST}`)} || exit 1
+box=${box}
+trap 'rm -rf -- "$box"' EXIT
+trap 'exit 1' HUP INT TERM PIPE
+rm -rf -- "$box" && mkdir -p -- "$box/tree" && (cd -- "$box" && tar -xzpf - --no-same-owner) || exit 1
+if [ -n "$base" ] && [ -s "$box"/${COPY_LIST} ]; then
+  ${tarCopyScript(baseDir, sh`"$box/tree"`, sh`"$box"/${COPY_LIST}`)} || exit 1
 fi
-${mergeManifestScript(layout, sh`"$base"`, manifestName, sh`${box}/${MANIFEST_DELTA}`)} || exit 1
-mv -T -- ${tree} ${finalDir} && rm -rf -- ${box}`;
+${mergeManifestScript(layout, sh`"$base"`, manifestName, sh`"$box"/${MANIFEST_DELTA}`)} || exit 1
+${releases ? sh`: > "$box/tree/"${UNVERIFIED_MARK} && ` : sh``}mv -T -- "$box/tree" ${finalDir}`;
 }
 function inspectionReport(stdout, from = 0) {
   if (stdout.startsWith(`${INSPECTION_END}
@@ -47508,6 +47613,28 @@ function packTree(entries, send, meta = {}) {
   fill().catch((error2) => counted.destroy(error2));
   pack.pipe(createParallelGzip({ level: GZIP_LEVEL })).pipe(counted);
   return { stream: counted, wireBytes: () => wire };
+}
+function symlinkCrossings(entries, sharedPaths) {
+  const symlinks = new Map(
+    entries.flatMap((entry) => entry.type === "symlink" ? [[entry.path, entry.target]] : [])
+  );
+  return sharedPaths.flatMap((shared) => {
+    const parts = shared.split("/");
+    for (let depth = 1; depth < parts.length; depth++) {
+      const symlink2 = parts.slice(0, depth).join("/");
+      const target = symlinks.get(symlink2);
+      if (target !== void 0) return [{ shared, symlink: symlink2, target }];
+    }
+    return [];
+  });
+}
+var MIB = 1024 * 1024;
+var BLOCK = 4096;
+function diskUsage(entries) {
+  return entries.reduce(
+    (sum, entry) => sum + BLOCK + (entry.type === "file" ? Math.ceil(entry.size / BLOCK) * BLOCK : 0),
+    0
+  );
 }
 function uniqueRelease(wanted, existing) {
   let name = wanted;
@@ -47590,6 +47717,23 @@ async function upload(ctx) {
   const files = entries.filter(
     (entry) => entry.type === "file" && !isShared(entry.path)
   );
+  const refuse = async (message) => {
+    stdin.end();
+    await receiving.catch(() => void 0);
+    throw new Error(`${message} Nothing was changed.`);
+  };
+  const crossing = symlinkCrossings(entries, settings.sharedPaths)[0];
+  if (crossing) {
+    await refuse(
+      `shared-paths: '${crossing.shared}' goes through the symlink ${crossing.symlink} in the source (pointing to ${crossing.target}), so linking it would move what lies outside the release into ${layout.sharedDir}. List a path without symlinks, or remove the symlink from the source.`
+    );
+  }
+  const needed = diskUsage(entries.filter((entry) => !isShared(entry.path)));
+  if (host.freeKb !== void 0 && host.freeKb * 1024 < needed) {
+    await refuse(
+      `no space left on the host: ${Math.floor(host.freeKb / 1024)} MB free in ${layout.target}, ${Math.ceil(needed / MIB)} MB needed for the new tree. Free space there (a lower keep-releases prunes more on the next deploy), then deploy again.`
+    );
+  }
   const packed = packTree(entries, new Set(send.map((entry) => entry.path)), {
     [COPY_LIST]: Buffer.from(base ? copy.map((entry) => `./${entry.path}\0`).join("") : ""),
     [MANIFEST_DELTA]: Buffer.from(manifestDelta(files, transferable))
@@ -47599,7 +47743,14 @@ ${base ?? ""}
 `);
   packed.stream.on("error", (error2) => stdin.destroy(error2));
   packed.stream.pipe(stdin);
-  await receiving;
+  await receiving.catch((error2) => {
+    if (error2 instanceof RemoteCommandError && /No space left on device/.test(error2.stderr)) {
+      throw new Error(
+        `no space left on the host while the new tree was written in ${layout.target}; the partial tree was removed. Free space there, then deploy again. ${error2.message}`
+      );
+    }
+    throw error2;
+  });
   const sentBytes = send.reduce((sum, entry) => sum + entry.size, 0);
   report.uploadedFiles = send.length;
   report.uploadedBytes = sentBytes;
@@ -47855,21 +48006,23 @@ function releasesToPrune(releases, keep, protect) {
   return newestFirst.slice(keep).filter((name) => !protect.includes(name));
 }
 function pruneScript(layout, doomed) {
-  const removals = doomed.map(
-    (name) => sh`rm -rf -- ${`${layout.releasesDir}/${name}`} ${manifestPath(layout, name)}`
+  return joinCode(
+    doomed.map(
+      (name) => sh`rm -rf -- ${`${layout.releasesDir}/${name}`} ${manifestPath(layout, name)}`
+    )
   );
-  return joinCode([
-    ...removals,
-    sh`for stale in ${layout.releasesDir}/.staging-*; do if [ -e "$stale" ]; then rm -rf -- "$stale"; fi; done`
-  ]);
 }
 async function prune(ctx) {
   const { settings, session, layout } = ctx;
   const doomed = releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [
     ctx.release
   ]);
+  if (doomed.length === 0) {
+    info("Nothing to prune");
+    return;
+  }
   await session.remote.run(pruneScript(layout, doomed), { phase: "prune", timeoutSeconds: 300 });
-  info(doomed.length > 0 ? `Removed old release(s): ${doomed.join(", ")}` : "Nothing to prune");
+  info(`Removed old release(s): ${doomed.join(", ")}`);
 }
 
 // src/phases/processes.ts
@@ -48579,6 +48732,12 @@ async function awaitCommit(ctx, restart, sha) {
   let last;
   for (; ; ) {
     last = await poll(ctx);
+    const lost = ctx.session.remote.lost;
+    if (lost) {
+      throw new Error(
+        `the SSH connection to ${ctx.label} was lost while verifying (${lost}), so the new service could not be checked. Expected commit: ${sha}. Last reported: ${last.commit ?? "(nothing)"}${last.problem ? ` - ${last.problem}` : ""}`
+      );
+    }
     if (last.commit && commitMatches(last.commit, sha)) {
       const identity = await checkIdentity(ctx, restart, sha);
       if (identity.old.length > 0) {
@@ -48624,6 +48783,12 @@ async function verifyService(ctx, sha, restart, previousVersion) {
     info(`Still ${confirmed.commit} after ${settings.stableForSeconds} s (stable-for)`);
   }
   checkVersionGuards(ctx, confirmed.version, previousVersion);
+  if (settings.strategy === "releases") {
+    await ctx.session.remote.run(sh`rm -f -- ${`${ctx.releaseDir}/${UNVERIFIED_MARK}`}`, {
+      phase: "verify",
+      timeoutSeconds: 30
+    });
+  }
   return {
     commit: confirmed.commit,
     version: confirmed.version,
@@ -48658,15 +48823,16 @@ async function runningVersion(ctx) {
 }
 
 // src/phases/rollback.ts
-function markBadScript(layout, failed, reason, stampFile) {
-  return sh`printf '%s\n' ${reason} > ${`${layout.releasesDir}/${failed}/BAD_RELEASE`} || exit 1
-cd -- ${layout.releasesDir} || exit 1
-ls -1r | while IFS= read -r name; do
-  if [ "$name" = ${failed} ] || [ ! -d "$name" ] || [ -e "$name/BAD_RELEASE" ]; then continue; fi
-  printf 'candidate %s\n' "$name"
-  printf 'sha %s\n' "$(head -c 200 -- "$name/"${stampFile} 2>/dev/null)"
-  break
-done`;
+function markBadScript(layout, failed, reason, previous, stampFile) {
+  const mark = sh`printf '%s\n' ${reason} > ${`${layout.releasesDir}/${failed}/BAD_RELEASE`} || exit 1`;
+  if (!previous || previous === failed) return mark;
+  const dir = `${layout.releasesDir}/${previous}`;
+  return sh`${mark}
+if [ -d ${dir} ]; then
+  printf 'candidate %s\n' ${previous}
+  printf 'sha %s\n' "$(head -c 200 -- ${`${dir}/${stampFile}`} 2>/dev/null)"
+  if [ -e ${`${dir}/BAD_RELEASE`} ]; then printf 'bad %s\n' "$(head -n 1 -- ${`${dir}/BAD_RELEASE`})"; fi
+fi`;
 }
 async function step(name, body) {
   try {
@@ -48679,26 +48845,30 @@ async function step(name, body) {
 var errorText = (error2) => error2 instanceof Error ? error2.message : String(error2);
 async function rollback(ctx, failure2, token) {
   const { settings, session, layout, report } = ctx;
-  const remote = session.remote;
   const firstLine = failure2.split("\n")[0];
-  const { stdout } = await remote.run(
-    markBadScript(layout, ctx.release, firstLine, settings.stampFile),
-    {
-      phase: "rollback",
-      timeoutSeconds: 60
-    }
+  const { stdout } = await step(
+    "mark",
+    () => session.remote.run(
+      markBadScript(layout, ctx.release, firstLine, ctx.previousRelease, settings.stampFile),
+      { phase: "rollback", timeoutSeconds: 60 }
+    )
   );
   info(`Marked ${ctx.release} as BAD_RELEASE`);
   const previous = /^candidate (.+)$/m.exec(stdout)?.[1];
   const previousSha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim();
   if (!previous || !previousSha) {
+    const why = ctx.previousRelease ? `${ctx.previousRelease}, the release live before this deploy, is gone or has no ${settings.stampFile}` : "no release was live before this deploy";
     try {
       await step("stop", () => restartService(ctx, void 0));
-      return "There is no earlier good release to roll back to; the failed release was stopped.";
+      return `There is nothing to roll back to (${why}); the failed release was stopped.`;
     } catch (error2) {
-      return `There is no earlier good release to roll back to, and stopping the failed one failed too: ${errorText(error2)}`;
+      return `There is nothing to roll back to (${why}), and stopping the failed release failed too: ${errorText(error2)}`;
     }
   }
+  const markedBad = /^bad (.*)$/m.exec(stdout)?.[1];
+  info(
+    `Rolling back to ${previous}, the release live before this deploy` + (markedBad ? ` (it is marked BAD_RELEASE: ${markedBad})` : "")
+  );
   const back = {
     ...ctx,
     release: previous,
@@ -48726,7 +48896,7 @@ printf '%s -> releases/%s (rollback)\n' ${layout.current} ${previous}`;
   } catch (error2) {
     return `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error2)}`;
   }
-  return `Rolled back to ${previous}: it is verified serving ${previousSha}.`;
+  return `Rolled back to ${previous}, the release live before this deploy: it is verified serving ${previousSha}.`;
 }
 
 // src/plan.ts
@@ -48781,6 +48951,17 @@ function describePlan(settings, host, sha, now) {
   );
 }
 
+// src/unverified.ts
+var pending = [];
+function trackUnverified(where, entry) {
+  const index = pending.findIndex(
+    (other) => other.host === where.host && other.port === where.port && other.target === where.target
+  );
+  if (index >= 0) pending.splice(index, 1);
+  if (entry) pending.push(entry);
+  saveState("unverified", JSON.stringify(pending));
+}
+
 // src/deploy.ts
 var errorText2 = (error2) => error2 instanceof Error ? error2.message : String(error2);
 async function releaseLock(address, settings, session, lock) {
@@ -48823,6 +49004,19 @@ async function ship(address, settings, session, sha, report) {
     await phase("upload", 3600, () => upload(ctx));
     await phase("prepare", 3600, () => prepare(ctx));
     if (!settings.allowDowngrade) report.previousVersion = await runningVersion(ctx);
+    const where = { host: address.host, port: address.port, target: layout.target };
+    const unverified = (release, releaseSha, fallback2) => trackUnverified(where, {
+      ...where,
+      username: address.username,
+      startLog: session.startLog,
+      release,
+      sha: releaseSha,
+      fallback: fallback2,
+      token: owner.token,
+      run: owner.run
+    });
+    const fallback = ctx.previousRelease && ctx.previousSha ? { release: ctx.previousRelease, sha: ctx.previousSha } : void 0;
+    unverified(ctx.release, sha, fallback);
     try {
       const restart = await restartService(ctx, switchBody(ctx, owner.token), report.phases);
       const verified = await phase(
@@ -48837,13 +49031,29 @@ async function ship(address, settings, session, sha, report) {
       if (settings.strategy !== "releases" || !settings.rollbackOnFailure || !afterSwitch) {
         throw error2;
       }
+      if (fallback) unverified(fallback.release, fallback.sha);
+      else trackUnverified(where, void 0);
       const outcome = await phase(
         "rollback",
         settings.stopTimeoutSeconds + settings.versionTimeoutSeconds + 900,
-        () => rollback(ctx, error2.detail, owner.token)
+        async () => {
+          const lost = session.remote.lost;
+          if (!lost) return rollback(ctx, error2.detail, owner.token);
+          info(`The connection to ${label} was lost (${lost}); reconnecting for the rollback`);
+          const fresh = await connect(address, settings, "rollback");
+          try {
+            return await rollback({ ...ctx, session: fresh }, error2.detail, owner.token);
+          } finally {
+            fresh.close();
+          }
+        }
+      ).catch(
+        (rollbackError) => `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText2(rollbackError)}`
       );
       throw new PhaseError(label, error2.phase, `${error2.detail}
 ${outcome}`);
+    } finally {
+      trackUnverified(where, void 0);
     }
     if (settings.strategy === "releases") await phase("prune", 600, () => prune(ctx));
     report.result = "success";
@@ -49000,6 +49210,7 @@ var DeployReport = class {
       summary2.addList([
         `Deployed: ${byResult("success").join(", ") || "none"}`,
         `Failed: ${byResult("failed").join(", ") || "none"}`,
+        ...byResult("cancelled").length > 0 ? [`Cancelled: ${byResult("cancelled").join(", ")}`] : [],
         `Not started: ${byResult("not-started").join(", ") || "none"}`
       ]);
     }
@@ -49053,6 +49264,7 @@ import { statSync } from "node:fs";
 
 // src/private-key.ts
 var import_ssh22 = __toESM(require_lib2(), 1);
+import { createPrivateKey } from "node:crypto";
 var PUBLIC_KEY = /^(?:(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-\S+)\s+AAAA|-{4,5} ?BEGIN (?:SSH2 |RSA )?PUBLIC KEY)/;
 function normalizeKeyText(text) {
   return text.replace(/\r\n?/g, "\n").trim() + "\n";
@@ -49068,6 +49280,8 @@ function parsePrivateKey(raw, passphrase) {
   if (!text.includes("PRIVATE KEY-----")) {
     return "it is not an OpenSSH or PEM private key (it should start with '-----BEGIN OPENSSH PRIVATE KEY-----')";
   }
+  const pkcs8 = /-----BEGIN (ENCRYPTED )?PRIVATE KEY-----/.exec(text);
+  if (pkcs8) return parsePkcs8(text, passphrase, Boolean(pkcs8[1]));
   const parsed = import_ssh22.default.utils.parseKey(text, passphrase);
   if (parsed instanceof Error) {
     if (/no passphrase given/i.test(parsed.message)) {
@@ -49081,6 +49295,30 @@ function parsePrivateKey(raw, passphrase) {
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key.isPrivateKey()) return "it is a public key; paste the private key file instead";
   return { text, type: key.type, publicFingerprint: fingerprint(key.getPublicSSH()) };
+}
+var TO_OPENSSH = "convert it to the OpenSSH format with 'ssh-keygen -p -f KEYFILE' (it rewrites the file) and paste that";
+function parsePkcs8(text, passphrase, encrypted) {
+  if (encrypted && !passphrase) return "it is encrypted; set the passphrase input (from a secret)";
+  let key;
+  try {
+    key = createPrivateKey({ key: text, format: "pem", passphrase });
+  } catch {
+    return encrypted ? "it could not be decrypted with the given passphrase; check the passphrase secret" : "it is a PKCS#8 key (BEGIN PRIVATE KEY) that could not be read; paste the whole file, including the BEGIN and END lines";
+  }
+  const pem = key.asymmetricKeyType === "rsa" ? key.export({ type: "pkcs1", format: "pem" }) : key.asymmetricKeyType === "ec" ? key.export({ type: "sec1", format: "pem" }) : void 0;
+  if (pem === void 0) {
+    return `it is a PKCS#8 ${key.asymmetricKeyType ?? ""} key (BEGIN PRIVATE KEY), which the SSH library cannot use; ${TO_OPENSSH}`;
+  }
+  const converted = import_ssh22.default.utils.parseKey(pem.toString());
+  if (converted instanceof Error) {
+    return `it is a PKCS#8 ${key.asymmetricKeyType} key the SSH library cannot use (${converted.message}); ${TO_OPENSSH}`;
+  }
+  const parsed = Array.isArray(converted) ? converted[0] : converted;
+  return {
+    text: pem.toString(),
+    type: parsed.type,
+    publicFingerprint: fingerprint(parsed.getPublicSSH())
+  };
 }
 
 // src/settings.ts
@@ -49409,6 +49647,7 @@ function getSettings(read = (name) => getInput(name)) {
 // src/main.ts
 async function run() {
   const report = new DeployReport();
+  exitOnCancel(report);
   try {
     const settings = getSettings();
     report.sha = resolveSha(settings.sha, settings.source);

@@ -45,9 +45,9 @@ var require_tunnel = __commonJS({
   "node_modules/tunnel/lib/tunnel.js"(exports) {
     "use strict";
     var net = __require("net");
-    var tls = __require("tls");
-    var http = __require("http");
-    var https = __require("https");
+    var tls2 = __require("tls");
+    var http2 = __require("http");
+    var https2 = __require("https");
     var events = __require("events");
     var assert = __require("assert");
     var util = __require("util");
@@ -57,24 +57,24 @@ var require_tunnel = __commonJS({
     exports.httpsOverHttps = httpsOverHttps2;
     function httpOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http.request;
+      agent.request = http2.request;
       return agent;
     }
     function httpsOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http.request;
+      agent.request = http2.request;
       agent.createSocket = createSecureSocket;
       agent.defaultPort = 443;
       return agent;
     }
     function httpOverHttps2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = https.request;
+      agent.request = https2.request;
       return agent;
     }
     function httpsOverHttps2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = https.request;
+      agent.request = https2.request;
       agent.createSocket = createSecureSocket;
       agent.defaultPort = 443;
       return agent;
@@ -83,7 +83,7 @@ var require_tunnel = __commonJS({
       var self2 = this;
       self2.options = options || {};
       self2.proxyOptions = self2.options.proxy || {};
-      self2.maxSockets = self2.options.maxSockets || http.Agent.defaultMaxSockets;
+      self2.maxSockets = self2.options.maxSockets || http2.Agent.defaultMaxSockets;
       self2.requests = [];
       self2.sockets = [];
       self2.on("free", function onFree(socket, host, port, localAddress) {
@@ -168,18 +168,18 @@ var require_tunnel = __commonJS({
             res.statusCode
           );
           socket.destroy();
-          var error = new Error("tunneling socket could not be established, statusCode=" + res.statusCode);
-          error.code = "ECONNRESET";
-          options.request.emit("error", error);
+          var error2 = new Error("tunneling socket could not be established, statusCode=" + res.statusCode);
+          error2.code = "ECONNRESET";
+          options.request.emit("error", error2);
           self2.removeSocket(placeholder);
           return;
         }
         if (head.length > 0) {
           debug2("got illegal response body from proxy");
           socket.destroy();
-          var error = new Error("got illegal response body from proxy");
-          error.code = "ECONNRESET";
-          options.request.emit("error", error);
+          var error2 = new Error("got illegal response body from proxy");
+          error2.code = "ECONNRESET";
+          options.request.emit("error", error2);
           self2.removeSocket(placeholder);
           return;
         }
@@ -194,9 +194,9 @@ var require_tunnel = __commonJS({
           cause.message,
           cause.stack
         );
-        var error = new Error("tunneling socket could not be established, cause=" + cause.message);
-        error.code = "ECONNRESET";
-        options.request.emit("error", error);
+        var error2 = new Error("tunneling socket could not be established, cause=" + cause.message);
+        error2.code = "ECONNRESET";
+        options.request.emit("error", error2);
         self2.removeSocket(placeholder);
       }
     };
@@ -221,7 +221,7 @@ var require_tunnel = __commonJS({
           socket,
           servername: hostHeader ? hostHeader.replace(/:.*$/, "") : options.host
         });
-        var secureSocket = tls.connect(0, tlsOptions);
+        var secureSocket = tls2.connect(0, tlsOptions);
         self2.sockets[self2.sockets.indexOf(socket)] = secureSocket;
         cb(secureSocket);
       });
@@ -1525,14 +1525,14 @@ var require_diagnostics = __commonJS({
       diagnosticsChannel.channel("undici:client:connectError").subscribe((evt) => {
         const {
           connectParams: { version, protocol, port, host },
-          error
+          error: error2
         } = evt;
         debuglog(
           "connection to %s using %s%s errored - %s",
           `${host}${port ? `:${port}` : ""}`,
           protocol,
           version,
-          error.message
+          error2.message
         );
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
@@ -1563,14 +1563,14 @@ var require_diagnostics = __commonJS({
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
           request: { method, path, origin },
-          error
+          error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
           path,
-          error.message
+          error2.message
         );
       });
       isClientSet = true;
@@ -1605,7 +1605,7 @@ var require_diagnostics = __commonJS({
         diagnosticsChannel.channel("undici:client:connectError").subscribe((evt) => {
           const {
             connectParams: { version, protocol, port, host },
-            error
+            error: error2
           } = evt;
           debuglog(
             "connection to %s%s using %s%s errored - %s",
@@ -1613,7 +1613,7 @@ var require_diagnostics = __commonJS({
             port ? `:${port}` : "",
             protocol,
             version,
-            error.message
+            error2.message
           );
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
@@ -1904,11 +1904,11 @@ var require_request = __commonJS({
       /**
        * @param {Error} error
        */
-      onUpgradeError(error) {
+      onUpgradeError(error2) {
         assert(!this.aborted);
         assert(this.completed);
         if (channels.error.hasSubscribers) {
-          channels.error.publish({ request: this, error });
+          channels.error.publish({ request: this, error: error2 });
         }
       }
       /**
@@ -1939,16 +1939,16 @@ var require_request = __commonJS({
           this.onError(err);
         }
       }
-      onError(error) {
+      onError(error2) {
         this.onFinally();
         if (channels.error.hasSubscribers) {
-          channels.error.publish({ request: this, error });
+          channels.error.publish({ request: this, error: error2 });
         }
         if (this.aborted) {
           return;
         }
         this.aborted = true;
-        return this[kHandler].onError(error);
+        return this[kHandler].onError(error2);
       }
       onFinally() {
         if (this.errorHandler) {
@@ -2524,7 +2524,7 @@ var require_connect = __commonJS({
     var timers = require_timers();
     function noop() {
     }
-    var tls;
+    var tls2;
     var SessionCache;
     if (global.FinalizationRegistry && !(process.env.NODE_V8_COVERAGE || process.env.UNDICI_NO_FG)) {
       SessionCache = class WeakSessionCache {
@@ -2585,15 +2585,15 @@ var require_connect = __commonJS({
       return function connect2({ hostname, host, protocol, port, servername, localAddress, httpSocket }, callback) {
         let socket;
         if (protocol === "https:") {
-          if (!tls) {
-            tls = __require("node:tls");
+          if (!tls2) {
+            tls2 = __require("node:tls");
           }
           servername = servername || options.servername || util.getServerName(host) || null;
           const sessionKey = servername || hostname;
           assert(sessionKey);
           const session = customSession || sessionCache.get(sessionKey) || null;
           port = port || 443;
-          socket = tls.connect({
+          socket = tls2.connect({
             highWaterMark: 16384,
             // TLS in node can't have bigger HWM anyway...
             ...options,
@@ -4092,11 +4092,11 @@ var require_util2 = __commonJS({
     var { isUint8Array } = __require("node:util/types");
     var { webidl } = require_webidl();
     var supportedHashes = [];
-    var crypto;
+    var crypto2;
     try {
-      crypto = __require("node:crypto");
+      crypto2 = __require("node:crypto");
       const possibleRelevantHashes = ["sha256", "sha384", "sha512"];
-      supportedHashes = crypto.getHashes().filter((hash) => possibleRelevantHashes.includes(hash));
+      supportedHashes = crypto2.getHashes().filter((hash) => possibleRelevantHashes.includes(hash));
     } catch {
     }
     function responseURL(response) {
@@ -4369,7 +4369,7 @@ var require_util2 = __commonJS({
       }
     }
     function bytesMatch(bytes, metadataList) {
-      if (crypto === void 0) {
+      if (crypto2 === void 0) {
         return true;
       }
       const parsedMetadata = parseMetadata(metadataList);
@@ -4384,7 +4384,7 @@ var require_util2 = __commonJS({
       for (const item of metadata) {
         const algorithm = item.algo;
         const expectedValue = item.hash;
-        let actualValue = crypto.createHash(algorithm).update(bytes).digest("base64");
+        let actualValue = crypto2.createHash(algorithm).update(bytes).digest("base64");
         if (actualValue[actualValue.length - 1] === "=") {
           if (actualValue[actualValue.length - 2] === "=") {
             actualValue = actualValue.slice(0, -2);
@@ -5448,8 +5448,8 @@ var require_body = __commonJS({
     var { multipartFormDataParser } = require_formdata_parser();
     var random;
     try {
-      const crypto = __require("node:crypto");
-      random = (max) => crypto.randomInt(0, max);
+      const crypto2 = __require("node:crypto");
+      random = (max) => crypto2.randomInt(0, max);
     } catch {
       random = (max) => Math.floor(Math.random(max));
     }
@@ -5694,7 +5694,7 @@ Content-Type: ${value.type || "application/octet-stream"}\r
       }
       throwIfAborted(object[kState]);
       const promise = createDeferredPromise();
-      const errorSteps = (error) => promise.reject(error);
+      const errorSteps = (error2) => promise.reject(error2);
       const successSteps = (data) => {
         try {
           promise.resolve(convertBytesToJSValue(data));
@@ -6101,9 +6101,9 @@ var require_client_h1 = __commonJS({
         client.emit("disconnect", client[kUrl], [client], new InformationalError("upgrade"));
         try {
           request.onUpgrade(statusCode, headers, socket, statusText);
-        } catch (error) {
-          util.errorRequest(client, request, error);
-          util.destroy(socket, error);
+        } catch (error2) {
+          util.errorRequest(client, request, error2);
+          util.destroy(socket, error2);
         }
         client[kResume]();
       }
@@ -6505,7 +6505,7 @@ var require_client_h1 = __commonJS({
       }
       const socket = client[kSocket];
       clearIdleSocketValidation(socket);
-      const abort = (error) => {
+      const abort = (error2) => {
         if (request.aborted) {
           return;
         }
@@ -6515,7 +6515,7 @@ var require_client_h1 = __commonJS({
           }
           return;
         }
-        util.errorRequest(client, request, error || new RequestAbortedError());
+        util.errorRequest(client, request, error2 || new RequestAbortedError());
         util.destroy(body);
         util.destroy(socket, new InformationalError("aborted"));
       };
@@ -7097,22 +7097,22 @@ var require_client_h2 = __commonJS({
       const { hostname, port } = client[kUrl];
       headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname}${port ? `:${port}` : ""}`;
       headers[HTTP2_HEADER_METHOD] = method;
-      const abort = (error) => {
+      const abort = (error2) => {
         if (request.aborted) {
           return;
         }
         if (request.completed) {
           if (method === "CONNECT" && stream != null) {
-            util.destroy(stream, error || new RequestAbortedError());
+            util.destroy(stream, error2 || new RequestAbortedError());
           }
           return;
         }
-        error = error || new RequestAbortedError();
-        util.errorRequest(client, request, error);
+        error2 = error2 || new RequestAbortedError();
+        util.errorRequest(client, request, error2);
         if (stream != null) {
-          util.destroy(stream, error);
+          util.destroy(stream, error2);
         }
-        util.destroy(body, error);
+        util.destroy(body, error2);
         client[kQueue][client[kRunningIdx]++] = null;
         client[kResume]();
       };
@@ -7133,17 +7133,17 @@ var require_client_h2 = __commonJS({
           stream.off(errorMonitor, onUpgradeError);
           request.onUpgradeResponse(Number(headers2[HTTP2_HEADER_STATUS]), headers2, parseH2ResponseHeaders);
         };
-        const onUpgradeError = (error) => {
+        const onUpgradeError = (error2) => {
           upgradeResponseFinished = true;
           stream.off("response", onResponse);
-          request.onUpgradeError(error);
+          request.onUpgradeError(error2);
         };
         const onReady = () => {
           try {
             request.onUpgrade(null, null, stream);
-          } catch (error) {
+          } catch (error2) {
             stream.off("response", onResponse);
-            abort(error);
+            abort(error2);
             return;
           }
           if (request.aborted) {
@@ -7345,8 +7345,8 @@ var require_client_h2 = __commonJS({
         }
         request.onRequestSent();
         client[kResume]();
-      } catch (error) {
-        abort(error);
+      } catch (error2) {
+        abort(error2);
       }
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body, client, request, contentLength) {
@@ -7501,8 +7501,8 @@ var require_redirect_handler = __commonJS({
       onUpgrade(statusCode, headers, socket) {
         this.handler.onUpgrade(statusCode, headers, socket);
       }
-      onError(error) {
-        this.handler.onError(error);
+      onError(error2) {
+        this.handler.onError(error2);
       }
       onHeaders(statusCode, headers, resume, statusText) {
         this.location = this.history.length >= this.maxRedirections || util.isDisturbed(this.opts.body) ? null : parseLocation(statusCode, headers);
@@ -7627,7 +7627,7 @@ var require_client = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var net = __require("node:net");
-    var http = __require("node:http");
+    var http2 = __require("node:http");
     var util = require_util();
     var { channels } = require_diagnostics();
     var Request = require_request();
@@ -7711,7 +7711,7 @@ var require_client = __commonJS({
         keepAliveTimeoutThreshold,
         socketPath,
         pipelining,
-        tls,
+        tls: tls2,
         strictContentLength,
         maxCachedSessions,
         maxRedirections,
@@ -7793,7 +7793,7 @@ var require_client = __commonJS({
         }
         if (typeof connect3 !== "function") {
           connect3 = buildConnector({
-            ...tls,
+            ...tls2,
             maxCachedSessions,
             allowH2,
             socketPath,
@@ -7816,7 +7816,7 @@ var require_client = __commonJS({
         this[kUrl] = util.parseOrigin(url);
         this[kConnector] = connect3;
         this[kPipelining] = pipelining != null ? pipelining : 1;
-        this[kMaxHeadersSize] = maxHeaderSize || http.maxHeaderSize;
+        this[kMaxHeadersSize] = maxHeaderSize || http2.maxHeaderSize;
         this[kKeepAliveDefaultTimeout] = keepAliveTimeout == null ? 4e3 : keepAliveTimeout;
         this[kKeepAliveMaxTimeout] = keepAliveMaxTimeout == null ? 6e5 : keepAliveMaxTimeout;
         this[kKeepAliveTimeoutThreshold] = keepAliveTimeoutThreshold == null ? 2e3 : keepAliveTimeoutThreshold;
@@ -8288,8 +8288,8 @@ var require_pool_base = __commonJS({
       }
       get [kRunning]() {
         let ret = 0;
-        for (const { [kRunning]: running } of this[kClients]) {
-          ret += running;
+        for (const { [kRunning]: running2 } of this[kClients]) {
+          ret += running2;
         }
         return ret;
       }
@@ -8397,7 +8397,7 @@ var require_pool = __commonJS({
         factory = defaultFactory,
         connect: connect2,
         connectTimeout,
-        tls,
+        tls: tls2,
         maxCachedSessions,
         socketPath,
         autoSelectFamily,
@@ -8416,7 +8416,7 @@ var require_pool = __commonJS({
         }
         if (typeof connect2 !== "function") {
           connect2 = buildConnector({
-            ...tls,
+            ...tls2,
             maxCachedSessions,
             allowH2,
             socketPath,
@@ -8432,7 +8432,7 @@ var require_pool = __commonJS({
         this[kOptions] = { ...util.deepClone(options), connect: connect2, allowH2 };
         this[kOptions].interceptors = options.interceptors ? { ...options.interceptors } : void 0;
         this[kFactory] = factory;
-        this.on("connectionError", (origin2, targets, error) => {
+        this.on("connectionError", (origin2, targets, error2) => {
           for (const target of targets) {
             const idx = this[kClients].indexOf(target);
             if (idx !== -1) {
@@ -8624,7 +8624,7 @@ var require_agent = __commonJS({
       return opts && opts.connections === 1 ? new Client2(origin, opts) : new Pool(origin, opts);
     }
     var Agent = class extends DispatcherBase {
-      constructor({ factory = defaultFactory, maxRedirections = 0, connect: connect2, tls, ...options } = {}) {
+      constructor({ factory = defaultFactory, maxRedirections = 0, connect: connect2, tls: tls2, ...options } = {}) {
         if (typeof factory !== "function") {
           throw new InvalidArgumentError("factory must be a function.");
         }
@@ -8638,11 +8638,11 @@ var require_agent = __commonJS({
         if (connect2 && typeof connect2 !== "function") {
           connect2 = { ...connect2 };
         }
-        if (tls && typeof tls !== "function") {
-          tls = { ...tls };
+        if (tls2 && typeof tls2 !== "function") {
+          tls2 = { ...tls2 };
         }
         this[kInterceptors] = options.interceptors?.Agent && Array.isArray(options.interceptors.Agent) ? options.interceptors.Agent : [createRedirectInterceptor({ maxRedirections })];
-        this[kOptions] = { ...util.deepClone(options), connect: connect2, tls };
+        this[kOptions] = { ...util.deepClone(options), connect: connect2, tls: tls2 };
         this[kOptions].interceptors = options.interceptors ? { ...options.interceptors } : void 0;
         this[kMaxRedirections] = maxRedirections;
         this[kFactory] = factory;
@@ -10853,13 +10853,13 @@ var require_mock_utils = __commonJS({
       if (mockDispatch2.data.callback) {
         mockDispatch2.data = { ...mockDispatch2.data, ...mockDispatch2.data.callback(opts) };
       }
-      const { data: { statusCode, data, headers, trailers, error }, delay, persist } = mockDispatch2;
+      const { data: { statusCode, data, headers, trailers, error: error2 }, delay, persist } = mockDispatch2;
       const { timesInvoked, times } = mockDispatch2;
       mockDispatch2.consumed = !persist && timesInvoked >= times;
       mockDispatch2.pending = timesInvoked < times;
-      if (error !== null) {
+      if (error2 !== null) {
         deleteMockDispatch(this[kDispatches], key);
-        handler.onError(error);
+        handler.onError(error2);
         return true;
       }
       if (typeof delay === "number" && delay > 0) {
@@ -10897,19 +10897,19 @@ var require_mock_utils = __commonJS({
         if (agent.isMockActive) {
           try {
             mockDispatch.call(this, opts, handler);
-          } catch (error) {
-            if (error instanceof MockNotMatchedError) {
+          } catch (error2) {
+            if (error2 instanceof MockNotMatchedError) {
               const netConnect = agent[kGetNetConnect]();
               if (netConnect === false) {
-                throw new MockNotMatchedError(`${error.message}: subsequent request to origin ${origin} was not allowed (net.connect disabled)`);
+                throw new MockNotMatchedError(`${error2.message}: subsequent request to origin ${origin} was not allowed (net.connect disabled)`);
               }
               if (checkNetConnect(netConnect, origin)) {
                 originalDispatch.call(this, opts, handler);
               } else {
-                throw new MockNotMatchedError(`${error.message}: subsequent request to origin ${origin} was not allowed (net.connect is not enabled for this origin)`);
+                throw new MockNotMatchedError(`${error2.message}: subsequent request to origin ${origin} was not allowed (net.connect is not enabled for this origin)`);
               }
             } else {
-              throw error;
+              throw error2;
             }
           }
         } else {
@@ -11074,11 +11074,11 @@ var require_mock_interceptor = __commonJS({
       /**
        * Mock an undici request with a defined error.
        */
-      replyWithError(error) {
-        if (typeof error === "undefined") {
+      replyWithError(error2) {
+        if (typeof error2 === "undefined") {
           throw new InvalidArgumentError("error must be defined");
         }
-        const newMockDispatch = addMockDispatch(this[kDispatches], this[kDispatchKey], { error });
+        const newMockDispatch = addMockDispatch(this[kDispatches], this[kDispatchKey], { error: error2 });
         return new MockScope(newMockDispatch);
       }
       /**
@@ -11118,7 +11118,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify2 } = __require("node:util");
     var Client2 = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11158,7 +11158,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify2(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11171,7 +11171,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify2 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11211,7 +11211,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify2(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -13596,17 +13596,17 @@ var require_fetch = __commonJS({
         this.emit("terminated", reason);
       }
       // https://fetch.spec.whatwg.org/#fetch-controller-abort
-      abort(error) {
+      abort(error2) {
         if (this.state !== "ongoing") {
           return;
         }
         this.state = "aborted";
-        if (!error) {
-          error = new DOMException("The operation was aborted.", "AbortError");
+        if (!error2) {
+          error2 = new DOMException("The operation was aborted.", "AbortError");
         }
-        this.serializedAbortReason = error;
-        this.connection?.destroy(error);
-        this.emit("terminated", error);
+        this.serializedAbortReason = error2;
+        this.connection?.destroy(error2);
+        this.emit("terminated", error2);
       }
     };
     function handleFetchDone(response) {
@@ -13702,12 +13702,12 @@ var require_fetch = __commonJS({
       );
     }
     var markResourceTiming = performance.markResourceTiming;
-    function abortFetch(p, request, responseObject, error) {
+    function abortFetch(p, request, responseObject, error2) {
       if (p) {
-        p.reject(error);
+        p.reject(error2);
       }
       if (request.body != null && isReadable(request.body?.stream)) {
-        request.body.stream.cancel(error).catch((err) => {
+        request.body.stream.cancel(error2).catch((err) => {
           if (err.code === "ERR_INVALID_STATE") {
             return;
           }
@@ -13719,7 +13719,7 @@ var require_fetch = __commonJS({
       }
       const response = responseObject[kState];
       if (response.body != null && isReadable(response.body?.stream)) {
-        response.body.stream.cancel(error).catch((err) => {
+        response.body.stream.cancel(error2).catch((err) => {
           if (err.code === "ERR_INVALID_STATE") {
             return;
           }
@@ -14538,13 +14538,13 @@ var require_fetch = __commonJS({
               fetchParams.controller.ended = true;
               this.body.push(null);
             },
-            onError(error) {
+            onError(error2) {
               if (this.abort) {
                 fetchParams.controller.off("terminated", this.abort);
               }
-              this.body?.destroy(error);
-              fetchParams.controller.terminate(error);
-              reject(error);
+              this.body?.destroy(error2);
+              fetchParams.controller.terminate(error2);
+              reject(error2);
             },
             onUpgrade(status, rawHeaders, socket) {
               if (status !== 101) {
@@ -15007,8 +15007,8 @@ var require_util4 = __commonJS({
                   }
                   fr[kResult] = result;
                   fireAProgressEvent("load", fr);
-                } catch (error) {
-                  fr[kError] = error;
+                } catch (error2) {
+                  fr[kError] = error2;
                   fireAProgressEvent("error", fr);
                 }
                 if (fr[kState] !== "loading") {
@@ -15017,13 +15017,13 @@ var require_util4 = __commonJS({
               });
               break;
             }
-          } catch (error) {
+          } catch (error2) {
             if (fr[kAborted]) {
               return;
             }
             queueMicrotask(() => {
               fr[kState] = "done";
-              fr[kError] = error;
+              fr[kError] = error2;
               fireAProgressEvent("error", fr);
               if (fr[kState] !== "loading") {
                 fireAProgressEvent("loadend", fr);
@@ -17088,13 +17088,13 @@ var require_frame = __commonJS({
     "use strict";
     var { maxUnsigned16Bit } = require_constants5();
     var BUFFER_SIZE = 16386;
-    var crypto;
+    var crypto2;
     var buffer = null;
     var bufIdx = BUFFER_SIZE;
     try {
-      crypto = __require("node:crypto");
+      crypto2 = __require("node:crypto");
     } catch {
-      crypto = {
+      crypto2 = {
         // not full compatibility, but minimum.
         randomFillSync: function randomFillSync(buffer2, _offset, _size) {
           for (let i = 0; i < buffer2.length; ++i) {
@@ -17107,7 +17107,7 @@ var require_frame = __commonJS({
     function generateMask() {
       if (bufIdx === BUFFER_SIZE) {
         bufIdx = 0;
-        crypto.randomFillSync(buffer ??= Buffer.allocUnsafe(BUFFER_SIZE), 0, BUFFER_SIZE);
+        crypto2.randomFillSync(buffer ??= Buffer.allocUnsafe(BUFFER_SIZE), 0, BUFFER_SIZE);
       }
       return [buffer[bufIdx++], buffer[bufIdx++], buffer[bufIdx++], buffer[bufIdx++]];
     }
@@ -17179,9 +17179,9 @@ var require_connection = __commonJS({
     var { Headers: Headers2, getHeadersList } = require_headers();
     var { getDecodeSplit } = require_util2();
     var { WebsocketFrameSend } = require_frame();
-    var crypto;
+    var crypto2;
     try {
-      crypto = __require("node:crypto");
+      crypto2 = __require("node:crypto");
     } catch {
     }
     function establishWebSocketConnection(url, protocols, client, ws, onEstablish, options) {
@@ -17201,7 +17201,7 @@ var require_connection = __commonJS({
         const headersList = getHeadersList(new Headers2(options.headers));
         request.headersList = headersList;
       }
-      const keyValue = crypto.randomBytes(16).toString("base64");
+      const keyValue = crypto2.randomBytes(16).toString("base64");
       request.headersList.append("sec-websocket-key", keyValue);
       request.headersList.append("sec-websocket-version", "13");
       for (const protocol of protocols) {
@@ -17231,7 +17231,7 @@ var require_connection = __commonJS({
             return;
           }
           const secWSAccept = response.headersList.get("Sec-WebSocket-Accept");
-          const digest = crypto.createHash("sha1").update(keyValue + uid).digest("base64");
+          const digest = crypto2.createHash("sha1").update(keyValue + uid).digest("base64");
           if (secWSAccept !== digest) {
             failWebsocketConnection(ws, "Incorrect hash received in Sec-WebSocket-Accept header.");
             return;
@@ -17329,11 +17329,11 @@ var require_connection = __commonJS({
         });
       }
     }
-    function onSocketError(error) {
+    function onSocketError(error2) {
       const { ws } = this;
       ws[kReadyState] = states.CLOSING;
       if (channels.socketError.hasSubscribers) {
-        channels.socketError.publish(error);
+        channels.socketError.publish(error2);
       }
       this.destroy();
     }
@@ -17635,10 +17635,10 @@ var require_receiver = __commonJS({
                 this.#extensions.get("permessage-deflate").decompress(
                   body,
                   this.#info.fin,
-                  (error, data) => {
-                    if (error) {
-                      const code = error instanceof MessageSizeExceededError ? 1009 : 1007;
-                      failWebsocketConnectionWithCode(this.ws, code, error.message);
+                  (error2, data) => {
+                    if (error2) {
+                      const code = error2 instanceof MessageSizeExceededError ? 1009 : 1007;
+                      failWebsocketConnectionWithCode(this.ws, code, error2.message);
                       return;
                     }
                     if (!this.writeFragments(data)) {
@@ -18358,9 +18358,9 @@ var require_eventsource_stream = __commonJS({
       return true;
     }
     function createMaxEventSizeExceededError() {
-      const error = new Error("EventSource message size exceeded");
-      error.aborted = false;
-      return error;
+      const error2 = new Error("EventSource message size exceeded");
+      error2.aborted = false;
+      return error2;
     }
     var EventSourceStream = class extends Transform {
       /**
@@ -18472,8 +18472,8 @@ var require_eventsource_stream = __commonJS({
             }
             try {
               this.parseLine(this.readLine(), this.event);
-            } catch (error) {
-              callback(error);
+            } catch (error2) {
+              callback(error2);
               return;
             }
             this.consumeCurrentByte();
@@ -18488,10 +18488,10 @@ var require_eventsource_stream = __commonJS({
         }
         callback();
       }
-      _destroy(error, callback) {
+      _destroy(error2, callback) {
         this.chunks.length = 0;
         this.clearEvent();
-        super._destroy(error, callback);
+        super._destroy(error2, callback);
       }
       /**
        * @param {Buffer} line
@@ -18879,8 +18879,8 @@ var require_eventsource = __commonJS({
           pipeline(
             response.body.stream,
             eventSourceStream,
-            (error) => {
-              if (error?.aborted === false) {
+            (error2) => {
+              if (error2?.aborted === false) {
                 this.close();
                 this.dispatchEvent(new Event("error"));
               }
@@ -21914,22 +21914,22 @@ var require_nacl_fast = __commonJS({
         randombytes = fn;
       };
       (function() {
-        var crypto = typeof self !== "undefined" ? self.crypto || self.msCrypto : null;
-        if (crypto && crypto.getRandomValues) {
+        var crypto2 = typeof self !== "undefined" ? self.crypto || self.msCrypto : null;
+        if (crypto2 && crypto2.getRandomValues) {
           var QUOTA = 65536;
           nacl.setPRNG(function(x, n) {
             var i, v = new Uint8Array(n);
             for (i = 0; i < n; i += QUOTA) {
-              crypto.getRandomValues(v.subarray(i, i + Math.min(n - i, QUOTA)));
+              crypto2.getRandomValues(v.subarray(i, i + Math.min(n - i, QUOTA)));
             }
             for (i = 0; i < n; i++) x[i] = v[i];
             cleanup(v);
           });
         } else if (typeof __require !== "undefined") {
-          crypto = __require("crypto");
-          if (crypto && crypto.randomBytes) {
+          crypto2 = __require("crypto");
+          if (crypto2 && crypto2.randomBytes) {
             nacl.setPRNG(function(x, n) {
-              var i, v = crypto.randomBytes(n);
+              var i, v = crypto2.randomBytes(n);
               for (i = 0; i < n; i++) x[i] = v[i];
               cleanup(v);
             });
@@ -23197,7 +23197,7 @@ var require_bcrypt_pbkdf = __commonJS({
 var require_constants6 = __commonJS({
   "node_modules/ssh2/lib/protocol/constants.js"(exports, module) {
     "use strict";
-    var crypto = __require("crypto");
+    var crypto2 = __require("crypto");
     var cpuInfo;
     try {
       cpuInfo = __require("cpu-features")();
@@ -23205,21 +23205,21 @@ var require_constants6 = __commonJS({
     }
     var { bindingAvailable, CIPHER_INFO, MAC_INFO } = require_crypto();
     var eddsaSupported = (() => {
-      if (typeof crypto.sign === "function" && typeof crypto.verify === "function") {
+      if (typeof crypto2.sign === "function" && typeof crypto2.verify === "function") {
         const key = "-----BEGIN PRIVATE KEY-----\r\nMC4CAQAwBQYDK2VwBCIEIHKj+sVa9WcD/q2DJUJaf43Kptc8xYuUQA4bOFj9vC8T\r\n-----END PRIVATE KEY-----";
         const data = Buffer.from("a");
         let sig;
         let verified;
         try {
-          sig = crypto.sign(null, data, key);
-          verified = crypto.verify(null, data, key, sig);
+          sig = crypto2.sign(null, data, key);
+          verified = crypto2.verify(null, data, key, sig);
         } catch {
         }
         return Buffer.isBuffer(sig) && sig.length === 64 && verified === true;
       }
       return false;
     })();
-    var curve25519Supported = typeof crypto.diffieHellman === "function" && typeof crypto.generateKeyPairSync === "function" && typeof crypto.createPublicKey === "function";
+    var curve25519Supported = typeof crypto2.diffieHellman === "function" && typeof crypto2.generateKeyPairSync === "function" && typeof crypto2.createPublicKey === "function";
     var DEFAULT_KEX = [
       // https://tools.ietf.org/html/rfc5656#section-10.1
       "ecdh-sha2-nistp256",
@@ -23262,7 +23262,7 @@ var require_constants6 = __commonJS({
       "ssh-dss"
     ]);
     var canUseCipher = (() => {
-      const ciphers = crypto.getCiphers();
+      const ciphers = crypto2.getCiphers();
       return (name) => ciphers.includes(CIPHER_INFO[name].sslName);
     })();
     var DEFAULT_CIPHER = [
@@ -23300,7 +23300,7 @@ var require_constants6 = __commonJS({
       "arcfour"
     ].filter(canUseCipher));
     var canUseMAC = (() => {
-      const hashes = crypto.getHashes();
+      const hashes = crypto2.getHashes();
       return (name) => hashes.includes(MAC_INFO[name].sslName);
     })();
     var DEFAULT_MAC = [
@@ -27079,20 +27079,20 @@ var require_agent2 = __commonJS({
           if (this.buffer.length > 4 + len)
             return cb(new Error("Unexpected multiple agent requests"));
           this.buffer = null;
-          let error;
+          let error2;
           const proc = this.proc = spawn(EXEPATH, [data.length]);
           proc.stdout.on("data", (data2) => {
             this.push(data2);
           });
           proc.on("error", (err) => {
-            error = err;
-            cb(error);
+            error2 = err;
+            cb(error2);
           });
           proc.on("close", (code) => {
             this.proc = void 0;
-            if (!error) {
-              if (error = ERROR[code])
-                return cb(error);
+            if (!error2) {
+              if (error2 = ERROR[code])
+                return cb(error2);
               cb();
             }
           });
@@ -27747,10 +27747,10 @@ var require_zlib = __commonJS({
     }
     function zlibOnError(message, errno, code) {
       const self2 = this._owner;
-      const error = new Error(message);
-      error.errno = errno;
-      error.code = code;
-      self2._err = error;
+      const error2 = new Error(message);
+      error2.errno = errno;
+      error2.code = code;
+      self2._err = error2;
     }
     function _close(engine) {
       if (!engine._handle)
@@ -32182,8 +32182,8 @@ var require_SFTP = __commonJS({
   "node_modules/ssh2/lib/protocol/SFTP.js"(exports, module) {
     "use strict";
     var EventEmitter = __require("events");
-    var fs2 = __require("fs");
-    var { constants: constants3 } = fs2;
+    var fs3 = __require("fs");
+    var { constants: constants3 } = fs3;
     var {
       Readable: ReadableStream2,
       Writable: WritableStream
@@ -32612,12 +32612,12 @@ var require_SFTP = __commonJS({
       fastGet(remotePath2, localPath, opts, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        fastXfer(this, fs2, remotePath2, localPath, opts, cb);
+        fastXfer(this, fs3, remotePath2, localPath, opts, cb);
       }
       fastPut(localPath, remotePath2, opts, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        fastXfer(fs2, this, localPath, remotePath2, opts, cb);
+        fastXfer(fs3, this, localPath, remotePath2, opts, cb);
       }
       readFile(path, options, callback_) {
         if (this.server)
@@ -33878,13 +33878,13 @@ var require_SFTP = __commonJS({
             if (--left === 0)
               cb(err);
           };
-          if (srcHandle && (src === fs2 || src.outgoing.state === "open"))
+          if (srcHandle && (src === fs3 || src.outgoing.state === "open"))
             ++left;
-          if (dstHandle && (dst === fs2 || dst.outgoing.state === "open"))
+          if (dstHandle && (dst === fs3 || dst.outgoing.state === "open"))
             ++left;
-          if (srcHandle && (src === fs2 || src.outgoing.state === "open"))
+          if (srcHandle && (src === fs3 || src.outgoing.state === "open"))
             src.close(srcHandle, cbfinal);
-          if (dstHandle && (dst === fs2 || dst.outgoing.state === "open"))
+          if (dstHandle && (dst === fs3 || dst.outgoing.state === "open"))
             dst.close(dstHandle, cbfinal);
         } else {
           cb(err);
@@ -33900,7 +33900,7 @@ var require_SFTP = __commonJS({
           tryStat(null, { size: fileSize });
         function tryStat(err2, attrs) {
           if (err2) {
-            if (src !== fs2) {
+            if (src !== fs3) {
               src.stat(srcPath, (err_, attrs_) => {
                 if (err_)
                   return onerror(err2);
@@ -36744,12 +36744,12 @@ var require_client2 = __commonJS({
             dnsLookup(host, forceIPv4 ? 4 : 6, (err, address, family) => {
               if (err) {
                 const type = forceIPv4 ? "IPv4" : "IPv6";
-                const error = new Error(
+                const error2 = new Error(
                   `Error while looking up ${type} address for '${host}': ${err}`
                 );
                 clearTimeout(this._readyTimeout);
-                error.level = "client-dns";
-                this.emit("error", error);
+                error2.level = "client-dns";
+                this.emit("error", error2);
                 this.emit("close");
                 return;
               }
@@ -38742,15 +38742,15 @@ var require_server = __commonJS({
         return this;
       }
       rekey(cb) {
-        let error;
+        let error2;
         try {
           this._protocol.rekey();
         } catch (ex) {
-          error = ex;
+          error2 = ex;
         }
         if (typeof cb === "function") {
-          if (error)
-            process.nextTick(cb, error);
+          if (error2)
+            process.nextTick(cb, error2);
           else
             this.once("rekey", cb);
         }
@@ -39274,8 +39274,2434 @@ var require_lib2 = __commonJS({
   }
 });
 
-// node_modules/semver/internal/constants.js
+// node_modules/events-universal/default.js
+var require_default = __commonJS({
+  "node_modules/events-universal/default.js"(exports, module) {
+    module.exports = __require("events");
+  }
+});
+
+// node_modules/fast-fifo/fixed-size.js
+var require_fixed_size = __commonJS({
+  "node_modules/fast-fifo/fixed-size.js"(exports, module) {
+    module.exports = class FixedFIFO {
+      constructor(hwm) {
+        if (!(hwm > 0) || (hwm - 1 & hwm) !== 0) throw new Error("Max size for a FixedFIFO should be a power of two");
+        this.buffer = new Array(hwm);
+        this.mask = hwm - 1;
+        this.top = 0;
+        this.btm = 0;
+        this.next = null;
+      }
+      clear() {
+        this.top = this.btm = 0;
+        this.next = null;
+        this.buffer.fill(void 0);
+      }
+      push(data) {
+        if (this.buffer[this.top] !== void 0) return false;
+        this.buffer[this.top] = data;
+        this.top = this.top + 1 & this.mask;
+        return true;
+      }
+      shift() {
+        const last = this.buffer[this.btm];
+        if (last === void 0) return void 0;
+        this.buffer[this.btm] = void 0;
+        this.btm = this.btm + 1 & this.mask;
+        return last;
+      }
+      peek() {
+        return this.buffer[this.btm];
+      }
+      isEmpty() {
+        return this.buffer[this.btm] === void 0;
+      }
+    };
+  }
+});
+
+// node_modules/fast-fifo/index.js
+var require_fast_fifo = __commonJS({
+  "node_modules/fast-fifo/index.js"(exports, module) {
+    var FixedFIFO = require_fixed_size();
+    module.exports = class FastFIFO {
+      constructor(hwm) {
+        this.hwm = hwm || 16;
+        this.head = new FixedFIFO(this.hwm);
+        this.tail = this.head;
+        this.length = 0;
+      }
+      clear() {
+        this.head = this.tail;
+        this.head.clear();
+        this.length = 0;
+      }
+      push(val) {
+        this.length++;
+        if (!this.head.push(val)) {
+          const prev = this.head;
+          this.head = prev.next = new FixedFIFO(2 * this.head.buffer.length);
+          this.head.push(val);
+        }
+      }
+      shift() {
+        if (this.length !== 0) this.length--;
+        const val = this.tail.shift();
+        if (val === void 0 && this.tail.next) {
+          const next = this.tail.next;
+          this.tail.next = null;
+          this.tail = next;
+          return this.tail.shift();
+        }
+        return val;
+      }
+      peek() {
+        const val = this.tail.peek();
+        if (val === void 0 && this.tail.next) return this.tail.next.peek();
+        return val;
+      }
+      isEmpty() {
+        return this.length === 0;
+      }
+    };
+  }
+});
+
+// node_modules/b4a/index.js
+var require_b4a = __commonJS({
+  "node_modules/b4a/index.js"(exports, module) {
+    function isBuffer(value) {
+      return Buffer.isBuffer(value) || value instanceof Uint8Array;
+    }
+    function isEncoding(encoding) {
+      return Buffer.isEncoding(encoding);
+    }
+    function alloc(size, fill2, encoding) {
+      return Buffer.alloc(size, fill2, encoding);
+    }
+    function allocUnsafe(size) {
+      return Buffer.allocUnsafe(size);
+    }
+    function allocUnsafeSlow(size) {
+      return Buffer.allocUnsafeSlow(size);
+    }
+    function byteLength(string, encoding) {
+      return Buffer.byteLength(string, encoding);
+    }
+    function compare(a, b) {
+      return Buffer.compare(a, b);
+    }
+    function concat(buffers, totalLength) {
+      return Buffer.concat(buffers, totalLength);
+    }
+    function copy(source, target, targetStart, start, end) {
+      return toBuffer(source).copy(target, targetStart, start, end);
+    }
+    function equals(a, b) {
+      return toBuffer(a).equals(b);
+    }
+    function fill(buffer, value, offset, end, encoding) {
+      return toBuffer(buffer).fill(value, offset, end, encoding);
+    }
+    function from(value, encodingOrOffset, length) {
+      return Buffer.from(value, encodingOrOffset, length);
+    }
+    function includes(buffer, value, byteOffset, encoding) {
+      return toBuffer(buffer).includes(value, byteOffset, encoding);
+    }
+    function indexOf(buffer, value, byfeOffset, encoding) {
+      return toBuffer(buffer).indexOf(value, byfeOffset, encoding);
+    }
+    function lastIndexOf(buffer, value, byteOffset, encoding) {
+      return toBuffer(buffer).lastIndexOf(value, byteOffset, encoding);
+    }
+    function swap16(buffer) {
+      return toBuffer(buffer).swap16();
+    }
+    function swap32(buffer) {
+      return toBuffer(buffer).swap32();
+    }
+    function swap64(buffer) {
+      return toBuffer(buffer).swap64();
+    }
+    function toBuffer(buffer) {
+      if (Buffer.isBuffer(buffer)) return buffer;
+      return Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    }
+    function toString(buffer, encoding, start, end) {
+      return toBuffer(buffer).toString(encoding, start, end);
+    }
+    function toHex(buffer, start, end) {
+      return toBuffer(buffer).toString("hex", start, end);
+    }
+    function write(buffer, string, offset, length, encoding) {
+      return toBuffer(buffer).write(string, offset, length, encoding);
+    }
+    function readDoubleBE(buffer, offset) {
+      return toBuffer(buffer).readDoubleBE(offset);
+    }
+    function readDoubleLE(buffer, offset) {
+      return toBuffer(buffer).readDoubleLE(offset);
+    }
+    function readFloatBE(buffer, offset) {
+      return toBuffer(buffer).readFloatBE(offset);
+    }
+    function readFloatLE(buffer, offset) {
+      return toBuffer(buffer).readFloatLE(offset);
+    }
+    function readInt32BE(buffer, offset) {
+      return toBuffer(buffer).readInt32BE(offset);
+    }
+    function readInt32LE(buffer, offset) {
+      return toBuffer(buffer).readInt32LE(offset);
+    }
+    function readUInt32BE(buffer, offset) {
+      return toBuffer(buffer).readUInt32BE(offset);
+    }
+    function readUInt32LE(buffer, offset) {
+      return toBuffer(buffer).readUInt32LE(offset);
+    }
+    function writeDoubleBE(buffer, value, offset) {
+      return toBuffer(buffer).writeDoubleBE(value, offset);
+    }
+    function writeDoubleLE(buffer, value, offset) {
+      return toBuffer(buffer).writeDoubleLE(value, offset);
+    }
+    function writeFloatBE(buffer, value, offset) {
+      return toBuffer(buffer).writeFloatBE(value, offset);
+    }
+    function writeFloatLE(buffer, value, offset) {
+      return toBuffer(buffer).writeFloatLE(value, offset);
+    }
+    function writeInt32BE(buffer, value, offset) {
+      return toBuffer(buffer).writeInt32BE(value, offset);
+    }
+    function writeInt32LE(buffer, value, offset) {
+      return toBuffer(buffer).writeInt32LE(value, offset);
+    }
+    function writeUInt32BE(buffer, value, offset) {
+      return toBuffer(buffer).writeUInt32BE(value, offset);
+    }
+    function writeUInt32LE(buffer, value, offset) {
+      return toBuffer(buffer).writeUInt32LE(value, offset);
+    }
+    module.exports = {
+      isBuffer,
+      isEncoding,
+      alloc,
+      allocUnsafe,
+      allocUnsafeSlow,
+      byteLength,
+      compare,
+      concat,
+      copy,
+      equals,
+      fill,
+      from,
+      includes,
+      indexOf,
+      lastIndexOf,
+      swap16,
+      swap32,
+      swap64,
+      toBuffer,
+      toString,
+      toHex,
+      write,
+      readDoubleBE,
+      readDoubleLE,
+      readFloatBE,
+      readFloatLE,
+      readInt32BE,
+      readInt32LE,
+      readUInt32BE,
+      readUInt32LE,
+      writeDoubleBE,
+      writeDoubleLE,
+      writeFloatBE,
+      writeFloatLE,
+      writeInt32BE,
+      writeInt32LE,
+      writeUInt32BE,
+      writeUInt32LE
+    };
+  }
+});
+
+// node_modules/text-decoder/lib/pass-through-decoder.js
+var require_pass_through_decoder = __commonJS({
+  "node_modules/text-decoder/lib/pass-through-decoder.js"(exports, module) {
+    var b4a = require_b4a();
+    module.exports = class PassThroughDecoder {
+      constructor(encoding) {
+        this.encoding = encoding;
+      }
+      get remaining() {
+        return 0;
+      }
+      decode(data) {
+        return b4a.toString(data, this.encoding);
+      }
+      flush() {
+        return "";
+      }
+    };
+  }
+});
+
+// node_modules/text-decoder/lib/utf8-decoder.js
+var require_utf8_decoder = __commonJS({
+  "node_modules/text-decoder/lib/utf8-decoder.js"(exports, module) {
+    var b4a = require_b4a();
+    module.exports = class UTF8Decoder {
+      constructor() {
+        this._reset();
+      }
+      get remaining() {
+        return this.bytesSeen;
+      }
+      decode(data) {
+        if (data.byteLength === 0) return "";
+        if (this.bytesNeeded === 0 && trailingIncomplete(data, 0) === 0) {
+          this.bytesSeen = trailingBytesSeen(data);
+          return b4a.toString(data, "utf8");
+        }
+        let result = "";
+        let start = 0;
+        if (this.bytesNeeded > 0) {
+          while (start < data.byteLength) {
+            const byte = data[start];
+            if (byte < this.lowerBoundary || byte > this.upperBoundary) {
+              result += "\uFFFD";
+              this._reset();
+              break;
+            }
+            this.lowerBoundary = 128;
+            this.upperBoundary = 191;
+            this.codePoint = this.codePoint << 6 | byte & 63;
+            this.bytesSeen++;
+            start++;
+            if (this.bytesSeen === this.bytesNeeded) {
+              result += String.fromCodePoint(this.codePoint);
+              this._reset();
+              break;
+            }
+          }
+          if (this.bytesNeeded > 0) return result;
+        }
+        const trailing = trailingIncomplete(data, start);
+        const end = data.byteLength - trailing;
+        if (end > start) result += b4a.toString(data, "utf8", start, end);
+        for (let i = end; i < data.byteLength; i++) {
+          const byte = data[i];
+          if (this.bytesNeeded === 0) {
+            if (byte <= 127) {
+              this.bytesSeen = 0;
+              result += String.fromCharCode(byte);
+            } else if (byte >= 194 && byte <= 223) {
+              this.bytesNeeded = 2;
+              this.bytesSeen = 1;
+              this.codePoint = byte & 31;
+            } else if (byte >= 224 && byte <= 239) {
+              if (byte === 224) this.lowerBoundary = 160;
+              else if (byte === 237) this.upperBoundary = 159;
+              this.bytesNeeded = 3;
+              this.bytesSeen = 1;
+              this.codePoint = byte & 15;
+            } else if (byte >= 240 && byte <= 244) {
+              if (byte === 240) this.lowerBoundary = 144;
+              else if (byte === 244) this.upperBoundary = 143;
+              this.bytesNeeded = 4;
+              this.bytesSeen = 1;
+              this.codePoint = byte & 7;
+            } else {
+              this.bytesSeen = 1;
+              result += "\uFFFD";
+            }
+            continue;
+          }
+          if (byte < this.lowerBoundary || byte > this.upperBoundary) {
+            result += "\uFFFD";
+            i--;
+            this._reset();
+            continue;
+          }
+          this.lowerBoundary = 128;
+          this.upperBoundary = 191;
+          this.codePoint = this.codePoint << 6 | byte & 63;
+          this.bytesSeen++;
+          if (this.bytesSeen === this.bytesNeeded) {
+            result += String.fromCodePoint(this.codePoint);
+            this._reset();
+          }
+        }
+        return result;
+      }
+      flush() {
+        const result = this.bytesNeeded > 0 ? "\uFFFD" : "";
+        this._reset();
+        return result;
+      }
+      _reset() {
+        this.codePoint = 0;
+        this.bytesNeeded = 0;
+        this.bytesSeen = 0;
+        this.lowerBoundary = 128;
+        this.upperBoundary = 191;
+      }
+    };
+    function trailingIncomplete(data, start) {
+      const len = data.byteLength;
+      if (len <= start) return 0;
+      const limit = Math.max(start, len - 4);
+      let i = len - 1;
+      while (i > limit && (data[i] & 192) === 128) i--;
+      if (i < start) return 0;
+      const byte = data[i];
+      let needed;
+      if (byte <= 127) return 0;
+      if (byte >= 194 && byte <= 223) needed = 2;
+      else if (byte >= 224 && byte <= 239) needed = 3;
+      else if (byte >= 240 && byte <= 244) needed = 4;
+      else return 0;
+      const available = len - i;
+      return available < needed ? available : 0;
+    }
+    function trailingBytesSeen(data) {
+      const len = data.byteLength;
+      if (len === 0) return 0;
+      const last = data[len - 1];
+      if (last <= 127) return 0;
+      if ((last & 192) !== 128) return 1;
+      const limit = Math.max(0, len - 4);
+      let i = len - 2;
+      while (i >= limit && (data[i] & 192) === 128) i--;
+      if (i < 0) return 1;
+      const first = data[i];
+      let needed;
+      if (first >= 194 && first <= 223) needed = 2;
+      else if (first >= 224 && first <= 239) needed = 3;
+      else if (first >= 240 && first <= 244) needed = 4;
+      else return 1;
+      if (len - i !== needed) return 1;
+      if (needed >= 3) {
+        const second = data[i + 1];
+        if (first === 224 && second < 160) return 1;
+        if (first === 237 && second > 159) return 1;
+        if (first === 240 && second < 144) return 1;
+        if (first === 244 && second > 143) return 1;
+      }
+      return 0;
+    }
+  }
+});
+
+// node_modules/text-decoder/index.js
+var require_text_decoder = __commonJS({
+  "node_modules/text-decoder/index.js"(exports, module) {
+    var PassThroughDecoder = require_pass_through_decoder();
+    var UTF8Decoder = require_utf8_decoder();
+    module.exports = class TextDecoder {
+      constructor(encoding = "utf8") {
+        this.encoding = normalizeEncoding(encoding);
+        switch (this.encoding) {
+          case "utf8":
+            this.decoder = new UTF8Decoder();
+            break;
+          case "utf16le":
+          case "base64":
+            throw new Error("Unsupported encoding: " + this.encoding);
+          default:
+            this.decoder = new PassThroughDecoder(this.encoding);
+        }
+      }
+      get remaining() {
+        return this.decoder.remaining;
+      }
+      push(data) {
+        if (typeof data === "string") return data;
+        return this.decoder.decode(data);
+      }
+      // For Node.js compatibility
+      write(data) {
+        return this.push(data);
+      }
+      end(data) {
+        let result = "";
+        if (data) result = this.push(data);
+        result += this.decoder.flush();
+        return result;
+      }
+    };
+    function normalizeEncoding(encoding) {
+      encoding = encoding.toLowerCase();
+      switch (encoding) {
+        case "utf8":
+        case "utf-8":
+          return "utf8";
+        case "ucs2":
+        case "ucs-2":
+        case "utf16le":
+        case "utf-16le":
+          return "utf16le";
+        case "latin1":
+        case "binary":
+          return "latin1";
+        case "base64":
+        case "ascii":
+        case "hex":
+          return encoding;
+        default:
+          throw new Error("Unknown encoding: " + encoding);
+      }
+    }
+  }
+});
+
+// node_modules/streamx/lib/errors.js
+var require_errors3 = __commonJS({
+  "node_modules/streamx/lib/errors.js"(exports, module) {
+    module.exports = class StreamError extends Error {
+      constructor(msg, code, fn = StreamError) {
+        super(msg);
+        this.code = code;
+        if (Error.captureStackTrace) {
+          Error.captureStackTrace(this, fn);
+        }
+      }
+      static isStreamDestroyed(err) {
+        return err && err.code === "STREAM_DESTROYED";
+      }
+      static isPrematureClose(err) {
+        return err && err.code === "PREMATURE_CLOSE";
+      }
+      static isAborted(err) {
+        return err && err.code === "ABORTED";
+      }
+      static isBadArgument(err) {
+        return err && err.code === "BAD_ARGUMENT";
+      }
+      get name() {
+        return "StreamError";
+      }
+      static STREAM_DESTROYED() {
+        return new StreamError("Stream was destroyed", "STREAM_DESTROYED", StreamError.STREAM_DESTROYED);
+      }
+      static PREMATURE_CLOSE(msg = "Premature close") {
+        return new StreamError(msg, "PREMATURE_CLOSE", StreamError.PREMATURE_CLOSE);
+      }
+      static ABORTED() {
+        return new StreamError("Stream aborted", "ABORTED", StreamError.ABORTED);
+      }
+      static BAD_ARGUMENT(msg = "Bad argument") {
+        return new StreamError(msg, "BAD_ARGUMENT", StreamError.BAD_ARGUMENT);
+      }
+    };
+  }
+});
+
+// node_modules/streamx/index.js
+var require_streamx = __commonJS({
+  "node_modules/streamx/index.js"(exports, module) {
+    var { EventEmitter } = require_default();
+    var FIFO = require_fast_fifo();
+    var TextDecoder2 = require_text_decoder();
+    var StreamError = require_errors3();
+    var qmt = typeof queueMicrotask === "undefined" ? (fn) => global.process.nextTick(fn) : queueMicrotask;
+    var MAX = (1 << 29) - 1;
+    var OPENING = 1;
+    var PREDESTROYING = 2;
+    var DESTROYING = 4;
+    var DESTROYED = 8;
+    var NOT_OPENING = MAX ^ OPENING;
+    var NOT_PREDESTROYING = MAX ^ PREDESTROYING;
+    var READ_ACTIVE = 1 << 4;
+    var READ_UPDATING = 2 << 4;
+    var READ_PRIMARY = 4 << 4;
+    var READ_QUEUED = 8 << 4;
+    var READ_RESUMED = 16 << 4;
+    var READ_PIPE_DRAINED = 32 << 4;
+    var READ_ENDING = 64 << 4;
+    var READ_EMIT_DATA = 128 << 4;
+    var READ_EMIT_READABLE = 256 << 4;
+    var READ_EMITTED_READABLE = 512 << 4;
+    var READ_DONE = 1024 << 4;
+    var READ_NEXT_TICK = 2048 << 4;
+    var READ_NEEDS_PUSH = 4096 << 4;
+    var READ_READ_AHEAD = 8192 << 4;
+    var READ_FLOWING = READ_RESUMED | READ_PIPE_DRAINED;
+    var READ_ACTIVE_AND_NEEDS_PUSH = READ_ACTIVE | READ_NEEDS_PUSH;
+    var READ_PRIMARY_AND_ACTIVE = READ_PRIMARY | READ_ACTIVE;
+    var READ_EMIT_READABLE_AND_QUEUED = READ_EMIT_READABLE | READ_QUEUED;
+    var READ_RESUMED_READ_AHEAD = READ_RESUMED | READ_READ_AHEAD;
+    var READ_NOT_ACTIVE = MAX ^ READ_ACTIVE;
+    var READ_NON_PRIMARY = MAX ^ READ_PRIMARY;
+    var READ_NON_PRIMARY_AND_PUSHED = MAX ^ (READ_PRIMARY | READ_NEEDS_PUSH);
+    var READ_PUSHED = MAX ^ READ_NEEDS_PUSH;
+    var READ_PAUSED = MAX ^ READ_RESUMED;
+    var READ_NOT_QUEUED = MAX ^ (READ_QUEUED | READ_EMITTED_READABLE);
+    var READ_NOT_ENDING = MAX ^ READ_ENDING;
+    var READ_PIPE_NOT_DRAINED = MAX ^ READ_FLOWING;
+    var READ_NOT_NEXT_TICK = MAX ^ READ_NEXT_TICK;
+    var READ_NOT_UPDATING = MAX ^ READ_UPDATING;
+    var READ_NO_READ_AHEAD = MAX ^ READ_READ_AHEAD;
+    var READ_PAUSED_NO_READ_AHEAD = MAX ^ READ_RESUMED_READ_AHEAD;
+    var WRITE_ACTIVE = 1 << 18;
+    var WRITE_UPDATING = 2 << 18;
+    var WRITE_PRIMARY = 4 << 18;
+    var WRITE_QUEUED = 8 << 18;
+    var WRITE_UNDRAINED = 16 << 18;
+    var WRITE_DONE = 32 << 18;
+    var WRITE_EMIT_DRAIN = 64 << 18;
+    var WRITE_NEXT_TICK = 128 << 18;
+    var WRITE_WRITING = 256 << 18;
+    var WRITE_FINISHING = 512 << 18;
+    var WRITE_CORKED = 1024 << 18;
+    var WRITE_NOT_ACTIVE = MAX ^ (WRITE_ACTIVE | WRITE_WRITING);
+    var WRITE_NON_PRIMARY = MAX ^ WRITE_PRIMARY;
+    var WRITE_NOT_FINISHING = MAX ^ (WRITE_ACTIVE | WRITE_FINISHING);
+    var WRITE_DRAINED = MAX ^ WRITE_UNDRAINED;
+    var WRITE_NOT_QUEUED = MAX ^ WRITE_QUEUED;
+    var WRITE_NOT_NEXT_TICK = MAX ^ WRITE_NEXT_TICK;
+    var WRITE_NOT_UPDATING = MAX ^ WRITE_UPDATING;
+    var WRITE_NOT_CORKED = MAX ^ WRITE_CORKED;
+    var ACTIVE = READ_ACTIVE | WRITE_ACTIVE;
+    var NOT_ACTIVE = MAX ^ ACTIVE;
+    var DONE = READ_DONE | WRITE_DONE;
+    var DESTROY_STATUS = DESTROYING | DESTROYED | PREDESTROYING;
+    var OPEN_STATUS = DESTROY_STATUS | OPENING;
+    var AUTO_DESTROY = DESTROY_STATUS | DONE;
+    var NON_PRIMARY = WRITE_NON_PRIMARY & READ_NON_PRIMARY;
+    var ACTIVE_OR_TICKING = WRITE_NEXT_TICK | READ_NEXT_TICK;
+    var TICKING = ACTIVE_OR_TICKING & NOT_ACTIVE;
+    var IS_OPENING = OPEN_STATUS | TICKING;
+    var READ_PRIMARY_STATUS = OPEN_STATUS | READ_ENDING | READ_DONE;
+    var READ_STATUS = OPEN_STATUS | READ_DONE | READ_QUEUED;
+    var READ_ENDING_STATUS = OPEN_STATUS | READ_ENDING | READ_QUEUED;
+    var READ_READABLE_STATUS = OPEN_STATUS | READ_EMIT_READABLE | READ_QUEUED | READ_EMITTED_READABLE;
+    var SHOULD_NOT_READ = OPEN_STATUS | READ_ACTIVE | READ_ENDING | READ_DONE | READ_NEEDS_PUSH | READ_READ_AHEAD;
+    var READ_BACKPRESSURE_STATUS = DESTROY_STATUS | READ_ENDING | READ_DONE;
+    var READ_UPDATE_SYNC_STATUS = READ_UPDATING | OPEN_STATUS | READ_NEXT_TICK | READ_PRIMARY;
+    var READ_NEXT_TICK_OR_OPENING = READ_NEXT_TICK | OPENING;
+    var WRITE_PRIMARY_STATUS = OPEN_STATUS | WRITE_FINISHING | WRITE_DONE;
+    var WRITE_QUEUED_AND_UNDRAINED = WRITE_QUEUED | WRITE_UNDRAINED;
+    var WRITE_QUEUED_AND_ACTIVE = WRITE_QUEUED | WRITE_ACTIVE;
+    var WRITE_DRAIN_STATUS = WRITE_QUEUED | WRITE_UNDRAINED | OPEN_STATUS | WRITE_ACTIVE;
+    var WRITE_STATUS = OPEN_STATUS | WRITE_ACTIVE | WRITE_QUEUED | WRITE_CORKED;
+    var WRITE_PRIMARY_AND_ACTIVE = WRITE_PRIMARY | WRITE_ACTIVE;
+    var WRITE_ACTIVE_AND_WRITING = WRITE_ACTIVE | WRITE_WRITING;
+    var WRITE_FINISHING_STATUS = OPEN_STATUS | WRITE_FINISHING | WRITE_QUEUED_AND_ACTIVE | WRITE_DONE;
+    var WRITE_BACKPRESSURE_STATUS = WRITE_UNDRAINED | DESTROY_STATUS | WRITE_FINISHING | WRITE_DONE;
+    var WRITE_UPDATE_SYNC_STATUS = WRITE_UPDATING | OPEN_STATUS | WRITE_NEXT_TICK | WRITE_PRIMARY;
+    var WRITE_DROP_DATA = WRITE_FINISHING | WRITE_DONE | DESTROY_STATUS;
+    var asyncIterator = Symbol.asyncIterator || /* @__PURE__ */ Symbol("asyncIterator");
+    var WritableState = class {
+      constructor(stream, { highWaterMark = 16384, map = null, mapWritable, byteLength, byteLengthWritable } = {}) {
+        this.stream = stream;
+        this.queue = new FIFO();
+        this.highWaterMark = highWaterMark;
+        this.buffered = 0;
+        this.error = null;
+        this.pipeline = null;
+        this.drains = null;
+        this.byteLength = byteLengthWritable || byteLength || defaultByteLength;
+        this.map = mapWritable || map;
+        this.afterWrite = afterWrite.bind(this);
+        this.afterUpdateNextTick = updateWriteNT.bind(this);
+      }
+      get ending() {
+        return (this.stream._duplexState & WRITE_FINISHING) !== 0;
+      }
+      get ended() {
+        return (this.stream._duplexState & WRITE_DONE) !== 0;
+      }
+      push(data) {
+        if ((this.stream._duplexState & WRITE_DROP_DATA) !== 0) return false;
+        if (this.map !== null) data = this.map(data);
+        this.buffered += this.byteLength(data);
+        this.queue.push(data);
+        if (this.buffered < this.highWaterMark) {
+          this.stream._duplexState |= WRITE_QUEUED;
+          return true;
+        }
+        this.stream._duplexState |= WRITE_QUEUED_AND_UNDRAINED;
+        return false;
+      }
+      shift() {
+        const data = this.queue.shift();
+        this.buffered -= this.byteLength(data);
+        if (this.buffered === 0) this.stream._duplexState &= WRITE_NOT_QUEUED;
+        return data;
+      }
+      end(data) {
+        if (typeof data === "function") {
+          this.stream.once("finish", data);
+        } else if (data !== void 0 && data !== null) {
+          this.push(data);
+        }
+        this.stream._duplexState = (this.stream._duplexState | WRITE_FINISHING) & WRITE_NON_PRIMARY;
+      }
+      autoBatch(data, cb) {
+        const buffer = [];
+        const stream = this.stream;
+        buffer.push(data);
+        while ((stream._duplexState & WRITE_STATUS) === WRITE_QUEUED_AND_ACTIVE) {
+          buffer.push(stream._writableState.shift());
+        }
+        if ((stream._duplexState & OPEN_STATUS) !== 0) return cb(null);
+        stream._writev(buffer, cb);
+      }
+      update() {
+        const stream = this.stream;
+        stream._duplexState |= WRITE_UPDATING;
+        do {
+          while ((stream._duplexState & WRITE_STATUS) === WRITE_QUEUED) {
+            const data = this.shift();
+            stream._duplexState |= WRITE_ACTIVE_AND_WRITING;
+            stream._write(data, this.afterWrite);
+          }
+          if ((stream._duplexState & WRITE_PRIMARY_AND_ACTIVE) === 0) this.updateNonPrimary();
+        } while (this.continueUpdate() === true);
+        stream._duplexState &= WRITE_NOT_UPDATING;
+      }
+      updateNonPrimary() {
+        const stream = this.stream;
+        if ((stream._duplexState & WRITE_FINISHING_STATUS) === WRITE_FINISHING) {
+          stream._duplexState = stream._duplexState | WRITE_ACTIVE;
+          stream._final(afterFinal.bind(this));
+          return;
+        }
+        if ((stream._duplexState & DESTROY_STATUS) === DESTROYING) {
+          if ((stream._duplexState & ACTIVE_OR_TICKING) === 0) {
+            stream._duplexState |= ACTIVE;
+            stream._destroy(afterDestroy.bind(this));
+          }
+          return;
+        }
+        if ((stream._duplexState & IS_OPENING) === OPENING) {
+          stream._duplexState = (stream._duplexState | ACTIVE) & NOT_OPENING;
+          stream._open(afterOpen.bind(this));
+        }
+      }
+      continueUpdate() {
+        if ((this.stream._duplexState & WRITE_NEXT_TICK) === 0) return false;
+        this.stream._duplexState &= WRITE_NOT_NEXT_TICK;
+        return true;
+      }
+      updateCallback() {
+        if ((this.stream._duplexState & WRITE_UPDATE_SYNC_STATUS) === WRITE_PRIMARY) {
+          this.update();
+        } else {
+          this.updateNextTick();
+        }
+      }
+      updateNextTick() {
+        if ((this.stream._duplexState & WRITE_NEXT_TICK) !== 0) return;
+        this.stream._duplexState |= WRITE_NEXT_TICK;
+        if ((this.stream._duplexState & WRITE_UPDATING) === 0) qmt(this.afterUpdateNextTick);
+      }
+    };
+    var ReadableState = class {
+      constructor(stream, { highWaterMark = 16384, map = null, mapReadable, byteLength, byteLengthReadable } = {}) {
+        this.stream = stream;
+        this.queue = new FIFO();
+        this.highWaterMark = highWaterMark === 0 ? 1 : highWaterMark;
+        this.buffered = 0;
+        this.readAhead = highWaterMark > 0;
+        this.error = null;
+        this.pipeline = null;
+        this.byteLength = byteLengthReadable || byteLength || defaultByteLength;
+        this.map = mapReadable || map;
+        this.pipeTo = null;
+        this.afterRead = afterRead.bind(this);
+        this.afterUpdateNextTick = updateReadNT.bind(this);
+      }
+      get ending() {
+        return (this.stream._duplexState & READ_ENDING) !== 0;
+      }
+      get ended() {
+        return (this.stream._duplexState & READ_DONE) !== 0;
+      }
+      pipe(pipeTo, cb) {
+        if (this.pipeTo !== null) throw StreamError.BAD_ARGUMENT("Can only pipe to one destination");
+        if (typeof cb !== "function") cb = null;
+        this.stream._duplexState |= READ_PIPE_DRAINED;
+        this.pipeTo = pipeTo;
+        this.pipeline = new Pipeline(this.stream, pipeTo, cb);
+        if (cb) this.stream.on("error", noop);
+        if (isStreamx(pipeTo)) {
+          pipeTo._writableState.pipeline = this.pipeline;
+          if (cb) pipeTo.on("error", noop);
+          pipeTo.on("finish", this.pipeline.finished.bind(this.pipeline));
+        } else {
+          const onerror = this.pipeline.done.bind(this.pipeline, pipeTo);
+          const onclose = this.pipeline.done.bind(this.pipeline, pipeTo, null);
+          pipeTo.on("error", onerror);
+          pipeTo.on("close", onclose);
+          pipeTo.on("finish", this.pipeline.finished.bind(this.pipeline));
+        }
+        pipeTo.on("drain", afterDrain.bind(this));
+        this.stream.emit("piping", pipeTo);
+        pipeTo.emit("pipe", this.stream);
+      }
+      push(data) {
+        const stream = this.stream;
+        if (data === null) {
+          this.highWaterMark = 0;
+          stream._duplexState = (stream._duplexState | READ_ENDING) & READ_NON_PRIMARY_AND_PUSHED;
+          return false;
+        }
+        if (this.map !== null) {
+          data = this.map(data);
+          if (data === null) {
+            stream._duplexState &= READ_PUSHED;
+            return this.buffered < this.highWaterMark;
+          }
+        }
+        this.buffered += this.byteLength(data);
+        this.queue.push(data);
+        stream._duplexState = (stream._duplexState | READ_QUEUED) & READ_PUSHED;
+        return this.buffered < this.highWaterMark;
+      }
+      shift() {
+        const data = this.queue.shift();
+        this.buffered -= this.byteLength(data);
+        if (this.buffered === 0) {
+          this.stream._duplexState &= READ_NOT_QUEUED;
+        }
+        return data;
+      }
+      unshift(data) {
+        const pending = [this.map !== null ? this.map(data) : data];
+        while (this.buffered > 0) pending.push(this.shift());
+        for (let i = 0; i < pending.length - 1; i++) {
+          const data2 = pending[i];
+          this.buffered += this.byteLength(data2);
+          this.queue.push(data2);
+        }
+        this.push(pending[pending.length - 1]);
+      }
+      read() {
+        const stream = this.stream;
+        if ((stream._duplexState & READ_STATUS) === READ_QUEUED) {
+          const data = this.shift();
+          if (this.pipeTo !== null && this.pipeTo.write(data) === false) {
+            stream._duplexState &= READ_PIPE_NOT_DRAINED;
+          }
+          if ((stream._duplexState & READ_EMIT_DATA) !== 0) {
+            stream.emit("data", data);
+          }
+          return data;
+        }
+        if (this.readAhead === false) {
+          stream._duplexState |= READ_READ_AHEAD;
+          this.updateNextTick();
+        }
+        return null;
+      }
+      drain() {
+        const stream = this.stream;
+        while ((stream._duplexState & READ_STATUS) === READ_QUEUED && (stream._duplexState & READ_FLOWING) !== 0) {
+          const data = this.shift();
+          if (this.pipeTo !== null && this.pipeTo.write(data) === false) {
+            stream._duplexState &= READ_PIPE_NOT_DRAINED;
+          }
+          if ((stream._duplexState & READ_EMIT_DATA) !== 0) {
+            stream.emit("data", data);
+          }
+        }
+      }
+      update() {
+        const stream = this.stream;
+        stream._duplexState |= READ_UPDATING;
+        do {
+          this.drain();
+          while (this.buffered < this.highWaterMark && (stream._duplexState & SHOULD_NOT_READ) === READ_READ_AHEAD) {
+            stream._duplexState |= READ_ACTIVE_AND_NEEDS_PUSH;
+            stream._read(this.afterRead);
+            this.drain();
+          }
+          if ((stream._duplexState & READ_READABLE_STATUS) === READ_EMIT_READABLE_AND_QUEUED) {
+            stream._duplexState |= READ_EMITTED_READABLE;
+            stream.emit("readable");
+          }
+          if ((stream._duplexState & READ_PRIMARY_AND_ACTIVE) === 0) {
+            this.updateNonPrimary();
+          }
+        } while (this.continueUpdate() === true);
+        stream._duplexState &= READ_NOT_UPDATING;
+      }
+      updateNonPrimary() {
+        const stream = this.stream;
+        if ((stream._duplexState & READ_ENDING_STATUS) === READ_ENDING) {
+          stream._duplexState = (stream._duplexState | READ_DONE) & READ_NOT_ENDING;
+          stream.emit("end");
+          if ((stream._duplexState & AUTO_DESTROY) === DONE) {
+            stream._duplexState |= DESTROYING;
+          }
+          if (this.pipeTo !== null) {
+            this.pipeTo.end();
+          }
+        }
+        if ((stream._duplexState & DESTROY_STATUS) === DESTROYING) {
+          if ((stream._duplexState & ACTIVE_OR_TICKING) === 0) {
+            stream._duplexState |= ACTIVE;
+            stream._destroy(afterDestroy.bind(this));
+          }
+          return;
+        }
+        if ((stream._duplexState & IS_OPENING) === OPENING) {
+          stream._duplexState = (stream._duplexState | ACTIVE) & NOT_OPENING;
+          stream._open(afterOpen.bind(this));
+        }
+      }
+      continueUpdate() {
+        if ((this.stream._duplexState & READ_NEXT_TICK) === 0) return false;
+        this.stream._duplexState &= READ_NOT_NEXT_TICK;
+        return true;
+      }
+      updateCallback() {
+        if ((this.stream._duplexState & READ_UPDATE_SYNC_STATUS) === READ_PRIMARY) {
+          this.update();
+        } else {
+          this.updateNextTick();
+        }
+      }
+      updateNextTickIfOpen() {
+        if ((this.stream._duplexState & READ_NEXT_TICK_OR_OPENING) !== 0) return;
+        this.stream._duplexState |= READ_NEXT_TICK;
+        if ((this.stream._duplexState & READ_UPDATING) === 0) qmt(this.afterUpdateNextTick);
+      }
+      updateNextTick() {
+        if ((this.stream._duplexState & READ_NEXT_TICK) !== 0) return;
+        this.stream._duplexState |= READ_NEXT_TICK;
+        if ((this.stream._duplexState & READ_UPDATING) === 0) qmt(this.afterUpdateNextTick);
+      }
+    };
+    var TransformState = class {
+      constructor(stream) {
+        this.data = null;
+        this.afterTransform = afterTransform.bind(stream);
+        this.afterFinal = null;
+      }
+    };
+    var Pipeline = class {
+      constructor(src, dst, cb) {
+        this.from = src;
+        this.to = dst;
+        this.afterPipe = cb;
+        this.error = null;
+        this.pipeToFinished = false;
+      }
+      finished() {
+        this.pipeToFinished = true;
+      }
+      done(stream, err) {
+        if (err) this.error = err;
+        if (stream === this.to) {
+          this.to = null;
+          if (this.from !== null) {
+            if ((this.from._duplexState & READ_DONE) === 0 || !this.pipeToFinished) {
+              this.from.destroy(this.error || StreamError.PREMATURE_CLOSE("Writable stream closed"));
+            }
+            return;
+          }
+        }
+        if (stream === this.from) {
+          this.from = null;
+          if (this.to !== null) {
+            if ((stream._duplexState & READ_DONE) === 0) {
+              this.to.destroy(this.error || StreamError.PREMATURE_CLOSE("Readable stream closed"));
+            }
+            return;
+          }
+        }
+        if (this.afterPipe !== null) this.afterPipe(this.error);
+        this.to = this.from = this.afterPipe = null;
+      }
+    };
+    function afterDrain() {
+      this.stream._duplexState |= READ_PIPE_DRAINED;
+      this.updateCallback();
+    }
+    function afterFinal(err) {
+      const stream = this.stream;
+      if (err) stream.destroy(err);
+      if ((stream._duplexState & DESTROY_STATUS) === 0) {
+        stream._duplexState |= WRITE_DONE;
+        stream.emit("finish");
+      }
+      if ((stream._duplexState & AUTO_DESTROY) === DONE) {
+        stream._duplexState |= DESTROYING;
+      }
+      stream._duplexState &= WRITE_NOT_FINISHING;
+      if ((stream._duplexState & WRITE_UPDATING) === 0) {
+        this.update();
+      } else {
+        this.updateNextTick();
+      }
+    }
+    function afterDestroy(err) {
+      const stream = this.stream;
+      if (!err && !StreamError.isStreamDestroyed(this.error)) err = this.error;
+      if (err) stream.emit("error", err);
+      stream._duplexState |= DESTROYED;
+      stream.emit("close");
+      const rs = stream._readableState;
+      const ws = stream._writableState;
+      if (rs !== null && rs.pipeline !== null) {
+        rs.pipeline.done(stream, err);
+      }
+      if (ws !== null) {
+        while (ws.drains !== null && ws.drains.length > 0) {
+          ws.drains.shift().resolve(false);
+        }
+        if (ws.pipeline !== null) {
+          ws.pipeline.done(stream, err);
+        }
+      }
+    }
+    function afterWrite(err) {
+      const stream = this.stream;
+      if (err) stream.destroy(err);
+      stream._duplexState &= WRITE_NOT_ACTIVE;
+      if (this.drains !== null) tickDrains(this.drains);
+      if ((stream._duplexState & WRITE_DRAIN_STATUS) === WRITE_UNDRAINED) {
+        stream._duplexState &= WRITE_DRAINED;
+        if ((stream._duplexState & WRITE_EMIT_DRAIN) === WRITE_EMIT_DRAIN) {
+          stream.emit("drain");
+        }
+      }
+      this.updateCallback();
+    }
+    function afterRead(err) {
+      if (err) this.stream.destroy(err);
+      this.stream._duplexState &= READ_NOT_ACTIVE;
+      if (this.readAhead === false && (this.stream._duplexState & READ_RESUMED) === 0) {
+        this.stream._duplexState &= READ_NO_READ_AHEAD;
+      }
+      this.updateCallback();
+    }
+    function updateReadNT() {
+      if ((this.stream._duplexState & READ_UPDATING) === 0) {
+        this.stream._duplexState &= READ_NOT_NEXT_TICK;
+        this.update();
+      }
+    }
+    function updateWriteNT() {
+      if ((this.stream._duplexState & WRITE_UPDATING) === 0) {
+        this.stream._duplexState &= WRITE_NOT_NEXT_TICK;
+        this.update();
+      }
+    }
+    function tickDrains(drains) {
+      for (let i = 0; i < drains.length; i++) {
+        if (--drains[i].writes === 0) {
+          drains.shift().resolve(true);
+          i--;
+        }
+      }
+    }
+    function afterOpen(err) {
+      const stream = this.stream;
+      if (err) stream.destroy(err);
+      if ((stream._duplexState & DESTROYING) === 0) {
+        if ((stream._duplexState & READ_PRIMARY_STATUS) === 0) {
+          stream._duplexState |= READ_PRIMARY;
+        }
+        if ((stream._duplexState & WRITE_PRIMARY_STATUS) === 0) {
+          stream._duplexState |= WRITE_PRIMARY;
+        }
+        stream.emit("open");
+      }
+      stream._duplexState &= NOT_ACTIVE;
+      if (stream._writableState !== null) {
+        stream._writableState.updateCallback();
+      }
+      if (stream._readableState !== null) {
+        stream._readableState.updateCallback();
+      }
+    }
+    function afterTransform(err, data) {
+      if (data !== void 0 && data !== null) this.push(data);
+      this._writableState.afterWrite(err);
+    }
+    function newListener(name) {
+      if (this._readableState !== null) {
+        if (name === "data") {
+          this._duplexState |= READ_EMIT_DATA | READ_RESUMED_READ_AHEAD;
+          this._readableState.updateNextTick();
+        }
+        if (name === "readable") {
+          this._duplexState |= READ_EMIT_READABLE;
+          this._readableState.updateNextTick();
+        }
+      }
+      if (this._writableState !== null) {
+        if (name === "drain") {
+          this._duplexState |= WRITE_EMIT_DRAIN;
+          this._writableState.updateNextTick();
+        }
+      }
+    }
+    var Stream = class extends EventEmitter {
+      constructor(opts) {
+        super();
+        this._duplexState = 0;
+        this._readableState = null;
+        this._writableState = null;
+        if (opts) {
+          if (opts.open) this._open = opts.open;
+          if (opts.destroy) this._destroy = opts.destroy;
+          if (opts.predestroy) this._predestroy = opts.predestroy;
+          if (opts.signal) opts.signal.addEventListener("abort", abort.bind(this));
+        }
+        this.on("newListener", newListener);
+      }
+      _open(cb) {
+        cb(null);
+      }
+      _destroy(cb) {
+        cb(null);
+      }
+      _predestroy() {
+      }
+      get readable() {
+        return this._readableState !== null ? true : void 0;
+      }
+      get writable() {
+        return this._writableState !== null ? true : void 0;
+      }
+      get destroyed() {
+        return (this._duplexState & DESTROYED) !== 0;
+      }
+      get destroying() {
+        return (this._duplexState & DESTROY_STATUS) !== 0;
+      }
+      destroy(err) {
+        if ((this._duplexState & DESTROY_STATUS) === 0) {
+          if (!err) err = StreamError.STREAM_DESTROYED();
+          this._duplexState = (this._duplexState | DESTROYING) & NON_PRIMARY;
+          if (this._readableState !== null) {
+            this._readableState.highWaterMark = 0;
+            this._readableState.error = err;
+          }
+          if (this._writableState !== null) {
+            this._writableState.highWaterMark = 0;
+            this._writableState.error = err;
+          }
+          this._duplexState |= PREDESTROYING;
+          this._predestroy();
+          this._duplexState &= NOT_PREDESTROYING;
+          if (this._readableState !== null) {
+            this._readableState.updateNextTick();
+          }
+          if (this._writableState !== null) {
+            this._writableState.updateNextTick();
+          }
+        }
+      }
+    };
+    var Readable = class _Readable extends Stream {
+      constructor(opts) {
+        super(opts);
+        this._duplexState |= OPENING | WRITE_DONE | READ_READ_AHEAD;
+        this._readableState = new ReadableState(this, opts);
+        if (opts) {
+          if (this._readableState.readAhead === false) this._duplexState &= READ_NO_READ_AHEAD;
+          if (opts.read) this._read = opts.read;
+          if (opts.eagerOpen) this._readableState.updateNextTick();
+          if (opts.encoding) this.setEncoding(opts.encoding);
+        }
+      }
+      static deferred(fn, opts) {
+        const out = new PassThrough(opts);
+        fn().then((src) => {
+          if (src === null) return out.end();
+          if (out.destroying) return;
+          pipeline(src, out, noop);
+        }).catch((err) => out.destroy(err));
+        return out;
+      }
+      setEncoding(encoding) {
+        const dec = new TextDecoder2(encoding);
+        const map = this._readableState.map || echo;
+        this._readableState.map = mapOrSkip;
+        return this;
+        function mapOrSkip(data) {
+          const next = dec.push(data);
+          return next === "" && (data.byteLength !== 0 || dec.remaining > 0) ? null : map(next);
+        }
+      }
+      _read(cb) {
+        cb(null);
+      }
+      pipe(dest, cb) {
+        this._readableState.updateNextTick();
+        this._readableState.pipe(dest, cb);
+        return dest;
+      }
+      read() {
+        this._readableState.updateNextTick();
+        return this._readableState.read();
+      }
+      push(data) {
+        this._readableState.updateNextTickIfOpen();
+        return this._readableState.push(data);
+      }
+      unshift(data) {
+        this._readableState.updateNextTickIfOpen();
+        return this._readableState.unshift(data);
+      }
+      resume() {
+        this._duplexState |= READ_RESUMED_READ_AHEAD;
+        this._readableState.updateNextTick();
+        return this;
+      }
+      pause() {
+        this._duplexState &= this._readableState.readAhead === false ? READ_PAUSED_NO_READ_AHEAD : READ_PAUSED;
+        return this;
+      }
+      static _fromAsyncIterator(ite, opts) {
+        let destroy;
+        const rs = new _Readable({
+          ...opts,
+          read(cb) {
+            ite.next().then(push).then(cb.bind(null, null)).catch(cb);
+          },
+          predestroy() {
+            destroy = ite.return();
+          },
+          destroy(cb) {
+            if (!destroy) return cb(null);
+            destroy.then(cb.bind(null, null)).catch(cb);
+          }
+        });
+        return rs;
+        function push(data) {
+          if (data.done) rs.push(null);
+          else rs.push(data.value);
+        }
+      }
+      static from(data, opts) {
+        if (isReadStreamx(data)) return data;
+        if (data[asyncIterator]) return this._fromAsyncIterator(data[asyncIterator](), opts);
+        if (!Array.isArray(data)) data = data === void 0 ? [] : [data];
+        let i = 0;
+        return new _Readable({
+          ...opts,
+          read(cb) {
+            this.push(i === data.length ? null : data[i++]);
+            cb(null);
+          }
+        });
+      }
+      static isBackpressured(rs) {
+        return (rs._duplexState & READ_BACKPRESSURE_STATUS) !== 0 || rs._readableState.buffered >= rs._readableState.highWaterMark;
+      }
+      static isPaused(rs) {
+        return (rs._duplexState & READ_RESUMED) === 0;
+      }
+      [asyncIterator]() {
+        const stream = this;
+        let error2 = null;
+        let promiseResolve = null;
+        let promiseReject = null;
+        this.on("error", (err) => {
+          error2 = err;
+        });
+        this.on("readable", onreadable);
+        this.on("close", onclose);
+        return {
+          [asyncIterator]() {
+            return this;
+          },
+          next() {
+            return new Promise(function(resolve, reject) {
+              promiseResolve = resolve;
+              promiseReject = reject;
+              const data = stream.read();
+              if (data !== null) ondata(data);
+              else if ((stream._duplexState & DESTROYED) !== 0) ondata(null);
+            });
+          },
+          return() {
+            return destroy(null);
+          },
+          throw(err) {
+            return destroy(err);
+          }
+        };
+        function onreadable() {
+          if (promiseResolve !== null) ondata(stream.read());
+        }
+        function onclose() {
+          if (promiseResolve !== null) ondata(null);
+        }
+        function ondata(data) {
+          if (promiseReject === null) return;
+          if (error2) {
+            promiseReject(error2);
+          } else if (data === null && (stream._duplexState & READ_DONE) === 0) {
+            promiseReject(StreamError.STREAM_DESTROYED());
+          } else {
+            promiseResolve({ value: data, done: data === null });
+          }
+          promiseReject = promiseResolve = null;
+        }
+        function destroy(err) {
+          stream.destroy(err);
+          return new Promise((resolve, reject) => {
+            if (stream._duplexState & DESTROYED) return resolve({ value: void 0, done: true });
+            stream.once("close", function() {
+              if (err) reject(err);
+              else resolve({ value: void 0, done: true });
+            });
+          });
+        }
+      }
+    };
+    var Writable = class extends Stream {
+      constructor(opts) {
+        super(opts);
+        this._duplexState |= OPENING | READ_DONE;
+        this._writableState = new WritableState(this, opts);
+        if (opts) {
+          if (opts.writev) this._writev = opts.writev;
+          if (opts.write) this._write = opts.write;
+          if (opts.final) this._final = opts.final;
+          if (opts.eagerOpen) this._writableState.updateNextTick();
+        }
+      }
+      cork() {
+        this._duplexState |= WRITE_CORKED;
+      }
+      uncork() {
+        this._duplexState &= WRITE_NOT_CORKED;
+        this._writableState.updateNextTick();
+      }
+      _writev(batch, cb) {
+        cb(null);
+      }
+      _write(data, cb) {
+        this._writableState.autoBatch(data, cb);
+      }
+      _final(cb) {
+        cb(null);
+      }
+      static isBackpressured(ws) {
+        return (ws._duplexState & WRITE_BACKPRESSURE_STATUS) !== 0;
+      }
+      static drained(ws) {
+        if (ws.destroyed) return Promise.resolve(false);
+        const state = ws._writableState;
+        const pending = isWritev(ws) ? Math.min(1, state.queue.length) : state.queue.length;
+        const writes = pending + (ws._duplexState & WRITE_WRITING ? 1 : 0);
+        if (writes === 0) return Promise.resolve(true);
+        if (state.drains === null) state.drains = [];
+        return new Promise((resolve) => {
+          state.drains.push({ writes, resolve });
+        });
+      }
+      write(data) {
+        this._writableState.updateNextTick();
+        return this._writableState.push(data);
+      }
+      end(data) {
+        this._writableState.updateNextTick();
+        this._writableState.end(data);
+        return this;
+      }
+    };
+    var Duplex = class extends Readable {
+      // and Writable
+      constructor(opts) {
+        super(opts);
+        this._duplexState = OPENING | this._duplexState & READ_READ_AHEAD;
+        this._writableState = new WritableState(this, opts);
+        if (opts) {
+          if (opts.writev) this._writev = opts.writev;
+          if (opts.write) this._write = opts.write;
+          if (opts.final) this._final = opts.final;
+        }
+      }
+      cork() {
+        this._duplexState |= WRITE_CORKED;
+      }
+      uncork() {
+        this._duplexState &= WRITE_NOT_CORKED;
+        this._writableState.updateNextTick();
+      }
+      _writev(batch, cb) {
+        cb(null);
+      }
+      _write(data, cb) {
+        this._writableState.autoBatch(data, cb);
+      }
+      _final(cb) {
+        cb(null);
+      }
+      write(data) {
+        this._writableState.updateNextTick();
+        return this._writableState.push(data);
+      }
+      end(data) {
+        this._writableState.updateNextTick();
+        this._writableState.end(data);
+        return this;
+      }
+    };
+    var Transform = class extends Duplex {
+      constructor(opts) {
+        super(opts);
+        this._transformState = new TransformState(this);
+        if (opts) {
+          if (opts.transform) this._transform = opts.transform;
+          if (opts.flush) this._flush = opts.flush;
+        }
+      }
+      _write(data, cb) {
+        if (this._readableState.buffered >= this._readableState.highWaterMark) {
+          this._transformState.data = data;
+        } else {
+          this._transform(data, this._transformState.afterTransform);
+        }
+      }
+      _read(cb) {
+        if (this._transformState.data !== null) {
+          const data = this._transformState.data;
+          this._transformState.data = null;
+          cb(null);
+          this._transform(data, this._transformState.afterTransform);
+        } else {
+          cb(null);
+        }
+      }
+      destroy(err) {
+        super.destroy(err);
+        if (this._transformState.data !== null) {
+          this._transformState.data = null;
+          this._transformState.afterTransform();
+        }
+      }
+      _transform(data, cb) {
+        cb(null, data);
+      }
+      _flush(cb) {
+        cb(null);
+      }
+      _final(cb) {
+        this._transformState.afterFinal = cb;
+        this._flush(transformAfterFlush.bind(this));
+      }
+    };
+    var PassThrough = class extends Transform {
+    };
+    function transformAfterFlush(err, data) {
+      const cb = this._transformState.afterFinal;
+      if (err) return cb(err);
+      if (data !== null && data !== void 0) this.push(data);
+      this.push(null);
+      cb(null);
+    }
+    function pipelinePromise(...streams) {
+      return new Promise((resolve, reject) => {
+        return pipeline(...streams, (err) => {
+          if (err) return reject(err);
+          resolve();
+        });
+      });
+    }
+    function pipeline(stream, ...streams) {
+      const all = Array.isArray(stream) ? [...stream, ...streams] : [stream, ...streams];
+      const done = all.length && typeof all[all.length - 1] === "function" ? all.pop() : null;
+      if (all.length < 2) throw StreamError.BAD_ARGUMENT("Pipeline requires at least 2 streams");
+      let src = all[0];
+      let dest = null;
+      let error2 = null;
+      for (let i = 1; i < all.length; i++) {
+        dest = all[i];
+        if (isStreamx(src)) {
+          src.pipe(dest, onerror);
+        } else {
+          errorHandle(src, true, i > 1, onerror);
+          src.pipe(dest);
+        }
+        src = dest;
+      }
+      if (done) {
+        let fin = false;
+        const autoDestroy = isStreamx(dest) || !!(dest._writableState && dest._writableState.autoDestroy);
+        dest.on("error", (err) => {
+          if (error2 === null) error2 = err;
+        });
+        dest.on("finish", () => {
+          fin = true;
+          if (!autoDestroy) done(error2);
+        });
+        if (autoDestroy) {
+          dest.on("close", () => done(error2 || (fin ? null : StreamError.PREMATURE_CLOSE())));
+        }
+      }
+      return dest;
+      function errorHandle(s, rd, wr, onerror2) {
+        s.on("error", onerror2);
+        s.on("close", onclose);
+        function onclose() {
+          if (rd && s._readableState && !s._readableState.ended) {
+            return onerror2(StreamError.PREMATURE_CLOSE());
+          }
+          if (wr && s._writableState && !s._writableState.ended) {
+            return onerror2(StreamError.PREMATURE_CLOSE());
+          }
+        }
+      }
+      function onerror(err) {
+        if (!err || error2) return;
+        error2 = err;
+        for (const s of all) {
+          s.destroy(err);
+        }
+      }
+    }
+    function echo(s) {
+      return s;
+    }
+    function isStream(stream) {
+      return !!stream._readableState || !!stream._writableState;
+    }
+    function isStreamx(stream) {
+      return typeof stream._duplexState === "number" && isStream(stream);
+    }
+    function isEnding(stream) {
+      return !!stream._readableState && stream._readableState.ending;
+    }
+    function isEnded(stream) {
+      return !!stream._readableState && stream._readableState.ended;
+    }
+    function isFinishing(stream) {
+      return !!stream._writableState && stream._writableState.ending;
+    }
+    function isFinished(stream) {
+      return !!stream._writableState && stream._writableState.ended;
+    }
+    function getStreamError(stream, opts = {}) {
+      const err = stream._readableState && stream._readableState.error || stream._writableState && stream._writableState.error;
+      return !opts.all && StreamError.isStreamDestroyed(err) ? null : err;
+    }
+    function isReadStreamx(stream) {
+      return isStreamx(stream) && stream.readable;
+    }
+    function isDisturbed(stream) {
+      return (stream._duplexState & OPENING) !== OPENING || (stream._duplexState & DESTROYING) === DESTROYING || (stream._duplexState & ACTIVE_OR_TICKING) !== 0;
+    }
+    function isTypedArray(data) {
+      return typeof data === "object" && data !== null && typeof data.byteLength === "number";
+    }
+    function defaultByteLength(data) {
+      return isTypedArray(data) ? data.byteLength : 1024;
+    }
+    function noop() {
+    }
+    function abort() {
+      this.destroy(StreamError.ABORTED());
+    }
+    function isWritev(s) {
+      return s._writev !== Writable.prototype._writev && s._writev !== Duplex.prototype._writev;
+    }
+    module.exports = {
+      pipeline,
+      pipelinePromise,
+      isStream,
+      isStreamx,
+      isEnding,
+      isEnded,
+      isFinishing,
+      isFinished,
+      isDisturbed,
+      getStreamError,
+      Stream,
+      Writable,
+      Readable,
+      Duplex,
+      Transform,
+      // Export PassThrough for compatibility with Node.js core's stream module
+      PassThrough
+    };
+  }
+});
+
+// node_modules/tar-stream/headers.js
+var require_headers2 = __commonJS({
+  "node_modules/tar-stream/headers.js"(exports) {
+    var b4a = require_b4a();
+    var ZEROS = "0000000000000000000";
+    var SEVENS = "7777777777777777777";
+    var ZERO_OFFSET = "0".charCodeAt(0);
+    var USTAR_MAGIC = b4a.from([117, 115, 116, 97, 114, 0]);
+    var USTAR_VER = b4a.from([ZERO_OFFSET, ZERO_OFFSET]);
+    var GNU_MAGIC = b4a.from([117, 115, 116, 97, 114, 32]);
+    var GNU_VER = b4a.from([32, 0]);
+    var MASK = 4095;
+    var MAGIC_OFFSET = 257;
+    var VERSION_OFFSET = 263;
+    exports.decodeLongPath = function decodeLongPath(buf, encoding) {
+      return decodeStr(buf, 0, buf.length, encoding);
+    };
+    exports.encodePax = function encodePax(opts) {
+      let result = "";
+      if (opts.name) result += addLength(" path=" + opts.name + "\n");
+      if (opts.linkname) result += addLength(" linkpath=" + opts.linkname + "\n");
+      const pax = opts.pax;
+      if (pax) {
+        for (const key in pax) {
+          result += addLength(" " + key + "=" + pax[key] + "\n");
+        }
+      }
+      return b4a.from(result);
+    };
+    exports.decodePax = function decodePax(buf) {
+      const result = {};
+      while (buf.length) {
+        let i = 0;
+        while (i < buf.length && buf[i] !== 32) i++;
+        const len = parseInt(b4a.toString(buf.subarray(0, i)), 10);
+        if (!len) return result;
+        const b = b4a.toString(buf.subarray(i + 1, len - 1));
+        const keyIndex = b.indexOf("=");
+        if (keyIndex === -1) return result;
+        result[b.slice(0, keyIndex)] = b.slice(keyIndex + 1);
+        buf = buf.subarray(len);
+      }
+      return result;
+    };
+    exports.encode = function encode(opts) {
+      const buf = b4a.alloc(512);
+      let name = opts.name;
+      let prefix = "";
+      if (opts.typeflag === 5 && name[name.length - 1] !== "/") name += "/";
+      if (b4a.byteLength(name) !== name.length) return null;
+      while (b4a.byteLength(name) > 100) {
+        const i = name.indexOf("/");
+        if (i === -1) return null;
+        prefix += prefix ? "/" + name.slice(0, i) : name.slice(0, i);
+        name = name.slice(i + 1);
+      }
+      if (b4a.byteLength(name) > 100 || b4a.byteLength(prefix) > 155) return null;
+      if (opts.linkname && b4a.byteLength(opts.linkname) > 100) return null;
+      b4a.write(buf, name);
+      b4a.write(buf, encodeOct(opts.mode & MASK, 6), 100);
+      b4a.write(buf, encodeOct(opts.uid, 6), 108);
+      b4a.write(buf, encodeOct(opts.gid, 6), 116);
+      encodeSize(opts.size, buf, 124);
+      b4a.write(buf, encodeOct(opts.mtime.getTime() / 1e3 | 0, 11), 136);
+      buf[156] = ZERO_OFFSET + toTypeflag(opts.type);
+      if (opts.linkname) b4a.write(buf, opts.linkname, 157);
+      b4a.copy(USTAR_MAGIC, buf, MAGIC_OFFSET);
+      b4a.copy(USTAR_VER, buf, VERSION_OFFSET);
+      if (opts.uname) b4a.write(buf, opts.uname, 265);
+      if (opts.gname) b4a.write(buf, opts.gname, 297);
+      b4a.write(buf, encodeOct(opts.devmajor || 0, 6), 329);
+      b4a.write(buf, encodeOct(opts.devminor || 0, 6), 337);
+      if (prefix) b4a.write(buf, prefix, 345);
+      b4a.write(buf, encodeOct(cksum(buf), 6), 148);
+      return buf;
+    };
+    exports.decode = function decode(buf, filenameEncoding, allowUnknownFormat) {
+      let typeflag = buf[156] === 0 ? 0 : buf[156] - ZERO_OFFSET;
+      let name = decodeStr(buf, 0, 100, filenameEncoding);
+      const mode = decodeOct(buf, 100, 8);
+      const uid = decodeOct(buf, 108, 8);
+      const gid = decodeOct(buf, 116, 8);
+      const size = decodeOct(buf, 124, 12);
+      const mtime = decodeOct(buf, 136, 12);
+      const type = toType(typeflag);
+      const linkname = buf[157] === 0 ? null : decodeStr(buf, 157, 100, filenameEncoding);
+      const uname = decodeStr(buf, 265, 32);
+      const gname = decodeStr(buf, 297, 32);
+      const devmajor = decodeOct(buf, 329, 8);
+      const devminor = decodeOct(buf, 337, 8);
+      const c = cksum(buf);
+      if (c === 8 * 32) return null;
+      if (c !== decodeOct(buf, 148, 8)) throw new Error("Invalid tar header. Maybe the tar is corrupted or it needs to be gunzipped?");
+      if (isUSTAR(buf)) {
+        if (buf[345]) name = decodeStr(buf, 345, 155, filenameEncoding) + "/" + name;
+      } else if (isGNU(buf)) {
+      } else {
+        if (!allowUnknownFormat) {
+          throw new Error("Invalid tar header: unknown format.");
+        }
+      }
+      if (typeflag === 0 && name && name[name.length - 1] === "/") typeflag = 5;
+      return {
+        name,
+        mode,
+        uid,
+        gid,
+        size,
+        byteOffset: 0,
+        mtime: new Date(1e3 * mtime),
+        type,
+        linkname,
+        uname,
+        gname,
+        devmajor,
+        devminor,
+        pax: null
+      };
+    };
+    function isUSTAR(buf) {
+      return b4a.equals(USTAR_MAGIC, buf.subarray(MAGIC_OFFSET, MAGIC_OFFSET + 6));
+    }
+    function isGNU(buf) {
+      return b4a.equals(GNU_MAGIC, buf.subarray(MAGIC_OFFSET, MAGIC_OFFSET + 6)) && b4a.equals(GNU_VER, buf.subarray(VERSION_OFFSET, VERSION_OFFSET + 2));
+    }
+    function clamp(index, len, defaultValue) {
+      if (typeof index !== "number") return defaultValue;
+      index = ~~index;
+      if (index >= len) return len;
+      if (index >= 0) return index;
+      index += len;
+      if (index >= 0) return index;
+      return 0;
+    }
+    function toType(flag) {
+      switch (flag) {
+        case 0:
+          return "file";
+        case 1:
+          return "link";
+        case 2:
+          return "symlink";
+        case 3:
+          return "character-device";
+        case 4:
+          return "block-device";
+        case 5:
+          return "directory";
+        case 6:
+          return "fifo";
+        case 7:
+          return "contiguous-file";
+        case 72:
+          return "pax-header";
+        case 55:
+          return "pax-global-header";
+        case 27:
+          return "gnu-long-link-path";
+        case 28:
+        case 30:
+          return "gnu-long-path";
+      }
+      return null;
+    }
+    function toTypeflag(flag) {
+      switch (flag) {
+        case "file":
+          return 0;
+        case "link":
+          return 1;
+        case "symlink":
+          return 2;
+        case "character-device":
+          return 3;
+        case "block-device":
+          return 4;
+        case "directory":
+          return 5;
+        case "fifo":
+          return 6;
+        case "contiguous-file":
+          return 7;
+        case "pax-header":
+          return 72;
+      }
+      return 0;
+    }
+    function indexOf(block, num, offset, end) {
+      for (; offset < end; offset++) {
+        if (block[offset] === num) return offset;
+      }
+      return end;
+    }
+    function cksum(block) {
+      let sum = 8 * 32;
+      for (let i = 0; i < 148; i++) sum += block[i];
+      for (let j = 156; j < 512; j++) sum += block[j];
+      return sum;
+    }
+    function encodeOct(val, n) {
+      val = val.toString(8);
+      if (val.length > n) return SEVENS.slice(0, n) + " ";
+      return ZEROS.slice(0, n - val.length) + val + " ";
+    }
+    function encodeSizeBin(num, buf, off) {
+      buf[off] = 128;
+      for (let i = 11; i > 0; i--) {
+        buf[off + i] = num & 255;
+        num = Math.floor(num / 256);
+      }
+    }
+    function encodeSize(num, buf, off) {
+      if (num.toString(8).length > 11) {
+        encodeSizeBin(num, buf, off);
+      } else {
+        b4a.write(buf, encodeOct(num, 11), off);
+      }
+    }
+    function parse256(buf) {
+      let positive;
+      if (buf[0] === 128) positive = true;
+      else if (buf[0] === 255) positive = false;
+      else return null;
+      const tuple = [];
+      let i;
+      for (i = buf.length - 1; i > 0; i--) {
+        const byte = buf[i];
+        if (positive) tuple.push(byte);
+        else tuple.push(255 - byte);
+      }
+      let sum = 0;
+      const l = tuple.length;
+      for (i = 0; i < l; i++) {
+        sum += tuple[i] * Math.pow(256, i);
+      }
+      return positive ? sum : -1 * sum;
+    }
+    function decodeOct(val, offset, length) {
+      val = val.subarray(offset, offset + length);
+      offset = 0;
+      if (val[offset] & 128) {
+        return parse256(val);
+      } else {
+        while (offset < val.length && val[offset] === 32) offset++;
+        const end = clamp(indexOf(val, 32, offset, val.length), val.length, val.length);
+        while (offset < end && val[offset] === 0) offset++;
+        if (end === offset) return 0;
+        return parseInt(b4a.toString(val.subarray(offset, end)), 8);
+      }
+    }
+    function decodeStr(val, offset, length, encoding) {
+      return b4a.toString(val.subarray(offset, indexOf(val, 0, offset, offset + length)), encoding);
+    }
+    function addLength(str) {
+      const len = b4a.byteLength(str);
+      let digits = Math.floor(Math.log(len) / Math.log(10)) + 1;
+      if (len + digits >= Math.pow(10, digits)) digits++;
+      return len + digits + str;
+    }
+  }
+});
+
+// node_modules/tar-stream/extract.js
+var require_extract = __commonJS({
+  "node_modules/tar-stream/extract.js"(exports, module) {
+    var { Writable, Readable, getStreamError } = require_streamx();
+    var FIFO = require_fast_fifo();
+    var b4a = require_b4a();
+    var headers = require_headers2();
+    var EMPTY = b4a.alloc(0);
+    var MAX_HEADER_SIZE = 4 * 1024 * 1024;
+    var BufferList = class {
+      constructor() {
+        this.buffered = 0;
+        this.shifted = 0;
+        this.queue = new FIFO();
+        this._offset = 0;
+      }
+      push(buffer) {
+        this.buffered += buffer.byteLength;
+        this.queue.push(buffer);
+      }
+      shiftFirst(size) {
+        return this.buffered === 0 ? null : this._next(size);
+      }
+      shift(size) {
+        if (size > this.buffered) return null;
+        if (size === 0) return EMPTY;
+        let chunk = this._next(size);
+        if (size === chunk.byteLength) return chunk;
+        const chunks = [chunk];
+        while ((size -= chunk.byteLength) > 0) {
+          chunk = this._next(size);
+          chunks.push(chunk);
+        }
+        return b4a.concat(chunks);
+      }
+      _next(size) {
+        const buf = this.queue.peek();
+        const rem = buf.byteLength - this._offset;
+        if (size >= rem) {
+          const sub = this._offset ? buf.subarray(this._offset, buf.byteLength) : buf;
+          this.queue.shift();
+          this._offset = 0;
+          this.buffered -= rem;
+          this.shifted += rem;
+          return sub;
+        }
+        this.buffered -= size;
+        this.shifted += size;
+        return buf.subarray(this._offset, this._offset += size);
+      }
+    };
+    var Source = class extends Readable {
+      constructor(self2, header, offset) {
+        super();
+        this.header = header;
+        this.offset = offset;
+        this._parent = self2;
+      }
+      _read(cb) {
+        if (this.header.size === 0) {
+          this.push(null);
+        }
+        if (this._parent._stream === this) {
+          this._parent._update();
+        }
+        cb(null);
+      }
+      _predestroy() {
+        this._parent.destroy(getStreamError(this));
+      }
+      _detach() {
+        if (this._parent._stream === this) {
+          this._parent._stream = null;
+          this._parent._missing = overflow(this.header.size);
+          this._parent._update();
+        }
+      }
+      _destroy(cb) {
+        this._detach();
+        cb(null);
+      }
+    };
+    var Extract = class extends Writable {
+      constructor(opts) {
+        super(opts);
+        if (!opts) opts = {};
+        this._buffer = new BufferList();
+        this._offset = 0;
+        this._header = null;
+        this._stream = null;
+        this._missing = 0;
+        this._longHeader = false;
+        this._callback = noop;
+        this._locked = false;
+        this._finished = false;
+        this._pax = null;
+        this._paxGlobal = null;
+        this._gnuLongPath = null;
+        this._gnuLongLinkPath = null;
+        this._filenameEncoding = opts.filenameEncoding || "utf-8";
+        this._allowUnknownFormat = !!opts.allowUnknownFormat;
+        this._unlockBound = this._unlock.bind(this);
+      }
+      _unlock(err) {
+        this._locked = false;
+        if (err) {
+          this.destroy(err);
+          this._continueWrite(err);
+          return;
+        }
+        this._update();
+      }
+      _consumeHeader() {
+        if (this._locked) return false;
+        this._offset = this._buffer.shifted;
+        try {
+          this._header = headers.decode(this._buffer.shift(512), this._filenameEncoding, this._allowUnknownFormat);
+        } catch (err) {
+          this._continueWrite(err);
+          return false;
+        }
+        if (!this._header) return true;
+        this._header.byteOffset = this._buffer.shifted;
+        switch (this._header.type) {
+          case "gnu-long-path":
+          case "gnu-long-link-path":
+          case "pax-global-header":
+          case "pax-header":
+            this._longHeader = true;
+            this._missing = this._header.size;
+            if (this._missing > MAX_HEADER_SIZE) {
+              this._continueWrite(new Error("Header exceeds max size"));
+              return false;
+            }
+            return true;
+        }
+        this._locked = true;
+        this._applyLongHeaders();
+        if (!(this._header.size >= 0)) {
+          this._continueWrite(new Error("Invalid header"));
+          return false;
+        }
+        if (this._header.size === 0 || this._header.type === "directory") {
+          this.emit("entry", this._header, this._createStream(), this._unlockBound);
+          return true;
+        }
+        this._stream = this._createStream();
+        this._missing = this._header.size;
+        this.emit("entry", this._header, this._stream, this._unlockBound);
+        return true;
+      }
+      _applyLongHeaders() {
+        if (this._gnuLongPath) {
+          this._header.name = this._gnuLongPath;
+          this._gnuLongPath = null;
+        }
+        if (this._gnuLongLinkPath) {
+          this._header.linkname = this._gnuLongLinkPath;
+          this._gnuLongLinkPath = null;
+        }
+        if (this._pax) {
+          if (this._pax.path) this._header.name = this._pax.path;
+          if (this._pax.linkpath) this._header.linkname = this._pax.linkpath;
+          if (this._pax.size) this._header.size = parseInt(this._pax.size, 10);
+          this._header.pax = this._pax;
+          this._pax = null;
+        }
+      }
+      _decodeLongHeader(buf) {
+        switch (this._header.type) {
+          case "gnu-long-path":
+            this._gnuLongPath = headers.decodeLongPath(buf, this._filenameEncoding);
+            break;
+          case "gnu-long-link-path":
+            this._gnuLongLinkPath = headers.decodeLongPath(buf, this._filenameEncoding);
+            break;
+          case "pax-global-header":
+            this._paxGlobal = headers.decodePax(buf);
+            break;
+          case "pax-header":
+            this._pax = this._paxGlobal === null ? headers.decodePax(buf) : Object.assign({}, this._paxGlobal, headers.decodePax(buf));
+            break;
+        }
+      }
+      _consumeLongHeader() {
+        this._longHeader = false;
+        this._missing = overflow(this._header.size);
+        const buf = this._buffer.shift(this._header.size);
+        try {
+          this._decodeLongHeader(buf);
+        } catch (err) {
+          this._continueWrite(err);
+          return false;
+        }
+        return true;
+      }
+      _consumeStream() {
+        const buf = this._buffer.shiftFirst(this._missing);
+        if (buf === null) return false;
+        this._missing -= buf.byteLength;
+        const drained = this._stream.push(buf);
+        if (this._missing === 0) {
+          this._stream.push(null);
+          if (drained) this._stream._detach();
+          return drained && this._locked === false;
+        }
+        return drained;
+      }
+      _createStream() {
+        return new Source(this, this._header, this._offset);
+      }
+      _update() {
+        while (this._buffer.buffered > 0 && !this.destroying) {
+          if (this._missing > 0) {
+            if (this._stream !== null) {
+              if (this._consumeStream() === false) return;
+              continue;
+            }
+            if (this._longHeader === true) {
+              if (this._missing > this._buffer.buffered) break;
+              if (this._consumeLongHeader() === false) return false;
+              continue;
+            }
+            const ignore = this._buffer.shiftFirst(this._missing);
+            if (ignore !== null) this._missing -= ignore.byteLength;
+            continue;
+          }
+          if (this._buffer.buffered < 512) break;
+          if (this._stream !== null || this._consumeHeader() === false) return;
+        }
+        this._continueWrite(null);
+      }
+      _continueWrite(err) {
+        const cb = this._callback;
+        this._callback = noop;
+        cb(err);
+      }
+      _write(data, cb) {
+        this._callback = cb;
+        this._buffer.push(data);
+        this._update();
+      }
+      _final(cb) {
+        this._finished = this._missing === 0 && this._buffer.buffered === 0;
+        cb(this._finished ? null : new Error("Unexpected end of data"));
+      }
+      _predestroy() {
+        this._continueWrite(null);
+      }
+      _destroy(cb) {
+        if (this._stream) this._stream.destroy(getStreamError(this));
+        cb(null);
+      }
+      [Symbol.asyncIterator]() {
+        let error2 = null;
+        let promiseResolve = null;
+        let promiseReject = null;
+        let entryStream = null;
+        let entryCallback = null;
+        const extract = this;
+        this.on("entry", onentry);
+        this.on("error", (err) => {
+          error2 = err;
+        });
+        this.on("close", onclose);
+        return {
+          [Symbol.asyncIterator]() {
+            return this;
+          },
+          next() {
+            return new Promise(onnext);
+          },
+          return() {
+            return destroy(null);
+          },
+          throw(err) {
+            return destroy(err);
+          }
+        };
+        function consumeCallback(err) {
+          if (!entryCallback) return;
+          const cb = entryCallback;
+          entryCallback = null;
+          cb(err);
+        }
+        function onnext(resolve, reject) {
+          if (error2) {
+            return reject(error2);
+          }
+          if (entryStream) {
+            resolve({ value: entryStream, done: false });
+            entryStream = null;
+            return;
+          }
+          promiseResolve = resolve;
+          promiseReject = reject;
+          consumeCallback(null);
+          if (extract._finished && promiseResolve) {
+            promiseResolve({ value: void 0, done: true });
+            promiseResolve = promiseReject = null;
+          }
+        }
+        function onentry(header, stream, callback) {
+          entryCallback = callback;
+          stream.on("error", noop);
+          if (promiseResolve) {
+            promiseResolve({ value: stream, done: false });
+            promiseResolve = promiseReject = null;
+          } else {
+            entryStream = stream;
+          }
+        }
+        function onclose() {
+          consumeCallback(error2);
+          if (!promiseResolve) return;
+          if (error2) promiseReject(error2);
+          else promiseResolve({ value: void 0, done: true });
+          promiseResolve = promiseReject = null;
+        }
+        function destroy(err) {
+          extract.destroy(err);
+          consumeCallback(err);
+          return new Promise((resolve, reject) => {
+            if (extract.destroyed) return resolve({ value: void 0, done: true });
+            extract.once("close", function() {
+              if (err) reject(err);
+              else resolve({ value: void 0, done: true });
+            });
+          });
+        }
+      }
+    };
+    module.exports = function extract(opts) {
+      return new Extract(opts);
+    };
+    function noop() {
+    }
+    function overflow(size) {
+      size &= 511;
+      return size && 512 - size;
+    }
+  }
+});
+
+// node_modules/tar-stream/constants.js
 var require_constants7 = __commonJS({
+  "node_modules/tar-stream/constants.js"(exports, module) {
+    var constants3 = {
+      // just for envs without fs
+      S_IFMT: 61440,
+      S_IFDIR: 16384,
+      S_IFCHR: 8192,
+      S_IFBLK: 24576,
+      S_IFIFO: 4096,
+      S_IFLNK: 40960
+    };
+    try {
+      module.exports = __require("fs").constants || constants3;
+    } catch {
+      module.exports = constants3;
+    }
+  }
+});
+
+// node_modules/tar-stream/pack.js
+var require_pack = __commonJS({
+  "node_modules/tar-stream/pack.js"(exports, module) {
+    var { Readable, Writable, getStreamError } = require_streamx();
+    var b4a = require_b4a();
+    var constants3 = require_constants7();
+    var headers = require_headers2();
+    var DMODE = 493;
+    var FMODE = 420;
+    var END_OF_TAR = b4a.alloc(1024);
+    var Sink = class extends Writable {
+      constructor(pack, header, callback) {
+        super({ mapWritable, eagerOpen: true });
+        this.written = 0;
+        this.header = header;
+        this._callback = callback;
+        this._linkname = null;
+        this._isLinkname = header.type === "symlink" && !header.linkname;
+        this._isVoid = header.type !== "file" && header.type !== "contiguous-file";
+        this._finished = false;
+        this._pack = pack;
+        this._openCallback = null;
+        if (this._pack._stream === null) this._pack._stream = this;
+        else this._pack._pending.push(this);
+      }
+      _open(cb) {
+        this._openCallback = cb;
+        if (this._pack._stream === this) this._continueOpen();
+      }
+      _continuePack(err) {
+        if (this._callback === null) return;
+        const callback = this._callback;
+        this._callback = null;
+        callback(err);
+      }
+      _continueOpen() {
+        if (this._pack._stream === null) this._pack._stream = this;
+        const cb = this._openCallback;
+        this._openCallback = null;
+        if (cb === null) return;
+        if (this._pack.destroying) return cb(new Error("pack stream destroyed"));
+        if (this._pack._finalized) return cb(new Error("pack stream is already finalized"));
+        this._pack._stream = this;
+        if (!this._isLinkname) {
+          this._pack._encode(this.header);
+        }
+        if (this._isVoid) {
+          this._finish();
+          this._continuePack(null);
+        }
+        cb(null);
+      }
+      _write(data, cb) {
+        if (this._isLinkname) {
+          this._linkname = this._linkname ? b4a.concat([this._linkname, data]) : data;
+          return cb(null);
+        }
+        if (this._isVoid) {
+          if (data.byteLength > 0) {
+            return cb(new Error("No body allowed for this entry"));
+          }
+          return cb();
+        }
+        this.written += data.byteLength;
+        if (this._pack.push(data)) return cb();
+        this._pack._drain = cb;
+      }
+      _finish() {
+        if (this._finished) return;
+        this._finished = true;
+        if (this._isLinkname) {
+          this.header.linkname = this._linkname ? b4a.toString(this._linkname, "utf-8") : "";
+          this._pack._encode(this.header);
+        }
+        overflow(this._pack, this.header.size);
+        this._pack._done(this);
+      }
+      _final(cb) {
+        if (this.written !== this.header.size) {
+          return cb(new Error("Size mismatch"));
+        }
+        this._finish();
+        cb(null);
+      }
+      _getError() {
+        return getStreamError(this) || new Error("tar entry destroyed");
+      }
+      _predestroy() {
+        this._pack.destroy(this._getError());
+      }
+      _destroy(cb) {
+        this._pack._done(this);
+        this._continuePack(this._finished ? null : this._getError());
+        cb();
+      }
+    };
+    var Pack = class extends Readable {
+      constructor(opts) {
+        super(opts);
+        this._drain = noop;
+        this._finalized = false;
+        this._finalizing = false;
+        this._pending = [];
+        this._stream = null;
+      }
+      entry(header, buffer, callback) {
+        if (this._finalized || this.destroying) throw new Error("already finalized or destroyed");
+        if (typeof buffer === "function") {
+          callback = buffer;
+          buffer = null;
+        }
+        if (!callback) callback = noop;
+        if (!header.size || header.type === "symlink") header.size = 0;
+        if (!header.type) header.type = modeToType(header.mode);
+        if (!header.mode) header.mode = header.type === "directory" ? DMODE : FMODE;
+        if (!header.uid) header.uid = 0;
+        if (!header.gid) header.gid = 0;
+        if (!header.mtime) header.mtime = /* @__PURE__ */ new Date();
+        if (typeof buffer === "string") buffer = b4a.from(buffer);
+        const sink = new Sink(this, header, callback);
+        if (b4a.isBuffer(buffer)) {
+          header.size = buffer.byteLength;
+          sink.write(buffer);
+          sink.end();
+          return sink;
+        }
+        if (sink._isVoid) {
+          return sink;
+        }
+        return sink;
+      }
+      finalize() {
+        if (this._stream || this._pending.length > 0) {
+          this._finalizing = true;
+          return;
+        }
+        if (this._finalized) return;
+        this._finalized = true;
+        this.push(END_OF_TAR);
+        this.push(null);
+      }
+      _done(stream) {
+        if (stream !== this._stream) return;
+        this._stream = null;
+        if (this._finalizing) this.finalize();
+        if (this._pending.length) this._pending.shift()._continueOpen();
+      }
+      _encode(header) {
+        if (!header.pax) {
+          const buf = headers.encode(header);
+          if (buf) {
+            this.push(buf);
+            return;
+          }
+        }
+        this._encodePax(header);
+      }
+      _encodePax(header) {
+        const paxHeader = headers.encodePax({
+          name: header.name,
+          linkname: header.linkname,
+          pax: header.pax
+        });
+        const newHeader = {
+          name: "PaxHeader",
+          mode: header.mode,
+          uid: header.uid,
+          gid: header.gid,
+          size: paxHeader.byteLength,
+          mtime: header.mtime,
+          type: "pax-header",
+          linkname: header.linkname && "PaxHeader",
+          uname: header.uname,
+          gname: header.gname,
+          devmajor: header.devmajor,
+          devminor: header.devminor
+        };
+        this.push(headers.encode(newHeader));
+        this.push(paxHeader);
+        overflow(this, paxHeader.byteLength);
+        newHeader.size = header.size;
+        newHeader.type = header.type;
+        this.push(headers.encode(newHeader));
+      }
+      _doDrain() {
+        const drain = this._drain;
+        this._drain = noop;
+        drain();
+      }
+      _predestroy() {
+        const err = getStreamError(this);
+        if (this._stream) this._stream.destroy(err);
+        while (this._pending.length) {
+          const stream = this._pending.shift();
+          stream.destroy(err);
+          stream._continueOpen();
+        }
+        this._doDrain();
+      }
+      _read(cb) {
+        this._doDrain();
+        cb();
+      }
+    };
+    module.exports = function pack(opts) {
+      return new Pack(opts);
+    };
+    function modeToType(mode) {
+      switch (mode & constants3.S_IFMT) {
+        case constants3.S_IFBLK:
+          return "block-device";
+        case constants3.S_IFCHR:
+          return "character-device";
+        case constants3.S_IFDIR:
+          return "directory";
+        case constants3.S_IFIFO:
+          return "fifo";
+        case constants3.S_IFLNK:
+          return "symlink";
+      }
+      return "file";
+    }
+    function noop() {
+    }
+    function overflow(self2, size) {
+      size &= 511;
+      if (size) self2.push(END_OF_TAR.subarray(0, 512 - size));
+    }
+    function mapWritable(buf) {
+      return b4a.isBuffer(buf) ? buf : b4a.from(buf);
+    }
+  }
+});
+
+// node_modules/tar-stream/index.js
+var require_tar_stream = __commonJS({
+  "node_modules/tar-stream/index.js"(exports) {
+    exports.extract = require_extract();
+    exports.pack = require_pack();
+  }
+});
+
+// node_modules/semver/internal/constants.js
+var require_constants8 = __commonJS({
   "node_modules/semver/internal/constants.js"(exports, module) {
     "use strict";
     var SEMVER_SPEC_VERSION = "2.0.0";
@@ -39352,7 +41778,7 @@ var require_re = __commonJS({
       MAX_SAFE_COMPONENT_LENGTH,
       MAX_SAFE_BUILD_LENGTH,
       MAX_LENGTH
-    } = require_constants7();
+    } = require_constants8();
     var debug2 = require_debug();
     exports = module.exports = {};
     var re = exports.re = [];
@@ -39481,7 +41907,7 @@ var require_semver = __commonJS({
   "node_modules/semver/classes/semver.js"(exports, module) {
     "use strict";
     var debug2 = require_debug();
-    var { MAX_LENGTH, MAX_SAFE_INTEGER } = require_constants7();
+    var { MAX_LENGTH, MAX_SAFE_INTEGER } = require_constants8();
     var { safeRe: re, t } = require_re();
     var parseOptions = require_parse_options();
     var { compareIdentifiers } = require_identifiers();
@@ -40152,7 +42578,7 @@ var require_truncate = __commonJS({
   "node_modules/semver/functions/truncate.js"(exports, module) {
     "use strict";
     var parse = require_parse2();
-    var constants3 = require_constants7();
+    var constants3 = require_constants8();
     var SemVer = require_semver();
     var truncate = (version, truncation, options) => {
       if (!constants3.RELEASE_TYPES.includes(truncation)) {
@@ -40234,7 +42660,7 @@ var require_trim_comparator_whitespace = __commonJS({
       MAX_LENGTH,
       MAX_SAFE_BUILD_LENGTH,
       WHITESPACE_CHARACTERS
-    } = require_constants7();
+    } = require_constants8();
     var whitespace = new Uint8Array(65536);
     for (const char of WHITESPACE_CHARACTERS) {
       whitespace[char.charCodeAt(0)] = 1;
@@ -40576,7 +43002,7 @@ var require_range = __commonJS({
       tildeTrimReplace,
       caretTrimReplace
     } = require_re();
-    var { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = require_constants7();
+    var { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = require_constants8();
     var BUILDSTRIPRE = new RegExp(src[t.BUILD], "g");
     var isNullSet = (c) => c.value === "<0.0.0-0";
     var isAny = (c) => c.value === "";
@@ -41395,7 +43821,7 @@ var require_semver2 = __commonJS({
   "node_modules/semver/index.js"(exports, module) {
     "use strict";
     var internalRe = require_re();
-    var constants3 = require_constants7();
+    var constants3 = require_constants8();
     var SemVer = require_semver();
     var identifiers = require_identifiers();
     var parse = require_parse2();
@@ -41561,8 +43987,36 @@ function escapeProperty(s) {
   return toCommandValue(s).replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A").replace(/:/g, "%3A").replace(/,/g, "%2C");
 }
 
+// node_modules/@actions/core/lib/file-command.js
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os2 from "os";
+function issueFileCommand(command, message) {
+  const filePath = process.env[`GITHUB_${command}`];
+  if (!filePath) {
+    throw new Error(`Unable to find environment variable for file command ${command}`);
+  }
+  if (!fs.existsSync(filePath)) {
+    throw new Error(`Missing file at path: ${filePath}`);
+  }
+  fs.appendFileSync(filePath, `${toCommandValue(message)}${os2.EOL}`, {
+    encoding: "utf8"
+  });
+}
+function prepareKeyValueMessage(key, value) {
+  const delimiter = `ghadelimiter_${crypto.randomUUID()}`;
+  const convertedValue = toCommandValue(value);
+  if (key.includes(delimiter)) {
+    throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
+  }
+  if (convertedValue.includes(delimiter)) {
+    throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
+  }
+  return `${key}<<${delimiter}${os2.EOL}${convertedValue}${os2.EOL}${delimiter}`;
+}
+
 // node_modules/@actions/core/lib/core.js
-import * as os3 from "os";
+import * as os4 from "os";
 
 // node_modules/@actions/http-client/lib/index.js
 var tunnel = __toESM(require_tunnel2(), 1);
@@ -41620,7 +44074,7 @@ var HttpResponseRetryCodes = [
 ];
 
 // node_modules/@actions/core/lib/summary.js
-import { EOL as EOL2 } from "os";
+import { EOL as EOL3 } from "os";
 import { constants, promises } from "fs";
 var __awaiter = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
@@ -41631,22 +44085,22 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
   return new (P || (P = Promise))(function(resolve, reject) {
     function fulfilled(value) {
       try {
-        step(generator.next(value));
+        step2(generator.next(value));
       } catch (e) {
         reject(e);
       }
     }
     function rejected(value) {
       try {
-        step(generator["throw"](value));
+        step2(generator["throw"](value));
       } catch (e) {
         reject(e);
       }
     }
-    function step(result) {
+    function step2(result) {
       result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
-    step((generator = generator.apply(thisArg, _arguments || [])).next());
+    step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
 var { access, appendFile, writeFile } = promises;
@@ -41764,7 +44218,7 @@ var Summary = class {
    * @returns {Summary} summary instance
    */
   addEOL() {
-    return this.addRaw(EOL2);
+    return this.addRaw(EOL3);
   }
   /**
    * Adds an HTML codeblock to the summary buffer
@@ -41904,20 +44358,20 @@ var Summary = class {
 var _summary = new Summary();
 
 // node_modules/@actions/core/lib/platform.js
-import os2 from "os";
+import os3 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
-import * as fs from "fs";
-var { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, symlink, unlink } = fs.promises;
+import * as fs2 from "fs";
+var { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, symlink, unlink } = fs2.promises;
 var IS_WINDOWS = process.platform === "win32";
-var READONLY = fs.constants.O_RDONLY;
+var READONLY = fs2.constants.O_RDONLY;
 
 // node_modules/@actions/exec/lib/toolrunner.js
 var IS_WINDOWS2 = process.platform === "win32";
 
 // node_modules/@actions/core/lib/platform.js
-var platform = os2.platform();
-var arch = os2.arch();
+var platform = os3.platform();
+var arch = os3.arch();
 
 // node_modules/@actions/core/lib/core.js
 var ExitCode;
@@ -41941,17 +44395,30 @@ function getInput(name, options) {
 function debug(message) {
   issueCommand("debug", {}, message);
 }
+function error(message, properties = {}) {
+  issueCommand("error", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
 function warning(message, properties = {}) {
   issueCommand("warning", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
+function notice(message, properties = {}) {
+  issueCommand("notice", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
 function info(message) {
-  process.stdout.write(message + os3.EOL);
+  process.stdout.write(message + os4.EOL);
 }
 function startGroup(name) {
   issue("group", name);
 }
 function endGroup() {
   issue("endgroup");
+}
+function saveState(name, value) {
+  const filePath = process.env["GITHUB_STATE"] || "";
+  if (filePath) {
+    return issueFileCommand("STATE", prepareKeyValueMessage(name, value));
+  }
+  issueCommand("save-state", { name }, toCommandValue(value));
 }
 function getState(name) {
   return process.env[`STATE_${name}`] || "";
@@ -42007,6 +44474,25 @@ function parseHostAddress(entry, defaults) {
   return { host, port, username };
 }
 
+// src/phase.ts
+var inFlight = /* @__PURE__ */ new Map();
+function phaseInFlight(host, phase) {
+  if (phase) inFlight.set(host, phase);
+  else inFlight.delete(host);
+}
+var PhaseError = class extends Error {
+  constructor(host, phase, detail) {
+    super(`[${host}] ${phase}: ${detail}`);
+    this.host = host;
+    this.phase = phase;
+    this.detail = detail;
+    this.name = "PhaseError";
+  }
+  host;
+  phase;
+  detail;
+};
+
 // src/shell.ts
 var ShellCode = class {
   constructor(text) {
@@ -42039,6 +44525,9 @@ function sh(literals, ...values) {
     text += render(value) + literal(literals.raw[index + 1]);
   });
   return new ShellCode(text);
+}
+function joinCode(codes, separator = "\n") {
+  return new ShellCode(codes.map((code) => code.text).join(separator));
 }
 
 // src/remote.ts
@@ -42080,8 +44569,8 @@ var Remote = class {
   constructor(client, label) {
     this.client = client;
     this.label = label;
-    client.on("error", (error) => {
-      this.lostReason ??= error.message;
+    client.on("error", (error2) => {
+      this.lostReason ??= error2.message;
     });
     client.on("close", () => {
       this.lostReason ??= "the connection was closed";
@@ -42090,6 +44579,10 @@ var Remote = class {
   client;
   label;
   lostReason;
+  /** Why the connection is gone, or undefined while it is up. */
+  get lost() {
+    return this.lostReason;
+  }
   /**
    * Runs `command` under `sh -c` (whatever the user's login shell is), marked as the action's own
    * (CONTROL_MARKER); throws on a non-zero or missing exit code unless `allowFailure`.
@@ -42114,13 +44607,13 @@ var Remote = class {
       let finished = false;
       const echoOut = new LineEcho((line) => info(line));
       const echoErr = new LineEcho((line) => info(line));
-      const finish = (error, result) => {
+      const finish = (error2, result) => {
         if (finished) return;
         finished = true;
         clearTimeout(timer);
         echoOut.flush();
         echoErr.flush();
-        if (error) reject(error);
+        if (error2) reject(error2);
         else resolve(result);
       };
       const timer = setTimeout(() => {
@@ -42137,14 +44630,14 @@ ${lastLines(stderr, 20)}` : "")
         );
       }, options.timeoutSeconds * 1e3);
       const marked = sh`export ${new ShellCode(CONTROL_MARKER)}=1; exec sh -c ${command.text}`;
-      this.client.exec(marked.text, (error, stream) => {
-        if (error) {
+      this.client.exec(marked.text, (error2, stream) => {
+        if (error2) {
           finish(
             new RemoteCommandError(
               phase,
               null,
               "",
-              `could not start a command on ${this.label}: ${error.message}`
+              `could not start a command on ${this.label}: ${error2.message}`
             )
           );
           return;
@@ -42214,25 +44707,176 @@ ${lastLines(stderr, 20)}` : "")
 };
 
 // src/host-step.ts
-function awaitStepScript(outFile, seconds) {
+function hostStepScript(phases, prelude) {
+  return joinCode([
+    prelude,
+    sh`uptime_now() { read -r up _ < /proc/uptime 2>/dev/null || up=0; printf '%s' "$up"; }
+trap 'printf "@@exit %s %s\n" "$?" "$(uptime_now)"' EXIT
+printf '@@pid %s\n' "$$"`,
+    ...phases.map(
+      ({ phase, body }) => sh`printf '@@phase %s %s\n' ${phase} "$(uptime_now)"
+${body}`
+    )
+  ]);
+}
+var STEP_WAIT_SECONDS = 600;
+function followScript(outFile, step2) {
+  return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
+rm -f -- ${outFile}
+: > ${outFile} || exit 1
+setsid sh -c ${step2.text} < /dev/null >> ${outFile} 2>&1 &
+step=$!
+shown=0
+while :; do
+  size=$(wc -c < ${outFile})
+  if [ "$size" -gt "$shown" ]; then tail -c +$((shown + 1)) -- ${outFile} | head -c $((size - shown)); shown=$size; fi
+  case $(sed 's/.*) //' "/proc/$step/stat" 2>/dev/null | cut -c1) in '' | Z) break ;; esac
+  sleep 0.05
+done
+tail -c +$((shown + 1)) -- ${outFile}
+wait "$step"`;
+}
+var HostStepReader = class {
+  constructor(on = {}) {
+    this.on = on;
+  }
+  on;
+  outputs = /* @__PURE__ */ new Map();
+  current;
+  exit;
+  pending = "";
+  handled = 0;
+  handle(line) {
+    const marker = /^@@(phase|exit|error|data|pid) ?(.*)$/.exec(line);
+    const [, kind, rest] = marker ?? [];
+    if (kind === "phase") {
+      const [phase, uptime] = rest.split(" ");
+      this.on.phase?.(phase, Number(uptime));
+      this.current = { phase, uptime: Number(uptime) };
+      this.outputs.set(this.current.phase, { lines: [], errors: [], data: {} });
+      return;
+    }
+    if (kind === "exit") {
+      const [code, uptime] = rest.split(" ");
+      this.exit = { code: Number(code), uptime: Number(uptime) };
+      return;
+    }
+    if (kind === "pid") return;
+    const output = this.current && this.outputs.get(this.current.phase);
+    if (kind === "data") {
+      const [key, ...value] = rest.split(" ");
+      if (output) output.data[key] = value.join(" ");
+      return;
+    }
+    const text = kind === "error" ? rest : line;
+    if (output) (kind === "error" ? output.errors : output.lines).push(text);
+    this.on.line?.(text);
+  }
+  /** Takes all output so far (only the part not seen before is read). */
+  consume(output) {
+    this.pending += output.slice(this.handled);
+    this.handled = output.length;
+    const lines = this.pending.split("\n");
+    this.pending = lines.pop() ?? "";
+    lines.forEach((line) => this.handle(line));
+    return this;
+  }
+  /** Reads a last line without a newline. */
+  end() {
+    if (this.pending) this.handle(this.pending);
+    this.pending = "";
+    return this;
+  }
+  /** The phase running when the output ended (the failing one when the code is not 0). */
+  lastPhase(fallback) {
+    return this.current?.phase ?? fallback;
+  }
+  /** Every phase's lines and errors in order, for a report. */
+  log() {
+    return [...this.outputs.values()].flatMap((output) => [...output.lines, ...output.errors]);
+  }
+};
+async function runHostStep(phases, prelude, options) {
+  const { label, remote, outFile, timings } = options;
+  let wall = Date.now();
+  const close = (uptime, ok = true) => {
+    const current = reader.current;
+    if (!current || !timings) return;
+    const seconds = uptime !== void 0 && current.uptime > 0 ? uptime - current.uptime : (Date.now() - wall) / 1e3;
+    timings.push({ phase: current.phase, seconds: Math.max(0, seconds), ok });
+    endGroup();
+  };
+  const reader = new HostStepReader({
+    phase: (phase, uptime) => {
+      close(uptime);
+      wall = Date.now();
+      if (timings) {
+        phaseInFlight(label, phase);
+        startGroup(`${label}: ${phase}`);
+      } else info(`-- ${phase}`);
+    },
+    line: (text) => info(text)
+  });
+  options.onStarted?.();
+  const first = phases[0].phase;
+  let code;
+  try {
+    const result = await remote.run(followScript(outFile, hostStepScript(phases, prelude)), {
+      phase: first,
+      timeoutSeconds: options.timeoutSeconds,
+      allowFailure: true,
+      onStdout: (stdout) => reader.consume(stdout)
+    });
+    reader.end();
+    code = reader.exit ? reader.exit.code : result.code || 1;
+    if (!reader.exit) {
+      reader.outputs.get(reader.lastPhase(first))?.errors.push(`the host step ended without its exit line: ${lastLines(result.stderr, 10)}`);
+    }
+    close(reader.exit?.uptime, code === 0);
+    if (timings) phaseInFlight(label, void 0);
+  } catch (error2) {
+    close(void 0, false);
+    if (timings) phaseInFlight(label, void 0);
+    throw new PhaseError(
+      label,
+      reader.lastPhase(first),
+      `${error2 instanceof Error ? error2.message : String(error2)}. The step goes on on the host; its output is in ${outFile}`
+    );
+  }
+  return { code, lastPhase: reader.lastPhase(first), outputs: reader.outputs };
+}
+function waitForStepScript(outFile, seconds) {
   return sh`pid=$(sed -n 's/^@@pid //p' ${outFile} 2>/dev/null | head -n 1)
 waited=0
 while [ -n "$pid" ] && [ -d "/proc/$pid" ] && ! grep -q '^@@exit ' ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
   sleep 0.2; waited=$((waited + 1))
-done
+done`;
+}
+function awaitStepScript(outFile, seconds) {
+  return sh`${waitForStepScript(outFile, seconds)}
 cat -- ${outFile} 2>/dev/null`;
 }
 function stepOutcome(text) {
-  const phases = [...text.matchAll(/^@@phase (\S+)/gm)].map((match) => match[1]);
-  const exit = /^@@exit (\d+)/m.exec(text);
-  return {
-    code: exit ? Number(exit[1]) : void 0,
-    phase: phases[phases.length - 1],
-    log: text.split("\n").filter((line) => line && !/^@@(pid|phase|exit|data) /.test(line)).map((line) => line.replace(/^@@error /, ""))
-  };
+  return new HostStepReader().consume(text).end();
 }
 
 // src/layout.ts
+var UNVERIFIED_MARK = "UNVERIFIED";
+function remoteLayout(target, startLog) {
+  const deployDir = `${target}/.deploy`;
+  return {
+    target,
+    current: `${target}/current`,
+    releasesDir: `${target}/releases`,
+    sharedDir: `${target}/shared`,
+    deployDir,
+    lockDir: `${deployDir}/lock`,
+    stateFile: `${deployDir}/state.json`,
+    releasesLog: `${deployDir}/releases.log`,
+    restartLog: `${deployDir}/restart.log`,
+    startLog: startLog ?? `${deployDir}/service.log`
+  };
+}
 function expandHome(path, home) {
   return path.startsWith("~/") ? `${home.replace(/\/+$/, "")}/${path.slice(2)}` : path;
 }
@@ -42409,12 +45053,12 @@ function describeCredentials(credentials) {
   if (credentials.password) parts.push("the password");
   return parts.join(" and ");
 }
-function explainConnectError(error, address, options) {
+function explainConnectError(error2, address, options) {
   const label = hostLabel(address);
-  if (error.level === "client-authentication") {
+  if (error2.level === "client-authentication") {
     return `Authentication failed: ${label} rejected ${describeCredentials(options.credentials)} for user '${address.username}'. Check the username, and that the matching public key is in ~${address.username}/.ssh/authorized_keys on the host (ssh-keygen -y -f KEY prints it).`;
   }
-  switch (error.code) {
+  switch (error2.code) {
     case "ECONNREFUSED":
       return `Connection refused by ${label}: nothing accepts SSH there. Check host and port, and that sshd is running.`;
     case "ENOTFOUND":
@@ -42422,14 +45066,14 @@ function explainConnectError(error, address, options) {
       return `Host name '${address.host}' could not be resolved. Check the host input.`;
     case "EHOSTUNREACH":
     case "ENETUNREACH":
-      return `${label} is unreachable from the runner (${error.code}). Check the address, routing and firewall.`;
+      return `${label} is unreachable from the runner (${error2.code}). Check the address, routing and firewall.`;
     case "ECONNRESET":
-      return `${label} closed the connection during the SSH handshake (${error.message}); is it an SSH server, and does it allow this runner?`;
+      return `${label} closed the connection during the SSH handshake (${error2.message}); is it an SSH server, and does it allow this runner?`;
   }
-  if (error.level === "client-timeout" || /timed out/i.test(error.message)) {
+  if (error2.level === "client-timeout" || /timed out/i.test(error2.message)) {
     return `No SSH handshake with ${label} within ${options.connectTimeoutSeconds} s (connect-timeout). Check the address and port, and that a firewall lets the runner in.`;
   }
-  return `SSH connection to ${label} failed: ${error.message}`;
+  return `SSH connection to ${label} failed: ${error2.message}`;
 }
 function tcpConnect(address, options) {
   return new Promise((resolve, reject) => {
@@ -42450,9 +45094,9 @@ function tcpConnect(address, options) {
       clearTimeout(timer);
       resolve(socket);
     });
-    socket.once("error", (error) => {
+    socket.once("error", (error2) => {
       clearTimeout(timer);
-      reject(new Error(explainConnectError(error, address, options)));
+      reject(new Error(explainConnectError(error2, address, options)));
     });
   });
 }
@@ -42512,15 +45156,15 @@ function handshake(address, options) {
       clearTimeout(deadline);
       resolve({ client, hostKeyReason, hostKeyVerified });
     });
-    client.on("error", (error) => fail(explainConnectError(error, address, options)));
+    client.on("error", (error2) => fail(explainConnectError(error2, address, options)));
     client.on(
       "close",
       () => fail(`${hostLabel(address)} closed the connection before it was ready`)
     );
     try {
       client.connect(config);
-    } catch (error) {
-      fail(`SSH connection to ${hostLabel(address)} could not start: ${error.message}`);
+    } catch (error2) {
+      fail(`SSH connection to ${hostLabel(address)} could not start: ${error2.message}`);
     }
   });
 }
@@ -42560,9 +45204,9 @@ async function openThroughJump(address, settings) {
       0,
       address.host,
       address.port,
-      (error, channel) => error ? reject(
+      (error2, channel) => error2 ? reject(
         new Error(
-          `jump host ${hostLabel(jump)} could not reach ${hostLabel(address)}: ${error.message}`
+          `jump host ${hostLabel(jump)} could not reach ${hostLabel(address)}: ${error2.message}`
         )
       ) : resolve(channel)
     )
@@ -42571,9 +45215,9 @@ async function openThroughJump(address, settings) {
     const connection = await openSsh(address, { ...sshOptions(settings), sock });
     connection.client.on("close", () => bastion.client.end());
     return connection;
-  } catch (error) {
+  } catch (error2) {
     bastion.client.end();
-    throw error;
+    throw error2;
   }
 }
 async function connect(address, settings, phase = "connect") {
@@ -42614,17 +45258,16 @@ async function connect(address, settings, phase = "connect") {
       hostKeyReason: connection.hostKeyReason,
       close: () => remote.close()
     };
-  } catch (error) {
+  } catch (error2) {
     remote.close();
-    throw error;
+    throw error2;
   }
 }
 
 // src/phases/lock.ts
-var STEP_WAIT_SECONDS = 600;
 function releaseLockScript(lock) {
   const ownerFile = `${lock.lockDir}/owner`;
-  return sh`${awaitStepScript(lock.restartLog, STEP_WAIT_SECONDS)} > /dev/null
+  return sh`${waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS)}
 if grep -qF -- ${lock.token} ${ownerFile} 2>/dev/null; then rm -rf -- ${lock.lockDir} && echo released
 elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"
 else echo gone; fi`;
@@ -42645,12 +45288,921 @@ function describeOwner(text) {
   }
 }
 
-// src/settings.ts
+// src/phases/processes.ts
+var TARGET_MARKER = "DEPLOY_TARGET";
+var MAX_PATTERN_HITS = 10;
+var SELECT_SERVICE = String.raw`
+function pid_of(file) { sub(/^\/proc\//, "", file); sub(/\/[a-z]+$/, "", file); return file }
+function read_stat(file,   line, pid, name, field) {
+  if ((getline line < file) <= 0) return
+  pid = pid_of(file)
+  name = line; sub(/^[^(]*\(/, "", name); sub(/\) [^)]*$/, "", name)
+  sub(/.*\) /, "", line); split(line, field, " ")
+  ppid[pid] = field[2]; pgid[pid] = field[3]; state[pid] = field[1]; start[pid] = field[20]
+  kthread[pid] = int(field[7] / 2097152) % 2; comm[pid] = name
+}
+function read_environ(file,   entry, pid) {
+  pid = pid_of(file)
+  RS = "\0"
+  while ((getline entry < file) > 0) marker(pid, entry)
+  RS = "\n"
+}
+function marker(pid, entry) {
+  if (entry == "${CONTROL_MARKER}=1") control[pid] = 1
+  else if (entry ~ /^${TARGET_MARKER}=/) marked[pid] = substr(entry, ${TARGET_MARKER.length + 2})
+}
+function add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }
+function include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }
+function protected(pid) {
+  if (pid == 1) return "PID 1"
+  if (kthread[pid]) return "a kernel thread"
+  if (comm[pid] ~ /^sshd/) return "an sshd process"
+  if (pid in ancestor) return "the action's own session"
+  if (pid in control) return "a command of this action (this deploy or a concurrent one)"
+  if ((pid in marked) && marked[pid] != target) return "it carries another target's marker (DEPLOY_TARGET=" marked[pid] ")"
+  return ""
+}
+BEGIN {
+  for (i = 1; i < ARGC; i++) {
+    if (ARGV[i] ~ /\/stat$/) read_stat(ARGV[i]); else read_environ(ARGV[i])
+    close(ARGV[i])
+  }
+  ARGC = 1
+}
+$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? "${CONTROL_MARKER}=1" : "${TARGET_MARKER}=" value); next }
+$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }
+$1 == "M" { if ($2 in start) { add($2, "pattern", "matched by process-match"); include(pgid[$2], "of a process-match hit") } next }
+$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }
+$1 == "G" { include($2, "stopped by this deploy"); next }
+END {
+  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1
+  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries DEPLOY_TARGET=" target)
+  for (group in groups) {
+    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }
+    if ((group in start) && protected(group) != "") { delete groups[group]; continue }
+    if (!pids_only) print "group", group, "-", "-", "-", "-"
+  }
+  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])
+  for (pid in source_of) {
+    if (!(pid in start) || state[pid] == "Z") continue
+    why = protected(pid)
+    if (why == "" && pids_only) printf " %s", pid
+    else if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]
+    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", "-", why
+  }
+}`;
+var SERVICE_FUNCTIONS = new ShellCode(`select_service=${quote(SELECT_SERVICE)}
+${String.raw`# Whether this awk splits records on NUL (busybox's does not): asked once per script.
+awk_splits_nul=$(printf 'a\000b\000' | awk 'BEGIN { RS = "\000" } END { print NR }')
+# Markers for an awk that cannot read environ files itself: one tr per readable process.
+environ_markers() {
+  for file in /proc/[0-9]*/environ; do
+    [ -r "$file" ] || continue
+    tr '\000' '\n' 2>/dev/null < "$file" | awk -v file="$file" '
+      NR == 1 { pid = file; sub(/^\/proc\//, "", pid); sub(/\/environ$/, "", pid) }
+      $0 == "${CONTROL_MARKER}=1" { print "E", pid, "control" }
+      /^${TARGET_MARKER}=/ { print "E", pid, "target", substr($0, ${TARGET_MARKER.length + 2}) }'
+  done
+}
+recorded_processes() {
+  [ -f "$1" ] || return 0
+  read -r boot < /proc/sys/kernel/random/boot_id 2>/dev/null || boot=
+  # PIDs recorded before the last reboot name other processes now: only this boot's count.
+  awk -v boot="$boot" '
+    index($0, "\"boot_id\": \"" boot "\"") { this_boot = 1 }
+    /"pid": *[0-9]+, *"pgid": *[0-9]+, *"start": *[0-9]+/ { gsub(/[^0-9,]/, ""); split($0, n, ","); line[++count] = "R " n[1] " " n[3] " " n[2] }
+    END { if (this_boot) for (i = 1; i <= count; i++) print line[i] }' "$1"
+}
+scan_input() {
+  [ "$awk_splits_nul" = 2 ] || environ_markers
+  [ -z "$2" ] || printf '%s\n' "$2"
+  if [ -n "$3" ]; then pgrep -f -- "$3" | sed 's/^/M /'; fi
+  for group in $4; do echo "G $group"; done
+  for port in $5; do port_pids "$port" | sed 's/^/H /'; done
+}
+service_scan() {
+  if [ "$awk_splits_nul" = 2 ]; then
+    scan_input "$@" | awk -v target="$1" -v self="$$" -v pids_only="$6" "$select_service" /proc/[0-9]*/stat /proc/[0-9]*/environ
+  else
+    scan_input "$@" | awk -v target="$1" -v self="$$" -v pids_only="$6" "$select_service" /proc/[0-9]*/stat
+  fi
+}
+# Whole seconds since boot into $now, with builtins only (no process started).
+now_s() { read -r now _ < /proc/uptime; now=${"$"}{now%.*}; }
+start_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+cmdline_of() { tr '\000\n' '  ' 2>/dev/null < "/proc/$1/cmdline" | sed 's/ *$//' | cut -c1-300; }
+user_of() { ls -ld "/proc/$1" 2>/dev/null | awk '{ print $3 }'; }
+epoch_of() {
+  awk -v ticks="$1" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" '$1 == "btime" { printf "%d\n", $2 + ticks / hz }' /proc/stat
+}
+port_inodes() {
+  hex=$(printf ':%04X' "$1")
+  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }'
+}
+port_held() {
+  if command -v ss >/dev/null 2>&1; then [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; else [ -n "$(port_inodes "$1")" ]; fi
+}
+port_pids() {
+  if command -v ss >/dev/null 2>&1; then
+    ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
+  else
+    for inode in $(port_inodes "$1"); do find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null; done | cut -d/ -f3 | sort -u
+  fi
+}
+port_holders() {
+  for pid in $(port_pids "$1"); do printf '%s %s\n' "$pid" "$(cmdline_of "$pid")"; done
+}
+record_state() {
+  {
+    printf '{\n  "release": "%s",\n  "sha": "%s",\n  "recorded_at": "%s",\n  "boot_id": "%s",\n  "processes": [' \
+      "$2" "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
+    separator=
+    while read -r kind pid group start _; do
+      [ "$kind" = signal ] || continue
+      printf '%s\n    {"pid": %s, "pgid": %s, "start": %s}' "$separator" "$pid" "$group" "$start"
+      separator=,
+    done
+    printf '\n  ]\n}\n'
+  } > "$1.tmp" && mv -f -- "$1.tmp" "$1"
+}`}`);
+
+// src/phases/environment.ts
+function exportEnvScript(ctx, releaseDir) {
+  const variables = [
+    ["DEPLOY_SHA", ctx.sha],
+    ["DEPLOY_RELEASE", releaseDir],
+    ["DEPLOY_TARGET", ctx.layout.target],
+    ...ctx.settings.env
+  ];
+  return joinCode([
+    new ShellCode(`unset ${CONTROL_MARKER}`),
+    ...variables.map(([name, value]) => sh`export ${new ShellCode(name)}=${value}`)
+  ]);
+}
+
+// src/phases/stop.ts
+var STOP_COMMAND_FAILED = 6;
+var PATTERN_TOO_BROAD = 5;
+function liveDir(ctx) {
+  return ctx.settings.strategy === "releases" ? ctx.layout.current : ctx.layout.target;
+}
+function stopCommandScript(target, stop) {
+  return sh`if [ -d ${stop.live} ]; then dir=${stop.live}; first=; else dir=${target}; first=1; fi
+(cd -- "$dir" || exit 1
+${stop.environment}
+sh -c ${stop.command} < /dev/null) 2>&1
+status=$?
+if [ "$status" -ne 0 ] && [ -n "$first" ]; then
+  printf '@@data first-stop-failed %s\n' "$status"
+  printf 'stop-command failed (exit %s) before the first deploy; continuing\n' "$status"
+elif [ "$status" -ne 0 ]; then
+  printf '@@error stop-command exited with code %s; its output is above in the log\n' "$status"
+  exit ${STOP_COMMAND_FAILED}
+else
+  echo 'stop-command finished'
+fi`;
+}
+function stopBody(parameters) {
+  const { target, stateFile, pattern, stopCommand } = parameters;
+  return sh`stop_mark=$(start_of $$)
+printf '@@data mark %s\n' "$stop_mark"
+${stopCommand ? stopCommandScript(target, stopCommand) : sh``}
+pattern=${pattern}
+if [ -n "$pattern" ] && ! command -v pgrep >/dev/null 2>&1; then
+  echo '@@error process-match needs pgrep on the host (package procps)'; exit 1
+fi
+recorded=$(recorded_processes ${stateFile})
+scan=$(service_scan ${target} "$recorded" "$pattern" '' '')
+hits=$(printf '%s\n' "$scan" | awk '$1 == "signal" && $5 == "pattern" { print $2 }')
+count=0; users=
+for pid in $hits; do
+  # A hit gone since the scan (a short-lived command) is nobody's service.
+  user=$(user_of "$pid"); [ -n "$user" ] || continue
+  count=$((count + 1))
+  case " $users " in *" $user "*) ;; *) users="$users $user" ;; esac
+done
+several=; case "$users" in " "*" "*) several=1 ;; esac
+if [ "$count" -gt ${MAX_PATTERN_HITS} ] || [ -n "$several" ]; then
+  printf '@@error process-match %s matches %s processes of user(s)%s; nothing was signalled:\n' "'$pattern'" "$count" "$users"
+  for pid in $hits; do user=$(user_of "$pid") && [ -n "$user" ] && printf '@@error   %s %s: %s\n' "$pid" "$user" "$(cmdline_of "$pid")"; done
+  exit ${PATTERN_TOO_BROAD}
+fi
+# The log lines are written before the signals, so the service is not kept waiting for them.
+said=$(printf '%s\n' "$scan" | while read -r kind pid _ _ _ why; do
+  case $kind in
+    signal) printf 'SIGTERM to %s (%s): %s\n' "$pid" "$(cmdline_of "$pid")" "$why" ;;
+    # A protected process that is already gone (a pipeline of the action's own) is not worth a line.
+    skip) command=$(cmdline_of "$pid"); [ -z "$command" ] || printf 'not signalling %s (%s): %s\n' "$pid" "$command" "$why" ;;
+  esac
+done)
+stopped_pids=; stopped_groups=
+eval "$(printf '%s\n' "$scan" | awk '$1 == "signal" { pids = pids " " $2 } $1 == "group" { groups = groups " " $2 } END { printf "stopped_pids=\"%s\"; stopped_groups=\"%s\"\n", pids, groups }')"
+# shellcheck disable=SC2086 # one word per PID
+[ -z "$stopped_pids" ] || kill -TERM $stopped_pids 2>/dev/null
+[ -z "$said" ] || printf '%s\n' "$said"
+[ -n "$stopped_pids" ] || echo "nothing to stop: no process carries this target's marker, none was recorded, and process-match found none"`;
+}
+function stopBodyFor(ctx) {
+  const { settings, layout } = ctx;
+  const live = liveDir(ctx);
+  return stopBody({
+    target: layout.target,
+    stateFile: layout.stateFile,
+    pattern: settings.processMatch ?? "",
+    stopCommand: settings.stopCommand ? { live, environment: exportEnvScript(ctx, live), command: settings.stopCommand } : void 0
+  });
+}
+function stopFailure(code, output) {
+  const errors = output?.errors.join("\n") ?? "";
+  if (code === PATTERN_TOO_BROAD) {
+    return `${errors}
+process-match must match the service only (at most ${MAX_PATTERN_HITS} processes, of one user): narrow it, e.g. to the start command line of the parent (its process group is stopped with it), or remove it: the action finds what it started by the DEPLOY_TARGET marker.`;
+  }
+  if (code === STOP_COMMAND_FAILED) {
+    return `${errors}; its last lines:
+${(output?.lines ?? []).slice(-20).join("\n")}`;
+  }
+  return `stopping failed (exit ${code}): ${errors || (output?.lines ?? []).slice(-10).join("\n")}`;
+}
+function stoppedService(output, sentAt) {
+  if (output?.data["first-stop-failed"])
+    warning("stop-command failed before the first deploy; continuing");
+  return { mark: Number(output?.data.mark ?? 0), sentAt };
+}
+var STILL_RUNNING = 3;
+function waitForExitBody(parameters) {
+  const { target, pattern, ports, timeoutSeconds, killAfterTimeout } = parameters;
+  return sh`pattern=${pattern}
+groups=$stopped_groups
+ports=${ports.map(String).join(" ")}
+now_s; begin=$now
+deadline=$((begin + ${timeoutSeconds}))
+killed=
+# First watch the processes the stop signalled, every 10 ms with shell builtins only (no process
+# started per check but sleep), so their exit is seen at once; then confirm with full scans.
+watch=$stopped_pids
+checks=$((${timeoutSeconds} * 80))
+held_file=$(mktemp) || exit 1
+while [ -n "$watch" ] && [ "$checks" -gt 0 ]; do
+  checks=$((checks - 1))
+  left=
+  for pid in $watch; do
+    if read -r stat 2>/dev/null < "/proc/$pid/stat"; then
+      rest=\${stat##*) }
+      [ "\${rest%% *}" = Z ] || left="$left $pid"
+    fi
+  done
+  watch=$left
+  [ -z "$watch" ] || sleep 0.01
+done
+while :; do
+  # The port check runs beside the scan: both only read, and each costs a few processes.
+  (for port in $ports; do if port_held "$port"; then printf ' %s' "$port"; fi; done > "$held_file") &
+  alive=$(service_scan ${target} "$recorded" "$pattern" "$groups" '' pids)
+  wait $!
+  held=; read -r held < "$held_file" || :
+  now_s
+  if [ -z "$alive$held" ]; then rm -f -- "$held_file"; printf 'old service gone after %s s\n' "$((now - begin))"; break; fi
+  if [ "$now" -ge "$deadline" ]; then
+    if [ -z "$killed" ] && [ -n "$alive" ] && ${killAfterTimeout ? sh`true` : sh`false`}; then
+      printf 'still running after %s s: SIGKILL to%s\n' ${timeoutSeconds} "$alive"
+      printf '@@data killed 1\n'
+      for pid in $alive; do kill -KILL "$pid" 2>/dev/null; done
+      killed=1
+      deadline=$((now + 5))
+    else
+      for pid in $alive; do printf '@@error pid %s still running: %s\n' "$pid" "$(cmdline_of "$pid")"; done
+      for port in $held; do
+        holders=$(port_holders "$port")
+        printf '@@error port %s is still held by: %s\n' "$port" "\${holders:-a process this user cannot see}"
+      done
+      rm -f -- "$held_file"
+      exit ${STILL_RUNNING}
+    fi
+  fi
+  sleep 0.2
+done`;
+}
+function waitFailure(settings, output) {
+  const afterKill = output?.data.killed ? " nor 5 s after SIGKILL" : settings.killAfterTimeout ? "" : " (kill-after-timeout is off)";
+  return `the old service did not go away within ${settings.stopTimeoutSeconds} s (stop-timeout)${afterKill}; nothing new was started.
+${output?.errors.join("\n") ?? ""}`.trimEnd();
+}
+function waitParameters(ctx) {
+  const { settings, layout } = ctx;
+  return {
+    target: layout.target,
+    pattern: settings.processMatch ?? "",
+    ports: settings.ports,
+    timeoutSeconds: settings.stopTimeoutSeconds,
+    killAfterTimeout: settings.killAfterTimeout
+  };
+}
+
+// src/phases/start.ts
+var START_FAILED = 4;
+var parentOf = (path) => path.slice(0, path.lastIndexOf("/")) || "/";
+function startLinesScript(log, header) {
+  return sh`awk -v header=${header} '$0 == header { n = 0; next } { line[n++ % 50] = $0 } END { for (i = (n > 50 ? n - 50 : 0); i < n; i++) print line[i % 50] }' ${log} 2>/dev/null`;
+}
+function detachedStartBody(start) {
+  const { live, environment, command, log, target, stateFile, release, sha } = start;
+  return sh`cd -- ${live} || exit 1
+[ -d ${parentOf(log)} ] || mkdir -p -- ${parentOf(log)} || exit 1
+header="=== $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release "${release}" ("${sha}") [$$]"
+printf '\n%s\n' "$header" >> ${log} || exit 1
+(
+${environment}
+exec setsid sh -c ${command}
+) < /dev/null >> ${log} 2>&1 &
+launched=$!
+waited=0; status=
+while [ "$waited" -lt 10 ]; do
+  state=$(sed 's/.*) //' "/proc/$launched/stat" 2>/dev/null | cut -c1)
+  if [ -z "$state" ] || [ "$state" = Z ]; then wait "$launched"; status=$?; break; fi
+  sleep 0.1; waited=$((waited + 1))
+done
+if [ -z "$status" ]; then
+  printf 'Started %s as process group %s; output goes to %s\n' ${`'${command}'`} "$launched" ${log}
+elif [ "$status" -eq 0 ]; then
+  printf '%s exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to %s\n' ${`'${command}'`} ${log}
+else
+  printf '@@error the start command exited with code %s within 1 s; its lines in %s:\n' "$status" ${log}
+  ${startLinesScript(log, sh`"$header"`)} | sed 's/^/@@error /'
+  exit ${START_FAILED}
+fi
+printf '@@data header %s\n' "$header"
+service_scan ${target} '' '' "$launched" '' | record_state ${stateFile} ${release} ${sha}`;
+}
+function foregroundStartBody(live, environment, command) {
+  return sh`cd -- ${live} || exit 1
+(
+${environment}
+sh -c ${command}
+) < /dev/null 2>&1
+status=$?
+if [ "$status" -ne 0 ]; then
+  printf '@@error start-command exited with code %s (detach: false); its output is above in the log\n' "$status"
+  exit ${START_FAILED}
+fi
+printf 'Ran %s (detach: false)\n' ${`'${command}'`}`;
+}
+function startBody(ctx) {
+  const { settings, layout } = ctx;
+  const live = liveDir(ctx);
+  const environment = exportEnvScript(
+    ctx,
+    settings.strategy === "releases" ? ctx.releaseDir : layout.target
+  );
+  if (!settings.detach) return foregroundStartBody(live, environment, settings.startCommand);
+  return detachedStartBody({
+    live,
+    environment,
+    command: settings.startCommand,
+    log: layout.startLog,
+    target: layout.target,
+    stateFile: layout.stateFile,
+    release: ctx.release,
+    sha: ctx.sha
+  });
+}
+function startedService(output) {
+  return { logHeader: output?.data.header };
+}
+
+// src/phases/restart.ts
+var running = [];
+function trackRestart(entry, active) {
+  const index = running.findIndex(
+    (other) => other.outFile === entry.outFile && other.host === entry.host
+  );
+  if (active && index < 0) running.push(entry);
+  if (!active && index >= 0) running.splice(index, 1);
+  saveState("restarts", JSON.stringify(running));
+}
+async function restartService(ctx, switchTo, timings) {
+  const { settings, session, layout, label } = ctx;
+  const phases = [
+    { phase: "stop", body: stopBodyFor(ctx) },
+    { phase: "wait-for-exit", body: waitForExitBody(waitParameters(ctx)) }
+  ];
+  if (switchTo) {
+    phases.push({ phase: "switch", body: switchTo }, { phase: "start", body: startBody(ctx) });
+  }
+  const entry = {
+    host: session.address.host,
+    port: session.address.port,
+    username: session.address.username,
+    outFile: layout.restartLog
+  };
+  const sentAt = Date.now();
+  const result = await runHostStep(phases, SERVICE_FUNCTIONS, {
+    label,
+    remote: session.remote,
+    outFile: entry.outFile,
+    timeoutSeconds: 2 * settings.stopTimeoutSeconds + 5 + 1800 + 180,
+    timings,
+    onStarted: () => trackRestart(entry, true)
+  }).finally(() => trackRestart(entry, false));
+  const output = (phase) => result.outputs.get(phase);
+  if (result.code !== 0) {
+    const failed = output(result.lastPhase);
+    const detail = result.lastPhase === "stop" ? stopFailure(result.code, failed) : result.lastPhase === "wait-for-exit" ? waitFailure(settings, failed) : result.lastPhase === "start" ? failed?.errors.join("\n") ?? `starting failed (exit ${result.code})` : `failed (exit ${result.code}) in ${layout.target}: ${[...failed?.errors ?? [], ...failed?.lines.slice(-10) ?? []].join("\n")}`;
+    throw new PhaseError(label, result.lastPhase, detail);
+  }
+  return {
+    stopped: stoppedService(output("stop"), sentAt),
+    started: startedService(output("start"))
+  };
+}
+
+// src/source-tree.ts
+var SMALL_FILE = 256 * 1024;
+var KEPT_CONTENT_BYTES = 128 * 1024 * 1024;
+
+// src/phases/upload.ts
+var import_tar_stream = __toESM(require_tar_stream(), 1);
+
+// src/parallel-gzip.ts
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
+var gzipAsync = promisify(gzip);
+
+// src/phases/upload.ts
+var MIB = 1024 * 1024;
+
+// src/phases/switch.ts
+function switchCurrentScript(layout, release, token) {
+  const temporary = `${layout.deployDir}/current.tmp-${token}`;
+  return sh`ln -sfn -- ${`releases/${release}`} ${temporary} && mv -Tf -- ${temporary} ${layout.current}`;
+}
+function releasesLogScript(layout, entry) {
+  return sh`printf '%s\n' ${JSON.stringify(entry)} >> ${layout.releasesLog}`;
+}
+
+// src/phases/verify.ts
 var import_semver = __toESM(require_semver2(), 1);
+
+// src/version-probe.ts
+import http from "node:http";
+import https from "node:https";
+import tls from "node:tls";
+var MAX_BODY = 1024 * 1024;
+var MAX_REDIRECTS = 5;
+var REQUEST_TIMEOUT_MS = 5e3;
+function forwardedSocket(client, host, port) {
+  return new Promise(
+    (resolve, reject) => client.forwardOut("127.0.0.1", 0, host, port, (error2, channel) => {
+      if (!error2) return resolve(channel);
+      const reason = error2.reason;
+      if (reason === 1) {
+        return reject(
+          new Error(
+            "the SSH server does not allow TCP forwarding (AllowTcpForwarding); allow it for this user, or set version-check-from: runner"
+          )
+        );
+      }
+      if (reason === 2 || /refused/i.test(error2.message)) {
+        return reject(
+          new Error(`ECONNREFUSED on the host: nothing listens on ${host}:${port} there`)
+        );
+      }
+      reject(new Error(`the host could not open ${host}:${port}: ${error2.message}`));
+    })
+  );
+}
+function defaultPort(url) {
+  return Number(url.port || (url.protocol === "https:" ? 443 : 80));
+}
+async function requestOnce(url, via) {
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  let socket;
+  if (via) {
+    const channel = await forwardedSocket(via, host, defaultPort(url));
+    socket = url.protocol === "https:" ? tls.connect({ socket: channel, servername: host }) : channel;
+  }
+  const transport = url.protocol === "https:" ? https : http;
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (answer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      resolve(answer);
+    };
+    const deadline = setTimeout(() => {
+      settle({ body: "", error: `no full answer within ${REQUEST_TIMEOUT_MS / 1e3} s` });
+      request.destroy();
+    }, REQUEST_TIMEOUT_MS);
+    const request = transport.request(
+      url,
+      {
+        method: "GET",
+        headers: {
+          accept: "application/json, text/plain;q=0.9, */*;q=0.1",
+          "user-agent": "verified-ssh-deploy"
+        },
+        timeout: REQUEST_TIMEOUT_MS,
+        // With an agent (even agent: false) Node ignores createConnection and dials directly.
+        ...socket ? { createConnection: () => socket } : { agent: false }
+      },
+      (response) => {
+        const chunks = [];
+        let size = 0;
+        const done = () => settle({
+          status: response.statusCode,
+          body: Buffer.concat(chunks).toString("utf8"),
+          location: response.headers.location
+        });
+        response.on("data", (chunk) => {
+          if (size >= MAX_BODY) return;
+          chunks.push(chunk.subarray(0, MAX_BODY - size));
+          size += chunk.length;
+          if (size < MAX_BODY) return;
+          settle({ status: response.statusCode, body: "", truncated: true });
+          request.destroy();
+        });
+        response.on("end", done);
+        response.on("close", done);
+      }
+    );
+    request.on(
+      "timeout",
+      () => request.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1e3} s`))
+    );
+    request.on(
+      "error",
+      (error2) => settle({ body: "", error: error2.code ?? error2.message })
+    );
+    request.end();
+  }).finally(() => socket?.destroy());
+}
+async function fetchVersion(url, via) {
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    let answer;
+    try {
+      answer = await requestOnce(current, via);
+    } catch (error2) {
+      return { body: "", error: error2 instanceof Error ? error2.message : String(error2) };
+    }
+    const redirected = answer.status && answer.status >= 300 && answer.status < 400 && answer.location;
+    if (!redirected) {
+      const { status, body, error: error2, truncated } = answer;
+      return { status, body, error: error2, truncated };
+    }
+    if (hop >= MAX_REDIRECTS)
+      return {
+        status: answer.status,
+        body: answer.body,
+        error: `more than ${MAX_REDIRECTS} redirects`
+      };
+    current = new URL(answer.location, current);
+  }
+}
+var DEFAULT_COMMIT_FIELDS = [
+  "commit",
+  "sha",
+  "revision",
+  "git_sha",
+  "gitSha",
+  "commit_sha"
+];
+function pick(value, path) {
+  return path.reduce(
+    (node, key) => node && typeof node === "object" ? node[key] : void 0,
+    value
+  );
+}
+function readCommit(body, field) {
+  let json;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    json = void 0;
+  }
+  const version = typeof pick(json, ["version"]) === "string" ? pick(json, ["version"]) : void 0;
+  if (field) {
+    if (json === void 0)
+      return { problem: `the body is not JSON, but version-field '${field}' is set` };
+    const value = pick(json, field.split("."));
+    if (typeof value !== "string" && typeof value !== "number") {
+      return {
+        problem: `the JSON body has no text at '${field}' (version-field); its top-level keys are ${topKeys(json)}`
+      };
+    }
+    return { commit: String(value).trim(), version };
+  }
+  if (json !== null && typeof json === "object") {
+    for (const key of DEFAULT_COMMIT_FIELDS) {
+      const value = json[key];
+      if (typeof value === "string") return { commit: value.trim(), version };
+    }
+    return {
+      problem: `the JSON body has none of ${DEFAULT_COMMIT_FIELDS.join(", ")}; its top-level keys are ${topKeys(json)}. Set version-field`
+    };
+  }
+  const text = body.trim();
+  if (!text) return { problem: "the body is empty" };
+  if (text.startsWith("<")) {
+    return {
+      problem: `the body is HTML (${JSON.stringify(text.slice(0, 60))}\u2026), not a commit: point version-url at the endpoint that reports it`
+    };
+  }
+  return { commit: text.split(/\s+/)[0] };
+}
+function topKeys(json) {
+  return json && typeof json === "object" ? Object.keys(json).join(", ") || "(none)" : "(not an object)";
+}
+function commitMatches(reported, sha) {
+  const value = reported.toLowerCase();
+  return /^[0-9a-f]{7,}$/.test(value) && sha.toLowerCase().startsWith(value);
+}
+
+// src/phases/verify.ts
+var sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+async function poll(ctx) {
+  const { settings } = ctx;
+  const via = settings.versionCheckFrom === "host" ? ctx.session.remote.client : void 0;
+  const answer = await fetchVersion(settings.versionUrl, via);
+  const at = Date.now();
+  if (answer.error) return { answer, at, problem: `no HTTP answer (${answer.error})` };
+  if (!answer.status || answer.status < 200 || answer.status > 299)
+    return { answer, at, problem: `HTTP ${answer.status}` };
+  if (answer.truncated)
+    return {
+      answer,
+      at,
+      problem: "the body is over 1 MB; answer with a small JSON or plain-text body that holds the commit"
+    };
+  const reading = readCommit(answer.body, settings.versionField);
+  if ("problem" in reading) return { answer, at, problem: reading.problem };
+  return { answer, at, commit: reading.commit, version: reading.version };
+}
+function diagnosticsScript(startLog, logHeader, ports) {
+  const lines = logHeader === void 0 ? sh`` : sh`printf -- '--- this start in %s\n' ${startLog}
+${startLinesScript(startLog, logHeader)}`;
+  return joinCode([
+    SERVICE_FUNCTIONS,
+    lines,
+    sh`ports=${ports.map(String).join(" ")}
+for port in $ports; do
+  holders=$(port_holders "$port")
+  if [ -n "$holders" ]; then printf -- '--- port %s is held by: %s\n' "$port" "$holders"
+  elif port_held "$port"; then printf -- '--- port %s is held by a process this user cannot see\n' "$port"
+  else printf -- '--- port %s is free\n' "$port"; fi
+done`
+  ]);
+}
+function serviceIdentityScript(check) {
+  const { target, stateFile, ports, mark, release, sha } = check;
+  return joinCode([
+    SERVICE_FUNCTIONS,
+    sh`ports=${ports.map(String).join(" ")}
+old=; free=
+for port in $ports; do
+  pids=$(port_pids "$port")
+  if [ -z "$pids" ]; then
+    if port_held "$port"; then printf 'old %s ? ? a process this user cannot see\n' "$port"; old=1; else printf 'free %s\n' "$port"; free=1; fi
+  fi
+  for pid in $pids; do
+    start=$(start_of "$pid")
+    if [ -n "$start" ] && [ "$start" -lt ${mark} ]; then
+      printf 'old %s %s %s %s\n' "$port" "$pid" "$(epoch_of "$start")" "$(cmdline_of "$pid")"; old=1
+    fi
+  done
+done
+[ -z "$old$free" ] || exit 0
+service_scan ${target} "$(recorded_processes ${stateFile})" '' '' "$ports" | record_state ${stateFile} ${release} ${sha}
+printf 'recorded %s\n' "$(awk '/"pid":/ { sub(/.*"pid": */, ""); sub(/,.*/, ""); printf " %s", $0 }' ${stateFile})"`
+  ]);
+}
+function trimmed(body) {
+  const flat = body.replace(/\s+/g, " ").trim();
+  return flat.length > 500 ? `${flat.slice(0, 500)}...` : flat || "(empty)";
+}
+async function failure(ctx, restart, sha, summary2, last) {
+  const { settings, session, layout } = ctx;
+  const lines = [
+    `${settings.versionUrl.href} (requested from the ${settings.versionCheckFrom}) ${summary2}.`,
+    `Expected commit: ${sha}`,
+    `Last reported: ${last?.commit ?? "(nothing)"}${last?.problem ? ` - ${last.problem}` : ""}`
+  ];
+  if (last?.answer.status !== void 0)
+    lines.push(`Last response: HTTP ${last.answer.status} ${trimmed(last.answer.body)}`);
+  const diagnostics = await session.remote.run(diagnosticsScript(layout.startLog, restart.started.logHeader, settings.ports), {
+    phase: "verify",
+    timeoutSeconds: 30,
+    allowFailure: true
+  }).then((result) => result.stdout.trimEnd()).catch((error2) => `(could not collect diagnostics: ${error2.message})`);
+  return new Error(`${lines.join("\n")}
+${diagnostics}`);
+}
+function pollDelayMs(elapsedMs) {
+  if (elapsedMs < 5e3) return 50;
+  if (elapsedMs < 15e3) return 250;
+  return 1e3;
+}
+async function checkIdentity(ctx, restart, sha) {
+  const { settings, session, layout } = ctx;
+  const { stdout } = await session.remote.run(
+    serviceIdentityScript({
+      target: layout.target,
+      stateFile: layout.stateFile,
+      ports: settings.ports,
+      mark: restart.stopped.mark,
+      release: ctx.release,
+      sha
+    }),
+    { phase: "verify", timeoutSeconds: 30 }
+  );
+  const old = [...stdout.matchAll(/^old (\d+) (\S+) (\S+) (.*)$/gm)].map(
+    ([, port, pid, epoch, command]) => pid === "?" ? `port ${port}: ${command}` : `port ${port}: PID ${pid}, started ${new Date(Number(epoch) * 1e3).toISOString()}, ${command}`
+  );
+  const free = [...stdout.matchAll(/^free (\d+)$/gm)].map((match) => match[1]);
+  const recorded = /^recorded (.*)$/m.exec(stdout)?.[1].trim();
+  if (recorded !== void 0)
+    info(
+      `Recorded the service's processes in ${layout.stateFile}: ${recorded || "(none found)"}`
+    );
+  return { old, free };
+}
+async function awaitCommit(ctx, restart, sha) {
+  const begun = Date.now();
+  const deadline = begun + ctx.settings.versionTimeoutSeconds * 1e3;
+  let last;
+  for (; ; ) {
+    last = await poll(ctx);
+    const lost = ctx.session.remote.lost;
+    if (lost) {
+      throw new Error(
+        `the SSH connection to ${ctx.label} was lost while verifying (${lost}), so the new service could not be checked. Expected commit: ${sha}. Last reported: ${last.commit ?? "(nothing)"}${last.problem ? ` - ${last.problem}` : ""}`
+      );
+    }
+    if (last.commit && commitMatches(last.commit, sha)) {
+      const identity = await checkIdentity(ctx, restart, sha);
+      if (identity.old.length > 0) {
+        throw await failure(
+          ctx,
+          restart,
+          sha,
+          `reports ${last.commit}, but a service port is held by a process that started before this deploy's stop, so the answer may come from a survivor of the old service:
+` + identity.old.join("\n"),
+          last
+        );
+      }
+      if (identity.free.length === 0) return last;
+      last = { ...last, problem: `port(s) ${identity.free.join(", ")} in ports not held yet` };
+    }
+    const delay = pollDelayMs(Date.now() - begun);
+    if (Date.now() + delay > deadline) break;
+    await sleep(delay);
+  }
+  const timeout = `${ctx.settings.versionTimeoutSeconds} s (version-timeout)`;
+  const summary2 = last.commit !== void 0 && commitMatches(last.commit, sha) ? `reported ${last.commit}, but ${last.problem} within ${timeout}: the service did not bind every port in ports` : last.commit !== void 0 ? `kept reporting ${last.commit} instead of ${sha.slice(0, 12)} for ${timeout}: the old code is still answering, or the service reports the wrong stamp` : `gave no commit within ${timeout}`;
+  throw await failure(ctx, restart, sha, summary2, last);
+}
+async function verifyService(ctx, sha, restart, previousVersion) {
+  const { settings } = ctx;
+  const first = await awaitCommit(ctx, restart, sha);
+  info(
+    `${settings.versionUrl.href} reports ${first.commit}${first.version ? ` (version ${first.version})` : ""}`
+  );
+  let confirmed = first;
+  if (settings.stableForSeconds > 0) {
+    await sleep(settings.stableForSeconds * 1e3);
+    confirmed = await poll(ctx);
+    if (!confirmed.commit || !commitMatches(confirmed.commit, sha)) {
+      throw await failure(
+        ctx,
+        restart,
+        sha,
+        `reported ${first.commit} at first, but ${settings.stableForSeconds} s later (stable-for) ${confirmed.commit ? `reported ${confirmed.commit}` : "gave no commit"}: the new service did not stay up`,
+        confirmed
+      );
+    }
+    info(`Still ${confirmed.commit} after ${settings.stableForSeconds} s (stable-for)`);
+  }
+  checkVersionGuards(ctx, confirmed.version, previousVersion);
+  if (settings.strategy === "releases") {
+    await ctx.session.remote.run(sh`rm -f -- ${`${ctx.releaseDir}/${UNVERIFIED_MARK}`}`, {
+      phase: "verify",
+      timeoutSeconds: 30
+    });
+  }
+  return {
+    commit: confirmed.commit,
+    version: confirmed.version,
+    firstAnsweredAt: first.at
+  };
+}
+function checkVersionGuards(ctx, version, previousVersion) {
+  const { settings } = ctx;
+  if (settings.versionRange) {
+    if (!version || !import_semver.default.valid(version)) {
+      throw new Error(
+        `version-range '${settings.versionRange}' is set, but the service reports no semver 'version' (got ${version ?? "none"})`
+      );
+    }
+    if (!import_semver.default.satisfies(version, settings.versionRange)) {
+      throw new Error(
+        `the service reports version ${version}, which is outside version-range '${settings.versionRange}'`
+      );
+    }
+  }
+  if (!settings.allowDowngrade && previousVersion && version && import_semver.default.valid(previousVersion) && import_semver.default.valid(version)) {
+    if (import_semver.default.gt(previousVersion, version)) {
+      throw new Error(
+        `refusing a downgrade (allow-downgrade: false): the running version was ${previousVersion}, the new one reports ${version}`
+      );
+    }
+  }
+}
+
+// src/phases/rollback.ts
+function markBadScript(layout, failed, reason, previous, stampFile) {
+  const mark = sh`printf '%s\n' ${reason} > ${`${layout.releasesDir}/${failed}/BAD_RELEASE`} || exit 1`;
+  if (!previous || previous === failed) return mark;
+  const dir = `${layout.releasesDir}/${previous}`;
+  return sh`${mark}
+if [ -d ${dir} ]; then
+  printf 'candidate %s\n' ${previous}
+  printf 'sha %s\n' "$(head -c 200 -- ${`${dir}/${stampFile}`} 2>/dev/null)"
+  if [ -e ${`${dir}/BAD_RELEASE`} ]; then printf 'bad %s\n' "$(head -n 1 -- ${`${dir}/BAD_RELEASE`})"; fi
+fi`;
+}
+async function step(name, body) {
+  try {
+    return await body();
+  } catch (error2) {
+    const text = error2 instanceof PhaseError ? `${error2.phase}: ${error2.detail}` : `${name}: ${error2 instanceof Error ? error2.message : String(error2)}`;
+    throw new Error(text, { cause: error2 });
+  }
+}
+var errorText = (error2) => error2 instanceof Error ? error2.message : String(error2);
+async function rollback(ctx, failure2, token) {
+  const { settings, session, layout, report } = ctx;
+  const firstLine = failure2.split("\n")[0];
+  const { stdout } = await step(
+    "mark",
+    () => session.remote.run(
+      markBadScript(layout, ctx.release, firstLine, ctx.previousRelease, settings.stampFile),
+      { phase: "rollback", timeoutSeconds: 60 }
+    )
+  );
+  info(`Marked ${ctx.release} as BAD_RELEASE`);
+  const previous = /^candidate (.+)$/m.exec(stdout)?.[1];
+  const previousSha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim();
+  if (!previous || !previousSha) {
+    const why = ctx.previousRelease ? `${ctx.previousRelease}, the release live before this deploy, is gone or has no ${settings.stampFile}` : "no release was live before this deploy";
+    try {
+      await step("stop", () => restartService(ctx, void 0));
+      return `There is nothing to roll back to (${why}); the failed release was stopped.`;
+    } catch (error2) {
+      return `There is nothing to roll back to (${why}), and stopping the failed release failed too: ${errorText(error2)}`;
+    }
+  }
+  const markedBad = /^bad (.*)$/m.exec(stdout)?.[1];
+  info(
+    `Rolling back to ${previous}, the release live before this deploy` + (markedBad ? ` (it is marked BAD_RELEASE: ${markedBad})` : "")
+  );
+  const back = {
+    ...ctx,
+    release: previous,
+    releaseDir: `${layout.releasesDir}/${previous}`,
+    sha: previousSha
+  };
+  try {
+    const switchBack = sh`${switchCurrentScript(layout, previous, token)} && ${releasesLogScript(
+      layout,
+      {
+        time: (/* @__PURE__ */ new Date()).toISOString(),
+        event: "rollback",
+        from: ctx.release,
+        release: previous,
+        sha: previousSha,
+        reason: firstLine,
+        run: ctx.run
+      }
+    )} || exit 1
+printf '%s -> releases/%s (rollback)\n' ${layout.current} ${previous}`;
+    const restart = await step("restart", () => restartService(back, switchBack));
+    const verified = await step("verify", () => verifyService(back, previousSha, restart));
+    report.rolledBack = true;
+    report.reportedVersion = verified.version ?? verified.commit;
+  } catch (error2) {
+    return `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error2)}`;
+  }
+  return `Rolled back to ${previous}, the release live before this deploy: it is verified serving ${previousSha}.`;
+}
+
+// src/settings.ts
+var import_semver2 = __toESM(require_semver2(), 1);
 import { statSync } from "node:fs";
 
 // src/private-key.ts
 var import_ssh22 = __toESM(require_lib2(), 1);
+import { createPrivateKey } from "node:crypto";
 var PUBLIC_KEY = /^(?:(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-\S+)\s+AAAA|-{4,5} ?BEGIN (?:SSH2 |RSA )?PUBLIC KEY)/;
 function normalizeKeyText(text) {
   return text.replace(/\r\n?/g, "\n").trim() + "\n";
@@ -42666,6 +46218,8 @@ function parsePrivateKey(raw, passphrase) {
   if (!text.includes("PRIVATE KEY-----")) {
     return "it is not an OpenSSH or PEM private key (it should start with '-----BEGIN OPENSSH PRIVATE KEY-----')";
   }
+  const pkcs8 = /-----BEGIN (ENCRYPTED )?PRIVATE KEY-----/.exec(text);
+  if (pkcs8) return parsePkcs8(text, passphrase, Boolean(pkcs8[1]));
   const parsed = import_ssh22.default.utils.parseKey(text, passphrase);
   if (parsed instanceof Error) {
     if (/no passphrase given/i.test(parsed.message)) {
@@ -42679,6 +46233,30 @@ function parsePrivateKey(raw, passphrase) {
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key.isPrivateKey()) return "it is a public key; paste the private key file instead";
   return { text, type: key.type, publicFingerprint: fingerprint(key.getPublicSSH()) };
+}
+var TO_OPENSSH = "convert it to the OpenSSH format with 'ssh-keygen -p -f KEYFILE' (it rewrites the file) and paste that";
+function parsePkcs8(text, passphrase, encrypted) {
+  if (encrypted && !passphrase) return "it is encrypted; set the passphrase input (from a secret)";
+  let key;
+  try {
+    key = createPrivateKey({ key: text, format: "pem", passphrase });
+  } catch {
+    return encrypted ? "it could not be decrypted with the given passphrase; check the passphrase secret" : "it is a PKCS#8 key (BEGIN PRIVATE KEY) that could not be read; paste the whole file, including the BEGIN and END lines";
+  }
+  const pem = key.asymmetricKeyType === "rsa" ? key.export({ type: "pkcs1", format: "pem" }) : key.asymmetricKeyType === "ec" ? key.export({ type: "sec1", format: "pem" }) : void 0;
+  if (pem === void 0) {
+    return `it is a PKCS#8 ${key.asymmetricKeyType ?? ""} key (BEGIN PRIVATE KEY), which the SSH library cannot use; ${TO_OPENSSH}`;
+  }
+  const converted = import_ssh22.default.utils.parseKey(pem.toString());
+  if (converted instanceof Error) {
+    return `it is a PKCS#8 ${key.asymmetricKeyType} key the SSH library cannot use (${converted.message}); ${TO_OPENSSH}`;
+  }
+  const parsed = Array.isArray(converted) ? converted[0] : converted;
+  return {
+    text: pem.toString(),
+    type: parsed.type,
+    publicFingerprint: fingerprint(parsed.getPublicSSH())
+  };
 }
 
 // src/settings.ts
@@ -42955,7 +46533,7 @@ function getSettings(read = (name) => getInput(name)) {
     );
   }
   const versionRange = reader.optional("version-range");
-  if (versionRange && import_semver.default.validRange(versionRange) === null) {
+  if (versionRange && import_semver2.default.validRange(versionRange) === null) {
     reader.problem("version-range", versionRange, 'use a semver range such as ">=1.2.0 <2"');
   }
   const settings = {
@@ -43004,55 +46582,162 @@ function getSettings(read = (name) => getInput(name)) {
   return settings;
 }
 
+// src/unverified.ts
+function savedUnverified() {
+  return JSON.parse(getState("unverified") || "[]");
+}
+
 // src/cleanup.ts
+var errorText2 = (error2) => error2 instanceof Error ? error2.message : String(error2);
+async function awaitRestart(session, outFile, label) {
+  const { stdout } = await session.remote.run(awaitStepScript(outFile, STEP_WAIT_SECONDS), {
+    phase: "post",
+    timeoutSeconds: STEP_WAIT_SECONDS + 60
+  });
+  const step2 = stepOutcome(stdout);
+  startGroup(`${label}: the restart the main step did not see finish`);
+  for (const line of step2.log()) info(line);
+  endGroup();
+  return step2;
+}
 async function reportRestart(settings, restart) {
   const address = { host: restart.host, port: restart.port, username: restart.username };
   const label = hostLabel(address);
   const session = await connect(address, settings, "post");
   try {
-    const { stdout } = await session.remote.run(awaitStepScript(restart.outFile, 600), {
-      phase: "post",
-      timeoutSeconds: 660
-    });
-    const outcome = stepOutcome(stdout);
-    startGroup(`${label}: the restart the main step did not see finish`);
-    for (const line of outcome.log) info(line);
-    endGroup();
+    const step2 = await awaitRestart(session, restart.outFile, label);
     warning(
-      outcome.code === void 0 ? `The deploy to ${label} was interrupted while the host restarted the service, and that step has not finished (${restart.outFile}).` : outcome.code === 0 ? `The deploy to ${label} was interrupted during the restart; the host finished it: the new release was started but not verified.` : `The deploy to ${label} was interrupted during the restart; on the host it failed in ${outcome.phase}: ${outcome.log.slice(-5).join(" / ")}`,
+      step2.exit === void 0 ? `The deploy to ${label} was interrupted while the host restarted the service, and that step has not finished (${restart.outFile}).` : step2.exit.code === 0 ? `The deploy to ${label} was interrupted during the restart; the host finished it: the service was restarted.` : `The deploy to ${label} was interrupted during the restart; on the host it failed in ${step2.lastPhase("stop")}: ${step2.log().slice(-5).join(" / ")}`,
       { title: "Interrupted restart" }
     );
   } finally {
     session.close();
   }
 }
-async function runPost() {
+async function finishUnverified(settings, entry) {
+  const address = { host: entry.host, port: entry.port, username: entry.username };
+  const label = hostLabel(address);
+  const layout = remoteLayout(entry.target, entry.startLog);
+  const session = await connect(address, settings, "post");
+  const title = "Cancelled deploy";
   try {
-    const restarts = JSON.parse(getState("restarts") || "[]");
-    const locks = JSON.parse(getState("locks") || "[]");
-    if (restarts.length === 0 && locks.length === 0) return;
-    const settings = getSettings();
-    for (const restart of restarts) await reportRestart(settings, restart);
-    for (const lock of locks) {
-      const address = { host: lock.host, port: lock.port, username: lock.username };
-      const session = await connect(address, settings, "post");
+    const step2 = await awaitRestart(session, layout.restartLog, label);
+    if (step2.exit === void 0) {
+      warning(
+        `The deploy to ${label} was cut off during the restart, and the host's step has not finished after ${STEP_WAIT_SECONDS} s (${layout.restartLog}). Check the service, then deploy again.`,
+        { title }
+      );
+      return;
+    }
+    const failedPhase = step2.exit.code === 0 ? void 0 : step2.lastPhase("stop");
+    if (failedPhase && failedPhase !== "start") {
+      warning(
+        `The deploy to ${label} was cut off during the restart; on the host it failed in ${failedPhase}, before ${entry.release} was started: ${step2.log().slice(-5).join(" / ")}. Check the service, then deploy again.`,
+        { title }
+      );
+      return;
+    }
+    const ctx = {
+      settings,
+      sha: entry.sha,
+      label,
+      session,
+      layout,
+      report: { host: label, result: "failed", rolledBack: false, phases: [] },
+      release: entry.release,
+      releaseDir: settings.strategy === "releases" ? `${layout.releasesDir}/${entry.release}` : layout.target,
+      previousRelease: entry.fallback?.release,
+      previousSha: entry.fallback?.sha,
+      existingReleases: [],
+      run: entry.run
+    };
+    let failure2;
+    if (failedPhase) failure2 = `start: ${step2.log().slice(-5).join(" / ")}`;
+    else {
+      info(
+        `The main step ended before ${entry.release} on ${label} was verified; verifying it now`
+      );
       try {
-        const { stdout } = await session.remote.run(releaseLockScript(lock), {
-          phase: "post",
-          timeoutSeconds: 660
-        });
-        info(
-          `${releaseOutcome(lock, stdout)} on ${hostLabel(address)}, left by an interrupted deploy`
+        const restart = {
+          stopped: stoppedService(step2.outputs.get("stop"), 0),
+          started: startedService(step2.outputs.get("start"))
+        };
+        const verified = await verifyService(ctx, entry.sha, restart);
+        notice(
+          `The deploy to ${label} was cut off before its check; the post step verified ${entry.release}: it serves ${verified.commit}.`,
+          { title }
         );
-      } finally {
-        session.close();
+        return;
+      } catch (error2) {
+        failure2 = `verify: ${errorText2(error2)}`;
       }
     }
-  } catch (error) {
-    warning(
-      `The post step could not finish: ${error instanceof Error ? error.message : String(error)}`
+    if (!entry.fallback || settings.strategy !== "releases" || !settings.rollbackOnFailure) {
+      const why = !entry.fallback ? "there is no release to roll back to" : "rollback-on-failure is false";
+      error(
+        `The deploy to ${label} was cut off, and ${entry.release} is live but failed its check; ${why}, so it was left as is.
+${failure2}`,
+        { title }
+      );
+      return;
+    }
+    info(`${entry.release} failed its check; rolling back to ${entry.fallback.release}`);
+    const outcome = await rollback(ctx, failure2, entry.token).catch(
+      (error2) => `The rollback failed: ${errorText2(error2)}`
     );
+    error(
+      `The deploy to ${label} was cut off, and ${entry.release} failed its check.
+${failure2}
+${outcome}`,
+      { title }
+    );
+  } finally {
+    session.close();
   }
+}
+async function releaseLeftLock(settings, lock) {
+  const address = { host: lock.host, port: lock.port, username: lock.username };
+  const session = await connect(address, settings, "post");
+  try {
+    const { stdout } = await session.remote.run(releaseLockScript(lock), {
+      phase: "post",
+      timeoutSeconds: STEP_WAIT_SECONDS + 60
+    });
+    info(
+      `${releaseOutcome(lock, stdout)} on ${hostLabel(address)}, left by an interrupted deploy`
+    );
+  } finally {
+    session.close();
+  }
+}
+async function runPost() {
+  const unverified = savedUnverified();
+  const restarts = JSON.parse(getState("restarts") || "[]");
+  const locks = JSON.parse(getState("locks") || "[]");
+  if (unverified.length + restarts.length + locks.length === 0) return;
+  const attempt = async (what, work) => {
+    try {
+      await work();
+    } catch (error2) {
+      warning(`The post step could not ${what}: ${errorText2(error2)}`);
+    }
+  };
+  let settings;
+  try {
+    settings = getSettings();
+  } catch (error2) {
+    warning(`The post step could not finish: ${errorText2(error2)}`);
+    return;
+  }
+  for (const entry of unverified)
+    await attempt(`finish the deploy to ${entry.host}`, () => finishUnverified(settings, entry));
+  const handled = (restart) => unverified.some(
+    (entry) => entry.host === restart.host && entry.port === restart.port && remoteLayout(entry.target).restartLog === restart.outFile
+  );
+  for (const restart of restarts.filter((restart2) => !handled(restart2)))
+    await attempt(`read the restart on ${restart.host}`, () => reportRestart(settings, restart));
+  for (const lock of locks)
+    await attempt(`release ${lock.lockDir} on ${lock.host}`, () => releaseLeftLock(settings, lock));
 }
 
 // src/post.ts

@@ -1,10 +1,43 @@
 import * as core from '@actions/core'
+import type { DeployContext } from './context.js'
 import { hostLabel } from './host-address.js'
-import { awaitStepScript, stepOutcome } from './host-step.js'
-import { connect } from './phases/connect.js'
+import {
+  awaitStepScript,
+  STEP_WAIT_SECONDS,
+  stepOutcome,
+  type HostStepReader
+} from './host-step.js'
+import { remoteLayout } from './layout.js'
+import { connect, type HostSession } from './phases/connect.js'
 import { releaseLockScript, releaseOutcome, type HeldLock } from './phases/lock.js'
 import type { RunningRestart } from './phases/restart.js'
+import { rollback } from './phases/rollback.js'
+import { startedService } from './phases/start.js'
+import { stoppedService } from './phases/stop.js'
+import { verifyService } from './phases/verify.js'
+import type { HostReport } from './report.js'
 import { getSettings, type Settings } from './settings.js'
+import { savedUnverified, type UnverifiedSwitch } from './unverified.js'
+
+const errorText = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error)
+
+/** Waits for the restart step in `outFile` to end on the host and shows what it printed. */
+async function awaitRestart(
+  session: HostSession,
+  outFile: string,
+  label: string
+): Promise<HostStepReader> {
+  const { stdout } = await session.remote.run(awaitStepScript(outFile, STEP_WAIT_SECONDS), {
+    phase: 'post',
+    timeoutSeconds: STEP_WAIT_SECONDS + 60
+  })
+  const step = stepOutcome(stdout)
+  core.startGroup(`${label}: the restart the main step did not see finish`)
+  for (const line of step.log()) core.info(line)
+  core.endGroup()
+  return step
+}
 
 /** Reads what a restart step cut off from the main step did on the host, waiting for it to end. */
 async function reportRestart(settings: Settings, restart: RunningRestart): Promise<void> {
@@ -12,20 +45,13 @@ async function reportRestart(settings: Settings, restart: RunningRestart): Promi
   const label = hostLabel(address)
   const session = await connect(address, settings, 'post')
   try {
-    const { stdout } = await session.remote.run(awaitStepScript(restart.outFile, 600), {
-      phase: 'post',
-      timeoutSeconds: 660
-    })
-    const outcome = stepOutcome(stdout)
-    core.startGroup(`${label}: the restart the main step did not see finish`)
-    for (const line of outcome.log) core.info(line)
-    core.endGroup()
+    const step = await awaitRestart(session, restart.outFile, label)
     core.warning(
-      outcome.code === undefined
+      step.exit === undefined
         ? `The deploy to ${label} was interrupted while the host restarted the service, and that step has not finished (${restart.outFile}).`
-        : outcome.code === 0
-          ? `The deploy to ${label} was interrupted during the restart; the host finished it: the new release was started but not verified.`
-          : `The deploy to ${label} was interrupted during the restart; on the host it failed in ${outcome.phase}: ${outcome.log.slice(-5).join(' / ')}`,
+        : step.exit.code === 0
+          ? `The deploy to ${label} was interrupted during the restart; the host finished it: the service was restarted.`
+          : `The deploy to ${label} was interrupted during the restart; on the host it failed in ${step.lastPhase('stop')}: ${step.log().slice(-5).join(' / ')}`,
       { title: 'Interrupted restart' }
     )
   } finally {
@@ -34,34 +60,144 @@ async function reportRestart(settings: Settings, restart: RunningRestart): Promi
 }
 
 /**
- * The post step: report any restart an interrupted run left running on a host, then release the
- * deploy locks it left (after that restart has finished).
+ * Finishes a switch the main step left unverified: waits for the host's restart step, verifies the
+ * release, and if that fails rolls back to the release live before (rollback-on-failure governs it).
+ * Says in the log what it found and did.
  */
-export async function runPost(): Promise<void> {
+async function finishUnverified(settings: Settings, entry: UnverifiedSwitch): Promise<void> {
+  const address = { host: entry.host, port: entry.port, username: entry.username }
+  const label = hostLabel(address)
+  const layout = remoteLayout(entry.target, entry.startLog)
+  const session = await connect(address, settings, 'post')
+  const title = 'Cancelled deploy'
   try {
-    const restarts = JSON.parse(core.getState('restarts') || '[]') as RunningRestart[]
-    const locks = JSON.parse(core.getState('locks') || '[]') as HeldLock[]
-    if (restarts.length === 0 && locks.length === 0) return
-    const settings = getSettings()
-    for (const restart of restarts) await reportRestart(settings, restart)
-    for (const lock of locks) {
-      const address = { host: lock.host, port: lock.port, username: lock.username }
-      const session = await connect(address, settings, 'post')
+    const step = await awaitRestart(session, layout.restartLog, label)
+    if (step.exit === undefined) {
+      core.warning(
+        `The deploy to ${label} was cut off during the restart, and the host's step has not finished after ${STEP_WAIT_SECONDS} s (${layout.restartLog}). Check the service, then deploy again.`,
+        { title }
+      )
+      return
+    }
+    const failedPhase = step.exit.code === 0 ? undefined : step.lastPhase('stop')
+    if (failedPhase && failedPhase !== 'start') {
+      core.warning(
+        `The deploy to ${label} was cut off during the restart; on the host it failed in ${failedPhase}, before ${entry.release} was started: ${step.log().slice(-5).join(' / ')}. Check the service, then deploy again.`,
+        { title }
+      )
+      return
+    }
+    const ctx: DeployContext = {
+      settings,
+      sha: entry.sha,
+      label,
+      session,
+      layout,
+      report: { host: label, result: 'failed', rolledBack: false, phases: [] } as HostReport,
+      release: entry.release,
+      releaseDir:
+        settings.strategy === 'releases' ? `${layout.releasesDir}/${entry.release}` : layout.target,
+      previousRelease: entry.fallback?.release,
+      previousSha: entry.fallback?.sha,
+      existingReleases: [],
+      run: entry.run
+    }
+    let failure: string
+    if (failedPhase) failure = `start: ${step.log().slice(-5).join(' / ')}`
+    else {
+      core.info(
+        `The main step ended before ${entry.release} on ${label} was verified; verifying it now`
+      )
       try {
-        const { stdout } = await session.remote.run(releaseLockScript(lock), {
-          phase: 'post',
-          timeoutSeconds: 660
-        })
-        core.info(
-          `${releaseOutcome(lock, stdout)} on ${hostLabel(address)}, left by an interrupted deploy`
+        const restart = {
+          stopped: stoppedService(step.outputs.get('stop'), 0),
+          started: startedService(step.outputs.get('start'))
+        }
+        const verified = await verifyService(ctx, entry.sha, restart)
+        core.notice(
+          `The deploy to ${label} was cut off before its check; the post step verified ${entry.release}: it serves ${verified.commit}.`,
+          { title }
         )
-      } finally {
-        session.close()
+        return
+      } catch (error) {
+        failure = `verify: ${errorText(error)}`
       }
     }
-  } catch (error) {
-    core.warning(
-      `The post step could not finish: ${error instanceof Error ? error.message : String(error)}`
+    if (!entry.fallback || settings.strategy !== 'releases' || !settings.rollbackOnFailure) {
+      const why = !entry.fallback
+        ? 'there is no release to roll back to'
+        : 'rollback-on-failure is false'
+      core.error(
+        `The deploy to ${label} was cut off, and ${entry.release} is live but failed its check; ${why}, so it was left as is.\n${failure}`,
+        { title }
+      )
+      return
+    }
+    core.info(`${entry.release} failed its check; rolling back to ${entry.fallback.release}`)
+    const outcome = await rollback(ctx, failure, entry.token).catch(
+      (error: unknown) => `The rollback failed: ${errorText(error)}`
     )
+    core.error(
+      `The deploy to ${label} was cut off, and ${entry.release} failed its check.\n${failure}\n${outcome}`,
+      { title }
+    )
+  } finally {
+    session.close()
   }
+}
+
+/** Releases one lock a run left, over a new connection. */
+async function releaseLeftLock(settings: Settings, lock: HeldLock): Promise<void> {
+  const address = { host: lock.host, port: lock.port, username: lock.username }
+  const session = await connect(address, settings, 'post')
+  try {
+    const { stdout } = await session.remote.run(releaseLockScript(lock), {
+      phase: 'post',
+      timeoutSeconds: STEP_WAIT_SECONDS + 60
+    })
+    core.info(
+      `${releaseOutcome(lock, stdout)} on ${hostLabel(address)}, left by an interrupted deploy`
+    )
+  } finally {
+    session.close()
+  }
+}
+
+/**
+ * The post step, for a run that was cancelled or killed: finish each switch it left unverified
+ * (verify, else roll back), report any other restart it left running, then release the deploy
+ * locks it left. Each host is handled on its own; nothing here fails the job a second time.
+ */
+export async function runPost(): Promise<void> {
+  const unverified = savedUnverified()
+  const restarts = JSON.parse(core.getState('restarts') || '[]') as RunningRestart[]
+  const locks = JSON.parse(core.getState('locks') || '[]') as HeldLock[]
+  if (unverified.length + restarts.length + locks.length === 0) return
+  const attempt = async (what: string, work: () => Promise<void>): Promise<void> => {
+    try {
+      await work()
+    } catch (error) {
+      core.warning(`The post step could not ${what}: ${errorText(error)}`)
+    }
+  }
+  let settings: Settings
+  try {
+    settings = getSettings()
+  } catch (error) {
+    core.warning(`The post step could not finish: ${errorText(error)}`)
+    return
+  }
+  for (const entry of unverified)
+    await attempt(`finish the deploy to ${entry.host}`, () => finishUnverified(settings, entry))
+  const handled = (restart: RunningRestart) =>
+    unverified.some(
+      entry =>
+        entry.host === restart.host &&
+        entry.port === restart.port &&
+        remoteLayout(entry.target).restartLog === restart.outFile
+    )
+  for (const restart of restarts.filter(restart => !handled(restart)))
+    await attempt(`read the restart on ${restart.host}`, () => reportRestart(settings, restart))
+  for (const lock of locks)
+    await attempt(`release ${lock.lockDir} on ${lock.host}`, () => releaseLeftLock(settings, lock))
 }

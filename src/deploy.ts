@@ -22,6 +22,7 @@ import { PhaseError, runPhase } from './phase.js'
 import { describePlan } from './plan.js'
 import type { DeployReport, HostReport } from './report.js'
 import type { Settings } from './settings.js'
+import { trackUnverified, type UnverifiedSwitch } from './unverified.js'
 
 const errorText = (error: unknown): string =>
   error instanceof Error ? error.message : String(error)
@@ -89,6 +90,28 @@ async function ship(
     await phase('prepare', 3600, () => prepare(ctx))
     // Read before anything stops, for allow-downgrade: false.
     if (!settings.allowDowngrade) report.previousVersion = await runningVersion(ctx)
+    const where = { host: address.host, port: address.port, target: layout.target }
+    const unverified = (
+      release: string,
+      releaseSha: string,
+      fallback?: UnverifiedSwitch['fallback']
+    ) =>
+      trackUnverified(where, {
+        ...where,
+        username: address.username,
+        startLog: session.startLog,
+        release,
+        sha: releaseSha,
+        fallback,
+        token: owner.token,
+        run: owner.run
+      })
+    const fallback =
+      ctx.previousRelease && ctx.previousSha
+        ? { release: ctx.previousRelease, sha: ctx.previousSha }
+        : undefined
+    // Until the answer is in, the post step can finish what a cancelled run leaves (see cleanup.ts).
+    unverified(ctx.release, sha, fallback)
     try {
       const restart = await restartService(ctx, switchBody(ctx, owner.token), report.phases)
       const verified = await phase(
@@ -105,12 +128,29 @@ async function ship(
       if (settings.strategy !== 'releases' || !settings.rollbackOnFailure || !afterSwitch) {
         throw error
       }
+      if (fallback) unverified(fallback.release, fallback.sha)
+      else trackUnverified(where, undefined)
       const outcome = await phase(
         'rollback',
         settings.stopTimeoutSeconds + settings.versionTimeoutSeconds + 900,
-        () => rollback(ctx, error.detail, owner.token)
+        async () => {
+          const lost = session.remote.lost
+          if (!lost) return rollback(ctx, error.detail, owner.token)
+          core.info(`The connection to ${label} was lost (${lost}); reconnecting for the rollback`)
+          const fresh = await connect(address, settings, 'rollback')
+          try {
+            return await rollback({ ...ctx, session: fresh }, error.detail, owner.token)
+          } finally {
+            fresh.close()
+          }
+        }
+      ).catch(
+        (rollbackError: unknown) =>
+          `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
       )
       throw new PhaseError(label, error.phase, `${error.detail}\n${outcome}`)
+    } finally {
+      trackUnverified(where, undefined)
     }
     if (settings.strategy === 'releases') await phase('prune', 600, () => prune(ctx))
     report.result = 'success'

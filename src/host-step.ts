@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { PhaseError, type PhaseName, type PhaseTiming } from './phase.js'
+import { PhaseError, phaseInFlight, type PhaseName, type PhaseTiming } from './phase.js'
 import { lastLines, type Remote } from './remote.js'
 import { joinCode, sh, ShellCode } from './shell.js'
 
@@ -34,12 +34,17 @@ ${body}`
   ])
 }
 
+/** How long a new step, a lock release or the post step waits for a step still running. */
+export const STEP_WAIT_SECONDS = 600
+
 /**
  * Starts `step` detached (its own session, output to `outFile`) and prints that file as it grows
  * until the step has ended; exits with the step's code. If this command is cut off, the step goes on.
  */
 export function followScript(outFile: string, step: ShellCode): ShellCode {
-  return sh`rm -f -- ${outFile}
+  // A step an earlier, cut-off command left running (a restart whose connection dropped) ends first.
+  return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
+rm -f -- ${outFile}
 : > ${outFile} || exit 1
 setsid sh -c ${step.text} < /dev/null >> ${outFile} 2>&1 &
 step=$!
@@ -79,6 +84,79 @@ export interface HostStepOptions {
   onStarted?: () => void
 }
 
+/**
+ * Reads a host step's output line by line: which phase is running, each phase's lines, errors and
+ * data, and the exit line. `onPhase` and `onLine` let a caller show the output as it comes.
+ */
+export class HostStepReader {
+  readonly outputs = new Map<PhaseName, PhaseOutput>()
+  current: { phase: PhaseName; uptime: number } | undefined
+  exit: { code: number; uptime: number } | undefined
+  private pending = ''
+  private handled = 0
+
+  constructor(
+    private readonly on: {
+      phase?: (phase: PhaseName, uptime: number) => void
+      line?: (text: string) => void
+    } = {}
+  ) {}
+
+  private handle(line: string): void {
+    const marker = /^@@(phase|exit|error|data|pid) ?(.*)$/.exec(line)
+    const [, kind, rest] = marker ?? []
+    if (kind === 'phase') {
+      const [phase, uptime] = rest.split(' ')
+      this.on.phase?.(phase as PhaseName, Number(uptime))
+      this.current = { phase: phase as PhaseName, uptime: Number(uptime) }
+      this.outputs.set(this.current.phase, { lines: [], errors: [], data: {} })
+      return
+    }
+    if (kind === 'exit') {
+      const [code, uptime] = rest.split(' ')
+      this.exit = { code: Number(code), uptime: Number(uptime) }
+      return
+    }
+    if (kind === 'pid') return
+    const output = this.current && this.outputs.get(this.current.phase)
+    if (kind === 'data') {
+      const [key, ...value] = rest.split(' ')
+      if (output) output.data[key] = value.join(' ')
+      return
+    }
+    const text = kind === 'error' ? rest : line
+    if (output) (kind === 'error' ? output.errors : output.lines).push(text)
+    this.on.line?.(text)
+  }
+
+  /** Takes all output so far (only the part not seen before is read). */
+  consume(output: string): this {
+    this.pending += output.slice(this.handled)
+    this.handled = output.length
+    const lines = this.pending.split('\n')
+    this.pending = lines.pop() ?? ''
+    lines.forEach(line => this.handle(line))
+    return this
+  }
+
+  /** Reads a last line without a newline. */
+  end(): this {
+    if (this.pending) this.handle(this.pending)
+    this.pending = ''
+    return this
+  }
+
+  /** The phase running when the output ended (the failing one when the code is not 0). */
+  lastPhase(fallback: PhaseName): PhaseName {
+    return this.current?.phase ?? fallback
+  }
+
+  /** Every phase's lines and errors in order, for a report. */
+  log(): string[] {
+    return [...this.outputs.values()].flatMap(output => [...output.lines, ...output.errors])
+  }
+}
+
 /** Runs the phases as one host step, streaming each phase's lines to the log as they come. */
 export async function runHostStep(
   phases: HostStepPhase[],
@@ -86,100 +164,78 @@ export async function runHostStep(
   options: HostStepOptions
 ): Promise<HostStepResult> {
   const { label, remote, outFile, timings } = options
-  const outputs = new Map<PhaseName, PhaseOutput>()
-  let current: { phase: PhaseName; uptime: number; wall: number } | undefined
-  let pending = ''
-  let handled = 0
+  let wall = Date.now()
   const close = (uptime: number | undefined, ok = true): void => {
+    const current = reader.current
     if (!current || !timings) return
     const seconds =
       uptime !== undefined && current.uptime > 0
         ? uptime - current.uptime
-        : (Date.now() - current.wall) / 1000
+        : (Date.now() - wall) / 1000
     timings.push({ phase: current.phase, seconds: Math.max(0, seconds), ok })
     core.endGroup()
   }
-  const handle = (line: string): void => {
-    const marker = /^@@(phase|exit|error|data) ?(.*)$/.exec(line)
-    if (marker?.[1] === 'phase') {
-      const [phase, uptime] = marker[2].split(' ')
-      close(Number(uptime))
-      current = { phase: phase as PhaseName, uptime: Number(uptime), wall: Date.now() }
-      outputs.set(current.phase, { lines: [], errors: [], data: {} })
-      if (timings) core.startGroup(`${label}: ${phase}`)
-      else core.info(`-- ${phase}`)
-      return
-    }
-    if (marker?.[1] === 'exit' || line.startsWith('@@pid ')) return
-    const output = current && outputs.get(current.phase)
-    if (marker?.[1] === 'data') {
-      const [key, ...value] = marker[2].split(' ')
-      if (output) output.data[key] = value.join(' ')
-      return
-    }
-    const text = marker?.[1] === 'error' ? marker[2] : line
-    if (output) (marker ? output.errors : output.lines).push(text)
-    core.info(text)
-  }
-  const consume = (stdout: string): void => {
-    pending += stdout.slice(handled)
-    handled = stdout.length
-    const lines = pending.split('\n')
-    pending = lines.pop() ?? ''
-    lines.forEach(handle)
-  }
+  const reader: HostStepReader = new HostStepReader({
+    phase: (phase, uptime) => {
+      close(uptime)
+      wall = Date.now()
+      if (timings) {
+        phaseInFlight(label, phase)
+        core.startGroup(`${label}: ${phase}`)
+      } else core.info(`-- ${phase}`)
+    },
+    line: text => core.info(text)
+  })
   options.onStarted?.()
+  const first = phases[0].phase
   let code: number
   try {
     const result = await remote.run(followScript(outFile, hostStepScript(phases, prelude)), {
-      phase: phases[0].phase,
+      phase: first,
       timeoutSeconds: options.timeoutSeconds,
       allowFailure: true,
-      onStdout: consume
+      onStdout: stdout => reader.consume(stdout)
     })
-    if (pending) handle(pending)
-    const exit = /^@@exit (\d+) (\S+)$/m.exec(result.stdout)
-    code = exit ? Number(exit[1]) : result.code || 1
-    if (!exit) {
-      outputs
-        .get(current?.phase ?? phases[0].phase)
+    reader.end()
+    code = reader.exit ? reader.exit.code : result.code || 1
+    if (!reader.exit) {
+      reader.outputs
+        .get(reader.lastPhase(first))
         ?.errors.push(`the host step ended without its exit line: ${lastLines(result.stderr, 10)}`)
     }
-    close(exit ? Number(exit[2]) : undefined, code === 0)
+    close(reader.exit?.uptime, code === 0)
+    if (timings) phaseInFlight(label, undefined)
   } catch (error) {
     close(undefined, false)
+    if (timings) phaseInFlight(label, undefined)
     throw new PhaseError(
       label,
-      current?.phase ?? phases[0].phase,
+      reader.lastPhase(first),
       `${error instanceof Error ? error.message : String(error)}. The step goes on on the host; its output is in ${outFile}`
     )
   }
-  return { code, lastPhase: current?.phase ?? phases[0].phase, outputs }
+  return { code, lastPhase: reader.lastPhase(first), outputs: reader.outputs }
 }
 
 /**
  * Waits on the host, up to `seconds`, while a step is still writing `outFile` (its process alive
- * and no exit line yet), then prints the file. Returns at once when no step is running there.
+ * and no exit line yet). Returns at once when no step is running there.
  */
-export function awaitStepScript(outFile: string, seconds: number): ShellCode {
+export function waitForStepScript(outFile: string, seconds: number): ShellCode {
   return sh`pid=$(sed -n 's/^@@pid //p' ${outFile} 2>/dev/null | head -n 1)
 waited=0
 while [ -n "$pid" ] && [ -d "/proc/$pid" ] && ! grep -q '^@@exit ' ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
   sleep 0.2; waited=$((waited + 1))
-done
+done`
+}
+
+/** waitForStepScript, then prints the step's output file. */
+export function awaitStepScript(outFile: string, seconds: number): ShellCode {
+  return sh`${waitForStepScript(outFile, seconds)}
 cat -- ${outFile} 2>/dev/null`
 }
 
-/** How a step ended, read from its output file. */
-export function stepOutcome(text: string): { code?: number; phase?: string; log: string[] } {
-  const phases = [...text.matchAll(/^@@phase (\S+)/gm)].map(match => match[1])
-  const exit = /^@@exit (\d+)/m.exec(text)
-  return {
-    code: exit ? Number(exit[1]) : undefined,
-    phase: phases[phases.length - 1],
-    log: text
-      .split('\n')
-      .filter(line => line && !/^@@(pid|phase|exit|data) /.test(line))
-      .map(line => line.replace(/^@@error /, ''))
-  }
+/** How a step ended, read from its output file (no exit code: it has not ended). */
+export function stepOutcome(text: string): HostStepReader {
+  return new HostStepReader().consume(text).end()
 }

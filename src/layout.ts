@@ -1,3 +1,9 @@
+/**
+ * A file in each new release until it is verified serving, so a release that was only uploaded
+ * (a failed prepare, a cancelled run) is told apart from one that ran.
+ */
+export const UNVERIFIED_MARK = 'UNVERIFIED'
+
 /** Where everything lives on the host (DESIGN.md, "Remote layout"). */
 export interface RemoteLayout {
   target: string

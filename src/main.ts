@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { exitOnCancel } from './cancel.js'
 import { deployAll } from './deploy.js'
 import { DeployReport } from './report.js'
 import { resolveSha } from './revision.js'
@@ -7,6 +8,7 @@ import { getSettings } from './settings.js'
 /** The action: parse inputs, deploy, and always report. */
 export async function run(): Promise<void> {
   const report = new DeployReport()
+  exitOnCancel(report)
   try {
     const settings = getSettings()
     report.sha = resolveSha(settings.sha, settings.source)

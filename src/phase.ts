@@ -21,6 +21,19 @@ export interface PhaseTiming {
   ok: boolean
 }
 
+const inFlight = new Map<string, PhaseName>()
+
+/** Records the phase now running on `host` (undefined: none), for a cancellation to name. */
+export function phaseInFlight(host: string, phase: PhaseName | undefined): void {
+  if (phase) inFlight.set(host, phase)
+  else inFlight.delete(host)
+}
+
+/** host → the phase running there now. */
+export function phasesInFlight(): ReadonlyMap<string, PhaseName> {
+  return inFlight
+}
+
 /** A failure that names the host and phase it happened in. */
 export class PhaseError extends Error {
   constructor(
@@ -45,6 +58,7 @@ export async function runPhase<T>(
   body: () => Promise<T>
 ): Promise<T> {
   const started = Date.now()
+  phaseInFlight(host, phase)
   let timer: NodeJS.Timeout | undefined
   const record = (ok: boolean): void => {
     timings.push({ phase, seconds: (Date.now() - started) / 1000, ok })
@@ -69,5 +83,6 @@ export async function runPhase<T>(
     throw new PhaseError(host, phase, error instanceof Error ? error.message : String(error))
   } finally {
     clearTimeout(timer)
+    phaseInFlight(host, undefined)
   }
 }

@@ -82,6 +82,11 @@ export class Remote {
     })
   }
 
+  /** Why the connection is gone, or undefined while it is up. */
+  get lost(): string | undefined {
+    return this.lostReason
+  }
+
   /**
    * Runs `command` under `sh -c` (whatever the user's login shell is), marked as the action's own
    * (CONTROL_MARKER); throws on a non-zero or missing exit code unless `allowFailure`.

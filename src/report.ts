@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import type { PhaseTiming } from './phase.js'
 
-export type HostResult = 'success' | 'failed' | 'dry-run' | 'not-started'
+export type HostResult = 'success' | 'failed' | 'cancelled' | 'dry-run' | 'not-started'
 
 /** What is known about one host's deploy; filled in as phases run. */
 export interface HostReport {
@@ -116,6 +116,9 @@ export class DeployReport {
       summary.addList([
         `Deployed: ${byResult('success').join(', ') || 'none'}`,
         `Failed: ${byResult('failed').join(', ') || 'none'}`,
+        ...(byResult('cancelled').length > 0
+          ? [`Cancelled: ${byResult('cancelled').join(', ')}`]
+          : []),
         `Not started: ${byResult('not-started').join(', ') || 'none'}`
       ])
     }

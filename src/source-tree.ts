@@ -47,6 +47,28 @@ export function excludeMatcher(patterns: string[]): (path: string, isDir: boolea
   }
 }
 
+/**
+ * A name that is not valid UTF-8 reads back with U+FFFD in it, and no file has that name: say which
+ * file it is (its bytes escaped) and how to fix it, rather than fail later with ENOENT.
+ */
+function refuseUndecodable(root: string, relative: string, decoded: string): void {
+  const raw = readdirSync(join(root, relative), { encoding: 'buffer' }).find(
+    name => name.toString('utf8') === decoded
+  )
+  if (raw && Buffer.from(decoded, 'utf8').equals(raw)) return // a real U+FFFD in a UTF-8 name
+  const escaped = [...(raw ?? Buffer.from(decoded))]
+    .map(byte =>
+      byte >= 0x20 && byte < 0x7f
+        ? String.fromCharCode(byte)
+        : `\\x${byte.toString(16).padStart(2, '0')}`
+    )
+    .join('')
+  throw new Error(
+    `source has a file name that is not UTF-8: ${join(root, relative, escaped)}. ` +
+      "Rename it to UTF-8 (e.g. 'convmv -f latin1 -t utf-8 --notest -r DIR'), or delete it before the deploy step."
+  )
+}
+
 /** Files up to this size are read whole and hashed in one go; larger ones are streamed. */
 export const SMALL_FILE = 256 * 1024
 /** Small files' contents are kept from the scan for the upload, up to this many bytes in all. */
@@ -79,6 +101,7 @@ export async function scanSource(
     )
     for (const entry of names) {
       const path = relative ? `${relative}/${entry.name}` : entry.name
+      if (entry.name.includes('\uFFFD')) refuseUndecodable(root, relative, entry.name)
       if (excluded(path, entry.isDirectory())) continue
       found.push(path)
       if (entry.isDirectory()) walk(path)

@@ -5,7 +5,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { runAction } from '../support/action.js'
+import { logShows, runAction } from '../support/action.js'
 import { deploy, deployInputs, useSshd } from '../support/deploy.js'
 import { serviceSource, sha, waitForCommit } from '../support/service.js'
 import { type TestSshd } from '../support/sshd.js'
@@ -34,7 +34,7 @@ describe('downtime', () => {
     expect(second.summary).toMatch(/<td>\d+\.\d\d s<\/td>/)
   })
 
-  it('a job killed during wait-for-exit leaves the host to finish the restart; the post step reports it and frees the lock', async () => {
+  it('a job killed during wait-for-exit leaves the host to finish the restart; the post step verifies it and frees the lock', async () => {
     const target = join(sshd.dir, 'killed')
     const inputs = await deployInputs(sshd, serviceSource(), target, {}, '--exit-delay 3')
     const port = Number(inputs.ports)
@@ -44,13 +44,7 @@ describe('downtime', () => {
       { ...inputs, sha: sha('4') },
       {
         whileRunning: async child => {
-          let seen = ''
-          await new Promise<void>(resolve => {
-            child.stdout?.on('data', chunk => {
-              seen += chunk
-              if (/: wait-for-exit\n/.test(seen)) resolve()
-            })
-          })
+          await logShows(child, /: wait-for-exit\n/)
           child.kill('SIGKILL')
         }
       }
@@ -62,7 +56,7 @@ describe('downtime', () => {
     const post = await runAction(inputs, { entry: 'post', state: killed.state })
     expect(post.code).toBe(0)
     expect(post.stdout).toContain(
-      'the host finished it: the new release was started but not verified'
+      `the post step verified ${JSON.parse(killed.state.unverified)[0].release}: it serves ${sha('4')}.`
     )
     expect(post.stdout).toMatch(/Started 'python3 -m vsdsvc .*' as process group \d+/)
     expect(post.stdout).toContain(`Released ${target}/.deploy/lock`)

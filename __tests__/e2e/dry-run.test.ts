@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { existsSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { runAction } from '../support/action.js'
 import { dryRunInputs, sourceTree, TEST_SHA } from '../support/fixtures.js'
 import { startSshd, type TestSshd } from '../support/sshd.js'
@@ -45,6 +48,19 @@ describe('dry run through dist/index.js against a real sshd', () => {
       'private-key': sshd.keys.rsaPassphrase.text,
       passphrase: sshd.keys.rsaPassphrase.passphrase as string
     })
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('Dry run: nothing on the host is changed')
+  })
+
+  it('succeeds with the same RSA key as PKCS#8 (BEGIN PRIVATE KEY), as ssh-keygen -m PKCS8 writes it', async () => {
+    const copy = join(mkdtempSync(join(tmpdir(), 'vsd-pkcs8-')), 'key')
+    copyFileSync(sshd.keys.rsaPassphrase.path, copy)
+    chmodSync(copy, 0o600)
+    const passphrase = sshd.keys.rsaPassphrase.passphrase as string
+    execFileSync('ssh-keygen', ['-q', '-p', '-m', 'PKCS8', '-f', copy, '-P', passphrase, '-N', ''])
+    const key = readFileSync(copy, 'utf8')
+    expect(key).toMatch(/^-----BEGIN PRIVATE KEY-----$/m)
+    const result = await runAction({ ...dryRunInputs(sshd, source), 'private-key': key })
     expect(result.code).toBe(0)
     expect(result.stdout).toContain('Dry run: nothing on the host is changed')
   })

@@ -4,8 +4,9 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { runAction } from '../support/action.js'
+import { logShows, runAction } from '../support/action.js'
 import { currentRelease, deploy, deployInputs, failureMessage, useSshd } from '../support/deploy.js'
+import { breakService, reportedCommit, serviceSource, sha } from '../support/service.js'
 import { type TestSshd } from '../support/sshd.js'
 import { richSourceTree, treeDigest, write } from '../support/tree.js'
 
@@ -160,5 +161,89 @@ describe('faults', () => {
     } finally {
       execFileSync('umount', ['-l', target])
     }
+  })
+
+  it('a full disk is refused before anything is sent: N MB free, M MB needed; nothing changes', async () => {
+    const target = join(sshd.dir, 'small-disk')
+    mkdirSync(target, { recursive: true })
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=20m', 'tmpfs', target])
+    try {
+      const source = richSourceTree()
+      write(source, 'data/large.bin', randomBytes(30 * 1024 * 1024))
+      const inputs = await deployInputs(sshd, source, target)
+      const full = await deploy(inputs, 1)
+      expect(failureMessage(full)).toMatch(
+        new RegExp(
+          `upload: no space left on the host: 19 MB free in ${target}, 3\\d MB needed for the new tree\\. .* Nothing was changed\\.`
+        )
+      )
+      expect(full.outputs['uploaded-bytes']).toBe('0')
+      expect(existsSync(join(target, 'releases'))).toBe(false)
+      expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
+    } finally {
+      execFileSync('umount', ['-l', target])
+    }
+  })
+
+  it('an upload that fills the disk removes its partial tree, and the next deploy succeeds', async () => {
+    const target = join(sshd.dir, 'filling-disk')
+    mkdirSync(target, { recursive: true })
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', target])
+    try {
+      const source = richSourceTree()
+      write(source, 'data/large.bin', randomBytes(40 * 1024 * 1024))
+      const inputs = await deployInputs(sshd, source, target)
+      const filler = join(target, 'filler')
+      const failed = await runAction(inputs, {
+        whileRunning: async () => {
+          await waitFor(
+            () => existsSync(join(target, 'releases')) && staging(target).length > 0,
+            'the upload to start'
+          )
+          // Something else on the host takes the space the upload was counting on.
+          execFileSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=1M 2>/dev/null || true`])
+        }
+      })
+      expect(failed.code).toBe(1)
+      expect(failureMessage(failed)).toMatch(
+        /upload: no space left on the host while the new tree was written in \S+; the partial tree was removed/
+      )
+      expect(staging(target)).toEqual([])
+      expect(readdirSync(join(target, 'releases'))).toEqual([])
+      rmSync(filler)
+      const next = await deploy(inputs)
+      expect(currentRelease(target)).toBe(`releases/${next.outputs.release}`)
+    } finally {
+      execFileSync('umount', ['-l', target])
+    }
+  })
+
+  it('a connection lost during verify: the rollback reconnects, and the failure keeps both reasons', async () => {
+    const source = serviceSource()
+    const target = join(sshd.dir, 'lost-in-verify')
+    const inputs = await deployInputs(sshd, source, target, { 'version-timeout': '20' })
+    const port = Number(inputs.ports)
+    const good = await deploy({ ...inputs, sha: sha('1') })
+    breakService(source)
+    const failed = await runAction(
+      { ...inputs, sha: sha('2') },
+      {
+        whileRunning: async child => {
+          await logShows(child, /::group::\S+: verify\n/)
+          dropConnections()
+        }
+      }
+    )
+    expect(failed.code).toBe(1)
+    const message = failureMessage(failed)
+    expect(message).toMatch(/verify: the SSH connection to \S+ was lost while verifying/)
+    expect(message).toContain(
+      `Rolled back to ${good.outputs.release}, the release live before this deploy: it is verified serving ${sha('1')}.`
+    )
+    expect(failed.stdout).toMatch(
+      /^The connection to \S+ was lost \(.*\); reconnecting for the rollback$/m
+    )
+    expect(await reportedCommit(port)).toBe(sha('1'))
+    expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
   })
 })

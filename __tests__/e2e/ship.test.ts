@@ -8,10 +8,13 @@ import {
   rmSync,
   writeFileSync,
   appendFileSync,
-  mkdirSync
+  mkdirSync,
+  mkdtempSync,
+  symlinkSync
 } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { currentRelease, deploy, deployInputs, useSshd } from '../support/deploy.js'
+import { currentRelease, deploy, deployInputs, failureMessage, useSshd } from '../support/deploy.js'
 import { sha } from '../support/service.js'
 import { type TestSshd } from '../support/sshd.js'
 import {
@@ -191,5 +194,34 @@ describe('strategy in-place', () => {
     expect(readFileSync(join(target, '.deploy/state.json'), 'utf8')).toContain('"boot_id"')
     expect(readFileSync(join(target, '.deploy/releases.log'), 'utf8')).not.toContain('forged')
     expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
+  })
+})
+
+describe('source trees refused before anything on the host changes', () => {
+  it('a shared path through a symlink in the source: the file outside stays where it is', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'vsd-outside-'))
+    write(outside, 'secret.txt', "not the release's\n")
+    const source = richSourceTree()
+    symlinkSync(outside, join(source, 'conf'))
+    const target = join(sshd.dir, 'symlinked-shared')
+    const inputs = await deployInputs(sshd, source, target, { 'shared-paths': 'conf/secret.txt' })
+    const refused = await deploy(inputs, 1)
+    expect(failureMessage(refused)).toContain(
+      `upload: shared-paths: 'conf/secret.txt' goes through the symlink conf in the source (pointing to ${outside})`
+    )
+    expect(readFileSync(join(outside, 'secret.txt'), 'utf8')).toBe("not the release's\n")
+    expect(existsSync(join(target, 'shared'))).toBe(false)
+    expect(existsSync(join(target, 'releases'))).toBe(false)
+  })
+
+  it('a file name that is not UTF-8 is named, with the fix', async () => {
+    const source = richSourceTree()
+    writeFileSync(Buffer.from(join(source, 'pkg/caf\xe9.py'), 'latin1'), 'X = 1\n')
+    const target = join(sshd.dir, 'latin1-name')
+    const refused = await deploy(await deployInputs(sshd, source, target), 1)
+    expect(failureMessage(refused)).toContain(
+      `upload: source has a file name that is not UTF-8: ${source}/pkg/caf\\xe9.py. Rename it to UTF-8`
+    )
+    expect(existsSync(join(target, 'releases'))).toBe(false)
   })
 })

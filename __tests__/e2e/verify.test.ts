@@ -125,7 +125,7 @@ describe('verify: the running service must report the deployed commit', () => {
       `reported ${sha('2')} at first, but 4 s later (stable-for) gave no commit: the new service did not stay up`
     )
     expect(message).toContain(
-      `Rolled back to ${good.outputs.release}: it is verified serving ${sha('1')}.`
+      `Rolled back to ${good.outputs.release}, the release live before this deploy: it is verified serving ${sha('1')}.`
     )
     expect(result.outputs['rolled-back']).toBe('true')
     expect(result.stdout).toContain('failed in verify; rolled back::')
@@ -156,7 +156,7 @@ describe('verify: the running service must report the deployed commit', () => {
     write(source, 'CRASH_AFTER', '1')
     const message = failureMessage(await deploy({ ...inputs, sha: sha('1') }, 1))
     expect(message).toContain(
-      'There is no earlier good release to roll back to; the failed release was stopped.'
+      'There is nothing to roll back to (no release was live before this deploy); the failed release was stopped.'
     )
     expect(await reportedCommit(port)).toBeUndefined()
   })

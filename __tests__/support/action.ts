@@ -74,6 +74,17 @@ export interface RunOptions {
   whileRunning?: (child: ChildProcess) => Promise<void>
 }
 
+/** Resolves once the running action's log matches `pattern`, e.g. a phase's group opening. */
+export function logShows(child: ChildProcess, pattern: RegExp): Promise<void> {
+  let seen = ''
+  return new Promise(resolve => {
+    child.stdout?.on('data', chunk => {
+      seen += chunk
+      if (pattern.test(seen)) resolve()
+    })
+  })
+}
+
 /** Parses the `name<<DELIMITER` blocks @actions/core writes to GITHUB_OUTPUT. */
 export function parseOutputFile(text: string): Record<string, string> {
   const outputs: Record<string, string> = {}

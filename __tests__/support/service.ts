@@ -1,6 +1,13 @@
 /** The test service (`__tests__/service/vsdsvc`) and helpers to deploy it and ask it questions. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  appendFileSync,
+  cpSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from './action.js'
@@ -12,6 +19,11 @@ export function serviceSource(): string {
   const dir = mkdtempSync(join(tmpdir(), 'vsd-svc-'))
   cpSync(join(SERVICE_DIR, 'vsdsvc'), join(dir, 'vsdsvc'), { recursive: true })
   return dir
+}
+
+/** Makes the service in `source` start but never answer: it hangs before binding its port. */
+export function breakService(source: string): void {
+  appendFileSync(join(source, 'vsdsvc/__init__.py'), 'import time\ntime.sleep(600)\n')
 }
 
 /**

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it, jest } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
+import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -196,6 +197,38 @@ describe('getSettings', () => {
     expect(
       parse_({ 'private-key': encrypted, passphrase: 'fixture passphrase' }).privateKey?.type
     ).toBe('ssh-ed25519')
+  })
+
+  it('reads PKCS#8 keys (BEGIN PRIVATE KEY): RSA and ECDSA are used, other types get the conversion', () => {
+    const pkcs8 = (type: 'rsa' | 'ec' | 'ed25519', passphrase?: string): string => {
+      const { privateKey } =
+        type === 'rsa'
+          ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+          : type === 'ec'
+            ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+            : generateKeyPairSync('ed25519')
+      return privateKey
+        .export({
+          type: 'pkcs8',
+          format: 'pem',
+          ...(passphrase ? { cipher: 'aes-256-cbc', passphrase } : {})
+        })
+        .toString()
+    }
+    const rsa = pkcs8('rsa')
+    expect(rsa).toContain('BEGIN PRIVATE KEY')
+    expect(parse_({ 'private-key': rsa }).privateKey?.type).toBe('ssh-rsa')
+    expect(parse_({ 'private-key': pkcs8('ec') }).privateKey?.type).toBe('ecdsa-sha2-nistp256')
+    const encrypted = pkcs8('rsa', 'pkcs8 pass')
+    expect(problemsOf({ 'private-key': encrypted })).toEqual([
+      'private-key: it is encrypted; set the passphrase input (from a secret)'
+    ])
+    expect(parse_({ 'private-key': encrypted, passphrase: 'pkcs8 pass' }).privateKey?.type).toBe(
+      'ssh-rsa'
+    )
+    expect(problemsOf({ 'private-key': pkcs8('ed25519') })).toEqual([
+      "private-key: it is a PKCS#8 ed25519 key (BEGIN PRIVATE KEY), which the SSH library cannot use; convert it to the OpenSSH format with 'ssh-keygen -p -f KEYFILE' (it rewrites the file) and paste that"
+    ])
   })
 
   it('accepts password-only auth and normalizes paths', () => {

@@ -106,7 +106,13 @@ const scripts: Record<string, ShellCode> = {
     '=== 2026-11-25T10:15:00Z starting release r (s) [42]',
     [7861]
   ),
-  'rollback: mark bad': markBadScript(layout, release, "it's broken", 'REVISION'),
+  'rollback: mark bad': markBadScript(
+    layout,
+    release,
+    "it's broken",
+    '20261123T000000Z-0123456',
+    'REVISION'
+  ),
   prune: pruneScript(layout, [release])
 }
 

@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import { randomBytes } from 'node:crypto'
 import type { RemoteLayout } from '../layout.js'
 import type { Remote } from '../remote.js'
-import { awaitStepScript } from '../host-step.js'
+import { STEP_WAIT_SECONDS, waitForStepScript } from '../host-step.js'
 import { sh, type ShellCode } from '../shell.js'
 
 /** Exit code the lock script uses when lock-timeout ran out. */
@@ -28,7 +28,7 @@ export function lockOwner(sha: string, now = new Date()): LockOwner {
  * `mkdir` is atomic: whoever creates the directory holds the lock. The owner is written first,
  * beside it, and renamed in (a rename needs no space), so a full disk never leaves a lock without
  * an owner; a `mkdir` that fails while no lock exists is an error, not a wait. Waits on the host,
- * polling each second.
+ * polling each second, while the SSH session that started it is still there.
  */
 export function acquireLockScript(
   layout: RemoteLayout,
@@ -48,14 +48,13 @@ while ! made=$(mkdir -- ${layout.lockDir} 2>&1); do
   if [ ! -d ${layout.lockDir} ]; then rm -f -- ${pending}; printf '%s\n' "$made" >&2; exit 1; fi
   if [ "$waited" = 0 ]; then printf 'waiting for the deploy lock, held by: %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"; fi
   if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending}; printf 'owner %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
+  # The session that ran this is gone (a cancelled job): stop waiting, or the lock is taken for nobody.
+  if [ ! -d "/proc/$PPID" ]; then rm -f -- ${pending}; exit 1; fi
   sleep 1
   waited=$((waited + 1))
 done
 mv -f -- ${pending} ${ownerFile} || { rmdir -- ${layout.lockDir}; rm -f -- ${pending}; exit 1; }`
 }
-
-/** How long a lock release waits for a restart step still running on the host. */
-const STEP_WAIT_SECONDS = 600
 
 /**
  * Removes the lock only if this run still owns it, and only after a restart step cut off from the
@@ -65,7 +64,7 @@ export function releaseLockScript(
   lock: Pick<HeldLock, 'lockDir' | 'token' | 'restartLog'>
 ): ShellCode {
   const ownerFile = `${lock.lockDir}/owner`
-  return sh`${awaitStepScript(lock.restartLog, STEP_WAIT_SECONDS)} > /dev/null
+  return sh`${waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS)}
 if grep -qF -- ${lock.token} ${ownerFile} 2>/dev/null; then rm -rf -- ${lock.lockDir} && echo released
 elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"
 else echo gone; fi`

@@ -10,15 +10,13 @@ export function releasesToPrune(releases: string[], keep: number, protect: strin
   return newestFirst.slice(keep).filter(name => !protect.includes(name))
 }
 
-/** Deletes the given releases and their manifests, plus staging dirs left by failed uploads. */
+/** Deletes the given releases and their manifests (the upload clears leftover staging trees). */
 export function pruneScript(layout: RemoteLayout, doomed: string[]): ShellCode {
-  const removals = doomed.map(
-    name => sh`rm -rf -- ${`${layout.releasesDir}/${name}`} ${manifestPath(layout, name)}`
+  return joinCode(
+    doomed.map(
+      name => sh`rm -rf -- ${`${layout.releasesDir}/${name}`} ${manifestPath(layout, name)}`
+    )
   )
-  return joinCode([
-    ...removals,
-    sh`for stale in ${layout.releasesDir}/.staging-*; do if [ -e "$stale" ]; then rm -rf -- "$stale"; fi; done`
-  ])
 }
 
 /** prune: keep `keep-releases` releases. */
@@ -27,6 +25,10 @@ export async function prune(ctx: DeployContext): Promise<void> {
   const doomed = releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [
     ctx.release
   ])
+  if (doomed.length === 0) {
+    core.info('Nothing to prune')
+    return
+  }
   await session.remote.run(pruneScript(layout, doomed), { phase: 'prune', timeoutSeconds: 300 })
-  core.info(doomed.length > 0 ? `Removed old release(s): ${doomed.join(', ')}` : 'Nothing to prune')
+  core.info(`Removed old release(s): ${doomed.join(', ')}`)
 }

@@ -8,23 +8,25 @@ import { releasesLogScript, switchCurrentScript } from './switch.js'
 import { verifyService } from './verify.js'
 
 /**
- * Marks `failed` as BAD_RELEASE (with the reason) and prints the newest other release not marked
- * bad (`candidate NAME`) and its stamp (`sha SHA`).
+ * Marks `failed` as BAD_RELEASE (with the reason). When `previous` (the release live before this
+ * deploy) is still there, prints `candidate NAME`, its stamp (`sha SHA`) and any bad mark it carries.
  */
 export function markBadScript(
   layout: RemoteLayout,
   failed: string,
   reason: string,
+  previous: string | undefined,
   stampFile: string
 ): ShellCode {
-  return sh`printf '%s\n' ${reason} > ${`${layout.releasesDir}/${failed}/BAD_RELEASE`} || exit 1
-cd -- ${layout.releasesDir} || exit 1
-ls -1r | while IFS= read -r name; do
-  if [ "$name" = ${failed} ] || [ ! -d "$name" ] || [ -e "$name/BAD_RELEASE" ]; then continue; fi
-  printf 'candidate %s\n' "$name"
-  printf 'sha %s\n' "$(head -c 200 -- "$name/"${stampFile} 2>/dev/null)"
-  break
-done`
+  const mark = sh`printf '%s\n' ${reason} > ${`${layout.releasesDir}/${failed}/BAD_RELEASE`} || exit 1`
+  if (!previous || previous === failed) return mark
+  const dir = `${layout.releasesDir}/${previous}`
+  return sh`${mark}
+if [ -d ${dir} ]; then
+  printf 'candidate %s\n' ${previous}
+  printf 'sha %s\n' "$(head -c 200 -- ${`${dir}/${stampFile}`} 2>/dev/null)"
+  if [ -e ${`${dir}/BAD_RELEASE`} ]; then printf 'bad %s\n' "$(head -n 1 -- ${`${dir}/BAD_RELEASE`})"; fi
+fi`
 }
 
 /** Runs one part of the rollback, naming it (or the host-step phase that failed) in any error. */
@@ -44,8 +46,9 @@ const errorText = (error: unknown): string =>
   error instanceof Error ? error.message : String(error)
 
 /**
- * rollback: after a failure past the switch, return to the newest good release and prove it
- * serves. Returns one sentence saying how that went, for the failure message.
+ * rollback: after a failure past the switch, return to the release that was live before this
+ * deploy (recorded by upload, never a newer release that was only uploaded) and prove it serves.
+ * Returns one sentence saying how that went, for the failure message.
  */
 export async function rollback(
   ctx: DeployContext,
@@ -53,26 +56,32 @@ export async function rollback(
   token: string
 ): Promise<string> {
   const { settings, session, layout, report } = ctx
-  const remote = session.remote
   const firstLine = failure.split('\n')[0]
-  const { stdout } = await remote.run(
-    markBadScript(layout, ctx.release, firstLine, settings.stampFile),
-    {
-      phase: 'rollback',
-      timeoutSeconds: 60
-    }
+  const { stdout } = await step('mark', () =>
+    session.remote.run(
+      markBadScript(layout, ctx.release, firstLine, ctx.previousRelease, settings.stampFile),
+      { phase: 'rollback', timeoutSeconds: 60 }
+    )
   )
   core.info(`Marked ${ctx.release} as BAD_RELEASE`)
   const previous = /^candidate (.+)$/m.exec(stdout)?.[1]
   const previousSha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim()
   if (!previous || !previousSha) {
+    const why = ctx.previousRelease
+      ? `${ctx.previousRelease}, the release live before this deploy, is gone or has no ${settings.stampFile}`
+      : 'no release was live before this deploy'
     try {
       await step('stop', () => restartService(ctx, undefined))
-      return 'There is no earlier good release to roll back to; the failed release was stopped.'
+      return `There is nothing to roll back to (${why}); the failed release was stopped.`
     } catch (error) {
-      return `There is no earlier good release to roll back to, and stopping the failed one failed too: ${errorText(error)}`
+      return `There is nothing to roll back to (${why}), and stopping the failed release failed too: ${errorText(error)}`
     }
   }
+  const markedBad = /^bad (.*)$/m.exec(stdout)?.[1]
+  core.info(
+    `Rolling back to ${previous}, the release live before this deploy` +
+      (markedBad ? ` (it is marked BAD_RELEASE: ${markedBad})` : '')
+  )
   const back: DeployContext = {
     ...ctx,
     release: previous,
@@ -100,5 +109,5 @@ printf '%s -> releases/%s (rollback)\n' ${layout.current} ${previous}`
   } catch (error) {
     return `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error)}`
   }
-  return `Rolled back to ${previous}: it is verified serving ${previousSha}.`
+  return `Rolled back to ${previous}, the release live before this deploy: it is verified serving ${previousSha}.`
 }

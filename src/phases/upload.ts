@@ -5,8 +5,9 @@ import { pipeline } from 'node:stream/promises'
 import { PassThrough, Transform, type Readable } from 'node:stream'
 import tar from 'tar-stream'
 import type { DeployContext } from '../context.js'
-import type { RemoteLayout } from '../layout.js'
+import { UNVERIFIED_MARK, type RemoteLayout } from '../layout.js'
 import { createParallelGzip } from '../parallel-gzip.js'
+import { RemoteCommandError } from '../remote.js'
 import { sh, type ShellCode } from '../shell.js'
 import {
   ALWAYS_EXCLUDED,
@@ -45,15 +46,23 @@ export function inspectScript(
   strategy: Strategy,
   stampFile: string
 ): ShellCode {
+  // Free space where the tree will be built: the target, or its nearest existing parent.
+  const free = sh`dir=${layout.target}
+while [ ! -d "$dir" ]; do dir=$(dirname -- "$dir"); done
+printf 'free-kb %s\n' "$(df -Pk -- "$dir" 2>/dev/null | awk 'NR == 2 { print $4 }')"`
   if (strategy === 'in-place') {
-    return sh`cd -- ${layout.target} 2>/dev/null || exit 0
+    return sh`${free}
+cd -- ${layout.target} 2>/dev/null || exit 0
 rm -rf -- ${layout.deployDir}/staging ${layout.deployDir}/upload
 if [ -f ${stampFile} ]; then printf 'current-sha %s\n' "$(head -c 200 -- ${stampFile})"; fi
 if [ -d ${`${layout.deployDir}/${IN_PLACE_TREE}`} ] && [ -f ${manifestPath(layout, IN_PLACE_TREE)} ]; then
   printf 'base %s\nmanifest\n' ${IN_PLACE_TREE}; cat -- ${manifestPath(layout, IN_PLACE_TREE)}
 fi`
   }
-  return sh`cd -- ${layout.target} 2>/dev/null || exit 0
+  // Staging trees of uploads that were cut off go first: this run holds the lock.
+  return sh`${free}
+cd -- ${layout.target} 2>/dev/null || exit 0
+for stale in releases/.staging-*; do if [ -e "$stale" ]; then rm -rf -- "$stale"; fi; done
 current=$(readlink current 2>/dev/null || true)
 current=\${current#releases/}
 printf 'current %s\n' "$current"
@@ -78,6 +87,8 @@ export interface HostInspection {
   releases: string[]
   base?: string
   manifest?: Manifest
+  /** Free space where the tree will be built, in KiB, when df could tell. */
+  freeKb?: number
 }
 
 /** Reads the inspect script's report; everything after the `manifest` line is the base manifest. */
@@ -93,6 +104,7 @@ export function parseInspection(stdout: string): HostInspection {
     else if (key === 'current-sha' && value.trim()) inspection.currentSha = value.trim()
     else if (key === 'release') inspection.releases.push(value)
     else if (key === 'base' && value) inspection.base = value
+    else if (key === 'free-kb' && /^\d+$/.test(value)) inspection.freeKb = Number(value)
   }
   if (marker >= 0) inspection.manifest = parseManifest(stdout.slice(marker + 'manifest\n'.length))
   return inspection
@@ -158,18 +170,20 @@ export function uploadScript(
   const baseDir = releases
     ? sh`${layout.releasesDir}/"$base"`
     : sh`${`${layout.deployDir}/${IN_PLACE_TREE}`}`
-  const tree = sh`${box}/tree`
   const manifestName = releases ? sh`"$release"` : 'staging'
   return sh`(${inspectScript(layout, strategy, stampFile)})
 printf '%s\n' ${INSPECTION_END}
 IFS= read -r release && IFS= read -r base || exit 1
 case $release in ''|*/*|.*) printf 'bad release name: %s\n' "$release" >&2; exit 1 ;; esac
-rm -rf -- ${box} && mkdir -p -- ${tree} && (cd -- ${box} && tar -xzpf - --no-same-owner) || exit 1
-if [ -n "$base" ] && [ -s ${box}/${COPY_LIST} ]; then
-  ${tarCopyScript(baseDir, tree, sh`${box}/${COPY_LIST}`)} || exit 1
+box=${box}
+trap 'rm -rf -- "$box"' EXIT
+trap 'exit 1' HUP INT TERM PIPE
+rm -rf -- "$box" && mkdir -p -- "$box/tree" && (cd -- "$box" && tar -xzpf - --no-same-owner) || exit 1
+if [ -n "$base" ] && [ -s "$box"/${COPY_LIST} ]; then
+  ${tarCopyScript(baseDir, sh`"$box/tree"`, sh`"$box"/${COPY_LIST}`)} || exit 1
 fi
-${mergeManifestScript(layout, sh`"$base"`, manifestName, sh`${box}/${MANIFEST_DELTA}`)} || exit 1
-mv -T -- ${tree} ${finalDir} && rm -rf -- ${box}`
+${mergeManifestScript(layout, sh`"$base"`, manifestName, sh`"$box"/${MANIFEST_DELTA}`)} || exit 1
+${releases ? sh`: > "$box/tree/"${UNVERIFIED_MARK} && ` : sh``}mv -T -- "$box/tree" ${finalDir}`
 }
 
 /**
@@ -250,6 +264,37 @@ export function packTree(
   fill().catch(error => counted.destroy(error as Error))
   pack.pipe(createParallelGzip({ level: GZIP_LEVEL })).pipe(counted)
   return { stream: counted, wireBytes: () => wire }
+}
+
+/** Shared paths that lie below a symlink of the source tree, with that symlink. */
+export function symlinkCrossings(
+  entries: TreeEntry[],
+  sharedPaths: string[]
+): { shared: string; symlink: string; target: string }[] {
+  const symlinks = new Map(
+    entries.flatMap(entry => (entry.type === 'symlink' ? [[entry.path, entry.target]] : []))
+  )
+  return sharedPaths.flatMap(shared => {
+    const parts = shared.split('/')
+    for (let depth = 1; depth < parts.length; depth++) {
+      const symlink = parts.slice(0, depth).join('/')
+      const target = symlinks.get(symlink)
+      if (target !== undefined) return [{ shared, symlink, target }]
+    }
+    return []
+  })
+}
+
+const MIB = 1024 * 1024
+const BLOCK = 4096
+
+/** What a tree takes on disk, roughly: each file rounded up to whole blocks, a block per entry. */
+export function diskUsage(entries: TreeEntry[]): number {
+  return entries.reduce(
+    (sum, entry) =>
+      sum + BLOCK + (entry.type === 'file' ? Math.ceil(entry.size / BLOCK) * BLOCK : 0),
+    0
+  )
 }
 
 function uniqueRelease(wanted: string, existing: string[]): string {
@@ -350,6 +395,25 @@ export async function upload(ctx: DeployContext): Promise<void> {
   const files = entries.filter(
     (entry): entry is FileEntry => entry.type === 'file' && !isShared(entry.path)
   )
+  const refuse = async (message: string): Promise<never> => {
+    stdin.end() // no plan: the command exits without touching anything
+    await receiving.catch(() => undefined)
+    throw new Error(`${message} Nothing was changed.`)
+  }
+  const crossing = symlinkCrossings(entries, settings.sharedPaths)[0]
+  if (crossing) {
+    await refuse(
+      `shared-paths: '${crossing.shared}' goes through the symlink ${crossing.symlink} in the source (pointing to ${crossing.target}), ` +
+        `so linking it would move what lies outside the release into ${layout.sharedDir}. List a path without symlinks, or remove the symlink from the source.`
+    )
+  }
+  const needed = diskUsage(entries.filter(entry => !isShared(entry.path)))
+  if (host.freeKb !== undefined && host.freeKb * 1024 < needed) {
+    await refuse(
+      `no space left on the host: ${Math.floor(host.freeKb / 1024)} MB free in ${layout.target}, ${Math.ceil(needed / MIB)} MB needed for the new tree. ` +
+        'Free space there (a lower keep-releases prunes more on the next deploy), then deploy again.'
+    )
+  }
   const packed = packTree(entries, new Set(send.map(entry => entry.path)), {
     [COPY_LIST]: Buffer.from(base ? copy.map(entry => `./${entry.path}\0`).join('') : ''),
     [MANIFEST_DELTA]: Buffer.from(manifestDelta(files, transferable))
@@ -357,7 +421,15 @@ export async function upload(ctx: DeployContext): Promise<void> {
   stdin.write(`${name}\n${base ?? ''}\n`)
   packed.stream.on('error', error => stdin.destroy(error))
   packed.stream.pipe(stdin)
-  await receiving
+  await receiving.catch((error: unknown) => {
+    if (error instanceof RemoteCommandError && /No space left on device/.test(error.stderr)) {
+      throw new Error(
+        `no space left on the host while the new tree was written in ${layout.target}; the partial tree was removed. ` +
+          `Free space there, then deploy again. ${error.message}`
+      )
+    }
+    throw error
+  })
 
   const sentBytes = send.reduce((sum, entry) => sum + entry.size, 0)
   report.uploadedFiles = send.length

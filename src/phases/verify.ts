@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import semver from 'semver'
 import type { DeployContext } from '../context.js'
+import { UNVERIFIED_MARK } from '../layout.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
 import { commitMatches, fetchVersion, readCommit, type VersionAnswer } from '../version-probe.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
@@ -192,6 +193,13 @@ async function awaitCommit(ctx: DeployContext, restart: Restart, sha: string): P
   let last: Poll | undefined
   for (;;) {
     last = await poll(ctx)
+    const lost = ctx.session.remote.lost
+    if (lost) {
+      throw new Error(
+        `the SSH connection to ${ctx.label} was lost while verifying (${lost}), so the new service could not be checked. ` +
+          `Expected commit: ${sha}. Last reported: ${last.commit ?? '(nothing)'}${last.problem ? ` - ${last.problem}` : ''}`
+      )
+    }
     if (last.commit && commitMatches(last.commit, sha)) {
       const identity = await checkIdentity(ctx, restart, sha)
       if (identity.old.length > 0) {
@@ -249,6 +257,12 @@ export async function verifyService(
     core.info(`Still ${confirmed.commit} after ${settings.stableForSeconds} s (stable-for)`)
   }
   checkVersionGuards(ctx, confirmed.version, previousVersion)
+  if (settings.strategy === 'releases') {
+    await ctx.session.remote.run(sh`rm -f -- ${`${ctx.releaseDir}/${UNVERIFIED_MARK}`}`, {
+      phase: 'verify',
+      timeoutSeconds: 30
+    })
+  }
   return {
     commit: confirmed.commit as string,
     version: confirmed.version,

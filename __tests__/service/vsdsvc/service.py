@@ -116,7 +116,8 @@ def start(options):
 
 
 def pidfile(port):
-    return f"/tmp/vsdsvc-{port}.pid"
+    # Per user: a file left by another user's service on a reused port must not block this one.
+    return f"/tmp/vsdsvc-{os.getuid()}-{port}.pid"
 
 
 def stop(options):

@@ -1,0 +1,126 @@
+/**
+ * Cancellation as the runner does it: SIGINT to the action at a named phase, then the post step
+ * (dist/post.js) with the state the main step saved. Nothing may be left unserved or unverified.
+ */
+import { describe, expect, it } from '@jest/globals'
+import type { ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { logShows, runAction } from '../support/action.js'
+import { currentRelease, deploy, deployInputs, useSshd } from '../support/deploy.js'
+import {
+  breakService,
+  reportedCommit,
+  serviceSource,
+  sha,
+  waitForCommit
+} from '../support/service.js'
+import { type TestSshd } from '../support/sshd.js'
+
+let sshd: TestSshd
+useSshd(started => (sshd = started), { stopServicesAfterEach: true })
+
+/** Sends SIGINT once the log opens the group of `phase`, as the runner does on cancel. */
+const interruptAt =
+  (phase: string) =>
+  async (child: ChildProcess): Promise<void> => {
+    await logShows(child, new RegExp(`::group::\\S+: ${phase}\\n`))
+    child.kill('SIGINT')
+  }
+
+describe('cancellation', () => {
+  it('cancelled during wait-for-exit: the action says where and exits; the host finishes the restart; the post step verifies it and frees the lock', async () => {
+    const target = join(sshd.dir, 'cancel-wait')
+    const inputs = await deployInputs(sshd, serviceSource(), target, {}, '--exit-delay 3')
+    const port = Number(inputs.ports)
+    await deploy({ ...inputs, sha: sha('1') })
+    const cancelled = await runAction(
+      { ...inputs, sha: sha('2') },
+      { whileRunning: interruptAt('wait-for-exit') }
+    )
+    expect(cancelled.code).toBe(1)
+    expect(cancelled.stdout).toMatch(
+      /^::error::Cancelled \(SIGINT\) during wait-for-exit on 127\.0\.0\.1:\d+\./m
+    )
+    expect(cancelled.outputs.release).toMatch(/-2222222$/)
+    expect(cancelled.summary).toContain('<td>cancelled</td>')
+
+    const post = await runAction(
+      { ...inputs, sha: sha('2') },
+      { entry: 'post', state: cancelled.state }
+    )
+    expect(post.code).toBe(0)
+    expect(post.stdout).toMatch(
+      new RegExp(
+        `^::notice title=Cancelled deploy::The deploy to \\S+ was cut off before its check; the post step verified ${cancelled.outputs.release}: it serves ${sha('2')}\\.$`,
+        'm'
+      )
+    )
+    expect(await reportedCommit(port)).toBe(sha('2'))
+    expect(existsSync(join(target, 'releases', cancelled.outputs.release, 'UNVERIFIED'))).toBe(
+      false
+    )
+    expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
+  })
+
+  it('cancelled during verify of a release that never answers: the post step rolls back to the release live before', async () => {
+    const source = serviceSource()
+    const target = join(sshd.dir, 'cancel-verify')
+    const inputs = await deployInputs(sshd, source, target, { 'version-timeout': '6' })
+    const port = Number(inputs.ports)
+    const good = await deploy({ ...inputs, sha: sha('1') })
+    breakService(source)
+    const cancelled = await runAction(
+      { ...inputs, sha: sha('2') },
+      { whileRunning: interruptAt('verify') }
+    )
+    expect(cancelled.code).toBe(1)
+    expect(cancelled.stdout).toMatch(/^::error::Cancelled \(SIGINT\) during verify on /m)
+
+    const post = await runAction(
+      { ...inputs, sha: sha('2') },
+      { entry: 'post', state: cancelled.state }
+    )
+    expect(post.code).toBe(0)
+    expect(post.stdout).toMatch(
+      /^::error title=Cancelled deploy::The deploy to \S+ was cut off, and \S+ failed its check\.%0Averify: .*gave no commit within 6 s/m
+    )
+    expect(post.stdout).toContain(
+      `Rolled back to ${good.outputs.release}, the release live before this deploy: it is verified serving ${sha('1')}.`
+    )
+    expect(currentRelease(target)).toBe(`releases/${good.outputs.release}`)
+    expect(await reportedCommit(port)).toBe(sha('1'))
+    expect(existsSync(join(target, 'releases', cancelled.outputs.release, 'BAD_RELEASE'))).toBe(
+      true
+    )
+    expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
+  })
+
+  it('a release cancelled in prepare never ran: it stays marked UNVERIFIED, and a later failure rolls back past it to the live one', async () => {
+    const source = serviceSource()
+    const target = join(sshd.dir, 'cancel-prepare')
+    const inputs = await deployInputs(sshd, source, target, { 'version-timeout': '5' })
+    const port = Number(inputs.ports)
+    const good = await deploy({ ...inputs, sha: sha('1') })
+    const cancelled = await runAction(
+      { ...inputs, sha: sha('2'), 'prepare-command': 'sleep 30' },
+      { whileRunning: interruptAt('prepare') }
+    )
+    expect(cancelled.code).toBe(1)
+    expect(cancelled.stdout).toMatch(/^::error::Cancelled \(SIGINT\) during prepare on /m)
+    const post = await runAction(inputs, { entry: 'post', state: cancelled.state })
+    expect(post.stdout).toContain(`Released ${target}/.deploy/lock`)
+    expect(await reportedCommit(port)).toBe(sha('1'))
+    const neverRan = cancelled.outputs.release
+    expect(readFileSync(join(target, 'releases', neverRan, 'UNVERIFIED'), 'utf8')).toBe('')
+
+    breakService(source)
+    const failed = await deploy({ ...inputs, sha: sha('3') }, 1)
+    expect(failed.stdout).toContain(
+      `Rolled back to ${good.outputs.release}, the release live before this deploy: it is verified serving ${sha('1')}.`
+    )
+    expect(currentRelease(target)).toBe(`releases/${good.outputs.release}`)
+    expect(await reportedCommit(port)).toBe(sha('1'))
+    await waitForCommit(port, sha('1'))
+  })
+})

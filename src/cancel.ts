@@ -1,0 +1,37 @@
+import * as core from '@actions/core'
+import { phasesInFlight } from './phase.js'
+import type { DeployReport } from './report.js'
+
+/**
+ * The runner cancels a step with SIGINT, sends SIGTERM 7.5 s later and kills it 2.5 s after that,
+ * then runs the post step. On the first signal the action says where each host was, writes its
+ * outputs and summary, and exits: a restart already on the host finishes there by itself, and the
+ * post step verifies (or rolls back) a switch left unverified and releases the locks.
+ */
+export function exitOnCancel(report: DeployReport): void {
+  let cancelled = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (cancelled) return
+    cancelled = true
+    const where = [...phasesInFlight()].map(([host, phase]) => {
+      const entry = report.hosts.find(candidate => candidate.host === host)
+      if (entry) {
+        entry.result = 'cancelled'
+        entry.failedPhase = phase
+      }
+      return `${phase} on ${host}`
+    })
+    core.setFailed(
+      `Cancelled (${signal}) during ${where.join(', ') || 'the deploy'}. ` +
+        'A restart already running on a host finishes there; the post step verifies a release that was switched to but not yet verified ' +
+        '(rolling it back if that fails and rollback-on-failure is true) and releases the deploy lock.'
+    )
+    report.writeOutputs()
+    void report
+      .writeSummary()
+      .catch(() => undefined)
+      .finally(() => process.exit(1))
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+}
