@@ -1,7 +1,7 @@
 /**
  * `npm run demo`: a throwaway sshd on loopback, the example service deployed through dist/index.js
- * as the runner would run it: v1, v2, a redeploy of v1 (as workflow_dispatch would), and a broken v3
- * that fails verification and is rolled back. Everything is removed at the end.
+ * as the runner would run it: v1 (building the service's venv), v2 and a redeploy of v1 (as
+ * workflow_dispatch would; both reuse it), and a broken v3 that fails verification and is rolled back. Everything is removed at the end.
  */
 import { execFileSync } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -97,6 +97,9 @@ async function main(): Promise<void> {
       'known-hosts': sshd.knownHosts.ed25519,
       source: repo,
       target,
+      // A venv in <target>/.deploy/venvs, built on the first deploy and reused while
+      // requirements.txt is unchanged.
+      'python-requirements': 'requirements.txt',
       'start-command': 'python3 -m minichat.cli start -a',
       'process-match': 'minichat.cli start',
       ports: `${apiPort},${webuiPort}`,
@@ -113,7 +116,7 @@ async function main(): Promise<void> {
       console.log(
         `  exit code ${run.code}; outputs: release=${run.outputs.release} sha=${run.outputs.sha?.slice(0, 12)} ` +
           `previous-release=${run.outputs['previous-release'] || '-'} rolled-back=${run.outputs['rolled-back']} ` +
-          `uploaded-files=${run.outputs['uploaded-files']}`
+          `uploaded-files=${run.outputs['uploaded-files']} venv-reused=${run.outputs['venv-reused']}`
       )
       console.log(`  the service answers: ${await version(apiPort)}`)
       return run

@@ -25661,7 +25661,7 @@ var require_keyParser = __commonJS({
     var {
       createDecipheriv,
       createECDH,
-      createHash: createHash3,
+      createHash: createHash4,
       createHmac: createHmac2,
       createSign,
       createVerify,
@@ -26349,11 +26349,11 @@ ${formatted}-----END ${type} KEY-----`;
                 );
               }
               const ivSlice = bufferSlice(cipherIV, 0, 8);
-              let cipherKey = createHash3("md5").update(passphrase).update(ivSlice).digest();
+              let cipherKey = createHash4("md5").update(passphrase).update(ivSlice).digest();
               while (cipherKey.length < encInfo.keyLen) {
                 cipherKey = combineBuffers(
                   cipherKey,
-                  createHash3("md5").update(cipherKey).update(passphrase).update(ivSlice).digest()
+                  createHash4("md5").update(cipherKey).update(passphrase).update(ivSlice).digest()
                 );
               }
               if (cipherKey.length > encInfo.keyLen)
@@ -26518,8 +26518,8 @@ ${formatted}-----END ${type} KEY-----`;
         if (encrypted) {
           const encInfo = CIPHER_INFO[cipherName];
           let cipherKey = combineBuffers(
-            createHash3("sha1").update(PPK_PP1).update(passphrase).digest(),
-            createHash3("sha1").update(PPK_PP2).update(passphrase).digest()
+            createHash4("sha1").update(PPK_PP1).update(passphrase).digest(),
+            createHash4("sha1").update(PPK_PP2).update(passphrase).digest()
           );
           if (cipherKey.length > encInfo.keyLen)
             cipherKey = bufferSlice(cipherKey, 0, encInfo.keyLen);
@@ -26559,7 +26559,7 @@ ${formatted}-----END ${type} KEY-----`;
           passphrase = EMPTY_PASSPHRASE;
         const calcMAC = createHmac2(
           "sha1",
-          createHash3("sha1").update("putty-private-key-file-mac-key").update(passphrase).digest()
+          createHash4("sha1").update("putty-private-key-file-mac-key").update(passphrase).digest()
         ).update(macData).digest("hex");
         if (calcMAC !== mac) {
           if (encrypted) {
@@ -28881,7 +28881,7 @@ var require_kex = __commonJS({
       createDiffieHellman,
       createDiffieHellmanGroup,
       createECDH,
-      createHash: createHash3,
+      createHash: createHash4,
       createPublicKey,
       diffieHellman,
       generateKeyPairSync,
@@ -29307,7 +29307,7 @@ var require_kex = __commonJS({
               DISCONNECT_REASON.KEY_EXCHANGE_FAILED
             );
           }
-          const hash = createHash3(this.hashName);
+          const hash = createHash4(this.hashName);
           hashString(hash, isServer ? this._remoteIdentRaw : this._identRaw);
           hashString(hash, isServer ? this._identRaw : this._remoteIdentRaw);
           hashString(hash, isServer ? this._remoteKexinit : this._kexinit);
@@ -30315,9 +30315,9 @@ var require_kex = __commonJS({
     function generateKEXVal(len, hashName, secret, exchangeHash, sessionID, char) {
       let ret;
       if (len) {
-        let digest = createHash3(hashName).update(secret).update(exchangeHash).update(char).update(sessionID).digest();
+        let digest = createHash4(hashName).update(secret).update(exchangeHash).update(char).update(sessionID).digest();
         while (digest.length < len) {
-          const chunk = createHash3(hashName).update(secret).update(exchangeHash).update(digest).digest();
+          const chunk = createHash4(hashName).update(secret).update(exchangeHash).update(digest).digest();
           const extended = Buffer.allocUnsafe(digest.length + chunk.length);
           extended.set(digest, 0);
           extended.set(chunk, digest.length);
@@ -35752,7 +35752,7 @@ var require_client2 = __commonJS({
   "node_modules/ssh2/lib/client.js"(exports, module) {
     "use strict";
     var {
-      createHash: createHash3,
+      createHash: createHash4,
       getHashes,
       randomFillSync
     } = __require("crypto");
@@ -35974,7 +35974,7 @@ var require_client2 = __commonJS({
           }
           hostVerifier = (key, verify) => {
             if (hashAlgo)
-              key = createHash3(hashAlgo).update(key).digest("hex");
+              key = createHash4(hashAlgo).update(key).digest("hex");
             const ret = hashCb(key, verify);
             if (ret !== void 0)
               verify(ret);
@@ -47256,9 +47256,11 @@ function exportEnvScript(ctx, releaseDir) {
     ["DEPLOY_TARGET", ctx.layout.target],
     ...ctx.settings.env
   ];
+  const venv = ctx.settings.pythonRequirements.length > 0 ? [sh`export VIRTUAL_ENV=${`${releaseDir}/.venv`}`, sh`export PATH="$VIRTUAL_ENV/bin:$PATH"`] : [];
   return joinCode([
     new ShellCode(`unset ${CONTROL_MARKER}`),
-    ...variables.map(([name, value]) => sh`export ${new ShellCode(name)}=${value}`)
+    ...variables.map(([name, value]) => sh`export ${new ShellCode(name)}=${value}`),
+    ...venv
   ]);
 }
 
@@ -47647,7 +47649,8 @@ function scanUploadSource(settings) {
   let scan = scans.get(settings);
   if (!scan) {
     const isShared = under(settings.sharedPaths);
-    const excluded = excludeMatcher([...ALWAYS_EXCLUDED, ...settings.exclude]);
+    const managed = settings.pythonRequirements.length > 0 ? ["/.venv"] : [];
+    const excluded = excludeMatcher([...ALWAYS_EXCLUDED, ...managed, ...settings.exclude]);
     const skip = settings.strategy === "in-place" ? (path, isDir) => excluded(path, isDir) || isShared(path) : excluded;
     scan = scanSource(settings.source, skip);
     scan.catch(() => void 0);
@@ -47913,6 +47916,98 @@ function switchBody(ctx, token) {
 printf '%s -> releases/%s\n' ${layout.current} ${ctx.release}`;
 }
 
+// src/phases/venv.ts
+import { createHash as createHash3 } from "node:crypto";
+import { readFileSync as readFileSync3 } from "node:fs";
+import { join as join3 } from "node:path";
+var venvsDir = (layout) => `${layout.deployDir}/venvs`;
+var COMPLETE = ".complete";
+function requirementsHash(settings) {
+  const hash = createHash3("sha256").update(settings.pythonInstallCommand ?? "");
+  for (const path of settings.pythonRequirements) {
+    hash.update(`\0${path}\0`);
+    hash.update(readFileSync3(join3(settings.source, path)));
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+var VENV_EXIT = { python: 10, create: 11, install: 12, foreign: 13 };
+function venvScript(options) {
+  const { python, venvs, hash, tree, liveLink, environment, install } = options;
+  const foreign = liveLink ? sh`if { [ -e ${liveLink} ] || [ -L ${liveLink} ]; } && case $(readlink -- ${liveLink} 2>/dev/null) in ${venvs}/*) false ;; *) true ;; esac; then
+  printf '%s exists and is not a link into %s\n' ${liveLink} ${venvs}; exit ${VENV_EXIT.foreign}
+fi` : sh`:`;
+  const link = `${tree}/.venv`;
+  return sh`${foreign}
+version=$(${python} -c 'import platform; print(platform.python_implementation().lower() + "-" + platform.python_version())' < /dev/null) || exit ${VENV_EXIT.python}
+key=${hash}-$version
+venv=${venvs}/$key
+if [ -f "$venv"/${COMPLETE} ]; then how=reused; else
+  how=built
+  rm -rf -- "$venv" && mkdir -p -- ${venvs} || exit 1
+  if ! ${python} -m venv -- "$venv" < /dev/null 2>&1; then rm -rf -- "$venv"; exit ${VENV_EXIT.create}; fi
+fi
+rm -rf -- ${link} && ln -s -- "$venv" ${link} || exit 1
+if [ "$how" = built ]; then
+  if ! (cd -- ${tree} || exit 1
+    ${environment}
+    sh -c ${install} < /dev/null 2>&1); then
+    rm -rf -- "$venv" ${link}; exit ${VENV_EXIT.install}
+  fi
+  : > "$venv"/${COMPLETE} || exit 1
+fi
+printf 'venv %s %s\n' "$key" "$how"`;
+}
+async function prepareVenv(ctx) {
+  const { settings, session, layout, report } = ctx;
+  const venvs = venvsDir(layout);
+  const started = Date.now();
+  const result = await session.remote.run(
+    venvScript({
+      python: settings.python,
+      venvs,
+      hash: requirementsHash(settings),
+      tree: ctx.releaseDir,
+      liveLink: settings.strategy === "in-place" ? `${layout.target}/.venv` : void 0,
+      environment: exportEnvScript(ctx, ctx.releaseDir),
+      install: settings.pythonInstallCommand
+    }),
+    { phase: "prepare", timeoutSeconds: 3600, echo: true, allowFailure: true }
+  );
+  const tail = lastLines(result.stdout, 20);
+  switch (result.code) {
+    case 0:
+      break;
+    case VENV_EXIT.python:
+      throw new Error(
+        `python-requirements: '${settings.python}' does not run on ${ctx.label}; install Python there or set the python input:
+${lastLines(result.stderr, 10)}`
+      );
+    case VENV_EXIT.create:
+      throw new Error(
+        `python-requirements: '${settings.python} -m venv' failed on ${ctx.label} (on Debian and Ubuntu, install python3-venv). Nothing was stopped:
+${tail}`
+      );
+    case VENV_EXIT.install:
+      throw new Error(
+        `python-install-command failed: '${settings.pythonInstallCommand}' in a new venv. The half-built venv was removed and the old service still serves. Its last lines:
+${tail}`
+      );
+    case VENV_EXIT.foreign:
+      throw new Error(
+        `in-place: ${layout.target}/.venv is not one the action made; python-requirements links .venv to the release's environment in ${venvs}. Move it away (e.g. mv .venv .venv.old), then deploy again. Nothing was stopped.`
+      );
+    default:
+      throw new Error(
+        `setting up the venv failed (exit ${result.code}): ${lastLines(result.stderr || result.stdout, 20)}`
+      );
+  }
+  const [, key, how] = /^venv (\S+) (built|reused)$/m.exec(result.stdout) ?? [];
+  report.venvReused = how === "reused";
+  info(
+    how === "reused" ? `Reused the venv ${venvs}/${key}: the dependency files, install command and Python are unchanged` : `Built the venv ${venvs}/${key} in ${((Date.now() - started) / 1e3).toFixed(1)} s`
+  );
+}
+
 // src/phases/prepare.ts
 function stampScript(releaseDir, stampFile, sha) {
   return sh`printf '%s\n' ${sha} > ${`${releaseDir}/${stampFile}`}`;
@@ -47957,9 +48052,14 @@ async function checkImport(ctx) {
 ` + lastLines(result.stderr, 20)
     );
   }
+  if (settings.pythonRequirements.length > 0 && resolved.includes("/.deploy/venvs/")) {
+    throw new Error(
+      `python-import-check: 'import ${module}' in the new release resolves to ${resolved}, inside the managed venv: the project itself is installed there (a '-e .' or '.' line in the requirements, or 'pip install .' in python-install-command). The venv holds the dependencies and is shared by every release with the same ones, so a rollback would keep running this code. Install only the dependencies; the project is imported from the release (its directory is the working directory, or put it on PYTHONPATH via env). Nothing was stopped.`
+    );
+  }
   if (!resolved.startsWith(`${release}/`)) {
     throw new Error(
-      `python-import-check: 'import ${module}' in the new release resolves to ${resolved}, outside the release (${release}). An installed copy is shadowing the deployed code, so a restart would keep running the old one. Uninstall that copy ('pip uninstall ${module.split(".")[0]}'), install the release in editable mode (prepare-command: 'pip install -e .'), or put the package's directory first on PYTHONPATH via the env input. Nothing was stopped.`
+      `python-import-check: 'import ${module}' in the new release resolves to ${resolved}, outside the release (${release}). An installed copy is shadowing the deployed code, so a restart would keep running the old one. Uninstall that copy ('pip uninstall ${module.split(".")[0]}'), or put the package's directory first on PYTHONPATH via the env input (a relative path, e.g. PYTHONPATH=src, names the directory in whichever release runs). Nothing was stopped.`
     );
   }
   info(`python-import-check: ${module} imports from ${resolved}`);
@@ -47987,6 +48087,7 @@ async function prepare(ctx) {
     });
     info(`Cleared bytecode in the new tree: removed ${removedCount(stdout)} .pyc/.pyo file(s)`);
   }
+  if (settings.pythonRequirements.length > 0) await prepareVenv(ctx);
   if (settings.prepareCommand) {
     await remote.run(
       sh`cd -- ${ctx.releaseDir} || exit 1
@@ -48012,17 +48113,38 @@ function pruneScript(layout, doomed) {
     )
   );
 }
+function pruneVenvsScript(layout) {
+  const venvs = venvsDir(layout);
+  return sh`[ -d ${venvs} ] || exit 0
+linked=$(for link in ${layout.releasesDir}/*/.venv ${`${layout.target}/.venv`} ${`${layout.deployDir}/${IN_PLACE_TREE}/.venv`}; do readlink -- "$link" 2>/dev/null; done)
+for venv in ${venvs}/* ${venvs}/.[!.]*; do
+  [ -e "$venv" ] || continue
+  if printf '%s\n' "$linked" | grep -qxF -- "$venv"; then continue; fi
+  rm -rf -- "$venv" && printf 'removed-venv %s\n' "\${venv##*/}"
+done`;
+}
 async function prune(ctx) {
   const { settings, session, layout } = ctx;
-  const doomed = releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [
+  const doomed = settings.strategy === "releases" ? releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [
     ctx.release
-  ]);
-  if (doomed.length === 0) {
+  ]) : [];
+  const venvs = settings.pythonRequirements.length > 0;
+  if (doomed.length === 0 && !venvs) {
     info("Nothing to prune");
     return;
   }
-  await session.remote.run(pruneScript(layout, doomed), { phase: "prune", timeoutSeconds: 300 });
-  info(`Removed old release(s): ${doomed.join(", ")}`);
+  const { stdout } = await session.remote.run(
+    joinCode([pruneScript(layout, doomed), ...venvs ? [pruneVenvsScript(layout)] : []]),
+    { phase: "prune", timeoutSeconds: 300 }
+  );
+  info(
+    doomed.length > 0 ? `Removed old release(s): ${doomed.join(", ")}` : "No release to prune"
+  );
+  const removed = [...stdout.matchAll(/^removed-venv (.+)$/gm)].map((match) => match[1]);
+  if (venvs)
+    info(
+      removed.length > 0 ? `Removed venv(s) no kept release uses: ${removed.join(", ")}` : "Every venv is still used by a kept release"
+    );
 }
 
 // src/phases/processes.ts
@@ -48875,6 +48997,13 @@ async function rollback(ctx, failure2, token) {
     releaseDir: `${layout.releasesDir}/${previous}`,
     sha: previousSha
   };
+  if (settings.pythonImportCheck) {
+    try {
+      await checkImport(back);
+    } catch (error2) {
+      return `The rollback to ${previous} was not started, and ${ctx.release} is still live: its import check failed: ${errorText(error2)}`;
+    }
+  }
   try {
     const switchBack = sh`${switchCurrentScript(layout, previous, token)} && ${releasesLogScript(
       layout,
@@ -49055,7 +49184,8 @@ ${outcome}`);
     } finally {
       trackUnverified(where, void 0);
     }
-    if (settings.strategy === "releases") await phase("prune", 600, () => prune(ctx));
+    if (settings.strategy === "releases" || settings.pythonRequirements.length > 0)
+      await phase("prune", 600, () => prune(ctx));
     report.result = "success";
   } finally {
     await releaseLock(address, settings, session, lock).catch(
@@ -49154,6 +49284,11 @@ var DeployReport = class {
     const measured = this.hosts.flatMap((host) => host.downtimeSeconds ?? []);
     return measured.length > 0 ? Math.max(...measured).toFixed(2) : "";
   }
+  /** true when every host that set up a venv reused it, false when one built it, else empty. */
+  venvReused() {
+    const known = this.hosts.flatMap((host) => host.venvReused ?? []);
+    return known.length > 0 ? String(known.every(Boolean)) : "";
+  }
   outputs() {
     return {
       sha: this.sha ?? "",
@@ -49166,6 +49301,7 @@ var DeployReport = class {
       "uploaded-bytes": String(this.total("uploadedBytes")),
       "duration-seconds": ((Date.now() - this.started) / 1e3).toFixed(1),
       "downtime-seconds": this.longestDowntime(),
+      "venv-reused": this.venvReused(),
       hosts: JSON.stringify(
         this.hosts.map(({ plan: _plan, ...host }) => ({
           ...host,
@@ -49261,6 +49397,7 @@ function resolveSha(given, source) {
 // src/settings.ts
 var import_semver2 = __toESM(require_semver2(), 1);
 import { statSync } from "node:fs";
+import { join as join4 } from "node:path";
 
 // src/private-key.ts
 var import_ssh22 = __toESM(require_lib2(), 1);
@@ -49435,6 +49572,40 @@ function relativePath(reader, name, value) {
   }
   return path;
 }
+function parsePythonEnvironment(reader, source, sharedPaths) {
+  const pythonRequirements = reader.lines("python-requirements").map((path) => relativePath(reader, "python-requirements", path));
+  const given = reader.optional("python-install-command");
+  if (pythonRequirements.length === 0) return { pythonRequirements };
+  for (const path of pythonRequirements) {
+    if (!statSync(join4(source, path), { throwIfNoEntry: false })?.isFile()) {
+      reader.problem(
+        "python-requirements",
+        path,
+        `no such file in source (${source}); list the repository's dependency files, e.g. requirements.txt`
+      );
+    }
+  }
+  if (sharedPaths.includes(".venv")) {
+    reader.problem(
+      "shared-paths",
+      ".venv",
+      "python-requirements gives each release its own .venv (a link to its environment in .deploy/venvs); remove .venv from shared-paths"
+    );
+  }
+  const lists = pythonRequirements.filter((path) => path.endsWith(".txt"));
+  if (given) return { pythonRequirements, pythonInstallCommand: given };
+  if (lists.length === 0) {
+    reader.problem(
+      "python-install-command",
+      void 0,
+      `set it: python-requirements lists no .txt file for 'pip install -r'. For a pyproject.toml project, e.g. 'uv pip install -r pyproject.toml', or export a requirements.txt in the workflow`
+    );
+  }
+  return {
+    pythonRequirements,
+    pythonInstallCommand: `pip install ${lists.map((path) => `-r ${quote(path)}`).join(" ")}`
+  };
+}
 function parseHosts(reader) {
   const username = reader.text("username");
   const port = reader.integer("port", 1, 65535);
@@ -49568,6 +49739,8 @@ function getSettings(read = (name) => getInput(name)) {
       "use a Python module name such as chatchat or myapp.server"
     );
   }
+  const sharedPaths = reader.lines("shared-paths").map((path) => relativePath(reader, "shared-paths", path));
+  const python = parsePythonEnvironment(reader, source, sharedPaths);
   const ports = reader.text("ports").split(/[\s,]+/).filter(Boolean).map((text) => {
     const port = /^\d{1,5}$/.test(text) ? Number(text) : 0;
     if (port < 1 || port > 65535)
@@ -49609,13 +49782,14 @@ function getSettings(read = (name) => getInput(name)) {
     strategy: reader.choice("strategy", ["releases", "in-place"]),
     keepReleases: reader.integer("keep-releases", 1, 1e3),
     exclude: reader.lines("exclude"),
-    sharedPaths: reader.lines("shared-paths").map((path) => relativePath(reader, "shared-paths", path)),
+    sharedPaths,
     sha: sha?.toLowerCase(),
     stampFile: relativePath(reader, "stamp-file", reader.text("stamp-file")),
     clearPycache: reader.boolean("clear-pycache"),
     prepareCommand: reader.optional("prepare-command"),
     pythonImportCheck,
     python: reader.text("python"),
+    ...python,
     stopCommand: reader.optional("stop-command"),
     processMatch,
     ports,

@@ -45288,6 +45288,86 @@ function describeOwner(text) {
   }
 }
 
+// src/phases/environment.ts
+function exportEnvScript(ctx, releaseDir) {
+  const variables = [
+    ["DEPLOY_SHA", ctx.sha],
+    ["DEPLOY_RELEASE", releaseDir],
+    ["DEPLOY_TARGET", ctx.layout.target],
+    ...ctx.settings.env
+  ];
+  const venv = ctx.settings.pythonRequirements.length > 0 ? [sh`export VIRTUAL_ENV=${`${releaseDir}/.venv`}`, sh`export PATH="$VIRTUAL_ENV/bin:$PATH"`] : [];
+  return joinCode([
+    new ShellCode(`unset ${CONTROL_MARKER}`),
+    ...variables.map(([name, value]) => sh`export ${new ShellCode(name)}=${value}`),
+    ...venv
+  ]);
+}
+
+// src/source-tree.ts
+var SMALL_FILE = 256 * 1024;
+var KEPT_CONTENT_BYTES = 128 * 1024 * 1024;
+
+// src/phases/upload.ts
+var import_tar_stream = __toESM(require_tar_stream(), 1);
+
+// src/parallel-gzip.ts
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
+var gzipAsync = promisify(gzip);
+
+// src/phases/upload.ts
+var MIB = 1024 * 1024;
+
+// src/phases/switch.ts
+function switchCurrentScript(layout, release, token) {
+  const temporary = `${layout.deployDir}/current.tmp-${token}`;
+  return sh`ln -sfn -- ${`releases/${release}`} ${temporary} && mv -Tf -- ${temporary} ${layout.current}`;
+}
+function releasesLogScript(layout, entry) {
+  return sh`printf '%s\n' ${JSON.stringify(entry)} >> ${layout.releasesLog}`;
+}
+
+// src/phases/prepare.ts
+function importCheckScript(releaseDir, environment, python, module) {
+  const probe = 'import importlib, os, sys\nm = importlib.import_module(sys.argv[1])\nf = getattr(m, "__file__", None) or next(iter(getattr(m, "__path__", [])), "")\nprint(os.path.realpath(f))';
+  return sh`cd -- ${releaseDir} || exit 1
+${environment}
+pwd -P
+PYTHONDONTWRITEBYTECODE=1 ${python} -c ${probe} ${module} < /dev/null`;
+}
+async function checkImport(ctx) {
+  const { settings, session } = ctx;
+  const module = settings.pythonImportCheck;
+  const result = await session.remote.run(
+    importCheckScript(
+      ctx.releaseDir,
+      exportEnvScript(ctx, ctx.releaseDir),
+      settings.python,
+      module
+    ),
+    { phase: "prepare", timeoutSeconds: 120, allowFailure: true }
+  );
+  const [release, resolved] = result.stdout.trim().split("\n");
+  if (result.code !== 0 || !resolved) {
+    throw new Error(
+      `python-import-check: '${settings.python}' could not import ${module} in ${ctx.releaseDir} (exit ${result.code}):
+` + lastLines(result.stderr, 20)
+    );
+  }
+  if (settings.pythonRequirements.length > 0 && resolved.includes("/.deploy/venvs/")) {
+    throw new Error(
+      `python-import-check: 'import ${module}' in the new release resolves to ${resolved}, inside the managed venv: the project itself is installed there (a '-e .' or '.' line in the requirements, or 'pip install .' in python-install-command). The venv holds the dependencies and is shared by every release with the same ones, so a rollback would keep running this code. Install only the dependencies; the project is imported from the release (its directory is the working directory, or put it on PYTHONPATH via env). Nothing was stopped.`
+    );
+  }
+  if (!resolved.startsWith(`${release}/`)) {
+    throw new Error(
+      `python-import-check: 'import ${module}' in the new release resolves to ${resolved}, outside the release (${release}). An installed copy is shadowing the deployed code, so a restart would keep running the old one. Uninstall that copy ('pip uninstall ${module.split(".")[0]}'), or put the package's directory first on PYTHONPATH via the env input (a relative path, e.g. PYTHONPATH=src, names the directory in whichever release runs). Nothing was stopped.`
+    );
+  }
+  info(`python-import-check: ${module} imports from ${resolved}`);
+}
+
 // src/phases/processes.ts
 var TARGET_MARKER = "DEPLOY_TARGET";
 var MAX_PATTERN_HITS = 10;
@@ -45425,20 +45505,6 @@ record_state() {
     printf '\n  ]\n}\n'
   } > "$1.tmp" && mv -f -- "$1.tmp" "$1"
 }`}`);
-
-// src/phases/environment.ts
-function exportEnvScript(ctx, releaseDir) {
-  const variables = [
-    ["DEPLOY_SHA", ctx.sha],
-    ["DEPLOY_RELEASE", releaseDir],
-    ["DEPLOY_TARGET", ctx.layout.target],
-    ...ctx.settings.env
-  ];
-  return joinCode([
-    new ShellCode(`unset ${CONTROL_MARKER}`),
-    ...variables.map(([name, value]) => sh`export ${new ShellCode(name)}=${value}`)
-  ]);
-}
 
 // src/phases/stop.ts
 var STOP_COMMAND_FAILED = 6;
@@ -45714,30 +45780,6 @@ async function restartService(ctx, switchTo, timings) {
     stopped: stoppedService(output("stop"), sentAt),
     started: startedService(output("start"))
   };
-}
-
-// src/source-tree.ts
-var SMALL_FILE = 256 * 1024;
-var KEPT_CONTENT_BYTES = 128 * 1024 * 1024;
-
-// src/phases/upload.ts
-var import_tar_stream = __toESM(require_tar_stream(), 1);
-
-// src/parallel-gzip.ts
-import { promisify } from "node:util";
-import { gzip } from "node:zlib";
-var gzipAsync = promisify(gzip);
-
-// src/phases/upload.ts
-var MIB = 1024 * 1024;
-
-// src/phases/switch.ts
-function switchCurrentScript(layout, release, token) {
-  const temporary = `${layout.deployDir}/current.tmp-${token}`;
-  return sh`ln -sfn -- ${`releases/${release}`} ${temporary} && mv -Tf -- ${temporary} ${layout.current}`;
-}
-function releasesLogScript(layout, entry) {
-  return sh`printf '%s\n' ${JSON.stringify(entry)} >> ${layout.releasesLog}`;
 }
 
 // src/phases/verify.ts
@@ -46172,6 +46214,13 @@ async function rollback(ctx, failure2, token) {
     releaseDir: `${layout.releasesDir}/${previous}`,
     sha: previousSha
   };
+  if (settings.pythonImportCheck) {
+    try {
+      await checkImport(back);
+    } catch (error2) {
+      return `The rollback to ${previous} was not started, and ${ctx.release} is still live: its import check failed: ${errorText(error2)}`;
+    }
+  }
   try {
     const switchBack = sh`${switchCurrentScript(layout, previous, token)} && ${releasesLogScript(
       layout,
@@ -46199,6 +46248,7 @@ printf '%s -> releases/%s (rollback)\n' ${layout.current} ${previous}`;
 // src/settings.ts
 var import_semver2 = __toESM(require_semver2(), 1);
 import { statSync } from "node:fs";
+import { join } from "node:path";
 
 // src/private-key.ts
 var import_ssh22 = __toESM(require_lib2(), 1);
@@ -46373,6 +46423,40 @@ function relativePath(reader, name, value) {
   }
   return path;
 }
+function parsePythonEnvironment(reader, source, sharedPaths) {
+  const pythonRequirements = reader.lines("python-requirements").map((path) => relativePath(reader, "python-requirements", path));
+  const given = reader.optional("python-install-command");
+  if (pythonRequirements.length === 0) return { pythonRequirements };
+  for (const path of pythonRequirements) {
+    if (!statSync(join(source, path), { throwIfNoEntry: false })?.isFile()) {
+      reader.problem(
+        "python-requirements",
+        path,
+        `no such file in source (${source}); list the repository's dependency files, e.g. requirements.txt`
+      );
+    }
+  }
+  if (sharedPaths.includes(".venv")) {
+    reader.problem(
+      "shared-paths",
+      ".venv",
+      "python-requirements gives each release its own .venv (a link to its environment in .deploy/venvs); remove .venv from shared-paths"
+    );
+  }
+  const lists = pythonRequirements.filter((path) => path.endsWith(".txt"));
+  if (given) return { pythonRequirements, pythonInstallCommand: given };
+  if (lists.length === 0) {
+    reader.problem(
+      "python-install-command",
+      void 0,
+      `set it: python-requirements lists no .txt file for 'pip install -r'. For a pyproject.toml project, e.g. 'uv pip install -r pyproject.toml', or export a requirements.txt in the workflow`
+    );
+  }
+  return {
+    pythonRequirements,
+    pythonInstallCommand: `pip install ${lists.map((path) => `-r ${quote(path)}`).join(" ")}`
+  };
+}
 function parseHosts(reader) {
   const username = reader.text("username");
   const port = reader.integer("port", 1, 65535);
@@ -46506,6 +46590,8 @@ function getSettings(read = (name) => getInput(name)) {
       "use a Python module name such as chatchat or myapp.server"
     );
   }
+  const sharedPaths = reader.lines("shared-paths").map((path) => relativePath(reader, "shared-paths", path));
+  const python = parsePythonEnvironment(reader, source, sharedPaths);
   const ports = reader.text("ports").split(/[\s,]+/).filter(Boolean).map((text) => {
     const port = /^\d{1,5}$/.test(text) ? Number(text) : 0;
     if (port < 1 || port > 65535)
@@ -46547,13 +46633,14 @@ function getSettings(read = (name) => getInput(name)) {
     strategy: reader.choice("strategy", ["releases", "in-place"]),
     keepReleases: reader.integer("keep-releases", 1, 1e3),
     exclude: reader.lines("exclude"),
-    sharedPaths: reader.lines("shared-paths").map((path) => relativePath(reader, "shared-paths", path)),
+    sharedPaths,
     sha: sha?.toLowerCase(),
     stampFile: relativePath(reader, "stamp-file", reader.text("stamp-file")),
     clearPycache: reader.boolean("clear-pycache"),
     prepareCommand: reader.optional("prepare-command"),
     pythonImportCheck,
     python: reader.text("python"),
+    ...python,
     stopCommand: reader.optional("stop-command"),
     processMatch,
     ports,

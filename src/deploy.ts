@@ -152,7 +152,8 @@ async function ship(
     } finally {
       trackUnverified(where, undefined)
     }
-    if (settings.strategy === 'releases') await phase('prune', 600, () => prune(ctx))
+    if (settings.strategy === 'releases' || settings.pythonRequirements.length > 0)
+      await phase('prune', 600, () => prune(ctx))
     report.result = 'success'
   } finally {
     await releaseLock(address, settings, session, lock).catch(error =>

@@ -18,6 +18,8 @@ export interface HostReport {
   previousVersion?: string
   /** From the stop being sent to the first answer reporting the new commit. */
   downtimeSeconds?: number
+  /** With python-requirements: whether the venv was reused rather than built. */
+  venvReused?: boolean
   uploadedFiles?: number
   uploadedBytes?: number
   phases: PhaseTiming[]
@@ -52,6 +54,12 @@ export class DeployReport {
     return measured.length > 0 ? Math.max(...measured).toFixed(2) : ''
   }
 
+  /** true when every host that set up a venv reused it, false when one built it, else empty. */
+  private venvReused(): string {
+    const known = this.hosts.flatMap(host => host.venvReused ?? [])
+    return known.length > 0 ? String(known.every(Boolean)) : ''
+  }
+
   outputs(): Record<string, string> {
     return {
       sha: this.sha ?? '',
@@ -64,6 +72,7 @@ export class DeployReport {
       'uploaded-bytes': String(this.total('uploadedBytes')),
       'duration-seconds': ((Date.now() - this.started) / 1000).toFixed(1),
       'downtime-seconds': this.longestDowntime(),
+      'venv-reused': this.venvReused(),
       hosts: JSON.stringify(
         this.hosts.map(({ plan: _plan, ...host }) => ({
           ...host,

@@ -1,9 +1,11 @@
 import * as core from '@actions/core'
 import { statSync } from 'node:fs'
+import { join } from 'node:path'
 import semver from 'semver'
 import { parseHostAddress, type HostAddress } from './host-address.js'
 import { parseKnownHosts, type HostKeyPolicy } from './host-key.js'
 import { parsePrivateKey, type PrivateKey } from './private-key.js'
+import { quote } from './shell.js'
 
 export type Strategy = 'releases' | 'in-place'
 export type VersionCheckFrom = 'host' | 'runner'
@@ -29,6 +31,10 @@ export interface Settings {
   prepareCommand?: string
   pythonImportCheck?: string
   python: string
+  /** Dependency files (relative to source) that key the managed venv; empty: no venv. */
+  pythonRequirements: string[]
+  /** Installs them into a new venv (set whenever pythonRequirements is). */
+  pythonInstallCommand?: string
   stopCommand?: string
   processMatch?: string
   ports: number[]
@@ -188,6 +194,48 @@ function relativePath(reader: InputReader, name: string, value: string): string 
   return path
 }
 
+/** python-requirements and python-install-command (DESIGN.md, "Python environment"). */
+function parsePythonEnvironment(
+  reader: InputReader,
+  source: string,
+  sharedPaths: string[]
+): Pick<Settings, 'pythonRequirements' | 'pythonInstallCommand'> {
+  const pythonRequirements = reader
+    .lines('python-requirements')
+    .map(path => relativePath(reader, 'python-requirements', path))
+  const given = reader.optional('python-install-command')
+  if (pythonRequirements.length === 0) return { pythonRequirements }
+  for (const path of pythonRequirements) {
+    if (!statSync(join(source, path), { throwIfNoEntry: false })?.isFile()) {
+      reader.problem(
+        'python-requirements',
+        path,
+        `no such file in source (${source}); list the repository's dependency files, e.g. requirements.txt`
+      )
+    }
+  }
+  if (sharedPaths.includes('.venv')) {
+    reader.problem(
+      'shared-paths',
+      '.venv',
+      'python-requirements gives each release its own .venv (a link to its environment in .deploy/venvs); remove .venv from shared-paths'
+    )
+  }
+  const lists = pythonRequirements.filter(path => path.endsWith('.txt'))
+  if (given) return { pythonRequirements, pythonInstallCommand: given }
+  if (lists.length === 0) {
+    reader.problem(
+      'python-install-command',
+      undefined,
+      `set it: python-requirements lists no .txt file for 'pip install -r'. For a pyproject.toml project, e.g. 'uv pip install -r pyproject.toml', or export a requirements.txt in the workflow`
+    )
+  }
+  return {
+    pythonRequirements,
+    pythonInstallCommand: `pip install ${lists.map(path => `-r ${quote(path)}`).join(' ')}`
+  }
+}
+
 function parseHosts(reader: InputReader): HostAddress[] {
   const username = reader.text('username')
   const port = reader.integer('port', 1, 65535)
@@ -337,6 +385,10 @@ export function getSettings(
       'use a Python module name such as chatchat or myapp.server'
     )
   }
+  const sharedPaths = reader
+    .lines('shared-paths')
+    .map(path => relativePath(reader, 'shared-paths', path))
+  const python = parsePythonEnvironment(reader, source, sharedPaths)
   const ports = reader
     .text('ports')
     .split(/[\s,]+/)
@@ -382,15 +434,14 @@ export function getSettings(
     strategy: reader.choice<Strategy>('strategy', ['releases', 'in-place']),
     keepReleases: reader.integer('keep-releases', 1, 1000),
     exclude: reader.lines('exclude'),
-    sharedPaths: reader
-      .lines('shared-paths')
-      .map(path => relativePath(reader, 'shared-paths', path)),
+    sharedPaths,
     sha: sha?.toLowerCase(),
     stampFile: relativePath(reader, 'stamp-file', reader.text('stamp-file')),
     clearPycache: reader.boolean('clear-pycache'),
     prepareCommand: reader.optional('prepare-command'),
     pythonImportCheck,
     python: reader.text('python'),
+    ...python,
     stopCommand: reader.optional('stop-command'),
     processMatch,
     ports,

@@ -34,7 +34,8 @@ describe('DeployReport', () => {
       'rolled-back': 'false',
       'uploaded-files': '5',
       'uploaded-bytes': '150',
-      'downtime-seconds': '0.43'
+      'downtime-seconds': '0.43',
+      'venv-reused': ''
     })
     expect(Object.keys(outputs).sort()).toEqual(
       [
@@ -48,6 +49,7 @@ describe('DeployReport', () => {
         'uploaded-bytes',
         'duration-seconds',
         'downtime-seconds',
+        'venv-reused',
         'hosts'
       ].sort()
     )

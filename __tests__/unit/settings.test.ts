@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it, jest } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse } from 'yaml'
@@ -228,6 +228,39 @@ describe('getSettings', () => {
     )
     expect(problemsOf({ 'private-key': pkcs8('ed25519') })).toEqual([
       "private-key: it is a PKCS#8 ed25519 key (BEGIN PRIVATE KEY), which the SSH library cannot use; convert it to the OpenSSH format with 'ssh-keygen -p -f KEYFILE' (it rewrites the file) and paste that"
+    ])
+  })
+
+  it('python-requirements: files of the source; pip install -r each .txt unless an install command is set', () => {
+    const source = sourceTree()
+    writeFileSync(join(source, "it's requirements.txt"), 'flask\n')
+    writeFileSync(join(source, 'pyproject.toml'), '[project]\n')
+    expect(parse_({ source }).pythonRequirements).toEqual([])
+    expect(
+      parse_({ source, 'python-requirements': "it's requirements.txt\npyproject.toml" })
+        .pythonInstallCommand
+    ).toBe("pip install -r 'it'\\''s requirements.txt'")
+    expect(
+      parse_({
+        source,
+        'python-requirements': 'pyproject.toml',
+        'python-install-command': 'uv pip install -r pyproject.toml'
+      }).pythonInstallCommand
+    ).toBe('uv pip install -r pyproject.toml')
+    expect(problemsOf({ source, 'python-requirements': 'pyproject.toml' })).toEqual([
+      "python-install-command: set it: python-requirements lists no .txt file for 'pip install -r'. For a pyproject.toml project, e.g. 'uv pip install -r pyproject.toml', or export a requirements.txt in the workflow"
+    ])
+    expect(problemsOf({ source, 'python-requirements': 'missing.txt' })).toEqual([
+      `python-requirements is 'missing.txt': no such file in source (${source}); list the repository's dependency files, e.g. requirements.txt`
+    ])
+    expect(
+      problemsOf({
+        source,
+        'python-requirements': "it's requirements.txt",
+        'shared-paths': 'data\n.venv'
+      })
+    ).toEqual([
+      "shared-paths is '.venv': python-requirements gives each release its own .venv (a link to its environment in .deploy/venvs); remove .venv from shared-paths"
     ])
   })
 

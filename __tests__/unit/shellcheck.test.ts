@@ -9,7 +9,8 @@ import { clearBytecodeScript } from '../../src/phases/bytecode.js'
 import { toolCheckScript } from '../../src/phases/connect.js'
 import { acquireLockScript, lockOwner, releaseLockScript } from '../../src/phases/lock.js'
 import { importCheckScript, linkSharedScript, stampScript } from '../../src/phases/prepare.js'
-import { pruneScript } from '../../src/phases/prune.js'
+import { pruneScript, pruneVenvsScript } from '../../src/phases/prune.js'
+import { venvScript } from '../../src/phases/venv.js'
 import { markBadScript } from '../../src/phases/rollback.js'
 import { detachedStartBody, foregroundStartBody } from '../../src/phases/start.js'
 import { stopBody, waitForExitBody } from '../../src/phases/stop.js'
@@ -113,7 +114,25 @@ const scripts: Record<string, ShellCode> = {
     '20261123T000000Z-0123456',
     'REVISION'
   ),
-  prune: pruneScript(layout, [release])
+  prune: pruneScript(layout, [release]),
+  'prune: venvs': pruneVenvsScript(layout),
+  'prepare: venv (releases)': venvScript({
+    python: 'python3',
+    venvs: `${layout.deployDir}/venvs`,
+    hash: '0123456789abcdef',
+    tree: `${target}/releases/${release}`,
+    environment,
+    install: "pip install -r 'requirements.txt'"
+  }),
+  'prepare: venv (in-place)': venvScript({
+    python: '/opt/py 3/bin/python',
+    venvs: `${layout.deployDir}/venvs`,
+    hash: '0123456789abcdef',
+    tree: `${layout.deployDir}/staging`,
+    liveLink: `${target}/.venv`,
+    environment,
+    install: 'uv pip install -r pyproject.toml'
+  })
 }
 
 describe('host-side scripts pass shellcheck (POSIX sh)', () => {

@@ -3,8 +3,8 @@ import { joinCode, sh, ShellCode } from '../shell.js'
 import { CONTROL_MARKER } from '../remote.js'
 
 /**
- * `export` lines for DEPLOY_SHA, DEPLOY_RELEASE, DEPLOY_TARGET and the `env` input, for a shell that
- * runs user commands next. The control marker goes, so what the user starts is never taken for one
+ * `export` lines for DEPLOY_SHA, DEPLOY_RELEASE, DEPLOY_TARGET, the `env` input and the managed
+ * venv, for a shell that runs user commands next. The control marker goes, so what the user starts is never taken for one
  * of the action's own commands.
  */
 export function exportEnvScript(ctx: DeployContext, releaseDir: string): ShellCode {
@@ -14,9 +14,15 @@ export function exportEnvScript(ctx: DeployContext, releaseDir: string): ShellCo
     ['DEPLOY_TARGET', ctx.layout.target],
     ...ctx.settings.env
   ]
+  // With a managed venv, the tree's .venv is active: its bin first on PATH, so python is its own.
+  const venv =
+    ctx.settings.pythonRequirements.length > 0
+      ? [sh`export VIRTUAL_ENV=${`${releaseDir}/.venv`}`, sh`export PATH="$VIRTUAL_ENV/bin:$PATH"`]
+      : []
   // Names are validated by the settings (letters, digits, _), so they can stand as code.
   return joinCode([
     new ShellCode(`unset ${CONTROL_MARKER}`),
-    ...variables.map(([name, value]) => sh`export ${new ShellCode(name)}=${value}`)
+    ...variables.map(([name, value]) => sh`export ${new ShellCode(name)}=${value}`),
+    ...venv
   ])
 }

@@ -5,6 +5,7 @@ import { joinCode, sh, type ShellCode } from '../shell.js'
 import { clearBytecodeScript, removedCount } from './bytecode.js'
 import { exportEnvScript } from './environment.js'
 import { planInPlaceSync } from './switch.js'
+import { prepareVenv } from './venv.js'
 
 /** Writes the full SHA into the stamp file of the new tree. */
 export function stampScript(releaseDir: string, stampFile: string, sha: string): ShellCode {
@@ -55,7 +56,7 @@ PYTHONDONTWRITEBYTECODE=1 ${python} -c ${probe} ${module} < /dev/null`
 }
 
 /** Fails unless the module the service imports comes from the release itself. */
-async function checkImport(ctx: DeployContext): Promise<void> {
+export async function checkImport(ctx: DeployContext): Promise<void> {
   const { settings, session } = ctx
   const module = settings.pythonImportCheck as string
   const result = await session.remote.run(
@@ -74,19 +75,27 @@ async function checkImport(ctx: DeployContext): Promise<void> {
         lastLines(result.stderr, 20)
     )
   }
+  if (settings.pythonRequirements.length > 0 && resolved.includes('/.deploy/venvs/')) {
+    throw new Error(
+      `python-import-check: 'import ${module}' in the new release resolves to ${resolved}, inside the managed venv: the project itself is installed there ` +
+        "(a '-e .' or '.' line in the requirements, or 'pip install .' in python-install-command). The venv holds the dependencies and is shared by every release with the same ones, " +
+        'so a rollback would keep running this code. Install only the dependencies; the project is imported from the release (its directory is the working directory, or put it on PYTHONPATH via env). ' +
+        'Nothing was stopped.'
+    )
+  }
   if (!resolved.startsWith(`${release}/`)) {
     throw new Error(
       `python-import-check: 'import ${module}' in the new release resolves to ${resolved}, outside the release (${release}). ` +
         'An installed copy is shadowing the deployed code, so a restart would keep running the old one. ' +
-        `Uninstall that copy ('pip uninstall ${module.split('.')[0]}'), install the release in editable mode ` +
-        "(prepare-command: 'pip install -e .'), or put the package's directory first on PYTHONPATH via the env input. " +
+        `Uninstall that copy ('pip uninstall ${module.split('.')[0]}'), or put the package's directory first on PYTHONPATH via the env input ` +
+        '(a relative path, e.g. PYTHONPATH=src, names the directory in whichever release runs). ' +
         'Nothing was stopped.'
     )
   }
   core.info(`python-import-check: ${module} imports from ${resolved}`)
 }
 
-/** prepare: stamp, shared paths, bytecode, while the old service still serves. */
+/** prepare: stamp, shared paths, bytecode, the venv, prepare-command and the import check, while the old service still serves. */
 export async function prepare(ctx: DeployContext): Promise<void> {
   const { settings, session, layout } = ctx
   const remote = session.remote
@@ -110,6 +119,7 @@ export async function prepare(ctx: DeployContext): Promise<void> {
     })
     core.info(`Cleared bytecode in the new tree: removed ${removedCount(stdout)} .pyc/.pyo file(s)`)
   }
+  if (settings.pythonRequirements.length > 0) await prepareVenv(ctx)
   if (settings.prepareCommand) {
     await remote.run(
       sh`cd -- ${ctx.releaseDir} || exit 1

@@ -2,7 +2,8 @@ import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
 import type { RemoteLayout } from '../layout.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
-import { manifestPath } from './upload.js'
+import { IN_PLACE_TREE, manifestPath } from './upload.js'
+import { venvsDir } from './venv.js'
 
 /** Releases to delete: all but the `keep` newest, never the live one or the one just deployed. */
 export function releasesToPrune(releases: string[], keep: number, protect: string[]): string[] {
@@ -19,16 +20,47 @@ export function pruneScript(layout: RemoteLayout, doomed: string[]): ShellCode {
   )
 }
 
-/** prune: keep `keep-releases` releases. */
+/**
+ * Deletes the venvs no remaining tree links to (a kept release, the live target in place, its
+ * pristine copy), so the live one is always kept. Prints `removed-venv KEY` for each.
+ */
+export function pruneVenvsScript(layout: RemoteLayout): ShellCode {
+  const venvs = venvsDir(layout)
+  return sh`[ -d ${venvs} ] || exit 0
+linked=$(for link in ${layout.releasesDir}/*/.venv ${`${layout.target}/.venv`} ${`${layout.deployDir}/${IN_PLACE_TREE}/.venv`}; do readlink -- "$link" 2>/dev/null; done)
+for venv in ${venvs}/* ${venvs}/.[!.]*; do
+  [ -e "$venv" ] || continue
+  if printf '%s\n' "$linked" | grep -qxF -- "$venv"; then continue; fi
+  rm -rf -- "$venv" && printf 'removed-venv %s\n' "\${venv##*/}"
+done`
+}
+
+/** prune: keep `keep-releases` releases, and the venvs they use. */
 export async function prune(ctx: DeployContext): Promise<void> {
   const { settings, session, layout } = ctx
-  const doomed = releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [
-    ctx.release
-  ])
-  if (doomed.length === 0) {
+  const doomed =
+    settings.strategy === 'releases'
+      ? releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [
+          ctx.release
+        ])
+      : []
+  const venvs = settings.pythonRequirements.length > 0
+  if (doomed.length === 0 && !venvs) {
     core.info('Nothing to prune')
     return
   }
-  await session.remote.run(pruneScript(layout, doomed), { phase: 'prune', timeoutSeconds: 300 })
-  core.info(`Removed old release(s): ${doomed.join(', ')}`)
+  const { stdout } = await session.remote.run(
+    joinCode([pruneScript(layout, doomed), ...(venvs ? [pruneVenvsScript(layout)] : [])]),
+    { phase: 'prune', timeoutSeconds: 300 }
+  )
+  core.info(
+    doomed.length > 0 ? `Removed old release(s): ${doomed.join(', ')}` : 'No release to prune'
+  )
+  const removed = [...stdout.matchAll(/^removed-venv (.+)$/gm)].map(match => match[1])
+  if (venvs)
+    core.info(
+      removed.length > 0
+        ? `Removed venv(s) no kept release uses: ${removed.join(', ')}`
+        : 'Every venv is still used by a kept release'
+    )
 }

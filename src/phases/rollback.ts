@@ -3,6 +3,7 @@ import type { DeployContext } from '../context.js'
 import type { RemoteLayout } from '../layout.js'
 import { sh, type ShellCode } from '../shell.js'
 import { PhaseError } from '../phase.js'
+import { checkImport } from './prepare.js'
 import { restartService } from './restart.js'
 import { releasesLogScript, switchCurrentScript } from './switch.js'
 import { verifyService } from './verify.js'
@@ -87,6 +88,13 @@ export async function rollback(
     release: previous,
     releaseDir: `${layout.releasesDir}/${previous}`,
     sha: previousSha
+  }
+  if (settings.pythonImportCheck) {
+    try {
+      await checkImport(back)
+    } catch (error) {
+      return `The rollback to ${previous} was not started, and ${ctx.release} is still live: its import check failed: ${errorText(error)}`
+    }
   }
   try {
     const switchBack = sh`${switchCurrentScript(layout, previous, token)} && ${releasesLogScript(

@@ -316,7 +316,9 @@ export function scanUploadSource(settings: Settings): Promise<TreeEntry[]> {
   let scan = scans.get(settings)
   if (!scan) {
     const isShared = under(settings.sharedPaths)
-    const excluded = excludeMatcher([...ALWAYS_EXCLUDED, ...settings.exclude])
+    // A managed venv is linked in as .venv on the host; a local one is never shipped.
+    const managed = settings.pythonRequirements.length > 0 ? ['/.venv'] : []
+    const excluded = excludeMatcher([...ALWAYS_EXCLUDED, ...managed, ...settings.exclude])
     // In place, shared paths are the host's own: never shipped, never touched by the sync.
     const skip =
       settings.strategy === 'in-place'

@@ -1,4 +1,5 @@
 import argparse
+import importlib
 import json
 import multiprocessing
 import os
@@ -49,7 +50,16 @@ def on_sigterm(options):
     signal.signal(signal.SIGTERM, delayed_exit)
 
 
-def serve(options, commit, version):
+def dependency_of_release():
+    """`name version path` of the module named in the release's DEPENDENCY file (empty: none)."""
+    name = read_text("DEPENDENCY", "")
+    if not name:
+        return ""
+    module = importlib.import_module(name)
+    return f"{name} {module.VERSION} {os.path.realpath(module.__file__)}"
+
+
+def serve(options, commit, version, dependency=""):
     on_sigterm(options)
     started = time.time()
 
@@ -60,7 +70,10 @@ def serve(options, commit, version):
             status, content_type = 200, "application/json"
             stamp = read_text(options.stamp_from, "unknown") if options.stamp_from else commit
             if self.path == "/version":
-                body = json.dumps({"commit": stamp, "version": version, "pid": os.getpid()}).encode()
+                answer = {"commit": stamp, "version": version, "pid": os.getpid()}
+                if dependency:
+                    answer["dependency"] = dependency
+                body = json.dumps(answer).encode()
             elif self.path == "/text":
                 body, content_type = f"{stamp}\n".encode(), "text/plain"
             elif self.path == "/redirect":
@@ -108,7 +121,7 @@ def start(options):
         handle.write(str(os.getpid()))
     on_sigterm(options)
     context = multiprocessing.get_context("spawn")
-    worker = context.Process(target=serve, args=(options, commit, version))
+    worker = context.Process(target=serve, args=(options, commit, version, dependency_of_release()))
     worker.start()
     print(f"started worker {worker.pid}", flush=True)
     worker.join()
