@@ -151,17 +151,21 @@ async function main(): Promise<void> {
       `Deploy a broken v3 (${git(repo, 'rev-parse', 'HEAD').slice(0, 12)}): verify fails, the action rolls back`
     )
 
-    step('Where the job summary went')
-    console.log(`  GITHUB_STEP_SUMMARY of the last run: ${failed.summaryPath}`)
+    step('The job summary of the last run, as text (GitHub renders it from GITHUB_STEP_SUMMARY)')
     console.log(
       failed.summary
-        .replace(/<\/(tr|h\d)>/g, '\n')
+        .replace(/<\/(tr|h\d|p|li|summary)>/g, '\n')
         .replace(/<\/t[hd]>/g, ' | ')
         .replace(/<[^>]+>/g, '')
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&#39;/g, "'")
+        .replace(/&quot;/g, '"')
+        .replace(/&amp;/g, '&')
         .split('\n')
-        .filter(line => line.trim())
-        .slice(0, 8)
-        .map(line => `  ${line.trim()}`)
+        .filter(line => line.trim() && !line.startsWith('```'))
+        .slice(0, 14)
+        .map(line => `  ${line.trimEnd()}`)
         .join('\n')
     )
     step(`Done: v1, v2, redeploy of v1 verified; v3 refused and rolled back to ${v1.slice(0, 12)}`)

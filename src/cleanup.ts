@@ -168,7 +168,7 @@ async function releaseLeftLock(settings: Settings, lock: HeldLock): Promise<void
  * (verify, else roll back), report any other restart it left running, then release the deploy
  * locks it left. Each host is handled on its own; nothing here fails the job a second time.
  */
-export async function runPost(): Promise<void> {
+export async function run(): Promise<void> {
   const unverified = savedUnverified()
   const restarts = JSON.parse(core.getState('restarts') || '[]') as RunningRestart[]
   const locks = JSON.parse(core.getState('locks') || '[]') as HeldLock[]

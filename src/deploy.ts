@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import { newDeployContext } from './context.js'
 import { hostLabel, type HostAddress } from './host-address.js'
+import { withHostOutput } from './host-output.js'
 import { remoteLayout } from './layout.js'
 import { connect, type HostSession } from './phases/connect.js'
 import {
@@ -148,6 +149,7 @@ async function ship(
         (rollbackError: unknown) =>
           `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
       )
+      report.rollbackOutcome = outcome
       throw new PhaseError(label, error.phase, `${error.detail}\n${outcome}`)
     } finally {
       trackUnverified(where, undefined)
@@ -237,10 +239,14 @@ export async function deployAll(
   }))
   let next = 0
   let failed = false
+  const separateOutput = settings.maxParallel > 1 && hosts.length > 1
   const worker = async (): Promise<void> => {
     while (!failed && next < hosts.length) {
       const { address, report: host } = hosts[next++]
-      if (!(await deployRecorded(address, settings, sha, host))) failed = true
+      const deployed = await withHostOutput(host.host, separateOutput, () =>
+        deployRecorded(address, settings, sha, host)
+      )
+      if (!deployed) failed = true
     }
   }
   await Promise.all(Array.from({ length: Math.min(settings.maxParallel, hosts.length) }, worker))

@@ -12,6 +12,8 @@ export interface HostReport {
   previousSha?: string
   previousRelease?: string
   rolledBack: boolean
+  /** After a failure past the switch: how the rollback went, in one sentence. */
+  rollbackOutcome?: string
   /** What the version endpoint reported: its `version` field, else the commit. */
   reportedVersion?: string
   /** The `version` the old service reported before it was stopped (allow-downgrade: false). */
@@ -28,10 +30,52 @@ export interface HostReport {
   plan?: string[]
 }
 
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;'
+}
+
+/** Text as HTML: the summary is HTML and Markdown, so `<module>` or `*args` must stay text. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, char => HTML_ESCAPES[char])
+}
+
+/**
+ * A log excerpt (a traceback, a plan) in the summary: a fenced block inside <details>, verbatim.
+ * The blank lines around the fence end the HTML blocks, as GitHub's Markdown needs; the fence is
+ * longer than any backtick run in the text.
+ */
+function addExcerpt(summary: typeof core.summary, body: string, label: string): void {
+  if (!body.trim()) return
+  const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map(run => run.length))
+  const fence = '`'.repeat(Math.max(3, longest + 1))
+  summary
+    .addRaw(`<details open><summary>${escapeHtml(label)}</summary>`, true)
+    .addEOL()
+    .addRaw(`${fence}text\n${body}\n${fence}`, true)
+    .addEOL()
+    .addRaw('</details>', true)
+    .addEOL()
+}
+
+/** A failure message: its first line as a paragraph, the rest as an excerpt. */
+function addMessage(summary: typeof core.summary, text: string): void {
+  const [first, ...rest] = text.replace(/\s+$/, '').split('\n')
+  summary.addRaw(`<p>${escapeHtml(first)}</p>`, true).addEOL()
+  addExcerpt(summary, rest.join('\n'), 'Details')
+}
+
 /** Collects per-host results; writes outputs and one job summary, also on failure. */
 export class DeployReport {
   readonly hosts: HostReport[] = []
   sha?: string
+  /** Set when the inputs were refused: the summary lists them instead of hosts. */
+  inputProblems?: string[]
+  /** A failure before any host was tried (e.g. the commit could not be told). */
+  error?: string
   private readonly started = Date.now()
 
   addHost(host: string): HostReport {
@@ -96,45 +140,72 @@ export class DeployReport {
   /** Adds the job summary to `core.summary` (not yet written). */
   buildSummary(): typeof core.summary {
     const summary = core.summary.addHeading('Verified SSH Deploy', 2)
-    if (this.sha) summary.addRaw(`Commit <code>${this.sha}</code>`, true)
-    summary.addTable([
-      [
-        { data: 'Host', header: true },
-        { data: 'Result', header: true },
-        { data: 'SHA', header: true },
-        { data: 'Release', header: true },
-        { data: 'Phases', header: true },
-        { data: 'Downtime', header: true },
-        { data: 'Rolled back', header: true }
-      ],
-      ...this.hosts.map(host => [
-        host.host,
-        host.result,
-        host.sha?.slice(0, 12) ?? '',
-        host.release ?? '',
-        host.phases
-          .map(timing => `${timing.phase} ${timing.seconds.toFixed(1)} s${timing.ok ? '' : ' ✗'}`)
-          .join(', '),
-        host.downtimeSeconds === undefined ? '' : `${host.downtimeSeconds.toFixed(2)} s`,
-        host.rolledBack ? 'yes' : 'no'
-      ])
-    ])
-    const byResult = (result: HostResult) =>
-      this.hosts.filter(host => host.result === result).map(host => host.host)
-    if (this.hosts.length > 1) {
-      summary.addList([
-        `Deployed: ${byResult('success').join(', ') || 'none'}`,
-        `Failed: ${byResult('failed').join(', ') || 'none'}`,
-        ...(byResult('cancelled').length > 0
-          ? [`Cancelled: ${byResult('cancelled').join(', ')}`]
-          : []),
-        `Not started: ${byResult('not-started').join(', ') || 'none'}`
-      ])
+    if (this.inputProblems) {
+      return summary
+        .addRaw(
+          `<p><strong>The inputs were refused</strong>, so nothing was changed on any host. Fix ${this.inputProblems.length > 1 ? 'these' : 'this'} and run again:</p>`,
+          true
+        )
+        .addEOL()
+        .addList(this.inputProblems.map(escapeHtml))
     }
+    const failed = this.hosts.filter(
+      host => host.result === 'failed' || host.result === 'cancelled'
+    )
+    const verdict =
+      this.error !== undefined
+        ? 'Failed before any host was deployed'
+        : failed.length > 0
+          ? `Failed on ${failed.length} of ${this.hosts.length} host${this.hosts.length > 1 ? 's' : ''}`
+          : this.hosts.every(host => host.result === 'dry-run')
+            ? 'Dry run: nothing was changed'
+            : `Deployed to ${this.hosts.length} host${this.hosts.length > 1 ? 's' : ''}`
+    summary
+      .addRaw(
+        `<p><strong>${escapeHtml(verdict)}</strong>` +
+          (this.sha ? ` · commit <code>${escapeHtml(this.sha)}</code>` : '') +
+          ` · ${((Date.now() - this.started) / 1000).toFixed(1)} s</p>`,
+        true
+      )
+      .addEOL()
+    if (this.error !== undefined) addMessage(summary, this.error)
+    if (this.hosts.length === 0) return summary
+    summary.addTable([
+      ['Host', 'Result', 'Release', 'Downtime', 'Rolled back'].map(data => ({
+        data,
+        header: true
+      })),
+      ...this.hosts.map(host =>
+        [
+          host.host,
+          host.result + (host.failedPhase ? ` in ${host.failedPhase}` : ''),
+          host.release ?? '',
+          host.downtimeSeconds === undefined ? '' : `${host.downtimeSeconds.toFixed(2)} s`,
+          host.rolledBack ? 'yes' : 'no'
+        ].map(escapeHtml)
+      )
+    ])
     for (const host of this.hosts) {
-      if (host.error) summary.addHeading(`${host.host}: failed`, 3).addCodeBlock(host.error)
-      if (host.plan)
-        summary.addHeading(`${host.host}: plan (dry run)`, 3).addCodeBlock(host.plan.join('\n'))
+      if (host.result === 'not-started') continue
+      summary.addEOL().addHeading(escapeHtml(`${host.host}: ${host.result}`), 3)
+      if (host.phases.length > 0) {
+        const times = host.phases
+          .map(timing => `${timing.phase} ${timing.seconds.toFixed(1)} s${timing.ok ? '' : ' ✗'}`)
+          .join(' · ')
+        summary.addRaw(`<p>${escapeHtml(times)}</p>`, true).addEOL()
+      }
+      if (host.error) {
+        // The rollback's outcome closes the error text; it gets a line of its own, not the excerpt's end.
+        const outcome = host.rollbackOutcome
+        const error =
+          outcome && host.error.endsWith(`\n${outcome}`)
+            ? host.error.slice(0, -outcome.length - 1)
+            : host.error
+        addMessage(summary, error)
+        if (outcome)
+          summary.addRaw(`<p><strong>Rollback:</strong> ${escapeHtml(outcome)}</p>`, true).addEOL()
+      }
+      if (host.plan) addExcerpt(summary, host.plan.join('\n'), 'The plan (dry run)')
     }
     return summary
   }

@@ -19,9 +19,12 @@ export function resolveSha(given: string | undefined, source: string): string {
   const head = gitHead(source)
   const fromEnv = process.env.GITHUB_SHA?.trim().toLowerCase() || undefined
   if (head && fromEnv && head !== fromEnv) {
-    core.warning(
-      `HEAD of '${source}' is ${head} but GITHUB_SHA is ${fromEnv}; deploying HEAD (what is on disk). Set the sha input to choose.`
-    )
+    // A dispatch or schedule run checks out the ref it was given; only on a push does a checkout
+    // that is not the pushed commit suggest a mistake.
+    const event = process.env.GITHUB_EVENT_NAME
+    const text = `HEAD of '${source}' is ${head}, not GITHUB_SHA ${fromEnv}; deploying HEAD (what is on disk)`
+    if (event === 'push') core.warning(`${text}. Set the sha input to choose.`)
+    else core.info(`${text}, as the ${event ?? 'workflow'} run checked it out.`)
   }
   const sha = head ?? fromEnv
   if (!sha) {

@@ -1,9 +1,8 @@
+import ignore from 'ignore'
 import { createHash } from 'node:crypto'
 import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import picomatch from 'picomatch'
 
-/** Patterns never shipped: git metadata and Python bytecode. */
 /**
  * Never shipped. `/.deploy` is reserved: the action keeps its lock, state.json and releases.log in
  * `<target>/.deploy`, and an in-place deploy would otherwise let the repository overwrite them.
@@ -30,20 +29,20 @@ export type TreeEntry =
 export type FileEntry = Extract<TreeEntry, { type: 'file' }>
 
 /**
- * rsync/gitignore-style matching: a pattern without `/` matches a name at any depth, one with `/`
- * matches the path from the root (a leading `/` is optional), a trailing `/` matches directories
- * only; a matched directory excludes everything below it.
+ * `.gitignore` matching, by the `ignore` library (the rules git applies, negation included): a
+ * pattern without `/` matches a name at any depth, one with `/` matches from the root, a trailing
+ * `/` matches directories only, `!` re-includes. The `always` patterns cannot be re-included.
+ * A matched directory excludes everything below it.
  */
-export function excludeMatcher(patterns: string[]): (path: string, isDir: boolean) => boolean {
-  const rules = patterns.map(raw => {
-    const dirOnly = raw.endsWith('/')
-    const pattern = raw.replace(/\/+$/, '').replace(/^\//, '')
-    const anchored = raw.replace(/\/+$/, '').includes('/')
-    return { dirOnly, anchored, match: picomatch(pattern, { dot: true }) }
-  })
+export function excludeMatcher(
+  exclude: string[],
+  always: string[] = ALWAYS_EXCLUDED
+): (path: string, isDir: boolean) => boolean {
+  const fixed = ignore().add(always)
+  const user = ignore().add(exclude)
   return (path, isDir) => {
-    const name = path.slice(path.lastIndexOf('/') + 1)
-    return rules.some(rule => (!rule.dirOnly || isDir) && rule.match(rule.anchored ? path : name))
+    const name = isDir ? `${path}/` : path
+    return fixed.ignores(name) || user.ignores(name)
   }
 }
 

@@ -43,7 +43,7 @@ describe('cancellation', () => {
       /^::error::Cancelled \(SIGINT\) during wait-for-exit on 127\.0\.0\.1:\d+\./m
     )
     expect(cancelled.outputs.release).toMatch(/-2222222$/)
-    expect(cancelled.summary).toContain('<td>cancelled</td>')
+    expect(cancelled.summary).toContain('<td>cancelled in wait-for-exit</td>')
 
     const post = await runAction(
       { ...inputs, sha: sha('2') },

@@ -39,7 +39,7 @@ describe('dry run through dist/index.js against a real sshd', () => {
       'plan'
     ])
     expect(result.summary).toContain('<td>dry-run</td>')
-    expect(result.summary).toContain('plan (dry run)')
+    expect(result.summary).toContain('<summary>The plan (dry run)</summary>')
   })
 
   it('succeeds with an RSA key protected by a passphrase', async () => {

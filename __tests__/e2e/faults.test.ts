@@ -67,7 +67,9 @@ describe('faults', () => {
     const inputs = await deployInputs(sshd, source, target)
     const [a, b] = await Promise.all([runAction(inputs), runAction(inputs)])
     expect([a.code, b.code]).toEqual([0, 0])
-    expect(`${a.stdout}${b.stdout}`).toContain('waiting for the deploy lock, held by: {"run":')
+    expect(`${a.stdout}${b.stdout}`).toMatch(
+      /^waiting for the deploy lock \(0 of 300 s\), held by: {"run":/m
+    )
     const log = readFileSync(join(target, '.deploy/releases.log'), 'utf8')
       .trim()
       .split('\n')

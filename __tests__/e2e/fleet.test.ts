@@ -70,6 +70,17 @@ describe('several hosts', () => {
     ])
     expect(liveRevision(hosts[0].home)).toBe(sha('a'))
     expect(liveRevision(hosts[2].home)).toBe(sha('a'))
+    // Each host's lines stay together under one group of its own, its phases as headings in it.
+    const labels = [`${hosts[0].sshd.host}:22`, `${hosts[2].sshd.host}:22`]
+    const groups = [...result.stdout.matchAll(/^::group::(.*)\n([\s\S]*?)^::endgroup::$/gm)]
+    expect(groups.map(([, label]) => label).sort()).toEqual([...labels].sort())
+    expect(result.stdout.match(/^::group::/gm)).toHaveLength(2)
+    for (const [, label, body] of groups) {
+      const other = labels.find(candidate => candidate !== label) as string
+      for (const phase of ['connect', 'upload', 'start', 'verify'])
+        expect(body).toContain(`── ${label}: ${phase}\n`)
+      expect(body).not.toContain(other)
+    }
   })
 
   it('rolling: stops at the first failing host, leaving earlier hosts on the new release and later ones untouched', async () => {
@@ -87,8 +98,9 @@ describe('several hosts', () => {
     expect(finalError).toContain(`Deploy failed on ${hosts[1].sshd.host}:22 in verify`)
     expect(finalError).toContain(`Deployed (left on the new release): ${hosts[0].sshd.host}:22`)
     expect(finalError).toContain(`Not started: ${hosts[2].sshd.host}:22`)
-    expect(result.summary).toContain(`<li>Deployed: ${hosts[0].sshd.host}:22</li>`)
-    expect(result.summary).toContain(`<li>Not started: ${hosts[2].sshd.host}:22</li>`)
+    expect(result.summary).toContain(`<td>${hosts[0].sshd.host}:22</td><td>success</td>`)
+    expect(result.summary).toContain(`<td>${hosts[1].sshd.host}:22</td><td>failed in verify</td>`)
+    expect(result.summary).toContain(`<td>${hosts[2].sshd.host}:22</td><td>not-started</td>`)
     expect(liveRevision(hosts[0].home)).toBe(TEST_SHA)
     expect(liveRevision(hosts[2].home)).toBe(sha('a'))
     expect(existsSync(join(hosts[1].home, 'app/current'))).toBe(true)

@@ -125,7 +125,9 @@ http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
     const waiter = runAction({ ...ownPaths, sha: sha('8') })
     const [first, second] = await Promise.all([holder, waiter])
     expect([first.code, second.code]).toEqual([0, 0])
-    expect(second.stdout).toMatch(/^waiting for the deploy lock, held by: .*"sha":"7{40}"/m)
+    expect(second.stdout).toMatch(
+      /^waiting for the deploy lock \(0 of \d+ s\), held by: .*"sha":"7{40}"/m
+    )
     expect(first.stdout).toMatch(/not signalling \d+ \(sh -c .*\): a command of this action/)
     await waitForCommit(port, sha('8'))
   })

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { createServer, type Server } from 'node:net'
+import { escapeHtml } from '../../src/report.js'
 import { runAction } from '../support/action.js'
 import { failureMessage } from '../support/deploy.js'
 import { dryRunInputs, sourceTree } from '../support/fixtures.js'
@@ -182,6 +183,10 @@ describe('bad inputs fail before any connection, naming the input and the fix', 
     expect(message).toContain('Invalid input')
     expect(message).toContain('nothing was changed on any host')
     expect(message).toContain(expected)
+    // The job summary says the same, not an empty table.
+    expect(result.summary).toContain('<strong>The inputs were refused</strong>')
+    expect(result.summary).toContain(`<li>${escapeHtml(expected)}`)
+    expect(result.summary).not.toContain('<table>')
     expect(result.stdout).not.toContain('Connected to')
     expect(sshd.log().split('Connection from').length).toBe(connectionsBefore)
   })

@@ -64,9 +64,20 @@ describe('verify: the running service must report the deployed commit', () => {
       'prune'
     ])
     expect(result.summary).toContain(
-      `<td>127.0.0.1:${sshd.port}</td><td>success</td><td>${sha('2').slice(0, 12)}</td><td>${outputs.release}</td>`
+      `<td>127.0.0.1:${sshd.port}</td><td>success</td><td>${outputs.release}</td>`
     )
     expect(result.summary).toMatch(/verify \d+\.\d s/)
+  })
+
+  it('says every few seconds what a slow service last answered and how long is left', async () => {
+    const source = serviceSource()
+    const target = join(sshd.dir, 'slow-start')
+    const inputs = await deployInputs(sshd, source, target, {}, '--listen-delay 7')
+    const result = await deploy({ ...inputs, sha: sha('7') })
+    expect(result.stdout).toMatch(
+      /^still waiting for 777777777777: last answer no HTTP answer \(ECONNREFUSED[^)]*\); 2\d s left \(version-timeout\)$/m
+    )
+    expect(await reportedCommit(Number(inputs.ports))).toBe(sha('7'))
   })
 
   it("fails when the service keeps reporting a stale stamp, with expected, reported, this start's lines and the port's holder", async () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import * as core from '@actions/core'
+import { micromark } from 'micromark'
+import { gfm, gfmHtml } from 'micromark-extension-gfm'
 import { DeployReport } from '../../src/report.js'
 import { describePlan } from '../../src/plan.js'
 import { releaseOutcome } from '../../src/phases/lock.js'
@@ -59,13 +61,116 @@ describe('DeployReport', () => {
       { phase: 'connect', seconds: 0.25, ok: true }
     ])
     core.summary.emptyBuffer()
-    const html = report.buildSummary().stringify()
-    expect(html).toContain('<td>a:22</td><td>success</td>')
-    expect(html).toContain('<td>b:22</td><td>failed</td>')
-    expect(html).toContain('connect 0.3 s')
-    expect(html).toContain('<td>0.43 s</td>')
-    expect(html).toContain('verify: reported deadbeef')
-    core.summary.emptyBuffer()
+  })
+})
+
+/** The summary as GitHub shows it: GitHub-flavoured Markdown with raw HTML allowed. */
+function rendered(report: DeployReport): string {
+  core.summary.emptyBuffer()
+  const markdown = report.buildSummary().stringify()
+  core.summary.emptyBuffer()
+  return micromark(markdown, {
+    allowDangerousHtml: true,
+    extensions: [gfm()],
+    htmlExtensions: [gfmHtml()]
+  })
+}
+
+const TRACEBACK = [
+  'verify: http://127.0.0.1:8000/version (requested from the host) gave no commit within 30 s (version-timeout).',
+  `Expected commit: ${TEST_SHA}`,
+  '--- this start in /srv/app/.deploy/service.log',
+  'Traceback (most recent call last):',
+  '  File "/srv/app/releases/r2/app.py", line 3, in <module>',
+  '    main(*args, **kwargs)',
+  '',
+  'ValueError: bad <config> & "quotes" with ``` inside',
+  '--- port 8000 is free'
+].join('\n')
+
+describe('the job summary, rendered as GitHub renders it', () => {
+  it('a success: one row per host with its release and downtime, and the phase times', () => {
+    const report = new DeployReport()
+    report.sha = TEST_SHA
+    const host = report.addHost('a:22')
+    Object.assign(host, { result: 'success', release: 'r1', downtimeSeconds: 0.4321 })
+    host.phases.push({ phase: 'connect', seconds: 0.25, ok: true })
+    const html = rendered(report)
+    expect(html).toContain('<h2>Verified SSH Deploy</h2>')
+    expect(html).toContain(
+      `<p><strong>Deployed to 1 host</strong> · commit <code>${TEST_SHA}</code>`
+    )
+    expect(html).toContain('<td>a:22</td><td>success</td><td>r1</td><td>0.43 s</td><td>no</td>')
+    expect(html).toContain('<h3>a:22: success</h3>')
+    expect(html).toContain('<p>connect 0.3 s</p>')
+  })
+
+  it('a failure with a Python traceback: the message, then the excerpt verbatim in a code block', () => {
+    const report = new DeployReport()
+    report.sha = TEST_SHA
+    const host = report.addHost('a:22')
+    const outcome = `Rolled back to r1, the release live before this deploy: it is verified serving ${TEST_SHA}.`
+    Object.assign(host, {
+      result: 'failed',
+      failedPhase: 'verify',
+      rolledBack: true,
+      rollbackOutcome: outcome,
+      error: `${TRACEBACK}\n${outcome}`
+    })
+    host.phases.push({ phase: 'verify', seconds: 30.1, ok: false })
+    const html = rendered(report)
+    expect(html).toContain('<td>a:22</td><td>failed in verify</td>')
+    expect(html).toContain(
+      '<p>verify: http://127.0.0.1:8000/version (requested from the host) gave no commit within 30 s (version-timeout).</p>'
+    )
+    const code = /<pre><code class="language-text">([\s\S]*?)<\/code><\/pre>/.exec(html)?.[1]
+    expect(code).toBe(
+      TRACEBACK.split('\n')
+        .slice(1)
+        .join('\n')
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;') + '\n'
+    )
+    expect(html).not.toContain('<em>')
+    expect(html).toContain('<details open><summary>Details</summary>')
+    expect(html).toContain(`<p><strong>Rollback:</strong> ${outcome}</p>`)
+  })
+
+  it('invalid inputs: the problems, and no empty table', () => {
+    const report = new DeployReport()
+    report.inputProblems = [
+      "host is '<x>': use host, host:port or user@host",
+      'target is required: set it to the absolute directory on the host'
+    ]
+    const html = rendered(report)
+    expect(html).toContain(
+      '<strong>The inputs were refused</strong>, so nothing was changed on any host'
+    )
+    expect(html).toContain('<li>host is &#39;&lt;x&gt;&#39;: use host, host:port or user@host</li>')
+    expect(html).toContain(
+      '<li>target is required: set it to the absolute directory on the host</li>'
+    )
+    expect(html).not.toContain('<table>')
+  })
+
+  it("two hosts: each keeps its own section after the other's excerpt", () => {
+    const report = new DeployReport()
+    report.sha = TEST_SHA
+    Object.assign(report.addHost('a:22'), {
+      result: 'failed',
+      failedPhase: 'verify',
+      error: TRACEBACK
+    })
+    Object.assign(report.addHost('b:22'), { result: 'success', release: 'r2' })
+    Object.assign(report.addHost('c:22'), { result: 'not-started' })
+    const html = rendered(report)
+    expect(html).toContain('<p><strong>Failed on 1 of 3 hosts</strong>')
+    expect(html).toContain('<td>b:22</td><td>success</td><td>r2</td>')
+    expect(html).toContain('<td>c:22</td><td>not-started</td>')
+    expect(html.indexOf('<h3>b:22: success</h3>')).toBeGreaterThan(html.indexOf('</details>'))
+    expect(html).not.toContain('<h3>c:22')
   })
 })
 

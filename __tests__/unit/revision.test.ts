@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 const warning = jest.fn<(message: string) => void>()
-jest.unstable_mockModule('@actions/core', () => ({ warning }))
+const info = jest.fn<(message: string) => void>()
+jest.unstable_mockModule('@actions/core', () => ({ warning, info }))
 const { resolveSha } = await import('../../src/revision.js')
 
 function gitRepo(): { dir: string; head: string } {
@@ -23,28 +24,41 @@ function gitRepo(): { dir: string; head: string } {
   return { dir, head: git('rev-parse', 'HEAD') }
 }
 
-const saved = process.env.GITHUB_SHA
+const saved = { sha: process.env.GITHUB_SHA, event: process.env.GITHUB_EVENT_NAME }
 afterEach(() => {
-  if (saved === undefined) delete process.env.GITHUB_SHA
-  else process.env.GITHUB_SHA = saved
+  if (saved.sha === undefined) delete process.env.GITHUB_SHA
+  else process.env.GITHUB_SHA = saved.sha
+  if (saved.event === undefined) delete process.env.GITHUB_EVENT_NAME
+  else process.env.GITHUB_EVENT_NAME = saved.event
   warning.mockClear()
+  info.mockClear()
 })
 
 describe('resolveSha', () => {
-  it('prefers the sha input', () => {
+  it('prefers the sha input', async () => {
     expect(resolveSha('a'.repeat(40), '/nonexistent')).toBe('a'.repeat(40))
   })
 
-  it('uses HEAD of a git work tree, warning when GITHUB_SHA differs', () => {
+  it('uses HEAD of a git work tree; a push whose checkout is another commit warns', async () => {
     const { dir, head } = gitRepo()
     process.env.GITHUB_SHA = 'b'.repeat(40)
+    process.env.GITHUB_EVENT_NAME = 'push'
     expect(resolveSha(undefined, dir)).toBe(head)
     expect(warning.mock.calls[0][0]).toContain(
-      `HEAD of '${dir}' is ${head} but GITHUB_SHA is ${'b'.repeat(40)}`
+      `HEAD of '${dir}' is ${head}, not GITHUB_SHA ${'b'.repeat(40)}; deploying HEAD`
     )
   })
 
-  it('falls back to GITHUB_SHA outside a work tree, and fails clearly with neither', () => {
+  it('a workflow_dispatch redeploying a chosen ref only says what it deploys', async () => {
+    const { dir, head } = gitRepo()
+    process.env.GITHUB_SHA = 'b'.repeat(40)
+    process.env.GITHUB_EVENT_NAME = 'workflow_dispatch'
+    expect(resolveSha(undefined, dir)).toBe(head)
+    expect(warning).not.toHaveBeenCalled()
+    expect(info.mock.calls[0][0]).toContain('as the workflow_dispatch run checked it out')
+  })
+
+  it('falls back to GITHUB_SHA outside a work tree, and fails clearly with neither', async () => {
     const plain = mkdtempSync(join(tmpdir(), 'vsd-plain-'))
     process.env.GITHUB_SHA = 'C'.repeat(40)
     expect(resolveSha(undefined, plain)).toBe('c'.repeat(40))

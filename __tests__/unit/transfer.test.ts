@@ -54,6 +54,84 @@ describe('excludeMatcher', () => {
   })
 })
 
+describe('exclude means what .gitignore means', () => {
+  const patterns = [
+    '*.log',
+    '!keep.log',
+    'build/',
+    '/dist',
+    'docs/**/*.md',
+    '!docs/api/index.md',
+    'cache*',
+    '!cache-keep',
+    'tmp/*',
+    '!tmp/.gitkeep',
+    '\\#literal',
+    'space name.txt',
+    '**/secrets/*.key'
+  ]
+  const files = [
+    'app.py',
+    'server.log',
+    'keep.log',
+    'logs/keep.log',
+    'logs/other.log',
+    'build/out.js',
+    'src/build/out.js',
+    'dist/app.js',
+    'src/dist/app.js',
+    'docs/readme.md',
+    'docs/api/index.md',
+    'docs/api/deep/page.md',
+    'cache.db',
+    'cache-keep',
+    'tmp/x',
+    'tmp/.gitkeep',
+    '#literal',
+    'space name.txt',
+    'a/secrets/id.key',
+    'secrets/id.key',
+    'secrets/id.pub'
+  ]
+
+  it('ships exactly the files git does not ignore for the same patterns (negation included)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'vsd-ignore-'))
+    for (const file of files) {
+      mkdirSync(join(root, file, '..'), { recursive: true })
+      writeFileSync(join(root, file), file)
+    }
+    writeFileSync(join(root, '.gitignore'), `${patterns.join('\n')}\n`)
+    execFileSync('git', ['init', '-q', root])
+    const gitKeeps = execFileSync(
+      'git',
+      ['-C', root, 'ls-files', '--others', '--exclude-standard', '-z'],
+      {
+        encoding: 'utf8'
+      }
+    )
+      .split('\0')
+      .filter(path => path && path !== '.gitignore')
+      .sort()
+    const scanned = await scanSource(root, excludeMatcher(patterns))
+    const shipped = scanned
+      .filter(entry => entry.type === 'file' && entry.path !== '.gitignore')
+      .map(entry => entry.path)
+      .sort()
+    expect(shipped).toEqual(gitKeeps)
+    // The cases a hand-written matcher got wrong: a negation keeps the rest of the tree.
+    expect(shipped).toEqual(
+      expect.arrayContaining(['app.py', 'keep.log', 'logs/keep.log', 'docs/api/index.md'])
+    )
+    expect(shipped).not.toContain('server.log')
+  })
+
+  it('a negation cannot bring back what is always excluded', () => {
+    const excluded = excludeMatcher(['!*.pyc', '!.git'])
+    expect(excluded('pkg/mod.pyc', false)).toBe(true)
+    expect(excluded('.git', true)).toBe(true)
+  })
+})
+
 describe('planTransfer', () => {
   const file = (path: string, hash: string, mode = 0o644): TreeEntry => ({
     path,

@@ -46,7 +46,7 @@ fi
 waited=0
 while ! made=$(mkdir -- ${layout.lockDir} 2>&1); do
   if [ ! -d ${layout.lockDir} ]; then rm -f -- ${pending}; printf '%s\n' "$made" >&2; exit 1; fi
-  if [ "$waited" = 0 ]; then printf 'waiting for the deploy lock, held by: %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"; fi
+  if [ "$((waited % 10))" = 0 ]; then printf 'waiting for the deploy lock (%s of %s s), held by: %s\n' "$waited" ${timeoutSeconds} "$(cat -- ${ownerFile} 2>/dev/null)"; fi
   if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending}; printf 'owner %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
   # The session that ran this is gone (a cancelled job): stop waiting, or the lock is taken for nobody.
   if [ ! -d "/proc/$PPID" ]; then rm -f -- ${pending}; exit 1; fi

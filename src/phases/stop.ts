@@ -141,6 +141,9 @@ interface WaitParameters {
   killAfterTimeout: boolean
 }
 
+/** Seconds between the progress lines of a long wait-for-exit. */
+const PROGRESS_SECONDS = 5
+
 /** Exit code of the wait-for-exit body when the old service outlived stop-timeout. */
 const STILL_RUNNING = 3
 
@@ -155,7 +158,7 @@ export function waitForExitBody(parameters: WaitParameters): ShellCode {
   return sh`pattern=${pattern}
 groups=$stopped_groups
 ports=${ports.map(String).join(' ')}
-now_s; begin=$now
+now_s; begin=$now; reported=$now
 deadline=$((begin + ${timeoutSeconds}))
 killed=
 # First watch the processes the stop signalled, every 10 ms with shell builtins only (no process
@@ -183,6 +186,13 @@ while :; do
   held=; read -r held < "$held_file" || :
   now_s
   if [ -z "$alive$held" ]; then rm -f -- "$held_file"; printf 'old service gone after %s s\n' "$((now - begin))"; break; fi
+  if [ "$((now - reported))" -ge ${PROGRESS_SECONDS} ]; then
+    reported=$now
+    printf 'still waiting after %s s (stop-timeout %s):' "$((now - begin))" ${timeoutSeconds}
+    for pid in $alive; do printf ' pid %s (%s)' "$pid" "$(cmdline_of "$pid" | cut -c1-80)"; done
+    for port in $held; do printf ' port %s held' "$port"; done
+    echo
+  fi
   if [ "$now" -ge "$deadline" ]; then
     if [ -z "$killed" ] && [ -n "$alive" ] && ${killAfterTimeout ? sh`true` : sh`false`}; then
       printf 'still running after %s s: SIGKILL to%s\n' ${timeoutSeconds} "$alive"

@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
 import type { RemoteLayout } from '../layout.js'
 import { sh, type ShellCode } from '../shell.js'
-import { ALWAYS_EXCLUDED, excludeMatcher } from '../source-tree.js'
+import { excludeMatcher } from '../source-tree.js'
 import { clearBytecodeScript } from './bytecode.js'
 import { IN_PLACE_TREE, manifestPath, tarCopyScript } from './upload.js'
 
@@ -84,7 +84,7 @@ export function planInPlaceDeletions(
   exclude: string[],
   sharedPaths: string[]
 ): InPlaceDeletions {
-  const excludedBy = excludeMatcher([...ALWAYS_EXCLUDED, ...exclude])
+  const excludedBy = excludeMatcher(exclude)
   const isSharedParent = (path: string) => sharedPaths.some(shared => shared.startsWith(`${path}/`))
   const below = (parents: string[], path: string) =>
     parents.some(parent => path.startsWith(`${parent}/`))

@@ -207,8 +207,9 @@ export function packTree(
   entries: TreeEntry[],
   send: Set<string>,
   meta: Record<string, Buffer> = {}
-): { stream: Readable; wireBytes: () => number } {
+): { stream: Readable; wireBytes: () => number; packed: { files: number; bytes: number } } {
   const pack = tar.pack()
+  const packed = { files: 0, bytes: 0 }
   const add = (headers: EntryHeader, body?: Buffer): Promise<EntryHeader> =>
     new Promise((resolve, reject) => {
       const done = (error?: Error | null): void => (error ? reject(error) : resolve(headers))
@@ -246,6 +247,8 @@ export function packTree(
             )
           })
         }
+        packed.files++
+        packed.bytes += entry.size
       }
     }
     for (const [name, body] of Object.entries(meta))
@@ -263,7 +266,7 @@ export function packTree(
   })
   fill().catch(error => counted.destroy(error as Error))
   pack.pipe(createParallelGzip({ level: GZIP_LEVEL })).pipe(counted)
-  return { stream: counted, wireBytes: () => wire }
+  return { stream: counted, wireBytes: () => wire, packed }
 }
 
 /** Shared paths that lie below a symlink of the source tree, with that symlink. */
@@ -286,6 +289,8 @@ export function symlinkCrossings(
 }
 
 const MIB = 1024 * 1024
+/** Milliseconds between the progress lines of a long upload. */
+const PROGRESS_MS = 5000
 const BLOCK = 4096
 
 /** What a tree takes on disk, roughly: each file rounded up to whole blocks, a block per entry. */
@@ -318,7 +323,7 @@ export function scanUploadSource(settings: Settings): Promise<TreeEntry[]> {
     const isShared = under(settings.sharedPaths)
     // A managed venv is linked in as .venv on the host; a local one is never shipped.
     const managed = settings.pythonRequirements.length > 0 ? ['/.venv'] : []
-    const excluded = excludeMatcher([...ALWAYS_EXCLUDED, ...managed, ...settings.exclude])
+    const excluded = excludeMatcher(settings.exclude, [...ALWAYS_EXCLUDED, ...managed])
     // In place, shared paths are the host's own: never shipped, never touched by the sync.
     const skip =
       settings.strategy === 'in-place'
@@ -423,17 +428,27 @@ export async function upload(ctx: DeployContext): Promise<void> {
   stdin.write(`${name}\n${base ?? ''}\n`)
   packed.stream.on('error', error => stdin.destroy(error))
   packed.stream.pipe(stdin)
-  await receiving.catch((error: unknown) => {
-    if (error instanceof RemoteCommandError && /No space left on device/.test(error.stderr)) {
-      throw new Error(
-        `no space left on the host while the new tree was written in ${layout.target}; the partial tree was removed. ` +
-          `Free space there, then deploy again. ${error.message}`
-      )
-    }
-    throw error
-  })
-
   const sentBytes = send.reduce((sum, entry) => sum + entry.size, 0)
+  const mb = (bytes: number) => (bytes / MIB).toFixed(1)
+  const progress = setInterval(
+    () =>
+      core.info(
+        `sending: ${packed.packed.files} of ${send.length} file(s), ${mb(packed.packed.bytes)} of ${mb(sentBytes)} MB (${mb(packed.wireBytes())} MB on the wire so far)`
+      ),
+    PROGRESS_MS
+  )
+  await receiving
+    .finally(() => clearInterval(progress))
+    .catch((error: unknown) => {
+      if (error instanceof RemoteCommandError && /No space left on device/.test(error.stderr)) {
+        throw new Error(
+          `no space left on the host while the new tree was written in ${layout.target}; the partial tree was removed. ` +
+            `Free space there, then deploy again. ${error.message}`
+        )
+      }
+      throw error
+    })
+
   report.uploadedFiles = send.length
   report.uploadedBytes = sentBytes
   core.info(

@@ -139,6 +139,15 @@ async function failure(
   return new Error(`${lines.join('\n')}\n${diagnostics}`)
 }
 
+/** Milliseconds between the progress lines of a long verify. */
+const PROGRESS_MS = 5000
+
+/** One poll in words, for a progress line. */
+function describePoll(poll: Poll): string {
+  if (poll.commit) return `${poll.commit}${poll.problem ? ` (${poll.problem})` : ''}`
+  return poll.problem ?? '(none)'
+}
+
 /** Poll fast while a quick service comes up, then back off to once a second. */
 export function pollDelayMs(elapsedMs: number): number {
   if (elapsedMs < 5000) return 50
@@ -190,6 +199,7 @@ async function checkIdentity(ctx: DeployContext, restart: Restart, sha: string):
 async function awaitCommit(ctx: DeployContext, restart: Restart, sha: string): Promise<Poll> {
   const begun = Date.now()
   const deadline = begun + ctx.settings.versionTimeoutSeconds * 1000
+  let reported = begun
   let last: Poll | undefined
   for (;;) {
     last = await poll(ctx)
@@ -214,6 +224,12 @@ async function awaitCommit(ctx: DeployContext, restart: Restart, sha: string): P
       }
       if (identity.free.length === 0) return last
       last = { ...last, problem: `port(s) ${identity.free.join(', ')} in ports not held yet` }
+    }
+    if (Date.now() - reported >= PROGRESS_MS) {
+      reported = Date.now()
+      core.info(
+        `still waiting for ${sha.slice(0, 12)}: last answer ${describePoll(last)}; ${Math.max(0, Math.round((deadline - Date.now()) / 1000))} s left (version-timeout)`
+      )
     }
     const delay = pollDelayMs(Date.now() - begun)
     if (Date.now() + delay > deadline) break
