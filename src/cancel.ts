@@ -8,7 +8,7 @@ import type { DeployReport } from './report.js'
  * outputs and summary, and exits: a restart already on the host finishes there by itself, and the
  * post step verifies (or rolls back) a switch left unverified and releases the locks.
  */
-export function exitOnCancel(report: DeployReport): void {
+export function exitOnCancel(report: DeployReport, onCancel: () => Promise<void>): void {
   let cancelled = false
   const onSignal = (signal: NodeJS.Signals): void => {
     if (cancelled) return
@@ -27,10 +27,7 @@ export function exitOnCancel(report: DeployReport): void {
         '(rolling it back if that fails and rollback-on-failure is true) and releases the deploy lock.'
     )
     report.writeOutputs()
-    void report
-      .writeSummary()
-      .catch(() => undefined)
-      .finally(() => process.exit(1))
+    void Promise.allSettled([report.writeSummary(), onCancel()]).finally(() => process.exit(1))
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)

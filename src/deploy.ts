@@ -20,6 +20,7 @@ import { restartService } from './phases/restart.js'
 import { switchBody } from './phases/switch.js'
 import { scanUploadSource, upload } from './phases/upload.js'
 import { PhaseError, runPhase } from './phase.js'
+import { runContext } from './run-context.js'
 import { describePlan } from './plan.js'
 import type { DeployReport, HostReport } from './report.js'
 import type { Settings } from './settings.js'
@@ -64,7 +65,7 @@ async function ship(
 ): Promise<void> {
   const label = hostLabel(address)
   const layout = remoteLayout(session.target, session.startLog)
-  const owner = lockOwner(sha)
+  const owner = lockOwner(sha, runContext().runUrl)
   const lock: HeldLock = {
     host: address.host,
     port: address.port,

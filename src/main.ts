@@ -1,6 +1,8 @@
 import * as core from '@actions/core'
 import { exitOnCancel } from './cancel.js'
 import { deployAll } from './deploy.js'
+import { GitHubDeployment } from './deployments.js'
+import { hostLabel } from './host-address.js'
 import { DeployReport } from './report.js'
 import { resolveSha } from './revision.js'
 import { getSettings, InputError } from './settings.js'
@@ -8,11 +10,27 @@ import { getSettings, InputError } from './settings.js'
 /** The action: parse inputs, deploy, and always report. */
 export async function run(): Promise<void> {
   const report = new DeployReport()
-  exitOnCancel(report)
+  let deployment: GitHubDeployment | undefined
+  exitOnCancel(report, async () => deployment?.cancelled())
   try {
     const settings = getSettings()
-    report.sha = resolveSha(settings.sha, settings.source)
-    await deployAll(settings, report.sha, report)
+    report.sha = await resolveSha(settings.sha, settings.source)
+    deployment = settings.dryRun
+      ? undefined
+      : await GitHubDeployment.start(
+          settings,
+          report.sha,
+          settings.hosts.map(address => hostLabel(address))
+        )
+    report.deploymentId = deployment?.id
+    try {
+      await deployAll(settings, report.sha, report)
+    } finally {
+      await deployment?.finish(
+        report.hosts.every(host => host.result === 'success'),
+        report.hosts.some(host => host.rolledBack)
+      )
+    }
   } catch (error) {
     if (error instanceof InputError) report.inputProblems = error.problems
     else if (report.hosts.length === 0)

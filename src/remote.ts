@@ -1,6 +1,8 @@
 import * as core from '@actions/core'
+import type { NodeSSH } from 'node-ssh'
+import { StringDecoder } from 'node:string_decoder'
+import { Readable } from 'node:stream'
 import type { Client, ClientChannel } from 'ssh2'
-import type { Readable } from 'node:stream'
 import { sh, ShellCode } from './shell.js'
 
 export interface RemoteResult {
@@ -70,10 +72,15 @@ class LineEcho {
 export class Remote {
   private lostReason: string | undefined
 
+  /** The ssh2 client under node-ssh, for port forwarding (the version check from the host). */
+  readonly client: Client
+
   constructor(
-    readonly client: Client,
+    private readonly ssh: NodeSSH,
     readonly label: string
   ) {
+    const client = ssh.connection as Client
+    this.client = client
     client.on('error', error => {
       this.lostReason ??= error.message
     })
@@ -136,80 +143,84 @@ export class Remote {
 
       // exec replaces the login shell, so nothing but this marked sh carries the script's text.
       const marked = sh`export ${new ShellCode(CONTROL_MARKER)}=1; exec sh -c ${command.text}`
-      this.client.exec(marked.text, (error, stream) => {
-        if (error) {
-          finish(
-            new RemoteCommandError(
-              phase,
-              null,
-              '',
-              `could not start a command on ${this.label}: ${error.message}`
-            )
+      // Decoded here, not by node-ssh: a character split across two chunks must stay whole.
+      const outDecoder = new StringDecoder('utf8')
+      const errDecoder = new StringDecoder('utf8')
+      const stdin = Buffer.isBuffer(options.stdin) ? Readable.from([options.stdin]) : options.stdin
+      stdin?.on('error', streamError =>
+        finish(
+          new RemoteCommandError(
+            phase,
+            null,
+            stderr,
+            `sending data to ${this.label} failed: ${streamError.message}`
           )
-          return
-        }
-        channel = stream
-        stream.setEncoding('utf8')
-        stream.stderr.setEncoding('utf8')
-        stream.on('data', (chunk: string) => {
-          if (stdout.length < MAX_CAPTURE) stdout += chunk
-          if (options.echo) echoOut.push(chunk)
-          options.onStdout?.(stdout)
+        )
+      )
+      this.ssh
+        .execCommand(marked.text, {
+          stdin,
+          noTrim: true,
+          onChannel: opened => (channel = opened),
+          onStdout: chunk => {
+            const text = outDecoder.write(chunk)
+            if (stdout.length < MAX_CAPTURE) stdout += text
+            if (options.echo) echoOut.push(text)
+            options.onStdout?.(stdout)
+          },
+          onStderr: chunk => {
+            const text = errDecoder.write(chunk)
+            if (stderr.length < MAX_CAPTURE) stderr += text
+            else stderr = stderr.slice(-MAX_CAPTURE / 2) + text
+            if (options.echo) echoErr.push(text)
+          }
         })
-        stream.stderr.on('data', (chunk: string) => {
-          if (stderr.length < MAX_CAPTURE) stderr += chunk
-          else stderr = stderr.slice(-MAX_CAPTURE / 2) + chunk
-          if (options.echo) echoErr.push(chunk)
-        })
-        stream.on('close', (code: number | null | undefined) => {
-          if (typeof code !== 'number') {
-            const why = this.lostReason
-              ? `the SSH connection was lost (${this.lostReason})`
-              : 'no exit status was returned'
+        .then(
+          ({ code }) => {
+            if (typeof code !== 'number') {
+              const why = this.lostReason
+                ? `the SSH connection was lost (${this.lostReason})`
+                : 'no exit status was returned'
+              finish(
+                new RemoteCommandError(
+                  phase,
+                  null,
+                  stderr,
+                  `command on ${this.label} ended without an exit code: ${why}`
+                )
+              )
+              return
+            }
+            if (code !== 0 && !options.allowFailure) {
+              finish(
+                new RemoteCommandError(
+                  phase,
+                  code,
+                  stderr,
+                  `command on ${this.label} exited with code ${code}` +
+                    (stderr.trim() ? `; last stderr:\n${lastLines(stderr, 20)}` : '')
+                )
+              )
+              return
+            }
+            finish(undefined, { code, stdout, stderr })
+          },
+          (error: Error) =>
             finish(
               new RemoteCommandError(
                 phase,
                 null,
-                stderr,
-                `command on ${this.label} ended without an exit code: ${why}`
+                '',
+                this.lostReason
+                  ? `the SSH connection to ${this.label} was lost (${this.lostReason})`
+                  : `could not start a command on ${this.label}: ${error.message}`
               )
             )
-            return
-          }
-          if (code !== 0 && !options.allowFailure) {
-            finish(
-              new RemoteCommandError(
-                phase,
-                code,
-                stderr,
-                `command on ${this.label} exited with code ${code}` +
-                  (stderr.trim() ? `; last stderr:\n${lastLines(stderr, 20)}` : '')
-              )
-            )
-            return
-          }
-          finish(undefined, { code, stdout, stderr })
-        })
-        if (options.stdin === undefined) stream.end()
-        else if (Buffer.isBuffer(options.stdin)) stream.end(options.stdin)
-        else {
-          options.stdin.on('error', streamError =>
-            finish(
-              new RemoteCommandError(
-                phase,
-                null,
-                stderr,
-                `sending data to ${this.label} failed: ${streamError.message}`
-              )
-            )
-          )
-          options.stdin.pipe(stream)
-        }
-      })
+        )
     })
   }
 
   close(): void {
-    this.client.end()
+    this.ssh.dispose()
   }
 }

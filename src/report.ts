@@ -76,6 +76,8 @@ export class DeployReport {
   inputProblems?: string[]
   /** A failure before any host was tried (e.g. the commit could not be told). */
   error?: string
+  /** With environment: the GitHub deployment recording this run. */
+  deploymentId?: number
   private readonly started = Date.now()
 
   addHost(host: string): HostReport {
@@ -117,6 +119,7 @@ export class DeployReport {
       'duration-seconds': ((Date.now() - this.started) / 1000).toFixed(1),
       'downtime-seconds': this.longestDowntime(),
       'venv-reused': this.venvReused(),
+      'deployment-id': this.deploymentId === undefined ? '' : String(this.deploymentId),
       hosts: JSON.stringify(
         this.hosts.map(({ plan: _plan, ...host }) => ({
           ...host,

@@ -1,27 +1,30 @@
 import * as core from '@actions/core'
-import { execFileSync } from 'node:child_process'
+import { getExecOutput } from '@actions/exec'
+import { runContext } from './run-context.js'
 
-function gitHead(source: string): string | undefined {
+async function gitHead(source: string): Promise<string | undefined> {
   try {
-    const output = execFileSync('git', ['-C', source, 'rev-parse', '--verify', 'HEAD'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore']
-    })
-    return output.trim().toLowerCase() || undefined
+    const { exitCode, stdout } = await getExecOutput(
+      'git',
+      ['-C', source, 'rev-parse', '--verify', 'HEAD'],
+      { silent: true, ignoreReturnCode: true }
+    )
+    return exitCode === 0 ? stdout.trim().toLowerCase() || undefined : undefined
   } catch {
-    return undefined
+    return undefined // no git on the runner
   }
 }
 
 /** The commit to stamp and verify: the `sha` input, else HEAD of `source`, else GITHUB_SHA. */
-export function resolveSha(given: string | undefined, source: string): string {
+export async function resolveSha(given: string | undefined, source: string): Promise<string> {
   if (given) return given
-  const head = gitHead(source)
-  const fromEnv = process.env.GITHUB_SHA?.trim().toLowerCase() || undefined
+  const head = await gitHead(source)
+  const run = runContext()
+  const fromEnv = run.sha?.trim().toLowerCase() || undefined
   if (head && fromEnv && head !== fromEnv) {
     // A dispatch or schedule run checks out the ref it was given; only on a push does a checkout
     // that is not the pushed commit suggest a mistake.
-    const event = process.env.GITHUB_EVENT_NAME
+    const event = run.event || undefined
     const text = `HEAD of '${source}' is ${head}, not GITHUB_SHA ${fromEnv}; deploying HEAD (what is on disk)`
     if (event === 'push') core.warning(`${text}. Set the sha input to choose.`)
     else core.info(`${text}, as the ${event ?? 'workflow'} run checked it out.`)

@@ -55,6 +55,10 @@ export interface Settings {
   lockTimeoutSeconds: number
   maxParallel: number
   dryRun: boolean
+  /** Set: the deploy is recorded as a GitHub deployment to this environment. */
+  environment?: string
+  environmentUrl?: URL
+  githubToken?: string
 }
 
 /** Defaults shared with action.yml (a test keeps the two equal). */
@@ -234,6 +238,37 @@ function parsePythonEnvironment(
     pythonRequirements,
     pythonInstallCommand: `pip install ${lists.map(path => `-r ${quote(path)}`).join(' ')}`
   }
+}
+
+/** environment, environment-url and github-token (DESIGN.md, "GitHub deployments"). */
+function parseGitHubDeployment(
+  reader: InputReader
+): Pick<Settings, 'environment' | 'environmentUrl' | 'githubToken'> {
+  const githubToken = reader.optional('github-token')
+  if (githubToken) core.setSecret(githubToken)
+  const environment = reader.optional('environment')
+  const urlText = reader.optional('environment-url')
+  let environmentUrl: URL | undefined
+  if (urlText) {
+    try {
+      environmentUrl = new URL(urlText)
+      if (!['http:', 'https:'].includes(environmentUrl.protocol)) throw new Error('not http')
+    } catch {
+      reader.problem(
+        'environment-url',
+        urlText,
+        'use an http:// or https:// URL, e.g. https://app.example.com'
+      )
+    }
+  }
+  if (environment && !githubToken) {
+    reader.problem(
+      'github-token',
+      undefined,
+      'empty while environment is set: leave it at its default (the job token) or pass a token with deployments: write'
+    )
+  }
+  return { environment, environmentUrl, githubToken }
 }
 
 function parseHosts(reader: InputReader): HostAddress[] {
@@ -464,7 +499,8 @@ export function getSettings(
     rollbackOnFailure: reader.boolean('rollback-on-failure'),
     lockTimeoutSeconds: reader.integer('lock-timeout', 0, 86400),
     maxParallel: reader.integer('max-parallel', 1, 100),
-    dryRun: reader.boolean('dry-run')
+    dryRun: reader.boolean('dry-run'),
+    ...parseGitHubDeployment(reader)
   }
   if (reader.problems.length > 0) throw new InputError(reader.problems)
   return settings

@@ -1,4 +1,5 @@
-import { Client, type AuthenticationType, type ConnectConfig } from 'ssh2'
+import { NodeSSH, type Config } from 'node-ssh'
+import type { AuthenticationType, Client, ConnectConfig } from 'ssh2'
 import { createConnection, type Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import { hostLabel, type HostAddress } from './host-address.js'
@@ -20,6 +21,9 @@ export interface SshOptions {
 }
 
 export interface SshConnection {
+  /** The node-ssh connection: its execCommand runs every remote command. */
+  ssh: NodeSSH
+  /** Its ssh2 client, for what node-ssh has no verb for (port forwarding). */
   client: Client
   /** How the host key was accepted, for the log. */
   hostKeyReason: string
@@ -135,13 +139,13 @@ export async function openSsh(address: HostAddress, options: SshOptions): Promis
 }
 
 function handshake(address: HostAddress, options: SshOptions): Promise<SshConnection> {
-  const client = new Client()
+  const ssh = new NodeSSH()
   const timeoutMs = options.connectTimeoutSeconds * 1000
   let hostKeyProblem: string | undefined
   let hostKeyReason = ''
   let hostKeyVerified = false
   const preferred = pinnedKeyAlgorithms(options.hostKeys, address)
-  const config: ConnectConfig = {
+  const config = {
     host: address.host,
     port: address.port,
     username: address.username,
@@ -161,7 +165,7 @@ function handshake(address: HostAddress, options: SshOptions): Promise<SshConnec
     ...(preferred.length > 0
       ? { algorithms: { serverHostKey: { remove: preferred, prepend: preferred } } }
       : {})
-  } as ConnectConfig
+  } as ConnectConfig as Config
 
   return new Promise((resolve, reject) => {
     let settled = false
@@ -169,8 +173,8 @@ function handshake(address: HostAddress, options: SshOptions): Promise<SshConnec
       if (settled) return
       settled = true
       clearTimeout(deadline)
-      client.end()
-      client.destroy()
+      ssh.connection?.end()
+      ssh.connection?.destroy()
       reject(new Error(hostKeyProblem ?? message))
     }
     // ssh2's readyTimeout covers the handshake; this also bounds DNS and a stuck TCP connect.
@@ -185,20 +189,27 @@ function handshake(address: HostAddress, options: SshOptions): Promise<SshConnec
         ),
       timeoutMs + 1000
     )
-    client.on('ready', () => {
-      if (settled) return
-      settled = true
-      clearTimeout(deadline)
-      resolve({ client, hostKeyReason, hostKeyVerified })
-    })
-    client.on('error', error => fail(explainConnectError(error, address, options)))
-    client.on('close', () =>
-      fail(`${hostLabel(address)} closed the connection before it was ready`)
+    ssh.connect(config).then(
+      connected => {
+        const client = connected.connection as Client
+        if (settled) {
+          client.end()
+          return
+        }
+        settled = true
+        clearTimeout(deadline)
+        // node-ssh drops its error listener once ready; an error with none would crash the action.
+        // Whoever uses the connection (Remote, a jump host's channel) reports the loss itself.
+        client.on('error', () => undefined)
+        resolve({ ssh: connected, client, hostKeyReason, hostKeyVerified })
+      },
+      (error: Error & { level?: string; code?: string }) =>
+        // node-ssh reports a close before ready as "No response from server".
+        fail(
+          /No response from server/.test(error.message)
+            ? `${hostLabel(address)} closed the connection before it was ready`
+            : explainConnectError(error, address, options)
+        )
     )
-    try {
-      client.connect(config)
-    } catch (error) {
-      fail(`SSH connection to ${hostLabel(address)} could not start: ${(error as Error).message}`)
-    }
   })
 }

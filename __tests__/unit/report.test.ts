@@ -52,6 +52,7 @@ describe('DeployReport', () => {
         'duration-seconds',
         'downtime-seconds',
         'venv-reused',
+        'deployment-id',
         'hosts'
       ].sort()
     )

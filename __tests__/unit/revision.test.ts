@@ -7,6 +7,17 @@ import { join } from 'node:path'
 const warning = jest.fn<(message: string) => void>()
 const info = jest.fn<(message: string) => void>()
 jest.unstable_mockModule('@actions/core', () => ({ warning, info }))
+// The toolkit's context reads the environment once, at import; these tests change it per case.
+jest.unstable_mockModule('@actions/github', () => ({
+  context: {
+    get sha() {
+      return process.env.GITHUB_SHA
+    },
+    get eventName() {
+      return process.env.GITHUB_EVENT_NAME
+    }
+  }
+}))
 const { resolveSha } = await import('../../src/revision.js')
 
 function gitRepo(): { dir: string; head: string } {
@@ -36,14 +47,14 @@ afterEach(() => {
 
 describe('resolveSha', () => {
   it('prefers the sha input', async () => {
-    expect(resolveSha('a'.repeat(40), '/nonexistent')).toBe('a'.repeat(40))
+    expect(await resolveSha('a'.repeat(40), '/nonexistent')).toBe('a'.repeat(40))
   })
 
   it('uses HEAD of a git work tree; a push whose checkout is another commit warns', async () => {
     const { dir, head } = gitRepo()
     process.env.GITHUB_SHA = 'b'.repeat(40)
     process.env.GITHUB_EVENT_NAME = 'push'
-    expect(resolveSha(undefined, dir)).toBe(head)
+    expect(await resolveSha(undefined, dir)).toBe(head)
     expect(warning.mock.calls[0][0]).toContain(
       `HEAD of '${dir}' is ${head}, not GITHUB_SHA ${'b'.repeat(40)}; deploying HEAD`
     )
@@ -53,7 +64,7 @@ describe('resolveSha', () => {
     const { dir, head } = gitRepo()
     process.env.GITHUB_SHA = 'b'.repeat(40)
     process.env.GITHUB_EVENT_NAME = 'workflow_dispatch'
-    expect(resolveSha(undefined, dir)).toBe(head)
+    expect(await resolveSha(undefined, dir)).toBe(head)
     expect(warning).not.toHaveBeenCalled()
     expect(info.mock.calls[0][0]).toContain('as the workflow_dispatch run checked it out')
   })
@@ -61,9 +72,9 @@ describe('resolveSha', () => {
   it('falls back to GITHUB_SHA outside a work tree, and fails clearly with neither', async () => {
     const plain = mkdtempSync(join(tmpdir(), 'vsd-plain-'))
     process.env.GITHUB_SHA = 'C'.repeat(40)
-    expect(resolveSha(undefined, plain)).toBe('c'.repeat(40))
+    expect(await resolveSha(undefined, plain)).toBe('c'.repeat(40))
     delete process.env.GITHUB_SHA
-    expect(() => resolveSha(undefined, plain)).toThrow(
+    await expect(resolveSha(undefined, plain)).rejects.toThrow(
       'sha: cannot tell which commit is being deployed'
     )
   })

@@ -31,7 +31,11 @@ const command = 'python -m app serve --name "a b" && echo $HOME'
 
 const scripts: Record<string, ShellCode> = {
   'connect: tool check': toolCheckScript(),
-  'lock: acquire': acquireLockScript(layout, lockOwner(sha), 30),
+  'lock: acquire': acquireLockScript(
+    layout,
+    lockOwner(sha, 'https://github.com/o/r/actions/runs/1'),
+    30
+  ),
   'lock: release': releaseLockScript({ ...layout, token: 'token' }),
   'upload: inspect (releases)': inspectScript(layout, 'releases', 'REVISION'),
   'upload: inspect (in-place)': inspectScript(layout, 'in-place', 'REVISION'),

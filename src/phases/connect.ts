@@ -90,7 +90,7 @@ export async function connect(
       }
     )
   }
-  const remote = new Remote(connection.client, label)
+  const remote = new Remote(connection.ssh, label)
   try {
     const { stdout } = await remote.run(toolCheckScript(), {
       phase,

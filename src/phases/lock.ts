@@ -15,13 +15,13 @@ export interface LockOwner {
   token: string
 }
 
-export function lockOwner(sha: string, now = new Date()): LockOwner {
-  const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = process.env
-  const run =
-    GITHUB_REPOSITORY && GITHUB_RUN_ID
-      ? `${GITHUB_SERVER_URL ?? 'https://github.com'}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}`
-      : 'a run outside GitHub Actions'
-  return { run, sha, time: now.toISOString(), token: randomBytes(12).toString('hex') }
+export function lockOwner(sha: string, run: string, now = new Date()): LockOwner {
+  return {
+    run,
+    sha,
+    time: now.toISOString(),
+    token: randomBytes(12).toString('hex')
+  }
 }
 
 /**

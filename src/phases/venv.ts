@@ -57,7 +57,8 @@ fi`
   const link = `${tree}/.venv`
   // The install runs with the tree's .venv already linked, so it sees the environment start will.
   return sh`${foreign}
-version=$(${python} -c 'import platform; print(platform.python_implementation().lower() + "-" + platform.python_version())' < /dev/null) || exit ${VENV_EXIT.python}
+# -I -S: no site import, so asking the version costs the interpreter's bare start-up only.
+version=$(${python} -I -S -c 'import sys; print(sys.implementation.name + "-%d.%d.%d" % sys.version_info[:3])' < /dev/null) || exit ${VENV_EXIT.python}
 key=${hash}-$version
 venv=${venvs}/$key
 if [ -f "$venv"/${COMPLETE} ]; then how=reused; else
