@@ -51495,7 +51495,9 @@ async function restartService(ctx, switchTo, timings) {
     { phase: "wait-for-exit", body: waitForExitBody(waitParameters(ctx)) }
   ];
   if (switchTo) {
-    phases.push({ phase: "switch", body: switchTo }, { phase: "start", body: startBody(ctx) });
+    const switching = sh`printf '@@data release %s\n' ${ctx.release}
+${switchTo}`;
+    phases.push({ phase: "switch", body: switching }, { phase: "start", body: startBody(ctx) });
   }
   const entry = {
     host: session.address.host,
@@ -56476,9 +56478,16 @@ var GitHubDeployment = class _GitHubDeployment {
       return void 0;
     }
     const deployment = new _GitHubDeployment(octokit, run2.repository, id, settings);
+    saveState("deployment", String(id));
     info(`GitHub deployment ${id} to ${environment} created for ${sha}`);
     await deployment.status("in_progress", "Deploying");
     return deployment;
+  }
+  /** The deployment a cancelled run created, for the post step to finish (undefined outside a run). */
+  static resume(settings, id) {
+    const { repository } = runContext();
+    if (!repository || !settings.environment) return void 0;
+    return new _GitHubDeployment(getOctokit(settings.githubToken ?? ""), repository, id, settings);
   }
   /** The final status: success (with environment-url), or failure saying whether the rollback held. */
   async finish(success, rolledBack) {

@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import type { DeployContext } from './context.js'
+import { GitHubDeployment } from './deployments.js'
 import { hostLabel } from './host-address.js'
 import {
   awaitStepScript,
@@ -59,12 +60,18 @@ async function reportRestart(settings: Settings, restart: RunningRestart): Promi
   }
 }
 
+/** What the post step made of a switch left unverified. */
+type FinishedSwitch = 'verified' | 'rolled-back' | 'failed' | 'unknown'
+
 /**
  * Finishes a switch the main step left unverified: waits for the host's restart step, verifies the
  * release, and if that fails rolls back to the release live before (rollback-on-failure governs it).
- * Says in the log what it found and did.
+ * Says in the log what it found and did, and returns it.
  */
-async function finishUnverified(settings: Settings, entry: UnverifiedSwitch): Promise<void> {
+async function finishUnverified(
+  settings: Settings,
+  entry: UnverifiedSwitch
+): Promise<FinishedSwitch> {
   const address = { host: entry.host, port: entry.port, username: entry.username }
   const label = hostLabel(address)
   const layout = remoteLayout(entry.target, entry.startLog)
@@ -77,7 +84,15 @@ async function finishUnverified(settings: Settings, entry: UnverifiedSwitch): Pr
         `The deploy to ${label} was cut off during the restart, and the host's step has not finished after ${STEP_WAIT_SECONDS} s (${layout.restartLog}). Check the service, then deploy again.`,
         { title }
       )
-      return
+      return 'unknown'
+    }
+    if (step.exit.code === 0 && step.outputs.get('switch')?.data.release !== entry.release) {
+      // The run was cut off after it recorded the switch but before the host step began.
+      core.warning(
+        `The deploy to ${label} was cut off before its restart began on the host: ${entry.release} was never started, and the release that was live still serves (${layout.restartLog} is from an earlier restart). Deploy again.`,
+        { title }
+      )
+      return 'unknown'
     }
     const failedPhase = step.exit.code === 0 ? undefined : step.lastPhase('stop')
     if (failedPhase && failedPhase !== 'start') {
@@ -85,7 +100,7 @@ async function finishUnverified(settings: Settings, entry: UnverifiedSwitch): Pr
         `The deploy to ${label} was cut off during the restart; on the host it failed in ${failedPhase}, before ${entry.release} was started: ${step.log().slice(-5).join(' / ')}. Check the service, then deploy again.`,
         { title }
       )
-      return
+      return 'failed'
     }
     const ctx: DeployContext = {
       settings,
@@ -118,7 +133,7 @@ async function finishUnverified(settings: Settings, entry: UnverifiedSwitch): Pr
           `The deploy to ${label} was cut off before its check; the post step verified ${entry.release}: it serves ${verified.commit}.`,
           { title }
         )
-        return
+        return 'verified'
       } catch (error) {
         failure = `verify: ${errorText(error)}`
       }
@@ -131,7 +146,7 @@ async function finishUnverified(settings: Settings, entry: UnverifiedSwitch): Pr
         `The deploy to ${label} was cut off, and ${entry.release} is live but failed its check; ${why}, so it was left as is.\n${failure}`,
         { title }
       )
-      return
+      return 'failed'
     }
     core.info(`${entry.release} failed its check; rolling back to ${entry.fallback.release}`)
     const outcome = await rollback(ctx, failure, entry.token).catch(
@@ -141,6 +156,7 @@ async function finishUnverified(settings: Settings, entry: UnverifiedSwitch): Pr
       `The deploy to ${label} was cut off, and ${entry.release} failed its check.\n${failure}\n${outcome}`,
       { title }
     )
+    return ctx.report.rolledBack ? 'rolled-back' : 'failed'
   } finally {
     session.close()
   }
@@ -187,8 +203,22 @@ export async function run(): Promise<void> {
     core.warning(`The post step could not finish: ${errorText(error)}`)
     return
   }
-  for (const entry of unverified)
-    await attempt(`finish the deploy to ${entry.host}`, () => finishUnverified(settings, entry))
+  const finished: FinishedSwitch[] = []
+  for (const entry of unverified) {
+    await attempt(`finish the deploy to ${entry.host}`, async () => {
+      finished.push(await finishUnverified(settings, entry))
+    })
+  }
+  // The GitHub deployment the cancelled run marked failed now says what the post step found.
+  const deploymentId = Number(core.getState('deployment'))
+  if (deploymentId && finished.length > 0 && !finished.includes('unknown')) {
+    await attempt('update the GitHub deployment', async () => {
+      await GitHubDeployment.resume(settings, deploymentId)?.finish(
+        finished.every(result => result === 'verified'),
+        finished.includes('rolled-back') && !finished.includes('failed')
+      )
+    })
+  }
   const handled = (restart: RunningRestart) =>
     unverified.some(
       entry =>

@@ -67,9 +67,17 @@ export class GitHubDeployment {
       return undefined
     }
     const deployment = new GitHubDeployment(octokit, run.repository, id, settings)
+    core.saveState('deployment', String(id))
     core.info(`GitHub deployment ${id} to ${environment} created for ${sha}`)
     await deployment.status('in_progress', 'Deploying')
     return deployment
+  }
+
+  /** The deployment a cancelled run created, for the post step to finish (undefined outside a run). */
+  static resume(settings: Settings, id: number): GitHubDeployment | undefined {
+    const { repository } = runContext()
+    if (!repository || !settings.environment) return undefined
+    return new GitHubDeployment(getOctokit(settings.githubToken ?? ''), repository, id, settings)
   }
 
   /** The final status: success (with environment-url), or failure saying whether the rollback held. */

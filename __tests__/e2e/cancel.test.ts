@@ -10,6 +10,7 @@ import { logShows, runAction } from '../support/action.js'
 import { currentRelease, deploy, deployInputs, useSshd } from '../support/deploy.js'
 import {
   breakService,
+  processesOfTarget,
   reportedCommit,
   serviceSource,
   sha,
@@ -122,5 +123,37 @@ describe('cancellation', () => {
     expect(currentRelease(target)).toBe(`releases/${good.outputs.release}`)
     expect(await reportedCommit(port)).toBe(sha('1'))
     await waitForCommit(port, sha('1'))
+  })
+
+  it('cut off after recording the switch but before the restart began: the post step restarts nothing', async () => {
+    const target = join(sshd.dir, 'cancel-before-restart')
+    const inputs = await deployInputs(sshd, serviceSource(), target)
+    const port = Number(inputs.ports)
+    const live = await deploy({ ...inputs, sha: sha('1') })
+    const running = processesOfTarget(target)
+    // The state a run leaves when it is killed between recording the switch and sending it.
+    const state = {
+      unverified: JSON.stringify([
+        {
+          host: '127.0.0.1',
+          port: sshd.port,
+          username: sshd.user,
+          target,
+          release: '20990101T000000Z-2222222',
+          sha: sha('2'),
+          fallback: { release: live.outputs.release, sha: sha('1') },
+          token: 'cut-off-run',
+          run: 'a cut-off run'
+        }
+      ])
+    }
+    const post = await runAction({ ...inputs, sha: sha('2') }, { entry: 'post', state })
+    expect(post.code).toBe(0)
+    expect(post.stdout).toContain(
+      'was cut off before its restart began on the host: 20990101T000000Z-2222222 was never started, and the release that was live still serves'
+    )
+    expect(await reportedCommit(port)).toBe(sha('1'))
+    expect(processesOfTarget(target)).toEqual(running)
+    expect(currentRelease(target)).toBe(`releases/${live.outputs.release}`)
   })
 })

@@ -151,7 +151,7 @@ describe('GitHub deployments', () => {
     )
   })
 
-  it('a cancelled run marks the deployment failed before it exits', async () => {
+  it('a cancelled run marks the deployment failed before it exits; the post step, having verified, marks it success', async () => {
     requests.length = 0
     mode = 'ok'
     const { inputs, env } = await deployWithEnvironment('deployments-cancelled')
@@ -169,6 +169,17 @@ describe('GitHub deployments', () => {
     expect(requests.at(-1)?.body).toMatchObject({
       state: 'failure',
       description: 'Cancelled; the post step verifies the release, or rolls it back'
+    })
+    // The post step verifies the release the cancelled run switched to, and says so on GitHub.
+    const post = await runAction(
+      { ...inputs, sha: sha('1') },
+      { env, entry: 'post', state: cancelled.state }
+    )
+    expect(post.code).toBe(0)
+    expect(post.stdout).toContain('the post step verified')
+    expect(requests.at(-1)).toMatchObject({
+      path: '/repos/acme/shop/deployments/4242/statuses',
+      body: { state: 'success', environment_url: 'https://shop.example.com/' }
     })
   })
 

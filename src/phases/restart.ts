@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
 import { runHostStep, type HostStepPhase } from '../host-step.js'
 import { PhaseError, type PhaseName, type PhaseTiming } from '../phase.js'
-import type { ShellCode } from '../shell.js'
+import { sh, type ShellCode } from '../shell.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
 import { startBody, startedService, type StartedService } from './start.js'
 import {
@@ -58,7 +58,10 @@ export async function restartService(
     { phase: 'wait-for-exit', body: waitForExitBody(waitParameters(ctx)) }
   ]
   if (switchTo) {
-    phases.push({ phase: 'switch', body: switchTo }, { phase: 'start', body: startBody(ctx) })
+    // The post step tells this step's output from an earlier restart's by the release it names.
+    const switching = sh`printf '@@data release %s\n' ${ctx.release}
+${switchTo}`
+    phases.push({ phase: 'switch', body: switching }, { phase: 'start', body: startBody(ctx) })
   }
   const entry: RunningRestart = {
     host: session.address.host,
