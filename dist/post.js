@@ -51770,8 +51770,7 @@ var GitHubDeployment = class _GitHubDeployment {
         environment,
         auto_merge: false,
         required_contexts: [],
-        description: `Verified SSH Deploy to ${hosts.join(", ")}`.slice(0, 140),
-        production_environment: void 0
+        description: `Verified SSH Deploy to ${hosts.join(", ")}`.slice(0, 140)
       });
       if (!("id" in created.data))
         throw new Error(created.data.message ?? "no deployment was created");

@@ -54,8 +54,7 @@ export class GitHubDeployment {
         environment,
         auto_merge: false,
         required_contexts: [],
-        description: `Verified SSH Deploy to ${hosts.join(', ')}`.slice(0, 140),
-        production_environment: undefined
+        description: `Verified SSH Deploy to ${hosts.join(', ')}`.slice(0, 140)
       })
       if (!('id' in created.data))
         throw new Error(created.data.message ?? 'no deployment was created')

@@ -28,6 +28,17 @@ function dropConnections(): void {
   execFileSync('pkill', ['-KILL', '-P', String(sshd.process.pid)])
 }
 
+/** Runs `work` with a tmpfs of `size` mounted at `target` (a small disk the test can fill). */
+async function onSmallDisk(target: string, size: string, work: () => Promise<void>): Promise<void> {
+  mkdirSync(target, { recursive: true })
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', target])
+  try {
+    await work()
+  } finally {
+    execFileSync('umount', ['-l', target])
+  }
+}
+
 const staging = (target: string) =>
   readdirSync(join(target, 'releases')).filter(name => name.startsWith('.staging-'))
 
@@ -144,9 +155,7 @@ describe('faults', () => {
 
   it('a full disk never leaves a lock without an owner: it fails clearly, and the next deploy takes the lock at once', async () => {
     const target = join(sshd.dir, 'full-disk')
-    mkdirSync(join(target, '.deploy'), { recursive: true })
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', target])
-    try {
+    await onSmallDisk(target, '1m', async () => {
       mkdirSync(join(target, '.deploy'))
       execFileSync('sh', ['-c', `dd if=/dev/zero of=${target}/filler bs=64k 2>/dev/null || true`])
       const inputs = await deployInputs(sshd, richSourceTree(), target, { 'lock-timeout': '5' })
@@ -160,16 +169,12 @@ describe('faults', () => {
       rmSync(join(target, 'filler'))
       const next = await deploy(inputs)
       expect(next.stdout).not.toMatch(/^waiting for the deploy lock/m)
-    } finally {
-      execFileSync('umount', ['-l', target])
-    }
+    })
   })
 
   it('a full disk is refused before anything is sent: N MB free, M MB needed; nothing changes', async () => {
     const target = join(sshd.dir, 'small-disk')
-    mkdirSync(target, { recursive: true })
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=20m', 'tmpfs', target])
-    try {
+    await onSmallDisk(target, '20m', async () => {
       const source = richSourceTree()
       write(source, 'data/large.bin', randomBytes(30 * 1024 * 1024))
       const inputs = await deployInputs(sshd, source, target)
@@ -182,16 +187,12 @@ describe('faults', () => {
       expect(full.outputs['uploaded-bytes']).toBe('0')
       expect(existsSync(join(target, 'releases'))).toBe(false)
       expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
-    } finally {
-      execFileSync('umount', ['-l', target])
-    }
+    })
   })
 
   it('an upload that fills the disk removes its partial tree, and the next deploy succeeds', async () => {
     const target = join(sshd.dir, 'filling-disk')
-    mkdirSync(target, { recursive: true })
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', target])
-    try {
+    await onSmallDisk(target, '64m', async () => {
       const source = richSourceTree()
       write(source, 'data/large.bin', randomBytes(40 * 1024 * 1024))
       const inputs = await deployInputs(sshd, source, target)
@@ -215,9 +216,7 @@ describe('faults', () => {
       rmSync(filler)
       const next = await deploy(inputs)
       expect(currentRelease(target)).toBe(`releases/${next.outputs.release}`)
-    } finally {
-      execFileSync('umount', ['-l', target])
-    }
+    })
   })
 
   it('a connection lost during verify: the rollback reconnects, and the failure keeps both reasons', async () => {
