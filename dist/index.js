@@ -48340,6 +48340,9 @@ function saveState(name, value) {
 }
 
 // src/phase.ts
+function errorText(error2) {
+  return errorText(error2);
+}
 var inFlight = /* @__PURE__ */ new Map();
 function phaseInFlight(host, phase) {
   if (phase) inFlight.set(host, phase);
@@ -48385,7 +48388,7 @@ async function runPhase(host, phase, timeoutSeconds, timings, body) {
   } catch (error2) {
     record(false);
     if (error2 instanceof PhaseError) throw error2;
-    throw new PhaseError(host, phase, error2 instanceof Error ? error2.message : String(error2));
+    throw new PhaseError(host, phase, errorText(error2));
   } finally {
     clearTimeout(timer);
     phaseInFlight(host, void 0);
@@ -50086,7 +50089,7 @@ async function runHostStep(phases, prelude, options) {
     throw new PhaseError(
       label,
       reader.lastPhase(first),
-      `${error2 instanceof Error ? error2.message : String(error2)}. The step goes on on the host; its output is in ${outFile}`
+      `${errorText(error2)}. The step goes on on the host; its output is in ${outFile}`
     );
   }
   return { code, lastPhase: reader.lastPhase(first), outputs: reader.outputs };
@@ -51937,11 +51940,10 @@ async function step(name, body) {
   try {
     return await body();
   } catch (error2) {
-    const text = error2 instanceof PhaseError ? `${error2.phase}: ${error2.detail}` : `${name}: ${error2 instanceof Error ? error2.message : String(error2)}`;
+    const text = error2 instanceof PhaseError ? `${error2.phase}: ${error2.detail}` : `${name}: ${errorText(error2)}`;
     throw new Error(text, { cause: error2 });
   }
 }
-var errorText = (error2) => error2 instanceof Error ? error2.message : String(error2);
 async function rollback(ctx, failure2, token) {
   const { settings, session, layout, report } = ctx;
   const firstLine = failure2.split("\n")[0];
@@ -56247,7 +56249,6 @@ function trackUnverified(where, entry) {
 }
 
 // src/deploy.ts
-var errorText2 = (error2) => error2 instanceof Error ? error2.message : String(error2);
 async function releaseLock(address, settings, session, lock) {
   const release = (on) => on.remote.run(releaseLockScript(lock), { phase: "lock", timeoutSeconds: 660 }).then((result) => result.stdout);
   let stdout;
@@ -56332,7 +56333,7 @@ async function ship(address, settings, session, sha, report) {
           }
         }
       ).catch(
-        (rollbackError) => `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText2(rollbackError)}`
+        (rollbackError) => `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
       );
       report.rollbackOutcome = outcome;
       throw new PhaseError(label, error2.phase, `${error2.detail}
@@ -56346,7 +56347,7 @@ ${outcome}`);
   } finally {
     await releaseLock(address, settings, session, lock).catch(
       (error2) => warning(
-        `Could not release ${layout.lockDir} on ${label}: ${errorText2(error2)}. The post step will retry.`
+        `Could not release ${layout.lockDir} on ${label}: ${errorText(error2)}. The post step will retry.`
       )
     );
   }
@@ -56386,7 +56387,7 @@ async function deployRecorded(address, settings, sha, host) {
     return true;
   } catch (error2) {
     host.result = "failed";
-    host.error = errorText2(error2);
+    host.error = errorText(error2);
     host.failedPhase = error2 instanceof PhaseError ? error2.phase : void 0;
     error(host.error, {
       title: `Deploy to ${host.host} failed in ${host.failedPhase ?? "deploy"}${host.rolledBack ? "; rolled back" : ""}`
@@ -56428,7 +56429,7 @@ async function deployAll(settings, sha, report) {
 // src/deployments.ts
 function explainApiError(error2, what) {
   const status = error2.status;
-  const message = error2 instanceof Error ? error2.message : String(error2);
+  const message = errorText(error2);
   if (status === 403 || status === 401 || status === 404) {
     return `Could not ${what} (HTTP ${status}: ${message}). The token needs the deployments: write permission: add "permissions: { contents: read, deployments: write }" to the job (or the workflow), or pass a token that has it as github-token.`;
   }
@@ -57175,9 +57176,8 @@ async function run() {
     }
   } catch (error2) {
     if (error2 instanceof InputError) report.inputProblems = error2.problems;
-    else if (report.hosts.length === 0)
-      report.error = error2 instanceof Error ? error2.message : String(error2);
-    setFailed(error2 instanceof Error ? error2.message : String(error2));
+    else if (report.hosts.length === 0) report.error = errorText(error2);
+    setFailed(errorText(error2));
   } finally {
     report.writeOutputs();
     await report.writeSummary();

@@ -47552,6 +47552,28 @@ function getState(name) {
   return process.env[`STATE_${name}`] || "";
 }
 
+// src/phase.ts
+function errorText(error2) {
+  return errorText(error2);
+}
+var inFlight = /* @__PURE__ */ new Map();
+function phaseInFlight(host, phase) {
+  if (phase) inFlight.set(host, phase);
+  else inFlight.delete(host);
+}
+var PhaseError = class extends Error {
+  constructor(host, phase, detail) {
+    super(`[${host}] ${phase}: ${detail}`);
+    this.host = host;
+    this.phase = phase;
+    this.detail = detail;
+    this.name = "PhaseError";
+  }
+  host;
+  phase;
+  detail;
+};
+
 // node_modules/@actions/github/lib/context.js
 import { readFileSync, existsSync as existsSync2 } from "fs";
 import { EOL as EOL5 } from "os";
@@ -51733,7 +51755,7 @@ function runContext() {
 // src/deployments.ts
 function explainApiError(error2, what) {
   const status = error2.status;
-  const message = error2 instanceof Error ? error2.message : String(error2);
+  const message = errorText(error2);
   if (status === 403 || status === 401 || status === 404) {
     return `Could not ${what} (HTTP ${status}: ${message}). The token needs the deployments: write permission: add "permissions: { contents: read, deployments: write }" to the job (or the workflow), or pass a token that has it as github-token.`;
   }
@@ -51877,25 +51899,6 @@ function parseHostAddress(entry, defaults2) {
   if (/[\s:@]/.test(username)) return `'${entry}' has an invalid user name '${username}'`;
   return { host, port, username };
 }
-
-// src/phase.ts
-var inFlight = /* @__PURE__ */ new Map();
-function phaseInFlight(host, phase) {
-  if (phase) inFlight.set(host, phase);
-  else inFlight.delete(host);
-}
-var PhaseError = class extends Error {
-  constructor(host, phase, detail) {
-    super(`[${host}] ${phase}: ${detail}`);
-    this.host = host;
-    this.phase = phase;
-    this.detail = detail;
-    this.name = "PhaseError";
-  }
-  host;
-  phase;
-  detail;
-};
 
 // src/remote.ts
 import { StringDecoder } from "node:string_decoder";
@@ -52250,7 +52253,7 @@ async function runHostStep(phases, prelude, options) {
     throw new PhaseError(
       label,
       reader.lastPhase(first),
-      `${error2 instanceof Error ? error2.message : String(error2)}. The step goes on on the host; its output is in ${outFile}`
+      `${errorText(error2)}. The step goes on on the host; its output is in ${outFile}`
     );
   }
   return { code, lastPhase: reader.lastPhase(first), outputs: reader.outputs };
@@ -54421,11 +54424,10 @@ async function step(name, body) {
   try {
     return await body();
   } catch (error2) {
-    const text = error2 instanceof PhaseError ? `${error2.phase}: ${error2.detail}` : `${name}: ${error2 instanceof Error ? error2.message : String(error2)}`;
+    const text = error2 instanceof PhaseError ? `${error2.phase}: ${error2.detail}` : `${name}: ${errorText(error2)}`;
     throw new Error(text, { cause: error2 });
   }
 }
-var errorText = (error2) => error2 instanceof Error ? error2.message : String(error2);
 async function rollback(ctx, failure2, token) {
   const { settings, session, layout, report } = ctx;
   const firstLine = failure2.split("\n")[0];
@@ -54947,7 +54949,6 @@ function savedUnverified() {
 }
 
 // src/cleanup.ts
-var errorText2 = (error2) => error2 instanceof Error ? error2.message : String(error2);
 async function awaitRestart(session, outFile, label) {
   const { stdout } = await session.remote.run(awaitStepScript(outFile, STEP_WAIT_SECONDS), {
     phase: "post",
@@ -55035,7 +55036,7 @@ async function finishUnverified(settings, entry) {
         );
         return "verified";
       } catch (error2) {
-        failure2 = `verify: ${errorText2(error2)}`;
+        failure2 = `verify: ${errorText(error2)}`;
       }
     }
     if (!entry.fallback || settings.strategy !== "releases" || !settings.rollbackOnFailure) {
@@ -55049,7 +55050,7 @@ ${failure2}`,
     }
     info(`${entry.release} failed its check; rolling back to ${entry.fallback.release}`);
     const outcome = await rollback(ctx, failure2, entry.token).catch(
-      (error2) => `The rollback failed: ${errorText2(error2)}`
+      (error2) => `The rollback failed: ${errorText(error2)}`
     );
     error(
       `The deploy to ${label} was cut off, and ${entry.release} failed its check.
@@ -55086,14 +55087,14 @@ async function run() {
     try {
       await work();
     } catch (error2) {
-      warning(`The post step could not ${what}: ${errorText2(error2)}`);
+      warning(`The post step could not ${what}: ${errorText(error2)}`);
     }
   };
   let settings;
   try {
     settings = getSettings();
   } catch (error2) {
-    warning(`The post step could not finish: ${errorText2(error2)}`);
+    warning(`The post step could not finish: ${errorText(error2)}`);
     return;
   }
   const finished = [];

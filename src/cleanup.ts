@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { errorText } from './phase.js'
 import type { DeployContext } from './context.js'
 import { GitHubDeployment } from './deployments.js'
 import { hostLabel } from './host-address.js'
@@ -16,12 +17,8 @@ import { rollback } from './phases/rollback.js'
 import { startedService } from './phases/start.js'
 import { stoppedService } from './phases/stop.js'
 import { verifyService } from './phases/verify.js'
-import type { HostReport } from './report.js'
 import { getSettings, type Settings } from './settings.js'
 import { savedUnverified, type UnverifiedSwitch } from './unverified.js'
-
-const errorText = (error: unknown): string =>
-  error instanceof Error ? error.message : String(error)
 
 /** Waits for the restart step in `outFile` to end on the host and shows what it printed. */
 async function awaitRestart(
@@ -108,7 +105,7 @@ async function finishUnverified(
       label,
       session,
       layout,
-      report: { host: label, result: 'failed', rolledBack: false, phases: [] } as HostReport,
+      report: { host: label, result: 'failed', rolledBack: false, phases: [] },
       release: entry.release,
       releaseDir:
         settings.strategy === 'releases' ? `${layout.releasesDir}/${entry.release}` : layout.target,

@@ -19,15 +19,12 @@ import { runningVersion, verifyService } from './phases/verify.js'
 import { restartService } from './phases/restart.js'
 import { switchBody } from './phases/switch.js'
 import { scanUploadSource, upload } from './phases/upload.js'
-import { PhaseError, runPhase } from './phase.js'
+import { errorText, PhaseError, runPhase } from './phase.js'
 import { runContext } from './run-context.js'
 import { describePlan } from './plan.js'
 import type { DeployReport, HostReport } from './report.js'
 import type { Settings } from './settings.js'
 import { trackUnverified, type UnverifiedSwitch } from './unverified.js'
-
-const errorText = (error: unknown): string =>
-  error instanceof Error ? error.message : String(error)
 
 /** Releases the lock; reconnects first if the connection it was taken on is gone. */
 async function releaseLock(

@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { errorText } from './phase.js'
 import { getOctokit } from '@actions/github'
 import { runContext } from './run-context.js'
 import type { Settings } from './settings.js'
@@ -8,7 +9,7 @@ type Octokit = ReturnType<typeof getOctokit>
 /** What the API said, in words: a missing permission gets the exact fix. */
 function explainApiError(error: unknown, what: string): string {
   const status = (error as { status?: number }).status
-  const message = error instanceof Error ? error.message : String(error)
+  const message = errorText(error)
   if (status === 403 || status === 401 || status === 404) {
     return (
       `Could not ${what} (HTTP ${status}: ${message}). The token needs the deployments: write permission: ` +

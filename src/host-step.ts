@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { PhaseError, phaseInFlight, type PhaseName, type PhaseTiming } from './phase.js'
+import { errorText, PhaseError, phaseInFlight, type PhaseName, type PhaseTiming } from './phase.js'
 import { lastLines, type Remote } from './remote.js'
 import { joinCode, sh, ShellCode } from './shell.js'
 
@@ -211,7 +211,7 @@ export async function runHostStep(
     throw new PhaseError(
       label,
       reader.lastPhase(first),
-      `${error instanceof Error ? error.message : String(error)}. The step goes on on the host; its output is in ${outFile}`
+      `${errorText(error)}. The step goes on on the host; its output is in ${outFile}`
     )
   }
   return { code, lastPhase: reader.lastPhase(first), outputs: reader.outputs }

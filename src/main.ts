@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { errorText } from './phase.js'
 import { exitOnCancel } from './cancel.js'
 import { deployAll } from './deploy.js'
 import { GitHubDeployment } from './deployments.js'
@@ -33,9 +34,8 @@ export async function run(): Promise<void> {
     }
   } catch (error) {
     if (error instanceof InputError) report.inputProblems = error.problems
-    else if (report.hosts.length === 0)
-      report.error = error instanceof Error ? error.message : String(error)
-    core.setFailed(error instanceof Error ? error.message : String(error))
+    else if (report.hosts.length === 0) report.error = errorText(error)
+    core.setFailed(errorText(error))
   } finally {
     report.writeOutputs()
     await report.writeSummary()

@@ -21,6 +21,11 @@ export interface PhaseTiming {
   ok: boolean
 }
 
+/** An error's message, or the thrown value as text. */
+export function errorText(error: unknown): string {
+  return errorText(error)
+}
+
 const inFlight = new Map<string, PhaseName>()
 
 /** Records the phase now running on `host` (undefined: none), for a cancellation to name. */
@@ -80,7 +85,7 @@ export async function runPhase<T>(
   } catch (error) {
     record(false)
     if (error instanceof PhaseError) throw error
-    throw new PhaseError(host, phase, error instanceof Error ? error.message : String(error))
+    throw new PhaseError(host, phase, errorText(error))
   } finally {
     clearTimeout(timer)
     phaseInFlight(host, undefined)

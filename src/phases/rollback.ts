@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
 import type { RemoteLayout } from '../layout.js'
 import { sh, type ShellCode } from '../shell.js'
-import { PhaseError } from '../phase.js'
+import { errorText, PhaseError } from '../phase.js'
 import { checkImport } from './prepare.js'
 import { restartService } from './restart.js'
 import { releasesLogScript, switchCurrentScript } from './switch.js'
@@ -38,13 +38,10 @@ async function step<T>(name: string, body: () => Promise<T>): Promise<T> {
     const text =
       error instanceof PhaseError
         ? `${error.phase}: ${error.detail}`
-        : `${name}: ${error instanceof Error ? error.message : String(error)}`
+        : `${name}: ${errorText(error)}`
     throw new Error(text, { cause: error })
   }
 }
-
-const errorText = (error: unknown): string =>
-  error instanceof Error ? error.message : String(error)
 
 /**
  * rollback: after a failure past the switch, return to the release that was live before this
