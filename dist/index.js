@@ -48341,7 +48341,7 @@ function saveState(name, value) {
 
 // src/phase.ts
 function errorText(error2) {
-  return errorText(error2);
+  return error2 instanceof Error ? error2.message : String(error2);
 }
 var inFlight = /* @__PURE__ */ new Map();
 function phaseInFlight(host, phase) {

@@ -47554,7 +47554,7 @@ function getState(name) {
 
 // src/phase.ts
 function errorText(error2) {
-  return errorText(error2);
+  return error2 instanceof Error ? error2.message : String(error2);
 }
 var inFlight = /* @__PURE__ */ new Map();
 function phaseInFlight(host, phase) {

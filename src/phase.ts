@@ -23,7 +23,7 @@ export interface PhaseTiming {
 
 /** An error's message, or the thrown value as text. */
 export function errorText(error: unknown): string {
-  return errorText(error)
+  return error instanceof Error ? error.message : String(error)
 }
 
 const inFlight = new Map<string, PhaseName>()
