@@ -5790,7 +5790,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants3 = require_constants2();
+    var constants4 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util.addListener;
@@ -5865,7 +5865,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants3.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants4.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -5960,11 +5960,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants3.ERROR.OK) {
+          if (ret !== constants4.ERROR.OK) {
             const body = data.subarray(offset);
-            if (ret === constants3.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants4.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
-            } else if (ret === constants3.ERROR.PAUSED) {
+            } else if (ret === constants4.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body);
             } else {
@@ -5987,10 +5987,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants3.ERROR.OK) {
+        if (ret === constants4.ERROR.OK) {
           return null;
         }
-        if (ret === constants3.ERROR.PAUSED || ret === constants3.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants4.ERROR.PAUSED || ret === constants4.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -6007,7 +6007,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants3.ERROR[ret], data);
+        return new HTTPParserError(message, constants4.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -6187,7 +6187,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants3.ERROR.PAUSED : 0;
+        return pause ? constants4.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -6209,7 +6209,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request2.onData(buf) === false) {
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -6245,13 +6245,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -10041,7 +10041,7 @@ var require_api_stream = __commonJS({
   "node_modules/undici/lib/api/api-stream.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { finished, PassThrough: PassThrough2 } = __require("node:stream");
+    var { finished, PassThrough: PassThrough3 } = __require("node:stream");
     var { InvalidArgumentError, InvalidReturnValueError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -10117,7 +10117,7 @@ var require_api_stream = __commonJS({
         if (this.throwOnError && statusCode >= 400) {
           const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
           const contentType = parsedHeaders["content-type"];
-          res = new PassThrough2();
+          res = new PassThrough3();
           this.callback = null;
           this.runInAsyncScope(
             getResolveErrorBodyCallback,
@@ -10216,7 +10216,7 @@ var require_api_pipeline = __commonJS({
     var {
       Readable: Readable2,
       Duplex,
-      PassThrough: PassThrough2
+      PassThrough: PassThrough3
     } = __require("node:stream");
     var {
       InvalidArgumentError,
@@ -10402,7 +10402,7 @@ var require_api_pipeline = __commonJS({
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
         return pipelineHandler.ret;
       } catch (err) {
-        return new PassThrough2().destroy(err);
+        return new PassThrough3().destroy(err);
       }
     }
     module.exports = pipeline2;
@@ -33675,7 +33675,7 @@ var require_SFTP = __commonJS({
     "use strict";
     var EventEmitter2 = __require("events");
     var fs5 = __require("fs");
-    var { constants: constants3 } = fs5;
+    var { constants: constants4 } = fs5;
     var {
       Readable: ReadableStream2,
       Writable: WritableStream
@@ -35530,25 +35530,25 @@ var require_SFTP = __commonJS({
         this.extended = initial && initial.extended;
       }
       isDirectory() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFDIR;
+        return (this.mode & constants4.S_IFMT) === constants4.S_IFDIR;
       }
       isFile() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFREG;
+        return (this.mode & constants4.S_IFMT) === constants4.S_IFREG;
       }
       isBlockDevice() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFBLK;
+        return (this.mode & constants4.S_IFMT) === constants4.S_IFBLK;
       }
       isCharacterDevice() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFCHR;
+        return (this.mode & constants4.S_IFMT) === constants4.S_IFCHR;
       }
       isSymbolicLink() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFLNK;
+        return (this.mode & constants4.S_IFMT) === constants4.S_IFLNK;
       }
       isFIFO() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFIFO;
+        return (this.mode & constants4.S_IFMT) === constants4.S_IFIFO;
       }
       isSocket() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFSOCK;
+        return (this.mode & constants4.S_IFMT) === constants4.S_IFSOCK;
       }
     };
     function attrsToBytes(attrs) {
@@ -41276,7 +41276,7 @@ var require_ignore = __commonJS({
       );
       return index < 0 ? path4 : path4.slice(index + 1);
     };
-    var parentOf3 = (path4) => {
+    var parentOf2 = (path4) => {
       if (path4.charCodeAt(0) === SLASH_CODE || path4.indexOf(DOUBLE_SLASH) >= 0) {
         const slices = path4.split(SLASH).filter(Boolean);
         slices.pop();
@@ -41591,7 +41591,7 @@ var require_ignore = __commonJS({
         if (path4 in cache) {
           return cache[path4];
         }
-        const parentPath = parentOf3(path4);
+        const parentPath = parentOf2(path4);
         const parent = parentPath ? this._t(parentPath, cache) : UNDEFINED;
         return cache[path4] = parent && parent.ignored ? parent : this._rules.test(path4, MODE_IGNORE);
       }
@@ -42772,7 +42772,7 @@ var require_streamx = __commonJS({
         }
       }
       static deferred(fn, opts) {
-        const out = new PassThrough2(opts);
+        const out = new PassThrough3(opts);
         fn().then((src) => {
           if (src === null) return out.end();
           if (out.destroying) return;
@@ -43052,7 +43052,7 @@ var require_streamx = __commonJS({
         this._flush(transformAfterFlush.bind(this));
       }
     };
-    var PassThrough2 = class extends Transform3 {
+    var PassThrough3 = class extends Transform3 {
     };
     function transformAfterFlush(err, data) {
       const cb = this._transformState.afterFinal;
@@ -43183,7 +43183,7 @@ var require_streamx = __commonJS({
       Duplex,
       Transform: Transform3,
       // Export PassThrough for compatibility with Node.js core's stream module
-      PassThrough: PassThrough2
+      PassThrough: PassThrough3
     };
   }
 });
@@ -43797,7 +43797,7 @@ var require_extract = __commonJS({
 // node_modules/tar-stream/constants.js
 var require_constants7 = __commonJS({
   "node_modules/tar-stream/constants.js"(exports, module) {
-    var constants3 = {
+    var constants4 = {
       // just for envs without fs
       S_IFMT: 61440,
       S_IFDIR: 16384,
@@ -43807,9 +43807,9 @@ var require_constants7 = __commonJS({
       S_IFLNK: 40960
     };
     try {
-      module.exports = __require("fs").constants || constants3;
+      module.exports = __require("fs").constants || constants4;
     } catch {
-      module.exports = constants3;
+      module.exports = constants4;
     }
   }
 });
@@ -43819,7 +43819,7 @@ var require_pack = __commonJS({
   "node_modules/tar-stream/pack.js"(exports, module) {
     var { Readable: Readable2, Writable, getStreamError } = require_streamx();
     var b4a = require_b4a();
-    var constants3 = require_constants7();
+    var constants4 = require_constants7();
     var headers = require_headers2();
     var DMODE = 493;
     var FMODE = 420;
@@ -44022,16 +44022,16 @@ var require_pack = __commonJS({
       return new Pack(opts);
     };
     function modeToType(mode) {
-      switch (mode & constants3.S_IFMT) {
-        case constants3.S_IFBLK:
+      switch (mode & constants4.S_IFMT) {
+        case constants4.S_IFBLK:
           return "block-device";
-        case constants3.S_IFCHR:
+        case constants4.S_IFCHR:
           return "character-device";
-        case constants3.S_IFDIR:
+        case constants4.S_IFDIR:
           return "directory";
-        case constants3.S_IFIFO:
+        case constants4.S_IFIFO:
           return "fifo";
-        case constants3.S_IFLNK:
+        case constants4.S_IFLNK:
           return "symlink";
       }
       return "file";
@@ -44934,10 +44934,10 @@ var require_truncate = __commonJS({
   "node_modules/semver/functions/truncate.js"(exports, module) {
     "use strict";
     var parse3 = require_parse2();
-    var constants3 = require_constants8();
+    var constants4 = require_constants8();
     var SemVer = require_semver2();
     var truncate = (version, truncation, options) => {
-      if (!constants3.RELEASE_TYPES.includes(truncation)) {
+      if (!constants4.RELEASE_TYPES.includes(truncation)) {
         return null;
       }
       const clonedVersion = cloneInputVersion(version, options);
@@ -46177,7 +46177,7 @@ var require_semver3 = __commonJS({
   "node_modules/semver/index.js"(exports, module) {
     "use strict";
     var internalRe = require_re();
-    var constants3 = require_constants8();
+    var constants4 = require_constants8();
     var SemVer = require_semver2();
     var identifiers = require_identifiers();
     var parse3 = require_parse2();
@@ -46261,8 +46261,8 @@ var require_semver3 = __commonJS({
       re: internalRe.re,
       src: internalRe.src,
       tokens: internalRe.t,
-      SEMVER_SPEC_VERSION: constants3.SEMVER_SPEC_VERSION,
-      RELEASE_TYPES: constants3.RELEASE_TYPES,
+      SEMVER_SPEC_VERSION: constants4.SEMVER_SPEC_VERSION,
+      RELEASE_TYPES: constants4.RELEASE_TYPES,
       compareIdentifiers: identifiers.compareIdentifiers,
       rcompareIdentifiers: identifiers.rcompareIdentifiers
     };
@@ -48419,6 +48419,53 @@ function exitOnCancel(report, onCancel) {
   process.on("SIGTERM", onSignal);
 }
 
+// src/shell.ts
+var ShellCode = class {
+  constructor(text) {
+    this.text = text;
+  }
+  text;
+  toString() {
+    return this.text;
+  }
+};
+function quote(value) {
+  if (value.includes("\0")) throw new Error("a NUL byte cannot be passed to a remote command");
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+function render(value) {
+  if (value instanceof ShellCode) return value.text;
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
+    return String(value);
+  }
+  if (typeof value === "string") return quote(value);
+  return value.map(render).join(" ");
+}
+function literal(raw) {
+  return raw.replace(/\\(\$\{|`)/g, "$1");
+}
+function sh(literals, ...values) {
+  let text = literal(literals.raw[0]);
+  values.forEach((value, index) => {
+    text += render(value) + literal(literals.raw[index + 1]);
+  });
+  return new ShellCode(text);
+}
+var MAX_ENVIRONMENT_SCRIPT = 120 * 1024;
+function shFromEnvironment(name, script, launcher = sh``) {
+  if (Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
+    throw new Error(
+      `a host script of ${Buffer.byteLength(script)} bytes is over the ${MAX_ENVIRONMENT_SCRIPT} bytes one environment variable can carry`
+    );
+  }
+  const variable = new ShellCode(name);
+  return sh`${variable}=${script} ${launcher} /bin/sh -c 'vsd_script=$${variable}; unset ${variable}; eval "$vsd_script"'`;
+}
+function joinCode(codes, separator = "\n") {
+  return new ShellCode(codes.map((code) => code.text).join(separator));
+}
+
 // src/layout.ts
 var UNVERIFIED_MARK = "UNVERIFIED";
 function remoteLayout(target, startLog) {
@@ -48435,6 +48482,22 @@ function remoteLayout(target, startLog) {
     restartLog: `${deployDir}/restart.log`,
     startLog: startLog ?? `${deployDir}/service.log`
   };
+}
+var parentOf = (path4) => path4.slice(0, path4.lastIndexOf("/")) || "/";
+function insideTarget(target, path4) {
+  if (path4 === target) return ".";
+  return path4.startsWith(`${target}/`) ? `.${path4.slice(target.length)}` : path4;
+}
+function relativeToTarget(layout) {
+  const relative2 = Object.fromEntries(
+    Object.entries(layout).map(([key, path4]) => [key, insideTarget(layout.target, path4)])
+  );
+  return { ...relative2, target: layout.target };
+}
+function enterTargetScript(target) {
+  return sh`dir=${target}; rest=
+while [ ! -d "$dir" ]; do rest=\${dir##*/}\${rest:+/$rest}; dir=\${dir%/*}; [ -n "$dir" ] || dir=/; done
+cd -- "$dir" && { [ -z "$rest" ] || mkdir -p -- "$rest"; } && cd -- ${target} || exit 1`;
 }
 function releaseName(time, sha) {
   const stamp = time.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
@@ -48541,46 +48604,7 @@ ${text}${text.endsWith("\n") || !text ? "" : "\n"}::endgroup::
 
 // src/remote.ts
 import { StringDecoder as StringDecoder2 } from "node:string_decoder";
-import { Readable } from "node:stream";
-
-// src/shell.ts
-var ShellCode = class {
-  constructor(text) {
-    this.text = text;
-  }
-  text;
-  toString() {
-    return this.text;
-  }
-};
-function quote(value) {
-  if (value.includes("\0")) throw new Error("a NUL byte cannot be passed to a remote command");
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-function render(value) {
-  if (value instanceof ShellCode) return value.text;
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
-    return String(value);
-  }
-  if (typeof value === "string") return quote(value);
-  return value.map(render).join(" ");
-}
-function literal(raw) {
-  return raw.replace(/\\(\$\{|`)/g, "$1");
-}
-function sh(literals, ...values) {
-  let text = literal(literals.raw[0]);
-  values.forEach((value, index) => {
-    text += render(value) + literal(literals.raw[index + 1]);
-  });
-  return new ShellCode(text);
-}
-function joinCode(codes, separator = "\n") {
-  return new ShellCode(codes.map((code) => code.text).join(separator));
-}
-
-// src/remote.ts
+import { PassThrough } from "node:stream";
 var RemoteCommandError = class extends Error {
   constructor(phase, code, stderr, detail) {
     super(detail);
@@ -48599,6 +48623,30 @@ function lastLines(text, count) {
 }
 var CONTROL_MARKER = "VERIFIED_SSH_DEPLOY_CONTROL";
 var MAX_CAPTURE = 32 * 1024 * 1024;
+var EXEC_REQUEST = `exec /usr/bin/env ${CONTROL_MARKER}=1 /bin/sh -c 'IFS= read -r loader && eval "$loader"'`;
+function scriptLoader(lines) {
+  return [
+    `vsd_lines=${lines}; vsd_nl=$(printf '\\n.'); vsd_nl=\${vsd_nl%.}; vsd_script=`,
+    'while [ "$vsd_lines" -gt 0 ] && IFS= read -r vsd_line; do vsd_script=$vsd_script$vsd_line$vsd_nl; vsd_lines=$((vsd_lines - 1)); done',
+    'unset vsd_lines vsd_line vsd_nl loader; eval "$vsd_script"'
+  ].join("; ");
+}
+function scriptInput(command, input) {
+  const script = command.text.endsWith("\n") ? command.text : `${command.text}
+`;
+  const lines = script.split("\n").length - 1;
+  const head = Buffer.from(`${scriptLoader(lines)}
+${script}`);
+  const stream = new PassThrough();
+  stream.write(head);
+  if (input === void 0) stream.end();
+  else if (Buffer.isBuffer(input)) stream.end(input);
+  else {
+    input.on("error", (error2) => stream.destroy(error2));
+    input.pipe(stream);
+  }
+  return stream;
+}
 var LineEcho = class {
   constructor(print) {
     this.print = print;
@@ -48638,8 +48686,9 @@ var Remote = class {
     return this.lostReason;
   }
   /**
-   * Runs `command` under `sh -c` (whatever the user's login shell is), marked as the action's own
-   * (CONTROL_MARKER); throws on a non-zero or missing exit code unless `allowFailure`.
+   * Runs `command` under /bin/sh (whatever the user's login shell is), marked as the action's own
+   * (CONTROL_MARKER) and sent on stdin (EXEC_REQUEST); throws on a non-zero or missing exit code
+   * unless `allowFailure`.
    */
   run(command, options) {
     const { phase } = options;
@@ -48683,11 +48732,10 @@ ${lastLines(stderr, 20)}` : "")
           )
         );
       }, options.timeoutSeconds * 1e3);
-      const marked = sh`export ${new ShellCode(CONTROL_MARKER)}=1; exec sh -c ${command.text}`;
       const outDecoder = new StringDecoder2("utf8");
       const errDecoder = new StringDecoder2("utf8");
-      const stdin = Buffer.isBuffer(options.stdin) ? Readable.from([options.stdin]) : options.stdin;
-      stdin?.on(
+      const stdin = scriptInput(command, options.stdin);
+      stdin.on(
         "error",
         (streamError) => finish(
           new RemoteCommandError(
@@ -48698,7 +48746,7 @@ ${lastLines(stderr, 20)}` : "")
           )
         )
       );
-      this.ssh.execCommand(marked.text, {
+      this.ssh.execCommand(EXEC_REQUEST, {
         stdin,
         noTrim: true,
         onChannel: (opened) => channel = opened,
@@ -49871,6 +49919,13 @@ var REQUIRED_TOOLS = {
 function toolCheckScript() {
   return sh`for tool in ${Object.keys(REQUIRED_TOOLS)}; do command -v "$tool" >/dev/null 2>&1 || printf 'missing %s\n' "$tool"; done; printf 'home %s\n' "$HOME"`;
 }
+function noShellError(label, error2) {
+  if (!(error2 instanceof RemoteCommandError) || error2.code !== 126 && error2.code !== 127) return;
+  if (!error2.stderr.includes("/bin/sh")) return;
+  return new Error(
+    `${label} could not start /bin/sh (${error2.stderr.trim().split("\n")[0]}). The action runs every command on the host under /bin/sh, whatever the login shell is: make /bin/sh a POSIX shell there (dash, bash or busybox ash).`
+  );
+}
 function sshOptions(settings) {
   return {
     credentials: {
@@ -49922,9 +49977,8 @@ async function connect(address, settings, phase = "connect") {
   }
   const remote = new Remote(connection.ssh, label);
   try {
-    const { stdout } = await remote.run(toolCheckScript(), {
-      phase,
-      timeoutSeconds: settings.connectTimeoutSeconds
+    const { stdout } = await remote.run(toolCheckScript(), { phase, timeoutSeconds: settings.connectTimeoutSeconds }).catch((error2) => {
+      throw noShellError(label, error2) ?? error2;
     });
     const missing = [...stdout.matchAll(/^missing (.+)$/gm)].map((match) => match[1]);
     if (missing.length > 0) {
@@ -49938,18 +49992,27 @@ async function connect(address, settings, phase = "connect") {
       throw new Error(`target uses ~/ but $HOME on ${label} is '${home}'; use an absolute path`);
     }
     info(`Required tools present: ${Object.keys(REQUIRED_TOOLS).join(", ")}`);
-    return {
+    const session = {
       address,
       remote,
       target: expandHome(settings.target, home),
       startLog: settings.startLog && expandHome(settings.startLog, home),
       hostKeyReason: connection.hostKeyReason,
-      close: () => remote.close()
+      close: () => session.remote.close()
     };
+    return session;
   } catch (error2) {
     remote.close();
     throw error2;
   }
+}
+async function reconnect(session, settings, phase) {
+  const lost = session.remote.lost;
+  if (!lost) return;
+  info(`The connection to ${session.remote.label} was lost (${lost}); reconnecting`);
+  const fresh = await connect(session.address, settings, phase);
+  session.remote.close();
+  session.remote = fresh.remote;
 }
 
 // src/phases/lock.ts
@@ -49971,19 +50034,24 @@ ${body}`
 var STEP_WAIT_SECONDS = 600;
 function followScript(outFile, step2) {
   return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
-rm -f -- ${outFile}
+(cd -- ${parentOf(outFile)} && rm -f -- ${outFile.slice(outFile.lastIndexOf("/") + 1)})
 : > ${outFile} || exit 1
-setsid sh -c ${step2.text} < /dev/null >> ${outFile} 2>&1 &
+${shFromEnvironment("VERIFIED_SSH_DEPLOY_STEP", step2.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
 step=$!
 shown=0
 while :; do
   size=$(wc -c < ${outFile})
-  if [ "$size" -gt "$shown" ]; then tail -c +$((shown + 1)) -- ${outFile} | head -c $((size - shown)); shown=$size; fi
+  if [ "$size" -gt "$shown" ]; then tail -c +$((shown + 1)) < ${outFile} | head -c $((size - shown)); shown=$size; fi
   case $(sed 's/.*) //' "/proc/$step/stat" 2>/dev/null | cut -c1) in '' | Z) break ;; esac
   sleep 0.05
 done
-tail -c +$((shown + 1)) -- ${outFile}
-wait "$step"`;
+wait "$step"
+status=$?
+if ! grep -q '^@@exit ' < ${outFile}; then
+  printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@died %s\n' "$step" "$status" "$status" >> ${outFile}
+fi
+tail -c +$((shown + 1)) < ${outFile}
+exit "$status"`;
 }
 var HostStepReader = class {
   constructor(on = {}) {
@@ -49993,10 +50061,14 @@ var HostStepReader = class {
   outputs = /* @__PURE__ */ new Map();
   current;
   exit;
+  /** The step ended without its exit line (killed); its wait status, when the follower saw it. */
+  died;
+  /** The step's process on the host. */
+  pid;
   pending = "";
   handled = 0;
   handle(line) {
-    const marker = /^@@(phase|exit|error|data|pid) ?(.*)$/.exec(line);
+    const marker = /^@@(phase|exit|died|error|data|pid) ?(.*)$/.exec(line);
     const [, kind, rest] = marker ?? [];
     if (kind === "phase") {
       const [phase, uptime] = rest.split(" ");
@@ -50010,7 +50082,14 @@ var HostStepReader = class {
       this.exit = { code: Number(code), uptime: Number(uptime) };
       return;
     }
-    if (kind === "pid") return;
+    if (kind === "died") {
+      this.died = { status: /^\d+$/.test(rest) ? Number(rest) : void 0 };
+      return;
+    }
+    if (kind === "pid") {
+      this.pid = Number(rest);
+      return;
+    }
     const output = this.current && this.outputs.get(this.current.phase);
     if (kind === "data") {
       const [key, ...value] = rest.split(" ");
@@ -50068,7 +50147,12 @@ async function runHostStep(phases, prelude, options) {
   });
   options.onStarted?.();
   const first = phases[0].phase;
-  let code;
+  const stepGone = (detail) => {
+    close(void 0, false);
+    if (timings) phaseInFlight(label, void 0);
+    return new PhaseError(label, reader.lastPhase(first), `${detail}; its output is in ${outFile}`);
+  };
+  let stderr = "";
   try {
     const result = await remote.run(followScript(outFile, hostStepScript(phases, prelude)), {
       phase: first,
@@ -50076,30 +50160,49 @@ async function runHostStep(phases, prelude, options) {
       allowFailure: true,
       onStdout: (stdout) => reader.consume(stdout)
     });
-    reader.end();
-    code = reader.exit ? reader.exit.code : result.code || 1;
-    if (!reader.exit) {
-      reader.outputs.get(reader.lastPhase(first))?.errors.push(`the host step ended without its exit line: ${lastLines(result.stderr, 10)}`);
-    }
-    close(reader.exit?.uptime, code === 0);
-    if (timings) phaseInFlight(label, void 0);
+    stderr = result.stderr;
   } catch (error2) {
-    close(void 0, false);
-    if (timings) phaseInFlight(label, void 0);
-    throw new PhaseError(
-      label,
-      reader.lastPhase(first),
-      `${errorText(error2)}. The step goes on on the host; its output is in ${outFile}`
-    );
+    const cut = errorText(error2);
+    try {
+      const again = await options.reattach();
+      info(`Following the host step was cut off (${cut}); reading its output again`);
+      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS), {
+        phase: reader.lastPhase(first),
+        timeoutSeconds: STEP_WAIT_SECONDS + 60
+      });
+      reader.consume(stdout);
+    } catch (second) {
+      throw stepGone(
+        `${cut}; reading the step's output again failed: ${errorText(second)}. The step goes on on the host`
+      );
+    }
   }
-  return { code, lastPhase: reader.lastPhase(first), outputs: reader.outputs };
+  reader.end();
+  if (!reader.exit && !reader.died) {
+    throw stepGone(`the host step has not finished after ${STEP_WAIT_SECONDS} s more`);
+  }
+  const died = reader.exit ? void 0 : { pid: reader.pid, status: reader.died?.status };
+  const code = reader.exit?.code ?? 1;
+  if (died && stderr.trim()) {
+    reader.outputs.get(reader.lastPhase(first))?.errors.push(lastLines(stderr, 10));
+  }
+  close(reader.exit?.uptime, code === 0);
+  if (timings) phaseInFlight(label, void 0);
+  return { code, died, lastPhase: reader.lastPhase(first), outputs: reader.outputs };
 }
 function waitForStepScript(outFile, seconds) {
-  return sh`pid=$(sed -n 's/^@@pid //p' ${outFile} 2>/dev/null | head -n 1)
+  return sh`pid=$(sed -n 's/^@@pid //p' < ${outFile} 2>/dev/null | head -n 1)
 waited=0
-while [ -n "$pid" ] && [ -d "/proc/$pid" ] && ! grep -q '^@@exit ' ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
+while [ -n "$pid" ] && [ -d "/proc/$pid" ] && ! grep -q '^@@exit ' < ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
   sleep 0.2; waited=$((waited + 1))
 done`;
+}
+function awaitStepScript(outFile, seconds) {
+  return sh`${waitForStepScript(outFile, seconds)}
+if [ -n "$pid" ] && [ ! -d "/proc/$pid" ] && ! grep -Eq '^@@(exit|died) ' < ${outFile}; then
+  printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@died -\n' "$pid" >> ${outFile}
+fi
+cat < ${outFile} 2>/dev/null`;
 }
 
 // src/phases/lock.ts
@@ -50113,31 +50216,32 @@ function lockOwner(sha, run2, now = /* @__PURE__ */ new Date()) {
   };
 }
 function acquireLockScript(layout, owner, timeoutSeconds) {
-  const ownerFile = `${layout.lockDir}/owner`;
-  const pending2 = `${layout.deployDir}/lock-owner.${owner.token}`;
-  return sh`mkdir -p -- ${layout.deployDir} || exit 1
+  const here = relativeToTarget(layout);
+  const ownerFile = `${here.lockDir}/owner`;
+  const pending2 = `${here.deployDir}/lock-owner.${owner.token}`;
+  return sh`${enterTargetScript(layout.target)}
+mkdir -p -- ${here.deployDir} || exit 1
 if ! printf '%s\n' ${JSON.stringify(owner)} 2>/dev/null > ${pending2}; then
   rm -f -- ${pending2}
-  printf 'could not write %s: the disk is full, or the deploy user may not write there\n' ${pending2} >&2
+  printf 'could not write %s: the disk is full, or the deploy user may not write there\n' ${`${layout.deployDir}/lock-owner.${owner.token}`} >&2
   exit 1
 fi
 waited=0
-while ! made=$(mkdir -- ${layout.lockDir} 2>&1); do
-  if [ ! -d ${layout.lockDir} ]; then rm -f -- ${pending2}; printf '%s\n' "$made" >&2; exit 1; fi
-  if [ "$((waited % 10))" = 0 ]; then printf 'waiting for the deploy lock (%s of %s s), held by: %s\n' "$waited" ${timeoutSeconds} "$(cat -- ${ownerFile} 2>/dev/null)"; fi
-  if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending2}; printf 'owner %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
+while ! made=$(mkdir -- ${here.lockDir} 2>&1); do
+  if [ ! -d ${here.lockDir} ]; then rm -f -- ${pending2}; printf '%s\n' "$made" >&2; exit 1; fi
+  if [ "$((waited % 10))" = 0 ]; then printf 'waiting for the deploy lock (%s of %s s), held by: %s\n' "$waited" ${timeoutSeconds} "$(cat < ${ownerFile} 2>/dev/null)"; fi
+  if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending2}; printf 'owner %s\n' "$(cat < ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
   # The session that ran this is gone (a cancelled job): stop waiting, or the lock is taken for nobody.
   if [ ! -d "/proc/$PPID" ]; then rm -f -- ${pending2}; exit 1; fi
   sleep 1
   waited=$((waited + 1))
 done
-mv -f -- ${pending2} ${ownerFile} || { rmdir -- ${layout.lockDir}; rm -f -- ${pending2}; exit 1; }`;
+mv -f -- ${pending2} ${ownerFile} || { rmdir -- ${here.lockDir}; rm -f -- ${pending2}; exit 1; }`;
 }
 function releaseLockScript(lock) {
-  const ownerFile = `${lock.lockDir}/owner`;
   return sh`${waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS)}
-if grep -qF -- ${lock.token} ${ownerFile} 2>/dev/null; then rm -rf -- ${lock.lockDir} && echo released
-elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"
+if cd -- ${lock.lockDir} 2>/dev/null && grep -qF -- ${lock.token} owner 2>/dev/null; then cd .. && rm -rf -- lock && echo released
+elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat < owner 2>/dev/null)"
 else echo gone; fi`;
 }
 function releaseOutcome(lock, stdout) {
@@ -50199,6 +50303,9 @@ function removedCount(stdout) {
 }
 
 // src/phases/environment.ts
+function userCommandScript(command, launcher) {
+  return shFromEnvironment("VERIFIED_SSH_DEPLOY_COMMAND", command, launcher);
+}
 function exportEnvScript(ctx, releaseDir) {
   const variables = [
     ["DEPLOY_SHA", ctx.sha],
@@ -50340,7 +50447,7 @@ var import_tar_stream = __toESM(require_tar_stream(), 1);
 import { createReadStream as createReadStream2, existsSync as existsSync2, readFileSync as readFileSync2 } from "node:fs";
 import { join as join4 } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { PassThrough, Transform as Transform2 } from "node:stream";
+import { PassThrough as PassThrough2, Transform as Transform2 } from "node:stream";
 
 // src/parallel-gzip.ts
 import { Transform } from "node:stream";
@@ -50411,15 +50518,16 @@ function manifestPath(layout, name) {
 }
 function inspectScript(layout, strategy, stampFile) {
   const free = sh`dir=${layout.target}
-while [ ! -d "$dir" ]; do dir=$(dirname -- "$dir"); done
-printf 'free-kb %s\n' "$(df -Pk -- "$dir" 2>/dev/null | awk 'NR == 2 { print $4 }')"`;
+while [ ! -d "$dir" ]; do dir=\${dir%/*}; [ -n "$dir" ] || dir=/; done
+printf 'free-kb %s\n' "$(cd -- "$dir" && df -Pk . 2>/dev/null | awk 'NR == 2 { print $4 }')"`;
+  const here = relativeToTarget(layout);
   if (strategy === "in-place") {
     return sh`${free}
 cd -- ${layout.target} 2>/dev/null || exit 0
-rm -rf -- ${layout.deployDir}/staging ${layout.deployDir}/upload
-if [ -f ${stampFile} ]; then printf 'current-sha %s\n' "$(head -c 200 -- ${stampFile})"; fi
-if [ -d ${`${layout.deployDir}/${IN_PLACE_TREE}`} ] && [ -f ${manifestPath(layout, IN_PLACE_TREE)} ]; then
-  printf 'base %s\nmanifest\n' ${IN_PLACE_TREE}; cat -- ${manifestPath(layout, IN_PLACE_TREE)}
+rm -rf -- ${here.deployDir}/staging ${here.deployDir}/upload
+if [ -f ${stampFile} ]; then printf 'current-sha %s\n' "$(head -c 200 < ${stampFile})"; fi
+if [ -d ${`${here.deployDir}/${IN_PLACE_TREE}`} ] && [ -f ${manifestPath(here, IN_PLACE_TREE)} ]; then
+  printf 'base %s\nmanifest\n' ${IN_PLACE_TREE}; cat < ${manifestPath(here, IN_PLACE_TREE)}
 fi`;
   }
   return sh`${free}
@@ -50460,10 +50568,10 @@ function parseInspection(stdout) {
   return inspection;
 }
 function tarCopyScript(from, to, listFile) {
-  const source = listFile ? sh`tar --null -T ${listFile} -cf -` : sh`tar -cf - .`;
+  const source = listFile ? sh`(cd -- ${from} && tar --null -T - -cf -) < ${listFile}` : sh`(cd -- ${from} && tar -cf - .)`;
   return sh`mkdir -p -- ${to} || exit 1
 status=$(mktemp) || exit 1
-{ (cd -- ${from} && ${source}); echo $? > "$status"; } | (cd -- ${to} && tar -xpf - --no-same-owner)
+{ ${source}; echo $? > "$status"; } | (cd -- ${to} && tar -xpf - --no-same-owner)
 extracted=$?
 read -r copied < "$status"; rm -f -- "$status"
 [ "$copied" = 0 ] && [ "$extracted" = 0 ]`;
@@ -50478,15 +50586,17 @@ else sed '/^#delta/d' ${deltaFile}; fi > ${temporary} && mv -f -- ${temporary} $
 }
 var INSPECTION_END = "end-of-inspection";
 function uploadScript(layout, strategy, stampFile) {
+  const here = relativeToTarget(layout);
   const releases = strategy === "releases";
-  const box = releases ? sh`${layout.releasesDir}/.staging-"$release"` : sh`${`${layout.deployDir}/upload`}`;
-  const finalDir = releases ? sh`${layout.releasesDir}/"$release"` : sh`${`${layout.deployDir}/staging`}`;
-  const baseDir = releases ? sh`${layout.releasesDir}/"$base"` : sh`${`${layout.deployDir}/${IN_PLACE_TREE}`}`;
+  const box = releases ? sh`${here.releasesDir}/.staging-"$release"` : sh`${`${here.deployDir}/upload`}`;
+  const finalDir = releases ? sh`${here.releasesDir}/"$release"` : sh`${`${here.deployDir}/staging`}`;
+  const baseDir = releases ? sh`${here.releasesDir}/"$base"` : sh`${`${here.deployDir}/${IN_PLACE_TREE}`}`;
   const manifestName = releases ? sh`"$release"` : "staging";
   return sh`(${inspectScript(layout, strategy, stampFile)})
 printf '%s\n' ${INSPECTION_END}
 IFS= read -r release && IFS= read -r base || exit 1
 case $release in ''|*/*|.*) printf 'bad release name: %s\n' "$release" >&2; exit 1 ;; esac
+cd -- ${here.target} || exit 1
 box=${box}
 trap 'rm -rf -- "$box"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
@@ -50494,7 +50604,7 @@ rm -rf -- "$box" && mkdir -p -- "$box/tree" && (cd -- "$box" && tar -xzpf - --no
 if [ -n "$base" ] && [ -s "$box"/${COPY_LIST} ]; then
   ${tarCopyScript(baseDir, sh`"$box/tree"`, sh`"$box"/${COPY_LIST}`)} || exit 1
 fi
-${mergeManifestScript(layout, sh`"$base"`, manifestName, sh`"$box"/${MANIFEST_DELTA}`)} || exit 1
+${mergeManifestScript(here, sh`"$base"`, manifestName, sh`"$box"/${MANIFEST_DELTA}`)} || exit 1
 ${releases ? sh`: > "$box/tree/"${UNVERIFIED_MARK} && ` : sh``}mv -T -- "$box/tree" ${finalDir}`;
 }
 function inspectionReport(stdout, from = 0) {
@@ -50617,7 +50727,7 @@ async function upload(ctx) {
     );
   }
   const isShared = under(settings.sharedPaths);
-  const stdin = new PassThrough();
+  const stdin = new PassThrough2();
   let reported = () => void 0;
   const inspection = new Promise((resolve2) => reported = resolve2);
   let searched = 0;
@@ -50805,9 +50915,9 @@ function logEntry(ctx) {
     run: ctx.run
   };
 }
-var removalLists = (ctx) => ({
-  files: `${ctx.layout.deployDir}/sync-delete`,
-  dirs: `${ctx.layout.deployDir}/sync-rmdir`
+var removalLists = (layout) => ({
+  files: `${layout.deployDir}/sync-delete`,
+  dirs: `${layout.deployDir}/sync-rmdir`
 });
 var nulList = (paths) => Buffer.from(paths.map((path4) => `./${path4}\0`).join(""));
 var LISTED = 20;
@@ -50828,7 +50938,7 @@ async function planInPlaceSync(ctx) {
     settings.exclude,
     settings.sharedPaths
   );
-  const lists = removalLists(ctx);
+  const lists = removalLists(layout);
   await session.remote.run(sh`cat > ${lists.files}`, {
     phase: "prepare",
     timeoutSeconds: 120,
@@ -50849,18 +50959,19 @@ async function planInPlaceSync(ctx) {
   }
 }
 function syncInPlaceBody(ctx) {
-  const { settings, layout } = ctx;
-  const staging = ctx.releaseDir;
-  const lists = removalLists(ctx);
+  const { settings } = ctx;
+  const layout = relativeToTarget(ctx.layout);
+  const staging = insideTarget(layout.target, ctx.releaseDir);
+  const lists = removalLists(layout);
   const tree = `${layout.deployDir}/${IN_PLACE_TREE}`;
-  const keep = [layout.deployDir, ...settings.sharedPaths.map((path4) => `${layout.target}/${path4}`)];
-  const bytecode = settings.clearPycache ? sh`cleared=$(${clearBytecodeScript(layout.target, keep)}) || exit 1
+  const keep = [layout.deployDir, ...settings.sharedPaths.map((path4) => `./${path4}`)];
+  const bytecode = settings.clearPycache ? sh`cleared=$(${clearBytecodeScript(".", keep)}) || exit 1
 printf 'Cleared bytecode in %s: %s .pyc/.pyo file(s)\n' ${layout.target} "$cleared"` : sh``;
   return sh`cd -- ${layout.target} || exit 1
 if [ -s ${lists.files} ]; then xargs -0 rm -f -- < ${lists.files} || exit 1; fi
 if [ -s ${lists.dirs} ]; then xargs -0 rmdir -- < ${lists.dirs} 2>/dev/null; fi
 removed=$(cat -- ${lists.files} ${lists.dirs} | tr -cd '\000' | wc -c)
-${tarCopyScript(staging, layout.target)} || exit 1
+${tarCopyScript(staging, ".")} || exit 1
 printf 'Synced the new tree into %s; removed %s path(s) an earlier deploy shipped that the source no longer has\n' ${layout.target} "$((removed))"
 ${bytecode}
 rm -rf -- ${tree} && mv -- ${staging} ${tree} && mv -f -- ${manifestPath(layout, "staging")} ${manifestPath(layout, "tree")} && rm -f -- ${lists.files} ${lists.dirs} || exit 1
@@ -50868,9 +50979,9 @@ ${releasesLogScript(layout, logEntry(ctx))} || exit 1`;
 }
 function switchBody(ctx, token) {
   if (ctx.settings.strategy === "in-place") return syncInPlaceBody(ctx);
-  const { layout } = ctx;
+  const layout = relativeToTarget(ctx.layout);
   return sh`${switchCurrentScript(layout, ctx.release, token)} && ${releasesLogScript(layout, logEntry(ctx))} || exit 1
-printf '%s -> releases/%s\n' ${layout.current} ${ctx.release}`;
+printf '%s -> releases/%s\n' ${ctx.layout.current} ${ctx.release}`;
 }
 
 // src/phases/venv.ts
@@ -50889,27 +51000,32 @@ function requirementsHash(settings) {
 }
 var VENV_EXIT = { python: 10, create: 11, install: 12, foreign: 13 };
 function venvScript(options) {
-  const { python, venvs, hash, tree, liveLink, environment, install } = options;
-  const foreign = liveLink ? sh`if { [ -e ${liveLink} ] || [ -L ${liveLink} ]; } && case $(readlink -- ${liveLink} 2>/dev/null) in ${venvs}/*) false ;; *) true ;; esac; then
+  const { python, target, venvs, hash, tree, liveLink, environment, install } = options;
+  const here = (path4) => insideTarget(target, path4);
+  const foreign = liveLink ? sh`if { [ -e ${here(liveLink)} ] || [ -L ${here(liveLink)} ]; } && case $(readlink -- ${here(liveLink)} 2>/dev/null) in ${venvs}/*) false ;; *) true ;; esac; then
   printf '%s exists and is not a link into %s\n' ${liveLink} ${venvs}; exit ${VENV_EXIT.foreign}
 fi` : sh`:`;
-  const link = `${tree}/.venv`;
-  return sh`${foreign}
+  const link = here(`${tree}/.venv`);
+  return sh`cd -- ${target} || exit 1
+${foreign}
 # -I -S: no site import, so asking the version costs the interpreter's bare start-up only.
 version=$(${python} -I -S -c 'import sys; print(sys.implementation.name + "-%d.%d.%d" % sys.version_info[:3])' < /dev/null) || exit ${VENV_EXIT.python}
 key=${hash}-$version
 venv=${venvs}/$key
 if [ -f "$venv"/${COMPLETE} ]; then how=reused; else
   how=built
-  rm -rf -- "$venv" && mkdir -p -- ${venvs} || exit 1
-  if ! ${python} -m venv -- "$venv" < /dev/null 2>&1; then rm -rf -- "$venv"; exit ${VENV_EXIT.create}; fi
+  mkdir -p -- ${here(venvs)} || exit 1
+  # Made by its name from inside venvs/: Python records the absolute path in the venv itself.
+  if ! (cd -- ${here(venvs)} && rm -rf -- "$key" && ${python} -m venv -- "$key") < /dev/null 2>&1; then
+    (cd -- ${here(venvs)} && rm -rf -- "$key"); exit ${VENV_EXIT.create}
+  fi
 fi
 rm -rf -- ${link} && ln -s -- "$venv" ${link} || exit 1
 if [ "$how" = built ]; then
   if ! (cd -- ${tree} || exit 1
     ${environment}
-    sh -c ${install} < /dev/null 2>&1); then
-    rm -rf -- "$venv" ${link}; exit ${VENV_EXIT.install}
+    ${userCommandScript(install)} < /dev/null 2>&1); then
+    rm -rf -- ${here(venvs)}/"$key" ${link}; exit ${VENV_EXIT.install}
   fi
   : > "$venv"/${COMPLETE} || exit 1
 fi
@@ -50922,6 +51038,7 @@ async function prepareVenv(ctx) {
   const result = await session.remote.run(
     venvScript({
       python: settings.python,
+      target: layout.target,
       venvs,
       hash: requirementsHash(settings),
       tree: ctx.releaseDir,
@@ -50970,7 +51087,6 @@ ${tail}`
 function stampScript(releaseDir, stampFile, sha) {
   return sh`printf '%s\n' ${sha} > ${`${releaseDir}/${stampFile}`}`;
 }
-var parentOf = (path4) => path4.slice(0, path4.lastIndexOf("/"));
 function linkSharedScript(releaseDir, sharedDir, paths) {
   const steps = paths.map((path4) => {
     const shared = `${sharedDir}/${path4}`;
@@ -51039,10 +51155,15 @@ async function prepare(ctx) {
     info(`Linked shared paths: ${settings.sharedPaths.join(", ")}`);
   }
   if (settings.clearPycache) {
-    const { stdout } = await remote.run(clearBytecodeScript(ctx.releaseDir, []), {
-      phase: "prepare",
-      timeoutSeconds: 300
-    });
+    const inRelease = insideTarget(layout.target, ctx.releaseDir);
+    const { stdout } = await remote.run(
+      sh`cd -- ${layout.target} || exit 1
+${clearBytecodeScript(inRelease, [])}`,
+      {
+        phase: "prepare",
+        timeoutSeconds: 300
+      }
+    );
     info(`Cleared bytecode in the new tree: removed ${removedCount(stdout)} .pyc/.pyo file(s)`);
   }
   if (settings.pythonRequirements.length > 0) await prepareVenv(ctx);
@@ -51050,7 +51171,7 @@ async function prepare(ctx) {
     await remote.run(
       sh`cd -- ${ctx.releaseDir} || exit 1
 ${exportEnvScript(ctx, ctx.releaseDir)}
-sh -c ${settings.prepareCommand} < /dev/null`,
+${userCommandScript(settings.prepareCommand)} < /dev/null`,
       { phase: "prepare", timeoutSeconds: 1800, echo: true }
     );
     info(`prepare-command succeeded: ${settings.prepareCommand}`);
@@ -51065,19 +51186,27 @@ function releasesToPrune(releases, keep, protect) {
   return newestFirst.slice(keep).filter((name) => !protect.includes(name));
 }
 function pruneScript(layout, doomed) {
-  return joinCode(
-    doomed.map(
-      (name) => sh`rm -rf -- ${`${layout.releasesDir}/${name}`} ${manifestPath(layout, name)}`
+  const here = relativeToTarget(layout);
+  return joinCode([
+    sh`cd -- ${layout.target} || exit 1`,
+    ...doomed.map(
+      (name) => sh`rm -rf -- ${`${here.releasesDir}/${name}`} ${manifestPath(here, name)}`
     )
-  );
+  ]);
 }
 function pruneVenvsScript(layout) {
-  const venvs = venvsDir(layout);
-  return sh`[ -d ${venvs} ] || exit 0
-linked=$(for link in ${layout.releasesDir}/*/.venv ${`${layout.target}/.venv`} ${`${layout.deployDir}/${IN_PLACE_TREE}/.venv`}; do readlink -- "$link" 2>/dev/null; done)
+  const here = relativeToTarget(layout);
+  const venvs = venvsDir(here);
+  return sh`cd -- ${layout.target} || exit 1
+[ -d ${venvs} ] || exit 0
+linked=$(for link in ${here.releasesDir}/*/.venv ./.venv ${`${here.deployDir}/${IN_PLACE_TREE}/.venv`}; do readlink -- "$link" 2>/dev/null; done)
 for venv in ${venvs}/* ${venvs}/.[!.]*; do
   [ -e "$venv" ] || continue
-  if printf '%s\n' "$linked" | grep -qxF -- "$venv"; then continue; fi
+  used=
+  while IFS= read -r path; do [ "$path" != ${venvsDir(layout)}/"\${venv##*/}" ] || used=1; done <<EOF
+$linked
+EOF
+  [ -z "$used" ] || continue
   rm -rf -- "$venv" && printf 'removed-venv %s\n' "\${venv##*/}"
 done`;
 }
@@ -51105,6 +51234,9 @@ async function prune(ctx) {
     );
 }
 
+// src/phases/restart.ts
+import { constants as constants3 } from "node:os";
+
 // src/phases/processes.ts
 var TARGET_MARKER = "DEPLOY_TARGET";
 var MAX_PATTERN_HITS = 10;
@@ -51124,6 +51256,17 @@ function read_environ(file,   entry, pid) {
   while ((getline entry < file) > 0) marker(pid, entry)
   RS = "\n"
 }
+function read_cmdline(file,   entry, text, count) {
+  RS = "\0"
+  while ((getline entry < file) > 0) text = (count++ ? text " " : "") entry
+  RS = "\n"
+  command_line(pid_of(file), text)
+}
+function command_line(pid, text) {
+  if (pattern != "" && text != "" && text ~ pattern && (pid in start)) {
+    add(pid, "pattern", "matched by process-match"); include(pgid[pid], "of a process-match hit")
+  }
+}
 function marker(pid, entry) {
   if (entry == "${CONTROL_MARKER}=1") control[pid] = 1
   else if (entry ~ /^${TARGET_MARKER}=/) marked[pid] = substr(entry, ${TARGET_MARKER.length + 2})
@@ -51140,15 +51283,18 @@ function protected(pid) {
   return ""
 }
 BEGIN {
+  target = ENVIRON["VSD_TARGET"]; pattern = ENVIRON["VSD_PATTERN"]
   for (i = 1; i < ARGC; i++) {
-    if (ARGV[i] ~ /\/stat$/) read_stat(ARGV[i]); else read_environ(ARGV[i])
+    if (ARGV[i] ~ /\/stat$/) read_stat(ARGV[i])
+    else if (ARGV[i] ~ /\/cmdline$/) read_cmdline(ARGV[i])
+    else read_environ(ARGV[i])
     close(ARGV[i])
   }
   ARGC = 1
 }
 $1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? "${CONTROL_MARKER}=1" : "${TARGET_MARKER}=" value); next }
 $1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }
-$1 == "M" { if ($2 in start) { add($2, "pattern", "matched by process-match"); include(pgid[$2], "of a process-match hit") } next }
+$1 == "C" { text = $0; sub(/^C [0-9]+ /, "", text); command_line($2, text); next }
 $1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }
 $1 == "G" { include($2, "stopped by this deploy"); next }
 END {
@@ -51188,20 +51334,38 @@ recorded_processes() {
   awk -v boot="$boot" '
     index($0, "\"boot_id\": \"" boot "\"") { this_boot = 1 }
     /"pid": *[0-9]+, *"pgid": *[0-9]+, *"start": *[0-9]+/ { gsub(/[^0-9,]/, ""); split($0, n, ","); line[++count] = "R " n[1] " " n[3] " " n[2] }
-    END { if (this_boot) for (i = 1; i <= count; i++) print line[i] }' "$1"
+    END { if (this_boot) for (i = 1; i <= count; i++) print line[i] }' < "$1"
+}
+# Command lines for an awk that cannot read cmdline files itself: one tr per process.
+cmdline_lines() {
+  for file in /proc/[0-9]*/cmdline; do
+    pid=${"$"}{file#/proc/}; pid=${"$"}{pid%/cmdline}
+    text=$(tr '\000\n' '  ' 2>/dev/null < "$file") || continue
+    text=${"$"}{text% }
+    [ -z "$text" ] || printf 'C %s %s\n' "$pid" "$text"
+  done
 }
 scan_input() {
-  [ "$awk_splits_nul" = 2 ] || environ_markers
+  if [ "$awk_splits_nul" != 2 ]; then
+    environ_markers
+    [ -z "$3" ] || cmdline_lines
+  fi
   [ -z "$2" ] || printf '%s\n' "$2"
-  if [ -n "$3" ]; then pgrep -f -- "$3" | sed 's/^/M /'; fi
   for group in $4; do echo "G $group"; done
   for port in $5; do port_pids "$port" | sed 's/^/H /'; done
 }
+# The target and pattern go to awk in its environment: in its command line, a pkill -f could match them.
+# shellcheck disable=SC2086 # $4 is a list of /proc globs, expanded here
+scan_awk() {
+  VSD_TARGET=$1 VSD_PATTERN=$2 awk -v self="$$" -v pids_only="$3" "$select_service" /proc/[0-9]*/stat $4
+}
 service_scan() {
-  if [ "$awk_splits_nul" = 2 ]; then
-    scan_input "$@" | awk -v target="$1" -v self="$$" -v pids_only="$6" "$select_service" /proc/[0-9]*/stat /proc/[0-9]*/environ
+  if [ "$awk_splits_nul" != 2 ]; then
+    scan_input "$@" | scan_awk "$1" "$3" "$6" ''
+  elif [ -n "$3" ]; then
+    scan_input "$@" | scan_awk "$1" "$3" "$6" '/proc/[0-9]*/environ /proc/[0-9]*/cmdline'
   else
-    scan_input "$@" | awk -v target="$1" -v self="$$" -v pids_only="$6" "$select_service" /proc/[0-9]*/stat
+    scan_input "$@" | scan_awk "$1" "$3" "$6" '/proc/[0-9]*/environ'
   fi
 }
 # Whole seconds since boot into $now, with builtins only (no process started).
@@ -51240,7 +51404,7 @@ record_state() {
       separator=,
     done
     printf '\n  ]\n}\n'
-  } > "$1.tmp" && mv -f -- "$1.tmp" "$1"
+  } > "$1.tmp" && (cd -- "${"$"}{1%/*}" && mv -f -- "${"$"}{1##*/}.tmp" "${"$"}{1##*/}")
 }`}`);
 
 // src/phases/stop.ts
@@ -51253,7 +51417,7 @@ function stopCommandScript(target, stop) {
   return sh`if [ -d ${stop.live} ]; then dir=${stop.live}; first=; else dir=${target}; first=1; fi
 (cd -- "$dir" || exit 1
 ${stop.environment}
-sh -c ${stop.command} < /dev/null) 2>&1
+${userCommandScript(stop.command)} < /dev/null) 2>&1
 status=$?
 if [ "$status" -ne 0 ] && [ -n "$first" ]; then
   printf '@@data first-stop-failed %s\n' "$status"
@@ -51271,10 +51435,7 @@ function stopBody(parameters) {
 printf '@@data mark %s\n' "$stop_mark"
 ${stopCommand ? stopCommandScript(target, stopCommand) : sh``}
 pattern=${pattern}
-if [ -n "$pattern" ] && ! command -v pgrep >/dev/null 2>&1; then
-  echo '@@error process-match needs pgrep on the host (package procps)'; exit 1
-fi
-recorded=$(recorded_processes ${stateFile})
+recorded=$(recorded_processes ${insideTarget(target, stateFile)})
 scan=$(service_scan ${target} "$recorded" "$pattern" '' '')
 hits=$(printf '%s\n' "$scan" | awk '$1 == "signal" && $5 == "pattern" { print $2 }')
 count=0; users=
@@ -51412,19 +51573,20 @@ function waitParameters(ctx) {
 
 // src/phases/start.ts
 var START_FAILED = 4;
-var parentOf2 = (path4) => path4.slice(0, path4.lastIndexOf("/")) || "/";
 function startLinesScript(log, header) {
-  return sh`awk -v header=${header} '$0 == header { n = 0; next } { line[n++ % 50] = $0 } END { for (i = (n > 50 ? n - 50 : 0); i < n; i++) print line[i % 50] }' ${log} 2>/dev/null`;
+  return sh`awk -v header=${header} '$0 == header { n = 0; next } { line[n++ % 50] = $0 } END { for (i = (n > 50 ? n - 50 : 0); i < n; i++) print line[i % 50] }' < ${log} 2>/dev/null`;
 }
 function detachedStartBody(start) {
-  const { live, environment, command, log, target, stateFile, release, sha } = start;
-  return sh`cd -- ${live} || exit 1
-[ -d ${parentOf2(log)} ] || mkdir -p -- ${parentOf2(log)} || exit 1
+  const { live, environment, command, target, release, sha } = start;
+  const log = insideTarget(target, start.log);
+  const stateFile = insideTarget(target, start.stateFile);
+  return sh`[ -d ${parentOf(log)} ] || mkdir -p -- ${parentOf(log)} || exit 1
 header="=== $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release "${release}" ("${sha}") [$$]"
 printf '\n%s\n' "$header" >> ${log} || exit 1
 (
+cd -- ${live} || exit 1
 ${environment}
-exec setsid sh -c ${command}
+${userCommandScript(command, sh`exec setsid`)}
 ) < /dev/null >> ${log} 2>&1 &
 launched=$!
 waited=0; status=
@@ -51434,11 +51596,11 @@ while [ "$waited" -lt 10 ]; do
   sleep 0.1; waited=$((waited + 1))
 done
 if [ -z "$status" ]; then
-  printf 'Started %s as process group %s; output goes to %s\n' ${`'${command}'`} "$launched" ${log}
+  printf 'Started %s as process group %s; output goes to %s\n' ${`'${command}'`} "$launched" ${start.log}
 elif [ "$status" -eq 0 ]; then
-  printf '%s exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to %s\n' ${`'${command}'`} ${log}
+  printf '%s exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to %s\n' ${`'${command}'`} ${start.log}
 else
-  printf '@@error the start command exited with code %s within 1 s; its lines in %s:\n' "$status" ${log}
+  printf '@@error the start command exited with code %s within 1 s; its lines in %s:\n' "$status" ${start.log}
   ${startLinesScript(log, sh`"$header"`)} | sed 's/^/@@error /'
   exit ${START_FAILED}
 fi
@@ -51449,7 +51611,7 @@ function foregroundStartBody(live, environment, command) {
   return sh`cd -- ${live} || exit 1
 (
 ${environment}
-sh -c ${command}
+${userCommandScript(command)}
 ) < /dev/null 2>&1
 status=$?
 if [ "$status" -ne 0 ]; then
@@ -51491,6 +51653,41 @@ function trackRestart(entry, active) {
   if (!active && index >= 0) running.splice(index, 1);
   saveState("restarts", JSON.stringify(running));
 }
+var HostStepDied = class extends PhaseError {
+};
+function hostNowScript(layout, ports) {
+  return sh`${SERVICE_FUNCTIONS}
+printf 'current %s\n' "$(cd -- ${layout.target} 2>/dev/null && readlink current)"
+for port in ${ports}; do printf 'port %s %s\n' "$port" "$(port_holders "$port" | tr '\n' ';')"; done`;
+}
+async function describeHostNow(ctx) {
+  const { settings, session, layout } = ctx;
+  try {
+    await reconnect(session, settings, "stop");
+    const { stdout } = await session.remote.run(hostNowScript(layout, settings.ports), {
+      phase: "stop",
+      timeoutSeconds: 60
+    });
+    const current = /^current (.+)$/m.exec(stdout)?.[1];
+    const ports = [...stdout.matchAll(/^port (\d+) ?(.*)$/gm)].map(
+      ([, port, holders]) => holders ? `port ${port} is held by ${holders.replace(/;$/, "").replace(/;/g, "; ")}` : `nothing listens on port ${port}`
+    );
+    const parts = [
+      ...settings.strategy === "releases" ? [`current -> ${current ?? "(none)"}`] : [],
+      ...ports
+    ];
+    return parts.length > 0 ? parts.join("; ") : "no ports are set to check (ports)";
+  } catch (error2) {
+    return `could not be read: ${errorText(error2)}`;
+  }
+}
+async function diedFailure(ctx, result, died) {
+  const { settings, layout } = ctx;
+  const signal = died.status !== void 0 && died.status > 128 ? Object.entries(constants3.signals).find(([, number]) => number === died.status - 128)?.[0] : void 0;
+  const command = result.lastPhase === "start" ? settings.startCommand && "the start-command" : result.lastPhase === "stop" ? settings.stopCommand && "the stop-command" : void 0;
+  const cause = command ? `${command[0].toUpperCase()}${command.slice(1)} is the likely cause: it matches the action's own processes as well as the service's (e.g. pkill -f sh, kill -9 -1, pkill -u USER). A stop-command only needs to stop what the action cannot find itself: it already stops every process carrying DEPLOY_TARGET=${layout.target}, and process-match finds a service started elsewhere.` : "Something on the host killed it (kill -9 -1, the OOM killer, a reboot).";
+  return `the action's own host step${died.pid ? ` (PID ${died.pid})` : ""} was killed${signal ? ` by ${signal}` : ""} during ${result.lastPhase}, before it finished. ${cause} On the host now: ${await describeHostNow(ctx)}. The step's output is in ${layout.restartLog}.`;
+}
 async function restartService(ctx, switchTo, timings) {
   const { settings, session, layout, label } = ctx;
   const phases = [
@@ -51509,15 +51706,24 @@ ${switchTo}`;
     outFile: layout.restartLog
   };
   const sentAt = Date.now();
-  const result = await runHostStep(phases, SERVICE_FUNCTIONS, {
+  const prelude = sh`${SERVICE_FUNCTIONS}
+cd -- ${layout.target} || exit 1`;
+  const result = await runHostStep(phases, prelude, {
     label,
     remote: session.remote,
     outFile: entry.outFile,
     timeoutSeconds: 2 * settings.stopTimeoutSeconds + 5 + 1800 + 180,
     timings,
-    onStarted: () => trackRestart(entry, true)
+    onStarted: () => trackRestart(entry, true),
+    reattach: async () => {
+      await reconnect(session, settings, "stop");
+      return session.remote;
+    }
   }).finally(() => trackRestart(entry, false));
   const output = (phase) => result.outputs.get(phase);
+  if (result.died) {
+    throw new HostStepDied(label, result.lastPhase, await diedFailure(ctx, result, result.died));
+  }
   if (result.code !== 0) {
     const failed = output(result.lastPhase);
     const detail = result.lastPhase === "stop" ? stopFailure(result.code, failed) : result.lastPhase === "wait-for-exit" ? waitFailure(settings, failed) : result.lastPhase === "start" ? failed?.errors.join("\n") ?? `starting failed (exit ${result.code})` : `failed (exit ${result.code}) in ${layout.target}: ${[...failed?.errors ?? [], ...failed?.lines.slice(-10) ?? []].join("\n")}`;
@@ -51744,10 +51950,12 @@ done`
   ]);
 }
 function serviceIdentityScript(check) {
-  const { target, stateFile, ports, mark, release, sha } = check;
+  const { target, ports, mark, release, sha } = check;
+  const stateFile = insideTarget(target, check.stateFile);
   return joinCode([
     SERVICE_FUNCTIONS,
-    sh`ports=${ports.map(String).join(" ")}
+    sh`cd -- ${target} || exit 1
+ports=${ports.map(String).join(" ")}
 old=; free=
 for port in $ports; do
   pids=$(port_pids "$port")
@@ -51763,7 +51971,7 @@ for port in $ports; do
 done
 [ -z "$old$free" ] || exit 0
 service_scan ${target} "$(recorded_processes ${stateFile})" '' '' "$ports" | record_state ${stateFile} ${release} ${sha}
-printf 'recorded %s\n' "$(awk '/"pid":/ { sub(/.*"pid": */, ""); sub(/,.*/, ""); printf " %s", $0 }' ${stateFile})"`
+printf 'recorded %s\n' "$(awk '/"pid":/ { sub(/.*"pid": */, ""); sub(/,.*/, ""); printf " %s", $0 }' < ${stateFile})"`
   ]);
 }
 function trimmed(body) {
@@ -51886,7 +52094,7 @@ async function verifyService(ctx, sha, restart, previousVersion) {
   }
   checkVersionGuards(ctx, confirmed.version, previousVersion);
   if (settings.strategy === "releases") {
-    await ctx.session.remote.run(sh`rm -f -- ${`${ctx.releaseDir}/${UNVERIFIED_MARK}`}`, {
+    await ctx.session.remote.run(sh`cd -- ${ctx.releaseDir} && rm -f -- ${UNVERIFIED_MARK}`, {
       phase: "verify",
       timeoutSeconds: 30
     });
@@ -51932,8 +52140,8 @@ function markBadScript(layout, failed, reason, previous, stampFile) {
   return sh`${mark}
 if [ -d ${dir} ]; then
   printf 'candidate %s\n' ${previous}
-  printf 'sha %s\n' "$(head -c 200 -- ${`${dir}/${stampFile}`} 2>/dev/null)"
-  if [ -e ${`${dir}/BAD_RELEASE`} ]; then printf 'bad %s\n' "$(head -n 1 -- ${`${dir}/BAD_RELEASE`})"; fi
+  printf 'sha %s\n' "$(head -c 200 < ${`${dir}/${stampFile}`} 2>/dev/null)"
+  if [ -e ${`${dir}/BAD_RELEASE`} ]; then printf 'bad %s\n' "$(head -n 1 < ${`${dir}/BAD_RELEASE`})"; fi
 fi`;
 }
 async function step(name, body) {
@@ -51984,8 +52192,9 @@ async function rollback(ctx, failure2, token) {
     }
   }
   try {
-    const switchBack = sh`${switchCurrentScript(layout, previous, token)} && ${releasesLogScript(
-      layout,
+    const here = relativeToTarget(layout);
+    const switchBack = sh`${switchCurrentScript(here, previous, token)} && ${releasesLogScript(
+      here,
       {
         time: (/* @__PURE__ */ new Date()).toISOString(),
         event: "rollback",
@@ -56312,7 +56521,7 @@ async function ship(address, settings, session, sha, report) {
       report.reportedVersion = verified.version ?? verified.commit;
       report.downtimeSeconds = (verified.firstAnsweredAt - restart.stopped.sentAt) / 1e3;
     } catch (error2) {
-      const afterSwitch = error2 instanceof PhaseError && (error2.phase === "start" || error2.phase === "verify");
+      const afterSwitch = error2 instanceof PhaseError && (error2.phase === "start" || error2.phase === "verify" || error2 instanceof HostStepDied);
       if (settings.strategy !== "releases" || !settings.rollbackOnFailure || !afterSwitch) {
         throw error2;
       }
@@ -56322,15 +56531,8 @@ async function ship(address, settings, session, sha, report) {
         "rollback",
         settings.stopTimeoutSeconds + settings.versionTimeoutSeconds + 900,
         async () => {
-          const lost = session.remote.lost;
-          if (!lost) return rollback(ctx, error2.detail, owner.token);
-          info(`The connection to ${label} was lost (${lost}); reconnecting for the rollback`);
-          const fresh = await connect(address, settings, "rollback");
-          try {
-            return await rollback({ ...ctx, session: fresh }, error2.detail, owner.token);
-          } finally {
-            fresh.close();
-          }
+          await reconnect(session, settings, "rollback");
+          return rollback(ctx, error2.detail, owner.token);
         }
       ).catch(
         (rollbackError) => `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
@@ -57089,7 +57291,7 @@ function getSettings(read = (name) => getInput(name)) {
     reader.problem(
       "process-match",
       processMatch.split(/[\r\n]/)[0],
-      'use one line: pgrep reads only the first, which would match other processes. Write one pattern that matches the service only, e.g. "myapp serve --port 8000"'
+      'use one line: the pattern is one extended regular expression matched against each command line, as pgrep -f does. Write one that matches the service only, e.g. "myapp serve --port 8000"'
     );
   }
   const versionField = reader.optional("version-field");

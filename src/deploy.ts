@@ -3,7 +3,7 @@ import { newDeployContext } from './context.js'
 import { hostLabel, type HostAddress } from './host-address.js'
 import { withHostOutput } from './host-output.js'
 import { remoteLayout } from './layout.js'
-import { connect, type HostSession } from './phases/connect.js'
+import { connect, reconnect, type HostSession } from './phases/connect.js'
 import {
   acquireLock,
   lockOwner,
@@ -16,7 +16,7 @@ import { prepare } from './phases/prepare.js'
 import { prune } from './phases/prune.js'
 import { rollback } from './phases/rollback.js'
 import { runningVersion, verifyService } from './phases/verify.js'
-import { restartService } from './phases/restart.js'
+import { HostStepDied, restartService } from './phases/restart.js'
 import { switchBody } from './phases/switch.js'
 import { scanUploadSource, upload } from './phases/upload.js'
 import { errorText, PhaseError, runPhase } from './phase.js'
@@ -121,9 +121,11 @@ async function ship(
       report.reportedVersion = verified.version ?? verified.commit
       report.downtimeSeconds = (verified.firstAnsweredAt - restart.stopped.sentAt) / 1000
     } catch (error) {
-      // Only a failure after the switch leaves a new release live that a rollback can undo.
+      // A failure after the switch leaves a new release live that a rollback can undo; a killed
+      // host step leaves the service in no known state, which returning to the live release repairs.
       const afterSwitch =
-        error instanceof PhaseError && (error.phase === 'start' || error.phase === 'verify')
+        error instanceof PhaseError &&
+        (error.phase === 'start' || error.phase === 'verify' || error instanceof HostStepDied)
       if (settings.strategy !== 'releases' || !settings.rollbackOnFailure || !afterSwitch) {
         throw error
       }
@@ -133,15 +135,8 @@ async function ship(
         'rollback',
         settings.stopTimeoutSeconds + settings.versionTimeoutSeconds + 900,
         async () => {
-          const lost = session.remote.lost
-          if (!lost) return rollback(ctx, error.detail, owner.token)
-          core.info(`The connection to ${label} was lost (${lost}); reconnecting for the rollback`)
-          const fresh = await connect(address, settings, 'rollback')
-          try {
-            return await rollback({ ...ctx, session: fresh }, error.detail, owner.token)
-          } finally {
-            fresh.close()
-          }
+          await reconnect(session, settings, 'rollback')
+          return rollback(ctx, error.detail, owner.token)
         }
       ).catch(
         (rollbackError: unknown) =>

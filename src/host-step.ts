@@ -1,7 +1,8 @@
 import * as core from '@actions/core'
 import { errorText, PhaseError, phaseInFlight, type PhaseName, type PhaseTiming } from './phase.js'
 import { lastLines, type Remote } from './remote.js'
-import { joinCode, sh, ShellCode } from './shell.js'
+import { parentOf } from './layout.js'
+import { joinCode, sh, shFromEnvironment, ShellCode } from './shell.js'
 
 /**
  * Several phases run on the host as one detached command, so no network round trip falls between
@@ -12,6 +13,8 @@ import { joinCode, sh, ShellCode } from './shell.js'
  * - `@@phase NAME UPTIME` — a phase begins (UPTIME from /proc/uptime, for its duration)
  * - `@@error TEXT` — part of the failing phase's message; `@@data KEY VALUE` — for the action
  * - `@@exit CODE UPTIME` — the step ended (written by its exit trap)
+ * - `@@died STATUS` — the step ended without its exit line: something killed it (written by the
+ *   command that follows it, or `-` by one that found it gone)
  *
  * Anything else is the phase's log.
  */
@@ -38,25 +41,33 @@ ${body}`
 export const STEP_WAIT_SECONDS = 600
 
 /**
- * Starts `step` detached (its own session, output to `outFile`) and prints that file as it grows
- * until the step has ended; exits with the step's code. If this command is cut off, the step goes on.
+ * Starts `step` detached (its own session, output to `outFile`, its text in its environment rather
+ * than its command line) and prints that file as it grows until the step has ended; exits with
+ * the step's code. If this command is cut off, the step goes on. A step that ended without its
+ * exit line was killed: that goes into `outFile` too, so the post step reads the same.
  */
 export function followScript(outFile: string, step: ShellCode): ShellCode {
   // A step an earlier, cut-off command left running (a restart whose connection dropped) ends first.
+  // Files are read through redirections: a path in a command line is what `pkill -f PATH` matches.
   return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
-rm -f -- ${outFile}
+(cd -- ${parentOf(outFile)} && rm -f -- ${outFile.slice(outFile.lastIndexOf('/') + 1)})
 : > ${outFile} || exit 1
-setsid sh -c ${step.text} < /dev/null >> ${outFile} 2>&1 &
+${shFromEnvironment('VERIFIED_SSH_DEPLOY_STEP', step.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
 step=$!
 shown=0
 while :; do
   size=$(wc -c < ${outFile})
-  if [ "$size" -gt "$shown" ]; then tail -c +$((shown + 1)) -- ${outFile} | head -c $((size - shown)); shown=$size; fi
+  if [ "$size" -gt "$shown" ]; then tail -c +$((shown + 1)) < ${outFile} | head -c $((size - shown)); shown=$size; fi
   case $(sed 's/.*) //' "/proc/$step/stat" 2>/dev/null | cut -c1) in '' | Z) break ;; esac
   sleep 0.05
 done
-tail -c +$((shown + 1)) -- ${outFile}
-wait "$step"`
+wait "$step"
+status=$?
+if ! grep -q '^@@exit ' < ${outFile}; then
+  printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@died %s\n' "$step" "$status" "$status" >> ${outFile}
+fi
+tail -c +$((shown + 1)) < ${outFile}
+exit "$status"`
 }
 
 /** What one phase of a host step printed. */
@@ -68,6 +79,8 @@ export interface PhaseOutput {
 
 export interface HostStepResult {
   code: number
+  /** Set when the step ended without its exit line: something on the host killed it. */
+  died?: { pid?: number; status?: number }
   /** The phase that was running when the step ended (the failing one when code is not 0). */
   lastPhase: PhaseName
   outputs: Map<PhaseName, PhaseOutput>
@@ -82,6 +95,11 @@ export interface HostStepOptions {
   timings?: PhaseTiming[]
   /** Called once the step is running on the host, e.g. to tell the post step where its output is. */
   onStarted?: () => void
+  /**
+   * A working connection after the command following the step was cut off (the same one if it is
+   * still up): the step's output is then read again from `outFile`, once the step has ended.
+   */
+  reattach: () => Promise<Remote>
 }
 
 /**
@@ -92,6 +110,10 @@ export class HostStepReader {
   readonly outputs = new Map<PhaseName, PhaseOutput>()
   current: { phase: PhaseName; uptime: number } | undefined
   exit: { code: number; uptime: number } | undefined
+  /** The step ended without its exit line (killed); its wait status, when the follower saw it. */
+  died: { status?: number } | undefined
+  /** The step's process on the host. */
+  pid: number | undefined
   private pending = ''
   private handled = 0
 
@@ -103,7 +125,7 @@ export class HostStepReader {
   ) {}
 
   private handle(line: string): void {
-    const marker = /^@@(phase|exit|error|data|pid) ?(.*)$/.exec(line)
+    const marker = /^@@(phase|exit|died|error|data|pid) ?(.*)$/.exec(line)
     const [, kind, rest] = marker ?? []
     if (kind === 'phase') {
       const [phase, uptime] = rest.split(' ')
@@ -117,7 +139,14 @@ export class HostStepReader {
       this.exit = { code: Number(code), uptime: Number(uptime) }
       return
     }
-    if (kind === 'pid') return
+    if (kind === 'died') {
+      this.died = { status: /^\d+$/.test(rest) ? Number(rest) : undefined }
+      return
+    }
+    if (kind === 'pid') {
+      this.pid = Number(rest)
+      return
+    }
     const output = this.current && this.outputs.get(this.current.phase)
     if (kind === 'data') {
       const [key, ...value] = rest.split(' ')
@@ -188,7 +217,12 @@ export async function runHostStep(
   })
   options.onStarted?.()
   const first = phases[0].phase
-  let code: number
+  const stepGone = (detail: string): PhaseError => {
+    close(undefined, false)
+    if (timings) phaseInFlight(label, undefined)
+    return new PhaseError(label, reader.lastPhase(first), `${detail}; its output is in ${outFile}`)
+  }
+  let stderr = ''
   try {
     const result = await remote.run(followScript(outFile, hostStepScript(phases, prelude)), {
       phase: first,
@@ -196,25 +230,36 @@ export async function runHostStep(
       allowFailure: true,
       onStdout: stdout => reader.consume(stdout)
     })
-    reader.end()
-    code = reader.exit ? reader.exit.code : result.code || 1
-    if (!reader.exit) {
-      reader.outputs
-        .get(reader.lastPhase(first))
-        ?.errors.push(`the host step ended without its exit line: ${lastLines(result.stderr, 10)}`)
-    }
-    close(reader.exit?.uptime, code === 0)
-    if (timings) phaseInFlight(label, undefined)
+    stderr = result.stderr
   } catch (error) {
-    close(undefined, false)
-    if (timings) phaseInFlight(label, undefined)
-    throw new PhaseError(
-      label,
-      reader.lastPhase(first),
-      `${errorText(error)}. The step goes on on the host; its output is in ${outFile}`
-    )
+    const cut = errorText(error)
+    try {
+      const again = await options.reattach()
+      core.info(`Following the host step was cut off (${cut}); reading its output again`)
+      // The file holds what was printed so far and more: the reader takes only the new part.
+      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS), {
+        phase: reader.lastPhase(first),
+        timeoutSeconds: STEP_WAIT_SECONDS + 60
+      })
+      reader.consume(stdout)
+    } catch (second) {
+      throw stepGone(
+        `${cut}; reading the step's output again failed: ${errorText(second)}. The step goes on on the host`
+      )
+    }
   }
-  return { code, lastPhase: reader.lastPhase(first), outputs: reader.outputs }
+  reader.end()
+  if (!reader.exit && !reader.died) {
+    throw stepGone(`the host step has not finished after ${STEP_WAIT_SECONDS} s more`)
+  }
+  const died = reader.exit ? undefined : { pid: reader.pid, status: reader.died?.status }
+  const code = reader.exit?.code ?? 1
+  if (died && stderr.trim()) {
+    reader.outputs.get(reader.lastPhase(first))?.errors.push(lastLines(stderr, 10))
+  }
+  close(reader.exit?.uptime, code === 0)
+  if (timings) phaseInFlight(label, undefined)
+  return { code, died, lastPhase: reader.lastPhase(first), outputs: reader.outputs }
 }
 
 /**
@@ -222,17 +267,23 @@ export async function runHostStep(
  * and no exit line yet). Returns at once when no step is running there.
  */
 export function waitForStepScript(outFile: string, seconds: number): ShellCode {
-  return sh`pid=$(sed -n 's/^@@pid //p' ${outFile} 2>/dev/null | head -n 1)
+  return sh`pid=$(sed -n 's/^@@pid //p' < ${outFile} 2>/dev/null | head -n 1)
 waited=0
-while [ -n "$pid" ] && [ -d "/proc/$pid" ] && ! grep -q '^@@exit ' ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
+while [ -n "$pid" ] && [ -d "/proc/$pid" ] && ! grep -q '^@@exit ' < ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
   sleep 0.2; waited=$((waited + 1))
 done`
 }
 
-/** waitForStepScript, then prints the step's output file. */
+/**
+ * waitForStepScript, then prints the step's output file. A step gone without its exit line that
+ * nobody reported yet (what followed it was killed too) gets `@@died -` written there first.
+ */
 export function awaitStepScript(outFile: string, seconds: number): ShellCode {
   return sh`${waitForStepScript(outFile, seconds)}
-cat -- ${outFile} 2>/dev/null`
+if [ -n "$pid" ] && [ ! -d "/proc/$pid" ] && ! grep -Eq '^@@(exit|died) ' < ${outFile}; then
+  printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@died -\n' "$pid" >> ${outFile}
+fi
+cat < ${outFile} 2>/dev/null`
 }
 
 /** How a step ended, read from its output file (no exit code: it has not ended). */

@@ -1,3 +1,5 @@
+import { sh, type ShellCode } from './shell.js'
+
 /**
  * A file in each new release until it is verified serving, so a release that was only uploaded
  * (a failed prepare, a cancelled run) is told apart from one that ran.
@@ -33,6 +35,38 @@ export function remoteLayout(target: string, startLog?: string): RemoteLayout {
     restartLog: `${deployDir}/restart.log`,
     startLog: startLog ?? `${deployDir}/service.log`
   }
+}
+
+/** The directory holding `path` (`/` for a top-level one). */
+export const parentOf = (path: string): string => path.slice(0, path.lastIndexOf('/')) || '/'
+
+/** `path` relative to the target when it lies inside it (`./…`, or `.` for the target itself). */
+export function insideTarget(target: string, path: string): string {
+  if (path === target) return '.'
+  return path.startsWith(`${target}/`) ? `.${path.slice(target.length)}` : path
+}
+
+/**
+ * The same places relative to the target, for the restart step, which runs from there: a path in
+ * a command's argv is what a user's `pkill -f /srv/app` matches, and the step runs beside the
+ * user's stop- and start-command. `target` stays absolute, for `cd`, the environment and messages.
+ */
+export function relativeToTarget(layout: RemoteLayout): RemoteLayout {
+  const relative = Object.fromEntries(
+    Object.entries(layout).map(([key, path]) => [key, insideTarget(layout.target, path)])
+  )
+  return { ...relative, target: layout.target } as RemoteLayout
+}
+
+/**
+ * `cd` into the target, creating it (and missing parents) from its nearest existing parent, so no
+ * command line holds the whole path. Scripts that run after it name the target's files relative
+ * to it (relativeToTarget).
+ */
+export function enterTargetScript(target: string): ShellCode {
+  return sh`dir=${target}; rest=
+while [ ! -d "$dir" ]; do rest=\${dir##*/}\${rest:+/$rest}; dir=\${dir%/*}; [ -n "$dir" ] || dir=/; done
+cd -- "$dir" && { [ -z "$rest" ] || mkdir -p -- "$rest"; } && cd -- ${target} || exit 1`
 }
 
 /** `20261124T101500Z-1a2b3c4`: sorts by time, names the commit. */

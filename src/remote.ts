@@ -1,9 +1,9 @@
 import * as core from '@actions/core'
 import type { NodeSSH } from 'node-ssh'
 import { StringDecoder } from 'node:string_decoder'
-import { Readable } from 'node:stream'
+import { PassThrough, Readable } from 'node:stream'
 import type { Client, ClientChannel } from 'ssh2'
-import { sh, ShellCode } from './shell.js'
+import { ShellCode } from './shell.js'
 
 export interface RemoteResult {
   code: number
@@ -53,6 +53,44 @@ export const CONTROL_MARKER = 'VERIFIED_SSH_DEPLOY_CONTROL'
 
 const MAX_CAPTURE = 32 * 1024 * 1024
 
+/**
+ * The whole text of every SSH exec request. The user's login shell parses it first, so it is one
+ * line with one single-quoted word holding neither `\\` nor `'`, which bash, dash, zsh, fish, tcsh
+ * and busybox ash all read the same way; it only starts /bin/sh, marked as the action's own. That
+ * sh evals the first line of stdin (SCRIPT_LOADER), which reads the script itself from stdin. So no
+ * command line on the host holds the script, and nothing a user's `pkill -f` matches in it (stop-
+ * and start-command, env values, process-match) can match the action's own shells.
+ */
+export const EXEC_REQUEST = `exec /usr/bin/env ${CONTROL_MARKER}=1 /bin/sh -c 'IFS= read -r loader && eval "$loader"'`
+
+/**
+ * The first line on stdin: reads the next `lines` lines into one string and evals it. `read` takes
+ * a pipe one byte at a time, so what follows the script on stdin is left for the script to read.
+ */
+function scriptLoader(lines: number): string {
+  return [
+    `vsd_lines=${lines}; vsd_nl=$(printf '\\n.'); vsd_nl=\${vsd_nl%.}; vsd_script=`,
+    'while [ "$vsd_lines" -gt 0 ] && IFS= read -r vsd_line; do vsd_script=$vsd_script$vsd_line$vsd_nl; vsd_lines=$((vsd_lines - 1)); done',
+    'unset vsd_lines vsd_line vsd_nl loader; eval "$vsd_script"'
+  ].join('; ')
+}
+
+/** What goes to the bootstrap's stdin: the loader line, the script's lines, then the script's own input. */
+export function scriptInput(command: ShellCode, input?: Readable | Buffer): Readable {
+  const script = command.text.endsWith('\n') ? command.text : `${command.text}\n`
+  const lines = script.split('\n').length - 1
+  const head = Buffer.from(`${scriptLoader(lines)}\n${script}`)
+  const stream = new PassThrough()
+  stream.write(head)
+  if (input === undefined) stream.end()
+  else if (Buffer.isBuffer(input)) stream.end(input)
+  else {
+    input.on('error', error => stream.destroy(error))
+    input.pipe(stream)
+  }
+  return stream
+}
+
 /** Splits a byte stream into lines for the log. */
 class LineEcho {
   private pending = ''
@@ -95,8 +133,9 @@ export class Remote {
   }
 
   /**
-   * Runs `command` under `sh -c` (whatever the user's login shell is), marked as the action's own
-   * (CONTROL_MARKER); throws on a non-zero or missing exit code unless `allowFailure`.
+   * Runs `command` under /bin/sh (whatever the user's login shell is), marked as the action's own
+   * (CONTROL_MARKER) and sent on stdin (EXEC_REQUEST); throws on a non-zero or missing exit code
+   * unless `allowFailure`.
    */
   run(command: ShellCode, options: RunOptions): Promise<RemoteResult> {
     const { phase } = options
@@ -141,13 +180,11 @@ export class Remote {
         )
       }, options.timeoutSeconds * 1000)
 
-      // exec replaces the login shell, so nothing but this marked sh carries the script's text.
-      const marked = sh`export ${new ShellCode(CONTROL_MARKER)}=1; exec sh -c ${command.text}`
       // Decoded here, not by node-ssh: a character split across two chunks must stay whole.
       const outDecoder = new StringDecoder('utf8')
       const errDecoder = new StringDecoder('utf8')
-      const stdin = Buffer.isBuffer(options.stdin) ? Readable.from([options.stdin]) : options.stdin
-      stdin?.on('error', streamError =>
+      const stdin = scriptInput(command, options.stdin)
+      stdin.on('error', streamError =>
         finish(
           new RemoteCommandError(
             phase,
@@ -158,7 +195,7 @@ export class Remote {
         )
       )
       this.ssh
-        .execCommand(marked.text, {
+        .execCommand(EXEC_REQUEST, {
           stdin,
           noTrim: true,
           onChannel: opened => (channel = opened),

@@ -443,7 +443,7 @@ export function getSettings(
     reader.problem(
       'process-match',
       processMatch.split(/[\r\n]/)[0],
-      'use one line: pgrep reads only the first, which would match other processes. Write one pattern that matches the service only, e.g. "myapp serve --port 8000"'
+      'use one line: the pattern is one extended regular expression matched against each command line, as pgrep -f does. Write one that matches the service only, e.g. "myapp serve --port 8000"'
     )
   }
   const versionField = reader.optional('version-field')

@@ -47,6 +47,28 @@ export function sh(literals: TemplateStringsArray, ...values: ShellValue[]): She
   return new ShellCode(text)
 }
 
+/**
+ * The most a script passed in an environment variable may hold: Linux limits one variable to
+ * 128 KiB (MAX_ARG_STRLEN), name included.
+ */
+const MAX_ENVIRONMENT_SCRIPT = 120 * 1024
+
+/**
+ * Runs `script` in a new /bin/sh that takes it from the environment variable `name` (unset before
+ * the script runs), never from its command line: anything a user can see with `ps` or match with
+ * `pkill -f` in that shell's argv is this fixed text. `launcher` goes before the shell (`setsid`,
+ * `exec setsid`).
+ */
+export function shFromEnvironment(name: string, script: string, launcher = sh``): ShellCode {
+  if (Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
+    throw new Error(
+      `a host script of ${Buffer.byteLength(script)} bytes is over the ${MAX_ENVIRONMENT_SCRIPT} bytes one environment variable can carry`
+    )
+  }
+  const variable = new ShellCode(name)
+  return sh`${variable}=${script} ${launcher} /bin/sh -c 'vsd_script=$${variable}; unset ${variable}; eval "$vsd_script"'`
+}
+
 /** Joins already-built commands into one script. */
 export function joinCode(codes: readonly ShellCode[], separator = '\n'): ShellCode {
   return new ShellCode(codes.map(code => code.text).join(separator))

@@ -28,6 +28,16 @@ function dropConnections(): void {
   execFileSync('pkill', ['-KILL', '-P', String(sshd.process.pid)])
 }
 
+/** Runs the action and cuts its SSH connections once `phase` begins. */
+function runCutDuring(phase: string, inputs: Record<string, string>) {
+  return runAction(inputs, {
+    whileRunning: async child => {
+      await logShows(child, new RegExp(`::group::\\S+: ${phase}\\n`))
+      dropConnections()
+    }
+  })
+}
+
 /** Runs `work` with a tmpfs of `size` mounted at `target` (a small disk the test can fill). */
 async function onSmallDisk(target: string, size: string, work: () => Promise<void>): Promise<void> {
   mkdirSync(target, { recursive: true })
@@ -43,6 +53,24 @@ const staging = (target: string) =>
   readdirSync(join(target, 'releases')).filter(name => name.startsWith('.staging-'))
 
 describe('faults', () => {
+  it('a connection lost during the restart: the action reconnects, reads what the host step did, and verifies', async () => {
+    const target = join(sshd.dir, 'lost-in-stop')
+    // A slow stop-command keeps the host step in stop while the connection is cut.
+    const inputs = await deployInputs(sshd, serviceSource(), target, { 'stop-command': 'sleep 2' })
+    const port = Number(inputs.ports)
+    await deploy({ ...inputs, sha: sha('1') })
+    const cut = await runCutDuring('stop', { ...inputs, sha: sha('2') })
+    expect(cut.code).toBe(0)
+    expect(cut.stdout).toMatch(
+      /^Following the host step was cut off \(.*\); reading its output again$/m
+    )
+    expect(cut.stdout).toMatch(/^The connection to \S+ was lost \(.*\); reconnecting$/m)
+    // Its phases are still reported from the host's record: start, then verify.
+    expect(cut.stdout).toMatch(/::group::\S+: start\n/)
+    expect(await reportedCommit(port)).toBe(sha('2'))
+    expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
+  })
+
   it('a connection dropped mid-upload fails the job, leaves current untouched, and the next deploy succeeds', async () => {
     const source = richSourceTree()
     const target = join(sshd.dir, 'dropped')
@@ -226,24 +254,14 @@ describe('faults', () => {
     const port = Number(inputs.ports)
     const good = await deploy({ ...inputs, sha: sha('1') })
     breakService(source)
-    const failed = await runAction(
-      { ...inputs, sha: sha('2') },
-      {
-        whileRunning: async child => {
-          await logShows(child, /::group::\S+: verify\n/)
-          dropConnections()
-        }
-      }
-    )
+    const failed = await runCutDuring('verify', { ...inputs, sha: sha('2') })
     expect(failed.code).toBe(1)
     const message = failureMessage(failed)
     expect(message).toMatch(/verify: the SSH connection to \S+ was lost while verifying/)
     expect(message).toContain(
       `Rolled back to ${good.outputs.release}, the release live before this deploy: it is verified serving ${sha('1')}.`
     )
-    expect(failed.stdout).toMatch(
-      /^The connection to \S+ was lost \(.*\); reconnecting for the rollback$/m
-    )
+    expect(failed.stdout).toMatch(/^The connection to \S+ was lost \(.*\); reconnecting$/m)
     expect(await reportedCommit(port)).toBe(sha('1'))
     expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
   })

@@ -171,7 +171,7 @@ describe('bad inputs fail before any connection, naming the input and the fix', 
     [
       'process-match of two lines',
       { 'process-match': 'a\nmyapp serve', 'dry-run': 'false' },
-      "process-match is 'a': use one line: pgrep reads only the first, which would match other processes"
+      "process-match is 'a': use one line: the pattern is one extended regular expression matched against each command line"
     ]
   ]
 

@@ -106,6 +106,11 @@ export interface SshdOptions {
    * those processes, so a broad process-match can never reach the machine's. Ending sshd ends them.
    */
   pidNamespace?: boolean
+  /**
+   * Run sshd under `strace -f`, recording the argv of every program it and what it starts execute
+   * into this file (needs `pidNamespace`, whose end also ends strace's tracees).
+   */
+  traceExecs?: string
 }
 
 /** Resolves once sshd logs that it listens (works where the runner cannot reach it, too). */
@@ -121,6 +126,7 @@ function waitForListening(log: () => string, deadline: number): Promise<void> {
 }
 
 export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
+  if (options.traceExecs && !options.pidNamespace) throw new Error('traceExecs needs pidNamespace')
   if (!existsSync(SSHD)) {
     throw new Error(
       `${SSHD} is missing: install it with 'apt-get install -y openssh-server' (.ci/run does this)`
@@ -179,6 +185,20 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
       ...(options.netns ? ['ip', 'netns', 'exec', options.netns] : []),
       ...(options.pidNamespace
         ? ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child']
+        : []),
+      ...(options.traceExecs
+        ? [
+            'strace',
+            '-f',
+            '-qq',
+            '--seccomp-bpf',
+            '-e',
+            'trace=execve',
+            '-s',
+            '100000',
+            '-o',
+            options.traceExecs
+          ]
         : []),
       SSHD
     ]

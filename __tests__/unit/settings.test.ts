@@ -179,7 +179,7 @@ describe('getSettings', () => {
     [{ 'max-parallel': '0' }, "max-parallel is '0': use a whole number from 1 to 100"],
     [
       { 'process-match': 'a\nmyapp serve' },
-      "process-match is 'a': use one line: pgrep reads only the first"
+      "process-match is 'a': use one line: the pattern is one extended regular expression"
     ]
   ])('refuses %j', (overrides, expected) => {
     expect(problemsOf(overrides).join('\n')).toContain(expected)

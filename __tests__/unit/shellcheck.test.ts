@@ -15,6 +15,7 @@ import { markBadScript } from '../../src/phases/rollback.js'
 import { detachedStartBody, foregroundStartBody } from '../../src/phases/start.js'
 import { stopBody, waitForExitBody } from '../../src/phases/stop.js'
 import { SERVICE_FUNCTIONS } from '../../src/phases/processes.js'
+import { hostNowScript } from '../../src/phases/restart.js'
 import { awaitStepScript, followScript, hostStepScript } from '../../src/host-step.js'
 import { listTreesScript, releasesLogScript, switchCurrentScript } from '../../src/phases/switch.js'
 import { inspectScript, tarCopyScript, uploadScript } from '../../src/phases/upload.js'
@@ -89,6 +90,7 @@ const scripts: Record<string, ShellCode> = {
   ),
   'restart: follower': followScript(layout.restartLog, sh`true`),
   'restart: await a step (lock release, post)': awaitStepScript(layout.restartLog, 60),
+  'restart: what serves after a killed step': hostNowScript(layout, [8000, 8501]),
   'switch: current': switchCurrentScript(layout, release, 'token'),
   'switch: releases.log': releasesLogScript(layout, { event: 'deploy', sha }),
   'switch: in-place listing': listTreesScript(
@@ -122,6 +124,7 @@ const scripts: Record<string, ShellCode> = {
   'prune: venvs': pruneVenvsScript(layout),
   'prepare: venv (releases)': venvScript({
     python: 'python3',
+    target,
     venvs: `${layout.deployDir}/venvs`,
     hash: '0123456789abcdef',
     tree: `${target}/releases/${release}`,
@@ -130,6 +133,7 @@ const scripts: Record<string, ShellCode> = {
   }),
   'prepare: venv (in-place)': venvScript({
     python: '/opt/py 3/bin/python',
+    target,
     venvs: `${layout.deployDir}/venvs`,
     hash: '0123456789abcdef',
     tree: `${layout.deployDir}/staging`,

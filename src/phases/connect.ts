@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import { hostLabel, type HostAddress } from '../host-address.js'
 import { expandHome } from '../layout.js'
-import { Remote } from '../remote.js'
+import { Remote, RemoteCommandError } from '../remote.js'
 import { sh } from '../shell.js'
 import { openSsh, type SshOptions } from '../ssh.js'
 import type { Settings } from '../settings.js'
@@ -23,8 +23,21 @@ export function toolCheckScript(): ReturnType<typeof sh> {
   return sh`for tool in ${Object.keys(REQUIRED_TOOLS)}; do command -v "$tool" >/dev/null 2>&1 || printf 'missing %s\n' "$tool"; done; printf 'home %s\n' "$HOME"`
 }
 
+/**
+ * The error for a host where the exec request could not start /bin/sh (EXEC_REQUEST: every
+ * command runs under it, whatever the login shell), or undefined for any other failure.
+ */
+export function noShellError(label: string, error: unknown): Error | undefined {
+  if (!(error instanceof RemoteCommandError) || (error.code !== 126 && error.code !== 127)) return
+  if (!error.stderr.includes('/bin/sh')) return
+  return new Error(
+    `${label} could not start /bin/sh (${error.stderr.trim().split('\n')[0]}). The action runs every command on the host under /bin/sh, whatever the login shell is: make /bin/sh a POSIX shell there (dash, bash or busybox ash).`
+  )
+}
+
 export interface HostSession {
   address: HostAddress
+  /** The connection every phase runs on; `reconnect` replaces it once it is lost. */
   remote: Remote
   /** `target` with `~/` resolved against the remote home. */
   target: string
@@ -92,10 +105,11 @@ export async function connect(
   }
   const remote = new Remote(connection.ssh, label)
   try {
-    const { stdout } = await remote.run(toolCheckScript(), {
-      phase,
-      timeoutSeconds: settings.connectTimeoutSeconds
-    })
+    const { stdout } = await remote
+      .run(toolCheckScript(), { phase, timeoutSeconds: settings.connectTimeoutSeconds })
+      .catch((error: unknown) => {
+        throw noShellError(label, error) ?? error
+      })
     const missing = [...stdout.matchAll(/^missing (.+)$/gm)].map(match => match[1])
     if (missing.length > 0) {
       throw new Error(
@@ -110,16 +124,31 @@ export async function connect(
       throw new Error(`target uses ~/ but $HOME on ${label} is '${home}'; use an absolute path`)
     }
     core.info(`Required tools present: ${Object.keys(REQUIRED_TOOLS).join(', ')}`)
-    return {
+    const session: HostSession = {
       address,
       remote,
       target: expandHome(settings.target, home),
       startLog: settings.startLog && expandHome(settings.startLog, home),
       hostKeyReason: connection.hostKeyReason,
-      close: () => remote.close()
+      close: () => session.remote.close()
     }
+    return session
   } catch (error) {
     remote.close()
     throw error
   }
+}
+
+/** Gives `session` a new connection when its own is lost (the host checked again, as in connect). */
+export async function reconnect(
+  session: HostSession,
+  settings: Settings,
+  phase: string
+): Promise<void> {
+  const lost = session.remote.lost
+  if (!lost) return
+  core.info(`The connection to ${session.remote.label} was lost (${lost}); reconnecting`)
+  const fresh = await connect(session.address, settings, phase)
+  session.remote.close()
+  session.remote = fresh.remote
 }

@@ -1,6 +1,16 @@
 import type { DeployContext } from '../context.js'
-import { joinCode, sh, ShellCode } from '../shell.js'
+import { joinCode, sh, shFromEnvironment, ShellCode } from '../shell.js'
 import { CONTROL_MARKER } from '../remote.js'
+
+/**
+ * Runs one of the user's commands (stop-, start-, prepare-command, the install command) in a
+ * /bin/sh of its own, as `sh -c` would, but with the command in that shell's environment instead
+ * of its command line (shFromEnvironment). So nothing of the command's text stands in any
+ * process's argv: a `pkill -f` it holds can match neither its own shell nor the action's.
+ */
+export function userCommandScript(command: string, launcher?: ShellCode): ShellCode {
+  return shFromEnvironment('VERIFIED_SSH_DEPLOY_COMMAND', command, launcher)
+}
 
 /**
  * `export` lines for DEPLOY_SHA, DEPLOY_RELEASE, DEPLOY_TARGET, the `env` input and the managed

@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import { randomBytes } from 'node:crypto'
-import type { RemoteLayout } from '../layout.js'
+import { enterTargetScript, relativeToTarget, type RemoteLayout } from '../layout.js'
 import type { Remote } from '../remote.js'
 import { STEP_WAIT_SECONDS, waitForStepScript } from '../host-step.js'
 import { sh, type ShellCode } from '../shell.js'
@@ -35,25 +35,27 @@ export function acquireLockScript(
   owner: LockOwner,
   timeoutSeconds: number
 ): ShellCode {
-  const ownerFile = `${layout.lockDir}/owner`
-  const pending = `${layout.deployDir}/lock-owner.${owner.token}`
-  return sh`mkdir -p -- ${layout.deployDir} || exit 1
+  const here = relativeToTarget(layout)
+  const ownerFile = `${here.lockDir}/owner`
+  const pending = `${here.deployDir}/lock-owner.${owner.token}`
+  return sh`${enterTargetScript(layout.target)}
+mkdir -p -- ${here.deployDir} || exit 1
 if ! printf '%s\n' ${JSON.stringify(owner)} 2>/dev/null > ${pending}; then
   rm -f -- ${pending}
-  printf 'could not write %s: the disk is full, or the deploy user may not write there\n' ${pending} >&2
+  printf 'could not write %s: the disk is full, or the deploy user may not write there\n' ${`${layout.deployDir}/lock-owner.${owner.token}`} >&2
   exit 1
 fi
 waited=0
-while ! made=$(mkdir -- ${layout.lockDir} 2>&1); do
-  if [ ! -d ${layout.lockDir} ]; then rm -f -- ${pending}; printf '%s\n' "$made" >&2; exit 1; fi
-  if [ "$((waited % 10))" = 0 ]; then printf 'waiting for the deploy lock (%s of %s s), held by: %s\n' "$waited" ${timeoutSeconds} "$(cat -- ${ownerFile} 2>/dev/null)"; fi
-  if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending}; printf 'owner %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
+while ! made=$(mkdir -- ${here.lockDir} 2>&1); do
+  if [ ! -d ${here.lockDir} ]; then rm -f -- ${pending}; printf '%s\n' "$made" >&2; exit 1; fi
+  if [ "$((waited % 10))" = 0 ]; then printf 'waiting for the deploy lock (%s of %s s), held by: %s\n' "$waited" ${timeoutSeconds} "$(cat < ${ownerFile} 2>/dev/null)"; fi
+  if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending}; printf 'owner %s\n' "$(cat < ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
   # The session that ran this is gone (a cancelled job): stop waiting, or the lock is taken for nobody.
   if [ ! -d "/proc/$PPID" ]; then rm -f -- ${pending}; exit 1; fi
   sleep 1
   waited=$((waited + 1))
 done
-mv -f -- ${pending} ${ownerFile} || { rmdir -- ${layout.lockDir}; rm -f -- ${pending}; exit 1; }`
+mv -f -- ${pending} ${ownerFile} || { rmdir -- ${here.lockDir}; rm -f -- ${pending}; exit 1; }`
 }
 
 /**
@@ -63,10 +65,10 @@ mv -f -- ${pending} ${ownerFile} || { rmdir -- ${layout.lockDir}; rm -f -- ${pen
 export function releaseLockScript(
   lock: Pick<HeldLock, 'lockDir' | 'token' | 'restartLog'>
 ): ShellCode {
-  const ownerFile = `${lock.lockDir}/owner`
+  // From inside the lock: a path in a command line is what a user's `pkill -f PATH` matches.
   return sh`${waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS)}
-if grep -qF -- ${lock.token} ${ownerFile} 2>/dev/null; then rm -rf -- ${lock.lockDir} && echo released
-elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat -- ${ownerFile} 2>/dev/null)"
+if cd -- ${lock.lockDir} 2>/dev/null && grep -qF -- ${lock.token} owner 2>/dev/null; then cd .. && rm -rf -- lock && echo released
+elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat < owner 2>/dev/null)"
 else echo gone; fi`
 }
 

@@ -1,9 +1,10 @@
 import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
+import { insideTarget, parentOf } from '../layout.js'
 import { lastLines } from '../remote.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
 import { clearBytecodeScript, removedCount } from './bytecode.js'
-import { exportEnvScript } from './environment.js'
+import { exportEnvScript, userCommandScript } from './environment.js'
 import { planInPlaceSync } from './switch.js'
 import { prepareVenv } from './venv.js'
 
@@ -11,8 +12,6 @@ import { prepareVenv } from './venv.js'
 export function stampScript(releaseDir: string, stampFile: string, sha: string): ShellCode {
   return sh`printf '%s\n' ${sha} > ${`${releaseDir}/${stampFile}`}`
 }
-
-const parentOf = (path: string): string => path.slice(0, path.lastIndexOf('/'))
 
 /**
  * Links each shared path of the release to `<target>/shared/<path>`. The shared copy is created on
@@ -113,10 +112,15 @@ export async function prepare(ctx: DeployContext): Promise<void> {
     core.info(`Linked shared paths: ${settings.sharedPaths.join(', ')}`)
   }
   if (settings.clearPycache) {
-    const { stdout } = await remote.run(clearBytecodeScript(ctx.releaseDir, []), {
-      phase: 'prepare',
-      timeoutSeconds: 300
-    })
+    const inRelease = insideTarget(layout.target, ctx.releaseDir)
+    const { stdout } = await remote.run(
+      sh`cd -- ${layout.target} || exit 1
+${clearBytecodeScript(inRelease, [])}`,
+      {
+        phase: 'prepare',
+        timeoutSeconds: 300
+      }
+    )
     core.info(`Cleared bytecode in the new tree: removed ${removedCount(stdout)} .pyc/.pyo file(s)`)
   }
   if (settings.pythonRequirements.length > 0) await prepareVenv(ctx)
@@ -124,7 +128,7 @@ export async function prepare(ctx: DeployContext): Promise<void> {
     await remote.run(
       sh`cd -- ${ctx.releaseDir} || exit 1
 ${exportEnvScript(ctx, ctx.releaseDir)}
-sh -c ${settings.prepareCommand} < /dev/null`,
+${userCommandScript(settings.prepareCommand)} < /dev/null`,
       { phase: 'prepare', timeoutSeconds: 1800, echo: true }
     )
     core.info(`prepare-command succeeded: ${settings.prepareCommand}`)

@@ -9,12 +9,18 @@ export const MAX_PATTERN_HITS = 10
 
 /**
  * Chooses the service's processes in one awk pass. It reads /proc itself: the `stat` and, where
- * this awk splits records on NUL, the `environ` files named as its arguments. The rest comes as
- * tagged lines on stdin:
+ * this awk splits records on NUL, the `environ` and `cmdline` files named as its arguments. The
+ * target and the process-match pattern come in its environment (VSD_TARGET, VSD_PATTERN), never
+ * its command line, so a user's `pkill -f` cannot match this awk. The rest comes as tagged lines
+ * on stdin:
  *
  * - `E pid control` / `E pid target VALUE` — markers, from `environ_markers` on an awk without NUL
+ * - `C pid COMMAND LINE` — a command line, from `cmdline_lines` on an awk without NUL
  * - `R pid start pgid` — recorded by the last deploy; counts only if the start time still matches
- * - `M pid` — a process-match hit; `H pid` — holds a service port; `G pgid` — a group to include
+ * - `H pid` — holds a service port; `G pgid` — a group to include
+ *
+ * A process-match hit is a command line (arguments joined by spaces) that the pattern, an
+ * extended regular expression, matches: what `pgrep -f` would find.
  *
  * Prints `signal PID PGID START SOURCE WHY…` for each process to act on, `skip PID - - - WHY…` for
  * each candidate that is protected, and `group PGID - - - -` for each process group included.
@@ -37,6 +43,17 @@ function read_environ(file,   entry, pid) {
   while ((getline entry < file) > 0) marker(pid, entry)
   RS = "\n"
 }
+function read_cmdline(file,   entry, text, count) {
+  RS = "\0"
+  while ((getline entry < file) > 0) text = (count++ ? text " " : "") entry
+  RS = "\n"
+  command_line(pid_of(file), text)
+}
+function command_line(pid, text) {
+  if (pattern != "" && text != "" && text ~ pattern && (pid in start)) {
+    add(pid, "pattern", "matched by process-match"); include(pgid[pid], "of a process-match hit")
+  }
+}
 function marker(pid, entry) {
   if (entry == "${CONTROL_MARKER}=1") control[pid] = 1
   else if (entry ~ /^${TARGET_MARKER}=/) marked[pid] = substr(entry, ${TARGET_MARKER.length + 2})
@@ -53,15 +70,18 @@ function protected(pid) {
   return ""
 }
 BEGIN {
+  target = ENVIRON["VSD_TARGET"]; pattern = ENVIRON["VSD_PATTERN"]
   for (i = 1; i < ARGC; i++) {
-    if (ARGV[i] ~ /\/stat$/) read_stat(ARGV[i]); else read_environ(ARGV[i])
+    if (ARGV[i] ~ /\/stat$/) read_stat(ARGV[i])
+    else if (ARGV[i] ~ /\/cmdline$/) read_cmdline(ARGV[i])
+    else read_environ(ARGV[i])
     close(ARGV[i])
   }
   ARGC = 1
 }
 $1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? "${CONTROL_MARKER}=1" : "${TARGET_MARKER}=" value); next }
 $1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }
-$1 == "M" { if ($2 in start) { add($2, "pattern", "matched by process-match"); include(pgid[$2], "of a process-match hit") } next }
+$1 == "C" { text = $0; sub(/^C [0-9]+ /, "", text); command_line($2, text); next }
 $1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }
 $1 == "G" { include($2, "stopped by this deploy"); next }
 END {
@@ -84,8 +104,8 @@ END {
 
 /**
  * Host-side shell functions for finding the service (DESIGN.md, "Service identity"). They read
- * /proc directly, so they need neither ps nor a particular awk; a scan is one awk pass (plus pgrep
- * and ss when asked), and a zombie never counts as running.
+ * /proc directly, so they need neither ps, pgrep nor a particular awk; a scan is one awk pass
+ * (plus ss when asked), and a zombie never counts as running.
  *
  * - `recorded_processes STATE`: the `R` lines of state.json, for `service_scan` (read once a step:
  *   the file only changes at start).
@@ -95,7 +115,8 @@ END {
  * - `start_of PID`: start time in clock ticks since boot (field 22 of stat).
  * - `cmdline_of PID` (one line, at most 300 characters), `user_of PID`, `epoch_of TICKS`.
  * - `port_held PORT`, `port_pids PORT`, `port_holders PORT` (`pid command line` per listener).
- * - `record_state STATE RELEASE SHA`: writes state.json from `signal` lines on stdin.
+ * - `record_state STATE RELEASE SHA`: writes state.json from `signal` lines on stdin (STATE holds a
+ *   `/`; the rename runs beside it, so its command line names no directory).
  */
 export const SERVICE_FUNCTIONS = new ShellCode(`select_service=${quote(SELECT_SERVICE)}
 ${String.raw`# Whether this awk splits records on NUL (busybox's does not): asked once per script.
@@ -117,20 +138,38 @@ recorded_processes() {
   awk -v boot="$boot" '
     index($0, "\"boot_id\": \"" boot "\"") { this_boot = 1 }
     /"pid": *[0-9]+, *"pgid": *[0-9]+, *"start": *[0-9]+/ { gsub(/[^0-9,]/, ""); split($0, n, ","); line[++count] = "R " n[1] " " n[3] " " n[2] }
-    END { if (this_boot) for (i = 1; i <= count; i++) print line[i] }' "$1"
+    END { if (this_boot) for (i = 1; i <= count; i++) print line[i] }' < "$1"
+}
+# Command lines for an awk that cannot read cmdline files itself: one tr per process.
+cmdline_lines() {
+  for file in /proc/[0-9]*/cmdline; do
+    pid=${'$'}{file#/proc/}; pid=${'$'}{pid%/cmdline}
+    text=$(tr '\000\n' '  ' 2>/dev/null < "$file") || continue
+    text=${'$'}{text% }
+    [ -z "$text" ] || printf 'C %s %s\n' "$pid" "$text"
+  done
 }
 scan_input() {
-  [ "$awk_splits_nul" = 2 ] || environ_markers
+  if [ "$awk_splits_nul" != 2 ]; then
+    environ_markers
+    [ -z "$3" ] || cmdline_lines
+  fi
   [ -z "$2" ] || printf '%s\n' "$2"
-  if [ -n "$3" ]; then pgrep -f -- "$3" | sed 's/^/M /'; fi
   for group in $4; do echo "G $group"; done
   for port in $5; do port_pids "$port" | sed 's/^/H /'; done
 }
+# The target and pattern go to awk in its environment: in its command line, a pkill -f could match them.
+# shellcheck disable=SC2086 # $4 is a list of /proc globs, expanded here
+scan_awk() {
+  VSD_TARGET=$1 VSD_PATTERN=$2 awk -v self="$$" -v pids_only="$3" "$select_service" /proc/[0-9]*/stat $4
+}
 service_scan() {
-  if [ "$awk_splits_nul" = 2 ]; then
-    scan_input "$@" | awk -v target="$1" -v self="$$" -v pids_only="$6" "$select_service" /proc/[0-9]*/stat /proc/[0-9]*/environ
+  if [ "$awk_splits_nul" != 2 ]; then
+    scan_input "$@" | scan_awk "$1" "$3" "$6" ''
+  elif [ -n "$3" ]; then
+    scan_input "$@" | scan_awk "$1" "$3" "$6" '/proc/[0-9]*/environ /proc/[0-9]*/cmdline'
   else
-    scan_input "$@" | awk -v target="$1" -v self="$$" -v pids_only="$6" "$select_service" /proc/[0-9]*/stat
+    scan_input "$@" | scan_awk "$1" "$3" "$6" '/proc/[0-9]*/environ'
   fi
 }
 # Whole seconds since boot into $now, with builtins only (no process started).
@@ -169,5 +208,5 @@ record_state() {
       separator=,
     done
     printf '\n  ]\n}\n'
-  } > "$1.tmp" && mv -f -- "$1.tmp" "$1"
+  } > "$1.tmp" && (cd -- "${'$'}{1%/*}" && mv -f -- "${'$'}{1##*/}.tmp" "${'$'}{1##*/}")
 }`}`)

@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
-import type { RemoteLayout } from '../layout.js'
+import { relativeToTarget, type RemoteLayout } from '../layout.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
 import { IN_PLACE_TREE, manifestPath } from './upload.js'
 import { venvsDir } from './venv.js'
@@ -13,11 +13,13 @@ export function releasesToPrune(releases: string[], keep: number, protect: strin
 
 /** Deletes the given releases and their manifests (the upload clears leftover staging trees). */
 export function pruneScript(layout: RemoteLayout, doomed: string[]): ShellCode {
-  return joinCode(
-    doomed.map(
-      name => sh`rm -rf -- ${`${layout.releasesDir}/${name}`} ${manifestPath(layout, name)}`
+  const here = relativeToTarget(layout)
+  return joinCode([
+    sh`cd -- ${layout.target} || exit 1`,
+    ...doomed.map(
+      name => sh`rm -rf -- ${`${here.releasesDir}/${name}`} ${manifestPath(here, name)}`
     )
-  )
+  ])
 }
 
 /**
@@ -25,12 +27,20 @@ export function pruneScript(layout: RemoteLayout, doomed: string[]): ShellCode {
  * pristine copy), so the live one is always kept. Prints `removed-venv KEY` for each.
  */
 export function pruneVenvsScript(layout: RemoteLayout): ShellCode {
-  const venvs = venvsDir(layout)
-  return sh`[ -d ${venvs} ] || exit 0
-linked=$(for link in ${layout.releasesDir}/*/.venv ${`${layout.target}/.venv`} ${`${layout.deployDir}/${IN_PLACE_TREE}/.venv`}; do readlink -- "$link" 2>/dev/null; done)
+  const here = relativeToTarget(layout)
+  const venvs = venvsDir(here)
+  // Links hold absolute paths: each venv is compared by its absolute path, in the shell, since a
+  // path in a command line is what a user's `pkill -f PATH` matches.
+  return sh`cd -- ${layout.target} || exit 1
+[ -d ${venvs} ] || exit 0
+linked=$(for link in ${here.releasesDir}/*/.venv ./.venv ${`${here.deployDir}/${IN_PLACE_TREE}/.venv`}; do readlink -- "$link" 2>/dev/null; done)
 for venv in ${venvs}/* ${venvs}/.[!.]*; do
   [ -e "$venv" ] || continue
-  if printf '%s\n' "$linked" | grep -qxF -- "$venv"; then continue; fi
+  used=
+  while IFS= read -r path; do [ "$path" != ${venvsDir(layout)}/"\${venv##*/}" ] || used=1; done <<EOF
+$linked
+EOF
+  [ -z "$used" ] || continue
   rm -rf -- "$venv" && printf 'removed-venv %s\n' "\${venv##*/}"
 done`
 }

@@ -1,8 +1,11 @@
 import * as core from '@actions/core'
+import { constants } from 'node:os'
 import type { DeployContext } from '../context.js'
-import { runHostStep, type HostStepPhase } from '../host-step.js'
-import { PhaseError, type PhaseName, type PhaseTiming } from '../phase.js'
+import { runHostStep, type HostStepPhase, type HostStepResult } from '../host-step.js'
+import type { RemoteLayout } from '../layout.js'
+import { errorText, PhaseError, type PhaseName, type PhaseTiming } from '../phase.js'
 import { sh, type ShellCode } from '../shell.js'
+import { reconnect } from './connect.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
 import { startBody, startedService, type StartedService } from './start.js'
 import {
@@ -33,6 +36,70 @@ function trackRestart(entry: RunningRestart, active: boolean): void {
   if (active && index < 0) running.push(entry)
   if (!active && index >= 0) running.splice(index, 1)
   core.saveState('restarts', JSON.stringify(running))
+}
+
+/**
+ * The restart's host step was killed before it finished (a stop-command that matches the action's
+ * own processes, `kill -9 -1`): what serves is no known state, so the deploy rolls back.
+ */
+export class HostStepDied extends PhaseError {}
+
+/** Where `current` points (releases) and who holds each service port, one `port N …` line each. */
+export function hostNowScript(layout: RemoteLayout, ports: number[]): ShellCode {
+  return sh`${SERVICE_FUNCTIONS}
+printf 'current %s\n' "$(cd -- ${layout.target} 2>/dev/null && readlink current)"
+for port in ${ports}; do printf 'port %s %s\n' "$port" "$(port_holders "$port" | tr '\n' ';')"; done`
+}
+
+/** The host as it is now, in words, for the message about a killed host step. */
+async function describeHostNow(ctx: DeployContext): Promise<string> {
+  const { settings, session, layout } = ctx
+  try {
+    await reconnect(session, settings, 'stop')
+    const { stdout } = await session.remote.run(hostNowScript(layout, settings.ports), {
+      phase: 'stop',
+      timeoutSeconds: 60
+    })
+    const current = /^current (.+)$/m.exec(stdout)?.[1]
+    const ports = [...stdout.matchAll(/^port (\d+) ?(.*)$/gm)].map(([, port, holders]) =>
+      holders
+        ? `port ${port} is held by ${holders.replace(/;$/, '').replace(/;/g, '; ')}`
+        : `nothing listens on port ${port}`
+    )
+    const parts = [
+      ...(settings.strategy === 'releases' ? [`current -> ${current ?? '(none)'}`] : []),
+      ...ports
+    ]
+    return parts.length > 0 ? parts.join('; ') : 'no ports are set to check (ports)'
+  } catch (error) {
+    return `could not be read: ${errorText(error)}`
+  }
+}
+
+/** The failure of a host step that something killed, in words. */
+async function diedFailure(
+  ctx: DeployContext,
+  result: HostStepResult,
+  died: NonNullable<HostStepResult['died']>
+): Promise<string> {
+  const { settings, layout } = ctx
+  const signal =
+    died.status !== undefined && died.status > 128
+      ? Object.entries(constants.signals).find(([, number]) => number === died.status! - 128)?.[0]
+      : undefined
+  const command =
+    result.lastPhase === 'start'
+      ? settings.startCommand && 'the start-command'
+      : result.lastPhase === 'stop'
+        ? settings.stopCommand && 'the stop-command'
+        : undefined
+  const cause = command
+    ? `${command[0].toUpperCase()}${command.slice(1)} is the likely cause: it matches the action's own processes as well as the service's (e.g. pkill -f sh, kill -9 -1, pkill -u USER). A stop-command only needs to stop what the action cannot find itself: it already stops every process carrying DEPLOY_TARGET=${layout.target}, and process-match finds a service started elsewhere.`
+    : 'Something on the host killed it (kill -9 -1, the OOM killer, a reboot).'
+  return (
+    `the action's own host step${died.pid ? ` (PID ${died.pid})` : ''} was killed${signal ? ` by ${signal}` : ''} during ${result.lastPhase}, before it finished. ${cause} ` +
+    `On the host now: ${await describeHostNow(ctx)}. The step's output is in ${layout.restartLog}.`
+  )
 }
 
 /** The stop and start a verify follows. */
@@ -70,15 +137,25 @@ ${switchTo}`
     outFile: layout.restartLog
   }
   const sentAt = Date.now()
-  const result = await runHostStep(phases, SERVICE_FUNCTIONS, {
+  // Every body names the target's files relative to it (relativeToTarget): the step runs from there.
+  const prelude = sh`${SERVICE_FUNCTIONS}
+cd -- ${layout.target} || exit 1`
+  const result = await runHostStep(phases, prelude, {
     label,
     remote: session.remote,
     outFile: entry.outFile,
     timeoutSeconds: 2 * settings.stopTimeoutSeconds + 5 + 1800 + 180,
     timings,
-    onStarted: () => trackRestart(entry, true)
+    onStarted: () => trackRestart(entry, true),
+    reattach: async () => {
+      await reconnect(session, settings, 'stop')
+      return session.remote
+    }
   }).finally(() => trackRestart(entry, false))
   const output = (phase: PhaseName) => result.outputs.get(phase)
+  if (result.died) {
+    throw new HostStepDied(label, result.lastPhase, await diedFailure(ctx, result, result.died))
+  }
   if (result.code !== 0) {
     const failed = output(result.lastPhase)
     const detail =

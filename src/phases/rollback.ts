@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
-import type { RemoteLayout } from '../layout.js'
+import { relativeToTarget, type RemoteLayout } from '../layout.js'
 import { sh, type ShellCode } from '../shell.js'
 import { errorText, PhaseError } from '../phase.js'
 import { checkImport } from './prepare.js'
@@ -22,11 +22,12 @@ export function markBadScript(
   const mark = sh`printf '%s\n' ${reason} > ${`${layout.releasesDir}/${failed}/BAD_RELEASE`} || exit 1`
   if (!previous || previous === failed) return mark
   const dir = `${layout.releasesDir}/${previous}`
+  // Files are read through redirections: a path in a command line is what `pkill -f PATH` matches.
   return sh`${mark}
 if [ -d ${dir} ]; then
   printf 'candidate %s\n' ${previous}
-  printf 'sha %s\n' "$(head -c 200 -- ${`${dir}/${stampFile}`} 2>/dev/null)"
-  if [ -e ${`${dir}/BAD_RELEASE`} ]; then printf 'bad %s\n' "$(head -n 1 -- ${`${dir}/BAD_RELEASE`})"; fi
+  printf 'sha %s\n' "$(head -c 200 < ${`${dir}/${stampFile}`} 2>/dev/null)"
+  if [ -e ${`${dir}/BAD_RELEASE`} ]; then printf 'bad %s\n' "$(head -n 1 < ${`${dir}/BAD_RELEASE`})"; fi
 fi`
 }
 
@@ -94,8 +95,10 @@ export async function rollback(
     }
   }
   try {
-    const switchBack = sh`${switchCurrentScript(layout, previous, token)} && ${releasesLogScript(
-      layout,
+    // Part of the restart step, which runs from the target.
+    const here = relativeToTarget(layout)
+    const switchBack = sh`${switchCurrentScript(here, previous, token)} && ${releasesLogScript(
+      here,
       {
         time: new Date().toISOString(),
         event: 'rollback',

@@ -1,13 +1,12 @@
 import type { DeployContext } from '../context.js'
+import { insideTarget, parentOf } from '../layout.js'
 import type { PhaseOutput } from '../host-step.js'
 import { sh, type ShellCode } from '../shell.js'
-import { exportEnvScript } from './environment.js'
+import { exportEnvScript, userCommandScript } from './environment.js'
 import { liveDir } from './stop.js'
 
 /** Exit code of the start body when the start command failed. */
 const START_FAILED = 4
-
-const parentOf = (path: string): string => path.slice(0, path.lastIndexOf('/')) || '/'
 
 export interface DetachedStart {
   live: string
@@ -22,7 +21,7 @@ export interface DetachedStart {
 
 /** Prints this start's lines of the log: the last 50 after its header line. */
 export function startLinesScript(log: string, header: string | ShellCode): ShellCode {
-  return sh`awk -v header=${header} '$0 == header { n = 0; next } { line[n++ % 50] = $0 } END { for (i = (n > 50 ? n - 50 : 0); i < n; i++) print line[i % 50] }' ${log} 2>/dev/null`
+  return sh`awk -v header=${header} '$0 == header { n = 0; next } { line[n++ % 50] = $0 } END { for (i = (n > 50 ? n - 50 : 0); i < n; i++) print line[i % 50] }' < ${log} 2>/dev/null`
 }
 
 /**
@@ -33,14 +32,18 @@ export function startLinesScript(log: string, header: string | ShellCode): Shell
  * stop before verify.
  */
 export function detachedStartBody(start: DetachedStart): ShellCode {
-  const { live, environment, command, log, target, stateFile, release, sha } = start
-  return sh`cd -- ${live} || exit 1
-[ -d ${parentOf(log)} ] || mkdir -p -- ${parentOf(log)} || exit 1
+  const { live, environment, command, target, release, sha } = start
+  // Commands name the target's files relative to it (the restart step runs there); messages in full.
+  const log = insideTarget(target, start.log)
+  const stateFile = insideTarget(target, start.stateFile)
+  // The log is opened here, in the step's directory, before the command's shell moves to `live`.
+  return sh`[ -d ${parentOf(log)} ] || mkdir -p -- ${parentOf(log)} || exit 1
 header="=== $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release "${release}" ("${sha}") [$$]"
 printf '\n%s\n' "$header" >> ${log} || exit 1
 (
+cd -- ${live} || exit 1
 ${environment}
-exec setsid sh -c ${command}
+${userCommandScript(command, sh`exec setsid`)}
 ) < /dev/null >> ${log} 2>&1 &
 launched=$!
 waited=0; status=
@@ -50,11 +53,11 @@ while [ "$waited" -lt 10 ]; do
   sleep 0.1; waited=$((waited + 1))
 done
 if [ -z "$status" ]; then
-  printf 'Started %s as process group %s; output goes to %s\n' ${`'${command}'`} "$launched" ${log}
+  printf 'Started %s as process group %s; output goes to %s\n' ${`'${command}'`} "$launched" ${start.log}
 elif [ "$status" -eq 0 ]; then
-  printf '%s exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to %s\n' ${`'${command}'`} ${log}
+  printf '%s exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to %s\n' ${`'${command}'`} ${start.log}
 else
-  printf '@@error the start command exited with code %s within 1 s; its lines in %s:\n' "$status" ${log}
+  printf '@@error the start command exited with code %s within 1 s; its lines in %s:\n' "$status" ${start.log}
   ${startLinesScript(log, sh`"$header"`)} | sed 's/^/@@error /'
   exit ${START_FAILED}
 fi
@@ -71,7 +74,7 @@ export function foregroundStartBody(
   return sh`cd -- ${live} || exit 1
 (
 ${environment}
-sh -c ${command}
+${userCommandScript(command)}
 ) < /dev/null 2>&1
 status=$?
 if [ "$status" -ne 0 ]; then

@@ -1,9 +1,10 @@
 import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
+import { insideTarget } from '../layout.js'
 import { sh, type ShellCode } from '../shell.js'
 import type { PhaseOutput } from '../host-step.js'
 import type { Settings } from '../settings.js'
-import { exportEnvScript } from './environment.js'
+import { exportEnvScript, userCommandScript } from './environment.js'
 import { MAX_PATTERN_HITS } from './processes.js'
 
 /** Exit codes of the stop body that the action explains. */
@@ -35,7 +36,7 @@ function stopCommandScript(target: string, stop: NonNullable<StopParameters['sto
   return sh`if [ -d ${stop.live} ]; then dir=${stop.live}; first=; else dir=${target}; first=1; fi
 (cd -- "$dir" || exit 1
 ${stop.environment}
-sh -c ${stop.command} < /dev/null) 2>&1
+${userCommandScript(stop.command)} < /dev/null) 2>&1
 status=$?
 if [ "$status" -ne 0 ] && [ -n "$first" ]; then
   printf '@@data first-stop-failed %s\n' "$status"
@@ -61,10 +62,7 @@ export function stopBody(parameters: StopParameters): ShellCode {
 printf '@@data mark %s\n' "$stop_mark"
 ${stopCommand ? stopCommandScript(target, stopCommand) : sh``}
 pattern=${pattern}
-if [ -n "$pattern" ] && ! command -v pgrep >/dev/null 2>&1; then
-  echo '@@error process-match needs pgrep on the host (package procps)'; exit 1
-fi
-recorded=$(recorded_processes ${stateFile})
+recorded=$(recorded_processes ${insideTarget(target, stateFile)})
 scan=$(service_scan ${target} "$recorded" "$pattern" '' '')
 hits=$(printf '%s\n' "$scan" | awk '$1 == "signal" && $5 == "pattern" { print $2 }')
 count=0; users=

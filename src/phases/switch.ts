@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
-import type { RemoteLayout } from '../layout.js'
+import { insideTarget, relativeToTarget, type RemoteLayout } from '../layout.js'
 import { sh, type ShellCode } from '../shell.js'
 import { excludeMatcher } from '../source-tree.js'
 import { clearBytecodeScript } from './bytecode.js'
@@ -144,9 +144,9 @@ function logEntry(ctx: DeployContext): Record<string, unknown> {
 }
 
 /** NUL-separated lists the in-place switch removes (files, then directories), written in prepare. */
-const removalLists = (ctx: DeployContext) => ({
-  files: `${ctx.layout.deployDir}/sync-delete`,
-  dirs: `${ctx.layout.deployDir}/sync-rmdir`
+const removalLists = (layout: RemoteLayout) => ({
+  files: `${layout.deployDir}/sync-delete`,
+  dirs: `${layout.deployDir}/sync-rmdir`
 })
 
 const nulList = (paths: string[]) => Buffer.from(paths.map(path => `./${path}\0`).join(''))
@@ -178,7 +178,7 @@ export async function planInPlaceSync(ctx: DeployContext): Promise<void> {
     settings.exclude,
     settings.sharedPaths
   )
-  const lists = removalLists(ctx)
+  const lists = removalLists(layout)
   await session.remote.run(sh`cat > ${lists.files}`, {
     phase: 'prepare',
     timeoutSeconds: 120,
@@ -201,13 +201,14 @@ export async function planInPlaceSync(ctx: DeployContext): Promise<void> {
 
 /** switch (in place), a host-step body: sync staging into the live tree, clear bytecode there, keep staging as the base. */
 function syncInPlaceBody(ctx: DeployContext): ShellCode {
-  const { settings, layout } = ctx
-  const staging = ctx.releaseDir
-  const lists = removalLists(ctx)
+  const { settings } = ctx
+  const layout = relativeToTarget(ctx.layout)
+  const staging = insideTarget(layout.target, ctx.releaseDir)
+  const lists = removalLists(layout)
   const tree = `${layout.deployDir}/${IN_PLACE_TREE}`
-  const keep = [layout.deployDir, ...settings.sharedPaths.map(path => `${layout.target}/${path}`)]
+  const keep = [layout.deployDir, ...settings.sharedPaths.map(path => `./${path}`)]
   const bytecode = settings.clearPycache
-    ? sh`cleared=$(${clearBytecodeScript(layout.target, keep)}) || exit 1
+    ? sh`cleared=$(${clearBytecodeScript('.', keep)}) || exit 1
 printf 'Cleared bytecode in %s: %s .pyc/.pyo file(s)\n' ${layout.target} "$cleared"`
     : sh``
   // A directory the old service wrote into since prepare stays (rmdir fails): nothing unplanned goes.
@@ -215,7 +216,7 @@ printf 'Cleared bytecode in %s: %s .pyc/.pyo file(s)\n' ${layout.target} "$clear
 if [ -s ${lists.files} ]; then xargs -0 rm -f -- < ${lists.files} || exit 1; fi
 if [ -s ${lists.dirs} ]; then xargs -0 rmdir -- < ${lists.dirs} 2>/dev/null; fi
 removed=$(cat -- ${lists.files} ${lists.dirs} | tr -cd '\000' | wc -c)
-${tarCopyScript(staging, layout.target)} || exit 1
+${tarCopyScript(staging, '.')} || exit 1
 printf 'Synced the new tree into %s; removed %s path(s) an earlier deploy shipped that the source no longer has\n' ${layout.target} "$((removed))"
 ${bytecode}
 rm -rf -- ${tree} && mv -- ${staging} ${tree} && mv -f -- ${manifestPath(layout, 'staging')} ${manifestPath(layout, 'tree')} && rm -f -- ${lists.files} ${lists.dirs} || exit 1
@@ -225,7 +226,7 @@ ${releasesLogScript(layout, logEntry(ctx))} || exit 1`
 /** switch, a host-step body: make the new tree live. */
 export function switchBody(ctx: DeployContext, token: string): ShellCode {
   if (ctx.settings.strategy === 'in-place') return syncInPlaceBody(ctx)
-  const { layout } = ctx
+  const layout = relativeToTarget(ctx.layout)
   return sh`${switchCurrentScript(layout, ctx.release, token)} && ${releasesLogScript(layout, logEntry(ctx))} || exit 1
-printf '%s -> releases/%s\n' ${layout.current} ${ctx.release}`
+printf '%s -> releases/%s\n' ${ctx.layout.current} ${ctx.release}`
 }

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises'
 import { PassThrough, Transform, type Readable } from 'node:stream'
 import tar from 'tar-stream'
 import type { DeployContext } from '../context.js'
-import { UNVERIFIED_MARK, type RemoteLayout } from '../layout.js'
+import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../layout.js'
 import { createParallelGzip } from '../parallel-gzip.js'
 import { RemoteCommandError } from '../remote.js'
 import { sh, type ShellCode } from '../shell.js'
@@ -46,17 +46,19 @@ export function inspectScript(
   strategy: Strategy,
   stampFile: string
 ): ShellCode {
-  // Free space where the tree will be built: the target, or its nearest existing parent.
+  // Free space where the tree will be built: the target, or its nearest existing parent. Asked
+  // from inside it, with relative paths after: a path in a command line is what `pkill -f` matches.
   const free = sh`dir=${layout.target}
-while [ ! -d "$dir" ]; do dir=$(dirname -- "$dir"); done
-printf 'free-kb %s\n' "$(df -Pk -- "$dir" 2>/dev/null | awk 'NR == 2 { print $4 }')"`
+while [ ! -d "$dir" ]; do dir=\${dir%/*}; [ -n "$dir" ] || dir=/; done
+printf 'free-kb %s\n' "$(cd -- "$dir" && df -Pk . 2>/dev/null | awk 'NR == 2 { print $4 }')"`
+  const here = relativeToTarget(layout)
   if (strategy === 'in-place') {
     return sh`${free}
 cd -- ${layout.target} 2>/dev/null || exit 0
-rm -rf -- ${layout.deployDir}/staging ${layout.deployDir}/upload
-if [ -f ${stampFile} ]; then printf 'current-sha %s\n' "$(head -c 200 -- ${stampFile})"; fi
-if [ -d ${`${layout.deployDir}/${IN_PLACE_TREE}`} ] && [ -f ${manifestPath(layout, IN_PLACE_TREE)} ]; then
-  printf 'base %s\nmanifest\n' ${IN_PLACE_TREE}; cat -- ${manifestPath(layout, IN_PLACE_TREE)}
+rm -rf -- ${here.deployDir}/staging ${here.deployDir}/upload
+if [ -f ${stampFile} ]; then printf 'current-sha %s\n' "$(head -c 200 < ${stampFile})"; fi
+if [ -d ${`${here.deployDir}/${IN_PLACE_TREE}`} ] && [ -f ${manifestPath(here, IN_PLACE_TREE)} ]; then
+  printf 'base %s\nmanifest\n' ${IN_PLACE_TREE}; cat < ${manifestPath(here, IN_PLACE_TREE)}
 fi`
   }
   // Staging trees of uploads that were cut off go first: this run holds the lock.
@@ -115,10 +117,13 @@ export function parseInspection(stdout: string): HostInspection {
  * or only the NUL-separated `./path` list in `listFile`. Fails if either side of the pipe fails.
  */
 export function tarCopyScript(from: RemotePath, to: RemotePath, listFile?: RemotePath): ShellCode {
-  const source = listFile ? sh`tar --null -T ${listFile} -cf -` : sh`tar -cf - .`
+  // The list is opened before the cd, so relative paths name the same files on both sides.
+  const source = listFile
+    ? sh`(cd -- ${from} && tar --null -T - -cf -) < ${listFile}`
+    : sh`(cd -- ${from} && tar -cf - .)`
   return sh`mkdir -p -- ${to} || exit 1
 status=$(mktemp) || exit 1
-{ (cd -- ${from} && ${source}); echo $? > "$status"; } | (cd -- ${to} && tar -xpf - --no-same-owner)
+{ ${source}; echo $? > "$status"; } | (cd -- ${to} && tar -xpf - --no-same-owner)
 extracted=$?
 read -r copied < "$status"; rm -f -- "$status"
 [ "$copied" = 0 ] && [ "$extracted" = 0 ]`
@@ -160,21 +165,24 @@ export function uploadScript(
   strategy: Strategy,
   stampFile: string
 ): ShellCode {
+  // After the inspection, from the target (the lock created it), naming its files relative to it.
+  const here = relativeToTarget(layout)
   const releases = strategy === 'releases'
   const box = releases
-    ? sh`${layout.releasesDir}/.staging-"$release"`
-    : sh`${`${layout.deployDir}/upload`}`
+    ? sh`${here.releasesDir}/.staging-"$release"`
+    : sh`${`${here.deployDir}/upload`}`
   const finalDir = releases
-    ? sh`${layout.releasesDir}/"$release"`
-    : sh`${`${layout.deployDir}/staging`}`
+    ? sh`${here.releasesDir}/"$release"`
+    : sh`${`${here.deployDir}/staging`}`
   const baseDir = releases
-    ? sh`${layout.releasesDir}/"$base"`
-    : sh`${`${layout.deployDir}/${IN_PLACE_TREE}`}`
+    ? sh`${here.releasesDir}/"$base"`
+    : sh`${`${here.deployDir}/${IN_PLACE_TREE}`}`
   const manifestName = releases ? sh`"$release"` : 'staging'
   return sh`(${inspectScript(layout, strategy, stampFile)})
 printf '%s\n' ${INSPECTION_END}
 IFS= read -r release && IFS= read -r base || exit 1
 case $release in ''|*/*|.*) printf 'bad release name: %s\n' "$release" >&2; exit 1 ;; esac
+cd -- ${here.target} || exit 1
 box=${box}
 trap 'rm -rf -- "$box"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
@@ -182,7 +190,7 @@ rm -rf -- "$box" && mkdir -p -- "$box/tree" && (cd -- "$box" && tar -xzpf - --no
 if [ -n "$base" ] && [ -s "$box"/${COPY_LIST} ]; then
   ${tarCopyScript(baseDir, sh`"$box/tree"`, sh`"$box"/${COPY_LIST}`)} || exit 1
 fi
-${mergeManifestScript(layout, sh`"$base"`, manifestName, sh`"$box"/${MANIFEST_DELTA}`)} || exit 1
+${mergeManifestScript(here, sh`"$base"`, manifestName, sh`"$box"/${MANIFEST_DELTA}`)} || exit 1
 ${releases ? sh`: > "$box/tree/"${UNVERIFIED_MARK} && ` : sh``}mv -T -- "$box/tree" ${finalDir}`
 }
 

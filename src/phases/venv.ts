@@ -3,11 +3,11 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { DeployContext } from '../context.js'
-import type { RemoteLayout } from '../layout.js'
+import { insideTarget, type RemoteLayout } from '../layout.js'
 import { lastLines } from '../remote.js'
 import { sh, type ShellCode } from '../shell.js'
 import type { Settings } from '../settings.js'
-import { exportEnvScript } from './environment.js'
+import { exportEnvScript, userCommandScript } from './environment.js'
 
 /** Where the managed virtualenvs live: one per key, shared by every release that has that key. */
 export const venvsDir = (layout: RemoteLayout): string => `${layout.deployDir}/venvs`
@@ -40,6 +40,7 @@ export const VENV_EXIT = { python: 10, create: 11, install: 12, foreign: 13 } as
  */
 export function venvScript(options: {
   python: string
+  target: string
   venvs: string
   hash: string
   tree: string
@@ -48,30 +49,37 @@ export function venvScript(options: {
   environment: ShellCode
   install: string
 }): ShellCode {
-  const { python, venvs, hash, tree, liveLink, environment, install } = options
+  const { python, target, venvs, hash, tree, liveLink, environment, install } = options
+  // Commands run from the target and name its files relative to it (a path in a command line is
+  // what a user's `pkill -f PATH` matches); links and messages hold the absolute paths.
+  const here = (path: string) => insideTarget(target, path)
   const foreign = liveLink
-    ? sh`if { [ -e ${liveLink} ] || [ -L ${liveLink} ]; } && case $(readlink -- ${liveLink} 2>/dev/null) in ${venvs}/*) false ;; *) true ;; esac; then
+    ? sh`if { [ -e ${here(liveLink)} ] || [ -L ${here(liveLink)} ]; } && case $(readlink -- ${here(liveLink)} 2>/dev/null) in ${venvs}/*) false ;; *) true ;; esac; then
   printf '%s exists and is not a link into %s\n' ${liveLink} ${venvs}; exit ${VENV_EXIT.foreign}
 fi`
     : sh`:`
-  const link = `${tree}/.venv`
+  const link = here(`${tree}/.venv`)
   // The install runs with the tree's .venv already linked, so it sees the environment start will.
-  return sh`${foreign}
+  return sh`cd -- ${target} || exit 1
+${foreign}
 # -I -S: no site import, so asking the version costs the interpreter's bare start-up only.
 version=$(${python} -I -S -c 'import sys; print(sys.implementation.name + "-%d.%d.%d" % sys.version_info[:3])' < /dev/null) || exit ${VENV_EXIT.python}
 key=${hash}-$version
 venv=${venvs}/$key
 if [ -f "$venv"/${COMPLETE} ]; then how=reused; else
   how=built
-  rm -rf -- "$venv" && mkdir -p -- ${venvs} || exit 1
-  if ! ${python} -m venv -- "$venv" < /dev/null 2>&1; then rm -rf -- "$venv"; exit ${VENV_EXIT.create}; fi
+  mkdir -p -- ${here(venvs)} || exit 1
+  # Made by its name from inside venvs/: Python records the absolute path in the venv itself.
+  if ! (cd -- ${here(venvs)} && rm -rf -- "$key" && ${python} -m venv -- "$key") < /dev/null 2>&1; then
+    (cd -- ${here(venvs)} && rm -rf -- "$key"); exit ${VENV_EXIT.create}
+  fi
 fi
 rm -rf -- ${link} && ln -s -- "$venv" ${link} || exit 1
 if [ "$how" = built ]; then
   if ! (cd -- ${tree} || exit 1
     ${environment}
-    sh -c ${install} < /dev/null 2>&1); then
-    rm -rf -- "$venv" ${link}; exit ${VENV_EXIT.install}
+    ${userCommandScript(install)} < /dev/null 2>&1); then
+    rm -rf -- ${here(venvs)}/"$key" ${link}; exit ${VENV_EXIT.install}
   fi
   : > "$venv"/${COMPLETE} || exit 1
 fi
@@ -89,6 +97,7 @@ export async function prepareVenv(ctx: DeployContext): Promise<void> {
   const result = await session.remote.run(
     venvScript({
       python: settings.python,
+      target: layout.target,
       venvs,
       hash: requirementsHash(settings),
       tree: ctx.releaseDir,

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import semver from 'semver'
 import type { DeployContext } from '../context.js'
-import { UNVERIFIED_MARK } from '../layout.js'
+import { insideTarget, UNVERIFIED_MARK } from '../layout.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
 import { commitMatches, fetchVersion, readCommit, type VersionAnswer } from '../version-probe.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
@@ -85,10 +85,14 @@ export function serviceIdentityScript(check: {
   release: string
   sha: string
 }): ShellCode {
-  const { target, stateFile, ports, mark, release, sha } = check
+  const { target, ports, mark, release, sha } = check
+  // From the target, naming the state file relative to it: a path in a command line is what a
+  // user's `pkill -f PATH` matches.
+  const stateFile = insideTarget(target, check.stateFile)
   return joinCode([
     SERVICE_FUNCTIONS,
-    sh`ports=${ports.map(String).join(' ')}
+    sh`cd -- ${target} || exit 1
+ports=${ports.map(String).join(' ')}
 old=; free=
 for port in $ports; do
   pids=$(port_pids "$port")
@@ -104,7 +108,7 @@ for port in $ports; do
 done
 [ -z "$old$free" ] || exit 0
 service_scan ${target} "$(recorded_processes ${stateFile})" '' '' "$ports" | record_state ${stateFile} ${release} ${sha}
-printf 'recorded %s\n' "$(awk '/"pid":/ { sub(/.*"pid": */, ""); sub(/,.*/, ""); printf " %s", $0 }' ${stateFile})"`
+printf 'recorded %s\n' "$(awk '/"pid":/ { sub(/.*"pid": */, ""); sub(/,.*/, ""); printf " %s", $0 }' < ${stateFile})"`
   ])
 }
 
@@ -274,7 +278,7 @@ export async function verifyService(
   }
   checkVersionGuards(ctx, confirmed.version, previousVersion)
   if (settings.strategy === 'releases') {
-    await ctx.session.remote.run(sh`rm -f -- ${`${ctx.releaseDir}/${UNVERIFIED_MARK}`}`, {
+    await ctx.session.remote.run(sh`cd -- ${ctx.releaseDir} && rm -f -- ${UNVERIFIED_MARK}`, {
       phase: 'verify',
       timeoutSeconds: 30
     })
