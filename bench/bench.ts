@@ -197,7 +197,8 @@ class Bench {
         session,
         layout,
         report,
-        run: 'bench'
+        run: 'bench',
+        lockToken: 'bench'
       })
       await quietly(() => upload(ctx))
       // The base for the next incremental run is the one `current` names.

@@ -10041,7 +10041,7 @@ var require_api_stream = __commonJS({
   "node_modules/undici/lib/api/api-stream.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { finished, PassThrough: PassThrough3 } = __require("node:stream");
+    var { finished, PassThrough: PassThrough4 } = __require("node:stream");
     var { InvalidArgumentError, InvalidReturnValueError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -10117,7 +10117,7 @@ var require_api_stream = __commonJS({
         if (this.throwOnError && statusCode >= 400) {
           const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
           const contentType = parsedHeaders["content-type"];
-          res = new PassThrough3();
+          res = new PassThrough4();
           this.callback = null;
           this.runInAsyncScope(
             getResolveErrorBodyCallback,
@@ -10216,7 +10216,7 @@ var require_api_pipeline = __commonJS({
     var {
       Readable: Readable2,
       Duplex,
-      PassThrough: PassThrough3
+      PassThrough: PassThrough4
     } = __require("node:stream");
     var {
       InvalidArgumentError,
@@ -10402,7 +10402,7 @@ var require_api_pipeline = __commonJS({
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
         return pipelineHandler.ret;
       } catch (err) {
-        return new PassThrough3().destroy(err);
+        return new PassThrough4().destroy(err);
       }
     }
     module.exports = pipeline2;
@@ -42772,7 +42772,7 @@ var require_streamx = __commonJS({
         }
       }
       static deferred(fn, opts) {
-        const out = new PassThrough3(opts);
+        const out = new PassThrough4(opts);
         fn().then((src) => {
           if (src === null) return out.end();
           if (out.destroying) return;
@@ -43052,7 +43052,7 @@ var require_streamx = __commonJS({
         this._flush(transformAfterFlush.bind(this));
       }
     };
-    var PassThrough3 = class extends Transform3 {
+    var PassThrough4 = class extends Transform3 {
     };
     function transformAfterFlush(err, data) {
       const cb = this._transformState.afterFinal;
@@ -43183,7 +43183,7 @@ var require_streamx = __commonJS({
       Duplex,
       Transform: Transform3,
       // Export PassThrough for compatibility with Node.js core's stream module
-      PassThrough: PassThrough3
+      PassThrough: PassThrough4
     };
   }
 });
@@ -50017,6 +50017,7 @@ async function reconnect(session, settings, phase) {
 
 // src/phases/lock.ts
 import { randomBytes } from "node:crypto";
+import { PassThrough as PassThrough2 } from "node:stream";
 
 // src/host-step.ts
 function hostStepScript(phases, prelude) {
@@ -50207,6 +50208,8 @@ cat < ${outFile} 2>/dev/null`;
 
 // src/phases/lock.ts
 var LOCK_BUSY = 75;
+var HEARTBEAT_SECONDS = 2;
+var HEARTBEAT_STALE_SECONDS = 30;
 function lockOwner(sha, run2, now = /* @__PURE__ */ new Date()) {
   return {
     run: run2,
@@ -50226,9 +50229,25 @@ if ! printf '%s\n' ${JSON.stringify(owner)} 2>/dev/null > ${pending2}; then
   printf 'could not write %s: the disk is full, or the deploy user may not write there\n' ${`${layout.deployDir}/lock-owner.${owner.token}`} >&2
   exit 1
 fi
+${staleLockFunction(here)}
 waited=0
 while ! made=$(mkdir -- ${here.lockDir} 2>&1); do
   if [ ! -d ${here.lockDir} ]; then rm -f -- ${pending2}; printf '%s\n' "$made" >&2; exit 1; fi
+  if dead=$(stale_lock); then
+    # Moved aside (atomic, so two waiters never both break it), then checked to be the lock judged.
+    aside=${here.deployDir}/lock.dead-${owner.token}
+    if mv -- ${here.lockDir} "$aside" 2>/dev/null; then
+      read -r moved < "$aside/owner" 2>/dev/null || moved=
+      if [ "$moved" = "$dead" ]; then
+        printf 'broken %s\n' "$dead"
+        printf 'left %s%s\n' "$(readlink current 2>/dev/null)" "$( [ -e current/${UNVERIFIED_MARK} ] && echo ' (unverified)')"
+        rm -rf -- "$aside"
+      else
+        mv -T -- "$aside" ${here.lockDir} 2>/dev/null || rm -rf -- "$aside"
+      fi
+    fi
+    continue
+  fi
   if [ "$((waited % 10))" = 0 ]; then printf 'waiting for the deploy lock (%s of %s s), held by: %s\n' "$waited" ${timeoutSeconds} "$(cat < ${ownerFile} 2>/dev/null)"; fi
   if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending2}; printf 'owner %s\n' "$(cat < ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
   # The session that ran this is gone (a cancelled job): stop waiting, or the lock is taken for nobody.
@@ -50236,7 +50255,69 @@ while ! made=$(mkdir -- ${here.lockDir} 2>&1); do
   sleep 1
   waited=$((waited + 1))
 done
-mv -f -- ${pending2} ${ownerFile} || { rmdir -- ${here.lockDir}; rm -f -- ${pending2}; exit 1; }`;
+mv -f -- ${pending2} ${ownerFile} || { rmdir -- ${here.lockDir}; rm -f -- ${pending2}; exit 1; }
+${beatScript(here)}`;
+}
+var LOCK_LOST = 7;
+function lockFenceScript(layout, token) {
+  return sh`read -r owner < ${`${relativeToTarget(layout).lockDir}/owner`} 2>/dev/null || owner=
+case $owner in *${token}*) ;; *)
+  printf '@@error the deploy lock is no longer this run'"'"'s (held by: %s): another deploy broke it after this run sent no heartbeat for %s s. Nothing was stopped\n' "\${owner:-nobody}" ${HEARTBEAT_STALE_SECONDS}
+  exit ${LOCK_LOST} ;;
+esac`;
+}
+function beatScript(here) {
+  return sh`read -r up _ < /proc/uptime; printf '%s\n' "\${up%.*}" > ${`${here.lockDir}/heartbeat`}`;
+}
+function staleLockFunction(here) {
+  const beat = `${here.lockDir}/heartbeat`;
+  return sh`stale_lock() {
+  read -r beat < ${beat} 2>/dev/null || return 1
+  case $beat in '' | *[!0-9]*) return 1 ;; esac
+  read -r up _ < /proc/uptime; up=\${up%.*}
+  [ "$beat" -gt "$up" ] || [ "$((up - beat))" -ge ${HEARTBEAT_STALE_SECONDS} ] || return 1
+  step=$(sed -n 's/^@@pid //p' < ${here.restartLog} 2>/dev/null | head -n 1)
+  if [ -n "$step" ] && [ -d "/proc/$step" ] && ! grep -q '^@@exit ' < ${here.restartLog}; then return 1; fi
+  read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || return 1
+  printf '%s\n' "$owner"
+}`;
+}
+function heartbeatScript(layout, token) {
+  const here = relativeToTarget(layout);
+  return sh`cd -- ${layout.target} || exit 1
+while IFS= read -r _; do
+  read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || exit 0
+  case $owner in *${token}*) ;; *) exit 0 ;; esac
+  ${beatScript(here)}
+done`;
+}
+function startHeartbeat(session, layout, token) {
+  let beats;
+  let on;
+  const open2 = () => {
+    beats?.end();
+    on = session.remote;
+    const stream = new PassThrough2();
+    beats = stream;
+    on.run(heartbeatScript(layout, token), {
+      phase: "lock",
+      timeoutSeconds: 24 * 3600,
+      stdin: stream,
+      allowFailure: true
+    }).catch(() => void 0);
+  };
+  open2();
+  const timer = setInterval(() => {
+    if (on !== session.remote && !session.remote.lost) open2();
+    beats?.write("\n");
+  }, HEARTBEAT_SECONDS * 1e3);
+  timer.unref();
+  return {
+    stop: () => {
+      clearInterval(timer);
+      beats?.end();
+    }
+  };
 }
 function releaseLockScript(lock) {
   return sh`${waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS)}
@@ -50266,6 +50347,13 @@ async function acquireLock(remote, layout, owner, timeoutSeconds) {
     echo: true,
     allowFailure: true
   });
+  for (const [, dead] of result.stdout.matchAll(/^broken (.*)$/gm)) {
+    const left = /^left (.*)$/m.exec(result.stdout)?.[1];
+    warning(
+      `Broke the deploy lock of ${describeOwner(dead)}: its runner sent no heartbeat for ${HEARTBEAT_STALE_SECONDS} s and no host step of its is running (the runner died or froze). It left current -> ${left || "(none)"}; this deploy goes on from there.`,
+      { title: "Dead deploy lock broken" }
+    );
+  }
   if (result.code === LOCK_BUSY) {
     const held2 = /^owner (.*)$/m.exec(result.stdout)?.[1] ?? "";
     throw new Error(
@@ -50447,7 +50535,7 @@ var import_tar_stream = __toESM(require_tar_stream(), 1);
 import { createReadStream as createReadStream2, existsSync as existsSync2, readFileSync as readFileSync2 } from "node:fs";
 import { join as join4 } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { PassThrough as PassThrough2, Transform as Transform2 } from "node:stream";
+import { PassThrough as PassThrough3, Transform as Transform2 } from "node:stream";
 
 // src/parallel-gzip.ts
 import { Transform } from "node:stream";
@@ -50727,7 +50815,7 @@ async function upload(ctx) {
     );
   }
   const isShared = under(settings.sharedPaths);
-  const stdin = new PassThrough2();
+  const stdin = new PassThrough3();
   let reported = () => void 0;
   const inspection = new Promise((resolve2) => reported = resolve2);
   let searched = 0;
@@ -51193,6 +51281,21 @@ function pruneScript(layout, doomed) {
       (name) => sh`rm -rf -- ${`${here.releasesDir}/${name}`} ${manifestPath(here, name)}`
     )
   ]);
+}
+function discardReleaseScript(layout, release) {
+  const here = relativeToTarget(layout);
+  const dir = `${here.releasesDir}/${release}`;
+  return sh`cd -- ${layout.target} || exit 1
+if [ "$(readlink current 2>/dev/null)" != ${`releases/${release}`} ] && [ -d ${dir} ]; then
+  rm -rf -- ${dir} ${manifestPath(here, release)} && echo discarded
+fi`;
+}
+async function discardRelease(ctx) {
+  const { stdout } = await ctx.session.remote.run(discardReleaseScript(ctx.layout, ctx.release), {
+    phase: "prune",
+    timeoutSeconds: 300
+  });
+  if (/^discarded$/m.test(stdout)) info(`Removed the failed release ${ctx.release}`);
 }
 function pruneVenvsScript(layout) {
   const here = relativeToTarget(layout);
@@ -51691,7 +51794,7 @@ async function diedFailure(ctx, result, died) {
 async function restartService(ctx, switchTo, timings) {
   const { settings, session, layout, label } = ctx;
   const phases = [
-    { phase: "stop", body: stopBodyFor(ctx) },
+    { phase: "stop", body: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]) },
     { phase: "wait-for-exit", body: waitForExitBody(waitParameters(ctx)) }
   ];
   if (switchTo) {
@@ -51726,7 +51829,7 @@ cd -- ${layout.target} || exit 1`;
   }
   if (result.code !== 0) {
     const failed = output(result.lastPhase);
-    const detail = result.lastPhase === "stop" ? stopFailure(result.code, failed) : result.lastPhase === "wait-for-exit" ? waitFailure(settings, failed) : result.lastPhase === "start" ? failed?.errors.join("\n") ?? `starting failed (exit ${result.code})` : `failed (exit ${result.code}) in ${layout.target}: ${[...failed?.errors ?? [], ...failed?.lines.slice(-10) ?? []].join("\n")}`;
+    const detail = result.code === LOCK_LOST ? failed?.errors.join("\n") ?? "the deploy lock is no longer this run's" : result.lastPhase === "stop" ? stopFailure(result.code, failed) : result.lastPhase === "wait-for-exit" ? waitFailure(settings, failed) : result.lastPhase === "start" ? failed?.errors.join("\n") ?? `starting failed (exit ${result.code})` : `failed (exit ${result.code}) in ${layout.target}: ${[...failed?.errors ?? [], ...failed?.lines.slice(-10) ?? []].join("\n")}`;
     throw new PhaseError(label, result.lastPhase, detail);
   }
   return {
@@ -52134,14 +52237,16 @@ async function runningVersion(ctx) {
 
 // src/phases/rollback.ts
 function markBadScript(layout, failed, reason, previous, stampFile) {
-  const mark = sh`printf '%s\n' ${reason} > ${`${layout.releasesDir}/${failed}/BAD_RELEASE`} || exit 1`;
-  if (!previous || previous === failed) return mark;
-  const dir = `${layout.releasesDir}/${previous}`;
-  return sh`${mark}
-if [ -d ${dir} ]; then
-  printf 'candidate %s\n' ${previous}
-  printf 'sha %s\n' "$(head -c 200 < ${`${dir}/${stampFile}`} 2>/dev/null)"
-  if [ -e ${`${dir}/BAD_RELEASE`} ]; then printf 'bad %s\n' "$(head -n 1 < ${`${dir}/BAD_RELEASE`})"; fi
+  return sh`cd -- ${layout.target} || exit 1
+printf '%s\n' ${reason} > ${`releases/${failed}/BAD_RELEASE`} || exit 1
+verified() { [ -n "$1" ] && [ "$1" != ${failed} ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/"${UNVERIFIED_MARK} ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
+if verified ${previous ?? ""}; then candidate=${previous ?? ""}; how=live; else
+  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf '%s\n' "$name"; break; fi; done)
+  how=verified
+fi
+if [ -n "$candidate" ]; then
+  printf 'candidate %s %s\n' "$candidate" "$how"
+  printf 'sha %s\n' "$(head -c 200 < "releases/$candidate/"${stampFile} 2>/dev/null)"
 fi`;
 }
 async function step(name, body) {
@@ -52163,10 +52268,10 @@ async function rollback(ctx, failure2, token) {
     )
   );
   info(`Marked ${ctx.release} as BAD_RELEASE`);
-  const previous = /^candidate (.+)$/m.exec(stdout)?.[1];
+  const [, previous, how] = /^candidate (\S+) (live|verified)$/m.exec(stdout) ?? [];
   const previousSha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim();
   if (!previous || !previousSha) {
-    const why = ctx.previousRelease ? `${ctx.previousRelease}, the release live before this deploy, is gone or has no ${settings.stampFile}` : "no release was live before this deploy";
+    const why = previous ? `${previous} has no ${settings.stampFile}` : ctx.previousRelease ? `${ctx.previousRelease}, the release live before this deploy, is gone or was never verified, and no other release was` : "no release was live before this deploy";
     try {
       await step("stop", () => restartService(ctx, void 0));
       return `There is nothing to roll back to (${why}); the failed release was stopped.`;
@@ -52174,10 +52279,8 @@ async function rollback(ctx, failure2, token) {
       return `There is nothing to roll back to (${why}), and stopping the failed release failed too: ${errorText(error2)}`;
     }
   }
-  const markedBad = /^bad (.*)$/m.exec(stdout)?.[1];
-  info(
-    `Rolling back to ${previous}, the release live before this deploy` + (markedBad ? ` (it is marked BAD_RELEASE: ${markedBad})` : "")
-  );
+  const which2 = how === "live" ? "the release live before this deploy" : `the last verified release (${ctx.previousRelease ?? "the release live before this deploy"} was never verified)`;
+  info(`Rolling back to ${previous}, ${which2}`);
   const back = {
     ...ctx,
     release: previous,
@@ -52213,7 +52316,7 @@ printf '%s -> releases/%s (rollback)\n' ${layout.current} ${previous}`;
   } catch (error2) {
     return `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error2)}`;
   }
-  return `Rolled back to ${previous}, the release live before this deploy: it is verified serving ${previousSha}.`;
+  return `Rolled back to ${previous}, ${which2}: it is verified serving ${previousSha}.`;
 }
 
 // node_modules/@actions/github/lib/context.js
@@ -56488,13 +56591,26 @@ async function ship(address, settings, session, sha, report) {
   };
   const phase = (name, timeoutSeconds, body) => runPhase(label, name, timeoutSeconds, report.phases, body);
   trackLock(lock, true);
+  let heartbeat;
+  let created;
   try {
     await phase(
       "lock",
       settings.lockTimeoutSeconds + 60,
       () => acquireLock(session.remote, layout, owner, settings.lockTimeoutSeconds)
     );
-    const ctx = newDeployContext({ settings, sha, label, session, layout, report, run: owner.run });
+    heartbeat = startHeartbeat(session, layout, owner.token);
+    const ctx = newDeployContext({
+      settings,
+      sha,
+      label,
+      session,
+      layout,
+      report,
+      run: owner.run,
+      lockToken: owner.token
+    });
+    created = ctx;
     await phase("upload", 3600, () => upload(ctx));
     await phase("prepare", 3600, () => prepare(ctx));
     if (!settings.allowDowngrade) report.previousVersion = await runningVersion(ctx);
@@ -56543,10 +56659,26 @@ ${outcome}`);
     } finally {
       trackUnverified(where, void 0);
     }
-    if (settings.strategy === "releases" || settings.pythonRequirements.length > 0)
-      await phase("prune", 600, () => prune(ctx));
     report.result = "success";
+    if (settings.strategy === "releases" || settings.pythonRequirements.length > 0) {
+      await phase("prune", 600, () => prune(ctx)).catch(
+        (error2) => warning(
+          `Pruning old releases on ${label} failed: ${errorText(error2)}. The new release is verified and serving; the next deploy prunes again.`
+        )
+      );
+    }
+  } catch (error2) {
+    const failed = created;
+    if (failed && settings.strategy === "releases") {
+      await reconnect(session, settings, "prune").then(() => discardRelease(failed)).catch(
+        (discardError) => warning(
+          `Could not remove the failed release ${failed.release} on ${label}: ${errorText(discardError)}`
+        )
+      );
+    }
+    throw error2;
   } finally {
+    heartbeat?.stop();
     await releaseLock(address, settings, session, lock).catch(
       (error2) => warning(
         `Could not release ${layout.lockDir} on ${label}: ${errorText(error2)}. The post step will retry.`

@@ -10041,7 +10041,7 @@ var require_api_stream = __commonJS({
   "node_modules/undici/lib/api/api-stream.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { finished, PassThrough: PassThrough2 } = __require("node:stream");
+    var { finished, PassThrough: PassThrough3 } = __require("node:stream");
     var { InvalidArgumentError, InvalidReturnValueError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -10117,7 +10117,7 @@ var require_api_stream = __commonJS({
         if (this.throwOnError && statusCode >= 400) {
           const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
           const contentType = parsedHeaders["content-type"];
-          res = new PassThrough2();
+          res = new PassThrough3();
           this.callback = null;
           this.runInAsyncScope(
             getResolveErrorBodyCallback,
@@ -10216,7 +10216,7 @@ var require_api_pipeline = __commonJS({
     var {
       Readable: Readable2,
       Duplex,
-      PassThrough: PassThrough2
+      PassThrough: PassThrough3
     } = __require("node:stream");
     var {
       InvalidArgumentError,
@@ -10402,7 +10402,7 @@ var require_api_pipeline = __commonJS({
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
         return pipelineHandler.ret;
       } catch (err) {
-        return new PassThrough2().destroy(err);
+        return new PassThrough3().destroy(err);
       }
     }
     module.exports = pipeline;
@@ -43544,7 +43544,7 @@ var require_streamx = __commonJS({
         }
       }
       static deferred(fn, opts) {
-        const out = new PassThrough2(opts);
+        const out = new PassThrough3(opts);
         fn().then((src) => {
           if (src === null) return out.end();
           if (out.destroying) return;
@@ -43824,7 +43824,7 @@ var require_streamx = __commonJS({
         this._flush(transformAfterFlush.bind(this));
       }
     };
-    var PassThrough2 = class extends Transform {
+    var PassThrough3 = class extends Transform {
     };
     function transformAfterFlush(err, data) {
       const cb = this._transformState.afterFinal;
@@ -43955,7 +43955,7 @@ var require_streamx = __commonJS({
       Duplex,
       Transform,
       // Export PassThrough for compatibility with Node.js core's stream module
-      PassThrough: PassThrough2
+      PassThrough: PassThrough3
     };
   }
 });
@@ -53583,6 +53583,57 @@ async function reconnect(session, settings, phase) {
 }
 
 // src/phases/lock.ts
+import { PassThrough as PassThrough2 } from "node:stream";
+var HEARTBEAT_SECONDS = 2;
+var HEARTBEAT_STALE_SECONDS = 30;
+var LOCK_LOST = 7;
+function lockFenceScript(layout, token) {
+  return sh`read -r owner < ${`${relativeToTarget(layout).lockDir}/owner`} 2>/dev/null || owner=
+case $owner in *${token}*) ;; *)
+  printf '@@error the deploy lock is no longer this run'"'"'s (held by: %s): another deploy broke it after this run sent no heartbeat for %s s. Nothing was stopped\n' "\${owner:-nobody}" ${HEARTBEAT_STALE_SECONDS}
+  exit ${LOCK_LOST} ;;
+esac`;
+}
+function beatScript(here) {
+  return sh`read -r up _ < /proc/uptime; printf '%s\n' "\${up%.*}" > ${`${here.lockDir}/heartbeat`}`;
+}
+function heartbeatScript(layout, token) {
+  const here = relativeToTarget(layout);
+  return sh`cd -- ${layout.target} || exit 1
+while IFS= read -r _; do
+  read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || exit 0
+  case $owner in *${token}*) ;; *) exit 0 ;; esac
+  ${beatScript(here)}
+done`;
+}
+function startHeartbeat(session, layout, token) {
+  let beats;
+  let on;
+  const open2 = () => {
+    beats?.end();
+    on = session.remote;
+    const stream = new PassThrough2();
+    beats = stream;
+    on.run(heartbeatScript(layout, token), {
+      phase: "lock",
+      timeoutSeconds: 24 * 3600,
+      stdin: stream,
+      allowFailure: true
+    }).catch(() => void 0);
+  };
+  open2();
+  const timer = setInterval(() => {
+    if (on !== session.remote && !session.remote.lost) open2();
+    beats?.write("\n");
+  }, HEARTBEAT_SECONDS * 1e3);
+  timer.unref();
+  return {
+    stop: () => {
+      clearInterval(timer);
+      beats?.end();
+    }
+  };
+}
 function releaseLockScript(lock) {
   return sh`${waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS)}
 if cd -- ${lock.lockDir} 2>/dev/null && grep -qF -- ${lock.token} owner 2>/dev/null; then cd .. && rm -rf -- lock && echo released
@@ -54146,7 +54197,7 @@ async function diedFailure(ctx, result, died) {
 async function restartService(ctx, switchTo, timings) {
   const { settings, session, layout, label } = ctx;
   const phases = [
-    { phase: "stop", body: stopBodyFor(ctx) },
+    { phase: "stop", body: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]) },
     { phase: "wait-for-exit", body: waitForExitBody(waitParameters(ctx)) }
   ];
   if (switchTo) {
@@ -54181,7 +54232,7 @@ cd -- ${layout.target} || exit 1`;
   }
   if (result.code !== 0) {
     const failed = output(result.lastPhase);
-    const detail = result.lastPhase === "stop" ? stopFailure(result.code, failed) : result.lastPhase === "wait-for-exit" ? waitFailure(settings, failed) : result.lastPhase === "start" ? failed?.errors.join("\n") ?? `starting failed (exit ${result.code})` : `failed (exit ${result.code}) in ${layout.target}: ${[...failed?.errors ?? [], ...failed?.lines.slice(-10) ?? []].join("\n")}`;
+    const detail = result.code === LOCK_LOST ? failed?.errors.join("\n") ?? "the deploy lock is no longer this run's" : result.lastPhase === "stop" ? stopFailure(result.code, failed) : result.lastPhase === "wait-for-exit" ? waitFailure(settings, failed) : result.lastPhase === "start" ? failed?.errors.join("\n") ?? `starting failed (exit ${result.code})` : `failed (exit ${result.code}) in ${layout.target}: ${[...failed?.errors ?? [], ...failed?.lines.slice(-10) ?? []].join("\n")}`;
     throw new PhaseError(label, result.lastPhase, detail);
   }
   return {
@@ -54585,14 +54636,16 @@ function checkVersionGuards(ctx, version, previousVersion) {
 
 // src/phases/rollback.ts
 function markBadScript(layout, failed, reason, previous, stampFile) {
-  const mark = sh`printf '%s\n' ${reason} > ${`${layout.releasesDir}/${failed}/BAD_RELEASE`} || exit 1`;
-  if (!previous || previous === failed) return mark;
-  const dir = `${layout.releasesDir}/${previous}`;
-  return sh`${mark}
-if [ -d ${dir} ]; then
-  printf 'candidate %s\n' ${previous}
-  printf 'sha %s\n' "$(head -c 200 < ${`${dir}/${stampFile}`} 2>/dev/null)"
-  if [ -e ${`${dir}/BAD_RELEASE`} ]; then printf 'bad %s\n' "$(head -n 1 < ${`${dir}/BAD_RELEASE`})"; fi
+  return sh`cd -- ${layout.target} || exit 1
+printf '%s\n' ${reason} > ${`releases/${failed}/BAD_RELEASE`} || exit 1
+verified() { [ -n "$1" ] && [ "$1" != ${failed} ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/"${UNVERIFIED_MARK} ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
+if verified ${previous ?? ""}; then candidate=${previous ?? ""}; how=live; else
+  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf '%s\n' "$name"; break; fi; done)
+  how=verified
+fi
+if [ -n "$candidate" ]; then
+  printf 'candidate %s %s\n' "$candidate" "$how"
+  printf 'sha %s\n' "$(head -c 200 < "releases/$candidate/"${stampFile} 2>/dev/null)"
 fi`;
 }
 async function step(name, body) {
@@ -54614,10 +54667,10 @@ async function rollback(ctx, failure2, token) {
     )
   );
   info(`Marked ${ctx.release} as BAD_RELEASE`);
-  const previous = /^candidate (.+)$/m.exec(stdout)?.[1];
+  const [, previous, how] = /^candidate (\S+) (live|verified)$/m.exec(stdout) ?? [];
   const previousSha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim();
   if (!previous || !previousSha) {
-    const why = ctx.previousRelease ? `${ctx.previousRelease}, the release live before this deploy, is gone or has no ${settings.stampFile}` : "no release was live before this deploy";
+    const why = previous ? `${previous} has no ${settings.stampFile}` : ctx.previousRelease ? `${ctx.previousRelease}, the release live before this deploy, is gone or was never verified, and no other release was` : "no release was live before this deploy";
     try {
       await step("stop", () => restartService(ctx, void 0));
       return `There is nothing to roll back to (${why}); the failed release was stopped.`;
@@ -54625,10 +54678,8 @@ async function rollback(ctx, failure2, token) {
       return `There is nothing to roll back to (${why}), and stopping the failed release failed too: ${errorText(error2)}`;
     }
   }
-  const markedBad = /^bad (.*)$/m.exec(stdout)?.[1];
-  info(
-    `Rolling back to ${previous}, the release live before this deploy` + (markedBad ? ` (it is marked BAD_RELEASE: ${markedBad})` : "")
-  );
+  const which2 = how === "live" ? "the release live before this deploy" : `the last verified release (${ctx.previousRelease ?? "the release live before this deploy"} was never verified)`;
+  info(`Rolling back to ${previous}, ${which2}`);
   const back = {
     ...ctx,
     release: previous,
@@ -54664,7 +54715,7 @@ printf '%s -> releases/%s (rollback)\n' ${layout.current} ${previous}`;
   } catch (error2) {
     return `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error2)}`;
   }
-  return `Rolled back to ${previous}, the release live before this deploy: it is verified serving ${previousSha}.`;
+  return `Rolled back to ${previous}, ${which2}: it is verified serving ${previousSha}.`;
 }
 
 // src/settings.ts
@@ -55156,6 +55207,7 @@ async function finishUnverified(settings, entry) {
   const layout = remoteLayout(entry.target, entry.startLog);
   const session = await connect(address, settings, "post");
   const title = "Cancelled deploy";
+  const heartbeat = startHeartbeat(session, layout, entry.token);
   try {
     const step2 = await awaitRestart(session, layout.restartLog, label);
     if (step2.exit === void 0) {
@@ -55192,7 +55244,8 @@ async function finishUnverified(settings, entry) {
       previousRelease: entry.fallback?.release,
       previousSha: entry.fallback?.sha,
       existingReleases: [],
-      run: entry.run
+      run: entry.run,
+      lockToken: entry.token
     };
     let failure2;
     if (failedPhase) failure2 = `start: ${step2.log().slice(-5).join(" / ")}`;
@@ -55236,6 +55289,7 @@ ${outcome}`,
     );
     return ctx.report.rolledBack ? "rolled-back" : "failed";
   } finally {
+    heartbeat.stop();
     session.close();
   }
 }

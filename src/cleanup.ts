@@ -11,7 +11,7 @@ import {
 } from './host-step.js'
 import { remoteLayout } from './layout.js'
 import { connect, type HostSession } from './phases/connect.js'
-import { releaseLockScript, releaseOutcome, type HeldLock } from './phases/lock.js'
+import { releaseLockScript, releaseOutcome, startHeartbeat, type HeldLock } from './phases/lock.js'
 import type { RunningRestart } from './phases/restart.js'
 import { rollback } from './phases/rollback.js'
 import { startedService } from './phases/start.js'
@@ -74,6 +74,8 @@ async function finishUnverified(
   const layout = remoteLayout(entry.target, entry.startLog)
   const session = await connect(address, settings, 'post')
   const title = 'Cancelled deploy'
+  // The run's lock is still held: it beats while this verifies or rolls back, as the run did.
+  const heartbeat = startHeartbeat(session, layout, entry.token)
   try {
     const step = await awaitRestart(session, layout.restartLog, label)
     if (step.exit === undefined) {
@@ -112,7 +114,8 @@ async function finishUnverified(
       previousRelease: entry.fallback?.release,
       previousSha: entry.fallback?.sha,
       existingReleases: [],
-      run: entry.run
+      run: entry.run,
+      lockToken: entry.token
     }
     let failure: string
     if (failedPhase) failure = `start: ${step.log().slice(-5).join(' / ')}`
@@ -155,6 +158,7 @@ async function finishUnverified(
     )
     return ctx.report.rolledBack ? 'rolled-back' : 'failed'
   } finally {
+    heartbeat.stop()
     session.close()
   }
 }

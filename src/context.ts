@@ -22,13 +22,15 @@ export interface DeployContext {
   existingReleases: string[]
   /** Link to the workflow run, recorded in the lock and releases.log. */
   run: string
+  /** The token in the deploy lock's owner: the restart only runs while the lock still holds it. */
+  lockToken: string
 }
 
 /** The context of a deploy about to upload: a new release named for `now` and the commit. */
 export function newDeployContext(
   fields: Pick<
     DeployContext,
-    'settings' | 'sha' | 'label' | 'session' | 'layout' | 'report' | 'run'
+    'settings' | 'sha' | 'label' | 'session' | 'layout' | 'report' | 'run' | 'lockToken'
   >,
   now = new Date()
 ): DeployContext {

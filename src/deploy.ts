@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { newDeployContext } from './context.js'
+import { newDeployContext, type DeployContext } from './context.js'
 import { hostLabel, type HostAddress } from './host-address.js'
 import { withHostOutput } from './host-output.js'
 import { remoteLayout } from './layout.js'
@@ -9,11 +9,12 @@ import {
   lockOwner,
   releaseLockScript,
   releaseOutcome,
+  startHeartbeat,
   trackLock,
   type HeldLock
 } from './phases/lock.js'
 import { prepare } from './phases/prepare.js'
-import { prune } from './phases/prune.js'
+import { discardRelease, prune } from './phases/prune.js'
 import { rollback } from './phases/rollback.js'
 import { runningVersion, verifyService } from './phases/verify.js'
 import { HostStepDied, restartService } from './phases/restart.js'
@@ -80,11 +81,25 @@ async function ship(
   // Recorded before taking it: the release only removes a lock holding this token, and a run
   // cancelled right after mkdir must still leave the post step something to release.
   trackLock(lock, true)
+  let heartbeat: { stop(): void } | undefined
+  let created: DeployContext | undefined
   try {
     await phase('lock', settings.lockTimeoutSeconds + 60, () =>
       acquireLock(session.remote, layout, owner, settings.lockTimeoutSeconds)
     )
-    const ctx = newDeployContext({ settings, sha, label, session, layout, report, run: owner.run })
+    // While it beats, no other deploy takes the lock; once this runner dies or freezes, one may.
+    heartbeat = startHeartbeat(session, layout, owner.token)
+    const ctx = newDeployContext({
+      settings,
+      sha,
+      label,
+      session,
+      layout,
+      report,
+      run: owner.run,
+      lockToken: owner.token
+    })
+    created = ctx
     await phase('upload', 3600, () => upload(ctx))
     await phase('prepare', 3600, () => prepare(ctx))
     // Read before anything stops, for allow-downgrade: false.
@@ -147,10 +162,30 @@ async function ship(
     } finally {
       trackUnverified(where, undefined)
     }
-    if (settings.strategy === 'releases' || settings.pythonRequirements.length > 0)
-      await phase('prune', 600, () => prune(ctx))
     report.result = 'success'
+    // Verify passed: the deploy succeeded, and what is left can only warn.
+    if (settings.strategy === 'releases' || settings.pythonRequirements.length > 0) {
+      await phase('prune', 600, () => prune(ctx)).catch(error =>
+        core.warning(
+          `Pruning old releases on ${label} failed: ${errorText(error)}. The new release is verified and serving; the next deploy prunes again.`
+        )
+      )
+    }
+  } catch (error) {
+    // A failed deploy leaves no release of its own behind once it is not live.
+    const failed = created
+    if (failed && settings.strategy === 'releases') {
+      await reconnect(session, settings, 'prune')
+        .then(() => discardRelease(failed))
+        .catch(discardError =>
+          core.warning(
+            `Could not remove the failed release ${failed.release} on ${label}: ${errorText(discardError)}`
+          )
+        )
+    }
+    throw error
   } finally {
+    heartbeat?.stop()
     await releaseLock(address, settings, session, lock).catch(error =>
       core.warning(
         `Could not release ${layout.lockDir} on ${label}: ${errorText(error)}. The post step will retry.`

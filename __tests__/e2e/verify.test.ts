@@ -141,9 +141,9 @@ describe('verify: the running service must report the deployed commit', () => {
     expect(result.outputs['rolled-back']).toBe('true')
     expect(result.stdout).toContain('failed in verify; rolled back::')
     expect(currentRelease(target)).toBe(`releases/${good.outputs.release}`)
-    expect(
-      readFileSync(join(target, 'releases', result.outputs.release, 'BAD_RELEASE'), 'utf8')
-    ).toContain('stable-for')
+    // The failed release is gone once it is not live; releases.log keeps why it failed.
+    expect(existsSync(join(target, 'releases', result.outputs.release))).toBe(false)
+    expect(result.stdout).toContain(`Removed the failed release ${result.outputs.release}`)
     expect(await reportedCommit(port)).toBe(sha('1'))
     const log = readFileSync(join(target, '.deploy/releases.log'), 'utf8')
       .trim()
@@ -153,7 +153,8 @@ describe('verify: the running service must report the deployed commit', () => {
       event: 'rollback',
       from: result.outputs.release,
       release: good.outputs.release,
-      sha: sha('1')
+      sha: sha('1'),
+      reason: expect.stringContaining('stable-for')
     })
 
     // The next deploy copies from the good release, never the bad one.
@@ -248,7 +249,7 @@ describe('semver guards', () => {
     })
     expect(currentRelease(target)).toBe(`releases/${current.outputs.release}`)
     expect(await reportedCommit(port)).toBe(sha('1'))
-    expect(existsSync(join(target, 'releases', result.outputs.release, 'BAD_RELEASE'))).toBe(true)
+    expect(existsSync(join(target, 'releases', result.outputs.release))).toBe(false)
   })
 })
 

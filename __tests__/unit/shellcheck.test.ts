@@ -7,7 +7,13 @@ import { spawnSync } from 'node:child_process'
 import { remoteLayout } from '../../src/layout.js'
 import { clearBytecodeScript } from '../../src/phases/bytecode.js'
 import { toolCheckScript } from '../../src/phases/connect.js'
-import { acquireLockScript, lockOwner, releaseLockScript } from '../../src/phases/lock.js'
+import {
+  acquireLockScript,
+  heartbeatScript,
+  lockFenceScript,
+  lockOwner,
+  releaseLockScript
+} from '../../src/phases/lock.js'
 import { importCheckScript, linkSharedScript, stampScript } from '../../src/phases/prepare.js'
 import { pruneScript, pruneVenvsScript } from '../../src/phases/prune.js'
 import { venvScript } from '../../src/phases/venv.js'
@@ -38,6 +44,8 @@ const scripts: Record<string, ShellCode> = {
     30
   ),
   'lock: release': releaseLockScript({ ...layout, token: 'token' }),
+  'lock: heartbeat': heartbeatScript(layout, 'token'),
+  'lock: fence (first in the restart step)': lockFenceScript(layout, 'token'),
   'upload: inspect (releases)': inspectScript(layout, 'releases', 'REVISION'),
   'upload: inspect (in-place)': inspectScript(layout, 'in-place', 'REVISION'),
   'upload: receive (releases)': uploadScript(layout, 'releases', 'REVISION'),

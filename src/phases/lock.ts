@@ -1,12 +1,27 @@
 import * as core from '@actions/core'
 import { randomBytes } from 'node:crypto'
-import { enterTargetScript, relativeToTarget, type RemoteLayout } from '../layout.js'
+import { PassThrough } from 'node:stream'
+import {
+  enterTargetScript,
+  relativeToTarget,
+  UNVERIFIED_MARK,
+  type RemoteLayout
+} from '../layout.js'
 import type { Remote } from '../remote.js'
 import { STEP_WAIT_SECONDS, waitForStepScript } from '../host-step.js'
 import { sh, type ShellCode } from '../shell.js'
 
 /** Exit code the lock script uses when lock-timeout ran out. */
 const LOCK_BUSY = 75
+
+/** How often the runner tells the host it is alive while it holds the lock. */
+export const HEARTBEAT_SECONDS = 2
+/**
+ * A lock whose heartbeat is this old, with no host step of its running, belongs to a runner that
+ * died or froze: the next deploy breaks it. Above the gap between a cancelled main step and its
+ * post step, which takes the lock over.
+ */
+export const HEARTBEAT_STALE_SECONDS = 30
 
 export interface LockOwner {
   run: string
@@ -45,9 +60,25 @@ if ! printf '%s\n' ${JSON.stringify(owner)} 2>/dev/null > ${pending}; then
   printf 'could not write %s: the disk is full, or the deploy user may not write there\n' ${`${layout.deployDir}/lock-owner.${owner.token}`} >&2
   exit 1
 fi
+${staleLockFunction(here)}
 waited=0
 while ! made=$(mkdir -- ${here.lockDir} 2>&1); do
   if [ ! -d ${here.lockDir} ]; then rm -f -- ${pending}; printf '%s\n' "$made" >&2; exit 1; fi
+  if dead=$(stale_lock); then
+    # Moved aside (atomic, so two waiters never both break it), then checked to be the lock judged.
+    aside=${here.deployDir}/lock.dead-${owner.token}
+    if mv -- ${here.lockDir} "$aside" 2>/dev/null; then
+      read -r moved < "$aside/owner" 2>/dev/null || moved=
+      if [ "$moved" = "$dead" ]; then
+        printf 'broken %s\n' "$dead"
+        printf 'left %s%s\n' "$(readlink current 2>/dev/null)" "$( [ -e current/${UNVERIFIED_MARK} ] && echo ' (unverified)')"
+        rm -rf -- "$aside"
+      else
+        mv -T -- "$aside" ${here.lockDir} 2>/dev/null || rm -rf -- "$aside"
+      fi
+    fi
+    continue
+  fi
   if [ "$((waited % 10))" = 0 ]; then printf 'waiting for the deploy lock (%s of %s s), held by: %s\n' "$waited" ${timeoutSeconds} "$(cat < ${ownerFile} 2>/dev/null)"; fi
   if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending}; printf 'owner %s\n' "$(cat < ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
   # The session that ran this is gone (a cancelled job): stop waiting, or the lock is taken for nobody.
@@ -55,7 +86,98 @@ while ! made=$(mkdir -- ${here.lockDir} 2>&1); do
   sleep 1
   waited=$((waited + 1))
 done
-mv -f -- ${pending} ${ownerFile} || { rmdir -- ${here.lockDir}; rm -f -- ${pending}; exit 1; }`
+mv -f -- ${pending} ${ownerFile} || { rmdir -- ${here.lockDir}; rm -f -- ${pending}; exit 1; }
+${beatScript(here)}`
+}
+
+/** Exit code of lockFenceScript: the lock is another run's now. */
+export const LOCK_LOST = 7
+
+/**
+ * First in the restart step (which runs from the target): nothing is stopped once the lock holds
+ * another run's token, as after another deploy broke it when this run's heartbeat went stale (a
+ * frozen runner that woke up). Prints the reason as `@@error`.
+ */
+export function lockFenceScript(layout: RemoteLayout, token: string): ShellCode {
+  return sh`read -r owner < ${`${relativeToTarget(layout).lockDir}/owner`} 2>/dev/null || owner=
+case $owner in *${token}*) ;; *)
+  printf '@@error the deploy lock is no longer this run'"'"'s (held by: %s): another deploy broke it after this run sent no heartbeat for %s s. Nothing was stopped\n' "\${owner:-nobody}" ${HEARTBEAT_STALE_SECONDS}
+  exit ${LOCK_LOST} ;;
+esac`
+}
+
+/** Writes the host's uptime (whole seconds) as the lock's heartbeat, with builtins only. */
+function beatScript(here: RemoteLayout): ShellCode {
+  return sh`read -r up _ < /proc/uptime; printf '%s\n' "\${up%.*}" > ${`${here.lockDir}/heartbeat`}`
+}
+
+/**
+ * `stale_lock`: prints the lock's owner line and succeeds when its heartbeat is HEARTBEAT_STALE_SECONDS
+ * old (or from before a reboot) and no host step is running; a lock without a heartbeat (taken
+ * by an older version of the action, or being taken now) is never judged.
+ */
+function staleLockFunction(here: RemoteLayout): ShellCode {
+  const beat = `${here.lockDir}/heartbeat`
+  return sh`stale_lock() {
+  read -r beat < ${beat} 2>/dev/null || return 1
+  case $beat in '' | *[!0-9]*) return 1 ;; esac
+  read -r up _ < /proc/uptime; up=\${up%.*}
+  [ "$beat" -gt "$up" ] || [ "$((up - beat))" -ge ${HEARTBEAT_STALE_SECONDS} ] || return 1
+  step=$(sed -n 's/^@@pid //p' < ${here.restartLog} 2>/dev/null | head -n 1)
+  if [ -n "$step" ] && [ -d "/proc/$step" ] && ! grep -q '^@@exit ' < ${here.restartLog}; then return 1; fi
+  read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || return 1
+  printf '%s\n' "$owner"
+}`
+}
+
+/**
+ * The heartbeat's host side: one command for the whole hold, writing the lock's heartbeat for each
+ * line the runner sends, until its stdin ends or the lock is no longer this run's. A runner that
+ * died closes it; a frozen one sends nothing: either way the heartbeat goes stale.
+ */
+export function heartbeatScript(layout: RemoteLayout, token: string): ShellCode {
+  const here = relativeToTarget(layout)
+  return sh`cd -- ${layout.target} || exit 1
+while IFS= read -r _; do
+  read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || exit 0
+  case $owner in *${token}*) ;; *) exit 0 ;; esac
+  ${beatScript(here)}
+done`
+}
+
+/** The runner's side of the heartbeat: a line every HEARTBEAT_SECONDS on the session's connection. */
+export function startHeartbeat(
+  session: { remote: Remote },
+  layout: RemoteLayout,
+  token: string
+): { stop(): void } {
+  let beats: PassThrough | undefined
+  let on: Remote | undefined
+  const open = (): void => {
+    beats?.end()
+    on = session.remote
+    const stream = new PassThrough()
+    beats = stream
+    // Ends when stdin does, or with the connection; a new connection (reconnect) gets a new one.
+    on.run(heartbeatScript(layout, token), {
+      phase: 'lock',
+      timeoutSeconds: 24 * 3600,
+      stdin: stream,
+      allowFailure: true
+    }).catch(() => undefined)
+  }
+  open()
+  const timer = setInterval(() => {
+    if (on !== session.remote && !session.remote.lost) open()
+    beats?.write('\n')
+  }, HEARTBEAT_SECONDS * 1000)
+  timer.unref()
+  return {
+    stop: () => {
+      clearInterval(timer)
+      beats?.end()
+    }
+  }
 }
 
 /**
@@ -103,6 +225,14 @@ export async function acquireLock(
     echo: true,
     allowFailure: true
   })
+  for (const [, dead] of result.stdout.matchAll(/^broken (.*)$/gm)) {
+    const left = /^left (.*)$/m.exec(result.stdout)?.[1]
+    core.warning(
+      `Broke the deploy lock of ${describeOwner(dead)}: its runner sent no heartbeat for ${HEARTBEAT_STALE_SECONDS} s and no host step of its is running (the runner died or froze). ` +
+        `It left current -> ${left || '(none)'}; this deploy goes on from there.`,
+      { title: 'Dead deploy lock broken' }
+    )
+  }
   if (result.code === LOCK_BUSY) {
     const held = /^owner (.*)$/m.exec(result.stdout)?.[1] ?? ''
     throw new Error(

@@ -23,6 +23,28 @@ export function pruneScript(layout: RemoteLayout, doomed: string[]): ShellCode {
 }
 
 /**
+ * Deletes a failed deploy's own release (and its manifest) unless `current` names it (a rollback
+ * that did not hold), so `keep-releases` holds on every path. Prints `discarded` when it did.
+ */
+export function discardReleaseScript(layout: RemoteLayout, release: string): ShellCode {
+  const here = relativeToTarget(layout)
+  const dir = `${here.releasesDir}/${release}`
+  return sh`cd -- ${layout.target} || exit 1
+if [ "$(readlink current 2>/dev/null)" != ${`releases/${release}`} ] && [ -d ${dir} ]; then
+  rm -rf -- ${dir} ${manifestPath(here, release)} && echo discarded
+fi`
+}
+
+/** A failed deploy's end: its release goes once it is not live (see discardReleaseScript). */
+export async function discardRelease(ctx: DeployContext): Promise<void> {
+  const { stdout } = await ctx.session.remote.run(discardReleaseScript(ctx.layout, ctx.release), {
+    phase: 'prune',
+    timeoutSeconds: 300
+  })
+  if (/^discarded$/m.test(stdout)) core.info(`Removed the failed release ${ctx.release}`)
+}
+
+/**
  * Deletes the venvs no remaining tree links to (a kept release, the live target in place, its
  * pristine copy), so the live one is always kept. Prints `removed-venv KEY` for each.
  */

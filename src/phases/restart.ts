@@ -4,8 +4,9 @@ import type { DeployContext } from '../context.js'
 import { runHostStep, type HostStepPhase, type HostStepResult } from '../host-step.js'
 import type { RemoteLayout } from '../layout.js'
 import { errorText, PhaseError, type PhaseName, type PhaseTiming } from '../phase.js'
-import { sh, type ShellCode } from '../shell.js'
+import { joinCode, sh, type ShellCode } from '../shell.js'
 import { reconnect } from './connect.js'
+import { LOCK_LOST, lockFenceScript } from './lock.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
 import { startBody, startedService, type StartedService } from './start.js'
 import {
@@ -121,7 +122,7 @@ export async function restartService(
 ): Promise<Restart> {
   const { settings, session, layout, label } = ctx
   const phases: HostStepPhase[] = [
-    { phase: 'stop', body: stopBodyFor(ctx) },
+    { phase: 'stop', body: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]) },
     { phase: 'wait-for-exit', body: waitForExitBody(waitParameters(ctx)) }
   ]
   if (switchTo) {
@@ -159,13 +160,15 @@ cd -- ${layout.target} || exit 1`
   if (result.code !== 0) {
     const failed = output(result.lastPhase)
     const detail =
-      result.lastPhase === 'stop'
-        ? stopFailure(result.code, failed)
-        : result.lastPhase === 'wait-for-exit'
-          ? waitFailure(settings, failed)
-          : result.lastPhase === 'start'
-            ? (failed?.errors.join('\n') ?? `starting failed (exit ${result.code})`)
-            : `failed (exit ${result.code}) in ${layout.target}: ${[...(failed?.errors ?? []), ...(failed?.lines.slice(-10) ?? [])].join('\n')}`
+      result.code === LOCK_LOST
+        ? (failed?.errors.join('\n') ?? "the deploy lock is no longer this run's")
+        : result.lastPhase === 'stop'
+          ? stopFailure(result.code, failed)
+          : result.lastPhase === 'wait-for-exit'
+            ? waitFailure(settings, failed)
+            : result.lastPhase === 'start'
+              ? (failed?.errors.join('\n') ?? `starting failed (exit ${result.code})`)
+              : `failed (exit ${result.code}) in ${layout.target}: ${[...(failed?.errors ?? []), ...(failed?.lines.slice(-10) ?? [])].join('\n')}`
     throw new PhaseError(label, result.lastPhase, detail)
   }
   return {

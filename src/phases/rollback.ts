@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
-import { relativeToTarget, type RemoteLayout } from '../layout.js'
+import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../layout.js'
 import { sh, type ShellCode } from '../shell.js'
 import { errorText, PhaseError } from '../phase.js'
 import { checkImport } from './prepare.js'
@@ -9,8 +9,10 @@ import { releasesLogScript, switchCurrentScript } from './switch.js'
 import { verifyService } from './verify.js'
 
 /**
- * Marks `failed` as BAD_RELEASE (with the reason). When `previous` (the release live before this
- * deploy) is still there, prints `candidate NAME`, its stamp (`sha SHA`) and any bad mark it carries.
+ * Marks `failed` as BAD_RELEASE (with the reason), then chooses what to return to: only a release
+ * that passed verify (no UNVERIFIED or BAD_RELEASE mark), `previous` (live before this deploy) if
+ * it did, else the newest one that did (a run that died after its switch leaves its release live
+ * and unverified). Prints `candidate NAME live|verified` and its stamp (`sha SHA`).
  */
 export function markBadScript(
   layout: RemoteLayout,
@@ -19,15 +21,18 @@ export function markBadScript(
   previous: string | undefined,
   stampFile: string
 ): ShellCode {
-  const mark = sh`printf '%s\n' ${reason} > ${`${layout.releasesDir}/${failed}/BAD_RELEASE`} || exit 1`
-  if (!previous || previous === failed) return mark
-  const dir = `${layout.releasesDir}/${previous}`
-  // Files are read through redirections: a path in a command line is what `pkill -f PATH` matches.
-  return sh`${mark}
-if [ -d ${dir} ]; then
-  printf 'candidate %s\n' ${previous}
-  printf 'sha %s\n' "$(head -c 200 < ${`${dir}/${stampFile}`} 2>/dev/null)"
-  if [ -e ${`${dir}/BAD_RELEASE`} ]; then printf 'bad %s\n' "$(head -n 1 < ${`${dir}/BAD_RELEASE`})"; fi
+  // From the target, reading files through redirections: a path in a command line is what a
+  // user's `pkill -f PATH` matches.
+  return sh`cd -- ${layout.target} || exit 1
+printf '%s\n' ${reason} > ${`releases/${failed}/BAD_RELEASE`} || exit 1
+verified() { [ -n "$1" ] && [ "$1" != ${failed} ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/"${UNVERIFIED_MARK} ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
+if verified ${previous ?? ''}; then candidate=${previous ?? ''}; how=live; else
+  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf '%s\n' "$name"; break; fi; done)
+  how=verified
+fi
+if [ -n "$candidate" ]; then
+  printf 'candidate %s %s\n' "$candidate" "$how"
+  printf 'sha %s\n' "$(head -c 200 < "releases/$candidate/"${stampFile} 2>/dev/null)"
 fi`
 }
 
@@ -63,12 +68,14 @@ export async function rollback(
     )
   )
   core.info(`Marked ${ctx.release} as BAD_RELEASE`)
-  const previous = /^candidate (.+)$/m.exec(stdout)?.[1]
+  const [, previous, how] = /^candidate (\S+) (live|verified)$/m.exec(stdout) ?? []
   const previousSha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim()
   if (!previous || !previousSha) {
-    const why = ctx.previousRelease
-      ? `${ctx.previousRelease}, the release live before this deploy, is gone or has no ${settings.stampFile}`
-      : 'no release was live before this deploy'
+    const why = previous
+      ? `${previous} has no ${settings.stampFile}`
+      : ctx.previousRelease
+        ? `${ctx.previousRelease}, the release live before this deploy, is gone or was never verified, and no other release was`
+        : 'no release was live before this deploy'
     try {
       await step('stop', () => restartService(ctx, undefined))
       return `There is nothing to roll back to (${why}); the failed release was stopped.`
@@ -76,11 +83,11 @@ export async function rollback(
       return `There is nothing to roll back to (${why}), and stopping the failed release failed too: ${errorText(error)}`
     }
   }
-  const markedBad = /^bad (.*)$/m.exec(stdout)?.[1]
-  core.info(
-    `Rolling back to ${previous}, the release live before this deploy` +
-      (markedBad ? ` (it is marked BAD_RELEASE: ${markedBad})` : '')
-  )
+  const which =
+    how === 'live'
+      ? 'the release live before this deploy'
+      : `the last verified release (${ctx.previousRelease ?? 'the release live before this deploy'} was never verified)`
+  core.info(`Rolling back to ${previous}, ${which}`)
   const back: DeployContext = {
     ...ctx,
     release: previous,
@@ -117,5 +124,5 @@ printf '%s -> releases/%s (rollback)\n' ${layout.current} ${previous}`
   } catch (error) {
     return `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error)}`
   }
-  return `Rolled back to ${previous}, the release live before this deploy: it is verified serving ${previousSha}.`
+  return `Rolled back to ${previous}, ${which}: it is verified serving ${previousSha}.`
 }

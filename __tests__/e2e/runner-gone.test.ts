@@ -1,0 +1,130 @@
+/**
+ * Survive the runner: a deploy whose runner froze or died never blocks the next one, rollbacks go
+ * only to verified releases, and the job's result is the deploy's. Each against a real sshd.
+ */
+import { describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { logShows, runAction, type ActionRun } from '../support/action.js'
+import { currentRelease, deploy, deployInputs, failureMessage, useSshd } from '../support/deploy.js'
+import { reportedCommit, serviceSource, sha } from '../support/service.js'
+import { type TestSshd } from '../support/sshd.js'
+import { write } from '../support/tree.js'
+
+let sshd: TestSshd
+useSshd(started => (sshd = started), { stopServicesAfterEach: true })
+
+async function service(name: string, overrides: Record<string, string> = {}) {
+  const target = join(sshd.dir, name)
+  const source = serviceSource()
+  const inputs = await deployInputs(sshd, source, target, overrides)
+  return { source, target, port: Number(inputs.ports), inputs }
+}
+
+const releases = (target: string) =>
+  readdirSync(join(target, 'releases')).filter(name => !name.startsWith('.'))
+
+describe('a runner that froze or died while it held the lock', () => {
+  it('frozen: the next deploy breaks the lock once its heartbeat is 30 s old; the run that wakes up stops nothing', async () => {
+    const { target, port, inputs } = await service('frozen')
+    await deploy({ ...inputs, sha: sha('1') })
+    let next: ActionRun | undefined
+    const frozen = await runAction(
+      { ...inputs, sha: sha('2'), 'prepare-command': 'sleep 1' },
+      {
+        timeoutMs: 150_000,
+        whileRunning: async child => {
+          await logShows(child, /::group::\S+: prepare\n/)
+          // Stopped, not killed: its TCP connection stays open and silent.
+          child.kill('SIGSTOP')
+          try {
+            next = await deploy({ ...inputs, sha: sha('3') })
+          } finally {
+            child.kill('SIGCONT')
+          }
+        }
+      }
+    )
+    expect(next?.stdout).toMatch(
+      /::warning title=Dead deploy lock broken::Broke the deploy lock of .* \(deploying 222222222222, since .*\): its runner sent no heartbeat for 30 s/
+    )
+    expect(await reportedCommit(port)).toBe(sha('3'))
+    expect(frozen.code).toBe(1)
+    expect(failureMessage(frozen)).toContain(
+      "stop: the deploy lock is no longer this run's (held by: "
+    )
+    // It stopped nothing: the deploy that took over still serves, and no lock is left.
+    expect(await reportedCommit(port)).toBe(sha('3'))
+    expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
+  })
+
+  it('killed (no post step): the next deploy breaks the lock and passes', async () => {
+    const { target, port, inputs } = await service('killed')
+    await deploy({ ...inputs, sha: sha('4') })
+    const killed = await runAction(
+      { ...inputs, sha: sha('5'), 'prepare-command': 'sleep 1' },
+      {
+        whileRunning: async child => {
+          await logShows(child, /::group::\S+: prepare\n/)
+          child.kill('SIGKILL')
+        }
+      }
+    )
+    expect(killed.code).toBe(null)
+    expect(existsSync(join(target, '.deploy/lock'))).toBe(true)
+    const next = await deploy({ ...inputs, sha: sha('6') })
+    expect(next.stdout).toContain('::warning title=Dead deploy lock broken::')
+    expect(await reportedCommit(port)).toBe(sha('6'))
+  })
+})
+
+describe('rollback targets', () => {
+  it('only a verified release: past a live one that a dead run never verified', async () => {
+    const { source, target, port, inputs } = await service('unverified-live')
+    const verified = await deploy({ ...inputs, sha: sha('7') })
+    const unverified = await deploy({ ...inputs, sha: sha('8') })
+    // As a run leaves it that died after its switch, before verify.
+    writeFileSync(join(target, 'releases', unverified.outputs.release, 'UNVERIFIED'), '')
+    // A release that crashes on its first answer (the rollback's start uses the same inputs).
+    write(source, 'CRASH_AFTER', '0.001')
+    const failed = await deploy({ ...inputs, sha: sha('9'), 'version-timeout': '5' }, 1)
+    expect(failureMessage(failed)).toContain(
+      `Rolled back to ${verified.outputs.release}, the last verified release (${unverified.outputs.release} was never verified): it is verified serving ${sha('7')}.`
+    )
+    expect(currentRelease(target)).toBe(`releases/${verified.outputs.release}`)
+    expect(await reportedCommit(port)).toBe(sha('7'))
+  })
+})
+
+describe('keep-releases holds on every path', () => {
+  it('failed deploys (in start, rolled back, and in prepare) remove their own release', async () => {
+    const { target, inputs } = await service('failing', { 'keep-releases': '2' })
+    const good = await deploy({ ...inputs, sha: sha('a') })
+    for (const commit of ['b', 'c', 'd']) {
+      const failed = await deploy({ ...inputs, sha: sha(commit), 'start-command': 'exit 3' }, 1)
+      expect(failed.stdout).toContain(`Removed the failed release ${failed.outputs.release}`)
+    }
+    await deploy({ ...inputs, sha: sha('e'), 'prepare-command': 'false' }, 1)
+    expect(releases(target)).toEqual([good.outputs.release])
+  })
+})
+
+describe("the job's result is the deploy's result", () => {
+  it('verify passed: a prune that fails is a warning, and the job succeeds', async () => {
+    const { target, port, inputs } = await service('prune-fails', { 'keep-releases': '1' })
+    const old = await deploy({ ...inputs, sha: sha('f') })
+    // A read-only mount over the old release: removing it fails.
+    const dir = join(target, 'releases', old.outputs.release)
+    execFileSync('mount', ['--bind', '-o', 'ro', dir, dir])
+    try {
+      const result = await deploy({ ...inputs, sha: sha('0') })
+      expect(result.stdout).toMatch(
+        /::warning::Pruning old releases on \S+ failed: .*The new release is verified and serving; the next deploy prunes again\./
+      )
+      expect(await reportedCommit(port)).toBe(sha('0'))
+    } finally {
+      execFileSync('umount', [dir])
+    }
+  })
+})
