@@ -52139,11 +52139,9 @@ async function awaitCommit(ctx, restart, sha) {
   let last;
   for (; ; ) {
     last = await poll(ctx);
-    const lost = ctx.session.remote.lost;
-    if (lost) {
-      throw new Error(
-        `the SSH connection to ${ctx.label} was lost while verifying (${lost}), so the new service could not be checked. Expected commit: ${sha}. Last reported: ${last.commit ?? "(nothing)"}${last.problem ? ` - ${last.problem}` : ""}`
-      );
+    if (ctx.session.remote.lost) {
+      await resumeVerify(ctx, sha, last);
+      continue;
     }
     if (last.commit && commitMatches(last.commit, sha)) {
       const identity = await checkIdentity(ctx, restart, sha);
@@ -52174,6 +52172,16 @@ async function awaitCommit(ctx, restart, sha) {
   const summary2 = last.commit !== void 0 && commitMatches(last.commit, sha) ? `reported ${last.commit}, but ${last.problem} within ${timeout}: the service did not bind every port in ports` : last.commit !== void 0 ? `kept reporting ${last.commit} instead of ${sha.slice(0, 12)} for ${timeout}: the old code is still answering, or the service reports the wrong stamp` : `gave no commit within ${timeout}`;
   throw await failure(ctx, restart, sha, summary2, last);
 }
+async function resumeVerify(ctx, sha, last) {
+  const lost = ctx.session.remote.lost;
+  try {
+    await reconnect(ctx.session, ctx.settings, "verify");
+  } catch (error2) {
+    throw new Error(
+      `the SSH connection to ${ctx.label} was lost while verifying (${lost}), and reconnecting failed: ${errorText(error2)}. Expected commit: ${sha}. Last reported: ${last.commit ?? "(nothing)"}${last.problem ? ` - ${last.problem}` : ""}`
+    );
+  }
+}
 async function verifyService(ctx, sha, restart, previousVersion) {
   const { settings } = ctx;
   const first = await awaitCommit(ctx, restart, sha);
@@ -52184,6 +52192,10 @@ async function verifyService(ctx, sha, restart, previousVersion) {
   if (settings.stableForSeconds > 0) {
     await sleep(settings.stableForSeconds * 1e3);
     confirmed = await poll(ctx);
+    if (ctx.session.remote.lost) {
+      await resumeVerify(ctx, sha, confirmed);
+      confirmed = await poll(ctx);
+    }
     if (!confirmed.commit || !commitMatches(confirmed.commit, sha)) {
       throw await failure(
         ctx,

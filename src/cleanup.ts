@@ -9,10 +9,11 @@ import {
   stepOutcome,
   type HostStepReader
 } from './host-step.js'
-import { remoteLayout } from './layout.js'
-import { connect, type HostSession } from './phases/connect.js'
+import { remoteLayout, type RemoteLayout } from './layout.js'
+import { connect, reconnect, type HostSession } from './phases/connect.js'
 import { releaseLockScript, releaseOutcome, startHeartbeat, type HeldLock } from './phases/lock.js'
 import type { RunningRestart } from './phases/restart.js'
+import { discardReleaseScript } from './phases/prune.js'
 import { rollback } from './phases/rollback.js'
 import { startedService } from './phases/start.js'
 import { stoppedService } from './phases/stop.js'
@@ -61,106 +62,137 @@ async function reportRestart(settings: Settings, restart: RunningRestart): Promi
 type FinishedSwitch = 'verified' | 'rolled-back' | 'failed' | 'unknown'
 
 /**
- * Finishes a switch the main step left unverified: waits for the host's restart step, verifies the
- * release, and if that fails rolls back to the release live before (rollback-on-failure governs it).
- * Says in the log what it found and did, and returns it.
+ * Finishes a switch the main step left unverified (see settleSwitch). Once the outcome is known,
+ * the run's release goes if it is not live, as after a failed deploy, so keep-releases holds.
  */
 async function finishUnverified(
   settings: Settings,
   entry: UnverifiedSwitch
 ): Promise<FinishedSwitch> {
   const address = { host: entry.host, port: entry.port, username: entry.username }
-  const label = hostLabel(address)
   const layout = remoteLayout(entry.target, entry.startLog)
   const session = await connect(address, settings, 'post')
-  const title = 'Cancelled deploy'
   // The run's lock is still held: it beats while this verifies or rolls back, as the run did.
   const heartbeat = startHeartbeat(session, layout, entry.token)
   try {
-    const step = await awaitRestart(session, layout.restartLog, label)
-    if (step.exit === undefined) {
-      core.warning(
-        `The deploy to ${label} was cut off during the restart, and the host's step has not finished after ${STEP_WAIT_SECONDS} s (${layout.restartLog}). Check the service, then deploy again.`,
-        { title }
-      )
-      return 'unknown'
+    const result = await settleSwitch(settings, entry, session, layout)
+    // Unknown: the host step may still be switching to it.
+    if (result !== 'unknown' && settings.strategy === 'releases') {
+      await reconnect(session, settings, 'post')
+      const { stdout } = await session.remote.run(discardReleaseScript(layout, entry.release), {
+        phase: 'post',
+        timeoutSeconds: 300
+      })
+      if (/^discarded$/m.test(stdout))
+        core.info(`Removed the cancelled run's release ${entry.release}`)
     }
-    if (step.exit.code === 0 && step.outputs.get('switch')?.data.release !== entry.release) {
-      // The run was cut off after it recorded the switch but before the host step began.
-      core.warning(
-        `The deploy to ${label} was cut off before its restart began on the host: ${entry.release} was never started, and the release that was live still serves (${layout.restartLog} is from an earlier restart). Deploy again.`,
-        { title }
-      )
-      return 'unknown'
-    }
-    const failedPhase = step.exit.code === 0 ? undefined : step.lastPhase('stop')
-    if (failedPhase && failedPhase !== 'start') {
-      core.warning(
-        `The deploy to ${label} was cut off during the restart; on the host it failed in ${failedPhase}, before ${entry.release} was started: ${step.log().slice(-5).join(' / ')}. Check the service, then deploy again.`,
-        { title }
-      )
-      return 'failed'
-    }
-    const ctx: DeployContext = {
-      settings,
-      sha: entry.sha,
-      label,
-      session,
-      layout,
-      report: { host: label, result: 'failed', rolledBack: false, phases: [] },
-      release: entry.release,
-      releaseDir:
-        settings.strategy === 'releases' ? `${layout.releasesDir}/${entry.release}` : layout.target,
-      previousRelease: entry.fallback?.release,
-      previousSha: entry.fallback?.sha,
-      existingReleases: [],
-      run: entry.run,
-      lockToken: entry.token
-    }
-    let failure: string
-    if (failedPhase) failure = `start: ${step.log().slice(-5).join(' / ')}`
-    else {
-      core.info(
-        `The main step ended before ${entry.release} on ${label} was verified; verifying it now`
-      )
-      try {
-        const restart = {
-          stopped: stoppedService(step.outputs.get('stop'), 0),
-          started: startedService(step.outputs.get('start'))
-        }
-        const verified = await verifyService(ctx, entry.sha, restart)
-        core.notice(
-          `The deploy to ${label} was cut off before its check; the post step verified ${entry.release}: it serves ${verified.commit}.`,
-          { title }
-        )
-        return 'verified'
-      } catch (error) {
-        failure = `verify: ${errorText(error)}`
-      }
-    }
-    if (!entry.fallback || settings.strategy !== 'releases' || !settings.rollbackOnFailure) {
-      const why = !entry.fallback
-        ? 'there is no release to roll back to'
-        : 'rollback-on-failure is false'
-      core.error(
-        `The deploy to ${label} was cut off, and ${entry.release} is live but failed its check; ${why}, so it was left as is.\n${failure}`,
-        { title }
-      )
-      return 'failed'
-    }
-    core.info(`${entry.release} failed its check; rolling back to ${entry.fallback.release}`)
-    const outcome = await rollback(ctx, failure, entry.token).catch(
-      (error: unknown) => `The rollback failed: ${errorText(error)}`
-    )
-    core.error(
-      `The deploy to ${label} was cut off, and ${entry.release} failed its check.\n${failure}\n${outcome}`,
-      { title }
-    )
-    return ctx.report.rolledBack ? 'rolled-back' : 'failed'
+    return result
   } finally {
     heartbeat.stop()
     session.close()
   }
+}
+
+/**
+ * Waits for the host's restart step, verifies the release, and if that fails rolls back to the
+ * release live before (rollback-on-failure governs it). Says in the log what it found and did,
+ * and returns it.
+ */
+async function settleSwitch(
+  settings: Settings,
+  entry: UnverifiedSwitch,
+  session: HostSession,
+  layout: RemoteLayout
+): Promise<FinishedSwitch> {
+  const label = hostLabel(session.address)
+  const title = 'Cancelled deploy'
+  const step = await awaitRestart(session, layout.restartLog, label)
+  if (step.died) {
+    core.warning(
+      `The deploy to ${label} was cut off during the restart, and the host's step was killed before it finished (during ${step.lastPhase('stop')}; ${layout.restartLog}). Check the service, then deploy again.`,
+      { title }
+    )
+    return 'unknown'
+  }
+  if (step.exit === undefined) {
+    core.warning(
+      `The deploy to ${label} was cut off during the restart, and the host's step has not finished after ${STEP_WAIT_SECONDS} s (${layout.restartLog}). Check the service, then deploy again.`,
+      { title }
+    )
+    return 'unknown'
+  }
+  if (step.exit.code === 0 && step.outputs.get('switch')?.data.release !== entry.release) {
+    // The run was cut off after it recorded the switch but before the host step began.
+    core.warning(
+      `The deploy to ${label} was cut off before its restart began on the host: ${entry.release} was never started, and the release that was live still serves (${layout.restartLog} is from an earlier restart). Deploy again.`,
+      { title }
+    )
+    return 'unknown'
+  }
+  const failedPhase = step.exit.code === 0 ? undefined : step.lastPhase('stop')
+  if (failedPhase && failedPhase !== 'start') {
+    core.warning(
+      `The deploy to ${label} was cut off during the restart; on the host it failed in ${failedPhase}, before ${entry.release} was started: ${step.log().slice(-5).join(' / ')}. Check the service, then deploy again.`,
+      { title }
+    )
+    return 'failed'
+  }
+  const ctx: DeployContext = {
+    settings,
+    sha: entry.sha,
+    label,
+    session,
+    layout,
+    report: { host: label, result: 'failed', rolledBack: false, phases: [] },
+    release: entry.release,
+    releaseDir:
+      settings.strategy === 'releases' ? `${layout.releasesDir}/${entry.release}` : layout.target,
+    previousRelease: entry.fallback?.release,
+    previousSha: entry.fallback?.sha,
+    existingReleases: [],
+    run: entry.run,
+    lockToken: entry.token
+  }
+  let failure: string
+  if (failedPhase) failure = `start: ${step.log().slice(-5).join(' / ')}`
+  else {
+    core.info(
+      `The main step ended before ${entry.release} on ${label} was verified; verifying it now`
+    )
+    try {
+      const restart = {
+        stopped: stoppedService(step.outputs.get('stop'), 0),
+        started: startedService(step.outputs.get('start'))
+      }
+      const verified = await verifyService(ctx, entry.sha, restart)
+      core.notice(
+        `The deploy to ${label} was cut off before its check; the post step verified ${entry.release}: it serves ${verified.commit}.`,
+        { title }
+      )
+      return 'verified'
+    } catch (error) {
+      failure = `verify: ${errorText(error)}`
+    }
+  }
+  if (!entry.fallback || settings.strategy !== 'releases' || !settings.rollbackOnFailure) {
+    const why = !entry.fallback
+      ? 'there is no release to roll back to'
+      : 'rollback-on-failure is false'
+    core.error(
+      `The deploy to ${label} was cut off, and ${entry.release} is live but failed its check; ${why}, so it was left as is.\n${failure}`,
+      { title }
+    )
+    return 'failed'
+  }
+  core.info(`${entry.release} failed its check; rolling back to ${entry.fallback.release}`)
+  const outcome = await rollback(ctx, failure, entry.token).catch(
+    (error: unknown) => `The rollback failed: ${errorText(error)}`
+  )
+  core.error(
+    `The deploy to ${label} was cut off, and ${entry.release} failed its check.\n${failure}\n${outcome}`,
+    { title }
+  )
+  return ctx.report.rolledBack ? 'rolled-back' : 'failed'
 }
 
 /** Releases one lock a run left, over a new connection. */

@@ -91,9 +91,11 @@ describe('cancellation', () => {
     )
     expect(currentRelease(target)).toBe(`releases/${good.outputs.release}`)
     expect(await reportedCommit(port)).toBe(sha('1'))
-    expect(existsSync(join(target, 'releases', cancelled.outputs.release, 'BAD_RELEASE'))).toBe(
-      true
+    // Rolled back, it is not live: it goes, as a failed deploy's release does.
+    expect(post.stdout).toContain(
+      `Removed the cancelled run's release ${cancelled.outputs.release}`
     )
+    expect(existsSync(join(target, 'releases', cancelled.outputs.release))).toBe(false)
     expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
   })
 

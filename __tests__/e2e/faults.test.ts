@@ -247,7 +247,21 @@ describe('faults', () => {
     })
   })
 
-  it('a connection lost during verify: the rollback reconnects, and the failure keeps both reasons', async () => {
+  it('a connection lost during verify: the action reconnects and goes on verifying the new release', async () => {
+    const target = join(sshd.dir, 'resumed-verify')
+    // It binds 2 s after starting, so verify is still polling when the connection goes.
+    const inputs = await deployInputs(sshd, serviceSource(), target, {}, '--listen-delay 2')
+    const port = Number(inputs.ports)
+    await deploy({ ...inputs, sha: sha('3') })
+    const cut = await runCutDuring('verify', { ...inputs, sha: sha('4') })
+    expect(cut.code).toBe(0)
+    expect(cut.stdout).toMatch(/^The connection to \S+ was lost \(.*\); reconnecting$/m)
+    expect(cut.outputs['rolled-back']).toBe('false')
+    expect(await reportedCommit(port)).toBe(sha('4'))
+    expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
+  })
+
+  it('a connection lost while verifying a broken release: verify goes on over a new connection, then the rollback holds', async () => {
     const source = serviceSource()
     const target = join(sshd.dir, 'lost-in-verify')
     const inputs = await deployInputs(sshd, source, target, { 'version-timeout': '20' })
@@ -257,7 +271,7 @@ describe('faults', () => {
     const failed = await runCutDuring('verify', { ...inputs, sha: sha('2') })
     expect(failed.code).toBe(1)
     const message = failureMessage(failed)
-    expect(message).toMatch(/verify: the SSH connection to \S+ was lost while verifying/)
+    expect(message).toMatch(/verify: \S+ \(requested from the host\) gave no commit within 20 s/)
     expect(message).toContain(
       `Rolled back to ${good.outputs.release}, the release live before this deploy: it is verified serving ${sha('1')}.`
     )

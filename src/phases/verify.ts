@@ -4,6 +4,8 @@ import type { DeployContext } from '../context.js'
 import { insideTarget, UNVERIFIED_MARK } from '../layout.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
 import { commitMatches, fetchVersion, readCommit, type VersionAnswer } from '../version-probe.js'
+import { errorText } from '../phase.js'
+import { reconnect } from './connect.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
 import type { Restart } from './restart.js'
 import { startLinesScript } from './start.js'
@@ -207,12 +209,10 @@ async function awaitCommit(ctx: DeployContext, restart: Restart, sha: string): P
   let last: Poll | undefined
   for (;;) {
     last = await poll(ctx)
-    const lost = ctx.session.remote.lost
-    if (lost) {
-      throw new Error(
-        `the SSH connection to ${ctx.label} was lost while verifying (${lost}), so the new service could not be checked. ` +
-          `Expected commit: ${sha}. Last reported: ${last.commit ?? '(nothing)'}${last.problem ? ` - ${last.problem}` : ''}`
-      )
+    if (ctx.session.remote.lost) {
+      // A poll through a dropped connection says nothing: check again over a new one.
+      await resumeVerify(ctx, sha, last)
+      continue
     }
     if (last.commit && commitMatches(last.commit, sha)) {
       const identity = await checkIdentity(ctx, restart, sha)
@@ -249,6 +249,22 @@ async function awaitCommit(ctx: DeployContext, restart: Restart, sha: string): P
   throw await failure(ctx, restart, sha, summary, last)
 }
 
+/**
+ * After the connection was lost mid-verify: a new one (the service on the host went on regardless),
+ * so verify goes on within its own time. Only a failed reconnect ends it.
+ */
+async function resumeVerify(ctx: DeployContext, sha: string, last: Poll): Promise<void> {
+  const lost = ctx.session.remote.lost
+  try {
+    await reconnect(ctx.session, ctx.settings, 'verify')
+  } catch (error) {
+    throw new Error(
+      `the SSH connection to ${ctx.label} was lost while verifying (${lost}), and reconnecting failed: ${errorText(error)}. ` +
+        `Expected commit: ${sha}. Last reported: ${last.commit ?? '(nothing)'}${last.problem ? ` - ${last.problem}` : ''}`
+    )
+  }
+}
+
 /** verify: the running service reports the deployed commit, still does after stable-for, and its version passes the guards. */
 export async function verifyService(
   ctx: DeployContext,
@@ -265,6 +281,10 @@ export async function verifyService(
   if (settings.stableForSeconds > 0) {
     await sleep(settings.stableForSeconds * 1000)
     confirmed = await poll(ctx)
+    if (ctx.session.remote.lost) {
+      await resumeVerify(ctx, sha, confirmed)
+      confirmed = await poll(ctx)
+    }
     if (!confirmed.commit || !commitMatches(confirmed.commit, sha)) {
       throw await failure(
         ctx,
