@@ -52178,7 +52178,8 @@ async function resumeVerify(ctx, sha, last) {
     await reconnect(ctx.session, ctx.settings, "verify");
   } catch (error2) {
     throw new Error(
-      `the SSH connection to ${ctx.label} was lost while verifying (${lost}), and reconnecting failed: ${errorText(error2)}. Expected commit: ${sha}. Last reported: ${last.commit ?? "(nothing)"}${last.problem ? ` - ${last.problem}` : ""}`
+      `the SSH connection to ${ctx.label} was lost while verifying (${lost}), and reconnecting failed: ${errorText(error2)}. Expected commit: ${sha}. Last reported: ${last.commit ?? "(nothing)"}${last.problem ? ` - ${last.problem}` : ""}`,
+      { cause: error2 }
     );
   }
 }

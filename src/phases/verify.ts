@@ -260,7 +260,8 @@ async function resumeVerify(ctx: DeployContext, sha: string, last: Poll): Promis
   } catch (error) {
     throw new Error(
       `the SSH connection to ${ctx.label} was lost while verifying (${lost}), and reconnecting failed: ${errorText(error)}. ` +
-        `Expected commit: ${sha}. Last reported: ${last.commit ?? '(nothing)'}${last.problem ? ` - ${last.problem}` : ''}`
+        `Expected commit: ${sha}. Last reported: ${last.commit ?? '(nothing)'}${last.problem ? ` - ${last.problem}` : ''}`,
+      { cause: error }
     )
   }
 }
