@@ -55,9 +55,9 @@ const MAX_CAPTURE = 32 * 1024 * 1024
 
 /**
  * The whole text of every SSH exec request. The user's login shell parses it first, so it is one
- * line with one single-quoted word holding neither `\\` nor `'`, which bash, dash, zsh, fish, tcsh
- * and busybox ash all read the same way; it only starts /bin/sh, marked as the action's own. That
- * sh evals the first line of stdin (SCRIPT_LOADER), which reads the script itself from stdin. So no
+ * line with one single-quoted word holding neither a backslash nor a single quote, which bash, dash, zsh,
+ * fish, tcsh and busybox ash all read the same way; it only starts /bin/sh, marked as the action's
+ * own. That sh evals the first line of stdin (scriptLoader), which reads the script from stdin. So no
  * command line on the host holds the script, and nothing a user's `pkill -f` matches in it (stop-
  * and start-command, env values, process-match) can match the action's own shells.
  */
