@@ -40305,7 +40305,7 @@ var require_keygen = __commonJS({
       generateKeyPair: generateKeyPair_,
       generateKeyPairSync: generateKeyPairSync_,
       getCurves,
-      randomBytes: randomBytes2
+      randomBytes: randomBytes3
     } = __require("crypto");
     var { Ber } = require_lib();
     var bcrypt_pbkdf = require_bcrypt_pbkdf().pbkdf;
@@ -40569,7 +40569,7 @@ var require_keygen = __commonJS({
                 rounds = opts.rounds;
             }
             const gen = Buffer.allocUnsafe(cipher.keyLen + cipher.ivLen);
-            const salt = randomBytes2(SALT_LEN);
+            const salt = randomBytes3(SALT_LEN);
             const r = bcrypt_pbkdf(
               passphrase,
               passphrase.length,
@@ -40608,7 +40608,7 @@ var require_keygen = __commonJS({
           const kdfOptions = encrypted ? encrypted.kdfOptions : Buffer.alloc(0);
           const blockLen = encrypted ? encrypted.cipher.blockLen : 8;
           const parsed = parseDERs(keyType, pub, priv);
-          const checkInt = randomBytes2(4);
+          const checkInt = randomBytes3(4);
           const commentBin = Buffer.from(comment);
           const privBlobLen = 4 + 4 + parsed.priv.length + 4 + commentBin.length;
           let padding = [];
@@ -40763,870 +40763,6 @@ var require_lib2 = __commonJS({
         }
       }
     };
-  }
-});
-
-// node_modules/ignore/index.js
-var require_ignore = __commonJS({
-  "node_modules/ignore/index.js"(exports, module) {
-    function makeArray(subject) {
-      return Array.isArray(subject) ? subject : [subject];
-    }
-    var UNDEFINED = void 0;
-    var EMPTY = "";
-    var SPACE = " ";
-    var ESCAPE = "\\";
-    var REGEX_LITERAL_SPECIAL = /[.*+?()[\]{}^$|\\/]/;
-    var BOM = "\uFEFF";
-    var REGEX_ANCHORED_GLOBSTAR = /^\/\*{2,}$/;
-    var REGEX_REPLACE_LEADING_EXCAPED_EXCLAMATION = /^\\!/;
-    var REGEX_REPLACE_LEADING_EXCAPED_HASH = /^\\#/;
-    var REGEX_SPLITALL_CRLF = /\r?\n/g;
-    var DOUBLE_SLASH = "//";
-    var SLASH_CODE = 47;
-    var DOT_CODE = 46;
-    var SLASH = "/";
-    var TMP_KEY_IGNORE = "node-ignore";
-    if (typeof Symbol !== "undefined") {
-      TMP_KEY_IGNORE = /* @__PURE__ */ Symbol.for("node-ignore");
-    }
-    var KEY_IGNORE = TMP_KEY_IGNORE;
-    var define2 = (object, key, value) => {
-      Object.defineProperty(object, key, { value });
-      return value;
-    };
-    var RETURN_FALSE = () => false;
-    var POSIX_CLASSES = {
-      alnum: "0-9A-Za-z",
-      alpha: "A-Za-z",
-      blank: " \\t",
-      cntrl: "\\x00-\\x1f\\x7f",
-      digit: "0-9",
-      graph: "!-.0-~",
-      lower: "a-z",
-      print: " -.0-~",
-      punct: "!-.:-@\\[-`{-~",
-      // git's `sane-ctype.h` classifies \v and \f as control, not space,
-      //   unlike C's `isspace`
-      space: " \\t\\n\\r",
-      upper: "A-Z",
-      xdigit: "0-9A-Fa-f"
-    };
-    var CLASS_MEMBERS_TO_ESCAPE = "\\]^-[";
-    var escapeMember = (char) => CLASS_MEMBERS_TO_ESCAPE.indexOf(char) < 0 ? char : ESCAPE + char;
-    var NON_SLASH = "(?!\\/)";
-    var classSource = (negated, body) => {
-      if (negated) {
-        return `[^\\/${body}]`;
-      }
-      const source = `[${body}]`;
-      return new RegExp(source).test("/") ? NON_SLASH + source : source;
-    };
-    var scanBracket = (pattern, start) => {
-      const { length } = pattern;
-      let index = start + 1;
-      let negated = EMPTY;
-      const lead = pattern[index];
-      if (lead === "!" || lead === "^") {
-        negated = "^";
-        index++;
-      }
-      let body = EMPTY;
-      let prev = EMPTY;
-      for (; ; ) {
-        const char = pattern[index];
-        if (char === UNDEFINED) {
-          return null;
-        }
-        if (char === ESCAPE) {
-          const escaped = pattern[++index];
-          body += escapeMember(escaped);
-          prev = escaped;
-        } else if (char === "-" && prev && index + 1 < length && pattern[index + 1] !== "]") {
-          index++;
-          let to = pattern[index];
-          if (to === ESCAPE) {
-            to = pattern[index += 1];
-          }
-          if (prev <= to) {
-            body += `-${escapeMember(to)}`;
-          }
-          prev = EMPTY;
-        } else if (char === "[" && pattern[index + 1] === ":") {
-          const nameStart = index + 2;
-          let end = nameStart;
-          while (end < length && pattern[end] !== "]") {
-            end++;
-          }
-          if (end === length) {
-            return null;
-          }
-          if (end > nameStart && pattern[end - 1] === ":") {
-            const name = pattern.slice(nameStart, end - 1);
-            if (!Object.prototype.hasOwnProperty.call(POSIX_CLASSES, name)) {
-              return null;
-            }
-            body += POSIX_CLASSES[name];
-            prev = EMPTY;
-            index = end;
-          } else {
-            body += escapeMember("[");
-            prev = "[";
-            index = nameStart - 2;
-          }
-        } else {
-          body += escapeMember(char);
-          prev = char;
-        }
-        index++;
-        if (pattern[index] === "]") {
-          return {
-            end: index,
-            source: classSource(negated, body)
-          };
-        }
-      }
-    };
-    var NEVER_MATCH = "[]";
-    var PLACEHOLDER = "\0";
-    var REGEX_RESTORE_PLACEHOLDER = new RegExp(
-      `${PLACEHOLDER}(\\d+)${PLACEHOLDER}`,
-      "g"
-    );
-    var TRAILING_WILDCARD = "\uE000";
-    var TRAILING_DOUBLESTAR = "\uE001";
-    var isReserved = (char) => char === PLACEHOLDER || char === TRAILING_WILDCARD || char === TRAILING_DOUBLESTAR;
-    var extractBrackets = (pattern) => {
-      const sources = [];
-      const hold = (source) => `${PLACEHOLDER}${sources.push(source) - 1}${PLACEHOLDER}`;
-      const { length } = pattern;
-      let out = EMPTY;
-      let index = 0;
-      while (index < length) {
-        const char = pattern[index];
-        if (char === ESCAPE) {
-          const escaped = pattern[index + 1];
-          if (escaped === SLASH && index + 2 === length) {
-            out += hold(NEVER_MATCH);
-          } else if (escaped === "*" || escaped === "[" || escaped === SPACE) {
-            out += pattern.slice(index, index + 2);
-          } else {
-            out += hold(
-              REGEX_LITERAL_SPECIAL.test(escaped) ? ESCAPE + escaped : isReserved(escaped) ? `[${escaped}]` : escaped
-            );
-          }
-          index += 2;
-        } else if (isReserved(char)) {
-          out += hold(`[${char}]`);
-          index++;
-        } else if (char === "[") {
-          const scanned = scanBracket(pattern, index);
-          if (scanned === null) {
-            out += hold(NEVER_MATCH);
-            index = length;
-          } else {
-            out += hold(scanned.source);
-            index = scanned.end + 1;
-          }
-        } else {
-          out += char;
-          index++;
-        }
-      }
-      return {
-        source: out,
-        sources
-      };
-    };
-    var DIRECT = null;
-    var REGEX_INNER_SLASH = /\/(?!$)/;
-    var WILDCARD = "[^\\/]*";
-    var REPLACERS = [
-      // Replace (\ ) with ' '
-      // Only a space: an escaped tab or other whitespace is already a literal by
-      //   the time it reaches here, and a bare tab must be left as one, not turned
-      //   into a space.
-      // (\ ) -> ' '
-      // (\\ ) -> '\\ '
-      // (\\\ ) -> '\\ '
-      [
-        // A run of backslashes is taken whole, from its first one, so no match
-        //   ever starts again inside it -- `(\\+?) ` did, which made a long run
-        //   quadratic.
-        /(\\+)( ?)/g,
-        (_, run2, space) => space ? run2.slice(0, run2.length - run2.length % 2) + SPACE : run2,
-        ESCAPE + SPACE
-      ],
-      // git's wildmatch() reads a run of two or more asterisks as one globstar
-      //   whenever the run fills a path segment: it starts the pattern or follows
-      //   a `/`, and it ends the pattern or comes before a `/`. A run of two is
-      //   already `**`; a longer one is folded into `**` here, so the steps
-      //   below only ever have to know `**`.
-      // `***/foo` -> `**/foo`, `a/***/b` -> `a/**/b`, `a/***` -> `a/**`
-      // git also takes a run beside a literal prefix (`a***/b`) or beside an
-      //   escaped slash (`***\/b`) as a globstar, and this does not; the README
-      //   lists both, under "A run of asterisks".
-      [
-        /(^|\/)\*{3,}(?=\/|$)/g,
-        (_, start) => `${start}**`,
-        "*"
-      ],
-      // Escape metacharacters
-      // which is written down by users but means special for regular expressions.
-      // > There are 12 characters with special meanings:
-      // > - the backslash \,
-      // > - the caret ^,
-      // > - the dollar sign $,
-      // > - the period or dot .,
-      // > - the vertical bar or pipe symbol |,
-      // > - the question mark ?,
-      // > - the asterisk or star *,
-      // > - the plus sign +,
-      // > - the opening parenthesis (,
-      // > - the closing parenthesis ),
-      // > - and the opening square bracket [,
-      // > - the opening curly brace {,
-      // > These special characters are often called "metacharacters".
-      [
-        /[\\$.|*+(){^]/g,
-        (match) => `\\${match}`
-      ],
-      [
-        // > a question mark (?) matches a single character
-        /(?!\\)\?/g,
-        () => "[^/]",
-        "?"
-      ],
-      // leading slash
-      [
-        // > A leading slash matches the beginning of the pathname.
-        // > For example, "/*.c" matches "cat-file.c" but not "mozilla-sha1/sha1.c".
-        // A leading slash matches the beginning of the pathname
-        /^\//,
-        () => "^",
-        SLASH
-      ],
-      // replace special metacharacter slash after the leading slash
-      [
-        /\//g,
-        () => "\\/",
-        SLASH
-      ],
-      [
-        // > A leading "**" followed by a slash means match in all directories.
-        // > For example, "**/foo" matches file or directory "foo" anywhere,
-        // > the same as pattern "foo".
-        // > "**/foo/bar" matches file or directory "bar" anywhere that is directly
-        // >   under directory "foo".
-        // Notice that the '*'s have been replaced as '\\*'
-        /^\^*(?:\\\*\\\*\\\/)+/,
-        // '**/foo' <-> 'foo'
-        () => "(?:^|\\/)",
-        "*"
-      ],
-      // starting
-      [
-        // there will be no leading '/'
-        //   (which has been replaced by section "leading slash")
-        // If starts with '**', adding a '^' to the regular expression also works
-        DIRECT,
-        (source, pattern) => {
-          if (!source || source[0] === "^" || source[0] === "(") {
-            return source;
-          }
-          const anchor = !REGEX_INNER_SLASH.test(pattern) ? "(?:^|\\/)" : "^";
-          return anchor + source;
-        }
-      ],
-      // two globstars
-      [
-        // Use lookahead assertions so that we could match more than one `'/**'`
-        /\\\/\\\*\\\*(?=\\\/|$)/g,
-        // Zero, one or several directories
-        // should not use '*', or it will be replaced by the next replacer
-        // Check if it is not the last `'/**'`
-        (_, index, str) => index + 6 < str.length ? str.slice(index + 6) === "\\/" ? "(?:\\/[^\\/]+)+" : "(?:\\/[^\\/]+)*" : `\\/${TRAILING_DOUBLESTAR}`,
-        "*"
-      ],
-      // normal intermediate wildcards
-      [
-        // Never replace escaped '*'
-        // ignore rule '\*' will match the path '*'
-        // 'abc.*/' -> go
-        // 'abc.*'  -> skip this rule,
-        //    coz trailing single wildcard will be handed by [trailing wildcard]
-        /(^|[^\\])(?:\\\*)+(?!$)/g,
-        // '*.js' matches '.js'
-        // '*.js' doesn't match 'abc'
-        // 1. An asterisk "*" matches anything except a slash.
-        // 2. Other consecutive asterisks are considered regular asterisks
-        //    and collapse into one non-slash wildcard run.
-        (_, p1) => p1 + WILDCARD,
-        "*"
-      ],
-      // trailing wildcard, held apart from a literal star
-      [
-        // The step above leaves a trailing `*` alone, so a single `\*` is all that
-        //   can be left at the end here, and what stands in front of it says which
-        //   kind it is. A wildcard arrives as the escaper wrote it, `\*` with
-        //   nothing before it; a literal arrives as the user's own escape, which
-        //   the escaper doubled, and then the star's own -- `\\` and then `\*`.
-        //   There is no third case: every backslash still reaching the chain is
-        //   one `\*`, `\[` or `\ ` carries itself, and each is followed by its
-        //   own character, so a longer run can never form. This runs while the
-        //   two are still distinct, before the unescape steps below collapse the
-        //   literal onto the very `\*` a wildcard leaves behind.
-        /(^|[^\\])((?:\\\\)*)\\\*$/,
-        (match, p1, p2) => p2 === EMPTY ? p1 + TRAILING_WILDCARD : match,
-        "*"
-      ],
-      [
-        // unescape, revert step 3 except for back slash
-        // For example, if a user escape a '\\*',
-        // after step 3, the result will be '\\\\\\*'
-        /\\\\\\(?=[$.|*+(){^])/g,
-        () => ESCAPE,
-        ESCAPE + ESCAPE
-      ],
-      [
-        // '\\\\' -> '\\'
-        /\\\\/g,
-        () => ESCAPE,
-        ESCAPE + ESCAPE
-      ],
-      [
-        // Every real bracket expression -- POSIX classes included -- has already
-        //   been held aside by `extractBrackets`, so the only `[` left in the
-        //   pattern is an escaped, literal one.
-        // A backslash could only stand at the end of the range if it quoted the
-        //   `]`, and `\]` is held aside long before this.
-        /\\\[([^\]/]*?)($|\])/g,
-        // '\\[bar]' -> '\\\\[bar]'
-        (match, range, close) => `\\[${range}${close}`,
-        "["
-      ],
-      // ending
-      [
-        // 'js' will not match 'js.'
-        // 'ab' will not match 'abc'
-        DIRECT,
-        // WTF!
-        // https://git-scm.com/docs/gitignore
-        // changes in [2.22.1](https://git-scm.com/docs/gitignore/2.22.1)
-        // which re-fixes #24, #38
-        // > If there is a separator at the end of the pattern then the pattern
-        // > will only match directories, otherwise the pattern can match both
-        // > files and directories.
-        // 'js*' will not match 'a.js'
-        // 'js/' will not match 'a.js'
-        // 'js' will match 'a.js' and 'a.js/'
-        (source) => {
-          const last = source[source.length - 1];
-          if (!last || last === TRAILING_WILDCARD || last === TRAILING_DOUBLESTAR) {
-            return source;
-          }
-          return last === SLASH ? `${source}$` : `${source}(?=$|\\/$)`;
-        }
-      ]
-    ];
-    var REGEX_REPLACE_TRAILING_WILDCARD = /(^|\\\/)?\uE000$/;
-    var MODE_IGNORE = "regex";
-    var MODE_CHECK_IGNORE = "checkRegex";
-    var UNDERSCORE = "_";
-    var replaceTrailingWildcard = (_, p1) => {
-      const prefix = p1 ? `${p1}[^/]+` : "[^/]*";
-      return `${prefix}(?=$|\\/$)`;
-    };
-    var REGEX_REPLACE_TRAILING_DOUBLESTAR = /\uE001$/;
-    var replaceTrailingDoublestar = () => "[\\s\\S]";
-    var separatorAfter = (run2, at) => {
-      let separator = EMPTY;
-      for (let index = at + 1; index < run2.length && !run2[index].wildcard; index++) {
-        separator += run2[index].single;
-      }
-      return separator;
-    };
-    var pinWildcards = (source) => {
-      if (source.indexOf(WILDCARD) < 0) {
-        return source;
-      }
-      const tokens = [];
-      const { length } = source;
-      let index = 0;
-      while (index < length) {
-        const char = source[index];
-        if (source.startsWith(WILDCARD, index)) {
-          tokens.push({ wildcard: true });
-          index += WILDCARD.length;
-        } else if (char === "[") {
-          let end = index + 1;
-          if (source[end] === "^") {
-            end++;
-          }
-          if (source[end] === "]") {
-            end++;
-          }
-          while (end < length && source[end] !== "]") {
-            end += source[end] === ESCAPE ? 2 : 1;
-          }
-          end++;
-          tokens.push({ single: source.slice(index, end) });
-          index = end;
-        } else if (char === ESCAPE) {
-          tokens.push({ single: source.slice(index, index + 2) });
-          index += 2;
-        } else if (char === "(") {
-          let depth = 0;
-          let end = index;
-          do {
-            if (source[end] === ESCAPE) {
-              end++;
-            } else if (source[end] === "(") {
-              depth++;
-            } else if (source[end] === ")") {
-              depth--;
-            }
-            end++;
-          } while (end < length && depth > 0);
-          if ("*+?".indexOf(source[end]) >= 0) {
-            end++;
-          }
-          tokens.push({ boundary: source.slice(index, end) });
-          index = end;
-        } else if (char === "^" || char === "$") {
-          tokens.push({ boundary: char });
-          index++;
-        } else {
-          tokens.push({ single: char });
-          index++;
-        }
-      }
-      let out = EMPTY;
-      let run2 = [];
-      const flush = () => {
-        let lastWildcard;
-        run2.forEach((token, at) => {
-          if (token.wildcard) {
-            lastWildcard = at;
-          }
-        });
-        run2.forEach((token, at) => {
-          if (!token.wildcard) {
-            out += token.single;
-            return;
-          }
-          out += at === lastWildcard ? WILDCARD : `(?:(?!${separatorAfter(run2, at)})[^\\/])*`;
-        });
-        run2 = [];
-      };
-      tokens.forEach((token) => {
-        if (token.boundary === void 0) {
-          run2.push(token);
-          return;
-        }
-        flush();
-        out += token.boundary;
-      });
-      flush();
-      return out;
-    };
-    var makeRegexPrefix = (pattern) => {
-      if (REGEX_ANCHORED_GLOBSTAR.test(pattern)) {
-        pattern = "**";
-      }
-      const { source, sources } = extractBrackets(pattern);
-      const replaced = REPLACERS.reduce(
-        // A pass whose matcher finds nothing hands back the very string it was
-        //   given, so asking first costs a search and saves a rewrite. Ten of the
-        //   fifteen passes never fire for a typical .gitignore line, and between
-        //   them they were 45% of this chain.
-        (prev, [matcher, replacer, required]) => {
-          if (matcher === DIRECT) {
-            return replacer(prev, pattern);
-          }
-          if (required !== UNDEFINED && prev.indexOf(required) < 0) {
-            return prev;
-          }
-          return matcher.test(prev) ? prev.replace(matcher, replacer.bind(pattern)) : prev;
-        },
-        source
-      );
-      return sources.length ? replaced.replace(
-        REGEX_RESTORE_PLACEHOLDER,
-        (match, index) => sources[index]
-      ) : replaced;
-    };
-    var checkSourceOf = (body, prefix) => {
-      if (body[body.length - 1] === SLASH) {
-        prefix = makeRegexPrefix(body.slice(0, -1));
-      }
-      const head = prefix.slice(0, -1);
-      const last = prefix[prefix.length - 1];
-      return last === TRAILING_WILDCARD ? `${head}$` : last === TRAILING_DOUBLESTAR ? head : NEVER_MATCH;
-    };
-    var matchesBasename = (body) => {
-      const index = body.indexOf(SLASH);
-      return index < 0 || index === body.length - 1;
-    };
-    var basenameOf = (path4) => {
-      const end = path4.length - 1;
-      const index = path4.lastIndexOf(
-        SLASH,
-        path4[end] === SLASH ? end - 1 : end
-      );
-      return index < 0 ? path4 : path4.slice(index + 1);
-    };
-    var parentOf2 = (path4) => {
-      if (path4.charCodeAt(0) === SLASH_CODE || path4.indexOf(DOUBLE_SLASH) >= 0) {
-        const slices = path4.split(SLASH).filter(Boolean);
-        slices.pop();
-        return slices.length ? slices.join(SLASH) + SLASH : EMPTY;
-      }
-      const end = path4.length - 1;
-      const cut = path4.lastIndexOf(
-        SLASH,
-        path4.charCodeAt(end) === SLASH_CODE ? end - 1 : end
-      );
-      return cut < 0 ? EMPTY : path4.slice(0, cut + 1);
-    };
-    var isString = (subject) => typeof subject === "string";
-    var checkPattern = (pattern) => pattern && isString(pattern);
-    var splitPattern = (pattern) => (pattern[pattern.length - 1] === "\r" ? pattern.slice(0, -1) : pattern).split(REGEX_SPLITALL_CRLF).filter(Boolean);
-    var IgnoreRule = class {
-      constructor(pattern, mark, body, ignoreCase, negative, prefix) {
-        this.pattern = pattern;
-        this.mark = mark;
-        this.negative = negative;
-        define2(this, "body", body);
-        define2(this, "ignoreCase", ignoreCase);
-        define2(this, "regexPrefix", prefix);
-      }
-      // Worked out on first use and kept behind an own property, the way `regex`
-      //   caches itself in `_regex`. Deciding it in the constructor instead would
-      //   add a fourth `defineProperty` to every rule ever built, which cost 4% of
-      //   every compile -- including the compiles of rules that are never matched
-      //   against anything.
-      get _basenameOnly() {
-        return define2(this, "_basenameOnly", matchesBasename(this.body));
-      }
-      get regex() {
-        const key = UNDERSCORE + MODE_IGNORE;
-        if (this[key]) {
-          return this[key];
-        }
-        return this._make(MODE_IGNORE, key);
-      }
-      get checkRegex() {
-        const key = UNDERSCORE + MODE_CHECK_IGNORE;
-        if (this[key]) {
-          return this[key];
-        }
-        return this._make(MODE_CHECK_IGNORE, key);
-      }
-      _make(mode, key) {
-        const str = pinWildcards(
-          mode === MODE_IGNORE ? this.regexPrefix.replace(REGEX_REPLACE_TRAILING_WILDCARD, replaceTrailingWildcard).replace(REGEX_REPLACE_TRAILING_DOUBLESTAR, replaceTrailingDoublestar) : checkSourceOf(this.body, this.regexPrefix)
-        );
-        const regex = this.ignoreCase ? new RegExp(str, "i") : new RegExp(str);
-        return define2(this, key, regex);
-      }
-    };
-    var hasTrailingBackslash = (str) => {
-      let count = 0;
-      while (str[str.length - count - 1] === ESCAPE) {
-        count++;
-      }
-      return count % 2 === 1;
-    };
-    var trimEnd = (body, stripLineEnd) => {
-      let lineEnd = body.length;
-      let end;
-      for (; ; ) {
-        if (stripLineEnd && body[lineEnd - 1] === "\r") {
-          lineEnd--;
-        }
-        end = lineEnd;
-        while (body[end - 1] === SPACE) {
-          end--;
-        }
-        if (!stripLineEnd || body[end - 1] !== "\n") {
-          break;
-        }
-        lineEnd = end - 1;
-      }
-      if (end === lineEnd) {
-        return body.slice(0, lineEnd);
-      }
-      let backslashes = 0;
-      while (body[end - backslashes - 1] === ESCAPE) {
-        backslashes++;
-      }
-      return backslashes % 2 ? body.slice(0, end - 1) + SPACE : body.slice(0, end);
-    };
-    var createRule = (pattern, mark, ignoreCase, stripLineEnd, stripBOM) => {
-      let body = stripBOM && pattern[0] === BOM ? pattern.slice(1) : pattern;
-      if (body[0] === "#") {
-        return;
-      }
-      let negative = false;
-      if (body[0] === "!") {
-        negative = true;
-        body = body.slice(1);
-      }
-      const last = body[body.length - 1];
-      if (last === SPACE || stripLineEnd && (last === "\r" || last === "\n")) {
-        body = trimEnd(body, stripLineEnd);
-      }
-      if (!body || hasTrailingBackslash(body)) {
-        return;
-      }
-      body = body.replace(REGEX_REPLACE_LEADING_EXCAPED_EXCLAMATION, "!").replace(REGEX_REPLACE_LEADING_EXCAPED_HASH, "#");
-      const regexPrefix = makeRegexPrefix(body);
-      return new IgnoreRule(
-        pattern,
-        mark,
-        body,
-        ignoreCase,
-        negative,
-        regexPrefix
-      );
-    };
-    var RuleManager = class {
-      constructor(ignoreCase) {
-        this._ignoreCase = ignoreCase;
-        this._rules = [];
-        this._basenameCount = 0;
-      }
-      _add(pattern, index) {
-        if (pattern && pattern[KEY_IGNORE]) {
-          this._rules = this._rules.concat(pattern._rules._rules);
-          this._basenameCount += pattern._rules._basenameCount;
-          this._added = true;
-          return;
-        }
-        const isStr = isString(pattern);
-        const raw = isStr ? pattern : pattern.pattern;
-        const rule = checkPattern(raw) && createRule(
-          raw,
-          isStr ? UNDEFINED : pattern.mark,
-          this._ignoreCase,
-          !this._split,
-          this._stripBOM && !index
-        );
-        if (rule) {
-          this._added = true;
-          this._rules.push(rule);
-          if (matchesBasename(rule.body)) {
-            this._basenameCount++;
-          }
-        }
-      }
-      // @param {Array<string> | string | Ignore} pattern
-      add(pattern) {
-        this._added = false;
-        this._split = isString(pattern);
-        this._stripBOM = !this._split || pattern[0] === BOM;
-        makeArray(
-          this._split ? splitPattern(pattern) : pattern
-        ).forEach(this._add, this);
-        if (this._added) {
-          this._literalRules = UNDEFINED;
-        }
-        return this._added;
-      }
-      // Match the literal 'abc/' for `checkIgnore`, last rule wins. Only a rule
-      //   ending in a wildcard can match it (see `checkSourceOf`), so the rest
-      //   are left out once, rather than tested or compiled for every path.
-      testLiteral(path4) {
-        const rules = this._literalRules || (this._literalRules = this._rules.filter(
-          ({ body }) => body[body.length - (body[body.length - 1] === SLASH ? 2 : 1)] === "*"
-        ));
-        let ignored = false;
-        let unignored = false;
-        let matchedRule;
-        for (let index = rules.length - 1; index >= 0; index--) {
-          const rule = rules[index];
-          if (rule.checkRegex.test(path4)) {
-            ignored = !rule.negative;
-            unignored = rule.negative;
-            matchedRule = rule.negative ? UNDEFINED : rule;
-            break;
-          }
-        }
-        const ret = {
-          ignored,
-          unignored
-        };
-        if (matchedRule) {
-          ret.rule = matchedRule;
-        }
-        return ret;
-      }
-      // Test one single path without recursively checking parent directories
-      //
-      // - mode `string` either `MODE_IGNORE` or `MODE_CHECK_IGNORE`
-      // @returns {TestResult}
-      test(path4, mode) {
-        const rules = this._rules;
-        const { length } = rules;
-        const shortcut = this._basenameCount * 2 >= length;
-        const basename3 = shortcut ? basenameOf(path4) : path4;
-        for (let index = length - 1; index >= 0; index--) {
-          const rule = rules[index];
-          if (rule[mode].test(
-            shortcut && rule._basenameOnly ? basename3 : path4
-          )) {
-            const { negative } = rule;
-            const ret = {
-              ignored: !negative,
-              unignored: negative
-            };
-            if (!negative) {
-              ret.rule = rule;
-            }
-            return ret;
-          }
-        }
-        return {
-          ignored: false,
-          unignored: false
-        };
-      }
-    };
-    var throwError = (message, Ctor) => {
-      throw new Ctor(message);
-    };
-    var checkPath = (path4, originalPath, doThrow) => {
-      if (!isString(path4)) {
-        return doThrow(
-          `path must be a string, but got \`${originalPath}\``,
-          TypeError
-        );
-      }
-      if (!path4) {
-        return doThrow(`path must not be empty`, TypeError);
-      }
-      if (checkPath.isNotRelative(path4)) {
-        const r = "`path.relative()`d";
-        return doThrow(
-          `path should be a ${r} string, but got "${originalPath}"`,
-          RangeError
-        );
-      }
-      return true;
-    };
-    var isNotRelative = (path4) => {
-      const first = path4.charCodeAt(0);
-      if (first === SLASH_CODE) {
-        return true;
-      }
-      if (first !== DOT_CODE) {
-        return false;
-      }
-      if (path4.length === 1) {
-        return true;
-      }
-      const second = path4.charCodeAt(1);
-      if (second === SLASH_CODE) {
-        return true;
-      }
-      if (second !== DOT_CODE) {
-        return false;
-      }
-      return path4.length === 2 || path4.charCodeAt(2) === SLASH_CODE;
-    };
-    checkPath.isNotRelative = isNotRelative;
-    checkPath.convert = (p) => p;
-    var convertPath = (target) => isString(target) && checkPath.convert(target);
-    var Ignore = class {
-      constructor({
-        ignorecase = true,
-        ignoreCase = ignorecase,
-        allowRelativePaths = false
-      } = {}) {
-        define2(this, KEY_IGNORE, true);
-        this._rules = new RuleManager(ignoreCase);
-        this._strictPathCheck = !allowRelativePaths;
-        this._initCache();
-      }
-      _initCache() {
-        this._ignoreCache = /* @__PURE__ */ Object.create(null);
-        this._testCache = /* @__PURE__ */ Object.create(null);
-      }
-      add(pattern) {
-        if (this._rules.add(pattern)) {
-          this._initCache();
-        }
-        return this;
-      }
-      // legacy
-      addPattern(pattern) {
-        return this.add(pattern);
-      }
-      // @returns {TestResult}
-      _test(originalPath, cache, path4) {
-        checkPath(
-          path4,
-          originalPath,
-          this._strictPathCheck ? throwError : RETURN_FALSE
-        );
-        return path4 ? this._t(path4, cache) : {
-          ignored: false,
-          unignored: false
-        };
-      }
-      checkIgnore(target) {
-        const path4 = convertPath(target);
-        if (!path4 || path4.charCodeAt(path4.length - 1) !== SLASH_CODE) {
-          return this._test(target, this._testCache, path4);
-        }
-        const dir = this._t(path4, this._testCache);
-        if (dir.ignored) {
-          return dir;
-        }
-        const literal2 = this._rules.testLiteral(path4);
-        return literal2.ignored || literal2.unignored ? literal2 : dir;
-      }
-      _t(path4, cache) {
-        if (path4 in cache) {
-          return cache[path4];
-        }
-        const parentPath = parentOf2(path4);
-        const parent = parentPath ? this._t(parentPath, cache) : UNDEFINED;
-        return cache[path4] = parent && parent.ignored ? parent : this._rules.test(path4, MODE_IGNORE);
-      }
-      ignores(path4) {
-        return this._test(path4, this._ignoreCache, convertPath(path4)).ignored;
-      }
-      createFilter() {
-        return (path4) => !this.ignores(path4);
-      }
-      filter(paths) {
-        return makeArray(paths).filter(this.createFilter());
-      }
-      // @returns {TestResult}
-      test(path4) {
-        return this._test(path4, this._testCache, convertPath(path4));
-      }
-    };
-    var factory = (options) => new Ignore(options);
-    var isPathValid = (path4) => checkPath(convertPath(path4), path4, RETURN_FALSE);
-    var setupWindows = () => {
-      const makePosix = (str) => /^\\\\\?\\/.test(str) || /["<>|\u0000-\u001F]+/u.test(str) ? str : str.replace(/\\/g, "/");
-      checkPath.convert = makePosix;
-      const REGEX_TEST_WINDOWS_PATH_ABSOLUTE = /^[a-z]:\//i;
-      checkPath.isNotRelative = (path4) => REGEX_TEST_WINDOWS_PATH_ABSOLUTE.test(path4) || isNotRelative(path4);
-    };
-    if (
-      // Detect `process` so that it can run in browsers.
-      typeof process !== "undefined" && process.platform === "win32"
-    ) {
-      setupWindows();
-    }
-    module.exports = factory;
-    factory.default = factory;
-    module.exports.isPathValid = isPathValid;
-    define2(module.exports, /* @__PURE__ */ Symbol.for("setupWindows"), setupWindows);
   }
 });
 
@@ -44053,6 +43189,870 @@ var require_tar_stream = __commonJS({
   "node_modules/tar-stream/index.js"(exports) {
     exports.extract = require_extract();
     exports.pack = require_pack();
+  }
+});
+
+// node_modules/ignore/index.js
+var require_ignore = __commonJS({
+  "node_modules/ignore/index.js"(exports, module) {
+    function makeArray(subject) {
+      return Array.isArray(subject) ? subject : [subject];
+    }
+    var UNDEFINED = void 0;
+    var EMPTY = "";
+    var SPACE = " ";
+    var ESCAPE = "\\";
+    var REGEX_LITERAL_SPECIAL = /[.*+?()[\]{}^$|\\/]/;
+    var BOM = "\uFEFF";
+    var REGEX_ANCHORED_GLOBSTAR = /^\/\*{2,}$/;
+    var REGEX_REPLACE_LEADING_EXCAPED_EXCLAMATION = /^\\!/;
+    var REGEX_REPLACE_LEADING_EXCAPED_HASH = /^\\#/;
+    var REGEX_SPLITALL_CRLF = /\r?\n/g;
+    var DOUBLE_SLASH = "//";
+    var SLASH_CODE = 47;
+    var DOT_CODE = 46;
+    var SLASH = "/";
+    var TMP_KEY_IGNORE = "node-ignore";
+    if (typeof Symbol !== "undefined") {
+      TMP_KEY_IGNORE = /* @__PURE__ */ Symbol.for("node-ignore");
+    }
+    var KEY_IGNORE = TMP_KEY_IGNORE;
+    var define2 = (object, key, value) => {
+      Object.defineProperty(object, key, { value });
+      return value;
+    };
+    var RETURN_FALSE = () => false;
+    var POSIX_CLASSES = {
+      alnum: "0-9A-Za-z",
+      alpha: "A-Za-z",
+      blank: " \\t",
+      cntrl: "\\x00-\\x1f\\x7f",
+      digit: "0-9",
+      graph: "!-.0-~",
+      lower: "a-z",
+      print: " -.0-~",
+      punct: "!-.:-@\\[-`{-~",
+      // git's `sane-ctype.h` classifies \v and \f as control, not space,
+      //   unlike C's `isspace`
+      space: " \\t\\n\\r",
+      upper: "A-Z",
+      xdigit: "0-9A-Fa-f"
+    };
+    var CLASS_MEMBERS_TO_ESCAPE = "\\]^-[";
+    var escapeMember = (char) => CLASS_MEMBERS_TO_ESCAPE.indexOf(char) < 0 ? char : ESCAPE + char;
+    var NON_SLASH = "(?!\\/)";
+    var classSource = (negated, body) => {
+      if (negated) {
+        return `[^\\/${body}]`;
+      }
+      const source = `[${body}]`;
+      return new RegExp(source).test("/") ? NON_SLASH + source : source;
+    };
+    var scanBracket = (pattern, start) => {
+      const { length } = pattern;
+      let index = start + 1;
+      let negated = EMPTY;
+      const lead = pattern[index];
+      if (lead === "!" || lead === "^") {
+        negated = "^";
+        index++;
+      }
+      let body = EMPTY;
+      let prev = EMPTY;
+      for (; ; ) {
+        const char = pattern[index];
+        if (char === UNDEFINED) {
+          return null;
+        }
+        if (char === ESCAPE) {
+          const escaped = pattern[++index];
+          body += escapeMember(escaped);
+          prev = escaped;
+        } else if (char === "-" && prev && index + 1 < length && pattern[index + 1] !== "]") {
+          index++;
+          let to = pattern[index];
+          if (to === ESCAPE) {
+            to = pattern[index += 1];
+          }
+          if (prev <= to) {
+            body += `-${escapeMember(to)}`;
+          }
+          prev = EMPTY;
+        } else if (char === "[" && pattern[index + 1] === ":") {
+          const nameStart = index + 2;
+          let end = nameStart;
+          while (end < length && pattern[end] !== "]") {
+            end++;
+          }
+          if (end === length) {
+            return null;
+          }
+          if (end > nameStart && pattern[end - 1] === ":") {
+            const name = pattern.slice(nameStart, end - 1);
+            if (!Object.prototype.hasOwnProperty.call(POSIX_CLASSES, name)) {
+              return null;
+            }
+            body += POSIX_CLASSES[name];
+            prev = EMPTY;
+            index = end;
+          } else {
+            body += escapeMember("[");
+            prev = "[";
+            index = nameStart - 2;
+          }
+        } else {
+          body += escapeMember(char);
+          prev = char;
+        }
+        index++;
+        if (pattern[index] === "]") {
+          return {
+            end: index,
+            source: classSource(negated, body)
+          };
+        }
+      }
+    };
+    var NEVER_MATCH = "[]";
+    var PLACEHOLDER = "\0";
+    var REGEX_RESTORE_PLACEHOLDER = new RegExp(
+      `${PLACEHOLDER}(\\d+)${PLACEHOLDER}`,
+      "g"
+    );
+    var TRAILING_WILDCARD = "\uE000";
+    var TRAILING_DOUBLESTAR = "\uE001";
+    var isReserved = (char) => char === PLACEHOLDER || char === TRAILING_WILDCARD || char === TRAILING_DOUBLESTAR;
+    var extractBrackets = (pattern) => {
+      const sources = [];
+      const hold = (source) => `${PLACEHOLDER}${sources.push(source) - 1}${PLACEHOLDER}`;
+      const { length } = pattern;
+      let out = EMPTY;
+      let index = 0;
+      while (index < length) {
+        const char = pattern[index];
+        if (char === ESCAPE) {
+          const escaped = pattern[index + 1];
+          if (escaped === SLASH && index + 2 === length) {
+            out += hold(NEVER_MATCH);
+          } else if (escaped === "*" || escaped === "[" || escaped === SPACE) {
+            out += pattern.slice(index, index + 2);
+          } else {
+            out += hold(
+              REGEX_LITERAL_SPECIAL.test(escaped) ? ESCAPE + escaped : isReserved(escaped) ? `[${escaped}]` : escaped
+            );
+          }
+          index += 2;
+        } else if (isReserved(char)) {
+          out += hold(`[${char}]`);
+          index++;
+        } else if (char === "[") {
+          const scanned = scanBracket(pattern, index);
+          if (scanned === null) {
+            out += hold(NEVER_MATCH);
+            index = length;
+          } else {
+            out += hold(scanned.source);
+            index = scanned.end + 1;
+          }
+        } else {
+          out += char;
+          index++;
+        }
+      }
+      return {
+        source: out,
+        sources
+      };
+    };
+    var DIRECT = null;
+    var REGEX_INNER_SLASH = /\/(?!$)/;
+    var WILDCARD = "[^\\/]*";
+    var REPLACERS = [
+      // Replace (\ ) with ' '
+      // Only a space: an escaped tab or other whitespace is already a literal by
+      //   the time it reaches here, and a bare tab must be left as one, not turned
+      //   into a space.
+      // (\ ) -> ' '
+      // (\\ ) -> '\\ '
+      // (\\\ ) -> '\\ '
+      [
+        // A run of backslashes is taken whole, from its first one, so no match
+        //   ever starts again inside it -- `(\\+?) ` did, which made a long run
+        //   quadratic.
+        /(\\+)( ?)/g,
+        (_, run2, space) => space ? run2.slice(0, run2.length - run2.length % 2) + SPACE : run2,
+        ESCAPE + SPACE
+      ],
+      // git's wildmatch() reads a run of two or more asterisks as one globstar
+      //   whenever the run fills a path segment: it starts the pattern or follows
+      //   a `/`, and it ends the pattern or comes before a `/`. A run of two is
+      //   already `**`; a longer one is folded into `**` here, so the steps
+      //   below only ever have to know `**`.
+      // `***/foo` -> `**/foo`, `a/***/b` -> `a/**/b`, `a/***` -> `a/**`
+      // git also takes a run beside a literal prefix (`a***/b`) or beside an
+      //   escaped slash (`***\/b`) as a globstar, and this does not; the README
+      //   lists both, under "A run of asterisks".
+      [
+        /(^|\/)\*{3,}(?=\/|$)/g,
+        (_, start) => `${start}**`,
+        "*"
+      ],
+      // Escape metacharacters
+      // which is written down by users but means special for regular expressions.
+      // > There are 12 characters with special meanings:
+      // > - the backslash \,
+      // > - the caret ^,
+      // > - the dollar sign $,
+      // > - the period or dot .,
+      // > - the vertical bar or pipe symbol |,
+      // > - the question mark ?,
+      // > - the asterisk or star *,
+      // > - the plus sign +,
+      // > - the opening parenthesis (,
+      // > - the closing parenthesis ),
+      // > - and the opening square bracket [,
+      // > - the opening curly brace {,
+      // > These special characters are often called "metacharacters".
+      [
+        /[\\$.|*+(){^]/g,
+        (match) => `\\${match}`
+      ],
+      [
+        // > a question mark (?) matches a single character
+        /(?!\\)\?/g,
+        () => "[^/]",
+        "?"
+      ],
+      // leading slash
+      [
+        // > A leading slash matches the beginning of the pathname.
+        // > For example, "/*.c" matches "cat-file.c" but not "mozilla-sha1/sha1.c".
+        // A leading slash matches the beginning of the pathname
+        /^\//,
+        () => "^",
+        SLASH
+      ],
+      // replace special metacharacter slash after the leading slash
+      [
+        /\//g,
+        () => "\\/",
+        SLASH
+      ],
+      [
+        // > A leading "**" followed by a slash means match in all directories.
+        // > For example, "**/foo" matches file or directory "foo" anywhere,
+        // > the same as pattern "foo".
+        // > "**/foo/bar" matches file or directory "bar" anywhere that is directly
+        // >   under directory "foo".
+        // Notice that the '*'s have been replaced as '\\*'
+        /^\^*(?:\\\*\\\*\\\/)+/,
+        // '**/foo' <-> 'foo'
+        () => "(?:^|\\/)",
+        "*"
+      ],
+      // starting
+      [
+        // there will be no leading '/'
+        //   (which has been replaced by section "leading slash")
+        // If starts with '**', adding a '^' to the regular expression also works
+        DIRECT,
+        (source, pattern) => {
+          if (!source || source[0] === "^" || source[0] === "(") {
+            return source;
+          }
+          const anchor = !REGEX_INNER_SLASH.test(pattern) ? "(?:^|\\/)" : "^";
+          return anchor + source;
+        }
+      ],
+      // two globstars
+      [
+        // Use lookahead assertions so that we could match more than one `'/**'`
+        /\\\/\\\*\\\*(?=\\\/|$)/g,
+        // Zero, one or several directories
+        // should not use '*', or it will be replaced by the next replacer
+        // Check if it is not the last `'/**'`
+        (_, index, str) => index + 6 < str.length ? str.slice(index + 6) === "\\/" ? "(?:\\/[^\\/]+)+" : "(?:\\/[^\\/]+)*" : `\\/${TRAILING_DOUBLESTAR}`,
+        "*"
+      ],
+      // normal intermediate wildcards
+      [
+        // Never replace escaped '*'
+        // ignore rule '\*' will match the path '*'
+        // 'abc.*/' -> go
+        // 'abc.*'  -> skip this rule,
+        //    coz trailing single wildcard will be handed by [trailing wildcard]
+        /(^|[^\\])(?:\\\*)+(?!$)/g,
+        // '*.js' matches '.js'
+        // '*.js' doesn't match 'abc'
+        // 1. An asterisk "*" matches anything except a slash.
+        // 2. Other consecutive asterisks are considered regular asterisks
+        //    and collapse into one non-slash wildcard run.
+        (_, p1) => p1 + WILDCARD,
+        "*"
+      ],
+      // trailing wildcard, held apart from a literal star
+      [
+        // The step above leaves a trailing `*` alone, so a single `\*` is all that
+        //   can be left at the end here, and what stands in front of it says which
+        //   kind it is. A wildcard arrives as the escaper wrote it, `\*` with
+        //   nothing before it; a literal arrives as the user's own escape, which
+        //   the escaper doubled, and then the star's own -- `\\` and then `\*`.
+        //   There is no third case: every backslash still reaching the chain is
+        //   one `\*`, `\[` or `\ ` carries itself, and each is followed by its
+        //   own character, so a longer run can never form. This runs while the
+        //   two are still distinct, before the unescape steps below collapse the
+        //   literal onto the very `\*` a wildcard leaves behind.
+        /(^|[^\\])((?:\\\\)*)\\\*$/,
+        (match, p1, p2) => p2 === EMPTY ? p1 + TRAILING_WILDCARD : match,
+        "*"
+      ],
+      [
+        // unescape, revert step 3 except for back slash
+        // For example, if a user escape a '\\*',
+        // after step 3, the result will be '\\\\\\*'
+        /\\\\\\(?=[$.|*+(){^])/g,
+        () => ESCAPE,
+        ESCAPE + ESCAPE
+      ],
+      [
+        // '\\\\' -> '\\'
+        /\\\\/g,
+        () => ESCAPE,
+        ESCAPE + ESCAPE
+      ],
+      [
+        // Every real bracket expression -- POSIX classes included -- has already
+        //   been held aside by `extractBrackets`, so the only `[` left in the
+        //   pattern is an escaped, literal one.
+        // A backslash could only stand at the end of the range if it quoted the
+        //   `]`, and `\]` is held aside long before this.
+        /\\\[([^\]/]*?)($|\])/g,
+        // '\\[bar]' -> '\\\\[bar]'
+        (match, range, close) => `\\[${range}${close}`,
+        "["
+      ],
+      // ending
+      [
+        // 'js' will not match 'js.'
+        // 'ab' will not match 'abc'
+        DIRECT,
+        // WTF!
+        // https://git-scm.com/docs/gitignore
+        // changes in [2.22.1](https://git-scm.com/docs/gitignore/2.22.1)
+        // which re-fixes #24, #38
+        // > If there is a separator at the end of the pattern then the pattern
+        // > will only match directories, otherwise the pattern can match both
+        // > files and directories.
+        // 'js*' will not match 'a.js'
+        // 'js/' will not match 'a.js'
+        // 'js' will match 'a.js' and 'a.js/'
+        (source) => {
+          const last = source[source.length - 1];
+          if (!last || last === TRAILING_WILDCARD || last === TRAILING_DOUBLESTAR) {
+            return source;
+          }
+          return last === SLASH ? `${source}$` : `${source}(?=$|\\/$)`;
+        }
+      ]
+    ];
+    var REGEX_REPLACE_TRAILING_WILDCARD = /(^|\\\/)?\uE000$/;
+    var MODE_IGNORE = "regex";
+    var MODE_CHECK_IGNORE = "checkRegex";
+    var UNDERSCORE = "_";
+    var replaceTrailingWildcard = (_, p1) => {
+      const prefix = p1 ? `${p1}[^/]+` : "[^/]*";
+      return `${prefix}(?=$|\\/$)`;
+    };
+    var REGEX_REPLACE_TRAILING_DOUBLESTAR = /\uE001$/;
+    var replaceTrailingDoublestar = () => "[\\s\\S]";
+    var separatorAfter = (run2, at) => {
+      let separator = EMPTY;
+      for (let index = at + 1; index < run2.length && !run2[index].wildcard; index++) {
+        separator += run2[index].single;
+      }
+      return separator;
+    };
+    var pinWildcards = (source) => {
+      if (source.indexOf(WILDCARD) < 0) {
+        return source;
+      }
+      const tokens = [];
+      const { length } = source;
+      let index = 0;
+      while (index < length) {
+        const char = source[index];
+        if (source.startsWith(WILDCARD, index)) {
+          tokens.push({ wildcard: true });
+          index += WILDCARD.length;
+        } else if (char === "[") {
+          let end = index + 1;
+          if (source[end] === "^") {
+            end++;
+          }
+          if (source[end] === "]") {
+            end++;
+          }
+          while (end < length && source[end] !== "]") {
+            end += source[end] === ESCAPE ? 2 : 1;
+          }
+          end++;
+          tokens.push({ single: source.slice(index, end) });
+          index = end;
+        } else if (char === ESCAPE) {
+          tokens.push({ single: source.slice(index, index + 2) });
+          index += 2;
+        } else if (char === "(") {
+          let depth = 0;
+          let end = index;
+          do {
+            if (source[end] === ESCAPE) {
+              end++;
+            } else if (source[end] === "(") {
+              depth++;
+            } else if (source[end] === ")") {
+              depth--;
+            }
+            end++;
+          } while (end < length && depth > 0);
+          if ("*+?".indexOf(source[end]) >= 0) {
+            end++;
+          }
+          tokens.push({ boundary: source.slice(index, end) });
+          index = end;
+        } else if (char === "^" || char === "$") {
+          tokens.push({ boundary: char });
+          index++;
+        } else {
+          tokens.push({ single: char });
+          index++;
+        }
+      }
+      let out = EMPTY;
+      let run2 = [];
+      const flush = () => {
+        let lastWildcard;
+        run2.forEach((token, at) => {
+          if (token.wildcard) {
+            lastWildcard = at;
+          }
+        });
+        run2.forEach((token, at) => {
+          if (!token.wildcard) {
+            out += token.single;
+            return;
+          }
+          out += at === lastWildcard ? WILDCARD : `(?:(?!${separatorAfter(run2, at)})[^\\/])*`;
+        });
+        run2 = [];
+      };
+      tokens.forEach((token) => {
+        if (token.boundary === void 0) {
+          run2.push(token);
+          return;
+        }
+        flush();
+        out += token.boundary;
+      });
+      flush();
+      return out;
+    };
+    var makeRegexPrefix = (pattern) => {
+      if (REGEX_ANCHORED_GLOBSTAR.test(pattern)) {
+        pattern = "**";
+      }
+      const { source, sources } = extractBrackets(pattern);
+      const replaced = REPLACERS.reduce(
+        // A pass whose matcher finds nothing hands back the very string it was
+        //   given, so asking first costs a search and saves a rewrite. Ten of the
+        //   fifteen passes never fire for a typical .gitignore line, and between
+        //   them they were 45% of this chain.
+        (prev, [matcher, replacer, required]) => {
+          if (matcher === DIRECT) {
+            return replacer(prev, pattern);
+          }
+          if (required !== UNDEFINED && prev.indexOf(required) < 0) {
+            return prev;
+          }
+          return matcher.test(prev) ? prev.replace(matcher, replacer.bind(pattern)) : prev;
+        },
+        source
+      );
+      return sources.length ? replaced.replace(
+        REGEX_RESTORE_PLACEHOLDER,
+        (match, index) => sources[index]
+      ) : replaced;
+    };
+    var checkSourceOf = (body, prefix) => {
+      if (body[body.length - 1] === SLASH) {
+        prefix = makeRegexPrefix(body.slice(0, -1));
+      }
+      const head = prefix.slice(0, -1);
+      const last = prefix[prefix.length - 1];
+      return last === TRAILING_WILDCARD ? `${head}$` : last === TRAILING_DOUBLESTAR ? head : NEVER_MATCH;
+    };
+    var matchesBasename = (body) => {
+      const index = body.indexOf(SLASH);
+      return index < 0 || index === body.length - 1;
+    };
+    var basenameOf = (path4) => {
+      const end = path4.length - 1;
+      const index = path4.lastIndexOf(
+        SLASH,
+        path4[end] === SLASH ? end - 1 : end
+      );
+      return index < 0 ? path4 : path4.slice(index + 1);
+    };
+    var parentOf2 = (path4) => {
+      if (path4.charCodeAt(0) === SLASH_CODE || path4.indexOf(DOUBLE_SLASH) >= 0) {
+        const slices = path4.split(SLASH).filter(Boolean);
+        slices.pop();
+        return slices.length ? slices.join(SLASH) + SLASH : EMPTY;
+      }
+      const end = path4.length - 1;
+      const cut = path4.lastIndexOf(
+        SLASH,
+        path4.charCodeAt(end) === SLASH_CODE ? end - 1 : end
+      );
+      return cut < 0 ? EMPTY : path4.slice(0, cut + 1);
+    };
+    var isString = (subject) => typeof subject === "string";
+    var checkPattern = (pattern) => pattern && isString(pattern);
+    var splitPattern = (pattern) => (pattern[pattern.length - 1] === "\r" ? pattern.slice(0, -1) : pattern).split(REGEX_SPLITALL_CRLF).filter(Boolean);
+    var IgnoreRule = class {
+      constructor(pattern, mark, body, ignoreCase, negative, prefix) {
+        this.pattern = pattern;
+        this.mark = mark;
+        this.negative = negative;
+        define2(this, "body", body);
+        define2(this, "ignoreCase", ignoreCase);
+        define2(this, "regexPrefix", prefix);
+      }
+      // Worked out on first use and kept behind an own property, the way `regex`
+      //   caches itself in `_regex`. Deciding it in the constructor instead would
+      //   add a fourth `defineProperty` to every rule ever built, which cost 4% of
+      //   every compile -- including the compiles of rules that are never matched
+      //   against anything.
+      get _basenameOnly() {
+        return define2(this, "_basenameOnly", matchesBasename(this.body));
+      }
+      get regex() {
+        const key = UNDERSCORE + MODE_IGNORE;
+        if (this[key]) {
+          return this[key];
+        }
+        return this._make(MODE_IGNORE, key);
+      }
+      get checkRegex() {
+        const key = UNDERSCORE + MODE_CHECK_IGNORE;
+        if (this[key]) {
+          return this[key];
+        }
+        return this._make(MODE_CHECK_IGNORE, key);
+      }
+      _make(mode, key) {
+        const str = pinWildcards(
+          mode === MODE_IGNORE ? this.regexPrefix.replace(REGEX_REPLACE_TRAILING_WILDCARD, replaceTrailingWildcard).replace(REGEX_REPLACE_TRAILING_DOUBLESTAR, replaceTrailingDoublestar) : checkSourceOf(this.body, this.regexPrefix)
+        );
+        const regex = this.ignoreCase ? new RegExp(str, "i") : new RegExp(str);
+        return define2(this, key, regex);
+      }
+    };
+    var hasTrailingBackslash = (str) => {
+      let count = 0;
+      while (str[str.length - count - 1] === ESCAPE) {
+        count++;
+      }
+      return count % 2 === 1;
+    };
+    var trimEnd = (body, stripLineEnd) => {
+      let lineEnd = body.length;
+      let end;
+      for (; ; ) {
+        if (stripLineEnd && body[lineEnd - 1] === "\r") {
+          lineEnd--;
+        }
+        end = lineEnd;
+        while (body[end - 1] === SPACE) {
+          end--;
+        }
+        if (!stripLineEnd || body[end - 1] !== "\n") {
+          break;
+        }
+        lineEnd = end - 1;
+      }
+      if (end === lineEnd) {
+        return body.slice(0, lineEnd);
+      }
+      let backslashes = 0;
+      while (body[end - backslashes - 1] === ESCAPE) {
+        backslashes++;
+      }
+      return backslashes % 2 ? body.slice(0, end - 1) + SPACE : body.slice(0, end);
+    };
+    var createRule = (pattern, mark, ignoreCase, stripLineEnd, stripBOM) => {
+      let body = stripBOM && pattern[0] === BOM ? pattern.slice(1) : pattern;
+      if (body[0] === "#") {
+        return;
+      }
+      let negative = false;
+      if (body[0] === "!") {
+        negative = true;
+        body = body.slice(1);
+      }
+      const last = body[body.length - 1];
+      if (last === SPACE || stripLineEnd && (last === "\r" || last === "\n")) {
+        body = trimEnd(body, stripLineEnd);
+      }
+      if (!body || hasTrailingBackslash(body)) {
+        return;
+      }
+      body = body.replace(REGEX_REPLACE_LEADING_EXCAPED_EXCLAMATION, "!").replace(REGEX_REPLACE_LEADING_EXCAPED_HASH, "#");
+      const regexPrefix = makeRegexPrefix(body);
+      return new IgnoreRule(
+        pattern,
+        mark,
+        body,
+        ignoreCase,
+        negative,
+        regexPrefix
+      );
+    };
+    var RuleManager = class {
+      constructor(ignoreCase) {
+        this._ignoreCase = ignoreCase;
+        this._rules = [];
+        this._basenameCount = 0;
+      }
+      _add(pattern, index) {
+        if (pattern && pattern[KEY_IGNORE]) {
+          this._rules = this._rules.concat(pattern._rules._rules);
+          this._basenameCount += pattern._rules._basenameCount;
+          this._added = true;
+          return;
+        }
+        const isStr = isString(pattern);
+        const raw = isStr ? pattern : pattern.pattern;
+        const rule = checkPattern(raw) && createRule(
+          raw,
+          isStr ? UNDEFINED : pattern.mark,
+          this._ignoreCase,
+          !this._split,
+          this._stripBOM && !index
+        );
+        if (rule) {
+          this._added = true;
+          this._rules.push(rule);
+          if (matchesBasename(rule.body)) {
+            this._basenameCount++;
+          }
+        }
+      }
+      // @param {Array<string> | string | Ignore} pattern
+      add(pattern) {
+        this._added = false;
+        this._split = isString(pattern);
+        this._stripBOM = !this._split || pattern[0] === BOM;
+        makeArray(
+          this._split ? splitPattern(pattern) : pattern
+        ).forEach(this._add, this);
+        if (this._added) {
+          this._literalRules = UNDEFINED;
+        }
+        return this._added;
+      }
+      // Match the literal 'abc/' for `checkIgnore`, last rule wins. Only a rule
+      //   ending in a wildcard can match it (see `checkSourceOf`), so the rest
+      //   are left out once, rather than tested or compiled for every path.
+      testLiteral(path4) {
+        const rules = this._literalRules || (this._literalRules = this._rules.filter(
+          ({ body }) => body[body.length - (body[body.length - 1] === SLASH ? 2 : 1)] === "*"
+        ));
+        let ignored = false;
+        let unignored = false;
+        let matchedRule;
+        for (let index = rules.length - 1; index >= 0; index--) {
+          const rule = rules[index];
+          if (rule.checkRegex.test(path4)) {
+            ignored = !rule.negative;
+            unignored = rule.negative;
+            matchedRule = rule.negative ? UNDEFINED : rule;
+            break;
+          }
+        }
+        const ret = {
+          ignored,
+          unignored
+        };
+        if (matchedRule) {
+          ret.rule = matchedRule;
+        }
+        return ret;
+      }
+      // Test one single path without recursively checking parent directories
+      //
+      // - mode `string` either `MODE_IGNORE` or `MODE_CHECK_IGNORE`
+      // @returns {TestResult}
+      test(path4, mode) {
+        const rules = this._rules;
+        const { length } = rules;
+        const shortcut = this._basenameCount * 2 >= length;
+        const basename3 = shortcut ? basenameOf(path4) : path4;
+        for (let index = length - 1; index >= 0; index--) {
+          const rule = rules[index];
+          if (rule[mode].test(
+            shortcut && rule._basenameOnly ? basename3 : path4
+          )) {
+            const { negative } = rule;
+            const ret = {
+              ignored: !negative,
+              unignored: negative
+            };
+            if (!negative) {
+              ret.rule = rule;
+            }
+            return ret;
+          }
+        }
+        return {
+          ignored: false,
+          unignored: false
+        };
+      }
+    };
+    var throwError = (message, Ctor) => {
+      throw new Ctor(message);
+    };
+    var checkPath = (path4, originalPath, doThrow) => {
+      if (!isString(path4)) {
+        return doThrow(
+          `path must be a string, but got \`${originalPath}\``,
+          TypeError
+        );
+      }
+      if (!path4) {
+        return doThrow(`path must not be empty`, TypeError);
+      }
+      if (checkPath.isNotRelative(path4)) {
+        const r = "`path.relative()`d";
+        return doThrow(
+          `path should be a ${r} string, but got "${originalPath}"`,
+          RangeError
+        );
+      }
+      return true;
+    };
+    var isNotRelative = (path4) => {
+      const first = path4.charCodeAt(0);
+      if (first === SLASH_CODE) {
+        return true;
+      }
+      if (first !== DOT_CODE) {
+        return false;
+      }
+      if (path4.length === 1) {
+        return true;
+      }
+      const second = path4.charCodeAt(1);
+      if (second === SLASH_CODE) {
+        return true;
+      }
+      if (second !== DOT_CODE) {
+        return false;
+      }
+      return path4.length === 2 || path4.charCodeAt(2) === SLASH_CODE;
+    };
+    checkPath.isNotRelative = isNotRelative;
+    checkPath.convert = (p) => p;
+    var convertPath = (target) => isString(target) && checkPath.convert(target);
+    var Ignore = class {
+      constructor({
+        ignorecase = true,
+        ignoreCase = ignorecase,
+        allowRelativePaths = false
+      } = {}) {
+        define2(this, KEY_IGNORE, true);
+        this._rules = new RuleManager(ignoreCase);
+        this._strictPathCheck = !allowRelativePaths;
+        this._initCache();
+      }
+      _initCache() {
+        this._ignoreCache = /* @__PURE__ */ Object.create(null);
+        this._testCache = /* @__PURE__ */ Object.create(null);
+      }
+      add(pattern) {
+        if (this._rules.add(pattern)) {
+          this._initCache();
+        }
+        return this;
+      }
+      // legacy
+      addPattern(pattern) {
+        return this.add(pattern);
+      }
+      // @returns {TestResult}
+      _test(originalPath, cache, path4) {
+        checkPath(
+          path4,
+          originalPath,
+          this._strictPathCheck ? throwError : RETURN_FALSE
+        );
+        return path4 ? this._t(path4, cache) : {
+          ignored: false,
+          unignored: false
+        };
+      }
+      checkIgnore(target) {
+        const path4 = convertPath(target);
+        if (!path4 || path4.charCodeAt(path4.length - 1) !== SLASH_CODE) {
+          return this._test(target, this._testCache, path4);
+        }
+        const dir = this._t(path4, this._testCache);
+        if (dir.ignored) {
+          return dir;
+        }
+        const literal2 = this._rules.testLiteral(path4);
+        return literal2.ignored || literal2.unignored ? literal2 : dir;
+      }
+      _t(path4, cache) {
+        if (path4 in cache) {
+          return cache[path4];
+        }
+        const parentPath = parentOf2(path4);
+        const parent = parentPath ? this._t(parentPath, cache) : UNDEFINED;
+        return cache[path4] = parent && parent.ignored ? parent : this._rules.test(path4, MODE_IGNORE);
+      }
+      ignores(path4) {
+        return this._test(path4, this._ignoreCache, convertPath(path4)).ignored;
+      }
+      createFilter() {
+        return (path4) => !this.ignores(path4);
+      }
+      filter(paths) {
+        return makeArray(paths).filter(this.createFilter());
+      }
+      // @returns {TestResult}
+      test(path4) {
+        return this._test(path4, this._testCache, convertPath(path4));
+      }
+    };
+    var factory = (options) => new Ignore(options);
+    var isPathValid = (path4) => checkPath(convertPath(path4), path4, RETURN_FALSE);
+    var setupWindows = () => {
+      const makePosix = (str) => /^\\\\\?\\/.test(str) || /["<>|\u0000-\u001F]+/u.test(str) ? str : str.replace(/\\/g, "/");
+      checkPath.convert = makePosix;
+      const REGEX_TEST_WINDOWS_PATH_ABSOLUTE = /^[a-z]:\//i;
+      checkPath.isNotRelative = (path4) => REGEX_TEST_WINDOWS_PATH_ABSOLUTE.test(path4) || isNotRelative(path4);
+    };
+    if (
+      // Detect `process` so that it can run in browsers.
+      typeof process !== "undefined" && process.platform === "win32"
+    ) {
+      setupWindows();
+    }
+    module.exports = factory;
+    factory.default = factory;
+    module.exports.isPathValid = isPathValid;
+    define2(module.exports, /* @__PURE__ */ Symbol.for("setupWindows"), setupWindows);
   }
 });
 
@@ -48403,6 +48403,8 @@ function exitOnCancel(report, onCancel) {
     cancelled = true;
     const where = [...phasesInFlight()].map(([host, phase]) => {
       const entry = report.hosts.find((candidate) => candidate.host === host);
+      if (entry?.result === "success")
+        return `${phase} on ${host}, after its new release was verified`;
       if (entry) {
         entry.result = "cancelled";
         entry.failedPhase = phase;
@@ -48454,7 +48456,7 @@ function sh(literals, ...values) {
 }
 var MAX_ENVIRONMENT_SCRIPT = 120 * 1024;
 function shFromEnvironment(name, script, launcher = sh``) {
-  if (Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
+  if (typeof script === "string" && Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
     throw new Error(
       `a host script of ${Buffer.byteLength(script)} bytes is over the ${MAX_ENVIRONMENT_SCRIPT} bytes one environment variable can carry`
     );
@@ -48480,6 +48482,7 @@ function remoteLayout(target, startLog) {
     stateFile: `${deployDir}/state.json`,
     releasesLog: `${deployDir}/releases.log`,
     restartLog: `${deployDir}/restart.log`,
+    journal: `${deployDir}/journal`,
     startLog: startLog ?? `${deployDir}/service.log`
   };
 }
@@ -50016,10 +50019,11 @@ async function reconnect(session, settings, phase) {
 }
 
 // src/phases/lock.ts
-import { randomBytes } from "node:crypto";
-import { PassThrough as PassThrough2 } from "node:stream";
+import { randomBytes as randomBytes2 } from "node:crypto";
+import { PassThrough as PassThrough3 } from "node:stream";
 
 // src/host-step.ts
+import { randomBytes } from "node:crypto";
 function hostStepScript(phases, prelude) {
   return joinCode([
     prelude,
@@ -50033,10 +50037,14 @@ ${body}`
   ]);
 }
 var STEP_WAIT_SECONDS = 600;
-function followScript(outFile, step2) {
+var OUTPUT_RESERVE = 262144;
+function followScript(outFile, step2, stepId = "-") {
+  const name = outFile.slice(outFile.lastIndexOf("/") + 1);
   return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
-(cd -- ${parentOf(outFile)} && rm -f -- ${outFile.slice(outFile.lastIndexOf("/") + 1)})
+(cd -- ${parentOf(outFile)} && rm -f -- ${name})
 : > ${outFile} || exit 1
+(cd -- ${parentOf(outFile)} && fallocate -n -l ${OUTPUT_RESERVE} ${name}) 2>/dev/null || :
+printf '@@step %s\n' ${stepId} >> ${outFile} || exit 1
 ${shFromEnvironment("VERIFIED_SSH_DEPLOY_STEP", step2.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
 step=$!
 shown=0
@@ -50048,10 +50056,16 @@ while :; do
 done
 wait "$step"
 status=$?
-if ! grep -q '^@@exit ' < ${outFile}; then
-  printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@died %s\n' "$step" "$status" "$status" >> ${outFile}
-fi
 tail -c +$((shown + 1)) < ${outFile}
+if ! grep -q '^@@exit ' < ${outFile}; then
+  if [ "$status" -gt 128 ]; then
+    ending=$(printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@died %s' "$step" "$status" "$status")
+  else
+    ending=$(printf 'the host step could not write all of its output to %s (the disk may be full); it exited with %s\n@@exit %s -' ${outFile} "$status" "$status")
+  fi
+  printf '%s\n' "$ending" 2>/dev/null >> ${outFile}
+  printf '%s\n' "$ending"
+fi
 exit "$status"`;
 }
 var HostStepReader = class {
@@ -50069,8 +50083,9 @@ var HostStepReader = class {
   pending = "";
   handled = 0;
   handle(line) {
-    const marker = /^@@(phase|exit|died|error|data|pid) ?(.*)$/.exec(line);
+    const marker = /^@@(phase|exit|died|error|data|pid|step) ?(.*)$/.exec(line);
     const [, kind, rest] = marker ?? [];
+    if (kind === "step") return;
     if (kind === "phase") {
       const [phase, uptime] = rest.split(" ");
       this.on.phase?.(phase, Number(uptime));
@@ -50080,7 +50095,10 @@ var HostStepReader = class {
     }
     if (kind === "exit") {
       const [code, uptime] = rest.split(" ");
-      this.exit = { code: Number(code), uptime: Number(uptime) };
+      this.exit = {
+        code: Number(code),
+        uptime: /^[\d.]+$/.test(uptime) ? Number(uptime) : void 0
+      };
       return;
     }
     if (kind === "died") {
@@ -50135,7 +50153,7 @@ async function runHostStep(phases, prelude, options) {
     timings.push({ phase: current.phase, seconds: Math.max(0, seconds), ok });
     endGroup();
   };
-  const reader = new HostStepReader({
+  const newReader = () => new HostStepReader({
     phase: (phase, uptime) => {
       close(uptime);
       wall = Date.now();
@@ -50146,6 +50164,7 @@ async function runHostStep(phases, prelude, options) {
     },
     line: (text) => info(text)
   });
+  let reader = newReader();
   options.onStarted?.();
   const first = phases[0].phase;
   const stepGone = (detail) => {
@@ -50154,24 +50173,29 @@ async function runHostStep(phases, prelude, options) {
     return new PhaseError(label, reader.lastPhase(first), `${detail}; its output is in ${outFile}`);
   };
   let stderr = "";
+  const stepId = randomBytes(6).toString("hex");
+  const follow = (on) => on.run(followScript(outFile, hostStepScript(phases, prelude), stepId), {
+    phase: first,
+    timeoutSeconds: options.timeoutSeconds,
+    allowFailure: true,
+    onStdout: (stdout) => reader.consume(stdout)
+  });
   try {
-    const result = await remote.run(followScript(outFile, hostStepScript(phases, prelude)), {
-      phase: first,
-      timeoutSeconds: options.timeoutSeconds,
-      allowFailure: true,
-      onStdout: (stdout) => reader.consume(stdout)
-    });
-    stderr = result.stderr;
+    stderr = (await follow(remote)).stderr;
   } catch (error2) {
     const cut = errorText(error2);
     try {
       const again = await options.reattach();
       info(`Following the host step was cut off (${cut}); reading its output again`);
-      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS), {
+      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS, stepId), {
         phase: reader.lastPhase(first),
         timeoutSeconds: STEP_WAIT_SECONDS + 60
       });
-      reader.consume(stdout);
+      if (/^@@absent$/m.test(stdout)) {
+        info("The host step had not started; starting it again");
+        reader = newReader();
+        stderr = (await follow(again)).stderr;
+      } else reader.consume(stdout);
     } catch (second) {
       throw stepGone(
         `${cut}; reading the step's output again failed: ${errorText(second)}. The step goes on on the host`
@@ -50198,215 +50222,96 @@ while [ -n "$pid" ] && [ -d "/proc/$pid" ] && ! grep -q '^@@exit ' < ${outFile} 
   sleep 0.2; waited=$((waited + 1))
 done`;
 }
-function awaitStepScript(outFile, seconds) {
-  return sh`${waitForStepScript(outFile, seconds)}
+function awaitStepScript(outFile, seconds, stepId) {
+  const ours = stepId ? sh`if ! grep -qxF -- ${`@@step ${stepId}`} < ${outFile} 2>/dev/null || { ! grep -q '^@@pid ' < ${outFile} && sleep 1 && ! grep -q '^@@pid ' < ${outFile}; }; then
+  echo @@absent
+  exit 0
+fi
+` : sh``;
+  return sh`${ours}${waitForStepScript(outFile, seconds)}
 if [ -n "$pid" ] && [ ! -d "/proc/$pid" ] && ! grep -Eq '^@@(exit|died) ' < ${outFile}; then
   printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@died -\n' "$pid" >> ${outFile}
 fi
 cat < ${outFile} 2>/dev/null`;
 }
 
-// src/phases/lock.ts
-var LOCK_BUSY = 75;
-var HEARTBEAT_SECONDS = 2;
-var HEARTBEAT_STALE_SECONDS = 30;
-function lockOwner(sha, run2, now = /* @__PURE__ */ new Date()) {
-  return {
-    run: run2,
-    sha,
-    time: now.toISOString(),
-    token: randomBytes(12).toString("hex")
+// src/journal.ts
+function journalFunction(path4, token) {
+  return sh`journal() { printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${token} "$*" 2>/dev/null >> ${path4} || :; }`;
+}
+function journalLinesScript(path4, token) {
+  return sh`grep -F -- ${` ${token} `} < ${path4} 2>/dev/null | while read -r time _ rest; do printf 'journal %s %s\n' "$time" "$rest"; done`;
+}
+function parseJournalLines(stdout) {
+  return [...stdout.matchAll(/^journal (\S+) (.*)$/gm)].map(([, time, words]) => ({ time, words }));
+}
+
+// src/phases/upload.ts
+var import_tar_stream = __toESM(require_tar_stream(), 1);
+import { createReadStream as createReadStream2, existsSync as existsSync2, readFileSync as readFileSync2 } from "node:fs";
+import { join as join4 } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { PassThrough as PassThrough2, Transform as Transform2 } from "node:stream";
+
+// src/parallel-gzip.ts
+import { Transform } from "node:stream";
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
+var gzipAsync = promisify(gzip);
+var SAMPLES = 4;
+var SAMPLE_BYTES = 4096;
+function looksIncompressible(segment) {
+  if (segment.length < SAMPLES * SAMPLE_BYTES * 2) return false;
+  const counts = new Uint32Array(256);
+  const step2 = Math.floor((segment.length - SAMPLE_BYTES) / (SAMPLES - 1));
+  for (let index = 0; index < SAMPLES; index++) {
+    const start = index * step2;
+    for (let offset = start; offset < start + SAMPLE_BYTES; offset++) counts[segment[offset]]++;
+  }
+  const total = SAMPLES * SAMPLE_BYTES;
+  let bits = 0;
+  for (const count of counts) if (count > 0) bits -= count / total * Math.log2(count / total);
+  return bits > 7.5;
+}
+function createParallelGzip(options) {
+  const segmentBytes = options.segmentBytes ?? 1024 * 1024;
+  const concurrency = options.concurrency ?? 4;
+  let pending2 = [];
+  let pendingBytes = 0;
+  const inFlight2 = [];
+  const cut = () => {
+    const segment = Buffer.concat(pending2, pendingBytes);
+    pending2 = [];
+    pendingBytes = 0;
+    const level = looksIncompressible(segment) ? 0 : options.level;
+    const member = gzipAsync(segment, { level, chunkSize: 256 * 1024 });
+    member.catch(() => void 0);
+    inFlight2.push(member);
   };
-}
-function acquireLockScript(layout, owner, timeoutSeconds) {
-  const here = relativeToTarget(layout);
-  const ownerFile = `${here.lockDir}/owner`;
-  const pending2 = `${here.deployDir}/lock-owner.${owner.token}`;
-  return sh`${enterTargetScript(layout.target)}
-mkdir -p -- ${here.deployDir} || exit 1
-if ! printf '%s\n' ${JSON.stringify(owner)} 2>/dev/null > ${pending2}; then
-  rm -f -- ${pending2}
-  printf 'could not write %s: the disk is full, or the deploy user may not write there\n' ${`${layout.deployDir}/lock-owner.${owner.token}`} >&2
-  exit 1
-fi
-${staleLockFunction(here)}
-waited=0
-while ! made=$(mkdir -- ${here.lockDir} 2>&1); do
-  if [ ! -d ${here.lockDir} ]; then rm -f -- ${pending2}; printf '%s\n' "$made" >&2; exit 1; fi
-  if dead=$(stale_lock); then
-    # Moved aside (atomic, so two waiters never both break it), then checked to be the lock judged.
-    aside=${here.deployDir}/lock.dead-${owner.token}
-    if mv -- ${here.lockDir} "$aside" 2>/dev/null; then
-      read -r moved < "$aside/owner" 2>/dev/null || moved=
-      if [ "$moved" = "$dead" ]; then
-        printf 'broken %s\n' "$dead"
-        printf 'left %s%s\n' "$(readlink current 2>/dev/null)" "$( [ -e current/${UNVERIFIED_MARK} ] && echo ' (unverified)')"
-        rm -rf -- "$aside"
-      else
-        mv -T -- "$aside" ${here.lockDir} 2>/dev/null || rm -rf -- "$aside"
-      fi
-    fi
-    continue
-  fi
-  if [ "$((waited % 10))" = 0 ]; then printf 'waiting for the deploy lock (%s of %s s), held by: %s\n' "$waited" ${timeoutSeconds} "$(cat < ${ownerFile} 2>/dev/null)"; fi
-  if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending2}; printf 'owner %s\n' "$(cat < ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
-  # The session that ran this is gone (a cancelled job): stop waiting, or the lock is taken for nobody.
-  if [ ! -d "/proc/$PPID" ]; then rm -f -- ${pending2}; exit 1; fi
-  sleep 1
-  waited=$((waited + 1))
-done
-mv -f -- ${pending2} ${ownerFile} || { rmdir -- ${here.lockDir}; rm -f -- ${pending2}; exit 1; }
-${beatScript(here)}`;
-}
-var LOCK_LOST = 7;
-function lockFenceScript(layout, token) {
-  return sh`read -r owner < ${`${relativeToTarget(layout).lockDir}/owner`} 2>/dev/null || owner=
-case $owner in *${token}*) ;; *)
-  printf '@@error the deploy lock is no longer this run'"'"'s (held by: %s): another deploy broke it after this run sent no heartbeat for %s s. Nothing was stopped\n' "\${owner:-nobody}" ${HEARTBEAT_STALE_SECONDS}
-  exit ${LOCK_LOST} ;;
-esac`;
-}
-function beatScript(here) {
-  return sh`read -r up _ < /proc/uptime; printf '%s\n' "\${up%.*}" > ${`${here.lockDir}/heartbeat`}`;
-}
-function staleLockFunction(here) {
-  const beat = `${here.lockDir}/heartbeat`;
-  return sh`stale_lock() {
-  read -r beat < ${beat} 2>/dev/null || return 1
-  case $beat in '' | *[!0-9]*) return 1 ;; esac
-  read -r up _ < /proc/uptime; up=\${up%.*}
-  [ "$beat" -gt "$up" ] || [ "$((up - beat))" -ge ${HEARTBEAT_STALE_SECONDS} ] || return 1
-  step=$(sed -n 's/^@@pid //p' < ${here.restartLog} 2>/dev/null | head -n 1)
-  if [ -n "$step" ] && [ -d "/proc/$step" ] && ! grep -q '^@@exit ' < ${here.restartLog}; then return 1; fi
-  read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || return 1
-  printf '%s\n' "$owner"
-}`;
-}
-function heartbeatScript(layout, token) {
-  const here = relativeToTarget(layout);
-  return sh`cd -- ${layout.target} || exit 1
-while IFS= read -r _; do
-  read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || exit 0
-  case $owner in *${token}*) ;; *) exit 0 ;; esac
-  ${beatScript(here)}
-done`;
-}
-function startHeartbeat(session, layout, token) {
-  let beats;
-  let on;
-  const open2 = () => {
-    beats?.end();
-    on = session.remote;
-    const stream = new PassThrough2();
-    beats = stream;
-    on.run(heartbeatScript(layout, token), {
-      phase: "lock",
-      timeoutSeconds: 24 * 3600,
-      stdin: stream,
-      allowFailure: true
-    }).catch(() => void 0);
-  };
-  open2();
-  const timer = setInterval(() => {
-    if (on !== session.remote && !session.remote.lost) open2();
-    beats?.write("\n");
-  }, HEARTBEAT_SECONDS * 1e3);
-  timer.unref();
-  return {
-    stop: () => {
-      clearInterval(timer);
-      beats?.end();
+  return new Transform({
+    transform(chunk, _encoding, done) {
+      pending2.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes < segmentBytes) {
+        done();
+        return;
+      }
+      cut();
+      if (inFlight2.length < concurrency) {
+        done();
+        return;
+      }
+      ;
+      inFlight2.shift().then((member) => done(null, member), done);
+    },
+    flush(done) {
+      if (pendingBytes > 0 || inFlight2.length === 0) cut();
+      const drain = async () => {
+        for (const member of inFlight2.splice(0)) this.push(await member);
+      };
+      drain().then(() => done(), done);
     }
-  };
-}
-function releaseLockScript(lock) {
-  return sh`${waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS)}
-if cd -- ${lock.lockDir} 2>/dev/null && grep -qF -- ${lock.token} owner 2>/dev/null; then cd .. && rm -rf -- lock && echo released
-elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat < owner 2>/dev/null)"
-else echo gone; fi`;
-}
-function releaseOutcome(lock, stdout) {
-  if (/^released$/m.test(stdout)) return `Released ${lock.lockDir}`;
-  const other = /^other (.*)$/m.exec(stdout);
-  if (other)
-    return `Left ${lock.lockDir} alone: it is held by another deploy now (${describeOwner(other[1])})`;
-  return `${lock.lockDir} was already gone`;
-}
-function describeOwner(text) {
-  try {
-    const owner = JSON.parse(text);
-    return `${owner.run} (deploying ${owner.sha.slice(0, 12)}, since ${owner.time})`;
-  } catch {
-    return text.trim() || "an unknown owner (the owner file is empty)";
-  }
-}
-async function acquireLock(remote, layout, owner, timeoutSeconds) {
-  const result = await remote.run(acquireLockScript(layout, owner, timeoutSeconds), {
-    phase: "lock",
-    timeoutSeconds: timeoutSeconds + 30,
-    echo: true,
-    allowFailure: true
   });
-  for (const [, dead] of result.stdout.matchAll(/^broken (.*)$/gm)) {
-    const left = /^left (.*)$/m.exec(result.stdout)?.[1];
-    warning(
-      `Broke the deploy lock of ${describeOwner(dead)}: its runner sent no heartbeat for ${HEARTBEAT_STALE_SECONDS} s and no host step of its is running (the runner died or froze). It left current -> ${left || "(none)"}; this deploy goes on from there.`,
-      { title: "Dead deploy lock broken" }
-    );
-  }
-  if (result.code === LOCK_BUSY) {
-    const held2 = /^owner (.*)$/m.exec(result.stdout)?.[1] ?? "";
-    throw new Error(
-      `another deploy holds ${layout.lockDir}: ${describeOwner(held2)}. Waited ${timeoutSeconds} s (lock-timeout). If no deploy is running, remove that directory on the host.`
-    );
-  }
-  if (result.code !== 0) {
-    throw new Error(
-      `could not take ${layout.lockDir} (exit ${result.code}): ${result.stderr.trim()}`
-    );
-  }
-  info(`Holding ${layout.lockDir}`);
-}
-var held = [];
-function trackLock(lock, holding) {
-  const index = held.findIndex((entry) => entry.token === lock.token && entry.host === lock.host);
-  if (holding && index < 0) held.push(lock);
-  if (!holding && index >= 0) held.splice(index, 1);
-  saveState("locks", JSON.stringify(held));
-}
-
-// src/phases/bytecode.ts
-function findPathLiteral(path4) {
-  return path4.replace(/[\\*?[\]]/g, "\\$&");
-}
-function clearBytecodeScript(root, keep) {
-  const pruned = keep.length > 0 ? sh`\( ${keep.flatMap((path4, index) => index === 0 ? ["-path", findPathLiteral(path4)] : ["-o", "-path", findPathLiteral(path4)])} \) -prune -o` : sh``;
-  return sh`count=$(find ${root} ${pruned} -type f \( -name '*.pyc' -o -name '*.pyo' \) -print | wc -l) || exit 1
-find ${root} ${pruned} -type d -name __pycache__ -prune -exec rm -rf -- {} + || exit 1
-find ${root} ${pruned} -type f \( -name '*.pyc' -o -name '*.pyo' \) -exec rm -f -- {} + || exit 1
-printf 'removed %s\n' "$count"`;
-}
-function removedCount(stdout) {
-  return Number(/removed\s+(\d+)/.exec(stdout)?.[1] ?? 0);
-}
-
-// src/phases/environment.ts
-function userCommandScript(command, launcher) {
-  return shFromEnvironment("VERIFIED_SSH_DEPLOY_COMMAND", command, launcher);
-}
-function exportEnvScript(ctx, releaseDir) {
-  const variables = [
-    ["DEPLOY_SHA", ctx.sha],
-    ["DEPLOY_RELEASE", releaseDir],
-    ["DEPLOY_TARGET", ctx.layout.target],
-    ...ctx.settings.env
-  ];
-  const venv = ctx.settings.pythonRequirements.length > 0 ? [sh`export VIRTUAL_ENV=${`${releaseDir}/.venv`}`, sh`export PATH="$VIRTUAL_ENV/bin:$PATH"`] : [];
-  return joinCode([
-    new ShellCode(`unset ${CONTROL_MARKER}`),
-    ...variables.map(([name, value]) => sh`export ${new ShellCode(name)}=${value}`),
-    ...venv
-  ]);
 }
 
 // src/source-tree.ts
@@ -50528,74 +50433,6 @@ function planTransfer(entries, base) {
     else send.push(entry);
   }
   return { send, copy };
-}
-
-// src/phases/upload.ts
-var import_tar_stream = __toESM(require_tar_stream(), 1);
-import { createReadStream as createReadStream2, existsSync as existsSync2, readFileSync as readFileSync2 } from "node:fs";
-import { join as join4 } from "node:path";
-import { pipeline } from "node:stream/promises";
-import { PassThrough as PassThrough3, Transform as Transform2 } from "node:stream";
-
-// src/parallel-gzip.ts
-import { Transform } from "node:stream";
-import { promisify } from "node:util";
-import { gzip } from "node:zlib";
-var gzipAsync = promisify(gzip);
-var SAMPLES = 4;
-var SAMPLE_BYTES = 4096;
-function looksIncompressible(segment) {
-  if (segment.length < SAMPLES * SAMPLE_BYTES * 2) return false;
-  const counts = new Uint32Array(256);
-  const step2 = Math.floor((segment.length - SAMPLE_BYTES) / (SAMPLES - 1));
-  for (let index = 0; index < SAMPLES; index++) {
-    const start = index * step2;
-    for (let offset = start; offset < start + SAMPLE_BYTES; offset++) counts[segment[offset]]++;
-  }
-  const total = SAMPLES * SAMPLE_BYTES;
-  let bits = 0;
-  for (const count of counts) if (count > 0) bits -= count / total * Math.log2(count / total);
-  return bits > 7.5;
-}
-function createParallelGzip(options) {
-  const segmentBytes = options.segmentBytes ?? 1024 * 1024;
-  const concurrency = options.concurrency ?? 4;
-  let pending2 = [];
-  let pendingBytes = 0;
-  const inFlight2 = [];
-  const cut = () => {
-    const segment = Buffer.concat(pending2, pendingBytes);
-    pending2 = [];
-    pendingBytes = 0;
-    const level = looksIncompressible(segment) ? 0 : options.level;
-    const member = gzipAsync(segment, { level, chunkSize: 256 * 1024 });
-    member.catch(() => void 0);
-    inFlight2.push(member);
-  };
-  return new Transform({
-    transform(chunk, _encoding, done) {
-      pending2.push(chunk);
-      pendingBytes += chunk.length;
-      if (pendingBytes < segmentBytes) {
-        done();
-        return;
-      }
-      cut();
-      if (inFlight2.length < concurrency) {
-        done();
-        return;
-      }
-      ;
-      inFlight2.shift().then((member) => done(null, member), done);
-    },
-    flush(done) {
-      if (pendingBytes > 0 || inFlight2.length === 0) cut();
-      const drain = async () => {
-        for (const member of inFlight2.splice(0)) this.push(await member);
-      };
-      drain().then(() => done(), done);
-    }
-  });
 }
 
 // src/phases/upload.ts
@@ -50815,7 +50652,7 @@ async function upload(ctx) {
     );
   }
   const isShared = under(settings.sharedPaths);
-  const stdin = new PassThrough3();
+  const stdin = new PassThrough2();
   let reported = () => void 0;
   const inspection = new Promise((resolve2) => reported = resolve2);
   let searched = 0;
@@ -50917,13 +50754,395 @@ ${base ?? ""}
   );
 }
 
+// src/phases/venv.ts
+import { createHash as createHash3 } from "node:crypto";
+import { readFileSync as readFileSync3 } from "node:fs";
+import { join as join5 } from "node:path";
+
+// src/phases/environment.ts
+function userCommandScript(command, launcher) {
+  return shFromEnvironment("VERIFIED_SSH_DEPLOY_COMMAND", command, launcher);
+}
+function exportEnvScript(ctx, releaseDir) {
+  const variables = [
+    ["DEPLOY_SHA", ctx.sha],
+    ["DEPLOY_RELEASE", releaseDir],
+    ["DEPLOY_TARGET", ctx.layout.target],
+    ...ctx.settings.env
+  ];
+  const venv = ctx.settings.pythonRequirements.length > 0 ? [sh`export VIRTUAL_ENV=${`${releaseDir}/.venv`}`, sh`export PATH="$VIRTUAL_ENV/bin:$PATH"`] : [];
+  return joinCode([
+    new ShellCode(`unset ${CONTROL_MARKER}`),
+    ...variables.map(([name, value]) => sh`export ${new ShellCode(name)}=${value}`),
+    ...venv
+  ]);
+}
+
+// src/phases/venv.ts
+var venvsDir = (layout) => `${layout.deployDir}/venvs`;
+var COMPLETE = ".complete";
+function requirementsHash(settings) {
+  const hash = createHash3("sha256").update(settings.pythonInstallCommand ?? "");
+  for (const path4 of settings.pythonRequirements) {
+    hash.update(`\0${path4}\0`);
+    hash.update(readFileSync3(join5(settings.source, path4)));
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+var VENV_EXIT = { python: 10, create: 11, install: 12, foreign: 13 };
+function venvScript(options) {
+  const { python, target, venvs, hash, tree, liveLink, environment, install } = options;
+  const here = (path4) => insideTarget(target, path4);
+  const foreign = liveLink ? sh`if { [ -e ${here(liveLink)} ] || [ -L ${here(liveLink)} ]; } && case $(readlink -- ${here(liveLink)} 2>/dev/null) in ${venvs}/*) false ;; *) true ;; esac; then
+  printf '%s exists and is not a link into %s\n' ${liveLink} ${venvs}; exit ${VENV_EXIT.foreign}
+fi` : sh`:`;
+  const link = here(`${tree}/.venv`);
+  return sh`cd -- ${target} || exit 1
+${foreign}
+# -I -S: no site import, so asking the version costs the interpreter's bare start-up only.
+version=$(${python} -I -S -c 'import sys; print(sys.implementation.name + "-%d.%d.%d" % sys.version_info[:3])' < /dev/null) || exit ${VENV_EXIT.python}
+key=${hash}-$version
+venv=${venvs}/$key
+if [ -f "$venv"/${COMPLETE} ]; then how=reused; else
+  how=built
+  mkdir -p -- ${here(venvs)} || exit 1
+  # Made by its name from inside venvs/: Python records the absolute path in the venv itself.
+  if ! (cd -- ${here(venvs)} && rm -rf -- "$key" && ${python} -m venv -- "$key") < /dev/null 2>&1; then
+    (cd -- ${here(venvs)} && rm -rf -- "$key"); exit ${VENV_EXIT.create}
+  fi
+fi
+rm -rf -- ${link} && ln -s -- "$venv" ${link} || exit 1
+if [ "$how" = built ]; then
+  if ! (cd -- ${tree} || exit 1
+    ${environment}
+    ${userCommandScript(install)} < /dev/null 2>&1); then
+    rm -rf -- ${here(venvs)}/"$key" ${link}; exit ${VENV_EXIT.install}
+  fi
+  : > "$venv"/${COMPLETE} || exit 1
+fi
+printf 'venv %s %s\n' "$key" "$how"`;
+}
+async function prepareVenv(ctx) {
+  const { settings, session, layout, report } = ctx;
+  const venvs = venvsDir(layout);
+  const started = Date.now();
+  const result = await session.remote.run(
+    venvScript({
+      python: settings.python,
+      target: layout.target,
+      venvs,
+      hash: requirementsHash(settings),
+      tree: ctx.releaseDir,
+      liveLink: settings.strategy === "in-place" ? `${layout.target}/.venv` : void 0,
+      environment: exportEnvScript(ctx, ctx.releaseDir),
+      install: settings.pythonInstallCommand
+    }),
+    { phase: "prepare", timeoutSeconds: 3600, echo: true, allowFailure: true }
+  );
+  const tail = lastLines(result.stdout, 20);
+  switch (result.code) {
+    case 0:
+      break;
+    case VENV_EXIT.python:
+      throw new Error(
+        `python-requirements: '${settings.python}' does not run on ${ctx.label}; install Python there or set the python input:
+${lastLines(result.stderr, 10)}`
+      );
+    case VENV_EXIT.create:
+      throw new Error(
+        `python-requirements: '${settings.python} -m venv' failed on ${ctx.label} (on Debian and Ubuntu, install python3-venv). Nothing was stopped:
+${tail}`
+      );
+    case VENV_EXIT.install:
+      throw new Error(
+        `python-install-command failed: '${settings.pythonInstallCommand}' in a new venv. The half-built venv was removed and the old service still serves. Its last lines:
+${tail}`
+      );
+    case VENV_EXIT.foreign:
+      throw new Error(
+        `in-place: ${layout.target}/.venv is not one the action made; python-requirements links .venv to the release's environment in ${venvs}. Move it away (e.g. mv .venv .venv.old), then deploy again. Nothing was stopped.`
+      );
+    default:
+      throw new Error(
+        `setting up the venv failed (exit ${result.code}): ${lastLines(result.stderr || result.stdout, 20)}`
+      );
+  }
+  const [, key, how] = /^venv (\S+) (built|reused)$/m.exec(result.stdout) ?? [];
+  report.venvReused = how === "reused";
+  info(
+    how === "reused" ? `Reused the venv ${venvs}/${key}: the dependency files, install command and Python are unchanged` : `Built the venv ${venvs}/${key} in ${((Date.now() - started) / 1e3).toFixed(1)} s`
+  );
+}
+
+// src/phases/prune.ts
+function releasesToPrune(releases, keep, protect) {
+  const newestFirst = [...new Set(releases)].sort().reverse();
+  return newestFirst.slice(keep).filter((name) => !protect.includes(name));
+}
+function pruneScript(layout, doomed) {
+  const here = relativeToTarget(layout);
+  return joinCode([
+    sh`cd -- ${layout.target} || exit 1`,
+    ...doomed.map(
+      (name) => sh`rm -rf -- ${`${here.releasesDir}/${name}`} ${manifestPath(here, name)}`
+    )
+  ]);
+}
+function discardReleaseScript(layout, release) {
+  const here = relativeToTarget(layout);
+  const dir = `${here.releasesDir}/${release}`;
+  return sh`cd -- ${layout.target} || exit 1
+if [ "$(readlink current 2>/dev/null)" != ${`releases/${release}`} ] && [ -d ${dir} ]; then
+  rm -rf -- ${dir} ${manifestPath(here, release)} && echo discarded
+fi`;
+}
+async function discardRelease(ctx) {
+  const { stdout } = await ctx.session.remote.run(discardReleaseScript(ctx.layout, ctx.release), {
+    phase: "prune",
+    timeoutSeconds: 300
+  });
+  if (/^discarded$/m.test(stdout)) info(`Removed the failed release ${ctx.release}`);
+}
+function pruneVenvsScript(layout) {
+  const here = relativeToTarget(layout);
+  const venvs = venvsDir(here);
+  return sh`cd -- ${layout.target} || exit 1
+[ -d ${venvs} ] || exit 0
+linked=$(for link in ${here.releasesDir}/*/.venv ./.venv ${`${here.deployDir}/${IN_PLACE_TREE}/.venv`}; do readlink -- "$link" 2>/dev/null; done)
+for venv in ${venvs}/* ${venvs}/.[!.]*; do
+  [ -e "$venv" ] || continue
+  used=
+  while IFS= read -r path; do [ "$path" != ${venvsDir(layout)}/"\${venv##*/}" ] || used=1; done <<EOF
+$linked
+EOF
+  [ -z "$used" ] || continue
+  rm -rf -- "$venv" && printf 'removed-venv %s\n' "\${venv##*/}"
+done`;
+}
+async function prune(ctx) {
+  const { settings, session, layout } = ctx;
+  const doomed = settings.strategy === "releases" ? releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [
+    ctx.release
+  ]) : [];
+  const venvs = settings.pythonRequirements.length > 0;
+  if (doomed.length === 0 && !venvs) {
+    info("Nothing to prune");
+    return;
+  }
+  const { stdout } = await session.remote.run(
+    joinCode([pruneScript(layout, doomed), ...venvs ? [pruneVenvsScript(layout)] : []]),
+    { phase: "prune", timeoutSeconds: 300 }
+  );
+  info(
+    doomed.length > 0 ? `Removed old release(s): ${doomed.join(", ")}` : "No release to prune"
+  );
+  const removed = [...stdout.matchAll(/^removed-venv (.+)$/gm)].map((match) => match[1]);
+  if (venvs)
+    info(
+      removed.length > 0 ? `Removed venv(s) no kept release uses: ${removed.join(", ")}` : "Every venv is still used by a kept release"
+    );
+}
+
+// src/phases/lock.ts
+var LOCK_BUSY = 75;
+var HEARTBEAT_SECONDS = 2;
+var HEARTBEAT_STALE_SECONDS = 30;
+function lockOwner(sha, run2, now = /* @__PURE__ */ new Date()) {
+  return {
+    run: run2,
+    sha,
+    time: now.toISOString(),
+    token: randomBytes2(12).toString("hex")
+  };
+}
+function acquireLockScript(layout, owner, timeoutSeconds) {
+  const here = relativeToTarget(layout);
+  const ownerFile = `${here.lockDir}/owner`;
+  const pending2 = `${here.deployDir}/lock-owner.${owner.token}`;
+  return sh`${enterTargetScript(layout.target)}
+mkdir -p -- ${here.deployDir} || exit 1
+if ! printf '%s\n' ${JSON.stringify(owner)} 2>/dev/null > ${pending2}; then
+  rm -f -- ${pending2}
+  printf 'could not write %s: the disk is full, or the deploy user may not write there\n' ${`${layout.deployDir}/lock-owner.${owner.token}`} >&2
+  exit 1
+fi
+${staleLockFunction(here)}
+waited=0
+while ! made=$(mkdir -- ${here.lockDir} 2>&1); do
+  if [ ! -d ${here.lockDir} ]; then rm -f -- ${pending2}; printf '%s\n' "$made" >&2; exit 1; fi
+  if dead=$(stale_lock); then
+    # Moved aside (atomic, so two waiters never both break it), then checked to be the lock judged.
+    aside=${here.deployDir}/lock.dead-${owner.token}
+    if mv -- ${here.lockDir} "$aside" 2>/dev/null; then
+      read -r moved < "$aside/owner" 2>/dev/null || moved=
+      if [ "$moved" = "$dead" ]; then
+        printf 'broken %s\n' "$dead"
+        printf 'left %s%s\n' "$(readlink current 2>/dev/null)" "$( [ -e current/${UNVERIFIED_MARK} ] && echo ' (unverified)')"
+        rm -rf -- "$aside"
+      else
+        mv -T -- "$aside" ${here.lockDir} 2>/dev/null || rm -rf -- "$aside"
+      fi
+    fi
+    continue
+  fi
+  if [ "$((waited % 10))" = 0 ]; then printf 'waiting for the deploy lock (%s of %s s), held by: %s\n' "$waited" ${timeoutSeconds} "$(cat < ${ownerFile} 2>/dev/null)"; fi
+  if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending2}; printf 'owner %s\n' "$(cat < ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
+  # The session that ran this is gone (a cancelled job): stop waiting, or the lock is taken for nobody.
+  if [ ! -d "/proc/$PPID" ]; then rm -f -- ${pending2}; exit 1; fi
+  sleep 1
+  waited=$((waited + 1))
+done
+mv -f -- ${pending2} ${ownerFile} || { rmdir -- ${here.lockDir}; rm -f -- ${pending2}; exit 1; }
+${beatScript(here)}`;
+}
+var LOCK_LOST = 7;
+function lockFenceScript(layout, token) {
+  return sh`read -r owner < ${`${relativeToTarget(layout).lockDir}/owner`} 2>/dev/null || owner=
+case $owner in *${token}*) ;; *)
+  printf '@@error the deploy lock is no longer this run'"'"'s (held by: %s): another deploy broke it after this run sent no heartbeat for %s s. Nothing was stopped\n' "\${owner:-nobody}" ${HEARTBEAT_STALE_SECONDS}
+  exit ${LOCK_LOST} ;;
+esac`;
+}
+function beatScript(here) {
+  return sh`read -r up _ < /proc/uptime; printf '%-12s\n' "\${up%.*}" 1<> ${`${here.lockDir}/heartbeat`}`;
+}
+function staleLockFunction(here) {
+  const beat = `${here.lockDir}/heartbeat`;
+  return sh`stale_lock() {
+  read -r beat < ${beat} 2>/dev/null || return 1
+  case $beat in '' | *[!0-9]*) return 1 ;; esac
+  read -r up _ < /proc/uptime; up=\${up%.*}
+  [ "$beat" -gt "$up" ] || [ "$((up - beat))" -ge ${HEARTBEAT_STALE_SECONDS} ] || return 1
+  step=$(sed -n 's/^@@pid //p' < ${here.restartLog} 2>/dev/null | head -n 1)
+  if [ -n "$step" ] && [ -d "/proc/$step" ] && ! grep -q '^@@exit ' < ${here.restartLog}; then return 1; fi
+  # The run's watchdog (watchdog.ts) undoes its release and frees the lock itself.
+  read -r watchdog < ${`${here.lockDir}/watchdog.pid`} 2>/dev/null || watchdog=
+  case $watchdog in '' | *[!0-9]*) ;; *) [ ! -d "/proc/$watchdog" ] || return 1 ;; esac
+  read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || return 1
+  printf '%s\n' "$owner"
+}`;
+}
+function heartbeatScript(layout, token) {
+  const here = relativeToTarget(layout);
+  return sh`cd -- ${layout.target} || exit 1
+while IFS= read -r _; do
+  read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || exit 0
+  case $owner in *${token}*) ;; *) exit 0 ;; esac
+  ${beatScript(here)}
+done`;
+}
+function startHeartbeat(session, layout, token) {
+  let beats;
+  let on;
+  const open2 = () => {
+    beats?.end();
+    on = session.remote;
+    const stream = new PassThrough3();
+    beats = stream;
+    on.run(heartbeatScript(layout, token), {
+      phase: "lock",
+      timeoutSeconds: 24 * 3600,
+      stdin: stream,
+      allowFailure: true
+    }).catch(() => void 0);
+  };
+  open2();
+  const timer = setInterval(() => {
+    if (on !== session.remote && !session.remote.lost) open2();
+    beats?.write("\n");
+  }, HEARTBEAT_SECONDS * 1e3);
+  timer.unref();
+  return {
+    stop: () => {
+      clearInterval(timer);
+      beats?.end();
+    }
+  };
+}
+function releaseLockScript(lock) {
+  const target = parentOf(parentOf(lock.lockDir));
+  const discard = lock.release ? sh`(${discardReleaseScript(remoteLayout(target), lock.release)})` : sh`:`;
+  return sh`${waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS)}
+${journalFunction("journal", lock.token)}
+if cd -- ${lock.lockDir} 2>/dev/null && grep -qF -- ${lock.token} owner 2>/dev/null; then
+  ${discard}
+  cd .. && rm -rf -- lock && echo released && journal released the lock
+elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat < owner 2>/dev/null)"
+else echo gone; fi`;
+}
+function releaseOutcome(lock, stdout) {
+  if (/^released$/m.test(stdout))
+    return `Released ${lock.lockDir}${/^discarded$/m.test(stdout) ? `, and removed the run's release ${lock.release}, which is not live` : ""}`;
+  const other = /^other (.*)$/m.exec(stdout);
+  if (other)
+    return `Left ${lock.lockDir} alone: it is held by another deploy now (${describeOwner(other[1])})`;
+  return `${lock.lockDir} was already gone`;
+}
+function describeOwner(text) {
+  try {
+    const owner = JSON.parse(text);
+    return `${owner.run} (deploying ${owner.sha.slice(0, 12)}, since ${owner.time})`;
+  } catch {
+    return text.trim() || "an unknown owner (the owner file is empty)";
+  }
+}
+async function acquireLock(remote, layout, owner, timeoutSeconds) {
+  const result = await remote.run(acquireLockScript(layout, owner, timeoutSeconds), {
+    phase: "lock",
+    timeoutSeconds: timeoutSeconds + 30,
+    echo: true,
+    allowFailure: true
+  });
+  for (const [, dead] of result.stdout.matchAll(/^broken (.*)$/gm)) {
+    const left = /^left (.*)$/m.exec(result.stdout)?.[1];
+    warning(
+      `Broke the deploy lock of ${describeOwner(dead)}: its runner sent no heartbeat for ${HEARTBEAT_STALE_SECONDS} s and no host step of its is running (the runner died or froze). It left current -> ${left || "(none)"}; this deploy goes on from there.`,
+      { title: "Dead deploy lock broken" }
+    );
+  }
+  if (result.code === LOCK_BUSY) {
+    const held2 = /^owner (.*)$/m.exec(result.stdout)?.[1] ?? "";
+    throw new Error(
+      `another deploy holds ${layout.lockDir}: ${describeOwner(held2)}. Waited ${timeoutSeconds} s (lock-timeout). If no deploy is running, remove that directory on the host.`
+    );
+  }
+  if (result.code !== 0) {
+    throw new Error(
+      `could not take ${layout.lockDir} (exit ${result.code}): ${result.stderr.trim()}`
+    );
+  }
+  info(`Holding ${layout.lockDir}`);
+}
+var held = [];
+function trackLock(lock, holding) {
+  const index = held.findIndex((entry) => entry.token === lock.token && entry.host === lock.host);
+  if (holding && index < 0) held.push(lock);
+  if (!holding && index >= 0) held.splice(index, 1);
+  saveState("locks", JSON.stringify(held));
+}
+
+// src/phases/bytecode.ts
+function findPathLiteral(path4) {
+  return path4.replace(/[\\*?[\]]/g, "\\$&");
+}
+function clearBytecodeScript(root, keep) {
+  const pruned = keep.length > 0 ? sh`\( ${keep.flatMap((path4, index) => index === 0 ? ["-path", findPathLiteral(path4)] : ["-o", "-path", findPathLiteral(path4)])} \) -prune -o` : sh``;
+  return sh`count=$(find ${root} ${pruned} -type f \( -name '*.pyc' -o -name '*.pyo' \) -print | wc -l) || exit 1
+find ${root} ${pruned} -type d -name __pycache__ -prune -exec rm -rf -- {} + || exit 1
+find ${root} ${pruned} -type f \( -name '*.pyc' -o -name '*.pyo' \) -exec rm -f -- {} + || exit 1
+printf 'removed %s\n' "$count"`;
+}
+function removedCount(stdout) {
+  return Number(/removed\s+(\d+)/.exec(stdout)?.[1] ?? 0);
+}
+
 // src/phases/switch.ts
 function switchCurrentScript(layout, release, token) {
   const temporary = `${layout.deployDir}/current.tmp-${token}`;
   return sh`ln -sfn -- ${`releases/${release}`} ${temporary} && mv -Tf -- ${temporary} ${layout.current}`;
 }
 function releasesLogScript(layout, entry) {
-  return sh`printf '%s\n' ${JSON.stringify(entry)} >> ${layout.releasesLog}`;
+  return sh`{ printf '%s\n' ${JSON.stringify(entry)} 2>/dev/null >> ${layout.releasesLog} || printf 'could not append to %s (the disk may be full)\n' ${layout.releasesLog}; }`;
 }
 function listTreesScript(staging, shipped, target, sharedPaths) {
   const kept = ["./.deploy", ...sharedPaths.map((path4) => `./${path4}`)].flatMap(
@@ -51063,112 +51282,14 @@ ${tarCopyScript(staging, ".")} || exit 1
 printf 'Synced the new tree into %s; removed %s path(s) an earlier deploy shipped that the source no longer has\n' ${layout.target} "$((removed))"
 ${bytecode}
 rm -rf -- ${tree} && mv -- ${staging} ${tree} && mv -f -- ${manifestPath(layout, "staging")} ${manifestPath(layout, "tree")} && rm -f -- ${lists.files} ${lists.dirs} || exit 1
-${releasesLogScript(layout, logEntry(ctx))} || exit 1`;
+${releasesLogScript(layout, logEntry(ctx))}`;
 }
 function switchBody(ctx, token) {
   if (ctx.settings.strategy === "in-place") return syncInPlaceBody(ctx);
   const layout = relativeToTarget(ctx.layout);
-  return sh`${switchCurrentScript(layout, ctx.release, token)} && ${releasesLogScript(layout, logEntry(ctx))} || exit 1
+  return sh`${switchCurrentScript(layout, ctx.release, token)} || exit 1
+${releasesLogScript(layout, logEntry(ctx))}
 printf '%s -> releases/%s\n' ${ctx.layout.current} ${ctx.release}`;
-}
-
-// src/phases/venv.ts
-import { createHash as createHash3 } from "node:crypto";
-import { readFileSync as readFileSync3 } from "node:fs";
-import { join as join5 } from "node:path";
-var venvsDir = (layout) => `${layout.deployDir}/venvs`;
-var COMPLETE = ".complete";
-function requirementsHash(settings) {
-  const hash = createHash3("sha256").update(settings.pythonInstallCommand ?? "");
-  for (const path4 of settings.pythonRequirements) {
-    hash.update(`\0${path4}\0`);
-    hash.update(readFileSync3(join5(settings.source, path4)));
-  }
-  return hash.digest("hex").slice(0, 16);
-}
-var VENV_EXIT = { python: 10, create: 11, install: 12, foreign: 13 };
-function venvScript(options) {
-  const { python, target, venvs, hash, tree, liveLink, environment, install } = options;
-  const here = (path4) => insideTarget(target, path4);
-  const foreign = liveLink ? sh`if { [ -e ${here(liveLink)} ] || [ -L ${here(liveLink)} ]; } && case $(readlink -- ${here(liveLink)} 2>/dev/null) in ${venvs}/*) false ;; *) true ;; esac; then
-  printf '%s exists and is not a link into %s\n' ${liveLink} ${venvs}; exit ${VENV_EXIT.foreign}
-fi` : sh`:`;
-  const link = here(`${tree}/.venv`);
-  return sh`cd -- ${target} || exit 1
-${foreign}
-# -I -S: no site import, so asking the version costs the interpreter's bare start-up only.
-version=$(${python} -I -S -c 'import sys; print(sys.implementation.name + "-%d.%d.%d" % sys.version_info[:3])' < /dev/null) || exit ${VENV_EXIT.python}
-key=${hash}-$version
-venv=${venvs}/$key
-if [ -f "$venv"/${COMPLETE} ]; then how=reused; else
-  how=built
-  mkdir -p -- ${here(venvs)} || exit 1
-  # Made by its name from inside venvs/: Python records the absolute path in the venv itself.
-  if ! (cd -- ${here(venvs)} && rm -rf -- "$key" && ${python} -m venv -- "$key") < /dev/null 2>&1; then
-    (cd -- ${here(venvs)} && rm -rf -- "$key"); exit ${VENV_EXIT.create}
-  fi
-fi
-rm -rf -- ${link} && ln -s -- "$venv" ${link} || exit 1
-if [ "$how" = built ]; then
-  if ! (cd -- ${tree} || exit 1
-    ${environment}
-    ${userCommandScript(install)} < /dev/null 2>&1); then
-    rm -rf -- ${here(venvs)}/"$key" ${link}; exit ${VENV_EXIT.install}
-  fi
-  : > "$venv"/${COMPLETE} || exit 1
-fi
-printf 'venv %s %s\n' "$key" "$how"`;
-}
-async function prepareVenv(ctx) {
-  const { settings, session, layout, report } = ctx;
-  const venvs = venvsDir(layout);
-  const started = Date.now();
-  const result = await session.remote.run(
-    venvScript({
-      python: settings.python,
-      target: layout.target,
-      venvs,
-      hash: requirementsHash(settings),
-      tree: ctx.releaseDir,
-      liveLink: settings.strategy === "in-place" ? `${layout.target}/.venv` : void 0,
-      environment: exportEnvScript(ctx, ctx.releaseDir),
-      install: settings.pythonInstallCommand
-    }),
-    { phase: "prepare", timeoutSeconds: 3600, echo: true, allowFailure: true }
-  );
-  const tail = lastLines(result.stdout, 20);
-  switch (result.code) {
-    case 0:
-      break;
-    case VENV_EXIT.python:
-      throw new Error(
-        `python-requirements: '${settings.python}' does not run on ${ctx.label}; install Python there or set the python input:
-${lastLines(result.stderr, 10)}`
-      );
-    case VENV_EXIT.create:
-      throw new Error(
-        `python-requirements: '${settings.python} -m venv' failed on ${ctx.label} (on Debian and Ubuntu, install python3-venv). Nothing was stopped:
-${tail}`
-      );
-    case VENV_EXIT.install:
-      throw new Error(
-        `python-install-command failed: '${settings.pythonInstallCommand}' in a new venv. The half-built venv was removed and the old service still serves. Its last lines:
-${tail}`
-      );
-    case VENV_EXIT.foreign:
-      throw new Error(
-        `in-place: ${layout.target}/.venv is not one the action made; python-requirements links .venv to the release's environment in ${venvs}. Move it away (e.g. mv .venv .venv.old), then deploy again. Nothing was stopped.`
-      );
-    default:
-      throw new Error(
-        `setting up the venv failed (exit ${result.code}): ${lastLines(result.stderr || result.stdout, 20)}`
-      );
-  }
-  const [, key, how] = /^venv (\S+) (built|reused)$/m.exec(result.stdout) ?? [];
-  report.venvReused = how === "reused";
-  info(
-    how === "reused" ? `Reused the venv ${venvs}/${key}: the dependency files, install command and Python are unchanged` : `Built the venv ${venvs}/${key} in ${((Date.now() - started) / 1e3).toFixed(1)} s`
-  );
 }
 
 // src/phases/prepare.ts
@@ -51266,75 +51387,6 @@ ${userCommandScript(settings.prepareCommand)} < /dev/null`,
   }
   if (settings.pythonImportCheck) await checkImport(ctx);
   if (settings.strategy === "in-place") await planInPlaceSync(ctx);
-}
-
-// src/phases/prune.ts
-function releasesToPrune(releases, keep, protect) {
-  const newestFirst = [...new Set(releases)].sort().reverse();
-  return newestFirst.slice(keep).filter((name) => !protect.includes(name));
-}
-function pruneScript(layout, doomed) {
-  const here = relativeToTarget(layout);
-  return joinCode([
-    sh`cd -- ${layout.target} || exit 1`,
-    ...doomed.map(
-      (name) => sh`rm -rf -- ${`${here.releasesDir}/${name}`} ${manifestPath(here, name)}`
-    )
-  ]);
-}
-function discardReleaseScript(layout, release) {
-  const here = relativeToTarget(layout);
-  const dir = `${here.releasesDir}/${release}`;
-  return sh`cd -- ${layout.target} || exit 1
-if [ "$(readlink current 2>/dev/null)" != ${`releases/${release}`} ] && [ -d ${dir} ]; then
-  rm -rf -- ${dir} ${manifestPath(here, release)} && echo discarded
-fi`;
-}
-async function discardRelease(ctx) {
-  const { stdout } = await ctx.session.remote.run(discardReleaseScript(ctx.layout, ctx.release), {
-    phase: "prune",
-    timeoutSeconds: 300
-  });
-  if (/^discarded$/m.test(stdout)) info(`Removed the failed release ${ctx.release}`);
-}
-function pruneVenvsScript(layout) {
-  const here = relativeToTarget(layout);
-  const venvs = venvsDir(here);
-  return sh`cd -- ${layout.target} || exit 1
-[ -d ${venvs} ] || exit 0
-linked=$(for link in ${here.releasesDir}/*/.venv ./.venv ${`${here.deployDir}/${IN_PLACE_TREE}/.venv`}; do readlink -- "$link" 2>/dev/null; done)
-for venv in ${venvs}/* ${venvs}/.[!.]*; do
-  [ -e "$venv" ] || continue
-  used=
-  while IFS= read -r path; do [ "$path" != ${venvsDir(layout)}/"\${venv##*/}" ] || used=1; done <<EOF
-$linked
-EOF
-  [ -z "$used" ] || continue
-  rm -rf -- "$venv" && printf 'removed-venv %s\n' "\${venv##*/}"
-done`;
-}
-async function prune(ctx) {
-  const { settings, session, layout } = ctx;
-  const doomed = settings.strategy === "releases" ? releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [
-    ctx.release
-  ]) : [];
-  const venvs = settings.pythonRequirements.length > 0;
-  if (doomed.length === 0 && !venvs) {
-    info("Nothing to prune");
-    return;
-  }
-  const { stdout } = await session.remote.run(
-    joinCode([pruneScript(layout, doomed), ...venvs ? [pruneVenvsScript(layout)] : []]),
-    { phase: "prune", timeoutSeconds: 300 }
-  );
-  info(
-    doomed.length > 0 ? `Removed old release(s): ${doomed.join(", ")}` : "No release to prune"
-  );
-  const removed = [...stdout.matchAll(/^removed-venv (.+)$/gm)].map((match) => match[1]);
-  if (venvs)
-    info(
-      removed.length > 0 ? `Removed venv(s) no kept release uses: ${removed.join(", ")}` : "Every venv is still used by a kept release"
-    );
 }
 
 // src/phases/restart.ts
@@ -51507,7 +51559,10 @@ record_state() {
       separator=,
     done
     printf '\n  ]\n}\n'
-  } > "$1.tmp" && (cd -- "${"$"}{1%/*}" && mv -f -- "${"$"}{1##*/}.tmp" "${"$"}{1##*/}")
+  } 2>/dev/null > "$1.tmp" && (cd -- "${"$"}{1%/*}" && mv -f -- "${"$"}{1##*/}.tmp" "${"$"}{1##*/}") && return
+  # A full disk: no half-written file stays; the next stop finds the service by its marker.
+  (cd -- "${"$"}{1%/*}" && rm -f -- "${"$"}{1##*/}.tmp")
+  printf 'could not record the service'"'"'s processes in %s (the disk may be full); the next stop finds them by their DEPLOY_TARGET marker\n' "$1"
 }`}`);
 
 // src/phases/stop.ts
@@ -51685,7 +51740,7 @@ function detachedStartBody(start) {
   const stateFile = insideTarget(target, start.stateFile);
   return sh`[ -d ${parentOf(log)} ] || mkdir -p -- ${parentOf(log)} || exit 1
 header="=== $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release "${release}" ("${sha}") [$$]"
-printf '\n%s\n' "$header" >> ${log} || exit 1
+printf '\n%s\n' "$header" 2>/dev/null >> ${log} || printf 'could not write to %s (the disk may be full)\n' ${start.log}
 (
 cd -- ${live} || exit 1
 ${environment}
@@ -51791,8 +51846,8 @@ async function diedFailure(ctx, result, died) {
   const cause = command ? `${command[0].toUpperCase()}${command.slice(1)} is the likely cause: it matches the action's own processes as well as the service's (e.g. pkill -f sh, kill -9 -1, pkill -u USER). A stop-command only needs to stop what the action cannot find itself: it already stops every process carrying DEPLOY_TARGET=${layout.target}, and process-match finds a service started elsewhere.` : "Something on the host killed it (kill -9 -1, the OOM killer, a reboot).";
   return `the action's own host step${died.pid ? ` (PID ${died.pid})` : ""} was killed${signal ? ` by ${signal}` : ""} during ${result.lastPhase}, before it finished. ${cause} On the host now: ${await describeHostNow(ctx)}. The step's output is in ${layout.restartLog}.`;
 }
-async function restartService(ctx, switchTo, timings) {
-  const { settings, session, layout, label } = ctx;
+function restartPhases(ctx, switchTo, afterStart) {
+  const { layout } = ctx;
   const phases = [
     { phase: "stop", body: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]) },
     { phase: "wait-for-exit", body: waitForExitBody(waitParameters(ctx)) }
@@ -51800,8 +51855,18 @@ async function restartService(ctx, switchTo, timings) {
   if (switchTo) {
     const switching = sh`printf '@@data release %s\n' ${ctx.release}
 ${switchTo}`;
-    phases.push({ phase: "switch", body: switching }, { phase: "start", body: startBody(ctx) });
+    const start = afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx);
+    phases.push({ phase: "switch", body: switching }, { phase: "start", body: start });
   }
+  return phases;
+}
+function restartPrelude(layout) {
+  return sh`${SERVICE_FUNCTIONS}
+cd -- ${layout.target} || exit 1`;
+}
+async function restartService(ctx, switchTo, timings, afterStart) {
+  const { settings, session, layout, label } = ctx;
+  const phases = restartPhases(ctx, switchTo, afterStart);
   const entry = {
     host: session.address.host,
     port: session.address.port,
@@ -51809,9 +51874,7 @@ ${switchTo}`;
     outFile: layout.restartLog
   };
   const sentAt = Date.now();
-  const prelude = sh`${SERVICE_FUNCTIONS}
-cd -- ${layout.target} || exit 1`;
-  const result = await runHostStep(phases, prelude, {
+  const result = await runHostStep(phases, restartPrelude(layout), {
     label,
     remote: session.remote,
     outFile: entry.outFile,
@@ -52209,12 +52272,6 @@ async function verifyService(ctx, sha, restart, previousVersion) {
     info(`Still ${confirmed.commit} after ${settings.stableForSeconds} s (stable-for)`);
   }
   checkVersionGuards(ctx, confirmed.version, previousVersion);
-  if (settings.strategy === "releases") {
-    await ctx.session.remote.run(sh`cd -- ${ctx.releaseDir} && rm -f -- ${UNVERIFIED_MARK}`, {
-      phase: "verify",
-      timeoutSeconds: 30
-    });
-  }
   return {
     commit: confirmed.commit,
     version: confirmed.version,
@@ -52248,11 +52305,185 @@ async function runningVersion(ctx) {
   return seen.version;
 }
 
-// src/phases/rollback.ts
-function markBadScript(layout, failed, reason, previous, stampFile) {
+// src/phases/watchdog.ts
+var WATCHDOG_GRACE_SECONDS = 30;
+var JOURNAL_RESERVE = 65536;
+var JOURNAL_LINES = 2e3;
+function watchdogBudgetSeconds(ctx) {
+  const { settings } = ctx;
+  return settings.versionTimeoutSeconds + settings.stableForSeconds + WATCHDOG_GRACE_SECONDS;
+}
+function watchdogScript(ctx, fallback) {
+  const { layout, settings, release, lockToken } = ctx;
+  const reason = `not confirmed by its run (${ctx.run})`;
+  const undoStep = hostStepScript(
+    restartPhases(fallbackContext(ctx, fallback), switchBackScript(ctx, fallback, reason, "host")),
+    restartPrelude(layout)
+  );
+  const here = relativeToTarget(layout);
+  const lock = here.lockDir;
+  const budget = watchdogBudgetSeconds(ctx);
+  return sh`${SERVICE_FUNCTIONS}
+cd -- ${layout.target} || exit 1
+${journalFunction(here.journal, lockToken)}
+ours() { read -r owner < ${`${lock}/owner`} 2>/dev/null && case $owner in *${lockToken}*) true ;; *) false ;; esac; }
+now_s; deadline=$((now + ${budget}))
+while :; do
+  [ -d ${`${lock}/provisional`} ] && ours || exit 0
+  now_s
+  if [ "$now" -ge "$deadline" ]; then
+    read -r beat < ${`${lock}/heartbeat`} 2>/dev/null || beat=0
+    case $beat in '' | *[!0-9]*) beat=0 ;; esac
+    [ "$((now - beat))" -lt ${HEARTBEAT_STALE_SECONDS} ] || break
+  fi
+  sleep 1
+done
+mv -T -- ${`${lock}/provisional`} ${`${lock}/undo`} 2>/dev/null || exit 0
+journal undo ${release}: not confirmed within ${budget} s of its start, and the runner sent no heartbeat for ${HEARTBEAT_STALE_SECONDS} s. Returning to ${fallback.release}
+mark=$(awk -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" '{ printf "%d\n", $1 * hz }' < /proc/uptime)
+(${followScript(here.restartLog, undoStep)}) > /dev/null 2>&1
+status=$?
+if [ "$status" -eq 0 ]; then
+  waited=0
+  while :; do
+    missing=
+    for port in ${settings.ports}; do
+      fresh=
+      for pid in $(port_pids "$port"); do start=$(start_of "$pid"); [ -n "$start" ] && [ "$start" -ge "$mark" ] && fresh=1; done
+      [ -n "$fresh" ] || missing="$missing $port"
+    done
+    if [ -z "$missing" ] || [ "$waited" -ge ${settings.versionTimeoutSeconds} ]; then break; fi
+    sleep 1; waited=$((waited + 1))
+  done
+  if [ -z "$missing" ]; then journal undone ${fallback.release} ${fallback.sha}: started it, and new processes hold its ports
+  else journal undo-failed ${fallback.release}: started it, but no new process holds port"$missing" after ${settings.versionTimeoutSeconds} s
+  fi
+else
+  journal undo-failed ${fallback.release}: the restart step exited with "$status" \(${layout.restartLog}\)
+fi
+${discardReleaseScript(layout, release)} > /dev/null
+ours && (cd -- ${here.deployDir} && rm -rf -- lock) && journal released the lock`;
+}
+function launchWatchdogScript(ctx) {
+  const { layout, release, lockToken } = ctx;
+  const here = relativeToTarget(layout);
+  const lock = here.lockDir;
+  const script = sh`"$(cat < ${`${lock}/watchdog.sh`})"`;
+  return sh`${journalFunction(here.journal, lockToken)}
+journal started ${release}
+if [ -f ${`${lock}/watchdog.sh`} ] && [ -d ${`${lock}/provisional`} ]; then
+  ${shFromEnvironment("VERIFIED_SSH_DEPLOY_WATCHDOG", script, sh`setsid`)} < /dev/null > /dev/null 2>&1 &
+  printf '%-12s\n' "$!" 1<> ${`${lock}/watchdog.pid`}
+  printf 'Watchdog %s: unless this run confirms %s within %s s with its runner alive, the host returns to the last verified release\n' "$!" ${release} ${watchdogBudgetSeconds(ctx)}
+fi`;
+}
+function armScript(ctx, fallback) {
+  const { layout, release, lockToken } = ctx;
+  const here = relativeToTarget(layout);
+  const lock = here.lockDir;
   return sh`cd -- ${layout.target} || exit 1
-printf '%s\n' ${reason} > ${`releases/${failed}/BAD_RELEASE`} || exit 1
-verified() { [ -n "$1" ] && [ "$1" != ${failed} ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/"${UNVERIFIED_MARK} ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
+${journalFunction(here.journal, lockToken)}
+if ! { cat > ${`${lock}/watchdog.sh.tmp`} && mv -f -- ${`${lock}/watchdog.sh.tmp`} ${`${lock}/watchdog.sh`}; }; then
+  rm -f -- ${`${lock}/watchdog.sh.tmp`}; exit 1
+fi
+printf '%-12s\n' - > ${`${lock}/watchdog.pid`} && mkdir -p -- ${`${lock}/provisional`} || exit 1
+if [ "$(wc -l < ${here.journal} 2>/dev/null || echo 0)" -gt ${JOURNAL_LINES} ]; then
+  { tail -n ${JOURNAL_LINES / 2} < ${here.journal} > ${`${here.journal}.tmp`} && mv -f -- ${`${here.journal}.tmp`} ${here.journal}; } 2>/dev/null || rm -f -- ${`${here.journal}.tmp`}
+fi
+: >> ${here.journal} && { fallocate -n -l ${JOURNAL_RESERVE} ${here.journal} 2>/dev/null || :; }
+journal armed ${release}: falls back to ${fallback.release}`;
+}
+async function armWatchdog(ctx) {
+  const { settings, session, layout, label } = ctx;
+  if (settings.strategy !== "releases" || !settings.rollbackOnFailure) return false;
+  const found = await session.remote.run(
+    sh`cd -- ${layout.target} || exit 1
+${fallbackScript(ctx.release, ctx.previousRelease, settings.stampFile)}`,
+    { phase: "prepare", timeoutSeconds: 60 }
+  );
+  const fallback = parseFallback(found.stdout);
+  if (!fallback) return false;
+  const script = watchdogScript(ctx, fallback);
+  if (Buffer.byteLength(script.text) > MAX_ENVIRONMENT_SCRIPT) {
+    warning(
+      `The host's watchdog for ${label} was not armed: its script (${Buffer.byteLength(script.text)} bytes) is over ${MAX_ENVIRONMENT_SCRIPT} bytes (a long start-, stop-command or env). Should the runner die during the restart, the next deploy rolls back.`
+    );
+    return false;
+  }
+  const armed = await session.remote.run(armScript(ctx, fallback), {
+    phase: "prepare",
+    timeoutSeconds: 60,
+    stdin: Buffer.from(script.text),
+    allowFailure: true
+  });
+  if (armed.code !== 0) {
+    warning(
+      `The host's watchdog for ${label} was not armed (${armed.stderr.trim() || `exit ${armed.code}`}): should the runner die during the restart, the next deploy rolls back.`
+    );
+    return false;
+  }
+  info(
+    `Armed the host's watchdog: it returns to ${fallback.release} unless this run confirms ${ctx.release} within ${watchdogBudgetSeconds(ctx)} s of its start`
+  );
+  return true;
+}
+function decideScript(layout, token, as, release) {
+  const here = relativeToTarget(layout);
+  const lock = here.lockDir;
+  const confirmed = as === "confirmed" ? sh`rm -f -- ${`releases/${release}/${UNVERIFIED_MARK}`}
+  journal confirmed ${release}` : sh`journal rollback ${release}: the run rolls back itself`;
+  return sh`cd -- ${layout.target} || exit 1
+${journalFunction(here.journal, token)}
+# Only this run's lock holds its decision: a lock another deploy took has a mark of its own.
+read -r owner < ${`${lock}/owner`} 2>/dev/null || owner=
+case $owner in *${token}*) mine=1 ;; *) mine= ;; esac
+if { [ -n "$mine" ] && mv -T -- ${`${lock}/provisional`} ${`${lock}/${as}`} 2>/dev/null; } || { [ ! -d ${`${lock}/undo`} ] && ! grep -q "^[^ ]* "${token}" undo " < ${here.journal} 2>/dev/null; }; then
+  ${confirmed}
+  echo mine
+  exit 0
+fi
+echo undone
+read -r pid < ${`${lock}/watchdog.pid`} 2>/dev/null || pid=
+waited=0
+while [ -n "$pid" ] && [ -d "/proc/$pid" ] && [ "$waited" -lt ${STEP_WAIT_SECONDS} ]; do sleep 1; waited=$((waited + 1)); done
+${journalLinesScript(here.journal, token)}`;
+}
+function readHostUndo(stdout, release, journal) {
+  const lines = parseJournalLines(stdout).map(({ time, words }) => ({ time, rest: words }));
+  const undo = lines.find((line) => line.rest.startsWith("undo "));
+  if (!undo) return void 0;
+  const outcome = lines.find((line) => /^(undone|undo-failed) /.test(line.rest));
+  const released = lines.some((line) => line.rest === "released the lock");
+  const why = undo.rest.replace(/^undo [^:]*: /, "").replace(/\. Returning to .*$/, "");
+  const how = !outcome ? "it has not recorded how that went yet" : outcome.rest.startsWith("undone ") ? `${outcome.rest.split(" ")[1]} serves again: ${outcome.rest.replace(/^[^:]*: /, "")}` : `that failed: ${outcome.rest.replace(/^undo-failed /, "")}`;
+  return {
+    undone: outcome?.rest.startsWith("undone ") ?? false,
+    text: `The host undid ${release} by itself at ${undo.time} (${why}); ${how}${released ? ", and it freed the deploy lock" : ""}. Its record: ${journal}.`
+  };
+}
+var UndoneByHost = class extends PhaseError {
+  constructor(label, phase, undo) {
+    super(label, phase, undo.text);
+    this.undo = undo;
+  }
+  undo;
+};
+async function decide(ctx, remote, as) {
+  const { stdout } = await remote.run(decideScript(ctx.layout, ctx.lockToken, as, ctx.release), {
+    phase: as === "confirmed" ? "verify" : "rollback",
+    timeoutSeconds: STEP_WAIT_SECONDS + 60
+  });
+  if (/^mine$/m.test(stdout)) return;
+  const undo = readHostUndo(stdout, ctx.release, ctx.layout.journal) ?? {
+    undone: false,
+    text: `The host's watchdog took over ${ctx.release}, and its journal says nothing more (the disk may be full)`
+  };
+  throw new UndoneByHost(ctx.label, as === "confirmed" ? "verify" : "rollback", undo);
+}
+
+// src/phases/rollback.ts
+function fallbackScript(failed, previous, stampFile) {
+  return sh`verified() { [ -n "$1" ] && [ "$1" != ${failed} ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/"${UNVERIFIED_MARK} ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
 if verified ${previous ?? ""}; then candidate=${previous ?? ""}; how=live; else
   candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf '%s\n' "$name"; break; fi; done)
   how=verified
@@ -52262,6 +52493,40 @@ if [ -n "$candidate" ]; then
   printf 'sha %s\n' "$(head -c 200 < "releases/$candidate/"${stampFile} 2>/dev/null)"
 fi`;
 }
+function parseFallback(stdout) {
+  const [, release, how] = /^candidate (\S+) (live|verified)$/m.exec(stdout) ?? [];
+  const sha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim();
+  return release && sha ? { release, sha, how } : void 0;
+}
+function markBadScript(layout, failed, reason, previous, stampFile) {
+  const mark = `releases/${failed}/BAD_RELEASE`;
+  return sh`cd -- ${layout.target} || exit 1
+printf '%s\n' ${reason} 2>/dev/null > ${mark} || [ -e ${mark} ] || exit 1
+${fallbackScript(failed, previous, stampFile)}`;
+}
+function fallbackContext(ctx, fallback) {
+  return {
+    ...ctx,
+    release: fallback.release,
+    releaseDir: `${ctx.layout.releasesDir}/${fallback.release}`,
+    sha: fallback.sha
+  };
+}
+function switchBackScript(ctx, fallback, reason, by) {
+  const here = relativeToTarget(ctx.layout);
+  return sh`${switchCurrentScript(here, fallback.release, ctx.lockToken)} || exit 1
+${releasesLogScript(here, {
+    time: (/* @__PURE__ */ new Date()).toISOString(),
+    event: "rollback",
+    from: ctx.release,
+    release: fallback.release,
+    sha: fallback.sha,
+    reason,
+    run: ctx.run,
+    by
+  })}
+printf '%s -> releases/%s (rollback)\n' ${ctx.layout.current} ${fallback.release}`;
+}
 async function step(name, body) {
   try {
     return await body();
@@ -52270,9 +52535,16 @@ async function step(name, body) {
     throw new Error(text, { cause: error2 });
   }
 }
-async function rollback(ctx, failure2, token) {
+async function rollback(ctx, failure2) {
   const { settings, session, layout, report } = ctx;
   const firstLine = failure2.split("\n")[0];
+  try {
+    await decide(ctx, session.remote, "rollback");
+  } catch (error2) {
+    if (!(error2 instanceof UndoneByHost)) throw error2;
+    report.rolledBack = error2.undo.undone;
+    return error2.undo.text;
+  }
   const { stdout } = await step(
     "mark",
     () => session.remote.run(
@@ -52281,10 +52553,10 @@ async function rollback(ctx, failure2, token) {
     )
   );
   info(`Marked ${ctx.release} as BAD_RELEASE`);
-  const [, previous, how] = /^candidate (\S+) (live|verified)$/m.exec(stdout) ?? [];
-  const previousSha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim();
-  if (!previous || !previousSha) {
-    const why = previous ? `${previous} has no ${settings.stampFile}` : ctx.previousRelease ? `${ctx.previousRelease}, the release live before this deploy, is gone or was never verified, and no other release was` : "no release was live before this deploy";
+  const fallback = parseFallback(stdout);
+  if (!fallback) {
+    const previous2 = /^candidate (\S+)/m.exec(stdout)?.[1];
+    const why = previous2 ? `${previous2} has no ${settings.stampFile}` : ctx.previousRelease ? `${ctx.previousRelease}, the release live before this deploy, is gone or was never verified, and no other release was` : "no release was live before this deploy";
     try {
       await step("stop", () => restartService(ctx, void 0));
       return `There is nothing to roll back to (${why}); the failed release was stopped.`;
@@ -52292,14 +52564,10 @@ async function rollback(ctx, failure2, token) {
       return `There is nothing to roll back to (${why}), and stopping the failed release failed too: ${errorText(error2)}`;
     }
   }
-  const which2 = how === "live" ? "the release live before this deploy" : `the last verified release (${ctx.previousRelease ?? "the release live before this deploy"} was never verified)`;
+  const { release: previous, sha: previousSha } = fallback;
+  const which2 = fallback.how === "live" ? "the release live before this deploy" : `the last verified release (${ctx.previousRelease ?? "the release live before this deploy"} was never verified)`;
   info(`Rolling back to ${previous}, ${which2}`);
-  const back = {
-    ...ctx,
-    release: previous,
-    releaseDir: `${layout.releasesDir}/${previous}`,
-    sha: previousSha
-  };
+  const back = fallbackContext(ctx, fallback);
   if (settings.pythonImportCheck) {
     try {
       await checkImport(back);
@@ -52308,20 +52576,7 @@ async function rollback(ctx, failure2, token) {
     }
   }
   try {
-    const here = relativeToTarget(layout);
-    const switchBack = sh`${switchCurrentScript(here, previous, token)} && ${releasesLogScript(
-      here,
-      {
-        time: (/* @__PURE__ */ new Date()).toISOString(),
-        event: "rollback",
-        from: ctx.release,
-        release: previous,
-        sha: previousSha,
-        reason: firstLine,
-        run: ctx.run
-      }
-    )} || exit 1
-printf '%s -> releases/%s (rollback)\n' ${layout.current} ${previous}`;
+    const switchBack = switchBackScript(ctx, fallback, firstLine, "runner");
     const restart = await step("restart", () => restartService(back, switchBack));
     const verified = await step("verify", () => verifyService(back, previousSha, restart));
     report.rolledBack = true;
@@ -56590,6 +56845,15 @@ async function releaseLock(address, settings, session, lock) {
   trackLock(lock, false);
   info(releaseOutcome(lock, stdout));
 }
+async function confirm(ctx) {
+  try {
+    await decide(ctx, ctx.session.remote, "confirmed");
+  } catch (error2) {
+    if (error2 instanceof UndoneByHost || !ctx.session.remote.lost) throw error2;
+    await reconnect(ctx.session, ctx.settings, "verify");
+    await decide(ctx, ctx.session.remote, "confirmed");
+  }
+}
 async function ship(address, settings, session, sha, report) {
   const label = hostLabel(address);
   const layout = remoteLayout(session.target, session.startLog);
@@ -56624,8 +56888,14 @@ async function ship(address, settings, session, sha, report) {
       lockToken: owner.token
     });
     created = ctx;
+    lock.release = ctx.release;
+    trackLock(lock, true);
     await phase("upload", 3600, () => upload(ctx));
-    await phase("prepare", 3600, () => prepare(ctx));
+    let armed = false;
+    await phase("prepare", 3600, async () => {
+      armed = await armWatchdog(ctx);
+      await prepare(ctx);
+    });
     if (!settings.allowDowngrade) report.previousVersion = await runningVersion(ctx);
     const where = { host: address.host, port: address.port, target: layout.target };
     const unverified = (release, releaseSha, fallback2) => trackUnverified(where, {
@@ -56641,15 +56911,29 @@ async function ship(address, settings, session, sha, report) {
     const fallback = ctx.previousRelease && ctx.previousSha ? { release: ctx.previousRelease, sha: ctx.previousSha } : void 0;
     unverified(ctx.release, sha, fallback);
     try {
-      const restart = await restartService(ctx, switchBody(ctx, owner.token), report.phases);
+      const restart = await restartService(
+        ctx,
+        switchBody(ctx, owner.token),
+        report.phases,
+        armed ? launchWatchdogScript(ctx) : void 0
+      );
       const verified = await phase(
         "verify",
         settings.versionTimeoutSeconds + settings.stableForSeconds + 120,
-        () => verifyService(ctx, sha, restart, report.previousVersion)
+        async () => {
+          const answer = await verifyService(ctx, sha, restart, report.previousVersion);
+          await confirm(ctx);
+          return answer;
+        }
       );
       report.reportedVersion = verified.version ?? verified.commit;
       report.downtimeSeconds = (verified.firstAnsweredAt - restart.stopped.sentAt) / 1e3;
     } catch (error2) {
+      if (error2 instanceof UndoneByHost) {
+        report.rolledBack = error2.undo.undone;
+        report.rollbackOutcome = error2.undo.text;
+        throw error2;
+      }
       const afterSwitch = error2 instanceof PhaseError && (error2.phase === "start" || error2.phase === "verify" || error2 instanceof HostStepDied);
       if (settings.strategy !== "releases" || !settings.rollbackOnFailure || !afterSwitch) {
         throw error2;
@@ -56661,7 +56945,7 @@ async function ship(address, settings, session, sha, report) {
         settings.stopTimeoutSeconds + settings.versionTimeoutSeconds + 900,
         async () => {
           await reconnect(session, settings, "rollback");
-          return rollback(ctx, error2.detail, owner.token);
+          return rollback(ctx, error2.detail);
         }
       ).catch(
         (rollbackError) => `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`

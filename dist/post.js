@@ -41077,7 +41077,7 @@ var require_keygen = __commonJS({
       generateKeyPair: generateKeyPair_,
       generateKeyPairSync: generateKeyPairSync_,
       getCurves,
-      randomBytes
+      randomBytes: randomBytes2
     } = __require("crypto");
     var { Ber } = require_lib2();
     var bcrypt_pbkdf = require_bcrypt_pbkdf().pbkdf;
@@ -41341,7 +41341,7 @@ var require_keygen = __commonJS({
                 rounds = opts.rounds;
             }
             const gen = Buffer.allocUnsafe(cipher.keyLen + cipher.ivLen);
-            const salt = randomBytes(SALT_LEN);
+            const salt = randomBytes2(SALT_LEN);
             const r = bcrypt_pbkdf(
               passphrase,
               passphrase.length,
@@ -41380,7 +41380,7 @@ var require_keygen = __commonJS({
           const kdfOptions = encrypted ? encrypted.kdfOptions : Buffer.alloc(0);
           const blockLen = encrypted ? encrypted.cipher.blockLen : 8;
           const parsed = parseDERs(keyType, pub, priv);
-          const checkInt = randomBytes(4);
+          const checkInt = randomBytes2(4);
           const commentBin = Buffer.from(comment);
           const privBlobLen = 4 + 4 + parsed.priv.length + 4 + commentBin.length;
           let padding = [];
@@ -51900,6 +51900,9 @@ function parseHostAddress(entry, defaults2) {
   return { host, port, username };
 }
 
+// src/host-step.ts
+import { randomBytes } from "node:crypto";
+
 // src/remote.ts
 import { StringDecoder } from "node:string_decoder";
 import { PassThrough } from "node:stream";
@@ -52139,7 +52142,7 @@ function sh(literals, ...values) {
 }
 var MAX_ENVIRONMENT_SCRIPT = 120 * 1024;
 function shFromEnvironment(name, script, launcher = sh``) {
-  if (Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
+  if (typeof script === "string" && Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
     throw new Error(
       `a host script of ${Buffer.byteLength(script)} bytes is over the ${MAX_ENVIRONMENT_SCRIPT} bytes one environment variable can carry`
     );
@@ -52165,6 +52168,7 @@ function remoteLayout(target, startLog) {
     stateFile: `${deployDir}/state.json`,
     releasesLog: `${deployDir}/releases.log`,
     restartLog: `${deployDir}/restart.log`,
+    journal: `${deployDir}/journal`,
     startLog: startLog ?? `${deployDir}/service.log`
   };
 }
@@ -52197,10 +52201,14 @@ ${body}`
   ]);
 }
 var STEP_WAIT_SECONDS = 600;
-function followScript(outFile, step2) {
+var OUTPUT_RESERVE = 262144;
+function followScript(outFile, step2, stepId = "-") {
+  const name = outFile.slice(outFile.lastIndexOf("/") + 1);
   return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
-(cd -- ${parentOf(outFile)} && rm -f -- ${outFile.slice(outFile.lastIndexOf("/") + 1)})
+(cd -- ${parentOf(outFile)} && rm -f -- ${name})
 : > ${outFile} || exit 1
+(cd -- ${parentOf(outFile)} && fallocate -n -l ${OUTPUT_RESERVE} ${name}) 2>/dev/null || :
+printf '@@step %s\n' ${stepId} >> ${outFile} || exit 1
 ${shFromEnvironment("VERIFIED_SSH_DEPLOY_STEP", step2.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
 step=$!
 shown=0
@@ -52212,10 +52220,16 @@ while :; do
 done
 wait "$step"
 status=$?
-if ! grep -q '^@@exit ' < ${outFile}; then
-  printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@died %s\n' "$step" "$status" "$status" >> ${outFile}
-fi
 tail -c +$((shown + 1)) < ${outFile}
+if ! grep -q '^@@exit ' < ${outFile}; then
+  if [ "$status" -gt 128 ]; then
+    ending=$(printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@died %s' "$step" "$status" "$status")
+  else
+    ending=$(printf 'the host step could not write all of its output to %s (the disk may be full); it exited with %s\n@@exit %s -' ${outFile} "$status" "$status")
+  fi
+  printf '%s\n' "$ending" 2>/dev/null >> ${outFile}
+  printf '%s\n' "$ending"
+fi
 exit "$status"`;
 }
 var HostStepReader = class {
@@ -52233,8 +52247,9 @@ var HostStepReader = class {
   pending = "";
   handled = 0;
   handle(line) {
-    const marker = /^@@(phase|exit|died|error|data|pid) ?(.*)$/.exec(line);
+    const marker = /^@@(phase|exit|died|error|data|pid|step) ?(.*)$/.exec(line);
     const [, kind, rest] = marker ?? [];
+    if (kind === "step") return;
     if (kind === "phase") {
       const [phase, uptime] = rest.split(" ");
       this.on.phase?.(phase, Number(uptime));
@@ -52244,7 +52259,10 @@ var HostStepReader = class {
     }
     if (kind === "exit") {
       const [code, uptime] = rest.split(" ");
-      this.exit = { code: Number(code), uptime: Number(uptime) };
+      this.exit = {
+        code: Number(code),
+        uptime: /^[\d.]+$/.test(uptime) ? Number(uptime) : void 0
+      };
       return;
     }
     if (kind === "died") {
@@ -52299,7 +52317,7 @@ async function runHostStep(phases, prelude, options) {
     timings.push({ phase: current.phase, seconds: Math.max(0, seconds), ok });
     endGroup();
   };
-  const reader = new HostStepReader({
+  const newReader = () => new HostStepReader({
     phase: (phase, uptime) => {
       close(uptime);
       wall = Date.now();
@@ -52310,6 +52328,7 @@ async function runHostStep(phases, prelude, options) {
     },
     line: (text) => info(text)
   });
+  let reader = newReader();
   options.onStarted?.();
   const first = phases[0].phase;
   const stepGone = (detail) => {
@@ -52318,24 +52337,29 @@ async function runHostStep(phases, prelude, options) {
     return new PhaseError(label, reader.lastPhase(first), `${detail}; its output is in ${outFile}`);
   };
   let stderr = "";
+  const stepId = randomBytes(6).toString("hex");
+  const follow = (on) => on.run(followScript(outFile, hostStepScript(phases, prelude), stepId), {
+    phase: first,
+    timeoutSeconds: options.timeoutSeconds,
+    allowFailure: true,
+    onStdout: (stdout) => reader.consume(stdout)
+  });
   try {
-    const result = await remote.run(followScript(outFile, hostStepScript(phases, prelude)), {
-      phase: first,
-      timeoutSeconds: options.timeoutSeconds,
-      allowFailure: true,
-      onStdout: (stdout) => reader.consume(stdout)
-    });
-    stderr = result.stderr;
+    stderr = (await follow(remote)).stderr;
   } catch (error2) {
     const cut = errorText(error2);
     try {
       const again = await options.reattach();
       info(`Following the host step was cut off (${cut}); reading its output again`);
-      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS), {
+      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS, stepId), {
         phase: reader.lastPhase(first),
         timeoutSeconds: STEP_WAIT_SECONDS + 60
       });
-      reader.consume(stdout);
+      if (/^@@absent$/m.test(stdout)) {
+        info("The host step had not started; starting it again");
+        reader = newReader();
+        stderr = (await follow(again)).stderr;
+      } else reader.consume(stdout);
     } catch (second) {
       throw stepGone(
         `${cut}; reading the step's output again failed: ${errorText(second)}. The step goes on on the host`
@@ -52362,8 +52386,13 @@ while [ -n "$pid" ] && [ -d "/proc/$pid" ] && ! grep -q '^@@exit ' < ${outFile} 
   sleep 0.2; waited=$((waited + 1))
 done`;
 }
-function awaitStepScript(outFile, seconds) {
-  return sh`${waitForStepScript(outFile, seconds)}
+function awaitStepScript(outFile, seconds, stepId) {
+  const ours = stepId ? sh`if ! grep -qxF -- ${`@@step ${stepId}`} < ${outFile} 2>/dev/null || { ! grep -q '^@@pid ' < ${outFile} && sleep 1 && ! grep -q '^@@pid ' < ${outFile}; }; then
+  echo @@absent
+  exit 0
+fi
+` : sh``;
+  return sh`${ours}${waitForStepScript(outFile, seconds)}
 if [ -n "$pid" ] && [ ! -d "/proc/$pid" ] && ! grep -Eq '^@@(exit|died) ' < ${outFile}; then
   printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@died -\n' "$pid" >> ${outFile}
 fi
@@ -53584,76 +53613,16 @@ async function reconnect(session, settings, phase) {
 
 // src/phases/lock.ts
 import { PassThrough as PassThrough2 } from "node:stream";
-var HEARTBEAT_SECONDS = 2;
-var HEARTBEAT_STALE_SECONDS = 30;
-var LOCK_LOST = 7;
-function lockFenceScript(layout, token) {
-  return sh`read -r owner < ${`${relativeToTarget(layout).lockDir}/owner`} 2>/dev/null || owner=
-case $owner in *${token}*) ;; *)
-  printf '@@error the deploy lock is no longer this run'"'"'s (held by: %s): another deploy broke it after this run sent no heartbeat for %s s. Nothing was stopped\n' "\${owner:-nobody}" ${HEARTBEAT_STALE_SECONDS}
-  exit ${LOCK_LOST} ;;
-esac`;
+
+// src/journal.ts
+function journalFunction(path, token) {
+  return sh`journal() { printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${token} "$*" 2>/dev/null >> ${path} || :; }`;
 }
-function beatScript(here) {
-  return sh`read -r up _ < /proc/uptime; printf '%s\n' "\${up%.*}" > ${`${here.lockDir}/heartbeat`}`;
+function journalLinesScript(path, token) {
+  return sh`grep -F -- ${` ${token} `} < ${path} 2>/dev/null | while read -r time _ rest; do printf 'journal %s %s\n' "$time" "$rest"; done`;
 }
-function heartbeatScript(layout, token) {
-  const here = relativeToTarget(layout);
-  return sh`cd -- ${layout.target} || exit 1
-while IFS= read -r _; do
-  read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || exit 0
-  case $owner in *${token}*) ;; *) exit 0 ;; esac
-  ${beatScript(here)}
-done`;
-}
-function startHeartbeat(session, layout, token) {
-  let beats;
-  let on;
-  const open2 = () => {
-    beats?.end();
-    on = session.remote;
-    const stream = new PassThrough2();
-    beats = stream;
-    on.run(heartbeatScript(layout, token), {
-      phase: "lock",
-      timeoutSeconds: 24 * 3600,
-      stdin: stream,
-      allowFailure: true
-    }).catch(() => void 0);
-  };
-  open2();
-  const timer = setInterval(() => {
-    if (on !== session.remote && !session.remote.lost) open2();
-    beats?.write("\n");
-  }, HEARTBEAT_SECONDS * 1e3);
-  timer.unref();
-  return {
-    stop: () => {
-      clearInterval(timer);
-      beats?.end();
-    }
-  };
-}
-function releaseLockScript(lock) {
-  return sh`${waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS)}
-if cd -- ${lock.lockDir} 2>/dev/null && grep -qF -- ${lock.token} owner 2>/dev/null; then cd .. && rm -rf -- lock && echo released
-elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat < owner 2>/dev/null)"
-else echo gone; fi`;
-}
-function releaseOutcome(lock, stdout) {
-  if (/^released$/m.test(stdout)) return `Released ${lock.lockDir}`;
-  const other = /^other (.*)$/m.exec(stdout);
-  if (other)
-    return `Left ${lock.lockDir} alone: it is held by another deploy now (${describeOwner(other[1])})`;
-  return `${lock.lockDir} was already gone`;
-}
-function describeOwner(text) {
-  try {
-    const owner = JSON.parse(text);
-    return `${owner.run} (deploying ${owner.sha.slice(0, 12)}, since ${owner.time})`;
-  } catch {
-    return text.trim() || "an unknown owner (the owner file is empty)";
-  }
+function parseJournalLines(stdout) {
+  return [...stdout.matchAll(/^journal (\S+) (.*)$/gm)].map(([, time, words]) => ({ time, words }));
 }
 
 // src/phases/upload.ts
@@ -53704,13 +53673,92 @@ if [ "$(readlink current 2>/dev/null)" != ${`releases/${release}`} ] && [ -d ${d
 fi`;
 }
 
+// src/phases/lock.ts
+var HEARTBEAT_SECONDS = 2;
+var HEARTBEAT_STALE_SECONDS = 30;
+var LOCK_LOST = 7;
+function lockFenceScript(layout, token) {
+  return sh`read -r owner < ${`${relativeToTarget(layout).lockDir}/owner`} 2>/dev/null || owner=
+case $owner in *${token}*) ;; *)
+  printf '@@error the deploy lock is no longer this run'"'"'s (held by: %s): another deploy broke it after this run sent no heartbeat for %s s. Nothing was stopped\n' "\${owner:-nobody}" ${HEARTBEAT_STALE_SECONDS}
+  exit ${LOCK_LOST} ;;
+esac`;
+}
+function beatScript(here) {
+  return sh`read -r up _ < /proc/uptime; printf '%-12s\n' "\${up%.*}" 1<> ${`${here.lockDir}/heartbeat`}`;
+}
+function heartbeatScript(layout, token) {
+  const here = relativeToTarget(layout);
+  return sh`cd -- ${layout.target} || exit 1
+while IFS= read -r _; do
+  read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || exit 0
+  case $owner in *${token}*) ;; *) exit 0 ;; esac
+  ${beatScript(here)}
+done`;
+}
+function startHeartbeat(session, layout, token) {
+  let beats;
+  let on;
+  const open2 = () => {
+    beats?.end();
+    on = session.remote;
+    const stream = new PassThrough2();
+    beats = stream;
+    on.run(heartbeatScript(layout, token), {
+      phase: "lock",
+      timeoutSeconds: 24 * 3600,
+      stdin: stream,
+      allowFailure: true
+    }).catch(() => void 0);
+  };
+  open2();
+  const timer = setInterval(() => {
+    if (on !== session.remote && !session.remote.lost) open2();
+    beats?.write("\n");
+  }, HEARTBEAT_SECONDS * 1e3);
+  timer.unref();
+  return {
+    stop: () => {
+      clearInterval(timer);
+      beats?.end();
+    }
+  };
+}
+function releaseLockScript(lock) {
+  const target = parentOf(parentOf(lock.lockDir));
+  const discard = lock.release ? sh`(${discardReleaseScript(remoteLayout(target), lock.release)})` : sh`:`;
+  return sh`${waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS)}
+${journalFunction("journal", lock.token)}
+if cd -- ${lock.lockDir} 2>/dev/null && grep -qF -- ${lock.token} owner 2>/dev/null; then
+  ${discard}
+  cd .. && rm -rf -- lock && echo released && journal released the lock
+elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat < owner 2>/dev/null)"
+else echo gone; fi`;
+}
+function releaseOutcome(lock, stdout) {
+  if (/^released$/m.test(stdout))
+    return `Released ${lock.lockDir}${/^discarded$/m.test(stdout) ? `, and removed the run's release ${lock.release}, which is not live` : ""}`;
+  const other = /^other (.*)$/m.exec(stdout);
+  if (other)
+    return `Left ${lock.lockDir} alone: it is held by another deploy now (${describeOwner(other[1])})`;
+  return `${lock.lockDir} was already gone`;
+}
+function describeOwner(text) {
+  try {
+    const owner = JSON.parse(text);
+    return `${owner.run} (deploying ${owner.sha.slice(0, 12)}, since ${owner.time})`;
+  } catch {
+    return text.trim() || "an unknown owner (the owner file is empty)";
+  }
+}
+
 // src/phases/switch.ts
 function switchCurrentScript(layout, release, token) {
   const temporary = `${layout.deployDir}/current.tmp-${token}`;
   return sh`ln -sfn -- ${`releases/${release}`} ${temporary} && mv -Tf -- ${temporary} ${layout.current}`;
 }
 function releasesLogScript(layout, entry) {
-  return sh`printf '%s\n' ${JSON.stringify(entry)} >> ${layout.releasesLog}`;
+  return sh`{ printf '%s\n' ${JSON.stringify(entry)} 2>/dev/null >> ${layout.releasesLog} || printf 'could not append to %s (the disk may be full)\n' ${layout.releasesLog}; }`;
 }
 
 // src/phases/prepare.ts
@@ -53923,7 +53971,10 @@ record_state() {
       separator=,
     done
     printf '\n  ]\n}\n'
-  } > "$1.tmp" && (cd -- "${"$"}{1%/*}" && mv -f -- "${"$"}{1##*/}.tmp" "${"$"}{1##*/}")
+  } 2>/dev/null > "$1.tmp" && (cd -- "${"$"}{1%/*}" && mv -f -- "${"$"}{1##*/}.tmp" "${"$"}{1##*/}") && return
+  # A full disk: no half-written file stays; the next stop finds the service by its marker.
+  (cd -- "${"$"}{1%/*}" && rm -f -- "${"$"}{1##*/}.tmp")
+  printf 'could not record the service'"'"'s processes in %s (the disk may be full); the next stop finds them by their DEPLOY_TARGET marker\n' "$1"
 }`}`);
 
 // src/phases/stop.ts
@@ -54101,7 +54152,7 @@ function detachedStartBody(start) {
   const stateFile = insideTarget(target, start.stateFile);
   return sh`[ -d ${parentOf(log)} ] || mkdir -p -- ${parentOf(log)} || exit 1
 header="=== $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release "${release}" ("${sha}") [$$]"
-printf '\n%s\n' "$header" >> ${log} || exit 1
+printf '\n%s\n' "$header" 2>/dev/null >> ${log} || printf 'could not write to %s (the disk may be full)\n' ${start.log}
 (
 cd -- ${live} || exit 1
 ${environment}
@@ -54207,8 +54258,8 @@ async function diedFailure(ctx, result, died) {
   const cause = command ? `${command[0].toUpperCase()}${command.slice(1)} is the likely cause: it matches the action's own processes as well as the service's (e.g. pkill -f sh, kill -9 -1, pkill -u USER). A stop-command only needs to stop what the action cannot find itself: it already stops every process carrying DEPLOY_TARGET=${layout.target}, and process-match finds a service started elsewhere.` : "Something on the host killed it (kill -9 -1, the OOM killer, a reboot).";
   return `the action's own host step${died.pid ? ` (PID ${died.pid})` : ""} was killed${signal ? ` by ${signal}` : ""} during ${result.lastPhase}, before it finished. ${cause} On the host now: ${await describeHostNow(ctx)}. The step's output is in ${layout.restartLog}.`;
 }
-async function restartService(ctx, switchTo, timings) {
-  const { settings, session, layout, label } = ctx;
+function restartPhases(ctx, switchTo, afterStart) {
+  const { layout } = ctx;
   const phases = [
     { phase: "stop", body: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]) },
     { phase: "wait-for-exit", body: waitForExitBody(waitParameters(ctx)) }
@@ -54216,8 +54267,18 @@ async function restartService(ctx, switchTo, timings) {
   if (switchTo) {
     const switching = sh`printf '@@data release %s\n' ${ctx.release}
 ${switchTo}`;
-    phases.push({ phase: "switch", body: switching }, { phase: "start", body: startBody(ctx) });
+    const start = afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx);
+    phases.push({ phase: "switch", body: switching }, { phase: "start", body: start });
   }
+  return phases;
+}
+function restartPrelude(layout) {
+  return sh`${SERVICE_FUNCTIONS}
+cd -- ${layout.target} || exit 1`;
+}
+async function restartService(ctx, switchTo, timings, afterStart) {
+  const { settings, session, layout, label } = ctx;
+  const phases = restartPhases(ctx, switchTo, afterStart);
   const entry = {
     host: session.address.host,
     port: session.address.port,
@@ -54225,9 +54286,7 @@ ${switchTo}`;
     outFile: layout.restartLog
   };
   const sentAt = Date.now();
-  const prelude = sh`${SERVICE_FUNCTIONS}
-cd -- ${layout.target} || exit 1`;
-  const result = await runHostStep(phases, prelude, {
+  const result = await runHostStep(phases, restartPrelude(layout), {
     label,
     remote: session.remote,
     outFile: entry.outFile,
@@ -54625,12 +54684,6 @@ async function verifyService(ctx, sha, restart, previousVersion) {
     info(`Still ${confirmed.commit} after ${settings.stableForSeconds} s (stable-for)`);
   }
   checkVersionGuards(ctx, confirmed.version, previousVersion);
-  if (settings.strategy === "releases") {
-    await ctx.session.remote.run(sh`cd -- ${ctx.releaseDir} && rm -f -- ${UNVERIFIED_MARK}`, {
-      phase: "verify",
-      timeoutSeconds: 30
-    });
-  }
   return {
     commit: confirmed.commit,
     version: confirmed.version,
@@ -54660,11 +54713,74 @@ function checkVersionGuards(ctx, version, previousVersion) {
   }
 }
 
-// src/phases/rollback.ts
-function markBadScript(layout, failed, reason, previous, stampFile) {
+// src/phases/watchdog.ts
+function decideScript(layout, token, as, release) {
+  const here = relativeToTarget(layout);
+  const lock = here.lockDir;
+  const confirmed = as === "confirmed" ? sh`rm -f -- ${`releases/${release}/${UNVERIFIED_MARK}`}
+  journal confirmed ${release}` : sh`journal rollback ${release}: the run rolls back itself`;
   return sh`cd -- ${layout.target} || exit 1
-printf '%s\n' ${reason} > ${`releases/${failed}/BAD_RELEASE`} || exit 1
-verified() { [ -n "$1" ] && [ "$1" != ${failed} ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/"${UNVERIFIED_MARK} ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
+${journalFunction(here.journal, token)}
+# Only this run's lock holds its decision: a lock another deploy took has a mark of its own.
+read -r owner < ${`${lock}/owner`} 2>/dev/null || owner=
+case $owner in *${token}*) mine=1 ;; *) mine= ;; esac
+if { [ -n "$mine" ] && mv -T -- ${`${lock}/provisional`} ${`${lock}/${as}`} 2>/dev/null; } || { [ ! -d ${`${lock}/undo`} ] && ! grep -q "^[^ ]* "${token}" undo " < ${here.journal} 2>/dev/null; }; then
+  ${confirmed}
+  echo mine
+  exit 0
+fi
+echo undone
+read -r pid < ${`${lock}/watchdog.pid`} 2>/dev/null || pid=
+waited=0
+while [ -n "$pid" ] && [ -d "/proc/$pid" ] && [ "$waited" -lt ${STEP_WAIT_SECONDS} ]; do sleep 1; waited=$((waited + 1)); done
+${journalLinesScript(here.journal, token)}`;
+}
+function readHostUndo(stdout, release, journal) {
+  const lines = parseJournalLines(stdout).map(({ time, words }) => ({ time, rest: words }));
+  const undo = lines.find((line) => line.rest.startsWith("undo "));
+  if (!undo) return void 0;
+  const outcome = lines.find((line) => /^(undone|undo-failed) /.test(line.rest));
+  const released = lines.some((line) => line.rest === "released the lock");
+  const why = undo.rest.replace(/^undo [^:]*: /, "").replace(/\. Returning to .*$/, "");
+  const how = !outcome ? "it has not recorded how that went yet" : outcome.rest.startsWith("undone ") ? `${outcome.rest.split(" ")[1]} serves again: ${outcome.rest.replace(/^[^:]*: /, "")}` : `that failed: ${outcome.rest.replace(/^undo-failed /, "")}`;
+  return {
+    undone: outcome?.rest.startsWith("undone ") ?? false,
+    text: `The host undid ${release} by itself at ${undo.time} (${why}); ${how}${released ? ", and it freed the deploy lock" : ""}. Its record: ${journal}.`
+  };
+}
+var UndoneByHost = class extends PhaseError {
+  constructor(label, phase, undo) {
+    super(label, phase, undo.text);
+    this.undo = undo;
+  }
+  undo;
+};
+async function decide(ctx, remote, as) {
+  const { stdout } = await remote.run(decideScript(ctx.layout, ctx.lockToken, as, ctx.release), {
+    phase: as === "confirmed" ? "verify" : "rollback",
+    timeoutSeconds: STEP_WAIT_SECONDS + 60
+  });
+  if (/^mine$/m.test(stdout)) return;
+  const undo = readHostUndo(stdout, ctx.release, ctx.layout.journal) ?? {
+    undone: false,
+    text: `The host's watchdog took over ${ctx.release}, and its journal says nothing more (the disk may be full)`
+  };
+  throw new UndoneByHost(ctx.label, as === "confirmed" ? "verify" : "rollback", undo);
+}
+async function hostUndo(remote, layout, token, release) {
+  const { stdout } = await remote.run(
+    joinCode([
+      sh`cd -- ${layout.target} || exit 1`,
+      journalLinesScript(relativeToTarget(layout).journal, token)
+    ]),
+    { phase: "post", timeoutSeconds: 60 }
+  );
+  return readHostUndo(stdout, release, layout.journal);
+}
+
+// src/phases/rollback.ts
+function fallbackScript(failed, previous, stampFile) {
+  return sh`verified() { [ -n "$1" ] && [ "$1" != ${failed} ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/"${UNVERIFIED_MARK} ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
 if verified ${previous ?? ""}; then candidate=${previous ?? ""}; how=live; else
   candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf '%s\n' "$name"; break; fi; done)
   how=verified
@@ -54674,6 +54790,40 @@ if [ -n "$candidate" ]; then
   printf 'sha %s\n' "$(head -c 200 < "releases/$candidate/"${stampFile} 2>/dev/null)"
 fi`;
 }
+function parseFallback(stdout) {
+  const [, release, how] = /^candidate (\S+) (live|verified)$/m.exec(stdout) ?? [];
+  const sha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim();
+  return release && sha ? { release, sha, how } : void 0;
+}
+function markBadScript(layout, failed, reason, previous, stampFile) {
+  const mark = `releases/${failed}/BAD_RELEASE`;
+  return sh`cd -- ${layout.target} || exit 1
+printf '%s\n' ${reason} 2>/dev/null > ${mark} || [ -e ${mark} ] || exit 1
+${fallbackScript(failed, previous, stampFile)}`;
+}
+function fallbackContext(ctx, fallback) {
+  return {
+    ...ctx,
+    release: fallback.release,
+    releaseDir: `${ctx.layout.releasesDir}/${fallback.release}`,
+    sha: fallback.sha
+  };
+}
+function switchBackScript(ctx, fallback, reason, by) {
+  const here = relativeToTarget(ctx.layout);
+  return sh`${switchCurrentScript(here, fallback.release, ctx.lockToken)} || exit 1
+${releasesLogScript(here, {
+    time: (/* @__PURE__ */ new Date()).toISOString(),
+    event: "rollback",
+    from: ctx.release,
+    release: fallback.release,
+    sha: fallback.sha,
+    reason,
+    run: ctx.run,
+    by
+  })}
+printf '%s -> releases/%s (rollback)\n' ${ctx.layout.current} ${fallback.release}`;
+}
 async function step(name, body) {
   try {
     return await body();
@@ -54682,9 +54832,16 @@ async function step(name, body) {
     throw new Error(text, { cause: error2 });
   }
 }
-async function rollback(ctx, failure2, token) {
+async function rollback(ctx, failure2) {
   const { settings, session, layout, report } = ctx;
   const firstLine = failure2.split("\n")[0];
+  try {
+    await decide(ctx, session.remote, "rollback");
+  } catch (error2) {
+    if (!(error2 instanceof UndoneByHost)) throw error2;
+    report.rolledBack = error2.undo.undone;
+    return error2.undo.text;
+  }
   const { stdout } = await step(
     "mark",
     () => session.remote.run(
@@ -54693,10 +54850,10 @@ async function rollback(ctx, failure2, token) {
     )
   );
   info(`Marked ${ctx.release} as BAD_RELEASE`);
-  const [, previous, how] = /^candidate (\S+) (live|verified)$/m.exec(stdout) ?? [];
-  const previousSha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim();
-  if (!previous || !previousSha) {
-    const why = previous ? `${previous} has no ${settings.stampFile}` : ctx.previousRelease ? `${ctx.previousRelease}, the release live before this deploy, is gone or was never verified, and no other release was` : "no release was live before this deploy";
+  const fallback = parseFallback(stdout);
+  if (!fallback) {
+    const previous2 = /^candidate (\S+)/m.exec(stdout)?.[1];
+    const why = previous2 ? `${previous2} has no ${settings.stampFile}` : ctx.previousRelease ? `${ctx.previousRelease}, the release live before this deploy, is gone or was never verified, and no other release was` : "no release was live before this deploy";
     try {
       await step("stop", () => restartService(ctx, void 0));
       return `There is nothing to roll back to (${why}); the failed release was stopped.`;
@@ -54704,14 +54861,10 @@ async function rollback(ctx, failure2, token) {
       return `There is nothing to roll back to (${why}), and stopping the failed release failed too: ${errorText(error2)}`;
     }
   }
-  const which2 = how === "live" ? "the release live before this deploy" : `the last verified release (${ctx.previousRelease ?? "the release live before this deploy"} was never verified)`;
+  const { release: previous, sha: previousSha } = fallback;
+  const which2 = fallback.how === "live" ? "the release live before this deploy" : `the last verified release (${ctx.previousRelease ?? "the release live before this deploy"} was never verified)`;
   info(`Rolling back to ${previous}, ${which2}`);
-  const back = {
-    ...ctx,
-    release: previous,
-    releaseDir: `${layout.releasesDir}/${previous}`,
-    sha: previousSha
-  };
+  const back = fallbackContext(ctx, fallback);
   if (settings.pythonImportCheck) {
     try {
       await checkImport(back);
@@ -54720,20 +54873,7 @@ async function rollback(ctx, failure2, token) {
     }
   }
   try {
-    const here = relativeToTarget(layout);
-    const switchBack = sh`${switchCurrentScript(here, previous, token)} && ${releasesLogScript(
-      here,
-      {
-        time: (/* @__PURE__ */ new Date()).toISOString(),
-        event: "rollback",
-        from: ctx.release,
-        release: previous,
-        sha: previousSha,
-        reason: firstLine,
-        run: ctx.run
-      }
-    )} || exit 1
-printf '%s -> releases/%s (rollback)\n' ${layout.current} ${previous}`;
+    const switchBack = switchBackScript(ctx, fallback, firstLine, "runner");
     const restart = await step("restart", () => restartService(back, switchBack));
     const verified = await step("verify", () => verifyService(back, previousSha, restart));
     report.rolledBack = true;
@@ -55252,6 +55392,11 @@ async function finishUnverified(settings, entry) {
 async function settleSwitch(settings, entry, session, layout) {
   const label = hostLabel(session.address);
   const title = "Cancelled deploy";
+  const undone = await hostUndo(session.remote, layout, entry.token, entry.release);
+  if (undone) {
+    warning(`The deploy to ${label} was cut off. ${undone.text}`, { title });
+    return undone.undone ? "rolled-back" : "failed";
+  }
   const step2 = await awaitRestart(session, layout.restartLog, label);
   if (step2.died) {
     warning(
@@ -55309,12 +55454,17 @@ async function settleSwitch(settings, entry, session, layout) {
         started: startedService(step2.outputs.get("start"))
       };
       const verified = await verifyService(ctx, entry.sha, restart);
+      await decide(ctx, session.remote, "confirmed");
       notice(
         `The deploy to ${label} was cut off before its check; the post step verified ${entry.release}: it serves ${verified.commit}.`,
         { title }
       );
       return "verified";
     } catch (error2) {
+      if (error2 instanceof UndoneByHost) {
+        warning(`The deploy to ${label} was cut off. ${error2.undo.text}`, { title });
+        return error2.undo.undone ? "rolled-back" : "failed";
+      }
       failure2 = `verify: ${errorText(error2)}`;
     }
   }
@@ -55328,7 +55478,7 @@ ${failure2}`,
     return "failed";
   }
   info(`${entry.release} failed its check; rolling back to ${entry.fallback.release}`);
-  const outcome = await rollback(ctx, failure2, entry.token).catch(
+  const outcome = await rollback(ctx, failure2).catch(
     (error2) => `The rollback failed: ${errorText(error2)}`
   );
   error(

@@ -15,6 +15,9 @@ export function exitOnCancel(report: DeployReport, onCancel: () => Promise<void>
     cancelled = true
     const where = [...phasesInFlight()].map(([host, phase]) => {
       const entry = report.hosts.find(candidate => candidate.host === host)
+      // Past verify (prune, the lock release) the deploy to that host stands: it stays a success.
+      if (entry?.result === 'success')
+        return `${phase} on ${host}, after its new release was verified`
       if (entry) {
         entry.result = 'cancelled'
         entry.failedPhase = phase

@@ -18,6 +18,7 @@ import { rollback } from './phases/rollback.js'
 import { startedService } from './phases/start.js'
 import { stoppedService } from './phases/stop.js'
 import { verifyService } from './phases/verify.js'
+import { decide, hostUndo, UndoneByHost } from './phases/watchdog.js'
 import { getSettings, type Settings } from './settings.js'
 import { savedUnverified, type UnverifiedSwitch } from './unverified.js'
 
@@ -106,6 +107,12 @@ async function settleSwitch(
 ): Promise<FinishedSwitch> {
   const label = hostLabel(session.address)
   const title = 'Cancelled deploy'
+  // The host's watchdog may have decided already (the post step came late): its journal says.
+  const undone = await hostUndo(session.remote, layout, entry.token, entry.release)
+  if (undone) {
+    core.warning(`The deploy to ${label} was cut off. ${undone.text}`, { title })
+    return undone.undone ? 'rolled-back' : 'failed'
+  }
   const step = await awaitRestart(session, layout.restartLog, label)
   if (step.died) {
     core.warning(
@@ -165,12 +172,17 @@ async function settleSwitch(
         started: startedService(step.outputs.get('start'))
       }
       const verified = await verifyService(ctx, entry.sha, restart)
+      await decide(ctx, session.remote, 'confirmed')
       core.notice(
         `The deploy to ${label} was cut off before its check; the post step verified ${entry.release}: it serves ${verified.commit}.`,
         { title }
       )
       return 'verified'
     } catch (error) {
+      if (error instanceof UndoneByHost) {
+        core.warning(`The deploy to ${label} was cut off. ${error.undo.text}`, { title })
+        return error.undo.undone ? 'rolled-back' : 'failed'
+      }
       failure = `verify: ${errorText(error)}`
     }
   }
@@ -185,7 +197,7 @@ async function settleSwitch(
     return 'failed'
   }
   core.info(`${entry.release} failed its check; rolling back to ${entry.fallback.release}`)
-  const outcome = await rollback(ctx, failure, entry.token).catch(
+  const outcome = await rollback(ctx, failure).catch(
     (error: unknown) => `The rollback failed: ${errorText(error)}`
   )
   core.error(

@@ -20,6 +20,7 @@ import { runningVersion, verifyService } from './phases/verify.js'
 import { HostStepDied, restartService } from './phases/restart.js'
 import { switchBody } from './phases/switch.js'
 import { scanUploadSource, upload } from './phases/upload.js'
+import { armWatchdog, decide, launchWatchdogScript, UndoneByHost } from './phases/watchdog.js'
 import { errorText, PhaseError, runPhase } from './phase.js'
 import { runContext } from './run-context.js'
 import { describePlan } from './plan.js'
@@ -51,6 +52,17 @@ async function releaseLock(
   }
   trackLock(lock, false)
   core.info(releaseOutcome(lock, stdout))
+}
+
+/** Confirms the verified release to the host (see watchdog.ts), over a new connection if need be. */
+async function confirm(ctx: DeployContext): Promise<void> {
+  try {
+    await decide(ctx, ctx.session.remote, 'confirmed')
+  } catch (error) {
+    if (error instanceof UndoneByHost || !ctx.session.remote.lost) throw error
+    await reconnect(ctx.session, ctx.settings, 'verify')
+    await decide(ctx, ctx.session.remote, 'confirmed')
+  }
 }
 
 /** lock → upload → prepare → switch → prune, with the lock released on every path. */
@@ -100,8 +112,16 @@ async function ship(
       lockToken: owner.token
     })
     created = ctx
+    // Named now: a run cancelled before its switch leaves it for the post step to remove.
+    lock.release = ctx.release
+    trackLock(lock, true)
     await phase('upload', 3600, () => upload(ctx))
-    await phase('prepare', 3600, () => prepare(ctx))
+    // Armed first, before a prepare-command can fill the disk: it only writes into the lock.
+    let armed = false
+    await phase('prepare', 3600, async () => {
+      armed = await armWatchdog(ctx)
+      await prepare(ctx)
+    })
     // Read before anything stops, for allow-downgrade: false.
     if (!settings.allowDowngrade) report.previousVersion = await runningVersion(ctx)
     const where = { host: address.host, port: address.port, target: layout.target }
@@ -127,15 +147,30 @@ async function ship(
     // Until the answer is in, the post step can finish what a cancelled run leaves (see cleanup.ts).
     unverified(ctx.release, sha, fallback)
     try {
-      const restart = await restartService(ctx, switchBody(ctx, owner.token), report.phases)
+      const restart = await restartService(
+        ctx,
+        switchBody(ctx, owner.token),
+        report.phases,
+        armed ? launchWatchdogScript(ctx) : undefined
+      )
       const verified = await phase(
         'verify',
         settings.versionTimeoutSeconds + settings.stableForSeconds + 120,
-        () => verifyService(ctx, sha, restart, report.previousVersion)
+        async () => {
+          const answer = await verifyService(ctx, sha, restart, report.previousVersion)
+          await confirm(ctx)
+          return answer
+        }
       )
       report.reportedVersion = verified.version ?? verified.commit
       report.downtimeSeconds = (verified.firstAnsweredAt - restart.stopped.sentAt) / 1000
     } catch (error) {
+      if (error instanceof UndoneByHost) {
+        // The host's watchdog decided (this runner froze past its budget): report what it did.
+        report.rolledBack = error.undo.undone
+        report.rollbackOutcome = error.undo.text
+        throw error
+      }
       // A failure after the switch leaves a new release live that a rollback can undo; a killed
       // host step leaves the service in no known state, which returning to the live release repairs.
       const afterSwitch =
@@ -151,7 +186,7 @@ async function ship(
         settings.stopTimeoutSeconds + settings.versionTimeoutSeconds + 900,
         async () => {
           await reconnect(session, settings, 'rollback')
-          return rollback(ctx, error.detail, owner.token)
+          return rollback(ctx, error.detail)
         }
       ).catch(
         (rollbackError: unknown) =>

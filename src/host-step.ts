@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { randomBytes } from 'node:crypto'
 import { errorText, PhaseError, phaseInFlight, type PhaseName, type PhaseTiming } from './phase.js'
 import { lastLines, type Remote } from './remote.js'
 import { parentOf } from './layout.js'
@@ -9,7 +10,8 @@ import { joinCode, sh, shFromEnvironment, ShellCode } from './shell.js'
  * them and a dropped connection or a cancelled job cannot stop it halfway. Its output goes to a
  * file, which the action follows over SSH (and the post step can re-read). Lines the phases print:
  *
- * - `@@pid PID` — the step's process, first
+ * - `@@step ID` — written by the command that starts the step, before it does: whose output this is
+ * - `@@pid PID` — the step's process, first of the step's own lines
  * - `@@phase NAME UPTIME` — a phase begins (UPTIME from /proc/uptime, for its duration)
  * - `@@error TEXT` — part of the failing phase's message; `@@data KEY VALUE` — for the action
  * - `@@exit CODE UPTIME` — the step ended (written by its exit trap)
@@ -40,18 +42,26 @@ ${body}`
 /** How long a new step, a lock release or the post step waits for a step still running. */
 export const STEP_WAIT_SECONDS = 600
 
+/** Room set aside in the step's output file when it starts, so a disk that fills during the step cannot cut it. */
+const OUTPUT_RESERVE = 262144
+
 /**
  * Starts `step` detached (its own session, output to `outFile`, its text in its environment rather
  * than its command line) and prints that file as it grows until the step has ended; exits with
  * the step's code. If this command is cut off, the step goes on. A step that ended without its
- * exit line was killed: that goes into `outFile` too, so the post step reads the same.
+ * exit line was killed (a wait status over 128: `@@died`), or could not write it (a full disk:
+ * the exit line is then this command's, from the wait status); either goes into `outFile` too
+ * where it can, so the post step reads the same.
  */
-export function followScript(outFile: string, step: ShellCode): ShellCode {
+export function followScript(outFile: string, step: ShellCode, stepId = '-'): ShellCode {
+  const name = outFile.slice(outFile.lastIndexOf('/') + 1)
   // A step an earlier, cut-off command left running (a restart whose connection dropped) ends first.
   // Files are read through redirections: a path in a command line is what `pkill -f PATH` matches.
   return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
-(cd -- ${parentOf(outFile)} && rm -f -- ${outFile.slice(outFile.lastIndexOf('/') + 1)})
+(cd -- ${parentOf(outFile)} && rm -f -- ${name})
 : > ${outFile} || exit 1
+(cd -- ${parentOf(outFile)} && fallocate -n -l ${OUTPUT_RESERVE} ${name}) 2>/dev/null || :
+printf '@@step %s\n' ${stepId} >> ${outFile} || exit 1
 ${shFromEnvironment('VERIFIED_SSH_DEPLOY_STEP', step.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
 step=$!
 shown=0
@@ -63,10 +73,16 @@ while :; do
 done
 wait "$step"
 status=$?
-if ! grep -q '^@@exit ' < ${outFile}; then
-  printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@died %s\n' "$step" "$status" "$status" >> ${outFile}
-fi
 tail -c +$((shown + 1)) < ${outFile}
+if ! grep -q '^@@exit ' < ${outFile}; then
+  if [ "$status" -gt 128 ]; then
+    ending=$(printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@died %s' "$step" "$status" "$status")
+  else
+    ending=$(printf 'the host step could not write all of its output to %s (the disk may be full); it exited with %s\n@@exit %s -' ${outFile} "$status" "$status")
+  fi
+  printf '%s\n' "$ending" 2>/dev/null >> ${outFile}
+  printf '%s\n' "$ending"
+fi
 exit "$status"`
 }
 
@@ -109,7 +125,7 @@ export interface HostStepOptions {
 export class HostStepReader {
   readonly outputs = new Map<PhaseName, PhaseOutput>()
   current: { phase: PhaseName; uptime: number } | undefined
-  exit: { code: number; uptime: number } | undefined
+  exit: { code: number; uptime?: number } | undefined
   /** The step ended without its exit line (killed); its wait status, when the follower saw it. */
   died: { status?: number } | undefined
   /** The step's process on the host. */
@@ -125,8 +141,9 @@ export class HostStepReader {
   ) {}
 
   private handle(line: string): void {
-    const marker = /^@@(phase|exit|died|error|data|pid) ?(.*)$/.exec(line)
+    const marker = /^@@(phase|exit|died|error|data|pid|step) ?(.*)$/.exec(line)
     const [, kind, rest] = marker ?? []
+    if (kind === 'step') return
     if (kind === 'phase') {
       const [phase, uptime] = rest.split(' ')
       this.on.phase?.(phase as PhaseName, Number(uptime))
@@ -135,8 +152,12 @@ export class HostStepReader {
       return
     }
     if (kind === 'exit') {
+      // Without its uptime (`-`) when the follower wrote it for a step that could not.
       const [code, uptime] = rest.split(' ')
-      this.exit = { code: Number(code), uptime: Number(uptime) }
+      this.exit = {
+        code: Number(code),
+        uptime: /^[\d.]+$/.test(uptime) ? Number(uptime) : undefined
+      }
       return
     }
     if (kind === 'died') {
@@ -204,17 +225,19 @@ export async function runHostStep(
     timings.push({ phase: current.phase, seconds: Math.max(0, seconds), ok })
     core.endGroup()
   }
-  const reader: HostStepReader = new HostStepReader({
-    phase: (phase, uptime) => {
-      close(uptime)
-      wall = Date.now()
-      if (timings) {
-        phaseInFlight(label, phase)
-        core.startGroup(`${label}: ${phase}`)
-      } else core.info(`-- ${phase}`)
-    },
-    line: text => core.info(text)
-  })
+  const newReader = (): HostStepReader =>
+    new HostStepReader({
+      phase: (phase, uptime) => {
+        close(uptime)
+        wall = Date.now()
+        if (timings) {
+          phaseInFlight(label, phase)
+          core.startGroup(`${label}: ${phase}`)
+        } else core.info(`-- ${phase}`)
+      },
+      line: text => core.info(text)
+    })
+  let reader = newReader()
   options.onStarted?.()
   const first = phases[0].phase
   const stepGone = (detail: string): PhaseError => {
@@ -223,25 +246,32 @@ export async function runHostStep(
     return new PhaseError(label, reader.lastPhase(first), `${detail}; its output is in ${outFile}`)
   }
   let stderr = ''
-  try {
-    const result = await remote.run(followScript(outFile, hostStepScript(phases, prelude)), {
+  const stepId = randomBytes(6).toString('hex')
+  const follow = (on: Remote) =>
+    on.run(followScript(outFile, hostStepScript(phases, prelude), stepId), {
       phase: first,
       timeoutSeconds: options.timeoutSeconds,
       allowFailure: true,
       onStdout: stdout => reader.consume(stdout)
     })
-    stderr = result.stderr
+  try {
+    stderr = (await follow(remote)).stderr
   } catch (error) {
     const cut = errorText(error)
     try {
       const again = await options.reattach()
       core.info(`Following the host step was cut off (${cut}); reading its output again`)
       // The file holds what was printed so far and more: the reader takes only the new part.
-      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS), {
+      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS, stepId), {
         phase: reader.lastPhase(first),
         timeoutSeconds: STEP_WAIT_SECONDS + 60
       })
-      reader.consume(stdout)
+      if (/^@@absent$/m.test(stdout)) {
+        // Cut off before it started the step: nothing ran, so it starts now.
+        core.info('The host step had not started; starting it again')
+        reader = newReader()
+        stderr = (await follow(again)).stderr
+      } else reader.consume(stdout)
     } catch (second) {
       throw stepGone(
         `${cut}; reading the step's output again failed: ${errorText(second)}. The step goes on on the host`
@@ -276,10 +306,20 @@ done`
 
 /**
  * waitForStepScript, then prints the step's output file. A step gone without its exit line that
- * nobody reported yet (what followed it was killed too) gets `@@died -` written there first.
+ * nobody reported yet (what followed it was killed too) gets `@@died -` written there first. With
+ * `stepId`, a file that is not that step's output (the command starting it was cut off before it
+ * did) prints `@@absent` instead: the step never ran.
  */
-export function awaitStepScript(outFile: string, seconds: number): ShellCode {
-  return sh`${waitForStepScript(outFile, seconds)}
+export function awaitStepScript(outFile: string, seconds: number, stepId?: string): ShellCode {
+  // A step whose starter was cut off just after launching it prints its PID within milliseconds.
+  const ours = stepId
+    ? sh`if ! grep -qxF -- ${`@@step ${stepId}`} < ${outFile} 2>/dev/null || { ! grep -q '^@@pid ' < ${outFile} && sleep 1 && ! grep -q '^@@pid ' < ${outFile}; }; then
+  echo @@absent
+  exit 0
+fi
+`
+    : sh``
+  return sh`${ours}${waitForStepScript(outFile, seconds)}
 if [ -n "$pid" ] && [ ! -d "/proc/$pid" ] && ! grep -Eq '^@@(exit|died) ' < ${outFile}; then
   printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@died -\n' "$pid" >> ${outFile}
 fi

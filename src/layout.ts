@@ -19,6 +19,8 @@ export interface RemoteLayout {
   startLog: string
   /** Output of the host step that restarts the service (see host-step.ts). */
   restartLog: string
+  /** One line per fact of each deploy: armed, started, confirmed, undone, released (watchdog.ts). */
+  journal: string
 }
 
 export function remoteLayout(target: string, startLog?: string): RemoteLayout {
@@ -33,6 +35,7 @@ export function remoteLayout(target: string, startLog?: string): RemoteLayout {
     stateFile: `${deployDir}/state.json`,
     releasesLog: `${deployDir}/releases.log`,
     restartLog: `${deployDir}/restart.log`,
+    journal: `${deployDir}/journal`,
     startLog: startLog ?? `${deployDir}/service.log`
   }
 }

@@ -51,16 +51,20 @@ export function sh(literals: TemplateStringsArray, ...values: ShellValue[]): She
  * The most a script passed in an environment variable may hold: Linux limits one variable to
  * 128 KiB (MAX_ARG_STRLEN), name included.
  */
-const MAX_ENVIRONMENT_SCRIPT = 120 * 1024
+export const MAX_ENVIRONMENT_SCRIPT = 120 * 1024
 
 /**
  * Runs `script` in a new /bin/sh that takes it from the environment variable `name` (unset before
  * the script runs), never from its command line: anything a user can see with `ps` or match with
  * `pkill -f` in that shell's argv is this fixed text. `launcher` goes before the shell (`setsid`,
- * `exec setsid`).
+ * `exec setsid`). A ShellCode script is an expression the host expands (`"$(cat < file)"`).
  */
-export function shFromEnvironment(name: string, script: string, launcher = sh``): ShellCode {
-  if (Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
+export function shFromEnvironment(
+  name: string,
+  script: string | ShellCode,
+  launcher = sh``
+): ShellCode {
+  if (typeof script === 'string' && Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
     throw new Error(
       `a host script of ${Buffer.byteLength(script)} bytes is over the ${MAX_ENVIRONMENT_SCRIPT} bytes one environment variable can carry`
     )

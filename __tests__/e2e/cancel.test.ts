@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from '@jest/globals'
 import type { ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { logShows, runAction } from '../support/action.js'
 import { currentRelease, deploy, deployInputs, useSshd } from '../support/deploy.js'
@@ -99,7 +99,7 @@ describe('cancellation', () => {
     expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
   })
 
-  it('a release cancelled in prepare never ran: it stays marked UNVERIFIED, and a later failure rolls back past it to the live one', async () => {
+  it('a release cancelled in prepare never ran: the post step removes it with the lock, and a later failure rolls back to the live one', async () => {
     const source = serviceSource()
     const target = join(sshd.dir, 'cancel-prepare')
     const inputs = await deployInputs(sshd, source, target, { 'version-timeout': '5' })
@@ -112,10 +112,12 @@ describe('cancellation', () => {
     expect(cancelled.code).toBe(1)
     expect(cancelled.stdout).toMatch(/^::error::Cancelled \(SIGINT\) during prepare on /m)
     const post = await runAction(inputs, { entry: 'post', state: cancelled.state })
-    expect(post.stdout).toContain(`Released ${target}/.deploy/lock`)
-    expect(await reportedCommit(port)).toBe(sha('1'))
     const neverRan = cancelled.outputs.release
-    expect(readFileSync(join(target, 'releases', neverRan, 'UNVERIFIED'), 'utf8')).toBe('')
+    expect(post.stdout).toContain(
+      `Released ${target}/.deploy/lock, and removed the run's release ${neverRan}, which is not live`
+    )
+    expect(await reportedCommit(port)).toBe(sha('1'))
+    expect(existsSync(join(target, 'releases', neverRan))).toBe(false)
 
     breakService(source)
     const failed = await deploy({ ...inputs, sha: sha('3') }, 1)

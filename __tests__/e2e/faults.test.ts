@@ -28,11 +28,11 @@ function dropConnections(): void {
   execFileSync('pkill', ['-KILL', '-P', String(sshd.process.pid)])
 }
 
-/** Runs the action and cuts its SSH connections once `phase` begins. */
-function runCutDuring(phase: string, inputs: Record<string, string>) {
+/** Runs the action and cuts its SSH connections once `phase` begins (or the log shows `at`). */
+function runCutDuring(phase: string, inputs: Record<string, string>, at?: RegExp) {
   return runAction(inputs, {
     whileRunning: async child => {
-      await logShows(child, new RegExp(`::group::\\S+: ${phase}\\n`))
+      await logShows(child, at ?? new RegExp(`::group::\\S+: ${phase}\\n`))
       dropConnections()
     }
   })
@@ -70,6 +70,39 @@ describe('faults', () => {
     expect(await reportedCommit(port)).toBe(sha('2'))
     expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
   })
+
+  it.each([
+    ['wait-for-exit', { service: '--exit-delay 2', broken: false }],
+    ['start', { service: '', broken: false }],
+    ["the rollback's restart", { service: '', broken: true }],
+    ['prune', { service: '', broken: false }]
+  ])(
+    'a connection lost during %s: the job reports what the host did, and the right commit serves',
+    async (phase, { service, broken }) => {
+      const source = serviceSource()
+      const target = join(sshd.dir, `lost-in-${phase.replace(/\W+/g, '-')}`)
+      const inputs = await deployInputs(sshd, source, target, { 'version-timeout': '5' }, service)
+      const port = Number(inputs.ports)
+      const good = await deploy({ ...inputs, sha: sha('1') })
+      if (broken) breakService(source)
+      const cut = await runCutDuring(
+        phase,
+        { ...inputs, sha: sha('2') },
+        broken ? /^Rolling back to /m : undefined
+      )
+      if (broken) {
+        expect(cut.code).toBe(1)
+        expect(failureMessage(cut)).toContain(
+          `Rolled back to ${good.outputs.release}, the release live before this deploy: it is verified serving ${sha('1')}.`
+        )
+      } else expect(cut.code).toBe(0)
+      // Prune is over within milliseconds: the cut may fall on it or on the lock release after it.
+      if (phase !== 'prune')
+        expect(cut.stdout).toMatch(/^The connection to \S+ was lost \(.*\); reconnecting$/m)
+      expect(await reportedCommit(port)).toBe(broken ? sha('1') : sha('2'))
+      expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
+    }
+  )
 
   it('a connection dropped mid-upload fails the job, leaves current untouched, and the next deploy succeeds', async () => {
     const source = richSourceTree()
@@ -244,6 +277,39 @@ describe('faults', () => {
       rmSync(filler)
       const next = await deploy(inputs)
       expect(currentRelease(target)).toBe(`releases/${next.outputs.release}`)
+    })
+  })
+
+  it('a disk that fills before the restart: a good release is verified, a broken one rolled back, and no mark or half-written file lies about either', async () => {
+    const target = join(sshd.dir, 'full-at-start')
+    await onSmallDisk(target, '48m', async () => {
+      const source = serviceSource()
+      const inputs = await deployInputs(sshd, source, target, { 'version-timeout': '10' })
+      const port = Number(inputs.ports)
+      await deploy({ ...inputs, sha: sha('1') })
+      // The prepare-command runs last before the stop: the restart, verify and rollback run on a full disk.
+      const fill = {
+        'prepare-command': `dd if=/dev/zero of="$DEPLOY_TARGET/filler" bs=64k 2>/dev/null; df -k "$DEPLOY_TARGET" | tail -n 1`
+      }
+      const good = await deploy({ ...inputs, ...fill, sha: sha('2') })
+      expect(good.stdout).toMatch(/ 0 +100% /)
+      expect(await reportedCommit(port)).toBe(sha('2'))
+      const live = join(target, 'releases', good.outputs.release)
+      expect(readdirSync(live).filter(name => /^(BAD_RELEASE|UNVERIFIED)$/.test(name))).toEqual([])
+      breakService(source)
+      const broken = await deploy({ ...inputs, ...fill, sha: sha('3') }, 1)
+      expect(failureMessage(broken)).toContain(
+        `Rolled back to ${good.outputs.release}, the release live before this deploy: it is verified serving ${sha('2')}.`
+      )
+      expect(currentRelease(target)).toBe(`releases/${good.outputs.release}`)
+      expect(await reportedCommit(port)).toBe(sha('2'))
+      expect(readdirSync(live).filter(name => /^(BAD_RELEASE|UNVERIFIED)$/.test(name))).toEqual([])
+      expect(readdirSync(join(target, '.deploy')).filter(name => name.endsWith('.tmp'))).toEqual([])
+      expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
+      const journal = readFileSync(join(target, '.deploy/journal'), 'utf8')
+      expect(journal).toContain(` confirmed ${good.outputs.release}\n`)
+      expect(journal).toContain(` rollback ${broken.outputs.release}: the run rolls back itself\n`)
+      rmSync(join(target, 'filler'))
     })
   })
 

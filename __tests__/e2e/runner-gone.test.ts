@@ -4,11 +4,12 @@
  */
 import { describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { logShows, runAction, type ActionRun } from '../support/action.js'
 import { currentRelease, deploy, deployInputs, failureMessage, useSshd } from '../support/deploy.js'
-import { reportedCommit, serviceSource, sha } from '../support/service.js'
+import { WATCHDOG_GRACE_SECONDS } from '../../src/phases/watchdog.js'
+import { breakService, reportedCommit, serviceSource, sha } from '../support/service.js'
 import { type TestSshd } from '../support/sshd.js'
 import { write } from '../support/tree.js'
 
@@ -77,6 +78,92 @@ describe('a runner that froze or died while it held the lock', () => {
     expect(next.stdout).toContain('::warning title=Dead deploy lock broken::')
     expect(await reportedCommit(port)).toBe(sha('6'))
   })
+})
+
+/** Resolves once `check` holds, polling; throws with `what` after `timeoutMs`. */
+async function eventually(what: string, timeoutMs: number, check: () => Promise<boolean>) {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await check()) return
+    await new Promise(resolve => setTimeout(resolve, 500))
+  }
+  throw new Error(`not within ${timeoutMs / 1000} s: ${what}`)
+}
+
+describe('commit confirmed: a runner gone at verify', () => {
+  /**
+   * Deploys 1, then 2 (good or broken), and at verify freezes its runner (SIGSTOP: the connection
+   * stays open and silent) or kills it (no post step). Checked while it is gone: the host returns
+   * to 1 by itself within version-timeout + stable-for + the grace, frees the lock, and a later
+   * deploy passes without waiting. A frozen runner that wakes up reports what the host did.
+   */
+  async function goneAtVerify(name: string, signal: 'SIGSTOP' | 'SIGKILL', broken: boolean) {
+    const { source, target, port, inputs } = await service(name, {
+      'version-timeout': '5',
+      'stable-for': '1'
+    })
+    const first = await deploy({ ...inputs, sha: sha('1') })
+    if (broken) breakService(source)
+    const lock = join(target, '.deploy/lock')
+    let next: ActionRun | undefined
+    let undoneAfter = 0
+    const gone = await runAction(
+      { ...inputs, sha: sha('2') },
+      {
+        timeoutMs: 240_000,
+        whileRunning: async child => {
+          await logShows(child, /::group::\S+: verify\n/)
+          child.kill(signal)
+          const at = Date.now()
+          try {
+            await eventually(
+              `${name}: the host serves ${sha('1')} and holds no lock`,
+              90_000,
+              async () => (await reportedCommit(port)) === sha('1') && !existsSync(lock)
+            )
+            undoneAfter = (Date.now() - at) / 1000
+            next = await deploy({ ...inputs, source: serviceSource(), sha: sha('3') })
+          } finally {
+            if (signal === 'SIGSTOP') child.kill('SIGCONT')
+          }
+        }
+      }
+    )
+    // 5 + 1 + 30 s of budget, a heartbeat 30 s stale, then the restart itself.
+    expect(undoneAfter).toBeLessThan(5 + 1 + WATCHDOG_GRACE_SECONDS + 15)
+    const journal = readFileSync(join(target, '.deploy/journal'), 'utf8')
+    expect(journal).toMatch(
+      new RegExp(
+        ` undo \\S+: not confirmed within 36 s of its start, and the runner sent no heartbeat for 30 s\\. Returning to ${first.outputs.release}\n`
+      )
+    )
+    expect(journal).toContain(
+      ` undone ${first.outputs.release} ${sha('1')}: started it, and new processes hold its ports\n`
+    )
+    expect(next?.stdout).not.toMatch(
+      /^waiting for the deploy lock|::warning title=Dead deploy lock broken/m
+    )
+    expect(await reportedCommit(port)).toBe(sha('3'))
+    // The undone release is gone, and the one deployed after it serves, unmarked.
+    expect(releases(target)).toHaveLength(2)
+    expect(existsSync(join(target, 'current/UNVERIFIED'))).toBe(false)
+    return gone
+  }
+
+  it('frozen or killed, with a good or a broken commit: the host returns to the last verified release by itself', async () => {
+    const [frozenGood, frozenBroken, killed] = await Promise.all([
+      goneAtVerify('frozen-good', 'SIGSTOP', false),
+      goneAtVerify('frozen-broken', 'SIGSTOP', true),
+      goneAtVerify('killed-at-verify', 'SIGKILL', false)
+    ])
+    for (const woke of [frozenGood, frozenBroken]) {
+      expect(woke.code).toBe(1)
+      expect(failureMessage(woke)).toMatch(
+        /The host undid \S+ by itself at \S+ \(not confirmed within 36 s of its start, and the runner sent no heartbeat for 30 s\); \S+ serves again: started it, and new processes hold its ports, and it freed the deploy lock\./
+      )
+    }
+    expect(killed.code).toBe(null)
+  }, 180_000)
 })
 
 describe('rollback targets', () => {

@@ -5,6 +5,7 @@ import { gfm, gfmHtml } from 'micromark-extension-gfm'
 import { DeployReport } from '../../src/report.js'
 import { describePlan } from '../../src/plan.js'
 import { releaseOutcome } from '../../src/phases/lock.js'
+import { readHostUndo } from '../../src/phases/watchdog.js'
 import { getSettings } from '../../src/settings.js'
 import { inputReader, sourceTree, TEST_SHA } from '../support/fixtures.js'
 
@@ -218,15 +219,16 @@ describe('describePlan', () => {
   })
 })
 
+const lock = {
+  host: 'h',
+  port: 22,
+  username: 'u',
+  lockDir: '/srv/app/.deploy/lock',
+  token: 't',
+  restartLog: '/srv/app/.deploy/restart.log'
+}
+
 describe('releaseOutcome', () => {
-  const lock = {
-    host: 'h',
-    port: 22,
-    username: 'u',
-    lockDir: '/srv/app/.deploy/lock',
-    token: 't',
-    restartLog: '/srv/app/.deploy/restart.log'
-  }
   it('says Released only when the release removed the lock', () => {
     expect(releaseOutcome(lock, 'released\n')).toBe('Released /srv/app/.deploy/lock')
     expect(
@@ -238,5 +240,45 @@ describe('releaseOutcome', () => {
       'Left /srv/app/.deploy/lock alone: it is held by another deploy now (https://x/runs/2 (deploying abcdef123456, since T))'
     )
     expect(releaseOutcome(lock, 'gone\n')).toBe('/srv/app/.deploy/lock was already gone')
+  })
+})
+
+describe("releaseOutcome, with the run's release", () => {
+  it('names the release it removed with the lock', () => {
+    const withRelease = { ...lock, release: 'R1' }
+    expect(releaseOutcome(withRelease, 'discarded\nreleased\n')).toBe(
+      "Released /srv/app/.deploy/lock, and removed the run's release R1, which is not live"
+    )
+    expect(releaseOutcome(withRelease, 'released\n')).toBe('Released /srv/app/.deploy/lock')
+  })
+})
+
+describe('readHostUndo: what the watchdog did, from the journal', () => {
+  const journal = '/srv/app/.deploy/journal'
+  const undo =
+    'journal 2026-12-02T01:00:00Z undo R2: not confirmed within 36 s of its start, and the runner sent no heartbeat for 30 s. Returning to R1\n'
+  it('nothing when it took no decision', () => {
+    expect(
+      readHostUndo('journal 2026-12-02T00:59:00Z armed R2: falls back to R1\n', 'R2', journal)
+    ).toBeUndefined()
+  })
+  it('undone: the fallback serves again, the lock freed', () => {
+    const stdout = `${undo}journal 2026-12-02T01:00:04Z undone R1 ${'1'.repeat(40)}: started it, and new processes hold its ports\njournal 2026-12-02T01:00:04Z released the lock\n`
+    expect(readHostUndo(stdout, 'R2', journal)).toEqual({
+      undone: true,
+      text: `The host undid R2 by itself at 2026-12-02T01:00:00Z (not confirmed within 36 s of its start, and the runner sent no heartbeat for 30 s); R1 serves again: started it, and new processes hold its ports, and it freed the deploy lock. Its record: ${journal}.`
+    })
+  })
+  it('undo-failed, or no outcome yet, is not a rollback that held', () => {
+    const failed = `${undo}journal 2026-12-02T01:00:34Z undo-failed R1: started it, but no new process holds port 8000 after 5 s\n`
+    expect(readHostUndo(failed, 'R2', journal)).toMatchObject({
+      undone: false,
+      text: expect.stringContaining(
+        '; that failed: R1: started it, but no new process holds port 8000 after 5 s. Its record:'
+      )
+    })
+    expect(readHostUndo(undo, 'R2', journal)?.text).toContain(
+      'it has not recorded how that went yet'
+    )
   })
 })

@@ -3,7 +3,10 @@
  * quotes and `$(…)` in them), must pass shellcheck as POSIX sh.
  */
 import { describe, expect, it } from '@jest/globals'
-import { spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { remoteLayout } from '../../src/layout.js'
 import { clearBytecodeScript } from '../../src/phases/bytecode.js'
 import { toolCheckScript } from '../../src/phases/connect.js'
@@ -27,6 +30,15 @@ import { listTreesScript, releasesLogScript, switchCurrentScript } from '../../s
 import { inspectScript, tarCopyScript, uploadScript } from '../../src/phases/upload.js'
 import { diagnosticsScript, serviceIdentityScript } from '../../src/phases/verify.js'
 import { sh, type ShellCode } from '../../src/shell.js'
+import {
+  armScript,
+  decideScript,
+  launchWatchdogScript,
+  watchdogScript
+} from '../../src/phases/watchdog.js'
+import { newDeployContext } from '../../src/context.js'
+import { getSettings } from '../../src/settings.js'
+import { inputReader, sourceTree } from '../support/fixtures.js'
 
 const target = "/srv/my app/it's $(here)"
 const layout = remoteLayout(target)
@@ -36,7 +48,41 @@ const environment = sh`unset X
 export DEPLOY_TARGET=${target}`
 const command = 'python -m app serve --name "a b" && echo $HOME'
 
+/** A deploy of the sample target, for the scripts built from a whole context (the watchdog's). */
+const keyDir = mkdtempSync(join(tmpdir(), 'vsd-key-'))
+execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'key')])
+const ctx = newDeployContext({
+  settings: getSettings(
+    inputReader({
+      host: 'example.com',
+      username: 'deploy',
+      'private-key': readFileSync(join(keyDir, 'key'), 'utf8'),
+      source: sourceTree(),
+      target,
+      'start-command': command,
+      'stop-command': 'pkill -f "app serve"',
+      'process-match': 'app serve',
+      ports: '7861 8501',
+      'version-url': 'http://127.0.0.1:7861/version',
+      sha
+    })
+  ),
+  sha,
+  label: 'example.com',
+  session: undefined as never,
+  layout,
+  report: { host: 'example.com', result: 'failed', rolledBack: false, phases: [] },
+  run: "https://github.com/o/r/actions/runs/1 it's",
+  lockToken: 'token'
+})
+const fallback = { release: '20261123T000000Z-0123456', sha, how: 'live' as const }
+
 const scripts: Record<string, ShellCode> = {
+  'watchdog: arm': armScript(ctx, fallback),
+  'watchdog: the watchdog, with the fallback restart it runs': watchdogScript(ctx, fallback),
+  'watchdog: launch (end of start)': launchWatchdogScript(ctx),
+  'watchdog: confirm': decideScript(layout, 'token', 'confirmed', release),
+  'watchdog: rollback claim': decideScript(layout, 'token', 'rollback', release),
   'connect: tool check': toolCheckScript(),
   'lock: acquire': acquireLockScript(
     layout,
@@ -44,6 +90,11 @@ const scripts: Record<string, ShellCode> = {
     30
   ),
   'lock: release': releaseLockScript({ ...layout, token: 'token' }),
+  "lock: release, with the run's release": releaseLockScript({
+    ...layout,
+    token: 'token',
+    release
+  }),
   'lock: heartbeat': heartbeatScript(layout, 'token'),
   'lock: fence (first in the restart step)': lockFenceScript(layout, 'token'),
   'upload: inspect (releases)': inspectScript(layout, 'releases', 'REVISION'),
@@ -98,6 +149,7 @@ const scripts: Record<string, ShellCode> = {
   ),
   'restart: follower': followScript(layout.restartLog, sh`true`),
   'restart: await a step (lock release, post)': awaitStepScript(layout.restartLog, 60),
+  'restart: await a step that may not have started': awaitStepScript(layout.restartLog, 60, 'id'),
   'restart: what serves after a killed step': hostNowScript(layout, [8000, 8501]),
   'switch: current': switchCurrentScript(layout, release, 'token'),
   'switch: releases.log': releasesLogScript(layout, { event: 'deploy', sha }),
@@ -156,9 +208,10 @@ describe('host-side scripts pass shellcheck (POSIX sh)', () => {
     // SC2016: awk programs are single-quoted on purpose. SC2012: ls lists only names the action
     // (releases) or the kernel (/proc) made. SC2030/SC2031: user commands' exports are scoped to a
     // subshell on purpose. SC2089/SC2090: a sample value holding a quote is data, not quoting.
+    // SC1003: a script quoted inside another (the watchdog's restart step) holds '\'' on purpose.
     const result = spawnSync(
       'shellcheck',
-      ['--shell=sh', '--exclude=SC2016,SC2012,SC2030,SC2031,SC2089,SC2090', '-'],
+      ['--shell=sh', '--exclude=SC1003,SC2016,SC2012,SC2030,SC2031,SC2089,SC2090', '-'],
       {
         input: script.text,
         encoding: 'utf8'

@@ -3,12 +3,16 @@ import { randomBytes } from 'node:crypto'
 import { PassThrough } from 'node:stream'
 import {
   enterTargetScript,
+  parentOf,
   relativeToTarget,
+  remoteLayout,
   UNVERIFIED_MARK,
   type RemoteLayout
 } from '../layout.js'
 import type { Remote } from '../remote.js'
 import { STEP_WAIT_SECONDS, waitForStepScript } from '../host-step.js'
+import { journalFunction } from '../journal.js'
+import { discardReleaseScript } from './prune.js'
 import { sh, type ShellCode } from '../shell.js'
 
 /** Exit code the lock script uses when lock-timeout ran out. */
@@ -106,14 +110,17 @@ case $owner in *${token}*) ;; *)
 esac`
 }
 
-/** Writes the host's uptime (whole seconds) as the lock's heartbeat, with builtins only. */
+/**
+ * Writes the host's uptime (whole seconds) as the lock's heartbeat, with builtins only: fixed
+ * width, overwritten in place (<>), so once the file exists a full disk cannot stop the beat.
+ */
 function beatScript(here: RemoteLayout): ShellCode {
-  return sh`read -r up _ < /proc/uptime; printf '%s\n' "\${up%.*}" > ${`${here.lockDir}/heartbeat`}`
+  return sh`read -r up _ < /proc/uptime; printf '%-12s\n' "\${up%.*}" 1<> ${`${here.lockDir}/heartbeat`}`
 }
 
 /**
  * `stale_lock`: prints the lock's owner line and succeeds when its heartbeat is HEARTBEAT_STALE_SECONDS
- * old (or from before a reboot) and no host step is running; a lock without a heartbeat (taken
+ * old (or from before a reboot) and neither a host step nor the run's watchdog is running; a lock without a heartbeat (taken
  * by an older version of the action, or being taken now) is never judged.
  */
 function staleLockFunction(here: RemoteLayout): ShellCode {
@@ -125,6 +132,9 @@ function staleLockFunction(here: RemoteLayout): ShellCode {
   [ "$beat" -gt "$up" ] || [ "$((up - beat))" -ge ${HEARTBEAT_STALE_SECONDS} ] || return 1
   step=$(sed -n 's/^@@pid //p' < ${here.restartLog} 2>/dev/null | head -n 1)
   if [ -n "$step" ] && [ -d "/proc/$step" ] && ! grep -q '^@@exit ' < ${here.restartLog}; then return 1; fi
+  # The run's watchdog (watchdog.ts) undoes its release and frees the lock itself.
+  read -r watchdog < ${`${here.lockDir}/watchdog.pid`} 2>/dev/null || watchdog=
+  case $watchdog in '' | *[!0-9]*) ;; *) [ ! -d "/proc/$watchdog" ] || return 1 ;; esac
   read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || return 1
   printf '%s\n' "$owner"
 }`
@@ -182,21 +192,30 @@ export function startHeartbeat(
 
 /**
  * Removes the lock only if this run still owns it, and only after a restart step cut off from the
- * action (a lost connection, a cancelled job) has finished on the host.
+ * action (a lost connection, a cancelled job) has finished on the host. The run's release goes
+ * first unless `current` names it: one that was cancelled before its switch, or left by a failure.
  */
 export function releaseLockScript(
-  lock: Pick<HeldLock, 'lockDir' | 'token' | 'restartLog'>
+  lock: Pick<HeldLock, 'lockDir' | 'token' | 'restartLog' | 'release'>
 ): ShellCode {
-  // From inside the lock: a path in a command line is what a user's `pkill -f PATH` matches.
+  // From inside the lock, then the target: a path in a command line is what `pkill -f PATH` matches.
+  const target = parentOf(parentOf(lock.lockDir))
+  const discard = lock.release
+    ? sh`(${discardReleaseScript(remoteLayout(target), lock.release)})`
+    : sh`:`
   return sh`${waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS)}
-if cd -- ${lock.lockDir} 2>/dev/null && grep -qF -- ${lock.token} owner 2>/dev/null; then cd .. && rm -rf -- lock && echo released
+${journalFunction('journal', lock.token)}
+if cd -- ${lock.lockDir} 2>/dev/null && grep -qF -- ${lock.token} owner 2>/dev/null; then
+  ${discard}
+  cd .. && rm -rf -- lock && echo released && journal released the lock
 elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat < owner 2>/dev/null)"
 else echo gone; fi`
 }
 
 /** What a lock release did, in words, from its output (see releaseLockScript). */
 export function releaseOutcome(lock: HeldLock, stdout: string): string {
-  if (/^released$/m.test(stdout)) return `Released ${lock.lockDir}`
+  if (/^released$/m.test(stdout))
+    return `Released ${lock.lockDir}${/^discarded$/m.test(stdout) ? `, and removed the run's release ${lock.release}, which is not live` : ''}`
   const other = /^other (.*)$/m.exec(stdout)
   if (other)
     return `Left ${lock.lockDir} alone: it is held by another deploy now (${describeOwner(other[1])})`
@@ -257,6 +276,8 @@ export interface HeldLock {
   token: string
   /** The restart step's output: the lock is released only once no step is writing it. */
   restartLog: string
+  /** The run's new release, once named: removed with the lock unless it is live. */
+  release?: string
 }
 
 const held: HeldLock[] = []

@@ -116,7 +116,8 @@ END {
  * - `cmdline_of PID` (one line, at most 300 characters), `user_of PID`, `epoch_of TICKS`.
  * - `port_held PORT`, `port_pids PORT`, `port_holders PORT` (`pid command line` per listener).
  * - `record_state STATE RELEASE SHA`: writes state.json from `signal` lines on stdin (STATE holds a
- *   `/`; the rename runs beside it, so its command line names no directory).
+ *   `/`; the rename runs beside it, so its command line names no directory). A write that fails
+ *   leaves the old file, says so and succeeds: the service still runs.
  */
 export const SERVICE_FUNCTIONS = new ShellCode(`select_service=${quote(SELECT_SERVICE)}
 ${String.raw`# Whether this awk splits records on NUL (busybox's does not): asked once per script.
@@ -208,5 +209,8 @@ record_state() {
       separator=,
     done
     printf '\n  ]\n}\n'
-  } > "$1.tmp" && (cd -- "${'$'}{1%/*}" && mv -f -- "${'$'}{1##*/}.tmp" "${'$'}{1##*/}")
+  } 2>/dev/null > "$1.tmp" && (cd -- "${'$'}{1%/*}" && mv -f -- "${'$'}{1##*/}.tmp" "${'$'}{1##*/}") && return
+  # A full disk: no half-written file stays; the next stop finds the service by its marker.
+  (cd -- "${'$'}{1%/*}" && rm -f -- "${'$'}{1##*/}.tmp")
+  printf 'could not record the service'"'"'s processes in %s (the disk may be full); the next stop finds them by their DEPLOY_TARGET marker\n' "$1"
 }`}`)

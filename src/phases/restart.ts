@@ -110,17 +110,16 @@ export interface Restart {
 }
 
 /**
- * stop → wait-for-exit → switch → start as one detached host step (see host-step.ts): no network
- * round trip between the old service's SIGTERM and the new one's launch, and the host finishes the
- * step even if the connection drops or the job is cancelled. Without `switchTo`, it only stops
- * (a rollback with nothing to return to). With `timings`, each phase is its own log group.
+ * The restart's phases: stop (behind the lock fence) → wait-for-exit → switch → start. Without
+ * `switchTo`, only the first two (a rollback with nothing to return to). `afterStart` runs at the
+ * end of a successful start (the watchdog's launch).
  */
-export async function restartService(
+export function restartPhases(
   ctx: DeployContext,
   switchTo: ShellCode | undefined,
-  timings?: PhaseTiming[]
-): Promise<Restart> {
-  const { settings, session, layout, label } = ctx
+  afterStart?: ShellCode
+): HostStepPhase[] {
+  const { layout } = ctx
   const phases: HostStepPhase[] = [
     { phase: 'stop', body: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]) },
     { phase: 'wait-for-exit', body: waitForExitBody(waitParameters(ctx)) }
@@ -129,8 +128,33 @@ export async function restartService(
     // The post step tells this step's output from an earlier restart's by the release it names.
     const switching = sh`printf '@@data release %s\n' ${ctx.release}
 ${switchTo}`
-    phases.push({ phase: 'switch', body: switching }, { phase: 'start', body: startBody(ctx) })
+    const start = afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx)
+    phases.push({ phase: 'switch', body: switching }, { phase: 'start', body: start })
   }
+  return phases
+}
+
+/** What every restart step runs first: the service functions, then `cd` to the target. */
+export function restartPrelude(layout: RemoteLayout): ShellCode {
+  // Every body names the target's files relative to it (relativeToTarget): the step runs from there.
+  return sh`${SERVICE_FUNCTIONS}
+cd -- ${layout.target} || exit 1`
+}
+
+/**
+ * stop → wait-for-exit → switch → start as one detached host step (see host-step.ts): no network
+ * round trip between the old service's SIGTERM and the new one's launch, and the host finishes the
+ * step even if the connection drops or the job is cancelled. Without `switchTo`, it only stops
+ * (a rollback with nothing to return to). With `timings`, each phase is its own log group.
+ */
+export async function restartService(
+  ctx: DeployContext,
+  switchTo: ShellCode | undefined,
+  timings?: PhaseTiming[],
+  afterStart?: ShellCode
+): Promise<Restart> {
+  const { settings, session, layout, label } = ctx
+  const phases = restartPhases(ctx, switchTo, afterStart)
   const entry: RunningRestart = {
     host: session.address.host,
     port: session.address.port,
@@ -138,10 +162,7 @@ ${switchTo}`
     outFile: layout.restartLog
   }
   const sentAt = Date.now()
-  // Every body names the target's files relative to it (relativeToTarget): the step runs from there.
-  const prelude = sh`${SERVICE_FUNCTIONS}
-cd -- ${layout.target} || exit 1`
-  const result = await runHostStep(phases, prelude, {
+  const result = await runHostStep(phases, restartPrelude(layout), {
     label,
     remote: session.remote,
     outFile: entry.outFile,

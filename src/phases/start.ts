@@ -39,7 +39,7 @@ export function detachedStartBody(start: DetachedStart): ShellCode {
   // The log is opened here, in the step's directory, before the command's shell moves to `live`.
   return sh`[ -d ${parentOf(log)} ] || mkdir -p -- ${parentOf(log)} || exit 1
 header="=== $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release "${release}" ("${sha}") [$$]"
-printf '\n%s\n' "$header" >> ${log} || exit 1
+printf '\n%s\n' "$header" 2>/dev/null >> ${log} || printf 'could not write to %s (the disk may be full)\n' ${start.log}
 (
 cd -- ${live} || exit 1
 ${environment}

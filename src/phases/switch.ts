@@ -16,9 +16,12 @@ export function switchCurrentScript(
   return sh`ln -sfn -- ${`releases/${release}`} ${temporary} && mv -Tf -- ${temporary} ${layout.current}`
 }
 
-/** Appends one JSON line to `.deploy/releases.log`. */
+/**
+ * Appends one JSON line to `.deploy/releases.log`. It is history, not state: a write that fails
+ * (a full disk) is said, and the switch goes on.
+ */
 export function releasesLogScript(layout: RemoteLayout, entry: Record<string, unknown>): ShellCode {
-  return sh`printf '%s\n' ${JSON.stringify(entry)} >> ${layout.releasesLog}`
+  return sh`{ printf '%s\n' ${JSON.stringify(entry)} 2>/dev/null >> ${layout.releasesLog} || printf 'could not append to %s (the disk may be full)\n' ${layout.releasesLog}; }`
 }
 
 /**
@@ -220,13 +223,14 @@ ${tarCopyScript(staging, '.')} || exit 1
 printf 'Synced the new tree into %s; removed %s path(s) an earlier deploy shipped that the source no longer has\n' ${layout.target} "$((removed))"
 ${bytecode}
 rm -rf -- ${tree} && mv -- ${staging} ${tree} && mv -f -- ${manifestPath(layout, 'staging')} ${manifestPath(layout, 'tree')} && rm -f -- ${lists.files} ${lists.dirs} || exit 1
-${releasesLogScript(layout, logEntry(ctx))} || exit 1`
+${releasesLogScript(layout, logEntry(ctx))}`
 }
 
 /** switch, a host-step body: make the new tree live. */
 export function switchBody(ctx: DeployContext, token: string): ShellCode {
   if (ctx.settings.strategy === 'in-place') return syncInPlaceBody(ctx)
   const layout = relativeToTarget(ctx.layout)
-  return sh`${switchCurrentScript(layout, ctx.release, token)} && ${releasesLogScript(layout, logEntry(ctx))} || exit 1
+  return sh`${switchCurrentScript(layout, ctx.release, token)} || exit 1
+${releasesLogScript(layout, logEntry(ctx))}
 printf '%s -> releases/%s\n' ${ctx.layout.current} ${ctx.release}`
 }

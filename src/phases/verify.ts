@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import semver from 'semver'
 import type { DeployContext } from '../context.js'
-import { insideTarget, UNVERIFIED_MARK } from '../layout.js'
+import { insideTarget } from '../layout.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
 import { commitMatches, fetchVersion, readCommit, type VersionAnswer } from '../version-probe.js'
 import { errorText } from '../phase.js'
@@ -298,12 +298,6 @@ export async function verifyService(
     core.info(`Still ${confirmed.commit} after ${settings.stableForSeconds} s (stable-for)`)
   }
   checkVersionGuards(ctx, confirmed.version, previousVersion)
-  if (settings.strategy === 'releases') {
-    await ctx.session.remote.run(sh`cd -- ${ctx.releaseDir} && rm -f -- ${UNVERIFIED_MARK}`, {
-      phase: 'verify',
-      timeoutSeconds: 30
-    })
-  }
   return {
     commit: confirmed.commit as string,
     version: confirmed.version,

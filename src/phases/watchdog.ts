@@ -1,0 +1,307 @@
+import * as core from '@actions/core'
+import type { DeployContext } from '../context.js'
+import { followScript, STEP_WAIT_SECONDS, hostStepScript } from '../host-step.js'
+import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../layout.js'
+import { journalFunction, journalLinesScript, parseJournalLines } from '../journal.js'
+import { PhaseError } from '../phase.js'
+import type { Remote } from '../remote.js'
+import {
+  joinCode,
+  MAX_ENVIRONMENT_SCRIPT,
+  sh,
+  shFromEnvironment,
+  type ShellCode
+} from '../shell.js'
+import { HEARTBEAT_STALE_SECONDS } from './lock.js'
+import { SERVICE_FUNCTIONS } from './processes.js'
+import { discardReleaseScript } from './prune.js'
+import { restartPhases, restartPrelude } from './restart.js'
+import {
+  fallbackContext,
+  fallbackScript,
+  parseFallback,
+  switchBackScript,
+  type Fallback
+} from './rollback.js'
+
+/**
+ * Commit confirmed, as a network device does it: after the switch the new release is provisional.
+ * The runner confirms it once verify passes; if no confirmation comes within the verify budget
+ * plus this grace, while the runner sends no heartbeat (it died, or froze), a watchdog the restart
+ * step left on the host returns to the last verified release by itself, checks that new processes
+ * hold the ports, records it in the journal and frees the lock.
+ *
+ * Its files live in the lock, so they go with it:
+ * - `watchdog.sh`: its script, written before the restart (before the disk may fill);
+ * - `provisional`: a directory standing for the decision not taken yet. Whoever renames it first
+ *   decides (a rename needs no space): to `confirmed` (the runner: verify passed), `rollback` (the
+ *   runner rolls back itself) or `undo` (the watchdog);
+ * - `watchdog.pid`: its process, so no later deploy breaks the lock while it waits.
+ */
+export const WATCHDOG_GRACE_SECONDS = 30
+
+/** The journal's bytes set aside before each restart, so a full disk cannot cut a line of it. */
+const JOURNAL_RESERVE = 65536
+
+/** The journal keeps this many lines; older ones go when a deploy arms its watchdog. */
+const JOURNAL_LINES = 2000
+
+/** How long after its start the watchdog waits for a confirmation (with a heartbeat, longer). */
+export function watchdogBudgetSeconds(ctx: DeployContext): number {
+  const { settings } = ctx
+  return settings.versionTimeoutSeconds + settings.stableForSeconds + WATCHDOG_GRACE_SECONDS
+}
+
+/**
+ * The watchdog: waits while the release is provisional and the lock is this run's; once the budget
+ * is over and the heartbeat stale, takes the decision, runs a restart to the fallback (through
+ * followScript, so it is recorded like any restart), waits for new processes
+ * on the ports, journals the outcome, removes the release it undid and frees the lock.
+ */
+export function watchdogScript(ctx: DeployContext, fallback: Fallback): ShellCode {
+  const { layout, settings, release, lockToken } = ctx
+  const reason = `not confirmed by its run (${ctx.run})`
+  const undoStep = hostStepScript(
+    restartPhases(fallbackContext(ctx, fallback), switchBackScript(ctx, fallback, reason, 'host')),
+    restartPrelude(layout)
+  )
+  const here = relativeToTarget(layout)
+  const lock = here.lockDir
+  const budget = watchdogBudgetSeconds(ctx)
+  return sh`${SERVICE_FUNCTIONS}
+cd -- ${layout.target} || exit 1
+${journalFunction(here.journal, lockToken)}
+ours() { read -r owner < ${`${lock}/owner`} 2>/dev/null && case $owner in *${lockToken}*) true ;; *) false ;; esac; }
+now_s; deadline=$((now + ${budget}))
+while :; do
+  [ -d ${`${lock}/provisional`} ] && ours || exit 0
+  now_s
+  if [ "$now" -ge "$deadline" ]; then
+    read -r beat < ${`${lock}/heartbeat`} 2>/dev/null || beat=0
+    case $beat in '' | *[!0-9]*) beat=0 ;; esac
+    [ "$((now - beat))" -lt ${HEARTBEAT_STALE_SECONDS} ] || break
+  fi
+  sleep 1
+done
+mv -T -- ${`${lock}/provisional`} ${`${lock}/undo`} 2>/dev/null || exit 0
+journal undo ${release}: not confirmed within ${budget} s of its start, and the runner sent no heartbeat for ${HEARTBEAT_STALE_SECONDS} s. Returning to ${fallback.release}
+mark=$(awk -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" '{ printf "%d\n", $1 * hz }' < /proc/uptime)
+(${followScript(here.restartLog, undoStep)}) > /dev/null 2>&1
+status=$?
+if [ "$status" -eq 0 ]; then
+  waited=0
+  while :; do
+    missing=
+    for port in ${settings.ports}; do
+      fresh=
+      for pid in $(port_pids "$port"); do start=$(start_of "$pid"); [ -n "$start" ] && [ "$start" -ge "$mark" ] && fresh=1; done
+      [ -n "$fresh" ] || missing="$missing $port"
+    done
+    if [ -z "$missing" ] || [ "$waited" -ge ${settings.versionTimeoutSeconds} ]; then break; fi
+    sleep 1; waited=$((waited + 1))
+  done
+  if [ -z "$missing" ]; then journal undone ${fallback.release} ${fallback.sha}: started it, and new processes hold its ports
+  else journal undo-failed ${fallback.release}: started it, but no new process holds port"$missing" after ${settings.versionTimeoutSeconds} s
+  fi
+else
+  journal undo-failed ${fallback.release}: the restart step exited with "$status" \(${layout.restartLog}\)
+fi
+${discardReleaseScript(layout, release)} > /dev/null
+ours && (cd -- ${here.deployDir} && rm -rf -- lock) && journal released the lock`
+}
+
+/** Launches the armed watchdog, at the end of a successful start (part of the restart step). */
+export function launchWatchdogScript(ctx: DeployContext): ShellCode {
+  const { layout, release, lockToken } = ctx
+  const here = relativeToTarget(layout)
+  const lock = here.lockDir
+  const script = sh`"$(cat < ${`${lock}/watchdog.sh`})"`
+  // The PID file was written at arming and is overwritten in place (<>): no new space needed.
+  return sh`${journalFunction(here.journal, lockToken)}
+journal started ${release}
+if [ -f ${`${lock}/watchdog.sh`} ] && [ -d ${`${lock}/provisional`} ]; then
+  ${shFromEnvironment('VERIFIED_SSH_DEPLOY_WATCHDOG', script, sh`setsid`)} < /dev/null > /dev/null 2>&1 &
+  printf '%-12s\n' "$!" 1<> ${`${lock}/watchdog.pid`}
+  printf 'Watchdog %s: unless this run confirms %s within %s s with its runner alive, the host returns to the last verified release\n' "$!" ${release} ${watchdogBudgetSeconds(ctx)}
+fi`
+}
+
+/**
+ * Arms the watchdog before anything stops: the fallback's restart step and the watchdog's script
+ * go into the lock, the decision directory is made, and the journal gets room for this deploy.
+ */
+export function armScript(ctx: DeployContext, fallback: Fallback): ShellCode {
+  const { layout, release, lockToken } = ctx
+  const here = relativeToTarget(layout)
+  const lock = here.lockDir
+  return sh`cd -- ${layout.target} || exit 1
+${journalFunction(here.journal, lockToken)}
+if ! { cat > ${`${lock}/watchdog.sh.tmp`} && mv -f -- ${`${lock}/watchdog.sh.tmp`} ${`${lock}/watchdog.sh`}; }; then
+  rm -f -- ${`${lock}/watchdog.sh.tmp`}; exit 1
+fi
+printf '%-12s\n' - > ${`${lock}/watchdog.pid`} && mkdir -p -- ${`${lock}/provisional`} || exit 1
+if [ "$(wc -l < ${here.journal} 2>/dev/null || echo 0)" -gt ${JOURNAL_LINES} ]; then
+  { tail -n ${JOURNAL_LINES / 2} < ${here.journal} > ${`${here.journal}.tmp`} && mv -f -- ${`${here.journal}.tmp`} ${here.journal}; } 2>/dev/null || rm -f -- ${`${here.journal}.tmp`}
+fi
+: >> ${here.journal} && { fallocate -n -l ${JOURNAL_RESERVE} ${here.journal} 2>/dev/null || :; }
+journal armed ${release}: falls back to ${fallback.release}`
+}
+
+/**
+ * Before the restart: finds the release the host would return to and leaves the watchdog armed in
+ * the lock. Nothing is armed when the run would not roll back (rollback-on-failure: false, in
+ * place) or there is no verified release; a host that cannot take it gets a warning, and the
+ * deploy goes on as before.
+ */
+export async function armWatchdog(ctx: DeployContext): Promise<boolean> {
+  const { settings, session, layout, label } = ctx
+  if (settings.strategy !== 'releases' || !settings.rollbackOnFailure) return false
+  const found = await session.remote.run(
+    sh`cd -- ${layout.target} || exit 1
+${fallbackScript(ctx.release, ctx.previousRelease, settings.stampFile)}`,
+    { phase: 'prepare', timeoutSeconds: 60 }
+  )
+  const fallback = parseFallback(found.stdout)
+  if (!fallback) return false
+  const script = watchdogScript(ctx, fallback)
+  if (Buffer.byteLength(script.text) > MAX_ENVIRONMENT_SCRIPT) {
+    core.warning(
+      `The host's watchdog for ${label} was not armed: its script (${Buffer.byteLength(script.text)} bytes) is over ${MAX_ENVIRONMENT_SCRIPT} bytes (a long start-, stop-command or env). Should the runner die during the restart, the next deploy rolls back.`
+    )
+    return false
+  }
+  const armed = await session.remote.run(armScript(ctx, fallback), {
+    phase: 'prepare',
+    timeoutSeconds: 60,
+    stdin: Buffer.from(script.text),
+    allowFailure: true
+  })
+  if (armed.code !== 0) {
+    core.warning(
+      `The host's watchdog for ${label} was not armed (${armed.stderr.trim() || `exit ${armed.code}`}): should the runner die during the restart, the next deploy rolls back.`
+    )
+    return false
+  }
+  core.info(
+    `Armed the host's watchdog: it returns to ${fallback.release} unless this run confirms ${ctx.release} within ${watchdogBudgetSeconds(ctx)} s of its start`
+  )
+  return true
+}
+
+/**
+ * Takes the decision on the provisional release as `as` (confirmed after verify, rollback before
+ * the run's own rollback), unless the watchdog took it. Prints `mine` (also when nothing was armed,
+ * or another deploy broke the lock: its restart step's fence then stops this run) or `undone`,
+ * then, once the watchdog is done, this run's journal lines.
+ */
+export function decideScript(
+  layout: RemoteLayout,
+  token: string,
+  as: 'confirmed' | 'rollback',
+  release: string
+): ShellCode {
+  const here = relativeToTarget(layout)
+  const lock = here.lockDir
+  const confirmed =
+    as === 'confirmed'
+      ? sh`rm -f -- ${`releases/${release}/${UNVERIFIED_MARK}`}
+  journal confirmed ${release}`
+      : sh`journal rollback ${release}: the run rolls back itself`
+  return sh`cd -- ${layout.target} || exit 1
+${journalFunction(here.journal, token)}
+# Only this run's lock holds its decision: a lock another deploy took has a mark of its own.
+read -r owner < ${`${lock}/owner`} 2>/dev/null || owner=
+case $owner in *${token}*) mine=1 ;; *) mine= ;; esac
+if { [ -n "$mine" ] && mv -T -- ${`${lock}/provisional`} ${`${lock}/${as}`} 2>/dev/null; } || { [ ! -d ${`${lock}/undo`} ] && ! grep -q "^[^ ]* "${token}" undo " < ${here.journal} 2>/dev/null; }; then
+  ${confirmed}
+  echo mine
+  exit 0
+fi
+echo undone
+read -r pid < ${`${lock}/watchdog.pid`} 2>/dev/null || pid=
+waited=0
+while [ -n "$pid" ] && [ -d "/proc/$pid" ] && [ "$waited" -lt ${STEP_WAIT_SECONDS} ]; do sleep 1; waited=$((waited + 1)); done
+${journalLinesScript(here.journal, token)}`
+}
+
+/** What the host's watchdog did, from this run's journal lines. */
+export interface HostUndo {
+  /** The fallback serves again: started, and new processes hold its ports. */
+  undone: boolean
+  /** In words, for the failure message and the summary. */
+  text: string
+}
+
+/** Reads the watchdog's lines of `journal …` output; undefined when it took no decision. */
+export function readHostUndo(
+  stdout: string,
+  release: string,
+  journal: string
+): HostUndo | undefined {
+  const lines = parseJournalLines(stdout).map(({ time, words }) => ({ time, rest: words }))
+  const undo = lines.find(line => line.rest.startsWith('undo '))
+  if (!undo) return undefined
+  const outcome = lines.find(line => /^(undone|undo-failed) /.test(line.rest))
+  const released = lines.some(line => line.rest === 'released the lock')
+  const why = undo.rest.replace(/^undo [^:]*: /, '').replace(/\. Returning to .*$/, '')
+  const how = !outcome
+    ? 'it has not recorded how that went yet'
+    : outcome.rest.startsWith('undone ')
+      ? `${outcome.rest.split(' ')[1]} serves again: ${outcome.rest.replace(/^[^:]*: /, '')}`
+      : `that failed: ${outcome.rest.replace(/^undo-failed /, '')}`
+  return {
+    undone: outcome?.rest.startsWith('undone ') ?? false,
+    text:
+      `The host undid ${release} by itself at ${undo.time} (${why}); ${how}` +
+      `${released ? ', and it freed the deploy lock' : ''}. Its record: ${journal}.`
+  }
+}
+
+/** The provisional release was undone by the host's watchdog before this run could decide. */
+export class UndoneByHost extends PhaseError {
+  constructor(
+    label: string,
+    phase: PhaseError['phase'],
+    readonly undo: HostUndo
+  ) {
+    super(label, phase, undo.text)
+  }
+}
+
+/**
+ * Takes the decision on this run's release (see decideScript); throws UndoneByHost when the
+ * watchdog took it first.
+ */
+export async function decide(
+  ctx: DeployContext,
+  remote: Remote,
+  as: 'confirmed' | 'rollback'
+): Promise<void> {
+  const { stdout } = await remote.run(decideScript(ctx.layout, ctx.lockToken, as, ctx.release), {
+    phase: as === 'confirmed' ? 'verify' : 'rollback',
+    timeoutSeconds: STEP_WAIT_SECONDS + 60
+  })
+  if (/^mine$/m.test(stdout)) return
+  const undo = readHostUndo(stdout, ctx.release, ctx.layout.journal) ?? {
+    undone: false,
+    text: `The host's watchdog took over ${ctx.release}, and its journal says nothing more (the disk may be full)`
+  }
+  throw new UndoneByHost(ctx.label, as === 'confirmed' ? 'verify' : 'rollback', undo)
+}
+
+/** This run's journal lines, read from the host (the post step, before it acts). */
+export async function hostUndo(
+  remote: Remote,
+  layout: RemoteLayout,
+  token: string,
+  release: string
+): Promise<HostUndo | undefined> {
+  const { stdout } = await remote.run(
+    joinCode([
+      sh`cd -- ${layout.target} || exit 1`,
+      journalLinesScript(relativeToTarget(layout).journal, token)
+    ]),
+    { phase: 'post', timeoutSeconds: 60 }
+  )
+  return readHostUndo(stdout, release, layout.journal)
+}
