@@ -29,8 +29,7 @@ import {
   breakService,
   killServiceOnPort,
   reportedCommit,
-  serviceSource,
-  startCommand
+  serviceSource
 } from '../__tests__/support/service.js'
 import { freePort, startSshd, type TestSshd } from '../__tests__/support/sshd.js'
 
@@ -200,8 +199,8 @@ async function settled(world: World): Promise<void> {
   const deadline = Date.now() + 120_000
   while (Date.now() < deadline) {
     if (!existsSync(lock)) return
-    const watchdog = readFileSync(join(lock, 'watchdog.pid'), 'utf8').trim()
-    const beat = Number(readFileSync(join(lock, 'heartbeat'), 'utf8').trim())
+    const watchdog = readOr(join(lock, 'watchdog.pid')).trim()
+    const beat = Number(readOr(join(lock, 'heartbeat')).trim())
     const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0])
     const watching = /^\d+$/.test(watchdog) && existsSync(`/proc/${watchdog}`)
     if (!watching && uptime - beat > 30) return
@@ -273,18 +272,35 @@ async function check(world: World, outcomes: Outcome[], killed: boolean) {
 }
 
 async function main(): Promise<void> {
-  if (process.getuid?.() !== 0) throw new Error('npm run chaos needs root: it mounts a small disk')
-  const sshd = await startSshd()
+  if (process.getuid?.() !== 0)
+    throw new Error('npm run chaos needs root: it adds a deploy user and mounts a small disk')
+  const sshd = await startSshd({ extraConfig: ['AuthorizedKeysFile .ssh/authorized_keys'] })
+  // A deploy user of its own, whose login shell reads no dotfiles: the cuts kill whatever a
+  // session is running, and a login script killed halfway (a pyenv rehash) would leave its own
+  // lock behind and slow every later login.
+  const user = `vsdchaos${SEED}`
+  execFileSync('useradd', ['-m', '-s', '/bin/sh', user])
+  execFileSync('usermod', ['-p', '*', user])
+  const home = `/home/${user}`
+  mkdirSync(join(home, '.ssh'), { recursive: true })
+  writeFileSync(
+    join(home, '.ssh/authorized_keys'),
+    execFileSync('ssh-keygen', ['-y', '-f', sshd.keys.ed25519.path])
+  )
+  execFileSync('chown', ['-R', `${user}:${user}`, join(home, '.ssh')])
+  const uid = execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim()
   const work = mkdtempSync(join(tmpdir(), 'vsd-chaos-'))
+  execFileSync('chmod', ['755', work])
   const target = join(work, 'srv')
   mkdirSync(target)
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=96m', 'tmpfs', target])
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=96m,uid=${uid},gid=${uid}`, 'tmpfs', target])
   const port = await freePort()
   const good = serviceSource()
   const broken = serviceSource()
   breakService(broken)
   mkdirSync(join(target, 'shared/data'), { recursive: true })
   writeFileSync(join(target, 'shared/data/notes.txt'), `kept across every deploy ${SEED}\n`)
+  execFileSync('chown', ['-R', `${user}:${user}`, join(target, 'shared')])
   const world: World = {
     sshd,
     target,
@@ -295,9 +311,11 @@ async function main(): Promise<void> {
     sharedDigest: digest(join(target, 'shared/data/notes.txt')),
     inputs: {
       ...dryRunInputs(sshd, good),
+      username: user,
       'dry-run': 'false',
       target,
-      'start-command': startCommand(port),
+      // Debian's python3: the deploy user has no pyenv.
+      'start-command': `/usr/bin/python3 -m vsdsvc start --port ${port}`,
       ports: String(port),
       'version-url': `http://127.0.0.1:${port}/version`,
       'version-timeout': '5',
@@ -347,6 +365,7 @@ async function main(): Promise<void> {
     await sshd.stop()
     execFileSync('umount', ['-l', target])
     rmSync(work, { recursive: true, force: true })
+    execFileSync('userdel', ['-r', '-f', user], { stdio: 'ignore' })
   }
   const minutes = ((Date.now() - started) / 60_000).toFixed(1)
   console.log(`\n${DEPLOYS} deploys, seed ${SEED}, ${minutes} min\n`)

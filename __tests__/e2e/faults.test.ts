@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { homedir } from 'node:os'
@@ -23,9 +23,17 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_00
   }
 }
 
-/** Kills the sshd processes serving sessions (the listener's children), not the listener. */
+/**
+ * Kills the sshd processes serving sessions (the listener's children), not the listener. A login
+ * shell killed while its startup files ran can leave their lock behind: where root's .bashrc runs
+ * `pyenv init` (this machine's does), pyenv's rehash lock, on which every later login would wait
+ * 60 s. Such a lock, with no rehash left running, is removed.
+ */
 function dropConnections(): void {
   execFileSync('pkill', ['-KILL', '-P', String(sshd.process.pid)])
+  const rehashLock = join(homedir(), '.pyenv/shims/.pyenv-shim')
+  if (existsSync(rehashLock) && spawnSync('pgrep', ['-f', 'pyenv-rehash']).status !== 0)
+    rmSync(rehashLock, { force: true })
 }
 
 /** Runs the action and cuts its SSH connections once `phase` begins (or the log shows `at`). */

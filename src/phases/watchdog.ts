@@ -55,8 +55,8 @@ export function watchdogBudgetSeconds(ctx: DeployContext): number {
 /**
  * The watchdog: waits while the release is provisional and the lock is this run's; once the budget
  * is over and the heartbeat stale, takes the decision, runs a restart to the fallback (through
- * followScript, so it is recorded like any restart), waits for new processes
- * on the ports, journals the outcome, removes the release it undid and frees the lock.
+ * followScript, so it is recorded like any restart), waits for new processes on the ports,
+ * journals the outcome, removes the release it undid and frees the lock.
  */
 export function watchdogScript(ctx: DeployContext, fallback: Fallback): ShellCode {
   const { layout, settings, release, lockToken } = ctx
