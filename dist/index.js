@@ -50246,6 +50246,11 @@ function parseJournalLines(stdout) {
   return [...stdout.matchAll(/^journal (\S+) (.*)$/gm)].map(([, time, words]) => ({ time, words }));
 }
 
+// src/post-state.ts
+function savePostState(key, value) {
+  saveState(key, key === "deployment" ? String(value) : JSON.stringify(value));
+}
+
 // src/phases/upload.ts
 var import_tar_stream = __toESM(require_tar_stream(), 1);
 import { createReadStream as createReadStream2, existsSync as existsSync2, readFileSync as readFileSync2 } from "node:fs";
@@ -51118,7 +51123,7 @@ function trackLock(lock, holding) {
   const index = held.findIndex((entry) => entry.token === lock.token && entry.host === lock.host);
   if (holding && index < 0) held.push(lock);
   if (!holding && index >= 0) held.splice(index, 1);
-  saveState("locks", JSON.stringify(held));
+  savePostState("locks", held);
 }
 
 // src/phases/bytecode.ts
@@ -51809,7 +51814,7 @@ function trackRestart(entry, active) {
   );
   if (active && index < 0) running.push(entry);
   if (!active && index >= 0) running.splice(index, 1);
-  saveState("restarts", JSON.stringify(running));
+  savePostState("restarts", running);
 }
 var HostStepDied = class extends PhaseError {
 };
@@ -56825,7 +56830,7 @@ function trackUnverified(where, entry) {
   );
   if (index >= 0) pending.splice(index, 1);
   if (entry) pending.push(entry);
-  saveState("unverified", JSON.stringify(pending));
+  savePostState("unverified", pending);
 }
 
 // src/deploy.ts
@@ -57109,7 +57114,7 @@ var GitHubDeployment = class _GitHubDeployment {
       return void 0;
     }
     const deployment = new _GitHubDeployment(octokit, run2.repository, id, settings);
-    saveState("deployment", String(id));
+    savePostState("deployment", id);
     info(`GitHub deployment ${id} to ${environment} created for ${sha}`);
     await deployment.status("in_progress", "Deploying");
     return deployment;

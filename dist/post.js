@@ -51739,6 +51739,62 @@ function getOctokit(token, options, ...additionalPlugins) {
   return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 
+// src/post-state.ts
+function savePostState(key, value) {
+  saveState(key, key === "deployment" ? String(value) : JSON.stringify(value));
+}
+var REQUIRED = {
+  unverified: {
+    host: "string",
+    port: "number",
+    username: "string",
+    target: "string",
+    release: "string",
+    sha: "string",
+    token: "string",
+    run: "string"
+  },
+  restarts: { host: "string", port: "number", username: "string", outFile: "string" },
+  locks: {
+    host: "string",
+    port: "number",
+    username: "string",
+    lockDir: "string",
+    token: "string",
+    restartLog: "string"
+  }
+};
+function savedList(key) {
+  const text = getState(key);
+  if (!text) return [];
+  let parsed;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = void 0;
+  }
+  const entries = Array.isArray(parsed) ? parsed : [];
+  const valid = entries.filter(
+    (entry) => typeof entry === "object" && entry !== null && Object.entries(REQUIRED[key]).every(
+      ([field, type]) => typeof entry[field] === type
+    )
+  );
+  if (valid.length !== entries.length || !Array.isArray(parsed))
+    warning(
+      `The post step ignored part of its saved state '${key}': it is not what the main step writes`
+    );
+  return valid;
+}
+function loadPostState() {
+  const deployment = Number(getState("deployment"));
+  return {
+    unverified: savedList("unverified"),
+    restarts: savedList("restarts"),
+    locks: savedList("locks"),
+    deployment: Number.isInteger(deployment) && deployment > 0 ? deployment : void 0
+  };
+}
+
 // src/run-context.ts
 function runContext() {
   const repository = process.env.GITHUB_REPOSITORY ? context2.repo : void 0;
@@ -51804,7 +51860,7 @@ var GitHubDeployment = class _GitHubDeployment {
       return void 0;
     }
     const deployment = new _GitHubDeployment(octokit, run2.repository, id, settings);
-    saveState("deployment", String(id));
+    savePostState("deployment", id);
     info(`GitHub deployment ${id} to ${environment} created for ${sha}`);
     await deployment.status("in_progress", "Deploying");
     return deployment;
@@ -54221,7 +54277,7 @@ function trackRestart(entry, active) {
   );
   if (active && index < 0) running.push(entry);
   if (!active && index >= 0) running.splice(index, 1);
-  saveState("restarts", JSON.stringify(running));
+  savePostState("restarts", running);
 }
 var HostStepDied = class extends PhaseError {
 };
@@ -55336,11 +55392,6 @@ function getSettings(read = (name) => getInput(name)) {
   return settings;
 }
 
-// src/unverified.ts
-function savedUnverified() {
-  return JSON.parse(getState("unverified") || "[]");
-}
-
 // src/cleanup.ts
 async function awaitRestart(session, outFile, label) {
   const { stdout } = await session.remote.run(awaitStepScript(outFile, STEP_WAIT_SECONDS), {
@@ -55505,9 +55556,7 @@ async function releaseLeftLock(settings, lock) {
   }
 }
 async function run() {
-  const unverified = savedUnverified();
-  const restarts = JSON.parse(getState("restarts") || "[]");
-  const locks = JSON.parse(getState("locks") || "[]");
+  const { unverified, restarts, locks, deployment: deploymentId } = loadPostState();
   if (unverified.length + restarts.length + locks.length === 0) return;
   const attempt = async (what, work) => {
     try {
@@ -55529,7 +55578,6 @@ async function run() {
       finished.push(await finishUnverified(settings, entry));
     });
   }
-  const deploymentId = Number(getState("deployment"));
   if (deploymentId && finished.length > 0 && !finished.includes("unknown")) {
     await attempt("update the GitHub deployment", async () => {
       await GitHubDeployment.resume(settings, deploymentId)?.finish(

@@ -20,7 +20,8 @@ import { stoppedService } from './phases/stop.js'
 import { verifyService } from './phases/verify.js'
 import { decide, hostUndo, UndoneByHost } from './phases/watchdog.js'
 import { getSettings, type Settings } from './settings.js'
-import { savedUnverified, type UnverifiedSwitch } from './unverified.js'
+import { loadPostState } from './post-state.js'
+import type { UnverifiedSwitch } from './unverified.js'
 
 /** Waits for the restart step in `outFile` to end on the host and shows what it printed. */
 async function awaitRestart(
@@ -230,9 +231,7 @@ async function releaseLeftLock(settings: Settings, lock: HeldLock): Promise<void
  * locks it left. Each host is handled on its own; nothing here fails the job a second time.
  */
 export async function run(): Promise<void> {
-  const unverified = savedUnverified()
-  const restarts = JSON.parse(core.getState('restarts') || '[]') as RunningRestart[]
-  const locks = JSON.parse(core.getState('locks') || '[]') as HeldLock[]
+  const { unverified, restarts, locks, deployment: deploymentId } = loadPostState()
   if (unverified.length + restarts.length + locks.length === 0) return
   const attempt = async (what: string, work: () => Promise<void>): Promise<void> => {
     try {
@@ -255,7 +254,6 @@ export async function run(): Promise<void> {
     })
   }
   // The GitHub deployment the cancelled run marked failed now says what the post step found.
-  const deploymentId = Number(core.getState('deployment'))
   if (deploymentId && finished.length > 0 && !finished.includes('unknown')) {
     await attempt('update the GitHub deployment', async () => {
       await GitHubDeployment.resume(settings, deploymentId)?.finish(

@@ -6,7 +6,7 @@ import { sh, type ShellCode } from './shell.js'
  */
 export const UNVERIFIED_MARK = 'UNVERIFIED'
 
-/** Where everything lives on the host (DESIGN.md, "Remote layout"). */
+/** Where everything lives on the host (README, "What lands on the host"). */
 export interface RemoteLayout {
   target: string
   current: string

@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 
-/** Phase names from DESIGN.md, in pipeline order. */
+/** The phases of a deploy, in pipeline order (as the job summary lists them). */
 export type PhaseName =
   | 'connect'
   | 'lock'

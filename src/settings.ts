@@ -198,7 +198,7 @@ function relativePath(reader: InputReader, name: string, value: string): string 
   return path
 }
 
-/** python-requirements and python-install-command (DESIGN.md, "Python environment"). */
+/** python-requirements and python-install-command (README, "Python dependencies"). */
 function parsePythonEnvironment(
   reader: InputReader,
   source: string,
@@ -240,7 +240,7 @@ function parsePythonEnvironment(
   }
 }
 
-/** environment, environment-url and github-token (DESIGN.md, "GitHub deployments"). */
+/** environment, environment-url and github-token (README, "GitHub deployments"). */
 function parseGitHubDeployment(
   reader: InputReader
 ): Pick<Settings, 'environment' | 'environmentUrl' | 'githubToken'> {

@@ -1,4 +1,4 @@
-import * as core from '@actions/core'
+import { savePostState } from './post-state.js'
 
 /**
  * A host where this run switched to a release (or began rolling back to one) that has not yet been
@@ -34,10 +34,5 @@ export function trackUnverified(
   )
   if (index >= 0) pending.splice(index, 1)
   if (entry) pending.push(entry)
-  core.saveState('unverified', JSON.stringify(pending))
-}
-
-/** What the main step left unverified (read by the post step). */
-export function savedUnverified(): UnverifiedSwitch[] {
-  return JSON.parse(core.getState('unverified') || '[]') as UnverifiedSwitch[]
+  savePostState('unverified', pending)
 }

@@ -1,5 +1,5 @@
 /**
- * Service identity (DESIGN.md): the action stops exactly the service — found by its DEPLOY_TARGET
+ * Service identity (README, "How the action finds your service"): the action stops exactly the service — found by its DEPLOY_TARGET
  * marker, the processes recorded by the last deploy and a guarded process-match — and proves that
  * a new process took its place.
  */

@@ -12,6 +12,7 @@ import {
 import type { Remote } from '../remote.js'
 import { STEP_WAIT_SECONDS, waitForStepScript } from '../host-step.js'
 import { journalFunction } from '../journal.js'
+import { savePostState } from '../post-state.js'
 import { discardReleaseScript } from './prune.js'
 import { sh, type ShellCode } from '../shell.js'
 
@@ -287,5 +288,5 @@ export function trackLock(lock: HeldLock, holding: boolean): void {
   const index = held.findIndex(entry => entry.token === lock.token && entry.host === lock.host)
   if (holding && index < 0) held.push(lock)
   if (!holding && index >= 0) held.splice(index, 1)
-  core.saveState('locks', JSON.stringify(held))
+  savePostState('locks', held)
 }

@@ -103,7 +103,7 @@ END {
 }`
 
 /**
- * Host-side shell functions for finding the service (DESIGN.md, "Service identity"). They read
+ * Host-side shell functions for finding the service (README, "How the action finds your service"). They read
  * /proc directly, so they need neither ps, pgrep nor a particular awk; a scan is one awk pass
  * (plus ss when asked), and a zombie never counts as running.
  *

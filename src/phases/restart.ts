@@ -1,9 +1,9 @@
-import * as core from '@actions/core'
 import { constants } from 'node:os'
 import type { DeployContext } from '../context.js'
 import { runHostStep, type HostStepPhase, type HostStepResult } from '../host-step.js'
 import type { RemoteLayout } from '../layout.js'
 import { errorText, PhaseError, type PhaseName, type PhaseTiming } from '../phase.js'
+import { savePostState } from '../post-state.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
 import { reconnect } from './connect.js'
 import { LOCK_LOST, lockFenceScript } from './lock.js'
@@ -36,7 +36,7 @@ function trackRestart(entry: RunningRestart, active: boolean): void {
   )
   if (active && index < 0) running.push(entry)
   if (!active && index >= 0) running.splice(index, 1)
-  core.saveState('restarts', JSON.stringify(running))
+  savePostState('restarts', running)
 }
 
 /**

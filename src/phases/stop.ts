@@ -51,7 +51,7 @@ fi`
 
 /**
  * stop, a host-step body (see host-step.ts): note when the stop began, run the stop-command, then
- * SIGTERM every process of the service (DESIGN.md, "Service identity"), saying per process why it
+ * SIGTERM every process of the service (README, "How the action finds your service"), saying per process why it
  * was chosen. A process-match that hits more than a handful of processes, or processes of several
  * users, is refused before anything is signalled. Leaves `recorded`, `stopped_pids` and
  * `stopped_groups` for wait-for-exit.
