@@ -30,18 +30,23 @@ import { DowntimeBench, type DowntimeSample } from './downtime.js'
 import { PROFILES, startLink, type Link } from './link.js'
 import { editTenFiles, generateTree, type GeneratedTree } from './tree.js'
 
-const REPS = Number(process.env.BENCH_REPS ?? 3)
+/**
+ * BENCH_SMOKE=1 (what CI runs): every case once, on a small tree, without SFTP, and no results
+ * written; it only proves the bench still runs end to end, its figures mean nothing.
+ */
+const SMOKE = process.env.BENCH_SMOKE === '1'
+const REPS = Number(process.env.BENCH_REPS ?? (SMOKE ? 1 : 3))
 /** For profiling one thing: BENCH_PROFILES=loopback, BENCH_SFTP=0 (SFTP takes most of the time). */
 const PROFILE_NAMES = (
   process.env.BENCH_PROFILES ?? PROFILES.map(profile => profile.name).join(',')
 )
   .split(',')
   .map(name => name.trim())
-const WITH_SFTP = process.env.BENCH_SFTP !== '0'
+const WITH_SFTP = process.env.BENCH_SFTP ? process.env.BENCH_SFTP !== '0' : !SMOKE
 /** BENCH_UPLOAD=0 runs only the downtime case; BENCH_DOWNTIME=0 skips it. */
 const WITH_UPLOAD = process.env.BENCH_UPLOAD !== '0'
 const WITH_DOWNTIME = process.env.BENCH_DOWNTIME !== '0'
-const DOWNTIME_REPS = Number(process.env.BENCH_DOWNTIME_REPS ?? 5)
+const DOWNTIME_REPS = Number(process.env.BENCH_DOWNTIME_REPS ?? (SMOKE ? 1 : 5))
 /**
  * Where the host side writes. tmpfs by default: on a VM disk, creating thousands of files right
  * after deleting thousands stalls for seconds (discards, journal), which would swamp the transfer
@@ -362,7 +367,7 @@ async function main(): Promise<void> {
   const rows: Row[] = []
   try {
     console.log('Generating the tree...')
-    const before: GeneratedTree = generateTree(join(work, 'before'))
+    const before: GeneratedTree = generateTree(join(work, 'before'), 42, SMOKE ? 1000 : 2992)
     const after = join(work, 'after')
     cpSync(before.root, after, { recursive: true })
     editTenFiles({ ...before, root: after }, 1)
@@ -498,6 +503,10 @@ async function main(): Promise<void> {
     cpu: cpus()[0]?.model,
     memory_gb: Math.round(totalmem() / 2 ** 30),
     node: process.version
+  }
+  if (SMOKE) {
+    console.log('\nSmoke run (BENCH_SMOKE=1): every case ran; no results written')
+    return
   }
   mkdirSync(join(PROJECT_ROOT, 'bench', 'results'), { recursive: true })
   writeFileSync(

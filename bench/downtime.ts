@@ -233,7 +233,8 @@ export class DowntimeBench {
       execFileSync('cp', ['-r', join(serviceSource(), 'vsdsvc'), dir])
       writeFileSync(join(dir, 'REVISION'), `${commit}\n`)
     }
-    const pidfile = `/tmp/vsdsvc-${port}.pid`
+    // The test service's own PID file, per user as it writes it.
+    const pidfile = `/tmp/vsdsvc-$(id -u)-${port}.pid`
     const start = (commit: string) =>
       `(cd ${quote(join(base, commit.slice(0, 1)))} && VSDSVC_TIMINGS=${quote(timings)} exec setsid nohup python3 -m vsdsvc start --port ${port}) > /dev/null 2>&1 < /dev/null &`
     const ssh = (script: string) =>

@@ -71,7 +71,7 @@ export interface GeneratedTree {
   bytes: number
 }
 
-export function generateTree(root: string, seed = 42): GeneratedTree {
+export function generateTree(root: string, seed = 42, count = 2992): GeneratedTree {
   const next = random(seed)
   const files: string[] = []
   let bytes = 0
@@ -85,7 +85,7 @@ export function generateTree(root: string, seed = 42): GeneratedTree {
     }
   }
   const kinds = ['py', 'py', 'py', 'json', 'txt']
-  for (let index = 0; index < 2992; index++) {
+  for (let index = 0; index < count; index++) {
     const kind = kinds[index % kinds.length]
     const path = `${dirs[index % dirs.length]}/file_${index}.${kind}`
     const content = text(next, 1500 + Math.floor(next() * 9000), kind)
