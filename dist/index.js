@@ -48421,189 +48421,8 @@ function exitOnCancel(report, onCancel) {
   process.on("SIGTERM", onSignal);
 }
 
-// src/shell.ts
-var ShellCode = class {
-  constructor(text) {
-    this.text = text;
-  }
-  text;
-  toString() {
-    return this.text;
-  }
-};
-function quote(value) {
-  if (value.includes("\0")) throw new Error("a NUL byte cannot be passed to a remote command");
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-function render(value) {
-  if (value instanceof ShellCode) return value.text;
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
-    return String(value);
-  }
-  if (typeof value === "string") return quote(value);
-  return value.map(render).join(" ");
-}
-function literal(raw) {
-  return raw.replace(/\\(\$\{|`)/g, "$1");
-}
-function sh(literals, ...values) {
-  let text = literal(literals.raw[0]);
-  values.forEach((value, index) => {
-    text += render(value) + literal(literals.raw[index + 1]);
-  });
-  return new ShellCode(text);
-}
-var MAX_ENVIRONMENT_SCRIPT = 120 * 1024;
-function shFromEnvironment(name, script, launcher = sh``) {
-  if (typeof script === "string" && Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
-    throw new Error(
-      `a host script of ${Buffer.byteLength(script)} bytes is over the ${MAX_ENVIRONMENT_SCRIPT} bytes one environment variable can carry`
-    );
-  }
-  const variable = new ShellCode(name);
-  return sh`${variable}=${script} ${launcher} /bin/sh -c 'vsd_script=$${variable}; unset ${variable}; eval "$vsd_script"'`;
-}
-function joinCode(codes, separator = "\n") {
-  return new ShellCode(codes.map((code) => code.text).join(separator));
-}
-
-// src/layout.ts
-var UNVERIFIED_MARK = "UNVERIFIED";
-function remoteLayout(target, startLog) {
-  const deployDir = `${target}/.deploy`;
-  return {
-    target,
-    current: `${target}/current`,
-    releasesDir: `${target}/releases`,
-    sharedDir: `${target}/shared`,
-    deployDir,
-    lockDir: `${deployDir}/lock`,
-    stateFile: `${deployDir}/state.json`,
-    releasesLog: `${deployDir}/releases.log`,
-    restartLog: `${deployDir}/restart.log`,
-    journal: `${deployDir}/journal`,
-    startLog: startLog ?? `${deployDir}/service.log`
-  };
-}
-var parentOf = (path4) => path4.slice(0, path4.lastIndexOf("/")) || "/";
-function insideTarget(target, path4) {
-  if (path4 === target) return ".";
-  return path4.startsWith(`${target}/`) ? `.${path4.slice(target.length)}` : path4;
-}
-function relativeToTarget(layout) {
-  const relative2 = Object.fromEntries(
-    Object.entries(layout).map(([key, path4]) => [key, insideTarget(layout.target, path4)])
-  );
-  return { ...relative2, target: layout.target };
-}
-function enterTargetScript(target) {
-  return sh`dir=${target}; rest=
-while [ ! -d "$dir" ]; do rest=\${dir##*/}\${rest:+/$rest}; dir=\${dir%/*}; [ -n "$dir" ] || dir=/; done
-cd -- "$dir" && { [ -z "$rest" ] || mkdir -p -- "$rest"; } && cd -- ${target} || exit 1`;
-}
-function releaseName(time, sha) {
-  const stamp = time.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  return `${stamp}-${sha.slice(0, 7)}`;
-}
-function expandHome(path4, home) {
-  return path4.startsWith("~/") ? `${home.replace(/\/+$/, "")}/${path4.slice(2)}` : path4;
-}
-
-// src/context.ts
-function newDeployContext(fields, now = /* @__PURE__ */ new Date()) {
-  const release = releaseName(now, fields.sha);
-  return {
-    ...fields,
-    release,
-    releaseDir: `${fields.layout.releasesDir}/${release}`,
-    existingReleases: []
-  };
-}
-
-// src/host-address.ts
-import { isIP } from "node:net";
-var HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?$/;
-function hostLabel(address) {
-  const host = address.host.includes(":") ? `[${address.host}]` : address.host;
-  return `${host}:${address.port}`;
-}
-function parsePort(text) {
-  if (!/^\d{1,5}$/.test(text)) return void 0;
-  const port = Number(text);
-  return port >= 1 && port <= 65535 ? port : void 0;
-}
-function parseHostAddress(entry, defaults2) {
-  let rest = entry.trim();
-  let username = defaults2.username;
-  const at = rest.lastIndexOf("@");
-  if (at >= 0) {
-    username = rest.slice(0, at);
-    rest = rest.slice(at + 1);
-    if (!username) return `'${entry}' has an empty user before '@'`;
-  }
-  let host = rest;
-  let port = defaults2.port;
-  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(rest);
-  if (bracketed) {
-    host = bracketed[1];
-    if (bracketed[2] !== void 0) {
-      const parsed = parsePort(bracketed[2]);
-      if (parsed === void 0) return `'${entry}' has port '${bracketed[2]}'; use 1-65535`;
-      port = parsed;
-    }
-    if (isIP(host) !== 6) return `'${entry}': only IPv6 addresses go in [brackets]`;
-  } else if ((rest.match(/:/g) ?? []).length === 1) {
-    const colon = rest.indexOf(":");
-    host = rest.slice(0, colon);
-    const parsed = parsePort(rest.slice(colon + 1));
-    if (parsed === void 0) return `'${entry}' has port '${rest.slice(colon + 1)}'; use 1-65535`;
-    port = parsed;
-  } else if (rest.includes(":") && isIP(rest) !== 6) {
-    return `'${entry}' is not a host name or address; write an IPv6 address with a port as [addr]:port`;
-  }
-  if (!host) return `'${entry}' has no host name`;
-  if (isIP(host) === 0 && !HOSTNAME.test(host)) {
-    return `'${entry}' is not a valid host name or IP address`;
-  }
-  if (!username) return `'${entry}' has no user: set the 'username' input or write user@host`;
-  if (/[\s:@]/.test(username)) return `'${entry}' has an invalid user name '${username}'`;
-  return { host, port, username };
-}
-
-// src/host-output.ts
-import { AsyncLocalStorage } from "node:async_hooks";
-var buffers = new AsyncLocalStorage();
-var writeThrough;
-function interceptStdout() {
-  if (writeThrough) return writeThrough;
-  const original = process.stdout.write.bind(process.stdout);
-  writeThrough = original;
-  process.stdout.write = ((chunk, ...rest) => {
-    const buffer = buffers.getStore();
-    const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
-    if (!buffer || text.startsWith("::add-mask::"))
-      return original(chunk, ...rest);
-    buffer.push(text);
-    const callback = rest.find((argument) => typeof argument === "function");
-    callback?.();
-    return true;
-  });
-  return original;
-}
-async function withHostOutput(label, separate, work) {
-  if (!separate) return work();
-  const write = interceptStdout();
-  const lines = [];
-  try {
-    return await buffers.run(lines, work);
-  } finally {
-    const text = lines.join("").replace(/^::group::(.*)$/gm, "\u2500\u2500 $1").replace(/^::endgroup::\n/gm, "");
-    write(`::group::${label}
-${text}${text.endsWith("\n") || !text ? "" : "\n"}::endgroup::
-`);
-  }
-}
+// src/host-step.ts
+import { randomBytes } from "node:crypto";
 
 // src/remote.ts
 import { StringDecoder as StringDecoder2 } from "node:string_decoder";
@@ -48808,6 +48627,428 @@ ${lastLines(stderr, 20)}` : "")
     this.ssh.dispose();
   }
 };
+
+// src/shell.ts
+var ShellCode = class {
+  constructor(text) {
+    this.text = text;
+  }
+  text;
+  toString() {
+    return this.text;
+  }
+};
+function quote(value) {
+  if (value.includes("\0")) throw new Error("a NUL byte cannot be passed to a remote command");
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+function render(value) {
+  if (value instanceof ShellCode) return value.text;
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
+    return String(value);
+  }
+  if (typeof value === "string") return quote(value);
+  return value.map(render).join(" ");
+}
+function literal(raw) {
+  return raw.replace(/\\(\$\{|`)/g, "$1");
+}
+function sh(literals, ...values) {
+  let text = literal(literals.raw[0]);
+  values.forEach((value, index) => {
+    text += render(value) + literal(literals.raw[index + 1]);
+  });
+  return new ShellCode(text);
+}
+var MAX_ENVIRONMENT_SCRIPT = 120 * 1024;
+function shFromEnvironment(name, script, launcher = sh``) {
+  if (typeof script === "string" && Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
+    throw new Error(
+      `a host script of ${Buffer.byteLength(script)} bytes is over the ${MAX_ENVIRONMENT_SCRIPT} bytes one environment variable can carry`
+    );
+  }
+  const variable = new ShellCode(name);
+  return sh`${variable}=${script} ${launcher} /bin/sh -c 'vsd_script=$${variable}; unset ${variable}; eval "$vsd_script"'`;
+}
+function joinCode(codes, separator = "\n") {
+  return new ShellCode(codes.map((code) => code.text).join(separator));
+}
+
+// src/layout.ts
+var UNVERIFIED_MARK = "UNVERIFIED";
+function remoteLayout(target, startLog) {
+  const deployDir = `${target}/.deploy`;
+  return {
+    target,
+    current: `${target}/current`,
+    releasesDir: `${target}/releases`,
+    sharedDir: `${target}/shared`,
+    deployDir,
+    lockDir: `${deployDir}/lock`,
+    stateFile: `${deployDir}/state.json`,
+    releasesLog: `${deployDir}/releases.log`,
+    restartLog: `${deployDir}/restart.log`,
+    journal: `${deployDir}/journal`,
+    startLog: startLog ?? `${deployDir}/service.log`
+  };
+}
+var parentOf = (path4) => path4.slice(0, path4.lastIndexOf("/")) || "/";
+function insideTarget(target, path4) {
+  if (path4 === target) return ".";
+  return path4.startsWith(`${target}/`) ? `.${path4.slice(target.length)}` : path4;
+}
+function relativeToTarget(layout) {
+  const relative2 = Object.fromEntries(
+    Object.entries(layout).map(([key, path4]) => [key, insideTarget(layout.target, path4)])
+  );
+  return { ...relative2, target: layout.target };
+}
+function enterTargetScript(target) {
+  return sh`dir=${target}; rest=
+while [ ! -d "$dir" ]; do rest=\${dir##*/}\${rest:+/$rest}; dir=\${dir%/*}; [ -n "$dir" ] || dir=/; done
+cd -- "$dir" && { [ -z "$rest" ] || mkdir -p -- "$rest"; } && cd -- ${target} || exit 1`;
+}
+function releaseName(time, sha) {
+  const stamp = time.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${stamp}-${sha.slice(0, 7)}`;
+}
+function expandHome(path4, home) {
+  return path4.startsWith("~/") ? `${home.replace(/\/+$/, "")}/${path4.slice(2)}` : path4;
+}
+
+// src/host-step.ts
+function hostStepScript(phases, prelude) {
+  return joinCode([
+    prelude,
+    sh`uptime_now() { read -r up _ < /proc/uptime 2>/dev/null || up=0; printf '%s' "$up"; }
+trap 'printf "@@exit %s %s\n" "$?" "$(uptime_now)"' EXIT
+printf '@@pid %s\n' "$$"`,
+    ...phases.map(
+      ({ phase, body }) => sh`printf '@@phase %s %s\n' ${phase} "$(uptime_now)"
+${body}`
+    )
+  ]);
+}
+var STEP_WAIT_SECONDS = 600;
+var OUTPUT_RESERVE = 262144;
+function followScript(outFile, step2, stepId = "-") {
+  const name = outFile.slice(outFile.lastIndexOf("/") + 1);
+  return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
+(cd -- ${parentOf(outFile)} && rm -f -- ${name})
+: > ${outFile} || exit 1
+(cd -- ${parentOf(outFile)} && fallocate -n -l ${OUTPUT_RESERVE} ${name}) 2>/dev/null || :
+printf '@@step %s\n' ${stepId} >> ${outFile} || exit 1
+${shFromEnvironment("VERIFIED_SSH_DEPLOY_STEP", step2.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
+step=$!
+shown=0
+while :; do
+  size=$(wc -c < ${outFile})
+  if [ "$size" -gt "$shown" ]; then tail -c +$((shown + 1)) < ${outFile} | head -c $((size - shown)); shown=$size; fi
+  case $(sed 's/.*) //' "/proc/$step/stat" 2>/dev/null | cut -c1) in '' | Z) break ;; esac
+  sleep 0.05
+done
+wait "$step"
+status=$?
+tail -c +$((shown + 1)) < ${outFile}
+if ! grep -q '^@@exit ' < ${outFile}; then
+  if [ "$status" -gt 128 ]; then
+    ending=$(printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@died %s' "$step" "$status" "$status")
+  else
+    ending=$(printf 'the host step could not write all of its output to %s (the disk may be full); it exited with %s\n@@exit %s -' ${outFile} "$status" "$status")
+  fi
+  printf '%s\n' "$ending" 2>/dev/null >> ${outFile}
+  printf '%s\n' "$ending"
+fi
+exit "$status"`;
+}
+var HostStepReader = class {
+  constructor(on = {}) {
+    this.on = on;
+  }
+  on;
+  outputs = /* @__PURE__ */ new Map();
+  current;
+  exit;
+  /** The step ended without its exit line (killed); its wait status, when the follower saw it. */
+  died;
+  /** The step's process on the host. */
+  pid;
+  pending = "";
+  handled = 0;
+  handle(line) {
+    const marker = /^@@(phase|exit|died|error|data|pid|step) ?(.*)$/.exec(line);
+    const [, kind, rest] = marker ?? [];
+    if (kind === "step") return;
+    if (kind === "phase") {
+      const [phase, uptime] = rest.split(" ");
+      this.on.phase?.(phase, Number(uptime));
+      this.current = { phase, uptime: Number(uptime) };
+      this.outputs.set(this.current.phase, { lines: [], errors: [], data: {} });
+      return;
+    }
+    if (kind === "exit") {
+      const [code, uptime] = rest.split(" ");
+      this.exit = {
+        code: Number(code),
+        uptime: /^[\d.]+$/.test(uptime) ? Number(uptime) : void 0
+      };
+      return;
+    }
+    if (kind === "died") {
+      this.died = { status: /^\d+$/.test(rest) ? Number(rest) : void 0 };
+      return;
+    }
+    if (kind === "pid") {
+      this.pid = Number(rest);
+      return;
+    }
+    const output = this.current && this.outputs.get(this.current.phase);
+    if (kind === "data") {
+      const [key, ...value] = rest.split(" ");
+      if (output) output.data[key] = value.join(" ");
+      return;
+    }
+    const text = kind === "error" ? rest : line;
+    if (output) (kind === "error" ? output.errors : output.lines).push(text);
+    this.on.line?.(text);
+  }
+  /** Takes all output so far (only the part not seen before is read). */
+  consume(output) {
+    this.pending += output.slice(this.handled);
+    this.handled = output.length;
+    const lines = this.pending.split("\n");
+    this.pending = lines.pop() ?? "";
+    lines.forEach((line) => this.handle(line));
+    return this;
+  }
+  /** Reads a last line without a newline. */
+  end() {
+    if (this.pending) this.handle(this.pending);
+    this.pending = "";
+    return this;
+  }
+  /** The phase running when the output ended (the failing one when the code is not 0). */
+  lastPhase(fallback) {
+    return this.current?.phase ?? fallback;
+  }
+  /** Every phase's lines and errors in order, for a report. */
+  log() {
+    return [...this.outputs.values()].flatMap((output) => [...output.lines, ...output.errors]);
+  }
+};
+async function runHostStep(phases, prelude, options) {
+  const { label, remote, outFile, timings } = options;
+  let wall = Date.now();
+  const close = (uptime, ok = true) => {
+    const current = reader.current;
+    if (!current || !timings) return;
+    const seconds = uptime !== void 0 && current.uptime > 0 ? uptime - current.uptime : (Date.now() - wall) / 1e3;
+    timings.push({ phase: current.phase, seconds: Math.max(0, seconds), ok });
+    endGroup();
+  };
+  const newReader = () => new HostStepReader({
+    phase: (phase, uptime) => {
+      close(uptime);
+      wall = Date.now();
+      if (timings) {
+        phaseInFlight(label, phase);
+        startGroup(`${label}: ${phase}`);
+      } else info(`-- ${phase}`);
+    },
+    line: (text) => info(text)
+  });
+  let reader = newReader();
+  options.onStarted?.();
+  const first = phases[0].phase;
+  const stepGone = (detail) => {
+    close(void 0, false);
+    if (timings) phaseInFlight(label, void 0);
+    return new PhaseError(label, reader.lastPhase(first), `${detail}; its output is in ${outFile}`);
+  };
+  let stderr = "";
+  const stepId = randomBytes(6).toString("hex");
+  const follow = (on) => on.run(followScript(outFile, hostStepScript(phases, prelude), stepId), {
+    phase: first,
+    timeoutSeconds: options.timeoutSeconds,
+    allowFailure: true,
+    onStdout: (stdout) => reader.consume(stdout)
+  });
+  try {
+    stderr = (await follow(remote)).stderr;
+  } catch (error2) {
+    const cut = errorText(error2);
+    try {
+      const again = await options.reattach();
+      info(`Following the host step was cut off (${cut}); reading its output again`);
+      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS, stepId), {
+        phase: reader.lastPhase(first),
+        timeoutSeconds: STEP_WAIT_SECONDS + 60
+      });
+      if (/^@@absent$/m.test(stdout)) {
+        info("The host step had not started; starting it again");
+        reader = newReader();
+        stderr = (await follow(again)).stderr;
+      } else reader.consume(stdout);
+    } catch (second) {
+      throw stepGone(
+        `${cut}; reading the step's output again failed: ${errorText(second)}. The step goes on on the host`
+      );
+    }
+  }
+  reader.end();
+  if (!reader.exit && !reader.died) {
+    throw stepGone(`the host step has not finished after ${STEP_WAIT_SECONDS} s more`);
+  }
+  const died = reader.exit ? void 0 : { pid: reader.pid, status: reader.died?.status };
+  const code = reader.exit?.code ?? 1;
+  if (died && stderr.trim()) {
+    reader.outputs.get(reader.lastPhase(first))?.errors.push(lastLines(stderr, 10));
+  }
+  close(reader.exit?.uptime, code === 0);
+  if (timings) phaseInFlight(label, void 0);
+  return { code, died, lastPhase: reader.lastPhase(first), outputs: reader.outputs };
+}
+function waitForStepScript(outFile, seconds) {
+  return sh`pid=$(sed -n 's/^@@pid //p' < ${outFile} 2>/dev/null | head -n 1)
+waited=0
+while [ -n "$pid" ] && [ -d "/proc/$pid" ] && ! grep -q '^@@exit ' < ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
+  sleep 0.2; waited=$((waited + 1))
+done`;
+}
+function awaitStepScript(outFile, seconds, stepId) {
+  const ours = stepId ? sh`if ! grep -qxF -- ${`@@step ${stepId}`} < ${outFile} 2>/dev/null || { ! grep -q '^@@pid ' < ${outFile} && sleep 1 && ! grep -q '^@@pid ' < ${outFile}; }; then
+  echo @@absent
+  exit 0
+fi
+` : sh``;
+  return sh`${ours}${waitForStepScript(outFile, seconds)}
+if [ -n "$pid" ] && [ ! -d "/proc/$pid" ] && ! grep -Eq '^@@(exit|died) ' < ${outFile}; then
+  printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@died -\n' "$pid" >> ${outFile}
+fi
+cat < ${outFile} 2>/dev/null`;
+}
+
+// src/budgets.ts
+var STOP_PARTS = 2;
+var AFTER_KILL_SECONDS = 5;
+var FOREGROUND_START_SECONDS = 1800;
+var UPLOAD_SECONDS = 3600;
+var PREPARE_SECONDS = 3600;
+var PRUNE_SECONDS = 600;
+var MARGIN_SECONDS = { connect: 30, lock: 60, restart: 180, verify: 120, rollback: 900 };
+function phaseBudgets(settings) {
+  const restart = STOP_PARTS * settings.stopTimeoutSeconds + AFTER_KILL_SECONDS + FOREGROUND_START_SECONDS + MARGIN_SECONDS.restart;
+  return {
+    // Two key exchanges with a jump host.
+    connect: 2 * settings.connectTimeoutSeconds + MARGIN_SECONDS.connect,
+    lock: settings.lockTimeoutSeconds + MARGIN_SECONDS.lock,
+    upload: UPLOAD_SECONDS,
+    prepare: PREPARE_SECONDS,
+    /** stop → wait-for-exit → switch → start, one host step. */
+    restart,
+    verify: settings.versionTimeoutSeconds + settings.stableForSeconds + MARGIN_SECONDS.verify,
+    rollback: settings.stopTimeoutSeconds + settings.versionTimeoutSeconds + MARGIN_SECONDS.rollback,
+    prune: PRUNE_SECONDS,
+    /** The lock is released once a restart cut off from the action has ended on the host. */
+    lockRelease: STEP_WAIT_SECONDS + MARGIN_SECONDS.lock
+  };
+}
+
+// src/context.ts
+function newDeployContext(fields, now = /* @__PURE__ */ new Date()) {
+  const release = releaseName(now, fields.sha);
+  return {
+    ...fields,
+    release,
+    releaseDir: `${fields.layout.releasesDir}/${release}`,
+    existingReleases: []
+  };
+}
+
+// src/host-address.ts
+import { isIP } from "node:net";
+var HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?$/;
+function hostLabel(address) {
+  const host = address.host.includes(":") ? `[${address.host}]` : address.host;
+  return `${host}:${address.port}`;
+}
+function parsePort(text) {
+  if (!/^\d{1,5}$/.test(text)) return void 0;
+  const port = Number(text);
+  return port >= 1 && port <= 65535 ? port : void 0;
+}
+function parseHostAddress(entry, defaults2) {
+  let rest = entry.trim();
+  let username = defaults2.username;
+  const at = rest.lastIndexOf("@");
+  if (at >= 0) {
+    username = rest.slice(0, at);
+    rest = rest.slice(at + 1);
+    if (!username) return `'${entry}' has an empty user before '@'`;
+  }
+  let host = rest;
+  let port = defaults2.port;
+  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(rest);
+  if (bracketed) {
+    host = bracketed[1];
+    if (bracketed[2] !== void 0) {
+      const parsed = parsePort(bracketed[2]);
+      if (parsed === void 0) return `'${entry}' has port '${bracketed[2]}'; use 1-65535`;
+      port = parsed;
+    }
+    if (isIP(host) !== 6) return `'${entry}': only IPv6 addresses go in [brackets]`;
+  } else if ((rest.match(/:/g) ?? []).length === 1) {
+    const colon = rest.indexOf(":");
+    host = rest.slice(0, colon);
+    const parsed = parsePort(rest.slice(colon + 1));
+    if (parsed === void 0) return `'${entry}' has port '${rest.slice(colon + 1)}'; use 1-65535`;
+    port = parsed;
+  } else if (rest.includes(":") && isIP(rest) !== 6) {
+    return `'${entry}' is not a host name or address; write an IPv6 address with a port as [addr]:port`;
+  }
+  if (!host) return `'${entry}' has no host name`;
+  if (isIP(host) === 0 && !HOSTNAME.test(host)) {
+    return `'${entry}' is not a valid host name or IP address`;
+  }
+  if (!username) return `'${entry}' has no user: set the 'username' input or write user@host`;
+  if (/[\s:@]/.test(username)) return `'${entry}' has an invalid user name '${username}'`;
+  return { host, port, username };
+}
+
+// src/host-output.ts
+import { AsyncLocalStorage } from "node:async_hooks";
+var buffers = new AsyncLocalStorage();
+var writeThrough;
+function interceptStdout() {
+  if (writeThrough) return writeThrough;
+  const original = process.stdout.write.bind(process.stdout);
+  writeThrough = original;
+  process.stdout.write = ((chunk, ...rest) => {
+    const buffer = buffers.getStore();
+    const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+    if (!buffer || text.startsWith("::add-mask::"))
+      return original(chunk, ...rest);
+    buffer.push(text);
+    const callback = rest.find((argument) => typeof argument === "function");
+    callback?.();
+    return true;
+  });
+  return original;
+}
+async function withHostOutput(label, separate, work) {
+  if (!separate) return work();
+  const write = interceptStdout();
+  const lines = [];
+  try {
+    return await buffers.run(lines, work);
+  } finally {
+    const text = lines.join("").replace(/^::group::(.*)$/gm, "\u2500\u2500 $1").replace(/^::endgroup::\n/gm, "");
+    write(`::group::${label}
+${text}${text.endsWith("\n") || !text ? "" : "\n"}::endgroup::
+`);
+  }
+}
 
 // node_modules/node-ssh/lib/esm/index.mjs
 var import_is_stream = __toESM(require_is_stream(), 1);
@@ -50021,219 +50262,6 @@ async function reconnect(session, settings, phase) {
 // src/phases/lock.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
 import { PassThrough as PassThrough3 } from "node:stream";
-
-// src/host-step.ts
-import { randomBytes } from "node:crypto";
-function hostStepScript(phases, prelude) {
-  return joinCode([
-    prelude,
-    sh`uptime_now() { read -r up _ < /proc/uptime 2>/dev/null || up=0; printf '%s' "$up"; }
-trap 'printf "@@exit %s %s\n" "$?" "$(uptime_now)"' EXIT
-printf '@@pid %s\n' "$$"`,
-    ...phases.map(
-      ({ phase, body }) => sh`printf '@@phase %s %s\n' ${phase} "$(uptime_now)"
-${body}`
-    )
-  ]);
-}
-var STEP_WAIT_SECONDS = 600;
-var OUTPUT_RESERVE = 262144;
-function followScript(outFile, step2, stepId = "-") {
-  const name = outFile.slice(outFile.lastIndexOf("/") + 1);
-  return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
-(cd -- ${parentOf(outFile)} && rm -f -- ${name})
-: > ${outFile} || exit 1
-(cd -- ${parentOf(outFile)} && fallocate -n -l ${OUTPUT_RESERVE} ${name}) 2>/dev/null || :
-printf '@@step %s\n' ${stepId} >> ${outFile} || exit 1
-${shFromEnvironment("VERIFIED_SSH_DEPLOY_STEP", step2.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
-step=$!
-shown=0
-while :; do
-  size=$(wc -c < ${outFile})
-  if [ "$size" -gt "$shown" ]; then tail -c +$((shown + 1)) < ${outFile} | head -c $((size - shown)); shown=$size; fi
-  case $(sed 's/.*) //' "/proc/$step/stat" 2>/dev/null | cut -c1) in '' | Z) break ;; esac
-  sleep 0.05
-done
-wait "$step"
-status=$?
-tail -c +$((shown + 1)) < ${outFile}
-if ! grep -q '^@@exit ' < ${outFile}; then
-  if [ "$status" -gt 128 ]; then
-    ending=$(printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@died %s' "$step" "$status" "$status")
-  else
-    ending=$(printf 'the host step could not write all of its output to %s (the disk may be full); it exited with %s\n@@exit %s -' ${outFile} "$status" "$status")
-  fi
-  printf '%s\n' "$ending" 2>/dev/null >> ${outFile}
-  printf '%s\n' "$ending"
-fi
-exit "$status"`;
-}
-var HostStepReader = class {
-  constructor(on = {}) {
-    this.on = on;
-  }
-  on;
-  outputs = /* @__PURE__ */ new Map();
-  current;
-  exit;
-  /** The step ended without its exit line (killed); its wait status, when the follower saw it. */
-  died;
-  /** The step's process on the host. */
-  pid;
-  pending = "";
-  handled = 0;
-  handle(line) {
-    const marker = /^@@(phase|exit|died|error|data|pid|step) ?(.*)$/.exec(line);
-    const [, kind, rest] = marker ?? [];
-    if (kind === "step") return;
-    if (kind === "phase") {
-      const [phase, uptime] = rest.split(" ");
-      this.on.phase?.(phase, Number(uptime));
-      this.current = { phase, uptime: Number(uptime) };
-      this.outputs.set(this.current.phase, { lines: [], errors: [], data: {} });
-      return;
-    }
-    if (kind === "exit") {
-      const [code, uptime] = rest.split(" ");
-      this.exit = {
-        code: Number(code),
-        uptime: /^[\d.]+$/.test(uptime) ? Number(uptime) : void 0
-      };
-      return;
-    }
-    if (kind === "died") {
-      this.died = { status: /^\d+$/.test(rest) ? Number(rest) : void 0 };
-      return;
-    }
-    if (kind === "pid") {
-      this.pid = Number(rest);
-      return;
-    }
-    const output = this.current && this.outputs.get(this.current.phase);
-    if (kind === "data") {
-      const [key, ...value] = rest.split(" ");
-      if (output) output.data[key] = value.join(" ");
-      return;
-    }
-    const text = kind === "error" ? rest : line;
-    if (output) (kind === "error" ? output.errors : output.lines).push(text);
-    this.on.line?.(text);
-  }
-  /** Takes all output so far (only the part not seen before is read). */
-  consume(output) {
-    this.pending += output.slice(this.handled);
-    this.handled = output.length;
-    const lines = this.pending.split("\n");
-    this.pending = lines.pop() ?? "";
-    lines.forEach((line) => this.handle(line));
-    return this;
-  }
-  /** Reads a last line without a newline. */
-  end() {
-    if (this.pending) this.handle(this.pending);
-    this.pending = "";
-    return this;
-  }
-  /** The phase running when the output ended (the failing one when the code is not 0). */
-  lastPhase(fallback) {
-    return this.current?.phase ?? fallback;
-  }
-  /** Every phase's lines and errors in order, for a report. */
-  log() {
-    return [...this.outputs.values()].flatMap((output) => [...output.lines, ...output.errors]);
-  }
-};
-async function runHostStep(phases, prelude, options) {
-  const { label, remote, outFile, timings } = options;
-  let wall = Date.now();
-  const close = (uptime, ok = true) => {
-    const current = reader.current;
-    if (!current || !timings) return;
-    const seconds = uptime !== void 0 && current.uptime > 0 ? uptime - current.uptime : (Date.now() - wall) / 1e3;
-    timings.push({ phase: current.phase, seconds: Math.max(0, seconds), ok });
-    endGroup();
-  };
-  const newReader = () => new HostStepReader({
-    phase: (phase, uptime) => {
-      close(uptime);
-      wall = Date.now();
-      if (timings) {
-        phaseInFlight(label, phase);
-        startGroup(`${label}: ${phase}`);
-      } else info(`-- ${phase}`);
-    },
-    line: (text) => info(text)
-  });
-  let reader = newReader();
-  options.onStarted?.();
-  const first = phases[0].phase;
-  const stepGone = (detail) => {
-    close(void 0, false);
-    if (timings) phaseInFlight(label, void 0);
-    return new PhaseError(label, reader.lastPhase(first), `${detail}; its output is in ${outFile}`);
-  };
-  let stderr = "";
-  const stepId = randomBytes(6).toString("hex");
-  const follow = (on) => on.run(followScript(outFile, hostStepScript(phases, prelude), stepId), {
-    phase: first,
-    timeoutSeconds: options.timeoutSeconds,
-    allowFailure: true,
-    onStdout: (stdout) => reader.consume(stdout)
-  });
-  try {
-    stderr = (await follow(remote)).stderr;
-  } catch (error2) {
-    const cut = errorText(error2);
-    try {
-      const again = await options.reattach();
-      info(`Following the host step was cut off (${cut}); reading its output again`);
-      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS, stepId), {
-        phase: reader.lastPhase(first),
-        timeoutSeconds: STEP_WAIT_SECONDS + 60
-      });
-      if (/^@@absent$/m.test(stdout)) {
-        info("The host step had not started; starting it again");
-        reader = newReader();
-        stderr = (await follow(again)).stderr;
-      } else reader.consume(stdout);
-    } catch (second) {
-      throw stepGone(
-        `${cut}; reading the step's output again failed: ${errorText(second)}. The step goes on on the host`
-      );
-    }
-  }
-  reader.end();
-  if (!reader.exit && !reader.died) {
-    throw stepGone(`the host step has not finished after ${STEP_WAIT_SECONDS} s more`);
-  }
-  const died = reader.exit ? void 0 : { pid: reader.pid, status: reader.died?.status };
-  const code = reader.exit?.code ?? 1;
-  if (died && stderr.trim()) {
-    reader.outputs.get(reader.lastPhase(first))?.errors.push(lastLines(stderr, 10));
-  }
-  close(reader.exit?.uptime, code === 0);
-  if (timings) phaseInFlight(label, void 0);
-  return { code, died, lastPhase: reader.lastPhase(first), outputs: reader.outputs };
-}
-function waitForStepScript(outFile, seconds) {
-  return sh`pid=$(sed -n 's/^@@pid //p' < ${outFile} 2>/dev/null | head -n 1)
-waited=0
-while [ -n "$pid" ] && [ -d "/proc/$pid" ] && ! grep -q '^@@exit ' < ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
-  sleep 0.2; waited=$((waited + 1))
-done`;
-}
-function awaitStepScript(outFile, seconds, stepId) {
-  const ours = stepId ? sh`if ! grep -qxF -- ${`@@step ${stepId}`} < ${outFile} 2>/dev/null || { ! grep -q '^@@pid ' < ${outFile} && sleep 1 && ! grep -q '^@@pid ' < ${outFile}; }; then
-  echo @@absent
-  exit 0
-fi
-` : sh``;
-  return sh`${ours}${waitForStepScript(outFile, seconds)}
-if [ -n "$pid" ] && [ ! -d "/proc/$pid" ] && ! grep -Eq '^@@(exit|died) ' < ${outFile}; then
-  printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@died -\n' "$pid" >> ${outFile}
-fi
-cat < ${outFile} 2>/dev/null`;
-}
 
 // src/journal.ts
 function journalFunction(path4, token) {
@@ -51883,7 +51911,7 @@ async function restartService(ctx, switchTo, timings, afterStart) {
     label,
     remote: session.remote,
     outFile: entry.outFile,
-    timeoutSeconds: 2 * settings.stopTimeoutSeconds + 5 + 1800 + 180,
+    timeoutSeconds: phaseBudgets(settings).restart,
     timings,
     onStarted: () => trackRestart(entry, true),
     reattach: async () => {
@@ -56835,7 +56863,10 @@ function trackUnverified(where, entry) {
 
 // src/deploy.ts
 async function releaseLock(address, settings, session, lock) {
-  const release = (on) => on.remote.run(releaseLockScript(lock), { phase: "lock", timeoutSeconds: 660 }).then((result) => result.stdout);
+  const release = (on) => on.remote.run(releaseLockScript(lock), {
+    phase: "lock",
+    timeoutSeconds: phaseBudgets(settings).lockRelease
+  }).then((result) => result.stdout);
   let stdout;
   try {
     stdout = await release(session);
@@ -56871,6 +56902,7 @@ async function ship(address, settings, session, sha, report) {
     restartLog: layout.restartLog,
     token: owner.token
   };
+  const budget = phaseBudgets(settings);
   const phase = (name, timeoutSeconds, body) => runPhase(label, name, timeoutSeconds, report.phases, body);
   trackLock(lock, true);
   let heartbeat;
@@ -56878,7 +56910,7 @@ async function ship(address, settings, session, sha, report) {
   try {
     await phase(
       "lock",
-      settings.lockTimeoutSeconds + 60,
+      budget.lock,
       () => acquireLock(session.remote, layout, owner, settings.lockTimeoutSeconds)
     );
     heartbeat = startHeartbeat(session, layout, owner.token);
@@ -56895,9 +56927,9 @@ async function ship(address, settings, session, sha, report) {
     created = ctx;
     lock.release = ctx.release;
     trackLock(lock, true);
-    await phase("upload", 3600, () => upload(ctx));
+    await phase("upload", budget.upload, () => upload(ctx));
     let armed = false;
-    await phase("prepare", 3600, async () => {
+    await phase("prepare", budget.prepare, async () => {
       armed = await armWatchdog(ctx);
       await prepare(ctx);
     });
@@ -56922,21 +56954,16 @@ async function ship(address, settings, session, sha, report) {
         report.phases,
         armed ? launchWatchdogScript(ctx) : void 0
       );
-      const verified = await phase(
-        "verify",
-        settings.versionTimeoutSeconds + settings.stableForSeconds + 120,
-        async () => {
-          const answer = await verifyService(ctx, sha, restart, report.previousVersion);
-          await confirm(ctx);
-          return answer;
-        }
-      );
+      const verified = await phase("verify", budget.verify, async () => {
+        const answer = await verifyService(ctx, sha, restart, report.previousVersion);
+        await confirm(ctx);
+        return answer;
+      });
       report.reportedVersion = verified.version ?? verified.commit;
       report.downtimeSeconds = (verified.firstAnsweredAt - restart.stopped.sentAt) / 1e3;
     } catch (error2) {
       if (error2 instanceof UndoneByHost) {
         report.rolledBack = error2.undo.undone;
-        report.rollbackOutcome = error2.undo.text;
         throw error2;
       }
       const afterSwitch = error2 instanceof PhaseError && (error2.phase === "start" || error2.phase === "verify" || error2 instanceof HostStepDied);
@@ -56945,14 +56972,10 @@ async function ship(address, settings, session, sha, report) {
       }
       if (fallback) unverified(fallback.release, fallback.sha);
       else trackUnverified(where, void 0);
-      const outcome = await phase(
-        "rollback",
-        settings.stopTimeoutSeconds + settings.versionTimeoutSeconds + 900,
-        async () => {
-          await reconnect(session, settings, "rollback");
-          return rollback(ctx, error2.detail);
-        }
-      ).catch(
+      const outcome = await phase("rollback", budget.rollback, async () => {
+        await reconnect(session, settings, "rollback");
+        return rollback(ctx, error2.detail);
+      }).catch(
         (rollbackError) => `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
       );
       report.rollbackOutcome = outcome;
@@ -56963,7 +56986,7 @@ ${outcome}`);
     }
     report.result = "success";
     if (settings.strategy === "releases" || settings.pythonRequirements.length > 0) {
-      await phase("prune", 600, () => prune(ctx)).catch(
+      await phase("prune", budget.prune, () => prune(ctx)).catch(
         (error2) => warning(
           `Pruning old releases on ${label} failed: ${errorText(error2)}. The new release is verified and serving; the next deploy prunes again.`
         )
@@ -56995,7 +57018,7 @@ async function deployHost(address, settings, sha, report) {
   const session = await runPhase(
     label,
     "connect",
-    settings.connectTimeoutSeconds * 2 + 30,
+    phaseBudgets(settings).connect,
     report.phases,
     () => connect(address, settings)
   );

@@ -53860,6 +53860,32 @@ async function checkImport(ctx) {
 // src/phases/restart.ts
 import { constants as constants3 } from "node:os";
 
+// src/budgets.ts
+var STOP_PARTS = 2;
+var AFTER_KILL_SECONDS = 5;
+var FOREGROUND_START_SECONDS = 1800;
+var UPLOAD_SECONDS = 3600;
+var PREPARE_SECONDS = 3600;
+var PRUNE_SECONDS = 600;
+var MARGIN_SECONDS = { connect: 30, lock: 60, restart: 180, verify: 120, rollback: 900 };
+function phaseBudgets(settings) {
+  const restart = STOP_PARTS * settings.stopTimeoutSeconds + AFTER_KILL_SECONDS + FOREGROUND_START_SECONDS + MARGIN_SECONDS.restart;
+  return {
+    // Two key exchanges with a jump host.
+    connect: 2 * settings.connectTimeoutSeconds + MARGIN_SECONDS.connect,
+    lock: settings.lockTimeoutSeconds + MARGIN_SECONDS.lock,
+    upload: UPLOAD_SECONDS,
+    prepare: PREPARE_SECONDS,
+    /** stop → wait-for-exit → switch → start, one host step. */
+    restart,
+    verify: settings.versionTimeoutSeconds + settings.stableForSeconds + MARGIN_SECONDS.verify,
+    rollback: settings.stopTimeoutSeconds + settings.versionTimeoutSeconds + MARGIN_SECONDS.rollback,
+    prune: PRUNE_SECONDS,
+    /** The lock is released once a restart cut off from the action has ended on the host. */
+    lockRelease: STEP_WAIT_SECONDS + MARGIN_SECONDS.lock
+  };
+}
+
 // src/phases/processes.ts
 var TARGET_MARKER = "DEPLOY_TARGET";
 var MAX_PATTERN_HITS = 10;
@@ -54346,7 +54372,7 @@ async function restartService(ctx, switchTo, timings, afterStart) {
     label,
     remote: session.remote,
     outFile: entry.outFile,
-    timeoutSeconds: 2 * settings.stopTimeoutSeconds + 5 + 1800 + 180,
+    timeoutSeconds: phaseBudgets(settings).restart,
     timings,
     onStarted: () => trackRestart(entry, true),
     reattach: async () => {

@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { phaseBudgets } from './budgets.js'
 import { newDeployContext, type DeployContext } from './context.js'
 import { hostLabel, type HostAddress } from './host-address.js'
 import { withHostOutput } from './host-output.js'
@@ -37,7 +38,10 @@ async function releaseLock(
 ): Promise<void> {
   const release = (on: HostSession) =>
     on.remote
-      .run(releaseLockScript(lock), { phase: 'lock', timeoutSeconds: 660 })
+      .run(releaseLockScript(lock), {
+        phase: 'lock',
+        timeoutSeconds: phaseBudgets(settings).lockRelease
+      })
       .then(result => result.stdout)
   let stdout: string
   try {
@@ -84,6 +88,7 @@ async function ship(
     restartLog: layout.restartLog,
     token: owner.token
   }
+  const budget = phaseBudgets(settings)
   const phase = <T>(
     name: Parameters<typeof runPhase>[1],
     timeoutSeconds: number,
@@ -96,7 +101,7 @@ async function ship(
   let heartbeat: { stop(): void } | undefined
   let created: DeployContext | undefined
   try {
-    await phase('lock', settings.lockTimeoutSeconds + 60, () =>
+    await phase('lock', budget.lock, () =>
       acquireLock(session.remote, layout, owner, settings.lockTimeoutSeconds)
     )
     // While it beats, no other deploy takes the lock; once this runner dies or freezes, one may.
@@ -115,10 +120,10 @@ async function ship(
     // Named now: a run cancelled before its switch leaves it for the post step to remove.
     lock.release = ctx.release
     trackLock(lock, true)
-    await phase('upload', 3600, () => upload(ctx))
+    await phase('upload', budget.upload, () => upload(ctx))
     // Armed first, before a prepare-command can fill the disk: it only writes into the lock.
     let armed = false
-    await phase('prepare', 3600, async () => {
+    await phase('prepare', budget.prepare, async () => {
       armed = await armWatchdog(ctx)
       await prepare(ctx)
     })
@@ -153,22 +158,18 @@ async function ship(
         report.phases,
         armed ? launchWatchdogScript(ctx) : undefined
       )
-      const verified = await phase(
-        'verify',
-        settings.versionTimeoutSeconds + settings.stableForSeconds + 120,
-        async () => {
-          const answer = await verifyService(ctx, sha, restart, report.previousVersion)
-          await confirm(ctx)
-          return answer
-        }
-      )
+      const verified = await phase('verify', budget.verify, async () => {
+        const answer = await verifyService(ctx, sha, restart, report.previousVersion)
+        await confirm(ctx)
+        return answer
+      })
       report.reportedVersion = verified.version ?? verified.commit
       report.downtimeSeconds = (verified.firstAnsweredAt - restart.stopped.sentAt) / 1000
     } catch (error) {
       if (error instanceof UndoneByHost) {
         // The host's watchdog decided (this runner froze past its budget): report what it did.
+        // Its message is the whole story: no separate rollback outcome to repeat it.
         report.rolledBack = error.undo.undone
-        report.rollbackOutcome = error.undo.text
         throw error
       }
       // A failure after the switch leaves a new release live that a rollback can undo; a killed
@@ -181,14 +182,10 @@ async function ship(
       }
       if (fallback) unverified(fallback.release, fallback.sha)
       else trackUnverified(where, undefined)
-      const outcome = await phase(
-        'rollback',
-        settings.stopTimeoutSeconds + settings.versionTimeoutSeconds + 900,
-        async () => {
-          await reconnect(session, settings, 'rollback')
-          return rollback(ctx, error.detail)
-        }
-      ).catch(
+      const outcome = await phase('rollback', budget.rollback, async () => {
+        await reconnect(session, settings, 'rollback')
+        return rollback(ctx, error.detail)
+      }).catch(
         (rollbackError: unknown) =>
           `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
       )
@@ -200,7 +197,7 @@ async function ship(
     report.result = 'success'
     // Verify passed: the deploy succeeded, and what is left can only warn.
     if (settings.strategy === 'releases' || settings.pythonRequirements.length > 0) {
-      await phase('prune', 600, () => prune(ctx)).catch(error =>
+      await phase('prune', budget.prune, () => prune(ctx)).catch(error =>
         core.warning(
           `Pruning old releases on ${label} failed: ${errorText(error)}. The new release is verified and serving; the next deploy prunes again.`
         )
@@ -243,7 +240,7 @@ async function deployHost(
   const session = await runPhase(
     label,
     'connect',
-    settings.connectTimeoutSeconds * 2 + 30,
+    phaseBudgets(settings).connect,
     report.phases,
     () => connect(address, settings)
   )

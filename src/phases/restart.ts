@@ -1,5 +1,6 @@
 import { constants } from 'node:os'
 import type { DeployContext } from '../context.js'
+import { phaseBudgets } from '../budgets.js'
 import { runHostStep, type HostStepPhase, type HostStepResult } from '../host-step.js'
 import type { RemoteLayout } from '../layout.js'
 import { errorText, PhaseError, type PhaseName, type PhaseTiming } from '../phase.js'
@@ -166,7 +167,7 @@ export async function restartService(
     label,
     remote: session.remote,
     outFile: entry.outFile,
-    timeoutSeconds: 2 * settings.stopTimeoutSeconds + 5 + 1800 + 180,
+    timeoutSeconds: phaseBudgets(settings).restart,
     timings,
     onStarted: () => trackRestart(entry, true),
     reattach: async () => {
