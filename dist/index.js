@@ -57151,7 +57151,7 @@ var GitHubDeployment = class _GitHubDeployment {
   /** The final status: success (with environment-url), or failure saying whether the rollback held. */
   async finish(success, rolledBack) {
     if (success) {
-      await this.status("success", "Deployed and verified", this.settings.environmentUrl?.href);
+      await this.status("success", "Deployed and verified", this.settings.environmentUrl);
     } else {
       await this.status(
         "failure",
@@ -57295,8 +57295,9 @@ var DeployReport = class {
         (host) => [
           host.host,
           host.result + (host.failedPhase ? ` in ${host.failedPhase}` : ""),
-          host.release ?? "",
-          host.downtimeSeconds === void 0 ? "" : `${host.downtimeSeconds.toFixed(2)} s`,
+          // core.summary writes an empty cell as a void <td>: a dash says "none" and closes it.
+          host.release ?? "-",
+          host.downtimeSeconds === void 0 ? "-" : `${host.downtimeSeconds.toFixed(2)} s`,
           host.rolledBack ? "yes" : "no"
         ].map(escapeHtml)
       )
@@ -57579,8 +57580,8 @@ function parseGitHubDeployment(reader) {
   let environmentUrl;
   if (urlText) {
     try {
-      environmentUrl = new URL(urlText);
-      if (!["http:", "https:"].includes(environmentUrl.protocol)) throw new Error("not http");
+      if (!["http:", "https:"].includes(new URL(urlText).protocol)) throw new Error("not http");
+      environmentUrl = urlText;
     } catch {
       reader.problem(
         "environment-url",

@@ -51874,7 +51874,7 @@ var GitHubDeployment = class _GitHubDeployment {
   /** The final status: success (with environment-url), or failure saying whether the rollback held. */
   async finish(success, rolledBack) {
     if (success) {
-      await this.status("success", "Deployed and verified", this.settings.environmentUrl?.href);
+      await this.status("success", "Deployed and verified", this.settings.environmentUrl);
     } else {
       await this.status(
         "failure",
@@ -55186,8 +55186,8 @@ function parseGitHubDeployment(reader) {
   let environmentUrl;
   if (urlText) {
     try {
-      environmentUrl = new URL(urlText);
-      if (!["http:", "https:"].includes(environmentUrl.protocol)) throw new Error("not http");
+      if (!["http:", "https:"].includes(new URL(urlText).protocol)) throw new Error("not http");
+      environmentUrl = urlText;
     } catch {
       reader.problem(
         "environment-url",

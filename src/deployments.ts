@@ -84,7 +84,7 @@ export class GitHubDeployment {
   /** The final status: success (with environment-url), or failure saying whether the rollback held. */
   async finish(success: boolean, rolledBack: boolean): Promise<void> {
     if (success) {
-      await this.status('success', 'Deployed and verified', this.settings.environmentUrl?.href)
+      await this.status('success', 'Deployed and verified', this.settings.environmentUrl)
     } else {
       await this.status(
         'failure',

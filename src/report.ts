@@ -182,8 +182,9 @@ export class DeployReport {
         [
           host.host,
           host.result + (host.failedPhase ? ` in ${host.failedPhase}` : ''),
-          host.release ?? '',
-          host.downtimeSeconds === undefined ? '' : `${host.downtimeSeconds.toFixed(2)} s`,
+          // core.summary writes an empty cell as a void <td>: a dash says "none" and closes it.
+          host.release ?? '-',
+          host.downtimeSeconds === undefined ? '-' : `${host.downtimeSeconds.toFixed(2)} s`,
           host.rolledBack ? 'yes' : 'no'
         ].map(escapeHtml)
       )

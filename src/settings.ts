@@ -57,7 +57,8 @@ export interface Settings {
   dryRun: boolean
   /** Set: the deploy is recorded as a GitHub deployment to this environment. */
   environment?: string
-  environmentUrl?: URL
+  /** As given (validated as an http(s) URL). */
+  environmentUrl?: string
   githubToken?: string
 }
 
@@ -248,11 +249,12 @@ function parseGitHubDeployment(
   if (githubToken) core.setSecret(githubToken)
   const environment = reader.optional('environment')
   const urlText = reader.optional('environment-url')
-  let environmentUrl: URL | undefined
+  let environmentUrl: string | undefined
   if (urlText) {
     try {
-      environmentUrl = new URL(urlText)
-      if (!['http:', 'https:'].includes(environmentUrl.protocol)) throw new Error('not http')
+      // Checked as a URL, sent as written: URL.href would add a `/` to a bare host.
+      if (!['http:', 'https:'].includes(new URL(urlText).protocol)) throw new Error('not http')
+      environmentUrl = urlText
     } catch {
       reader.problem(
         'environment-url',

@@ -102,7 +102,7 @@ describe('GitHub deployments', () => {
     expect(requests[1].body).toMatchObject({ state: 'in_progress', log_url: RUN_URL })
     expect(requests[2].body).toMatchObject({
       state: 'success',
-      environment_url: 'https://shop.example.com/',
+      environment_url: 'https://shop.example.com',
       log_url: RUN_URL
     })
     for (const request of requests) expect(request.authorization).toBe(`token ${TOKEN}`)
@@ -179,7 +179,7 @@ describe('GitHub deployments', () => {
     expect(post.stdout).toContain('the post step verified')
     expect(requests.at(-1)).toMatchObject({
       path: '/repos/acme/shop/deployments/4242/statuses',
-      body: { state: 'success', environment_url: 'https://shop.example.com/' }
+      body: { state: 'success', environment_url: 'https://shop.example.com' }
     })
   })
 

@@ -64,6 +64,16 @@ describe('DeployReport', () => {
     ])
     core.summary.emptyBuffer()
   })
+
+  it('writes a dash, not an empty (void) cell, for a release or downtime it does not have', () => {
+    const report = new DeployReport()
+    Object.assign(report.addHost('b:22'), { result: 'failed', error: 'connect: refused' })
+    core.summary.emptyBuffer()
+    const html = report.buildSummary().stringify()
+    core.summary.emptyBuffer()
+    expect(html).toContain('<td>failed</td><td>-</td><td>-</td><td>no</td>')
+    expect(html).not.toMatch(/<td>(?!.*?<\/td>)/)
+  })
 })
 
 /** The summary as GitHub shows it: GitHub-flavoured Markdown with raw HTML allowed. */
