@@ -118,9 +118,8 @@ describe('restart failures are clear and leave the old service up where they can
       },
       1
     )
-    expect(failureMessage(result)).toContain('prepare: command on 127.0.0.1')
-    expect(failureMessage(result)).toContain(
-      'exited with code 7; last stderr:\nno matching distribution'
+    expect(failureMessage(result)).toMatch(
+      /prepare: the prepare-command exited with code 7 in \S+\/releases\/\S+\. Nothing was stopped: the old service still serves, untouched\. Its last stderr:\nno matching distribution/
     )
     expect(await reportedCommit(port)).toBe(sha('1'))
   })

@@ -125,12 +125,19 @@ ${clearBytecodeScript(inRelease, [])}`,
   }
   if (settings.pythonRequirements.length > 0) await prepareVenv(ctx)
   if (settings.prepareCommand) {
-    await remote.run(
+    const ran = await remote.run(
       sh`cd -- ${ctx.releaseDir} || exit 1
 ${exportEnvScript(ctx, ctx.releaseDir)}
 ${userCommandScript(settings.prepareCommand)} < /dev/null`,
-      { phase: 'prepare', timeoutSeconds: 1800, echo: true }
+      { phase: 'prepare', timeoutSeconds: 1800, echo: true, allowFailure: true }
     )
+    if (ran.code !== 0) {
+      const stderr = lastLines(ran.stderr, 10)
+      throw new Error(
+        `the prepare-command exited with code ${ran.code} in ${ctx.releaseDir}. Nothing was stopped: the old service still serves, untouched` +
+          (stderr ? `. Its last stderr:\n${stderr}` : '; its output is above in the log')
+      )
+    }
     core.info(`prepare-command succeeded: ${settings.prepareCommand}`)
   }
   if (settings.pythonImportCheck) await checkImport(ctx)
