@@ -91,7 +91,8 @@ const INVARIANTS = [
   'current is the serving release, unmarked',
   'shared data intact',
   `releases within keep-releases + 1`,
-  'nothing left in .deploy/'
+  'nothing left in .deploy/',
+  'a cut once the restart began is survived'
 ] as const
 type Invariant = (typeof INVARIANTS)[number]
 
@@ -193,6 +194,13 @@ async function deployWith(
   return { run, post, said: verdict(run, post), sha, release: run.outputs.release }
 }
 
+/** The run's first error annotation (or its post step's), shortened, for the log. */
+function firstError(outcome: Outcome): string {
+  const lines = `${outcome.run.stdout}\n${outcome.post?.stdout ?? ''}`.split('\n')
+  const error = lines.find(line => line.startsWith('::error')) ?? '(no error annotation)'
+  return error.replace(/%0A/g, ' / ').slice(0, 300)
+}
+
 /** Waits until no host step, watchdog or live lock is left on the host (at most 120 s). */
 async function settled(world: World): Promise<void> {
   const lock = join(world.target, '.deploy/lock')
@@ -217,7 +225,15 @@ function readOr(path: string): string {
 }
 
 /** Checks every invariant after one deploy; returns the ones broken, with what was seen. */
-async function check(world: World, outcomes: Outcome[], killed: boolean) {
+/** Phases a lost connection must not fail: the host goes on, and the action reconnects. */
+const RESUMED = ['stop', 'wait-for-exit', 'start', 'verify', 'prune']
+
+async function check(
+  world: World,
+  outcomes: Outcome[],
+  fault: { kind: Fault; phase: string; broken: boolean }
+) {
+  const killed = fault.kind === 'killed'
   const broken: { invariant: Invariant; seen: string }[] = []
   const fail = (invariant: Invariant, seen: string) => broken.push({ invariant, seen })
   let serving: string | undefined
@@ -267,6 +283,13 @@ async function check(world: World, outcomes: Outcome[], killed: boolean) {
     /\.tmp|^lock\.dead-|^lock-owner\.|^current\.tmp-/.test(name)
   )
   if (left.length > 0) fail('nothing left in .deploy/', left.join(' '))
+  if (
+    fault.kind === 'cut' &&
+    !fault.broken &&
+    RESUMED.includes(fault.phase) &&
+    outcomes.some(outcome => outcome.said !== 'success')
+  )
+    fail('a cut once the restart began is survived', outcomes.map(firstError).join(' | '))
   world.serving = serving ?? world.serving
   return broken
 }
@@ -350,7 +373,7 @@ async function main(): Promise<void> {
       await settled(world)
       const key = `${fault}${fault === 'none' || fault === 'concurrent' ? '' : ` at ${phase}`}`
       byPhase.set(key, (byPhase.get(key) ?? 0) + 1)
-      const broke = await check(world, outcomes, fault === 'killed')
+      const broke = await check(world, outcomes, { kind: fault, phase, broken: isBroken })
       for (const { invariant, seen } of broke)
         violations.set(invariant, [
           ...(violations.get(invariant) ?? []),
@@ -359,6 +382,9 @@ async function main(): Promise<void> {
       console.log(
         `#${index} ${key}${isBroken ? ' (broken version)' : ''}: ${outcomes.map(outcome => outcome.said).join(', ')}; serves ${world.serving?.slice(0, 12)}${broke.length ? `; VIOLATED ${broke.map(entry => entry.invariant).join('; ')}` : ''}`
       )
+      // Why a good version failed, for a fault that should only have been survived.
+      for (const outcome of outcomes.filter(outcome => outcome.said === 'failure' && !isBroken))
+        console.log(`    ${firstError(outcome)}`)
     }
   } finally {
     killServiceOnPort(port)

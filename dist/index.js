@@ -52247,7 +52247,12 @@ async function awaitCommit(ctx, restart, sha) {
       continue;
     }
     if (last.commit && commitMatches(last.commit, sha)) {
-      const identity = await checkIdentity(ctx, restart, sha);
+      const identity = await checkIdentity(ctx, restart, sha).catch(async (error2) => {
+        if (!ctx.session.remote.lost) throw error2;
+        await resumeVerify(ctx, sha, last);
+        return void 0;
+      });
+      if (!identity) continue;
       if (identity.old.length > 0) {
         throw await failure(
           ctx,

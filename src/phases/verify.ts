@@ -215,7 +215,13 @@ async function awaitCommit(ctx: DeployContext, restart: Restart, sha: string): P
       continue
     }
     if (last.commit && commitMatches(last.commit, sha)) {
-      const identity = await checkIdentity(ctx, restart, sha)
+      const identity = await checkIdentity(ctx, restart, sha).catch(async (error: unknown) => {
+        // Cut between the answer and the port check: ask both again over a new connection.
+        if (!ctx.session.remote.lost) throw error
+        await resumeVerify(ctx, sha, last as Poll)
+        return undefined
+      })
+      if (!identity) continue
       if (identity.old.length > 0) {
         throw await failure(
           ctx,
