@@ -134,7 +134,6 @@ interface Outcome {
   /** What the run (or its post step) said: success, failure, or nothing (killed). */
   said: 'success' | 'failure' | 'none'
   sha: string
-  release?: string
 }
 
 /** What a run reported: its exit code, the host's result in its `hosts` output, its post step. */
@@ -191,7 +190,7 @@ async function deployWith(
     fault === 'cancel'
       ? await runAction(inputs, { entry: 'post', state: run.state, timeoutMs: 900_000 })
       : undefined
-  return { run, post, said: verdict(run, post), sha, release: run.outputs.release }
+  return { run, post, said: verdict(run, post), sha }
 }
 
 /** The run's first error annotation (or its post step's), shortened, for the log. */
@@ -246,11 +245,11 @@ async function check(
   // run that could not say (killed) confirmed its release on the host.
   const journal = readOr(join(world.target, '.deploy/journal'))
   const succeeded = outcomes.filter(outcome => outcome.said === 'success')
+  // A killed run writes no outputs: its release is known by the commit its name ends with.
   const confirmedUnsaid = outcomes.filter(
     outcome =>
       outcome.said === 'none' &&
-      outcome.release &&
-      journal.includes(` confirmed ${outcome.release}\n`)
+      new RegExp(` confirmed \\S+-${outcome.sha.slice(0, 7)}\n`).test(journal)
   )
   const allowed = new Set<string | undefined>(
     succeeded.length > 0

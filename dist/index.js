@@ -50952,6 +50952,11 @@ EOF
   rm -rf -- "$venv" && printf 'removed-venv %s\n' "\${venv##*/}"
 done`;
 }
+function warnPruneFailed(label, error2) {
+  warning(
+    `Pruning old releases on ${label} failed: ${errorText(error2)}. The new release is verified and serving; the next deploy prunes again.`
+  );
+}
 async function prune(ctx) {
   const { settings, session, layout } = ctx;
   const doomed = settings.strategy === "releases" ? releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [
@@ -56999,9 +57004,7 @@ ${outcome}`);
     report.result = "success";
     if (settings.strategy === "releases" || settings.pythonRequirements.length > 0) {
       await phase("prune", budget.prune, () => prune(ctx)).catch(
-        (error2) => warning(
-          `Pruning old releases on ${label} failed: ${errorText(error2)}. The new release is verified and serving; the next deploy prunes again.`
-        )
+        (error2) => warnPruneFailed(label, error2)
       );
     }
   } catch (error2) {

@@ -53695,6 +53695,7 @@ var SMALL_FILE = 256 * 1024;
 var KEPT_CONTENT_BYTES = 128 * 1024 * 1024;
 
 // src/phases/upload.ts
+var IN_PLACE_TREE = "tree";
 function manifestPath(layout, name) {
   return sh`${`${layout.deployDir}/manifests`}/${name}.tsv`;
 }
@@ -53719,7 +53720,23 @@ function exportEnvScript(ctx, releaseDir) {
   ]);
 }
 
+// src/phases/venv.ts
+var venvsDir = (layout) => `${layout.deployDir}/venvs`;
+
 // src/phases/prune.ts
+function releasesToPrune(releases, keep, protect) {
+  const newestFirst = [...new Set(releases)].sort().reverse();
+  return newestFirst.slice(keep).filter((name) => !protect.includes(name));
+}
+function pruneScript(layout, doomed) {
+  const here = relativeToTarget(layout);
+  return joinCode([
+    sh`cd -- ${layout.target} || exit 1`,
+    ...doomed.map(
+      (name) => sh`rm -rf -- ${`${here.releasesDir}/${name}`} ${manifestPath(here, name)}`
+    )
+  ]);
+}
 function discardReleaseScript(layout, release) {
   const here = relativeToTarget(layout);
   const dir = `${here.releasesDir}/${release}`;
@@ -53727,6 +53744,50 @@ function discardReleaseScript(layout, release) {
 if [ "$(readlink current 2>/dev/null)" != ${`releases/${release}`} ] && [ -d ${dir} ]; then
   rm -rf -- ${dir} ${manifestPath(here, release)} && echo discarded
 fi`;
+}
+function pruneVenvsScript(layout) {
+  const here = relativeToTarget(layout);
+  const venvs = venvsDir(here);
+  return sh`cd -- ${layout.target} || exit 1
+[ -d ${venvs} ] || exit 0
+linked=$(for link in ${here.releasesDir}/*/.venv ./.venv ${`${here.deployDir}/${IN_PLACE_TREE}/.venv`}; do readlink -- "$link" 2>/dev/null; done)
+for venv in ${venvs}/* ${venvs}/.[!.]*; do
+  [ -e "$venv" ] || continue
+  used=
+  while IFS= read -r path; do [ "$path" != ${venvsDir(layout)}/"\${venv##*/}" ] || used=1; done <<EOF
+$linked
+EOF
+  [ -z "$used" ] || continue
+  rm -rf -- "$venv" && printf 'removed-venv %s\n' "\${venv##*/}"
+done`;
+}
+function warnPruneFailed(label, error2) {
+  warning(
+    `Pruning old releases on ${label} failed: ${errorText(error2)}. The new release is verified and serving; the next deploy prunes again.`
+  );
+}
+async function prune(ctx) {
+  const { settings, session, layout } = ctx;
+  const doomed = settings.strategy === "releases" ? releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [
+    ctx.release
+  ]) : [];
+  const venvs = settings.pythonRequirements.length > 0;
+  if (doomed.length === 0 && !venvs) {
+    info("Nothing to prune");
+    return;
+  }
+  const { stdout } = await session.remote.run(
+    joinCode([pruneScript(layout, doomed), ...venvs ? [pruneVenvsScript(layout)] : []]),
+    { phase: "prune", timeoutSeconds: 300 }
+  );
+  info(
+    doomed.length > 0 ? `Removed old release(s): ${doomed.join(", ")}` : "No release to prune"
+  );
+  const removed = [...stdout.matchAll(/^removed-venv (.+)$/gm)].map((match) => match[1]);
+  if (venvs)
+    info(
+      removed.length > 0 ? `Removed venv(s) no kept release uses: ${removed.join(", ")}` : "Every venv is still used by a kept release"
+    );
 }
 
 // src/phases/lock.ts
@@ -55471,6 +55532,14 @@ async function finishUnverified(settings, entry) {
     session.close();
   }
 }
+async function pruneAfterCancel(ctx) {
+  if (ctx.settings.strategy !== "releases" && ctx.settings.pythonRequirements.length === 0) return;
+  const { stdout } = await ctx.session.remote.run(
+    sh`cd -- ${ctx.layout.releasesDir} 2>/dev/null && ls -1`,
+    { phase: "post", timeoutSeconds: 60, allowFailure: true }
+  );
+  await prune({ ...ctx, existingReleases: stdout.split("\n").filter(Boolean) });
+}
 async function settleSwitch(settings, entry, session, layout) {
   const label = hostLabel(session.address);
   const title = "Cancelled deploy";
@@ -55541,6 +55610,7 @@ async function settleSwitch(settings, entry, session, layout) {
         `The deploy to ${label} was cut off before its check; the post step verified ${entry.release}: it serves ${verified.commit}.`,
         { title }
       );
+      await pruneAfterCancel(ctx).catch((error2) => warnPruneFailed(label, error2));
       return "verified";
     } catch (error2) {
       if (error2 instanceof UndoneByHost) {

@@ -13,7 +13,8 @@ import { remoteLayout, type RemoteLayout } from './layout.js'
 import { connect, reconnect, type HostSession } from './phases/connect.js'
 import { releaseLockScript, releaseOutcome, startHeartbeat, type HeldLock } from './phases/lock.js'
 import type { RunningRestart } from './phases/restart.js'
-import { discardReleaseScript } from './phases/prune.js'
+import { discardReleaseScript, prune, warnPruneFailed } from './phases/prune.js'
+import { sh } from './shell.js'
 import { rollback } from './phases/rollback.js'
 import { startedService } from './phases/start.js'
 import { stoppedService } from './phases/stop.js'
@@ -93,6 +94,16 @@ async function finishUnverified(
     heartbeat.stop()
     session.close()
   }
+}
+
+/** prune, for a release the post step verified: the releases on the host now, but the live one. */
+async function pruneAfterCancel(ctx: DeployContext): Promise<void> {
+  if (ctx.settings.strategy !== 'releases' && ctx.settings.pythonRequirements.length === 0) return
+  const { stdout } = await ctx.session.remote.run(
+    sh`cd -- ${ctx.layout.releasesDir} 2>/dev/null && ls -1`,
+    { phase: 'post', timeoutSeconds: 60, allowFailure: true }
+  )
+  await prune({ ...ctx, existingReleases: stdout.split('\n').filter(Boolean) })
 }
 
 /**
@@ -178,6 +189,8 @@ async function settleSwitch(
         `The deploy to ${label} was cut off before its check; the post step verified ${entry.release}: it serves ${verified.commit}.`,
         { title }
       )
+      // As the run would have: keep-releases holds after a cancelled deploy too.
+      await pruneAfterCancel(ctx).catch(error => warnPruneFailed(label, error))
       return 'verified'
     } catch (error) {
       if (error instanceof UndoneByHost) {

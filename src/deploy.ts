@@ -15,7 +15,7 @@ import {
   type HeldLock
 } from './phases/lock.js'
 import { prepare } from './phases/prepare.js'
-import { discardRelease, prune } from './phases/prune.js'
+import { discardRelease, prune, warnPruneFailed } from './phases/prune.js'
 import { rollback } from './phases/rollback.js'
 import { runningVersion, verifyService } from './phases/verify.js'
 import { HostStepDied, restartService } from './phases/restart.js'
@@ -198,9 +198,7 @@ async function ship(
     // Verify passed: the deploy succeeded, and what is left can only warn.
     if (settings.strategy === 'releases' || settings.pythonRequirements.length > 0) {
       await phase('prune', budget.prune, () => prune(ctx)).catch(error =>
-        core.warning(
-          `Pruning old releases on ${label} failed: ${errorText(error)}. The new release is verified and serving; the next deploy prunes again.`
-        )
+        warnPruneFailed(label, error)
       )
     }
   } catch (error) {

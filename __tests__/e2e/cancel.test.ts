@@ -32,9 +32,15 @@ const interruptAt =
 describe('cancellation', () => {
   it('cancelled during wait-for-exit: the action says where and exits; the host finishes the restart; the post step verifies it and frees the lock', async () => {
     const target = join(sshd.dir, 'cancel-wait')
-    const inputs = await deployInputs(sshd, serviceSource(), target, {}, '--exit-delay 3')
+    const inputs = await deployInputs(
+      sshd,
+      serviceSource(),
+      target,
+      { 'keep-releases': '1' },
+      '--exit-delay 3'
+    )
     const port = Number(inputs.ports)
-    await deploy({ ...inputs, sha: sha('1') })
+    const first = await deploy({ ...inputs, sha: sha('1') })
     const cancelled = await runAction(
       { ...inputs, sha: sha('2') },
       { whileRunning: interruptAt('wait-for-exit') }
@@ -62,6 +68,8 @@ describe('cancellation', () => {
       false
     )
     expect(existsSync(join(target, '.deploy/lock'))).toBe(false)
+    // keep-releases holds after a cancel too: the post step pruned as the run would have.
+    expect(post.stdout).toContain(`Removed old release(s): ${first.outputs.release}`)
   })
 
   it('cancelled during verify of a release that never answers: the post step rolls back to the release live before', async () => {

@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
 import { relativeToTarget, type RemoteLayout } from '../layout.js'
+import { errorText } from '../phase.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
 import { IN_PLACE_TREE, manifestPath } from './upload.js'
 import { venvsDir } from './venv.js'
@@ -65,6 +66,13 @@ EOF
   [ -z "$used" ] || continue
   rm -rf -- "$venv" && printf 'removed-venv %s\n' "\${venv##*/}"
 done`
+}
+
+/** The warning for a prune that failed after verify passed: the deploy stands. */
+export function warnPruneFailed(label: string, error: unknown): void {
+  core.warning(
+    `Pruning old releases on ${label} failed: ${errorText(error)}. The new release is verified and serving; the next deploy prunes again.`
+  )
 }
 
 /** prune: keep `keep-releases` releases, and the venvs they use. */
