@@ -28,6 +28,16 @@ export function dryRunInputs(sshd: TestSshd, source: string): Record<string, str
   }
 }
 
+/** A deploy lock as the main step saves it for the post step (`HeldLock`). */
+export const SAMPLE_LOCK = {
+  host: 'h',
+  port: 22,
+  username: 'u',
+  lockDir: '/srv/app/.deploy/lock',
+  token: 't',
+  restartLog: '/srv/app/.deploy/restart.log'
+}
+
 /** Settings reader over a plain record, as `core.getInput` would answer. */
 export function inputReader(inputs: Record<string, string>): (name: string) => string {
   return name => inputs[name] ?? ''

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals'
 import { loadPostState } from '../../src/post-state.js'
+import { SAMPLE_LOCK } from '../support/fixtures.js'
 
 function withState<T>(state: Record<string, string>, body: () => T): T {
   const saved = { ...process.env }
@@ -16,15 +17,7 @@ function withState<T>(state: Record<string, string>, body: () => T): T {
   }
 }
 
-const lock = {
-  host: 'h',
-  port: 22,
-  username: 'u',
-  lockDir: '/srv/app/.deploy/lock',
-  token: 't',
-  restartLog: '/srv/app/.deploy/restart.log',
-  release: 'R1'
-}
+const lock = { ...SAMPLE_LOCK, release: 'R1' }
 
 describe('loadPostState', () => {
   it('reads back what the main step saved', () => {

@@ -7,7 +7,7 @@ import { describePlan } from '../../src/plan.js'
 import { releaseOutcome } from '../../src/phases/lock.js'
 import { readHostUndo } from '../../src/phases/watchdog.js'
 import { getSettings } from '../../src/settings.js'
-import { inputReader, sourceTree, TEST_SHA } from '../support/fixtures.js'
+import { inputReader, SAMPLE_LOCK, sourceTree, TEST_SHA } from '../support/fixtures.js'
 
 describe('DeployReport', () => {
   it('sets every output and one summary row per host', () => {
@@ -229,14 +229,7 @@ describe('describePlan', () => {
   })
 })
 
-const lock = {
-  host: 'h',
-  port: 22,
-  username: 'u',
-  lockDir: '/srv/app/.deploy/lock',
-  token: 't',
-  restartLog: '/srv/app/.deploy/restart.log'
-}
+const lock = SAMPLE_LOCK
 
 describe('releaseOutcome', () => {
   it('says Released only when the release removed the lock', () => {
