@@ -190,6 +190,8 @@ class Bench {
       rolledBack: false,
       phases: []
     }
+    // In a deploy the lock phase, which the bench leaves out, creates the target.
+    mkdirSync(target, { recursive: true })
     // As the action does: hashing the source overlaps the SSH handshake.
     void scanUploadSource(settings)
     const session = await quietly(() => connect(settings.hosts[0], settings))
