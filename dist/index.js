@@ -50952,6 +50952,9 @@ EOF
   rm -rf -- "$venv" && printf 'removed-venv %s\n' "\${venv##*/}"
 done`;
 }
+function prunes(settings) {
+  return settings.strategy === "releases" || settings.pythonRequirements.length > 0;
+}
 function warnPruneFailed(label, error2) {
   warning(
     `Pruning old releases on ${label} failed: ${errorText(error2)}. The new release is verified and serving; the next deploy prunes again.`
@@ -52518,17 +52521,23 @@ var UndoneByHost = class extends PhaseError {
   }
   undo;
 };
-async function decide(ctx, remote, as) {
-  const { stdout } = await remote.run(decideScript(ctx.layout, ctx.lockToken, as, ctx.release), {
-    phase: as === "confirmed" ? "verify" : "rollback",
+async function decide(ctx, as) {
+  const phase = as === "confirmed" ? "verify" : "rollback";
+  const run2 = () => ctx.session.remote.run(decideScript(ctx.layout, ctx.lockToken, as, ctx.release), {
+    phase,
     timeoutSeconds: STEP_WAIT_SECONDS + 60
+  });
+  const { stdout } = await run2().catch(async (error2) => {
+    if (!ctx.session.remote.lost) throw error2;
+    await reconnect(ctx.session, ctx.settings, phase);
+    return run2();
   });
   if (/^mine$/m.test(stdout)) return;
   const undo = readHostUndo(stdout, ctx.release, ctx.layout.journal) ?? {
     undone: false,
     text: `The host's watchdog took over ${ctx.release}, and its journal says nothing more (the disk may be full)`
   };
-  throw new UndoneByHost(ctx.label, as === "confirmed" ? "verify" : "rollback", undo);
+  throw new UndoneByHost(ctx.label, phase, undo);
 }
 
 // src/phases/rollback.ts
@@ -52589,7 +52598,7 @@ async function rollback(ctx, failure2) {
   const { settings, session, layout, report } = ctx;
   const firstLine = failure2.split("\n")[0];
   try {
-    await decide(ctx, session.remote, "rollback");
+    await decide(ctx, "rollback");
   } catch (error2) {
     if (!(error2 instanceof UndoneByHost)) throw error2;
     report.rolledBack = error2.undo.undone;
@@ -56898,15 +56907,6 @@ async function releaseLock(address, settings, session, lock) {
   trackLock(lock, false);
   info(releaseOutcome(lock, stdout));
 }
-async function confirm(ctx) {
-  try {
-    await decide(ctx, ctx.session.remote, "confirmed");
-  } catch (error2) {
-    if (error2 instanceof UndoneByHost || !ctx.session.remote.lost) throw error2;
-    await reconnect(ctx.session, ctx.settings, "verify");
-    await decide(ctx, ctx.session.remote, "confirmed");
-  }
-}
 async function ship(address, settings, session, sha, report) {
   const label = hostLabel(address);
   const layout = remoteLayout(session.target, session.startLog);
@@ -56973,7 +56973,7 @@ async function ship(address, settings, session, sha, report) {
       );
       const verified = await phase("verify", budget.verify, async () => {
         const answer = await verifyService(ctx, sha, restart, report.previousVersion);
-        await confirm(ctx);
+        await decide(ctx, "confirmed");
         return answer;
       });
       report.reportedVersion = verified.version ?? verified.commit;
@@ -57002,7 +57002,7 @@ ${outcome}`);
       trackUnverified(where, void 0);
     }
     report.result = "success";
-    if (settings.strategy === "releases" || settings.pythonRequirements.length > 0) {
+    if (prunes(settings)) {
       await phase("prune", budget.prune, () => prune(ctx)).catch(
         (error2) => warnPruneFailed(label, error2)
       );

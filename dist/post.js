@@ -53761,6 +53761,9 @@ EOF
   rm -rf -- "$venv" && printf 'removed-venv %s\n' "\${venv##*/}"
 done`;
 }
+function prunes(settings) {
+  return settings.strategy === "releases" || settings.pythonRequirements.length > 0;
+}
 function warnPruneFailed(label, error2) {
   warning(
     `Pruning old releases on ${label} failed: ${errorText(error2)}. The new release is verified and serving; the next deploy prunes again.`
@@ -54903,17 +54906,23 @@ var UndoneByHost = class extends PhaseError {
   }
   undo;
 };
-async function decide(ctx, remote, as) {
-  const { stdout } = await remote.run(decideScript(ctx.layout, ctx.lockToken, as, ctx.release), {
-    phase: as === "confirmed" ? "verify" : "rollback",
+async function decide(ctx, as) {
+  const phase = as === "confirmed" ? "verify" : "rollback";
+  const run2 = () => ctx.session.remote.run(decideScript(ctx.layout, ctx.lockToken, as, ctx.release), {
+    phase,
     timeoutSeconds: STEP_WAIT_SECONDS + 60
+  });
+  const { stdout } = await run2().catch(async (error2) => {
+    if (!ctx.session.remote.lost) throw error2;
+    await reconnect(ctx.session, ctx.settings, phase);
+    return run2();
   });
   if (/^mine$/m.test(stdout)) return;
   const undo = readHostUndo(stdout, ctx.release, ctx.layout.journal) ?? {
     undone: false,
     text: `The host's watchdog took over ${ctx.release}, and its journal says nothing more (the disk may be full)`
   };
-  throw new UndoneByHost(ctx.label, as === "confirmed" ? "verify" : "rollback", undo);
+  throw new UndoneByHost(ctx.label, phase, undo);
 }
 async function hostUndo(remote, layout, token, release) {
   const { stdout } = await remote.run(
@@ -54984,7 +54993,7 @@ async function rollback(ctx, failure2) {
   const { settings, session, layout, report } = ctx;
   const firstLine = failure2.split("\n")[0];
   try {
-    await decide(ctx, session.remote, "rollback");
+    await decide(ctx, "rollback");
   } catch (error2) {
     if (!(error2 instanceof UndoneByHost)) throw error2;
     report.rolledBack = error2.undo.undone;
@@ -55533,7 +55542,7 @@ async function finishUnverified(settings, entry) {
   }
 }
 async function pruneAfterCancel(ctx) {
-  if (ctx.settings.strategy !== "releases" && ctx.settings.pythonRequirements.length === 0) return;
+  if (!prunes(ctx.settings)) return;
   const { stdout } = await ctx.session.remote.run(
     sh`cd -- ${ctx.layout.releasesDir} 2>/dev/null && ls -1`,
     { phase: "post", timeoutSeconds: 60, allowFailure: true }
@@ -55605,7 +55614,7 @@ async function settleSwitch(settings, entry, session, layout) {
         started: startedService(step2.outputs.get("start"))
       };
       const verified = await verifyService(ctx, entry.sha, restart);
-      await decide(ctx, session.remote, "confirmed");
+      await decide(ctx, "confirmed");
       notice(
         `The deploy to ${label} was cut off before its check; the post step verified ${entry.release}: it serves ${verified.commit}.`,
         { title }

@@ -13,7 +13,7 @@ import { remoteLayout, type RemoteLayout } from './layout.js'
 import { connect, reconnect, type HostSession } from './phases/connect.js'
 import { releaseLockScript, releaseOutcome, startHeartbeat, type HeldLock } from './phases/lock.js'
 import type { RunningRestart } from './phases/restart.js'
-import { discardReleaseScript, prune, warnPruneFailed } from './phases/prune.js'
+import { discardReleaseScript, prune, prunes, warnPruneFailed } from './phases/prune.js'
 import { sh } from './shell.js'
 import { rollback } from './phases/rollback.js'
 import { startedService } from './phases/start.js'
@@ -98,7 +98,7 @@ async function finishUnverified(
 
 /** prune, for a release the post step verified: the releases on the host now, but the live one. */
 async function pruneAfterCancel(ctx: DeployContext): Promise<void> {
-  if (ctx.settings.strategy !== 'releases' && ctx.settings.pythonRequirements.length === 0) return
+  if (!prunes(ctx.settings)) return
   const { stdout } = await ctx.session.remote.run(
     sh`cd -- ${ctx.layout.releasesDir} 2>/dev/null && ls -1`,
     { phase: 'post', timeoutSeconds: 60, allowFailure: true }
@@ -184,7 +184,7 @@ async function settleSwitch(
         started: startedService(step.outputs.get('start'))
       }
       const verified = await verifyService(ctx, entry.sha, restart)
-      await decide(ctx, session.remote, 'confirmed')
+      await decide(ctx, 'confirmed')
       core.notice(
         `The deploy to ${label} was cut off before its check; the post step verified ${entry.release}: it serves ${verified.commit}.`,
         { title }

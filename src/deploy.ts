@@ -15,7 +15,7 @@ import {
   type HeldLock
 } from './phases/lock.js'
 import { prepare } from './phases/prepare.js'
-import { discardRelease, prune, warnPruneFailed } from './phases/prune.js'
+import { discardRelease, prune, prunes, warnPruneFailed } from './phases/prune.js'
 import { rollback } from './phases/rollback.js'
 import { runningVersion, verifyService } from './phases/verify.js'
 import { HostStepDied, restartService } from './phases/restart.js'
@@ -56,17 +56,6 @@ async function releaseLock(
   }
   trackLock(lock, false)
   core.info(releaseOutcome(lock, stdout))
-}
-
-/** Confirms the verified release to the host (see watchdog.ts), over a new connection if need be. */
-async function confirm(ctx: DeployContext): Promise<void> {
-  try {
-    await decide(ctx, ctx.session.remote, 'confirmed')
-  } catch (error) {
-    if (error instanceof UndoneByHost || !ctx.session.remote.lost) throw error
-    await reconnect(ctx.session, ctx.settings, 'verify')
-    await decide(ctx, ctx.session.remote, 'confirmed')
-  }
 }
 
 /** lock → upload → prepare → switch → prune, with the lock released on every path. */
@@ -160,7 +149,7 @@ async function ship(
       )
       const verified = await phase('verify', budget.verify, async () => {
         const answer = await verifyService(ctx, sha, restart, report.previousVersion)
-        await confirm(ctx)
+        await decide(ctx, 'confirmed')
         return answer
       })
       report.reportedVersion = verified.version ?? verified.commit
@@ -196,7 +185,7 @@ async function ship(
     }
     report.result = 'success'
     // Verify passed: the deploy succeeded, and what is left can only warn.
-    if (settings.strategy === 'releases' || settings.pythonRequirements.length > 0) {
+    if (prunes(settings)) {
       await phase('prune', budget.prune, () => prune(ctx)).catch(error =>
         warnPruneFailed(label, error)
       )

@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
 import { relativeToTarget, type RemoteLayout } from '../layout.js'
 import { errorText } from '../phase.js'
+import type { Settings } from '../settings.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
 import { IN_PLACE_TREE, manifestPath } from './upload.js'
 import { venvsDir } from './venv.js'
@@ -66,6 +67,11 @@ EOF
   [ -z "$used" ] || continue
   rm -rf -- "$venv" && printf 'removed-venv %s\n' "\${venv##*/}"
 done`
+}
+
+/** Whether a deploy has anything to prune: old releases, or venvs no kept tree uses. */
+export function prunes(settings: Settings): boolean {
+  return settings.strategy === 'releases' || settings.pythonRequirements.length > 0
 }
 
 /** The warning for a prune that failed after verify passed: the deploy stands. */

@@ -122,7 +122,7 @@ export async function rollback(ctx: DeployContext, failure: string): Promise<str
   const firstLine = failure.split('\n')[0]
   try {
     // The decision is this run's unless the host's watchdog took it (this runner froze too long).
-    await decide(ctx, session.remote, 'rollback')
+    await decide(ctx, 'rollback')
   } catch (error) {
     if (!(error instanceof UndoneByHost)) throw error
     report.rolledBack = error.undo.undone

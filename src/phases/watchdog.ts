@@ -12,6 +12,7 @@ import {
   shFromEnvironment,
   type ShellCode
 } from '../shell.js'
+import { reconnect } from './connect.js'
 import { HEARTBEAT_STALE_SECONDS } from './lock.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
 import { discardReleaseScript } from './prune.js'
@@ -269,24 +270,28 @@ export class UndoneByHost extends PhaseError {
 }
 
 /**
- * Takes the decision on this run's release (see decideScript); throws UndoneByHost when the
- * watchdog took it first.
+ * Takes the decision on this run's release (see decideScript), over a new connection if the
+ * session's dropped (taking it twice is harmless: the second finds it taken by this run); throws
+ * UndoneByHost when the watchdog took it first.
  */
-export async function decide(
-  ctx: DeployContext,
-  remote: Remote,
-  as: 'confirmed' | 'rollback'
-): Promise<void> {
-  const { stdout } = await remote.run(decideScript(ctx.layout, ctx.lockToken, as, ctx.release), {
-    phase: as === 'confirmed' ? 'verify' : 'rollback',
-    timeoutSeconds: STEP_WAIT_SECONDS + 60
+export async function decide(ctx: DeployContext, as: 'confirmed' | 'rollback'): Promise<void> {
+  const phase = as === 'confirmed' ? 'verify' : 'rollback'
+  const run = () =>
+    ctx.session.remote.run(decideScript(ctx.layout, ctx.lockToken, as, ctx.release), {
+      phase,
+      timeoutSeconds: STEP_WAIT_SECONDS + 60
+    })
+  const { stdout } = await run().catch(async (error: unknown) => {
+    if (!ctx.session.remote.lost) throw error
+    await reconnect(ctx.session, ctx.settings, phase)
+    return run()
   })
   if (/^mine$/m.test(stdout)) return
   const undo = readHostUndo(stdout, ctx.release, ctx.layout.journal) ?? {
     undone: false,
     text: `The host's watchdog took over ${ctx.release}, and its journal says nothing more (the disk may be full)`
   }
-  throw new UndoneByHost(ctx.label, as === 'confirmed' ? 'verify' : 'rollback', undo)
+  throw new UndoneByHost(ctx.label, phase, undo)
 }
 
 /** This run's journal lines, read from the host (the post step, before it acts). */
