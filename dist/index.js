@@ -48421,9 +48421,6 @@ function exitOnCancel(report, onCancel) {
   process.on("SIGTERM", onSignal);
 }
 
-// src/host-step.ts
-import { randomBytes } from "node:crypto";
-
 // src/remote.ts
 import { StringDecoder as StringDecoder2 } from "node:string_decoder";
 import { PassThrough } from "node:stream";
@@ -48717,45 +48714,103 @@ function expandHome(path4, home) {
   return path4.startsWith("~/") ? `${home.replace(/\/+$/, "")}/${path4.slice(2)}` : path4;
 }
 
+// src/protocol.ts
+import { randomBytes } from "node:crypto";
+var KEY_PATTERN = /^[0-9a-f]{12}$/;
+function newStepKey() {
+  return randomBytes(6).toString("hex");
+}
+function stepLine(key) {
+  return `@@step ${key}`;
+}
+function stepKeyOf(line) {
+  const key = /^@@step (\S+)$/.exec(line)?.[1];
+  return key && KEY_PATTERN.test(key) ? key : void 0;
+}
+function parseMarker(line, key) {
+  if (!key) return void 0;
+  const prefix = `@@${key} `;
+  if (!line.startsWith(prefix)) return void 0;
+  const match = /^(pid|phase|error|data|exit|died|absent)(?: (.*))?$/.exec(
+    line.slice(prefix.length)
+  );
+  return match ? { kind: match[1], rest: match[2] ?? "" } : void 0;
+}
+var STEP_KEY = new ShellCode('"$step_key"');
+function stepKeyScript(key) {
+  return sh`step_key=${key}`;
+}
+var EXIT = {
+  /** wait-for-exit: processes or ports were still held after stop-timeout. */
+  stillRunning: 3,
+  /** start: the start-command failed. */
+  startFailed: 4,
+  /** stop: process-match matched too much; nothing was signalled. */
+  patternTooBroad: 5,
+  /** stop: the stop-command failed. */
+  stopCommandFailed: 6,
+  /** restart: the deploy lock is another run's now; nothing was stopped. */
+  lockLost: 7,
+  /** lock: another deploy held the lock for all of lock-timeout (EX_TEMPFAIL). */
+  lockBusy: 75
+};
+var STEP_FUNCTIONS = sh`process_alive() {
+  case $1 in '' | *[!0-9]*) return 1 ;; esac
+  stat=
+  { read -r stat < "/proc/$1/stat"; } 2>/dev/null
+  case \${stat##*) } in '' | [ZX]*) return 1 ;; esac
+}
+step_key_of() { sed -n '1s/^@@step \([0-9a-f]\{12\}\)$/\1/p' < "$1" 2>/dev/null; }
+step_marker() {
+  key=$(step_key_of "$1")
+  [ -n "$key" ] && sed -n "s/^@@$key $2 //p" < "$1" 2>/dev/null | head -n 1
+}
+step_running() {
+  step_pid=$(step_marker "$1" pid)
+  [ -n "$step_pid" ] && process_alive "$step_pid" && [ -z "$(step_marker "$1" exit)" ]
+}`;
+
 // src/host-step.ts
-function hostStepScript(phases, prelude) {
-  return joinCode([
+function hostStepScript(phases, prelude, key = newStepKey()) {
+  const script = joinCode([
+    stepKeyScript(key),
     prelude,
     sh`uptime_now() { read -r up _ < /proc/uptime 2>/dev/null || up=0; printf '%s' "$up"; }
-trap 'printf "@@exit %s %s\n" "$?" "$(uptime_now)"' EXIT
-printf '@@pid %s\n' "$$"`,
+trap 'printf "@@%s exit %s %s\n" "$step_key" "$?" "$(uptime_now)"' EXIT
+printf '@@%s pid %s\n' ${STEP_KEY} "$$"`,
     ...phases.map(
-      ({ phase, body }) => sh`printf '@@phase %s %s\n' ${phase} "$(uptime_now)"
+      ({ phase, body }) => sh`printf '@@%s phase %s %s\n' ${STEP_KEY} ${phase} "$(uptime_now)"
 ${body}`
     )
   ]);
+  return { key, script };
 }
 var STEP_WAIT_SECONDS = 600;
 var OUTPUT_RESERVE = 262144;
-function followScript(outFile, step2, stepId = "-") {
+function followScript(outFile, step2) {
   const name = outFile.slice(outFile.lastIndexOf("/") + 1);
   return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
 (cd -- ${parentOf(outFile)} && rm -f -- ${name})
 : > ${outFile} || exit 1
 (cd -- ${parentOf(outFile)} && fallocate -n -l ${OUTPUT_RESERVE} ${name}) 2>/dev/null || :
-printf '@@step %s\n' ${stepId} >> ${outFile} || exit 1
-${shFromEnvironment("VERIFIED_SSH_DEPLOY_STEP", step2.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
+printf '%s\n' ${stepLine(step2.key)} >> ${outFile} || exit 1
+${shFromEnvironment("VERIFIED_SSH_DEPLOY_STEP", step2.script.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
 step=$!
 shown=0
 while :; do
   size=$(wc -c < ${outFile})
   if [ "$size" -gt "$shown" ]; then tail -c +$((shown + 1)) < ${outFile} | head -c $((size - shown)); shown=$size; fi
-  case $(sed 's/.*) //' "/proc/$step/stat" 2>/dev/null | cut -c1) in '' | Z) break ;; esac
+  process_alive "$step" || break
   sleep 0.05
 done
 wait "$step"
 status=$?
 tail -c +$((shown + 1)) < ${outFile}
-if ! grep -q '^@@exit ' < ${outFile}; then
+if [ -z "$(step_marker ${outFile} exit)" ]; then
   if [ "$status" -gt 128 ]; then
-    ending=$(printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@died %s' "$step" "$status" "$status")
+    ending=$(printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@%s died %s' "$step" "$status" ${step2.key} "$status")
   else
-    ending=$(printf 'the host step could not write all of its output to %s (the disk may be full); it exited with %s\n@@exit %s -' ${outFile} "$status" "$status")
+    ending=$(printf 'the host step could not write all of its output to %s (the disk may be full); it exited with %s\n@@%s exit %s -' ${outFile} "$status" ${step2.key} "$status")
   fi
   printf '%s\n' "$ending" 2>/dev/null >> ${outFile}
   printf '%s\n' "$ending"
@@ -48774,44 +48829,44 @@ var HostStepReader = class {
   died;
   /** The step's process on the host. */
   pid;
+  /** The key of the step's markers, from the output's first line. */
+  key;
+  lines = 0;
   pending = "";
   handled = 0;
   handle(line) {
-    const marker = /^@@(phase|exit|died|error|data|pid|step) ?(.*)$/.exec(line);
-    const [, kind, rest] = marker ?? [];
-    if (kind === "step") return;
+    if (this.lines++ === 0) {
+      this.key = stepKeyOf(line);
+      if (this.key) return;
+    }
+    const marker = parseMarker(line, this.key);
+    const output = this.current && this.outputs.get(this.current.phase);
+    if (!marker || marker.kind === "error") {
+      const text = marker?.rest ?? line;
+      if (output) (marker ? output.errors : output.lines).push(text);
+      this.on.line?.(text);
+      return;
+    }
+    const { kind, rest } = marker;
     if (kind === "phase") {
       const [phase, uptime] = rest.split(" ");
       this.on.phase?.(phase, Number(uptime));
       this.current = { phase, uptime: Number(uptime) };
       this.outputs.set(this.current.phase, { lines: [], errors: [], data: {} });
-      return;
-    }
-    if (kind === "exit") {
+    } else if (kind === "exit") {
       const [code, uptime] = rest.split(" ");
       this.exit = {
         code: Number(code),
         uptime: /^[\d.]+$/.test(uptime) ? Number(uptime) : void 0
       };
-      return;
-    }
-    if (kind === "died") {
+    } else if (kind === "died") {
       this.died = { status: /^\d+$/.test(rest) ? Number(rest) : void 0 };
-      return;
-    }
-    if (kind === "pid") {
+    } else if (kind === "pid") {
       this.pid = Number(rest);
-      return;
+    } else if (kind === "data") {
+      const [name, ...value] = rest.split(" ");
+      if (output) output.data[name] = value.join(" ");
     }
-    const output = this.current && this.outputs.get(this.current.phase);
-    if (kind === "data") {
-      const [key, ...value] = rest.split(" ");
-      if (output) output.data[key] = value.join(" ");
-      return;
-    }
-    const text = kind === "error" ? rest : line;
-    if (output) (kind === "error" ? output.errors : output.lines).push(text);
-    this.on.line?.(text);
   }
   /** Takes all output so far (only the part not seen before is read). */
   consume(output) {
@@ -48867,8 +48922,8 @@ async function runHostStep(phases, prelude, options) {
     return new PhaseError(label, reader.lastPhase(first), `${detail}; its output is in ${outFile}`);
   };
   let stderr = "";
-  const stepId = randomBytes(6).toString("hex");
-  const follow = (on) => on.run(followScript(outFile, hostStepScript(phases, prelude), stepId), {
+  const step2 = hostStepScript(phases, prelude);
+  const follow = (on) => on.run(followScript(outFile, step2), {
     phase: first,
     timeoutSeconds: options.timeoutSeconds,
     allowFailure: true,
@@ -48881,11 +48936,11 @@ async function runHostStep(phases, prelude, options) {
     try {
       const again = await options.reattach();
       info(`Following the host step was cut off (${cut}); reading its output again`);
-      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS, stepId), {
+      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS, step2.key), {
         phase: reader.lastPhase(first),
         timeoutSeconds: STEP_WAIT_SECONDS + 60
       });
-      if (/^@@absent$/m.test(stdout)) {
+      if (stdout.split("\n").some((line) => parseMarker(line, step2.key)?.kind === "absent")) {
         info("The host step had not started; starting it again");
         reader = newReader();
         stderr = (await follow(again)).stderr;
@@ -48910,21 +48965,26 @@ async function runHostStep(phases, prelude, options) {
   return { code, died, lastPhase: reader.lastPhase(first), outputs: reader.outputs };
 }
 function waitForStepScript(outFile, seconds) {
-  return sh`pid=$(sed -n 's/^@@pid //p' < ${outFile} 2>/dev/null | head -n 1)
-waited=0
-while [ -n "$pid" ] && [ -d "/proc/$pid" ] && ! grep -q '^@@exit ' < ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
+  return sh`${STEP_FUNCTIONS}
+${stepWaitLoop(outFile, seconds)}`;
+}
+function stepWaitLoop(outFile, seconds) {
+  return sh`waited=0
+while step_running ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
   sleep 0.2; waited=$((waited + 1))
 done`;
 }
-function awaitStepScript(outFile, seconds, stepId) {
-  const ours = stepId ? sh`if ! grep -qxF -- ${`@@step ${stepId}`} < ${outFile} 2>/dev/null || { ! grep -q '^@@pid ' < ${outFile} && sleep 1 && ! grep -q '^@@pid ' < ${outFile}; }; then
-  echo @@absent
+function awaitStepScript(outFile, seconds, key) {
+  const ours = key ? sh`if ! grep -qxF -- ${stepLine(key)} < ${outFile} 2>/dev/null || { [ -z "$(step_marker ${outFile} pid)" ] && sleep 1 && [ -z "$(step_marker ${outFile} pid)" ]; }; then
+  printf '@@%s absent\n' ${key}
   exit 0
 fi
 ` : sh``;
-  return sh`${ours}${waitForStepScript(outFile, seconds)}
-if [ -n "$pid" ] && [ ! -d "/proc/$pid" ] && ! grep -Eq '^@@(exit|died) ' < ${outFile}; then
-  printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@died -\n' "$pid" >> ${outFile}
+  return sh`${STEP_FUNCTIONS}
+${ours}${stepWaitLoop(outFile, seconds)}
+step_pid=$(step_marker ${outFile} pid)
+if [ -n "$step_pid" ] && ! process_alive "$step_pid" && [ -z "$(step_marker ${outFile} exit)" ] && [ -z "$(step_marker ${outFile} died)" ]; then
+  printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@%s died -\n' "$step_pid" "$(step_key_of ${outFile})" >> ${outFile}
 fi
 cat < ${outFile} 2>/dev/null`;
 }
@@ -50985,7 +51045,6 @@ async function prune(ctx) {
 }
 
 // src/phases/lock.ts
-var LOCK_BUSY = 75;
 var HEARTBEAT_SECONDS = 2;
 var HEARTBEAT_STALE_SECONDS = 30;
 function lockOwner(sha, run2, now = /* @__PURE__ */ new Date()) {
@@ -51027,21 +51086,20 @@ while ! made=$(mkdir -- ${here.lockDir} 2>&1); do
     continue
   fi
   if [ "$((waited % 10))" = 0 ]; then printf 'waiting for the deploy lock (%s of %s s), held by: %s\n' "$waited" ${timeoutSeconds} "$(cat < ${ownerFile} 2>/dev/null)"; fi
-  if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending2}; printf 'owner %s\n' "$(cat < ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
+  if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending2}; printf 'owner %s\n' "$(cat < ${ownerFile} 2>/dev/null)"; exit ${EXIT.lockBusy}; fi
   # The session that ran this is gone (a cancelled job): stop waiting, or the lock is taken for nobody.
-  if [ ! -d "/proc/$PPID" ]; then rm -f -- ${pending2}; exit 1; fi
+  if ! process_alive "$PPID"; then rm -f -- ${pending2}; exit 1; fi
   sleep 1
   waited=$((waited + 1))
 done
 mv -f -- ${pending2} ${ownerFile} || { rmdir -- ${here.lockDir}; rm -f -- ${pending2}; exit 1; }
 ${beatScript(here)}`;
 }
-var LOCK_LOST = 7;
 function lockFenceScript(layout, token) {
   return sh`read -r owner < ${`${relativeToTarget(layout).lockDir}/owner`} 2>/dev/null || owner=
 case $owner in *${token}*) ;; *)
-  printf '@@error the deploy lock is no longer this run'"'"'s (held by: %s): another deploy broke it after this run sent no heartbeat for %s s. Nothing was stopped\n' "\${owner:-nobody}" ${HEARTBEAT_STALE_SECONDS}
-  exit ${LOCK_LOST} ;;
+  printf '@@%s error the deploy lock is no longer this run'"'"'s (held by: %s): another deploy broke it after this run sent no heartbeat for %s s. Nothing was stopped\n' ${STEP_KEY} "\${owner:-nobody}" ${HEARTBEAT_STALE_SECONDS}
+  exit ${EXIT.lockLost} ;;
 esac`;
 }
 function beatScript(here) {
@@ -51049,16 +51107,16 @@ function beatScript(here) {
 }
 function staleLockFunction(here) {
   const beat = `${here.lockDir}/heartbeat`;
-  return sh`stale_lock() {
+  return sh`${STEP_FUNCTIONS}
+stale_lock() {
   read -r beat < ${beat} 2>/dev/null || return 1
   case $beat in '' | *[!0-9]*) return 1 ;; esac
   read -r up _ < /proc/uptime; up=\${up%.*}
   [ "$beat" -gt "$up" ] || [ "$((up - beat))" -ge ${HEARTBEAT_STALE_SECONDS} ] || return 1
-  step=$(sed -n 's/^@@pid //p' < ${here.restartLog} 2>/dev/null | head -n 1)
-  if [ -n "$step" ] && [ -d "/proc/$step" ] && ! grep -q '^@@exit ' < ${here.restartLog}; then return 1; fi
+  ! step_running ${here.restartLog} || return 1
   # The run's watchdog (watchdog.ts) undoes its release and frees the lock itself.
   read -r watchdog < ${`${here.lockDir}/watchdog.pid`} 2>/dev/null || watchdog=
-  case $watchdog in '' | *[!0-9]*) ;; *) [ ! -d "/proc/$watchdog" ] || return 1 ;; esac
+  case $watchdog in '' | *[!0-9]*) ;; *) ! process_alive "$watchdog" || return 1 ;; esac
   read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || return 1
   printf '%s\n' "$owner"
 }`;
@@ -51141,7 +51199,7 @@ async function acquireLock(remote, layout, owner, timeoutSeconds) {
       { title: "Dead deploy lock broken" }
     );
   }
-  if (result.code === LOCK_BUSY) {
+  if (result.code === EXIT.lockBusy) {
     const held2 = /^owner (.*)$/m.exec(result.stdout)?.[1] ?? "";
     throw new Error(
       `another deploy holds ${layout.lockDir}: ${describeOwner(held2)}. Waited ${timeoutSeconds} s (lock-timeout). If no deploy is running, remove that directory on the host.`
@@ -51517,7 +51575,8 @@ END {
     else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", "-", why
   }
 }`;
-var SERVICE_FUNCTIONS = new ShellCode(`select_service=${quote(SELECT_SERVICE)}
+var SERVICE_FUNCTIONS = new ShellCode(`${STEP_FUNCTIONS.text}
+select_service=${quote(SELECT_SERVICE)}
 ${String.raw`# Whether this awk splits records on NUL (busybox's does not): asked once per script.
 awk_splits_nul=$(printf 'a\000b\000' | awk 'BEGIN { RS = "\000" } END { print NR }')
 # Markers for an awk that cannot read environ files itself: one tr per readable process.
@@ -51614,8 +51673,6 @@ record_state() {
 }`}`);
 
 // src/phases/stop.ts
-var STOP_COMMAND_FAILED = 6;
-var PATTERN_TOO_BROAD = 5;
 function liveDir(ctx) {
   return ctx.settings.strategy === "releases" ? ctx.layout.current : ctx.layout.target;
 }
@@ -51626,11 +51683,11 @@ ${stop.environment}
 ${userCommandScript(stop.command)} < /dev/null) 2>&1
 status=$?
 if [ "$status" -ne 0 ] && [ -n "$first" ]; then
-  printf '@@data first-stop-failed %s\n' "$status"
+  printf '@@%s data first-stop-failed %s\n' ${STEP_KEY} "$status"
   printf 'stop-command failed (exit %s) before the first deploy; continuing\n' "$status"
 elif [ "$status" -ne 0 ]; then
-  printf '@@error stop-command exited with code %s; its output is above in the log\n' "$status"
-  exit ${STOP_COMMAND_FAILED}
+  printf '@@%s error stop-command exited with code %s; its output is above in the log\n' ${STEP_KEY} "$status"
+  exit ${EXIT.stopCommandFailed}
 else
   echo 'stop-command finished'
 fi`;
@@ -51638,7 +51695,7 @@ fi`;
 function stopBody(parameters) {
   const { target, stateFile, pattern, stopCommand } = parameters;
   return sh`stop_mark=$(start_of $$)
-printf '@@data mark %s\n' "$stop_mark"
+printf '@@%s data mark %s\n' ${STEP_KEY} "$stop_mark"
 ${stopCommand ? stopCommandScript(target, stopCommand) : sh``}
 pattern=${pattern}
 recorded=$(recorded_processes ${insideTarget(target, stateFile)})
@@ -51653,9 +51710,9 @@ for pid in $hits; do
 done
 several=; case "$users" in " "*" "*) several=1 ;; esac
 if [ "$count" -gt ${MAX_PATTERN_HITS} ] || [ -n "$several" ]; then
-  printf '@@error process-match %s matches %s processes of user(s)%s; nothing was signalled:\n' "'$pattern'" "$count" "$users"
-  for pid in $hits; do user=$(user_of "$pid") && [ -n "$user" ] && printf '@@error   %s %s: %s\n' "$pid" "$user" "$(cmdline_of "$pid")"; done
-  exit ${PATTERN_TOO_BROAD}
+  printf '@@%s error process-match %s matches %s processes of user(s)%s; nothing was signalled:\n' ${STEP_KEY} "'$pattern'" "$count" "$users"
+  for pid in $hits; do user=$(user_of "$pid") && [ -n "$user" ] && printf '@@%s error   %s %s: %s\n' ${STEP_KEY} "$pid" "$user" "$(cmdline_of "$pid")"; done
+  exit ${EXIT.patternTooBroad}
 fi
 # The log lines are written before the signals, so the service is not kept waiting for them.
 said=$(printf '%s\n' "$scan" | while read -r kind pid _ _ _ why; do
@@ -51684,11 +51741,11 @@ function stopBodyFor(ctx) {
 }
 function stopFailure(code, output) {
   const errors = output?.errors.join("\n") ?? "";
-  if (code === PATTERN_TOO_BROAD) {
+  if (code === EXIT.patternTooBroad) {
     return `${errors}
 process-match must match the service only (at most ${MAX_PATTERN_HITS} processes, of one user): narrow it, e.g. to the start command line of the parent (its process group is stopped with it), or remove it: the action finds what it started by the DEPLOY_TARGET marker.`;
   }
-  if (code === STOP_COMMAND_FAILED) {
+  if (code === EXIT.stopCommandFailed) {
     return `${errors}; its last lines:
 ${(output?.lines ?? []).slice(-20).join("\n")}`;
   }
@@ -51700,7 +51757,6 @@ function stoppedService(output, sentAt) {
   return { mark: Number(output?.data.mark ?? 0), sentAt };
 }
 var PROGRESS_SECONDS = 5;
-var STILL_RUNNING = 3;
 function waitForExitBody(parameters) {
   const { target, pattern, ports, timeoutSeconds, killAfterTimeout } = parameters;
   return sh`pattern=${pattern}
@@ -51718,10 +51774,7 @@ while [ -n "$watch" ] && [ "$checks" -gt 0 ]; do
   checks=$((checks - 1))
   left=
   for pid in $watch; do
-    if read -r stat 2>/dev/null < "/proc/$pid/stat"; then
-      rest=\${stat##*) }
-      [ "\${rest%% *}" = Z ] || left="$left $pid"
-    fi
+    if process_alive "$pid"; then left="$left $pid"; fi
   done
   watch=$left
   [ -z "$watch" ] || sleep 0.01
@@ -51744,18 +51797,18 @@ while :; do
   if [ "$now" -ge "$deadline" ]; then
     if [ -z "$killed" ] && [ -n "$alive" ] && ${killAfterTimeout ? sh`true` : sh`false`}; then
       printf 'still running after %s s: SIGKILL to%s\n' ${timeoutSeconds} "$alive"
-      printf '@@data killed 1\n'
+      printf '@@%s data killed 1\n' ${STEP_KEY}
       for pid in $alive; do kill -KILL "$pid" 2>/dev/null; done
       killed=1
       deadline=$((now + 5))
     else
-      for pid in $alive; do printf '@@error pid %s still running: %s\n' "$pid" "$(cmdline_of "$pid")"; done
+      for pid in $alive; do printf '@@%s error pid %s still running: %s\n' ${STEP_KEY} "$pid" "$(cmdline_of "$pid")"; done
       for port in $held; do
         holders=$(port_holders "$port")
-        printf '@@error port %s is still held by: %s\n' "$port" "\${holders:-a process this user cannot see}"
+        printf '@@%s error port %s is still held by: %s\n' ${STEP_KEY} "$port" "\${holders:-a process this user cannot see}"
       done
       rm -f -- "$held_file"
-      exit ${STILL_RUNNING}
+      exit ${EXIT.stillRunning}
     fi
   fi
   sleep 0.2
@@ -51778,7 +51831,6 @@ function waitParameters(ctx) {
 }
 
 // src/phases/start.ts
-var START_FAILED = 4;
 function startLinesScript(log, header) {
   return sh`awk -v header=${header} '$0 == header { n = 0; next } { line[n++ % 50] = $0 } END { for (i = (n > 50 ? n - 50 : 0); i < n; i++) print line[i % 50] }' < ${log} 2>/dev/null`;
 }
@@ -51797,8 +51849,7 @@ ${userCommandScript(command, sh`exec setsid`)}
 launched=$!
 waited=0; status=
 while [ "$waited" -lt 10 ]; do
-  state=$(sed 's/.*) //' "/proc/$launched/stat" 2>/dev/null | cut -c1)
-  if [ -z "$state" ] || [ "$state" = Z ]; then wait "$launched"; status=$?; break; fi
+  if ! process_alive "$launched"; then wait "$launched"; status=$?; break; fi
   sleep 0.1; waited=$((waited + 1))
 done
 if [ -z "$status" ]; then
@@ -51806,11 +51857,11 @@ if [ -z "$status" ]; then
 elif [ "$status" -eq 0 ]; then
   printf '%s exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to %s\n' ${`'${command}'`} ${start.log}
 else
-  printf '@@error the start command exited with code %s within 1 s; its lines in %s:\n' "$status" ${start.log}
-  ${startLinesScript(log, sh`"$header"`)} | sed 's/^/@@error /'
-  exit ${START_FAILED}
+  printf '@@%s error the start command exited with code %s within 1 s; its lines in %s:\n' ${STEP_KEY} "$status" ${start.log}
+  ${startLinesScript(log, sh`"$header"`)} | sed "s/^/@@$step_key error /"
+  exit ${EXIT.startFailed}
 fi
-printf '@@data header %s\n' "$header"
+printf '@@%s data header %s\n' ${STEP_KEY} "$header"
 service_scan ${target} '' '' "$launched" '' | record_state ${stateFile} ${release} ${sha}`;
 }
 function foregroundStartBody(live, environment, command) {
@@ -51821,8 +51872,8 @@ ${userCommandScript(command)}
 ) < /dev/null 2>&1
 status=$?
 if [ "$status" -ne 0 ]; then
-  printf '@@error start-command exited with code %s (detach: false); its output is above in the log\n' "$status"
-  exit ${START_FAILED}
+  printf '@@%s error start-command exited with code %s (detach: false); its output is above in the log\n' ${STEP_KEY} "$status"
+  exit ${EXIT.startFailed}
 fi
 printf 'Ran %s (detach: false)\n' ${`'${command}'`}`;
 }
@@ -51901,7 +51952,7 @@ function restartPhases(ctx, switchTo, afterStart) {
     { phase: "wait-for-exit", body: waitForExitBody(waitParameters(ctx)) }
   ];
   if (switchTo) {
-    const switching = sh`printf '@@data release %s\n' ${ctx.release}
+    const switching = sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}
 ${switchTo}`;
     const start = afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx);
     phases.push({ phase: "switch", body: switching }, { phase: "start", body: start });
@@ -51940,7 +51991,7 @@ async function restartService(ctx, switchTo, timings, afterStart) {
   }
   if (result.code !== 0) {
     const failed = output(result.lastPhase);
-    const detail = result.code === LOCK_LOST ? failed?.errors.join("\n") ?? "the deploy lock is no longer this run's" : result.lastPhase === "stop" ? stopFailure(result.code, failed) : result.lastPhase === "wait-for-exit" ? waitFailure(settings, failed) : result.lastPhase === "start" ? failed?.errors.join("\n") ?? `starting failed (exit ${result.code})` : `failed (exit ${result.code}) in ${layout.target}: ${[...failed?.errors ?? [], ...failed?.lines.slice(-10) ?? []].join("\n")}`;
+    const detail = result.code === EXIT.lockLost ? failed?.errors.join("\n") ?? "the deploy lock is no longer this run's" : result.lastPhase === "stop" ? stopFailure(result.code, failed) : result.lastPhase === "wait-for-exit" ? waitFailure(settings, failed) : result.lastPhase === "start" ? failed?.errors.join("\n") ?? `starting failed (exit ${result.code})` : `failed (exit ${result.code}) in ${layout.target}: ${[...failed?.errors ?? [], ...failed?.lines.slice(-10) ?? []].join("\n")}`;
     throw new PhaseError(label, result.lastPhase, detail);
   }
   return {
@@ -52486,6 +52537,7 @@ function decideScript(layout, token, as, release) {
   const confirmed = as === "confirmed" ? sh`rm -f -- ${`releases/${release}/${UNVERIFIED_MARK}`}
   journal confirmed ${release}` : sh`journal rollback ${release}: the run rolls back itself`;
   return sh`cd -- ${layout.target} || exit 1
+${STEP_FUNCTIONS}
 ${journalFunction(here.journal, token)}
 # Only this run's lock holds its decision: a lock another deploy took has a mark of its own.
 read -r owner < ${`${lock}/owner`} 2>/dev/null || owner=
@@ -52498,7 +52550,7 @@ fi
 echo undone
 read -r pid < ${`${lock}/watchdog.pid`} 2>/dev/null || pid=
 waited=0
-while [ -n "$pid" ] && [ -d "/proc/$pid" ] && [ "$waited" -lt ${STEP_WAIT_SECONDS} ]; do sleep 1; waited=$((waited + 1)); done
+while [ -n "$pid" ] && process_alive "$pid" && [ "$waited" -lt ${STEP_WAIT_SECONDS} ]; do sleep 1; waited=$((waited + 1)); done
 ${journalLinesScript(here.journal, token)}`;
 }
 function readHostUndo(stdout, release, journal) {

@@ -1,22 +1,31 @@
 import * as core from '@actions/core'
-import { randomBytes } from 'node:crypto'
 import { errorText, PhaseError, phaseInFlight, type PhaseName, type PhaseTiming } from './phase.js'
 import { lastLines, type Remote } from './remote.js'
 import { parentOf } from './layout.js'
+import {
+  newStepKey,
+  parseMarker,
+  STEP_FUNCTIONS,
+  STEP_KEY,
+  stepKeyOf,
+  stepKeyScript,
+  stepLine
+} from './protocol.js'
 import { joinCode, sh, shFromEnvironment, ShellCode } from './shell.js'
 
 /**
  * Several phases run on the host as one detached command, so no network round trip falls between
  * them and a dropped connection or a cancelled job cannot stop it halfway. Its output goes to a
- * file, which the action follows over SSH (and the post step can re-read). Lines the phases print:
+ * file, which the action follows over SSH (and the post step can re-read). The file's first line
+ * is `@@step KEY`, written by the command that starts the step, before it does; the step's markers
+ * then carry KEY (protocol.ts), so nothing a user's command prints can pass for one:
  *
- * - `@@step ID` — written by the command that starts the step, before it does: whose output this is
- * - `@@pid PID` — the step's process, first of the step's own lines
- * - `@@phase NAME UPTIME` — a phase begins (UPTIME from /proc/uptime, for its duration)
- * - `@@error TEXT` — part of the failing phase's message; `@@data KEY VALUE` — for the action
- * - `@@exit CODE UPTIME` — the step ended (written by its exit trap)
- * - `@@died STATUS` — the step ended without its exit line: something killed it (written by the
- *   command that follows it, or `-` by one that found it gone)
+ * - `@@KEY pid PID` — the step's process, first of the step's own lines
+ * - `@@KEY phase NAME UPTIME` — a phase begins (UPTIME from /proc/uptime, for its duration)
+ * - `@@KEY error TEXT` — part of the failing phase's message; `@@KEY data NAME VALUE` — for the action
+ * - `@@KEY exit CODE UPTIME` — the step ended (written by its exit trap)
+ * - `@@KEY died STATUS` — the step ended without its exit line: something killed it (written by
+ *   the command that follows it, or `-` by one that found it gone)
  *
  * Anything else is the phase's log.
  */
@@ -25,18 +34,30 @@ export interface HostStepPhase {
   body: ShellCode
 }
 
+/** A host step's script and the key its markers carry. */
+export interface HostStep {
+  key: string
+  script: ShellCode
+}
+
 /** The detached step: each phase's body after its marker; the first non-zero exit ends it. */
-export function hostStepScript(phases: HostStepPhase[], prelude: ShellCode): ShellCode {
-  return joinCode([
+export function hostStepScript(
+  phases: HostStepPhase[],
+  prelude: ShellCode,
+  key = newStepKey()
+): HostStep {
+  const script = joinCode([
+    stepKeyScript(key),
     prelude,
     sh`uptime_now() { read -r up _ < /proc/uptime 2>/dev/null || up=0; printf '%s' "$up"; }
-trap 'printf "@@exit %s %s\n" "$?" "$(uptime_now)"' EXIT
-printf '@@pid %s\n' "$$"`,
+trap 'printf "@@%s exit %s %s\n" "$step_key" "$?" "$(uptime_now)"' EXIT
+printf '@@%s pid %s\n' ${STEP_KEY} "$$"`,
     ...phases.map(
-      ({ phase, body }) => sh`printf '@@phase %s %s\n' ${phase} "$(uptime_now)"
+      ({ phase, body }) => sh`printf '@@%s phase %s %s\n' ${STEP_KEY} ${phase} "$(uptime_now)"
 ${body}`
     )
   ])
+  return { key, script }
 }
 
 /** How long a new step, a lock release or the post step waits for a step still running. */
@@ -53,7 +74,7 @@ const OUTPUT_RESERVE = 262144
  * the exit line is then this command's, from the wait status); either goes into `outFile` too
  * where it can, so the post step reads the same.
  */
-export function followScript(outFile: string, step: ShellCode, stepId = '-'): ShellCode {
+export function followScript(outFile: string, step: HostStep): ShellCode {
   const name = outFile.slice(outFile.lastIndexOf('/') + 1)
   // A step an earlier, cut-off command left running (a restart whose connection dropped) ends first.
   // Files are read through redirections: a path in a command line is what `pkill -f PATH` matches.
@@ -61,24 +82,24 @@ export function followScript(outFile: string, step: ShellCode, stepId = '-'): Sh
 (cd -- ${parentOf(outFile)} && rm -f -- ${name})
 : > ${outFile} || exit 1
 (cd -- ${parentOf(outFile)} && fallocate -n -l ${OUTPUT_RESERVE} ${name}) 2>/dev/null || :
-printf '@@step %s\n' ${stepId} >> ${outFile} || exit 1
-${shFromEnvironment('VERIFIED_SSH_DEPLOY_STEP', step.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
+printf '%s\n' ${stepLine(step.key)} >> ${outFile} || exit 1
+${shFromEnvironment('VERIFIED_SSH_DEPLOY_STEP', step.script.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
 step=$!
 shown=0
 while :; do
   size=$(wc -c < ${outFile})
   if [ "$size" -gt "$shown" ]; then tail -c +$((shown + 1)) < ${outFile} | head -c $((size - shown)); shown=$size; fi
-  case $(sed 's/.*) //' "/proc/$step/stat" 2>/dev/null | cut -c1) in '' | Z) break ;; esac
+  process_alive "$step" || break
   sleep 0.05
 done
 wait "$step"
 status=$?
 tail -c +$((shown + 1)) < ${outFile}
-if ! grep -q '^@@exit ' < ${outFile}; then
+if [ -z "$(step_marker ${outFile} exit)" ]; then
   if [ "$status" -gt 128 ]; then
-    ending=$(printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@died %s' "$step" "$status" "$status")
+    ending=$(printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@%s died %s' "$step" "$status" ${step.key} "$status")
   else
-    ending=$(printf 'the host step could not write all of its output to %s (the disk may be full); it exited with %s\n@@exit %s -' ${outFile} "$status" "$status")
+    ending=$(printf 'the host step could not write all of its output to %s (the disk may be full); it exited with %s\n@@%s exit %s -' ${outFile} "$status" ${step.key} "$status")
   fi
   printf '%s\n' "$ending" 2>/dev/null >> ${outFile}
   printf '%s\n' "$ending"
@@ -130,6 +151,9 @@ export class HostStepReader {
   died: { status?: number } | undefined
   /** The step's process on the host. */
   pid: number | undefined
+  /** The key of the step's markers, from the output's first line. */
+  private key: string | undefined
+  private lines = 0
   private pending = ''
   private handled = 0
 
@@ -141,42 +165,39 @@ export class HostStepReader {
   ) {}
 
   private handle(line: string): void {
-    const marker = /^@@(phase|exit|died|error|data|pid|step) ?(.*)$/.exec(line)
-    const [, kind, rest] = marker ?? []
-    if (kind === 'step') return
+    if (this.lines++ === 0) {
+      this.key = stepKeyOf(line)
+      if (this.key) return
+    }
+    const marker = parseMarker(line, this.key)
+    const output = this.current && this.outputs.get(this.current.phase)
+    if (!marker || marker.kind === 'error') {
+      const text = marker?.rest ?? line
+      if (output) (marker ? output.errors : output.lines).push(text)
+      this.on.line?.(text)
+      return
+    }
+    const { kind, rest } = marker
     if (kind === 'phase') {
       const [phase, uptime] = rest.split(' ')
       this.on.phase?.(phase as PhaseName, Number(uptime))
       this.current = { phase: phase as PhaseName, uptime: Number(uptime) }
       this.outputs.set(this.current.phase, { lines: [], errors: [], data: {} })
-      return
-    }
-    if (kind === 'exit') {
+    } else if (kind === 'exit') {
       // Without its uptime (`-`) when the follower wrote it for a step that could not.
       const [code, uptime] = rest.split(' ')
       this.exit = {
         code: Number(code),
         uptime: /^[\d.]+$/.test(uptime) ? Number(uptime) : undefined
       }
-      return
-    }
-    if (kind === 'died') {
+    } else if (kind === 'died') {
       this.died = { status: /^\d+$/.test(rest) ? Number(rest) : undefined }
-      return
-    }
-    if (kind === 'pid') {
+    } else if (kind === 'pid') {
       this.pid = Number(rest)
-      return
+    } else if (kind === 'data') {
+      const [name, ...value] = rest.split(' ')
+      if (output) output.data[name] = value.join(' ')
     }
-    const output = this.current && this.outputs.get(this.current.phase)
-    if (kind === 'data') {
-      const [key, ...value] = rest.split(' ')
-      if (output) output.data[key] = value.join(' ')
-      return
-    }
-    const text = kind === 'error' ? rest : line
-    if (output) (kind === 'error' ? output.errors : output.lines).push(text)
-    this.on.line?.(text)
   }
 
   /** Takes all output so far (only the part not seen before is read). */
@@ -246,9 +267,9 @@ export async function runHostStep(
     return new PhaseError(label, reader.lastPhase(first), `${detail}; its output is in ${outFile}`)
   }
   let stderr = ''
-  const stepId = randomBytes(6).toString('hex')
+  const step = hostStepScript(phases, prelude)
   const follow = (on: Remote) =>
-    on.run(followScript(outFile, hostStepScript(phases, prelude), stepId), {
+    on.run(followScript(outFile, step), {
       phase: first,
       timeoutSeconds: options.timeoutSeconds,
       allowFailure: true,
@@ -262,11 +283,11 @@ export async function runHostStep(
       const again = await options.reattach()
       core.info(`Following the host step was cut off (${cut}); reading its output again`)
       // The file holds what was printed so far and more: the reader takes only the new part.
-      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS, stepId), {
+      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS, step.key), {
         phase: reader.lastPhase(first),
         timeoutSeconds: STEP_WAIT_SECONDS + 60
       })
-      if (/^@@absent$/m.test(stdout)) {
+      if (stdout.split('\n').some(line => parseMarker(line, step.key)?.kind === 'absent')) {
         // Cut off before it started the step: nothing ran, so it starts now.
         core.info('The host step had not started; starting it again')
         reader = newReader()
@@ -297,31 +318,37 @@ export async function runHostStep(
  * and no exit line yet). Returns at once when no step is running there.
  */
 export function waitForStepScript(outFile: string, seconds: number): ShellCode {
-  return sh`pid=$(sed -n 's/^@@pid //p' < ${outFile} 2>/dev/null | head -n 1)
-waited=0
-while [ -n "$pid" ] && [ -d "/proc/$pid" ] && ! grep -q '^@@exit ' < ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
+  return sh`${STEP_FUNCTIONS}
+${stepWaitLoop(outFile, seconds)}`
+}
+
+function stepWaitLoop(outFile: string, seconds: number): ShellCode {
+  return sh`waited=0
+while step_running ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
   sleep 0.2; waited=$((waited + 1))
 done`
 }
 
 /**
  * waitForStepScript, then prints the step's output file. A step gone without its exit line that
- * nobody reported yet (what followed it was killed too) gets `@@died -` written there first. With
- * `stepId`, a file that is not that step's output (the command starting it was cut off before it
- * did) prints `@@absent` instead: the step never ran.
+ * nobody reported yet (what followed it was killed too) gets its `died -` marker written there
+ * first. With `key`, a file that is not that step's output (the command starting it was cut off
+ * before it did) prints the step's `absent` marker instead: the step never ran.
  */
-export function awaitStepScript(outFile: string, seconds: number, stepId?: string): ShellCode {
+export function awaitStepScript(outFile: string, seconds: number, key?: string): ShellCode {
   // A step whose starter was cut off just after launching it prints its PID within milliseconds.
-  const ours = stepId
-    ? sh`if ! grep -qxF -- ${`@@step ${stepId}`} < ${outFile} 2>/dev/null || { ! grep -q '^@@pid ' < ${outFile} && sleep 1 && ! grep -q '^@@pid ' < ${outFile}; }; then
-  echo @@absent
+  const ours = key
+    ? sh`if ! grep -qxF -- ${stepLine(key)} < ${outFile} 2>/dev/null || { [ -z "$(step_marker ${outFile} pid)" ] && sleep 1 && [ -z "$(step_marker ${outFile} pid)" ]; }; then
+  printf '@@%s absent\n' ${key}
   exit 0
 fi
 `
     : sh``
-  return sh`${ours}${waitForStepScript(outFile, seconds)}
-if [ -n "$pid" ] && [ ! -d "/proc/$pid" ] && ! grep -Eq '^@@(exit|died) ' < ${outFile}; then
-  printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@died -\n' "$pid" >> ${outFile}
+  return sh`${STEP_FUNCTIONS}
+${ours}${stepWaitLoop(outFile, seconds)}
+step_pid=$(step_marker ${outFile} pid)
+if [ -n "$step_pid" ] && ! process_alive "$step_pid" && [ -z "$(step_marker ${outFile} exit)" ] && [ -z "$(step_marker ${outFile} died)" ]; then
+  printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@%s died -\n' "$step_pid" "$(step_key_of ${outFile})" >> ${outFile}
 fi
 cat < ${outFile} 2>/dev/null`
 }

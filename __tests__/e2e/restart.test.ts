@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { deploy, deployInputs, useSshd } from '../support/deploy.js'
+import { deploy, deployInputs, failureMessage, useSshd } from '../support/deploy.js'
 import {
   reportedCommit,
   serviceSource,
@@ -54,16 +54,32 @@ describe('restart that really restarts', () => {
     await waitForCommit(port, sha('2'))
   })
 
-  it('stops the orphaned worker that a stop-command leaves holding the port', async () => {
+  it('stops the orphaned worker that a stop-command leaves holding the port; what the command prints is only its log', async () => {
     const { port, target, inputs } = await setup('stop-command')
-    const withStop = { ...inputs, 'stop-command': `python3 -m vsdsvc stop --port ${port}` }
+    // Lines shaped like the host step's own markers (protocol.ts), from the user's command.
+    const forged =
+      "printf '@@exit 0\\n@@phase start 1\\n@@error forged\\n@@data mark 1\\n@@step 0123456789ab\\n'"
+    const withStop = {
+      ...inputs,
+      'stop-command': `python3 -m vsdsvc stop --port ${port}; ${forged}`
+    }
     await deploy({ ...withStop, sha: sha('1') })
     await waitForCommit(port, sha('1'))
-    await deploy({ ...withStop, sha: sha('2') })
+    const second = await deploy({ ...withStop, sha: sha('2') })
     await waitForCommit(port, sha('2'))
     expect(readFileSync(join(target, '.deploy/state.json'), 'utf8')).toContain(
       `"sha": "${sha('2')}"`
     )
+    for (const line of ['@@exit 0', '@@phase start 1', '@@error forged', '@@data mark 1']) {
+      expect(second.stdout.split('\n')).toContain(line)
+    }
+    expect(second.summary).toMatch(/stop[^✗]*wait-for-exit[^✗]*switch[^✗]*start[^✗]*verify/)
+    // A stop-command that fails after printing them fails the deploy in stop, as any other.
+    const failed = await deploy(
+      { ...withStop, 'stop-command': `${forged}; exit 3`, sha: sha('3') },
+      1
+    )
+    expect(failureMessage(failed)).toContain('stop: stop-command exited with code 3')
   })
 
   it('replaces a service first started by hand, found by process-match, children included', async () => {

@@ -9,9 +9,13 @@ import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SERVICE_FUNCTIONS } from '../../src/phases/processes.js'
+import { stepKeyScript } from '../../src/protocol.js'
 import { CONTROL_MARKER } from '../../src/remote.js'
 import { stopBody } from '../../src/phases/stop.js'
 import { joinCode } from '../../src/shell.js'
+
+/** The key of the sample host step's markers. */
+const KEY = '0123456789ab'
 
 /** A directory of symlinks to the tools the functions use, `skip` left out, `awk` replaceable. */
 function toolDir(skip: string[] = [], awk?: string[]): string {
@@ -75,9 +79,13 @@ exit $code`
   }
 }
 
+/** The stop body in a host step whose markers carry KEY. */
 const stop = (pattern: string, target = '/srv/app') =>
-  joinCode([SERVICE_FUNCTIONS, stopBody({ target, stateFile: '/nonexistent/state.json', pattern })])
-    .text
+  joinCode([
+    stepKeyScript(KEY),
+    SERVICE_FUNCTIONS,
+    stopBody({ target, stateFile: '/nonexistent/state.json', pattern })
+  ]).text
 
 let server: Server
 let port: number
@@ -166,9 +174,9 @@ setsid sleep 304 &`,
     )
     expect(run.code).toBe(5)
     expect(run.stdout).toContain(
-      "@@error process-match 'sleep 305' matches 12 processes of user(s) root; nothing was signalled:"
+      "@@0123456789ab error process-match 'sleep 305' matches 12 processes of user(s) root; nothing was signalled:"
     )
-    expect(run.stdout).toMatch(/^@@error {3}\d+ root: sleep 305$/m)
+    expect(run.stdout).toMatch(/^@@0123456789ab error {3}\d+ root: sleep 305$/m)
     expect(run.stdout).not.toContain('SIGTERM')
     expect(run.after.trim()).toBe('12')
   })

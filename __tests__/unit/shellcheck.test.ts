@@ -96,7 +96,10 @@ const scripts: Record<string, ShellCode> = {
     release
   }),
   'lock: heartbeat': heartbeatScript(layout, 'token'),
-  'lock: fence (first in the restart step)': lockFenceScript(layout, 'token'),
+  'lock: fence (first in the restart step)': hostStepScript(
+    [{ phase: 'stop', body: lockFenceScript(layout, 'token') }],
+    sh``
+  ).script,
   'upload: inspect (releases)': inspectScript(layout, 'releases', 'REVISION'),
   'upload: inspect (in-place)': inspectScript(layout, 'in-place', 'REVISION'),
   'upload: receive (releases)': uploadScript(layout, 'releases', 'REVISION'),
@@ -146,10 +149,14 @@ const scripts: Record<string, ShellCode> = {
       }
     ],
     SERVICE_FUNCTIONS
-  ),
-  'restart: follower': followScript(layout.restartLog, sh`true`),
+  ).script,
+  'restart: follower': followScript(layout.restartLog, hostStepScript([], sh`true`)),
   'restart: await a step (lock release, post)': awaitStepScript(layout.restartLog, 60),
-  'restart: await a step that may not have started': awaitStepScript(layout.restartLog, 60, 'id'),
+  'restart: await a step that may not have started': awaitStepScript(
+    layout.restartLog,
+    60,
+    '0123456789ab'
+  ),
   'restart: what serves after a killed step': hostNowScript(layout, [8000, 8501]),
   'switch: current': switchCurrentScript(layout, release, 'token'),
   'switch: releases.log': releasesLogScript(layout, { event: 'deploy', sha }),
@@ -159,7 +166,10 @@ const scripts: Record<string, ShellCode> = {
     target,
     ['data']
   ),
-  'start: foreground (host-step body)': foregroundStartBody(layout.current, environment, command),
+  'start: foreground (host-step body)': hostStepScript(
+    [{ phase: 'start', body: foregroundStartBody(layout.current, environment, command) }],
+    sh``
+  ).script,
   'verify: identity': serviceIdentityScript({
     target,
     stateFile: layout.stateFile,

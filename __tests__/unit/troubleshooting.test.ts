@@ -1,7 +1,7 @@
 /**
  * Every message the action can fail or warn with has a row in the README's troubleshooting: the
  * messages are read from src/ with the TypeScript parser (errors, PhaseErrors, warnings, notices,
- * and the host scripts' @@error lines), and the README must hold a recognisable part of each.
+ * and the host scripts' `@@%s error` lines), and the README must hold a recognisable part of each.
  */
 import { describe, expect, it } from '@jest/globals'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -60,7 +60,7 @@ function messagesInSource(): { file: string; text: string }[] {
       ts.forEachChild(node, visit)
     }
     visit(source)
-    for (const match of text.matchAll(/['"]@@error ([^'"\\$]{12,})/g))
+    for (const match of text.matchAll(/['"]@@%s error ([^'"\\$]{12,})/g))
       found.push({ file, text: match[1] })
   }
   return found

@@ -15,9 +15,7 @@ import { journalFunction } from '../journal.js'
 import { savePostState } from '../post-state.js'
 import { discardReleaseScript } from './prune.js'
 import { sh, type ShellCode } from '../shell.js'
-
-/** Exit code the lock script uses when lock-timeout ran out. */
-const LOCK_BUSY = 75
+import { EXIT, STEP_FUNCTIONS, STEP_KEY } from '../protocol.js'
 
 /** How often the runner tells the host it is alive while it holds the lock. */
 export const HEARTBEAT_SECONDS = 2
@@ -85,18 +83,15 @@ while ! made=$(mkdir -- ${here.lockDir} 2>&1); do
     continue
   fi
   if [ "$((waited % 10))" = 0 ]; then printf 'waiting for the deploy lock (%s of %s s), held by: %s\n' "$waited" ${timeoutSeconds} "$(cat < ${ownerFile} 2>/dev/null)"; fi
-  if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending}; printf 'owner %s\n' "$(cat < ${ownerFile} 2>/dev/null)"; exit ${LOCK_BUSY}; fi
+  if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending}; printf 'owner %s\n' "$(cat < ${ownerFile} 2>/dev/null)"; exit ${EXIT.lockBusy}; fi
   # The session that ran this is gone (a cancelled job): stop waiting, or the lock is taken for nobody.
-  if [ ! -d "/proc/$PPID" ]; then rm -f -- ${pending}; exit 1; fi
+  if ! process_alive "$PPID"; then rm -f -- ${pending}; exit 1; fi
   sleep 1
   waited=$((waited + 1))
 done
 mv -f -- ${pending} ${ownerFile} || { rmdir -- ${here.lockDir}; rm -f -- ${pending}; exit 1; }
 ${beatScript(here)}`
 }
-
-/** Exit code of lockFenceScript: the lock is another run's now. */
-export const LOCK_LOST = 7
 
 /**
  * First in the restart step (which runs from the target): nothing is stopped once the lock holds
@@ -106,8 +101,8 @@ export const LOCK_LOST = 7
 export function lockFenceScript(layout: RemoteLayout, token: string): ShellCode {
   return sh`read -r owner < ${`${relativeToTarget(layout).lockDir}/owner`} 2>/dev/null || owner=
 case $owner in *${token}*) ;; *)
-  printf '@@error the deploy lock is no longer this run'"'"'s (held by: %s): another deploy broke it after this run sent no heartbeat for %s s. Nothing was stopped\n' "\${owner:-nobody}" ${HEARTBEAT_STALE_SECONDS}
-  exit ${LOCK_LOST} ;;
+  printf '@@%s error the deploy lock is no longer this run'"'"'s (held by: %s): another deploy broke it after this run sent no heartbeat for %s s. Nothing was stopped\n' ${STEP_KEY} "\${owner:-nobody}" ${HEARTBEAT_STALE_SECONDS}
+  exit ${EXIT.lockLost} ;;
 esac`
 }
 
@@ -126,16 +121,16 @@ function beatScript(here: RemoteLayout): ShellCode {
  */
 function staleLockFunction(here: RemoteLayout): ShellCode {
   const beat = `${here.lockDir}/heartbeat`
-  return sh`stale_lock() {
+  return sh`${STEP_FUNCTIONS}
+stale_lock() {
   read -r beat < ${beat} 2>/dev/null || return 1
   case $beat in '' | *[!0-9]*) return 1 ;; esac
   read -r up _ < /proc/uptime; up=\${up%.*}
   [ "$beat" -gt "$up" ] || [ "$((up - beat))" -ge ${HEARTBEAT_STALE_SECONDS} ] || return 1
-  step=$(sed -n 's/^@@pid //p' < ${here.restartLog} 2>/dev/null | head -n 1)
-  if [ -n "$step" ] && [ -d "/proc/$step" ] && ! grep -q '^@@exit ' < ${here.restartLog}; then return 1; fi
+  ! step_running ${here.restartLog} || return 1
   # The run's watchdog (watchdog.ts) undoes its release and frees the lock itself.
   read -r watchdog < ${`${here.lockDir}/watchdog.pid`} 2>/dev/null || watchdog=
-  case $watchdog in '' | *[!0-9]*) ;; *) [ ! -d "/proc/$watchdog" ] || return 1 ;; esac
+  case $watchdog in '' | *[!0-9]*) ;; *) ! process_alive "$watchdog" || return 1 ;; esac
   read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || return 1
   printf '%s\n' "$owner"
 }`
@@ -253,7 +248,7 @@ export async function acquireLock(
       { title: 'Dead deploy lock broken' }
     )
   }
-  if (result.code === LOCK_BUSY) {
+  if (result.code === EXIT.lockBusy) {
     const held = /^owner (.*)$/m.exec(result.stdout)?.[1] ?? ''
     throw new Error(
       `another deploy holds ${layout.lockDir}: ${describeOwner(held)}. Waited ${timeoutSeconds} s (lock-timeout). ` +

@@ -1,5 +1,6 @@
 import { CONTROL_MARKER } from '../remote.js'
 import { quote, ShellCode } from '../shell.js'
+import { STEP_FUNCTIONS } from '../protocol.js'
 
 /** Names the target a process was started for; every process the action starts inherits it. */
 export const TARGET_MARKER = 'DEPLOY_TARGET'
@@ -119,7 +120,8 @@ END {
  *   `/`; the rename runs beside it, so its command line names no directory). A write that fails
  *   leaves the old file, says so and succeeds: the service still runs.
  */
-export const SERVICE_FUNCTIONS = new ShellCode(`select_service=${quote(SELECT_SERVICE)}
+export const SERVICE_FUNCTIONS = new ShellCode(`${STEP_FUNCTIONS.text}
+select_service=${quote(SELECT_SERVICE)}
 ${String.raw`# Whether this awk splits records on NUL (busybox's does not): asked once per script.
 awk_splits_nul=$(printf 'a\000b\000' | awk 'BEGIN { RS = "\000" } END { print NR }')
 # Markers for an awk that cannot read environ files itself: one tr per readable process.

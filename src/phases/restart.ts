@@ -7,7 +7,7 @@ import { errorText, PhaseError, type PhaseName, type PhaseTiming } from '../phas
 import { savePostState } from '../post-state.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
 import { reconnect } from './connect.js'
-import { LOCK_LOST, lockFenceScript } from './lock.js'
+import { lockFenceScript } from './lock.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
 import { startBody, startedService, type StartedService } from './start.js'
 import {
@@ -19,6 +19,7 @@ import {
   waitParameters,
   type StoppedService
 } from './stop.js'
+import { EXIT, STEP_KEY } from '../protocol.js'
 
 /** A restart under way on a host, as saved for the post step. */
 export interface RunningRestart {
@@ -127,7 +128,7 @@ export function restartPhases(
   ]
   if (switchTo) {
     // The post step tells this step's output from an earlier restart's by the release it names.
-    const switching = sh`printf '@@data release %s\n' ${ctx.release}
+    const switching = sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}
 ${switchTo}`
     const start = afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx)
     phases.push({ phase: 'switch', body: switching }, { phase: 'start', body: start })
@@ -182,7 +183,7 @@ export async function restartService(
   if (result.code !== 0) {
     const failed = output(result.lastPhase)
     const detail =
-      result.code === LOCK_LOST
+      result.code === EXIT.lockLost
         ? (failed?.errors.join('\n') ?? "the deploy lock is no longer this run's")
         : result.lastPhase === 'stop'
           ? stopFailure(result.code, failed)

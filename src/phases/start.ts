@@ -4,9 +4,7 @@ import type { PhaseOutput } from '../host-step.js'
 import { sh, type ShellCode } from '../shell.js'
 import { exportEnvScript, userCommandScript } from './environment.js'
 import { liveDir } from './stop.js'
-
-/** Exit code of the start body when the start command failed. */
-const START_FAILED = 4
+import { EXIT, STEP_KEY } from '../protocol.js'
 
 export interface DetachedStart {
   live: string
@@ -48,8 +46,7 @@ ${userCommandScript(command, sh`exec setsid`)}
 launched=$!
 waited=0; status=
 while [ "$waited" -lt 10 ]; do
-  state=$(sed 's/.*) //' "/proc/$launched/stat" 2>/dev/null | cut -c1)
-  if [ -z "$state" ] || [ "$state" = Z ]; then wait "$launched"; status=$?; break; fi
+  if ! process_alive "$launched"; then wait "$launched"; status=$?; break; fi
   sleep 0.1; waited=$((waited + 1))
 done
 if [ -z "$status" ]; then
@@ -57,11 +54,11 @@ if [ -z "$status" ]; then
 elif [ "$status" -eq 0 ]; then
   printf '%s exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to %s\n' ${`'${command}'`} ${start.log}
 else
-  printf '@@error the start command exited with code %s within 1 s; its lines in %s:\n' "$status" ${start.log}
-  ${startLinesScript(log, sh`"$header"`)} | sed 's/^/@@error /'
-  exit ${START_FAILED}
+  printf '@@%s error the start command exited with code %s within 1 s; its lines in %s:\n' ${STEP_KEY} "$status" ${start.log}
+  ${startLinesScript(log, sh`"$header"`)} | sed "s/^/@@$step_key error /"
+  exit ${EXIT.startFailed}
 fi
-printf '@@data header %s\n' "$header"
+printf '@@%s data header %s\n' ${STEP_KEY} "$header"
 service_scan ${target} '' '' "$launched" '' | record_state ${stateFile} ${release} ${sha}`
 }
 
@@ -78,8 +75,8 @@ ${userCommandScript(command)}
 ) < /dev/null 2>&1
 status=$?
 if [ "$status" -ne 0 ]; then
-  printf '@@error start-command exited with code %s (detach: false); its output is above in the log\n' "$status"
-  exit ${START_FAILED}
+  printf '@@%s error start-command exited with code %s (detach: false); its output is above in the log\n' ${STEP_KEY} "$status"
+  exit ${EXIT.startFailed}
 fi
 printf 'Ran %s (detach: false)\n' ${`'${command}'`}`
 }

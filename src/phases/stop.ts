@@ -6,10 +6,7 @@ import type { PhaseOutput } from '../host-step.js'
 import type { Settings } from '../settings.js'
 import { exportEnvScript, userCommandScript } from './environment.js'
 import { MAX_PATTERN_HITS } from './processes.js'
-
-/** Exit codes of the stop body that the action explains. */
-const STOP_COMMAND_FAILED = 6
-const PATTERN_TOO_BROAD = 5
+import { EXIT, STEP_KEY } from '../protocol.js'
 
 /** The directory the service runs from now: `current` for releases, the target in place. */
 export function liveDir(ctx: DeployContext): string {
@@ -39,11 +36,11 @@ ${stop.environment}
 ${userCommandScript(stop.command)} < /dev/null) 2>&1
 status=$?
 if [ "$status" -ne 0 ] && [ -n "$first" ]; then
-  printf '@@data first-stop-failed %s\n' "$status"
+  printf '@@%s data first-stop-failed %s\n' ${STEP_KEY} "$status"
   printf 'stop-command failed (exit %s) before the first deploy; continuing\n' "$status"
 elif [ "$status" -ne 0 ]; then
-  printf '@@error stop-command exited with code %s; its output is above in the log\n' "$status"
-  exit ${STOP_COMMAND_FAILED}
+  printf '@@%s error stop-command exited with code %s; its output is above in the log\n' ${STEP_KEY} "$status"
+  exit ${EXIT.stopCommandFailed}
 else
   echo 'stop-command finished'
 fi`
@@ -59,7 +56,7 @@ fi`
 export function stopBody(parameters: StopParameters): ShellCode {
   const { target, stateFile, pattern, stopCommand } = parameters
   return sh`stop_mark=$(start_of $$)
-printf '@@data mark %s\n' "$stop_mark"
+printf '@@%s data mark %s\n' ${STEP_KEY} "$stop_mark"
 ${stopCommand ? stopCommandScript(target, stopCommand) : sh``}
 pattern=${pattern}
 recorded=$(recorded_processes ${insideTarget(target, stateFile)})
@@ -74,9 +71,9 @@ for pid in $hits; do
 done
 several=; case "$users" in " "*" "*) several=1 ;; esac
 if [ "$count" -gt ${MAX_PATTERN_HITS} ] || [ -n "$several" ]; then
-  printf '@@error process-match %s matches %s processes of user(s)%s; nothing was signalled:\n' "'$pattern'" "$count" "$users"
-  for pid in $hits; do user=$(user_of "$pid") && [ -n "$user" ] && printf '@@error   %s %s: %s\n' "$pid" "$user" "$(cmdline_of "$pid")"; done
-  exit ${PATTERN_TOO_BROAD}
+  printf '@@%s error process-match %s matches %s processes of user(s)%s; nothing was signalled:\n' ${STEP_KEY} "'$pattern'" "$count" "$users"
+  for pid in $hits; do user=$(user_of "$pid") && [ -n "$user" ] && printf '@@%s error   %s %s: %s\n' ${STEP_KEY} "$pid" "$user" "$(cmdline_of "$pid")"; done
+  exit ${EXIT.patternTooBroad}
 fi
 # The log lines are written before the signals, so the service is not kept waiting for them.
 said=$(printf '%s\n' "$scan" | while read -r kind pid _ _ _ why; do
@@ -111,14 +108,14 @@ export function stopBodyFor(ctx: DeployContext): ShellCode {
 /** The failure of stop, in words, from what its body printed. */
 export function stopFailure(code: number, output: PhaseOutput | undefined): string {
   const errors = output?.errors.join('\n') ?? ''
-  if (code === PATTERN_TOO_BROAD) {
+  if (code === EXIT.patternTooBroad) {
     return (
       `${errors}\nprocess-match must match the service only (at most ${MAX_PATTERN_HITS} processes, of one user): ` +
       'narrow it, e.g. to the start command line of the parent (its process group is stopped with it), or remove it: ' +
       'the action finds what it started by the DEPLOY_TARGET marker.'
     )
   }
-  if (code === STOP_COMMAND_FAILED) {
+  if (code === EXIT.stopCommandFailed) {
     return `${errors}; its last lines:\n${(output?.lines ?? []).slice(-20).join('\n')}`
   }
   return `stopping failed (exit ${code}): ${errors || (output?.lines ?? []).slice(-10).join('\n')}`
@@ -141,9 +138,6 @@ interface WaitParameters {
 
 /** Seconds between the progress lines of a long wait-for-exit. */
 const PROGRESS_SECONDS = 5
-
-/** Exit code of the wait-for-exit body when the old service outlived stop-timeout. */
-const STILL_RUNNING = 3
 
 /**
  * wait-for-exit, a host-step body after stop's: polls until none of the service's processes
@@ -168,10 +162,7 @@ while [ -n "$watch" ] && [ "$checks" -gt 0 ]; do
   checks=$((checks - 1))
   left=
   for pid in $watch; do
-    if read -r stat 2>/dev/null < "/proc/$pid/stat"; then
-      rest=\${stat##*) }
-      [ "\${rest%% *}" = Z ] || left="$left $pid"
-    fi
+    if process_alive "$pid"; then left="$left $pid"; fi
   done
   watch=$left
   [ -z "$watch" ] || sleep 0.01
@@ -194,18 +185,18 @@ while :; do
   if [ "$now" -ge "$deadline" ]; then
     if [ -z "$killed" ] && [ -n "$alive" ] && ${killAfterTimeout ? sh`true` : sh`false`}; then
       printf 'still running after %s s: SIGKILL to%s\n' ${timeoutSeconds} "$alive"
-      printf '@@data killed 1\n'
+      printf '@@%s data killed 1\n' ${STEP_KEY}
       for pid in $alive; do kill -KILL "$pid" 2>/dev/null; done
       killed=1
       deadline=$((now + 5))
     else
-      for pid in $alive; do printf '@@error pid %s still running: %s\n' "$pid" "$(cmdline_of "$pid")"; done
+      for pid in $alive; do printf '@@%s error pid %s still running: %s\n' ${STEP_KEY} "$pid" "$(cmdline_of "$pid")"; done
       for port in $held; do
         holders=$(port_holders "$port")
-        printf '@@error port %s is still held by: %s\n' "$port" "\${holders:-a process this user cannot see}"
+        printf '@@%s error port %s is still held by: %s\n' ${STEP_KEY} "$port" "\${holders:-a process this user cannot see}"
       done
       rm -f -- "$held_file"
-      exit ${STILL_RUNNING}
+      exit ${EXIT.stillRunning}
     fi
   fi
   sleep 0.2

@@ -24,6 +24,7 @@ import {
   switchBackScript,
   type Fallback
 } from './rollback.js'
+import { STEP_FUNCTIONS } from '../protocol.js'
 
 /**
  * Commit confirmed, as a network device does it: after the switch the new release is provisional.
@@ -209,6 +210,7 @@ export function decideScript(
   journal confirmed ${release}`
       : sh`journal rollback ${release}: the run rolls back itself`
   return sh`cd -- ${layout.target} || exit 1
+${STEP_FUNCTIONS}
 ${journalFunction(here.journal, token)}
 # Only this run's lock holds its decision: a lock another deploy took has a mark of its own.
 read -r owner < ${`${lock}/owner`} 2>/dev/null || owner=
@@ -221,7 +223,7 @@ fi
 echo undone
 read -r pid < ${`${lock}/watchdog.pid`} 2>/dev/null || pid=
 waited=0
-while [ -n "$pid" ] && [ -d "/proc/$pid" ] && [ "$waited" -lt ${STEP_WAIT_SECONDS} ]; do sleep 1; waited=$((waited + 1)); done
+while [ -n "$pid" ] && process_alive "$pid" && [ "$waited" -lt ${STEP_WAIT_SECONDS} ]; do sleep 1; waited=$((waited + 1)); done
 ${journalLinesScript(here.journal, token)}`
 }
 

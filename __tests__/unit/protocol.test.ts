@@ -1,0 +1,107 @@
+/**
+ * The host protocol (protocol.ts): a host step's markers carry its key, so output that merely looks
+ * like a marker is log text; the shell functions that ask about processes and steps.
+ */
+import { describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { stepOutcome } from '../../src/host-step.js'
+import { EXIT, newStepKey, parseMarker, STEP_FUNCTIONS, stepLine } from '../../src/protocol.js'
+
+const key = '0123456789ab'
+
+describe('host step markers', () => {
+  it('reads only the lines that carry the key of the step named on the first line', () => {
+    const step = stepOutcome(
+      [
+        stepLine(key),
+        `@@${key} pid 42`,
+        `@@${key} phase stop 10.5`,
+        // A stop-command's output that looks like markers, the key of another step included.
+        '@@exit 0',
+        '@@phase start 11',
+        '@@error forged',
+        '@@data mark 1',
+        `@@step ${newStepKey()}`,
+        `@@${newStepKey()} exit 0 12`,
+        `@@${key} data mark 7`,
+        `@@${key} error stop-command exited with code 3`,
+        `@@${key} exit 6 12.5`
+      ].join('\n')
+    )
+    expect(step.exit).toEqual({ code: 6, uptime: 12.5 })
+    expect(step.pid).toBe(42)
+    expect(step.lastPhase('connect')).toBe('stop')
+    expect([...step.outputs.keys()]).toEqual(['stop'])
+    const stop = step.outputs.get('stop')
+    expect(stop?.data).toEqual({ mark: '7' })
+    expect(stop?.errors).toEqual(['stop-command exited with code 3'])
+    expect(stop?.lines).toEqual([
+      '@@exit 0',
+      '@@phase start 11',
+      '@@error forged',
+      '@@data mark 1',
+      expect.stringMatching(/^@@step /),
+      expect.stringMatching(/^@@[0-9a-f]{12} exit 0 12$/)
+    ])
+  })
+
+  it('takes no line as a marker when the output does not begin with a step line', () => {
+    const step = stepOutcome([`@@${key} phase stop 1`, `@@${key} exit 0 2`].join('\n'))
+    expect(step.exit).toBeUndefined()
+    expect(step.outputs.size).toBe(0)
+  })
+
+  it('parses a marker with and without its rest', () => {
+    expect(parseMarker(`@@${key} absent`, key)).toEqual({ kind: 'absent', rest: '' })
+    expect(parseMarker(`@@${key} data release 2026`, key)).toEqual({
+      kind: 'data',
+      rest: 'release 2026'
+    })
+    expect(parseMarker(`@@${key} unknown x`, key)).toBeUndefined()
+    expect(parseMarker(`@@${key} exit 0 1`, undefined)).toBeUndefined()
+  })
+
+  it('gives each explained exit code one meaning', () => {
+    const codes = Object.values(EXIT)
+    expect(new Set(codes).size).toBe(codes.length)
+  })
+})
+
+describe('process and step functions (sh)', () => {
+  const run = (script: string) =>
+    execFileSync('/bin/sh', ['-c', `${STEP_FUNCTIONS.text}\n${script}`], { encoding: 'utf8' })
+
+  it('process_alive: a running process, a zombie, and no process', () => {
+    // `true` exits at once; its parent became `sleep`, which never reaps it: a zombie.
+    const out = run(`process_alive $$ && echo self
+tmp=$(mktemp)
+sh -c 'true & echo $! > "$0"; exec sleep 2' "$tmp" &
+sleep 0.5
+read -r zombie < "$tmp"
+process_alive "$zombie" && echo zombie-alive || echo zombie-gone
+[ -d "/proc/$zombie" ] && echo zombie-listed
+kill $! 2>/dev/null
+process_alive 999999999 || echo none
+process_alive '' || echo empty`)
+    expect(out.split('\n')).toEqual(['self', 'zombie-gone', 'zombie-listed', 'none', 'empty', ''])
+  })
+
+  it('step_running and step_marker read a step file by its key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vsd-protocol-'))
+    const file = join(dir, 'restart.log')
+    const check = `step_running "$1" && echo running || echo ended; step_marker "$1" exit; echo`
+    const state = () =>
+      execFileSync('/bin/sh', ['-c', `${STEP_FUNCTIONS.text}\n${check}`, 'sh', file], {
+        encoding: 'utf8'
+      })
+    writeFileSync(file, `${stepLine(key)}\n@@${key} pid ${process.pid}\n@@exit 0 1\n`)
+    expect(state()).toBe('running\n\n')
+    writeFileSync(file, `${stepLine(key)}\n@@${key} pid ${process.pid}\n@@${key} exit 0 1.5\n`)
+    expect(state()).toBe('ended\n0 1.5\n\n')
+    writeFileSync(file, `@@step -\n@@pid ${process.pid}\n`)
+    expect(state()).toBe('ended\n\n')
+  })
+})

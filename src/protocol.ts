@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto'
+import { sh, ShellCode } from './shell.js'
+
+/**
+ * The host protocol: what the action's host-side scripts tell it, apart from their logs. See
+ * docs/architecture.md, "The host protocol".
+ *
+ * A host step's output file starts with `@@step KEY`, written before the step runs; KEY is random
+ * per step. Every marker the step prints after that is `@@KEY KIND REST`. A line without the key
+ * is log text, whoever wrote it: a stop-command that prints `@@exit 0` or `@@phase start` is
+ * logged, never read as the step's own (the same idea as the token of GitHub's
+ * `::stop-commands::`).
+ */
+export type MarkerKind = 'pid' | 'phase' | 'error' | 'data' | 'exit' | 'died' | 'absent'
+
+const KEY_PATTERN = /^[0-9a-f]{12}$/
+
+/** A key for one host step's markers. */
+export function newStepKey(): string {
+  return randomBytes(6).toString('hex')
+}
+
+/** The first line of a step's output file, naming the key of its markers. */
+export function stepLine(key: string): string {
+  return `@@step ${key}`
+}
+
+/** The key a `@@step KEY` line names, or undefined for any other line. */
+export function stepKeyOf(line: string): string | undefined {
+  const key = /^@@step (\S+)$/.exec(line)?.[1]
+  return key && KEY_PATTERN.test(key) ? key : undefined
+}
+
+/** A marker line of the step with `key`: its kind and the rest; undefined for log text. */
+export function parseMarker(
+  line: string,
+  key: string | undefined
+): { kind: MarkerKind; rest: string } | undefined {
+  if (!key) return undefined
+  const prefix = `@@${key} `
+  if (!line.startsWith(prefix)) return undefined
+  const match = /^(pid|phase|error|data|exit|died|absent)(?: (.*))?$/.exec(
+    line.slice(prefix.length)
+  )
+  return match ? { kind: match[1] as MarkerKind, rest: match[2] ?? '' } : undefined
+}
+
+/** In a host step's own scripts: the printf argument that goes with a `@@%s KIND` format. */
+export const STEP_KEY = new ShellCode('"$step_key"')
+
+/** Sets the key a step's scripts mark their lines with (the first line of every host step). */
+export function stepKeyScript(key: string): ShellCode {
+  return sh`step_key=${key}`
+}
+
+/**
+ * The exit codes of the host scripts that the action explains; any other non-zero code is a
+ * plain failure. Distinct, so a code read back names one cause.
+ */
+export const EXIT = {
+  /** wait-for-exit: processes or ports were still held after stop-timeout. */
+  stillRunning: 3,
+  /** start: the start-command failed. */
+  startFailed: 4,
+  /** stop: process-match matched too much; nothing was signalled. */
+  patternTooBroad: 5,
+  /** stop: the stop-command failed. */
+  stopCommandFailed: 6,
+  /** restart: the deploy lock is another run's now; nothing was stopped. */
+  lockLost: 7,
+  /** lock: another deploy held the lock for all of lock-timeout (EX_TEMPFAIL). */
+  lockBusy: 75
+} as const
+
+/**
+ * Shell functions for asking about processes and host steps, the one way each is asked:
+ *
+ * - `process_alive PID`: the process exists and is not a zombie (no PID: false);
+ * - `step_key_of FILE`: the key of the step whose output is FILE;
+ * - `step_marker FILE KIND`: the rest of the first KIND marker of the step whose output is FILE;
+ * - `step_running FILE`: that step's process is alive and it has not written its exit line.
+ *
+ * Builtins and redirections only where a path is involved: a file named in a command line is
+ * what `pkill -f PATH` matches.
+ */
+export const STEP_FUNCTIONS = sh`process_alive() {
+  case $1 in '' | *[!0-9]*) return 1 ;; esac
+  stat=
+  { read -r stat < "/proc/$1/stat"; } 2>/dev/null
+  case \${stat##*) } in '' | [ZX]*) return 1 ;; esac
+}
+step_key_of() { sed -n '1s/^@@step \([0-9a-f]\{12\}\)$/\1/p' < "$1" 2>/dev/null; }
+step_marker() {
+  key=$(step_key_of "$1")
+  [ -n "$key" ] && sed -n "s/^@@$key $2 //p" < "$1" 2>/dev/null | head -n 1
+}
+step_running() {
+  step_pid=$(step_marker "$1" pid)
+  [ -n "$step_pid" ] && process_alive "$step_pid" && [ -z "$(step_marker "$1" exit)" ]
+}`
