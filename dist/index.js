@@ -89,10 +89,10 @@ var require_tunnel = __commonJS({
       self2.on("free", function onFree(socket, host, port, localAddress) {
         var options2 = toOptions(host, port, localAddress);
         for (var i = 0, len = self2.requests.length; i < len; ++i) {
-          var pending2 = self2.requests[i];
-          if (pending2.host === options2.host && pending2.port === options2.port) {
+          var pending = self2.requests[i];
+          if (pending.host === options2.host && pending.port === options2.port) {
             self2.requests.splice(i, 1);
-            pending2.request.onSocket(socket);
+            pending.request.onSocket(socket);
             return;
           }
         }
@@ -206,10 +206,10 @@ var require_tunnel = __commonJS({
         return;
       }
       this.sockets.splice(pos, 1);
-      var pending2 = this.requests.shift();
-      if (pending2) {
-        this.createSocket(pending2, function(socket2) {
-          pending2.request.onSocket(socket2);
+      var pending = this.requests.shift();
+      if (pending) {
+        this.createSocket(pending, function(socket2) {
+          pending.request.onSocket(socket2);
         });
       }
     };
@@ -8281,15 +8281,15 @@ var require_pool_base = __commonJS({
       }
       get [kPending]() {
         let ret = this[kQueued];
-        for (const { [kPending]: pending2 } of this[kClients]) {
-          ret += pending2;
+        for (const { [kPending]: pending } of this[kClients]) {
+          ret += pending;
         }
         return ret;
       }
       get [kRunning]() {
         let ret = 0;
-        for (const { [kRunning]: running2 } of this[kClients]) {
-          ret += running2;
+        for (const { [kRunning]: running } of this[kClients]) {
+          ret += running;
         }
         return ret;
       }
@@ -11403,18 +11403,18 @@ var require_mock_agent = __commonJS({
       }
       pendingInterceptors() {
         const mockAgentClients = this[kClients];
-        return Array.from(mockAgentClients.entries()).flatMap(([origin, scope]) => scope[kDispatches].map((dispatch) => ({ ...dispatch, origin }))).filter(({ pending: pending2 }) => pending2);
+        return Array.from(mockAgentClients.entries()).flatMap(([origin, scope]) => scope[kDispatches].map((dispatch) => ({ ...dispatch, origin }))).filter(({ pending }) => pending);
       }
       assertNoPendingInterceptors({ pendingInterceptorsFormatter = new PendingInterceptorsFormatter() } = {}) {
-        const pending2 = this.pendingInterceptors();
-        if (pending2.length === 0) {
+        const pending = this.pendingInterceptors();
+        if (pending.length === 0) {
           return;
         }
-        const pluralizer = new Pluralizer("interceptor", "interceptors").pluralize(pending2.length);
+        const pluralizer = new Pluralizer("interceptor", "interceptors").pluralize(pending.length);
         throw new UndiciError(`
 ${pluralizer.count} ${pluralizer.noun} ${pluralizer.is} pending:
 
-${pendingInterceptorsFormatter.format(pending2)}
+${pendingInterceptorsFormatter.format(pending)}
 `.trim());
       }
     };
@@ -41565,14 +41565,14 @@ var require_streamx = __commonJS({
         return data;
       }
       unshift(data) {
-        const pending2 = [this.map !== null ? this.map(data) : data];
-        while (this.buffered > 0) pending2.push(this.shift());
-        for (let i = 0; i < pending2.length - 1; i++) {
-          const data2 = pending2[i];
+        const pending = [this.map !== null ? this.map(data) : data];
+        while (this.buffered > 0) pending.push(this.shift());
+        for (let i = 0; i < pending.length - 1; i++) {
+          const data2 = pending[i];
           this.buffered += this.byteLength(data2);
           this.queue.push(data2);
         }
-        this.push(pending2[pending2.length - 1]);
+        this.push(pending[pending.length - 1]);
       }
       read() {
         const stream = this.stream;
@@ -42088,8 +42088,8 @@ var require_streamx = __commonJS({
       static drained(ws) {
         if (ws.destroyed) return Promise.resolve(false);
         const state = ws._writableState;
-        const pending2 = isWritev(ws) ? Math.min(1, state.queue.length) : state.queue.length;
-        const writes = pending2 + (ws._duplexState & WRITE_WRITING ? 1 : 0);
+        const pending = isWritev(ws) ? Math.min(1, state.queue.length) : state.queue.length;
+        const writes = pending + (ws._duplexState & WRITE_WRITING ? 1 : 0);
         if (writes === 0) return Promise.resolve(true);
         if (state.drains === null) state.drains = [];
         return new Promise((resolve2) => {
@@ -50334,11 +50334,6 @@ function parseJournalLines(stdout) {
   return [...stdout.matchAll(/^journal (\S+) (.*)$/gm)].map(([, time, words]) => ({ time, words }));
 }
 
-// src/post-state.ts
-function savePostState(key, value) {
-  saveState(key, key === "deployment" ? String(value) : JSON.stringify(value));
-}
-
 // src/phases/upload.ts
 var import_tar_stream = __toESM(require_tar_stream(), 1);
 import { createReadStream as createReadStream2, existsSync as existsSync2, readFileSync as readFileSync2 } from "node:fs";
@@ -50369,12 +50364,12 @@ function looksIncompressible(segment) {
 function createParallelGzip(options) {
   const segmentBytes = options.segmentBytes ?? 1024 * 1024;
   const concurrency = options.concurrency ?? 4;
-  let pending2 = [];
+  let pending = [];
   let pendingBytes = 0;
   const inFlight2 = [];
   const cut = () => {
-    const segment = Buffer.concat(pending2, pendingBytes);
-    pending2 = [];
+    const segment = Buffer.concat(pending, pendingBytes);
+    pending = [];
     pendingBytes = 0;
     const level = looksIncompressible(segment) ? 0 : options.level;
     const member = gzipAsync(segment, { level, chunkSize: 256 * 1024 });
@@ -50383,7 +50378,7 @@ function createParallelGzip(options) {
   };
   return new Transform({
     transform(chunk, _encoding, done) {
-      pending2.push(chunk);
+      pending.push(chunk);
       pendingBytes += chunk.length;
       if (pendingBytes < segmentBytes) {
         done();
@@ -51058,18 +51053,18 @@ function lockOwner(sha, run2, now = /* @__PURE__ */ new Date()) {
 function acquireLockScript(layout, owner, timeoutSeconds) {
   const here = relativeToTarget(layout);
   const ownerFile = `${here.lockDir}/owner`;
-  const pending2 = `${here.deployDir}/lock-owner.${owner.token}`;
+  const pending = `${here.deployDir}/lock-owner.${owner.token}`;
   return sh`${enterTargetScript(layout.target)}
 mkdir -p -- ${here.deployDir} || exit 1
-if ! printf '%s\n' ${JSON.stringify(owner)} 2>/dev/null > ${pending2}; then
-  rm -f -- ${pending2}
+if ! printf '%s\n' ${JSON.stringify(owner)} 2>/dev/null > ${pending}; then
+  rm -f -- ${pending}
   printf 'could not write %s: the disk is full, or the deploy user may not write there\n' ${`${layout.deployDir}/lock-owner.${owner.token}`} >&2
   exit 1
 fi
 ${staleLockFunction(here)}
 waited=0
 while ! made=$(mkdir -- ${here.lockDir} 2>&1); do
-  if [ ! -d ${here.lockDir} ]; then rm -f -- ${pending2}; printf '%s\n' "$made" >&2; exit 1; fi
+  if [ ! -d ${here.lockDir} ]; then rm -f -- ${pending}; printf '%s\n' "$made" >&2; exit 1; fi
   if dead=$(stale_lock); then
     # Moved aside (atomic, so two waiters never both break it), then checked to be the lock judged.
     aside=${here.deployDir}/lock.dead-${owner.token}
@@ -51086,13 +51081,13 @@ while ! made=$(mkdir -- ${here.lockDir} 2>&1); do
     continue
   fi
   if [ "$((waited % 10))" = 0 ]; then printf 'waiting for the deploy lock (%s of %s s), held by: %s\n' "$waited" ${timeoutSeconds} "$(cat < ${ownerFile} 2>/dev/null)"; fi
-  if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending2}; printf 'owner %s\n' "$(cat < ${ownerFile} 2>/dev/null)"; exit ${EXIT.lockBusy}; fi
+  if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending}; printf 'owner %s\n' "$(cat < ${ownerFile} 2>/dev/null)"; exit ${EXIT.lockBusy}; fi
   # The session that ran this is gone (a cancelled job): stop waiting, or the lock is taken for nobody.
-  if ! process_alive "$PPID"; then rm -f -- ${pending2}; exit 1; fi
+  if ! process_alive "$PPID"; then rm -f -- ${pending}; exit 1; fi
   sleep 1
   waited=$((waited + 1))
 done
-mv -f -- ${pending2} ${ownerFile} || { rmdir -- ${here.lockDir}; rm -f -- ${pending2}; exit 1; }
+mv -f -- ${pending} ${ownerFile} || { rmdir -- ${here.lockDir}; rm -f -- ${pending}; exit 1; }
 ${beatScript(here)}`;
 }
 function lockFenceScript(layout, token) {
@@ -51200,9 +51195,9 @@ async function acquireLock(remote, layout, owner, timeoutSeconds) {
     );
   }
   if (result.code === EXIT.lockBusy) {
-    const held2 = /^owner (.*)$/m.exec(result.stdout)?.[1] ?? "";
+    const held = /^owner (.*)$/m.exec(result.stdout)?.[1] ?? "";
     throw new Error(
-      `another deploy holds ${layout.lockDir}: ${describeOwner(held2)}. Waited ${timeoutSeconds} s (lock-timeout). If no deploy is running, remove that directory on the host.`
+      `another deploy holds ${layout.lockDir}: ${describeOwner(held)}. Waited ${timeoutSeconds} s (lock-timeout). If no deploy is running, remove that directory on the host.`
     );
   }
   if (result.code !== 0) {
@@ -51211,13 +51206,6 @@ async function acquireLock(remote, layout, owner, timeoutSeconds) {
     );
   }
   info(`Holding ${layout.lockDir}`);
-}
-var held = [];
-function trackLock(lock, holding) {
-  const index = held.findIndex((entry) => entry.token === lock.token && entry.host === lock.host);
-  if (holding && index < 0) held.push(lock);
-  if (!holding && index >= 0) held.splice(index, 1);
-  savePostState("locks", held);
 }
 
 // src/phases/bytecode.ts
@@ -51497,6 +51485,34 @@ ${stderr}` : "; its output is above in the log")
 
 // src/phases/restart.ts
 import { constants as constants3 } from "node:os";
+
+// src/post-state.ts
+var IDENTITY = {
+  unverified: (entry) => [entry.host, entry.port, entry.target].join(" "),
+  restarts: (entry) => [entry.host, entry.outFile].join(" "),
+  locks: (entry) => [entry.host, entry.token].join(" ")
+};
+var saved = { unverified: [], restarts: [], locks: [] };
+function savePostState(key, value) {
+  saveState(key, key === "deployment" ? String(value) : JSON.stringify(value));
+}
+function replaceEntry(key, which2, entry) {
+  const identity = IDENTITY[key];
+  const list = saved[key];
+  const index = list.findIndex((other) => identity(other) === identity(which2));
+  if (index >= 0) list.splice(index, 1);
+  if (entry) list.push(entry);
+  savePostState(key, saved[key]);
+}
+function keepForPostStep(key, entry) {
+  replaceEntry(key, entry, entry);
+}
+function dropForPostStep(key, which2) {
+  replaceEntry(key, which2);
+}
+function saveDeployment(id) {
+  savePostState("deployment", id);
+}
 
 // src/phases/processes.ts
 var TARGET_MARKER = "DEPLOY_TARGET";
@@ -51901,15 +51917,6 @@ function startedService(output) {
 }
 
 // src/phases/restart.ts
-var running = [];
-function trackRestart(entry, active) {
-  const index = running.findIndex(
-    (other) => other.outFile === entry.outFile && other.host === entry.host
-  );
-  if (active && index < 0) running.push(entry);
-  if (!active && index >= 0) running.splice(index, 1);
-  savePostState("restarts", running);
-}
 var HostStepDied = class extends PhaseError {
 };
 function hostNowScript(layout, ports) {
@@ -51979,12 +51986,12 @@ async function restartService(ctx, switchTo, timings, afterStart) {
     outFile: entry.outFile,
     timeoutSeconds: phaseBudgets(settings).restart,
     timings,
-    onStarted: () => trackRestart(entry, true),
+    onStarted: () => keepForPostStep("restarts", entry),
     reattach: async () => {
       await reconnect(session, settings, "stop");
       return session.remote;
     }
-  }).finally(() => trackRestart(entry, false));
+  }).finally(() => dropForPostStep("restarts", entry));
   const output = (phase) => result.outputs.get(phase);
   if (result.died) {
     throw new HostStepDied(label, result.lastPhase, await diedFailure(ctx, result, result.died));
@@ -51998,6 +52005,53 @@ async function restartService(ctx, switchTo, timings, afterStart) {
     stopped: stoppedService(output("stop"), sentAt),
     started: startedService(output("start"))
   };
+}
+
+// src/phases/fallback.ts
+function fallbackScript(failed, previous, stampFile) {
+  return sh`verified() { [ -n "$1" ] && [ "$1" != ${failed} ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/"${UNVERIFIED_MARK} ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
+if verified ${previous ?? ""}; then candidate=${previous ?? ""}; how=live; else
+  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf '%s\n' "$name"; break; fi; done)
+  how=verified
+fi
+if [ -n "$candidate" ]; then
+  printf 'candidate %s %s\n' "$candidate" "$how"
+  printf 'sha %s\n' "$(head -c 200 < "releases/$candidate/"${stampFile} 2>/dev/null)"
+fi`;
+}
+function parseFallback(stdout) {
+  const [, release, how] = /^candidate (\S+) (live|verified)$/m.exec(stdout) ?? [];
+  const sha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim();
+  return release && sha ? { release, sha, how } : void 0;
+}
+function markBadScript(layout, failed, reason, previous, stampFile) {
+  const mark = `releases/${failed}/BAD_RELEASE`;
+  return sh`cd -- ${layout.target} || exit 1
+printf '%s\n' ${reason} 2>/dev/null > ${mark} || [ -e ${mark} ] || exit 1
+${fallbackScript(failed, previous, stampFile)}`;
+}
+function fallbackContext(ctx, fallback) {
+  return {
+    ...ctx,
+    release: fallback.release,
+    releaseDir: `${ctx.layout.releasesDir}/${fallback.release}`,
+    sha: fallback.sha
+  };
+}
+function switchBackScript(ctx, fallback, reason, by) {
+  const here = relativeToTarget(ctx.layout);
+  return sh`${switchCurrentScript(here, fallback.release, ctx.lockToken)} || exit 1
+${releasesLogScript(here, {
+    time: (/* @__PURE__ */ new Date()).toISOString(),
+    event: "rollback",
+    from: ctx.release,
+    release: fallback.release,
+    sha: fallback.sha,
+    reason,
+    run: ctx.run,
+    by
+  })}
+printf '%s -> releases/%s (rollback)\n' ${ctx.layout.current} ${fallback.release}`;
 }
 
 // src/phases/verify.ts
@@ -52593,51 +52647,6 @@ async function decide(ctx, as) {
 }
 
 // src/phases/rollback.ts
-function fallbackScript(failed, previous, stampFile) {
-  return sh`verified() { [ -n "$1" ] && [ "$1" != ${failed} ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/"${UNVERIFIED_MARK} ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
-if verified ${previous ?? ""}; then candidate=${previous ?? ""}; how=live; else
-  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf '%s\n' "$name"; break; fi; done)
-  how=verified
-fi
-if [ -n "$candidate" ]; then
-  printf 'candidate %s %s\n' "$candidate" "$how"
-  printf 'sha %s\n' "$(head -c 200 < "releases/$candidate/"${stampFile} 2>/dev/null)"
-fi`;
-}
-function parseFallback(stdout) {
-  const [, release, how] = /^candidate (\S+) (live|verified)$/m.exec(stdout) ?? [];
-  const sha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim();
-  return release && sha ? { release, sha, how } : void 0;
-}
-function markBadScript(layout, failed, reason, previous, stampFile) {
-  const mark = `releases/${failed}/BAD_RELEASE`;
-  return sh`cd -- ${layout.target} || exit 1
-printf '%s\n' ${reason} 2>/dev/null > ${mark} || [ -e ${mark} ] || exit 1
-${fallbackScript(failed, previous, stampFile)}`;
-}
-function fallbackContext(ctx, fallback) {
-  return {
-    ...ctx,
-    release: fallback.release,
-    releaseDir: `${ctx.layout.releasesDir}/${fallback.release}`,
-    sha: fallback.sha
-  };
-}
-function switchBackScript(ctx, fallback, reason, by) {
-  const here = relativeToTarget(ctx.layout);
-  return sh`${switchCurrentScript(here, fallback.release, ctx.lockToken)} || exit 1
-${releasesLogScript(here, {
-    time: (/* @__PURE__ */ new Date()).toISOString(),
-    event: "rollback",
-    from: ctx.release,
-    release: fallback.release,
-    sha: fallback.sha,
-    reason,
-    run: ctx.run,
-    by
-  })}
-printf '%s -> releases/%s (rollback)\n' ${ctx.layout.current} ${fallback.release}`;
-}
 async function step(name, body) {
   try {
     return await body();
@@ -56928,17 +56937,6 @@ function describePlan(settings, host, sha, now) {
   );
 }
 
-// src/unverified.ts
-var pending = [];
-function trackUnverified(where, entry) {
-  const index = pending.findIndex(
-    (other) => other.host === where.host && other.port === where.port && other.target === where.target
-  );
-  if (index >= 0) pending.splice(index, 1);
-  if (entry) pending.push(entry);
-  savePostState("unverified", pending);
-}
-
 // src/deploy.ts
 async function releaseLock(address, settings, session, lock) {
   const release = (on) => on.remote.run(releaseLockScript(lock), {
@@ -56956,7 +56954,7 @@ async function releaseLock(address, settings, session, lock) {
       fresh.close();
     }
   }
-  trackLock(lock, false);
+  dropForPostStep("locks", lock);
   info(releaseOutcome(lock, stdout));
 }
 async function ship(address, settings, session, sha, report) {
@@ -56973,7 +56971,7 @@ async function ship(address, settings, session, sha, report) {
   };
   const budget = phaseBudgets(settings);
   const phase = (name, timeoutSeconds, body) => runPhase(label, name, timeoutSeconds, report.phases, body);
-  trackLock(lock, true);
+  keepForPostStep("locks", lock);
   let heartbeat;
   let created;
   try {
@@ -56995,7 +56993,7 @@ async function ship(address, settings, session, sha, report) {
     });
     created = ctx;
     lock.release = ctx.release;
-    trackLock(lock, true);
+    keepForPostStep("locks", lock);
     await phase("upload", budget.upload, () => upload(ctx));
     let armed = false;
     await phase("prepare", budget.prepare, async () => {
@@ -57004,7 +57002,7 @@ async function ship(address, settings, session, sha, report) {
     });
     if (!settings.allowDowngrade) report.previousVersion = await runningVersion(ctx);
     const where = { host: address.host, port: address.port, target: layout.target };
-    const unverified = (release, releaseSha, fallback2) => trackUnverified(where, {
+    const unverified = (release, releaseSha, fallback2) => keepForPostStep("unverified", {
       ...where,
       username: address.username,
       startLog: session.startLog,
@@ -57040,7 +57038,7 @@ async function ship(address, settings, session, sha, report) {
         throw error2;
       }
       if (fallback) unverified(fallback.release, fallback.sha);
-      else trackUnverified(where, void 0);
+      else dropForPostStep("unverified", where);
       const outcome = await phase("rollback", budget.rollback, async () => {
         await reconnect(session, settings, "rollback");
         return rollback(ctx, error2.detail);
@@ -57051,7 +57049,7 @@ async function ship(address, settings, session, sha, report) {
       throw new PhaseError(label, error2.phase, `${error2.detail}
 ${outcome}`);
     } finally {
-      trackUnverified(where, void 0);
+      dropForPostStep("unverified", where);
     }
     report.result = "success";
     if (prunes(settings)) {
@@ -57204,7 +57202,7 @@ var GitHubDeployment = class _GitHubDeployment {
       return void 0;
     }
     const deployment = new _GitHubDeployment(octokit, run2.repository, id, settings);
-    savePostState("deployment", id);
+    saveDeployment(id);
     info(`GitHub deployment ${id} to ${environment} created for ${sha}`);
     await deployment.status("in_progress", "Deploying");
     return deployment;

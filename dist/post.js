@@ -8288,8 +8288,8 @@ var require_pool_base = __commonJS({
       }
       get [kRunning]() {
         let ret = 0;
-        for (const { [kRunning]: running2 } of this[kClients]) {
-          ret += running2;
+        for (const { [kRunning]: running } of this[kClients]) {
+          ret += running;
         }
         return ret;
       }
@@ -51740,8 +51740,31 @@ function getOctokit(token, options, ...additionalPlugins) {
 }
 
 // src/post-state.ts
+var IDENTITY = {
+  unverified: (entry) => [entry.host, entry.port, entry.target].join(" "),
+  restarts: (entry) => [entry.host, entry.outFile].join(" "),
+  locks: (entry) => [entry.host, entry.token].join(" ")
+};
+var saved = { unverified: [], restarts: [], locks: [] };
 function savePostState(key, value) {
   saveState(key, key === "deployment" ? String(value) : JSON.stringify(value));
+}
+function replaceEntry(key, which2, entry) {
+  const identity = IDENTITY[key];
+  const list = saved[key];
+  const index = list.findIndex((other) => identity(other) === identity(which2));
+  if (index >= 0) list.splice(index, 1);
+  if (entry) list.push(entry);
+  savePostState(key, saved[key]);
+}
+function keepForPostStep(key, entry) {
+  replaceEntry(key, entry, entry);
+}
+function dropForPostStep(key, which2) {
+  replaceEntry(key, which2);
+}
+function saveDeployment(id) {
+  savePostState("deployment", id);
 }
 var REQUIRED = {
   unverified: {
@@ -51860,7 +51883,7 @@ var GitHubDeployment = class _GitHubDeployment {
       return void 0;
     }
     const deployment = new _GitHubDeployment(octokit, run2.repository, id, settings);
-    savePostState("deployment", id);
+    saveDeployment(id);
     info(`GitHub deployment ${id} to ${environment} created for ${sha}`);
     await deployment.status("in_progress", "Deploying");
     return deployment;
@@ -54412,15 +54435,6 @@ function startedService(output) {
 }
 
 // src/phases/restart.ts
-var running = [];
-function trackRestart(entry, active) {
-  const index = running.findIndex(
-    (other) => other.outFile === entry.outFile && other.host === entry.host
-  );
-  if (active && index < 0) running.push(entry);
-  if (!active && index >= 0) running.splice(index, 1);
-  savePostState("restarts", running);
-}
 var HostStepDied = class extends PhaseError {
 };
 function hostNowScript(layout, ports) {
@@ -54490,12 +54504,12 @@ async function restartService(ctx, switchTo, timings, afterStart) {
     outFile: entry.outFile,
     timeoutSeconds: phaseBudgets(settings).restart,
     timings,
-    onStarted: () => trackRestart(entry, true),
+    onStarted: () => keepForPostStep("restarts", entry),
     reattach: async () => {
       await reconnect(session, settings, "stop");
       return session.remote;
     }
-  }).finally(() => trackRestart(entry, false));
+  }).finally(() => dropForPostStep("restarts", entry));
   const output = (phase) => result.outputs.get(phase);
   if (result.died) {
     throw new HostStepDied(label, result.lastPhase, await diedFailure(ctx, result, result.died));
@@ -54509,6 +54523,53 @@ async function restartService(ctx, switchTo, timings, afterStart) {
     stopped: stoppedService(output("stop"), sentAt),
     started: startedService(output("start"))
   };
+}
+
+// src/phases/fallback.ts
+function fallbackScript(failed, previous, stampFile) {
+  return sh`verified() { [ -n "$1" ] && [ "$1" != ${failed} ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/"${UNVERIFIED_MARK} ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
+if verified ${previous ?? ""}; then candidate=${previous ?? ""}; how=live; else
+  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf '%s\n' "$name"; break; fi; done)
+  how=verified
+fi
+if [ -n "$candidate" ]; then
+  printf 'candidate %s %s\n' "$candidate" "$how"
+  printf 'sha %s\n' "$(head -c 200 < "releases/$candidate/"${stampFile} 2>/dev/null)"
+fi`;
+}
+function parseFallback(stdout) {
+  const [, release, how] = /^candidate (\S+) (live|verified)$/m.exec(stdout) ?? [];
+  const sha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim();
+  return release && sha ? { release, sha, how } : void 0;
+}
+function markBadScript(layout, failed, reason, previous, stampFile) {
+  const mark = `releases/${failed}/BAD_RELEASE`;
+  return sh`cd -- ${layout.target} || exit 1
+printf '%s\n' ${reason} 2>/dev/null > ${mark} || [ -e ${mark} ] || exit 1
+${fallbackScript(failed, previous, stampFile)}`;
+}
+function fallbackContext(ctx, fallback) {
+  return {
+    ...ctx,
+    release: fallback.release,
+    releaseDir: `${ctx.layout.releasesDir}/${fallback.release}`,
+    sha: fallback.sha
+  };
+}
+function switchBackScript(ctx, fallback, reason, by) {
+  const here = relativeToTarget(ctx.layout);
+  return sh`${switchCurrentScript(here, fallback.release, ctx.lockToken)} || exit 1
+${releasesLogScript(here, {
+    time: (/* @__PURE__ */ new Date()).toISOString(),
+    event: "rollback",
+    from: ctx.release,
+    release: fallback.release,
+    sha: fallback.sha,
+    reason,
+    run: ctx.run,
+    by
+  })}
+printf '%s -> releases/%s (rollback)\n' ${ctx.layout.current} ${fallback.release}`;
 }
 
 // src/phases/verify.ts
@@ -54989,51 +55050,6 @@ async function hostUndo(remote, layout, token, release) {
 }
 
 // src/phases/rollback.ts
-function fallbackScript(failed, previous, stampFile) {
-  return sh`verified() { [ -n "$1" ] && [ "$1" != ${failed} ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/"${UNVERIFIED_MARK} ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
-if verified ${previous ?? ""}; then candidate=${previous ?? ""}; how=live; else
-  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf '%s\n' "$name"; break; fi; done)
-  how=verified
-fi
-if [ -n "$candidate" ]; then
-  printf 'candidate %s %s\n' "$candidate" "$how"
-  printf 'sha %s\n' "$(head -c 200 < "releases/$candidate/"${stampFile} 2>/dev/null)"
-fi`;
-}
-function parseFallback(stdout) {
-  const [, release, how] = /^candidate (\S+) (live|verified)$/m.exec(stdout) ?? [];
-  const sha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim();
-  return release && sha ? { release, sha, how } : void 0;
-}
-function markBadScript(layout, failed, reason, previous, stampFile) {
-  const mark = `releases/${failed}/BAD_RELEASE`;
-  return sh`cd -- ${layout.target} || exit 1
-printf '%s\n' ${reason} 2>/dev/null > ${mark} || [ -e ${mark} ] || exit 1
-${fallbackScript(failed, previous, stampFile)}`;
-}
-function fallbackContext(ctx, fallback) {
-  return {
-    ...ctx,
-    release: fallback.release,
-    releaseDir: `${ctx.layout.releasesDir}/${fallback.release}`,
-    sha: fallback.sha
-  };
-}
-function switchBackScript(ctx, fallback, reason, by) {
-  const here = relativeToTarget(ctx.layout);
-  return sh`${switchCurrentScript(here, fallback.release, ctx.lockToken)} || exit 1
-${releasesLogScript(here, {
-    time: (/* @__PURE__ */ new Date()).toISOString(),
-    event: "rollback",
-    from: ctx.release,
-    release: fallback.release,
-    sha: fallback.sha,
-    reason,
-    run: ctx.run,
-    by
-  })}
-printf '%s -> releases/%s (rollback)\n' ${ctx.layout.current} ${fallback.release}`;
-}
 async function step(name, body) {
   try {
     return await body();

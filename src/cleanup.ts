@@ -11,8 +11,7 @@ import {
 } from './host-step.js'
 import { remoteLayout, type RemoteLayout } from './layout.js'
 import { connect, reconnect, type HostSession } from './phases/connect.js'
-import { releaseLockScript, releaseOutcome, startHeartbeat, type HeldLock } from './phases/lock.js'
-import type { RunningRestart } from './phases/restart.js'
+import { releaseLockScript, releaseOutcome, startHeartbeat } from './phases/lock.js'
 import { discardReleaseScript, prune, prunes, warnPruneFailed } from './phases/prune.js'
 import { sh } from './shell.js'
 import { rollback } from './phases/rollback.js'
@@ -21,8 +20,12 @@ import { stoppedService } from './phases/stop.js'
 import { verifyService } from './phases/verify.js'
 import { decide, hostUndo, UndoneByHost } from './phases/watchdog.js'
 import { getSettings, type Settings } from './settings.js'
-import { loadPostState } from './post-state.js'
-import type { UnverifiedSwitch } from './unverified.js'
+import {
+  loadPostState,
+  type HeldLock,
+  type RunningRestart,
+  type UnverifiedSwitch
+} from './post-state.js'
 
 /** Waits for the restart step in `outFile` to end on the host and shows what it printed. */
 async function awaitRestart(

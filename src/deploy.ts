@@ -10,9 +10,7 @@ import {
   lockOwner,
   releaseLockScript,
   releaseOutcome,
-  startHeartbeat,
-  trackLock,
-  type HeldLock
+  startHeartbeat
 } from './phases/lock.js'
 import { prepare } from './phases/prepare.js'
 import { discardRelease, prune, prunes, warnPruneFailed } from './phases/prune.js'
@@ -27,7 +25,12 @@ import { runContext } from './run-context.js'
 import { describePlan } from './plan.js'
 import type { DeployReport, HostReport } from './report.js'
 import type { Settings } from './settings.js'
-import { trackUnverified, type UnverifiedSwitch } from './unverified.js'
+import {
+  dropForPostStep,
+  keepForPostStep,
+  type HeldLock,
+  type UnverifiedSwitch
+} from './post-state.js'
 
 /** Releases the lock; reconnects first if the connection it was taken on is gone. */
 async function releaseLock(
@@ -54,7 +57,7 @@ async function releaseLock(
       fresh.close()
     }
   }
-  trackLock(lock, false)
+  dropForPostStep('locks', lock)
   core.info(releaseOutcome(lock, stdout))
 }
 
@@ -86,7 +89,7 @@ async function ship(
 
   // Recorded before taking it: the release only removes a lock holding this token, and a run
   // cancelled right after mkdir must still leave the post step something to release.
-  trackLock(lock, true)
+  keepForPostStep('locks', lock)
   let heartbeat: { stop(): void } | undefined
   let created: DeployContext | undefined
   try {
@@ -108,7 +111,7 @@ async function ship(
     created = ctx
     // Named now: a run cancelled before its switch leaves it for the post step to remove.
     lock.release = ctx.release
-    trackLock(lock, true)
+    keepForPostStep('locks', lock)
     await phase('upload', budget.upload, () => upload(ctx))
     // Armed first, before a prepare-command can fill the disk: it only writes into the lock.
     let armed = false
@@ -124,7 +127,7 @@ async function ship(
       releaseSha: string,
       fallback?: UnverifiedSwitch['fallback']
     ) =>
-      trackUnverified(where, {
+      keepForPostStep('unverified', {
         ...where,
         username: address.username,
         startLog: session.startLog,
@@ -170,7 +173,7 @@ async function ship(
         throw error
       }
       if (fallback) unverified(fallback.release, fallback.sha)
-      else trackUnverified(where, undefined)
+      else dropForPostStep('unverified', where)
       const outcome = await phase('rollback', budget.rollback, async () => {
         await reconnect(session, settings, 'rollback')
         return rollback(ctx, error.detail)
@@ -181,7 +184,7 @@ async function ship(
       report.rollbackOutcome = outcome
       throw new PhaseError(label, error.phase, `${error.detail}\n${outcome}`)
     } finally {
-      trackUnverified(where, undefined)
+      dropForPostStep('unverified', where)
     }
     report.result = 'success'
     // Verify passed: the deploy succeeded, and what is left can only warn.

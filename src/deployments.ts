@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import { errorText } from './phase.js'
 import { getOctokit } from '@actions/github'
-import { savePostState } from './post-state.js'
+import { saveDeployment } from './post-state.js'
 import { runContext } from './run-context.js'
 import type { Settings } from './settings.js'
 
@@ -68,7 +68,7 @@ export class GitHubDeployment {
       return undefined
     }
     const deployment = new GitHubDeployment(octokit, run.repository, id, settings)
-    savePostState('deployment', id)
+    saveDeployment(id)
     core.info(`GitHub deployment ${id} to ${environment} created for ${sha}`)
     await deployment.status('in_progress', 'Deploying')
     return deployment

@@ -1,7 +1,47 @@
 import * as core from '@actions/core'
-import type { HeldLock } from './phases/lock.js'
-import type { RunningRestart } from './phases/restart.js'
-import type { UnverifiedSwitch } from './unverified.js'
+
+/**
+ * A host where this run switched to a release (or began rolling back to one) that has not yet been
+ * verified: if the main step is cancelled or killed before the answer, the post step verifies it
+ * and, if that fails, rolls back to `fallback`.
+ */
+export interface UnverifiedSwitch {
+  host: string
+  port: number
+  username: string
+  /** The target with `~/` resolved, and the start log, as the main step used them. */
+  target: string
+  startLog?: string
+  /** The release switched to (or being rolled back to) and the commit it must report. */
+  release: string
+  sha: string
+  /** The release live before this deploy, to roll back to; none while a rollback runs. */
+  fallback?: { release: string; sha: string }
+  /** The lock token of the run, which the post step's rollback uses too. */
+  token: string
+  run: string
+}
+
+/** A restart step under way on a host: the post step reads how it ended. */
+export interface RunningRestart {
+  host: string
+  port: number
+  username: string
+  outFile: string
+}
+
+/** A deploy lock this run holds (or is taking): the post step releases it. */
+export interface HeldLock {
+  host: string
+  port: number
+  username: string
+  lockDir: string
+  token: string
+  /** The restart step's output: the lock is released only once no step is writing it. */
+  restartLog: string
+  /** The run's new release, once named: removed with the lock unless it is live. */
+  release?: string
+}
 
 /**
  * What the main step leaves the post step, which finishes a cancelled or killed run: saved with
@@ -19,10 +59,49 @@ export interface PostState {
 }
 
 type ListKey = Exclude<keyof PostState, 'deployment'>
+type Entry<K extends ListKey> = PostState[K][number]
+
+/** What names one entry of each list: a later entry with the same identity replaces it. */
+const IDENTITY = {
+  unverified: (entry: Pick<UnverifiedSwitch, 'host' | 'port' | 'target'>) =>
+    [entry.host, entry.port, entry.target].join(' '),
+  restarts: (entry: Pick<RunningRestart, 'host' | 'outFile'>) =>
+    [entry.host, entry.outFile].join(' '),
+  locks: (entry: Pick<HeldLock, 'host' | 'token'>) => [entry.host, entry.token].join(' ')
+}
+type Identity<K extends ListKey> = Parameters<(typeof IDENTITY)[K]>[0]
+
+/** The lists as this step last saved them. */
+const saved: PostState = { unverified: [], restarts: [], locks: [] }
 
 /** Saves one part of the post step's state (the whole list each time: saveState overwrites). */
-export function savePostState<K extends keyof PostState>(key: K, value: PostState[K]): void {
+function savePostState<K extends keyof PostState>(key: K, value: PostState[K]): void {
   core.saveState(key, key === 'deployment' ? String(value) : JSON.stringify(value))
+}
+
+/** Drops the saved entry `which` identifies from the list `key`, and keeps `entry` in its place. */
+function replaceEntry<K extends ListKey>(key: K, which: Identity<K>, entry?: Entry<K>): void {
+  const identity = IDENTITY[key] as (entry: Identity<K>) => string
+  const list = saved[key] as Identity<K>[]
+  const index = list.findIndex(other => identity(other) === identity(which))
+  if (index >= 0) list.splice(index, 1)
+  if (entry) list.push(entry)
+  savePostState(key, saved[key])
+}
+
+/** Saves `entry` for the post step, in place of an earlier one for the same lock, restart or switch. */
+export function keepForPostStep<K extends ListKey>(key: K, entry: Entry<K>): void {
+  replaceEntry(key, entry, entry)
+}
+
+/** Forgets the entry `which` names: the main step finished it. */
+export function dropForPostStep<K extends ListKey>(key: K, which: Identity<K>): void {
+  replaceEntry(key, which)
+}
+
+/** Saves the GitHub deployment this run created. */
+export function saveDeployment(id: number): void {
+  savePostState('deployment', id)
 }
 
 /** The fields each saved entry must have, with their types: anything else is not ours. */

@@ -20,7 +20,7 @@ import {
 import { importCheckScript, linkSharedScript, stampScript } from '../../src/phases/prepare.js'
 import { pruneScript, pruneVenvsScript } from '../../src/phases/prune.js'
 import { venvScript } from '../../src/phases/venv.js'
-import { markBadScript } from '../../src/phases/rollback.js'
+import { markBadScript } from '../../src/phases/fallback.js'
 import { detachedStartBody, foregroundStartBody } from '../../src/phases/start.js'
 import { stopBody, waitForExitBody } from '../../src/phases/stop.js'
 import { SERVICE_FUNCTIONS } from '../../src/phases/processes.js'

@@ -12,7 +12,7 @@ import {
 import type { Remote } from '../remote.js'
 import { STEP_WAIT_SECONDS, waitForStepScript } from '../host-step.js'
 import { journalFunction } from '../journal.js'
-import { savePostState } from '../post-state.js'
+import type { HeldLock } from '../post-state.js'
 import { discardReleaseScript } from './prune.js'
 import { sh, type ShellCode } from '../shell.js'
 import { EXIT, STEP_FUNCTIONS, STEP_KEY } from '../protocol.js'
@@ -261,27 +261,4 @@ export async function acquireLock(
     )
   }
   core.info(`Holding ${layout.lockDir}`)
-}
-
-/** A lock this run holds, as saved for the post step (which releases it if the job was cancelled). */
-export interface HeldLock {
-  host: string
-  port: number
-  username: string
-  lockDir: string
-  token: string
-  /** The restart step's output: the lock is released only once no step is writing it. */
-  restartLog: string
-  /** The run's new release, once named: removed with the lock unless it is live. */
-  release?: string
-}
-
-const held: HeldLock[] = []
-
-/** Keeps the `locks` state current, so the post step knows what a cancelled run left behind. */
-export function trackLock(lock: HeldLock, holding: boolean): void {
-  const index = held.findIndex(entry => entry.token === lock.token && entry.host === lock.host)
-  if (holding && index < 0) held.push(lock)
-  if (!holding && index >= 0) held.splice(index, 1)
-  savePostState('locks', held)
 }

@@ -4,7 +4,7 @@ import { phaseBudgets } from '../budgets.js'
 import { runHostStep, type HostStepPhase, type HostStepResult } from '../host-step.js'
 import type { RemoteLayout } from '../layout.js'
 import { errorText, PhaseError, type PhaseName, type PhaseTiming } from '../phase.js'
-import { savePostState } from '../post-state.js'
+import { dropForPostStep, keepForPostStep, type RunningRestart } from '../post-state.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
 import { reconnect } from './connect.js'
 import { lockFenceScript } from './lock.js'
@@ -20,26 +20,6 @@ import {
   type StoppedService
 } from './stop.js'
 import { EXIT, STEP_KEY } from '../protocol.js'
-
-/** A restart under way on a host, as saved for the post step. */
-export interface RunningRestart {
-  host: string
-  port: number
-  username: string
-  outFile: string
-}
-
-const running: RunningRestart[] = []
-
-/** Keeps the `restarts` state current, so the post step can read what an interrupted run left. */
-function trackRestart(entry: RunningRestart, active: boolean): void {
-  const index = running.findIndex(
-    other => other.outFile === entry.outFile && other.host === entry.host
-  )
-  if (active && index < 0) running.push(entry)
-  if (!active && index >= 0) running.splice(index, 1)
-  savePostState('restarts', running)
-}
 
 /**
  * The restart's host step was killed before it finished (a stop-command that matches the action's
@@ -170,12 +150,12 @@ export async function restartService(
     outFile: entry.outFile,
     timeoutSeconds: phaseBudgets(settings).restart,
     timings,
-    onStarted: () => trackRestart(entry, true),
+    onStarted: () => keepForPostStep('restarts', entry),
     reattach: async () => {
       await reconnect(session, settings, 'stop')
       return session.remote
     }
-  }).finally(() => trackRestart(entry, false))
+  }).finally(() => dropForPostStep('restarts', entry))
   const output = (phase: PhaseName) => result.outputs.get(phase)
   if (result.died) {
     throw new HostStepDied(label, result.lastPhase, await diedFailure(ctx, result, result.died))

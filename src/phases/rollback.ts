@@ -1,103 +1,11 @@
 import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
-import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../layout.js'
-import { sh, type ShellCode } from '../shell.js'
 import { errorText, PhaseError } from '../phase.js'
 import { checkImport } from './prepare.js'
 import { restartService } from './restart.js'
-import { releasesLogScript, switchCurrentScript } from './switch.js'
+import { fallbackContext, markBadScript, parseFallback, switchBackScript } from './fallback.js'
 import { verifyService } from './verify.js'
 import { decide, UndoneByHost } from './watchdog.js'
-
-/**
- * Chooses what to return to when `failed` cannot stay: only a release that passed verify (no
- * UNVERIFIED or BAD_RELEASE mark), `previous` (live before this deploy) if it did, else the newest
- * one that did (a run that died after its switch leaves its release live and unverified). Runs
- * from the target; prints `candidate NAME live|verified` and its stamp (`sha SHA`).
- */
-export function fallbackScript(
-  failed: string,
-  previous: string | undefined,
-  stampFile: string
-): ShellCode {
-  // Files are read through redirections: a path in a command line is what `pkill -f PATH` matches.
-  return sh`verified() { [ -n "$1" ] && [ "$1" != ${failed} ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/"${UNVERIFIED_MARK} ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
-if verified ${previous ?? ''}; then candidate=${previous ?? ''}; how=live; else
-  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf '%s\n' "$name"; break; fi; done)
-  how=verified
-fi
-if [ -n "$candidate" ]; then
-  printf 'candidate %s %s\n' "$candidate" "$how"
-  printf 'sha %s\n' "$(head -c 200 < "releases/$candidate/"${stampFile} 2>/dev/null)"
-fi`
-}
-
-/** A release to return to, as fallbackScript found it. */
-export interface Fallback {
-  release: string
-  sha: string
-  /** `live`: the release live before this deploy; `verified`: the newest verified one. */
-  how: 'live' | 'verified'
-}
-
-/** fallbackScript's answer; undefined when it found none (or one without its stamp). */
-export function parseFallback(stdout: string): Fallback | undefined {
-  const [, release, how] = /^candidate (\S+) (live|verified)$/m.exec(stdout) ?? []
-  const sha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim()
-  return release && sha ? { release, sha, how: how as Fallback['how'] } : undefined
-}
-
-/**
- * Marks `failed` as BAD_RELEASE (with the reason), then runs fallbackScript. A full disk may leave
- * the mark without its reason, never without the mark.
- */
-export function markBadScript(
-  layout: RemoteLayout,
-  failed: string,
-  reason: string,
-  previous: string | undefined,
-  stampFile: string
-): ShellCode {
-  const mark = `releases/${failed}/BAD_RELEASE`
-  return sh`cd -- ${layout.target} || exit 1
-printf '%s\n' ${reason} 2>/dev/null > ${mark} || [ -e ${mark} ] || exit 1
-${fallbackScript(failed, previous, stampFile)}`
-}
-
-/** The context of the release `ctx` returns to: its directory, its commit. */
-export function fallbackContext(ctx: DeployContext, fallback: Fallback): DeployContext {
-  return {
-    ...ctx,
-    release: fallback.release,
-    releaseDir: `${ctx.layout.releasesDir}/${fallback.release}`,
-    sha: fallback.sha
-  }
-}
-
-/**
- * The switch of a rollback, a restart-step body (which runs from the target): `current` back to
- * the fallback, and a `rollback` line in releases.log naming who did it.
- */
-export function switchBackScript(
-  ctx: DeployContext,
-  fallback: Fallback,
-  reason: string,
-  by: string
-): ShellCode {
-  const here = relativeToTarget(ctx.layout)
-  return sh`${switchCurrentScript(here, fallback.release, ctx.lockToken)} || exit 1
-${releasesLogScript(here, {
-  time: new Date().toISOString(),
-  event: 'rollback',
-  from: ctx.release,
-  release: fallback.release,
-  sha: fallback.sha,
-  reason,
-  run: ctx.run,
-  by
-})}
-printf '%s -> releases/%s (rollback)\n' ${ctx.layout.current} ${fallback.release}`
-}
 
 /** Runs one part of the rollback, naming it (or the host-step phase that failed) in any error. */
 async function step<T>(name: string, body: () => Promise<T>): Promise<T> {

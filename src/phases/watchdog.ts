@@ -23,7 +23,7 @@ import {
   parseFallback,
   switchBackScript,
   type Fallback
-} from './rollback.js'
+} from './fallback.js'
 import { STEP_FUNCTIONS } from '../protocol.js'
 
 /**
