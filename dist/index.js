@@ -49076,40 +49076,6 @@ function parseHostAddress(entry, defaults2) {
   return { host, port, username };
 }
 
-// src/host-output.ts
-import { AsyncLocalStorage } from "node:async_hooks";
-var buffers = new AsyncLocalStorage();
-var writeThrough;
-function interceptStdout() {
-  if (writeThrough) return writeThrough;
-  const original = process.stdout.write.bind(process.stdout);
-  writeThrough = original;
-  process.stdout.write = ((chunk, ...rest) => {
-    const buffer = buffers.getStore();
-    const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
-    if (!buffer || text.startsWith("::add-mask::"))
-      return original(chunk, ...rest);
-    buffer.push(text);
-    const callback = rest.find((argument) => typeof argument === "function");
-    callback?.();
-    return true;
-  });
-  return original;
-}
-async function withHostOutput(label, separate, work) {
-  if (!separate) return work();
-  const write = interceptStdout();
-  const lines = [];
-  try {
-    return await buffers.run(lines, work);
-  } finally {
-    const text = lines.join("").replace(/^::group::(.*)$/gm, "\u2500\u2500 $1").replace(/^::endgroup::\n/gm, "");
-    write(`::group::${label}
-${text}${text.endsWith("\n") || !text ? "" : "\n"}::endgroup::
-`);
-  }
-}
-
 // node_modules/node-ssh/lib/esm/index.mjs
 var import_is_stream = __toESM(require_is_stream(), 1);
 var import_make_dir = __toESM(require_make_dir(), 1);
@@ -52647,6 +52613,10 @@ async function decide(ctx, as) {
 }
 
 // src/phases/rollback.ts
+var UNDOABLE = ["start", "verify"];
+function rollsBack(settings, failure2) {
+  return settings.strategy === "releases" && settings.rollbackOnFailure && (failure2.killed === true || UNDOABLE.includes(failure2.phase));
+}
 async function step(name, body) {
   try {
     return await body();
@@ -52705,6 +52675,90 @@ async function rollback(ctx, failure2) {
     return `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error2)}`;
   }
   return `Rolled back to ${previous}, ${which2}: it is verified serving ${previousSha}.`;
+}
+
+// src/host.ts
+function sshHost(session, settings) {
+  const layout = remoteLayout(session.target, session.startLog);
+  return {
+    address: session.address,
+    layout,
+    session,
+    lock: (owner) => acquireLock(session.remote, layout, owner, settings.lockTimeoutSeconds),
+    heartbeat: (token) => startHeartbeat(session, layout, token),
+    upload,
+    armWatchdog,
+    prepare,
+    runningVersion,
+    restart: (ctx, timings, watchdog) => restartService(
+      ctx,
+      switchBody(ctx, ctx.lockToken),
+      timings,
+      watchdog ? launchWatchdogScript(ctx) : void 0
+    ),
+    verify: (ctx, restart, previousVersion) => verifyService(ctx, ctx.sha, restart, previousVersion),
+    confirm: (ctx) => decide(ctx, "confirmed"),
+    rollback: async (ctx, failure2) => {
+      await reconnect(session, settings, "rollback");
+      return rollback(ctx, failure2);
+    },
+    prune,
+    discard: async (ctx) => {
+      await reconnect(session, settings, "prune");
+      await discardRelease(ctx);
+    },
+    releaseLock: async (lock) => {
+      const release = (on) => on.remote.run(releaseLockScript(lock), {
+        phase: "lock",
+        timeoutSeconds: phaseBudgets(settings).lockRelease
+      }).then((result) => releaseOutcome(lock, result.stdout));
+      try {
+        return await release(session);
+      } catch {
+        const fresh = await connect(session.address, settings, "lock");
+        try {
+          return await release(fresh);
+        } finally {
+          fresh.close();
+        }
+      }
+    },
+    close: () => session.close()
+  };
+}
+
+// src/host-output.ts
+import { AsyncLocalStorage } from "node:async_hooks";
+var buffers = new AsyncLocalStorage();
+var writeThrough;
+function interceptStdout() {
+  if (writeThrough) return writeThrough;
+  const original = process.stdout.write.bind(process.stdout);
+  writeThrough = original;
+  process.stdout.write = ((chunk, ...rest) => {
+    const buffer = buffers.getStore();
+    const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+    if (!buffer || text.startsWith("::add-mask::"))
+      return original(chunk, ...rest);
+    buffer.push(text);
+    const callback = rest.find((argument) => typeof argument === "function");
+    callback?.();
+    return true;
+  });
+  return original;
+}
+async function withHostOutput(label, separate, work) {
+  if (!separate) return work();
+  const write = interceptStdout();
+  const lines = [];
+  try {
+    return await buffers.run(lines, work);
+  } finally {
+    const text = lines.join("").replace(/^::group::(.*)$/gm, "\u2500\u2500 $1").replace(/^::endgroup::\n/gm, "");
+    write(`::group::${label}
+${text}${text.endsWith("\n") || !text ? "" : "\n"}::endgroup::
+`);
+  }
 }
 
 // node_modules/@actions/github/lib/context.js
@@ -56938,28 +56992,9 @@ function describePlan(settings, host, sha, now) {
 }
 
 // src/deploy.ts
-async function releaseLock(address, settings, session, lock) {
-  const release = (on) => on.remote.run(releaseLockScript(lock), {
-    phase: "lock",
-    timeoutSeconds: phaseBudgets(settings).lockRelease
-  }).then((result) => result.stdout);
-  let stdout;
-  try {
-    stdout = await release(session);
-  } catch {
-    const fresh = await connect(address, settings, "lock");
-    try {
-      stdout = await release(fresh);
-    } finally {
-      fresh.close();
-    }
-  }
-  dropForPostStep("locks", lock);
-  info(releaseOutcome(lock, stdout));
-}
-async function ship(address, settings, session, sha, report) {
+async function ship(host, settings, sha, report) {
+  const { address, layout, session } = host;
   const label = hostLabel(address);
-  const layout = remoteLayout(session.target, session.startLog);
   const owner = lockOwner(sha, runContext().runUrl);
   const lock = {
     host: address.host,
@@ -56975,12 +57010,8 @@ async function ship(address, settings, session, sha, report) {
   let heartbeat;
   let created;
   try {
-    await phase(
-      "lock",
-      budget.lock,
-      () => acquireLock(session.remote, layout, owner, settings.lockTimeoutSeconds)
-    );
-    heartbeat = startHeartbeat(session, layout, owner.token);
+    await phase("lock", budget.lock, () => host.lock(owner));
+    heartbeat = host.heartbeat(owner.token);
     const ctx = newDeployContext({
       settings,
       sha,
@@ -56994,13 +57025,13 @@ async function ship(address, settings, session, sha, report) {
     created = ctx;
     lock.release = ctx.release;
     keepForPostStep("locks", lock);
-    await phase("upload", budget.upload, () => upload(ctx));
+    await phase("upload", budget.upload, () => host.upload(ctx));
     let armed = false;
     await phase("prepare", budget.prepare, async () => {
-      armed = await armWatchdog(ctx);
-      await prepare(ctx);
+      armed = await host.armWatchdog(ctx);
+      await host.prepare(ctx);
     });
-    if (!settings.allowDowngrade) report.previousVersion = await runningVersion(ctx);
+    if (!settings.allowDowngrade) report.previousVersion = await host.runningVersion(ctx);
     const where = { host: address.host, port: address.port, target: layout.target };
     const unverified = (release, releaseSha, fallback2) => keepForPostStep("unverified", {
       ...where,
@@ -57015,15 +57046,10 @@ async function ship(address, settings, session, sha, report) {
     const fallback = ctx.previousRelease && ctx.previousSha ? { release: ctx.previousRelease, sha: ctx.previousSha } : void 0;
     unverified(ctx.release, sha, fallback);
     try {
-      const restart = await restartService(
-        ctx,
-        switchBody(ctx, owner.token),
-        report.phases,
-        armed ? launchWatchdogScript(ctx) : void 0
-      );
+      const restart = await host.restart(ctx, report.phases, armed);
       const verified = await phase("verify", budget.verify, async () => {
-        const answer = await verifyService(ctx, sha, restart, report.previousVersion);
-        await decide(ctx, "confirmed");
+        const answer = await host.verify(ctx, restart, report.previousVersion);
+        await host.confirm(ctx);
         return answer;
       });
       report.reportedVersion = verified.version ?? verified.commit;
@@ -57033,16 +57059,17 @@ async function ship(address, settings, session, sha, report) {
         report.rolledBack = error2.undo.undone;
         throw error2;
       }
-      const afterSwitch = error2 instanceof PhaseError && (error2.phase === "start" || error2.phase === "verify" || error2 instanceof HostStepDied);
-      if (settings.strategy !== "releases" || !settings.rollbackOnFailure || !afterSwitch) {
+      const killed = error2 instanceof HostStepDied;
+      if (!(error2 instanceof PhaseError) || !rollsBack(settings, { phase: error2.phase, killed })) {
         throw error2;
       }
       if (fallback) unverified(fallback.release, fallback.sha);
       else dropForPostStep("unverified", where);
-      const outcome = await phase("rollback", budget.rollback, async () => {
-        await reconnect(session, settings, "rollback");
-        return rollback(ctx, error2.detail);
-      }).catch(
+      const outcome = await phase(
+        "rollback",
+        budget.rollback,
+        () => host.rollback(ctx, error2.detail)
+      ).catch(
         (rollbackError) => `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
       );
       report.rollbackOutcome = outcome;
@@ -57053,14 +57080,14 @@ ${outcome}`);
     }
     report.result = "success";
     if (prunes(settings)) {
-      await phase("prune", budget.prune, () => prune(ctx)).catch(
+      await phase("prune", budget.prune, () => host.prune(ctx)).catch(
         (error2) => warnPruneFailed(label, error2)
       );
     }
   } catch (error2) {
     const failed = created;
     if (failed && settings.strategy === "releases") {
-      await reconnect(session, settings, "prune").then(() => discardRelease(failed)).catch(
+      await host.discard(failed).catch(
         (discardError) => warning(
           `Could not remove the failed release ${failed.release} on ${label}: ${errorText(discardError)}`
         )
@@ -57069,29 +57096,33 @@ ${outcome}`);
     throw error2;
   } finally {
     heartbeat?.stop();
-    await releaseLock(address, settings, session, lock).catch(
+    await host.releaseLock(lock).then((outcome) => {
+      dropForPostStep("locks", lock);
+      info(outcome);
+    }).catch(
       (error2) => warning(
         `Could not release ${layout.lockDir} on ${label}: ${errorText(error2)}. The post step will retry.`
       )
     );
   }
 }
-async function deployHost(address, settings, sha, report) {
+var openSshHost = async (address, settings) => sshHost(await connect(address, settings), settings);
+async function deployHost(address, settings, sha, report, open2) {
   const label = hostLabel(address);
   report.sha = sha;
   if (!settings.dryRun) void scanUploadSource(settings);
-  const session = await runPhase(
+  const host = await runPhase(
     label,
     "connect",
     phaseBudgets(settings).connect,
     report.phases,
-    () => connect(address, settings)
+    () => open2(address, settings)
   );
   try {
-    if (!settings.dryRun) return await ship(address, settings, session, sha, report);
+    if (!settings.dryRun) return await ship(host, settings, sha, report);
     const plan = describePlan(
       settings,
-      { label, target: session.target, startLog: session.startLog },
+      { label, target: host.session.target, startLog: host.session.startLog },
       sha,
       /* @__PURE__ */ new Date()
     );
@@ -57102,12 +57133,12 @@ async function deployHost(address, settings, sha, report) {
     report.plan = plan;
     report.result = "dry-run";
   } finally {
-    session.close();
+    host.close();
   }
 }
-async function deployRecorded(address, settings, sha, host) {
+async function deployRecorded(address, settings, sha, host, open2) {
   try {
-    await deployHost(address, settings, sha, host);
+    await deployHost(address, settings, sha, host, open2);
     return true;
   } catch (error2) {
     host.result = "failed";
@@ -57119,7 +57150,7 @@ async function deployRecorded(address, settings, sha, host) {
     return false;
   }
 }
-async function deployAll(settings, sha, report) {
+async function deployAll(settings, sha, report, open2 = openSshHost) {
   const hosts = settings.hosts.map((address) => ({
     address,
     report: report.addHost(hostLabel(address))
@@ -57133,7 +57164,7 @@ async function deployAll(settings, sha, report) {
       const deployed = await withHostOutput(
         host.host,
         separateOutput,
-        () => deployRecorded(address, settings, sha, host)
+        () => deployRecorded(address, settings, sha, host, open2)
       );
       if (!deployed) failed = true;
     }

@@ -55050,6 +55050,10 @@ async function hostUndo(remote, layout, token, release) {
 }
 
 // src/phases/rollback.ts
+var UNDOABLE = ["start", "verify"];
+function rollsBack(settings, failure2) {
+  return settings.strategy === "releases" && settings.rollbackOnFailure && (failure2.killed === true || UNDOABLE.includes(failure2.phase));
+}
 async function step(name, body) {
   try {
     return await body();
@@ -55108,6 +55112,26 @@ async function rollback(ctx, failure2) {
     return `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error2)}`;
   }
   return `Rolled back to ${previous}, ${which2}: it is verified serving ${previousSha}.`;
+}
+
+// src/recovery.ts
+function recoveryFor(entry, seen) {
+  if ("undo" in seen) return { action: "report-undo", undo: seen.undo };
+  const { step: step2 } = seen;
+  if (step2.died) return { action: "leave", why: "killed", phase: step2.lastPhase("stop") };
+  if (step2.exit === void 0) return { action: "leave", why: "unfinished" };
+  if (step2.exit.code === 0 && step2.outputs.get("switch")?.data.release !== entry.release) {
+    return { action: "leave", why: "never-started" };
+  }
+  if (step2.exit.code === 0) return { action: "verify" };
+  const phase = step2.lastPhase("stop");
+  return phase === "start" ? { action: "failed-start" } : { action: "failed-before-start", phase };
+}
+function afterFailure(settings, entry, phase) {
+  if (!entry.fallback) return { rollBack: false, why: "there is no release to roll back to" };
+  if (!rollsBack(settings, { phase }))
+    return { rollBack: false, why: "rollback-on-failure is false" };
+  return { rollBack: true };
 }
 
 // src/settings.ts
@@ -55622,39 +55646,24 @@ async function settleSwitch(settings, entry, session, layout) {
   const label = hostLabel(session.address);
   const title = "Cancelled deploy";
   const undone = await hostUndo(session.remote, layout, entry.token, entry.release);
-  if (undone) {
-    warning(`The deploy to ${label} was cut off. ${undone.text}`, { title });
-    return undone.undone ? "rolled-back" : "failed";
-  }
-  const step2 = await awaitRestart(session, layout.restartLog, label);
-  if (step2.died) {
-    warning(
-      `The deploy to ${label} was cut off during the restart, and the host's step was killed before it finished (during ${step2.lastPhase("stop")}; ${layout.restartLog}). Check the service, then deploy again.`,
-      { title }
-    );
-    return "unknown";
-  }
-  if (step2.exit === void 0) {
-    warning(
-      `The deploy to ${label} was cut off during the restart, and the host's step has not finished after ${STEP_WAIT_SECONDS} s (${layout.restartLog}). Check the service, then deploy again.`,
-      { title }
-    );
-    return "unknown";
-  }
-  if (step2.exit.code === 0 && step2.outputs.get("switch")?.data.release !== entry.release) {
-    warning(
-      `The deploy to ${label} was cut off before its restart began on the host: ${entry.release} was never started, and the release that was live still serves (${layout.restartLog} is from an earlier restart). Deploy again.`,
-      { title }
-    );
-    return "unknown";
-  }
-  const failedPhase = step2.exit.code === 0 ? void 0 : step2.lastPhase("stop");
-  if (failedPhase && failedPhase !== "start") {
-    warning(
-      `The deploy to ${label} was cut off during the restart; on the host it failed in ${failedPhase}, before ${entry.release} was started: ${step2.log().slice(-5).join(" / ")}. Check the service, then deploy again.`,
-      { title }
-    );
-    return "failed";
+  const step2 = undone ? void 0 : await awaitRestart(session, layout.restartLog, label);
+  const recovery = recoveryFor(entry, step2 ? { step: step2 } : { undo: undone });
+  switch (recovery.action) {
+    case "report-undo":
+      warning(`The deploy to ${label} was cut off. ${recovery.undo.text}`, { title });
+      return recovery.undo.undone ? "rolled-back" : "failed";
+    case "leave":
+      warning(
+        recovery.why === "killed" ? `The deploy to ${label} was cut off during the restart, and the host's step was killed before it finished (during ${recovery.phase}; ${layout.restartLog}). Check the service, then deploy again.` : recovery.why === "unfinished" ? `The deploy to ${label} was cut off during the restart, and the host's step has not finished after ${STEP_WAIT_SECONDS} s (${layout.restartLog}). Check the service, then deploy again.` : `The deploy to ${label} was cut off before its restart began on the host: ${entry.release} was never started, and the release that was live still serves (${layout.restartLog} is from an earlier restart). Deploy again.`,
+        { title }
+      );
+      return "unknown";
+    case "failed-before-start":
+      warning(
+        `The deploy to ${label} was cut off during the restart; on the host it failed in ${recovery.phase}, before ${entry.release} was started: ${step2?.log().slice(-5).join(" / ")}. Check the service, then deploy again.`,
+        { title }
+      );
+      return "failed";
   }
   const ctx = {
     settings,
@@ -55672,15 +55681,16 @@ async function settleSwitch(settings, entry, session, layout) {
     lockToken: entry.token
   };
   let failure2;
-  if (failedPhase) failure2 = `start: ${step2.log().slice(-5).join(" / ")}`;
+  let failedIn = "start";
+  if (recovery.action === "failed-start") failure2 = `start: ${step2?.log().slice(-5).join(" / ")}`;
   else {
     info(
       `The main step ended before ${entry.release} on ${label} was verified; verifying it now`
     );
     try {
       const restart = {
-        stopped: stoppedService(step2.outputs.get("stop"), 0),
-        started: startedService(step2.outputs.get("start"))
+        stopped: stoppedService(step2?.outputs.get("stop"), 0),
+        started: startedService(step2?.outputs.get("start"))
       };
       const verified = await verifyService(ctx, entry.sha, restart);
       await decide(ctx, "confirmed");
@@ -55696,18 +55706,19 @@ async function settleSwitch(settings, entry, session, layout) {
         return error2.undo.undone ? "rolled-back" : "failed";
       }
       failure2 = `verify: ${errorText(error2)}`;
+      failedIn = "verify";
     }
   }
-  if (!entry.fallback || settings.strategy !== "releases" || !settings.rollbackOnFailure) {
-    const why = !entry.fallback ? "there is no release to roll back to" : "rollback-on-failure is false";
+  const next = afterFailure(settings, entry, failedIn);
+  if (!next.rollBack) {
     error(
-      `The deploy to ${label} was cut off, and ${entry.release} is live but failed its check; ${why}, so it was left as is.
+      `The deploy to ${label} was cut off, and ${entry.release} is live but failed its check; ${next.why}, so it was left as is.
 ${failure2}`,
       { title }
     );
     return "failed";
   }
-  info(`${entry.release} failed its check; rolling back to ${entry.fallback.release}`);
+  info(`${entry.release} failed its check; rolling back to ${entry.fallback?.release}`);
   const outcome = await rollback(ctx, failure2).catch(
     (error2) => `The rollback failed: ${errorText(error2)}`
   );

@@ -15,10 +15,11 @@ import { releaseLockScript, releaseOutcome, startHeartbeat } from './phases/lock
 import { discardReleaseScript, prune, prunes, warnPruneFailed } from './phases/prune.js'
 import { sh } from './shell.js'
 import { rollback } from './phases/rollback.js'
+import { afterFailure, recoveryFor } from './recovery.js'
 import { startedService } from './phases/start.js'
 import { stoppedService } from './phases/stop.js'
 import { verifyService } from './phases/verify.js'
-import { decide, hostUndo, UndoneByHost } from './phases/watchdog.js'
+import { decide, hostUndo, UndoneByHost, type HostUndo } from './phases/watchdog.js'
 import { getSettings, type Settings } from './settings.js'
 import {
   loadPostState,
@@ -124,40 +125,28 @@ async function settleSwitch(
   const title = 'Cancelled deploy'
   // The host's watchdog may have decided already (the post step came late): its journal says.
   const undone = await hostUndo(session.remote, layout, entry.token, entry.release)
-  if (undone) {
-    core.warning(`The deploy to ${label} was cut off. ${undone.text}`, { title })
-    return undone.undone ? 'rolled-back' : 'failed'
-  }
-  const step = await awaitRestart(session, layout.restartLog, label)
-  if (step.died) {
-    core.warning(
-      `The deploy to ${label} was cut off during the restart, and the host's step was killed before it finished (during ${step.lastPhase('stop')}; ${layout.restartLog}). Check the service, then deploy again.`,
-      { title }
-    )
-    return 'unknown'
-  }
-  if (step.exit === undefined) {
-    core.warning(
-      `The deploy to ${label} was cut off during the restart, and the host's step has not finished after ${STEP_WAIT_SECONDS} s (${layout.restartLog}). Check the service, then deploy again.`,
-      { title }
-    )
-    return 'unknown'
-  }
-  if (step.exit.code === 0 && step.outputs.get('switch')?.data.release !== entry.release) {
-    // The run was cut off after it recorded the switch but before the host step began.
-    core.warning(
-      `The deploy to ${label} was cut off before its restart began on the host: ${entry.release} was never started, and the release that was live still serves (${layout.restartLog} is from an earlier restart). Deploy again.`,
-      { title }
-    )
-    return 'unknown'
-  }
-  const failedPhase = step.exit.code === 0 ? undefined : step.lastPhase('stop')
-  if (failedPhase && failedPhase !== 'start') {
-    core.warning(
-      `The deploy to ${label} was cut off during the restart; on the host it failed in ${failedPhase}, before ${entry.release} was started: ${step.log().slice(-5).join(' / ')}. Check the service, then deploy again.`,
-      { title }
-    )
-    return 'failed'
+  const step = undone ? undefined : await awaitRestart(session, layout.restartLog, label)
+  const recovery = recoveryFor(entry, step ? { step } : { undo: undone as HostUndo })
+  switch (recovery.action) {
+    case 'report-undo':
+      core.warning(`The deploy to ${label} was cut off. ${recovery.undo.text}`, { title })
+      return recovery.undo.undone ? 'rolled-back' : 'failed'
+    case 'leave':
+      core.warning(
+        recovery.why === 'killed'
+          ? `The deploy to ${label} was cut off during the restart, and the host's step was killed before it finished (during ${recovery.phase}; ${layout.restartLog}). Check the service, then deploy again.`
+          : recovery.why === 'unfinished'
+            ? `The deploy to ${label} was cut off during the restart, and the host's step has not finished after ${STEP_WAIT_SECONDS} s (${layout.restartLog}). Check the service, then deploy again.`
+            : `The deploy to ${label} was cut off before its restart began on the host: ${entry.release} was never started, and the release that was live still serves (${layout.restartLog} is from an earlier restart). Deploy again.`,
+        { title }
+      )
+      return 'unknown'
+    case 'failed-before-start':
+      core.warning(
+        `The deploy to ${label} was cut off during the restart; on the host it failed in ${recovery.phase}, before ${entry.release} was started: ${step?.log().slice(-5).join(' / ')}. Check the service, then deploy again.`,
+        { title }
+      )
+      return 'failed'
   }
   const ctx: DeployContext = {
     settings,
@@ -176,15 +165,16 @@ async function settleSwitch(
     lockToken: entry.token
   }
   let failure: string
-  if (failedPhase) failure = `start: ${step.log().slice(-5).join(' / ')}`
+  let failedIn: 'start' | 'verify' = 'start'
+  if (recovery.action === 'failed-start') failure = `start: ${step?.log().slice(-5).join(' / ')}`
   else {
     core.info(
       `The main step ended before ${entry.release} on ${label} was verified; verifying it now`
     )
     try {
       const restart = {
-        stopped: stoppedService(step.outputs.get('stop'), 0),
-        started: startedService(step.outputs.get('start'))
+        stopped: stoppedService(step?.outputs.get('stop'), 0),
+        started: startedService(step?.outputs.get('start'))
       }
       const verified = await verifyService(ctx, entry.sha, restart)
       await decide(ctx, 'confirmed')
@@ -201,19 +191,18 @@ async function settleSwitch(
         return error.undo.undone ? 'rolled-back' : 'failed'
       }
       failure = `verify: ${errorText(error)}`
+      failedIn = 'verify'
     }
   }
-  if (!entry.fallback || settings.strategy !== 'releases' || !settings.rollbackOnFailure) {
-    const why = !entry.fallback
-      ? 'there is no release to roll back to'
-      : 'rollback-on-failure is false'
+  const next = afterFailure(settings, entry, failedIn)
+  if (!next.rollBack) {
     core.error(
-      `The deploy to ${label} was cut off, and ${entry.release} is live but failed its check; ${why}, so it was left as is.\n${failure}`,
+      `The deploy to ${label} was cut off, and ${entry.release} is live but failed its check; ${next.why}, so it was left as is.\n${failure}`,
       { title }
     )
     return 'failed'
   }
-  core.info(`${entry.release} failed its check; rolling back to ${entry.fallback.release}`)
+  core.info(`${entry.release} failed its check; rolling back to ${entry.fallback?.release}`)
   const outcome = await rollback(ctx, failure).catch(
     (error: unknown) => `The rollback failed: ${errorText(error)}`
   )

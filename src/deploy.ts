@@ -1,76 +1,37 @@
 import * as core from '@actions/core'
 import { phaseBudgets } from './budgets.js'
 import { newDeployContext, type DeployContext } from './context.js'
+import { sshHost, type DeployHost } from './host.js'
 import { hostLabel, type HostAddress } from './host-address.js'
 import { withHostOutput } from './host-output.js'
-import { remoteLayout } from './layout.js'
-import { connect, reconnect, type HostSession } from './phases/connect.js'
-import {
-  acquireLock,
-  lockOwner,
-  releaseLockScript,
-  releaseOutcome,
-  startHeartbeat
-} from './phases/lock.js'
-import { prepare } from './phases/prepare.js'
-import { discardRelease, prune, prunes, warnPruneFailed } from './phases/prune.js'
-import { rollback } from './phases/rollback.js'
-import { runningVersion, verifyService } from './phases/verify.js'
-import { HostStepDied, restartService } from './phases/restart.js'
-import { switchBody } from './phases/switch.js'
-import { scanUploadSource, upload } from './phases/upload.js'
-import { armWatchdog, decide, launchWatchdogScript, UndoneByHost } from './phases/watchdog.js'
+import { connect } from './phases/connect.js'
+import { lockOwner } from './phases/lock.js'
+import { prunes, warnPruneFailed } from './phases/prune.js'
+import { HostStepDied } from './phases/restart.js'
+import { rollsBack } from './phases/rollback.js'
+import { scanUploadSource } from './phases/upload.js'
+import { UndoneByHost } from './phases/watchdog.js'
 import { errorText, PhaseError, runPhase } from './phase.js'
 import { runContext } from './run-context.js'
 import { describePlan } from './plan.js'
-import type { DeployReport, HostReport } from './report.js'
-import type { Settings } from './settings.js'
 import {
   dropForPostStep,
   keepForPostStep,
   type HeldLock,
   type UnverifiedSwitch
 } from './post-state.js'
+import type { DeployReport, HostReport } from './report.js'
+import type { Settings } from './settings.js'
 
-/** Releases the lock; reconnects first if the connection it was taken on is gone. */
-async function releaseLock(
-  address: HostAddress,
+/** lock → upload → prepare → restart → verify → prune, with the lock released on every path. */
+export async function ship(
+  host: DeployHost,
   settings: Settings,
-  session: HostSession,
-  lock: HeldLock
-): Promise<void> {
-  const release = (on: HostSession) =>
-    on.remote
-      .run(releaseLockScript(lock), {
-        phase: 'lock',
-        timeoutSeconds: phaseBudgets(settings).lockRelease
-      })
-      .then(result => result.stdout)
-  let stdout: string
-  try {
-    stdout = await release(session)
-  } catch {
-    const fresh = await connect(address, settings, 'lock')
-    try {
-      stdout = await release(fresh)
-    } finally {
-      fresh.close()
-    }
-  }
-  dropForPostStep('locks', lock)
-  core.info(releaseOutcome(lock, stdout))
-}
-
-/** lock → upload → prepare → switch → prune, with the lock released on every path. */
-async function ship(
-  address: HostAddress,
-  settings: Settings,
-  session: HostSession,
   sha: string,
   report: HostReport
 ): Promise<void> {
+  const { address, layout, session } = host
   const label = hostLabel(address)
-  const layout = remoteLayout(session.target, session.startLog)
   const owner = lockOwner(sha, runContext().runUrl)
   const lock: HeldLock = {
     host: address.host,
@@ -93,11 +54,9 @@ async function ship(
   let heartbeat: { stop(): void } | undefined
   let created: DeployContext | undefined
   try {
-    await phase('lock', budget.lock, () =>
-      acquireLock(session.remote, layout, owner, settings.lockTimeoutSeconds)
-    )
+    await phase('lock', budget.lock, () => host.lock(owner))
     // While it beats, no other deploy takes the lock; once this runner dies or freezes, one may.
-    heartbeat = startHeartbeat(session, layout, owner.token)
+    heartbeat = host.heartbeat(owner.token)
     const ctx = newDeployContext({
       settings,
       sha,
@@ -112,15 +71,15 @@ async function ship(
     // Named now: a run cancelled before its switch leaves it for the post step to remove.
     lock.release = ctx.release
     keepForPostStep('locks', lock)
-    await phase('upload', budget.upload, () => upload(ctx))
+    await phase('upload', budget.upload, () => host.upload(ctx))
     // Armed first, before a prepare-command can fill the disk: it only writes into the lock.
     let armed = false
     await phase('prepare', budget.prepare, async () => {
-      armed = await armWatchdog(ctx)
-      await prepare(ctx)
+      armed = await host.armWatchdog(ctx)
+      await host.prepare(ctx)
     })
     // Read before anything stops, for allow-downgrade: false.
-    if (!settings.allowDowngrade) report.previousVersion = await runningVersion(ctx)
+    if (!settings.allowDowngrade) report.previousVersion = await host.runningVersion(ctx)
     const where = { host: address.host, port: address.port, target: layout.target }
     const unverified = (
       release: string,
@@ -144,15 +103,10 @@ async function ship(
     // Until the answer is in, the post step can finish what a cancelled run leaves (see cleanup.ts).
     unverified(ctx.release, sha, fallback)
     try {
-      const restart = await restartService(
-        ctx,
-        switchBody(ctx, owner.token),
-        report.phases,
-        armed ? launchWatchdogScript(ctx) : undefined
-      )
+      const restart = await host.restart(ctx, report.phases, armed)
       const verified = await phase('verify', budget.verify, async () => {
-        const answer = await verifyService(ctx, sha, restart, report.previousVersion)
-        await decide(ctx, 'confirmed')
+        const answer = await host.verify(ctx, restart, report.previousVersion)
+        await host.confirm(ctx)
         return answer
       })
       report.reportedVersion = verified.version ?? verified.commit
@@ -164,20 +118,15 @@ async function ship(
         report.rolledBack = error.undo.undone
         throw error
       }
-      // A failure after the switch leaves a new release live that a rollback can undo; a killed
-      // host step leaves the service in no known state, which returning to the live release repairs.
-      const afterSwitch =
-        error instanceof PhaseError &&
-        (error.phase === 'start' || error.phase === 'verify' || error instanceof HostStepDied)
-      if (settings.strategy !== 'releases' || !settings.rollbackOnFailure || !afterSwitch) {
+      const killed = error instanceof HostStepDied
+      if (!(error instanceof PhaseError) || !rollsBack(settings, { phase: error.phase, killed })) {
         throw error
       }
       if (fallback) unverified(fallback.release, fallback.sha)
       else dropForPostStep('unverified', where)
-      const outcome = await phase('rollback', budget.rollback, async () => {
-        await reconnect(session, settings, 'rollback')
-        return rollback(ctx, error.detail)
-      }).catch(
+      const outcome = await phase('rollback', budget.rollback, () =>
+        host.rollback(ctx, error.detail)
+      ).catch(
         (rollbackError: unknown) =>
           `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
       )
@@ -189,7 +138,7 @@ async function ship(
     report.result = 'success'
     // Verify passed: the deploy succeeded, and what is left can only warn.
     if (prunes(settings)) {
-      await phase('prune', budget.prune, () => prune(ctx)).catch(error =>
+      await phase('prune', budget.prune, () => host.prune(ctx)).catch(error =>
         warnPruneFailed(label, error)
       )
     }
@@ -197,8 +146,8 @@ async function ship(
     // A failed deploy leaves no release of its own behind once it is not live.
     const failed = created
     if (failed && settings.strategy === 'releases') {
-      await reconnect(session, settings, 'prune')
-        .then(() => discardRelease(failed))
+      await host
+        .discard(failed)
         .catch(discardError =>
           core.warning(
             `Could not remove the failed release ${failed.release} on ${label}: ${errorText(discardError)}`
@@ -208,37 +157,46 @@ async function ship(
     throw error
   } finally {
     heartbeat?.stop()
-    await releaseLock(address, settings, session, lock).catch(error =>
-      core.warning(
-        `Could not release ${layout.lockDir} on ${label}: ${errorText(error)}. The post step will retry.`
+    await host
+      .releaseLock(lock)
+      .then(outcome => {
+        dropForPostStep('locks', lock)
+        core.info(outcome)
+      })
+      .catch(error =>
+        core.warning(
+          `Could not release ${layout.lockDir} on ${label}: ${errorText(error)}. The post step will retry.`
+        )
       )
-    )
   }
 }
+
+/** Connects to a host (the connect phase). */
+export type OpenHost = (address: HostAddress, settings: Settings) => Promise<DeployHost>
+
+const openSshHost: OpenHost = async (address, settings) =>
+  sshHost(await connect(address, settings), settings)
 
 /** Runs the pipeline against one host, recording what happened in `report`. */
 async function deployHost(
   address: HostAddress,
   settings: Settings,
   sha: string,
-  report: HostReport
+  report: HostReport,
+  open: OpenHost
 ): Promise<void> {
   const label = hostLabel(address)
   report.sha = sha
   // Hash the source while connecting; the upload phase awaits this same scan.
   if (!settings.dryRun) void scanUploadSource(settings)
-  const session = await runPhase(
-    label,
-    'connect',
-    phaseBudgets(settings).connect,
-    report.phases,
-    () => connect(address, settings)
+  const host = await runPhase(label, 'connect', phaseBudgets(settings).connect, report.phases, () =>
+    open(address, settings)
   )
   try {
-    if (!settings.dryRun) return await ship(address, settings, session, sha, report)
+    if (!settings.dryRun) return await ship(host, settings, sha, report)
     const plan = describePlan(
       settings,
-      { label, target: session.target, startLog: session.startLog },
+      { label, target: host.session.target, startLog: host.session.startLog },
       sha,
       new Date()
     )
@@ -249,7 +207,7 @@ async function deployHost(
     report.plan = plan
     report.result = 'dry-run'
   } finally {
-    session.close()
+    host.close()
   }
 }
 
@@ -258,10 +216,11 @@ async function deployRecorded(
   address: HostAddress,
   settings: Settings,
   sha: string,
-  host: HostReport
+  host: HostReport,
+  open: OpenHost
 ): Promise<boolean> {
   try {
-    await deployHost(address, settings, sha, host)
+    await deployHost(address, settings, sha, host, open)
     return true
   } catch (error) {
     host.result = 'failed'
@@ -281,7 +240,8 @@ async function deployRecorded(
 export async function deployAll(
   settings: Settings,
   sha: string,
-  report: DeployReport
+  report: DeployReport,
+  open: OpenHost = openSshHost
 ): Promise<void> {
   const hosts = settings.hosts.map(address => ({
     address,
@@ -294,7 +254,7 @@ export async function deployAll(
     while (!failed && next < hosts.length) {
       const { address, report: host } = hosts[next++]
       const deployed = await withHostOutput(host.host, separateOutput, () =>
-        deployRecorded(address, settings, sha, host)
+        deployRecorded(address, settings, sha, host, open)
       )
       if (!deployed) failed = true
     }

@@ -1,11 +1,32 @@
 import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
-import { errorText, PhaseError } from '../phase.js'
+import { errorText, PhaseError, type PhaseName } from '../phase.js'
+import type { Settings } from '../settings.js'
 import { checkImport } from './prepare.js'
 import { restartService } from './restart.js'
 import { fallbackContext, markBadScript, parseFallback, switchBackScript } from './fallback.js'
 import { verifyService } from './verify.js'
 import { decide, UndoneByHost } from './watchdog.js'
+
+/** The phases whose failure a rollback can undo: the new release was switched to and started. */
+const UNDOABLE: readonly PhaseName[] = ['start', 'verify']
+
+/**
+ * The one rollback rule, for the runner and the post step alike: with releases and
+ * rollback-on-failure, a failure once the new release was started, or a restart step killed
+ * halfway (what serves is then no known state, which the last verified release repairs). A failure
+ * before the switch left the old service untouched or merely stopped: nothing to undo.
+ */
+export function rollsBack(
+  settings: Settings,
+  failure: { phase: PhaseName; killed?: boolean }
+): boolean {
+  return (
+    settings.strategy === 'releases' &&
+    settings.rollbackOnFailure &&
+    (failure.killed === true || UNDOABLE.includes(failure.phase))
+  )
+}
 
 /** Runs one part of the rollback, naming it (or the host-step phase that failed) in any error. */
 async function step<T>(name: string, body: () => Promise<T>): Promise<T> {

@@ -1,0 +1,131 @@
+/**
+ * A host for the flow's fast tests: it implements DeployHost (src/host.ts) without a network,
+ * records each verb it is asked, and fails a verb where a test says so.
+ */
+import type { DeployContext } from '../../src/context.js'
+import type { DeployHost } from '../../src/host.js'
+import { hostLabel, type HostAddress } from '../../src/host-address.js'
+import { remoteLayout } from '../../src/layout.js'
+import { PhaseError, type PhaseName } from '../../src/phase.js'
+import type { HostSession } from '../../src/phases/connect.js'
+import type { Restart } from '../../src/phases/restart.js'
+import type { VersionReport } from '../../src/phases/verify.js'
+
+export type Verb = Exclude<keyof DeployHost, 'address' | 'layout' | 'session'>
+
+/** How a test shapes the fake: what fails, and what the host holds. */
+export interface FakeHostOptions {
+  /** verb → what it throws (a function: built when the verb is asked, from its context). */
+  fail?: Partial<Record<Verb, Error | ((ctx?: DeployContext) => Error)>>
+  /** The release live before the deploy, as upload finds it. */
+  previous?: { release: string; sha: string }
+  /** What the old service reports before anything stops. */
+  runningVersion?: string
+  /** Whether the watchdog can be armed. */
+  armed?: boolean
+  /** What a rollback does: returns to the fallback (default) or only says it could not. */
+  rollback?: 'verified' | 'nothing'
+}
+
+export const TARGET = '/srv/app'
+
+export class FakeHost implements DeployHost {
+  readonly layout = remoteLayout(TARGET)
+  readonly session: HostSession
+  /** Each verb asked, in order; the restart's entry names the watchdog (`restart+watchdog`). */
+  readonly calls: string[] = []
+  private readonly label: string
+
+  constructor(
+    readonly address: HostAddress,
+    private readonly options: FakeHostOptions = {}
+  ) {
+    this.label = hostLabel(address)
+    this.session = {
+      address,
+      target: TARGET,
+      remote: undefined as never,
+      hostKeyReason: 'fake',
+      close: () => undefined
+    }
+  }
+
+  /** Records `verb` and throws if the test made it fail. */
+  private ask(verb: Verb, ctx?: DeployContext, record: string = verb): void {
+    this.calls.push(record)
+    const failure = this.options.fail?.[verb]
+    if (failure) throw typeof failure === 'function' ? failure(ctx) : failure
+  }
+
+  /** A failure of the restart's host step in `phase`, as runHostStep reports one. */
+  stepFailure(phase: PhaseName, detail = `${phase} failed`): PhaseError {
+    return new PhaseError(this.label, phase, detail)
+  }
+
+  async lock(): Promise<void> {
+    this.ask('lock')
+  }
+
+  heartbeat(): { stop(): void } {
+    this.ask('heartbeat')
+    return { stop: () => this.calls.push('heartbeat stopped') }
+  }
+
+  async upload(ctx: DeployContext): Promise<void> {
+    this.ask('upload', ctx)
+    ctx.previousRelease = this.options.previous?.release
+    ctx.previousSha = this.options.previous?.sha
+  }
+
+  async armWatchdog(ctx: DeployContext): Promise<boolean> {
+    this.ask('armWatchdog', ctx)
+    return this.options.armed ?? true
+  }
+
+  async prepare(ctx: DeployContext): Promise<void> {
+    this.ask('prepare', ctx)
+  }
+
+  async runningVersion(ctx: DeployContext): Promise<string | undefined> {
+    this.ask('runningVersion', ctx)
+    return this.options.runningVersion
+  }
+
+  async restart(ctx: DeployContext, _timings: unknown, watchdog: boolean): Promise<Restart> {
+    this.ask('restart', ctx, watchdog ? 'restart+watchdog' : 'restart')
+    return { stopped: { mark: 1, sentAt: 1000 }, started: {} }
+  }
+
+  async verify(ctx: DeployContext, _restart: Restart, previous?: string): Promise<VersionReport> {
+    this.ask('verify', ctx, previous ? `verify (previous ${previous})` : 'verify')
+    return { commit: ctx.sha, version: '2.0.0', firstAnsweredAt: 3500 }
+  }
+
+  async confirm(ctx: DeployContext): Promise<void> {
+    this.ask('confirm', ctx)
+  }
+
+  async rollback(ctx: DeployContext, failure: string): Promise<string> {
+    this.ask('rollback', ctx, `rollback (${failure})`)
+    if (this.options.rollback === 'nothing') return 'There is nothing to roll back to.'
+    ctx.report.rolledBack = true
+    return `Rolled back to ${ctx.previousRelease}.`
+  }
+
+  async prune(ctx: DeployContext): Promise<void> {
+    this.ask('prune', ctx)
+  }
+
+  async discard(ctx: DeployContext): Promise<void> {
+    this.ask('discard', ctx, `discard ${ctx.release}`)
+  }
+
+  async releaseLock(): Promise<string> {
+    this.ask('releaseLock')
+    return `Released ${this.layout.lockDir}`
+  }
+
+  close(): void {
+    this.calls.push('close')
+  }
+}

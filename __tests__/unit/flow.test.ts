@@ -1,0 +1,341 @@
+/**
+ * The deploy flow's decisions (deploy.ts) against a fake host (support/fake-host.ts), with a
+ * failure injected at every verb: what runs, what is rolled back, what is removed, what the post
+ * step is left, and what the report says. The e2e tests run the same flow against a real sshd.
+ */
+import { afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { deployAll, ship } from '../../src/deploy.js'
+import type { HostAddress } from '../../src/host-address.js'
+import { PhaseError } from '../../src/phase.js'
+import { HostStepDied } from '../../src/phases/restart.js'
+import { UndoneByHost } from '../../src/phases/watchdog.js'
+import { DeployReport } from '../../src/report.js'
+import { getSettings, type Settings } from '../../src/settings.js'
+import { FakeHost, TARGET, type FakeHostOptions } from '../support/fake-host.js'
+import { inputReader, sourceTree, TEST_SHA } from '../support/fixtures.js'
+
+const PREVIOUS = { release: '20261201T000000Z-aaaaaaa', sha: 'a'.repeat(40) }
+let privateKey: string
+let source: string
+let stateFile: string
+let stdout: string
+
+beforeAll(() => {
+  const dir = mkdtempSync(join(tmpdir(), 'vsd-flow-'))
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'key')])
+  privateKey = readFileSync(join(dir, 'key'), 'utf8')
+  source = sourceTree()
+})
+
+beforeEach(() => {
+  stateFile = join(mkdtempSync(join(tmpdir(), 'vsd-flow-state-')), 'state')
+  writeFileSync(stateFile, '')
+  process.env.GITHUB_STATE = stateFile
+  stdout = ''
+  jest.spyOn(process.stdout, 'write').mockImplementation(chunk => {
+    stdout += String(chunk)
+    return true
+  })
+})
+
+afterEach(() => {
+  jest.restoreAllMocks()
+  delete process.env.GITHUB_STATE
+})
+
+function settingsWith(inputs: Record<string, string> = {}): Settings {
+  return getSettings(
+    inputReader({
+      host: 'a.example',
+      username: 'deploy',
+      'private-key': privateKey,
+      source,
+      target: TARGET,
+      'start-command': 'python3 -m app serve',
+      'version-url': 'http://127.0.0.1:8000/version',
+      sha: TEST_SHA,
+      ...inputs
+    })
+  )
+}
+
+/** What the main step last saved for the post step, by key (GITHUB_STATE's heredoc format). */
+function savedState(): Record<string, unknown> {
+  const saved: Record<string, unknown> = {}
+  const lines = readFileSync(stateFile, 'utf8').split('\n')
+  for (let at = 0; at < lines.length; at++) {
+    const [, key, delimiter] = /^(\w+)<<(.+)$/.exec(lines[at]) ?? []
+    if (!key) continue
+    const end = lines.indexOf(delimiter, at + 1)
+    saved[key] = JSON.parse(lines.slice(at + 1, end).join('\n'))
+    at = end
+  }
+  return saved
+}
+
+const address: HostAddress = { host: 'a.example', port: 22, username: 'deploy' }
+
+/** One host's deploy through the flow; its report, the host's calls, and the error if it failed. */
+async function shipWith(options: FakeHostOptions = {}, inputs: Record<string, string> = {}) {
+  const host = new FakeHost(address, { previous: PREVIOUS, ...options })
+  const report = new DeployReport().addHost('a.example')
+  const error = await ship(host, settingsWith(inputs), TEST_SHA, report).then(
+    () => undefined,
+    (thrown: unknown) => thrown
+  )
+  return { host, report, error: error as PhaseError | undefined, calls: host.calls }
+}
+
+const label = 'a.example'
+const stepFailure = (phase: PhaseError['phase'], detail = `${phase} failed`) =>
+  new PhaseError(label, phase, detail)
+
+describe('one host: the flow', () => {
+  it('runs every verb in order and leaves the post step nothing', async () => {
+    const { calls, report, error } = await shipWith()
+    expect(error).toBeUndefined()
+    expect(calls).toEqual([
+      'lock',
+      'heartbeat',
+      'upload',
+      'armWatchdog',
+      'prepare',
+      'restart+watchdog',
+      'verify',
+      'confirm',
+      'prune',
+      'heartbeat stopped',
+      'releaseLock'
+    ])
+    expect(report.result).toBe('success')
+    expect(report.reportedVersion).toBe('2.0.0')
+    expect(report.downtimeSeconds).toBe(2.5)
+    expect(savedState()).toMatchObject({ unverified: [], locks: [] })
+    expect(report.phases.map(phase => phase.phase)).toEqual([
+      'lock',
+      'upload',
+      'prepare',
+      'verify',
+      'prune'
+    ])
+  })
+
+  it('restarts without the watchdog when it could not be armed', async () => {
+    const { calls } = await shipWith({ armed: false })
+    expect(calls).toContain('restart')
+    expect(calls).not.toContain('restart+watchdog')
+  })
+
+  it('reads the running version before the restart with allow-downgrade: false, and checks against it', async () => {
+    const { calls, report } = await shipWith(
+      { runningVersion: '1.0.0' },
+      { 'allow-downgrade': 'false' }
+    )
+    expect(calls.indexOf('runningVersion')).toBeLessThan(calls.indexOf('restart+watchdog'))
+    expect(calls).toContain('verify (previous 1.0.0)')
+    expect(report.previousVersion).toBe('1.0.0')
+  })
+
+  it('prunes nothing in place without a managed venv', async () => {
+    expect((await shipWith({}, { strategy: 'in-place' })).calls).not.toContain('prune')
+  })
+})
+
+describe('one host: failures before the switch leave the old service, and no release of the run', () => {
+  for (const verb of ['upload', 'armWatchdog', 'prepare'] as const) {
+    it(`${verb} fails: no restart, no rollback, the release is removed, the lock released`, async () => {
+      const { calls, error, report } = await shipWith({ fail: { [verb]: new Error('boom') } })
+      expect(error?.phase).toBe(verb === 'upload' ? 'upload' : 'prepare')
+      expect(calls).not.toContain('restart+watchdog')
+      expect(calls.some(call => call.startsWith('rollback'))).toBe(false)
+      expect(calls).toEqual(expect.arrayContaining([expect.stringMatching(/^discard /)]))
+      expect(calls.slice(-2)).toEqual(['heartbeat stopped', 'releaseLock'])
+      expect(report.result).toBe('not-started')
+      expect(savedState()).toMatchObject({ locks: [] })
+    })
+  }
+
+  it('lock fails: nothing else runs, but the release of a half-taken lock is still tried', async () => {
+    const { calls, error } = await shipWith({ fail: { lock: new Error('busy') } })
+    expect(error?.phase).toBe('lock')
+    expect(calls).toEqual(['lock', 'releaseLock'])
+  })
+
+  for (const phase of ['stop', 'wait-for-exit', 'switch'] as const) {
+    it(`the restart fails in ${phase}: no rollback (the new release never started)`, async () => {
+      const { calls, error } = await shipWith({ fail: { restart: stepFailure(phase) } })
+      expect(error?.phase).toBe(phase)
+      expect(calls.some(call => call.startsWith('rollback'))).toBe(false)
+      expect(calls).toContain(`discard ${calls.find(c => c.startsWith('discard '))?.slice(8)}`)
+    })
+  }
+})
+
+describe('one host: the rollback rule', () => {
+  it('a failed start is rolled back, and the message carries the failure and the outcome', async () => {
+    const { calls, error, report } = await shipWith({
+      fail: { restart: stepFailure('start', 'the start command exited with code 1') }
+    })
+    expect(calls).toContain('rollback (the start command exited with code 1)')
+    expect(report.rolledBack).toBe(true)
+    expect(report.rollbackOutcome).toBe(`Rolled back to ${PREVIOUS.release}.`)
+    expect(error?.phase).toBe('start')
+    expect(error?.detail).toBe(
+      `the start command exited with code 1\nRolled back to ${PREVIOUS.release}.`
+    )
+    // The failed release goes once it is not live, after the rollback.
+    expect(calls.findIndex(call => call.startsWith('discard '))).toBeGreaterThan(
+      calls.findIndex(call => call.startsWith('rollback'))
+    )
+    expect(report.phases.map(phase => phase.phase)).toContain('rollback')
+  })
+
+  it('a failed verify is rolled back', async () => {
+    const { calls, error } = await shipWith({ fail: { verify: new Error('reported bbbb') } })
+    expect(error?.phase).toBe('verify')
+    expect(calls).toContain('rollback (reported bbbb)')
+    expect(calls).not.toContain('confirm')
+  })
+
+  it('a restart step killed halfway (wait-for-exit) is rolled back: what serves is no known state', async () => {
+    const { calls } = await shipWith({
+      fail: { restart: new HostStepDied(label, 'wait-for-exit', 'killed by SIGKILL') }
+    })
+    expect(calls).toContain('rollback (killed by SIGKILL)')
+  })
+
+  it('rollback-on-failure: false leaves the failed release live', async () => {
+    const { calls, report } = await shipWith(
+      { fail: { verify: new Error('reported bbbb') } },
+      { 'rollback-on-failure': 'false' }
+    )
+    expect(calls.some(call => call.startsWith('rollback'))).toBe(false)
+    expect(report.rolledBack).toBe(false)
+  })
+
+  it('strategy in-place has nothing to roll back to and no release to remove', async () => {
+    const { calls } = await shipWith(
+      { fail: { restart: stepFailure('start') } },
+      { strategy: 'in-place' }
+    )
+    expect(calls.some(call => call.startsWith('rollback') || call.startsWith('discard'))).toBe(
+      false
+    )
+  })
+
+  it('a rollback that throws is reported as failed, and the deploy fails in its phase', async () => {
+    const { error, report } = await shipWith({
+      fail: { restart: stepFailure('start', 'exit 1'), rollback: new Error('no route to host') }
+    })
+    expect(report.rolledBack).toBe(false)
+    expect(error?.phase).toBe('start')
+    expect(error?.detail).toBe('exit 1\nThe rollback failed: no route to host')
+  })
+
+  it('the host undid the release by itself (a frozen runner): no second rollback', async () => {
+    const undo = { undone: true, text: 'The host undid R by itself at T' }
+    const { calls, error, report } = await shipWith({
+      fail: { confirm: new UndoneByHost(label, 'verify', undo) }
+    })
+    expect(calls.some(call => call.startsWith('rollback'))).toBe(false)
+    expect(report.rolledBack).toBe(true)
+    expect(error?.detail).toBe(undo.text)
+  })
+
+  it('while the restart runs, the post step could verify the release or return to the previous one', async () => {
+    let during: unknown
+    const host = new FakeHost(address, { previous: PREVIOUS })
+    const restart = host.restart.bind(host)
+    host.restart = async (...args) => {
+      during = savedState().unverified
+      return restart(...args)
+    }
+    await ship(host, settingsWith(), TEST_SHA, new DeployReport().addHost(label))
+    expect(during).toEqual([
+      expect.objectContaining({ host: 'a.example', sha: TEST_SHA, fallback: PREVIOUS })
+    ])
+  })
+
+  it('during its rollback, the post step would verify the previous release, not the failed one', async () => {
+    let during: unknown
+    const host = new FakeHost(address, {
+      previous: PREVIOUS,
+      fail: { restart: stepFailure('start') }
+    })
+    const rollback = host.rollback.bind(host)
+    host.rollback = async (...args) => {
+      during = savedState().unverified
+      return rollback(...args)
+    }
+    await ship(host, settingsWith(), TEST_SHA, new DeployReport().addHost(label)).catch(
+      () => undefined
+    )
+    expect(during).toEqual([
+      expect.objectContaining({ release: PREVIOUS.release, sha: PREVIOUS.sha })
+    ])
+    // Nothing to return to from the previous release: a rollback of the rollback has no target.
+    expect((during as object[])[0]).not.toHaveProperty('fallback')
+  })
+})
+
+describe('one host: after verify, only warnings', () => {
+  it('a failed prune is a warning; the deploy succeeded', async () => {
+    const { error, report } = await shipWith({ fail: { prune: new Error('read-only') } })
+    expect(error).toBeUndefined()
+    expect(report.result).toBe('success')
+    expect(stdout).toMatch(/::warning.*read-only/)
+  })
+
+  it('a lock that cannot be released is a warning, and stays saved for the post step', async () => {
+    const { error } = await shipWith({ fail: { releaseLock: new Error('connection lost') } })
+    expect(error).toBeUndefined()
+    expect(stdout).toContain('The post step will retry')
+    expect(savedState().locks).toEqual([expect.objectContaining({ host: 'a.example' })])
+  })
+})
+
+describe('several hosts', () => {
+  const hosts = ['a.example', 'b.example', 'c.example']
+
+  async function deployTo(fail: Record<string, FakeHostOptions>, inputs: Record<string, string>) {
+    const opened: Record<string, FakeHost> = {}
+    const report = new DeployReport()
+    const error = await deployAll(
+      settingsWith({ host: hosts.join('\n'), ...inputs }),
+      TEST_SHA,
+      report,
+      async at => (opened[at.host] = new FakeHost(at, { previous: PREVIOUS, ...fail[at.host] }))
+    ).then(
+      () => undefined,
+      (thrown: unknown) => thrown as Error
+    )
+    return { opened, report, error }
+  }
+
+  it('a rolling deploy stops at the first failure and says what is where', async () => {
+    const { opened, report, error } = await deployTo(
+      { 'b.example': { fail: { restart: stepFailure('start') } } },
+      { 'max-parallel': '1' }
+    )
+    expect(Object.keys(opened)).toEqual(['a.example', 'b.example'])
+    expect(report.hosts.map(host => host.result)).toEqual(['success', 'failed', 'not-started'])
+    expect(error?.message).toBe(
+      'Deploy failed on b.example:22 in start; the previous release was restored and verified. ' +
+        'Deployed (left on the new release): a.example:22. Not started: c.example:22. ' +
+        'The errors above and the job summary have the details.'
+    )
+    expect(opened['b.example'].calls).toContain('close')
+  })
+
+  it('a dry run connects and plans, and asks the host nothing else', async () => {
+    const { opened, report, error } = await deployTo({}, { 'dry-run': 'true' })
+    expect(error).toBeUndefined()
+    expect(report.hosts.map(host => host.result)).toEqual(['dry-run', 'dry-run', 'dry-run'])
+    for (const host of Object.values(opened)) expect(host.calls).toEqual(['close'])
+    expect(report.hosts[0].plan?.[0]).toMatch(/^ 1\. connect/)
+  })
+})

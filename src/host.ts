@@ -1,0 +1,119 @@
+import type { DeployContext } from './context.js'
+import type { HostAddress } from './host-address.js'
+import type { RemoteLayout } from './layout.js'
+import { remoteLayout } from './layout.js'
+import type { PhaseTiming } from './phase.js'
+import { connect, reconnect, type HostSession } from './phases/connect.js'
+import {
+  acquireLock,
+  releaseLockScript,
+  releaseOutcome,
+  startHeartbeat,
+  type LockOwner
+} from './phases/lock.js'
+import { prepare } from './phases/prepare.js'
+import { discardRelease, prune } from './phases/prune.js'
+import { restartService, type Restart } from './phases/restart.js'
+import { rollback } from './phases/rollback.js'
+import { switchBody } from './phases/switch.js'
+import { upload } from './phases/upload.js'
+import { runningVersion, verifyService, type VersionReport } from './phases/verify.js'
+import { armWatchdog, decide, launchWatchdogScript } from './phases/watchdog.js'
+import type { HeldLock } from './post-state.js'
+import type { Settings } from './settings.js'
+import { phaseBudgets } from './budgets.js'
+
+/**
+ * What a deploy asks of one host, verb by verb, in the order `ship` (deploy.ts) asks it. The SSH
+ * implementation below runs the phases' scripts; the tests' fake one (__tests__/support/fake-host.ts)
+ * records the calls and fails where a test says, so the flow's decisions are tested in milliseconds.
+ */
+export interface DeployHost {
+  readonly address: HostAddress
+  /** Where the deploy's files are on the host (the target with `~/` resolved). */
+  readonly layout: RemoteLayout
+  /** The session the phases run on; their context carries it. */
+  readonly session: HostSession
+  /** Takes the deploy lock, waiting up to lock-timeout. */
+  lock(owner: LockOwner): Promise<void>
+  /** Keeps the lock alive until stopped. */
+  heartbeat(token: string): { stop(): void }
+  /** Sends the tree (upload). */
+  upload(ctx: DeployContext): Promise<void>
+  /** Arms the host's watchdog (false: it could not be armed, and the run goes on without it). */
+  armWatchdog(ctx: DeployContext): Promise<boolean>
+  /** stamp, shared paths, bytecode, venv, prepare-command, import check. */
+  prepare(ctx: DeployContext): Promise<void>
+  /** The version the service reports now, before anything stops. */
+  runningVersion(ctx: DeployContext): Promise<string | undefined>
+  /** stop → wait-for-exit → switch → start as one host step, launching the watchdog if armed. */
+  restart(ctx: DeployContext, timings: PhaseTiming[], watchdog: boolean): Promise<Restart>
+  /** The new service reports the commit (verify). */
+  verify(ctx: DeployContext, restart: Restart, previousVersion?: string): Promise<VersionReport>
+  /** Confirms the release to the watchdog; throws UndoneByHost if the host undid it already. */
+  confirm(ctx: DeployContext): Promise<void>
+  /** Returns to the last verified release; one sentence on how that went. */
+  rollback(ctx: DeployContext, failure: string): Promise<string>
+  prune(ctx: DeployContext): Promise<void>
+  /** Removes the run's release once it is not live (after a failure). */
+  discard(ctx: DeployContext): Promise<void>
+  /** Releases the lock; what was released, in words. */
+  releaseLock(lock: HeldLock): Promise<string>
+  close(): void
+}
+
+/** The host over SSH: each verb runs its phase's scripts on the session, reconnecting where a verb may follow a cut. */
+export function sshHost(session: HostSession, settings: Settings): DeployHost {
+  const layout = remoteLayout(session.target, session.startLog)
+  return {
+    address: session.address,
+    layout,
+    session,
+    lock: owner => acquireLock(session.remote, layout, owner, settings.lockTimeoutSeconds),
+    heartbeat: token => startHeartbeat(session, layout, token),
+    upload,
+    armWatchdog,
+    prepare,
+    runningVersion,
+    restart: (ctx, timings, watchdog) =>
+      restartService(
+        ctx,
+        switchBody(ctx, ctx.lockToken),
+        timings,
+        watchdog ? launchWatchdogScript(ctx) : undefined
+      ),
+    verify: (ctx, restart, previousVersion) =>
+      verifyService(ctx, ctx.sha, restart, previousVersion),
+    confirm: ctx => decide(ctx, 'confirmed'),
+    rollback: async (ctx, failure) => {
+      await reconnect(session, settings, 'rollback')
+      return rollback(ctx, failure)
+    },
+    prune,
+    discard: async ctx => {
+      await reconnect(session, settings, 'prune')
+      await discardRelease(ctx)
+    },
+    releaseLock: async lock => {
+      const release = (on: HostSession) =>
+        on.remote
+          .run(releaseLockScript(lock), {
+            phase: 'lock',
+            timeoutSeconds: phaseBudgets(settings).lockRelease
+          })
+          .then(result => releaseOutcome(lock, result.stdout))
+      try {
+        return await release(session)
+      } catch {
+        // The connection it was taken on is gone: a new one.
+        const fresh = await connect(session.address, settings, 'lock')
+        try {
+          return await release(fresh)
+        } finally {
+          fresh.close()
+        }
+      }
+    },
+    close: () => session.close()
+  }
+}
