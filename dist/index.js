@@ -48421,6 +48421,156 @@ function exitOnCancel(report, onCancel) {
   process.on("SIGTERM", onSignal);
 }
 
+// src/shell.ts
+var ShellCode = class {
+  constructor(text) {
+    this.text = text;
+  }
+  text;
+  toString() {
+    return this.text;
+  }
+};
+function quote(value) {
+  if (value.includes("\0")) throw new Error("a NUL byte cannot be passed to a remote command");
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+function render(value) {
+  if (value instanceof ShellCode) return value.text;
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
+    return String(value);
+  }
+  if (typeof value === "string") return quote(value);
+  return value.map(render).join(" ");
+}
+function literal(raw) {
+  return raw.replace(/\\(\$\{|`)/g, "$1");
+}
+function sh(literals, ...values) {
+  let text = literal(literals.raw[0]);
+  values.forEach((value, index) => {
+    text += render(value) + literal(literals.raw[index + 1]);
+  });
+  return new ShellCode(text);
+}
+var MAX_ENVIRONMENT_SCRIPT = 120 * 1024;
+function shFromEnvironment(name, script, launcher = sh``) {
+  if (typeof script === "string" && Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
+    throw new Error(
+      `a host script of ${Buffer.byteLength(script)} bytes is over the ${MAX_ENVIRONMENT_SCRIPT} bytes one environment variable can carry`
+    );
+  }
+  const variable = new ShellCode(name);
+  return sh`${variable}=${script} ${launcher} /bin/sh -c 'vsd_script=$${variable}; unset ${variable}; eval "$vsd_script"'`;
+}
+function joinCode(codes, separator = "\n") {
+  return new ShellCode(codes.map((code) => code.text).join(separator));
+}
+
+// src/layout.ts
+var UNVERIFIED_MARK = "UNVERIFIED";
+function remoteLayout(target, startLog) {
+  const deployDir = `${target}/.deploy`;
+  return {
+    target,
+    current: `${target}/current`,
+    releasesDir: `${target}/releases`,
+    sharedDir: `${target}/shared`,
+    deployDir,
+    lockDir: `${deployDir}/lock`,
+    stateFile: `${deployDir}/state.json`,
+    releasesLog: `${deployDir}/releases.log`,
+    restartLog: `${deployDir}/restart.log`,
+    journal: `${deployDir}/journal`,
+    startLog: startLog ?? `${deployDir}/service.log`
+  };
+}
+var parentOf = (path4) => path4.slice(0, path4.lastIndexOf("/")) || "/";
+function insideTarget(target, path4) {
+  if (path4 === target) return ".";
+  return path4.startsWith(`${target}/`) ? `.${path4.slice(target.length)}` : path4;
+}
+function relativeToTarget(layout) {
+  const relative2 = Object.fromEntries(
+    Object.entries(layout).map(([key, path4]) => [key, insideTarget(layout.target, path4)])
+  );
+  return { ...relative2, target: layout.target };
+}
+function enterTargetScript(target) {
+  return sh`dir=${target}; rest=
+while [ ! -d "$dir" ]; do rest=\${dir##*/}\${rest:+/$rest}; dir=\${dir%/*}; [ -n "$dir" ] || dir=/; done
+cd -- "$dir" && { [ -z "$rest" ] || mkdir -p -- "$rest"; } && cd -- ${target} || exit 1`;
+}
+function releaseName(time, sha) {
+  const stamp = time.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${stamp}-${sha.slice(0, 7)}`;
+}
+function expandHome(path4, home) {
+  return path4.startsWith("~/") ? `${home.replace(/\/+$/, "")}/${path4.slice(2)}` : path4;
+}
+
+// src/context.ts
+function newDeployContext(fields, now = /* @__PURE__ */ new Date()) {
+  const release = releaseName(now, fields.sha);
+  return {
+    ...fields,
+    release,
+    releaseDir: `${fields.layout.releasesDir}/${release}`,
+    existingReleases: []
+  };
+}
+
+// src/host-address.ts
+import { isIP } from "node:net";
+var HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?$/;
+function hostLabel(address) {
+  const host = address.host.includes(":") ? `[${address.host}]` : address.host;
+  return `${host}:${address.port}`;
+}
+function parsePort(text) {
+  if (!/^\d{1,5}$/.test(text)) return void 0;
+  const port = Number(text);
+  return port >= 1 && port <= 65535 ? port : void 0;
+}
+function parseHostAddress(entry, defaults2) {
+  let rest = entry.trim();
+  let username = defaults2.username;
+  const at = rest.lastIndexOf("@");
+  if (at >= 0) {
+    username = rest.slice(0, at);
+    rest = rest.slice(at + 1);
+    if (!username) return `'${entry}' has an empty user before '@'`;
+  }
+  let host = rest;
+  let port = defaults2.port;
+  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(rest);
+  if (bracketed) {
+    host = bracketed[1];
+    if (bracketed[2] !== void 0) {
+      const parsed = parsePort(bracketed[2]);
+      if (parsed === void 0) return `'${entry}' has port '${bracketed[2]}'; use 1-65535`;
+      port = parsed;
+    }
+    if (isIP(host) !== 6) return `'${entry}': only IPv6 addresses go in [brackets]`;
+  } else if ((rest.match(/:/g) ?? []).length === 1) {
+    const colon = rest.indexOf(":");
+    host = rest.slice(0, colon);
+    const parsed = parsePort(rest.slice(colon + 1));
+    if (parsed === void 0) return `'${entry}' has port '${rest.slice(colon + 1)}'; use 1-65535`;
+    port = parsed;
+  } else if (rest.includes(":") && isIP(rest) !== 6) {
+    return `'${entry}' is not a host name or address; write an IPv6 address with a port as [addr]:port`;
+  }
+  if (!host) return `'${entry}' has no host name`;
+  if (isIP(host) === 0 && !HOSTNAME.test(host)) {
+    return `'${entry}' is not a valid host name or IP address`;
+  }
+  if (!username) return `'${entry}' has no user: set the 'username' input or write user@host`;
+  if (/[\s:@]/.test(username)) return `'${entry}' has an invalid user name '${username}'`;
+  return { host, port, username };
+}
+
 // src/remote.ts
 import { StringDecoder as StringDecoder2 } from "node:string_decoder";
 import { PassThrough } from "node:stream";
@@ -48624,457 +48774,6 @@ ${lastLines(stderr, 20)}` : "")
     this.ssh.dispose();
   }
 };
-
-// src/shell.ts
-var ShellCode = class {
-  constructor(text) {
-    this.text = text;
-  }
-  text;
-  toString() {
-    return this.text;
-  }
-};
-function quote(value) {
-  if (value.includes("\0")) throw new Error("a NUL byte cannot be passed to a remote command");
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-function render(value) {
-  if (value instanceof ShellCode) return value.text;
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
-    return String(value);
-  }
-  if (typeof value === "string") return quote(value);
-  return value.map(render).join(" ");
-}
-function literal(raw) {
-  return raw.replace(/\\(\$\{|`)/g, "$1");
-}
-function sh(literals, ...values) {
-  let text = literal(literals.raw[0]);
-  values.forEach((value, index) => {
-    text += render(value) + literal(literals.raw[index + 1]);
-  });
-  return new ShellCode(text);
-}
-var MAX_ENVIRONMENT_SCRIPT = 120 * 1024;
-function shFromEnvironment(name, script, launcher = sh``) {
-  if (typeof script === "string" && Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
-    throw new Error(
-      `a host script of ${Buffer.byteLength(script)} bytes is over the ${MAX_ENVIRONMENT_SCRIPT} bytes one environment variable can carry`
-    );
-  }
-  const variable = new ShellCode(name);
-  return sh`${variable}=${script} ${launcher} /bin/sh -c 'vsd_script=$${variable}; unset ${variable}; eval "$vsd_script"'`;
-}
-function joinCode(codes, separator = "\n") {
-  return new ShellCode(codes.map((code) => code.text).join(separator));
-}
-
-// src/layout.ts
-var UNVERIFIED_MARK = "UNVERIFIED";
-function remoteLayout(target, startLog) {
-  const deployDir = `${target}/.deploy`;
-  return {
-    target,
-    current: `${target}/current`,
-    releasesDir: `${target}/releases`,
-    sharedDir: `${target}/shared`,
-    deployDir,
-    lockDir: `${deployDir}/lock`,
-    stateFile: `${deployDir}/state.json`,
-    releasesLog: `${deployDir}/releases.log`,
-    restartLog: `${deployDir}/restart.log`,
-    journal: `${deployDir}/journal`,
-    startLog: startLog ?? `${deployDir}/service.log`
-  };
-}
-var parentOf = (path4) => path4.slice(0, path4.lastIndexOf("/")) || "/";
-function insideTarget(target, path4) {
-  if (path4 === target) return ".";
-  return path4.startsWith(`${target}/`) ? `.${path4.slice(target.length)}` : path4;
-}
-function relativeToTarget(layout) {
-  const relative2 = Object.fromEntries(
-    Object.entries(layout).map(([key, path4]) => [key, insideTarget(layout.target, path4)])
-  );
-  return { ...relative2, target: layout.target };
-}
-function enterTargetScript(target) {
-  return sh`dir=${target}; rest=
-while [ ! -d "$dir" ]; do rest=\${dir##*/}\${rest:+/$rest}; dir=\${dir%/*}; [ -n "$dir" ] || dir=/; done
-cd -- "$dir" && { [ -z "$rest" ] || mkdir -p -- "$rest"; } && cd -- ${target} || exit 1`;
-}
-function releaseName(time, sha) {
-  const stamp = time.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  return `${stamp}-${sha.slice(0, 7)}`;
-}
-function expandHome(path4, home) {
-  return path4.startsWith("~/") ? `${home.replace(/\/+$/, "")}/${path4.slice(2)}` : path4;
-}
-
-// src/protocol.ts
-import { randomBytes } from "node:crypto";
-var KEY_PATTERN = /^[0-9a-f]{12}$/;
-function newStepKey() {
-  return randomBytes(6).toString("hex");
-}
-function stepLine(key) {
-  return `@@step ${key}`;
-}
-function stepKeyOf(line) {
-  const key = /^@@step (\S+)$/.exec(line)?.[1];
-  return key && KEY_PATTERN.test(key) ? key : void 0;
-}
-function parseMarker(line, key) {
-  if (!key) return void 0;
-  const prefix = `@@${key} `;
-  if (!line.startsWith(prefix)) return void 0;
-  const match = /^(pid|phase|error|data|exit|died|absent)(?: (.*))?$/.exec(
-    line.slice(prefix.length)
-  );
-  return match ? { kind: match[1], rest: match[2] ?? "" } : void 0;
-}
-var STEP_KEY = new ShellCode('"$step_key"');
-function stepKeyScript(key) {
-  return sh`step_key=${key}`;
-}
-var EXIT = {
-  /** wait-for-exit: processes or ports were still held after stop-timeout. */
-  stillRunning: 3,
-  /** start: the start-command failed. */
-  startFailed: 4,
-  /** stop: process-match matched too much; nothing was signalled. */
-  patternTooBroad: 5,
-  /** stop: the stop-command failed. */
-  stopCommandFailed: 6,
-  /** restart: the deploy lock is another run's now; nothing was stopped. */
-  lockLost: 7,
-  /** lock: another deploy held the lock for all of lock-timeout (EX_TEMPFAIL). */
-  lockBusy: 75
-};
-var STEP_FUNCTIONS = sh`process_alive() {
-  case $1 in '' | *[!0-9]*) return 1 ;; esac
-  stat=
-  { read -r stat < "/proc/$1/stat"; } 2>/dev/null
-  case \${stat##*) } in '' | [ZX]*) return 1 ;; esac
-}
-step_key_of() { sed -n '1s/^@@step \([0-9a-f]\{12\}\)$/\1/p' < "$1" 2>/dev/null; }
-step_marker() {
-  key=$(step_key_of "$1")
-  [ -n "$key" ] && sed -n "s/^@@$key $2 //p" < "$1" 2>/dev/null | head -n 1
-}
-step_running() {
-  step_pid=$(step_marker "$1" pid)
-  [ -n "$step_pid" ] && process_alive "$step_pid" && [ -z "$(step_marker "$1" exit)" ]
-}`;
-
-// src/host-step.ts
-function hostStepScript(phases, prelude, key = newStepKey()) {
-  const script = joinCode([
-    stepKeyScript(key),
-    prelude,
-    sh`uptime_now() { read -r up _ < /proc/uptime 2>/dev/null || up=0; printf '%s' "$up"; }
-trap 'printf "@@%s exit %s %s\n" "$step_key" "$?" "$(uptime_now)"' EXIT
-printf '@@%s pid %s\n' ${STEP_KEY} "$$"`,
-    ...phases.map(
-      ({ phase, body }) => sh`printf '@@%s phase %s %s\n' ${STEP_KEY} ${phase} "$(uptime_now)"
-${body}`
-    )
-  ]);
-  return { key, script };
-}
-var STEP_WAIT_SECONDS = 600;
-var OUTPUT_RESERVE = 262144;
-function followScript(outFile, step2) {
-  const name = outFile.slice(outFile.lastIndexOf("/") + 1);
-  return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
-(cd -- ${parentOf(outFile)} && rm -f -- ${name})
-: > ${outFile} || exit 1
-(cd -- ${parentOf(outFile)} && fallocate -n -l ${OUTPUT_RESERVE} ${name}) 2>/dev/null || :
-printf '%s\n' ${stepLine(step2.key)} >> ${outFile} || exit 1
-${shFromEnvironment("VERIFIED_SSH_DEPLOY_STEP", step2.script.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
-step=$!
-shown=0
-while :; do
-  size=$(wc -c < ${outFile})
-  if [ "$size" -gt "$shown" ]; then tail -c +$((shown + 1)) < ${outFile} | head -c $((size - shown)); shown=$size; fi
-  process_alive "$step" || break
-  sleep 0.05
-done
-wait "$step"
-status=$?
-tail -c +$((shown + 1)) < ${outFile}
-if [ -z "$(step_marker ${outFile} exit)" ]; then
-  if [ "$status" -gt 128 ]; then
-    ending=$(printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@%s died %s' "$step" "$status" ${step2.key} "$status")
-  else
-    ending=$(printf 'the host step could not write all of its output to %s (the disk may be full); it exited with %s\n@@%s exit %s -' ${outFile} "$status" ${step2.key} "$status")
-  fi
-  printf '%s\n' "$ending" 2>/dev/null >> ${outFile}
-  printf '%s\n' "$ending"
-fi
-exit "$status"`;
-}
-var HostStepReader = class {
-  constructor(on = {}) {
-    this.on = on;
-  }
-  on;
-  outputs = /* @__PURE__ */ new Map();
-  current;
-  exit;
-  /** The step ended without its exit line (killed); its wait status, when the follower saw it. */
-  died;
-  /** The step's process on the host. */
-  pid;
-  /** The key of the step's markers, from the output's first line. */
-  key;
-  lines = 0;
-  pending = "";
-  handled = 0;
-  handle(line) {
-    if (this.lines++ === 0) {
-      this.key = stepKeyOf(line);
-      if (this.key) return;
-    }
-    const marker = parseMarker(line, this.key);
-    const output = this.current && this.outputs.get(this.current.phase);
-    if (!marker || marker.kind === "error") {
-      const text = marker?.rest ?? line;
-      if (output) (marker ? output.errors : output.lines).push(text);
-      this.on.line?.(text);
-      return;
-    }
-    const { kind, rest } = marker;
-    if (kind === "phase") {
-      const [phase, uptime] = rest.split(" ");
-      this.on.phase?.(phase, Number(uptime));
-      this.current = { phase, uptime: Number(uptime) };
-      this.outputs.set(this.current.phase, { lines: [], errors: [], data: {} });
-    } else if (kind === "exit") {
-      const [code, uptime] = rest.split(" ");
-      this.exit = {
-        code: Number(code),
-        uptime: /^[\d.]+$/.test(uptime) ? Number(uptime) : void 0
-      };
-    } else if (kind === "died") {
-      this.died = { status: /^\d+$/.test(rest) ? Number(rest) : void 0 };
-    } else if (kind === "pid") {
-      this.pid = Number(rest);
-    } else if (kind === "data") {
-      const [name, ...value] = rest.split(" ");
-      if (output) output.data[name] = value.join(" ");
-    }
-  }
-  /** Takes all output so far (only the part not seen before is read). */
-  consume(output) {
-    this.pending += output.slice(this.handled);
-    this.handled = output.length;
-    const lines = this.pending.split("\n");
-    this.pending = lines.pop() ?? "";
-    lines.forEach((line) => this.handle(line));
-    return this;
-  }
-  /** Reads a last line without a newline. */
-  end() {
-    if (this.pending) this.handle(this.pending);
-    this.pending = "";
-    return this;
-  }
-  /** The phase running when the output ended (the failing one when the code is not 0). */
-  lastPhase(fallback) {
-    return this.current?.phase ?? fallback;
-  }
-  /** Every phase's lines and errors in order, for a report. */
-  log() {
-    return [...this.outputs.values()].flatMap((output) => [...output.lines, ...output.errors]);
-  }
-};
-async function runHostStep(phases, prelude, options) {
-  const { label, remote, outFile, timings } = options;
-  let wall = Date.now();
-  const close = (uptime, ok = true) => {
-    const current = reader.current;
-    if (!current || !timings) return;
-    const seconds = uptime !== void 0 && current.uptime > 0 ? uptime - current.uptime : (Date.now() - wall) / 1e3;
-    timings.push({ phase: current.phase, seconds: Math.max(0, seconds), ok });
-    endGroup();
-  };
-  const newReader = () => new HostStepReader({
-    phase: (phase, uptime) => {
-      close(uptime);
-      wall = Date.now();
-      if (timings) {
-        phaseInFlight(label, phase);
-        startGroup(`${label}: ${phase}`);
-      } else info(`-- ${phase}`);
-    },
-    line: (text) => info(text)
-  });
-  let reader = newReader();
-  options.onStarted?.();
-  const first = phases[0].phase;
-  const stepGone = (detail) => {
-    close(void 0, false);
-    if (timings) phaseInFlight(label, void 0);
-    return new PhaseError(label, reader.lastPhase(first), `${detail}; its output is in ${outFile}`);
-  };
-  let stderr = "";
-  const step2 = hostStepScript(phases, prelude);
-  const follow = (on) => on.run(followScript(outFile, step2), {
-    phase: first,
-    timeoutSeconds: options.timeoutSeconds,
-    allowFailure: true,
-    onStdout: (stdout) => reader.consume(stdout)
-  });
-  try {
-    stderr = (await follow(remote)).stderr;
-  } catch (error2) {
-    const cut = errorText(error2);
-    try {
-      const again = await options.reattach();
-      info(`Following the host step was cut off (${cut}); reading its output again`);
-      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS, step2.key), {
-        phase: reader.lastPhase(first),
-        timeoutSeconds: STEP_WAIT_SECONDS + 60
-      });
-      if (stdout.split("\n").some((line) => parseMarker(line, step2.key)?.kind === "absent")) {
-        info("The host step had not started; starting it again");
-        reader = newReader();
-        stderr = (await follow(again)).stderr;
-      } else reader.consume(stdout);
-    } catch (second) {
-      throw stepGone(
-        `${cut}; reading the step's output again failed: ${errorText(second)}. The step goes on on the host`
-      );
-    }
-  }
-  reader.end();
-  if (!reader.exit && !reader.died) {
-    throw stepGone(`the host step has not finished after ${STEP_WAIT_SECONDS} s more`);
-  }
-  const died = reader.exit ? void 0 : { pid: reader.pid, status: reader.died?.status };
-  const code = reader.exit?.code ?? 1;
-  if (died && stderr.trim()) {
-    reader.outputs.get(reader.lastPhase(first))?.errors.push(lastLines(stderr, 10));
-  }
-  close(reader.exit?.uptime, code === 0);
-  if (timings) phaseInFlight(label, void 0);
-  return { code, died, lastPhase: reader.lastPhase(first), outputs: reader.outputs };
-}
-function waitForStepScript(outFile, seconds) {
-  return sh`${STEP_FUNCTIONS}
-${stepWaitLoop(outFile, seconds)}`;
-}
-function stepWaitLoop(outFile, seconds) {
-  return sh`waited=0
-while step_running ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
-  sleep 0.2; waited=$((waited + 1))
-done`;
-}
-function awaitStepScript(outFile, seconds, key) {
-  const ours = key ? sh`if ! grep -qxF -- ${stepLine(key)} < ${outFile} 2>/dev/null || { [ -z "$(step_marker ${outFile} pid)" ] && sleep 1 && [ -z "$(step_marker ${outFile} pid)" ]; }; then
-  printf '@@%s absent\n' ${key}
-  exit 0
-fi
-` : sh``;
-  return sh`${STEP_FUNCTIONS}
-${ours}${stepWaitLoop(outFile, seconds)}
-step_pid=$(step_marker ${outFile} pid)
-if [ -n "$step_pid" ] && ! process_alive "$step_pid" && [ -z "$(step_marker ${outFile} exit)" ] && [ -z "$(step_marker ${outFile} died)" ]; then
-  printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@%s died -\n' "$step_pid" "$(step_key_of ${outFile})" >> ${outFile}
-fi
-cat < ${outFile} 2>/dev/null`;
-}
-
-// src/budgets.ts
-var STOP_PARTS = 2;
-var AFTER_KILL_SECONDS = 5;
-var FOREGROUND_START_SECONDS = 1800;
-var UPLOAD_SECONDS = 3600;
-var PREPARE_SECONDS = 3600;
-var PRUNE_SECONDS = 600;
-var MARGIN_SECONDS = { connect: 30, lock: 60, restart: 180, verify: 120, rollback: 900 };
-function phaseBudgets(settings) {
-  const restart = STOP_PARTS * settings.stopTimeoutSeconds + AFTER_KILL_SECONDS + FOREGROUND_START_SECONDS + MARGIN_SECONDS.restart;
-  return {
-    // Two key exchanges with a jump host.
-    connect: 2 * settings.connectTimeoutSeconds + MARGIN_SECONDS.connect,
-    lock: settings.lockTimeoutSeconds + MARGIN_SECONDS.lock,
-    upload: UPLOAD_SECONDS,
-    prepare: PREPARE_SECONDS,
-    /** stop → wait-for-exit → switch → start, one host step. */
-    restart,
-    verify: settings.versionTimeoutSeconds + settings.stableForSeconds + MARGIN_SECONDS.verify,
-    rollback: settings.stopTimeoutSeconds + settings.versionTimeoutSeconds + MARGIN_SECONDS.rollback,
-    prune: PRUNE_SECONDS,
-    /** The lock is released once a restart cut off from the action has ended on the host. */
-    lockRelease: STEP_WAIT_SECONDS + MARGIN_SECONDS.lock
-  };
-}
-
-// src/context.ts
-function newDeployContext(fields, now = /* @__PURE__ */ new Date()) {
-  const release = releaseName(now, fields.sha);
-  return {
-    ...fields,
-    release,
-    releaseDir: `${fields.layout.releasesDir}/${release}`,
-    existingReleases: []
-  };
-}
-
-// src/host-address.ts
-import { isIP } from "node:net";
-var HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?$/;
-function hostLabel(address) {
-  const host = address.host.includes(":") ? `[${address.host}]` : address.host;
-  return `${host}:${address.port}`;
-}
-function parsePort(text) {
-  if (!/^\d{1,5}$/.test(text)) return void 0;
-  const port = Number(text);
-  return port >= 1 && port <= 65535 ? port : void 0;
-}
-function parseHostAddress(entry, defaults2) {
-  let rest = entry.trim();
-  let username = defaults2.username;
-  const at = rest.lastIndexOf("@");
-  if (at >= 0) {
-    username = rest.slice(0, at);
-    rest = rest.slice(at + 1);
-    if (!username) return `'${entry}' has an empty user before '@'`;
-  }
-  let host = rest;
-  let port = defaults2.port;
-  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(rest);
-  if (bracketed) {
-    host = bracketed[1];
-    if (bracketed[2] !== void 0) {
-      const parsed = parsePort(bracketed[2]);
-      if (parsed === void 0) return `'${entry}' has port '${bracketed[2]}'; use 1-65535`;
-      port = parsed;
-    }
-    if (isIP(host) !== 6) return `'${entry}': only IPv6 addresses go in [brackets]`;
-  } else if ((rest.match(/:/g) ?? []).length === 1) {
-    const colon = rest.indexOf(":");
-    host = rest.slice(0, colon);
-    const parsed = parsePort(rest.slice(colon + 1));
-    if (parsed === void 0) return `'${entry}' has port '${rest.slice(colon + 1)}'; use 1-65535`;
-    port = parsed;
-  } else if (rest.includes(":") && isIP(rest) !== 6) {
-    return `'${entry}' is not a host name or address; write an IPv6 address with a port as [addr]:port`;
-  }
-  if (!host) return `'${entry}' has no host name`;
-  if (isIP(host) === 0 && !HOSTNAME.test(host)) {
-    return `'${entry}' is not a valid host name or IP address`;
-  }
-  if (!username) return `'${entry}' has no user: set the 'username' input or write user@host`;
-  if (/[\s:@]/.test(username)) return `'${entry}' has an invalid user name '${username}'`;
-  return { host, port, username };
-}
 
 // node_modules/node-ssh/lib/esm/index.mjs
 var import_is_stream = __toESM(require_is_stream(), 1);
@@ -50289,6 +49988,281 @@ async function reconnect(session, settings, phase) {
 import { randomBytes as randomBytes2 } from "node:crypto";
 import { PassThrough as PassThrough3 } from "node:stream";
 
+// src/protocol.ts
+import { randomBytes } from "node:crypto";
+var KEY_PATTERN = /^[0-9a-f]{12}$/;
+function newStepKey() {
+  return randomBytes(6).toString("hex");
+}
+function stepLine(key) {
+  return `@@step ${key}`;
+}
+function stepKeyOf(line) {
+  const key = /^@@step (\S+)$/.exec(line)?.[1];
+  return key && KEY_PATTERN.test(key) ? key : void 0;
+}
+function parseMarker(line, key) {
+  if (!key) return void 0;
+  const prefix = `@@${key} `;
+  if (!line.startsWith(prefix)) return void 0;
+  const match = /^(pid|phase|error|data|exit|died|absent)(?: (.*))?$/.exec(
+    line.slice(prefix.length)
+  );
+  return match ? { kind: match[1], rest: match[2] ?? "" } : void 0;
+}
+var STEP_WAIT_SECONDS = 600;
+var STEP_KEY = new ShellCode('"$step_key"');
+function stepKeyScript(key) {
+  return sh`step_key=${key}`;
+}
+var EXIT = {
+  /** wait-for-exit: processes or ports were still held after stop-timeout. */
+  stillRunning: 3,
+  /** start: the start-command failed. */
+  startFailed: 4,
+  /** stop: process-match matched too much; nothing was signalled. */
+  patternTooBroad: 5,
+  /** stop: the stop-command failed. */
+  stopCommandFailed: 6,
+  /** restart: the deploy lock is another run's now; nothing was stopped. */
+  lockLost: 7,
+  /** lock: another deploy held the lock for all of lock-timeout (EX_TEMPFAIL). */
+  lockBusy: 75
+};
+var STEP_FUNCTIONS = sh`process_alive() {
+  case $1 in '' | *[!0-9]*) return 1 ;; esac
+  stat=
+  { read -r stat < "/proc/$1/stat"; } 2>/dev/null
+  case \${stat##*) } in '' | [ZX]*) return 1 ;; esac
+}
+step_key_of() { sed -n '1s/^@@step \([0-9a-f]\{12\}\)$/\1/p' < "$1" 2>/dev/null; }
+step_marker() {
+  key=$(step_key_of "$1")
+  [ -n "$key" ] && sed -n "s/^@@$key $2 //p" < "$1" 2>/dev/null | head -n 1
+}
+step_running() {
+  step_pid=$(step_marker "$1" pid)
+  [ -n "$step_pid" ] && process_alive "$step_pid" && [ -z "$(step_marker "$1" exit)" ]
+}`;
+
+// src/host-step.ts
+function hostStepScript(phases, prelude, key = newStepKey()) {
+  const script = joinCode([
+    stepKeyScript(key),
+    prelude,
+    sh`uptime_now() { read -r up _ < /proc/uptime 2>/dev/null || up=0; printf '%s' "$up"; }
+trap 'printf "@@%s exit %s %s\n" "$step_key" "$?" "$(uptime_now)"' EXIT
+printf '@@%s pid %s\n' ${STEP_KEY} "$$"`,
+    ...phases.map(
+      ({ phase, body }) => sh`printf '@@%s phase %s %s\n' ${STEP_KEY} ${phase} "$(uptime_now)"
+${body}`
+    )
+  ]);
+  return { key, script };
+}
+var OUTPUT_RESERVE = 262144;
+function followScript(outFile, step2) {
+  const name = outFile.slice(outFile.lastIndexOf("/") + 1);
+  return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
+(cd -- ${parentOf(outFile)} && rm -f -- ${name})
+: > ${outFile} || exit 1
+(cd -- ${parentOf(outFile)} && fallocate -n -l ${OUTPUT_RESERVE} ${name}) 2>/dev/null || :
+printf '%s\n' ${stepLine(step2.key)} >> ${outFile} || exit 1
+${shFromEnvironment("VERIFIED_SSH_DEPLOY_STEP", step2.script.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
+step=$!
+shown=0
+while :; do
+  size=$(wc -c < ${outFile})
+  if [ "$size" -gt "$shown" ]; then tail -c +$((shown + 1)) < ${outFile} | head -c $((size - shown)); shown=$size; fi
+  process_alive "$step" || break
+  sleep 0.05
+done
+wait "$step"
+status=$?
+tail -c +$((shown + 1)) < ${outFile}
+if [ -z "$(step_marker ${outFile} exit)" ]; then
+  if [ "$status" -gt 128 ]; then
+    ending=$(printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@%s died %s' "$step" "$status" ${step2.key} "$status")
+  else
+    ending=$(printf 'the host step could not write all of its output to %s (the disk may be full); it exited with %s\n@@%s exit %s -' ${outFile} "$status" ${step2.key} "$status")
+  fi
+  printf '%s\n' "$ending" 2>/dev/null >> ${outFile}
+  printf '%s\n' "$ending"
+fi
+exit "$status"`;
+}
+var HostStepReader = class {
+  constructor(on = {}) {
+    this.on = on;
+  }
+  on;
+  outputs = /* @__PURE__ */ new Map();
+  current;
+  exit;
+  /** The step ended without its exit line (killed); its wait status, when the follower saw it. */
+  died;
+  /** The step's process on the host. */
+  pid;
+  /** The key of the step's markers, from the output's first line. */
+  key;
+  lines = 0;
+  pending = "";
+  handled = 0;
+  handle(line) {
+    if (this.lines++ === 0) {
+      this.key = stepKeyOf(line);
+      if (this.key) return;
+    }
+    const marker = parseMarker(line, this.key);
+    const output = this.current && this.outputs.get(this.current.phase);
+    if (!marker || marker.kind === "error") {
+      const text = marker?.rest ?? line;
+      if (output) (marker ? output.errors : output.lines).push(text);
+      this.on.line?.(text);
+      return;
+    }
+    const { kind, rest } = marker;
+    if (kind === "phase") {
+      const [phase, uptime] = rest.split(" ");
+      this.on.phase?.(phase, Number(uptime));
+      this.current = { phase, uptime: Number(uptime) };
+      this.outputs.set(this.current.phase, { lines: [], errors: [], data: {} });
+    } else if (kind === "exit") {
+      const [code, uptime] = rest.split(" ");
+      this.exit = {
+        code: Number(code),
+        uptime: /^[\d.]+$/.test(uptime) ? Number(uptime) : void 0
+      };
+    } else if (kind === "died") {
+      this.died = { status: /^\d+$/.test(rest) ? Number(rest) : void 0 };
+    } else if (kind === "pid") {
+      this.pid = Number(rest);
+    } else if (kind === "data") {
+      const [name, ...value] = rest.split(" ");
+      if (output) output.data[name] = value.join(" ");
+    }
+  }
+  /** Takes all output so far (only the part not seen before is read). */
+  consume(output) {
+    this.pending += output.slice(this.handled);
+    this.handled = output.length;
+    const lines = this.pending.split("\n");
+    this.pending = lines.pop() ?? "";
+    lines.forEach((line) => this.handle(line));
+    return this;
+  }
+  /** Reads a last line without a newline. */
+  end() {
+    if (this.pending) this.handle(this.pending);
+    this.pending = "";
+    return this;
+  }
+  /** The phase running when the output ended (the failing one when the code is not 0). */
+  lastPhase(fallback) {
+    return this.current?.phase ?? fallback;
+  }
+  /** Every phase's lines and errors in order, for a report. */
+  log() {
+    return [...this.outputs.values()].flatMap((output) => [...output.lines, ...output.errors]);
+  }
+};
+async function runHostStep(phases, prelude, options) {
+  const { label, remote, outFile, timings } = options;
+  let wall = Date.now();
+  const close = (uptime, ok = true) => {
+    const current = reader.current;
+    if (!current || !timings) return;
+    const seconds = uptime !== void 0 && current.uptime > 0 ? uptime - current.uptime : (Date.now() - wall) / 1e3;
+    timings.push({ phase: current.phase, seconds: Math.max(0, seconds), ok });
+    endGroup();
+  };
+  const newReader = () => new HostStepReader({
+    phase: (phase, uptime) => {
+      close(uptime);
+      wall = Date.now();
+      if (timings) {
+        phaseInFlight(label, phase);
+        startGroup(`${label}: ${phase}`);
+      } else info(`-- ${phase}`);
+    },
+    line: (text) => info(text)
+  });
+  let reader = newReader();
+  options.onStarted?.();
+  const first = phases[0].phase;
+  const stepGone = (detail) => {
+    close(void 0, false);
+    if (timings) phaseInFlight(label, void 0);
+    return new PhaseError(label, reader.lastPhase(first), `${detail}; its output is in ${outFile}`);
+  };
+  let stderr = "";
+  const step2 = hostStepScript(phases, prelude);
+  const follow = (on) => on.run(followScript(outFile, step2), {
+    phase: first,
+    timeoutSeconds: options.timeoutSeconds,
+    allowFailure: true,
+    onStdout: (stdout) => reader.consume(stdout)
+  });
+  try {
+    stderr = (await follow(remote)).stderr;
+  } catch (error2) {
+    const cut = errorText(error2);
+    try {
+      const again = await options.reattach();
+      info(`Following the host step was cut off (${cut}); reading its output again`);
+      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS, step2.key), {
+        phase: reader.lastPhase(first),
+        timeoutSeconds: STEP_WAIT_SECONDS + 60
+      });
+      if (stdout.split("\n").some((line) => parseMarker(line, step2.key)?.kind === "absent")) {
+        info("The host step had not started; starting it again");
+        reader = newReader();
+        stderr = (await follow(again)).stderr;
+      } else reader.consume(stdout);
+    } catch (second) {
+      throw stepGone(
+        `${cut}; reading the step's output again failed: ${errorText(second)}. The step goes on on the host`
+      );
+    }
+  }
+  reader.end();
+  if (!reader.exit && !reader.died) {
+    throw stepGone(`the host step has not finished after ${STEP_WAIT_SECONDS} s more`);
+  }
+  const died = reader.exit ? void 0 : { pid: reader.pid, status: reader.died?.status };
+  const code = reader.exit?.code ?? 1;
+  if (died && stderr.trim()) {
+    reader.outputs.get(reader.lastPhase(first))?.errors.push(lastLines(stderr, 10));
+  }
+  close(reader.exit?.uptime, code === 0);
+  if (timings) phaseInFlight(label, void 0);
+  return { code, died, lastPhase: reader.lastPhase(first), outputs: reader.outputs };
+}
+function waitForStepScript(outFile, seconds) {
+  return sh`${STEP_FUNCTIONS}
+${stepWaitLoop(outFile, seconds)}`;
+}
+function stepWaitLoop(outFile, seconds) {
+  return sh`waited=0
+while step_running ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
+  sleep 0.2; waited=$((waited + 1))
+done`;
+}
+function awaitStepScript(outFile, seconds, key) {
+  const ours = key ? sh`if ! grep -qxF -- ${stepLine(key)} < ${outFile} 2>/dev/null || { [ -z "$(step_marker ${outFile} pid)" ] && sleep 1 && [ -z "$(step_marker ${outFile} pid)" ]; }; then
+  printf '@@%s absent\n' ${key}
+  exit 0
+fi
+` : sh``;
+  return sh`${STEP_FUNCTIONS}
+${ours}${stepWaitLoop(outFile, seconds)}
+step_pid=$(step_marker ${outFile} pid)
+if [ -n "$step_pid" ] && ! process_alive "$step_pid" && [ -z "$(step_marker ${outFile} exit)" ] && [ -z "$(step_marker ${outFile} died)" ]; then
+  printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@%s died -\n' "$step_pid" "$(step_key_of ${outFile})" >> ${outFile}
+fi
+cat < ${outFile} 2>/dev/null`;
+}
+
 // src/journal.ts
 function journalFunction(path4, token) {
   return sh`journal() { printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${token} "$*" 2>/dev/null >> ${path4} || :; }`;
@@ -50566,11 +50540,11 @@ else sed '/^#delta/d' ${deltaFile}; fi > ${temporary} && mv -f -- ${temporary} $
 var INSPECTION_END = "end-of-inspection";
 function uploadScript(layout, strategy, stampFile) {
   const here = relativeToTarget(layout);
-  const releases = strategy === "releases";
-  const box = releases ? sh`${here.releasesDir}/.staging-"$release"` : sh`${`${here.deployDir}/upload`}`;
-  const finalDir = releases ? sh`${here.releasesDir}/"$release"` : sh`${`${here.deployDir}/staging`}`;
-  const baseDir = releases ? sh`${here.releasesDir}/"$base"` : sh`${`${here.deployDir}/${IN_PLACE_TREE}`}`;
-  const manifestName = releases ? sh`"$release"` : "staging";
+  const releases2 = strategy === "releases";
+  const box = releases2 ? sh`${here.releasesDir}/.staging-"$release"` : sh`${`${here.deployDir}/upload`}`;
+  const finalDir = releases2 ? sh`${here.releasesDir}/"$release"` : sh`${`${here.deployDir}/staging`}`;
+  const baseDir = releases2 ? sh`${here.releasesDir}/"$base"` : sh`${`${here.deployDir}/${IN_PLACE_TREE}`}`;
+  const manifestName = releases2 ? sh`"$release"` : "staging";
   return sh`(${inspectScript(layout, strategy, stampFile)})
 printf '%s\n' ${INSPECTION_END}
 IFS= read -r release && IFS= read -r base || exit 1
@@ -50584,7 +50558,7 @@ if [ -n "$base" ] && [ -s "$box"/${COPY_LIST} ]; then
   ${tarCopyScript(baseDir, sh`"$box/tree"`, sh`"$box"/${COPY_LIST}`)} || exit 1
 fi
 ${mergeManifestScript(here, sh`"$base"`, manifestName, sh`"$box"/${MANIFEST_DELTA}`)} || exit 1
-${releases ? sh`: > "$box/tree/"${UNVERIFIED_MARK} && ` : sh``}mv -T -- "$box/tree" ${finalDir}`;
+${releases2 ? sh`: > "$box/tree/"${UNVERIFIED_MARK} && ` : sh``}mv -T -- "$box/tree" ${finalDir}`;
 }
 function inspectionReport(stdout, from = 0) {
   if (stdout.startsWith(`${INSPECTION_END}
@@ -50746,10 +50720,10 @@ async function upload(ctx) {
   ctx.existingReleases = host.releases;
   report.previousRelease = host.current;
   report.previousSha = host.currentSha;
-  const releases = settings.strategy === "releases";
-  const name = releases ? uniqueRelease(ctx.release, host.releases) : IN_PLACE_TREE;
-  ctx.releaseDir = releases ? `${layout.releasesDir}/${name}` : `${layout.deployDir}/staging`;
-  if (releases) ctx.release = name;
+  const releases2 = settings.strategy === "releases";
+  const name = releases2 ? uniqueRelease(ctx.release, host.releases) : IN_PLACE_TREE;
+  ctx.releaseDir = releases2 ? `${layout.releasesDir}/${name}` : `${layout.deployDir}/staging`;
+  if (releases2) ctx.release = name;
   report.release = ctx.release;
   const transferable = host.manifest && {
     files: new Map([...host.manifest.files].filter(([path4]) => !isShared(path4)))
@@ -50929,8 +50903,8 @@ ${tail}`
 }
 
 // src/phases/prune.ts
-function releasesToPrune(releases, keep, protect) {
-  const newestFirst = [...new Set(releases)].sort().reverse();
+function releasesToPrune(releases2, keep, protect) {
+  const newestFirst = [...new Set(releases2)].sort().reverse();
   return newestFirst.slice(keep).filter((name) => !protect.includes(name));
 }
 function pruneScript(layout, doomed) {
@@ -51452,6 +51426,32 @@ ${stderr}` : "; its output is above in the log")
 // src/phases/restart.ts
 import { constants as constants3 } from "node:os";
 
+// src/budgets.ts
+var STOP_PARTS = 2;
+var AFTER_KILL_SECONDS = 5;
+var FOREGROUND_START_SECONDS = 1800;
+var UPLOAD_SECONDS = 3600;
+var PREPARE_SECONDS = 3600;
+var PRUNE_SECONDS = 600;
+var MARGIN_SECONDS = { connect: 30, lock: 60, restart: 180, verify: 120, rollback: 900 };
+function phaseBudgets(settings) {
+  const restart = STOP_PARTS * settings.stopTimeoutSeconds + AFTER_KILL_SECONDS + FOREGROUND_START_SECONDS + MARGIN_SECONDS.restart;
+  return {
+    // Two key exchanges with a jump host.
+    connect: 2 * settings.connectTimeoutSeconds + MARGIN_SECONDS.connect,
+    lock: settings.lockTimeoutSeconds + MARGIN_SECONDS.lock,
+    upload: UPLOAD_SECONDS,
+    prepare: PREPARE_SECONDS,
+    /** stop → wait-for-exit → switch → start, one host step. */
+    restart,
+    verify: settings.versionTimeoutSeconds + settings.stableForSeconds + MARGIN_SECONDS.verify,
+    rollback: settings.stopTimeoutSeconds + settings.versionTimeoutSeconds + MARGIN_SECONDS.rollback,
+    prune: PRUNE_SECONDS,
+    /** The lock is released once a restart cut off from the action has ended on the host. */
+    lockRelease: STEP_WAIT_SECONDS + MARGIN_SECONDS.lock
+  };
+}
+
 // src/post-state.ts
 var IDENTITY = {
   unverified: (entry) => [entry.host, entry.port, entry.target].join(" "),
@@ -51882,6 +51882,89 @@ function startedService(output) {
   return { logHeader: output?.data.header };
 }
 
+// src/pipeline.ts
+var orNone = (value) => value ?? "(none)";
+var releases = (settings) => settings.strategy === "releases";
+var PIPELINE = [
+  { name: "connect", budget: "connect", plan: (at) => `${at.label}, tools checked` },
+  {
+    name: "lock",
+    budget: "lock",
+    plan: (at) => `${at.layout.lockDir} (wait up to ${at.settings.lockTimeoutSeconds} s)`
+  },
+  {
+    name: "upload",
+    budget: "upload",
+    plan: (at) => `${at.settings.source} -> ${at.releaseDir} (tar stream, changed files only; excluding ${[...ALWAYS_EXCLUDED, ...at.settings.exclude].join(", ")})`
+  },
+  {
+    name: "prepare",
+    budget: "prepare",
+    plan: ({ settings, sha }) => `${settings.stampFile}=${sha}; shared paths: ${settings.sharedPaths.join(", ") || "(none)"}; clear pycache: ${settings.clearPycache}; prepare-command: ${orNone(settings.prepareCommand)}; import check: ${orNone(settings.pythonImportCheck)}`
+  },
+  {
+    name: "stop",
+    budget: "restart",
+    hostStep: true,
+    plan: ({ settings, layout }) => [
+      settings.stopCommand ? `run '${settings.stopCommand}', then` : "",
+      `SIGTERM processes carrying DEPLOY_TARGET=${layout.target} and those recorded in ${layout.stateFile}`,
+      settings.processMatch ? `and processes matching '${settings.processMatch}'` : ""
+    ].join(" ").trim()
+  },
+  {
+    name: "wait-for-exit",
+    budget: "restart",
+    hostStep: true,
+    plan: ({ settings }) => `up to ${settings.stopTimeoutSeconds} s; ports free: ${settings.ports.join(", ") || "(none)"}` + (settings.killAfterTimeout ? "; then SIGKILL" : "")
+  },
+  {
+    name: "switch",
+    budget: "restart",
+    hostStep: true,
+    plan: (at) => releases(at.settings) ? `${at.layout.current} -> releases/${at.release}` : `sync into ${at.layout.target}`
+  },
+  {
+    name: "start",
+    budget: "restart",
+    hostStep: true,
+    plan: ({ settings, layout }) => `'${settings.startCommand}'` + (settings.detach ? ` detached, output to ${layout.startLog}` : " in the foreground")
+  },
+  {
+    name: "verify",
+    budget: "verify",
+    plan: ({ settings, sha }) => `${settings.versionUrl.href} from the ${settings.versionCheckFrom} reports ${sha.slice(0, 12)} (within ${settings.versionTimeoutSeconds} s, stable for ${settings.stableForSeconds} s)`
+  },
+  {
+    name: "rollback",
+    budget: "rollback",
+    onFailure: true,
+    plan: ({ settings }) => releases(settings) && settings.rollbackOnFailure ? "to the previous good release on failure" : "off"
+  },
+  {
+    name: "prune",
+    budget: "prune",
+    plan: ({ settings }) => releases(settings) ? `keep ${settings.keepReleases} releases` : "nothing to prune (in-place)"
+  }
+];
+var HOST_STEP_PHASES = PIPELINE.filter((phase) => "hostStep" in phase).map(
+  (phase) => phase.name
+);
+function phaseBudget(settings, phase) {
+  const budget = PIPELINE.find((entry) => entry.name === phase)?.budget ?? "restart";
+  return phaseBudgets(settings)[budget];
+}
+function describePlan(settings, host, sha, now) {
+  const layout = remoteLayout(host.target, host.startLog);
+  const release = releaseName(now, sha);
+  const releaseDir = releases(settings) ? `${layout.releasesDir}/${release}` : `${layout.deployDir}/staging`;
+  const at = { settings, label: host.label, layout, release, releaseDir, sha };
+  const width = Math.max(...PIPELINE.map((phase) => phase.name.length));
+  return PIPELINE.map(
+    (phase, index) => `${String(index + 1).padStart(2)}. ${phase.name.padEnd(width)}  ${phase.plan(at)}`
+  );
+}
+
 // src/phases/restart.ts
 var HostStepDied = class extends PhaseError {
 };
@@ -51920,17 +52003,18 @@ async function diedFailure(ctx, result, died) {
 }
 function restartPhases(ctx, switchTo, afterStart) {
   const { layout } = ctx;
-  const phases = [
-    { phase: "stop", body: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]) },
-    { phase: "wait-for-exit", body: waitForExitBody(waitParameters(ctx)) }
-  ];
-  if (switchTo) {
-    const switching = sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}
-${switchTo}`;
-    const start = afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx);
-    phases.push({ phase: "switch", body: switching }, { phase: "start", body: start });
-  }
-  return phases;
+  const bodies = {
+    stop: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]),
+    "wait-for-exit": waitForExitBody(waitParameters(ctx)),
+    // The post step tells this step's output from an earlier restart's by the release it names.
+    switch: switchTo && sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}
+${switchTo}`,
+    start: switchTo && (afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx))
+  };
+  return HOST_STEP_PHASES.flatMap((phase) => {
+    const body = bodies[phase];
+    return body ? [{ phase, body }] : [];
+  });
 }
 function restartPrelude(layout) {
   return sh`${SERVICE_FUNCTIONS}
@@ -56939,58 +57023,6 @@ function runContext() {
   };
 }
 
-// src/plan.ts
-var orNone = (value) => value ?? "(none)";
-function describePlan(settings, host, sha, now) {
-  const layout = remoteLayout(host.target, host.startLog);
-  const release = releaseName(now, sha);
-  const releases = settings.strategy === "releases";
-  const releaseDir = releases ? `${layout.releasesDir}/${release}` : `${layout.deployDir}/staging`;
-  const stop = [
-    settings.stopCommand ? `run '${settings.stopCommand}', then` : "",
-    `SIGTERM processes carrying DEPLOY_TARGET=${host.target} and those recorded in ${layout.stateFile}`,
-    settings.processMatch ? `and processes matching '${settings.processMatch}'` : ""
-  ];
-  const steps = [
-    ["connect", `${host.label}, tools checked`],
-    ["lock", `${layout.lockDir} (wait up to ${settings.lockTimeoutSeconds} s)`],
-    [
-      "upload",
-      `${settings.source} -> ${releaseDir} (tar stream, changed files only; excluding ${[...ALWAYS_EXCLUDED, ...settings.exclude].join(", ")})`
-    ],
-    [
-      "prepare",
-      `${settings.stampFile}=${sha}; shared paths: ${settings.sharedPaths.join(", ") || "(none)"}; clear pycache: ${settings.clearPycache}; prepare-command: ${orNone(settings.prepareCommand)}; import check: ${orNone(settings.pythonImportCheck)}`
-    ],
-    ["stop", stop.join(" ").trim()],
-    [
-      "wait-for-exit",
-      `up to ${settings.stopTimeoutSeconds} s; ports free: ${settings.ports.join(", ") || "(none)"}` + (settings.killAfterTimeout ? "; then SIGKILL" : "")
-    ],
-    [
-      "switch",
-      releases ? `${layout.current} -> releases/${release}` : `sync into ${layout.target}`
-    ],
-    [
-      "start",
-      `'${settings.startCommand}'` + (settings.detach ? ` detached, output to ${layout.startLog}` : " in the foreground")
-    ],
-    [
-      "verify",
-      `${settings.versionUrl.href} from the ${settings.versionCheckFrom} reports ${sha.slice(0, 12)} (within ${settings.versionTimeoutSeconds} s, stable for ${settings.stableForSeconds} s)`
-    ],
-    [
-      "rollback",
-      releases && settings.rollbackOnFailure ? "to the previous good release on failure" : "off"
-    ],
-    ["prune", releases ? `keep ${settings.keepReleases} releases` : "nothing to prune (in-place)"]
-  ];
-  const width = Math.max(...steps.map(([name]) => name.length));
-  return steps.map(
-    ([name, what], index) => `${String(index + 1).padStart(2)}. ${name.padEnd(width)}  ${what}`
-  );
-}
-
 // src/deploy.ts
 async function ship(host, settings, sha, report) {
   const { address, layout, session } = host;
@@ -57004,13 +57036,12 @@ async function ship(host, settings, sha, report) {
     restartLog: layout.restartLog,
     token: owner.token
   };
-  const budget = phaseBudgets(settings);
-  const phase = (name, timeoutSeconds, body) => runPhase(label, name, timeoutSeconds, report.phases, body);
+  const phase = (name, body) => runPhase(label, name, phaseBudget(settings, name), report.phases, body);
   keepForPostStep("locks", lock);
   let heartbeat;
   let created;
   try {
-    await phase("lock", budget.lock, () => host.lock(owner));
+    await phase("lock", () => host.lock(owner));
     heartbeat = host.heartbeat(owner.token);
     const ctx = newDeployContext({
       settings,
@@ -57025,9 +57056,9 @@ async function ship(host, settings, sha, report) {
     created = ctx;
     lock.release = ctx.release;
     keepForPostStep("locks", lock);
-    await phase("upload", budget.upload, () => host.upload(ctx));
+    await phase("upload", () => host.upload(ctx));
     let armed = false;
-    await phase("prepare", budget.prepare, async () => {
+    await phase("prepare", async () => {
       armed = await host.armWatchdog(ctx);
       await host.prepare(ctx);
     });
@@ -57047,7 +57078,7 @@ async function ship(host, settings, sha, report) {
     unverified(ctx.release, sha, fallback);
     try {
       const restart = await host.restart(ctx, report.phases, armed);
-      const verified = await phase("verify", budget.verify, async () => {
+      const verified = await phase("verify", async () => {
         const answer = await host.verify(ctx, restart, report.previousVersion);
         await host.confirm(ctx);
         return answer;
@@ -57065,11 +57096,7 @@ async function ship(host, settings, sha, report) {
       }
       if (fallback) unverified(fallback.release, fallback.sha);
       else dropForPostStep("unverified", where);
-      const outcome = await phase(
-        "rollback",
-        budget.rollback,
-        () => host.rollback(ctx, error2.detail)
-      ).catch(
+      const outcome = await phase("rollback", () => host.rollback(ctx, error2.detail)).catch(
         (rollbackError) => `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
       );
       report.rollbackOutcome = outcome;
@@ -57080,9 +57107,7 @@ ${outcome}`);
     }
     report.result = "success";
     if (prunes(settings)) {
-      await phase("prune", budget.prune, () => host.prune(ctx)).catch(
-        (error2) => warnPruneFailed(label, error2)
-      );
+      await phase("prune", () => host.prune(ctx)).catch((error2) => warnPruneFailed(label, error2));
     }
   } catch (error2) {
     const failed = created;
@@ -57114,7 +57139,7 @@ async function deployHost(address, settings, sha, report, open2) {
   const host = await runPhase(
     label,
     "connect",
-    phaseBudgets(settings).connect,
+    phaseBudget(settings, "connect"),
     report.phases,
     () => open2(address, settings)
   );

@@ -52285,6 +52285,7 @@ function parseMarker(line, key) {
   );
   return match ? { kind: match[1], rest: match[2] ?? "" } : void 0;
 }
+var STEP_WAIT_SECONDS = 600;
 var STEP_KEY = new ShellCode('"$step_key"');
 function stepKeyScript(key) {
   return sh`step_key=${key}`;
@@ -52334,7 +52335,6 @@ ${body}`
   ]);
   return { key, script };
 }
-var STEP_WAIT_SECONDS = 600;
 var OUTPUT_RESERVE = 262144;
 function followScript(outFile, step2) {
   const name = outFile.slice(outFile.lastIndexOf("/") + 1);
@@ -53774,6 +53774,7 @@ var gzipAsync = promisify(gzip);
 
 // src/source-tree.ts
 var import_ignore = __toESM(require_ignore(), 1);
+var ALWAYS_EXCLUDED = [".git", "__pycache__", "*.pyc", "*.pyo", "/.deploy"];
 var SMALL_FILE = 256 * 1024;
 var KEPT_CONTENT_BYTES = 128 * 1024 * 1024;
 
@@ -53807,8 +53808,8 @@ function exportEnvScript(ctx, releaseDir) {
 var venvsDir = (layout) => `${layout.deployDir}/venvs`;
 
 // src/phases/prune.ts
-function releasesToPrune(releases, keep, protect) {
-  const newestFirst = [...new Set(releases)].sort().reverse();
+function releasesToPrune(releases2, keep, protect) {
+  const newestFirst = [...new Set(releases2)].sort().reverse();
   return newestFirst.slice(keep).filter((name) => !protect.includes(name));
 }
 function pruneScript(layout, doomed) {
@@ -54434,6 +54435,75 @@ function startedService(output) {
   return { logHeader: output?.data.header };
 }
 
+// src/pipeline.ts
+var orNone = (value) => value ?? "(none)";
+var releases = (settings) => settings.strategy === "releases";
+var PIPELINE = [
+  { name: "connect", budget: "connect", plan: (at) => `${at.label}, tools checked` },
+  {
+    name: "lock",
+    budget: "lock",
+    plan: (at) => `${at.layout.lockDir} (wait up to ${at.settings.lockTimeoutSeconds} s)`
+  },
+  {
+    name: "upload",
+    budget: "upload",
+    plan: (at) => `${at.settings.source} -> ${at.releaseDir} (tar stream, changed files only; excluding ${[...ALWAYS_EXCLUDED, ...at.settings.exclude].join(", ")})`
+  },
+  {
+    name: "prepare",
+    budget: "prepare",
+    plan: ({ settings, sha }) => `${settings.stampFile}=${sha}; shared paths: ${settings.sharedPaths.join(", ") || "(none)"}; clear pycache: ${settings.clearPycache}; prepare-command: ${orNone(settings.prepareCommand)}; import check: ${orNone(settings.pythonImportCheck)}`
+  },
+  {
+    name: "stop",
+    budget: "restart",
+    hostStep: true,
+    plan: ({ settings, layout }) => [
+      settings.stopCommand ? `run '${settings.stopCommand}', then` : "",
+      `SIGTERM processes carrying DEPLOY_TARGET=${layout.target} and those recorded in ${layout.stateFile}`,
+      settings.processMatch ? `and processes matching '${settings.processMatch}'` : ""
+    ].join(" ").trim()
+  },
+  {
+    name: "wait-for-exit",
+    budget: "restart",
+    hostStep: true,
+    plan: ({ settings }) => `up to ${settings.stopTimeoutSeconds} s; ports free: ${settings.ports.join(", ") || "(none)"}` + (settings.killAfterTimeout ? "; then SIGKILL" : "")
+  },
+  {
+    name: "switch",
+    budget: "restart",
+    hostStep: true,
+    plan: (at) => releases(at.settings) ? `${at.layout.current} -> releases/${at.release}` : `sync into ${at.layout.target}`
+  },
+  {
+    name: "start",
+    budget: "restart",
+    hostStep: true,
+    plan: ({ settings, layout }) => `'${settings.startCommand}'` + (settings.detach ? ` detached, output to ${layout.startLog}` : " in the foreground")
+  },
+  {
+    name: "verify",
+    budget: "verify",
+    plan: ({ settings, sha }) => `${settings.versionUrl.href} from the ${settings.versionCheckFrom} reports ${sha.slice(0, 12)} (within ${settings.versionTimeoutSeconds} s, stable for ${settings.stableForSeconds} s)`
+  },
+  {
+    name: "rollback",
+    budget: "rollback",
+    onFailure: true,
+    plan: ({ settings }) => releases(settings) && settings.rollbackOnFailure ? "to the previous good release on failure" : "off"
+  },
+  {
+    name: "prune",
+    budget: "prune",
+    plan: ({ settings }) => releases(settings) ? `keep ${settings.keepReleases} releases` : "nothing to prune (in-place)"
+  }
+];
+var HOST_STEP_PHASES = PIPELINE.filter((phase) => "hostStep" in phase).map(
+  (phase) => phase.name
+);
+
 // src/phases/restart.ts
 var HostStepDied = class extends PhaseError {
 };
@@ -54472,17 +54542,18 @@ async function diedFailure(ctx, result, died) {
 }
 function restartPhases(ctx, switchTo, afterStart) {
   const { layout } = ctx;
-  const phases = [
-    { phase: "stop", body: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]) },
-    { phase: "wait-for-exit", body: waitForExitBody(waitParameters(ctx)) }
-  ];
-  if (switchTo) {
-    const switching = sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}
-${switchTo}`;
-    const start = afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx);
-    phases.push({ phase: "switch", body: switching }, { phase: "start", body: start });
-  }
-  return phases;
+  const bodies = {
+    stop: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]),
+    "wait-for-exit": waitForExitBody(waitParameters(ctx)),
+    // The post step tells this step's output from an earlier restart's by the release it names.
+    switch: switchTo && sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}
+${switchTo}`,
+    start: switchTo && (afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx))
+  };
+  return HOST_STEP_PHASES.flatMap((phase) => {
+    const body = bodies[phase];
+    return body ? [{ phase, body }] : [];
+  });
 }
 function restartPrelude(layout) {
   return sh`${SERVICE_FUNCTIONS}

@@ -1,4 +1,4 @@
-import { STEP_WAIT_SECONDS } from './host-step.js'
+import { STEP_WAIT_SECONDS } from './protocol.js'
 import type { Settings } from './settings.js'
 
 /** A stop-command and the wait for the old service's exit each get up to stop-timeout. */

@@ -3,12 +3,7 @@ import { errorText } from './phase.js'
 import type { DeployContext } from './context.js'
 import { GitHubDeployment } from './deployments.js'
 import { hostLabel } from './host-address.js'
-import {
-  awaitStepScript,
-  STEP_WAIT_SECONDS,
-  stepOutcome,
-  type HostStepReader
-} from './host-step.js'
+import { awaitStepScript, stepOutcome, type HostStepReader } from './host-step.js'
 import { remoteLayout, type RemoteLayout } from './layout.js'
 import { connect, reconnect, type HostSession } from './phases/connect.js'
 import { releaseLockScript, releaseOutcome, startHeartbeat } from './phases/lock.js'
@@ -16,6 +11,7 @@ import { discardReleaseScript, prune, prunes, warnPruneFailed } from './phases/p
 import { sh } from './shell.js'
 import { rollback } from './phases/rollback.js'
 import { afterFailure, recoveryFor } from './recovery.js'
+import { STEP_WAIT_SECONDS } from './protocol.js'
 import { startedService } from './phases/start.js'
 import { stoppedService } from './phases/stop.js'
 import { verifyService } from './phases/verify.js'

@@ -1,5 +1,4 @@
 import * as core from '@actions/core'
-import { phaseBudgets } from './budgets.js'
 import { newDeployContext, type DeployContext } from './context.js'
 import { sshHost, type DeployHost } from './host.js'
 import { hostLabel, type HostAddress } from './host-address.js'
@@ -11,9 +10,9 @@ import { HostStepDied } from './phases/restart.js'
 import { rollsBack } from './phases/rollback.js'
 import { scanUploadSource } from './phases/upload.js'
 import { UndoneByHost } from './phases/watchdog.js'
-import { errorText, PhaseError, runPhase } from './phase.js'
+import { errorText, PhaseError, runPhase, type PhaseName } from './phase.js'
 import { runContext } from './run-context.js'
-import { describePlan } from './plan.js'
+import { describePlan, phaseBudget } from './pipeline.js'
 import {
   dropForPostStep,
   keepForPostStep,
@@ -41,12 +40,8 @@ export async function ship(
     restartLog: layout.restartLog,
     token: owner.token
   }
-  const budget = phaseBudgets(settings)
-  const phase = <T>(
-    name: Parameters<typeof runPhase>[1],
-    timeoutSeconds: number,
-    body: () => Promise<T>
-  ) => runPhase(label, name, timeoutSeconds, report.phases, body)
+  const phase = <T>(name: Exclude<PhaseName, 'plan'>, body: () => Promise<T>) =>
+    runPhase(label, name, phaseBudget(settings, name), report.phases, body)
 
   // Recorded before taking it: the release only removes a lock holding this token, and a run
   // cancelled right after mkdir must still leave the post step something to release.
@@ -54,7 +49,7 @@ export async function ship(
   let heartbeat: { stop(): void } | undefined
   let created: DeployContext | undefined
   try {
-    await phase('lock', budget.lock, () => host.lock(owner))
+    await phase('lock', () => host.lock(owner))
     // While it beats, no other deploy takes the lock; once this runner dies or freezes, one may.
     heartbeat = host.heartbeat(owner.token)
     const ctx = newDeployContext({
@@ -71,10 +66,10 @@ export async function ship(
     // Named now: a run cancelled before its switch leaves it for the post step to remove.
     lock.release = ctx.release
     keepForPostStep('locks', lock)
-    await phase('upload', budget.upload, () => host.upload(ctx))
+    await phase('upload', () => host.upload(ctx))
     // Armed first, before a prepare-command can fill the disk: it only writes into the lock.
     let armed = false
-    await phase('prepare', budget.prepare, async () => {
+    await phase('prepare', async () => {
       armed = await host.armWatchdog(ctx)
       await host.prepare(ctx)
     })
@@ -104,7 +99,7 @@ export async function ship(
     unverified(ctx.release, sha, fallback)
     try {
       const restart = await host.restart(ctx, report.phases, armed)
-      const verified = await phase('verify', budget.verify, async () => {
+      const verified = await phase('verify', async () => {
         const answer = await host.verify(ctx, restart, report.previousVersion)
         await host.confirm(ctx)
         return answer
@@ -124,9 +119,7 @@ export async function ship(
       }
       if (fallback) unverified(fallback.release, fallback.sha)
       else dropForPostStep('unverified', where)
-      const outcome = await phase('rollback', budget.rollback, () =>
-        host.rollback(ctx, error.detail)
-      ).catch(
+      const outcome = await phase('rollback', () => host.rollback(ctx, error.detail)).catch(
         (rollbackError: unknown) =>
           `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
       )
@@ -138,9 +131,7 @@ export async function ship(
     report.result = 'success'
     // Verify passed: the deploy succeeded, and what is left can only warn.
     if (prunes(settings)) {
-      await phase('prune', budget.prune, () => host.prune(ctx)).catch(error =>
-        warnPruneFailed(label, error)
-      )
+      await phase('prune', () => host.prune(ctx)).catch(error => warnPruneFailed(label, error))
     }
   } catch (error) {
     // A failed deploy leaves no release of its own behind once it is not live.
@@ -189,8 +180,12 @@ async function deployHost(
   report.sha = sha
   // Hash the source while connecting; the upload phase awaits this same scan.
   if (!settings.dryRun) void scanUploadSource(settings)
-  const host = await runPhase(label, 'connect', phaseBudgets(settings).connect, report.phases, () =>
-    open(address, settings)
+  const host = await runPhase(
+    label,
+    'connect',
+    phaseBudget(settings, 'connect'),
+    report.phases,
+    () => open(address, settings)
   )
   try {
     if (!settings.dryRun) return await ship(host, settings, sha, report)

@@ -7,6 +7,7 @@ import {
   parseMarker,
   STEP_FUNCTIONS,
   STEP_KEY,
+  STEP_WAIT_SECONDS,
   stepKeyOf,
   stepKeyScript,
   stepLine
@@ -59,9 +60,6 @@ ${body}`
   ])
   return { key, script }
 }
-
-/** How long a new step, a lock release or the post step waits for a step still running. */
-export const STEP_WAIT_SECONDS = 600
 
 /** Room set aside in the step's output file when it starts, so a disk that fills during the step cannot cut it. */
 const OUTPUT_RESERVE = 262144

@@ -1,19 +1,7 @@
 import * as core from '@actions/core'
+import type { PhaseName } from './pipeline.js'
 
-/** The phases of a deploy, in pipeline order (as the job summary lists them). */
-export type PhaseName =
-  | 'connect'
-  | 'lock'
-  | 'upload'
-  | 'prepare'
-  | 'stop'
-  | 'wait-for-exit'
-  | 'switch'
-  | 'start'
-  | 'verify'
-  | 'rollback'
-  | 'prune'
-  | 'plan'
+export type { PhaseName }
 
 export interface PhaseTiming {
   phase: PhaseName

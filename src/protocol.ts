@@ -45,6 +45,9 @@ export function parseMarker(
   return match ? { kind: match[1] as MarkerKind, rest: match[2] ?? '' } : undefined
 }
 
+/** How long a new step, a lock release or the post step waits for a step still running. */
+export const STEP_WAIT_SECONDS = 600
+
 /** In a host step's own scripts: the printf argument that goes with a `@@%s KIND` format. */
 export const STEP_KEY = new ShellCode('"$step_key"')
 

@@ -75,12 +75,20 @@ describe('process and step functions (sh)', () => {
     execFileSync('/bin/sh', ['-c', `${STEP_FUNCTIONS.text}\n${script}`], { encoding: 'utf8' })
 
   it('process_alive: a running process, a zombie, and no process', () => {
-    // `true` exits at once; its parent became `sleep`, which never reaps it: a zombie.
+    // A child that exits at once while its parent sleeps without waiting for it: a zombie.
     const out = run(`process_alive $$ && echo self
 tmp=$(mktemp)
-sh -c 'true & echo $! > "$0"; exec sleep 2' "$tmp" &
-sleep 0.5
-read -r zombie < "$tmp"
+python3 -c 'import os, sys, time
+pid = os.fork()
+if pid == 0: os._exit(0)
+open(sys.argv[1], "w").write(str(pid))
+time.sleep(5)' "$tmp" &
+zombie=; tries=0
+while [ "$tries" -lt 200 ]; do
+  read -r zombie < "$tmp"
+  [ -n "$zombie" ] && grep -q '^[0-9]* ([^)]*) Z' "/proc/$zombie/stat" 2>/dev/null && break
+  sleep 0.05; tries=$((tries + 1))
+done
 process_alive "$zombie" && echo zombie-alive || echo zombie-gone
 [ -d "/proc/$zombie" ] && echo zombie-listed
 kill $! 2>/dev/null

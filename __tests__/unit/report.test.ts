@@ -3,11 +3,9 @@ import * as core from '@actions/core'
 import { micromark } from 'micromark'
 import { gfm, gfmHtml } from 'micromark-extension-gfm'
 import { DeployReport } from '../../src/report.js'
-import { describePlan } from '../../src/plan.js'
 import { releaseOutcome } from '../../src/phases/lock.js'
 import { readHostUndo } from '../../src/phases/watchdog.js'
-import { getSettings } from '../../src/settings.js'
-import { inputReader, SAMPLE_LOCK, sourceTree, TEST_SHA } from '../support/fixtures.js'
+import { SAMPLE_LOCK, TEST_SHA } from '../support/fixtures.js'
 
 describe('DeployReport', () => {
   it('sets every output and one summary row per host', () => {
@@ -183,49 +181,6 @@ describe('the job summary, rendered as GitHub renders it', () => {
     expect(html).toContain('<td>c:22</td><td>not-started</td>')
     expect(html.indexOf('<h3>b:22: success</h3>')).toBeGreaterThan(html.indexOf('</details>'))
     expect(html).not.toContain('<h3>c:22')
-  })
-})
-
-describe('describePlan', () => {
-  it('lists the phases with the resolved settings', () => {
-    const settings = getSettings(
-      inputReader({
-        host: 'h',
-        username: 'u',
-        password: 'x',
-        source: sourceTree(),
-        target: '/srv/app',
-        'start-command': 'python -m app',
-        'version-url': 'http://127.0.0.1:7861/version',
-        ports: '7861',
-        'process-match': 'app serve',
-        exclude: '*.log'
-      })
-    )
-    const plan = describePlan(
-      settings,
-      { label: 'h:22', target: '/srv/app' },
-      TEST_SHA,
-      new Date('2026-11-24T10:15:00Z')
-    )
-    expect(plan.map(line => line.trim().split(/\s+/)[1])).toEqual([
-      'connect',
-      'lock',
-      'upload',
-      'prepare',
-      'stop',
-      'wait-for-exit',
-      'switch',
-      'start',
-      'verify',
-      'rollback',
-      'prune'
-    ])
-    const text = plan.join('\n')
-    expect(text).toContain('/srv/app/current -> releases/20261124T101500Z-0123456')
-    expect(text).toContain('excluding .git, __pycache__, *.pyc, *.pyo, /.deploy, *.log')
-    expect(text).toContain("processes matching 'app serve'")
-    expect(text).toContain('ports free: 7861')
   })
 })
 

@@ -10,12 +10,12 @@ import {
   type RemoteLayout
 } from '../layout.js'
 import type { Remote } from '../remote.js'
-import { STEP_WAIT_SECONDS, waitForStepScript } from '../host-step.js'
+import { waitForStepScript } from '../host-step.js'
 import { journalFunction } from '../journal.js'
 import type { HeldLock } from '../post-state.js'
 import { discardReleaseScript } from './prune.js'
 import { sh, type ShellCode } from '../shell.js'
-import { EXIT, STEP_FUNCTIONS, STEP_KEY } from '../protocol.js'
+import { EXIT, STEP_FUNCTIONS, STEP_KEY, STEP_WAIT_SECONDS } from '../protocol.js'
 
 /** How often the runner tells the host it is alive while it holds the lock. */
 export const HEARTBEAT_SECONDS = 2

@@ -20,6 +20,7 @@ import {
   type StoppedService
 } from './stop.js'
 import { EXIT, STEP_KEY } from '../protocol.js'
+import { HOST_STEP_PHASES } from '../pipeline.js'
 
 /**
  * The restart's host step was killed before it finished (a stop-command that matches the action's
@@ -102,18 +103,20 @@ export function restartPhases(
   afterStart?: ShellCode
 ): HostStepPhase[] {
   const { layout } = ctx
-  const phases: HostStepPhase[] = [
-    { phase: 'stop', body: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]) },
-    { phase: 'wait-for-exit', body: waitForExitBody(waitParameters(ctx)) }
-  ]
-  if (switchTo) {
+  const bodies: Record<(typeof HOST_STEP_PHASES)[number], ShellCode | undefined> = {
+    stop: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]),
+    'wait-for-exit': waitForExitBody(waitParameters(ctx)),
     // The post step tells this step's output from an earlier restart's by the release it names.
-    const switching = sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}
-${switchTo}`
-    const start = afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx)
-    phases.push({ phase: 'switch', body: switching }, { phase: 'start', body: start })
+    switch:
+      switchTo &&
+      sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}
+${switchTo}`,
+    start: switchTo && (afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx))
   }
-  return phases
+  return HOST_STEP_PHASES.flatMap(phase => {
+    const body = bodies[phase]
+    return body ? [{ phase, body }] : []
+  })
 }
 
 /** What every restart step runs first: the service functions, then `cd` to the target. */

@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
-import { followScript, STEP_WAIT_SECONDS, hostStepScript } from '../host-step.js'
+import { followScript, hostStepScript } from '../host-step.js'
 import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../layout.js'
 import { journalFunction, journalLinesScript, parseJournalLines } from '../journal.js'
 import { PhaseError } from '../phase.js'
@@ -24,7 +24,7 @@ import {
   switchBackScript,
   type Fallback
 } from './fallback.js'
-import { STEP_FUNCTIONS } from '../protocol.js'
+import { STEP_FUNCTIONS, STEP_WAIT_SECONDS } from '../protocol.js'
 
 /**
  * Commit confirmed, as a network device does it: after the switch the new release is provisional.

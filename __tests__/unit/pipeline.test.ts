@@ -1,0 +1,81 @@
+/**
+ * The pipeline declared once (pipeline.ts): the phase order, the restart's host step, the budgets
+ * and the dry-run plan all come from one list.
+ */
+import { describe, expect, it } from '@jest/globals'
+import { describePlan, HOST_STEP_PHASES, phaseBudget, PIPELINE } from '../../src/pipeline.js'
+import { getSettings } from '../../src/settings.js'
+import { inputReader, sourceTree, TEST_SHA } from '../support/fixtures.js'
+
+const settings = getSettings(
+  inputReader({
+    host: 'h',
+    username: 'u',
+    password: 'x',
+    source: sourceTree(),
+    target: '/srv/app',
+    'start-command': 'python -m app',
+    'version-url': 'http://127.0.0.1:7861/version',
+    ports: '7861',
+    'process-match': 'app serve',
+    exclude: '*.log'
+  })
+)
+
+describe('the pipeline', () => {
+  it('runs the restart as one host step: stop, wait-for-exit, switch, start', () => {
+    expect(HOST_STEP_PHASES).toEqual(['stop', 'wait-for-exit', 'switch', 'start'])
+  })
+
+  it('gives every phase a time limit of its own inputs plus margins', () => {
+    for (const { name } of PIPELINE) {
+      expect(phaseBudget(settings, name)).toBeGreaterThan(0)
+      expect(Number.isFinite(phaseBudget(settings, name))).toBe(true)
+    }
+    const longer = getSettings(
+      inputReader({
+        ...Object.fromEntries([]),
+        host: 'h',
+        username: 'u',
+        password: 'x',
+        source: sourceTree(),
+        target: '/srv/app',
+        'start-command': 'x',
+        'version-url': 'http://127.0.0.1:1/v',
+        'version-timeout': '500'
+      })
+    )
+    expect(phaseBudget(longer, 'verify') - phaseBudget(settings, 'verify')).toBe(
+      500 - settings.versionTimeoutSeconds
+    )
+  })
+})
+
+describe('describePlan', () => {
+  it('lists the phases with the resolved settings', () => {
+    const plan = describePlan(
+      settings,
+      { label: 'h:22', target: '/srv/app' },
+      TEST_SHA,
+      new Date('2026-11-24T10:15:00Z')
+    )
+    expect(plan.map(line => line.trim().split(/\s+/)[1])).toEqual([
+      'connect',
+      'lock',
+      'upload',
+      'prepare',
+      'stop',
+      'wait-for-exit',
+      'switch',
+      'start',
+      'verify',
+      'rollback',
+      'prune'
+    ])
+    const text = plan.join('\n')
+    expect(text).toContain('/srv/app/current -> releases/20261124T101500Z-0123456')
+    expect(text).toContain('excluding .git, __pycache__, *.pyc, *.pyo, /.deploy, *.log')
+    expect(text).toContain("processes matching 'app serve'")
+    expect(text).toContain('ports free: 7861')
+  })
+})
