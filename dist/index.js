@@ -50809,8 +50809,12 @@ function exportEnvScript(ctx, releaseDir) {
 // src/phases/venv.ts
 var venvsDir = (layout) => `${layout.deployDir}/venvs`;
 var COMPLETE = ".complete";
+function installCommand(settings) {
+  const lists = settings.pythonRequirements.filter((path4) => path4.endsWith(".txt"));
+  return settings.pythonInstallCommand ?? `pip install ${lists.map((path4) => `-r ${quote(path4)}`).join(" ")}`;
+}
 function requirementsHash(settings) {
-  const hash = createHash3("sha256").update(settings.pythonInstallCommand ?? "");
+  const hash = createHash3("sha256").update(installCommand(settings));
   for (const path4 of settings.pythonRequirements) {
     hash.update(`\0${path4}\0`);
     hash.update(readFileSync3(join5(settings.source, path4)));
@@ -50863,7 +50867,7 @@ async function prepareVenv(ctx) {
       tree: ctx.releaseDir,
       liveLink: settings.strategy === "in-place" ? `${layout.target}/.venv` : void 0,
       environment: exportEnvScript(ctx, ctx.releaseDir),
-      install: settings.pythonInstallCommand
+      install: installCommand(settings)
     }),
     { phase: "prepare", timeoutSeconds: 3600, echo: true, allowFailure: true }
   );
@@ -50883,7 +50887,7 @@ ${tail}`
       );
     case VENV_EXIT.install:
       throw new Error(
-        `python-install-command failed: '${settings.pythonInstallCommand}' in a new venv. The half-built venv was removed and the old service still serves. Its last lines:
+        `python-install-command failed: '${installCommand(settings)}' in a new venv. The half-built venv was removed and the old service still serves. Its last lines:
 ${tail}`
       );
     case VENV_EXIT.foreign:
@@ -52340,7 +52344,7 @@ for port in $ports; do
 done
 [ -z "$old$free" ] || exit 0
 service_scan ${target} "$(recorded_processes ${stateFile})" '' '' "$ports" | record_state ${stateFile} ${release} ${sha}
-printf 'recorded %s\n' "$(awk '/"pid":/ { sub(/.*"pid": */, ""); sub(/,.*/, ""); printf " %s", $0 }' < ${stateFile})"`
+printf 'recorded %s\n' "$(recorded_processes ${stateFile} | awk '{ printf " %s", $2 }')"`
   ]);
 }
 function trimmed(body) {
@@ -57481,10 +57485,107 @@ async function resolveSha(given, source) {
   return sha;
 }
 
+// src/inputs.ts
+var INPUT_DEFAULTS = {
+  port: "22",
+  "insecure-skip-host-key-check": "false",
+  "connect-timeout": "30",
+  source: ".",
+  strategy: "releases",
+  "keep-releases": "5",
+  "stamp-file": "REVISION",
+  "clear-pycache": "true",
+  python: "python3",
+  "stop-timeout": "30",
+  "kill-after-timeout": "true",
+  detach: "true",
+  "version-check-from": "host",
+  "version-timeout": "120",
+  "stable-for": "5",
+  "allow-downgrade": "true",
+  "rollback-on-failure": "true",
+  "lock-timeout": "300",
+  "max-parallel": "1",
+  "dry-run": "false"
+};
+var InputError = class extends Error {
+  constructor(problems) {
+    super(
+      `Invalid input${problems.length > 1 ? "s" : ""} (nothing was changed on any host):
+` + problems.map((problem) => `  - ${problem}`).join("\n")
+    );
+    this.problems = problems;
+    this.name = "InputError";
+  }
+  problems;
+};
+function problemText(name, shown, fix) {
+  const value = shown === void 0 ? "" : ` is '${shown.length > 80 ? shown.slice(0, 77) + "..." : shown}'`;
+  return `${name}${value}: ${fix}`;
+}
+var InputReader = class {
+  constructor(read) {
+    this.read = read;
+  }
+  read;
+  problems = [];
+  text(name) {
+    const value = this.read(name).trim();
+    return value === "" ? INPUT_DEFAULTS[name] ?? "" : value;
+  }
+  optional(name) {
+    return this.text(name) || void 0;
+  }
+  /** A problem with input `name`; `shown` is the offending value, omitted for secrets. */
+  problem(name, shown, fix) {
+    this.problems.push(problemText(name, shown, fix));
+  }
+  required(name, fix) {
+    const value = this.text(name);
+    if (!value) this.problems.push(`${name} is required: ${fix}`);
+    return value;
+  }
+  integer(name, min, max) {
+    const value = this.text(name);
+    const number = Number(value);
+    if (!/^-?\d+$/.test(value) || number < min || number > max) {
+      this.problem(name, value, `use a whole number from ${min} to ${max}`);
+      return Number(INPUT_DEFAULTS[name] ?? min);
+    }
+    return number;
+  }
+  boolean(name) {
+    const value = this.text(name);
+    if (/^(true|yes|on)$/i.test(value)) return true;
+    if (/^(false|no|off)$/i.test(value)) return false;
+    this.problem(name, value, "use 'true' or 'false'");
+    return INPUT_DEFAULTS[name] === "true";
+  }
+  choice(name, choices) {
+    const value = this.text(name);
+    if (choices.includes(value)) return value;
+    this.problem(name, value, `use one of ${choices.map((choice) => `'${choice}'`).join(", ")}`);
+    return choices[0];
+  }
+  /** Newline-separated list; blank lines and `#` comments are skipped. */
+  lines(name) {
+    return this.text(name).split(/\r?\n/).map((line) => line.trim()).filter((line) => line && !line.startsWith("#"));
+  }
+};
+function maskSecrets(read) {
+  for (const name of ["private-key", "passphrase", "password"]) {
+    const value = read(name);
+    if (!value.trim()) continue;
+    setSecret(value);
+    setSecret(value.trim());
+    for (const line of value.split(/\r?\n/)) {
+      if (line.trim().length >= 8 && !line.includes("-----")) setSecret(line.trim());
+    }
+  }
+}
+
 // src/settings.ts
 var import_semver2 = __toESM(require_semver3(), 1);
-import { statSync } from "node:fs";
-import { join as join6 } from "node:path";
 
 // src/private-key.ts
 var import_ssh22 = __toESM(require_lib2(), 1);
@@ -57545,101 +57646,7 @@ function parsePkcs8(text, passphrase, encrypted) {
   };
 }
 
-// src/settings.ts
-var INPUT_DEFAULTS = {
-  port: "22",
-  "insecure-skip-host-key-check": "false",
-  "connect-timeout": "30",
-  source: ".",
-  strategy: "releases",
-  "keep-releases": "5",
-  "stamp-file": "REVISION",
-  "clear-pycache": "true",
-  python: "python3",
-  "stop-timeout": "30",
-  "kill-after-timeout": "true",
-  detach: "true",
-  "version-check-from": "host",
-  "version-timeout": "120",
-  "stable-for": "5",
-  "allow-downgrade": "true",
-  "rollback-on-failure": "true",
-  "lock-timeout": "300",
-  "max-parallel": "1",
-  "dry-run": "false"
-};
-var InputError = class extends Error {
-  constructor(problems) {
-    super(
-      `Invalid input${problems.length > 1 ? "s" : ""} (nothing was changed on any host):
-` + problems.map((problem) => `  - ${problem}`).join("\n")
-    );
-    this.problems = problems;
-    this.name = "InputError";
-  }
-  problems;
-};
-var InputReader = class {
-  constructor(read) {
-    this.read = read;
-  }
-  read;
-  problems = [];
-  text(name) {
-    const value = this.read(name).trim();
-    return value === "" ? INPUT_DEFAULTS[name] ?? "" : value;
-  }
-  optional(name) {
-    return this.text(name) || void 0;
-  }
-  /** A problem with input `name`; `shown` is the offending value, omitted for secrets. */
-  problem(name, shown, fix) {
-    const value = shown === void 0 ? "" : ` is '${shown.length > 80 ? shown.slice(0, 77) + "..." : shown}'`;
-    this.problems.push(`${name}${value}: ${fix}`);
-  }
-  required(name, fix) {
-    const value = this.text(name);
-    if (!value) this.problems.push(`${name} is required: ${fix}`);
-    return value;
-  }
-  integer(name, min, max) {
-    const value = this.text(name);
-    const number = Number(value);
-    if (!/^-?\d+$/.test(value) || number < min || number > max) {
-      this.problem(name, value, `use a whole number from ${min} to ${max}`);
-      return Number(INPUT_DEFAULTS[name] ?? min);
-    }
-    return number;
-  }
-  boolean(name) {
-    const value = this.text(name);
-    if (/^(true|yes|on)$/i.test(value)) return true;
-    if (/^(false|no|off)$/i.test(value)) return false;
-    this.problem(name, value, "use 'true' or 'false'");
-    return INPUT_DEFAULTS[name] === "true";
-  }
-  choice(name, choices) {
-    const value = this.text(name);
-    if (choices.includes(value)) return value;
-    this.problem(name, value, `use one of ${choices.map((choice) => `'${choice}'`).join(", ")}`);
-    return choices[0];
-  }
-  /** Newline-separated list; blank lines and `#` comments are skipped. */
-  lines(name) {
-    return this.text(name).split(/\r?\n/).map((line) => line.trim()).filter((line) => line && !line.startsWith("#"));
-  }
-};
-function maskSecrets(read) {
-  for (const name of ["private-key", "passphrase", "password"]) {
-    const value = read(name);
-    if (!value.trim()) continue;
-    setSecret(value);
-    setSecret(value.trim());
-    for (const line of value.split(/\r?\n/)) {
-      if (line.trim().length >= 8 && !line.includes("-----")) setSecret(line.trim());
-    }
-  }
-}
+// src/input-fields.ts
 function remotePath(reader, name, value) {
   const path4 = value.replace(/\/+/g, "/").replace(/(.)\/$/, "$1");
   const fix = "use an absolute path on the host such as /srv/app or ~/app (not /, not a home directory itself, no . or .. parts)";
@@ -57659,19 +57666,10 @@ function relativePath(reader, name, value) {
   }
   return path4;
 }
-function parsePythonEnvironment(reader, source, sharedPaths) {
+function parsePythonEnvironment(reader, sharedPaths) {
   const pythonRequirements = reader.lines("python-requirements").map((path4) => relativePath(reader, "python-requirements", path4));
   const given = reader.optional("python-install-command");
   if (pythonRequirements.length === 0) return { pythonRequirements };
-  for (const path4 of pythonRequirements) {
-    if (!statSync(join6(source, path4), { throwIfNoEntry: false })?.isFile()) {
-      reader.problem(
-        "python-requirements",
-        path4,
-        `no such file in source (${source}); list the repository's dependency files, e.g. requirements.txt`
-      );
-    }
-  }
   if (sharedPaths.includes(".venv")) {
     reader.problem(
       "shared-paths",
@@ -57679,19 +57677,14 @@ function parsePythonEnvironment(reader, source, sharedPaths) {
       "python-requirements gives each release its own .venv (a link to its environment in .deploy/venvs); remove .venv from shared-paths"
     );
   }
-  const lists = pythonRequirements.filter((path4) => path4.endsWith(".txt"));
-  if (given) return { pythonRequirements, pythonInstallCommand: given };
-  if (lists.length === 0) {
+  if (!given && !pythonRequirements.some((path4) => path4.endsWith(".txt"))) {
     reader.problem(
       "python-install-command",
       void 0,
       `set it: python-requirements lists no .txt file for 'pip install -r'. For a pyproject.toml project, e.g. 'uv pip install -r pyproject.toml', or export a requirements.txt in the workflow`
     );
   }
-  return {
-    pythonRequirements,
-    pythonInstallCommand: `pip install ${lists.map((path4) => `-r ${quote(path4)}`).join(" ")}`
-  };
+  return { pythonRequirements, pythonInstallCommand: given };
 }
 function parseGitHubDeployment(reader) {
   const githubToken = reader.optional("github-token");
@@ -57809,6 +57802,37 @@ function parseAuth(reader) {
   }
   return { privateKey, passphrase, password };
 }
+
+// src/runner-checks.ts
+import { statSync } from "node:fs";
+import { join as join6 } from "node:path";
+function runnerProblems(settings) {
+  const { source } = settings;
+  const problems = [];
+  if (!statSync(source, { throwIfNoEntry: false })?.isDirectory()) {
+    problems.push(
+      problemText(
+        "source",
+        source,
+        "no such directory on the runner; check out the code first (actions/checkout) or fix the path"
+      )
+    );
+  }
+  for (const path4 of settings.pythonRequirements) {
+    if (!statSync(join6(source, path4), { throwIfNoEntry: false })?.isFile()) {
+      problems.push(
+        problemText(
+          "python-requirements",
+          path4,
+          `no such file in source (${source}); list the repository's dependency files, e.g. requirements.txt`
+        )
+      );
+    }
+  }
+  return problems;
+}
+
+// src/settings.ts
 function getSettings(read = (name) => getInput(name)) {
   maskSecrets(read);
   const reader = new InputReader(read);
@@ -57824,13 +57848,6 @@ function getSettings(read = (name) => getInput(name)) {
     else jumpHost = parsed;
   }
   const source = reader.text("source");
-  if (!statSync(source, { throwIfNoEntry: false })?.isDirectory()) {
-    reader.problem(
-      "source",
-      source,
-      "no such directory on the runner; check out the code first (actions/checkout) or fix the path"
-    );
-  }
   const targetText = reader.required(
     "target",
     "set it to the absolute directory on the host, e.g. /srv/myapp"
@@ -57854,7 +57871,7 @@ function getSettings(read = (name) => getInput(name)) {
     );
   }
   const sharedPaths = reader.lines("shared-paths").map((path4) => relativePath(reader, "shared-paths", path4));
-  const python = parsePythonEnvironment(reader, source, sharedPaths);
+  const python = parsePythonEnvironment(reader, sharedPaths);
   const ports = reader.text("ports").split(/[\s,]+/).filter(Boolean).map((text) => {
     const port = /^\d{1,5}$/.test(text) ? Number(text) : 0;
     if (port < 1 || port > 65535)
@@ -57929,7 +57946,8 @@ function getSettings(read = (name) => getInput(name)) {
     dryRun: reader.boolean("dry-run"),
     ...parseGitHubDeployment(reader)
   };
-  if (reader.problems.length > 0) throw new InputError(reader.problems);
+  const problems = [...reader.problems, ...runnerProblems(settings)];
+  if (problems.length > 0) throw new InputError(problems);
   return settings;
 }
 

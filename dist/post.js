@@ -54879,7 +54879,7 @@ for port in $ports; do
 done
 [ -z "$old$free" ] || exit 0
 service_scan ${target} "$(recorded_processes ${stateFile})" '' '' "$ports" | record_state ${stateFile} ${release} ${sha}
-printf 'recorded %s\n' "$(awk '/"pid":/ { sub(/.*"pid": */, ""); sub(/,.*/, ""); printf " %s", $0 }' < ${stateFile})"`
+printf 'recorded %s\n' "$(recorded_processes ${stateFile} | awk '{ printf " %s", $2 }')"`
   ]);
 }
 function trimmed(body) {
@@ -55207,8 +55207,6 @@ function afterFailure(settings, entry, phase) {
 
 // src/settings.ts
 var import_semver2 = __toESM(require_semver3(), 1);
-import { statSync } from "node:fs";
-import { join } from "node:path";
 
 // src/private-key.ts
 var import_ssh22 = __toESM(require_lib3(), 1);
@@ -55269,101 +55267,7 @@ function parsePkcs8(text, passphrase, encrypted) {
   };
 }
 
-// src/settings.ts
-var INPUT_DEFAULTS = {
-  port: "22",
-  "insecure-skip-host-key-check": "false",
-  "connect-timeout": "30",
-  source: ".",
-  strategy: "releases",
-  "keep-releases": "5",
-  "stamp-file": "REVISION",
-  "clear-pycache": "true",
-  python: "python3",
-  "stop-timeout": "30",
-  "kill-after-timeout": "true",
-  detach: "true",
-  "version-check-from": "host",
-  "version-timeout": "120",
-  "stable-for": "5",
-  "allow-downgrade": "true",
-  "rollback-on-failure": "true",
-  "lock-timeout": "300",
-  "max-parallel": "1",
-  "dry-run": "false"
-};
-var InputError = class extends Error {
-  constructor(problems) {
-    super(
-      `Invalid input${problems.length > 1 ? "s" : ""} (nothing was changed on any host):
-` + problems.map((problem) => `  - ${problem}`).join("\n")
-    );
-    this.problems = problems;
-    this.name = "InputError";
-  }
-  problems;
-};
-var InputReader = class {
-  constructor(read) {
-    this.read = read;
-  }
-  read;
-  problems = [];
-  text(name) {
-    const value = this.read(name).trim();
-    return value === "" ? INPUT_DEFAULTS[name] ?? "" : value;
-  }
-  optional(name) {
-    return this.text(name) || void 0;
-  }
-  /** A problem with input `name`; `shown` is the offending value, omitted for secrets. */
-  problem(name, shown, fix) {
-    const value = shown === void 0 ? "" : ` is '${shown.length > 80 ? shown.slice(0, 77) + "..." : shown}'`;
-    this.problems.push(`${name}${value}: ${fix}`);
-  }
-  required(name, fix) {
-    const value = this.text(name);
-    if (!value) this.problems.push(`${name} is required: ${fix}`);
-    return value;
-  }
-  integer(name, min, max) {
-    const value = this.text(name);
-    const number = Number(value);
-    if (!/^-?\d+$/.test(value) || number < min || number > max) {
-      this.problem(name, value, `use a whole number from ${min} to ${max}`);
-      return Number(INPUT_DEFAULTS[name] ?? min);
-    }
-    return number;
-  }
-  boolean(name) {
-    const value = this.text(name);
-    if (/^(true|yes|on)$/i.test(value)) return true;
-    if (/^(false|no|off)$/i.test(value)) return false;
-    this.problem(name, value, "use 'true' or 'false'");
-    return INPUT_DEFAULTS[name] === "true";
-  }
-  choice(name, choices) {
-    const value = this.text(name);
-    if (choices.includes(value)) return value;
-    this.problem(name, value, `use one of ${choices.map((choice) => `'${choice}'`).join(", ")}`);
-    return choices[0];
-  }
-  /** Newline-separated list; blank lines and `#` comments are skipped. */
-  lines(name) {
-    return this.text(name).split(/\r?\n/).map((line) => line.trim()).filter((line) => line && !line.startsWith("#"));
-  }
-};
-function maskSecrets(read) {
-  for (const name of ["private-key", "passphrase", "password"]) {
-    const value = read(name);
-    if (!value.trim()) continue;
-    setSecret(value);
-    setSecret(value.trim());
-    for (const line of value.split(/\r?\n/)) {
-      if (line.trim().length >= 8 && !line.includes("-----")) setSecret(line.trim());
-    }
-  }
-}
+// src/input-fields.ts
 function remotePath(reader, name, value) {
   const path = value.replace(/\/+/g, "/").replace(/(.)\/$/, "$1");
   const fix = "use an absolute path on the host such as /srv/app or ~/app (not /, not a home directory itself, no . or .. parts)";
@@ -55383,19 +55287,10 @@ function relativePath(reader, name, value) {
   }
   return path;
 }
-function parsePythonEnvironment(reader, source, sharedPaths) {
+function parsePythonEnvironment(reader, sharedPaths) {
   const pythonRequirements = reader.lines("python-requirements").map((path) => relativePath(reader, "python-requirements", path));
   const given = reader.optional("python-install-command");
   if (pythonRequirements.length === 0) return { pythonRequirements };
-  for (const path of pythonRequirements) {
-    if (!statSync(join(source, path), { throwIfNoEntry: false })?.isFile()) {
-      reader.problem(
-        "python-requirements",
-        path,
-        `no such file in source (${source}); list the repository's dependency files, e.g. requirements.txt`
-      );
-    }
-  }
   if (sharedPaths.includes(".venv")) {
     reader.problem(
       "shared-paths",
@@ -55403,19 +55298,14 @@ function parsePythonEnvironment(reader, source, sharedPaths) {
       "python-requirements gives each release its own .venv (a link to its environment in .deploy/venvs); remove .venv from shared-paths"
     );
   }
-  const lists = pythonRequirements.filter((path) => path.endsWith(".txt"));
-  if (given) return { pythonRequirements, pythonInstallCommand: given };
-  if (lists.length === 0) {
+  if (!given && !pythonRequirements.some((path) => path.endsWith(".txt"))) {
     reader.problem(
       "python-install-command",
       void 0,
       `set it: python-requirements lists no .txt file for 'pip install -r'. For a pyproject.toml project, e.g. 'uv pip install -r pyproject.toml', or export a requirements.txt in the workflow`
     );
   }
-  return {
-    pythonRequirements,
-    pythonInstallCommand: `pip install ${lists.map((path) => `-r ${quote(path)}`).join(" ")}`
-  };
+  return { pythonRequirements, pythonInstallCommand: given };
 }
 function parseGitHubDeployment(reader) {
   const githubToken = reader.optional("github-token");
@@ -55533,6 +55423,136 @@ function parseAuth(reader) {
   }
   return { privateKey, passphrase, password };
 }
+
+// src/inputs.ts
+var INPUT_DEFAULTS = {
+  port: "22",
+  "insecure-skip-host-key-check": "false",
+  "connect-timeout": "30",
+  source: ".",
+  strategy: "releases",
+  "keep-releases": "5",
+  "stamp-file": "REVISION",
+  "clear-pycache": "true",
+  python: "python3",
+  "stop-timeout": "30",
+  "kill-after-timeout": "true",
+  detach: "true",
+  "version-check-from": "host",
+  "version-timeout": "120",
+  "stable-for": "5",
+  "allow-downgrade": "true",
+  "rollback-on-failure": "true",
+  "lock-timeout": "300",
+  "max-parallel": "1",
+  "dry-run": "false"
+};
+var InputError = class extends Error {
+  constructor(problems) {
+    super(
+      `Invalid input${problems.length > 1 ? "s" : ""} (nothing was changed on any host):
+` + problems.map((problem) => `  - ${problem}`).join("\n")
+    );
+    this.problems = problems;
+    this.name = "InputError";
+  }
+  problems;
+};
+function problemText(name, shown, fix) {
+  const value = shown === void 0 ? "" : ` is '${shown.length > 80 ? shown.slice(0, 77) + "..." : shown}'`;
+  return `${name}${value}: ${fix}`;
+}
+var InputReader = class {
+  constructor(read) {
+    this.read = read;
+  }
+  read;
+  problems = [];
+  text(name) {
+    const value = this.read(name).trim();
+    return value === "" ? INPUT_DEFAULTS[name] ?? "" : value;
+  }
+  optional(name) {
+    return this.text(name) || void 0;
+  }
+  /** A problem with input `name`; `shown` is the offending value, omitted for secrets. */
+  problem(name, shown, fix) {
+    this.problems.push(problemText(name, shown, fix));
+  }
+  required(name, fix) {
+    const value = this.text(name);
+    if (!value) this.problems.push(`${name} is required: ${fix}`);
+    return value;
+  }
+  integer(name, min, max) {
+    const value = this.text(name);
+    const number = Number(value);
+    if (!/^-?\d+$/.test(value) || number < min || number > max) {
+      this.problem(name, value, `use a whole number from ${min} to ${max}`);
+      return Number(INPUT_DEFAULTS[name] ?? min);
+    }
+    return number;
+  }
+  boolean(name) {
+    const value = this.text(name);
+    if (/^(true|yes|on)$/i.test(value)) return true;
+    if (/^(false|no|off)$/i.test(value)) return false;
+    this.problem(name, value, "use 'true' or 'false'");
+    return INPUT_DEFAULTS[name] === "true";
+  }
+  choice(name, choices) {
+    const value = this.text(name);
+    if (choices.includes(value)) return value;
+    this.problem(name, value, `use one of ${choices.map((choice) => `'${choice}'`).join(", ")}`);
+    return choices[0];
+  }
+  /** Newline-separated list; blank lines and `#` comments are skipped. */
+  lines(name) {
+    return this.text(name).split(/\r?\n/).map((line) => line.trim()).filter((line) => line && !line.startsWith("#"));
+  }
+};
+function maskSecrets(read) {
+  for (const name of ["private-key", "passphrase", "password"]) {
+    const value = read(name);
+    if (!value.trim()) continue;
+    setSecret(value);
+    setSecret(value.trim());
+    for (const line of value.split(/\r?\n/)) {
+      if (line.trim().length >= 8 && !line.includes("-----")) setSecret(line.trim());
+    }
+  }
+}
+
+// src/runner-checks.ts
+import { statSync } from "node:fs";
+import { join } from "node:path";
+function runnerProblems(settings) {
+  const { source } = settings;
+  const problems = [];
+  if (!statSync(source, { throwIfNoEntry: false })?.isDirectory()) {
+    problems.push(
+      problemText(
+        "source",
+        source,
+        "no such directory on the runner; check out the code first (actions/checkout) or fix the path"
+      )
+    );
+  }
+  for (const path of settings.pythonRequirements) {
+    if (!statSync(join(source, path), { throwIfNoEntry: false })?.isFile()) {
+      problems.push(
+        problemText(
+          "python-requirements",
+          path,
+          `no such file in source (${source}); list the repository's dependency files, e.g. requirements.txt`
+        )
+      );
+    }
+  }
+  return problems;
+}
+
+// src/settings.ts
 function getSettings(read = (name) => getInput(name)) {
   maskSecrets(read);
   const reader = new InputReader(read);
@@ -55548,13 +55568,6 @@ function getSettings(read = (name) => getInput(name)) {
     else jumpHost = parsed;
   }
   const source = reader.text("source");
-  if (!statSync(source, { throwIfNoEntry: false })?.isDirectory()) {
-    reader.problem(
-      "source",
-      source,
-      "no such directory on the runner; check out the code first (actions/checkout) or fix the path"
-    );
-  }
   const targetText = reader.required(
     "target",
     "set it to the absolute directory on the host, e.g. /srv/myapp"
@@ -55578,7 +55591,7 @@ function getSettings(read = (name) => getInput(name)) {
     );
   }
   const sharedPaths = reader.lines("shared-paths").map((path) => relativePath(reader, "shared-paths", path));
-  const python = parsePythonEnvironment(reader, source, sharedPaths);
+  const python = parsePythonEnvironment(reader, sharedPaths);
   const ports = reader.text("ports").split(/[\s,]+/).filter(Boolean).map((text) => {
     const port = /^\d{1,5}$/.test(text) ? Number(text) : 0;
     if (port < 1 || port > 65535)
@@ -55653,7 +55666,8 @@ function getSettings(read = (name) => getInput(name)) {
     dryRun: reader.boolean("dry-run"),
     ...parseGitHubDeployment(reader)
   };
-  if (reader.problems.length > 0) throw new InputError(reader.problems);
+  const problems = [...reader.problems, ...runnerProblems(settings)];
+  if (problems.length > 0) throw new InputError(problems);
   return settings;
 }
 

@@ -6,7 +6,8 @@ import { GitHubDeployment } from './deployments.js'
 import { hostLabel } from './host-address.js'
 import { DeployReport } from './report.js'
 import { resolveSha } from './revision.js'
-import { getSettings, InputError } from './settings.js'
+import { InputError } from './inputs.js'
+import { getSettings } from './settings.js'
 
 /** The action: parse inputs, deploy, and always report. */
 export async function run(): Promise<void> {

@@ -16,7 +16,9 @@ jest.unstable_mockModule('@actions/core', () => ({
   warning: () => undefined,
   debug: () => undefined
 }))
-const { getSettings, InputError, INPUT_DEFAULTS } = await import('../../src/settings.js')
+const { getSettings } = await import('../../src/settings.js')
+const { InputError, INPUT_DEFAULTS } = await import('../../src/inputs.js')
+const { installCommand } = await import('../../src/phases/venv.js')
 
 /** A fresh key made by ssh-keygen for these tests; it opens nothing. */
 function makeKey(passphrase = ''): string {
@@ -237,15 +239,18 @@ describe('getSettings', () => {
     writeFileSync(join(source, 'pyproject.toml'), '[project]\n')
     expect(parse_({ source }).pythonRequirements).toEqual([])
     expect(
-      parse_({ source, 'python-requirements': "it's requirements.txt\npyproject.toml" })
-        .pythonInstallCommand
+      installCommand(
+        parse_({ source, 'python-requirements': "it's requirements.txt\npyproject.toml" })
+      )
     ).toBe("pip install -r 'it'\\''s requirements.txt'")
     expect(
-      parse_({
-        source,
-        'python-requirements': 'pyproject.toml',
-        'python-install-command': 'uv pip install -r pyproject.toml'
-      }).pythonInstallCommand
+      installCommand(
+        parse_({
+          source,
+          'python-requirements': 'pyproject.toml',
+          'python-install-command': 'uv pip install -r pyproject.toml'
+        })
+      )
     ).toBe('uv pip install -r pyproject.toml')
     expect(problemsOf({ source, 'python-requirements': 'pyproject.toml' })).toEqual([
       "python-install-command: set it: python-requirements lists no .txt file for 'pip install -r'. For a pyproject.toml project, e.g. 'uv pip install -r pyproject.toml', or export a requirements.txt in the workflow"

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { DeployContext } from '../context.js'
 import { insideTarget, type RemoteLayout } from '../layout.js'
 import { lastLines } from '../remote.js'
-import { sh, type ShellCode } from '../shell.js'
+import { quote, sh, type ShellCode } from '../shell.js'
 import type { Settings } from '../settings.js'
 import { exportEnvScript, userCommandScript } from './environment.js'
 
@@ -15,12 +15,21 @@ export const venvsDir = (layout: RemoteLayout): string => `${layout.deployDir}/v
 /** In a venv, written last: only a venv holding it was built completely. */
 const COMPLETE = '.complete'
 
+/** The command that installs the dependencies: python-install-command, else `pip install -r` each .txt file. */
+export function installCommand(settings: Settings): string {
+  const lists = settings.pythonRequirements.filter(path => path.endsWith('.txt'))
+  return (
+    settings.pythonInstallCommand ??
+    `pip install ${lists.map(path => `-r ${quote(path)}`).join(' ')}`
+  )
+}
+
 /**
  * The runner's part of the venv key: the dependency files' contents and the install command. The
  * host adds the interpreter's version, so a new Python on the host gets a new venv.
  */
 export function requirementsHash(settings: Settings): string {
-  const hash = createHash('sha256').update(settings.pythonInstallCommand ?? '')
+  const hash = createHash('sha256').update(installCommand(settings))
   for (const path of settings.pythonRequirements) {
     hash.update(`\0${path}\0`)
     hash.update(readFileSync(join(settings.source, path)))
@@ -103,7 +112,7 @@ export async function prepareVenv(ctx: DeployContext): Promise<void> {
       tree: ctx.releaseDir,
       liveLink: settings.strategy === 'in-place' ? `${layout.target}/.venv` : undefined,
       environment: exportEnvScript(ctx, ctx.releaseDir),
-      install: settings.pythonInstallCommand as string
+      install: installCommand(settings)
     }),
     { phase: 'prepare', timeoutSeconds: 3600, echo: true, allowFailure: true }
   )
@@ -121,7 +130,7 @@ export async function prepareVenv(ctx: DeployContext): Promise<void> {
       )
     case VENV_EXIT.install:
       throw new Error(
-        `python-install-command failed: '${settings.pythonInstallCommand}' in a new venv. The half-built venv was removed and the old service still serves. Its last lines:\n${tail}`
+        `python-install-command failed: '${installCommand(settings)}' in a new venv. The half-built venv was removed and the old service still serves. Its last lines:\n${tail}`
       )
     case VENV_EXIT.foreign:
       throw new Error(

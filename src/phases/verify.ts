@@ -110,7 +110,7 @@ for port in $ports; do
 done
 [ -z "$old$free" ] || exit 0
 service_scan ${target} "$(recorded_processes ${stateFile})" '' '' "$ports" | record_state ${stateFile} ${release} ${sha}
-printf 'recorded %s\n' "$(awk '/"pid":/ { sub(/.*"pid": */, ""); sub(/,.*/, ""); printf " %s", $0 }' < ${stateFile})"`
+printf 'recorded %s\n' "$(recorded_processes ${stateFile} | awk '{ printf " %s", $2 }')"`
   ])
 }
 
