@@ -4,7 +4,9 @@ export default {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true }]
+    '^.+\\.ts$': ['ts-jest', { useESM: true }],
+    // The host scripts (src/host), imported as text as the bundler does.
+    '^.+\\.(sh|awk)$': '<rootDir>/scripts/jest-text.cjs'
   },
   testMatch: ['**/__tests__/**/*.test.ts'],
   testTimeout: 60000,

@@ -52265,6 +52265,36 @@ function expandHome(path, home) {
 
 // src/protocol.ts
 import { randomBytes } from "node:crypto";
+
+// src/host/step.sh
+var step_default = `# shellcheck shell=sh
+# Asking about processes and host steps, the one way each is asked (STEP_FUNCTIONS, protocol.ts):
+#
+# - process_alive PID: the process exists and is not a zombie (no PID: false);
+# - step_key_of FILE: the key of the step whose output is FILE;
+# - step_marker FILE KIND: the rest of the first KIND marker of the step whose output is FILE;
+# - step_running FILE: that step's process is alive and it has not written its exit line.
+#
+# Builtins and redirections only where a path is involved: a file named in a command line is what
+# pkill -f PATH matches.
+process_alive() {
+  case $1 in '' | *[!0-9]*) return 1 ;; esac
+  stat=
+  { read -r stat < "/proc/$1/stat"; } 2>/dev/null
+  case \${stat##*) } in '' | [ZX]*) return 1 ;; esac
+}
+step_key_of() { sed -n '1s/^@@step \\([0-9a-f]\\{12\\}\\)$/\\1/p' < "$1" 2>/dev/null; }
+step_marker() {
+  key=$(step_key_of "$1")
+  [ -n "$key" ] && sed -n "s/^@@$key $2 //p" < "$1" 2>/dev/null | head -n 1
+}
+step_running() {
+  step_pid=$(step_marker "$1" pid)
+  [ -n "$step_pid" ] && process_alive "$step_pid" && [ -z "$(step_marker "$1" exit)" ]
+}
+`;
+
+// src/protocol.ts
 var KEY_PATTERN = /^[0-9a-f]{12}$/;
 function newStepKey() {
   return randomBytes(6).toString("hex");
@@ -52304,21 +52334,7 @@ var EXIT = {
   /** lock: another deploy held the lock for all of lock-timeout (EX_TEMPFAIL). */
   lockBusy: 75
 };
-var STEP_FUNCTIONS = sh`process_alive() {
-  case $1 in '' | *[!0-9]*) return 1 ;; esac
-  stat=
-  { read -r stat < "/proc/$1/stat"; } 2>/dev/null
-  case \${stat##*) } in '' | [ZX]*) return 1 ;; esac
-}
-step_key_of() { sed -n '1s/^@@step \([0-9a-f]\{12\}\)$/\1/p' < "$1" 2>/dev/null; }
-step_marker() {
-  key=$(step_key_of "$1")
-  [ -n "$key" ] && sed -n "s/^@@$key $2 //p" < "$1" 2>/dev/null | head -n 1
-}
-step_running() {
-  step_pid=$(step_marker "$1" pid)
-  [ -n "$step_pid" ] && process_alive "$step_pid" && [ -z "$(step_marker "$1" exit)" ]
-}`;
+var STEP_FUNCTIONS = new ShellCode(step_default);
 
 // src/host-step.ts
 function hostStepScript(phases, prelude, key = newStepKey()) {
@@ -54033,95 +54049,40 @@ function phaseBudgets(settings) {
   };
 }
 
-// src/phases/processes.ts
-var TARGET_MARKER = "DEPLOY_TARGET";
-var MAX_PATTERN_HITS = 10;
-var SELECT_SERVICE = String.raw`
-function pid_of(file) { sub(/^\/proc\//, "", file); sub(/\/[a-z]+$/, "", file); return file }
-function read_stat(file,   line, pid, name, field) {
-  if ((getline line < file) <= 0) return
-  pid = pid_of(file)
-  name = line; sub(/^[^(]*\(/, "", name); sub(/\) [^)]*$/, "", name)
-  sub(/.*\) /, "", line); split(line, field, " ")
-  ppid[pid] = field[2]; pgid[pid] = field[3]; state[pid] = field[1]; start[pid] = field[20]
-  kthread[pid] = int(field[7] / 2097152) % 2; comm[pid] = name
-}
-function read_environ(file,   entry, pid) {
-  pid = pid_of(file)
-  RS = "\0"
-  while ((getline entry < file) > 0) marker(pid, entry)
-  RS = "\n"
-}
-function read_cmdline(file,   entry, text, count) {
-  RS = "\0"
-  while ((getline entry < file) > 0) text = (count++ ? text " " : "") entry
-  RS = "\n"
-  command_line(pid_of(file), text)
-}
-function command_line(pid, text) {
-  if (pattern != "" && text != "" && text ~ pattern && (pid in start)) {
-    add(pid, "pattern", "matched by process-match"); include(pgid[pid], "of a process-match hit")
-  }
-}
-function marker(pid, entry) {
-  if (entry == "${CONTROL_MARKER}=1") control[pid] = 1
-  else if (entry ~ /^${TARGET_MARKER}=/) marked[pid] = substr(entry, ${TARGET_MARKER.length + 2})
-}
-function add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }
-function include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }
-function protected(pid) {
-  if (pid == 1) return "PID 1"
-  if (kthread[pid]) return "a kernel thread"
-  if (comm[pid] ~ /^sshd/) return "an sshd process"
-  if (pid in ancestor) return "the action's own session"
-  if (pid in control) return "a command of this action (this deploy or a concurrent one)"
-  if ((pid in marked) && marked[pid] != target) return "it carries another target's marker (DEPLOY_TARGET=" marked[pid] ")"
-  return ""
-}
-BEGIN {
-  target = ENVIRON["VSD_TARGET"]; pattern = ENVIRON["VSD_PATTERN"]
-  for (i = 1; i < ARGC; i++) {
-    if (ARGV[i] ~ /\/stat$/) read_stat(ARGV[i])
-    else if (ARGV[i] ~ /\/cmdline$/) read_cmdline(ARGV[i])
-    else read_environ(ARGV[i])
-    close(ARGV[i])
-  }
-  ARGC = 1
-}
-$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? "${CONTROL_MARKER}=1" : "${TARGET_MARKER}=" value); next }
-$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }
-$1 == "C" { text = $0; sub(/^C [0-9]+ /, "", text); command_line($2, text); next }
-$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }
-$1 == "G" { include($2, "stopped by this deploy"); next }
-END {
-  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1
-  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries DEPLOY_TARGET=" target)
-  for (group in groups) {
-    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }
-    if ((group in start) && protected(group) != "") { delete groups[group]; continue }
-    if (!pids_only) print "group", group, "-", "-", "-", "-"
-  }
-  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])
-  for (pid in source_of) {
-    if (!(pid in start) || state[pid] == "Z") continue
-    why = protected(pid)
-    if (why == "" && pids_only) printf " %s", pid
-    else if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]
-    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", "-", why
-  }
-}`;
-var SERVICE_FUNCTIONS = new ShellCode(`${STEP_FUNCTIONS.text}
-select_service=${quote(SELECT_SERVICE)}
-${String.raw`# Whether this awk splits records on NUL (busybox's does not): asked once per script.
-awk_splits_nul=$(printf 'a\000b\000' | awk 'BEGIN { RS = "\000" } END { print NR }')
+// src/host/select-service.awk
+var select_service_default = '# Chooses the service\'s processes in one awk pass. It reads /proc itself: the `stat` and, where\n# this awk splits records on NUL, the `environ` and `cmdline` files named as its arguments. The\n# target and the process-match pattern come in its environment (VSD_TARGET, VSD_PATTERN), never\n# its command line, so a user\'s `pkill -f` cannot match this awk. The rest comes as tagged lines\n# on stdin:\n#\n# - `E pid control` / `E pid target VALUE` \u2014 markers, from `environ_markers` on an awk without NUL\n# - `C pid COMMAND LINE` \u2014 a command line, from `cmdline_lines` on an awk without NUL\n# - `R pid start pgid` \u2014 recorded by the last deploy; counts only if the start time still matches\n# - `H pid` \u2014 holds a service port; `G pgid` \u2014 a group to include\n#\n# A process-match hit is a command line (arguments joined by spaces) that the pattern, an\n# extended regular expression, matches: what `pgrep -f` would find.\n#\n# Prints `signal PID PGID START SOURCE WHY\u2026` for each process to act on, `skip PID - - - WHY\u2026` for\n# each candidate that is protected, and `group PGID - - - -` for each process group included.\n# A group is included only while its leader is gone or is itself the service, so a hit inside a\n# shell\'s or a supervisor\'s group never takes the whole group with it.\n#\n# Variables (-v): self (the scanning shell), pids_only, control_name and marker_name (the two\n# markers: VERIFIED_SSH_DEPLOY_CONTROL, DEPLOY_TARGET).\nfunction pid_of(file) { sub(/^\\/proc\\//, "", file); sub(/\\/[a-z]+$/, "", file); return file }\nfunction read_stat(file,   line, pid, name, field) {\n  if ((getline line < file) <= 0) return\n  pid = pid_of(file)\n  name = line; sub(/^[^(]*\\(/, "", name); sub(/\\) [^)]*$/, "", name)\n  sub(/.*\\) /, "", line); split(line, field, " ")\n  ppid[pid] = field[2]; pgid[pid] = field[3]; state[pid] = field[1]; start[pid] = field[20]\n  kthread[pid] = int(field[7] / 2097152) % 2; comm[pid] = name\n}\nfunction read_environ(file,   entry, pid) {\n  pid = pid_of(file)\n  RS = "\\0"\n  while ((getline entry < file) > 0) marker(pid, entry)\n  RS = "\\n"\n}\nfunction read_cmdline(file,   entry, text, count) {\n  RS = "\\0"\n  while ((getline entry < file) > 0) text = (count++ ? text " " : "") entry\n  RS = "\\n"\n  command_line(pid_of(file), text)\n}\nfunction command_line(pid, text) {\n  if (pattern != "" && text != "" && text ~ pattern && (pid in start)) {\n    add(pid, "pattern", "matched by process-match"); include(pgid[pid], "of a process-match hit")\n  }\n}\nfunction marker(pid, entry) {\n  if (entry == control_name "=1") control[pid] = 1\n  else if (index(entry, marker_name "=") == 1) marked[pid] = substr(entry, length(marker_name) + 2)\n}\nfunction add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }\nfunction include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }\nfunction protected(pid) {\n  if (pid == 1) return "PID 1"\n  if (kthread[pid]) return "a kernel thread"\n  if (comm[pid] ~ /^sshd/) return "an sshd process"\n  if (pid in ancestor) return "the action\'s own session"\n  if (pid in control) return "a command of this action (this deploy or a concurrent one)"\n  if ((pid in marked) && marked[pid] != target) return "it carries another target\'s marker (" marker_name "=" marked[pid] ")"\n  return ""\n}\nBEGIN {\n  target = ENVIRON["VSD_TARGET"]; pattern = ENVIRON["VSD_PATTERN"]\n  for (i = 1; i < ARGC; i++) {\n    if (ARGV[i] ~ /\\/stat$/) read_stat(ARGV[i])\n    else if (ARGV[i] ~ /\\/cmdline$/) read_cmdline(ARGV[i])\n    else read_environ(ARGV[i])\n    close(ARGV[i])\n  }\n  ARGC = 1\n}\n$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? (control_name "=1") : (marker_name "=" value)); next }\n$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }\n$1 == "C" { text = $0; sub(/^C [0-9]+ /, "", text); command_line($2, text); next }\n$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }\n$1 == "G" { include($2, "stopped by this deploy"); next }\nEND {\n  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1\n  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries " marker_name "=" target)\n  for (group in groups) {\n    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }\n    if ((group in start) && protected(group) != "") { delete groups[group]; continue }\n    if (!pids_only) print "group", group, "-", "-", "-", "-"\n  }\n  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])\n  for (pid in source_of) {\n    if (!(pid in start) || state[pid] == "Z") continue\n    why = protected(pid)\n    if (why == "" && pids_only) printf " %s", pid\n    else if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]\n    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", "-", why\n  }\n}\n';
+
+// src/host/service.sh
+var service_default = `# shellcheck shell=sh
+# Host-side functions for finding the service (README, "How the action finds your service"), sent
+# ahead of every script that needs them (SERVICE_FUNCTIONS, processes.ts). They read /proc
+# directly, so they need neither ps, pgrep nor a particular awk; a scan is one awk pass (plus ss
+# when asked), and a zombie never counts as running.
+#
+# - recorded_processes STATE: the R lines of state.json, for service_scan (read once a step: the
+#   file only changes at start). state.json's one reader; record_state is its one writer.
+# - service_scan TARGET RECORDED PATTERN GROUPS [HOLDER_PORTS [pids]]: the selection
+#   (select-service.awk); with pids, only the PIDs to act on, on one line.
+# - now_s: whole seconds since boot into $now, without starting a process.
+# - start_of PID: start time in clock ticks since boot (field 22 of stat).
+# - cmdline_of PID (one line, at most 300 characters), user_of PID, epoch_of TICKS.
+# - port_held PORT, port_pids PORT, port_holders PORT (pid command line per listener).
+# - record_state STATE RELEASE SHA: writes state.json from signal lines on stdin (STATE holds a /;
+#   the rename runs beside it, so its command line names no directory). A write that fails leaves
+#   the old file, says so and succeeds: the service still runs.
+#
+# Set by processes.ts before this file: the awk program, and the names of the two markers.
+: "\${select_service:?}" "\${control_marker:?}" "\${target_marker:?}"
+# Whether this awk splits records on NUL (busybox's does not): asked once per script.
+awk_splits_nul=$(printf 'a\\000b\\000' | awk 'BEGIN { RS = "\\000" } END { print NR }')
 # Markers for an awk that cannot read environ files itself: one tr per readable process.
 environ_markers() {
   for file in /proc/[0-9]*/environ; do
     [ -r "$file" ] || continue
-    tr '\000' '\n' 2>/dev/null < "$file" | awk -v file="$file" '
-      NR == 1 { pid = file; sub(/^\/proc\//, "", pid); sub(/\/environ$/, "", pid) }
-      $0 == "${CONTROL_MARKER}=1" { print "E", pid, "control" }
-      /^${TARGET_MARKER}=/ { print "E", pid, "target", substr($0, ${TARGET_MARKER.length + 2}) }'
+    tr '\\000' '\\n' 2>/dev/null < "$file" | awk -v file="$file" -v control_name="$control_marker" -v marker_name="$target_marker" '
+      NR == 1 { pid = file; sub(/^\\/proc\\//, "", pid); sub(/\\/environ$/, "", pid) }
+      $0 == control_name "=1" { print "E", pid, "control" }
+      index($0, marker_name "=") == 1 { print "E", pid, "target", substr($0, length(marker_name) + 2) }'
   done
 }
 recorded_processes() {
@@ -54129,17 +54090,17 @@ recorded_processes() {
   read -r boot < /proc/sys/kernel/random/boot_id 2>/dev/null || boot=
   # PIDs recorded before the last reboot name other processes now: only this boot's count.
   awk -v boot="$boot" '
-    index($0, "\"boot_id\": \"" boot "\"") { this_boot = 1 }
+    index($0, "\\"boot_id\\": \\"" boot "\\"") { this_boot = 1 }
     /"pid": *[0-9]+, *"pgid": *[0-9]+, *"start": *[0-9]+/ { gsub(/[^0-9,]/, ""); split($0, n, ","); line[++count] = "R " n[1] " " n[3] " " n[2] }
     END { if (this_boot) for (i = 1; i <= count; i++) print line[i] }' < "$1"
 }
 # Command lines for an awk that cannot read cmdline files itself: one tr per process.
 cmdline_lines() {
   for file in /proc/[0-9]*/cmdline; do
-    pid=${"$"}{file#/proc/}; pid=${"$"}{pid%/cmdline}
-    text=$(tr '\000\n' '  ' 2>/dev/null < "$file") || continue
-    text=${"$"}{text% }
-    [ -z "$text" ] || printf 'C %s %s\n' "$pid" "$text"
+    pid=\${file#/proc/}; pid=\${pid%/cmdline}
+    text=$(tr '\\000\\n' '  ' 2>/dev/null < "$file") || continue
+    text=\${text% }
+    [ -z "$text" ] || printf 'C %s %s\\n' "$pid" "$text"
   done
 }
 scan_input() {
@@ -54147,14 +54108,14 @@ scan_input() {
     environ_markers
     [ -z "$3" ] || cmdline_lines
   fi
-  [ -z "$2" ] || printf '%s\n' "$2"
+  [ -z "$2" ] || printf '%s\\n' "$2"
   for group in $4; do echo "G $group"; done
   for port in $5; do port_pids "$port" | sed 's/^/H /'; done
 }
 # The target and pattern go to awk in its environment: in its command line, a pkill -f could match them.
 # shellcheck disable=SC2086 # $4 is a list of /proc globs, expanded here
 scan_awk() {
-  VSD_TARGET=$1 VSD_PATTERN=$2 awk -v self="$$" -v pids_only="$3" "$select_service" /proc/[0-9]*/stat $4
+  VSD_TARGET=$1 VSD_PATTERN=$2 awk -v self="$$" -v pids_only="$3" -v control_name="$control_marker" -v marker_name="$target_marker" "$select_service" /proc/[0-9]*/stat $4
 }
 service_scan() {
   if [ "$awk_splits_nul" != 2 ]; then
@@ -54166,12 +54127,13 @@ service_scan() {
   fi
 }
 # Whole seconds since boot into $now, with builtins only (no process started).
-now_s() { read -r now _ < /proc/uptime; now=${"$"}{now%.*}; }
+now_s() { read -r now _ < /proc/uptime; now=\${now%.*}; }
 start_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
-cmdline_of() { tr '\000\n' '  ' 2>/dev/null < "/proc/$1/cmdline" | sed 's/ *$//' | cut -c1-300; }
+cmdline_of() { tr '\\000\\n' '  ' 2>/dev/null < "/proc/$1/cmdline" | sed 's/ *$//' | cut -c1-300; }
+# shellcheck disable=SC2012 # a /proc entry, named by the kernel
 user_of() { ls -ld "/proc/$1" 2>/dev/null | awk '{ print $3 }'; }
 epoch_of() {
-  awk -v ticks="$1" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" '$1 == "btime" { printf "%d\n", $2 + ticks / hz }' /proc/stat
+  awk -v ticks="$1" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" '$1 == "btime" { printf "%d\\n", $2 + ticks / hz }' /proc/stat
 }
 port_inodes() {
   hex=$(printf ':%04X' "$1")
@@ -54184,28 +54146,41 @@ port_pids() {
   if command -v ss >/dev/null 2>&1; then
     ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
   else
-    for inode in $(port_inodes "$1"); do find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null; done | cut -d/ -f3 | sort -u
+    for inode in $(port_inodes "$1"); do find /proc/[0-9]*/fd -lname "socket:\\[$inode\\]" 2>/dev/null; done | cut -d/ -f3 | sort -u
   fi
 }
 port_holders() {
-  for pid in $(port_pids "$1"); do printf '%s %s\n' "$pid" "$(cmdline_of "$pid")"; done
+  for pid in $(port_pids "$1"); do printf '%s %s\\n' "$pid" "$(cmdline_of "$pid")"; done
 }
 record_state() {
   {
-    printf '{\n  "release": "%s",\n  "sha": "%s",\n  "recorded_at": "%s",\n  "boot_id": "%s",\n  "processes": [' \
+    printf '{\\n  "release": "%s",\\n  "sha": "%s",\\n  "recorded_at": "%s",\\n  "boot_id": "%s",\\n  "processes": [' \\
       "$2" "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
     separator=
     while read -r kind pid group start _; do
       [ "$kind" = signal ] || continue
-      printf '%s\n    {"pid": %s, "pgid": %s, "start": %s}' "$separator" "$pid" "$group" "$start"
+      printf '%s\\n    {"pid": %s, "pgid": %s, "start": %s}' "$separator" "$pid" "$group" "$start"
       separator=,
     done
-    printf '\n  ]\n}\n'
-  } 2>/dev/null > "$1.tmp" && (cd -- "${"$"}{1%/*}" && mv -f -- "${"$"}{1##*/}.tmp" "${"$"}{1##*/}") && return
+    printf '\\n  ]\\n}\\n'
+  } 2>/dev/null > "$1.tmp" && (cd -- "\${1%/*}" && mv -f -- "\${1##*/}.tmp" "\${1##*/}") && return
   # A full disk: no half-written file stays; the next stop finds the service by its marker.
-  (cd -- "${"$"}{1%/*}" && rm -f -- "${"$"}{1##*/}.tmp")
-  printf 'could not record the service'"'"'s processes in %s (the disk may be full); the next stop finds them by their DEPLOY_TARGET marker\n' "$1"
-}`}`);
+  (cd -- "\${1%/*}" && rm -f -- "\${1##*/}.tmp")
+  printf 'could not record the service'"'"'s processes in %s (the disk may be full); the next stop finds them by their DEPLOY_TARGET marker\\n' "$1"
+}
+`;
+
+// src/phases/processes.ts
+var TARGET_MARKER = "DEPLOY_TARGET";
+var MAX_PATTERN_HITS = 10;
+var SELECT_SERVICE = select_service_default.split("\n").filter((line) => !line.startsWith("#")).join("\n");
+var SERVICE_FUNCTIONS = joinCode([
+  STEP_FUNCTIONS,
+  sh`select_service=${SELECT_SERVICE}
+control_marker=${CONTROL_MARKER}
+target_marker=${TARGET_MARKER}`,
+  new ShellCode(service_default)
+]);
 
 // src/phases/stop.ts
 function liveDir(ctx) {

@@ -6,6 +6,8 @@ await build({
   outdir: 'dist',
   bundle: true,
   platform: 'node',
+  // The host scripts (src/host): text, sent to the host as they are.
+  loader: { '.sh': 'text', '.awk': 'text' },
   format: 'esm',
   target: 'node20',
   // ssh2's optional native helpers; without them it uses its pure-JS crypto.

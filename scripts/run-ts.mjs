@@ -14,6 +14,8 @@ await build({
   outfile,
   bundle: true,
   platform: 'node',
+  // The host scripts (src/host): text, sent to the host as they are.
+  loader: { '.sh': 'text', '.awk': 'text' },
   format: 'esm',
   packages: 'external',
   logLevel: 'warning'

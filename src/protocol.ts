@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import STEP_SCRIPT from './host/step.sh'
 import { sh, ShellCode } from './shell.js'
 
 /**
@@ -75,29 +76,5 @@ export const EXIT = {
   lockBusy: 75
 } as const
 
-/**
- * Shell functions for asking about processes and host steps, the one way each is asked:
- *
- * - `process_alive PID`: the process exists and is not a zombie (no PID: false);
- * - `step_key_of FILE`: the key of the step whose output is FILE;
- * - `step_marker FILE KIND`: the rest of the first KIND marker of the step whose output is FILE;
- * - `step_running FILE`: that step's process is alive and it has not written its exit line.
- *
- * Builtins and redirections only where a path is involved: a file named in a command line is
- * what `pkill -f PATH` matches.
- */
-export const STEP_FUNCTIONS = sh`process_alive() {
-  case $1 in '' | *[!0-9]*) return 1 ;; esac
-  stat=
-  { read -r stat < "/proc/$1/stat"; } 2>/dev/null
-  case \${stat##*) } in '' | [ZX]*) return 1 ;; esac
-}
-step_key_of() { sed -n '1s/^@@step \([0-9a-f]\{12\}\)$/\1/p' < "$1" 2>/dev/null; }
-step_marker() {
-  key=$(step_key_of "$1")
-  [ -n "$key" ] && sed -n "s/^@@$key $2 //p" < "$1" 2>/dev/null | head -n 1
-}
-step_running() {
-  step_pid=$(step_marker "$1" pid)
-  [ -n "$step_pid" ] && process_alive "$step_pid" && [ -z "$(step_marker "$1" exit)" ]
-}`
+/** Shell functions for asking about processes and host steps, the one way each is asked (step.sh). */
+export const STEP_FUNCTIONS = new ShellCode(STEP_SCRIPT)

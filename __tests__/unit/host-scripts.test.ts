@@ -1,0 +1,51 @@
+/**
+ * The host scripts kept as files (src/host): each .sh passes shellcheck as POSIX sh, and each .awk
+ * is accepted by the awks a host may have: busybox's, mawk (Debian's default) and gawk (POSIX mode).
+ */
+import { describe, expect, it } from '@jest/globals'
+import { spawnSync } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { PROJECT_ROOT } from '../support/action.js'
+
+const HOST = join(PROJECT_ROOT, 'src/host')
+const files = (ext: string) => readdirSync(HOST).filter(name => name.endsWith(ext))
+
+/** Runs a tool, failing clearly (with the package to install) when it is missing. */
+function run(command: string, args: string[], install: string) {
+  const result = spawnSync(command, args, { encoding: 'utf8', input: '' })
+  if (result.error) throw new Error(`${command} is needed: apt-get install -y ${install}`)
+  return result
+}
+
+const AWKS: [string, string[], string][] = [
+  ['busybox', ['awk'], 'busybox'],
+  ['mawk', [], 'mawk'],
+  ['gawk', ['--posix'], 'gawk']
+]
+
+describe('host scripts (src/host)', () => {
+  it('are there (the listing works)', () => {
+    expect(files('.sh')).toEqual(expect.arrayContaining(['service.sh', 'step.sh']))
+    expect(files('.awk')).toEqual(['select-service.awk'])
+  })
+
+  for (const name of files('.sh')) {
+    it(`${name} passes shellcheck (POSIX sh)`, () => {
+      const result = run('shellcheck', ['--shell=sh', join(HOST, name)], 'shellcheck')
+      expect(result.stdout).toBe('')
+      expect(result.status).toBe(0)
+    })
+  }
+
+  for (const name of files('.awk')) {
+    for (const [awk, flags, install] of AWKS) {
+      it(`${name} parses under ${[awk, ...flags].join(' ')}`, () => {
+        // With no files and empty input the program only parses and runs BEGIN and END.
+        const result = run(awk, [...flags, '-v', 'self=1', '-f', join(HOST, name)], install)
+        expect(result.stderr).toBe('')
+        expect(result.status).toBe(0)
+      })
+    }
+  }
+})

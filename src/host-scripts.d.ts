@@ -1,0 +1,9 @@
+/** Host scripts (src/host/*.sh, *.awk), bundled as text: scripts/build.mjs, jest.config.js. */
+declare module '*.sh' {
+  const text: string
+  export default text
+}
+declare module '*.awk' {
+  const text: string
+  export default text
+}
