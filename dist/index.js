@@ -48511,12 +48511,15 @@ function expandHome(path4, home) {
 }
 
 // src/context.ts
+function releaseDirOf(settings, layout, release) {
+  return settings.strategy === "releases" ? `${layout.releasesDir}/${release}` : `${layout.deployDir}/staging`;
+}
 function newDeployContext(fields, now = /* @__PURE__ */ new Date()) {
   const release = releaseName(now, fields.sha);
   return {
     ...fields,
     release,
-    releaseDir: `${fields.layout.releasesDir}/${release}`,
+    releaseDir: releaseDirOf(fields.settings, fields.layout, release),
     existingReleases: []
   };
 }
@@ -50738,8 +50741,10 @@ async function upload(ctx) {
   report.previousSha = host.currentSha;
   const releases2 = settings.strategy === "releases";
   const name = releases2 ? uniqueRelease(ctx.release, host.releases) : IN_PLACE_TREE;
-  ctx.releaseDir = releases2 ? `${layout.releasesDir}/${name}` : `${layout.deployDir}/staging`;
-  if (releases2) ctx.release = name;
+  if (releases2 && name !== ctx.release) {
+    ctx.release = name;
+    ctx.releaseDir = releaseDirOf(settings, layout, name);
+  }
   report.release = ctx.release;
   const transferable = host.manifest && {
     files: new Map([...host.manifest.files].filter(([path4]) => !isShared(path4)))
@@ -57079,8 +57084,7 @@ async function ship(host, settings, sha, report) {
         (rollbackError) => `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
       );
       report.rollbackOutcome = outcome;
-      throw new PhaseError(label, error2.phase, `${error2.detail}
-${outcome}`);
+      throw error2;
     } finally {
       dropForPostStep("unverified", where);
     }
@@ -57148,7 +57152,7 @@ async function deployRecorded(address, settings, sha, host, open2) {
     host.result = "failed";
     host.error = errorText(error2);
     host.failedPhase = error2 instanceof PhaseError ? error2.phase : void 0;
-    error(host.error, {
+    error([host.error, host.rollbackOutcome].filter(Boolean).join("\n"), {
       title: `Deploy to ${host.host} failed in ${host.failedPhase ?? "deploy"}${host.rolledBack ? "; rolled back" : ""}`
     });
     return false;
@@ -57410,10 +57414,8 @@ var DeployReport = class {
         summary2.addRaw(`<p>${escapeHtml(times)}</p>`, true).addEOL();
       }
       if (host.error) {
+        addMessage(summary2, host.error);
         const outcome = host.rollbackOutcome;
-        const error2 = outcome && host.error.endsWith(`
-${outcome}`) ? host.error.slice(0, -outcome.length - 1) : host.error;
-        addMessage(summary2, error2);
         if (outcome)
           summary2.addRaw(`<p><strong>Rollback:</strong> ${escapeHtml(outcome)}</p>`, true).addEOL();
       }

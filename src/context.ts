@@ -26,6 +26,13 @@ export interface DeployContext {
   lockToken: string
 }
 
+/** Where a deploy builds its tree: its release's directory, or in place the staging directory. */
+export function releaseDirOf(settings: Settings, layout: RemoteLayout, release: string): string {
+  return settings.strategy === 'releases'
+    ? `${layout.releasesDir}/${release}`
+    : `${layout.deployDir}/staging`
+}
+
 /** The context of a deploy about to upload: a new release named for `now` and the commit. */
 export function newDeployContext(
   fields: Pick<
@@ -38,7 +45,7 @@ export function newDeployContext(
   return {
     ...fields,
     release,
-    releaseDir: `${fields.layout.releasesDir}/${release}`,
+    releaseDir: releaseDirOf(fields.settings, fields.layout, release),
     existingReleases: []
   }
 }

@@ -123,8 +123,9 @@ export async function ship(
         (rollbackError: unknown) =>
           `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
       )
+      // Reported beside the failure (the annotation, the summary), not inside its text.
       report.rollbackOutcome = outcome
-      throw new PhaseError(label, error.phase, `${error.detail}\n${outcome}`)
+      throw error
     } finally {
       dropForPostStep('unverified', where)
     }
@@ -221,7 +222,7 @@ async function deployRecorded(
     host.result = 'failed'
     host.error = errorText(error)
     host.failedPhase = error instanceof PhaseError ? error.phase : undefined
-    core.error(host.error, {
+    core.error([host.error, host.rollbackOutcome].filter(Boolean).join('\n'), {
       title: `Deploy to ${host.host} failed in ${host.failedPhase ?? 'deploy'}${host.rolledBack ? '; rolled back' : ''}`
     })
     return false

@@ -199,13 +199,8 @@ export class DeployReport {
         summary.addRaw(`<p>${escapeHtml(times)}</p>`, true).addEOL()
       }
       if (host.error) {
-        // The rollback's outcome closes the error text; it gets a line of its own, not the excerpt's end.
+        addMessage(summary, host.error)
         const outcome = host.rollbackOutcome
-        const error =
-          outcome && host.error.endsWith(`\n${outcome}`)
-            ? host.error.slice(0, -outcome.length - 1)
-            : host.error
-        addMessage(summary, error)
         if (outcome)
           summary.addRaw(`<p><strong>Rollback:</strong> ${escapeHtml(outcome)}</p>`, true).addEOL()
       }

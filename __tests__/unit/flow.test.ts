@@ -184,9 +184,8 @@ describe('one host: the rollback rule', () => {
     expect(report.rolledBack).toBe(true)
     expect(report.rollbackOutcome).toBe(`Rolled back to ${PREVIOUS.release}.`)
     expect(error?.phase).toBe('start')
-    expect(error?.detail).toBe(
-      `the start command exited with code 1\nRolled back to ${PREVIOUS.release}.`
-    )
+    // The outcome is reported beside the failure (annotation, summary), not inside its text.
+    expect(error?.detail).toBe('the start command exited with code 1')
     // The failed release goes once it is not live, after the rollback.
     expect(calls.findIndex(call => call.startsWith('discard '))).toBeGreaterThan(
       calls.findIndex(call => call.startsWith('rollback'))
@@ -233,7 +232,8 @@ describe('one host: the rollback rule', () => {
     })
     expect(report.rolledBack).toBe(false)
     expect(error?.phase).toBe('start')
-    expect(error?.detail).toBe('exit 1\nThe rollback failed: no route to host')
+    expect(error?.detail).toBe('exit 1')
+    expect(report.rollbackOutcome).toBe('The rollback failed: no route to host')
   })
 
   it('the host undid the release by itself (a frozen runner): no second rollback', async () => {
@@ -329,6 +329,10 @@ describe('several hosts', () => {
         'The errors above and the job summary have the details.'
     )
     expect(opened['b.example'].calls).toContain('close')
+    // The annotation carries the failure and, beside it, how the rollback went.
+    expect(stdout).toContain(
+      `::error title=Deploy to b.example%3A22 failed in start; rolled back::[${label}] start: start failed%0ARolled back to ${PREVIOUS.release}.`
+    )
   })
 
   it('a dry run connects and plans, and asks the host nothing else', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { PassThrough, Transform, type Readable } from 'node:stream'
 import tar from 'tar-stream'
-import type { DeployContext } from '../context.js'
+import { releaseDirOf, type DeployContext } from '../context.js'
 import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../layout.js'
 import { createParallelGzip } from '../parallel-gzip.js'
 import { RemoteCommandError } from '../remote.js'
@@ -397,8 +397,11 @@ export async function upload(ctx: DeployContext): Promise<void> {
 
   const releases = settings.strategy === 'releases'
   const name = releases ? uniqueRelease(ctx.release, host.releases) : IN_PLACE_TREE
-  ctx.releaseDir = releases ? `${layout.releasesDir}/${name}` : `${layout.deployDir}/staging`
-  if (releases) ctx.release = name
+  // A release of the same name already there (two deploys in one second) gets a new name.
+  if (releases && name !== ctx.release) {
+    ctx.release = name
+    ctx.releaseDir = releaseDirOf(settings, layout, name)
+  }
   report.release = ctx.release
 
   // Files under shared paths become symlinks in a release, so they are never copied from one.
