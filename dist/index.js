@@ -51399,6 +51399,11 @@ async function checkImport(ctx) {
   }
   info(`python-import-check: ${module} imports from ${resolved}`);
 }
+function prepareCommandScript(ctx, command) {
+  return sh`cd -- ${ctx.releaseDir} || exit 1
+${exportEnvScript(ctx, ctx.releaseDir)}
+${userCommandScript(command)} < /dev/null`;
+}
 async function prepare(ctx) {
   const { settings, session, layout } = ctx;
   const remote = session.remote;
@@ -51429,12 +51434,12 @@ ${clearBytecodeScript(inRelease, [])}`,
   }
   if (settings.pythonRequirements.length > 0) await prepareVenv(ctx);
   if (settings.prepareCommand) {
-    const ran = await remote.run(
-      sh`cd -- ${ctx.releaseDir} || exit 1
-${exportEnvScript(ctx, ctx.releaseDir)}
-${userCommandScript(settings.prepareCommand)} < /dev/null`,
-      { phase: "prepare", timeoutSeconds: 1800, echo: true, allowFailure: true }
-    );
+    const ran = await remote.run(prepareCommandScript(ctx, settings.prepareCommand), {
+      phase: "prepare",
+      timeoutSeconds: 1800,
+      echo: true,
+      allowFailure: true
+    });
     if (ran.code !== 0) {
       const stderr = lastLines(ran.stderr, 10);
       throw new Error(

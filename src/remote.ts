@@ -67,7 +67,7 @@ export const EXEC_REQUEST = `exec /usr/bin/env ${CONTROL_MARKER}=1 /bin/sh -c 'I
  * The first line on stdin: reads the next `lines` lines into one string and evals it. `read` takes
  * a pipe one byte at a time, so what follows the script on stdin is left for the script to read.
  */
-function scriptLoader(lines: number): string {
+export function scriptLoader(lines: number): string {
   return [
     `vsd_lines=${lines}; vsd_nl=$(printf '\\n.'); vsd_nl=\${vsd_nl%.}; vsd_script=`,
     'while [ "$vsd_lines" -gt 0 ] && IFS= read -r vsd_line; do vsd_script=$vsd_script$vsd_line$vsd_nl; vsd_lines=$((vsd_lines - 1)); done',

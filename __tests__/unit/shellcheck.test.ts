@@ -17,19 +17,30 @@ import {
   lockOwner,
   releaseLockScript
 } from '../../src/phases/lock.js'
-import { importCheckScript, linkSharedScript, stampScript } from '../../src/phases/prepare.js'
-import { pruneScript, pruneVenvsScript } from '../../src/phases/prune.js'
+import {
+  importCheckScript,
+  linkSharedScript,
+  prepareCommandScript,
+  stampScript
+} from '../../src/phases/prepare.js'
+import { discardReleaseScript, pruneScript, pruneVenvsScript } from '../../src/phases/prune.js'
 import { venvScript } from '../../src/phases/venv.js'
-import { markBadScript } from '../../src/phases/fallback.js'
+import { markBadScript, switchBackScript } from '../../src/phases/fallback.js'
 import { detachedStartBody, foregroundStartBody } from '../../src/phases/start.js'
 import { stopBody, waitForExitBody } from '../../src/phases/stop.js'
 import { SERVICE_FUNCTIONS } from '../../src/phases/processes.js'
 import { hostNowScript } from '../../src/phases/restart.js'
 import { awaitStepScript, followScript, hostStepScript } from '../../src/host-step.js'
-import { listTreesScript, releasesLogScript, switchCurrentScript } from '../../src/phases/switch.js'
+import {
+  listTreesScript,
+  releasesLogScript,
+  switchBody,
+  switchCurrentScript
+} from '../../src/phases/switch.js'
 import { inspectScript, tarCopyScript, uploadScript } from '../../src/phases/upload.js'
 import { diagnosticsScript, serviceIdentityScript } from '../../src/phases/verify.js'
-import { sh, type ShellCode } from '../../src/shell.js'
+import { sh, ShellCode } from '../../src/shell.js'
+import { EXEC_REQUEST, scriptLoader } from '../../src/remote.js'
 import {
   armScript,
   decideScript,
@@ -51,30 +62,35 @@ const command = 'python -m app serve --name "a b" && echo $HOME'
 /** A deploy of the sample target, for the scripts built from a whole context (the watchdog's). */
 const keyDir = mkdtempSync(join(tmpdir(), 'vsd-key-'))
 execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'key')])
-const ctx = newDeployContext({
-  settings: getSettings(
-    inputReader({
-      host: 'example.com',
-      username: 'deploy',
-      'private-key': readFileSync(join(keyDir, 'key'), 'utf8'),
-      source: sourceTree(),
-      target,
-      'start-command': command,
-      'stop-command': 'pkill -f "app serve"',
-      'process-match': 'app serve',
-      ports: '7861 8501',
-      'version-url': 'http://127.0.0.1:7861/version',
-      sha
-    })
-  ),
-  sha,
-  label: 'example.com',
-  session: undefined as never,
-  layout,
-  report: { host: 'example.com', result: 'failed', rolledBack: false, phases: [] },
-  run: "https://github.com/o/r/actions/runs/1 it's",
-  lockToken: 'token'
-})
+const contextWith = (inputs: Record<string, string> = {}) =>
+  newDeployContext({
+    settings: getSettings(
+      inputReader({
+        host: 'example.com',
+        username: 'deploy',
+        'private-key': readFileSync(join(keyDir, 'key'), 'utf8'),
+        source: sourceTree(),
+        target,
+        'start-command': command,
+        'stop-command': 'pkill -f "app serve"',
+        'process-match': 'app serve',
+        ports: '7861 8501',
+        'version-url': 'http://127.0.0.1:7861/version',
+        env: "GREETING=it's $(here)",
+        sha,
+        ...inputs
+      })
+    ),
+    sha,
+    label: 'example.com',
+    session: undefined as never,
+    layout,
+    report: { host: 'example.com', result: 'failed', rolledBack: false, phases: [] },
+    run: "https://github.com/o/r/actions/runs/1 it's",
+    lockToken: 'token'
+  })
+const ctx = contextWith()
+const inPlace = contextWith({ strategy: 'in-place', 'shared-paths': "data\nit's logs" })
 const fallback = { release: '20261123T000000Z-0123456', sha, how: 'live' as const }
 
 const scripts: Record<string, ShellCode> = {
@@ -191,6 +207,13 @@ const scripts: Record<string, ShellCode> = {
     'REVISION'
   ),
   prune: pruneScript(layout, [release]),
+  'prune: a failed release': discardReleaseScript(layout, release),
+  'remote: the exec request every command starts with': new ShellCode(EXEC_REQUEST),
+  'remote: the loader, first line on stdin': new ShellCode(scriptLoader(3)),
+  'prepare: prepare-command': prepareCommandScript(ctx, command),
+  'switch: the new release (releases)': switchBody(ctx, 'token'),
+  'switch: the in-place sync': switchBody(inPlace, 'token'),
+  'rollback: switch back': switchBackScript(ctx, fallback, "start: it's broken", 'runner'),
   'prune: venvs': pruneVenvsScript(layout),
   'prepare: venv (releases)': venvScript({
     python: 'python3',

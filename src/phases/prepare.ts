@@ -94,6 +94,13 @@ export async function checkImport(ctx: DeployContext): Promise<void> {
   core.info(`python-import-check: ${module} imports from ${resolved}`)
 }
 
+/** The prepare-command, run in the new tree with the deploy's environment (README, "prepare-command"). */
+export function prepareCommandScript(ctx: DeployContext, command: string): ShellCode {
+  return sh`cd -- ${ctx.releaseDir} || exit 1
+${exportEnvScript(ctx, ctx.releaseDir)}
+${userCommandScript(command)} < /dev/null`
+}
+
 /** prepare: stamp, shared paths, bytecode, the venv, prepare-command and the import check, while the old service still serves. */
 export async function prepare(ctx: DeployContext): Promise<void> {
   const { settings, session, layout } = ctx
@@ -125,12 +132,12 @@ ${clearBytecodeScript(inRelease, [])}`,
   }
   if (settings.pythonRequirements.length > 0) await prepareVenv(ctx)
   if (settings.prepareCommand) {
-    const ran = await remote.run(
-      sh`cd -- ${ctx.releaseDir} || exit 1
-${exportEnvScript(ctx, ctx.releaseDir)}
-${userCommandScript(settings.prepareCommand)} < /dev/null`,
-      { phase: 'prepare', timeoutSeconds: 1800, echo: true, allowFailure: true }
-    )
+    const ran = await remote.run(prepareCommandScript(ctx, settings.prepareCommand), {
+      phase: 'prepare',
+      timeoutSeconds: 1800,
+      echo: true,
+      allowFailure: true
+    })
     if (ran.code !== 0) {
       const stderr = lastLines(ran.stderr, 10)
       throw new Error(
