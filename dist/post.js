@@ -52226,6 +52226,13 @@ function shFromEnvironment(name, script, launcher = sh``) {
   const variable = new ShellCode(name);
   return sh`${variable}=${script} ${launcher} /bin/sh -c 'vsd_script=$${variable}; unset ${variable}; eval "$vsd_script"'`;
 }
+function withInputs(script, inputs) {
+  const lines = Object.entries(inputs).map(([name, value]) => {
+    const text = typeof value === "boolean" ? value ? "1" : "''" : typeof value === "object" ? quote(value.join(" ")) : render(value);
+    return `${name}=${text}`;
+  });
+  return new ShellCode([...lines, script].join("\n"));
+}
 function joinCode(codes, separator = "\n") {
   return new ShellCode(codes.map((code) => code.text).join(separator));
 }
@@ -54182,35 +54189,84 @@ target_marker=${TARGET_MARKER}`,
   new ShellCode(service_default)
 ]);
 
-// src/phases/stop.ts
-function liveDir(ctx) {
-  return ctx.settings.strategy === "releases" ? ctx.layout.current : ctx.layout.target;
-}
-function stopCommandScript(target, stop) {
-  return sh`if [ -d ${stop.live} ]; then dir=${stop.live}; first=; else dir=${target}; first=1; fi
-(cd -- "$dir" || exit 1
-${stop.environment}
-${userCommandScript(stop.command)} < /dev/null) 2>&1
-status=$?
-if [ "$status" -ne 0 ] && [ -n "$first" ]; then
-  printf '@@%s data first-stop-failed %s\n' ${STEP_KEY} "$status"
-  printf 'stop-command failed (exit %s) before the first deploy; continuing\n' "$status"
-elif [ "$status" -ne 0 ]; then
-  printf '@@%s error stop-command exited with code %s; its output is above in the log\n' ${STEP_KEY} "$status"
-  exit ${EXIT.stopCommandFailed}
+// src/host/start.sh
+var start_default = `# shellcheck shell=sh
+# Detached start, a host-step body (start.ts): the start-command (the function start_command, which
+# ends in exec setsid) runs in a new session, its own process group, stdin from /dev/null and
+# output appended to the log, so nothing it leaves behind holds the SSH channel open. Watches it
+# for 1 s: still running, or exited 0 (it daemonized), is a start; a non-zero exit fails with this
+# start's log lines (start_lines HEADER). Records what it started in state.json for a stop before
+# verify.
+#
+# Inputs (detachedStartBody, start.ts), paths inside the target, which the step runs from:
+# start_log and its directory start_log_dir (start_log_shown in messages); start_live, where the command runs; start_shown, the
+# command as the log names it; start_release, start_sha; start_target; start_state; the exit code
+# start_failed. From the host step: step_key and the service functions.
+: "\${start_log:?}" "\${start_log_dir:?}" "\${start_log_shown:?}" "\${start_live:?}" "\${start_shown:?}" "\${start_release:?}"
+: "\${start_sha:?}" "\${start_target:?}" "\${start_state:?}" "\${start_failed:?}" "\${step_key:?}"
+# The log is opened here, in the step's directory, before the command's shell moves to start_live.
+[ -d "$start_log_dir" ] || mkdir -p -- "$start_log_dir" || exit 1
+header="=== $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release $start_release ($start_sha) [$$]"
+printf '\\n%s\\n' "$header" 2>/dev/null >> "$start_log" || printf 'could not write to %s (the disk may be full)\\n' "$start_log_shown"
+(
+cd -- "$start_live" || exit 1
+start_command
+) < /dev/null >> "$start_log" 2>&1 &
+launched=$!
+waited=0; status=
+while [ "$waited" -lt 10 ]; do
+  if ! process_alive "$launched"; then wait "$launched"; status=$?; break; fi
+  sleep 0.1; waited=$((waited + 1))
+done
+if [ -z "$status" ]; then
+  printf 'Started %s as process group %s; output goes to %s\\n' "$start_shown" "$launched" "$start_log_shown"
+elif [ "$status" -eq 0 ]; then
+  printf '%s exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to %s\\n' "$start_shown" "$start_log_shown"
 else
-  echo 'stop-command finished'
-fi`;
-}
-function stopBody(parameters) {
-  const { target, stateFile, pattern, stopCommand } = parameters;
-  return sh`stop_mark=$(start_of $$)
-printf '@@%s data mark %s\n' ${STEP_KEY} "$stop_mark"
-${stopCommand ? stopCommandScript(target, stopCommand) : sh``}
-pattern=${pattern}
-recorded=$(recorded_processes ${insideTarget(target, stateFile)})
-scan=$(service_scan ${target} "$recorded" "$pattern" '' '')
-hits=$(printf '%s\n' "$scan" | awk '$1 == "signal" && $5 == "pattern" { print $2 }')
+  printf '@@%s error the start command exited with code %s within 1 s; its lines in %s:\\n' "$step_key" "$status" "$start_log_shown"
+  start_lines "$header" | sed "s/^/@@$step_key error /"
+  exit "$start_failed"
+fi
+printf '@@%s data header %s\\n' "$step_key" "$header"
+service_scan "$start_target" '' '' "$launched" '' | record_state "$start_state" "$start_release" "$start_sha"
+`;
+
+// src/host/stop.sh
+var stop_default = `# shellcheck shell=sh
+# stop, a host-step body (see host-step.ts): note when the stop began, run the stop-command, then
+# SIGTERM every process of the service (README, "How the action finds your service"), saying per
+# process why it was chosen. A process-match that hits more than a handful of processes, or
+# processes of several users, is refused before anything is signalled. Leaves recorded,
+# stopped_pids and stopped_groups for wait-for-exit.
+#
+# Inputs (stopBody, stop.ts): stop_target; stop_state, state.json inside the target; stop_pattern,
+# process-match (may be empty); stop_live, where the stop-command runs (empty: there is none; it is
+# the function stop_command); max_hits; the exit codes stop_command_failed and pattern_too_broad.
+# From the host step: step_key and the service functions.
+: "\${stop_target:?}" "\${stop_state:?}" "\${stop_pattern?}" "\${stop_live?}" "\${max_hits:?}"
+: "\${stop_command_failed:?}" "\${pattern_too_broad:?}" "\${step_key:?}"
+stop_mark=$(start_of $$)
+printf '@@%s data mark %s\\n' "$step_key" "$stop_mark"
+if [ -n "$stop_live" ]; then
+  # Before a first deploy there is nothing live: the command runs from the target, and may fail.
+  if [ -d "$stop_live" ]; then dir=$stop_live; first=; else dir=$stop_target; first=1; fi
+  (cd -- "$dir" || exit 1
+  stop_command < /dev/null) 2>&1
+  status=$?
+  if [ "$status" -ne 0 ] && [ -n "$first" ]; then
+    printf '@@%s data first-stop-failed %s\\n' "$step_key" "$status"
+    printf 'stop-command failed (exit %s) before the first deploy; continuing\\n' "$status"
+  elif [ "$status" -ne 0 ]; then
+    printf '@@%s error stop-command exited with code %s; its output is above in the log\\n' "$step_key" "$status"
+    exit "$stop_command_failed"
+  else
+    echo 'stop-command finished'
+  fi
+fi
+pattern=$stop_pattern
+recorded=$(recorded_processes "$stop_state")
+scan=$(service_scan "$stop_target" "$recorded" "$pattern" '' '')
+hits=$(printf '%s\\n' "$scan" | awk '$1 == "signal" && $5 == "pattern" { print $2 }')
 count=0; users=
 for pid in $hits; do
   # A hit gone since the scan (a short-lived command) is nobody's service.
@@ -54219,25 +54275,123 @@ for pid in $hits; do
   case " $users " in *" $user "*) ;; *) users="$users $user" ;; esac
 done
 several=; case "$users" in " "*" "*) several=1 ;; esac
-if [ "$count" -gt ${MAX_PATTERN_HITS} ] || [ -n "$several" ]; then
-  printf '@@%s error process-match %s matches %s processes of user(s)%s; nothing was signalled:\n' ${STEP_KEY} "'$pattern'" "$count" "$users"
-  for pid in $hits; do user=$(user_of "$pid") && [ -n "$user" ] && printf '@@%s error   %s %s: %s\n' ${STEP_KEY} "$pid" "$user" "$(cmdline_of "$pid")"; done
-  exit ${EXIT.patternTooBroad}
+if [ "$count" -gt "$max_hits" ] || [ -n "$several" ]; then
+  printf '@@%s error process-match %s matches %s processes of user(s)%s; nothing was signalled:\\n' "$step_key" "'$pattern'" "$count" "$users"
+  for pid in $hits; do user=$(user_of "$pid") && [ -n "$user" ] && printf '@@%s error   %s %s: %s\\n' "$step_key" "$pid" "$user" "$(cmdline_of "$pid")"; done
+  exit "$pattern_too_broad"
 fi
 # The log lines are written before the signals, so the service is not kept waiting for them.
-said=$(printf '%s\n' "$scan" | while read -r kind pid _ _ _ why; do
+said=$(printf '%s\\n' "$scan" | while read -r kind pid _ _ _ why; do
   case $kind in
-    signal) printf 'SIGTERM to %s (%s): %s\n' "$pid" "$(cmdline_of "$pid")" "$why" ;;
+    signal) printf 'SIGTERM to %s (%s): %s\\n' "$pid" "$(cmdline_of "$pid")" "$why" ;;
     # A protected process that is already gone (a pipeline of the action's own) is not worth a line.
-    skip) command=$(cmdline_of "$pid"); [ -z "$command" ] || printf 'not signalling %s (%s): %s\n' "$pid" "$command" "$why" ;;
+    skip) command=$(cmdline_of "$pid"); [ -z "$command" ] || printf 'not signalling %s (%s): %s\\n' "$pid" "$command" "$why" ;;
   esac
 done)
-stopped_pids=; stopped_groups=
-eval "$(printf '%s\n' "$scan" | awk '$1 == "signal" { pids = pids " " $2 } $1 == "group" { groups = groups " " $2 } END { printf "stopped_pids=\"%s\"; stopped_groups=\"%s\"\n", pids, groups }')"
+stopped_pids=
+# shellcheck disable=SC2034 # read by wait-for-exit, the next body
+stopped_groups=
+eval "$(printf '%s\\n' "$scan" | awk '$1 == "signal" { pids = pids " " $2 } $1 == "group" { groups = groups " " $2 } END { printf "stopped_pids=\\"%s\\"; stopped_groups=\\"%s\\"\\n", pids, groups }')"
 # shellcheck disable=SC2086 # one word per PID
 [ -z "$stopped_pids" ] || kill -TERM $stopped_pids 2>/dev/null
-[ -z "$said" ] || printf '%s\n' "$said"
-[ -n "$stopped_pids" ] || echo "nothing to stop: no process carries this target's marker, none was recorded, and process-match found none"`;
+[ -z "$said" ] || printf '%s\\n' "$said"
+[ -n "$stopped_pids" ] || echo "nothing to stop: no process carries this target's marker, none was recorded, and process-match found none"
+`;
+
+// src/host/wait-for-exit.sh
+var wait_for_exit_default = `# shellcheck shell=sh
+# wait-for-exit, a host-step body after stop's: polls until none of the service's processes (found
+# as the stop found them, plus the groups it signalled) and no listener on the ports is left. After
+# the timeout: SIGKILL (once, then 5 s more) or fail naming what is left. Prints how long the exit
+# took.
+#
+# Inputs (waitForExitBody, stop.ts): wait_target; wait_pattern (process-match, may be empty);
+# wait_ports (space-separated); wait_timeout (stop-timeout, s); wait_kill (1: kill-after-timeout);
+# progress_seconds; the exit code still_running. From stop: recorded, stopped_pids,
+# stopped_groups. From the host step: step_key and the service functions.
+: "\${wait_target:?}" "\${wait_pattern?}" "\${wait_ports?}" "\${wait_timeout:?}" "\${wait_kill?}"
+: "\${progress_seconds:?}" "\${still_running:?}" "\${step_key:?}"
+: "\${recorded?}" "\${stopped_pids?}" "\${stopped_groups?}"
+pattern=$wait_pattern
+groups=$stopped_groups
+ports=$wait_ports
+now=0 # now_s (service.sh) sets it
+now_s; begin=$now; reported=$now
+deadline=$((begin + wait_timeout))
+killed=
+# First watch the processes the stop signalled, every 10 ms with shell builtins only (no process
+# started per check but sleep), so their exit is seen at once; then confirm with full scans.
+watch=$stopped_pids
+checks=$((wait_timeout * 80))
+held_file=$(mktemp) || exit 1
+while [ -n "$watch" ] && [ "$checks" -gt 0 ]; do
+  checks=$((checks - 1))
+  left=
+  for pid in $watch; do
+    if process_alive "$pid"; then left="$left $pid"; fi
+  done
+  watch=$left
+  [ -z "$watch" ] || sleep 0.01
+done
+while :; do
+  # The port check runs beside the scan: both only read, and each costs a few processes.
+  (for port in $ports; do if port_held "$port"; then printf ' %s' "$port"; fi; done > "$held_file") &
+  alive=$(service_scan "$wait_target" "$recorded" "$pattern" "$groups" '' pids)
+  wait $!
+  held=; read -r held < "$held_file" || :
+  now_s
+  if [ -z "$alive$held" ]; then rm -f -- "$held_file"; printf 'old service gone after %s s\\n' "$((now - begin))"; break; fi
+  if [ "$((now - reported))" -ge "$progress_seconds" ]; then
+    reported=$now
+    printf 'still waiting after %s s (stop-timeout %s):' "$((now - begin))" "$wait_timeout"
+    for pid in $alive; do printf ' pid %s (%s)' "$pid" "$(cmdline_of "$pid" | cut -c1-80)"; done
+    for port in $held; do printf ' port %s held' "$port"; done
+    echo
+  fi
+  if [ "$now" -ge "$deadline" ]; then
+    if [ -z "$killed" ] && [ -n "$alive" ] && [ -n "$wait_kill" ]; then
+      printf 'still running after %s s: SIGKILL to%s\\n' "$wait_timeout" "$alive"
+      printf '@@%s data killed 1\\n' "$step_key"
+      for pid in $alive; do kill -KILL "$pid" 2>/dev/null; done
+      killed=1
+      deadline=$((now + 5))
+    else
+      for pid in $alive; do printf '@@%s error pid %s still running: %s\\n' "$step_key" "$pid" "$(cmdline_of "$pid")"; done
+      for port in $held; do
+        holders=$(port_holders "$port")
+        printf '@@%s error port %s is still held by: %s\\n' "$step_key" "$port" "\${holders:-a process this user cannot see}"
+      done
+      rm -f -- "$held_file"
+      exit "$still_running"
+    fi
+  fi
+  sleep 0.2
+done
+`;
+
+// src/phases/stop.ts
+function liveDir(ctx) {
+  return ctx.settings.strategy === "releases" ? ctx.layout.current : ctx.layout.target;
+}
+function stopBody(parameters) {
+  const { target, stateFile, pattern, stopCommand } = parameters;
+  const command = stopCommand ? sh`stop_command() {
+${stopCommand.environment}
+${userCommandScript(stopCommand.command)}
+}
+` : sh``;
+  return joinCode([
+    command,
+    withInputs(stop_default, {
+      stop_target: target,
+      stop_state: insideTarget(target, stateFile),
+      stop_pattern: pattern,
+      stop_live: stopCommand?.live ?? "",
+      max_hits: MAX_PATTERN_HITS,
+      stop_command_failed: EXIT.stopCommandFailed,
+      pattern_too_broad: EXIT.patternTooBroad
+    })
+  ]);
 }
 function stopBodyFor(ctx) {
   const { settings, layout } = ctx;
@@ -54268,61 +54422,15 @@ function stoppedService(output, sentAt) {
 }
 var PROGRESS_SECONDS = 5;
 function waitForExitBody(parameters) {
-  const { target, pattern, ports, timeoutSeconds, killAfterTimeout } = parameters;
-  return sh`pattern=${pattern}
-groups=$stopped_groups
-ports=${ports.map(String).join(" ")}
-now_s; begin=$now; reported=$now
-deadline=$((begin + ${timeoutSeconds}))
-killed=
-# First watch the processes the stop signalled, every 10 ms with shell builtins only (no process
-# started per check but sleep), so their exit is seen at once; then confirm with full scans.
-watch=$stopped_pids
-checks=$((${timeoutSeconds} * 80))
-held_file=$(mktemp) || exit 1
-while [ -n "$watch" ] && [ "$checks" -gt 0 ]; do
-  checks=$((checks - 1))
-  left=
-  for pid in $watch; do
-    if process_alive "$pid"; then left="$left $pid"; fi
-  done
-  watch=$left
-  [ -z "$watch" ] || sleep 0.01
-done
-while :; do
-  # The port check runs beside the scan: both only read, and each costs a few processes.
-  (for port in $ports; do if port_held "$port"; then printf ' %s' "$port"; fi; done > "$held_file") &
-  alive=$(service_scan ${target} "$recorded" "$pattern" "$groups" '' pids)
-  wait $!
-  held=; read -r held < "$held_file" || :
-  now_s
-  if [ -z "$alive$held" ]; then rm -f -- "$held_file"; printf 'old service gone after %s s\n' "$((now - begin))"; break; fi
-  if [ "$((now - reported))" -ge ${PROGRESS_SECONDS} ]; then
-    reported=$now
-    printf 'still waiting after %s s (stop-timeout %s):' "$((now - begin))" ${timeoutSeconds}
-    for pid in $alive; do printf ' pid %s (%s)' "$pid" "$(cmdline_of "$pid" | cut -c1-80)"; done
-    for port in $held; do printf ' port %s held' "$port"; done
-    echo
-  fi
-  if [ "$now" -ge "$deadline" ]; then
-    if [ -z "$killed" ] && [ -n "$alive" ] && ${killAfterTimeout ? sh`true` : sh`false`}; then
-      printf 'still running after %s s: SIGKILL to%s\n' ${timeoutSeconds} "$alive"
-      printf '@@%s data killed 1\n' ${STEP_KEY}
-      for pid in $alive; do kill -KILL "$pid" 2>/dev/null; done
-      killed=1
-      deadline=$((now + 5))
-    else
-      for pid in $alive; do printf '@@%s error pid %s still running: %s\n' ${STEP_KEY} "$pid" "$(cmdline_of "$pid")"; done
-      for port in $held; do
-        holders=$(port_holders "$port")
-        printf '@@%s error port %s is still held by: %s\n' ${STEP_KEY} "$port" "\${holders:-a process this user cannot see}"
-      done
-      rm -f -- "$held_file"
-      exit ${EXIT.stillRunning}
-    fi
-  fi
-  sleep 0.2
-done`;
+  return withInputs(wait_for_exit_default, {
+    wait_target: parameters.target,
+    wait_pattern: parameters.pattern,
+    wait_ports: parameters.ports,
+    wait_timeout: parameters.timeoutSeconds,
+    wait_kill: parameters.killAfterTimeout,
+    progress_seconds: PROGRESS_SECONDS,
+    still_running: EXIT.stillRunning
+  });
 }
 function waitFailure(settings, output) {
   const afterKill = output?.data.killed ? " nor 5 s after SIGKILL" : settings.killAfterTimeout ? "" : " (kill-after-timeout is off)";
@@ -54347,32 +54455,25 @@ function startLinesScript(log, header) {
 function detachedStartBody(start) {
   const { live, environment, command, target, release, sha } = start;
   const log = insideTarget(target, start.log);
-  const stateFile = insideTarget(target, start.stateFile);
-  return sh`[ -d ${parentOf(log)} ] || mkdir -p -- ${parentOf(log)} || exit 1
-header="=== $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release "${release}" ("${sha}") [$$]"
-printf '\n%s\n' "$header" 2>/dev/null >> ${log} || printf 'could not write to %s (the disk may be full)\n' ${start.log}
-(
-cd -- ${live} || exit 1
+  return joinCode([
+    sh`start_command() {
 ${environment}
 ${userCommandScript(command, sh`exec setsid`)}
-) < /dev/null >> ${log} 2>&1 &
-launched=$!
-waited=0; status=
-while [ "$waited" -lt 10 ]; do
-  if ! process_alive "$launched"; then wait "$launched"; status=$?; break; fi
-  sleep 0.1; waited=$((waited + 1))
-done
-if [ -z "$status" ]; then
-  printf 'Started %s as process group %s; output goes to %s\n' ${`'${command}'`} "$launched" ${start.log}
-elif [ "$status" -eq 0 ]; then
-  printf '%s exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to %s\n' ${`'${command}'`} ${start.log}
-else
-  printf '@@%s error the start command exited with code %s within 1 s; its lines in %s:\n' ${STEP_KEY} "$status" ${start.log}
-  ${startLinesScript(log, sh`"$header"`)} | sed "s/^/@@$step_key error /"
-  exit ${EXIT.startFailed}
-fi
-printf '@@%s data header %s\n' ${STEP_KEY} "$header"
-service_scan ${target} '' '' "$launched" '' | record_state ${stateFile} ${release} ${sha}`;
+}
+start_lines() { ${startLinesScript(log, sh`"$1"`)}; }`,
+    withInputs(start_default, {
+      start_log: log,
+      start_log_dir: parentOf(log),
+      start_log_shown: start.log,
+      start_live: live,
+      start_shown: `'${command}'`,
+      start_release: release,
+      start_sha: sha,
+      start_target: target,
+      start_state: insideTarget(target, start.stateFile),
+      start_failed: EXIT.startFailed
+    })
+  ]);
 }
 function foregroundStartBody(live, environment, command) {
   return sh`cd -- ${live} || exit 1

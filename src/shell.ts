@@ -73,6 +73,30 @@ export function shFromEnvironment(
   return sh`${variable}=${script} ${launcher} /bin/sh -c 'vsd_script=$${variable}; unset ${variable}; eval "$vsd_script"'`
 }
 
+/**
+ * A host script kept as a file (src/host), after its inputs: one `name=value` line each, the value
+ * quoted (a boolean: `1` or empty; a list: one space-separated word). The file names its inputs in its first command, so shellcheck
+ * knows them and a missing one fails at once.
+ */
+export function withInputs(
+  script: string,
+  inputs: Record<string, string | number | boolean | readonly (string | number)[]>
+): ShellCode {
+  // Names are literals of the code (lower-case shell names); a list is one word, space-separated.
+  const lines = Object.entries(inputs).map(([name, value]) => {
+    const text =
+      typeof value === 'boolean'
+        ? value
+          ? '1'
+          : "''"
+        : typeof value === 'object'
+          ? quote(value.join(' '))
+          : render(value)
+    return `${name}=${text}`
+  })
+  return new ShellCode([...lines, script].join('\n'))
+}
+
 /** Joins already-built commands into one script. */
 export function joinCode(codes: readonly ShellCode[], separator = '\n'): ShellCode {
   return new ShellCode(codes.map(code => code.text).join(separator))

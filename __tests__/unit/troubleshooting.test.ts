@@ -37,12 +37,18 @@ function messagesInSource(): { file: string; text: string }[] {
     readdirSync(dir, { withFileTypes: true }).flatMap(entry =>
       entry.isDirectory()
         ? files(join(dir, entry.name))
-        : entry.name.endsWith('.ts')
+        : /\.(ts|sh)$/.test(entry.name)
           ? [join(dir, entry.name)]
           : []
     )
   for (const file of files(join(PROJECT_ROOT, 'src'))) {
     const text = readFileSync(file, 'utf8')
+    // The host scripts kept as files: their `@@KEY error` lines are messages too.
+    if (file.endsWith('.sh')) {
+      for (const match of text.matchAll(/'@@%s error ([^'"\\$]{12,})/g))
+        found.push({ file, text: match[1] })
+      continue
+    }
     const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true)
     const visit = (node: ts.Node): void => {
       let message: ts.Expression | undefined

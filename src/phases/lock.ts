@@ -14,7 +14,8 @@ import { waitForStepScript } from '../host-step.js'
 import { journalFunction } from '../journal.js'
 import type { HeldLock } from '../post-state.js'
 import { discardReleaseScript } from './prune.js'
-import { sh, type ShellCode } from '../shell.js'
+import LOCK_SCRIPT from '../host/lock.sh'
+import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
 import { EXIT, STEP_FUNCTIONS, STEP_KEY, STEP_WAIT_SECONDS } from '../protocol.js'
 
 /** How often the runner tells the host it is alive while it holds the lock. */
@@ -42,55 +43,32 @@ export function lockOwner(sha: string, run: string, now = new Date()): LockOwner
   }
 }
 
-/**
- * `mkdir` is atomic: whoever creates the directory holds the lock. The owner is written first,
- * beside it, and renamed in (a rename needs no space), so a full disk never leaves a lock without
- * an owner; a `mkdir` that fails while no lock exists is an error, not a wait. Waits on the host,
- * polling each second, while the SSH session that started it is still there.
- */
+/** Takes the lock (lock.sh), from the target, waiting up to `timeoutSeconds`. */
 export function acquireLockScript(
   layout: RemoteLayout,
   owner: LockOwner,
   timeoutSeconds: number
 ): ShellCode {
   const here = relativeToTarget(layout)
-  const ownerFile = `${here.lockDir}/owner`
-  const pending = `${here.deployDir}/lock-owner.${owner.token}`
-  return sh`${enterTargetScript(layout.target)}
-mkdir -p -- ${here.deployDir} || exit 1
-if ! printf '%s\n' ${JSON.stringify(owner)} 2>/dev/null > ${pending}; then
-  rm -f -- ${pending}
-  printf 'could not write %s: the disk is full, or the deploy user may not write there\n' ${`${layout.deployDir}/lock-owner.${owner.token}`} >&2
-  exit 1
-fi
-${staleLockFunction(here)}
-waited=0
-while ! made=$(mkdir -- ${here.lockDir} 2>&1); do
-  if [ ! -d ${here.lockDir} ]; then rm -f -- ${pending}; printf '%s\n' "$made" >&2; exit 1; fi
-  if dead=$(stale_lock); then
-    # Moved aside (atomic, so two waiters never both break it), then checked to be the lock judged.
-    aside=${here.deployDir}/lock.dead-${owner.token}
-    if mv -- ${here.lockDir} "$aside" 2>/dev/null; then
-      read -r moved < "$aside/owner" 2>/dev/null || moved=
-      if [ "$moved" = "$dead" ]; then
-        printf 'broken %s\n' "$dead"
-        printf 'left %s%s\n' "$(readlink current 2>/dev/null)" "$( [ -e current/${UNVERIFIED_MARK} ] && echo ' (unverified)')"
-        rm -rf -- "$aside"
-      else
-        mv -T -- "$aside" ${here.lockDir} 2>/dev/null || rm -rf -- "$aside"
-      fi
-    fi
-    continue
-  fi
-  if [ "$((waited % 10))" = 0 ]; then printf 'waiting for the deploy lock (%s of %s s), held by: %s\n' "$waited" ${timeoutSeconds} "$(cat < ${ownerFile} 2>/dev/null)"; fi
-  if [ "$waited" -ge ${timeoutSeconds} ]; then rm -f -- ${pending}; printf 'owner %s\n' "$(cat < ${ownerFile} 2>/dev/null)"; exit ${EXIT.lockBusy}; fi
-  # The session that ran this is gone (a cancelled job): stop waiting, or the lock is taken for nobody.
-  if ! process_alive "$PPID"; then rm -f -- ${pending}; exit 1; fi
-  sleep 1
-  waited=$((waited + 1))
-done
-mv -f -- ${pending} ${ownerFile} || { rmdir -- ${here.lockDir}; rm -f -- ${pending}; exit 1; }
-${beatScript(here)}`
+  const pending = `lock-owner.${owner.token}`
+  return joinCode([
+    enterTargetScript(layout.target),
+    STEP_FUNCTIONS,
+    sh`write_beat() { ${beatScript(here)}; }`,
+    withInputs(LOCK_SCRIPT, {
+      lock_deploy: here.deployDir,
+      lock_dir: here.lockDir,
+      lock_owner: JSON.stringify(owner),
+      lock_pending: `${here.deployDir}/${pending}`,
+      lock_pending_shown: `${layout.deployDir}/${pending}`,
+      lock_token: owner.token,
+      lock_timeout: timeoutSeconds,
+      lock_stale: HEARTBEAT_STALE_SECONDS,
+      lock_restart_log: here.restartLog,
+      lock_unverified: UNVERIFIED_MARK,
+      lock_busy: EXIT.lockBusy
+    })
+  ])
 }
 
 /**
@@ -112,28 +90,6 @@ esac`
  */
 function beatScript(here: RemoteLayout): ShellCode {
   return sh`read -r up _ < /proc/uptime; printf '%-12s\n' "\${up%.*}" 1<> ${`${here.lockDir}/heartbeat`}`
-}
-
-/**
- * `stale_lock`: prints the lock's owner line and succeeds when its heartbeat is HEARTBEAT_STALE_SECONDS
- * old (or from before a reboot) and neither a host step nor the run's watchdog is running; a lock without a heartbeat (taken
- * by an older version of the action, or being taken now) is never judged.
- */
-function staleLockFunction(here: RemoteLayout): ShellCode {
-  const beat = `${here.lockDir}/heartbeat`
-  return sh`${STEP_FUNCTIONS}
-stale_lock() {
-  read -r beat < ${beat} 2>/dev/null || return 1
-  case $beat in '' | *[!0-9]*) return 1 ;; esac
-  read -r up _ < /proc/uptime; up=\${up%.*}
-  [ "$beat" -gt "$up" ] || [ "$((up - beat))" -ge ${HEARTBEAT_STALE_SECONDS} ] || return 1
-  ! step_running ${here.restartLog} || return 1
-  # The run's watchdog (watchdog.ts) undoes its release and frees the lock itself.
-  read -r watchdog < ${`${here.lockDir}/watchdog.pid`} 2>/dev/null || watchdog=
-  case $watchdog in '' | *[!0-9]*) ;; *) ! process_alive "$watchdog" || return 1 ;; esac
-  read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || return 1
-  printf '%s\n' "$owner"
-}`
 }
 
 /**

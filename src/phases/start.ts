@@ -1,7 +1,8 @@
 import type { DeployContext } from '../context.js'
 import { insideTarget, parentOf } from '../layout.js'
 import type { PhaseOutput } from '../host-step.js'
-import { sh, type ShellCode } from '../shell.js'
+import START_SCRIPT from '../host/start.sh'
+import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
 import { exportEnvScript, userCommandScript } from './environment.js'
 import { liveDir } from './stop.js'
 import { EXIT, STEP_KEY } from '../protocol.js'
@@ -23,43 +24,33 @@ export function startLinesScript(log: string, header: string | ShellCode): Shell
 }
 
 /**
- * Detached start, a host-step body: the command runs in a new session (its own process group),
- * stdin from /dev/null and output appended to the log, so nothing it leaves behind holds the SSH
- * channel open. Watches it for 1 s: still running, or exited 0 (it daemonized), is a start; a
- * non-zero exit fails with this start's log lines. Records what it started in state.json for a
- * stop before verify.
+ * Detached start, a host-step body (start.sh): the command in a new session, watched for 1 s, and
+ * what it started recorded in state.json. The command, with its environment, is the function
+ * `start_command` the file calls.
  */
 export function detachedStartBody(start: DetachedStart): ShellCode {
   const { live, environment, command, target, release, sha } = start
   // Commands name the target's files relative to it (the restart step runs there); messages in full.
   const log = insideTarget(target, start.log)
-  const stateFile = insideTarget(target, start.stateFile)
-  // The log is opened here, in the step's directory, before the command's shell moves to `live`.
-  return sh`[ -d ${parentOf(log)} ] || mkdir -p -- ${parentOf(log)} || exit 1
-header="=== $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release "${release}" ("${sha}") [$$]"
-printf '\n%s\n' "$header" 2>/dev/null >> ${log} || printf 'could not write to %s (the disk may be full)\n' ${start.log}
-(
-cd -- ${live} || exit 1
+  return joinCode([
+    sh`start_command() {
 ${environment}
 ${userCommandScript(command, sh`exec setsid`)}
-) < /dev/null >> ${log} 2>&1 &
-launched=$!
-waited=0; status=
-while [ "$waited" -lt 10 ]; do
-  if ! process_alive "$launched"; then wait "$launched"; status=$?; break; fi
-  sleep 0.1; waited=$((waited + 1))
-done
-if [ -z "$status" ]; then
-  printf 'Started %s as process group %s; output goes to %s\n' ${`'${command}'`} "$launched" ${start.log}
-elif [ "$status" -eq 0 ]; then
-  printf '%s exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to %s\n' ${`'${command}'`} ${start.log}
-else
-  printf '@@%s error the start command exited with code %s within 1 s; its lines in %s:\n' ${STEP_KEY} "$status" ${start.log}
-  ${startLinesScript(log, sh`"$header"`)} | sed "s/^/@@$step_key error /"
-  exit ${EXIT.startFailed}
-fi
-printf '@@%s data header %s\n' ${STEP_KEY} "$header"
-service_scan ${target} '' '' "$launched" '' | record_state ${stateFile} ${release} ${sha}`
+}
+start_lines() { ${startLinesScript(log, sh`"$1"`)}; }`,
+    withInputs(START_SCRIPT, {
+      start_log: log,
+      start_log_dir: parentOf(log),
+      start_log_shown: start.log,
+      start_live: live,
+      start_shown: `'${command}'`,
+      start_release: release,
+      start_sha: sha,
+      start_target: target,
+      start_state: insideTarget(target, start.stateFile),
+      start_failed: EXIT.startFailed
+    })
+  ])
 }
 
 /** `detach: false`, a host-step body: run the command as is (e.g. `systemctl start app`) and wait for it. */

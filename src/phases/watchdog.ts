@@ -5,11 +5,13 @@ import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../layout.
 import { journalFunction, journalLinesScript, parseJournalLines } from '../journal.js'
 import { PhaseError } from '../phase.js'
 import type { Remote } from '../remote.js'
+import WATCHDOG_SCRIPT from '../host/watchdog.sh'
 import {
   joinCode,
   MAX_ENVIRONMENT_SCRIPT,
   sh,
   shFromEnvironment,
+  withInputs,
   type ShellCode
 } from '../shell.js'
 import { reconnect } from './connect.js'
@@ -68,48 +70,30 @@ export function watchdogScript(ctx: DeployContext, fallback: Fallback): ShellCod
     restartPrelude(layout)
   )
   const here = relativeToTarget(layout)
-  const lock = here.lockDir
-  const budget = watchdogBudgetSeconds(ctx)
-  return sh`${SERVICE_FUNCTIONS}
-cd -- ${layout.target} || exit 1
-${journalFunction(here.journal, lockToken)}
-ours() { read -r owner < ${`${lock}/owner`} 2>/dev/null && case $owner in *${lockToken}*) true ;; *) false ;; esac; }
-now_s; deadline=$((now + ${budget}))
-while :; do
-  [ -d ${`${lock}/provisional`} ] && ours || exit 0
-  now_s
-  if [ "$now" -ge "$deadline" ]; then
-    read -r beat < ${`${lock}/heartbeat`} 2>/dev/null || beat=0
-    case $beat in '' | *[!0-9]*) beat=0 ;; esac
-    [ "$((now - beat))" -lt ${HEARTBEAT_STALE_SECONDS} ] || break
-  fi
-  sleep 1
-done
-mv -T -- ${`${lock}/provisional`} ${`${lock}/undo`} 2>/dev/null || exit 0
-journal undo ${release}: not confirmed within ${budget} s of its start, and the runner sent no heartbeat for ${HEARTBEAT_STALE_SECONDS} s. Returning to ${fallback.release}
-mark=$(awk -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" '{ printf "%d\n", $1 * hz }' < /proc/uptime)
-(${followScript(here.restartLog, undoStep)}) > /dev/null 2>&1
-status=$?
-if [ "$status" -eq 0 ]; then
-  waited=0
-  while :; do
-    missing=
-    for port in ${settings.ports}; do
-      fresh=
-      for pid in $(port_pids "$port"); do start=$(start_of "$pid"); [ -n "$start" ] && [ "$start" -ge "$mark" ] && fresh=1; done
-      [ -n "$fresh" ] || missing="$missing $port"
-    done
-    if [ -z "$missing" ] || [ "$waited" -ge ${settings.versionTimeoutSeconds} ]; then break; fi
-    sleep 1; waited=$((waited + 1))
-  done
-  if [ -z "$missing" ]; then journal undone ${fallback.release} ${fallback.sha}: started it, and new processes hold its ports
-  else journal undo-failed ${fallback.release}: started it, but no new process holds port"$missing" after ${settings.versionTimeoutSeconds} s
-  fi
-else
-  journal undo-failed ${fallback.release}: the restart step exited with "$status" \(${layout.restartLog}\)
-fi
-${discardReleaseScript(layout, release)} > /dev/null
-ours && (cd -- ${here.deployDir} && rm -rf -- lock) && journal released the lock`
+  return joinCode([
+    SERVICE_FUNCTIONS,
+    journalFunction(here.journal, lockToken),
+    sh`undo_restart() {
+${followScript(here.restartLog, undoStep)}
+}
+discard_release() {
+${discardReleaseScript(layout, release)}
+}`,
+    withInputs(WATCHDOG_SCRIPT, {
+      wd_target: layout.target,
+      wd_deploy: here.deployDir,
+      wd_lock: here.lockDir,
+      wd_token: lockToken,
+      wd_budget: watchdogBudgetSeconds(ctx),
+      wd_stale: HEARTBEAT_STALE_SECONDS,
+      wd_release: release,
+      wd_fallback: fallback.release,
+      wd_fallback_sha: fallback.sha,
+      wd_ports: settings.ports,
+      wd_version_timeout: settings.versionTimeoutSeconds,
+      wd_restart_log: layout.restartLog
+    })
+  ])
 }
 
 /** Launches the armed watchdog, at the end of a successful start (part of the restart step). */

@@ -1,0 +1,64 @@
+# shellcheck shell=sh
+# stop, a host-step body (see host-step.ts): note when the stop began, run the stop-command, then
+# SIGTERM every process of the service (README, "How the action finds your service"), saying per
+# process why it was chosen. A process-match that hits more than a handful of processes, or
+# processes of several users, is refused before anything is signalled. Leaves recorded,
+# stopped_pids and stopped_groups for wait-for-exit.
+#
+# Inputs (stopBody, stop.ts): stop_target; stop_state, state.json inside the target; stop_pattern,
+# process-match (may be empty); stop_live, where the stop-command runs (empty: there is none; it is
+# the function stop_command); max_hits; the exit codes stop_command_failed and pattern_too_broad.
+# From the host step: step_key and the service functions.
+: "${stop_target:?}" "${stop_state:?}" "${stop_pattern?}" "${stop_live?}" "${max_hits:?}"
+: "${stop_command_failed:?}" "${pattern_too_broad:?}" "${step_key:?}"
+stop_mark=$(start_of $$)
+printf '@@%s data mark %s\n' "$step_key" "$stop_mark"
+if [ -n "$stop_live" ]; then
+  # Before a first deploy there is nothing live: the command runs from the target, and may fail.
+  if [ -d "$stop_live" ]; then dir=$stop_live; first=; else dir=$stop_target; first=1; fi
+  (cd -- "$dir" || exit 1
+  stop_command < /dev/null) 2>&1
+  status=$?
+  if [ "$status" -ne 0 ] && [ -n "$first" ]; then
+    printf '@@%s data first-stop-failed %s\n' "$step_key" "$status"
+    printf 'stop-command failed (exit %s) before the first deploy; continuing\n' "$status"
+  elif [ "$status" -ne 0 ]; then
+    printf '@@%s error stop-command exited with code %s; its output is above in the log\n' "$step_key" "$status"
+    exit "$stop_command_failed"
+  else
+    echo 'stop-command finished'
+  fi
+fi
+pattern=$stop_pattern
+recorded=$(recorded_processes "$stop_state")
+scan=$(service_scan "$stop_target" "$recorded" "$pattern" '' '')
+hits=$(printf '%s\n' "$scan" | awk '$1 == "signal" && $5 == "pattern" { print $2 }')
+count=0; users=
+for pid in $hits; do
+  # A hit gone since the scan (a short-lived command) is nobody's service.
+  user=$(user_of "$pid"); [ -n "$user" ] || continue
+  count=$((count + 1))
+  case " $users " in *" $user "*) ;; *) users="$users $user" ;; esac
+done
+several=; case "$users" in " "*" "*) several=1 ;; esac
+if [ "$count" -gt "$max_hits" ] || [ -n "$several" ]; then
+  printf '@@%s error process-match %s matches %s processes of user(s)%s; nothing was signalled:\n' "$step_key" "'$pattern'" "$count" "$users"
+  for pid in $hits; do user=$(user_of "$pid") && [ -n "$user" ] && printf '@@%s error   %s %s: %s\n' "$step_key" "$pid" "$user" "$(cmdline_of "$pid")"; done
+  exit "$pattern_too_broad"
+fi
+# The log lines are written before the signals, so the service is not kept waiting for them.
+said=$(printf '%s\n' "$scan" | while read -r kind pid _ _ _ why; do
+  case $kind in
+    signal) printf 'SIGTERM to %s (%s): %s\n' "$pid" "$(cmdline_of "$pid")" "$why" ;;
+    # A protected process that is already gone (a pipeline of the action's own) is not worth a line.
+    skip) command=$(cmdline_of "$pid"); [ -z "$command" ] || printf 'not signalling %s (%s): %s\n' "$pid" "$command" "$why" ;;
+  esac
+done)
+stopped_pids=
+# shellcheck disable=SC2034 # read by wait-for-exit, the next body
+stopped_groups=
+eval "$(printf '%s\n' "$scan" | awk '$1 == "signal" { pids = pids " " $2 } $1 == "group" { groups = groups " " $2 } END { printf "stopped_pids=\"%s\"; stopped_groups=\"%s\"\n", pids, groups }')"
+# shellcheck disable=SC2086 # one word per PID
+[ -z "$stopped_pids" ] || kill -TERM $stopped_pids 2>/dev/null
+[ -z "$said" ] || printf '%s\n' "$said"
+[ -n "$stopped_pids" ] || echo "nothing to stop: no process carries this target's marker, none was recorded, and process-match found none"
