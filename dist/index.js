@@ -50368,6 +50368,114 @@ function createParallelGzip(options) {
   });
 }
 
+// src/host/inspect.sh
+var inspect_default = `# shellcheck shell=sh
+# The upload's inspection (upload.ts), run in a subshell: free space where the tree will be built
+# (the target, or its nearest existing parent, asked from inside it); then, from the target, the
+# live release, its stamp, the existing releases, and the manifest of the base tree unchanged
+# files can be copied from (the live release unless it is bad or has no manifest, else the newest
+# good one). In place: the live tree's stamp, and the manifest of the tree the last deploy left.
+# Staging trees of uploads that were cut off go first: this run holds the lock.
+#
+# Inputs: up_target; up_strategy (releases or in-place); up_stamp, the stamp file; up_deploy and
+# up_manifests, the .deploy directory and its manifests inside the target; up_tree, the name of
+# the in-place base tree.
+: "\${up_target:?}" "\${up_strategy:?}" "\${up_stamp:?}" "\${up_deploy:?}" "\${up_manifests:?}" "\${up_tree:?}"
+dir=$up_target
+while [ ! -d "$dir" ]; do dir=\${dir%/*}; [ -n "$dir" ] || dir=/; done
+printf 'free-kb %s\\n' "$(cd -- "$dir" && df -Pk . 2>/dev/null | awk 'NR == 2 { print $4 }')"
+cd -- "$up_target" 2>/dev/null || exit 0
+if [ "$up_strategy" = in-place ]; then
+  rm -rf -- "$up_deploy/staging" "$up_deploy/upload"
+  if [ -f "$up_stamp" ]; then printf 'current-sha %s\\n' "$(head -c 200 < "$up_stamp")"; fi
+  if [ -d "$up_deploy/$up_tree" ] && [ -f "$up_manifests/$up_tree.tsv" ]; then
+    printf 'base %s\\nmanifest\\n' "$up_tree"; cat < "$up_manifests/$up_tree.tsv"
+  fi
+  exit 0
+fi
+for stale in releases/.staging-*; do if [ -e "$stale" ]; then rm -rf -- "$stale"; fi; done
+current=$(readlink current 2>/dev/null || true)
+current=\${current#releases/}
+printf 'current %s\\n' "$current"
+if [ -n "$current" ] && [ -f "releases/$current/$up_stamp" ]; then
+  printf 'current-sha %s\\n' "$(head -c 200 -- "releases/$current/$up_stamp")"
+fi
+for dir in releases/*/; do
+  [ -d "$dir" ] || continue
+  name=\${dir#releases/}; printf 'release %s\\n' "\${name%/}"
+done
+usable() { [ -n "$1" ] && [ -d "releases/$1" ] && [ -f "$up_manifests/$1.tsv" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
+base=
+if usable "$current"; then base=$current; else
+  # shellcheck disable=SC2012 # release names, made by the action
+  base=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if usable "$name"; then printf '%s\\n' "$name"; break; fi; done)
+fi
+if [ -n "$base" ]; then printf 'base %s\\nmanifest\\n' "$base"; cat -- "$up_manifests/$base.tsv"; fi
+`;
+
+// src/host/receive.sh
+var receive_default = `# shellcheck shell=sh
+# The upload's receiving side (upload.ts), after the inspection: prints up_inspection_end, reads
+# two lines, the release name and the base tree's name (empty: none), and unpacks the gzip tar
+# stream that follows into a box: the tree under tree/, the upload's own files under meta/, so no
+# source name can collide with them. Then it copies the unchanged files listed there from the
+# base, writes the manifest, and moves the complete tree into place (a release gets its
+# unverified mark first).
+#
+# Inputs: up_target; up_strategy; up_deploy, up_manifests and up_releases inside the target;
+# up_tree; up_inspection_end; up_unverified, the mark of an unverified release; up_copy_list and
+# up_delta, the upload's own files in the box. Before it: the tree functions.
+: "\${up_target:?}" "\${up_strategy:?}" "\${up_deploy:?}" "\${up_manifests:?}" "\${up_releases:?}"
+: "\${up_tree:?}" "\${up_inspection_end:?}" "\${up_unverified:?}" "\${up_copy_list:?}" "\${up_delta:?}"
+printf '%s\\n' "$up_inspection_end"
+IFS= read -r release && IFS= read -r base || exit 1
+case $release in ''|*/*|.*) printf 'bad release name: %s\\n' "$release" >&2; exit 1 ;; esac
+cd -- "$up_target" || exit 1
+if [ "$up_strategy" = releases ]; then
+  box=$up_releases/.staging-$release; final=$up_releases/$release; base_dir=$up_releases/$base; manifest=$release
+else
+  box=$up_deploy/upload; final=$up_deploy/staging; base_dir=$up_deploy/$up_tree; manifest=staging
+fi
+trap 'rm -rf -- "$box"' EXIT
+trap 'exit 1' HUP INT TERM PIPE
+rm -rf -- "$box" && mkdir -p -- "$box/tree" && (cd -- "$box" && tar -xzpf - --no-same-owner) || exit 1
+if [ -n "$base" ] && [ -s "$box/$up_copy_list" ]; then
+  tar_copy "$base_dir" "$box/tree" "$box/$up_copy_list" || exit 1
+fi
+merge_manifest "$up_manifests" "$base" "$manifest" "$box/$up_delta" || exit 1
+if [ "$up_strategy" = releases ]; then : > "$box/tree/$up_unverified" || exit 1; fi
+mv -T -- "$box/tree" "$final"
+`;
+
+// src/host/tree.sh
+var tree_default = `# shellcheck shell=sh
+# Copying trees and writing manifests on the host (upload.ts, switch.ts).
+#
+# - tar_copy FROM TO [LIST]: copies a tree with a tar pipe (real copies, never hard links): the
+#   whole of FROM, or only the NUL-separated ./path list in the file LIST, which is opened before
+#   the cd, so relative paths name the same files on both sides. Fails if either side fails.
+# - merge_manifest DIR BASE NAME DELTA: writes manifest NAME (DIR/NAME.tsv) from manifest BASE
+#   plus the delta file DELTA, so an incremental deploy sends only the changed lines; with BASE
+#   empty, the delta is the whole manifest.
+tar_copy() {
+  mkdir -p -- "$2" || return 1
+  copy_status=$(mktemp) || return 1
+  if [ -n "\${3-}" ]; then
+    { (cd -- "$1" && tar --null -T - -cf -) < "$3"; echo $? > "$copy_status"; } | (cd -- "$2" && tar -xpf - --no-same-owner)
+  else
+    { (cd -- "$1" && tar -cf - .); echo $? > "$copy_status"; } | (cd -- "$2" && tar -xpf - --no-same-owner)
+  fi
+  extracted=$?
+  read -r copied < "$copy_status"; rm -f -- "$copy_status"
+  [ "$copied" = 0 ] && [ "$extracted" = 0 ]
+}
+merge_manifest() {
+  mkdir -p -- "$1" && if [ -n "$2" ]; then
+    awk -F '	' 'NR == FNR { if ($1 == "#delta") next; if ($1 == "-") drop[$2] = 1; else add[$4] = $0; next } !($4 in drop) && !($4 in add) { print } END { for (path in add) print add[path] }' "$4" "$1/$2.tsv"
+  else sed '/^#delta/d' "$4"; fi > "$1/$3.tsv.tmp" && mv -f -- "$1/$3.tsv.tmp" "$1/$3.tsv"
+}
+`;
+
 // src/source-tree.ts
 var import_ignore = __toESM(require_ignore(), 1);
 import { createHash as createHash2 } from "node:crypto";
@@ -50495,39 +50603,21 @@ var GZIP_LEVEL = 1;
 function manifestPath(layout, name) {
   return sh`${`${layout.deployDir}/manifests`}/${name}.tsv`;
 }
-function inspectScript(layout, strategy, stampFile) {
-  const free = sh`dir=${layout.target}
-while [ ! -d "$dir" ]; do dir=\${dir%/*}; [ -n "$dir" ] || dir=/; done
-printf 'free-kb %s\n' "$(cd -- "$dir" && df -Pk . 2>/dev/null | awk 'NR == 2 { print $4 }')"`;
+function uploadInputs(layout, strategy, stampFile) {
   const here = relativeToTarget(layout);
-  if (strategy === "in-place") {
-    return sh`${free}
-cd -- ${layout.target} 2>/dev/null || exit 0
-rm -rf -- ${here.deployDir}/staging ${here.deployDir}/upload
-if [ -f ${stampFile} ]; then printf 'current-sha %s\n' "$(head -c 200 < ${stampFile})"; fi
-if [ -d ${`${here.deployDir}/${IN_PLACE_TREE}`} ] && [ -f ${manifestPath(here, IN_PLACE_TREE)} ]; then
-  printf 'base %s\nmanifest\n' ${IN_PLACE_TREE}; cat < ${manifestPath(here, IN_PLACE_TREE)}
-fi`;
-  }
-  return sh`${free}
-cd -- ${layout.target} 2>/dev/null || exit 0
-for stale in releases/.staging-*; do if [ -e "$stale" ]; then rm -rf -- "$stale"; fi; done
-current=$(readlink current 2>/dev/null || true)
-current=\${current#releases/}
-printf 'current %s\n' "$current"
-if [ -n "$current" ] && [ -f "releases/$current/"${stampFile} ]; then
-  printf 'current-sha %s\n' "$(head -c 200 -- "releases/$current/"${stampFile})"
-fi
-for dir in releases/*/; do
-  [ -d "$dir" ] || continue
-  name=\${dir#releases/}; printf 'release %s\n' "\${name%/}"
-done
-usable() { [ -n "$1" ] && [ -d "releases/$1" ] && [ -f ".deploy/manifests/$1.tsv" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
-base=
-if usable "$current"; then base=$current; else
-  base=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if usable "$name"; then printf '%s\n' "$name"; break; fi; done)
-fi
-if [ -n "$base" ]; then printf 'base %s\nmanifest\n' "$base"; cat -- ".deploy/manifests/$base.tsv"; fi`;
+  return {
+    up_target: layout.target,
+    up_strategy: strategy,
+    up_stamp: stampFile,
+    up_deploy: here.deployDir,
+    up_manifests: `${here.deployDir}/manifests`,
+    up_tree: IN_PLACE_TREE
+  };
+}
+function inspectScript(layout, strategy, stampFile) {
+  return sh`(
+${withInputs(inspect_default, uploadInputs(layout, strategy, stampFile))}
+)`;
 }
 function parseInspection(stdout) {
   const inspection = { releases: [] };
@@ -50546,45 +50636,27 @@ function parseInspection(stdout) {
   if (marker >= 0) inspection.manifest = parseManifest(stdout.slice(marker + "manifest\n".length));
   return inspection;
 }
+var TREE_FUNCTIONS = new ShellCode(tree_default);
 function tarCopyScript(from, to, listFile) {
-  const source = listFile ? sh`(cd -- ${from} && tar --null -T - -cf -) < ${listFile}` : sh`(cd -- ${from} && tar -cf - .)`;
-  return sh`mkdir -p -- ${to} || exit 1
-status=$(mktemp) || exit 1
-{ ${source}; echo $? > "$status"; } | (cd -- ${to} && tar -xpf - --no-same-owner)
-extracted=$?
-read -r copied < "$status"; rm -f -- "$status"
-[ "$copied" = 0 ] && [ "$extracted" = 0 ]`;
+  return sh`${TREE_FUNCTIONS}
+tar_copy ${from} ${to} ${listFile ?? ""}`;
 }
 var COPY_LIST = "meta/copy";
 var MANIFEST_DELTA = "meta/manifest-delta";
-function mergeManifestScript(layout, base, name, deltaFile) {
-  const temporary = sh`${manifestPath(layout, name)}.tmp`;
-  return sh`mkdir -p -- ${`${layout.deployDir}/manifests`} && if [ -n ${base} ]; then
-  awk -F '	' 'NR == FNR { if ($1 == "#delta") next; if ($1 == "-") drop[$2] = 1; else add[$4] = $0; next } !($4 in drop) && !($4 in add) { print } END { for (path in add) print add[path] }' ${deltaFile} ${manifestPath(layout, base)}
-else sed '/^#delta/d' ${deltaFile}; fi > ${temporary} && mv -f -- ${temporary} ${manifestPath(layout, name)}`;
-}
 var INSPECTION_END = "end-of-inspection";
 function uploadScript(layout, strategy, stampFile) {
-  const here = relativeToTarget(layout);
-  const releases2 = strategy === "releases";
-  const box = releases2 ? sh`${here.releasesDir}/.staging-"$release"` : sh`${`${here.deployDir}/upload`}`;
-  const finalDir = releases2 ? sh`${here.releasesDir}/"$release"` : sh`${`${here.deployDir}/staging`}`;
-  const baseDir = releases2 ? sh`${here.releasesDir}/"$base"` : sh`${`${here.deployDir}/${IN_PLACE_TREE}`}`;
-  const manifestName = releases2 ? sh`"$release"` : "staging";
-  return sh`(${inspectScript(layout, strategy, stampFile)})
-printf '%s\n' ${INSPECTION_END}
-IFS= read -r release && IFS= read -r base || exit 1
-case $release in ''|*/*|.*) printf 'bad release name: %s\n' "$release" >&2; exit 1 ;; esac
-cd -- ${here.target} || exit 1
-box=${box}
-trap 'rm -rf -- "$box"' EXIT
-trap 'exit 1' HUP INT TERM PIPE
-rm -rf -- "$box" && mkdir -p -- "$box/tree" && (cd -- "$box" && tar -xzpf - --no-same-owner) || exit 1
-if [ -n "$base" ] && [ -s "$box"/${COPY_LIST} ]; then
-  ${tarCopyScript(baseDir, sh`"$box/tree"`, sh`"$box"/${COPY_LIST}`)} || exit 1
-fi
-${mergeManifestScript(here, sh`"$base"`, manifestName, sh`"$box"/${MANIFEST_DELTA}`)} || exit 1
-${releases2 ? sh`: > "$box/tree/"${UNVERIFIED_MARK} && ` : sh``}mv -T -- "$box/tree" ${finalDir}`;
+  return joinCode([
+    TREE_FUNCTIONS,
+    inspectScript(layout, strategy, stampFile),
+    withInputs(receive_default, {
+      ...uploadInputs(layout, strategy, stampFile),
+      up_releases: relativeToTarget(layout).releasesDir,
+      up_inspection_end: INSPECTION_END,
+      up_unverified: UNVERIFIED_MARK,
+      up_copy_list: COPY_LIST,
+      up_delta: MANIFEST_DELTA
+    })
+  ]);
 }
 function inspectionReport(stdout, from = 0) {
   if (stdout.startsWith(`${INSPECTION_END}
@@ -50815,6 +50887,9 @@ import { createHash as createHash3 } from "node:crypto";
 import { readFileSync as readFileSync3 } from "node:fs";
 import { join as join5 } from "node:path";
 
+// src/host/venv.sh
+var venv_default = '# shellcheck shell=sh\n# Builds the venv for venv_hash plus the host\'s interpreter version, or reuses it, and links\n# <tree>/.venv to it (venv.ts). The venv is built at its final path, because a venv records that\n# path in its scripts (bin/pip, console scripts, activate): one renamed after the build would point\n# into the temporary name. Only a venv holding venv_complete counts; a failed build is deleted, so a\n# failure leaves nothing in venvs/. Prints `venv KEY built|reused`.\n#\n# Inputs (venvScript), run from venv_target; paths ending in _here are inside it (a path in a\n# command line is what a user\'s pkill -f PATH matches), the others absolute, for links and\n# messages: venv_python; venv_dir and venv_dir_here, the venvs directory; venv_complete, the\n# file a complete venv holds; venv_hash; venv_tree,\n# the new tree; venv_link_here, its .venv; venv_live and venv_live_here, the live .venv an in-place\n# deploy replaces (empty: releases); the exit codes venv_exit_python, venv_exit_create,\n# venv_exit_install and venv_exit_foreign. Before it: the function install_command, which runs the\n# install in the tree with the deploy\'s environment.\n: "${venv_target:?}" "${venv_python:?}" "${venv_dir:?}" "${venv_dir_here:?}" "${venv_hash:?}"\n: "${venv_complete:?}" "${venv_tree:?}" "${venv_link_here:?}" "${venv_live?}" "${venv_live_here?}"\n: "${venv_exit_python:?}" "${venv_exit_create:?}" "${venv_exit_install:?}" "${venv_exit_foreign:?}"\ncd -- "$venv_target" || exit 1\nif [ -n "$venv_live" ] && { [ -e "$venv_live_here" ] || [ -L "$venv_live_here" ]; } && case $(readlink -- "$venv_live_here" 2>/dev/null) in "$venv_dir"/*) false ;; *) true ;; esac; then\n  printf \'%s exists and is not a link into %s\\n\' "$venv_live" "$venv_dir"; exit "$venv_exit_foreign"\nfi\n# -I -S: no site import, so asking the version costs the interpreter\'s bare start-up only.\nversion=$("$venv_python" -I -S -c \'import sys; print(sys.implementation.name + "-%d.%d.%d" % sys.version_info[:3])\' < /dev/null) || exit "$venv_exit_python"\nkey=$venv_hash-$version\nvenv=$venv_dir/$key\nif [ -f "$venv/$venv_complete" ]; then how=reused; else\n  how=built\n  mkdir -p -- "$venv_dir_here" || exit 1\n  # Made by its name from inside venvs/: Python records the absolute path in the venv itself.\n  if ! (cd -- "$venv_dir_here" && rm -rf -- "$key" && "$venv_python" -m venv -- "$key") < /dev/null 2>&1; then\n    (cd -- "$venv_dir_here" && rm -rf -- "$key"); exit "$venv_exit_create"\n  fi\nfi\nrm -rf -- "$venv_link_here" && ln -s -- "$venv" "$venv_link_here" || exit 1\nif [ "$how" = built ]; then\n  # The install runs with the tree\'s .venv already linked, so it sees the environment start will.\n  if ! (cd -- "$venv_tree" || exit 1\n    install_command < /dev/null 2>&1); then\n    rm -rf -- "${venv_dir_here:?}/$key" "$venv_link_here"; exit "$venv_exit_install"\n  fi\n  : > "$venv/$venv_complete" || exit 1\nfi\nprintf \'venv %s %s\\n\' "$key" "$how"\n';
+
 // src/phases/environment.ts
 function userCommandScript(command, launcher) {
   return shFromEnvironment("VERIFIED_SSH_DEPLOY_COMMAND", command, launcher);
@@ -50853,34 +50928,28 @@ var VENV_EXIT = { python: 10, create: 11, install: 12, foreign: 13 };
 function venvScript(options) {
   const { python, target, venvs, hash, tree, liveLink, environment, install } = options;
   const here = (path4) => insideTarget(target, path4);
-  const foreign = liveLink ? sh`if { [ -e ${here(liveLink)} ] || [ -L ${here(liveLink)} ]; } && case $(readlink -- ${here(liveLink)} 2>/dev/null) in ${venvs}/*) false ;; *) true ;; esac; then
-  printf '%s exists and is not a link into %s\n' ${liveLink} ${venvs}; exit ${VENV_EXIT.foreign}
-fi` : sh`:`;
-  const link = here(`${tree}/.venv`);
-  return sh`cd -- ${target} || exit 1
-${foreign}
-# -I -S: no site import, so asking the version costs the interpreter's bare start-up only.
-version=$(${python} -I -S -c 'import sys; print(sys.implementation.name + "-%d.%d.%d" % sys.version_info[:3])' < /dev/null) || exit ${VENV_EXIT.python}
-key=${hash}-$version
-venv=${venvs}/$key
-if [ -f "$venv"/${COMPLETE} ]; then how=reused; else
-  how=built
-  mkdir -p -- ${here(venvs)} || exit 1
-  # Made by its name from inside venvs/: Python records the absolute path in the venv itself.
-  if ! (cd -- ${here(venvs)} && rm -rf -- "$key" && ${python} -m venv -- "$key") < /dev/null 2>&1; then
-    (cd -- ${here(venvs)} && rm -rf -- "$key"); exit ${VENV_EXIT.create}
-  fi
-fi
-rm -rf -- ${link} && ln -s -- "$venv" ${link} || exit 1
-if [ "$how" = built ]; then
-  if ! (cd -- ${tree} || exit 1
-    ${environment}
-    ${userCommandScript(install)} < /dev/null 2>&1); then
-    rm -rf -- ${here(venvs)}/"$key" ${link}; exit ${VENV_EXIT.install}
-  fi
-  : > "$venv"/${COMPLETE} || exit 1
-fi
-printf 'venv %s %s\n' "$key" "$how"`;
+  return joinCode([
+    sh`install_command() {
+${environment}
+${userCommandScript(install)}
+}`,
+    withInputs(venv_default, {
+      venv_target: target,
+      venv_python: python,
+      venv_dir: venvs,
+      venv_dir_here: here(venvs),
+      venv_complete: COMPLETE,
+      venv_hash: hash,
+      venv_tree: tree,
+      venv_link_here: here(`${tree}/.venv`),
+      venv_live: liveLink ?? "",
+      venv_live_here: liveLink ? here(liveLink) : "",
+      venv_exit_python: VENV_EXIT.python,
+      venv_exit_create: VENV_EXIT.create,
+      venv_exit_install: VENV_EXIT.install,
+      venv_exit_foreign: VENV_EXIT.foreign
+    })
+  ]);
 }
 async function prepareVenv(ctx) {
   const { settings, session, layout, report } = ctx;
@@ -52230,6 +52299,36 @@ printf '%s -> releases/%s (rollback)\n' ${ctx.layout.current} ${fallback.release
 // src/phases/verify.ts
 var import_semver = __toESM(require_semver3(), 1);
 
+// src/host/identity.sh
+var identity_default = `# shellcheck shell=sh
+# After the service reported the new commit (verify.ts): every service port must be held by a
+# process that started after the stop began (\`old PORT PID EPOCH COMMAND\` names one that did not;
+# \`free PORT\`, one not held yet). When all are, records the service's processes (marker, port
+# holders, their groups) in state.json for the next stop, and prints \`recorded PIDS\`.
+#
+# Inputs (serviceIdentityScript): id_target; id_state, state.json inside the target; id_ports
+# (space-separated); id_mark, when the stop began (clock ticks since boot); id_release, id_sha.
+# Before it: the service functions.
+: "\${id_target:?}" "\${id_state:?}" "\${id_ports?}" "\${id_mark:?}" "\${id_release:?}" "\${id_sha:?}"
+cd -- "$id_target" || exit 1
+old=; free=
+for port in $id_ports; do
+  pids=$(port_pids "$port")
+  if [ -z "$pids" ]; then
+    if port_held "$port"; then printf 'old %s ? ? a process this user cannot see\\n' "$port"; old=1; else printf 'free %s\\n' "$port"; free=1; fi
+  fi
+  for pid in $pids; do
+    start=$(start_of "$pid")
+    if [ -n "$start" ] && [ "$start" -lt "$id_mark" ]; then
+      printf 'old %s %s %s %s\\n' "$port" "$pid" "$(epoch_of "$start")" "$(cmdline_of "$pid")"; old=1
+    fi
+  done
+done
+[ -z "$old$free" ] || exit 0
+service_scan "$id_target" "$(recorded_processes "$id_state")" '' '' "$id_ports" | record_state "$id_state" "$id_release" "$id_sha"
+printf 'recorded %s\\n' "$(recorded_processes "$id_state" | awk '{ printf " %s", $2 }')"
+`;
+
 // src/version-probe.ts
 import http from "node:http";
 import https from "node:https";
@@ -52442,28 +52541,17 @@ done`
   ]);
 }
 function serviceIdentityScript(check) {
-  const { target, ports, mark, release, sha } = check;
-  const stateFile = insideTarget(target, check.stateFile);
+  const { target } = check;
   return joinCode([
     SERVICE_FUNCTIONS,
-    sh`cd -- ${target} || exit 1
-ports=${ports.map(String).join(" ")}
-old=; free=
-for port in $ports; do
-  pids=$(port_pids "$port")
-  if [ -z "$pids" ]; then
-    if port_held "$port"; then printf 'old %s ? ? a process this user cannot see\n' "$port"; old=1; else printf 'free %s\n' "$port"; free=1; fi
-  fi
-  for pid in $pids; do
-    start=$(start_of "$pid")
-    if [ -n "$start" ] && [ "$start" -lt ${mark} ]; then
-      printf 'old %s %s %s %s\n' "$port" "$pid" "$(epoch_of "$start")" "$(cmdline_of "$pid")"; old=1
-    fi
-  done
-done
-[ -z "$old$free" ] || exit 0
-service_scan ${target} "$(recorded_processes ${stateFile})" '' '' "$ports" | record_state ${stateFile} ${release} ${sha}
-printf 'recorded %s\n' "$(recorded_processes ${stateFile} | awk '{ printf " %s", $2 }')"`
+    withInputs(identity_default, {
+      id_target: target,
+      id_state: insideTarget(target, check.stateFile),
+      id_ports: check.ports,
+      id_mark: check.mark,
+      id_release: check.release,
+      id_sha: check.sha
+    })
   ]);
 }
 function trimmed(body) {

@@ -53795,6 +53795,35 @@ import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 var gzipAsync = promisify(gzip);
 
+// src/host/tree.sh
+var tree_default = `# shellcheck shell=sh
+# Copying trees and writing manifests on the host (upload.ts, switch.ts).
+#
+# - tar_copy FROM TO [LIST]: copies a tree with a tar pipe (real copies, never hard links): the
+#   whole of FROM, or only the NUL-separated ./path list in the file LIST, which is opened before
+#   the cd, so relative paths name the same files on both sides. Fails if either side fails.
+# - merge_manifest DIR BASE NAME DELTA: writes manifest NAME (DIR/NAME.tsv) from manifest BASE
+#   plus the delta file DELTA, so an incremental deploy sends only the changed lines; with BASE
+#   empty, the delta is the whole manifest.
+tar_copy() {
+  mkdir -p -- "$2" || return 1
+  copy_status=$(mktemp) || return 1
+  if [ -n "\${3-}" ]; then
+    { (cd -- "$1" && tar --null -T - -cf -) < "$3"; echo $? > "$copy_status"; } | (cd -- "$2" && tar -xpf - --no-same-owner)
+  else
+    { (cd -- "$1" && tar -cf - .); echo $? > "$copy_status"; } | (cd -- "$2" && tar -xpf - --no-same-owner)
+  fi
+  extracted=$?
+  read -r copied < "$copy_status"; rm -f -- "$copy_status"
+  [ "$copied" = 0 ] && [ "$extracted" = 0 ]
+}
+merge_manifest() {
+  mkdir -p -- "$1" && if [ -n "$2" ]; then
+    awk -F '	' 'NR == FNR { if ($1 == "#delta") next; if ($1 == "-") drop[$2] = 1; else add[$4] = $0; next } !($4 in drop) && !($4 in add) { print } END { for (path in add) print add[path] }' "$4" "$1/$2.tsv"
+  else sed '/^#delta/d' "$4"; fi > "$1/$3.tsv.tmp" && mv -f -- "$1/$3.tsv.tmp" "$1/$3.tsv"
+}
+`;
+
 // src/source-tree.ts
 var import_ignore = __toESM(require_ignore(), 1);
 var ALWAYS_EXCLUDED = [".git", "__pycache__", "*.pyc", "*.pyo", "/.deploy"];
@@ -53806,6 +53835,7 @@ var IN_PLACE_TREE = "tree";
 function manifestPath(layout, name) {
   return sh`${`${layout.deployDir}/manifests`}/${name}.tsv`;
 }
+var TREE_FUNCTIONS = new ShellCode(tree_default);
 var MIB = 1024 * 1024;
 
 // src/phases/environment.ts
@@ -54722,6 +54752,36 @@ printf '%s -> releases/%s (rollback)\n' ${ctx.layout.current} ${fallback.release
 // src/phases/verify.ts
 var import_semver = __toESM(require_semver3(), 1);
 
+// src/host/identity.sh
+var identity_default = `# shellcheck shell=sh
+# After the service reported the new commit (verify.ts): every service port must be held by a
+# process that started after the stop began (\`old PORT PID EPOCH COMMAND\` names one that did not;
+# \`free PORT\`, one not held yet). When all are, records the service's processes (marker, port
+# holders, their groups) in state.json for the next stop, and prints \`recorded PIDS\`.
+#
+# Inputs (serviceIdentityScript): id_target; id_state, state.json inside the target; id_ports
+# (space-separated); id_mark, when the stop began (clock ticks since boot); id_release, id_sha.
+# Before it: the service functions.
+: "\${id_target:?}" "\${id_state:?}" "\${id_ports?}" "\${id_mark:?}" "\${id_release:?}" "\${id_sha:?}"
+cd -- "$id_target" || exit 1
+old=; free=
+for port in $id_ports; do
+  pids=$(port_pids "$port")
+  if [ -z "$pids" ]; then
+    if port_held "$port"; then printf 'old %s ? ? a process this user cannot see\\n' "$port"; old=1; else printf 'free %s\\n' "$port"; free=1; fi
+  fi
+  for pid in $pids; do
+    start=$(start_of "$pid")
+    if [ -n "$start" ] && [ "$start" -lt "$id_mark" ]; then
+      printf 'old %s %s %s %s\\n' "$port" "$pid" "$(epoch_of "$start")" "$(cmdline_of "$pid")"; old=1
+    fi
+  done
+done
+[ -z "$old$free" ] || exit 0
+service_scan "$id_target" "$(recorded_processes "$id_state")" '' '' "$id_ports" | record_state "$id_state" "$id_release" "$id_sha"
+printf 'recorded %s\\n' "$(recorded_processes "$id_state" | awk '{ printf " %s", $2 }')"
+`;
+
 // src/version-probe.ts
 import http from "node:http";
 import https from "node:https";
@@ -54934,28 +54994,17 @@ done`
   ]);
 }
 function serviceIdentityScript(check) {
-  const { target, ports, mark, release, sha } = check;
-  const stateFile = insideTarget(target, check.stateFile);
+  const { target } = check;
   return joinCode([
     SERVICE_FUNCTIONS,
-    sh`cd -- ${target} || exit 1
-ports=${ports.map(String).join(" ")}
-old=; free=
-for port in $ports; do
-  pids=$(port_pids "$port")
-  if [ -z "$pids" ]; then
-    if port_held "$port"; then printf 'old %s ? ? a process this user cannot see\n' "$port"; old=1; else printf 'free %s\n' "$port"; free=1; fi
-  fi
-  for pid in $pids; do
-    start=$(start_of "$pid")
-    if [ -n "$start" ] && [ "$start" -lt ${mark} ]; then
-      printf 'old %s %s %s %s\n' "$port" "$pid" "$(epoch_of "$start")" "$(cmdline_of "$pid")"; old=1
-    fi
-  done
-done
-[ -z "$old$free" ] || exit 0
-service_scan ${target} "$(recorded_processes ${stateFile})" '' '' "$ports" | record_state ${stateFile} ${release} ${sha}
-printf 'recorded %s\n' "$(recorded_processes ${stateFile} | awk '{ printf " %s", $2 }')"`
+    withInputs(identity_default, {
+      id_target: target,
+      id_state: insideTarget(target, check.stateFile),
+      id_ports: check.ports,
+      id_mark: check.mark,
+      id_release: check.release,
+      id_sha: check.sha
+    })
   ]);
 }
 function trimmed(body) {

@@ -8,7 +8,10 @@ import { releaseDirOf, type DeployContext } from '../context.js'
 import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../layout.js'
 import { createParallelGzip } from '../parallel-gzip.js'
 import { RemoteCommandError } from '../remote.js'
-import { sh, type ShellCode } from '../shell.js'
+import INSPECT_SCRIPT from '../host/inspect.sh'
+import RECEIVE_SCRIPT from '../host/receive.sh'
+import TREE_SCRIPT from '../host/tree.sh'
+import { joinCode, sh, ShellCode, withInputs } from '../shell.js'
 import {
   ALWAYS_EXCLUDED,
   excludeMatcher,
@@ -28,59 +31,36 @@ export const IN_PLACE_TREE = 'tree'
 /** gzip level: fast enough not to be the bottleneck on loopback, still halves text on a WAN. */
 const GZIP_LEVEL = 1
 
-/** A path on the host: a literal (quoted when spliced) or a shell word built from variables. */
-type RemotePath = string | ShellCode
-
 /** Where a tree's manifest is kept on the host. */
-export function manifestPath(layout: RemoteLayout, name: RemotePath): ShellCode {
+export function manifestPath(layout: RemoteLayout, name: string): ShellCode {
   return sh`${`${layout.deployDir}/manifests`}/${name}.tsv`
 }
 
+/** The inputs the inspection and the receiving side share (inspect.sh, receive.sh). */
+function uploadInputs(layout: RemoteLayout, strategy: Strategy, stampFile: string) {
+  const here = relativeToTarget(layout)
+  return {
+    up_target: layout.target,
+    up_strategy: strategy,
+    up_stamp: stampFile,
+    up_deploy: here.deployDir,
+    up_manifests: `${here.deployDir}/manifests`,
+    up_tree: IN_PLACE_TREE
+  }
+}
+
 /**
- * One round trip that reports the live release, its SHA, the existing releases, and the manifest
- * of the base tree unchanged files can be copied from (the live release unless it is bad or has no
- * manifest, else the newest good one).
+ * One round trip (inspect.sh) that reports free space, the live release, its SHA, the existing
+ * releases, and the manifest of the base tree unchanged files can be copied from.
  */
 export function inspectScript(
   layout: RemoteLayout,
   strategy: Strategy,
   stampFile: string
 ): ShellCode {
-  // Free space where the tree will be built: the target, or its nearest existing parent. Asked
-  // from inside it, with relative paths after: a path in a command line is what `pkill -f` matches.
-  const free = sh`dir=${layout.target}
-while [ ! -d "$dir" ]; do dir=\${dir%/*}; [ -n "$dir" ] || dir=/; done
-printf 'free-kb %s\n' "$(cd -- "$dir" && df -Pk . 2>/dev/null | awk 'NR == 2 { print $4 }')"`
-  const here = relativeToTarget(layout)
-  if (strategy === 'in-place') {
-    return sh`${free}
-cd -- ${layout.target} 2>/dev/null || exit 0
-rm -rf -- ${here.deployDir}/staging ${here.deployDir}/upload
-if [ -f ${stampFile} ]; then printf 'current-sha %s\n' "$(head -c 200 < ${stampFile})"; fi
-if [ -d ${`${here.deployDir}/${IN_PLACE_TREE}`} ] && [ -f ${manifestPath(here, IN_PLACE_TREE)} ]; then
-  printf 'base %s\nmanifest\n' ${IN_PLACE_TREE}; cat < ${manifestPath(here, IN_PLACE_TREE)}
-fi`
-  }
-  // Staging trees of uploads that were cut off go first: this run holds the lock.
-  return sh`${free}
-cd -- ${layout.target} 2>/dev/null || exit 0
-for stale in releases/.staging-*; do if [ -e "$stale" ]; then rm -rf -- "$stale"; fi; done
-current=$(readlink current 2>/dev/null || true)
-current=\${current#releases/}
-printf 'current %s\n' "$current"
-if [ -n "$current" ] && [ -f "releases/$current/"${stampFile} ]; then
-  printf 'current-sha %s\n' "$(head -c 200 -- "releases/$current/"${stampFile})"
-fi
-for dir in releases/*/; do
-  [ -d "$dir" ] || continue
-  name=\${dir#releases/}; printf 'release %s\n' "\${name%/}"
-done
-usable() { [ -n "$1" ] && [ -d "releases/$1" ] && [ -f ".deploy/manifests/$1.tsv" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
-base=
-if usable "$current"; then base=$current; else
-  base=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if usable "$name"; then printf '%s\n' "$name"; break; fi; done)
-fi
-if [ -n "$base" ]; then printf 'base %s\nmanifest\n' "$base"; cat -- ".deploy/manifests/$base.tsv"; fi`
+  return sh`(
+${withInputs(INSPECT_SCRIPT, uploadInputs(layout, strategy, stampFile))}
+)`
 }
 
 export interface HostInspection {
@@ -112,41 +92,28 @@ export function parseInspection(stdout: string): HostInspection {
   return inspection
 }
 
-/**
- * Copies a tree on the host with a tar pipe (real copies, never hard links): the whole of `from`,
- * or only the NUL-separated `./path` list in `listFile`. Fails if either side of the pipe fails.
- */
-export function tarCopyScript(from: RemotePath, to: RemotePath, listFile?: RemotePath): ShellCode {
-  // The list is opened before the cd, so relative paths name the same files on both sides.
-  const source = listFile
-    ? sh`(cd -- ${from} && tar --null -T - -cf -) < ${listFile}`
-    : sh`(cd -- ${from} && tar -cf - .)`
-  return sh`mkdir -p -- ${to} || exit 1
-status=$(mktemp) || exit 1
-{ ${source}; echo $? > "$status"; } | (cd -- ${to} && tar -xpf - --no-same-owner)
-extracted=$?
-read -r copied < "$status"; rm -f -- "$status"
-[ "$copied" = 0 ] && [ "$extracted" = 0 ]`
+/** The tree functions (tree.sh): tar_copy and merge_manifest. */
+export const TREE_FUNCTIONS = new ShellCode(TREE_SCRIPT)
+
+/** Copies a tree on the host (tar_copy): the whole of `from`, or only the `./path` list in `listFile`. */
+export function tarCopyScript(from: string, to: string, listFile?: string): ShellCode {
+  return sh`${TREE_FUNCTIONS}
+tar_copy ${from} ${to} ${listFile ?? ''}`
 }
 
 /** The upload's own files, sent after the tree in the same stream. */
 const COPY_LIST = 'meta/copy'
 const MANIFEST_DELTA = 'meta/manifest-delta'
 
-/**
- * Writes manifest `name` from manifest `base` plus the delta file (so an incremental deploy sends
- * only the changed lines); when `base` expands to nothing, the delta is the whole manifest.
- */
+/** Writes manifest `name` from manifest `base` plus the delta file (merge_manifest). */
 export function mergeManifestScript(
   layout: RemoteLayout,
-  base: RemotePath,
-  name: RemotePath,
-  deltaFile: RemotePath
+  base: string,
+  name: string,
+  deltaFile: string
 ): ShellCode {
-  const temporary = sh`${manifestPath(layout, name)}.tmp`
-  return sh`mkdir -p -- ${`${layout.deployDir}/manifests`} && if [ -n ${base} ]; then
-  awk -F '	' 'NR == FNR { if ($1 == "#delta") next; if ($1 == "-") drop[$2] = 1; else add[$4] = $0; next } !($4 in drop) && !($4 in add) { print } END { for (path in add) print add[path] }' ${deltaFile} ${manifestPath(layout, base)}
-else sed '/^#delta/d' ${deltaFile}; fi > ${temporary} && mv -f -- ${temporary} ${manifestPath(layout, name)}`
+  return sh`${TREE_FUNCTIONS}
+merge_manifest ${`${layout.deployDir}/manifests`} ${base} ${name} ${deltaFile}`
 }
 
 /** The line between the host's report and the upload, in the upload command's output. */
@@ -154,44 +121,26 @@ const INSPECTION_END = 'end-of-inspection'
 
 /**
  * The whole host side of an upload in one command (each command costs round trips and a login
- * shell). It prints the inspection and INSPECTION_END, then reads two lines, the release name and
- * the base tree's name (empty: none), and unpacks the gzip tar stream that follows into a box:
- * the tree under `tree/`, the upload's own files under `meta/`, so no source name can collide
- * with them. Then it copies the unchanged files listed there from the base, writes the manifest,
- * and moves the complete tree into place.
+ * shell): the inspection, then the receiving side (receive.sh), which unpacks the stream that
+ * follows and moves the complete tree into place.
  */
 export function uploadScript(
   layout: RemoteLayout,
   strategy: Strategy,
   stampFile: string
 ): ShellCode {
-  // After the inspection, from the target (the lock created it), naming its files relative to it.
-  const here = relativeToTarget(layout)
-  const releases = strategy === 'releases'
-  const box = releases
-    ? sh`${here.releasesDir}/.staging-"$release"`
-    : sh`${`${here.deployDir}/upload`}`
-  const finalDir = releases
-    ? sh`${here.releasesDir}/"$release"`
-    : sh`${`${here.deployDir}/staging`}`
-  const baseDir = releases
-    ? sh`${here.releasesDir}/"$base"`
-    : sh`${`${here.deployDir}/${IN_PLACE_TREE}`}`
-  const manifestName = releases ? sh`"$release"` : 'staging'
-  return sh`(${inspectScript(layout, strategy, stampFile)})
-printf '%s\n' ${INSPECTION_END}
-IFS= read -r release && IFS= read -r base || exit 1
-case $release in ''|*/*|.*) printf 'bad release name: %s\n' "$release" >&2; exit 1 ;; esac
-cd -- ${here.target} || exit 1
-box=${box}
-trap 'rm -rf -- "$box"' EXIT
-trap 'exit 1' HUP INT TERM PIPE
-rm -rf -- "$box" && mkdir -p -- "$box/tree" && (cd -- "$box" && tar -xzpf - --no-same-owner) || exit 1
-if [ -n "$base" ] && [ -s "$box"/${COPY_LIST} ]; then
-  ${tarCopyScript(baseDir, sh`"$box/tree"`, sh`"$box"/${COPY_LIST}`)} || exit 1
-fi
-${mergeManifestScript(here, sh`"$base"`, manifestName, sh`"$box"/${MANIFEST_DELTA}`)} || exit 1
-${releases ? sh`: > "$box/tree/"${UNVERIFIED_MARK} && ` : sh``}mv -T -- "$box/tree" ${finalDir}`
+  return joinCode([
+    TREE_FUNCTIONS,
+    inspectScript(layout, strategy, stampFile),
+    withInputs(RECEIVE_SCRIPT, {
+      ...uploadInputs(layout, strategy, stampFile),
+      up_releases: relativeToTarget(layout).releasesDir,
+      up_inspection_end: INSPECTION_END,
+      up_unverified: UNVERIFIED_MARK,
+      up_copy_list: COPY_LIST,
+      up_delta: MANIFEST_DELTA
+    })
+  ])
 }
 
 /**

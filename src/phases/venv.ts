@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import type { DeployContext } from '../context.js'
 import { insideTarget, type RemoteLayout } from '../layout.js'
 import { lastLines } from '../remote.js'
-import { quote, sh, type ShellCode } from '../shell.js'
+import VENV_SCRIPT from '../host/venv.sh'
+import { joinCode, quote, sh, withInputs, type ShellCode } from '../shell.js'
 import type { Settings } from '../settings.js'
 import { exportEnvScript, userCommandScript } from './environment.js'
 
@@ -42,10 +43,8 @@ export const VENV_EXIT = { python: 10, create: 11, install: 12, foreign: 13 } as
 
 /**
  * Builds the venv for `hash` plus the host's interpreter version, or reuses it, and links
- * `<tree>/.venv` to it. The venv is built at its final path, because a venv records that path in
- * its scripts (`bin/pip`, console scripts, `activate`): one renamed after the build would point
- * into the temporary name. Only a venv holding COMPLETE counts; a failed build is deleted, so a
- * failure leaves nothing in `venvs/`. Prints `venv KEY built|reused`.
+ * `<tree>/.venv` to it (venv.sh). The install, with its environment, is the function
+ * `install_command` the file calls.
  */
 export function venvScript(options: {
   python: string
@@ -59,40 +58,29 @@ export function venvScript(options: {
   install: string
 }): ShellCode {
   const { python, target, venvs, hash, tree, liveLink, environment, install } = options
-  // Commands run from the target and name its files relative to it (a path in a command line is
-  // what a user's `pkill -f PATH` matches); links and messages hold the absolute paths.
   const here = (path: string) => insideTarget(target, path)
-  const foreign = liveLink
-    ? sh`if { [ -e ${here(liveLink)} ] || [ -L ${here(liveLink)} ]; } && case $(readlink -- ${here(liveLink)} 2>/dev/null) in ${venvs}/*) false ;; *) true ;; esac; then
-  printf '%s exists and is not a link into %s\n' ${liveLink} ${venvs}; exit ${VENV_EXIT.foreign}
-fi`
-    : sh`:`
-  const link = here(`${tree}/.venv`)
-  // The install runs with the tree's .venv already linked, so it sees the environment start will.
-  return sh`cd -- ${target} || exit 1
-${foreign}
-# -I -S: no site import, so asking the version costs the interpreter's bare start-up only.
-version=$(${python} -I -S -c 'import sys; print(sys.implementation.name + "-%d.%d.%d" % sys.version_info[:3])' < /dev/null) || exit ${VENV_EXIT.python}
-key=${hash}-$version
-venv=${venvs}/$key
-if [ -f "$venv"/${COMPLETE} ]; then how=reused; else
-  how=built
-  mkdir -p -- ${here(venvs)} || exit 1
-  # Made by its name from inside venvs/: Python records the absolute path in the venv itself.
-  if ! (cd -- ${here(venvs)} && rm -rf -- "$key" && ${python} -m venv -- "$key") < /dev/null 2>&1; then
-    (cd -- ${here(venvs)} && rm -rf -- "$key"); exit ${VENV_EXIT.create}
-  fi
-fi
-rm -rf -- ${link} && ln -s -- "$venv" ${link} || exit 1
-if [ "$how" = built ]; then
-  if ! (cd -- ${tree} || exit 1
-    ${environment}
-    ${userCommandScript(install)} < /dev/null 2>&1); then
-    rm -rf -- ${here(venvs)}/"$key" ${link}; exit ${VENV_EXIT.install}
-  fi
-  : > "$venv"/${COMPLETE} || exit 1
-fi
-printf 'venv %s %s\n' "$key" "$how"`
+  return joinCode([
+    sh`install_command() {
+${environment}
+${userCommandScript(install)}
+}`,
+    withInputs(VENV_SCRIPT, {
+      venv_target: target,
+      venv_python: python,
+      venv_dir: venvs,
+      venv_dir_here: here(venvs),
+      venv_complete: COMPLETE,
+      venv_hash: hash,
+      venv_tree: tree,
+      venv_link_here: here(`${tree}/.venv`),
+      venv_live: liveLink ?? '',
+      venv_live_here: liveLink ? here(liveLink) : '',
+      venv_exit_python: VENV_EXIT.python,
+      venv_exit_create: VENV_EXIT.create,
+      venv_exit_install: VENV_EXIT.install,
+      venv_exit_foreign: VENV_EXIT.foreign
+    })
+  ])
 }
 
 /**

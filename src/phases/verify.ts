@@ -2,7 +2,8 @@ import * as core from '@actions/core'
 import semver from 'semver'
 import type { DeployContext } from '../context.js'
 import { insideTarget } from '../layout.js'
-import { joinCode, sh, type ShellCode } from '../shell.js'
+import IDENTITY_SCRIPT from '../host/identity.sh'
+import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
 import { commitMatches, fetchVersion, readCommit, type VersionAnswer } from '../version-probe.js'
 import { errorText } from '../phase.js'
 import { reconnect } from './connect.js'
@@ -74,9 +75,8 @@ done`
 }
 
 /**
- * After the service reported the new commit: every service port must be held by a process that
- * started after the stop began (`old PORT PID EPOCH COMMAND` names one that did not; `free PORT`, one
- * not held yet). When all are, records the service's processes (marker, port holders, their groups)
+ * After the service reported the new commit, from the target (identity.sh): every service port is
+ * held by a process started after the stop began, and then the service's processes are recorded
  * in state.json for the next stop.
  */
 export function serviceIdentityScript(check: {
@@ -87,30 +87,17 @@ export function serviceIdentityScript(check: {
   release: string
   sha: string
 }): ShellCode {
-  const { target, ports, mark, release, sha } = check
-  // From the target, naming the state file relative to it: a path in a command line is what a
-  // user's `pkill -f PATH` matches.
-  const stateFile = insideTarget(target, check.stateFile)
+  const { target } = check
   return joinCode([
     SERVICE_FUNCTIONS,
-    sh`cd -- ${target} || exit 1
-ports=${ports.map(String).join(' ')}
-old=; free=
-for port in $ports; do
-  pids=$(port_pids "$port")
-  if [ -z "$pids" ]; then
-    if port_held "$port"; then printf 'old %s ? ? a process this user cannot see\n' "$port"; old=1; else printf 'free %s\n' "$port"; free=1; fi
-  fi
-  for pid in $pids; do
-    start=$(start_of "$pid")
-    if [ -n "$start" ] && [ "$start" -lt ${mark} ]; then
-      printf 'old %s %s %s %s\n' "$port" "$pid" "$(epoch_of "$start")" "$(cmdline_of "$pid")"; old=1
-    fi
-  done
-done
-[ -z "$old$free" ] || exit 0
-service_scan ${target} "$(recorded_processes ${stateFile})" '' '' "$ports" | record_state ${stateFile} ${release} ${sha}
-printf 'recorded %s\n' "$(recorded_processes ${stateFile} | awk '{ printf " %s", $2 }')"`
+    withInputs(IDENTITY_SCRIPT, {
+      id_target: target,
+      id_state: insideTarget(target, check.stateFile),
+      id_ports: check.ports,
+      id_mark: check.mark,
+      id_release: check.release,
+      id_sha: check.sha
+    })
   ])
 }
 
