@@ -50300,6 +50300,9 @@ function parseJournalLines(stdout) {
   return [...stdout.matchAll(/^journal (\S+) (.*)$/gm)].map(([, time, words]) => ({ time, words }));
 }
 
+// src/host/prune-venvs.sh
+var prune_venvs_default = '# shellcheck shell=sh\n# Removes the managed venvs no kept tree links to (prune.ts): the releases\', the live in-place\n# tree\'s and the in-place base tree\'s .venv. Links hold absolute paths: each venv is compared by\n# its absolute path, in the shell, since a path in a command line is what a user\'s pkill -f PATH\n# matches. Prints `removed-venv NAME` for each.\n#\n# Inputs (pruneVenvsScript): pv_target; pv_venvs, the venvs directory inside the target, and\n# pv_venvs_abs, the same absolute; pv_releases; pv_base_link, the base tree\'s .venv.\n: "${pv_target:?}" "${pv_venvs:?}" "${pv_venvs_abs:?}" "${pv_releases:?}" "${pv_base_link:?}"\ncd -- "$pv_target" || exit 1\n[ -d "$pv_venvs" ] || exit 0\nlinked=$(for link in "$pv_releases"/*/.venv ./.venv "$pv_base_link"; do readlink -- "$link" 2>/dev/null; done)\nfor venv in "$pv_venvs"/* "$pv_venvs"/.[!.]*; do\n  [ -e "$venv" ] || continue\n  used=\n  while IFS= read -r path; do [ "$path" != "$pv_venvs_abs/${venv##*/}" ] || used=1; done <<EOF\n$linked\nEOF\n  [ -z "$used" ] || continue\n  rm -rf -- "$venv" && printf \'removed-venv %s\\n\' "${venv##*/}"\ndone\n';
+
 // src/phases/upload.ts
 var import_tar_stream = __toESM(require_tar_stream(), 1);
 import { createReadStream as createReadStream2, existsSync as existsSync2, readFileSync as readFileSync2 } from "node:fs";
@@ -50601,7 +50604,7 @@ function planTransfer(entries, base) {
 var IN_PLACE_TREE = "tree";
 var GZIP_LEVEL = 1;
 function manifestPath(layout, name) {
-  return sh`${`${layout.deployDir}/manifests`}/${name}.tsv`;
+  return `${layout.deployDir}/manifests/${name}.tsv`;
 }
 function uploadInputs(layout, strategy, stampFile) {
   const here = relativeToTarget(layout);
@@ -50637,10 +50640,6 @@ function parseInspection(stdout) {
   return inspection;
 }
 var TREE_FUNCTIONS = new ShellCode(tree_default);
-function tarCopyScript(from, to, listFile) {
-  return sh`${TREE_FUNCTIONS}
-tar_copy ${from} ${to} ${listFile ?? ""}`;
-}
 var COPY_LIST = "meta/copy";
 var MANIFEST_DELTA = "meta/manifest-delta";
 var INSPECTION_END = "end-of-inspection";
@@ -51034,19 +51033,13 @@ async function discardRelease(ctx) {
 }
 function pruneVenvsScript(layout) {
   const here = relativeToTarget(layout);
-  const venvs = venvsDir(here);
-  return sh`cd -- ${layout.target} || exit 1
-[ -d ${venvs} ] || exit 0
-linked=$(for link in ${here.releasesDir}/*/.venv ./.venv ${`${here.deployDir}/${IN_PLACE_TREE}/.venv`}; do readlink -- "$link" 2>/dev/null; done)
-for venv in ${venvs}/* ${venvs}/.[!.]*; do
-  [ -e "$venv" ] || continue
-  used=
-  while IFS= read -r path; do [ "$path" != ${venvsDir(layout)}/"\${venv##*/}" ] || used=1; done <<EOF
-$linked
-EOF
-  [ -z "$used" ] || continue
-  rm -rf -- "$venv" && printf 'removed-venv %s\n' "\${venv##*/}"
-done`;
+  return withInputs(prune_venvs_default, {
+    pv_target: layout.target,
+    pv_venvs: venvsDir(here),
+    pv_venvs_abs: venvsDir(layout),
+    pv_releases: here.releasesDir,
+    pv_base_link: `${here.deployDir}/${IN_PLACE_TREE}/.venv`
+  });
 }
 function prunes(settings) {
   return settings.strategy === "releases" || settings.pythonRequirements.length > 0;
@@ -51147,6 +51140,9 @@ mv -f -- "$lock_pending" "$lock_dir/owner" || { rmdir -- "$lock_dir"; rm -f -- "
 write_beat
 `;
 
+// src/host/release-lock.sh
+var release_lock_default = '# shellcheck shell=sh\n# Removes the lock only if this run still owns it (lock.ts), once no restart step writes its\n# output any more (wait_for_step, before it). The run\'s release goes first unless current names it\n# (discard_release): one that was cancelled before its switch, or left by a failure. Prints\n# `released`, `other OWNER` or `gone`. From inside the lock, then the target: a path in a command\n# line is what pkill -f PATH matches.\n#\n# Inputs (releaseLockScript): release_lock, the lock directory; release_token. Before it: the\n# functions discard_release and journal (its journal named relative to the lock\'s parent).\n: "${release_lock:?}" "${release_token:?}"\nif cd -- "$release_lock" 2>/dev/null && grep -qF -- "$release_token" owner 2>/dev/null; then\n  (discard_release)\n  cd .. && rm -rf -- lock && echo released && journal released the lock\nelif [ -d "$release_lock" ]; then printf \'other %s\\n\' "$(cat < owner 2>/dev/null)"\nelse echo gone; fi\n';
+
 // src/phases/lock.ts
 var HEARTBEAT_SECONDS = 2;
 var HEARTBEAT_STALE_SECONDS = 30;
@@ -51229,14 +51225,15 @@ function startHeartbeat(session, layout, token) {
 }
 function releaseLockScript(lock) {
   const target = parentOf(parentOf(lock.lockDir));
-  const discard = lock.release ? sh`(${discardReleaseScript(remoteLayout(target), lock.release)})` : sh`:`;
-  return sh`${waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS)}
-${journalFunction("journal", lock.token)}
-if cd -- ${lock.lockDir} 2>/dev/null && grep -qF -- ${lock.token} owner 2>/dev/null; then
-  ${discard}
-  cd .. && rm -rf -- lock && echo released && journal released the lock
-elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat < owner 2>/dev/null)"
-else echo gone; fi`;
+  const discard = lock.release ? discardReleaseScript(remoteLayout(target), lock.release) : sh`:`;
+  return joinCode([
+    waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS),
+    journalFunction("journal", lock.token),
+    sh`discard_release() {
+${discard}
+}`,
+    withInputs(release_lock_default, { release_lock: lock.lockDir, release_token: lock.token })
+  ]);
 }
 function releaseOutcome(lock, stdout) {
   if (/^released$/m.test(stdout))
@@ -51296,6 +51293,9 @@ printf 'removed %s\n' "$count"`;
 function removedCount(stdout) {
   return Number(/removed\s+(\d+)/.exec(stdout)?.[1] ?? 0);
 }
+
+// src/host/sync.sh
+var sync_default = '# shellcheck shell=sh\n# switch (in place), a host-step body (switch.ts): syncs the staged tree into the live one. The\n# paths prepare planned to remove (NUL-separated lists: files, then directories) go first; a\n# directory the old service wrote into since prepare stays (rmdir fails), so nothing unplanned\n# goes. Then the copy, the bytecode (clear_bytecode), and the staged tree is kept as the base of\n# the next deploy, with its manifest. Ends with the releases.log line (releases_log).\n#\n# Inputs (syncInPlaceBody), paths inside the target: sync_target; sync_files and sync_dirs, the\n# removal lists; sync_staging; sync_tree, where the base tree is kept; sync_manifest_staging and\n# sync_manifest_tree, their manifests. Before it: the tree functions, clear_bytecode and\n# releases_log.\n: "${sync_target:?}" "${sync_files:?}" "${sync_dirs:?}" "${sync_staging:?}" "${sync_tree:?}"\n: "${sync_manifest_staging:?}" "${sync_manifest_tree:?}"\ncd -- "$sync_target" || exit 1\nif [ -s "$sync_files" ]; then xargs -0 rm -f -- < "$sync_files" || exit 1; fi\nif [ -s "$sync_dirs" ]; then xargs -0 rmdir -- < "$sync_dirs" 2>/dev/null; fi\nremoved=$(cat -- "$sync_files" "$sync_dirs" | tr -cd \'\\000\' | wc -c)\ntar_copy "$sync_staging" . || exit 1\nprintf \'Synced the new tree into %s; removed %s path(s) an earlier deploy shipped that the source no longer has\\n\' "$sync_target" "$((removed))"\nclear_bytecode || exit 1\nrm -rf -- "$sync_tree" && mv -- "$sync_staging" "$sync_tree" && mv -f -- "$sync_manifest_staging" "$sync_manifest_tree" && rm -f -- "$sync_files" "$sync_dirs" || exit 1\nreleases_log\n';
 
 // src/phases/switch.ts
 function switchCurrentScript(layout, release, token) {
@@ -51429,21 +51429,26 @@ async function planInPlaceSync(ctx) {
 function syncInPlaceBody(ctx) {
   const { settings } = ctx;
   const layout = relativeToTarget(ctx.layout);
-  const staging = insideTarget(layout.target, ctx.releaseDir);
   const lists = removalLists(layout);
-  const tree = `${layout.deployDir}/${IN_PLACE_TREE}`;
   const keep = [layout.deployDir, ...settings.sharedPaths.map((path4) => `./${path4}`)];
-  const bytecode = settings.clearPycache ? sh`cleared=$(${clearBytecodeScript(".", keep)}) || exit 1
-printf 'Cleared bytecode in %s: %s .pyc/.pyo file(s)\n' ${layout.target} "$cleared"` : sh``;
-  return sh`cd -- ${layout.target} || exit 1
-if [ -s ${lists.files} ]; then xargs -0 rm -f -- < ${lists.files} || exit 1; fi
-if [ -s ${lists.dirs} ]; then xargs -0 rmdir -- < ${lists.dirs} 2>/dev/null; fi
-removed=$(cat -- ${lists.files} ${lists.dirs} | tr -cd '\000' | wc -c)
-${tarCopyScript(staging, ".")} || exit 1
-printf 'Synced the new tree into %s; removed %s path(s) an earlier deploy shipped that the source no longer has\n' ${layout.target} "$((removed))"
+  const bytecode = settings.clearPycache ? sh`cleared=$(${clearBytecodeScript(".", keep)}) || return 1
+printf 'Cleared bytecode in %s: %s .pyc/.pyo file(s)\n' ${layout.target} "$cleared"` : sh`:`;
+  return joinCode([
+    TREE_FUNCTIONS,
+    sh`clear_bytecode() {
 ${bytecode}
-rm -rf -- ${tree} && mv -- ${staging} ${tree} && mv -f -- ${manifestPath(layout, "staging")} ${manifestPath(layout, "tree")} && rm -f -- ${lists.files} ${lists.dirs} || exit 1
-${releasesLogScript(layout, logEntry(ctx))}`;
+}
+releases_log() { ${releasesLogScript(layout, logEntry(ctx))}; }`,
+    withInputs(sync_default, {
+      sync_target: layout.target,
+      sync_files: lists.files,
+      sync_dirs: lists.dirs,
+      sync_staging: insideTarget(layout.target, ctx.releaseDir),
+      sync_tree: `${layout.deployDir}/${IN_PLACE_TREE}`,
+      sync_manifest_staging: manifestPath(layout, "staging"),
+      sync_manifest_tree: manifestPath(layout, "tree")
+    })
+  ]);
 }
 function switchBody(ctx, token) {
   if (ctx.settings.strategy === "in-place") return syncInPlaceBody(ctx);
@@ -52249,17 +52254,17 @@ async function restartService(ctx, switchTo, timings, afterStart) {
   };
 }
 
+// src/host/fallback.sh
+var fallback_default = '# shellcheck shell=sh\n# Chooses what to return to when fb_failed cannot stay (fallback.ts): only a release that passed\n# verify (no unverified or BAD_RELEASE mark), fb_previous (live before this deploy) if it did,\n# else the newest one that did (a run that died after its switch leaves its release live and\n# unverified). Runs from the target; prints `candidate NAME live|verified` and its stamp\n# (`sha SHA`). Files are read through redirections: a path in a command line is what pkill -f PATH\n# matches.\n#\n# Inputs (fallbackScript): fb_failed; fb_previous (may be empty); fb_stamp; fb_unverified.\n: "${fb_failed:?}" "${fb_previous?}" "${fb_stamp:?}" "${fb_unverified:?}"\nverified() { [ -n "$1" ] && [ "$1" != "$fb_failed" ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/$fb_unverified" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }\nif verified "$fb_previous"; then candidate=$fb_previous; how=live; else\n  # shellcheck disable=SC2012 # release names, made by the action\n  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf \'%s\\n\' "$name"; break; fi; done)\n  how=verified\nfi\nif [ -n "$candidate" ]; then\n  printf \'candidate %s %s\\n\' "$candidate" "$how"\n  printf \'sha %s\\n\' "$(head -c 200 < "releases/$candidate/$fb_stamp" 2>/dev/null)"\nfi\n';
+
 // src/phases/fallback.ts
 function fallbackScript(failed, previous, stampFile) {
-  return sh`verified() { [ -n "$1" ] && [ "$1" != ${failed} ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/"${UNVERIFIED_MARK} ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
-if verified ${previous ?? ""}; then candidate=${previous ?? ""}; how=live; else
-  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf '%s\n' "$name"; break; fi; done)
-  how=verified
-fi
-if [ -n "$candidate" ]; then
-  printf 'candidate %s %s\n' "$candidate" "$how"
-  printf 'sha %s\n' "$(head -c 200 < "releases/$candidate/"${stampFile} 2>/dev/null)"
-fi`;
+  return withInputs(fallback_default, {
+    fb_failed: failed,
+    fb_previous: previous ?? "",
+    fb_stamp: stampFile,
+    fb_unverified: UNVERIFIED_MARK
+  });
 }
 function parseFallback(stdout) {
   const [, release, how] = /^candidate (\S+) (live|verified)$/m.exec(stdout) ?? [];
@@ -52724,6 +52729,12 @@ async function runningVersion(ctx) {
   return seen.version;
 }
 
+// src/host/arm.sh
+var arm_default = '# shellcheck shell=sh\n# Arms the watchdog before anything stops (watchdog.ts): its script, from stdin, goes into the\n# lock (written beside it and renamed in), its PID file is made at its fixed width, the decision\n# directory provisional is made, and the journal is cut to its last lines and gets room for this\n# deploy, so a disk that fills later cannot cut a line of it.\n#\n# Inputs (armScript): arm_target; arm_lock, the lock inside the target; arm_journal; arm_keep, the\n# lines the journal keeps; arm_reserve, the bytes set aside; arm_release, arm_fallback. Before it:\n# the function journal.\n: "${arm_target:?}" "${arm_lock:?}" "${arm_journal:?}" "${arm_keep:?}" "${arm_reserve:?}"\n: "${arm_release:?}" "${arm_fallback:?}"\ncd -- "$arm_target" || exit 1\nif ! { cat > "$arm_lock/watchdog.sh.tmp" && mv -f -- "$arm_lock/watchdog.sh.tmp" "$arm_lock/watchdog.sh"; }; then\n  rm -f -- "$arm_lock/watchdog.sh.tmp"; exit 1\nfi\nprintf \'%-12s\\n\' - > "$arm_lock/watchdog.pid" && mkdir -p -- "$arm_lock/provisional" || exit 1\nif [ "$(wc -l < "$arm_journal" 2>/dev/null || echo 0)" -gt "$arm_keep" ]; then\n  { tail -n "$((arm_keep / 2))" < "$arm_journal" > "$arm_journal.tmp" && mv -f -- "$arm_journal.tmp" "$arm_journal"; } 2>/dev/null || rm -f -- "$arm_journal.tmp"\nfi\n: >> "$arm_journal" && { fallocate -n -l "$arm_reserve" "$arm_journal" 2>/dev/null || :; }\njournal armed "$arm_release: falls back to $arm_fallback"\n';
+
+// src/host/decide.sh
+var decide_default = '# shellcheck shell=sh\n# Takes the decision on the provisional release as decide_as (confirmed after verify, rollback\n# before the run\'s own rollback), unless the watchdog took it (watchdog.ts). Prints `mine` (also\n# when nothing was armed, or another deploy broke the lock: its restart step\'s fence then stops\n# this run) or `undone`, then, once the watchdog is done, this run\'s journal lines (journal_lines).\n#\n# Inputs (decideScript): decide_target; decide_lock, the lock inside the target; decide_token;\n# decide_as; decide_release; decide_unverified, the mark to remove on confirmation; decide_journal;\n# decide_wait (s). Before it: the step functions, journal and journal_lines.\n: "${decide_target:?}" "${decide_lock:?}" "${decide_token:?}" "${decide_as:?}" "${decide_release:?}"\n: "${decide_unverified:?}" "${decide_journal:?}" "${decide_wait:?}"\ncd -- "$decide_target" || exit 1\n# Only this run\'s lock holds its decision: a lock another deploy took has a mark of its own.\nread -r owner < "$decide_lock/owner" 2>/dev/null || owner=\ncase $owner in *"$decide_token"*) mine=1 ;; *) mine= ;; esac\nif { [ -n "$mine" ] && mv -T -- "$decide_lock/provisional" "$decide_lock/$decide_as" 2>/dev/null; } || { [ ! -d "$decide_lock/undo" ] && ! grep -q "^[^ ]* $decide_token undo " < "$decide_journal" 2>/dev/null; }; then\n  if [ "$decide_as" = confirmed ]; then\n    rm -f -- "releases/$decide_release/$decide_unverified"\n    journal confirmed "$decide_release"\n  else\n    journal rollback "$decide_release: the run rolls back itself"\n  fi\n  echo mine\n  exit 0\nfi\necho undone\nread -r pid < "$decide_lock/watchdog.pid" 2>/dev/null || pid=\nwaited=0\nwhile [ -n "$pid" ] && process_alive "$pid" && [ "$waited" -lt "$decide_wait" ]; do sleep 1; waited=$((waited + 1)); done\njournal_lines\n';
+
 // src/host/watchdog.sh
 var watchdog_default = '# shellcheck shell=sh\n# The watchdog (watchdog.ts, "Commit confirmed"): waits while the release is provisional and the\n# lock is this run\'s; once its budget is over and the runner\'s heartbeat is stale, takes the\n# decision (renames provisional to undo), runs the restart to the fallback (undo_restart: a host\n# step, recorded like any restart), waits for new processes on the ports, journals the outcome,\n# removes the release it undid (discard_release) and frees the lock.\n#\n# Inputs (watchdogScript, watchdog.ts): wd_target; wd_deploy and wd_lock, the .deploy directory\n# and the lock inside the target; wd_token,\n# this run\'s lock token; wd_budget (s after the start); wd_stale, how old a heartbeat is dead (s);\n# wd_release, the release it may undo; wd_fallback and wd_fallback_sha, what it returns to;\n# wd_ports; wd_version_timeout (s); wd_restart_log, the restart\'s output (for the journal). Before\n# it: the service functions and the functions journal, undo_restart and discard_release.\n: "${wd_target:?}" "${wd_deploy:?}" "${wd_lock:?}" "${wd_token:?}" "${wd_budget:?}" "${wd_stale:?}"\n: "${wd_release:?}" "${wd_fallback:?}" "${wd_fallback_sha:?}" "${wd_ports?}"\n: "${wd_version_timeout:?}" "${wd_restart_log:?}"\ncd -- "$wd_target" || exit 1\nours() { read -r owner < "$wd_lock/owner" 2>/dev/null && case $owner in *"$wd_token"*) true ;; *) false ;; esac; }\nnow=0 # now_s (service.sh) sets it\nnow_s; deadline=$((now + wd_budget))\nwhile :; do\n  [ -d "$wd_lock/provisional" ] && ours || exit 0\n  now_s\n  if [ "$now" -ge "$deadline" ]; then\n    read -r beat < "$wd_lock/heartbeat" 2>/dev/null || beat=0\n    case $beat in \'\' | *[!0-9]*) beat=0 ;; esac\n    [ "$((now - beat))" -lt "$wd_stale" ] || break\n  fi\n  sleep 1\ndone\nmv -T -- "$wd_lock/provisional" "$wd_lock/undo" 2>/dev/null || exit 0\njournal undo "$wd_release: not confirmed within $wd_budget s of its start, and the runner sent no heartbeat for $wd_stale s. Returning to $wd_fallback"\nmark=$(awk -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" \'{ printf "%d\\n", $1 * hz }\' < /proc/uptime)\n(undo_restart) > /dev/null 2>&1\nstatus=$?\nif [ "$status" -eq 0 ]; then\n  waited=0\n  while :; do\n    missing=\n    for port in $wd_ports; do\n      fresh=\n      for pid in $(port_pids "$port"); do start=$(start_of "$pid"); [ -n "$start" ] && [ "$start" -ge "$mark" ] && fresh=1; done\n      [ -n "$fresh" ] || missing="$missing $port"\n    done\n    if [ -z "$missing" ] || [ "$waited" -ge "$wd_version_timeout" ]; then break; fi\n    sleep 1; waited=$((waited + 1))\n  done\n  if [ -z "$missing" ]; then journal undone "$wd_fallback $wd_fallback_sha: started it, and new processes hold its ports"\n  else journal undo-failed "$wd_fallback: started it, but no new process holds port$missing after $wd_version_timeout s"\n  fi\nelse\n  journal undo-failed "$wd_fallback: the restart step exited with $status ($wd_restart_log)"\nfi\ndiscard_release > /dev/null\nours && (cd -- "$wd_deploy" && rm -rf -- lock) && journal released the lock\n';
 
@@ -52784,18 +52795,18 @@ fi`;
 function armScript(ctx, fallback) {
   const { layout, release, lockToken } = ctx;
   const here = relativeToTarget(layout);
-  const lock = here.lockDir;
-  return sh`cd -- ${layout.target} || exit 1
-${journalFunction(here.journal, lockToken)}
-if ! { cat > ${`${lock}/watchdog.sh.tmp`} && mv -f -- ${`${lock}/watchdog.sh.tmp`} ${`${lock}/watchdog.sh`}; }; then
-  rm -f -- ${`${lock}/watchdog.sh.tmp`}; exit 1
-fi
-printf '%-12s\n' - > ${`${lock}/watchdog.pid`} && mkdir -p -- ${`${lock}/provisional`} || exit 1
-if [ "$(wc -l < ${here.journal} 2>/dev/null || echo 0)" -gt ${JOURNAL_LINES} ]; then
-  { tail -n ${JOURNAL_LINES / 2} < ${here.journal} > ${`${here.journal}.tmp`} && mv -f -- ${`${here.journal}.tmp`} ${here.journal}; } 2>/dev/null || rm -f -- ${`${here.journal}.tmp`}
-fi
-: >> ${here.journal} && { fallocate -n -l ${JOURNAL_RESERVE} ${here.journal} 2>/dev/null || :; }
-journal armed ${release}: falls back to ${fallback.release}`;
+  return joinCode([
+    journalFunction(here.journal, lockToken),
+    withInputs(arm_default, {
+      arm_target: layout.target,
+      arm_lock: here.lockDir,
+      arm_journal: here.journal,
+      arm_keep: JOURNAL_LINES,
+      arm_reserve: JOURNAL_RESERVE,
+      arm_release: release,
+      arm_fallback: fallback.release
+    })
+  ]);
 }
 async function armWatchdog(ctx) {
   const { settings, session, layout, label } = ctx;
@@ -52833,25 +52844,21 @@ ${fallbackScript(ctx.release, ctx.previousRelease, settings.stampFile)}`,
 }
 function decideScript(layout, token, as, release) {
   const here = relativeToTarget(layout);
-  const lock = here.lockDir;
-  const confirmed = as === "confirmed" ? sh`rm -f -- ${`releases/${release}/${UNVERIFIED_MARK}`}
-  journal confirmed ${release}` : sh`journal rollback ${release}: the run rolls back itself`;
-  return sh`cd -- ${layout.target} || exit 1
-${STEP_FUNCTIONS}
-${journalFunction(here.journal, token)}
-# Only this run's lock holds its decision: a lock another deploy took has a mark of its own.
-read -r owner < ${`${lock}/owner`} 2>/dev/null || owner=
-case $owner in *${token}*) mine=1 ;; *) mine= ;; esac
-if { [ -n "$mine" ] && mv -T -- ${`${lock}/provisional`} ${`${lock}/${as}`} 2>/dev/null; } || { [ ! -d ${`${lock}/undo`} ] && ! grep -q "^[^ ]* "${token}" undo " < ${here.journal} 2>/dev/null; }; then
-  ${confirmed}
-  echo mine
-  exit 0
-fi
-echo undone
-read -r pid < ${`${lock}/watchdog.pid`} 2>/dev/null || pid=
-waited=0
-while [ -n "$pid" ] && process_alive "$pid" && [ "$waited" -lt ${STEP_WAIT_SECONDS} ]; do sleep 1; waited=$((waited + 1)); done
-${journalLinesScript(here.journal, token)}`;
+  return joinCode([
+    STEP_FUNCTIONS,
+    journalFunction(here.journal, token),
+    sh`journal_lines() { ${journalLinesScript(here.journal, token)}; }`,
+    withInputs(decide_default, {
+      decide_target: layout.target,
+      decide_lock: here.lockDir,
+      decide_token: token,
+      decide_as: as,
+      decide_release: release,
+      decide_unverified: UNVERIFIED_MARK,
+      decide_journal: here.journal,
+      decide_wait: STEP_WAIT_SECONDS
+    })
+  ]);
 }
 function readHostUndo(stdout, release, journal) {
   const lines = parseJournalLines(stdout).map(({ time, words }) => ({ time, rest: words }));

@@ -53787,6 +53787,9 @@ function parseJournalLines(stdout) {
   return [...stdout.matchAll(/^journal (\S+) (.*)$/gm)].map(([, time, words]) => ({ time, words }));
 }
 
+// src/host/prune-venvs.sh
+var prune_venvs_default = '# shellcheck shell=sh\n# Removes the managed venvs no kept tree links to (prune.ts): the releases\', the live in-place\n# tree\'s and the in-place base tree\'s .venv. Links hold absolute paths: each venv is compared by\n# its absolute path, in the shell, since a path in a command line is what a user\'s pkill -f PATH\n# matches. Prints `removed-venv NAME` for each.\n#\n# Inputs (pruneVenvsScript): pv_target; pv_venvs, the venvs directory inside the target, and\n# pv_venvs_abs, the same absolute; pv_releases; pv_base_link, the base tree\'s .venv.\n: "${pv_target:?}" "${pv_venvs:?}" "${pv_venvs_abs:?}" "${pv_releases:?}" "${pv_base_link:?}"\ncd -- "$pv_target" || exit 1\n[ -d "$pv_venvs" ] || exit 0\nlinked=$(for link in "$pv_releases"/*/.venv ./.venv "$pv_base_link"; do readlink -- "$link" 2>/dev/null; done)\nfor venv in "$pv_venvs"/* "$pv_venvs"/.[!.]*; do\n  [ -e "$venv" ] || continue\n  used=\n  while IFS= read -r path; do [ "$path" != "$pv_venvs_abs/${venv##*/}" ] || used=1; done <<EOF\n$linked\nEOF\n  [ -z "$used" ] || continue\n  rm -rf -- "$venv" && printf \'removed-venv %s\\n\' "${venv##*/}"\ndone\n';
+
 // src/phases/upload.ts
 var import_tar_stream = __toESM(require_tar_stream(), 1);
 
@@ -53833,7 +53836,7 @@ var KEPT_CONTENT_BYTES = 128 * 1024 * 1024;
 // src/phases/upload.ts
 var IN_PLACE_TREE = "tree";
 function manifestPath(layout, name) {
-  return sh`${`${layout.deployDir}/manifests`}/${name}.tsv`;
+  return `${layout.deployDir}/manifests/${name}.tsv`;
 }
 var TREE_FUNCTIONS = new ShellCode(tree_default);
 var MIB = 1024 * 1024;
@@ -53884,19 +53887,13 @@ fi`;
 }
 function pruneVenvsScript(layout) {
   const here = relativeToTarget(layout);
-  const venvs = venvsDir(here);
-  return sh`cd -- ${layout.target} || exit 1
-[ -d ${venvs} ] || exit 0
-linked=$(for link in ${here.releasesDir}/*/.venv ./.venv ${`${here.deployDir}/${IN_PLACE_TREE}/.venv`}; do readlink -- "$link" 2>/dev/null; done)
-for venv in ${venvs}/* ${venvs}/.[!.]*; do
-  [ -e "$venv" ] || continue
-  used=
-  while IFS= read -r path; do [ "$path" != ${venvsDir(layout)}/"\${venv##*/}" ] || used=1; done <<EOF
-$linked
-EOF
-  [ -z "$used" ] || continue
-  rm -rf -- "$venv" && printf 'removed-venv %s\n' "\${venv##*/}"
-done`;
+  return withInputs(prune_venvs_default, {
+    pv_target: layout.target,
+    pv_venvs: venvsDir(here),
+    pv_venvs_abs: venvsDir(layout),
+    pv_releases: here.releasesDir,
+    pv_base_link: `${here.deployDir}/${IN_PLACE_TREE}/.venv`
+  });
 }
 function prunes(settings) {
   return settings.strategy === "releases" || settings.pythonRequirements.length > 0;
@@ -53929,6 +53926,9 @@ async function prune(ctx) {
       removed.length > 0 ? `Removed venv(s) no kept release uses: ${removed.join(", ")}` : "Every venv is still used by a kept release"
     );
 }
+
+// src/host/release-lock.sh
+var release_lock_default = '# shellcheck shell=sh\n# Removes the lock only if this run still owns it (lock.ts), once no restart step writes its\n# output any more (wait_for_step, before it). The run\'s release goes first unless current names it\n# (discard_release): one that was cancelled before its switch, or left by a failure. Prints\n# `released`, `other OWNER` or `gone`. From inside the lock, then the target: a path in a command\n# line is what pkill -f PATH matches.\n#\n# Inputs (releaseLockScript): release_lock, the lock directory; release_token. Before it: the\n# functions discard_release and journal (its journal named relative to the lock\'s parent).\n: "${release_lock:?}" "${release_token:?}"\nif cd -- "$release_lock" 2>/dev/null && grep -qF -- "$release_token" owner 2>/dev/null; then\n  (discard_release)\n  cd .. && rm -rf -- lock && echo released && journal released the lock\nelif [ -d "$release_lock" ]; then printf \'other %s\\n\' "$(cat < owner 2>/dev/null)"\nelse echo gone; fi\n';
 
 // src/phases/lock.ts
 var HEARTBEAT_SECONDS = 2;
@@ -53982,14 +53982,15 @@ function startHeartbeat(session, layout, token) {
 }
 function releaseLockScript(lock) {
   const target = parentOf(parentOf(lock.lockDir));
-  const discard = lock.release ? sh`(${discardReleaseScript(remoteLayout(target), lock.release)})` : sh`:`;
-  return sh`${waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS)}
-${journalFunction("journal", lock.token)}
-if cd -- ${lock.lockDir} 2>/dev/null && grep -qF -- ${lock.token} owner 2>/dev/null; then
-  ${discard}
-  cd .. && rm -rf -- lock && echo released && journal released the lock
-elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat < owner 2>/dev/null)"
-else echo gone; fi`;
+  const discard = lock.release ? discardReleaseScript(remoteLayout(target), lock.release) : sh`:`;
+  return joinCode([
+    waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS),
+    journalFunction("journal", lock.token),
+    sh`discard_release() {
+${discard}
+}`,
+    withInputs(release_lock_default, { release_lock: lock.lockDir, release_token: lock.token })
+  ]);
 }
 function releaseOutcome(lock, stdout) {
   if (/^released$/m.test(stdout))
@@ -54702,17 +54703,17 @@ async function restartService(ctx, switchTo, timings, afterStart) {
   };
 }
 
+// src/host/fallback.sh
+var fallback_default = '# shellcheck shell=sh\n# Chooses what to return to when fb_failed cannot stay (fallback.ts): only a release that passed\n# verify (no unverified or BAD_RELEASE mark), fb_previous (live before this deploy) if it did,\n# else the newest one that did (a run that died after its switch leaves its release live and\n# unverified). Runs from the target; prints `candidate NAME live|verified` and its stamp\n# (`sha SHA`). Files are read through redirections: a path in a command line is what pkill -f PATH\n# matches.\n#\n# Inputs (fallbackScript): fb_failed; fb_previous (may be empty); fb_stamp; fb_unverified.\n: "${fb_failed:?}" "${fb_previous?}" "${fb_stamp:?}" "${fb_unverified:?}"\nverified() { [ -n "$1" ] && [ "$1" != "$fb_failed" ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/$fb_unverified" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }\nif verified "$fb_previous"; then candidate=$fb_previous; how=live; else\n  # shellcheck disable=SC2012 # release names, made by the action\n  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf \'%s\\n\' "$name"; break; fi; done)\n  how=verified\nfi\nif [ -n "$candidate" ]; then\n  printf \'candidate %s %s\\n\' "$candidate" "$how"\n  printf \'sha %s\\n\' "$(head -c 200 < "releases/$candidate/$fb_stamp" 2>/dev/null)"\nfi\n';
+
 // src/phases/fallback.ts
 function fallbackScript(failed, previous, stampFile) {
-  return sh`verified() { [ -n "$1" ] && [ "$1" != ${failed} ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/"${UNVERIFIED_MARK} ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
-if verified ${previous ?? ""}; then candidate=${previous ?? ""}; how=live; else
-  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf '%s\n' "$name"; break; fi; done)
-  how=verified
-fi
-if [ -n "$candidate" ]; then
-  printf 'candidate %s %s\n' "$candidate" "$how"
-  printf 'sha %s\n' "$(head -c 200 < "releases/$candidate/"${stampFile} 2>/dev/null)"
-fi`;
+  return withInputs(fallback_default, {
+    fb_failed: failed,
+    fb_previous: previous ?? "",
+    fb_stamp: stampFile,
+    fb_unverified: UNVERIFIED_MARK
+  });
 }
 function parseFallback(stdout) {
   const [, release, how] = /^candidate (\S+) (live|verified)$/m.exec(stdout) ?? [];
@@ -55173,28 +55174,27 @@ function checkVersionGuards(ctx, version, previousVersion) {
   }
 }
 
+// src/host/decide.sh
+var decide_default = '# shellcheck shell=sh\n# Takes the decision on the provisional release as decide_as (confirmed after verify, rollback\n# before the run\'s own rollback), unless the watchdog took it (watchdog.ts). Prints `mine` (also\n# when nothing was armed, or another deploy broke the lock: its restart step\'s fence then stops\n# this run) or `undone`, then, once the watchdog is done, this run\'s journal lines (journal_lines).\n#\n# Inputs (decideScript): decide_target; decide_lock, the lock inside the target; decide_token;\n# decide_as; decide_release; decide_unverified, the mark to remove on confirmation; decide_journal;\n# decide_wait (s). Before it: the step functions, journal and journal_lines.\n: "${decide_target:?}" "${decide_lock:?}" "${decide_token:?}" "${decide_as:?}" "${decide_release:?}"\n: "${decide_unverified:?}" "${decide_journal:?}" "${decide_wait:?}"\ncd -- "$decide_target" || exit 1\n# Only this run\'s lock holds its decision: a lock another deploy took has a mark of its own.\nread -r owner < "$decide_lock/owner" 2>/dev/null || owner=\ncase $owner in *"$decide_token"*) mine=1 ;; *) mine= ;; esac\nif { [ -n "$mine" ] && mv -T -- "$decide_lock/provisional" "$decide_lock/$decide_as" 2>/dev/null; } || { [ ! -d "$decide_lock/undo" ] && ! grep -q "^[^ ]* $decide_token undo " < "$decide_journal" 2>/dev/null; }; then\n  if [ "$decide_as" = confirmed ]; then\n    rm -f -- "releases/$decide_release/$decide_unverified"\n    journal confirmed "$decide_release"\n  else\n    journal rollback "$decide_release: the run rolls back itself"\n  fi\n  echo mine\n  exit 0\nfi\necho undone\nread -r pid < "$decide_lock/watchdog.pid" 2>/dev/null || pid=\nwaited=0\nwhile [ -n "$pid" ] && process_alive "$pid" && [ "$waited" -lt "$decide_wait" ]; do sleep 1; waited=$((waited + 1)); done\njournal_lines\n';
+
 // src/phases/watchdog.ts
 function decideScript(layout, token, as, release) {
   const here = relativeToTarget(layout);
-  const lock = here.lockDir;
-  const confirmed = as === "confirmed" ? sh`rm -f -- ${`releases/${release}/${UNVERIFIED_MARK}`}
-  journal confirmed ${release}` : sh`journal rollback ${release}: the run rolls back itself`;
-  return sh`cd -- ${layout.target} || exit 1
-${STEP_FUNCTIONS}
-${journalFunction(here.journal, token)}
-# Only this run's lock holds its decision: a lock another deploy took has a mark of its own.
-read -r owner < ${`${lock}/owner`} 2>/dev/null || owner=
-case $owner in *${token}*) mine=1 ;; *) mine= ;; esac
-if { [ -n "$mine" ] && mv -T -- ${`${lock}/provisional`} ${`${lock}/${as}`} 2>/dev/null; } || { [ ! -d ${`${lock}/undo`} ] && ! grep -q "^[^ ]* "${token}" undo " < ${here.journal} 2>/dev/null; }; then
-  ${confirmed}
-  echo mine
-  exit 0
-fi
-echo undone
-read -r pid < ${`${lock}/watchdog.pid`} 2>/dev/null || pid=
-waited=0
-while [ -n "$pid" ] && process_alive "$pid" && [ "$waited" -lt ${STEP_WAIT_SECONDS} ]; do sleep 1; waited=$((waited + 1)); done
-${journalLinesScript(here.journal, token)}`;
+  return joinCode([
+    STEP_FUNCTIONS,
+    journalFunction(here.journal, token),
+    sh`journal_lines() { ${journalLinesScript(here.journal, token)}; }`,
+    withInputs(decide_default, {
+      decide_target: layout.target,
+      decide_lock: here.lockDir,
+      decide_token: token,
+      decide_as: as,
+      decide_release: release,
+      decide_unverified: UNVERIFIED_MARK,
+      decide_journal: here.journal,
+      decide_wait: STEP_WAIT_SECONDS
+    })
+  ]);
 }
 function readHostUndo(stdout, release, journal) {
   const lines = parseJournalLines(stdout).map(({ time, words }) => ({ time, rest: words }));

@@ -37,7 +37,7 @@ import {
   switchBody,
   switchCurrentScript
 } from '../../src/phases/switch.js'
-import { inspectScript, tarCopyScript, uploadScript } from '../../src/phases/upload.js'
+import { inspectScript, uploadScript } from '../../src/phases/upload.js'
 import { diagnosticsScript, serviceIdentityScript } from '../../src/phases/verify.js'
 import { sh, ShellCode } from '../../src/shell.js'
 import { EXEC_REQUEST, scriptLoader } from '../../src/remote.js'
@@ -120,7 +120,6 @@ const scripts: Record<string, ShellCode> = {
   'upload: inspect (in-place)': inspectScript(layout, 'in-place', 'REVISION'),
   'upload: receive (releases)': uploadScript(layout, 'releases', 'REVISION'),
   'upload: receive (in-place)': uploadScript(layout, 'in-place', 'REVISION'),
-  'upload: tar copy': tarCopyScript(`${target}/a`, `${target}/b`, `${target}/list`),
   'prepare: stamp': stampScript(`${target}/releases/${release}`, 'REVISION', sha),
   'prepare: shared paths': linkSharedScript(`${target}/releases/${release}`, layout.sharedDir, [
     'data',

@@ -3,7 +3,7 @@ import { releasesToPrune } from '../../src/phases/prune.js'
 import { parseTreeListing, planInPlaceDeletions } from '../../src/phases/switch.js'
 import {
   inspectionReport,
-  mergeManifestScript,
+  TREE_FUNCTIONS,
   packTree,
   parseInspection
 } from '../../src/phases/upload.js'
@@ -317,7 +317,10 @@ describe('manifest delta, merged on the host by awk', () => {
     writeFileSync(join(dir, 'delta'), delta)
     execFileSync('/bin/sh', [
       '-c',
-      mergeManifestScript(layout, 'base', 'next', join(dir, 'delta')).text
+      `${TREE_FUNCTIONS.text}\nmerge_manifest "$1" base next "$2"`,
+      'sh',
+      join(layout.deployDir, 'manifests'),
+      join(dir, 'delta')
     ])
     const merged = parseManifest(readFileSync(join(dir, '.deploy/manifests/next.tsv'), 'utf8'))
     expect([...merged.files.keys()].sort()).toEqual(now.map(entry => entry.path).sort())

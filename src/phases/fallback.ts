@@ -1,6 +1,7 @@
 import type { DeployContext } from '../context.js'
 import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../layout.js'
-import { sh, type ShellCode } from '../shell.js'
+import FALLBACK_SCRIPT from '../host/fallback.sh'
+import { sh, withInputs, type ShellCode } from '../shell.js'
 import { releasesLogScript, switchCurrentScript } from './switch.js'
 
 /*
@@ -19,16 +20,12 @@ export function fallbackScript(
   previous: string | undefined,
   stampFile: string
 ): ShellCode {
-  // Files are read through redirections: a path in a command line is what `pkill -f PATH` matches.
-  return sh`verified() { [ -n "$1" ] && [ "$1" != ${failed} ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/"${UNVERIFIED_MARK} ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
-if verified ${previous ?? ''}; then candidate=${previous ?? ''}; how=live; else
-  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf '%s\n' "$name"; break; fi; done)
-  how=verified
-fi
-if [ -n "$candidate" ]; then
-  printf 'candidate %s %s\n' "$candidate" "$how"
-  printf 'sha %s\n' "$(head -c 200 < "releases/$candidate/"${stampFile} 2>/dev/null)"
-fi`
+  return withInputs(FALLBACK_SCRIPT, {
+    fb_failed: failed,
+    fb_previous: previous ?? '',
+    fb_stamp: stampFile,
+    fb_unverified: UNVERIFIED_MARK
+  })
 }
 
 /** A release to return to, as fallbackScript found it. */

@@ -15,6 +15,7 @@ import { journalFunction } from '../journal.js'
 import type { HeldLock } from '../post-state.js'
 import { discardReleaseScript } from './prune.js'
 import LOCK_SCRIPT from '../host/lock.sh'
+import RELEASE_LOCK_SCRIPT from '../host/release-lock.sh'
 import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
 import { EXIT, STEP_FUNCTIONS, STEP_KEY, STEP_WAIT_SECONDS } from '../protocol.js'
 
@@ -144,24 +145,22 @@ export function startHeartbeat(
 
 /**
  * Removes the lock only if this run still owns it, and only after a restart step cut off from the
- * action (a lost connection, a cancelled job) has finished on the host. The run's release goes
- * first unless `current` names it: one that was cancelled before its switch, or left by a failure.
+ * action (a lost connection, a cancelled job) has finished on the host (release-lock.sh). The run's
+ * release goes first unless `current` names it.
  */
 export function releaseLockScript(
   lock: Pick<HeldLock, 'lockDir' | 'token' | 'restartLog' | 'release'>
 ): ShellCode {
-  // From inside the lock, then the target: a path in a command line is what `pkill -f PATH` matches.
   const target = parentOf(parentOf(lock.lockDir))
-  const discard = lock.release
-    ? sh`(${discardReleaseScript(remoteLayout(target), lock.release)})`
-    : sh`:`
-  return sh`${waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS)}
-${journalFunction('journal', lock.token)}
-if cd -- ${lock.lockDir} 2>/dev/null && grep -qF -- ${lock.token} owner 2>/dev/null; then
-  ${discard}
-  cd .. && rm -rf -- lock && echo released && journal released the lock
-elif [ -d ${lock.lockDir} ]; then printf 'other %s\n' "$(cat < owner 2>/dev/null)"
-else echo gone; fi`
+  const discard = lock.release ? discardReleaseScript(remoteLayout(target), lock.release) : sh`:`
+  return joinCode([
+    waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS),
+    journalFunction('journal', lock.token),
+    sh`discard_release() {
+${discard}
+}`,
+    withInputs(RELEASE_LOCK_SCRIPT, { release_lock: lock.lockDir, release_token: lock.token })
+  ])
 }
 
 /** What a lock release did, in words, from its output (see releaseLockScript). */

@@ -3,7 +3,8 @@ import type { DeployContext } from '../context.js'
 import { relativeToTarget, type RemoteLayout } from '../layout.js'
 import { errorText } from '../phase.js'
 import type { Settings } from '../settings.js'
-import { joinCode, sh, type ShellCode } from '../shell.js'
+import PRUNE_VENVS_SCRIPT from '../host/prune-venvs.sh'
+import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
 import { IN_PLACE_TREE, manifestPath } from './upload.js'
 import { venvsDir } from './venv.js'
 
@@ -52,21 +53,13 @@ export async function discardRelease(ctx: DeployContext): Promise<void> {
  */
 export function pruneVenvsScript(layout: RemoteLayout): ShellCode {
   const here = relativeToTarget(layout)
-  const venvs = venvsDir(here)
-  // Links hold absolute paths: each venv is compared by its absolute path, in the shell, since a
-  // path in a command line is what a user's `pkill -f PATH` matches.
-  return sh`cd -- ${layout.target} || exit 1
-[ -d ${venvs} ] || exit 0
-linked=$(for link in ${here.releasesDir}/*/.venv ./.venv ${`${here.deployDir}/${IN_PLACE_TREE}/.venv`}; do readlink -- "$link" 2>/dev/null; done)
-for venv in ${venvs}/* ${venvs}/.[!.]*; do
-  [ -e "$venv" ] || continue
-  used=
-  while IFS= read -r path; do [ "$path" != ${venvsDir(layout)}/"\${venv##*/}" ] || used=1; done <<EOF
-$linked
-EOF
-  [ -z "$used" ] || continue
-  rm -rf -- "$venv" && printf 'removed-venv %s\n' "\${venv##*/}"
-done`
+  return withInputs(PRUNE_VENVS_SCRIPT, {
+    pv_target: layout.target,
+    pv_venvs: venvsDir(here),
+    pv_venvs_abs: venvsDir(layout),
+    pv_releases: here.releasesDir,
+    pv_base_link: `${here.deployDir}/${IN_PLACE_TREE}/.venv`
+  })
 }
 
 /** Whether a deploy has anything to prune: old releases, or venvs no kept tree uses. */

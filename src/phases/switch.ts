@@ -1,10 +1,11 @@
 import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
 import { insideTarget, relativeToTarget, type RemoteLayout } from '../layout.js'
-import { sh, type ShellCode } from '../shell.js'
+import SYNC_SCRIPT from '../host/sync.sh'
+import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
 import { excludeMatcher } from '../source-tree.js'
 import { clearBytecodeScript } from './bytecode.js'
-import { IN_PLACE_TREE, manifestPath, tarCopyScript } from './upload.js'
+import { IN_PLACE_TREE, manifestPath, TREE_FUNCTIONS } from './upload.js'
 
 /** Atomically repoints `current`: a new symlink renamed over the old one. */
 export function switchCurrentScript(
@@ -202,28 +203,32 @@ export async function planInPlaceSync(ctx: DeployContext): Promise<void> {
   }
 }
 
-/** switch (in place), a host-step body: sync staging into the live tree, clear bytecode there, keep staging as the base. */
+/** switch (in place), a host-step body (sync.sh): sync staging into the live tree, clear bytecode there, keep staging as the base. */
 function syncInPlaceBody(ctx: DeployContext): ShellCode {
   const { settings } = ctx
   const layout = relativeToTarget(ctx.layout)
-  const staging = insideTarget(layout.target, ctx.releaseDir)
   const lists = removalLists(layout)
-  const tree = `${layout.deployDir}/${IN_PLACE_TREE}`
   const keep = [layout.deployDir, ...settings.sharedPaths.map(path => `./${path}`)]
   const bytecode = settings.clearPycache
-    ? sh`cleared=$(${clearBytecodeScript('.', keep)}) || exit 1
+    ? sh`cleared=$(${clearBytecodeScript('.', keep)}) || return 1
 printf 'Cleared bytecode in %s: %s .pyc/.pyo file(s)\n' ${layout.target} "$cleared"`
-    : sh``
-  // A directory the old service wrote into since prepare stays (rmdir fails): nothing unplanned goes.
-  return sh`cd -- ${layout.target} || exit 1
-if [ -s ${lists.files} ]; then xargs -0 rm -f -- < ${lists.files} || exit 1; fi
-if [ -s ${lists.dirs} ]; then xargs -0 rmdir -- < ${lists.dirs} 2>/dev/null; fi
-removed=$(cat -- ${lists.files} ${lists.dirs} | tr -cd '\000' | wc -c)
-${tarCopyScript(staging, '.')} || exit 1
-printf 'Synced the new tree into %s; removed %s path(s) an earlier deploy shipped that the source no longer has\n' ${layout.target} "$((removed))"
+    : sh`:`
+  return joinCode([
+    TREE_FUNCTIONS,
+    sh`clear_bytecode() {
 ${bytecode}
-rm -rf -- ${tree} && mv -- ${staging} ${tree} && mv -f -- ${manifestPath(layout, 'staging')} ${manifestPath(layout, 'tree')} && rm -f -- ${lists.files} ${lists.dirs} || exit 1
-${releasesLogScript(layout, logEntry(ctx))}`
+}
+releases_log() { ${releasesLogScript(layout, logEntry(ctx))}; }`,
+    withInputs(SYNC_SCRIPT, {
+      sync_target: layout.target,
+      sync_files: lists.files,
+      sync_dirs: lists.dirs,
+      sync_staging: insideTarget(layout.target, ctx.releaseDir),
+      sync_tree: `${layout.deployDir}/${IN_PLACE_TREE}`,
+      sync_manifest_staging: manifestPath(layout, 'staging'),
+      sync_manifest_tree: manifestPath(layout, 'tree')
+    })
+  ])
 }
 
 /** switch, a host-step body: make the new tree live. */

@@ -32,8 +32,8 @@ export const IN_PLACE_TREE = 'tree'
 const GZIP_LEVEL = 1
 
 /** Where a tree's manifest is kept on the host. */
-export function manifestPath(layout: RemoteLayout, name: string): ShellCode {
-  return sh`${`${layout.deployDir}/manifests`}/${name}.tsv`
+export function manifestPath(layout: RemoteLayout, name: string): string {
+  return `${layout.deployDir}/manifests/${name}.tsv`
 }
 
 /** The inputs the inspection and the receiving side share (inspect.sh, receive.sh). */
@@ -95,26 +95,9 @@ export function parseInspection(stdout: string): HostInspection {
 /** The tree functions (tree.sh): tar_copy and merge_manifest. */
 export const TREE_FUNCTIONS = new ShellCode(TREE_SCRIPT)
 
-/** Copies a tree on the host (tar_copy): the whole of `from`, or only the `./path` list in `listFile`. */
-export function tarCopyScript(from: string, to: string, listFile?: string): ShellCode {
-  return sh`${TREE_FUNCTIONS}
-tar_copy ${from} ${to} ${listFile ?? ''}`
-}
-
 /** The upload's own files, sent after the tree in the same stream. */
 const COPY_LIST = 'meta/copy'
 const MANIFEST_DELTA = 'meta/manifest-delta'
-
-/** Writes manifest `name` from manifest `base` plus the delta file (merge_manifest). */
-export function mergeManifestScript(
-  layout: RemoteLayout,
-  base: string,
-  name: string,
-  deltaFile: string
-): ShellCode {
-  return sh`${TREE_FUNCTIONS}
-merge_manifest ${`${layout.deployDir}/manifests`} ${base} ${name} ${deltaFile}`
-}
 
 /** The line between the host's report and the upload, in the upload command's output. */
 const INSPECTION_END = 'end-of-inspection'

@@ -5,6 +5,8 @@ import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../layout.
 import { journalFunction, journalLinesScript, parseJournalLines } from '../journal.js'
 import { PhaseError } from '../phase.js'
 import type { Remote } from '../remote.js'
+import ARM_SCRIPT from '../host/arm.sh'
+import DECIDE_SCRIPT from '../host/decide.sh'
 import WATCHDOG_SCRIPT from '../host/watchdog.sh'
 import {
   joinCode,
@@ -119,18 +121,18 @@ fi`
 export function armScript(ctx: DeployContext, fallback: Fallback): ShellCode {
   const { layout, release, lockToken } = ctx
   const here = relativeToTarget(layout)
-  const lock = here.lockDir
-  return sh`cd -- ${layout.target} || exit 1
-${journalFunction(here.journal, lockToken)}
-if ! { cat > ${`${lock}/watchdog.sh.tmp`} && mv -f -- ${`${lock}/watchdog.sh.tmp`} ${`${lock}/watchdog.sh`}; }; then
-  rm -f -- ${`${lock}/watchdog.sh.tmp`}; exit 1
-fi
-printf '%-12s\n' - > ${`${lock}/watchdog.pid`} && mkdir -p -- ${`${lock}/provisional`} || exit 1
-if [ "$(wc -l < ${here.journal} 2>/dev/null || echo 0)" -gt ${JOURNAL_LINES} ]; then
-  { tail -n ${JOURNAL_LINES / 2} < ${here.journal} > ${`${here.journal}.tmp`} && mv -f -- ${`${here.journal}.tmp`} ${here.journal}; } 2>/dev/null || rm -f -- ${`${here.journal}.tmp`}
-fi
-: >> ${here.journal} && { fallocate -n -l ${JOURNAL_RESERVE} ${here.journal} 2>/dev/null || :; }
-journal armed ${release}: falls back to ${fallback.release}`
+  return joinCode([
+    journalFunction(here.journal, lockToken),
+    withInputs(ARM_SCRIPT, {
+      arm_target: layout.target,
+      arm_lock: here.lockDir,
+      arm_journal: here.journal,
+      arm_keep: JOURNAL_LINES,
+      arm_reserve: JOURNAL_RESERVE,
+      arm_release: release,
+      arm_fallback: fallback.release
+    })
+  ])
 }
 
 /**
@@ -187,28 +189,21 @@ export function decideScript(
   release: string
 ): ShellCode {
   const here = relativeToTarget(layout)
-  const lock = here.lockDir
-  const confirmed =
-    as === 'confirmed'
-      ? sh`rm -f -- ${`releases/${release}/${UNVERIFIED_MARK}`}
-  journal confirmed ${release}`
-      : sh`journal rollback ${release}: the run rolls back itself`
-  return sh`cd -- ${layout.target} || exit 1
-${STEP_FUNCTIONS}
-${journalFunction(here.journal, token)}
-# Only this run's lock holds its decision: a lock another deploy took has a mark of its own.
-read -r owner < ${`${lock}/owner`} 2>/dev/null || owner=
-case $owner in *${token}*) mine=1 ;; *) mine= ;; esac
-if { [ -n "$mine" ] && mv -T -- ${`${lock}/provisional`} ${`${lock}/${as}`} 2>/dev/null; } || { [ ! -d ${`${lock}/undo`} ] && ! grep -q "^[^ ]* "${token}" undo " < ${here.journal} 2>/dev/null; }; then
-  ${confirmed}
-  echo mine
-  exit 0
-fi
-echo undone
-read -r pid < ${`${lock}/watchdog.pid`} 2>/dev/null || pid=
-waited=0
-while [ -n "$pid" ] && process_alive "$pid" && [ "$waited" -lt ${STEP_WAIT_SECONDS} ]; do sleep 1; waited=$((waited + 1)); done
-${journalLinesScript(here.journal, token)}`
+  return joinCode([
+    STEP_FUNCTIONS,
+    journalFunction(here.journal, token),
+    sh`journal_lines() { ${journalLinesScript(here.journal, token)}; }`,
+    withInputs(DECIDE_SCRIPT, {
+      decide_target: layout.target,
+      decide_lock: here.lockDir,
+      decide_token: token,
+      decide_as: as,
+      decide_release: release,
+      decide_unverified: UNVERIFIED_MARK,
+      decide_journal: here.journal,
+      decide_wait: STEP_WAIT_SECONDS
+    })
+  ])
 }
 
 /** What the host's watchdog did, from this run's journal lines. */
