@@ -7,20 +7,19 @@ import { describePlan, HOST_STEP_PHASES, phaseBudget, PIPELINE } from '../../src
 import { getSettings } from '../../src/settings.js'
 import { inputReader, sourceTree, TEST_SHA } from '../support/fixtures.js'
 
-const settings = getSettings(
-  inputReader({
-    host: 'h',
-    username: 'u',
-    password: 'x',
-    source: sourceTree(),
-    target: '/srv/app',
-    'start-command': 'python -m app',
-    'version-url': 'http://127.0.0.1:7861/version',
-    ports: '7861',
-    'process-match': 'app serve',
-    exclude: '*.log'
-  })
-)
+const inputs = {
+  host: 'h',
+  username: 'u',
+  password: 'x',
+  source: sourceTree(),
+  target: '/srv/app',
+  'start-command': 'python -m app',
+  'version-url': 'http://127.0.0.1:7861/version',
+  ports: '7861',
+  'process-match': 'app serve',
+  exclude: '*.log'
+}
+const settings = getSettings(inputReader(inputs))
 
 describe('the pipeline', () => {
   it('runs the restart as one host step: stop, wait-for-exit, switch, start', () => {
@@ -32,19 +31,7 @@ describe('the pipeline', () => {
       expect(phaseBudget(settings, name)).toBeGreaterThan(0)
       expect(Number.isFinite(phaseBudget(settings, name))).toBe(true)
     }
-    const longer = getSettings(
-      inputReader({
-        ...Object.fromEntries([]),
-        host: 'h',
-        username: 'u',
-        password: 'x',
-        source: sourceTree(),
-        target: '/srv/app',
-        'start-command': 'x',
-        'version-url': 'http://127.0.0.1:1/v',
-        'version-timeout': '500'
-      })
-    )
+    const longer = getSettings(inputReader({ ...inputs, 'version-timeout': '500' }))
     expect(phaseBudget(longer, 'verify') - phaseBudget(settings, 'verify')).toBe(
       500 - settings.versionTimeoutSeconds
     )
@@ -59,19 +46,7 @@ describe('describePlan', () => {
       TEST_SHA,
       new Date('2026-11-24T10:15:00Z')
     )
-    expect(plan.map(line => line.trim().split(/\s+/)[1])).toEqual([
-      'connect',
-      'lock',
-      'upload',
-      'prepare',
-      'stop',
-      'wait-for-exit',
-      'switch',
-      'start',
-      'verify',
-      'rollback',
-      'prune'
-    ])
+    expect(plan.map(line => line.trim().split(/\s+/)[1])).toEqual(PIPELINE.map(phase => phase.name))
     const text = plan.join('\n')
     expect(text).toContain('/srv/app/current -> releases/20261124T101500Z-0123456')
     expect(text).toContain('excluding .git, __pycache__, *.pyc, *.pyo, /.deploy, *.log')
