@@ -6,7 +6,7 @@ export default {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true }],
     // The host scripts (src/host), imported as text as the bundler does.
-    '^.+\\.(sh|awk)$': '<rootDir>/scripts/jest-text.cjs'
+    '^.+\\.(sh|awk|py)$': '<rootDir>/scripts/jest-text.cjs'
   },
   testMatch: ['**/__tests__/**/*.test.ts'],
   testTimeout: 60000,

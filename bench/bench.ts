@@ -27,6 +27,7 @@ import type { HostReport } from '../src/report.js'
 import { getSettings } from '../src/settings.js'
 import { quote } from '../src/shell.js'
 import { DowntimeBench, type DowntimeSample } from './downtime.js'
+import { refusedConnections, SERVERS, type RefusedSample } from './refused.js'
 import { PROFILES, startLink, type Link } from './link.js'
 import { editTenFiles, generateTree, type GeneratedTree } from './tree.js'
 
@@ -46,6 +47,9 @@ const WITH_SFTP = process.env.BENCH_SFTP ? process.env.BENCH_SFTP !== '0' : !SMO
 /** BENCH_UPLOAD=0 runs only the downtime case; BENCH_DOWNTIME=0 skips it. */
 const WITH_UPLOAD = process.env.BENCH_UPLOAD !== '0'
 const WITH_DOWNTIME = process.env.BENCH_DOWNTIME !== '0'
+const WITH_REFUSED = process.env.BENCH_REFUSED !== '0'
+/** Deploys per server and setting in the refused-connections case. */
+const REFUSED_DEPLOYS = Number(process.env.BENCH_REFUSED_DEPLOYS ?? (SMOKE ? 2 : 10))
 const DOWNTIME_REPS = Number(process.env.BENCH_DOWNTIME_REPS ?? (SMOKE ? 1 : 5))
 /**
  * Where the host side writes. tmpfs by default: on a VM disk, creating thousands of files right
@@ -367,6 +371,7 @@ async function main(): Promise<void> {
   const sshd = await startSshd({ extraConfig: ['MaxSessions 200'] })
   const results: Record<string, Record<string, unknown>> = {}
   const rows: Row[] = []
+  let refused: RefusedSample[] = []
   try {
     console.log('Generating the tree...')
     const before: GeneratedTree = generateTree(join(work, 'before'), 42, SMOKE ? 1000 : 2992)
@@ -465,6 +470,21 @@ async function main(): Promise<void> {
       }
       await link.close()
     }
+    if (WITH_REFUSED) {
+      // On the host itself (no link): the client and the service are on the same machine.
+      const samples: RefusedSample[] = []
+      for (const server of SERVERS) {
+        for (const holdPorts of [false, true]) {
+          const sample = await refusedConnections(sshd, hostDir, server, holdPorts, REFUSED_DEPLOYS)
+          samples.push(sample)
+          console.log(
+            `  ${server.name}, hold-ports ${holdPorts}: ${sample.sent} requests through ${sample.deploys} deploys, ${sample.refused} refused, ${sample.reset} reset, ${sample.failed} failed, longest wait ${sample.longestWaitMs} ms`
+          )
+        }
+      }
+      refused = samples
+      results.refused_connections = { deploys: REFUSED_DEPLOYS, per_second: 100, samples }
+    }
   } finally {
     await sshd.stop()
     rmSync(work, { recursive: true, force: true })
@@ -498,6 +518,14 @@ async function main(): Promise<void> {
     if (r.downtime)
       console.log(
         `| ${profile} | downtime added by the restart (action vs kill/sleep 1/nohup) | ${r.downtime.action_added_downtime_ms} ms vs ${r.downtime.naive_added_downtime_ms} ms | | |`
+      )
+  }
+  if (refused.length > 0) {
+    console.log('\n| server | hold-ports | requests | refused | reset | failed | longest wait |')
+    console.log('|---|---|---|---|---|---|---|')
+    for (const r of refused)
+      console.log(
+        `| ${r.server} | ${r.holdPorts} | ${r.sent} | ${r.refused} | ${r.reset} | ${r.failed} | ${r.longestWaitMs} ms |`
       )
   }
   const machine = {

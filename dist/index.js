@@ -50066,6 +50066,8 @@ var EXIT = {
   stopCommandFailed: 6,
   /** restart: the deploy lock is another run's now; nothing was stopped. */
   lockLost: 7,
+  /** start: the port holder (hold-ports) could not listen; nothing was started. */
+  holdFailed: 8,
   /** lock: another deploy held the lock for all of lock-timeout (EX_TEMPFAIL). */
   lockBusy: 75
 };
@@ -51279,6 +51281,303 @@ async function acquireLock(remote, layout, owner, timeoutSeconds) {
   info(`Holding ${layout.lockDir}`);
 }
 
+// src/host/hold.sh
+var hold_default = `# shellcheck shell=sh
+# The port holder's part of start (hold.ts), first in the start body, once the old service is gone
+# (wait-for-exit). With hold-ports, the holder (holder.py) must be running and holding hold_listen:
+# one that died is started again, one holding other ports is replaced. Without hold-ports, one
+# left by an earlier deploy is stopped and its files go, so the start can bind the ports itself.
+#
+# Inputs (holdBody), paths inside the target, which the step runs from: hold_dir; hold_on (1:
+# hold-ports); hold_listen, ADDRESS:PORT words; hold_target, the holder's marker value; the exit
+# code hold_failed; holder_marker, from the service functions. Before it: the function launch_holder (starts the holder from hold_dir, in its
+# own session, with its program and ports in its environment), the step functions, step_key.
+: "\${holder_marker:?}" "\${hold_dir:?}" "\${hold_on?}" "\${hold_listen?}" "\${hold_target:?}" "\${hold_failed:?}" "\${step_key:?}"
+# The process in the PID file is the holder only while it carries the holder's marker (compared
+# in the shell: a path in a command line is what a user's pkill -f PATH matches).
+holder_is() {
+  tr '\\000' '\\n' < "/proc/$1/environ" 2>/dev/null | {
+    while IFS= read -r entry; do [ "$entry" != "$holder_marker=$hold_target" ] || exit 0; done
+    exit 1
+  }
+}
+holder=; held=
+read -r holder < "$hold_dir/pid" 2>/dev/null || holder=
+read -r held < "$hold_dir/listen" 2>/dev/null || held=
+if [ -n "$holder" ] && ! { process_alive "$holder" && holder_is "$holder"; }; then
+  [ -z "$hold_on" ] || printf 'The port holder (pid %s) is gone; starting it again\\n' "$holder"
+  holder=
+fi
+if [ -n "$holder" ] && { [ -z "$hold_on" ] || [ "$held" != "$hold_listen" ]; }; then
+  kill -TERM "$holder" 2>/dev/null
+  waited=0
+  while process_alive "$holder" && [ "$waited" -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
+  printf 'Stopped the port holder (pid %s), which held %s\\n' "$holder" "$held"
+  holder=
+fi
+if [ -z "$hold_on" ]; then
+  [ ! -d "$hold_dir" ] || rm -rf -- "$hold_dir"
+elif [ -n "$holder" ]; then
+  printf 'The port holder (pid %s) holds %s across the restart (hold-ports)\\n' "$holder" "$hold_listen"
+else
+  mkdir -p -- "$hold_dir" && : > "$hold_dir/holder.log" || exit 1
+  (cd -- "$hold_dir" && launch_holder) < /dev/null >> "$hold_dir/holder.log" 2>&1 &
+  holder=$!
+  waited=0
+  while process_alive "$holder" && [ ! -S "$hold_dir/control" ] && [ "$waited" -lt 100 ]; do sleep 0.05; waited=$((waited + 1)); done
+  if [ ! -S "$hold_dir/control" ] || ! process_alive "$holder"; then
+    printf '@@%s error the port holder (hold-ports) did not start: %s\\n' "$step_key" "$(tail -n 3 < "$hold_dir/holder.log" | tr '\\n' ' ')"
+    kill -TERM "$holder" 2>/dev/null
+    exit "$hold_failed"
+  fi
+  printf '%s\\n' "$holder" > "$hold_dir/pid" && printf '%s\\n' "$hold_listen" > "$hold_dir/listen" || exit 1
+  printf 'The port holder (pid %s) now holds %s (hold-ports)\\n' "$holder" "$hold_listen"
+fi
+`;
+
+// src/host/holder.py
+var holder_default = '# The port holder of hold-ports (README, "Held sockets"; hold.ts). Binds and listens on each\n# ADDRESS:PORT in VSD_HOLDER_LISTEN (space-separated), in order, then hands the listening sockets\n# to whoever connects to its control socket, `control` in its working directory (SCM_RIGHTS, in\n# the same order), until SIGTERM. Connections that arrive while no service accepts wait in the\n# kernel\'s queue. Nothing is in its command line, which a user\'s pkill -f could match: its\n# program and its ports come in its environment. Standard library only, Python 3.3 or later.\nimport array\nimport os\nimport signal\nimport socket\nimport sys\n\n\ndef listener(spec):\n    address, _, port = spec.rpartition(":")\n    address = address.strip("[]")\n    family = socket.AF_INET6 if ":" in address else socket.AF_INET\n    sock = socket.socket(family, socket.SOCK_STREAM)\n    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n    sock.bind((address, int(port)))\n    sock.listen(socket.SOMAXCONN)\n    return sock\n\n\ndef main():\n    specs = os.environ.pop("VSD_HOLDER_LISTEN").split()\n    try:\n        listeners = [listener(spec) for spec in specs]\n    except OSError as error:\n        print("hold-ports: cannot listen on %s: %s" % (" ".join(specs), error), flush=True)\n        sys.exit(1)\n    # Bound under another name and renamed once it listens: whoever finds `control` can connect.\n    for name in ("control", "control.new"):\n        if os.path.exists(name):\n            os.unlink(name)\n    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n    old_mask = os.umask(0o177)\n    control.bind("control.new")\n    os.umask(old_mask)\n    control.listen(16)\n    os.rename("control.new", "control")\n    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n    fds = array.array("i", [sock.fileno() for sock in listeners])\n    print("holding %s (pid %d)" % (" ".join(specs), os.getpid()), flush=True)\n    while True:\n        conn, _ = control.accept()\n        try:\n            conn.sendmsg([str(len(fds)).encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])\n        except OSError:\n            pass\n        finally:\n            conn.close()\n\n\nmain()\n';
+
+// src/host/with-fds.py
+var with_fds_default = `# Runs the start-command with the held sockets (hold-ports; hold.ts): asks the port holder's
+# control socket for them, puts them at file descriptors 3, 4, ... in the order of ports, sets
+# LISTEN_FDS and LISTEN_PID as systemd's socket activation does, and replaces itself (same PID) by
+# the command in argv. Standard library only, Python 3.3 or later.
+#
+# The control socket's absolute path comes in VSD_HOLDER_CONTROL, the command in argv.
+import array
+import fcntl
+import os
+import socket
+import sys
+
+FIRST = 3
+
+
+def receive(path):
+    directory, name = os.path.split(path)
+    here = os.getcwd()
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # From its directory: a socket path may have at most 108 bytes, a target path more.
+    os.chdir(directory)
+    try:
+        conn.connect(name)
+    finally:
+        os.chdir(here)
+    fds = array.array("i")
+    _, ancillary, _, _ = conn.recvmsg(16, socket.CMSG_LEN(256 * fds.itemsize))
+    conn.close()
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+    return list(fds)
+
+
+def main():
+    control, command = os.environ.pop("VSD_HOLDER_CONTROL"), sys.argv[1:]
+    try:
+        received = receive(control)
+    except OSError as error:
+        sys.stderr.write("hold-ports: the port holder did not answer on %s: %s\\n" % (control, error))
+        sys.exit(1)
+    # Moved above the range first, so placing one never closes another still to be placed.
+    top = FIRST + len(received)
+    moved = []
+    for fd in received:
+        moved.append(fcntl.fcntl(fd, fcntl.F_DUPFD, top))
+        os.close(fd)
+    for index, fd in enumerate(moved):
+        os.dup2(fd, FIRST + index)
+        os.close(fd)
+    os.environ["LISTEN_FDS"] = str(len(moved))
+    os.environ["LISTEN_PID"] = str(os.getpid())
+    os.execvp(command[0], command)
+
+
+main()
+`;
+
+// src/host/select-service.awk
+var select_service_default = '# Chooses the service\'s processes in one awk pass. It reads /proc itself: the `stat` and, where\n# this awk splits records on NUL, the `environ` and `cmdline` files named as its arguments. The\n# target and the process-match pattern come in its environment (VSD_TARGET, VSD_PATTERN), never\n# its command line, so a user\'s `pkill -f` cannot match this awk. The rest comes as tagged lines\n# on stdin:\n#\n# - `E pid control` / `E pid target VALUE` \u2014 markers, from `environ_markers` on an awk without NUL\n# - `C pid COMMAND LINE` \u2014 a command line, from `cmdline_lines` on an awk without NUL\n# - `R pid start pgid` \u2014 recorded by the last deploy; counts only if the start time still matches\n# - `H pid` \u2014 holds a service port; `G pgid` \u2014 a group to include\n#\n# A process-match hit is a command line (arguments joined by spaces) that the pattern, an\n# extended regular expression, matches: what `pgrep -f` would find.\n#\n# Prints `signal PID PGID START SOURCE WHY\u2026` for each process to act on, `skip PID - - - WHY\u2026` for\n# each candidate that is protected, and `group PGID - - - -` for each process group included.\n# A group is included only while its leader is gone or is itself the service, so a hit inside a\n# shell\'s or a supervisor\'s group never takes the whole group with it.\n#\n# Variables (-v): self (the scanning shell), pids_only, and the names of the markers:\n# control_name (VERIFIED_SSH_DEPLOY_CONTROL), holder_name (VERIFIED_SSH_DEPLOY_HOLDER, the port\n# holder of hold-ports) and marker_name (DEPLOY_TARGET).\nfunction pid_of(file) { sub(/^\\/proc\\//, "", file); sub(/\\/[a-z]+$/, "", file); return file }\nfunction read_stat(file,   line, pid, name, field) {\n  if ((getline line < file) <= 0) return\n  pid = pid_of(file)\n  name = line; sub(/^[^(]*\\(/, "", name); sub(/\\) [^)]*$/, "", name)\n  sub(/.*\\) /, "", line); split(line, field, " ")\n  ppid[pid] = field[2]; pgid[pid] = field[3]; state[pid] = field[1]; start[pid] = field[20]\n  kthread[pid] = int(field[7] / 2097152) % 2; comm[pid] = name\n}\nfunction read_environ(file,   entry, pid) {\n  pid = pid_of(file)\n  RS = "\\0"\n  while ((getline entry < file) > 0) marker(pid, entry)\n  RS = "\\n"\n}\nfunction read_cmdline(file,   entry, text, count) {\n  RS = "\\0"\n  while ((getline entry < file) > 0) text = (count++ ? text " " : "") entry\n  RS = "\\n"\n  command_line(pid_of(file), text)\n}\nfunction command_line(pid, text) {\n  if (pattern != "" && text != "" && text ~ pattern && (pid in start)) {\n    add(pid, "pattern", "matched by process-match"); include(pgid[pid], "of a process-match hit")\n  }\n}\nfunction marker(pid, entry) {\n  if (entry == control_name "=1") control[pid] = 1\n  else if (index(entry, holder_name "=") == 1) holder[pid] = 1\n  else if (index(entry, marker_name "=") == 1) marked[pid] = substr(entry, length(marker_name) + 2)\n}\nfunction add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }\nfunction include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }\nfunction protected(pid) {\n  if (pid == 1) return "PID 1"\n  if (kthread[pid]) return "a kernel thread"\n  if (comm[pid] ~ /^sshd/) return "an sshd process"\n  if (pid in ancestor) return "the action\'s own session"\n  if (pid in holder) return "the port holder of hold-ports"\n  if (pid in control) return "a command of this action (this deploy or a concurrent one)"\n  if ((pid in marked) && marked[pid] != target) return "it carries another target\'s marker (" marker_name "=" marked[pid] ")"\n  return ""\n}\nBEGIN {\n  target = ENVIRON["VSD_TARGET"]; pattern = ENVIRON["VSD_PATTERN"]\n  for (i = 1; i < ARGC; i++) {\n    if (ARGV[i] ~ /\\/stat$/) read_stat(ARGV[i])\n    else if (ARGV[i] ~ /\\/cmdline$/) read_cmdline(ARGV[i])\n    else read_environ(ARGV[i])\n    close(ARGV[i])\n  }\n  ARGC = 1\n}\n$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? (control_name "=1") : $3 == "holder" ? (holder_name "=1") : (marker_name "=" value)); next }\n$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }\n$1 == "C" { text = $0; sub(/^C [0-9]+ /, "", text); command_line($2, text); next }\n$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }\n$1 == "G" { include($2, "stopped by this deploy"); next }\nEND {\n  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1\n  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries " marker_name "=" target)\n  for (group in groups) {\n    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }\n    if ((group in start) && protected(group) != "") { delete groups[group]; continue }\n    if (!pids_only) print "group", group, "-", "-", "-", "-"\n  }\n  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])\n  for (pid in source_of) {\n    if (!(pid in start) || state[pid] == "Z") continue\n    why = protected(pid)\n    if (why == "" && pids_only) printf " %s", pid\n    else if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]\n    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", "-", why\n  }\n}\n';
+
+// src/host/service.sh
+var service_default = `# shellcheck shell=sh
+# Host-side functions for finding the service (README, "How the action finds your service"), sent
+# ahead of every script that needs them (SERVICE_FUNCTIONS, processes.ts). They read /proc
+# directly, so they need neither ps, pgrep nor a particular awk; a scan is one awk pass (plus ss
+# when asked), and a zombie never counts as running.
+#
+# - recorded_processes STATE: the R lines of state.json, for service_scan (read once a step: the
+#   file only changes at start). state.json's one reader; record_state is its one writer.
+# - service_scan TARGET RECORDED PATTERN GROUPS [HOLDER_PORTS [pids]]: the selection
+#   (select-service.awk); with pids, only the PIDs to act on, on one line.
+# - now_s: whole seconds since boot into $now, without starting a process.
+# - start_of PID: start time in clock ticks since boot (field 22 of stat).
+# - cmdline_of PID (one line, at most 300 characters), user_of PID, epoch_of TICKS.
+# - port_held PORT, port_pids PORT, port_holders PORT (pid command line per listener);
+#   port_busy PORT HOLDER: held by a process other than the port holder HOLDER (hold-ports).
+# - record_state STATE RELEASE SHA: writes state.json from signal lines on stdin (STATE holds a /;
+#   the rename runs beside it, so its command line names no directory). A write that fails leaves
+#   the old file, says so and succeeds: the service still runs.
+#
+# Set by processes.ts before this file: the awk program, and the names of the markers.
+: "\${select_service:?}" "\${control_marker:?}" "\${holder_marker:?}" "\${target_marker:?}"
+# Whether this awk splits records on NUL (busybox's does not): asked once per script.
+awk_splits_nul=$(printf 'a\\000b\\000' | awk 'BEGIN { RS = "\\000" } END { print NR }')
+# Markers for an awk that cannot read environ files itself: one tr per readable process.
+environ_markers() {
+  for file in /proc/[0-9]*/environ; do
+    [ -r "$file" ] || continue
+    tr '\\000' '\\n' 2>/dev/null < "$file" | awk -v file="$file" -v control_name="$control_marker" -v holder_name="$holder_marker" -v marker_name="$target_marker" '
+      NR == 1 { pid = file; sub(/^\\/proc\\//, "", pid); sub(/\\/environ$/, "", pid) }
+      $0 == control_name "=1" { print "E", pid, "control" }
+      index($0, holder_name "=") == 1 { print "E", pid, "holder" }
+      index($0, marker_name "=") == 1 { print "E", pid, "target", substr($0, length(marker_name) + 2) }'
+  done
+}
+recorded_processes() {
+  [ -f "$1" ] || return 0
+  read -r boot < /proc/sys/kernel/random/boot_id 2>/dev/null || boot=
+  # PIDs recorded before the last reboot name other processes now: only this boot's count.
+  awk -v boot="$boot" '
+    index($0, "\\"boot_id\\": \\"" boot "\\"") { this_boot = 1 }
+    /"pid": *[0-9]+, *"pgid": *[0-9]+, *"start": *[0-9]+/ { gsub(/[^0-9,]/, ""); split($0, n, ","); line[++count] = "R " n[1] " " n[3] " " n[2] }
+    END { if (this_boot) for (i = 1; i <= count; i++) print line[i] }' < "$1"
+}
+# Command lines for an awk that cannot read cmdline files itself: one tr per process.
+cmdline_lines() {
+  for file in /proc/[0-9]*/cmdline; do
+    pid=\${file#/proc/}; pid=\${pid%/cmdline}
+    text=$(tr '\\000\\n' '  ' 2>/dev/null < "$file") || continue
+    text=\${text% }
+    [ -z "$text" ] || printf 'C %s %s\\n' "$pid" "$text"
+  done
+}
+scan_input() {
+  if [ "$awk_splits_nul" != 2 ]; then
+    environ_markers
+    [ -z "$3" ] || cmdline_lines
+  fi
+  [ -z "$2" ] || printf '%s\\n' "$2"
+  for group in $4; do echo "G $group"; done
+  for port in $5; do port_pids "$port" | sed 's/^/H /'; done
+}
+# The target and pattern go to awk in its environment: in its command line, a pkill -f could match them.
+# shellcheck disable=SC2086 # $4 is a list of /proc globs, expanded here
+scan_awk() {
+  VSD_TARGET=$1 VSD_PATTERN=$2 awk -v self="$$" -v pids_only="$3" -v control_name="$control_marker" -v holder_name="$holder_marker" -v marker_name="$target_marker" "$select_service" /proc/[0-9]*/stat $4
+}
+service_scan() {
+  if [ "$awk_splits_nul" != 2 ]; then
+    scan_input "$@" | scan_awk "$1" "$3" "$6" ''
+  elif [ -n "$3" ]; then
+    scan_input "$@" | scan_awk "$1" "$3" "$6" '/proc/[0-9]*/environ /proc/[0-9]*/cmdline'
+  else
+    scan_input "$@" | scan_awk "$1" "$3" "$6" '/proc/[0-9]*/environ'
+  fi
+}
+# Whole seconds since boot into $now, with builtins only (no process started).
+now_s() { read -r now _ < /proc/uptime; now=\${now%.*}; }
+start_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+cmdline_of() { tr '\\000\\n' '  ' 2>/dev/null < "/proc/$1/cmdline" | sed 's/ *$//' | cut -c1-300; }
+# shellcheck disable=SC2012 # a /proc entry, named by the kernel
+user_of() { ls -ld "/proc/$1" 2>/dev/null | awk '{ print $3 }'; }
+epoch_of() {
+  awk -v ticks="$1" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" '$1 == "btime" { printf "%d\\n", $2 + ticks / hz }' /proc/stat
+}
+port_inodes() {
+  hex=$(printf ':%04X' "$1")
+  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }'
+}
+port_held() {
+  if command -v ss >/dev/null 2>&1; then [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; else [ -n "$(port_inodes "$1")" ]; fi
+}
+port_pids() {
+  if command -v ss >/dev/null 2>&1; then
+    ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
+  else
+    for inode in $(port_inodes "$1"); do find /proc/[0-9]*/fd -lname "socket:\\[$inode\\]" 2>/dev/null; done | cut -d/ -f3 | sort -u
+  fi
+}
+# Held by a process other than the port holder (hold-ports) with PID $2, if one: the holder
+# keeps every held port listening, so only the service's own holders count.
+port_busy() {
+  if [ -n "\${2-}" ] && port_pids "$1" | grep -qx -- "$2"; then
+    port_pids "$1" | grep -vqx -- "$2"
+  else
+    port_held "$1"
+  fi
+}
+port_holders() {
+  for pid in $(port_pids "$1"); do printf '%s %s\\n' "$pid" "$(cmdline_of "$pid")"; done
+}
+record_state() {
+  {
+    printf '{\\n  "release": "%s",\\n  "sha": "%s",\\n  "recorded_at": "%s",\\n  "boot_id": "%s",\\n  "processes": [' \\
+      "$2" "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
+    separator=
+    while read -r kind pid group start _; do
+      [ "$kind" = signal ] || continue
+      printf '%s\\n    {"pid": %s, "pgid": %s, "start": %s}' "$separator" "$pid" "$group" "$start"
+      separator=,
+    done
+    printf '\\n  ]\\n}\\n'
+  } 2>/dev/null > "$1.tmp" && (cd -- "\${1%/*}" && mv -f -- "\${1##*/}.tmp" "\${1##*/}") && return
+  # A full disk: no half-written file stays; the next stop finds the service by its marker.
+  (cd -- "\${1%/*}" && rm -f -- "\${1##*/}.tmp")
+  printf 'could not record the service'"'"'s processes in %s (the disk may be full); the next stop finds them by their DEPLOY_TARGET marker\\n' "$1"
+}
+`;
+
+// src/phases/processes.ts
+var HOLDER_MARKER = "VERIFIED_SSH_DEPLOY_HOLDER";
+var TARGET_MARKER = "DEPLOY_TARGET";
+var MAX_PATTERN_HITS = 10;
+var SELECT_SERVICE = select_service_default.split("\n").filter((line) => !line.startsWith("#")).join("\n");
+var SERVICE_FUNCTIONS = joinCode([
+  STEP_FUNCTIONS,
+  sh`select_service=${SELECT_SERVICE}
+control_marker=${CONTROL_MARKER}
+holder_marker=${HOLDER_MARKER}
+target_marker=${TARGET_MARKER}`,
+  new ShellCode(service_default)
+]);
+
+// src/phases/hold.ts
+var holderDir = (layout) => `${layout.deployDir}/holder`;
+var holderPidFile = (layout) => `${holderDir(layout)}/pid`;
+function pythonFromEnvironment(python, variable, program) {
+  return {
+    // The name is a literal of this module, so it stands as code.
+    assignment: sh`${new ShellCode(variable)}=${program}`,
+    command: sh`${python} -c ${`import os; exec(os.environ.pop("${variable}"))`}`
+  };
+}
+function holdBody(ctx) {
+  const { settings, layout } = ctx;
+  const here = relativeToTarget(layout);
+  const holder = pythonFromEnvironment(settings.python, "VSD_HOLDER_CODE", holder_default);
+  return joinCode([
+    sh`launch_holder() {
+  ${holder.assignment} VSD_HOLDER_LISTEN=${settings.listen.join(" ")} ${new ShellCode(HOLDER_MARKER)}=${layout.target} exec setsid ${holder.command}
+}`,
+    withInputs(hold_default, {
+      hold_dir: holderDir(here),
+      hold_on: settings.holdPorts,
+      hold_listen: settings.listen.join(" "),
+      hold_target: layout.target,
+      hold_failed: EXIT.holdFailed
+    })
+  ]);
+}
+function withFdsLauncher(settings, layout) {
+  const wrapper = pythonFromEnvironment(settings.python, "VSD_WITH_FDS_CODE", with_fds_default);
+  return sh`${wrapper.assignment} VSD_HOLDER_CONTROL=${`${holderDir(layout)}/control`} exec setsid ${wrapper.command}`;
+}
+function holdCheckScript(python) {
+  return sh`${python} -c ${'import socket, sys; sys.exit(0 if hasattr(socket, "AF_UNIX") and hasattr(socket.socket, "sendmsg") else 3)'} < /dev/null`;
+}
+
 // src/phases/bytecode.ts
 function findPathLiteral(path4) {
   return path4.replace(/[\\*?[\]]/g, "\\$&");
@@ -51513,6 +51812,18 @@ async function checkImport(ctx) {
   }
   info(`python-import-check: ${module} imports from ${resolved}`);
 }
+async function checkHoldPorts(ctx) {
+  const { python } = ctx.settings;
+  const checked = await ctx.session.remote.run(holdCheckScript(python), {
+    phase: "prepare",
+    timeoutSeconds: 60,
+    allowFailure: true
+  });
+  if (checked.code === 0) return;
+  throw new Error(
+    checked.code === 127 ? `hold-ports needs Python on the host, and '${python}' (the python input) is not there: install python3, or set python to an interpreter's path. Nothing was stopped` : `hold-ports needs a Python that can pass sockets between processes (3.3 or later, with AF_UNIX and sendmsg), and '${python}' on the host cannot (exit ${checked.code}${checked.stderr.trim() ? `: ${lastLines(checked.stderr, 3)}` : ""}): set python to a newer interpreter. Nothing was stopped`
+  );
+}
 function prepareCommandScript(ctx, command) {
   return sh`cd -- ${ctx.releaseDir} || exit 1
 ${exportEnvScript(ctx, ctx.releaseDir)}
@@ -51521,6 +51832,7 @@ ${userCommandScript(command)} < /dev/null`;
 async function prepare(ctx) {
   const { settings, session, layout } = ctx;
   const remote = session.remote;
+  if (settings.holdPorts) await checkHoldPorts(ctx);
   await remote.run(stampScript(ctx.releaseDir, settings.stampFile, ctx.sha), {
     phase: "prepare",
     timeoutSeconds: 60
@@ -51623,139 +51935,6 @@ function dropForPostStep(key, which2) {
 function saveDeployment(id) {
   savePostState("deployment", id);
 }
-
-// src/host/select-service.awk
-var select_service_default = '# Chooses the service\'s processes in one awk pass. It reads /proc itself: the `stat` and, where\n# this awk splits records on NUL, the `environ` and `cmdline` files named as its arguments. The\n# target and the process-match pattern come in its environment (VSD_TARGET, VSD_PATTERN), never\n# its command line, so a user\'s `pkill -f` cannot match this awk. The rest comes as tagged lines\n# on stdin:\n#\n# - `E pid control` / `E pid target VALUE` \u2014 markers, from `environ_markers` on an awk without NUL\n# - `C pid COMMAND LINE` \u2014 a command line, from `cmdline_lines` on an awk without NUL\n# - `R pid start pgid` \u2014 recorded by the last deploy; counts only if the start time still matches\n# - `H pid` \u2014 holds a service port; `G pgid` \u2014 a group to include\n#\n# A process-match hit is a command line (arguments joined by spaces) that the pattern, an\n# extended regular expression, matches: what `pgrep -f` would find.\n#\n# Prints `signal PID PGID START SOURCE WHY\u2026` for each process to act on, `skip PID - - - WHY\u2026` for\n# each candidate that is protected, and `group PGID - - - -` for each process group included.\n# A group is included only while its leader is gone or is itself the service, so a hit inside a\n# shell\'s or a supervisor\'s group never takes the whole group with it.\n#\n# Variables (-v): self (the scanning shell), pids_only, control_name and marker_name (the two\n# markers: VERIFIED_SSH_DEPLOY_CONTROL, DEPLOY_TARGET).\nfunction pid_of(file) { sub(/^\\/proc\\//, "", file); sub(/\\/[a-z]+$/, "", file); return file }\nfunction read_stat(file,   line, pid, name, field) {\n  if ((getline line < file) <= 0) return\n  pid = pid_of(file)\n  name = line; sub(/^[^(]*\\(/, "", name); sub(/\\) [^)]*$/, "", name)\n  sub(/.*\\) /, "", line); split(line, field, " ")\n  ppid[pid] = field[2]; pgid[pid] = field[3]; state[pid] = field[1]; start[pid] = field[20]\n  kthread[pid] = int(field[7] / 2097152) % 2; comm[pid] = name\n}\nfunction read_environ(file,   entry, pid) {\n  pid = pid_of(file)\n  RS = "\\0"\n  while ((getline entry < file) > 0) marker(pid, entry)\n  RS = "\\n"\n}\nfunction read_cmdline(file,   entry, text, count) {\n  RS = "\\0"\n  while ((getline entry < file) > 0) text = (count++ ? text " " : "") entry\n  RS = "\\n"\n  command_line(pid_of(file), text)\n}\nfunction command_line(pid, text) {\n  if (pattern != "" && text != "" && text ~ pattern && (pid in start)) {\n    add(pid, "pattern", "matched by process-match"); include(pgid[pid], "of a process-match hit")\n  }\n}\nfunction marker(pid, entry) {\n  if (entry == control_name "=1") control[pid] = 1\n  else if (index(entry, marker_name "=") == 1) marked[pid] = substr(entry, length(marker_name) + 2)\n}\nfunction add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }\nfunction include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }\nfunction protected(pid) {\n  if (pid == 1) return "PID 1"\n  if (kthread[pid]) return "a kernel thread"\n  if (comm[pid] ~ /^sshd/) return "an sshd process"\n  if (pid in ancestor) return "the action\'s own session"\n  if (pid in control) return "a command of this action (this deploy or a concurrent one)"\n  if ((pid in marked) && marked[pid] != target) return "it carries another target\'s marker (" marker_name "=" marked[pid] ")"\n  return ""\n}\nBEGIN {\n  target = ENVIRON["VSD_TARGET"]; pattern = ENVIRON["VSD_PATTERN"]\n  for (i = 1; i < ARGC; i++) {\n    if (ARGV[i] ~ /\\/stat$/) read_stat(ARGV[i])\n    else if (ARGV[i] ~ /\\/cmdline$/) read_cmdline(ARGV[i])\n    else read_environ(ARGV[i])\n    close(ARGV[i])\n  }\n  ARGC = 1\n}\n$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? (control_name "=1") : (marker_name "=" value)); next }\n$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }\n$1 == "C" { text = $0; sub(/^C [0-9]+ /, "", text); command_line($2, text); next }\n$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }\n$1 == "G" { include($2, "stopped by this deploy"); next }\nEND {\n  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1\n  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries " marker_name "=" target)\n  for (group in groups) {\n    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }\n    if ((group in start) && protected(group) != "") { delete groups[group]; continue }\n    if (!pids_only) print "group", group, "-", "-", "-", "-"\n  }\n  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])\n  for (pid in source_of) {\n    if (!(pid in start) || state[pid] == "Z") continue\n    why = protected(pid)\n    if (why == "" && pids_only) printf " %s", pid\n    else if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]\n    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", "-", why\n  }\n}\n';
-
-// src/host/service.sh
-var service_default = `# shellcheck shell=sh
-# Host-side functions for finding the service (README, "How the action finds your service"), sent
-# ahead of every script that needs them (SERVICE_FUNCTIONS, processes.ts). They read /proc
-# directly, so they need neither ps, pgrep nor a particular awk; a scan is one awk pass (plus ss
-# when asked), and a zombie never counts as running.
-#
-# - recorded_processes STATE: the R lines of state.json, for service_scan (read once a step: the
-#   file only changes at start). state.json's one reader; record_state is its one writer.
-# - service_scan TARGET RECORDED PATTERN GROUPS [HOLDER_PORTS [pids]]: the selection
-#   (select-service.awk); with pids, only the PIDs to act on, on one line.
-# - now_s: whole seconds since boot into $now, without starting a process.
-# - start_of PID: start time in clock ticks since boot (field 22 of stat).
-# - cmdline_of PID (one line, at most 300 characters), user_of PID, epoch_of TICKS.
-# - port_held PORT, port_pids PORT, port_holders PORT (pid command line per listener).
-# - record_state STATE RELEASE SHA: writes state.json from signal lines on stdin (STATE holds a /;
-#   the rename runs beside it, so its command line names no directory). A write that fails leaves
-#   the old file, says so and succeeds: the service still runs.
-#
-# Set by processes.ts before this file: the awk program, and the names of the two markers.
-: "\${select_service:?}" "\${control_marker:?}" "\${target_marker:?}"
-# Whether this awk splits records on NUL (busybox's does not): asked once per script.
-awk_splits_nul=$(printf 'a\\000b\\000' | awk 'BEGIN { RS = "\\000" } END { print NR }')
-# Markers for an awk that cannot read environ files itself: one tr per readable process.
-environ_markers() {
-  for file in /proc/[0-9]*/environ; do
-    [ -r "$file" ] || continue
-    tr '\\000' '\\n' 2>/dev/null < "$file" | awk -v file="$file" -v control_name="$control_marker" -v marker_name="$target_marker" '
-      NR == 1 { pid = file; sub(/^\\/proc\\//, "", pid); sub(/\\/environ$/, "", pid) }
-      $0 == control_name "=1" { print "E", pid, "control" }
-      index($0, marker_name "=") == 1 { print "E", pid, "target", substr($0, length(marker_name) + 2) }'
-  done
-}
-recorded_processes() {
-  [ -f "$1" ] || return 0
-  read -r boot < /proc/sys/kernel/random/boot_id 2>/dev/null || boot=
-  # PIDs recorded before the last reboot name other processes now: only this boot's count.
-  awk -v boot="$boot" '
-    index($0, "\\"boot_id\\": \\"" boot "\\"") { this_boot = 1 }
-    /"pid": *[0-9]+, *"pgid": *[0-9]+, *"start": *[0-9]+/ { gsub(/[^0-9,]/, ""); split($0, n, ","); line[++count] = "R " n[1] " " n[3] " " n[2] }
-    END { if (this_boot) for (i = 1; i <= count; i++) print line[i] }' < "$1"
-}
-# Command lines for an awk that cannot read cmdline files itself: one tr per process.
-cmdline_lines() {
-  for file in /proc/[0-9]*/cmdline; do
-    pid=\${file#/proc/}; pid=\${pid%/cmdline}
-    text=$(tr '\\000\\n' '  ' 2>/dev/null < "$file") || continue
-    text=\${text% }
-    [ -z "$text" ] || printf 'C %s %s\\n' "$pid" "$text"
-  done
-}
-scan_input() {
-  if [ "$awk_splits_nul" != 2 ]; then
-    environ_markers
-    [ -z "$3" ] || cmdline_lines
-  fi
-  [ -z "$2" ] || printf '%s\\n' "$2"
-  for group in $4; do echo "G $group"; done
-  for port in $5; do port_pids "$port" | sed 's/^/H /'; done
-}
-# The target and pattern go to awk in its environment: in its command line, a pkill -f could match them.
-# shellcheck disable=SC2086 # $4 is a list of /proc globs, expanded here
-scan_awk() {
-  VSD_TARGET=$1 VSD_PATTERN=$2 awk -v self="$$" -v pids_only="$3" -v control_name="$control_marker" -v marker_name="$target_marker" "$select_service" /proc/[0-9]*/stat $4
-}
-service_scan() {
-  if [ "$awk_splits_nul" != 2 ]; then
-    scan_input "$@" | scan_awk "$1" "$3" "$6" ''
-  elif [ -n "$3" ]; then
-    scan_input "$@" | scan_awk "$1" "$3" "$6" '/proc/[0-9]*/environ /proc/[0-9]*/cmdline'
-  else
-    scan_input "$@" | scan_awk "$1" "$3" "$6" '/proc/[0-9]*/environ'
-  fi
-}
-# Whole seconds since boot into $now, with builtins only (no process started).
-now_s() { read -r now _ < /proc/uptime; now=\${now%.*}; }
-start_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
-cmdline_of() { tr '\\000\\n' '  ' 2>/dev/null < "/proc/$1/cmdline" | sed 's/ *$//' | cut -c1-300; }
-# shellcheck disable=SC2012 # a /proc entry, named by the kernel
-user_of() { ls -ld "/proc/$1" 2>/dev/null | awk '{ print $3 }'; }
-epoch_of() {
-  awk -v ticks="$1" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" '$1 == "btime" { printf "%d\\n", $2 + ticks / hz }' /proc/stat
-}
-port_inodes() {
-  hex=$(printf ':%04X' "$1")
-  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }'
-}
-port_held() {
-  if command -v ss >/dev/null 2>&1; then [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; else [ -n "$(port_inodes "$1")" ]; fi
-}
-port_pids() {
-  if command -v ss >/dev/null 2>&1; then
-    ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
-  else
-    for inode in $(port_inodes "$1"); do find /proc/[0-9]*/fd -lname "socket:\\[$inode\\]" 2>/dev/null; done | cut -d/ -f3 | sort -u
-  fi
-}
-port_holders() {
-  for pid in $(port_pids "$1"); do printf '%s %s\\n' "$pid" "$(cmdline_of "$pid")"; done
-}
-record_state() {
-  {
-    printf '{\\n  "release": "%s",\\n  "sha": "%s",\\n  "recorded_at": "%s",\\n  "boot_id": "%s",\\n  "processes": [' \\
-      "$2" "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
-    separator=
-    while read -r kind pid group start _; do
-      [ "$kind" = signal ] || continue
-      printf '%s\\n    {"pid": %s, "pgid": %s, "start": %s}' "$separator" "$pid" "$group" "$start"
-      separator=,
-    done
-    printf '\\n  ]\\n}\\n'
-  } 2>/dev/null > "$1.tmp" && (cd -- "\${1%/*}" && mv -f -- "\${1##*/}.tmp" "\${1##*/}") && return
-  # A full disk: no half-written file stays; the next stop finds the service by its marker.
-  (cd -- "\${1%/*}" && rm -f -- "\${1##*/}.tmp")
-  printf 'could not record the service'"'"'s processes in %s (the disk may be full); the next stop finds them by their DEPLOY_TARGET marker\\n' "$1"
-}
-`;
-
-// src/phases/processes.ts
-var TARGET_MARKER = "DEPLOY_TARGET";
-var MAX_PATTERN_HITS = 10;
-var SELECT_SERVICE = select_service_default.split("\n").filter((line) => !line.startsWith("#")).join("\n");
-var SERVICE_FUNCTIONS = joinCode([
-  STEP_FUNCTIONS,
-  sh`select_service=${SELECT_SERVICE}
-control_marker=${CONTROL_MARKER}
-target_marker=${TARGET_MARKER}`,
-  new ShellCode(service_default)
-]);
 
 // src/host/start.sh
 var start_default = `# shellcheck shell=sh
@@ -51875,11 +52054,13 @@ var wait_for_exit_default = `# shellcheck shell=sh
 #
 # Inputs (waitForExitBody, stop.ts): wait_target; wait_pattern (process-match, may be empty);
 # wait_ports (space-separated); wait_timeout (stop-timeout, s); wait_kill (1: kill-after-timeout);
-# progress_seconds; the exit code still_running. From stop: recorded, stopped_pids,
+# wait_holder, the port holder's PID file (hold-ports: its sockets do not count); progress_seconds;
+# the exit code still_running. From stop: recorded, stopped_pids,
 # stopped_groups. From the host step: step_key and the service functions.
 : "\${wait_target:?}" "\${wait_pattern?}" "\${wait_ports?}" "\${wait_timeout:?}" "\${wait_kill?}"
-: "\${progress_seconds:?}" "\${still_running:?}" "\${step_key:?}"
+: "\${wait_holder:?}" "\${progress_seconds:?}" "\${still_running:?}" "\${step_key:?}"
 : "\${recorded?}" "\${stopped_pids?}" "\${stopped_groups?}"
+read -r holder_pid < "$wait_holder" 2>/dev/null || holder_pid=
 pattern=$wait_pattern
 groups=$stopped_groups
 ports=$wait_ports
@@ -51903,7 +52084,7 @@ while [ -n "$watch" ] && [ "$checks" -gt 0 ]; do
 done
 while :; do
   # The port check runs beside the scan: both only read, and each costs a few processes.
-  (for port in $ports; do if port_held "$port"; then printf ' %s' "$port"; fi; done > "$held_file") &
+  (for port in $ports; do if port_busy "$port" "$holder_pid"; then printf ' %s' "$port"; fi; done > "$held_file") &
   alive=$(service_scan "$wait_target" "$recorded" "$pattern" "$groups" '' pids)
   wait $!
   held=; read -r held < "$held_file" || :
@@ -51996,6 +52177,7 @@ function waitForExitBody(parameters) {
     wait_ports: parameters.ports,
     wait_timeout: parameters.timeoutSeconds,
     wait_kill: parameters.killAfterTimeout,
+    wait_holder: parameters.holderPidFile,
     progress_seconds: PROGRESS_SECONDS,
     still_running: EXIT.stillRunning
   });
@@ -52009,6 +52191,7 @@ function waitParameters(ctx) {
   const { settings, layout } = ctx;
   return {
     target: layout.target,
+    holderPidFile: holderPidFile(relativeToTarget(layout)),
     pattern: settings.processMatch ?? "",
     ports: settings.ports,
     timeoutSeconds: settings.stopTimeoutSeconds,
@@ -52026,7 +52209,7 @@ function detachedStartBody(start) {
   return joinCode([
     sh`start_command() {
 ${environment}
-${userCommandScript(command, sh`exec setsid`)}
+${userCommandScript(command, start.launcher ?? sh`exec setsid`)}
 }
 start_lines() { ${startLinesScript(log, sh`"$1"`)}; }`,
     withInputs(start_default, {
@@ -52063,8 +52246,8 @@ function startBody(ctx) {
     ctx,
     settings.strategy === "releases" ? ctx.releaseDir : layout.target
   );
-  if (!settings.detach) return foregroundStartBody(live, environment, settings.startCommand);
-  return detachedStartBody({
+  const start = settings.detach ? detachedStartBody({
+    launcher: settings.holdPorts ? withFdsLauncher(settings, layout) : void 0,
     live,
     environment,
     command: settings.startCommand,
@@ -52073,7 +52256,8 @@ function startBody(ctx) {
     stateFile: layout.stateFile,
     release: ctx.release,
     sha: ctx.sha
-  });
+  }) : foregroundStartBody(live, environment, settings.startCommand);
+  return joinCode([holdBody(ctx), start]);
 }
 function startedService(output) {
   return { logHeader: output?.data.header };
@@ -52312,15 +52496,17 @@ var identity_default = `# shellcheck shell=sh
 # holders, their groups) in state.json for the next stop, and prints \`recorded PIDS\`.
 #
 # Inputs (serviceIdentityScript): id_target; id_state, state.json inside the target; id_ports
-# (space-separated); id_mark, when the stop began (clock ticks since boot); id_release, id_sha.
+# (space-separated); id_holder, the port holder's PID file (hold-ports: the holder is not the
+# service); id_mark, when the stop began (clock ticks since boot); id_release, id_sha.
 # Before it: the service functions.
-: "\${id_target:?}" "\${id_state:?}" "\${id_ports?}" "\${id_mark:?}" "\${id_release:?}" "\${id_sha:?}"
+: "\${id_target:?}" "\${id_state:?}" "\${id_ports?}" "\${id_holder:?}" "\${id_mark:?}" "\${id_release:?}" "\${id_sha:?}"
 cd -- "$id_target" || exit 1
+read -r holder_pid < "$id_holder" 2>/dev/null || holder_pid=
 old=; free=
 for port in $id_ports; do
-  pids=$(port_pids "$port")
+  pids=$(port_pids "$port" | grep -vx -- "\${holder_pid:-none}")
   if [ -z "$pids" ]; then
-    if port_held "$port"; then printf 'old %s ? ? a process this user cannot see\\n' "$port"; old=1; else printf 'free %s\\n' "$port"; free=1; fi
+    if port_busy "$port" "$holder_pid"; then printf 'old %s ? ? a process this user cannot see\\n' "$port"; old=1; else printf 'free %s\\n' "$port"; free=1; fi
   fi
   for pid in $pids; do
     start=$(start_of "$pid")
@@ -52553,6 +52739,7 @@ function serviceIdentityScript(check) {
       id_target: target,
       id_state: insideTarget(target, check.stateFile),
       id_ports: check.ports,
+      id_holder: holderPidFile(relativeToTarget(remoteLayout(target))),
       id_mark: check.mark,
       id_release: check.release,
       id_sha: check.sha
@@ -57281,6 +57468,7 @@ async function ship(host, settings, sha, report) {
     unverified(ctx.release, sha, fallback);
     try {
       const restart = await host.restart(ctx, report.phases, armed);
+      if (settings.holdPorts) report.heldPorts = settings.listen;
       const verified = await phase("verify", async () => {
         const answer = await host.verify(ctx, restart, report.previousVersion);
         await host.confirm(ctx);
@@ -57632,6 +57820,13 @@ var DeployReport = class {
         const times = host.phases.map((timing) => `${timing.phase} ${timing.seconds.toFixed(1)} s${timing.ok ? "" : " \u2717"}`).join(" \xB7 ");
         summary2.addRaw(`<p>${escapeHtml(times)}</p>`, true).addEOL();
       }
+      if (host.heldPorts) {
+        const held = host.heldPorts.join(", ");
+        summary2.addRaw(
+          `<p>Held across the restart (hold-ports): ${escapeHtml(held)}: connections waited in the queue instead of being refused.</p>`,
+          true
+        ).addEOL();
+      }
       if (host.error) {
         addMessage(summary2, host.error);
         const outcome = host.rollbackOutcome;
@@ -57700,6 +57895,7 @@ var INPUT_DEFAULTS = {
   "stable-for": "5",
   "allow-downgrade": "true",
   "rollback-on-failure": "true",
+  "hold-ports": "false",
   "lock-timeout": "300",
   "max-parallel": "1",
   "dry-run": "false"
@@ -57998,6 +58194,24 @@ function parseAuth(reader) {
   }
   return { privateKey, passphrase, password };
 }
+function parsePorts(reader) {
+  const ports = [];
+  const listen = [];
+  for (const text of reader.text("ports").split(/[\s,]+/).filter(Boolean)) {
+    const [, address = "127.0.0.1", digits] = /^(?:(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):)?(\d{1,5})$/.exec(text) ?? [];
+    const port = digits ? Number(digits) : 0;
+    if (port < 1 || port > 65535) {
+      reader.problem(
+        "ports",
+        text,
+        "use comma-separated port numbers from 1 to 65535, e.g. 7861,8501 (with hold-ports, ADDRESS:PORT says where to listen, e.g. 0.0.0.0:8000)"
+      );
+    }
+    ports.push(port);
+    listen.push(`${address}:${port}`);
+  }
+  return { ports, listen };
+}
 
 // src/runner-checks.ts
 import { statSync } from "node:fs";
@@ -58068,16 +58282,7 @@ function getSettings(read = (name) => getInput(name)) {
   }
   const sharedPaths = reader.lines("shared-paths").map((path4) => relativePath(reader, "shared-paths", path4));
   const python = parsePythonEnvironment(reader, sharedPaths);
-  const ports = reader.text("ports").split(/[\s,]+/).filter(Boolean).map((text) => {
-    const port = /^\d{1,5}$/.test(text) ? Number(text) : 0;
-    if (port < 1 || port > 65535)
-      reader.problem(
-        "ports",
-        text,
-        "use comma-separated port numbers from 1 to 65535, e.g. 7861,8501"
-      );
-    return port;
-  });
+  const { ports, listen } = parsePorts(reader);
   const processMatch = reader.optional("process-match");
   if (processMatch && /[\r\n]/.test(processMatch)) {
     reader.problem(
@@ -58120,6 +58325,8 @@ function getSettings(read = (name) => getInput(name)) {
     stopCommand: reader.optional("stop-command"),
     processMatch,
     ports,
+    listen,
+    holdPorts: reader.boolean("hold-ports"),
     stopTimeoutSeconds: reader.integer("stop-timeout", 1, 3600),
     killAfterTimeout: reader.boolean("kill-after-timeout"),
     startCommand: reader.required(
@@ -58142,6 +58349,20 @@ function getSettings(read = (name) => getInput(name)) {
     dryRun: reader.boolean("dry-run"),
     ...parseGitHubDeployment(reader)
   };
+  if (settings.holdPorts && ports.length === 0) {
+    reader.problem(
+      "hold-ports",
+      "true",
+      "set ports too: they are what the holder keeps listening, e.g. ports: 8000"
+    );
+  }
+  if (settings.holdPorts && !settings.detach) {
+    reader.problem(
+      "hold-ports",
+      "true",
+      "it needs detach: true: a foreground start (systemctl start \u2026) cannot inherit sockets from the action; use a systemd socket unit instead"
+    );
+  }
   const problems = [...reader.problems, ...runnerProblems(settings)];
   if (problems.length > 0) throw new InputError(problems);
   return settings;

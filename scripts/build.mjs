@@ -7,7 +7,7 @@ await build({
   bundle: true,
   platform: 'node',
   // The host scripts (src/host): text, sent to the host as they are.
-  loader: { '.sh': 'text', '.awk': 'text' },
+  loader: { '.sh': 'text', '.awk': 'text', '.py': 'text' },
   format: 'esm',
   target: 'node20',
   // ssh2's optional native helpers; without them it uses its pure-JS crypto.

@@ -15,7 +15,7 @@ await build({
   bundle: true,
   platform: 'node',
   // The host scripts (src/host): text, sent to the host as they are.
-  loader: { '.sh': 'text', '.awk': 'text' },
+  loader: { '.sh': 'text', '.awk': 'text', '.py': 'text' },
   format: 'esm',
   packages: 'external',
   logLevel: 'warning'

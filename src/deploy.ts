@@ -99,6 +99,7 @@ export async function ship(
     unverified(ctx.release, sha, fallback)
     try {
       const restart = await host.restart(ctx, report.phases, armed)
+      if (settings.holdPorts) report.heldPorts = settings.listen
       const verified = await phase('verify', async () => {
         const answer = await host.verify(ctx, restart, report.previousVersion)
         await host.confirm(ctx)

@@ -204,3 +204,31 @@ export function parseAuth(reader: InputReader): {
   }
   return { privateKey, passphrase, password }
 }
+
+/**
+ * ports: `PORT` or `ADDRESS:PORT` (IPv4, or IPv6 in brackets), comma- or space-separated. The
+ * address only says where the port holder listens (hold-ports); a bare port is held on
+ * 127.0.0.1, as gunicorn and uvicorn bind by default.
+ */
+export function parsePorts(reader: InputReader): { ports: number[]; listen: string[] } {
+  const ports: number[] = []
+  const listen: string[] = []
+  for (const text of reader
+    .text('ports')
+    .split(/[\s,]+/)
+    .filter(Boolean)) {
+    const [, address = '127.0.0.1', digits] =
+      /^(?:(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):)?(\d{1,5})$/.exec(text) ?? []
+    const port = digits ? Number(digits) : 0
+    if (port < 1 || port > 65535) {
+      reader.problem(
+        'ports',
+        text,
+        'use comma-separated port numbers from 1 to 65535, e.g. 7861,8501 (with hold-ports, ADDRESS:PORT says where to listen, e.g. 0.0.0.0:8000)'
+      )
+    }
+    ports.push(port)
+    listen.push(`${address}:${port}`)
+  }
+  return { ports, listen }
+}

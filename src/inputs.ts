@@ -24,6 +24,7 @@ export const INPUT_DEFAULTS: Record<string, string> = {
   'stable-for': '5',
   'allow-downgrade': 'true',
   'rollback-on-failure': 'true',
+  'hold-ports': 'false',
   'lock-timeout': '300',
   'max-parallel': '1',
   'dry-run': 'false'

@@ -72,6 +72,8 @@ export const EXIT = {
   stopCommandFailed: 6,
   /** restart: the deploy lock is another run's now; nothing was stopped. */
   lockLost: 7,
+  /** start: the port holder (hold-ports) could not listen; nothing was started. */
+  holdFailed: 8,
   /** lock: another deploy held the lock for all of lock-timeout (EX_TEMPFAIL). */
   lockBusy: 75
 } as const

@@ -20,6 +20,8 @@ export interface HostReport {
   previousVersion?: string
   /** From the stop being sent to the first answer reporting the new commit. */
   downtimeSeconds?: number
+  /** hold-ports: what the port holder kept listening across the restart (ADDRESS:PORT). */
+  heldPorts?: string[]
   /** With python-requirements: whether the venv was reused rather than built. */
   venvReused?: boolean
   uploadedFiles?: number
@@ -197,6 +199,15 @@ export class DeployReport {
           .map(timing => `${timing.phase} ${timing.seconds.toFixed(1)} s${timing.ok ? '' : ' ✗'}`)
           .join(' · ')
         summary.addRaw(`<p>${escapeHtml(times)}</p>`, true).addEOL()
+      }
+      if (host.heldPorts) {
+        const held = host.heldPorts.join(', ')
+        summary
+          .addRaw(
+            `<p>Held across the restart (hold-ports): ${escapeHtml(held)}: connections waited in the queue instead of being refused.</p>`,
+            true
+          )
+          .addEOL()
       }
       if (host.error) {
         addMessage(summary, host.error)

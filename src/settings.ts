@@ -8,6 +8,7 @@ import {
   parseGitHubDeployment,
   parseHostKeys,
   parseHosts,
+  parsePorts,
   parsePythonEnvironment,
   parseVersionUrl,
   relativePath,
@@ -48,6 +49,10 @@ export interface Settings {
   stopCommand?: string
   processMatch?: string
   ports: number[]
+  /** `ADDRESS:PORT` for each of `ports`, in order: where the port holder listens (hold-ports). */
+  listen: string[]
+  /** Keep `ports` listening across restarts and hand them to the start as fds 3, 4, … */
+  holdPorts: boolean
   stopTimeoutSeconds: number
   killAfterTimeout: boolean
   startCommand: string
@@ -116,20 +121,7 @@ export function getSettings(
     .lines('shared-paths')
     .map(path => relativePath(reader, 'shared-paths', path))
   const python = parsePythonEnvironment(reader, sharedPaths)
-  const ports = reader
-    .text('ports')
-    .split(/[\s,]+/)
-    .filter(Boolean)
-    .map(text => {
-      const port = /^\d{1,5}$/.test(text) ? Number(text) : 0
-      if (port < 1 || port > 65535)
-        reader.problem(
-          'ports',
-          text,
-          'use comma-separated port numbers from 1 to 65535, e.g. 7861,8501'
-        )
-      return port
-    })
+  const { ports, listen } = parsePorts(reader)
   const processMatch = reader.optional('process-match')
   if (processMatch && /[\r\n]/.test(processMatch)) {
     reader.problem(
@@ -172,6 +164,8 @@ export function getSettings(
     stopCommand: reader.optional('stop-command'),
     processMatch,
     ports,
+    listen,
+    holdPorts: reader.boolean('hold-ports'),
     stopTimeoutSeconds: reader.integer('stop-timeout', 1, 3600),
     killAfterTimeout: reader.boolean('kill-after-timeout'),
     startCommand: reader.required(
@@ -193,6 +187,20 @@ export function getSettings(
     maxParallel: reader.integer('max-parallel', 1, 100),
     dryRun: reader.boolean('dry-run'),
     ...parseGitHubDeployment(reader)
+  }
+  if (settings.holdPorts && ports.length === 0) {
+    reader.problem(
+      'hold-ports',
+      'true',
+      'set ports too: they are what the holder keeps listening, e.g. ports: 8000'
+    )
+  }
+  if (settings.holdPorts && !settings.detach) {
+    reader.problem(
+      'hold-ports',
+      'true',
+      'it needs detach: true: a foreground start (systemctl start …) cannot inherit sockets from the action; use a systemd socket unit instead'
+    )
   }
   const problems = [...reader.problems, ...runnerProblems(settings)]
   if (problems.length > 0) throw new InputError(problems)

@@ -2,16 +2,14 @@
  * Real servers from Debian (gunicorn, uvicorn with FastAPI, Flask), deployed twice each: the second
  * deploy must stop every process of the first and serve the new commit from new processes.
  */
-import { afterAll, describe, expect, it } from '@jest/globals'
-import { copyFileSync, mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { describe, expect, it } from '@jest/globals'
 import { join } from 'node:path'
-import { deploy, deployInputs, useSshd } from '../support/deploy.js'
+import { deploy, deployInputs, killedAfterAll, useSshd } from '../support/deploy.js'
 import {
+  appSource,
+  DEBIAN_PYTHON,
   isRunning,
-  killTargetProcesses,
   processesOfTarget,
-  SERVICE_DIR,
   sha,
   versionAnswer
 } from '../support/service.js'
@@ -19,17 +17,13 @@ import { type TestSshd } from '../support/sshd.js'
 
 let sshd: TestSshd
 useSshd(started => (sshd = started))
-const targets: string[] = []
-afterAll(() => targets.forEach(killTargetProcesses))
-
-/** Debian's interpreter, which has gunicorn, uvicorn, fastapi and flask (PATH may hold another). */
-const PYTHON = '/usr/bin/python3'
+const targets = killedAfterAll()
+const PYTHON = DEBIAN_PYTHON
 
 async function deployTwice(name: string, app: string, command: (port: number) => string) {
   const target = join(sshd.dir, name)
   targets.push(target)
-  const source = mkdtempSync(join(tmpdir(), 'vsd-app-'))
-  copyFileSync(join(SERVICE_DIR, 'apps', app), join(source, app))
+  const source = appSource(app)
   const base = await deployInputs(sshd, source, target)
   const port = Number(base.ports)
   const inputs = { ...base, 'start-command': command(port), 'version-timeout': '60' }

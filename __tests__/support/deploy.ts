@@ -4,7 +4,7 @@ import { cpSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { runAction, type ActionRun } from './action.js'
 import { dryRunInputs } from './fixtures.js'
-import { killServiceOnPort, SERVICE_DIR, startCommand } from './service.js'
+import { killServiceOnPort, killTargetProcesses, SERVICE_DIR, startCommand } from './service.js'
 import { freePort, startSshd, type TestSshd } from './sshd.js'
 
 const servicePorts: number[] = []
@@ -37,6 +37,16 @@ export async function deployInputs(
     env: 'PYTHONDONTWRITEBYTECODE=1',
     ...overrides
   }
+}
+
+/**
+ * Targets whose processes (the service's, and the port holder's) are killed after the file's
+ * tests: push each target a test deploys to.
+ */
+export function killedAfterAll(): string[] {
+  const targets: string[] = []
+  afterAll(() => targets.forEach(killTargetProcesses))
+  return targets
 }
 
 /** Kills every test service this file's deploys started (for afterAll/afterEach). */

@@ -2,6 +2,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import {
   appendFileSync,
+  copyFileSync,
   cpSync,
   mkdtempSync,
   readdirSync,
@@ -109,9 +110,22 @@ export function killServiceOnPort(port: number): void {
 
 export const sha = (digit: string) => digit.repeat(40)
 
-/** PIDs of the processes whose environment says they were started for `target` (DEPLOY_TARGET). */
-export function processesOfTarget(target: string): number[] {
-  const marker = `DEPLOY_TARGET=${target}`
+/** Debian's interpreter, which has gunicorn, uvicorn, fastapi and flask (PATH may hold another). */
+export const DEBIAN_PYTHON = '/usr/bin/python3'
+
+/** A new source tree holding one of the test apps (`apps/`), for the real servers to serve. */
+export function appSource(app: string, parent = tmpdir()): string {
+  const source = mkdtempSync(join(parent, 'vsd-app-'))
+  copyFileSync(join(SERVICE_DIR, 'apps', app), join(source, app))
+  return source
+}
+
+/** The port holder's marker (hold-ports): the target it holds the ports of. */
+export const HOLDER = 'VERIFIED_SSH_DEPLOY_HOLDER'
+
+/** PIDs of the processes whose environment says they were started for `target` (DEPLOY_TARGET, or `name`). */
+export function processesOfTarget(target: string, name = 'DEPLOY_TARGET'): number[] {
+  const marker = `${name}=${target}`
   return readdirSync('/proc')
     .filter(name => /^\d+$/.test(name))
     .filter(pid => {
@@ -126,7 +140,7 @@ export function processesOfTarget(target: string): number[] {
 
 /** SIGKILLs every process a deploy started for `target` (cleanup for servers tests can't pgrep). */
 export function killTargetProcesses(target: string): void {
-  for (const pid of processesOfTarget(target)) {
+  for (const pid of [...processesOfTarget(target), ...processesOfTarget(target, HOLDER)]) {
     try {
       process.kill(pid, 'SIGKILL')
     } catch {

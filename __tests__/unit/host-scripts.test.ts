@@ -1,6 +1,7 @@
 /**
  * The host scripts kept as files (src/host): each .sh passes shellcheck as POSIX sh, and each .awk
- * is accepted by the awks a host may have: busybox's, mawk (Debian's default) and gawk (POSIX mode).
+ * is accepted by the awks a host may have: busybox's, mawk (Debian's default) and gawk (POSIX mode);
+ * each .py compiles.
  */
 import { describe, expect, it } from '@jest/globals'
 import { spawnSync } from 'node:child_process'
@@ -34,6 +35,22 @@ describe('host scripts (src/host)', () => {
     it(`${name} passes shellcheck (POSIX sh)`, () => {
       const result = run('shellcheck', ['--shell=sh', join(HOST, name)], 'shellcheck')
       expect(result.stdout).toBe('')
+      expect(result.status).toBe(0)
+    })
+  }
+
+  for (const name of files('.py')) {
+    it(`${name} compiles under the host's Python`, () => {
+      const result = run(
+        'python3',
+        [
+          '-c',
+          'import sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")',
+          join(HOST, name)
+        ],
+        'python3'
+      )
+      expect(result.stderr).toBe('')
       expect(result.status).toBe(0)
     })
   }

@@ -142,6 +142,7 @@ const scripts: Record<string, ShellCode> = {
         phase: 'wait-for-exit',
         body: waitForExitBody({
           target,
+          holderPidFile: '.deploy/holder/pid',
           pattern: 'app serve',
           ports: [7861, 8501],
           timeoutSeconds: 30,

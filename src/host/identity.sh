@@ -5,15 +5,17 @@
 # holders, their groups) in state.json for the next stop, and prints `recorded PIDS`.
 #
 # Inputs (serviceIdentityScript): id_target; id_state, state.json inside the target; id_ports
-# (space-separated); id_mark, when the stop began (clock ticks since boot); id_release, id_sha.
+# (space-separated); id_holder, the port holder's PID file (hold-ports: the holder is not the
+# service); id_mark, when the stop began (clock ticks since boot); id_release, id_sha.
 # Before it: the service functions.
-: "${id_target:?}" "${id_state:?}" "${id_ports?}" "${id_mark:?}" "${id_release:?}" "${id_sha:?}"
+: "${id_target:?}" "${id_state:?}" "${id_ports?}" "${id_holder:?}" "${id_mark:?}" "${id_release:?}" "${id_sha:?}"
 cd -- "$id_target" || exit 1
+read -r holder_pid < "$id_holder" 2>/dev/null || holder_pid=
 old=; free=
 for port in $id_ports; do
-  pids=$(port_pids "$port")
+  pids=$(port_pids "$port" | grep -vx -- "${holder_pid:-none}")
   if [ -z "$pids" ]; then
-    if port_held "$port"; then printf 'old %s ? ? a process this user cannot see\n' "$port"; old=1; else printf 'free %s\n' "$port"; free=1; fi
+    if port_busy "$port" "$holder_pid"; then printf 'old %s ? ? a process this user cannot see\n' "$port"; old=1; else printf 'free %s\n' "$port"; free=1; fi
   fi
   for pid in $pids; do
     start=$(start_of "$pid")

@@ -17,8 +17,9 @@
 # A group is included only while its leader is gone or is itself the service, so a hit inside a
 # shell's or a supervisor's group never takes the whole group with it.
 #
-# Variables (-v): self (the scanning shell), pids_only, control_name and marker_name (the two
-# markers: VERIFIED_SSH_DEPLOY_CONTROL, DEPLOY_TARGET).
+# Variables (-v): self (the scanning shell), pids_only, and the names of the markers:
+# control_name (VERIFIED_SSH_DEPLOY_CONTROL), holder_name (VERIFIED_SSH_DEPLOY_HOLDER, the port
+# holder of hold-ports) and marker_name (DEPLOY_TARGET).
 function pid_of(file) { sub(/^\/proc\//, "", file); sub(/\/[a-z]+$/, "", file); return file }
 function read_stat(file,   line, pid, name, field) {
   if ((getline line < file) <= 0) return
@@ -47,6 +48,7 @@ function command_line(pid, text) {
 }
 function marker(pid, entry) {
   if (entry == control_name "=1") control[pid] = 1
+  else if (index(entry, holder_name "=") == 1) holder[pid] = 1
   else if (index(entry, marker_name "=") == 1) marked[pid] = substr(entry, length(marker_name) + 2)
 }
 function add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }
@@ -56,6 +58,7 @@ function protected(pid) {
   if (kthread[pid]) return "a kernel thread"
   if (comm[pid] ~ /^sshd/) return "an sshd process"
   if (pid in ancestor) return "the action's own session"
+  if (pid in holder) return "the port holder of hold-ports"
   if (pid in control) return "a command of this action (this deploy or a concurrent one)"
   if ((pid in marked) && marked[pid] != target) return "it carries another target's marker (" marker_name "=" marked[pid] ")"
   return ""
@@ -70,7 +73,7 @@ BEGIN {
   }
   ARGC = 1
 }
-$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? (control_name "=1") : (marker_name "=" value)); next }
+$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? (control_name "=1") : $3 == "holder" ? (holder_name "=1") : (marker_name "=" value)); next }
 $1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }
 $1 == "C" { text = $0; sub(/^C [0-9]+ /, "", text); command_line($2, text); next }
 $1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }

@@ -11,22 +11,24 @@
 # - now_s: whole seconds since boot into $now, without starting a process.
 # - start_of PID: start time in clock ticks since boot (field 22 of stat).
 # - cmdline_of PID (one line, at most 300 characters), user_of PID, epoch_of TICKS.
-# - port_held PORT, port_pids PORT, port_holders PORT (pid command line per listener).
+# - port_held PORT, port_pids PORT, port_holders PORT (pid command line per listener);
+#   port_busy PORT HOLDER: held by a process other than the port holder HOLDER (hold-ports).
 # - record_state STATE RELEASE SHA: writes state.json from signal lines on stdin (STATE holds a /;
 #   the rename runs beside it, so its command line names no directory). A write that fails leaves
 #   the old file, says so and succeeds: the service still runs.
 #
-# Set by processes.ts before this file: the awk program, and the names of the two markers.
-: "${select_service:?}" "${control_marker:?}" "${target_marker:?}"
+# Set by processes.ts before this file: the awk program, and the names of the markers.
+: "${select_service:?}" "${control_marker:?}" "${holder_marker:?}" "${target_marker:?}"
 # Whether this awk splits records on NUL (busybox's does not): asked once per script.
 awk_splits_nul=$(printf 'a\000b\000' | awk 'BEGIN { RS = "\000" } END { print NR }')
 # Markers for an awk that cannot read environ files itself: one tr per readable process.
 environ_markers() {
   for file in /proc/[0-9]*/environ; do
     [ -r "$file" ] || continue
-    tr '\000' '\n' 2>/dev/null < "$file" | awk -v file="$file" -v control_name="$control_marker" -v marker_name="$target_marker" '
+    tr '\000' '\n' 2>/dev/null < "$file" | awk -v file="$file" -v control_name="$control_marker" -v holder_name="$holder_marker" -v marker_name="$target_marker" '
       NR == 1 { pid = file; sub(/^\/proc\//, "", pid); sub(/\/environ$/, "", pid) }
       $0 == control_name "=1" { print "E", pid, "control" }
+      index($0, holder_name "=") == 1 { print "E", pid, "holder" }
       index($0, marker_name "=") == 1 { print "E", pid, "target", substr($0, length(marker_name) + 2) }'
   done
 }
@@ -60,7 +62,7 @@ scan_input() {
 # The target and pattern go to awk in its environment: in its command line, a pkill -f could match them.
 # shellcheck disable=SC2086 # $4 is a list of /proc globs, expanded here
 scan_awk() {
-  VSD_TARGET=$1 VSD_PATTERN=$2 awk -v self="$$" -v pids_only="$3" -v control_name="$control_marker" -v marker_name="$target_marker" "$select_service" /proc/[0-9]*/stat $4
+  VSD_TARGET=$1 VSD_PATTERN=$2 awk -v self="$$" -v pids_only="$3" -v control_name="$control_marker" -v holder_name="$holder_marker" -v marker_name="$target_marker" "$select_service" /proc/[0-9]*/stat $4
 }
 service_scan() {
   if [ "$awk_splits_nul" != 2 ]; then
@@ -92,6 +94,15 @@ port_pids() {
     ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
   else
     for inode in $(port_inodes "$1"); do find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null; done | cut -d/ -f3 | sort -u
+  fi
+}
+# Held by a process other than the port holder (hold-ports) with PID $2, if one: the holder
+# keeps every held port listening, so only the service's own holders count.
+port_busy() {
+  if [ -n "${2-}" ] && port_pids "$1" | grep -qx -- "$2"; then
+    port_pids "$1" | grep -vqx -- "$2"
+  else
+    port_held "$1"
   fi
 }
 port_holders() {

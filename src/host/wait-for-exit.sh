@@ -6,11 +6,13 @@
 #
 # Inputs (waitForExitBody, stop.ts): wait_target; wait_pattern (process-match, may be empty);
 # wait_ports (space-separated); wait_timeout (stop-timeout, s); wait_kill (1: kill-after-timeout);
-# progress_seconds; the exit code still_running. From stop: recorded, stopped_pids,
+# wait_holder, the port holder's PID file (hold-ports: its sockets do not count); progress_seconds;
+# the exit code still_running. From stop: recorded, stopped_pids,
 # stopped_groups. From the host step: step_key and the service functions.
 : "${wait_target:?}" "${wait_pattern?}" "${wait_ports?}" "${wait_timeout:?}" "${wait_kill?}"
-: "${progress_seconds:?}" "${still_running:?}" "${step_key:?}"
+: "${wait_holder:?}" "${progress_seconds:?}" "${still_running:?}" "${step_key:?}"
 : "${recorded?}" "${stopped_pids?}" "${stopped_groups?}"
+read -r holder_pid < "$wait_holder" 2>/dev/null || holder_pid=
 pattern=$wait_pattern
 groups=$stopped_groups
 ports=$wait_ports
@@ -34,7 +36,7 @@ while [ -n "$watch" ] && [ "$checks" -gt 0 ]; do
 done
 while :; do
   # The port check runs beside the scan: both only read, and each costs a few processes.
-  (for port in $ports; do if port_held "$port"; then printf ' %s' "$port"; fi; done > "$held_file") &
+  (for port in $ports; do if port_busy "$port" "$holder_pid"; then printf ' %s' "$port"; fi; done > "$held_file") &
   alive=$(service_scan "$wait_target" "$recorded" "$pattern" "$groups" '' pids)
   wait $!
   held=; read -r held < "$held_file" || :

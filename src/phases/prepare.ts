@@ -3,6 +3,7 @@ import type { DeployContext } from '../context.js'
 import { insideTarget, parentOf } from '../layout.js'
 import { lastLines } from '../remote.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
+import { holdCheckScript } from './hold.js'
 import { clearBytecodeScript, removedCount } from './bytecode.js'
 import { exportEnvScript, userCommandScript } from './environment.js'
 import { planInPlaceSync } from './switch.js'
@@ -94,6 +95,22 @@ export async function checkImport(ctx: DeployContext): Promise<void> {
   core.info(`python-import-check: ${module} imports from ${resolved}`)
 }
 
+/** hold-ports: the host's Python can pass sockets, asked before anything stops. */
+async function checkHoldPorts(ctx: DeployContext): Promise<void> {
+  const { python } = ctx.settings
+  const checked = await ctx.session.remote.run(holdCheckScript(python), {
+    phase: 'prepare',
+    timeoutSeconds: 60,
+    allowFailure: true
+  })
+  if (checked.code === 0) return
+  throw new Error(
+    checked.code === 127
+      ? `hold-ports needs Python on the host, and '${python}' (the python input) is not there: install python3, or set python to an interpreter's path. Nothing was stopped`
+      : `hold-ports needs a Python that can pass sockets between processes (3.3 or later, with AF_UNIX and sendmsg), and '${python}' on the host cannot (exit ${checked.code}${checked.stderr.trim() ? `: ${lastLines(checked.stderr, 3)}` : ''}): set python to a newer interpreter. Nothing was stopped`
+  )
+}
+
 /** The prepare-command, run in the new tree with the deploy's environment (README, "prepare-command"). */
 export function prepareCommandScript(ctx: DeployContext, command: string): ShellCode {
   return sh`cd -- ${ctx.releaseDir} || exit 1
@@ -105,6 +122,7 @@ ${userCommandScript(command)} < /dev/null`
 export async function prepare(ctx: DeployContext): Promise<void> {
   const { settings, session, layout } = ctx
   const remote = session.remote
+  if (settings.holdPorts) await checkHoldPorts(ctx)
   await remote.run(stampScript(ctx.releaseDir, settings.stampFile, ctx.sha), {
     phase: 'prepare',
     timeoutSeconds: 60

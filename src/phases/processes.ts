@@ -4,6 +4,9 @@ import { CONTROL_MARKER } from '../remote.js'
 import { joinCode, sh, ShellCode } from '../shell.js'
 import { STEP_FUNCTIONS } from '../protocol.js'
 
+/** The port holder of hold-ports carries it (hold.ts): never the service, never signalled. */
+export const HOLDER_MARKER = 'VERIFIED_SSH_DEPLOY_HOLDER'
+
 /** Names the target a process was started for; every process the action starts inherits it. */
 export const TARGET_MARKER = 'DEPLOY_TARGET'
 
@@ -17,12 +20,13 @@ const SELECT_SERVICE = SELECT_SERVICE_AWK.split('\n')
 
 /**
  * The host-side functions for finding the service (service.sh, which lists them), with what they
- * need set before them: the selection's awk program and the names of the two markers.
+ * need set before them: the selection's awk program and the names of the markers.
  */
 export const SERVICE_FUNCTIONS = joinCode([
   STEP_FUNCTIONS,
   sh`select_service=${SELECT_SERVICE}
 control_marker=${CONTROL_MARKER}
+holder_marker=${HOLDER_MARKER}
 target_marker=${TARGET_MARKER}`,
   new ShellCode(SERVICE_SCRIPT)
 ])

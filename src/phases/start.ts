@@ -4,10 +4,13 @@ import type { PhaseOutput } from '../host-step.js'
 import START_SCRIPT from '../host/start.sh'
 import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
 import { exportEnvScript, userCommandScript } from './environment.js'
+import { holdBody, withFdsLauncher } from './hold.js'
 import { liveDir } from './stop.js'
 import { EXIT, STEP_KEY } from '../protocol.js'
 
 export interface DetachedStart {
+  /** What the command's shell runs under (default `exec setsid`; hold-ports: with-fds.py). */
+  launcher?: ShellCode
   live: string
   environment: ShellCode
   command: string
@@ -35,7 +38,7 @@ export function detachedStartBody(start: DetachedStart): ShellCode {
   return joinCode([
     sh`start_command() {
 ${environment}
-${userCommandScript(command, sh`exec setsid`)}
+${userCommandScript(command, start.launcher ?? sh`exec setsid`)}
 }
 start_lines() { ${startLinesScript(log, sh`"$1"`)}; }`,
     withInputs(START_SCRIPT, {
@@ -72,7 +75,10 @@ fi
 printf 'Ran %s (detach: false)\n' ${`'${command}'`}`
 }
 
-/** The start body for this deploy: detached or in the foreground, from the live tree. */
+/**
+ * The start body for this deploy: the port holder's part (hold-ports, or stopping a holder left
+ * from before), then the command, detached or in the foreground, from the live tree.
+ */
 export function startBody(ctx: DeployContext): ShellCode {
   const { settings, layout } = ctx
   const live = liveDir(ctx)
@@ -80,17 +86,20 @@ export function startBody(ctx: DeployContext): ShellCode {
     ctx,
     settings.strategy === 'releases' ? ctx.releaseDir : layout.target
   )
-  if (!settings.detach) return foregroundStartBody(live, environment, settings.startCommand)
-  return detachedStartBody({
-    live,
-    environment,
-    command: settings.startCommand,
-    log: layout.startLog,
-    target: layout.target,
-    stateFile: layout.stateFile,
-    release: ctx.release,
-    sha: ctx.sha
-  })
+  const start = settings.detach
+    ? detachedStartBody({
+        launcher: settings.holdPorts ? withFdsLauncher(settings, layout) : undefined,
+        live,
+        environment,
+        command: settings.startCommand,
+        log: layout.startLog,
+        target: layout.target,
+        stateFile: layout.stateFile,
+        release: ctx.release,
+        sha: ctx.sha
+      })
+    : foregroundStartBody(live, environment, settings.startCommand)
+  return joinCode([holdBody(ctx), start])
 }
 
 export interface StartedService {

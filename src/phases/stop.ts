@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
-import { insideTarget } from '../layout.js'
+import { insideTarget, relativeToTarget } from '../layout.js'
+import { holderPidFile } from './hold.js'
 import STOP_SCRIPT from '../host/stop.sh'
 import WAIT_SCRIPT from '../host/wait-for-exit.sh'
 import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
@@ -97,6 +98,8 @@ export function stoppedService(output: PhaseOutput | undefined, sentAt: number):
 
 interface WaitParameters {
   target: string
+  /** The port holder's PID file (hold-ports), inside the target. */
+  holderPidFile: string
   pattern: string
   ports: number[]
   timeoutSeconds: number
@@ -114,6 +117,7 @@ export function waitForExitBody(parameters: WaitParameters): ShellCode {
     wait_ports: parameters.ports,
     wait_timeout: parameters.timeoutSeconds,
     wait_kill: parameters.killAfterTimeout,
+    wait_holder: parameters.holderPidFile,
     progress_seconds: PROGRESS_SECONDS,
     still_running: EXIT.stillRunning
   })
@@ -134,6 +138,7 @@ export function waitParameters(ctx: DeployContext): WaitParameters {
   const { settings, layout } = ctx
   return {
     target: layout.target,
+    holderPidFile: holderPidFile(relativeToTarget(layout)),
     pattern: settings.processMatch ?? '',
     ports: settings.ports,
     timeoutSeconds: settings.stopTimeoutSeconds,

@@ -1,7 +1,8 @@
 import * as core from '@actions/core'
 import semver from 'semver'
 import type { DeployContext } from '../context.js'
-import { insideTarget } from '../layout.js'
+import { insideTarget, relativeToTarget, remoteLayout } from '../layout.js'
+import { holderPidFile } from './hold.js'
 import IDENTITY_SCRIPT from '../host/identity.sh'
 import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
 import { commitMatches, fetchVersion, readCommit, type VersionAnswer } from '../version-probe.js'
@@ -94,6 +95,7 @@ export function serviceIdentityScript(check: {
       id_target: target,
       id_state: insideTarget(target, check.stateFile),
       id_ports: check.ports,
+      id_holder: holderPidFile(relativeToTarget(remoteLayout(target))),
       id_mark: check.mark,
       id_release: check.release,
       id_sha: check.sha

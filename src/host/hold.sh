@@ -1,0 +1,51 @@
+# shellcheck shell=sh
+# The port holder's part of start (hold.ts), first in the start body, once the old service is gone
+# (wait-for-exit). With hold-ports, the holder (holder.py) must be running and holding hold_listen:
+# one that died is started again, one holding other ports is replaced. Without hold-ports, one
+# left by an earlier deploy is stopped and its files go, so the start can bind the ports itself.
+#
+# Inputs (holdBody), paths inside the target, which the step runs from: hold_dir; hold_on (1:
+# hold-ports); hold_listen, ADDRESS:PORT words; hold_target, the holder's marker value; the exit
+# code hold_failed; holder_marker, from the service functions. Before it: the function launch_holder (starts the holder from hold_dir, in its
+# own session, with its program and ports in its environment), the step functions, step_key.
+: "${holder_marker:?}" "${hold_dir:?}" "${hold_on?}" "${hold_listen?}" "${hold_target:?}" "${hold_failed:?}" "${step_key:?}"
+# The process in the PID file is the holder only while it carries the holder's marker (compared
+# in the shell: a path in a command line is what a user's pkill -f PATH matches).
+holder_is() {
+  tr '\000' '\n' < "/proc/$1/environ" 2>/dev/null | {
+    while IFS= read -r entry; do [ "$entry" != "$holder_marker=$hold_target" ] || exit 0; done
+    exit 1
+  }
+}
+holder=; held=
+read -r holder < "$hold_dir/pid" 2>/dev/null || holder=
+read -r held < "$hold_dir/listen" 2>/dev/null || held=
+if [ -n "$holder" ] && ! { process_alive "$holder" && holder_is "$holder"; }; then
+  [ -z "$hold_on" ] || printf 'The port holder (pid %s) is gone; starting it again\n' "$holder"
+  holder=
+fi
+if [ -n "$holder" ] && { [ -z "$hold_on" ] || [ "$held" != "$hold_listen" ]; }; then
+  kill -TERM "$holder" 2>/dev/null
+  waited=0
+  while process_alive "$holder" && [ "$waited" -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
+  printf 'Stopped the port holder (pid %s), which held %s\n' "$holder" "$held"
+  holder=
+fi
+if [ -z "$hold_on" ]; then
+  [ ! -d "$hold_dir" ] || rm -rf -- "$hold_dir"
+elif [ -n "$holder" ]; then
+  printf 'The port holder (pid %s) holds %s across the restart (hold-ports)\n' "$holder" "$hold_listen"
+else
+  mkdir -p -- "$hold_dir" && : > "$hold_dir/holder.log" || exit 1
+  (cd -- "$hold_dir" && launch_holder) < /dev/null >> "$hold_dir/holder.log" 2>&1 &
+  holder=$!
+  waited=0
+  while process_alive "$holder" && [ ! -S "$hold_dir/control" ] && [ "$waited" -lt 100 ]; do sleep 0.05; waited=$((waited + 1)); done
+  if [ ! -S "$hold_dir/control" ] || ! process_alive "$holder"; then
+    printf '@@%s error the port holder (hold-ports) did not start: %s\n' "$step_key" "$(tail -n 3 < "$hold_dir/holder.log" | tr '\n' ' ')"
+    kill -TERM "$holder" 2>/dev/null
+    exit "$hold_failed"
+  fi
+  printf '%s\n' "$holder" > "$hold_dir/pid" && printf '%s\n' "$hold_listen" > "$hold_dir/listen" || exit 1
+  printf 'The port holder (pid %s) now holds %s (hold-ports)\n' "$holder" "$hold_listen"
+fi
