@@ -281,6 +281,21 @@ describe('getSettings', () => {
     expect(settings.startLog).toBe('~/logs/app.log')
   })
 
+  it('hold-ports: where each port is held, and what it needs', () => {
+    const settings = parse_({ ports: '8000, 0.0.0.0:8001 [::]:8002', 'hold-ports': 'true' })
+    expect(settings.ports).toEqual([8000, 8001, 8002])
+    expect(settings.listen).toEqual(['127.0.0.1:8000', '0.0.0.0:8001', '[::]:8002'])
+    expect(settings.holdPorts).toBe(true)
+    expect(parse_().holdPorts).toBe(false)
+    expect(problemsOf({ 'hold-ports': 'true', ports: '' })).toEqual([
+      "hold-ports is 'true': set ports too: they are what the holder keeps listening, e.g. ports: 8000"
+    ])
+    expect(problemsOf({ 'hold-ports': 'true', ports: '8000', detach: 'false' })).toEqual([
+      "hold-ports is 'true': it needs detach: true: a foreground start (systemctl start …) cannot inherit sockets from the action; use a systemd socket unit instead"
+    ])
+    expect(problemsOf({ ports: 'localhost:8000' })[0]).toMatch(/^ports is 'localhost:8000': /)
+  })
+
   it('parses env, ports, excludes and host fingerprints', () => {
     const settings = parse_({
       env: 'A=1\n# comment\nB = two=2\nEMPTY=',
