@@ -49,7 +49,7 @@ const WITH_UPLOAD = process.env.BENCH_UPLOAD !== '0'
 const WITH_DOWNTIME = process.env.BENCH_DOWNTIME !== '0'
 const WITH_REFUSED = process.env.BENCH_REFUSED !== '0'
 /** Deploys per server and setting in the refused-connections case. */
-const REFUSED_DEPLOYS = Number(process.env.BENCH_REFUSED_DEPLOYS ?? (SMOKE ? 2 : 10))
+const REFUSED_DEPLOYS = Number(process.env.BENCH_REFUSED_DEPLOYS ?? (SMOKE ? 1 : 10))
 const DOWNTIME_REPS = Number(process.env.BENCH_DOWNTIME_REPS ?? (SMOKE ? 1 : 5))
 /**
  * Where the host side writes. tmpfs by default: on a VM disk, creating thousands of files right
