@@ -54050,7 +54050,8 @@ if [ -z "$hold_on" ]; then
 elif [ -n "$holder" ]; then
   printf 'The port holder (pid %s) holds %s across the restart (hold-ports)\\n' "$holder" "$hold_listen"
 else
-  mkdir -p -- "$hold_dir" && : > "$hold_dir/holder.log" || exit 1
+  # A holder that was stopped or died leaves its socket file: only the new one's may be found.
+  mkdir -p -- "$hold_dir" && rm -f -- "$hold_dir/control" "$hold_dir/control.new" && : > "$hold_dir/holder.log" || exit 1
   (cd -- "$hold_dir" && launch_holder) < /dev/null >> "$hold_dir/holder.log" 2>&1 &
   holder=$!
   waited=0
