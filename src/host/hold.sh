@@ -6,8 +6,9 @@
 #
 # Inputs (holdBody), paths inside the target, which the step runs from: hold_dir; hold_on (1:
 # hold-ports); hold_listen, ADDRESS:PORT words; hold_target, the holder's marker value; the exit
-# code hold_failed; holder_marker, from the service functions. Before it: the function launch_holder (starts the holder from hold_dir, in its
-# own session, with its program and ports in its environment), the step functions, step_key.
+# code hold_failed; holder_marker, from the service functions. Before it: the function
+# launch_holder (starts the holder from hold_dir, in its own session, with its program and ports in
+# its environment), the step functions, step_key.
 : "${holder_marker:?}" "${hold_dir:?}" "${hold_on?}" "${hold_listen?}" "${hold_target:?}" "${hold_failed:?}" "${step_key:?}"
 # The process in the PID file is the holder only while it carries the holder's marker (compared
 # in the shell: a path in a command line is what a user's pkill -f PATH matches).

@@ -1,4 +1,4 @@
-# The port holder of hold-ports (README, "Held sockets"; hold.ts). Binds and listens on each
+# The port holder of hold-ports (README, "No refused connections"; hold.ts). Binds and listens on each
 # ADDRESS:PORT in VSD_HOLDER_LISTEN (space-separated), in order, then hands the listening sockets
 # to whoever connects to its control socket, `control` in its working directory (SCM_RIGHTS, in
 # the same order), until SIGTERM. Connections that arrive while no service accepts wait in the

@@ -9,7 +9,7 @@ import type { Settings } from '../settings.js'
 import { HOLDER_MARKER } from './processes.js'
 
 /**
- * hold-ports (README, "Held sockets"): a holder process on the host keeps the service's ports
+ * hold-ports (README, "No refused connections"): a holder process on the host keeps the service's ports
  * listening across restarts, and each start inherits them as file descriptors 3, 4, … Its files
  * are in `.deploy/holder`: `pid`, `listen` (what it holds), `control` (its socket), `holder.log`.
  */
