@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { deploy, deployInputs, failureMessage, useSshd } from '../support/deploy.js'
+import { deploy, deployInputs, failureMessage, summaryHead, useSshd } from '../support/deploy.js'
 import {
   reportedCommit,
   serviceSource,
@@ -79,7 +79,14 @@ describe('restart that really restarts', () => {
       { ...withStop, 'stop-command': `${forged}; exit 3`, sha: sha('3') },
       1
     )
-    expect(failureMessage(failed)).toContain('stop: stop-command exited with code 3')
+    expect(failureMessage(failed)).toContain(
+      'stop: the stop-command exited with code 3: nothing else was stopped and nothing new was started, so the old service still serves'
+    )
+    // The summary's first lines name the phase and the command: the row, the phase times, the message.
+    const { row, times, message } = summaryHead(failed.summary)
+    expect(row).toContain('<td>failed in stop</td>')
+    expect(times).toMatch(/prepare [\d.]+ s · stop [\d.]+ s ✗<\/p>$/)
+    expect(message).toContain('stop: the stop-command exited with code 3')
   })
 
   it('replaces a service first started by hand, found by process-match, children included', async () => {

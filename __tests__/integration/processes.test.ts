@@ -161,9 +161,20 @@ setsid sleep 304 &`,
     expect(run.stdout).toMatch(
       /not signalling \d+ \(sleep 302\): it carries another target's marker \(DEPLOY_TARGET=\/srv\/other\)/
     )
-    expect(run.stdout).toMatch(/not signalling \d+ \(sleep 303\): a command of this action/)
+    // The action's own are named by program only.
+    expect(run.stdout).toMatch(/not signalling \d+ \(sleep\): a command of this action/)
     expect(run.stdout).toMatch(/SIGTERM to \d+ \(sleep 304\): matched by process-match/)
     expect(run.after.split('\n')).toEqual(['301 alive', '302 alive', '303 alive', '304 gone', ''])
+  })
+
+  it("names its own session by program, not by its command line (the action's script)", () => {
+    // The stop's own shell has the whole script in its argv, stop_target= and all.
+    const run = inNamespace('setsid sleep 305 &', stop('stop_target|sleep 305'), 'true')
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/^not signalling \d+ \(sh\): the action's own session$/m)
+    expect(run.stdout).toMatch(/SIGTERM to \d+ \(sleep 305\): matched by process-match/)
+    const own = run.stdout.split('\n').filter(line => /: the action's own session$/.test(line))
+    expect(own.every(line => line.length < 60)).toBe(true)
   })
 
   it('refuses a pattern that matches more than a handful of processes, signalling none', () => {

@@ -96,6 +96,17 @@ export function failureMessage(result: ActionRun): string {
     .replace(/%25/g, '%')
 }
 
+/**
+ * The job summary's first lines about the first host, as a reader meets them: its row of the
+ * table, then under its heading the phase times and the failure's first line.
+ */
+export function summaryHead(summary: string): { row: string; times: string; message: string } {
+  const lines = summary.split('\n').filter(line => line.trim())
+  const heading = lines.findIndex(line => line.startsWith('<h3>'))
+  const row = /<tr><td>.*?<\/tr>/.exec(lines.find(line => line.startsWith('<table>')) ?? '')
+  return { row: row?.[0] ?? '', times: lines[heading + 1] ?? '', message: lines[heading + 2] ?? '' }
+}
+
 /** Where `current` points, relative to target. */
 export function currentRelease(target: string): string {
   return execFileSync('readlink', [join(target, 'current')], { encoding: 'utf8' }).trim()

@@ -12,8 +12,9 @@
 # A process-match hit is a command line (arguments joined by spaces) that the pattern, an
 # extended regular expression, matches: what `pgrep -f` would find.
 #
-# Prints `signal PID PGID START SOURCE WHY…` for each process to act on, `skip PID - - - WHY…` for
-# each candidate that is protected, and `group PGID - - - -` for each process group included.
+# Prints `signal PID PGID START SOURCE WHY…` for each process to act on, `skip PID - - OWN WHY…` for
+# each candidate that is protected (OWN is `own` for the action's own processes, whose command
+# lines are its code, else `-`), and `group PGID - - - -` for each process group included.
 # A group is included only while its leader is gone or is itself the service, so a hit inside a
 # shell's or a supervisor's group never takes the whole group with it.
 #
@@ -53,13 +54,18 @@ function marker(pid, entry) {
 }
 function add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }
 function include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }
-function protected(pid) {
-  if (pid == 1) return "PID 1"
-  if (kthread[pid]) return "a kernel thread"
-  if (comm[pid] ~ /^sshd/) return "an sshd process"
+function own(pid) {
   if (pid in ancestor) return "the action's own session"
   if (pid in holder) return "the port holder of hold-ports"
   if (pid in control) return "a command of this action (this deploy or a concurrent one)"
+  return ""
+}
+function protected(pid,   why) {
+  if (pid == 1) return "PID 1"
+  if (kthread[pid]) return "a kernel thread"
+  if (comm[pid] ~ /^sshd/) return "an sshd process"
+  why = own(pid)
+  if (why != "") return why
   if ((pid in marked) && marked[pid] != target) return "it carries another target's marker (" marker_name "=" marked[pid] ")"
   return ""
 }
@@ -92,6 +98,6 @@ END {
     why = protected(pid)
     if (why == "" && pids_only) printf " %s", pid
     else if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]
-    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", "-", why
+    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", (why == own(pid) ? "own" : "-"), why
   }
 }

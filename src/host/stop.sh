@@ -23,7 +23,7 @@ if [ -n "$stop_live" ]; then
     printf '@@%s data first-stop-failed %s\n' "$step_key" "$status"
     printf 'stop-command failed (exit %s) before the first deploy; continuing\n' "$status"
   elif [ "$status" -ne 0 ]; then
-    printf '@@%s error stop-command exited with code %s; its output is above in the log\n' "$step_key" "$status"
+    printf '@@%s error the stop-command exited with code %s: nothing else was stopped and nothing new was started, so the old service still serves unless the command stopped it before failing; its output is above in the log\n' "$step_key" "$status"
     exit "$stop_command_failed"
   else
     echo 'stop-command finished'
@@ -47,11 +47,14 @@ if [ "$count" -gt "$max_hits" ] || [ -n "$several" ]; then
   exit "$pattern_too_broad"
 fi
 # The log lines are written before the signals, so the service is not kept waiting for them.
-said=$(printf '%s\n' "$scan" | while read -r kind pid _ _ _ why; do
+said=$(printf '%s\n' "$scan" | while read -r kind pid _ _ owner why; do
   case $kind in
     signal) printf 'SIGTERM to %s (%s): %s\n' "$pid" "$(cmdline_of "$pid")" "$why" ;;
     # A protected process that is already gone (a pipeline of the action's own) is not worth a line.
-    skip) command=$(cmdline_of "$pid"); [ -z "$command" ] || printf 'not signalling %s (%s): %s\n' "$pid" "$command" "$why" ;;
+    # The action's own are named by program: their command lines are the action's scripts.
+    skip)
+      if [ "$owner" = own ]; then command=$(cat "/proc/$pid/comm" 2>/dev/null); else command=$(cmdline_of "$pid"); fi
+      [ -z "$command" ] || printf 'not signalling %s (%s): %s\n' "$pid" "$command" "$why" ;;
   esac
 done)
 stopped_pids=
