@@ -65,16 +65,8 @@ function stopService(target: string): void {
   }
 }
 
+// `npm run demo` has installed (or named) the tools it needs first: scripts/setup.sh demo.
 async function main(): Promise<void> {
-  for (const tool of ['git', 'python3', 'setsid']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' })
-    } catch {
-      throw new Error(
-        `the demo needs ${tool}: apt-get install -y ${tool === 'setsid' ? 'util-linux' : tool}`
-      )
-    }
-  }
   const work = mkdtempSync(join(tmpdir(), 'vsd-demo-'))
   const repo = join(work, 'minichat')
   const target = join(work, 'srv', 'minichat')
