@@ -48368,7 +48368,7 @@ async function runPhase(host, phase, timeoutSeconds, timings, body) {
   phaseInFlight(host, phase);
   let timer;
   const record = (ok) => {
-    timings.push({ phase, seconds: (Date.now() - started) / 1e3, ok });
+    timings.push({ phase, startedAt: started, seconds: (Date.now() - started) / 1e3, ok });
   };
   try {
     const result = await group(
@@ -50197,11 +50197,16 @@ var HostStepReader = class {
 async function runHostStep(phases, prelude, options) {
   const { label, remote, outFile, timings } = options;
   let wall = Date.now();
+  let phaseStart = wall;
   const close = (uptime, ok = true) => {
     const current = reader.current;
     if (!current || !timings) return;
-    const seconds = uptime !== void 0 && current.uptime > 0 ? uptime - current.uptime : (Date.now() - wall) / 1e3;
-    timings.push({ phase: current.phase, seconds: Math.max(0, seconds), ok });
+    const seconds = Math.max(
+      0,
+      uptime !== void 0 && current.uptime > 0 ? uptime - current.uptime : (Date.now() - wall) / 1e3
+    );
+    timings.push({ phase: current.phase, startedAt: phaseStart, seconds, ok });
+    phaseStart += seconds * 1e3;
     endGroup();
   };
   const newReader = () => new HostStepReader({
@@ -51400,7 +51405,7 @@ main()
 `;
 
 // src/host/select-service.awk
-var select_service_default = '# Chooses the service\'s processes in one awk pass. It reads /proc itself: the `stat` and, where\n# this awk splits records on NUL, the `environ` and `cmdline` files named as its arguments. The\n# target and the process-match pattern come in its environment (VSD_TARGET, VSD_PATTERN), never\n# its command line, so a user\'s `pkill -f` cannot match this awk. The rest comes as tagged lines\n# on stdin:\n#\n# - `E pid control` / `E pid target VALUE` \u2014 markers, from `environ_markers` on an awk without NUL\n# - `C pid COMMAND LINE` \u2014 a command line, from `cmdline_lines` on an awk without NUL\n# - `R pid start pgid` \u2014 recorded by the last deploy; counts only if the start time still matches\n# - `H pid` \u2014 holds a service port; `G pgid` \u2014 a group to include\n#\n# A process-match hit is a command line (arguments joined by spaces) that the pattern, an\n# extended regular expression, matches: what `pgrep -f` would find.\n#\n# Prints `signal PID PGID START SOURCE WHY\u2026` for each process to act on, `skip PID - - - WHY\u2026` for\n# each candidate that is protected, and `group PGID - - - -` for each process group included.\n# A group is included only while its leader is gone or is itself the service, so a hit inside a\n# shell\'s or a supervisor\'s group never takes the whole group with it.\n#\n# Variables (-v): self (the scanning shell), pids_only, and the names of the markers:\n# control_name (VERIFIED_SSH_DEPLOY_CONTROL), holder_name (VERIFIED_SSH_DEPLOY_HOLDER, the port\n# holder of hold-ports) and marker_name (DEPLOY_TARGET).\nfunction pid_of(file) { sub(/^\\/proc\\//, "", file); sub(/\\/[a-z]+$/, "", file); return file }\nfunction read_stat(file,   line, pid, name, field) {\n  if ((getline line < file) <= 0) return\n  pid = pid_of(file)\n  name = line; sub(/^[^(]*\\(/, "", name); sub(/\\) [^)]*$/, "", name)\n  sub(/.*\\) /, "", line); split(line, field, " ")\n  ppid[pid] = field[2]; pgid[pid] = field[3]; state[pid] = field[1]; start[pid] = field[20]\n  kthread[pid] = int(field[7] / 2097152) % 2; comm[pid] = name\n}\nfunction read_environ(file,   entry, pid) {\n  pid = pid_of(file)\n  RS = "\\0"\n  while ((getline entry < file) > 0) marker(pid, entry)\n  RS = "\\n"\n}\nfunction read_cmdline(file,   entry, text, count) {\n  RS = "\\0"\n  while ((getline entry < file) > 0) text = (count++ ? text " " : "") entry\n  RS = "\\n"\n  command_line(pid_of(file), text)\n}\nfunction command_line(pid, text) {\n  if (pattern != "" && text != "" && text ~ pattern && (pid in start)) {\n    add(pid, "pattern", "matched by process-match"); include(pgid[pid], "of a process-match hit")\n  }\n}\nfunction marker(pid, entry) {\n  if (entry == control_name "=1") control[pid] = 1\n  else if (index(entry, holder_name "=") == 1) holder[pid] = 1\n  else if (index(entry, marker_name "=") == 1) marked[pid] = substr(entry, length(marker_name) + 2)\n}\nfunction add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }\nfunction include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }\nfunction protected(pid) {\n  if (pid == 1) return "PID 1"\n  if (kthread[pid]) return "a kernel thread"\n  if (comm[pid] ~ /^sshd/) return "an sshd process"\n  if (pid in ancestor) return "the action\'s own session"\n  if (pid in holder) return "the port holder of hold-ports"\n  if (pid in control) return "a command of this action (this deploy or a concurrent one)"\n  if ((pid in marked) && marked[pid] != target) return "it carries another target\'s marker (" marker_name "=" marked[pid] ")"\n  return ""\n}\nBEGIN {\n  target = ENVIRON["VSD_TARGET"]; pattern = ENVIRON["VSD_PATTERN"]\n  for (i = 1; i < ARGC; i++) {\n    if (ARGV[i] ~ /\\/stat$/) read_stat(ARGV[i])\n    else if (ARGV[i] ~ /\\/cmdline$/) read_cmdline(ARGV[i])\n    else read_environ(ARGV[i])\n    close(ARGV[i])\n  }\n  ARGC = 1\n}\n$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? (control_name "=1") : $3 == "holder" ? (holder_name "=1") : (marker_name "=" value)); next }\n$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }\n$1 == "C" { text = $0; sub(/^C [0-9]+ /, "", text); command_line($2, text); next }\n$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }\n$1 == "G" { include($2, "stopped by this deploy"); next }\nEND {\n  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1\n  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries " marker_name "=" target)\n  for (group in groups) {\n    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }\n    if ((group in start) && protected(group) != "") { delete groups[group]; continue }\n    if (!pids_only) print "group", group, "-", "-", "-", "-"\n  }\n  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])\n  for (pid in source_of) {\n    if (!(pid in start) || state[pid] == "Z") continue\n    why = protected(pid)\n    if (why == "" && pids_only) printf " %s", pid\n    else if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]\n    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", "-", why\n  }\n}\n';
+var select_service_default = '# Chooses the service\'s processes in one awk pass. It reads /proc itself: the `stat` and, where\n# this awk splits records on NUL, the `environ` and `cmdline` files named as its arguments. The\n# target and the process-match pattern come in its environment (VSD_TARGET, VSD_PATTERN), never\n# its command line, so a user\'s `pkill -f` cannot match this awk. The rest comes as tagged lines\n# on stdin:\n#\n# - `E pid control` / `E pid target VALUE` \u2014 markers, from `environ_markers` on an awk without NUL\n# - `C pid COMMAND LINE` \u2014 a command line, from `cmdline_lines` on an awk without NUL\n# - `R pid start pgid` \u2014 recorded by the last deploy; counts only if the start time still matches\n# - `H pid` \u2014 holds a service port; `G pgid` \u2014 a group to include\n#\n# A process-match hit is a command line (arguments joined by spaces) that the pattern, an\n# extended regular expression, matches: what `pgrep -f` would find.\n#\n# Prints `signal PID PGID START SOURCE WHY\u2026` for each process to act on, `skip PID - - OWN WHY\u2026` for\n# each candidate that is protected (OWN is `own` for the action\'s own processes, whose command\n# lines are its code, else `-`), and `group PGID - - - -` for each process group included.\n# A group is included only while its leader is gone or is itself the service, so a hit inside a\n# shell\'s or a supervisor\'s group never takes the whole group with it.\n#\n# Variables (-v): self (the scanning shell), pids_only, and the names of the markers:\n# control_name (VERIFIED_SSH_DEPLOY_CONTROL), holder_name (VERIFIED_SSH_DEPLOY_HOLDER, the port\n# holder of hold-ports) and marker_name (DEPLOY_TARGET).\nfunction pid_of(file) { sub(/^\\/proc\\//, "", file); sub(/\\/[a-z]+$/, "", file); return file }\nfunction read_stat(file,   line, pid, name, field) {\n  if ((getline line < file) <= 0) return\n  pid = pid_of(file)\n  name = line; sub(/^[^(]*\\(/, "", name); sub(/\\) [^)]*$/, "", name)\n  sub(/.*\\) /, "", line); split(line, field, " ")\n  ppid[pid] = field[2]; pgid[pid] = field[3]; state[pid] = field[1]; start[pid] = field[20]\n  kthread[pid] = int(field[7] / 2097152) % 2; comm[pid] = name\n}\nfunction read_environ(file,   entry, pid) {\n  pid = pid_of(file)\n  RS = "\\0"\n  while ((getline entry < file) > 0) marker(pid, entry)\n  RS = "\\n"\n}\nfunction read_cmdline(file,   entry, text, count) {\n  RS = "\\0"\n  while ((getline entry < file) > 0) text = (count++ ? text " " : "") entry\n  RS = "\\n"\n  command_line(pid_of(file), text)\n}\nfunction command_line(pid, text) {\n  if (pattern != "" && text != "" && text ~ pattern && (pid in start)) {\n    add(pid, "pattern", "matched by process-match"); include(pgid[pid], "of a process-match hit")\n  }\n}\nfunction marker(pid, entry) {\n  if (entry == control_name "=1") control[pid] = 1\n  else if (index(entry, holder_name "=") == 1) holder[pid] = 1\n  else if (index(entry, marker_name "=") == 1) marked[pid] = substr(entry, length(marker_name) + 2)\n}\nfunction add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }\nfunction include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }\nfunction own(pid) {\n  if (pid in ancestor) return "the action\'s own session"\n  if (pid in holder) return "the port holder of hold-ports"\n  if (pid in control) return "a command of this action (this deploy or a concurrent one)"\n  return ""\n}\nfunction protected(pid,   why) {\n  if (pid == 1) return "PID 1"\n  if (kthread[pid]) return "a kernel thread"\n  if (comm[pid] ~ /^sshd/) return "an sshd process"\n  why = own(pid)\n  if (why != "") return why\n  if ((pid in marked) && marked[pid] != target) return "it carries another target\'s marker (" marker_name "=" marked[pid] ")"\n  return ""\n}\nBEGIN {\n  target = ENVIRON["VSD_TARGET"]; pattern = ENVIRON["VSD_PATTERN"]\n  for (i = 1; i < ARGC; i++) {\n    if (ARGV[i] ~ /\\/stat$/) read_stat(ARGV[i])\n    else if (ARGV[i] ~ /\\/cmdline$/) read_cmdline(ARGV[i])\n    else read_environ(ARGV[i])\n    close(ARGV[i])\n  }\n  ARGC = 1\n}\n$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? (control_name "=1") : $3 == "holder" ? (holder_name "=1") : (marker_name "=" value)); next }\n$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }\n$1 == "C" { text = $0; sub(/^C [0-9]+ /, "", text); command_line($2, text); next }\n$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }\n$1 == "G" { include($2, "stopped by this deploy"); next }\nEND {\n  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1\n  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries " marker_name "=" target)\n  for (group in groups) {\n    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }\n    if ((group in start) && protected(group) != "") { delete groups[group]; continue }\n    if (!pids_only) print "group", group, "-", "-", "-", "-"\n  }\n  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])\n  for (pid in source_of) {\n    if (!(pid in start) || state[pid] == "Z") continue\n    why = protected(pid)\n    if (why == "" && pids_only) printf " %s", pid\n    else if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]\n    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", (why == own(pid) ? "own" : "-"), why\n  }\n}\n';
 
 // src/host/service.sh
 var service_default = `# shellcheck shell=sh
@@ -51826,10 +51831,26 @@ async function checkHoldPorts(ctx) {
     checked.code === 127 ? `hold-ports needs Python on the host, and '${python}' (the python input) is not there: install python3, or set python to an interpreter's path. Nothing was stopped` : `hold-ports needs a Python that can pass sockets between processes (3.3 or later, with AF_UNIX and sendmsg), and '${python}' on the host cannot (exit ${checked.code}${checked.stderr.trim() ? `: ${lastLines(checked.stderr, 3)}` : ""}): set python to a newer interpreter. Nothing was stopped`
   );
 }
-function prepareCommandScript(ctx, command) {
+function releaseCommandScript(ctx, command) {
   return sh`cd -- ${ctx.releaseDir} || exit 1
 ${exportEnvScript(ctx, ctx.releaseDir)}
 ${userCommandScript(command)} < /dev/null`;
+}
+async function runReleaseCommand(ctx, input, command, state = "") {
+  const ran = await ctx.session.remote.run(releaseCommandScript(ctx, command), {
+    phase: input === "prepare-command" ? "prepare" : "migrate",
+    timeoutSeconds: 1800,
+    echo: true,
+    allowFailure: true
+  });
+  if (ran.code !== 0) {
+    const stderr = lastLines(ran.stderr, 10);
+    throw new Error(
+      `the ${input} exited with code ${ran.code} in ${ctx.releaseDir}. Nothing was stopped: the old service still serves, untouched${state}` + (stderr ? `. Its last stderr:
+${stderr}` : "; its output is above in the log")
+    );
+  }
+  info(`${input} succeeded: ${command}`);
 }
 async function prepare(ctx) {
   const { settings, session, layout } = ctx;
@@ -51862,23 +51883,23 @@ ${clearBytecodeScript(inRelease, [])}`,
   }
   if (settings.pythonRequirements.length > 0) await prepareVenv(ctx);
   if (settings.prepareCommand) {
-    const ran = await remote.run(prepareCommandScript(ctx, settings.prepareCommand), {
-      phase: "prepare",
-      timeoutSeconds: 1800,
-      echo: true,
-      allowFailure: true
-    });
-    if (ran.code !== 0) {
-      const stderr = lastLines(ran.stderr, 10);
-      throw new Error(
-        `the prepare-command exited with code ${ran.code} in ${ctx.releaseDir}. Nothing was stopped: the old service still serves, untouched` + (stderr ? `. Its last stderr:
-${stderr}` : "; its output is above in the log")
-      );
-    }
-    info(`prepare-command succeeded: ${settings.prepareCommand}`);
+    await runReleaseCommand(ctx, "prepare-command", settings.prepareCommand);
   }
   if (settings.pythonImportCheck) await checkImport(ctx);
   if (settings.strategy === "in-place") await planInPlaceSync(ctx);
+}
+
+// src/phases/migrate.ts
+async function migrate(ctx, command) {
+  await runReleaseCommand(
+    ctx,
+    "migrate-command",
+    command,
+    "; the database is as the command left it: a migration that stopped halfway may need a look before the next deploy"
+  );
+}
+function migrationsKept(release) {
+  return `The database keeps the migrations that ${release}'s migrate-command ran: the restored release now runs against them. A rollback cannot undo a migration (README, "Database migrations").`;
 }
 
 // src/phases/restart.ts
@@ -52006,7 +52027,7 @@ if [ -n "$stop_live" ]; then
     printf '@@%s data first-stop-failed %s\\n' "$step_key" "$status"
     printf 'stop-command failed (exit %s) before the first deploy; continuing\\n' "$status"
   elif [ "$status" -ne 0 ]; then
-    printf '@@%s error stop-command exited with code %s; its output is above in the log\\n' "$step_key" "$status"
+    printf '@@%s error the stop-command exited with code %s: nothing else was stopped and nothing new was started, so the old service still serves unless the command stopped it before failing; its output is above in the log\\n' "$step_key" "$status"
     exit "$stop_command_failed"
   else
     echo 'stop-command finished'
@@ -52030,11 +52051,14 @@ if [ "$count" -gt "$max_hits" ] || [ -n "$several" ]; then
   exit "$pattern_too_broad"
 fi
 # The log lines are written before the signals, so the service is not kept waiting for them.
-said=$(printf '%s\\n' "$scan" | while read -r kind pid _ _ _ why; do
+said=$(printf '%s\\n' "$scan" | while read -r kind pid _ _ owner why; do
   case $kind in
     signal) printf 'SIGTERM to %s (%s): %s\\n' "$pid" "$(cmdline_of "$pid")" "$why" ;;
     # A protected process that is already gone (a pipeline of the action's own) is not worth a line.
-    skip) command=$(cmdline_of "$pid"); [ -z "$command" ] || printf 'not signalling %s (%s): %s\\n' "$pid" "$command" "$why" ;;
+    # The action's own are named by program: their command lines are the action's scripts.
+    skip)
+      if [ "$owner" = own ]; then command=$(cat "/proc/$pid/comm" 2>/dev/null); else command=$(cmdline_of "$pid"); fi
+      [ -z "$command" ] || printf 'not signalling %s (%s): %s\\n' "$pid" "$command" "$why" ;;
   esac
 done)
 stopped_pids=
@@ -52166,10 +52190,10 @@ ${(output?.lines ?? []).slice(-20).join("\n")}`;
   }
   return `stopping failed (exit ${code}): ${errors || (output?.lines ?? []).slice(-10).join("\n")}`;
 }
-function stoppedService(output, sentAt) {
+function stoppedService(output) {
   if (output?.data["first-stop-failed"])
     warning("stop-command failed before the first deploy; continuing");
-  return { mark: Number(output?.data.mark ?? 0), sentAt };
+  return { mark: Number(output?.data.mark ?? 0) };
 }
 var PROGRESS_SECONDS = 5;
 function waitForExitBody(parameters) {
@@ -52284,6 +52308,11 @@ var PIPELINE = [
     name: "prepare",
     budget: "prepare",
     plan: ({ settings, sha }) => `${settings.stampFile}=${sha}; shared paths: ${settings.sharedPaths.join(", ") || "(none)"}; clear pycache: ${settings.clearPycache}; prepare-command: ${orNone(settings.prepareCommand)}; import check: ${orNone(settings.pythonImportCheck)}`
+  },
+  {
+    name: "migrate",
+    budget: "prepare",
+    plan: ({ settings }) => settings.migrateCommand ? `'${settings.migrateCommand}' in the new release, before anything stops` : "nothing to run (migrate-command)"
   },
   {
     name: "stop",
@@ -52412,7 +52441,6 @@ async function restartService(ctx, switchTo, timings, afterStart) {
     username: session.address.username,
     outFile: layout.restartLog
   };
-  const sentAt = Date.now();
   const result = await runHostStep(phases, restartPrelude(layout), {
     label,
     remote: session.remote,
@@ -52435,7 +52463,7 @@ async function restartService(ctx, switchTo, timings, afterStart) {
     throw new PhaseError(label, result.lastPhase, detail);
   }
   return {
-    stopped: stoppedService(output("stop"), sentAt),
+    stopped: stoppedService(output("stop")),
     started: startedService(output("start"))
   };
 }
@@ -53109,7 +53137,7 @@ async function rollback(ctx, failure2) {
   } catch (error2) {
     if (!(error2 instanceof UndoneByHost)) throw error2;
     report.rolledBack = error2.undo.undone;
-    return error2.undo.text;
+    return { text: error2.undo.text };
   }
   const { stdout } = await step(
     "mark",
@@ -53125,9 +53153,11 @@ async function rollback(ctx, failure2) {
     const why = previous2 ? `${previous2} has no ${settings.stampFile}` : ctx.previousRelease ? `${ctx.previousRelease}, the release live before this deploy, is gone or was never verified, and no other release was` : "no release was live before this deploy";
     try {
       await step("stop", () => restartService(ctx, void 0));
-      return `There is nothing to roll back to (${why}); the failed release was stopped.`;
+      return { text: `There is nothing to roll back to (${why}); the failed release was stopped.` };
     } catch (error2) {
-      return `There is nothing to roll back to (${why}), and stopping the failed release failed too: ${errorText(error2)}`;
+      return {
+        text: `There is nothing to roll back to (${why}), and stopping the failed release failed too: ${errorText(error2)}`
+      };
     }
   }
   const { release: previous, sha: previousSha } = fallback;
@@ -53138,7 +53168,9 @@ async function rollback(ctx, failure2) {
     try {
       await checkImport(back);
     } catch (error2) {
-      return `The rollback to ${previous} was not started, and ${ctx.release} is still live: its import check failed: ${errorText(error2)}`;
+      return {
+        text: `The rollback to ${previous} was not started, and ${ctx.release} is still live: its import check failed: ${errorText(error2)}`
+      };
     }
   }
   try {
@@ -53147,10 +53179,15 @@ async function rollback(ctx, failure2) {
     const verified = await step("verify", () => verifyService(back, previousSha, restart));
     report.rolledBack = true;
     report.reportedVersion = verified.version ?? verified.commit;
+    return {
+      text: `Rolled back to ${previous}, ${which2}: it is verified serving ${previousSha}.`,
+      servingSince: verified.firstAnsweredAt
+    };
   } catch (error2) {
-    return `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error2)}`;
+    return {
+      text: `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error2)}`
+    };
   }
-  return `Rolled back to ${previous}, ${which2}: it is verified serving ${previousSha}.`;
 }
 
 // src/host.ts
@@ -53165,6 +53202,7 @@ function sshHost(session, settings) {
     upload,
     armWatchdog,
     prepare,
+    migrate,
     runningVersion,
     restart: (ctx, timings, watchdog) => restartService(
       ctx,
@@ -57454,6 +57492,9 @@ async function ship(host, settings, sha, report) {
       armed = await host.armWatchdog(ctx);
       await host.prepare(ctx);
     });
+    const { migrateCommand } = settings;
+    if (migrateCommand) await phase("migrate", () => host.migrate(ctx, migrateCommand));
+    const migrated = migrateCommand !== void 0;
     if (!settings.allowDowngrade) report.previousVersion = await host.runningVersion(ctx);
     const where = { host: address.host, port: address.port, target: layout.target };
     const unverified = (release, releaseSha, fallback2) => keepForPostStep("unverified", {
@@ -57468,6 +57509,7 @@ async function ship(host, settings, sha, report) {
     });
     const fallback = ctx.previousRelease && ctx.previousSha ? { release: ctx.previousRelease, sha: ctx.previousSha } : void 0;
     unverified(ctx.release, sha, fallback);
+    const stopSentAt = Date.now();
     try {
       const restart = await host.restart(ctx, report.phases, armed);
       if (settings.holdPorts) report.heldPorts = settings.listen;
@@ -57477,10 +57519,11 @@ async function ship(host, settings, sha, report) {
         return answer;
       });
       report.reportedVersion = verified.version ?? verified.commit;
-      report.downtimeSeconds = (verified.firstAnsweredAt - restart.stopped.sentAt) / 1e3;
+      report.downtimeSeconds = (verified.firstAnsweredAt - stopSentAt) / 1e3;
     } catch (error2) {
       if (error2 instanceof UndoneByHost) {
         report.rolledBack = error2.undo.undone;
+        if (migrated && error2.undo.undone) report.rollbackOutcome = migrationsKept(ctx.release);
         throw error2;
       }
       const killed = error2 instanceof HostStepDied;
@@ -57490,9 +57533,14 @@ async function ship(host, settings, sha, report) {
       if (fallback) unverified(fallback.release, fallback.sha);
       else dropForPostStep("unverified", where);
       const outcome = await phase("rollback", () => host.rollback(ctx, error2.detail)).catch(
-        (rollbackError) => `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
+        (rollbackError) => ({
+          text: `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
+        })
       );
-      report.rollbackOutcome = outcome;
+      report.rollbackOutcome = migrated ? `${outcome.text} ${migrationsKept(ctx.release)}` : outcome.text;
+      if (outcome.servingSince !== void 0) {
+        report.downtimeSeconds = (outcome.servingSince - stopSentAt) / 1e3;
+      }
       throw error2;
     } finally {
       dropForPostStep("unverified", where);
@@ -57696,6 +57744,26 @@ var GitHubDeployment = class _GitHubDeployment {
   }
 };
 
+// src/timeline.ts
+function sectionTitle(host) {
+  return host.replace(/[;#%\s]+/g, " ").trim();
+}
+function timelineChart(hosts) {
+  const timed = hosts.filter((host) => host.phases.length > 0);
+  if (timed.length === 0) return "";
+  const lines = ["gantt", "  dateFormat x", "  axisFormat %H:%M:%S"];
+  for (const { host, phases } of timed) {
+    lines.push(`  section ${sectionTitle(host)}`);
+    for (const timing of phases) {
+      const start = Math.round(timing.startedAt);
+      const end = start + Math.round(timing.seconds * 1e3);
+      const name = `${timing.phase} ${timing.seconds.toFixed(1)} s${timing.ok ? "" : " \u2717"}`;
+      lines.push(`  ${name} :${timing.ok ? "" : "crit, "}${start}, ${end}`);
+    }
+  }
+  return lines.join("\n");
+}
+
 // src/report.ts
 var HTML_ESCAPES = {
   "&": "&amp;",
@@ -57707,11 +57775,11 @@ var HTML_ESCAPES = {
 function escapeHtml(text) {
   return text.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]);
 }
-function addExcerpt(summary2, body, label) {
+function addExcerpt(summary2, body, label, language = "text") {
   if (!body.trim()) return;
   const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run2) => run2.length));
   const fence = "`".repeat(Math.max(3, longest + 1));
-  summary2.addRaw(`<details open><summary>${escapeHtml(label)}</summary>`, true).addEOL().addRaw(`${fence}text
+  summary2.addRaw(`<details open><summary>${escapeHtml(label)}</summary>`, true).addEOL().addRaw(`${fence}${language}
 ${body}
 ${fence}`, true).addEOL().addRaw("</details>", true).addEOL();
 }
@@ -57719,6 +57787,16 @@ function addMessage(summary2, text) {
   const [first, ...rest] = text.replace(/\s+$/, "").split("\n");
   summary2.addRaw(`<p>${escapeHtml(first)}</p>`, true).addEOL();
   addExcerpt(summary2, rest.join("\n"), "Details");
+}
+function stopWasSent(host) {
+  return host.phases.some((timing) => timing.phase === "stop");
+}
+function downtimeCell(host) {
+  if (host.downtimeSeconds !== void 0) {
+    const seconds = `${host.downtimeSeconds.toFixed(2)} s`;
+    return host.rolledBack ? `${seconds} (until the rollback answered)` : seconds;
+  }
+  return stopWasSent(host) ? "unknown" : "-";
 }
 var DeployReport = class {
   hosts = [];
@@ -57808,9 +57886,9 @@ var DeployReport = class {
         (host) => [
           host.host,
           host.result + (host.failedPhase ? ` in ${host.failedPhase}` : ""),
-          // core.summary writes an empty cell as a void <td>: a dash says "none" and closes it.
           host.release ?? "-",
-          host.downtimeSeconds === void 0 ? "-" : `${host.downtimeSeconds.toFixed(2)} s`,
+          // a dash, not an empty (void) cell: see downtimeCell
+          downtimeCell(host),
           host.rolledBack ? "yes" : "no"
         ].map(escapeHtml)
       )
@@ -57834,9 +57912,16 @@ var DeployReport = class {
         const outcome = host.rollbackOutcome;
         if (outcome)
           summary2.addRaw(`<p><strong>Rollback:</strong> ${escapeHtml(outcome)}</p>`, true).addEOL();
+        if (host.downtimeSeconds === void 0 && stopWasSent(host)) {
+          summary2.addRaw(
+            "<p>Downtime unknown: the old service was sent its stop, and nothing was verified serving after that: it may still be down.</p>",
+            true
+          ).addEOL();
+        }
       }
       if (host.plan) addExcerpt(summary2, host.plan.join("\n"), "The plan (dry run)");
     }
+    addExcerpt(summary2, timelineChart(this.hosts), "Timeline", "mermaid");
     return summary2;
   }
   async writeSummary() {
@@ -58321,6 +58406,7 @@ function getSettings(read = (name) => getInput(name)) {
     stampFile: relativePath(reader, "stamp-file", reader.text("stamp-file")),
     clearPycache: reader.boolean("clear-pycache"),
     prepareCommand: reader.optional("prepare-command"),
+    migrateCommand: reader.optional("migrate-command"),
     pythonImportCheck,
     python: reader.text("python"),
     ...python,

@@ -52469,11 +52469,16 @@ var HostStepReader = class {
 async function runHostStep(phases, prelude, options) {
   const { label, remote, outFile, timings } = options;
   let wall = Date.now();
+  let phaseStart = wall;
   const close = (uptime, ok = true) => {
     const current = reader.current;
     if (!current || !timings) return;
-    const seconds = uptime !== void 0 && current.uptime > 0 ? uptime - current.uptime : (Date.now() - wall) / 1e3;
-    timings.push({ phase: current.phase, seconds: Math.max(0, seconds), ok });
+    const seconds = Math.max(
+      0,
+      uptime !== void 0 && current.uptime > 0 ? uptime - current.uptime : (Date.now() - wall) / 1e3
+    );
+    timings.push({ phase: current.phase, startedAt: phaseStart, seconds, ok });
+    phaseStart += seconds * 1e3;
     endGroup();
   };
   const newReader = () => new HostStepReader({
@@ -54130,7 +54135,7 @@ main()
 `;
 
 // src/host/select-service.awk
-var select_service_default = '# Chooses the service\'s processes in one awk pass. It reads /proc itself: the `stat` and, where\n# this awk splits records on NUL, the `environ` and `cmdline` files named as its arguments. The\n# target and the process-match pattern come in its environment (VSD_TARGET, VSD_PATTERN), never\n# its command line, so a user\'s `pkill -f` cannot match this awk. The rest comes as tagged lines\n# on stdin:\n#\n# - `E pid control` / `E pid target VALUE` \u2014 markers, from `environ_markers` on an awk without NUL\n# - `C pid COMMAND LINE` \u2014 a command line, from `cmdline_lines` on an awk without NUL\n# - `R pid start pgid` \u2014 recorded by the last deploy; counts only if the start time still matches\n# - `H pid` \u2014 holds a service port; `G pgid` \u2014 a group to include\n#\n# A process-match hit is a command line (arguments joined by spaces) that the pattern, an\n# extended regular expression, matches: what `pgrep -f` would find.\n#\n# Prints `signal PID PGID START SOURCE WHY\u2026` for each process to act on, `skip PID - - - WHY\u2026` for\n# each candidate that is protected, and `group PGID - - - -` for each process group included.\n# A group is included only while its leader is gone or is itself the service, so a hit inside a\n# shell\'s or a supervisor\'s group never takes the whole group with it.\n#\n# Variables (-v): self (the scanning shell), pids_only, and the names of the markers:\n# control_name (VERIFIED_SSH_DEPLOY_CONTROL), holder_name (VERIFIED_SSH_DEPLOY_HOLDER, the port\n# holder of hold-ports) and marker_name (DEPLOY_TARGET).\nfunction pid_of(file) { sub(/^\\/proc\\//, "", file); sub(/\\/[a-z]+$/, "", file); return file }\nfunction read_stat(file,   line, pid, name, field) {\n  if ((getline line < file) <= 0) return\n  pid = pid_of(file)\n  name = line; sub(/^[^(]*\\(/, "", name); sub(/\\) [^)]*$/, "", name)\n  sub(/.*\\) /, "", line); split(line, field, " ")\n  ppid[pid] = field[2]; pgid[pid] = field[3]; state[pid] = field[1]; start[pid] = field[20]\n  kthread[pid] = int(field[7] / 2097152) % 2; comm[pid] = name\n}\nfunction read_environ(file,   entry, pid) {\n  pid = pid_of(file)\n  RS = "\\0"\n  while ((getline entry < file) > 0) marker(pid, entry)\n  RS = "\\n"\n}\nfunction read_cmdline(file,   entry, text, count) {\n  RS = "\\0"\n  while ((getline entry < file) > 0) text = (count++ ? text " " : "") entry\n  RS = "\\n"\n  command_line(pid_of(file), text)\n}\nfunction command_line(pid, text) {\n  if (pattern != "" && text != "" && text ~ pattern && (pid in start)) {\n    add(pid, "pattern", "matched by process-match"); include(pgid[pid], "of a process-match hit")\n  }\n}\nfunction marker(pid, entry) {\n  if (entry == control_name "=1") control[pid] = 1\n  else if (index(entry, holder_name "=") == 1) holder[pid] = 1\n  else if (index(entry, marker_name "=") == 1) marked[pid] = substr(entry, length(marker_name) + 2)\n}\nfunction add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }\nfunction include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }\nfunction protected(pid) {\n  if (pid == 1) return "PID 1"\n  if (kthread[pid]) return "a kernel thread"\n  if (comm[pid] ~ /^sshd/) return "an sshd process"\n  if (pid in ancestor) return "the action\'s own session"\n  if (pid in holder) return "the port holder of hold-ports"\n  if (pid in control) return "a command of this action (this deploy or a concurrent one)"\n  if ((pid in marked) && marked[pid] != target) return "it carries another target\'s marker (" marker_name "=" marked[pid] ")"\n  return ""\n}\nBEGIN {\n  target = ENVIRON["VSD_TARGET"]; pattern = ENVIRON["VSD_PATTERN"]\n  for (i = 1; i < ARGC; i++) {\n    if (ARGV[i] ~ /\\/stat$/) read_stat(ARGV[i])\n    else if (ARGV[i] ~ /\\/cmdline$/) read_cmdline(ARGV[i])\n    else read_environ(ARGV[i])\n    close(ARGV[i])\n  }\n  ARGC = 1\n}\n$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? (control_name "=1") : $3 == "holder" ? (holder_name "=1") : (marker_name "=" value)); next }\n$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }\n$1 == "C" { text = $0; sub(/^C [0-9]+ /, "", text); command_line($2, text); next }\n$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }\n$1 == "G" { include($2, "stopped by this deploy"); next }\nEND {\n  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1\n  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries " marker_name "=" target)\n  for (group in groups) {\n    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }\n    if ((group in start) && protected(group) != "") { delete groups[group]; continue }\n    if (!pids_only) print "group", group, "-", "-", "-", "-"\n  }\n  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])\n  for (pid in source_of) {\n    if (!(pid in start) || state[pid] == "Z") continue\n    why = protected(pid)\n    if (why == "" && pids_only) printf " %s", pid\n    else if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]\n    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", "-", why\n  }\n}\n';
+var select_service_default = '# Chooses the service\'s processes in one awk pass. It reads /proc itself: the `stat` and, where\n# this awk splits records on NUL, the `environ` and `cmdline` files named as its arguments. The\n# target and the process-match pattern come in its environment (VSD_TARGET, VSD_PATTERN), never\n# its command line, so a user\'s `pkill -f` cannot match this awk. The rest comes as tagged lines\n# on stdin:\n#\n# - `E pid control` / `E pid target VALUE` \u2014 markers, from `environ_markers` on an awk without NUL\n# - `C pid COMMAND LINE` \u2014 a command line, from `cmdline_lines` on an awk without NUL\n# - `R pid start pgid` \u2014 recorded by the last deploy; counts only if the start time still matches\n# - `H pid` \u2014 holds a service port; `G pgid` \u2014 a group to include\n#\n# A process-match hit is a command line (arguments joined by spaces) that the pattern, an\n# extended regular expression, matches: what `pgrep -f` would find.\n#\n# Prints `signal PID PGID START SOURCE WHY\u2026` for each process to act on, `skip PID - - OWN WHY\u2026` for\n# each candidate that is protected (OWN is `own` for the action\'s own processes, whose command\n# lines are its code, else `-`), and `group PGID - - - -` for each process group included.\n# A group is included only while its leader is gone or is itself the service, so a hit inside a\n# shell\'s or a supervisor\'s group never takes the whole group with it.\n#\n# Variables (-v): self (the scanning shell), pids_only, and the names of the markers:\n# control_name (VERIFIED_SSH_DEPLOY_CONTROL), holder_name (VERIFIED_SSH_DEPLOY_HOLDER, the port\n# holder of hold-ports) and marker_name (DEPLOY_TARGET).\nfunction pid_of(file) { sub(/^\\/proc\\//, "", file); sub(/\\/[a-z]+$/, "", file); return file }\nfunction read_stat(file,   line, pid, name, field) {\n  if ((getline line < file) <= 0) return\n  pid = pid_of(file)\n  name = line; sub(/^[^(]*\\(/, "", name); sub(/\\) [^)]*$/, "", name)\n  sub(/.*\\) /, "", line); split(line, field, " ")\n  ppid[pid] = field[2]; pgid[pid] = field[3]; state[pid] = field[1]; start[pid] = field[20]\n  kthread[pid] = int(field[7] / 2097152) % 2; comm[pid] = name\n}\nfunction read_environ(file,   entry, pid) {\n  pid = pid_of(file)\n  RS = "\\0"\n  while ((getline entry < file) > 0) marker(pid, entry)\n  RS = "\\n"\n}\nfunction read_cmdline(file,   entry, text, count) {\n  RS = "\\0"\n  while ((getline entry < file) > 0) text = (count++ ? text " " : "") entry\n  RS = "\\n"\n  command_line(pid_of(file), text)\n}\nfunction command_line(pid, text) {\n  if (pattern != "" && text != "" && text ~ pattern && (pid in start)) {\n    add(pid, "pattern", "matched by process-match"); include(pgid[pid], "of a process-match hit")\n  }\n}\nfunction marker(pid, entry) {\n  if (entry == control_name "=1") control[pid] = 1\n  else if (index(entry, holder_name "=") == 1) holder[pid] = 1\n  else if (index(entry, marker_name "=") == 1) marked[pid] = substr(entry, length(marker_name) + 2)\n}\nfunction add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }\nfunction include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }\nfunction own(pid) {\n  if (pid in ancestor) return "the action\'s own session"\n  if (pid in holder) return "the port holder of hold-ports"\n  if (pid in control) return "a command of this action (this deploy or a concurrent one)"\n  return ""\n}\nfunction protected(pid,   why) {\n  if (pid == 1) return "PID 1"\n  if (kthread[pid]) return "a kernel thread"\n  if (comm[pid] ~ /^sshd/) return "an sshd process"\n  why = own(pid)\n  if (why != "") return why\n  if ((pid in marked) && marked[pid] != target) return "it carries another target\'s marker (" marker_name "=" marked[pid] ")"\n  return ""\n}\nBEGIN {\n  target = ENVIRON["VSD_TARGET"]; pattern = ENVIRON["VSD_PATTERN"]\n  for (i = 1; i < ARGC; i++) {\n    if (ARGV[i] ~ /\\/stat$/) read_stat(ARGV[i])\n    else if (ARGV[i] ~ /\\/cmdline$/) read_cmdline(ARGV[i])\n    else read_environ(ARGV[i])\n    close(ARGV[i])\n  }\n  ARGC = 1\n}\n$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? (control_name "=1") : $3 == "holder" ? (holder_name "=1") : (marker_name "=" value)); next }\n$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }\n$1 == "C" { text = $0; sub(/^C [0-9]+ /, "", text); command_line($2, text); next }\n$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }\n$1 == "G" { include($2, "stopped by this deploy"); next }\nEND {\n  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1\n  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries " marker_name "=" target)\n  for (group in groups) {\n    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }\n    if ((group in start) && protected(group) != "") { delete groups[group]; continue }\n    if (!pids_only) print "group", group, "-", "-", "-", "-"\n  }\n  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])\n  for (pid in source_of) {\n    if (!(pid in start) || state[pid] == "Z") continue\n    why = protected(pid)\n    if (why == "" && pids_only) printf " %s", pid\n    else if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]\n    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", (why == own(pid) ? "own" : "-"), why\n  }\n}\n';
 
 // src/host/service.sh
 var service_default = `# shellcheck shell=sh
@@ -54453,7 +54458,7 @@ if [ -n "$stop_live" ]; then
     printf '@@%s data first-stop-failed %s\\n' "$step_key" "$status"
     printf 'stop-command failed (exit %s) before the first deploy; continuing\\n' "$status"
   elif [ "$status" -ne 0 ]; then
-    printf '@@%s error stop-command exited with code %s; its output is above in the log\\n' "$step_key" "$status"
+    printf '@@%s error the stop-command exited with code %s: nothing else was stopped and nothing new was started, so the old service still serves unless the command stopped it before failing; its output is above in the log\\n' "$step_key" "$status"
     exit "$stop_command_failed"
   else
     echo 'stop-command finished'
@@ -54477,11 +54482,14 @@ if [ "$count" -gt "$max_hits" ] || [ -n "$several" ]; then
   exit "$pattern_too_broad"
 fi
 # The log lines are written before the signals, so the service is not kept waiting for them.
-said=$(printf '%s\\n' "$scan" | while read -r kind pid _ _ _ why; do
+said=$(printf '%s\\n' "$scan" | while read -r kind pid _ _ owner why; do
   case $kind in
     signal) printf 'SIGTERM to %s (%s): %s\\n' "$pid" "$(cmdline_of "$pid")" "$why" ;;
     # A protected process that is already gone (a pipeline of the action's own) is not worth a line.
-    skip) command=$(cmdline_of "$pid"); [ -z "$command" ] || printf 'not signalling %s (%s): %s\\n' "$pid" "$command" "$why" ;;
+    # The action's own are named by program: their command lines are the action's scripts.
+    skip)
+      if [ "$owner" = own ]; then command=$(cat "/proc/$pid/comm" 2>/dev/null); else command=$(cmdline_of "$pid"); fi
+      [ -z "$command" ] || printf 'not signalling %s (%s): %s\\n' "$pid" "$command" "$why" ;;
   esac
 done)
 stopped_pids=
@@ -54613,10 +54621,10 @@ ${(output?.lines ?? []).slice(-20).join("\n")}`;
   }
   return `stopping failed (exit ${code}): ${errors || (output?.lines ?? []).slice(-10).join("\n")}`;
 }
-function stoppedService(output, sentAt) {
+function stoppedService(output) {
   if (output?.data["first-stop-failed"])
     warning("stop-command failed before the first deploy; continuing");
-  return { mark: Number(output?.data.mark ?? 0), sentAt };
+  return { mark: Number(output?.data.mark ?? 0) };
 }
 var PROGRESS_SECONDS = 5;
 function waitForExitBody(parameters) {
@@ -54733,6 +54741,11 @@ var PIPELINE = [
     plan: ({ settings, sha }) => `${settings.stampFile}=${sha}; shared paths: ${settings.sharedPaths.join(", ") || "(none)"}; clear pycache: ${settings.clearPycache}; prepare-command: ${orNone(settings.prepareCommand)}; import check: ${orNone(settings.pythonImportCheck)}`
   },
   {
+    name: "migrate",
+    budget: "prepare",
+    plan: ({ settings }) => settings.migrateCommand ? `'${settings.migrateCommand}' in the new release, before anything stops` : "nothing to run (migrate-command)"
+  },
+  {
     name: "stop",
     budget: "restart",
     hostStep: true,
@@ -54845,7 +54858,6 @@ async function restartService(ctx, switchTo, timings, afterStart) {
     username: session.address.username,
     outFile: layout.restartLog
   };
-  const sentAt = Date.now();
   const result = await runHostStep(phases, restartPrelude(layout), {
     label,
     remote: session.remote,
@@ -54868,7 +54880,7 @@ async function restartService(ctx, switchTo, timings, afterStart) {
     throw new PhaseError(label, result.lastPhase, detail);
   }
   return {
-    stopped: stoppedService(output("stop"), sentAt),
+    stopped: stoppedService(output("stop")),
     started: startedService(output("start"))
   };
 }
@@ -55439,7 +55451,7 @@ async function rollback(ctx, failure2) {
   } catch (error2) {
     if (!(error2 instanceof UndoneByHost)) throw error2;
     report.rolledBack = error2.undo.undone;
-    return error2.undo.text;
+    return { text: error2.undo.text };
   }
   const { stdout } = await step(
     "mark",
@@ -55455,9 +55467,11 @@ async function rollback(ctx, failure2) {
     const why = previous2 ? `${previous2} has no ${settings.stampFile}` : ctx.previousRelease ? `${ctx.previousRelease}, the release live before this deploy, is gone or was never verified, and no other release was` : "no release was live before this deploy";
     try {
       await step("stop", () => restartService(ctx, void 0));
-      return `There is nothing to roll back to (${why}); the failed release was stopped.`;
+      return { text: `There is nothing to roll back to (${why}); the failed release was stopped.` };
     } catch (error2) {
-      return `There is nothing to roll back to (${why}), and stopping the failed release failed too: ${errorText(error2)}`;
+      return {
+        text: `There is nothing to roll back to (${why}), and stopping the failed release failed too: ${errorText(error2)}`
+      };
     }
   }
   const { release: previous, sha: previousSha } = fallback;
@@ -55468,7 +55482,9 @@ async function rollback(ctx, failure2) {
     try {
       await checkImport(back);
     } catch (error2) {
-      return `The rollback to ${previous} was not started, and ${ctx.release} is still live: its import check failed: ${errorText(error2)}`;
+      return {
+        text: `The rollback to ${previous} was not started, and ${ctx.release} is still live: its import check failed: ${errorText(error2)}`
+      };
     }
   }
   try {
@@ -55477,10 +55493,15 @@ async function rollback(ctx, failure2) {
     const verified = await step("verify", () => verifyService(back, previousSha, restart));
     report.rolledBack = true;
     report.reportedVersion = verified.version ?? verified.commit;
+    return {
+      text: `Rolled back to ${previous}, ${which2}: it is verified serving ${previousSha}.`,
+      servingSince: verified.firstAnsweredAt
+    };
   } catch (error2) {
-    return `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error2)}`;
+    return {
+      text: `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error2)}`
+    };
   }
-  return `Rolled back to ${previous}, ${which2}: it is verified serving ${previousSha}.`;
 }
 
 // src/recovery.ts
@@ -55946,6 +55967,7 @@ function getSettings(read = (name) => getInput(name)) {
     stampFile: relativePath(reader, "stamp-file", reader.text("stamp-file")),
     clearPycache: reader.boolean("clear-pycache"),
     prepareCommand: reader.optional("prepare-command"),
+    migrateCommand: reader.optional("migrate-command"),
     pythonImportCheck,
     python: reader.text("python"),
     ...python,
@@ -56098,7 +56120,7 @@ async function settleSwitch(settings, entry, session, layout) {
     );
     try {
       const restart = {
-        stopped: stoppedService(step2?.outputs.get("stop"), 0),
+        stopped: stoppedService(step2?.outputs.get("stop")),
         started: startedService(step2?.outputs.get("start"))
       };
       const verified = await verifyService(ctx, entry.sha, restart);
@@ -56128,7 +56150,8 @@ ${failure2}`,
     return "failed";
   }
   info(`${entry.release} failed its check; rolling back to ${entry.fallback?.release}`);
-  const outcome = await rollback(ctx, failure2).catch(
+  const outcome = await rollback(ctx, failure2).then(
+    (done) => done.text,
     (error2) => `The rollback failed: ${errorText(error2)}`
   );
   error(

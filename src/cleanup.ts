@@ -169,7 +169,7 @@ async function settleSwitch(
     )
     try {
       const restart = {
-        stopped: stoppedService(step?.outputs.get('stop'), 0),
+        stopped: stoppedService(step?.outputs.get('stop')),
         started: startedService(step?.outputs.get('start'))
       }
       const verified = await verifyService(ctx, entry.sha, restart)
@@ -199,7 +199,8 @@ async function settleSwitch(
     return 'failed'
   }
   core.info(`${entry.release} failed its check; rolling back to ${entry.fallback?.release}`)
-  const outcome = await rollback(ctx, failure).catch(
+  const outcome = await rollback(ctx, failure).then(
+    done => done.text,
     (error: unknown) => `The rollback failed: ${errorText(error)}`
   )
   core.error(

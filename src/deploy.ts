@@ -5,9 +5,10 @@ import { hostLabel, type HostAddress } from './host-address.js'
 import { withHostOutput } from './host-output.js'
 import { connect } from './phases/connect.js'
 import { lockOwner } from './phases/lock.js'
+import { migrationsKept } from './phases/migrate.js'
 import { prunes, warnPruneFailed } from './phases/prune.js'
 import { HostStepDied } from './phases/restart.js'
-import { rollsBack } from './phases/rollback.js'
+import { rollsBack, type RollbackOutcome } from './phases/rollback.js'
 import { scanUploadSource } from './phases/upload.js'
 import { UndoneByHost } from './phases/watchdog.js'
 import { errorText, PhaseError, runPhase, type PhaseName } from './phase.js'
@@ -73,6 +74,10 @@ export async function ship(
       armed = await host.armWatchdog(ctx)
       await host.prepare(ctx)
     })
+    const { migrateCommand } = settings
+    if (migrateCommand) await phase('migrate', () => host.migrate(ctx, migrateCommand))
+    // A rollback cannot undo migrations: once they ran, a rollback past this release says so.
+    const migrated = migrateCommand !== undefined
     // Read before anything stops, for allow-downgrade: false.
     if (!settings.allowDowngrade) report.previousVersion = await host.runningVersion(ctx)
     const where = { host: address.host, port: address.port, target: layout.target }
@@ -97,6 +102,8 @@ export async function ship(
         : undefined
     // Until the answer is in, the post step can finish what a cancelled run leaves (see cleanup.ts).
     unverified(ctx.release, sha, fallback)
+    // Downtime runs from here to the first verified answer of whatever serves next.
+    const stopSentAt = Date.now()
     try {
       const restart = await host.restart(ctx, report.phases, armed)
       if (settings.holdPorts) report.heldPorts = settings.listen
@@ -106,12 +113,13 @@ export async function ship(
         return answer
       })
       report.reportedVersion = verified.version ?? verified.commit
-      report.downtimeSeconds = (verified.firstAnsweredAt - restart.stopped.sentAt) / 1000
+      report.downtimeSeconds = (verified.firstAnsweredAt - stopSentAt) / 1000
     } catch (error) {
       if (error instanceof UndoneByHost) {
         // The host's watchdog decided (this runner froze past its budget): report what it did.
         // Its message is the whole story: no separate rollback outcome to repeat it.
         report.rolledBack = error.undo.undone
+        if (migrated && error.undo.undone) report.rollbackOutcome = migrationsKept(ctx.release)
         throw error
       }
       const killed = error instanceof HostStepDied
@@ -121,11 +129,17 @@ export async function ship(
       if (fallback) unverified(fallback.release, fallback.sha)
       else dropForPostStep('unverified', where)
       const outcome = await phase('rollback', () => host.rollback(ctx, error.detail)).catch(
-        (rollbackError: unknown) =>
-          `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
+        (rollbackError: unknown): RollbackOutcome => ({
+          text: `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
+        })
       )
       // Reported beside the failure (the annotation, the summary), not inside its text.
-      report.rollbackOutcome = outcome
+      report.rollbackOutcome = migrated
+        ? `${outcome.text} ${migrationsKept(ctx.release)}`
+        : outcome.text
+      if (outcome.servingSince !== undefined) {
+        report.downtimeSeconds = (outcome.servingSince - stopSentAt) / 1000
+      }
       throw error
     } finally {
       dropForPostStep('unverified', where)

@@ -234,14 +234,20 @@ export async function runHostStep(
 ): Promise<HostStepResult> {
   const { label, remote, outFile, timings } = options
   let wall = Date.now()
+  // Each phase begins where the one before ended: the host's clock says how long each took, also
+  // when its output arrives all at once after a reconnect.
+  let phaseStart = wall
   const close = (uptime: number | undefined, ok = true): void => {
     const current = reader.current
     if (!current || !timings) return
-    const seconds =
+    const seconds = Math.max(
+      0,
       uptime !== undefined && current.uptime > 0
         ? uptime - current.uptime
         : (Date.now() - wall) / 1000
-    timings.push({ phase: current.phase, seconds: Math.max(0, seconds), ok })
+    )
+    timings.push({ phase: current.phase, startedAt: phaseStart, seconds, ok })
+    phaseStart += seconds * 1000
     core.endGroup()
   }
   const newReader = (): HostStepReader =>

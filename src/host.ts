@@ -11,10 +11,11 @@ import {
   startHeartbeat,
   type LockOwner
 } from './phases/lock.js'
+import { migrate } from './phases/migrate.js'
 import { prepare } from './phases/prepare.js'
 import { discardRelease, prune } from './phases/prune.js'
 import { restartService, type Restart } from './phases/restart.js'
-import { rollback } from './phases/rollback.js'
+import { rollback, type RollbackOutcome } from './phases/rollback.js'
 import { switchBody } from './phases/switch.js'
 import { upload } from './phases/upload.js'
 import { runningVersion, verifyService, type VersionReport } from './phases/verify.js'
@@ -44,6 +45,8 @@ export interface DeployHost {
   armWatchdog(ctx: DeployContext): Promise<boolean>
   /** stamp, shared paths, bytecode, venv, prepare-command, import check. */
   prepare(ctx: DeployContext): Promise<void>
+  /** The migrate-command, in the new release, before anything stops. */
+  migrate(ctx: DeployContext, command: string): Promise<void>
   /** The version the service reports now, before anything stops. */
   runningVersion(ctx: DeployContext): Promise<string | undefined>
   /** stop → wait-for-exit → switch → start as one host step, launching the watchdog if armed. */
@@ -52,8 +55,8 @@ export interface DeployHost {
   verify(ctx: DeployContext, restart: Restart, previousVersion?: string): Promise<VersionReport>
   /** Confirms the release to the watchdog; throws UndoneByHost if the host undid it already. */
   confirm(ctx: DeployContext): Promise<void>
-  /** Returns to the last verified release; one sentence on how that went. */
-  rollback(ctx: DeployContext, failure: string): Promise<string>
+  /** Returns to the last verified release: how that went, and when it answered again. */
+  rollback(ctx: DeployContext, failure: string): Promise<RollbackOutcome>
   prune(ctx: DeployContext): Promise<void>
   /** Removes the run's release once it is not live (after a failure). */
   discard(ctx: DeployContext): Promise<void>
@@ -74,6 +77,7 @@ export function sshHost(session: HostSession, settings: Settings): DeployHost {
     upload,
     armWatchdog,
     prepare,
+    migrate,
     runningVersion,
     restart: (ctx, timings, watchdog) =>
       restartService(

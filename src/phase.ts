@@ -5,6 +5,8 @@ export type { PhaseName }
 
 export interface PhaseTiming {
   phase: PhaseName
+  /** When it began, in ms since the epoch (the timeline's bars). */
+  startedAt: number
   seconds: number
   ok: boolean
 }
@@ -54,7 +56,7 @@ export async function runPhase<T>(
   phaseInFlight(host, phase)
   let timer: NodeJS.Timeout | undefined
   const record = (ok: boolean): void => {
-    timings.push({ phase, seconds: (Date.now() - started) / 1000, ok })
+    timings.push({ phase, startedAt: started, seconds: (Date.now() - started) / 1000, ok })
   }
   try {
     const result = await core.group(`${host}: ${phase}`, () =>

@@ -55,6 +55,14 @@ export const PIPELINE = [
       `import check: ${orNone(settings.pythonImportCheck)}`
   },
   {
+    name: 'migrate',
+    budget: 'prepare',
+    plan: ({ settings }) =>
+      settings.migrateCommand
+        ? `'${settings.migrateCommand}' in the new release, before anything stops`
+        : 'nothing to run (migrate-command)'
+  },
+  {
     name: 'stop',
     budget: 'restart',
     hostStep: true,

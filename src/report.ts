@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import type { PhaseTiming } from './phase.js'
+import { timelineChart } from './timeline.js'
 
 export type HostResult = 'success' | 'failed' | 'cancelled' | 'dry-run' | 'not-started'
 
@@ -18,7 +19,10 @@ export interface HostReport {
   reportedVersion?: string
   /** The `version` the old service reported before it was stopped (allow-downgrade: false). */
   previousVersion?: string
-  /** From the stop being sent to the first answer reporting the new commit. */
+  /**
+   * From the stop being sent to the first verified answer of what serves next: the new release,
+   * or the one a rollback restored.
+   */
   downtimeSeconds?: number
   /** hold-ports: what the port holder kept listening across the restart (ADDRESS:PORT). */
   heldPorts?: string[]
@@ -48,16 +52,21 @@ export function escapeHtml(text: string): string {
 /**
  * A log excerpt (a traceback, a plan) in the summary: a fenced block inside <details>, verbatim.
  * The blank lines around the fence end the HTML blocks, as GitHub's Markdown needs; the fence is
- * longer than any backtick run in the text.
+ * longer than any backtick run in the text. `language` mermaid makes GitHub draw it.
  */
-function addExcerpt(summary: typeof core.summary, body: string, label: string): void {
+function addExcerpt(
+  summary: typeof core.summary,
+  body: string,
+  label: string,
+  language = 'text'
+): void {
   if (!body.trim()) return
   const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map(run => run.length))
   const fence = '`'.repeat(Math.max(3, longest + 1))
   summary
     .addRaw(`<details open><summary>${escapeHtml(label)}</summary>`, true)
     .addEOL()
-    .addRaw(`${fence}text\n${body}\n${fence}`, true)
+    .addRaw(`${fence}${language}\n${body}\n${fence}`, true)
     .addEOL()
     .addRaw('</details>', true)
     .addEOL()
@@ -68,6 +77,21 @@ function addMessage(summary: typeof core.summary, text: string): void {
   const [first, ...rest] = text.replace(/\s+$/, '').split('\n')
   summary.addRaw(`<p>${escapeHtml(first)}</p>`, true).addEOL()
   addExcerpt(summary, rest.join('\n'), 'Details')
+}
+
+/** Whether the deploy's restart began: its stop was sent, so the old service may be down. */
+function stopWasSent(host: HostReport): boolean {
+  return host.phases.some(timing => timing.phase === 'stop')
+}
+
+/** The Downtime cell: measured, unknown (stopped, nothing verified since), or none (never stopped). */
+function downtimeCell(host: HostReport): string {
+  if (host.downtimeSeconds !== undefined) {
+    const seconds = `${host.downtimeSeconds.toFixed(2)} s`
+    return host.rolledBack ? `${seconds} (until the rollback answered)` : seconds
+  }
+  // core.summary writes an empty cell as a void <td>: a dash says "none" and closes it.
+  return stopWasSent(host) ? 'unknown' : '-'
 }
 
 /** Collects per-host results; writes outputs and one job summary, also on failure. */
@@ -184,9 +208,8 @@ export class DeployReport {
         [
           host.host,
           host.result + (host.failedPhase ? ` in ${host.failedPhase}` : ''),
-          // core.summary writes an empty cell as a void <td>: a dash says "none" and closes it.
-          host.release ?? '-',
-          host.downtimeSeconds === undefined ? '-' : `${host.downtimeSeconds.toFixed(2)} s`,
+          host.release ?? '-', // a dash, not an empty (void) cell: see downtimeCell
+          downtimeCell(host),
           host.rolledBack ? 'yes' : 'no'
         ].map(escapeHtml)
       )
@@ -214,9 +237,19 @@ export class DeployReport {
         const outcome = host.rollbackOutcome
         if (outcome)
           summary.addRaw(`<p><strong>Rollback:</strong> ${escapeHtml(outcome)}</p>`, true).addEOL()
+        if (host.downtimeSeconds === undefined && stopWasSent(host)) {
+          summary
+            .addRaw(
+              '<p>Downtime unknown: the old service was sent its stop, and nothing was verified serving after that: it may still be down.</p>',
+              true
+            )
+            .addEOL()
+        }
       }
       if (host.plan) addExcerpt(summary, host.plan.join('\n'), 'The plan (dry run)')
     }
+    // Last: what failed and why comes first, the picture of when after it.
+    addExcerpt(summary, timelineChart(this.hosts), 'Timeline', 'mermaid')
     return summary
   }
 

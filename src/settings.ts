@@ -40,6 +40,8 @@ export interface Settings {
   stampFile: string
   clearPycache: boolean
   prepareCommand?: string
+  /** Database migrations, run in the new release after prepare, before anything stops. */
+  migrateCommand?: string
   pythonImportCheck?: string
   python: string
   /** Dependency files (relative to source) that key the managed venv; empty: no venv. */
@@ -158,6 +160,7 @@ export function getSettings(
     stampFile: relativePath(reader, 'stamp-file', reader.text('stamp-file')),
     clearPycache: reader.boolean('clear-pycache'),
     prepareCommand: reader.optional('prepare-command'),
+    migrateCommand: reader.optional('migrate-command'),
     pythonImportCheck,
     python: reader.text('python'),
     ...python,

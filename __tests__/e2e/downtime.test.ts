@@ -3,10 +3,11 @@
  * even when the action is cut off, and downtime-seconds measures the gap a client sees.
  */
 import { describe, expect, it } from '@jest/globals'
-import { existsSync } from 'node:fs'
+import { appendFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { logShows, runAction } from '../support/action.js'
 import { deploy, deployInputs, useSshd } from '../support/deploy.js'
+import { startLoad } from '../support/load.js'
 import { serviceSource, sha, waitForCommit } from '../support/service.js'
 import { type TestSshd } from '../support/sshd.js'
 
@@ -32,6 +33,35 @@ describe('downtime', () => {
       expect(second.stdout).toMatch(new RegExp(`::group::127\\.0\\.0\\.1:\\d+: ${phase}\\n`))
     expect(second.stdout).toMatch(/old service gone after [2-4] s/)
     expect(second.summary).toMatch(/<td>\d+\.\d\d s<\/td>/)
+  })
+
+  it('a deploy that fails in start and rolls back reports its outage: from the stop until the rollback answered', async () => {
+    const source = serviceSource()
+    const target = join(sshd.dir, 'rolled-back')
+    const inputs = await deployInputs(sshd, source, target)
+    const port = Number(inputs.ports)
+    await deploy({ ...inputs, sha: sha('5') })
+    await waitForCommit(port, sha('5'))
+    // The new release's service dies at import, so start fails and the rollback restores sha 5.
+    appendFileSync(join(source, 'vsdsvc/__init__.py'), 'raise SystemExit("config missing")\n')
+    const load = startLoad(port, 50)
+    const failed = await deploy({ ...inputs, sha: sha('6') }, 1)
+    const seen = await load.stop()
+    expect(failed.outputs['rolled-back']).toBe('true')
+    expect(failed.summary).toContain('<td>failed in start</td>')
+    // The longest a client went without an answer: between two answers, both the old commit's.
+    const times = seen.answers.map(answer => answer.sentAt).sort((a, b) => a - b)
+    const gap = Math.max(...times.slice(1).map((at, index) => at - times[index])) / 1000
+    expect(seen.answers.every(answer => answer.commit === sha('5'))).toBe(true)
+    expect(gap).toBeGreaterThan(0.3)
+    const reported = Number(failed.outputs['downtime-seconds'])
+    // It covers the gap: two polls of the client (20 ms each) and its requests' own latency are the
+    // margin. It is an upper bound: verify begins after start's 1 s watch of the restored service.
+    expect(reported).toBeGreaterThanOrEqual(gap - 0.15)
+    expect(reported).toBeLessThan(gap + 2.5)
+    expect(failed.summary).toContain(
+      `<td>${reported.toFixed(2)} s (until the rollback answered)</td>`
+    )
   })
 
   it('a job killed during wait-for-exit leaves the host to finish the restart; the post step verifies it and frees the lock', async () => {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from '@jest/globals'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { deploy, deployInputs, failureMessage, useSshd } from '../support/deploy.js'
+import { deploy, deployInputs, failureMessage, summaryHead, useSshd } from '../support/deploy.js'
 import {
+  DEBIAN_PYTHON,
   reportedCommit,
   serviceSource,
   sha,
@@ -121,6 +122,72 @@ describe('restart failures are clear and leave the old service up where they can
     expect(failureMessage(result)).toMatch(
       /prepare: the prepare-command exited with code 7 in \S+\/releases\/\S+\. Nothing was stopped: the old service still serves, untouched\. Its last stderr:\nno matching distribution/
     )
+    const { row, times, message } = summaryHead(result.summary)
+    // Nothing was stopped: no downtime, not even an unknown one.
+    expect(row).toMatch(/<td>failed in prepare<\/td><td>[^<]+<\/td><td>-<\/td>/)
+    expect(times).toMatch(/upload [\d.]+ s · prepare [\d.]+ s ✗<\/p>$/)
+    expect(message).toMatch(
+      /prepare: the prepare-command exited with code 7 .* Nothing was stopped: the old service still serves, untouched/
+    )
+    expect(await reportedCommit(port)).toBe(sha('1'))
+  })
+
+  it('a failing migrate-command stops the deploy before anything stops, named in the summary; it runs after prepare-command and the import check', async () => {
+    const { port, inputs } = await runningService('migrate-fails')
+    const result = await deploy(
+      {
+        ...inputs,
+        'prepare-command': 'echo prepared',
+        'python-import-check': 'vsdsvc',
+        'migrate-command':
+          'echo "migrating to $DEPLOY_SHA"; echo "relation already exists" >&2; exit 4'
+      },
+      1
+    )
+    expect(failureMessage(result)).toMatch(
+      /^\[[^\]]+\] migrate: the migrate-command exited with code 4 in \S+\/releases\/\S+\. Nothing was stopped: the old service still serves, untouched; the database is as the command left it.*Its last stderr:\nrelation already exists/s
+    )
+    const { row, times, message } = summaryHead(result.summary)
+    expect(row).toMatch(/<td>failed in migrate<\/td><td>[^<]+<\/td><td>-<\/td>/)
+    expect(times).toMatch(/prepare [\d.]+ s · migrate [\d.]+ s ✗<\/p>$/)
+    expect(message).toContain('migrate: the migrate-command exited with code 4')
+    // Its own log group, after prepare's command and import check; it ran with the deploy's env.
+    const log = result.stdout
+    const group = log.search(/::group::\S+: migrate\n/)
+    expect(group).toBeGreaterThan(log.indexOf('prepare-command succeeded: echo prepared'))
+    expect(group).toBeGreaterThan(log.indexOf('python-import-check: vsdsvc imports from'))
+    expect(log.indexOf(`migrating to ${sha('2')}`)).toBeGreaterThan(group)
+    expect(log).not.toMatch(/::group::\S+: stop\n/)
+    expect(await reportedCommit(port)).toBe(sha('1'))
+  })
+
+  it('a rollback past a release whose migrate-command ran says the database keeps its migrations', async () => {
+    const database = join(sshd.dir, 'migrations.sqlite')
+    const migrate =
+      'python3 -c \'import os, sqlite3; db = sqlite3.connect(os.environ["DATABASE"]); ' +
+      'db.execute("create table if not exists applied (sha text)"); ' +
+      'db.execute("insert into applied values (?)", (os.environ["DEPLOY_SHA"],)); db.commit()\''
+    const { port, source, inputs } = await runningService('migrated', '', {
+      'migrate-command': migrate,
+      env: `PYTHONDONTWRITEBYTECODE=1\nDATABASE=${database}`
+    })
+    // The new release's service dies at import: start fails, and the rollback restores sha 1.
+    appendFileSync(join(source, 'vsdsvc/__init__.py'), 'raise SystemExit("config missing")\n')
+    const result = await deploy(inputs, 1)
+    expect(result.outputs['rolled-back']).toBe('true')
+    const kept = `The database keeps the migrations that ${result.outputs.release}'s migrate-command ran: the restored release now runs against them. A rollback cannot undo a migration`
+    expect(failureMessage(result)).toContain(kept)
+    // The summary's Rollback line, as HTML (the apostrophe escaped).
+    const rollbackLine = /<p><strong>Rollback:<\/strong> (Rolled back to [^<]*)<\/p>/.exec(
+      result.summary
+    )
+    expect(rollbackLine?.[1].replace(/&#39;/g, "'")).toContain(`. ${kept}`)
+    const applied = execFileSync(DEBIAN_PYTHON, [
+      '-c',
+      'import sqlite3, sys; print(" ".join(r[0] for r in sqlite3.connect(sys.argv[1]).execute("select sha from applied")))',
+      database
+    ])
+    expect(applied.toString().trim()).toBe(`${sha('1')} ${sha('2')}`)
     expect(await reportedCommit(port)).toBe(sha('1'))
   })
 

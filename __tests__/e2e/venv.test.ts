@@ -64,7 +64,16 @@ describe('python-requirements', () => {
     const venv1Digest = treeDigest(venv1)
 
     write(source, 'NOTES', 'a code-only change\n')
-    const second = await deploy({ ...inputs, sha: sha('2') })
+    // migrate-command runs with the venv active: its python imports the dependencies.
+    const second = await deploy({
+      ...inputs,
+      sha: sha('2'),
+      'migrate-command':
+        'python -c "import vsddep; print(\'migrate imports vsddep from\', vsddep.__file__)"'
+    })
+    expect(second.stdout).toMatch(
+      /^migrate imports vsddep from \S+\/(\.venv|\.deploy\/venvs\/[^/]+)\/lib\/python3\.\d+\/site-packages\/vsddep\/__init__\.py$/m
+    )
     expect(second.outputs['venv-reused']).toBe('true')
     expect(second.stdout).toMatch(new RegExp(`^Reused the venv \\S+/${key1}: `, 'm'))
     expect(venvs(target)).toEqual([key1])

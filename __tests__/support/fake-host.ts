@@ -6,9 +6,11 @@ import type { DeployContext } from '../../src/context.js'
 import type { DeployHost } from '../../src/host.js'
 import { hostLabel, type HostAddress } from '../../src/host-address.js'
 import { remoteLayout } from '../../src/layout.js'
-import { PhaseError, type PhaseName } from '../../src/phase.js'
+import { PhaseError, type PhaseName, type PhaseTiming } from '../../src/phase.js'
+import { HOST_STEP_PHASES } from '../../src/pipeline.js'
 import type { HostSession } from '../../src/phases/connect.js'
 import type { Restart } from '../../src/phases/restart.js'
+import type { RollbackOutcome } from '../../src/phases/rollback.js'
 import type { VersionReport } from '../../src/phases/verify.js'
 
 export type Verb = Exclude<keyof DeployHost, 'address' | 'layout' | 'session'>
@@ -86,30 +88,48 @@ export class FakeHost implements DeployHost {
     this.ask('prepare', ctx)
   }
 
+  async migrate(ctx: DeployContext, command: string): Promise<void> {
+    this.ask('migrate', ctx, `migrate (${command})`)
+  }
+
   async runningVersion(ctx: DeployContext): Promise<string | undefined> {
     this.ask('runningVersion', ctx)
     return this.options.runningVersion
   }
 
-  async restart(ctx: DeployContext, _timings: unknown, watchdog: boolean): Promise<Restart> {
-    this.ask('restart', ctx, watchdog ? 'restart+watchdog' : 'restart')
-    return { stopped: { mark: 1, sentAt: 1000 }, started: {} }
+  /** The host step's phases, timed as runHostStep times them: up to the one that failed. */
+  async restart(ctx: DeployContext, timings: PhaseTiming[], watchdog: boolean): Promise<Restart> {
+    const startedAt = Date.now()
+    const time = (phases: readonly PhaseName[], failed?: PhaseName) => {
+      for (const phase of phases)
+        timings.push({ phase, startedAt, seconds: 0, ok: phase !== failed })
+    }
+    try {
+      this.ask('restart', ctx, watchdog ? 'restart+watchdog' : 'restart')
+    } catch (error) {
+      const failed = error instanceof PhaseError ? error.phase : 'stop'
+      const phases: readonly PhaseName[] = HOST_STEP_PHASES
+      time(phases.slice(0, phases.indexOf(failed) + 1), failed)
+      throw error
+    }
+    time(HOST_STEP_PHASES)
+    return { stopped: { mark: 1 }, started: {} }
   }
 
   async verify(ctx: DeployContext, _restart: Restart, previous?: string): Promise<VersionReport> {
     this.ask('verify', ctx, previous ? `verify (previous ${previous})` : 'verify')
-    return { commit: ctx.sha, version: '2.0.0', firstAnsweredAt: 3500 }
+    return { commit: ctx.sha, version: '2.0.0', firstAnsweredAt: Date.now() + 2500 }
   }
 
   async confirm(ctx: DeployContext): Promise<void> {
     this.ask('confirm', ctx)
   }
 
-  async rollback(ctx: DeployContext, failure: string): Promise<string> {
+  async rollback(ctx: DeployContext, failure: string): Promise<RollbackOutcome> {
     this.ask('rollback', ctx, `rollback (${failure})`)
-    if (this.options.rollback === 'nothing') return 'There is nothing to roll back to.'
+    if (this.options.rollback === 'nothing') return { text: 'There is nothing to roll back to.' }
     ctx.report.rolledBack = true
-    return `Rolled back to ${ctx.previousRelease}.`
+    return { text: `Rolled back to ${ctx.previousRelease}.`, servingSince: Date.now() + 4000 }
   }
 
   async prune(ctx: DeployContext): Promise<void> {

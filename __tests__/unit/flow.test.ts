@@ -113,12 +113,17 @@ describe('one host: the flow', () => {
     ])
     expect(report.result).toBe('success')
     expect(report.reportedVersion).toBe('2.0.0')
-    expect(report.downtimeSeconds).toBe(2.5)
+    // From asking for the restart to the first verified answer (the fake's is 2.5 s later).
+    expect(report.downtimeSeconds).toBeCloseTo(2.5, 1)
     expect(savedState()).toMatchObject({ unverified: [], locks: [] })
     expect(report.phases.map(phase => phase.phase)).toEqual([
       'lock',
       'upload',
       'prepare',
+      'stop',
+      'wait-for-exit',
+      'switch',
+      'start',
       'verify',
       'prune'
     ])
@@ -146,10 +151,13 @@ describe('one host: the flow', () => {
 })
 
 describe('one host: failures before the switch leave the old service, and no release of the run', () => {
-  for (const verb of ['upload', 'armWatchdog', 'prepare'] as const) {
+  for (const verb of ['upload', 'armWatchdog', 'prepare', 'migrate'] as const) {
     it(`${verb} fails: no restart, no rollback, the release is removed, the lock released`, async () => {
-      const { calls, error, report } = await shipWith({ fail: { [verb]: new Error('boom') } })
-      expect(error?.phase).toBe(verb === 'upload' ? 'upload' : 'prepare')
+      const { calls, error, report } = await shipWith(
+        { fail: { [verb]: new Error('boom') } },
+        { 'migrate-command': 'flask db upgrade' }
+      )
+      expect(error?.phase).toBe(verb === 'armWatchdog' ? 'prepare' : verb)
       expect(calls).not.toContain('restart+watchdog')
       expect(calls.some(call => call.startsWith('rollback'))).toBe(false)
       expect(calls).toEqual(expect.arrayContaining([expect.stringMatching(/^discard /)]))
@@ -175,6 +183,55 @@ describe('one host: failures before the switch leave the old service, and no rel
   }
 })
 
+describe('one host: migrate-command', () => {
+  it('runs in its own phase after prepare, before the old version is read and anything stops', async () => {
+    const { calls, report } = await shipWith(
+      { runningVersion: '1.0.0' },
+      { 'migrate-command': 'python manage.py migrate', 'allow-downgrade': 'false' }
+    )
+    const at = (call: string) => calls.indexOf(call)
+    expect(at('migrate (python manage.py migrate)')).toBe(at('prepare') + 1)
+    expect(at('runningVersion')).toBe(at('prepare') + 2)
+    expect(at('restart+watchdog')).toBeGreaterThan(at('runningVersion'))
+    expect(report.phases.map(phase => phase.phase).slice(2, 5)).toEqual([
+      'prepare',
+      'migrate',
+      'stop'
+    ])
+  })
+
+  it('without it, no migrate phase', async () => {
+    const { calls, report } = await shipWith()
+    expect(calls.some(call => call.startsWith('migrate'))).toBe(false)
+    expect(report.phases.map(phase => phase.phase)).not.toContain('migrate')
+  })
+
+  it('a rollback past a migrated release says the database keeps its migrations', async () => {
+    const { report } = await shipWith(
+      { fail: { restart: stepFailure('start', 'exit 1') } },
+      { 'migrate-command': 'alembic upgrade head' }
+    )
+    expect(report.rolledBack).toBe(true)
+    expect(report.rollbackOutcome).toMatch(
+      /^Rolled back to \S+\. The database keeps the migrations that \S+'s migrate-command ran: the restored release now runs against them\./
+    )
+  })
+
+  it('a rollback without one says nothing of a database', async () => {
+    const { report } = await shipWith({ fail: { restart: stepFailure('start', 'exit 1') } })
+    expect(report.rollbackOutcome).not.toContain('database')
+  })
+
+  it('the host undoing a migrated release by itself says it too', async () => {
+    const undo = { undone: true, text: 'The host undid R by itself at T' }
+    const { report } = await shipWith(
+      { fail: { confirm: new UndoneByHost(label, 'verify', undo) } },
+      { 'migrate-command': 'alembic upgrade head' }
+    )
+    expect(report.rollbackOutcome).toContain('The database keeps the migrations')
+  })
+})
+
 describe('one host: the rollback rule', () => {
   it('a failed start is rolled back, and the message carries the failure and the outcome', async () => {
     const { calls, error, report } = await shipWith({
@@ -183,6 +240,8 @@ describe('one host: the rollback rule', () => {
     expect(calls).toContain('rollback (the start command exited with code 1)')
     expect(report.rolledBack).toBe(true)
     expect(report.rollbackOutcome).toBe(`Rolled back to ${PREVIOUS.release}.`)
+    // The outage lasts until the restored release answered (the fake's is 4 s later).
+    expect(report.downtimeSeconds).toBeCloseTo(4, 1)
     expect(error?.phase).toBe('start')
     // The outcome is reported beside the failure (annotation, summary), not inside its text.
     expect(error?.detail).toBe('the start command exited with code 1')
@@ -234,6 +293,8 @@ describe('one host: the rollback rule', () => {
     expect(error?.phase).toBe('start')
     expect(error?.detail).toBe('exit 1')
     expect(report.rollbackOutcome).toBe('The rollback failed: no route to host')
+    // Nothing verified answered after the stop: no figure to report.
+    expect(report.downtimeSeconds).toBeUndefined()
   })
 
   it('the host undid the release by itself (a frozen runner): no second rollback', async () => {

@@ -3,6 +3,7 @@ import * as core from '@actions/core'
 import { micromark } from 'micromark'
 import { gfm, gfmHtml } from 'micromark-extension-gfm'
 import { DeployReport } from '../../src/report.js'
+import { timelineChart } from '../../src/timeline.js'
 import { releaseOutcome } from '../../src/phases/lock.js'
 import { readHostUndo } from '../../src/phases/watchdog.js'
 import { SAMPLE_LOCK, TEST_SHA } from '../support/fixtures.js'
@@ -20,7 +21,7 @@ describe('DeployReport', () => {
       uploadedBytes: 100,
       downtimeSeconds: 0.4321
     })
-    first.phases.push({ phase: 'connect', seconds: 0.25, ok: true })
+    first.phases.push({ phase: 'connect', startedAt: 1000, seconds: 0.25, ok: true })
     const second = report.addHost('b:22')
     Object.assign(second, {
       result: 'failed',
@@ -58,7 +59,7 @@ describe('DeployReport', () => {
     expect(JSON.parse(outputs.hosts)[0].downtimeSeconds).toBe(0.43)
     expect(JSON.parse(outputs.hosts)[1].downtimeSeconds).toBeUndefined()
     expect(JSON.parse(outputs.hosts)[0].phases).toEqual([
-      { phase: 'connect', seconds: 0.25, ok: true }
+      { phase: 'connect', startedAt: 1000, seconds: 0.25, ok: true }
     ])
     core.summary.emptyBuffer()
   })
@@ -71,6 +72,42 @@ describe('DeployReport', () => {
     core.summary.emptyBuffer()
     expect(html).toContain('<td>failed</td><td>-</td><td>-</td><td>no</td>')
     expect(html).not.toMatch(/<td>(?!.*?<\/td>)/)
+  })
+
+  it('a rolled-back deploy reports its outage until the rollback answered', () => {
+    const report = new DeployReport()
+    const host = report.addHost('a:22')
+    Object.assign(host, {
+      result: 'failed',
+      failedPhase: 'start',
+      release: 'r2',
+      rolledBack: true,
+      downtimeSeconds: 4.104,
+      error: 'start: exited with code 1',
+      rollbackOutcome: 'Rolled back to r1.'
+    })
+    host.phases.push({ phase: 'stop', seconds: 0.1, ok: true, startedAt: 1000 })
+    core.summary.emptyBuffer()
+    const html = report.buildSummary().stringify()
+    core.summary.emptyBuffer()
+    expect(html).toContain(
+      '<td>failed in start</td><td>r2</td><td>4.10 s (until the rollback answered)</td><td>yes</td>'
+    )
+    expect(report.outputs()['downtime-seconds']).toBe('4.10')
+    expect(html).not.toContain('Downtime unknown')
+  })
+
+  it('a deploy that stopped the service and verified nothing after says its downtime is unknown', () => {
+    const report = new DeployReport()
+    const host = report.addHost('a:22')
+    Object.assign(host, { result: 'failed', failedPhase: 'start', error: 'start: exit 1' })
+    host.phases.push({ phase: 'stop', seconds: 0.1, ok: true, startedAt: 1000 })
+    core.summary.emptyBuffer()
+    const html = report.buildSummary().stringify()
+    core.summary.emptyBuffer()
+    expect(html).toContain('<td>unknown</td>')
+    expect(html).toContain('<p>Downtime unknown: the old service was sent its stop')
+    expect(report.outputs()['downtime-seconds']).toBe('')
   })
 })
 
@@ -104,7 +141,7 @@ describe('the job summary, rendered as GitHub renders it', () => {
     report.sha = TEST_SHA
     const host = report.addHost('a:22')
     Object.assign(host, { result: 'success', release: 'r1', downtimeSeconds: 0.4321 })
-    host.phases.push({ phase: 'connect', seconds: 0.25, ok: true })
+    host.phases.push({ phase: 'connect', startedAt: 1000, seconds: 0.25, ok: true })
     const html = rendered(report)
     expect(html).toContain('<h2>Verified SSH Deploy</h2>')
     expect(html).toContain(
@@ -127,7 +164,7 @@ describe('the job summary, rendered as GitHub renders it', () => {
       rollbackOutcome: outcome,
       error: TRACEBACK
     })
-    host.phases.push({ phase: 'verify', seconds: 30.1, ok: false })
+    host.phases.push({ phase: 'verify', startedAt: 1000, seconds: 30.1, ok: false })
     const html = rendered(report)
     expect(html).toContain('<td>a:22</td><td>failed in verify</td>')
     expect(html).toContain(
@@ -146,6 +183,23 @@ describe('the job summary, rendered as GitHub renders it', () => {
     expect(html).not.toContain('<em>')
     expect(html).toContain('<details open><summary>Details</summary>')
     expect(html).toContain(`<p><strong>Rollback:</strong> ${outcome}</p>`)
+  })
+
+  it('the timeline: a mermaid block GitHub draws, after the hosts', () => {
+    const report = new DeployReport()
+    for (const [name, ok] of [
+      ['a:22', true],
+      ['b:22', false]
+    ] as const) {
+      const host = report.addHost(name)
+      Object.assign(host, { result: ok ? 'success' : 'failed', failedPhase: 'stop' })
+      host.phases.push({ phase: 'stop', startedAt: 5000, seconds: 0.25, ok })
+    }
+    const html = rendered(report)
+    const chart = /<pre><code class="language-mermaid">([\s\S]*?)<\/code><\/pre>/.exec(html)?.[1]
+    expect(chart).toBe(timelineChart(report.hosts) + '\n')
+    expect(chart).toContain('section b:22\n  stop 0.3 s ✗ :crit, 5000, 5250')
+    expect(html.indexOf('language-mermaid')).toBeGreaterThan(html.indexOf('<h3>b:22'))
   })
 
   it('invalid inputs: the problems, and no empty table', () => {

@@ -20,7 +20,7 @@ import {
 import {
   importCheckScript,
   linkSharedScript,
-  prepareCommandScript,
+  releaseCommandScript,
   stampScript
 } from '../../src/phases/prepare.js'
 import { discardReleaseScript, pruneScript, pruneVenvsScript } from '../../src/phases/prune.js'
@@ -210,7 +210,7 @@ const scripts: Record<string, ShellCode> = {
   'prune: a failed release': discardReleaseScript(layout, release),
   'remote: the exec request every command starts with': new ShellCode(EXEC_REQUEST),
   'remote: the loader, first line on stdin': new ShellCode(scriptLoader(3)),
-  'prepare: prepare-command': prepareCommandScript(ctx, command),
+  'prepare: prepare-command': releaseCommandScript(ctx, command),
   'switch: the new release (releases)': switchBody(ctx, 'token'),
   'switch: the in-place sync': switchBody(inPlace, 'token'),
   'rollback: switch back': switchBackScript(ctx, fallback, "start: it's broken", 'runner'),

@@ -111,11 +111,40 @@ async function checkHoldPorts(ctx: DeployContext): Promise<void> {
   )
 }
 
-/** The prepare-command, run in the new tree with the deploy's environment (README, "prepare-command"). */
-export function prepareCommandScript(ctx: DeployContext, command: string): ShellCode {
+/**
+ * A command of the user's run in the new tree with the deploy's environment and its venv active:
+ * prepare-command, migrate-command (README, "prepare-command").
+ */
+export function releaseCommandScript(ctx: DeployContext, command: string): ShellCode {
   return sh`cd -- ${ctx.releaseDir} || exit 1
 ${exportEnvScript(ctx, ctx.releaseDir)}
 ${userCommandScript(command)} < /dev/null`
+}
+
+/**
+ * Runs `input`'s command in the new release, its output in the log, before anything stops: a
+ * failure says so, with `state` on what else it may have left (after "untouched").
+ */
+export async function runReleaseCommand(
+  ctx: DeployContext,
+  input: 'prepare-command' | 'migrate-command',
+  command: string,
+  state = ''
+): Promise<void> {
+  const ran = await ctx.session.remote.run(releaseCommandScript(ctx, command), {
+    phase: input === 'prepare-command' ? 'prepare' : 'migrate',
+    timeoutSeconds: 1800,
+    echo: true,
+    allowFailure: true
+  })
+  if (ran.code !== 0) {
+    const stderr = lastLines(ran.stderr, 10)
+    throw new Error(
+      `the ${input} exited with code ${ran.code} in ${ctx.releaseDir}. Nothing was stopped: the old service still serves, untouched${state}` +
+        (stderr ? `. Its last stderr:\n${stderr}` : '; its output is above in the log')
+    )
+  }
+  core.info(`${input} succeeded: ${command}`)
 }
 
 /** prepare: stamp, shared paths, bytecode, the venv, prepare-command and the import check, while the old service still serves. */
@@ -150,20 +179,7 @@ ${clearBytecodeScript(inRelease, [])}`,
   }
   if (settings.pythonRequirements.length > 0) await prepareVenv(ctx)
   if (settings.prepareCommand) {
-    const ran = await remote.run(prepareCommandScript(ctx, settings.prepareCommand), {
-      phase: 'prepare',
-      timeoutSeconds: 1800,
-      echo: true,
-      allowFailure: true
-    })
-    if (ran.code !== 0) {
-      const stderr = lastLines(ran.stderr, 10)
-      throw new Error(
-        `the prepare-command exited with code ${ran.code} in ${ctx.releaseDir}. Nothing was stopped: the old service still serves, untouched` +
-          (stderr ? `. Its last stderr:\n${stderr}` : '; its output is above in the log')
-      )
-    }
-    core.info(`prepare-command succeeded: ${settings.prepareCommand}`)
+    await runReleaseCommand(ctx, 'prepare-command', settings.prepareCommand)
   }
   if (settings.pythonImportCheck) await checkImport(ctx)
   if (settings.strategy === 'in-place') await planInPlaceSync(ctx)

@@ -146,7 +146,6 @@ export async function restartService(
     username: session.address.username,
     outFile: layout.restartLog
   }
-  const sentAt = Date.now()
   const result = await runHostStep(phases, restartPrelude(layout), {
     label,
     remote: session.remote,
@@ -178,7 +177,7 @@ export async function restartService(
     throw new PhaseError(label, result.lastPhase, detail)
   }
   return {
-    stopped: stoppedService(output('stop'), sentAt),
+    stopped: stoppedService(output('stop')),
     started: startedService(output('start'))
   }
 }

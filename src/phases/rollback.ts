@@ -41,12 +41,19 @@ async function step<T>(name: string, body: () => Promise<T>): Promise<T> {
   }
 }
 
+/** How a rollback went: one sentence, and when the release it restored first answered. */
+export interface RollbackOutcome {
+  text: string
+  /** The restored release's first verified answer (ms since the epoch): where downtime ends. */
+  servingSince?: number
+}
+
 /**
  * rollback: after a failure past the switch, return to the release that was live before this
  * deploy (recorded by upload, never a newer release that was only uploaded) and prove it serves.
- * Returns one sentence saying how that went, for the failure message.
+ * Says how that went, for the failure message, and when the restored release answered.
  */
-export async function rollback(ctx: DeployContext, failure: string): Promise<string> {
+export async function rollback(ctx: DeployContext, failure: string): Promise<RollbackOutcome> {
   const { settings, session, layout, report } = ctx
   const firstLine = failure.split('\n')[0]
   try {
@@ -55,7 +62,7 @@ export async function rollback(ctx: DeployContext, failure: string): Promise<str
   } catch (error) {
     if (!(error instanceof UndoneByHost)) throw error
     report.rolledBack = error.undo.undone
-    return error.undo.text
+    return { text: error.undo.text }
   }
   const { stdout } = await step('mark', () =>
     session.remote.run(
@@ -74,9 +81,11 @@ export async function rollback(ctx: DeployContext, failure: string): Promise<str
         : 'no release was live before this deploy'
     try {
       await step('stop', () => restartService(ctx, undefined))
-      return `There is nothing to roll back to (${why}); the failed release was stopped.`
+      return { text: `There is nothing to roll back to (${why}); the failed release was stopped.` }
     } catch (error) {
-      return `There is nothing to roll back to (${why}), and stopping the failed release failed too: ${errorText(error)}`
+      return {
+        text: `There is nothing to roll back to (${why}), and stopping the failed release failed too: ${errorText(error)}`
+      }
     }
   }
   const { release: previous, sha: previousSha } = fallback
@@ -90,7 +99,9 @@ export async function rollback(ctx: DeployContext, failure: string): Promise<str
     try {
       await checkImport(back)
     } catch (error) {
-      return `The rollback to ${previous} was not started, and ${ctx.release} is still live: its import check failed: ${errorText(error)}`
+      return {
+        text: `The rollback to ${previous} was not started, and ${ctx.release} is still live: its import check failed: ${errorText(error)}`
+      }
     }
   }
   try {
@@ -99,8 +110,13 @@ export async function rollback(ctx: DeployContext, failure: string): Promise<str
     const verified = await step('verify', () => verifyService(back, previousSha, restart))
     report.rolledBack = true
     report.reportedVersion = verified.version ?? verified.commit
+    return {
+      text: `Rolled back to ${previous}, ${which}: it is verified serving ${previousSha}.`,
+      servingSince: verified.firstAnsweredAt
+    }
   } catch (error) {
-    return `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error)}`
+    return {
+      text: `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error)}`
+    }
   }
-  return `Rolled back to ${previous}, ${which}: it is verified serving ${previousSha}.`
 }

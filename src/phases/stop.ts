@@ -20,8 +20,6 @@ export function liveDir(ctx: DeployContext): string {
 export interface StoppedService {
   /** When the stop began, in clock ticks since boot: anything started earlier is old. */
   mark: number
-  /** When the command that stops the service was sent (ms since the epoch): where downtime starts. */
-  sentAt: number
 }
 
 export interface StopParameters {
@@ -90,10 +88,10 @@ export function stopFailure(code: number, output: PhaseOutput | undefined): stri
 }
 
 /** What the stop body reported. */
-export function stoppedService(output: PhaseOutput | undefined, sentAt: number): StoppedService {
+export function stoppedService(output: PhaseOutput | undefined): StoppedService {
   if (output?.data['first-stop-failed'])
     core.warning('stop-command failed before the first deploy; continuing')
-  return { mark: Number(output?.data.mark ?? 0), sentAt }
+  return { mark: Number(output?.data.mark ?? 0) }
 }
 
 interface WaitParameters {
