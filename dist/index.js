@@ -50018,10 +50018,10 @@ process_alive() {
   { read -r stat < "/proc/$1/stat"; } 2>/dev/null
   case \${stat##*) } in '' | [ZX]*) return 1 ;; esac
 }
-step_key_of() { sed -n '1s/^@@step \\([0-9a-f]\\{12\\}\\)$/\\1/p' < "$1" 2>/dev/null; }
+step_key_of() { sed -n '1s/^@@step \\([0-9a-f]\\{12\\}\\)$/\\1/p' 2>/dev/null < "$1"; }
 step_marker() {
   key=$(step_key_of "$1")
-  [ -n "$key" ] && sed -n "s/^@@$key $2 //p" < "$1" 2>/dev/null | head -n 1
+  [ -n "$key" ] && sed -n "s/^@@$key $2 //p" 2>/dev/null < "$1" | head -n 1
 }
 step_running() {
   step_pid=$(step_marker "$1" pid)
@@ -50078,7 +50078,7 @@ function hostStepScript(phases, prelude, key = newStepKey()) {
   const script = joinCode([
     stepKeyScript(key),
     prelude,
-    sh`uptime_now() { read -r up _ < /proc/uptime 2>/dev/null || up=0; printf '%s' "$up"; }
+    sh`uptime_now() { read -r up _ 2>/dev/null < /proc/uptime || up=0; printf '%s' "$up"; }
 trap 'printf "@@%s exit %s %s\n" "$step_key" "$?" "$(uptime_now)"' EXIT
 printf '@@%s pid %s\n' ${STEP_KEY} "$$"`,
     ...phases.map(
@@ -50282,7 +50282,7 @@ while step_running ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
 done`;
 }
 function awaitStepScript(outFile, seconds, key) {
-  const ours = key ? sh`if ! grep -qxF -- ${stepLine(key)} < ${outFile} 2>/dev/null || { [ -z "$(step_marker ${outFile} pid)" ] && sleep 1 && [ -z "$(step_marker ${outFile} pid)" ]; }; then
+  const ours = key ? sh`if ! grep -qxF -- ${stepLine(key)} 2>/dev/null < ${outFile} || { [ -z "$(step_marker ${outFile} pid)" ] && sleep 1 && [ -z "$(step_marker ${outFile} pid)" ]; }; then
   printf '@@%s absent\n' ${key}
   exit 0
 fi
@@ -50293,7 +50293,7 @@ step_pid=$(step_marker ${outFile} pid)
 if [ -n "$step_pid" ] && ! process_alive "$step_pid" && [ -z "$(step_marker ${outFile} exit)" ] && [ -z "$(step_marker ${outFile} died)" ]; then
   printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@%s died -\n' "$step_pid" "$(step_key_of ${outFile})" >> ${outFile}
 fi
-cat < ${outFile} 2>/dev/null`;
+cat 2>/dev/null < ${outFile}`;
 }
 
 // src/journal.ts
@@ -50301,7 +50301,7 @@ function journalFunction(path4, token) {
   return sh`journal() { printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${token} "$*" 2>/dev/null >> ${path4} || :; }`;
 }
 function journalLinesScript(path4, token) {
-  return sh`grep -F -- ${` ${token} `} < ${path4} 2>/dev/null | while read -r time _ rest; do printf 'journal %s %s\n' "$time" "$rest"; done`;
+  return sh`grep -F -- ${` ${token} `} 2>/dev/null < ${path4} | while read -r time _ rest; do printf 'journal %s %s\n' "$time" "$rest"; done`;
 }
 function parseJournalLines(stdout) {
   return [...stdout.matchAll(/^journal (\S+) (.*)$/gm)].map(([, time, words]) => ({ time, words }));
@@ -51101,15 +51101,15 @@ var lock_default = `# shellcheck shell=sh
 # reboot) and neither a host step nor the run's watchdog runs; a lock without a heartbeat (taken by
 # an older version of the action, or being taken now) is never judged.
 stale_lock() {
-  read -r beat < "$lock_dir/heartbeat" 2>/dev/null || return 1
+  read -r beat 2>/dev/null < "$lock_dir/heartbeat" || return 1
   case $beat in '' | *[!0-9]*) return 1 ;; esac
   read -r up _ < /proc/uptime; up=\${up%.*}
   [ "$beat" -gt "$up" ] || [ "$((up - beat))" -ge "$lock_stale" ] || return 1
   ! step_running "$lock_restart_log" || return 1
   # The run's watchdog (watchdog.ts) undoes its release and frees the lock itself.
-  read -r watchdog < "$lock_dir/watchdog.pid" 2>/dev/null || watchdog=
+  read -r watchdog 2>/dev/null < "$lock_dir/watchdog.pid" || watchdog=
   case $watchdog in '' | *[!0-9]*) ;; *) ! process_alive "$watchdog" || return 1 ;; esac
-  read -r owner < "$lock_dir/owner" 2>/dev/null || return 1
+  read -r owner 2>/dev/null < "$lock_dir/owner" || return 1
   printf '%s\\n' "$owner"
 }
 mkdir -p -- "$lock_deploy" || exit 1
@@ -51118,14 +51118,14 @@ if ! printf '%s\\n' "$lock_owner" 2>/dev/null > "$lock_pending"; then
   printf 'could not write %s: the disk is full, or the deploy user may not write there\\n' "$lock_pending_shown" >&2
   exit 1
 fi
-waited=0
+waited=0; told=
 while ! made=$(mkdir -- "$lock_dir" 2>&1); do
   if [ ! -d "$lock_dir" ]; then rm -f -- "$lock_pending"; printf '%s\\n' "$made" >&2; exit 1; fi
   if dead=$(stale_lock); then
     # Moved aside (atomic, so two waiters never both break it), then checked to be the lock judged.
     aside=$lock_deploy/lock.dead-$lock_token
     if mv -- "$lock_dir" "$aside" 2>/dev/null; then
-      read -r moved < "$aside/owner" 2>/dev/null || moved=
+      read -r moved 2>/dev/null < "$aside/owner" || moved=
       if [ "$moved" = "$dead" ]; then
         printf 'broken %s\\n' "$dead"
         printf 'left %s%s\\n' "$(readlink current 2>/dev/null)" "$( [ -e "current/$lock_unverified" ] && echo ' (unverified)')"
@@ -51136,8 +51136,13 @@ while ! made=$(mkdir -- "$lock_dir" 2>&1); do
     fi
     continue
   fi
-  if [ "$((waited % 10))" = 0 ]; then printf 'waiting for the deploy lock (%s of %s s), held by: %s\\n' "$waited" "$lock_timeout" "$(cat < "$lock_dir/owner" 2>/dev/null)"; fi
-  if [ "$waited" -ge "$lock_timeout" ]; then rm -f -- "$lock_pending"; printf 'owner %s\\n' "$(cat < "$lock_dir/owner" 2>/dev/null)"; exit "$lock_busy"; fi
+  # The owner is renamed in just after the mkdir: a lock caught in between is named a second later.
+  held_by=$(cat 2>/dev/null < "$lock_dir/owner")
+  if [ -n "$held_by" ] && { [ -z "$told" ] || [ "$((waited % 10))" = 0 ]; }; then
+    printf 'waiting for the deploy lock (%s of %s s), held by: %s\\n' "$waited" "$lock_timeout" "$held_by"
+    told=1
+  fi
+  if [ "$waited" -ge "$lock_timeout" ]; then rm -f -- "$lock_pending"; printf 'owner %s\\n' "$(cat 2>/dev/null < "$lock_dir/owner")"; exit "$lock_busy"; fi
   # The session that ran this is gone (a cancelled job): stop waiting, or the lock is taken for nobody.
   if ! process_alive "$PPID"; then rm -f -- "$lock_pending"; exit 1; fi
   sleep 1
@@ -51148,7 +51153,7 @@ write_beat
 `;
 
 // src/host/release-lock.sh
-var release_lock_default = '# shellcheck shell=sh\n# Removes the lock only if this run still owns it (lock.ts), once no restart step writes its\n# output any more (wait_for_step, before it). The run\'s release goes first unless current names it\n# (discard_release): one that was cancelled before its switch, or left by a failure. Prints\n# `released`, `other OWNER` or `gone`. From inside the lock, then the target: a path in a command\n# line is what pkill -f PATH matches.\n#\n# Inputs (releaseLockScript): release_lock, the lock directory; release_token. Before it: the\n# functions discard_release and journal (its journal named relative to the lock\'s parent).\n: "${release_lock:?}" "${release_token:?}"\nif cd -- "$release_lock" 2>/dev/null && grep -qF -- "$release_token" owner 2>/dev/null; then\n  (discard_release)\n  cd .. && rm -rf -- lock && echo released && journal released the lock\nelif [ -d "$release_lock" ]; then printf \'other %s\\n\' "$(cat < owner 2>/dev/null)"\nelse echo gone; fi\n';
+var release_lock_default = '# shellcheck shell=sh\n# Removes the lock only if this run still owns it (lock.ts), once no restart step writes its\n# output any more (wait_for_step, before it). The run\'s release goes first unless current names it\n# (discard_release): one that was cancelled before its switch, or left by a failure. Prints\n# `released`, `other OWNER` or `gone`. From inside the lock, then the target: a path in a command\n# line is what pkill -f PATH matches.\n#\n# Inputs (releaseLockScript): release_lock, the lock directory; release_token. Before it: the\n# functions discard_release and journal (its journal named relative to the lock\'s parent).\n: "${release_lock:?}" "${release_token:?}"\nif cd -- "$release_lock" 2>/dev/null && grep -qF -- "$release_token" owner 2>/dev/null; then\n  (discard_release)\n  cd .. && rm -rf -- lock && echo released && journal released the lock\nelif [ -d "$release_lock" ]; then printf \'other %s\\n\' "$(cat 2>/dev/null < owner)"\nelse echo gone; fi\n';
 
 // src/phases/lock.ts
 var HEARTBEAT_SECONDS = 2;
@@ -51184,7 +51189,7 @@ function acquireLockScript(layout, owner, timeoutSeconds) {
   ]);
 }
 function lockFenceScript(layout, token) {
-  return sh`read -r owner < ${`${relativeToTarget(layout).lockDir}/owner`} 2>/dev/null || owner=
+  return sh`read -r owner 2>/dev/null < ${`${relativeToTarget(layout).lockDir}/owner`} || owner=
 case $owner in *${token}*) ;; *)
   printf '@@%s error the deploy lock is no longer this run'"'"'s (held by: %s): another deploy broke it after this run sent no heartbeat for %s s. Nothing was stopped\n' ${STEP_KEY} "\${owner:-nobody}" ${HEARTBEAT_STALE_SECONDS}
   exit ${EXIT.lockLost} ;;
@@ -51197,7 +51202,7 @@ function heartbeatScript(layout, token) {
   const here = relativeToTarget(layout);
   return sh`cd -- ${layout.target} || exit 1
 while IFS= read -r _; do
-  read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || exit 0
+  read -r owner 2>/dev/null < ${`${here.lockDir}/owner`} || exit 0
   case $owner in *${token}*) ;; *) exit 0 ;; esac
   ${beatScript(here)}
 done`;
@@ -51302,14 +51307,14 @@ var hold_default = `# shellcheck shell=sh
 # The process in the PID file is the holder only while it carries the holder's marker (compared
 # in the shell: a path in a command line is what a user's pkill -f PATH matches).
 holder_is() {
-  tr '\\000' '\\n' < "/proc/$1/environ" 2>/dev/null | {
+  tr '\\000' '\\n' 2>/dev/null < "/proc/$1/environ" | {
     while IFS= read -r entry; do [ "$entry" != "$holder_marker=$hold_target" ] || exit 0; done
     exit 1
   }
 }
 holder=; held=
-read -r holder < "$hold_dir/pid" 2>/dev/null || holder=
-read -r held < "$hold_dir/listen" 2>/dev/null || held=
+read -r holder 2>/dev/null < "$hold_dir/pid" || holder=
+read -r held 2>/dev/null < "$hold_dir/listen" || held=
 if [ -n "$holder" ] && ! { process_alive "$holder" && holder_is "$holder"; }; then
   [ -z "$hold_on" ] || printf 'The port holder (pid %s) is gone; starting it again\\n' "$holder"
   holder=
@@ -51444,7 +51449,7 @@ environ_markers() {
 }
 recorded_processes() {
   [ -f "$1" ] || return 0
-  read -r boot < /proc/sys/kernel/random/boot_id 2>/dev/null || boot=
+  read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
   # PIDs recorded before the last reboot name other processes now: only this boot's count.
   awk -v boot="$boot" '
     index($0, "\\"boot_id\\": \\"" boot "\\"") { this_boot = 1 }
@@ -51601,7 +51606,7 @@ function removedCount(stdout) {
 }
 
 // src/host/sync.sh
-var sync_default = '# shellcheck shell=sh\n# switch (in place), a host-step body (switch.ts): syncs the staged tree into the live one. The\n# paths prepare planned to remove (NUL-separated lists: files, then directories) go first; a\n# directory the old service wrote into since prepare stays (rmdir fails), so nothing unplanned\n# goes. Then the copy, the bytecode (clear_bytecode), and the staged tree is kept as the base of\n# the next deploy, with its manifest. Ends with the releases.log line (releases_log).\n#\n# Inputs (syncInPlaceBody), paths inside the target: sync_target; sync_files and sync_dirs, the\n# removal lists; sync_staging; sync_tree, where the base tree is kept; sync_manifest_staging and\n# sync_manifest_tree, their manifests. Before it: the tree functions, clear_bytecode and\n# releases_log.\n: "${sync_target:?}" "${sync_files:?}" "${sync_dirs:?}" "${sync_staging:?}" "${sync_tree:?}"\n: "${sync_manifest_staging:?}" "${sync_manifest_tree:?}"\ncd -- "$sync_target" || exit 1\nif [ -s "$sync_files" ]; then xargs -0 rm -f -- < "$sync_files" || exit 1; fi\nif [ -s "$sync_dirs" ]; then xargs -0 rmdir -- < "$sync_dirs" 2>/dev/null; fi\nremoved=$(cat -- "$sync_files" "$sync_dirs" | tr -cd \'\\000\' | wc -c)\ntar_copy "$sync_staging" . || exit 1\nprintf \'Synced the new tree into %s; removed %s path(s) an earlier deploy shipped that the source no longer has\\n\' "$sync_target" "$((removed))"\nclear_bytecode || exit 1\nrm -rf -- "$sync_tree" && mv -- "$sync_staging" "$sync_tree" && mv -f -- "$sync_manifest_staging" "$sync_manifest_tree" && rm -f -- "$sync_files" "$sync_dirs" || exit 1\nreleases_log\n';
+var sync_default = '# shellcheck shell=sh\n# switch (in place), a host-step body (switch.ts): syncs the staged tree into the live one. The\n# paths prepare planned to remove (NUL-separated lists: files, then directories) go first; a\n# directory the old service wrote into since prepare stays (rmdir fails), so nothing unplanned\n# goes. Then the copy, the bytecode (clear_bytecode), and the staged tree is kept as the base of\n# the next deploy, with its manifest. Ends with the releases.log line (releases_log).\n#\n# Inputs (syncInPlaceBody), paths inside the target: sync_target; sync_files and sync_dirs, the\n# removal lists; sync_staging; sync_tree, where the base tree is kept; sync_manifest_staging and\n# sync_manifest_tree, their manifests. Before it: the tree functions, clear_bytecode and\n# releases_log.\n: "${sync_target:?}" "${sync_files:?}" "${sync_dirs:?}" "${sync_staging:?}" "${sync_tree:?}"\n: "${sync_manifest_staging:?}" "${sync_manifest_tree:?}"\ncd -- "$sync_target" || exit 1\nif [ -s "$sync_files" ]; then xargs -0 rm -f -- < "$sync_files" || exit 1; fi\nif [ -s "$sync_dirs" ]; then xargs -0 rmdir -- 2>/dev/null < "$sync_dirs"; fi\nremoved=$(cat -- "$sync_files" "$sync_dirs" | tr -cd \'\\000\' | wc -c)\ntar_copy "$sync_staging" . || exit 1\nprintf \'Synced the new tree into %s; removed %s path(s) an earlier deploy shipped that the source no longer has\\n\' "$sync_target" "$((removed))"\nclear_bytecode || exit 1\nrm -rf -- "$sync_tree" && mv -- "$sync_staging" "$sync_tree" && mv -f -- "$sync_manifest_staging" "$sync_manifest_tree" && rm -f -- "$sync_files" "$sync_dirs" || exit 1\nreleases_log\n';
 
 // src/phases/switch.ts
 function switchCurrentScript(layout, release, token) {
@@ -52086,7 +52091,7 @@ var wait_for_exit_default = `# shellcheck shell=sh
 : "\${wait_target:?}" "\${wait_pattern?}" "\${wait_ports?}" "\${wait_timeout:?}" "\${wait_kill?}"
 : "\${wait_holder:?}" "\${progress_seconds:?}" "\${still_running:?}" "\${step_key:?}"
 : "\${recorded?}" "\${stopped_pids?}" "\${stopped_groups?}"
-read -r holder_pid < "$wait_holder" 2>/dev/null || holder_pid=
+read -r holder_pid 2>/dev/null < "$wait_holder" || holder_pid=
 pattern=$wait_pattern
 groups=$stopped_groups
 ports=$wait_ports
@@ -52227,7 +52232,7 @@ function waitParameters(ctx) {
 
 // src/phases/start.ts
 function startLinesScript(log, header) {
-  return sh`awk -v header=${header} '$0 == header { n = 0; next } { line[n++ % 50] = $0 } END { for (i = (n > 50 ? n - 50 : 0); i < n; i++) print line[i % 50] }' < ${log} 2>/dev/null`;
+  return sh`awk -v header=${header} '$0 == header { n = 0; next } { line[n++ % 50] = $0 } END { for (i = (n > 50 ? n - 50 : 0); i < n; i++) print line[i % 50] }' 2>/dev/null < ${log}`;
 }
 function detachedStartBody(start) {
   const { live, environment, command, target, release, sha } = start;
@@ -52469,7 +52474,7 @@ async function restartService(ctx, switchTo, timings, afterStart) {
 }
 
 // src/host/fallback.sh
-var fallback_default = '# shellcheck shell=sh\n# Chooses what to return to when fb_failed cannot stay (fallback.ts): only a release that passed\n# verify (no unverified or BAD_RELEASE mark), fb_previous (live before this deploy) if it did,\n# else the newest one that did (a run that died after its switch leaves its release live and\n# unverified). Runs from the target; prints `candidate NAME live|verified` and its stamp\n# (`sha SHA`). Files are read through redirections: a path in a command line is what pkill -f PATH\n# matches.\n#\n# Inputs (fallbackScript): fb_failed; fb_previous (may be empty); fb_stamp; fb_unverified.\n: "${fb_failed:?}" "${fb_previous?}" "${fb_stamp:?}" "${fb_unverified:?}"\nverified() { [ -n "$1" ] && [ "$1" != "$fb_failed" ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/$fb_unverified" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }\nif verified "$fb_previous"; then candidate=$fb_previous; how=live; else\n  # shellcheck disable=SC2012 # release names, made by the action\n  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf \'%s\\n\' "$name"; break; fi; done)\n  how=verified\nfi\nif [ -n "$candidate" ]; then\n  printf \'candidate %s %s\\n\' "$candidate" "$how"\n  printf \'sha %s\\n\' "$(head -c 200 < "releases/$candidate/$fb_stamp" 2>/dev/null)"\nfi\n';
+var fallback_default = '# shellcheck shell=sh\n# Chooses what to return to when fb_failed cannot stay (fallback.ts): only a release that passed\n# verify (no unverified or BAD_RELEASE mark), fb_previous (live before this deploy) if it did,\n# else the newest one that did (a run that died after its switch leaves its release live and\n# unverified). Runs from the target; prints `candidate NAME live|verified` and its stamp\n# (`sha SHA`). Files are read through redirections: a path in a command line is what pkill -f PATH\n# matches.\n#\n# Inputs (fallbackScript): fb_failed; fb_previous (may be empty); fb_stamp; fb_unverified.\n: "${fb_failed:?}" "${fb_previous?}" "${fb_stamp:?}" "${fb_unverified:?}"\nverified() { [ -n "$1" ] && [ "$1" != "$fb_failed" ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/$fb_unverified" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }\nif verified "$fb_previous"; then candidate=$fb_previous; how=live; else\n  # shellcheck disable=SC2012 # release names, made by the action\n  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf \'%s\\n\' "$name"; break; fi; done)\n  how=verified\nfi\nif [ -n "$candidate" ]; then\n  printf \'candidate %s %s\\n\' "$candidate" "$how"\n  printf \'sha %s\\n\' "$(head -c 200 2>/dev/null < "releases/$candidate/$fb_stamp")"\nfi\n';
 
 // src/phases/fallback.ts
 function fallbackScript(failed, previous, stampFile) {
@@ -52531,7 +52536,7 @@ var identity_default = `# shellcheck shell=sh
 # Before it: the service functions.
 : "\${id_target:?}" "\${id_state:?}" "\${id_ports?}" "\${id_holder:?}" "\${id_mark:?}" "\${id_release:?}" "\${id_sha:?}"
 cd -- "$id_target" || exit 1
-read -r holder_pid < "$id_holder" 2>/dev/null || holder_pid=
+read -r holder_pid 2>/dev/null < "$id_holder" || holder_pid=
 old=; free=
 for port in $id_ports; do
   pids=$(port_pids "$port" | grep -vx -- "\${holder_pid:-none}")
@@ -52947,13 +52952,13 @@ async function runningVersion(ctx) {
 }
 
 // src/host/arm.sh
-var arm_default = '# shellcheck shell=sh\n# Arms the watchdog before anything stops (watchdog.ts): its script, from stdin, goes into the\n# lock (written beside it and renamed in), its PID file is made at its fixed width, the decision\n# directory provisional is made, and the journal is cut to its last lines and gets room for this\n# deploy, so a disk that fills later cannot cut a line of it.\n#\n# Inputs (armScript): arm_target; arm_lock, the lock inside the target; arm_journal; arm_keep, the\n# lines the journal keeps; arm_reserve, the bytes set aside; arm_release, arm_fallback. Before it:\n# the function journal.\n: "${arm_target:?}" "${arm_lock:?}" "${arm_journal:?}" "${arm_keep:?}" "${arm_reserve:?}"\n: "${arm_release:?}" "${arm_fallback:?}"\ncd -- "$arm_target" || exit 1\nif ! { cat > "$arm_lock/watchdog.sh.tmp" && mv -f -- "$arm_lock/watchdog.sh.tmp" "$arm_lock/watchdog.sh"; }; then\n  rm -f -- "$arm_lock/watchdog.sh.tmp"; exit 1\nfi\nprintf \'%-12s\\n\' - > "$arm_lock/watchdog.pid" && mkdir -p -- "$arm_lock/provisional" || exit 1\nif [ "$(wc -l < "$arm_journal" 2>/dev/null || echo 0)" -gt "$arm_keep" ]; then\n  { tail -n "$((arm_keep / 2))" < "$arm_journal" > "$arm_journal.tmp" && mv -f -- "$arm_journal.tmp" "$arm_journal"; } 2>/dev/null || rm -f -- "$arm_journal.tmp"\nfi\n: >> "$arm_journal" && { fallocate -n -l "$arm_reserve" "$arm_journal" 2>/dev/null || :; }\njournal armed "$arm_release: falls back to $arm_fallback"\n';
+var arm_default = '# shellcheck shell=sh\n# Arms the watchdog before anything stops (watchdog.ts): its script, from stdin, goes into the\n# lock (written beside it and renamed in), its PID file is made at its fixed width, the decision\n# directory provisional is made, and the journal is cut to its last lines and gets room for this\n# deploy, so a disk that fills later cannot cut a line of it.\n#\n# Inputs (armScript): arm_target; arm_lock, the lock inside the target; arm_journal; arm_keep, the\n# lines the journal keeps; arm_reserve, the bytes set aside; arm_release, arm_fallback. Before it:\n# the function journal.\n: "${arm_target:?}" "${arm_lock:?}" "${arm_journal:?}" "${arm_keep:?}" "${arm_reserve:?}"\n: "${arm_release:?}" "${arm_fallback:?}"\ncd -- "$arm_target" || exit 1\nif ! { cat > "$arm_lock/watchdog.sh.tmp" && mv -f -- "$arm_lock/watchdog.sh.tmp" "$arm_lock/watchdog.sh"; }; then\n  rm -f -- "$arm_lock/watchdog.sh.tmp"; exit 1\nfi\nprintf \'%-12s\\n\' - > "$arm_lock/watchdog.pid" && mkdir -p -- "$arm_lock/provisional" || exit 1\nif [ "$(wc -l 2>/dev/null < "$arm_journal" || echo 0)" -gt "$arm_keep" ]; then\n  { tail -n "$((arm_keep / 2))" < "$arm_journal" > "$arm_journal.tmp" && mv -f -- "$arm_journal.tmp" "$arm_journal"; } 2>/dev/null || rm -f -- "$arm_journal.tmp"\nfi\n: >> "$arm_journal" && { fallocate -n -l "$arm_reserve" "$arm_journal" 2>/dev/null || :; }\njournal armed "$arm_release: falls back to $arm_fallback"\n';
 
 // src/host/decide.sh
-var decide_default = '# shellcheck shell=sh\n# Takes the decision on the provisional release as decide_as (confirmed after verify, rollback\n# before the run\'s own rollback), unless the watchdog took it (watchdog.ts). Prints `mine` (also\n# when nothing was armed, or another deploy broke the lock: its restart step\'s fence then stops\n# this run) or `undone`, then, once the watchdog is done, this run\'s journal lines (journal_lines).\n#\n# Inputs (decideScript): decide_target; decide_lock, the lock inside the target; decide_token;\n# decide_as; decide_release; decide_unverified, the mark to remove on confirmation; decide_journal;\n# decide_wait (s). Before it: the step functions, journal and journal_lines.\n: "${decide_target:?}" "${decide_lock:?}" "${decide_token:?}" "${decide_as:?}" "${decide_release:?}"\n: "${decide_unverified:?}" "${decide_journal:?}" "${decide_wait:?}"\ncd -- "$decide_target" || exit 1\n# Only this run\'s lock holds its decision: a lock another deploy took has a mark of its own.\nread -r owner < "$decide_lock/owner" 2>/dev/null || owner=\ncase $owner in *"$decide_token"*) mine=1 ;; *) mine= ;; esac\nif { [ -n "$mine" ] && mv -T -- "$decide_lock/provisional" "$decide_lock/$decide_as" 2>/dev/null; } || { [ ! -d "$decide_lock/undo" ] && ! grep -q "^[^ ]* $decide_token undo " < "$decide_journal" 2>/dev/null; }; then\n  if [ "$decide_as" = confirmed ]; then\n    rm -f -- "releases/$decide_release/$decide_unverified"\n    journal confirmed "$decide_release"\n  else\n    journal rollback "$decide_release: the run rolls back itself"\n  fi\n  echo mine\n  exit 0\nfi\necho undone\nread -r pid < "$decide_lock/watchdog.pid" 2>/dev/null || pid=\nwaited=0\nwhile [ -n "$pid" ] && process_alive "$pid" && [ "$waited" -lt "$decide_wait" ]; do sleep 1; waited=$((waited + 1)); done\njournal_lines\n';
+var decide_default = '# shellcheck shell=sh\n# Takes the decision on the provisional release as decide_as (confirmed after verify, rollback\n# before the run\'s own rollback), unless the watchdog took it (watchdog.ts). Prints `mine` (also\n# when nothing was armed, or another deploy broke the lock: its restart step\'s fence then stops\n# this run) or `undone`, then, once the watchdog is done, this run\'s journal lines (journal_lines).\n#\n# Inputs (decideScript): decide_target; decide_lock, the lock inside the target; decide_token;\n# decide_as; decide_release; decide_unverified, the mark to remove on confirmation; decide_journal;\n# decide_wait (s). Before it: the step functions, journal and journal_lines.\n: "${decide_target:?}" "${decide_lock:?}" "${decide_token:?}" "${decide_as:?}" "${decide_release:?}"\n: "${decide_unverified:?}" "${decide_journal:?}" "${decide_wait:?}"\ncd -- "$decide_target" || exit 1\n# Only this run\'s lock holds its decision: a lock another deploy took has a mark of its own.\nread -r owner 2>/dev/null < "$decide_lock/owner" || owner=\ncase $owner in *"$decide_token"*) mine=1 ;; *) mine= ;; esac\nif { [ -n "$mine" ] && mv -T -- "$decide_lock/provisional" "$decide_lock/$decide_as" 2>/dev/null; } || { [ ! -d "$decide_lock/undo" ] && ! grep -q "^[^ ]* $decide_token undo " 2>/dev/null < "$decide_journal"; }; then\n  if [ "$decide_as" = confirmed ]; then\n    rm -f -- "releases/$decide_release/$decide_unverified"\n    journal confirmed "$decide_release"\n  else\n    journal rollback "$decide_release: the run rolls back itself"\n  fi\n  echo mine\n  exit 0\nfi\necho undone\nread -r pid 2>/dev/null < "$decide_lock/watchdog.pid" || pid=\nwaited=0\nwhile [ -n "$pid" ] && process_alive "$pid" && [ "$waited" -lt "$decide_wait" ]; do sleep 1; waited=$((waited + 1)); done\njournal_lines\n';
 
 // src/host/watchdog.sh
-var watchdog_default = '# shellcheck shell=sh\n# The watchdog (watchdog.ts, "Commit confirmed"): waits while the release is provisional and the\n# lock is this run\'s; once its budget is over and the runner\'s heartbeat is stale, takes the\n# decision (renames provisional to undo), runs the restart to the fallback (undo_restart: a host\n# step, recorded like any restart), waits for new processes on the ports, journals the outcome,\n# removes the release it undid (discard_release) and frees the lock.\n#\n# Inputs (watchdogScript, watchdog.ts): wd_target; wd_deploy and wd_lock, the .deploy directory\n# and the lock inside the target; wd_token,\n# this run\'s lock token; wd_budget (s after the start); wd_stale, how old a heartbeat is dead (s);\n# wd_release, the release it may undo; wd_fallback and wd_fallback_sha, what it returns to;\n# wd_ports; wd_version_timeout (s); wd_restart_log, the restart\'s output (for the journal). Before\n# it: the service functions and the functions journal, undo_restart and discard_release.\n: "${wd_target:?}" "${wd_deploy:?}" "${wd_lock:?}" "${wd_token:?}" "${wd_budget:?}" "${wd_stale:?}"\n: "${wd_release:?}" "${wd_fallback:?}" "${wd_fallback_sha:?}" "${wd_ports?}"\n: "${wd_version_timeout:?}" "${wd_restart_log:?}"\ncd -- "$wd_target" || exit 1\nours() { read -r owner < "$wd_lock/owner" 2>/dev/null && case $owner in *"$wd_token"*) true ;; *) false ;; esac; }\nnow=0 # now_s (service.sh) sets it\nnow_s; deadline=$((now + wd_budget))\nwhile :; do\n  [ -d "$wd_lock/provisional" ] && ours || exit 0\n  now_s\n  if [ "$now" -ge "$deadline" ]; then\n    read -r beat < "$wd_lock/heartbeat" 2>/dev/null || beat=0\n    case $beat in \'\' | *[!0-9]*) beat=0 ;; esac\n    [ "$((now - beat))" -lt "$wd_stale" ] || break\n  fi\n  sleep 1\ndone\nmv -T -- "$wd_lock/provisional" "$wd_lock/undo" 2>/dev/null || exit 0\njournal undo "$wd_release: not confirmed within $wd_budget s of its start, and the runner sent no heartbeat for $wd_stale s. Returning to $wd_fallback"\nmark=$(awk -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" \'{ printf "%d\\n", $1 * hz }\' < /proc/uptime)\n(undo_restart) > /dev/null 2>&1\nstatus=$?\nif [ "$status" -eq 0 ]; then\n  waited=0\n  while :; do\n    missing=\n    for port in $wd_ports; do\n      fresh=\n      for pid in $(port_pids "$port"); do start=$(start_of "$pid"); [ -n "$start" ] && [ "$start" -ge "$mark" ] && fresh=1; done\n      [ -n "$fresh" ] || missing="$missing $port"\n    done\n    if [ -z "$missing" ] || [ "$waited" -ge "$wd_version_timeout" ]; then break; fi\n    sleep 1; waited=$((waited + 1))\n  done\n  if [ -z "$missing" ]; then journal undone "$wd_fallback $wd_fallback_sha: started it, and new processes hold its ports"\n  else journal undo-failed "$wd_fallback: started it, but no new process holds port$missing after $wd_version_timeout s"\n  fi\nelse\n  journal undo-failed "$wd_fallback: the restart step exited with $status ($wd_restart_log)"\nfi\ndiscard_release > /dev/null\nours && (cd -- "$wd_deploy" && rm -rf -- lock) && journal released the lock\n';
+var watchdog_default = '# shellcheck shell=sh\n# The watchdog (watchdog.ts, "Commit confirmed"): waits while the release is provisional and the\n# lock is this run\'s; once its budget is over and the runner\'s heartbeat is stale, takes the\n# decision (renames provisional to undo), runs the restart to the fallback (undo_restart: a host\n# step, recorded like any restart), waits for new processes on the ports, journals the outcome,\n# removes the release it undid (discard_release) and frees the lock.\n#\n# Inputs (watchdogScript, watchdog.ts): wd_target; wd_deploy and wd_lock, the .deploy directory\n# and the lock inside the target; wd_token,\n# this run\'s lock token; wd_budget (s after the start); wd_stale, how old a heartbeat is dead (s);\n# wd_release, the release it may undo; wd_fallback and wd_fallback_sha, what it returns to;\n# wd_ports; wd_version_timeout (s); wd_restart_log, the restart\'s output (for the journal). Before\n# it: the service functions and the functions journal, undo_restart and discard_release.\n: "${wd_target:?}" "${wd_deploy:?}" "${wd_lock:?}" "${wd_token:?}" "${wd_budget:?}" "${wd_stale:?}"\n: "${wd_release:?}" "${wd_fallback:?}" "${wd_fallback_sha:?}" "${wd_ports?}"\n: "${wd_version_timeout:?}" "${wd_restart_log:?}"\ncd -- "$wd_target" || exit 1\nours() { read -r owner 2>/dev/null < "$wd_lock/owner" && case $owner in *"$wd_token"*) true ;; *) false ;; esac; }\nnow=0 # now_s (service.sh) sets it\nnow_s; deadline=$((now + wd_budget))\nwhile :; do\n  [ -d "$wd_lock/provisional" ] && ours || exit 0\n  now_s\n  if [ "$now" -ge "$deadline" ]; then\n    read -r beat 2>/dev/null < "$wd_lock/heartbeat" || beat=0\n    case $beat in \'\' | *[!0-9]*) beat=0 ;; esac\n    [ "$((now - beat))" -lt "$wd_stale" ] || break\n  fi\n  sleep 1\ndone\nmv -T -- "$wd_lock/provisional" "$wd_lock/undo" 2>/dev/null || exit 0\njournal undo "$wd_release: not confirmed within $wd_budget s of its start, and the runner sent no heartbeat for $wd_stale s. Returning to $wd_fallback"\nmark=$(awk -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" \'{ printf "%d\\n", $1 * hz }\' < /proc/uptime)\n(undo_restart) > /dev/null 2>&1\nstatus=$?\nif [ "$status" -eq 0 ]; then\n  waited=0\n  while :; do\n    missing=\n    for port in $wd_ports; do\n      fresh=\n      for pid in $(port_pids "$port"); do start=$(start_of "$pid"); [ -n "$start" ] && [ "$start" -ge "$mark" ] && fresh=1; done\n      [ -n "$fresh" ] || missing="$missing $port"\n    done\n    if [ -z "$missing" ] || [ "$waited" -ge "$wd_version_timeout" ]; then break; fi\n    sleep 1; waited=$((waited + 1))\n  done\n  if [ -z "$missing" ]; then journal undone "$wd_fallback $wd_fallback_sha: started it, and new processes hold its ports"\n  else journal undo-failed "$wd_fallback: started it, but no new process holds port$missing after $wd_version_timeout s"\n  fi\nelse\n  journal undo-failed "$wd_fallback: the restart step exited with $status ($wd_restart_log)"\nfi\ndiscard_release > /dev/null\nours && (cd -- "$wd_deploy" && rm -rf -- lock) && journal released the lock\n';
 
 // src/phases/watchdog.ts
 var WATCHDOG_GRACE_SECONDS = 30;
@@ -57497,18 +57502,19 @@ async function ship(host, settings, sha, report) {
     const migrated = migrateCommand !== void 0;
     if (!settings.allowDowngrade) report.previousVersion = await host.runningVersion(ctx);
     const where = { host: address.host, port: address.port, target: layout.target };
-    const unverified = (release, releaseSha, fallback2) => keepForPostStep("unverified", {
+    const unverified = (release, releaseSha, fallback2, releaseMigrated) => keepForPostStep("unverified", {
       ...where,
       username: address.username,
       startLog: session.startLog,
       release,
       sha: releaseSha,
       fallback: fallback2,
+      migrated: releaseMigrated,
       token: owner.token,
       run: owner.run
     });
     const fallback = ctx.previousRelease && ctx.previousSha ? { release: ctx.previousRelease, sha: ctx.previousSha } : void 0;
-    unverified(ctx.release, sha, fallback);
+    unverified(ctx.release, sha, fallback, migrated || void 0);
     const stopSentAt = Date.now();
     try {
       const restart = await host.restart(ctx, report.phases, armed);

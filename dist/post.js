@@ -52290,10 +52290,10 @@ process_alive() {
   { read -r stat < "/proc/$1/stat"; } 2>/dev/null
   case \${stat##*) } in '' | [ZX]*) return 1 ;; esac
 }
-step_key_of() { sed -n '1s/^@@step \\([0-9a-f]\\{12\\}\\)$/\\1/p' < "$1" 2>/dev/null; }
+step_key_of() { sed -n '1s/^@@step \\([0-9a-f]\\{12\\}\\)$/\\1/p' 2>/dev/null < "$1"; }
 step_marker() {
   key=$(step_key_of "$1")
-  [ -n "$key" ] && sed -n "s/^@@$key $2 //p" < "$1" 2>/dev/null | head -n 1
+  [ -n "$key" ] && sed -n "s/^@@$key $2 //p" 2>/dev/null < "$1" | head -n 1
 }
 step_running() {
   step_pid=$(step_marker "$1" pid)
@@ -52350,7 +52350,7 @@ function hostStepScript(phases, prelude, key = newStepKey()) {
   const script = joinCode([
     stepKeyScript(key),
     prelude,
-    sh`uptime_now() { read -r up _ < /proc/uptime 2>/dev/null || up=0; printf '%s' "$up"; }
+    sh`uptime_now() { read -r up _ 2>/dev/null < /proc/uptime || up=0; printf '%s' "$up"; }
 trap 'printf "@@%s exit %s %s\n" "$step_key" "$?" "$(uptime_now)"' EXIT
 printf '@@%s pid %s\n' ${STEP_KEY} "$$"`,
     ...phases.map(
@@ -52554,7 +52554,7 @@ while step_running ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
 done`;
 }
 function awaitStepScript(outFile, seconds, key) {
-  const ours = key ? sh`if ! grep -qxF -- ${stepLine(key)} < ${outFile} 2>/dev/null || { [ -z "$(step_marker ${outFile} pid)" ] && sleep 1 && [ -z "$(step_marker ${outFile} pid)" ]; }; then
+  const ours = key ? sh`if ! grep -qxF -- ${stepLine(key)} 2>/dev/null < ${outFile} || { [ -z "$(step_marker ${outFile} pid)" ] && sleep 1 && [ -z "$(step_marker ${outFile} pid)" ]; }; then
   printf '@@%s absent\n' ${key}
   exit 0
 fi
@@ -52565,7 +52565,7 @@ step_pid=$(step_marker ${outFile} pid)
 if [ -n "$step_pid" ] && ! process_alive "$step_pid" && [ -z "$(step_marker ${outFile} exit)" ] && [ -z "$(step_marker ${outFile} died)" ]; then
   printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@%s died -\n' "$step_pid" "$(step_key_of ${outFile})" >> ${outFile}
 fi
-cat < ${outFile} 2>/dev/null`;
+cat 2>/dev/null < ${outFile}`;
 }
 function stepOutcome(text) {
   return new HostStepReader().consume(text).end();
@@ -53788,7 +53788,7 @@ function journalFunction(path, token) {
   return sh`journal() { printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${token} "$*" 2>/dev/null >> ${path} || :; }`;
 }
 function journalLinesScript(path, token) {
-  return sh`grep -F -- ${` ${token} `} < ${path} 2>/dev/null | while read -r time _ rest; do printf 'journal %s %s\n' "$time" "$rest"; done`;
+  return sh`grep -F -- ${` ${token} `} 2>/dev/null < ${path} | while read -r time _ rest; do printf 'journal %s %s\n' "$time" "$rest"; done`;
 }
 function parseJournalLines(stdout) {
   return [...stdout.matchAll(/^journal (\S+) (.*)$/gm)].map(([, time, words]) => ({ time, words }));
@@ -53935,13 +53935,13 @@ async function prune(ctx) {
 }
 
 // src/host/release-lock.sh
-var release_lock_default = '# shellcheck shell=sh\n# Removes the lock only if this run still owns it (lock.ts), once no restart step writes its\n# output any more (wait_for_step, before it). The run\'s release goes first unless current names it\n# (discard_release): one that was cancelled before its switch, or left by a failure. Prints\n# `released`, `other OWNER` or `gone`. From inside the lock, then the target: a path in a command\n# line is what pkill -f PATH matches.\n#\n# Inputs (releaseLockScript): release_lock, the lock directory; release_token. Before it: the\n# functions discard_release and journal (its journal named relative to the lock\'s parent).\n: "${release_lock:?}" "${release_token:?}"\nif cd -- "$release_lock" 2>/dev/null && grep -qF -- "$release_token" owner 2>/dev/null; then\n  (discard_release)\n  cd .. && rm -rf -- lock && echo released && journal released the lock\nelif [ -d "$release_lock" ]; then printf \'other %s\\n\' "$(cat < owner 2>/dev/null)"\nelse echo gone; fi\n';
+var release_lock_default = '# shellcheck shell=sh\n# Removes the lock only if this run still owns it (lock.ts), once no restart step writes its\n# output any more (wait_for_step, before it). The run\'s release goes first unless current names it\n# (discard_release): one that was cancelled before its switch, or left by a failure. Prints\n# `released`, `other OWNER` or `gone`. From inside the lock, then the target: a path in a command\n# line is what pkill -f PATH matches.\n#\n# Inputs (releaseLockScript): release_lock, the lock directory; release_token. Before it: the\n# functions discard_release and journal (its journal named relative to the lock\'s parent).\n: "${release_lock:?}" "${release_token:?}"\nif cd -- "$release_lock" 2>/dev/null && grep -qF -- "$release_token" owner 2>/dev/null; then\n  (discard_release)\n  cd .. && rm -rf -- lock && echo released && journal released the lock\nelif [ -d "$release_lock" ]; then printf \'other %s\\n\' "$(cat 2>/dev/null < owner)"\nelse echo gone; fi\n';
 
 // src/phases/lock.ts
 var HEARTBEAT_SECONDS = 2;
 var HEARTBEAT_STALE_SECONDS = 30;
 function lockFenceScript(layout, token) {
-  return sh`read -r owner < ${`${relativeToTarget(layout).lockDir}/owner`} 2>/dev/null || owner=
+  return sh`read -r owner 2>/dev/null < ${`${relativeToTarget(layout).lockDir}/owner`} || owner=
 case $owner in *${token}*) ;; *)
   printf '@@%s error the deploy lock is no longer this run'"'"'s (held by: %s): another deploy broke it after this run sent no heartbeat for %s s. Nothing was stopped\n' ${STEP_KEY} "\${owner:-nobody}" ${HEARTBEAT_STALE_SECONDS}
   exit ${EXIT.lockLost} ;;
@@ -53954,7 +53954,7 @@ function heartbeatScript(layout, token) {
   const here = relativeToTarget(layout);
   return sh`cd -- ${layout.target} || exit 1
 while IFS= read -r _; do
-  read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || exit 0
+  read -r owner 2>/dev/null < ${`${here.lockDir}/owner`} || exit 0
   case $owner in *${token}*) ;; *) exit 0 ;; esac
   ${beatScript(here)}
 done`;
@@ -54032,14 +54032,14 @@ var hold_default = `# shellcheck shell=sh
 # The process in the PID file is the holder only while it carries the holder's marker (compared
 # in the shell: a path in a command line is what a user's pkill -f PATH matches).
 holder_is() {
-  tr '\\000' '\\n' < "/proc/$1/environ" 2>/dev/null | {
+  tr '\\000' '\\n' 2>/dev/null < "/proc/$1/environ" | {
     while IFS= read -r entry; do [ "$entry" != "$holder_marker=$hold_target" ] || exit 0; done
     exit 1
   }
 }
 holder=; held=
-read -r holder < "$hold_dir/pid" 2>/dev/null || holder=
-read -r held < "$hold_dir/listen" 2>/dev/null || held=
+read -r holder 2>/dev/null < "$hold_dir/pid" || holder=
+read -r held 2>/dev/null < "$hold_dir/listen" || held=
 if [ -n "$holder" ] && ! { process_alive "$holder" && holder_is "$holder"; }; then
   [ -z "$hold_on" ] || printf 'The port holder (pid %s) is gone; starting it again\\n' "$holder"
   holder=
@@ -54174,7 +54174,7 @@ environ_markers() {
 }
 recorded_processes() {
   [ -f "$1" ] || return 0
-  read -r boot < /proc/sys/kernel/random/boot_id 2>/dev/null || boot=
+  read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
   # PIDs recorded before the last reboot name other processes now: only this boot's count.
   awk -v boot="$boot" '
     index($0, "\\"boot_id\\": \\"" boot "\\"") { this_boot = 1 }
@@ -54361,6 +54361,11 @@ async function checkImport(ctx) {
   info(`python-import-check: ${module} imports from ${resolved}`);
 }
 
+// src/phases/migrate.ts
+function migrationsKept(release) {
+  return `The database keeps the migrations that ${release}'s migrate-command ran: the restored release now runs against them. A rollback cannot undo a migration (README, "Database migrations").`;
+}
+
 // src/phases/restart.ts
 import { constants as constants3 } from "node:os";
 
@@ -54517,7 +54522,7 @@ var wait_for_exit_default = `# shellcheck shell=sh
 : "\${wait_target:?}" "\${wait_pattern?}" "\${wait_ports?}" "\${wait_timeout:?}" "\${wait_kill?}"
 : "\${wait_holder:?}" "\${progress_seconds:?}" "\${still_running:?}" "\${step_key:?}"
 : "\${recorded?}" "\${stopped_pids?}" "\${stopped_groups?}"
-read -r holder_pid < "$wait_holder" 2>/dev/null || holder_pid=
+read -r holder_pid 2>/dev/null < "$wait_holder" || holder_pid=
 pattern=$wait_pattern
 groups=$stopped_groups
 ports=$wait_ports
@@ -54658,7 +54663,7 @@ function waitParameters(ctx) {
 
 // src/phases/start.ts
 function startLinesScript(log, header) {
-  return sh`awk -v header=${header} '$0 == header { n = 0; next } { line[n++ % 50] = $0 } END { for (i = (n > 50 ? n - 50 : 0); i < n; i++) print line[i % 50] }' < ${log} 2>/dev/null`;
+  return sh`awk -v header=${header} '$0 == header { n = 0; next } { line[n++ % 50] = $0 } END { for (i = (n > 50 ? n - 50 : 0); i < n; i++) print line[i % 50] }' 2>/dev/null < ${log}`;
 }
 function detachedStartBody(start) {
   const { live, environment, command, target, release, sha } = start;
@@ -54886,7 +54891,7 @@ async function restartService(ctx, switchTo, timings, afterStart) {
 }
 
 // src/host/fallback.sh
-var fallback_default = '# shellcheck shell=sh\n# Chooses what to return to when fb_failed cannot stay (fallback.ts): only a release that passed\n# verify (no unverified or BAD_RELEASE mark), fb_previous (live before this deploy) if it did,\n# else the newest one that did (a run that died after its switch leaves its release live and\n# unverified). Runs from the target; prints `candidate NAME live|verified` and its stamp\n# (`sha SHA`). Files are read through redirections: a path in a command line is what pkill -f PATH\n# matches.\n#\n# Inputs (fallbackScript): fb_failed; fb_previous (may be empty); fb_stamp; fb_unverified.\n: "${fb_failed:?}" "${fb_previous?}" "${fb_stamp:?}" "${fb_unverified:?}"\nverified() { [ -n "$1" ] && [ "$1" != "$fb_failed" ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/$fb_unverified" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }\nif verified "$fb_previous"; then candidate=$fb_previous; how=live; else\n  # shellcheck disable=SC2012 # release names, made by the action\n  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf \'%s\\n\' "$name"; break; fi; done)\n  how=verified\nfi\nif [ -n "$candidate" ]; then\n  printf \'candidate %s %s\\n\' "$candidate" "$how"\n  printf \'sha %s\\n\' "$(head -c 200 < "releases/$candidate/$fb_stamp" 2>/dev/null)"\nfi\n';
+var fallback_default = '# shellcheck shell=sh\n# Chooses what to return to when fb_failed cannot stay (fallback.ts): only a release that passed\n# verify (no unverified or BAD_RELEASE mark), fb_previous (live before this deploy) if it did,\n# else the newest one that did (a run that died after its switch leaves its release live and\n# unverified). Runs from the target; prints `candidate NAME live|verified` and its stamp\n# (`sha SHA`). Files are read through redirections: a path in a command line is what pkill -f PATH\n# matches.\n#\n# Inputs (fallbackScript): fb_failed; fb_previous (may be empty); fb_stamp; fb_unverified.\n: "${fb_failed:?}" "${fb_previous?}" "${fb_stamp:?}" "${fb_unverified:?}"\nverified() { [ -n "$1" ] && [ "$1" != "$fb_failed" ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/$fb_unverified" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }\nif verified "$fb_previous"; then candidate=$fb_previous; how=live; else\n  # shellcheck disable=SC2012 # release names, made by the action\n  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf \'%s\\n\' "$name"; break; fi; done)\n  how=verified\nfi\nif [ -n "$candidate" ]; then\n  printf \'candidate %s %s\\n\' "$candidate" "$how"\n  printf \'sha %s\\n\' "$(head -c 200 2>/dev/null < "releases/$candidate/$fb_stamp")"\nfi\n';
 
 // src/phases/fallback.ts
 function fallbackScript(failed, previous, stampFile) {
@@ -54948,7 +54953,7 @@ var identity_default = `# shellcheck shell=sh
 # Before it: the service functions.
 : "\${id_target:?}" "\${id_state:?}" "\${id_ports?}" "\${id_holder:?}" "\${id_mark:?}" "\${id_release:?}" "\${id_sha:?}"
 cd -- "$id_target" || exit 1
-read -r holder_pid < "$id_holder" 2>/dev/null || holder_pid=
+read -r holder_pid 2>/dev/null < "$id_holder" || holder_pid=
 old=; free=
 for port in $id_ports; do
   pids=$(port_pids "$port" | grep -vx -- "\${holder_pid:-none}")
@@ -55360,7 +55365,7 @@ function checkVersionGuards(ctx, version, previousVersion) {
 }
 
 // src/host/decide.sh
-var decide_default = '# shellcheck shell=sh\n# Takes the decision on the provisional release as decide_as (confirmed after verify, rollback\n# before the run\'s own rollback), unless the watchdog took it (watchdog.ts). Prints `mine` (also\n# when nothing was armed, or another deploy broke the lock: its restart step\'s fence then stops\n# this run) or `undone`, then, once the watchdog is done, this run\'s journal lines (journal_lines).\n#\n# Inputs (decideScript): decide_target; decide_lock, the lock inside the target; decide_token;\n# decide_as; decide_release; decide_unverified, the mark to remove on confirmation; decide_journal;\n# decide_wait (s). Before it: the step functions, journal and journal_lines.\n: "${decide_target:?}" "${decide_lock:?}" "${decide_token:?}" "${decide_as:?}" "${decide_release:?}"\n: "${decide_unverified:?}" "${decide_journal:?}" "${decide_wait:?}"\ncd -- "$decide_target" || exit 1\n# Only this run\'s lock holds its decision: a lock another deploy took has a mark of its own.\nread -r owner < "$decide_lock/owner" 2>/dev/null || owner=\ncase $owner in *"$decide_token"*) mine=1 ;; *) mine= ;; esac\nif { [ -n "$mine" ] && mv -T -- "$decide_lock/provisional" "$decide_lock/$decide_as" 2>/dev/null; } || { [ ! -d "$decide_lock/undo" ] && ! grep -q "^[^ ]* $decide_token undo " < "$decide_journal" 2>/dev/null; }; then\n  if [ "$decide_as" = confirmed ]; then\n    rm -f -- "releases/$decide_release/$decide_unverified"\n    journal confirmed "$decide_release"\n  else\n    journal rollback "$decide_release: the run rolls back itself"\n  fi\n  echo mine\n  exit 0\nfi\necho undone\nread -r pid < "$decide_lock/watchdog.pid" 2>/dev/null || pid=\nwaited=0\nwhile [ -n "$pid" ] && process_alive "$pid" && [ "$waited" -lt "$decide_wait" ]; do sleep 1; waited=$((waited + 1)); done\njournal_lines\n';
+var decide_default = '# shellcheck shell=sh\n# Takes the decision on the provisional release as decide_as (confirmed after verify, rollback\n# before the run\'s own rollback), unless the watchdog took it (watchdog.ts). Prints `mine` (also\n# when nothing was armed, or another deploy broke the lock: its restart step\'s fence then stops\n# this run) or `undone`, then, once the watchdog is done, this run\'s journal lines (journal_lines).\n#\n# Inputs (decideScript): decide_target; decide_lock, the lock inside the target; decide_token;\n# decide_as; decide_release; decide_unverified, the mark to remove on confirmation; decide_journal;\n# decide_wait (s). Before it: the step functions, journal and journal_lines.\n: "${decide_target:?}" "${decide_lock:?}" "${decide_token:?}" "${decide_as:?}" "${decide_release:?}"\n: "${decide_unverified:?}" "${decide_journal:?}" "${decide_wait:?}"\ncd -- "$decide_target" || exit 1\n# Only this run\'s lock holds its decision: a lock another deploy took has a mark of its own.\nread -r owner 2>/dev/null < "$decide_lock/owner" || owner=\ncase $owner in *"$decide_token"*) mine=1 ;; *) mine= ;; esac\nif { [ -n "$mine" ] && mv -T -- "$decide_lock/provisional" "$decide_lock/$decide_as" 2>/dev/null; } || { [ ! -d "$decide_lock/undo" ] && ! grep -q "^[^ ]* $decide_token undo " 2>/dev/null < "$decide_journal"; }; then\n  if [ "$decide_as" = confirmed ]; then\n    rm -f -- "releases/$decide_release/$decide_unverified"\n    journal confirmed "$decide_release"\n  else\n    journal rollback "$decide_release: the run rolls back itself"\n  fi\n  echo mine\n  exit 0\nfi\necho undone\nread -r pid 2>/dev/null < "$decide_lock/watchdog.pid" || pid=\nwaited=0\nwhile [ -n "$pid" ] && process_alive "$pid" && [ "$waited" -lt "$decide_wait" ]; do sleep 1; waited=$((waited + 1)); done\njournal_lines\n';
 
 // src/phases/watchdog.ts
 function decideScript(layout, token, as, release) {
@@ -56079,9 +56084,11 @@ async function settleSwitch(settings, entry, session, layout) {
   const undone = await hostUndo(session.remote, layout, entry.token, entry.release);
   const step2 = undone ? void 0 : await awaitRestart(session, layout.restartLog, label);
   const recovery = recoveryFor(entry, step2 ? { step: step2 } : { undo: undone });
+  const kept = entry.migrated ? ` ${migrationsKept(entry.release)}` : "";
+  const undoneText = (undo) => `${undo.text}${undo.undone ? kept : ""}`;
   switch (recovery.action) {
     case "report-undo":
-      warning(`The deploy to ${label} was cut off. ${recovery.undo.text}`, { title });
+      warning(`The deploy to ${label} was cut off. ${undoneText(recovery.undo)}`, { title });
       return recovery.undo.undone ? "rolled-back" : "failed";
     case "leave":
       warning(
@@ -56133,7 +56140,7 @@ async function settleSwitch(settings, entry, session, layout) {
       return "verified";
     } catch (error2) {
       if (error2 instanceof UndoneByHost) {
-        warning(`The deploy to ${label} was cut off. ${error2.undo.text}`, { title });
+        warning(`The deploy to ${label} was cut off. ${undoneText(error2.undo)}`, { title });
         return error2.undo.undone ? "rolled-back" : "failed";
       }
       failure2 = `verify: ${errorText(error2)}`;
@@ -56157,7 +56164,7 @@ ${failure2}`,
   error(
     `The deploy to ${label} was cut off, and ${entry.release} failed its check.
 ${failure2}
-${outcome}`,
+${outcome}${kept}`,
     { title }
   );
   return ctx.report.rolledBack ? "rolled-back" : "failed";

@@ -9,6 +9,7 @@ import { connect, reconnect, type HostSession } from './phases/connect.js'
 import { releaseLockScript, releaseOutcome, startHeartbeat } from './phases/lock.js'
 import { discardReleaseScript, prune, prunes, warnPruneFailed } from './phases/prune.js'
 import { sh } from './shell.js'
+import { migrationsKept } from './phases/migrate.js'
 import { rollback } from './phases/rollback.js'
 import { afterFailure, recoveryFor } from './recovery.js'
 import { STEP_WAIT_SECONDS } from './protocol.js'
@@ -123,9 +124,12 @@ async function settleSwitch(
   const undone = await hostUndo(session.remote, layout, entry.token, entry.release)
   const step = undone ? undefined : await awaitRestart(session, layout.restartLog, label)
   const recovery = recoveryFor(entry, step ? { step } : { undo: undone as HostUndo })
+  // Whatever undoes a release whose migrate-command ran leaves the database migrated.
+  const kept = entry.migrated ? ` ${migrationsKept(entry.release)}` : ''
+  const undoneText = (undo: HostUndo) => `${undo.text}${undo.undone ? kept : ''}`
   switch (recovery.action) {
     case 'report-undo':
-      core.warning(`The deploy to ${label} was cut off. ${recovery.undo.text}`, { title })
+      core.warning(`The deploy to ${label} was cut off. ${undoneText(recovery.undo)}`, { title })
       return recovery.undo.undone ? 'rolled-back' : 'failed'
     case 'leave':
       core.warning(
@@ -183,7 +187,7 @@ async function settleSwitch(
       return 'verified'
     } catch (error) {
       if (error instanceof UndoneByHost) {
-        core.warning(`The deploy to ${label} was cut off. ${error.undo.text}`, { title })
+        core.warning(`The deploy to ${label} was cut off. ${undoneText(error.undo)}`, { title })
         return error.undo.undone ? 'rolled-back' : 'failed'
       }
       failure = `verify: ${errorText(error)}`
@@ -204,7 +208,7 @@ async function settleSwitch(
     (error: unknown) => `The rollback failed: ${errorText(error)}`
   )
   core.error(
-    `The deploy to ${label} was cut off, and ${entry.release} failed its check.\n${failure}\n${outcome}`,
+    `The deploy to ${label} was cut off, and ${entry.release} failed its check.\n${failure}\n${outcome}${kept}`,
     { title }
   )
   return ctx.report.rolledBack ? 'rolled-back' : 'failed'

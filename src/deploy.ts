@@ -84,7 +84,8 @@ export async function ship(
     const unverified = (
       release: string,
       releaseSha: string,
-      fallback?: UnverifiedSwitch['fallback']
+      fallback?: UnverifiedSwitch['fallback'],
+      releaseMigrated?: true
     ) =>
       keepForPostStep('unverified', {
         ...where,
@@ -93,6 +94,7 @@ export async function ship(
         release,
         sha: releaseSha,
         fallback,
+        migrated: releaseMigrated,
         token: owner.token,
         run: owner.run
       })
@@ -101,7 +103,7 @@ export async function ship(
         ? { release: ctx.previousRelease, sha: ctx.previousSha }
         : undefined
     // Until the answer is in, the post step can finish what a cancelled run leaves (see cleanup.ts).
-    unverified(ctx.release, sha, fallback)
+    unverified(ctx.release, sha, fallback, migrated || undefined)
     // Downtime runs from here to the first verified answer of whatever serves next.
     const stopSentAt = Date.now()
     try {

@@ -50,7 +50,7 @@ export function hostStepScript(
   const script = joinCode([
     stepKeyScript(key),
     prelude,
-    sh`uptime_now() { read -r up _ < /proc/uptime 2>/dev/null || up=0; printf '%s' "$up"; }
+    sh`uptime_now() { read -r up _ 2>/dev/null < /proc/uptime || up=0; printf '%s' "$up"; }
 trap 'printf "@@%s exit %s %s\n" "$step_key" "$?" "$(uptime_now)"' EXIT
 printf '@@%s pid %s\n' ${STEP_KEY} "$$"`,
     ...phases.map(
@@ -342,7 +342,7 @@ done`
 export function awaitStepScript(outFile: string, seconds: number, key?: string): ShellCode {
   // A step whose starter was cut off just after launching it prints its PID within milliseconds.
   const ours = key
-    ? sh`if ! grep -qxF -- ${stepLine(key)} < ${outFile} 2>/dev/null || { [ -z "$(step_marker ${outFile} pid)" ] && sleep 1 && [ -z "$(step_marker ${outFile} pid)" ]; }; then
+    ? sh`if ! grep -qxF -- ${stepLine(key)} 2>/dev/null < ${outFile} || { [ -z "$(step_marker ${outFile} pid)" ] && sleep 1 && [ -z "$(step_marker ${outFile} pid)" ]; }; then
   printf '@@%s absent\n' ${key}
   exit 0
 fi
@@ -354,7 +354,7 @@ step_pid=$(step_marker ${outFile} pid)
 if [ -n "$step_pid" ] && ! process_alive "$step_pid" && [ -z "$(step_marker ${outFile} exit)" ] && [ -z "$(step_marker ${outFile} died)" ]; then
   printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@%s died -\n' "$step_pid" "$(step_key_of ${outFile})" >> ${outFile}
 fi
-cat < ${outFile} 2>/dev/null`
+cat 2>/dev/null < ${outFile}`
 }
 
 /** How a step ended, read from its output file (no exit code: it has not ended). */

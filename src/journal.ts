@@ -16,7 +16,7 @@ export function journalFunction(path: string, token: string): ShellCode {
 
 /** The lines of the journal at `path` for the run holding `token`, as `journal TIME WORDS…`. */
 export function journalLinesScript(path: string, token: string): ShellCode {
-  return sh`grep -F -- ${` ${token} `} < ${path} 2>/dev/null | while read -r time _ rest; do printf 'journal %s %s\n' "$time" "$rest"; done`
+  return sh`grep -F -- ${` ${token} `} 2>/dev/null < ${path} | while read -r time _ rest; do printf 'journal %s %s\n' "$time" "$rest"; done`
 }
 
 /** journalLinesScript's output: each line's time and words. */

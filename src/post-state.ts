@@ -17,6 +17,8 @@ export interface UnverifiedSwitch {
   sha: string
   /** The release live before this deploy, to roll back to; none while a rollback runs. */
   fallback?: { release: string; sha: string }
+  /** The release's migrate-command ran: a rollback past it says the database keeps them. */
+  migrated?: boolean
   /** The lock token of the run, which the post step's rollback uses too. */
   token: string
   run: string

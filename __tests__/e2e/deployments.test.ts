@@ -100,6 +100,7 @@ describe('GitHub deployments', () => {
       description: `Verified SSH Deploy to 127.0.0.1:${sshd.port}`
     })
     expect(requests[1].body).toMatchObject({ state: 'in_progress', log_url: RUN_URL })
+    // environment-url arrives as given: URL.href would have sent https://shop.example.com/.
     expect(requests[2].body).toMatchObject({
       state: 'success',
       environment_url: 'https://shop.example.com',

@@ -148,7 +148,7 @@ describe('faults', () => {
     const [a, b] = await Promise.all([runAction(inputs), runAction(inputs)])
     expect([a.code, b.code]).toEqual([0, 0])
     expect(`${a.stdout}${b.stdout}`).toMatch(
-      /^waiting for the deploy lock \(0 of 300 s\), held by: {"run":/m
+      /^waiting for the deploy lock \([01] of 300 s\), held by: {"run":/m
     )
     const log = readFileSync(join(target, '.deploy/releases.log'), 'utf8')
       .trim()

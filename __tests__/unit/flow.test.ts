@@ -217,6 +217,23 @@ describe('one host: migrate-command', () => {
     )
   })
 
+  it('while the restart runs, the post step would know the release migrated (a cancel says so too)', async () => {
+    const saved: unknown[] = []
+    const host = new FakeHost(address, { previous: PREVIOUS })
+    const restart = host.restart.bind(host)
+    host.restart = async (...args) => {
+      saved.push(...(savedState().unverified as unknown[]))
+      return restart(...args)
+    }
+    await ship(
+      host,
+      settingsWith({ 'migrate-command': 'alembic upgrade head' }),
+      TEST_SHA,
+      new DeployReport().addHost(label)
+    )
+    expect(saved).toEqual([expect.objectContaining({ sha: TEST_SHA, migrated: true })])
+  })
+
   it('a rollback without one says nothing of a database', async () => {
     const { report } = await shipWith({ fail: { restart: stepFailure('start', 'exit 1') } })
     expect(report.rollbackOutcome).not.toContain('database')

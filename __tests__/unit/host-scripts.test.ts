@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals'
 import { spawnSync } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from '../support/action.js'
 
@@ -65,4 +65,24 @@ describe('host scripts (src/host)', () => {
       })
     }
   }
+
+  it('silence a file that may be missing before opening it: `2>/dev/null < FILE`', () => {
+    // In `cmd < FILE 2>/dev/null` the shell opens FILE first, and says it is missing on the
+    // stderr the log shows ("eval: cannot open …/holder/pid"), before the 2> applies.
+    const sources = [
+      ...files('.sh').map(name => join(HOST, name)),
+      ...readdirSync(join(PROJECT_ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+        .filter(name => name.endsWith('.ts'))
+        .map(name => join(PROJECT_ROOT, 'src', name))
+    ]
+    const late = sources.flatMap(file =>
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(line =>
+          /<\s*("[^"]*"|'[^']*'|\$\{[^}]*\}\S*|[^\s<>&|;]+)\s+2>\/dev\/null/.test(line)
+        )
+        .map(line => `${file}: ${line.trim()}`)
+    )
+    expect(late).toEqual([])
+  })
 })

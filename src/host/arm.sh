@@ -14,7 +14,7 @@ if ! { cat > "$arm_lock/watchdog.sh.tmp" && mv -f -- "$arm_lock/watchdog.sh.tmp"
   rm -f -- "$arm_lock/watchdog.sh.tmp"; exit 1
 fi
 printf '%-12s\n' - > "$arm_lock/watchdog.pid" && mkdir -p -- "$arm_lock/provisional" || exit 1
-if [ "$(wc -l < "$arm_journal" 2>/dev/null || echo 0)" -gt "$arm_keep" ]; then
+if [ "$(wc -l 2>/dev/null < "$arm_journal" || echo 0)" -gt "$arm_keep" ]; then
   { tail -n "$((arm_keep / 2))" < "$arm_journal" > "$arm_journal.tmp" && mv -f -- "$arm_journal.tmp" "$arm_journal"; } 2>/dev/null || rm -f -- "$arm_journal.tmp"
 fi
 : >> "$arm_journal" && { fallocate -n -l "$arm_reserve" "$arm_journal" 2>/dev/null || :; }

@@ -11,9 +11,9 @@
 : "${decide_unverified:?}" "${decide_journal:?}" "${decide_wait:?}"
 cd -- "$decide_target" || exit 1
 # Only this run's lock holds its decision: a lock another deploy took has a mark of its own.
-read -r owner < "$decide_lock/owner" 2>/dev/null || owner=
+read -r owner 2>/dev/null < "$decide_lock/owner" || owner=
 case $owner in *"$decide_token"*) mine=1 ;; *) mine= ;; esac
-if { [ -n "$mine" ] && mv -T -- "$decide_lock/provisional" "$decide_lock/$decide_as" 2>/dev/null; } || { [ ! -d "$decide_lock/undo" ] && ! grep -q "^[^ ]* $decide_token undo " < "$decide_journal" 2>/dev/null; }; then
+if { [ -n "$mine" ] && mv -T -- "$decide_lock/provisional" "$decide_lock/$decide_as" 2>/dev/null; } || { [ ! -d "$decide_lock/undo" ] && ! grep -q "^[^ ]* $decide_token undo " 2>/dev/null < "$decide_journal"; }; then
   if [ "$decide_as" = confirmed ]; then
     rm -f -- "releases/$decide_release/$decide_unverified"
     journal confirmed "$decide_release"
@@ -24,7 +24,7 @@ if { [ -n "$mine" ] && mv -T -- "$decide_lock/provisional" "$decide_lock/$decide
   exit 0
 fi
 echo undone
-read -r pid < "$decide_lock/watchdog.pid" 2>/dev/null || pid=
+read -r pid 2>/dev/null < "$decide_lock/watchdog.pid" || pid=
 waited=0
 while [ -n "$pid" ] && process_alive "$pid" && [ "$waited" -lt "$decide_wait" ]; do sleep 1; waited=$((waited + 1)); done
 journal_lines

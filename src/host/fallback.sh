@@ -16,5 +16,5 @@ if verified "$fb_previous"; then candidate=$fb_previous; how=live; else
 fi
 if [ -n "$candidate" ]; then
   printf 'candidate %s %s\n' "$candidate" "$how"
-  printf 'sha %s\n' "$(head -c 200 < "releases/$candidate/$fb_stamp" 2>/dev/null)"
+  printf 'sha %s\n' "$(head -c 200 2>/dev/null < "releases/$candidate/$fb_stamp")"
 fi

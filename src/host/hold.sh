@@ -13,14 +13,14 @@
 # The process in the PID file is the holder only while it carries the holder's marker (compared
 # in the shell: a path in a command line is what a user's pkill -f PATH matches).
 holder_is() {
-  tr '\000' '\n' < "/proc/$1/environ" 2>/dev/null | {
+  tr '\000' '\n' 2>/dev/null < "/proc/$1/environ" | {
     while IFS= read -r entry; do [ "$entry" != "$holder_marker=$hold_target" ] || exit 0; done
     exit 1
   }
 }
 holder=; held=
-read -r holder < "$hold_dir/pid" 2>/dev/null || holder=
-read -r held < "$hold_dir/listen" 2>/dev/null || held=
+read -r holder 2>/dev/null < "$hold_dir/pid" || holder=
+read -r held 2>/dev/null < "$hold_dir/listen" || held=
 if [ -n "$holder" ] && ! { process_alive "$holder" && holder_is "$holder"; }; then
   [ -z "$hold_on" ] || printf 'The port holder (pid %s) is gone; starting it again\n' "$holder"
   holder=

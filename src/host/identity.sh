@@ -10,7 +10,7 @@
 # Before it: the service functions.
 : "${id_target:?}" "${id_state:?}" "${id_ports?}" "${id_holder:?}" "${id_mark:?}" "${id_release:?}" "${id_sha:?}"
 cd -- "$id_target" || exit 1
-read -r holder_pid < "$id_holder" 2>/dev/null || holder_pid=
+read -r holder_pid 2>/dev/null < "$id_holder" || holder_pid=
 old=; free=
 for port in $id_ports; do
   pids=$(port_pids "$port" | grep -vx -- "${holder_pid:-none}")

@@ -18,15 +18,15 @@
 # reboot) and neither a host step nor the run's watchdog runs; a lock without a heartbeat (taken by
 # an older version of the action, or being taken now) is never judged.
 stale_lock() {
-  read -r beat < "$lock_dir/heartbeat" 2>/dev/null || return 1
+  read -r beat 2>/dev/null < "$lock_dir/heartbeat" || return 1
   case $beat in '' | *[!0-9]*) return 1 ;; esac
   read -r up _ < /proc/uptime; up=${up%.*}
   [ "$beat" -gt "$up" ] || [ "$((up - beat))" -ge "$lock_stale" ] || return 1
   ! step_running "$lock_restart_log" || return 1
   # The run's watchdog (watchdog.ts) undoes its release and frees the lock itself.
-  read -r watchdog < "$lock_dir/watchdog.pid" 2>/dev/null || watchdog=
+  read -r watchdog 2>/dev/null < "$lock_dir/watchdog.pid" || watchdog=
   case $watchdog in '' | *[!0-9]*) ;; *) ! process_alive "$watchdog" || return 1 ;; esac
-  read -r owner < "$lock_dir/owner" 2>/dev/null || return 1
+  read -r owner 2>/dev/null < "$lock_dir/owner" || return 1
   printf '%s\n' "$owner"
 }
 mkdir -p -- "$lock_deploy" || exit 1
@@ -35,14 +35,14 @@ if ! printf '%s\n' "$lock_owner" 2>/dev/null > "$lock_pending"; then
   printf 'could not write %s: the disk is full, or the deploy user may not write there\n' "$lock_pending_shown" >&2
   exit 1
 fi
-waited=0
+waited=0; told=
 while ! made=$(mkdir -- "$lock_dir" 2>&1); do
   if [ ! -d "$lock_dir" ]; then rm -f -- "$lock_pending"; printf '%s\n' "$made" >&2; exit 1; fi
   if dead=$(stale_lock); then
     # Moved aside (atomic, so two waiters never both break it), then checked to be the lock judged.
     aside=$lock_deploy/lock.dead-$lock_token
     if mv -- "$lock_dir" "$aside" 2>/dev/null; then
-      read -r moved < "$aside/owner" 2>/dev/null || moved=
+      read -r moved 2>/dev/null < "$aside/owner" || moved=
       if [ "$moved" = "$dead" ]; then
         printf 'broken %s\n' "$dead"
         printf 'left %s%s\n' "$(readlink current 2>/dev/null)" "$( [ -e "current/$lock_unverified" ] && echo ' (unverified)')"
@@ -53,8 +53,13 @@ while ! made=$(mkdir -- "$lock_dir" 2>&1); do
     fi
     continue
   fi
-  if [ "$((waited % 10))" = 0 ]; then printf 'waiting for the deploy lock (%s of %s s), held by: %s\n' "$waited" "$lock_timeout" "$(cat < "$lock_dir/owner" 2>/dev/null)"; fi
-  if [ "$waited" -ge "$lock_timeout" ]; then rm -f -- "$lock_pending"; printf 'owner %s\n' "$(cat < "$lock_dir/owner" 2>/dev/null)"; exit "$lock_busy"; fi
+  # The owner is renamed in just after the mkdir: a lock caught in between is named a second later.
+  held_by=$(cat 2>/dev/null < "$lock_dir/owner")
+  if [ -n "$held_by" ] && { [ -z "$told" ] || [ "$((waited % 10))" = 0 ]; }; then
+    printf 'waiting for the deploy lock (%s of %s s), held by: %s\n' "$waited" "$lock_timeout" "$held_by"
+    told=1
+  fi
+  if [ "$waited" -ge "$lock_timeout" ]; then rm -f -- "$lock_pending"; printf 'owner %s\n' "$(cat 2>/dev/null < "$lock_dir/owner")"; exit "$lock_busy"; fi
   # The session that ran this is gone (a cancelled job): stop waiting, or the lock is taken for nobody.
   if ! process_alive "$PPID"; then rm -f -- "$lock_pending"; exit 1; fi
   sleep 1

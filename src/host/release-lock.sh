@@ -11,5 +11,5 @@
 if cd -- "$release_lock" 2>/dev/null && grep -qF -- "$release_token" owner 2>/dev/null; then
   (discard_release)
   cd .. && rm -rf -- lock && echo released && journal released the lock
-elif [ -d "$release_lock" ]; then printf 'other %s\n' "$(cat < owner 2>/dev/null)"
+elif [ -d "$release_lock" ]; then printf 'other %s\n' "$(cat 2>/dev/null < owner)"
 else echo gone; fi

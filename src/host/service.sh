@@ -34,7 +34,7 @@ environ_markers() {
 }
 recorded_processes() {
   [ -f "$1" ] || return 0
-  read -r boot < /proc/sys/kernel/random/boot_id 2>/dev/null || boot=
+  read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
   # PIDs recorded before the last reboot name other processes now: only this boot's count.
   awk -v boot="$boot" '
     index($0, "\"boot_id\": \"" boot "\"") { this_boot = 1 }

@@ -14,10 +14,10 @@ process_alive() {
   { read -r stat < "/proc/$1/stat"; } 2>/dev/null
   case ${stat##*) } in '' | [ZX]*) return 1 ;; esac
 }
-step_key_of() { sed -n '1s/^@@step \([0-9a-f]\{12\}\)$/\1/p' < "$1" 2>/dev/null; }
+step_key_of() { sed -n '1s/^@@step \([0-9a-f]\{12\}\)$/\1/p' 2>/dev/null < "$1"; }
 step_marker() {
   key=$(step_key_of "$1")
-  [ -n "$key" ] && sed -n "s/^@@$key $2 //p" < "$1" 2>/dev/null | head -n 1
+  [ -n "$key" ] && sed -n "s/^@@$key $2 //p" 2>/dev/null < "$1" | head -n 1
 }
 step_running() {
   step_pid=$(step_marker "$1" pid)

@@ -13,7 +13,7 @@
 : "${sync_manifest_staging:?}" "${sync_manifest_tree:?}"
 cd -- "$sync_target" || exit 1
 if [ -s "$sync_files" ]; then xargs -0 rm -f -- < "$sync_files" || exit 1; fi
-if [ -s "$sync_dirs" ]; then xargs -0 rmdir -- < "$sync_dirs" 2>/dev/null; fi
+if [ -s "$sync_dirs" ]; then xargs -0 rmdir -- 2>/dev/null < "$sync_dirs"; fi
 removed=$(cat -- "$sync_files" "$sync_dirs" | tr -cd '\000' | wc -c)
 tar_copy "$sync_staging" . || exit 1
 printf 'Synced the new tree into %s; removed %s path(s) an earlier deploy shipped that the source no longer has\n' "$sync_target" "$((removed))"

@@ -12,7 +12,7 @@
 : "${wait_target:?}" "${wait_pattern?}" "${wait_ports?}" "${wait_timeout:?}" "${wait_kill?}"
 : "${wait_holder:?}" "${progress_seconds:?}" "${still_running:?}" "${step_key:?}"
 : "${recorded?}" "${stopped_pids?}" "${stopped_groups?}"
-read -r holder_pid < "$wait_holder" 2>/dev/null || holder_pid=
+read -r holder_pid 2>/dev/null < "$wait_holder" || holder_pid=
 pattern=$wait_pattern
 groups=$stopped_groups
 ports=$wait_ports

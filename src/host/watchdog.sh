@@ -15,14 +15,14 @@
 : "${wd_release:?}" "${wd_fallback:?}" "${wd_fallback_sha:?}" "${wd_ports?}"
 : "${wd_version_timeout:?}" "${wd_restart_log:?}"
 cd -- "$wd_target" || exit 1
-ours() { read -r owner < "$wd_lock/owner" 2>/dev/null && case $owner in *"$wd_token"*) true ;; *) false ;; esac; }
+ours() { read -r owner 2>/dev/null < "$wd_lock/owner" && case $owner in *"$wd_token"*) true ;; *) false ;; esac; }
 now=0 # now_s (service.sh) sets it
 now_s; deadline=$((now + wd_budget))
 while :; do
   [ -d "$wd_lock/provisional" ] && ours || exit 0
   now_s
   if [ "$now" -ge "$deadline" ]; then
-    read -r beat < "$wd_lock/heartbeat" 2>/dev/null || beat=0
+    read -r beat 2>/dev/null < "$wd_lock/heartbeat" || beat=0
     case $beat in '' | *[!0-9]*) beat=0 ;; esac
     [ "$((now - beat))" -lt "$wd_stale" ] || break
   fi

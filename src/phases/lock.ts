@@ -78,7 +78,7 @@ export function acquireLockScript(
  * frozen runner that woke up). Prints the reason as `@@error`.
  */
 export function lockFenceScript(layout: RemoteLayout, token: string): ShellCode {
-  return sh`read -r owner < ${`${relativeToTarget(layout).lockDir}/owner`} 2>/dev/null || owner=
+  return sh`read -r owner 2>/dev/null < ${`${relativeToTarget(layout).lockDir}/owner`} || owner=
 case $owner in *${token}*) ;; *)
   printf '@@%s error the deploy lock is no longer this run'"'"'s (held by: %s): another deploy broke it after this run sent no heartbeat for %s s. Nothing was stopped\n' ${STEP_KEY} "\${owner:-nobody}" ${HEARTBEAT_STALE_SECONDS}
   exit ${EXIT.lockLost} ;;
@@ -102,7 +102,7 @@ export function heartbeatScript(layout: RemoteLayout, token: string): ShellCode 
   const here = relativeToTarget(layout)
   return sh`cd -- ${layout.target} || exit 1
 while IFS= read -r _; do
-  read -r owner < ${`${here.lockDir}/owner`} 2>/dev/null || exit 0
+  read -r owner 2>/dev/null < ${`${here.lockDir}/owner`} || exit 0
   case $owner in *${token}*) ;; *) exit 0 ;; esac
   ${beatScript(here)}
 done`

@@ -23,7 +23,7 @@ export interface DetachedStart {
 
 /** Prints this start's lines of the log: the last 50 after its header line. */
 export function startLinesScript(log: string, header: string | ShellCode): ShellCode {
-  return sh`awk -v header=${header} '$0 == header { n = 0; next } { line[n++ % 50] = $0 } END { for (i = (n > 50 ? n - 50 : 0); i < n; i++) print line[i % 50] }' < ${log} 2>/dev/null`
+  return sh`awk -v header=${header} '$0 == header { n = 0; next } { line[n++ % 50] = $0 } END { for (i = (n > 50 ? n - 50 : 0); i < n; i++) print line[i % 50] }' 2>/dev/null < ${log}`
 }
 
 /**
