@@ -54363,7 +54363,7 @@ async function checkImport(ctx) {
 
 // src/phases/migrate.ts
 function migrationsKept(release) {
-  return `The database keeps the migrations that ${release}'s migrate-command ran: the restored release now runs against them. A rollback cannot undo a migration (README, "Database migrations").`;
+  return `The database keeps the migrations that ${release}'s migrate-command ran: what serves after the rollback runs against them. A rollback cannot undo a migration (README, "Database migrations").`;
 }
 
 // src/phases/restart.ts

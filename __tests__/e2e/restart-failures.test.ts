@@ -175,7 +175,7 @@ describe('restart failures are clear and leave the old service up where they can
     appendFileSync(join(source, 'vsdsvc/__init__.py'), 'raise SystemExit("config missing")\n')
     const result = await deploy(inputs, 1)
     expect(result.outputs['rolled-back']).toBe('true')
-    const kept = `The database keeps the migrations that ${result.outputs.release}'s migrate-command ran: the restored release now runs against them. A rollback cannot undo a migration`
+    const kept = `The database keeps the migrations that ${result.outputs.release}'s migrate-command ran: what serves after the rollback runs against them. A rollback cannot undo a migration`
     expect(failureMessage(result)).toContain(kept)
     // The summary's Rollback line, as HTML (the apostrophe escaped).
     const rollbackLine = /<p><strong>Rollback:<\/strong> (Rolled back to [^<]*)<\/p>/.exec(

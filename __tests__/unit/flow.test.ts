@@ -213,7 +213,7 @@ describe('one host: migrate-command', () => {
     )
     expect(report.rolledBack).toBe(true)
     expect(report.rollbackOutcome).toMatch(
-      /^Rolled back to \S+\. The database keeps the migrations that \S+'s migrate-command ran: the restored release now runs against them\./
+      /^Rolled back to \S+\. The database keeps the migrations that \S+'s migrate-command ran: what serves after the rollback runs against them\./
     )
   })
 

@@ -17,7 +17,7 @@ export async function migrate(ctx: DeployContext, command: string): Promise<void
 /** What a rollback past a release whose migrate-command ran says: the migrations stay. */
 export function migrationsKept(release: string): string {
   return (
-    `The database keeps the migrations that ${release}'s migrate-command ran: the restored release now runs against them. ` +
+    `The database keeps the migrations that ${release}'s migrate-command ran: what serves after the rollback runs against them. ` +
     'A rollback cannot undo a migration (README, "Database migrations").'
   )
 }
