@@ -27,6 +27,7 @@ import type { HostReport } from '../src/report.js'
 import { getSettings } from '../src/settings.js'
 import { quote } from '../src/shell.js'
 import { DowntimeBench, type DowntimeSample } from './downtime.js'
+import { loginCost, type LoginSample } from './login.js'
 import { refusedConnections, SERVERS, type RefusedSample } from './refused.js'
 import { PROFILES, startLink, type Link } from './link.js'
 import { editTenFiles, generateTree, type GeneratedTree } from './tree.js'
@@ -48,6 +49,9 @@ const WITH_SFTP = process.env.BENCH_SFTP ? process.env.BENCH_SFTP !== '0' : !SMO
 const WITH_UPLOAD = process.env.BENCH_UPLOAD !== '0'
 const WITH_DOWNTIME = process.env.BENCH_DOWNTIME !== '0'
 const WITH_REFUSED = process.env.BENCH_REFUSED !== '0'
+const WITH_LOGIN = process.env.BENCH_LOGIN !== '0'
+/** Timed deploys per login cost in the login case. */
+const LOGIN_DEPLOYS = Number(process.env.BENCH_LOGIN_DEPLOYS ?? (SMOKE ? 1 : 3))
 /** Deploys per server and setting in the refused-connections case. */
 const REFUSED_DEPLOYS = Number(process.env.BENCH_REFUSED_DEPLOYS ?? (SMOKE ? 1 : 10))
 const DOWNTIME_REPS = Number(process.env.BENCH_DOWNTIME_REPS ?? (SMOKE ? 1 : 5))
@@ -372,6 +376,7 @@ async function main(): Promise<void> {
   const results: Record<string, Record<string, unknown>> = {}
   const rows: Row[] = []
   let refused: RefusedSample[] = []
+  let logins: LoginSample[] = []
   try {
     console.log('Generating the tree...')
     const before: GeneratedTree = generateTree(join(work, 'before'), 42, SMOKE ? 1000 : 2992)
@@ -485,6 +490,26 @@ async function main(): Promise<void> {
       refused = samples
       results.refused_connections = { deploys: REFUSED_DEPLOYS, per_second: 100, samples }
     }
+    if (WITH_LOGIN) {
+      logins = await loginCost(LOGIN_DEPLOYS)
+      const silent = median(logins[0].seconds)
+      results.login_cost = {
+        deploys: LOGIN_DEPLOYS,
+        samples: logins.map(sample => ({
+          login_s: sample.loginSeconds,
+          deploy_s: Number(median(sample.seconds).toFixed(2)),
+          vs_silent: Number((median(sample.seconds) / silent).toFixed(3)),
+          logins_paid:
+            sample.loginSeconds > 0
+              ? Number(((median(sample.seconds) - silent) / sample.loginSeconds).toFixed(2))
+              : undefined
+        }))
+      }
+      for (const sample of logins)
+        console.log(
+          `  login ${sample.loginSeconds} s: deploy median ${median(sample.seconds).toFixed(2)} s`
+        )
+    }
   } finally {
     await sshd.stop()
     rmSync(work, { recursive: true, force: true })
@@ -527,6 +552,19 @@ async function main(): Promise<void> {
       console.log(
         `| ${r.server} | ${r.holdPorts} | ${r.sent} | ${r.refused} | ${r.reset} | ${r.failed} | ${r.longestWaitMs} ms |`
       )
+  }
+  if (logins.length > 0) {
+    const silent = median(logins[0].seconds)
+    console.log(
+      '\n| .bashrc takes | deploy (median) | vs silent | logins paid ((deploy - silent) / login) |'
+    )
+    console.log('|---|---|---|---|')
+    for (const sample of logins) {
+      const deploy = median(sample.seconds)
+      console.log(
+        `| ${sample.loginSeconds} s | ${deploy.toFixed(2)} s | ${(deploy / silent).toFixed(2)}x | ${sample.loginSeconds > 0 ? ((deploy - silent) / sample.loginSeconds).toFixed(2) : '-'} |`
+      )
+    }
   }
   const machine = {
     cpus: cpus().length,

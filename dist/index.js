@@ -10041,7 +10041,7 @@ var require_api_stream = __commonJS({
   "node_modules/undici/lib/api/api-stream.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { finished, PassThrough: PassThrough4 } = __require("node:stream");
+    var { finished, PassThrough: PassThrough2 } = __require("node:stream");
     var { InvalidArgumentError, InvalidReturnValueError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -10117,7 +10117,7 @@ var require_api_stream = __commonJS({
         if (this.throwOnError && statusCode >= 400) {
           const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
           const contentType = parsedHeaders["content-type"];
-          res = new PassThrough4();
+          res = new PassThrough2();
           this.callback = null;
           this.runInAsyncScope(
             getResolveErrorBodyCallback,
@@ -10216,7 +10216,7 @@ var require_api_pipeline = __commonJS({
     var {
       Readable: Readable2,
       Duplex,
-      PassThrough: PassThrough4
+      PassThrough: PassThrough2
     } = __require("node:stream");
     var {
       InvalidArgumentError,
@@ -10402,7 +10402,7 @@ var require_api_pipeline = __commonJS({
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
         return pipelineHandler.ret;
       } catch (err) {
-        return new PassThrough4().destroy(err);
+        return new PassThrough2().destroy(err);
       }
     }
     module.exports = pipeline2;
@@ -25861,7 +25861,7 @@ var require_crypto = __commonJS({
     }
     var CIPHER_STREAM = 1 << 0;
     var CIPHER_INFO = (() => {
-      function info2(sslName, blockLen, keyLen, ivLen, authLen, discardLen, flags) {
+      function info3(sslName, blockLen, keyLen, ivLen, authLen, discardLen, flags) {
         return {
           sslName,
           blockLen,
@@ -25873,25 +25873,25 @@ var require_crypto = __commonJS({
         };
       }
       return {
-        "chacha20-poly1305@openssh.com": info2("chacha20", 8, 64, 0, 16, 0, CIPHER_STREAM),
-        "aes128-gcm": info2("aes-128-gcm", 16, 16, 12, 16, 0, CIPHER_STREAM),
-        "aes256-gcm": info2("aes-256-gcm", 16, 32, 12, 16, 0, CIPHER_STREAM),
-        "aes128-gcm@openssh.com": info2("aes-128-gcm", 16, 16, 12, 16, 0, CIPHER_STREAM),
-        "aes256-gcm@openssh.com": info2("aes-256-gcm", 16, 32, 12, 16, 0, CIPHER_STREAM),
-        "aes128-cbc": info2("aes-128-cbc", 16, 16, 0, 0, 0, 0),
-        "aes192-cbc": info2("aes-192-cbc", 16, 24, 0, 0, 0, 0),
-        "aes256-cbc": info2("aes-256-cbc", 16, 32, 0, 0, 0, 0),
-        "rijndael-cbc@lysator.liu.se": info2("aes-256-cbc", 16, 32, 0, 0, 0, 0),
-        "3des-cbc": info2("des-ede3-cbc", 8, 24, 0, 0, 0, 0),
-        "blowfish-cbc": info2("bf-cbc", 8, 16, 0, 0, 0, 0),
-        "idea-cbc": info2("idea-cbc", 8, 16, 0, 0, 0, 0),
-        "cast128-cbc": info2("cast-cbc", 8, 16, 0, 0, 0, 0),
-        "aes128-ctr": info2("aes-128-ctr", 16, 16, 16, 0, 0, CIPHER_STREAM),
-        "aes192-ctr": info2("aes-192-ctr", 16, 24, 16, 0, 0, CIPHER_STREAM),
-        "aes256-ctr": info2("aes-256-ctr", 16, 32, 16, 0, 0, CIPHER_STREAM),
-        "3des-ctr": info2("des-ede3", 8, 24, 8, 0, 0, CIPHER_STREAM),
-        "blowfish-ctr": info2("bf-ecb", 8, 16, 8, 0, 0, CIPHER_STREAM),
-        "cast128-ctr": info2("cast5-ecb", 8, 16, 8, 0, 0, CIPHER_STREAM),
+        "chacha20-poly1305@openssh.com": info3("chacha20", 8, 64, 0, 16, 0, CIPHER_STREAM),
+        "aes128-gcm": info3("aes-128-gcm", 16, 16, 12, 16, 0, CIPHER_STREAM),
+        "aes256-gcm": info3("aes-256-gcm", 16, 32, 12, 16, 0, CIPHER_STREAM),
+        "aes128-gcm@openssh.com": info3("aes-128-gcm", 16, 16, 12, 16, 0, CIPHER_STREAM),
+        "aes256-gcm@openssh.com": info3("aes-256-gcm", 16, 32, 12, 16, 0, CIPHER_STREAM),
+        "aes128-cbc": info3("aes-128-cbc", 16, 16, 0, 0, 0, 0),
+        "aes192-cbc": info3("aes-192-cbc", 16, 24, 0, 0, 0, 0),
+        "aes256-cbc": info3("aes-256-cbc", 16, 32, 0, 0, 0, 0),
+        "rijndael-cbc@lysator.liu.se": info3("aes-256-cbc", 16, 32, 0, 0, 0, 0),
+        "3des-cbc": info3("des-ede3-cbc", 8, 24, 0, 0, 0, 0),
+        "blowfish-cbc": info3("bf-cbc", 8, 16, 0, 0, 0, 0),
+        "idea-cbc": info3("idea-cbc", 8, 16, 0, 0, 0, 0),
+        "cast128-cbc": info3("cast-cbc", 8, 16, 0, 0, 0, 0),
+        "aes128-ctr": info3("aes-128-ctr", 16, 16, 16, 0, 0, CIPHER_STREAM),
+        "aes192-ctr": info3("aes-192-ctr", 16, 24, 16, 0, 0, CIPHER_STREAM),
+        "aes256-ctr": info3("aes-256-ctr", 16, 32, 16, 0, 0, CIPHER_STREAM),
+        "3des-ctr": info3("des-ede3", 8, 24, 8, 0, 0, CIPHER_STREAM),
+        "blowfish-ctr": info3("bf-ecb", 8, 16, 8, 0, 0, CIPHER_STREAM),
+        "cast128-ctr": info3("cast5-ecb", 8, 16, 8, 0, 0, CIPHER_STREAM),
         /* The "arcfour128" algorithm is the RC4 cipher, as described in
                [SCHNEIER], using a 128-bit key.  The first 1536 bytes of keystream
                generated by the cipher MUST be discarded, and the first byte of the
@@ -25899,14 +25899,14 @@ var require_crypto = __commonJS({
                keystream.
         
                -- http://tools.ietf.org/html/rfc4345#section-4 */
-        "arcfour": info2("rc4", 8, 16, 0, 0, 1536, CIPHER_STREAM),
-        "arcfour128": info2("rc4", 8, 16, 0, 0, 1536, CIPHER_STREAM),
-        "arcfour256": info2("rc4", 8, 32, 0, 0, 1536, CIPHER_STREAM),
-        "arcfour512": info2("rc4", 8, 64, 0, 0, 1536, CIPHER_STREAM)
+        "arcfour": info3("rc4", 8, 16, 0, 0, 1536, CIPHER_STREAM),
+        "arcfour128": info3("rc4", 8, 16, 0, 0, 1536, CIPHER_STREAM),
+        "arcfour256": info3("rc4", 8, 32, 0, 0, 1536, CIPHER_STREAM),
+        "arcfour512": info3("rc4", 8, 64, 0, 0, 1536, CIPHER_STREAM)
       };
     })();
     var MAC_INFO = (() => {
-      function info2(sslName, len, actualLen, isETM) {
+      function info3(sslName, len, actualLen, isETM) {
         return {
           sslName,
           len,
@@ -25915,18 +25915,18 @@ var require_crypto = __commonJS({
         };
       }
       return {
-        "hmac-md5": info2("md5", 16, 16, false),
-        "hmac-md5-96": info2("md5", 16, 12, false),
-        "hmac-ripemd160": info2("ripemd160", 20, 20, false),
-        "hmac-sha1": info2("sha1", 20, 20, false),
-        "hmac-sha1-etm@openssh.com": info2("sha1", 20, 20, true),
-        "hmac-sha1-96": info2("sha1", 20, 12, false),
-        "hmac-sha2-256": info2("sha256", 32, 32, false),
-        "hmac-sha2-256-etm@openssh.com": info2("sha256", 32, 32, true),
-        "hmac-sha2-256-96": info2("sha256", 32, 12, false),
-        "hmac-sha2-512": info2("sha512", 64, 64, false),
-        "hmac-sha2-512-etm@openssh.com": info2("sha512", 64, 64, true),
-        "hmac-sha2-512-96": info2("sha512", 64, 12, false)
+        "hmac-md5": info3("md5", 16, 16, false),
+        "hmac-md5-96": info3("md5", 16, 12, false),
+        "hmac-ripemd160": info3("ripemd160", 20, 20, false),
+        "hmac-sha1": info3("sha1", 20, 20, false),
+        "hmac-sha1-etm@openssh.com": info3("sha1", 20, 20, true),
+        "hmac-sha1-96": info3("sha1", 20, 12, false),
+        "hmac-sha2-256": info3("sha256", 32, 32, false),
+        "hmac-sha2-256-etm@openssh.com": info3("sha256", 32, 32, true),
+        "hmac-sha2-256-96": info3("sha256", 32, 12, false),
+        "hmac-sha2-512": info3("sha512", 64, 64, false),
+        "hmac-sha2-512-etm@openssh.com": info3("sha512", 64, 64, true),
+        "hmac-sha2-512-96": info3("sha512", 64, 12, false)
       };
     })();
     var NullCipher = class {
@@ -36796,7 +36796,7 @@ var require_Channel = __commonJS({
       }
     };
     var Channel = class extends DuplexStream {
-      constructor(client, info2, opts) {
+      constructor(client, info3, opts) {
         const streamOpts = {
           highWaterMark: MAX_WINDOW,
           allowHalfOpen: !opts || opts && opts.allowHalfOpen !== false,
@@ -36806,10 +36806,10 @@ var require_Channel = __commonJS({
         this.allowHalfOpen = streamOpts.allowHalfOpen;
         const server = !!(opts && opts.server);
         this.server = server;
-        this.type = info2.type;
+        this.type = info3.type;
         this.subtype = void 0;
-        this.incoming = info2.incoming;
-        this.outgoing = info2.outgoing;
+        this.incoming = info3.incoming;
+        this.outgoing = info3.outgoing;
         this._callbacks = [];
         this._client = client;
         this._hasX11 = false;
@@ -36965,16 +36965,16 @@ var require_utils3 = __commonJS({
     "use strict";
     var { SFTP } = require_SFTP();
     var MAX_CHANNEL = 2 ** 32 - 1;
-    function onChannelOpenFailure(self2, recipient, info2, cb) {
+    function onChannelOpenFailure(self2, recipient, info3, cb) {
       self2._chanMgr.remove(recipient);
       if (typeof cb !== "function")
         return;
       let err;
-      if (info2 instanceof Error) {
-        err = info2;
-      } else if (typeof info2 === "object" && info2 !== null) {
-        err = new Error(`(SSH) Channel open failure: ${info2.description}`);
-        err.reason = info2.reason;
+      if (info3 instanceof Error) {
+        err = info3;
+      } else if (typeof info3 === "object" && info3 !== null) {
+        err = new Error(`(SSH) Channel open failure: ${info3.description}`);
+        err.reason = info3.reason;
       } else {
         err = new Error(
           "(SSH) Channel open failure: server closed channel unexpectedly"
@@ -37693,11 +37693,11 @@ var require_client2 = __commonJS({
                     proto.requestFailure();
               }
             },
-            CHANNEL_OPEN: (p, info2) => {
-              onCHANNEL_OPEN(this, info2);
+            CHANNEL_OPEN: (p, info3) => {
+              onCHANNEL_OPEN(this, info3);
             },
-            CHANNEL_OPEN_CONFIRMATION: (p, info2) => {
-              const channel = this._chanMgr.get(info2.recipient);
+            CHANNEL_OPEN_CONFIRMATION: (p, info3) => {
+              const channel = this._chanMgr.get(info3.recipient);
               if (typeof channel !== "function")
                 return;
               const isSFTP = channel.type === "sftp";
@@ -37705,28 +37705,28 @@ var require_client2 = __commonJS({
               const chanInfo = {
                 type,
                 incoming: {
-                  id: info2.recipient,
+                  id: info3.recipient,
                   window: MAX_WINDOW,
                   packetSize: PACKET_SIZE,
                   state: "open"
                 },
                 outgoing: {
-                  id: info2.sender,
-                  window: info2.window,
-                  packetSize: info2.packetSize,
+                  id: info3.sender,
+                  window: info3.window,
+                  packetSize: info3.packetSize,
                   state: "open"
                 }
               };
               const instance = isSFTP ? new SFTP(this, chanInfo, { debug: debug2 }) : new Channel(this, chanInfo);
-              this._chanMgr.update(info2.recipient, instance);
+              this._chanMgr.update(info3.recipient, instance);
               channel(void 0, instance);
             },
             CHANNEL_OPEN_FAILURE: (p, recipient, reason, description) => {
               const channel = this._chanMgr.get(recipient);
               if (typeof channel !== "function")
                 return;
-              const info2 = { reason, description };
-              onChannelOpenFailure(this, recipient, info2, channel);
+              const info3 = { reason, description };
+              onChannelOpenFailure(this, recipient, info3, channel);
             },
             CHANNEL_DATA: (p, recipient, data) => {
               const channel = this._chanMgr.get(recipient);
@@ -38823,12 +38823,12 @@ var require_client2 = __commonJS({
       });
       chan._client._protocol.subsystem(chan.outgoing.id, name, true);
     }
-    function onCHANNEL_OPEN(self2, info2) {
+    function onCHANNEL_OPEN(self2, info3) {
       let localChan = -1;
       let reason;
       const accept = () => {
         const chanInfo = {
-          type: info2.type,
+          type: info3.type,
           incoming: {
             id: localChan,
             window: MAX_WINDOW,
@@ -38836,16 +38836,16 @@ var require_client2 = __commonJS({
             state: "open"
           },
           outgoing: {
-            id: info2.sender,
-            window: info2.window,
-            packetSize: info2.packetSize,
+            id: info3.sender,
+            window: info3.window,
+            packetSize: info3.packetSize,
             state: "open"
           }
         };
         const stream = new Channel(self2, chanInfo);
         self2._chanMgr.update(localChan, stream);
         self2._protocol.channelOpenConfirm(
-          info2.sender,
+          info3.sender,
           localChan,
           MAX_WINDOW,
           PACKET_SIZE
@@ -38861,7 +38861,7 @@ var require_client2 = __commonJS({
         }
         if (localChan !== -1)
           self2._chanMgr.remove(localChan);
-        self2._protocol.channelOpenFail(info2.sender, reason, "");
+        self2._protocol.channelOpenFail(info3.sender, reason, "");
       };
       const reserveChannel = () => {
         localChan = self2._chanMgr.add();
@@ -38875,8 +38875,8 @@ var require_client2 = __commonJS({
         }
         return localChan !== -1;
       };
-      const data = info2.data;
-      switch (info2.type) {
+      const data = info3.data;
+      switch (info3.type) {
         case "forwarded-tcpip": {
           const val = self2._forwarding[`${data.destIP}:${data.destPort}`];
           if (val !== void 0 && reserveChannel()) {
@@ -38914,7 +38914,7 @@ var require_client2 = __commonJS({
           reason = CHANNEL_OPEN_FAILURE.UNKNOWN_CHANNEL_TYPE;
           if (self2.config.debug) {
             self2.config.debug(
-              `Client: Automatic rejection of unsupported incoming channel open type: ${info2.type}`
+              `Client: Automatic rejection of unsupported incoming channel open type: ${info3.type}`
             );
           }
       }
@@ -38922,7 +38922,7 @@ var require_client2 = __commonJS({
         reason = CHANNEL_OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED;
         if (self2.config.debug) {
           self2.config.debug(
-            "Client: Automatic rejection of unexpected incoming channel open for: " + info2.type
+            "Client: Automatic rejection of unexpected incoming channel open for: " + info3.type
           );
         }
       }
@@ -39279,7 +39279,7 @@ var require_server = __commonJS({
       }
     };
     var Session = class extends EventEmitter2 {
-      constructor(client, info2, localChan) {
+      constructor(client, info3, localChan) {
         super();
         this.type = "session";
         this.subtype = void 0;
@@ -39295,9 +39295,9 @@ var require_server = __commonJS({
             state: "open"
           },
           outgoing: {
-            id: info2.sender,
-            window: info2.window,
-            packetSize: info2.packetSize,
+            id: info3.sender,
+            window: info3.window,
+            packetSize: info3.packetSize,
             state: "open"
           }
         };
@@ -39521,13 +39521,13 @@ var require_server = __commonJS({
           },
           onHeader: (header) => {
             this.removeListener("error", onClientPreHeaderError);
-            const info2 = {
+            const info3 = {
               ip: socket.remoteAddress,
               family: socket.remoteFamily,
               port: socket.remotePort,
               header
             };
-            if (!server.emit("connection", this, info2)) {
+            if (!server.emit("connection", this, info3)) {
               proto.disconnect(DISCONNECT_REASON.BY_APPLICATION);
               socket.end();
               return;
@@ -39556,10 +39556,10 @@ var require_server = __commonJS({
               }
               socket.end();
             },
-            CHANNEL_OPEN: (p, info2) => {
-              if (info2.type === "session" && this.noMoreSessions || !this.authenticated) {
+            CHANNEL_OPEN: (p, info3) => {
+              if (info3.type === "session" && this.noMoreSessions || !this.authenticated) {
                 const reasonCode = CHANNEL_OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED;
-                return proto.channelOpenFail(info2.sender, reasonCode);
+                return proto.channelOpenFail(info3.sender, reasonCode);
               }
               let localChan = -1;
               let reason;
@@ -39577,7 +39577,7 @@ var require_server = __commonJS({
                 }
                 if (localChan !== -1)
                   this._chanMgr.remove(localChan);
-                proto.channelOpenFail(info2.sender, reason, "");
+                proto.channelOpenFail(info3.sender, reason, "");
               };
               const reserveChannel = () => {
                 localChan = this._chanMgr.add();
@@ -39589,18 +39589,18 @@ var require_server = __commonJS({
                 }
                 return localChan !== -1;
               };
-              const data = info2.data;
-              switch (info2.type) {
+              const data = info3.data;
+              switch (info3.type) {
                 case "session":
                   if (listenerCount(this, "session") && reserveChannel()) {
                     accept = () => {
                       if (replied)
                         return;
                       replied = true;
-                      const instance = new Session(this, info2, localChan);
+                      const instance = new Session(this, info3, localChan);
                       this._chanMgr.update(localChan, instance);
                       proto.channelOpenConfirm(
-                        info2.sender,
+                        info3.sender,
                         localChan,
                         MAX_WINDOW,
                         PACKET_SIZE
@@ -39626,16 +39626,16 @@ var require_server = __commonJS({
                           state: "open"
                         },
                         outgoing: {
-                          id: info2.sender,
-                          window: info2.window,
-                          packetSize: info2.packetSize,
+                          id: info3.sender,
+                          window: info3.window,
+                          packetSize: info3.packetSize,
                           state: "open"
                         }
                       };
                       const stream = new Channel(this, chanInfo, { server: true });
                       this._chanMgr.update(localChan, stream);
                       proto.channelOpenConfirm(
-                        info2.sender,
+                        info3.sender,
                         localChan,
                         MAX_WINDOW,
                         PACKET_SIZE
@@ -39661,16 +39661,16 @@ var require_server = __commonJS({
                           state: "open"
                         },
                         outgoing: {
-                          id: info2.sender,
-                          window: info2.window,
-                          packetSize: info2.packetSize,
+                          id: info3.sender,
+                          window: info3.window,
+                          packetSize: info3.packetSize,
                           state: "open"
                         }
                       };
                       const stream = new Channel(this, chanInfo, { server: true });
                       this._chanMgr.update(localChan, stream);
                       proto.channelOpenConfirm(
-                        info2.sender,
+                        info3.sender,
                         localChan,
                         MAX_WINDOW,
                         PACKET_SIZE
@@ -39684,46 +39684,46 @@ var require_server = __commonJS({
                 default:
                   reason = CHANNEL_OPEN_FAILURE.UNKNOWN_CHANNEL_TYPE;
                   if (debug2) {
-                    debug2(`Automatic rejection of unsupported incoming channel open type: ${info2.type}`);
+                    debug2(`Automatic rejection of unsupported incoming channel open type: ${info3.type}`);
                   }
               }
               if (reason === void 0) {
                 reason = CHANNEL_OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED;
                 if (debug2) {
-                  debug2(`Automatic rejection of unexpected incoming channel open for: ${info2.type}`);
+                  debug2(`Automatic rejection of unexpected incoming channel open for: ${info3.type}`);
                 }
               }
               reject();
             },
-            CHANNEL_OPEN_CONFIRMATION: (p, info2) => {
-              const channel = this._chanMgr.get(info2.recipient);
+            CHANNEL_OPEN_CONFIRMATION: (p, info3) => {
+              const channel = this._chanMgr.get(info3.recipient);
               if (typeof channel !== "function")
                 return;
               const chanInfo = {
                 type: channel.type,
                 incoming: {
-                  id: info2.recipient,
+                  id: info3.recipient,
                   window: MAX_WINDOW,
                   packetSize: PACKET_SIZE,
                   state: "open"
                 },
                 outgoing: {
-                  id: info2.sender,
-                  window: info2.window,
-                  packetSize: info2.packetSize,
+                  id: info3.sender,
+                  window: info3.window,
+                  packetSize: info3.packetSize,
                   state: "open"
                 }
               };
               const instance = new Channel(this, chanInfo, { server: true });
-              this._chanMgr.update(info2.recipient, instance);
+              this._chanMgr.update(info3.recipient, instance);
               channel(void 0, instance);
             },
             CHANNEL_OPEN_FAILURE: (p, recipient, reason, description) => {
               const channel = this._chanMgr.get(recipient);
               if (typeof channel !== "function")
                 return;
-              const info2 = { reason, description };
-              onChannelOpenFailure(this, recipient, info2, channel);
+              const info3 = { reason, description };
+              onChannelOpenFailure(this, recipient, info3, channel);
             },
             CHANNEL_DATA: (p, recipient, data) => {
               let channel = this._chanMgr.get(recipient);
@@ -41908,7 +41908,7 @@ var require_streamx = __commonJS({
         }
       }
       static deferred(fn, opts) {
-        const out = new PassThrough4(opts);
+        const out = new PassThrough2(opts);
         fn().then((src) => {
           if (src === null) return out.end();
           if (out.destroying) return;
@@ -42188,7 +42188,7 @@ var require_streamx = __commonJS({
         this._flush(transformAfterFlush.bind(this));
       }
     };
-    var PassThrough4 = class extends Transform3 {
+    var PassThrough2 = class extends Transform3 {
     };
     function transformAfterFlush(err, data) {
       const cb = this._transformState.afterFinal;
@@ -42319,7 +42319,7 @@ var require_streamx = __commonJS({
       Duplex,
       Transform: Transform3,
       // Export PassThrough for compatibility with Node.js core's stream module
-      PassThrough: PassThrough4
+      PassThrough: PassThrough2
     };
   }
 });
@@ -46657,12 +46657,12 @@ var require_lib3 = __commonJS({
             throw new Error("Client has already been disposed.");
           }
           const parsedUrl = new URL(requestUrl);
-          let info2 = this._prepareRequest(verb, parsedUrl, headers);
+          let info3 = this._prepareRequest(verb, parsedUrl, headers);
           const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb) ? this._maxRetries + 1 : 1;
           let numTries = 0;
           let response;
           do {
-            response = yield this.requestRaw(info2, data);
+            response = yield this.requestRaw(info3, data);
             if (response && response.message && response.message.statusCode === HttpCodes2.Unauthorized) {
               let authenticationHandler;
               for (const handler2 of this.handlers) {
@@ -46672,7 +46672,7 @@ var require_lib3 = __commonJS({
                 }
               }
               if (authenticationHandler) {
-                return authenticationHandler.handleAuthentication(this, info2, data);
+                return authenticationHandler.handleAuthentication(this, info3, data);
               } else {
                 return response;
               }
@@ -46695,8 +46695,8 @@ var require_lib3 = __commonJS({
                   }
                 }
               }
-              info2 = this._prepareRequest(verb, parsedRedirectUrl, headers);
-              response = yield this.requestRaw(info2, data);
+              info3 = this._prepareRequest(verb, parsedRedirectUrl, headers);
+              response = yield this.requestRaw(info3, data);
               redirectsRemaining--;
             }
             if (!response.message.statusCode || !HttpResponseRetryCodes2.includes(response.message.statusCode)) {
@@ -46725,7 +46725,7 @@ var require_lib3 = __commonJS({
        * @param info
        * @param data
        */
-      requestRaw(info2, data) {
+      requestRaw(info3, data) {
         return __awaiter8(this, void 0, void 0, function* () {
           return new Promise((resolve2, reject) => {
             function callbackForResult(err, res) {
@@ -46737,7 +46737,7 @@ var require_lib3 = __commonJS({
                 resolve2(res);
               }
             }
-            this.requestRawWithCallback(info2, data, callbackForResult);
+            this.requestRawWithCallback(info3, data, callbackForResult);
           });
         });
       }
@@ -46747,12 +46747,12 @@ var require_lib3 = __commonJS({
        * @param data
        * @param onResult
        */
-      requestRawWithCallback(info2, data, onResult) {
+      requestRawWithCallback(info3, data, onResult) {
         if (typeof data === "string") {
-          if (!info2.options.headers) {
-            info2.options.headers = {};
+          if (!info3.options.headers) {
+            info3.options.headers = {};
           }
-          info2.options.headers["Content-Length"] = Buffer.byteLength(data, "utf8");
+          info3.options.headers["Content-Length"] = Buffer.byteLength(data, "utf8");
         }
         let callbackCalled = false;
         function handleResult(err, res) {
@@ -46761,7 +46761,7 @@ var require_lib3 = __commonJS({
             onResult(err, res);
           }
         }
-        const req = info2.httpModule.request(info2.options, (msg) => {
+        const req = info3.httpModule.request(info3.options, (msg) => {
           const res = new HttpClientResponse(msg);
           handleResult(void 0, res);
         });
@@ -46773,7 +46773,7 @@ var require_lib3 = __commonJS({
           if (socket) {
             socket.end();
           }
-          handleResult(new Error(`Request timeout: ${info2.options.path}`));
+          handleResult(new Error(`Request timeout: ${info3.options.path}`));
         });
         req.on("error", function(err) {
           handleResult(err);
@@ -46809,27 +46809,27 @@ var require_lib3 = __commonJS({
         return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
       }
       _prepareRequest(method, requestUrl, headers) {
-        const info2 = {};
-        info2.parsedUrl = requestUrl;
-        const usingSsl = info2.parsedUrl.protocol === "https:";
-        info2.httpModule = usingSsl ? https2 : http2;
+        const info3 = {};
+        info3.parsedUrl = requestUrl;
+        const usingSsl = info3.parsedUrl.protocol === "https:";
+        info3.httpModule = usingSsl ? https2 : http2;
         const defaultPort2 = usingSsl ? 443 : 80;
-        info2.options = {};
-        info2.options.host = info2.parsedUrl.hostname;
-        info2.options.port = info2.parsedUrl.port ? parseInt(info2.parsedUrl.port) : defaultPort2;
-        info2.options.path = (info2.parsedUrl.pathname || "") + (info2.parsedUrl.search || "");
-        info2.options.method = method;
-        info2.options.headers = this._mergeHeaders(headers);
+        info3.options = {};
+        info3.options.host = info3.parsedUrl.hostname;
+        info3.options.port = info3.parsedUrl.port ? parseInt(info3.parsedUrl.port) : defaultPort2;
+        info3.options.path = (info3.parsedUrl.pathname || "") + (info3.parsedUrl.search || "");
+        info3.options.method = method;
+        info3.options.headers = this._mergeHeaders(headers);
         if (this.userAgent != null) {
-          info2.options.headers["user-agent"] = this.userAgent;
+          info3.options.headers["user-agent"] = this.userAgent;
         }
-        info2.options.agent = this._getAgent(info2.parsedUrl);
+        info3.options.agent = this._getAgent(info3.parsedUrl);
         if (this.handlers) {
           for (const handler2 of this.handlers) {
-            handler2.prepareRequest(info2.options);
+            handler2.prepareRequest(info3.options);
           }
         }
-        return info2;
+        return info3;
       }
       _mergeHeaders(headers) {
         if (this.requestOptions && this.requestOptions.headers) {
@@ -48583,7 +48583,185 @@ function parseHostAddress(entry, defaults2) {
 
 // src/remote.ts
 import { StringDecoder as StringDecoder2 } from "node:string_decoder";
-import { PassThrough } from "node:stream";
+import { Readable } from "node:stream";
+
+// src/host/session.sh
+var session_default = `# shellcheck shell=sh
+# The action's one shell on a host (HostShell, remote.ts): the login shell runs once per
+# connection, its start-up files with it, and every command of the run is a job of this loop.
+# Frames come on stdin, one at a time; the action sends the next only after this loop has
+# acknowledged the last (\`ack\`), so a \`head -c\` that reads ahead finds nothing more in the pipe.
+# Scripts are read with the shell's own \`read\` (which takes a pipe a byte at a time), so the first
+# command, the check for the tools the action needs, runs on a host that lacks them:
+#
+#   run ID LINES MODE  then LINES lines of script, run as a job: MODE \`none\` (stdin from /dev/null),
+#                      \`in\` (stdin from the data frames that follow), \`quiet\` (no output, no end
+#                      marker: the lock's heartbeat, which runs beside another job)
+#   data ID SIZE       then SIZE bytes for the stdin of job ID
+#   eof ID             job ID's stdin ends
+#
+# What this loop prints is keyed (\`@@KEY KIND \u2026\`, protocol.ts): \`ready\` on stdout and stderr once
+# it reads frames (what the login shell printed before it is its start-up files' noise), \`ack\`
+# after each frame, and at a job's end \`done ID CODE\` on stdout and \`done ID\` on stderr (a job's
+# output is what its streams carried before those). A marker may follow text that has no newline
+# yet; it always ends its line.
+#
+# Input: vsd_key. Its variables and functions are named vsd_*, apart from a job's own.
+: "\${vsd_key:?}"
+vsd_fifos=
+vsd_nl=$(printf '\\n.')
+vsd_nl=\${vsd_nl%.}
+vsd_done() {
+  printf '@@%s done %s %s\\n' "$vsd_key" "$1" "$2"
+  printf '@@%s done %s\\n' "$vsd_key" "$1" >&2
+}
+# A FIFO for a job's stdin (its path in vsd_in), in a directory of this loop's own (0700), gone
+# when the loop ends.
+vsd_fifo() {
+  if [ -z "$vsd_fifos" ]; then
+    for vsd_base in "\${TMPDIR:-/tmp}" "$HOME"; do
+      mkdir -m 700 -- "$vsd_base/.vsd-session-$vsd_key" 2>/dev/null && vsd_fifos=$vsd_base/.vsd-session-$vsd_key && break
+    done
+    [ -n "$vsd_fifos" ] || return 1
+    trap 'rm -rf -- "$vsd_fifos"' EXIT
+  fi
+  vsd_in=$vsd_fifos/in-$1
+  mkfifo -- "$vsd_in"
+}
+printf '@@%s ready\\n' "$vsd_key"
+printf '@@%s ready\\n' "$vsd_key" >&2
+while IFS=' ' read -r vsd_verb vsd_id vsd_size vsd_mode; do
+  case $vsd_id$vsd_size in *[!0-9]*) printf '@@%s broken frame %s\\n' "$vsd_key" "$vsd_verb"; exit 1 ;; esac
+  case $vsd_verb in
+    run)
+      vsd_job=
+      while [ "$vsd_size" -gt 0 ] && IFS= read -r vsd_line; do
+        vsd_job=$vsd_job$vsd_line$vsd_nl
+        vsd_size=$((vsd_size - 1))
+      done
+      case $vsd_mode in
+        quiet) (eval "$vsd_job") < /dev/null > /dev/null 2>&1 3>&- & ;;
+        in)
+          if vsd_fifo "$vsd_id"; then
+            { (eval "$vsd_job") < "$vsd_in"; vsd_done "$vsd_id" "$?"; } &
+            exec 3> "$vsd_in"
+            rm -f -- "$vsd_in"
+          else
+            printf 'the action could not make a pipe for its command in %s or %s\\n' "\${TMPDIR:-/tmp}" "$HOME" >&2
+            vsd_done "$vsd_id" 125
+          fi
+          ;;
+        *) { (eval "$vsd_job") < /dev/null 3>&-; vsd_done "$vsd_id" "$?"; } & ;;
+      esac
+      ;;
+    data)
+      # What a job that has ended no longer reads is still taken off stdin, so frames stay whole.
+      head -c "$vsd_size" | { cat >&3; cat > /dev/null; } 2>/dev/null
+      ;;
+    eof) exec 3>&- ;;
+    *) printf '@@%s broken frame %s\\n' "$vsd_key" "$vsd_verb"; exit 1 ;;
+  esac
+  printf '@@%s ack\\n' "$vsd_key"
+done
+`;
+
+// src/host-text.ts
+var BREAK = "\u200B";
+var INVISIBLE_LEAD = /^[\s\p{Cc}\p{Cf}\p{Z}]*/u;
+function hostLine(text) {
+  const flat = text.replace(/\r\n?|\n/g, " ");
+  const lead = INVISIBLE_LEAD.exec(flat)?.[0] ?? "";
+  const rest = flat.slice(lead.length);
+  const line = rest.startsWith("::") ? `${lead}:${BREAK}${rest.slice(1)}` : flat;
+  return line.replace(/##\[/g, `#${BREAK}#[`);
+}
+function hostLines(text) {
+  return text.split(/\r\n?|\n/).map(hostLine);
+}
+function info2(text) {
+  for (const line of hostLines(text)) info(line);
+}
+
+// src/protocol.ts
+import { randomBytes } from "node:crypto";
+
+// src/host/step.sh
+var step_default = `# shellcheck shell=sh
+# Asking about processes and host steps, the one way each is asked (STEP_FUNCTIONS, protocol.ts):
+#
+# - process_alive PID: the process exists and is not a zombie (no PID: false);
+# - step_key_of FILE: the key of the step whose output is FILE;
+# - step_marker FILE KIND: the rest of the first KIND marker of the step whose output is FILE;
+# - step_running FILE: that step's process is alive and it has not written its exit line.
+#
+# Builtins and redirections only where a path is involved: a file named in a command line is what
+# pkill -f PATH matches.
+process_alive() {
+  case $1 in '' | *[!0-9]*) return 1 ;; esac
+  stat=
+  { read -r stat < "/proc/$1/stat"; } 2>/dev/null
+  case \${stat##*) } in '' | [ZX]*) return 1 ;; esac
+}
+step_key_of() { sed -n '1s/^@@step \\([0-9a-f]\\{12\\}\\)$/\\1/p' 2>/dev/null < "$1"; }
+step_marker() {
+  key=$(step_key_of "$1")
+  # Anywhere in a line: a command's last line without a newline runs into the marker after it.
+  [ -n "$key" ] && sed -n "s/^.*@@$key $2 //p" 2>/dev/null < "$1" | head -n 1
+}
+step_running() {
+  step_pid=$(step_marker "$1" pid)
+  [ -n "$step_pid" ] && process_alive "$step_pid" && [ -z "$(step_marker "$1" exit)" ]
+}
+`;
+
+// src/protocol.ts
+var KEY_PATTERN = /^[0-9a-f]{12}$/;
+function newStepKey() {
+  return randomBytes(6).toString("hex");
+}
+function stepLine(key) {
+  return `@@step ${key}`;
+}
+function stepKeyOf(line) {
+  const key = /@@step (\S+)$/.exec(line)?.[1];
+  return key && KEY_PATTERN.test(key) ? key : void 0;
+}
+function findMarker(line, key) {
+  if (!key) return void 0;
+  const at = line.indexOf(`@@${key} `);
+  if (at < 0) return void 0;
+  const match = /^([a-z]+)(?: (.*))?$/.exec(line.slice(at + key.length + 3));
+  return match ? { before: line.slice(0, at), kind: match[1], rest: match[2] ?? "" } : void 0;
+}
+var STEP_MARKERS = /* @__PURE__ */ new Set(["pid", "phase", "error", "data", "exit", "died", "absent"]);
+function parseMarker(line, key) {
+  const marker = findMarker(line, key);
+  return marker && STEP_MARKERS.has(marker.kind) ? { kind: marker.kind, rest: marker.rest, before: marker.before } : void 0;
+}
+var STEP_WAIT_SECONDS = 600;
+var STEP_KEY = new ShellCode('"$step_key"');
+function stepKeyScript(key) {
+  return sh`step_key=${key}`;
+}
+var EXIT = {
+  /** wait-for-exit: processes or ports were still held after stop-timeout. */
+  stillRunning: 3,
+  /** start: the start-command failed. */
+  startFailed: 4,
+  /** stop: process-match matched too much; nothing was signalled. */
+  patternTooBroad: 5,
+  /** stop: the stop-command failed. */
+  stopCommandFailed: 6,
+  /** restart: the deploy lock is another run's now; nothing was stopped. */
+  lockLost: 7,
+  /** start: the port holder (hold-ports) could not listen; nothing was started. */
+  holdFailed: 8,
+  /** lock: another deploy held the lock for all of lock-timeout (EX_TEMPFAIL). */
+  lockBusy: 75
+};
+var STEP_FUNCTIONS = new ShellCode(step_default);
+
+// src/remote.ts
 var RemoteCommandError = class extends Error {
   constructor(phase, code, stderr, detail) {
     super(detail);
@@ -48610,22 +48788,42 @@ function scriptLoader(lines) {
     'unset vsd_lines vsd_line vsd_nl loader; eval "$vsd_script"'
   ].join("; ");
 }
-function scriptInput(command, input) {
-  const script = command.text.endsWith("\n") ? command.text : `${command.text}
-`;
-  const lines = script.split("\n").length - 1;
-  const head = Buffer.from(`${scriptLoader(lines)}
-${script}`);
-  const stream = new PassThrough();
-  stream.write(head);
-  if (input === void 0) stream.end();
-  else if (Buffer.isBuffer(input)) stream.end(input);
-  else {
-    input.on("error", (error2) => stream.destroy(error2));
-    input.pipe(stream);
+var DATA_FRAME = 4 * 1024 * 1024;
+var MarkedStream = class {
+  constructor(key, text, marker) {
+    this.key = key;
+    this.text = text;
+    this.marker = marker;
   }
-  return stream;
-}
+  key;
+  text;
+  marker;
+  pending = "";
+  decoder = new StringDecoder2("utf8");
+  push(chunk) {
+    const lines = (this.pending + this.decoder.write(chunk)).split("\n");
+    this.pending = lines.pop() ?? "";
+    for (const line of lines) {
+      const found = findMarker(line, this.key);
+      if (!found) this.text(`${line}
+`);
+      else {
+        if (found.before) this.text(found.before);
+        this.marker(found.kind, found.rest);
+      }
+    }
+    if (this.pending.length > MAX_CAPTURE) {
+      this.text(this.pending);
+      this.pending = "";
+    }
+  }
+  /** What is left when the stream ends. */
+  flush() {
+    const rest = this.pending + this.decoder.end();
+    this.pending = "";
+    return rest;
+  }
+};
 var LineEcho = class {
   constructor(print) {
     this.print = print;
@@ -48642,6 +48840,310 @@ var LineEcho = class {
     this.pending = "";
   }
 };
+var HostShell = class _HostShell {
+  constructor(channel, label, lost) {
+    this.channel = channel;
+    this.label = label;
+    this.lost = lost;
+    this.out = new MarkedStream(
+      this.key,
+      (text) => this.text("stdout", text),
+      (kind, rest) => this.marker("stdout", kind, rest)
+    );
+    this.err = new MarkedStream(
+      this.key,
+      (text) => this.text("stderr", text),
+      (kind, rest) => this.marker("stderr", kind, rest)
+    );
+    channel.on("data", (chunk) => this.out.push(chunk));
+    channel.stderr.on("data", (chunk) => this.err.push(chunk));
+    channel.on("exit", (code) => this.exitCode = code ?? void 0);
+    channel.on("close", () => this.end());
+  }
+  channel;
+  label;
+  lost;
+  key = newStepKey();
+  nextId = 1;
+  job;
+  /** The turn of the next command that reports back: one at a time, in order. */
+  turn = Promise.resolve();
+  /** Frames are sent one at a time, each after the last one's ack. */
+  sending = Promise.resolve();
+  acks = [];
+  noise = { stdout: "", stderr: "" };
+  ready = { stdout: false, stderr: false };
+  out;
+  err;
+  exitCode;
+  /** Why the shell is gone, once it is. */
+  ended;
+  opened = {
+    resolve: () => void 0,
+    reject: () => void 0
+  };
+  /**
+   * Starts the shell on `client` (EXEC_REQUEST, then the session script on stdin) and resolves, with
+   * what the login shell printed, once it reads frames; rejects after `timeoutSeconds`.
+   */
+  static open(exec2, label, lost, timeoutSeconds) {
+    return new Promise((resolve2, reject) => {
+      exec2(EXEC_REQUEST, (error2, channel) => {
+        if (error2) {
+          reject(
+            new RemoteCommandError(
+              "connect",
+              null,
+              "",
+              `could not start a command on ${label}: ${error2.message}`
+            )
+          );
+          return;
+        }
+        const shell = new _HostShell(channel, label, lost);
+        const timer = setTimeout(() => {
+          shell.kill();
+          reject(
+            new RemoteCommandError(
+              "connect",
+              null,
+              shell.noise.stderr,
+              `the login shell on ${label} did not start the action's shell within ${timeoutSeconds} s. A start-up file of the deploy user's shell (.bashrc, .profile, .zshenv, config.fish, .cshrc) that waits for input or runs long holds it up; it printed: ${loginNoiseText(shell.noise) || "(nothing)"}`
+            )
+          );
+        }, timeoutSeconds * 1e3);
+        shell.opened = {
+          resolve: (noise) => {
+            clearTimeout(timer);
+            resolve2({ shell, noise });
+          },
+          reject: (failure2) => {
+            clearTimeout(timer);
+            reject(failure2);
+          }
+        };
+        const script = `${withInputs(session_default, { vsd_key: shell.key }).text}
+`;
+        channel.write(`${scriptLoader(script.split("\n").length - 1)}
+${script}`);
+      });
+    });
+  }
+  text(stream, text) {
+    if (!this.ready[stream]) {
+      if (this.noise[stream].length < MAX_CAPTURE) this.noise[stream] += text;
+      return;
+    }
+    const job = this.job;
+    if (!job) return;
+    if (stream === "stdout") {
+      if (job.stdout.length < MAX_CAPTURE) job.stdout += text;
+      if (job.options.echo) job.echoOut.push(text);
+      job.options.onStdout?.(job.stdout);
+    } else {
+      if (job.stderr.length < MAX_CAPTURE) job.stderr += text;
+      else job.stderr = job.stderr.slice(-MAX_CAPTURE / 2) + text;
+      if (job.options.echo) job.echoErr.push(text);
+    }
+  }
+  marker(stream, kind, rest) {
+    const job = this.job;
+    if (kind === "ready") {
+      this.ready[stream] = true;
+      if (this.ready.stdout && this.ready.stderr) this.opened.resolve(this.noise);
+    } else if (kind === "ack" && stream === "stdout") {
+      this.acks.shift()?.resolve();
+    } else if (kind === "done" && job && rest.split(" ")[0] === String(job.id)) {
+      if (stream === "stdout") job.code = Number(rest.split(" ")[1]);
+      else job.stderrDone = true;
+      if (job.code !== void 0 && job.stderrDone) this.settle(job);
+    } else if (kind === "broken") {
+      this.kill();
+    }
+  }
+  settle(job) {
+    const code = job.code;
+    if (code !== 0 && !job.options.allowFailure) {
+      job.finish(
+        new RemoteCommandError(
+          job.options.phase,
+          code,
+          job.stderr,
+          `command on ${this.label} exited with code ${code}` + (job.stderr.trim() ? `; last stderr:
+${lastLines(job.stderr, 20)}` : "")
+        )
+      );
+    } else job.finish(void 0, { code, stdout: job.stdout, stderr: job.stderr });
+  }
+  /** The shell's channel closed: every command waiting on it fails. */
+  end() {
+    if (this.ended) return;
+    const lost = this.lost();
+    this.ended = lost ? `the SSH connection was lost (${lost})` : `the action's shell on the host ended${this.exitCode !== void 0 ? ` with code ${this.exitCode}` : ""}`;
+    const rest = this.err.flush();
+    if (!this.ready.stderr) this.noise.stderr += rest;
+    const failure2 = new RemoteCommandError(
+      this.job?.options.phase ?? "connect",
+      this.ready.stdout ? null : this.exitCode ?? null,
+      this.ready.stdout ? this.job?.stderr ?? "" : this.noise.stderr,
+      this.ready.stdout ? `command on ${this.label} ended without an exit code: ${this.ended}` : lost ? `the SSH connection to ${this.label} was lost (${lost})` : `the login shell on ${this.label} exited${this.exitCode !== void 0 ? ` with code ${this.exitCode}` : ""} before the action's shell started: ${loginNoiseText(this.noise) || "(it printed nothing)"}`
+    );
+    this.opened.reject(failure2);
+    this.job?.finish(failure2);
+    for (const ack of this.acks.splice(0)) ack.reject(failure2);
+  }
+  /**
+   * Ends the shell at once (a command that timed out); the next command gets a new one. It counts
+   * as ended now: a job it started may hold the channel open a while yet.
+   */
+  kill() {
+    this.channel.signal("KILL");
+    this.channel.close();
+    this.end();
+  }
+  close() {
+    this.channel.end();
+  }
+  /** Sends one frame and waits for its ack; frames go one at a time. */
+  send(header, body) {
+    const sent = this.sending.then(
+      () => new Promise((resolve2, reject) => {
+        if (this.ended) {
+          reject(new Error(this.ended));
+          return;
+        }
+        this.acks.push({ resolve: resolve2, reject });
+        this.channel.write(
+          body ? Buffer.concat([Buffer.from(`${header}
+`), body]) : `${header}
+`
+        );
+      })
+    );
+    this.sending = sent.catch(() => void 0);
+    return sent;
+  }
+  /** Runs a command that reports nothing back, beside whatever runs (the lock's heartbeat). */
+  runQuiet(command) {
+    const { lines, script } = frameScript(command);
+    return this.send(`run ${this.nextId++} ${lines} quiet`, script);
+  }
+  /** Runs `command` as the shell's next job once the one before has ended (see Remote.run). */
+  run(command, options) {
+    const result = this.turn.then(() => this.runNow(command, options));
+    this.turn = result.catch(() => void 0);
+    return result;
+  }
+  runNow(command, options) {
+    const { phase } = options;
+    return new Promise((resolve2, reject) => {
+      if (this.ended) {
+        reject(
+          new RemoteCommandError(
+            phase,
+            null,
+            "",
+            `the SSH connection to ${this.label} was lost (${this.ended})`
+          )
+        );
+        return;
+      }
+      let finished = false;
+      const job = {
+        id: this.nextId++,
+        stdout: "",
+        stderr: "",
+        stderrDone: false,
+        options,
+        echoOut: new LineEcho((line) => info2(line)),
+        echoErr: new LineEcho((line) => info2(line)),
+        finish: (error2, result) => {
+          if (finished) return;
+          finished = true;
+          clearTimeout(timer);
+          if (this.job === job) this.job = void 0;
+          job.echoOut.flush();
+          job.echoErr.flush();
+          if (error2) reject(error2);
+          else resolve2(result);
+        }
+      };
+      const timer = setTimeout(() => {
+        job.finish(
+          new RemoteCommandError(
+            phase,
+            null,
+            job.stderr,
+            `timed out after ${options.timeoutSeconds} s on ${this.label}` + (job.stderr.trim() ? `; last stderr:
+${lastLines(job.stderr, 20)}` : "")
+          )
+        );
+        this.kill();
+      }, options.timeoutSeconds * 1e3);
+      this.job = job;
+      const { lines, script } = frameScript(command);
+      const input = options.stdin;
+      this.send(`run ${job.id} ${lines} ${input === void 0 ? "none" : "in"}`, script).then(() => input === void 0 ? void 0 : this.feed(job.id, input)).catch(
+        (error2) => job.finish(
+          new RemoteCommandError(
+            phase,
+            null,
+            job.stderr,
+            `sending data to ${this.label} failed: ${error2.message}`
+          )
+        )
+      );
+    });
+  }
+  /** Sends `input` as job `id`'s stdin, in data frames as it comes, then its end. */
+  async feed(id, input) {
+    const stream = Buffer.isBuffer(input) ? Readable.from([input]) : input;
+    const queued = [];
+    let size = 0;
+    let done = false;
+    let failed;
+    let wake = () => void 0;
+    stream.on("data", (chunk) => {
+      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+      queued.push(buffer);
+      size += buffer.length;
+      if (size >= 2 * DATA_FRAME) stream.pause();
+      wake();
+    });
+    stream.on("end", () => (done = true, wake()));
+    stream.on("error", (error2) => (failed = error2, wake()));
+    try {
+      for (; ; ) {
+        if (queued.length === 0 && !done && !failed)
+          await new Promise((resolve2) => wake = resolve2);
+        if (failed) throw failed;
+        if (queued.length === 0) {
+          if (done) break;
+          continue;
+        }
+        const all = Buffer.concat(queued.splice(0));
+        const frame = all.subarray(0, DATA_FRAME);
+        if (all.length > frame.length) queued.push(all.subarray(frame.length));
+        size = all.length - frame.length;
+        stream.resume();
+        await this.send(`data ${id} ${frame.length}`, frame);
+      }
+    } finally {
+      await this.send(`eof ${id}`).catch(() => void 0);
+    }
+  }
+};
+function frameScript(command) {
+  const text = command.text.endsWith("\n") ? command.text : `${command.text}
+`;
+  return { lines: text.split("\n").length - 1, script: Buffer.from(text) };
+}
+function loginNoiseText(noise) {
+  return hostLine(
+    [noise.stdout, noise.stderr].map((text) => text.trim()).filter(Boolean).join(" / ")
+  ).slice(0, 500);
+}
+var shownNoise = /* @__PURE__ */ new Set();
 var Remote = class {
   constructor(ssh, label) {
     this.ssh = ssh;
@@ -48658,129 +49160,73 @@ var Remote = class {
   ssh;
   label;
   lostReason;
+  shell;
+  /** Shells started on this connection: each one is a login (its start-up files run once each). */
+  logins = 0;
   /** The ssh2 client under node-ssh, for port forwarding (the version check from the host). */
   client;
   /** Why the connection is gone, or undefined while it is up. */
   get lost() {
     return this.lostReason;
   }
+  /** The shell, started on first use and again after one ended (a command that timed out). */
+  async shellFor(timeoutSeconds) {
+    const current = this.shell && await this.shell.catch(() => void 0);
+    if (current && !current.ended) return current;
+    const exec2 = (command, callback) => this.client.exec(command, (error2, channel) => callback(error2 ?? void 0, channel));
+    const opening = HostShell.open(exec2, this.label, () => this.lostReason, timeoutSeconds).then(
+      ({ shell, noise }) => {
+        this.logins++;
+        this.showNoise(noise);
+        return shell;
+      }
+    );
+    this.shell = opening;
+    return opening;
+  }
+  /** The login shell's start-up output, once per host: labelled, and as data (hostLine). */
+  showNoise(noise) {
+    const text = [noise.stdout, noise.stderr].filter((part) => part.trim()).map((part) => part.replace(/\n$/, "")).join("\n");
+    const seen = `${this.label}
+${text}`;
+    if (!text.trim() || shownNoise.has(seen)) return;
+    shownNoise.add(seen);
+    info2(
+      `The login shell on ${this.label} printed this before the action's shell started (the deploy user's start-up files; not the action's output, shown once):`
+    );
+    for (const line of text.split("\n")) info2(`  ${line}`);
+  }
   /**
-   * Runs `command` under /bin/sh (whatever the user's login shell is), marked as the action's own
-   * (CONTROL_MARKER) and sent on stdin (EXEC_REQUEST); throws on a non-zero or missing exit code
-   * unless `allowFailure`.
+   * Runs `command` under /bin/sh (whatever the user's login shell is) as the next job of the
+   * host's one shell, marked as the action's own (CONTROL_MARKER); throws on a non-zero or missing
+   * exit code unless `allowFailure`. Commands run one at a time, in the order they are asked for.
    */
-  run(command, options) {
+  async run(command, options) {
     const { phase } = options;
     if (this.lostReason) {
-      return Promise.reject(
-        new RemoteCommandError(
-          phase,
-          null,
-          "",
-          `the SSH connection to ${this.label} was lost (${this.lostReason})`
-        )
+      throw new RemoteCommandError(
+        phase,
+        null,
+        "",
+        `the SSH connection to ${this.label} was lost (${this.lostReason})`
       );
     }
     debug(`[${this.label}] ${phase}: ${command.text}`);
-    return new Promise((resolve2, reject) => {
-      let stdout = "";
-      let stderr = "";
-      let channel;
-      let finished = false;
-      const echoOut = new LineEcho((line) => info(line));
-      const echoErr = new LineEcho((line) => info(line));
-      const finish = (error2, result) => {
-        if (finished) return;
-        finished = true;
-        clearTimeout(timer);
-        echoOut.flush();
-        echoErr.flush();
-        if (error2) reject(error2);
-        else resolve2(result);
-      };
-      const timer = setTimeout(() => {
-        channel?.signal("KILL");
-        channel?.close();
-        finish(
-          new RemoteCommandError(
-            phase,
-            null,
-            stderr,
-            `timed out after ${options.timeoutSeconds} s on ${this.label}` + (stderr.trim() ? `; last stderr:
-${lastLines(stderr, 20)}` : "")
-          )
-        );
-      }, options.timeoutSeconds * 1e3);
-      const outDecoder = new StringDecoder2("utf8");
-      const errDecoder = new StringDecoder2("utf8");
-      const stdin = scriptInput(command, options.stdin);
-      stdin.on(
-        "error",
-        (streamError) => finish(
-          new RemoteCommandError(
-            phase,
-            null,
-            stderr,
-            `sending data to ${this.label} failed: ${streamError.message}`
-          )
-        )
-      );
-      this.ssh.execCommand(EXEC_REQUEST, {
-        stdin,
-        noTrim: true,
-        onChannel: (opened) => channel = opened,
-        onStdout: (chunk) => {
-          const text = outDecoder.write(chunk);
-          if (stdout.length < MAX_CAPTURE) stdout += text;
-          if (options.echo) echoOut.push(text);
-          options.onStdout?.(stdout);
-        },
-        onStderr: (chunk) => {
-          const text = errDecoder.write(chunk);
-          if (stderr.length < MAX_CAPTURE) stderr += text;
-          else stderr = stderr.slice(-MAX_CAPTURE / 2) + text;
-          if (options.echo) echoErr.push(text);
-        }
-      }).then(
-        ({ code }) => {
-          if (typeof code !== "number") {
-            const why = this.lostReason ? `the SSH connection was lost (${this.lostReason})` : "no exit status was returned";
-            finish(
-              new RemoteCommandError(
-                phase,
-                null,
-                stderr,
-                `command on ${this.label} ended without an exit code: ${why}`
-              )
-            );
-            return;
-          }
-          if (code !== 0 && !options.allowFailure) {
-            finish(
-              new RemoteCommandError(
-                phase,
-                code,
-                stderr,
-                `command on ${this.label} exited with code ${code}` + (stderr.trim() ? `; last stderr:
-${lastLines(stderr, 20)}` : "")
-              )
-            );
-            return;
-          }
-          finish(void 0, { code, stdout, stderr });
-        },
-        (error2) => finish(
-          new RemoteCommandError(
-            phase,
-            null,
-            "",
-            this.lostReason ? `the SSH connection to ${this.label} was lost (${this.lostReason})` : `could not start a command on ${this.label}: ${error2.message}`
-          )
-        )
-      );
+    const shell = await this.shellFor(options.timeoutSeconds).catch((error2) => {
+      if (error2 instanceof RemoteCommandError)
+        throw new RemoteCommandError(phase, error2.code, error2.stderr, error2.message);
+      throw error2;
     });
+    return shell.run(command, options);
+  }
+  /** Runs `command` beside the others, reporting nothing back (the lock's heartbeat beats). */
+  async runQuiet(command) {
+    if (this.lostReason) return;
+    const shell = await this.shellFor(60);
+    await shell.runQuiet(command);
   }
   close() {
+    void this.shell?.then((shell) => shell.close()).catch(() => void 0);
     this.ssh.dispose();
   }
 };
@@ -49893,7 +50339,9 @@ var REQUIRED_TOOLS = {
   mkdir: "package coreutils",
   ln: "package coreutils",
   mv: "package coreutils",
-  kill: "package procps or util-linux"
+  kill: "package procps or util-linux",
+  head: "package coreutils",
+  mkfifo: "package coreutils"
 };
 function toolCheckScript() {
   return sh`for tool in ${Object.keys(REQUIRED_TOOLS)}; do command -v "$tool" >/dev/null 2>&1 || printf 'missing %s\n' "$tool"; done; printf 'home %s\n' "$HOME"`;
@@ -49919,7 +50367,7 @@ function sshOptions(settings) {
 async function openThroughJump(address, settings) {
   const jump = settings.jumpHost;
   const bastion = await openSsh(jump, sshOptions(settings));
-  info(`Jump host ${hostLabel(jump)}: host key ${bastion.hostKeyReason}`);
+  info2(`Jump host ${hostLabel(jump)}: host key ${bastion.hostKeyReason}`);
   const sock = await new Promise(
     (resolve2, reject) => bastion.client.forwardOut(
       "127.0.0.1",
@@ -49945,7 +50393,7 @@ async function openThroughJump(address, settings) {
 async function connect(address, settings, phase = "connect") {
   const label = hostLabel(address);
   const connection = settings.jumpHost ? await openThroughJump(address, settings) : await openSsh(address, sshOptions(settings));
-  info(`Connected to ${address.username}@${label}; host key ${connection.hostKeyReason}`);
+  info2(`Connected to ${address.username}@${label}; host key ${connection.hostKeyReason}`);
   if (!connection.hostKeyVerified) {
     warning(
       `The host key of ${label} was not verified. Pin it with known-hosts or host-fingerprint.`,
@@ -49970,7 +50418,7 @@ async function connect(address, settings, phase = "connect") {
     if (needsHome && !home.startsWith("/")) {
       throw new Error(`target uses ~/ but $HOME on ${label} is '${home}'; use an absolute path`);
     }
-    info(`Required tools present: ${Object.keys(REQUIRED_TOOLS).join(", ")}`);
+    info2(`Required tools present: ${Object.keys(REQUIRED_TOOLS).join(", ")}`);
     const session = {
       address,
       remote,
@@ -49988,7 +50436,7 @@ async function connect(address, settings, phase = "connect") {
 async function reconnect(session, settings, phase) {
   const lost = session.remote.lost;
   if (!lost) return;
-  info(`The connection to ${session.remote.label} was lost (${lost}); reconnecting`);
+  info2(`The connection to ${session.remote.label} was lost (${lost}); reconnecting`);
   const fresh = await connect(session.address, settings, phase);
   session.remote.close();
   session.remote = fresh.remote;
@@ -49996,82 +50444,6 @@ async function reconnect(session, settings, phase) {
 
 // src/phases/lock.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { PassThrough as PassThrough3 } from "node:stream";
-
-// src/protocol.ts
-import { randomBytes } from "node:crypto";
-
-// src/host/step.sh
-var step_default = `# shellcheck shell=sh
-# Asking about processes and host steps, the one way each is asked (STEP_FUNCTIONS, protocol.ts):
-#
-# - process_alive PID: the process exists and is not a zombie (no PID: false);
-# - step_key_of FILE: the key of the step whose output is FILE;
-# - step_marker FILE KIND: the rest of the first KIND marker of the step whose output is FILE;
-# - step_running FILE: that step's process is alive and it has not written its exit line.
-#
-# Builtins and redirections only where a path is involved: a file named in a command line is what
-# pkill -f PATH matches.
-process_alive() {
-  case $1 in '' | *[!0-9]*) return 1 ;; esac
-  stat=
-  { read -r stat < "/proc/$1/stat"; } 2>/dev/null
-  case \${stat##*) } in '' | [ZX]*) return 1 ;; esac
-}
-step_key_of() { sed -n '1s/^@@step \\([0-9a-f]\\{12\\}\\)$/\\1/p' 2>/dev/null < "$1"; }
-step_marker() {
-  key=$(step_key_of "$1")
-  [ -n "$key" ] && sed -n "s/^@@$key $2 //p" 2>/dev/null < "$1" | head -n 1
-}
-step_running() {
-  step_pid=$(step_marker "$1" pid)
-  [ -n "$step_pid" ] && process_alive "$step_pid" && [ -z "$(step_marker "$1" exit)" ]
-}
-`;
-
-// src/protocol.ts
-var KEY_PATTERN = /^[0-9a-f]{12}$/;
-function newStepKey() {
-  return randomBytes(6).toString("hex");
-}
-function stepLine(key) {
-  return `@@step ${key}`;
-}
-function stepKeyOf(line) {
-  const key = /^@@step (\S+)$/.exec(line)?.[1];
-  return key && KEY_PATTERN.test(key) ? key : void 0;
-}
-function parseMarker(line, key) {
-  if (!key) return void 0;
-  const prefix = `@@${key} `;
-  if (!line.startsWith(prefix)) return void 0;
-  const match = /^(pid|phase|error|data|exit|died|absent)(?: (.*))?$/.exec(
-    line.slice(prefix.length)
-  );
-  return match ? { kind: match[1], rest: match[2] ?? "" } : void 0;
-}
-var STEP_WAIT_SECONDS = 600;
-var STEP_KEY = new ShellCode('"$step_key"');
-function stepKeyScript(key) {
-  return sh`step_key=${key}`;
-}
-var EXIT = {
-  /** wait-for-exit: processes or ports were still held after stop-timeout. */
-  stillRunning: 3,
-  /** start: the start-command failed. */
-  startFailed: 4,
-  /** stop: process-match matched too much; nothing was signalled. */
-  patternTooBroad: 5,
-  /** stop: the stop-command failed. */
-  stopCommandFailed: 6,
-  /** restart: the deploy lock is another run's now; nothing was stopped. */
-  lockLost: 7,
-  /** start: the port holder (hold-ports) could not listen; nothing was started. */
-  holdFailed: 8,
-  /** lock: another deploy held the lock for all of lock-timeout (EX_TEMPFAIL). */
-  lockBusy: 75
-};
-var STEP_FUNCTIONS = new ShellCode(step_default);
 
 // src/host-step.ts
 function hostStepScript(phases, prelude, key = newStepKey()) {
@@ -50119,9 +50491,12 @@ if [ -z "$(step_marker ${outFile} exit)" ]; then
 fi
 exit "$status"`;
 }
+var HostStepUnknown = class extends PhaseError {
+};
 var HostStepReader = class {
-  constructor(on = {}) {
+  constructor(on = {}, key) {
     this.on = on;
+    this.key = key;
   }
   on;
   outputs = /* @__PURE__ */ new Map();
@@ -50131,25 +50506,27 @@ var HostStepReader = class {
   died;
   /** The step's process on the host. */
   pid;
-  /** The key of the step's markers, from the output's first line. */
+  /** The key of the step's markers: known to the runner that started it, else read from its `@@step` line. */
   key;
-  lines = 0;
+  /** Whether the `@@step` line has been read. */
+  named = false;
   pending = "";
   handled = 0;
   handle(line) {
-    if (this.lines++ === 0) {
-      this.key = stepKeyOf(line);
-      if (this.key) return;
-    }
-    const marker = parseMarker(line, this.key);
-    const output = this.current && this.outputs.get(this.current.phase);
-    if (!marker || marker.kind === "error") {
-      const text = marker?.rest ?? line;
-      if (output) (marker ? output.errors : output.lines).push(text);
-      this.on.line?.(text);
+    const named = stepKeyOf(line);
+    if (named && (!this.key || named === this.key && !this.named)) {
+      this.key = named;
+      this.named = true;
+      const before = line.slice(0, line.lastIndexOf("@@step "));
+      if (before) this.text(before);
       return;
     }
+    const marker = parseMarker(line, this.key);
+    if (!marker) return this.text(line);
+    if (marker.before) this.text(marker.before);
+    if (marker.kind === "error") return this.text(marker.rest, true);
     const { kind, rest } = marker;
+    const output = this.current && this.outputs.get(this.current.phase);
     if (kind === "phase") {
       const [phase, uptime] = rest.split(" ");
       this.on.phase?.(phase, Number(uptime));
@@ -50169,6 +50546,12 @@ var HostStepReader = class {
       const [name, ...value] = rest.split(" ");
       if (output) output.data[name] = value.join(" ");
     }
+  }
+  /** A line of the running phase's log (or its error text). */
+  text(line, error2 = false) {
+    const output = this.current && this.outputs.get(this.current.phase);
+    if (output) (error2 ? output.errors : output.lines).push(line);
+    this.on.line?.(line);
   }
   /** Takes all output so far (only the part not seen before is read). */
   consume(output) {
@@ -50209,46 +50592,55 @@ async function runHostStep(phases, prelude, options) {
     phaseStart += seconds * 1e3;
     endGroup();
   };
-  const newReader = () => new HostStepReader({
-    phase: (phase, uptime) => {
-      close(uptime);
-      wall = Date.now();
-      if (timings) {
-        phaseInFlight(label, phase);
-        startGroup(`${label}: ${phase}`);
-      } else info(`-- ${phase}`);
+  const step2 = hostStepScript(phases, prelude);
+  const newReader = () => new HostStepReader(
+    {
+      phase: (phase, uptime) => {
+        close(uptime);
+        wall = Date.now();
+        if (timings) {
+          phaseInFlight(label, phase);
+          startGroup(`${label}: ${phase}`);
+        } else info2(`-- ${phase}`);
+      },
+      line: (text) => info2(text)
     },
-    line: (text) => info(text)
-  });
+    step2.key
+  );
   let reader = newReader();
   options.onStarted?.();
   const first = phases[0].phase;
   const stepGone = (detail) => {
     close(void 0, false);
     if (timings) phaseInFlight(label, void 0);
-    return new PhaseError(label, reader.lastPhase(first), `${detail}; its output is in ${outFile}`);
+    return new HostStepUnknown(
+      label,
+      reader.lastPhase(first),
+      `${detail}; its output is in ${outFile}`
+    );
   };
   let stderr = "";
-  const step2 = hostStepScript(phases, prelude);
   const follow = (on) => on.run(followScript(outFile, step2), {
     phase: first,
     timeoutSeconds: options.timeoutSeconds,
     allowFailure: true,
     onStdout: (stdout) => reader.consume(stdout)
   });
+  let rereadSince;
   try {
     stderr = (await follow(remote)).stderr;
   } catch (error2) {
     const cut = errorText(error2);
     try {
       const again = await options.reattach();
-      info(`Following the host step was cut off (${cut}); reading its output again`);
+      info2(`Following the host step was cut off (${cut}); reading its output again`);
+      rereadSince = Date.now();
       const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS, step2.key), {
         phase: reader.lastPhase(first),
         timeoutSeconds: STEP_WAIT_SECONDS + 60
       });
       if (stdout.split("\n").some((line) => parseMarker(line, step2.key)?.kind === "absent")) {
-        info("The host step had not started; starting it again");
+        info2("The host step had not started; starting it again");
         reader = newReader();
         stderr = (await follow(again)).stderr;
       } else reader.consume(stdout);
@@ -50260,7 +50652,17 @@ async function runHostStep(phases, prelude, options) {
   }
   reader.end();
   if (!reader.exit && !reader.died) {
-    throw stepGone(`the host step has not finished after ${STEP_WAIT_SECONDS} s more`);
+    if (rereadSince !== void 0 && Date.now() - rereadSince >= STEP_WAIT_SECONDS * 1e3)
+      throw stepGone(`the host step has not finished after ${STEP_WAIT_SECONDS} s more`);
+    close(void 0, false);
+    if (timings) phaseInFlight(label, void 0);
+    const read = [...reader.outputs.keys()];
+    return {
+      code: 1,
+      unread: `the action read its output${read.length > 0 ? ` (the phases ${read.join(", ")})` : ""} to the end, but not the line that says how it ended${reader.pid === void 0 ? ", nor the one naming its process" : ""}`,
+      lastPhase: reader.lastPhase(first),
+      outputs: reader.outputs
+    };
   }
   const died = reader.exit ? void 0 : { pid: reader.pid, status: reader.died?.status };
   const code = reader.exit?.code ?? 1;
@@ -50315,7 +50717,7 @@ var import_tar_stream = __toESM(require_tar_stream(), 1);
 import { createReadStream as createReadStream2, existsSync as existsSync2, readFileSync as readFileSync2 } from "node:fs";
 import { join as join4 } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { PassThrough as PassThrough2, Transform as Transform2 } from "node:stream";
+import { PassThrough, Transform as Transform2 } from "node:stream";
 
 // src/parallel-gzip.ts
 import { Transform } from "node:stream";
@@ -50784,7 +51186,7 @@ async function upload(ctx) {
     );
   }
   const isShared = under(settings.sharedPaths);
-  const stdin = new PassThrough2();
+  const stdin = new PassThrough();
   let reported = () => void 0;
   const inspection = new Promise((resolve2) => reported = resolve2);
   let searched = 0;
@@ -50868,7 +51270,7 @@ ${base ?? ""}
   const sentBytes = send.reduce((sum, entry) => sum + entry.size, 0);
   const mb = (bytes) => (bytes / MIB).toFixed(1);
   const progress = setInterval(
-    () => info(
+    () => info2(
       `sending: ${packed.packed.files} of ${send.length} file(s), ${mb(packed.packed.bytes)} of ${mb(sentBytes)} MB (${mb(packed.wireBytes())} MB on the wire so far)`
     ),
     PROGRESS_MS
@@ -50883,7 +51285,7 @@ ${base ?? ""}
   });
   report.uploadedFiles = send.length;
   report.uploadedBytes = sentBytes;
-  info(
+  info2(
     `Sent ${send.length} file(s), ${sentBytes} bytes (${packed.wireBytes()} bytes gzip on the wire); ` + (base && copy.length > 0 ? `copied ${copy.length} unchanged file(s) from ${base} on the host.` : "nothing reused (first deploy or no usable base).")
   );
 }
@@ -51004,7 +51406,7 @@ ${tail}`
   }
   const [, key, how] = /^venv (\S+) (built|reused)$/m.exec(result.stdout) ?? [];
   report.venvReused = how === "reused";
-  info(
+  info2(
     how === "reused" ? `Reused the venv ${venvs}/${key}: the dependency files, install command and Python are unchanged` : `Built the venv ${venvs}/${key} in ${((Date.now() - started) / 1e3).toFixed(1)} s`
   );
 }
@@ -51036,7 +51438,7 @@ async function discardRelease(ctx) {
     phase: "prune",
     timeoutSeconds: 300
   });
-  if (/^discarded$/m.test(stdout)) info(`Removed the failed release ${ctx.release}`);
+  if (/^discarded$/m.test(stdout)) info2(`Removed the failed release ${ctx.release}`);
 }
 function pruneVenvsScript(layout) {
   const here = relativeToTarget(layout);
@@ -51063,19 +51465,17 @@ async function prune(ctx) {
   ]) : [];
   const venvs = settings.pythonRequirements.length > 0;
   if (doomed.length === 0 && !venvs) {
-    info("Nothing to prune");
+    info2("Nothing to prune");
     return;
   }
   const { stdout } = await session.remote.run(
     joinCode([pruneScript(layout, doomed), ...venvs ? [pruneVenvsScript(layout)] : []]),
     { phase: "prune", timeoutSeconds: 300 }
   );
-  info(
-    doomed.length > 0 ? `Removed old release(s): ${doomed.join(", ")}` : "No release to prune"
-  );
+  info2(doomed.length > 0 ? `Removed old release(s): ${doomed.join(", ")}` : "No release to prune");
   const removed = [...stdout.matchAll(/^removed-venv (.+)$/gm)].map((match) => match[1]);
   if (venvs)
-    info(
+    info2(
       removed.length > 0 ? `Removed venv(s) no kept release uses: ${removed.join(", ")}` : "Every venv is still used by a kept release"
     );
 }
@@ -51201,39 +51601,18 @@ function beatScript(here) {
 function heartbeatScript(layout, token) {
   const here = relativeToTarget(layout);
   return sh`cd -- ${layout.target} || exit 1
-while IFS= read -r _; do
-  read -r owner 2>/dev/null < ${`${here.lockDir}/owner`} || exit 0
-  case $owner in *${token}*) ;; *) exit 0 ;; esac
-  ${beatScript(here)}
-done`;
+read -r owner 2>/dev/null < ${`${here.lockDir}/owner`} || exit 0
+case $owner in *${token}*) ;; *) exit 0 ;; esac
+${beatScript(here)}`;
 }
 function startHeartbeat(session, layout, token) {
-  let beats;
-  let on;
-  const open2 = () => {
-    beats?.end();
-    on = session.remote;
-    const stream = new PassThrough3();
-    beats = stream;
-    on.run(heartbeatScript(layout, token), {
-      phase: "lock",
-      timeoutSeconds: 24 * 3600,
-      stdin: stream,
-      allowFailure: true
-    }).catch(() => void 0);
-  };
-  open2();
+  const beat = heartbeatScript(layout, token);
+  let sending;
   const timer = setInterval(() => {
-    if (on !== session.remote && !session.remote.lost) open2();
-    beats?.write("\n");
+    sending ??= session.remote.runQuiet(beat).catch(() => void 0).finally(() => sending = void 0);
   }, HEARTBEAT_SECONDS * 1e3);
   timer.unref();
-  return {
-    stop: () => {
-      clearInterval(timer);
-      beats?.end();
-    }
-  };
+  return { stop: () => clearInterval(timer) };
 }
 function releaseLockScript(lock) {
   const target = parentOf(parentOf(lock.lockDir));
@@ -51288,7 +51667,7 @@ async function acquireLock(remote, layout, owner, timeoutSeconds) {
       `could not take ${layout.lockDir} (exit ${result.code}): ${result.stderr.trim()}`
     );
   }
-  info(`Holding ${layout.lockDir}`);
+  info2(`Holding ${layout.lockDir}`);
 }
 
 // src/host/hold.sh
@@ -51728,11 +52107,11 @@ async function planInPlaceSync(ctx) {
     timeoutSeconds: 120,
     stdin: nulList(plan.dirs)
   });
-  info(
+  info2(
     `In-place sync planned: ${plan.files.length + plan.dirs.length} path(s) an earlier deploy shipped and the source no longer has will go`
   );
   if (plan.notOurs.length > 0) {
-    info(
+    info2(
       `Not ours, kept: ${plan.notOurs.length} path(s) in ${layout.target} that the source does not have and no deploy shipped: ${listed(plan.notOurs)}`
     );
   }
@@ -51822,7 +52201,7 @@ async function checkImport(ctx) {
       `python-import-check: 'import ${module}' in the new release resolves to ${resolved}, outside the release (${release}). An installed copy is shadowing the deployed code, so a restart would keep running the old one. Uninstall that copy ('pip uninstall ${module.split(".")[0]}'), or put the package's directory first on PYTHONPATH via the env input (a relative path, e.g. PYTHONPATH=src, names the directory in whichever release runs). Nothing was stopped.`
     );
   }
-  info(`python-import-check: ${module} imports from ${resolved}`);
+  info2(`python-import-check: ${module} imports from ${resolved}`);
 }
 async function checkHoldPorts(ctx) {
   const { python } = ctx.settings;
@@ -51855,7 +52234,7 @@ async function runReleaseCommand(ctx, input, command, state = "") {
 ${stderr}` : "; its output is above in the log")
     );
   }
-  info(`${input} succeeded: ${command}`);
+  info2(`${input} succeeded: ${command}`);
 }
 async function prepare(ctx) {
   const { settings, session, layout } = ctx;
@@ -51865,14 +52244,14 @@ async function prepare(ctx) {
     phase: "prepare",
     timeoutSeconds: 60
   });
-  info(`Wrote ${settings.stampFile} = ${ctx.sha}`);
+  info2(`Wrote ${settings.stampFile} = ${ctx.sha}`);
   if (settings.strategy === "releases" && settings.sharedPaths.length > 0) {
     await remote.run(linkSharedScript(ctx.releaseDir, layout.sharedDir, settings.sharedPaths), {
       phase: "prepare",
       timeoutSeconds: 120,
       echo: true
     });
-    info(`Linked shared paths: ${settings.sharedPaths.join(", ")}`);
+    info2(`Linked shared paths: ${settings.sharedPaths.join(", ")}`);
   }
   if (settings.clearPycache) {
     const inRelease = insideTarget(layout.target, ctx.releaseDir);
@@ -51884,7 +52263,7 @@ ${clearBytecodeScript(inRelease, [])}`,
         timeoutSeconds: 300
       }
     );
-    info(`Cleared bytecode in the new tree: removed ${removedCount(stdout)} .pyc/.pyo file(s)`);
+    info2(`Cleared bytecode in the new tree: removed ${removedCount(stdout)} .pyc/.pyo file(s)`);
   }
   if (settings.pythonRequirements.length > 0) await prepareVenv(ctx);
   if (settings.prepareCommand) {
@@ -52383,7 +52762,7 @@ function describePlan(settings, host, sha, now) {
 }
 
 // src/phases/restart.ts
-var HostStepDied = class extends PhaseError {
+var HostStepDied = class extends HostStepUnknown {
 };
 function hostNowScript(layout, ports) {
   return sh`${SERVICE_FUNCTIONS}
@@ -52459,6 +52838,13 @@ async function restartService(ctx, switchTo, timings, afterStart) {
     }
   }).finally(() => dropForPostStep("restarts", entry));
   const output = (phase) => result.outputs.get(phase);
+  if (result.unread) {
+    throw new HostStepUnknown(
+      label,
+      result.lastPhase,
+      `the outcome of the action's own host step is unknown: ${result.unread}. On the host now: ${await describeHostNow(ctx)}. Its output is in ${layout.restartLog}.`
+    );
+  }
   if (result.died) {
     throw new HostStepDied(label, result.lastPhase, await diedFailure(ctx, result, result.died));
   }
@@ -52831,9 +53217,7 @@ async function checkIdentity(ctx, restart, sha) {
   const free = [...stdout.matchAll(/^free (\d+)$/gm)].map((match) => match[1]);
   const recorded = /^recorded (.*)$/m.exec(stdout)?.[1].trim();
   if (recorded !== void 0)
-    info(
-      `Recorded the service's processes in ${layout.stateFile}: ${recorded || "(none found)"}`
-    );
+    info2(`Recorded the service's processes in ${layout.stateFile}: ${recorded || "(none found)"}`);
   return { old, free };
 }
 async function awaitCommit(ctx, restart, sha) {
@@ -52869,7 +53253,7 @@ async function awaitCommit(ctx, restart, sha) {
     }
     if (Date.now() - reported >= PROGRESS_MS2) {
       reported = Date.now();
-      info(
+      info2(
         `still waiting for ${sha.slice(0, 12)}: last answer ${describePoll(last)}; ${Math.max(0, Math.round((deadline - Date.now()) / 1e3))} s left (version-timeout)`
       );
     }
@@ -52895,7 +53279,7 @@ async function resumeVerify(ctx, sha, last) {
 async function verifyService(ctx, sha, restart, previousVersion) {
   const { settings } = ctx;
   const first = await awaitCommit(ctx, restart, sha);
-  info(
+  info2(
     `${settings.versionUrl.href} reports ${first.commit}${first.version ? ` (version ${first.version})` : ""}`
   );
   let confirmed = first;
@@ -52915,7 +53299,7 @@ async function verifyService(ctx, sha, restart, previousVersion) {
         confirmed
       );
     }
-    info(`Still ${confirmed.commit} after ${settings.stableForSeconds} s (stable-for)`);
+    info2(`Still ${confirmed.commit} after ${settings.stableForSeconds} s (stable-for)`);
   }
   checkVersionGuards(ctx, confirmed.version, previousVersion);
   return {
@@ -53059,7 +53443,7 @@ ${fallbackScript(ctx.release, ctx.previousRelease, settings.stampFile)}`,
     );
     return false;
   }
-  info(
+  info2(
     `Armed the host's watchdog: it returns to ${fallback.release} unless this run confirms ${ctx.release} within ${watchdogBudgetSeconds(ctx)} s of its start`
   );
   return true;
@@ -53151,7 +53535,7 @@ async function rollback(ctx, failure2) {
       { phase: "rollback", timeoutSeconds: 60 }
     )
   );
-  info(`Marked ${ctx.release} as BAD_RELEASE`);
+  info2(`Marked ${ctx.release} as BAD_RELEASE`);
   const fallback = parseFallback(stdout);
   if (!fallback) {
     const previous2 = /^candidate (\S+)/m.exec(stdout)?.[1];
@@ -53167,7 +53551,7 @@ async function rollback(ctx, failure2) {
   }
   const { release: previous, sha: previousSha } = fallback;
   const which2 = fallback.how === "live" ? "the release live before this deploy" : `the last verified release (${ctx.previousRelease ?? "the release live before this deploy"} was never verified)`;
-  info(`Rolling back to ${previous}, ${which2}`);
+  info2(`Rolling back to ${previous}, ${which2}`);
   const back = fallbackContext(ctx, fallback);
   if (settings.pythonImportCheck) {
     try {
@@ -57532,7 +57916,7 @@ async function ship(host, settings, sha, report) {
         if (migrated && error2.undo.undone) report.rollbackOutcome = migrationsKept(ctx.release);
         throw error2;
       }
-      const killed = error2 instanceof HostStepDied;
+      const killed = error2 instanceof HostStepUnknown;
       if (!(error2 instanceof PhaseError) || !rollsBack(settings, { phase: error2.phase, killed })) {
         throw error2;
       }
@@ -57569,7 +57953,7 @@ async function ship(host, settings, sha, report) {
     heartbeat?.stop();
     await host.releaseLock(lock).then((outcome) => {
       dropForPostStep("locks", lock);
-      info(outcome);
+      info2(outcome);
     }).catch(
       (error2) => warning(
         `Could not release ${layout.lockDir} on ${label}: ${errorText(error2)}. The post step will retry.`
@@ -57598,8 +57982,8 @@ async function deployHost(address, settings, sha, report, open2) {
       /* @__PURE__ */ new Date()
     );
     await runPhase(label, "plan", 10, report.phases, async () => {
-      info("Dry run: nothing on the host is changed. The deploy would run:");
-      for (const line of plan) info(line);
+      info2("Dry run: nothing on the host is changed. The deploy would run:");
+      for (const line of plan) info2(line);
     });
     report.plan = plan;
     report.result = "dry-run";
@@ -57705,7 +58089,7 @@ var GitHubDeployment = class _GitHubDeployment {
     }
     const deployment = new _GitHubDeployment(octokit, run2.repository, id, settings);
     saveDeployment(id);
-    info(`GitHub deployment ${id} to ${environment} created for ${sha}`);
+    info2(`GitHub deployment ${id} to ${environment} created for ${sha}`);
     await deployment.status("in_progress", "Deploying");
     return deployment;
   }
@@ -57958,7 +58342,7 @@ async function resolveSha(given, source) {
     const event = run2.event || void 0;
     const text = `HEAD of '${source}' is ${head}, not GITHUB_SHA ${fromEnv}; deploying HEAD (what is on disk)`;
     if (event === "push") warning(`${text}. Set the sha input to choose.`);
-    else info(`${text}, as the ${event ?? "workflow"} run checked it out.`);
+    else info2(`${text}, as the ${event ?? "workflow"} run checked it out.`);
   }
   const sha = head ?? fromEnv;
   if (!sha) {

@@ -24,6 +24,7 @@ import {
   type RunningRestart,
   type UnverifiedSwitch
 } from './post-state.js'
+import { info } from './host-text.js'
 
 /** Waits for the restart step in `outFile` to end on the host and shows what it printed. */
 async function awaitRestart(
@@ -37,7 +38,7 @@ async function awaitRestart(
   })
   const step = stepOutcome(stdout)
   core.startGroup(`${label}: the restart the main step did not see finish`)
-  for (const line of step.log()) core.info(line)
+  for (const line of step.log()) info(line)
   core.endGroup()
   return step
 }
@@ -87,8 +88,7 @@ async function finishUnverified(
         phase: 'post',
         timeoutSeconds: 300
       })
-      if (/^discarded$/m.test(stdout))
-        core.info(`Removed the cancelled run's release ${entry.release}`)
+      if (/^discarded$/m.test(stdout)) info(`Removed the cancelled run's release ${entry.release}`)
     }
     return result
   } finally {
@@ -168,9 +168,7 @@ async function settleSwitch(
   let failedIn: 'start' | 'verify' = 'start'
   if (recovery.action === 'failed-start') failure = `start: ${step?.log().slice(-5).join(' / ')}`
   else {
-    core.info(
-      `The main step ended before ${entry.release} on ${label} was verified; verifying it now`
-    )
+    info(`The main step ended before ${entry.release} on ${label} was verified; verifying it now`)
     try {
       const restart = {
         stopped: stoppedService(step?.outputs.get('stop')),
@@ -202,7 +200,7 @@ async function settleSwitch(
     )
     return 'failed'
   }
-  core.info(`${entry.release} failed its check; rolling back to ${entry.fallback?.release}`)
+  info(`${entry.release} failed its check; rolling back to ${entry.fallback?.release}`)
   const outcome = await rollback(ctx, failure).then(
     done => done.text,
     (error: unknown) => `The rollback failed: ${errorText(error)}`
@@ -223,9 +221,7 @@ async function releaseLeftLock(settings: Settings, lock: HeldLock): Promise<void
       phase: 'post',
       timeoutSeconds: STEP_WAIT_SECONDS + 60
     })
-    core.info(
-      `${releaseOutcome(lock, stdout)} on ${hostLabel(address)}, left by an interrupted deploy`
-    )
+    info(`${releaseOutcome(lock, stdout)} on ${hostLabel(address)}, left by an interrupted deploy`)
   } finally {
     session.close()
   }

@@ -7,7 +7,7 @@ import { connect } from './phases/connect.js'
 import { lockOwner } from './phases/lock.js'
 import { migrationsKept } from './phases/migrate.js'
 import { prunes, warnPruneFailed } from './phases/prune.js'
-import { HostStepDied } from './phases/restart.js'
+import { HostStepUnknown } from './host-step.js'
 import { rollsBack, type RollbackOutcome } from './phases/rollback.js'
 import { scanUploadSource } from './phases/upload.js'
 import { UndoneByHost } from './phases/watchdog.js'
@@ -22,6 +22,7 @@ import {
 } from './post-state.js'
 import type { DeployReport, HostReport } from './report.js'
 import type { Settings } from './settings.js'
+import { info } from './host-text.js'
 
 /** lock → upload → prepare → restart → verify → prune, with the lock released on every path. */
 export async function ship(
@@ -124,7 +125,8 @@ export async function ship(
         if (migrated && error.undo.undone) report.rollbackOutcome = migrationsKept(ctx.release)
         throw error
       }
-      const killed = error instanceof HostStepDied
+      // A step killed halfway, or one whose end was not read: what serves is no known state.
+      const killed = error instanceof HostStepUnknown
       if (!(error instanceof PhaseError) || !rollsBack(settings, { phase: error.phase, killed })) {
         throw error
       }
@@ -170,7 +172,7 @@ export async function ship(
       .releaseLock(lock)
       .then(outcome => {
         dropForPostStep('locks', lock)
-        core.info(outcome)
+        info(outcome)
       })
       .catch(error =>
         core.warning(
@@ -214,8 +216,8 @@ async function deployHost(
       new Date()
     )
     await runPhase(label, 'plan', 10, report.phases, async () => {
-      core.info('Dry run: nothing on the host is changed. The deploy would run:')
-      for (const line of plan) core.info(line)
+      info('Dry run: nothing on the host is changed. The deploy would run:')
+      for (const line of plan) info(line)
     })
     report.plan = plan
     report.result = 'dry-run'

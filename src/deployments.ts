@@ -4,6 +4,7 @@ import { getOctokit } from '@actions/github'
 import { saveDeployment } from './post-state.js'
 import { runContext } from './run-context.js'
 import type { Settings } from './settings.js'
+import { info } from './host-text.js'
 
 type Octokit = ReturnType<typeof getOctokit>
 
@@ -69,7 +70,7 @@ export class GitHubDeployment {
     }
     const deployment = new GitHubDeployment(octokit, run.repository, id, settings)
     saveDeployment(id)
-    core.info(`GitHub deployment ${id} to ${environment} created for ${sha}`)
+    info(`GitHub deployment ${id} to ${environment} created for ${sha}`)
     await deployment.status('in_progress', 'Deploying')
     return deployment
   }

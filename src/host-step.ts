@@ -12,6 +12,7 @@ import {
   stepKeyScript,
   stepLine
 } from './protocol.js'
+import { info } from './host-text.js'
 import { joinCode, sh, shFromEnvironment, ShellCode } from './shell.js'
 
 /**
@@ -112,8 +113,20 @@ export interface PhaseOutput {
   data: Record<string, string>
 }
 
+/**
+ * A host step whose outcome is not known: the action lost its output before the step ended, or
+ * read its output without the line that says how it ended. What serves is then no known state, so
+ * a deploy rolls back (rollsBack) as after a step that was killed.
+ */
+export class HostStepUnknown extends PhaseError {}
+
 export interface HostStepResult {
   code: number
+  /**
+   * Set when the output was read to its end without a line saying how the step ended (the step
+   * is not running any more): what was read, in words.
+   */
+  unread?: string
   /** Set when the step ended without its exit line: something on the host killed it. */
   died?: { pid?: number; status?: number }
   /** The phase that was running when the step ended (the failing one when code is not 0). */
@@ -149,9 +162,10 @@ export class HostStepReader {
   died: { status?: number } | undefined
   /** The step's process on the host. */
   pid: number | undefined
-  /** The key of the step's markers, from the output's first line. */
+  /** The key of the step's markers: known to the runner that started it, else read from its `@@step` line. */
   private key: string | undefined
-  private lines = 0
+  /** Whether the `@@step` line has been read. */
+  private named = false
   private pending = ''
   private handled = 0
 
@@ -159,23 +173,29 @@ export class HostStepReader {
     private readonly on: {
       phase?: (phase: PhaseName, uptime: number) => void
       line?: (text: string) => void
-    } = {}
-  ) {}
+    } = {},
+    key?: string
+  ) {
+    this.key = key
+  }
 
   private handle(line: string): void {
-    if (this.lines++ === 0) {
-      this.key = stepKeyOf(line)
-      if (this.key) return
-    }
-    const marker = parseMarker(line, this.key)
-    const output = this.current && this.outputs.get(this.current.phase)
-    if (!marker || marker.kind === 'error') {
-      const text = marker?.rest ?? line
-      if (output) (marker ? output.errors : output.lines).push(text)
-      this.on.line?.(text)
+    // The first `@@step KEY` line names the key (unless the reader knows it); text before it is log.
+    const named = stepKeyOf(line)
+    if (named && (!this.key || (named === this.key && !this.named))) {
+      this.key = named
+      this.named = true
+      const before = line.slice(0, line.lastIndexOf('@@step '))
+      if (before) this.text(before)
       return
     }
+    const marker = parseMarker(line, this.key)
+    if (!marker) return this.text(line)
+    // Text a command printed without a final newline runs into the next marker: it is a line too.
+    if (marker.before) this.text(marker.before)
+    if (marker.kind === 'error') return this.text(marker.rest, true)
     const { kind, rest } = marker
+    const output = this.current && this.outputs.get(this.current.phase)
     if (kind === 'phase') {
       const [phase, uptime] = rest.split(' ')
       this.on.phase?.(phase as PhaseName, Number(uptime))
@@ -196,6 +216,13 @@ export class HostStepReader {
       const [name, ...value] = rest.split(' ')
       if (output) output.data[name] = value.join(' ')
     }
+  }
+
+  /** A line of the running phase's log (or its error text). */
+  private text(line: string, error = false): void {
+    const output = this.current && this.outputs.get(this.current.phase)
+    if (output) (error ? output.errors : output.lines).push(line)
+    this.on.line?.(line)
   }
 
   /** Takes all output so far (only the part not seen before is read). */
@@ -250,28 +277,35 @@ export async function runHostStep(
     phaseStart += seconds * 1000
     core.endGroup()
   }
+  const step = hostStepScript(phases, prelude)
   const newReader = (): HostStepReader =>
-    new HostStepReader({
-      phase: (phase, uptime) => {
-        close(uptime)
-        wall = Date.now()
-        if (timings) {
-          phaseInFlight(label, phase)
-          core.startGroup(`${label}: ${phase}`)
-        } else core.info(`-- ${phase}`)
+    new HostStepReader(
+      {
+        phase: (phase, uptime) => {
+          close(uptime)
+          wall = Date.now()
+          if (timings) {
+            phaseInFlight(label, phase)
+            core.startGroup(`${label}: ${phase}`)
+          } else info(`-- ${phase}`)
+        },
+        line: text => info(text)
       },
-      line: text => core.info(text)
-    })
+      step.key
+    )
   let reader = newReader()
   options.onStarted?.()
   const first = phases[0].phase
   const stepGone = (detail: string): PhaseError => {
     close(undefined, false)
     if (timings) phaseInFlight(label, undefined)
-    return new PhaseError(label, reader.lastPhase(first), `${detail}; its output is in ${outFile}`)
+    return new HostStepUnknown(
+      label,
+      reader.lastPhase(first),
+      `${detail}; its output is in ${outFile}`
+    )
   }
   let stderr = ''
-  const step = hostStepScript(phases, prelude)
   const follow = (on: Remote) =>
     on.run(followScript(outFile, step), {
       phase: first,
@@ -279,13 +313,15 @@ export async function runHostStep(
       allowFailure: true,
       onStdout: stdout => reader.consume(stdout)
     })
+  let rereadSince: number | undefined
   try {
     stderr = (await follow(remote)).stderr
   } catch (error) {
     const cut = errorText(error)
     try {
       const again = await options.reattach()
-      core.info(`Following the host step was cut off (${cut}); reading its output again`)
+      info(`Following the host step was cut off (${cut}); reading its output again`)
+      rereadSince = Date.now()
       // The file holds what was printed so far and more: the reader takes only the new part.
       const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS, step.key), {
         phase: reader.lastPhase(first),
@@ -293,7 +329,7 @@ export async function runHostStep(
       })
       if (stdout.split('\n').some(line => parseMarker(line, step.key)?.kind === 'absent')) {
         // Cut off before it started the step: nothing ran, so it starts now.
-        core.info('The host step had not started; starting it again')
+        info('The host step had not started; starting it again')
         reader = newReader()
         stderr = (await follow(again)).stderr
       } else reader.consume(stdout)
@@ -305,7 +341,20 @@ export async function runHostStep(
   }
   reader.end()
   if (!reader.exit && !reader.died) {
-    throw stepGone(`the host step has not finished after ${STEP_WAIT_SECONDS} s more`)
+    // Said only when it is so: the re-read waited for the step that long.
+    if (rereadSince !== undefined && Date.now() - rereadSince >= STEP_WAIT_SECONDS * 1000)
+      throw stepGone(`the host step has not finished after ${STEP_WAIT_SECONDS} s more`)
+    close(undefined, false)
+    if (timings) phaseInFlight(label, undefined)
+    const read = [...reader.outputs.keys()]
+    return {
+      code: 1,
+      unread:
+        `the action read its output${read.length > 0 ? ` (the phases ${read.join(', ')})` : ''} to the end, ` +
+        `but not the line that says how it ended${reader.pid === undefined ? ', nor the one naming its process' : ''}`,
+      lastPhase: reader.lastPhase(first),
+      outputs: reader.outputs
+    }
   }
   const died = reader.exit ? undefined : { pid: reader.pid, status: reader.died?.status }
   const code = reader.exit?.code ?? 1

@@ -26,24 +26,44 @@ export function stepLine(key: string): string {
   return `@@step ${key}`
 }
 
-/** The key a `@@step KEY` line names, or undefined for any other line. */
+/**
+ * The key a `@@step KEY` line names, or undefined for any other line. The line may carry text
+ * before it (a login shell's start-up output that ended without a newline).
+ */
 export function stepKeyOf(line: string): string | undefined {
-  const key = /^@@step (\S+)$/.exec(line)?.[1]
+  const key = /@@step (\S+)$/.exec(line)?.[1]
   return key && KEY_PATTERN.test(key) ? key : undefined
 }
+
+/**
+ * The one reader of keyed markers, for a host step's output and for the action's shell session
+ * (remote.ts) alike: the marker of `key` in `line`, wherever the line puts it, with the text before
+ * it (output that ended without a newline before the marker was printed: a login shell's start-up
+ * file's `printf hi`, a command's last line). A marker always ends its line. Undefined for a line
+ * without one: log text, whoever printed it.
+ */
+export function findMarker(
+  line: string,
+  key: string | undefined
+): { before: string; kind: string; rest: string } | undefined {
+  if (!key) return undefined
+  const at = line.indexOf(`@@${key} `)
+  if (at < 0) return undefined
+  const match = /^([a-z]+)(?: (.*))?$/.exec(line.slice(at + key.length + 3))
+  return match ? { before: line.slice(0, at), kind: match[1], rest: match[2] ?? '' } : undefined
+}
+
+const STEP_MARKERS = new Set<string>(['pid', 'phase', 'error', 'data', 'exit', 'died', 'absent'])
 
 /** A marker line of the step with `key`: its kind and the rest; undefined for log text. */
 export function parseMarker(
   line: string,
   key: string | undefined
-): { kind: MarkerKind; rest: string } | undefined {
-  if (!key) return undefined
-  const prefix = `@@${key} `
-  if (!line.startsWith(prefix)) return undefined
-  const match = /^(pid|phase|error|data|exit|died|absent)(?: (.*))?$/.exec(
-    line.slice(prefix.length)
-  )
-  return match ? { kind: match[1] as MarkerKind, rest: match[2] ?? '' } : undefined
+): { kind: MarkerKind; rest: string; before: string } | undefined {
+  const marker = findMarker(line, key)
+  return marker && STEP_MARKERS.has(marker.kind)
+    ? { kind: marker.kind as MarkerKind, rest: marker.rest, before: marker.before }
+    : undefined
 }
 
 /** How long a new step, a lock release or the post step waits for a step still running. */

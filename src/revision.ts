@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import { getExecOutput } from '@actions/exec'
 import { runContext } from './run-context.js'
+import { info } from './host-text.js'
 
 async function gitHead(source: string): Promise<string | undefined> {
   try {
@@ -27,7 +28,7 @@ export async function resolveSha(given: string | undefined, source: string): Pro
     const event = run.event || undefined
     const text = `HEAD of '${source}' is ${head}, not GITHUB_SHA ${fromEnv}; deploying HEAD (what is on disk)`
     if (event === 'push') core.warning(`${text}. Set the sha input to choose.`)
-    else core.info(`${text}, as the ${event ?? 'workflow'} run checked it out.`)
+    else info(`${text}, as the ${event ?? 'workflow'} run checked it out.`)
   }
   const sha = head ?? fromEnv
   if (!sha) {

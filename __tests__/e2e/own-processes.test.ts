@@ -1,11 +1,10 @@
 /**
  * The action's own processes survive what users run: stop-commands with `pkill -f` patterns that
- * match the service (and so, before, the action's host step), any login shell, and no user text
- * or secret in any command line on the host. The broad patterns run in PID namespaces of their
+ * match the service (and so, before, the action's host step), and no user text or secret in any
+ * command line on the host (login shells of every kind: login-shells.test.ts). The broad patterns run in PID namespaces of their
  * own (each with its own sshd), so they can only reach what the deploy started there.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import {
   copyFileSync,
@@ -26,7 +25,7 @@ import {
   sha,
   versionAnswer
 } from '../support/service.js'
-import { freePort, startSshd, type TestSshd } from '../support/sshd.js'
+import { startSshd, type TestSshd } from '../support/sshd.js'
 
 /** Debian's interpreter, which has gunicorn and flask. */
 const PYTHON = '/usr/bin/python3'
@@ -166,52 +165,6 @@ describe('a stop-command that kills the action’s own processes too', () => {
     } finally {
       await sshd.stop()
     }
-  })
-})
-
-describe('login shells', () => {
-  const shells = ['/usr/bin/fish', '/usr/bin/tcsh', '/usr/bin/zsh']
-  const users = shells.map(shell => ({
-    shell,
-    name: `vsd${shell.split('/').pop()}${randomBytes(2).toString('hex')}`
-  }))
-  let sshd: TestSshd
-  beforeAll(async () => {
-    sshd = await startSshd({
-      pidNamespace: true,
-      extraConfig: ['AuthorizedKeysFile .ssh/authorized_keys']
-    })
-    const key = execFileSync('ssh-keygen', ['-y', '-f', sshd.keys.ed25519.path])
-    for (const { shell, name } of users) {
-      execFileSync('useradd', ['-m', '-s', shell, name])
-      execFileSync('usermod', ['-p', '*', name])
-      const home = `/home/${name}`
-      mkdirSync(join(home, '.ssh'), { recursive: true })
-      writeFileSync(join(home, '.ssh/authorized_keys'), key)
-      execFileSync('chown', ['-R', `${name}:${name}`, join(home, '.ssh')])
-    }
-  })
-  afterAll(async () => {
-    await sshd?.stop()
-    for (const { name } of users) execFileSync('userdel', ['-r', '-f', name], { stdio: 'ignore' })
-  })
-
-  it.each(users)('$shell: deploys twice, with a stop-command', async ({ name }) => {
-    const port = await freePort()
-    const inputs = {
-      ...(await deployInputs(sshd, serviceSource(), '~/app')),
-      username: name,
-      'start-command': `${PYTHON} -m vsdsvc start --port ${port}`,
-      'stop-command': `${PYTHON} -m vsdsvc stop --port ${port} || echo "it's stopped"`,
-      ports: String(port),
-      'version-url': `http://127.0.0.1:${port}/version`
-    }
-    await deploy({ ...inputs, sha: sha('e') })
-    const before = await versionAnswer(port)
-    await deploy({ ...inputs, sha: sha('f') })
-    const after = await versionAnswer(port)
-    expect(after.commit).toBe(sha('f'))
-    expect(after.pid).not.toBe(before.pid)
   })
 })
 

@@ -138,7 +138,18 @@ describe('tool check', () => {
   it('names each tool the host lacks and the package that has it', async () => {
     const bin = join(sshd.dir, 'partial-bin')
     mkdirSync(bin)
-    for (const tool of ['sh', 'bash', 'tar', 'find', 'mkdir', 'ln', 'mv', 'kill']) {
+    for (const tool of [
+      'sh',
+      'bash',
+      'tar',
+      'find',
+      'mkdir',
+      'ln',
+      'mv',
+      'kill',
+      'head',
+      'mkfifo'
+    ]) {
       const path = execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim()
       if (path.startsWith('/')) symlinkSync(path, join(bin, tool))
     }

@@ -48,17 +48,36 @@ describe('host step markers', () => {
     ])
   })
 
-  it('takes no line as a marker when the output does not begin with a step line', () => {
+  it('reads the step line and markers wherever text before them puts them', () => {
+    const step = stepOutcome(
+      [
+        `Welcome@@step ${key}`,
+        `@@${key} phase stop 1`,
+        `printf without newline@@${key} exit 4 2`
+      ].join('\n')
+    )
+    expect(step.exit).toEqual({ code: 4, uptime: 2 })
+    expect(step.outputs.get('stop')?.lines).toEqual(['printf without newline'])
+  })
+
+  it('takes no line as a marker when the output has no step line', () => {
     const step = stepOutcome([`@@${key} phase stop 1`, `@@${key} exit 0 2`].join('\n'))
     expect(step.exit).toBeUndefined()
     expect(step.outputs.size).toBe(0)
   })
 
   it('parses a marker with and without its rest', () => {
-    expect(parseMarker(`@@${key} absent`, key)).toEqual({ kind: 'absent', rest: '' })
+    expect(parseMarker(`@@${key} absent`, key)).toEqual({ kind: 'absent', rest: '', before: '' })
     expect(parseMarker(`@@${key} data release 2026`, key)).toEqual({
       kind: 'data',
-      rest: 'release 2026'
+      rest: 'release 2026',
+      before: ''
+    })
+    // Text printed without a final newline runs into the marker after it.
+    expect(parseMarker(`hi@@${key} exit 0 1`, key)).toEqual({
+      kind: 'exit',
+      rest: '0 1',
+      before: 'hi'
     })
     expect(parseMarker(`@@${key} unknown x`, key)).toBeUndefined()
     expect(parseMarker(`@@${key} exit 0 1`, undefined)).toBeUndefined()

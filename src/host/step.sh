@@ -17,7 +17,8 @@ process_alive() {
 step_key_of() { sed -n '1s/^@@step \([0-9a-f]\{12\}\)$/\1/p' 2>/dev/null < "$1"; }
 step_marker() {
   key=$(step_key_of "$1")
-  [ -n "$key" ] && sed -n "s/^@@$key $2 //p" 2>/dev/null < "$1" | head -n 1
+  # Anywhere in a line: a command's last line without a newline runs into the marker after it.
+  [ -n "$key" ] && sed -n "s/^.*@@$key $2 //p" 2>/dev/null < "$1" | head -n 1
 }
 step_running() {
   step_pid=$(step_marker "$1" pid)

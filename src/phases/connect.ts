@@ -5,6 +5,7 @@ import { Remote, RemoteCommandError } from '../remote.js'
 import { sh } from '../shell.js'
 import { openSsh, type SshOptions } from '../ssh.js'
 import type { Settings } from '../settings.js'
+import { info } from '../host-text.js'
 
 /** Commands the pipeline needs on the host, and where to get each. */
 export const REQUIRED_TOOLS: Record<string, string> = {
@@ -15,7 +16,9 @@ export const REQUIRED_TOOLS: Record<string, string> = {
   mkdir: 'package coreutils',
   ln: 'package coreutils',
   mv: 'package coreutils',
-  kill: 'package procps or util-linux'
+  kill: 'package procps or util-linux',
+  head: 'package coreutils',
+  mkfifo: 'package coreutils'
 }
 
 /** One line per missing tool (`missing NAME`), then `home PATH`. */
@@ -62,7 +65,7 @@ function sshOptions(settings: Settings): SshOptions {
 async function openThroughJump(address: HostAddress, settings: Settings) {
   const jump = settings.jumpHost as HostAddress
   const bastion = await openSsh(jump, sshOptions(settings))
-  core.info(`Jump host ${hostLabel(jump)}: host key ${bastion.hostKeyReason}`)
+  info(`Jump host ${hostLabel(jump)}: host key ${bastion.hostKeyReason}`)
   const sock = await new Promise<NonNullable<SshOptions['sock']>>((resolve, reject) =>
     bastion.client.forwardOut('127.0.0.1', 0, address.host, address.port, (error, channel) =>
       error
@@ -94,7 +97,7 @@ export async function connect(
   const connection = settings.jumpHost
     ? await openThroughJump(address, settings)
     : await openSsh(address, sshOptions(settings))
-  core.info(`Connected to ${address.username}@${label}; host key ${connection.hostKeyReason}`)
+  info(`Connected to ${address.username}@${label}; host key ${connection.hostKeyReason}`)
   if (!connection.hostKeyVerified) {
     core.warning(
       `The host key of ${label} was not verified. Pin it with known-hosts or host-fingerprint.`,
@@ -123,7 +126,7 @@ export async function connect(
     if (needsHome && !home.startsWith('/')) {
       throw new Error(`target uses ~/ but $HOME on ${label} is '${home}'; use an absolute path`)
     }
-    core.info(`Required tools present: ${Object.keys(REQUIRED_TOOLS).join(', ')}`)
+    info(`Required tools present: ${Object.keys(REQUIRED_TOOLS).join(', ')}`)
     const session: HostSession = {
       address,
       remote,
@@ -147,7 +150,7 @@ export async function reconnect(
 ): Promise<void> {
   const lost = session.remote.lost
   if (!lost) return
-  core.info(`The connection to ${session.remote.label} was lost (${lost}); reconnecting`)
+  info(`The connection to ${session.remote.label} was lost (${lost}); reconnecting`)
   const fresh = await connect(session.address, settings, phase)
   session.remote.close()
   session.remote = fresh.remote

@@ -1,6 +1,5 @@
 import * as core from '@actions/core'
 import { randomBytes } from 'node:crypto'
-import { PassThrough } from 'node:stream'
 import {
   enterTargetScript,
   parentOf,
@@ -18,6 +17,7 @@ import LOCK_SCRIPT from '../host/lock.sh'
 import RELEASE_LOCK_SCRIPT from '../host/release-lock.sh'
 import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
 import { EXIT, STEP_FUNCTIONS, STEP_KEY, STEP_WAIT_SECONDS } from '../protocol.js'
+import { info } from '../host-text.js'
 
 /** How often the runner tells the host it is alive while it holds the lock. */
 export const HEARTBEAT_SECONDS = 2
@@ -94,53 +94,35 @@ function beatScript(here: RemoteLayout): ShellCode {
 }
 
 /**
- * The heartbeat's host side: one command for the whole hold, writing the lock's heartbeat for each
- * line the runner sends, until its stdin ends or the lock is no longer this run's. A runner that
- * died closes it; a frozen one sends nothing: either way the heartbeat goes stale.
+ * One beat: writes the lock's heartbeat if the lock is still this run's. The runner sends one every
+ * HEARTBEAT_SECONDS beside whatever else runs (Remote.runQuiet); a runner that died or froze sends
+ * none, and the heartbeat goes stale.
  */
 export function heartbeatScript(layout: RemoteLayout, token: string): ShellCode {
   const here = relativeToTarget(layout)
   return sh`cd -- ${layout.target} || exit 1
-while IFS= read -r _; do
-  read -r owner 2>/dev/null < ${`${here.lockDir}/owner`} || exit 0
-  case $owner in *${token}*) ;; *) exit 0 ;; esac
-  ${beatScript(here)}
-done`
+read -r owner 2>/dev/null < ${`${here.lockDir}/owner`} || exit 0
+case $owner in *${token}*) ;; *) exit 0 ;; esac
+${beatScript(here)}`
 }
 
-/** The runner's side of the heartbeat: a line every HEARTBEAT_SECONDS on the session's connection. */
+/** The runner's side of the heartbeat: a beat every HEARTBEAT_SECONDS on the session's connection. */
 export function startHeartbeat(
   session: { remote: Remote },
   layout: RemoteLayout,
   token: string
 ): { stop(): void } {
-  let beats: PassThrough | undefined
-  let on: Remote | undefined
-  const open = (): void => {
-    beats?.end()
-    on = session.remote
-    const stream = new PassThrough()
-    beats = stream
-    // Ends when stdin does, or with the connection; a new connection (reconnect) gets a new one.
-    on.run(heartbeatScript(layout, token), {
-      phase: 'lock',
-      timeoutSeconds: 24 * 3600,
-      stdin: stream,
-      allowFailure: true
-    }).catch(() => undefined)
-  }
-  open()
+  const beat = heartbeatScript(layout, token)
+  // One beat at a time: a beat still on its way (a slow link) is not joined by another.
+  let sending: Promise<void> | undefined
   const timer = setInterval(() => {
-    if (on !== session.remote && !session.remote.lost) open()
-    beats?.write('\n')
+    sending ??= session.remote
+      .runQuiet(beat)
+      .catch(() => undefined)
+      .finally(() => (sending = undefined))
   }, HEARTBEAT_SECONDS * 1000)
   timer.unref()
-  return {
-    stop: () => {
-      clearInterval(timer)
-      beats?.end()
-    }
-  }
+  return { stop: () => clearInterval(timer) }
 }
 
 /**
@@ -215,5 +197,5 @@ export async function acquireLock(
       `could not take ${layout.lockDir} (exit ${result.code}): ${result.stderr.trim()}`
     )
   }
-  core.info(`Holding ${layout.lockDir}`)
+  info(`Holding ${layout.lockDir}`)
 }

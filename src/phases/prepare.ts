@@ -1,4 +1,3 @@
-import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
 import { insideTarget, parentOf } from '../layout.js'
 import { lastLines } from '../remote.js'
@@ -8,6 +7,7 @@ import { clearBytecodeScript, removedCount } from './bytecode.js'
 import { exportEnvScript, userCommandScript } from './environment.js'
 import { planInPlaceSync } from './switch.js'
 import { prepareVenv } from './venv.js'
+import { info } from '../host-text.js'
 
 /** Writes the full SHA into the stamp file of the new tree. */
 export function stampScript(releaseDir: string, stampFile: string, sha: string): ShellCode {
@@ -92,7 +92,7 @@ export async function checkImport(ctx: DeployContext): Promise<void> {
         'Nothing was stopped.'
     )
   }
-  core.info(`python-import-check: ${module} imports from ${resolved}`)
+  info(`python-import-check: ${module} imports from ${resolved}`)
 }
 
 /** hold-ports: the host's Python can pass sockets, asked before anything stops. */
@@ -144,7 +144,7 @@ export async function runReleaseCommand(
         (stderr ? `. Its last stderr:\n${stderr}` : '; its output is above in the log')
     )
   }
-  core.info(`${input} succeeded: ${command}`)
+  info(`${input} succeeded: ${command}`)
 }
 
 /** prepare: stamp, shared paths, bytecode, the venv, prepare-command and the import check, while the old service still serves. */
@@ -156,14 +156,14 @@ export async function prepare(ctx: DeployContext): Promise<void> {
     phase: 'prepare',
     timeoutSeconds: 60
   })
-  core.info(`Wrote ${settings.stampFile} = ${ctx.sha}`)
+  info(`Wrote ${settings.stampFile} = ${ctx.sha}`)
   if (settings.strategy === 'releases' && settings.sharedPaths.length > 0) {
     await remote.run(linkSharedScript(ctx.releaseDir, layout.sharedDir, settings.sharedPaths), {
       phase: 'prepare',
       timeoutSeconds: 120,
       echo: true
     })
-    core.info(`Linked shared paths: ${settings.sharedPaths.join(', ')}`)
+    info(`Linked shared paths: ${settings.sharedPaths.join(', ')}`)
   }
   if (settings.clearPycache) {
     const inRelease = insideTarget(layout.target, ctx.releaseDir)
@@ -175,7 +175,7 @@ ${clearBytecodeScript(inRelease, [])}`,
         timeoutSeconds: 300
       }
     )
-    core.info(`Cleared bytecode in the new tree: removed ${removedCount(stdout)} .pyc/.pyo file(s)`)
+    info(`Cleared bytecode in the new tree: removed ${removedCount(stdout)} .pyc/.pyo file(s)`)
   }
   if (settings.pythonRequirements.length > 0) await prepareVenv(ctx)
   if (settings.prepareCommand) {

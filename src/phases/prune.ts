@@ -7,6 +7,7 @@ import PRUNE_VENVS_SCRIPT from '../host/prune-venvs.sh'
 import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
 import { IN_PLACE_TREE, manifestPath } from './upload.js'
 import { venvsDir } from './venv.js'
+import { info } from '../host-text.js'
 
 /** Releases to delete: all but the `keep` newest, never the live one or the one just deployed. */
 export function releasesToPrune(releases: string[], keep: number, protect: string[]): string[] {
@@ -44,7 +45,7 @@ export async function discardRelease(ctx: DeployContext): Promise<void> {
     phase: 'prune',
     timeoutSeconds: 300
   })
-  if (/^discarded$/m.test(stdout)) core.info(`Removed the failed release ${ctx.release}`)
+  if (/^discarded$/m.test(stdout)) info(`Removed the failed release ${ctx.release}`)
 }
 
 /**
@@ -85,19 +86,17 @@ export async function prune(ctx: DeployContext): Promise<void> {
       : []
   const venvs = settings.pythonRequirements.length > 0
   if (doomed.length === 0 && !venvs) {
-    core.info('Nothing to prune')
+    info('Nothing to prune')
     return
   }
   const { stdout } = await session.remote.run(
     joinCode([pruneScript(layout, doomed), ...(venvs ? [pruneVenvsScript(layout)] : [])]),
     { phase: 'prune', timeoutSeconds: 300 }
   )
-  core.info(
-    doomed.length > 0 ? `Removed old release(s): ${doomed.join(', ')}` : 'No release to prune'
-  )
+  info(doomed.length > 0 ? `Removed old release(s): ${doomed.join(', ')}` : 'No release to prune')
   const removed = [...stdout.matchAll(/^removed-venv (.+)$/gm)].map(match => match[1])
   if (venvs)
-    core.info(
+    info(
       removed.length > 0
         ? `Removed venv(s) no kept release uses: ${removed.join(', ')}`
         : 'Every venv is still used by a kept release'

@@ -1,7 +1,12 @@
 import { constants } from 'node:os'
 import type { DeployContext } from '../context.js'
 import { phaseBudgets } from '../budgets.js'
-import { runHostStep, type HostStepPhase, type HostStepResult } from '../host-step.js'
+import {
+  HostStepUnknown,
+  runHostStep,
+  type HostStepPhase,
+  type HostStepResult
+} from '../host-step.js'
 import type { RemoteLayout } from '../layout.js'
 import { errorText, PhaseError, type PhaseName, type PhaseTiming } from '../phase.js'
 import { dropForPostStep, keepForPostStep, type RunningRestart } from '../post-state.js'
@@ -26,7 +31,7 @@ import { HOST_STEP_PHASES } from '../pipeline.js'
  * The restart's host step was killed before it finished (a stop-command that matches the action's
  * own processes, `kill -9 -1`): what serves is no known state, so the deploy rolls back.
  */
-export class HostStepDied extends PhaseError {}
+export class HostStepDied extends HostStepUnknown {}
 
 /** Where `current` points (releases) and who holds each service port, one `port N …` line each. */
 export function hostNowScript(layout: RemoteLayout, ports: number[]): ShellCode {
@@ -159,6 +164,14 @@ export async function restartService(
     }
   }).finally(() => dropForPostStep('restarts', entry))
   const output = (phase: PhaseName) => result.outputs.get(phase)
+  if (result.unread) {
+    throw new HostStepUnknown(
+      label,
+      result.lastPhase,
+      `the outcome of the action's own host step is unknown: ${result.unread}. On the host now: ${await describeHostNow(ctx)}. ` +
+        `Its output is in ${layout.restartLog}.`
+    )
+  }
   if (result.died) {
     throw new HostStepDied(label, result.lastPhase, await diedFailure(ctx, result, result.died))
   }

@@ -1,4 +1,3 @@
-import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
 import { errorText, PhaseError, type PhaseName } from '../phase.js'
 import type { Settings } from '../settings.js'
@@ -7,6 +6,7 @@ import { restartService } from './restart.js'
 import { fallbackContext, markBadScript, parseFallback, switchBackScript } from './fallback.js'
 import { verifyService } from './verify.js'
 import { decide, UndoneByHost } from './watchdog.js'
+import { info } from '../host-text.js'
 
 /** The phases whose failure a rollback can undo: the new release was switched to and started. */
 const UNDOABLE: readonly PhaseName[] = ['start', 'verify']
@@ -70,7 +70,7 @@ export async function rollback(ctx: DeployContext, failure: string): Promise<Rol
       { phase: 'rollback', timeoutSeconds: 60 }
     )
   )
-  core.info(`Marked ${ctx.release} as BAD_RELEASE`)
+  info(`Marked ${ctx.release} as BAD_RELEASE`)
   const fallback = parseFallback(stdout)
   if (!fallback) {
     const previous = /^candidate (\S+)/m.exec(stdout)?.[1]
@@ -93,7 +93,7 @@ export async function rollback(ctx: DeployContext, failure: string): Promise<Rol
     fallback.how === 'live'
       ? 'the release live before this deploy'
       : `the last verified release (${ctx.previousRelease ?? 'the release live before this deploy'} was never verified)`
-  core.info(`Rolling back to ${previous}, ${which}`)
+  info(`Rolling back to ${previous}, ${which}`)
   const back = fallbackContext(ctx, fallback)
   if (settings.pythonImportCheck) {
     try {

@@ -1,4 +1,3 @@
-import * as core from '@actions/core'
 import type { DeployContext } from '../context.js'
 import { insideTarget, relativeToTarget, type RemoteLayout } from '../layout.js'
 import SYNC_SCRIPT from '../host/sync.sh'
@@ -6,6 +5,7 @@ import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
 import { excludeMatcher } from '../source-tree.js'
 import { clearBytecodeScript } from './bytecode.js'
 import { IN_PLACE_TREE, manifestPath, TREE_FUNCTIONS } from './upload.js'
+import { info } from '../host-text.js'
 
 /** Atomically repoints `current`: a new symlink renamed over the old one. */
 export function switchCurrentScript(
@@ -193,11 +193,11 @@ export async function planInPlaceSync(ctx: DeployContext): Promise<void> {
     timeoutSeconds: 120,
     stdin: nulList(plan.dirs)
   })
-  core.info(
+  info(
     `In-place sync planned: ${plan.files.length + plan.dirs.length} path(s) an earlier deploy shipped and the source no longer has will go`
   )
   if (plan.notOurs.length > 0) {
-    core.info(
+    info(
       `Not ours, kept: ${plan.notOurs.length} path(s) in ${layout.target} that the source does not have and no deploy shipped: ${listed(plan.notOurs)}`
     )
   }

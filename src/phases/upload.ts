@@ -25,6 +25,7 @@ import {
   type TreeEntry
 } from '../source-tree.js'
 import type { Settings, Strategy } from '../settings.js'
+import { info } from '../host-text.js'
 
 /** Base name of the in-place strategy's pristine copy of the last deployed tree. */
 export const IN_PLACE_TREE = 'tree'
@@ -375,7 +376,7 @@ export async function upload(ctx: DeployContext): Promise<void> {
   const mb = (bytes: number) => (bytes / MIB).toFixed(1)
   const progress = setInterval(
     () =>
-      core.info(
+      info(
         `sending: ${packed.packed.files} of ${send.length} file(s), ${mb(packed.packed.bytes)} of ${mb(sentBytes)} MB (${mb(packed.wireBytes())} MB on the wire so far)`
       ),
     PROGRESS_MS
@@ -394,7 +395,7 @@ export async function upload(ctx: DeployContext): Promise<void> {
 
   report.uploadedFiles = send.length
   report.uploadedBytes = sentBytes
-  core.info(
+  info(
     `Sent ${send.length} file(s), ${sentBytes} bytes (${packed.wireBytes()} bytes gzip on the wire); ` +
       (base && copy.length > 0
         ? `copied ${copy.length} unchanged file(s) from ${base} on the host.`

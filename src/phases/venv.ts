@@ -1,4 +1,3 @@
-import * as core from '@actions/core'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -9,6 +8,7 @@ import VENV_SCRIPT from '../host/venv.sh'
 import { joinCode, quote, sh, withInputs, type ShellCode } from '../shell.js'
 import type { Settings } from '../settings.js'
 import { exportEnvScript, userCommandScript } from './environment.js'
+import { info } from '../host-text.js'
 
 /** Where the managed virtualenvs live: one per key, shared by every release that has that key. */
 export const venvsDir = (layout: RemoteLayout): string => `${layout.deployDir}/venvs`
@@ -131,7 +131,7 @@ export async function prepareVenv(ctx: DeployContext): Promise<void> {
   }
   const [, key, how] = /^venv (\S+) (built|reused)$/m.exec(result.stdout) ?? []
   report.venvReused = how === 'reused'
-  core.info(
+  info(
     how === 'reused'
       ? `Reused the venv ${venvs}/${key}: the dependency files, install command and Python are unchanged`
       : `Built the venv ${venvs}/${key} in ${((Date.now() - started) / 1000).toFixed(1)} s`

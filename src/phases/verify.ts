@@ -1,4 +1,3 @@
-import * as core from '@actions/core'
 import semver from 'semver'
 import type { DeployContext } from '../context.js'
 import { insideTarget, relativeToTarget, remoteLayout } from '../layout.js'
@@ -11,6 +10,7 @@ import { reconnect } from './connect.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
 import type { Restart } from './restart.js'
 import { startLinesScript } from './start.js'
+import { info } from '../host-text.js'
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
@@ -180,9 +180,7 @@ async function checkIdentity(ctx: DeployContext, restart: Restart, sha: string):
   const free = [...stdout.matchAll(/^free (\d+)$/gm)].map(match => match[1])
   const recorded = /^recorded (.*)$/m.exec(stdout)?.[1].trim()
   if (recorded !== undefined)
-    core.info(
-      `Recorded the service's processes in ${layout.stateFile}: ${recorded || '(none found)'}`
-    )
+    info(`Recorded the service's processes in ${layout.stateFile}: ${recorded || '(none found)'}`)
   return { old, free }
 }
 
@@ -226,7 +224,7 @@ async function awaitCommit(ctx: DeployContext, restart: Restart, sha: string): P
     }
     if (Date.now() - reported >= PROGRESS_MS) {
       reported = Date.now()
-      core.info(
+      info(
         `still waiting for ${sha.slice(0, 12)}: last answer ${describePoll(last)}; ${Math.max(0, Math.round((deadline - Date.now()) / 1000))} s left (version-timeout)`
       )
     }
@@ -270,7 +268,7 @@ export async function verifyService(
 ): Promise<VersionReport> {
   const { settings } = ctx
   const first = await awaitCommit(ctx, restart, sha)
-  core.info(
+  info(
     `${settings.versionUrl.href} reports ${first.commit}${first.version ? ` (version ${first.version})` : ''}`
   )
   let confirmed = first
@@ -290,7 +288,7 @@ export async function verifyService(
         confirmed
       )
     }
-    core.info(`Still ${confirmed.commit} after ${settings.stableForSeconds} s (stable-for)`)
+    info(`Still ${confirmed.commit} after ${settings.stableForSeconds} s (stable-for)`)
   }
   checkVersionGuards(ctx, confirmed.version, previousVersion)
   return {

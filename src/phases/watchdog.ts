@@ -29,6 +29,7 @@ import {
   type Fallback
 } from './fallback.js'
 import { STEP_FUNCTIONS, STEP_WAIT_SECONDS } from '../protocol.js'
+import { info } from '../host-text.js'
 
 /**
  * Commit confirmed, as a network device does it: after the switch the new release is provisional.
@@ -170,7 +171,7 @@ ${fallbackScript(ctx.release, ctx.previousRelease, settings.stampFile)}`,
     )
     return false
   }
-  core.info(
+  info(
     `Armed the host's watchdog: it returns to ${fallback.release} unless this run confirms ${ctx.release} within ${watchdogBudgetSeconds(ctx)} s of its start`
   )
   return true
