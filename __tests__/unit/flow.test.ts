@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { deployAll, ship } from '../../src/deploy.js'
 import type { HostAddress } from '../../src/host-address.js'
 import { PhaseError } from '../../src/phase.js'
+import { HostStepUnknown } from '../../src/host-step.js'
 import { HostStepDied } from '../../src/phases/restart.js'
 import { UndoneByHost } from '../../src/phases/watchdog.js'
 import { DeployReport } from '../../src/report.js'
@@ -281,6 +282,13 @@ describe('one host: the rollback rule', () => {
       fail: { restart: new HostStepDied(label, 'wait-for-exit', 'killed by SIGKILL') }
     })
     expect(calls).toContain('rollback (killed by SIGKILL)')
+  })
+
+  it('a restart step whose end was not read (stop) is rolled back too: its outcome is unknown', async () => {
+    const { calls } = await shipWith({
+      fail: { restart: new HostStepUnknown(label, 'stop', 'the outcome is unknown') }
+    })
+    expect(calls).toContain('rollback (the outcome is unknown)')
   })
 
   it('rollback-on-failure: false leaves the failed release live', async () => {

@@ -7,7 +7,9 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { stepOutcome } from '../../src/host-step.js'
+import { runHostStep, stepOutcome } from '../../src/host-step.js'
+import type { Remote } from '../../src/remote.js'
+import { sh } from '../../src/shell.js'
 import { EXIT, newStepKey, parseMarker, STEP_FUNCTIONS, stepLine } from '../../src/protocol.js'
 
 const key = '0123456789ab'
@@ -58,6 +60,30 @@ describe('host step markers', () => {
     )
     expect(step.exit).toEqual({ code: 4, uptime: 2 })
     expect(step.outputs.get('stop')?.lines).toEqual(['printf without newline'])
+  })
+
+  it('says what it read of a step whose output ends without its exit line, and calls it no time-out', async () => {
+    // The follower's output as a host gives it, with the key the runner chose for the step.
+    const remote = {
+      run: async (command: { text: string }, options: { onStdout?: (text: string) => void }) => {
+        const named = /@@step ([0-9a-f]{12})/.exec(command.text)?.[1] as string
+        const stdout = `@@step ${named}\n@@${named} pid 7\n@@${named} phase stop 1.5\nstopping\n`
+        options.onStdout?.(stdout)
+        return { code: 0, stdout, stderr: '' }
+      }
+    } as unknown as Remote
+    const result = await runHostStep([{ phase: 'stop', body: sh`:` }], sh`:`, {
+      label: 'web1',
+      remote,
+      outFile: '/srv/app/.deploy/restart.log',
+      timeoutSeconds: 5,
+      reattach: async () => remote
+    })
+    expect(result.unread).toBe(
+      'the action read its output (the phases stop) to the end, but not the line that says how it ended'
+    )
+    expect(result.lastPhase).toBe('stop')
+    expect(result.outputs.get('stop')?.lines).toEqual(['stopping'])
   })
 
   it('takes no line as a marker when the output has no step line', () => {
