@@ -315,7 +315,14 @@ async function main(): Promise<void> {
   execFileSync('chmod', ['755', work])
   const target = join(work, 'srv')
   mkdirSync(target)
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=96m,uid=${uid},gid=${uid}`, 'tmpfs', target])
+  execFileSync('mount', [
+    '-t',
+    'tmpfs',
+    '-o',
+    `size=96m,mode=0755,uid=${uid},gid=${uid}`,
+    'tmpfs',
+    target
+  ])
   const port = await freePort()
   const good = serviceSource()
   const broken = serviceSource()

@@ -11645,8 +11645,8 @@ var require_dump = __commonJS({
 var require_dns = __commonJS({
   "node_modules/undici/lib/interceptor/dns.js"(exports, module) {
     "use strict";
-    var { isIP: isIP2 } = __require("node:net");
-    var { lookup } = __require("node:dns");
+    var { isIP: isIP3 } = __require("node:net");
+    var { lookup: lookup2 } = __require("node:dns");
     var DecoratorHandler = require_decorator_handler();
     var { InvalidArgumentError, InformationalError } = require_errors();
     var maxInt = Math.pow(2, 31) - 1;
@@ -11736,7 +11736,7 @@ var require_dns = __commonJS({
         }
       }
       #defaultLookup(origin, opts, cb) {
-        lookup(
+        lookup2(
           origin.hostname,
           {
             all: true,
@@ -11900,7 +11900,7 @@ var require_dns = __commonJS({
       return (dispatch) => {
         return function dnsInterceptor(origDispatchOpts, handler2) {
           const origin = origDispatchOpts.origin.constructor === URL ? origDispatchOpts.origin : new URL(origDispatchOpts.origin);
-          if (isIP2(origin.hostname) !== 0) {
+          if (isIP3(origin.hostname) !== 0) {
             return dispatch(origDispatchOpts, handler2);
           }
           instance.runLookup(origin, origDispatchOpts, (err, newOrigin) => {
@@ -48756,6 +48756,8 @@ var EXIT = {
   lockLost: 7,
   /** start: the port holder (hold-ports) could not listen; nothing was started. */
   holdFailed: 8,
+  /** lock: the target or a parent is another user's, or writable by one; nothing was written. */
+  unsafeTarget: 9,
   /** lock: another deploy held the lock for all of lock-timeout (EX_TEMPFAIL). */
   lockBusy: 75
 };
@@ -50465,7 +50467,7 @@ function followScript(outFile, step2) {
   const name = outFile.slice(outFile.lastIndexOf("/") + 1);
   return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
 (cd -- ${parentOf(outFile)} && rm -f -- ${name})
-: > ${outFile} || exit 1
+(umask 077 && : > ${outFile}) || exit 1
 (cd -- ${parentOf(outFile)} && fallocate -n -l ${OUTPUT_RESERVE} ${name}) 2>/dev/null || :
 printf '%s\n' ${stepLine(step2.key)} >> ${outFile} || exit 1
 ${shFromEnvironment("VERIFIED_SSH_DEPLOY_STEP", step2.script.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
@@ -50700,13 +50702,13 @@ cat 2>/dev/null < ${outFile}`;
 
 // src/journal.ts
 function journalFunction(path4, token) {
-  return sh`journal() { printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${token} "$*" 2>/dev/null >> ${path4} || :; }`;
+  return sh`journal() { (umask 077 && printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${token} "$*" 2>/dev/null >> ${path4}) || :; }`;
 }
 function journalLinesScript(path4, token) {
   return sh`grep -F -- ${` ${token} `} 2>/dev/null < ${path4} | while read -r time _ rest; do printf 'journal %s %s\n' "$time" "$rest"; done`;
 }
 function parseJournalLines(stdout) {
-  return [...stdout.matchAll(/^journal (\S+) (.*)$/gm)].map(([, time, words]) => ({ time, words }));
+  return [...stdout.matchAll(/^journal (\S+) (.*)$/gm)].map(([, time, words2]) => ({ time, words: words2 }));
 }
 
 // src/host/prune-venvs.sh
@@ -50836,7 +50838,7 @@ var receive_default = `# shellcheck shell=sh
 #
 # Inputs: up_target; up_strategy; up_deploy, up_manifests and up_releases inside the target;
 # up_tree; up_inspection_end; up_unverified, the mark of an unverified release; up_copy_list and
-# up_delta, the upload's own files in the box. Before it: the tree functions.
+# up_delta, the upload's own files in the box. Before it: the tree functions, and journal (the run's).
 : "\${up_target:?}" "\${up_strategy:?}" "\${up_deploy:?}" "\${up_manifests:?}" "\${up_releases:?}"
 : "\${up_tree:?}" "\${up_inspection_end:?}" "\${up_unverified:?}" "\${up_copy_list:?}" "\${up_delta:?}"
 printf '%s\\n' "$up_inspection_end"
@@ -50855,8 +50857,12 @@ if [ -n "$base" ] && [ -s "$box/$up_copy_list" ]; then
   tar_copy "$base_dir" "$box/tree" "$box/$up_copy_list" || exit 1
 fi
 merge_manifest "$up_manifests" "$base" "$manifest" "$box/$up_delta" || exit 1
-if [ "$up_strategy" = releases ]; then : > "$box/tree/$up_unverified" || exit 1; fi
-mv -T -- "$box/tree" "$final"
+# The mark replaces whatever the repository put at its name (a symlink included): never written through.
+if [ "$up_strategy" = releases ]; then
+  rm -rf -- "$box/tree/$up_unverified" && (set -C && : > "$box/tree/$up_unverified") || exit 1
+fi
+mv -T -- "$box/tree" "$final" || exit 1
+[ "$up_strategy" != releases ] || journal uploaded "$release"
 `;
 
 // src/host/tree.sh
@@ -51052,9 +51058,11 @@ var TREE_FUNCTIONS = new ShellCode(tree_default);
 var COPY_LIST = "meta/copy";
 var MANIFEST_DELTA = "meta/manifest-delta";
 var INSPECTION_END = "end-of-inspection";
-function uploadScript(layout, strategy, stampFile) {
+function uploadScript(layout, strategy, stampFile, token) {
   return joinCode([
     TREE_FUNCTIONS,
+    // The journal says which run made the release: the post step removes only its own.
+    journalFunction(relativeToTarget(layout).journal, token),
     inspectScript(layout, strategy, stampFile),
     withInputs(receive_default, {
       ...uploadInputs(layout, strategy, stampFile),
@@ -51190,16 +51198,19 @@ async function upload(ctx) {
   let reported = () => void 0;
   const inspection = new Promise((resolve2) => reported = resolve2);
   let searched = 0;
-  const receiving = remote.run(uploadScript(layout, settings.strategy, settings.stampFile), {
-    phase: "upload",
-    timeoutSeconds: 3600,
-    stdin,
-    onStdout: (stdout) => {
-      const text = inspectionReport(stdout, searched);
-      searched = stdout.length;
-      if (text !== void 0) reported(text);
+  const receiving = remote.run(
+    uploadScript(layout, settings.strategy, settings.stampFile, ctx.lockToken),
+    {
+      phase: "upload",
+      timeoutSeconds: 3600,
+      stdin,
+      onStdout: (stdout) => {
+        const text = inspectionReport(stdout, searched);
+        searched = stdout.length;
+        if (text !== void 0) reported(text);
+      }
     }
-  });
+  );
   let entries;
   let inspected;
   try {
@@ -51425,11 +51436,12 @@ function pruneScript(layout, doomed) {
     )
   ]);
 }
-function discardReleaseScript(layout, release) {
+function discardReleaseScript(layout, release, madeBy) {
   const here = relativeToTarget(layout);
   const dir = `${here.releasesDir}/${release}`;
+  const ours = madeBy ? sh` && grep -qF -- ${` ${madeBy} uploaded ${release}`} 2>/dev/null < ${here.journal}` : sh``;
   return sh`cd -- ${layout.target} || exit 1
-if [ "$(readlink current 2>/dev/null)" != ${`releases/${release}`} ] && [ -d ${dir} ]; then
+if [ "$(readlink current 2>/dev/null)" != ${`releases/${release}`} ] && [ -d ${dir} ]${ours}; then
   rm -rf -- ${dir} ${manifestPath(here, release)} && echo discarded
 fi`;
 }
@@ -51512,7 +51524,10 @@ stale_lock() {
   read -r owner 2>/dev/null < "$lock_dir/owner" || return 1
   printf '%s\\n' "$owner"
 }
+# The action's own directory: the deploy user's only (state, logs, the journal, venvs).
+umask 077
 mkdir -p -- "$lock_deploy" || exit 1
+chmod 700 -- "$lock_deploy" 2>/dev/null || :
 if ! printf '%s\\n' "$lock_owner" 2>/dev/null > "$lock_pending"; then
   rm -f -- "$lock_pending"
   printf 'could not write %s: the disk is full, or the deploy user may not write there\\n' "$lock_pending_shown" >&2
@@ -51552,6 +51567,9 @@ mv -f -- "$lock_pending" "$lock_dir/owner" || { rmdir -- "$lock_dir"; rm -f -- "
 write_beat
 `;
 
+// src/host/owned.sh
+var owned_default = '# shellcheck shell=sh\n# Before the lock writes anything (lock.ts): the target must belong to the deploy user, as OpenSSH\'s\n# StrictModes and git\'s safe.directory require of what they trust. Every directory from / down to\n# the target that exists must be owned by the deploy user or root and not writable by another user\n# (group or other), unless it is sticky (like /tmp) and the directory below it is the deploy\n# user\'s; the target, its .deploy and releases must be owned by the deploy user or root and not\n# writable by another user. Otherwise another local user could swap what the deploy writes, or\n# what it runs. Walks down with cd and looks at `.`, so no path is in a command line.\n#\n# Prints `unsafe PATH UID MODE WHY` (WHY: owner, writable) for the first directory\n# that fails and exits with owned_unsafe; prints nothing when all is well.\n#\n# Inputs (ownedCheckScript, lock.ts): owned_target, absolute; owned_unsafe, the exit code.\n: "${owned_target:?}" "${owned_unsafe:?}"\nowned_uid=$(id -u)\n# The owner\'s uid and the mode string of `.`, as `ls -ldn` prints them.\nowned_stat() {\n  # shellcheck disable=SC2012,SC2046 # ls -ldn is the portable way to read an owner and mode; split into fields\n  set -- $(ls -ldn . 2>/dev/null)\n  owned_mode=$1 owned_owner=$3\n}\nowned_fail() {\n  printf \'unsafe %s %s %s %s\\n\' "$1" "$owned_owner" "$owned_mode" "$2"\n  exit "$owned_unsafe"\n}\n# A directory of the deploy user\'s or root\'s that no other user may write to.\nowned_strict() {\n  owned_stat\n  [ "$owned_owner" = "$owned_uid" ] || [ "$owned_owner" = 0 ] || owned_fail "$1" owner\n  case $owned_mode in ?????w* | ????????w*) owned_fail "$1" writable ;; esac\n}\ncd / || exit 1\nowned_path=\nowned_rest=${owned_target#/}\nwhile [ -n "$owned_rest" ]; do\n  # Each parent: the deploy user\'s or root\'s, and writable by no other user unless sticky (like\n  # /tmp: then only its owner may rename or remove what is in it, and the child is checked next).\n  owned_stat\n  [ "$owned_owner" = "$owned_uid" ] || [ "$owned_owner" = 0 ] || owned_fail "${owned_path:-/}" owner\n  case $owned_mode in ?????w* | ????????w*) case $owned_mode in *[tT]) ;; *) owned_fail "${owned_path:-/}" writable ;; esac ;; esac\n  owned_part=${owned_rest%%/*}\n  if [ "$owned_part" = "$owned_rest" ]; then owned_rest=; else owned_rest=${owned_rest#*/}; fi\n  [ -n "$owned_part" ] || continue\n  # What does not exist yet, the deploy creates: its own.\n  cd -- "$owned_part" 2>/dev/null || exit 0\n  owned_path=$owned_path/$owned_part\ndone\nowned_strict "$owned_path"\nfor owned_part in .deploy releases; do\n  (cd -- "$owned_part" 2>/dev/null || exit 0; owned_strict "$owned_path/$owned_part") || exit "$owned_unsafe"\ndone\n';
+
 // src/host/release-lock.sh
 var release_lock_default = '# shellcheck shell=sh\n# Removes the lock only if this run still owns it (lock.ts), once no restart step writes its\n# output any more (wait_for_step, before it). The run\'s release goes first unless current names it\n# (discard_release): one that was cancelled before its switch, or left by a failure. Prints\n# `released`, `other OWNER` or `gone`. From inside the lock, then the target: a path in a command\n# line is what pkill -f PATH matches.\n#\n# Inputs (releaseLockScript): release_lock, the lock directory; release_token. Before it: the\n# functions discard_release and journal (its journal named relative to the lock\'s parent).\n: "${release_lock:?}" "${release_token:?}"\nif cd -- "$release_lock" 2>/dev/null && grep -qF -- "$release_token" owner 2>/dev/null; then\n  (discard_release)\n  cd .. && rm -rf -- lock && echo released && journal released the lock\nelif [ -d "$release_lock" ]; then printf \'other %s\\n\' "$(cat 2>/dev/null < owner)"\nelse echo gone; fi\n';
 
@@ -51570,6 +51588,10 @@ function acquireLockScript(layout, owner, timeoutSeconds) {
   const here = relativeToTarget(layout);
   const pending = `lock-owner.${owner.token}`;
   return joinCode([
+    // Before anything is written: a target another user could swap is refused.
+    sh`(
+${withInputs(owned_default, { owned_target: layout.target, owned_unsafe: EXIT.unsafeTarget })}
+) || exit $?`,
     enterTargetScript(layout.target),
     STEP_FUNCTIONS,
     sh`write_beat() { ${beatScript(here)}; }`,
@@ -51614,9 +51636,9 @@ function startHeartbeat(session, layout, token) {
   timer.unref();
   return { stop: () => clearInterval(timer) };
 }
-function releaseLockScript(lock) {
+function releaseLockScript(lock, postStep = false) {
   const target = parentOf(parentOf(lock.lockDir));
-  const discard = lock.release ? discardReleaseScript(remoteLayout(target), lock.release) : sh`:`;
+  const discard = lock.release ? discardReleaseScript(remoteLayout(target), lock.release, postStep ? lock.token : void 0) : sh`:`;
   return joinCode([
     waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS),
     journalFunction("journal", lock.token),
@@ -51642,7 +51664,13 @@ function describeOwner(text) {
     return text.trim() || "an unknown owner (the owner file is empty)";
   }
 }
-async function acquireLock(remote, layout, owner, timeoutSeconds) {
+function unsafeTargetMessage(stdout, user) {
+  const [, path4, uid, mode, why] = /^unsafe (.+) (\d+) (\S+) (owner|writable)$/m.exec(stdout) ?? [];
+  const problem = why === "owner" ? `${path4} belongs to uid ${uid} (mode ${mode}), not to the deploy user ${user} or root` : `${path4} is writable by users other than its owner (mode ${mode}, owner uid ${uid})`;
+  const fix = why === "owner" ? `sudo chown ${user} '${path4}'` : `chmod go-w '${path4}'`;
+  return `${problem}: another local user could swap what the deploy writes there, or what it runs. Nothing was written. Fix it on the host (${fix}), or choose a target whose directories only the deploy user and root can write to; a sticky directory such as /tmp is fine as a parent when what is in it is the deploy user's.`;
+}
+async function acquireLock(remote, layout, owner, timeoutSeconds, user) {
   const result = await remote.run(acquireLockScript(layout, owner, timeoutSeconds), {
     phase: "lock",
     timeoutSeconds: timeoutSeconds + 30,
@@ -51656,6 +51684,7 @@ async function acquireLock(remote, layout, owner, timeoutSeconds) {
       { title: "Dead deploy lock broken" }
     );
   }
+  if (result.code === EXIT.unsafeTarget) throw new Error(unsafeTargetMessage(result.stdout, user));
   if (result.code === EXIT.lockBusy) {
     const held = /^owner (.*)$/m.exec(result.stdout)?.[1] ?? "";
     throw new Error(
@@ -51903,6 +51932,7 @@ port_holders() {
   for pid in $(port_pids "$1"); do printf '%s %s\\n' "$pid" "$(cmdline_of "$pid")"; done
 }
 record_state() {
+  umask 077
   {
     printf '{\\n  "release": "%s",\\n  "sha": "%s",\\n  "recorded_at": "%s",\\n  "boot_id": "%s",\\n  "processes": [' \\
       "$2" "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
@@ -52150,7 +52180,16 @@ printf '%s -> releases/%s\n' ${ctx.layout.current} ${ctx.release}`;
 
 // src/phases/prepare.ts
 function stampScript(releaseDir, stampFile, sha) {
-  return sh`printf '%s\n' ${sha} > ${`${releaseDir}/${stampFile}`}`;
+  const parts = stampFile.split("/");
+  const name = parts.pop();
+  return sh`cd -- ${releaseDir} || exit 1
+for part in ${parts}; do
+  if [ -L "$part" ] || ! cd -- "$part"; then
+    printf 'stamp-file: %s in the release is a symlink or not a directory, so the stamp would land outside the release; the repository must not hold it\n' ${stampFile} >&2
+    exit 1
+  fi
+done
+rm -rf -- ${name} && (set -C && printf '%s\n' ${sha} > ${name})`;
 }
 function linkSharedScript(releaseDir, sharedDir, paths) {
   const steps = paths.map((path4) => {
@@ -52342,6 +52381,10 @@ function dropForPostStep(key, which2) {
 function saveDeployment(id) {
   savePostState("deployment", id);
 }
+function startPostState() {
+  for (const key of ["unverified", "restarts", "locks"]) savePostState(key, []);
+  saveState("deployment", "");
+}
 
 // src/host/start.sh
 var start_default = `# shellcheck shell=sh
@@ -52361,7 +52404,7 @@ var start_default = `# shellcheck shell=sh
 # The log is opened here, in the step's directory, before the command's shell moves to start_live.
 [ -d "$start_log_dir" ] || mkdir -p -- "$start_log_dir" || exit 1
 header="=== $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release $start_release ($start_sha) [$$]"
-printf '\\n%s\\n' "$header" 2>/dev/null >> "$start_log" || printf 'could not write to %s (the disk may be full)\\n' "$start_log_shown"
+(umask 077 && printf '\\n%s\\n' "$header" 2>/dev/null >> "$start_log") || printf 'could not write to %s (the disk may be full)\\n' "$start_log_shown"
 (
 cd -- "$start_live" || exit 1
 start_command
@@ -52879,7 +52922,8 @@ function parseFallback(stdout) {
 function markBadScript(layout, failed, reason, previous, stampFile) {
   const mark = `releases/${failed}/BAD_RELEASE`;
   return sh`cd -- ${layout.target} || exit 1
-printf '%s\n' ${reason} 2>/dev/null > ${mark} || [ -e ${mark} ] || exit 1
+# In place of whatever the repository put at that name: never written through a link.
+rm -rf -- ${mark}; (set -C && printf '%s\n' ${reason} 2>/dev/null > ${mark}) || [ -e ${mark} ] || exit 1
 ${fallbackScript(failed, previous, stampFile)}`;
 }
 function fallbackContext(ctx, fallback) {
@@ -52913,14 +52957,20 @@ var import_semver = __toESM(require_semver3(), 1);
 var identity_default = `# shellcheck shell=sh
 # After the service reported the new commit (verify.ts): every service port must be held by a
 # process that started after the stop began (\`old PORT PID EPOCH COMMAND\` names one that did not;
-# \`free PORT\`, one not held yet). When all are, records the service's processes (marker, port
+# \`free PORT\`, one not held yet), and so must the listener that answered version-url when the URL
+# names this host (\`stranger PORT PID EPOCH COMMAND\` names one that is not the new service's, or
+# \`? ?\` one this user cannot see). When all are, records the service's processes (marker, port
 # holders, their groups) in state.json for the next stop, and prints \`recorded PIDS\`.
 #
 # Inputs (serviceIdentityScript): id_target; id_state, state.json inside the target; id_ports
 # (space-separated); id_holder, the port holder's PID file (hold-ports: the holder is not the
-# service); id_mark, when the stop began (clock ticks since boot); id_release, id_sha.
+# service); id_mark, when the stop began (clock ticks since boot); id_release, id_sha; for the
+# URL's listener (empty id_url_port: none to check), id_url_exact and id_url_any, the local
+# addresses as /proc/net/tcp* writes them (hex) that the URL's address is bound by exactly, and
+# by a wildcard (\`*\`: any).
 # Before it: the service functions.
 : "\${id_target:?}" "\${id_state:?}" "\${id_ports?}" "\${id_holder:?}" "\${id_mark:?}" "\${id_release:?}" "\${id_sha:?}"
+: "\${id_url_port?}" "\${id_url_exact?}" "\${id_url_any?}"
 cd -- "$id_target" || exit 1
 read -r holder_pid 2>/dev/null < "$id_holder" || holder_pid=
 old=; free=
@@ -52936,9 +52986,104 @@ for port in $id_ports; do
     fi
   done
 done
-[ -z "$old$free" ] || exit 0
+# The sockets listening on PORT at one of ADDRESSES (hex, as /proc/net/tcp* writes them; \`*\`: any).
+listen_inodes() {
+  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+    awk -v port="$(printf '%04X' "$1")" -v addresses=" $2 " '$4 == "0A" {
+      split($2, local, ":")
+      if (local[2] == port && (addresses == " * " || index(addresses, " " local[1] " "))) print $10
+    }'
+}
+stranger=
+if [ -n "$id_url_port" ]; then
+  # The sockets bound to the URL's address take its connections; without one, the wildcard's do.
+  inodes=$(listen_inodes "$id_url_port" "$id_url_exact")
+  [ -n "$inodes" ] || inodes=$(listen_inodes "$id_url_port" "$id_url_any")
+  pids=$(for inode in $inodes; do find /proc/[0-9]*/fd -lname "socket:\\[$inode\\]" 2>/dev/null; done | cut -d/ -f3 | sort -u | grep -vx -- "\${holder_pid:-none}")
+  if [ -z "$pids" ]; then printf 'stranger %s ? ? a process this user cannot see, or none\\n' "$id_url_port"; stranger=1; fi
+  for pid in $pids; do
+    start=$(start_of "$pid")
+    if [ -z "$start" ] || [ "$start" -lt "$id_mark" ]; then
+      printf 'stranger %s %s %s %s\\n' "$id_url_port" "$pid" "$(epoch_of "\${start:-0}")" "$(cmdline_of "$pid")"; stranger=1
+    fi
+  done
+fi
+[ -z "$old$free$stranger" ] || exit 0
 service_scan "$id_target" "$(recorded_processes "$id_state")" '' '' "$id_ports" | record_state "$id_state" "$id_release" "$id_sha"
 printf 'recorded %s\\n' "$(recorded_processes "$id_state" | awk '{ printf " %s", $2 }')"
+`;
+
+// src/phases/verify.ts
+import { lookup } from "node:dns/promises";
+
+// src/listen-address.ts
+import { isIP as isIP2 } from "node:net";
+function words(bytes) {
+  let hex = "";
+  for (let at = 0; at < bytes.length; at += 4)
+    hex += bytes.slice(at, at + 4).reverse().map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return hex.toUpperCase();
+}
+function ipv6Bytes(address) {
+  let text = address;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)?.[1];
+  if (v4) {
+    const [a, b, c, d] = v4.split(".").map(Number);
+    text = `${text.slice(0, -v4.length)}${(a << 8 | b).toString(16)}:${(c << 8 | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes("::") ? text.split("::") : [text, void 0];
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
+  return groups.flatMap((group2) => {
+    const value = parseInt(group2 || "0", 16);
+    return [value >> 8, value & 255];
+  });
+}
+function listenAddresses(address) {
+  const zero6 = "0".repeat(32);
+  if (isIP2(address) === 4) {
+    const bytes = address.split(".").map(Number);
+    const mapped = words([...Array(10).fill(0), 255, 255, ...bytes]);
+    return { exact: [words(bytes), mapped], any: ["00000000", zero6] };
+  }
+  return { exact: [words(ipv6Bytes(address))], any: [zero6] };
+}
+function isLoopback(address) {
+  if (isIP2(address) === 4) return address.startsWith("127.");
+  const bytes = ipv6Bytes(address);
+  const mapped = bytes.slice(0, 12).join(",") === "0,0,0,0,0,0,0,0,0,0,255,255";
+  return mapped && bytes[12] === 127 || bytes.every((byte, index) => byte === (index === 15 ? 1 : 0));
+}
+function sameAddress(a, b) {
+  if (isIP2(a) !== isIP2(b) || isIP2(a) === 0) return false;
+  return isIP2(a) === 4 ? a === b : ipv6Bytes(a).join(",") === ipv6Bytes(b).join(",");
+}
+
+// src/host/url-host.sh
+var url_host_default = `# shellcheck shell=sh
+# Where version-url points, seen from the host (verify.ts): the one address its host name resolves
+# to there (\`address A\`; an address literal is itself; nothing: \`unresolved\`), and the host's own
+# addresses (\`local A\`, one line each), so verify can tell whether the URL names this host, and
+# whose listener answers it.
+#
+# Inputs (urlHostScript): url_host, the URL's host name or address (no brackets).
+: "\${url_host:?}"
+case $url_host in
+  *:* | *[0-9]) case $url_host in *[!0-9a-fA-F:.]*) address= ;; *) address=$url_host ;; esac ;;
+  *) address= ;;
+esac
+if [ -z "$address" ]; then
+  # The name travels in the environment: a command line holding it is what pkill -f matches.
+  address=$(getent ahosts "$url_host" 2>/dev/null | awk 'NR == 1 { print $1 }')
+  [ -n "$address" ] || address=$(VSD_NAME=$url_host awk '!/^[ \\t]*#/ { for (i = 2; i <= NF; i++) if ($i == ENVIRON["VSD_NAME"]) { print $1; exit } }' /etc/hosts 2>/dev/null)
+fi
+if [ -n "$address" ]; then printf 'address %s\\n' "$address"; else echo unresolved; fi
+if command -v ip >/dev/null 2>&1; then
+  ip -o addr show 2>/dev/null | awk '{ sub(/\\/.*/, "", $4); print "local", $4 }'
+else
+  awk '/\\/32 host LOCAL/ { print "local", previous } { previous = $2 }' /proc/net/fib_trie 2>/dev/null | sort -u
+fi
 `;
 
 // src/version-probe.ts
@@ -52946,7 +53091,6 @@ import http from "node:http";
 import https from "node:https";
 import tls from "node:tls";
 var MAX_BODY = 1024 * 1024;
-var MAX_REDIRECTS = 5;
 var REQUEST_TIMEOUT_MS = 5e3;
 function forwardedSocket(client, host, port) {
   return new Promise(
@@ -52969,14 +53113,24 @@ function forwardedSocket(client, host, port) {
     })
   );
 }
+function pinnedLookup(address) {
+  const family = address.includes(":") ? 6 : 4;
+  return ((_host, options, callback) => {
+    if (options.all)
+      callback(null, [
+        { address, family }
+      ]);
+    else callback(null, address, family);
+  });
+}
 function defaultPort(url) {
   return Number(url.port || (url.protocol === "https:" ? 443 : 80));
 }
-async function requestOnce(url, via) {
+async function requestOnce(url, via, address) {
   const host = url.hostname.replace(/^\[|\]$/g, "");
   let socket;
   if (via) {
-    const channel = await forwardedSocket(via, host, defaultPort(url));
+    const channel = await forwardedSocket(via, address ?? host, defaultPort(url));
     socket = url.protocol === "https:" ? tls.connect({ socket: channel, servername: host }) : channel;
   }
   const transport = url.protocol === "https:" ? https : http;
@@ -53002,7 +53156,11 @@ async function requestOnce(url, via) {
         },
         timeout: REQUEST_TIMEOUT_MS,
         // With an agent (even agent: false) Node ignores createConnection and dials directly.
-        ...socket ? { createConnection: () => socket } : { agent: false }
+        ...socket ? { createConnection: () => socket } : {
+          agent: false,
+          // The one address verify checks, not whichever the name resolves to next.
+          ...address ? { lookup: pinnedLookup(address) } : {}
+        }
       },
       (response) => {
         const chunks = [];
@@ -53035,28 +53193,25 @@ async function requestOnce(url, via) {
     request2.end();
   }).finally(() => socket?.destroy());
 }
-async function fetchVersion(url, via) {
-  let current = url;
-  for (let hop = 0; ; hop++) {
-    let answer;
-    try {
-      answer = await requestOnce(current, via);
-    } catch (error2) {
-      return { body: "", error: error2 instanceof Error ? error2.message : String(error2) };
-    }
-    const redirected = answer.status && answer.status >= 300 && answer.status < 400 && answer.location;
-    if (!redirected) {
-      const { status, body, error: error2, truncated } = answer;
-      return { status, body, error: error2, truncated };
-    }
-    if (hop >= MAX_REDIRECTS)
-      return {
-        status: answer.status,
-        body: answer.body,
-        error: `more than ${MAX_REDIRECTS} redirects`
-      };
-    current = new URL(answer.location, current);
+async function fetchVersion(url, via, address) {
+  let answer;
+  try {
+    answer = await requestOnce(url, via, address);
+  } catch (error3) {
+    return { body: "", error: error3 instanceof Error ? error3.message : String(error3) };
   }
+  const { status, body, error: error2, truncated, location } = answer;
+  if (status && status >= 300 && status < 400)
+    return {
+      status,
+      body: "",
+      error: `HTTP ${status}, a redirect${location ? ` to ${answerValue(location)}` : ""}: redirects are not followed (the answer must come from the service itself); point version-url at the endpoint that answers`
+    };
+  return { status, body, error: error2, truncated };
+}
+function answerValue(text, max = 200) {
+  const flat = text.replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, " ").replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max)}\u2026` : flat;
 }
 var DEFAULT_COMMIT_FIELDS = [
   "commit",
@@ -53079,7 +53234,7 @@ function readCommit(body, field) {
   } catch {
     json = void 0;
   }
-  const version = typeof pick(json, ["version"]) === "string" ? pick(json, ["version"]) : void 0;
+  const version = typeof pick(json, ["version"]) === "string" ? answerValue(pick(json, ["version"])) : void 0;
   if (field) {
     if (json === void 0)
       return { problem: `the body is not JSON, but version-field '${field}' is set` };
@@ -53089,12 +53244,12 @@ function readCommit(body, field) {
         problem: `the JSON body has no text at '${field}' (version-field); its top-level keys are ${topKeys(json)}`
       };
     }
-    return { commit: String(value).trim(), version };
+    return { commit: answerValue(String(value)), version };
   }
   if (json !== null && typeof json === "object") {
     for (const key of DEFAULT_COMMIT_FIELDS) {
       const value = json[key];
-      if (typeof value === "string") return { commit: value.trim(), version };
+      if (typeof value === "string") return { commit: answerValue(value), version };
     }
     return {
       problem: `the JSON body has none of ${DEFAULT_COMMIT_FIELDS.join(", ")}; its top-level keys are ${topKeys(json)}. Set version-field`
@@ -53104,13 +53259,13 @@ function readCommit(body, field) {
   if (!text) return { problem: "the body is empty" };
   if (text.startsWith("<")) {
     return {
-      problem: `the body is HTML (${JSON.stringify(text.slice(0, 60))}\u2026), not a commit: point version-url at the endpoint that reports it`
+      problem: `the body is HTML (${JSON.stringify(answerValue(text, 60))}), not a commit: point version-url at the endpoint that reports it`
     };
   }
-  return { commit: text.split(/\s+/)[0] };
+  return { commit: answerValue(text.split(/\s+/)[0]) };
 }
 function topKeys(json) {
-  return json && typeof json === "object" ? Object.keys(json).join(", ") || "(none)" : "(not an object)";
+  return json && typeof json === "object" ? answerValue(Object.keys(json).join(", ")) || "(none)" : "(not an object)";
 }
 function commitMatches(reported, sha) {
   const value = reported.toLowerCase();
@@ -53119,12 +53274,46 @@ function commitMatches(reported, sha) {
 
 // src/phases/verify.ts
 var sleep = (ms) => new Promise((resolve2) => setTimeout(resolve2, ms));
-async function poll(ctx) {
+async function probeFor(ctx) {
+  const { settings, session } = ctx;
+  const url = settings.versionUrl;
+  const name = url.hostname.replace(/^\[|\]$/g, "");
+  const port = defaultPort(url);
+  const checked = settings.ports.length === 0 || settings.ports.includes(port);
+  const { stdout } = await session.remote.run(withInputs(url_host_default, { url_host: name }), {
+    phase: "verify",
+    timeoutSeconds: 30
+  });
+  const locals = [...stdout.matchAll(/^local (\S+)$/gm)].map((match) => match[1]);
+  const ours = (address2) => locals.some((local) => sameAddress(local, address2));
+  if (settings.versionCheckFrom === "host") {
+    const address2 = /^address (\S+)$/m.exec(stdout)?.[1];
+    if (!address2) return {};
+    const here2 = isLoopback(address2) || ours(address2);
+    return {
+      address: address2,
+      listener: here2 && checked ? { port, ...listenAddresses(address2) } : void 0
+    };
+  }
+  const address = await lookup(name).then(
+    (found) => found.address,
+    () => void 0
+  );
+  if (!address) return {};
+  const here = ours(address) || name === session.address.host;
+  return { address, listener: here && checked ? { port, exact: [], any: ["*"] } : void 0 };
+}
+async function poll(ctx, probe = {}) {
   const { settings } = ctx;
   const via = settings.versionCheckFrom === "host" ? ctx.session.remote.client : void 0;
-  const answer = await fetchVersion(settings.versionUrl, via);
+  const answer = await fetchVersion(settings.versionUrl, via, probe.address);
   const at = Date.now();
-  if (answer.error) return { answer, at, problem: `no HTTP answer (${answer.error})` };
+  if (answer.error)
+    return {
+      answer,
+      at,
+      problem: answer.status ? answer.error : `no HTTP answer (${answer.error})`
+    };
   if (!answer.status || answer.status < 200 || answer.status > 299)
     return { answer, at, problem: `HTTP ${answer.status}` };
   if (answer.truncated)
@@ -53163,13 +53352,15 @@ function serviceIdentityScript(check) {
       id_holder: holderPidFile(relativeToTarget(remoteLayout(target))),
       id_mark: check.mark,
       id_release: check.release,
-      id_sha: check.sha
+      id_sha: check.sha,
+      id_url_port: check.listener ? String(check.listener.port) : "",
+      id_url_exact: check.listener?.exact ?? [],
+      id_url_any: check.listener?.any ?? []
     })
   ]);
 }
 function trimmed(body) {
-  const flat = body.replace(/\s+/g, " ").trim();
-  return flat.length > 500 ? `${flat.slice(0, 500)}...` : flat || "(empty)";
+  return answerValue(body, 500) || "(empty)";
 }
 async function failure(ctx, restart, sha, summary2, last) {
   const { settings, session, layout } = ctx;
@@ -53198,7 +53389,7 @@ function pollDelayMs(elapsedMs) {
   if (elapsedMs < 15e3) return 250;
   return 1e3;
 }
-async function checkIdentity(ctx, restart, sha) {
+async function checkIdentity(ctx, restart, sha, probe) {
   const { settings, session, layout } = ctx;
   const { stdout } = await session.remote.run(
     serviceIdentityScript({
@@ -53207,36 +53398,41 @@ async function checkIdentity(ctx, restart, sha) {
       ports: settings.ports,
       mark: restart.stopped.mark,
       release: ctx.release,
-      sha
+      sha,
+      listener: probe.listener
     }),
     { phase: "verify", timeoutSeconds: 30 }
   );
-  const old = [...stdout.matchAll(/^old (\d+) (\S+) (\S+) (.*)$/gm)].map(
+  const holders = (kind) => [...stdout.matchAll(new RegExp(`^${kind} (\\d+) (\\S+) (\\S+) (.*)$`, "gm"))].map(
     ([, port, pid, epoch, command]) => pid === "?" ? `port ${port}: ${command}` : `port ${port}: PID ${pid}, started ${new Date(Number(epoch) * 1e3).toISOString()}, ${command}`
   );
+  const old = holders("old");
+  const strangers = holders("stranger");
   const free = [...stdout.matchAll(/^free (\d+)$/gm)].map((match) => match[1]);
   const recorded = /^recorded (.*)$/m.exec(stdout)?.[1].trim();
   if (recorded !== void 0)
     info2(`Recorded the service's processes in ${layout.stateFile}: ${recorded || "(none found)"}`);
-  return { old, free };
+  return { old, free, strangers };
 }
-async function awaitCommit(ctx, restart, sha) {
+async function awaitCommit(ctx, restart, sha, probe) {
   const begun = Date.now();
   const deadline = begun + ctx.settings.versionTimeoutSeconds * 1e3;
   let reported = begun;
   let last;
   for (; ; ) {
-    last = await poll(ctx);
+    last = await poll(ctx, probe);
     if (ctx.session.remote.lost) {
       await resumeVerify(ctx, sha, last);
       continue;
     }
     if (last.commit && commitMatches(last.commit, sha)) {
-      const identity = await checkIdentity(ctx, restart, sha).catch(async (error2) => {
-        if (!ctx.session.remote.lost) throw error2;
-        await resumeVerify(ctx, sha, last);
-        return void 0;
-      });
+      const identity = await checkIdentity(ctx, restart, sha, probe).catch(
+        async (error2) => {
+          if (!ctx.session.remote.lost) throw error2;
+          await resumeVerify(ctx, sha, last);
+          return void 0;
+        }
+      );
       if (!identity) continue;
       if (identity.old.length > 0) {
         throw await failure(
@@ -53245,6 +53441,16 @@ async function awaitCommit(ctx, restart, sha) {
           sha,
           `reports ${last.commit}, but a service port is held by a process that started before this deploy's stop, so the answer may come from a survivor of the old service:
 ` + identity.old.join("\n"),
+          last
+        );
+      }
+      if (identity.strangers.length > 0) {
+        throw await failure(
+          ctx,
+          restart,
+          sha,
+          `reports ${last.commit}, but where version-url points on this host (${probe.address ?? ""} port ${probe.listener?.port}) the listener is not a process of the new service (none started after this deploy's stop), so the answer may come from another program:
+` + identity.strangers.join("\n"),
           last
         );
       }
@@ -53278,17 +53484,22 @@ async function resumeVerify(ctx, sha, last) {
 }
 async function verifyService(ctx, sha, restart, previousVersion) {
   const { settings } = ctx;
-  const first = await awaitCommit(ctx, restart, sha);
+  const probe = await probeFor(ctx).catch(async (error2) => {
+    if (!ctx.session.remote.lost) throw error2;
+    await resumeVerify(ctx, sha, { answer: { body: "" }, at: Date.now() });
+    return probeFor(ctx);
+  });
+  const first = await awaitCommit(ctx, restart, sha, probe);
   info2(
     `${settings.versionUrl.href} reports ${first.commit}${first.version ? ` (version ${first.version})` : ""}`
   );
   let confirmed = first;
   if (settings.stableForSeconds > 0) {
     await sleep(settings.stableForSeconds * 1e3);
-    confirmed = await poll(ctx);
+    confirmed = await poll(ctx, probe);
     if (ctx.session.remote.lost) {
       await resumeVerify(ctx, sha, confirmed);
-      confirmed = await poll(ctx);
+      confirmed = await poll(ctx, probe);
     }
     if (!confirmed.commit || !commitMatches(confirmed.commit, sha)) {
       throw await failure(
@@ -53467,7 +53678,7 @@ function decideScript(layout, token, as, release) {
   ]);
 }
 function readHostUndo(stdout, release, journal) {
-  const lines = parseJournalLines(stdout).map(({ time, words }) => ({ time, rest: words }));
+  const lines = parseJournalLines(stdout).map(({ time, words: words2 }) => ({ time, rest: words2 }));
   const undo = lines.find((line) => line.rest.startsWith("undo "));
   if (!undo) return void 0;
   const outcome = lines.find((line) => /^(undone|undo-failed) /.test(line.rest));
@@ -53586,7 +53797,13 @@ function sshHost(session, settings) {
     address: session.address,
     layout,
     session,
-    lock: (owner) => acquireLock(session.remote, layout, owner, settings.lockTimeoutSeconds),
+    lock: (owner) => acquireLock(
+      session.remote,
+      layout,
+      owner,
+      settings.lockTimeoutSeconds,
+      session.address.username
+    ),
     heartbeat: (token) => startHeartbeat(session, layout, token),
     upload,
     armWatchdog,
@@ -58173,9 +58390,10 @@ function addExcerpt(summary2, body, label, language = "text") {
 ${body}
 ${fence}`, true).addEOL().addRaw("</details>", true).addEOL();
 }
-function addMessage(summary2, text) {
+function addMessage(summary2, text, lead = "") {
   const [first, ...rest] = text.replace(/\s+$/, "").split("\n");
-  summary2.addRaw(`<p>${escapeHtml(first)}</p>`, true).addEOL();
+  const line = first.replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, " ");
+  summary2.addRaw(`<p>${lead}${escapeHtml(line)}</p>`, true).addEOL();
   addExcerpt(summary2, rest.join("\n"), "Details");
 }
 function stopWasSent(host) {
@@ -58300,8 +58518,7 @@ var DeployReport = class {
       if (host.error) {
         addMessage(summary2, host.error);
         const outcome = host.rollbackOutcome;
-        if (outcome)
-          summary2.addRaw(`<p><strong>Rollback:</strong> ${escapeHtml(outcome)}</p>`, true).addEOL();
+        if (outcome) addMessage(summary2, outcome, "<strong>Rollback:</strong> ");
         if (host.downtimeSeconds === void 0 && stopWasSent(host)) {
           summary2.addRaw(
             "<p>Downtime unknown: the old service was sent its stop, and nothing was verified serving after that: it may still be down.</p>",
@@ -58848,6 +59065,7 @@ function getSettings(read = (name) => getInput(name)) {
 
 // src/main.ts
 async function run() {
+  startPostState();
   const report = new DeployReport();
   let deployment;
   exitOnCancel(report, async () => deployment?.cancelled());

@@ -20,6 +20,7 @@ import { decide, hostUndo, UndoneByHost, type HostUndo } from './phases/watchdog
 import { getSettings, type Settings } from './settings.js'
 import {
   loadPostState,
+  postStateSaved,
   type HeldLock,
   type RunningRestart,
   type UnverifiedSwitch
@@ -84,10 +85,13 @@ async function finishUnverified(
     // Unknown: the host step may still be switching to it.
     if (result !== 'unknown' && settings.strategy === 'releases') {
       await reconnect(session, settings, 'post')
-      const { stdout } = await session.remote.run(discardReleaseScript(layout, entry.release), {
-        phase: 'post',
-        timeoutSeconds: 300
-      })
+      const { stdout } = await session.remote.run(
+        discardReleaseScript(layout, entry.release, entry.token),
+        {
+          phase: 'post',
+          timeoutSeconds: 300
+        }
+      )
       if (/^discarded$/m.test(stdout)) info(`Removed the cancelled run's release ${entry.release}`)
     }
     return result
@@ -217,7 +221,7 @@ async function releaseLeftLock(settings: Settings, lock: HeldLock): Promise<void
   const address = { host: lock.host, port: lock.port, username: lock.username }
   const session = await connect(address, settings, 'post')
   try {
-    const { stdout } = await session.remote.run(releaseLockScript(lock), {
+    const { stdout } = await session.remote.run(releaseLockScript(lock, true), {
       phase: 'post',
       timeoutSeconds: STEP_WAIT_SECONDS + 60
     })
@@ -233,8 +237,7 @@ async function releaseLeftLock(settings: Settings, lock: HeldLock): Promise<void
  * locks it left. Each host is handled on its own; nothing here fails the job a second time.
  */
 export async function run(): Promise<void> {
-  const { unverified, restarts, locks, deployment: deploymentId } = loadPostState()
-  if (unverified.length + restarts.length + locks.length === 0) return
+  if (!postStateSaved()) return
   const attempt = async (what: string, work: () => Promise<void>): Promise<void> => {
     try {
       await work()
@@ -249,6 +252,16 @@ export async function run(): Promise<void> {
     core.warning(`The post step could not finish: ${errorText(error)}`)
     return
   }
+  // Only what this run's main step could have written: its hosts, its target, its releases.
+  const {
+    unverified,
+    restarts,
+    locks,
+    deployment: deploymentId
+  } = loadPostState({
+    hosts: settings.hosts,
+    target: settings.target
+  })
   const finished: FinishedSwitch[] = []
   for (const entry of unverified) {
     await attempt(`finish the deploy to ${entry.host}`, async () => {

@@ -79,7 +79,7 @@ export function followScript(outFile: string, step: HostStep): ShellCode {
   // Files are read through redirections: a path in a command line is what `pkill -f PATH` matches.
   return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
 (cd -- ${parentOf(outFile)} && rm -f -- ${name})
-: > ${outFile} || exit 1
+(umask 077 && : > ${outFile}) || exit 1
 (cd -- ${parentOf(outFile)} && fallocate -n -l ${OUTPUT_RESERVE} ${name}) 2>/dev/null || :
 printf '%s\n' ${stepLine(step.key)} >> ${outFile} || exit 1
 ${shFromEnvironment('VERIFIED_SSH_DEPLOY_STEP', step.script.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &

@@ -72,7 +72,14 @@ export function sshHost(session: HostSession, settings: Settings): DeployHost {
     address: session.address,
     layout,
     session,
-    lock: owner => acquireLock(session.remote, layout, owner, settings.lockTimeoutSeconds),
+    lock: owner =>
+      acquireLock(
+        session.remote,
+        layout,
+        owner,
+        settings.lockTimeoutSeconds,
+        session.address.username
+      ),
     heartbeat: token => startHeartbeat(session, layout, token),
     upload,
     armWatchdog,

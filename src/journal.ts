@@ -7,11 +7,12 @@ import { sh, type ShellCode } from './shell.js'
  */
 
 /**
- * `journal WORDS…`: appends a line to the journal at `path`. A write that fails leaves the line
- * out (unknown), never a different fact: nothing reads a missing line as a failure.
+ * `journal WORDS…`: appends a line to the journal at `path` (created for the deploy user only). A
+ * write that fails leaves the line out (unknown), never a different fact: nothing reads a missing
+ * line as a failure.
  */
 export function journalFunction(path: string, token: string): ShellCode {
-  return sh`journal() { printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${token} "$*" 2>/dev/null >> ${path} || :; }`
+  return sh`journal() { (umask 077 && printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${token} "$*" 2>/dev/null >> ${path}) || :; }`
 }
 
 /** The lines of the journal at `path` for the run holding `token`, as `journal TIME WORDS…`. */

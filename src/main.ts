@@ -8,9 +8,12 @@ import { DeployReport } from './report.js'
 import { resolveSha } from './revision.js'
 import { InputError } from './inputs.js'
 import { getSettings } from './settings.js'
+import { startPostState } from './post-state.js'
 
 /** The action: parse inputs, deploy, and always report. */
 export async function run(): Promise<void> {
+  // First: every key the post step reads is this step's, empty until it has a value.
+  startPostState()
   const report = new DeployReport()
   let deployment: GitHubDeployment | undefined
   exitOnCancel(report, async () => deployment?.cancelled())

@@ -154,13 +154,98 @@ function savedList<K extends ListKey>(key: K): PostState[K] {
   return valid as unknown as PostState[K]
 }
 
-/** Everything the main step saved for the post step. */
-export function loadPostState(): PostState {
+/**
+ * Written first by the main step, empty: every key the post step reads then comes from the state
+ * file, never from a `::save-state` line on stdout (a host's output that got past the log's
+ * neutralising would still be overruled: the file's value wins for the names it sets).
+ */
+export function startPostState(): void {
+  for (const key of ['unverified', 'restarts', 'locks'] as const) savePostState(key, [])
+  core.saveState('deployment', '')
+}
+
+/** Whether the main step left the post step anything to do (the state it saved holds an entry). */
+export function postStateSaved(): boolean {
+  return (['unverified', 'restarts', 'locks'] as const).some(key => {
+    const text = core.getState(key)
+    return text !== '' && text !== '[]'
+  })
+}
+
+/** What this run's inputs allow an entry to name: its hosts, its target, releases of the action's form. */
+export interface PostStateScope {
+  hosts: { host: string; port: number; username: string }[]
+  /** The target input as given (`~/…` is expanded on the host: any absolute path ending the same way). */
+  target: string
+}
+
+/** A release name the action makes (releaseName, uniqueRelease) or the in-place tree. */
+const RELEASE = /^(\d{8}T\d{6}Z-[0-9a-f]{7}(-\d+)?|tree)$/
+
+/** Why an entry is not one this run's main step could have written, or undefined when it is. */
+function outOfScope(
+  key: ListKey,
+  entry: Record<string, unknown>,
+  scope: PostStateScope
+): string | undefined {
+  if (
+    !scope.hosts.some(
+      host =>
+        host.host === entry.host && host.port === entry.port && host.username === entry.username
+    )
+  )
+    return "its host is not one of this run's"
+  const targetOf = (path: string, suffix: string) =>
+    path.endsWith(suffix) ? path.slice(0, path.length - suffix.length) : undefined
+  const target =
+    key === 'unverified'
+      ? (entry.target as string)
+      : key === 'locks'
+        ? targetOf(entry.lockDir as string, '/.deploy/lock')
+        : targetOf(entry.outFile as string, '/.deploy/restart.log')
+  const inTarget =
+    target !== undefined &&
+    !target.split('/').includes('..') &&
+    (scope.target.startsWith('~/')
+      ? target.startsWith('/') && target.endsWith(scope.target.slice(1))
+      : target === scope.target)
+  if (!inTarget) return "it names a path outside this run's target"
+  if (key === 'locks' && entry.restartLog !== `${target}/.deploy/restart.log`)
+    return "it names a path outside this run's target"
+  const releases = [
+    entry.release,
+    (entry.fallback as { release?: unknown } | undefined)?.release
+  ].filter(release => release !== undefined)
+  if (releases.some(release => typeof release !== 'string' || !RELEASE.test(release)))
+    return 'it names a release the action would not make'
+  if (key === 'unverified' && !/^[0-9a-f]{40}$/.test(entry.sha as string))
+    return 'its commit is not a full SHA'
+  return undefined
+}
+
+/**
+ * Everything the main step saved for the post step, checked against what this run's inputs allow
+ * (`scope`): an entry for another host, a path outside the target or a release name the action
+ * would not make is left out, with a warning, never acted on.
+ */
+export function loadPostState(scope?: PostStateScope): PostState {
   const deployment = Number(core.getState('deployment'))
+  const checked = <K extends ListKey>(key: K): PostState[K] => {
+    const entries = savedList(key)
+    if (!scope) return entries
+    return entries.filter(entry => {
+      const why = outOfScope(key, entry as unknown as Record<string, unknown>, scope)
+      if (why)
+        core.warning(
+          `The post step ignored an entry of its saved state '${key}': ${why}, so this run's main step did not write it`
+        )
+      return !why
+    }) as PostState[K]
+  }
   return {
-    unverified: savedList('unverified'),
-    restarts: savedList('restarts'),
-    locks: savedList('locks'),
+    unverified: checked('unverified'),
+    restarts: checked('restarts'),
+    locks: checked('locks'),
     deployment: Number.isInteger(deployment) && deployment > 0 ? deployment : undefined
   }
 }

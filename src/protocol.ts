@@ -94,6 +94,8 @@ export const EXIT = {
   lockLost: 7,
   /** start: the port holder (hold-ports) could not listen; nothing was started. */
   holdFailed: 8,
+  /** lock: the target or a parent is another user's, or writable by one; nothing was written. */
+  unsafeTarget: 9,
   /** lock: another deploy held the lock for all of lock-timeout (EX_TEMPFAIL). */
   lockBusy: 75
 } as const

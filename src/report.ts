@@ -72,10 +72,15 @@ function addExcerpt(
     .addEOL()
 }
 
-/** A failure message: its first line as a paragraph, the rest as an excerpt. */
-function addMessage(summary: typeof core.summary, text: string): void {
+/**
+ * A failure message (it may quote a host: its output, a start log, a service's answer): its first
+ * line as a paragraph, flattened to one line of text so nothing in it can end the HTML block and
+ * be read as Markdown (a `\r` is a line end to Markdown too), the rest as a fenced excerpt.
+ */
+function addMessage(summary: typeof core.summary, text: string, lead = ''): void {
   const [first, ...rest] = text.replace(/\s+$/, '').split('\n')
-  summary.addRaw(`<p>${escapeHtml(first)}</p>`, true).addEOL()
+  const line = first.replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, ' ')
+  summary.addRaw(`<p>${lead}${escapeHtml(line)}</p>`, true).addEOL()
   addExcerpt(summary, rest.join('\n'), 'Details')
 }
 
@@ -235,8 +240,7 @@ export class DeployReport {
       if (host.error) {
         addMessage(summary, host.error)
         const outcome = host.rollbackOutcome
-        if (outcome)
-          summary.addRaw(`<p><strong>Rollback:</strong> ${escapeHtml(outcome)}</p>`, true).addEOL()
+        if (outcome) addMessage(summary, outcome, '<strong>Rollback:</strong> ')
         if (host.downtimeSeconds === undefined && stopWasSent(host)) {
           summary
             .addRaw(

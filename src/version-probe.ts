@@ -1,5 +1,7 @@
 import http from 'node:http'
 import https from 'node:https'
+import type { LookupAddress } from 'node:dns'
+import type { LookupFunction } from 'node:net'
 import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import type { Client } from 'ssh2'
@@ -15,7 +17,6 @@ export interface VersionAnswer {
 }
 
 const MAX_BODY = 1024 * 1024
-const MAX_REDIRECTS = 5
 const REQUEST_TIMEOUT_MS = 5000
 
 /** Opens a TCP stream to host:port from the SSH host (ssh2 direct-tcpip), for services bound to localhost there. */
@@ -42,18 +43,31 @@ function forwardedSocket(client: Client, host: string, port: number): Promise<Du
   )
 }
 
-function defaultPort(url: URL): number {
+/** A DNS lookup that answers `address` whatever it is asked (the address was resolved once). */
+function pinnedLookup(address: string): LookupFunction {
+  const family = address.includes(':') ? 6 : 4
+  return ((_host, options, callback) => {
+    if (options.all)
+      (callback as unknown as (error: null, all: LookupAddress[]) => void)(null, [
+        { address, family }
+      ])
+    else callback(null, address, family)
+  }) as LookupFunction
+}
+
+export function defaultPort(url: URL): number {
   return Number(url.port || (url.protocol === 'https:' ? 443 : 80))
 }
 
 async function requestOnce(
   url: URL,
-  via: Client | undefined
+  via: Client | undefined,
+  address: string | undefined
 ): Promise<VersionAnswer & { location?: string }> {
   const host = url.hostname.replace(/^\[|\]$/g, '')
   let socket: Duplex | undefined
   if (via) {
-    const channel = await forwardedSocket(via, host, defaultPort(url))
+    const channel = await forwardedSocket(via, address ?? host, defaultPort(url))
     socket =
       url.protocol === 'https:' ? tls.connect({ socket: channel, servername: host }) : channel
   }
@@ -82,7 +96,13 @@ async function requestOnce(
         },
         timeout: REQUEST_TIMEOUT_MS,
         // With an agent (even agent: false) Node ignores createConnection and dials directly.
-        ...(socket ? { createConnection: () => socket } : { agent: false })
+        ...(socket
+          ? { createConnection: () => socket }
+          : {
+              agent: false,
+              // The one address verify checks, not whichever the name resolves to next.
+              ...(address ? { lookup: pinnedLookup(address) } : {})
+            })
       },
       response => {
         const chunks: Buffer[] = []
@@ -116,30 +136,44 @@ async function requestOnce(
   }).finally(() => socket?.destroy())
 }
 
-/** GETs the version URL (through the SSH connection when `via` is given), following up to 5 redirects. */
-export async function fetchVersion(url: URL, via?: Client): Promise<VersionAnswer> {
-  let current = url
-  for (let hop = 0; ; hop++) {
-    let answer: VersionAnswer & { location?: string }
-    try {
-      answer = await requestOnce(current, via)
-    } catch (error) {
-      return { body: '', error: error instanceof Error ? error.message : String(error) }
-    }
-    const redirected =
-      answer.status && answer.status >= 300 && answer.status < 400 && answer.location
-    if (!redirected) {
-      const { status, body, error, truncated } = answer
-      return { status, body, error, truncated }
-    }
-    if (hop >= MAX_REDIRECTS)
-      return {
-        status: answer.status,
-        body: answer.body,
-        error: `more than ${MAX_REDIRECTS} redirects`
-      }
-    current = new URL(answer.location as string, current)
+/**
+ * GETs the version URL once, through the SSH connection when `via` is given, at `address` when
+ * given (one address the URL's host name resolved to: the one whose listener verify checks). A
+ * redirect is never followed: the answer must come from where the URL points, so a 3xx is a
+ * failed answer that names its Location.
+ */
+export async function fetchVersion(
+  url: URL,
+  via?: Client,
+  address?: string
+): Promise<VersionAnswer> {
+  let answer: VersionAnswer & { location?: string }
+  try {
+    answer = await requestOnce(url, via, address)
+  } catch (error) {
+    return { body: '', error: error instanceof Error ? error.message : String(error) }
   }
+  const { status, body, error, truncated, location } = answer
+  if (status && status >= 300 && status < 400)
+    return {
+      status,
+      body: '',
+      error: `HTTP ${status}, a redirect${location ? ` to ${answerValue(location)}` : ''}: redirects are not followed (the answer must come from the service itself); point version-url at the endpoint that answers`
+    }
+  return { status, body, error, truncated }
+}
+
+/**
+ * A value taken from a service's answer (a commit, a version, a Location, a key): one line, no
+ * control or format characters, at most `max` characters, before it reaches the log, an output,
+ * the summary or an annotation.
+ */
+export function answerValue(text: string, max = 200): string {
+  const flat = text
+    .replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat
 }
 
 export const DEFAULT_COMMIT_FIELDS = [
@@ -170,7 +204,9 @@ export function readCommit(body: string, field: string | undefined): CommitReadi
     json = undefined
   }
   const version =
-    typeof pick(json, ['version']) === 'string' ? (pick(json, ['version']) as string) : undefined
+    typeof pick(json, ['version']) === 'string'
+      ? answerValue(pick(json, ['version']) as string)
+      : undefined
   if (field) {
     if (json === undefined)
       return { problem: `the body is not JSON, but version-field '${field}' is set` }
@@ -180,12 +216,12 @@ export function readCommit(body: string, field: string | undefined): CommitReadi
         problem: `the JSON body has no text at '${field}' (version-field); its top-level keys are ${topKeys(json)}`
       }
     }
-    return { commit: String(value).trim(), version }
+    return { commit: answerValue(String(value)), version }
   }
   if (json !== null && typeof json === 'object') {
     for (const key of DEFAULT_COMMIT_FIELDS) {
       const value = (json as Record<string, unknown>)[key]
-      if (typeof value === 'string') return { commit: value.trim(), version }
+      if (typeof value === 'string') return { commit: answerValue(value), version }
     }
     return {
       problem: `the JSON body has none of ${DEFAULT_COMMIT_FIELDS.join(', ')}; its top-level keys are ${topKeys(json)}. Set version-field`
@@ -196,15 +232,15 @@ export function readCommit(body: string, field: string | undefined): CommitReadi
   // A page (a proxy's error page, a login form) is not a commit, whatever its first word.
   if (text.startsWith('<')) {
     return {
-      problem: `the body is HTML (${JSON.stringify(text.slice(0, 60))}…), not a commit: point version-url at the endpoint that reports it`
+      problem: `the body is HTML (${JSON.stringify(answerValue(text, 60))}), not a commit: point version-url at the endpoint that reports it`
     }
   }
-  return { commit: text.split(/\s+/)[0] }
+  return { commit: answerValue(text.split(/\s+/)[0]) }
 }
 
 function topKeys(json: unknown): string {
   return json && typeof json === 'object'
-    ? Object.keys(json).join(', ') || '(none)'
+    ? answerValue(Object.keys(json).join(', ')) || '(none)'
     : '(not an object)'
 }
 

@@ -49,7 +49,7 @@ function runCutDuring(phase: string, inputs: Record<string, string>, at?: RegExp
 /** Runs `work` with a tmpfs of `size` mounted at `target` (a small disk the test can fill). */
 async function onSmallDisk(target: string, size: string, work: () => Promise<void>): Promise<void> {
   mkdirSync(target, { recursive: true })
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', target])
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', target])
   try {
     await work()
   } finally {

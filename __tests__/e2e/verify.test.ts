@@ -190,6 +190,12 @@ describe('verify: answers that are not a commit', () => {
     ],
     ['HTTP 500', { path: '/fail' }, 'Last reported: (nothing) - HTTP 500'],
     [
+      // The answer must come from where the URL points: a redirect is never followed.
+      'a redirect',
+      { path: '/redirect' },
+      'Last reported: (nothing) - HTTP 302, a redirect to /version: redirects are not followed'
+    ],
+    [
       'connection refused',
       { closed: 'yes' },
       'Last reported: (nothing) - no HTTP answer (ECONNREFUSED on the host: nothing listens on 127.0.0.1:'
@@ -212,10 +218,9 @@ describe('verify: answers that are not a commit', () => {
     expect(message).toContain(expected)
   })
 
-  it('accepts a plain-text body, a redirect, and a check from the runner', async () => {
+  it('accepts a plain-text body, and a check from the runner', async () => {
     const { inputs, port } = await service('text')
     await deploy({ ...inputs, 'version-url': `http://127.0.0.1:${port}/text`, sha: sha('1') })
-    await deploy({ ...inputs, 'version-url': `http://127.0.0.1:${port}/redirect`, sha: sha('2') })
     const fromRunner = await deploy({ ...inputs, 'version-check-from': 'runner', sha: sha('3') })
     expect(fromRunner.stdout).toContain(`reports ${sha('3')}`)
   })

@@ -99,6 +99,8 @@ export interface SshdOptions {
   /** Run inside this network namespace, listening on `listenAddress`:22 (see netns.ts). */
   netns?: string
   listenAddress?: string
+  /** Also accept each user's own ~/.ssh/authorized_keys (test users: users.ts). */
+  userKeys?: boolean
   /** More public keys to accept (e.g. another test sshd's client key, for one key across hosts). */
   authorize?: ClientKey[]
   /**
@@ -166,7 +168,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
         `Port ${port}`,
         `HostKey ${hostEd.path}`,
         `HostKey ${hostRsa.path}`,
-        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+        `AuthorizedKeysFile ${options.userKeys ? '.ssh/authorized_keys ' : ''}${join(dir, 'authorized_keys')}`,
         `PidFile ${join(dir, 'sshd.pid')}`,
         'UsePAM no',
         'StrictModes no',

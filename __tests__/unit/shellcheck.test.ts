@@ -118,8 +118,8 @@ const scripts: Record<string, ShellCode> = {
   ).script,
   'upload: inspect (releases)': inspectScript(layout, 'releases', 'REVISION'),
   'upload: inspect (in-place)': inspectScript(layout, 'in-place', 'REVISION'),
-  'upload: receive (releases)': uploadScript(layout, 'releases', 'REVISION'),
-  'upload: receive (in-place)': uploadScript(layout, 'in-place', 'REVISION'),
+  'upload: receive (releases)': uploadScript(layout, 'releases', 'REVISION', 'tok'),
+  'upload: receive (in-place)': uploadScript(layout, 'in-place', 'REVISION', 'tok'),
   'prepare: stamp': stampScript(`${target}/releases/${release}`, 'REVISION', sha),
   'prepare: shared paths': linkSharedScript(`${target}/releases/${release}`, layout.sharedDir, [
     'data',

@@ -34,6 +34,21 @@ describe('readCommit', () => {
     expect(readCommit(JSON.stringify({ build: 1234567 }), 'build')).toEqual({ commit: '1234567' })
   })
 
+  it('makes each value from the answer one line without control characters, at most 200 characters', () => {
+    expect(
+      readCommit(
+        JSON.stringify({
+          commit: `${SHA}\n::error::x`,
+          version: `1.0\r\n::error::x\u202e${'y'.repeat(300)}`
+        }),
+        undefined
+      )
+    ).toEqual({
+      commit: `${SHA} ::error::x`,
+      version: `1.0 ::error::x ${'y'.repeat(185)}…`
+    })
+  })
+
   it('reads a plain-text body, its first word', () => {
     expect(readCommit(`${SHA}\n`, undefined)).toEqual({ commit: SHA })
   })
@@ -54,7 +69,7 @@ describe('readCommit', () => {
     [
       '<html><body>502 Bad Gateway</body></html>',
       undefined,
-      'the body is HTML ("<html><body>502 Bad Gateway</body></html>"…), not a commit: point version-url at the endpoint that reports it'
+      'the body is HTML ("<html><body>502 Bad Gateway</body></html>"), not a commit: point version-url at the endpoint that reports it'
     ]
   ])('explains %j (field %s)', (body, field, problem) => {
     expect(readCommit(body, field)).toEqual({ problem })

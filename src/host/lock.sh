@@ -29,7 +29,10 @@ stale_lock() {
   read -r owner 2>/dev/null < "$lock_dir/owner" || return 1
   printf '%s\n' "$owner"
 }
+# The action's own directory: the deploy user's only (state, logs, the journal, venvs).
+umask 077
 mkdir -p -- "$lock_deploy" || exit 1
+chmod 700 -- "$lock_deploy" 2>/dev/null || :
 if ! printf '%s\n' "$lock_owner" 2>/dev/null > "$lock_pending"; then
   rm -f -- "$lock_pending"
   printf 'could not write %s: the disk is full, or the deploy user may not write there\n' "$lock_pending_shown" >&2

@@ -8,7 +8,7 @@
 #
 # Inputs: up_target; up_strategy; up_deploy, up_manifests and up_releases inside the target;
 # up_tree; up_inspection_end; up_unverified, the mark of an unverified release; up_copy_list and
-# up_delta, the upload's own files in the box. Before it: the tree functions.
+# up_delta, the upload's own files in the box. Before it: the tree functions, and journal (the run's).
 : "${up_target:?}" "${up_strategy:?}" "${up_deploy:?}" "${up_manifests:?}" "${up_releases:?}"
 : "${up_tree:?}" "${up_inspection_end:?}" "${up_unverified:?}" "${up_copy_list:?}" "${up_delta:?}"
 printf '%s\n' "$up_inspection_end"
@@ -27,5 +27,9 @@ if [ -n "$base" ] && [ -s "$box/$up_copy_list" ]; then
   tar_copy "$base_dir" "$box/tree" "$box/$up_copy_list" || exit 1
 fi
 merge_manifest "$up_manifests" "$base" "$manifest" "$box/$up_delta" || exit 1
-if [ "$up_strategy" = releases ]; then : > "$box/tree/$up_unverified" || exit 1; fi
-mv -T -- "$box/tree" "$final"
+# The mark replaces whatever the repository put at its name (a symlink included): never written through.
+if [ "$up_strategy" = releases ]; then
+  rm -rf -- "$box/tree/$up_unverified" && (set -C && : > "$box/tree/$up_unverified") || exit 1
+fi
+mv -T -- "$box/tree" "$final" || exit 1
+[ "$up_strategy" != releases ] || journal uploaded "$release"

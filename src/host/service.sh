@@ -109,6 +109,7 @@ port_holders() {
   for pid in $(port_pids "$1"); do printf '%s %s\n' "$pid" "$(cmdline_of "$pid")"; done
 }
 record_state() {
+  umask 077
   {
     printf '{\n  "release": "%s",\n  "sha": "%s",\n  "recorded_at": "%s",\n  "boot_id": "%s",\n  "processes": [' \
       "$2" "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"

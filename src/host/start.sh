@@ -15,7 +15,7 @@
 # The log is opened here, in the step's directory, before the command's shell moves to start_live.
 [ -d "$start_log_dir" ] || mkdir -p -- "$start_log_dir" || exit 1
 header="=== $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release $start_release ($start_sha) [$$]"
-printf '\n%s\n' "$header" 2>/dev/null >> "$start_log" || printf 'could not write to %s (the disk may be full)\n' "$start_log_shown"
+(umask 077 && printf '\n%s\n' "$header" 2>/dev/null >> "$start_log") || printf 'could not write to %s (the disk may be full)\n' "$start_log_shown"
 (
 cd -- "$start_live" || exit 1
 start_command

@@ -56,7 +56,8 @@ export function markBadScript(
 ): ShellCode {
   const mark = `releases/${failed}/BAD_RELEASE`
   return sh`cd -- ${layout.target} || exit 1
-printf '%s\n' ${reason} 2>/dev/null > ${mark} || [ -e ${mark} ] || exit 1
+# In place of whatever the repository put at that name: never written through a link.
+rm -rf -- ${mark}; (set -C && printf '%s\n' ${reason} 2>/dev/null > ${mark}) || [ -e ${mark} ] || exit 1
 ${fallbackScript(failed, previous, stampFile)}`
 }
 

@@ -14,6 +14,7 @@ import { journalFunction } from '../journal.js'
 import type { HeldLock } from '../post-state.js'
 import { discardReleaseScript } from './prune.js'
 import LOCK_SCRIPT from '../host/lock.sh'
+import OWNED_SCRIPT from '../host/owned.sh'
 import RELEASE_LOCK_SCRIPT from '../host/release-lock.sh'
 import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
 import { EXIT, STEP_FUNCTIONS, STEP_KEY, STEP_WAIT_SECONDS } from '../protocol.js'
@@ -53,6 +54,10 @@ export function acquireLockScript(
   const here = relativeToTarget(layout)
   const pending = `lock-owner.${owner.token}`
   return joinCode([
+    // Before anything is written: a target another user could swap is refused.
+    sh`(
+${withInputs(OWNED_SCRIPT, { owned_target: layout.target, owned_unsafe: EXIT.unsafeTarget })}
+) || exit $?`,
     enterTargetScript(layout.target),
     STEP_FUNCTIONS,
     sh`write_beat() { ${beatScript(here)}; }`,
@@ -131,10 +136,14 @@ export function startHeartbeat(
  * release goes first unless `current` names it.
  */
 export function releaseLockScript(
-  lock: Pick<HeldLock, 'lockDir' | 'token' | 'restartLog' | 'release'>
+  lock: Pick<HeldLock, 'lockDir' | 'token' | 'restartLog' | 'release'>,
+  postStep = false
 ): ShellCode {
   const target = parentOf(parentOf(lock.lockDir))
-  const discard = lock.release ? discardReleaseScript(remoteLayout(target), lock.release) : sh`:`
+  // The post step removes the run's release only where the journal says the run uploaded it.
+  const discard = lock.release
+    ? discardReleaseScript(remoteLayout(target), lock.release, postStep ? lock.token : undefined)
+    : sh`:`
   return joinCode([
     waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS),
     journalFunction('journal', lock.token),
@@ -164,12 +173,27 @@ function describeOwner(text: string): string {
   }
 }
 
+/** The refusal of a target another local user could change (owned.sh's `unsafe` line), with the fix. */
+export function unsafeTargetMessage(stdout: string, user: string): string {
+  const [, path, uid, mode, why] = /^unsafe (.+) (\d+) (\S+) (owner|writable)$/m.exec(stdout) ?? []
+  const problem =
+    why === 'owner'
+      ? `${path} belongs to uid ${uid} (mode ${mode}), not to the deploy user ${user} or root`
+      : `${path} is writable by users other than its owner (mode ${mode}, owner uid ${uid})`
+  const fix = why === 'owner' ? `sudo chown ${user} '${path}'` : `chmod go-w '${path}'`
+  return (
+    `${problem}: another local user could swap what the deploy writes there, or what it runs. Nothing was written. ` +
+    `Fix it on the host (${fix}), or choose a target whose directories only the deploy user and root can write to; a sticky directory such as /tmp is fine as a parent when what is in it is the deploy user's.`
+  )
+}
+
 /** lock: take `<target>/.deploy/lock`, waiting up to lock-timeout. */
 export async function acquireLock(
   remote: Remote,
   layout: RemoteLayout,
   owner: LockOwner,
-  timeoutSeconds: number
+  timeoutSeconds: number,
+  user: string
 ): Promise<void> {
   const result = await remote.run(acquireLockScript(layout, owner, timeoutSeconds), {
     phase: 'lock',
@@ -185,6 +209,7 @@ export async function acquireLock(
       { title: 'Dead deploy lock broken' }
     )
   }
+  if (result.code === EXIT.unsafeTarget) throw new Error(unsafeTargetMessage(result.stdout, user))
   if (result.code === EXIT.lockBusy) {
     const held = /^owner (.*)$/m.exec(result.stdout)?.[1] ?? ''
     throw new Error(

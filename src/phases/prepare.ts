@@ -9,9 +9,22 @@ import { planInPlaceSync } from './switch.js'
 import { prepareVenv } from './venv.js'
 import { info } from '../host-text.js'
 
-/** Writes the full SHA into the stamp file of the new tree. */
+/**
+ * Writes the full SHA into the stamp file of the new tree, in place of whatever the repository put
+ * at that name (a symlink included: removed, then created with noclobber, which never follows a
+ * link), from inside the release: a directory on the way that is a symlink is refused.
+ */
 export function stampScript(releaseDir: string, stampFile: string, sha: string): ShellCode {
-  return sh`printf '%s\n' ${sha} > ${`${releaseDir}/${stampFile}`}`
+  const parts = stampFile.split('/')
+  const name = parts.pop() as string
+  return sh`cd -- ${releaseDir} || exit 1
+for part in ${parts}; do
+  if [ -L "$part" ] || ! cd -- "$part"; then
+    printf 'stamp-file: %s in the release is a symlink or not a directory, so the stamp would land outside the release; the repository must not hold it\n' ${stampFile} >&2
+    exit 1
+  fi
+done
+rm -rf -- ${name} && (set -C && printf '%s\n' ${sha} > ${name})`
 }
 
 /**

@@ -30,11 +30,20 @@ export function pruneScript(layout: RemoteLayout, doomed: string[]): ShellCode {
  * Deletes a failed deploy's own release (and its manifest) unless `current` names it (a rollback
  * that did not hold), so `keep-releases` holds on every path. Prints `discarded` when it did.
  */
-export function discardReleaseScript(layout: RemoteLayout, release: string): ShellCode {
+export function discardReleaseScript(
+  layout: RemoteLayout,
+  release: string,
+  madeBy?: string
+): ShellCode {
   const here = relativeToTarget(layout)
   const dir = `${here.releasesDir}/${release}`
+  // The post step (madeBy: the run's lock token) removes a release only if the journal says that
+  // run uploaded it: what it read from its saved state does not decide alone.
+  const ours = madeBy
+    ? sh` && grep -qF -- ${` ${madeBy} uploaded ${release}`} 2>/dev/null < ${here.journal}`
+    : sh``
   return sh`cd -- ${layout.target} || exit 1
-if [ "$(readlink current 2>/dev/null)" != ${`releases/${release}`} ] && [ -d ${dir} ]; then
+if [ "$(readlink current 2>/dev/null)" != ${`releases/${release}`} ] && [ -d ${dir} ]${ours}; then
   rm -rf -- ${dir} ${manifestPath(here, release)} && echo discarded
 fi`
 }

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises'
 import { PassThrough, Transform, type Readable } from 'node:stream'
 import tar from 'tar-stream'
 import { releaseDirOf, type DeployContext } from '../context.js'
+import { journalFunction } from '../journal.js'
 import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../layout.js'
 import { createParallelGzip } from '../parallel-gzip.js'
 import { RemoteCommandError } from '../remote.js'
@@ -111,10 +112,13 @@ const INSPECTION_END = 'end-of-inspection'
 export function uploadScript(
   layout: RemoteLayout,
   strategy: Strategy,
-  stampFile: string
+  stampFile: string,
+  token: string
 ): ShellCode {
   return joinCode([
     TREE_FUNCTIONS,
+    // The journal says which run made the release: the post step removes only its own.
+    journalFunction(relativeToTarget(layout).journal, token),
     inspectScript(layout, strategy, stampFile),
     withInputs(RECEIVE_SCRIPT, {
       ...uploadInputs(layout, strategy, stampFile),
@@ -292,16 +296,19 @@ export async function upload(ctx: DeployContext): Promise<void> {
   let reported: (report: string) => void = () => undefined
   const inspection = new Promise<string>(resolve => (reported = resolve))
   let searched = 0
-  const receiving = remote.run(uploadScript(layout, settings.strategy, settings.stampFile), {
-    phase: 'upload',
-    timeoutSeconds: 3600,
-    stdin,
-    onStdout: stdout => {
-      const text = inspectionReport(stdout, searched)
-      searched = stdout.length
-      if (text !== undefined) reported(text)
+  const receiving = remote.run(
+    uploadScript(layout, settings.strategy, settings.stampFile, ctx.lockToken),
+    {
+      phase: 'upload',
+      timeoutSeconds: 3600,
+      stdin,
+      onStdout: stdout => {
+        const text = inspectionReport(stdout, searched)
+        searched = stdout.length
+        if (text !== undefined) reported(text)
+      }
     }
-  })
+  )
   let entries: TreeEntry[]
   let inspected: string
   try {

@@ -4,7 +4,17 @@ import { insideTarget, relativeToTarget, remoteLayout } from '../layout.js'
 import { holderPidFile } from './hold.js'
 import IDENTITY_SCRIPT from '../host/identity.sh'
 import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
-import { commitMatches, fetchVersion, readCommit, type VersionAnswer } from '../version-probe.js'
+import { lookup } from 'node:dns/promises'
+import { isLoopback, listenAddresses, sameAddress } from '../listen-address.js'
+import URL_HOST_SCRIPT from '../host/url-host.sh'
+import {
+  answerValue,
+  commitMatches,
+  defaultPort,
+  fetchVersion,
+  readCommit,
+  type VersionAnswer
+} from '../version-probe.js'
 import { errorText } from '../phase.js'
 import { reconnect } from './connect.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
@@ -31,12 +41,59 @@ interface Poll {
   problem?: string
 }
 
-async function poll(ctx: DeployContext): Promise<Poll> {
+/**
+ * Where verify's polls go (`address`: the one address the URL's host name resolved to) and, when
+ * the URL names this host, whose listener there must be the new service's (`listener`).
+ */
+export interface Probe {
+  address?: string
+  listener?: { port: number; exact: string[]; any: string[] }
+}
+
+/** Resolves the URL's host once (on the host, or on the runner) and tells whether it is this host. */
+export async function probeFor(ctx: DeployContext): Promise<Probe> {
+  const { settings, session } = ctx
+  const url = settings.versionUrl
+  const name = url.hostname.replace(/^\[|\]$/g, '')
+  const port = defaultPort(url)
+  // ports that list only other ports: the URL's listener is a proxy, and they carry the check.
+  const checked = settings.ports.length === 0 || settings.ports.includes(port)
+  const { stdout } = await session.remote.run(withInputs(URL_HOST_SCRIPT, { url_host: name }), {
+    phase: 'verify',
+    timeoutSeconds: 30
+  })
+  const locals = [...stdout.matchAll(/^local (\S+)$/gm)].map(match => match[1])
+  const ours = (address: string) => locals.some(local => sameAddress(local, address))
+  if (settings.versionCheckFrom === 'host') {
+    const address = /^address (\S+)$/m.exec(stdout)?.[1]
+    if (!address) return {}
+    const here = isLoopback(address) || ours(address)
+    return {
+      address,
+      listener: here && checked ? { port, ...listenAddresses(address) } : undefined
+    }
+  }
+  const address = await lookup(name).then(
+    found => found.address,
+    () => undefined
+  )
+  if (!address) return {}
+  // The runner reaches this host by the address it connected to, or by one of the host's own.
+  const here = ours(address) || name === session.address.host
+  return { address, listener: here && checked ? { port, exact: [], any: ['*'] } : undefined }
+}
+
+async function poll(ctx: DeployContext, probe: Probe = {}): Promise<Poll> {
   const { settings } = ctx
   const via = settings.versionCheckFrom === 'host' ? ctx.session.remote.client : undefined
-  const answer = await fetchVersion(settings.versionUrl, via)
+  const answer = await fetchVersion(settings.versionUrl, via, probe.address)
   const at = Date.now()
-  if (answer.error) return { answer, at, problem: `no HTTP answer (${answer.error})` }
+  if (answer.error)
+    return {
+      answer,
+      at,
+      problem: answer.status ? answer.error : `no HTTP answer (${answer.error})`
+    }
   if (!answer.status || answer.status < 200 || answer.status > 299)
     return { answer, at, problem: `HTTP ${answer.status}` }
   if (answer.truncated)
@@ -87,6 +144,7 @@ export function serviceIdentityScript(check: {
   mark: number
   release: string
   sha: string
+  listener?: Probe['listener']
 }): ShellCode {
   const { target } = check
   return joinCode([
@@ -98,14 +156,16 @@ export function serviceIdentityScript(check: {
       id_holder: holderPidFile(relativeToTarget(remoteLayout(target))),
       id_mark: check.mark,
       id_release: check.release,
-      id_sha: check.sha
+      id_sha: check.sha,
+      id_url_port: check.listener ? String(check.listener.port) : '',
+      id_url_exact: check.listener?.exact ?? [],
+      id_url_any: check.listener?.any ?? []
     })
   ])
 }
 
 function trimmed(body: string): string {
-  const flat = body.replace(/\s+/g, ' ').trim()
-  return flat.length > 500 ? `${flat.slice(0, 500)}...` : flat || '(empty)'
+  return answerValue(body, 500) || '(empty)'
 }
 
 async function failure(
@@ -156,9 +216,16 @@ interface Identity {
   old: string[]
   /** Service ports nobody holds yet. */
   free: string[]
+  /** `port P: …` for each process listening where version-url points that is not the new service's. */
+  strangers: string[]
 }
 
-async function checkIdentity(ctx: DeployContext, restart: Restart, sha: string): Promise<Identity> {
+async function checkIdentity(
+  ctx: DeployContext,
+  restart: Restart,
+  sha: string,
+  probe: Probe
+): Promise<Identity> {
   const { settings, session, layout } = ctx
   const { stdout } = await session.remote.run(
     serviceIdentityScript({
@@ -167,21 +234,25 @@ async function checkIdentity(ctx: DeployContext, restart: Restart, sha: string):
       ports: settings.ports,
       mark: restart.stopped.mark,
       release: ctx.release,
-      sha
+      sha,
+      listener: probe.listener
     }),
     { phase: 'verify', timeoutSeconds: 30 }
   )
-  const old = [...stdout.matchAll(/^old (\d+) (\S+) (\S+) (.*)$/gm)].map(
-    ([, port, pid, epoch, command]) =>
-      pid === '?'
-        ? `port ${port}: ${command}`
-        : `port ${port}: PID ${pid}, started ${new Date(Number(epoch) * 1000).toISOString()}, ${command}`
-  )
+  const holders = (kind: string) =>
+    [...stdout.matchAll(new RegExp(`^${kind} (\\d+) (\\S+) (\\S+) (.*)$`, 'gm'))].map(
+      ([, port, pid, epoch, command]) =>
+        pid === '?'
+          ? `port ${port}: ${command}`
+          : `port ${port}: PID ${pid}, started ${new Date(Number(epoch) * 1000).toISOString()}, ${command}`
+    )
+  const old = holders('old')
+  const strangers = holders('stranger')
   const free = [...stdout.matchAll(/^free (\d+)$/gm)].map(match => match[1])
   const recorded = /^recorded (.*)$/m.exec(stdout)?.[1].trim()
   if (recorded !== undefined)
     info(`Recorded the service's processes in ${layout.stateFile}: ${recorded || '(none found)'}`)
-  return { old, free }
+  return { old, free, strangers }
 }
 
 /**
@@ -189,25 +260,32 @@ async function checkIdentity(ctx: DeployContext, restart: Restart, sha: string):
  * after the stop began, or gives up at version-timeout. A port held by an older process fails at
  * once: that is a survivor, whatever commit it reports.
  */
-async function awaitCommit(ctx: DeployContext, restart: Restart, sha: string): Promise<Poll> {
+async function awaitCommit(
+  ctx: DeployContext,
+  restart: Restart,
+  sha: string,
+  probe: Probe
+): Promise<Poll> {
   const begun = Date.now()
   const deadline = begun + ctx.settings.versionTimeoutSeconds * 1000
   let reported = begun
   let last: Poll | undefined
   for (;;) {
-    last = await poll(ctx)
+    last = await poll(ctx, probe)
     if (ctx.session.remote.lost) {
       // A poll through a dropped connection says nothing: check again over a new one.
       await resumeVerify(ctx, sha, last)
       continue
     }
     if (last.commit && commitMatches(last.commit, sha)) {
-      const identity = await checkIdentity(ctx, restart, sha).catch(async (error: unknown) => {
-        // Cut between the answer and the port check: ask both again over a new connection.
-        if (!ctx.session.remote.lost) throw error
-        await resumeVerify(ctx, sha, last as Poll)
-        return undefined
-      })
+      const identity = await checkIdentity(ctx, restart, sha, probe).catch(
+        async (error: unknown) => {
+          // Cut between the answer and the port check: ask both again over a new connection.
+          if (!ctx.session.remote.lost) throw error
+          await resumeVerify(ctx, sha, last as Poll)
+          return undefined
+        }
+      )
       if (!identity) continue
       if (identity.old.length > 0) {
         throw await failure(
@@ -216,6 +294,16 @@ async function awaitCommit(ctx: DeployContext, restart: Restart, sha: string): P
           sha,
           `reports ${last.commit}, but a service port is held by a process that started before this deploy's stop, so the answer may come from a survivor of the old service:\n` +
             identity.old.join('\n'),
+          last
+        )
+      }
+      if (identity.strangers.length > 0) {
+        throw await failure(
+          ctx,
+          restart,
+          sha,
+          `reports ${last.commit}, but where version-url points on this host (${probe.address ?? ''} port ${probe.listener?.port}) the listener is not a process of the new service (none started after this deploy's stop), so the answer may come from another program:\n` +
+            identity.strangers.join('\n'),
           last
         )
       }
@@ -267,17 +355,23 @@ export async function verifyService(
   previousVersion?: string
 ): Promise<VersionReport> {
   const { settings } = ctx
-  const first = await awaitCommit(ctx, restart, sha)
+  // A connection cut as verify begins: the host is asked again over a new one.
+  const probe = await probeFor(ctx).catch(async (error: unknown) => {
+    if (!ctx.session.remote.lost) throw error
+    await resumeVerify(ctx, sha, { answer: { body: '' }, at: Date.now() })
+    return probeFor(ctx)
+  })
+  const first = await awaitCommit(ctx, restart, sha, probe)
   info(
     `${settings.versionUrl.href} reports ${first.commit}${first.version ? ` (version ${first.version})` : ''}`
   )
   let confirmed = first
   if (settings.stableForSeconds > 0) {
     await sleep(settings.stableForSeconds * 1000)
-    confirmed = await poll(ctx)
+    confirmed = await poll(ctx, probe)
     if (ctx.session.remote.lost) {
       await resumeVerify(ctx, sha, confirmed)
-      confirmed = await poll(ctx)
+      confirmed = await poll(ctx, probe)
     }
     if (!confirmed.commit || !commitMatches(confirmed.commit, sha)) {
       throw await failure(
