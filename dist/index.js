@@ -41360,10 +41360,10 @@ var require_streamx = __commonJS({
     var WRITE_NOT_CORKED = MAX ^ WRITE_CORKED;
     var ACTIVE = READ_ACTIVE | WRITE_ACTIVE;
     var NOT_ACTIVE = MAX ^ ACTIVE;
-    var DONE = READ_DONE | WRITE_DONE;
+    var DONE2 = READ_DONE | WRITE_DONE;
     var DESTROY_STATUS = DESTROYING | DESTROYED | PREDESTROYING;
     var OPEN_STATUS = DESTROY_STATUS | OPENING;
-    var AUTO_DESTROY = DESTROY_STATUS | DONE;
+    var AUTO_DESTROY = DESTROY_STATUS | DONE2;
     var NON_PRIMARY = WRITE_NON_PRIMARY & READ_NON_PRIMARY;
     var ACTIVE_OR_TICKING = WRITE_NEXT_TICK | READ_NEXT_TICK;
     var TICKING = ACTIVE_OR_TICKING & NOT_ACTIVE;
@@ -41629,7 +41629,7 @@ var require_streamx = __commonJS({
         if ((stream._duplexState & READ_ENDING_STATUS) === READ_ENDING) {
           stream._duplexState = (stream._duplexState | READ_DONE) & READ_NOT_ENDING;
           stream.emit("end");
-          if ((stream._duplexState & AUTO_DESTROY) === DONE) {
+          if ((stream._duplexState & AUTO_DESTROY) === DONE2) {
             stream._duplexState |= DESTROYING;
           }
           if (this.pipeTo !== null) {
@@ -41724,7 +41724,7 @@ var require_streamx = __commonJS({
         stream._duplexState |= WRITE_DONE;
         stream.emit("finish");
       }
-      if ((stream._duplexState & AUTO_DESTROY) === DONE) {
+      if ((stream._duplexState & AUTO_DESTROY) === DONE2) {
         stream._duplexState |= DESTROYING;
       }
       stream._duplexState &= WRITE_NOT_FINISHING;
@@ -52325,6 +52325,71 @@ function migrationsKept(release) {
   return `The database keeps the migrations that ${release}'s migrate-command ran: what serves after the rollback runs against them. A rollback cannot undo a migration (README, "Database migrations").`;
 }
 
+// src/host/releases.sh
+var releases_default = '# shellcheck shell=sh\n# What the host\'s releases are (operations.ts): `live NAME` (what current names; in place, the\n# target itself: `live tree`), then `release NAME STATE SHA` for each kept release, oldest first\n# (STATE: verified, unverified or bad; SHA: the first line of its stamp file, empty when it has\n# none), and `lock OWNER` while a deploy holds the lock. Nothing at all when the target is missing.\n# Files are read through redirections: a path in a command line is what pkill -f PATH matches.\n#\n# Inputs (releasesScript): rel_target; rel_stamp, the stamp file; rel_strategy; rel_unverified,\n# the mark of an unverified release.\n: "${rel_target:?}" "${rel_stamp:?}" "${rel_strategy:?}" "${rel_unverified:?}"\ncd -- "$rel_target" 2>/dev/null || exit 0\nstamp_of() { sha=; IFS= read -r sha 2>/dev/null < "$1/$rel_stamp"; printf \'%s\' "$sha" | tr -cd \'0-9a-fA-F\'; }\nif [ "$rel_strategy" = releases ]; then\n  live=$(readlink current 2>/dev/null)\n  printf \'live %s\\n\' "${live#releases/}"\n  # shellcheck disable=SC2012 # release names, made by the action\n  ls -1 releases 2>/dev/null | while IFS= read -r name; do\n    case $name in .*) continue ;; esac\n    [ -d "releases/$name" ] || continue\n    if [ -e "releases/$name/BAD_RELEASE" ]; then state=bad\n    elif [ -e "releases/$name/$rel_unverified" ]; then state=unverified\n    else state=verified; fi\n    printf \'release %s %s %s\\n\' "$name" "$state" "$(stamp_of "releases/$name")"\n  done\nelse\n  printf \'live tree\\nrelease tree verified %s\\n\' "$(stamp_of .)"\nfi\nif [ -d .deploy/lock ]; then printf \'lock %s\\n\' "$(cat 2>/dev/null < .deploy/lock/owner)"; fi\n';
+
+// src/phases/releases.ts
+function releasesScript(settings, target) {
+  return withInputs(releases_default, {
+    rel_target: target,
+    rel_stamp: settings.stampFile,
+    rel_strategy: settings.strategy,
+    rel_unverified: UNVERIFIED_MARK
+  });
+}
+function parseReleases(stdout) {
+  const live = /^live (.+)$/m.exec(stdout)?.[1];
+  const releases2 = [...stdout.matchAll(/^release (\S+) (verified|unverified|bad) ?(\S*)$/gm)].map(
+    ([, name, state, sha]) => ({
+      name,
+      state,
+      sha: sha.toLowerCase()
+    })
+  );
+  return { live, releases: releases2, lock: /^lock (.*)$/m.exec(stdout)?.[1] };
+}
+function describe(release) {
+  return `${release.name} (${release.sha.slice(0, 7) || "no stamp"}, ${release.state === "bad" ? "BAD_RELEASE" : release.state})`;
+}
+function chooseRollback(host, rollbackTo) {
+  const kept = host.releases.map(describe).join(", ") || "(none)";
+  const live = host.releases.find((release) => release.name === host.live);
+  let chosen;
+  if (!rollbackTo) {
+    if (!host.live) throw new Error(`nothing is live on the host to roll back from; kept: ${kept}`);
+    chosen = [...host.releases].reverse().find((release) => release.name < host.live && release.state === "verified");
+    if (!chosen)
+      throw new Error(
+        `no release older than the live one (${live ? describe(live) : host.live}) passed verify, so there is nothing to roll back to; kept: ${kept}. Name one with rollback-to to choose it anyway`
+      );
+  } else {
+    chosen = host.releases.find((release) => release.name === rollbackTo);
+    if (!chosen) {
+      const prefix = rollbackTo.toLowerCase();
+      const matches = (release) => /^[0-9a-f]{7,40}$/.test(prefix) && release.sha.startsWith(prefix);
+      if (live && matches(live) && !host.releases.some((r) => r !== live && matches(r)))
+        throw new Error(`${describe(live)} is already live: there is nothing to roll back`);
+      const matching = host.releases.filter((release) => release !== live && matches(release));
+      chosen = [...matching].reverse().find((release) => release.state === "verified");
+      if (!chosen && matching.length > 0)
+        throw new Error(
+          `rollback-to '${rollbackTo}' matches only ${matching.map(describe).join(", ")}, which never passed verify or failed since: name the release by its full name to roll back to it anyway`
+        );
+      if (!chosen)
+        throw new Error(
+          `rollback-to '${rollbackTo}' names no kept release (by name, or by a commit prefix of 7 or more hex characters); kept: ${kept}`
+        );
+    }
+  }
+  if (chosen.name === host.live)
+    throw new Error(`${describe(chosen)} is already live: there is nothing to roll back`);
+  if (!chosen.sha)
+    throw new Error(
+      `${chosen.name} has no stamp file, so its commit cannot be verified; kept: ${kept}`
+    );
+  return chosen;
+}
+
 // src/phases/restart.ts
 import { constants as constants3 } from "node:os";
 
@@ -52727,6 +52792,11 @@ var PIPELINE = [
     plan: (at) => `${at.layout.lockDir} (wait up to ${at.settings.lockTimeoutSeconds} s)`
   },
   {
+    name: "choose",
+    budget: "connect",
+    plan: ({ settings, layout }) => settings.operation === "rollback" ? `the release to make live: ${settings.rollbackTo ? `'${settings.rollbackTo}' (a release name or a commit)` : "the newest verified release older than the live one"}` : `what ${layout.current} names, and its ${settings.stampFile}`
+  },
+  {
     name: "upload",
     budget: "upload",
     plan: (at) => `${at.settings.source} -> ${at.releaseDir} (tar stream, changed files only; excluding ${[...ALWAYS_EXCLUDED, ...at.settings.exclude].join(", ")})`
@@ -52786,6 +52856,22 @@ var PIPELINE = [
     plan: ({ settings }) => releases(settings) ? `keep ${settings.keepReleases} releases` : "nothing to prune (in-place)"
   }
 ];
+var OPERATION_STEPS = {
+  deploy: PIPELINE.filter((phase) => phase.name !== "choose").map((phase) => phase.name),
+  rollback: [
+    "connect",
+    "lock",
+    "choose",
+    "stop",
+    "wait-for-exit",
+    "switch",
+    "start",
+    "verify",
+    "rollback"
+  ],
+  restart: ["connect", "lock", "choose", "stop", "wait-for-exit", "start", "verify"],
+  verify: ["connect", "choose", "verify"]
+};
 var HOST_STEP_PHASES = PIPELINE.filter((phase) => "hostStep" in phase).map(
   (phase) => phase.name
 );
@@ -52795,11 +52881,12 @@ function phaseBudget(settings, phase) {
 }
 function describePlan(settings, host, sha, now) {
   const layout = remoteLayout(host.target, host.startLog);
-  const release = releaseName(now, sha);
+  const release = settings.operation === "deploy" ? releaseName(now, sha) : "(the chosen release)";
   const releaseDir = releases(settings) ? `${layout.releasesDir}/${release}` : `${layout.deployDir}/staging`;
   const at = { settings, label: host.label, layout, release, releaseDir, sha };
-  const width = Math.max(...PIPELINE.map((phase) => phase.name.length));
-  return PIPELINE.map(
+  const steps = PIPELINE.filter((phase) => OPERATION_STEPS[settings.operation].includes(phase.name));
+  const width = Math.max(...steps.map((phase) => phase.name.length));
+  return steps.map(
     (phase, index) => `${String(index + 1).padStart(2)}. ${phase.name.padEnd(width)}  ${phase.plan(at)}`
   );
 }
@@ -52840,15 +52927,16 @@ async function diedFailure(ctx, result, died) {
   const cause = command ? `${command[0].toUpperCase()}${command.slice(1)} is the likely cause: it matches the action's own processes as well as the service's (e.g. pkill -f sh, kill -9 -1, pkill -u USER). A stop-command only needs to stop what the action cannot find itself: it already stops every process carrying DEPLOY_TARGET=${layout.target}, and process-match finds a service started elsewhere.` : "Something on the host killed it (kill -9 -1, the OOM killer, a reboot).";
   return `the action's own host step${died.pid ? ` (PID ${died.pid})` : ""} was killed${signal ? ` by ${signal}` : ""} during ${result.lastPhase}, before it finished. ${cause} On the host now: ${await describeHostNow(ctx)}. The step's output is in ${layout.restartLog}.`;
 }
+var STAY = "stay";
 function restartPhases(ctx, switchTo, afterStart) {
   const { layout } = ctx;
+  const named = sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}`;
+  const start = switchTo && (afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx));
   const bodies = {
     stop: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]),
     "wait-for-exit": waitForExitBody(waitParameters(ctx)),
-    // The post step tells this step's output from an earlier restart's by the release it names.
-    switch: switchTo && sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}
-${switchTo}`,
-    start: switchTo && (afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx))
+    switch: switchTo && switchTo !== STAY ? joinCode([named, switchTo]) : void 0,
+    start: start && switchTo === STAY ? joinCode([named, start]) : start
   };
   return HOST_STEP_PHASES.flatMap((phase) => {
     const body = bodies[phase];
@@ -53519,6 +53607,27 @@ async function verifyService(ctx, sha, restart, previousVersion) {
     firstAnsweredAt: first.at
   };
 }
+async function verifyAnswer(ctx, sha) {
+  const { settings } = ctx;
+  const probe = await probeFor(ctx);
+  const deadline = Date.now() + settings.versionTimeoutSeconds * 1e3;
+  const begun = Date.now();
+  for (; ; ) {
+    const last = await poll(ctx, probe);
+    if (last.commit && commitMatches(last.commit, sha)) {
+      info2(
+        `${settings.versionUrl.href} reports ${last.commit}${last.version ? ` (version ${last.version})` : ""}`
+      );
+      return { commit: last.commit, version: last.version, firstAnsweredAt: last.at };
+    }
+    const delay = pollDelayMs(Date.now() - begun);
+    if (Date.now() + delay > deadline)
+      throw new Error(
+        `${ctx.release} is live with ${sha}, but ${settings.versionUrl.href} (requested from the ${settings.versionCheckFrom}) ` + (last.commit ? `reports ${last.commit}: the service runs other code than the live release (restart it: operation restart)` : `gave no commit (${last.problem ?? "no answer"}) within ${settings.versionTimeoutSeconds} s (version-timeout): the service is down or does not answer`) + (last.answer.status !== void 0 ? `. Last response: HTTP ${last.answer.status} ${trimmed(last.answer.body)}` : "")
+      );
+    await sleep(delay);
+  }
+}
 function checkVersionGuards(ctx, version, previousVersion) {
   const { settings } = ctx;
   if (settings.versionRange) {
@@ -53810,12 +53919,24 @@ function sshHost(session, settings) {
     prepare,
     migrate,
     runningVersion,
-    restart: (ctx, timings, watchdog) => restartService(
+    releases: async () => parseReleases(
+      (await session.remote.run(releasesScript(settings, layout.target), {
+        phase: "choose",
+        timeoutSeconds: 60
+      })).stdout
+    ),
+    restart: (ctx, timings, watchdog, kind = "deploy") => restartService(
       ctx,
-      switchBody(ctx, ctx.lockToken),
+      kind === "restart" ? STAY : kind === "rollback" ? switchBackScript(
+        { ...ctx, release: ctx.previousRelease ?? "" },
+        { release: ctx.release, sha: ctx.sha, how: "verified" },
+        `operation rollback${settings.rollbackTo ? ` to ${settings.rollbackTo}` : ""}`,
+        "runner"
+      ) : switchBody(ctx, ctx.lockToken),
       timings,
       watchdog ? launchWatchdogScript(ctx) : void 0
     ),
+    verifyLive: (ctx) => verifyAnswer(ctx, ctx.sha),
     verify: (ctx, restart, previousVersion) => verifyService(ctx, ctx.sha, restart, previousVersion),
     confirm: (ctx) => decide(ctx, "confirmed"),
     rollback: async (ctx, failure2) => {
@@ -58060,8 +58181,12 @@ function runContext() {
 }
 
 // src/deploy.ts
-async function ship(host, settings, sha, report) {
-  const { address, layout, session } = host;
+function phaseRunner(host, settings, report) {
+  const label = hostLabel(host.address);
+  return (name, body) => runPhase(label, name, phaseBudget(settings, name), report.phases, body);
+}
+async function underLock(host, settings, sha, report, work) {
+  const { address, layout } = host;
   const label = hostLabel(address);
   const owner = lockOwner(sha, runContext().runUrl);
   const lock = {
@@ -58072,100 +58197,12 @@ async function ship(host, settings, sha, report) {
     restartLog: layout.restartLog,
     token: owner.token
   };
-  const phase = (name, body) => runPhase(label, name, phaseBudget(settings, name), report.phases, body);
   keepForPostStep("locks", lock);
   let heartbeat;
-  let created;
   try {
-    await phase("lock", () => host.lock(owner));
+    await phaseRunner(host, settings, report)("lock", () => host.lock(owner));
     heartbeat = host.heartbeat(owner.token);
-    const ctx = newDeployContext({
-      settings,
-      sha,
-      label,
-      session,
-      layout,
-      report,
-      run: owner.run,
-      lockToken: owner.token
-    });
-    created = ctx;
-    lock.release = ctx.release;
-    keepForPostStep("locks", lock);
-    await phase("upload", () => host.upload(ctx));
-    let armed = false;
-    await phase("prepare", async () => {
-      armed = await host.armWatchdog(ctx);
-      await host.prepare(ctx);
-    });
-    const { migrateCommand } = settings;
-    if (migrateCommand) await phase("migrate", () => host.migrate(ctx, migrateCommand));
-    const migrated = migrateCommand !== void 0;
-    if (!settings.allowDowngrade) report.previousVersion = await host.runningVersion(ctx);
-    const where = { host: address.host, port: address.port, target: layout.target };
-    const unverified = (release, releaseSha, fallback2, releaseMigrated) => keepForPostStep("unverified", {
-      ...where,
-      username: address.username,
-      startLog: session.startLog,
-      release,
-      sha: releaseSha,
-      fallback: fallback2,
-      migrated: releaseMigrated,
-      token: owner.token,
-      run: owner.run
-    });
-    const fallback = ctx.previousRelease && ctx.previousSha ? { release: ctx.previousRelease, sha: ctx.previousSha } : void 0;
-    unverified(ctx.release, sha, fallback, migrated || void 0);
-    const stopSentAt = Date.now();
-    try {
-      const restart = await host.restart(ctx, report.phases, armed);
-      if (settings.holdPorts) report.heldPorts = settings.listen;
-      const verified = await phase("verify", async () => {
-        const answer = await host.verify(ctx, restart, report.previousVersion);
-        await host.confirm(ctx);
-        return answer;
-      });
-      report.reportedVersion = verified.version ?? verified.commit;
-      report.downtimeSeconds = (verified.firstAnsweredAt - stopSentAt) / 1e3;
-    } catch (error2) {
-      if (error2 instanceof UndoneByHost) {
-        report.rolledBack = error2.undo.undone;
-        if (migrated && error2.undo.undone) report.rollbackOutcome = migrationsKept(ctx.release);
-        throw error2;
-      }
-      const killed = error2 instanceof HostStepUnknown;
-      if (!(error2 instanceof PhaseError) || !rollsBack(settings, { phase: error2.phase, killed })) {
-        throw error2;
-      }
-      if (fallback) unverified(fallback.release, fallback.sha);
-      else dropForPostStep("unverified", where);
-      const outcome = await phase("rollback", () => host.rollback(ctx, error2.detail)).catch(
-        (rollbackError) => ({
-          text: `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
-        })
-      );
-      report.rollbackOutcome = migrated ? `${outcome.text} ${migrationsKept(ctx.release)}` : outcome.text;
-      if (outcome.servingSince !== void 0) {
-        report.downtimeSeconds = (outcome.servingSince - stopSentAt) / 1e3;
-      }
-      throw error2;
-    } finally {
-      dropForPostStep("unverified", where);
-    }
-    report.result = "success";
-    if (prunes(settings)) {
-      await phase("prune", () => host.prune(ctx)).catch((error2) => warnPruneFailed(label, error2));
-    }
-  } catch (error2) {
-    const failed = created;
-    if (failed && settings.strategy === "releases") {
-      await host.discard(failed).catch(
-        (discardError) => warning(
-          `Could not remove the failed release ${failed.release} on ${label}: ${errorText(discardError)}`
-        )
-      );
-    }
-    throw error2;
+    return await work(owner, lock);
   } finally {
     heartbeat?.stop();
     await host.releaseLock(lock).then((outcome) => {
@@ -58178,11 +58215,204 @@ async function ship(host, settings, sha, report) {
     );
   }
 }
+async function restartAndVerify(host, settings, ctx, report, how) {
+  const { address, layout, session } = host;
+  const phase = phaseRunner(host, settings, report);
+  const where = { host: address.host, port: address.port, target: layout.target };
+  const unverified = (release, releaseSha, fallback) => keepForPostStep("unverified", {
+    ...where,
+    username: address.username,
+    startLog: session.startLog,
+    release,
+    sha: releaseSha,
+    fallback,
+    migrated: release === ctx.release ? how.migrated : void 0,
+    token: ctx.lockToken,
+    run: ctx.run
+  });
+  unverified(ctx.release, ctx.sha, how.fallback);
+  const stopSentAt = Date.now();
+  try {
+    const restart = await host.restart(ctx, report.phases, how.armed, how.kind);
+    if (settings.holdPorts) report.heldPorts = settings.listen;
+    const verified = await phase("verify", async () => {
+      const answer = await host.verify(ctx, restart, report.previousVersion);
+      await host.confirm(ctx);
+      return answer;
+    });
+    report.reportedVersion = verified.version ?? verified.commit;
+    report.downtimeSeconds = (verified.firstAnsweredAt - stopSentAt) / 1e3;
+  } catch (error2) {
+    if (error2 instanceof UndoneByHost) {
+      report.rolledBack = error2.undo.undone;
+      if (how.migrated && error2.undo.undone) report.rollbackOutcome = migrationsKept(ctx.release);
+      throw error2;
+    }
+    const killed = error2 instanceof HostStepUnknown;
+    const undoable = how.kind !== "restart";
+    if (!undoable || !(error2 instanceof PhaseError) || !rollsBack(settings, { phase: error2.phase, killed })) {
+      throw error2;
+    }
+    if (how.fallback) unverified(how.fallback.release, how.fallback.sha);
+    else dropForPostStep("unverified", where);
+    const outcome = await phase("rollback", () => host.rollback(ctx, error2.detail)).catch(
+      (rollbackError) => ({
+        text: `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
+      })
+    );
+    report.rollbackOutcome = how.migrated ? `${outcome.text} ${migrationsKept(ctx.release)}` : outcome.text;
+    if (outcome.servingSince !== void 0) {
+      report.downtimeSeconds = (outcome.servingSince - stopSentAt) / 1e3;
+    }
+    throw error2;
+  } finally {
+    dropForPostStep("unverified", where);
+  }
+}
+async function ship(host, settings, sha, report) {
+  const { address, layout, session } = host;
+  const label = hostLabel(address);
+  const phase = phaseRunner(host, settings, report);
+  await underLock(host, settings, sha, report, async (owner, lock) => {
+    let created;
+    try {
+      const ctx = newDeployContext({
+        settings,
+        sha,
+        label,
+        session,
+        layout,
+        report,
+        run: owner.run,
+        lockToken: owner.token
+      });
+      created = ctx;
+      lock.release = ctx.release;
+      keepForPostStep("locks", lock);
+      await phase("upload", () => host.upload(ctx));
+      let armed = false;
+      await phase("prepare", async () => {
+        armed = await host.armWatchdog(ctx);
+        await host.prepare(ctx);
+      });
+      const { migrateCommand } = settings;
+      if (migrateCommand) await phase("migrate", () => host.migrate(ctx, migrateCommand));
+      if (!settings.allowDowngrade) report.previousVersion = await host.runningVersion(ctx);
+      await restartAndVerify(host, settings, ctx, report, {
+        kind: "deploy",
+        fallback: ctx.previousRelease && ctx.previousSha ? { release: ctx.previousRelease, sha: ctx.previousSha } : void 0,
+        armed,
+        // A rollback cannot undo migrations: once they ran, a rollback past this release says so.
+        migrated: migrateCommand !== void 0 || void 0
+      });
+      report.result = "success";
+      if (prunes(settings)) {
+        await phase("prune", () => host.prune(ctx)).catch((error2) => warnPruneFailed(label, error2));
+      }
+    } catch (error2) {
+      const failed = created;
+      if (failed && settings.strategy === "releases") {
+        await host.discard(failed).catch(
+          (discardError) => warning(
+            `Could not remove the failed release ${failed.release} on ${label}: ${errorText(discardError)}`
+          )
+        );
+      }
+      throw error2;
+    }
+  });
+}
+function keptContext(host, settings, report, release, kept, owner) {
+  const { layout, session } = host;
+  const live = kept.releases.find((each) => each.name === kept.live);
+  const before = live && live !== release ? live : void 0;
+  report.sha = release.sha;
+  report.release = release.name;
+  report.previousRelease = before?.name;
+  report.previousSha = before?.sha;
+  return {
+    settings,
+    sha: release.sha,
+    label: hostLabel(host.address),
+    session,
+    layout,
+    report,
+    release: release.name,
+    releaseDir: settings.strategy === "releases" ? `${layout.releasesDir}/${release.name}` : layout.target,
+    previousRelease: before?.name,
+    previousSha: before?.sha,
+    existingReleases: kept.releases.map((each) => each.name),
+    run: owner?.run ?? runContext().runUrl,
+    lockToken: owner?.token ?? ""
+  };
+}
+function liveRelease(kept, layout) {
+  const live = kept.releases.find((release) => release.name === kept.live);
+  if (!live)
+    throw new Error(
+      kept.live === void 0 ? `nothing is live in ${layout.target} (no current release): deploy first` : `${layout.current} names ${kept.live}, which is not a kept release`
+    );
+  if (!live.sha)
+    throw new Error(`${live.name} is live but has no stamp file, so its commit is unknown`);
+  return live;
+}
+async function rollBack(host, settings, report) {
+  const phase = phaseRunner(host, settings, report);
+  await underLock(host, settings, "rollback", report, async (owner) => {
+    const ctx = await phase("choose", async () => {
+      const kept = await host.releases();
+      const chosen = chooseRollback(kept, settings.rollbackTo);
+      info2(
+        `Rolling back to ${chosen.name} (${chosen.sha})${kept.live ? `; ${kept.live} is live now` : ""}`
+      );
+      return keptContext(host, settings, report, chosen, kept, owner);
+    });
+    const armed = await phase("choose", () => host.armWatchdog(ctx));
+    const fallback = ctx.previousRelease && ctx.previousSha ? { release: ctx.previousRelease, sha: ctx.previousSha } : void 0;
+    await restartAndVerify(host, settings, ctx, report, { kind: "rollback", fallback, armed });
+    report.result = "success";
+  });
+}
+async function restartLive(host, settings, report) {
+  const phase = phaseRunner(host, settings, report);
+  await underLock(host, settings, "restart", report, async (owner) => {
+    const ctx = await phase("choose", async () => {
+      const kept = await host.releases();
+      const live = liveRelease(kept, host.layout);
+      info2(`Restarting ${live.name} (${live.sha}) as it is`);
+      return keptContext(host, settings, report, live, kept, owner);
+    });
+    await restartAndVerify(host, settings, ctx, report, { kind: "restart", armed: false });
+    report.result = "success";
+  });
+}
+async function verifyLive(host, settings, expected, report) {
+  const phase = phaseRunner(host, settings, report);
+  const ctx = await phase("choose", async () => {
+    const kept = await host.releases();
+    if (kept.lock)
+      info2(`A deploy holds the lock (${kept.lock}); verify only reads, so it goes on without it`);
+    const live = liveRelease(kept, host.layout);
+    const ctx2 = keptContext(host, settings, report, live, kept);
+    if (!commitMatches(live.sha, expected))
+      throw new Error(
+        `${live.name} is live with commit ${live.sha}, but ${expected} was expected: the host runs another commit than this run checks for`
+      );
+    if (live.state !== "verified")
+      throw new Error(
+        `${live.name} is live with the expected commit ${live.sha}, but it ${live.state === "bad" ? "is marked BAD_RELEASE: it failed after a deploy" : "never passed verify: a deploy was cut off before its check"}`
+      );
+    return ctx2;
+  });
+  const answer = await phase("verify", () => host.verifyLive(ctx));
+  report.reportedVersion = answer.version ?? answer.commit;
+  report.result = "success";
+}
 var openSshHost = async (address, settings) => sshHost(await connect(address, settings), settings);
 async function deployHost(address, settings, sha, report, open2) {
   const label = hostLabel(address);
   report.sha = sha;
-  if (!settings.dryRun) void scanUploadSource(settings);
+  if (!settings.dryRun && settings.operation === "deploy") void scanUploadSource(settings);
   const host = await runPhase(
     label,
     "connect",
@@ -58191,7 +58421,18 @@ async function deployHost(address, settings, sha, report, open2) {
     () => open2(address, settings)
   );
   try {
-    if (!settings.dryRun) return await ship(host, settings, sha, report);
+    if (!settings.dryRun) {
+      switch (settings.operation) {
+        case "deploy":
+          return await ship(host, settings, sha, report);
+        case "rollback":
+          return await rollBack(host, settings, report);
+        case "restart":
+          return await restartLive(host, settings, report);
+        case "verify":
+          return await verifyLive(host, settings, sha, report);
+      }
+    }
     const plan = describePlan(
       settings,
       { label, target: host.session.target, startLog: host.session.startLog },
@@ -58406,6 +58647,12 @@ function downtimeCell(host) {
   }
   return stopWasSent(host) ? "unknown" : "-";
 }
+var DONE = {
+  deploy: "Deployed to",
+  rollback: "Rolled back on",
+  restart: "Restarted on",
+  verify: "Verified on"
+};
 var DeployReport = class {
   hosts = [];
   sha;
@@ -58415,6 +58662,8 @@ var DeployReport = class {
   error;
   /** With environment: the GitHub deployment recording this run. */
   deploymentId;
+  /** What the run did to each host (the operation input). */
+  operation = "deploy";
   started = Date.now();
   addHost(host) {
     const report = { host, result: "not-started", rolledBack: false, phases: [] };
@@ -58478,7 +58727,7 @@ var DeployReport = class {
     const failed = this.hosts.filter(
       (host) => host.result === "failed" || host.result === "cancelled"
     );
-    const verdict = this.error !== void 0 ? "Failed before any host was deployed" : failed.length > 0 ? `Failed on ${failed.length} of ${this.hosts.length} host${this.hosts.length > 1 ? "s" : ""}` : this.hosts.every((host) => host.result === "dry-run") ? "Dry run: nothing was changed" : `Deployed to ${this.hosts.length} host${this.hosts.length > 1 ? "s" : ""}`;
+    const verdict = this.error !== void 0 ? "Failed before any host was deployed" : failed.length > 0 ? `Failed on ${failed.length} of ${this.hosts.length} host${this.hosts.length > 1 ? "s" : ""}` : this.hosts.every((host) => host.result === "dry-run") ? "Dry run: nothing was changed" : `${DONE[this.operation]} ${this.hosts.length} host${this.hosts.length > 1 ? "s" : ""}`;
     summary2.addRaw(
       `<p><strong>${escapeHtml(verdict)}</strong>` + (this.sha ? ` \xB7 commit <code>${escapeHtml(this.sha)}</code>` : "") + ` \xB7 ${((Date.now() - this.started) / 1e3).toFixed(1)} s</p>`,
       true
@@ -58569,6 +58818,16 @@ async function resolveSha(given, source) {
   }
   return sha;
 }
+async function operationSha(settings) {
+  if (settings.operation === "deploy") return resolveSha(settings.sha, settings.source);
+  if (settings.operation !== "verify") return "";
+  const expected = settings.sha ?? runContext().sha?.trim().toLowerCase();
+  if (!expected)
+    throw new Error(
+      "sha: operation verify checks that the live release is the expected commit, and none is given: set the sha input, or run it in a workflow (GITHUB_SHA)"
+    );
+  return expected;
+}
 
 // src/inputs.ts
 var INPUT_DEFAULTS = {
@@ -58592,7 +58851,8 @@ var INPUT_DEFAULTS = {
   "hold-ports": "false",
   "lock-timeout": "300",
   "max-parallel": "1",
-  "dry-run": "false"
+  "dry-run": "false",
+  operation: "deploy"
 };
 var InputError = class extends Error {
   constructor(problems) {
@@ -58937,6 +59197,7 @@ function runnerProblems(settings) {
 }
 
 // src/settings.ts
+var OPERATIONS_NAMES = ["deploy", "rollback", "restart", "verify"];
 function getSettings(read = (name) => getInput(name)) {
   maskSecrets(read);
   const reader = new InputReader(read);
@@ -58997,7 +59258,23 @@ function getSettings(read = (name) => getInput(name)) {
   if (versionRange && import_semver2.default.validRange(versionRange) === null) {
     reader.problem("version-range", versionRange, 'use a semver range such as ">=1.2.0 <2"');
   }
+  const operation = reader.choice("operation", OPERATIONS_NAMES);
+  const rollbackTo = reader.optional("rollback-to");
+  if (rollbackTo && operation !== "rollback")
+    reader.problem(
+      "rollback-to",
+      rollbackTo,
+      `it only applies with operation: rollback (operation is '${operation}'); set operation: rollback, or leave rollback-to empty`
+    );
+  if (rollbackTo && !/^(\d{8}T\d{6}Z-[0-9a-f]{7}(-\d+)?|[0-9a-fA-F]{7,40})$/.test(rollbackTo))
+    reader.problem(
+      "rollback-to",
+      rollbackTo,
+      "use a release name as the action makes them (20261124T101500Z-1a2b3c4, as the release output and the summary show it) or a commit of 7 to 40 hex characters"
+    );
   const settings = {
+    operation,
+    rollbackTo,
     hosts,
     ...auth2,
     hostKeys,
@@ -59024,7 +59301,8 @@ function getSettings(read = (name) => getInput(name)) {
     holdPorts: reader.boolean("hold-ports"),
     stopTimeoutSeconds: reader.integer("stop-timeout", 1, 3600),
     killAfterTimeout: reader.boolean("kill-after-timeout"),
-    startCommand: reader.required(
+    // A drift check starts nothing.
+    startCommand: operation === "verify" ? reader.optional("start-command") ?? "" : reader.required(
       "start-command",
       "set the command that starts the service, e.g. python -m myapp serve"
     ),
@@ -59058,7 +59336,13 @@ function getSettings(read = (name) => getInput(name)) {
       "it needs detach: true: a foreground start (systemctl start \u2026) cannot inherit sockets from the action; use a systemd socket unit instead"
     );
   }
-  const problems = [...reader.problems, ...runnerProblems(settings)];
+  if (operation === "rollback" && settings.strategy !== "releases")
+    reader.problem(
+      "operation",
+      "rollback",
+      "it needs strategy: releases (in place there is no earlier release on the host); redeploy the earlier commit with operation: deploy instead"
+    );
+  const problems = [...reader.problems, ...operation === "deploy" ? runnerProblems(settings) : []];
   if (problems.length > 0) throw new InputError(problems);
   return settings;
 }
@@ -59071,8 +59355,9 @@ async function run() {
   exitOnCancel(report, async () => deployment?.cancelled());
   try {
     const settings = getSettings();
-    report.sha = await resolveSha(settings.sha, settings.source);
-    deployment = settings.dryRun ? void 0 : await GitHubDeployment.start(
+    report.operation = settings.operation;
+    report.sha = await operationSha(settings);
+    deployment = settings.dryRun || settings.operation !== "deploy" ? void 0 : await GitHubDeployment.start(
       settings,
       report.sha,
       settings.hosts.map((address) => hostLabel(address))
@@ -59081,6 +59366,7 @@ async function run() {
     try {
       await deployAll(settings, report.sha, report);
     } finally {
+      report.sha ||= report.hosts.find((host) => host.sha)?.sha;
       await deployment?.finish(
         report.hosts.every((host) => host.result === "success"),
         report.hosts.some((host) => host.rolledBack)

@@ -55157,6 +55157,11 @@ var PIPELINE = [
     plan: (at) => `${at.layout.lockDir} (wait up to ${at.settings.lockTimeoutSeconds} s)`
   },
   {
+    name: "choose",
+    budget: "connect",
+    plan: ({ settings, layout }) => settings.operation === "rollback" ? `the release to make live: ${settings.rollbackTo ? `'${settings.rollbackTo}' (a release name or a commit)` : "the newest verified release older than the live one"}` : `what ${layout.current} names, and its ${settings.stampFile}`
+  },
+  {
     name: "upload",
     budget: "upload",
     plan: (at) => `${at.settings.source} -> ${at.releaseDir} (tar stream, changed files only; excluding ${[...ALWAYS_EXCLUDED, ...at.settings.exclude].join(", ")})`
@@ -55216,6 +55221,22 @@ var PIPELINE = [
     plan: ({ settings }) => releases(settings) ? `keep ${settings.keepReleases} releases` : "nothing to prune (in-place)"
   }
 ];
+var OPERATION_STEPS = {
+  deploy: PIPELINE.filter((phase) => phase.name !== "choose").map((phase) => phase.name),
+  rollback: [
+    "connect",
+    "lock",
+    "choose",
+    "stop",
+    "wait-for-exit",
+    "switch",
+    "start",
+    "verify",
+    "rollback"
+  ],
+  restart: ["connect", "lock", "choose", "stop", "wait-for-exit", "start", "verify"],
+  verify: ["connect", "choose", "verify"]
+};
 var HOST_STEP_PHASES = PIPELINE.filter((phase) => "hostStep" in phase).map(
   (phase) => phase.name
 );
@@ -55256,15 +55277,16 @@ async function diedFailure(ctx, result, died) {
   const cause = command ? `${command[0].toUpperCase()}${command.slice(1)} is the likely cause: it matches the action's own processes as well as the service's (e.g. pkill -f sh, kill -9 -1, pkill -u USER). A stop-command only needs to stop what the action cannot find itself: it already stops every process carrying DEPLOY_TARGET=${layout.target}, and process-match finds a service started elsewhere.` : "Something on the host killed it (kill -9 -1, the OOM killer, a reboot).";
   return `the action's own host step${died.pid ? ` (PID ${died.pid})` : ""} was killed${signal ? ` by ${signal}` : ""} during ${result.lastPhase}, before it finished. ${cause} On the host now: ${await describeHostNow(ctx)}. The step's output is in ${layout.restartLog}.`;
 }
+var STAY = "stay";
 function restartPhases(ctx, switchTo, afterStart) {
   const { layout } = ctx;
+  const named = sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}`;
+  const start = switchTo && (afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx));
   const bodies = {
     stop: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]),
     "wait-for-exit": waitForExitBody(waitParameters(ctx)),
-    // The post step tells this step's output from an earlier restart's by the release it names.
-    switch: switchTo && sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}
-${switchTo}`,
-    start: switchTo && (afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx))
+    switch: switchTo && switchTo !== STAY ? joinCode([named, switchTo]) : void 0,
+    start: start && switchTo === STAY ? joinCode([named, start]) : start
   };
   return HOST_STEP_PHASES.flatMap((phase) => {
     const body = bodies[phase];
@@ -56382,7 +56404,8 @@ var INPUT_DEFAULTS = {
   "hold-ports": "false",
   "lock-timeout": "300",
   "max-parallel": "1",
-  "dry-run": "false"
+  "dry-run": "false",
+  operation: "deploy"
 };
 var InputError = class extends Error {
   constructor(problems) {
@@ -56490,6 +56513,7 @@ function runnerProblems(settings) {
 }
 
 // src/settings.ts
+var OPERATIONS_NAMES = ["deploy", "rollback", "restart", "verify"];
 function getSettings(read = (name) => getInput(name)) {
   maskSecrets(read);
   const reader = new InputReader(read);
@@ -56550,7 +56574,23 @@ function getSettings(read = (name) => getInput(name)) {
   if (versionRange && import_semver2.default.validRange(versionRange) === null) {
     reader.problem("version-range", versionRange, 'use a semver range such as ">=1.2.0 <2"');
   }
+  const operation = reader.choice("operation", OPERATIONS_NAMES);
+  const rollbackTo = reader.optional("rollback-to");
+  if (rollbackTo && operation !== "rollback")
+    reader.problem(
+      "rollback-to",
+      rollbackTo,
+      `it only applies with operation: rollback (operation is '${operation}'); set operation: rollback, or leave rollback-to empty`
+    );
+  if (rollbackTo && !/^(\d{8}T\d{6}Z-[0-9a-f]{7}(-\d+)?|[0-9a-fA-F]{7,40})$/.test(rollbackTo))
+    reader.problem(
+      "rollback-to",
+      rollbackTo,
+      "use a release name as the action makes them (20261124T101500Z-1a2b3c4, as the release output and the summary show it) or a commit of 7 to 40 hex characters"
+    );
   const settings = {
+    operation,
+    rollbackTo,
     hosts,
     ...auth2,
     hostKeys,
@@ -56577,7 +56617,8 @@ function getSettings(read = (name) => getInput(name)) {
     holdPorts: reader.boolean("hold-ports"),
     stopTimeoutSeconds: reader.integer("stop-timeout", 1, 3600),
     killAfterTimeout: reader.boolean("kill-after-timeout"),
-    startCommand: reader.required(
+    // A drift check starts nothing.
+    startCommand: operation === "verify" ? reader.optional("start-command") ?? "" : reader.required(
       "start-command",
       "set the command that starts the service, e.g. python -m myapp serve"
     ),
@@ -56611,7 +56652,13 @@ function getSettings(read = (name) => getInput(name)) {
       "it needs detach: true: a foreground start (systemctl start \u2026) cannot inherit sockets from the action; use a systemd socket unit instead"
     );
   }
-  const problems = [...reader.problems, ...runnerProblems(settings)];
+  if (operation === "rollback" && settings.strategy !== "releases")
+    reader.problem(
+      "operation",
+      "rollback",
+      "it needs strategy: releases (in place there is no earlier release on the host); redeploy the earlier commit with operation: deploy instead"
+    );
+  const problems = [...reader.problems, ...operation === "deploy" ? runnerProblems(settings) : []];
   if (problems.length > 0) throw new InputError(problems);
   return settings;
 }
@@ -56667,7 +56714,7 @@ async function finishUnverified(settings, entry) {
   }
 }
 async function pruneAfterCancel(ctx) {
-  if (!prunes(ctx.settings)) return;
+  if (!prunes(ctx.settings) || ctx.settings.operation !== "deploy") return;
   const { stdout } = await ctx.session.remote.run(
     sh`cd -- ${ctx.layout.releasesDir} 2>/dev/null && ls -1`,
     { phase: "post", timeoutSeconds: 60, allowFailure: true }

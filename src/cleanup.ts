@@ -103,7 +103,8 @@ async function finishUnverified(
 
 /** prune, for a release the post step verified: the releases on the host now, but the live one. */
 async function pruneAfterCancel(ctx: DeployContext): Promise<void> {
-  if (!prunes(ctx.settings)) return
+  // Only a deploy prunes: a rollback or a restart keeps every release as it found them.
+  if (!prunes(ctx.settings) || ctx.settings.operation !== 'deploy') return
   const { stdout } = await ctx.session.remote.run(
     sh`cd -- ${ctx.layout.releasesDir} 2>/dev/null && ls -1`,
     { phase: 'post', timeoutSeconds: 60, allowFailure: true }

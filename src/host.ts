@@ -14,11 +14,13 @@ import {
 import { migrate } from './phases/migrate.js'
 import { prepare } from './phases/prepare.js'
 import { discardRelease, prune } from './phases/prune.js'
-import { restartService, type Restart } from './phases/restart.js'
+import { parseReleases, releasesScript, type HostReleases } from './phases/releases.js'
+import { restartService, STAY, type Restart, type RestartKind } from './phases/restart.js'
+import { switchBackScript } from './phases/fallback.js'
 import { rollback, type RollbackOutcome } from './phases/rollback.js'
 import { switchBody } from './phases/switch.js'
 import { upload } from './phases/upload.js'
-import { runningVersion, verifyService, type VersionReport } from './phases/verify.js'
+import { runningVersion, verifyAnswer, verifyService, type VersionReport } from './phases/verify.js'
 import { armWatchdog, decide, launchWatchdogScript } from './phases/watchdog.js'
 import type { HeldLock } from './post-state.js'
 import type { Settings } from './settings.js'
@@ -49,8 +51,17 @@ export interface DeployHost {
   migrate(ctx: DeployContext, command: string): Promise<void>
   /** The version the service reports now, before anything stops. */
   runningVersion(ctx: DeployContext): Promise<string | undefined>
+  /** What is live, what is kept, who holds the lock (rollback, restart, verify). */
+  releases(): Promise<HostReleases>
   /** stop → wait-for-exit → switch → start as one host step, launching the watchdog if armed. */
-  restart(ctx: DeployContext, timings: PhaseTiming[], watchdog: boolean): Promise<Restart>
+  restart(
+    ctx: DeployContext,
+    timings: PhaseTiming[],
+    watchdog: boolean,
+    kind?: RestartKind
+  ): Promise<Restart>
+  /** The live release's service answers with its commit now (operation verify). */
+  verifyLive(ctx: DeployContext): Promise<VersionReport>
   /** The new service reports the commit (verify). */
   verify(ctx: DeployContext, restart: Restart, previousVersion?: string): Promise<VersionReport>
   /** Confirms the release to the watchdog; throws UndoneByHost if the host undid it already. */
@@ -86,13 +97,32 @@ export function sshHost(session: HostSession, settings: Settings): DeployHost {
     prepare,
     migrate,
     runningVersion,
-    restart: (ctx, timings, watchdog) =>
+    releases: async () =>
+      parseReleases(
+        (
+          await session.remote.run(releasesScript(settings, layout.target), {
+            phase: 'choose',
+            timeoutSeconds: 60
+          })
+        ).stdout
+      ),
+    restart: (ctx, timings, watchdog, kind = 'deploy') =>
       restartService(
         ctx,
-        switchBody(ctx, ctx.lockToken),
+        kind === 'restart'
+          ? STAY
+          : kind === 'rollback'
+            ? switchBackScript(
+                { ...ctx, release: ctx.previousRelease ?? '' },
+                { release: ctx.release, sha: ctx.sha, how: 'verified' },
+                `operation rollback${settings.rollbackTo ? ` to ${settings.rollbackTo}` : ''}`,
+                'runner'
+              )
+            : switchBody(ctx, ctx.lockToken),
         timings,
         watchdog ? launchWatchdogScript(ctx) : undefined
       ),
+    verifyLive: ctx => verifyAnswer(ctx, ctx.sha),
     verify: (ctx, restart, previousVersion) =>
       verifyService(ctx, ctx.sha, restart, previousVersion),
     confirm: ctx => decide(ctx, 'confirmed'),

@@ -27,7 +27,8 @@ export const INPUT_DEFAULTS: Record<string, string> = {
   'hold-ports': 'false',
   'lock-timeout': '300',
   'max-parallel': '1',
-  'dry-run': 'false'
+  'dry-run': 'false',
+  operation: 'deploy'
 }
 
 /** Thrown when inputs are invalid; lists every problem so one run shows them all. */

@@ -5,7 +5,7 @@ import { deployAll } from './deploy.js'
 import { GitHubDeployment } from './deployments.js'
 import { hostLabel } from './host-address.js'
 import { DeployReport } from './report.js'
-import { resolveSha } from './revision.js'
+import { operationSha } from './revision.js'
 import { InputError } from './inputs.js'
 import { getSettings } from './settings.js'
 import { startPostState } from './post-state.js'
@@ -19,18 +19,23 @@ export async function run(): Promise<void> {
   exitOnCancel(report, async () => deployment?.cancelled())
   try {
     const settings = getSettings()
-    report.sha = await resolveSha(settings.sha, settings.source)
-    deployment = settings.dryRun
-      ? undefined
-      : await GitHubDeployment.start(
-          settings,
-          report.sha,
-          settings.hosts.map(address => hostLabel(address))
-        )
+    report.operation = settings.operation
+    report.sha = await operationSha(settings)
+    // A rollback or a restart learns its commit on the host; a verify changes nothing to record.
+    deployment =
+      settings.dryRun || settings.operation !== 'deploy'
+        ? undefined
+        : await GitHubDeployment.start(
+            settings,
+            report.sha,
+            settings.hosts.map(address => hostLabel(address))
+          )
     report.deploymentId = deployment?.id
     try {
       await deployAll(settings, report.sha, report)
     } finally {
+      // What a rollback or a restart made live, as the host said.
+      report.sha ||= report.hosts.find(host => host.sha)?.sha
       await deployment?.finish(
         report.hosts.every(host => host.result === 'success'),
         report.hosts.some(host => host.rolledBack)

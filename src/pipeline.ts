@@ -1,6 +1,6 @@
 import { phaseBudgets } from './budgets.js'
 import { releaseName, remoteLayout, type RemoteLayout } from './layout.js'
-import type { Settings } from './settings.js'
+import type { Operation, Settings } from './settings.js'
 import { ALWAYS_EXCLUDED } from './source-tree.js'
 
 /** What a phase's line of the dry-run plan is built from. */
@@ -39,6 +39,14 @@ export const PIPELINE = [
     name: 'lock',
     budget: 'lock',
     plan: at => `${at.layout.lockDir} (wait up to ${at.settings.lockTimeoutSeconds} s)`
+  },
+  {
+    name: 'choose',
+    budget: 'connect',
+    plan: ({ settings, layout }) =>
+      settings.operation === 'rollback'
+        ? `the release to make live: ${settings.rollbackTo ? `'${settings.rollbackTo}' (a release name or a commit)` : 'the newest verified release older than the live one'}`
+        : `what ${layout.current} names, and its ${settings.stampFile}`
   },
   {
     name: 'upload',
@@ -127,6 +135,28 @@ export const PIPELINE = [
 /** The phases of a deploy, and `plan`, the dry run's own. */
 export type PhaseName = (typeof PIPELINE)[number]['name'] | 'plan'
 
+/**
+ * Each operation's steps, in the order they run (DESIGN, "Operations"): the same phases, the same
+ * host step, lock and verify; a rollback and a restart choose what is live instead of uploading,
+ * and a verify changes nothing.
+ */
+export const OPERATION_STEPS: Record<Operation, readonly PhaseName[]> = {
+  deploy: PIPELINE.filter(phase => phase.name !== 'choose').map(phase => phase.name),
+  rollback: [
+    'connect',
+    'lock',
+    'choose',
+    'stop',
+    'wait-for-exit',
+    'switch',
+    'start',
+    'verify',
+    'rollback'
+  ],
+  restart: ['connect', 'lock', 'choose', 'stop', 'wait-for-exit', 'start', 'verify'],
+  verify: ['connect', 'choose', 'verify']
+}
+
 /** The restart's host step: these phases, in this order, as one detached command on the host. */
 export const HOST_STEP_PHASES = PIPELINE.filter(phase => 'hostStep' in phase).map(
   phase => phase.name
@@ -146,13 +176,15 @@ export function describePlan(
   now: Date
 ): string[] {
   const layout = remoteLayout(host.target, host.startLog)
-  const release = releaseName(now, sha)
+  // A deploy makes its release; the other operations choose one on the host.
+  const release = settings.operation === 'deploy' ? releaseName(now, sha) : '(the chosen release)'
   const releaseDir = releases(settings)
     ? `${layout.releasesDir}/${release}`
     : `${layout.deployDir}/staging`
   const at: PlanContext = { settings, label: host.label, layout, release, releaseDir, sha }
-  const width = Math.max(...PIPELINE.map(phase => phase.name.length))
-  return PIPELINE.map(
+  const steps = PIPELINE.filter(phase => OPERATION_STEPS[settings.operation].includes(phase.name))
+  const width = Math.max(...steps.map(phase => phase.name.length))
+  return steps.map(
     (phase, index) =>
       `${String(index + 1).padStart(2)}. ${phase.name.padEnd(width)}  ${phase.plan(at)}`
   )

@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import type { PhaseTiming } from './phase.js'
+import type { Operation } from './settings.js'
 import { timelineChart } from './timeline.js'
 
 export type HostResult = 'success' | 'failed' | 'cancelled' | 'dry-run' | 'not-started'
@@ -99,6 +100,14 @@ function downtimeCell(host: HostReport): string {
   return stopWasSent(host) ? 'unknown' : '-'
 }
 
+/** The summary's verdict for a run whose hosts all succeeded, per operation. */
+const DONE: Record<Operation, string> = {
+  deploy: 'Deployed to',
+  rollback: 'Rolled back on',
+  restart: 'Restarted on',
+  verify: 'Verified on'
+}
+
 /** Collects per-host results; writes outputs and one job summary, also on failure. */
 export class DeployReport {
   readonly hosts: HostReport[] = []
@@ -109,6 +118,8 @@ export class DeployReport {
   error?: string
   /** With environment: the GitHub deployment recording this run. */
   deploymentId?: number
+  /** What the run did to each host (the operation input). */
+  operation: Operation = 'deploy'
   private readonly started = Date.now()
 
   addHost(host: string): HostReport {
@@ -193,7 +204,7 @@ export class DeployReport {
           ? `Failed on ${failed.length} of ${this.hosts.length} host${this.hosts.length > 1 ? 's' : ''}`
           : this.hosts.every(host => host.result === 'dry-run')
             ? 'Dry run: nothing was changed'
-            : `Deployed to ${this.hosts.length} host${this.hosts.length > 1 ? 's' : ''}`
+            : `${DONE[this.operation]} ${this.hosts.length} host${this.hosts.length > 1 ? 's' : ''}`
     summary
       .addRaw(
         `<p><strong>${escapeHtml(verdict)}</strong>` +

@@ -39,3 +39,22 @@ export async function resolveSha(given: string | undefined, source: string): Pro
   }
   return sha
 }
+
+/**
+ * The commit an operation starts from: a deploy's is resolveSha's; a verify expects the `sha` input
+ * or GITHUB_SHA (no checkout needed); a rollback or a restart learns it from the host (empty here).
+ */
+export async function operationSha(settings: {
+  operation: string
+  sha?: string
+  source: string
+}): Promise<string> {
+  if (settings.operation === 'deploy') return resolveSha(settings.sha, settings.source)
+  if (settings.operation !== 'verify') return ''
+  const expected = settings.sha ?? runContext().sha?.trim().toLowerCase()
+  if (!expected)
+    throw new Error(
+      'sha: operation verify checks that the live release is the expected commit, and none is given: set the sha input, or run it in a workflow (GITHUB_SHA)'
+    )
+  return expected
+}

@@ -19,10 +19,16 @@ import type { PrivateKey } from './private-key.js'
 import { runnerProblems } from './runner-checks.js'
 
 export type Strategy = 'releases' | 'in-place'
+/** What a run does to each host (DESIGN, "Operations"). */
+export type Operation = 'deploy' | 'rollback' | 'restart' | 'verify'
+export const OPERATIONS_NAMES: readonly Operation[] = ['deploy', 'rollback', 'restart', 'verify']
 export type VersionCheckFrom = 'host' | 'runner'
 
 /** Every input of the action, parsed and validated once. */
 export interface Settings {
+  operation: Operation
+  /** With operation rollback: a release name or a commit (prefix) of a kept release. */
+  rollbackTo?: string
   hosts: HostAddress[]
   privateKey?: PrivateKey
   passphrase?: string
@@ -144,7 +150,23 @@ export function getSettings(
   if (versionRange && semver.validRange(versionRange) === null) {
     reader.problem('version-range', versionRange, 'use a semver range such as ">=1.2.0 <2"')
   }
+  const operation = reader.choice<Operation>('operation', OPERATIONS_NAMES)
+  const rollbackTo = reader.optional('rollback-to')
+  if (rollbackTo && operation !== 'rollback')
+    reader.problem(
+      'rollback-to',
+      rollbackTo,
+      `it only applies with operation: rollback (operation is '${operation}'); set operation: rollback, or leave rollback-to empty`
+    )
+  if (rollbackTo && !/^(\d{8}T\d{6}Z-[0-9a-f]{7}(-\d+)?|[0-9a-fA-F]{7,40})$/.test(rollbackTo))
+    reader.problem(
+      'rollback-to',
+      rollbackTo,
+      'use a release name as the action makes them (20261124T101500Z-1a2b3c4, as the release output and the summary show it) or a commit of 7 to 40 hex characters'
+    )
   const settings: Settings = {
+    operation,
+    rollbackTo,
     hosts,
     ...auth,
     hostKeys,
@@ -171,10 +193,14 @@ export function getSettings(
     holdPorts: reader.boolean('hold-ports'),
     stopTimeoutSeconds: reader.integer('stop-timeout', 1, 3600),
     killAfterTimeout: reader.boolean('kill-after-timeout'),
-    startCommand: reader.required(
-      'start-command',
-      'set the command that starts the service, e.g. python -m myapp serve'
-    ),
+    // A drift check starts nothing.
+    startCommand:
+      operation === 'verify'
+        ? (reader.optional('start-command') ?? '')
+        : reader.required(
+            'start-command',
+            'set the command that starts the service, e.g. python -m myapp serve'
+          ),
     detach: reader.boolean('detach'),
     startLog: startLogText ? remotePath(reader, 'start-log', startLogText) : undefined,
     env: parseEnv(reader),
@@ -205,7 +231,14 @@ export function getSettings(
       'it needs detach: true: a foreground start (systemctl start …) cannot inherit sockets from the action; use a systemd socket unit instead'
     )
   }
-  const problems = [...reader.problems, ...runnerProblems(settings)]
+  if (operation === 'rollback' && settings.strategy !== 'releases')
+    reader.problem(
+      'operation',
+      'rollback',
+      'it needs strategy: releases (in place there is no earlier release on the host); redeploy the earlier commit with operation: deploy instead'
+    )
+  // Only a deploy ships anything: the others need no checkout.
+  const problems = [...reader.problems, ...(operation === 'deploy' ? runnerProblems(settings) : [])]
   if (problems.length > 0) throw new InputError(problems)
   return settings
 }

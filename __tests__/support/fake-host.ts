@@ -9,7 +9,8 @@ import { remoteLayout } from '../../src/layout.js'
 import { PhaseError, type PhaseName, type PhaseTiming } from '../../src/phase.js'
 import { HOST_STEP_PHASES } from '../../src/pipeline.js'
 import type { HostSession } from '../../src/phases/connect.js'
-import type { Restart } from '../../src/phases/restart.js'
+import type { HostReleases } from '../../src/phases/releases.js'
+import type { Restart, RestartKind } from '../../src/phases/restart.js'
 import type { RollbackOutcome } from '../../src/phases/rollback.js'
 import type { VersionReport } from '../../src/phases/verify.js'
 
@@ -27,9 +28,24 @@ export interface FakeHostOptions {
   armed?: boolean
   /** What a rollback does: returns to the fallback (default) or only says it could not. */
   rollback?: 'verified' | 'nothing'
+  /** The releases on the host (rollback, restart, verify): default, an older and a live one. */
+  kept?: HostReleases
+}
+
+/** Two releases, both verified; the newer one live. */
+export const KEPT: HostReleases = {
+  live: '20261201T000000Z-bbbbbbb',
+  releases: [
+    { name: '20261130T000000Z-aaaaaaa', state: 'verified', sha: 'a'.repeat(40) },
+    { name: '20261201T000000Z-bbbbbbb', state: 'verified', sha: 'b'.repeat(40) }
+  ]
 }
 
 export const TARGET = '/srv/app'
+
+/** The host step's phases for a restart of `kind`: a restart of the live release has no switch. */
+const stepPhases = (kind: RestartKind): readonly PhaseName[] =>
+  HOST_STEP_PHASES.filter(phase => kind !== 'restart' || phase !== 'switch')
 
 export class FakeHost implements DeployHost {
   readonly layout = remoteLayout(TARGET)
@@ -97,22 +113,41 @@ export class FakeHost implements DeployHost {
     return this.options.runningVersion
   }
 
+  async releases(): Promise<HostReleases> {
+    this.ask('releases')
+    return this.options.kept ?? KEPT
+  }
+
+  async verifyLive(ctx: DeployContext): Promise<VersionReport> {
+    this.ask('verifyLive', ctx)
+    return { commit: ctx.sha, version: '2.0.0', firstAnsweredAt: Date.now() }
+  }
+
   /** The host step's phases, timed as runHostStep times them: up to the one that failed. */
-  async restart(ctx: DeployContext, timings: PhaseTiming[], watchdog: boolean): Promise<Restart> {
+  async restart(
+    ctx: DeployContext,
+    timings: PhaseTiming[],
+    watchdog: boolean,
+    kind: RestartKind = 'deploy'
+  ): Promise<Restart> {
     const startedAt = Date.now()
     const time = (phases: readonly PhaseName[], failed?: PhaseName) => {
       for (const phase of phases)
         timings.push({ phase, startedAt, seconds: 0, ok: phase !== failed })
     }
     try {
-      this.ask('restart', ctx, watchdog ? 'restart+watchdog' : 'restart')
+      this.ask(
+        'restart',
+        ctx,
+        `restart${kind === 'deploy' ? '' : ` (${kind} to ${ctx.release})`}${watchdog ? '+watchdog' : ''}`
+      )
     } catch (error) {
       const failed = error instanceof PhaseError ? error.phase : 'stop'
-      const phases: readonly PhaseName[] = HOST_STEP_PHASES
+      const phases = stepPhases(kind)
       time(phases.slice(0, phases.indexOf(failed) + 1), failed)
       throw error
     }
-    time(HOST_STEP_PHASES)
+    time(stepPhases(kind))
     return { stopped: { mark: 1 }, started: {} }
   }
 

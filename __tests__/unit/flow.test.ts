@@ -16,7 +16,7 @@ import { HostStepDied } from '../../src/phases/restart.js'
 import { UndoneByHost } from '../../src/phases/watchdog.js'
 import { DeployReport } from '../../src/report.js'
 import { getSettings, type Settings } from '../../src/settings.js'
-import { FakeHost, TARGET, type FakeHostOptions } from '../support/fake-host.js'
+import { FakeHost, KEPT, TARGET, type FakeHostOptions } from '../support/fake-host.js'
 import { inputReader, sourceTree, TEST_SHA } from '../support/fixtures.js'
 
 const PREVIOUS = { release: '20261201T000000Z-aaaaaaa', sha: 'a'.repeat(40) }
@@ -429,3 +429,131 @@ describe('several hosts', () => {
     expect(report.hosts[0].plan?.[0]).toMatch(/^ 1\. connect/)
   })
 })
+
+describe('operations: the same steps, chosen on the host', () => {
+  /** One host's operation through deployAll; the host's calls, the report and the error. */
+  async function operate(
+    operation: string,
+    options: FakeHostOptions = {},
+    inputs: Record<string, string> = {}
+  ) {
+    let host: FakeHost | undefined
+    const report = new DeployReport()
+    // What main.ts hands over: a verify's expected commit; nothing for the others.
+    const expected = operation === 'verify' ? (inputs.sha ?? KEPT_LIVE.sha) : ''
+    const error = await deployAll(
+      settingsWith({ operation, sha: expected, ...inputs }),
+      expected,
+      report,
+      async at => (host = new FakeHost(at, options))
+    ).then(
+      () => undefined,
+      (thrown: unknown) => thrown as Error
+    )
+    return { calls: (host as FakeHost).calls, report: report.hosts[0], error }
+  }
+
+  it('rollback: lock, choose, the restart back to the newest verified older release, verify; no upload', async () => {
+    const { calls, report, error } = await operate('rollback')
+    expect(error).toBeUndefined()
+    expect(calls).toEqual([
+      'lock',
+      'heartbeat',
+      'releases',
+      'armWatchdog',
+      `restart (rollback to ${KEPT.releases[0].name})+watchdog`,
+      'verify',
+      'confirm',
+      'heartbeat stopped',
+      'releaseLock',
+      'close'
+    ])
+    expect(report).toMatchObject({
+      result: 'success',
+      release: KEPT.releases[0].name,
+      sha: KEPT.releases[0].sha,
+      previousRelease: KEPT_LIVE.name
+    })
+    expect(report.phases.map(phase => phase.phase)).toEqual([
+      'connect',
+      'lock',
+      'choose',
+      'choose',
+      'stop',
+      'wait-for-exit',
+      'switch',
+      'start',
+      'verify'
+    ])
+  })
+
+  it('rollback to an unknown commit changes nothing', async () => {
+    const { calls, error, report } = await operate('rollback', {}, { 'rollback-to': 'ccccccc' })
+    expect(error?.message).toMatch(/Deploy failed on a\.example:22 in choose/)
+    expect(calls).not.toContain('armWatchdog')
+    expect(calls.some(call => call.startsWith('restart'))).toBe(false)
+    expect(report.error).toContain("rollback-to 'ccccccc' names no kept release")
+  })
+
+  it('a rollback whose chosen release fails to start returns to the release that was live', async () => {
+    const { calls, report } = await operate('rollback', {
+      fail: { restart: stepFailure('start') }
+    })
+    expect(calls).toContain('rollback (start failed)')
+    expect(report.rolledBack).toBe(true)
+  })
+
+  it('restart: the live release stopped and started as it is, no switch, no rollback on failure', async () => {
+    const { calls, report } = await operate('restart')
+    expect(calls).toContain(`restart (restart to ${KEPT_LIVE.name})`)
+    expect(report.phases.map(phase => phase.phase)).not.toContain('switch')
+    expect(report.sha).toBe(KEPT_LIVE.sha)
+    const failed = await operate('restart', { fail: { verify: new Error('gave no commit') } })
+    expect(failed.calls.some(call => call.startsWith('rollback'))).toBe(false)
+    expect(failed.report.result).toBe('failed')
+  })
+
+  it('verify: no lock, no restart; fails on another commit or a release that never passed verify', async () => {
+    const passed = await operate('verify')
+    expect(passed.calls).toEqual(['releases', 'verifyLive', 'close'])
+    expect(passed.report.result).toBe('success')
+    const other = await operate('verify', {}, { sha: 'c'.repeat(40) })
+    expect(other.report.error).toContain(
+      `${KEPT_LIVE.name} is live with commit ${KEPT_LIVE.sha}, but ${'c'.repeat(40)} was expected`
+    )
+    const unverified = await operate('verify', {
+      kept: { ...KEPT, releases: [KEPT.releases[0], { ...KEPT_LIVE, state: 'unverified' }] }
+    })
+    expect(unverified.report.error).toContain('never passed verify')
+  })
+
+  it.each([
+    'lock',
+    'releases',
+    'armWatchdog',
+    'restart',
+    'verify',
+    'confirm',
+    'releaseLock',
+    'verifyLive'
+  ] as const)(
+    'a failure at %s ends each operation with the lock released and nothing left half-done',
+    async verb => {
+      for (const operation of ['rollback', 'restart', 'verify']) {
+        const { calls, report } = await operate(operation, {
+          fail: { [verb]: new Error(`${verb} broke`) }
+        })
+        if (verb === 'releaseLock') {
+          expect(report.result).toBe('success')
+          continue
+        }
+        if (!calls.includes(verb)) continue
+        expect(report.result).toBe('failed')
+        if (calls.includes('lock') && verb !== 'lock') expect(calls).toContain('releaseLock')
+        expect(savedState().unverified ?? []).toEqual([])
+      }
+    }
+  )
+})
+
+const KEPT_LIVE = KEPT.releases[1]

@@ -3,7 +3,13 @@
  * and the dry-run plan all come from one list.
  */
 import { describe, expect, it } from '@jest/globals'
-import { describePlan, HOST_STEP_PHASES, phaseBudget, PIPELINE } from '../../src/pipeline.js'
+import {
+  describePlan,
+  HOST_STEP_PHASES,
+  OPERATION_STEPS,
+  phaseBudget,
+  PIPELINE
+} from '../../src/pipeline.js'
 import { getSettings } from '../../src/settings.js'
 import { inputReader, sourceTree, TEST_SHA } from '../support/fixtures.js'
 
@@ -46,11 +52,33 @@ describe('describePlan', () => {
       TEST_SHA,
       new Date('2026-11-24T10:15:00Z')
     )
-    expect(plan.map(line => line.trim().split(/\s+/)[1])).toEqual(PIPELINE.map(phase => phase.name))
+    expect(plan.map(line => line.trim().split(/\s+/)[1])).toEqual(OPERATION_STEPS.deploy)
     const text = plan.join('\n')
     expect(text).toContain('/srv/app/current -> releases/20261124T101500Z-0123456')
     expect(text).toContain('excluding .git, __pycache__, *.pyc, *.pyo, /.deploy, *.log')
     expect(text).toContain("processes matching 'app serve'")
     expect(text).toContain('ports free: 7861')
+  })
+
+  it("lists each operation's own steps", () => {
+    const plan = (operation: string) =>
+      describePlan(
+        getSettings(inputReader({ ...inputs, operation })),
+        { label: 'h:22', target: '/srv/app' },
+        TEST_SHA,
+        new Date()
+      ).map(line => line.trim().split(/\s+/)[1])
+    expect(plan('rollback')).toEqual([...OPERATION_STEPS.rollback])
+    expect(plan('restart')).toEqual([
+      'connect',
+      'lock',
+      'choose',
+      'stop',
+      'wait-for-exit',
+      'start',
+      'verify'
+    ])
+    expect(plan('verify')).toEqual(['connect', 'choose', 'verify'])
+    expect(OPERATION_STEPS.deploy).not.toContain('choose')
   })
 })

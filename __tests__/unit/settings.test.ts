@@ -316,6 +316,45 @@ describe('getSettings', () => {
   })
 })
 
+describe('operation', () => {
+  it('deploys by default; the others need no checkout, and verify no start-command', () => {
+    expect(parse_().operation).toBe('deploy')
+    const noCheckout = { source: join(tmpdir(), 'vsd-no-such-checkout') }
+    expect(
+      parse_({ ...noCheckout, operation: 'rollback', 'rollback-to': 'abcdef1' })
+    ).toMatchObject({
+      operation: 'rollback',
+      rollbackTo: 'abcdef1'
+    })
+    expect(parse_({ ...noCheckout, operation: 'verify', 'start-command': '' }).operation).toBe(
+      'verify'
+    )
+    expect(problemsOf({ ...noCheckout, operation: 'deploy' })[0]).toMatch(/^source is /)
+  })
+
+  it.each([
+    [
+      { operation: 'redeploy' },
+      "operation is 'redeploy': use one of 'deploy', 'rollback', 'restart', 'verify'"
+    ],
+    [
+      { 'rollback-to': 'abcdef1' },
+      "rollback-to is 'abcdef1': it only applies with operation: rollback (operation is 'deploy')"
+    ],
+    [
+      { operation: 'rollback', 'rollback-to': 'latest' },
+      "rollback-to is 'latest': use a release name as the action makes them"
+    ],
+    [
+      { operation: 'rollback', strategy: 'in-place' },
+      "operation is 'rollback': it needs strategy: releases"
+    ],
+    [{ operation: 'restart', 'start-command': '' }, 'start-command is required']
+  ])('refuses %j before anything runs', (overrides, problem) => {
+    expect(problemsOf(overrides).join('\n')).toContain(problem)
+  })
+})
+
 describe('action.yml', () => {
   const action = parse(readFileSync(join(PROJECT_ROOT, 'action.yml'), 'utf8')) as {
     inputs: Record<string, { default?: string; required?: boolean }>

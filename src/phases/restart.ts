@@ -97,26 +97,34 @@ export interface Restart {
   started: StartedService
 }
 
+/** A restart that keeps the live release: stop, wait-for-exit and start, with no switch. */
+export const STAY = 'stay'
+
+/**
+ * How a restart makes its release live: a deploy switches to its new release, a rollback back to
+ * a kept one (releases.log says which), a restart keeps the live one (STAY).
+ */
+export type RestartKind = 'deploy' | 'rollback' | 'restart'
+
 /**
  * The restart's phases: stop (behind the lock fence) → wait-for-exit → switch → start. Without
- * `switchTo`, only the first two (a rollback with nothing to return to). `afterStart` runs at the
- * end of a successful start (the watchdog's launch).
+ * `switchTo`, only the first two (a rollback with nothing to return to); with STAY, no switch
+ * (operation restart). `afterStart` runs at the end of a successful start (the watchdog's launch).
  */
 export function restartPhases(
   ctx: DeployContext,
-  switchTo: ShellCode | undefined,
+  switchTo: ShellCode | typeof STAY | undefined,
   afterStart?: ShellCode
 ): HostStepPhase[] {
   const { layout } = ctx
+  // The post step tells this step's output from an earlier restart's by the release it names.
+  const named = sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}`
+  const start = switchTo && (afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx))
   const bodies: Record<(typeof HOST_STEP_PHASES)[number], ShellCode | undefined> = {
     stop: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]),
     'wait-for-exit': waitForExitBody(waitParameters(ctx)),
-    // The post step tells this step's output from an earlier restart's by the release it names.
-    switch:
-      switchTo &&
-      sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}
-${switchTo}`,
-    start: switchTo && (afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx))
+    switch: switchTo && switchTo !== STAY ? joinCode([named, switchTo]) : undefined,
+    start: start && switchTo === STAY ? joinCode([named, start]) : start
   }
   return HOST_STEP_PHASES.flatMap(phase => {
     const body = bodies[phase]
@@ -139,7 +147,7 @@ cd -- ${layout.target} || exit 1`
  */
 export async function restartService(
   ctx: DeployContext,
-  switchTo: ShellCode | undefined,
+  switchTo: ShellCode | typeof STAY | undefined,
   timings?: PhaseTiming[],
   afterStart?: ShellCode
 ): Promise<Restart> {

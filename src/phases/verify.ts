@@ -392,6 +392,39 @@ export async function verifyService(
   }
 }
 
+/**
+ * Operation verify: polls version-url until it reports `sha`, or fails at version-timeout saying
+ * what is live, what was expected and what the service answered. Nothing was restarted, so no
+ * port is checked against a stop.
+ */
+export async function verifyAnswer(ctx: DeployContext, sha: string): Promise<VersionReport> {
+  const { settings } = ctx
+  const probe = await probeFor(ctx)
+  const deadline = Date.now() + settings.versionTimeoutSeconds * 1000
+  const begun = Date.now()
+  for (;;) {
+    const last = await poll(ctx, probe)
+    if (last.commit && commitMatches(last.commit, sha)) {
+      info(
+        `${settings.versionUrl.href} reports ${last.commit}${last.version ? ` (version ${last.version})` : ''}`
+      )
+      return { commit: last.commit, version: last.version, firstAnsweredAt: last.at }
+    }
+    const delay = pollDelayMs(Date.now() - begun)
+    if (Date.now() + delay > deadline)
+      throw new Error(
+        `${ctx.release} is live with ${sha}, but ${settings.versionUrl.href} (requested from the ${settings.versionCheckFrom}) ` +
+          (last.commit
+            ? `reports ${last.commit}: the service runs other code than the live release (restart it: operation restart)`
+            : `gave no commit (${last.problem ?? 'no answer'}) within ${settings.versionTimeoutSeconds} s (version-timeout): the service is down or does not answer`) +
+          (last.answer.status !== undefined
+            ? `. Last response: HTTP ${last.answer.status} ${trimmed(last.answer.body)}`
+            : '')
+      )
+    await sleep(delay)
+  }
+}
+
 /** version-range and allow-downgrade, against the version the new service reports. */
 function checkVersionGuards(
   ctx: DeployContext,
