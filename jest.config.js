@@ -9,7 +9,9 @@ export default {
     '^.+\\.(sh|awk|py)$': '<rootDir>/scripts/jest-text.cjs'
   },
   testMatch: ['**/__tests__/**/*.test.ts'],
-  testTimeout: 60000,
+  // End-to-end deploys on a loaded 2-core machine (pip builds, several deploys a test) can take a
+  // minute; the limit stays well above what any test needs, so only a hang reaches it.
+  testTimeout: 180000,
   // Integration tests each start their own sshd; two workers suit a 2-core runner.
   maxWorkers: 2
 }

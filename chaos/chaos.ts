@@ -3,8 +3,9 @@
  * real sshd, with random faults at random instants: a cancel as GitHub does it (SIGINT, SIGTERM
  * 7.5 s later, SIGKILL 2.5 s after that, then the post step), the runner killed (no post step) or
  * frozen (SIGSTOP: its connection stays open and silent), the SSH connections cut, two deploys at
- * once, the disk filled; some versions broken. After each deploy it checks the invariants below
- * and prints a table of faults by phase and of violations by invariant.
+ * once, the disk filled; some versions broken; some runs a rollback to a kept release or a restart
+ * of the live one instead of a deploy. After each run it checks the invariants below and prints a
+ * table of faults by phase and of violations by invariant.
  *
  *   CHAOS_DEPLOYS=100 CHAOS_SEED=1 npm run chaos     (root: it mounts a small disk for the target)
  *
@@ -18,6 +19,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   writeFileSync
 } from 'node:fs'
@@ -136,6 +138,40 @@ interface Outcome {
   sha: string
 }
 
+/** What a run does: a deploy, a rollback to a kept release (by name), or a restart. */
+interface Operation {
+  name: 'deploy' | 'rollback' | 'restart'
+  to?: string
+}
+
+/**
+ * A rollback to a random kept release that passed verify and is not live, with the commit it
+ * serves once live; undefined when there is none.
+ */
+function rollbackTarget(world: World): { to: string; sha: string } | undefined {
+  const live = readlinkOr(join(world.target, 'current'))
+  const candidates = readdirSync(join(world.target, 'releases')).filter(
+    name =>
+      !name.startsWith('.') &&
+      `releases/${name}` !== live &&
+      !['UNVERIFIED', 'BAD_RELEASE'].some(mark =>
+        existsSync(join(world.target, 'releases', name, mark))
+      ) &&
+      readOr(join(world.target, 'releases', name, 'REVISION')).trim()
+  )
+  if (candidates.length === 0) return undefined
+  const to = pick(candidates)
+  return { to, sha: readOr(join(world.target, 'releases', to, 'REVISION')).trim() }
+}
+
+function readlinkOr(path: string): string {
+  try {
+    return readlinkSync(path)
+  } catch {
+    return ''
+  }
+}
+
 /** What a run reported: its exit code, the host's result in its `hosts` output, its post step. */
 function verdict(run: ActionRun, post?: ActionRun): Outcome['said'] {
   if (run.code === 0) return 'success'
@@ -151,9 +187,16 @@ async function deployWith(
   fault: Fault,
   phase: string,
   sha: string,
-  source: string
+  source: string,
+  operation: Operation = { name: 'deploy' }
 ): Promise<Outcome> {
-  const inputs = { ...world.inputs, source, sha }
+  const inputs = {
+    ...world.inputs,
+    source,
+    sha: operation.name === 'deploy' ? sha : '',
+    operation: operation.name,
+    'rollback-to': operation.to ?? ''
+  }
   const delay = Math.floor(random() * 400)
   let frozenFor = 0
   const run = await runAction(inputs, {
@@ -366,18 +409,27 @@ async function main(): Promise<void> {
     for (let index = 1; index <= DEPLOYS; index++) {
       const fault = pickFault()
       const phase = pick(PHASES)
-      const isBroken = random() < 0.2
+      const roll = random()
+      const back = roll < 0.1 ? rollbackTarget(world) : undefined
+      // A rollback serves the kept release's commit; a restart the one live now.
+      const operation: Operation = back
+        ? { name: 'rollback', to: back.to }
+        : roll >= 0.1 && roll < 0.2
+          ? { name: 'restart' }
+          : { name: 'deploy' }
+      const isBroken = operation.name === 'deploy' && random() < 0.2
       const source = isBroken ? broken : good
+      const sha = back?.sha ?? (operation.name === 'restart' ? (world.serving as string) : hex(40))
       const outcomes =
         fault === 'concurrent'
           ? await Promise.all([
-              deployWith(world, 'none', phase, hex(40), source),
+              deployWith(world, 'none', phase, sha, source, operation),
               deployWith(world, 'none', phase, hex(40), good)
             ])
-          : [await deployWith(world, fault, phase, hex(40), source)]
+          : [await deployWith(world, fault, phase, sha, source, operation)]
       if (fault === 'disk-full') rmSync(join(target, 'filler'), { force: true })
       await settled(world)
-      const key = `${fault}${fault === 'none' || fault === 'concurrent' ? '' : ` at ${phase}`}`
+      const key = `${operation.name === 'deploy' ? '' : `${operation.name}, `}${fault}${fault === 'none' || fault === 'concurrent' ? '' : ` at ${phase}`}`
       byPhase.set(key, (byPhase.get(key) ?? 0) + 1)
       const broke = await check(world, outcomes, { kind: fault, phase, broken: isBroken })
       for (const { invariant, seen } of broke)

@@ -114,33 +114,29 @@ const dropConnections = (user: TestUser) =>
   execFileSync('pkill', ['-KILL', '-u', user.name, 'sshd'])
 
 describe('login shells whose start-up files print', () => {
-  it.each(NOISY)(
-    '$label: deploys twice, one login per run',
-    async ({ label, shows }) => {
-      const user = users.get(label) as TestUser
-      const { port, inputs } = await inputsFor(user)
-      const before = logins(user)
-      const first = await deploy({ ...inputs, sha: sha('e') })
-      expect(logins(user)).toBe(before + 1)
-      const second = await deploy({ ...inputs, sha: sha('f') })
-      expect(logins(user)).toBe(before + 2)
-      expect(second.outputs['venv-reused']).toBe('true')
-      expect((await versionAnswer(port)).commit).toBe(sha('f'))
-      for (const run of [first, second]) {
-        // Shown once, labelled as the login shell's, never as the action's own output.
-        const heading = run.stdout.match(/^The login shell on \S+ printed this before/gm) ?? []
-        expect(heading).toHaveLength(1)
-        const noise = run.stdout.slice(run.stdout.indexOf(heading[0] as string))
-        for (const text of shows) expect(noise).toContain(`  ${text}`)
-        // Nothing it printed is a workflow command: the runner would act on the action's only.
-        expect(
-          runnerCommands(run.stdout).filter(line => /shell says so|from the login shell/.test(line))
-        ).toEqual([])
-        expect(run.stdout).not.toMatch(/@@[0-9a-f]{12} /)
-      }
-    },
-    120_000
-  )
+  it.each(NOISY)('$label: deploys twice, one login per run', async ({ label, shows }) => {
+    const user = users.get(label) as TestUser
+    const { port, inputs } = await inputsFor(user)
+    const before = logins(user)
+    const first = await deploy({ ...inputs, sha: sha('e') })
+    expect(logins(user)).toBe(before + 1)
+    const second = await deploy({ ...inputs, sha: sha('f') })
+    expect(logins(user)).toBe(before + 2)
+    expect(second.outputs['venv-reused']).toBe('true')
+    expect((await versionAnswer(port)).commit).toBe(sha('f'))
+    for (const run of [first, second]) {
+      // Shown once, labelled as the login shell's, never as the action's own output.
+      const heading = run.stdout.match(/^The login shell on \S+ printed this before/gm) ?? []
+      expect(heading).toHaveLength(1)
+      const noise = run.stdout.slice(run.stdout.indexOf(heading[0] as string))
+      for (const text of shows) expect(noise).toContain(`  ${text}`)
+      // Nothing it printed is a workflow command: the runner would act on the action's only.
+      expect(
+        runnerCommands(run.stdout).filter(line => /shell says so|from the login shell/.test(line))
+      ).toEqual([])
+      expect(run.stdout).not.toMatch(/@@[0-9a-f]{12} /)
+    }
+  })
 
   it('a connection cut during the restart: the re-read finds the step through the noise, with one login more', async () => {
     const user = users.get(NOISY[0].label) as TestUser
@@ -164,5 +160,5 @@ describe('login shells whose start-up files print', () => {
     // The login of the run, and one for the reconnect.
     expect(logins(user)).toBe(before + 2)
     expect(cut.stdout).not.toMatch(/@@[0-9a-f]{12} /)
-  }, 120_000)
+  })
 })

@@ -63,6 +63,7 @@ export interface ActionRun {
 export interface RunOptions {
   env?: Record<string, string>
   cwd?: string
+  /** Kill the action after this long (default 150 s: far above a deploy here, even under load). */
   timeoutMs?: number
   /** `post` runs dist/post.js, as the runner does after the job's steps. */
   entry?: 'index' | 'post'
@@ -124,7 +125,7 @@ export async function runAction(
   let stderr = ''
   child.stdout.on('data', chunk => (stdout += chunk))
   child.stderr.on('data', chunk => (stderr += chunk))
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 150_000)
   const exited = new Promise<number | null>(resolveExit => child.on('close', resolveExit))
   await options.whileRunning?.(child)
   const code = await exited
