@@ -48750,8 +48750,6 @@ var EXIT = {
   startFailed: 4,
   /** stop: process-match matched too much; nothing was signalled. */
   patternTooBroad: 5,
-  /** stop: the stop-command failed. */
-  stopCommandFailed: 6,
   /** restart: the deploy lock is another run's now; nothing was stopped. */
   lockLost: 7,
   /** start: the port holder (hold-ports) could not listen; nothing was started. */
@@ -52503,10 +52501,11 @@ var stop_default = `# shellcheck shell=sh
 #
 # Inputs (stopBody, stop.ts): stop_target; stop_state, state.json inside the target; stop_pattern,
 # process-match (may be empty); stop_live, where the stop-command runs (empty: there is none; it is
-# the function stop_command); max_hits; the exit codes stop_command_failed and pattern_too_broad.
+# the function stop_command); max_hits; the exit code pattern_too_broad. A stop-command that fails is
+# noted (\`data stop-command-failed CODE [first]\`), and the stop goes on.
 # From the host step: step_key and the service functions.
 : "\${stop_target:?}" "\${stop_state:?}" "\${stop_pattern?}" "\${stop_live?}" "\${max_hits:?}"
-: "\${stop_command_failed:?}" "\${pattern_too_broad:?}" "\${step_key:?}"
+: "\${pattern_too_broad:?}" "\${step_key:?}"
 stop_mark=$(start_of $$)
 printf '@@%s data mark %s\\n' "$step_key" "$stop_mark"
 if [ -n "$stop_live" ]; then
@@ -52515,12 +52514,10 @@ if [ -n "$stop_live" ]; then
   (cd -- "$dir" || exit 1
   stop_command < /dev/null) 2>&1
   status=$?
-  if [ "$status" -ne 0 ] && [ -n "$first" ]; then
-    printf '@@%s data first-stop-failed %s\\n' "$step_key" "$status"
-    printf 'stop-command failed (exit %s) before the first deploy; continuing\\n' "$status"
-  elif [ "$status" -ne 0 ]; then
-    printf '@@%s error the stop-command exited with code %s: nothing else was stopped and nothing new was started, so the old service still serves unless the command stopped it before failing; its output is above in the log\\n' "$step_key" "$status"
-    exit "$stop_command_failed"
+  # As systemd treats a failing ExecStop=: a note, and the service is stopped the action's way.
+  if [ "$status" -ne 0 ]; then
+    printf '@@%s data stop-command-failed %s%s\\n' "$step_key" "$status" "\${first:+ first}"
+    printf 'stop-command exited with code %s; stopping the service by its marker, recorded processes and process-match as always\\n' "$status"
   else
     echo 'stop-command finished'
   fi
@@ -52655,7 +52652,6 @@ ${userCommandScript(stopCommand.command)}
       stop_pattern: pattern,
       stop_live: stopCommand?.live ?? "",
       max_hits: MAX_PATTERN_HITS,
-      stop_command_failed: EXIT.stopCommandFailed,
       pattern_too_broad: EXIT.patternTooBroad
     })
   ]);
@@ -52676,15 +52672,18 @@ function stopFailure(code, output) {
     return `${errors}
 process-match must match the service only (at most ${MAX_PATTERN_HITS} processes, of one user): narrow it, e.g. to the start command line of the parent (its process group is stopped with it), or remove it: the action finds what it started by the DEPLOY_TARGET marker.`;
   }
-  if (code === EXIT.stopCommandFailed) {
-    return `${errors}; its last lines:
-${(output?.lines ?? []).slice(-20).join("\n")}`;
-  }
   return `stopping failed (exit ${code}): ${errors || (output?.lines ?? []).slice(-10).join("\n")}`;
 }
-function stoppedService(output) {
-  if (output?.data["first-stop-failed"])
-    warning("stop-command failed before the first deploy; continuing");
+function stoppedService(output, stopCommand) {
+  const failed = output?.data["stop-command-failed"];
+  if (failed) {
+    const [code, first] = failed.split(" ");
+    const nothingMatched = code === "1" && /(^|[\s;&|(])(pkill|pgrep|killall)\s/.test(stopCommand ?? "");
+    warning(
+      `The stop-command (${stopCommand ?? "stop-command"}) exited with code ${code}` + (nothingMatched ? ": pkill/pgrep/killall exit 1 when no process matched" : "") + (first ? " (before the first deploy there may be nothing to stop)" : "") + ". The action stopped the service by its DEPLOY_TARGET marker, the processes recorded by the last deploy and process-match, and wait-for-exit checked that it was gone.",
+      { title: "stop-command failed" }
+    );
+  }
   return { mark: Number(output?.data.mark ?? 0) };
 }
 var PROGRESS_SECONDS = 5;
@@ -52985,7 +52984,7 @@ async function restartService(ctx, switchTo, timings, afterStart) {
     throw new PhaseError(label, result.lastPhase, detail);
   }
   return {
-    stopped: stoppedService(output("stop")),
+    stopped: stoppedService(output("stop"), settings.stopCommand),
     started: startedService(output("start"))
   };
 }

@@ -88,8 +88,6 @@ export const EXIT = {
   startFailed: 4,
   /** stop: process-match matched too much; nothing was signalled. */
   patternTooBroad: 5,
-  /** stop: the stop-command failed. */
-  stopCommandFailed: 6,
   /** restart: the deploy lock is another run's now; nothing was stopped. */
   lockLost: 7,
   /** start: the port holder (hold-ports) could not listen; nothing was started. */

@@ -383,6 +383,13 @@ describe('action.yml', () => {
     expect([...read].sort()).toEqual(Object.keys(action.inputs).sort())
   })
 
+  it('has a description the Marketplace lists: under 125 characters', () => {
+    const { description } = parse(readFileSync(join(PROJECT_ROOT, 'action.yml'), 'utf8')) as {
+      description: string
+    }
+    expect(description.length).toBeLessThan(125)
+  })
+
   it('runs the bundle on node24', () => {
     expect(action.runs).toEqual({
       using: 'node24',

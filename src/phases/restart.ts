@@ -198,7 +198,7 @@ export async function restartService(
     throw new PhaseError(label, result.lastPhase, detail)
   }
   return {
-    stopped: stoppedService(output('stop')),
+    stopped: stoppedService(output('stop'), settings.stopCommand),
     started: startedService(output('start'))
   }
 }

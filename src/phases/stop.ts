@@ -51,7 +51,6 @@ ${userCommandScript(stopCommand.command)}
       stop_pattern: pattern,
       stop_live: stopCommand?.live ?? '',
       max_hits: MAX_PATTERN_HITS,
-      stop_command_failed: EXIT.stopCommandFailed,
       pattern_too_broad: EXIT.patternTooBroad
     })
   ])
@@ -81,16 +80,31 @@ export function stopFailure(code: number, output: PhaseOutput | undefined): stri
       'the action finds what it started by the DEPLOY_TARGET marker.'
     )
   }
-  if (code === EXIT.stopCommandFailed) {
-    return `${errors}; its last lines:\n${(output?.lines ?? []).slice(-20).join('\n')}`
-  }
   return `stopping failed (exit ${code}): ${errors || (output?.lines ?? []).slice(-10).join('\n')}`
 }
 
-/** What the stop body reported. */
-export function stoppedService(output: PhaseOutput | undefined): StoppedService {
-  if (output?.data['first-stop-failed'])
-    core.warning('stop-command failed before the first deploy; continuing')
+/**
+ * What the stop body reported. A stop-command that failed is a warning, as systemd treats a
+ * failing ExecStop=: the stop went on by the marker, the recorded processes and process-match,
+ * and wait-for-exit decided. `pkill` and `pgrep` exit 1 when nothing matched, the commonest case.
+ */
+export function stoppedService(
+  output: PhaseOutput | undefined,
+  stopCommand?: string
+): StoppedService {
+  const failed = output?.data['stop-command-failed']
+  if (failed) {
+    const [code, first] = failed.split(' ')
+    const nothingMatched =
+      code === '1' && /(^|[\s;&|(])(pkill|pgrep|killall)\s/.test(stopCommand ?? '')
+    core.warning(
+      `The stop-command (${stopCommand ?? 'stop-command'}) exited with code ${code}` +
+        (nothingMatched ? ': pkill/pgrep/killall exit 1 when no process matched' : '') +
+        (first ? ' (before the first deploy there may be nothing to stop)' : '') +
+        '. The action stopped the service by its DEPLOY_TARGET marker, the processes recorded by the last deploy and process-match, and wait-for-exit checked that it was gone.',
+      { title: 'stop-command failed' }
+    )
+  }
   return { mark: Number(output?.data.mark ?? 0) }
 }
 
