@@ -54844,6 +54844,7 @@ while [ "$waited" -lt 10 ]; do
   sleep 0.1; waited=$((waited + 1))
 done
 if [ -z "$status" ]; then
+  printf '@@%s data running %s\\n' "$step_key" "$launched"
   printf 'Started %s as process group %s; output goes to %s\\n' "$start_shown" "$launched" "$start_log_shown"
 elif [ "$status" -eq 0 ]; then
   printf '%s exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to %s\\n' "$start_shown" "$start_log_shown"
@@ -55142,7 +55143,7 @@ function startBody(ctx) {
   return joinCode([holdBody(ctx), start]);
 }
 function startedService(output) {
-  return { logHeader: output?.data.header };
+  return { logHeader: output?.data.header, running: output?.data.running !== void 0 };
 }
 
 // src/pipeline.ts
@@ -55277,10 +55278,10 @@ async function diedFailure(ctx, result, died) {
   return `the action's own host step${died.pid ? ` (PID ${died.pid})` : ""} was killed${signal ? ` by ${signal}` : ""} during ${result.lastPhase}, before it finished. ${cause} On the host now: ${await describeHostNow(ctx)}. The step's output is in ${layout.restartLog}.`;
 }
 var STAY = "stay";
-function restartPhases(ctx, switchTo, afterStart) {
+function restartPhases(ctx, switchTo, beforeStart) {
   const { layout } = ctx;
   const named = sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}`;
-  const start = switchTo && (afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx));
+  const start = switchTo && (beforeStart ? joinCode([beforeStart, startBody(ctx)]) : startBody(ctx));
   const bodies = {
     stop: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]),
     "wait-for-exit": waitForExitBody(waitParameters(ctx)),
@@ -55296,9 +55297,9 @@ function restartPrelude(layout) {
   return sh`${SERVICE_FUNCTIONS}
 cd -- ${layout.target} || exit 1`;
 }
-async function restartService(ctx, switchTo, timings, afterStart) {
+async function restartService(ctx, switchTo, timings, beforeStart) {
   const { settings, session, layout, label } = ctx;
-  const phases = restartPhases(ctx, switchTo, afterStart);
+  const phases = restartPhases(ctx, switchTo, beforeStart);
   const entry = {
     host: session.address.host,
     port: session.address.port,
@@ -55826,7 +55827,7 @@ function pollDelayMs(elapsedMs) {
   if (elapsedMs < 15e3) return 250;
   return 1e3;
 }
-async function checkIdentity(ctx, restart, sha, probe) {
+async function checkIdentity(ctx, restart, sha, probe, quiet = false) {
   const { settings, session, layout } = ctx;
   const { stdout } = await session.remote.run(
     serviceIdentityScript({
@@ -55847,15 +55848,65 @@ async function checkIdentity(ctx, restart, sha, probe) {
   const strangers = holders("stranger");
   const free = [...stdout.matchAll(/^free (\d+)$/gm)].map((match) => match[1]);
   const recorded = /^recorded (.*)$/m.exec(stdout)?.[1].trim();
-  if (recorded !== void 0)
+  if (recorded !== void 0 && !quiet)
     info2(`Recorded the service's processes in ${layout.stateFile}: ${recorded || "(none found)"}`);
   return { old, free, strangers };
 }
+function newServiceScript(target, mark) {
+  return sh`${SERVICE_FUNCTIONS}
+service_scan ${target} '' '' '' '' | awk -v mark=${mark} '$1 == "signal" && $4 >= mark { count++ } END { print "alive", count + 0 }'`;
+}
+var ALIVE_CHECK_MS = 1e3;
+var Certainty = class {
+  constructor(ctx, restart) {
+    this.ctx = ctx;
+    this.restart = restart;
+    this.seenAlive = restart.started.running === true;
+  }
+  ctx;
+  restart;
+  seenAlive;
+  goneChecks = 0;
+  lastCheck = 0;
+  wrongSince;
+  /** Why waiting on is pointless, or undefined to wait on. */
+  async failure(last, sha, identity) {
+    const { settings, layout, session } = this.ctx;
+    const wrong = last.commit !== void 0 && !commitMatches(last.commit, sha);
+    if (!wrong) this.wrongSince = void 0;
+    else if (identity) {
+      const fresh = identity.old.length === 0 && identity.strangers.length === 0 && identity.free.length === 0;
+      this.wrongSince = fresh ? this.wrongSince ?? last.at : void 0;
+    }
+    if (wrong) {
+      const certainAfter = Math.max(settings.stableForSeconds, 2) * 1e3;
+      if (this.wrongSince !== void 0 && last.at - this.wrongSince >= certainAfter)
+        return `the new service (started after this deploy's stop) answers with ${last.commit} instead of ${sha.slice(0, 12)}, and has for ${Math.round((last.at - this.wrongSince) / 1e3)} s: its release reports another commit (the stamp, or the code it imports), so waiting for version-timeout would not change it`;
+    }
+    if (!settings.detach || Date.now() - this.lastCheck < ALIVE_CHECK_MS) return void 0;
+    this.lastCheck = Date.now();
+    const { stdout } = await session.remote.run(
+      newServiceScript(layout.target, this.restart.stopped.mark),
+      { phase: "verify", timeoutSeconds: 30 }
+    );
+    const alive = Number(/^alive (\d+)$/m.exec(stdout)?.[1] ?? 1);
+    if (alive > 0) {
+      this.seenAlive = true;
+      this.goneChecks = 0;
+      return void 0;
+    }
+    if (!this.seenAlive || ++this.goneChecks < 2) return void 0;
+    return `every process of the new start has exited (none carrying DEPLOY_TARGET=${layout.target} is left), so nothing is left that could answer: verify stops here rather than wait out version-timeout`;
+  }
+};
 async function awaitCommit(ctx, restart, sha, probe) {
   const begun = Date.now();
   const deadline = begun + ctx.settings.versionTimeoutSeconds * 1e3;
   let reported = begun;
   let last;
+  const certainty = new Certainty(ctx, restart);
+  const identifies = ctx.settings.ports.length > 0 || probe.listener !== void 0;
+  let identityAsked = 0;
   for (; ; ) {
     last = await poll(ctx, probe);
     if (ctx.session.remote.lost) {
@@ -55863,37 +55914,43 @@ async function awaitCommit(ctx, restart, sha, probe) {
       continue;
     }
     if (last.commit && commitMatches(last.commit, sha)) {
-      const identity = await checkIdentity(ctx, restart, sha, probe).catch(
+      const identity2 = await checkIdentity(ctx, restart, sha, probe).catch(
         async (error2) => {
           if (!ctx.session.remote.lost) throw error2;
           await resumeVerify(ctx, sha, last);
           return void 0;
         }
       );
-      if (!identity) continue;
-      if (identity.old.length > 0) {
+      if (!identity2) continue;
+      if (identity2.old.length > 0) {
         throw await failure(
           ctx,
           restart,
           sha,
           `reports ${last.commit}, but a service port is held by a process that started before this deploy's stop, so the answer may come from a survivor of the old service:
-` + identity.old.join("\n"),
+` + identity2.old.join("\n"),
           last
         );
       }
-      if (identity.strangers.length > 0) {
+      if (identity2.strangers.length > 0) {
         throw await failure(
           ctx,
           restart,
           sha,
           `reports ${last.commit}, but where version-url points on this host (${probe.address ?? ""} port ${probe.listener?.port}) the listener is not a process of the new service (none started after this deploy's stop), so the answer may come from another program:
-` + identity.strangers.join("\n"),
+` + identity2.strangers.join("\n"),
           last
         );
       }
-      if (identity.free.length === 0) return last;
-      last = { ...last, problem: `port(s) ${identity.free.join(", ")} in ports not held yet` };
+      if (identity2.free.length === 0) return last;
+      last = { ...last, problem: `port(s) ${identity2.free.join(", ")} in ports not held yet` };
     }
+    const wrong = last.commit !== void 0 && !commitMatches(last.commit, sha);
+    const ask = wrong && identifies && Date.now() - identityAsked >= ALIVE_CHECK_MS;
+    if (ask) identityAsked = Date.now();
+    const identity = ask ? await checkIdentity(ctx, restart, sha, probe, true).catch(() => void 0) : void 0;
+    const certain = await certainty.failure(last, sha, identity).catch(() => void 0);
+    if (certain) throw await failure(ctx, restart, sha, certain, last);
     if (Date.now() - reported >= PROGRESS_MS) {
       reported = Date.now();
       info2(

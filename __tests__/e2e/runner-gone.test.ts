@@ -166,6 +166,62 @@ describe('commit confirmed: a runner gone at verify', () => {
   }, 180_000)
 })
 
+describe('commit confirmed: a runner gone right after the switch', () => {
+  /**
+   * Deploys 1, then 2 broken as `how` says, and kills the runner (no post step) as the switch
+   * begins: the host step goes on without it, and whatever becomes of the start, the watchdog
+   * launched at the switch returns the host to 1 within its deadline.
+   */
+  async function killedAtSwitch(
+    name: string,
+    how: 'import-error' | 'dies-at-2s' | 'never-listens'
+  ) {
+    const { source, target, port, inputs } = await service(name, {
+      'version-timeout': '5',
+      'stable-for': '1'
+    })
+    const start = `if [ -e DIES ]; then sleep 2; exit 1; fi; exec ${inputs['start-command']}`
+    const first = await deploy({ ...inputs, 'start-command': start, sha: sha('1') })
+    if (how === 'import-error') write(source, 'vsdsvc/__init__.py', 'raise ImportError("broken")\n')
+    if (how === 'dies-at-2s') write(source, 'DIES', 'yes\n')
+    if (how === 'never-listens') breakService(source)
+    const lock = join(target, '.deploy/lock')
+    let undoneAfter = 0
+    await runAction(
+      { ...inputs, 'start-command': start, sha: sha('2') },
+      {
+        timeoutMs: 240_000,
+        whileRunning: async child => {
+          await logShows(child, /::group::\S+: switch\n/)
+          child.kill('SIGKILL')
+          const at = Date.now()
+          await eventually(
+            `${name}: the host serves ${sha('1')} and holds no lock`,
+            90_000,
+            async () => (await reportedCommit(port)) === sha('1') && !existsSync(lock)
+          )
+          undoneAfter = (Date.now() - at) / 1000
+        }
+      }
+    )
+    expect(undoneAfter).toBeLessThan(5 + 1 + WATCHDOG_GRACE_SECONDS + 20)
+    expect(currentRelease(target)).toBe(`releases/${first.outputs.release}`)
+    const journal = readFileSync(join(target, '.deploy/journal'), 'utf8')
+    expect(journal).toMatch(
+      / undo \S+-2222222: not confirmed within 36 s of its start, and the runner sent no heartbeat/
+    )
+    expect(journal).toContain(` undone ${first.outputs.release} ${sha('1')}: started it`)
+  }
+
+  it('for a start that fails, dies 2 s later, or never listens, the host returns to the last verified release', async () => {
+    await Promise.all([
+      killedAtSwitch('switch-import-error', 'import-error'),
+      killedAtSwitch('switch-dies', 'dies-at-2s'),
+      killedAtSwitch('switch-never-listens', 'never-listens')
+    ])
+  })
+})
+
 describe('rollback targets', () => {
   it('only a verified release: past a live one that a dead run never verified', async () => {
     const { source, target, port, inputs } = await service('unverified-live')

@@ -82,17 +82,21 @@ describe('verify: the running service must report the deployed commit', () => {
     expect(await reportedCommit(Number(inputs.ports))).toBe(sha('7'))
   })
 
-  it("fails when the service keeps reporting a stale stamp, with expected, reported, this start's lines and the port's holder", async () => {
+  it("fails as soon as the new service keeps reporting a stale stamp, with expected, reported, this start's lines and the port's holder", async () => {
     const { source, inputs, port } = await service('stale', {
       'rollback-on-failure': 'false',
-      'version-timeout': '3'
+      'version-timeout': '60'
     })
     writeFileSync(join(sshd.dir, 'fixed-old-stamp'), `${sha('0')}\n`)
     write(source, 'STAMP_FROM', join(sshd.dir, 'fixed-old-stamp'))
+    const started = Date.now()
     const result = await deploy({ ...inputs, sha: sha('1') }, 1)
+    // The new service (its port held by a process started after the stop) will not change its
+    // answer: verify does not wait out its 60 s.
+    expect(Date.now() - started).toBeLessThan(20_000)
     const message = failureMessage(result)
     expect(message).toContain(
-      `verify: http://127.0.0.1:${port}/version (requested from the host) kept reporting ${sha('0')} instead of ${sha('1').slice(0, 12)} for 3 s (version-timeout)`
+      `verify: http://127.0.0.1:${port}/version (requested from the host) the new service (started after this deploy's stop) answers with ${sha('0')} instead of ${sha('1').slice(0, 12)}, and has for 2 s`
     )
     expect(message).toContain(`Expected commit: ${sha('1')}`)
     expect(message).toContain(
@@ -163,6 +167,22 @@ describe('verify: the running service must report the deployed commit', () => {
     rmSync(join(source, 'CRASH_AFTER'))
     const fixed = await deploy({ ...inputs, sha: sha('3') })
     expect(fixed.stdout).toContain(`from ${good.outputs.release} on the host`)
+  })
+
+  it('stops waiting once every process of the new start has exited, and rolls back at once', async () => {
+    const { source, inputs, port } = await service('dies-at-2s', { 'version-timeout': '60' })
+    // A release that carries DIES runs 2 s (past the start's first second), then exits silent.
+    const start = `if [ -e DIES ]; then sleep 2; exit 1; fi; exec ${inputs['start-command']}`
+    const good = await deploy({ ...inputs, 'start-command': start, sha: sha('1') })
+    write(source, 'DIES', 'yes\n')
+    const started = Date.now()
+    const result = await deploy({ ...inputs, 'start-command': start, sha: sha('2') }, 1)
+    expect(Date.now() - started).toBeLessThan(30_000)
+    expect(failureMessage(result)).toContain(
+      'every process of the new start has exited (none carrying DEPLOY_TARGET='
+    )
+    expect(failureMessage(result)).toContain(`Rolled back to ${good.outputs.release}`)
+    expect(await reportedCommit(port)).toBe(sha('1'))
   })
 
   it('with no earlier release, says so and leaves the failed one stopped', async () => {

@@ -27,6 +27,7 @@ while [ "$waited" -lt 10 ]; do
   sleep 0.1; waited=$((waited + 1))
 done
 if [ -z "$status" ]; then
+  printf '@@%s data running %s\n' "$step_key" "$launched"
   printf 'Started %s as process group %s; output goes to %s\n' "$start_shown" "$launched" "$start_log_shown"
 elif [ "$status" -eq 0 ]; then
   printf '%s exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to %s\n' "$start_shown" "$start_log_shown"

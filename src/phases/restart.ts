@@ -109,17 +109,19 @@ export type RestartKind = 'deploy' | 'rollback' | 'restart'
 /**
  * The restart's phases: stop (behind the lock fence) → wait-for-exit → switch → start. Without
  * `switchTo`, only the first two (a rollback with nothing to return to); with STAY, no switch
- * (operation restart). `afterStart` runs at the end of a successful start (the watchdog's launch).
+ * (operation restart). `beforeStart` runs first in the start phase, right after the switch (the
+ * watchdog's launch: from then on the host itself ends what it started, a start that fails
+ * included, should the runner be gone).
  */
 export function restartPhases(
   ctx: DeployContext,
   switchTo: ShellCode | typeof STAY | undefined,
-  afterStart?: ShellCode
+  beforeStart?: ShellCode
 ): HostStepPhase[] {
   const { layout } = ctx
   // The post step tells this step's output from an earlier restart's by the release it names.
   const named = sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}`
-  const start = switchTo && (afterStart ? joinCode([startBody(ctx), afterStart]) : startBody(ctx))
+  const start = switchTo && (beforeStart ? joinCode([beforeStart, startBody(ctx)]) : startBody(ctx))
   const bodies: Record<(typeof HOST_STEP_PHASES)[number], ShellCode | undefined> = {
     stop: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]),
     'wait-for-exit': waitForExitBody(waitParameters(ctx)),
@@ -149,10 +151,10 @@ export async function restartService(
   ctx: DeployContext,
   switchTo: ShellCode | typeof STAY | undefined,
   timings?: PhaseTiming[],
-  afterStart?: ShellCode
+  beforeStart?: ShellCode
 ): Promise<Restart> {
   const { settings, session, layout, label } = ctx
-  const phases = restartPhases(ctx, switchTo, afterStart)
+  const phases = restartPhases(ctx, switchTo, beforeStart)
   const entry: RunningRestart = {
     host: session.address.host,
     port: session.address.port,

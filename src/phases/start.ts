@@ -105,9 +105,11 @@ export function startBody(ctx: DeployContext): ShellCode {
 export interface StartedService {
   /** The start log's line that begins this start's lines (detached only). */
   logHeader?: string
+  /** The started process was still running after the start's first second (detached only). */
+  running?: boolean
 }
 
 /** What the start body reported. */
 export function startedService(output: PhaseOutput | undefined): StartedService {
-  return { logHeader: output?.data.header }
+  return { logHeader: output?.data.header, running: output?.data.running !== undefined }
 }

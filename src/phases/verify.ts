@@ -224,7 +224,8 @@ async function checkIdentity(
   ctx: DeployContext,
   restart: Restart,
   sha: string,
-  probe: Probe
+  probe: Probe,
+  quiet = false
 ): Promise<Identity> {
   const { settings, session, layout } = ctx
   const { stdout } = await session.remote.run(
@@ -250,15 +251,77 @@ async function checkIdentity(
   const strangers = holders('stranger')
   const free = [...stdout.matchAll(/^free (\d+)$/gm)].map(match => match[1])
   const recorded = /^recorded (.*)$/m.exec(stdout)?.[1].trim()
-  if (recorded !== undefined)
+  if (recorded !== undefined && !quiet)
     info(`Recorded the service's processes in ${layout.stateFile}: ${recorded || '(none found)'}`)
   return { old, free, strangers }
 }
 
+/** How many processes of this target's service started after the stop (`alive N`). */
+export function newServiceScript(target: string, mark: number): ShellCode {
+  return sh`${SERVICE_FUNCTIONS}
+service_scan ${target} '' '' '' '' | awk -v mark=${mark} '$1 == "signal" && $4 >= mark { count++ } END { print "alive", count + 0 }'`
+}
+
+/** Milliseconds between verify's checks that the new start still has a process. */
+const ALIVE_CHECK_MS = 1000
+
+/**
+ * Whether verify can stop waiting: the outcome is certain before version-timeout. Once a process
+ * of the new start was seen running, none left (twice, a second apart) means nothing can answer;
+ * a new service that answers with another commit for stable-for (at least 2 s) will not change
+ * its mind. A service alive and silent gets its whole version-timeout: no guessing from its log.
+ */
+class Certainty {
+  private seenAlive: boolean
+  private goneChecks = 0
+  private lastCheck = 0
+  private wrongSince: number | undefined
+
+  constructor(
+    private readonly ctx: DeployContext,
+    private readonly restart: Restart
+  ) {
+    this.seenAlive = restart.started.running === true
+  }
+
+  /** Why waiting on is pointless, or undefined to wait on. */
+  async failure(last: Poll, sha: string, identity?: Identity): Promise<string | undefined> {
+    const { settings, layout, session } = this.ctx
+    const wrong = last.commit !== undefined && !commitMatches(last.commit, sha)
+    if (!wrong) this.wrongSince = undefined
+    else if (identity) {
+      const fresh =
+        identity.old.length === 0 && identity.strangers.length === 0 && identity.free.length === 0
+      this.wrongSince = fresh ? (this.wrongSince ?? last.at) : undefined
+    }
+    if (wrong) {
+      const certainAfter = Math.max(settings.stableForSeconds, 2) * 1000
+      if (this.wrongSince !== undefined && last.at - this.wrongSince >= certainAfter)
+        return `the new service (started after this deploy's stop) answers with ${last.commit} instead of ${sha.slice(0, 12)}, and has for ${Math.round((last.at - this.wrongSince) / 1000)} s: its release reports another commit (the stamp, or the code it imports), so waiting for version-timeout would not change it`
+    }
+    // Only what the action started itself carries the marker: a foreground start is not watched.
+    if (!settings.detach || Date.now() - this.lastCheck < ALIVE_CHECK_MS) return undefined
+    this.lastCheck = Date.now()
+    const { stdout } = await session.remote.run(
+      newServiceScript(layout.target, this.restart.stopped.mark),
+      { phase: 'verify', timeoutSeconds: 30 }
+    )
+    const alive = Number(/^alive (\d+)$/m.exec(stdout)?.[1] ?? 1)
+    if (alive > 0) {
+      this.seenAlive = true
+      this.goneChecks = 0
+      return undefined
+    }
+    if (!this.seenAlive || ++this.goneChecks < 2) return undefined
+    return `every process of the new start has exited (none carrying DEPLOY_TARGET=${layout.target} is left), so nothing is left that could answer: verify stops here rather than wait out version-timeout`
+  }
+}
+
 /**
  * Polls the version URL until it reports `sha` and every service port is held by a process started
- * after the stop began, or gives up at version-timeout. A port held by an older process fails at
- * once: that is a survivor, whatever commit it reports.
+ * after the stop began, or gives up at version-timeout, or sooner when the outcome is certain
+ * (Certainty). A port held by an older process fails at once: that is a survivor, whatever commit
+ * it reports.
  */
 async function awaitCommit(
   ctx: DeployContext,
@@ -270,6 +333,10 @@ async function awaitCommit(
   const deadline = begun + ctx.settings.versionTimeoutSeconds * 1000
   let reported = begun
   let last: Poll | undefined
+  const certainty = new Certainty(ctx, restart)
+  // Asked only where it can tell whose answer it is: a port or the URL's listener on this host.
+  const identifies = ctx.settings.ports.length > 0 || probe.listener !== undefined
+  let identityAsked = 0
   for (;;) {
     last = await poll(ctx, probe)
     if (ctx.session.remote.lost) {
@@ -310,6 +377,15 @@ async function awaitCommit(
       if (identity.free.length === 0) return last
       last = { ...last, problem: `port(s) ${identity.free.join(', ')} in ports not held yet` }
     }
+    // Whose wrong answer it is, asked once a second at most.
+    const wrong = last.commit !== undefined && !commitMatches(last.commit, sha)
+    const ask = wrong && identifies && Date.now() - identityAsked >= ALIVE_CHECK_MS
+    if (ask) identityAsked = Date.now()
+    const identity = ask
+      ? await checkIdentity(ctx, restart, sha, probe, true).catch(() => undefined)
+      : undefined
+    const certain = await certainty.failure(last, sha, identity).catch(() => undefined)
+    if (certain) throw await failure(ctx, restart, sha, certain, last)
     if (Date.now() - reported >= PROGRESS_MS) {
       reported = Date.now()
       info(

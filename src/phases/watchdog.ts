@@ -99,7 +99,11 @@ ${discardReleaseScript(layout, release)}
   ])
 }
 
-/** Launches the armed watchdog, at the end of a successful start (part of the restart step). */
+/**
+ * Launches the armed watchdog right after the switch, before the start (part of the restart
+ * step): a start that fails, a service that dies, a verify nobody runs all end with the host back
+ * on the last verified release when the runner is gone.
+ */
 export function launchWatchdogScript(ctx: DeployContext): ShellCode {
   const { layout, release, lockToken } = ctx
   const here = relativeToTarget(layout)
@@ -107,7 +111,7 @@ export function launchWatchdogScript(ctx: DeployContext): ShellCode {
   const script = sh`"$(cat < ${`${lock}/watchdog.sh`})"`
   // The PID file was written at arming and is overwritten in place (<>): no new space needed.
   return sh`${journalFunction(here.journal, lockToken)}
-journal started ${release}
+journal watching ${release}
 if [ -f ${`${lock}/watchdog.sh`} ] && [ -d ${`${lock}/provisional`} ]; then
   ${shFromEnvironment('VERIFIED_SSH_DEPLOY_WATCHDOG', script, sh`setsid`)} < /dev/null > /dev/null 2>&1 &
   printf '%-12s\n' "$!" 1<> ${`${lock}/watchdog.pid`}
