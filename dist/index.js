@@ -10215,7 +10215,7 @@ var require_api_pipeline = __commonJS({
     "use strict";
     var {
       Readable: Readable2,
-      Duplex,
+      Duplex: Duplex2,
       PassThrough: PassThrough2
     } = __require("node:stream");
     var {
@@ -10286,7 +10286,7 @@ var require_api_pipeline = __commonJS({
         this.context = null;
         this.onInfo = onInfo || null;
         this.req = new PipelineRequest().on("error", util.nop);
-        this.ret = new Duplex({
+        this.ret = new Duplex2({
           readableObjectMode: opts.objectMode,
           autoDestroy: true,
           read: () => {
@@ -28392,10 +28392,10 @@ var require_agent2 = __commonJS({
   "node_modules/ssh2/lib/agent.js"(exports, module) {
     "use strict";
     var { Socket } = __require("net");
-    var { Duplex } = __require("stream");
+    var { Duplex: Duplex2 } = __require("stream");
     var { resolve: resolve2 } = __require("path");
     var { readFile: readFile2 } = __require("fs");
-    var { execFile, spawn: spawn2 } = __require("child_process");
+    var { execFile, spawn: spawn3 } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
       makeBufferParser,
@@ -28545,7 +28545,7 @@ var require_agent2 = __commonJS({
           stream.proc = void 0;
         }
       }
-      class PageantSocket extends Duplex {
+      class PageantSocket extends Duplex2 {
         constructor() {
           super();
           this.proc = void 0;
@@ -28572,7 +28572,7 @@ var require_agent2 = __commonJS({
             return cb(new Error("Unexpected multiple agent requests"));
           this.buffer = null;
           let error2;
-          const proc = this.proc = spawn2(EXEPATH, [data.length]);
+          const proc = this.proc = spawn3(EXEPATH, [data.length]);
           proc.stdout.on("data", (data2) => {
             this.push(data2);
           });
@@ -28778,7 +28778,7 @@ var require_agent2 = __commonJS({
       const SYM_MSGLEN = /* @__PURE__ */ Symbol("Agent Protocol Current Message Length");
       const SYM_CLOSED = /* @__PURE__ */ Symbol("Agent Protocol Closed");
       const SYM_ENDED = /* @__PURE__ */ Symbol("Agent Protocol Ended");
-      return class AgentProtocol extends Duplex {
+      return class AgentProtocol extends Duplex2 {
         /*
             Notes:
               - `constraint` type consists of:
@@ -42106,7 +42106,7 @@ var require_streamx = __commonJS({
         return this;
       }
     };
-    var Duplex = class extends Readable2 {
+    var Duplex2 = class extends Readable2 {
       // and Writable
       constructor(opts) {
         super(opts);
@@ -42144,7 +42144,7 @@ var require_streamx = __commonJS({
         return this;
       }
     };
-    var Transform3 = class extends Duplex {
+    var Transform3 = class extends Duplex2 {
       constructor(opts) {
         super(opts);
         this._transformState = new TransformState(this);
@@ -42300,7 +42300,7 @@ var require_streamx = __commonJS({
       this.destroy(StreamError.ABORTED());
     }
     function isWritev(s) {
-      return s._writev !== Writable.prototype._writev && s._writev !== Duplex.prototype._writev;
+      return s._writev !== Writable.prototype._writev && s._writev !== Duplex2.prototype._writev;
     }
     module.exports = {
       pipeline: pipeline2,
@@ -42316,7 +42316,7 @@ var require_streamx = __commonJS({
       Stream,
       Writable,
       Readable: Readable2,
-      Duplex,
+      Duplex: Duplex2,
       Transform: Transform3,
       // Export PassThrough for compatibility with Node.js core's stream module
       PassThrough: PassThrough2
@@ -48344,8 +48344,8 @@ function errorText(error2) {
   return error2 instanceof Error ? error2.message : String(error2);
 }
 var inFlight = /* @__PURE__ */ new Map();
-function phaseInFlight(host, phase) {
-  if (phase) inFlight.set(host, phase);
+function phaseInFlight(host, phase, startedAt = Date.now()) {
+  if (phase) inFlight.set(host, { phase, startedAt });
   else inFlight.delete(host);
 }
 function phasesInFlight() {
@@ -48365,7 +48365,7 @@ var PhaseError = class extends Error {
 };
 async function runPhase(host, phase, timeoutSeconds, timings, body) {
   const started = Date.now();
-  phaseInFlight(host, phase);
+  phaseInFlight(host, phase, started);
   let timer;
   const record = (ok) => {
     timings.push({ phase, startedAt: started, seconds: (Date.now() - started) / 1e3, ok });
@@ -48401,19 +48401,20 @@ function exitOnCancel(report, onCancel) {
   const onSignal = (signal) => {
     if (cancelled) return;
     cancelled = true;
-    const where = [...phasesInFlight()].map(([host, phase]) => {
+    const where = [...phasesInFlight()].map(([host, { phase, startedAt }]) => {
       const entry = report.hosts.find((candidate) => candidate.host === host);
       if (entry?.result === "success")
         return `${phase} on ${host}, after its new release was verified`;
       if (entry) {
         entry.result = "cancelled";
         entry.failedPhase = phase;
+        entry.phases.push({ phase, startedAt, seconds: (Date.now() - startedAt) / 1e3, ok: false });
       }
       return `${phase} on ${host}`;
     });
-    setFailed(
-      `Cancelled (${signal}) during ${where.join(", ") || "the deploy"}. A restart already running on a host finishes there; the post step verifies a release that was switched to but not yet verified (rolling it back if that fails and rollback-on-failure is true) and releases the deploy lock.`
-    );
+    const message = `Cancelled (${signal}) during ${where.join(", ") || "the deploy"}. A restart already running on a host finishes there; the post step verifies a release that was switched to but not yet verified (rolling it back if that fails and rollback-on-failure is true) and releases the deploy lock.`;
+    report.cancelled = message;
+    setFailed(message);
     report.writeOutputs();
     void Promise.allSettled([report.writeSummary(), onCancel()]).finally(() => process.exit(1));
   };
@@ -49211,7 +49212,7 @@ ${text}`;
         `the SSH connection to ${this.label} was lost (${this.lostReason})`
       );
     }
-    debug(`[${this.label}] ${phase}: ${command.text}`);
+    debug(`[${this.label}] ${phase}: a script of ${command.text.split("\n").length} lines`);
     const shell = await this.shellFor(options.timeoutSeconds).catch((error2) => {
       if (error2 instanceof RemoteCommandError)
         throw new RemoteCommandError(phase, error2.code, error2.stderr, error2.message);
@@ -50211,6 +50212,18 @@ function describeCredentials(credentials) {
   if (credentials.password) parts.push("the password");
   return parts.join(" and ");
 }
+var ConnectError = class extends Error {
+  constructor(message, retryable) {
+    super(message);
+    this.retryable = retryable;
+    this.name = "ConnectError";
+  }
+  retryable;
+};
+function retryableError(error2) {
+  if (error2.level === "client-authentication") return false;
+  return ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT"].includes(error2.code ?? "") || error2.level === "client-timeout" || /timed out|No response from server|closed|reset/i.test(error2.message);
+}
 function explainConnectError(error2, address, options) {
   const label = hostLabel(address);
   if (error2.level === "client-authentication") {
@@ -50239,12 +50252,13 @@ function tcpConnect(address, options) {
     const timer = setTimeout(() => {
       socket.destroy();
       reject(
-        new Error(
+        new ConnectError(
           explainConnectError(
             Object.assign(new Error("timed out"), { level: "client-timeout" }),
             address,
             options
-          )
+          ),
+          true
         )
       );
     }, options.connectTimeoutSeconds * 1e3);
@@ -50254,7 +50268,7 @@ function tcpConnect(address, options) {
     });
     socket.once("error", (error2) => {
       clearTimeout(timer);
-      reject(new Error(explainConnectError(error2, address, options)));
+      reject(new ConnectError(explainConnectError(error2, address, options), retryableError(error2)));
     });
   });
 }
@@ -50290,13 +50304,15 @@ function handshake(address, options) {
   };
   return new Promise((resolve2, reject) => {
     let settled = false;
-    const fail = (message) => {
+    const fail = (message, retryable) => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
       ssh.connection?.end();
       ssh.connection?.destroy();
-      reject(new Error(hostKeyProblem ?? message));
+      reject(
+        hostKeyProblem ? new ConnectError(hostKeyProblem, false) : new ConnectError(message, retryable)
+      );
     };
     const deadline = setTimeout(
       () => fail(
@@ -50304,7 +50320,8 @@ function handshake(address, options) {
           Object.assign(new Error("timed out"), { level: "client-timeout" }),
           address,
           options
-        )
+        ),
+        true
       ),
       timeoutMs + 1e3
     );
@@ -50323,11 +50340,60 @@ function handshake(address, options) {
       (error2) => (
         // node-ssh reports a close before ready as "No response from server".
         fail(
-          /No response from server/.test(error2.message) ? `${hostLabel(address)} closed the connection before it was ready` : explainConnectError(error2, address, options)
+          /No response from server/.test(error2.message) ? `${hostLabel(address)} closed the connection before it was ready` : explainConnectError(error2, address, options),
+          retryableError(error2)
         )
       )
     );
   });
+}
+
+// src/proxy-command.ts
+import { spawn as spawn2 } from "node:child_process";
+import { Duplex } from "node:stream";
+function expandProxyCommand(command, address) {
+  return command.replace(
+    /%([hpr%])/g,
+    (_, token) => token === "h" ? quote(address.host) : token === "p" ? String(address.port) : token === "r" ? quote(address.username) : "%"
+  );
+}
+function startProxyCommand(command, address) {
+  const child2 = spawn2("/bin/sh", ["-c", expandProxyCommand(command, address)], {
+    stdio: ["pipe", "pipe", "pipe"]
+  });
+  let lastLine = "";
+  let pending = "";
+  child2.stderr.setEncoding("utf8");
+  child2.stderr.on("data", (chunk) => {
+    const lines = (pending + chunk).split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines.filter(Boolean)) {
+      lastLine = line;
+      info2(`proxy-command: ${line}`);
+    }
+  });
+  const exited = new Promise(
+    (_, reject) => child2.on("close", (code, signal) => {
+      if (pending) lastLine = pending;
+      reject(
+        new ConnectError(
+          `proxy-command '${command}' exited ${signal ? `on ${signal}` : `with code ${code}`} before the connection to ${address.host}:${address.port} was authenticated` + (lastLine ? `; its last line: ${lastLine}` : "; it printed nothing on stderr"),
+          true
+        )
+      );
+    })
+  );
+  exited.catch(() => void 0);
+  child2.stdin.on("error", () => void 0);
+  const sock = Duplex.from({ readable: child2.stdout, writable: child2.stdin });
+  sock.on("error", () => void 0);
+  return {
+    sock,
+    exited,
+    stop: () => {
+      if (child2.exitCode === null) child2.kill("SIGTERM");
+    }
+  };
 }
 
 // src/phases/connect.ts
@@ -50390,9 +50456,46 @@ async function openThroughJump(address, settings) {
     throw error2;
   }
 }
+async function openThroughProxy(address, settings) {
+  const proxy = startProxyCommand(settings.proxyCommand, address);
+  try {
+    const connection = await Promise.race([
+      openSsh(address, { ...sshOptions(settings), sock: proxy.sock }),
+      proxy.exited
+    ]);
+    connection.client.on("close", () => proxy.stop());
+    return connection;
+  } catch (error2) {
+    const exited = await Promise.race([
+      proxy.exited.catch((exit) => exit),
+      new Promise((resolve2) => setTimeout(resolve2, 1e3))
+    ]);
+    proxy.stop();
+    throw exited instanceof ConnectError ? exited : error2;
+  }
+}
+function connectBackoffSeconds(attempt) {
+  return Math.min(8, 2 ** (attempt - 1));
+}
+async function openWithRetries(address, settings) {
+  const open2 = () => settings.jumpHost ? openThroughJump(address, settings) : settings.proxyCommand ? openThroughProxy(address, settings) : openSsh(address, sshOptions(settings));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await open2();
+    } catch (error2) {
+      const retryable = error2 instanceof ConnectError && error2.retryable;
+      if (!retryable || attempt > settings.connectRetries) throw error2;
+      const wait = connectBackoffSeconds(attempt);
+      info2(
+        `Connecting to ${hostLabel(address)} failed (${errorText(error2)}); retry ${attempt} of ${settings.connectRetries} in ${wait} s (connect-retries)`
+      );
+      await new Promise((resolve2) => setTimeout(resolve2, wait * 1e3));
+    }
+  }
+}
 async function connect(address, settings, phase = "connect") {
   const label = hostLabel(address);
-  const connection = settings.jumpHost ? await openThroughJump(address, settings) : await openSsh(address, sshOptions(settings));
+  const connection = await openWithRetries(address, settings);
   info2(`Connected to ${address.username}@${label}; host key ${connection.hostKeyReason}`);
   if (!connection.hostKeyVerified) {
     warning(
@@ -51448,7 +51551,9 @@ async function discardRelease(ctx) {
     phase: "prune",
     timeoutSeconds: 300
   });
-  if (/^discarded$/m.test(stdout)) info2(`Removed the failed release ${ctx.release}`);
+  const removed = /^discarded$/m.test(stdout);
+  if (removed) info2(`Removed the failed release ${ctx.release}`);
+  return removed;
 }
 function pruneVenvsScript(layout) {
   const here = relativeToTarget(layout);
@@ -52176,6 +52281,56 @@ ${releasesLogScript(layout, logEntry(ctx))}
 printf '%s -> releases/%s\n' ${ctx.layout.current} ${ctx.release}`;
 }
 
+// src/phases/env-file.ts
+function envFileLine(key, value) {
+  if (!value.includes("'")) return `${key}='${value}'`;
+  return `${key}="${value.replace(/[\\"]/g, (char) => `\\${char}`)}"`;
+}
+function envFileText(env) {
+  return env.map(([key, value]) => `${envFileLine(key, value)}
+`).join("");
+}
+function envFileScript(dir, path4) {
+  const parts = path4.split("/");
+  const name = parts.pop();
+  return sh`cd -- ${dir} || exit 1
+for part in ${parts}; do
+  [ ! -L "$part" ] && mkdir -p -- "$part" && cd -- "$part" || {
+    printf 'env-file: %s is a symlink or not a directory where the env file goes\n' "$part" >&2
+    exit 1
+  }
+done
+rm -rf -- ${name} && (umask 077 && set -C && cat > ${name})`;
+}
+async function writeEnvFile(ctx, envFile) {
+  const { settings, session, layout } = ctx;
+  const shared = settings.sharedPaths.find(
+    (path4) => envFile === path4 || envFile.startsWith(`${path4}/`)
+  );
+  const dir = shared && settings.strategy === "releases" ? layout.sharedDir : ctx.releaseDir;
+  await session.remote.run(envFileScript(dir, envFile), {
+    phase: "prepare",
+    timeoutSeconds: 60,
+    stdin: Buffer.from(envFileText(settings.env))
+  });
+  info2(
+    `Wrote env-file ${dir}/${envFile} (mode 0600): ${settings.env.map(([key]) => key).join(", ") || "(empty)"}`
+  );
+}
+
+// src/sudo.ts
+function sudoHint(output, command, user) {
+  if (!/sudo: (a password|a terminal) is required|\[sudo\] password for|sudo: no tty present/.test(
+    output
+  ))
+    return "";
+  const invoked = /(?:^|[;&|(]\s*|\s)sudo\s+((?:-\S+\s+)*)([^;&|)]+)/.exec(command)?.[2]?.trim();
+  const words2 = invoked?.split(/\s+/) ?? [];
+  const program = words2[0] ? words2[0].startsWith("/") ? words2[0] : `/usr/bin/${words2[0]}` : "/path/to/program";
+  const allowed = [program, ...words2.slice(1)].join(" ");
+  return ` sudo asked for a password, which a deploy cannot type: allow the deploy user exactly this command without one, with a line in /etc/sudoers.d/${user} (edit it with visudo -f): ${user} ALL=(root) NOPASSWD: ${allowed}${words2[0] && !words2[0].startsWith("/") ? ` (check the path with command -v ${words2[0]})` : ""}, and call it as sudo -n so it fails at once rather than wait for a password.`;
+}
+
 // src/phases/prepare.ts
 function stampScript(releaseDir, stampFile, sha) {
   const parts = stampFile.split("/");
@@ -52189,13 +52344,14 @@ for part in ${parts}; do
 done
 rm -rf -- ${name} && (set -C && printf '%s\n' ${sha} > ${name})`;
 }
-function linkSharedScript(releaseDir, sharedDir, paths) {
+function linkSharedScript(releaseDir, sharedDir, paths, made = { dirs: [], files: [] }) {
   const steps = paths.map((path4) => {
     const shared = `${sharedDir}/${path4}`;
     const inRelease = `${releaseDir}/${path4}`;
+    const create = made.dirs.includes(path4) ? sh`mkdir -p -- ${shared}` : made.files.includes(path4) ? sh`(umask 077 && : > ${shared})` : sh`{ printf 'shared-paths: %s is in neither %s nor the release: add it to the repository, create it on the host, or write it with a trailing / (%s/) for an empty directory the action creates\n' ${path4} ${sharedDir} ${path4} >&2; exit 1; }`;
     return sh`mkdir -p -- ${parentOf(shared)} ${parentOf(inRelease)} || exit 1
 if [ ! -e ${shared} ] && [ ! -L ${shared} ]; then
-  if [ -e ${inRelease} ] || [ -L ${inRelease} ]; then mv -- ${inRelease} ${shared}; else mkdir -p -- ${shared}; fi || exit 1
+  if [ -e ${inRelease} ] || [ -L ${inRelease} ]; then mv -- ${inRelease} ${shared}; else ${create}; fi || exit 1
   printf 'created shared path %s\n' ${path4}
 fi
 rm -rf -- ${inRelease} && ln -s -- ${shared} ${inRelease} || exit 1`;
@@ -52267,8 +52423,9 @@ async function runReleaseCommand(ctx, input, command, state = "") {
   if (ran.code !== 0) {
     const stderr = lastLines(ran.stderr, 10);
     throw new Error(
-      `the ${input} exited with code ${ran.code} in ${ctx.releaseDir}. Nothing was stopped: the old service still serves, untouched${state}` + (stderr ? `. Its last stderr:
-${stderr}` : "; its output is above in the log")
+      `the ${input} exited with code ${ran.code} in ${ctx.releaseDir}. Nothing was stopped: the old service still serves, untouched${state}.` + sudoHint(`${ran.stdout}
+${ran.stderr}`, command, ctx.session.address.username) + (stderr ? ` Its last stderr:
+${stderr}` : " Its output is above in the log")
     );
   }
   info2(`${input} succeeded: ${command}`);
@@ -52283,13 +52440,18 @@ async function prepare(ctx) {
   });
   info2(`Wrote ${settings.stampFile} = ${ctx.sha}`);
   if (settings.strategy === "releases" && settings.sharedPaths.length > 0) {
-    await remote.run(linkSharedScript(ctx.releaseDir, layout.sharedDir, settings.sharedPaths), {
-      phase: "prepare",
-      timeoutSeconds: 120,
-      echo: true
-    });
+    const made = { dirs: settings.sharedDirs, files: settings.envFile ? [settings.envFile] : [] };
+    await remote.run(
+      linkSharedScript(ctx.releaseDir, layout.sharedDir, settings.sharedPaths, made),
+      {
+        phase: "prepare",
+        timeoutSeconds: 120,
+        echo: true
+      }
+    );
     info2(`Linked shared paths: ${settings.sharedPaths.join(", ")}`);
   }
+  if (settings.envFile) await writeEnvFile(ctx, settings.envFile);
   if (settings.clearPycache) {
     const inRelease = insideTarget(layout.target, ctx.releaseDir);
     const { stdout } = await remote.run(
@@ -52509,6 +52671,9 @@ var stop_default = `# shellcheck shell=sh
 : "\${pattern_too_broad:?}" "\${step_key:?}"
 stop_mark=$(start_of $$)
 printf '@@%s data mark %s\\n' "$step_key" "$stop_mark"
+# Which boot of the host this step ran in: a later reader tells a reboot from a kill by it.
+read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
+printf '@@%s data boot %s\\n' "$step_key" "$boot"
 if [ -n "$stop_live" ]; then
   # Before a first deploy there is nothing live: the command runs from the target, and may fail.
   if [ -d "$stop_live" ]; then dir=$stop_live; first=; else dir=$stop_target; first=1; fi
@@ -52675,13 +52840,13 @@ process-match must match the service only (at most ${MAX_PATTERN_HITS} processes
   }
   return `stopping failed (exit ${code}): ${errors || (output?.lines ?? []).slice(-10).join("\n")}`;
 }
-function stoppedService(output, stopCommand) {
+function stoppedService(output, stopCommand, user = "") {
   const failed = output?.data["stop-command-failed"];
   if (failed) {
     const [code, first] = failed.split(" ");
     const nothingMatched = code === "1" && /(^|[\s;&|(])(pkill|pgrep|killall)\s/.test(stopCommand ?? "");
     warning(
-      `The stop-command (${stopCommand ?? "stop-command"}) exited with code ${code}` + (nothingMatched ? ": pkill/pgrep/killall exit 1 when no process matched" : "") + (first ? " (before the first deploy there may be nothing to stop)" : "") + ". The action stopped the service by its DEPLOY_TARGET marker, the processes recorded by the last deploy and process-match, and wait-for-exit checked that it was gone.",
+      `The stop-command (${stopCommand ?? "stop-command"}) exited with code ${code}` + (nothingMatched ? ": pkill/pgrep/killall exit 1 when no process matched" : "") + (first ? " (before the first deploy there may be nothing to stop)" : "") + ". The action stopped the service by its DEPLOY_TARGET marker, the processes recorded by the last deploy and process-match, and wait-for-exit checked that it was gone." + sudoHint((output?.lines ?? []).join("\n"), stopCommand ?? "", user),
       { title: "stop-command failed" }
     );
   }
@@ -52896,10 +53061,15 @@ var HostStepDied = class extends HostStepUnknown {
 };
 function hostNowScript(layout, ports) {
   return sh`${SERVICE_FUNCTIONS}
+read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
+printf 'boot %s\n' "$boot"
 printf 'current %s\n' "$(cd -- ${layout.target} 2>/dev/null && readlink current)"
 for port in ${ports}; do printf 'port %s %s\n' "$port" "$(port_holders "$port" | tr '\n' ';')"; done`;
 }
 async function describeHostNow(ctx) {
+  return (await hostNow(ctx)).text;
+}
+async function hostNow(ctx) {
   const { settings, session, layout } = ctx;
   try {
     await reconnect(session, settings, "stop");
@@ -52907,6 +53077,7 @@ async function describeHostNow(ctx) {
       phase: "stop",
       timeoutSeconds: 60
     });
+    const boot = /^boot (\S+)$/m.exec(stdout)?.[1];
     const current = /^current (.+)$/m.exec(stdout)?.[1];
     const ports = [...stdout.matchAll(/^port (\d+) ?(.*)$/gm)].map(
       ([, port, holders]) => holders ? `port ${port} is held by ${holders.replace(/;$/, "").replace(/;/g, "; ")}` : `nothing listens on port ${port}`
@@ -52915,17 +53086,24 @@ async function describeHostNow(ctx) {
       ...settings.strategy === "releases" ? [`current -> ${current ?? "(none)"}`] : [],
       ...ports
     ];
-    return parts.length > 0 ? parts.join("; ") : "no ports are set to check (ports)";
+    return {
+      text: parts.length > 0 ? parts.join("; ") : "no ports are set to check (ports)",
+      boot
+    };
   } catch (error2) {
-    return `could not be read: ${errorText(error2)}`;
+    return { text: `could not be read: ${errorText(error2)}` };
   }
 }
 async function diedFailure(ctx, result, died) {
   const { settings, layout } = ctx;
   const signal = died.status !== void 0 && died.status > 128 ? Object.entries(constants3.signals).find(([, number]) => number === died.status - 128)?.[0] : void 0;
   const command = result.lastPhase === "start" ? settings.startCommand && "the start-command" : result.lastPhase === "stop" ? settings.stopCommand && "the stop-command" : void 0;
-  const cause = command ? `${command[0].toUpperCase()}${command.slice(1)} is the likely cause: it matches the action's own processes as well as the service's (e.g. pkill -f sh, kill -9 -1, pkill -u USER). A stop-command only needs to stop what the action cannot find itself: it already stops every process carrying DEPLOY_TARGET=${layout.target}, and process-match finds a service started elsewhere.` : "Something on the host killed it (kill -9 -1, the OOM killer, a reboot).";
-  return `the action's own host step${died.pid ? ` (PID ${died.pid})` : ""} was killed${signal ? ` by ${signal}` : ""} during ${result.lastPhase}, before it finished. ${cause} On the host now: ${await describeHostNow(ctx)}. The step's output is in ${layout.restartLog}.`;
+  const now = await hostNow(ctx);
+  const stepBoot = result.outputs.get("stop")?.data.boot;
+  if (stepBoot && now.boot && stepBoot !== now.boot)
+    return `the host rebooted during ${result.lastPhase} (its boot id changed), so the action's own host step ended before it finished. On the host now: ${now.text}. The step's output is in ${layout.restartLog}.`;
+  const cause = command ? `${command[0].toUpperCase()}${command.slice(1)} is the likely cause: it matches the action's own processes as well as the service's (e.g. pkill -f sh, kill -9 -1, pkill -u USER). A stop-command only needs to stop what the action cannot find itself: it already stops every process carrying DEPLOY_TARGET=${layout.target}, and process-match finds a service started elsewhere.` : "Something on the host killed it (kill -9 -1, the OOM killer).";
+  return `the action's own host step${died.pid ? ` (PID ${died.pid})` : ""} was killed${signal ? ` by ${signal}` : ""} during ${result.lastPhase}, before it finished. ${cause} On the host now: ${now.text}. The step's output is in ${layout.restartLog}.`;
 }
 var STAY = "stay";
 function restartPhases(ctx, switchTo, beforeStart) {
@@ -52981,11 +53159,15 @@ async function restartService(ctx, switchTo, timings, beforeStart) {
   }
   if (result.code !== 0) {
     const failed = output(result.lastPhase);
-    const detail = result.code === EXIT.lockLost ? failed?.errors.join("\n") ?? "the deploy lock is no longer this run's" : result.lastPhase === "stop" ? stopFailure(result.code, failed) : result.lastPhase === "wait-for-exit" ? waitFailure(settings, failed) : result.lastPhase === "start" ? failed?.errors.join("\n") ?? `starting failed (exit ${result.code})` : `failed (exit ${result.code}) in ${layout.target}: ${[...failed?.errors ?? [], ...failed?.lines.slice(-10) ?? []].join("\n")}`;
+    const detail = result.code === EXIT.lockLost ? failed?.errors.join("\n") ?? "the deploy lock is no longer this run's" : result.lastPhase === "stop" ? stopFailure(result.code, failed) : result.lastPhase === "wait-for-exit" ? waitFailure(settings, failed) : result.lastPhase === "start" ? (failed?.errors.join("\n") ?? `starting failed (exit ${result.code})`) + sudoHint(
+      [...failed?.errors ?? [], ...failed?.lines ?? []].join("\n"),
+      settings.startCommand,
+      session.address.username
+    ) : `failed (exit ${result.code}) in ${layout.target}: ${[...failed?.errors ?? [], ...failed?.lines.slice(-10) ?? []].join("\n")}`;
     throw new PhaseError(label, result.lastPhase, detail);
   }
   return {
-    stopped: stoppedService(output("stop"), settings.stopCommand),
+    stopped: stoppedService(output("stop"), settings.stopCommand, session.address.username),
     started: startedService(output("start"))
   };
 }
@@ -53902,7 +54084,7 @@ async function rollback(ctx, failure2) {
   } catch (error2) {
     if (!(error2 instanceof UndoneByHost)) throw error2;
     report.rolledBack = error2.undo.undone;
-    return { text: error2.undo.text };
+    return { text: error2.undo.text, byHost: true };
   }
   const { stdout } = await step(
     "mark",
@@ -54002,7 +54184,7 @@ function sshHost(session, settings) {
     prune,
     discard: async (ctx) => {
       await reconnect(session, settings, "prune");
-      await discardRelease(ctx);
+      return discardRelease(ctx);
     },
     releaseLock: async (lock) => {
       const release = (on) => on.remote.run(releaseLockScript(lock), {
@@ -58316,10 +58498,17 @@ async function restartAndVerify(host, settings, ctx, report, how) {
         text: `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
       })
     );
-    report.rollbackOutcome = how.migrated ? `${outcome.text} ${migrationsKept(ctx.release)}` : outcome.text;
     if (outcome.servingSince !== void 0) {
       report.downtimeSeconds = (outcome.servingSince - stopSentAt) / 1e3;
     }
+    const kept = how.migrated ? ` ${migrationsKept(ctx.release)}` : "";
+    if (outcome.byHost)
+      throw new PhaseError(
+        error2.host,
+        error2.phase,
+        `${outcome.text}${kept} What this run saw before it knew: ${error2.detail}`
+      );
+    report.rollbackOutcome = `${outcome.text}${kept}`;
     throw error2;
   } finally {
     dropForPostStep("unverified", where);
@@ -58368,7 +58557,7 @@ async function ship(host, settings, sha, report) {
     } catch (error2) {
       const failed = created;
       if (failed && settings.strategy === "releases") {
-        await host.discard(failed).catch(
+        await host.discard(failed).then((removed) => report.releaseRemoved = removed || void 0).catch(
           (discardError) => warning(
             `Could not remove the failed release ${failed.release} on ${label}: ${errorText(discardError)}`
           )
@@ -58652,10 +58841,34 @@ var GitHubDeployment = class _GitHubDeployment {
 function sectionTitle(host) {
   return host.replace(/[;#%\s]+/g, " ").trim();
 }
+var TICKS = [
+  [1, "1second"],
+  [2, "2second"],
+  [5, "5second"],
+  [10, "10second"],
+  [15, "15second"],
+  [30, "30second"],
+  [60, "1minute"],
+  [120, "2minute"],
+  [300, "5minute"],
+  [600, "10minute"]
+];
+var MOST_TICKS = 8;
+function tickInterval(spanMs) {
+  const found = TICKS.find(([seconds]) => spanMs / 1e3 / seconds <= MOST_TICKS);
+  return (found ?? TICKS[TICKS.length - 1])[1];
+}
 function timelineChart(hosts) {
   const timed = hosts.filter((host) => host.phases.length > 0);
   if (timed.length === 0) return "";
-  const lines = ["gantt", "  dateFormat x", "  axisFormat %H:%M:%S"];
+  const all = timed.flatMap((host) => host.phases);
+  const span = Math.max(...all.map((timing) => timing.startedAt + timing.seconds * 1e3)) - Math.min(...all.map((timing) => timing.startedAt));
+  const lines = [
+    "gantt",
+    "  dateFormat x",
+    "  axisFormat %H:%M:%S",
+    `  tickInterval ${tickInterval(span)}`
+  ];
   for (const { host, phases } of timed) {
     lines.push(`  section ${sectionTitle(host)}`);
     for (const timing of phases) {
@@ -58716,6 +58929,8 @@ var DeployReport = class {
   inputProblems;
   /** A failure before any host was tried (e.g. the commit could not be told). */
   error;
+  /** The run was cancelled: what the action said when it was. */
+  cancelled;
   /** With environment: the GitHub deployment recording this run. */
   deploymentId;
   /** What the run did to each host (the operation input). */
@@ -58783,12 +58998,14 @@ var DeployReport = class {
     const failed = this.hosts.filter(
       (host) => host.result === "failed" || host.result === "cancelled"
     );
-    const verdict = this.error !== void 0 ? "Failed before any host was deployed" : failed.length > 0 ? `Failed on ${failed.length} of ${this.hosts.length} host${this.hosts.length > 1 ? "s" : ""}` : this.hosts.every((host) => host.result === "dry-run") ? "Dry run: nothing was changed" : `${DONE[this.operation]} ${this.hosts.length} host${this.hosts.length > 1 ? "s" : ""}`;
+    const cancelled = this.hosts.filter((host) => host.result === "cancelled");
+    const verdict = this.error !== void 0 ? "Failed before any host was deployed" : this.cancelled !== void 0 ? `Cancelled${cancelled.length > 0 ? ` on ${cancelled.length} of ${this.hosts.length} host${this.hosts.length > 1 ? "s" : ""}` : ""}` : failed.length > 0 ? `Failed on ${failed.length} of ${this.hosts.length} host${this.hosts.length > 1 ? "s" : ""}` : this.hosts.every((host) => host.result === "dry-run") ? "Dry run: nothing was changed" : `${DONE[this.operation]} ${this.hosts.length} host${this.hosts.length > 1 ? "s" : ""}`;
     summary2.addRaw(
       `<p><strong>${escapeHtml(verdict)}</strong>` + (this.sha ? ` \xB7 commit <code>${escapeHtml(this.sha)}</code>` : "") + ` \xB7 ${((Date.now() - this.started) / 1e3).toFixed(1)} s</p>`,
       true
     ).addEOL();
     if (this.error !== void 0) addMessage(summary2, this.error);
+    if (this.cancelled !== void 0) addMessage(summary2, this.cancelled);
     if (this.hosts.length === 0) return summary2;
     summary2.addTable([
       ["Host", "Result", "Release", "Downtime", "Rolled back"].map((data) => ({
@@ -58799,8 +59016,8 @@ var DeployReport = class {
         (host) => [
           host.host,
           host.result + (host.failedPhase ? ` in ${host.failedPhase}` : ""),
-          host.release ?? "-",
-          // a dash, not an empty (void) cell: see downtimeCell
+          // A dash, not an empty (void) cell: see downtimeCell.
+          host.release ? `${host.release}${host.releaseRemoved ? " (removed)" : ""}` : "-",
           downtimeCell(host),
           host.rolledBack ? "yes" : "no"
         ].map(escapeHtml)
@@ -58908,7 +59125,8 @@ var INPUT_DEFAULTS = {
   "lock-timeout": "300",
   "max-parallel": "1",
   "dry-run": "false",
-  operation: "deploy"
+  operation: "deploy",
+  "connect-retries": "2"
 };
 var InputError = class extends Error {
   constructor(problems) {
@@ -59291,7 +59509,9 @@ function getSettings(read = (name) => getInput(name)) {
       "use a Python module name such as chatchat or myapp.server"
     );
   }
-  const sharedPaths = reader.lines("shared-paths").map((path4) => relativePath(reader, "shared-paths", path4));
+  const sharedLines = reader.lines("shared-paths");
+  const sharedPaths = sharedLines.map((path4) => relativePath(reader, "shared-paths", path4));
+  const sharedDirs = sharedPaths.filter((_, index) => sharedLines[index].trim().endsWith("/"));
   const python = parsePythonEnvironment(reader, sharedPaths);
   const { ports, listen } = parsePorts(reader);
   const processMatch = reader.optional("process-match");
@@ -59328,6 +59548,24 @@ function getSettings(read = (name) => getInput(name)) {
       rollbackTo,
       "use a release name as the action makes them (20261124T101500Z-1a2b3c4, as the release output and the summary show it) or a commit of 7 to 40 hex characters"
     );
+  const proxyCommand = reader.optional("proxy-command");
+  if (proxyCommand && jumpHost)
+    reader.problem(
+      "proxy-command",
+      proxyCommand,
+      "set it or jump-host, not both: a proxy command that reaches the host through the bastion is `ssh -W %h:%p user@bastion`"
+    );
+  const envFileText2 = reader.optional("env-file");
+  const env = parseEnv(reader);
+  if (envFileText2) {
+    for (const [key, value] of env)
+      if (value.includes("'") && value.includes("${"))
+        reader.problem(
+          "env",
+          key,
+          "with env-file, a value may hold ' or ${ but not both: no quoting keeps both literal for python-dotenv and systemd alike"
+        );
+  }
   const settings = {
     operation,
     rollbackTo,
@@ -59335,6 +59573,8 @@ function getSettings(read = (name) => getInput(name)) {
     ...auth2,
     hostKeys,
     jumpHost,
+    proxyCommand,
+    connectRetries: reader.integer("connect-retries", 0, 10),
     connectTimeoutSeconds: reader.integer("connect-timeout", 1, 600),
     source,
     target,
@@ -59342,6 +59582,7 @@ function getSettings(read = (name) => getInput(name)) {
     keepReleases: reader.integer("keep-releases", 1, 1e3),
     exclude: reader.lines("exclude"),
     sharedPaths,
+    sharedDirs,
     sha: sha?.toLowerCase(),
     stampFile: relativePath(reader, "stamp-file", reader.text("stamp-file")),
     clearPycache: reader.boolean("clear-pycache"),
@@ -59364,7 +59605,8 @@ function getSettings(read = (name) => getInput(name)) {
     ),
     detach: reader.boolean("detach"),
     startLog: startLogText ? remotePath(reader, "start-log", startLogText) : void 0,
-    env: parseEnv(reader),
+    env,
+    envFile: envFileText2 ? relativePath(reader, "env-file", envFileText2) : void 0,
     versionUrl: parseVersionUrl(reader),
     versionCheckFrom: reader.choice("version-check-from", ["host", "runner"]),
     versionField,

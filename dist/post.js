@@ -10215,7 +10215,7 @@ var require_api_pipeline = __commonJS({
     "use strict";
     var {
       Readable: Readable2,
-      Duplex,
+      Duplex: Duplex2,
       PassThrough
     } = __require("node:stream");
     var {
@@ -10286,7 +10286,7 @@ var require_api_pipeline = __commonJS({
         this.context = null;
         this.onInfo = onInfo || null;
         this.req = new PipelineRequest().on("error", util.nop);
-        this.ret = new Duplex({
+        this.ret = new Duplex2({
           readableObjectMode: opts.objectMode,
           autoDestroy: true,
           read: () => {
@@ -29164,10 +29164,10 @@ var require_agent2 = __commonJS({
   "node_modules/ssh2/lib/agent.js"(exports, module) {
     "use strict";
     var { Socket } = __require("net");
-    var { Duplex } = __require("stream");
+    var { Duplex: Duplex2 } = __require("stream");
     var { resolve } = __require("path");
     var { readFile: readFile2 } = __require("fs");
-    var { execFile, spawn } = __require("child_process");
+    var { execFile, spawn: spawn2 } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
       makeBufferParser,
@@ -29317,7 +29317,7 @@ var require_agent2 = __commonJS({
           stream.proc = void 0;
         }
       }
-      class PageantSocket extends Duplex {
+      class PageantSocket extends Duplex2 {
         constructor() {
           super();
           this.proc = void 0;
@@ -29344,7 +29344,7 @@ var require_agent2 = __commonJS({
             return cb(new Error("Unexpected multiple agent requests"));
           this.buffer = null;
           let error2;
-          const proc = this.proc = spawn(EXEPATH, [data.length]);
+          const proc = this.proc = spawn2(EXEPATH, [data.length]);
           proc.stdout.on("data", (data2) => {
             this.push(data2);
           });
@@ -29550,7 +29550,7 @@ var require_agent2 = __commonJS({
       const SYM_MSGLEN = /* @__PURE__ */ Symbol("Agent Protocol Current Message Length");
       const SYM_CLOSED = /* @__PURE__ */ Symbol("Agent Protocol Closed");
       const SYM_ENDED = /* @__PURE__ */ Symbol("Agent Protocol Ended");
-      return class AgentProtocol extends Duplex {
+      return class AgentProtocol extends Duplex2 {
         /*
             Notes:
               - `constraint` type consists of:
@@ -42878,7 +42878,7 @@ var require_streamx = __commonJS({
         return this;
       }
     };
-    var Duplex = class extends Readable2 {
+    var Duplex2 = class extends Readable2 {
       // and Writable
       constructor(opts) {
         super(opts);
@@ -42916,7 +42916,7 @@ var require_streamx = __commonJS({
         return this;
       }
     };
-    var Transform = class extends Duplex {
+    var Transform = class extends Duplex2 {
       constructor(opts) {
         super(opts);
         this._transformState = new TransformState(this);
@@ -43072,7 +43072,7 @@ var require_streamx = __commonJS({
       this.destroy(StreamError.ABORTED());
     }
     function isWritev(s) {
-      return s._writev !== Writable.prototype._writev && s._writev !== Duplex.prototype._writev;
+      return s._writev !== Writable.prototype._writev && s._writev !== Duplex2.prototype._writev;
     }
     module.exports = {
       pipeline,
@@ -43088,7 +43088,7 @@ var require_streamx = __commonJS({
       Stream,
       Writable,
       Readable: Readable2,
-      Duplex,
+      Duplex: Duplex2,
       Transform,
       // Export PassThrough for compatibility with Node.js core's stream module
       PassThrough
@@ -47557,8 +47557,8 @@ function errorText(error2) {
   return error2 instanceof Error ? error2.message : String(error2);
 }
 var inFlight = /* @__PURE__ */ new Map();
-function phaseInFlight(host, phase) {
-  if (phase) inFlight.set(host, phase);
+function phaseInFlight(host, phase, startedAt = Date.now()) {
+  if (phase) inFlight.set(host, { phase, startedAt });
   else inFlight.delete(host);
 }
 var PhaseError = class extends Error {
@@ -52703,7 +52703,7 @@ ${text}`;
         `the SSH connection to ${this.label} was lost (${this.lostReason})`
       );
     }
-    debug(`[${this.label}] ${phase}: ${command.text}`);
+    debug(`[${this.label}] ${phase}: a script of ${command.text.split("\n").length} lines`);
     const shell = await this.shellFor(options.timeoutSeconds).catch((error2) => {
       if (error2 instanceof RemoteCommandError)
         throw new RemoteCommandError(phase, error2.code, error2.stderr, error2.message);
@@ -53992,6 +53992,18 @@ function describeCredentials(credentials) {
   if (credentials.password) parts.push("the password");
   return parts.join(" and ");
 }
+var ConnectError = class extends Error {
+  constructor(message, retryable) {
+    super(message);
+    this.retryable = retryable;
+    this.name = "ConnectError";
+  }
+  retryable;
+};
+function retryableError(error2) {
+  if (error2.level === "client-authentication") return false;
+  return ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT"].includes(error2.code ?? "") || error2.level === "client-timeout" || /timed out|No response from server|closed|reset/i.test(error2.message);
+}
 function explainConnectError(error2, address, options) {
   const label = hostLabel(address);
   if (error2.level === "client-authentication") {
@@ -54020,12 +54032,13 @@ function tcpConnect(address, options) {
     const timer = setTimeout(() => {
       socket.destroy();
       reject(
-        new Error(
+        new ConnectError(
           explainConnectError(
             Object.assign(new Error("timed out"), { level: "client-timeout" }),
             address,
             options
-          )
+          ),
+          true
         )
       );
     }, options.connectTimeoutSeconds * 1e3);
@@ -54035,7 +54048,7 @@ function tcpConnect(address, options) {
     });
     socket.once("error", (error2) => {
       clearTimeout(timer);
-      reject(new Error(explainConnectError(error2, address, options)));
+      reject(new ConnectError(explainConnectError(error2, address, options), retryableError(error2)));
     });
   });
 }
@@ -54071,13 +54084,15 @@ function handshake(address, options) {
   };
   return new Promise((resolve, reject) => {
     let settled = false;
-    const fail = (message) => {
+    const fail = (message, retryable) => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
       ssh.connection?.end();
       ssh.connection?.destroy();
-      reject(new Error(hostKeyProblem ?? message));
+      reject(
+        hostKeyProblem ? new ConnectError(hostKeyProblem, false) : new ConnectError(message, retryable)
+      );
     };
     const deadline = setTimeout(
       () => fail(
@@ -54085,7 +54100,8 @@ function handshake(address, options) {
           Object.assign(new Error("timed out"), { level: "client-timeout" }),
           address,
           options
-        )
+        ),
+        true
       ),
       timeoutMs + 1e3
     );
@@ -54104,11 +54120,60 @@ function handshake(address, options) {
       (error2) => (
         // node-ssh reports a close before ready as "No response from server".
         fail(
-          /No response from server/.test(error2.message) ? `${hostLabel(address)} closed the connection before it was ready` : explainConnectError(error2, address, options)
+          /No response from server/.test(error2.message) ? `${hostLabel(address)} closed the connection before it was ready` : explainConnectError(error2, address, options),
+          retryableError(error2)
         )
       )
     );
   });
+}
+
+// src/proxy-command.ts
+import { spawn } from "node:child_process";
+import { Duplex } from "node:stream";
+function expandProxyCommand(command, address) {
+  return command.replace(
+    /%([hpr%])/g,
+    (_, token) => token === "h" ? quote(address.host) : token === "p" ? String(address.port) : token === "r" ? quote(address.username) : "%"
+  );
+}
+function startProxyCommand(command, address) {
+  const child = spawn("/bin/sh", ["-c", expandProxyCommand(command, address)], {
+    stdio: ["pipe", "pipe", "pipe"]
+  });
+  let lastLine = "";
+  let pending = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk) => {
+    const lines = (pending + chunk).split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines.filter(Boolean)) {
+      lastLine = line;
+      info2(`proxy-command: ${line}`);
+    }
+  });
+  const exited = new Promise(
+    (_, reject) => child.on("close", (code, signal) => {
+      if (pending) lastLine = pending;
+      reject(
+        new ConnectError(
+          `proxy-command '${command}' exited ${signal ? `on ${signal}` : `with code ${code}`} before the connection to ${address.host}:${address.port} was authenticated` + (lastLine ? `; its last line: ${lastLine}` : "; it printed nothing on stderr"),
+          true
+        )
+      );
+    })
+  );
+  exited.catch(() => void 0);
+  child.stdin.on("error", () => void 0);
+  const sock = Duplex.from({ readable: child.stdout, writable: child.stdin });
+  sock.on("error", () => void 0);
+  return {
+    sock,
+    exited,
+    stop: () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+    }
+  };
 }
 
 // src/phases/connect.ts
@@ -54171,9 +54236,46 @@ async function openThroughJump(address, settings) {
     throw error2;
   }
 }
+async function openThroughProxy(address, settings) {
+  const proxy = startProxyCommand(settings.proxyCommand, address);
+  try {
+    const connection = await Promise.race([
+      openSsh(address, { ...sshOptions(settings), sock: proxy.sock }),
+      proxy.exited
+    ]);
+    connection.client.on("close", () => proxy.stop());
+    return connection;
+  } catch (error2) {
+    const exited = await Promise.race([
+      proxy.exited.catch((exit) => exit),
+      new Promise((resolve) => setTimeout(resolve, 1e3))
+    ]);
+    proxy.stop();
+    throw exited instanceof ConnectError ? exited : error2;
+  }
+}
+function connectBackoffSeconds(attempt) {
+  return Math.min(8, 2 ** (attempt - 1));
+}
+async function openWithRetries(address, settings) {
+  const open2 = () => settings.jumpHost ? openThroughJump(address, settings) : settings.proxyCommand ? openThroughProxy(address, settings) : openSsh(address, sshOptions(settings));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await open2();
+    } catch (error2) {
+      const retryable = error2 instanceof ConnectError && error2.retryable;
+      if (!retryable || attempt > settings.connectRetries) throw error2;
+      const wait = connectBackoffSeconds(attempt);
+      info2(
+        `Connecting to ${hostLabel(address)} failed (${errorText(error2)}); retry ${attempt} of ${settings.connectRetries} in ${wait} s (connect-retries)`
+      );
+      await new Promise((resolve) => setTimeout(resolve, wait * 1e3));
+    }
+  }
+}
 async function connect(address, settings, phase = "connect") {
   const label = hostLabel(address);
-  const connection = settings.jumpHost ? await openThroughJump(address, settings) : await openSsh(address, sshOptions(settings));
+  const connection = await openWithRetries(address, settings);
   info2(`Connected to ${address.username}@${label}; host key ${connection.hostKeyReason}`);
   if (!connection.hostKeyVerified) {
     warning(
@@ -54740,6 +54842,19 @@ function releasesLogScript(layout, entry) {
   return sh`{ printf '%s\n' ${JSON.stringify(entry)} 2>/dev/null >> ${layout.releasesLog} || printf 'could not append to %s (the disk may be full)\n' ${layout.releasesLog}; }`;
 }
 
+// src/sudo.ts
+function sudoHint(output, command, user) {
+  if (!/sudo: (a password|a terminal) is required|\[sudo\] password for|sudo: no tty present/.test(
+    output
+  ))
+    return "";
+  const invoked = /(?:^|[;&|(]\s*|\s)sudo\s+((?:-\S+\s+)*)([^;&|)]+)/.exec(command)?.[2]?.trim();
+  const words2 = invoked?.split(/\s+/) ?? [];
+  const program = words2[0] ? words2[0].startsWith("/") ? words2[0] : `/usr/bin/${words2[0]}` : "/path/to/program";
+  const allowed = [program, ...words2.slice(1)].join(" ");
+  return ` sudo asked for a password, which a deploy cannot type: allow the deploy user exactly this command without one, with a line in /etc/sudoers.d/${user} (edit it with visudo -f): ${user} ALL=(root) NOPASSWD: ${allowed}${words2[0] && !words2[0].startsWith("/") ? ` (check the path with command -v ${words2[0]})` : ""}, and call it as sudo -n so it fails at once rather than wait for a password.`;
+}
+
 // src/phases/prepare.ts
 function importCheckScript(releaseDir, environment, python, module) {
   const probe = 'import importlib, os, sys\nm = importlib.import_module(sys.argv[1])\nf = getattr(m, "__file__", None) or next(iter(getattr(m, "__path__", [])), "")\nprint(os.path.realpath(f))';
@@ -54874,6 +54989,9 @@ var stop_default = `# shellcheck shell=sh
 : "\${pattern_too_broad:?}" "\${step_key:?}"
 stop_mark=$(start_of $$)
 printf '@@%s data mark %s\\n' "$step_key" "$stop_mark"
+# Which boot of the host this step ran in: a later reader tells a reboot from a kill by it.
+read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
+printf '@@%s data boot %s\\n' "$step_key" "$boot"
 if [ -n "$stop_live" ]; then
   # Before a first deploy there is nothing live: the command runs from the target, and may fail.
   if [ -d "$stop_live" ]; then dir=$stop_live; first=; else dir=$stop_target; first=1; fi
@@ -55040,13 +55158,13 @@ process-match must match the service only (at most ${MAX_PATTERN_HITS} processes
   }
   return `stopping failed (exit ${code}): ${errors || (output?.lines ?? []).slice(-10).join("\n")}`;
 }
-function stoppedService(output, stopCommand) {
+function stoppedService(output, stopCommand, user = "") {
   const failed = output?.data["stop-command-failed"];
   if (failed) {
     const [code, first] = failed.split(" ");
     const nothingMatched = code === "1" && /(^|[\s;&|(])(pkill|pgrep|killall)\s/.test(stopCommand ?? "");
     warning(
-      `The stop-command (${stopCommand ?? "stop-command"}) exited with code ${code}` + (nothingMatched ? ": pkill/pgrep/killall exit 1 when no process matched" : "") + (first ? " (before the first deploy there may be nothing to stop)" : "") + ". The action stopped the service by its DEPLOY_TARGET marker, the processes recorded by the last deploy and process-match, and wait-for-exit checked that it was gone.",
+      `The stop-command (${stopCommand ?? "stop-command"}) exited with code ${code}` + (nothingMatched ? ": pkill/pgrep/killall exit 1 when no process matched" : "") + (first ? " (before the first deploy there may be nothing to stop)" : "") + ". The action stopped the service by its DEPLOY_TARGET marker, the processes recorded by the last deploy and process-match, and wait-for-exit checked that it was gone." + sudoHint((output?.lines ?? []).join("\n"), stopCommand ?? "", user),
       { title: "stop-command failed" }
     );
   }
@@ -55246,10 +55364,15 @@ var HostStepDied = class extends HostStepUnknown {
 };
 function hostNowScript(layout, ports) {
   return sh`${SERVICE_FUNCTIONS}
+read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
+printf 'boot %s\n' "$boot"
 printf 'current %s\n' "$(cd -- ${layout.target} 2>/dev/null && readlink current)"
 for port in ${ports}; do printf 'port %s %s\n' "$port" "$(port_holders "$port" | tr '\n' ';')"; done`;
 }
 async function describeHostNow(ctx) {
+  return (await hostNow(ctx)).text;
+}
+async function hostNow(ctx) {
   const { settings, session, layout } = ctx;
   try {
     await reconnect(session, settings, "stop");
@@ -55257,6 +55380,7 @@ async function describeHostNow(ctx) {
       phase: "stop",
       timeoutSeconds: 60
     });
+    const boot = /^boot (\S+)$/m.exec(stdout)?.[1];
     const current = /^current (.+)$/m.exec(stdout)?.[1];
     const ports = [...stdout.matchAll(/^port (\d+) ?(.*)$/gm)].map(
       ([, port, holders]) => holders ? `port ${port} is held by ${holders.replace(/;$/, "").replace(/;/g, "; ")}` : `nothing listens on port ${port}`
@@ -55265,17 +55389,24 @@ async function describeHostNow(ctx) {
       ...settings.strategy === "releases" ? [`current -> ${current ?? "(none)"}`] : [],
       ...ports
     ];
-    return parts.length > 0 ? parts.join("; ") : "no ports are set to check (ports)";
+    return {
+      text: parts.length > 0 ? parts.join("; ") : "no ports are set to check (ports)",
+      boot
+    };
   } catch (error2) {
-    return `could not be read: ${errorText(error2)}`;
+    return { text: `could not be read: ${errorText(error2)}` };
   }
 }
 async function diedFailure(ctx, result, died) {
   const { settings, layout } = ctx;
   const signal = died.status !== void 0 && died.status > 128 ? Object.entries(constants3.signals).find(([, number]) => number === died.status - 128)?.[0] : void 0;
   const command = result.lastPhase === "start" ? settings.startCommand && "the start-command" : result.lastPhase === "stop" ? settings.stopCommand && "the stop-command" : void 0;
-  const cause = command ? `${command[0].toUpperCase()}${command.slice(1)} is the likely cause: it matches the action's own processes as well as the service's (e.g. pkill -f sh, kill -9 -1, pkill -u USER). A stop-command only needs to stop what the action cannot find itself: it already stops every process carrying DEPLOY_TARGET=${layout.target}, and process-match finds a service started elsewhere.` : "Something on the host killed it (kill -9 -1, the OOM killer, a reboot).";
-  return `the action's own host step${died.pid ? ` (PID ${died.pid})` : ""} was killed${signal ? ` by ${signal}` : ""} during ${result.lastPhase}, before it finished. ${cause} On the host now: ${await describeHostNow(ctx)}. The step's output is in ${layout.restartLog}.`;
+  const now = await hostNow(ctx);
+  const stepBoot = result.outputs.get("stop")?.data.boot;
+  if (stepBoot && now.boot && stepBoot !== now.boot)
+    return `the host rebooted during ${result.lastPhase} (its boot id changed), so the action's own host step ended before it finished. On the host now: ${now.text}. The step's output is in ${layout.restartLog}.`;
+  const cause = command ? `${command[0].toUpperCase()}${command.slice(1)} is the likely cause: it matches the action's own processes as well as the service's (e.g. pkill -f sh, kill -9 -1, pkill -u USER). A stop-command only needs to stop what the action cannot find itself: it already stops every process carrying DEPLOY_TARGET=${layout.target}, and process-match finds a service started elsewhere.` : "Something on the host killed it (kill -9 -1, the OOM killer).";
+  return `the action's own host step${died.pid ? ` (PID ${died.pid})` : ""} was killed${signal ? ` by ${signal}` : ""} during ${result.lastPhase}, before it finished. ${cause} On the host now: ${now.text}. The step's output is in ${layout.restartLog}.`;
 }
 var STAY = "stay";
 function restartPhases(ctx, switchTo, beforeStart) {
@@ -55331,11 +55462,15 @@ async function restartService(ctx, switchTo, timings, beforeStart) {
   }
   if (result.code !== 0) {
     const failed = output(result.lastPhase);
-    const detail = result.code === EXIT.lockLost ? failed?.errors.join("\n") ?? "the deploy lock is no longer this run's" : result.lastPhase === "stop" ? stopFailure(result.code, failed) : result.lastPhase === "wait-for-exit" ? waitFailure(settings, failed) : result.lastPhase === "start" ? failed?.errors.join("\n") ?? `starting failed (exit ${result.code})` : `failed (exit ${result.code}) in ${layout.target}: ${[...failed?.errors ?? [], ...failed?.lines.slice(-10) ?? []].join("\n")}`;
+    const detail = result.code === EXIT.lockLost ? failed?.errors.join("\n") ?? "the deploy lock is no longer this run's" : result.lastPhase === "stop" ? stopFailure(result.code, failed) : result.lastPhase === "wait-for-exit" ? waitFailure(settings, failed) : result.lastPhase === "start" ? (failed?.errors.join("\n") ?? `starting failed (exit ${result.code})`) + sudoHint(
+      [...failed?.errors ?? [], ...failed?.lines ?? []].join("\n"),
+      settings.startCommand,
+      session.address.username
+    ) : `failed (exit ${result.code}) in ${layout.target}: ${[...failed?.errors ?? [], ...failed?.lines.slice(-10) ?? []].join("\n")}`;
     throw new PhaseError(label, result.lastPhase, detail);
   }
   return {
-    stopped: stoppedService(output("stop"), settings.stopCommand),
+    stopped: stoppedService(output("stop"), settings.stopCommand, session.address.username),
     started: startedService(output("start"))
   };
 }
@@ -56128,7 +56263,7 @@ async function rollback(ctx, failure2) {
   } catch (error2) {
     if (!(error2 instanceof UndoneByHost)) throw error2;
     report.rolledBack = error2.undo.undone;
-    return { text: error2.undo.text };
+    return { text: error2.undo.text, byHost: true };
   }
   const { stdout } = await step(
     "mark",
@@ -56461,7 +56596,8 @@ var INPUT_DEFAULTS = {
   "lock-timeout": "300",
   "max-parallel": "1",
   "dry-run": "false",
-  operation: "deploy"
+  operation: "deploy",
+  "connect-retries": "2"
 };
 var InputError = class extends Error {
   constructor(problems) {
@@ -56607,7 +56743,9 @@ function getSettings(read = (name) => getInput(name)) {
       "use a Python module name such as chatchat or myapp.server"
     );
   }
-  const sharedPaths = reader.lines("shared-paths").map((path) => relativePath(reader, "shared-paths", path));
+  const sharedLines = reader.lines("shared-paths");
+  const sharedPaths = sharedLines.map((path) => relativePath(reader, "shared-paths", path));
+  const sharedDirs = sharedPaths.filter((_, index) => sharedLines[index].trim().endsWith("/"));
   const python = parsePythonEnvironment(reader, sharedPaths);
   const { ports, listen } = parsePorts(reader);
   const processMatch = reader.optional("process-match");
@@ -56644,6 +56782,24 @@ function getSettings(read = (name) => getInput(name)) {
       rollbackTo,
       "use a release name as the action makes them (20261124T101500Z-1a2b3c4, as the release output and the summary show it) or a commit of 7 to 40 hex characters"
     );
+  const proxyCommand = reader.optional("proxy-command");
+  if (proxyCommand && jumpHost)
+    reader.problem(
+      "proxy-command",
+      proxyCommand,
+      "set it or jump-host, not both: a proxy command that reaches the host through the bastion is `ssh -W %h:%p user@bastion`"
+    );
+  const envFileText = reader.optional("env-file");
+  const env = parseEnv(reader);
+  if (envFileText) {
+    for (const [key, value] of env)
+      if (value.includes("'") && value.includes("${"))
+        reader.problem(
+          "env",
+          key,
+          "with env-file, a value may hold ' or ${ but not both: no quoting keeps both literal for python-dotenv and systemd alike"
+        );
+  }
   const settings = {
     operation,
     rollbackTo,
@@ -56651,6 +56807,8 @@ function getSettings(read = (name) => getInput(name)) {
     ...auth2,
     hostKeys,
     jumpHost,
+    proxyCommand,
+    connectRetries: reader.integer("connect-retries", 0, 10),
     connectTimeoutSeconds: reader.integer("connect-timeout", 1, 600),
     source,
     target,
@@ -56658,6 +56816,7 @@ function getSettings(read = (name) => getInput(name)) {
     keepReleases: reader.integer("keep-releases", 1, 1e3),
     exclude: reader.lines("exclude"),
     sharedPaths,
+    sharedDirs,
     sha: sha?.toLowerCase(),
     stampFile: relativePath(reader, "stamp-file", reader.text("stamp-file")),
     clearPycache: reader.boolean("clear-pycache"),
@@ -56680,7 +56839,8 @@ function getSettings(read = (name) => getInput(name)) {
     ),
     detach: reader.boolean("detach"),
     startLog: startLogText ? remotePath(reader, "start-log", startLogText) : void 0,
-    env: parseEnv(reader),
+    env,
+    envFile: envFileText ? relativePath(reader, "env-file", envFileText) : void 0,
     versionUrl: parseVersionUrl(reader),
     versionCheckFrom: reader.choice("version-check-from", ["host", "runner"]),
     versionField,
@@ -56824,7 +56984,7 @@ async function settleSwitch(settings, entry, session, layout) {
     info2(`The main step ended before ${entry.release} on ${label} was verified; verifying it now`);
     try {
       const restart = {
-        stopped: stoppedService(step2?.outputs.get("stop"), settings.stopCommand),
+        stopped: stoppedService(step2?.outputs.get("stop"), settings.stopCommand, entry.username),
         started: startedService(step2?.outputs.get("start"))
       };
       const verified = await verifyService(ctx, entry.sha, restart);

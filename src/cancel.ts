@@ -13,7 +13,7 @@ export function exitOnCancel(report: DeployReport, onCancel: () => Promise<void>
   const onSignal = (signal: NodeJS.Signals): void => {
     if (cancelled) return
     cancelled = true
-    const where = [...phasesInFlight()].map(([host, phase]) => {
+    const where = [...phasesInFlight()].map(([host, { phase, startedAt }]) => {
       const entry = report.hosts.find(candidate => candidate.host === host)
       // Past verify (prune, the lock release) the deploy to that host stands: it stays a success.
       if (entry?.result === 'success')
@@ -21,14 +21,17 @@ export function exitOnCancel(report: DeployReport, onCancel: () => Promise<void>
       if (entry) {
         entry.result = 'cancelled'
         entry.failedPhase = phase
+        // The phase it was in: in the summary's phase times and timeline too, as cut off.
+        entry.phases.push({ phase, startedAt, seconds: (Date.now() - startedAt) / 1000, ok: false })
       }
       return `${phase} on ${host}`
     })
-    core.setFailed(
+    const message =
       `Cancelled (${signal}) during ${where.join(', ') || 'the deploy'}. ` +
-        'A restart already running on a host finishes there; the post step verifies a release that was switched to but not yet verified ' +
-        '(rolling it back if that fails and rollback-on-failure is true) and releases the deploy lock.'
-    )
+      'A restart already running on a host finishes there; the post step verifies a release that was switched to but not yet verified ' +
+      '(rolling it back if that fails and rollback-on-failure is true) and releases the deploy lock.'
+    report.cancelled = message
+    core.setFailed(message)
     report.writeOutputs()
     void Promise.allSettled([report.writeSummary(), onCancel()]).finally(() => process.exit(1))
   }

@@ -176,7 +176,7 @@ async function settleSwitch(
     info(`The main step ended before ${entry.release} on ${label} was verified; verifying it now`)
     try {
       const restart = {
-        stopped: stoppedService(step?.outputs.get('stop'), settings.stopCommand),
+        stopped: stoppedService(step?.outputs.get('stop'), settings.stopCommand, entry.username),
         started: startedService(step?.outputs.get('start'))
       }
       const verified = await verifyService(ctx, entry.sha, restart)

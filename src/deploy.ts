@@ -156,13 +156,20 @@ async function restartAndVerify(
         text: `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
       })
     )
-    // Reported beside the failure (the annotation, the summary), not inside its text.
-    report.rollbackOutcome = how.migrated
-      ? `${outcome.text} ${migrationsKept(ctx.release)}`
-      : outcome.text
     if (outcome.servingSince !== undefined) {
       report.downtimeSeconds = (outcome.servingSince - stopSentAt) / 1000
     }
+    const kept = how.migrated ? ` ${migrationsKept(ctx.release)}` : ''
+    // The host undid the release while this run was cut off: that is what happened, said first;
+    // what verify saw (the old release answering again) follows.
+    if (outcome.byHost)
+      throw new PhaseError(
+        error.host,
+        error.phase,
+        `${outcome.text}${kept} What this run saw before it knew: ${error.detail}`
+      )
+    // Reported beside the failure (the annotation, the summary), not inside its text.
+    report.rollbackOutcome = `${outcome.text}${kept}`
     throw error
   } finally {
     dropForPostStep('unverified', where)
@@ -228,6 +235,7 @@ export async function ship(
       if (failed && settings.strategy === 'releases') {
         await host
           .discard(failed)
+          .then(removed => (report.releaseRemoved = removed || undefined))
           .catch(discardError =>
             core.warning(
               `Could not remove the failed release ${failed.release} on ${label}: ${errorText(discardError)}`

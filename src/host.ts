@@ -69,8 +69,8 @@ export interface DeployHost {
   /** Returns to the last verified release: how that went, and when it answered again. */
   rollback(ctx: DeployContext, failure: string): Promise<RollbackOutcome>
   prune(ctx: DeployContext): Promise<void>
-  /** Removes the run's release once it is not live (after a failure). */
-  discard(ctx: DeployContext): Promise<void>
+  /** Removes the run's release once it is not live (after a failure); whether it did. */
+  discard(ctx: DeployContext): Promise<boolean>
   /** Releases the lock; what was released, in words. */
   releaseLock(lock: HeldLock): Promise<string>
   close(): void
@@ -133,7 +133,7 @@ export function sshHost(session: HostSession, settings: Settings): DeployHost {
     prune,
     discard: async ctx => {
       await reconnect(session, settings, 'prune')
-      await discardRelease(ctx)
+      return discardRelease(ctx)
     },
     releaseLock: async lock => {
       const release = (on: HostSession) =>

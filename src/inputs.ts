@@ -28,7 +28,8 @@ export const INPUT_DEFAULTS: Record<string, string> = {
   'lock-timeout': '300',
   'max-parallel': '1',
   'dry-run': 'false',
-  operation: 'deploy'
+  operation: 'deploy',
+  'connect-retries': '2'
 }
 
 /** Thrown when inputs are invalid; lists every problem so one run shows them all. */

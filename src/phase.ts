@@ -16,16 +16,20 @@ export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
-const inFlight = new Map<string, PhaseName>()
+const inFlight = new Map<string, { phase: PhaseName; startedAt: number }>()
 
 /** Records the phase now running on `host` (undefined: none), for a cancellation to name. */
-export function phaseInFlight(host: string, phase: PhaseName | undefined): void {
-  if (phase) inFlight.set(host, phase)
+export function phaseInFlight(
+  host: string,
+  phase: PhaseName | undefined,
+  startedAt = Date.now()
+): void {
+  if (phase) inFlight.set(host, { phase, startedAt })
   else inFlight.delete(host)
 }
 
-/** host → the phase running there now. */
-export function phasesInFlight(): ReadonlyMap<string, PhaseName> {
+/** host → the phase running there now, and since when. */
+export function phasesInFlight(): ReadonlyMap<string, { phase: PhaseName; startedAt: number }> {
   return inFlight
 }
 
@@ -53,7 +57,7 @@ export async function runPhase<T>(
   body: () => Promise<T>
 ): Promise<T> {
   const started = Date.now()
-  phaseInFlight(host, phase)
+  phaseInFlight(host, phase, started)
   let timer: NodeJS.Timeout | undefined
   const record = (ok: boolean): void => {
     timings.push({ phase, startedAt: started, seconds: (Date.now() - started) / 1000, ok })

@@ -577,7 +577,8 @@ export class Remote {
         `the SSH connection to ${this.label} was lost (${this.lostReason})`
       )
     }
-    core.debug(`[${this.label}] ${phase}: ${command.text}`)
+    // Not the script: it holds env values (secrets among them) and user commands.
+    core.debug(`[${this.label}] ${phase}: a script of ${command.text.split('\n').length} lines`)
     const shell = await this.shellFor(options.timeoutSeconds).catch((error: unknown) => {
       if (error instanceof RemoteCommandError)
         throw new RemoteCommandError(phase, error.code, error.stderr, error.message)

@@ -11,6 +11,8 @@ export interface HostReport {
   result: HostResult
   sha?: string
   release?: string
+  /** The run's release was removed after a failure: it is on the host no more. */
+  releaseRemoved?: true
   previousSha?: string
   previousRelease?: string
   rolledBack: boolean
@@ -116,6 +118,8 @@ export class DeployReport {
   inputProblems?: string[]
   /** A failure before any host was tried (e.g. the commit could not be told). */
   error?: string
+  /** The run was cancelled: what the action said when it was. */
+  cancelled?: string
   /** With environment: the GitHub deployment recording this run. */
   deploymentId?: number
   /** What the run did to each host (the operation input). */
@@ -197,14 +201,17 @@ export class DeployReport {
     const failed = this.hosts.filter(
       host => host.result === 'failed' || host.result === 'cancelled'
     )
+    const cancelled = this.hosts.filter(host => host.result === 'cancelled')
     const verdict =
       this.error !== undefined
         ? 'Failed before any host was deployed'
-        : failed.length > 0
-          ? `Failed on ${failed.length} of ${this.hosts.length} host${this.hosts.length > 1 ? 's' : ''}`
-          : this.hosts.every(host => host.result === 'dry-run')
-            ? 'Dry run: nothing was changed'
-            : `${DONE[this.operation]} ${this.hosts.length} host${this.hosts.length > 1 ? 's' : ''}`
+        : this.cancelled !== undefined
+          ? `Cancelled${cancelled.length > 0 ? ` on ${cancelled.length} of ${this.hosts.length} host${this.hosts.length > 1 ? 's' : ''}` : ''}`
+          : failed.length > 0
+            ? `Failed on ${failed.length} of ${this.hosts.length} host${this.hosts.length > 1 ? 's' : ''}`
+            : this.hosts.every(host => host.result === 'dry-run')
+              ? 'Dry run: nothing was changed'
+              : `${DONE[this.operation]} ${this.hosts.length} host${this.hosts.length > 1 ? 's' : ''}`
     summary
       .addRaw(
         `<p><strong>${escapeHtml(verdict)}</strong>` +
@@ -214,6 +221,7 @@ export class DeployReport {
       )
       .addEOL()
     if (this.error !== undefined) addMessage(summary, this.error)
+    if (this.cancelled !== undefined) addMessage(summary, this.cancelled)
     if (this.hosts.length === 0) return summary
     summary.addTable([
       ['Host', 'Result', 'Release', 'Downtime', 'Rolled back'].map(data => ({
@@ -224,7 +232,8 @@ export class DeployReport {
         [
           host.host,
           host.result + (host.failedPhase ? ` in ${host.failedPhase}` : ''),
-          host.release ?? '-', // a dash, not an empty (void) cell: see downtimeCell
+          // A dash, not an empty (void) cell: see downtimeCell.
+          host.release ? `${host.release}${host.releaseRemoved ? ' (removed)' : ''}` : '-',
           downtimeCell(host),
           host.rolledBack ? 'yes' : 'no'
         ].map(escapeHtml)

@@ -35,6 +35,10 @@ export interface Settings {
   password?: string
   hostKeys: HostKeyPolicy
   jumpHost?: HostAddress
+  /** Run on the runner; its stdin/stdout is the connection to the host (OpenSSH ProxyCommand). */
+  proxyCommand?: string
+  /** Retries of a connection that fails before authentication. */
+  connectRetries: number
   connectTimeoutSeconds: number
   source: string
   target: string
@@ -42,6 +46,8 @@ export interface Settings {
   keepReleases: number
   exclude: string[]
   sharedPaths: string[]
+  /** The shared paths written with a trailing `/`: created as empty directories when missing. */
+  sharedDirs: string[]
   sha?: string
   stampFile: string
   clearPycache: boolean
@@ -67,6 +73,8 @@ export interface Settings {
   detach: boolean
   startLog?: string
   env: [string, string][]
+  /** Where `env` is written as KEY=VALUE lines (0600) in the release, before prepare. */
+  envFile?: string
   versionUrl: URL
   versionCheckFrom: VersionCheckFrom
   versionField?: string
@@ -125,9 +133,10 @@ export function getSettings(
       'use a Python module name such as chatchat or myapp.server'
     )
   }
-  const sharedPaths = reader
-    .lines('shared-paths')
-    .map(path => relativePath(reader, 'shared-paths', path))
+  const sharedLines = reader.lines('shared-paths')
+  const sharedPaths = sharedLines.map(path => relativePath(reader, 'shared-paths', path))
+  // Written with a trailing /: a directory the action creates when neither side has it.
+  const sharedDirs = sharedPaths.filter((_, index) => sharedLines[index].trim().endsWith('/'))
   const python = parsePythonEnvironment(reader, sharedPaths)
   const { ports, listen } = parsePorts(reader)
   const processMatch = reader.optional('process-match')
@@ -164,6 +173,23 @@ export function getSettings(
       rollbackTo,
       'use a release name as the action makes them (20261124T101500Z-1a2b3c4, as the release output and the summary show it) or a commit of 7 to 40 hex characters'
     )
+  const proxyCommand = reader.optional('proxy-command')
+  if (proxyCommand && jumpHost)
+    reader.problem(
+      'proxy-command',
+      proxyCommand,
+      'set it or jump-host, not both: a proxy command that reaches the host through the bastion is `ssh -W %h:%p user@bastion`'
+    )
+  const envFileText = reader.optional('env-file')
+  const env = parseEnv(reader)
+  if (envFileText)
+    for (const [key, value] of env)
+      if (value.includes("'") && value.includes('${'))
+        reader.problem(
+          'env',
+          key,
+          "with env-file, a value may hold ' or ${ but not both: no quoting keeps both literal for python-dotenv and systemd alike"
+        )
   const settings: Settings = {
     operation,
     rollbackTo,
@@ -171,6 +197,8 @@ export function getSettings(
     ...auth,
     hostKeys,
     jumpHost,
+    proxyCommand,
+    connectRetries: reader.integer('connect-retries', 0, 10),
     connectTimeoutSeconds: reader.integer('connect-timeout', 1, 600),
     source,
     target,
@@ -178,6 +206,7 @@ export function getSettings(
     keepReleases: reader.integer('keep-releases', 1, 1000),
     exclude: reader.lines('exclude'),
     sharedPaths,
+    sharedDirs,
     sha: sha?.toLowerCase(),
     stampFile: relativePath(reader, 'stamp-file', reader.text('stamp-file')),
     clearPycache: reader.boolean('clear-pycache'),
@@ -203,7 +232,8 @@ export function getSettings(
           ),
     detach: reader.boolean('detach'),
     startLog: startLogText ? remotePath(reader, 'start-log', startLogText) : undefined,
-    env: parseEnv(reader),
+    env,
+    envFile: envFileText ? relativePath(reader, 'env-file', envFileText) : undefined,
     versionUrl: parseVersionUrl(reader),
     versionCheckFrom: reader.choice<VersionCheckFrom>('version-check-from', ['host', 'runner']),
     versionField,

@@ -70,6 +70,30 @@ function describeCredentials(credentials: SshCredentials): string {
   return parts.join(' and ')
 }
 
+/**
+ * A connection that failed, in words; `retryable` when it failed before authentication in a way
+ * that may pass a moment later (refused, timed out, reset or closed during the key exchange).
+ */
+export class ConnectError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean
+  ) {
+    super(message)
+    this.name = 'ConnectError'
+  }
+}
+
+/** Whether a connect error may pass on a second try: never authentication, a host key or DNS. */
+function retryableError(error: Error & { level?: string; code?: string }): boolean {
+  if (error.level === 'client-authentication') return false
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(error.code ?? '') ||
+    error.level === 'client-timeout' ||
+    /timed out|No response from server|closed|reset/i.test(error.message)
+  )
+}
+
 /** Turns ssh2/socket errors into messages that say what happened and what to do. */
 export function explainConnectError(
   error: Error & { level?: string; code?: string },
@@ -112,12 +136,13 @@ function tcpConnect(address: HostAddress, options: SshOptions): Promise<Socket> 
     const timer = setTimeout(() => {
       socket.destroy()
       reject(
-        new Error(
+        new ConnectError(
           explainConnectError(
             Object.assign(new Error('timed out'), { level: 'client-timeout' }),
             address,
             options
-          )
+          ),
+          true
         )
       )
     }, options.connectTimeoutSeconds * 1000)
@@ -127,7 +152,7 @@ function tcpConnect(address: HostAddress, options: SshOptions): Promise<Socket> 
     })
     socket.once('error', error => {
       clearTimeout(timer)
-      reject(new Error(explainConnectError(error, address, options)))
+      reject(new ConnectError(explainConnectError(error, address, options), retryableError(error)))
     })
   })
 }
@@ -169,13 +194,17 @@ function handshake(address: HostAddress, options: SshOptions): Promise<SshConnec
 
   return new Promise((resolve, reject) => {
     let settled = false
-    const fail = (message: string): void => {
+    const fail = (message: string, retryable: boolean): void => {
       if (settled) return
       settled = true
       clearTimeout(deadline)
       ssh.connection?.end()
       ssh.connection?.destroy()
-      reject(new Error(hostKeyProblem ?? message))
+      reject(
+        hostKeyProblem
+          ? new ConnectError(hostKeyProblem, false)
+          : new ConnectError(message, retryable)
+      )
     }
     // ssh2's readyTimeout covers the handshake; this also bounds DNS and a stuck TCP connect.
     const deadline = setTimeout(
@@ -185,7 +214,8 @@ function handshake(address: HostAddress, options: SshOptions): Promise<SshConnec
             Object.assign(new Error('timed out'), { level: 'client-timeout' }),
             address,
             options
-          )
+          ),
+          true
         ),
       timeoutMs + 1000
     )
@@ -208,7 +238,8 @@ function handshake(address: HostAddress, options: SshOptions): Promise<SshConnec
         fail(
           /No response from server/.test(error.message)
             ? `${hostLabel(address)} closed the connection before it was ready`
-            : explainConnectError(error, address, options)
+            : explainConnectError(error, address, options),
+          retryableError(error)
         )
     )
   })

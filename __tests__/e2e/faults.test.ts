@@ -211,7 +211,7 @@ describe('faults', () => {
     const result = await deploy(
       await deployInputs(sshd, source, target, {
         exclude: '$(touch pwned-exclude)\n*.log',
-        'shared-paths': "it's shared"
+        'shared-paths': "it's shared/"
       })
     )
     const release = join(target, 'releases', result.outputs.release)

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { deploy, failureMessage } from '../support/deploy.js'
 import { killNamespace, namespaces, type Namespaces } from '../support/netns.js'
@@ -77,6 +77,30 @@ describe('jump host', () => {
     )
     expect(readFileSync(join(home, 'app/current/REVISION'), 'utf8').trim()).toBe(sha('b'))
     expect(bastion.log()).toContain(`Accepted publickey for ${keys.user} from 169.254.21.1`)
+  })
+
+  it("deploys through proxy-command instead: OpenSSH's own client, ssh -W through the bastion", async () => {
+    const bastionKnown = join(keys.dir, 'bastion_known_hosts')
+    writeFileSync(bastionKnown, `${bastion.knownHosts.ed25519}\n`)
+    const result = await deploy(
+      inputs({
+        'jump-host': '',
+        'known-hosts': target.knownHosts.ed25519,
+        'proxy-command': `ssh -W %h:%p -i ${keys.keys.ed25519.path} -o UserKnownHostsFile=${bastionKnown} -o StrictHostKeyChecking=yes -o BatchMode=yes ${keys.user}@${bastion.host}`,
+        sha: sha('c')
+      })
+    )
+    expect(result.stdout).toContain(
+      `Connected to ${keys.user}@${target.host}:22; host key matches known-hosts line 1`
+    )
+    expect(readFileSync(join(home, 'app/current/REVISION'), 'utf8').trim()).toBe(sha('c'))
+  })
+
+  it('refuses proxy-command and jump-host together, before connecting', async () => {
+    const result = await deploy(inputs({ 'proxy-command': 'nc %h %p' }), 1)
+    expect(failureMessage(result)).toContain(
+      "proxy-command is 'nc %h %p': set it or jump-host, not both"
+    )
   })
 
   it("refuses a bastion whose key is not pinned, printing the bastion's fingerprint", async () => {

@@ -91,7 +91,7 @@ describe('strategy releases', () => {
     write(source, 'config/.env', 'SEED=1\n')
     const target = join(sshd.dir, 'shared-app')
     const inputs = await deployInputs(sshd, source, target, {
-      'shared-paths': 'config/.env\nvar/uploads'
+      'shared-paths': 'config/.env\nvar/uploads/'
     })
     await deploy(inputs)
     writeFileSync(join(target, 'shared/var/uploads/user.png'), 'upload')

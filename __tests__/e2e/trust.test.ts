@@ -177,7 +177,7 @@ describe('the job log', () => {
 describe("the post step's state", () => {
   it('comes from the main step only: a forged save-state neither stands nor makes it remove anything', async () => {
     const { target, inputs: base } = await inputs('forged-state')
-    await deploy({ ...base, 'shared-paths': 'data', sha: sha('1') })
+    await deploy({ ...base, 'shared-paths': 'data/', sha: sha('1') })
     writeFileSync(join(target, 'shared', 'data', 'keep.txt'), 'shared data\n')
     const forged = JSON.stringify([
       {
@@ -204,7 +204,7 @@ describe("the post step's state", () => {
     const main = await deploy(
       {
         ...base,
-        'shared-paths': 'data',
+        'shared-paths': 'data/',
         sha: sha('2'),
         'prepare-command': `printf '%s\\n' '::save-state name=unverified::${forged}'; exit 1`
       },
@@ -218,13 +218,13 @@ describe("the post step's state", () => {
       if (saved && !(saved[1] in state)) state[saved[1]] = saved[2]
     }
     expect(state.unverified).toBe('[]')
-    const post = await runAction({ ...base, 'shared-paths': 'data' }, { entry: 'post', state })
+    const post = await runAction({ ...base, 'shared-paths': 'data/' }, { entry: 'post', state })
     expect(post.code).toBe(0)
     expect(readFileSync(join(target, 'shared', 'data', 'keep.txt'), 'utf8')).toBe('shared data\n')
 
     // Had the runner taken it, the post step would still act on this run's own entries only.
     const acted = await runAction(
-      { ...base, 'shared-paths': 'data' },
+      { ...base, 'shared-paths': 'data/' },
       { entry: 'post', state: { ...state, unverified: forged } }
     )
     expect(acted.stdout).toContain(

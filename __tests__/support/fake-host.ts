@@ -26,8 +26,11 @@ export interface FakeHostOptions {
   runningVersion?: string
   /** Whether the watchdog can be armed. */
   armed?: boolean
-  /** What a rollback does: returns to the fallback (default) or only says it could not. */
-  rollback?: 'verified' | 'nothing'
+  /**
+   * What a rollback does: returns to the fallback (default), only says it could not, or finds that
+   * the host's watchdog undid the release already (`by-host`).
+   */
+  rollback?: 'verified' | 'nothing' | 'by-host'
   /** The releases on the host (rollback, restart, verify): default, an older and a live one. */
   kept?: HostReleases
 }
@@ -163,6 +166,10 @@ export class FakeHost implements DeployHost {
   async rollback(ctx: DeployContext, failure: string): Promise<RollbackOutcome> {
     this.ask('rollback', ctx, `rollback (${failure})`)
     if (this.options.rollback === 'nothing') return { text: 'There is nothing to roll back to.' }
+    if (this.options.rollback === 'by-host') {
+      ctx.report.rolledBack = true
+      return { text: `The host undid ${ctx.release} by itself.`, byHost: true }
+    }
     ctx.report.rolledBack = true
     return { text: `Rolled back to ${ctx.previousRelease}.`, servingSince: Date.now() + 4000 }
   }
@@ -171,8 +178,9 @@ export class FakeHost implements DeployHost {
     this.ask('prune', ctx)
   }
 
-  async discard(ctx: DeployContext): Promise<void> {
+  async discard(ctx: DeployContext): Promise<boolean> {
     this.ask('discard', ctx, `discard ${ctx.release}`)
+    return true
   }
 
   async releaseLock(): Promise<string> {

@@ -1,5 +1,6 @@
 // Parses a Mermaid gantt chart from stdin with Mermaid itself (in a jsdom window, as it needs a
-// DOM) and prints its tasks as JSON: section, name, start and end (ms since the epoch), crit.
+// DOM) and prints as JSON its tasks (section, name, start and end in ms since the epoch, crit) and
+// its axis (the tick interval and the label format, as Mermaid read them).
 // A chart Mermaid cannot parse exits 1 with Mermaid's message. Run with Node: timeline.test.ts.
 import { readFileSync } from 'node:fs'
 import { JSDOM } from 'jsdom'
@@ -20,7 +21,11 @@ try {
     end: +task.endTime,
     crit: Boolean(task.crit)
   }))
-  process.stdout.write(JSON.stringify(tasks))
+  const axis = {
+    tickInterval: diagram.db.getTickInterval(),
+    axisFormat: diagram.db.getAxisFormat()
+  }
+  process.stdout.write(JSON.stringify({ tasks, axis }))
 } catch (error) {
   process.stderr.write(String(error?.message ?? error))
   process.exit(1)

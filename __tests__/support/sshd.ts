@@ -99,6 +99,8 @@ export interface SshdOptions {
   /** Run inside this network namespace, listening on `listenAddress`:22 (see netns.ts). */
   netns?: string
   listenAddress?: string
+  /** Listen on this port (default: a free one). */
+  port?: number
   /** Also accept each user's own ~/.ssh/authorized_keys (test users: users.ts). */
   userKeys?: boolean
   /** More public keys to accept (e.g. another test sshd's client key, for one key across hosts). */
@@ -157,7 +159,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   const address = options.listenAddress ?? '127.0.0.1'
   for (let attempt = 1; ; attempt++) {
     // In its own namespace the host has every port to itself, as a real server does.
-    const port = options.netns ? 22 : await freePort()
+    const port = options.netns ? 22 : (options.port ?? (await freePort()))
     const config = join(dir, 'sshd_config')
     writeFileSync(
       config,

@@ -284,6 +284,18 @@ describe('one host: the rollback rule', () => {
     expect(calls).toContain('rollback (killed by SIGKILL)')
   })
 
+  it('a verify failure after the host undid the release says so first, then what verify saw', async () => {
+    const { error, report } = await shipWith({
+      fail: { verify: new Error('kept reporting aaaa instead of bbbb') },
+      rollback: 'by-host'
+    })
+    expect(error?.detail).toMatch(
+      /^The host undid \S+ by itself\. What this run saw before it knew: kept reporting aaaa/
+    )
+    expect(report.rollbackOutcome).toBeUndefined()
+    expect(report.rolledBack).toBe(true)
+  })
+
   it('a restart step whose end was not read (stop) is rolled back too: its outcome is unknown', async () => {
     const { calls } = await shipWith({
       fail: { restart: new HostStepUnknown(label, 'stop', 'the outcome is unknown') }

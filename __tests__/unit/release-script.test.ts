@@ -104,3 +104,43 @@ describe('scripts/release.sh', () => {
     expect(Object.keys(remoteTags(origin)).sort()).toEqual(['v3', 'v3.1.0'])
   })
 })
+
+describe('scripts/publish-draft.sh', () => {
+  it('creates the release as a draft, never the major tag, and says what to click', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vsd-gh-'))
+    // A gh that records its arguments, as the CLI would receive them.
+    writeFileSync(join(dir, 'gh'), `#!/bin/sh\nprintf '%s\\n' "$@" > "${dir}/args"\n`, {
+      mode: 0o755
+    })
+    const run = spawnSync(
+      'sh',
+      [join(PROJECT_ROOT, 'scripts/publish-draft.sh'), '1.4.2', 'notes.md'],
+      {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          PATH: `${dir}:${process.env.PATH}`,
+          GITHUB_REPOSITORY: 'acme/deploy'
+        }
+      }
+    )
+    expect(run.status).toBe(0)
+    expect(execFileSync('cat', [join(dir, 'args')], { encoding: 'utf8' }).split('\n')).toEqual([
+      'release',
+      'create',
+      'v1.4.2',
+      '--draft',
+      '--title',
+      'v1.4.2',
+      '--notes-file',
+      'notes.md',
+      '--verify-tag',
+      ''
+    ])
+    expect(run.stdout).toContain(
+      'open https://github.com/acme/deploy/releases and edit the draft v1.4.2'
+    )
+    expect(run.stdout).toContain('tick "Publish this Action to the GitHub Marketplace"')
+    expect(run.stdout).toContain('v1 stays a plain tag')
+  })
+})

@@ -185,6 +185,34 @@ describe('the job summary, rendered as GitHub renders it', () => {
     expect(html).toContain(`<p><strong>Rollback:</strong> ${outcome}</p>`)
   })
 
+  it('a cancelled run: its heading, row and phases agree, and the cancel message is there', () => {
+    const report = new DeployReport()
+    const host = report.addHost('a:22')
+    host.phases.push({ phase: 'stop', startedAt: 1000, seconds: 0.2, ok: true })
+    // What cancel.ts leaves: the phase cut off, and the message.
+    Object.assign(host, { result: 'cancelled', failedPhase: 'verify' })
+    host.phases.push({ phase: 'verify', startedAt: 1200, seconds: 3, ok: false })
+    report.cancelled = 'Cancelled (SIGINT) during verify on a:22. A restart already running …'
+    const html = rendered(report)
+    expect(html).toContain('<p><strong>Cancelled on 1 of 1 host</strong>')
+    expect(html).toContain('<p>Cancelled (SIGINT) during verify on a:22.')
+    expect(html).toContain('<td>a:22</td><td>cancelled in verify</td>')
+    expect(html).toContain('stop 0.2 s · verify 3.0 s ✗')
+    expect(html).not.toContain('Failed on')
+  })
+
+  it('a release removed after its failure says so in the Release column', () => {
+    const report = new DeployReport()
+    const host = report.addHost('a:22')
+    Object.assign(host, {
+      result: 'failed',
+      failedPhase: 'start',
+      release: '20261205T000000Z-2222222',
+      releaseRemoved: true
+    })
+    expect(rendered(report)).toContain('<td>20261205T000000Z-2222222 (removed)</td>')
+  })
+
   it('the timeline: a mermaid block GitHub draws, after the hosts', () => {
     const report = new DeployReport()
     for (const [name, ok] of [

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from '../support/action.js'
 import type { PhaseName, PhaseTiming } from '../../src/phase.js'
-import { timelineChart } from '../../src/timeline.js'
+import { MOST_TICKS, timelineChart } from '../../src/timeline.js'
 
 interface Task {
   section: string
@@ -13,8 +13,11 @@ interface Task {
   crit: boolean
 }
 
-/** The chart's tasks as Mermaid itself parses them (support/mermaid-tasks.mjs). */
-function parsed(chart: string): Task[] {
+/** The chart's tasks and axis as Mermaid itself parses them (support/mermaid-tasks.mjs). */
+function parsedChart(chart: string): {
+  tasks: Task[]
+  axis: { tickInterval: string; axisFormat: string }
+} {
   const run = spawnSync(
     process.execPath,
     [join(PROJECT_ROOT, '__tests__/support/mermaid-tasks.mjs')],
@@ -25,6 +28,14 @@ function parsed(chart: string): Task[] {
   )
   if (run.status !== 0) throw new Error(`Mermaid refused the chart: ${run.stderr}\n${chart}`)
   return JSON.parse(run.stdout)
+}
+
+const parsed = (chart: string): Task[] => parsedChart(chart).tasks
+
+/** Seconds in a Mermaid tick interval such as `5second` or `2minute`. */
+function intervalSeconds(interval: string): number {
+  const [, count, unit] = /^(\d+)(second|minute)$/.exec(interval) ?? []
+  return Number(count) * (unit === 'minute' ? 60 : 1)
 }
 
 const T0 = Date.UTC(2026, 11, 2, 8, 0, 0)
@@ -47,10 +58,11 @@ describe('the timeline (Mermaid gantt)', () => {
         phases: phases(T0, ['connect', 0.42], ['lock', 0.1], ['upload', 1.25], ['verify', 2])
       }
     ])
-    expect(chart.split('\n').slice(0, 3)).toEqual([
+    expect(chart.split('\n').slice(0, 4)).toEqual([
       'gantt',
       '  dateFormat x',
-      '  axisFormat %H:%M:%S'
+      '  axisFormat %H:%M:%S',
+      '  tickInterval 1second'
     ])
     expect(parsed(chart)).toEqual([
       {
@@ -113,6 +125,26 @@ describe('the timeline (Mermaid gantt)', () => {
     )
     expect(task).toMatchObject({ section: 'evil host comment x', start: T0, end: T0 + 1000 })
   })
+
+  it.each([3, 25, 90, 600])(
+    'a %i s deploy gets a handful of ticks whose labels (HH:MM:SS) differ',
+    seconds => {
+      const { axis } = parsedChart(
+        timelineChart([
+          { host: 'a:22', phases: phases(T0 + 123, ['connect', 0.5], ['verify', seconds - 0.5]) }
+        ])
+      )
+      expect(axis.axisFormat).toBe('%H:%M:%S')
+      const step = intervalSeconds(axis.tickInterval)
+      const ticks = Array.from(
+        { length: Math.floor(seconds / step) + 1 },
+        (_, index) => T0 + index * step * 1000
+      )
+      expect(ticks.length).toBeLessThanOrEqual(MOST_TICKS + 1)
+      const labels = ticks.map(at => new Date(at).toISOString().slice(11, 19))
+      expect(new Set(labels).size).toBe(labels.length)
+    }
+  )
 
   it('nothing ran: no chart', () => {
     expect(timelineChart([{ host: 'a:22', phases: [] }])).toBe('')

@@ -53,7 +53,7 @@ function messagesInSource(): { file: string; text: string }[] {
     const visit = (node: ts.Node): void => {
       let message: ts.Expression | undefined
       if (ts.isNewExpression(node) && ts.isIdentifier(node.expression)) {
-        if (node.expression.text === 'Error') message = node.arguments?.[0]
+        if (['Error', 'ConnectError'].includes(node.expression.text)) message = node.arguments?.[0]
         if (node.expression.text === 'PhaseError') message = node.arguments?.[2]
         if (node.expression.text === 'RemoteCommandError') message = node.arguments?.[3]
       }

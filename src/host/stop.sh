@@ -14,6 +14,9 @@
 : "${pattern_too_broad:?}" "${step_key:?}"
 stop_mark=$(start_of $$)
 printf '@@%s data mark %s\n' "$step_key" "$stop_mark"
+# Which boot of the host this step ran in: a later reader tells a reboot from a kill by it.
+read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
+printf '@@%s data boot %s\n' "$step_key" "$boot"
 if [ -n "$stop_live" ]; then
   # Before a first deploy there is nothing live: the command runs from the target, and may fail.
   if [ -d "$stop_live" ]; then dir=$stop_live; first=; else dir=$stop_target; first=1; fi

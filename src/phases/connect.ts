@@ -3,7 +3,9 @@ import { hostLabel, type HostAddress } from '../host-address.js'
 import { expandHome } from '../layout.js'
 import { Remote, RemoteCommandError } from '../remote.js'
 import { sh } from '../shell.js'
-import { openSsh, type SshOptions } from '../ssh.js'
+import { ConnectError, openSsh, type SshOptions } from '../ssh.js'
+import { startProxyCommand } from '../proxy-command.js'
+import { errorText } from '../phase.js'
 import type { Settings } from '../settings.js'
 import { info } from '../host-text.js'
 
@@ -87,6 +89,60 @@ async function openThroughJump(address: HostAddress, settings: Settings) {
   }
 }
 
+/** Opens a connection through `proxy-command`: the command's stdin/stdout carry it. */
+async function openThroughProxy(address: HostAddress, settings: Settings) {
+  const proxy = startProxyCommand(settings.proxyCommand as string, address)
+  try {
+    const connection = await Promise.race([
+      openSsh(address, { ...sshOptions(settings), sock: proxy.sock }),
+      proxy.exited
+    ])
+    connection.client.on('close', () => proxy.stop())
+    return connection
+  } catch (error) {
+    // A proxy that exited is why the handshake broke: its own words say more than ssh2's.
+    const exited = await Promise.race([
+      proxy.exited.catch((exit: unknown) => exit),
+      new Promise(resolve => setTimeout(resolve, 1000))
+    ])
+    proxy.stop()
+    throw exited instanceof ConnectError ? exited : error
+  }
+}
+
+/** Seconds before retry `attempt` (1, 2, …) of a connection: 1, 2, 4, … up to 8. */
+export function connectBackoffSeconds(attempt: number): number {
+  return Math.min(8, 2 ** (attempt - 1))
+}
+
+/**
+ * One connection, retried up to connect-retries times with backoff when it failed before
+ * authentication in a way that may pass (refused, timed out, reset: sshd's MaxStartups under a
+ * scanner, a host coming up). An authentication failure or a host-key problem is never retried,
+ * and no command is ever retried: nothing has run yet.
+ */
+async function openWithRetries(address: HostAddress, settings: Settings) {
+  const open = () =>
+    settings.jumpHost
+      ? openThroughJump(address, settings)
+      : settings.proxyCommand
+        ? openThroughProxy(address, settings)
+        : openSsh(address, sshOptions(settings))
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await open()
+    } catch (error) {
+      const retryable = error instanceof ConnectError && error.retryable
+      if (!retryable || attempt > settings.connectRetries) throw error
+      const wait = connectBackoffSeconds(attempt)
+      info(
+        `Connecting to ${hostLabel(address)} failed (${errorText(error)}); retry ${attempt} of ${settings.connectRetries} in ${wait} s (connect-retries)`
+      )
+      await new Promise(resolve => setTimeout(resolve, wait * 1000))
+    }
+  }
+}
+
 /** connect: one verified SSH connection, then a check that the host has what the pipeline runs. */
 export async function connect(
   address: HostAddress,
@@ -94,9 +150,7 @@ export async function connect(
   phase = 'connect'
 ): Promise<HostSession> {
   const label = hostLabel(address)
-  const connection = settings.jumpHost
-    ? await openThroughJump(address, settings)
-    : await openSsh(address, sshOptions(settings))
+  const connection = await openWithRetries(address, settings)
   info(`Connected to ${address.username}@${label}; host key ${connection.hostKeyReason}`)
   if (!connection.hostKeyVerified) {
     core.warning(

@@ -8,6 +8,8 @@ import { exportEnvScript, userCommandScript } from './environment.js'
 import { planInPlaceSync } from './switch.js'
 import { prepareVenv } from './venv.js'
 import { info } from '../host-text.js'
+import { writeEnvFile } from './env-file.js'
+import { sudoHint } from '../sudo.js'
 
 /**
  * Writes the full SHA into the stamp file of the new tree, in place of whatever the repository put
@@ -29,20 +31,28 @@ rm -rf -- ${name} && (set -C && printf '%s\n' ${sha} > ${name})`
 
 /**
  * Links each shared path of the release to `<target>/shared/<path>`. The shared copy is created on
- * first use (seeded from the release when the source has that path, else an empty directory) and
- * never overwritten afterwards.
+ * first use, seeded from the release when the source has that path; when neither has it, a path in
+ * `dirs` (written with a trailing `/`) becomes an empty directory, one in `files` (the env-file) an
+ * empty file, and any other is an error naming it: the service would otherwise find a directory
+ * where it means to create its file (a `.env`). Never overwritten afterwards.
  */
 export function linkSharedScript(
   releaseDir: string,
   sharedDir: string,
-  paths: string[]
+  paths: string[],
+  made: { dirs: string[]; files: string[] } = { dirs: [], files: [] }
 ): ShellCode {
   const steps = paths.map(path => {
     const shared = `${sharedDir}/${path}`
     const inRelease = `${releaseDir}/${path}`
+    const create = made.dirs.includes(path)
+      ? sh`mkdir -p -- ${shared}`
+      : made.files.includes(path)
+        ? sh`(umask 077 && : > ${shared})`
+        : sh`{ printf 'shared-paths: %s is in neither %s nor the release: add it to the repository, create it on the host, or write it with a trailing / (%s/) for an empty directory the action creates\n' ${path} ${sharedDir} ${path} >&2; exit 1; }`
     return sh`mkdir -p -- ${parentOf(shared)} ${parentOf(inRelease)} || exit 1
 if [ ! -e ${shared} ] && [ ! -L ${shared} ]; then
-  if [ -e ${inRelease} ] || [ -L ${inRelease} ]; then mv -- ${inRelease} ${shared}; else mkdir -p -- ${shared}; fi || exit 1
+  if [ -e ${inRelease} ] || [ -L ${inRelease} ]; then mv -- ${inRelease} ${shared}; else ${create}; fi || exit 1
   printf 'created shared path %s\n' ${path}
 fi
 rm -rf -- ${inRelease} && ln -s -- ${shared} ${inRelease} || exit 1`
@@ -153,8 +163,9 @@ export async function runReleaseCommand(
   if (ran.code !== 0) {
     const stderr = lastLines(ran.stderr, 10)
     throw new Error(
-      `the ${input} exited with code ${ran.code} in ${ctx.releaseDir}. Nothing was stopped: the old service still serves, untouched${state}` +
-        (stderr ? `. Its last stderr:\n${stderr}` : '; its output is above in the log')
+      `the ${input} exited with code ${ran.code} in ${ctx.releaseDir}. Nothing was stopped: the old service still serves, untouched${state}.` +
+        sudoHint(`${ran.stdout}\n${ran.stderr}`, command, ctx.session.address.username) +
+        (stderr ? ` Its last stderr:\n${stderr}` : ' Its output is above in the log')
     )
   }
   info(`${input} succeeded: ${command}`)
@@ -171,13 +182,18 @@ export async function prepare(ctx: DeployContext): Promise<void> {
   })
   info(`Wrote ${settings.stampFile} = ${ctx.sha}`)
   if (settings.strategy === 'releases' && settings.sharedPaths.length > 0) {
-    await remote.run(linkSharedScript(ctx.releaseDir, layout.sharedDir, settings.sharedPaths), {
-      phase: 'prepare',
-      timeoutSeconds: 120,
-      echo: true
-    })
+    const made = { dirs: settings.sharedDirs, files: settings.envFile ? [settings.envFile] : [] }
+    await remote.run(
+      linkSharedScript(ctx.releaseDir, layout.sharedDir, settings.sharedPaths, made),
+      {
+        phase: 'prepare',
+        timeoutSeconds: 120,
+        echo: true
+      }
+    )
     info(`Linked shared paths: ${settings.sharedPaths.join(', ')}`)
   }
+  if (settings.envFile) await writeEnvFile(ctx, settings.envFile)
   if (settings.clearPycache) {
     const inRelease = insideTarget(layout.target, ctx.releaseDir)
     const { stdout } = await remote.run(

@@ -49,12 +49,14 @@ fi`
 }
 
 /** A failed deploy's end: its release goes once it is not live (see discardReleaseScript). */
-export async function discardRelease(ctx: DeployContext): Promise<void> {
+export async function discardRelease(ctx: DeployContext): Promise<boolean> {
   const { stdout } = await ctx.session.remote.run(discardReleaseScript(ctx.layout, ctx.release), {
     phase: 'prune',
     timeoutSeconds: 300
   })
-  if (/^discarded$/m.test(stdout)) info(`Removed the failed release ${ctx.release}`)
+  const removed = /^discarded$/m.test(stdout)
+  if (removed) info(`Removed the failed release ${ctx.release}`)
+  return removed
 }
 
 /**

@@ -25,6 +25,7 @@ import {
   type StoppedService
 } from './stop.js'
 import { EXIT, STEP_KEY } from '../protocol.js'
+import { sudoHint } from '../sudo.js'
 import { HOST_STEP_PHASES } from '../pipeline.js'
 
 /**
@@ -36,12 +37,18 @@ export class HostStepDied extends HostStepUnknown {}
 /** Where `current` points (releases) and who holds each service port, one `port N …` line each. */
 export function hostNowScript(layout: RemoteLayout, ports: number[]): ShellCode {
   return sh`${SERVICE_FUNCTIONS}
+read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
+printf 'boot %s\n' "$boot"
 printf 'current %s\n' "$(cd -- ${layout.target} 2>/dev/null && readlink current)"
 for port in ${ports}; do printf 'port %s %s\n' "$port" "$(port_holders "$port" | tr '\n' ';')"; done`
 }
 
-/** The host as it is now, in words, for the message about a killed host step. */
+/** The host as it is now, in words, for the message about a killed host step; and its boot id. */
 async function describeHostNow(ctx: DeployContext): Promise<string> {
+  return (await hostNow(ctx)).text
+}
+
+async function hostNow(ctx: DeployContext): Promise<{ text: string; boot?: string }> {
   const { settings, session, layout } = ctx
   try {
     await reconnect(session, settings, 'stop')
@@ -49,6 +56,7 @@ async function describeHostNow(ctx: DeployContext): Promise<string> {
       phase: 'stop',
       timeoutSeconds: 60
     })
+    const boot = /^boot (\S+)$/m.exec(stdout)?.[1]
     const current = /^current (.+)$/m.exec(stdout)?.[1]
     const ports = [...stdout.matchAll(/^port (\d+) ?(.*)$/gm)].map(([, port, holders]) =>
       holders
@@ -59,9 +67,12 @@ async function describeHostNow(ctx: DeployContext): Promise<string> {
       ...(settings.strategy === 'releases' ? [`current -> ${current ?? '(none)'}`] : []),
       ...ports
     ]
-    return parts.length > 0 ? parts.join('; ') : 'no ports are set to check (ports)'
+    return {
+      text: parts.length > 0 ? parts.join('; ') : 'no ports are set to check (ports)',
+      boot
+    }
   } catch (error) {
-    return `could not be read: ${errorText(error)}`
+    return { text: `could not be read: ${errorText(error)}` }
   }
 }
 
@@ -82,12 +93,20 @@ async function diedFailure(
       : result.lastPhase === 'stop'
         ? settings.stopCommand && 'the stop-command'
         : undefined
+  const now = await hostNow(ctx)
+  const stepBoot = result.outputs.get('stop')?.data.boot
+  // A reboot ends every process: the first thing to say, before any command is suspected.
+  if (stepBoot && now.boot && stepBoot !== now.boot)
+    return (
+      `the host rebooted during ${result.lastPhase} (its boot id changed), so the action's own host step ended before it finished. ` +
+      `On the host now: ${now.text}. The step's output is in ${layout.restartLog}.`
+    )
   const cause = command
     ? `${command[0].toUpperCase()}${command.slice(1)} is the likely cause: it matches the action's own processes as well as the service's (e.g. pkill -f sh, kill -9 -1, pkill -u USER). A stop-command only needs to stop what the action cannot find itself: it already stops every process carrying DEPLOY_TARGET=${layout.target}, and process-match finds a service started elsewhere.`
-    : 'Something on the host killed it (kill -9 -1, the OOM killer, a reboot).'
+    : 'Something on the host killed it (kill -9 -1, the OOM killer).'
   return (
     `the action's own host step${died.pid ? ` (PID ${died.pid})` : ''} was killed${signal ? ` by ${signal}` : ''} during ${result.lastPhase}, before it finished. ${cause} ` +
-    `On the host now: ${await describeHostNow(ctx)}. The step's output is in ${layout.restartLog}.`
+    `On the host now: ${now.text}. The step's output is in ${layout.restartLog}.`
   )
 }
 
@@ -195,12 +214,17 @@ export async function restartService(
           : result.lastPhase === 'wait-for-exit'
             ? waitFailure(settings, failed)
             : result.lastPhase === 'start'
-              ? (failed?.errors.join('\n') ?? `starting failed (exit ${result.code})`)
+              ? (failed?.errors.join('\n') ?? `starting failed (exit ${result.code})`) +
+                sudoHint(
+                  [...(failed?.errors ?? []), ...(failed?.lines ?? [])].join('\n'),
+                  settings.startCommand,
+                  session.address.username
+                )
               : `failed (exit ${result.code}) in ${layout.target}: ${[...(failed?.errors ?? []), ...(failed?.lines.slice(-10) ?? [])].join('\n')}`
     throw new PhaseError(label, result.lastPhase, detail)
   }
   return {
-    stopped: stoppedService(output('stop'), settings.stopCommand),
+    stopped: stoppedService(output('stop'), settings.stopCommand, session.address.username),
     started: startedService(output('start'))
   }
 }

@@ -44,6 +44,8 @@ async function step<T>(name: string, body: () => Promise<T>): Promise<T> {
 /** How a rollback went: one sentence, and when the release it restored first answered. */
 export interface RollbackOutcome {
   text: string
+  /** The host's watchdog had undone the release already (this run was cut off past its budget). */
+  byHost?: true
   /** The restored release's first verified answer (ms since the epoch): where downtime ends. */
   servingSince?: number
 }
@@ -62,7 +64,7 @@ export async function rollback(ctx: DeployContext, failure: string): Promise<Rol
   } catch (error) {
     if (!(error instanceof UndoneByHost)) throw error
     report.rolledBack = error.undo.undone
-    return { text: error.undo.text }
+    return { text: error.undo.text, byHost: true }
   }
   const { stdout } = await step('mark', () =>
     session.remote.run(

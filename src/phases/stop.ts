@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { sudoHint } from '../sudo.js'
 import type { DeployContext } from '../context.js'
 import { insideTarget, relativeToTarget } from '../layout.js'
 import { holderPidFile } from './hold.js'
@@ -90,7 +91,8 @@ export function stopFailure(code: number, output: PhaseOutput | undefined): stri
  */
 export function stoppedService(
   output: PhaseOutput | undefined,
-  stopCommand?: string
+  stopCommand?: string,
+  user = ''
 ): StoppedService {
   const failed = output?.data['stop-command-failed']
   if (failed) {
@@ -101,7 +103,8 @@ export function stoppedService(
       `The stop-command (${stopCommand ?? 'stop-command'}) exited with code ${code}` +
         (nothingMatched ? ': pkill/pgrep/killall exit 1 when no process matched' : '') +
         (first ? ' (before the first deploy there may be nothing to stop)' : '') +
-        '. The action stopped the service by its DEPLOY_TARGET marker, the processes recorded by the last deploy and process-match, and wait-for-exit checked that it was gone.',
+        '. The action stopped the service by its DEPLOY_TARGET marker, the processes recorded by the last deploy and process-match, and wait-for-exit checked that it was gone.' +
+        sudoHint((output?.lines ?? []).join('\n'), stopCommand ?? '', user),
       { title: 'stop-command failed' }
     )
   }

@@ -1,0 +1,55 @@
+import type { DeployContext } from '../context.js'
+import { info } from '../host-text.js'
+import { sh, type ShellCode } from '../shell.js'
+
+/**
+ * One `KEY=VALUE` line of the env file, quoted so systemd's EnvironmentFile= and python-dotenv
+ * read the same value: single quotes (both take what is inside literally), or, for a value that
+ * holds a single quote, double quotes with `\` and `"` escaped (both undo exactly those escapes;
+ * settings.ts refuses a value that also holds `${`, which python-dotenv would expand there).
+ */
+export function envFileLine(key: string, value: string): string {
+  if (!value.includes("'")) return `${key}='${value}'`
+  return `${key}="${value.replace(/[\\"]/g, char => `\\${char}`)}"`
+}
+
+/** The env file's whole text. */
+export function envFileText(env: [string, string][]): string {
+  return env.map(([key, value]) => `${envFileLine(key, value)}\n`).join('')
+}
+
+/**
+ * Writes stdin to `path` with mode 0600: into the shared directory when the path is under a shared
+ * path (the release links it there), else into the release, in place of whatever the repository put
+ * at that name (never through a link). The values come on stdin: no command line or script holds
+ * them, and nothing logs them.
+ */
+export function envFileScript(dir: string, path: string): ShellCode {
+  const parts = path.split('/')
+  const name = parts.pop() as string
+  return sh`cd -- ${dir} || exit 1
+for part in ${parts}; do
+  [ ! -L "$part" ] && mkdir -p -- "$part" && cd -- "$part" || {
+    printf 'env-file: %s is a symlink or not a directory where the env file goes\n' "$part" >&2
+    exit 1
+  }
+done
+rm -rf -- ${name} && (umask 077 && set -C && cat > ${name})`
+}
+
+/** env-file: the env input as a file, before prepare-command runs (a unit's EnvironmentFile=, .env). */
+export async function writeEnvFile(ctx: DeployContext, envFile: string): Promise<void> {
+  const { settings, session, layout } = ctx
+  const shared = settings.sharedPaths.find(
+    path => envFile === path || envFile.startsWith(`${path}/`)
+  )
+  const dir = shared && settings.strategy === 'releases' ? layout.sharedDir : ctx.releaseDir
+  await session.remote.run(envFileScript(dir, envFile), {
+    phase: 'prepare',
+    timeoutSeconds: 60,
+    stdin: Buffer.from(envFileText(settings.env))
+  })
+  info(
+    `Wrote env-file ${dir}/${envFile} (mode 0600): ${settings.env.map(([key]) => key).join(', ') || '(empty)'}`
+  )
+}
