@@ -54111,15 +54111,6 @@ async function rollback(ctx, failure2) {
   const which2 = fallback.how === "live" ? "the release live before this deploy" : `the last verified release (${ctx.previousRelease ?? "the release live before this deploy"} was never verified)`;
   info2(`Rolling back to ${previous}, ${which2}`);
   const back = fallbackContext(ctx, fallback);
-  if (settings.pythonImportCheck) {
-    try {
-      await checkImport(back);
-    } catch (error2) {
-      return {
-        text: `The rollback to ${previous} was not started, and ${ctx.release} is still live: its import check failed: ${errorText(error2)}`
-      };
-    }
-  }
   try {
     const switchBack = switchBackScript(ctx, fallback, firstLine, "runner");
     const restart = await step("restart", () => restartService(back, switchBack));
@@ -59442,11 +59433,20 @@ function parsePorts(reader) {
 }
 
 // src/runner-checks.ts
-import { statSync } from "node:fs";
+import { existsSync as existsSync4, readFileSync as readFileSync5, statSync } from "node:fs";
 import { join as join6 } from "node:path";
 function runnerProblems(settings) {
   const { source } = settings;
   const problems = [];
+  if (existsSync4(join6(source, "src", "host", "session.sh")) && /^name: Verified SSH Deploy$/m.test(readIfFile(join6(source, "action.yml")))) {
+    problems.push(
+      problemText(
+        "source",
+        source,
+        "that is this action's own checkout, not a project to ship: set source to your service's directory (INPUT_SOURCE in a local run's .env)"
+      )
+    );
+  }
   if (!statSync(source, { throwIfNoEntry: false })?.isDirectory()) {
     problems.push(
       problemText(
@@ -59468,6 +59468,13 @@ function runnerProblems(settings) {
     }
   }
   return problems;
+}
+function readIfFile(path4) {
+  try {
+    return readFileSync5(path4, "utf8");
+  } catch {
+    return "";
+  }
 }
 
 // src/settings.ts
@@ -59646,7 +59653,7 @@ function getSettings(read = (name) => getInput(name)) {
 }
 
 // src/main.ts
-async function run() {
+async function run(open2) {
   startPostState();
   const report = new DeployReport();
   let deployment;
@@ -59662,7 +59669,7 @@ async function run() {
     );
     report.deploymentId = deployment?.id;
     try {
-      await deployAll(settings, report.sha, report);
+      await deployAll(settings, report.sha, report, open2);
     } finally {
       report.sha ||= report.hosts.find((host) => host.sha)?.sha;
       await deployment?.finish(

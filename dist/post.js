@@ -54855,46 +54855,6 @@ function sudoHint(output, command, user) {
   return ` sudo asked for a password, which a deploy cannot type: allow the deploy user exactly this command without one, with a line in /etc/sudoers.d/${user} (edit it with visudo -f): ${user} ALL=(root) NOPASSWD: ${allowed}${words2[0] && !words2[0].startsWith("/") ? ` (check the path with command -v ${words2[0]})` : ""}, and call it as sudo -n so it fails at once rather than wait for a password.`;
 }
 
-// src/phases/prepare.ts
-function importCheckScript(releaseDir, environment, python, module) {
-  const probe = 'import importlib, os, sys\nm = importlib.import_module(sys.argv[1])\nf = getattr(m, "__file__", None) or next(iter(getattr(m, "__path__", [])), "")\nprint(os.path.realpath(f))';
-  return sh`cd -- ${releaseDir} || exit 1
-${environment}
-pwd -P
-PYTHONDONTWRITEBYTECODE=1 ${python} -c ${probe} ${module} < /dev/null`;
-}
-async function checkImport(ctx) {
-  const { settings, session } = ctx;
-  const module = settings.pythonImportCheck;
-  const result = await session.remote.run(
-    importCheckScript(
-      ctx.releaseDir,
-      exportEnvScript(ctx, ctx.releaseDir),
-      settings.python,
-      module
-    ),
-    { phase: "prepare", timeoutSeconds: 120, allowFailure: true }
-  );
-  const [release, resolved] = result.stdout.trim().split("\n");
-  if (result.code !== 0 || !resolved) {
-    throw new Error(
-      `python-import-check: '${settings.python}' could not import ${module} in ${ctx.releaseDir} (exit ${result.code}):
-` + lastLines(result.stderr, 20)
-    );
-  }
-  if (settings.pythonRequirements.length > 0 && resolved.includes("/.deploy/venvs/")) {
-    throw new Error(
-      `python-import-check: 'import ${module}' in the new release resolves to ${resolved}, inside the managed venv: the project itself is installed there (a '-e .' or '.' line in the requirements, or 'pip install .' in python-install-command). The venv holds the dependencies and is shared by every release with the same ones, so a rollback would keep running this code. Install only the dependencies; the project is imported from the release (its directory is the working directory, or put it on PYTHONPATH via env). Nothing was stopped.`
-    );
-  }
-  if (!resolved.startsWith(`${release}/`)) {
-    throw new Error(
-      `python-import-check: 'import ${module}' in the new release resolves to ${resolved}, outside the release (${release}). An installed copy is shadowing the deployed code, so a restart would keep running the old one. Uninstall that copy ('pip uninstall ${module.split(".")[0]}'), or put the package's directory first on PYTHONPATH via the env input (a relative path, e.g. PYTHONPATH=src, names the directory in whichever release runs). Nothing was stopped.`
-    );
-  }
-  info2(`python-import-check: ${module} imports from ${resolved}`);
-}
-
 // src/phases/migrate.ts
 function migrationsKept(release) {
   return `The database keeps the migrations that ${release}'s migrate-command ran: what serves after the rollback runs against them. A rollback cannot undo a migration (README, "Database migrations").`;
@@ -56290,15 +56250,6 @@ async function rollback(ctx, failure2) {
   const which2 = fallback.how === "live" ? "the release live before this deploy" : `the last verified release (${ctx.previousRelease ?? "the release live before this deploy"} was never verified)`;
   info2(`Rolling back to ${previous}, ${which2}`);
   const back = fallbackContext(ctx, fallback);
-  if (settings.pythonImportCheck) {
-    try {
-      await checkImport(back);
-    } catch (error2) {
-      return {
-        text: `The rollback to ${previous} was not started, and ${ctx.release} is still live: its import check failed: ${errorText(error2)}`
-      };
-    }
-  }
   try {
     const switchBack = switchBackScript(ctx, fallback, firstLine, "runner");
     const restart = await step("restart", () => restartService(back, switchBack));
@@ -56676,11 +56627,20 @@ function maskSecrets(read) {
 }
 
 // src/runner-checks.ts
-import { statSync } from "node:fs";
+import { existsSync as existsSync3, readFileSync as readFileSync2, statSync } from "node:fs";
 import { join } from "node:path";
 function runnerProblems(settings) {
   const { source } = settings;
   const problems = [];
+  if (existsSync3(join(source, "src", "host", "session.sh")) && /^name: Verified SSH Deploy$/m.test(readIfFile(join(source, "action.yml")))) {
+    problems.push(
+      problemText(
+        "source",
+        source,
+        "that is this action's own checkout, not a project to ship: set source to your service's directory (INPUT_SOURCE in a local run's .env)"
+      )
+    );
+  }
   if (!statSync(source, { throwIfNoEntry: false })?.isDirectory()) {
     problems.push(
       problemText(
@@ -56702,6 +56662,13 @@ function runnerProblems(settings) {
     }
   }
   return problems;
+}
+function readIfFile(path) {
+  try {
+    return readFileSync2(path, "utf8");
+  } catch {
+    return "";
+  }
 }
 
 // src/settings.ts

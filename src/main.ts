@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import { errorText } from './phase.js'
 import { exitOnCancel } from './cancel.js'
-import { deployAll } from './deploy.js'
+import { deployAll, type OpenHost } from './deploy.js'
 import { GitHubDeployment } from './deployments.js'
 import { hostLabel } from './host-address.js'
 import { DeployReport } from './report.js'
@@ -10,8 +10,11 @@ import { InputError } from './inputs.js'
 import { getSettings } from './settings.js'
 import { startPostState } from './post-state.js'
 
-/** The action: parse inputs, deploy, and always report. */
-export async function run(): Promise<void> {
+/**
+ * The action: parse inputs, run the operation on every host, and always report. `open` connects to
+ * a host (SSH; the tests' fake host in main.test.ts).
+ */
+export async function run(open?: OpenHost): Promise<void> {
   // First: every key the post step reads is this step's, empty until it has a value.
   startPostState()
   const report = new DeployReport()
@@ -32,7 +35,7 @@ export async function run(): Promise<void> {
           )
     report.deploymentId = deployment?.id
     try {
-      await deployAll(settings, report.sha, report)
+      await deployAll(settings, report.sha, report, open)
     } finally {
       // What a rollback or a restart made live, as the host said.
       report.sha ||= report.hosts.find(host => host.sha)?.sha

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { problemText } from './inputs.js'
 
@@ -12,6 +12,20 @@ export function runnerProblems(settings: {
 }): string[] {
   const { source } = settings
   const problems: string[] = []
+  // Run from a checkout of this action (npm run local), '.' is the action itself, node_modules and
+  // the .env holding the key included: never what the user means to ship.
+  if (
+    existsSync(join(source, 'src', 'host', 'session.sh')) &&
+    /^name: Verified SSH Deploy$/m.test(readIfFile(join(source, 'action.yml')))
+  ) {
+    problems.push(
+      problemText(
+        'source',
+        source,
+        "that is this action's own checkout, not a project to ship: set source to your service's directory (INPUT_SOURCE in a local run's .env)"
+      )
+    )
+  }
   if (!statSync(source, { throwIfNoEntry: false })?.isDirectory()) {
     problems.push(
       problemText(
@@ -33,4 +47,12 @@ export function runnerProblems(settings: {
     }
   }
   return problems
+}
+
+function readIfFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
 }

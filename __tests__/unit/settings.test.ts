@@ -316,6 +316,14 @@ describe('getSettings', () => {
   })
 })
 
+describe('source', () => {
+  it("refuses this action's own checkout, as a local run with source unset would ship it", () => {
+    expect(problemsOf({ source: PROJECT_ROOT })).toContain(
+      `source is '${PROJECT_ROOT}': that is this action's own checkout, not a project to ship: set source to your service's directory (INPUT_SOURCE in a local run's .env)`
+    )
+  })
+})
+
 describe('operation', () => {
   it('deploys by default; the others need no checkout, and verify no start-command', () => {
     expect(parse_().operation).toBe('deploy')

@@ -1,7 +1,6 @@
 import type { DeployContext } from '../context.js'
 import { errorText, PhaseError, type PhaseName } from '../phase.js'
 import type { Settings } from '../settings.js'
-import { checkImport } from './prepare.js'
 import { restartService } from './restart.js'
 import { fallbackContext, markBadScript, parseFallback, switchBackScript } from './fallback.js'
 import { verifyService } from './verify.js'
@@ -96,16 +95,9 @@ export async function rollback(ctx: DeployContext, failure: string): Promise<Rol
       ? 'the release live before this deploy'
       : `the last verified release (${ctx.previousRelease ?? 'the release live before this deploy'} was never verified)`
   info(`Rolling back to ${previous}, ${which}`)
+  // Nothing is redone: the fallback passed verify (its import check with it) when it was
+  // deployed, and its venv is still on disk, kept by prune for every kept release.
   const back = fallbackContext(ctx, fallback)
-  if (settings.pythonImportCheck) {
-    try {
-      await checkImport(back)
-    } catch (error) {
-      return {
-        text: `The rollback to ${previous} was not started, and ${ctx.release} is still live: its import check failed: ${errorText(error)}`
-      }
-    }
-  }
   try {
     const switchBack = switchBackScript(ctx, fallback, firstLine, 'runner')
     const restart = await step('restart', () => restartService(back, switchBack))
