@@ -52752,6 +52752,7 @@ function relativeToTarget(layout) {
   );
   return { ...relative, target: layout.target };
 }
+var FIRST_ANSWER_FILE = ".deploy/first-answer";
 function expandHome(path, home) {
   return path.startsWith("~/") ? `${home.replace(/\/+$/, "")}/${path.slice(2)}` : path;
 }
@@ -55009,7 +55010,8 @@ var wait_for_exit_default = `# shellcheck shell=sh
 # wait-for-exit, a host-step body after stop's: polls until none of the service's processes (found
 # as the stop found them, plus the groups it signalled) and no listener on the ports is left. After
 # the timeout: SIGKILL (once, then 5 s more) or fail naming what is left. Prints how long the exit
-# took.
+# took, and (data gone) when the service it stopped was gone, in host uptime. Needs uptime_now,
+# the host step's.
 #
 # Inputs (waitForExitBody, stop.ts): wait_target; wait_pattern (process-match, may be empty);
 # wait_ports (space-separated); wait_timeout (stop-timeout, s); wait_kill (1: kill-after-timeout);
@@ -55041,6 +55043,10 @@ while [ -n "$watch" ] && [ "$checks" -gt 0 ]; do
   watch=$left
   [ -z "$watch" ] || sleep 0.01
 done
+# When the service it stopped was gone (its last signalled process exited), in host uptime: where
+# the downtime clients see begins. Nothing was stopped: no downtime.
+gone_at=
+[ -n "$stopped_pids" ] && [ -z "$watch" ] && gone_at=$(uptime_now)
 while :; do
   # The port check runs beside the scan: both only read, and each costs a few processes.
   (for port in $ports; do if port_busy "$port" "$holder_pid"; then printf ' %s' "$port"; fi; done > "$held_file") &
@@ -55048,7 +55054,12 @@ while :; do
   wait $!
   held=; read -r held < "$held_file" || :
   now_s
-  if [ -z "$alive$held" ]; then rm -f -- "$held_file"; printf 'old service gone after %s s\\n' "$((now - begin))"; break; fi
+  if [ -z "$alive$held" ]; then
+    rm -f -- "$held_file"
+    printf 'old service gone after %s s\\n' "$((now - begin))"
+    [ -z "$stopped_pids" ] || printf '@@%s data gone %s\\n' "$step_key" "\${gone_at:-$(uptime_now)}"
+    break
+  fi
   if [ "$((now - reported))" -ge "$progress_seconds" ]; then
     reported=$now
     printf 'still waiting after %s s (stop-timeout %s):' "$((now - begin))" "$wait_timeout"
@@ -55129,6 +55140,10 @@ function stoppedService(output, stopCommand, user = "") {
     );
   }
   return { mark: Number(output?.data.mark ?? 0) };
+}
+function goneAt(output) {
+  const gone = output?.data.gone;
+  return gone && /^[\d.]+$/.test(gone) ? Number(gone) : void 0;
 }
 var PROGRESS_SECONDS = 5;
 function waitForExitBody(parameters) {
@@ -55223,6 +55238,44 @@ function startBody(ctx) {
 function startedService(output) {
   return { logHeader: output?.data.header, running: output?.data.running !== void 0 };
 }
+
+// src/host/first-answer.py
+var first_answer_default = `# The new service's first answer, seen from the host (restart.ts): from the start on, asks
+# version-url every 10 ms and writes the host's uptime at the first 2xx answer to VSD_ANSWER_FILE,
+# where the downtime clients see ends (it began when the old service was gone). A redirect is not
+# an answer. Gives up after VSD_ANSWER_SECONDS. Standard library only; it writes nothing else.
+import os
+import time
+import urllib.request
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args):
+        return None
+
+
+def main():
+    url = os.environ["VSD_ANSWER_URL"]
+    out = os.environ["VSD_ANSWER_FILE"]
+    end = time.monotonic() + float(os.environ["VSD_ANSWER_SECONDS"])
+    opener = urllib.request.build_opener(NoRedirect)
+    while time.monotonic() < end:
+        try:
+            with opener.open(url, timeout=5) as answer:
+                if 200 <= answer.status < 300:
+                    with open("/proc/uptime", encoding="ascii") as uptime:
+                        seen = uptime.read().split()[0]
+                    with open(out + ".tmp", "w", encoding="ascii") as file:
+                        file.write(seen + "\\n")
+                    os.replace(out + ".tmp", out)
+                    return
+        except Exception:  # refused, reset, a timeout, an error status: not an answer yet
+            pass
+        time.sleep(0.01)
+
+
+main()
+`;
 
 // src/pipeline.ts
 var orNone = (value) => value ?? "(none)";
@@ -55368,11 +55421,18 @@ async function diedFailure(ctx, result, died) {
   const cause = command ? `${command[0].toUpperCase()}${command.slice(1)} is the likely cause: it matches the action's own processes as well as the service's (e.g. pkill -f sh, kill -9 -1, pkill -u USER). A stop-command only needs to stop what the action cannot find itself: it already stops every process carrying DEPLOY_TARGET=${layout.target}, and process-match finds a service started elsewhere.` : "Something on the host killed it (kill -9 -1, the OOM killer).";
   return `the action's own host step${died.pid ? ` (PID ${died.pid})` : ""} was killed${signal ? ` by ${signal}` : ""} during ${result.lastPhase}, before it finished. ${cause} On the host now: ${now.text}. The step's output is in ${layout.restartLog}.`;
 }
+function firstAnswerScript(ctx) {
+  const { settings } = ctx;
+  const seconds = settings.versionTimeoutSeconds + settings.stableForSeconds;
+  return sh`rm -f -- ${FIRST_ANSWER_FILE}
+VSD_ANSWER_CODE=${first_answer_default} VSD_ANSWER_URL=${settings.versionUrl.href} VSD_ANSWER_FILE=${FIRST_ANSWER_FILE} VSD_ANSWER_SECONDS=${seconds} \
+  ${settings.python} -S -c 'import os; exec(os.environ["VSD_ANSWER_CODE"])' < /dev/null > /dev/null 2>&1 &`;
+}
 var STAY = "stay";
 function restartPhases(ctx, switchTo, beforeStart) {
   const { layout } = ctx;
   const named = sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}`;
-  const start = switchTo && (beforeStart ? joinCode([beforeStart, startBody(ctx)]) : startBody(ctx));
+  const start = switchTo && joinCode([...beforeStart ? [beforeStart] : [], firstAnswerScript(ctx), startBody(ctx)]);
   const bodies = {
     stop: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]),
     "wait-for-exit": waitForExitBody(waitParameters(ctx)),
@@ -55430,7 +55490,10 @@ async function restartService(ctx, switchTo, timings, beforeStart) {
     throw new PhaseError(label, result.lastPhase, detail);
   }
   return {
-    stopped: stoppedService(output("stop"), settings.stopCommand, session.address.username),
+    stopped: {
+      ...stoppedService(output("stop"), settings.stopCommand, session.address.username),
+      gone: goneAt(output("wait-for-exit"))
+    },
     started: startedService(output("start"))
   };
 }
@@ -55500,11 +55563,14 @@ var identity_default = `# shellcheck shell=sh
 # service); id_mark, when the stop began (clock ticks since boot); id_release, id_sha; for the
 # URL's listener (empty id_url_port: none to check), id_url_exact and id_url_any, the local
 # addresses as /proc/net/tcp* writes them (hex) that the URL's address is bound by exactly, and
-# by a wildcard (\`*\`: any).
+# by a wildcard (\`*\`: any); id_answered, the file where first-answer.py wrote the first answer.
 # Before it: the service functions.
 : "\${id_target:?}" "\${id_state:?}" "\${id_ports?}" "\${id_holder:?}" "\${id_mark:?}" "\${id_release:?}" "\${id_sha:?}"
-: "\${id_url_port?}" "\${id_url_exact?}" "\${id_url_any?}"
+: "\${id_url_port?}" "\${id_url_exact?}" "\${id_url_any?}" "\${id_answered:?}"
 cd -- "$id_target" || exit 1
+# When the new service first answered, as first-answer.py saw it from here (host uptime).
+answered=
+read -r answered 2>/dev/null < "$id_answered" && printf 'answered %s\\n' "$answered"
 read -r holder_pid 2>/dev/null < "$id_holder" || holder_pid=
 old=; free=
 for port in $id_ports; do
@@ -55888,7 +55954,8 @@ function serviceIdentityScript(check) {
       id_sha: check.sha,
       id_url_port: check.listener ? String(check.listener.port) : "",
       id_url_exact: check.listener?.exact ?? [],
-      id_url_any: check.listener?.any ?? []
+      id_url_any: check.listener?.any ?? [],
+      id_answered: FIRST_ANSWER_FILE
     })
   ]);
 }
@@ -55945,7 +56012,8 @@ async function checkIdentity(ctx, restart, sha, probe, quiet = false) {
   const recorded = /^recorded (.*)$/m.exec(stdout)?.[1].trim();
   if (recorded !== void 0 && !quiet)
     info2(`Recorded the service's processes in ${layout.stateFile}: ${recorded || "(none found)"}`);
-  return { old, free, strangers };
+  const answered = /^answered ([\d.]+)$/m.exec(stdout)?.[1];
+  return { old, free, strangers, answered: answered ? Number(answered) : void 0 };
 }
 function newServiceScript(target, mark) {
   return sh`${SERVICE_FUNCTIONS}
@@ -56037,7 +56105,7 @@ async function awaitCommit(ctx, restart, sha, probe) {
           last
         );
       }
-      if (identity2.free.length === 0) return last;
+      if (identity2.free.length === 0) return { ...last, answered: identity2.answered };
       last = { ...last, problem: `port(s) ${identity2.free.join(", ")} in ports not held yet` };
     }
     const wrong = last.commit !== void 0 && !commitMatches(last.commit, sha);
@@ -56105,7 +56173,8 @@ async function verifyService(ctx, sha, restart, previousVersion) {
   return {
     commit: confirmed.commit,
     version: confirmed.version,
-    firstAnsweredAt: first.at
+    firstAnsweredAt: first.at,
+    answeredOnHost: first.answered
   };
 }
 function checkVersionGuards(ctx, version, previousVersion) {

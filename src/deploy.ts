@@ -129,7 +129,15 @@ async function restartAndVerify(
       return answer
     })
     report.reportedVersion = verified.version ?? verified.commit
-    report.downtimeSeconds = (verified.firstAnsweredAt - stopSentAt) / 1000
+    const gone = restart.stopped.gone
+    if (gone === undefined) report.nothingStopped = true
+    else
+      report.downtimeSeconds =
+        verified.answeredOnHost !== undefined
+          ? // As clients saw it, on the host: from the old service gone to the new one's answer.
+            Math.max(0, verified.answeredOnHost - gone)
+          : // No answer seen on the host (no Python there): the runner's bound, stop to answer.
+            (verified.firstAnsweredAt - stopSentAt) / 1000
   } catch (error) {
     if (error instanceof UndoneByHost) {
       // The host's watchdog decided (this runner froze past its budget): report what it did.

@@ -72,6 +72,9 @@ while [ ! -d "$dir" ]; do rest=\${dir##*/}\${rest:+/$rest}; dir=\${dir%/*}; [ -n
 cd -- "$dir" && { [ -z "$rest" ] || mkdir -p -- "$rest"; } && cd -- ${target} || exit 1`
 }
 
+/** Where first-answer.py writes when the new service first answered, inside the target. */
+export const FIRST_ANSWER_FILE = '.deploy/first-answer'
+
 /** `20261124T101500Z-1a2b3c4`: sorts by time, names the commit. */
 export function releaseName(time: Date, sha: string): string {
   const stamp = time

@@ -27,6 +27,8 @@ export interface HostReport {
    * or the one a rollback restored.
    */
   downtimeSeconds?: number
+  /** The restart stopped nothing (a first deploy): no downtime. */
+  nothingStopped?: true
   /** hold-ports: what the port holder kept listening across the restart (ADDRESS:PORT). */
   heldPorts?: string[]
   /** With python-requirements: whether the venv was reused rather than built. */
@@ -96,10 +98,12 @@ function stopWasSent(host: HostReport): boolean {
 function downtimeCell(host: HostReport): string {
   if (host.downtimeSeconds !== undefined) {
     const seconds = `${host.downtimeSeconds.toFixed(2)} s`
-    return host.rolledBack ? `${seconds} (until the rollback answered)` : seconds
+    if (host.rolledBack) return `${seconds} (until the rollback answered)`
+    // With hold-ports nothing was refused: clients waited in the kernel's queue that long.
+    return host.heldPorts ? `${seconds} (waited in the queue)` : seconds
   }
   // core.summary writes an empty cell as a void <td>: a dash says "none" and closes it.
-  return stopWasSent(host) ? 'unknown' : '-'
+  return stopWasSent(host) && !host.nothingStopped ? 'unknown' : '-'
 }
 
 /** The summary's verdict for a run whose hosts all succeeded, per operation. */

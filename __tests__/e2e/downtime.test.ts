@@ -1,6 +1,7 @@
 /**
  * The restart's critical path: wait-for-exit, switch and start run as one host step that finishes
- * even when the action is cut off, and downtime-seconds measures the gap a client sees.
+ * even when the action is cut off, and downtime-seconds is the gap a client sees, measured on the
+ * host: from the old service gone to the new one's first answer.
  */
 import { describe, expect, it } from '@jest/globals'
 import { appendFileSync, existsSync } from 'node:fs'
@@ -15,17 +16,29 @@ let sshd: TestSshd
 useSshd(started => (sshd = started), { stopServicesAfterEach: true })
 
 describe('downtime', () => {
-  it('downtime-seconds covers a 2 s drain and little more; the phases keep their own groups', async () => {
+  it('downtime-seconds is what clients saw: none on a first deploy, the gap a client measured on the next; a drain is not downtime', async () => {
     const target = join(sshd.dir, 'drain')
     const inputs = await deployInputs(sshd, serviceSource(), target, {}, '--exit-delay 2')
     const port = Number(inputs.ports)
     const first = await deploy({ ...inputs, sha: sha('1') })
-    expect(first.outputs['downtime-seconds']).not.toBe('')
+    // Nothing was stopped: nothing was down.
+    expect(first.outputs['downtime-seconds']).toBe('')
+    expect(first.summary).toMatch(/<td>-<\/td><td>no<\/td>/)
     await waitForCommit(port, sha('1'))
+    const load = startLoad(port, 50)
     const second = await deploy({ ...inputs, sha: sha('2') })
+    const seen = await load.stop()
+    // The client's gap: from the old commit's last answer to the new one's first. The old service
+    // answers through its 2 s drain (the action waits for it), so that is not part of it.
+    const lastOld = Math.max(
+      ...seen.answers.filter(answer => answer.commit === sha('1')).map(answer => answer.sentAt)
+    )
+    const firstNew = Math.min(
+      ...seen.answers.filter(answer => answer.commit === sha('2')).map(answer => answer.sentAt)
+    )
+    const gap = (firstNew - lastOld) / 1000
     const downtime = Number(second.outputs['downtime-seconds'])
-    expect(downtime).toBeGreaterThanOrEqual(2)
-    expect(downtime).toBeLessThan(5)
+    expect(Math.abs(downtime - gap)).toBeLessThanOrEqual(Math.max(0.2 * gap, 0.1))
     const [host] = JSON.parse(second.outputs.hosts)
     expect(host.downtimeSeconds).toBe(downtime)
     // One host step, yet each phase keeps its log group (verify.test.ts checks their timings).
@@ -48,7 +61,8 @@ describe('downtime', () => {
     const failed = await deploy({ ...inputs, sha: sha('6') }, 1)
     const seen = await load.stop()
     expect(failed.outputs['rolled-back']).toBe('true')
-    expect(failed.summary).toContain('<td>failed in start</td>')
+    // Dead at import: start sees it exit, or (on a loaded machine, after its first second) verify does.
+    expect(failed.summary).toMatch(/<td>failed in (start|verify)<\/td>/)
     // The longest a client went without an answer: between two answers, both the old commit's.
     const times = seen.answers.map(answer => answer.sentAt).sort((a, b) => a - b)
     const gap = Math.max(...times.slice(1).map((at, index) => at - times[index])) / 1000

@@ -151,12 +151,18 @@ export class FakeHost implements DeployHost {
       throw error
     }
     time(stepPhases(kind))
-    return { stopped: { mark: 1 }, started: {} }
+    // The old service gone at host uptime 1000 s (verify's answer comes 2.5 s later).
+    return { stopped: { mark: 1, gone: 1000 }, started: {} }
   }
 
   async verify(ctx: DeployContext, _restart: Restart, previous?: string): Promise<VersionReport> {
     this.ask('verify', ctx, previous ? `verify (previous ${previous})` : 'verify')
-    return { commit: ctx.sha, version: '2.0.0', firstAnsweredAt: Date.now() + 2500 }
+    return {
+      commit: ctx.sha,
+      version: '2.0.0',
+      firstAnsweredAt: Date.now() + 2500,
+      answeredOnHost: 1002.5
+    }
   }
 
   async confirm(ctx: DeployContext): Promise<void> {

@@ -11,11 +11,14 @@
 # service); id_mark, when the stop began (clock ticks since boot); id_release, id_sha; for the
 # URL's listener (empty id_url_port: none to check), id_url_exact and id_url_any, the local
 # addresses as /proc/net/tcp* writes them (hex) that the URL's address is bound by exactly, and
-# by a wildcard (`*`: any).
+# by a wildcard (`*`: any); id_answered, the file where first-answer.py wrote the first answer.
 # Before it: the service functions.
 : "${id_target:?}" "${id_state:?}" "${id_ports?}" "${id_holder:?}" "${id_mark:?}" "${id_release:?}" "${id_sha:?}"
-: "${id_url_port?}" "${id_url_exact?}" "${id_url_any?}"
+: "${id_url_port?}" "${id_url_exact?}" "${id_url_any?}" "${id_answered:?}"
 cd -- "$id_target" || exit 1
+# When the new service first answered, as first-answer.py saw it from here (host uptime).
+answered=
+read -r answered 2>/dev/null < "$id_answered" && printf 'answered %s\n' "$answered"
 read -r holder_pid 2>/dev/null < "$id_holder" || holder_pid=
 old=; free=
 for port in $id_ports; do

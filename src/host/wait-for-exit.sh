@@ -2,7 +2,8 @@
 # wait-for-exit, a host-step body after stop's: polls until none of the service's processes (found
 # as the stop found them, plus the groups it signalled) and no listener on the ports is left. After
 # the timeout: SIGKILL (once, then 5 s more) or fail naming what is left. Prints how long the exit
-# took.
+# took, and (data gone) when the service it stopped was gone, in host uptime. Needs uptime_now,
+# the host step's.
 #
 # Inputs (waitForExitBody, stop.ts): wait_target; wait_pattern (process-match, may be empty);
 # wait_ports (space-separated); wait_timeout (stop-timeout, s); wait_kill (1: kill-after-timeout);
@@ -34,6 +35,10 @@ while [ -n "$watch" ] && [ "$checks" -gt 0 ]; do
   watch=$left
   [ -z "$watch" ] || sleep 0.01
 done
+# When the service it stopped was gone (its last signalled process exited), in host uptime: where
+# the downtime clients see begins. Nothing was stopped: no downtime.
+gone_at=
+[ -n "$stopped_pids" ] && [ -z "$watch" ] && gone_at=$(uptime_now)
 while :; do
   # The port check runs beside the scan: both only read, and each costs a few processes.
   (for port in $ports; do if port_busy "$port" "$holder_pid"; then printf ' %s' "$port"; fi; done > "$held_file") &
@@ -41,7 +46,12 @@ while :; do
   wait $!
   held=; read -r held < "$held_file" || :
   now_s
-  if [ -z "$alive$held" ]; then rm -f -- "$held_file"; printf 'old service gone after %s s\n' "$((now - begin))"; break; fi
+  if [ -z "$alive$held" ]; then
+    rm -f -- "$held_file"
+    printf 'old service gone after %s s\n' "$((now - begin))"
+    [ -z "$stopped_pids" ] || printf '@@%s data gone %s\n' "$step_key" "${gone_at:-$(uptime_now)}"
+    break
+  fi
   if [ "$((now - reported))" -ge "$progress_seconds" ]; then
     reported=$now
     printf 'still waiting after %s s (stop-timeout %s):' "$((now - begin))" "$wait_timeout"

@@ -7,7 +7,7 @@ import {
   type HostStepPhase,
   type HostStepResult
 } from '../host-step.js'
-import type { RemoteLayout } from '../layout.js'
+import { FIRST_ANSWER_FILE, type RemoteLayout } from '../layout.js'
 import { errorText, PhaseError, type PhaseName, type PhaseTiming } from '../phase.js'
 import { dropForPostStep, keepForPostStep, type RunningRestart } from '../post-state.js'
 import { joinCode, sh, type ShellCode } from '../shell.js'
@@ -16,6 +16,7 @@ import { lockFenceScript } from './lock.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
 import { startBody, startedService, type StartedService } from './start.js'
 import {
+  goneAt,
   stopBodyFor,
   stopFailure,
   stoppedService,
@@ -24,6 +25,7 @@ import {
   waitParameters,
   type StoppedService
 } from './stop.js'
+import FIRST_ANSWER_CODE from '../host/first-answer.py'
 import { EXIT, STEP_KEY } from '../protocol.js'
 import { sudoHint } from '../sudo.js'
 import { HOST_STEP_PHASES } from '../pipeline.js'
@@ -116,6 +118,20 @@ export interface Restart {
   started: StartedService
 }
 
+/**
+ * Launched first in the start phase, in the background: first-answer.py asks version-url from the
+ * host every 10 ms and writes when the new service first answered. Its code and the URL go in its
+ * environment; a host without the Python the deploy names skips it (downtime is then measured
+ * from the runner).
+ */
+export function firstAnswerScript(ctx: DeployContext): ShellCode {
+  const { settings } = ctx
+  const seconds = settings.versionTimeoutSeconds + settings.stableForSeconds
+  return sh`rm -f -- ${FIRST_ANSWER_FILE}
+VSD_ANSWER_CODE=${FIRST_ANSWER_CODE} VSD_ANSWER_URL=${settings.versionUrl.href} VSD_ANSWER_FILE=${FIRST_ANSWER_FILE} VSD_ANSWER_SECONDS=${seconds} \
+  ${settings.python} -S -c 'import os; exec(os.environ["VSD_ANSWER_CODE"])' < /dev/null > /dev/null 2>&1 &`
+}
+
 /** A restart that keeps the live release: stop, wait-for-exit and start, with no switch. */
 export const STAY = 'stay'
 
@@ -140,7 +156,9 @@ export function restartPhases(
   const { layout } = ctx
   // The post step tells this step's output from an earlier restart's by the release it names.
   const named = sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}`
-  const start = switchTo && (beforeStart ? joinCode([beforeStart, startBody(ctx)]) : startBody(ctx))
+  const start =
+    switchTo &&
+    joinCode([...(beforeStart ? [beforeStart] : []), firstAnswerScript(ctx), startBody(ctx)])
   const bodies: Record<(typeof HOST_STEP_PHASES)[number], ShellCode | undefined> = {
     stop: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]),
     'wait-for-exit': waitForExitBody(waitParameters(ctx)),
@@ -224,7 +242,10 @@ export async function restartService(
     throw new PhaseError(label, result.lastPhase, detail)
   }
   return {
-    stopped: stoppedService(output('stop'), settings.stopCommand, session.address.username),
+    stopped: {
+      ...stoppedService(output('stop'), settings.stopCommand, session.address.username),
+      gone: goneAt(output('wait-for-exit'))
+    },
     started: startedService(output('start'))
   }
 }

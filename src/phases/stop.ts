@@ -21,6 +21,8 @@ export function liveDir(ctx: DeployContext): string {
 export interface StoppedService {
   /** When the stop began, in clock ticks since boot: anything started earlier is old. */
   mark: number
+  /** When the service it stopped was gone, in host uptime (s); undefined: nothing was stopped. */
+  gone?: number
 }
 
 export interface StopParameters {
@@ -109,6 +111,12 @@ export function stoppedService(
     )
   }
   return { mark: Number(output?.data.mark ?? 0) }
+}
+
+/** When wait-for-exit saw the stopped service gone (host uptime, s), if it stopped one. */
+export function goneAt(output: PhaseOutput | undefined): number | undefined {
+  const gone = output?.data.gone
+  return gone && /^[\d.]+$/.test(gone) ? Number(gone) : undefined
 }
 
 interface WaitParameters {

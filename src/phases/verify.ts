@@ -1,6 +1,6 @@
 import semver from 'semver'
 import type { DeployContext } from '../context.js'
-import { insideTarget, relativeToTarget, remoteLayout } from '../layout.js'
+import { FIRST_ANSWER_FILE, insideTarget, relativeToTarget, remoteLayout } from '../layout.js'
 import { holderPidFile } from './hold.js'
 import IDENTITY_SCRIPT from '../host/identity.sh'
 import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
@@ -29,10 +29,14 @@ export interface VersionReport {
   version?: string
   /** When the first answer reporting the new commit arrived (ms since the epoch). */
   firstAnsweredAt: number
+  /** When the new service first answered, seen from the host every 10 ms (host uptime, s). */
+  answeredOnHost?: number
 }
 
 /** What one poll saw, in words, plus the commit when it read one. */
 interface Poll {
+  /** With a matching answer: when the host saw the new service's first answer (uptime, s). */
+  answered?: number
   answer: VersionAnswer
   /** When the answer arrived (ms since the epoch). */
   at: number
@@ -159,7 +163,8 @@ export function serviceIdentityScript(check: {
       id_sha: check.sha,
       id_url_port: check.listener ? String(check.listener.port) : '',
       id_url_exact: check.listener?.exact ?? [],
-      id_url_any: check.listener?.any ?? []
+      id_url_any: check.listener?.any ?? [],
+      id_answered: FIRST_ANSWER_FILE
     })
   ])
 }
@@ -218,6 +223,8 @@ interface Identity {
   free: string[]
   /** `port P: …` for each process listening where version-url points that is not the new service's. */
   strangers: string[]
+  /** When the new service first answered, seen from the host (its uptime, s). */
+  answered?: number
 }
 
 async function checkIdentity(
@@ -253,7 +260,8 @@ async function checkIdentity(
   const recorded = /^recorded (.*)$/m.exec(stdout)?.[1].trim()
   if (recorded !== undefined && !quiet)
     info(`Recorded the service's processes in ${layout.stateFile}: ${recorded || '(none found)'}`)
-  return { old, free, strangers }
+  const answered = /^answered ([\d.]+)$/m.exec(stdout)?.[1]
+  return { old, free, strangers, answered: answered ? Number(answered) : undefined }
 }
 
 /** How many processes of this target's service started after the stop (`alive N`). */
@@ -374,7 +382,7 @@ async function awaitCommit(
           last
         )
       }
-      if (identity.free.length === 0) return last
+      if (identity.free.length === 0) return { ...last, answered: identity.answered }
       last = { ...last, problem: `port(s) ${identity.free.join(', ')} in ports not held yet` }
     }
     // Whose wrong answer it is, asked once a second at most.
@@ -464,7 +472,8 @@ export async function verifyService(
   return {
     commit: confirmed.commit as string,
     version: confirmed.version,
-    firstAnsweredAt: first.at
+    firstAnsweredAt: first.at,
+    answeredOnHost: first.answered
   }
 }
 
