@@ -104,7 +104,9 @@ interface World {
   port: number
   inputs: Record<string, string>
   good: string
+  /** Broken versions: one that never listens, one whose service dies at import. */
   broken: string
+  dies: string
   /** The commit serving after the last deploy, and shared/data's digest. */
   serving: string | undefined
   sharedDigest: string
@@ -370,6 +372,8 @@ async function main(): Promise<void> {
   const good = serviceSource()
   const broken = serviceSource()
   breakService(broken)
+  const dies = serviceSource()
+  writeFileSync(join(dies, 'vsdsvc/__init__.py'), 'raise SystemExit("broken at import")\n')
   mkdirSync(join(target, 'shared/data'), { recursive: true })
   writeFileSync(join(target, 'shared/data/notes.txt'), `kept across every deploy ${SEED}\n`)
   execFileSync('chown', ['-R', `${user}:${user}`, join(target, 'shared')])
@@ -379,6 +383,7 @@ async function main(): Promise<void> {
     port,
     good,
     broken,
+    dies,
     serving: undefined,
     sharedDigest: digest(join(target, 'shared/data/notes.txt')),
     inputs: {
@@ -407,8 +412,8 @@ async function main(): Promise<void> {
     if (first.said !== 'success') throw new Error(`the first deploy failed:\n${first.run.stdout}`)
     world.serving = first.sha
     for (let index = 1; index <= DEPLOYS; index++) {
-      const fault = pickFault()
-      const phase = pick(PHASES)
+      let fault = pickFault()
+      let phase: string = pick(PHASES)
       const roll = random()
       const back = roll < 0.1 ? rollbackTarget(world) : undefined
       // A rollback serves the kept release's commit; a restart the one live now.
@@ -418,7 +423,13 @@ async function main(): Promise<void> {
           ? { name: 'restart' }
           : { name: 'deploy' }
       const isBroken = operation.name === 'deploy' && random() < 0.2
-      const source = isBroken ? broken : good
+      const source = isBroken ? pick([world.broken, world.dies]) : good
+      // A broken release's start and verify are where the host must end what it started alone:
+      // half of them lose their runner there (killed, no post step).
+      if (isBroken && random() < 0.5) {
+        fault = 'killed'
+        phase = pick(['start', 'verify'])
+      }
       const sha = back?.sha ?? (operation.name === 'restart' ? (world.serving as string) : hex(40))
       const outcomes =
         fault === 'concurrent'
