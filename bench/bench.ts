@@ -27,6 +27,7 @@ import type { HostReport } from '../src/report.js'
 import { getSettings } from '../src/settings.js'
 import { quote } from '../src/shell.js'
 import { DowntimeBench, type DowntimeSample } from './downtime.js'
+import { brokenRelease, KINDS, type BrokenSample } from './broken.js'
 import { loginCost, type LoginSample } from './login.js'
 import { refusedConnections, SERVERS, type RefusedSample } from './refused.js'
 import { PROFILES, startLink, type Link } from './link.js'
@@ -50,6 +51,7 @@ const WITH_UPLOAD = process.env.BENCH_UPLOAD !== '0'
 const WITH_DOWNTIME = process.env.BENCH_DOWNTIME !== '0'
 const WITH_REFUSED = process.env.BENCH_REFUSED !== '0'
 const WITH_LOGIN = process.env.BENCH_LOGIN !== '0'
+const WITH_BROKEN = process.env.BENCH_BROKEN !== '0'
 /** Timed deploys per login cost in the login case. */
 const LOGIN_DEPLOYS = Number(process.env.BENCH_LOGIN_DEPLOYS ?? (SMOKE ? 1 : 3))
 /** Deploys per server and setting in the refused-connections case. */
@@ -377,6 +379,7 @@ async function main(): Promise<void> {
   const rows: Row[] = []
   let refused: RefusedSample[] = []
   let logins: LoginSample[] = []
+  const broken: BrokenSample[] = []
   try {
     console.log('Generating the tree...')
     const before: GeneratedTree = generateTree(join(work, 'before'), 42, SMOKE ? 1000 : 2992)
@@ -490,6 +493,18 @@ async function main(): Promise<void> {
       refused = samples
       results.refused_connections = { deploys: REFUSED_DEPLOYS, per_second: 100, samples }
     }
+    if (WITH_BROKEN) {
+      // On the host itself, as the refused-connections case; a smoke run tries one kind per mode.
+      for (const holdPorts of [false, true])
+        for (const kind of SMOKE ? KINDS.slice(0, 1) : KINDS) {
+          const sample = await brokenRelease(sshd, hostDir, kind, holdPorts)
+          broken.push(sample)
+          console.log(
+            `  broken release, ${kind.name}, hold-ports ${holdPorts}: ${sample.failed} of ${sample.sent} requests failed, longest gap ${sample.longestGapMs} ms, deploy ${sample.deploySeconds} s`
+          )
+        }
+      results.broken_releases = { per_second: 100, samples: broken }
+    }
     if (WITH_LOGIN) {
       logins = await loginCost(LOGIN_DEPLOYS)
       const silent = median(logins[0].seconds)
@@ -551,6 +566,14 @@ async function main(): Promise<void> {
     for (const r of refused)
       console.log(
         `| ${r.server} | ${r.holdPorts} | ${r.sent} | ${r.refused} | ${r.reset} | ${r.failed} | ${r.longestWaitMs} ms |`
+      )
+  }
+  if (broken.length > 0) {
+    console.log('\n| broken release | hold-ports | requests | failed | longest gap | deploy |')
+    console.log('|---|---|---|---|---|---|')
+    for (const b of broken)
+      console.log(
+        `| ${b.kind} | ${b.holdPorts} | ${b.sent} | ${b.failed} | ${b.longestGapMs} ms | ${b.deploySeconds} s |`
       )
   }
   if (logins.length > 0) {
