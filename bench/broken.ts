@@ -1,5 +1,6 @@
 /**
- * The broken-releases case of `npm run bench`: Debian's gunicorn serving the Flask test app is
+ * The broken-releases case of `npm run bench`: Debian's gunicorn serving the Flask test app (as the
+ * refused-connections case runs it) is
  * deployed good, then broken in one way, then good again, while a client on the host opens a fresh
  * connection 100 times a second. Per kind of breakage and per mode (without and with hold-ports):
  * the requests that failed during the broken deploy, the longest gap with no successful answer,
@@ -12,6 +13,10 @@ import { runAction } from '../__tests__/support/action.js'
 import { startLoad } from '../__tests__/support/load.js'
 import { appSource, DEBIAN_PYTHON, killTargetProcesses, sha } from '../__tests__/support/service.js'
 import { freePort, type TestSshd } from '../__tests__/support/sshd.js'
+import { onHost, SERVERS } from './refused.js'
+
+/** The server the case deploys: refused.ts's gunicorn. */
+const GUNICORN = SERVERS[0]
 
 /** How a release is broken, as a change to the app's source. */
 export const KINDS: { name: string; breaks: (app: string) => void }[] = [
@@ -69,13 +74,10 @@ export async function brokenRelease(
   const bad = appSource('wsgiapp.py', hostDir)
   kind.breaks(join(bad, 'wsgiapp.py'))
   const inputs = (source: string, commit: string) => ({
-    host: `127.0.0.1:${sshd.port}`,
-    username: sshd.user,
-    'private-key': sshd.keys.ed25519.text,
-    'known-hosts': sshd.knownHosts.ed25519,
+    ...onHost(sshd),
     source,
     target,
-    'start-command': `${DEBIAN_PYTHON} -m gunicorn -w 2 --bind ${holdPorts ? 'fd://3' : `127.0.0.1:${port}`} wsgiapp:app`,
+    'start-command': GUNICORN.command(port, holdPorts),
     ports: String(port),
     'hold-ports': String(holdPorts),
     python: DEBIAN_PYTHON,

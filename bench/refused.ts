@@ -34,6 +34,16 @@ export const SERVERS: Server[] = [
   }
 ]
 
+/** The connection inputs of a deploy to the bench's own sshd, on this machine. */
+export function onHost(sshd: TestSshd): Record<string, string> {
+  return {
+    host: `127.0.0.1:${sshd.port}`,
+    username: sshd.user,
+    'private-key': sshd.keys.ed25519.text,
+    'known-hosts': sshd.knownHosts.ed25519
+  }
+}
+
 export interface RefusedSample {
   server: string
   holdPorts: boolean
@@ -60,10 +70,7 @@ export async function refusedConnections(
   const target = join(hostDir, `refused-${port}`)
   const source = appSource(server.app, hostDir)
   const inputs = (commit: string) => ({
-    host: `127.0.0.1:${sshd.port}`,
-    username: sshd.user,
-    'private-key': sshd.keys.ed25519.text,
-    'known-hosts': sshd.knownHosts.ed25519,
+    ...onHost(sshd),
     source,
     target,
     'start-command': server.command(port, holdPorts),
