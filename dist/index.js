@@ -37663,8 +37663,8 @@ var require_client2 = __commonJS({
                   instructions,
                   "",
                   prompts,
-                  (answers) => {
-                    proto.authInfoRes(answers);
+                  (answers2) => {
+                    proto.authInfoRes(answers2);
                   }
                 );
               }
@@ -49233,6 +49233,27 @@ ${text}`;
   }
 };
 
+// src/host/logind.sh
+var logind_default = `# shellcheck shell=sh
+# Whether systemd-logind ends this user's processes when the SSH session ends (connect.ts): with
+# KillUserProcesses=yes, no lingering and the user not excluded, everything the session started
+# is stopped at logout, setsid or not. Prints \`logind kills USER\` then; nothing otherwise (no
+# loginctl: no logind; a question it cannot answer: no evidence).
+command -v loginctl >/dev/null 2>&1 || exit 0
+user=$(id -un)
+# show-session with no session names the manager: logind's own settings.
+[ "$(loginctl show-session -p KillUserProcesses --value 2>/dev/null)" = yes ] || exit 0
+[ "$(loginctl show-user "$user" -p Linger --value 2>/dev/null)" = yes ] && exit 0
+listed() {
+  for each in $1; do [ "$each" = "$user" ] && return 0; done
+  return 1
+}
+listed "$(loginctl show-session -p KillExcludeUsers --value 2>/dev/null)" && exit 0
+only=$(loginctl show-session -p KillOnlyUsers --value 2>/dev/null)
+[ -z "$only" ] || listed "$only" || exit 0
+printf 'logind kills %s\\n' "$user"
+`;
+
 // node_modules/node-ssh/lib/esm/index.mjs
 var import_is_stream = __toESM(require_is_stream(), 1);
 var import_make_dir = __toESM(require_make_dir(), 1);
@@ -50411,7 +50432,11 @@ var REQUIRED_TOOLS = {
   mkfifo: "package coreutils"
 };
 function toolCheckScript() {
-  return sh`for tool in ${Object.keys(REQUIRED_TOOLS)}; do command -v "$tool" >/dev/null 2>&1 || printf 'missing %s\n' "$tool"; done; printf 'home %s\n' "$HOME"`;
+  const tools = sh`for tool in ${Object.keys(REQUIRED_TOOLS)}; do command -v "$tool" >/dev/null 2>&1 || printf 'missing %s\n' "$tool"; done; printf 'home %s\n' "$HOME"`;
+  return new ShellCode(`${tools.text}
+(
+${logind_default}
+)`);
 }
 function noShellError(label, error2) {
   if (!(error2 instanceof RemoteCommandError) || error2.code !== 126 && error2.code !== 127) return;
@@ -50523,12 +50548,21 @@ async function connect(address, settings, phase = "connect") {
       throw new Error(`target uses ~/ but $HOME on ${label} is '${home}'; use an absolute path`);
     }
     info2(`Required tools present: ${Object.keys(REQUIRED_TOOLS).join(", ")}`);
+    const stopsAtLogout = /^logind kills /m.test(stdout) || void 0;
+    if (stopsAtLogout && phase === "connect") {
+      const user = address.username;
+      warning(
+        `systemd-logind on ${label} stops ${user}'s processes when an SSH session ends (KillUserProcesses=yes, and ${user} has no lingering): a service started in the action's session stops when the action disconnects. The action checks it after verify over a new connection. Fix, as root on the host: loginctl enable-linger ${user}`,
+        { title: "Processes stop at logout" }
+      );
+    }
     const session = {
       address,
       remote,
       target: expandHome(settings.target, home),
       startLog: settings.startLog && expandHome(settings.startLog, home),
       hostKeyReason: connection.hostKeyReason,
+      stopsAtLogout,
       close: () => session.remote.close()
     };
     return session;
@@ -50537,13 +50571,16 @@ async function connect(address, settings, phase = "connect") {
     throw error2;
   }
 }
+async function renew(session, settings, phase) {
+  session.remote.close();
+  const fresh = await connect(session.address, settings, phase);
+  session.remote = fresh.remote;
+}
 async function reconnect(session, settings, phase) {
   const lost = session.remote.lost;
   if (!lost) return;
   info2(`The connection to ${session.remote.label} was lost (${lost}); reconnecting`);
-  const fresh = await connect(session.address, settings, phase);
-  session.remote.close();
-  session.remote = fresh.remote;
+  await renew(session, settings, phase);
 }
 
 // src/phases/lock.ts
@@ -53717,6 +53754,7 @@ async function failure(ctx, restart, sha, summary2, last) {
 ${diagnostics}`);
 }
 var PROGRESS_MS2 = 5e3;
+var answers = (poll2, sha) => poll2.commit !== void 0 && commitMatches(poll2.commit, sha);
 function describePoll(poll2) {
   if (poll2.commit) return `${poll2.commit}${poll2.problem ? ` (${poll2.problem})` : ""}`;
   return poll2.problem ?? "(none)";
@@ -53813,7 +53851,7 @@ async function awaitCommit(ctx, restart, sha, probe) {
       await resumeVerify(ctx, sha, last);
       continue;
     }
-    if (last.commit && commitMatches(last.commit, sha)) {
+    if (answers(last, sha)) {
       const identity2 = await checkIdentity(ctx, restart, sha, probe).catch(
         async (error2) => {
           if (!ctx.session.remote.lost) throw error2;
@@ -53862,7 +53900,7 @@ async function awaitCommit(ctx, restart, sha, probe) {
     await sleep(delay);
   }
   const timeout = `${ctx.settings.versionTimeoutSeconds} s (version-timeout)`;
-  const summary2 = last.commit !== void 0 && commitMatches(last.commit, sha) ? `reported ${last.commit}, but ${last.problem} within ${timeout}: the service did not bind every port in ports` : last.commit !== void 0 ? `kept reporting ${last.commit} instead of ${sha.slice(0, 12)} for ${timeout}: the old code is still answering, or the service reports the wrong stamp` : `gave no commit within ${timeout}`;
+  const summary2 = answers(last, sha) ? `reported ${last.commit}, but ${last.problem} within ${timeout}: the service did not bind every port in ports` : last.commit !== void 0 ? `kept reporting ${last.commit} instead of ${sha.slice(0, 12)} for ${timeout}: the old code is still answering, or the service reports the wrong stamp` : `gave no commit within ${timeout}`;
   throw await failure(ctx, restart, sha, summary2, last);
 }
 async function resumeVerify(ctx, sha, last) {
@@ -53895,7 +53933,7 @@ async function verifyService(ctx, sha, restart, previousVersion) {
       await resumeVerify(ctx, sha, confirmed);
       confirmed = await poll(ctx, probe);
     }
-    if (!confirmed.commit || !commitMatches(confirmed.commit, sha)) {
+    if (!answers(confirmed, sha)) {
       throw await failure(
         ctx,
         restart,
@@ -53914,6 +53952,31 @@ async function verifyService(ctx, sha, restart, previousVersion) {
     answeredOnHost: first.answered
   };
 }
+var LOGOUT_SETTLE_MS = 1e3;
+var LOGOUT_TRIES = 3;
+async function verifyAfterLogout(ctx, sha) {
+  const { session, settings, label } = ctx;
+  const user = session.address.username;
+  info2(
+    `Ending this SSH session and asking ${settings.versionUrl.href} again over a new connection: systemd-logind on ${label} stops ${user}'s processes at logout`
+  );
+  const ended = Date.now();
+  await renew(session, settings, "verify");
+  await sleep(Math.max(0, ended + LOGOUT_SETTLE_MS - Date.now()));
+  const probe = await probeFor(ctx);
+  let last = await poll(ctx, probe);
+  for (let tried = 1; tried < LOGOUT_TRIES && !answers(last, sha); tried++) {
+    await sleep(500);
+    last = await poll(ctx, probe);
+  }
+  if (answers(last, sha)) {
+    info2(`Still ${last.commit} after the SSH session ended`);
+    return;
+  }
+  throw new Error(
+    `the service reported ${sha.slice(0, 12)} until the action's SSH session ended, then ${describePoll(last)}: it stopped with the session. systemd-logind on ${label} stops ${user}'s processes at logout (KillUserProcesses=yes, and ${user} has no lingering), setsid or not, and whatever the action starts there stops when it disconnects. Fix, as root on the host: loginctl enable-linger ${user} (or run the service as a systemd unit that the start-command restarts)`
+  );
+}
 async function verifyAnswer(ctx, sha) {
   const { settings } = ctx;
   const probe = await probeFor(ctx);
@@ -53921,7 +53984,7 @@ async function verifyAnswer(ctx, sha) {
   const begun = Date.now();
   for (; ; ) {
     const last = await poll(ctx, probe);
-    if (last.commit && commitMatches(last.commit, sha)) {
+    if (answers(last, sha)) {
       info2(
         `${settings.versionUrl.href} reports ${last.commit}${last.version ? ` (version ${last.version})` : ""}`
       );
@@ -54236,6 +54299,7 @@ function sshHost(session, settings) {
     ),
     verifyLive: (ctx) => verifyAnswer(ctx, ctx.sha),
     verify: (ctx, restart, previousVersion) => verifyService(ctx, ctx.sha, restart, previousVersion),
+    verifyAfterLogout: (ctx) => verifyAfterLogout(ctx, ctx.sha),
     confirm: (ctx) => decide(ctx, "confirmed"),
     rollback: async (ctx, failure2) => {
       await reconnect(session, settings, "rollback");
@@ -58535,6 +58599,7 @@ async function restartAndVerify(host, settings, ctx, report, how) {
     if (settings.holdPorts) report.heldPorts = settings.listen;
     const verified = await phase("verify", async () => {
       const answer = await host.verify(ctx, restart, report.previousVersion);
+      if (session.stopsAtLogout) await host.verifyAfterLogout(ctx);
       await host.confirm(ctx);
       return answer;
     });

@@ -125,6 +125,8 @@ async function restartAndVerify(
     if (settings.holdPorts) report.heldPorts = settings.listen
     const verified = await phase('verify', async () => {
       const answer = await host.verify(ctx, restart, report.previousVersion)
+      // Before the confirm: a service that stops with the session fails verify like any other.
+      if (session.stopsAtLogout) await host.verifyAfterLogout(ctx)
       await host.confirm(ctx)
       return answer
     })

@@ -20,7 +20,13 @@ import { switchBackScript } from './phases/fallback.js'
 import { rollback, type RollbackOutcome } from './phases/rollback.js'
 import { switchBody } from './phases/switch.js'
 import { upload } from './phases/upload.js'
-import { runningVersion, verifyAnswer, verifyService, type VersionReport } from './phases/verify.js'
+import {
+  runningVersion,
+  verifyAfterLogout,
+  verifyAnswer,
+  verifyService,
+  type VersionReport
+} from './phases/verify.js'
 import { armWatchdog, decide, launchWatchdogScript } from './phases/watchdog.js'
 import type { HeldLock } from './post-state.js'
 import type { Settings } from './settings.js'
@@ -64,6 +70,11 @@ export interface DeployHost {
   verifyLive(ctx: DeployContext): Promise<VersionReport>
   /** The new service reports the commit (verify). */
   verify(ctx: DeployContext, restart: Restart, previousVersion?: string): Promise<VersionReport>
+  /**
+   * The service still answers once the action's SSH session has ended (asked over a new one),
+   * where logind stops a user's processes at logout (session.stopsAtLogout).
+   */
+  verifyAfterLogout(ctx: DeployContext): Promise<void>
   /** Confirms the release to the watchdog; throws UndoneByHost if the host undid it already. */
   confirm(ctx: DeployContext): Promise<void>
   /** Returns to the last verified release: how that went, and when it answered again. */
@@ -125,6 +136,7 @@ export function sshHost(session: HostSession, settings: Settings): DeployHost {
     verifyLive: ctx => verifyAnswer(ctx, ctx.sha),
     verify: (ctx, restart, previousVersion) =>
       verifyService(ctx, ctx.sha, restart, previousVersion),
+    verifyAfterLogout: ctx => verifyAfterLogout(ctx, ctx.sha),
     confirm: ctx => decide(ctx, 'confirmed'),
     rollback: async (ctx, failure) => {
       await reconnect(session, settings, 'rollback')

@@ -33,7 +33,11 @@ describe('service identity', () => {
   it('a start that forks and calls setsid is a start, and the next deploy replaces the daemon', async () => {
     const { port, inputs } = await service('setsid-daemon', '--daemon')
     const first = await deploy({ ...inputs, sha: sha('1') })
-    expect(first.stdout).toContain('exited 0 within 1 s: it daemonized')
+    // Forked within the start's first second (on a loaded machine, Python may take longer: then
+    // the start saw it running, which is a start too).
+    expect(first.stdout).toMatch(
+      /exited 0 within 1 s: it daemonized|Started '[^']*--daemon' as process group \d+/
+    )
     const before = await versionAnswer(port)
     const second = await deploy({ ...inputs, sha: sha('2') })
     expect(second.stdout).toMatch(new RegExp(`SIGTERM to ${before.pid} \\(`))

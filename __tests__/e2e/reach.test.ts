@@ -1,7 +1,8 @@
 /**
  * Reaching the hosts people really have (README, "Hosts behind a tunnel", "systemd and sudo"):
  * a proxy-command as the connection, retries of a connection that fails before authentication,
- * sudo that asks for a password, and the env input written as a file for the service.
+ * sudo that asks for a password, the env input written as a file for the service, and a logind
+ * that stops the user's processes when the SSH session ends.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
@@ -13,19 +14,24 @@ import { parseDotenv, parseSystemdEnvironmentFile } from '../support/env-parsers
 import { serviceSource, sha, versionAnswer } from '../support/service.js'
 import { freePort, startSshd, type TestSshd } from '../support/sshd.js'
 import { createUser, type TestUser } from '../support/users.js'
+import { fakeLogind } from '../support/logind.js'
 
 let sshd: TestSshd
 let user: TestUser
+let loginUser: TestUser
+const logind = fakeLogind({ KillUserProcesses: 'yes', Linger: 'yes' })
 const targets = killedAfterAll()
 const sudoers: string[] = []
 
 beforeAll(async () => {
   sshd = await startSshd({ userKeys: true })
   user = createUser(sshd, 'vsdsudo', '/bin/sh')
+  loginUser = createUser(sshd, 'vsdlogind', logind.shell)
 })
 afterAll(async () => {
   for (const file of sudoers) rmSync(file, { force: true })
   user?.remove()
+  loginUser?.remove()
   await sshd?.stop()
 })
 
@@ -158,5 +164,39 @@ describe('env-file', () => {
     expect(run.stdout).not.toContain('tok-5f3a9c')
     expect(run.stdout).toContain('Wrote env-file')
     expect((await versionAnswer(Number(base.ports))).commit).toBe(sha('6'))
+  })
+})
+
+describe('logind stopping processes at logout', () => {
+  it('lingering: deploys, and the service outlives the session; without: verify fails after the session ends, naming the fix, and rolls back', async () => {
+    const port = await freePort()
+    const base = await deployInputs(sshd, serviceSource(), '~/logind-app', {
+      username: loginUser.name,
+      'start-command': `/usr/bin/python3 -m vsdsvc start --port ${port}`,
+      'stop-command': `/usr/bin/python3 -m vsdsvc stop --port ${port}`,
+      ports: String(port),
+      'version-url': `http://127.0.0.1:${port}/version`
+    })
+    const lingering = await deploy({ ...base, sha: sha('6') })
+    expect(lingering.stdout).not.toContain('Processes stop at logout')
+    expect(lingering.stdout).not.toContain('Ending this SSH session')
+    expect((await versionAnswer(port)).commit).toBe(sha('6'))
+
+    logind.set({ KillUserProcesses: 'yes', Linger: 'no' })
+    const run = await deploy({ ...base, sha: sha('7') }, 1)
+    expect(run.stdout).toContain(
+      `::warning title=Processes stop at logout::systemd-logind on 127.0.0.1:${sshd.port} stops ${loginUser.name}'s processes when an SSH session ends`
+    )
+    expect(run.stdout).toContain(
+      `Ending this SSH session and asking http://127.0.0.1:${port}/version again over a new connection`
+    )
+    const message = failureMessage(run)
+    expect(message).toMatch(
+      new RegExp(
+        `verify: the service reported ${sha('7').slice(0, 12)} until the action's SSH session ended, then no HTTP answer .*: it stopped with the session\\. systemd-logind on \\S+ stops ${loginUser.name}'s processes at logout`
+      )
+    )
+    expect(message).toContain(`Fix, as root on the host: loginctl enable-linger ${loginUser.name}`)
+    expect(run.stdout).toMatch(/::error title=Deploy to \S+ failed in verify; rolled back::/)
   })
 })

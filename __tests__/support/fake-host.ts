@@ -33,6 +33,8 @@ export interface FakeHostOptions {
   rollback?: 'verified' | 'nothing' | 'by-host'
   /** The releases on the host (rollback, restart, verify): default, an older and a live one. */
   kept?: HostReleases
+  /** logind stops the user's processes at logout there (connect found it). */
+  stopsAtLogout?: true
 }
 
 /** Two releases, both verified; the newer one live. */
@@ -67,6 +69,7 @@ export class FakeHost implements DeployHost {
       target: TARGET,
       remote: undefined as never,
       hostKeyReason: 'fake',
+      stopsAtLogout: options.stopsAtLogout,
       close: () => undefined
     }
   }
@@ -163,6 +166,10 @@ export class FakeHost implements DeployHost {
       firstAnsweredAt: Date.now() + 2500,
       answeredOnHost: 1002.5
     }
+  }
+
+  async verifyAfterLogout(ctx: DeployContext): Promise<void> {
+    this.ask('verifyAfterLogout', ctx)
   }
 
   async confirm(ctx: DeployContext): Promise<void> {

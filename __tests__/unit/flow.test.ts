@@ -277,6 +277,27 @@ describe('one host: the rollback rule', () => {
     expect(calls).not.toContain('confirm')
   })
 
+  it('where logind stops processes at logout, verify asks again after the session, before the confirm', async () => {
+    const { calls, error } = await shipWith({ stopsAtLogout: true })
+    expect(error).toBeUndefined()
+    expect(calls.slice(calls.indexOf('verify'), calls.indexOf('confirm') + 1)).toEqual([
+      'verify',
+      'verifyAfterLogout',
+      'confirm'
+    ])
+    expect((await shipWith()).calls).not.toContain('verifyAfterLogout')
+  })
+
+  it('a service that stopped with the session fails verify and is rolled back', async () => {
+    const { calls, error } = await shipWith({
+      stopsAtLogout: true,
+      fail: { verifyAfterLogout: new Error('it stopped with the session') }
+    })
+    expect(error?.phase).toBe('verify')
+    expect(calls).toContain('rollback (it stopped with the session)')
+    expect(calls).not.toContain('confirm')
+  })
+
   it('a restart step killed halfway (wait-for-exit) is rolled back: what serves is no known state', async () => {
     const { calls } = await shipWith({
       fail: { restart: new HostStepDied(label, 'wait-for-exit', 'killed by SIGKILL') }

@@ -2,7 +2,8 @@ import * as core from '@actions/core'
 import { hostLabel, type HostAddress } from '../host-address.js'
 import { expandHome } from '../layout.js'
 import { Remote, RemoteCommandError } from '../remote.js'
-import { sh } from '../shell.js'
+import LOGIND_SCRIPT from '../host/logind.sh'
+import { sh, ShellCode } from '../shell.js'
 import { ConnectError, openSsh, type SshOptions } from '../ssh.js'
 import { startProxyCommand } from '../proxy-command.js'
 import { errorText } from '../phase.js'
@@ -23,9 +24,13 @@ export const REQUIRED_TOOLS: Record<string, string> = {
   mkfifo: 'package coreutils'
 }
 
-/** One line per missing tool (`missing NAME`), then `home PATH`. */
-export function toolCheckScript(): ReturnType<typeof sh> {
-  return sh`for tool in ${Object.keys(REQUIRED_TOOLS)}; do command -v "$tool" >/dev/null 2>&1 || printf 'missing %s\n' "$tool"; done; printf 'home %s\n' "$HOME"`
+/**
+ * One line per missing tool (`missing NAME`), then `home PATH`, then `logind kills USER` where
+ * logind ends the user's processes at logout (logind.sh).
+ */
+export function toolCheckScript(): ShellCode {
+  const tools = sh`for tool in ${Object.keys(REQUIRED_TOOLS)}; do command -v "$tool" >/dev/null 2>&1 || printf 'missing %s\n' "$tool"; done; printf 'home %s\n' "$HOME"`
+  return new ShellCode(`${tools.text}\n(\n${LOGIND_SCRIPT}\n)`)
 }
 
 /**
@@ -48,6 +53,11 @@ export interface HostSession {
   target: string
   startLog?: string
   hostKeyReason: string
+  /**
+   * systemd-logind stops the deploy user's processes when an SSH session ends (logind.sh): a
+   * service started in the action's session must be seen answering after it ends (verify).
+   */
+  stopsAtLogout?: true
   close(): void
 }
 
@@ -181,12 +191,22 @@ export async function connect(
       throw new Error(`target uses ~/ but $HOME on ${label} is '${home}'; use an absolute path`)
     }
     info(`Required tools present: ${Object.keys(REQUIRED_TOOLS).join(', ')}`)
+    const stopsAtLogout = /^logind kills /m.test(stdout) || undefined
+    // Said once per host and run; a reconnect finds the same.
+    if (stopsAtLogout && phase === 'connect') {
+      const user = address.username
+      core.warning(
+        `systemd-logind on ${label} stops ${user}'s processes when an SSH session ends (KillUserProcesses=yes, and ${user} has no lingering): a service started in the action's session stops when the action disconnects. The action checks it after verify over a new connection. Fix, as root on the host: loginctl enable-linger ${user}`,
+        { title: 'Processes stop at logout' }
+      )
+    }
     const session: HostSession = {
       address,
       remote,
       target: expandHome(settings.target, home),
       startLog: settings.startLog && expandHome(settings.startLog, home),
       hostKeyReason: connection.hostKeyReason,
+      stopsAtLogout,
       close: () => session.remote.close()
     }
     return session
@@ -194,6 +214,20 @@ export async function connect(
     remote.close()
     throw error
   }
+}
+
+/**
+ * Gives `session` a new connection, the old one closed first: the SSH session it was is over (as
+ * logind sees it too), and what it started is on its own.
+ */
+export async function renew(
+  session: HostSession,
+  settings: Settings,
+  phase: string
+): Promise<void> {
+  session.remote.close()
+  const fresh = await connect(session.address, settings, phase)
+  session.remote = fresh.remote
 }
 
 /** Gives `session` a new connection when its own is lost (the host checked again, as in connect). */
@@ -205,7 +239,5 @@ export async function reconnect(
   const lost = session.remote.lost
   if (!lost) return
   info(`The connection to ${session.remote.label} was lost (${lost}); reconnecting`)
-  const fresh = await connect(session.address, settings, phase)
-  session.remote.close()
-  session.remote = fresh.remote
+  await renew(session, settings, phase)
 }

@@ -16,7 +16,7 @@ import {
   type VersionAnswer
 } from '../version-probe.js'
 import { errorText } from '../phase.js'
-import { reconnect } from './connect.js'
+import { reconnect, renew } from './connect.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
 import type { Restart } from './restart.js'
 import { startLinesScript } from './start.js'
@@ -203,6 +203,10 @@ async function failure(
 const PROGRESS_MS = 5000
 
 /** One poll in words, for a progress line. */
+/** The poll reports `sha`. */
+const answers = (poll: Poll, sha: string): poll is Poll & { commit: string } =>
+  poll.commit !== undefined && commitMatches(poll.commit, sha)
+
 function describePoll(poll: Poll): string {
   if (poll.commit) return `${poll.commit}${poll.problem ? ` (${poll.problem})` : ''}`
   return poll.problem ?? '(none)'
@@ -352,7 +356,7 @@ async function awaitCommit(
       await resumeVerify(ctx, sha, last)
       continue
     }
-    if (last.commit && commitMatches(last.commit, sha)) {
+    if (answers(last, sha)) {
       const identity = await checkIdentity(ctx, restart, sha, probe).catch(
         async (error: unknown) => {
           // Cut between the answer and the port check: ask both again over a new connection.
@@ -405,12 +409,11 @@ async function awaitCommit(
     await sleep(delay)
   }
   const timeout = `${ctx.settings.versionTimeoutSeconds} s (version-timeout)`
-  const summary =
-    last.commit !== undefined && commitMatches(last.commit, sha)
-      ? `reported ${last.commit}, but ${last.problem} within ${timeout}: the service did not bind every port in ports`
-      : last.commit !== undefined
-        ? `kept reporting ${last.commit} instead of ${sha.slice(0, 12)} for ${timeout}: the old code is still answering, or the service reports the wrong stamp`
-        : `gave no commit within ${timeout}`
+  const summary = answers(last, sha)
+    ? `reported ${last.commit}, but ${last.problem} within ${timeout}: the service did not bind every port in ports`
+    : last.commit !== undefined
+      ? `kept reporting ${last.commit} instead of ${sha.slice(0, 12)} for ${timeout}: the old code is still answering, or the service reports the wrong stamp`
+      : `gave no commit within ${timeout}`
   throw await failure(ctx, restart, sha, summary, last)
 }
 
@@ -457,7 +460,7 @@ export async function verifyService(
       await resumeVerify(ctx, sha, confirmed)
       confirmed = await poll(ctx, probe)
     }
-    if (!confirmed.commit || !commitMatches(confirmed.commit, sha)) {
+    if (!answers(confirmed, sha)) {
       throw await failure(
         ctx,
         restart,
@@ -477,6 +480,43 @@ export async function verifyService(
   }
 }
 
+/** How long a session's processes get to stop once logind ends the session, before the answer counts. */
+const LOGOUT_SETTLE_MS = 1000
+/** Asks after the logout: tries this many, half a second apart (one lost request is not a death). */
+const LOGOUT_TRIES = 3
+
+/**
+ * Where systemd-logind stops the user's processes when an SSH session ends (connect.ts), the
+ * service verify saw answering may be one of them: ends the action's SSH session, and asks
+ * version-url again over a new connection. A service that stopped with the session fails verify.
+ */
+export async function verifyAfterLogout(ctx: DeployContext, sha: string): Promise<void> {
+  const { session, settings, label } = ctx
+  const user = session.address.username
+  info(
+    `Ending this SSH session and asking ${settings.versionUrl.href} again over a new connection: systemd-logind on ${label} stops ${user}'s processes at logout`
+  )
+  const ended = Date.now()
+  await renew(session, settings, 'verify')
+  await sleep(Math.max(0, ended + LOGOUT_SETTLE_MS - Date.now()))
+  const probe = await probeFor(ctx)
+  let last = await poll(ctx, probe)
+  for (let tried = 1; tried < LOGOUT_TRIES && !answers(last, sha); tried++) {
+    await sleep(500)
+    last = await poll(ctx, probe)
+  }
+  if (answers(last, sha)) {
+    info(`Still ${last.commit} after the SSH session ended`)
+    return
+  }
+  throw new Error(
+    `the service reported ${sha.slice(0, 12)} until the action's SSH session ended, then ${describePoll(last)}: it stopped with the session. ` +
+      `systemd-logind on ${label} stops ${user}'s processes at logout (KillUserProcesses=yes, and ${user} has no lingering), setsid or not, ` +
+      `and whatever the action starts there stops when it disconnects. Fix, as root on the host: loginctl enable-linger ${user} ` +
+      '(or run the service as a systemd unit that the start-command restarts)'
+  )
+}
+
 /**
  * Operation verify: polls version-url until it reports `sha`, or fails at version-timeout saying
  * what is live, what was expected and what the service answered. Nothing was restarted, so no
@@ -489,7 +529,7 @@ export async function verifyAnswer(ctx: DeployContext, sha: string): Promise<Ver
   const begun = Date.now()
   for (;;) {
     const last = await poll(ctx, probe)
-    if (last.commit && commitMatches(last.commit, sha)) {
+    if (answers(last, sha)) {
       info(
         `${settings.versionUrl.href} reports ${last.commit}${last.version ? ` (version ${last.version})` : ''}`
       )
