@@ -50838,6 +50838,9 @@ if [ -n "$step_pid" ] && ! process_alive "$step_pid" && [ -z "$(step_marker ${ou
 fi
 cat 2>/dev/null < ${outFile}`;
 }
+function stepOutcome(text) {
+  return new HostStepReader().consume(text).end();
+}
 
 // src/journal.ts
 function journalFunction(path4, token) {
@@ -51584,14 +51587,12 @@ if [ "$(readlink current 2>/dev/null)" != ${`releases/${release}`} ] && [ -d ${d
   rm -rf -- ${dir} ${manifestPath(here, release)} && echo discarded
 fi`;
 }
-async function discardRelease(ctx) {
-  const { stdout } = await ctx.session.remote.run(discardReleaseScript(ctx.layout, ctx.release), {
-    phase: "prune",
-    timeoutSeconds: 300
-  });
-  const removed = /^discarded$/m.test(stdout);
-  if (removed) info2(`Removed the failed release ${ctx.release}`);
-  return removed;
+async function discardRelease(ctx, madeBy) {
+  const { stdout } = await ctx.session.remote.run(
+    discardReleaseScript(ctx.layout, ctx.release, madeBy),
+    { phase: "prune", timeoutSeconds: 300 }
+  );
+  return /^discarded$/m.test(stdout);
 }
 function pruneVenvsScript(layout) {
   const here = relativeToTarget(layout);
@@ -52645,7 +52646,10 @@ function saveDeployment(id) {
   savePostState("deployment", id);
 }
 function startPostState() {
-  for (const key of ["unverified", "restarts", "locks"]) savePostState(key, []);
+  for (const key of ["unverified", "restarts", "locks"]) {
+    saved[key] = [];
+    savePostState(key, []);
+  }
   saveState("deployment", "");
 }
 
@@ -54194,6 +54198,16 @@ async function decide(ctx, as) {
   };
   throw new UndoneByHost(ctx.label, phase, undo);
 }
+async function hostUndo(remote, layout, token, release) {
+  const { stdout } = await remote.run(
+    joinCode([
+      sh`cd -- ${layout.target} || exit 1`,
+      journalLinesScript(relativeToTarget(layout).journal, token)
+    ]),
+    { phase: "post", timeoutSeconds: 60 }
+  );
+  return readHostUndo(stdout, release, layout.journal);
+}
 
 // src/phases/rollback.ts
 var UNDOABLE = ["start", "verify"];
@@ -54261,6 +54275,7 @@ async function rollback(ctx, failure2) {
 }
 
 // src/host.ts
+var openSshHost = async (address, settings, phase) => sshHost(await connect(address, settings, phase), settings);
 function sshHost(session, settings) {
   const layout = remoteLayout(session.target, session.startLog);
   return {
@@ -54306,12 +54321,12 @@ function sshHost(session, settings) {
       return rollback(ctx, failure2);
     },
     prune,
-    discard: async (ctx) => {
+    discard: async (ctx, madeBy) => {
       await reconnect(session, settings, "prune");
-      return discardRelease(ctx);
+      return discardRelease(ctx, madeBy);
     },
-    releaseLock: async (lock) => {
-      const release = (on) => on.remote.run(releaseLockScript(lock), {
+    releaseLock: async (lock, postStep) => {
+      const release = (on) => on.remote.run(releaseLockScript(lock, postStep), {
         phase: "lock",
         timeoutSeconds: phaseBudgets(settings).lockRelease
       }).then((result) => releaseOutcome(lock, result.stdout));
@@ -54326,6 +54341,13 @@ function sshHost(session, settings) {
         }
       }
     },
+    undoneByHost: (token, release) => hostUndo(session.remote, layout, token, release),
+    awaitStep: async (outFile) => stepOutcome(
+      (await session.remote.run(awaitStepScript(outFile, STEP_WAIT_SECONDS), {
+        phase: "post",
+        timeoutSeconds: STEP_WAIT_SECONDS + 60
+      })).stdout
+    ),
     close: () => session.close()
   };
 }
@@ -58691,7 +58713,10 @@ async function ship(host, settings, sha, report) {
     } catch (error2) {
       const failed = created;
       if (failed && settings.strategy === "releases") {
-        await host.discard(failed).then((removed) => report.releaseRemoved = removed || void 0).catch(
+        await host.discard(failed).then((removed) => {
+          if (removed) info2(`Removed the failed release ${failed.release}`);
+          report.releaseRemoved = removed || void 0;
+        }).catch(
           (discardError) => warning(
             `Could not remove the failed release ${failed.release} on ${label}: ${errorText(discardError)}`
           )
@@ -58787,7 +58812,6 @@ async function verifyLive(host, settings, expected, report) {
   report.reportedVersion = answer.version ?? answer.commit;
   report.result = "success";
 }
-var openSshHost = async (address, settings) => sshHost(await connect(address, settings), settings);
 async function deployHost(address, settings, sha, report, open2) {
   const label = hostLabel(address);
   report.sha = sha;

@@ -4081,7 +4081,7 @@ var require_webidl = __commonJS({
 var require_util2 = __commonJS({
   "node_modules/undici/lib/web/fetch/util.js"(exports, module) {
     "use strict";
-    var { Transform } = __require("node:stream");
+    var { Transform: Transform3 } = __require("node:stream");
     var zlib = __require("node:zlib");
     var { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = require_constants3();
     var { getGlobalOrigin } = require_global();
@@ -4769,7 +4769,7 @@ var require_util2 = __commonJS({
       contentRange += isomorphicEncode(`${fullLength}`);
       return contentRange;
     }
-    var InflateStream = class extends Transform {
+    var InflateStream = class extends Transform3 {
       #zlibOptions;
       /** @param {zlib.ZlibOptions} [zlibOptions] */
       constructor(zlibOptions) {
@@ -6872,7 +6872,7 @@ var require_client_h2 = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var { errorMonitor } = __require("node:events");
-    var { pipeline } = __require("node:stream");
+    var { pipeline: pipeline2 } = __require("node:stream");
     var util = require_util();
     var {
       RequestContentLengthMismatchError,
@@ -7351,7 +7351,7 @@ var require_client_h2 = __commonJS({
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body, client, request2, contentLength) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe = pipeline(
+      const pipe = pipeline2(
         body,
         h2stream,
         (err) => {
@@ -10041,7 +10041,7 @@ var require_api_stream = __commonJS({
   "node_modules/undici/lib/api/api-stream.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { finished, PassThrough } = __require("node:stream");
+    var { finished, PassThrough: PassThrough2 } = __require("node:stream");
     var { InvalidArgumentError, InvalidReturnValueError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -10117,7 +10117,7 @@ var require_api_stream = __commonJS({
         if (this.throwOnError && statusCode >= 400) {
           const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
           const contentType = parsedHeaders["content-type"];
-          res = new PassThrough();
+          res = new PassThrough2();
           this.callback = null;
           this.runInAsyncScope(
             getResolveErrorBodyCallback,
@@ -10216,7 +10216,7 @@ var require_api_pipeline = __commonJS({
     var {
       Readable: Readable2,
       Duplex: Duplex2,
-      PassThrough
+      PassThrough: PassThrough2
     } = __require("node:stream");
     var {
       InvalidArgumentError,
@@ -10396,16 +10396,16 @@ var require_api_pipeline = __commonJS({
         util.destroy(ret, err);
       }
     };
-    function pipeline(opts, handler2) {
+    function pipeline2(opts, handler2) {
       try {
         const pipelineHandler = new PipelineHandler(opts, handler2);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
         return pipelineHandler.ret;
       } catch (err) {
-        return new PassThrough().destroy(err);
+        return new PassThrough2().destroy(err);
       }
     }
-    module.exports = pipeline;
+    module.exports = pipeline2;
   }
 });
 
@@ -11255,13 +11255,13 @@ var require_pluralizer = __commonJS({
 var require_pending_interceptors_formatter = __commonJS({
   "node_modules/undici/lib/mock/pending-interceptors-formatter.js"(exports, module) {
     "use strict";
-    var { Transform } = __require("node:stream");
+    var { Transform: Transform3 } = __require("node:stream");
     var { Console } = __require("node:console");
     var PERSISTENT = process.versions.icu ? "\u2705" : "Y ";
     var NOT_PERSISTENT = process.versions.icu ? "\u274C" : "N ";
     module.exports = class PendingInterceptorsFormatter {
       constructor({ disableColors } = {}) {
-        this.transform = new Transform({
+        this.transform = new Transform3({
           transform(chunk, _enc, cb) {
             cb(null, chunk);
           }
@@ -13570,7 +13570,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable2, pipeline, finished } = __require("node:stream");
+    var { Readable: Readable2, pipeline: pipeline2, finished } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14515,7 +14515,7 @@ var require_fetch = __commonJS({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline(this.body, ...decoders, (err) => {
+                body: decoders.length ? pipeline2(this.body, ...decoders, (err) => {
                   if (err) {
                     this.onError(err);
                   }
@@ -18312,7 +18312,7 @@ var require_eventsource_stream = __commonJS({
   "node_modules/undici/lib/web/eventsource/eventsource-stream.js"(exports, module) {
     "use strict";
     var buffer = __require("node:buffer");
-    var { Transform } = __require("node:stream");
+    var { Transform: Transform3 } = __require("node:stream");
     var { isASCIINumber, isValidLastEventId } = require_util8();
     var BOM = [239, 187, 191];
     var LF = 10;
@@ -18362,7 +18362,7 @@ var require_eventsource_stream = __commonJS({
       error2.aborted = false;
       return error2;
     }
-    var EventSourceStream = class extends Transform {
+    var EventSourceStream = class extends Transform3 {
       /**
        * @type {eventSourceSettings}
        */
@@ -18716,7 +18716,7 @@ ${value}`;
 var require_eventsource = __commonJS({
   "node_modules/undici/lib/web/eventsource/eventsource.js"(exports, module) {
     "use strict";
-    var { pipeline } = __require("node:stream");
+    var { pipeline: pipeline2 } = __require("node:stream");
     var { fetching } = require_fetch();
     var { makeRequest } = require_request2();
     var { webidl } = require_webidl();
@@ -18876,7 +18876,7 @@ var require_eventsource = __commonJS({
               ));
             }
           });
-          pipeline(
+          pipeline2(
             response.body.stream,
             eventSourceStream,
             (error2) => {
@@ -27925,7 +27925,7 @@ var require_keyParser = __commonJS({
     var {
       createDecipheriv,
       createECDH,
-      createHash: createHash2,
+      createHash: createHash4,
       createHmac: createHmac2,
       createSign,
       createVerify,
@@ -28613,11 +28613,11 @@ ${formatted}-----END ${type} KEY-----`;
                 );
               }
               const ivSlice = bufferSlice(cipherIV, 0, 8);
-              let cipherKey = createHash2("md5").update(passphrase).update(ivSlice).digest();
+              let cipherKey = createHash4("md5").update(passphrase).update(ivSlice).digest();
               while (cipherKey.length < encInfo.keyLen) {
                 cipherKey = combineBuffers(
                   cipherKey,
-                  createHash2("md5").update(cipherKey).update(passphrase).update(ivSlice).digest()
+                  createHash4("md5").update(cipherKey).update(passphrase).update(ivSlice).digest()
                 );
               }
               if (cipherKey.length > encInfo.keyLen)
@@ -28782,8 +28782,8 @@ ${formatted}-----END ${type} KEY-----`;
         if (encrypted) {
           const encInfo = CIPHER_INFO[cipherName];
           let cipherKey = combineBuffers(
-            createHash2("sha1").update(PPK_PP1).update(passphrase).digest(),
-            createHash2("sha1").update(PPK_PP2).update(passphrase).digest()
+            createHash4("sha1").update(PPK_PP1).update(passphrase).digest(),
+            createHash4("sha1").update(PPK_PP2).update(passphrase).digest()
           );
           if (cipherKey.length > encInfo.keyLen)
             cipherKey = bufferSlice(cipherKey, 0, encInfo.keyLen);
@@ -28823,7 +28823,7 @@ ${formatted}-----END ${type} KEY-----`;
           passphrase = EMPTY_PASSPHRASE;
         const calcMAC = createHmac2(
           "sha1",
-          createHash2("sha1").update("putty-private-key-file-mac-key").update(passphrase).digest()
+          createHash4("sha1").update("putty-private-key-file-mac-key").update(passphrase).digest()
         ).update(macData).digest("hex");
         if (calcMAC !== mac) {
           if (encrypted) {
@@ -31145,7 +31145,7 @@ var require_kex = __commonJS({
       createDiffieHellman,
       createDiffieHellmanGroup,
       createECDH,
-      createHash: createHash2,
+      createHash: createHash4,
       createPublicKey,
       diffieHellman,
       generateKeyPairSync,
@@ -31571,7 +31571,7 @@ var require_kex = __commonJS({
               DISCONNECT_REASON.KEY_EXCHANGE_FAILED
             );
           }
-          const hash = createHash2(this.hashName);
+          const hash = createHash4(this.hashName);
           hashString(hash, isServer ? this._remoteIdentRaw : this._identRaw);
           hashString(hash, isServer ? this._identRaw : this._remoteIdentRaw);
           hashString(hash, isServer ? this._remoteKexinit : this._kexinit);
@@ -32579,9 +32579,9 @@ var require_kex = __commonJS({
     function generateKEXVal(len, hashName, secret, exchangeHash, sessionID, char) {
       let ret;
       if (len) {
-        let digest = createHash2(hashName).update(secret).update(exchangeHash).update(char).update(sessionID).digest();
+        let digest = createHash4(hashName).update(secret).update(exchangeHash).update(char).update(sessionID).digest();
         while (digest.length < len) {
-          const chunk = createHash2(hashName).update(secret).update(exchangeHash).update(digest).digest();
+          const chunk = createHash4(hashName).update(secret).update(exchangeHash).update(digest).digest();
           const extended = Buffer.allocUnsafe(digest.length + chunk.length);
           extended.set(digest, 0);
           extended.set(chunk, digest.length);
@@ -38016,7 +38016,7 @@ var require_client2 = __commonJS({
   "node_modules/ssh2/lib/client.js"(exports, module) {
     "use strict";
     var {
-      createHash: createHash2,
+      createHash: createHash4,
       getHashes,
       randomFillSync
     } = __require("crypto");
@@ -38238,7 +38238,7 @@ var require_client2 = __commonJS({
           }
           hostVerifier = (key, verify) => {
             if (hashAlgo)
-              key = createHash2(hashAlgo).update(key).digest("hex");
+              key = createHash4(hashAlgo).update(key).digest("hex");
             const ret = hashCb(key, verify);
             if (ret !== void 0)
               verify(ret);
@@ -42680,11 +42680,11 @@ var require_streamx = __commonJS({
         }
       }
       static deferred(fn, opts) {
-        const out = new PassThrough(opts);
+        const out = new PassThrough2(opts);
         fn().then((src) => {
           if (src === null) return out.end();
           if (out.destroying) return;
-          pipeline(src, out, noop3);
+          pipeline2(src, out, noop3);
         }).catch((err) => out.destroy(err));
         return out;
       }
@@ -42916,7 +42916,7 @@ var require_streamx = __commonJS({
         return this;
       }
     };
-    var Transform = class extends Duplex2 {
+    var Transform3 = class extends Duplex2 {
       constructor(opts) {
         super(opts);
         this._transformState = new TransformState(this);
@@ -42960,7 +42960,7 @@ var require_streamx = __commonJS({
         this._flush(transformAfterFlush.bind(this));
       }
     };
-    var PassThrough = class extends Transform {
+    var PassThrough2 = class extends Transform3 {
     };
     function transformAfterFlush(err, data) {
       const cb = this._transformState.afterFinal;
@@ -42971,13 +42971,13 @@ var require_streamx = __commonJS({
     }
     function pipelinePromise(...streams) {
       return new Promise((resolve, reject) => {
-        return pipeline(...streams, (err) => {
+        return pipeline2(...streams, (err) => {
           if (err) return reject(err);
           resolve();
         });
       });
     }
-    function pipeline(stream, ...streams) {
+    function pipeline2(stream, ...streams) {
       const all = Array.isArray(stream) ? [...stream, ...streams] : [stream, ...streams];
       const done = all.length && typeof all[all.length - 1] === "function" ? all.pop() : null;
       if (all.length < 2) throw StreamError.BAD_ARGUMENT("Pipeline requires at least 2 streams");
@@ -43075,7 +43075,7 @@ var require_streamx = __commonJS({
       return s._writev !== Writable.prototype._writev && s._writev !== Duplex2.prototype._writev;
     }
     module.exports = {
-      pipeline,
+      pipeline: pipeline2,
       pipelinePromise,
       isStream: isStream2,
       isStreamx,
@@ -43089,9 +43089,9 @@ var require_streamx = __commonJS({
       Writable,
       Readable: Readable2,
       Duplex: Duplex2,
-      Transform,
+      Transform: Transform3,
       // Export PassThrough for compatibility with Node.js core's stream module
-      PassThrough
+      PassThrough: PassThrough2
     };
   }
 });
@@ -52036,6 +52036,99 @@ function parseHostAddress(entry, defaults2) {
   return { host, port, username };
 }
 
+// src/shell.ts
+var ShellCode = class {
+  constructor(text) {
+    this.text = text;
+  }
+  text;
+  toString() {
+    return this.text;
+  }
+};
+function quote(value) {
+  if (value.includes("\0")) throw new Error("a NUL byte cannot be passed to a remote command");
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+function render(value) {
+  if (value instanceof ShellCode) return value.text;
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
+    return String(value);
+  }
+  if (typeof value === "string") return quote(value);
+  return value.map(render).join(" ");
+}
+function literal(raw) {
+  return raw.replace(/\\(\$\{|`)/g, "$1");
+}
+function sh(literals, ...values) {
+  let text = literal(literals.raw[0]);
+  values.forEach((value, index) => {
+    text += render(value) + literal(literals.raw[index + 1]);
+  });
+  return new ShellCode(text);
+}
+var MAX_ENVIRONMENT_SCRIPT = 120 * 1024;
+function shFromEnvironment(name, script, launcher = sh``) {
+  if (typeof script === "string" && Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
+    throw new Error(
+      `a host script of ${Buffer.byteLength(script)} bytes is over the ${MAX_ENVIRONMENT_SCRIPT} bytes one environment variable can carry`
+    );
+  }
+  const variable = new ShellCode(name);
+  return sh`${variable}=${script} ${launcher} /bin/sh -c 'vsd_script=$${variable}; unset ${variable}; eval "$vsd_script"'`;
+}
+function withInputs(script, inputs) {
+  const lines = Object.entries(inputs).map(([name, value]) => {
+    const text = typeof value === "boolean" ? value ? "1" : "''" : typeof value === "object" ? quote(value.join(" ")) : render(value);
+    return `${name}=${text}`;
+  });
+  return new ShellCode([...lines, script].join("\n"));
+}
+function joinCode(codes, separator = "\n") {
+  return new ShellCode(codes.map((code) => code.text).join(separator));
+}
+
+// src/layout.ts
+var UNVERIFIED_MARK = "UNVERIFIED";
+function remoteLayout(target, startLog) {
+  const deployDir = `${target}/.deploy`;
+  return {
+    target,
+    current: `${target}/current`,
+    releasesDir: `${target}/releases`,
+    sharedDir: `${target}/shared`,
+    deployDir,
+    lockDir: `${deployDir}/lock`,
+    stateFile: `${deployDir}/state.json`,
+    releasesLog: `${deployDir}/releases.log`,
+    restartLog: `${deployDir}/restart.log`,
+    journal: `${deployDir}/journal`,
+    startLog: startLog ?? `${deployDir}/service.log`
+  };
+}
+var parentOf = (path) => path.slice(0, path.lastIndexOf("/")) || "/";
+function insideTarget(target, path) {
+  if (path === target) return ".";
+  return path.startsWith(`${target}/`) ? `.${path.slice(target.length)}` : path;
+}
+function relativeToTarget(layout) {
+  const relative = Object.fromEntries(
+    Object.entries(layout).map(([key, path]) => [key, insideTarget(layout.target, path)])
+  );
+  return { ...relative, target: layout.target };
+}
+function enterTargetScript(target) {
+  return sh`dir=${target}; rest=
+while [ ! -d "$dir" ]; do rest=\${dir##*/}\${rest:+/$rest}; dir=\${dir%/*}; [ -n "$dir" ] || dir=/; done
+cd -- "$dir" && { [ -z "$rest" ] || mkdir -p -- "$rest"; } && cd -- ${target} || exit 1`;
+}
+var FIRST_ANSWER_FILE = ".deploy/first-answer";
+function expandHome(path, home) {
+  return path.startsWith("~/") ? `${home.replace(/\/+$/, "")}/${path.slice(2)}` : path;
+}
+
 // src/remote.ts
 import { StringDecoder } from "node:string_decoder";
 import { Readable } from "node:stream";
@@ -52151,60 +52244,6 @@ step_running() {
   [ -n "$step_pid" ] && process_alive "$step_pid" && [ -z "$(step_marker "$1" exit)" ]
 }
 `;
-
-// src/shell.ts
-var ShellCode = class {
-  constructor(text) {
-    this.text = text;
-  }
-  text;
-  toString() {
-    return this.text;
-  }
-};
-function quote(value) {
-  if (value.includes("\0")) throw new Error("a NUL byte cannot be passed to a remote command");
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-function render(value) {
-  if (value instanceof ShellCode) return value.text;
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
-    return String(value);
-  }
-  if (typeof value === "string") return quote(value);
-  return value.map(render).join(" ");
-}
-function literal(raw) {
-  return raw.replace(/\\(\$\{|`)/g, "$1");
-}
-function sh(literals, ...values) {
-  let text = literal(literals.raw[0]);
-  values.forEach((value, index) => {
-    text += render(value) + literal(literals.raw[index + 1]);
-  });
-  return new ShellCode(text);
-}
-var MAX_ENVIRONMENT_SCRIPT = 120 * 1024;
-function shFromEnvironment(name, script, launcher = sh``) {
-  if (typeof script === "string" && Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
-    throw new Error(
-      `a host script of ${Buffer.byteLength(script)} bytes is over the ${MAX_ENVIRONMENT_SCRIPT} bytes one environment variable can carry`
-    );
-  }
-  const variable = new ShellCode(name);
-  return sh`${variable}=${script} ${launcher} /bin/sh -c 'vsd_script=$${variable}; unset ${variable}; eval "$vsd_script"'`;
-}
-function withInputs(script, inputs) {
-  const lines = Object.entries(inputs).map(([name, value]) => {
-    const text = typeof value === "boolean" ? value ? "1" : "''" : typeof value === "object" ? quote(value.join(" ")) : render(value);
-    return `${name}=${text}`;
-  });
-  return new ShellCode([...lines, script].join("\n"));
-}
-function joinCode(codes, separator = "\n") {
-  return new ShellCode(codes.map((code) => code.text).join(separator));
-}
 
 // src/protocol.ts
 var KEY_PATTERN = /^[0-9a-f]{12}$/;
@@ -52722,296 +52761,6 @@ ${text}`;
     this.ssh.dispose();
   }
 };
-
-// src/layout.ts
-var UNVERIFIED_MARK = "UNVERIFIED";
-function remoteLayout(target, startLog) {
-  const deployDir = `${target}/.deploy`;
-  return {
-    target,
-    current: `${target}/current`,
-    releasesDir: `${target}/releases`,
-    sharedDir: `${target}/shared`,
-    deployDir,
-    lockDir: `${deployDir}/lock`,
-    stateFile: `${deployDir}/state.json`,
-    releasesLog: `${deployDir}/releases.log`,
-    restartLog: `${deployDir}/restart.log`,
-    journal: `${deployDir}/journal`,
-    startLog: startLog ?? `${deployDir}/service.log`
-  };
-}
-var parentOf = (path) => path.slice(0, path.lastIndexOf("/")) || "/";
-function insideTarget(target, path) {
-  if (path === target) return ".";
-  return path.startsWith(`${target}/`) ? `.${path.slice(target.length)}` : path;
-}
-function relativeToTarget(layout) {
-  const relative = Object.fromEntries(
-    Object.entries(layout).map(([key, path]) => [key, insideTarget(layout.target, path)])
-  );
-  return { ...relative, target: layout.target };
-}
-var FIRST_ANSWER_FILE = ".deploy/first-answer";
-function expandHome(path, home) {
-  return path.startsWith("~/") ? `${home.replace(/\/+$/, "")}/${path.slice(2)}` : path;
-}
-
-// src/host-step.ts
-function hostStepScript(phases, prelude, key = newStepKey()) {
-  const script = joinCode([
-    stepKeyScript(key),
-    prelude,
-    sh`uptime_now() { read -r up _ 2>/dev/null < /proc/uptime || up=0; printf '%s' "$up"; }
-trap 'printf "@@%s exit %s %s\n" "$step_key" "$?" "$(uptime_now)"' EXIT
-printf '@@%s pid %s\n' ${STEP_KEY} "$$"`,
-    ...phases.map(
-      ({ phase, body }) => sh`printf '@@%s phase %s %s\n' ${STEP_KEY} ${phase} "$(uptime_now)"
-${body}`
-    )
-  ]);
-  return { key, script };
-}
-var OUTPUT_RESERVE = 262144;
-function followScript(outFile, step2) {
-  const name = outFile.slice(outFile.lastIndexOf("/") + 1);
-  return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
-(cd -- ${parentOf(outFile)} && rm -f -- ${name})
-(umask 077 && : > ${outFile}) || exit 1
-(cd -- ${parentOf(outFile)} && fallocate -n -l ${OUTPUT_RESERVE} ${name}) 2>/dev/null || :
-printf '%s\n' ${stepLine(step2.key)} >> ${outFile} || exit 1
-${shFromEnvironment("VERIFIED_SSH_DEPLOY_STEP", step2.script.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
-step=$!
-shown=0
-while :; do
-  size=$(wc -c < ${outFile})
-  if [ "$size" -gt "$shown" ]; then tail -c +$((shown + 1)) < ${outFile} | head -c $((size - shown)); shown=$size; fi
-  process_alive "$step" || break
-  sleep 0.05
-done
-wait "$step"
-status=$?
-tail -c +$((shown + 1)) < ${outFile}
-if [ -z "$(step_marker ${outFile} exit)" ]; then
-  if [ "$status" -gt 128 ]; then
-    ending=$(printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@%s died %s' "$step" "$status" ${step2.key} "$status")
-  else
-    ending=$(printf 'the host step could not write all of its output to %s (the disk may be full); it exited with %s\n@@%s exit %s -' ${outFile} "$status" ${step2.key} "$status")
-  fi
-  printf '%s\n' "$ending" 2>/dev/null >> ${outFile}
-  printf '%s\n' "$ending"
-fi
-exit "$status"`;
-}
-var HostStepUnknown = class extends PhaseError {
-};
-var HostStepReader = class {
-  constructor(on = {}, key) {
-    this.on = on;
-    this.key = key;
-  }
-  on;
-  outputs = /* @__PURE__ */ new Map();
-  current;
-  exit;
-  /** The step ended without its exit line (killed); its wait status, when the follower saw it. */
-  died;
-  /** The step's process on the host. */
-  pid;
-  /** The key of the step's markers: known to the runner that started it, else read from its `@@step` line. */
-  key;
-  /** Whether the `@@step` line has been read. */
-  named = false;
-  pending = "";
-  handled = 0;
-  handle(line) {
-    const named = stepKeyOf(line);
-    if (named && (!this.key || named === this.key && !this.named)) {
-      this.key = named;
-      this.named = true;
-      const before = line.slice(0, line.lastIndexOf("@@step "));
-      if (before) this.text(before);
-      return;
-    }
-    const marker = parseMarker(line, this.key);
-    if (!marker) return this.text(line);
-    if (marker.before) this.text(marker.before);
-    if (marker.kind === "error") return this.text(marker.rest, true);
-    const { kind, rest } = marker;
-    const output = this.current && this.outputs.get(this.current.phase);
-    if (kind === "phase") {
-      const [phase, uptime] = rest.split(" ");
-      this.on.phase?.(phase, Number(uptime));
-      this.current = { phase, uptime: Number(uptime) };
-      this.outputs.set(this.current.phase, { lines: [], errors: [], data: {} });
-    } else if (kind === "exit") {
-      const [code, uptime] = rest.split(" ");
-      this.exit = {
-        code: Number(code),
-        uptime: /^[\d.]+$/.test(uptime) ? Number(uptime) : void 0
-      };
-    } else if (kind === "died") {
-      this.died = { status: /^\d+$/.test(rest) ? Number(rest) : void 0 };
-    } else if (kind === "pid") {
-      this.pid = Number(rest);
-    } else if (kind === "data") {
-      const [name, ...value] = rest.split(" ");
-      if (output) output.data[name] = value.join(" ");
-    }
-  }
-  /** A line of the running phase's log (or its error text). */
-  text(line, error2 = false) {
-    const output = this.current && this.outputs.get(this.current.phase);
-    if (output) (error2 ? output.errors : output.lines).push(line);
-    this.on.line?.(line);
-  }
-  /** Takes all output so far (only the part not seen before is read). */
-  consume(output) {
-    this.pending += output.slice(this.handled);
-    this.handled = output.length;
-    const lines = this.pending.split("\n");
-    this.pending = lines.pop() ?? "";
-    lines.forEach((line) => this.handle(line));
-    return this;
-  }
-  /** Reads a last line without a newline. */
-  end() {
-    if (this.pending) this.handle(this.pending);
-    this.pending = "";
-    return this;
-  }
-  /** The phase running when the output ended (the failing one when the code is not 0). */
-  lastPhase(fallback) {
-    return this.current?.phase ?? fallback;
-  }
-  /** Every phase's lines and errors in order, for a report. */
-  log() {
-    return [...this.outputs.values()].flatMap((output) => [...output.lines, ...output.errors]);
-  }
-};
-async function runHostStep(phases, prelude, options) {
-  const { label, remote, outFile, timings } = options;
-  let wall = Date.now();
-  let phaseStart = wall;
-  const close = (uptime, ok = true) => {
-    const current = reader.current;
-    if (!current || !timings) return;
-    const seconds = Math.max(
-      0,
-      uptime !== void 0 && current.uptime > 0 ? uptime - current.uptime : (Date.now() - wall) / 1e3
-    );
-    timings.push({ phase: current.phase, startedAt: phaseStart, seconds, ok });
-    phaseStart += seconds * 1e3;
-    endGroup();
-  };
-  const step2 = hostStepScript(phases, prelude);
-  const newReader = () => new HostStepReader(
-    {
-      phase: (phase, uptime) => {
-        close(uptime);
-        wall = Date.now();
-        if (timings) {
-          phaseInFlight(label, phase);
-          startGroup(`${label}: ${phase}`);
-        } else info2(`-- ${phase}`);
-      },
-      line: (text) => info2(text)
-    },
-    step2.key
-  );
-  let reader = newReader();
-  options.onStarted?.();
-  const first = phases[0].phase;
-  const stepGone = (detail) => {
-    close(void 0, false);
-    if (timings) phaseInFlight(label, void 0);
-    return new HostStepUnknown(
-      label,
-      reader.lastPhase(first),
-      `${detail}; its output is in ${outFile}`
-    );
-  };
-  let stderr = "";
-  const follow = (on) => on.run(followScript(outFile, step2), {
-    phase: first,
-    timeoutSeconds: options.timeoutSeconds,
-    allowFailure: true,
-    onStdout: (stdout) => reader.consume(stdout)
-  });
-  let rereadSince;
-  try {
-    stderr = (await follow(remote)).stderr;
-  } catch (error2) {
-    const cut = errorText(error2);
-    try {
-      const again = await options.reattach();
-      info2(`Following the host step was cut off (${cut}); reading its output again`);
-      rereadSince = Date.now();
-      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS, step2.key), {
-        phase: reader.lastPhase(first),
-        timeoutSeconds: STEP_WAIT_SECONDS + 60
-      });
-      if (stdout.split("\n").some((line) => parseMarker(line, step2.key)?.kind === "absent")) {
-        info2("The host step had not started; starting it again");
-        reader = newReader();
-        stderr = (await follow(again)).stderr;
-      } else reader.consume(stdout);
-    } catch (second) {
-      throw stepGone(
-        `${cut}; reading the step's output again failed: ${errorText(second)}. The step goes on on the host`
-      );
-    }
-  }
-  reader.end();
-  if (!reader.exit && !reader.died) {
-    if (rereadSince !== void 0 && Date.now() - rereadSince >= STEP_WAIT_SECONDS * 1e3)
-      throw stepGone(`the host step has not finished after ${STEP_WAIT_SECONDS} s more`);
-    close(void 0, false);
-    if (timings) phaseInFlight(label, void 0);
-    const read = [...reader.outputs.keys()];
-    return {
-      code: 1,
-      unread: `the action read its output${read.length > 0 ? ` (the phases ${read.join(", ")})` : ""} to the end, but not the line that says how it ended${reader.pid === void 0 ? ", nor the one naming its process" : ""}`,
-      lastPhase: reader.lastPhase(first),
-      outputs: reader.outputs
-    };
-  }
-  const died = reader.exit ? void 0 : { pid: reader.pid, status: reader.died?.status };
-  const code = reader.exit?.code ?? 1;
-  if (died && stderr.trim()) {
-    reader.outputs.get(reader.lastPhase(first))?.errors.push(lastLines(stderr, 10));
-  }
-  close(reader.exit?.uptime, code === 0);
-  if (timings) phaseInFlight(label, void 0);
-  return { code, died, lastPhase: reader.lastPhase(first), outputs: reader.outputs };
-}
-function waitForStepScript(outFile, seconds) {
-  return sh`${STEP_FUNCTIONS}
-${stepWaitLoop(outFile, seconds)}`;
-}
-function stepWaitLoop(outFile, seconds) {
-  return sh`waited=0
-while step_running ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
-  sleep 0.2; waited=$((waited + 1))
-done`;
-}
-function awaitStepScript(outFile, seconds, key) {
-  const ours = key ? sh`if ! grep -qxF -- ${stepLine(key)} 2>/dev/null < ${outFile} || { [ -z "$(step_marker ${outFile} pid)" ] && sleep 1 && [ -z "$(step_marker ${outFile} pid)" ]; }; then
-  printf '@@%s absent\n' ${key}
-  exit 0
-fi
-` : sh``;
-  return sh`${STEP_FUNCTIONS}
-${ours}${stepWaitLoop(outFile, seconds)}
-step_pid=$(step_marker ${outFile} pid)
-if [ -n "$step_pid" ] && ! process_alive "$step_pid" && [ -z "$(step_marker ${outFile} exit)" ] && [ -z "$(step_marker ${outFile} died)" ]; then
-  printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@%s died -\n' "$step_pid" "$(step_key_of ${outFile})" >> ${outFile}
-fi
-cat 2>/dev/null < ${outFile}`;
-}
-function stepOutcome(text) {
-  return new HostStepReader().consume(text).end();
-}
 
 // src/host/logind.sh
 var logind_default = `# shellcheck shell=sh
@@ -54363,6 +54112,262 @@ async function reconnect(session, settings, phase) {
   await renew(session, settings, phase);
 }
 
+// src/host-step.ts
+function hostStepScript(phases, prelude, key = newStepKey()) {
+  const script = joinCode([
+    stepKeyScript(key),
+    prelude,
+    sh`uptime_now() { read -r up _ 2>/dev/null < /proc/uptime || up=0; printf '%s' "$up"; }
+trap 'printf "@@%s exit %s %s\n" "$step_key" "$?" "$(uptime_now)"' EXIT
+printf '@@%s pid %s\n' ${STEP_KEY} "$$"`,
+    ...phases.map(
+      ({ phase, body }) => sh`printf '@@%s phase %s %s\n' ${STEP_KEY} ${phase} "$(uptime_now)"
+${body}`
+    )
+  ]);
+  return { key, script };
+}
+var OUTPUT_RESERVE = 262144;
+function followScript(outFile, step2) {
+  const name = outFile.slice(outFile.lastIndexOf("/") + 1);
+  return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
+(cd -- ${parentOf(outFile)} && rm -f -- ${name})
+(umask 077 && : > ${outFile}) || exit 1
+(cd -- ${parentOf(outFile)} && fallocate -n -l ${OUTPUT_RESERVE} ${name}) 2>/dev/null || :
+printf '%s\n' ${stepLine(step2.key)} >> ${outFile} || exit 1
+${shFromEnvironment("VERIFIED_SSH_DEPLOY_STEP", step2.script.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
+step=$!
+shown=0
+while :; do
+  size=$(wc -c < ${outFile})
+  if [ "$size" -gt "$shown" ]; then tail -c +$((shown + 1)) < ${outFile} | head -c $((size - shown)); shown=$size; fi
+  process_alive "$step" || break
+  sleep 0.05
+done
+wait "$step"
+status=$?
+tail -c +$((shown + 1)) < ${outFile}
+if [ -z "$(step_marker ${outFile} exit)" ]; then
+  if [ "$status" -gt 128 ]; then
+    ending=$(printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@%s died %s' "$step" "$status" ${step2.key} "$status")
+  else
+    ending=$(printf 'the host step could not write all of its output to %s (the disk may be full); it exited with %s\n@@%s exit %s -' ${outFile} "$status" ${step2.key} "$status")
+  fi
+  printf '%s\n' "$ending" 2>/dev/null >> ${outFile}
+  printf '%s\n' "$ending"
+fi
+exit "$status"`;
+}
+var HostStepUnknown = class extends PhaseError {
+};
+var HostStepReader = class {
+  constructor(on = {}, key) {
+    this.on = on;
+    this.key = key;
+  }
+  on;
+  outputs = /* @__PURE__ */ new Map();
+  current;
+  exit;
+  /** The step ended without its exit line (killed); its wait status, when the follower saw it. */
+  died;
+  /** The step's process on the host. */
+  pid;
+  /** The key of the step's markers: known to the runner that started it, else read from its `@@step` line. */
+  key;
+  /** Whether the `@@step` line has been read. */
+  named = false;
+  pending = "";
+  handled = 0;
+  handle(line) {
+    const named = stepKeyOf(line);
+    if (named && (!this.key || named === this.key && !this.named)) {
+      this.key = named;
+      this.named = true;
+      const before = line.slice(0, line.lastIndexOf("@@step "));
+      if (before) this.text(before);
+      return;
+    }
+    const marker = parseMarker(line, this.key);
+    if (!marker) return this.text(line);
+    if (marker.before) this.text(marker.before);
+    if (marker.kind === "error") return this.text(marker.rest, true);
+    const { kind, rest } = marker;
+    const output = this.current && this.outputs.get(this.current.phase);
+    if (kind === "phase") {
+      const [phase, uptime] = rest.split(" ");
+      this.on.phase?.(phase, Number(uptime));
+      this.current = { phase, uptime: Number(uptime) };
+      this.outputs.set(this.current.phase, { lines: [], errors: [], data: {} });
+    } else if (kind === "exit") {
+      const [code, uptime] = rest.split(" ");
+      this.exit = {
+        code: Number(code),
+        uptime: /^[\d.]+$/.test(uptime) ? Number(uptime) : void 0
+      };
+    } else if (kind === "died") {
+      this.died = { status: /^\d+$/.test(rest) ? Number(rest) : void 0 };
+    } else if (kind === "pid") {
+      this.pid = Number(rest);
+    } else if (kind === "data") {
+      const [name, ...value] = rest.split(" ");
+      if (output) output.data[name] = value.join(" ");
+    }
+  }
+  /** A line of the running phase's log (or its error text). */
+  text(line, error2 = false) {
+    const output = this.current && this.outputs.get(this.current.phase);
+    if (output) (error2 ? output.errors : output.lines).push(line);
+    this.on.line?.(line);
+  }
+  /** Takes all output so far (only the part not seen before is read). */
+  consume(output) {
+    this.pending += output.slice(this.handled);
+    this.handled = output.length;
+    const lines = this.pending.split("\n");
+    this.pending = lines.pop() ?? "";
+    lines.forEach((line) => this.handle(line));
+    return this;
+  }
+  /** Reads a last line without a newline. */
+  end() {
+    if (this.pending) this.handle(this.pending);
+    this.pending = "";
+    return this;
+  }
+  /** The phase running when the output ended (the failing one when the code is not 0). */
+  lastPhase(fallback) {
+    return this.current?.phase ?? fallback;
+  }
+  /** Every phase's lines and errors in order, for a report. */
+  log() {
+    return [...this.outputs.values()].flatMap((output) => [...output.lines, ...output.errors]);
+  }
+};
+async function runHostStep(phases, prelude, options) {
+  const { label, remote, outFile, timings } = options;
+  let wall = Date.now();
+  let phaseStart = wall;
+  const close = (uptime, ok = true) => {
+    const current = reader.current;
+    if (!current || !timings) return;
+    const seconds = Math.max(
+      0,
+      uptime !== void 0 && current.uptime > 0 ? uptime - current.uptime : (Date.now() - wall) / 1e3
+    );
+    timings.push({ phase: current.phase, startedAt: phaseStart, seconds, ok });
+    phaseStart += seconds * 1e3;
+    endGroup();
+  };
+  const step2 = hostStepScript(phases, prelude);
+  const newReader = () => new HostStepReader(
+    {
+      phase: (phase, uptime) => {
+        close(uptime);
+        wall = Date.now();
+        if (timings) {
+          phaseInFlight(label, phase);
+          startGroup(`${label}: ${phase}`);
+        } else info2(`-- ${phase}`);
+      },
+      line: (text) => info2(text)
+    },
+    step2.key
+  );
+  let reader = newReader();
+  options.onStarted?.();
+  const first = phases[0].phase;
+  const stepGone = (detail) => {
+    close(void 0, false);
+    if (timings) phaseInFlight(label, void 0);
+    return new HostStepUnknown(
+      label,
+      reader.lastPhase(first),
+      `${detail}; its output is in ${outFile}`
+    );
+  };
+  let stderr = "";
+  const follow = (on) => on.run(followScript(outFile, step2), {
+    phase: first,
+    timeoutSeconds: options.timeoutSeconds,
+    allowFailure: true,
+    onStdout: (stdout) => reader.consume(stdout)
+  });
+  let rereadSince;
+  try {
+    stderr = (await follow(remote)).stderr;
+  } catch (error2) {
+    const cut = errorText(error2);
+    try {
+      const again = await options.reattach();
+      info2(`Following the host step was cut off (${cut}); reading its output again`);
+      rereadSince = Date.now();
+      const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS, step2.key), {
+        phase: reader.lastPhase(first),
+        timeoutSeconds: STEP_WAIT_SECONDS + 60
+      });
+      if (stdout.split("\n").some((line) => parseMarker(line, step2.key)?.kind === "absent")) {
+        info2("The host step had not started; starting it again");
+        reader = newReader();
+        stderr = (await follow(again)).stderr;
+      } else reader.consume(stdout);
+    } catch (second) {
+      throw stepGone(
+        `${cut}; reading the step's output again failed: ${errorText(second)}. The step goes on on the host`
+      );
+    }
+  }
+  reader.end();
+  if (!reader.exit && !reader.died) {
+    if (rereadSince !== void 0 && Date.now() - rereadSince >= STEP_WAIT_SECONDS * 1e3)
+      throw stepGone(`the host step has not finished after ${STEP_WAIT_SECONDS} s more`);
+    close(void 0, false);
+    if (timings) phaseInFlight(label, void 0);
+    const read = [...reader.outputs.keys()];
+    return {
+      code: 1,
+      unread: `the action read its output${read.length > 0 ? ` (the phases ${read.join(", ")})` : ""} to the end, but not the line that says how it ended${reader.pid === void 0 ? ", nor the one naming its process" : ""}`,
+      lastPhase: reader.lastPhase(first),
+      outputs: reader.outputs
+    };
+  }
+  const died = reader.exit ? void 0 : { pid: reader.pid, status: reader.died?.status };
+  const code = reader.exit?.code ?? 1;
+  if (died && stderr.trim()) {
+    reader.outputs.get(reader.lastPhase(first))?.errors.push(lastLines(stderr, 10));
+  }
+  close(reader.exit?.uptime, code === 0);
+  if (timings) phaseInFlight(label, void 0);
+  return { code, died, lastPhase: reader.lastPhase(first), outputs: reader.outputs };
+}
+function waitForStepScript(outFile, seconds) {
+  return sh`${STEP_FUNCTIONS}
+${stepWaitLoop(outFile, seconds)}`;
+}
+function stepWaitLoop(outFile, seconds) {
+  return sh`waited=0
+while step_running ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
+  sleep 0.2; waited=$((waited + 1))
+done`;
+}
+function awaitStepScript(outFile, seconds, key) {
+  const ours = key ? sh`if ! grep -qxF -- ${stepLine(key)} 2>/dev/null < ${outFile} || { [ -z "$(step_marker ${outFile} pid)" ] && sleep 1 && [ -z "$(step_marker ${outFile} pid)" ]; }; then
+  printf '@@%s absent\n' ${key}
+  exit 0
+fi
+` : sh``;
+  return sh`${STEP_FUNCTIONS}
+${ours}${stepWaitLoop(outFile, seconds)}
+step_pid=$(step_marker ${outFile} pid)
+if [ -n "$step_pid" ] && ! process_alive "$step_pid" && [ -z "$(step_marker ${outFile} exit)" ] && [ -z "$(step_marker ${outFile} died)" ]; then
+  printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@%s died -\n' "$step_pid" "$(step_key_of ${outFile})" >> ${outFile}
+fi
+cat 2>/dev/null < ${outFile}`;
+}
+function stepOutcome(text) {
+  return new HostStepReader().consume(text).end();
+}
+
 // src/journal.ts
 function journalFunction(path, token) {
   return sh`journal() { (umask 077 && printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${token} "$*" 2>/dev/null >> ${path}) || :; }`;
@@ -54379,11 +54384,159 @@ var prune_venvs_default = '# shellcheck shell=sh\n# Removes the managed venvs no
 
 // src/phases/upload.ts
 var import_tar_stream = __toESM(require_tar_stream(), 1);
+import { createReadStream as createReadStream2, existsSync as existsSync3, readFileSync as readFileSync3 } from "node:fs";
+import { join as join2 } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { PassThrough, Transform as Transform2 } from "node:stream";
+
+// src/context.ts
+function releaseDirOf(settings, layout, release) {
+  return settings.strategy === "releases" ? `${layout.releasesDir}/${release}` : `${layout.deployDir}/staging`;
+}
 
 // src/parallel-gzip.ts
+import { Transform } from "node:stream";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 var gzipAsync = promisify(gzip);
+var SAMPLES = 4;
+var SAMPLE_BYTES = 4096;
+function looksIncompressible(segment) {
+  if (segment.length < SAMPLES * SAMPLE_BYTES * 2) return false;
+  const counts = new Uint32Array(256);
+  const step2 = Math.floor((segment.length - SAMPLE_BYTES) / (SAMPLES - 1));
+  for (let index = 0; index < SAMPLES; index++) {
+    const start = index * step2;
+    for (let offset = start; offset < start + SAMPLE_BYTES; offset++) counts[segment[offset]]++;
+  }
+  const total = SAMPLES * SAMPLE_BYTES;
+  let bits = 0;
+  for (const count of counts) if (count > 0) bits -= count / total * Math.log2(count / total);
+  return bits > 7.5;
+}
+function createParallelGzip(options) {
+  const segmentBytes = options.segmentBytes ?? 1024 * 1024;
+  const concurrency = options.concurrency ?? 4;
+  let pending = [];
+  let pendingBytes = 0;
+  const inFlight2 = [];
+  const cut = () => {
+    const segment = Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    const level = looksIncompressible(segment) ? 0 : options.level;
+    const member = gzipAsync(segment, { level, chunkSize: 256 * 1024 });
+    member.catch(() => void 0);
+    inFlight2.push(member);
+  };
+  return new Transform({
+    transform(chunk, _encoding, done) {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes < segmentBytes) {
+        done();
+        return;
+      }
+      cut();
+      if (inFlight2.length < concurrency) {
+        done();
+        return;
+      }
+      ;
+      inFlight2.shift().then((member) => done(null, member), done);
+    },
+    flush(done) {
+      if (pendingBytes > 0 || inFlight2.length === 0) cut();
+      const drain = async () => {
+        for (const member of inFlight2.splice(0)) this.push(await member);
+      };
+      drain().then(() => done(), done);
+    }
+  });
+}
+
+// src/host/inspect.sh
+var inspect_default = `# shellcheck shell=sh
+# The upload's inspection (upload.ts), run in a subshell: free space where the tree will be built
+# (the target, or its nearest existing parent, asked from inside it); then, from the target, the
+# live release, its stamp, the existing releases, and the manifest of the base tree unchanged
+# files can be copied from (the live release unless it is bad or has no manifest, else the newest
+# good one). In place: the live tree's stamp, and the manifest of the tree the last deploy left.
+# Staging trees of uploads that were cut off go first: this run holds the lock.
+#
+# Inputs: up_target; up_strategy (releases or in-place); up_stamp, the stamp file; up_deploy and
+# up_manifests, the .deploy directory and its manifests inside the target; up_tree, the name of
+# the in-place base tree.
+: "\${up_target:?}" "\${up_strategy:?}" "\${up_stamp:?}" "\${up_deploy:?}" "\${up_manifests:?}" "\${up_tree:?}"
+dir=$up_target
+while [ ! -d "$dir" ]; do dir=\${dir%/*}; [ -n "$dir" ] || dir=/; done
+printf 'free-kb %s\\n' "$(cd -- "$dir" && df -Pk . 2>/dev/null | awk 'NR == 2 { print $4 }')"
+cd -- "$up_target" 2>/dev/null || exit 0
+if [ "$up_strategy" = in-place ]; then
+  rm -rf -- "$up_deploy/staging" "$up_deploy/upload"
+  if [ -f "$up_stamp" ]; then printf 'current-sha %s\\n' "$(head -c 200 < "$up_stamp")"; fi
+  if [ -d "$up_deploy/$up_tree" ] && [ -f "$up_manifests/$up_tree.tsv" ]; then
+    printf 'base %s\\nmanifest\\n' "$up_tree"; cat < "$up_manifests/$up_tree.tsv"
+  fi
+  exit 0
+fi
+for stale in releases/.staging-*; do if [ -e "$stale" ]; then rm -rf -- "$stale"; fi; done
+current=$(readlink current 2>/dev/null || true)
+current=\${current#releases/}
+printf 'current %s\\n' "$current"
+if [ -n "$current" ] && [ -f "releases/$current/$up_stamp" ]; then
+  printf 'current-sha %s\\n' "$(head -c 200 -- "releases/$current/$up_stamp")"
+fi
+for dir in releases/*/; do
+  [ -d "$dir" ] || continue
+  name=\${dir#releases/}; printf 'release %s\\n' "\${name%/}"
+done
+usable() { [ -n "$1" ] && [ -d "releases/$1" ] && [ -f "$up_manifests/$1.tsv" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }
+base=
+if usable "$current"; then base=$current; else
+  # shellcheck disable=SC2012 # release names, made by the action
+  base=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if usable "$name"; then printf '%s\\n' "$name"; break; fi; done)
+fi
+if [ -n "$base" ]; then printf 'base %s\\nmanifest\\n' "$base"; cat -- "$up_manifests/$base.tsv"; fi
+`;
+
+// src/host/receive.sh
+var receive_default = `# shellcheck shell=sh
+# The upload's receiving side (upload.ts), after the inspection: prints up_inspection_end, reads
+# two lines, the release name and the base tree's name (empty: none), and unpacks the gzip tar
+# stream that follows into a box: the tree under tree/, the upload's own files under meta/, so no
+# source name can collide with them. Then it copies the unchanged files listed there from the
+# base, writes the manifest, and moves the complete tree into place (a release gets its
+# unverified mark first).
+#
+# Inputs: up_target; up_strategy; up_deploy, up_manifests and up_releases inside the target;
+# up_tree; up_inspection_end; up_unverified, the mark of an unverified release; up_copy_list and
+# up_delta, the upload's own files in the box. Before it: the tree functions, and journal (the run's).
+: "\${up_target:?}" "\${up_strategy:?}" "\${up_deploy:?}" "\${up_manifests:?}" "\${up_releases:?}"
+: "\${up_tree:?}" "\${up_inspection_end:?}" "\${up_unverified:?}" "\${up_copy_list:?}" "\${up_delta:?}"
+printf '%s\\n' "$up_inspection_end"
+IFS= read -r release && IFS= read -r base || exit 1
+case $release in ''|*/*|.*) printf 'bad release name: %s\\n' "$release" >&2; exit 1 ;; esac
+cd -- "$up_target" || exit 1
+if [ "$up_strategy" = releases ]; then
+  box=$up_releases/.staging-$release; final=$up_releases/$release; base_dir=$up_releases/$base; manifest=$release
+else
+  box=$up_deploy/upload; final=$up_deploy/staging; base_dir=$up_deploy/$up_tree; manifest=staging
+fi
+trap 'rm -rf -- "$box"' EXIT
+trap 'exit 1' HUP INT TERM PIPE
+rm -rf -- "$box" && mkdir -p -- "$box/tree" && (cd -- "$box" && tar -xzpf - --no-same-owner) || exit 1
+if [ -n "$base" ] && [ -s "$box/$up_copy_list" ]; then
+  tar_copy "$base_dir" "$box/tree" "$box/$up_copy_list" || exit 1
+fi
+merge_manifest "$up_manifests" "$base" "$manifest" "$box/$up_delta" || exit 1
+# The mark replaces whatever the repository put at its name (a symlink included): never written through.
+if [ "$up_strategy" = releases ]; then
+  rm -rf -- "$box/tree/$up_unverified" && (set -C && : > "$box/tree/$up_unverified") || exit 1
+fi
+mv -T -- "$box/tree" "$final" || exit 1
+[ "$up_strategy" != releases ] || journal uploaded "$release"
+`;
 
 // src/host/tree.sh
 var tree_default = `# shellcheck shell=sh
@@ -54416,17 +54569,418 @@ merge_manifest() {
 
 // src/source-tree.ts
 var import_ignore = __toESM(require_ignore(), 1);
+import { createHash as createHash2 } from "node:crypto";
+import { createReadStream, lstatSync, readdirSync, readFileSync as readFileSync2, readlinkSync } from "node:fs";
+import { join } from "node:path";
 var ALWAYS_EXCLUDED = [".git", "__pycache__", "*.pyc", "*.pyo", "/.deploy"];
+function excludeMatcher(exclude, always = ALWAYS_EXCLUDED) {
+  const fixed = (0, import_ignore.default)().add(always);
+  const user = (0, import_ignore.default)().add(exclude);
+  return (path, isDir) => {
+    const name = isDir ? `${path}/` : path;
+    return fixed.ignores(name) || user.ignores(name);
+  };
+}
+function refuseUndecodable(root, relative, decoded) {
+  const raw = readdirSync(join(root, relative), { encoding: "buffer" }).find(
+    (name) => name.toString("utf8") === decoded
+  );
+  if (raw && Buffer.from(decoded, "utf8").equals(raw)) return;
+  const escaped = [...raw ?? Buffer.from(decoded)].map(
+    (byte) => byte >= 32 && byte < 127 ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, "0")}`
+  ).join("");
+  throw new Error(
+    `source has a file name that is not UTF-8: ${join(root, relative, escaped)}. Rename it to UTF-8 (e.g. 'convmv -f latin1 -t utf-8 --notest -r DIR'), or delete it before the deploy step.`
+  );
+}
 var SMALL_FILE = 256 * 1024;
 var KEPT_CONTENT_BYTES = 128 * 1024 * 1024;
+var BATCH = 64;
+async function hashStream(path) {
+  const hash = createHash2("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk);
+  return hash.digest("hex");
+}
+var byName = (a, b) => a < b ? -1 : a > b ? 1 : 0;
+async function scanSource(root, excluded, keepBytes = KEPT_CONTENT_BYTES) {
+  const found = [];
+  const walk = (relative) => {
+    const names = readdirSync(join(root, relative), { withFileTypes: true }).sort(
+      (a, b) => byName(a.name, b.name)
+    );
+    for (const entry of names) {
+      const path = relative ? `${relative}/${entry.name}` : entry.name;
+      if (entry.name.includes("\uFFFD")) refuseUndecodable(root, relative, entry.name);
+      if (excluded(path, entry.isDirectory())) continue;
+      found.push(path);
+      if (entry.isDirectory()) walk(path);
+    }
+  };
+  walk("");
+  const entries = [];
+  let keptBytes = 0;
+  for (const [index, path] of found.entries()) {
+    if (index % BATCH === BATCH - 1) await new Promise((resolve) => setImmediate(resolve));
+    const absolute = join(root, path);
+    const stat2 = lstatSync(absolute);
+    const base = { path, mode: stat2.mode & 4095, mtime: stat2.mtime };
+    if (stat2.isDirectory()) entries.push({ ...base, type: "dir" });
+    else if (stat2.isSymbolicLink())
+      entries.push({ ...base, type: "symlink", target: readlinkSync(absolute) });
+    else if (stat2.isFile() && stat2.size > SMALL_FILE) {
+      const hash = await hashStream(absolute);
+      entries.push({ ...base, type: "file", size: stat2.size, hash, absolute });
+    } else if (stat2.isFile()) {
+      const content = readFileSync2(absolute);
+      const hash = createHash2("sha256").update(content).digest("hex");
+      const keep = keptBytes + content.length <= keepBytes;
+      if (keep) keptBytes += content.length;
+      entries.push({
+        ...base,
+        type: "file",
+        size: content.length,
+        hash,
+        absolute,
+        content: keep ? content : void 0
+      });
+    }
+  }
+  return entries;
+}
+function manifestLine(path, entry) {
+  return `${entry.hash}	${entry.size}	${entry.mode}	${JSON.stringify(path)}
+`;
+}
+function parseManifest(text) {
+  const files = /* @__PURE__ */ new Map();
+  for (const line of text.split("\n")) {
+    const [hash, size, mode, quoted] = line.split("	");
+    if (!quoted) continue;
+    try {
+      files.set(JSON.parse(quoted), { hash, size: Number(size), mode: Number(mode) });
+    } catch {
+    }
+  }
+  return { files };
+}
+function unchangedIn(base, entry) {
+  const known = base?.files.get(entry.path);
+  return known !== void 0 && known.hash === entry.hash && known.size === entry.size && known.mode === entry.mode;
+}
+function manifestDelta(entries, base) {
+  const now = new Set(entries.map((entry) => entry.path));
+  const lines = ["#delta\n"];
+  for (const entry of entries)
+    if (!unchangedIn(base, entry)) lines.push(manifestLine(entry.path, entry));
+  for (const path of base?.files.keys() ?? [])
+    if (!now.has(path)) lines.push(`-	${JSON.stringify(path)}
+`);
+  return lines.join("");
+}
+function planTransfer(entries, base) {
+  const send = [];
+  const copy = [];
+  for (const entry of entries) {
+    if (entry.type !== "file") continue;
+    if (unchangedIn(base, entry)) copy.push(entry);
+    else send.push(entry);
+  }
+  return { send, copy };
+}
 
 // src/phases/upload.ts
 var IN_PLACE_TREE = "tree";
+var GZIP_LEVEL = 1;
 function manifestPath(layout, name) {
   return `${layout.deployDir}/manifests/${name}.tsv`;
 }
+function uploadInputs(layout, strategy, stampFile) {
+  const here = relativeToTarget(layout);
+  return {
+    up_target: layout.target,
+    up_strategy: strategy,
+    up_stamp: stampFile,
+    up_deploy: here.deployDir,
+    up_manifests: `${here.deployDir}/manifests`,
+    up_tree: IN_PLACE_TREE
+  };
+}
+function inspectScript(layout, strategy, stampFile) {
+  return sh`(
+${withInputs(inspect_default, uploadInputs(layout, strategy, stampFile))}
+)`;
+}
+function parseInspection(stdout) {
+  const inspection = { releases: [] };
+  const marker = stdout.search(/^manifest$/m);
+  const head = marker < 0 ? stdout : stdout.slice(0, marker);
+  for (const line of head.split("\n")) {
+    const space = line.indexOf(" ");
+    const key = space < 0 ? line : line.slice(0, space);
+    const value = space < 0 ? "" : line.slice(space + 1);
+    if (key === "current" && value) inspection.current = value;
+    else if (key === "current-sha" && value.trim()) inspection.currentSha = value.trim();
+    else if (key === "release") inspection.releases.push(value);
+    else if (key === "base" && value) inspection.base = value;
+    else if (key === "free-kb" && /^\d+$/.test(value)) inspection.freeKb = Number(value);
+  }
+  if (marker >= 0) inspection.manifest = parseManifest(stdout.slice(marker + "manifest\n".length));
+  return inspection;
+}
 var TREE_FUNCTIONS = new ShellCode(tree_default);
+var COPY_LIST = "meta/copy";
+var MANIFEST_DELTA = "meta/manifest-delta";
+var INSPECTION_END = "end-of-inspection";
+function uploadScript(layout, strategy, stampFile, token) {
+  return joinCode([
+    TREE_FUNCTIONS,
+    // The journal says which run made the release: the post step removes only its own.
+    journalFunction(relativeToTarget(layout).journal, token),
+    inspectScript(layout, strategy, stampFile),
+    withInputs(receive_default, {
+      ...uploadInputs(layout, strategy, stampFile),
+      up_releases: relativeToTarget(layout).releasesDir,
+      up_inspection_end: INSPECTION_END,
+      up_unverified: UNVERIFIED_MARK,
+      up_copy_list: COPY_LIST,
+      up_delta: MANIFEST_DELTA
+    })
+  ]);
+}
+function inspectionReport(stdout, from = 0) {
+  if (stdout.startsWith(`${INSPECTION_END}
+`)) return "";
+  const marker = `
+${INSPECTION_END}
+`;
+  const end = stdout.indexOf(marker, Math.max(0, from - marker.length));
+  return end < 0 ? void 0 : stdout.slice(0, end + 1);
+}
+function packTree(entries, send, meta = {}) {
+  const pack = import_tar_stream.default.pack();
+  const packed = { files: 0, bytes: 0 };
+  const add = (headers, body) => new Promise((resolve, reject) => {
+    const done = (error2) => error2 ? reject(error2) : resolve(headers);
+    if (body) pack.entry(headers, body, done);
+    else pack.entry(headers, done);
+  });
+  const contentOf = (entry) => {
+    const content = entry.content ?? readFileSync3(entry.absolute);
+    if (content.length !== entry.size)
+      throw new Error(`${entry.path} changed while it was being uploaded; run the deploy again`);
+    return content;
+  };
+  const fill = async () => {
+    for (const entry of entries) {
+      const common = {
+        name: `tree/${entry.path}`,
+        mode: entry.mode,
+        mtime: entry.mtime,
+        uid: 0,
+        gid: 0
+      };
+      if (entry.type === "dir") await add({ ...common, type: "directory" });
+      else if (entry.type === "symlink")
+        await add({ ...common, type: "symlink", linkname: entry.target });
+      else if (send.has(entry.path)) {
+        if (entry.size <= SMALL_FILE) {
+          await add({ ...common, type: "file", size: entry.size }, contentOf(entry));
+        } else {
+          await new Promise((resolve, reject) => {
+            const sink = pack.entry(
+              { ...common, type: "file", size: entry.size },
+              (error2) => error2 ? reject(error2) : resolve()
+            );
+            pipeline(createReadStream2(entry.absolute, { highWaterMark: 1024 * 1024 }), sink).catch(
+              reject
+            );
+          });
+        }
+        packed.files++;
+        packed.bytes += entry.size;
+      }
+    }
+    for (const [name, body] of Object.entries(meta))
+      await add({ name, type: "file", mode: 384 }, body);
+    pack.finalize();
+  };
+  let wire = 0;
+  const counted = new Transform2({
+    transform(chunk, _encoding, done) {
+      wire += chunk.length;
+      done(null, chunk);
+    }
+  });
+  fill().catch((error2) => counted.destroy(error2));
+  pack.pipe(createParallelGzip({ level: GZIP_LEVEL })).pipe(counted);
+  return { stream: counted, wireBytes: () => wire, packed };
+}
+function symlinkCrossings(entries, sharedPaths) {
+  const symlinks = new Map(
+    entries.flatMap((entry) => entry.type === "symlink" ? [[entry.path, entry.target]] : [])
+  );
+  return sharedPaths.flatMap((shared) => {
+    const parts = shared.split("/");
+    for (let depth = 1; depth < parts.length; depth++) {
+      const symlink2 = parts.slice(0, depth).join("/");
+      const target = symlinks.get(symlink2);
+      if (target !== void 0) return [{ shared, symlink: symlink2, target }];
+    }
+    return [];
+  });
+}
 var MIB = 1024 * 1024;
+var PROGRESS_MS = 5e3;
+var BLOCK = 4096;
+function diskUsage(entries) {
+  return entries.reduce(
+    (sum, entry) => sum + BLOCK + (entry.type === "file" ? Math.ceil(entry.size / BLOCK) * BLOCK : 0),
+    0
+  );
+}
+function uniqueRelease(wanted, existing) {
+  let name = wanted;
+  for (let n = 2; existing.includes(name); n++) name = `${wanted}-${n}`;
+  return name;
+}
+var under = (paths) => (path) => paths.some((shared) => path === shared || path.startsWith(`${shared}/`));
+var scans = /* @__PURE__ */ new WeakMap();
+function scanUploadSource(settings) {
+  let scan = scans.get(settings);
+  if (!scan) {
+    const isShared = under(settings.sharedPaths);
+    const managed = settings.pythonRequirements.length > 0 ? ["/.venv"] : [];
+    const excluded = excludeMatcher(settings.exclude, [...ALWAYS_EXCLUDED, ...managed]);
+    const skip = settings.strategy === "in-place" ? (path, isDir) => excluded(path, isDir) || isShared(path) : excluded;
+    scan = scanSource(settings.source, skip);
+    scan.catch(() => void 0);
+    scans.set(settings, scan);
+  }
+  return scan;
+}
+async function upload(ctx) {
+  const { settings, session, layout, report } = ctx;
+  const remote = session.remote;
+  if (existsSync3(join2(settings.source, ".deploy"))) {
+    warning(
+      `${settings.source}/.deploy was not shipped: ${layout.deployDir} on the host is the action's own (lock, state.json, releases.log). Rename it in the repository if the service needs it.`
+    );
+  }
+  const isShared = under(settings.sharedPaths);
+  const stdin = new PassThrough();
+  let reported = () => void 0;
+  const inspection = new Promise((resolve) => reported = resolve);
+  let searched = 0;
+  const receiving = remote.run(
+    uploadScript(layout, settings.strategy, settings.stampFile, ctx.lockToken),
+    {
+      phase: "upload",
+      timeoutSeconds: 3600,
+      stdin,
+      onStdout: (stdout) => {
+        const text = inspectionReport(stdout, searched);
+        searched = stdout.length;
+        if (text !== void 0) reported(text);
+      }
+    }
+  );
+  let entries;
+  let inspected;
+  try {
+    ;
+    [entries, inspected] = await Promise.all([
+      scanUploadSource(settings),
+      Promise.race([
+        inspection,
+        receiving.then(() => {
+          throw new Error(
+            `the upload command on ${ctx.label} ended before reporting the host's state`
+          );
+        })
+      ])
+    ]);
+  } catch (error2) {
+    stdin.end();
+    await receiving.catch(() => void 0);
+    throw error2;
+  }
+  const host = parseInspection(inspected);
+  ctx.previousRelease = host.current;
+  ctx.previousSha = host.currentSha;
+  ctx.existingReleases = host.releases;
+  report.previousRelease = host.current;
+  report.previousSha = host.currentSha;
+  const releases2 = settings.strategy === "releases";
+  const name = releases2 ? uniqueRelease(ctx.release, host.releases) : IN_PLACE_TREE;
+  if (releases2 && name !== ctx.release) {
+    ctx.release = name;
+    ctx.releaseDir = releaseDirOf(settings, layout, name);
+  }
+  report.release = ctx.release;
+  const transferable = host.manifest && {
+    files: new Map([...host.manifest.files].filter(([path]) => !isShared(path)))
+  };
+  const { send, copy } = planTransfer(entries, transferable);
+  const base = transferable ? host.base : void 0;
+  const files = entries.filter(
+    (entry) => entry.type === "file" && !isShared(entry.path)
+  );
+  const refuse = async (message) => {
+    stdin.end();
+    await receiving.catch(() => void 0);
+    throw new Error(`${message} Nothing was changed.`);
+  };
+  const crossing = symlinkCrossings(entries, settings.sharedPaths)[0];
+  if (crossing) {
+    await refuse(
+      `shared-paths: '${crossing.shared}' goes through the symlink ${crossing.symlink} in the source (pointing to ${crossing.target}), so linking it would move what lies outside the release into ${layout.sharedDir}. List a path without symlinks, or remove the symlink from the source.`
+    );
+  }
+  const needed = diskUsage(entries.filter((entry) => !isShared(entry.path)));
+  if (host.freeKb !== void 0 && host.freeKb * 1024 < needed) {
+    await refuse(
+      `no space left on the host: ${Math.floor(host.freeKb / 1024)} MB free in ${layout.target}, ${Math.ceil(needed / MIB)} MB needed for the new tree. Free space there (a lower keep-releases prunes more on the next deploy), then deploy again.`
+    );
+  }
+  const packed = packTree(entries, new Set(send.map((entry) => entry.path)), {
+    [COPY_LIST]: Buffer.from(base ? copy.map((entry) => `./${entry.path}\0`).join("") : ""),
+    [MANIFEST_DELTA]: Buffer.from(manifestDelta(files, transferable))
+  });
+  stdin.write(`${name}
+${base ?? ""}
+`);
+  packed.stream.on("error", (error2) => stdin.destroy(error2));
+  packed.stream.pipe(stdin);
+  const sentBytes = send.reduce((sum, entry) => sum + entry.size, 0);
+  const mb = (bytes) => (bytes / MIB).toFixed(1);
+  const progress = setInterval(
+    () => info2(
+      `sending: ${packed.packed.files} of ${send.length} file(s), ${mb(packed.packed.bytes)} of ${mb(sentBytes)} MB (${mb(packed.wireBytes())} MB on the wire so far)`
+    ),
+    PROGRESS_MS
+  );
+  await receiving.finally(() => clearInterval(progress)).catch((error2) => {
+    if (error2 instanceof RemoteCommandError && /No space left on device/.test(error2.stderr)) {
+      throw new Error(
+        `no space left on the host while the new tree was written in ${layout.target}; the partial tree was removed. Free space there, then deploy again. ${error2.message}`
+      );
+    }
+    throw error2;
+  });
+  report.uploadedFiles = send.length;
+  report.uploadedBytes = sentBytes;
+  info2(
+    `Sent ${send.length} file(s), ${sentBytes} bytes (${packed.wireBytes()} bytes gzip on the wire); ` + (base && copy.length > 0 ? `copied ${copy.length} unchanged file(s) from ${base} on the host.` : "nothing reused (first deploy or no usable base).")
+  );
+}
+
+// src/phases/venv.ts
+import { createHash as createHash3 } from "node:crypto";
+import { readFileSync as readFileSync4 } from "node:fs";
+import { join as join3 } from "node:path";
+
+// src/host/venv.sh
+var venv_default = '# shellcheck shell=sh\n# Builds the venv for venv_hash plus the host\'s interpreter version, or reuses it, and links\n# <tree>/.venv to it (venv.ts). The venv is built at its final path, because a venv records that\n# path in its scripts (bin/pip, console scripts, activate): one renamed after the build would point\n# into the temporary name. Only a venv holding venv_complete counts; a failed build is deleted, so a\n# failure leaves nothing in venvs/. Prints `venv KEY built|reused`.\n#\n# Inputs (venvScript), run from venv_target; paths ending in _here are inside it (a path in a\n# command line is what a user\'s pkill -f PATH matches), the others absolute, for links and\n# messages: venv_python; venv_dir and venv_dir_here, the venvs directory; venv_complete, the\n# file a complete venv holds; venv_hash; venv_tree,\n# the new tree; venv_link_here, its .venv; venv_live and venv_live_here, the live .venv an in-place\n# deploy replaces (empty: releases); the exit codes venv_exit_python, venv_exit_create,\n# venv_exit_install and venv_exit_foreign. Before it: the function install_command, which runs the\n# install in the tree with the deploy\'s environment.\n: "${venv_target:?}" "${venv_python:?}" "${venv_dir:?}" "${venv_dir_here:?}" "${venv_hash:?}"\n: "${venv_complete:?}" "${venv_tree:?}" "${venv_link_here:?}" "${venv_live?}" "${venv_live_here?}"\n: "${venv_exit_python:?}" "${venv_exit_create:?}" "${venv_exit_install:?}" "${venv_exit_foreign:?}"\ncd -- "$venv_target" || exit 1\nif [ -n "$venv_live" ] && { [ -e "$venv_live_here" ] || [ -L "$venv_live_here" ]; } && case $(readlink -- "$venv_live_here" 2>/dev/null) in "$venv_dir"/*) false ;; *) true ;; esac; then\n  printf \'%s exists and is not a link into %s\\n\' "$venv_live" "$venv_dir"; exit "$venv_exit_foreign"\nfi\n# -I -S: no site import, so asking the version costs the interpreter\'s bare start-up only.\nversion=$("$venv_python" -I -S -c \'import sys; print(sys.implementation.name + "-%d.%d.%d" % sys.version_info[:3])\' < /dev/null) || exit "$venv_exit_python"\nkey=$venv_hash-$version\nvenv=$venv_dir/$key\nif [ -f "$venv/$venv_complete" ]; then how=reused; else\n  how=built\n  mkdir -p -- "$venv_dir_here" || exit 1\n  # Made by its name from inside venvs/: Python records the absolute path in the venv itself.\n  if ! (cd -- "$venv_dir_here" && rm -rf -- "$key" && "$venv_python" -m venv -- "$key") < /dev/null 2>&1; then\n    (cd -- "$venv_dir_here" && rm -rf -- "$key"); exit "$venv_exit_create"\n  fi\nfi\nrm -rf -- "$venv_link_here" && ln -s -- "$venv" "$venv_link_here" || exit 1\nif [ "$how" = built ]; then\n  # The install runs with the tree\'s .venv already linked, so it sees the environment start will.\n  if ! (cd -- "$venv_tree" || exit 1\n    install_command < /dev/null 2>&1); then\n    rm -rf -- "${venv_dir_here:?}/$key" "$venv_link_here"; exit "$venv_exit_install"\n  fi\n  : > "$venv/$venv_complete" || exit 1\nfi\nprintf \'venv %s %s\\n\' "$key" "$how"\n';
 
 // src/phases/environment.ts
 function userCommandScript(command, launcher) {
@@ -54449,6 +55003,97 @@ function exportEnvScript(ctx, releaseDir) {
 
 // src/phases/venv.ts
 var venvsDir = (layout) => `${layout.deployDir}/venvs`;
+var COMPLETE = ".complete";
+function installCommand(settings) {
+  const lists = settings.pythonRequirements.filter((path) => path.endsWith(".txt"));
+  return settings.pythonInstallCommand ?? `pip install ${lists.map((path) => `-r ${quote(path)}`).join(" ")}`;
+}
+function requirementsHash(settings) {
+  const hash = createHash3("sha256").update(installCommand(settings));
+  for (const path of settings.pythonRequirements) {
+    hash.update(`\0${path}\0`);
+    hash.update(readFileSync4(join3(settings.source, path)));
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+var VENV_EXIT = { python: 10, create: 11, install: 12, foreign: 13 };
+function venvScript(options) {
+  const { python, target, venvs, hash, tree, liveLink, environment, install } = options;
+  const here = (path) => insideTarget(target, path);
+  return joinCode([
+    sh`install_command() {
+${environment}
+${userCommandScript(install)}
+}`,
+    withInputs(venv_default, {
+      venv_target: target,
+      venv_python: python,
+      venv_dir: venvs,
+      venv_dir_here: here(venvs),
+      venv_complete: COMPLETE,
+      venv_hash: hash,
+      venv_tree: tree,
+      venv_link_here: here(`${tree}/.venv`),
+      venv_live: liveLink ?? "",
+      venv_live_here: liveLink ? here(liveLink) : "",
+      venv_exit_python: VENV_EXIT.python,
+      venv_exit_create: VENV_EXIT.create,
+      venv_exit_install: VENV_EXIT.install,
+      venv_exit_foreign: VENV_EXIT.foreign
+    })
+  ]);
+}
+async function prepareVenv(ctx) {
+  const { settings, session, layout, report } = ctx;
+  const venvs = venvsDir(layout);
+  const started = Date.now();
+  const result = await session.remote.run(
+    venvScript({
+      python: settings.python,
+      target: layout.target,
+      venvs,
+      hash: requirementsHash(settings),
+      tree: ctx.releaseDir,
+      liveLink: settings.strategy === "in-place" ? `${layout.target}/.venv` : void 0,
+      environment: exportEnvScript(ctx, ctx.releaseDir),
+      install: installCommand(settings)
+    }),
+    { phase: "prepare", timeoutSeconds: 3600, echo: true, allowFailure: true }
+  );
+  const tail = lastLines(result.stdout, 20);
+  switch (result.code) {
+    case 0:
+      break;
+    case VENV_EXIT.python:
+      throw new Error(
+        `python-requirements: '${settings.python}' does not run on ${ctx.label}; install Python there or set the python input:
+${lastLines(result.stderr, 10)}`
+      );
+    case VENV_EXIT.create:
+      throw new Error(
+        `python-requirements: '${settings.python} -m venv' failed on ${ctx.label} (on Debian and Ubuntu, install python3-venv). Nothing was stopped:
+${tail}`
+      );
+    case VENV_EXIT.install:
+      throw new Error(
+        `python-install-command failed: '${installCommand(settings)}' in a new venv. The half-built venv was removed and the old service still serves. Its last lines:
+${tail}`
+      );
+    case VENV_EXIT.foreign:
+      throw new Error(
+        `in-place: ${layout.target}/.venv is not one the action made; python-requirements links .venv to the release's environment in ${venvs}. Move it away (e.g. mv .venv .venv.old), then deploy again. Nothing was stopped.`
+      );
+    default:
+      throw new Error(
+        `setting up the venv failed (exit ${result.code}): ${lastLines(result.stderr || result.stdout, 20)}`
+      );
+  }
+  const [, key, how] = /^venv (\S+) (built|reused)$/m.exec(result.stdout) ?? [];
+  report.venvReused = how === "reused";
+  info2(
+    how === "reused" ? `Reused the venv ${venvs}/${key}: the dependency files, install command and Python are unchanged` : `Built the venv ${venvs}/${key} in ${((Date.now() - started) / 1e3).toFixed(1)} s`
+  );
+}
 
 // src/phases/prune.ts
 function releasesToPrune(releases2, keep, protect) {
@@ -54472,6 +55117,13 @@ function discardReleaseScript(layout, release, madeBy) {
 if [ "$(readlink current 2>/dev/null)" != ${`releases/${release}`} ] && [ -d ${dir} ]${ours}; then
   rm -rf -- ${dir} ${manifestPath(here, release)} && echo discarded
 fi`;
+}
+async function discardRelease(ctx, madeBy) {
+  const { stdout } = await ctx.session.remote.run(
+    discardReleaseScript(ctx.layout, ctx.release, madeBy),
+    { phase: "prune", timeoutSeconds: 300 }
+  );
+  return /^discarded$/m.test(stdout);
 }
 function pruneVenvsScript(layout) {
   const here = relativeToTarget(layout);
@@ -54513,12 +55165,116 @@ async function prune(ctx) {
     );
 }
 
+// src/host/lock.sh
+var lock_default = `# shellcheck shell=sh
+# Takes the deploy lock (lock.ts). mkdir is atomic: whoever creates the directory holds the lock.
+# The owner is written first, beside it, and renamed in (a rename needs no space), so a full disk
+# never leaves a lock without an owner; a mkdir that fails while no lock exists is an error, not a
+# wait. Waits, polling each second, while the SSH session that started it is still there. A lock
+# whose heartbeat is stale (stale_lock) is moved aside and broken: printed as \`broken OWNER\`, with
+# \`left CURRENT\` for what it left live.
+#
+# Inputs (acquireLockScript, lock.ts), paths inside the target, which this runs from: lock_deploy,
+# the .deploy directory; lock_dir; lock_owner, the owner line; lock_pending, where it is written
+# first (lock_pending_shown in messages); lock_token; lock_timeout (s); lock_stale, how old a
+# heartbeat is dead (s); lock_restart_log; lock_unverified, the mark of an unverified release; the
+# exit code lock_busy. Before it: the step functions and write_beat.
+: "\${lock_deploy:?}" "\${lock_dir:?}" "\${lock_owner:?}" "\${lock_pending:?}" "\${lock_pending_shown:?}"
+: "\${lock_token:?}" "\${lock_timeout:?}" "\${lock_stale:?}" "\${lock_restart_log:?}"
+: "\${lock_unverified:?}" "\${lock_busy:?}"
+# Succeeds, printing the lock's owner line, when its heartbeat is lock_stale old (or from before a
+# reboot) and neither a host step nor the run's watchdog runs; a lock without a heartbeat (taken by
+# an older version of the action, or being taken now) is never judged.
+stale_lock() {
+  read -r beat 2>/dev/null < "$lock_dir/heartbeat" || return 1
+  case $beat in '' | *[!0-9]*) return 1 ;; esac
+  read -r up _ < /proc/uptime; up=\${up%.*}
+  [ "$beat" -gt "$up" ] || [ "$((up - beat))" -ge "$lock_stale" ] || return 1
+  ! step_running "$lock_restart_log" || return 1
+  # The run's watchdog (watchdog.ts) undoes its release and frees the lock itself.
+  read -r watchdog 2>/dev/null < "$lock_dir/watchdog.pid" || watchdog=
+  case $watchdog in '' | *[!0-9]*) ;; *) ! process_alive "$watchdog" || return 1 ;; esac
+  read -r owner 2>/dev/null < "$lock_dir/owner" || return 1
+  printf '%s\\n' "$owner"
+}
+# The action's own directory: the deploy user's only (state, logs, the journal, venvs).
+umask 077
+mkdir -p -- "$lock_deploy" || exit 1
+chmod 700 -- "$lock_deploy" 2>/dev/null || :
+if ! printf '%s\\n' "$lock_owner" 2>/dev/null > "$lock_pending"; then
+  rm -f -- "$lock_pending"
+  printf 'could not write %s: the disk is full, or the deploy user may not write there\\n' "$lock_pending_shown" >&2
+  exit 1
+fi
+waited=0; told=
+while ! made=$(mkdir -- "$lock_dir" 2>&1); do
+  if [ ! -d "$lock_dir" ]; then rm -f -- "$lock_pending"; printf '%s\\n' "$made" >&2; exit 1; fi
+  if dead=$(stale_lock); then
+    # Moved aside (atomic, so two waiters never both break it), then checked to be the lock judged.
+    aside=$lock_deploy/lock.dead-$lock_token
+    if mv -- "$lock_dir" "$aside" 2>/dev/null; then
+      read -r moved 2>/dev/null < "$aside/owner" || moved=
+      if [ "$moved" = "$dead" ]; then
+        printf 'broken %s\\n' "$dead"
+        printf 'left %s%s\\n' "$(readlink current 2>/dev/null)" "$( [ -e "current/$lock_unverified" ] && echo ' (unverified)')"
+        rm -rf -- "$aside"
+      else
+        mv -T -- "$aside" "$lock_dir" 2>/dev/null || rm -rf -- "$aside"
+      fi
+    fi
+    continue
+  fi
+  # The owner is renamed in just after the mkdir: a lock caught in between is named a second later.
+  held_by=$(cat 2>/dev/null < "$lock_dir/owner")
+  if [ -n "$held_by" ] && { [ -z "$told" ] || [ "$((waited % 10))" = 0 ]; }; then
+    printf 'waiting for the deploy lock (%s of %s s), held by: %s\\n' "$waited" "$lock_timeout" "$held_by"
+    told=1
+  fi
+  if [ "$waited" -ge "$lock_timeout" ]; then rm -f -- "$lock_pending"; printf 'owner %s\\n' "$(cat 2>/dev/null < "$lock_dir/owner")"; exit "$lock_busy"; fi
+  # The session that ran this is gone (a cancelled job): stop waiting, or the lock is taken for nobody.
+  if ! process_alive "$PPID"; then rm -f -- "$lock_pending"; exit 1; fi
+  sleep 1
+  waited=$((waited + 1))
+done
+mv -f -- "$lock_pending" "$lock_dir/owner" || { rmdir -- "$lock_dir"; rm -f -- "$lock_pending"; exit 1; }
+write_beat
+`;
+
+// src/host/owned.sh
+var owned_default = '# shellcheck shell=sh\n# Before the lock writes anything (lock.ts): the target must belong to the deploy user, as OpenSSH\'s\n# StrictModes and git\'s safe.directory require of what they trust. Every directory from / down to\n# the target that exists must be owned by the deploy user or root and not writable by another user\n# (group or other), unless it is sticky (like /tmp) and the directory below it is the deploy\n# user\'s; the target, its .deploy and releases must be owned by the deploy user or root and not\n# writable by another user. Otherwise another local user could swap what the deploy writes, or\n# what it runs. Walks down with cd and looks at `.`, so no path is in a command line.\n#\n# Prints `unsafe PATH UID MODE WHY` (WHY: owner, writable) for the first directory\n# that fails and exits with owned_unsafe; prints nothing when all is well.\n#\n# Inputs (ownedCheckScript, lock.ts): owned_target, absolute; owned_unsafe, the exit code.\n: "${owned_target:?}" "${owned_unsafe:?}"\nowned_uid=$(id -u)\n# The owner\'s uid and the mode string of `.`, as `ls -ldn` prints them.\nowned_stat() {\n  # shellcheck disable=SC2012,SC2046 # ls -ldn is the portable way to read an owner and mode; split into fields\n  set -- $(ls -ldn . 2>/dev/null)\n  owned_mode=$1 owned_owner=$3\n}\nowned_fail() {\n  printf \'unsafe %s %s %s %s\\n\' "$1" "$owned_owner" "$owned_mode" "$2"\n  exit "$owned_unsafe"\n}\n# A directory of the deploy user\'s or root\'s that no other user may write to.\nowned_strict() {\n  owned_stat\n  [ "$owned_owner" = "$owned_uid" ] || [ "$owned_owner" = 0 ] || owned_fail "$1" owner\n  case $owned_mode in ?????w* | ????????w*) owned_fail "$1" writable ;; esac\n}\ncd / || exit 1\nowned_path=\nowned_rest=${owned_target#/}\nwhile [ -n "$owned_rest" ]; do\n  # Each parent: the deploy user\'s or root\'s, and writable by no other user unless sticky (like\n  # /tmp: then only its owner may rename or remove what is in it, and the child is checked next).\n  owned_stat\n  [ "$owned_owner" = "$owned_uid" ] || [ "$owned_owner" = 0 ] || owned_fail "${owned_path:-/}" owner\n  case $owned_mode in ?????w* | ????????w*) case $owned_mode in *[tT]) ;; *) owned_fail "${owned_path:-/}" writable ;; esac ;; esac\n  owned_part=${owned_rest%%/*}\n  if [ "$owned_part" = "$owned_rest" ]; then owned_rest=; else owned_rest=${owned_rest#*/}; fi\n  [ -n "$owned_part" ] || continue\n  # What does not exist yet, the deploy creates: its own.\n  cd -- "$owned_part" 2>/dev/null || exit 0\n  owned_path=$owned_path/$owned_part\ndone\nowned_strict "$owned_path"\nfor owned_part in .deploy releases; do\n  (cd -- "$owned_part" 2>/dev/null || exit 0; owned_strict "$owned_path/$owned_part") || exit "$owned_unsafe"\ndone\n';
+
 // src/host/release-lock.sh
 var release_lock_default = '# shellcheck shell=sh\n# Removes the lock only if this run still owns it (lock.ts), once no restart step writes its\n# output any more (wait_for_step, before it). The run\'s release goes first unless current names it\n# (discard_release): one that was cancelled before its switch, or left by a failure. Prints\n# `released`, `other OWNER` or `gone`. From inside the lock, then the target: a path in a command\n# line is what pkill -f PATH matches.\n#\n# Inputs (releaseLockScript): release_lock, the lock directory; release_token. Before it: the\n# functions discard_release and journal (its journal named relative to the lock\'s parent).\n: "${release_lock:?}" "${release_token:?}"\nif cd -- "$release_lock" 2>/dev/null && grep -qF -- "$release_token" owner 2>/dev/null; then\n  (discard_release)\n  cd .. && rm -rf -- lock && echo released && journal released the lock\nelif [ -d "$release_lock" ]; then printf \'other %s\\n\' "$(cat 2>/dev/null < owner)"\nelse echo gone; fi\n';
 
 // src/phases/lock.ts
 var HEARTBEAT_SECONDS = 2;
 var HEARTBEAT_STALE_SECONDS = 30;
+function acquireLockScript(layout, owner, timeoutSeconds) {
+  const here = relativeToTarget(layout);
+  const pending = `lock-owner.${owner.token}`;
+  return joinCode([
+    // Before anything is written: a target another user could swap is refused.
+    sh`(
+${withInputs(owned_default, { owned_target: layout.target, owned_unsafe: EXIT.unsafeTarget })}
+) || exit $?`,
+    enterTargetScript(layout.target),
+    STEP_FUNCTIONS,
+    sh`write_beat() { ${beatScript(here)}; }`,
+    withInputs(lock_default, {
+      lock_deploy: here.deployDir,
+      lock_dir: here.lockDir,
+      lock_owner: JSON.stringify(owner),
+      lock_pending: `${here.deployDir}/${pending}`,
+      lock_pending_shown: `${layout.deployDir}/${pending}`,
+      lock_token: owner.token,
+      lock_timeout: timeoutSeconds,
+      lock_stale: HEARTBEAT_STALE_SECONDS,
+      lock_restart_log: here.restartLog,
+      lock_unverified: UNVERIFIED_MARK,
+      lock_busy: EXIT.lockBusy
+    })
+  ]);
+}
 function lockFenceScript(layout, token) {
   return sh`read -r owner 2>/dev/null < ${`${relativeToTarget(layout).lockDir}/owner`} || owner=
 case $owner in *${token}*) ;; *)
@@ -54572,6 +55328,40 @@ function describeOwner(text) {
   } catch {
     return text.trim() || "an unknown owner (the owner file is empty)";
   }
+}
+function unsafeTargetMessage(stdout, user) {
+  const [, path, uid, mode, why] = /^unsafe (.+) (\d+) (\S+) (owner|writable)$/m.exec(stdout) ?? [];
+  const problem = why === "owner" ? `${path} belongs to uid ${uid} (mode ${mode}), not to the deploy user ${user} or root` : `${path} is writable by users other than its owner (mode ${mode}, owner uid ${uid})`;
+  const fix = why === "owner" ? `sudo chown ${user} '${path}'` : `chmod go-w '${path}'`;
+  return `${problem}: another local user could swap what the deploy writes there, or what it runs. Nothing was written. Fix it on the host (${fix}), or choose a target whose directories only the deploy user and root can write to; a sticky directory such as /tmp is fine as a parent when what is in it is the deploy user's.`;
+}
+async function acquireLock(remote, layout, owner, timeoutSeconds, user) {
+  const result = await remote.run(acquireLockScript(layout, owner, timeoutSeconds), {
+    phase: "lock",
+    timeoutSeconds: timeoutSeconds + 30,
+    echo: true,
+    allowFailure: true
+  });
+  for (const [, dead] of result.stdout.matchAll(/^broken (.*)$/gm)) {
+    const left = /^left (.*)$/m.exec(result.stdout)?.[1];
+    warning(
+      `Broke the deploy lock of ${describeOwner(dead)}: its runner sent no heartbeat for ${HEARTBEAT_STALE_SECONDS} s and no host step of its is running (the runner died or froze). It left current -> ${left || "(none)"}; this deploy goes on from there.`,
+      { title: "Dead deploy lock broken" }
+    );
+  }
+  if (result.code === EXIT.unsafeTarget) throw new Error(unsafeTargetMessage(result.stdout, user));
+  if (result.code === EXIT.lockBusy) {
+    const held = /^owner (.*)$/m.exec(result.stdout)?.[1] ?? "";
+    throw new Error(
+      `another deploy holds ${layout.lockDir}: ${describeOwner(held)}. Waited ${timeoutSeconds} s (lock-timeout). If no deploy is running, remove that directory on the host.`
+    );
+  }
+  if (result.code !== 0) {
+    throw new Error(
+      `could not take ${layout.lockDir} (exit ${result.code}): ${result.stderr.trim()}`
+    );
+  }
+  info2(`Holding ${layout.lockDir}`);
 }
 
 // src/host/hold.sh
@@ -54870,6 +55660,27 @@ function withFdsLauncher(settings, layout) {
   const wrapper = pythonFromEnvironment(settings.python, "VSD_WITH_FDS_CODE", with_fds_default);
   return sh`${wrapper.assignment} VSD_HOLDER_CONTROL=${`${holderDir(layout)}/control`} exec setsid ${wrapper.command}`;
 }
+function holdCheckScript(python) {
+  return sh`${python} -c ${'import socket, sys; sys.exit(0 if hasattr(socket, "AF_UNIX") and hasattr(socket.socket, "sendmsg") else 3)'} < /dev/null`;
+}
+
+// src/phases/bytecode.ts
+function findPathLiteral(path) {
+  return path.replace(/[\\*?[\]]/g, "\\$&");
+}
+function clearBytecodeScript(root, keep) {
+  const pruned = keep.length > 0 ? sh`\( ${keep.flatMap((path, index) => index === 0 ? ["-path", findPathLiteral(path)] : ["-o", "-path", findPathLiteral(path)])} \) -prune -o` : sh``;
+  return sh`count=$(find ${root} ${pruned} -type f \( -name '*.pyc' -o -name '*.pyo' \) -print | wc -l) || exit 1
+find ${root} ${pruned} -type d -name __pycache__ -prune -exec rm -rf -- {} + || exit 1
+find ${root} ${pruned} -type f \( -name '*.pyc' -o -name '*.pyo' \) -exec rm -f -- {} + || exit 1
+printf 'removed %s\n' "$count"`;
+}
+function removedCount(stdout) {
+  return Number(/removed\s+(\d+)/.exec(stdout)?.[1] ?? 0);
+}
+
+// src/host/sync.sh
+var sync_default = '# shellcheck shell=sh\n# switch (in place), a host-step body (switch.ts): syncs the staged tree into the live one. The\n# paths prepare planned to remove (NUL-separated lists: files, then directories) go first; a\n# directory the old service wrote into since prepare stays (rmdir fails), so nothing unplanned\n# goes. Then the copy, the bytecode (clear_bytecode), and the staged tree is kept as the base of\n# the next deploy, with its manifest. Ends with the releases.log line (releases_log).\n#\n# Inputs (syncInPlaceBody), paths inside the target: sync_target; sync_files and sync_dirs, the\n# removal lists; sync_staging; sync_tree, where the base tree is kept; sync_manifest_staging and\n# sync_manifest_tree, their manifests. Before it: the tree functions, clear_bytecode and\n# releases_log.\n: "${sync_target:?}" "${sync_files:?}" "${sync_dirs:?}" "${sync_staging:?}" "${sync_tree:?}"\n: "${sync_manifest_staging:?}" "${sync_manifest_tree:?}"\ncd -- "$sync_target" || exit 1\nif [ -s "$sync_files" ]; then xargs -0 rm -f -- < "$sync_files" || exit 1; fi\nif [ -s "$sync_dirs" ]; then xargs -0 rmdir -- 2>/dev/null < "$sync_dirs"; fi\nremoved=$(cat -- "$sync_files" "$sync_dirs" | tr -cd \'\\000\' | wc -c)\ntar_copy "$sync_staging" . || exit 1\nprintf \'Synced the new tree into %s; removed %s path(s) an earlier deploy shipped that the source no longer has\\n\' "$sync_target" "$((removed))"\nclear_bytecode || exit 1\nrm -rf -- "$sync_tree" && mv -- "$sync_staging" "$sync_tree" && mv -f -- "$sync_manifest_staging" "$sync_manifest_tree" && rm -f -- "$sync_files" "$sync_dirs" || exit 1\nreleases_log\n';
 
 // src/phases/switch.ts
 function switchCurrentScript(layout, release, token) {
@@ -54878,6 +55689,195 @@ function switchCurrentScript(layout, release, token) {
 }
 function releasesLogScript(layout, entry) {
   return sh`{ printf '%s\n' ${JSON.stringify(entry)} 2>/dev/null >> ${layout.releasesLog} || printf 'could not append to %s (the disk may be full)\n' ${layout.releasesLog}; }`;
+}
+function listTreesScript(staging, shipped, target, sharedPaths) {
+  const kept = ["./.deploy", ...sharedPaths.map((path) => `./${path}`)].flatMap(
+    (path, index) => index === 0 ? ["-path", path] : ["-o", "-path", path]
+  );
+  return sh`(cd -- ${staging} && find . -mindepth 1 -printf '%y %P\0') || exit 1
+printf '\0'
+if [ -d ${shipped} ]; then (cd -- ${shipped} && find . -mindepth 1 -printf '%y %P\0') || exit 1; fi
+printf '\0'
+cd -- ${target} && find . -mindepth 1 \( ${kept} \) -prune -o -printf '%y %P\0'`;
+}
+function parseTreeListing(stdout) {
+  const lists = [/* @__PURE__ */ new Map(), /* @__PURE__ */ new Map(), /* @__PURE__ */ new Map()];
+  let index = 0;
+  for (const record of stdout.split("\0")) {
+    if (record === "") {
+      index = Math.min(index + 1, 2);
+      continue;
+    }
+    lists[index].set(record.slice(2), record[0]);
+  }
+  const [staged, shipped, live] = lists;
+  return { staged, shipped, live };
+}
+function planInPlaceDeletions({ staged, shipped, live }, exclude, sharedPaths) {
+  const excludedBy = excludeMatcher(exclude);
+  const isSharedParent = (path) => sharedPaths.some((shared) => shared.startsWith(`${path}/`));
+  const below = (parents, path) => parents.some((parent) => path.startsWith(`${parent}/`));
+  const skipped = [];
+  const notOursDirs = [];
+  const deletions = { files: [], dirs: [], notOurs: [] };
+  const keptInside = /* @__PURE__ */ new Set();
+  for (const path of [...live.keys()].sort()) {
+    const type = live.get(path);
+    if (below(skipped, path)) continue;
+    if (excludedBy(path, type === "d") || isSharedParent(path)) {
+      if (type === "d") skipped.push(path);
+      continue;
+    }
+    if (staged.get(path) === type) continue;
+    if (shipped.get(path) === type) {
+      if (type === "d") deletions.dirs.push(path);
+      else deletions.files.push(path);
+      continue;
+    }
+    if (below(notOursDirs, path)) continue;
+    if (type === "d") notOursDirs.push(path);
+    deletions.notOurs.push(type === "d" ? `${path}/` : path);
+    for (let parent = path; parent.includes("/"); ) {
+      parent = parent.slice(0, parent.lastIndexOf("/"));
+      keptInside.add(parent);
+    }
+    if (staged.has(path)) {
+      throw new Error(
+        `in-place: the new tree has a ${staged.get(path) === "d" ? "directory" : "file"} at ${path}, where the host has a ${type === "d" ? "directory" : "file"} no deploy shipped. Move it out of the target (or add it to exclude), then deploy again. Nothing was stopped.`
+      );
+    }
+  }
+  for (const dir of deletions.dirs) {
+    if (keptInside.has(dir) && staged.has(dir)) {
+      throw new Error(
+        `in-place: the new tree has a file at ${dir}, where the host has a directory holding files no deploy shipped. Move them out of the target, then deploy again. Nothing was stopped.`
+      );
+    }
+  }
+  deletions.dirs = deletions.dirs.filter((dir) => !keptInside.has(dir)).reverse();
+  return deletions;
+}
+function logEntry(ctx) {
+  return {
+    time: (/* @__PURE__ */ new Date()).toISOString(),
+    event: "deploy",
+    release: ctx.release,
+    sha: ctx.sha,
+    previous_release: ctx.previousRelease ?? null,
+    previous_sha: ctx.previousSha ?? null,
+    run: ctx.run
+  };
+}
+var removalLists = (layout) => ({
+  files: `${layout.deployDir}/sync-delete`,
+  dirs: `${layout.deployDir}/sync-rmdir`
+});
+var nulList = (paths) => Buffer.from(paths.map((path) => `./${path}\0`).join(""));
+var LISTED = 20;
+var listed = (paths) => paths.slice(0, LISTED).join(", ") + (paths.length > LISTED ? ` and ${paths.length - LISTED} more` : "");
+async function planInPlaceSync(ctx) {
+  const { settings, session, layout } = ctx;
+  const listing = await session.remote.run(
+    listTreesScript(
+      ctx.releaseDir,
+      `${layout.deployDir}/${IN_PLACE_TREE}`,
+      layout.target,
+      settings.sharedPaths
+    ),
+    { phase: "prepare", timeoutSeconds: 120 }
+  );
+  const plan = planInPlaceDeletions(
+    parseTreeListing(listing.stdout),
+    settings.exclude,
+    settings.sharedPaths
+  );
+  const lists = removalLists(layout);
+  await session.remote.run(sh`cat > ${lists.files}`, {
+    phase: "prepare",
+    timeoutSeconds: 120,
+    stdin: nulList(plan.files)
+  });
+  await session.remote.run(sh`cat > ${lists.dirs}`, {
+    phase: "prepare",
+    timeoutSeconds: 120,
+    stdin: nulList(plan.dirs)
+  });
+  info2(
+    `In-place sync planned: ${plan.files.length + plan.dirs.length} path(s) an earlier deploy shipped and the source no longer has will go`
+  );
+  if (plan.notOurs.length > 0) {
+    info2(
+      `Not ours, kept: ${plan.notOurs.length} path(s) in ${layout.target} that the source does not have and no deploy shipped: ${listed(plan.notOurs)}`
+    );
+  }
+}
+function syncInPlaceBody(ctx) {
+  const { settings } = ctx;
+  const layout = relativeToTarget(ctx.layout);
+  const lists = removalLists(layout);
+  const keep = [layout.deployDir, ...settings.sharedPaths.map((path) => `./${path}`)];
+  const bytecode = settings.clearPycache ? sh`cleared=$(${clearBytecodeScript(".", keep)}) || return 1
+printf 'Cleared bytecode in %s: %s .pyc/.pyo file(s)\n' ${layout.target} "$cleared"` : sh`:`;
+  return joinCode([
+    TREE_FUNCTIONS,
+    sh`clear_bytecode() {
+${bytecode}
+}
+releases_log() { ${releasesLogScript(layout, logEntry(ctx))}; }`,
+    withInputs(sync_default, {
+      sync_target: layout.target,
+      sync_files: lists.files,
+      sync_dirs: lists.dirs,
+      sync_staging: insideTarget(layout.target, ctx.releaseDir),
+      sync_tree: `${layout.deployDir}/${IN_PLACE_TREE}`,
+      sync_manifest_staging: manifestPath(layout, "staging"),
+      sync_manifest_tree: manifestPath(layout, "tree")
+    })
+  ]);
+}
+function switchBody(ctx, token) {
+  if (ctx.settings.strategy === "in-place") return syncInPlaceBody(ctx);
+  const layout = relativeToTarget(ctx.layout);
+  return sh`${switchCurrentScript(layout, ctx.release, token)} || exit 1
+${releasesLogScript(layout, logEntry(ctx))}
+printf '%s -> releases/%s\n' ${ctx.layout.current} ${ctx.release}`;
+}
+
+// src/phases/env-file.ts
+function envFileLine(key, value) {
+  if (!value.includes("'")) return `${key}='${value}'`;
+  return `${key}="${value.replace(/[\\"]/g, (char) => `\\${char}`)}"`;
+}
+function envFileText(env) {
+  return env.map(([key, value]) => `${envFileLine(key, value)}
+`).join("");
+}
+function envFileScript(dir, path) {
+  const parts = path.split("/");
+  const name = parts.pop();
+  return sh`cd -- ${dir} || exit 1
+for part in ${parts}; do
+  [ ! -L "$part" ] && mkdir -p -- "$part" && cd -- "$part" || {
+    printf 'env-file: %s is a symlink or not a directory where the env file goes\n' "$part" >&2
+    exit 1
+  }
+done
+rm -rf -- ${name} && (umask 077 && set -C && cat > ${name})`;
+}
+async function writeEnvFile(ctx, envFile) {
+  const { settings, session, layout } = ctx;
+  const shared = settings.sharedPaths.find(
+    (path) => envFile === path || envFile.startsWith(`${path}/`)
+  );
+  const dir = shared && settings.strategy === "releases" ? layout.sharedDir : ctx.releaseDir;
+  await session.remote.run(envFileScript(dir, envFile), {
+    phase: "prepare",
+    timeoutSeconds: 60,
+    stdin: Buffer.from(envFileText(settings.env))
+  });
+  info2(
+    `Wrote env-file ${dir}/${envFile} (mode 0600): ${settings.env.map(([key]) => key).join(", ") || "(empty)"}`
+  );
 }
 
 // src/sudo.ts
@@ -54893,9 +55893,182 @@ function sudoHint(output, command, user) {
   return ` sudo asked for a password, which a deploy cannot type: allow the deploy user exactly this command without one, with a line in /etc/sudoers.d/${user} (edit it with visudo -f): ${user} ALL=(root) NOPASSWD: ${allowed}${words2[0] && !words2[0].startsWith("/") ? ` (check the path with command -v ${words2[0]})` : ""}, and call it as sudo -n so it fails at once rather than wait for a password.`;
 }
 
+// src/phases/prepare.ts
+function stampScript(releaseDir, stampFile, sha) {
+  const parts = stampFile.split("/");
+  const name = parts.pop();
+  return sh`cd -- ${releaseDir} || exit 1
+for part in ${parts}; do
+  if [ -L "$part" ] || ! cd -- "$part"; then
+    printf 'stamp-file: %s in the release is a symlink or not a directory, so the stamp would land outside the release; the repository must not hold it\n' ${stampFile} >&2
+    exit 1
+  fi
+done
+rm -rf -- ${name} && (set -C && printf '%s\n' ${sha} > ${name})`;
+}
+function linkSharedScript(releaseDir, sharedDir, paths, made = { dirs: [], files: [] }) {
+  const steps = paths.map((path) => {
+    const shared = `${sharedDir}/${path}`;
+    const inRelease = `${releaseDir}/${path}`;
+    const create = made.dirs.includes(path) ? sh`mkdir -p -- ${shared}` : made.files.includes(path) ? sh`(umask 077 && : > ${shared})` : sh`{ printf 'shared-paths: %s is in neither %s nor the release: add it to the repository, create it on the host, or write it with a trailing / (%s/) for an empty directory the action creates\n' ${path} ${sharedDir} ${path} >&2; exit 1; }`;
+    return sh`mkdir -p -- ${parentOf(shared)} ${parentOf(inRelease)} || exit 1
+if [ ! -e ${shared} ] && [ ! -L ${shared} ]; then
+  if [ -e ${inRelease} ] || [ -L ${inRelease} ]; then mv -- ${inRelease} ${shared}; else ${create}; fi || exit 1
+  printf 'created shared path %s\n' ${path}
+fi
+rm -rf -- ${inRelease} && ln -s -- ${shared} ${inRelease} || exit 1`;
+  });
+  return joinCode(steps);
+}
+function importCheckScript(releaseDir, environment, python, module) {
+  const probe = 'import importlib, os, sys\nm = importlib.import_module(sys.argv[1])\nf = getattr(m, "__file__", None) or next(iter(getattr(m, "__path__", [])), "")\nprint(os.path.realpath(f))';
+  return sh`cd -- ${releaseDir} || exit 1
+${environment}
+pwd -P
+PYTHONDONTWRITEBYTECODE=1 ${python} -c ${probe} ${module} < /dev/null`;
+}
+async function checkImport(ctx) {
+  const { settings, session } = ctx;
+  const module = settings.pythonImportCheck;
+  const result = await session.remote.run(
+    importCheckScript(
+      ctx.releaseDir,
+      exportEnvScript(ctx, ctx.releaseDir),
+      settings.python,
+      module
+    ),
+    { phase: "prepare", timeoutSeconds: 120, allowFailure: true }
+  );
+  const [release, resolved] = result.stdout.trim().split("\n");
+  if (result.code !== 0 || !resolved) {
+    throw new Error(
+      `python-import-check: '${settings.python}' could not import ${module} in ${ctx.releaseDir} (exit ${result.code}):
+` + lastLines(result.stderr, 20)
+    );
+  }
+  if (settings.pythonRequirements.length > 0 && resolved.includes("/.deploy/venvs/")) {
+    throw new Error(
+      `python-import-check: 'import ${module}' in the new release resolves to ${resolved}, inside the managed venv: the project itself is installed there (a '-e .' or '.' line in the requirements, or 'pip install .' in python-install-command). The venv holds the dependencies and is shared by every release with the same ones, so a rollback would keep running this code. Install only the dependencies; the project is imported from the release (its directory is the working directory, or put it on PYTHONPATH via env). Nothing was stopped.`
+    );
+  }
+  if (!resolved.startsWith(`${release}/`)) {
+    throw new Error(
+      `python-import-check: 'import ${module}' in the new release resolves to ${resolved}, outside the release (${release}). An installed copy is shadowing the deployed code, so a restart would keep running the old one. Uninstall that copy ('pip uninstall ${module.split(".")[0]}'), or put the package's directory first on PYTHONPATH via the env input (a relative path, e.g. PYTHONPATH=src, names the directory in whichever release runs). Nothing was stopped.`
+    );
+  }
+  info2(`python-import-check: ${module} imports from ${resolved}`);
+}
+async function checkHoldPorts(ctx) {
+  const { python } = ctx.settings;
+  const checked = await ctx.session.remote.run(holdCheckScript(python), {
+    phase: "prepare",
+    timeoutSeconds: 60,
+    allowFailure: true
+  });
+  if (checked.code === 0) return;
+  throw new Error(
+    checked.code === 127 ? `hold-ports needs Python on the host, and '${python}' (the python input) is not there: install python3, or set python to an interpreter's path. Nothing was stopped` : `hold-ports needs a Python that can pass sockets between processes (3.3 or later, with AF_UNIX and sendmsg), and '${python}' on the host cannot (exit ${checked.code}${checked.stderr.trim() ? `: ${lastLines(checked.stderr, 3)}` : ""}): set python to a newer interpreter. Nothing was stopped`
+  );
+}
+function releaseCommandScript(ctx, command) {
+  return sh`cd -- ${ctx.releaseDir} || exit 1
+${exportEnvScript(ctx, ctx.releaseDir)}
+${userCommandScript(command)} < /dev/null`;
+}
+async function runReleaseCommand(ctx, input, command, state = "") {
+  const ran = await ctx.session.remote.run(releaseCommandScript(ctx, command), {
+    phase: input === "prepare-command" ? "prepare" : "migrate",
+    timeoutSeconds: 1800,
+    echo: true,
+    allowFailure: true
+  });
+  if (ran.code !== 0) {
+    const stderr = lastLines(ran.stderr, 10);
+    throw new Error(
+      `the ${input} exited with code ${ran.code} in ${ctx.releaseDir}. Nothing was stopped: the old service still serves, untouched${state}.` + sudoHint(`${ran.stdout}
+${ran.stderr}`, command, ctx.session.address.username) + (stderr ? ` Its last stderr:
+${stderr}` : " Its output is above in the log")
+    );
+  }
+  info2(`${input} succeeded: ${command}`);
+}
+async function prepare(ctx) {
+  const { settings, session, layout } = ctx;
+  const remote = session.remote;
+  if (settings.holdPorts) await checkHoldPorts(ctx);
+  await remote.run(stampScript(ctx.releaseDir, settings.stampFile, ctx.sha), {
+    phase: "prepare",
+    timeoutSeconds: 60
+  });
+  info2(`Wrote ${settings.stampFile} = ${ctx.sha}`);
+  if (settings.strategy === "releases" && settings.sharedPaths.length > 0) {
+    const made = { dirs: settings.sharedDirs, files: settings.envFile ? [settings.envFile] : [] };
+    await remote.run(
+      linkSharedScript(ctx.releaseDir, layout.sharedDir, settings.sharedPaths, made),
+      {
+        phase: "prepare",
+        timeoutSeconds: 120,
+        echo: true
+      }
+    );
+    info2(`Linked shared paths: ${settings.sharedPaths.join(", ")}`);
+  }
+  if (settings.envFile) await writeEnvFile(ctx, settings.envFile);
+  if (settings.clearPycache) {
+    const inRelease = insideTarget(layout.target, ctx.releaseDir);
+    const { stdout } = await remote.run(
+      sh`cd -- ${layout.target} || exit 1
+${clearBytecodeScript(inRelease, [])}`,
+      {
+        phase: "prepare",
+        timeoutSeconds: 300
+      }
+    );
+    info2(`Cleared bytecode in the new tree: removed ${removedCount(stdout)} .pyc/.pyo file(s)`);
+  }
+  if (settings.pythonRequirements.length > 0) await prepareVenv(ctx);
+  if (settings.prepareCommand) {
+    await runReleaseCommand(ctx, "prepare-command", settings.prepareCommand);
+  }
+  if (settings.pythonImportCheck) await checkImport(ctx);
+  if (settings.strategy === "in-place") await planInPlaceSync(ctx);
+}
+
 // src/phases/migrate.ts
+async function migrate(ctx, command) {
+  await runReleaseCommand(
+    ctx,
+    "migrate-command",
+    command,
+    "; the database is as the command left it: a migration that stopped halfway may need a look before the next deploy"
+  );
+}
 function migrationsKept(release) {
   return `The database keeps the migrations that ${release}'s migrate-command ran: what serves after the rollback runs against them. A rollback cannot undo a migration (README, "Database migrations").`;
+}
+
+// src/host/releases.sh
+var releases_default = '# shellcheck shell=sh\n# What the host\'s releases are (operations.ts): `live NAME` (what current names; in place, the\n# target itself: `live tree`), then `release NAME STATE SHA` for each kept release, oldest first\n# (STATE: verified, unverified or bad; SHA: the first line of its stamp file, empty when it has\n# none), and `lock OWNER` while a deploy holds the lock. Nothing at all when the target is missing.\n# Files are read through redirections: a path in a command line is what pkill -f PATH matches.\n#\n# Inputs (releasesScript): rel_target; rel_stamp, the stamp file; rel_strategy; rel_unverified,\n# the mark of an unverified release.\n: "${rel_target:?}" "${rel_stamp:?}" "${rel_strategy:?}" "${rel_unverified:?}"\ncd -- "$rel_target" 2>/dev/null || exit 0\nstamp_of() { sha=; IFS= read -r sha 2>/dev/null < "$1/$rel_stamp"; printf \'%s\' "$sha" | tr -cd \'0-9a-fA-F\'; }\nif [ "$rel_strategy" = releases ]; then\n  live=$(readlink current 2>/dev/null)\n  printf \'live %s\\n\' "${live#releases/}"\n  # shellcheck disable=SC2012 # release names, made by the action\n  ls -1 releases 2>/dev/null | while IFS= read -r name; do\n    case $name in .*) continue ;; esac\n    [ -d "releases/$name" ] || continue\n    if [ -e "releases/$name/BAD_RELEASE" ]; then state=bad\n    elif [ -e "releases/$name/$rel_unverified" ]; then state=unverified\n    else state=verified; fi\n    printf \'release %s %s %s\\n\' "$name" "$state" "$(stamp_of "releases/$name")"\n  done\nelse\n  printf \'live tree\\nrelease tree verified %s\\n\' "$(stamp_of .)"\nfi\nif [ -d .deploy/lock ]; then printf \'lock %s\\n\' "$(cat 2>/dev/null < .deploy/lock/owner)"; fi\n';
+
+// src/phases/releases.ts
+function releasesScript(settings, target) {
+  return withInputs(releases_default, {
+    rel_target: target,
+    rel_stamp: settings.stampFile,
+    rel_strategy: settings.strategy,
+    rel_unverified: UNVERIFIED_MARK
+  });
+}
+function parseReleases(stdout) {
+  const live = /^live (.+)$/m.exec(stdout)?.[1];
+  const releases2 = [...stdout.matchAll(/^release (\S+) (verified|unverified|bad) ?(\S*)$/gm)].map(
+    ([, name, state, sha]) => ({
+      name,
+      state,
+      sha: sha.toLowerCase()
+    })
+  );
+  return { live, releases: releases2, lock: /^lock (.*)$/m.exec(stdout)?.[1] };
 }
 
 // src/phases/restart.ts
@@ -56016,7 +57189,7 @@ async function failure(ctx, restart, sha, summary2, last) {
   return new Error(`${lines.join("\n")}
 ${diagnostics}`);
 }
-var PROGRESS_MS = 5e3;
+var PROGRESS_MS2 = 5e3;
 var answers = (poll2, sha) => poll2.commit !== void 0 && commitMatches(poll2.commit, sha);
 function describePoll(poll2) {
   if (poll2.commit) return `${poll2.commit}${poll2.problem ? ` (${poll2.problem})` : ""}`;
@@ -56152,7 +57325,7 @@ async function awaitCommit(ctx, restart, sha, probe) {
     const identity = ask ? await checkIdentity(ctx, restart, sha, probe, true).catch(() => void 0) : void 0;
     const certain = await certainty.failure(last, sha, identity).catch(() => void 0);
     if (certain) throw await failure(ctx, restart, sha, certain, last);
-    if (Date.now() - reported >= PROGRESS_MS) {
+    if (Date.now() - reported >= PROGRESS_MS2) {
       reported = Date.now();
       info2(
         `still waiting for ${sha.slice(0, 12)}: last answer ${describePoll(last)}; ${Math.max(0, Math.round((deadline - Date.now()) / 1e3))} s left (version-timeout)`
@@ -56215,6 +57388,52 @@ async function verifyService(ctx, sha, restart, previousVersion) {
     answeredOnHost: first.answered
   };
 }
+var LOGOUT_SETTLE_MS = 1e3;
+var LOGOUT_TRIES = 3;
+async function verifyAfterLogout(ctx, sha) {
+  const { session, settings, label } = ctx;
+  const user = session.address.username;
+  info2(
+    `Ending this SSH session and asking ${settings.versionUrl.href} again over a new connection: systemd-logind on ${label} stops ${user}'s processes at logout`
+  );
+  const ended = Date.now();
+  await renew(session, settings, "verify");
+  await sleep(Math.max(0, ended + LOGOUT_SETTLE_MS - Date.now()));
+  const probe = await probeFor(ctx);
+  let last = await poll(ctx, probe);
+  for (let tried = 1; tried < LOGOUT_TRIES && !answers(last, sha); tried++) {
+    await sleep(500);
+    last = await poll(ctx, probe);
+  }
+  if (answers(last, sha)) {
+    info2(`Still ${last.commit} after the SSH session ended`);
+    return;
+  }
+  throw new Error(
+    `the service reported ${sha.slice(0, 12)} until the action's SSH session ended, then ${describePoll(last)}: it stopped with the session. systemd-logind on ${label} stops ${user}'s processes at logout (KillUserProcesses=yes, and ${user} has no lingering), setsid or not, and whatever the action starts there stops when it disconnects. Fix, as root on the host: loginctl enable-linger ${user} (or run the service as a systemd unit that the start-command restarts)`
+  );
+}
+async function verifyAnswer(ctx, sha) {
+  const { settings } = ctx;
+  const probe = await probeFor(ctx);
+  const deadline = Date.now() + settings.versionTimeoutSeconds * 1e3;
+  const begun = Date.now();
+  for (; ; ) {
+    const last = await poll(ctx, probe);
+    if (answers(last, sha)) {
+      info2(
+        `${settings.versionUrl.href} reports ${last.commit}${last.version ? ` (version ${last.version})` : ""}`
+      );
+      return { commit: last.commit, version: last.version, firstAnsweredAt: last.at };
+    }
+    const delay = pollDelayMs(Date.now() - begun);
+    if (Date.now() + delay > deadline)
+      throw new Error(
+        `${ctx.release} is live with ${sha}, but ${settings.versionUrl.href} (requested from the ${settings.versionCheckFrom}) ` + (last.commit ? `reports ${last.commit}: the service runs other code than the live release (restart it: operation restart)` : `gave no commit (${last.problem ?? "no answer"}) within ${settings.versionTimeoutSeconds} s (version-timeout): the service is down or does not answer`) + (last.answer.status !== void 0 ? `. Last response: HTTP ${last.answer.status} ${trimmed(last.answer.body)}` : "")
+      );
+    await sleep(delay);
+  }
+}
 function checkVersionGuards(ctx, version, previousVersion) {
   const { settings } = ctx;
   if (settings.versionRange) {
@@ -56237,11 +57456,124 @@ function checkVersionGuards(ctx, version, previousVersion) {
     }
   }
 }
+async function runningVersion(ctx) {
+  const seen = await poll(ctx);
+  return seen.version;
+}
+
+// src/host/arm.sh
+var arm_default = '# shellcheck shell=sh\n# Arms the watchdog before anything stops (watchdog.ts): its script, from stdin, goes into the\n# lock (written beside it and renamed in), its PID file is made at its fixed width, the decision\n# directory provisional is made, and the journal is cut to its last lines and gets room for this\n# deploy, so a disk that fills later cannot cut a line of it.\n#\n# Inputs (armScript): arm_target; arm_lock, the lock inside the target; arm_journal; arm_keep, the\n# lines the journal keeps; arm_reserve, the bytes set aside; arm_release, arm_fallback. Before it:\n# the function journal.\n: "${arm_target:?}" "${arm_lock:?}" "${arm_journal:?}" "${arm_keep:?}" "${arm_reserve:?}"\n: "${arm_release:?}" "${arm_fallback:?}"\ncd -- "$arm_target" || exit 1\nif ! { cat > "$arm_lock/watchdog.sh.tmp" && mv -f -- "$arm_lock/watchdog.sh.tmp" "$arm_lock/watchdog.sh"; }; then\n  rm -f -- "$arm_lock/watchdog.sh.tmp"; exit 1\nfi\nprintf \'%-12s\\n\' - > "$arm_lock/watchdog.pid" && mkdir -p -- "$arm_lock/provisional" || exit 1\nif [ "$(wc -l 2>/dev/null < "$arm_journal" || echo 0)" -gt "$arm_keep" ]; then\n  { tail -n "$((arm_keep / 2))" < "$arm_journal" > "$arm_journal.tmp" && mv -f -- "$arm_journal.tmp" "$arm_journal"; } 2>/dev/null || rm -f -- "$arm_journal.tmp"\nfi\n: >> "$arm_journal" && { fallocate -n -l "$arm_reserve" "$arm_journal" 2>/dev/null || :; }\njournal armed "$arm_release: falls back to $arm_fallback"\n';
 
 // src/host/decide.sh
 var decide_default = '# shellcheck shell=sh\n# Takes the decision on the provisional release as decide_as (confirmed after verify, rollback\n# before the run\'s own rollback), unless the watchdog took it (watchdog.ts). Prints `mine` (also\n# when nothing was armed, or another deploy broke the lock: its restart step\'s fence then stops\n# this run) or `undone`, then, once the watchdog is done, this run\'s journal lines (journal_lines).\n#\n# Inputs (decideScript): decide_target; decide_lock, the lock inside the target; decide_token;\n# decide_as; decide_release; decide_unverified, the mark to remove on confirmation; decide_journal;\n# decide_wait (s). Before it: the step functions, journal and journal_lines.\n: "${decide_target:?}" "${decide_lock:?}" "${decide_token:?}" "${decide_as:?}" "${decide_release:?}"\n: "${decide_unverified:?}" "${decide_journal:?}" "${decide_wait:?}"\ncd -- "$decide_target" || exit 1\n# Only this run\'s lock holds its decision: a lock another deploy took has a mark of its own.\nread -r owner 2>/dev/null < "$decide_lock/owner" || owner=\ncase $owner in *"$decide_token"*) mine=1 ;; *) mine= ;; esac\nif { [ -n "$mine" ] && mv -T -- "$decide_lock/provisional" "$decide_lock/$decide_as" 2>/dev/null; } || { [ ! -d "$decide_lock/undo" ] && ! grep -q "^[^ ]* $decide_token undo " 2>/dev/null < "$decide_journal"; }; then\n  if [ "$decide_as" = confirmed ]; then\n    rm -f -- "releases/$decide_release/$decide_unverified"\n    journal confirmed "$decide_release"\n  else\n    journal rollback "$decide_release: the run rolls back itself"\n  fi\n  echo mine\n  exit 0\nfi\necho undone\nread -r pid 2>/dev/null < "$decide_lock/watchdog.pid" || pid=\nwaited=0\nwhile [ -n "$pid" ] && process_alive "$pid" && [ "$waited" -lt "$decide_wait" ]; do sleep 1; waited=$((waited + 1)); done\njournal_lines\n';
 
+// src/host/watchdog.sh
+var watchdog_default = '# shellcheck shell=sh\n# The watchdog (watchdog.ts, "Commit confirmed"): waits while the release is provisional and the\n# lock is this run\'s; once its budget is over and the runner\'s heartbeat is stale, takes the\n# decision (renames provisional to undo), runs the restart to the fallback (undo_restart: a host\n# step, recorded like any restart), waits for new processes on the ports, journals the outcome,\n# removes the release it undid (discard_release) and frees the lock.\n#\n# Inputs (watchdogScript, watchdog.ts): wd_target; wd_deploy and wd_lock, the .deploy directory\n# and the lock inside the target; wd_token,\n# this run\'s lock token; wd_budget (s after the start); wd_stale, how old a heartbeat is dead (s);\n# wd_release, the release it may undo; wd_fallback and wd_fallback_sha, what it returns to;\n# wd_ports; wd_version_timeout (s); wd_restart_log, the restart\'s output (for the journal). Before\n# it: the service functions and the functions journal, undo_restart and discard_release.\n: "${wd_target:?}" "${wd_deploy:?}" "${wd_lock:?}" "${wd_token:?}" "${wd_budget:?}" "${wd_stale:?}"\n: "${wd_release:?}" "${wd_fallback:?}" "${wd_fallback_sha:?}" "${wd_ports?}"\n: "${wd_version_timeout:?}" "${wd_restart_log:?}"\ncd -- "$wd_target" || exit 1\nours() { read -r owner 2>/dev/null < "$wd_lock/owner" && case $owner in *"$wd_token"*) true ;; *) false ;; esac; }\nnow=0 # now_s (service.sh) sets it\nnow_s; deadline=$((now + wd_budget))\nwhile :; do\n  [ -d "$wd_lock/provisional" ] && ours || exit 0\n  now_s\n  if [ "$now" -ge "$deadline" ]; then\n    read -r beat 2>/dev/null < "$wd_lock/heartbeat" || beat=0\n    case $beat in \'\' | *[!0-9]*) beat=0 ;; esac\n    [ "$((now - beat))" -lt "$wd_stale" ] || break\n  fi\n  sleep 1\ndone\nmv -T -- "$wd_lock/provisional" "$wd_lock/undo" 2>/dev/null || exit 0\njournal undo "$wd_release: not confirmed within $wd_budget s of its start, and the runner sent no heartbeat for $wd_stale s. Returning to $wd_fallback"\nmark=$(awk -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" \'{ printf "%d\\n", $1 * hz }\' < /proc/uptime)\n(undo_restart) > /dev/null 2>&1\nstatus=$?\nif [ "$status" -eq 0 ]; then\n  waited=0\n  while :; do\n    missing=\n    for port in $wd_ports; do\n      fresh=\n      for pid in $(port_pids "$port"); do start=$(start_of "$pid"); [ -n "$start" ] && [ "$start" -ge "$mark" ] && fresh=1; done\n      [ -n "$fresh" ] || missing="$missing $port"\n    done\n    if [ -z "$missing" ] || [ "$waited" -ge "$wd_version_timeout" ]; then break; fi\n    sleep 1; waited=$((waited + 1))\n  done\n  if [ -z "$missing" ]; then journal undone "$wd_fallback $wd_fallback_sha: started it, and new processes hold its ports"\n  else journal undo-failed "$wd_fallback: started it, but no new process holds port$missing after $wd_version_timeout s"\n  fi\nelse\n  journal undo-failed "$wd_fallback: the restart step exited with $status ($wd_restart_log)"\nfi\ndiscard_release > /dev/null\nours && (cd -- "$wd_deploy" && rm -rf -- lock) && journal released the lock\n';
+
 // src/phases/watchdog.ts
+var WATCHDOG_GRACE_SECONDS = 30;
+var JOURNAL_RESERVE = 65536;
+var JOURNAL_LINES = 2e3;
+function watchdogBudgetSeconds(ctx) {
+  const { settings } = ctx;
+  return settings.versionTimeoutSeconds + settings.stableForSeconds + WATCHDOG_GRACE_SECONDS;
+}
+function watchdogScript(ctx, fallback) {
+  const { layout, settings, release, lockToken } = ctx;
+  const reason = `not confirmed by its run (${ctx.run})`;
+  const undoStep = hostStepScript(
+    restartPhases(fallbackContext(ctx, fallback), switchBackScript(ctx, fallback, reason, "host")),
+    restartPrelude(layout)
+  );
+  const here = relativeToTarget(layout);
+  return joinCode([
+    SERVICE_FUNCTIONS,
+    journalFunction(here.journal, lockToken),
+    sh`undo_restart() {
+${followScript(here.restartLog, undoStep)}
+}
+discard_release() {
+${discardReleaseScript(layout, release)}
+}`,
+    withInputs(watchdog_default, {
+      wd_target: layout.target,
+      wd_deploy: here.deployDir,
+      wd_lock: here.lockDir,
+      wd_token: lockToken,
+      wd_budget: watchdogBudgetSeconds(ctx),
+      wd_stale: HEARTBEAT_STALE_SECONDS,
+      wd_release: release,
+      wd_fallback: fallback.release,
+      wd_fallback_sha: fallback.sha,
+      wd_ports: settings.ports,
+      wd_version_timeout: settings.versionTimeoutSeconds,
+      wd_restart_log: layout.restartLog
+    })
+  ]);
+}
+function launchWatchdogScript(ctx) {
+  const { layout, release, lockToken } = ctx;
+  const here = relativeToTarget(layout);
+  const lock = here.lockDir;
+  const script = sh`"$(cat < ${`${lock}/watchdog.sh`})"`;
+  return sh`${journalFunction(here.journal, lockToken)}
+journal watching ${release}
+if [ -f ${`${lock}/watchdog.sh`} ] && [ -d ${`${lock}/provisional`} ]; then
+  ${shFromEnvironment("VERIFIED_SSH_DEPLOY_WATCHDOG", script, sh`setsid`)} < /dev/null > /dev/null 2>&1 &
+  printf '%-12s\n' "$!" 1<> ${`${lock}/watchdog.pid`}
+  printf 'Watchdog %s: unless this run confirms %s within %s s with its runner alive, the host returns to the last verified release\n' "$!" ${release} ${watchdogBudgetSeconds(ctx)}
+fi`;
+}
+function armScript(ctx, fallback) {
+  const { layout, release, lockToken } = ctx;
+  const here = relativeToTarget(layout);
+  return joinCode([
+    journalFunction(here.journal, lockToken),
+    withInputs(arm_default, {
+      arm_target: layout.target,
+      arm_lock: here.lockDir,
+      arm_journal: here.journal,
+      arm_keep: JOURNAL_LINES,
+      arm_reserve: JOURNAL_RESERVE,
+      arm_release: release,
+      arm_fallback: fallback.release
+    })
+  ]);
+}
+async function armWatchdog(ctx) {
+  const { settings, session, layout, label } = ctx;
+  if (settings.strategy !== "releases" || !settings.rollbackOnFailure) return false;
+  const found = await session.remote.run(
+    sh`cd -- ${layout.target} || exit 1
+${fallbackScript(ctx.release, ctx.previousRelease, settings.stampFile)}`,
+    { phase: "prepare", timeoutSeconds: 60 }
+  );
+  const fallback = parseFallback(found.stdout);
+  if (!fallback) return false;
+  const script = watchdogScript(ctx, fallback);
+  if (Buffer.byteLength(script.text) > MAX_ENVIRONMENT_SCRIPT) {
+    warning(
+      `The host's watchdog for ${label} was not armed: its script (${Buffer.byteLength(script.text)} bytes) is over ${MAX_ENVIRONMENT_SCRIPT} bytes (a long start-, stop-command or env). Should the runner die during the restart, the next deploy rolls back.`
+    );
+    return false;
+  }
+  const armed = await session.remote.run(armScript(ctx, fallback), {
+    phase: "prepare",
+    timeoutSeconds: 60,
+    stdin: Buffer.from(script.text),
+    allowFailure: true
+  });
+  if (armed.code !== 0) {
+    warning(
+      `The host's watchdog for ${label} was not armed (${armed.stderr.trim() || `exit ${armed.code}`}): should the runner die during the restart, the next deploy rolls back.`
+    );
+    return false;
+  }
+  info2(
+    `Armed the host's watchdog: it returns to ${fallback.release} unless this run confirms ${ctx.release} within ${watchdogBudgetSeconds(ctx)} s of its start`
+  );
+  return true;
+}
 function decideScript(layout, token, as, release) {
   const here = relativeToTarget(layout);
   return joinCode([
@@ -56372,6 +57704,84 @@ async function rollback(ctx, failure2) {
       text: `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error2)}`
     };
   }
+}
+
+// src/host.ts
+var openSshHost = async (address, settings, phase) => sshHost(await connect(address, settings, phase), settings);
+function sshHost(session, settings) {
+  const layout = remoteLayout(session.target, session.startLog);
+  return {
+    address: session.address,
+    layout,
+    session,
+    lock: (owner) => acquireLock(
+      session.remote,
+      layout,
+      owner,
+      settings.lockTimeoutSeconds,
+      session.address.username
+    ),
+    heartbeat: (token) => startHeartbeat(session, layout, token),
+    upload,
+    armWatchdog,
+    prepare,
+    migrate,
+    runningVersion,
+    releases: async () => parseReleases(
+      (await session.remote.run(releasesScript(settings, layout.target), {
+        phase: "choose",
+        timeoutSeconds: 60
+      })).stdout
+    ),
+    restart: (ctx, timings, watchdog, kind = "deploy") => restartService(
+      ctx,
+      kind === "restart" ? STAY : kind === "rollback" ? switchBackScript(
+        { ...ctx, release: ctx.previousRelease ?? "" },
+        { release: ctx.release, sha: ctx.sha, how: "verified" },
+        `operation rollback${settings.rollbackTo ? ` to ${settings.rollbackTo}` : ""}`,
+        "runner"
+      ) : switchBody(ctx, ctx.lockToken),
+      timings,
+      watchdog ? launchWatchdogScript(ctx) : void 0
+    ),
+    verifyLive: (ctx) => verifyAnswer(ctx, ctx.sha),
+    verify: (ctx, restart, previousVersion) => verifyService(ctx, ctx.sha, restart, previousVersion),
+    verifyAfterLogout: (ctx) => verifyAfterLogout(ctx, ctx.sha),
+    confirm: (ctx) => decide(ctx, "confirmed"),
+    rollback: async (ctx, failure2) => {
+      await reconnect(session, settings, "rollback");
+      return rollback(ctx, failure2);
+    },
+    prune,
+    discard: async (ctx, madeBy) => {
+      await reconnect(session, settings, "prune");
+      return discardRelease(ctx, madeBy);
+    },
+    releaseLock: async (lock, postStep) => {
+      const release = (on) => on.remote.run(releaseLockScript(lock, postStep), {
+        phase: "lock",
+        timeoutSeconds: phaseBudgets(settings).lockRelease
+      }).then((result) => releaseOutcome(lock, result.stdout));
+      try {
+        return await release(session);
+      } catch {
+        const fresh = await connect(session.address, settings, "lock");
+        try {
+          return await release(fresh);
+        } finally {
+          fresh.close();
+        }
+      }
+    },
+    undoneByHost: (token, release) => hostUndo(session.remote, layout, token, release),
+    awaitStep: async (outFile) => stepOutcome(
+      (await session.remote.run(awaitStepScript(outFile, STEP_WAIT_SECONDS), {
+        phase: "post",
+        timeoutSeconds: STEP_WAIT_SECONDS + 60
+      })).stdout
+    ),
+    close: () => session.close()
+  };
 }
 
 // src/recovery.ts
@@ -56734,12 +58144,12 @@ function maskSecrets(read) {
 }
 
 // src/runner-checks.ts
-import { existsSync as existsSync3, readFileSync as readFileSync2, statSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync as existsSync4, readFileSync as readFileSync5, statSync } from "node:fs";
+import { join as join4 } from "node:path";
 function runnerProblems(settings) {
   const { source } = settings;
   const problems = [];
-  if (existsSync3(join(source, "src", "host", "session.sh")) && /^name: Verified SSH Deploy$/m.test(readIfFile(join(source, "action.yml")))) {
+  if (existsSync4(join4(source, "src", "host", "session.sh")) && /^name: Verified SSH Deploy$/m.test(readIfFile(join4(source, "action.yml")))) {
     problems.push(
       problemText(
         "source",
@@ -56758,7 +58168,7 @@ function runnerProblems(settings) {
     );
   }
   for (const path of settings.pythonRequirements) {
-    if (!statSync(join(source, path), { throwIfNoEntry: false })?.isFile()) {
+    if (!statSync(join4(source, path), { throwIfNoEntry: false })?.isFile()) {
       problems.push(
         problemText(
           "python-requirements",
@@ -56772,7 +58182,7 @@ function runnerProblems(settings) {
 }
 function readIfFile(path) {
   try {
-    return readFileSync2(path, "utf8");
+    return readFileSync5(path, "utf8");
   } catch {
     return "";
   }
@@ -56863,9 +58273,9 @@ function getSettings(read = (name) => getInput(name)) {
       proxyCommand,
       "set it or jump-host, not both: a proxy command that reaches the host through the bastion is `ssh -W %h:%p user@bastion`"
     );
-  const envFileText = reader.optional("env-file");
+  const envFileText2 = reader.optional("env-file");
   const env = parseEnv(reader);
-  if (envFileText) {
+  if (envFileText2) {
     for (const [key, value] of env)
       if (value.includes("'") && value.includes("${"))
         reader.problem(
@@ -56914,7 +58324,7 @@ function getSettings(read = (name) => getInput(name)) {
     detach: reader.boolean("detach"),
     startLog: startLogText ? remotePath(reader, "start-log", startLogText) : void 0,
     env,
-    envFile: envFileText ? relativePath(reader, "env-file", envFileText) : void 0,
+    envFile: envFileText2 ? relativePath(reader, "env-file", envFileText2) : void 0,
     versionUrl: parseVersionUrl(reader),
     versionCheckFrom: reader.choice("version-check-from", ["host", "runner"]),
     versionField,
@@ -56953,69 +58363,73 @@ function getSettings(read = (name) => getInput(name)) {
   return settings;
 }
 
-// src/cleanup.ts
-async function awaitRestart(session, outFile, label) {
-  const { stdout } = await session.remote.run(awaitStepScript(outFile, STEP_WAIT_SECONDS), {
-    phase: "post",
-    timeoutSeconds: STEP_WAIT_SECONDS + 60
-  });
-  const step2 = stepOutcome(stdout);
-  startGroup(`${label}: the restart the main step did not see finish`);
+// src/post-step.ts
+async function onHost(open2, settings, address, work) {
+  const host = await open2(address, settings, "post");
+  try {
+    return await work(host);
+  } finally {
+    host.close();
+  }
+}
+async function awaitRestart(host, outFile) {
+  const step2 = await host.awaitStep(outFile);
+  startGroup(`${hostLabel(host.address)}: the restart the main step did not see finish`);
   for (const line of step2.log()) info2(line);
   endGroup();
   return step2;
 }
-async function reportRestart(settings, restart) {
-  const address = { host: restart.host, port: restart.port, username: restart.username };
-  const label = hostLabel(address);
-  const session = await connect(address, settings, "post");
-  try {
-    const step2 = await awaitRestart(session, restart.outFile, label);
-    warning(
-      step2.exit === void 0 ? `The deploy to ${label} was interrupted while the host restarted the service, and that step has not finished (${restart.outFile}).` : step2.exit.code === 0 ? `The deploy to ${label} was interrupted during the restart; the host finished it: the service was restarted.` : `The deploy to ${label} was interrupted during the restart; on the host it failed in ${step2.lastPhase("stop")}: ${step2.log().slice(-5).join(" / ")}`,
-      { title: "Interrupted restart" }
-    );
-  } finally {
-    session.close();
-  }
+async function reportRestart(host, restart) {
+  const label = hostLabel(host.address);
+  const step2 = await awaitRestart(host, restart.outFile);
+  warning(
+    step2.exit === void 0 ? `The deploy to ${label} was interrupted while the host restarted the service, and that step has not finished (${restart.outFile}).` : step2.exit.code === 0 ? `The deploy to ${label} was interrupted during the restart; the host finished it: the service was restarted.` : `The deploy to ${label} was interrupted during the restart; on the host it failed in ${step2.lastPhase("stop")}: ${step2.log().slice(-5).join(" / ")}`,
+    { title: "Interrupted restart" }
+  );
 }
-async function finishUnverified(settings, entry) {
-  const address = { host: entry.host, port: entry.port, username: entry.username };
-  const layout = remoteLayout(entry.target, entry.startLog);
-  const session = await connect(address, settings, "post");
-  const heartbeat = startHeartbeat(session, layout, entry.token);
+async function finishUnverified(host, settings, entry) {
+  const heartbeat = host.heartbeat(entry.token);
   try {
-    const result = await settleSwitch(settings, entry, session, layout);
-    if (result !== "unknown" && settings.strategy === "releases") {
-      await reconnect(session, settings, "post");
-      const { stdout } = await session.remote.run(
-        discardReleaseScript(layout, entry.release, entry.token),
-        {
-          phase: "post",
-          timeoutSeconds: 300
-        }
-      );
-      if (/^discarded$/m.test(stdout)) info2(`Removed the cancelled run's release ${entry.release}`);
+    const ctx = postContext(host, settings, entry);
+    const result = await settleSwitch(host, ctx, entry);
+    if (result !== "unknown" && settings.strategy === "releases" && settings.operation === "deploy") {
+      if (await host.discard(ctx, entry.token))
+        info2(`Removed the cancelled run's release ${entry.release}`);
     }
     return result;
   } finally {
     heartbeat.stop();
-    session.close();
   }
 }
-async function pruneAfterCancel(ctx) {
-  if (!prunes(ctx.settings) || ctx.settings.operation !== "deploy") return;
-  const { stdout } = await ctx.session.remote.run(
-    sh`cd -- ${ctx.layout.releasesDir} 2>/dev/null && ls -1`,
-    { phase: "post", timeoutSeconds: 60, allowFailure: true }
-  );
-  await prune({ ...ctx, existingReleases: stdout.split("\n").filter(Boolean) });
+function postContext(host, settings, entry) {
+  const { layout, session } = host;
+  const label = hostLabel(host.address);
+  return {
+    settings,
+    sha: entry.sha,
+    label,
+    session,
+    layout,
+    report: { host: label, result: "failed", rolledBack: false, phases: [] },
+    release: entry.release,
+    releaseDir: settings.strategy === "releases" ? `${layout.releasesDir}/${entry.release}` : layout.target,
+    previousRelease: entry.fallback?.release,
+    previousSha: entry.fallback?.sha,
+    existingReleases: [],
+    run: entry.run,
+    lockToken: entry.token
+  };
 }
-async function settleSwitch(settings, entry, session, layout) {
-  const label = hostLabel(session.address);
+async function pruneAfterCancel(host, ctx) {
+  if (!prunes(ctx.settings) || ctx.settings.operation !== "deploy") return;
+  const kept = await host.releases();
+  await host.prune({ ...ctx, existingReleases: kept.releases.map((release) => release.name) });
+}
+async function settleSwitch(host, ctx, entry) {
+  const { settings, label, layout } = ctx;
   const title = "Cancelled deploy";
-  const undone = await hostUndo(session.remote, layout, entry.token, entry.release);
-  const step2 = undone ? void 0 : await awaitRestart(session, layout.restartLog, label);
+  const undone = await host.undoneByHost(entry.token, entry.release);
+  const step2 = undone ? void 0 : await awaitRestart(host, layout.restartLog);
   const recovery = recoveryFor(entry, step2 ? { step: step2 } : { undo: undone });
   const kept = entry.migrated ? ` ${migrationsKept(entry.release)}` : "";
   const undoneText = (undo) => `${undo.text}${undo.undone ? kept : ""}`;
@@ -57036,21 +58450,6 @@ async function settleSwitch(settings, entry, session, layout) {
       );
       return "failed";
   }
-  const ctx = {
-    settings,
-    sha: entry.sha,
-    label,
-    session,
-    layout,
-    report: { host: label, result: "failed", rolledBack: false, phases: [] },
-    release: entry.release,
-    releaseDir: settings.strategy === "releases" ? `${layout.releasesDir}/${entry.release}` : layout.target,
-    previousRelease: entry.fallback?.release,
-    previousSha: entry.fallback?.sha,
-    existingReleases: [],
-    run: entry.run,
-    lockToken: entry.token
-  };
   let failure2;
   let failedIn = "start";
   if (recovery.action === "failed-start") failure2 = `start: ${step2?.log().slice(-5).join(" / ")}`;
@@ -57061,13 +58460,13 @@ async function settleSwitch(settings, entry, session, layout) {
         stopped: stoppedService(step2?.outputs.get("stop"), settings.stopCommand, entry.username),
         started: startedService(step2?.outputs.get("start"))
       };
-      const verified = await verifyService(ctx, entry.sha, restart);
-      await decide(ctx, "confirmed");
+      const verified = await host.verify(ctx, restart);
+      await host.confirm(ctx);
       notice(
         `The deploy to ${label} was cut off before its check; the post step verified ${entry.release}: it serves ${verified.commit}.`,
         { title }
       );
-      await pruneAfterCancel(ctx).catch((error2) => warnPruneFailed(label, error2));
+      await pruneAfterCancel(host, ctx).catch((error2) => warnPruneFailed(label, error2));
       return "verified";
     } catch (error2) {
       if (error2 instanceof UndoneByHost) {
@@ -57088,7 +58487,7 @@ ${failure2}`,
     return "failed";
   }
   info2(`${entry.release} failed its check; rolling back to ${entry.fallback?.release}`);
-  const outcome = await rollback(ctx, failure2).then(
+  const outcome = await host.rollback(ctx, failure2).then(
     (done) => done.text,
     (error2) => `The rollback failed: ${errorText(error2)}`
   );
@@ -57100,20 +58499,7 @@ ${outcome}${kept}`,
   );
   return ctx.report.rolledBack ? "rolled-back" : "failed";
 }
-async function releaseLeftLock(settings, lock) {
-  const address = { host: lock.host, port: lock.port, username: lock.username };
-  const session = await connect(address, settings, "post");
-  try {
-    const { stdout } = await session.remote.run(releaseLockScript(lock, true), {
-      phase: "post",
-      timeoutSeconds: STEP_WAIT_SECONDS + 60
-    });
-    info2(`${releaseOutcome(lock, stdout)} on ${hostLabel(address)}, left by an interrupted deploy`);
-  } finally {
-    session.close();
-  }
-}
-async function run() {
+async function run(open2 = openSshHost) {
   if (!postStateSaved()) return;
   const attempt = async (what, work) => {
     try {
@@ -57141,7 +58527,9 @@ async function run() {
   const finished = [];
   for (const entry of unverified) {
     await attempt(`finish the deploy to ${entry.host}`, async () => {
-      finished.push(await finishUnverified(settings, entry));
+      finished.push(
+        await onHost(open2, settings, entry, (host) => finishUnverified(host, settings, entry))
+      );
     });
   }
   if (deploymentId && finished.length > 0 && !finished.includes("unknown")) {
@@ -57156,9 +58544,18 @@ async function run() {
     (entry) => entry.host === restart.host && entry.port === restart.port && remoteLayout(entry.target).restartLog === restart.outFile
   );
   for (const restart of restarts.filter((restart2) => !handled(restart2)))
-    await attempt(`read the restart on ${restart.host}`, () => reportRestart(settings, restart));
+    await attempt(
+      `read the restart on ${restart.host}`,
+      () => onHost(open2, settings, restart, (host) => reportRestart(host, restart))
+    );
   for (const lock of locks)
-    await attempt(`release ${lock.lockDir} on ${lock.host}`, () => releaseLeftLock(settings, lock));
+    await attempt(
+      `release ${lock.lockDir} on ${lock.host}`,
+      () => onHost(open2, settings, lock, async (host) => {
+        const outcome = await host.releaseLock(lock, true);
+        info2(`${outcome} on ${hostLabel(host.address)}, left by an interrupted deploy`);
+      })
+    );
 }
 
 // src/post.ts

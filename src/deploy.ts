@@ -1,9 +1,8 @@
 import * as core from '@actions/core'
 import { newDeployContext, type DeployContext } from './context.js'
-import { sshHost, type DeployHost } from './host.js'
+import { openSshHost, type DeployHost, type OpenHost } from './host.js'
 import { hostLabel, type HostAddress } from './host-address.js'
 import { withHostOutput } from './host-output.js'
-import { connect } from './phases/connect.js'
 import { lockOwner, type LockOwner } from './phases/lock.js'
 import { migrationsKept } from './phases/migrate.js'
 import { prunes, warnPruneFailed } from './phases/prune.js'
@@ -116,7 +115,7 @@ async function restartAndVerify(
       token: ctx.lockToken,
       run: ctx.run
     })
-  // Until the answer is in, the post step can finish what a cancelled run leaves (see cleanup.ts).
+  // Until the answer is in, the post step can finish what a cancelled run leaves (see post-step.ts).
   unverified(ctx.release, ctx.sha, how.fallback)
   // Downtime runs from here to the first verified answer of whatever serves next.
   const stopSentAt = Date.now()
@@ -245,7 +244,10 @@ export async function ship(
       if (failed && settings.strategy === 'releases') {
         await host
           .discard(failed)
-          .then(removed => (report.releaseRemoved = removed || undefined))
+          .then(removed => {
+            if (removed) info(`Removed the failed release ${failed.release}`)
+            report.releaseRemoved = removed || undefined
+          })
           .catch(discardError =>
             core.warning(
               `Could not remove the failed release ${failed.release} on ${label}: ${errorText(discardError)}`
@@ -378,12 +380,6 @@ async function verifyLive(
   report.reportedVersion = answer.version ?? answer.commit
   report.result = 'success'
 }
-
-/** Connects to a host (the connect phase). */
-export type OpenHost = (address: HostAddress, settings: Settings) => Promise<DeployHost>
-
-const openSshHost: OpenHost = async (address, settings) =>
-  sshHost(await connect(address, settings), settings)
 
 /** Runs the pipeline against one host, recording what happened in `report`. */
 async function deployHost(

@@ -14,6 +14,8 @@ import {
 import { migrate } from './phases/migrate.js'
 import { prepare } from './phases/prepare.js'
 import { discardRelease, prune } from './phases/prune.js'
+import { awaitStepScript, stepOutcome, type HostStepReader } from './host-step.js'
+import { STEP_WAIT_SECONDS } from './protocol.js'
 import { parseReleases, releasesScript, type HostReleases } from './phases/releases.js'
 import { restartService, STAY, type Restart, type RestartKind } from './phases/restart.js'
 import { switchBackScript } from './phases/fallback.js'
@@ -27,15 +29,22 @@ import {
   verifyService,
   type VersionReport
 } from './phases/verify.js'
-import { armWatchdog, decide, launchWatchdogScript } from './phases/watchdog.js'
+import {
+  armWatchdog,
+  decide,
+  hostUndo,
+  launchWatchdogScript,
+  type HostUndo
+} from './phases/watchdog.js'
 import type { HeldLock } from './post-state.js'
 import type { Settings } from './settings.js'
 import { phaseBudgets } from './budgets.js'
 
 /**
- * What a deploy asks of one host, verb by verb, in the order `ship` (deploy.ts) asks it. The SSH
+ * What an operation asks of one host, verb by verb: the main step (deploy.ts) in the order `ship`
+ * asks it, and the post step (post-step.ts) as it finishes what a cut-off run left. The SSH
  * implementation below runs the phases' scripts; the tests' fake one (__tests__/support/fake-host.ts)
- * records the calls and fails where a test says, so the flow's decisions are tested in milliseconds.
+ * records the calls and fails where a test says, so the flows' decisions are tested in milliseconds.
  */
 export interface DeployHost {
   readonly address: HostAddress
@@ -80,12 +89,33 @@ export interface DeployHost {
   /** Returns to the last verified release: how that went, and when it answered again. */
   rollback(ctx: DeployContext, failure: string): Promise<RollbackOutcome>
   prune(ctx: DeployContext): Promise<void>
-  /** Removes the run's release once it is not live (after a failure); whether it did. */
-  discard(ctx: DeployContext): Promise<boolean>
-  /** Releases the lock; what was released, in words. */
-  releaseLock(lock: HeldLock): Promise<string>
+  /**
+   * Removes the run's release once it is not live (after a failure); whether it did. The post step
+   * names the run's lock token (`madeBy`): the release goes only where the host's journal says that
+   * run uploaded it.
+   */
+  discard(ctx: DeployContext, madeBy?: string): Promise<boolean>
+  /**
+   * Releases the lock once no host step writes its restart log; what was released, in words. From
+   * the post step (`postStep`), the run's release goes with it only where the journal says it is the run's.
+   */
+  releaseLock(lock: HeldLock, postStep?: boolean): Promise<string>
+  /** What the host's watchdog did to the run's `release`, from its journal (none: nothing yet). */
+  undoneByHost(token: string, release: string): Promise<HostUndo | undefined>
+  /** Waits for the host step writing `outFile` to end (up to STEP_WAIT_SECONDS), and reads it. */
+  awaitStep(outFile: string): Promise<HostStepReader>
   close(): void
 }
+
+/** Connects to a host: the connect phase of the main step, or the post step's own connection. */
+export type OpenHost = (
+  address: HostAddress,
+  settings: Settings,
+  phase?: 'connect' | 'post'
+) => Promise<DeployHost>
+
+export const openSshHost: OpenHost = async (address, settings, phase) =>
+  sshHost(await connect(address, settings, phase), settings)
 
 /** The host over SSH: each verb runs its phase's scripts on the session, reconnecting where a verb may follow a cut. */
 export function sshHost(session: HostSession, settings: Settings): DeployHost {
@@ -143,14 +173,14 @@ export function sshHost(session: HostSession, settings: Settings): DeployHost {
       return rollback(ctx, failure)
     },
     prune,
-    discard: async ctx => {
+    discard: async (ctx, madeBy) => {
       await reconnect(session, settings, 'prune')
-      return discardRelease(ctx)
+      return discardRelease(ctx, madeBy)
     },
-    releaseLock: async lock => {
+    releaseLock: async (lock, postStep) => {
       const release = (on: HostSession) =>
         on.remote
-          .run(releaseLockScript(lock), {
+          .run(releaseLockScript(lock, postStep), {
             phase: 'lock',
             timeoutSeconds: phaseBudgets(settings).lockRelease
           })
@@ -167,6 +197,16 @@ export function sshHost(session: HostSession, settings: Settings): DeployHost {
         }
       }
     },
+    undoneByHost: (token, release) => hostUndo(session.remote, layout, token, release),
+    awaitStep: async outFile =>
+      stepOutcome(
+        (
+          await session.remote.run(awaitStepScript(outFile, STEP_WAIT_SECONDS), {
+            phase: 'post',
+            timeoutSeconds: STEP_WAIT_SECONDS + 60
+          })
+        ).stdout
+      ),
     close: () => session.close()
   }
 }

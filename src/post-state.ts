@@ -160,7 +160,10 @@ function savedList<K extends ListKey>(key: K): PostState[K] {
  * neutralising would still be overruled: the file's value wins for the names it sets).
  */
 export function startPostState(): void {
-  for (const key of ['unverified', 'restarts', 'locks'] as const) savePostState(key, [])
+  for (const key of ['unverified', 'restarts', 'locks'] as const) {
+    saved[key] = []
+    savePostState(key, [])
+  }
   core.saveState('deployment', '')
 }
 

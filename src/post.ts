@@ -1,3 +1,3 @@
-import { run } from './cleanup.js'
+import { run } from './post-step.js'
 
 void run()

@@ -13,6 +13,9 @@ import type { HostReleases } from '../../src/phases/releases.js'
 import type { Restart, RestartKind } from '../../src/phases/restart.js'
 import type { RollbackOutcome } from '../../src/phases/rollback.js'
 import type { VersionReport } from '../../src/phases/verify.js'
+import type { HostUndo } from '../../src/phases/watchdog.js'
+import { stepOutcome, type HostStepReader } from '../../src/host-step.js'
+import type { HeldLock } from '../../src/post-state.js'
 
 export type Verb = Exclude<keyof DeployHost, 'address' | 'layout' | 'session'>
 
@@ -35,6 +38,12 @@ export interface FakeHostOptions {
   kept?: HostReleases
   /** logind stops the user's processes at logout there (connect found it). */
   stopsAtLogout?: true
+  /** A verb that never returns: the run is cut off there (a cancelled or killed main step). */
+  hang?: Verb
+  /** What the host's watchdog did, as its journal says (the post step reads it first). */
+  undone?: HostUndo
+  /** The restart log the post step reads (support/step-log.ts); default: nothing written. */
+  restartLog?: string
 }
 
 /** Two releases, both verified; the newer one live. */
@@ -74,11 +83,12 @@ export class FakeHost implements DeployHost {
     }
   }
 
-  /** Records `verb` and throws if the test made it fail. */
-  private ask(verb: Verb, ctx?: DeployContext, record: string = verb): void {
+  /** Records `verb` and throws if the test made it fail; never returns where the run is cut off. */
+  private ask(verb: Verb, ctx?: DeployContext, record: string = verb): Promise<void> {
     this.calls.push(record)
     const failure = this.options.fail?.[verb]
     if (failure) throw typeof failure === 'function' ? failure(ctx) : failure
+    return this.options.hang === verb ? new Promise(() => undefined) : Promise.resolve()
   }
 
   /** A failure of the restart's host step in `phase`, as runHostStep reports one. */
@@ -87,45 +97,45 @@ export class FakeHost implements DeployHost {
   }
 
   async lock(): Promise<void> {
-    this.ask('lock')
+    await this.ask('lock')
   }
 
   heartbeat(): { stop(): void } {
-    this.ask('heartbeat')
+    void this.ask('heartbeat')
     return { stop: () => this.calls.push('heartbeat stopped') }
   }
 
   async upload(ctx: DeployContext): Promise<void> {
-    this.ask('upload', ctx)
+    await this.ask('upload', ctx)
     ctx.previousRelease = this.options.previous?.release
     ctx.previousSha = this.options.previous?.sha
   }
 
   async armWatchdog(ctx: DeployContext): Promise<boolean> {
-    this.ask('armWatchdog', ctx)
+    await this.ask('armWatchdog', ctx)
     return this.options.armed ?? true
   }
 
   async prepare(ctx: DeployContext): Promise<void> {
-    this.ask('prepare', ctx)
+    await this.ask('prepare', ctx)
   }
 
   async migrate(ctx: DeployContext, command: string): Promise<void> {
-    this.ask('migrate', ctx, `migrate (${command})`)
+    await this.ask('migrate', ctx, `migrate (${command})`)
   }
 
   async runningVersion(ctx: DeployContext): Promise<string | undefined> {
-    this.ask('runningVersion', ctx)
+    await this.ask('runningVersion', ctx)
     return this.options.runningVersion
   }
 
   async releases(): Promise<HostReleases> {
-    this.ask('releases')
+    await this.ask('releases')
     return this.options.kept ?? KEPT
   }
 
   async verifyLive(ctx: DeployContext): Promise<VersionReport> {
-    this.ask('verifyLive', ctx)
+    await this.ask('verifyLive', ctx)
     return { commit: ctx.sha, version: '2.0.0', firstAnsweredAt: Date.now() }
   }
 
@@ -142,7 +152,7 @@ export class FakeHost implements DeployHost {
         timings.push({ phase, startedAt, seconds: 0, ok: phase !== failed })
     }
     try {
-      this.ask(
+      await this.ask(
         'restart',
         ctx,
         `restart${kind === 'deploy' ? '' : ` (${kind} to ${ctx.release})`}${watchdog ? '+watchdog' : ''}`
@@ -159,7 +169,7 @@ export class FakeHost implements DeployHost {
   }
 
   async verify(ctx: DeployContext, _restart: Restart, previous?: string): Promise<VersionReport> {
-    this.ask('verify', ctx, previous ? `verify (previous ${previous})` : 'verify')
+    await this.ask('verify', ctx, previous ? `verify (previous ${previous})` : 'verify')
     return {
       commit: ctx.sha,
       version: '2.0.0',
@@ -169,15 +179,15 @@ export class FakeHost implements DeployHost {
   }
 
   async verifyAfterLogout(ctx: DeployContext): Promise<void> {
-    this.ask('verifyAfterLogout', ctx)
+    await this.ask('verifyAfterLogout', ctx)
   }
 
   async confirm(ctx: DeployContext): Promise<void> {
-    this.ask('confirm', ctx)
+    await this.ask('confirm', ctx)
   }
 
   async rollback(ctx: DeployContext, failure: string): Promise<RollbackOutcome> {
-    this.ask('rollback', ctx, `rollback (${failure})`)
+    await this.ask('rollback', ctx, `rollback (${failure})`)
     if (this.options.rollback === 'nothing') return { text: 'There is nothing to roll back to.' }
     if (this.options.rollback === 'by-host') {
       ctx.report.rolledBack = true
@@ -188,17 +198,31 @@ export class FakeHost implements DeployHost {
   }
 
   async prune(ctx: DeployContext): Promise<void> {
-    this.ask('prune', ctx)
+    await this.ask('prune', ctx)
   }
 
-  async discard(ctx: DeployContext): Promise<boolean> {
-    this.ask('discard', ctx, `discard ${ctx.release}`)
+  async discard(ctx: DeployContext, madeBy?: string): Promise<boolean> {
+    await this.ask(
+      'discard',
+      ctx,
+      `discard ${ctx.release}${madeBy ? ' (if the journal says so)' : ''}`
+    )
     return true
   }
 
-  async releaseLock(): Promise<string> {
-    this.ask('releaseLock')
-    return `Released ${this.layout.lockDir}`
+  async releaseLock(lock: HeldLock, postStep?: boolean): Promise<string> {
+    await this.ask('releaseLock', undefined, postStep ? 'releaseLock (post step)' : 'releaseLock')
+    return `Released ${lock.lockDir}`
+  }
+
+  async undoneByHost(): Promise<HostUndo | undefined> {
+    await this.ask('undoneByHost')
+    return this.options.undone
+  }
+
+  async awaitStep(): Promise<HostStepReader> {
+    await this.ask('awaitStep')
+    return stepOutcome(this.options.restartLog ?? '')
   }
 
   close(): void {

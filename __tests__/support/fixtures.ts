@@ -42,3 +42,21 @@ export const SAMPLE_LOCK = {
 export function inputReader(inputs: Record<string, string>): (name: string) => string {
   return name => inputs[name] ?? ''
 }
+
+/**
+ * Sets the action's inputs as the runner does (INPUT_* variables), over a fake host's defaults:
+ * for run() of the main step or the post step from source.
+ */
+export function setActionInputs(inputs: Record<string, string>): void {
+  const all: Record<string, string> = {
+    host: 'a.example',
+    username: 'deploy',
+    source: sourceTree(),
+    target: '/srv/app',
+    'start-command': 'python3 -m app serve',
+    'version-url': 'http://127.0.0.1:8000/version',
+    ...inputs
+  }
+  for (const [name, value] of Object.entries(all))
+    process.env[`INPUT_${name.toUpperCase()}`] = value
+}

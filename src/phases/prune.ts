@@ -48,15 +48,16 @@ if [ "$(readlink current 2>/dev/null)" != ${`releases/${release}`} ] && [ -d ${d
 fi`
 }
 
-/** A failed deploy's end: its release goes once it is not live (see discardReleaseScript). */
-export async function discardRelease(ctx: DeployContext): Promise<boolean> {
-  const { stdout } = await ctx.session.remote.run(discardReleaseScript(ctx.layout, ctx.release), {
-    phase: 'prune',
-    timeoutSeconds: 300
-  })
-  const removed = /^discarded$/m.test(stdout)
-  if (removed) info(`Removed the failed release ${ctx.release}`)
-  return removed
+/**
+ * A failed or cut-off deploy's end: its release goes once it is not live (see
+ * discardReleaseScript); whether it went.
+ */
+export async function discardRelease(ctx: DeployContext, madeBy?: string): Promise<boolean> {
+  const { stdout } = await ctx.session.remote.run(
+    discardReleaseScript(ctx.layout, ctx.release, madeBy),
+    { phase: 'prune', timeoutSeconds: 300 }
+  )
+  return /^discarded$/m.test(stdout)
 }
 
 /**
