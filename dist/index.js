@@ -48740,7 +48740,6 @@ function parseMarker(line, key) {
   const marker = findMarker(line, key);
   return marker && STEP_MARKERS.has(marker.kind) ? { kind: marker.kind, rest: marker.rest, before: marker.before } : void 0;
 }
-var STEP_WAIT_SECONDS = 600;
 var STEP_KEY = new ShellCode('"$step_key"');
 function stepKeyScript(key) {
   return sh`step_key=${key}`;
@@ -48762,6 +48761,58 @@ var EXIT = {
   lockBusy: 75
 };
 var STEP_FUNCTIONS = new ShellCode(step_default);
+var answerLine = (word) => new RegExp(`^${word}(?: (.*))?$`, "gm");
+function answerOf(stdout, word) {
+  const match = answerLine(word).exec(stdout);
+  return match ? match[1] ?? "" : void 0;
+}
+function answersOf(stdout, word) {
+  return [...stdout.matchAll(answerLine(word))].map((match) => match[1] ?? "");
+}
+
+// src/budgets.ts
+var STOP_PARTS = 2;
+var AFTER_KILL_SECONDS = 5;
+var STEP_WAIT_SECONDS = 600;
+var HEARTBEAT_STALE_SECONDS = 30;
+var WATCHDOG_GRACE_SECONDS = 30;
+var VERSION_REQUEST_MS = 5e3;
+var FOREGROUND_START_SECONDS = 1800;
+var UPLOAD_SECONDS = 3600;
+var PREPARE_SECONDS = 3600;
+var RELEASE_COMMAND_SECONDS = 1800;
+var ROUND_TRIP_SECONDS = 30;
+var COMMAND_SECONDS = {
+  /** Reading or writing a few small files: a stamp, the journal, the releases, the watchdog's arming. */
+  quick: 60,
+  /** Asking from the host what the service answers (one request) or what an address is. */
+  ask: 30,
+  /** Listing or linking a tree, or importing its module (the import check). */
+  tree: 120,
+  /** Walking or deleting a whole tree: clearing bytecode, pruning releases and venvs. */
+  wholeTree: 300,
+  /** Waiting for a host step to end (STEP_WAIT_SECONDS), then the round trip. */
+  stepWait: STEP_WAIT_SECONDS + 60
+};
+var PRUNE_SECONDS = 600;
+var MARGIN_SECONDS = { connect: 30, lock: 60, restart: 180, verify: 120, rollback: 900 };
+function phaseBudgets(settings) {
+  const restart = STOP_PARTS * settings.stopTimeoutSeconds + AFTER_KILL_SECONDS + FOREGROUND_START_SECONDS + MARGIN_SECONDS.restart;
+  return {
+    // Two key exchanges with a jump host.
+    connect: 2 * settings.connectTimeoutSeconds + MARGIN_SECONDS.connect,
+    lock: settings.lockTimeoutSeconds + MARGIN_SECONDS.lock,
+    upload: UPLOAD_SECONDS,
+    prepare: PREPARE_SECONDS,
+    /** stop → wait-for-exit → switch → start, one host step. */
+    restart,
+    verify: settings.versionTimeoutSeconds + settings.stableForSeconds + MARGIN_SECONDS.verify,
+    rollback: settings.stopTimeoutSeconds + settings.versionTimeoutSeconds + MARGIN_SECONDS.rollback,
+    prune: PRUNE_SECONDS,
+    /** The lock is released once a restart cut off from the action has ended on the host. */
+    lockRelease: STEP_WAIT_SECONDS + MARGIN_SECONDS.lock
+  };
+}
 
 // src/remote.ts
 var RemoteCommandError = class extends Error {
@@ -49224,7 +49275,7 @@ ${text}`;
   /** Runs `command` beside the others, reporting nothing back (the lock's heartbeat beats). */
   async runQuiet(command) {
     if (this.lostReason) return;
-    const shell = await this.shellFor(60);
+    const shell = await this.shellFor(COMMAND_SECONDS.quick);
     await shell.runQuiet(command);
   }
   close() {
@@ -50536,19 +50587,19 @@ async function connect(address, settings, phase = "connect") {
     const { stdout } = await remote.run(toolCheckScript(), { phase, timeoutSeconds: settings.connectTimeoutSeconds }).catch((error2) => {
       throw noShellError(label, error2) ?? error2;
     });
-    const missing = [...stdout.matchAll(/^missing (.+)$/gm)].map((match) => match[1]);
+    const missing = answersOf(stdout, "missing");
     if (missing.length > 0) {
       throw new Error(
         `${label} lacks ${missing.join(", ")}, which the deploy needs. Install ` + missing.map((tool) => `${tool} (${REQUIRED_TOOLS[tool]})`).join(", ") + " on the host."
       );
     }
-    const home = /^home (.*)$/m.exec(stdout)?.[1] ?? "";
+    const home = answerOf(stdout, "home") ?? "";
     const needsHome = [settings.target, settings.startLog].some((path4) => path4?.startsWith("~/"));
     if (needsHome && !home.startsWith("/")) {
       throw new Error(`target uses ~/ but $HOME on ${label} is '${home}'; use an absolute path`);
     }
     info2(`Required tools present: ${Object.keys(REQUIRED_TOOLS).join(", ")}`);
-    const stopsAtLogout = /^logind kills /m.test(stdout) || void 0;
+    const stopsAtLogout = answerOf(stdout, "logind")?.startsWith("kills ") || void 0;
     if (stopsAtLogout && phase === "connect") {
       const user = address.username;
       warning(
@@ -50778,7 +50829,7 @@ async function runHostStep(phases, prelude, options) {
       rereadSince = Date.now();
       const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS, step2.key), {
         phase: reader.lastPhase(first),
-        timeoutSeconds: STEP_WAIT_SECONDS + 60
+        timeoutSeconds: COMMAND_SECONDS.stepWait
       });
       if (stdout.split("\n").some((line) => parseMarker(line, step2.key)?.kind === "absent")) {
         info2("The host step had not started; starting it again");
@@ -50850,7 +50901,10 @@ function journalLinesScript(path4, token) {
   return sh`grep -F -- ${` ${token} `} 2>/dev/null < ${path4} | while read -r time _ rest; do printf 'journal %s %s\n' "$time" "$rest"; done`;
 }
 function parseJournalLines(stdout) {
-  return [...stdout.matchAll(/^journal (\S+) (.*)$/gm)].map(([, time, words2]) => ({ time, words: words2 }));
+  return answersOf(stdout, "journal").map((line) => {
+    const [time, ...words2] = line.split(" ");
+    return { time, words: words2.join(" ") };
+  });
 }
 
 // src/host/prune-venvs.sh
@@ -51180,19 +51234,16 @@ ${withInputs(inspect_default, uploadInputs(layout, strategy, stampFile))}
 )`;
 }
 function parseInspection(stdout) {
-  const inspection = { releases: [] };
-  const marker = stdout.search(/^manifest$/m);
+  const marker = stdout.search(answerLine("manifest"));
   const head = marker < 0 ? stdout : stdout.slice(0, marker);
-  for (const line of head.split("\n")) {
-    const space = line.indexOf(" ");
-    const key = space < 0 ? line : line.slice(0, space);
-    const value = space < 0 ? "" : line.slice(space + 1);
-    if (key === "current" && value) inspection.current = value;
-    else if (key === "current-sha" && value.trim()) inspection.currentSha = value.trim();
-    else if (key === "release") inspection.releases.push(value);
-    else if (key === "base" && value) inspection.base = value;
-    else if (key === "free-kb" && /^\d+$/.test(value)) inspection.freeKb = Number(value);
-  }
+  const freeKb = answerOf(head, "free-kb");
+  const inspection = {
+    releases: answersOf(head, "release"),
+    current: answerOf(head, "current") || void 0,
+    currentSha: answerOf(head, "current-sha")?.trim() || void 0,
+    base: answerOf(head, "base") || void 0,
+    freeKb: freeKb && /^\d+$/.test(freeKb) ? Number(freeKb) : void 0
+  };
   if (marker >= 0) inspection.manifest = parseManifest(stdout.slice(marker + "manifest\n".length));
   return inspection;
 }
@@ -51344,7 +51395,7 @@ async function upload(ctx) {
     uploadScript(layout, settings.strategy, settings.stampFile, ctx.lockToken),
     {
       phase: "upload",
-      timeoutSeconds: 3600,
+      timeoutSeconds: UPLOAD_SECONDS,
       stdin,
       onStdout: (stdout) => {
         const text = inspectionReport(stdout, searched);
@@ -51527,7 +51578,7 @@ async function prepareVenv(ctx) {
       environment: exportEnvScript(ctx, ctx.releaseDir),
       install: installCommand(settings)
     }),
-    { phase: "prepare", timeoutSeconds: 3600, echo: true, allowFailure: true }
+    { phase: "prepare", timeoutSeconds: PREPARE_SECONDS, echo: true, allowFailure: true }
   );
   const tail = lastLines(result.stdout, 20);
   switch (result.code) {
@@ -51557,7 +51608,7 @@ ${tail}`
         `setting up the venv failed (exit ${result.code}): ${lastLines(result.stderr || result.stdout, 20)}`
       );
   }
-  const [, key, how] = /^venv (\S+) (built|reused)$/m.exec(result.stdout) ?? [];
+  const [, key, how] = /^(\S+) (built|reused)$/.exec(answerOf(result.stdout, "venv") ?? "") ?? [];
   report.venvReused = how === "reused";
   info2(
     how === "reused" ? `Reused the venv ${venvs}/${key}: the dependency files, install command and Python are unchanged` : `Built the venv ${venvs}/${key} in ${((Date.now() - started) / 1e3).toFixed(1)} s`
@@ -51590,9 +51641,9 @@ fi`;
 async function discardRelease(ctx, madeBy) {
   const { stdout } = await ctx.session.remote.run(
     discardReleaseScript(ctx.layout, ctx.release, madeBy),
-    { phase: "prune", timeoutSeconds: 300 }
+    { phase: "prune", timeoutSeconds: COMMAND_SECONDS.wholeTree }
   );
-  return /^discarded$/m.test(stdout);
+  return answerOf(stdout, "discarded") !== void 0;
 }
 function pruneVenvsScript(layout) {
   const here = relativeToTarget(layout);
@@ -51624,10 +51675,10 @@ async function prune(ctx) {
   }
   const { stdout } = await session.remote.run(
     joinCode([pruneScript(layout, doomed), ...venvs ? [pruneVenvsScript(layout)] : []]),
-    { phase: "prune", timeoutSeconds: 300 }
+    { phase: "prune", timeoutSeconds: COMMAND_SECONDS.wholeTree }
   );
   info2(doomed.length > 0 ? `Removed old release(s): ${doomed.join(", ")}` : "No release to prune");
-  const removed = [...stdout.matchAll(/^removed-venv (.+)$/gm)].map((match) => match[1]);
+  const removed = answersOf(stdout, "removed-venv");
   if (venvs)
     info2(
       removed.length > 0 ? `Removed venv(s) no kept release uses: ${removed.join(", ")}` : "Every venv is still used by a kept release"
@@ -51717,7 +51768,6 @@ var release_lock_default = '# shellcheck shell=sh\n# Removes the lock only if th
 
 // src/phases/lock.ts
 var HEARTBEAT_SECONDS = 2;
-var HEARTBEAT_STALE_SECONDS = 30;
 function lockOwner(sha, run2, now = /* @__PURE__ */ new Date()) {
   return {
     run: run2,
@@ -51791,11 +51841,11 @@ ${discard}
   ]);
 }
 function releaseOutcome(lock, stdout) {
-  if (/^released$/m.test(stdout))
-    return `Released ${lock.lockDir}${/^discarded$/m.test(stdout) ? `, and removed the run's release ${lock.release}, which is not live` : ""}`;
-  const other = /^other (.*)$/m.exec(stdout);
-  if (other)
-    return `Left ${lock.lockDir} alone: it is held by another deploy now (${describeOwner(other[1])})`;
+  if (answerOf(stdout, "released") !== void 0)
+    return `Released ${lock.lockDir}${answerOf(stdout, "discarded") !== void 0 ? `, and removed the run's release ${lock.release}, which is not live` : ""}`;
+  const other = answerOf(stdout, "other");
+  if (other !== void 0)
+    return `Left ${lock.lockDir} alone: it is held by another deploy now (${describeOwner(other)})`;
   return `${lock.lockDir} was already gone`;
 }
 function describeOwner(text) {
@@ -51807,7 +51857,7 @@ function describeOwner(text) {
   }
 }
 function unsafeTargetMessage(stdout, user) {
-  const [, path4, uid, mode, why] = /^unsafe (.+) (\d+) (\S+) (owner|writable)$/m.exec(stdout) ?? [];
+  const [, path4, uid, mode, why] = /^(.+) (\d+) (\S+) (owner|writable)$/.exec(answerOf(stdout, "unsafe") ?? "") ?? [];
   const problem = why === "owner" ? `${path4} belongs to uid ${uid} (mode ${mode}), not to the deploy user ${user} or root` : `${path4} is writable by users other than its owner (mode ${mode}, owner uid ${uid})`;
   const fix = why === "owner" ? `sudo chown ${user} '${path4}'` : `chmod go-w '${path4}'`;
   return `${problem}: another local user could swap what the deploy writes there, or what it runs. Nothing was written. Fix it on the host (${fix}), or choose a target whose directories only the deploy user and root can write to; a sticky directory such as /tmp is fine as a parent when what is in it is the deploy user's.`;
@@ -51815,12 +51865,12 @@ function unsafeTargetMessage(stdout, user) {
 async function acquireLock(remote, layout, owner, timeoutSeconds, user) {
   const result = await remote.run(acquireLockScript(layout, owner, timeoutSeconds), {
     phase: "lock",
-    timeoutSeconds: timeoutSeconds + 30,
+    timeoutSeconds: timeoutSeconds + ROUND_TRIP_SECONDS,
     echo: true,
     allowFailure: true
   });
-  for (const [, dead] of result.stdout.matchAll(/^broken (.*)$/gm)) {
-    const left = /^left (.*)$/m.exec(result.stdout)?.[1];
+  for (const dead of answersOf(result.stdout, "broken")) {
+    const left = answerOf(result.stdout, "left");
     warning(
       `Broke the deploy lock of ${describeOwner(dead)}: its runner sent no heartbeat for ${HEARTBEAT_STALE_SECONDS} s and no host step of its is running (the runner died or froze). It left current -> ${left || "(none)"}; this deploy goes on from there.`,
       { title: "Dead deploy lock broken" }
@@ -51828,7 +51878,7 @@ async function acquireLock(remote, layout, owner, timeoutSeconds, user) {
   }
   if (result.code === EXIT.unsafeTarget) throw new Error(unsafeTargetMessage(result.stdout, user));
   if (result.code === EXIT.lockBusy) {
-    const held = /^owner (.*)$/m.exec(result.stdout)?.[1] ?? "";
+    const held = answerOf(result.stdout, "owner") ?? "";
     throw new Error(
       `another deploy holds ${layout.lockDir}: ${describeOwner(held)}. Waited ${timeoutSeconds} s (lock-timeout). If no deploy is running, remove that directory on the host.`
     );
@@ -52261,7 +52311,7 @@ async function planInPlaceSync(ctx) {
       layout.target,
       settings.sharedPaths
     ),
-    { phase: "prepare", timeoutSeconds: 120 }
+    { phase: "prepare", timeoutSeconds: COMMAND_SECONDS.tree }
   );
   const plan = planInPlaceDeletions(
     parseTreeListing(listing.stdout),
@@ -52271,12 +52321,12 @@ async function planInPlaceSync(ctx) {
   const lists = removalLists(layout);
   await session.remote.run(sh`cat > ${lists.files}`, {
     phase: "prepare",
-    timeoutSeconds: 120,
+    timeoutSeconds: COMMAND_SECONDS.tree,
     stdin: nulList(plan.files)
   });
   await session.remote.run(sh`cat > ${lists.dirs}`, {
     phase: "prepare",
-    timeoutSeconds: 120,
+    timeoutSeconds: COMMAND_SECONDS.tree,
     stdin: nulList(plan.dirs)
   });
   info2(
@@ -52349,7 +52399,7 @@ async function writeEnvFile(ctx, envFile) {
   const dir = shared && settings.strategy === "releases" ? layout.sharedDir : ctx.releaseDir;
   await session.remote.run(envFileScript(dir, envFile), {
     phase: "prepare",
-    timeoutSeconds: 60,
+    timeoutSeconds: COMMAND_SECONDS.quick,
     stdin: Buffer.from(envFileText(settings.env))
   });
   info2(
@@ -52414,7 +52464,7 @@ async function checkImport(ctx) {
       settings.python,
       module
     ),
-    { phase: "prepare", timeoutSeconds: 120, allowFailure: true }
+    { phase: "prepare", timeoutSeconds: COMMAND_SECONDS.tree, allowFailure: true }
   );
   const [release, resolved] = result.stdout.trim().split("\n");
   if (result.code !== 0 || !resolved) {
@@ -52439,7 +52489,7 @@ async function checkHoldPorts(ctx) {
   const { python } = ctx.settings;
   const checked = await ctx.session.remote.run(holdCheckScript(python), {
     phase: "prepare",
-    timeoutSeconds: 60,
+    timeoutSeconds: COMMAND_SECONDS.quick,
     allowFailure: true
   });
   if (checked.code === 0) return;
@@ -52455,7 +52505,7 @@ ${userCommandScript(command)} < /dev/null`;
 async function runReleaseCommand(ctx, input, command, state = "") {
   const ran = await ctx.session.remote.run(releaseCommandScript(ctx, command), {
     phase: input === "prepare-command" ? "prepare" : "migrate",
-    timeoutSeconds: 1800,
+    timeoutSeconds: RELEASE_COMMAND_SECONDS,
     echo: true,
     allowFailure: true
   });
@@ -52475,7 +52525,7 @@ async function prepare(ctx) {
   if (settings.holdPorts) await checkHoldPorts(ctx);
   await remote.run(stampScript(ctx.releaseDir, settings.stampFile, ctx.sha), {
     phase: "prepare",
-    timeoutSeconds: 60
+    timeoutSeconds: COMMAND_SECONDS.quick
   });
   info2(`Wrote ${settings.stampFile} = ${ctx.sha}`);
   if (settings.strategy === "releases" && settings.sharedPaths.length > 0) {
@@ -52484,7 +52534,7 @@ async function prepare(ctx) {
       linkSharedScript(ctx.releaseDir, layout.sharedDir, settings.sharedPaths, made),
       {
         phase: "prepare",
-        timeoutSeconds: 120,
+        timeoutSeconds: COMMAND_SECONDS.tree,
         echo: true
       }
     );
@@ -52498,7 +52548,7 @@ async function prepare(ctx) {
 ${clearBytecodeScript(inRelease, [])}`,
       {
         phase: "prepare",
-        timeoutSeconds: 300
+        timeoutSeconds: COMMAND_SECONDS.wholeTree
       }
     );
     info2(`Cleared bytecode in the new tree: removed ${removedCount(stdout)} .pyc/.pyo file(s)`);
@@ -52537,15 +52587,11 @@ function releasesScript(settings, target) {
   });
 }
 function parseReleases(stdout) {
-  const live = /^live (.+)$/m.exec(stdout)?.[1];
-  const releases2 = [...stdout.matchAll(/^release (\S+) (verified|unverified|bad) ?(\S*)$/gm)].map(
-    ([, name, state, sha]) => ({
-      name,
-      state,
-      sha: sha.toLowerCase()
-    })
-  );
-  return { live, releases: releases2, lock: /^lock (.*)$/m.exec(stdout)?.[1] };
+  const releases2 = answersOf(stdout, "release").flatMap((line) => {
+    const [, name, state, sha] = /^(\S+) (verified|unverified|bad) ?(\S*)$/.exec(line) ?? [];
+    return name ? [{ name, state, sha: sha.toLowerCase() }] : [];
+  });
+  return { live: answerOf(stdout, "live") || void 0, releases: releases2, lock: answerOf(stdout, "lock") };
 }
 function describe(release) {
   return `${release.name} (${release.sha.slice(0, 7) || "no stamp"}, ${release.state === "bad" ? "BAD_RELEASE" : release.state})`;
@@ -52591,32 +52637,6 @@ function chooseRollback(host, rollbackTo) {
 
 // src/phases/restart.ts
 import { constants as constants3 } from "node:os";
-
-// src/budgets.ts
-var STOP_PARTS = 2;
-var AFTER_KILL_SECONDS = 5;
-var FOREGROUND_START_SECONDS = 1800;
-var UPLOAD_SECONDS = 3600;
-var PREPARE_SECONDS = 3600;
-var PRUNE_SECONDS = 600;
-var MARGIN_SECONDS = { connect: 30, lock: 60, restart: 180, verify: 120, rollback: 900 };
-function phaseBudgets(settings) {
-  const restart = STOP_PARTS * settings.stopTimeoutSeconds + AFTER_KILL_SECONDS + FOREGROUND_START_SECONDS + MARGIN_SECONDS.restart;
-  return {
-    // Two key exchanges with a jump host.
-    connect: 2 * settings.connectTimeoutSeconds + MARGIN_SECONDS.connect,
-    lock: settings.lockTimeoutSeconds + MARGIN_SECONDS.lock,
-    upload: UPLOAD_SECONDS,
-    prepare: PREPARE_SECONDS,
-    /** stop → wait-for-exit → switch → start, one host step. */
-    restart,
-    verify: settings.versionTimeoutSeconds + settings.stableForSeconds + MARGIN_SECONDS.verify,
-    rollback: settings.stopTimeoutSeconds + settings.versionTimeoutSeconds + MARGIN_SECONDS.rollback,
-    prune: PRUNE_SECONDS,
-    /** The lock is released once a restart cut off from the action has ended on the host. */
-    lockRelease: STEP_WAIT_SECONDS + MARGIN_SECONDS.lock
-  };
-}
 
 // src/post-state.ts
 var IDENTITY = {
@@ -53169,13 +53189,14 @@ async function hostNow(ctx) {
     await reconnect(session, settings, "stop");
     const { stdout } = await session.remote.run(hostNowScript(layout, settings.ports), {
       phase: "stop",
-      timeoutSeconds: 60
+      timeoutSeconds: COMMAND_SECONDS.quick
     });
-    const boot = /^boot (\S+)$/m.exec(stdout)?.[1];
-    const current = /^current (.+)$/m.exec(stdout)?.[1];
-    const ports = [...stdout.matchAll(/^port (\d+) ?(.*)$/gm)].map(
-      ([, port, holders]) => holders ? `port ${port} is held by ${holders.replace(/;$/, "").replace(/;/g, "; ")}` : `nothing listens on port ${port}`
-    );
+    const boot = answerOf(stdout, "boot") || void 0;
+    const current = answerOf(stdout, "current") || void 0;
+    const ports = answersOf(stdout, "port").map((line) => {
+      const [, port, holders] = /^(\d+) ?(.*)$/.exec(line) ?? [];
+      return holders ? `port ${port} is held by ${holders.replace(/;$/, "").replace(/;/g, "; ")}` : `nothing listens on port ${port}`;
+    });
     const parts = [
       ...settings.strategy === "releases" ? [`current -> ${current ?? "(none)"}`] : [],
       ...ports
@@ -53289,8 +53310,8 @@ function fallbackScript(failed, previous, stampFile) {
   });
 }
 function parseFallback(stdout) {
-  const [, release, how] = /^candidate (\S+) (live|verified)$/m.exec(stdout) ?? [];
-  const sha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim();
+  const [, release, how] = /^(\S+) (live|verified)$/.exec(answerOf(stdout, "candidate") ?? "") ?? [];
+  const sha = answerOf(stdout, "sha")?.trim();
   return release && sha ? { release, sha, how } : void 0;
 }
 function markBadScript(layout, failed, reason, previous, stampFile) {
@@ -53468,7 +53489,6 @@ import http from "node:http";
 import https from "node:https";
 import tls from "node:tls";
 var MAX_BODY = 1024 * 1024;
-var REQUEST_TIMEOUT_MS = 5e3;
 function forwardedSocket(client, host, port) {
   return new Promise(
     (resolve2, reject) => client.forwardOut("127.0.0.1", 0, host, port, (error2, channel) => {
@@ -53520,9 +53540,9 @@ async function requestOnce(url, via, address) {
       resolve2(answer);
     };
     const deadline = setTimeout(() => {
-      settle({ body: "", error: `no full answer within ${REQUEST_TIMEOUT_MS / 1e3} s` });
+      settle({ body: "", error: `no full answer within ${VERSION_REQUEST_MS / 1e3} s` });
       request2.destroy();
-    }, REQUEST_TIMEOUT_MS);
+    }, VERSION_REQUEST_MS);
     const request2 = transport.request(
       url,
       {
@@ -53531,7 +53551,7 @@ async function requestOnce(url, via, address) {
           accept: "application/json, text/plain;q=0.9, */*;q=0.1",
           "user-agent": "verified-ssh-deploy"
         },
-        timeout: REQUEST_TIMEOUT_MS,
+        timeout: VERSION_REQUEST_MS,
         // With an agent (even agent: false) Node ignores createConnection and dials directly.
         ...socket ? { createConnection: () => socket } : {
           agent: false,
@@ -53561,7 +53581,7 @@ async function requestOnce(url, via, address) {
     );
     request2.on(
       "timeout",
-      () => request2.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1e3} s`))
+      () => request2.destroy(new Error(`no answer within ${VERSION_REQUEST_MS / 1e3} s`))
     );
     request2.on(
       "error",
@@ -53659,12 +53679,12 @@ async function probeFor(ctx) {
   const checked = settings.ports.length === 0 || settings.ports.includes(port);
   const { stdout } = await session.remote.run(withInputs(url_host_default, { url_host: name }), {
     phase: "verify",
-    timeoutSeconds: 30
+    timeoutSeconds: COMMAND_SECONDS.ask
   });
-  const locals = [...stdout.matchAll(/^local (\S+)$/gm)].map((match) => match[1]);
+  const locals = answersOf(stdout, "local");
   const ours = (address2) => locals.some((local) => sameAddress(local, address2));
   if (settings.versionCheckFrom === "host") {
-    const address2 = /^address (\S+)$/m.exec(stdout)?.[1];
+    const address2 = answerOf(stdout, "address") || void 0;
     if (!address2) return {};
     const here2 = isLoopback(address2) || ours(address2);
     return {
@@ -53751,7 +53771,7 @@ async function failure(ctx, restart, sha, summary2, last) {
     lines.push(`Last response: HTTP ${last.answer.status} ${trimmed(last.answer.body)}`);
   const diagnostics = await session.remote.run(diagnosticsScript(layout.startLog, restart.started.logHeader, settings.ports), {
     phase: "verify",
-    timeoutSeconds: 30,
+    timeoutSeconds: COMMAND_SECONDS.ask,
     allowFailure: true
   }).then((result) => result.stdout.trimEnd()).catch((error2) => `(could not collect diagnostics: ${error2.message})`);
   return new Error(`${lines.join("\n")}
@@ -53780,18 +53800,20 @@ async function checkIdentity(ctx, restart, sha, probe, quiet = false) {
       sha,
       listener: probe.listener
     }),
-    { phase: "verify", timeoutSeconds: 30 }
+    { phase: "verify", timeoutSeconds: COMMAND_SECONDS.ask }
   );
-  const holders = (kind) => [...stdout.matchAll(new RegExp(`^${kind} (\\d+) (\\S+) (\\S+) (.*)$`, "gm"))].map(
-    ([, port, pid, epoch, command]) => pid === "?" ? `port ${port}: ${command}` : `port ${port}: PID ${pid}, started ${new Date(Number(epoch) * 1e3).toISOString()}, ${command}`
-  );
+  const holders = (kind) => answersOf(stdout, kind).flatMap((line) => {
+    const [, port, pid, epoch, command] = /^(\d+) (\S+) (\S+) (.*)$/.exec(line) ?? [];
+    if (!port) return [];
+    return pid === "?" ? `port ${port}: ${command}` : `port ${port}: PID ${pid}, started ${new Date(Number(epoch) * 1e3).toISOString()}, ${command}`;
+  });
   const old = holders("old");
   const strangers = holders("stranger");
-  const free = [...stdout.matchAll(/^free (\d+)$/gm)].map((match) => match[1]);
-  const recorded = /^recorded (.*)$/m.exec(stdout)?.[1].trim();
+  const free = answersOf(stdout, "free");
+  const recorded = answerOf(stdout, "recorded")?.trim();
   if (recorded !== void 0 && !quiet)
     info2(`Recorded the service's processes in ${layout.stateFile}: ${recorded || "(none found)"}`);
-  const answered = /^answered ([\d.]+)$/m.exec(stdout)?.[1];
+  const answered = answerOf(stdout, "answered");
   return { old, free, strangers, answered: answered ? Number(answered) : void 0 };
 }
 function newServiceScript(target, mark) {
@@ -53829,9 +53851,9 @@ var Certainty = class {
     this.lastCheck = Date.now();
     const { stdout } = await session.remote.run(
       newServiceScript(layout.target, this.restart.stopped.mark),
-      { phase: "verify", timeoutSeconds: 30 }
+      { phase: "verify", timeoutSeconds: COMMAND_SECONDS.ask }
     );
-    const alive = Number(/^alive (\d+)$/m.exec(stdout)?.[1] ?? 1);
+    const alive = Number(answerOf(stdout, "alive") ?? 1);
     if (alive > 0) {
       this.seenAlive = true;
       this.goneChecks = 0;
@@ -54039,7 +54061,6 @@ var decide_default = '# shellcheck shell=sh\n# Takes the decision on the provisi
 var watchdog_default = '# shellcheck shell=sh\n# The watchdog (watchdog.ts, "Commit confirmed"): waits while the release is provisional and the\n# lock is this run\'s; once its budget is over and the runner\'s heartbeat is stale, takes the\n# decision (renames provisional to undo), runs the restart to the fallback (undo_restart: a host\n# step, recorded like any restart), waits for new processes on the ports, journals the outcome,\n# removes the release it undid (discard_release) and frees the lock.\n#\n# Inputs (watchdogScript, watchdog.ts): wd_target; wd_deploy and wd_lock, the .deploy directory\n# and the lock inside the target; wd_token,\n# this run\'s lock token; wd_budget (s after the start); wd_stale, how old a heartbeat is dead (s);\n# wd_release, the release it may undo; wd_fallback and wd_fallback_sha, what it returns to;\n# wd_ports; wd_version_timeout (s); wd_restart_log, the restart\'s output (for the journal). Before\n# it: the service functions and the functions journal, undo_restart and discard_release.\n: "${wd_target:?}" "${wd_deploy:?}" "${wd_lock:?}" "${wd_token:?}" "${wd_budget:?}" "${wd_stale:?}"\n: "${wd_release:?}" "${wd_fallback:?}" "${wd_fallback_sha:?}" "${wd_ports?}"\n: "${wd_version_timeout:?}" "${wd_restart_log:?}"\ncd -- "$wd_target" || exit 1\nours() { read -r owner 2>/dev/null < "$wd_lock/owner" && case $owner in *"$wd_token"*) true ;; *) false ;; esac; }\nnow=0 # now_s (service.sh) sets it\nnow_s; deadline=$((now + wd_budget))\nwhile :; do\n  [ -d "$wd_lock/provisional" ] && ours || exit 0\n  now_s\n  if [ "$now" -ge "$deadline" ]; then\n    read -r beat 2>/dev/null < "$wd_lock/heartbeat" || beat=0\n    case $beat in \'\' | *[!0-9]*) beat=0 ;; esac\n    [ "$((now - beat))" -lt "$wd_stale" ] || break\n  fi\n  sleep 1\ndone\nmv -T -- "$wd_lock/provisional" "$wd_lock/undo" 2>/dev/null || exit 0\njournal undo "$wd_release: not confirmed within $wd_budget s of its start, and the runner sent no heartbeat for $wd_stale s. Returning to $wd_fallback"\nmark=$(awk -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" \'{ printf "%d\\n", $1 * hz }\' < /proc/uptime)\n(undo_restart) > /dev/null 2>&1\nstatus=$?\nif [ "$status" -eq 0 ]; then\n  waited=0\n  while :; do\n    missing=\n    for port in $wd_ports; do\n      fresh=\n      for pid in $(port_pids "$port"); do start=$(start_of "$pid"); [ -n "$start" ] && [ "$start" -ge "$mark" ] && fresh=1; done\n      [ -n "$fresh" ] || missing="$missing $port"\n    done\n    if [ -z "$missing" ] || [ "$waited" -ge "$wd_version_timeout" ]; then break; fi\n    sleep 1; waited=$((waited + 1))\n  done\n  if [ -z "$missing" ]; then journal undone "$wd_fallback $wd_fallback_sha: started it, and new processes hold its ports"\n  else journal undo-failed "$wd_fallback: started it, but no new process holds port$missing after $wd_version_timeout s"\n  fi\nelse\n  journal undo-failed "$wd_fallback: the restart step exited with $status ($wd_restart_log)"\nfi\ndiscard_release > /dev/null\nours && (cd -- "$wd_deploy" && rm -rf -- lock) && journal released the lock\n';
 
 // src/phases/watchdog.ts
-var WATCHDOG_GRACE_SECONDS = 30;
 var JOURNAL_RESERVE = 65536;
 var JOURNAL_LINES = 2e3;
 function watchdogBudgetSeconds(ctx) {
@@ -54114,7 +54135,7 @@ async function armWatchdog(ctx) {
   const found = await session.remote.run(
     sh`cd -- ${layout.target} || exit 1
 ${fallbackScript(ctx.release, ctx.previousRelease, settings.stampFile)}`,
-    { phase: "prepare", timeoutSeconds: 60 }
+    { phase: "prepare", timeoutSeconds: COMMAND_SECONDS.quick }
   );
   const fallback = parseFallback(found.stdout);
   if (!fallback) return false;
@@ -54127,7 +54148,7 @@ ${fallbackScript(ctx.release, ctx.previousRelease, settings.stampFile)}`,
   }
   const armed = await session.remote.run(armScript(ctx, fallback), {
     phase: "prepare",
-    timeoutSeconds: 60,
+    timeoutSeconds: COMMAND_SECONDS.quick,
     stdin: Buffer.from(script.text),
     allowFailure: true
   });
@@ -54184,14 +54205,14 @@ async function decide(ctx, as) {
   const phase = as === "confirmed" ? "verify" : "rollback";
   const run2 = () => ctx.session.remote.run(decideScript(ctx.layout, ctx.lockToken, as, ctx.release), {
     phase,
-    timeoutSeconds: STEP_WAIT_SECONDS + 60
+    timeoutSeconds: COMMAND_SECONDS.stepWait
   });
   const { stdout } = await run2().catch(async (error2) => {
     if (!ctx.session.remote.lost) throw error2;
     await reconnect(ctx.session, ctx.settings, phase);
     return run2();
   });
-  if (/^mine$/m.test(stdout)) return;
+  if (answerOf(stdout, "mine") !== void 0) return;
   const undo = readHostUndo(stdout, ctx.release, ctx.layout.journal) ?? {
     undone: false,
     text: `The host's watchdog took over ${ctx.release}, and its journal says nothing more (the disk may be full)`
@@ -54204,7 +54225,7 @@ async function hostUndo(remote, layout, token, release) {
       sh`cd -- ${layout.target} || exit 1`,
       journalLinesScript(relativeToTarget(layout).journal, token)
     ]),
-    { phase: "post", timeoutSeconds: 60 }
+    { phase: "post", timeoutSeconds: COMMAND_SECONDS.quick }
   );
   return readHostUndo(stdout, release, layout.journal);
 }
@@ -54236,13 +54257,13 @@ async function rollback(ctx, failure2) {
     "mark",
     () => session.remote.run(
       markBadScript(layout, ctx.release, firstLine, ctx.previousRelease, settings.stampFile),
-      { phase: "rollback", timeoutSeconds: 60 }
+      { phase: "rollback", timeoutSeconds: COMMAND_SECONDS.quick }
     )
   );
   info2(`Marked ${ctx.release} as BAD_RELEASE`);
   const fallback = parseFallback(stdout);
   if (!fallback) {
-    const previous2 = /^candidate (\S+)/m.exec(stdout)?.[1];
+    const previous2 = answerOf(stdout, "candidate")?.split(" ")[0] || void 0;
     const why = previous2 ? `${previous2} has no ${settings.stampFile}` : ctx.previousRelease ? `${ctx.previousRelease}, the release live before this deploy, is gone or was never verified, and no other release was` : "no release was live before this deploy";
     try {
       await step("stop", () => restartService(ctx, void 0));
@@ -54298,7 +54319,7 @@ function sshHost(session, settings) {
     releases: async () => parseReleases(
       (await session.remote.run(releasesScript(settings, layout.target), {
         phase: "choose",
-        timeoutSeconds: 60
+        timeoutSeconds: COMMAND_SECONDS.quick
       })).stdout
     ),
     restart: (ctx, timings, watchdog, kind = "deploy") => restartService(
@@ -54345,7 +54366,7 @@ function sshHost(session, settings) {
     awaitStep: async (outFile) => stepOutcome(
       (await session.remote.run(awaitStepScript(outFile, STEP_WAIT_SECONDS), {
         phase: "post",
-        timeoutSeconds: STEP_WAIT_SECONDS + 60
+        timeoutSeconds: COMMAND_SECONDS.stepWait
       })).stdout
     ),
     close: () => session.close()

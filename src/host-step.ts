@@ -7,12 +7,12 @@ import {
   parseMarker,
   STEP_FUNCTIONS,
   STEP_KEY,
-  STEP_WAIT_SECONDS,
   stepKeyOf,
   stepKeyScript,
   stepLine
 } from './protocol.js'
 import { info } from './host-text.js'
+import { COMMAND_SECONDS, STEP_WAIT_SECONDS } from './budgets.js'
 import { joinCode, sh, shFromEnvironment, ShellCode } from './shell.js'
 
 /**
@@ -325,7 +325,7 @@ export async function runHostStep(
       // The file holds what was printed so far and more: the reader takes only the new part.
       const { stdout } = await again.run(awaitStepScript(outFile, STEP_WAIT_SECONDS, step.key), {
         phase: reader.lastPhase(first),
-        timeoutSeconds: STEP_WAIT_SECONDS + 60
+        timeoutSeconds: COMMAND_SECONDS.stepWait
       })
       if (stdout.split('\n').some(line => parseMarker(line, step.key)?.kind === 'absent')) {
         // Cut off before it started the step: nothing ran, so it starts now.

@@ -15,7 +15,6 @@ import { migrate } from './phases/migrate.js'
 import { prepare } from './phases/prepare.js'
 import { discardRelease, prune } from './phases/prune.js'
 import { awaitStepScript, stepOutcome, type HostStepReader } from './host-step.js'
-import { STEP_WAIT_SECONDS } from './protocol.js'
 import { parseReleases, releasesScript, type HostReleases } from './phases/releases.js'
 import { restartService, STAY, type Restart, type RestartKind } from './phases/restart.js'
 import { switchBackScript } from './phases/fallback.js'
@@ -38,7 +37,7 @@ import {
 } from './phases/watchdog.js'
 import type { HeldLock } from './post-state.js'
 import type { Settings } from './settings.js'
-import { phaseBudgets } from './budgets.js'
+import { COMMAND_SECONDS, phaseBudgets, STEP_WAIT_SECONDS } from './budgets.js'
 
 /**
  * What an operation asks of one host, verb by verb: the main step (deploy.ts) in the order `ship`
@@ -143,7 +142,7 @@ export function sshHost(session: HostSession, settings: Settings): DeployHost {
         (
           await session.remote.run(releasesScript(settings, layout.target), {
             phase: 'choose',
-            timeoutSeconds: 60
+            timeoutSeconds: COMMAND_SECONDS.quick
           })
         ).stdout
       ),
@@ -203,7 +202,7 @@ export function sshHost(session: HostSession, settings: Settings): DeployHost {
         (
           await session.remote.run(awaitStepScript(outFile, STEP_WAIT_SECONDS), {
             phase: 'post',
-            timeoutSeconds: STEP_WAIT_SECONDS + 60
+            timeoutSeconds: COMMAND_SECONDS.stepWait
           })
         ).stdout
       ),

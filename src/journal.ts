@@ -1,4 +1,5 @@
 import { sh, type ShellCode } from './shell.js'
+import { answersOf } from './protocol.js'
 
 /**
  * The host's journal, `.deploy/journal`: one line per fact of each deploy (`TIME TOKEN WORDS…`:
@@ -22,5 +23,8 @@ export function journalLinesScript(path: string, token: string): ShellCode {
 
 /** journalLinesScript's output: each line's time and words. */
 export function parseJournalLines(stdout: string): { time: string; words: string }[] {
-  return [...stdout.matchAll(/^journal (\S+) (.*)$/gm)].map(([, time, words]) => ({ time, words }))
+  return answersOf(stdout, 'journal').map(line => {
+    const [time, ...words] = line.split(' ')
+    return { time, words: words.join(' ') }
+  })
 }

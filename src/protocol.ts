@@ -66,9 +66,6 @@ export function parseMarker(
     : undefined
 }
 
-/** How long a new step, a lock release or the post step waits for a step still running. */
-export const STEP_WAIT_SECONDS = 600
-
 /** In a host step's own scripts: the printf argument that goes with a `@@%s KIND` format. */
 export const STEP_KEY = new ShellCode('"$step_key"')
 
@@ -100,3 +97,70 @@ export const EXIT = {
 
 /** Shell functions for asking about processes and host steps, the one way each is asked (step.sh). */
 export const STEP_FUNCTIONS = new ShellCode(STEP_SCRIPT)
+
+/**
+ * The words the action's host scripts answer with: each begins a line of a script's output, alone
+ * (`released`) or followed by what it reports (`live NAME`). Declared here with the script that
+ * prints each, so both ends of an answer are found together; read with answerOf and answersOf.
+ */
+export const ANSWER_WORDS = {
+  /** The tool check (connect.ts): a tool the host lacks; the user's $HOME; logind (logind.sh). */
+  missing: 'connect.ts',
+  home: 'connect.ts',
+  logind: 'logind.sh',
+  /** The lock (lock.sh, owned.sh, release-lock.sh). */
+  broken: 'lock.sh',
+  left: 'lock.sh',
+  owner: 'lock.sh',
+  unsafe: 'owned.sh',
+  released: 'release-lock.sh',
+  other: 'release-lock.sh',
+  /** A release removed (prune.ts discardReleaseScript, prune-venvs.sh). */
+  discarded: 'prune.ts',
+  'removed-venv': 'prune-venvs.sh',
+  /** What the host keeps (releases.sh) and the upload's inspection (inspect.sh). */
+  live: 'releases.sh',
+  release: 'releases.sh, inspect.sh',
+  lock: 'releases.sh',
+  manifest: 'inspect.sh',
+  base: 'inspect.sh',
+  'current-sha': 'inspect.sh',
+  'free-kb': 'inspect.sh',
+  /** The venv (venv.sh). */
+  venv: 'venv.sh',
+  /** The release to return to (fallback.sh). */
+  candidate: 'fallback.sh',
+  sha: 'fallback.sh',
+  /** The host now, after a failed step (restart.ts hostNowScript). */
+  boot: 'restart.ts',
+  current: 'restart.ts, inspect.sh',
+  port: 'restart.ts',
+  /** Who serves (identity.sh, url-host.sh, verify.ts newServiceScript). */
+  old: 'identity.sh',
+  stranger: 'identity.sh',
+  free: 'identity.sh',
+  recorded: 'identity.sh',
+  answered: 'identity.sh',
+  local: 'url-host.sh',
+  address: 'url-host.sh',
+  alive: 'verify.ts',
+  /** The watchdog's decision (watchdog.ts decideScript) and the journal (journal.ts). */
+  mine: 'watchdog.ts',
+  journal: 'journal.ts'
+} as const
+
+export type AnswerWord = keyof typeof ANSWER_WORDS
+
+/** The lines answering `word` (global, multiline: use a fresh one per search). */
+export const answerLine = (word: AnswerWord) => new RegExp(`^${word}(?: (.*))?$`, 'gm')
+
+/** What follows `word` on the first line answering with it ('' for the bare word); undefined when none does. */
+export function answerOf(stdout: string, word: AnswerWord): string | undefined {
+  const match = answerLine(word).exec(stdout)
+  return match ? (match[1] ?? '') : undefined
+}
+
+/** What follows `word` on each line answering with it. */
+export function answersOf(stdout: string, word: AnswerWord): string[] {
+  return [...stdout.matchAll(answerLine(word))].map(match => match[1] ?? '')
+}

@@ -7,6 +7,7 @@ import SESSION_SCRIPT from './host/session.sh'
 import { hostLine, info } from './host-text.js'
 import { findMarker, newStepKey } from './protocol.js'
 import { withInputs, type ShellCode } from './shell.js'
+import { COMMAND_SECONDS } from './budgets.js'
 
 export interface RemoteResult {
   code: number
@@ -590,7 +591,7 @@ export class Remote {
   /** Runs `command` beside the others, reporting nothing back (the lock's heartbeat beats). */
   async runQuiet(command: ShellCode): Promise<void> {
     if (this.lostReason) return
-    const shell = await this.shellFor(60)
+    const shell = await this.shellFor(COMMAND_SECONDS.quick)
     await shell.runQuiet(command)
   }
 

@@ -5,6 +5,7 @@ import type { LookupFunction } from 'node:net'
 import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import type { Client } from 'ssh2'
+import { VERSION_REQUEST_MS } from './budgets.js'
 
 /** One answer from the version endpoint. */
 export interface VersionAnswer {
@@ -17,7 +18,6 @@ export interface VersionAnswer {
 }
 
 const MAX_BODY = 1024 * 1024
-const REQUEST_TIMEOUT_MS = 5000
 
 /** Opens a TCP stream to host:port from the SSH host (ssh2 direct-tcpip), for services bound to localhost there. */
 function forwardedSocket(client: Client, host: string, port: number): Promise<Duplex> {
@@ -83,9 +83,9 @@ async function requestOnce(
     // The whole request, body included, within the limit: the socket's idle timeout alone never
     // fires on a forwarded SSH channel, nor on an endpoint that trickles bytes.
     const deadline = setTimeout(() => {
-      settle({ body: '', error: `no full answer within ${REQUEST_TIMEOUT_MS / 1000} s` })
+      settle({ body: '', error: `no full answer within ${VERSION_REQUEST_MS / 1000} s` })
       request.destroy()
-    }, REQUEST_TIMEOUT_MS)
+    }, VERSION_REQUEST_MS)
     const request = transport.request(
       url,
       {
@@ -94,7 +94,7 @@ async function requestOnce(
           accept: 'application/json, text/plain;q=0.9, */*;q=0.1',
           'user-agent': 'verified-ssh-deploy'
         },
-        timeout: REQUEST_TIMEOUT_MS,
+        timeout: VERSION_REQUEST_MS,
         // With an agent (even agent: false) Node ignores createConnection and dials directly.
         ...(socket
           ? { createConnection: () => socket }
@@ -127,7 +127,7 @@ async function requestOnce(
       }
     )
     request.on('timeout', () =>
-      request.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`))
+      request.destroy(new Error(`no answer within ${VERSION_REQUEST_MS / 1000} s`))
     )
     request.on('error', error =>
       settle({ body: '', error: (error as NodeJS.ErrnoException).code ?? error.message })

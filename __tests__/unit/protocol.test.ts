@@ -4,13 +4,23 @@
  */
 import { describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runHostStep, stepOutcome } from '../../src/host-step.js'
 import type { Remote } from '../../src/remote.js'
 import { sh } from '../../src/shell.js'
-import { EXIT, newStepKey, parseMarker, STEP_FUNCTIONS, stepLine } from '../../src/protocol.js'
+import {
+  ANSWER_WORDS,
+  answerOf,
+  answersOf,
+  EXIT,
+  newStepKey,
+  parseMarker,
+  STEP_FUNCTIONS,
+  stepLine,
+  type AnswerWord
+} from '../../src/protocol.js'
 
 const key = '0123456789ab'
 
@@ -113,6 +123,43 @@ describe('host step markers', () => {
     const codes = Object.values(EXIT)
     expect(new Set(codes).size).toBe(codes.length)
   })
+})
+
+describe("host scripts' answer words", () => {
+  it('reads a word alone, with what follows it, on every line, and nowhere else', () => {
+    const out =
+      'released\nlive 2026-x\nrelease a verified 1\nrelease b bad\nreleased-not\n  live y\nold'
+    expect(answerOf(out, 'released')).toBe('')
+    expect(answerOf(out, 'live')).toBe('2026-x')
+    expect(answersOf(out, 'release')).toEqual(['a verified 1', 'b bad'])
+    // A word is a whole word at the start of a line: not a prefix, not indented.
+    expect(answerOf('releasedx\n live z', 'released')).toBeUndefined()
+    expect(answerOf('releasedx\n live z', 'live')).toBeUndefined()
+    expect(answerOf(out, 'discarded')).toBeUndefined()
+    expect(answersOf(out, 'free')).toEqual([])
+  })
+
+  it.each(Object.entries(ANSWER_WORDS) as [AnswerWord, string][])(
+    '%s is printed by the script it names (%s)',
+    (word, scripts) => {
+      for (const script of scripts.split(', ')) {
+        const file = script.endsWith('.sh') ? `src/host/${script}` : `src/${script}`
+        const text = [file, file.replace('src/', 'src/phases/')]
+          .map(path => {
+            try {
+              return readFileSync(path, 'utf8')
+            } catch {
+              return ''
+            }
+          })
+          .join('\n')
+        // printf 'WORD …', echo WORD, print "WORD", or a word the script's awk or sh prints.
+        expect(text).toMatch(
+          new RegExp(`(printf '|echo |print "|['" ])${word.replace('-', '\\-')}[ '"\\n]`)
+        )
+      }
+    }
+  )
 })
 
 describe('process and step functions (sh)', () => {

@@ -9,6 +9,7 @@ import { startProxyCommand } from '../proxy-command.js'
 import { errorText } from '../phase.js'
 import type { Settings } from '../settings.js'
 import { info } from '../host-text.js'
+import { answerOf, answersOf } from '../protocol.js'
 
 /** Commands the pipeline needs on the host, and where to get each. */
 export const REQUIRED_TOOLS: Record<string, string> = {
@@ -177,7 +178,7 @@ export async function connect(
       .catch((error: unknown) => {
         throw noShellError(label, error) ?? error
       })
-    const missing = [...stdout.matchAll(/^missing (.+)$/gm)].map(match => match[1])
+    const missing = answersOf(stdout, 'missing')
     if (missing.length > 0) {
       throw new Error(
         `${label} lacks ${missing.join(', ')}, which the deploy needs. Install ` +
@@ -185,13 +186,13 @@ export async function connect(
           ' on the host.'
       )
     }
-    const home = /^home (.*)$/m.exec(stdout)?.[1] ?? ''
+    const home = answerOf(stdout, 'home') ?? ''
     const needsHome = [settings.target, settings.startLog].some(path => path?.startsWith('~/'))
     if (needsHome && !home.startsWith('/')) {
       throw new Error(`target uses ~/ but $HOME on ${label} is '${home}'; use an absolute path`)
     }
     info(`Required tools present: ${Object.keys(REQUIRED_TOOLS).join(', ')}`)
-    const stopsAtLogout = /^logind kills /m.test(stdout) || undefined
+    const stopsAtLogout = answerOf(stdout, 'logind')?.startsWith('kills ') || undefined
     // Said once per host and run; a reconnect finds the same.
     if (stopsAtLogout && phase === 'connect') {
       const user = address.username

@@ -1,6 +1,7 @@
 import type { DeployContext } from '../context.js'
 import { info } from '../host-text.js'
 import { sh, type ShellCode } from '../shell.js'
+import { COMMAND_SECONDS } from '../budgets.js'
 
 /**
  * One `KEY=VALUE` line of the env file, quoted so systemd's EnvironmentFile= and python-dotenv
@@ -46,7 +47,7 @@ export async function writeEnvFile(ctx: DeployContext, envFile: string): Promise
   const dir = shared && settings.strategy === 'releases' ? layout.sharedDir : ctx.releaseDir
   await session.remote.run(envFileScript(dir, envFile), {
     phase: 'prepare',
-    timeoutSeconds: 60,
+    timeoutSeconds: COMMAND_SECONDS.quick,
     stdin: Buffer.from(envFileText(settings.env))
   })
   info(

@@ -3,6 +3,7 @@ import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../layout.
 import FALLBACK_SCRIPT from '../host/fallback.sh'
 import { sh, withInputs, type ShellCode } from '../shell.js'
 import { releasesLogScript, switchCurrentScript } from './switch.js'
+import { answerOf } from '../protocol.js'
 
 /*
  * What a rollback returns to, whoever runs it: the runner (rollback.ts), the post step
@@ -38,8 +39,8 @@ export interface Fallback {
 
 /** fallbackScript's answer; undefined when it found none (or one without its stamp). */
 export function parseFallback(stdout: string): Fallback | undefined {
-  const [, release, how] = /^candidate (\S+) (live|verified)$/m.exec(stdout) ?? []
-  const sha = /^sha (.*)$/m.exec(stdout)?.[1]?.trim()
+  const [, release, how] = /^(\S+) (live|verified)$/.exec(answerOf(stdout, 'candidate') ?? '') ?? []
+  const sha = answerOf(stdout, 'sha')?.trim()
   return release && sha ? { release, sha, how: how as Fallback['how'] } : undefined
 }
 

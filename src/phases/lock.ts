@@ -17,17 +17,12 @@ import LOCK_SCRIPT from '../host/lock.sh'
 import OWNED_SCRIPT from '../host/owned.sh'
 import RELEASE_LOCK_SCRIPT from '../host/release-lock.sh'
 import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
-import { EXIT, STEP_FUNCTIONS, STEP_KEY, STEP_WAIT_SECONDS } from '../protocol.js'
+import { answerOf, answersOf, EXIT, STEP_FUNCTIONS, STEP_KEY } from '../protocol.js'
+import { HEARTBEAT_STALE_SECONDS, ROUND_TRIP_SECONDS, STEP_WAIT_SECONDS } from '../budgets.js'
 import { info } from '../host-text.js'
 
 /** How often the runner tells the host it is alive while it holds the lock. */
 export const HEARTBEAT_SECONDS = 2
-/**
- * A lock whose heartbeat is this old, with no host step of its running, belongs to a runner that
- * died or froze: the next deploy breaks it. Above the gap between a cancelled main step and its
- * post step, which takes the lock over.
- */
-export const HEARTBEAT_STALE_SECONDS = 30
 
 export interface LockOwner {
   run: string
@@ -156,11 +151,11 @@ ${discard}
 
 /** What a lock release did, in words, from its output (see releaseLockScript). */
 export function releaseOutcome(lock: HeldLock, stdout: string): string {
-  if (/^released$/m.test(stdout))
-    return `Released ${lock.lockDir}${/^discarded$/m.test(stdout) ? `, and removed the run's release ${lock.release}, which is not live` : ''}`
-  const other = /^other (.*)$/m.exec(stdout)
-  if (other)
-    return `Left ${lock.lockDir} alone: it is held by another deploy now (${describeOwner(other[1])})`
+  if (answerOf(stdout, 'released') !== undefined)
+    return `Released ${lock.lockDir}${answerOf(stdout, 'discarded') !== undefined ? `, and removed the run's release ${lock.release}, which is not live` : ''}`
+  const other = answerOf(stdout, 'other')
+  if (other !== undefined)
+    return `Left ${lock.lockDir} alone: it is held by another deploy now (${describeOwner(other)})`
   return `${lock.lockDir} was already gone`
 }
 
@@ -175,7 +170,8 @@ function describeOwner(text: string): string {
 
 /** The refusal of a target another local user could change (owned.sh's `unsafe` line), with the fix. */
 export function unsafeTargetMessage(stdout: string, user: string): string {
-  const [, path, uid, mode, why] = /^unsafe (.+) (\d+) (\S+) (owner|writable)$/m.exec(stdout) ?? []
+  const [, path, uid, mode, why] =
+    /^(.+) (\d+) (\S+) (owner|writable)$/.exec(answerOf(stdout, 'unsafe') ?? '') ?? []
   const problem =
     why === 'owner'
       ? `${path} belongs to uid ${uid} (mode ${mode}), not to the deploy user ${user} or root`
@@ -197,12 +193,12 @@ export async function acquireLock(
 ): Promise<void> {
   const result = await remote.run(acquireLockScript(layout, owner, timeoutSeconds), {
     phase: 'lock',
-    timeoutSeconds: timeoutSeconds + 30,
+    timeoutSeconds: timeoutSeconds + ROUND_TRIP_SECONDS,
     echo: true,
     allowFailure: true
   })
-  for (const [, dead] of result.stdout.matchAll(/^broken (.*)$/gm)) {
-    const left = /^left (.*)$/m.exec(result.stdout)?.[1]
+  for (const dead of answersOf(result.stdout, 'broken')) {
+    const left = answerOf(result.stdout, 'left')
     core.warning(
       `Broke the deploy lock of ${describeOwner(dead)}: its runner sent no heartbeat for ${HEARTBEAT_STALE_SECONDS} s and no host step of its is running (the runner died or froze). ` +
         `It left current -> ${left || '(none)'}; this deploy goes on from there.`,
@@ -211,7 +207,7 @@ export async function acquireLock(
   }
   if (result.code === EXIT.unsafeTarget) throw new Error(unsafeTargetMessage(result.stdout, user))
   if (result.code === EXIT.lockBusy) {
-    const held = /^owner (.*)$/m.exec(result.stdout)?.[1] ?? ''
+    const held = answerOf(result.stdout, 'owner') ?? ''
     throw new Error(
       `another deploy holds ${layout.lockDir}: ${describeOwner(held)}. Waited ${timeoutSeconds} s (lock-timeout). ` +
         `If no deploy is running, remove that directory on the host.`

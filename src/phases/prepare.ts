@@ -10,6 +10,7 @@ import { prepareVenv } from './venv.js'
 import { info } from '../host-text.js'
 import { writeEnvFile } from './env-file.js'
 import { sudoHint } from '../sudo.js'
+import { COMMAND_SECONDS, RELEASE_COMMAND_SECONDS } from '../budgets.js'
 
 /**
  * Writes the full SHA into the stamp file of the new tree, in place of whatever the repository put
@@ -89,7 +90,7 @@ export async function checkImport(ctx: DeployContext): Promise<void> {
       settings.python,
       module
     ),
-    { phase: 'prepare', timeoutSeconds: 120, allowFailure: true }
+    { phase: 'prepare', timeoutSeconds: COMMAND_SECONDS.tree, allowFailure: true }
   )
   const [release, resolved] = result.stdout.trim().split('\n')
   if (result.code !== 0 || !resolved) {
@@ -123,7 +124,7 @@ async function checkHoldPorts(ctx: DeployContext): Promise<void> {
   const { python } = ctx.settings
   const checked = await ctx.session.remote.run(holdCheckScript(python), {
     phase: 'prepare',
-    timeoutSeconds: 60,
+    timeoutSeconds: COMMAND_SECONDS.quick,
     allowFailure: true
   })
   if (checked.code === 0) return
@@ -156,7 +157,7 @@ export async function runReleaseCommand(
 ): Promise<void> {
   const ran = await ctx.session.remote.run(releaseCommandScript(ctx, command), {
     phase: input === 'prepare-command' ? 'prepare' : 'migrate',
-    timeoutSeconds: 1800,
+    timeoutSeconds: RELEASE_COMMAND_SECONDS,
     echo: true,
     allowFailure: true
   })
@@ -178,7 +179,7 @@ export async function prepare(ctx: DeployContext): Promise<void> {
   if (settings.holdPorts) await checkHoldPorts(ctx)
   await remote.run(stampScript(ctx.releaseDir, settings.stampFile, ctx.sha), {
     phase: 'prepare',
-    timeoutSeconds: 60
+    timeoutSeconds: COMMAND_SECONDS.quick
   })
   info(`Wrote ${settings.stampFile} = ${ctx.sha}`)
   if (settings.strategy === 'releases' && settings.sharedPaths.length > 0) {
@@ -187,7 +188,7 @@ export async function prepare(ctx: DeployContext): Promise<void> {
       linkSharedScript(ctx.releaseDir, layout.sharedDir, settings.sharedPaths, made),
       {
         phase: 'prepare',
-        timeoutSeconds: 120,
+        timeoutSeconds: COMMAND_SECONDS.tree,
         echo: true
       }
     )
@@ -201,7 +202,7 @@ export async function prepare(ctx: DeployContext): Promise<void> {
 ${clearBytecodeScript(inRelease, [])}`,
       {
         phase: 'prepare',
-        timeoutSeconds: 300
+        timeoutSeconds: COMMAND_SECONDS.wholeTree
       }
     )
     info(`Cleared bytecode in the new tree: removed ${removedCount(stdout)} .pyc/.pyo file(s)`)

@@ -8,6 +8,8 @@ import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
 import { IN_PLACE_TREE, manifestPath } from './upload.js'
 import { venvsDir } from './venv.js'
 import { info } from '../host-text.js'
+import { COMMAND_SECONDS } from '../budgets.js'
+import { answerOf, answersOf } from '../protocol.js'
 
 /** Releases to delete: all but the `keep` newest, never the live one or the one just deployed. */
 export function releasesToPrune(releases: string[], keep: number, protect: string[]): string[] {
@@ -55,9 +57,9 @@ fi`
 export async function discardRelease(ctx: DeployContext, madeBy?: string): Promise<boolean> {
   const { stdout } = await ctx.session.remote.run(
     discardReleaseScript(ctx.layout, ctx.release, madeBy),
-    { phase: 'prune', timeoutSeconds: 300 }
+    { phase: 'prune', timeoutSeconds: COMMAND_SECONDS.wholeTree }
   )
-  return /^discarded$/m.test(stdout)
+  return answerOf(stdout, 'discarded') !== undefined
 }
 
 /**
@@ -103,10 +105,10 @@ export async function prune(ctx: DeployContext): Promise<void> {
   }
   const { stdout } = await session.remote.run(
     joinCode([pruneScript(layout, doomed), ...(venvs ? [pruneVenvsScript(layout)] : [])]),
-    { phase: 'prune', timeoutSeconds: 300 }
+    { phase: 'prune', timeoutSeconds: COMMAND_SECONDS.wholeTree }
   )
   info(doomed.length > 0 ? `Removed old release(s): ${doomed.join(', ')}` : 'No release to prune')
-  const removed = [...stdout.matchAll(/^removed-venv (.+)$/gm)].map(match => match[1])
+  const removed = answersOf(stdout, 'removed-venv')
   if (venvs)
     info(
       removed.length > 0

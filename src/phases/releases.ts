@@ -2,6 +2,7 @@ import RELEASES_SCRIPT from '../host/releases.sh'
 import { UNVERIFIED_MARK } from '../layout.js'
 import type { Settings } from '../settings.js'
 import { withInputs, type ShellCode } from '../shell.js'
+import { answerOf, answersOf } from '../protocol.js'
 
 /** One kept release, as releases.sh found it. */
 export interface KeptRelease {
@@ -30,15 +31,11 @@ export function releasesScript(settings: Settings, target: string): ShellCode {
 }
 
 export function parseReleases(stdout: string): HostReleases {
-  const live = /^live (.+)$/m.exec(stdout)?.[1]
-  const releases = [...stdout.matchAll(/^release (\S+) (verified|unverified|bad) ?(\S*)$/gm)].map(
-    ([, name, state, sha]) => ({
-      name,
-      state: state as KeptRelease['state'],
-      sha: sha.toLowerCase()
-    })
-  )
-  return { live, releases, lock: /^lock (.*)$/m.exec(stdout)?.[1] }
+  const releases = answersOf(stdout, 'release').flatMap(line => {
+    const [, name, state, sha] = /^(\S+) (verified|unverified|bad) ?(\S*)$/.exec(line) ?? []
+    return name ? [{ name, state: state as KeptRelease['state'], sha: sha.toLowerCase() }] : []
+  })
+  return { live: answerOf(stdout, 'live') || undefined, releases, lock: answerOf(stdout, 'lock') }
 }
 
 /** In words, for a message: `NAME (sha7, state)`. */

@@ -26,9 +26,10 @@ import {
   type StoppedService
 } from './stop.js'
 import FIRST_ANSWER_CODE from '../host/first-answer.py'
-import { EXIT, STEP_KEY } from '../protocol.js'
+import { answerOf, answersOf, EXIT, STEP_KEY } from '../protocol.js'
 import { sudoHint } from '../sudo.js'
 import { HOST_STEP_PHASES } from '../pipeline.js'
+import { COMMAND_SECONDS } from '../budgets.js'
 
 /**
  * The restart's host step was killed before it finished (a stop-command that matches the action's
@@ -56,15 +57,16 @@ async function hostNow(ctx: DeployContext): Promise<{ text: string; boot?: strin
     await reconnect(session, settings, 'stop')
     const { stdout } = await session.remote.run(hostNowScript(layout, settings.ports), {
       phase: 'stop',
-      timeoutSeconds: 60
+      timeoutSeconds: COMMAND_SECONDS.quick
     })
-    const boot = /^boot (\S+)$/m.exec(stdout)?.[1]
-    const current = /^current (.+)$/m.exec(stdout)?.[1]
-    const ports = [...stdout.matchAll(/^port (\d+) ?(.*)$/gm)].map(([, port, holders]) =>
-      holders
+    const boot = answerOf(stdout, 'boot') || undefined
+    const current = answerOf(stdout, 'current') || undefined
+    const ports = answersOf(stdout, 'port').map(line => {
+      const [, port, holders] = /^(\d+) ?(.*)$/.exec(line) ?? []
+      return holders
         ? `port ${port} is held by ${holders.replace(/;$/, '').replace(/;/g, '; ')}`
         : `nothing listens on port ${port}`
-    )
+    })
     const parts = [
       ...(settings.strategy === 'releases' ? [`current -> ${current ?? '(none)'}`] : []),
       ...ports

@@ -6,6 +6,8 @@ import { fallbackContext, markBadScript, parseFallback, switchBackScript } from 
 import { verifyService } from './verify.js'
 import { decide, UndoneByHost } from './watchdog.js'
 import { info } from '../host-text.js'
+import { COMMAND_SECONDS } from '../budgets.js'
+import { answerOf } from '../protocol.js'
 
 /** The phases whose failure a rollback can undo: the new release was switched to and started. */
 const UNDOABLE: readonly PhaseName[] = ['start', 'verify']
@@ -68,13 +70,13 @@ export async function rollback(ctx: DeployContext, failure: string): Promise<Rol
   const { stdout } = await step('mark', () =>
     session.remote.run(
       markBadScript(layout, ctx.release, firstLine, ctx.previousRelease, settings.stampFile),
-      { phase: 'rollback', timeoutSeconds: 60 }
+      { phase: 'rollback', timeoutSeconds: COMMAND_SECONDS.quick }
     )
   )
   info(`Marked ${ctx.release} as BAD_RELEASE`)
   const fallback = parseFallback(stdout)
   if (!fallback) {
-    const previous = /^candidate (\S+)/m.exec(stdout)?.[1]
+    const previous = answerOf(stdout, 'candidate')?.split(' ')[0] || undefined
     const why = previous
       ? `${previous} has no ${settings.stampFile}`
       : ctx.previousRelease

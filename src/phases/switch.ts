@@ -6,6 +6,7 @@ import { excludeMatcher } from '../source-tree.js'
 import { clearBytecodeScript } from './bytecode.js'
 import { IN_PLACE_TREE, manifestPath, TREE_FUNCTIONS } from './upload.js'
 import { info } from '../host-text.js'
+import { COMMAND_SECONDS } from '../budgets.js'
 
 /** Atomically repoints `current`: a new symlink renamed over the old one. */
 export function switchCurrentScript(
@@ -175,7 +176,7 @@ export async function planInPlaceSync(ctx: DeployContext): Promise<void> {
       layout.target,
       settings.sharedPaths
     ),
-    { phase: 'prepare', timeoutSeconds: 120 }
+    { phase: 'prepare', timeoutSeconds: COMMAND_SECONDS.tree }
   )
   const plan = planInPlaceDeletions(
     parseTreeListing(listing.stdout),
@@ -185,12 +186,12 @@ export async function planInPlaceSync(ctx: DeployContext): Promise<void> {
   const lists = removalLists(layout)
   await session.remote.run(sh`cat > ${lists.files}`, {
     phase: 'prepare',
-    timeoutSeconds: 120,
+    timeoutSeconds: COMMAND_SECONDS.tree,
     stdin: nulList(plan.files)
   })
   await session.remote.run(sh`cat > ${lists.dirs}`, {
     phase: 'prepare',
-    timeoutSeconds: 120,
+    timeoutSeconds: COMMAND_SECONDS.tree,
     stdin: nulList(plan.dirs)
   })
   info(

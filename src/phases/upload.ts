@@ -27,6 +27,8 @@ import {
 } from '../source-tree.js'
 import type { Settings, Strategy } from '../settings.js'
 import { info } from '../host-text.js'
+import { UPLOAD_SECONDS } from '../budgets.js'
+import { answerLine, answerOf, answersOf } from '../protocol.js'
 
 /** Base name of the in-place strategy's pristine copy of the last deployed tree. */
 export const IN_PLACE_TREE = 'tree'
@@ -77,18 +79,15 @@ export interface HostInspection {
 
 /** Reads the inspect script's report; everything after the `manifest` line is the base manifest. */
 export function parseInspection(stdout: string): HostInspection {
-  const inspection: HostInspection = { releases: [] }
-  const marker = stdout.search(/^manifest$/m)
+  const marker = stdout.search(answerLine('manifest'))
   const head = marker < 0 ? stdout : stdout.slice(0, marker)
-  for (const line of head.split('\n')) {
-    const space = line.indexOf(' ')
-    const key = space < 0 ? line : line.slice(0, space)
-    const value = space < 0 ? '' : line.slice(space + 1)
-    if (key === 'current' && value) inspection.current = value
-    else if (key === 'current-sha' && value.trim()) inspection.currentSha = value.trim()
-    else if (key === 'release') inspection.releases.push(value)
-    else if (key === 'base' && value) inspection.base = value
-    else if (key === 'free-kb' && /^\d+$/.test(value)) inspection.freeKb = Number(value)
+  const freeKb = answerOf(head, 'free-kb')
+  const inspection: HostInspection = {
+    releases: answersOf(head, 'release'),
+    current: answerOf(head, 'current') || undefined,
+    currentSha: answerOf(head, 'current-sha')?.trim() || undefined,
+    base: answerOf(head, 'base') || undefined,
+    freeKb: freeKb && /^\d+$/.test(freeKb) ? Number(freeKb) : undefined
   }
   if (marker >= 0) inspection.manifest = parseManifest(stdout.slice(marker + 'manifest\n'.length))
   return inspection
@@ -300,7 +299,7 @@ export async function upload(ctx: DeployContext): Promise<void> {
     uploadScript(layout, settings.strategy, settings.stampFile, ctx.lockToken),
     {
       phase: 'upload',
-      timeoutSeconds: 3600,
+      timeoutSeconds: UPLOAD_SECONDS,
       stdin,
       onStdout: stdout => {
         const text = inspectionReport(stdout, searched)

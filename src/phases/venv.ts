@@ -9,6 +9,8 @@ import { joinCode, quote, sh, withInputs, type ShellCode } from '../shell.js'
 import type { Settings } from '../settings.js'
 import { exportEnvScript, userCommandScript } from './environment.js'
 import { info } from '../host-text.js'
+import { PREPARE_SECONDS } from '../budgets.js'
+import { answerOf } from '../protocol.js'
 
 /** Where the managed virtualenvs live: one per key, shared by every release that has that key. */
 export const venvsDir = (layout: RemoteLayout): string => `${layout.deployDir}/venvs`
@@ -102,7 +104,7 @@ export async function prepareVenv(ctx: DeployContext): Promise<void> {
       environment: exportEnvScript(ctx, ctx.releaseDir),
       install: installCommand(settings)
     }),
-    { phase: 'prepare', timeoutSeconds: 3600, echo: true, allowFailure: true }
+    { phase: 'prepare', timeoutSeconds: PREPARE_SECONDS, echo: true, allowFailure: true }
   )
   const tail = lastLines(result.stdout, 20)
   switch (result.code) {
@@ -129,7 +131,7 @@ export async function prepareVenv(ctx: DeployContext): Promise<void> {
         `setting up the venv failed (exit ${result.code}): ${lastLines(result.stderr || result.stdout, 20)}`
       )
   }
-  const [, key, how] = /^venv (\S+) (built|reused)$/m.exec(result.stdout) ?? []
+  const [, key, how] = /^(\S+) (built|reused)$/.exec(answerOf(result.stdout, 'venv') ?? '') ?? []
   report.venvReused = how === 'reused'
   info(
     how === 'reused'

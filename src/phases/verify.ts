@@ -21,6 +21,8 @@ import { SERVICE_FUNCTIONS } from './processes.js'
 import type { Restart } from './restart.js'
 import { startLinesScript } from './start.js'
 import { info } from '../host-text.js'
+import { COMMAND_SECONDS } from '../budgets.js'
+import { answerOf, answersOf } from '../protocol.js'
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
@@ -64,12 +66,12 @@ export async function probeFor(ctx: DeployContext): Promise<Probe> {
   const checked = settings.ports.length === 0 || settings.ports.includes(port)
   const { stdout } = await session.remote.run(withInputs(URL_HOST_SCRIPT, { url_host: name }), {
     phase: 'verify',
-    timeoutSeconds: 30
+    timeoutSeconds: COMMAND_SECONDS.ask
   })
-  const locals = [...stdout.matchAll(/^local (\S+)$/gm)].map(match => match[1])
+  const locals = answersOf(stdout, 'local')
   const ours = (address: string) => locals.some(local => sameAddress(local, address))
   if (settings.versionCheckFrom === 'host') {
-    const address = /^address (\S+)$/m.exec(stdout)?.[1]
+    const address = answerOf(stdout, 'address') || undefined
     if (!address) return {}
     const here = isLoopback(address) || ours(address)
     return {
@@ -191,7 +193,7 @@ async function failure(
   const diagnostics = await session.remote
     .run(diagnosticsScript(layout.startLog, restart.started.logHeader, settings.ports), {
       phase: 'verify',
-      timeoutSeconds: 30,
+      timeoutSeconds: COMMAND_SECONDS.ask,
       allowFailure: true
     })
     .then(result => result.stdout.trimEnd())
@@ -249,22 +251,23 @@ async function checkIdentity(
       sha,
       listener: probe.listener
     }),
-    { phase: 'verify', timeoutSeconds: 30 }
+    { phase: 'verify', timeoutSeconds: COMMAND_SECONDS.ask }
   )
-  const holders = (kind: string) =>
-    [...stdout.matchAll(new RegExp(`^${kind} (\\d+) (\\S+) (\\S+) (.*)$`, 'gm'))].map(
-      ([, port, pid, epoch, command]) =>
-        pid === '?'
-          ? `port ${port}: ${command}`
-          : `port ${port}: PID ${pid}, started ${new Date(Number(epoch) * 1000).toISOString()}, ${command}`
-    )
+  const holders = (kind: 'old' | 'stranger') =>
+    answersOf(stdout, kind).flatMap(line => {
+      const [, port, pid, epoch, command] = /^(\d+) (\S+) (\S+) (.*)$/.exec(line) ?? []
+      if (!port) return []
+      return pid === '?'
+        ? `port ${port}: ${command}`
+        : `port ${port}: PID ${pid}, started ${new Date(Number(epoch) * 1000).toISOString()}, ${command}`
+    })
   const old = holders('old')
   const strangers = holders('stranger')
-  const free = [...stdout.matchAll(/^free (\d+)$/gm)].map(match => match[1])
-  const recorded = /^recorded (.*)$/m.exec(stdout)?.[1].trim()
+  const free = answersOf(stdout, 'free')
+  const recorded = answerOf(stdout, 'recorded')?.trim()
   if (recorded !== undefined && !quiet)
     info(`Recorded the service's processes in ${layout.stateFile}: ${recorded || '(none found)'}`)
-  const answered = /^answered ([\d.]+)$/m.exec(stdout)?.[1]
+  const answered = answerOf(stdout, 'answered')
   return { old, free, strangers, answered: answered ? Number(answered) : undefined }
 }
 
@@ -316,9 +319,9 @@ class Certainty {
     this.lastCheck = Date.now()
     const { stdout } = await session.remote.run(
       newServiceScript(layout.target, this.restart.stopped.mark),
-      { phase: 'verify', timeoutSeconds: 30 }
+      { phase: 'verify', timeoutSeconds: COMMAND_SECONDS.ask }
     )
-    const alive = Number(/^alive (\d+)$/m.exec(stdout)?.[1] ?? 1)
+    const alive = Number(answerOf(stdout, 'alive') ?? 1)
     if (alive > 0) {
       this.seenAlive = true
       this.goneChecks = 0

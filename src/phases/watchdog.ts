@@ -17,7 +17,6 @@ import {
   type ShellCode
 } from '../shell.js'
 import { reconnect } from './connect.js'
-import { HEARTBEAT_STALE_SECONDS } from './lock.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
 import { discardReleaseScript } from './prune.js'
 import { restartPhases, restartPrelude } from './restart.js'
@@ -28,13 +27,19 @@ import {
   switchBackScript,
   type Fallback
 } from './fallback.js'
-import { STEP_FUNCTIONS, STEP_WAIT_SECONDS } from '../protocol.js'
+import { answerOf, STEP_FUNCTIONS } from '../protocol.js'
+import {
+  COMMAND_SECONDS,
+  HEARTBEAT_STALE_SECONDS,
+  STEP_WAIT_SECONDS,
+  WATCHDOG_GRACE_SECONDS
+} from '../budgets.js'
 import { info } from '../host-text.js'
 
-/**
+/*
  * Commit confirmed, as a network device does it: after the switch the new release is provisional.
  * The runner confirms it once verify passes; if no confirmation comes within the verify budget
- * plus this grace, while the runner sends no heartbeat (it died, or froze), a watchdog the restart
+ * plus a grace (WATCHDOG_GRACE_SECONDS), while the runner sends no heartbeat (it died, or froze), a watchdog the restart
  * step left on the host returns to the last verified release by itself, checks that new processes
  * hold the ports, records it in the journal and frees the lock.
  *
@@ -45,7 +50,6 @@ import { info } from '../host-text.js'
  *   runner rolls back itself) or `undo` (the watchdog);
  * - `watchdog.pid`: its process, so no later deploy breaks the lock while it waits.
  */
-export const WATCHDOG_GRACE_SECONDS = 30
 
 /** The journal's bytes set aside before each restart, so a full disk cannot cut a line of it. */
 const JOURNAL_RESERVE = 65536
@@ -152,7 +156,7 @@ export async function armWatchdog(ctx: DeployContext): Promise<boolean> {
   const found = await session.remote.run(
     sh`cd -- ${layout.target} || exit 1
 ${fallbackScript(ctx.release, ctx.previousRelease, settings.stampFile)}`,
-    { phase: 'prepare', timeoutSeconds: 60 }
+    { phase: 'prepare', timeoutSeconds: COMMAND_SECONDS.quick }
   )
   const fallback = parseFallback(found.stdout)
   if (!fallback) return false
@@ -165,7 +169,7 @@ ${fallbackScript(ctx.release, ctx.previousRelease, settings.stampFile)}`,
   }
   const armed = await session.remote.run(armScript(ctx, fallback), {
     phase: 'prepare',
-    timeoutSeconds: 60,
+    timeoutSeconds: COMMAND_SECONDS.quick,
     stdin: Buffer.from(script.text),
     allowFailure: true
   })
@@ -265,14 +269,14 @@ export async function decide(ctx: DeployContext, as: 'confirmed' | 'rollback'): 
   const run = () =>
     ctx.session.remote.run(decideScript(ctx.layout, ctx.lockToken, as, ctx.release), {
       phase,
-      timeoutSeconds: STEP_WAIT_SECONDS + 60
+      timeoutSeconds: COMMAND_SECONDS.stepWait
     })
   const { stdout } = await run().catch(async (error: unknown) => {
     if (!ctx.session.remote.lost) throw error
     await reconnect(ctx.session, ctx.settings, phase)
     return run()
   })
-  if (/^mine$/m.test(stdout)) return
+  if (answerOf(stdout, 'mine') !== undefined) return
   const undo = readHostUndo(stdout, ctx.release, ctx.layout.journal) ?? {
     undone: false,
     text: `The host's watchdog took over ${ctx.release}, and its journal says nothing more (the disk may be full)`
@@ -292,7 +296,7 @@ export async function hostUndo(
       sh`cd -- ${layout.target} || exit 1`,
       journalLinesScript(relativeToTarget(layout).journal, token)
     ]),
-    { phase: 'post', timeoutSeconds: 60 }
+    { phase: 'post', timeoutSeconds: COMMAND_SECONDS.quick }
   )
   return readHostUndo(stdout, release, layout.journal)
 }
