@@ -26155,12 +26155,12 @@ var require_crypto = __commonJS({
         this._dead = false;
         const discardLen = enc.cipherInfo.discardLen;
         if (discardLen) {
-          let discard = DISCARD_CACHE.get(discardLen);
-          if (discard === void 0) {
-            discard = Buffer.alloc(discardLen);
-            DISCARD_CACHE.set(discardLen, discard);
+          let discard2 = DISCARD_CACHE.get(discardLen);
+          if (discard2 === void 0) {
+            discard2 = Buffer.alloc(discardLen);
+            DISCARD_CACHE.set(discardLen, discard2);
           }
-          this._cipherInstance.update(discard);
+          this._cipherInstance.update(discard2);
         }
       }
       free() {
@@ -26755,12 +26755,12 @@ var require_crypto = __commonJS({
         this._macInstance = null;
         const discardLen = dec.decipherInfo.discardLen;
         if (discardLen) {
-          let discard = DISCARD_CACHE.get(discardLen);
-          if (discard === void 0) {
-            discard = Buffer.alloc(discardLen);
-            DISCARD_CACHE.set(discardLen, discard);
+          let discard2 = DISCARD_CACHE.get(discardLen);
+          if (discard2 === void 0) {
+            discard2 = Buffer.alloc(discardLen);
+            DISCARD_CACHE.set(discardLen, discard2);
           }
-          this._decipherInstance.update(discard);
+          this._decipherInstance.update(discard2);
         }
       }
       free() {
@@ -27467,7 +27467,7 @@ ${formatted}-----END ${type} KEY-----`;
       })(),
       verify: (() => {
         if (typeof verify_ === "function") {
-          return function verify(data, signature, algo) {
+          return function verify2(data, signature, algo) {
             const pem = this[SYM_PUB_PEM];
             if (pem === null)
               return new Error("No public key available");
@@ -27480,7 +27480,7 @@ ${formatted}-----END ${type} KEY-----`;
             }
           };
         }
-        return function verify(data, signature, algo) {
+        return function verify2(data, signature, algo) {
           const pem = this[SYM_PUB_PEM];
           if (pem === null)
             return new Error("No public key available");
@@ -37464,12 +37464,12 @@ var require_client2 = __commonJS({
           if (HASHES.indexOf(cfg.hostHash) !== -1) {
             hashAlgo = cfg.hostHash;
           }
-          hostVerifier = (key, verify) => {
+          hostVerifier = (key, verify2) => {
             if (hashAlgo)
               key = createHash4(hashAlgo).update(key).digest("hex");
-            const ret = hashCb(key, verify);
+            const ret = hashCb(key, verify2);
             if (ret !== void 0)
-              verify(ret);
+              verify2(ret);
           };
         }
         const sock = this._sock = cfg.sock || new Socket();
@@ -48519,20 +48519,6 @@ function expandHome(path4, home) {
   return path4.startsWith("~/") ? `${home.replace(/\/+$/, "")}/${path4.slice(2)}` : path4;
 }
 
-// src/context.ts
-function releaseDirOf(settings, layout, release) {
-  return settings.strategy === "releases" ? `${layout.releasesDir}/${release}` : `${layout.deployDir}/staging`;
-}
-function newDeployContext(fields, now = /* @__PURE__ */ new Date()) {
-  const release = releaseName(now, fields.sha);
-  return {
-    ...fields,
-    release,
-    releaseDir: releaseDirOf(fields.settings, fields.layout, release),
-    existingReleases: []
-  };
-}
-
 // src/host-address.ts
 import { isIP } from "node:net";
 var HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?$/;
@@ -48797,7 +48783,7 @@ var COMMAND_SECONDS = {
 var PRUNE_SECONDS = 600;
 var MARGIN_SECONDS = { connect: 30, lock: 60, restart: 180, verify: 120, rollback: 900 };
 function phaseBudgets(settings) {
-  const restart = STOP_PARTS * settings.stopTimeoutSeconds + AFTER_KILL_SECONDS + FOREGROUND_START_SECONDS + MARGIN_SECONDS.restart;
+  const restart2 = STOP_PARTS * settings.stopTimeoutSeconds + AFTER_KILL_SECONDS + FOREGROUND_START_SECONDS + MARGIN_SECONDS.restart;
   return {
     // Two key exchanges with a jump host.
     connect: 2 * settings.connectTimeoutSeconds + MARGIN_SECONDS.connect,
@@ -48805,7 +48791,7 @@ function phaseBudgets(settings) {
     upload: UPLOAD_SECONDS,
     prepare: PREPARE_SECONDS,
     /** stop → wait-for-exit → switch → start, one host step. */
-    restart,
+    restart: restart2,
     verify: settings.versionTimeoutSeconds + settings.stableForSeconds + MARGIN_SECONDS.verify,
     rollback: settings.stopTimeoutSeconds + settings.versionTimeoutSeconds + MARGIN_SECONDS.rollback,
     prune: PRUNE_SECONDS,
@@ -51211,6 +51197,28 @@ function planTransfer(entries, base) {
   return { send, copy };
 }
 
+// src/strategy.ts
+var RELEASES = {
+  name: "releases",
+  keepsReleases: true,
+  buildDir: (layout, release) => `${layout.releasesDir}/${release}`,
+  keptDir: (layout, release) => `${layout.releasesDir}/${release}`,
+  liveDir: (layout) => layout.current,
+  venvLink: () => void 0
+};
+var IN_PLACE = {
+  name: "in-place",
+  keepsReleases: false,
+  // Built beside the live tree, then synced into it by the restart's switch.
+  buildDir: (layout) => `${layout.deployDir}/staging`,
+  keptDir: (layout) => layout.target,
+  liveDir: (layout) => layout.target,
+  venvLink: (layout) => `${layout.target}/.venv`
+};
+function strategyOf(settings) {
+  return settings.strategy === "releases" ? RELEASES : IN_PLACE;
+}
+
 // src/phases/upload.ts
 var IN_PLACE_TREE = "tree";
 var GZIP_LEVEL = 1;
@@ -51371,7 +51379,7 @@ function scanUploadSource(settings) {
     const isShared = under(settings.sharedPaths);
     const managed = settings.pythonRequirements.length > 0 ? ["/.venv"] : [];
     const excluded = excludeMatcher(settings.exclude, [...ALWAYS_EXCLUDED, ...managed]);
-    const skip = settings.strategy === "in-place" ? (path4, isDir) => excluded(path4, isDir) || isShared(path4) : excluded;
+    const skip = !strategyOf(settings).keepsReleases ? (path4, isDir) => excluded(path4, isDir) || isShared(path4) : excluded;
     scan = scanSource(settings.source, skip);
     scan.catch(() => void 0);
     scans.set(settings, scan);
@@ -51430,11 +51438,11 @@ async function upload(ctx) {
   ctx.existingReleases = host.releases;
   report.previousRelease = host.current;
   report.previousSha = host.currentSha;
-  const releases2 = settings.strategy === "releases";
+  const releases2 = strategyOf(settings).keepsReleases;
   const name = releases2 ? uniqueRelease(ctx.release, host.releases) : IN_PLACE_TREE;
   if (releases2 && name !== ctx.release) {
     ctx.release = name;
-    ctx.releaseDir = releaseDirOf(settings, layout, name);
+    ctx.releaseDir = strategyOf(settings).buildDir(layout, name);
   }
   report.release = ctx.release;
   const transferable = host.manifest && {
@@ -51574,7 +51582,7 @@ async function prepareVenv(ctx) {
       venvs,
       hash: requirementsHash(settings),
       tree: ctx.releaseDir,
-      liveLink: settings.strategy === "in-place" ? `${layout.target}/.venv` : void 0,
+      liveLink: strategyOf(settings).venvLink(layout),
       environment: exportEnvScript(ctx, ctx.releaseDir),
       install: installCommand(settings)
     }),
@@ -51656,7 +51664,7 @@ function pruneVenvsScript(layout) {
   });
 }
 function prunes(settings) {
-  return settings.strategy === "releases" || settings.pythonRequirements.length > 0;
+  return strategyOf(settings).keepsReleases || settings.pythonRequirements.length > 0;
 }
 function warnPruneFailed(label, error2) {
   warning(
@@ -51665,9 +51673,7 @@ function warnPruneFailed(label, error2) {
 }
 async function prune(ctx) {
   const { settings, session, layout } = ctx;
-  const doomed = settings.strategy === "releases" ? releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [
-    ctx.release
-  ]) : [];
+  const doomed = strategyOf(settings).keepsReleases ? releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [ctx.release]) : [];
   const venvs = settings.pythonRequirements.length > 0;
   if (doomed.length === 0 && !venvs) {
     info2("Nothing to prune");
@@ -51830,12 +51836,12 @@ function startHeartbeat(session, layout, token) {
 }
 function releaseLockScript(lock, postStep = false) {
   const target = parentOf(parentOf(lock.lockDir));
-  const discard = lock.release ? discardReleaseScript(remoteLayout(target), lock.release, postStep ? lock.token : void 0) : sh`:`;
+  const discard2 = lock.release ? discardReleaseScript(remoteLayout(target), lock.release, postStep ? lock.token : void 0) : sh`:`;
   return joinCode([
     waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS),
     journalFunction("journal", lock.token),
     sh`discard_release() {
-${discard}
+${discard2}
 }`,
     withInputs(release_lock_default, { release_lock: lock.lockDir, release_token: lock.token })
   ]);
@@ -52363,7 +52369,7 @@ releases_log() { ${releasesLogScript(layout, logEntry(ctx))}; }`,
   ]);
 }
 function switchBody(ctx, token) {
-  if (ctx.settings.strategy === "in-place") return syncInPlaceBody(ctx);
+  if (!strategyOf(ctx.settings).keepsReleases) return syncInPlaceBody(ctx);
   const layout = relativeToTarget(ctx.layout);
   return sh`${switchCurrentScript(layout, ctx.release, token)} || exit 1
 ${releasesLogScript(layout, logEntry(ctx))}
@@ -52396,7 +52402,7 @@ async function writeEnvFile(ctx, envFile) {
   const shared = settings.sharedPaths.find(
     (path4) => envFile === path4 || envFile.startsWith(`${path4}/`)
   );
-  const dir = shared && settings.strategy === "releases" ? layout.sharedDir : ctx.releaseDir;
+  const dir = shared && strategyOf(settings).keepsReleases ? layout.sharedDir : ctx.releaseDir;
   await session.remote.run(envFileScript(dir, envFile), {
     phase: "prepare",
     timeoutSeconds: COMMAND_SECONDS.quick,
@@ -52528,7 +52534,7 @@ async function prepare(ctx) {
     timeoutSeconds: COMMAND_SECONDS.quick
   });
   info2(`Wrote ${settings.stampFile} = ${ctx.sha}`);
-  if (settings.strategy === "releases" && settings.sharedPaths.length > 0) {
+  if (strategyOf(settings).keepsReleases && settings.sharedPaths.length > 0) {
     const made = { dirs: settings.sharedDirs, files: settings.envFile ? [settings.envFile] : [] };
     await remote.run(
       linkSharedScript(ctx.releaseDir, layout.sharedDir, settings.sharedPaths, made),
@@ -52558,7 +52564,7 @@ ${clearBytecodeScript(inRelease, [])}`,
     await runReleaseCommand(ctx, "prepare-command", settings.prepareCommand);
   }
   if (settings.pythonImportCheck) await checkImport(ctx);
-  if (settings.strategy === "in-place") await planInPlaceSync(ctx);
+  if (!strategyOf(settings).keepsReleases) await planInPlaceSync(ctx);
 }
 
 // src/phases/migrate.ts
@@ -52873,7 +52879,7 @@ done
 
 // src/phases/stop.ts
 function liveDir(ctx) {
-  return ctx.settings.strategy === "releases" ? ctx.layout.current : ctx.layout.target;
+  return strategyOf(ctx.settings).liveDir(ctx.layout);
 }
 function stopBody(parameters) {
   const { target, stateFile, pattern, stopCommand } = parameters;
@@ -53001,10 +53007,7 @@ printf 'Ran %s (detach: false)\n' ${`'${command}'`}`;
 function startBody(ctx) {
   const { settings, layout } = ctx;
   const live = liveDir(ctx);
-  const environment = exportEnvScript(
-    ctx,
-    settings.strategy === "releases" ? ctx.releaseDir : layout.target
-  );
+  const environment = exportEnvScript(ctx, strategyOf(settings).keptDir(layout, ctx.release));
   const start = settings.detach ? detachedStartBody({
     launcher: settings.holdPorts ? withFdsLauncher(settings, layout) : void 0,
     live,
@@ -53062,7 +53065,7 @@ main()
 
 // src/pipeline.ts
 var orNone = (value) => value ?? "(none)";
-var releases = (settings) => settings.strategy === "releases";
+var releases = (settings) => strategyOf(settings).keepsReleases;
 var PIPELINE = [
   { name: "connect", budget: "connect", plan: (at) => `${at.label}, tools checked` },
   {
@@ -53135,22 +53138,6 @@ var PIPELINE = [
     plan: ({ settings }) => releases(settings) ? `keep ${settings.keepReleases} releases` : "nothing to prune (in-place)"
   }
 ];
-var OPERATION_STEPS = {
-  deploy: PIPELINE.filter((phase) => phase.name !== "choose").map((phase) => phase.name),
-  rollback: [
-    "connect",
-    "lock",
-    "choose",
-    "stop",
-    "wait-for-exit",
-    "switch",
-    "start",
-    "verify",
-    "rollback"
-  ],
-  restart: ["connect", "lock", "choose", "stop", "wait-for-exit", "start", "verify"],
-  verify: ["connect", "choose", "verify"]
-};
 var HOST_STEP_PHASES = PIPELINE.filter((phase) => "hostStep" in phase).map(
   (phase) => phase.name
 );
@@ -53158,12 +53145,12 @@ function phaseBudget(settings, phase) {
   const budget = PIPELINE.find((entry) => entry.name === phase)?.budget ?? "restart";
   return phaseBudgets(settings)[budget];
 }
-function describePlan(settings, host, sha, now) {
+function describePlan(settings, phases, host, sha, now) {
   const layout = remoteLayout(host.target, host.startLog);
   const release = settings.operation === "deploy" ? releaseName(now, sha) : "(the chosen release)";
-  const releaseDir = releases(settings) ? `${layout.releasesDir}/${release}` : `${layout.deployDir}/staging`;
+  const releaseDir = strategyOf(settings).buildDir(layout, release);
   const at = { settings, label: host.label, layout, release, releaseDir, sha };
-  const steps = PIPELINE.filter((phase) => OPERATION_STEPS[settings.operation].includes(phase.name));
+  const steps = PIPELINE.filter((phase) => phases.includes(phase.name));
   const width = Math.max(...steps.map((phase) => phase.name.length));
   return steps.map(
     (phase, index) => `${String(index + 1).padStart(2)}. ${phase.name.padEnd(width)}  ${phase.plan(at)}`
@@ -53198,7 +53185,7 @@ async function hostNow(ctx) {
       return holders ? `port ${port} is held by ${holders.replace(/;$/, "").replace(/;/g, "; ")}` : `nothing listens on port ${port}`;
     });
     const parts = [
-      ...settings.strategy === "releases" ? [`current -> ${current ?? "(none)"}`] : [],
+      ...strategyOf(settings).keepsReleases ? [`current -> ${current ?? "(none)"}`] : [],
       ...ports
     ];
     return {
@@ -53760,7 +53747,7 @@ function serviceIdentityScript(check) {
 function trimmed(body) {
   return answerValue(body, 500) || "(empty)";
 }
-async function failure(ctx, restart, sha, summary2, last) {
+async function failure(ctx, restart2, sha, summary2, last) {
   const { settings, session, layout } = ctx;
   const lines = [
     `${settings.versionUrl.href} (requested from the ${settings.versionCheckFrom}) ${summary2}.`,
@@ -53769,7 +53756,7 @@ async function failure(ctx, restart, sha, summary2, last) {
   ];
   if (last?.answer.status !== void 0)
     lines.push(`Last response: HTTP ${last.answer.status} ${trimmed(last.answer.body)}`);
-  const diagnostics = await session.remote.run(diagnosticsScript(layout.startLog, restart.started.logHeader, settings.ports), {
+  const diagnostics = await session.remote.run(diagnosticsScript(layout.startLog, restart2.started.logHeader, settings.ports), {
     phase: "verify",
     timeoutSeconds: COMMAND_SECONDS.ask,
     allowFailure: true
@@ -53788,14 +53775,14 @@ function pollDelayMs(elapsedMs) {
   if (elapsedMs < 15e3) return 250;
   return 1e3;
 }
-async function checkIdentity(ctx, restart, sha, probe, quiet = false) {
+async function checkIdentity(ctx, restart2, sha, probe, quiet = false) {
   const { settings, session, layout } = ctx;
   const { stdout } = await session.remote.run(
     serviceIdentityScript({
       target: layout.target,
       stateFile: layout.stateFile,
       ports: settings.ports,
-      mark: restart.stopped.mark,
+      mark: restart2.stopped.mark,
       release: ctx.release,
       sha,
       listener: probe.listener
@@ -53822,10 +53809,10 @@ service_scan ${target} '' '' '' '' | awk -v mark=${mark} '$1 == "signal" && $4 >
 }
 var ALIVE_CHECK_MS = 1e3;
 var Certainty = class {
-  constructor(ctx, restart) {
+  constructor(ctx, restart2) {
     this.ctx = ctx;
-    this.restart = restart;
-    this.seenAlive = restart.started.running === true;
+    this.restart = restart2;
+    this.seenAlive = restart2.started.running === true;
   }
   ctx;
   restart;
@@ -53863,12 +53850,12 @@ var Certainty = class {
     return `every process of the new start has exited (none carrying DEPLOY_TARGET=${layout.target} is left), so nothing is left that could answer: verify stops here rather than wait out version-timeout`;
   }
 };
-async function awaitCommit(ctx, restart, sha, probe) {
+async function awaitCommit(ctx, restart2, sha, probe) {
   const begun = Date.now();
   const deadline = begun + ctx.settings.versionTimeoutSeconds * 1e3;
   let reported = begun;
   let last;
-  const certainty = new Certainty(ctx, restart);
+  const certainty = new Certainty(ctx, restart2);
   const identifies = ctx.settings.ports.length > 0 || probe.listener !== void 0;
   let identityAsked = 0;
   for (; ; ) {
@@ -53878,7 +53865,7 @@ async function awaitCommit(ctx, restart, sha, probe) {
       continue;
     }
     if (answers(last, sha)) {
-      const identity2 = await checkIdentity(ctx, restart, sha, probe).catch(
+      const identity2 = await checkIdentity(ctx, restart2, sha, probe).catch(
         async (error2) => {
           if (!ctx.session.remote.lost) throw error2;
           await resumeVerify(ctx, sha, last);
@@ -53889,7 +53876,7 @@ async function awaitCommit(ctx, restart, sha, probe) {
       if (identity2.old.length > 0) {
         throw await failure(
           ctx,
-          restart,
+          restart2,
           sha,
           `reports ${last.commit}, but a service port is held by a process that started before this deploy's stop, so the answer may come from a survivor of the old service:
 ` + identity2.old.join("\n"),
@@ -53899,7 +53886,7 @@ async function awaitCommit(ctx, restart, sha, probe) {
       if (identity2.strangers.length > 0) {
         throw await failure(
           ctx,
-          restart,
+          restart2,
           sha,
           `reports ${last.commit}, but where version-url points on this host (${probe.address ?? ""} port ${probe.listener?.port}) the listener is not a process of the new service (none started after this deploy's stop), so the answer may come from another program:
 ` + identity2.strangers.join("\n"),
@@ -53912,9 +53899,9 @@ async function awaitCommit(ctx, restart, sha, probe) {
     const wrong = last.commit !== void 0 && !commitMatches(last.commit, sha);
     const ask = wrong && identifies && Date.now() - identityAsked >= ALIVE_CHECK_MS;
     if (ask) identityAsked = Date.now();
-    const identity = ask ? await checkIdentity(ctx, restart, sha, probe, true).catch(() => void 0) : void 0;
+    const identity = ask ? await checkIdentity(ctx, restart2, sha, probe, true).catch(() => void 0) : void 0;
     const certain = await certainty.failure(last, sha, identity).catch(() => void 0);
-    if (certain) throw await failure(ctx, restart, sha, certain, last);
+    if (certain) throw await failure(ctx, restart2, sha, certain, last);
     if (Date.now() - reported >= PROGRESS_MS2) {
       reported = Date.now();
       info2(
@@ -53927,7 +53914,7 @@ async function awaitCommit(ctx, restart, sha, probe) {
   }
   const timeout = `${ctx.settings.versionTimeoutSeconds} s (version-timeout)`;
   const summary2 = answers(last, sha) ? `reported ${last.commit}, but ${last.problem} within ${timeout}: the service did not bind every port in ports` : last.commit !== void 0 ? `kept reporting ${last.commit} instead of ${sha.slice(0, 12)} for ${timeout}: the old code is still answering, or the service reports the wrong stamp` : `gave no commit within ${timeout}`;
-  throw await failure(ctx, restart, sha, summary2, last);
+  throw await failure(ctx, restart2, sha, summary2, last);
 }
 async function resumeVerify(ctx, sha, last) {
   const lost = ctx.session.remote.lost;
@@ -53940,14 +53927,14 @@ async function resumeVerify(ctx, sha, last) {
     );
   }
 }
-async function verifyService(ctx, sha, restart, previousVersion) {
+async function verifyService(ctx, sha, restart2, previousVersion) {
   const { settings } = ctx;
   const probe = await probeFor(ctx).catch(async (error2) => {
     if (!ctx.session.remote.lost) throw error2;
     await resumeVerify(ctx, sha, { answer: { body: "" }, at: Date.now() });
     return probeFor(ctx);
   });
-  const first = await awaitCommit(ctx, restart, sha, probe);
+  const first = await awaitCommit(ctx, restart2, sha, probe);
   info2(
     `${settings.versionUrl.href} reports ${first.commit}${first.version ? ` (version ${first.version})` : ""}`
   );
@@ -53962,7 +53949,7 @@ async function verifyService(ctx, sha, restart, previousVersion) {
     if (!answers(confirmed, sha)) {
       throw await failure(
         ctx,
-        restart,
+        restart2,
         sha,
         `reported ${first.commit} at first, but ${settings.stableForSeconds} s later (stable-for) ${confirmed.commit ? `reported ${confirmed.commit}` : "gave no commit"}: the new service did not stay up`,
         confirmed
@@ -54131,7 +54118,7 @@ function armScript(ctx, fallback) {
 }
 async function armWatchdog(ctx) {
   const { settings, session, layout, label } = ctx;
-  if (settings.strategy !== "releases" || !settings.rollbackOnFailure) return false;
+  if (!strategyOf(settings).keepsReleases || !settings.rollbackOnFailure) return false;
   const found = await session.remote.run(
     sh`cd -- ${layout.target} || exit 1
 ${fallbackScript(ctx.release, ctx.previousRelease, settings.stampFile)}`,
@@ -54233,7 +54220,7 @@ async function hostUndo(remote, layout, token, release) {
 // src/phases/rollback.ts
 var UNDOABLE = ["start", "verify"];
 function rollsBack(settings, failure2) {
-  return settings.strategy === "releases" && settings.rollbackOnFailure && (failure2.killed === true || UNDOABLE.includes(failure2.phase));
+  return strategyOf(settings).keepsReleases && settings.rollbackOnFailure && (failure2.killed === true || UNDOABLE.includes(failure2.phase));
 }
 async function step(name, body) {
   try {
@@ -54280,8 +54267,8 @@ async function rollback(ctx, failure2) {
   const back = fallbackContext(ctx, fallback);
   try {
     const switchBack = switchBackScript(ctx, fallback, firstLine, "runner");
-    const restart = await step("restart", () => restartService(back, switchBack));
-    const verified = await step("verify", () => verifyService(back, previousSha, restart));
+    const restart2 = await step("restart", () => restartService(back, switchBack));
+    const verified = await step("verify", () => verifyService(back, previousSha, restart2));
     report.rolledBack = true;
     report.reportedVersion = verified.version ?? verified.commit;
     return {
@@ -54334,7 +54321,7 @@ function sshHost(session, settings) {
       watchdog ? launchWatchdogScript(ctx) : void 0
     ),
     verifyLive: (ctx) => verifyAnswer(ctx, ctx.sha),
-    verify: (ctx, restart, previousVersion) => verifyService(ctx, ctx.sha, restart, previousVersion),
+    verify: (ctx, restart2, previousVersion) => verifyService(ctx, ctx.sha, restart2, previousVersion),
     verifyAfterLogout: (ctx) => verifyAfterLogout(ctx, ctx.sha),
     confirm: (ctx) => decide(ctx, "confirmed"),
     rollback: async (ctx, failure2) => {
@@ -54405,6 +54392,17 @@ async function withHostOutput(label, separate, work) {
 ${text}${text.endsWith("\n") || !text ? "" : "\n"}::endgroup::
 `);
   }
+}
+
+// src/context.ts
+function newDeployContext(fields, now = /* @__PURE__ */ new Date()) {
+  const release = releaseName(now, fields.sha);
+  return {
+    ...fields,
+    release,
+    releaseDir: strategyOf(fields.settings).buildDir(fields.layout, release),
+    existingReleases: []
+  };
 }
 
 // node_modules/@actions/github/lib/context.js
@@ -58585,170 +58583,37 @@ function runContext() {
   };
 }
 
-// src/deploy.ts
-function phaseRunner(host, settings, report) {
-  const label = hostLabel(host.address);
-  return (name, body) => runPhase(label, name, phaseBudget(settings, name), report.phases, body);
-}
-async function underLock(host, settings, sha, report, work) {
-  const { address, layout } = host;
-  const label = hostLabel(address);
-  const owner = lockOwner(sha, runContext().runUrl);
-  const lock = {
-    host: address.host,
-    port: address.port,
-    username: address.username,
-    lockDir: layout.lockDir,
-    restartLog: layout.restartLog,
-    token: owner.token
-  };
-  keepForPostStep("locks", lock);
-  let heartbeat;
-  try {
-    await phaseRunner(host, settings, report)("lock", () => host.lock(owner));
-    heartbeat = host.heartbeat(owner.token);
-    return await work(owner, lock);
-  } finally {
-    heartbeat?.stop();
-    await host.releaseLock(lock).then((outcome) => {
-      dropForPostStep("locks", lock);
-      info2(outcome);
-    }).catch(
-      (error2) => warning(
-        `Could not release ${layout.lockDir} on ${label}: ${errorText(error2)}. The post step will retry.`
-      )
-    );
-  }
-}
-async function restartAndVerify(host, settings, ctx, report, how) {
-  const { address, layout, session } = host;
-  const phase = phaseRunner(host, settings, report);
-  const where = { host: address.host, port: address.port, target: layout.target };
-  const unverified = (release, releaseSha, fallback) => keepForPostStep("unverified", {
-    ...where,
-    username: address.username,
-    startLog: session.startLog,
+// src/operations.ts
+var inPhase = (op, phase, body) => runPhase(
+  hostLabel(op.host.address),
+  phase,
+  phaseBudget(op.settings, phase),
+  op.report.phases,
+  body
+);
+var fallbackOf = (ctx) => ctx.previousRelease && ctx.previousSha ? { release: ctx.previousRelease, sha: ctx.previousSha } : void 0;
+var switchOn = (op) => ({
+  host: op.host.address.host,
+  port: op.host.address.port,
+  target: op.host.layout.target
+});
+function keepUnverified(op, release, sha, fallback) {
+  const { ctx } = op;
+  keepForPostStep("unverified", {
+    ...switchOn(op),
+    username: op.host.address.username,
+    startLog: op.host.session.startLog,
     release,
-    sha: releaseSha,
+    sha,
     fallback,
-    migrated: release === ctx.release ? how.migrated : void 0,
+    migrated: release === ctx.release && migrates(op.settings) ? true : void 0,
     token: ctx.lockToken,
     run: ctx.run
   });
-  unverified(ctx.release, ctx.sha, how.fallback);
-  const stopSentAt = Date.now();
-  try {
-    const restart = await host.restart(ctx, report.phases, how.armed, how.kind);
-    if (settings.holdPorts) report.heldPorts = settings.listen;
-    const verified = await phase("verify", async () => {
-      const answer = await host.verify(ctx, restart, report.previousVersion);
-      if (session.stopsAtLogout) await host.verifyAfterLogout(ctx);
-      await host.confirm(ctx);
-      return answer;
-    });
-    report.reportedVersion = verified.version ?? verified.commit;
-    const gone = restart.stopped.gone;
-    if (gone === void 0) report.nothingStopped = true;
-    else
-      report.downtimeSeconds = verified.answeredOnHost !== void 0 ? (
-        // As clients saw it, on the host: from the old service gone to the new one's answer.
-        Math.max(0, verified.answeredOnHost - gone)
-      ) : (
-        // No answer seen on the host (no Python there): the runner's bound, stop to answer.
-        (verified.firstAnsweredAt - stopSentAt) / 1e3
-      );
-  } catch (error2) {
-    if (error2 instanceof UndoneByHost) {
-      report.rolledBack = error2.undo.undone;
-      if (how.migrated && error2.undo.undone) report.rollbackOutcome = migrationsKept(ctx.release);
-      throw error2;
-    }
-    const killed = error2 instanceof HostStepUnknown;
-    const undoable = how.kind !== "restart";
-    if (!undoable || !(error2 instanceof PhaseError) || !rollsBack(settings, { phase: error2.phase, killed })) {
-      throw error2;
-    }
-    if (how.fallback) unverified(how.fallback.release, how.fallback.sha);
-    else dropForPostStep("unverified", where);
-    const outcome = await phase("rollback", () => host.rollback(ctx, error2.detail)).catch(
-      (rollbackError) => ({
-        text: `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
-      })
-    );
-    if (outcome.servingSince !== void 0) {
-      report.downtimeSeconds = (outcome.servingSince - stopSentAt) / 1e3;
-    }
-    const kept = how.migrated ? ` ${migrationsKept(ctx.release)}` : "";
-    if (outcome.byHost)
-      throw new PhaseError(
-        error2.host,
-        error2.phase,
-        `${outcome.text}${kept} What this run saw before it knew: ${error2.detail}`
-      );
-    report.rollbackOutcome = `${outcome.text}${kept}`;
-    throw error2;
-  } finally {
-    dropForPostStep("unverified", where);
-  }
 }
-async function ship(host, settings, sha, report) {
-  const { address, layout, session } = host;
-  const label = hostLabel(address);
-  const phase = phaseRunner(host, settings, report);
-  await underLock(host, settings, sha, report, async (owner, lock) => {
-    let created;
-    try {
-      const ctx = newDeployContext({
-        settings,
-        sha,
-        label,
-        session,
-        layout,
-        report,
-        run: owner.run,
-        lockToken: owner.token
-      });
-      created = ctx;
-      lock.release = ctx.release;
-      keepForPostStep("locks", lock);
-      await phase("upload", () => host.upload(ctx));
-      let armed = false;
-      await phase("prepare", async () => {
-        armed = await host.armWatchdog(ctx);
-        await host.prepare(ctx);
-      });
-      const { migrateCommand } = settings;
-      if (migrateCommand) await phase("migrate", () => host.migrate(ctx, migrateCommand));
-      if (!settings.allowDowngrade) report.previousVersion = await host.runningVersion(ctx);
-      await restartAndVerify(host, settings, ctx, report, {
-        kind: "deploy",
-        fallback: ctx.previousRelease && ctx.previousSha ? { release: ctx.previousRelease, sha: ctx.previousSha } : void 0,
-        armed,
-        // A rollback cannot undo migrations: once they ran, a rollback past this release says so.
-        migrated: migrateCommand !== void 0 || void 0
-      });
-      report.result = "success";
-      if (prunes(settings)) {
-        await phase("prune", () => host.prune(ctx)).catch((error2) => warnPruneFailed(label, error2));
-      }
-    } catch (error2) {
-      const failed = created;
-      if (failed && settings.strategy === "releases") {
-        await host.discard(failed).then((removed) => {
-          if (removed) info2(`Removed the failed release ${failed.release}`);
-          report.releaseRemoved = removed || void 0;
-        }).catch(
-          (discardError) => warning(
-            `Could not remove the failed release ${failed.release} on ${label}: ${errorText(discardError)}`
-          )
-        );
-      }
-      throw error2;
-    }
-  });
-}
-function keptContext(host, settings, report, release, kept, owner) {
-  const { layout, session } = host;
+var migrates = (settings) => settings.operation === "deploy" && settings.migrateCommand !== void 0;
+function keptContext(op, release, kept) {
+  const { host, settings, report, owner } = op;
   const live = kept.releases.find((each) => each.name === kept.live);
   const before = live && live !== release ? live : void 0;
   report.sha = release.sha;
@@ -58759,11 +58624,11 @@ function keptContext(host, settings, report, release, kept, owner) {
     settings,
     sha: release.sha,
     label: hostLabel(host.address),
-    session,
-    layout,
+    session: host.session,
+    layout: host.layout,
     report,
     release: release.name,
-    releaseDir: settings.strategy === "releases" ? `${layout.releasesDir}/${release.name}` : layout.target,
+    releaseDir: strategyOf(settings).keptDir(host.layout, release.name),
     previousRelease: before?.name,
     previousSha: before?.sha,
     existingReleases: kept.releases.map((each) => each.name),
@@ -58781,58 +58646,292 @@ function liveRelease(kept, layout) {
     throw new Error(`${live.name} is live but has no stamp file, so its commit is unknown`);
   return live;
 }
-async function rollBack(host, settings, report) {
-  const phase = phaseRunner(host, settings, report);
-  await underLock(host, settings, "rollback", report, async (owner) => {
-    const ctx = await phase("choose", async () => {
-      const kept = await host.releases();
-      const chosen = chooseRollback(kept, settings.rollbackTo);
-      info2(
-        `Rolling back to ${chosen.name} (${chosen.sha})${kept.live ? `; ${kept.live} is live now` : ""}`
-      );
-      return keptContext(host, settings, report, chosen, kept, owner);
+var newRelease = {
+  async run(op) {
+    const { host, settings, sha, report } = op;
+    const owner = op.owner;
+    const ctx = newDeployContext({
+      settings,
+      sha,
+      label: hostLabel(host.address),
+      session: host.session,
+      layout: host.layout,
+      report,
+      run: owner.run,
+      lockToken: owner.token
     });
-    const armed = await phase("choose", () => host.armWatchdog(ctx));
-    const fallback = ctx.previousRelease && ctx.previousSha ? { release: ctx.previousRelease, sha: ctx.previousSha } : void 0;
-    await restartAndVerify(host, settings, ctx, report, { kind: "rollback", fallback, armed });
-    report.result = "success";
-  });
-}
-async function restartLive(host, settings, report) {
-  const phase = phaseRunner(host, settings, report);
-  await underLock(host, settings, "restart", report, async (owner) => {
-    const ctx = await phase("choose", async () => {
-      const kept = await host.releases();
-      const live = liveRelease(kept, host.layout);
-      info2(`Restarting ${live.name} (${live.sha}) as it is`);
-      return keptContext(host, settings, report, live, kept, owner);
-    });
-    await restartAndVerify(host, settings, ctx, report, { kind: "restart", armed: false });
-    report.result = "success";
-  });
-}
-async function verifyLive(host, settings, expected, report) {
-  const phase = phaseRunner(host, settings, report);
-  const ctx = await phase("choose", async () => {
-    const kept = await host.releases();
+    if (op.lock) {
+      op.lock.release = ctx.release;
+      keepForPostStep("locks", op.lock);
+    }
+    return ctx;
+  }
+};
+var upload2 = { phase: "upload", run: (op) => op.host.upload(op.ctx) };
+var prepare2 = {
+  phase: "prepare",
+  async run(op) {
+    const ctx = op.ctx;
+    op.armed = await op.host.armWatchdog(ctx);
+    await op.host.prepare(ctx);
+  }
+};
+var migrate2 = {
+  phase: "migrate",
+  when: (settings) => settings.migrateCommand !== void 0,
+  run: (op) => op.host.migrate(op.ctx, op.settings.migrateCommand)
+};
+var readRunning = {
+  when: (settings) => !settings.allowDowngrade,
+  async run(op) {
+    op.report.previousVersion = await op.host.runningVersion(op.ctx);
+  }
+};
+var chooseRollbackRelease = {
+  phase: "choose",
+  async run(op) {
+    const kept = await op.host.releases();
+    const chosen = chooseRollback(kept, op.settings.rollbackTo);
+    info2(
+      `Rolling back to ${chosen.name} (${chosen.sha})${kept.live ? `; ${kept.live} is live now` : ""}`
+    );
+    return keptContext(op, chosen, kept);
+  }
+};
+var armWatchdog2 = {
+  phase: "choose",
+  async run(op) {
+    op.armed = await op.host.armWatchdog(op.ctx);
+  }
+};
+var chooseLive = {
+  phase: "choose",
+  async run(op) {
+    const kept = await op.host.releases();
+    const live = liveRelease(kept, op.host.layout);
+    info2(`Restarting ${live.name} (${live.sha}) as it is`);
+    return keptContext(op, live, kept);
+  }
+};
+var chooseExpected = {
+  phase: "choose",
+  async run(op) {
+    const kept = await op.host.releases();
     if (kept.lock)
       info2(`A deploy holds the lock (${kept.lock}); verify only reads, so it goes on without it`);
-    const live = liveRelease(kept, host.layout);
-    const ctx2 = keptContext(host, settings, report, live, kept);
-    if (!commitMatches(live.sha, expected))
+    const live = liveRelease(kept, op.host.layout);
+    const ctx = keptContext(op, live, kept);
+    if (!commitMatches(live.sha, op.sha))
       throw new Error(
-        `${live.name} is live with commit ${live.sha}, but ${expected} was expected: the host runs another commit than this run checks for`
+        `${live.name} is live with commit ${live.sha}, but ${op.sha} was expected: the host runs another commit than this run checks for`
       );
     if (live.state !== "verified")
       throw new Error(
         `${live.name} is live with the expected commit ${live.sha}, but it ${live.state === "bad" ? "is marked BAD_RELEASE: it failed after a deploy" : "never passed verify: a deploy was cut off before its check"}`
       );
-    return ctx2;
-  });
-  const answer = await phase("verify", () => host.verifyLive(ctx));
-  report.reportedVersion = answer.version ?? answer.commit;
-  report.result = "success";
+    return ctx;
+  }
+};
+var restart = (kind) => ({
+  hostStep: kind,
+  async run(op) {
+    const ctx = op.ctx;
+    keepUnverified(op, ctx.release, ctx.sha, kind === "restart" ? void 0 : fallbackOf(ctx));
+    op.stopSentAt = Date.now();
+    op.restart = await op.host.restart(ctx, op.report.phases, op.armed, kind);
+    if (op.settings.holdPorts) op.report.heldPorts = op.settings.listen;
+  }
+});
+var verify = {
+  phase: "verify",
+  settles: true,
+  async run(op) {
+    const ctx = op.ctx;
+    const { host, report } = op;
+    const answer = await host.verify(ctx, op.restart, report.previousVersion);
+    if (host.session.stopsAtLogout) await host.verifyAfterLogout(ctx);
+    await host.confirm(ctx);
+    dropForPostStep("unverified", switchOn(op));
+    report.reportedVersion = answer.version ?? answer.commit;
+    const gone = op.restart?.stopped.gone;
+    if (gone === void 0) report.nothingStopped = true;
+    else
+      report.downtimeSeconds = answer.answeredOnHost !== void 0 ? (
+        // As clients saw it, on the host: from the old service gone to the new one's answer.
+        Math.max(0, answer.answeredOnHost - gone)
+      ) : (
+        // No answer seen on the host (no Python there): the runner's bound, stop to answer.
+        (answer.firstAnsweredAt - op.stopSentAt) / 1e3
+      );
+  }
+};
+var verifyLive = {
+  phase: "verify",
+  settles: true,
+  async run(op) {
+    const answer = await op.host.verifyLive(op.ctx);
+    op.report.reportedVersion = answer.version ?? answer.commit;
+  }
+};
+var prune2 = {
+  phase: "prune",
+  when: prunes,
+  run: (op) => op.host.prune(op.ctx).catch((error2) => warnPruneFailed(hostLabel(op.host.address), error2))
+};
+var rollBack = {
+  phase: "rollback",
+  async run(op, error2) {
+    const { ctx } = op;
+    if (op.stopSentAt === void 0 || !ctx) return void 0;
+    const { report, settings } = op;
+    const kept = migrates(settings) ? ` ${migrationsKept(ctx.release)}` : "";
+    try {
+      if (error2 instanceof UndoneByHost) {
+        report.rolledBack = error2.undo.undone;
+        if (kept && error2.undo.undone) report.rollbackOutcome = migrationsKept(ctx.release);
+        return void 0;
+      }
+      const killed = error2 instanceof HostStepUnknown;
+      if (!(error2 instanceof PhaseError) || !rollsBack(settings, { phase: error2.phase, killed }))
+        return void 0;
+      const fallback = fallbackOf(ctx);
+      if (fallback) keepUnverified({ ...op, ctx }, fallback.release, fallback.sha);
+      else dropForPostStep("unverified", switchOn(op));
+      const outcome = await inPhase(
+        op,
+        "rollback",
+        () => op.host.rollback(ctx, error2.detail)
+      ).catch((rollbackError) => ({
+        text: `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
+      }));
+      if (outcome.servingSince !== void 0)
+        report.downtimeSeconds = (outcome.servingSince - op.stopSentAt) / 1e3;
+      if (outcome.byHost)
+        return new PhaseError(
+          error2.host,
+          error2.phase,
+          `${outcome.text}${kept} What this run saw before it knew: ${error2.detail}`
+        );
+      report.rollbackOutcome = `${outcome.text}${kept}`;
+      return void 0;
+    } finally {
+      dropForPostStep("unverified", switchOn(op));
+    }
+  }
+};
+var forgetSwitch = {
+  async run(op) {
+    if (op.stopSentAt !== void 0) dropForPostStep("unverified", switchOn(op));
+    return void 0;
+  }
+};
+var discard = {
+  async run(op) {
+    const { ctx, host, settings, report } = op;
+    if (!ctx || !strategyOf(settings).keepsReleases) return;
+    await host.discard(ctx).then((removed) => {
+      if (removed) info2(`Removed the failed release ${ctx.release}`);
+      report.releaseRemoved = removed || void 0;
+    }).catch(
+      (discardError) => warning(
+        `Could not remove the failed release ${ctx.release} on ${hostLabel(host.address)}: ${errorText(discardError)}`
+      )
+    );
+  }
+};
+var OPERATIONS = {
+  deploy: {
+    locked: true,
+    first: newRelease,
+    steps: [upload2, prepare2, migrate2, readRunning, restart("deploy"), verify, prune2],
+    onFailure: [rollBack, discard]
+  },
+  rollback: {
+    locked: true,
+    first: chooseRollbackRelease,
+    steps: [armWatchdog2, restart("rollback"), verify],
+    onFailure: [rollBack]
+  },
+  restart: {
+    locked: true,
+    first: chooseLive,
+    steps: [restart("restart"), verify],
+    onFailure: [forgetSwitch]
+  },
+  verify: { locked: false, first: chooseExpected, steps: [verifyLive], onFailure: [] }
+};
+function operationPhases(operation) {
+  const { locked, first, steps, onFailure } = OPERATIONS[operation];
+  const phases = [
+    "connect",
+    ...locked ? ["lock"] : [],
+    ...first.phase ? [first.phase] : [],
+    ...steps.flatMap(
+      (step2) => step2.hostStep ? HOST_STEP_PHASES.filter((phase) => step2.hostStep !== "restart" || phase !== "switch") : step2.phase ? [step2.phase] : []
+    ),
+    ...onFailure.flatMap((step2) => step2.phase ? [step2.phase] : [])
+  ];
+  return phases.filter((phase, index) => phases.indexOf(phase) === index);
 }
+async function underLock(op, work) {
+  const { host, settings, sha } = op;
+  const { address, layout } = host;
+  const owner = lockOwner(
+    settings.operation === "deploy" ? sha : settings.operation,
+    runContext().runUrl
+  );
+  const lock = {
+    host: address.host,
+    port: address.port,
+    username: address.username,
+    lockDir: layout.lockDir,
+    restartLog: layout.restartLog,
+    token: owner.token
+  };
+  op.owner = owner;
+  op.lock = lock;
+  keepForPostStep("locks", lock);
+  let heartbeat;
+  try {
+    await inPhase(op, "lock", () => host.lock(owner));
+    heartbeat = host.heartbeat(owner.token);
+    await work();
+  } finally {
+    heartbeat?.stop();
+    await host.releaseLock(lock).then((outcome) => {
+      dropForPostStep("locks", lock);
+      info2(outcome);
+    }).catch(
+      (error2) => warning(
+        `Could not release ${layout.lockDir} on ${hostLabel(address)}: ${errorText(error2)}. The post step will retry.`
+      )
+    );
+  }
+}
+async function runOperation(host, settings, sha, report) {
+  const plan = OPERATIONS[settings.operation];
+  const op = { host, settings, sha, report, armed: false };
+  const steps = async () => {
+    try {
+      const { first } = plan;
+      const ctx = await (first.phase ? inPhase(op, first.phase, () => first.run(op)) : first.run(op));
+      const started = Object.assign(op, { ctx });
+      for (const step2 of plan.steps) {
+        if (step2.when && !step2.when(settings)) continue;
+        const phase = step2.phase;
+        await (phase ? inPhase(op, phase, () => step2.run(started)) : step2.run(started));
+        if (step2.settles) report.result = "success";
+      }
+    } catch (error2) {
+      let failure2 = error2;
+      for (const step2 of plan.onFailure) failure2 = await step2.run(op, failure2) ?? failure2;
+      throw failure2;
+    }
+  };
+  await (plan.locked ? underLock(op, steps) : steps());
+}
+
+// src/deploy.ts
 async function deployHost(address, settings, sha, report, open2) {
   const label = hostLabel(address);
   report.sha = sha;
@@ -58845,20 +58944,10 @@ async function deployHost(address, settings, sha, report, open2) {
     () => open2(address, settings)
   );
   try {
-    if (!settings.dryRun) {
-      switch (settings.operation) {
-        case "deploy":
-          return await ship(host, settings, sha, report);
-        case "rollback":
-          return await rollBack(host, settings, report);
-        case "restart":
-          return await restartLive(host, settings, report);
-        case "verify":
-          return await verifyLive(host, settings, sha, report);
-      }
-    }
+    if (!settings.dryRun) return await runOperation(host, settings, sha, report);
     const plan = describePlan(
       settings,
+      operationPhases(settings.operation),
       { label, target: host.session.target, startLog: host.session.startLog },
       sha,
       /* @__PURE__ */ new Date()

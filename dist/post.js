@@ -54443,11 +54443,6 @@ import { join as join2 } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { PassThrough, Transform as Transform2 } from "node:stream";
 
-// src/context.ts
-function releaseDirOf(settings, layout, release) {
-  return settings.strategy === "releases" ? `${layout.releasesDir}/${release}` : `${layout.deployDir}/staging`;
-}
-
 // src/parallel-gzip.ts
 import { Transform } from "node:stream";
 import { promisify } from "node:util";
@@ -54742,6 +54737,28 @@ function planTransfer(entries, base) {
   return { send, copy };
 }
 
+// src/strategy.ts
+var RELEASES = {
+  name: "releases",
+  keepsReleases: true,
+  buildDir: (layout, release) => `${layout.releasesDir}/${release}`,
+  keptDir: (layout, release) => `${layout.releasesDir}/${release}`,
+  liveDir: (layout) => layout.current,
+  venvLink: () => void 0
+};
+var IN_PLACE = {
+  name: "in-place",
+  keepsReleases: false,
+  // Built beside the live tree, then synced into it by the restart's switch.
+  buildDir: (layout) => `${layout.deployDir}/staging`,
+  keptDir: (layout) => layout.target,
+  liveDir: (layout) => layout.target,
+  venvLink: (layout) => `${layout.target}/.venv`
+};
+function strategyOf(settings) {
+  return settings.strategy === "releases" ? RELEASES : IN_PLACE;
+}
+
 // src/phases/upload.ts
 var IN_PLACE_TREE = "tree";
 var GZIP_LEVEL = 1;
@@ -54902,7 +54919,7 @@ function scanUploadSource(settings) {
     const isShared = under(settings.sharedPaths);
     const managed = settings.pythonRequirements.length > 0 ? ["/.venv"] : [];
     const excluded = excludeMatcher(settings.exclude, [...ALWAYS_EXCLUDED, ...managed]);
-    const skip = settings.strategy === "in-place" ? (path, isDir) => excluded(path, isDir) || isShared(path) : excluded;
+    const skip = !strategyOf(settings).keepsReleases ? (path, isDir) => excluded(path, isDir) || isShared(path) : excluded;
     scan = scanSource(settings.source, skip);
     scan.catch(() => void 0);
     scans.set(settings, scan);
@@ -54961,11 +54978,11 @@ async function upload(ctx) {
   ctx.existingReleases = host.releases;
   report.previousRelease = host.current;
   report.previousSha = host.currentSha;
-  const releases2 = settings.strategy === "releases";
+  const releases2 = strategyOf(settings).keepsReleases;
   const name = releases2 ? uniqueRelease(ctx.release, host.releases) : IN_PLACE_TREE;
   if (releases2 && name !== ctx.release) {
     ctx.release = name;
-    ctx.releaseDir = releaseDirOf(settings, layout, name);
+    ctx.releaseDir = strategyOf(settings).buildDir(layout, name);
   }
   report.release = ctx.release;
   const transferable = host.manifest && {
@@ -55105,7 +55122,7 @@ async function prepareVenv(ctx) {
       venvs,
       hash: requirementsHash(settings),
       tree: ctx.releaseDir,
-      liveLink: settings.strategy === "in-place" ? `${layout.target}/.venv` : void 0,
+      liveLink: strategyOf(settings).venvLink(layout),
       environment: exportEnvScript(ctx, ctx.releaseDir),
       install: installCommand(settings)
     }),
@@ -55187,7 +55204,7 @@ function pruneVenvsScript(layout) {
   });
 }
 function prunes(settings) {
-  return settings.strategy === "releases" || settings.pythonRequirements.length > 0;
+  return strategyOf(settings).keepsReleases || settings.pythonRequirements.length > 0;
 }
 function warnPruneFailed(label, error2) {
   warning(
@@ -55196,9 +55213,7 @@ function warnPruneFailed(label, error2) {
 }
 async function prune(ctx) {
   const { settings, session, layout } = ctx;
-  const doomed = settings.strategy === "releases" ? releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [
-    ctx.release
-  ]) : [];
+  const doomed = strategyOf(settings).keepsReleases ? releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [ctx.release]) : [];
   const venvs = settings.pythonRequirements.length > 0;
   if (doomed.length === 0 && !venvs) {
     info2("Nothing to prune");
@@ -55886,7 +55901,7 @@ releases_log() { ${releasesLogScript(layout, logEntry(ctx))}; }`,
   ]);
 }
 function switchBody(ctx, token) {
-  if (ctx.settings.strategy === "in-place") return syncInPlaceBody(ctx);
+  if (!strategyOf(ctx.settings).keepsReleases) return syncInPlaceBody(ctx);
   const layout = relativeToTarget(ctx.layout);
   return sh`${switchCurrentScript(layout, ctx.release, token)} || exit 1
 ${releasesLogScript(layout, logEntry(ctx))}
@@ -55919,7 +55934,7 @@ async function writeEnvFile(ctx, envFile) {
   const shared = settings.sharedPaths.find(
     (path) => envFile === path || envFile.startsWith(`${path}/`)
   );
-  const dir = shared && settings.strategy === "releases" ? layout.sharedDir : ctx.releaseDir;
+  const dir = shared && strategyOf(settings).keepsReleases ? layout.sharedDir : ctx.releaseDir;
   await session.remote.run(envFileScript(dir, envFile), {
     phase: "prepare",
     timeoutSeconds: COMMAND_SECONDS.quick,
@@ -56051,7 +56066,7 @@ async function prepare(ctx) {
     timeoutSeconds: COMMAND_SECONDS.quick
   });
   info2(`Wrote ${settings.stampFile} = ${ctx.sha}`);
-  if (settings.strategy === "releases" && settings.sharedPaths.length > 0) {
+  if (strategyOf(settings).keepsReleases && settings.sharedPaths.length > 0) {
     const made = { dirs: settings.sharedDirs, files: settings.envFile ? [settings.envFile] : [] };
     await remote.run(
       linkSharedScript(ctx.releaseDir, layout.sharedDir, settings.sharedPaths, made),
@@ -56081,7 +56096,7 @@ ${clearBytecodeScript(inRelease, [])}`,
     await runReleaseCommand(ctx, "prepare-command", settings.prepareCommand);
   }
   if (settings.pythonImportCheck) await checkImport(ctx);
-  if (settings.strategy === "in-place") await planInPlaceSync(ctx);
+  if (!strategyOf(settings).keepsReleases) await planInPlaceSync(ctx);
 }
 
 // src/phases/migrate.ts
@@ -56320,7 +56335,7 @@ done
 
 // src/phases/stop.ts
 function liveDir(ctx) {
-  return ctx.settings.strategy === "releases" ? ctx.layout.current : ctx.layout.target;
+  return strategyOf(ctx.settings).liveDir(ctx.layout);
 }
 function stopBody(parameters) {
   const { target, stateFile, pattern, stopCommand } = parameters;
@@ -56448,10 +56463,7 @@ printf 'Ran %s (detach: false)\n' ${`'${command}'`}`;
 function startBody(ctx) {
   const { settings, layout } = ctx;
   const live = liveDir(ctx);
-  const environment = exportEnvScript(
-    ctx,
-    settings.strategy === "releases" ? ctx.releaseDir : layout.target
-  );
+  const environment = exportEnvScript(ctx, strategyOf(settings).keptDir(layout, ctx.release));
   const start = settings.detach ? detachedStartBody({
     launcher: settings.holdPorts ? withFdsLauncher(settings, layout) : void 0,
     live,
@@ -56509,7 +56521,7 @@ main()
 
 // src/pipeline.ts
 var orNone = (value) => value ?? "(none)";
-var releases = (settings) => settings.strategy === "releases";
+var releases = (settings) => strategyOf(settings).keepsReleases;
 var PIPELINE = [
   { name: "connect", budget: "connect", plan: (at) => `${at.label}, tools checked` },
   {
@@ -56582,22 +56594,6 @@ var PIPELINE = [
     plan: ({ settings }) => releases(settings) ? `keep ${settings.keepReleases} releases` : "nothing to prune (in-place)"
   }
 ];
-var OPERATION_STEPS = {
-  deploy: PIPELINE.filter((phase) => phase.name !== "choose").map((phase) => phase.name),
-  rollback: [
-    "connect",
-    "lock",
-    "choose",
-    "stop",
-    "wait-for-exit",
-    "switch",
-    "start",
-    "verify",
-    "rollback"
-  ],
-  restart: ["connect", "lock", "choose", "stop", "wait-for-exit", "start", "verify"],
-  verify: ["connect", "choose", "verify"]
-};
 var HOST_STEP_PHASES = PIPELINE.filter((phase) => "hostStep" in phase).map(
   (phase) => phase.name
 );
@@ -56630,7 +56626,7 @@ async function hostNow(ctx) {
       return holders ? `port ${port} is held by ${holders.replace(/;$/, "").replace(/;/g, "; ")}` : `nothing listens on port ${port}`;
     });
     const parts = [
-      ...settings.strategy === "releases" ? [`current -> ${current ?? "(none)"}`] : [],
+      ...strategyOf(settings).keepsReleases ? [`current -> ${current ?? "(none)"}`] : [],
       ...ports
     ];
     return {
@@ -57563,7 +57559,7 @@ function armScript(ctx, fallback) {
 }
 async function armWatchdog(ctx) {
   const { settings, session, layout, label } = ctx;
-  if (settings.strategy !== "releases" || !settings.rollbackOnFailure) return false;
+  if (!strategyOf(settings).keepsReleases || !settings.rollbackOnFailure) return false;
   const found = await session.remote.run(
     sh`cd -- ${layout.target} || exit 1
 ${fallbackScript(ctx.release, ctx.previousRelease, settings.stampFile)}`,
@@ -57665,7 +57661,7 @@ async function hostUndo(remote, layout, token, release) {
 // src/phases/rollback.ts
 var UNDOABLE = ["start", "verify"];
 function rollsBack(settings, failure2) {
-  return settings.strategy === "releases" && settings.rollbackOnFailure && (failure2.killed === true || UNDOABLE.includes(failure2.phase));
+  return strategyOf(settings).keepsReleases && settings.rollbackOnFailure && (failure2.killed === true || UNDOABLE.includes(failure2.phase));
 }
 async function step(name, body) {
   try {
@@ -58413,7 +58409,7 @@ async function finishUnverified(host, settings, entry) {
   try {
     const ctx = postContext(host, settings, entry);
     const result = await settleSwitch(host, ctx, entry);
-    if (result !== "unknown" && settings.strategy === "releases" && settings.operation === "deploy") {
+    if (result !== "unknown" && strategyOf(settings).keepsReleases && settings.operation === "deploy") {
       if (await host.discard(ctx, entry.token))
         info2(`Removed the cancelled run's release ${entry.release}`);
     }
@@ -58433,7 +58429,7 @@ function postContext(host, settings, entry) {
     layout,
     report: { host: label, result: "failed", rolledBack: false, phases: [] },
     release: entry.release,
-    releaseDir: settings.strategy === "releases" ? `${layout.releasesDir}/${entry.release}` : layout.target,
+    releaseDir: strategyOf(settings).keptDir(layout, entry.release),
     previousRelease: entry.fallback?.release,
     previousSha: entry.fallback?.sha,
     existingReleases: [],

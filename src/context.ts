@@ -2,6 +2,7 @@ import { releaseName, type RemoteLayout } from './layout.js'
 import type { HostSession } from './phases/connect.js'
 import type { HostReport } from './report.js'
 import type { Settings } from './settings.js'
+import { strategyOf } from './strategy.js'
 
 /** Everything the phases of one host's deploy share. */
 export interface DeployContext {
@@ -26,13 +27,6 @@ export interface DeployContext {
   lockToken: string
 }
 
-/** Where a deploy builds its tree: its release's directory, or in place the staging directory. */
-export function releaseDirOf(settings: Settings, layout: RemoteLayout, release: string): string {
-  return settings.strategy === 'releases'
-    ? `${layout.releasesDir}/${release}`
-    : `${layout.deployDir}/staging`
-}
-
 /** The context of a deploy about to upload: a new release named for `now` and the commit. */
 export function newDeployContext(
   fields: Pick<
@@ -45,7 +39,7 @@ export function newDeployContext(
   return {
     ...fields,
     release,
-    releaseDir: releaseDirOf(fields.settings, fields.layout, release),
+    releaseDir: strategyOf(fields.settings).buildDir(fields.layout, release),
     existingReleases: []
   }
 }

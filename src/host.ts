@@ -40,7 +40,7 @@ import type { Settings } from './settings.js'
 import { COMMAND_SECONDS, phaseBudgets, STEP_WAIT_SECONDS } from './budgets.js'
 
 /**
- * What an operation asks of one host, verb by verb: the main step (deploy.ts) in the order `ship`
+ * What an operation asks of one host, verb by verb: the main step in the order its declared steps
  * asks it, and the post step (post-step.ts) as it finishes what a cut-off run left. The SSH
  * implementation below runs the phases' scripts; the tests' fake one (__tests__/support/fake-host.ts)
  * records the calls and fails where a test says, so the flows' decisions are tested in milliseconds.

@@ -1,7 +1,8 @@
 import { phaseBudgets } from './budgets.js'
 import { releaseName, remoteLayout, type RemoteLayout } from './layout.js'
-import type { Operation, Settings } from './settings.js'
+import type { Settings } from './settings.js'
 import { ALWAYS_EXCLUDED } from './source-tree.js'
+import { strategyOf } from './strategy.js'
 
 /** What a phase's line of the dry-run plan is built from. */
 interface PlanContext {
@@ -26,12 +27,12 @@ interface Phase {
 }
 
 const orNone = (value: string | undefined): string => value ?? '(none)'
-const releases = (settings: Settings) => settings.strategy === 'releases'
+const releases = (settings: Settings) => strategyOf(settings).keepsReleases
 
 /**
- * The deploy's phases, in the order they run: their names (PhaseName), their time limits, which
- * of them form the restart's host step, and the dry-run plan all come from this list. deploy.ts
- * runs them (docs/architecture.md, "One host's deploy").
+ * The phases, in the order they run: their names (PhaseName), their time limits, which of them
+ * form the restart's host step, and their lines of the dry-run plan all come from this list. Each
+ * operation's steps (operations.ts) run them (docs/architecture.md, "One host's deploy").
  */
 export const PIPELINE = [
   { name: 'connect', budget: 'connect', plan: at => `${at.label}, tools checked` },
@@ -135,28 +136,6 @@ export const PIPELINE = [
 /** The phases of a deploy, and `plan`, the dry run's own. */
 export type PhaseName = (typeof PIPELINE)[number]['name'] | 'plan'
 
-/**
- * Each operation's steps, in the order they run (DESIGN, "Operations"): the same phases, the same
- * host step, lock and verify; a rollback and a restart choose what is live instead of uploading,
- * and a verify changes nothing.
- */
-export const OPERATION_STEPS: Record<Operation, readonly PhaseName[]> = {
-  deploy: PIPELINE.filter(phase => phase.name !== 'choose').map(phase => phase.name),
-  rollback: [
-    'connect',
-    'lock',
-    'choose',
-    'stop',
-    'wait-for-exit',
-    'switch',
-    'start',
-    'verify',
-    'rollback'
-  ],
-  restart: ['connect', 'lock', 'choose', 'stop', 'wait-for-exit', 'start', 'verify'],
-  verify: ['connect', 'choose', 'verify']
-}
-
 /** The restart's host step: these phases, in this order, as one detached command on the host. */
 export const HOST_STEP_PHASES = PIPELINE.filter(phase => 'hostStep' in phase).map(
   phase => phase.name
@@ -168,9 +147,13 @@ export function phaseBudget(settings: Settings, phase: Exclude<PhaseName, 'plan'
   return phaseBudgets(settings)[budget]
 }
 
-/** The phases a deploy to one host would run, with the settings each uses; printed on dry runs. */
+/**
+ * The `phases` an operation on one host would run (operationPhases), in PIPELINE's order, with the
+ * settings each uses; printed on dry runs.
+ */
 export function describePlan(
   settings: Settings,
+  phases: readonly PhaseName[],
   host: { label: string; target: string; startLog?: string },
   sha: string,
   now: Date
@@ -178,11 +161,9 @@ export function describePlan(
   const layout = remoteLayout(host.target, host.startLog)
   // A deploy makes its release; the other operations choose one on the host.
   const release = settings.operation === 'deploy' ? releaseName(now, sha) : '(the chosen release)'
-  const releaseDir = releases(settings)
-    ? `${layout.releasesDir}/${release}`
-    : `${layout.deployDir}/staging`
+  const releaseDir = strategyOf(settings).buildDir(layout, release)
   const at: PlanContext = { settings, label: host.label, layout, release, releaseDir, sha }
-  const steps = PIPELINE.filter(phase => OPERATION_STEPS[settings.operation].includes(phase.name))
+  const steps = PIPELINE.filter(phase => phases.includes(phase.name))
   const width = Math.max(...steps.map(phase => phase.name.length))
   return steps.map(
     (phase, index) =>

@@ -21,6 +21,7 @@ import {
   type UnverifiedSwitch
 } from './post-state.js'
 import { info } from './host-text.js'
+import { strategyOf } from './strategy.js'
 
 /** Runs `work` on a new connection to the host an entry names, closing it after. */
 async function onHost<T>(
@@ -80,7 +81,7 @@ async function finishUnverified(
     // Unknown: the host step may still be switching to it. Only a deploy made a release of its own.
     if (
       result !== 'unknown' &&
-      settings.strategy === 'releases' &&
+      strategyOf(settings).keepsReleases &&
       settings.operation === 'deploy'
     ) {
       if (await host.discard(ctx, entry.token))
@@ -104,8 +105,7 @@ function postContext(host: DeployHost, settings: Settings, entry: UnverifiedSwit
     layout,
     report: { host: label, result: 'failed', rolledBack: false, phases: [] },
     release: entry.release,
-    releaseDir:
-      settings.strategy === 'releases' ? `${layout.releasesDir}/${entry.release}` : layout.target,
+    releaseDir: strategyOf(settings).keptDir(layout, entry.release),
     previousRelease: entry.fallback?.release,
     previousSha: entry.fallback?.sha,
     existingReleases: [],

@@ -8,7 +8,8 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { deployAll, ship } from '../../src/deploy.js'
+import { deployAll } from '../../src/deploy.js'
+import { runOperation } from '../../src/operations.js'
 import type { HostAddress } from '../../src/host-address.js'
 import { PhaseError } from '../../src/phase.js'
 import { HostStepUnknown } from '../../src/host-step.js'
@@ -84,7 +85,7 @@ const address: HostAddress = { host: 'a.example', port: 22, username: 'deploy' }
 async function shipWith(options: FakeHostOptions = {}, inputs: Record<string, string> = {}) {
   const host = new FakeHost(address, { previous: PREVIOUS, ...options })
   const report = new DeployReport().addHost('a.example')
-  const error = await ship(host, settingsWith(inputs), TEST_SHA, report).then(
+  const error = await runOperation(host, settingsWith(inputs), TEST_SHA, report).then(
     () => undefined,
     (thrown: unknown) => thrown
   )
@@ -226,7 +227,7 @@ describe('one host: migrate-command', () => {
       saved.push(...(savedState().unverified as unknown[]))
       return restart(...args)
     }
-    await ship(
+    await runOperation(
       host,
       settingsWith({ 'migrate-command': 'alembic upgrade head' }),
       TEST_SHA,
@@ -373,7 +374,7 @@ describe('one host: the rollback rule', () => {
       during = savedState().unverified
       return restart(...args)
     }
-    await ship(host, settingsWith(), TEST_SHA, new DeployReport().addHost(label))
+    await runOperation(host, settingsWith(), TEST_SHA, new DeployReport().addHost(label))
     expect(during).toEqual([
       expect.objectContaining({ host: 'a.example', sha: TEST_SHA, fallback: PREVIOUS })
     ])
@@ -390,7 +391,7 @@ describe('one host: the rollback rule', () => {
       during = savedState().unverified
       return rollback(...args)
     }
-    await ship(host, settingsWith(), TEST_SHA, new DeployReport().addHost(label)).catch(
+    await runOperation(host, settingsWith(), TEST_SHA, new DeployReport().addHost(label)).catch(
       () => undefined
     )
     expect(during).toEqual([

@@ -3,13 +3,8 @@
  * and the dry-run plan all come from one list.
  */
 import { describe, expect, it } from '@jest/globals'
-import {
-  describePlan,
-  HOST_STEP_PHASES,
-  OPERATION_STEPS,
-  phaseBudget,
-  PIPELINE
-} from '../../src/pipeline.js'
+import { operationPhases } from '../../src/operations.js'
+import { describePlan, HOST_STEP_PHASES, phaseBudget, PIPELINE } from '../../src/pipeline.js'
 import { getSettings } from '../../src/settings.js'
 import { inputReader, sourceTree, TEST_SHA } from '../support/fixtures.js'
 
@@ -48,11 +43,25 @@ describe('describePlan', () => {
   it('lists the phases with the resolved settings', () => {
     const plan = describePlan(
       settings,
+      operationPhases('deploy'),
       { label: 'h:22', target: '/srv/app' },
       TEST_SHA,
       new Date('2026-11-24T10:15:00Z')
     )
-    expect(plan.map(line => line.trim().split(/\s+/)[1])).toEqual(OPERATION_STEPS.deploy)
+    expect(plan.map(line => line.trim().split(/\s+/)[1])).toEqual([
+      'connect',
+      'lock',
+      'upload',
+      'prepare',
+      'migrate',
+      'stop',
+      'wait-for-exit',
+      'switch',
+      'start',
+      'verify',
+      'rollback',
+      'prune'
+    ])
     const text = plan.join('\n')
     expect(text).toContain('/srv/app/current -> releases/20261124T101500Z-0123456')
     expect(text).toContain('excluding .git, __pycache__, *.pyc, *.pyo, /.deploy, *.log')
@@ -60,15 +69,26 @@ describe('describePlan', () => {
     expect(text).toContain('ports free: 7861')
   })
 
-  it("lists each operation's own steps", () => {
-    const plan = (operation: string) =>
+  it("lists each operation's own steps, as its declared steps (operations.ts) name them", () => {
+    const plan = (operation: 'deploy' | 'rollback' | 'restart' | 'verify') =>
       describePlan(
         getSettings(inputReader({ ...inputs, operation })),
+        operationPhases(operation),
         { label: 'h:22', target: '/srv/app' },
         TEST_SHA,
         new Date()
       ).map(line => line.trim().split(/\s+/)[1])
-    expect(plan('rollback')).toEqual([...OPERATION_STEPS.rollback])
+    expect(plan('rollback')).toEqual([
+      'connect',
+      'lock',
+      'choose',
+      'stop',
+      'wait-for-exit',
+      'switch',
+      'start',
+      'verify',
+      'rollback'
+    ])
     expect(plan('restart')).toEqual([
       'connect',
       'lock',
@@ -79,6 +99,6 @@ describe('describePlan', () => {
       'verify'
     ])
     expect(plan('verify')).toEqual(['connect', 'choose', 'verify'])
-    expect(OPERATION_STEPS.deploy).not.toContain('choose')
+    expect(plan('deploy')).not.toContain('choose')
   })
 })

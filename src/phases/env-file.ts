@@ -2,6 +2,7 @@ import type { DeployContext } from '../context.js'
 import { info } from '../host-text.js'
 import { sh, type ShellCode } from '../shell.js'
 import { COMMAND_SECONDS } from '../budgets.js'
+import { strategyOf } from '../strategy.js'
 
 /**
  * One `KEY=VALUE` line of the env file, quoted so systemd's EnvironmentFile= and python-dotenv
@@ -44,7 +45,7 @@ export async function writeEnvFile(ctx: DeployContext, envFile: string): Promise
   const shared = settings.sharedPaths.find(
     path => envFile === path || envFile.startsWith(`${path}/`)
   )
-  const dir = shared && settings.strategy === 'releases' ? layout.sharedDir : ctx.releaseDir
+  const dir = shared && strategyOf(settings).keepsReleases ? layout.sharedDir : ctx.releaseDir
   await session.remote.run(envFileScript(dir, envFile), {
     phase: 'prepare',
     timeoutSeconds: COMMAND_SECONDS.quick,

@@ -11,6 +11,7 @@ import { info } from '../host-text.js'
 import { writeEnvFile } from './env-file.js'
 import { sudoHint } from '../sudo.js'
 import { COMMAND_SECONDS, RELEASE_COMMAND_SECONDS } from '../budgets.js'
+import { strategyOf } from '../strategy.js'
 
 /**
  * Writes the full SHA into the stamp file of the new tree, in place of whatever the repository put
@@ -182,7 +183,7 @@ export async function prepare(ctx: DeployContext): Promise<void> {
     timeoutSeconds: COMMAND_SECONDS.quick
   })
   info(`Wrote ${settings.stampFile} = ${ctx.sha}`)
-  if (settings.strategy === 'releases' && settings.sharedPaths.length > 0) {
+  if (strategyOf(settings).keepsReleases && settings.sharedPaths.length > 0) {
     const made = { dirs: settings.sharedDirs, files: settings.envFile ? [settings.envFile] : [] }
     await remote.run(
       linkSharedScript(ctx.releaseDir, layout.sharedDir, settings.sharedPaths, made),
@@ -212,5 +213,5 @@ ${clearBytecodeScript(inRelease, [])}`,
     await runReleaseCommand(ctx, 'prepare-command', settings.prepareCommand)
   }
   if (settings.pythonImportCheck) await checkImport(ctx)
-  if (settings.strategy === 'in-place') await planInPlaceSync(ctx)
+  if (!strategyOf(settings).keepsReleases) await planInPlaceSync(ctx)
 }

@@ -10,6 +10,7 @@ import { venvsDir } from './venv.js'
 import { info } from '../host-text.js'
 import { COMMAND_SECONDS } from '../budgets.js'
 import { answerOf, answersOf } from '../protocol.js'
+import { strategyOf } from '../strategy.js'
 
 /** Releases to delete: all but the `keep` newest, never the live one or the one just deployed. */
 export function releasesToPrune(releases: string[], keep: number, protect: string[]): string[] {
@@ -79,7 +80,7 @@ export function pruneVenvsScript(layout: RemoteLayout): ShellCode {
 
 /** Whether a deploy has anything to prune: old releases, or venvs no kept tree uses. */
 export function prunes(settings: Settings): boolean {
-  return settings.strategy === 'releases' || settings.pythonRequirements.length > 0
+  return strategyOf(settings).keepsReleases || settings.pythonRequirements.length > 0
 }
 
 /** The warning for a prune that failed after verify passed: the deploy stands. */
@@ -92,12 +93,9 @@ export function warnPruneFailed(label: string, error: unknown): void {
 /** prune: keep `keep-releases` releases, and the venvs they use. */
 export async function prune(ctx: DeployContext): Promise<void> {
   const { settings, session, layout } = ctx
-  const doomed =
-    settings.strategy === 'releases'
-      ? releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [
-          ctx.release
-        ])
-      : []
+  const doomed = strategyOf(settings).keepsReleases
+    ? releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [ctx.release])
+    : []
   const venvs = settings.pythonRequirements.length > 0
   if (doomed.length === 0 && !venvs) {
     info('Nothing to prune')

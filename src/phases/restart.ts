@@ -30,6 +30,7 @@ import { answerOf, answersOf, EXIT, STEP_KEY } from '../protocol.js'
 import { sudoHint } from '../sudo.js'
 import { HOST_STEP_PHASES } from '../pipeline.js'
 import { COMMAND_SECONDS } from '../budgets.js'
+import { strategyOf } from '../strategy.js'
 
 /**
  * The restart's host step was killed before it finished (a stop-command that matches the action's
@@ -68,7 +69,7 @@ async function hostNow(ctx: DeployContext): Promise<{ text: string; boot?: strin
         : `nothing listens on port ${port}`
     })
     const parts = [
-      ...(settings.strategy === 'releases' ? [`current -> ${current ?? '(none)'}`] : []),
+      ...(strategyOf(settings).keepsReleases ? [`current -> ${current ?? '(none)'}`] : []),
       ...ports
     ]
     return {

@@ -8,6 +8,7 @@ import { decide, UndoneByHost } from './watchdog.js'
 import { info } from '../host-text.js'
 import { COMMAND_SECONDS } from '../budgets.js'
 import { answerOf } from '../protocol.js'
+import { strategyOf } from '../strategy.js'
 
 /** The phases whose failure a rollback can undo: the new release was switched to and started. */
 const UNDOABLE: readonly PhaseName[] = ['start', 'verify']
@@ -23,7 +24,7 @@ export function rollsBack(
   failure: { phase: PhaseName; killed?: boolean }
 ): boolean {
   return (
-    settings.strategy === 'releases' &&
+    strategyOf(settings).keepsReleases &&
     settings.rollbackOnFailure &&
     (failure.killed === true || UNDOABLE.includes(failure.phase))
   )

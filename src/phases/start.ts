@@ -7,6 +7,7 @@ import { exportEnvScript, userCommandScript } from './environment.js'
 import { holdBody, withFdsLauncher } from './hold.js'
 import { liveDir } from './stop.js'
 import { EXIT, STEP_KEY } from '../protocol.js'
+import { strategyOf } from '../strategy.js'
 
 export interface DetachedStart {
   /** What the command's shell runs under (default `exec setsid`; hold-ports: with-fds.py). */
@@ -82,10 +83,7 @@ printf 'Ran %s (detach: false)\n' ${`'${command}'`}`
 export function startBody(ctx: DeployContext): ShellCode {
   const { settings, layout } = ctx
   const live = liveDir(ctx)
-  const environment = exportEnvScript(
-    ctx,
-    settings.strategy === 'releases' ? ctx.releaseDir : layout.target
-  )
+  const environment = exportEnvScript(ctx, strategyOf(settings).keptDir(layout, ctx.release))
   const start = settings.detach
     ? detachedStartBody({
         launcher: settings.holdPorts ? withFdsLauncher(settings, layout) : undefined,

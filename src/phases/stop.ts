@@ -11,10 +11,11 @@ import type { Settings } from '../settings.js'
 import { exportEnvScript, userCommandScript } from './environment.js'
 import { MAX_PATTERN_HITS } from './processes.js'
 import { EXIT } from '../protocol.js'
+import { strategyOf } from '../strategy.js'
 
 /** The directory the service runs from now: `current` for releases, the target in place. */
 export function liveDir(ctx: DeployContext): string {
-  return ctx.settings.strategy === 'releases' ? ctx.layout.current : ctx.layout.target
+  return strategyOf(ctx.settings).liveDir(ctx.layout)
 }
 
 /** What the stop found and did, for the verify phase's survivor check. */

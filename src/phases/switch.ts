@@ -7,6 +7,7 @@ import { clearBytecodeScript } from './bytecode.js'
 import { IN_PLACE_TREE, manifestPath, TREE_FUNCTIONS } from './upload.js'
 import { info } from '../host-text.js'
 import { COMMAND_SECONDS } from '../budgets.js'
+import { strategyOf } from '../strategy.js'
 
 /** Atomically repoints `current`: a new symlink renamed over the old one. */
 export function switchCurrentScript(
@@ -234,7 +235,7 @@ releases_log() { ${releasesLogScript(layout, logEntry(ctx))}; }`,
 
 /** switch, a host-step body: make the new tree live. */
 export function switchBody(ctx: DeployContext, token: string): ShellCode {
-  if (ctx.settings.strategy === 'in-place') return syncInPlaceBody(ctx)
+  if (!strategyOf(ctx.settings).keepsReleases) return syncInPlaceBody(ctx)
   const layout = relativeToTarget(ctx.layout)
   return sh`${switchCurrentScript(layout, ctx.release, token)} || exit 1
 ${releasesLogScript(layout, logEntry(ctx))}

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { PassThrough, Transform, type Readable } from 'node:stream'
 import tar from 'tar-stream'
-import { releaseDirOf, type DeployContext } from '../context.js'
+import type { DeployContext } from '../context.js'
 import { journalFunction } from '../journal.js'
 import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../layout.js'
 import { createParallelGzip } from '../parallel-gzip.js'
@@ -29,6 +29,7 @@ import type { Settings, Strategy } from '../settings.js'
 import { info } from '../host-text.js'
 import { UPLOAD_SECONDS } from '../budgets.js'
 import { answerLine, answerOf, answersOf } from '../protocol.js'
+import { strategyOf } from '../strategy.js'
 
 /** Base name of the in-place strategy's pristine copy of the last deployed tree. */
 export const IN_PLACE_TREE = 'tree'
@@ -269,10 +270,9 @@ export function scanUploadSource(settings: Settings): Promise<TreeEntry[]> {
     const managed = settings.pythonRequirements.length > 0 ? ['/.venv'] : []
     const excluded = excludeMatcher(settings.exclude, [...ALWAYS_EXCLUDED, ...managed])
     // In place, shared paths are the host's own: never shipped, never touched by the sync.
-    const skip =
-      settings.strategy === 'in-place'
-        ? (path: string, isDir: boolean) => excluded(path, isDir) || isShared(path)
-        : excluded
+    const skip = !strategyOf(settings).keepsReleases
+      ? (path: string, isDir: boolean) => excluded(path, isDir) || isShared(path)
+      : excluded
     scan = scanSource(settings.source, skip)
     scan.catch(() => undefined) // the upload phase awaits it and reports the error
     scans.set(settings, scan)
@@ -334,12 +334,12 @@ export async function upload(ctx: DeployContext): Promise<void> {
   report.previousRelease = host.current
   report.previousSha = host.currentSha
 
-  const releases = settings.strategy === 'releases'
+  const releases = strategyOf(settings).keepsReleases
   const name = releases ? uniqueRelease(ctx.release, host.releases) : IN_PLACE_TREE
   // A release of the same name already there (two deploys in one second) gets a new name.
   if (releases && name !== ctx.release) {
     ctx.release = name
-    ctx.releaseDir = releaseDirOf(settings, layout, name)
+    ctx.releaseDir = strategyOf(settings).buildDir(layout, name)
   }
   report.release = ctx.release
 

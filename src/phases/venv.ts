@@ -11,6 +11,7 @@ import { exportEnvScript, userCommandScript } from './environment.js'
 import { info } from '../host-text.js'
 import { PREPARE_SECONDS } from '../budgets.js'
 import { answerOf } from '../protocol.js'
+import { strategyOf } from '../strategy.js'
 
 /** Where the managed virtualenvs live: one per key, shared by every release that has that key. */
 export const venvsDir = (layout: RemoteLayout): string => `${layout.deployDir}/venvs`
@@ -100,7 +101,7 @@ export async function prepareVenv(ctx: DeployContext): Promise<void> {
       venvs,
       hash: requirementsHash(settings),
       tree: ctx.releaseDir,
-      liveLink: settings.strategy === 'in-place' ? `${layout.target}/.venv` : undefined,
+      liveLink: strategyOf(settings).venvLink(layout),
       environment: exportEnvScript(ctx, ctx.releaseDir),
       install: installCommand(settings)
     }),

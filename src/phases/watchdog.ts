@@ -35,6 +35,7 @@ import {
   WATCHDOG_GRACE_SECONDS
 } from '../budgets.js'
 import { info } from '../host-text.js'
+import { strategyOf } from '../strategy.js'
 
 /*
  * Commit confirmed, as a network device does it: after the switch the new release is provisional.
@@ -152,7 +153,7 @@ export function armScript(ctx: DeployContext, fallback: Fallback): ShellCode {
  */
 export async function armWatchdog(ctx: DeployContext): Promise<boolean> {
   const { settings, session, layout, label } = ctx
-  if (settings.strategy !== 'releases' || !settings.rollbackOnFailure) return false
+  if (!strategyOf(settings).keepsReleases || !settings.rollbackOnFailure) return false
   const found = await session.remote.run(
     sh`cd -- ${layout.target} || exit 1
 ${fallbackScript(ctx.release, ctx.previousRelease, settings.stampFile)}`,
