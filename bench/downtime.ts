@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { runAction } from '../__tests__/support/action.js'
 import { serviceSource, sha } from '../__tests__/support/service.js'
 import { freePort, type TestSshd } from '../__tests__/support/sshd.js'
-import { quote } from '../src/shell.js'
+import { quote } from '../src/remote/shell.js'
 import type { Link } from './link.js'
 
 export interface DowntimeSample {

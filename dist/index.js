@@ -48339,7 +48339,7 @@ function saveState(name, value) {
   issueCommand("save-state", { name }, toCommandValue(value));
 }
 
-// src/phase.ts
+// src/model/phase.ts
 function errorText(error2) {
   return error2 instanceof Error ? error2.message : String(error2);
 }
@@ -48395,7 +48395,7 @@ async function runPhase(host, phase, timeoutSeconds, timings, body) {
   }
 }
 
-// src/cancel.ts
+// src/entry/cancel.ts
 function exitOnCancel(report, onCancel) {
   let cancelled = false;
   const onSignal = (signal) => {
@@ -48422,7 +48422,7 @@ function exitOnCancel(report, onCancel) {
   process.on("SIGTERM", onSignal);
 }
 
-// src/shell.ts
+// src/remote/shell.ts
 var ShellCode = class {
   constructor(text) {
     this.text = text;
@@ -48476,7 +48476,7 @@ function joinCode(codes, separator = "\n") {
   return new ShellCode(codes.map((code) => code.text).join(separator));
 }
 
-// src/layout.ts
+// src/remote/layout.ts
 var UNVERIFIED_MARK = "UNVERIFIED";
 function remoteLayout(target, startLog) {
   const deployDir = `${target}/.deploy`;
@@ -48519,7 +48519,7 @@ function expandHome(path4, home) {
   return path4.startsWith("~/") ? `${home.replace(/\/+$/, "")}/${path4.slice(2)}` : path4;
 }
 
-// src/host-address.ts
+// src/inputs/host-address.ts
 import { isIP } from "node:net";
 var HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?$/;
 function hostLabel(address) {
@@ -48569,7 +48569,7 @@ function parseHostAddress(entry, defaults2) {
   return { host, port, username };
 }
 
-// src/remote.ts
+// src/remote/remote.ts
 import { StringDecoder as StringDecoder2 } from "node:string_decoder";
 import { Readable } from "node:stream";
 
@@ -48653,7 +48653,7 @@ while IFS=' ' read -r vsd_verb vsd_id vsd_size vsd_mode; do
 done
 `;
 
-// src/host-text.ts
+// src/report/host-text.ts
 var BREAK = "\u200B";
 var INVISIBLE_LEAD = /^[\s\p{Cc}\p{Cf}\p{Z}]*/u;
 function hostLine(text) {
@@ -48670,7 +48670,7 @@ function info2(text) {
   for (const line of hostLines(text)) info(line);
 }
 
-// src/protocol.ts
+// src/remote/protocol.ts
 import { randomBytes } from "node:crypto";
 
 // src/host/step.sh
@@ -48702,7 +48702,7 @@ step_running() {
 }
 `;
 
-// src/protocol.ts
+// src/remote/protocol.ts
 var KEY_PATTERN = /^[0-9a-f]{12}$/;
 function newStepKey() {
   return randomBytes(6).toString("hex");
@@ -48756,7 +48756,7 @@ function answersOf(stdout, word) {
   return [...stdout.matchAll(answerLine(word))].map((match) => match[1] ?? "");
 }
 
-// src/budgets.ts
+// src/model/budgets.ts
 var STOP_PARTS = 2;
 var AFTER_KILL_SECONDS = 5;
 var STEP_WAIT_SECONDS = 600;
@@ -48800,7 +48800,7 @@ function phaseBudgets(settings) {
   };
 }
 
-// src/remote.ts
+// src/remote/remote.ts
 var RemoteCommandError = class extends Error {
   constructor(phase, code, stderr, detail) {
     super(detail);
@@ -50100,10 +50100,10 @@ var NodeSSH = class {
   }
 };
 
-// src/ssh.ts
+// src/remote/ssh.ts
 import { createConnection } from "node:net";
 
-// src/host-key.ts
+// src/remote/host-key.ts
 import { createHash, createHmac } from "node:crypto";
 function fingerprint(keyBlob) {
   return "SHA256:" + createHash("sha256").update(keyBlob).digest("base64").replace(/=+$/, "");
@@ -50239,7 +50239,7 @@ ${pasteLine}
   };
 }
 
-// src/ssh.ts
+// src/remote/ssh.ts
 function authMethods(username, credentials) {
   const methods = [];
   if (credentials.privateKey) {
@@ -50407,7 +50407,7 @@ function handshake(address, options) {
   });
 }
 
-// src/proxy-command.ts
+// src/remote/proxy-command.ts
 import { spawn as spawn2 } from "node:child_process";
 import { Duplex } from "node:stream";
 function expandProxyCommand(command, address) {
@@ -50623,7 +50623,7 @@ async function reconnect(session, settings, phase) {
 // src/phases/lock.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
 
-// src/host-step.ts
+// src/remote/host-step.ts
 function hostStepScript(phases, prelude, key = newStepKey()) {
   const script = joinCode([
     stepKeyScript(key),
@@ -50879,7 +50879,7 @@ function stepOutcome(text) {
   return new HostStepReader().consume(text).end();
 }
 
-// src/journal.ts
+// src/remote/journal.ts
 function journalFunction(path4, token) {
   return sh`journal() { (umask 077 && printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${token} "$*" 2>/dev/null >> ${path4}) || :; }`;
 }
@@ -50903,7 +50903,7 @@ import { join as join4 } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { PassThrough, Transform as Transform2 } from "node:stream";
 
-// src/parallel-gzip.ts
+// src/source/parallel-gzip.ts
 import { Transform } from "node:stream";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
@@ -51076,7 +51076,7 @@ merge_manifest() {
 }
 `;
 
-// src/source-tree.ts
+// src/source/source-tree.ts
 var import_ignore = __toESM(require_ignore(), 1);
 import { createHash as createHash2 } from "node:crypto";
 import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
@@ -51197,7 +51197,7 @@ function planTransfer(entries, base) {
   return { send, copy };
 }
 
-// src/strategy.ts
+// src/model/strategy.ts
 var RELEASES = {
   name: "releases",
   keepsReleases: true,
@@ -52413,7 +52413,7 @@ async function writeEnvFile(ctx, envFile) {
   );
 }
 
-// src/sudo.ts
+// src/phases/sudo.ts
 function sudoHint(output, command, user) {
   if (!/sudo: (a password|a terminal) is required|\[sudo\] password for|sudo: no tty present/.test(
     output
@@ -52644,7 +52644,7 @@ function chooseRollback(host, rollbackTo) {
 // src/phases/restart.ts
 import { constants as constants3 } from "node:os";
 
-// src/post-state.ts
+// src/model/post-state.ts
 var IDENTITY = {
   unverified: (entry) => [entry.host, entry.port, entry.target].join(" "),
   restarts: (entry) => [entry.host, entry.outFile].join(" "),
@@ -53063,7 +53063,7 @@ def main():
 main()
 `;
 
-// src/pipeline.ts
+// src/model/pipeline.ts
 var orNone = (value) => value ?? "(none)";
 var releases = (settings) => strategyOf(settings).keepsReleases;
 var PIPELINE = [
@@ -53401,7 +53401,7 @@ printf 'recorded %s\\n' "$(recorded_processes "$id_state" | awk '{ printf " %s",
 // src/phases/verify.ts
 import { lookup } from "node:dns/promises";
 
-// src/listen-address.ts
+// src/remote/listen-address.ts
 import { isIP as isIP2 } from "node:net";
 function words(bytes) {
   let hex = "";
@@ -53471,7 +53471,7 @@ else
 fi
 `;
 
-// src/version-probe.ts
+// src/remote/version-probe.ts
 import http from "node:http";
 import https from "node:https";
 import tls from "node:tls";
@@ -54282,7 +54282,7 @@ async function rollback(ctx, failure2) {
   }
 }
 
-// src/host.ts
+// src/engine/deploy-host.ts
 var openSshHost = async (address, settings, phase) => sshHost(await connect(address, settings, phase), settings);
 function sshHost(session, settings) {
   const layout = remoteLayout(session.target, session.startLog);
@@ -54360,7 +54360,7 @@ function sshHost(session, settings) {
   };
 }
 
-// src/host-output.ts
+// src/report/host-output.ts
 import { AsyncLocalStorage } from "node:async_hooks";
 var buffers = new AsyncLocalStorage();
 var writeThrough;
@@ -54394,7 +54394,7 @@ ${text}${text.endsWith("\n") || !text ? "" : "\n"}::endgroup::
   }
 }
 
-// src/context.ts
+// src/model/context.ts
 function newDeployContext(fields, now = /* @__PURE__ */ new Date()) {
   const release = releaseName(now, fields.sha);
   return {
@@ -58570,7 +58570,7 @@ function getOctokit(token, options, ...additionalPlugins) {
   return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 
-// src/run-context.ts
+// src/report/run-context.ts
 function runContext() {
   const repository = process.env.GITHUB_REPOSITORY ? context2.repo : void 0;
   const logUrl = repository && context2.runId ? `${context2.serverUrl}/${repository.owner}/${repository.repo}/actions/runs/${context2.runId}` : void 0;
@@ -58583,7 +58583,7 @@ function runContext() {
   };
 }
 
-// src/operations.ts
+// src/engine/operations.ts
 var inPhase = (op, phase, body) => runPhase(
   hostLabel(op.host.address),
   phase,
@@ -58931,7 +58931,7 @@ async function runOperation(host, settings, sha, report) {
   await (plan.locked ? underLock(op, steps) : steps());
 }
 
-// src/deploy.ts
+// src/engine/deploy.ts
 async function deployHost(address, settings, sha, report, open2) {
   const label = hostLabel(address);
   report.sha = sha;
@@ -59007,7 +59007,7 @@ async function deployAll(settings, sha, report, open2 = openSshHost) {
   );
 }
 
-// src/deployments.ts
+// src/report/deployments.ts
 function explainApiError(error2, what) {
   const status = error2.status;
   const message = errorText(error2);
@@ -59105,7 +59105,7 @@ var GitHubDeployment = class _GitHubDeployment {
   }
 };
 
-// src/timeline.ts
+// src/report/timeline.ts
 function sectionTitle(host) {
   return host.replace(/[;#%\s]+/g, " ").trim();
 }
@@ -59149,7 +59149,7 @@ function timelineChart(hosts) {
   return lines.join("\n");
 }
 
-// src/report.ts
+// src/report/report.ts
 var HTML_ESCAPES = {
   "&": "&amp;",
   "<": "&lt;",
@@ -59328,7 +59328,7 @@ var DeployReport = class {
   }
 };
 
-// src/revision.ts
+// src/inputs/revision.ts
 async function gitHead(source) {
   try {
     const { exitCode, stdout } = await getExecOutput(
@@ -59371,7 +59371,7 @@ async function operationSha(settings) {
   return expected;
 }
 
-// src/inputs.ts
+// src/inputs/inputs.ts
 var INPUT_DEFAULTS = {
   port: "22",
   "insecure-skip-host-key-check": "false",
@@ -59473,10 +59473,10 @@ function maskSecrets(read) {
   }
 }
 
-// src/settings.ts
+// src/inputs/settings.ts
 var import_semver2 = __toESM(require_semver3(), 1);
 
-// src/private-key.ts
+// src/inputs/private-key.ts
 var import_ssh22 = __toESM(require_lib2(), 1);
 import { createPrivateKey } from "node:crypto";
 var PUBLIC_KEY = /^(?:(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-\S+)\s+AAAA|-{4,5} ?BEGIN (?:SSH2 |RSA )?PUBLIC KEY)/;
@@ -59535,7 +59535,7 @@ function parsePkcs8(text, passphrase, encrypted) {
   };
 }
 
-// src/input-fields.ts
+// src/inputs/input-fields.ts
 function remotePath(reader, name, value) {
   const path4 = value.replace(/\/+/g, "/").replace(/(.)\/$/, "$1");
   const fix = "use an absolute path on the host such as /srv/app or ~/app (not /, not a home directory itself, no . or .. parts)";
@@ -59710,7 +59710,7 @@ function parsePorts(reader) {
   return { ports, listen };
 }
 
-// src/runner-checks.ts
+// src/inputs/runner-checks.ts
 import { existsSync as existsSync4, readFileSync as readFileSync5, statSync } from "node:fs";
 import { join as join6 } from "node:path";
 function runnerProblems(settings) {
@@ -59755,7 +59755,7 @@ function readIfFile(path4) {
   }
 }
 
-// src/settings.ts
+// src/inputs/settings.ts
 var OPERATIONS_NAMES = ["deploy", "rollback", "restart", "verify"];
 function getSettings(read = (name) => getInput(name)) {
   maskSecrets(read);
@@ -59930,7 +59930,7 @@ function getSettings(read = (name) => getInput(name)) {
   return settings;
 }
 
-// src/main.ts
+// src/entry/main.ts
 async function run(open2) {
   startPostState();
   const report = new DeployReport();
@@ -59965,7 +59965,7 @@ async function run(open2) {
   }
 }
 
-// src/index.ts
+// src/entry/index.ts
 void run();
 /*! Bundled license information:
 

@@ -47552,7 +47552,7 @@ function getState(name) {
   return process.env[`STATE_${name}`] || "";
 }
 
-// src/phase.ts
+// src/model/phase.ts
 function errorText(error2) {
   return error2 instanceof Error ? error2.message : String(error2);
 }
@@ -51739,7 +51739,7 @@ function getOctokit(token, options, ...additionalPlugins) {
   return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 
-// src/post-state.ts
+// src/model/post-state.ts
 var IDENTITY = {
   unverified: (entry) => [entry.host, entry.port, entry.target].join(" "),
   restarts: (entry) => [entry.host, entry.outFile].join(" "),
@@ -51858,7 +51858,7 @@ function loadPostState(scope) {
   };
 }
 
-// src/run-context.ts
+// src/report/run-context.ts
 function runContext() {
   const repository = process.env.GITHUB_REPOSITORY ? context2.repo : void 0;
   const logUrl = repository && context2.runId ? `${context2.serverUrl}/${repository.owner}/${repository.repo}/actions/runs/${context2.runId}` : void 0;
@@ -51871,7 +51871,7 @@ function runContext() {
   };
 }
 
-// src/host-text.ts
+// src/report/host-text.ts
 var BREAK = "\u200B";
 var INVISIBLE_LEAD = /^[\s\p{Cc}\p{Cf}\p{Z}]*/u;
 function hostLine(text) {
@@ -51888,7 +51888,7 @@ function info2(text) {
   for (const line of hostLines(text)) info(line);
 }
 
-// src/deployments.ts
+// src/report/deployments.ts
 function explainApiError(error2, what) {
   const status = error2.status;
   const message = errorText(error2);
@@ -51986,7 +51986,7 @@ var GitHubDeployment = class _GitHubDeployment {
   }
 };
 
-// src/host-address.ts
+// src/inputs/host-address.ts
 import { isIP } from "node:net";
 var HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?$/;
 function hostLabel(address) {
@@ -52036,7 +52036,7 @@ function parseHostAddress(entry, defaults2) {
   return { host, port, username };
 }
 
-// src/shell.ts
+// src/remote/shell.ts
 var ShellCode = class {
   constructor(text) {
     this.text = text;
@@ -52090,7 +52090,7 @@ function joinCode(codes, separator = "\n") {
   return new ShellCode(codes.map((code) => code.text).join(separator));
 }
 
-// src/layout.ts
+// src/remote/layout.ts
 var UNVERIFIED_MARK = "UNVERIFIED";
 function remoteLayout(target, startLog) {
   const deployDir = `${target}/.deploy`;
@@ -52129,7 +52129,7 @@ function expandHome(path, home) {
   return path.startsWith("~/") ? `${home.replace(/\/+$/, "")}/${path.slice(2)}` : path;
 }
 
-// src/remote.ts
+// src/remote/remote.ts
 import { StringDecoder } from "node:string_decoder";
 import { Readable } from "node:stream";
 
@@ -52213,7 +52213,7 @@ while IFS=' ' read -r vsd_verb vsd_id vsd_size vsd_mode; do
 done
 `;
 
-// src/protocol.ts
+// src/remote/protocol.ts
 import { randomBytes } from "node:crypto";
 
 // src/host/step.sh
@@ -52245,7 +52245,7 @@ step_running() {
 }
 `;
 
-// src/protocol.ts
+// src/remote/protocol.ts
 var KEY_PATTERN = /^[0-9a-f]{12}$/;
 function newStepKey() {
   return randomBytes(6).toString("hex");
@@ -52299,7 +52299,7 @@ function answersOf(stdout, word) {
   return [...stdout.matchAll(answerLine(word))].map((match) => match[1] ?? "");
 }
 
-// src/budgets.ts
+// src/model/budgets.ts
 var STOP_PARTS = 2;
 var AFTER_KILL_SECONDS = 5;
 var STEP_WAIT_SECONDS = 600;
@@ -52343,7 +52343,7 @@ function phaseBudgets(settings) {
   };
 }
 
-// src/remote.ts
+// src/remote/remote.ts
 var RemoteCommandError = class extends Error {
   constructor(phase, code, stderr, detail) {
     super(detail);
@@ -53643,10 +53643,10 @@ var NodeSSH = class {
   }
 };
 
-// src/ssh.ts
+// src/remote/ssh.ts
 import { createConnection } from "node:net";
 
-// src/host-key.ts
+// src/remote/host-key.ts
 import { createHash, createHmac } from "node:crypto";
 function fingerprint(keyBlob) {
   return "SHA256:" + createHash("sha256").update(keyBlob).digest("base64").replace(/=+$/, "");
@@ -53782,7 +53782,7 @@ ${pasteLine}
   };
 }
 
-// src/ssh.ts
+// src/remote/ssh.ts
 function authMethods(username, credentials) {
   const methods = [];
   if (credentials.privateKey) {
@@ -53950,7 +53950,7 @@ function handshake(address, options) {
   });
 }
 
-// src/proxy-command.ts
+// src/remote/proxy-command.ts
 import { spawn } from "node:child_process";
 import { Duplex } from "node:stream";
 function expandProxyCommand(command, address) {
@@ -54163,7 +54163,7 @@ async function reconnect(session, settings, phase) {
   await renew(session, settings, phase);
 }
 
-// src/host-step.ts
+// src/remote/host-step.ts
 function hostStepScript(phases, prelude, key = newStepKey()) {
   const script = joinCode([
     stepKeyScript(key),
@@ -54419,7 +54419,7 @@ function stepOutcome(text) {
   return new HostStepReader().consume(text).end();
 }
 
-// src/journal.ts
+// src/remote/journal.ts
 function journalFunction(path, token) {
   return sh`journal() { (umask 077 && printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${token} "$*" 2>/dev/null >> ${path}) || :; }`;
 }
@@ -54443,7 +54443,7 @@ import { join as join2 } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { PassThrough, Transform as Transform2 } from "node:stream";
 
-// src/parallel-gzip.ts
+// src/source/parallel-gzip.ts
 import { Transform } from "node:stream";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
@@ -54616,7 +54616,7 @@ merge_manifest() {
 }
 `;
 
-// src/source-tree.ts
+// src/source/source-tree.ts
 var import_ignore = __toESM(require_ignore(), 1);
 import { createHash as createHash2 } from "node:crypto";
 import { createReadStream, lstatSync, readdirSync, readFileSync as readFileSync2, readlinkSync } from "node:fs";
@@ -54737,7 +54737,7 @@ function planTransfer(entries, base) {
   return { send, copy };
 }
 
-// src/strategy.ts
+// src/model/strategy.ts
 var RELEASES = {
   name: "releases",
   keepsReleases: true,
@@ -55945,7 +55945,7 @@ async function writeEnvFile(ctx, envFile) {
   );
 }
 
-// src/sudo.ts
+// src/phases/sudo.ts
 function sudoHint(output, command, user) {
   if (!/sudo: (a password|a terminal) is required|\[sudo\] password for|sudo: no tty present/.test(
     output
@@ -56519,7 +56519,7 @@ def main():
 main()
 `;
 
-// src/pipeline.ts
+// src/model/pipeline.ts
 var orNone = (value) => value ?? "(none)";
 var releases = (settings) => strategyOf(settings).keepsReleases;
 var PIPELINE = [
@@ -56842,7 +56842,7 @@ printf 'recorded %s\\n' "$(recorded_processes "$id_state" | awk '{ printf " %s",
 // src/phases/verify.ts
 import { lookup } from "node:dns/promises";
 
-// src/listen-address.ts
+// src/remote/listen-address.ts
 import { isIP as isIP2 } from "node:net";
 function words(bytes) {
   let hex = "";
@@ -56912,7 +56912,7 @@ else
 fi
 `;
 
-// src/version-probe.ts
+// src/remote/version-probe.ts
 import http from "node:http";
 import https from "node:https";
 import tls from "node:tls";
@@ -57723,7 +57723,7 @@ async function rollback(ctx, failure2) {
   }
 }
 
-// src/host.ts
+// src/engine/deploy-host.ts
 var openSshHost = async (address, settings, phase) => sshHost(await connect(address, settings, phase), settings);
 function sshHost(session, settings) {
   const layout = remoteLayout(session.target, session.startLog);
@@ -57801,7 +57801,7 @@ function sshHost(session, settings) {
   };
 }
 
-// src/recovery.ts
+// src/engine/recovery.ts
 function recoveryFor(entry, seen) {
   if ("undo" in seen) return { action: "report-undo", undo: seen.undo };
   const { step: step2 } = seen;
@@ -57821,10 +57821,10 @@ function afterFailure(settings, entry, phase) {
   return { rollBack: true };
 }
 
-// src/settings.ts
+// src/inputs/settings.ts
 var import_semver2 = __toESM(require_semver3(), 1);
 
-// src/private-key.ts
+// src/inputs/private-key.ts
 var import_ssh22 = __toESM(require_lib3(), 1);
 import { createPrivateKey } from "node:crypto";
 var PUBLIC_KEY = /^(?:(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-\S+)\s+AAAA|-{4,5} ?BEGIN (?:SSH2 |RSA )?PUBLIC KEY)/;
@@ -57883,7 +57883,7 @@ function parsePkcs8(text, passphrase, encrypted) {
   };
 }
 
-// src/input-fields.ts
+// src/inputs/input-fields.ts
 function remotePath(reader, name, value) {
   const path = value.replace(/\/+/g, "/").replace(/(.)\/$/, "$1");
   const fix = "use an absolute path on the host such as /srv/app or ~/app (not /, not a home directory itself, no . or .. parts)";
@@ -58058,7 +58058,7 @@ function parsePorts(reader) {
   return { ports, listen };
 }
 
-// src/inputs.ts
+// src/inputs/inputs.ts
 var INPUT_DEFAULTS = {
   port: "22",
   "insecure-skip-host-key-check": "false",
@@ -58160,7 +58160,7 @@ function maskSecrets(read) {
   }
 }
 
-// src/runner-checks.ts
+// src/inputs/runner-checks.ts
 import { existsSync as existsSync4, readFileSync as readFileSync5, statSync } from "node:fs";
 import { join as join4 } from "node:path";
 function runnerProblems(settings) {
@@ -58205,7 +58205,7 @@ function readIfFile(path) {
   }
 }
 
-// src/settings.ts
+// src/inputs/settings.ts
 var OPERATIONS_NAMES = ["deploy", "rollback", "restart", "verify"];
 function getSettings(read = (name) => getInput(name)) {
   maskSecrets(read);
@@ -58380,7 +58380,7 @@ function getSettings(read = (name) => getInput(name)) {
   return settings;
 }
 
-// src/post-step.ts
+// src/entry/post-step.ts
 async function onHost(open2, settings, address, work) {
   const host = await open2(address, settings, "post");
   try {
@@ -58575,7 +58575,7 @@ async function run(open2 = openSshHost) {
     );
 }
 
-// src/post.ts
+// src/entry/post.ts
 void run();
 /*! Bundled license information:
 

@@ -2,7 +2,7 @@
 import { build } from 'esbuild'
 
 await build({
-  entryPoints: { index: 'src/index.ts', post: 'src/post.ts' },
+  entryPoints: { index: 'src/entry/index.ts', post: 'src/entry/post.ts' },
   outdir: 'dist',
   bundle: true,
   platform: 'node',

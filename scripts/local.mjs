@@ -1,5 +1,5 @@
 // npm run local -- FILE: runs the action from src/ with GitHub's local-action runner, the main step
-// (src/main.ts) then the post step (src/post-step.ts), with the inputs in FILE (a dotenv file: copy
+// (src/entry/main.ts) then the post step (src/entry/post-step.ts), with the inputs in FILE (a dotenv file: copy
 // .env.example to .env). The host scripts load as text (register-text-loader.mjs), as the bundle
 // has them. Nothing is fetched: @github/local-action is a dev dependency.
 import { spawnSync } from 'node:child_process'
@@ -18,7 +18,7 @@ if (!envFile || !existsSync(envFile)) {
 const loader = join(root, 'scripts', 'register-text-loader.mjs')
 const run = spawnSync(
   join(root, 'node_modules', '.bin', 'local-action'),
-  ['run', root, 'src/main.ts', resolve(envFile), '--post', 'src/post-step.ts'],
+  ['run', root, 'src/entry/main.ts', resolve(envFile), '--post', 'src/entry/post-step.ts'],
   {
     cwd: root,
     stdio: 'inherit',

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { createServer, type Server } from 'node:net'
-import { escapeHtml } from '../../src/report.js'
+import { escapeHtml } from '../../src/report/report.js'
 import { runAction } from '../support/action.js'
 import { failureMessage } from '../support/deploy.js'
 import { dryRunInputs, sourceTree } from '../support/fixtures.js'

@@ -9,10 +9,10 @@ import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SERVICE_FUNCTIONS } from '../../src/phases/processes.js'
-import { stepKeyScript } from '../../src/protocol.js'
-import { CONTROL_MARKER } from '../../src/remote.js'
+import { stepKeyScript } from '../../src/remote/protocol.js'
+import { CONTROL_MARKER } from '../../src/remote/remote.js'
 import { stopBody } from '../../src/phases/stop.js'
-import { joinCode } from '../../src/shell.js'
+import { joinCode } from '../../src/remote/shell.js'
 
 /** The key of the sample host step's markers. */
 const KEY = '0123456789ab'

@@ -1,21 +1,21 @@
 /**
- * A host for the flow's fast tests: it implements DeployHost (src/host.ts) without a network,
+ * A host for the flow's fast tests: it implements DeployHost (src/engine/deploy-host.ts) without a network,
  * records each verb it is asked, and fails a verb where a test says so.
  */
-import type { DeployContext } from '../../src/context.js'
-import type { DeployHost } from '../../src/host.js'
-import { hostLabel, type HostAddress } from '../../src/host-address.js'
-import { remoteLayout } from '../../src/layout.js'
-import { PhaseError, type PhaseName, type PhaseTiming } from '../../src/phase.js'
-import { HOST_STEP_PHASES } from '../../src/pipeline.js'
-import type { HostSession } from '../../src/phases/connect.js'
+import type { DeployContext } from '../../src/model/context.js'
+import type { DeployHost } from '../../src/engine/deploy-host.js'
+import { hostLabel, type HostAddress } from '../../src/inputs/host-address.js'
+import { remoteLayout } from '../../src/remote/layout.js'
+import { PhaseError, type PhaseName, type PhaseTiming } from '../../src/model/phase.js'
+import { HOST_STEP_PHASES } from '../../src/model/pipeline.js'
+import type { HostSession } from '../../src/remote/host-session.js'
 import type { HostReleases } from '../../src/phases/releases.js'
 import type { Restart, RestartKind } from '../../src/phases/restart.js'
 import type { RollbackOutcome } from '../../src/phases/rollback.js'
 import type { VersionReport } from '../../src/phases/verify.js'
 import type { HostUndo } from '../../src/phases/watchdog.js'
-import { stepOutcome, type HostStepReader } from '../../src/host-step.js'
-import type { HeldLock } from '../../src/post-state.js'
+import { stepOutcome, type HostStepReader } from '../../src/remote/host-step.js'
+import type { HeldLock } from '../../src/model/post-state.js'
 
 export type Verb = Exclude<keyof DeployHost, 'address' | 'layout' | 'session'>
 

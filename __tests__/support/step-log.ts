@@ -2,7 +2,7 @@
  * Restart logs as the host step writes them (host-step.ts, protocol.ts), for the post step's tests:
  * the step line, its PID, each phase with its lines, then how it ended.
  */
-import { stepLine } from '../../src/protocol.js'
+import { stepLine } from '../../src/remote/protocol.js'
 
 export const STEP_KEY = '0123456789ab'
 

@@ -7,7 +7,7 @@ import {
   keyTypeOf,
   knownHostsLine,
   parseKnownHosts
-} from '../../src/host-key.js'
+} from '../../src/remote/host-key.js'
 
 /** An ssh-ed25519 public key blob with random key bytes. */
 function ed25519Blob(): Buffer {

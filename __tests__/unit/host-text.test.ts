@@ -6,7 +6,7 @@ import { describe, expect, it } from '@jest/globals'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { hostLine, hostLines } from '../../src/host-text.js'
+import { hostLine, hostLines } from '../../src/report/host-text.js'
 import { PROJECT_ROOT } from '../support/action.js'
 import { runnerCommands } from '../support/runner-commands.js'
 

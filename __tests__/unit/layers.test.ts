@@ -1,6 +1,6 @@
 /**
  * Dependencies point one way (docs/architecture.md): no module of src/ imports, through any chain,
- * a module that imports it back, and the phases never reach up to the flows that run them.
+ * a module that imports it back, and no folder reaches up to the ones that run it.
  */
 import { describe, expect, it } from '@jest/globals'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -44,7 +44,7 @@ describe('module dependencies', () => {
   const graph = importGraph()
 
   it('reads the imports (the reader works)', () => {
-    expect(graph.get('host.ts')).toContain(normalize('phases/prepare.ts'))
+    expect(graph.get(normalize('engine/deploy-host.ts'))).toContain(normalize('phases/prepare.ts'))
     expect(
       cycles(
         new Map([
@@ -59,21 +59,31 @@ describe('module dependencies', () => {
     expect(cycles(graph)).toEqual([])
   })
 
-  it('keeps the phases below the flows that run them', () => {
-    const flows = [
-      'main.ts',
-      'deploy.ts',
-      'operations.ts',
-      'post-step.ts',
-      'post.ts',
-      'index.ts',
-      'cancel.ts'
-    ]
-    const upward = [...graph]
-      .filter(([module]) => module.startsWith('phases'))
-      .flatMap(([module, imports]) =>
-        imports.filter(target => flows.includes(target)).map(target => `${module} → ${target}`)
-      )
+  it('keeps each folder below the ones that run it: entry → engine → phases → the rest', () => {
+    // A module of each folder may import only from the folders after its own in this order.
+    const order = ['entry', 'engine', 'phases', 'model', 'remote', 'report', 'inputs', 'source']
+    const rank = (module: string) => order.indexOf(module.split(/[\\/]/)[0])
+    const below = new Set(['model', 'remote', 'report', 'inputs', 'source'])
+    const upward = [...graph].flatMap(([module, imports]) =>
+      imports
+        .filter(target => {
+          const [from, to] = [module, target].map(path => path.split(/[\\/]/)[0])
+          if (from === to) return false
+          // The bottom folders use each other (the model's types, the log, the inputs).
+          if (below.has(from) && below.has(to)) return false
+          return rank(target) < rank(module)
+        })
+        .map(target => `${module} → ${target}`)
+    )
     expect(upward).toEqual([])
+  })
+
+  it('has every module in one of those folders', () => {
+    const loose = [...graph.keys()].filter(
+      module =>
+        !/^(entry|engine|phases|model|remote|report|inputs|source)[\\/]/.test(module) &&
+        !module.endsWith('.d.ts')
+    )
+    expect(loose).toEqual([])
   })
 })

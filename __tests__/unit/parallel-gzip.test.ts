@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { gunzipSync } from 'node:zlib'
-import { createParallelGzip, looksIncompressible } from '../../src/parallel-gzip.js'
+import { createParallelGzip, looksIncompressible } from '../../src/source/parallel-gzip.js'
 
 async function compress(chunks: Buffer[], segmentBytes: number): Promise<Buffer> {
   const out: Buffer[] = []

@@ -3,9 +3,9 @@
  * and the dry-run plan all come from one list.
  */
 import { describe, expect, it } from '@jest/globals'
-import { operationPhases } from '../../src/operations.js'
-import { describePlan, HOST_STEP_PHASES, phaseBudget, PIPELINE } from '../../src/pipeline.js'
-import { getSettings } from '../../src/settings.js'
+import { operationPhases } from '../../src/engine/operations.js'
+import { describePlan, HOST_STEP_PHASES, phaseBudget, PIPELINE } from '../../src/model/pipeline.js'
+import { getSettings } from '../../src/inputs/settings.js'
 import { inputReader, sourceTree, TEST_SHA } from '../support/fixtures.js'
 
 const inputs = {

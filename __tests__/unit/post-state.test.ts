@@ -4,7 +4,7 @@
  * acted on half-read.
  */
 import { describe, expect, it } from '@jest/globals'
-import { loadPostState } from '../../src/post-state.js'
+import { loadPostState } from '../../src/model/post-state.js'
 import { SAMPLE_LOCK } from '../support/fixtures.js'
 
 function withState<T>(state: Record<string, string>, body: () => T): T {

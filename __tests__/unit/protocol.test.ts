@@ -4,12 +4,13 @@
  */
 import { describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { runHostStep, stepOutcome } from '../../src/host-step.js'
-import type { Remote } from '../../src/remote.js'
-import { sh } from '../../src/shell.js'
+import { basename, join } from 'node:path'
+import { PROJECT_ROOT } from '../support/action.js'
+import { runHostStep, stepOutcome } from '../../src/remote/host-step.js'
+import type { Remote } from '../../src/remote/remote.js'
+import { sh } from '../../src/remote/shell.js'
 import {
   ANSWER_WORDS,
   answerOf,
@@ -20,7 +21,7 @@ import {
   STEP_FUNCTIONS,
   stepLine,
   type AnswerWord
-} from '../../src/protocol.js'
+} from '../../src/remote/protocol.js'
 
 const key = '0123456789ab'
 
@@ -126,6 +127,8 @@ describe('host step markers', () => {
 })
 
 describe("host scripts' answer words", () => {
+  const SOURCES = readdirSync(join(PROJECT_ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+
   it('reads a word alone, with what follows it, on every line, and nowhere else', () => {
     const out =
       'released\nlive 2026-x\nrelease a verified 1\nrelease b bad\nreleased-not\n  live y\nold'
@@ -143,16 +146,10 @@ describe("host scripts' answer words", () => {
     '%s is printed by the script it names (%s)',
     (word, scripts) => {
       for (const script of scripts.split(', ')) {
-        const file = script.endsWith('.sh') ? `src/host/${script}` : `src/${script}`
-        const text = [file, file.replace('src/', 'src/phases/')]
-          .map(path => {
-            try {
-              return readFileSync(path, 'utf8')
-            } catch {
-              return ''
-            }
-          })
-          .join('\n')
+        // The one file of that name under src/ (a host script, or the module that builds it).
+        const [path] = SOURCES.filter(file => basename(file) === script)
+        expect(path).toBeDefined()
+        const text = readFileSync(join(PROJECT_ROOT, 'src', path), 'utf8')
         // printf 'WORD …', echo WORD, print "WORD", or a word the script's awk or sh prints.
         expect(text).toMatch(
           new RegExp(`(printf '|echo |print "|['" ])${word.replace('-', '\\-')}[ '"\\n]`)

@@ -17,8 +17,13 @@ import fc from 'fast-check'
 import type { ClientChannel } from 'ssh2'
 import { userCommandScript } from '../../src/phases/environment.js'
 import { noShellError } from '../../src/phases/connect.js'
-import { EXEC_REQUEST, HostShell, RemoteCommandError, type ExecRequest } from '../../src/remote.js'
-import { sh, shFromEnvironment } from '../../src/shell.js'
+import {
+  EXEC_REQUEST,
+  HostShell,
+  RemoteCommandError,
+  type ExecRequest
+} from '../../src/remote/remote.js'
+import { sh, shFromEnvironment } from '../../src/remote/shell.js'
 
 const LOGIN_SHELLS: Record<string, string[]> = {
   dash: ['dash'],

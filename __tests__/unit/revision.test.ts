@@ -18,7 +18,7 @@ jest.unstable_mockModule('@actions/github', () => ({
     }
   }
 }))
-const { resolveSha } = await import('../../src/revision.js')
+const { resolveSha } = await import('../../src/inputs/revision.js')
 
 function gitRepo(): { dir: string; head: string } {
   const dir = mkdtempSync(join(tmpdir(), 'vsd-git-'))

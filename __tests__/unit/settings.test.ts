@@ -16,8 +16,8 @@ jest.unstable_mockModule('@actions/core', () => ({
   warning: () => undefined,
   debug: () => undefined
 }))
-const { getSettings } = await import('../../src/settings.js')
-const { InputError, INPUT_DEFAULTS } = await import('../../src/inputs.js')
+const { getSettings } = await import('../../src/inputs/settings.js')
+const { InputError, INPUT_DEFAULTS } = await import('../../src/inputs/inputs.js')
 const { installCommand } = await import('../../src/phases/venv.js')
 
 /** A fresh key made by ssh-keygen for these tests; it opens nothing. */

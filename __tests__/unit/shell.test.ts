@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
-import { quote, sh, ShellCode } from '../../src/shell.js'
+import { quote, sh, ShellCode } from '../../src/remote/shell.js'
 
 /** What a real POSIX sh makes of the code: its arguments, NUL-separated. */
 function argsSeenBySh(code: ShellCode): string[] {

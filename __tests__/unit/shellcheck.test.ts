@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { remoteLayout } from '../../src/layout.js'
+import { remoteLayout } from '../../src/remote/layout.js'
 import { clearBytecodeScript } from '../../src/phases/bytecode.js'
 import { toolCheckScript } from '../../src/phases/connect.js'
 import {
@@ -30,7 +30,7 @@ import { detachedStartBody, foregroundStartBody } from '../../src/phases/start.j
 import { stopBody, waitForExitBody } from '../../src/phases/stop.js'
 import { SERVICE_FUNCTIONS } from '../../src/phases/processes.js'
 import { hostNowScript } from '../../src/phases/restart.js'
-import { awaitStepScript, followScript, hostStepScript } from '../../src/host-step.js'
+import { awaitStepScript, followScript, hostStepScript } from '../../src/remote/host-step.js'
 import {
   listTreesScript,
   releasesLogScript,
@@ -39,16 +39,16 @@ import {
 } from '../../src/phases/switch.js'
 import { inspectScript, uploadScript } from '../../src/phases/upload.js'
 import { diagnosticsScript, serviceIdentityScript } from '../../src/phases/verify.js'
-import { sh, ShellCode } from '../../src/shell.js'
-import { EXEC_REQUEST, scriptLoader } from '../../src/remote.js'
+import { sh, ShellCode } from '../../src/remote/shell.js'
+import { EXEC_REQUEST, scriptLoader } from '../../src/remote/remote.js'
 import {
   armScript,
   decideScript,
   launchWatchdogScript,
   watchdogScript
 } from '../../src/phases/watchdog.js'
-import { newDeployContext } from '../../src/context.js'
-import { getSettings } from '../../src/settings.js'
+import { newDeployContext } from '../../src/model/context.js'
+import { getSettings } from '../../src/inputs/settings.js'
 import { inputReader, sourceTree } from '../support/fixtures.js'
 
 const target = "/srv/my app/it's $(here)"

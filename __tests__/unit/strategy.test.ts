@@ -2,8 +2,8 @@
  * The two strategies (strategy.ts) behind one interface: where each builds, keeps and runs a tree.
  */
 import { describe, expect, it } from '@jest/globals'
-import { remoteLayout } from '../../src/layout.js'
-import { strategyOf } from '../../src/strategy.js'
+import { remoteLayout } from '../../src/remote/layout.js'
+import { strategyOf } from '../../src/model/strategy.js'
 
 const layout = remoteLayout('/srv/app')
 const RELEASE = '20261206T000000Z-0123456'

@@ -2,8 +2,8 @@ import { describe, expect, it } from '@jest/globals'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from '../support/action.js'
-import type { PhaseName, PhaseTiming } from '../../src/phase.js'
-import { MOST_TICKS, timelineChart } from '../../src/timeline.js'
+import type { PhaseName, PhaseTiming } from '../../src/model/phase.js'
+import { MOST_TICKS, timelineChart } from '../../src/report/timeline.js'
 
 interface Task {
   section: string

@@ -7,7 +7,7 @@ import {
   packTree,
   parseInspection
 } from '../../src/phases/upload.js'
-import { remoteLayout } from '../../src/layout.js'
+import { remoteLayout } from '../../src/remote/layout.js'
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -23,7 +23,7 @@ import {
   SMALL_FILE,
   type FileEntry,
   type TreeEntry
-} from '../../src/source-tree.js'
+} from '../../src/source/source-tree.js'
 import { findPathLiteral } from '../../src/phases/bytecode.js'
 
 describe('excludeMatcher', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { commitMatches, readCommit } from '../../src/version-probe.js'
+import { commitMatches, readCommit } from '../../src/remote/version-probe.js'
 
 const SHA = '1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d'
 

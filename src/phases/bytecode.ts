@@ -1,4 +1,4 @@
-import { sh, type ShellCode } from '../shell.js'
+import { sh, type ShellCode } from '../remote/shell.js'
 
 /** find's -path takes a glob: escape its metacharacters so a path is matched literally. */
 export function findPathLiteral(path: string): string {

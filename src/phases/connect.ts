@@ -1,15 +1,16 @@
 import * as core from '@actions/core'
-import { hostLabel, type HostAddress } from '../host-address.js'
-import { expandHome } from '../layout.js'
-import { Remote, RemoteCommandError } from '../remote.js'
+import { hostLabel, type HostAddress } from '../inputs/host-address.js'
+import { expandHome } from '../remote/layout.js'
+import { Remote, RemoteCommandError } from '../remote/remote.js'
 import LOGIND_SCRIPT from '../host/logind.sh'
-import { sh, ShellCode } from '../shell.js'
-import { ConnectError, openSsh, type SshOptions } from '../ssh.js'
-import { startProxyCommand } from '../proxy-command.js'
-import { errorText } from '../phase.js'
-import type { Settings } from '../settings.js'
-import { info } from '../host-text.js'
-import { answerOf, answersOf } from '../protocol.js'
+import { sh, ShellCode } from '../remote/shell.js'
+import { ConnectError, openSsh, type SshOptions } from '../remote/ssh.js'
+import { startProxyCommand } from '../remote/proxy-command.js'
+import { errorText } from '../model/phase.js'
+import type { Settings } from '../inputs/settings.js'
+import { info } from '../report/host-text.js'
+import { answerOf, answersOf } from '../remote/protocol.js'
+import type { HostSession } from '../remote/host-session.js'
 
 /** Commands the pipeline needs on the host, and where to get each. */
 export const REQUIRED_TOOLS: Record<string, string> = {
@@ -44,22 +45,6 @@ export function noShellError(label: string, error: unknown): Error | undefined {
   return new Error(
     `${label} could not start /bin/sh (${error.stderr.trim().split('\n')[0]}). The action runs every command on the host under /bin/sh, whatever the login shell is: make /bin/sh a POSIX shell there (dash, bash or busybox ash).`
   )
-}
-
-export interface HostSession {
-  address: HostAddress
-  /** The connection every phase runs on; `reconnect` replaces it once it is lost. */
-  remote: Remote
-  /** `target` with `~/` resolved against the remote home. */
-  target: string
-  startLog?: string
-  hostKeyReason: string
-  /**
-   * systemd-logind stops the deploy user's processes when an SSH session ends (logind.sh): a
-   * service started in the action's session must be seen answering after it ends (verify).
-   */
-  stopsAtLogout?: true
-  close(): void
 }
 
 function sshOptions(settings: Settings): SshOptions {

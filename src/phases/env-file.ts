@@ -1,8 +1,8 @@
-import type { DeployContext } from '../context.js'
-import { info } from '../host-text.js'
-import { sh, type ShellCode } from '../shell.js'
-import { COMMAND_SECONDS } from '../budgets.js'
-import { strategyOf } from '../strategy.js'
+import type { DeployContext } from '../model/context.js'
+import { info } from '../report/host-text.js'
+import { sh, type ShellCode } from '../remote/shell.js'
+import { COMMAND_SECONDS } from '../model/budgets.js'
+import { strategyOf } from '../model/strategy.js'
 
 /**
  * One `KEY=VALUE` line of the env file, quoted so systemd's EnvironmentFile= and python-dotenv

@@ -1,6 +1,6 @@
-import type { DeployContext } from '../context.js'
-import { joinCode, sh, shFromEnvironment, ShellCode } from '../shell.js'
-import { CONTROL_MARKER } from '../remote.js'
+import type { DeployContext } from '../model/context.js'
+import { joinCode, sh, shFromEnvironment, ShellCode } from '../remote/shell.js'
+import { CONTROL_MARKER } from '../remote/remote.js'
 
 /**
  * Runs one of the user's commands (stop-, start-, prepare-command, the install command) in a

@@ -1,9 +1,9 @@
-import type { DeployContext } from '../context.js'
-import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../layout.js'
+import type { DeployContext } from '../model/context.js'
+import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../remote/layout.js'
 import FALLBACK_SCRIPT from '../host/fallback.sh'
-import { sh, withInputs, type ShellCode } from '../shell.js'
+import { sh, withInputs, type ShellCode } from '../remote/shell.js'
 import { releasesLogScript, switchCurrentScript } from './switch.js'
-import { answerOf } from '../protocol.js'
+import { answerOf } from '../remote/protocol.js'
 
 /*
  * What a rollback returns to, whoever runs it: the runner (rollback.ts), the post step

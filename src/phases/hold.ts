@@ -1,11 +1,11 @@
 import HOLD_SCRIPT from '../host/hold.sh'
 import HOLDER_PROGRAM from '../host/holder.py'
 import WITH_FDS_PROGRAM from '../host/with-fds.py'
-import type { DeployContext } from '../context.js'
-import { relativeToTarget, type RemoteLayout } from '../layout.js'
-import { EXIT } from '../protocol.js'
-import { joinCode, sh, ShellCode, withInputs } from '../shell.js'
-import type { Settings } from '../settings.js'
+import type { DeployContext } from '../model/context.js'
+import { relativeToTarget, type RemoteLayout } from '../remote/layout.js'
+import { EXIT } from '../remote/protocol.js'
+import { joinCode, sh, ShellCode, withInputs } from '../remote/shell.js'
+import type { Settings } from '../inputs/settings.js'
 import { HOLDER_MARKER } from './processes.js'
 
 /**

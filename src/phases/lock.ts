@@ -7,19 +7,19 @@ import {
   remoteLayout,
   UNVERIFIED_MARK,
   type RemoteLayout
-} from '../layout.js'
-import type { Remote } from '../remote.js'
-import { waitForStepScript } from '../host-step.js'
-import { journalFunction } from '../journal.js'
-import type { HeldLock } from '../post-state.js'
+} from '../remote/layout.js'
+import type { Remote } from '../remote/remote.js'
+import { waitForStepScript } from '../remote/host-step.js'
+import { journalFunction } from '../remote/journal.js'
+import type { HeldLock } from '../model/post-state.js'
 import { discardReleaseScript } from './prune.js'
 import LOCK_SCRIPT from '../host/lock.sh'
 import OWNED_SCRIPT from '../host/owned.sh'
 import RELEASE_LOCK_SCRIPT from '../host/release-lock.sh'
-import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
-import { answerOf, answersOf, EXIT, STEP_FUNCTIONS, STEP_KEY } from '../protocol.js'
-import { HEARTBEAT_STALE_SECONDS, ROUND_TRIP_SECONDS, STEP_WAIT_SECONDS } from '../budgets.js'
-import { info } from '../host-text.js'
+import { joinCode, sh, withInputs, type ShellCode } from '../remote/shell.js'
+import { answerOf, answersOf, EXIT, STEP_FUNCTIONS, STEP_KEY } from '../remote/protocol.js'
+import { HEARTBEAT_STALE_SECONDS, ROUND_TRIP_SECONDS, STEP_WAIT_SECONDS } from '../model/budgets.js'
+import { info } from '../report/host-text.js'
 
 /** How often the runner tells the host it is alive while it holds the lock. */
 export const HEARTBEAT_SECONDS = 2

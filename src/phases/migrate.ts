@@ -1,4 +1,4 @@
-import type { DeployContext } from '../context.js'
+import type { DeployContext } from '../model/context.js'
 import { runReleaseCommand } from './prepare.js'
 
 /**

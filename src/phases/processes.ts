@@ -1,8 +1,8 @@
 import SELECT_SERVICE_AWK from '../host/select-service.awk'
 import SERVICE_SCRIPT from '../host/service.sh'
-import { CONTROL_MARKER } from '../remote.js'
-import { joinCode, sh, ShellCode } from '../shell.js'
-import { STEP_FUNCTIONS } from '../protocol.js'
+import { CONTROL_MARKER } from '../remote/remote.js'
+import { joinCode, sh, ShellCode } from '../remote/shell.js'
+import { STEP_FUNCTIONS } from '../remote/protocol.js'
 
 /** The port holder of hold-ports carries it (hold.ts): never the service, never signalled. */
 export const HOLDER_MARKER = 'VERIFIED_SSH_DEPLOY_HOLDER'

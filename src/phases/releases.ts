@@ -1,8 +1,8 @@
 import RELEASES_SCRIPT from '../host/releases.sh'
-import { UNVERIFIED_MARK } from '../layout.js'
-import type { Settings } from '../settings.js'
-import { withInputs, type ShellCode } from '../shell.js'
-import { answerOf, answersOf } from '../protocol.js'
+import { UNVERIFIED_MARK } from '../remote/layout.js'
+import type { Settings } from '../inputs/settings.js'
+import { withInputs, type ShellCode } from '../remote/shell.js'
+import { answerOf, answersOf } from '../remote/protocol.js'
 
 /** One kept release, as releases.sh found it. */
 export interface KeptRelease {

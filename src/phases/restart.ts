@@ -1,16 +1,16 @@
 import { constants } from 'node:os'
-import type { DeployContext } from '../context.js'
-import { phaseBudgets } from '../budgets.js'
+import type { DeployContext } from '../model/context.js'
+import { phaseBudgets } from '../model/budgets.js'
 import {
   HostStepUnknown,
   runHostStep,
   type HostStepPhase,
   type HostStepResult
-} from '../host-step.js'
-import { FIRST_ANSWER_FILE, type RemoteLayout } from '../layout.js'
-import { errorText, PhaseError, type PhaseName, type PhaseTiming } from '../phase.js'
-import { dropForPostStep, keepForPostStep, type RunningRestart } from '../post-state.js'
-import { joinCode, sh, type ShellCode } from '../shell.js'
+} from '../remote/host-step.js'
+import { FIRST_ANSWER_FILE, type RemoteLayout } from '../remote/layout.js'
+import { errorText, PhaseError, type PhaseName, type PhaseTiming } from '../model/phase.js'
+import { dropForPostStep, keepForPostStep, type RunningRestart } from '../model/post-state.js'
+import { joinCode, sh, type ShellCode } from '../remote/shell.js'
 import { reconnect } from './connect.js'
 import { lockFenceScript } from './lock.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
@@ -26,11 +26,11 @@ import {
   type StoppedService
 } from './stop.js'
 import FIRST_ANSWER_CODE from '../host/first-answer.py'
-import { answerOf, answersOf, EXIT, STEP_KEY } from '../protocol.js'
-import { sudoHint } from '../sudo.js'
-import { HOST_STEP_PHASES } from '../pipeline.js'
-import { COMMAND_SECONDS } from '../budgets.js'
-import { strategyOf } from '../strategy.js'
+import { answerOf, answersOf, EXIT, STEP_KEY } from '../remote/protocol.js'
+import { sudoHint } from './sudo.js'
+import { HOST_STEP_PHASES } from '../model/pipeline.js'
+import { COMMAND_SECONDS } from '../model/budgets.js'
+import { strategyOf } from '../model/strategy.js'
 
 /**
  * The restart's host step was killed before it finished (a stop-command that matches the action's

@@ -1,14 +1,14 @@
-import type { DeployContext } from '../context.js'
-import { errorText, PhaseError, type PhaseName } from '../phase.js'
-import type { Settings } from '../settings.js'
+import type { DeployContext } from '../model/context.js'
+import { errorText, PhaseError, type PhaseName } from '../model/phase.js'
+import type { Settings } from '../inputs/settings.js'
 import { restartService } from './restart.js'
 import { fallbackContext, markBadScript, parseFallback, switchBackScript } from './fallback.js'
 import { verifyService } from './verify.js'
 import { decide, UndoneByHost } from './watchdog.js'
-import { info } from '../host-text.js'
-import { COMMAND_SECONDS } from '../budgets.js'
-import { answerOf } from '../protocol.js'
-import { strategyOf } from '../strategy.js'
+import { info } from '../report/host-text.js'
+import { COMMAND_SECONDS } from '../model/budgets.js'
+import { answerOf } from '../remote/protocol.js'
+import { strategyOf } from '../model/strategy.js'
 
 /** The phases whose failure a rollback can undo: the new release was switched to and started. */
 const UNDOABLE: readonly PhaseName[] = ['start', 'verify']

@@ -1,13 +1,13 @@
-import type { DeployContext } from '../context.js'
-import { insideTarget, parentOf } from '../layout.js'
-import type { PhaseOutput } from '../host-step.js'
+import type { DeployContext } from '../model/context.js'
+import { insideTarget, parentOf } from '../remote/layout.js'
+import type { PhaseOutput } from '../remote/host-step.js'
 import START_SCRIPT from '../host/start.sh'
-import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
+import { joinCode, sh, withInputs, type ShellCode } from '../remote/shell.js'
 import { exportEnvScript, userCommandScript } from './environment.js'
 import { holdBody, withFdsLauncher } from './hold.js'
 import { liveDir } from './stop.js'
-import { EXIT, STEP_KEY } from '../protocol.js'
-import { strategyOf } from '../strategy.js'
+import { EXIT, STEP_KEY } from '../remote/protocol.js'
+import { strategyOf } from '../model/strategy.js'
 
 export interface DetachedStart {
   /** What the command's shell runs under (default `exec setsid`; hold-ports: with-fds.py). */

@@ -1,13 +1,13 @@
-import type { DeployContext } from '../context.js'
-import { insideTarget, relativeToTarget, type RemoteLayout } from '../layout.js'
+import type { DeployContext } from '../model/context.js'
+import { insideTarget, relativeToTarget, type RemoteLayout } from '../remote/layout.js'
 import SYNC_SCRIPT from '../host/sync.sh'
-import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
-import { excludeMatcher } from '../source-tree.js'
+import { joinCode, sh, withInputs, type ShellCode } from '../remote/shell.js'
+import { excludeMatcher } from '../source/source-tree.js'
 import { clearBytecodeScript } from './bytecode.js'
 import { IN_PLACE_TREE, manifestPath, TREE_FUNCTIONS } from './upload.js'
-import { info } from '../host-text.js'
-import { COMMAND_SECONDS } from '../budgets.js'
-import { strategyOf } from '../strategy.js'
+import { info } from '../report/host-text.js'
+import { COMMAND_SECONDS } from '../model/budgets.js'
+import { strategyOf } from '../model/strategy.js'
 
 /** Atomically repoints `current`: a new symlink renamed over the old one. */
 export function switchCurrentScript(

@@ -4,15 +4,15 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { PassThrough, Transform, type Readable } from 'node:stream'
 import tar from 'tar-stream'
-import type { DeployContext } from '../context.js'
-import { journalFunction } from '../journal.js'
-import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../layout.js'
-import { createParallelGzip } from '../parallel-gzip.js'
-import { RemoteCommandError } from '../remote.js'
+import type { DeployContext } from '../model/context.js'
+import { journalFunction } from '../remote/journal.js'
+import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../remote/layout.js'
+import { createParallelGzip } from '../source/parallel-gzip.js'
+import { RemoteCommandError } from '../remote/remote.js'
 import INSPECT_SCRIPT from '../host/inspect.sh'
 import RECEIVE_SCRIPT from '../host/receive.sh'
 import TREE_SCRIPT from '../host/tree.sh'
-import { joinCode, sh, ShellCode, withInputs } from '../shell.js'
+import { joinCode, sh, ShellCode, withInputs } from '../remote/shell.js'
 import {
   ALWAYS_EXCLUDED,
   excludeMatcher,
@@ -24,12 +24,12 @@ import {
   type FileEntry,
   type Manifest,
   type TreeEntry
-} from '../source-tree.js'
-import type { Settings, Strategy } from '../settings.js'
-import { info } from '../host-text.js'
-import { UPLOAD_SECONDS } from '../budgets.js'
-import { answerLine, answerOf, answersOf } from '../protocol.js'
-import { strategyOf } from '../strategy.js'
+} from '../source/source-tree.js'
+import type { Settings, Strategy } from '../inputs/settings.js'
+import { info } from '../report/host-text.js'
+import { UPLOAD_SECONDS } from '../model/budgets.js'
+import { answerLine, answerOf, answersOf } from '../remote/protocol.js'
+import { strategyOf } from '../model/strategy.js'
 
 /** Base name of the in-place strategy's pristine copy of the last deployed tree. */
 export const IN_PLACE_TREE = 'tree'

@@ -1,11 +1,16 @@
 import semver from 'semver'
-import type { DeployContext } from '../context.js'
-import { FIRST_ANSWER_FILE, insideTarget, relativeToTarget, remoteLayout } from '../layout.js'
+import type { DeployContext } from '../model/context.js'
+import {
+  FIRST_ANSWER_FILE,
+  insideTarget,
+  relativeToTarget,
+  remoteLayout
+} from '../remote/layout.js'
 import { holderPidFile } from './hold.js'
 import IDENTITY_SCRIPT from '../host/identity.sh'
-import { joinCode, sh, withInputs, type ShellCode } from '../shell.js'
+import { joinCode, sh, withInputs, type ShellCode } from '../remote/shell.js'
 import { lookup } from 'node:dns/promises'
-import { isLoopback, listenAddresses, sameAddress } from '../listen-address.js'
+import { isLoopback, listenAddresses, sameAddress } from '../remote/listen-address.js'
 import URL_HOST_SCRIPT from '../host/url-host.sh'
 import {
   answerValue,
@@ -14,15 +19,15 @@ import {
   fetchVersion,
   readCommit,
   type VersionAnswer
-} from '../version-probe.js'
-import { errorText } from '../phase.js'
+} from '../remote/version-probe.js'
+import { errorText } from '../model/phase.js'
 import { reconnect, renew } from './connect.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
 import type { Restart } from './restart.js'
 import { startLinesScript } from './start.js'
-import { info } from '../host-text.js'
-import { COMMAND_SECONDS } from '../budgets.js'
-import { answerOf, answersOf } from '../protocol.js'
+import { info } from '../report/host-text.js'
+import { COMMAND_SECONDS } from '../model/budgets.js'
+import { answerOf, answersOf } from '../remote/protocol.js'
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 

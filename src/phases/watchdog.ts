@@ -1,10 +1,10 @@
 import * as core from '@actions/core'
-import type { DeployContext } from '../context.js'
-import { followScript, hostStepScript } from '../host-step.js'
-import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../layout.js'
-import { journalFunction, journalLinesScript, parseJournalLines } from '../journal.js'
-import { PhaseError } from '../phase.js'
-import type { Remote } from '../remote.js'
+import type { DeployContext } from '../model/context.js'
+import { followScript, hostStepScript } from '../remote/host-step.js'
+import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../remote/layout.js'
+import { journalFunction, journalLinesScript, parseJournalLines } from '../remote/journal.js'
+import { PhaseError } from '../model/phase.js'
+import type { Remote } from '../remote/remote.js'
 import ARM_SCRIPT from '../host/arm.sh'
 import DECIDE_SCRIPT from '../host/decide.sh'
 import WATCHDOG_SCRIPT from '../host/watchdog.sh'
@@ -15,7 +15,7 @@ import {
   shFromEnvironment,
   withInputs,
   type ShellCode
-} from '../shell.js'
+} from '../remote/shell.js'
 import { reconnect } from './connect.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
 import { discardReleaseScript } from './prune.js'
@@ -27,15 +27,15 @@ import {
   switchBackScript,
   type Fallback
 } from './fallback.js'
-import { answerOf, STEP_FUNCTIONS } from '../protocol.js'
+import { answerOf, STEP_FUNCTIONS } from '../remote/protocol.js'
 import {
   COMMAND_SECONDS,
   HEARTBEAT_STALE_SECONDS,
   STEP_WAIT_SECONDS,
   WATCHDOG_GRACE_SECONDS
-} from '../budgets.js'
-import { info } from '../host-text.js'
-import { strategyOf } from '../strategy.js'
+} from '../model/budgets.js'
+import { info } from '../report/host-text.js'
+import { strategyOf } from '../model/strategy.js'
 
 /*
  * Commit confirmed, as a network device does it: after the switch the new release is provisional.

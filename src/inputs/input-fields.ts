@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import { parseHostAddress, type HostAddress } from './host-address.js'
-import { parseKnownHosts, type HostKeyPolicy } from './host-key.js'
+import { parseKnownHosts, type HostKeyPolicy } from '../remote/host-key.js'
 import type { InputReader } from './inputs.js'
 import { parsePrivateKey, type PrivateKey } from './private-key.js'
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import STEP_SCRIPT from './host/step.sh'
+import STEP_SCRIPT from '../host/step.sh'
 import { sh, ShellCode } from './shell.js'
 
 /**

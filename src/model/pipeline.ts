@@ -1,7 +1,7 @@
 import { phaseBudgets } from './budgets.js'
-import { releaseName, remoteLayout, type RemoteLayout } from './layout.js'
-import type { Settings } from './settings.js'
-import { ALWAYS_EXCLUDED } from './source-tree.js'
+import { releaseName, remoteLayout, type RemoteLayout } from '../remote/layout.js'
+import type { Settings } from '../inputs/settings.js'
+import { ALWAYS_EXCLUDED } from '../source/source-tree.js'
 import { strategyOf } from './strategy.js'
 
 /** What a phase's line of the dry-run plan is built from. */

@@ -1,7 +1,7 @@
 import { createPrivateKey } from 'node:crypto'
 // ssh2 is CommonJS: Node's ESM loader only sees its default export, not `utils`.
 import ssh2, { type ParsedKey } from 'ssh2'
-import { fingerprint } from './host-key.js'
+import { fingerprint } from '../remote/host-key.js'
 
 export interface PrivateKey {
   /** Normalized key text handed to ssh2. */

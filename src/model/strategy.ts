@@ -1,5 +1,5 @@
-import type { RemoteLayout } from './layout.js'
-import type { Settings } from './settings.js'
+import type { RemoteLayout } from '../remote/layout.js'
+import type { Settings } from '../inputs/settings.js'
 
 /**
  * Where a strategy puts the trees on the host (README, "What lands on the host"): the one place

@@ -1,9 +1,9 @@
 import * as core from '@actions/core'
-import { errorText } from './phase.js'
+import { errorText } from '../model/phase.js'
 import { getOctokit } from '@actions/github'
-import { saveDeployment } from './post-state.js'
+import { saveDeployment } from '../model/post-state.js'
 import { runContext } from './run-context.js'
-import type { Settings } from './settings.js'
+import type { Settings } from '../inputs/settings.js'
 import { info } from './host-text.js'
 
 type Octokit = ReturnType<typeof getOctokit>

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import { getExecOutput } from '@actions/exec'
-import { runContext } from './run-context.js'
-import { info } from './host-text.js'
+import { runContext } from '../report/run-context.js'
+import { info } from '../report/host-text.js'
 
 async function gitHead(source: string): Promise<string | undefined> {
   try {

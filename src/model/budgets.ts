@@ -1,4 +1,4 @@
-import type { Settings } from './settings.js'
+import type { Settings } from '../inputs/settings.js'
 
 /** A stop-command and the wait for the old service's exit each get up to stop-timeout. */
 const STOP_PARTS = 2

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import semver from 'semver'
 import { parseHostAddress, type HostAddress } from './host-address.js'
-import type { HostKeyPolicy } from './host-key.js'
+import type { HostKeyPolicy } from '../remote/host-key.js'
 import {
   parseAuth,
   parseEnv,

@@ -1,7 +1,7 @@
-import { releaseName, type RemoteLayout } from './layout.js'
-import type { HostSession } from './phases/connect.js'
-import type { HostReport } from './report.js'
-import type { Settings } from './settings.js'
+import { releaseName, type RemoteLayout } from '../remote/layout.js'
+import type { HostSession } from '../remote/host-session.js'
+import type { HostReport } from '../report/report.js'
+import type { Settings } from '../inputs/settings.js'
 import { strategyOf } from './strategy.js'
 
 /** Everything the phases of one host's deploy share. */

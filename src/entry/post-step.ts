@@ -1,27 +1,27 @@
 import * as core from '@actions/core'
-import { errorText } from './phase.js'
-import type { DeployContext } from './context.js'
-import { GitHubDeployment } from './deployments.js'
-import { hostLabel, type HostAddress } from './host-address.js'
-import type { HostStepReader } from './host-step.js'
-import { openSshHost, type DeployHost, type OpenHost } from './host.js'
-import { remoteLayout } from './layout.js'
-import { prunes, warnPruneFailed } from './phases/prune.js'
-import { migrationsKept } from './phases/migrate.js'
-import { afterFailure, recoveryFor } from './recovery.js'
-import { STEP_WAIT_SECONDS } from './budgets.js'
-import { startedService } from './phases/start.js'
-import { stoppedService } from './phases/stop.js'
-import { UndoneByHost, type HostUndo } from './phases/watchdog.js'
-import { getSettings, type Settings } from './settings.js'
+import { errorText } from '../model/phase.js'
+import type { DeployContext } from '../model/context.js'
+import { GitHubDeployment } from '../report/deployments.js'
+import { hostLabel, type HostAddress } from '../inputs/host-address.js'
+import type { HostStepReader } from '../remote/host-step.js'
+import { openSshHost, type DeployHost, type OpenHost } from '../engine/deploy-host.js'
+import { remoteLayout } from '../remote/layout.js'
+import { prunes, warnPruneFailed } from '../phases/prune.js'
+import { migrationsKept } from '../phases/migrate.js'
+import { afterFailure, recoveryFor } from '../engine/recovery.js'
+import { STEP_WAIT_SECONDS } from '../model/budgets.js'
+import { startedService } from '../phases/start.js'
+import { stoppedService } from '../phases/stop.js'
+import { UndoneByHost, type HostUndo } from '../phases/watchdog.js'
+import { getSettings, type Settings } from '../inputs/settings.js'
 import {
   loadPostState,
   postStateSaved,
   type RunningRestart,
   type UnverifiedSwitch
-} from './post-state.js'
-import { info } from './host-text.js'
-import { strategyOf } from './strategy.js'
+} from '../model/post-state.js'
+import { info } from '../report/host-text.js'
+import { strategyOf } from '../model/strategy.js'
 
 /** Runs `work` on a new connection to the host an entry names, closing it after. */
 async function onHost<T>(

@@ -1,14 +1,14 @@
 import * as core from '@actions/core'
-import { openSshHost, type OpenHost } from './host.js'
-import { hostLabel, type HostAddress } from './host-address.js'
-import { withHostOutput } from './host-output.js'
-import { info } from './host-text.js'
+import { openSshHost, type OpenHost } from './deploy-host.js'
+import { hostLabel, type HostAddress } from '../inputs/host-address.js'
+import { withHostOutput } from '../report/host-output.js'
+import { info } from '../report/host-text.js'
 import { operationPhases, runOperation } from './operations.js'
-import { errorText, PhaseError, runPhase } from './phase.js'
-import { scanUploadSource } from './phases/upload.js'
-import { describePlan, phaseBudget } from './pipeline.js'
-import type { DeployReport, HostReport } from './report.js'
-import type { Settings } from './settings.js'
+import { errorText, PhaseError, runPhase } from '../model/phase.js'
+import { scanUploadSource } from '../phases/upload.js'
+import { describePlan, phaseBudget } from '../model/pipeline.js'
+import type { DeployReport, HostReport } from '../report/report.js'
+import type { Settings } from '../inputs/settings.js'
 
 /** Runs the operation against one host (or plans it, on a dry run), recording what happened in `report`. */
 async function deployHost(

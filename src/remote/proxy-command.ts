@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { Duplex } from 'node:stream'
-import type { HostAddress } from './host-address.js'
-import { info } from './host-text.js'
+import type { HostAddress } from '../inputs/host-address.js'
+import { info } from '../report/host-text.js'
 import { quote } from './shell.js'
 import { ConnectError } from './ssh.js'
 

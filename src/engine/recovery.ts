@@ -1,9 +1,9 @@
-import type { HostStepReader } from './host-step.js'
-import type { PhaseName } from './phase.js'
-import { rollsBack } from './phases/rollback.js'
-import type { HostUndo } from './phases/watchdog.js'
-import type { UnverifiedSwitch } from './post-state.js'
-import type { Settings } from './settings.js'
+import type { HostStepReader } from '../remote/host-step.js'
+import type { PhaseName } from '../model/phase.js'
+import { rollsBack } from '../phases/rollback.js'
+import type { HostUndo } from '../phases/watchdog.js'
+import type { UnverifiedSwitch } from '../model/post-state.js'
+import type { Settings } from '../inputs/settings.js'
 
 /**
  * What the post step does about a switch the main step left unverified, decided from what the

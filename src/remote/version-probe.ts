@@ -5,7 +5,7 @@ import type { LookupFunction } from 'node:net'
 import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import type { Client } from 'ssh2'
-import { VERSION_REQUEST_MS } from './budgets.js'
+import { VERSION_REQUEST_MS } from '../model/budgets.js'
 
 /** One answer from the version endpoint. */
 export interface VersionAnswer {

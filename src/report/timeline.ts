@@ -1,4 +1,4 @@
-import type { PhaseTiming } from './phase.js'
+import type { PhaseTiming } from '../model/phase.js'
 
 /** One host's phases, as the timeline draws them. */
 export interface TimelineHost {

@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
-import type { PhaseTiming } from './phase.js'
-import type { Operation } from './settings.js'
+import type { PhaseTiming } from '../model/phase.js'
+import type { Operation } from '../inputs/settings.js'
 import { timelineChart } from './timeline.js'
 
 export type HostResult = 'success' | 'failed' | 'cancelled' | 'dry-run' | 'not-started'

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto'
-import { hostLabel } from './host-address.js'
+import { hostLabel } from '../inputs/host-address.js'
 
 /** One usable line of the `known-hosts` input. */
 export interface KnownHostEntry {

@@ -1,5 +1,11 @@
 import * as core from '@actions/core'
-import { errorText, PhaseError, phaseInFlight, type PhaseName, type PhaseTiming } from './phase.js'
+import {
+  errorText,
+  PhaseError,
+  phaseInFlight,
+  type PhaseName,
+  type PhaseTiming
+} from '../model/phase.js'
 import { lastLines, type Remote } from './remote.js'
 import { parentOf } from './layout.js'
 import {
@@ -11,8 +17,8 @@ import {
   stepKeyScript,
   stepLine
 } from './protocol.js'
-import { info } from './host-text.js'
-import { COMMAND_SECONDS, STEP_WAIT_SECONDS } from './budgets.js'
+import { info } from '../report/host-text.js'
+import { COMMAND_SECONDS, STEP_WAIT_SECONDS } from '../model/budgets.js'
 import { joinCode, sh, shFromEnvironment, ShellCode } from './shell.js'
 
 /**

@@ -1,43 +1,44 @@
-import type { DeployContext } from './context.js'
-import type { HostAddress } from './host-address.js'
-import type { RemoteLayout } from './layout.js'
-import { remoteLayout } from './layout.js'
-import type { PhaseTiming } from './phase.js'
-import { connect, reconnect, type HostSession } from './phases/connect.js'
+import type { DeployContext } from '../model/context.js'
+import type { HostAddress } from '../inputs/host-address.js'
+import type { RemoteLayout } from '../remote/layout.js'
+import { remoteLayout } from '../remote/layout.js'
+import type { PhaseTiming } from '../model/phase.js'
+import { connect, reconnect } from '../phases/connect.js'
+import type { HostSession } from '../remote/host-session.js'
 import {
   acquireLock,
   releaseLockScript,
   releaseOutcome,
   startHeartbeat,
   type LockOwner
-} from './phases/lock.js'
-import { migrate } from './phases/migrate.js'
-import { prepare } from './phases/prepare.js'
-import { discardRelease, prune } from './phases/prune.js'
-import { awaitStepScript, stepOutcome, type HostStepReader } from './host-step.js'
-import { parseReleases, releasesScript, type HostReleases } from './phases/releases.js'
-import { restartService, STAY, type Restart, type RestartKind } from './phases/restart.js'
-import { switchBackScript } from './phases/fallback.js'
-import { rollback, type RollbackOutcome } from './phases/rollback.js'
-import { switchBody } from './phases/switch.js'
-import { upload } from './phases/upload.js'
+} from '../phases/lock.js'
+import { migrate } from '../phases/migrate.js'
+import { prepare } from '../phases/prepare.js'
+import { discardRelease, prune } from '../phases/prune.js'
+import { awaitStepScript, stepOutcome, type HostStepReader } from '../remote/host-step.js'
+import { parseReleases, releasesScript, type HostReleases } from '../phases/releases.js'
+import { restartService, STAY, type Restart, type RestartKind } from '../phases/restart.js'
+import { switchBackScript } from '../phases/fallback.js'
+import { rollback, type RollbackOutcome } from '../phases/rollback.js'
+import { switchBody } from '../phases/switch.js'
+import { upload } from '../phases/upload.js'
 import {
   runningVersion,
   verifyAfterLogout,
   verifyAnswer,
   verifyService,
   type VersionReport
-} from './phases/verify.js'
+} from '../phases/verify.js'
 import {
   armWatchdog,
   decide,
   hostUndo,
   launchWatchdogScript,
   type HostUndo
-} from './phases/watchdog.js'
-import type { HeldLock } from './post-state.js'
-import type { Settings } from './settings.js'
-import { COMMAND_SECONDS, phaseBudgets, STEP_WAIT_SECONDS } from './budgets.js'
+} from '../phases/watchdog.js'
+import type { HeldLock } from '../model/post-state.js'
+import type { Settings } from '../inputs/settings.js'
+import { COMMAND_SECONDS, phaseBudgets, STEP_WAIT_SECONDS } from '../model/budgets.js'
 
 /**
  * What an operation asks of one host, verb by verb: the main step in the order its declared steps

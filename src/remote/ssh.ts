@@ -2,9 +2,9 @@ import { NodeSSH, type Config } from 'node-ssh'
 import type { AuthenticationType, Client, ConnectConfig } from 'ssh2'
 import { createConnection, type Socket } from 'node:net'
 import type { Readable } from 'node:stream'
-import { hostLabel, type HostAddress } from './host-address.js'
+import { hostLabel, type HostAddress } from '../inputs/host-address.js'
 import { checkHostKey, pinnedKeyAlgorithms, type HostKeyPolicy } from './host-key.js'
-import type { PrivateKey } from './private-key.js'
+import type { PrivateKey } from '../inputs/private-key.js'
 
 export interface SshCredentials {
   privateKey?: PrivateKey

@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
-import { phasesInFlight } from './phase.js'
-import type { DeployReport } from './report.js'
+import { phasesInFlight } from '../model/phase.js'
+import type { DeployReport } from '../report/report.js'
 
 /**
  * The runner cancels a step with SIGINT, sends SIGTERM 7.5 s later and kills it 2.5 s after that,

@@ -3,11 +3,11 @@ import type { NodeSSH } from 'node-ssh'
 import { StringDecoder } from 'node:string_decoder'
 import { Readable } from 'node:stream'
 import type { Client, ClientChannel } from 'ssh2'
-import SESSION_SCRIPT from './host/session.sh'
-import { hostLine, info } from './host-text.js'
+import SESSION_SCRIPT from '../host/session.sh'
+import { hostLine, info } from '../report/host-text.js'
 import { findMarker, newStepKey } from './protocol.js'
 import { withInputs, type ShellCode } from './shell.js'
-import { COMMAND_SECONDS } from './budgets.js'
+import { COMMAND_SECONDS } from '../model/budgets.js'
 
 export interface RemoteResult {
   code: number
