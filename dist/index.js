@@ -52576,9 +52576,6 @@ async function migrate(ctx, command) {
     "; the database is as the command left it: a migration that stopped halfway may need a look before the next deploy"
   );
 }
-function migrationsKept(release) {
-  return `The database keeps the migrations that ${release}'s migrate-command ran: what serves after the rollback runs against them. A rollback cannot undo a migration (README, "Database migrations").`;
-}
 
 // src/host/releases.sh
 var releases_default = '# shellcheck shell=sh\n# What the host\'s releases are (operations.ts): `live NAME` (what current names; in place, the\n# target itself: `live tree`), then `release NAME STATE SHA` for each kept release, oldest first\n# (STATE: verified, unverified or bad; SHA: the first line of its stamp file, empty when it has\n# none), and `lock OWNER` while a deploy holds the lock. Nothing at all when the target is missing.\n# Files are read through redirections: a path in a command line is what pkill -f PATH matches.\n#\n# Inputs (releasesScript): rel_target; rel_stamp, the stamp file; rel_strategy; rel_unverified,\n# the mark of an unverified release.\n: "${rel_target:?}" "${rel_stamp:?}" "${rel_strategy:?}" "${rel_unverified:?}"\ncd -- "$rel_target" 2>/dev/null || exit 0\nstamp_of() { sha=; IFS= read -r sha 2>/dev/null < "$1/$rel_stamp"; printf \'%s\' "$sha" | tr -cd \'0-9a-fA-F\'; }\nif [ "$rel_strategy" = releases ]; then\n  live=$(readlink current 2>/dev/null)\n  printf \'live %s\\n\' "${live#releases/}"\n  # shellcheck disable=SC2012 # release names, made by the action\n  ls -1 releases 2>/dev/null | while IFS= read -r name; do\n    case $name in .*) continue ;; esac\n    [ -d "releases/$name" ] || continue\n    if [ -e "releases/$name/BAD_RELEASE" ]; then state=bad\n    elif [ -e "releases/$name/$rel_unverified" ]; then state=unverified\n    else state=verified; fi\n    printf \'release %s %s %s\\n\' "$name" "$state" "$(stamp_of "releases/$name")"\n  done\nelse\n  printf \'live tree\\nrelease tree verified %s\\n\' "$(stamp_of .)"\nfi\nif [ -d .deploy/lock ]; then printf \'lock %s\\n\' "$(cat 2>/dev/null < .deploy/lock/owner)"; fi\n';
@@ -54238,7 +54235,7 @@ async function rollback(ctx, failure2) {
   } catch (error2) {
     if (!(error2 instanceof UndoneByHost)) throw error2;
     report.rolledBack = error2.undo.undone;
-    return { text: error2.undo.text, byHost: true };
+    return { kind: "by-host", undone: error2.undo.undone, text: error2.undo.text };
   }
   const { stdout } = await step(
     "mark",
@@ -54254,11 +54251,9 @@ async function rollback(ctx, failure2) {
     const why = previous2 ? `${previous2} has no ${settings.stampFile}` : ctx.previousRelease ? `${ctx.previousRelease}, the release live before this deploy, is gone or was never verified, and no other release was` : "no release was live before this deploy";
     try {
       await step("stop", () => restartService(ctx, void 0));
-      return { text: `There is nothing to roll back to (${why}); the failed release was stopped.` };
+      return { kind: "nothing", why };
     } catch (error2) {
-      return {
-        text: `There is nothing to roll back to (${why}), and stopping the failed release failed too: ${errorText(error2)}`
-      };
+      return { kind: "nothing", why, stopFailed: errorText(error2) };
     }
   }
   const { release: previous, sha: previousSha } = fallback;
@@ -54272,13 +54267,15 @@ async function rollback(ctx, failure2) {
     report.rolledBack = true;
     report.reportedVersion = verified.version ?? verified.commit;
     return {
-      text: `Rolled back to ${previous}, ${which2}: it is verified serving ${previousSha}.`,
+      kind: "restored",
+      release: previous,
+      sha: previousSha,
+      which: fallback.how,
+      neverVerified: fallback.how === "live" ? void 0 : ctx.previousRelease,
       servingSince: verified.firstAnsweredAt
     };
   } catch (error2) {
-    return {
-      text: `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error2)}`
-    };
+    return { kind: "failed", release: previous, sha: previousSha, error: errorText(error2) };
   }
 }
 
@@ -54403,6 +54400,29 @@ function newDeployContext(fields, now = /* @__PURE__ */ new Date()) {
     releaseDir: strategyOf(fields.settings).buildDir(fields.layout, release),
     existingReleases: []
   };
+}
+
+// src/model/outcomes.ts
+function migrationsKept(release) {
+  return `The database keeps the migrations that ${release}'s migrate-command ran: what serves after the rollback runs against them. A rollback cannot undo a migration (README, "Database migrations").`;
+}
+function rollbackSentence(outcome, migrated) {
+  const text = (() => {
+    switch (outcome.kind) {
+      case "restored":
+        return `Rolled back to ${outcome.release}, ${outcome.which === "live" ? "the release live before this deploy" : `the last verified release (${outcome.neverVerified ?? "the release live before this deploy"} was never verified)`}: it is verified serving ${outcome.sha}.`;
+      case "nothing":
+        return outcome.stopFailed === void 0 ? `There is nothing to roll back to (${outcome.why}); the failed release was stopped.` : `There is nothing to roll back to (${outcome.why}), and stopping the failed release failed too: ${outcome.stopFailed}`;
+      case "failed":
+        return `The rollback to ${outcome.release} (${outcome.sha.slice(0, 12)}) also failed: ${outcome.error}`;
+      case "not-run":
+        return `The rollback failed: ${outcome.error}`;
+      case "by-host":
+        return outcome.text;
+    }
+  })();
+  const kept = migrated && (outcome.kind !== "by-host" || outcome.undone);
+  return kept ? `${text} ${migrationsKept(migrated)}` : text;
 }
 
 // node_modules/@actions/github/lib/context.js
@@ -58784,11 +58804,11 @@ var rollBack = {
     const { ctx } = op;
     if (op.stopSentAt === void 0 || !ctx) return void 0;
     const { report, settings } = op;
-    const kept = migrates(settings) ? ` ${migrationsKept(ctx.release)}` : "";
+    const migrated = migrates(settings) ? ctx.release : void 0;
     try {
       if (error2 instanceof UndoneByHost) {
         report.rolledBack = error2.undo.undone;
-        if (kept && error2.undo.undone) report.rollbackOutcome = migrationsKept(ctx.release);
+        if (migrated && error2.undo.undone) report.rollbackOutcome = migrationsKept(migrated);
         return void 0;
       }
       const killed = error2 instanceof HostStepUnknown;
@@ -58802,17 +58822,19 @@ var rollBack = {
         "rollback",
         () => op.host.rollback(ctx, error2.detail)
       ).catch((rollbackError) => ({
-        text: `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
+        kind: "not-run",
+        error: rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)
       }));
-      if (outcome.servingSince !== void 0)
+      if (outcome.kind === "restored")
         report.downtimeSeconds = (outcome.servingSince - op.stopSentAt) / 1e3;
-      if (outcome.byHost)
+      const sentence = rollbackSentence(outcome, migrated);
+      if (outcome.kind === "by-host")
         return new PhaseError(
           error2.host,
           error2.phase,
-          `${outcome.text}${kept} What this run saw before it knew: ${error2.detail}`
+          `${sentence} What this run saw before it knew: ${error2.detail}`
         );
-      report.rollbackOutcome = `${outcome.text}${kept}`;
+      report.rollbackOutcome = sentence;
       return void 0;
     } finally {
       dropForPostStep("unverified", switchOn(op));

@@ -11,7 +11,7 @@ import { HOST_STEP_PHASES } from '../../src/model/pipeline.js'
 import type { HostSession } from '../../src/remote/host-session.js'
 import type { HostReleases } from '../../src/phases/releases.js'
 import type { Restart, RestartKind } from '../../src/phases/restart.js'
-import type { RollbackOutcome } from '../../src/phases/rollback.js'
+import type { RollbackOutcome } from '../../src/model/outcomes.js'
 import type { VersionReport } from '../../src/phases/verify.js'
 import type { HostUndo } from '../../src/phases/watchdog.js'
 import { stepOutcome, type HostStepReader } from '../../src/remote/host-step.js'
@@ -188,13 +188,20 @@ export class FakeHost implements DeployHost {
 
   async rollback(ctx: DeployContext, failure: string): Promise<RollbackOutcome> {
     await this.ask('rollback', ctx, `rollback (${failure})`)
-    if (this.options.rollback === 'nothing') return { text: 'There is nothing to roll back to.' }
+    if (this.options.rollback === 'nothing')
+      return { kind: 'nothing', why: 'no release was live before this deploy' }
     if (this.options.rollback === 'by-host') {
       ctx.report.rolledBack = true
-      return { text: `The host undid ${ctx.release} by itself.`, byHost: true }
+      return { kind: 'by-host', undone: true, text: `The host undid ${ctx.release} by itself.` }
     }
     ctx.report.rolledBack = true
-    return { text: `Rolled back to ${ctx.previousRelease}.`, servingSince: Date.now() + 4000 }
+    return {
+      kind: 'restored',
+      release: ctx.previousRelease ?? '',
+      sha: ctx.previousSha ?? '',
+      which: 'live',
+      servingSince: Date.now() + 4000
+    }
   }
 
   async prune(ctx: DeployContext): Promise<void> {

@@ -215,7 +215,7 @@ describe('one host: migrate-command', () => {
     )
     expect(report.rolledBack).toBe(true)
     expect(report.rollbackOutcome).toMatch(
-      /^Rolled back to \S+\. The database keeps the migrations that \S+'s migrate-command ran: what serves after the rollback runs against them\./
+      /^Rolled back to \S+, the release live before this deploy: it is verified serving [0-9a-f]{40}\. The database keeps the migrations that \S+'s migrate-command ran: what serves after the rollback runs against them\./
     )
   })
 
@@ -258,7 +258,10 @@ describe('one host: the rollback rule', () => {
     })
     expect(calls).toContain('rollback (the start command exited with code 1)')
     expect(report.rolledBack).toBe(true)
-    expect(report.rollbackOutcome).toBe(`Rolled back to ${PREVIOUS.release}.`)
+    // The engine's one sentence for the outcome the host returned (rollbackSentence).
+    expect(report.rollbackOutcome).toBe(
+      `Rolled back to ${PREVIOUS.release}, the release live before this deploy: it is verified serving ${PREVIOUS.sha}.`
+    )
     // The outage lasts until the restored release answered (the fake's is 4 s later).
     expect(report.downtimeSeconds).toBeCloseTo(4, 1)
     expect(error?.phase).toBe('start')
@@ -451,7 +454,7 @@ describe('several hosts', () => {
     expect(opened['b.example'].calls).toContain('close')
     // The annotation carries the failure and, beside it, how the rollback went.
     expect(stdout).toContain(
-      `::error title=Deploy to b.example%3A22 failed in start; rolled back::[${label}] start: start failed%0ARolled back to ${PREVIOUS.release}.`
+      `::error title=Deploy to b.example%3A22 failed in start; rolled back::[${label}] start: start failed%0ARolled back to ${PREVIOUS.release}, the release live before this deploy: it is verified serving ${PREVIOUS.sha}.`
     )
   })
 

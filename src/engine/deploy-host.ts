@@ -19,7 +19,8 @@ import { awaitStepScript, stepOutcome, type HostStepReader } from '../remote/hos
 import { parseReleases, releasesScript, type HostReleases } from '../phases/releases.js'
 import { restartService, STAY, type Restart, type RestartKind } from '../phases/restart.js'
 import { switchBackScript } from '../phases/fallback.js'
-import { rollback, type RollbackOutcome } from '../phases/rollback.js'
+import { rollback } from '../phases/rollback.js'
+import type { RollbackOutcome } from '../model/outcomes.js'
 import { switchBody } from '../phases/switch.js'
 import { upload } from '../phases/upload.js'
 import {

@@ -6,11 +6,11 @@ import { HostStepUnknown } from '../remote/host-step.js'
 import { info } from '../report/host-text.js'
 import { errorText, PhaseError, runPhase, type PhaseName } from '../model/phase.js'
 import { lockOwner, type LockOwner } from '../phases/lock.js'
-import { migrationsKept } from '../phases/migrate.js'
 import { prunes, warnPruneFailed } from '../phases/prune.js'
 import { chooseRollback, type HostReleases, type KeptRelease } from '../phases/releases.js'
 import type { Restart, RestartKind } from '../phases/restart.js'
-import { rollsBack, type RollbackOutcome } from '../phases/rollback.js'
+import { rollsBack } from '../phases/rollback.js'
+import { migrationsKept, rollbackSentence, type RollbackOutcome } from '../model/outcomes.js'
 import { UndoneByHost } from '../phases/watchdog.js'
 import { HOST_STEP_PHASES, phaseBudget } from '../model/pipeline.js'
 import { dropForPostStep, keepForPostStep, type HeldLock } from '../model/post-state.js'
@@ -343,13 +343,13 @@ const rollBack: FailureStep = {
     const { ctx } = op
     if (op.stopSentAt === undefined || !ctx) return undefined
     const { report, settings } = op
-    const kept = migrates(settings) ? ` ${migrationsKept(ctx.release)}` : ''
+    const migrated = migrates(settings) ? ctx.release : undefined
     try {
       if (error instanceof UndoneByHost) {
         // The host's watchdog decided (this runner froze past its budget): its message is the
         // whole story, no separate rollback outcome to repeat it.
         report.rolledBack = error.undo.undone
-        if (kept && error.undo.undone) report.rollbackOutcome = migrationsKept(ctx.release)
+        if (migrated && error.undo.undone) report.rollbackOutcome = migrationsKept(migrated)
         return undefined
       }
       // A step killed halfway, or one whose end was not read: what serves is no known state.
@@ -362,20 +362,22 @@ const rollBack: FailureStep = {
       const outcome = await inPhase(op, 'rollback', () =>
         op.host.rollback(ctx, error.detail)
       ).catch((rollbackError: unknown): RollbackOutcome => ({
-        text: `The rollback failed: ${rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)}`
+        kind: 'not-run',
+        error: rollbackError instanceof PhaseError ? rollbackError.detail : errorText(rollbackError)
       }))
-      if (outcome.servingSince !== undefined)
+      if (outcome.kind === 'restored')
         report.downtimeSeconds = (outcome.servingSince - (op.stopSentAt as number)) / 1000
+      const sentence = rollbackSentence(outcome, migrated)
       // The host undid the release while this run was cut off: that is what happened, said first;
       // what verify saw (the old release answering again) follows.
-      if (outcome.byHost)
+      if (outcome.kind === 'by-host')
         return new PhaseError(
           error.host,
           error.phase,
-          `${outcome.text}${kept} What this run saw before it knew: ${error.detail}`
+          `${sentence} What this run saw before it knew: ${error.detail}`
         )
       // Reported beside the failure (the annotation, the summary), not inside its text.
-      report.rollbackOutcome = `${outcome.text}${kept}`
+      report.rollbackOutcome = sentence
       return undefined
     } finally {
       dropForPostStep('unverified', switchOn(op))

@@ -7,7 +7,7 @@ import type { HostStepReader } from '../remote/host-step.js'
 import { openSshHost, type DeployHost, type OpenHost } from '../engine/deploy-host.js'
 import { remoteLayout } from '../remote/layout.js'
 import { prunes, warnPruneFailed } from '../phases/prune.js'
-import { migrationsKept } from '../phases/migrate.js'
+import { rollbackSentence } from '../model/outcomes.js'
 import { afterFailure, recoveryFor } from '../engine/recovery.js'
 import { STEP_WAIT_SECONDS } from '../model/budgets.js'
 import { startedService } from '../phases/start.js'
@@ -139,8 +139,8 @@ async function settleSwitch(
   const step = undone ? undefined : await awaitRestart(host, layout.restartLog)
   const recovery = recoveryFor(entry, step ? { step } : { undo: undone as HostUndo })
   // Whatever undoes a release whose migrate-command ran leaves the database migrated.
-  const kept = entry.migrated ? ` ${migrationsKept(entry.release)}` : ''
-  const undoneText = (undo: HostUndo) => `${undo.text}${undo.undone ? kept : ''}`
+  const migrated = entry.migrated ? entry.release : undefined
+  const undoneText = (undo: HostUndo) => rollbackSentence({ kind: 'by-host', ...undo }, migrated)
   switch (recovery.action) {
     case 'report-undo':
       core.warning(`The deploy to ${label} was cut off. ${undoneText(recovery.undo)}`, { title })
@@ -200,11 +200,11 @@ async function settleSwitch(
   }
   info(`${entry.release} failed its check; rolling back to ${entry.fallback?.release}`)
   const outcome = await host.rollback(ctx, failure).then(
-    done => done.text,
-    (error: unknown) => `The rollback failed: ${errorText(error)}`
+    done => rollbackSentence(done, migrated),
+    (error: unknown) => rollbackSentence({ kind: 'not-run', error: errorText(error) }, migrated)
   )
   core.error(
-    `The deploy to ${label} was cut off, and ${entry.release} failed its check.\n${failure}\n${outcome}${kept}`,
+    `The deploy to ${label} was cut off, and ${entry.release} failed its check.\n${failure}\n${outcome}`,
     { title }
   )
   return ctx.report.rolledBack ? 'rolled-back' : 'failed'

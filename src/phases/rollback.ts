@@ -9,6 +9,7 @@ import { info } from '../report/host-text.js'
 import { COMMAND_SECONDS } from '../model/budgets.js'
 import { answerOf } from '../remote/protocol.js'
 import { strategyOf } from '../model/strategy.js'
+import type { RollbackOutcome } from '../model/outcomes.js'
 
 /** The phases whose failure a rollback can undo: the new release was switched to and started. */
 const UNDOABLE: readonly PhaseName[] = ['start', 'verify']
@@ -43,15 +44,6 @@ async function step<T>(name: string, body: () => Promise<T>): Promise<T> {
   }
 }
 
-/** How a rollback went: one sentence, and when the release it restored first answered. */
-export interface RollbackOutcome {
-  text: string
-  /** The host's watchdog had undone the release already (this run was cut off past its budget). */
-  byHost?: true
-  /** The restored release's first verified answer (ms since the epoch): where downtime ends. */
-  servingSince?: number
-}
-
 /**
  * rollback: after a failure past the switch, return to the release that was live before this
  * deploy (recorded by upload, never a newer release that was only uploaded) and prove it serves.
@@ -66,7 +58,7 @@ export async function rollback(ctx: DeployContext, failure: string): Promise<Rol
   } catch (error) {
     if (!(error instanceof UndoneByHost)) throw error
     report.rolledBack = error.undo.undone
-    return { text: error.undo.text, byHost: true }
+    return { kind: 'by-host', undone: error.undo.undone, text: error.undo.text }
   }
   const { stdout } = await step('mark', () =>
     session.remote.run(
@@ -85,11 +77,9 @@ export async function rollback(ctx: DeployContext, failure: string): Promise<Rol
         : 'no release was live before this deploy'
     try {
       await step('stop', () => restartService(ctx, undefined))
-      return { text: `There is nothing to roll back to (${why}); the failed release was stopped.` }
+      return { kind: 'nothing', why }
     } catch (error) {
-      return {
-        text: `There is nothing to roll back to (${why}), and stopping the failed release failed too: ${errorText(error)}`
-      }
+      return { kind: 'nothing', why, stopFailed: errorText(error) }
     }
   }
   const { release: previous, sha: previousSha } = fallback
@@ -108,12 +98,14 @@ export async function rollback(ctx: DeployContext, failure: string): Promise<Rol
     report.rolledBack = true
     report.reportedVersion = verified.version ?? verified.commit
     return {
-      text: `Rolled back to ${previous}, ${which}: it is verified serving ${previousSha}.`,
+      kind: 'restored',
+      release: previous,
+      sha: previousSha,
+      which: fallback.how,
+      neverVerified: fallback.how === 'live' ? undefined : ctx.previousRelease,
       servingSince: verified.firstAnsweredAt
     }
   } catch (error) {
-    return {
-      text: `The rollback to ${previous} (${previousSha.slice(0, 12)}) also failed: ${errorText(error)}`
-    }
+    return { kind: 'failed', release: previous, sha: previousSha, error: errorText(error) }
   }
 }
