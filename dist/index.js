@@ -40766,6 +40766,3083 @@ var require_lib2 = __commonJS({
   }
 });
 
+// node_modules/ignore/index.js
+var require_ignore = __commonJS({
+  "node_modules/ignore/index.js"(exports, module) {
+    function makeArray(subject) {
+      return Array.isArray(subject) ? subject : [subject];
+    }
+    var UNDEFINED = void 0;
+    var EMPTY = "";
+    var SPACE = " ";
+    var ESCAPE = "\\";
+    var REGEX_LITERAL_SPECIAL = /[.*+?()[\]{}^$|\\/]/;
+    var BOM = "\uFEFF";
+    var REGEX_ANCHORED_GLOBSTAR = /^\/\*{2,}$/;
+    var REGEX_REPLACE_LEADING_EXCAPED_EXCLAMATION = /^\\!/;
+    var REGEX_REPLACE_LEADING_EXCAPED_HASH = /^\\#/;
+    var REGEX_SPLITALL_CRLF = /\r?\n/g;
+    var DOUBLE_SLASH = "//";
+    var SLASH_CODE = 47;
+    var DOT_CODE = 46;
+    var SLASH = "/";
+    var TMP_KEY_IGNORE = "node-ignore";
+    if (typeof Symbol !== "undefined") {
+      TMP_KEY_IGNORE = /* @__PURE__ */ Symbol.for("node-ignore");
+    }
+    var KEY_IGNORE = TMP_KEY_IGNORE;
+    var define2 = (object, key, value) => {
+      Object.defineProperty(object, key, { value });
+      return value;
+    };
+    var RETURN_FALSE = () => false;
+    var POSIX_CLASSES = {
+      alnum: "0-9A-Za-z",
+      alpha: "A-Za-z",
+      blank: " \\t",
+      cntrl: "\\x00-\\x1f\\x7f",
+      digit: "0-9",
+      graph: "!-.0-~",
+      lower: "a-z",
+      print: " -.0-~",
+      punct: "!-.:-@\\[-`{-~",
+      // git's `sane-ctype.h` classifies \v and \f as control, not space,
+      //   unlike C's `isspace`
+      space: " \\t\\n\\r",
+      upper: "A-Z",
+      xdigit: "0-9A-Fa-f"
+    };
+    var CLASS_MEMBERS_TO_ESCAPE = "\\]^-[";
+    var escapeMember = (char) => CLASS_MEMBERS_TO_ESCAPE.indexOf(char) < 0 ? char : ESCAPE + char;
+    var NON_SLASH = "(?!\\/)";
+    var classSource = (negated, body) => {
+      if (negated) {
+        return `[^\\/${body}]`;
+      }
+      const source = `[${body}]`;
+      return new RegExp(source).test("/") ? NON_SLASH + source : source;
+    };
+    var scanBracket = (pattern, start) => {
+      const { length } = pattern;
+      let index = start + 1;
+      let negated = EMPTY;
+      const lead = pattern[index];
+      if (lead === "!" || lead === "^") {
+        negated = "^";
+        index++;
+      }
+      let body = EMPTY;
+      let prev = EMPTY;
+      for (; ; ) {
+        const char = pattern[index];
+        if (char === UNDEFINED) {
+          return null;
+        }
+        if (char === ESCAPE) {
+          const escaped = pattern[++index];
+          body += escapeMember(escaped);
+          prev = escaped;
+        } else if (char === "-" && prev && index + 1 < length && pattern[index + 1] !== "]") {
+          index++;
+          let to = pattern[index];
+          if (to === ESCAPE) {
+            to = pattern[index += 1];
+          }
+          if (prev <= to) {
+            body += `-${escapeMember(to)}`;
+          }
+          prev = EMPTY;
+        } else if (char === "[" && pattern[index + 1] === ":") {
+          const nameStart = index + 2;
+          let end = nameStart;
+          while (end < length && pattern[end] !== "]") {
+            end++;
+          }
+          if (end === length) {
+            return null;
+          }
+          if (end > nameStart && pattern[end - 1] === ":") {
+            const name = pattern.slice(nameStart, end - 1);
+            if (!Object.prototype.hasOwnProperty.call(POSIX_CLASSES, name)) {
+              return null;
+            }
+            body += POSIX_CLASSES[name];
+            prev = EMPTY;
+            index = end;
+          } else {
+            body += escapeMember("[");
+            prev = "[";
+            index = nameStart - 2;
+          }
+        } else {
+          body += escapeMember(char);
+          prev = char;
+        }
+        index++;
+        if (pattern[index] === "]") {
+          return {
+            end: index,
+            source: classSource(negated, body)
+          };
+        }
+      }
+    };
+    var NEVER_MATCH = "[]";
+    var PLACEHOLDER = "\0";
+    var REGEX_RESTORE_PLACEHOLDER = new RegExp(
+      `${PLACEHOLDER}(\\d+)${PLACEHOLDER}`,
+      "g"
+    );
+    var TRAILING_WILDCARD = "\uE000";
+    var TRAILING_DOUBLESTAR = "\uE001";
+    var isReserved = (char) => char === PLACEHOLDER || char === TRAILING_WILDCARD || char === TRAILING_DOUBLESTAR;
+    var extractBrackets = (pattern) => {
+      const sources = [];
+      const hold = (source) => `${PLACEHOLDER}${sources.push(source) - 1}${PLACEHOLDER}`;
+      const { length } = pattern;
+      let out = EMPTY;
+      let index = 0;
+      while (index < length) {
+        const char = pattern[index];
+        if (char === ESCAPE) {
+          const escaped = pattern[index + 1];
+          if (escaped === SLASH && index + 2 === length) {
+            out += hold(NEVER_MATCH);
+          } else if (escaped === "*" || escaped === "[" || escaped === SPACE) {
+            out += pattern.slice(index, index + 2);
+          } else {
+            out += hold(
+              REGEX_LITERAL_SPECIAL.test(escaped) ? ESCAPE + escaped : isReserved(escaped) ? `[${escaped}]` : escaped
+            );
+          }
+          index += 2;
+        } else if (isReserved(char)) {
+          out += hold(`[${char}]`);
+          index++;
+        } else if (char === "[") {
+          const scanned = scanBracket(pattern, index);
+          if (scanned === null) {
+            out += hold(NEVER_MATCH);
+            index = length;
+          } else {
+            out += hold(scanned.source);
+            index = scanned.end + 1;
+          }
+        } else {
+          out += char;
+          index++;
+        }
+      }
+      return {
+        source: out,
+        sources
+      };
+    };
+    var DIRECT = null;
+    var REGEX_INNER_SLASH = /\/(?!$)/;
+    var WILDCARD = "[^\\/]*";
+    var REPLACERS = [
+      // Replace (\ ) with ' '
+      // Only a space: an escaped tab or other whitespace is already a literal by
+      //   the time it reaches here, and a bare tab must be left as one, not turned
+      //   into a space.
+      // (\ ) -> ' '
+      // (\\ ) -> '\\ '
+      // (\\\ ) -> '\\ '
+      [
+        // A run of backslashes is taken whole, from its first one, so no match
+        //   ever starts again inside it -- `(\\+?) ` did, which made a long run
+        //   quadratic.
+        /(\\+)( ?)/g,
+        (_, run2, space) => space ? run2.slice(0, run2.length - run2.length % 2) + SPACE : run2,
+        ESCAPE + SPACE
+      ],
+      // git's wildmatch() reads a run of two or more asterisks as one globstar
+      //   whenever the run fills a path segment: it starts the pattern or follows
+      //   a `/`, and it ends the pattern or comes before a `/`. A run of two is
+      //   already `**`; a longer one is folded into `**` here, so the steps
+      //   below only ever have to know `**`.
+      // `***/foo` -> `**/foo`, `a/***/b` -> `a/**/b`, `a/***` -> `a/**`
+      // git also takes a run beside a literal prefix (`a***/b`) or beside an
+      //   escaped slash (`***\/b`) as a globstar, and this does not; the README
+      //   lists both, under "A run of asterisks".
+      [
+        /(^|\/)\*{3,}(?=\/|$)/g,
+        (_, start) => `${start}**`,
+        "*"
+      ],
+      // Escape metacharacters
+      // which is written down by users but means special for regular expressions.
+      // > There are 12 characters with special meanings:
+      // > - the backslash \,
+      // > - the caret ^,
+      // > - the dollar sign $,
+      // > - the period or dot .,
+      // > - the vertical bar or pipe symbol |,
+      // > - the question mark ?,
+      // > - the asterisk or star *,
+      // > - the plus sign +,
+      // > - the opening parenthesis (,
+      // > - the closing parenthesis ),
+      // > - and the opening square bracket [,
+      // > - the opening curly brace {,
+      // > These special characters are often called "metacharacters".
+      [
+        /[\\$.|*+(){^]/g,
+        (match) => `\\${match}`
+      ],
+      [
+        // > a question mark (?) matches a single character
+        /(?!\\)\?/g,
+        () => "[^/]",
+        "?"
+      ],
+      // leading slash
+      [
+        // > A leading slash matches the beginning of the pathname.
+        // > For example, "/*.c" matches "cat-file.c" but not "mozilla-sha1/sha1.c".
+        // A leading slash matches the beginning of the pathname
+        /^\//,
+        () => "^",
+        SLASH
+      ],
+      // replace special metacharacter slash after the leading slash
+      [
+        /\//g,
+        () => "\\/",
+        SLASH
+      ],
+      [
+        // > A leading "**" followed by a slash means match in all directories.
+        // > For example, "**/foo" matches file or directory "foo" anywhere,
+        // > the same as pattern "foo".
+        // > "**/foo/bar" matches file or directory "bar" anywhere that is directly
+        // >   under directory "foo".
+        // Notice that the '*'s have been replaced as '\\*'
+        /^\^*(?:\\\*\\\*\\\/)+/,
+        // '**/foo' <-> 'foo'
+        () => "(?:^|\\/)",
+        "*"
+      ],
+      // starting
+      [
+        // there will be no leading '/'
+        //   (which has been replaced by section "leading slash")
+        // If starts with '**', adding a '^' to the regular expression also works
+        DIRECT,
+        (source, pattern) => {
+          if (!source || source[0] === "^" || source[0] === "(") {
+            return source;
+          }
+          const anchor = !REGEX_INNER_SLASH.test(pattern) ? "(?:^|\\/)" : "^";
+          return anchor + source;
+        }
+      ],
+      // two globstars
+      [
+        // Use lookahead assertions so that we could match more than one `'/**'`
+        /\\\/\\\*\\\*(?=\\\/|$)/g,
+        // Zero, one or several directories
+        // should not use '*', or it will be replaced by the next replacer
+        // Check if it is not the last `'/**'`
+        (_, index, str) => index + 6 < str.length ? str.slice(index + 6) === "\\/" ? "(?:\\/[^\\/]+)+" : "(?:\\/[^\\/]+)*" : `\\/${TRAILING_DOUBLESTAR}`,
+        "*"
+      ],
+      // normal intermediate wildcards
+      [
+        // Never replace escaped '*'
+        // ignore rule '\*' will match the path '*'
+        // 'abc.*/' -> go
+        // 'abc.*'  -> skip this rule,
+        //    coz trailing single wildcard will be handed by [trailing wildcard]
+        /(^|[^\\])(?:\\\*)+(?!$)/g,
+        // '*.js' matches '.js'
+        // '*.js' doesn't match 'abc'
+        // 1. An asterisk "*" matches anything except a slash.
+        // 2. Other consecutive asterisks are considered regular asterisks
+        //    and collapse into one non-slash wildcard run.
+        (_, p1) => p1 + WILDCARD,
+        "*"
+      ],
+      // trailing wildcard, held apart from a literal star
+      [
+        // The step above leaves a trailing `*` alone, so a single `\*` is all that
+        //   can be left at the end here, and what stands in front of it says which
+        //   kind it is. A wildcard arrives as the escaper wrote it, `\*` with
+        //   nothing before it; a literal arrives as the user's own escape, which
+        //   the escaper doubled, and then the star's own -- `\\` and then `\*`.
+        //   There is no third case: every backslash still reaching the chain is
+        //   one `\*`, `\[` or `\ ` carries itself, and each is followed by its
+        //   own character, so a longer run can never form. This runs while the
+        //   two are still distinct, before the unescape steps below collapse the
+        //   literal onto the very `\*` a wildcard leaves behind.
+        /(^|[^\\])((?:\\\\)*)\\\*$/,
+        (match, p1, p2) => p2 === EMPTY ? p1 + TRAILING_WILDCARD : match,
+        "*"
+      ],
+      [
+        // unescape, revert step 3 except for back slash
+        // For example, if a user escape a '\\*',
+        // after step 3, the result will be '\\\\\\*'
+        /\\\\\\(?=[$.|*+(){^])/g,
+        () => ESCAPE,
+        ESCAPE + ESCAPE
+      ],
+      [
+        // '\\\\' -> '\\'
+        /\\\\/g,
+        () => ESCAPE,
+        ESCAPE + ESCAPE
+      ],
+      [
+        // Every real bracket expression -- POSIX classes included -- has already
+        //   been held aside by `extractBrackets`, so the only `[` left in the
+        //   pattern is an escaped, literal one.
+        // A backslash could only stand at the end of the range if it quoted the
+        //   `]`, and `\]` is held aside long before this.
+        /\\\[([^\]/]*?)($|\])/g,
+        // '\\[bar]' -> '\\\\[bar]'
+        (match, range, close) => `\\[${range}${close}`,
+        "["
+      ],
+      // ending
+      [
+        // 'js' will not match 'js.'
+        // 'ab' will not match 'abc'
+        DIRECT,
+        // WTF!
+        // https://git-scm.com/docs/gitignore
+        // changes in [2.22.1](https://git-scm.com/docs/gitignore/2.22.1)
+        // which re-fixes #24, #38
+        // > If there is a separator at the end of the pattern then the pattern
+        // > will only match directories, otherwise the pattern can match both
+        // > files and directories.
+        // 'js*' will not match 'a.js'
+        // 'js/' will not match 'a.js'
+        // 'js' will match 'a.js' and 'a.js/'
+        (source) => {
+          const last = source[source.length - 1];
+          if (!last || last === TRAILING_WILDCARD || last === TRAILING_DOUBLESTAR) {
+            return source;
+          }
+          return last === SLASH ? `${source}$` : `${source}(?=$|\\/$)`;
+        }
+      ]
+    ];
+    var REGEX_REPLACE_TRAILING_WILDCARD = /(^|\\\/)?\uE000$/;
+    var MODE_IGNORE = "regex";
+    var MODE_CHECK_IGNORE = "checkRegex";
+    var UNDERSCORE = "_";
+    var replaceTrailingWildcard = (_, p1) => {
+      const prefix = p1 ? `${p1}[^/]+` : "[^/]*";
+      return `${prefix}(?=$|\\/$)`;
+    };
+    var REGEX_REPLACE_TRAILING_DOUBLESTAR = /\uE001$/;
+    var replaceTrailingDoublestar = () => "[\\s\\S]";
+    var separatorAfter = (run2, at) => {
+      let separator = EMPTY;
+      for (let index = at + 1; index < run2.length && !run2[index].wildcard; index++) {
+        separator += run2[index].single;
+      }
+      return separator;
+    };
+    var pinWildcards = (source) => {
+      if (source.indexOf(WILDCARD) < 0) {
+        return source;
+      }
+      const tokens = [];
+      const { length } = source;
+      let index = 0;
+      while (index < length) {
+        const char = source[index];
+        if (source.startsWith(WILDCARD, index)) {
+          tokens.push({ wildcard: true });
+          index += WILDCARD.length;
+        } else if (char === "[") {
+          let end = index + 1;
+          if (source[end] === "^") {
+            end++;
+          }
+          if (source[end] === "]") {
+            end++;
+          }
+          while (end < length && source[end] !== "]") {
+            end += source[end] === ESCAPE ? 2 : 1;
+          }
+          end++;
+          tokens.push({ single: source.slice(index, end) });
+          index = end;
+        } else if (char === ESCAPE) {
+          tokens.push({ single: source.slice(index, index + 2) });
+          index += 2;
+        } else if (char === "(") {
+          let depth = 0;
+          let end = index;
+          do {
+            if (source[end] === ESCAPE) {
+              end++;
+            } else if (source[end] === "(") {
+              depth++;
+            } else if (source[end] === ")") {
+              depth--;
+            }
+            end++;
+          } while (end < length && depth > 0);
+          if ("*+?".indexOf(source[end]) >= 0) {
+            end++;
+          }
+          tokens.push({ boundary: source.slice(index, end) });
+          index = end;
+        } else if (char === "^" || char === "$") {
+          tokens.push({ boundary: char });
+          index++;
+        } else {
+          tokens.push({ single: char });
+          index++;
+        }
+      }
+      let out = EMPTY;
+      let run2 = [];
+      const flush = () => {
+        let lastWildcard;
+        run2.forEach((token, at) => {
+          if (token.wildcard) {
+            lastWildcard = at;
+          }
+        });
+        run2.forEach((token, at) => {
+          if (!token.wildcard) {
+            out += token.single;
+            return;
+          }
+          out += at === lastWildcard ? WILDCARD : `(?:(?!${separatorAfter(run2, at)})[^\\/])*`;
+        });
+        run2 = [];
+      };
+      tokens.forEach((token) => {
+        if (token.boundary === void 0) {
+          run2.push(token);
+          return;
+        }
+        flush();
+        out += token.boundary;
+      });
+      flush();
+      return out;
+    };
+    var makeRegexPrefix = (pattern) => {
+      if (REGEX_ANCHORED_GLOBSTAR.test(pattern)) {
+        pattern = "**";
+      }
+      const { source, sources } = extractBrackets(pattern);
+      const replaced = REPLACERS.reduce(
+        // A pass whose matcher finds nothing hands back the very string it was
+        //   given, so asking first costs a search and saves a rewrite. Ten of the
+        //   fifteen passes never fire for a typical .gitignore line, and between
+        //   them they were 45% of this chain.
+        (prev, [matcher, replacer, required]) => {
+          if (matcher === DIRECT) {
+            return replacer(prev, pattern);
+          }
+          if (required !== UNDEFINED && prev.indexOf(required) < 0) {
+            return prev;
+          }
+          return matcher.test(prev) ? prev.replace(matcher, replacer.bind(pattern)) : prev;
+        },
+        source
+      );
+      return sources.length ? replaced.replace(
+        REGEX_RESTORE_PLACEHOLDER,
+        (match, index) => sources[index]
+      ) : replaced;
+    };
+    var checkSourceOf = (body, prefix) => {
+      if (body[body.length - 1] === SLASH) {
+        prefix = makeRegexPrefix(body.slice(0, -1));
+      }
+      const head = prefix.slice(0, -1);
+      const last = prefix[prefix.length - 1];
+      return last === TRAILING_WILDCARD ? `${head}$` : last === TRAILING_DOUBLESTAR ? head : NEVER_MATCH;
+    };
+    var matchesBasename = (body) => {
+      const index = body.indexOf(SLASH);
+      return index < 0 || index === body.length - 1;
+    };
+    var basenameOf = (path4) => {
+      const end = path4.length - 1;
+      const index = path4.lastIndexOf(
+        SLASH,
+        path4[end] === SLASH ? end - 1 : end
+      );
+      return index < 0 ? path4 : path4.slice(index + 1);
+    };
+    var parentOf2 = (path4) => {
+      if (path4.charCodeAt(0) === SLASH_CODE || path4.indexOf(DOUBLE_SLASH) >= 0) {
+        const slices = path4.split(SLASH).filter(Boolean);
+        slices.pop();
+        return slices.length ? slices.join(SLASH) + SLASH : EMPTY;
+      }
+      const end = path4.length - 1;
+      const cut = path4.lastIndexOf(
+        SLASH,
+        path4.charCodeAt(end) === SLASH_CODE ? end - 1 : end
+      );
+      return cut < 0 ? EMPTY : path4.slice(0, cut + 1);
+    };
+    var isString = (subject) => typeof subject === "string";
+    var checkPattern = (pattern) => pattern && isString(pattern);
+    var splitPattern = (pattern) => (pattern[pattern.length - 1] === "\r" ? pattern.slice(0, -1) : pattern).split(REGEX_SPLITALL_CRLF).filter(Boolean);
+    var IgnoreRule = class {
+      constructor(pattern, mark, body, ignoreCase, negative, prefix) {
+        this.pattern = pattern;
+        this.mark = mark;
+        this.negative = negative;
+        define2(this, "body", body);
+        define2(this, "ignoreCase", ignoreCase);
+        define2(this, "regexPrefix", prefix);
+      }
+      // Worked out on first use and kept behind an own property, the way `regex`
+      //   caches itself in `_regex`. Deciding it in the constructor instead would
+      //   add a fourth `defineProperty` to every rule ever built, which cost 4% of
+      //   every compile -- including the compiles of rules that are never matched
+      //   against anything.
+      get _basenameOnly() {
+        return define2(this, "_basenameOnly", matchesBasename(this.body));
+      }
+      get regex() {
+        const key = UNDERSCORE + MODE_IGNORE;
+        if (this[key]) {
+          return this[key];
+        }
+        return this._make(MODE_IGNORE, key);
+      }
+      get checkRegex() {
+        const key = UNDERSCORE + MODE_CHECK_IGNORE;
+        if (this[key]) {
+          return this[key];
+        }
+        return this._make(MODE_CHECK_IGNORE, key);
+      }
+      _make(mode, key) {
+        const str = pinWildcards(
+          mode === MODE_IGNORE ? this.regexPrefix.replace(REGEX_REPLACE_TRAILING_WILDCARD, replaceTrailingWildcard).replace(REGEX_REPLACE_TRAILING_DOUBLESTAR, replaceTrailingDoublestar) : checkSourceOf(this.body, this.regexPrefix)
+        );
+        const regex = this.ignoreCase ? new RegExp(str, "i") : new RegExp(str);
+        return define2(this, key, regex);
+      }
+    };
+    var hasTrailingBackslash = (str) => {
+      let count = 0;
+      while (str[str.length - count - 1] === ESCAPE) {
+        count++;
+      }
+      return count % 2 === 1;
+    };
+    var trimEnd = (body, stripLineEnd) => {
+      let lineEnd = body.length;
+      let end;
+      for (; ; ) {
+        if (stripLineEnd && body[lineEnd - 1] === "\r") {
+          lineEnd--;
+        }
+        end = lineEnd;
+        while (body[end - 1] === SPACE) {
+          end--;
+        }
+        if (!stripLineEnd || body[end - 1] !== "\n") {
+          break;
+        }
+        lineEnd = end - 1;
+      }
+      if (end === lineEnd) {
+        return body.slice(0, lineEnd);
+      }
+      let backslashes = 0;
+      while (body[end - backslashes - 1] === ESCAPE) {
+        backslashes++;
+      }
+      return backslashes % 2 ? body.slice(0, end - 1) + SPACE : body.slice(0, end);
+    };
+    var createRule = (pattern, mark, ignoreCase, stripLineEnd, stripBOM) => {
+      let body = stripBOM && pattern[0] === BOM ? pattern.slice(1) : pattern;
+      if (body[0] === "#") {
+        return;
+      }
+      let negative = false;
+      if (body[0] === "!") {
+        negative = true;
+        body = body.slice(1);
+      }
+      const last = body[body.length - 1];
+      if (last === SPACE || stripLineEnd && (last === "\r" || last === "\n")) {
+        body = trimEnd(body, stripLineEnd);
+      }
+      if (!body || hasTrailingBackslash(body)) {
+        return;
+      }
+      body = body.replace(REGEX_REPLACE_LEADING_EXCAPED_EXCLAMATION, "!").replace(REGEX_REPLACE_LEADING_EXCAPED_HASH, "#");
+      const regexPrefix = makeRegexPrefix(body);
+      return new IgnoreRule(
+        pattern,
+        mark,
+        body,
+        ignoreCase,
+        negative,
+        regexPrefix
+      );
+    };
+    var RuleManager = class {
+      constructor(ignoreCase) {
+        this._ignoreCase = ignoreCase;
+        this._rules = [];
+        this._basenameCount = 0;
+      }
+      _add(pattern, index) {
+        if (pattern && pattern[KEY_IGNORE]) {
+          this._rules = this._rules.concat(pattern._rules._rules);
+          this._basenameCount += pattern._rules._basenameCount;
+          this._added = true;
+          return;
+        }
+        const isStr = isString(pattern);
+        const raw = isStr ? pattern : pattern.pattern;
+        const rule = checkPattern(raw) && createRule(
+          raw,
+          isStr ? UNDEFINED : pattern.mark,
+          this._ignoreCase,
+          !this._split,
+          this._stripBOM && !index
+        );
+        if (rule) {
+          this._added = true;
+          this._rules.push(rule);
+          if (matchesBasename(rule.body)) {
+            this._basenameCount++;
+          }
+        }
+      }
+      // @param {Array<string> | string | Ignore} pattern
+      add(pattern) {
+        this._added = false;
+        this._split = isString(pattern);
+        this._stripBOM = !this._split || pattern[0] === BOM;
+        makeArray(
+          this._split ? splitPattern(pattern) : pattern
+        ).forEach(this._add, this);
+        if (this._added) {
+          this._literalRules = UNDEFINED;
+        }
+        return this._added;
+      }
+      // Match the literal 'abc/' for `checkIgnore`, last rule wins. Only a rule
+      //   ending in a wildcard can match it (see `checkSourceOf`), so the rest
+      //   are left out once, rather than tested or compiled for every path.
+      testLiteral(path4) {
+        const rules = this._literalRules || (this._literalRules = this._rules.filter(
+          ({ body }) => body[body.length - (body[body.length - 1] === SLASH ? 2 : 1)] === "*"
+        ));
+        let ignored = false;
+        let unignored = false;
+        let matchedRule;
+        for (let index = rules.length - 1; index >= 0; index--) {
+          const rule = rules[index];
+          if (rule.checkRegex.test(path4)) {
+            ignored = !rule.negative;
+            unignored = rule.negative;
+            matchedRule = rule.negative ? UNDEFINED : rule;
+            break;
+          }
+        }
+        const ret = {
+          ignored,
+          unignored
+        };
+        if (matchedRule) {
+          ret.rule = matchedRule;
+        }
+        return ret;
+      }
+      // Test one single path without recursively checking parent directories
+      //
+      // - mode `string` either `MODE_IGNORE` or `MODE_CHECK_IGNORE`
+      // @returns {TestResult}
+      test(path4, mode) {
+        const rules = this._rules;
+        const { length } = rules;
+        const shortcut = this._basenameCount * 2 >= length;
+        const basename3 = shortcut ? basenameOf(path4) : path4;
+        for (let index = length - 1; index >= 0; index--) {
+          const rule = rules[index];
+          if (rule[mode].test(
+            shortcut && rule._basenameOnly ? basename3 : path4
+          )) {
+            const { negative } = rule;
+            const ret = {
+              ignored: !negative,
+              unignored: negative
+            };
+            if (!negative) {
+              ret.rule = rule;
+            }
+            return ret;
+          }
+        }
+        return {
+          ignored: false,
+          unignored: false
+        };
+      }
+    };
+    var throwError = (message, Ctor) => {
+      throw new Ctor(message);
+    };
+    var checkPath = (path4, originalPath, doThrow) => {
+      if (!isString(path4)) {
+        return doThrow(
+          `path must be a string, but got \`${originalPath}\``,
+          TypeError
+        );
+      }
+      if (!path4) {
+        return doThrow(`path must not be empty`, TypeError);
+      }
+      if (checkPath.isNotRelative(path4)) {
+        const r = "`path.relative()`d";
+        return doThrow(
+          `path should be a ${r} string, but got "${originalPath}"`,
+          RangeError
+        );
+      }
+      return true;
+    };
+    var isNotRelative = (path4) => {
+      const first = path4.charCodeAt(0);
+      if (first === SLASH_CODE) {
+        return true;
+      }
+      if (first !== DOT_CODE) {
+        return false;
+      }
+      if (path4.length === 1) {
+        return true;
+      }
+      const second = path4.charCodeAt(1);
+      if (second === SLASH_CODE) {
+        return true;
+      }
+      if (second !== DOT_CODE) {
+        return false;
+      }
+      return path4.length === 2 || path4.charCodeAt(2) === SLASH_CODE;
+    };
+    checkPath.isNotRelative = isNotRelative;
+    checkPath.convert = (p) => p;
+    var convertPath = (target) => isString(target) && checkPath.convert(target);
+    var Ignore = class {
+      constructor({
+        ignorecase = true,
+        ignoreCase = ignorecase,
+        allowRelativePaths = false
+      } = {}) {
+        define2(this, KEY_IGNORE, true);
+        this._rules = new RuleManager(ignoreCase);
+        this._strictPathCheck = !allowRelativePaths;
+        this._initCache();
+      }
+      _initCache() {
+        this._ignoreCache = /* @__PURE__ */ Object.create(null);
+        this._testCache = /* @__PURE__ */ Object.create(null);
+      }
+      add(pattern) {
+        if (this._rules.add(pattern)) {
+          this._initCache();
+        }
+        return this;
+      }
+      // legacy
+      addPattern(pattern) {
+        return this.add(pattern);
+      }
+      // @returns {TestResult}
+      _test(originalPath, cache, path4) {
+        checkPath(
+          path4,
+          originalPath,
+          this._strictPathCheck ? throwError : RETURN_FALSE
+        );
+        return path4 ? this._t(path4, cache) : {
+          ignored: false,
+          unignored: false
+        };
+      }
+      checkIgnore(target) {
+        const path4 = convertPath(target);
+        if (!path4 || path4.charCodeAt(path4.length - 1) !== SLASH_CODE) {
+          return this._test(target, this._testCache, path4);
+        }
+        const dir = this._t(path4, this._testCache);
+        if (dir.ignored) {
+          return dir;
+        }
+        const literal2 = this._rules.testLiteral(path4);
+        return literal2.ignored || literal2.unignored ? literal2 : dir;
+      }
+      _t(path4, cache) {
+        if (path4 in cache) {
+          return cache[path4];
+        }
+        const parentPath = parentOf2(path4);
+        const parent = parentPath ? this._t(parentPath, cache) : UNDEFINED;
+        return cache[path4] = parent && parent.ignored ? parent : this._rules.test(path4, MODE_IGNORE);
+      }
+      ignores(path4) {
+        return this._test(path4, this._ignoreCache, convertPath(path4)).ignored;
+      }
+      createFilter() {
+        return (path4) => !this.ignores(path4);
+      }
+      filter(paths) {
+        return makeArray(paths).filter(this.createFilter());
+      }
+      // @returns {TestResult}
+      test(path4) {
+        return this._test(path4, this._testCache, convertPath(path4));
+      }
+    };
+    var factory = (options) => new Ignore(options);
+    var isPathValid = (path4) => checkPath(convertPath(path4), path4, RETURN_FALSE);
+    var setupWindows = () => {
+      const makePosix = (str) => /^\\\\\?\\/.test(str) || /["<>|\u0000-\u001F]+/u.test(str) ? str : str.replace(/\\/g, "/");
+      checkPath.convert = makePosix;
+      const REGEX_TEST_WINDOWS_PATH_ABSOLUTE = /^[a-z]:\//i;
+      checkPath.isNotRelative = (path4) => REGEX_TEST_WINDOWS_PATH_ABSOLUTE.test(path4) || isNotRelative(path4);
+    };
+    if (
+      // Detect `process` so that it can run in browsers.
+      typeof process !== "undefined" && process.platform === "win32"
+    ) {
+      setupWindows();
+    }
+    module.exports = factory;
+    factory.default = factory;
+    module.exports.isPathValid = isPathValid;
+    define2(module.exports, /* @__PURE__ */ Symbol.for("setupWindows"), setupWindows);
+  }
+});
+
+// node_modules/semver/internal/constants.js
+var require_constants7 = __commonJS({
+  "node_modules/semver/internal/constants.js"(exports, module) {
+    "use strict";
+    var SEMVER_SPEC_VERSION = "2.0.0";
+    var MAX_LENGTH = 256;
+    var MAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER || /* istanbul ignore next */
+    9007199254740991;
+    var MAX_SAFE_COMPONENT_LENGTH = 16;
+    var MAX_SAFE_BUILD_LENGTH = MAX_LENGTH - 6;
+    var WHITESPACE_CHARACTERS = [
+      "	",
+      "\n",
+      "\v",
+      "\f",
+      "\r",
+      " ",
+      "\xA0",
+      "\u1680",
+      "\u2000",
+      "\u2001",
+      "\u2002",
+      "\u2003",
+      "\u2004",
+      "\u2005",
+      "\u2006",
+      "\u2007",
+      "\u2008",
+      "\u2009",
+      "\u200A",
+      "\u2028",
+      "\u2029",
+      "\u202F",
+      "\u205F",
+      "\u3000",
+      "\uFEFF"
+    ];
+    var RELEASE_TYPES = [
+      "major",
+      "premajor",
+      "minor",
+      "preminor",
+      "patch",
+      "prepatch",
+      "prerelease"
+    ];
+    module.exports = {
+      MAX_LENGTH,
+      MAX_SAFE_COMPONENT_LENGTH,
+      MAX_SAFE_BUILD_LENGTH,
+      MAX_SAFE_INTEGER,
+      WHITESPACE_CHARACTERS,
+      RELEASE_TYPES,
+      SEMVER_SPEC_VERSION,
+      FLAG_INCLUDE_PRERELEASE: 1,
+      FLAG_LOOSE: 2
+    };
+  }
+});
+
+// node_modules/semver/internal/debug.js
+var require_debug = __commonJS({
+  "node_modules/semver/internal/debug.js"(exports, module) {
+    "use strict";
+    var debug2 = typeof process === "object" && process.env && process.env.NODE_DEBUG && /\bsemver\b/i.test(process.env.NODE_DEBUG) ? (...args) => console.error("SEMVER", ...args) : () => {
+    };
+    module.exports = debug2;
+  }
+});
+
+// node_modules/semver/internal/re.js
+var require_re = __commonJS({
+  "node_modules/semver/internal/re.js"(exports, module) {
+    "use strict";
+    var {
+      MAX_SAFE_COMPONENT_LENGTH,
+      MAX_SAFE_BUILD_LENGTH,
+      MAX_LENGTH
+    } = require_constants7();
+    var debug2 = require_debug();
+    exports = module.exports = {};
+    var re = exports.re = [];
+    var safeRe = exports.safeRe = [];
+    var src = exports.src = [];
+    var safeSrc = exports.safeSrc = [];
+    var t = exports.t = {};
+    var R = 0;
+    var LETTERDASHNUMBER = "[a-zA-Z0-9-]";
+    var safeRegexReplacements = [
+      ["\\s", 1],
+      ["\\d", MAX_LENGTH],
+      [LETTERDASHNUMBER, MAX_SAFE_BUILD_LENGTH]
+    ];
+    var makeSafeRegex = (value) => {
+      for (const [token, max] of safeRegexReplacements) {
+        value = value.split(`${token}*`).join(`${token}{0,${max}}`).split(`${token}+`).join(`${token}{1,${max}}`);
+      }
+      return value;
+    };
+    var createToken = (name, value, isGlobal) => {
+      const safe = makeSafeRegex(value);
+      const index = R++;
+      debug2(name, index, value);
+      t[name] = index;
+      src[index] = value;
+      safeSrc[index] = safe;
+      re[index] = new RegExp(value, isGlobal ? "g" : void 0);
+      safeRe[index] = new RegExp(safe, isGlobal ? "g" : void 0);
+    };
+    createToken("NUMERICIDENTIFIER", "0|[1-9]\\d*");
+    createToken("NUMERICIDENTIFIERLOOSE", "\\d+");
+    createToken("NONNUMERICIDENTIFIER", `\\d*[a-zA-Z-]${LETTERDASHNUMBER}*`);
+    createToken("MAINVERSION", `(${src[t.NUMERICIDENTIFIER]})\\.(${src[t.NUMERICIDENTIFIER]})\\.(${src[t.NUMERICIDENTIFIER]})`);
+    createToken("MAINVERSIONLOOSE", `(${src[t.NUMERICIDENTIFIERLOOSE]})\\.(${src[t.NUMERICIDENTIFIERLOOSE]})\\.(${src[t.NUMERICIDENTIFIERLOOSE]})`);
+    createToken("PRERELEASEIDENTIFIER", `(?:${src[t.NONNUMERICIDENTIFIER]}|${src[t.NUMERICIDENTIFIER]})`);
+    createToken("PRERELEASEIDENTIFIERLOOSE", `(?:${src[t.NONNUMERICIDENTIFIER]}|${src[t.NUMERICIDENTIFIERLOOSE]})`);
+    createToken("PRERELEASE", `(?:-(${src[t.PRERELEASEIDENTIFIER]}(?:\\.${src[t.PRERELEASEIDENTIFIER]})*))`);
+    createToken("PRERELEASELOOSE", `(?:-?(${src[t.PRERELEASEIDENTIFIERLOOSE]}(?:\\.${src[t.PRERELEASEIDENTIFIERLOOSE]})*))`);
+    createToken("BUILDIDENTIFIER", `${LETTERDASHNUMBER}+`);
+    createToken("BUILD", `(?:\\+(${src[t.BUILDIDENTIFIER]}(?:\\.${src[t.BUILDIDENTIFIER]})*))`);
+    createToken("FULLPLAIN", `v?${src[t.MAINVERSION]}${src[t.PRERELEASE]}?${src[t.BUILD]}?`);
+    createToken("FULL", `^${src[t.FULLPLAIN]}$`);
+    createToken("LOOSEPLAIN", `[v=\\s]*${src[t.MAINVERSIONLOOSE]}${src[t.PRERELEASELOOSE]}?${src[t.BUILD]}?`);
+    createToken("LOOSE", `^${src[t.LOOSEPLAIN]}$`);
+    createToken("GTLT", "((?:<|>)?=?)");
+    createToken("XRANGEIDENTIFIERLOOSE", `${src[t.NUMERICIDENTIFIERLOOSE]}|x|X|\\*`);
+    createToken("XRANGEIDENTIFIER", `${src[t.NUMERICIDENTIFIER]}|x|X|\\*`);
+    createToken("XRANGEPLAIN", `[v=\\s]*(${src[t.XRANGEIDENTIFIER]})(?:\\.(${src[t.XRANGEIDENTIFIER]})(?:\\.(${src[t.XRANGEIDENTIFIER]})(?:${src[t.PRERELEASE]})?${src[t.BUILD]}?)?)?`);
+    createToken("XRANGEPLAINLOOSE", `[v=\\s]*(${src[t.XRANGEIDENTIFIERLOOSE]})(?:\\.(${src[t.XRANGEIDENTIFIERLOOSE]})(?:\\.(${src[t.XRANGEIDENTIFIERLOOSE]})(?:${src[t.PRERELEASELOOSE]})?${src[t.BUILD]}?)?)?`);
+    createToken("XRANGE", `^${src[t.GTLT]}\\s*${src[t.XRANGEPLAIN]}$`);
+    createToken("XRANGELOOSE", `^${src[t.GTLT]}\\s*${src[t.XRANGEPLAINLOOSE]}$`);
+    createToken("COERCEPLAIN", `${"(^|[^\\d])(\\d{1,"}${MAX_SAFE_COMPONENT_LENGTH}})(?:\\.(\\d{1,${MAX_SAFE_COMPONENT_LENGTH}}))?(?:\\.(\\d{1,${MAX_SAFE_COMPONENT_LENGTH}}))?`);
+    createToken("COERCE", `${src[t.COERCEPLAIN]}(?:$|[^\\d])`);
+    createToken("COERCEFULL", src[t.COERCEPLAIN] + `(?:${src[t.PRERELEASE]})?(?:${src[t.BUILD]})?(?:$|[^\\d])`);
+    createToken("COERCERTL", src[t.COERCE], true);
+    createToken("COERCERTLFULL", src[t.COERCEFULL], true);
+    createToken("LONETILDE", "(?:~>?)");
+    createToken("TILDETRIM", `(\\s*)${src[t.LONETILDE]}\\s+`, true);
+    exports.tildeTrimReplace = "$1~";
+    createToken("TILDE", `^${src[t.LONETILDE]}${src[t.XRANGEPLAIN]}$`);
+    createToken("TILDELOOSE", `^${src[t.LONETILDE]}${src[t.XRANGEPLAINLOOSE]}$`);
+    createToken("LONECARET", "(?:\\^)");
+    createToken("CARETTRIM", `(\\s*)${src[t.LONECARET]}\\s+`, true);
+    exports.caretTrimReplace = "$1^";
+    createToken("CARET", `^${src[t.LONECARET]}${src[t.XRANGEPLAIN]}$`);
+    createToken("CARETLOOSE", `^${src[t.LONECARET]}${src[t.XRANGEPLAINLOOSE]}$`);
+    createToken("COMPARATORLOOSE", `^${src[t.GTLT]}\\s*(${src[t.LOOSEPLAIN]})$|^$`);
+    createToken("COMPARATOR", `^${src[t.GTLT]}\\s*(${src[t.FULLPLAIN]})$|^$`);
+    createToken("COMPARATORTRIM", `(\\s*)${src[t.GTLT]}\\s*(${src[t.LOOSEPLAIN]}|${src[t.XRANGEPLAIN]})`, true);
+    exports.comparatorTrimReplace = "$1$2$3";
+    createToken("HYPHENRANGE", `^\\s*(${src[t.XRANGEPLAIN]})\\s+-\\s+(${src[t.XRANGEPLAIN]})\\s*$`);
+    createToken("HYPHENRANGELOOSE", `^\\s*(${src[t.XRANGEPLAINLOOSE]})\\s+-\\s+(${src[t.XRANGEPLAINLOOSE]})\\s*$`);
+    createToken("STAR", "(<|>)?=?\\s*\\*");
+    createToken("GTE0", "^\\s*>=\\s*0\\.0\\.0\\s*$");
+    createToken("GTE0PRE", "^\\s*>=\\s*0\\.0\\.0-0\\s*$");
+  }
+});
+
+// node_modules/semver/internal/parse-options.js
+var require_parse_options = __commonJS({
+  "node_modules/semver/internal/parse-options.js"(exports, module) {
+    "use strict";
+    var looseOption = Object.freeze({ loose: true });
+    var emptyOpts = Object.freeze({});
+    var parseOptions = (options) => {
+      if (!options) {
+        return emptyOpts;
+      }
+      if (typeof options !== "object") {
+        return looseOption;
+      }
+      return options;
+    };
+    module.exports = parseOptions;
+  }
+});
+
+// node_modules/semver/internal/identifiers.js
+var require_identifiers = __commonJS({
+  "node_modules/semver/internal/identifiers.js"(exports, module) {
+    "use strict";
+    var numeric = /^[0-9]+$/;
+    var compareIdentifiers = (a, b) => {
+      if (typeof a === "number" && typeof b === "number") {
+        return a === b ? 0 : a < b ? -1 : 1;
+      }
+      const anum = numeric.test(a);
+      const bnum = numeric.test(b);
+      if (anum && bnum) {
+        a = +a;
+        b = +b;
+      }
+      return a === b ? 0 : anum && !bnum ? -1 : bnum && !anum ? 1 : a < b ? -1 : 1;
+    };
+    var rcompareIdentifiers = (a, b) => compareIdentifiers(b, a);
+    module.exports = {
+      compareIdentifiers,
+      rcompareIdentifiers
+    };
+  }
+});
+
+// node_modules/semver/classes/semver.js
+var require_semver2 = __commonJS({
+  "node_modules/semver/classes/semver.js"(exports, module) {
+    "use strict";
+    var debug2 = require_debug();
+    var { MAX_LENGTH, MAX_SAFE_INTEGER } = require_constants7();
+    var { safeRe: re, t } = require_re();
+    var parseOptions = require_parse_options();
+    var { compareIdentifiers } = require_identifiers();
+    var isPrereleaseIdentifier = (prerelease, identifier) => {
+      const identifiers = identifier.split(".");
+      if (identifiers.length > prerelease.length) {
+        return false;
+      }
+      for (let i = 0; i < identifiers.length; i++) {
+        if (compareIdentifiers(prerelease[i], identifiers[i]) !== 0) {
+          return false;
+        }
+      }
+      return true;
+    };
+    var SemVer = class _SemVer {
+      constructor(version, options) {
+        options = parseOptions(options);
+        if (version instanceof _SemVer) {
+          if (version.loose === !!options.loose && version.includePrerelease === !!options.includePrerelease) {
+            return version;
+          } else {
+            version = version.version;
+          }
+        } else if (typeof version !== "string") {
+          throw new TypeError(`Invalid version. Must be a string. Got type "${typeof version}".`);
+        }
+        if (version.length > MAX_LENGTH) {
+          throw new TypeError(
+            `version is longer than ${MAX_LENGTH} characters`
+          );
+        }
+        debug2("SemVer", version, options);
+        this.options = options;
+        this.loose = !!options.loose;
+        this.includePrerelease = !!options.includePrerelease;
+        const m = version.trim().match(options.loose ? re[t.LOOSE] : re[t.FULL]);
+        if (!m) {
+          throw new TypeError(`Invalid Version: ${version}`);
+        }
+        this.raw = version;
+        this.major = +m[1];
+        this.minor = +m[2];
+        this.patch = +m[3];
+        if (this.major > MAX_SAFE_INTEGER || this.major < 0) {
+          throw new TypeError("Invalid major version");
+        }
+        if (this.minor > MAX_SAFE_INTEGER || this.minor < 0) {
+          throw new TypeError("Invalid minor version");
+        }
+        if (this.patch > MAX_SAFE_INTEGER || this.patch < 0) {
+          throw new TypeError("Invalid patch version");
+        }
+        if (!m[4]) {
+          this.prerelease = [];
+        } else {
+          this.prerelease = m[4].split(".").map((id) => {
+            if (/^[0-9]+$/.test(id)) {
+              const num = +id;
+              if (num >= 0 && num < MAX_SAFE_INTEGER) {
+                return num;
+              }
+            }
+            return id;
+          });
+        }
+        this.build = m[5] ? m[5].split(".") : [];
+        this.format();
+      }
+      format() {
+        this.version = `${this.major}.${this.minor}.${this.patch}`;
+        if (this.prerelease.length) {
+          this.version += `-${this.prerelease.join(".")}`;
+        }
+        return this.version;
+      }
+      toString() {
+        return this.version;
+      }
+      compare(other) {
+        debug2("SemVer.compare", this.version, this.options, other);
+        if (!(other instanceof _SemVer)) {
+          if (typeof other === "string" && other === this.version) {
+            return 0;
+          }
+          other = new _SemVer(other, this.options);
+        }
+        if (other.version === this.version) {
+          return 0;
+        }
+        return this.compareMain(other) || this.comparePre(other);
+      }
+      compareMain(other) {
+        if (!(other instanceof _SemVer)) {
+          other = new _SemVer(other, this.options);
+        }
+        if (this.major < other.major) {
+          return -1;
+        }
+        if (this.major > other.major) {
+          return 1;
+        }
+        if (this.minor < other.minor) {
+          return -1;
+        }
+        if (this.minor > other.minor) {
+          return 1;
+        }
+        if (this.patch < other.patch) {
+          return -1;
+        }
+        if (this.patch > other.patch) {
+          return 1;
+        }
+        return 0;
+      }
+      comparePre(other) {
+        if (!(other instanceof _SemVer)) {
+          other = new _SemVer(other, this.options);
+        }
+        if (this.prerelease.length && !other.prerelease.length) {
+          return -1;
+        } else if (!this.prerelease.length && other.prerelease.length) {
+          return 1;
+        } else if (!this.prerelease.length && !other.prerelease.length) {
+          return 0;
+        }
+        let i = 0;
+        do {
+          const a = this.prerelease[i];
+          const b = other.prerelease[i];
+          debug2("prerelease compare", i, a, b);
+          if (a === void 0 && b === void 0) {
+            return 0;
+          } else if (b === void 0) {
+            return 1;
+          } else if (a === void 0) {
+            return -1;
+          } else if (a === b) {
+            continue;
+          } else {
+            return compareIdentifiers(a, b);
+          }
+        } while (++i);
+      }
+      compareBuild(other) {
+        if (!(other instanceof _SemVer)) {
+          other = new _SemVer(other, this.options);
+        }
+        let i = 0;
+        do {
+          const a = this.build[i];
+          const b = other.build[i];
+          debug2("build compare", i, a, b);
+          if (a === void 0 && b === void 0) {
+            return 0;
+          } else if (b === void 0) {
+            return 1;
+          } else if (a === void 0) {
+            return -1;
+          } else if (a === b) {
+            continue;
+          } else {
+            return compareIdentifiers(a, b);
+          }
+        } while (++i);
+      }
+      // preminor will bump the version up to the next minor release, and immediately
+      // down to pre-release. premajor and prepatch work the same way.
+      inc(release, identifier, identifierBase) {
+        if (release.startsWith("pre")) {
+          if (!identifier && identifierBase === false) {
+            throw new Error("invalid increment argument: identifier is empty");
+          }
+          if (identifier) {
+            const match = `-${identifier}`.match(this.options.loose ? re[t.PRERELEASELOOSE] : re[t.PRERELEASE]);
+            if (!match || match[1] !== identifier) {
+              throw new Error(`invalid identifier: ${identifier}`);
+            }
+          }
+        }
+        switch (release) {
+          case "premajor":
+            this.prerelease.length = 0;
+            this.patch = 0;
+            this.minor = 0;
+            this.major++;
+            this.inc("pre", identifier, identifierBase);
+            break;
+          case "preminor":
+            this.prerelease.length = 0;
+            this.patch = 0;
+            this.minor++;
+            this.inc("pre", identifier, identifierBase);
+            break;
+          case "prepatch":
+            this.prerelease.length = 0;
+            this.inc("patch", identifier, identifierBase);
+            this.inc("pre", identifier, identifierBase);
+            break;
+          // If the input is a non-prerelease version, this acts the same as
+          // prepatch.
+          case "prerelease":
+            if (this.prerelease.length === 0) {
+              this.inc("patch", identifier, identifierBase);
+            }
+            this.inc("pre", identifier, identifierBase);
+            break;
+          case "release":
+            if (this.prerelease.length === 0) {
+              throw new Error(`version ${this.raw} is not a prerelease`);
+            }
+            this.prerelease.length = 0;
+            break;
+          case "major":
+            if (this.minor !== 0 || this.patch !== 0 || this.prerelease.length === 0) {
+              this.major++;
+            }
+            this.minor = 0;
+            this.patch = 0;
+            this.prerelease = [];
+            break;
+          case "minor":
+            if (this.patch !== 0 || this.prerelease.length === 0) {
+              this.minor++;
+            }
+            this.patch = 0;
+            this.prerelease = [];
+            break;
+          case "patch":
+            if (this.prerelease.length === 0) {
+              this.patch++;
+            }
+            this.prerelease = [];
+            break;
+          // This probably shouldn't be used publicly.
+          // 1.0.0 'pre' would become 1.0.0-0 which is the wrong direction.
+          case "pre": {
+            const base = Number(identifierBase) ? 1 : 0;
+            if (this.prerelease.length === 0) {
+              this.prerelease = [base];
+            } else {
+              let i = this.prerelease.length;
+              while (--i >= 0) {
+                if (typeof this.prerelease[i] === "number") {
+                  this.prerelease[i]++;
+                  i = -2;
+                }
+              }
+              if (i === -1) {
+                if (identifier === this.prerelease.join(".") && identifierBase === false) {
+                  throw new Error("invalid increment argument: identifier already exists");
+                }
+                this.prerelease.push(base);
+              }
+            }
+            if (identifier) {
+              let prerelease = [identifier, base];
+              if (identifierBase === false) {
+                prerelease = [identifier];
+              }
+              if (isPrereleaseIdentifier(this.prerelease, identifier)) {
+                const prereleaseBase = this.prerelease[identifier.split(".").length];
+                if (isNaN(prereleaseBase)) {
+                  this.prerelease = prerelease;
+                }
+              } else {
+                this.prerelease = prerelease;
+              }
+            }
+            break;
+          }
+          default:
+            throw new Error(`invalid increment argument: ${release}`);
+        }
+        this.raw = this.format();
+        if (this.build.length) {
+          this.raw += `+${this.build.join(".")}`;
+        }
+        return this;
+      }
+    };
+    module.exports = SemVer;
+  }
+});
+
+// node_modules/semver/functions/parse.js
+var require_parse2 = __commonJS({
+  "node_modules/semver/functions/parse.js"(exports, module) {
+    "use strict";
+    var SemVer = require_semver2();
+    var parse3 = (version, options, throwErrors = false) => {
+      if (version instanceof SemVer) {
+        return version;
+      }
+      try {
+        return new SemVer(version, options);
+      } catch (er) {
+        if (!throwErrors) {
+          return null;
+        }
+        throw er;
+      }
+    };
+    module.exports = parse3;
+  }
+});
+
+// node_modules/semver/functions/valid.js
+var require_valid = __commonJS({
+  "node_modules/semver/functions/valid.js"(exports, module) {
+    "use strict";
+    var parse3 = require_parse2();
+    var valid = (version, options) => {
+      const v = parse3(version, options);
+      return v ? v.version : null;
+    };
+    module.exports = valid;
+  }
+});
+
+// node_modules/semver/functions/clean.js
+var require_clean = __commonJS({
+  "node_modules/semver/functions/clean.js"(exports, module) {
+    "use strict";
+    var parse3 = require_parse2();
+    var clean = (version, options) => {
+      const s = parse3(version.trim().replace(/^[=v]+/, ""), options);
+      return s ? s.version : null;
+    };
+    module.exports = clean;
+  }
+});
+
+// node_modules/semver/functions/inc.js
+var require_inc = __commonJS({
+  "node_modules/semver/functions/inc.js"(exports, module) {
+    "use strict";
+    var SemVer = require_semver2();
+    var inc = (version, release, options, identifier, identifierBase) => {
+      if (typeof options === "string") {
+        identifierBase = identifier;
+        identifier = options;
+        options = void 0;
+      }
+      try {
+        return new SemVer(
+          version instanceof SemVer ? version.version : version,
+          options
+        ).inc(release, identifier, identifierBase).version;
+      } catch (er) {
+        return null;
+      }
+    };
+    module.exports = inc;
+  }
+});
+
+// node_modules/semver/functions/diff.js
+var require_diff = __commonJS({
+  "node_modules/semver/functions/diff.js"(exports, module) {
+    "use strict";
+    var parse3 = require_parse2();
+    var diff = (version1, version2) => {
+      const v1 = parse3(version1, null, true);
+      const v2 = parse3(version2, null, true);
+      const comparison = v1.compare(v2);
+      if (comparison === 0) {
+        return null;
+      }
+      const v1Higher = comparison > 0;
+      const highVersion = v1Higher ? v1 : v2;
+      const lowVersion = v1Higher ? v2 : v1;
+      const highHasPre = !!highVersion.prerelease.length;
+      const lowHasPre = !!lowVersion.prerelease.length;
+      if (lowHasPre && !highHasPre) {
+        if (!lowVersion.patch && !lowVersion.minor) {
+          return "major";
+        }
+        if (lowVersion.compareMain(highVersion) === 0) {
+          if (lowVersion.minor && !lowVersion.patch) {
+            return "minor";
+          }
+          return "patch";
+        }
+      }
+      const prefix = highHasPre ? "pre" : "";
+      if (v1.major !== v2.major) {
+        return prefix + "major";
+      }
+      if (v1.minor !== v2.minor) {
+        return prefix + "minor";
+      }
+      if (v1.patch !== v2.patch) {
+        return prefix + "patch";
+      }
+      return "prerelease";
+    };
+    module.exports = diff;
+  }
+});
+
+// node_modules/semver/functions/major.js
+var require_major = __commonJS({
+  "node_modules/semver/functions/major.js"(exports, module) {
+    "use strict";
+    var SemVer = require_semver2();
+    var major = (a, loose) => new SemVer(a, loose).major;
+    module.exports = major;
+  }
+});
+
+// node_modules/semver/functions/minor.js
+var require_minor = __commonJS({
+  "node_modules/semver/functions/minor.js"(exports, module) {
+    "use strict";
+    var SemVer = require_semver2();
+    var minor = (a, loose) => new SemVer(a, loose).minor;
+    module.exports = minor;
+  }
+});
+
+// node_modules/semver/functions/patch.js
+var require_patch = __commonJS({
+  "node_modules/semver/functions/patch.js"(exports, module) {
+    "use strict";
+    var SemVer = require_semver2();
+    var patch = (a, loose) => new SemVer(a, loose).patch;
+    module.exports = patch;
+  }
+});
+
+// node_modules/semver/functions/prerelease.js
+var require_prerelease = __commonJS({
+  "node_modules/semver/functions/prerelease.js"(exports, module) {
+    "use strict";
+    var parse3 = require_parse2();
+    var prerelease = (version, options) => {
+      const parsed = parse3(version, options);
+      return parsed && parsed.prerelease.length ? parsed.prerelease : null;
+    };
+    module.exports = prerelease;
+  }
+});
+
+// node_modules/semver/functions/compare.js
+var require_compare = __commonJS({
+  "node_modules/semver/functions/compare.js"(exports, module) {
+    "use strict";
+    var SemVer = require_semver2();
+    var compare = (a, b, loose) => new SemVer(a, loose).compare(new SemVer(b, loose));
+    module.exports = compare;
+  }
+});
+
+// node_modules/semver/functions/rcompare.js
+var require_rcompare = __commonJS({
+  "node_modules/semver/functions/rcompare.js"(exports, module) {
+    "use strict";
+    var compare = require_compare();
+    var rcompare = (a, b, loose) => compare(b, a, loose);
+    module.exports = rcompare;
+  }
+});
+
+// node_modules/semver/functions/compare-loose.js
+var require_compare_loose = __commonJS({
+  "node_modules/semver/functions/compare-loose.js"(exports, module) {
+    "use strict";
+    var compare = require_compare();
+    var compareLoose = (a, b) => compare(a, b, true);
+    module.exports = compareLoose;
+  }
+});
+
+// node_modules/semver/functions/compare-build.js
+var require_compare_build = __commonJS({
+  "node_modules/semver/functions/compare-build.js"(exports, module) {
+    "use strict";
+    var SemVer = require_semver2();
+    var compareBuild = (a, b, loose) => {
+      const versionA = new SemVer(a, loose);
+      const versionB = new SemVer(b, loose);
+      return versionA.compare(versionB) || versionA.compareBuild(versionB);
+    };
+    module.exports = compareBuild;
+  }
+});
+
+// node_modules/semver/functions/sort.js
+var require_sort = __commonJS({
+  "node_modules/semver/functions/sort.js"(exports, module) {
+    "use strict";
+    var compareBuild = require_compare_build();
+    var sort = (list, loose) => list.sort((a, b) => compareBuild(a, b, loose));
+    module.exports = sort;
+  }
+});
+
+// node_modules/semver/functions/rsort.js
+var require_rsort = __commonJS({
+  "node_modules/semver/functions/rsort.js"(exports, module) {
+    "use strict";
+    var compareBuild = require_compare_build();
+    var rsort = (list, loose) => list.sort((a, b) => compareBuild(b, a, loose));
+    module.exports = rsort;
+  }
+});
+
+// node_modules/semver/functions/gt.js
+var require_gt = __commonJS({
+  "node_modules/semver/functions/gt.js"(exports, module) {
+    "use strict";
+    var compare = require_compare();
+    var gt = (a, b, loose) => compare(a, b, loose) > 0;
+    module.exports = gt;
+  }
+});
+
+// node_modules/semver/functions/lt.js
+var require_lt = __commonJS({
+  "node_modules/semver/functions/lt.js"(exports, module) {
+    "use strict";
+    var compare = require_compare();
+    var lt = (a, b, loose) => compare(a, b, loose) < 0;
+    module.exports = lt;
+  }
+});
+
+// node_modules/semver/functions/eq.js
+var require_eq = __commonJS({
+  "node_modules/semver/functions/eq.js"(exports, module) {
+    "use strict";
+    var compare = require_compare();
+    var eq = (a, b, loose) => compare(a, b, loose) === 0;
+    module.exports = eq;
+  }
+});
+
+// node_modules/semver/functions/neq.js
+var require_neq = __commonJS({
+  "node_modules/semver/functions/neq.js"(exports, module) {
+    "use strict";
+    var compare = require_compare();
+    var neq = (a, b, loose) => compare(a, b, loose) !== 0;
+    module.exports = neq;
+  }
+});
+
+// node_modules/semver/functions/gte.js
+var require_gte = __commonJS({
+  "node_modules/semver/functions/gte.js"(exports, module) {
+    "use strict";
+    var compare = require_compare();
+    var gte = (a, b, loose) => compare(a, b, loose) >= 0;
+    module.exports = gte;
+  }
+});
+
+// node_modules/semver/functions/lte.js
+var require_lte = __commonJS({
+  "node_modules/semver/functions/lte.js"(exports, module) {
+    "use strict";
+    var compare = require_compare();
+    var lte = (a, b, loose) => compare(a, b, loose) <= 0;
+    module.exports = lte;
+  }
+});
+
+// node_modules/semver/functions/cmp.js
+var require_cmp = __commonJS({
+  "node_modules/semver/functions/cmp.js"(exports, module) {
+    "use strict";
+    var eq = require_eq();
+    var neq = require_neq();
+    var gt = require_gt();
+    var gte = require_gte();
+    var lt = require_lt();
+    var lte = require_lte();
+    var cmp = (a, op, b, loose) => {
+      switch (op) {
+        case "===":
+          if (typeof a === "object") {
+            a = a.version;
+          }
+          if (typeof b === "object") {
+            b = b.version;
+          }
+          return a === b;
+        case "!==":
+          if (typeof a === "object") {
+            a = a.version;
+          }
+          if (typeof b === "object") {
+            b = b.version;
+          }
+          return a !== b;
+        case "":
+        case "=":
+        case "==":
+          return eq(a, b, loose);
+        case "!=":
+          return neq(a, b, loose);
+        case ">":
+          return gt(a, b, loose);
+        case ">=":
+          return gte(a, b, loose);
+        case "<":
+          return lt(a, b, loose);
+        case "<=":
+          return lte(a, b, loose);
+        default:
+          throw new TypeError(`Invalid operator: ${op}`);
+      }
+    };
+    module.exports = cmp;
+  }
+});
+
+// node_modules/semver/functions/coerce.js
+var require_coerce = __commonJS({
+  "node_modules/semver/functions/coerce.js"(exports, module) {
+    "use strict";
+    var SemVer = require_semver2();
+    var parse3 = require_parse2();
+    var { safeRe: re, t } = require_re();
+    var coerce = (version, options) => {
+      if (version instanceof SemVer) {
+        return version;
+      }
+      if (typeof version === "number") {
+        version = String(version);
+      }
+      if (typeof version !== "string") {
+        return null;
+      }
+      options = options || {};
+      let match = null;
+      if (!options.rtl) {
+        match = version.match(options.includePrerelease ? re[t.COERCEFULL] : re[t.COERCE]);
+      } else {
+        const coerceRtlRegex = options.includePrerelease ? re[t.COERCERTLFULL] : re[t.COERCERTL];
+        let next;
+        while ((next = coerceRtlRegex.exec(version)) && (!match || match.index + match[0].length !== version.length)) {
+          if (!match || next.index + next[0].length !== match.index + match[0].length) {
+            match = next;
+          }
+          coerceRtlRegex.lastIndex = next.index + next[1].length + next[2].length;
+        }
+        coerceRtlRegex.lastIndex = -1;
+      }
+      if (match === null) {
+        return null;
+      }
+      const major = match[2];
+      const minor = match[3] || "0";
+      const patch = match[4] || "0";
+      const prerelease = options.includePrerelease && match[5] ? `-${match[5]}` : "";
+      const build = options.includePrerelease && match[6] ? `+${match[6]}` : "";
+      return parse3(`${major}.${minor}.${patch}${prerelease}${build}`, options);
+    };
+    module.exports = coerce;
+  }
+});
+
+// node_modules/semver/functions/truncate.js
+var require_truncate = __commonJS({
+  "node_modules/semver/functions/truncate.js"(exports, module) {
+    "use strict";
+    var parse3 = require_parse2();
+    var constants4 = require_constants7();
+    var SemVer = require_semver2();
+    var truncate = (version, truncation, options) => {
+      if (!constants4.RELEASE_TYPES.includes(truncation)) {
+        return null;
+      }
+      const clonedVersion = cloneInputVersion(version, options);
+      return clonedVersion && doTruncation(clonedVersion, truncation);
+    };
+    var cloneInputVersion = (version, options) => {
+      const versionStringToParse = version instanceof SemVer ? version.version : version;
+      return parse3(versionStringToParse, options);
+    };
+    var doTruncation = (version, truncation) => {
+      if (isPrerelease(truncation)) {
+        return version.version;
+      }
+      version.prerelease = [];
+      switch (truncation) {
+        case "major":
+          version.minor = 0;
+          version.patch = 0;
+          break;
+        case "minor":
+          version.patch = 0;
+          break;
+      }
+      return version.format();
+    };
+    var isPrerelease = (type) => {
+      return type.startsWith("pre");
+    };
+    module.exports = truncate;
+  }
+});
+
+// node_modules/semver/internal/lrucache.js
+var require_lrucache = __commonJS({
+  "node_modules/semver/internal/lrucache.js"(exports, module) {
+    "use strict";
+    var LRUCache = class {
+      constructor() {
+        this.max = 1e3;
+        this.map = /* @__PURE__ */ new Map();
+      }
+      get(key) {
+        const value = this.map.get(key);
+        if (value === void 0) {
+          return void 0;
+        } else {
+          this.map.delete(key);
+          this.map.set(key, value);
+          return value;
+        }
+      }
+      delete(key) {
+        return this.map.delete(key);
+      }
+      set(key, value) {
+        const deleted = this.delete(key);
+        if (!deleted && value !== void 0) {
+          if (this.map.size >= this.max) {
+            const firstKey = this.map.keys().next().value;
+            this.delete(firstKey);
+          }
+          this.map.set(key, value);
+        }
+        return this;
+      }
+    };
+    module.exports = LRUCache;
+  }
+});
+
+// node_modules/semver/internal/trim-comparator-whitespace.js
+var require_trim_comparator_whitespace = __commonJS({
+  "node_modules/semver/internal/trim-comparator-whitespace.js"(exports, module) {
+    "use strict";
+    var {
+      MAX_LENGTH,
+      MAX_SAFE_BUILD_LENGTH,
+      WHITESPACE_CHARACTERS
+    } = require_constants7();
+    var whitespace = new Uint8Array(65536);
+    for (const char of WHITESPACE_CHARACTERS) {
+      whitespace[char.charCodeAt(0)] = 1;
+    }
+    var isWhitespace = (char) => char !== void 0 && whitespace[char.charCodeAt(0)] === 1;
+    var isVersionPrefix = (char) => char === "v" || char === "=" || isWhitespace(char);
+    var isDigit = (char) => char !== void 0 && char >= "0" && char <= "9";
+    var isLetter = (char) => char !== void 0 && (char >= "a" && char <= "z" || char >= "A" && char <= "Z");
+    var isIdentifierCharacter = (char) => isDigit(char) || isLetter(char) || char === "-";
+    var isVersionStart = (char) => isDigit(char) || char === "x" || char === "X" || char === "*";
+    var findDigitsEndIndex = (range, start, limit, digitRuns) => {
+      if (!isDigit(range[start])) {
+        return start;
+      }
+      if (start >= digitRuns.start && start < digitRuns.end) {
+        return Math.min(start + limit, digitRuns.end);
+      }
+      if (start >= digitRuns.previousStart && start < digitRuns.previousEnd) {
+        return Math.min(start + limit, digitRuns.previousEnd);
+      }
+      let end = start + 1;
+      while (isDigit(range[end])) {
+        end++;
+      }
+      digitRuns.previousStart = digitRuns.start;
+      digitRuns.previousEnd = digitRuns.end;
+      digitRuns.start = start;
+      digitRuns.end = end;
+      return Math.min(start + limit, end);
+    };
+    var findVersionNumberEndIndex = (range, start, loose, digitRuns) => {
+      if (!loose && range[start] === "0") {
+        return start + 1;
+      }
+      return findDigitsEndIndex(range, start, loose ? MAX_LENGTH : MAX_LENGTH + 1, digitRuns);
+    };
+    var findPrereleaseIdentifierEndIndex = (range, start, loose, digitRuns) => {
+      const digitsEnd = findDigitsEndIndex(range, start, MAX_LENGTH, digitRuns);
+      if (isLetter(range[digitsEnd]) || range[digitsEnd] === "-") {
+        let end = digitsEnd + 1;
+        const limit = end + MAX_SAFE_BUILD_LENGTH;
+        while (end < limit && isIdentifierCharacter(range[end])) {
+          end++;
+        }
+        return end;
+      }
+      return findVersionNumberEndIndex(range, start, loose, digitRuns);
+    };
+    var findPrereleaseEndIndex = (range, start, loose, digitRuns) => {
+      const hyphen = range[start] === "-";
+      if (!loose && !hyphen) {
+        return start;
+      }
+      const identifierStart = start + (hyphen ? 1 : 0);
+      let end = findPrereleaseIdentifierEndIndex(range, identifierStart, loose, digitRuns);
+      if (end === identifierStart) {
+        if (!loose || !hyphen) {
+          return start;
+        }
+        end = findPrereleaseIdentifierEndIndex(range, start, loose, digitRuns);
+      }
+      while (range[end] === ".") {
+        const next = findPrereleaseIdentifierEndIndex(range, end + 1, loose, digitRuns);
+        if (next === end + 1) {
+          break;
+        }
+        end = next;
+      }
+      return end;
+    };
+    var findBuildIdentifierEndIndex = (range, start) => {
+      let end = start;
+      while (end - start < MAX_SAFE_BUILD_LENGTH && isIdentifierCharacter(range[end])) {
+        end++;
+      }
+      return end;
+    };
+    var findBuildEndIndex = (range, start) => {
+      if (range[start] !== "+") {
+        return start;
+      }
+      let end = findBuildIdentifierEndIndex(range, start + 1);
+      if (end === start + 1) {
+        return start;
+      }
+      while (range[end] === ".") {
+        const next = findBuildIdentifierEndIndex(range, end + 1);
+        if (next === end + 1) {
+          break;
+        }
+        end = next;
+      }
+      return end;
+    };
+    var findLooseFullVersionEndIndex = (range, start, digitRuns) => {
+      let end = start;
+      for (let component = 0; component < 3; component++) {
+        const next = findVersionNumberEndIndex(range, end, true, digitRuns);
+        if (next === end) {
+          return start;
+        }
+        end = next;
+        if (component < 2) {
+          if (range[end] !== ".") {
+            return start;
+          }
+          end++;
+        }
+      }
+      const prereleaseEnd = findPrereleaseEndIndex(range, end, true, digitRuns);
+      return findBuildEndIndex(range, prereleaseEnd);
+    };
+    var findPartialVersionComponentEndIndex = (range, start, digitRuns) => {
+      if (isDigit(range[start])) {
+        return findVersionNumberEndIndex(range, start, false, digitRuns);
+      }
+      return isVersionStart(range[start]) ? start + 1 : start;
+    };
+    var findPartialVersionEndIndex = (range, start, digitRuns) => {
+      let end = findPartialVersionComponentEndIndex(range, start, digitRuns);
+      for (let component = 0; component < 2; component++) {
+        if (range[end] !== ".") {
+          return end;
+        }
+        const next = findPartialVersionComponentEndIndex(range, end + 1, digitRuns);
+        if (next === end + 1) {
+          return end;
+        }
+        end = next;
+      }
+      const prereleaseEnd = findPrereleaseEndIndex(range, end, false, digitRuns);
+      return findBuildEndIndex(range, prereleaseEnd);
+    };
+    var findVersionEndIndex = (range, start, digitRuns) => {
+      const fullVersionEnd = findLooseFullVersionEndIndex(range, start, digitRuns);
+      return fullVersionEnd !== start ? fullVersionEnd : findPartialVersionEndIndex(range, start, digitRuns);
+    };
+    var findRemovableWhitespaceIndex = (range, matchStart) => {
+      let position = matchStart;
+      if (isWhitespace(range[position])) {
+        position++;
+      }
+      if (range[position] === "<" || range[position] === ">") {
+        position++;
+      }
+      if (range[position] === "=") {
+        position++;
+      }
+      return isWhitespace(range[position]) ? position : -1;
+    };
+    var trimComparatorWhitespace = (range) => {
+      let result = "";
+      let copyFrom = 0;
+      let cursor = 0;
+      const digitRuns = { start: -1, end: -1, previousStart: -1, previousEnd: -1 };
+      while (cursor < range.length) {
+        const matchStart = cursor;
+        if (range[cursor] === "<" || range[cursor] === ">") {
+          cursor++;
+        } else if (!isVersionPrefix(range[cursor]) && !isVersionStart(range[cursor])) {
+          cursor++;
+          continue;
+        }
+        while (cursor < range.length && isVersionPrefix(range[cursor])) {
+          cursor++;
+        }
+        if (!isVersionStart(range[cursor])) {
+          continue;
+        }
+        const whitespacePosition = findRemovableWhitespaceIndex(range, matchStart);
+        if (whitespacePosition !== -1) {
+          result += range.slice(copyFrom, whitespacePosition);
+          copyFrom = whitespacePosition + 1;
+        }
+        cursor = findVersionEndIndex(range, cursor, digitRuns);
+      }
+      return result + range.slice(copyFrom);
+    };
+    module.exports = trimComparatorWhitespace;
+  }
+});
+
+// node_modules/semver/classes/range.js
+var require_range = __commonJS({
+  "node_modules/semver/classes/range.js"(exports, module) {
+    "use strict";
+    var SPACE_CHARACTERS = /\s+/g;
+    var Range = class _Range {
+      constructor(range, options) {
+        options = parseOptions(options);
+        if (range instanceof _Range) {
+          if (range.loose === !!options.loose && range.includePrerelease === !!options.includePrerelease) {
+            return range;
+          } else {
+            return new _Range(range.raw, options);
+          }
+        }
+        if (range instanceof Comparator) {
+          this.raw = range.value;
+          this.set = [[range]];
+          this.formatted = void 0;
+          return this;
+        }
+        this.options = options;
+        this.loose = !!options.loose;
+        this.includePrerelease = !!options.includePrerelease;
+        this.raw = range.trim().replace(SPACE_CHARACTERS, " ");
+        this.set = this.raw.split("||").map((r) => this.parseRange(r.trim())).filter((c) => c.length);
+        if (!this.set.length) {
+          throw new TypeError(`Invalid SemVer Range: ${this.raw}`);
+        }
+        if (this.set.length > 1) {
+          const first = this.set[0];
+          this.set = this.set.filter((c) => !isNullSet(c[0]));
+          if (this.set.length === 0) {
+            this.set = [first];
+          } else if (this.set.length > 1) {
+            for (const c of this.set) {
+              if (c.length === 1 && isAny(c[0])) {
+                this.set = [c];
+                break;
+              }
+            }
+          }
+        }
+        this.formatted = void 0;
+      }
+      get range() {
+        if (this.formatted === void 0) {
+          this.formatted = "";
+          for (let i = 0; i < this.set.length; i++) {
+            if (i > 0) {
+              this.formatted += "||";
+            }
+            const comps = this.set[i];
+            for (let k = 0; k < comps.length; k++) {
+              if (k > 0) {
+                this.formatted += " ";
+              }
+              this.formatted += comps[k].toString().trim();
+            }
+          }
+        }
+        return this.formatted;
+      }
+      format() {
+        return this.range;
+      }
+      toString() {
+        return this.range;
+      }
+      parseRange(range) {
+        range = range.replace(BUILDSTRIPRE, "");
+        const memoOpts = (this.options.includePrerelease && FLAG_INCLUDE_PRERELEASE) | (this.options.loose && FLAG_LOOSE);
+        const memoKey = memoOpts + ":" + range;
+        const cached = cache.get(memoKey);
+        if (cached) {
+          return cached;
+        }
+        const loose = this.options.loose;
+        const hr = loose ? re[t.HYPHENRANGELOOSE] : re[t.HYPHENRANGE];
+        range = range.replace(hr, hyphenReplace(this.options.includePrerelease));
+        debug2("hyphen replace", range);
+        range = trimComparatorWhitespace(range);
+        debug2("comparator trim", range);
+        range = range.replace(re[t.TILDETRIM], tildeTrimReplace);
+        debug2("tilde trim", range);
+        range = range.replace(re[t.CARETTRIM], caretTrimReplace);
+        debug2("caret trim", range);
+        let rangeList = range.split(" ").map((comp) => parseComparator(comp, this.options)).join(" ").split(/\s+/).map((comp) => replaceGTE0(comp, this.options));
+        if (loose) {
+          rangeList = rangeList.filter((comp) => {
+            debug2("loose invalid filter", comp, this.options);
+            return !!comp.match(re[t.COMPARATORLOOSE]);
+          });
+        }
+        debug2("range list", rangeList);
+        const rangeMap = /* @__PURE__ */ new Map();
+        const comparators = rangeList.map((comp) => new Comparator(comp, this.options));
+        for (const comp of comparators) {
+          if (isNullSet(comp)) {
+            return [comp];
+          }
+          rangeMap.set(comp.value, comp);
+        }
+        if (rangeMap.size > 1 && rangeMap.has("")) {
+          rangeMap.delete("");
+        }
+        const result = [...rangeMap.values()];
+        cache.set(memoKey, result);
+        return result;
+      }
+      intersects(range, options) {
+        if (!(range instanceof _Range)) {
+          throw new TypeError("a Range is required");
+        }
+        return this.set.some((thisComparators) => {
+          return isSatisfiable(thisComparators, options) && range.set.some((rangeComparators) => {
+            return isSatisfiable(rangeComparators, options) && thisComparators.every((thisComparator) => {
+              return rangeComparators.every((rangeComparator) => {
+                return thisComparator.intersects(rangeComparator, options);
+              });
+            });
+          });
+        });
+      }
+      // if ANY of the sets match ALL of its comparators, then pass
+      test(version) {
+        if (!version) {
+          return false;
+        }
+        if (typeof version === "string") {
+          try {
+            version = new SemVer(version, this.options);
+          } catch (er) {
+            return false;
+          }
+        }
+        for (let i = 0; i < this.set.length; i++) {
+          if (testSet(this.set[i], version, this.options)) {
+            return true;
+          }
+        }
+        return false;
+      }
+    };
+    module.exports = Range;
+    var LRU = require_lrucache();
+    var cache = new LRU();
+    var parseOptions = require_parse_options();
+    var Comparator = require_comparator();
+    var debug2 = require_debug();
+    var SemVer = require_semver2();
+    var trimComparatorWhitespace = require_trim_comparator_whitespace();
+    var {
+      safeRe: re,
+      src,
+      t,
+      tildeTrimReplace,
+      caretTrimReplace
+    } = require_re();
+    var { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = require_constants7();
+    var BUILDSTRIPRE = new RegExp(src[t.BUILD], "g");
+    var isNullSet = (c) => c.value === "<0.0.0-0";
+    var isAny = (c) => c.value === "";
+    var isSatisfiable = (comparators, options) => {
+      let result = true;
+      const remainingComparators = comparators.slice();
+      let testComparator = remainingComparators.pop();
+      while (result && remainingComparators.length) {
+        result = remainingComparators.every((otherComparator) => {
+          return testComparator.intersects(otherComparator, options);
+        });
+        testComparator = remainingComparators.pop();
+      }
+      return result;
+    };
+    var parseComparator = (comp, options) => {
+      comp = comp.replace(re[t.BUILD], "");
+      debug2("comp", comp, options);
+      comp = replaceCarets(comp, options);
+      debug2("caret", comp);
+      comp = replaceTildes(comp, options);
+      debug2("tildes", comp);
+      comp = replaceXRanges(comp, options);
+      debug2("xrange", comp);
+      comp = replaceStars(comp, options);
+      debug2("stars", comp);
+      return comp;
+    };
+    var isX = (id) => !id || id.toLowerCase() === "x" || id === "*";
+    var invalidXRangeOrder = (M, m, p) => isX(M) && !isX(m) || isX(m) && p && !isX(p);
+    var replaceTildes = (comp, options) => {
+      return comp.trim().split(/\s+/).map((c) => replaceTilde(c, options)).join(" ");
+    };
+    var replaceTilde = (comp, options) => {
+      const r = options.loose ? re[t.TILDELOOSE] : re[t.TILDE];
+      const z = options.includePrerelease ? "-0" : "";
+      return comp.replace(r, (_, M, m, p, pr) => {
+        debug2("tilde", comp, _, M, m, p, pr);
+        let ret;
+        if (isX(M)) {
+          ret = "";
+        } else if (isX(m)) {
+          ret = `>=${M}.0.0${z} <${+M + 1}.0.0-0`;
+        } else if (isX(p)) {
+          ret = `>=${M}.${m}.0${z} <${M}.${+m + 1}.0-0`;
+        } else if (pr) {
+          debug2("replaceTilde pr", pr);
+          ret = `>=${M}.${m}.${p}-${pr} <${M}.${+m + 1}.0-0`;
+        } else {
+          ret = `>=${M}.${m}.${p} <${M}.${+m + 1}.0-0`;
+        }
+        debug2("tilde return", ret);
+        return ret;
+      });
+    };
+    var replaceCarets = (comp, options) => {
+      return comp.trim().split(/\s+/).map((c) => replaceCaret(c, options)).join(" ");
+    };
+    var replaceCaret = (comp, options) => {
+      debug2("caret", comp, options);
+      const r = options.loose ? re[t.CARETLOOSE] : re[t.CARET];
+      const z = options.includePrerelease ? "-0" : "";
+      return comp.replace(r, (_, M, m, p, pr) => {
+        debug2("caret", comp, _, M, m, p, pr);
+        let ret;
+        if (isX(M)) {
+          ret = "";
+        } else if (isX(m)) {
+          ret = `>=${M}.0.0${z} <${+M + 1}.0.0-0`;
+        } else if (isX(p)) {
+          if (M === "0") {
+            ret = `>=${M}.${m}.0${z} <${M}.${+m + 1}.0-0`;
+          } else {
+            ret = `>=${M}.${m}.0${z} <${+M + 1}.0.0-0`;
+          }
+        } else if (pr) {
+          debug2("replaceCaret pr", pr);
+          if (M === "0") {
+            if (m === "0") {
+              ret = `>=${M}.${m}.${p}-${pr} <${M}.${m}.${+p + 1}-0`;
+            } else {
+              ret = `>=${M}.${m}.${p}-${pr} <${M}.${+m + 1}.0-0`;
+            }
+          } else {
+            ret = `>=${M}.${m}.${p}-${pr} <${+M + 1}.0.0-0`;
+          }
+        } else {
+          debug2("no pr");
+          if (M === "0") {
+            if (m === "0") {
+              ret = `>=${M}.${m}.${p} <${M}.${m}.${+p + 1}-0`;
+            } else {
+              ret = `>=${M}.${m}.${p} <${M}.${+m + 1}.0-0`;
+            }
+          } else {
+            ret = `>=${M}.${m}.${p} <${+M + 1}.0.0-0`;
+          }
+        }
+        debug2("caret return", ret);
+        return ret;
+      });
+    };
+    var replaceXRanges = (comp, options) => {
+      debug2("replaceXRanges", comp, options);
+      return comp.split(/\s+/).map((c) => replaceXRange(c, options)).join(" ");
+    };
+    var replaceXRange = (comp, options) => {
+      comp = comp.trim();
+      const r = options.loose ? re[t.XRANGELOOSE] : re[t.XRANGE];
+      return comp.replace(r, (ret, gtlt, M, m, p, pr) => {
+        debug2("xRange", comp, ret, gtlt, M, m, p, pr);
+        if (invalidXRangeOrder(M, m, p)) {
+          return comp;
+        }
+        const xM = isX(M);
+        const xm = xM || isX(m);
+        const xp = xm || isX(p);
+        const anyX = xp;
+        if (gtlt === "=" && anyX) {
+          gtlt = "";
+        }
+        pr = options.includePrerelease ? "-0" : "";
+        if (xM) {
+          if (gtlt === ">" || gtlt === "<") {
+            ret = "<0.0.0-0";
+          } else {
+            ret = "*";
+          }
+        } else if (gtlt && anyX) {
+          if (xm) {
+            m = 0;
+          }
+          p = 0;
+          if (gtlt === ">") {
+            gtlt = ">=";
+            if (xm) {
+              M = +M + 1;
+              m = 0;
+              p = 0;
+            } else {
+              m = +m + 1;
+              p = 0;
+            }
+          } else if (gtlt === "<=") {
+            gtlt = "<";
+            if (xm) {
+              M = +M + 1;
+            } else {
+              m = +m + 1;
+            }
+          }
+          if (gtlt === "<") {
+            pr = "-0";
+          }
+          ret = `${gtlt + M}.${m}.${p}${pr}`;
+        } else if (xm) {
+          ret = `>=${M}.0.0${pr} <${+M + 1}.0.0-0`;
+        } else if (xp) {
+          ret = `>=${M}.${m}.0${pr} <${M}.${+m + 1}.0-0`;
+        }
+        debug2("xRange return", ret);
+        return ret;
+      });
+    };
+    var replaceStars = (comp, options) => {
+      debug2("replaceStars", comp, options);
+      return comp.trim().replace(re[t.STAR], "");
+    };
+    var replaceGTE0 = (comp, options) => {
+      debug2("replaceGTE0", comp, options);
+      return comp.trim().replace(re[options.includePrerelease ? t.GTE0PRE : t.GTE0], "");
+    };
+    var hyphenReplace = (incPr) => ($0, from, fM, fm, fp, fpr, fb, to, tM, tm, tp, tpr) => {
+      if (isX(fM)) {
+        from = "";
+      } else if (isX(fm)) {
+        from = `>=${fM}.0.0${incPr ? "-0" : ""}`;
+      } else if (isX(fp)) {
+        from = `>=${fM}.${fm}.0${incPr ? "-0" : ""}`;
+      } else if (fpr) {
+        from = `>=${from}`;
+      } else {
+        from = `>=${from}${incPr ? "-0" : ""}`;
+      }
+      if (isX(tM)) {
+        to = "";
+      } else if (isX(tm)) {
+        to = `<${+tM + 1}.0.0-0`;
+      } else if (isX(tp)) {
+        to = `<${tM}.${+tm + 1}.0-0`;
+      } else if (tpr) {
+        to = `<=${tM}.${tm}.${tp}-${tpr}`;
+      } else if (incPr) {
+        to = `<${tM}.${tm}.${+tp + 1}-0`;
+      } else {
+        to = `<=${to}`;
+      }
+      return `${from} ${to}`.trim();
+    };
+    var testSet = (set, version, options) => {
+      for (let i = 0; i < set.length; i++) {
+        if (!set[i].test(version)) {
+          return false;
+        }
+      }
+      if (version.prerelease.length && !options.includePrerelease) {
+        for (let i = 0; i < set.length; i++) {
+          debug2(set[i].semver);
+          if (set[i].semver === Comparator.ANY) {
+            continue;
+          }
+          if (set[i].semver.prerelease.length > 0) {
+            const allowed = set[i].semver;
+            if (allowed.major === version.major && allowed.minor === version.minor && allowed.patch === version.patch) {
+              return true;
+            }
+          }
+        }
+        return false;
+      }
+      return true;
+    };
+  }
+});
+
+// node_modules/semver/classes/comparator.js
+var require_comparator = __commonJS({
+  "node_modules/semver/classes/comparator.js"(exports, module) {
+    "use strict";
+    var ANY = /* @__PURE__ */ Symbol("SemVer ANY");
+    var Comparator = class _Comparator {
+      static get ANY() {
+        return ANY;
+      }
+      constructor(comp, options) {
+        options = parseOptions(options);
+        if (comp instanceof _Comparator) {
+          if (comp.loose === !!options.loose) {
+            return comp;
+          } else {
+            comp = comp.value;
+          }
+        }
+        comp = comp.trim().split(/\s+/).join(" ");
+        debug2("comparator", comp, options);
+        this.options = options;
+        this.loose = !!options.loose;
+        this.parse(comp);
+        if (this.semver === ANY) {
+          this.value = "";
+        } else {
+          this.value = this.operator + this.semver.version;
+        }
+        debug2("comp", this);
+      }
+      parse(comp) {
+        const r = this.options.loose ? re[t.COMPARATORLOOSE] : re[t.COMPARATOR];
+        const m = comp.match(r);
+        if (!m) {
+          throw new TypeError(`Invalid comparator: ${comp}`);
+        }
+        this.operator = m[1] !== void 0 ? m[1] : "";
+        if (this.operator === "=") {
+          this.operator = "";
+        }
+        if (!m[2]) {
+          this.semver = ANY;
+        } else {
+          this.semver = new SemVer(m[2], this.options.loose);
+        }
+      }
+      toString() {
+        return this.value;
+      }
+      test(version) {
+        debug2("Comparator.test", version, this.options.loose);
+        if (this.semver === ANY || version === ANY) {
+          return true;
+        }
+        if (typeof version === "string") {
+          try {
+            version = new SemVer(version, this.options);
+          } catch (er) {
+            return false;
+          }
+        }
+        return cmp(version, this.operator, this.semver, this.options);
+      }
+      intersects(comp, options) {
+        if (!(comp instanceof _Comparator)) {
+          throw new TypeError("a Comparator is required");
+        }
+        if (this.operator === "") {
+          if (this.value === "") {
+            return true;
+          }
+          return new Range(comp.value, options).test(this.value);
+        } else if (comp.operator === "") {
+          if (comp.value === "") {
+            return true;
+          }
+          return new Range(this.value, options).test(comp.semver);
+        }
+        options = parseOptions(options);
+        if (options.includePrerelease && (this.value === "<0.0.0-0" || comp.value === "<0.0.0-0")) {
+          return false;
+        }
+        if (!options.includePrerelease && (this.value.startsWith("<0.0.0") || comp.value.startsWith("<0.0.0"))) {
+          return false;
+        }
+        if (this.operator.startsWith(">") && comp.operator.startsWith(">")) {
+          return true;
+        }
+        if (this.operator.startsWith("<") && comp.operator.startsWith("<")) {
+          return true;
+        }
+        if (this.semver.version === comp.semver.version && this.operator.includes("=") && comp.operator.includes("=")) {
+          return true;
+        }
+        if (cmp(this.semver, "<", comp.semver, options) && this.operator.startsWith(">") && comp.operator.startsWith("<")) {
+          return true;
+        }
+        if (cmp(this.semver, ">", comp.semver, options) && this.operator.startsWith("<") && comp.operator.startsWith(">")) {
+          return true;
+        }
+        return false;
+      }
+    };
+    module.exports = Comparator;
+    var parseOptions = require_parse_options();
+    var { safeRe: re, t } = require_re();
+    var cmp = require_cmp();
+    var debug2 = require_debug();
+    var SemVer = require_semver2();
+    var Range = require_range();
+  }
+});
+
+// node_modules/semver/functions/satisfies.js
+var require_satisfies = __commonJS({
+  "node_modules/semver/functions/satisfies.js"(exports, module) {
+    "use strict";
+    var Range = require_range();
+    var satisfies = (version, range, options) => {
+      try {
+        range = new Range(range, options);
+      } catch (er) {
+        return false;
+      }
+      return range.test(version);
+    };
+    module.exports = satisfies;
+  }
+});
+
+// node_modules/semver/ranges/to-comparators.js
+var require_to_comparators = __commonJS({
+  "node_modules/semver/ranges/to-comparators.js"(exports, module) {
+    "use strict";
+    var Range = require_range();
+    var toComparators = (range, options) => new Range(range, options).set.map((comp) => comp.map((c) => c.value).join(" ").trim().split(" "));
+    module.exports = toComparators;
+  }
+});
+
+// node_modules/semver/ranges/max-satisfying.js
+var require_max_satisfying = __commonJS({
+  "node_modules/semver/ranges/max-satisfying.js"(exports, module) {
+    "use strict";
+    var SemVer = require_semver2();
+    var Range = require_range();
+    var maxSatisfying = (versions, range, options) => {
+      let max = null;
+      let maxSV = null;
+      let rangeObj = null;
+      try {
+        rangeObj = new Range(range, options);
+      } catch (er) {
+        return null;
+      }
+      versions.forEach((v) => {
+        if (rangeObj.test(v)) {
+          if (!max || maxSV.compare(v) === -1) {
+            max = v;
+            maxSV = new SemVer(max, options);
+          }
+        }
+      });
+      return max;
+    };
+    module.exports = maxSatisfying;
+  }
+});
+
+// node_modules/semver/ranges/min-satisfying.js
+var require_min_satisfying = __commonJS({
+  "node_modules/semver/ranges/min-satisfying.js"(exports, module) {
+    "use strict";
+    var SemVer = require_semver2();
+    var Range = require_range();
+    var minSatisfying = (versions, range, options) => {
+      let min = null;
+      let minSV = null;
+      let rangeObj = null;
+      try {
+        rangeObj = new Range(range, options);
+      } catch (er) {
+        return null;
+      }
+      versions.forEach((v) => {
+        if (rangeObj.test(v)) {
+          if (!min || minSV.compare(v) === 1) {
+            min = v;
+            minSV = new SemVer(min, options);
+          }
+        }
+      });
+      return min;
+    };
+    module.exports = minSatisfying;
+  }
+});
+
+// node_modules/semver/ranges/min-version.js
+var require_min_version = __commonJS({
+  "node_modules/semver/ranges/min-version.js"(exports, module) {
+    "use strict";
+    var SemVer = require_semver2();
+    var Range = require_range();
+    var gt = require_gt();
+    var minVersion = (range, loose) => {
+      range = new Range(range, loose);
+      let minver = new SemVer("0.0.0");
+      if (range.test(minver)) {
+        return minver;
+      }
+      minver = new SemVer("0.0.0-0");
+      if (range.test(minver)) {
+        return minver;
+      }
+      minver = null;
+      for (let i = 0; i < range.set.length; ++i) {
+        const comparators = range.set[i];
+        let setMin = null;
+        comparators.forEach((comparator) => {
+          const compver = new SemVer(comparator.semver.version);
+          switch (comparator.operator) {
+            case ">":
+              if (compver.prerelease.length === 0) {
+                compver.patch++;
+              } else {
+                compver.prerelease.push(0);
+              }
+              compver.raw = compver.format();
+            /* fallthrough */
+            case "":
+            case ">=":
+              if (!setMin || gt(compver, setMin)) {
+                setMin = compver;
+              }
+              break;
+            case "<":
+            case "<=":
+              break;
+            /* istanbul ignore next */
+            default:
+              throw new Error(`Unexpected operation: ${comparator.operator}`);
+          }
+        });
+        if (setMin && (!minver || gt(minver, setMin))) {
+          minver = setMin;
+        }
+      }
+      if (minver && range.test(minver)) {
+        return minver;
+      }
+      return null;
+    };
+    module.exports = minVersion;
+  }
+});
+
+// node_modules/semver/ranges/valid.js
+var require_valid2 = __commonJS({
+  "node_modules/semver/ranges/valid.js"(exports, module) {
+    "use strict";
+    var Range = require_range();
+    var validRange = (range, options) => {
+      try {
+        return new Range(range, options).range || "*";
+      } catch (er) {
+        return null;
+      }
+    };
+    module.exports = validRange;
+  }
+});
+
+// node_modules/semver/ranges/outside.js
+var require_outside = __commonJS({
+  "node_modules/semver/ranges/outside.js"(exports, module) {
+    "use strict";
+    var SemVer = require_semver2();
+    var Comparator = require_comparator();
+    var { ANY } = Comparator;
+    var Range = require_range();
+    var satisfies = require_satisfies();
+    var gt = require_gt();
+    var lt = require_lt();
+    var lte = require_lte();
+    var gte = require_gte();
+    var outside = (version, range, hilo, options) => {
+      version = new SemVer(version, options);
+      range = new Range(range, options);
+      let gtfn, ltefn, ltfn, comp, ecomp;
+      switch (hilo) {
+        case ">":
+          gtfn = gt;
+          ltefn = lte;
+          ltfn = lt;
+          comp = ">";
+          ecomp = ">=";
+          break;
+        case "<":
+          gtfn = lt;
+          ltefn = gte;
+          ltfn = gt;
+          comp = "<";
+          ecomp = "<=";
+          break;
+        default:
+          throw new TypeError('Must provide a hilo val of "<" or ">"');
+      }
+      if (satisfies(version, range, options)) {
+        return false;
+      }
+      for (let i = 0; i < range.set.length; ++i) {
+        const comparators = range.set[i];
+        let high = null;
+        let low = null;
+        comparators.forEach((comparator) => {
+          if (comparator.semver === ANY) {
+            comparator = new Comparator(">=0.0.0");
+          }
+          high = high || comparator;
+          low = low || comparator;
+          if (gtfn(comparator.semver, high.semver, options)) {
+            high = comparator;
+          } else if (ltfn(comparator.semver, low.semver, options)) {
+            low = comparator;
+          }
+        });
+        if (high.operator === comp || high.operator === ecomp) {
+          return false;
+        }
+        if ((!low.operator || low.operator === comp) && ltefn(version, low.semver)) {
+          return false;
+        } else if (low.operator === ecomp && ltfn(version, low.semver)) {
+          return false;
+        }
+      }
+      return true;
+    };
+    module.exports = outside;
+  }
+});
+
+// node_modules/semver/ranges/gtr.js
+var require_gtr = __commonJS({
+  "node_modules/semver/ranges/gtr.js"(exports, module) {
+    "use strict";
+    var outside = require_outside();
+    var gtr = (version, range, options) => outside(version, range, ">", options);
+    module.exports = gtr;
+  }
+});
+
+// node_modules/semver/ranges/ltr.js
+var require_ltr = __commonJS({
+  "node_modules/semver/ranges/ltr.js"(exports, module) {
+    "use strict";
+    var outside = require_outside();
+    var ltr = (version, range, options) => outside(version, range, "<", options);
+    module.exports = ltr;
+  }
+});
+
+// node_modules/semver/ranges/intersects.js
+var require_intersects = __commonJS({
+  "node_modules/semver/ranges/intersects.js"(exports, module) {
+    "use strict";
+    var Range = require_range();
+    var intersects = (r1, r2, options) => {
+      r1 = new Range(r1, options);
+      r2 = new Range(r2, options);
+      return r1.intersects(r2, options);
+    };
+    module.exports = intersects;
+  }
+});
+
+// node_modules/semver/ranges/simplify.js
+var require_simplify = __commonJS({
+  "node_modules/semver/ranges/simplify.js"(exports, module) {
+    "use strict";
+    var satisfies = require_satisfies();
+    var compare = require_compare();
+    module.exports = (versions, range, options) => {
+      const set = [];
+      let first = null;
+      let prev = null;
+      const v = versions.sort((a, b) => compare(a, b, options));
+      for (const version of v) {
+        const included = satisfies(version, range, options);
+        if (included) {
+          prev = version;
+          if (!first) {
+            first = version;
+          }
+        } else {
+          if (prev) {
+            set.push([first, prev]);
+          }
+          prev = null;
+          first = null;
+        }
+      }
+      if (first) {
+        set.push([first, null]);
+      }
+      const ranges = [];
+      for (const [min, max] of set) {
+        if (min === max) {
+          ranges.push(min);
+        } else if (!max && min === v[0]) {
+          ranges.push("*");
+        } else if (!max) {
+          ranges.push(`>=${min}`);
+        } else if (min === v[0]) {
+          ranges.push(`<=${max}`);
+        } else {
+          ranges.push(`${min} - ${max}`);
+        }
+      }
+      const simplified = ranges.join(" || ");
+      const original = typeof range.raw === "string" ? range.raw : String(range);
+      return simplified.length < original.length ? simplified : range;
+    };
+  }
+});
+
+// node_modules/semver/ranges/subset.js
+var require_subset = __commonJS({
+  "node_modules/semver/ranges/subset.js"(exports, module) {
+    "use strict";
+    var Range = require_range();
+    var Comparator = require_comparator();
+    var { ANY } = Comparator;
+    var satisfies = require_satisfies();
+    var compare = require_compare();
+    var subset = (sub, dom, options = {}) => {
+      if (sub === dom) {
+        return true;
+      }
+      sub = new Range(sub, options);
+      dom = new Range(dom, options);
+      let sawNonNull = false;
+      OUTER: for (const simpleSub of sub.set) {
+        for (const simpleDom of dom.set) {
+          const isSub = simpleSubset(simpleSub, simpleDom, options);
+          sawNonNull = sawNonNull || isSub !== null;
+          if (isSub) {
+            continue OUTER;
+          }
+        }
+        if (sawNonNull) {
+          return false;
+        }
+      }
+      return true;
+    };
+    var minimumVersionWithPreRelease = [new Comparator(">=0.0.0-0")];
+    var minimumVersion = [new Comparator(">=0.0.0")];
+    var simpleSubset = (sub, dom, options) => {
+      if (sub === dom) {
+        return true;
+      }
+      if (sub.length === 1 && sub[0].semver === ANY) {
+        if (dom.length === 1 && dom[0].semver === ANY) {
+          return true;
+        } else if (options.includePrerelease) {
+          sub = minimumVersionWithPreRelease;
+        } else {
+          sub = minimumVersion;
+        }
+      }
+      if (dom.length === 1 && dom[0].semver === ANY) {
+        if (options.includePrerelease) {
+          return true;
+        } else {
+          dom = minimumVersion;
+        }
+      }
+      const eqSet = /* @__PURE__ */ new Set();
+      let gt, lt;
+      for (const c of sub) {
+        if (c.operator === ">" || c.operator === ">=") {
+          gt = higherGT(gt, c, options);
+        } else if (c.operator === "<" || c.operator === "<=") {
+          lt = lowerLT(lt, c, options);
+        } else {
+          eqSet.add(c.semver);
+        }
+      }
+      if (eqSet.size > 1) {
+        return null;
+      }
+      let gtltComp;
+      if (gt && lt) {
+        gtltComp = compare(gt.semver, lt.semver, options);
+        if (gtltComp > 0) {
+          return null;
+        } else if (gtltComp === 0 && (gt.operator !== ">=" || lt.operator !== "<=")) {
+          return null;
+        }
+      }
+      for (const eq of eqSet) {
+        if (gt && !satisfies(eq, String(gt), options)) {
+          return null;
+        }
+        if (lt && !satisfies(eq, String(lt), options)) {
+          return null;
+        }
+        for (const c of dom) {
+          if (!satisfies(eq, String(c), options)) {
+            return false;
+          }
+        }
+        return true;
+      }
+      let higher, lower;
+      let hasDomLT, hasDomGT;
+      let needDomLTPre = lt && !options.includePrerelease && lt.semver.prerelease.length ? lt.semver : false;
+      let needDomGTPre = gt && !options.includePrerelease && gt.semver.prerelease.length ? gt.semver : false;
+      if (needDomLTPre && needDomLTPre.prerelease.length === 1 && lt.operator === "<" && needDomLTPre.prerelease[0] === 0) {
+        needDomLTPre = false;
+      }
+      for (const c of dom) {
+        hasDomGT = hasDomGT || c.operator === ">" || c.operator === ">=";
+        hasDomLT = hasDomLT || c.operator === "<" || c.operator === "<=";
+        if (gt) {
+          if (needDomGTPre) {
+            if (c.semver.prerelease && c.semver.prerelease.length && c.semver.major === needDomGTPre.major && c.semver.minor === needDomGTPre.minor && c.semver.patch === needDomGTPre.patch) {
+              needDomGTPre = false;
+            }
+          }
+          if (c.operator === ">" || c.operator === ">=") {
+            higher = higherGT(gt, c, options);
+            if (higher === c && higher !== gt) {
+              return false;
+            }
+          } else if (gt.operator === ">=" && !c.test(gt.semver)) {
+            return false;
+          }
+        }
+        if (lt) {
+          if (needDomLTPre) {
+            if (c.semver.prerelease && c.semver.prerelease.length && c.semver.major === needDomLTPre.major && c.semver.minor === needDomLTPre.minor && c.semver.patch === needDomLTPre.patch) {
+              needDomLTPre = false;
+            }
+          }
+          if (c.operator === "<" || c.operator === "<=") {
+            lower = lowerLT(lt, c, options);
+            if (lower === c && lower !== lt) {
+              return false;
+            }
+          } else if (lt.operator === "<=" && !c.test(lt.semver)) {
+            return false;
+          }
+        }
+        if (!c.operator && (lt || gt) && gtltComp !== 0) {
+          return false;
+        }
+      }
+      if (gt && hasDomLT && !lt && gtltComp !== 0) {
+        return false;
+      }
+      if (lt && hasDomGT && !gt && gtltComp !== 0) {
+        return false;
+      }
+      if (needDomGTPre || needDomLTPre) {
+        return false;
+      }
+      return true;
+    };
+    var higherGT = (a, b, options) => {
+      if (!a) {
+        return b;
+      }
+      const comp = compare(a.semver, b.semver, options);
+      return comp > 0 ? a : comp < 0 ? b : b.operator === ">" && a.operator === ">=" ? b : a;
+    };
+    var lowerLT = (a, b, options) => {
+      if (!a) {
+        return b;
+      }
+      const comp = compare(a.semver, b.semver, options);
+      return comp < 0 ? a : comp > 0 ? b : b.operator === "<" && a.operator === "<=" ? b : a;
+    };
+    module.exports = subset;
+  }
+});
+
+// node_modules/semver/index.js
+var require_semver3 = __commonJS({
+  "node_modules/semver/index.js"(exports, module) {
+    "use strict";
+    var internalRe = require_re();
+    var constants4 = require_constants7();
+    var SemVer = require_semver2();
+    var identifiers = require_identifiers();
+    var parse3 = require_parse2();
+    var valid = require_valid();
+    var clean = require_clean();
+    var inc = require_inc();
+    var diff = require_diff();
+    var major = require_major();
+    var minor = require_minor();
+    var patch = require_patch();
+    var prerelease = require_prerelease();
+    var compare = require_compare();
+    var rcompare = require_rcompare();
+    var compareLoose = require_compare_loose();
+    var compareBuild = require_compare_build();
+    var sort = require_sort();
+    var rsort = require_rsort();
+    var gt = require_gt();
+    var lt = require_lt();
+    var eq = require_eq();
+    var neq = require_neq();
+    var gte = require_gte();
+    var lte = require_lte();
+    var cmp = require_cmp();
+    var coerce = require_coerce();
+    var truncate = require_truncate();
+    var Comparator = require_comparator();
+    var Range = require_range();
+    var satisfies = require_satisfies();
+    var toComparators = require_to_comparators();
+    var maxSatisfying = require_max_satisfying();
+    var minSatisfying = require_min_satisfying();
+    var minVersion = require_min_version();
+    var validRange = require_valid2();
+    var outside = require_outside();
+    var gtr = require_gtr();
+    var ltr = require_ltr();
+    var intersects = require_intersects();
+    var simplifyRange = require_simplify();
+    var subset = require_subset();
+    module.exports = {
+      parse: parse3,
+      valid,
+      clean,
+      inc,
+      diff,
+      major,
+      minor,
+      patch,
+      prerelease,
+      compare,
+      rcompare,
+      compareLoose,
+      compareBuild,
+      sort,
+      rsort,
+      gt,
+      lt,
+      eq,
+      neq,
+      gte,
+      lte,
+      cmp,
+      coerce,
+      truncate,
+      Comparator,
+      Range,
+      satisfies,
+      toComparators,
+      maxSatisfying,
+      minSatisfying,
+      minVersion,
+      validRange,
+      outside,
+      gtr,
+      ltr,
+      intersects,
+      simplifyRange,
+      subset,
+      SemVer,
+      re: internalRe.re,
+      src: internalRe.src,
+      tokens: internalRe.t,
+      SEMVER_SPEC_VERSION: constants4.SEMVER_SPEC_VERSION,
+      RELEASE_TYPES: constants4.RELEASE_TYPES,
+      compareIdentifiers: identifiers.compareIdentifiers,
+      rcompareIdentifiers: identifiers.rcompareIdentifiers
+    };
+  }
+});
+
 // node_modules/events-universal/default.js
 var require_default = __commonJS({
   "node_modules/events-universal/default.js"(exports, module) {
@@ -42931,7 +46008,7 @@ var require_extract = __commonJS({
 });
 
 // node_modules/tar-stream/constants.js
-var require_constants7 = __commonJS({
+var require_constants8 = __commonJS({
   "node_modules/tar-stream/constants.js"(exports, module) {
     var constants4 = {
       // just for envs without fs
@@ -42955,7 +46032,7 @@ var require_pack = __commonJS({
   "node_modules/tar-stream/pack.js"(exports, module) {
     var { Readable: Readable2, Writable, getStreamError } = require_streamx();
     var b4a = require_b4a();
-    var constants4 = require_constants7();
+    var constants4 = require_constants8();
     var headers = require_headers2();
     var DMODE = 493;
     var FMODE = 420;
@@ -43189,3083 +46266,6 @@ var require_tar_stream = __commonJS({
   "node_modules/tar-stream/index.js"(exports) {
     exports.extract = require_extract();
     exports.pack = require_pack();
-  }
-});
-
-// node_modules/ignore/index.js
-var require_ignore = __commonJS({
-  "node_modules/ignore/index.js"(exports, module) {
-    function makeArray(subject) {
-      return Array.isArray(subject) ? subject : [subject];
-    }
-    var UNDEFINED = void 0;
-    var EMPTY = "";
-    var SPACE = " ";
-    var ESCAPE = "\\";
-    var REGEX_LITERAL_SPECIAL = /[.*+?()[\]{}^$|\\/]/;
-    var BOM = "\uFEFF";
-    var REGEX_ANCHORED_GLOBSTAR = /^\/\*{2,}$/;
-    var REGEX_REPLACE_LEADING_EXCAPED_EXCLAMATION = /^\\!/;
-    var REGEX_REPLACE_LEADING_EXCAPED_HASH = /^\\#/;
-    var REGEX_SPLITALL_CRLF = /\r?\n/g;
-    var DOUBLE_SLASH = "//";
-    var SLASH_CODE = 47;
-    var DOT_CODE = 46;
-    var SLASH = "/";
-    var TMP_KEY_IGNORE = "node-ignore";
-    if (typeof Symbol !== "undefined") {
-      TMP_KEY_IGNORE = /* @__PURE__ */ Symbol.for("node-ignore");
-    }
-    var KEY_IGNORE = TMP_KEY_IGNORE;
-    var define2 = (object, key, value) => {
-      Object.defineProperty(object, key, { value });
-      return value;
-    };
-    var RETURN_FALSE = () => false;
-    var POSIX_CLASSES = {
-      alnum: "0-9A-Za-z",
-      alpha: "A-Za-z",
-      blank: " \\t",
-      cntrl: "\\x00-\\x1f\\x7f",
-      digit: "0-9",
-      graph: "!-.0-~",
-      lower: "a-z",
-      print: " -.0-~",
-      punct: "!-.:-@\\[-`{-~",
-      // git's `sane-ctype.h` classifies \v and \f as control, not space,
-      //   unlike C's `isspace`
-      space: " \\t\\n\\r",
-      upper: "A-Z",
-      xdigit: "0-9A-Fa-f"
-    };
-    var CLASS_MEMBERS_TO_ESCAPE = "\\]^-[";
-    var escapeMember = (char) => CLASS_MEMBERS_TO_ESCAPE.indexOf(char) < 0 ? char : ESCAPE + char;
-    var NON_SLASH = "(?!\\/)";
-    var classSource = (negated, body) => {
-      if (negated) {
-        return `[^\\/${body}]`;
-      }
-      const source = `[${body}]`;
-      return new RegExp(source).test("/") ? NON_SLASH + source : source;
-    };
-    var scanBracket = (pattern, start) => {
-      const { length } = pattern;
-      let index = start + 1;
-      let negated = EMPTY;
-      const lead = pattern[index];
-      if (lead === "!" || lead === "^") {
-        negated = "^";
-        index++;
-      }
-      let body = EMPTY;
-      let prev = EMPTY;
-      for (; ; ) {
-        const char = pattern[index];
-        if (char === UNDEFINED) {
-          return null;
-        }
-        if (char === ESCAPE) {
-          const escaped = pattern[++index];
-          body += escapeMember(escaped);
-          prev = escaped;
-        } else if (char === "-" && prev && index + 1 < length && pattern[index + 1] !== "]") {
-          index++;
-          let to = pattern[index];
-          if (to === ESCAPE) {
-            to = pattern[index += 1];
-          }
-          if (prev <= to) {
-            body += `-${escapeMember(to)}`;
-          }
-          prev = EMPTY;
-        } else if (char === "[" && pattern[index + 1] === ":") {
-          const nameStart = index + 2;
-          let end = nameStart;
-          while (end < length && pattern[end] !== "]") {
-            end++;
-          }
-          if (end === length) {
-            return null;
-          }
-          if (end > nameStart && pattern[end - 1] === ":") {
-            const name = pattern.slice(nameStart, end - 1);
-            if (!Object.prototype.hasOwnProperty.call(POSIX_CLASSES, name)) {
-              return null;
-            }
-            body += POSIX_CLASSES[name];
-            prev = EMPTY;
-            index = end;
-          } else {
-            body += escapeMember("[");
-            prev = "[";
-            index = nameStart - 2;
-          }
-        } else {
-          body += escapeMember(char);
-          prev = char;
-        }
-        index++;
-        if (pattern[index] === "]") {
-          return {
-            end: index,
-            source: classSource(negated, body)
-          };
-        }
-      }
-    };
-    var NEVER_MATCH = "[]";
-    var PLACEHOLDER = "\0";
-    var REGEX_RESTORE_PLACEHOLDER = new RegExp(
-      `${PLACEHOLDER}(\\d+)${PLACEHOLDER}`,
-      "g"
-    );
-    var TRAILING_WILDCARD = "\uE000";
-    var TRAILING_DOUBLESTAR = "\uE001";
-    var isReserved = (char) => char === PLACEHOLDER || char === TRAILING_WILDCARD || char === TRAILING_DOUBLESTAR;
-    var extractBrackets = (pattern) => {
-      const sources = [];
-      const hold = (source) => `${PLACEHOLDER}${sources.push(source) - 1}${PLACEHOLDER}`;
-      const { length } = pattern;
-      let out = EMPTY;
-      let index = 0;
-      while (index < length) {
-        const char = pattern[index];
-        if (char === ESCAPE) {
-          const escaped = pattern[index + 1];
-          if (escaped === SLASH && index + 2 === length) {
-            out += hold(NEVER_MATCH);
-          } else if (escaped === "*" || escaped === "[" || escaped === SPACE) {
-            out += pattern.slice(index, index + 2);
-          } else {
-            out += hold(
-              REGEX_LITERAL_SPECIAL.test(escaped) ? ESCAPE + escaped : isReserved(escaped) ? `[${escaped}]` : escaped
-            );
-          }
-          index += 2;
-        } else if (isReserved(char)) {
-          out += hold(`[${char}]`);
-          index++;
-        } else if (char === "[") {
-          const scanned = scanBracket(pattern, index);
-          if (scanned === null) {
-            out += hold(NEVER_MATCH);
-            index = length;
-          } else {
-            out += hold(scanned.source);
-            index = scanned.end + 1;
-          }
-        } else {
-          out += char;
-          index++;
-        }
-      }
-      return {
-        source: out,
-        sources
-      };
-    };
-    var DIRECT = null;
-    var REGEX_INNER_SLASH = /\/(?!$)/;
-    var WILDCARD = "[^\\/]*";
-    var REPLACERS = [
-      // Replace (\ ) with ' '
-      // Only a space: an escaped tab or other whitespace is already a literal by
-      //   the time it reaches here, and a bare tab must be left as one, not turned
-      //   into a space.
-      // (\ ) -> ' '
-      // (\\ ) -> '\\ '
-      // (\\\ ) -> '\\ '
-      [
-        // A run of backslashes is taken whole, from its first one, so no match
-        //   ever starts again inside it -- `(\\+?) ` did, which made a long run
-        //   quadratic.
-        /(\\+)( ?)/g,
-        (_, run2, space) => space ? run2.slice(0, run2.length - run2.length % 2) + SPACE : run2,
-        ESCAPE + SPACE
-      ],
-      // git's wildmatch() reads a run of two or more asterisks as one globstar
-      //   whenever the run fills a path segment: it starts the pattern or follows
-      //   a `/`, and it ends the pattern or comes before a `/`. A run of two is
-      //   already `**`; a longer one is folded into `**` here, so the steps
-      //   below only ever have to know `**`.
-      // `***/foo` -> `**/foo`, `a/***/b` -> `a/**/b`, `a/***` -> `a/**`
-      // git also takes a run beside a literal prefix (`a***/b`) or beside an
-      //   escaped slash (`***\/b`) as a globstar, and this does not; the README
-      //   lists both, under "A run of asterisks".
-      [
-        /(^|\/)\*{3,}(?=\/|$)/g,
-        (_, start) => `${start}**`,
-        "*"
-      ],
-      // Escape metacharacters
-      // which is written down by users but means special for regular expressions.
-      // > There are 12 characters with special meanings:
-      // > - the backslash \,
-      // > - the caret ^,
-      // > - the dollar sign $,
-      // > - the period or dot .,
-      // > - the vertical bar or pipe symbol |,
-      // > - the question mark ?,
-      // > - the asterisk or star *,
-      // > - the plus sign +,
-      // > - the opening parenthesis (,
-      // > - the closing parenthesis ),
-      // > - and the opening square bracket [,
-      // > - the opening curly brace {,
-      // > These special characters are often called "metacharacters".
-      [
-        /[\\$.|*+(){^]/g,
-        (match) => `\\${match}`
-      ],
-      [
-        // > a question mark (?) matches a single character
-        /(?!\\)\?/g,
-        () => "[^/]",
-        "?"
-      ],
-      // leading slash
-      [
-        // > A leading slash matches the beginning of the pathname.
-        // > For example, "/*.c" matches "cat-file.c" but not "mozilla-sha1/sha1.c".
-        // A leading slash matches the beginning of the pathname
-        /^\//,
-        () => "^",
-        SLASH
-      ],
-      // replace special metacharacter slash after the leading slash
-      [
-        /\//g,
-        () => "\\/",
-        SLASH
-      ],
-      [
-        // > A leading "**" followed by a slash means match in all directories.
-        // > For example, "**/foo" matches file or directory "foo" anywhere,
-        // > the same as pattern "foo".
-        // > "**/foo/bar" matches file or directory "bar" anywhere that is directly
-        // >   under directory "foo".
-        // Notice that the '*'s have been replaced as '\\*'
-        /^\^*(?:\\\*\\\*\\\/)+/,
-        // '**/foo' <-> 'foo'
-        () => "(?:^|\\/)",
-        "*"
-      ],
-      // starting
-      [
-        // there will be no leading '/'
-        //   (which has been replaced by section "leading slash")
-        // If starts with '**', adding a '^' to the regular expression also works
-        DIRECT,
-        (source, pattern) => {
-          if (!source || source[0] === "^" || source[0] === "(") {
-            return source;
-          }
-          const anchor = !REGEX_INNER_SLASH.test(pattern) ? "(?:^|\\/)" : "^";
-          return anchor + source;
-        }
-      ],
-      // two globstars
-      [
-        // Use lookahead assertions so that we could match more than one `'/**'`
-        /\\\/\\\*\\\*(?=\\\/|$)/g,
-        // Zero, one or several directories
-        // should not use '*', or it will be replaced by the next replacer
-        // Check if it is not the last `'/**'`
-        (_, index, str) => index + 6 < str.length ? str.slice(index + 6) === "\\/" ? "(?:\\/[^\\/]+)+" : "(?:\\/[^\\/]+)*" : `\\/${TRAILING_DOUBLESTAR}`,
-        "*"
-      ],
-      // normal intermediate wildcards
-      [
-        // Never replace escaped '*'
-        // ignore rule '\*' will match the path '*'
-        // 'abc.*/' -> go
-        // 'abc.*'  -> skip this rule,
-        //    coz trailing single wildcard will be handed by [trailing wildcard]
-        /(^|[^\\])(?:\\\*)+(?!$)/g,
-        // '*.js' matches '.js'
-        // '*.js' doesn't match 'abc'
-        // 1. An asterisk "*" matches anything except a slash.
-        // 2. Other consecutive asterisks are considered regular asterisks
-        //    and collapse into one non-slash wildcard run.
-        (_, p1) => p1 + WILDCARD,
-        "*"
-      ],
-      // trailing wildcard, held apart from a literal star
-      [
-        // The step above leaves a trailing `*` alone, so a single `\*` is all that
-        //   can be left at the end here, and what stands in front of it says which
-        //   kind it is. A wildcard arrives as the escaper wrote it, `\*` with
-        //   nothing before it; a literal arrives as the user's own escape, which
-        //   the escaper doubled, and then the star's own -- `\\` and then `\*`.
-        //   There is no third case: every backslash still reaching the chain is
-        //   one `\*`, `\[` or `\ ` carries itself, and each is followed by its
-        //   own character, so a longer run can never form. This runs while the
-        //   two are still distinct, before the unescape steps below collapse the
-        //   literal onto the very `\*` a wildcard leaves behind.
-        /(^|[^\\])((?:\\\\)*)\\\*$/,
-        (match, p1, p2) => p2 === EMPTY ? p1 + TRAILING_WILDCARD : match,
-        "*"
-      ],
-      [
-        // unescape, revert step 3 except for back slash
-        // For example, if a user escape a '\\*',
-        // after step 3, the result will be '\\\\\\*'
-        /\\\\\\(?=[$.|*+(){^])/g,
-        () => ESCAPE,
-        ESCAPE + ESCAPE
-      ],
-      [
-        // '\\\\' -> '\\'
-        /\\\\/g,
-        () => ESCAPE,
-        ESCAPE + ESCAPE
-      ],
-      [
-        // Every real bracket expression -- POSIX classes included -- has already
-        //   been held aside by `extractBrackets`, so the only `[` left in the
-        //   pattern is an escaped, literal one.
-        // A backslash could only stand at the end of the range if it quoted the
-        //   `]`, and `\]` is held aside long before this.
-        /\\\[([^\]/]*?)($|\])/g,
-        // '\\[bar]' -> '\\\\[bar]'
-        (match, range, close) => `\\[${range}${close}`,
-        "["
-      ],
-      // ending
-      [
-        // 'js' will not match 'js.'
-        // 'ab' will not match 'abc'
-        DIRECT,
-        // WTF!
-        // https://git-scm.com/docs/gitignore
-        // changes in [2.22.1](https://git-scm.com/docs/gitignore/2.22.1)
-        // which re-fixes #24, #38
-        // > If there is a separator at the end of the pattern then the pattern
-        // > will only match directories, otherwise the pattern can match both
-        // > files and directories.
-        // 'js*' will not match 'a.js'
-        // 'js/' will not match 'a.js'
-        // 'js' will match 'a.js' and 'a.js/'
-        (source) => {
-          const last = source[source.length - 1];
-          if (!last || last === TRAILING_WILDCARD || last === TRAILING_DOUBLESTAR) {
-            return source;
-          }
-          return last === SLASH ? `${source}$` : `${source}(?=$|\\/$)`;
-        }
-      ]
-    ];
-    var REGEX_REPLACE_TRAILING_WILDCARD = /(^|\\\/)?\uE000$/;
-    var MODE_IGNORE = "regex";
-    var MODE_CHECK_IGNORE = "checkRegex";
-    var UNDERSCORE = "_";
-    var replaceTrailingWildcard = (_, p1) => {
-      const prefix = p1 ? `${p1}[^/]+` : "[^/]*";
-      return `${prefix}(?=$|\\/$)`;
-    };
-    var REGEX_REPLACE_TRAILING_DOUBLESTAR = /\uE001$/;
-    var replaceTrailingDoublestar = () => "[\\s\\S]";
-    var separatorAfter = (run2, at) => {
-      let separator = EMPTY;
-      for (let index = at + 1; index < run2.length && !run2[index].wildcard; index++) {
-        separator += run2[index].single;
-      }
-      return separator;
-    };
-    var pinWildcards = (source) => {
-      if (source.indexOf(WILDCARD) < 0) {
-        return source;
-      }
-      const tokens = [];
-      const { length } = source;
-      let index = 0;
-      while (index < length) {
-        const char = source[index];
-        if (source.startsWith(WILDCARD, index)) {
-          tokens.push({ wildcard: true });
-          index += WILDCARD.length;
-        } else if (char === "[") {
-          let end = index + 1;
-          if (source[end] === "^") {
-            end++;
-          }
-          if (source[end] === "]") {
-            end++;
-          }
-          while (end < length && source[end] !== "]") {
-            end += source[end] === ESCAPE ? 2 : 1;
-          }
-          end++;
-          tokens.push({ single: source.slice(index, end) });
-          index = end;
-        } else if (char === ESCAPE) {
-          tokens.push({ single: source.slice(index, index + 2) });
-          index += 2;
-        } else if (char === "(") {
-          let depth = 0;
-          let end = index;
-          do {
-            if (source[end] === ESCAPE) {
-              end++;
-            } else if (source[end] === "(") {
-              depth++;
-            } else if (source[end] === ")") {
-              depth--;
-            }
-            end++;
-          } while (end < length && depth > 0);
-          if ("*+?".indexOf(source[end]) >= 0) {
-            end++;
-          }
-          tokens.push({ boundary: source.slice(index, end) });
-          index = end;
-        } else if (char === "^" || char === "$") {
-          tokens.push({ boundary: char });
-          index++;
-        } else {
-          tokens.push({ single: char });
-          index++;
-        }
-      }
-      let out = EMPTY;
-      let run2 = [];
-      const flush = () => {
-        let lastWildcard;
-        run2.forEach((token, at) => {
-          if (token.wildcard) {
-            lastWildcard = at;
-          }
-        });
-        run2.forEach((token, at) => {
-          if (!token.wildcard) {
-            out += token.single;
-            return;
-          }
-          out += at === lastWildcard ? WILDCARD : `(?:(?!${separatorAfter(run2, at)})[^\\/])*`;
-        });
-        run2 = [];
-      };
-      tokens.forEach((token) => {
-        if (token.boundary === void 0) {
-          run2.push(token);
-          return;
-        }
-        flush();
-        out += token.boundary;
-      });
-      flush();
-      return out;
-    };
-    var makeRegexPrefix = (pattern) => {
-      if (REGEX_ANCHORED_GLOBSTAR.test(pattern)) {
-        pattern = "**";
-      }
-      const { source, sources } = extractBrackets(pattern);
-      const replaced = REPLACERS.reduce(
-        // A pass whose matcher finds nothing hands back the very string it was
-        //   given, so asking first costs a search and saves a rewrite. Ten of the
-        //   fifteen passes never fire for a typical .gitignore line, and between
-        //   them they were 45% of this chain.
-        (prev, [matcher, replacer, required]) => {
-          if (matcher === DIRECT) {
-            return replacer(prev, pattern);
-          }
-          if (required !== UNDEFINED && prev.indexOf(required) < 0) {
-            return prev;
-          }
-          return matcher.test(prev) ? prev.replace(matcher, replacer.bind(pattern)) : prev;
-        },
-        source
-      );
-      return sources.length ? replaced.replace(
-        REGEX_RESTORE_PLACEHOLDER,
-        (match, index) => sources[index]
-      ) : replaced;
-    };
-    var checkSourceOf = (body, prefix) => {
-      if (body[body.length - 1] === SLASH) {
-        prefix = makeRegexPrefix(body.slice(0, -1));
-      }
-      const head = prefix.slice(0, -1);
-      const last = prefix[prefix.length - 1];
-      return last === TRAILING_WILDCARD ? `${head}$` : last === TRAILING_DOUBLESTAR ? head : NEVER_MATCH;
-    };
-    var matchesBasename = (body) => {
-      const index = body.indexOf(SLASH);
-      return index < 0 || index === body.length - 1;
-    };
-    var basenameOf = (path4) => {
-      const end = path4.length - 1;
-      const index = path4.lastIndexOf(
-        SLASH,
-        path4[end] === SLASH ? end - 1 : end
-      );
-      return index < 0 ? path4 : path4.slice(index + 1);
-    };
-    var parentOf2 = (path4) => {
-      if (path4.charCodeAt(0) === SLASH_CODE || path4.indexOf(DOUBLE_SLASH) >= 0) {
-        const slices = path4.split(SLASH).filter(Boolean);
-        slices.pop();
-        return slices.length ? slices.join(SLASH) + SLASH : EMPTY;
-      }
-      const end = path4.length - 1;
-      const cut = path4.lastIndexOf(
-        SLASH,
-        path4.charCodeAt(end) === SLASH_CODE ? end - 1 : end
-      );
-      return cut < 0 ? EMPTY : path4.slice(0, cut + 1);
-    };
-    var isString = (subject) => typeof subject === "string";
-    var checkPattern = (pattern) => pattern && isString(pattern);
-    var splitPattern = (pattern) => (pattern[pattern.length - 1] === "\r" ? pattern.slice(0, -1) : pattern).split(REGEX_SPLITALL_CRLF).filter(Boolean);
-    var IgnoreRule = class {
-      constructor(pattern, mark, body, ignoreCase, negative, prefix) {
-        this.pattern = pattern;
-        this.mark = mark;
-        this.negative = negative;
-        define2(this, "body", body);
-        define2(this, "ignoreCase", ignoreCase);
-        define2(this, "regexPrefix", prefix);
-      }
-      // Worked out on first use and kept behind an own property, the way `regex`
-      //   caches itself in `_regex`. Deciding it in the constructor instead would
-      //   add a fourth `defineProperty` to every rule ever built, which cost 4% of
-      //   every compile -- including the compiles of rules that are never matched
-      //   against anything.
-      get _basenameOnly() {
-        return define2(this, "_basenameOnly", matchesBasename(this.body));
-      }
-      get regex() {
-        const key = UNDERSCORE + MODE_IGNORE;
-        if (this[key]) {
-          return this[key];
-        }
-        return this._make(MODE_IGNORE, key);
-      }
-      get checkRegex() {
-        const key = UNDERSCORE + MODE_CHECK_IGNORE;
-        if (this[key]) {
-          return this[key];
-        }
-        return this._make(MODE_CHECK_IGNORE, key);
-      }
-      _make(mode, key) {
-        const str = pinWildcards(
-          mode === MODE_IGNORE ? this.regexPrefix.replace(REGEX_REPLACE_TRAILING_WILDCARD, replaceTrailingWildcard).replace(REGEX_REPLACE_TRAILING_DOUBLESTAR, replaceTrailingDoublestar) : checkSourceOf(this.body, this.regexPrefix)
-        );
-        const regex = this.ignoreCase ? new RegExp(str, "i") : new RegExp(str);
-        return define2(this, key, regex);
-      }
-    };
-    var hasTrailingBackslash = (str) => {
-      let count = 0;
-      while (str[str.length - count - 1] === ESCAPE) {
-        count++;
-      }
-      return count % 2 === 1;
-    };
-    var trimEnd = (body, stripLineEnd) => {
-      let lineEnd = body.length;
-      let end;
-      for (; ; ) {
-        if (stripLineEnd && body[lineEnd - 1] === "\r") {
-          lineEnd--;
-        }
-        end = lineEnd;
-        while (body[end - 1] === SPACE) {
-          end--;
-        }
-        if (!stripLineEnd || body[end - 1] !== "\n") {
-          break;
-        }
-        lineEnd = end - 1;
-      }
-      if (end === lineEnd) {
-        return body.slice(0, lineEnd);
-      }
-      let backslashes = 0;
-      while (body[end - backslashes - 1] === ESCAPE) {
-        backslashes++;
-      }
-      return backslashes % 2 ? body.slice(0, end - 1) + SPACE : body.slice(0, end);
-    };
-    var createRule = (pattern, mark, ignoreCase, stripLineEnd, stripBOM) => {
-      let body = stripBOM && pattern[0] === BOM ? pattern.slice(1) : pattern;
-      if (body[0] === "#") {
-        return;
-      }
-      let negative = false;
-      if (body[0] === "!") {
-        negative = true;
-        body = body.slice(1);
-      }
-      const last = body[body.length - 1];
-      if (last === SPACE || stripLineEnd && (last === "\r" || last === "\n")) {
-        body = trimEnd(body, stripLineEnd);
-      }
-      if (!body || hasTrailingBackslash(body)) {
-        return;
-      }
-      body = body.replace(REGEX_REPLACE_LEADING_EXCAPED_EXCLAMATION, "!").replace(REGEX_REPLACE_LEADING_EXCAPED_HASH, "#");
-      const regexPrefix = makeRegexPrefix(body);
-      return new IgnoreRule(
-        pattern,
-        mark,
-        body,
-        ignoreCase,
-        negative,
-        regexPrefix
-      );
-    };
-    var RuleManager = class {
-      constructor(ignoreCase) {
-        this._ignoreCase = ignoreCase;
-        this._rules = [];
-        this._basenameCount = 0;
-      }
-      _add(pattern, index) {
-        if (pattern && pattern[KEY_IGNORE]) {
-          this._rules = this._rules.concat(pattern._rules._rules);
-          this._basenameCount += pattern._rules._basenameCount;
-          this._added = true;
-          return;
-        }
-        const isStr = isString(pattern);
-        const raw = isStr ? pattern : pattern.pattern;
-        const rule = checkPattern(raw) && createRule(
-          raw,
-          isStr ? UNDEFINED : pattern.mark,
-          this._ignoreCase,
-          !this._split,
-          this._stripBOM && !index
-        );
-        if (rule) {
-          this._added = true;
-          this._rules.push(rule);
-          if (matchesBasename(rule.body)) {
-            this._basenameCount++;
-          }
-        }
-      }
-      // @param {Array<string> | string | Ignore} pattern
-      add(pattern) {
-        this._added = false;
-        this._split = isString(pattern);
-        this._stripBOM = !this._split || pattern[0] === BOM;
-        makeArray(
-          this._split ? splitPattern(pattern) : pattern
-        ).forEach(this._add, this);
-        if (this._added) {
-          this._literalRules = UNDEFINED;
-        }
-        return this._added;
-      }
-      // Match the literal 'abc/' for `checkIgnore`, last rule wins. Only a rule
-      //   ending in a wildcard can match it (see `checkSourceOf`), so the rest
-      //   are left out once, rather than tested or compiled for every path.
-      testLiteral(path4) {
-        const rules = this._literalRules || (this._literalRules = this._rules.filter(
-          ({ body }) => body[body.length - (body[body.length - 1] === SLASH ? 2 : 1)] === "*"
-        ));
-        let ignored = false;
-        let unignored = false;
-        let matchedRule;
-        for (let index = rules.length - 1; index >= 0; index--) {
-          const rule = rules[index];
-          if (rule.checkRegex.test(path4)) {
-            ignored = !rule.negative;
-            unignored = rule.negative;
-            matchedRule = rule.negative ? UNDEFINED : rule;
-            break;
-          }
-        }
-        const ret = {
-          ignored,
-          unignored
-        };
-        if (matchedRule) {
-          ret.rule = matchedRule;
-        }
-        return ret;
-      }
-      // Test one single path without recursively checking parent directories
-      //
-      // - mode `string` either `MODE_IGNORE` or `MODE_CHECK_IGNORE`
-      // @returns {TestResult}
-      test(path4, mode) {
-        const rules = this._rules;
-        const { length } = rules;
-        const shortcut = this._basenameCount * 2 >= length;
-        const basename3 = shortcut ? basenameOf(path4) : path4;
-        for (let index = length - 1; index >= 0; index--) {
-          const rule = rules[index];
-          if (rule[mode].test(
-            shortcut && rule._basenameOnly ? basename3 : path4
-          )) {
-            const { negative } = rule;
-            const ret = {
-              ignored: !negative,
-              unignored: negative
-            };
-            if (!negative) {
-              ret.rule = rule;
-            }
-            return ret;
-          }
-        }
-        return {
-          ignored: false,
-          unignored: false
-        };
-      }
-    };
-    var throwError = (message, Ctor) => {
-      throw new Ctor(message);
-    };
-    var checkPath = (path4, originalPath, doThrow) => {
-      if (!isString(path4)) {
-        return doThrow(
-          `path must be a string, but got \`${originalPath}\``,
-          TypeError
-        );
-      }
-      if (!path4) {
-        return doThrow(`path must not be empty`, TypeError);
-      }
-      if (checkPath.isNotRelative(path4)) {
-        const r = "`path.relative()`d";
-        return doThrow(
-          `path should be a ${r} string, but got "${originalPath}"`,
-          RangeError
-        );
-      }
-      return true;
-    };
-    var isNotRelative = (path4) => {
-      const first = path4.charCodeAt(0);
-      if (first === SLASH_CODE) {
-        return true;
-      }
-      if (first !== DOT_CODE) {
-        return false;
-      }
-      if (path4.length === 1) {
-        return true;
-      }
-      const second = path4.charCodeAt(1);
-      if (second === SLASH_CODE) {
-        return true;
-      }
-      if (second !== DOT_CODE) {
-        return false;
-      }
-      return path4.length === 2 || path4.charCodeAt(2) === SLASH_CODE;
-    };
-    checkPath.isNotRelative = isNotRelative;
-    checkPath.convert = (p) => p;
-    var convertPath = (target) => isString(target) && checkPath.convert(target);
-    var Ignore = class {
-      constructor({
-        ignorecase = true,
-        ignoreCase = ignorecase,
-        allowRelativePaths = false
-      } = {}) {
-        define2(this, KEY_IGNORE, true);
-        this._rules = new RuleManager(ignoreCase);
-        this._strictPathCheck = !allowRelativePaths;
-        this._initCache();
-      }
-      _initCache() {
-        this._ignoreCache = /* @__PURE__ */ Object.create(null);
-        this._testCache = /* @__PURE__ */ Object.create(null);
-      }
-      add(pattern) {
-        if (this._rules.add(pattern)) {
-          this._initCache();
-        }
-        return this;
-      }
-      // legacy
-      addPattern(pattern) {
-        return this.add(pattern);
-      }
-      // @returns {TestResult}
-      _test(originalPath, cache, path4) {
-        checkPath(
-          path4,
-          originalPath,
-          this._strictPathCheck ? throwError : RETURN_FALSE
-        );
-        return path4 ? this._t(path4, cache) : {
-          ignored: false,
-          unignored: false
-        };
-      }
-      checkIgnore(target) {
-        const path4 = convertPath(target);
-        if (!path4 || path4.charCodeAt(path4.length - 1) !== SLASH_CODE) {
-          return this._test(target, this._testCache, path4);
-        }
-        const dir = this._t(path4, this._testCache);
-        if (dir.ignored) {
-          return dir;
-        }
-        const literal2 = this._rules.testLiteral(path4);
-        return literal2.ignored || literal2.unignored ? literal2 : dir;
-      }
-      _t(path4, cache) {
-        if (path4 in cache) {
-          return cache[path4];
-        }
-        const parentPath = parentOf2(path4);
-        const parent = parentPath ? this._t(parentPath, cache) : UNDEFINED;
-        return cache[path4] = parent && parent.ignored ? parent : this._rules.test(path4, MODE_IGNORE);
-      }
-      ignores(path4) {
-        return this._test(path4, this._ignoreCache, convertPath(path4)).ignored;
-      }
-      createFilter() {
-        return (path4) => !this.ignores(path4);
-      }
-      filter(paths) {
-        return makeArray(paths).filter(this.createFilter());
-      }
-      // @returns {TestResult}
-      test(path4) {
-        return this._test(path4, this._testCache, convertPath(path4));
-      }
-    };
-    var factory = (options) => new Ignore(options);
-    var isPathValid = (path4) => checkPath(convertPath(path4), path4, RETURN_FALSE);
-    var setupWindows = () => {
-      const makePosix = (str) => /^\\\\\?\\/.test(str) || /["<>|\u0000-\u001F]+/u.test(str) ? str : str.replace(/\\/g, "/");
-      checkPath.convert = makePosix;
-      const REGEX_TEST_WINDOWS_PATH_ABSOLUTE = /^[a-z]:\//i;
-      checkPath.isNotRelative = (path4) => REGEX_TEST_WINDOWS_PATH_ABSOLUTE.test(path4) || isNotRelative(path4);
-    };
-    if (
-      // Detect `process` so that it can run in browsers.
-      typeof process !== "undefined" && process.platform === "win32"
-    ) {
-      setupWindows();
-    }
-    module.exports = factory;
-    factory.default = factory;
-    module.exports.isPathValid = isPathValid;
-    define2(module.exports, /* @__PURE__ */ Symbol.for("setupWindows"), setupWindows);
-  }
-});
-
-// node_modules/semver/internal/constants.js
-var require_constants8 = __commonJS({
-  "node_modules/semver/internal/constants.js"(exports, module) {
-    "use strict";
-    var SEMVER_SPEC_VERSION = "2.0.0";
-    var MAX_LENGTH = 256;
-    var MAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER || /* istanbul ignore next */
-    9007199254740991;
-    var MAX_SAFE_COMPONENT_LENGTH = 16;
-    var MAX_SAFE_BUILD_LENGTH = MAX_LENGTH - 6;
-    var WHITESPACE_CHARACTERS = [
-      "	",
-      "\n",
-      "\v",
-      "\f",
-      "\r",
-      " ",
-      "\xA0",
-      "\u1680",
-      "\u2000",
-      "\u2001",
-      "\u2002",
-      "\u2003",
-      "\u2004",
-      "\u2005",
-      "\u2006",
-      "\u2007",
-      "\u2008",
-      "\u2009",
-      "\u200A",
-      "\u2028",
-      "\u2029",
-      "\u202F",
-      "\u205F",
-      "\u3000",
-      "\uFEFF"
-    ];
-    var RELEASE_TYPES = [
-      "major",
-      "premajor",
-      "minor",
-      "preminor",
-      "patch",
-      "prepatch",
-      "prerelease"
-    ];
-    module.exports = {
-      MAX_LENGTH,
-      MAX_SAFE_COMPONENT_LENGTH,
-      MAX_SAFE_BUILD_LENGTH,
-      MAX_SAFE_INTEGER,
-      WHITESPACE_CHARACTERS,
-      RELEASE_TYPES,
-      SEMVER_SPEC_VERSION,
-      FLAG_INCLUDE_PRERELEASE: 1,
-      FLAG_LOOSE: 2
-    };
-  }
-});
-
-// node_modules/semver/internal/debug.js
-var require_debug = __commonJS({
-  "node_modules/semver/internal/debug.js"(exports, module) {
-    "use strict";
-    var debug2 = typeof process === "object" && process.env && process.env.NODE_DEBUG && /\bsemver\b/i.test(process.env.NODE_DEBUG) ? (...args) => console.error("SEMVER", ...args) : () => {
-    };
-    module.exports = debug2;
-  }
-});
-
-// node_modules/semver/internal/re.js
-var require_re = __commonJS({
-  "node_modules/semver/internal/re.js"(exports, module) {
-    "use strict";
-    var {
-      MAX_SAFE_COMPONENT_LENGTH,
-      MAX_SAFE_BUILD_LENGTH,
-      MAX_LENGTH
-    } = require_constants8();
-    var debug2 = require_debug();
-    exports = module.exports = {};
-    var re = exports.re = [];
-    var safeRe = exports.safeRe = [];
-    var src = exports.src = [];
-    var safeSrc = exports.safeSrc = [];
-    var t = exports.t = {};
-    var R = 0;
-    var LETTERDASHNUMBER = "[a-zA-Z0-9-]";
-    var safeRegexReplacements = [
-      ["\\s", 1],
-      ["\\d", MAX_LENGTH],
-      [LETTERDASHNUMBER, MAX_SAFE_BUILD_LENGTH]
-    ];
-    var makeSafeRegex = (value) => {
-      for (const [token, max] of safeRegexReplacements) {
-        value = value.split(`${token}*`).join(`${token}{0,${max}}`).split(`${token}+`).join(`${token}{1,${max}}`);
-      }
-      return value;
-    };
-    var createToken = (name, value, isGlobal) => {
-      const safe = makeSafeRegex(value);
-      const index = R++;
-      debug2(name, index, value);
-      t[name] = index;
-      src[index] = value;
-      safeSrc[index] = safe;
-      re[index] = new RegExp(value, isGlobal ? "g" : void 0);
-      safeRe[index] = new RegExp(safe, isGlobal ? "g" : void 0);
-    };
-    createToken("NUMERICIDENTIFIER", "0|[1-9]\\d*");
-    createToken("NUMERICIDENTIFIERLOOSE", "\\d+");
-    createToken("NONNUMERICIDENTIFIER", `\\d*[a-zA-Z-]${LETTERDASHNUMBER}*`);
-    createToken("MAINVERSION", `(${src[t.NUMERICIDENTIFIER]})\\.(${src[t.NUMERICIDENTIFIER]})\\.(${src[t.NUMERICIDENTIFIER]})`);
-    createToken("MAINVERSIONLOOSE", `(${src[t.NUMERICIDENTIFIERLOOSE]})\\.(${src[t.NUMERICIDENTIFIERLOOSE]})\\.(${src[t.NUMERICIDENTIFIERLOOSE]})`);
-    createToken("PRERELEASEIDENTIFIER", `(?:${src[t.NONNUMERICIDENTIFIER]}|${src[t.NUMERICIDENTIFIER]})`);
-    createToken("PRERELEASEIDENTIFIERLOOSE", `(?:${src[t.NONNUMERICIDENTIFIER]}|${src[t.NUMERICIDENTIFIERLOOSE]})`);
-    createToken("PRERELEASE", `(?:-(${src[t.PRERELEASEIDENTIFIER]}(?:\\.${src[t.PRERELEASEIDENTIFIER]})*))`);
-    createToken("PRERELEASELOOSE", `(?:-?(${src[t.PRERELEASEIDENTIFIERLOOSE]}(?:\\.${src[t.PRERELEASEIDENTIFIERLOOSE]})*))`);
-    createToken("BUILDIDENTIFIER", `${LETTERDASHNUMBER}+`);
-    createToken("BUILD", `(?:\\+(${src[t.BUILDIDENTIFIER]}(?:\\.${src[t.BUILDIDENTIFIER]})*))`);
-    createToken("FULLPLAIN", `v?${src[t.MAINVERSION]}${src[t.PRERELEASE]}?${src[t.BUILD]}?`);
-    createToken("FULL", `^${src[t.FULLPLAIN]}$`);
-    createToken("LOOSEPLAIN", `[v=\\s]*${src[t.MAINVERSIONLOOSE]}${src[t.PRERELEASELOOSE]}?${src[t.BUILD]}?`);
-    createToken("LOOSE", `^${src[t.LOOSEPLAIN]}$`);
-    createToken("GTLT", "((?:<|>)?=?)");
-    createToken("XRANGEIDENTIFIERLOOSE", `${src[t.NUMERICIDENTIFIERLOOSE]}|x|X|\\*`);
-    createToken("XRANGEIDENTIFIER", `${src[t.NUMERICIDENTIFIER]}|x|X|\\*`);
-    createToken("XRANGEPLAIN", `[v=\\s]*(${src[t.XRANGEIDENTIFIER]})(?:\\.(${src[t.XRANGEIDENTIFIER]})(?:\\.(${src[t.XRANGEIDENTIFIER]})(?:${src[t.PRERELEASE]})?${src[t.BUILD]}?)?)?`);
-    createToken("XRANGEPLAINLOOSE", `[v=\\s]*(${src[t.XRANGEIDENTIFIERLOOSE]})(?:\\.(${src[t.XRANGEIDENTIFIERLOOSE]})(?:\\.(${src[t.XRANGEIDENTIFIERLOOSE]})(?:${src[t.PRERELEASELOOSE]})?${src[t.BUILD]}?)?)?`);
-    createToken("XRANGE", `^${src[t.GTLT]}\\s*${src[t.XRANGEPLAIN]}$`);
-    createToken("XRANGELOOSE", `^${src[t.GTLT]}\\s*${src[t.XRANGEPLAINLOOSE]}$`);
-    createToken("COERCEPLAIN", `${"(^|[^\\d])(\\d{1,"}${MAX_SAFE_COMPONENT_LENGTH}})(?:\\.(\\d{1,${MAX_SAFE_COMPONENT_LENGTH}}))?(?:\\.(\\d{1,${MAX_SAFE_COMPONENT_LENGTH}}))?`);
-    createToken("COERCE", `${src[t.COERCEPLAIN]}(?:$|[^\\d])`);
-    createToken("COERCEFULL", src[t.COERCEPLAIN] + `(?:${src[t.PRERELEASE]})?(?:${src[t.BUILD]})?(?:$|[^\\d])`);
-    createToken("COERCERTL", src[t.COERCE], true);
-    createToken("COERCERTLFULL", src[t.COERCEFULL], true);
-    createToken("LONETILDE", "(?:~>?)");
-    createToken("TILDETRIM", `(\\s*)${src[t.LONETILDE]}\\s+`, true);
-    exports.tildeTrimReplace = "$1~";
-    createToken("TILDE", `^${src[t.LONETILDE]}${src[t.XRANGEPLAIN]}$`);
-    createToken("TILDELOOSE", `^${src[t.LONETILDE]}${src[t.XRANGEPLAINLOOSE]}$`);
-    createToken("LONECARET", "(?:\\^)");
-    createToken("CARETTRIM", `(\\s*)${src[t.LONECARET]}\\s+`, true);
-    exports.caretTrimReplace = "$1^";
-    createToken("CARET", `^${src[t.LONECARET]}${src[t.XRANGEPLAIN]}$`);
-    createToken("CARETLOOSE", `^${src[t.LONECARET]}${src[t.XRANGEPLAINLOOSE]}$`);
-    createToken("COMPARATORLOOSE", `^${src[t.GTLT]}\\s*(${src[t.LOOSEPLAIN]})$|^$`);
-    createToken("COMPARATOR", `^${src[t.GTLT]}\\s*(${src[t.FULLPLAIN]})$|^$`);
-    createToken("COMPARATORTRIM", `(\\s*)${src[t.GTLT]}\\s*(${src[t.LOOSEPLAIN]}|${src[t.XRANGEPLAIN]})`, true);
-    exports.comparatorTrimReplace = "$1$2$3";
-    createToken("HYPHENRANGE", `^\\s*(${src[t.XRANGEPLAIN]})\\s+-\\s+(${src[t.XRANGEPLAIN]})\\s*$`);
-    createToken("HYPHENRANGELOOSE", `^\\s*(${src[t.XRANGEPLAINLOOSE]})\\s+-\\s+(${src[t.XRANGEPLAINLOOSE]})\\s*$`);
-    createToken("STAR", "(<|>)?=?\\s*\\*");
-    createToken("GTE0", "^\\s*>=\\s*0\\.0\\.0\\s*$");
-    createToken("GTE0PRE", "^\\s*>=\\s*0\\.0\\.0-0\\s*$");
-  }
-});
-
-// node_modules/semver/internal/parse-options.js
-var require_parse_options = __commonJS({
-  "node_modules/semver/internal/parse-options.js"(exports, module) {
-    "use strict";
-    var looseOption = Object.freeze({ loose: true });
-    var emptyOpts = Object.freeze({});
-    var parseOptions = (options) => {
-      if (!options) {
-        return emptyOpts;
-      }
-      if (typeof options !== "object") {
-        return looseOption;
-      }
-      return options;
-    };
-    module.exports = parseOptions;
-  }
-});
-
-// node_modules/semver/internal/identifiers.js
-var require_identifiers = __commonJS({
-  "node_modules/semver/internal/identifiers.js"(exports, module) {
-    "use strict";
-    var numeric = /^[0-9]+$/;
-    var compareIdentifiers = (a, b) => {
-      if (typeof a === "number" && typeof b === "number") {
-        return a === b ? 0 : a < b ? -1 : 1;
-      }
-      const anum = numeric.test(a);
-      const bnum = numeric.test(b);
-      if (anum && bnum) {
-        a = +a;
-        b = +b;
-      }
-      return a === b ? 0 : anum && !bnum ? -1 : bnum && !anum ? 1 : a < b ? -1 : 1;
-    };
-    var rcompareIdentifiers = (a, b) => compareIdentifiers(b, a);
-    module.exports = {
-      compareIdentifiers,
-      rcompareIdentifiers
-    };
-  }
-});
-
-// node_modules/semver/classes/semver.js
-var require_semver2 = __commonJS({
-  "node_modules/semver/classes/semver.js"(exports, module) {
-    "use strict";
-    var debug2 = require_debug();
-    var { MAX_LENGTH, MAX_SAFE_INTEGER } = require_constants8();
-    var { safeRe: re, t } = require_re();
-    var parseOptions = require_parse_options();
-    var { compareIdentifiers } = require_identifiers();
-    var isPrereleaseIdentifier = (prerelease, identifier) => {
-      const identifiers = identifier.split(".");
-      if (identifiers.length > prerelease.length) {
-        return false;
-      }
-      for (let i = 0; i < identifiers.length; i++) {
-        if (compareIdentifiers(prerelease[i], identifiers[i]) !== 0) {
-          return false;
-        }
-      }
-      return true;
-    };
-    var SemVer = class _SemVer {
-      constructor(version, options) {
-        options = parseOptions(options);
-        if (version instanceof _SemVer) {
-          if (version.loose === !!options.loose && version.includePrerelease === !!options.includePrerelease) {
-            return version;
-          } else {
-            version = version.version;
-          }
-        } else if (typeof version !== "string") {
-          throw new TypeError(`Invalid version. Must be a string. Got type "${typeof version}".`);
-        }
-        if (version.length > MAX_LENGTH) {
-          throw new TypeError(
-            `version is longer than ${MAX_LENGTH} characters`
-          );
-        }
-        debug2("SemVer", version, options);
-        this.options = options;
-        this.loose = !!options.loose;
-        this.includePrerelease = !!options.includePrerelease;
-        const m = version.trim().match(options.loose ? re[t.LOOSE] : re[t.FULL]);
-        if (!m) {
-          throw new TypeError(`Invalid Version: ${version}`);
-        }
-        this.raw = version;
-        this.major = +m[1];
-        this.minor = +m[2];
-        this.patch = +m[3];
-        if (this.major > MAX_SAFE_INTEGER || this.major < 0) {
-          throw new TypeError("Invalid major version");
-        }
-        if (this.minor > MAX_SAFE_INTEGER || this.minor < 0) {
-          throw new TypeError("Invalid minor version");
-        }
-        if (this.patch > MAX_SAFE_INTEGER || this.patch < 0) {
-          throw new TypeError("Invalid patch version");
-        }
-        if (!m[4]) {
-          this.prerelease = [];
-        } else {
-          this.prerelease = m[4].split(".").map((id) => {
-            if (/^[0-9]+$/.test(id)) {
-              const num = +id;
-              if (num >= 0 && num < MAX_SAFE_INTEGER) {
-                return num;
-              }
-            }
-            return id;
-          });
-        }
-        this.build = m[5] ? m[5].split(".") : [];
-        this.format();
-      }
-      format() {
-        this.version = `${this.major}.${this.minor}.${this.patch}`;
-        if (this.prerelease.length) {
-          this.version += `-${this.prerelease.join(".")}`;
-        }
-        return this.version;
-      }
-      toString() {
-        return this.version;
-      }
-      compare(other) {
-        debug2("SemVer.compare", this.version, this.options, other);
-        if (!(other instanceof _SemVer)) {
-          if (typeof other === "string" && other === this.version) {
-            return 0;
-          }
-          other = new _SemVer(other, this.options);
-        }
-        if (other.version === this.version) {
-          return 0;
-        }
-        return this.compareMain(other) || this.comparePre(other);
-      }
-      compareMain(other) {
-        if (!(other instanceof _SemVer)) {
-          other = new _SemVer(other, this.options);
-        }
-        if (this.major < other.major) {
-          return -1;
-        }
-        if (this.major > other.major) {
-          return 1;
-        }
-        if (this.minor < other.minor) {
-          return -1;
-        }
-        if (this.minor > other.minor) {
-          return 1;
-        }
-        if (this.patch < other.patch) {
-          return -1;
-        }
-        if (this.patch > other.patch) {
-          return 1;
-        }
-        return 0;
-      }
-      comparePre(other) {
-        if (!(other instanceof _SemVer)) {
-          other = new _SemVer(other, this.options);
-        }
-        if (this.prerelease.length && !other.prerelease.length) {
-          return -1;
-        } else if (!this.prerelease.length && other.prerelease.length) {
-          return 1;
-        } else if (!this.prerelease.length && !other.prerelease.length) {
-          return 0;
-        }
-        let i = 0;
-        do {
-          const a = this.prerelease[i];
-          const b = other.prerelease[i];
-          debug2("prerelease compare", i, a, b);
-          if (a === void 0 && b === void 0) {
-            return 0;
-          } else if (b === void 0) {
-            return 1;
-          } else if (a === void 0) {
-            return -1;
-          } else if (a === b) {
-            continue;
-          } else {
-            return compareIdentifiers(a, b);
-          }
-        } while (++i);
-      }
-      compareBuild(other) {
-        if (!(other instanceof _SemVer)) {
-          other = new _SemVer(other, this.options);
-        }
-        let i = 0;
-        do {
-          const a = this.build[i];
-          const b = other.build[i];
-          debug2("build compare", i, a, b);
-          if (a === void 0 && b === void 0) {
-            return 0;
-          } else if (b === void 0) {
-            return 1;
-          } else if (a === void 0) {
-            return -1;
-          } else if (a === b) {
-            continue;
-          } else {
-            return compareIdentifiers(a, b);
-          }
-        } while (++i);
-      }
-      // preminor will bump the version up to the next minor release, and immediately
-      // down to pre-release. premajor and prepatch work the same way.
-      inc(release, identifier, identifierBase) {
-        if (release.startsWith("pre")) {
-          if (!identifier && identifierBase === false) {
-            throw new Error("invalid increment argument: identifier is empty");
-          }
-          if (identifier) {
-            const match = `-${identifier}`.match(this.options.loose ? re[t.PRERELEASELOOSE] : re[t.PRERELEASE]);
-            if (!match || match[1] !== identifier) {
-              throw new Error(`invalid identifier: ${identifier}`);
-            }
-          }
-        }
-        switch (release) {
-          case "premajor":
-            this.prerelease.length = 0;
-            this.patch = 0;
-            this.minor = 0;
-            this.major++;
-            this.inc("pre", identifier, identifierBase);
-            break;
-          case "preminor":
-            this.prerelease.length = 0;
-            this.patch = 0;
-            this.minor++;
-            this.inc("pre", identifier, identifierBase);
-            break;
-          case "prepatch":
-            this.prerelease.length = 0;
-            this.inc("patch", identifier, identifierBase);
-            this.inc("pre", identifier, identifierBase);
-            break;
-          // If the input is a non-prerelease version, this acts the same as
-          // prepatch.
-          case "prerelease":
-            if (this.prerelease.length === 0) {
-              this.inc("patch", identifier, identifierBase);
-            }
-            this.inc("pre", identifier, identifierBase);
-            break;
-          case "release":
-            if (this.prerelease.length === 0) {
-              throw new Error(`version ${this.raw} is not a prerelease`);
-            }
-            this.prerelease.length = 0;
-            break;
-          case "major":
-            if (this.minor !== 0 || this.patch !== 0 || this.prerelease.length === 0) {
-              this.major++;
-            }
-            this.minor = 0;
-            this.patch = 0;
-            this.prerelease = [];
-            break;
-          case "minor":
-            if (this.patch !== 0 || this.prerelease.length === 0) {
-              this.minor++;
-            }
-            this.patch = 0;
-            this.prerelease = [];
-            break;
-          case "patch":
-            if (this.prerelease.length === 0) {
-              this.patch++;
-            }
-            this.prerelease = [];
-            break;
-          // This probably shouldn't be used publicly.
-          // 1.0.0 'pre' would become 1.0.0-0 which is the wrong direction.
-          case "pre": {
-            const base = Number(identifierBase) ? 1 : 0;
-            if (this.prerelease.length === 0) {
-              this.prerelease = [base];
-            } else {
-              let i = this.prerelease.length;
-              while (--i >= 0) {
-                if (typeof this.prerelease[i] === "number") {
-                  this.prerelease[i]++;
-                  i = -2;
-                }
-              }
-              if (i === -1) {
-                if (identifier === this.prerelease.join(".") && identifierBase === false) {
-                  throw new Error("invalid increment argument: identifier already exists");
-                }
-                this.prerelease.push(base);
-              }
-            }
-            if (identifier) {
-              let prerelease = [identifier, base];
-              if (identifierBase === false) {
-                prerelease = [identifier];
-              }
-              if (isPrereleaseIdentifier(this.prerelease, identifier)) {
-                const prereleaseBase = this.prerelease[identifier.split(".").length];
-                if (isNaN(prereleaseBase)) {
-                  this.prerelease = prerelease;
-                }
-              } else {
-                this.prerelease = prerelease;
-              }
-            }
-            break;
-          }
-          default:
-            throw new Error(`invalid increment argument: ${release}`);
-        }
-        this.raw = this.format();
-        if (this.build.length) {
-          this.raw += `+${this.build.join(".")}`;
-        }
-        return this;
-      }
-    };
-    module.exports = SemVer;
-  }
-});
-
-// node_modules/semver/functions/parse.js
-var require_parse2 = __commonJS({
-  "node_modules/semver/functions/parse.js"(exports, module) {
-    "use strict";
-    var SemVer = require_semver2();
-    var parse3 = (version, options, throwErrors = false) => {
-      if (version instanceof SemVer) {
-        return version;
-      }
-      try {
-        return new SemVer(version, options);
-      } catch (er) {
-        if (!throwErrors) {
-          return null;
-        }
-        throw er;
-      }
-    };
-    module.exports = parse3;
-  }
-});
-
-// node_modules/semver/functions/valid.js
-var require_valid = __commonJS({
-  "node_modules/semver/functions/valid.js"(exports, module) {
-    "use strict";
-    var parse3 = require_parse2();
-    var valid = (version, options) => {
-      const v = parse3(version, options);
-      return v ? v.version : null;
-    };
-    module.exports = valid;
-  }
-});
-
-// node_modules/semver/functions/clean.js
-var require_clean = __commonJS({
-  "node_modules/semver/functions/clean.js"(exports, module) {
-    "use strict";
-    var parse3 = require_parse2();
-    var clean = (version, options) => {
-      const s = parse3(version.trim().replace(/^[=v]+/, ""), options);
-      return s ? s.version : null;
-    };
-    module.exports = clean;
-  }
-});
-
-// node_modules/semver/functions/inc.js
-var require_inc = __commonJS({
-  "node_modules/semver/functions/inc.js"(exports, module) {
-    "use strict";
-    var SemVer = require_semver2();
-    var inc = (version, release, options, identifier, identifierBase) => {
-      if (typeof options === "string") {
-        identifierBase = identifier;
-        identifier = options;
-        options = void 0;
-      }
-      try {
-        return new SemVer(
-          version instanceof SemVer ? version.version : version,
-          options
-        ).inc(release, identifier, identifierBase).version;
-      } catch (er) {
-        return null;
-      }
-    };
-    module.exports = inc;
-  }
-});
-
-// node_modules/semver/functions/diff.js
-var require_diff = __commonJS({
-  "node_modules/semver/functions/diff.js"(exports, module) {
-    "use strict";
-    var parse3 = require_parse2();
-    var diff = (version1, version2) => {
-      const v1 = parse3(version1, null, true);
-      const v2 = parse3(version2, null, true);
-      const comparison = v1.compare(v2);
-      if (comparison === 0) {
-        return null;
-      }
-      const v1Higher = comparison > 0;
-      const highVersion = v1Higher ? v1 : v2;
-      const lowVersion = v1Higher ? v2 : v1;
-      const highHasPre = !!highVersion.prerelease.length;
-      const lowHasPre = !!lowVersion.prerelease.length;
-      if (lowHasPre && !highHasPre) {
-        if (!lowVersion.patch && !lowVersion.minor) {
-          return "major";
-        }
-        if (lowVersion.compareMain(highVersion) === 0) {
-          if (lowVersion.minor && !lowVersion.patch) {
-            return "minor";
-          }
-          return "patch";
-        }
-      }
-      const prefix = highHasPre ? "pre" : "";
-      if (v1.major !== v2.major) {
-        return prefix + "major";
-      }
-      if (v1.minor !== v2.minor) {
-        return prefix + "minor";
-      }
-      if (v1.patch !== v2.patch) {
-        return prefix + "patch";
-      }
-      return "prerelease";
-    };
-    module.exports = diff;
-  }
-});
-
-// node_modules/semver/functions/major.js
-var require_major = __commonJS({
-  "node_modules/semver/functions/major.js"(exports, module) {
-    "use strict";
-    var SemVer = require_semver2();
-    var major = (a, loose) => new SemVer(a, loose).major;
-    module.exports = major;
-  }
-});
-
-// node_modules/semver/functions/minor.js
-var require_minor = __commonJS({
-  "node_modules/semver/functions/minor.js"(exports, module) {
-    "use strict";
-    var SemVer = require_semver2();
-    var minor = (a, loose) => new SemVer(a, loose).minor;
-    module.exports = minor;
-  }
-});
-
-// node_modules/semver/functions/patch.js
-var require_patch = __commonJS({
-  "node_modules/semver/functions/patch.js"(exports, module) {
-    "use strict";
-    var SemVer = require_semver2();
-    var patch = (a, loose) => new SemVer(a, loose).patch;
-    module.exports = patch;
-  }
-});
-
-// node_modules/semver/functions/prerelease.js
-var require_prerelease = __commonJS({
-  "node_modules/semver/functions/prerelease.js"(exports, module) {
-    "use strict";
-    var parse3 = require_parse2();
-    var prerelease = (version, options) => {
-      const parsed = parse3(version, options);
-      return parsed && parsed.prerelease.length ? parsed.prerelease : null;
-    };
-    module.exports = prerelease;
-  }
-});
-
-// node_modules/semver/functions/compare.js
-var require_compare = __commonJS({
-  "node_modules/semver/functions/compare.js"(exports, module) {
-    "use strict";
-    var SemVer = require_semver2();
-    var compare = (a, b, loose) => new SemVer(a, loose).compare(new SemVer(b, loose));
-    module.exports = compare;
-  }
-});
-
-// node_modules/semver/functions/rcompare.js
-var require_rcompare = __commonJS({
-  "node_modules/semver/functions/rcompare.js"(exports, module) {
-    "use strict";
-    var compare = require_compare();
-    var rcompare = (a, b, loose) => compare(b, a, loose);
-    module.exports = rcompare;
-  }
-});
-
-// node_modules/semver/functions/compare-loose.js
-var require_compare_loose = __commonJS({
-  "node_modules/semver/functions/compare-loose.js"(exports, module) {
-    "use strict";
-    var compare = require_compare();
-    var compareLoose = (a, b) => compare(a, b, true);
-    module.exports = compareLoose;
-  }
-});
-
-// node_modules/semver/functions/compare-build.js
-var require_compare_build = __commonJS({
-  "node_modules/semver/functions/compare-build.js"(exports, module) {
-    "use strict";
-    var SemVer = require_semver2();
-    var compareBuild = (a, b, loose) => {
-      const versionA = new SemVer(a, loose);
-      const versionB = new SemVer(b, loose);
-      return versionA.compare(versionB) || versionA.compareBuild(versionB);
-    };
-    module.exports = compareBuild;
-  }
-});
-
-// node_modules/semver/functions/sort.js
-var require_sort = __commonJS({
-  "node_modules/semver/functions/sort.js"(exports, module) {
-    "use strict";
-    var compareBuild = require_compare_build();
-    var sort = (list, loose) => list.sort((a, b) => compareBuild(a, b, loose));
-    module.exports = sort;
-  }
-});
-
-// node_modules/semver/functions/rsort.js
-var require_rsort = __commonJS({
-  "node_modules/semver/functions/rsort.js"(exports, module) {
-    "use strict";
-    var compareBuild = require_compare_build();
-    var rsort = (list, loose) => list.sort((a, b) => compareBuild(b, a, loose));
-    module.exports = rsort;
-  }
-});
-
-// node_modules/semver/functions/gt.js
-var require_gt = __commonJS({
-  "node_modules/semver/functions/gt.js"(exports, module) {
-    "use strict";
-    var compare = require_compare();
-    var gt = (a, b, loose) => compare(a, b, loose) > 0;
-    module.exports = gt;
-  }
-});
-
-// node_modules/semver/functions/lt.js
-var require_lt = __commonJS({
-  "node_modules/semver/functions/lt.js"(exports, module) {
-    "use strict";
-    var compare = require_compare();
-    var lt = (a, b, loose) => compare(a, b, loose) < 0;
-    module.exports = lt;
-  }
-});
-
-// node_modules/semver/functions/eq.js
-var require_eq = __commonJS({
-  "node_modules/semver/functions/eq.js"(exports, module) {
-    "use strict";
-    var compare = require_compare();
-    var eq = (a, b, loose) => compare(a, b, loose) === 0;
-    module.exports = eq;
-  }
-});
-
-// node_modules/semver/functions/neq.js
-var require_neq = __commonJS({
-  "node_modules/semver/functions/neq.js"(exports, module) {
-    "use strict";
-    var compare = require_compare();
-    var neq = (a, b, loose) => compare(a, b, loose) !== 0;
-    module.exports = neq;
-  }
-});
-
-// node_modules/semver/functions/gte.js
-var require_gte = __commonJS({
-  "node_modules/semver/functions/gte.js"(exports, module) {
-    "use strict";
-    var compare = require_compare();
-    var gte = (a, b, loose) => compare(a, b, loose) >= 0;
-    module.exports = gte;
-  }
-});
-
-// node_modules/semver/functions/lte.js
-var require_lte = __commonJS({
-  "node_modules/semver/functions/lte.js"(exports, module) {
-    "use strict";
-    var compare = require_compare();
-    var lte = (a, b, loose) => compare(a, b, loose) <= 0;
-    module.exports = lte;
-  }
-});
-
-// node_modules/semver/functions/cmp.js
-var require_cmp = __commonJS({
-  "node_modules/semver/functions/cmp.js"(exports, module) {
-    "use strict";
-    var eq = require_eq();
-    var neq = require_neq();
-    var gt = require_gt();
-    var gte = require_gte();
-    var lt = require_lt();
-    var lte = require_lte();
-    var cmp = (a, op, b, loose) => {
-      switch (op) {
-        case "===":
-          if (typeof a === "object") {
-            a = a.version;
-          }
-          if (typeof b === "object") {
-            b = b.version;
-          }
-          return a === b;
-        case "!==":
-          if (typeof a === "object") {
-            a = a.version;
-          }
-          if (typeof b === "object") {
-            b = b.version;
-          }
-          return a !== b;
-        case "":
-        case "=":
-        case "==":
-          return eq(a, b, loose);
-        case "!=":
-          return neq(a, b, loose);
-        case ">":
-          return gt(a, b, loose);
-        case ">=":
-          return gte(a, b, loose);
-        case "<":
-          return lt(a, b, loose);
-        case "<=":
-          return lte(a, b, loose);
-        default:
-          throw new TypeError(`Invalid operator: ${op}`);
-      }
-    };
-    module.exports = cmp;
-  }
-});
-
-// node_modules/semver/functions/coerce.js
-var require_coerce = __commonJS({
-  "node_modules/semver/functions/coerce.js"(exports, module) {
-    "use strict";
-    var SemVer = require_semver2();
-    var parse3 = require_parse2();
-    var { safeRe: re, t } = require_re();
-    var coerce = (version, options) => {
-      if (version instanceof SemVer) {
-        return version;
-      }
-      if (typeof version === "number") {
-        version = String(version);
-      }
-      if (typeof version !== "string") {
-        return null;
-      }
-      options = options || {};
-      let match = null;
-      if (!options.rtl) {
-        match = version.match(options.includePrerelease ? re[t.COERCEFULL] : re[t.COERCE]);
-      } else {
-        const coerceRtlRegex = options.includePrerelease ? re[t.COERCERTLFULL] : re[t.COERCERTL];
-        let next;
-        while ((next = coerceRtlRegex.exec(version)) && (!match || match.index + match[0].length !== version.length)) {
-          if (!match || next.index + next[0].length !== match.index + match[0].length) {
-            match = next;
-          }
-          coerceRtlRegex.lastIndex = next.index + next[1].length + next[2].length;
-        }
-        coerceRtlRegex.lastIndex = -1;
-      }
-      if (match === null) {
-        return null;
-      }
-      const major = match[2];
-      const minor = match[3] || "0";
-      const patch = match[4] || "0";
-      const prerelease = options.includePrerelease && match[5] ? `-${match[5]}` : "";
-      const build = options.includePrerelease && match[6] ? `+${match[6]}` : "";
-      return parse3(`${major}.${minor}.${patch}${prerelease}${build}`, options);
-    };
-    module.exports = coerce;
-  }
-});
-
-// node_modules/semver/functions/truncate.js
-var require_truncate = __commonJS({
-  "node_modules/semver/functions/truncate.js"(exports, module) {
-    "use strict";
-    var parse3 = require_parse2();
-    var constants4 = require_constants8();
-    var SemVer = require_semver2();
-    var truncate = (version, truncation, options) => {
-      if (!constants4.RELEASE_TYPES.includes(truncation)) {
-        return null;
-      }
-      const clonedVersion = cloneInputVersion(version, options);
-      return clonedVersion && doTruncation(clonedVersion, truncation);
-    };
-    var cloneInputVersion = (version, options) => {
-      const versionStringToParse = version instanceof SemVer ? version.version : version;
-      return parse3(versionStringToParse, options);
-    };
-    var doTruncation = (version, truncation) => {
-      if (isPrerelease(truncation)) {
-        return version.version;
-      }
-      version.prerelease = [];
-      switch (truncation) {
-        case "major":
-          version.minor = 0;
-          version.patch = 0;
-          break;
-        case "minor":
-          version.patch = 0;
-          break;
-      }
-      return version.format();
-    };
-    var isPrerelease = (type) => {
-      return type.startsWith("pre");
-    };
-    module.exports = truncate;
-  }
-});
-
-// node_modules/semver/internal/lrucache.js
-var require_lrucache = __commonJS({
-  "node_modules/semver/internal/lrucache.js"(exports, module) {
-    "use strict";
-    var LRUCache = class {
-      constructor() {
-        this.max = 1e3;
-        this.map = /* @__PURE__ */ new Map();
-      }
-      get(key) {
-        const value = this.map.get(key);
-        if (value === void 0) {
-          return void 0;
-        } else {
-          this.map.delete(key);
-          this.map.set(key, value);
-          return value;
-        }
-      }
-      delete(key) {
-        return this.map.delete(key);
-      }
-      set(key, value) {
-        const deleted = this.delete(key);
-        if (!deleted && value !== void 0) {
-          if (this.map.size >= this.max) {
-            const firstKey = this.map.keys().next().value;
-            this.delete(firstKey);
-          }
-          this.map.set(key, value);
-        }
-        return this;
-      }
-    };
-    module.exports = LRUCache;
-  }
-});
-
-// node_modules/semver/internal/trim-comparator-whitespace.js
-var require_trim_comparator_whitespace = __commonJS({
-  "node_modules/semver/internal/trim-comparator-whitespace.js"(exports, module) {
-    "use strict";
-    var {
-      MAX_LENGTH,
-      MAX_SAFE_BUILD_LENGTH,
-      WHITESPACE_CHARACTERS
-    } = require_constants8();
-    var whitespace = new Uint8Array(65536);
-    for (const char of WHITESPACE_CHARACTERS) {
-      whitespace[char.charCodeAt(0)] = 1;
-    }
-    var isWhitespace = (char) => char !== void 0 && whitespace[char.charCodeAt(0)] === 1;
-    var isVersionPrefix = (char) => char === "v" || char === "=" || isWhitespace(char);
-    var isDigit = (char) => char !== void 0 && char >= "0" && char <= "9";
-    var isLetter = (char) => char !== void 0 && (char >= "a" && char <= "z" || char >= "A" && char <= "Z");
-    var isIdentifierCharacter = (char) => isDigit(char) || isLetter(char) || char === "-";
-    var isVersionStart = (char) => isDigit(char) || char === "x" || char === "X" || char === "*";
-    var findDigitsEndIndex = (range, start, limit, digitRuns) => {
-      if (!isDigit(range[start])) {
-        return start;
-      }
-      if (start >= digitRuns.start && start < digitRuns.end) {
-        return Math.min(start + limit, digitRuns.end);
-      }
-      if (start >= digitRuns.previousStart && start < digitRuns.previousEnd) {
-        return Math.min(start + limit, digitRuns.previousEnd);
-      }
-      let end = start + 1;
-      while (isDigit(range[end])) {
-        end++;
-      }
-      digitRuns.previousStart = digitRuns.start;
-      digitRuns.previousEnd = digitRuns.end;
-      digitRuns.start = start;
-      digitRuns.end = end;
-      return Math.min(start + limit, end);
-    };
-    var findVersionNumberEndIndex = (range, start, loose, digitRuns) => {
-      if (!loose && range[start] === "0") {
-        return start + 1;
-      }
-      return findDigitsEndIndex(range, start, loose ? MAX_LENGTH : MAX_LENGTH + 1, digitRuns);
-    };
-    var findPrereleaseIdentifierEndIndex = (range, start, loose, digitRuns) => {
-      const digitsEnd = findDigitsEndIndex(range, start, MAX_LENGTH, digitRuns);
-      if (isLetter(range[digitsEnd]) || range[digitsEnd] === "-") {
-        let end = digitsEnd + 1;
-        const limit = end + MAX_SAFE_BUILD_LENGTH;
-        while (end < limit && isIdentifierCharacter(range[end])) {
-          end++;
-        }
-        return end;
-      }
-      return findVersionNumberEndIndex(range, start, loose, digitRuns);
-    };
-    var findPrereleaseEndIndex = (range, start, loose, digitRuns) => {
-      const hyphen = range[start] === "-";
-      if (!loose && !hyphen) {
-        return start;
-      }
-      const identifierStart = start + (hyphen ? 1 : 0);
-      let end = findPrereleaseIdentifierEndIndex(range, identifierStart, loose, digitRuns);
-      if (end === identifierStart) {
-        if (!loose || !hyphen) {
-          return start;
-        }
-        end = findPrereleaseIdentifierEndIndex(range, start, loose, digitRuns);
-      }
-      while (range[end] === ".") {
-        const next = findPrereleaseIdentifierEndIndex(range, end + 1, loose, digitRuns);
-        if (next === end + 1) {
-          break;
-        }
-        end = next;
-      }
-      return end;
-    };
-    var findBuildIdentifierEndIndex = (range, start) => {
-      let end = start;
-      while (end - start < MAX_SAFE_BUILD_LENGTH && isIdentifierCharacter(range[end])) {
-        end++;
-      }
-      return end;
-    };
-    var findBuildEndIndex = (range, start) => {
-      if (range[start] !== "+") {
-        return start;
-      }
-      let end = findBuildIdentifierEndIndex(range, start + 1);
-      if (end === start + 1) {
-        return start;
-      }
-      while (range[end] === ".") {
-        const next = findBuildIdentifierEndIndex(range, end + 1);
-        if (next === end + 1) {
-          break;
-        }
-        end = next;
-      }
-      return end;
-    };
-    var findLooseFullVersionEndIndex = (range, start, digitRuns) => {
-      let end = start;
-      for (let component = 0; component < 3; component++) {
-        const next = findVersionNumberEndIndex(range, end, true, digitRuns);
-        if (next === end) {
-          return start;
-        }
-        end = next;
-        if (component < 2) {
-          if (range[end] !== ".") {
-            return start;
-          }
-          end++;
-        }
-      }
-      const prereleaseEnd = findPrereleaseEndIndex(range, end, true, digitRuns);
-      return findBuildEndIndex(range, prereleaseEnd);
-    };
-    var findPartialVersionComponentEndIndex = (range, start, digitRuns) => {
-      if (isDigit(range[start])) {
-        return findVersionNumberEndIndex(range, start, false, digitRuns);
-      }
-      return isVersionStart(range[start]) ? start + 1 : start;
-    };
-    var findPartialVersionEndIndex = (range, start, digitRuns) => {
-      let end = findPartialVersionComponentEndIndex(range, start, digitRuns);
-      for (let component = 0; component < 2; component++) {
-        if (range[end] !== ".") {
-          return end;
-        }
-        const next = findPartialVersionComponentEndIndex(range, end + 1, digitRuns);
-        if (next === end + 1) {
-          return end;
-        }
-        end = next;
-      }
-      const prereleaseEnd = findPrereleaseEndIndex(range, end, false, digitRuns);
-      return findBuildEndIndex(range, prereleaseEnd);
-    };
-    var findVersionEndIndex = (range, start, digitRuns) => {
-      const fullVersionEnd = findLooseFullVersionEndIndex(range, start, digitRuns);
-      return fullVersionEnd !== start ? fullVersionEnd : findPartialVersionEndIndex(range, start, digitRuns);
-    };
-    var findRemovableWhitespaceIndex = (range, matchStart) => {
-      let position = matchStart;
-      if (isWhitespace(range[position])) {
-        position++;
-      }
-      if (range[position] === "<" || range[position] === ">") {
-        position++;
-      }
-      if (range[position] === "=") {
-        position++;
-      }
-      return isWhitespace(range[position]) ? position : -1;
-    };
-    var trimComparatorWhitespace = (range) => {
-      let result = "";
-      let copyFrom = 0;
-      let cursor = 0;
-      const digitRuns = { start: -1, end: -1, previousStart: -1, previousEnd: -1 };
-      while (cursor < range.length) {
-        const matchStart = cursor;
-        if (range[cursor] === "<" || range[cursor] === ">") {
-          cursor++;
-        } else if (!isVersionPrefix(range[cursor]) && !isVersionStart(range[cursor])) {
-          cursor++;
-          continue;
-        }
-        while (cursor < range.length && isVersionPrefix(range[cursor])) {
-          cursor++;
-        }
-        if (!isVersionStart(range[cursor])) {
-          continue;
-        }
-        const whitespacePosition = findRemovableWhitespaceIndex(range, matchStart);
-        if (whitespacePosition !== -1) {
-          result += range.slice(copyFrom, whitespacePosition);
-          copyFrom = whitespacePosition + 1;
-        }
-        cursor = findVersionEndIndex(range, cursor, digitRuns);
-      }
-      return result + range.slice(copyFrom);
-    };
-    module.exports = trimComparatorWhitespace;
-  }
-});
-
-// node_modules/semver/classes/range.js
-var require_range = __commonJS({
-  "node_modules/semver/classes/range.js"(exports, module) {
-    "use strict";
-    var SPACE_CHARACTERS = /\s+/g;
-    var Range = class _Range {
-      constructor(range, options) {
-        options = parseOptions(options);
-        if (range instanceof _Range) {
-          if (range.loose === !!options.loose && range.includePrerelease === !!options.includePrerelease) {
-            return range;
-          } else {
-            return new _Range(range.raw, options);
-          }
-        }
-        if (range instanceof Comparator) {
-          this.raw = range.value;
-          this.set = [[range]];
-          this.formatted = void 0;
-          return this;
-        }
-        this.options = options;
-        this.loose = !!options.loose;
-        this.includePrerelease = !!options.includePrerelease;
-        this.raw = range.trim().replace(SPACE_CHARACTERS, " ");
-        this.set = this.raw.split("||").map((r) => this.parseRange(r.trim())).filter((c) => c.length);
-        if (!this.set.length) {
-          throw new TypeError(`Invalid SemVer Range: ${this.raw}`);
-        }
-        if (this.set.length > 1) {
-          const first = this.set[0];
-          this.set = this.set.filter((c) => !isNullSet(c[0]));
-          if (this.set.length === 0) {
-            this.set = [first];
-          } else if (this.set.length > 1) {
-            for (const c of this.set) {
-              if (c.length === 1 && isAny(c[0])) {
-                this.set = [c];
-                break;
-              }
-            }
-          }
-        }
-        this.formatted = void 0;
-      }
-      get range() {
-        if (this.formatted === void 0) {
-          this.formatted = "";
-          for (let i = 0; i < this.set.length; i++) {
-            if (i > 0) {
-              this.formatted += "||";
-            }
-            const comps = this.set[i];
-            for (let k = 0; k < comps.length; k++) {
-              if (k > 0) {
-                this.formatted += " ";
-              }
-              this.formatted += comps[k].toString().trim();
-            }
-          }
-        }
-        return this.formatted;
-      }
-      format() {
-        return this.range;
-      }
-      toString() {
-        return this.range;
-      }
-      parseRange(range) {
-        range = range.replace(BUILDSTRIPRE, "");
-        const memoOpts = (this.options.includePrerelease && FLAG_INCLUDE_PRERELEASE) | (this.options.loose && FLAG_LOOSE);
-        const memoKey = memoOpts + ":" + range;
-        const cached = cache.get(memoKey);
-        if (cached) {
-          return cached;
-        }
-        const loose = this.options.loose;
-        const hr = loose ? re[t.HYPHENRANGELOOSE] : re[t.HYPHENRANGE];
-        range = range.replace(hr, hyphenReplace(this.options.includePrerelease));
-        debug2("hyphen replace", range);
-        range = trimComparatorWhitespace(range);
-        debug2("comparator trim", range);
-        range = range.replace(re[t.TILDETRIM], tildeTrimReplace);
-        debug2("tilde trim", range);
-        range = range.replace(re[t.CARETTRIM], caretTrimReplace);
-        debug2("caret trim", range);
-        let rangeList = range.split(" ").map((comp) => parseComparator(comp, this.options)).join(" ").split(/\s+/).map((comp) => replaceGTE0(comp, this.options));
-        if (loose) {
-          rangeList = rangeList.filter((comp) => {
-            debug2("loose invalid filter", comp, this.options);
-            return !!comp.match(re[t.COMPARATORLOOSE]);
-          });
-        }
-        debug2("range list", rangeList);
-        const rangeMap = /* @__PURE__ */ new Map();
-        const comparators = rangeList.map((comp) => new Comparator(comp, this.options));
-        for (const comp of comparators) {
-          if (isNullSet(comp)) {
-            return [comp];
-          }
-          rangeMap.set(comp.value, comp);
-        }
-        if (rangeMap.size > 1 && rangeMap.has("")) {
-          rangeMap.delete("");
-        }
-        const result = [...rangeMap.values()];
-        cache.set(memoKey, result);
-        return result;
-      }
-      intersects(range, options) {
-        if (!(range instanceof _Range)) {
-          throw new TypeError("a Range is required");
-        }
-        return this.set.some((thisComparators) => {
-          return isSatisfiable(thisComparators, options) && range.set.some((rangeComparators) => {
-            return isSatisfiable(rangeComparators, options) && thisComparators.every((thisComparator) => {
-              return rangeComparators.every((rangeComparator) => {
-                return thisComparator.intersects(rangeComparator, options);
-              });
-            });
-          });
-        });
-      }
-      // if ANY of the sets match ALL of its comparators, then pass
-      test(version) {
-        if (!version) {
-          return false;
-        }
-        if (typeof version === "string") {
-          try {
-            version = new SemVer(version, this.options);
-          } catch (er) {
-            return false;
-          }
-        }
-        for (let i = 0; i < this.set.length; i++) {
-          if (testSet(this.set[i], version, this.options)) {
-            return true;
-          }
-        }
-        return false;
-      }
-    };
-    module.exports = Range;
-    var LRU = require_lrucache();
-    var cache = new LRU();
-    var parseOptions = require_parse_options();
-    var Comparator = require_comparator();
-    var debug2 = require_debug();
-    var SemVer = require_semver2();
-    var trimComparatorWhitespace = require_trim_comparator_whitespace();
-    var {
-      safeRe: re,
-      src,
-      t,
-      tildeTrimReplace,
-      caretTrimReplace
-    } = require_re();
-    var { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = require_constants8();
-    var BUILDSTRIPRE = new RegExp(src[t.BUILD], "g");
-    var isNullSet = (c) => c.value === "<0.0.0-0";
-    var isAny = (c) => c.value === "";
-    var isSatisfiable = (comparators, options) => {
-      let result = true;
-      const remainingComparators = comparators.slice();
-      let testComparator = remainingComparators.pop();
-      while (result && remainingComparators.length) {
-        result = remainingComparators.every((otherComparator) => {
-          return testComparator.intersects(otherComparator, options);
-        });
-        testComparator = remainingComparators.pop();
-      }
-      return result;
-    };
-    var parseComparator = (comp, options) => {
-      comp = comp.replace(re[t.BUILD], "");
-      debug2("comp", comp, options);
-      comp = replaceCarets(comp, options);
-      debug2("caret", comp);
-      comp = replaceTildes(comp, options);
-      debug2("tildes", comp);
-      comp = replaceXRanges(comp, options);
-      debug2("xrange", comp);
-      comp = replaceStars(comp, options);
-      debug2("stars", comp);
-      return comp;
-    };
-    var isX = (id) => !id || id.toLowerCase() === "x" || id === "*";
-    var invalidXRangeOrder = (M, m, p) => isX(M) && !isX(m) || isX(m) && p && !isX(p);
-    var replaceTildes = (comp, options) => {
-      return comp.trim().split(/\s+/).map((c) => replaceTilde(c, options)).join(" ");
-    };
-    var replaceTilde = (comp, options) => {
-      const r = options.loose ? re[t.TILDELOOSE] : re[t.TILDE];
-      const z = options.includePrerelease ? "-0" : "";
-      return comp.replace(r, (_, M, m, p, pr) => {
-        debug2("tilde", comp, _, M, m, p, pr);
-        let ret;
-        if (isX(M)) {
-          ret = "";
-        } else if (isX(m)) {
-          ret = `>=${M}.0.0${z} <${+M + 1}.0.0-0`;
-        } else if (isX(p)) {
-          ret = `>=${M}.${m}.0${z} <${M}.${+m + 1}.0-0`;
-        } else if (pr) {
-          debug2("replaceTilde pr", pr);
-          ret = `>=${M}.${m}.${p}-${pr} <${M}.${+m + 1}.0-0`;
-        } else {
-          ret = `>=${M}.${m}.${p} <${M}.${+m + 1}.0-0`;
-        }
-        debug2("tilde return", ret);
-        return ret;
-      });
-    };
-    var replaceCarets = (comp, options) => {
-      return comp.trim().split(/\s+/).map((c) => replaceCaret(c, options)).join(" ");
-    };
-    var replaceCaret = (comp, options) => {
-      debug2("caret", comp, options);
-      const r = options.loose ? re[t.CARETLOOSE] : re[t.CARET];
-      const z = options.includePrerelease ? "-0" : "";
-      return comp.replace(r, (_, M, m, p, pr) => {
-        debug2("caret", comp, _, M, m, p, pr);
-        let ret;
-        if (isX(M)) {
-          ret = "";
-        } else if (isX(m)) {
-          ret = `>=${M}.0.0${z} <${+M + 1}.0.0-0`;
-        } else if (isX(p)) {
-          if (M === "0") {
-            ret = `>=${M}.${m}.0${z} <${M}.${+m + 1}.0-0`;
-          } else {
-            ret = `>=${M}.${m}.0${z} <${+M + 1}.0.0-0`;
-          }
-        } else if (pr) {
-          debug2("replaceCaret pr", pr);
-          if (M === "0") {
-            if (m === "0") {
-              ret = `>=${M}.${m}.${p}-${pr} <${M}.${m}.${+p + 1}-0`;
-            } else {
-              ret = `>=${M}.${m}.${p}-${pr} <${M}.${+m + 1}.0-0`;
-            }
-          } else {
-            ret = `>=${M}.${m}.${p}-${pr} <${+M + 1}.0.0-0`;
-          }
-        } else {
-          debug2("no pr");
-          if (M === "0") {
-            if (m === "0") {
-              ret = `>=${M}.${m}.${p} <${M}.${m}.${+p + 1}-0`;
-            } else {
-              ret = `>=${M}.${m}.${p} <${M}.${+m + 1}.0-0`;
-            }
-          } else {
-            ret = `>=${M}.${m}.${p} <${+M + 1}.0.0-0`;
-          }
-        }
-        debug2("caret return", ret);
-        return ret;
-      });
-    };
-    var replaceXRanges = (comp, options) => {
-      debug2("replaceXRanges", comp, options);
-      return comp.split(/\s+/).map((c) => replaceXRange(c, options)).join(" ");
-    };
-    var replaceXRange = (comp, options) => {
-      comp = comp.trim();
-      const r = options.loose ? re[t.XRANGELOOSE] : re[t.XRANGE];
-      return comp.replace(r, (ret, gtlt, M, m, p, pr) => {
-        debug2("xRange", comp, ret, gtlt, M, m, p, pr);
-        if (invalidXRangeOrder(M, m, p)) {
-          return comp;
-        }
-        const xM = isX(M);
-        const xm = xM || isX(m);
-        const xp = xm || isX(p);
-        const anyX = xp;
-        if (gtlt === "=" && anyX) {
-          gtlt = "";
-        }
-        pr = options.includePrerelease ? "-0" : "";
-        if (xM) {
-          if (gtlt === ">" || gtlt === "<") {
-            ret = "<0.0.0-0";
-          } else {
-            ret = "*";
-          }
-        } else if (gtlt && anyX) {
-          if (xm) {
-            m = 0;
-          }
-          p = 0;
-          if (gtlt === ">") {
-            gtlt = ">=";
-            if (xm) {
-              M = +M + 1;
-              m = 0;
-              p = 0;
-            } else {
-              m = +m + 1;
-              p = 0;
-            }
-          } else if (gtlt === "<=") {
-            gtlt = "<";
-            if (xm) {
-              M = +M + 1;
-            } else {
-              m = +m + 1;
-            }
-          }
-          if (gtlt === "<") {
-            pr = "-0";
-          }
-          ret = `${gtlt + M}.${m}.${p}${pr}`;
-        } else if (xm) {
-          ret = `>=${M}.0.0${pr} <${+M + 1}.0.0-0`;
-        } else if (xp) {
-          ret = `>=${M}.${m}.0${pr} <${M}.${+m + 1}.0-0`;
-        }
-        debug2("xRange return", ret);
-        return ret;
-      });
-    };
-    var replaceStars = (comp, options) => {
-      debug2("replaceStars", comp, options);
-      return comp.trim().replace(re[t.STAR], "");
-    };
-    var replaceGTE0 = (comp, options) => {
-      debug2("replaceGTE0", comp, options);
-      return comp.trim().replace(re[options.includePrerelease ? t.GTE0PRE : t.GTE0], "");
-    };
-    var hyphenReplace = (incPr) => ($0, from, fM, fm, fp, fpr, fb, to, tM, tm, tp, tpr) => {
-      if (isX(fM)) {
-        from = "";
-      } else if (isX(fm)) {
-        from = `>=${fM}.0.0${incPr ? "-0" : ""}`;
-      } else if (isX(fp)) {
-        from = `>=${fM}.${fm}.0${incPr ? "-0" : ""}`;
-      } else if (fpr) {
-        from = `>=${from}`;
-      } else {
-        from = `>=${from}${incPr ? "-0" : ""}`;
-      }
-      if (isX(tM)) {
-        to = "";
-      } else if (isX(tm)) {
-        to = `<${+tM + 1}.0.0-0`;
-      } else if (isX(tp)) {
-        to = `<${tM}.${+tm + 1}.0-0`;
-      } else if (tpr) {
-        to = `<=${tM}.${tm}.${tp}-${tpr}`;
-      } else if (incPr) {
-        to = `<${tM}.${tm}.${+tp + 1}-0`;
-      } else {
-        to = `<=${to}`;
-      }
-      return `${from} ${to}`.trim();
-    };
-    var testSet = (set, version, options) => {
-      for (let i = 0; i < set.length; i++) {
-        if (!set[i].test(version)) {
-          return false;
-        }
-      }
-      if (version.prerelease.length && !options.includePrerelease) {
-        for (let i = 0; i < set.length; i++) {
-          debug2(set[i].semver);
-          if (set[i].semver === Comparator.ANY) {
-            continue;
-          }
-          if (set[i].semver.prerelease.length > 0) {
-            const allowed = set[i].semver;
-            if (allowed.major === version.major && allowed.minor === version.minor && allowed.patch === version.patch) {
-              return true;
-            }
-          }
-        }
-        return false;
-      }
-      return true;
-    };
-  }
-});
-
-// node_modules/semver/classes/comparator.js
-var require_comparator = __commonJS({
-  "node_modules/semver/classes/comparator.js"(exports, module) {
-    "use strict";
-    var ANY = /* @__PURE__ */ Symbol("SemVer ANY");
-    var Comparator = class _Comparator {
-      static get ANY() {
-        return ANY;
-      }
-      constructor(comp, options) {
-        options = parseOptions(options);
-        if (comp instanceof _Comparator) {
-          if (comp.loose === !!options.loose) {
-            return comp;
-          } else {
-            comp = comp.value;
-          }
-        }
-        comp = comp.trim().split(/\s+/).join(" ");
-        debug2("comparator", comp, options);
-        this.options = options;
-        this.loose = !!options.loose;
-        this.parse(comp);
-        if (this.semver === ANY) {
-          this.value = "";
-        } else {
-          this.value = this.operator + this.semver.version;
-        }
-        debug2("comp", this);
-      }
-      parse(comp) {
-        const r = this.options.loose ? re[t.COMPARATORLOOSE] : re[t.COMPARATOR];
-        const m = comp.match(r);
-        if (!m) {
-          throw new TypeError(`Invalid comparator: ${comp}`);
-        }
-        this.operator = m[1] !== void 0 ? m[1] : "";
-        if (this.operator === "=") {
-          this.operator = "";
-        }
-        if (!m[2]) {
-          this.semver = ANY;
-        } else {
-          this.semver = new SemVer(m[2], this.options.loose);
-        }
-      }
-      toString() {
-        return this.value;
-      }
-      test(version) {
-        debug2("Comparator.test", version, this.options.loose);
-        if (this.semver === ANY || version === ANY) {
-          return true;
-        }
-        if (typeof version === "string") {
-          try {
-            version = new SemVer(version, this.options);
-          } catch (er) {
-            return false;
-          }
-        }
-        return cmp(version, this.operator, this.semver, this.options);
-      }
-      intersects(comp, options) {
-        if (!(comp instanceof _Comparator)) {
-          throw new TypeError("a Comparator is required");
-        }
-        if (this.operator === "") {
-          if (this.value === "") {
-            return true;
-          }
-          return new Range(comp.value, options).test(this.value);
-        } else if (comp.operator === "") {
-          if (comp.value === "") {
-            return true;
-          }
-          return new Range(this.value, options).test(comp.semver);
-        }
-        options = parseOptions(options);
-        if (options.includePrerelease && (this.value === "<0.0.0-0" || comp.value === "<0.0.0-0")) {
-          return false;
-        }
-        if (!options.includePrerelease && (this.value.startsWith("<0.0.0") || comp.value.startsWith("<0.0.0"))) {
-          return false;
-        }
-        if (this.operator.startsWith(">") && comp.operator.startsWith(">")) {
-          return true;
-        }
-        if (this.operator.startsWith("<") && comp.operator.startsWith("<")) {
-          return true;
-        }
-        if (this.semver.version === comp.semver.version && this.operator.includes("=") && comp.operator.includes("=")) {
-          return true;
-        }
-        if (cmp(this.semver, "<", comp.semver, options) && this.operator.startsWith(">") && comp.operator.startsWith("<")) {
-          return true;
-        }
-        if (cmp(this.semver, ">", comp.semver, options) && this.operator.startsWith("<") && comp.operator.startsWith(">")) {
-          return true;
-        }
-        return false;
-      }
-    };
-    module.exports = Comparator;
-    var parseOptions = require_parse_options();
-    var { safeRe: re, t } = require_re();
-    var cmp = require_cmp();
-    var debug2 = require_debug();
-    var SemVer = require_semver2();
-    var Range = require_range();
-  }
-});
-
-// node_modules/semver/functions/satisfies.js
-var require_satisfies = __commonJS({
-  "node_modules/semver/functions/satisfies.js"(exports, module) {
-    "use strict";
-    var Range = require_range();
-    var satisfies = (version, range, options) => {
-      try {
-        range = new Range(range, options);
-      } catch (er) {
-        return false;
-      }
-      return range.test(version);
-    };
-    module.exports = satisfies;
-  }
-});
-
-// node_modules/semver/ranges/to-comparators.js
-var require_to_comparators = __commonJS({
-  "node_modules/semver/ranges/to-comparators.js"(exports, module) {
-    "use strict";
-    var Range = require_range();
-    var toComparators = (range, options) => new Range(range, options).set.map((comp) => comp.map((c) => c.value).join(" ").trim().split(" "));
-    module.exports = toComparators;
-  }
-});
-
-// node_modules/semver/ranges/max-satisfying.js
-var require_max_satisfying = __commonJS({
-  "node_modules/semver/ranges/max-satisfying.js"(exports, module) {
-    "use strict";
-    var SemVer = require_semver2();
-    var Range = require_range();
-    var maxSatisfying = (versions, range, options) => {
-      let max = null;
-      let maxSV = null;
-      let rangeObj = null;
-      try {
-        rangeObj = new Range(range, options);
-      } catch (er) {
-        return null;
-      }
-      versions.forEach((v) => {
-        if (rangeObj.test(v)) {
-          if (!max || maxSV.compare(v) === -1) {
-            max = v;
-            maxSV = new SemVer(max, options);
-          }
-        }
-      });
-      return max;
-    };
-    module.exports = maxSatisfying;
-  }
-});
-
-// node_modules/semver/ranges/min-satisfying.js
-var require_min_satisfying = __commonJS({
-  "node_modules/semver/ranges/min-satisfying.js"(exports, module) {
-    "use strict";
-    var SemVer = require_semver2();
-    var Range = require_range();
-    var minSatisfying = (versions, range, options) => {
-      let min = null;
-      let minSV = null;
-      let rangeObj = null;
-      try {
-        rangeObj = new Range(range, options);
-      } catch (er) {
-        return null;
-      }
-      versions.forEach((v) => {
-        if (rangeObj.test(v)) {
-          if (!min || minSV.compare(v) === 1) {
-            min = v;
-            minSV = new SemVer(min, options);
-          }
-        }
-      });
-      return min;
-    };
-    module.exports = minSatisfying;
-  }
-});
-
-// node_modules/semver/ranges/min-version.js
-var require_min_version = __commonJS({
-  "node_modules/semver/ranges/min-version.js"(exports, module) {
-    "use strict";
-    var SemVer = require_semver2();
-    var Range = require_range();
-    var gt = require_gt();
-    var minVersion = (range, loose) => {
-      range = new Range(range, loose);
-      let minver = new SemVer("0.0.0");
-      if (range.test(minver)) {
-        return minver;
-      }
-      minver = new SemVer("0.0.0-0");
-      if (range.test(minver)) {
-        return minver;
-      }
-      minver = null;
-      for (let i = 0; i < range.set.length; ++i) {
-        const comparators = range.set[i];
-        let setMin = null;
-        comparators.forEach((comparator) => {
-          const compver = new SemVer(comparator.semver.version);
-          switch (comparator.operator) {
-            case ">":
-              if (compver.prerelease.length === 0) {
-                compver.patch++;
-              } else {
-                compver.prerelease.push(0);
-              }
-              compver.raw = compver.format();
-            /* fallthrough */
-            case "":
-            case ">=":
-              if (!setMin || gt(compver, setMin)) {
-                setMin = compver;
-              }
-              break;
-            case "<":
-            case "<=":
-              break;
-            /* istanbul ignore next */
-            default:
-              throw new Error(`Unexpected operation: ${comparator.operator}`);
-          }
-        });
-        if (setMin && (!minver || gt(minver, setMin))) {
-          minver = setMin;
-        }
-      }
-      if (minver && range.test(minver)) {
-        return minver;
-      }
-      return null;
-    };
-    module.exports = minVersion;
-  }
-});
-
-// node_modules/semver/ranges/valid.js
-var require_valid2 = __commonJS({
-  "node_modules/semver/ranges/valid.js"(exports, module) {
-    "use strict";
-    var Range = require_range();
-    var validRange = (range, options) => {
-      try {
-        return new Range(range, options).range || "*";
-      } catch (er) {
-        return null;
-      }
-    };
-    module.exports = validRange;
-  }
-});
-
-// node_modules/semver/ranges/outside.js
-var require_outside = __commonJS({
-  "node_modules/semver/ranges/outside.js"(exports, module) {
-    "use strict";
-    var SemVer = require_semver2();
-    var Comparator = require_comparator();
-    var { ANY } = Comparator;
-    var Range = require_range();
-    var satisfies = require_satisfies();
-    var gt = require_gt();
-    var lt = require_lt();
-    var lte = require_lte();
-    var gte = require_gte();
-    var outside = (version, range, hilo, options) => {
-      version = new SemVer(version, options);
-      range = new Range(range, options);
-      let gtfn, ltefn, ltfn, comp, ecomp;
-      switch (hilo) {
-        case ">":
-          gtfn = gt;
-          ltefn = lte;
-          ltfn = lt;
-          comp = ">";
-          ecomp = ">=";
-          break;
-        case "<":
-          gtfn = lt;
-          ltefn = gte;
-          ltfn = gt;
-          comp = "<";
-          ecomp = "<=";
-          break;
-        default:
-          throw new TypeError('Must provide a hilo val of "<" or ">"');
-      }
-      if (satisfies(version, range, options)) {
-        return false;
-      }
-      for (let i = 0; i < range.set.length; ++i) {
-        const comparators = range.set[i];
-        let high = null;
-        let low = null;
-        comparators.forEach((comparator) => {
-          if (comparator.semver === ANY) {
-            comparator = new Comparator(">=0.0.0");
-          }
-          high = high || comparator;
-          low = low || comparator;
-          if (gtfn(comparator.semver, high.semver, options)) {
-            high = comparator;
-          } else if (ltfn(comparator.semver, low.semver, options)) {
-            low = comparator;
-          }
-        });
-        if (high.operator === comp || high.operator === ecomp) {
-          return false;
-        }
-        if ((!low.operator || low.operator === comp) && ltefn(version, low.semver)) {
-          return false;
-        } else if (low.operator === ecomp && ltfn(version, low.semver)) {
-          return false;
-        }
-      }
-      return true;
-    };
-    module.exports = outside;
-  }
-});
-
-// node_modules/semver/ranges/gtr.js
-var require_gtr = __commonJS({
-  "node_modules/semver/ranges/gtr.js"(exports, module) {
-    "use strict";
-    var outside = require_outside();
-    var gtr = (version, range, options) => outside(version, range, ">", options);
-    module.exports = gtr;
-  }
-});
-
-// node_modules/semver/ranges/ltr.js
-var require_ltr = __commonJS({
-  "node_modules/semver/ranges/ltr.js"(exports, module) {
-    "use strict";
-    var outside = require_outside();
-    var ltr = (version, range, options) => outside(version, range, "<", options);
-    module.exports = ltr;
-  }
-});
-
-// node_modules/semver/ranges/intersects.js
-var require_intersects = __commonJS({
-  "node_modules/semver/ranges/intersects.js"(exports, module) {
-    "use strict";
-    var Range = require_range();
-    var intersects = (r1, r2, options) => {
-      r1 = new Range(r1, options);
-      r2 = new Range(r2, options);
-      return r1.intersects(r2, options);
-    };
-    module.exports = intersects;
-  }
-});
-
-// node_modules/semver/ranges/simplify.js
-var require_simplify = __commonJS({
-  "node_modules/semver/ranges/simplify.js"(exports, module) {
-    "use strict";
-    var satisfies = require_satisfies();
-    var compare = require_compare();
-    module.exports = (versions, range, options) => {
-      const set = [];
-      let first = null;
-      let prev = null;
-      const v = versions.sort((a, b) => compare(a, b, options));
-      for (const version of v) {
-        const included = satisfies(version, range, options);
-        if (included) {
-          prev = version;
-          if (!first) {
-            first = version;
-          }
-        } else {
-          if (prev) {
-            set.push([first, prev]);
-          }
-          prev = null;
-          first = null;
-        }
-      }
-      if (first) {
-        set.push([first, null]);
-      }
-      const ranges = [];
-      for (const [min, max] of set) {
-        if (min === max) {
-          ranges.push(min);
-        } else if (!max && min === v[0]) {
-          ranges.push("*");
-        } else if (!max) {
-          ranges.push(`>=${min}`);
-        } else if (min === v[0]) {
-          ranges.push(`<=${max}`);
-        } else {
-          ranges.push(`${min} - ${max}`);
-        }
-      }
-      const simplified = ranges.join(" || ");
-      const original = typeof range.raw === "string" ? range.raw : String(range);
-      return simplified.length < original.length ? simplified : range;
-    };
-  }
-});
-
-// node_modules/semver/ranges/subset.js
-var require_subset = __commonJS({
-  "node_modules/semver/ranges/subset.js"(exports, module) {
-    "use strict";
-    var Range = require_range();
-    var Comparator = require_comparator();
-    var { ANY } = Comparator;
-    var satisfies = require_satisfies();
-    var compare = require_compare();
-    var subset = (sub, dom, options = {}) => {
-      if (sub === dom) {
-        return true;
-      }
-      sub = new Range(sub, options);
-      dom = new Range(dom, options);
-      let sawNonNull = false;
-      OUTER: for (const simpleSub of sub.set) {
-        for (const simpleDom of dom.set) {
-          const isSub = simpleSubset(simpleSub, simpleDom, options);
-          sawNonNull = sawNonNull || isSub !== null;
-          if (isSub) {
-            continue OUTER;
-          }
-        }
-        if (sawNonNull) {
-          return false;
-        }
-      }
-      return true;
-    };
-    var minimumVersionWithPreRelease = [new Comparator(">=0.0.0-0")];
-    var minimumVersion = [new Comparator(">=0.0.0")];
-    var simpleSubset = (sub, dom, options) => {
-      if (sub === dom) {
-        return true;
-      }
-      if (sub.length === 1 && sub[0].semver === ANY) {
-        if (dom.length === 1 && dom[0].semver === ANY) {
-          return true;
-        } else if (options.includePrerelease) {
-          sub = minimumVersionWithPreRelease;
-        } else {
-          sub = minimumVersion;
-        }
-      }
-      if (dom.length === 1 && dom[0].semver === ANY) {
-        if (options.includePrerelease) {
-          return true;
-        } else {
-          dom = minimumVersion;
-        }
-      }
-      const eqSet = /* @__PURE__ */ new Set();
-      let gt, lt;
-      for (const c of sub) {
-        if (c.operator === ">" || c.operator === ">=") {
-          gt = higherGT(gt, c, options);
-        } else if (c.operator === "<" || c.operator === "<=") {
-          lt = lowerLT(lt, c, options);
-        } else {
-          eqSet.add(c.semver);
-        }
-      }
-      if (eqSet.size > 1) {
-        return null;
-      }
-      let gtltComp;
-      if (gt && lt) {
-        gtltComp = compare(gt.semver, lt.semver, options);
-        if (gtltComp > 0) {
-          return null;
-        } else if (gtltComp === 0 && (gt.operator !== ">=" || lt.operator !== "<=")) {
-          return null;
-        }
-      }
-      for (const eq of eqSet) {
-        if (gt && !satisfies(eq, String(gt), options)) {
-          return null;
-        }
-        if (lt && !satisfies(eq, String(lt), options)) {
-          return null;
-        }
-        for (const c of dom) {
-          if (!satisfies(eq, String(c), options)) {
-            return false;
-          }
-        }
-        return true;
-      }
-      let higher, lower;
-      let hasDomLT, hasDomGT;
-      let needDomLTPre = lt && !options.includePrerelease && lt.semver.prerelease.length ? lt.semver : false;
-      let needDomGTPre = gt && !options.includePrerelease && gt.semver.prerelease.length ? gt.semver : false;
-      if (needDomLTPre && needDomLTPre.prerelease.length === 1 && lt.operator === "<" && needDomLTPre.prerelease[0] === 0) {
-        needDomLTPre = false;
-      }
-      for (const c of dom) {
-        hasDomGT = hasDomGT || c.operator === ">" || c.operator === ">=";
-        hasDomLT = hasDomLT || c.operator === "<" || c.operator === "<=";
-        if (gt) {
-          if (needDomGTPre) {
-            if (c.semver.prerelease && c.semver.prerelease.length && c.semver.major === needDomGTPre.major && c.semver.minor === needDomGTPre.minor && c.semver.patch === needDomGTPre.patch) {
-              needDomGTPre = false;
-            }
-          }
-          if (c.operator === ">" || c.operator === ">=") {
-            higher = higherGT(gt, c, options);
-            if (higher === c && higher !== gt) {
-              return false;
-            }
-          } else if (gt.operator === ">=" && !c.test(gt.semver)) {
-            return false;
-          }
-        }
-        if (lt) {
-          if (needDomLTPre) {
-            if (c.semver.prerelease && c.semver.prerelease.length && c.semver.major === needDomLTPre.major && c.semver.minor === needDomLTPre.minor && c.semver.patch === needDomLTPre.patch) {
-              needDomLTPre = false;
-            }
-          }
-          if (c.operator === "<" || c.operator === "<=") {
-            lower = lowerLT(lt, c, options);
-            if (lower === c && lower !== lt) {
-              return false;
-            }
-          } else if (lt.operator === "<=" && !c.test(lt.semver)) {
-            return false;
-          }
-        }
-        if (!c.operator && (lt || gt) && gtltComp !== 0) {
-          return false;
-        }
-      }
-      if (gt && hasDomLT && !lt && gtltComp !== 0) {
-        return false;
-      }
-      if (lt && hasDomGT && !gt && gtltComp !== 0) {
-        return false;
-      }
-      if (needDomGTPre || needDomLTPre) {
-        return false;
-      }
-      return true;
-    };
-    var higherGT = (a, b, options) => {
-      if (!a) {
-        return b;
-      }
-      const comp = compare(a.semver, b.semver, options);
-      return comp > 0 ? a : comp < 0 ? b : b.operator === ">" && a.operator === ">=" ? b : a;
-    };
-    var lowerLT = (a, b, options) => {
-      if (!a) {
-        return b;
-      }
-      const comp = compare(a.semver, b.semver, options);
-      return comp < 0 ? a : comp > 0 ? b : b.operator === "<" && a.operator === "<=" ? b : a;
-    };
-    module.exports = subset;
-  }
-});
-
-// node_modules/semver/index.js
-var require_semver3 = __commonJS({
-  "node_modules/semver/index.js"(exports, module) {
-    "use strict";
-    var internalRe = require_re();
-    var constants4 = require_constants8();
-    var SemVer = require_semver2();
-    var identifiers = require_identifiers();
-    var parse3 = require_parse2();
-    var valid = require_valid();
-    var clean = require_clean();
-    var inc = require_inc();
-    var diff = require_diff();
-    var major = require_major();
-    var minor = require_minor();
-    var patch = require_patch();
-    var prerelease = require_prerelease();
-    var compare = require_compare();
-    var rcompare = require_rcompare();
-    var compareLoose = require_compare_loose();
-    var compareBuild = require_compare_build();
-    var sort = require_sort();
-    var rsort = require_rsort();
-    var gt = require_gt();
-    var lt = require_lt();
-    var eq = require_eq();
-    var neq = require_neq();
-    var gte = require_gte();
-    var lte = require_lte();
-    var cmp = require_cmp();
-    var coerce = require_coerce();
-    var truncate = require_truncate();
-    var Comparator = require_comparator();
-    var Range = require_range();
-    var satisfies = require_satisfies();
-    var toComparators = require_to_comparators();
-    var maxSatisfying = require_max_satisfying();
-    var minSatisfying = require_min_satisfying();
-    var minVersion = require_min_version();
-    var validRange = require_valid2();
-    var outside = require_outside();
-    var gtr = require_gtr();
-    var ltr = require_ltr();
-    var intersects = require_intersects();
-    var simplifyRange = require_simplify();
-    var subset = require_subset();
-    module.exports = {
-      parse: parse3,
-      valid,
-      clean,
-      inc,
-      diff,
-      major,
-      minor,
-      patch,
-      prerelease,
-      compare,
-      rcompare,
-      compareLoose,
-      compareBuild,
-      sort,
-      rsort,
-      gt,
-      lt,
-      eq,
-      neq,
-      gte,
-      lte,
-      cmp,
-      coerce,
-      truncate,
-      Comparator,
-      Range,
-      satisfies,
-      toComparators,
-      maxSatisfying,
-      minSatisfying,
-      minVersion,
-      validRange,
-      outside,
-      gtr,
-      ltr,
-      intersects,
-      simplifyRange,
-      subset,
-      SemVer,
-      re: internalRe.re,
-      src: internalRe.src,
-      tokens: internalRe.t,
-      SEMVER_SPEC_VERSION: constants4.SEMVER_SPEC_VERSION,
-      RELEASE_TYPES: constants4.RELEASE_TYPES,
-      compareIdentifiers: identifiers.compareIdentifiers,
-      rcompareIdentifiers: identifiers.rcompareIdentifiers
-    };
   }
 });
 
@@ -49270,27 +49270,6 @@ ${text}`;
   }
 };
 
-// src/host/logind.sh
-var logind_default = `# shellcheck shell=sh
-# Whether systemd-logind ends this user's processes when the SSH session ends (connect.ts): with
-# KillUserProcesses=yes, no lingering and the user not excluded, everything the session started
-# is stopped at logout, setsid or not. Prints \`logind kills USER\` then; nothing otherwise (no
-# loginctl: no logind; a question it cannot answer: no evidence).
-command -v loginctl >/dev/null 2>&1 || exit 0
-user=$(id -un)
-# show-session with no session names the manager: logind's own settings.
-[ "$(loginctl show-session -p KillUserProcesses --value 2>/dev/null)" = yes ] || exit 0
-[ "$(loginctl show-user "$user" -p Linger --value 2>/dev/null)" = yes ] && exit 0
-listed() {
-  for each in $1; do [ "$each" = "$user" ] && return 0; done
-  return 1
-}
-listed "$(loginctl show-session -p KillExcludeUsers --value 2>/dev/null)" && exit 0
-only=$(loginctl show-session -p KillOnlyUsers --value 2>/dev/null)
-[ -z "$only" ] || listed "$only" || exit 0
-printf 'logind kills %s\\n' "$user"
-`;
-
 // node_modules/node-ssh/lib/esm/index.mjs
 var import_is_stream = __toESM(require_is_stream(), 1);
 var import_make_dir = __toESM(require_make_dir(), 1);
@@ -50455,7 +50434,28 @@ function startProxyCommand(command, address) {
   };
 }
 
-// src/phases/connect.ts
+// src/host/logind.sh
+var logind_default = `# shellcheck shell=sh
+# Whether systemd-logind ends this user's processes when the SSH session ends (connect.ts): with
+# KillUserProcesses=yes, no lingering and the user not excluded, everything the session started
+# is stopped at logout, setsid or not. Prints \`logind kills USER\` then; nothing otherwise (no
+# loginctl: no logind; a question it cannot answer: no evidence).
+command -v loginctl >/dev/null 2>&1 || exit 0
+user=$(id -un)
+# show-session with no session names the manager: logind's own settings.
+[ "$(loginctl show-session -p KillUserProcesses --value 2>/dev/null)" = yes ] || exit 0
+[ "$(loginctl show-user "$user" -p Linger --value 2>/dev/null)" = yes ] && exit 0
+listed() {
+  for each in $1; do [ "$each" = "$user" ] && return 0; done
+  return 1
+}
+listed "$(loginctl show-session -p KillExcludeUsers --value 2>/dev/null)" && exit 0
+only=$(loginctl show-session -p KillOnlyUsers --value 2>/dev/null)
+[ -z "$only" ] || listed "$only" || exit 0
+printf 'logind kills %s\\n' "$user"
+`;
+
+// src/commands/connect.ts
 var REQUIRED_TOOLS = {
   sh: "a POSIX shell",
   tar: "package tar",
@@ -50475,6 +50475,8 @@ function toolCheckScript() {
 ${logind_default}
 )`);
 }
+
+// src/tasks/connect.ts
 function noShellError(label, error2) {
   if (!(error2 instanceof RemoteCommandError) || error2.code !== 126 && error2.code !== 127) return;
   if (!error2.stderr.includes("/bin/sh")) return;
@@ -50619,9 +50621,6 @@ async function reconnect(session, settings, phase) {
   info2(`The connection to ${session.remote.label} was lost (${lost}); reconnecting`);
   await renew(session, settings, phase);
 }
-
-// src/phases/lock.ts
-import { randomBytes as randomBytes2 } from "node:crypto";
 
 // src/remote/host-step.ts
 function hostStepScript(phases, prelude, key = newStepKey()) {
@@ -50896,74 +50895,6 @@ function parseJournalLines(stdout) {
 // src/host/prune-venvs.sh
 var prune_venvs_default = '# shellcheck shell=sh\n# Removes the managed venvs no kept tree links to (prune.ts): the releases\', the live in-place\n# tree\'s and the in-place base tree\'s .venv. Links hold absolute paths: each venv is compared by\n# its absolute path, in the shell, since a path in a command line is what a user\'s pkill -f PATH\n# matches. Prints `removed-venv NAME` for each.\n#\n# Inputs (pruneVenvsScript): pv_target; pv_venvs, the venvs directory inside the target, and\n# pv_venvs_abs, the same absolute; pv_releases; pv_base_link, the base tree\'s .venv.\n: "${pv_target:?}" "${pv_venvs:?}" "${pv_venvs_abs:?}" "${pv_releases:?}" "${pv_base_link:?}"\ncd -- "$pv_target" || exit 1\n[ -d "$pv_venvs" ] || exit 0\nlinked=$(for link in "$pv_releases"/*/.venv ./.venv "$pv_base_link"; do readlink -- "$link" 2>/dev/null; done)\nfor venv in "$pv_venvs"/* "$pv_venvs"/.[!.]*; do\n  [ -e "$venv" ] || continue\n  used=\n  while IFS= read -r path; do [ "$path" != "$pv_venvs_abs/${venv##*/}" ] || used=1; done <<EOF\n$linked\nEOF\n  [ -z "$used" ] || continue\n  rm -rf -- "$venv" && printf \'removed-venv %s\\n\' "${venv##*/}"\ndone\n';
 
-// src/phases/upload.ts
-var import_tar_stream = __toESM(require_tar_stream(), 1);
-import { createReadStream as createReadStream2, existsSync as existsSync2, readFileSync as readFileSync2 } from "node:fs";
-import { join as join4 } from "node:path";
-import { pipeline } from "node:stream/promises";
-import { PassThrough, Transform as Transform2 } from "node:stream";
-
-// src/source/parallel-gzip.ts
-import { Transform } from "node:stream";
-import { promisify } from "node:util";
-import { gzip } from "node:zlib";
-var gzipAsync = promisify(gzip);
-var SAMPLES = 4;
-var SAMPLE_BYTES = 4096;
-function looksIncompressible(segment) {
-  if (segment.length < SAMPLES * SAMPLE_BYTES * 2) return false;
-  const counts = new Uint32Array(256);
-  const step2 = Math.floor((segment.length - SAMPLE_BYTES) / (SAMPLES - 1));
-  for (let index = 0; index < SAMPLES; index++) {
-    const start = index * step2;
-    for (let offset = start; offset < start + SAMPLE_BYTES; offset++) counts[segment[offset]]++;
-  }
-  const total = SAMPLES * SAMPLE_BYTES;
-  let bits = 0;
-  for (const count of counts) if (count > 0) bits -= count / total * Math.log2(count / total);
-  return bits > 7.5;
-}
-function createParallelGzip(options) {
-  const segmentBytes = options.segmentBytes ?? 1024 * 1024;
-  const concurrency = options.concurrency ?? 4;
-  let pending = [];
-  let pendingBytes = 0;
-  const inFlight2 = [];
-  const cut = () => {
-    const segment = Buffer.concat(pending, pendingBytes);
-    pending = [];
-    pendingBytes = 0;
-    const level = looksIncompressible(segment) ? 0 : options.level;
-    const member = gzipAsync(segment, { level, chunkSize: 256 * 1024 });
-    member.catch(() => void 0);
-    inFlight2.push(member);
-  };
-  return new Transform({
-    transform(chunk, _encoding, done) {
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      if (pendingBytes < segmentBytes) {
-        done();
-        return;
-      }
-      cut();
-      if (inFlight2.length < concurrency) {
-        done();
-        return;
-      }
-      ;
-      inFlight2.shift().then((member) => done(null, member), done);
-    },
-    flush(done) {
-      if (pendingBytes > 0 || inFlight2.length === 0) cut();
-      const drain = async () => {
-        for (const member of inFlight2.splice(0)) this.push(await member);
-      };
-      drain().then(() => done(), done);
-    }
-  });
-}
-
 // src/host/inspect.sh
 var inspect_default = `# shellcheck shell=sh
 # The upload's inspection (upload.ts), run in a subshell: free space where the tree will be built
@@ -51197,31 +51128,8 @@ function planTransfer(entries, base) {
   return { send, copy };
 }
 
-// src/model/strategy.ts
-var RELEASES = {
-  name: "releases",
-  keepsReleases: true,
-  buildDir: (layout, release) => `${layout.releasesDir}/${release}`,
-  keptDir: (layout, release) => `${layout.releasesDir}/${release}`,
-  liveDir: (layout) => layout.current,
-  venvLink: () => void 0
-};
-var IN_PLACE = {
-  name: "in-place",
-  keepsReleases: false,
-  // Built beside the live tree, then synced into it by the restart's switch.
-  buildDir: (layout) => `${layout.deployDir}/staging`,
-  keptDir: (layout) => layout.target,
-  liveDir: (layout) => layout.target,
-  venvLink: (layout) => `${layout.target}/.venv`
-};
-function strategyOf(settings) {
-  return settings.strategy === "releases" ? RELEASES : IN_PLACE;
-}
-
-// src/phases/upload.ts
+// src/commands/upload.ts
 var IN_PLACE_TREE = "tree";
-var GZIP_LEVEL = 1;
 function manifestPath(layout, name) {
   return `${layout.deployDir}/manifests/${name}.tsv`;
 }
@@ -51275,242 +51183,11 @@ function uploadScript(layout, strategy, stampFile, token) {
     })
   ]);
 }
-function inspectionReport(stdout, from = 0) {
-  if (stdout.startsWith(`${INSPECTION_END}
-`)) return "";
-  const marker = `
-${INSPECTION_END}
-`;
-  const end = stdout.indexOf(marker, Math.max(0, from - marker.length));
-  return end < 0 ? void 0 : stdout.slice(0, end + 1);
-}
-function packTree(entries, send, meta = {}) {
-  const pack = import_tar_stream.default.pack();
-  const packed = { files: 0, bytes: 0 };
-  const add = (headers, body) => new Promise((resolve2, reject) => {
-    const done = (error2) => error2 ? reject(error2) : resolve2(headers);
-    if (body) pack.entry(headers, body, done);
-    else pack.entry(headers, done);
-  });
-  const contentOf = (entry) => {
-    const content = entry.content ?? readFileSync2(entry.absolute);
-    if (content.length !== entry.size)
-      throw new Error(`${entry.path} changed while it was being uploaded; run the deploy again`);
-    return content;
-  };
-  const fill = async () => {
-    for (const entry of entries) {
-      const common = {
-        name: `tree/${entry.path}`,
-        mode: entry.mode,
-        mtime: entry.mtime,
-        uid: 0,
-        gid: 0
-      };
-      if (entry.type === "dir") await add({ ...common, type: "directory" });
-      else if (entry.type === "symlink")
-        await add({ ...common, type: "symlink", linkname: entry.target });
-      else if (send.has(entry.path)) {
-        if (entry.size <= SMALL_FILE) {
-          await add({ ...common, type: "file", size: entry.size }, contentOf(entry));
-        } else {
-          await new Promise((resolve2, reject) => {
-            const sink = pack.entry(
-              { ...common, type: "file", size: entry.size },
-              (error2) => error2 ? reject(error2) : resolve2()
-            );
-            pipeline(createReadStream2(entry.absolute, { highWaterMark: 1024 * 1024 }), sink).catch(
-              reject
-            );
-          });
-        }
-        packed.files++;
-        packed.bytes += entry.size;
-      }
-    }
-    for (const [name, body] of Object.entries(meta))
-      await add({ name, type: "file", mode: 384 }, body);
-    pack.finalize();
-  };
-  let wire = 0;
-  const counted = new Transform2({
-    transform(chunk, _encoding, done) {
-      wire += chunk.length;
-      done(null, chunk);
-    }
-  });
-  fill().catch((error2) => counted.destroy(error2));
-  pack.pipe(createParallelGzip({ level: GZIP_LEVEL })).pipe(counted);
-  return { stream: counted, wireBytes: () => wire, packed };
-}
-function symlinkCrossings(entries, sharedPaths) {
-  const symlinks = new Map(
-    entries.flatMap((entry) => entry.type === "symlink" ? [[entry.path, entry.target]] : [])
-  );
-  return sharedPaths.flatMap((shared) => {
-    const parts = shared.split("/");
-    for (let depth = 1; depth < parts.length; depth++) {
-      const symlink2 = parts.slice(0, depth).join("/");
-      const target = symlinks.get(symlink2);
-      if (target !== void 0) return [{ shared, symlink: symlink2, target }];
-    }
-    return [];
-  });
-}
-var MIB = 1024 * 1024;
-var PROGRESS_MS = 5e3;
-var BLOCK = 4096;
-function diskUsage(entries) {
-  return entries.reduce(
-    (sum, entry) => sum + BLOCK + (entry.type === "file" ? Math.ceil(entry.size / BLOCK) * BLOCK : 0),
-    0
-  );
-}
-function uniqueRelease(wanted, existing) {
-  let name = wanted;
-  for (let n = 2; existing.includes(name); n++) name = `${wanted}-${n}`;
-  return name;
-}
-var under = (paths) => (path4) => paths.some((shared) => path4 === shared || path4.startsWith(`${shared}/`));
-var scans = /* @__PURE__ */ new WeakMap();
-function scanUploadSource(settings) {
-  let scan = scans.get(settings);
-  if (!scan) {
-    const isShared = under(settings.sharedPaths);
-    const managed = settings.pythonRequirements.length > 0 ? ["/.venv"] : [];
-    const excluded = excludeMatcher(settings.exclude, [...ALWAYS_EXCLUDED, ...managed]);
-    const skip = !strategyOf(settings).keepsReleases ? (path4, isDir) => excluded(path4, isDir) || isShared(path4) : excluded;
-    scan = scanSource(settings.source, skip);
-    scan.catch(() => void 0);
-    scans.set(settings, scan);
-  }
-  return scan;
-}
-async function upload(ctx) {
-  const { settings, session, layout, report } = ctx;
-  const remote = session.remote;
-  if (existsSync2(join4(settings.source, ".deploy"))) {
-    warning(
-      `${settings.source}/.deploy was not shipped: ${layout.deployDir} on the host is the action's own (lock, state.json, releases.log). Rename it in the repository if the service needs it.`
-    );
-  }
-  const isShared = under(settings.sharedPaths);
-  const stdin = new PassThrough();
-  let reported = () => void 0;
-  const inspection = new Promise((resolve2) => reported = resolve2);
-  let searched = 0;
-  const receiving = remote.run(
-    uploadScript(layout, settings.strategy, settings.stampFile, ctx.lockToken),
-    {
-      phase: "upload",
-      timeoutSeconds: UPLOAD_SECONDS,
-      stdin,
-      onStdout: (stdout) => {
-        const text = inspectionReport(stdout, searched);
-        searched = stdout.length;
-        if (text !== void 0) reported(text);
-      }
-    }
-  );
-  let entries;
-  let inspected;
-  try {
-    ;
-    [entries, inspected] = await Promise.all([
-      scanUploadSource(settings),
-      Promise.race([
-        inspection,
-        receiving.then(() => {
-          throw new Error(
-            `the upload command on ${ctx.label} ended before reporting the host's state`
-          );
-        })
-      ])
-    ]);
-  } catch (error2) {
-    stdin.end();
-    await receiving.catch(() => void 0);
-    throw error2;
-  }
-  const host = parseInspection(inspected);
-  ctx.previousRelease = host.current;
-  ctx.previousSha = host.currentSha;
-  ctx.existingReleases = host.releases;
-  report.previousRelease = host.current;
-  report.previousSha = host.currentSha;
-  const releases2 = strategyOf(settings).keepsReleases;
-  const name = releases2 ? uniqueRelease(ctx.release, host.releases) : IN_PLACE_TREE;
-  if (releases2 && name !== ctx.release) {
-    ctx.release = name;
-    ctx.releaseDir = strategyOf(settings).buildDir(layout, name);
-  }
-  report.release = ctx.release;
-  const transferable = host.manifest && {
-    files: new Map([...host.manifest.files].filter(([path4]) => !isShared(path4)))
-  };
-  const { send, copy } = planTransfer(entries, transferable);
-  const base = transferable ? host.base : void 0;
-  const files = entries.filter(
-    (entry) => entry.type === "file" && !isShared(entry.path)
-  );
-  const refuse = async (message) => {
-    stdin.end();
-    await receiving.catch(() => void 0);
-    throw new Error(`${message} Nothing was changed.`);
-  };
-  const crossing = symlinkCrossings(entries, settings.sharedPaths)[0];
-  if (crossing) {
-    await refuse(
-      `shared-paths: '${crossing.shared}' goes through the symlink ${crossing.symlink} in the source (pointing to ${crossing.target}), so linking it would move what lies outside the release into ${layout.sharedDir}. List a path without symlinks, or remove the symlink from the source.`
-    );
-  }
-  const needed = diskUsage(entries.filter((entry) => !isShared(entry.path)));
-  if (host.freeKb !== void 0 && host.freeKb * 1024 < needed) {
-    await refuse(
-      `no space left on the host: ${Math.floor(host.freeKb / 1024)} MB free in ${layout.target}, ${Math.ceil(needed / MIB)} MB needed for the new tree. Free space there (a lower keep-releases prunes more on the next deploy), then deploy again.`
-    );
-  }
-  const packed = packTree(entries, new Set(send.map((entry) => entry.path)), {
-    [COPY_LIST]: Buffer.from(base ? copy.map((entry) => `./${entry.path}\0`).join("") : ""),
-    [MANIFEST_DELTA]: Buffer.from(manifestDelta(files, transferable))
-  });
-  stdin.write(`${name}
-${base ?? ""}
-`);
-  packed.stream.on("error", (error2) => stdin.destroy(error2));
-  packed.stream.pipe(stdin);
-  const sentBytes = send.reduce((sum, entry) => sum + entry.size, 0);
-  const mb = (bytes) => (bytes / MIB).toFixed(1);
-  const progress = setInterval(
-    () => info2(
-      `sending: ${packed.packed.files} of ${send.length} file(s), ${mb(packed.packed.bytes)} of ${mb(sentBytes)} MB (${mb(packed.wireBytes())} MB on the wire so far)`
-    ),
-    PROGRESS_MS
-  );
-  await receiving.finally(() => clearInterval(progress)).catch((error2) => {
-    if (error2 instanceof RemoteCommandError && /No space left on device/.test(error2.stderr)) {
-      throw new Error(
-        `no space left on the host while the new tree was written in ${layout.target}; the partial tree was removed. Free space there, then deploy again. ${error2.message}`
-      );
-    }
-    throw error2;
-  });
-  report.uploadedFiles = send.length;
-  report.uploadedBytes = sentBytes;
-  info2(
-    `Sent ${send.length} file(s), ${sentBytes} bytes (${packed.wireBytes()} bytes gzip on the wire); ` + (base && copy.length > 0 ? `copied ${copy.length} unchanged file(s) from ${base} on the host.` : "nothing reused (first deploy or no usable base).")
-  );
-}
-
-// src/phases/venv.ts
-import { createHash as createHash3 } from "node:crypto";
-import { readFileSync as readFileSync3 } from "node:fs";
-import { join as join5 } from "node:path";
 
 // src/host/venv.sh
 var venv_default = '# shellcheck shell=sh\n# Builds the venv for venv_hash plus the host\'s interpreter version, or reuses it, and links\n# <tree>/.venv to it (venv.ts). The venv is built at its final path, because a venv records that\n# path in its scripts (bin/pip, console scripts, activate): one renamed after the build would point\n# into the temporary name. Only a venv holding venv_complete counts; a failed build is deleted, so a\n# failure leaves nothing in venvs/. Prints `venv KEY built|reused`.\n#\n# Inputs (venvScript), run from venv_target; paths ending in _here are inside it (a path in a\n# command line is what a user\'s pkill -f PATH matches), the others absolute, for links and\n# messages: venv_python; venv_dir and venv_dir_here, the venvs directory; venv_complete, the\n# file a complete venv holds; venv_hash; venv_tree,\n# the new tree; venv_link_here, its .venv; venv_live and venv_live_here, the live .venv an in-place\n# deploy replaces (empty: releases); the exit codes venv_exit_python, venv_exit_create,\n# venv_exit_install and venv_exit_foreign. Before it: the function install_command, which runs the\n# install in the tree with the deploy\'s environment.\n: "${venv_target:?}" "${venv_python:?}" "${venv_dir:?}" "${venv_dir_here:?}" "${venv_hash:?}"\n: "${venv_complete:?}" "${venv_tree:?}" "${venv_link_here:?}" "${venv_live?}" "${venv_live_here?}"\n: "${venv_exit_python:?}" "${venv_exit_create:?}" "${venv_exit_install:?}" "${venv_exit_foreign:?}"\ncd -- "$venv_target" || exit 1\nif [ -n "$venv_live" ] && { [ -e "$venv_live_here" ] || [ -L "$venv_live_here" ]; } && case $(readlink -- "$venv_live_here" 2>/dev/null) in "$venv_dir"/*) false ;; *) true ;; esac; then\n  printf \'%s exists and is not a link into %s\\n\' "$venv_live" "$venv_dir"; exit "$venv_exit_foreign"\nfi\n# -I -S: no site import, so asking the version costs the interpreter\'s bare start-up only.\nversion=$("$venv_python" -I -S -c \'import sys; print(sys.implementation.name + "-%d.%d.%d" % sys.version_info[:3])\' < /dev/null) || exit "$venv_exit_python"\nkey=$venv_hash-$version\nvenv=$venv_dir/$key\nif [ -f "$venv/$venv_complete" ]; then how=reused; else\n  how=built\n  mkdir -p -- "$venv_dir_here" || exit 1\n  # Made by its name from inside venvs/: Python records the absolute path in the venv itself.\n  if ! (cd -- "$venv_dir_here" && rm -rf -- "$key" && "$venv_python" -m venv -- "$key") < /dev/null 2>&1; then\n    (cd -- "$venv_dir_here" && rm -rf -- "$key"); exit "$venv_exit_create"\n  fi\nfi\nrm -rf -- "$venv_link_here" && ln -s -- "$venv" "$venv_link_here" || exit 1\nif [ "$how" = built ]; then\n  # The install runs with the tree\'s .venv already linked, so it sees the environment start will.\n  if ! (cd -- "$venv_tree" || exit 1\n    install_command < /dev/null 2>&1); then\n    rm -rf -- "${venv_dir_here:?}/$key" "$venv_link_here"; exit "$venv_exit_install"\n  fi\n  : > "$venv/$venv_complete" || exit 1\nfi\nprintf \'venv %s %s\\n\' "$key" "$how"\n';
 
-// src/phases/environment.ts
+// src/commands/environment.ts
 function userCommandScript(command, launcher) {
   return shFromEnvironment("VERIFIED_SSH_DEPLOY_COMMAND", command, launcher);
 }
@@ -51529,21 +51206,9 @@ function exportEnvScript(ctx, releaseDir) {
   ]);
 }
 
-// src/phases/venv.ts
+// src/commands/venv.ts
 var venvsDir = (layout) => `${layout.deployDir}/venvs`;
 var COMPLETE = ".complete";
-function installCommand(settings) {
-  const lists = settings.pythonRequirements.filter((path4) => path4.endsWith(".txt"));
-  return settings.pythonInstallCommand ?? `pip install ${lists.map((path4) => `-r ${quote(path4)}`).join(" ")}`;
-}
-function requirementsHash(settings) {
-  const hash = createHash3("sha256").update(installCommand(settings));
-  for (const path4 of settings.pythonRequirements) {
-    hash.update(`\0${path4}\0`);
-    hash.update(readFileSync3(join5(settings.source, path4)));
-  }
-  return hash.digest("hex").slice(0, 16);
-}
 var VENV_EXIT = { python: 10, create: 11, install: 12, foreign: 13 };
 function venvScript(options) {
   const { python, target, venvs, hash, tree, liveLink, environment, install } = options;
@@ -51571,63 +51236,8 @@ ${userCommandScript(install)}
     })
   ]);
 }
-async function prepareVenv(ctx) {
-  const { settings, session, layout, report } = ctx;
-  const venvs = venvsDir(layout);
-  const started = Date.now();
-  const result = await session.remote.run(
-    venvScript({
-      python: settings.python,
-      target: layout.target,
-      venvs,
-      hash: requirementsHash(settings),
-      tree: ctx.releaseDir,
-      liveLink: strategyOf(settings).venvLink(layout),
-      environment: exportEnvScript(ctx, ctx.releaseDir),
-      install: installCommand(settings)
-    }),
-    { phase: "prepare", timeoutSeconds: PREPARE_SECONDS, echo: true, allowFailure: true }
-  );
-  const tail = lastLines(result.stdout, 20);
-  switch (result.code) {
-    case 0:
-      break;
-    case VENV_EXIT.python:
-      throw new Error(
-        `python-requirements: '${settings.python}' does not run on ${ctx.label}; install Python there or set the python input:
-${lastLines(result.stderr, 10)}`
-      );
-    case VENV_EXIT.create:
-      throw new Error(
-        `python-requirements: '${settings.python} -m venv' failed on ${ctx.label} (on Debian and Ubuntu, install python3-venv). Nothing was stopped:
-${tail}`
-      );
-    case VENV_EXIT.install:
-      throw new Error(
-        `python-install-command failed: '${installCommand(settings)}' in a new venv. The half-built venv was removed and the old service still serves. Its last lines:
-${tail}`
-      );
-    case VENV_EXIT.foreign:
-      throw new Error(
-        `in-place: ${layout.target}/.venv is not one the action made; python-requirements links .venv to the release's environment in ${venvs}. Move it away (e.g. mv .venv .venv.old), then deploy again. Nothing was stopped.`
-      );
-    default:
-      throw new Error(
-        `setting up the venv failed (exit ${result.code}): ${lastLines(result.stderr || result.stdout, 20)}`
-      );
-  }
-  const [, key, how] = /^(\S+) (built|reused)$/.exec(answerOf(result.stdout, "venv") ?? "") ?? [];
-  report.venvReused = how === "reused";
-  info2(
-    how === "reused" ? `Reused the venv ${venvs}/${key}: the dependency files, install command and Python are unchanged` : `Built the venv ${venvs}/${key} in ${((Date.now() - started) / 1e3).toFixed(1)} s`
-  );
-}
 
-// src/phases/prune.ts
-function releasesToPrune(releases2, keep, protect) {
-  const newestFirst = [...new Set(releases2)].sort().reverse();
-  return newestFirst.slice(keep).filter((name) => !protect.includes(name));
-}
+// src/commands/prune.ts
 function pruneScript(layout, doomed) {
   const here = relativeToTarget(layout);
   return joinCode([
@@ -51646,13 +51256,6 @@ if [ "$(readlink current 2>/dev/null)" != ${`releases/${release}`} ] && [ -d ${d
   rm -rf -- ${dir} ${manifestPath(here, release)} && echo discarded
 fi`;
 }
-async function discardRelease(ctx, madeBy) {
-  const { stdout } = await ctx.session.remote.run(
-    discardReleaseScript(ctx.layout, ctx.release, madeBy),
-    { phase: "prune", timeoutSeconds: COMMAND_SECONDS.wholeTree }
-  );
-  return answerOf(stdout, "discarded") !== void 0;
-}
 function pruneVenvsScript(layout) {
   const here = relativeToTarget(layout);
   return withInputs(prune_venvs_default, {
@@ -51662,33 +51265,6 @@ function pruneVenvsScript(layout) {
     pv_releases: here.releasesDir,
     pv_base_link: `${here.deployDir}/${IN_PLACE_TREE}/.venv`
   });
-}
-function prunes(settings) {
-  return strategyOf(settings).keepsReleases || settings.pythonRequirements.length > 0;
-}
-function warnPruneFailed(label, error2) {
-  warning(
-    `Pruning old releases on ${label} failed: ${errorText(error2)}. The new release is verified and serving; the next deploy prunes again.`
-  );
-}
-async function prune(ctx) {
-  const { settings, session, layout } = ctx;
-  const doomed = strategyOf(settings).keepsReleases ? releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [ctx.release]) : [];
-  const venvs = settings.pythonRequirements.length > 0;
-  if (doomed.length === 0 && !venvs) {
-    info2("Nothing to prune");
-    return;
-  }
-  const { stdout } = await session.remote.run(
-    joinCode([pruneScript(layout, doomed), ...venvs ? [pruneVenvsScript(layout)] : []]),
-    { phase: "prune", timeoutSeconds: COMMAND_SECONDS.wholeTree }
-  );
-  info2(doomed.length > 0 ? `Removed old release(s): ${doomed.join(", ")}` : "No release to prune");
-  const removed = answersOf(stdout, "removed-venv");
-  if (venvs)
-    info2(
-      removed.length > 0 ? `Removed venv(s) no kept release uses: ${removed.join(", ")}` : "Every venv is still used by a kept release"
-    );
 }
 
 // src/host/lock.sh
@@ -51772,16 +51348,7 @@ var owned_default = '# shellcheck shell=sh\n# Before the lock writes anything (l
 // src/host/release-lock.sh
 var release_lock_default = '# shellcheck shell=sh\n# Removes the lock only if this run still owns it (lock.ts), once no restart step writes its\n# output any more (wait_for_step, before it). The run\'s release goes first unless current names it\n# (discard_release): one that was cancelled before its switch, or left by a failure. Prints\n# `released`, `other OWNER` or `gone`. From inside the lock, then the target: a path in a command\n# line is what pkill -f PATH matches.\n#\n# Inputs (releaseLockScript): release_lock, the lock directory; release_token. Before it: the\n# functions discard_release and journal (its journal named relative to the lock\'s parent).\n: "${release_lock:?}" "${release_token:?}"\nif cd -- "$release_lock" 2>/dev/null && grep -qF -- "$release_token" owner 2>/dev/null; then\n  (discard_release)\n  cd .. && rm -rf -- lock && echo released && journal released the lock\nelif [ -d "$release_lock" ]; then printf \'other %s\\n\' "$(cat 2>/dev/null < owner)"\nelse echo gone; fi\n';
 
-// src/phases/lock.ts
-var HEARTBEAT_SECONDS = 2;
-function lockOwner(sha, run2, now = /* @__PURE__ */ new Date()) {
-  return {
-    run: run2,
-    sha,
-    time: now.toISOString(),
-    token: randomBytes2(12).toString("hex")
-  };
-}
+// src/commands/lock.ts
 function acquireLockScript(layout, owner, timeoutSeconds) {
   const here = relativeToTarget(layout);
   const pending = `lock-owner.${owner.token}`;
@@ -51825,15 +51392,6 @@ read -r owner 2>/dev/null < ${`${here.lockDir}/owner`} || exit 0
 case $owner in *${token}*) ;; *) exit 0 ;; esac
 ${beatScript(here)}`;
 }
-function startHeartbeat(session, layout, token) {
-  const beat = heartbeatScript(layout, token);
-  let sending;
-  const timer = setInterval(() => {
-    sending ??= session.remote.runQuiet(beat).catch(() => void 0).finally(() => sending = void 0);
-  }, HEARTBEAT_SECONDS * 1e3);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
-}
 function releaseLockScript(lock, postStep = false) {
   const target = parentOf(parentOf(lock.lockDir));
   const discard2 = lock.release ? discardReleaseScript(remoteLayout(target), lock.release, postStep ? lock.token : void 0) : sh`:`;
@@ -51845,6 +51403,27 @@ ${discard2}
 }`,
     withInputs(release_lock_default, { release_lock: lock.lockDir, release_token: lock.token })
   ]);
+}
+
+// src/tasks/lock.ts
+import { randomBytes as randomBytes2 } from "node:crypto";
+var HEARTBEAT_SECONDS = 2;
+function lockOwner(sha, run2, now = /* @__PURE__ */ new Date()) {
+  return {
+    run: run2,
+    sha,
+    time: now.toISOString(),
+    token: randomBytes2(12).toString("hex")
+  };
+}
+function startHeartbeat(session, layout, token) {
+  const beat = heartbeatScript(layout, token);
+  let sending;
+  const timer = setInterval(() => {
+    sending ??= session.remote.runQuiet(beat).catch(() => void 0).finally(() => sending = void 0);
+  }, HEARTBEAT_SECONDS * 1e3);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }
 function releaseOutcome(lock, stdout) {
   if (answerOf(stdout, "released") !== void 0)
@@ -52148,7 +51727,7 @@ record_state() {
 }
 `;
 
-// src/phases/processes.ts
+// src/commands/processes.ts
 var HOLDER_MARKER = "VERIFIED_SSH_DEPLOY_HOLDER";
 var TARGET_MARKER = "DEPLOY_TARGET";
 var MAX_PATTERN_HITS = 10;
@@ -52162,7 +51741,7 @@ target_marker=${TARGET_MARKER}`,
   new ShellCode(service_default)
 ]);
 
-// src/phases/hold.ts
+// src/commands/hold.ts
 var holderDir = (layout) => `${layout.deployDir}/holder`;
 var holderPidFile = (layout) => `${holderDir(layout)}/pid`;
 function pythonFromEnvironment(python, variable, program) {
@@ -52197,7 +51776,7 @@ function holdCheckScript(python) {
   return sh`${python} -c ${'import socket, sys; sys.exit(0 if hasattr(socket, "AF_UNIX") and hasattr(socket.socket, "sendmsg") else 3)'} < /dev/null`;
 }
 
-// src/phases/bytecode.ts
+// src/commands/bytecode.ts
 function findPathLiteral(path4) {
   return path4.replace(/[\\*?[\]]/g, "\\$&");
 }
@@ -52215,7 +51794,29 @@ function removedCount(stdout) {
 // src/host/sync.sh
 var sync_default = '# shellcheck shell=sh\n# switch (in place), a host-step body (switch.ts): syncs the staged tree into the live one. The\n# paths prepare planned to remove (NUL-separated lists: files, then directories) go first; a\n# directory the old service wrote into since prepare stays (rmdir fails), so nothing unplanned\n# goes. Then the copy, the bytecode (clear_bytecode), and the staged tree is kept as the base of\n# the next deploy, with its manifest. Ends with the releases.log line (releases_log).\n#\n# Inputs (syncInPlaceBody), paths inside the target: sync_target; sync_files and sync_dirs, the\n# removal lists; sync_staging; sync_tree, where the base tree is kept; sync_manifest_staging and\n# sync_manifest_tree, their manifests. Before it: the tree functions, clear_bytecode and\n# releases_log.\n: "${sync_target:?}" "${sync_files:?}" "${sync_dirs:?}" "${sync_staging:?}" "${sync_tree:?}"\n: "${sync_manifest_staging:?}" "${sync_manifest_tree:?}"\ncd -- "$sync_target" || exit 1\nif [ -s "$sync_files" ]; then xargs -0 rm -f -- < "$sync_files" || exit 1; fi\nif [ -s "$sync_dirs" ]; then xargs -0 rmdir -- 2>/dev/null < "$sync_dirs"; fi\nremoved=$(cat -- "$sync_files" "$sync_dirs" | tr -cd \'\\000\' | wc -c)\ntar_copy "$sync_staging" . || exit 1\nprintf \'Synced the new tree into %s; removed %s path(s) an earlier deploy shipped that the source no longer has\\n\' "$sync_target" "$((removed))"\nclear_bytecode || exit 1\nrm -rf -- "$sync_tree" && mv -- "$sync_staging" "$sync_tree" && mv -f -- "$sync_manifest_staging" "$sync_manifest_tree" && rm -f -- "$sync_files" "$sync_dirs" || exit 1\nreleases_log\n';
 
-// src/phases/switch.ts
+// src/model/strategy.ts
+var RELEASES = {
+  name: "releases",
+  keepsReleases: true,
+  buildDir: (layout, release) => `${layout.releasesDir}/${release}`,
+  keptDir: (layout, release) => `${layout.releasesDir}/${release}`,
+  liveDir: (layout) => layout.current,
+  venvLink: () => void 0
+};
+var IN_PLACE = {
+  name: "in-place",
+  keepsReleases: false,
+  // Built beside the live tree, then synced into it by the restart's switch.
+  buildDir: (layout) => `${layout.deployDir}/staging`,
+  keptDir: (layout) => layout.target,
+  liveDir: (layout) => layout.target,
+  venvLink: (layout) => `${layout.target}/.venv`
+};
+function strategyOf(settings) {
+  return settings.strategy === "releases" ? RELEASES : IN_PLACE;
+}
+
+// src/commands/switch.ts
 function switchCurrentScript(layout, release, token) {
   const temporary = `${layout.deployDir}/current.tmp-${token}`;
   return sh`ln -sfn -- ${`releases/${release}`} ${temporary} && mv -Tf -- ${temporary} ${layout.current}`;
@@ -52246,6 +51847,54 @@ function parseTreeListing(stdout) {
   const [staged, shipped, live] = lists;
   return { staged, shipped, live };
 }
+function logEntry(ctx) {
+  return {
+    time: (/* @__PURE__ */ new Date()).toISOString(),
+    event: "deploy",
+    release: ctx.release,
+    sha: ctx.sha,
+    previous_release: ctx.previousRelease ?? null,
+    previous_sha: ctx.previousSha ?? null,
+    run: ctx.run
+  };
+}
+var removalLists = (layout) => ({
+  files: `${layout.deployDir}/sync-delete`,
+  dirs: `${layout.deployDir}/sync-rmdir`
+});
+function syncInPlaceBody(ctx) {
+  const { settings } = ctx;
+  const layout = relativeToTarget(ctx.layout);
+  const lists = removalLists(layout);
+  const keep = [layout.deployDir, ...settings.sharedPaths.map((path4) => `./${path4}`)];
+  const bytecode = settings.clearPycache ? sh`cleared=$(${clearBytecodeScript(".", keep)}) || return 1
+printf 'Cleared bytecode in %s: %s .pyc/.pyo file(s)\n' ${layout.target} "$cleared"` : sh`:`;
+  return joinCode([
+    TREE_FUNCTIONS,
+    sh`clear_bytecode() {
+${bytecode}
+}
+releases_log() { ${releasesLogScript(layout, logEntry(ctx))}; }`,
+    withInputs(sync_default, {
+      sync_target: layout.target,
+      sync_files: lists.files,
+      sync_dirs: lists.dirs,
+      sync_staging: insideTarget(layout.target, ctx.releaseDir),
+      sync_tree: `${layout.deployDir}/${IN_PLACE_TREE}`,
+      sync_manifest_staging: manifestPath(layout, "staging"),
+      sync_manifest_tree: manifestPath(layout, "tree")
+    })
+  ]);
+}
+function switchBody(ctx, token) {
+  if (!strategyOf(ctx.settings).keepsReleases) return syncInPlaceBody(ctx);
+  const layout = relativeToTarget(ctx.layout);
+  return sh`${switchCurrentScript(layout, ctx.release, token)} || exit 1
+${releasesLogScript(layout, logEntry(ctx))}
+printf '%s -> releases/%s\n' ${ctx.layout.current} ${ctx.release}`;
+}
+
+// src/tasks/switch.ts
 function planInPlaceDeletions({ staged, shipped, live }, exclude, sharedPaths) {
   const excludedBy = excludeMatcher(exclude);
   const isSharedParent = (path4) => sharedPaths.some((shared) => shared.startsWith(`${path4}/`));
@@ -52290,21 +51939,6 @@ function planInPlaceDeletions({ staged, shipped, live }, exclude, sharedPaths) {
   deletions.dirs = deletions.dirs.filter((dir) => !keptInside.has(dir)).reverse();
   return deletions;
 }
-function logEntry(ctx) {
-  return {
-    time: (/* @__PURE__ */ new Date()).toISOString(),
-    event: "deploy",
-    release: ctx.release,
-    sha: ctx.sha,
-    previous_release: ctx.previousRelease ?? null,
-    previous_sha: ctx.previousSha ?? null,
-    run: ctx.run
-  };
-}
-var removalLists = (layout) => ({
-  files: `${layout.deployDir}/sync-delete`,
-  dirs: `${layout.deployDir}/sync-rmdir`
-});
 var nulList = (paths) => Buffer.from(paths.map((path4) => `./${path4}\0`).join(""));
 var LISTED = 20;
 var listed = (paths) => paths.slice(0, LISTED).join(", ") + (paths.length > LISTED ? ` and ${paths.length - LISTED} more` : "");
@@ -52344,47 +51978,76 @@ async function planInPlaceSync(ctx) {
     );
   }
 }
-function syncInPlaceBody(ctx) {
-  const { settings } = ctx;
-  const layout = relativeToTarget(ctx.layout);
-  const lists = removalLists(layout);
-  const keep = [layout.deployDir, ...settings.sharedPaths.map((path4) => `./${path4}`)];
-  const bytecode = settings.clearPycache ? sh`cleared=$(${clearBytecodeScript(".", keep)}) || return 1
-printf 'Cleared bytecode in %s: %s .pyc/.pyo file(s)\n' ${layout.target} "$cleared"` : sh`:`;
-  return joinCode([
-    TREE_FUNCTIONS,
-    sh`clear_bytecode() {
-${bytecode}
+
+// src/tasks/venv.ts
+import { createHash as createHash3 } from "node:crypto";
+import { readFileSync as readFileSync2 } from "node:fs";
+import { join as join4 } from "node:path";
+function installCommand(settings) {
+  const lists = settings.pythonRequirements.filter((path4) => path4.endsWith(".txt"));
+  return settings.pythonInstallCommand ?? `pip install ${lists.map((path4) => `-r ${quote(path4)}`).join(" ")}`;
 }
-releases_log() { ${releasesLogScript(layout, logEntry(ctx))}; }`,
-    withInputs(sync_default, {
-      sync_target: layout.target,
-      sync_files: lists.files,
-      sync_dirs: lists.dirs,
-      sync_staging: insideTarget(layout.target, ctx.releaseDir),
-      sync_tree: `${layout.deployDir}/${IN_PLACE_TREE}`,
-      sync_manifest_staging: manifestPath(layout, "staging"),
-      sync_manifest_tree: manifestPath(layout, "tree")
-    })
-  ]);
+function requirementsHash(settings) {
+  const hash = createHash3("sha256").update(installCommand(settings));
+  for (const path4 of settings.pythonRequirements) {
+    hash.update(`\0${path4}\0`);
+    hash.update(readFileSync2(join4(settings.source, path4)));
+  }
+  return hash.digest("hex").slice(0, 16);
 }
-function switchBody(ctx, token) {
-  if (!strategyOf(ctx.settings).keepsReleases) return syncInPlaceBody(ctx);
-  const layout = relativeToTarget(ctx.layout);
-  return sh`${switchCurrentScript(layout, ctx.release, token)} || exit 1
-${releasesLogScript(layout, logEntry(ctx))}
-printf '%s -> releases/%s\n' ${ctx.layout.current} ${ctx.release}`;
+async function prepareVenv(ctx) {
+  const { settings, session, layout, report } = ctx;
+  const venvs = venvsDir(layout);
+  const started = Date.now();
+  const result = await session.remote.run(
+    venvScript({
+      python: settings.python,
+      target: layout.target,
+      venvs,
+      hash: requirementsHash(settings),
+      tree: ctx.releaseDir,
+      liveLink: strategyOf(settings).venvLink(layout),
+      environment: exportEnvScript(ctx, ctx.releaseDir),
+      install: installCommand(settings)
+    }),
+    { phase: "prepare", timeoutSeconds: PREPARE_SECONDS, echo: true, allowFailure: true }
+  );
+  const tail = lastLines(result.stdout, 20);
+  switch (result.code) {
+    case 0:
+      break;
+    case VENV_EXIT.python:
+      throw new Error(
+        `python-requirements: '${settings.python}' does not run on ${ctx.label}; install Python there or set the python input:
+${lastLines(result.stderr, 10)}`
+      );
+    case VENV_EXIT.create:
+      throw new Error(
+        `python-requirements: '${settings.python} -m venv' failed on ${ctx.label} (on Debian and Ubuntu, install python3-venv). Nothing was stopped:
+${tail}`
+      );
+    case VENV_EXIT.install:
+      throw new Error(
+        `python-install-command failed: '${installCommand(settings)}' in a new venv. The half-built venv was removed and the old service still serves. Its last lines:
+${tail}`
+      );
+    case VENV_EXIT.foreign:
+      throw new Error(
+        `in-place: ${layout.target}/.venv is not one the action made; python-requirements links .venv to the release's environment in ${venvs}. Move it away (e.g. mv .venv .venv.old), then deploy again. Nothing was stopped.`
+      );
+    default:
+      throw new Error(
+        `setting up the venv failed (exit ${result.code}): ${lastLines(result.stderr || result.stdout, 20)}`
+      );
+  }
+  const [, key, how] = /^(\S+) (built|reused)$/.exec(answerOf(result.stdout, "venv") ?? "") ?? [];
+  report.venvReused = how === "reused";
+  info2(
+    how === "reused" ? `Reused the venv ${venvs}/${key}: the dependency files, install command and Python are unchanged` : `Built the venv ${venvs}/${key} in ${((Date.now() - started) / 1e3).toFixed(1)} s`
+  );
 }
 
-// src/phases/env-file.ts
-function envFileLine(key, value) {
-  if (!value.includes("'")) return `${key}='${value}'`;
-  return `${key}="${value.replace(/[\\"]/g, (char) => `\\${char}`)}"`;
-}
-function envFileText(env) {
-  return env.map(([key, value]) => `${envFileLine(key, value)}
-`).join("");
-}
+// src/commands/env-file.ts
 function envFileScript(dir, path4) {
   const parts = path4.split("/");
   const name = parts.pop();
@@ -52396,6 +52059,16 @@ for part in ${parts}; do
   }
 done
 rm -rf -- ${name} && (umask 077 && set -C && cat > ${name})`;
+}
+
+// src/tasks/env-file.ts
+function envFileLine(key, value) {
+  if (!value.includes("'")) return `${key}='${value}'`;
+  return `${key}="${value.replace(/[\\"]/g, (char) => `\\${char}`)}"`;
+}
+function envFileText(env) {
+  return env.map(([key, value]) => `${envFileLine(key, value)}
+`).join("");
 }
 async function writeEnvFile(ctx, envFile) {
   const { settings, session, layout } = ctx;
@@ -52413,7 +52086,7 @@ async function writeEnvFile(ctx, envFile) {
   );
 }
 
-// src/phases/sudo.ts
+// src/tasks/sudo.ts
 function sudoHint(output, command, user) {
   if (!/sudo: (a password|a terminal) is required|\[sudo\] password for|sudo: no tty present/.test(
     output
@@ -52426,7 +52099,7 @@ function sudoHint(output, command, user) {
   return ` sudo asked for a password, which a deploy cannot type: allow the deploy user exactly this command without one, with a line in /etc/sudoers.d/${user} (edit it with visudo -f): ${user} ALL=(root) NOPASSWD: ${allowed}${words2[0] && !words2[0].startsWith("/") ? ` (check the path with command -v ${words2[0]})` : ""}, and call it as sudo -n so it fails at once rather than wait for a password.`;
 }
 
-// src/phases/prepare.ts
+// src/commands/prepare.ts
 function stampScript(releaseDir, stampFile, sha) {
   const parts = stampFile.split("/");
   const name = parts.pop();
@@ -52460,6 +52133,13 @@ ${environment}
 pwd -P
 PYTHONDONTWRITEBYTECODE=1 ${python} -c ${probe} ${module} < /dev/null`;
 }
+function releaseCommandScript(ctx, command) {
+  return sh`cd -- ${ctx.releaseDir} || exit 1
+${exportEnvScript(ctx, ctx.releaseDir)}
+${userCommandScript(command)} < /dev/null`;
+}
+
+// src/tasks/prepare.ts
 async function checkImport(ctx) {
   const { settings, session } = ctx;
   const module = settings.pythonImportCheck;
@@ -52502,11 +52182,6 @@ async function checkHoldPorts(ctx) {
   throw new Error(
     checked.code === 127 ? `hold-ports needs Python on the host, and '${python}' (the python input) is not there: install python3, or set python to an interpreter's path. Nothing was stopped` : `hold-ports needs a Python that can pass sockets between processes (3.3 or later, with AF_UNIX and sendmsg), and '${python}' on the host cannot (exit ${checked.code}${checked.stderr.trim() ? `: ${lastLines(checked.stderr, 3)}` : ""}): set python to a newer interpreter. Nothing was stopped`
   );
-}
-function releaseCommandScript(ctx, command) {
-  return sh`cd -- ${ctx.releaseDir} || exit 1
-${exportEnvScript(ctx, ctx.releaseDir)}
-${userCommandScript(command)} < /dev/null`;
 }
 async function runReleaseCommand(ctx, input, command, state = "") {
   const ran = await ctx.session.remote.run(releaseCommandScript(ctx, command), {
@@ -52567,7 +52242,7 @@ ${clearBytecodeScript(inRelease, [])}`,
   if (!strategyOf(settings).keepsReleases) await planInPlaceSync(ctx);
 }
 
-// src/phases/migrate.ts
+// src/tasks/migrate.ts
 async function migrate(ctx, command) {
   await runReleaseCommand(
     ctx,
@@ -52577,10 +52252,50 @@ async function migrate(ctx, command) {
   );
 }
 
+// src/tasks/prune.ts
+function releasesToPrune(releases2, keep, protect) {
+  const newestFirst = [...new Set(releases2)].sort().reverse();
+  return newestFirst.slice(keep).filter((name) => !protect.includes(name));
+}
+async function discardRelease(ctx, madeBy) {
+  const { stdout } = await ctx.session.remote.run(
+    discardReleaseScript(ctx.layout, ctx.release, madeBy),
+    { phase: "prune", timeoutSeconds: COMMAND_SECONDS.wholeTree }
+  );
+  return answerOf(stdout, "discarded") !== void 0;
+}
+function prunes(settings) {
+  return strategyOf(settings).keepsReleases || settings.pythonRequirements.length > 0;
+}
+function warnPruneFailed(label, error2) {
+  warning(
+    `Pruning old releases on ${label} failed: ${errorText(error2)}. The new release is verified and serving; the next deploy prunes again.`
+  );
+}
+async function prune(ctx) {
+  const { settings, session, layout } = ctx;
+  const doomed = strategyOf(settings).keepsReleases ? releasesToPrune([...ctx.existingReleases, ctx.release], settings.keepReleases, [ctx.release]) : [];
+  const venvs = settings.pythonRequirements.length > 0;
+  if (doomed.length === 0 && !venvs) {
+    info2("Nothing to prune");
+    return;
+  }
+  const { stdout } = await session.remote.run(
+    joinCode([pruneScript(layout, doomed), ...venvs ? [pruneVenvsScript(layout)] : []]),
+    { phase: "prune", timeoutSeconds: COMMAND_SECONDS.wholeTree }
+  );
+  info2(doomed.length > 0 ? `Removed old release(s): ${doomed.join(", ")}` : "No release to prune");
+  const removed = answersOf(stdout, "removed-venv");
+  if (venvs)
+    info2(
+      removed.length > 0 ? `Removed venv(s) no kept release uses: ${removed.join(", ")}` : "Every venv is still used by a kept release"
+    );
+}
+
 // src/host/releases.sh
 var releases_default = '# shellcheck shell=sh\n# What the host\'s releases are (operations.ts): `live NAME` (what current names; in place, the\n# target itself: `live tree`), then `release NAME STATE SHA` for each kept release, oldest first\n# (STATE: verified, unverified or bad; SHA: the first line of its stamp file, empty when it has\n# none), and `lock OWNER` while a deploy holds the lock. Nothing at all when the target is missing.\n# Files are read through redirections: a path in a command line is what pkill -f PATH matches.\n#\n# Inputs (releasesScript): rel_target; rel_stamp, the stamp file; rel_strategy; rel_unverified,\n# the mark of an unverified release.\n: "${rel_target:?}" "${rel_stamp:?}" "${rel_strategy:?}" "${rel_unverified:?}"\ncd -- "$rel_target" 2>/dev/null || exit 0\nstamp_of() { sha=; IFS= read -r sha 2>/dev/null < "$1/$rel_stamp"; printf \'%s\' "$sha" | tr -cd \'0-9a-fA-F\'; }\nif [ "$rel_strategy" = releases ]; then\n  live=$(readlink current 2>/dev/null)\n  printf \'live %s\\n\' "${live#releases/}"\n  # shellcheck disable=SC2012 # release names, made by the action\n  ls -1 releases 2>/dev/null | while IFS= read -r name; do\n    case $name in .*) continue ;; esac\n    [ -d "releases/$name" ] || continue\n    if [ -e "releases/$name/BAD_RELEASE" ]; then state=bad\n    elif [ -e "releases/$name/$rel_unverified" ]; then state=unverified\n    else state=verified; fi\n    printf \'release %s %s %s\\n\' "$name" "$state" "$(stamp_of "releases/$name")"\n  done\nelse\n  printf \'live tree\\nrelease tree verified %s\\n\' "$(stamp_of .)"\nfi\nif [ -d .deploy/lock ]; then printf \'lock %s\\n\' "$(cat 2>/dev/null < .deploy/lock/owner)"; fi\n';
 
-// src/phases/releases.ts
+// src/commands/releases.ts
 function releasesScript(settings, target) {
   return withInputs(releases_default, {
     rel_target: target,
@@ -52595,85 +52310,6 @@ function parseReleases(stdout) {
     return name ? [{ name, state, sha: sha.toLowerCase() }] : [];
   });
   return { live: answerOf(stdout, "live") || void 0, releases: releases2, lock: answerOf(stdout, "lock") };
-}
-function describe(release) {
-  return `${release.name} (${release.sha.slice(0, 7) || "no stamp"}, ${release.state === "bad" ? "BAD_RELEASE" : release.state})`;
-}
-function chooseRollback(host, rollbackTo) {
-  const kept = host.releases.map(describe).join(", ") || "(none)";
-  const live = host.releases.find((release) => release.name === host.live);
-  let chosen;
-  if (!rollbackTo) {
-    if (!host.live) throw new Error(`nothing is live on the host to roll back from; kept: ${kept}`);
-    chosen = [...host.releases].reverse().find((release) => release.name < host.live && release.state === "verified");
-    if (!chosen)
-      throw new Error(
-        `no release older than the live one (${live ? describe(live) : host.live}) passed verify, so there is nothing to roll back to; kept: ${kept}. Name one with rollback-to to choose it anyway`
-      );
-  } else {
-    chosen = host.releases.find((release) => release.name === rollbackTo);
-    if (!chosen) {
-      const prefix = rollbackTo.toLowerCase();
-      const matches = (release) => /^[0-9a-f]{7,40}$/.test(prefix) && release.sha.startsWith(prefix);
-      if (live && matches(live) && !host.releases.some((r) => r !== live && matches(r)))
-        throw new Error(`${describe(live)} is already live: there is nothing to roll back`);
-      const matching = host.releases.filter((release) => release !== live && matches(release));
-      chosen = [...matching].reverse().find((release) => release.state === "verified");
-      if (!chosen && matching.length > 0)
-        throw new Error(
-          `rollback-to '${rollbackTo}' matches only ${matching.map(describe).join(", ")}, which never passed verify or failed since: name the release by its full name to roll back to it anyway`
-        );
-      if (!chosen)
-        throw new Error(
-          `rollback-to '${rollbackTo}' names no kept release (by name, or by a commit prefix of 7 or more hex characters); kept: ${kept}`
-        );
-    }
-  }
-  if (chosen.name === host.live)
-    throw new Error(`${describe(chosen)} is already live: there is nothing to roll back`);
-  if (!chosen.sha)
-    throw new Error(
-      `${chosen.name} has no stamp file, so its commit cannot be verified; kept: ${kept}`
-    );
-  return chosen;
-}
-
-// src/phases/restart.ts
-import { constants as constants3 } from "node:os";
-
-// src/model/post-state.ts
-var IDENTITY = {
-  unverified: (entry) => [entry.host, entry.port, entry.target].join(" "),
-  restarts: (entry) => [entry.host, entry.outFile].join(" "),
-  locks: (entry) => [entry.host, entry.token].join(" ")
-};
-var saved = { unverified: [], restarts: [], locks: [] };
-function savePostState(key, value) {
-  saveState(key, key === "deployment" ? String(value) : JSON.stringify(value));
-}
-function replaceEntry(key, which2, entry) {
-  const identity = IDENTITY[key];
-  const list = saved[key];
-  const index = list.findIndex((other) => identity(other) === identity(which2));
-  if (index >= 0) list.splice(index, 1);
-  if (entry) list.push(entry);
-  savePostState(key, saved[key]);
-}
-function keepForPostStep(key, entry) {
-  replaceEntry(key, entry, entry);
-}
-function dropForPostStep(key, which2) {
-  replaceEntry(key, which2);
-}
-function saveDeployment(id) {
-  savePostState("deployment", id);
-}
-function startPostState() {
-  for (const key of ["unverified", "restarts", "locks"]) {
-    saved[key] = [];
-    savePostState(key, []);
-  }
-  saveState("deployment", "");
 }
 
 // src/host/start.sh
@@ -52874,7 +52510,7 @@ while :; do
 done
 `;
 
-// src/phases/stop.ts
+// src/commands/stop.ts
 function liveDir(ctx) {
   return strategyOf(ctx.settings).liveDir(ctx.layout);
 }
@@ -52907,26 +52543,6 @@ function stopBodyFor(ctx) {
     stopCommand: settings.stopCommand ? { live, environment: exportEnvScript(ctx, live), command: settings.stopCommand } : void 0
   });
 }
-function stopFailure(code, output) {
-  const errors = output?.errors.join("\n") ?? "";
-  if (code === EXIT.patternTooBroad) {
-    return `${errors}
-process-match must match the service only (at most ${MAX_PATTERN_HITS} processes, of one user): narrow it, e.g. to the start command line of the parent (its process group is stopped with it), or remove it: the action finds what it started by the DEPLOY_TARGET marker.`;
-  }
-  return `stopping failed (exit ${code}): ${errors || (output?.lines ?? []).slice(-10).join("\n")}`;
-}
-function stoppedService(output, stopCommand, user = "") {
-  const failed = output?.data["stop-command-failed"];
-  if (failed) {
-    const [code, first] = failed.split(" ");
-    const nothingMatched = code === "1" && /(^|[\s;&|(])(pkill|pgrep|killall)\s/.test(stopCommand ?? "");
-    warning(
-      `The stop-command (${stopCommand ?? "stop-command"}) exited with code ${code}` + (nothingMatched ? ": pkill/pgrep/killall exit 1 when no process matched" : "") + (first ? " (before the first deploy there may be nothing to stop)" : "") + ". The action stopped the service by its DEPLOY_TARGET marker, the processes recorded by the last deploy and process-match, and wait-for-exit checked that it was gone." + sudoHint((output?.lines ?? []).join("\n"), stopCommand ?? "", user),
-      { title: "stop-command failed" }
-    );
-  }
-  return { mark: Number(output?.data.mark ?? 0) };
-}
 function goneAt(output) {
   const gone = output?.data.gone;
   return gone && /^[\d.]+$/.test(gone) ? Number(gone) : void 0;
@@ -52944,11 +52560,6 @@ function waitForExitBody(parameters) {
     still_running: EXIT.stillRunning
   });
 }
-function waitFailure(settings, output) {
-  const afterKill = output?.data.killed ? " nor 5 s after SIGKILL" : settings.killAfterTimeout ? "" : " (kill-after-timeout is off)";
-  return `the old service did not go away within ${settings.stopTimeoutSeconds} s (stop-timeout)${afterKill}; nothing new was started.
-${output?.errors.join("\n") ?? ""}`.trimEnd();
-}
 function waitParameters(ctx) {
   const { settings, layout } = ctx;
   return {
@@ -52961,7 +52572,7 @@ function waitParameters(ctx) {
   };
 }
 
-// src/phases/start.ts
+// src/commands/start.ts
 function startLinesScript(log, header) {
   return sh`awk -v header=${header} '$0 == header { n = 0; next } { line[n++ % 50] = $0 } END { for (i = (n > 50 ? n - 50 : 0); i < n; i++) print line[i % 50] }' 2>/dev/null < ${log}`;
 }
@@ -53154,9 +52765,7 @@ function describePlan(settings, phases, host, sha, now) {
   );
 }
 
-// src/phases/restart.ts
-var HostStepDied = class extends HostStepUnknown {
-};
+// src/commands/restart.ts
 function hostNowScript(layout, ports) {
   return sh`${SERVICE_FUNCTIONS}
 read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
@@ -53164,6 +52773,102 @@ printf 'boot %s\n' "$boot"
 printf 'current %s\n' "$(cd -- ${layout.target} 2>/dev/null && readlink current)"
 for port in ${ports}; do printf 'port %s %s\n' "$port" "$(port_holders "$port" | tr '\n' ';')"; done`;
 }
+function firstAnswerScript(ctx) {
+  const { settings } = ctx;
+  const seconds = settings.versionTimeoutSeconds + settings.stableForSeconds;
+  return sh`rm -f -- ${FIRST_ANSWER_FILE}
+VSD_ANSWER_CODE=${first_answer_default} VSD_ANSWER_URL=${settings.versionUrl.href} VSD_ANSWER_FILE=${FIRST_ANSWER_FILE} VSD_ANSWER_SECONDS=${seconds} \
+  ${settings.python} -S -c 'import os; exec(os.environ["VSD_ANSWER_CODE"])' < /dev/null > /dev/null 2>&1 &`;
+}
+var STAY = "stay";
+function restartPhases(ctx, switchTo, beforeStart) {
+  const { layout } = ctx;
+  const named = sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}`;
+  const start = switchTo && joinCode([...beforeStart ? [beforeStart] : [], firstAnswerScript(ctx), startBody(ctx)]);
+  const bodies = {
+    stop: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]),
+    "wait-for-exit": waitForExitBody(waitParameters(ctx)),
+    switch: switchTo && switchTo !== STAY ? joinCode([named, switchTo]) : void 0,
+    start: start && switchTo === STAY ? joinCode([named, start]) : start
+  };
+  return HOST_STEP_PHASES.flatMap((phase) => {
+    const body = bodies[phase];
+    return body ? [{ phase, body }] : [];
+  });
+}
+function restartPrelude(layout) {
+  return sh`${SERVICE_FUNCTIONS}
+cd -- ${layout.target} || exit 1`;
+}
+
+// src/tasks/restart.ts
+import { constants as constants3 } from "node:os";
+
+// src/model/post-state.ts
+var IDENTITY = {
+  unverified: (entry) => [entry.host, entry.port, entry.target].join(" "),
+  restarts: (entry) => [entry.host, entry.outFile].join(" "),
+  locks: (entry) => [entry.host, entry.token].join(" ")
+};
+var saved = { unverified: [], restarts: [], locks: [] };
+function savePostState(key, value) {
+  saveState(key, key === "deployment" ? String(value) : JSON.stringify(value));
+}
+function replaceEntry(key, which2, entry) {
+  const identity = IDENTITY[key];
+  const list = saved[key];
+  const index = list.findIndex((other) => identity(other) === identity(which2));
+  if (index >= 0) list.splice(index, 1);
+  if (entry) list.push(entry);
+  savePostState(key, saved[key]);
+}
+function keepForPostStep(key, entry) {
+  replaceEntry(key, entry, entry);
+}
+function dropForPostStep(key, which2) {
+  replaceEntry(key, which2);
+}
+function saveDeployment(id) {
+  savePostState("deployment", id);
+}
+function startPostState() {
+  for (const key of ["unverified", "restarts", "locks"]) {
+    saved[key] = [];
+    savePostState(key, []);
+  }
+  saveState("deployment", "");
+}
+
+// src/tasks/stop.ts
+function stopFailure(code, output) {
+  const errors = output?.errors.join("\n") ?? "";
+  if (code === EXIT.patternTooBroad) {
+    return `${errors}
+process-match must match the service only (at most ${MAX_PATTERN_HITS} processes, of one user): narrow it, e.g. to the start command line of the parent (its process group is stopped with it), or remove it: the action finds what it started by the DEPLOY_TARGET marker.`;
+  }
+  return `stopping failed (exit ${code}): ${errors || (output?.lines ?? []).slice(-10).join("\n")}`;
+}
+function stoppedService(output, stopCommand, user = "") {
+  const failed = output?.data["stop-command-failed"];
+  if (failed) {
+    const [code, first] = failed.split(" ");
+    const nothingMatched = code === "1" && /(^|[\s;&|(])(pkill|pgrep|killall)\s/.test(stopCommand ?? "");
+    warning(
+      `The stop-command (${stopCommand ?? "stop-command"}) exited with code ${code}` + (nothingMatched ? ": pkill/pgrep/killall exit 1 when no process matched" : "") + (first ? " (before the first deploy there may be nothing to stop)" : "") + ". The action stopped the service by its DEPLOY_TARGET marker, the processes recorded by the last deploy and process-match, and wait-for-exit checked that it was gone." + sudoHint((output?.lines ?? []).join("\n"), stopCommand ?? "", user),
+      { title: "stop-command failed" }
+    );
+  }
+  return { mark: Number(output?.data.mark ?? 0) };
+}
+function waitFailure(settings, output) {
+  const afterKill = output?.data.killed ? " nor 5 s after SIGKILL" : settings.killAfterTimeout ? "" : " (kill-after-timeout is off)";
+  return `the old service did not go away within ${settings.stopTimeoutSeconds} s (stop-timeout)${afterKill}; nothing new was started.
+${output?.errors.join("\n") ?? ""}`.trimEnd();
+}
+
+// src/tasks/restart.ts
+var HostStepDied = class extends HostStepUnknown {
+};
 async function describeHostNow(ctx) {
   return (await hostNow(ctx)).text;
 }
@@ -53203,33 +52908,6 @@ async function diedFailure(ctx, result, died) {
     return `the host rebooted during ${result.lastPhase} (its boot id changed), so the action's own host step ended before it finished. On the host now: ${now.text}. The step's output is in ${layout.restartLog}.`;
   const cause = command ? `${command[0].toUpperCase()}${command.slice(1)} is the likely cause: it matches the action's own processes as well as the service's (e.g. pkill -f sh, kill -9 -1, pkill -u USER). A stop-command only needs to stop what the action cannot find itself: it already stops every process carrying DEPLOY_TARGET=${layout.target}, and process-match finds a service started elsewhere.` : "Something on the host killed it (kill -9 -1, the OOM killer).";
   return `the action's own host step${died.pid ? ` (PID ${died.pid})` : ""} was killed${signal ? ` by ${signal}` : ""} during ${result.lastPhase}, before it finished. ${cause} On the host now: ${now.text}. The step's output is in ${layout.restartLog}.`;
-}
-function firstAnswerScript(ctx) {
-  const { settings } = ctx;
-  const seconds = settings.versionTimeoutSeconds + settings.stableForSeconds;
-  return sh`rm -f -- ${FIRST_ANSWER_FILE}
-VSD_ANSWER_CODE=${first_answer_default} VSD_ANSWER_URL=${settings.versionUrl.href} VSD_ANSWER_FILE=${FIRST_ANSWER_FILE} VSD_ANSWER_SECONDS=${seconds} \
-  ${settings.python} -S -c 'import os; exec(os.environ["VSD_ANSWER_CODE"])' < /dev/null > /dev/null 2>&1 &`;
-}
-var STAY = "stay";
-function restartPhases(ctx, switchTo, beforeStart) {
-  const { layout } = ctx;
-  const named = sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}`;
-  const start = switchTo && joinCode([...beforeStart ? [beforeStart] : [], firstAnswerScript(ctx), startBody(ctx)]);
-  const bodies = {
-    stop: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]),
-    "wait-for-exit": waitForExitBody(waitParameters(ctx)),
-    switch: switchTo && switchTo !== STAY ? joinCode([named, switchTo]) : void 0,
-    start: start && switchTo === STAY ? joinCode([named, start]) : start
-  };
-  return HOST_STEP_PHASES.flatMap((phase) => {
-    const body = bodies[phase];
-    return body ? [{ phase, body }] : [];
-  });
-}
-function restartPrelude(layout) {
-  return sh`${SERVICE_FUNCTIONS}
-cd -- ${layout.target} || exit 1`;
 }
 async function restartService(ctx, switchTo, timings, beforeStart) {
   const { settings, session, layout, label } = ctx;
@@ -53284,7 +52962,7 @@ async function restartService(ctx, switchTo, timings, beforeStart) {
 // src/host/fallback.sh
 var fallback_default = '# shellcheck shell=sh\n# Chooses what to return to when fb_failed cannot stay (fallback.ts): only a release that passed\n# verify (no unverified or BAD_RELEASE mark), fb_previous (live before this deploy) if it did,\n# else the newest one that did (a run that died after its switch leaves its release live and\n# unverified). Runs from the target; prints `candidate NAME live|verified` and its stamp\n# (`sha SHA`). Files are read through redirections: a path in a command line is what pkill -f PATH\n# matches.\n#\n# Inputs (fallbackScript): fb_failed; fb_previous (may be empty); fb_stamp; fb_unverified.\n: "${fb_failed:?}" "${fb_previous?}" "${fb_stamp:?}" "${fb_unverified:?}"\nverified() { [ -n "$1" ] && [ "$1" != "$fb_failed" ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/$fb_unverified" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }\nif verified "$fb_previous"; then candidate=$fb_previous; how=live; else\n  # shellcheck disable=SC2012 # release names, made by the action\n  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf \'%s\\n\' "$name"; break; fi; done)\n  how=verified\nfi\nif [ -n "$candidate" ]; then\n  printf \'candidate %s %s\\n\' "$candidate" "$how"\n  printf \'sha %s\\n\' "$(head -c 200 2>/dev/null < "releases/$candidate/$fb_stamp")"\nfi\n';
 
-// src/phases/fallback.ts
+// src/commands/fallback.ts
 function fallbackScript(failed, previous, stampFile) {
   return withInputs(fallback_default, {
     fb_failed: failed,
@@ -53329,73 +53007,8 @@ ${releasesLogScript(here, {
 printf '%s -> releases/%s (rollback)\n' ${ctx.layout.current} ${fallback.release}`;
 }
 
-// src/phases/verify.ts
+// src/tasks/verify.ts
 var import_semver = __toESM(require_semver3(), 1);
-
-// src/host/identity.sh
-var identity_default = `# shellcheck shell=sh
-# After the service reported the new commit (verify.ts): every service port must be held by a
-# process that started after the stop began (\`old PORT PID EPOCH COMMAND\` names one that did not;
-# \`free PORT\`, one not held yet), and so must the listener that answered version-url when the URL
-# names this host (\`stranger PORT PID EPOCH COMMAND\` names one that is not the new service's, or
-# \`? ?\` one this user cannot see). When all are, records the service's processes (marker, port
-# holders, their groups) in state.json for the next stop, and prints \`recorded PIDS\`.
-#
-# Inputs (serviceIdentityScript): id_target; id_state, state.json inside the target; id_ports
-# (space-separated); id_holder, the port holder's PID file (hold-ports: the holder is not the
-# service); id_mark, when the stop began (clock ticks since boot); id_release, id_sha; for the
-# URL's listener (empty id_url_port: none to check), id_url_exact and id_url_any, the local
-# addresses as /proc/net/tcp* writes them (hex) that the URL's address is bound by exactly, and
-# by a wildcard (\`*\`: any); id_answered, the file where first-answer.py wrote the first answer.
-# Before it: the service functions.
-: "\${id_target:?}" "\${id_state:?}" "\${id_ports?}" "\${id_holder:?}" "\${id_mark:?}" "\${id_release:?}" "\${id_sha:?}"
-: "\${id_url_port?}" "\${id_url_exact?}" "\${id_url_any?}" "\${id_answered:?}"
-cd -- "$id_target" || exit 1
-# When the new service first answered, as first-answer.py saw it from here (host uptime).
-answered=
-read -r answered 2>/dev/null < "$id_answered" && printf 'answered %s\\n' "$answered"
-read -r holder_pid 2>/dev/null < "$id_holder" || holder_pid=
-old=; free=
-for port in $id_ports; do
-  pids=$(port_pids "$port" | grep -vx -- "\${holder_pid:-none}")
-  if [ -z "$pids" ]; then
-    if port_busy "$port" "$holder_pid"; then printf 'old %s ? ? a process this user cannot see\\n' "$port"; old=1; else printf 'free %s\\n' "$port"; free=1; fi
-  fi
-  for pid in $pids; do
-    start=$(start_of "$pid")
-    if [ -n "$start" ] && [ "$start" -lt "$id_mark" ]; then
-      printf 'old %s %s %s %s\\n' "$port" "$pid" "$(epoch_of "$start")" "$(cmdline_of "$pid")"; old=1
-    fi
-  done
-done
-# The sockets listening on PORT at one of ADDRESSES (hex, as /proc/net/tcp* writes them; \`*\`: any).
-listen_inodes() {
-  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
-    awk -v port="$(printf '%04X' "$1")" -v addresses=" $2 " '$4 == "0A" {
-      split($2, local, ":")
-      if (local[2] == port && (addresses == " * " || index(addresses, " " local[1] " "))) print $10
-    }'
-}
-stranger=
-if [ -n "$id_url_port" ]; then
-  # The sockets bound to the URL's address take its connections; without one, the wildcard's do.
-  inodes=$(listen_inodes "$id_url_port" "$id_url_exact")
-  [ -n "$inodes" ] || inodes=$(listen_inodes "$id_url_port" "$id_url_any")
-  pids=$(for inode in $inodes; do find /proc/[0-9]*/fd -lname "socket:\\[$inode\\]" 2>/dev/null; done | cut -d/ -f3 | sort -u | grep -vx -- "\${holder_pid:-none}")
-  if [ -z "$pids" ]; then printf 'stranger %s ? ? a process this user cannot see, or none\\n' "$id_url_port"; stranger=1; fi
-  for pid in $pids; do
-    start=$(start_of "$pid")
-    if [ -z "$start" ] || [ "$start" -lt "$id_mark" ]; then
-      printf 'stranger %s %s %s %s\\n' "$id_url_port" "$pid" "$(epoch_of "\${start:-0}")" "$(cmdline_of "$pid")"; stranger=1
-    fi
-  done
-fi
-[ -z "$old$free$stranger" ] || exit 0
-service_scan "$id_target" "$(recorded_processes "$id_state")" '' '' "$id_ports" | record_state "$id_state" "$id_release" "$id_sha"
-printf 'recorded %s\\n' "$(recorded_processes "$id_state" | awk '{ printf " %s", $2 }')"
-`;
-
-// src/phases/verify.ts
 import { lookup } from "node:dns/promises";
 
 // src/remote/listen-address.ts
@@ -53653,7 +53266,110 @@ function commitMatches(reported, sha) {
   return /^[0-9a-f]{7,}$/.test(value) && sha.toLowerCase().startsWith(value);
 }
 
-// src/phases/verify.ts
+// src/host/identity.sh
+var identity_default = `# shellcheck shell=sh
+# After the service reported the new commit (verify.ts): every service port must be held by a
+# process that started after the stop began (\`old PORT PID EPOCH COMMAND\` names one that did not;
+# \`free PORT\`, one not held yet), and so must the listener that answered version-url when the URL
+# names this host (\`stranger PORT PID EPOCH COMMAND\` names one that is not the new service's, or
+# \`? ?\` one this user cannot see). When all are, records the service's processes (marker, port
+# holders, their groups) in state.json for the next stop, and prints \`recorded PIDS\`.
+#
+# Inputs (serviceIdentityScript): id_target; id_state, state.json inside the target; id_ports
+# (space-separated); id_holder, the port holder's PID file (hold-ports: the holder is not the
+# service); id_mark, when the stop began (clock ticks since boot); id_release, id_sha; for the
+# URL's listener (empty id_url_port: none to check), id_url_exact and id_url_any, the local
+# addresses as /proc/net/tcp* writes them (hex) that the URL's address is bound by exactly, and
+# by a wildcard (\`*\`: any); id_answered, the file where first-answer.py wrote the first answer.
+# Before it: the service functions.
+: "\${id_target:?}" "\${id_state:?}" "\${id_ports?}" "\${id_holder:?}" "\${id_mark:?}" "\${id_release:?}" "\${id_sha:?}"
+: "\${id_url_port?}" "\${id_url_exact?}" "\${id_url_any?}" "\${id_answered:?}"
+cd -- "$id_target" || exit 1
+# When the new service first answered, as first-answer.py saw it from here (host uptime).
+answered=
+read -r answered 2>/dev/null < "$id_answered" && printf 'answered %s\\n' "$answered"
+read -r holder_pid 2>/dev/null < "$id_holder" || holder_pid=
+old=; free=
+for port in $id_ports; do
+  pids=$(port_pids "$port" | grep -vx -- "\${holder_pid:-none}")
+  if [ -z "$pids" ]; then
+    if port_busy "$port" "$holder_pid"; then printf 'old %s ? ? a process this user cannot see\\n' "$port"; old=1; else printf 'free %s\\n' "$port"; free=1; fi
+  fi
+  for pid in $pids; do
+    start=$(start_of "$pid")
+    if [ -n "$start" ] && [ "$start" -lt "$id_mark" ]; then
+      printf 'old %s %s %s %s\\n' "$port" "$pid" "$(epoch_of "$start")" "$(cmdline_of "$pid")"; old=1
+    fi
+  done
+done
+# The sockets listening on PORT at one of ADDRESSES (hex, as /proc/net/tcp* writes them; \`*\`: any).
+listen_inodes() {
+  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+    awk -v port="$(printf '%04X' "$1")" -v addresses=" $2 " '$4 == "0A" {
+      split($2, local, ":")
+      if (local[2] == port && (addresses == " * " || index(addresses, " " local[1] " "))) print $10
+    }'
+}
+stranger=
+if [ -n "$id_url_port" ]; then
+  # The sockets bound to the URL's address take its connections; without one, the wildcard's do.
+  inodes=$(listen_inodes "$id_url_port" "$id_url_exact")
+  [ -n "$inodes" ] || inodes=$(listen_inodes "$id_url_port" "$id_url_any")
+  pids=$(for inode in $inodes; do find /proc/[0-9]*/fd -lname "socket:\\[$inode\\]" 2>/dev/null; done | cut -d/ -f3 | sort -u | grep -vx -- "\${holder_pid:-none}")
+  if [ -z "$pids" ]; then printf 'stranger %s ? ? a process this user cannot see, or none\\n' "$id_url_port"; stranger=1; fi
+  for pid in $pids; do
+    start=$(start_of "$pid")
+    if [ -z "$start" ] || [ "$start" -lt "$id_mark" ]; then
+      printf 'stranger %s %s %s %s\\n' "$id_url_port" "$pid" "$(epoch_of "\${start:-0}")" "$(cmdline_of "$pid")"; stranger=1
+    fi
+  done
+fi
+[ -z "$old$free$stranger" ] || exit 0
+service_scan "$id_target" "$(recorded_processes "$id_state")" '' '' "$id_ports" | record_state "$id_state" "$id_release" "$id_sha"
+printf 'recorded %s\\n' "$(recorded_processes "$id_state" | awk '{ printf " %s", $2 }')"
+`;
+
+// src/commands/verify.ts
+function diagnosticsScript(startLog, logHeader, ports) {
+  const lines = logHeader === void 0 ? sh`` : sh`printf -- '--- this start in %s\n' ${startLog}
+${startLinesScript(startLog, logHeader)}`;
+  return joinCode([
+    SERVICE_FUNCTIONS,
+    lines,
+    sh`ports=${ports.map(String).join(" ")}
+for port in $ports; do
+  holders=$(port_holders "$port")
+  if [ -n "$holders" ]; then printf -- '--- port %s is held by: %s\n' "$port" "$holders"
+  elif port_held "$port"; then printf -- '--- port %s is held by a process this user cannot see\n' "$port"
+  else printf -- '--- port %s is free\n' "$port"; fi
+done`
+  ]);
+}
+function serviceIdentityScript(check) {
+  const { target } = check;
+  return joinCode([
+    SERVICE_FUNCTIONS,
+    withInputs(identity_default, {
+      id_target: target,
+      id_state: insideTarget(target, check.stateFile),
+      id_ports: check.ports,
+      id_holder: holderPidFile(relativeToTarget(remoteLayout(target))),
+      id_mark: check.mark,
+      id_release: check.release,
+      id_sha: check.sha,
+      id_url_port: check.listener ? String(check.listener.port) : "",
+      id_url_exact: check.listener?.exact ?? [],
+      id_url_any: check.listener?.any ?? [],
+      id_answered: FIRST_ANSWER_FILE
+    })
+  ]);
+}
+function newServiceScript(target, mark) {
+  return sh`${SERVICE_FUNCTIONS}
+service_scan ${target} '' '' '' '' | awk -v mark=${mark} '$1 == "signal" && $4 >= mark { count++ } END { print "alive", count + 0 }'`;
+}
+
+// src/tasks/verify.ts
 var sleep = (ms) => new Promise((resolve2) => setTimeout(resolve2, ms));
 async function probeFor(ctx) {
   const { settings, session } = ctx;
@@ -53707,40 +53423,6 @@ async function poll(ctx, probe = {}) {
   if ("problem" in reading) return { answer, at, problem: reading.problem };
   return { answer, at, commit: reading.commit, version: reading.version };
 }
-function diagnosticsScript(startLog, logHeader, ports) {
-  const lines = logHeader === void 0 ? sh`` : sh`printf -- '--- this start in %s\n' ${startLog}
-${startLinesScript(startLog, logHeader)}`;
-  return joinCode([
-    SERVICE_FUNCTIONS,
-    lines,
-    sh`ports=${ports.map(String).join(" ")}
-for port in $ports; do
-  holders=$(port_holders "$port")
-  if [ -n "$holders" ]; then printf -- '--- port %s is held by: %s\n' "$port" "$holders"
-  elif port_held "$port"; then printf -- '--- port %s is held by a process this user cannot see\n' "$port"
-  else printf -- '--- port %s is free\n' "$port"; fi
-done`
-  ]);
-}
-function serviceIdentityScript(check) {
-  const { target } = check;
-  return joinCode([
-    SERVICE_FUNCTIONS,
-    withInputs(identity_default, {
-      id_target: target,
-      id_state: insideTarget(target, check.stateFile),
-      id_ports: check.ports,
-      id_holder: holderPidFile(relativeToTarget(remoteLayout(target))),
-      id_mark: check.mark,
-      id_release: check.release,
-      id_sha: check.sha,
-      id_url_port: check.listener ? String(check.listener.port) : "",
-      id_url_exact: check.listener?.exact ?? [],
-      id_url_any: check.listener?.any ?? [],
-      id_answered: FIRST_ANSWER_FILE
-    })
-  ]);
-}
 function trimmed(body) {
   return answerValue(body, 500) || "(empty)";
 }
@@ -53761,7 +53443,7 @@ async function failure(ctx, restart2, sha, summary2, last) {
   return new Error(`${lines.join("\n")}
 ${diagnostics}`);
 }
-var PROGRESS_MS2 = 5e3;
+var PROGRESS_MS = 5e3;
 var answers = (poll2, sha) => poll2.commit !== void 0 && commitMatches(poll2.commit, sha);
 function describePoll(poll2) {
   if (poll2.commit) return `${poll2.commit}${poll2.problem ? ` (${poll2.problem})` : ""}`;
@@ -53799,10 +53481,6 @@ async function checkIdentity(ctx, restart2, sha, probe, quiet = false) {
     info2(`Recorded the service's processes in ${layout.stateFile}: ${recorded || "(none found)"}`);
   const answered = answerOf(stdout, "answered");
   return { old, free, strangers, answered: answered ? Number(answered) : void 0 };
-}
-function newServiceScript(target, mark) {
-  return sh`${SERVICE_FUNCTIONS}
-service_scan ${target} '' '' '' '' | awk -v mark=${mark} '$1 == "signal" && $4 >= mark { count++ } END { print "alive", count + 0 }'`;
 }
 var ALIVE_CHECK_MS = 1e3;
 var Certainty = class {
@@ -53899,7 +53577,7 @@ async function awaitCommit(ctx, restart2, sha, probe) {
     const identity = ask ? await checkIdentity(ctx, restart2, sha, probe, true).catch(() => void 0) : void 0;
     const certain = await certainty.failure(last, sha, identity).catch(() => void 0);
     if (certain) throw await failure(ctx, restart2, sha, certain, last);
-    if (Date.now() - reported >= PROGRESS_MS2) {
+    if (Date.now() - reported >= PROGRESS_MS) {
       reported = Date.now();
       info2(
         `still waiting for ${sha.slice(0, 12)}: last answer ${describePoll(last)}; ${Math.max(0, Math.round((deadline - Date.now()) / 1e3))} s left (version-timeout)`
@@ -54044,7 +53722,7 @@ var decide_default = '# shellcheck shell=sh\n# Takes the decision on the provisi
 // src/host/watchdog.sh
 var watchdog_default = '# shellcheck shell=sh\n# The watchdog (watchdog.ts, "Commit confirmed"): waits while the release is provisional and the\n# lock is this run\'s; once its budget is over and the runner\'s heartbeat is stale, takes the\n# decision (renames provisional to undo), runs the restart to the fallback (undo_restart: a host\n# step, recorded like any restart), waits for new processes on the ports, journals the outcome,\n# removes the release it undid (discard_release) and frees the lock.\n#\n# Inputs (watchdogScript, watchdog.ts): wd_target; wd_deploy and wd_lock, the .deploy directory\n# and the lock inside the target; wd_token,\n# this run\'s lock token; wd_budget (s after the start); wd_stale, how old a heartbeat is dead (s);\n# wd_release, the release it may undo; wd_fallback and wd_fallback_sha, what it returns to;\n# wd_ports; wd_version_timeout (s); wd_restart_log, the restart\'s output (for the journal). Before\n# it: the service functions and the functions journal, undo_restart and discard_release.\n: "${wd_target:?}" "${wd_deploy:?}" "${wd_lock:?}" "${wd_token:?}" "${wd_budget:?}" "${wd_stale:?}"\n: "${wd_release:?}" "${wd_fallback:?}" "${wd_fallback_sha:?}" "${wd_ports?}"\n: "${wd_version_timeout:?}" "${wd_restart_log:?}"\ncd -- "$wd_target" || exit 1\nours() { read -r owner 2>/dev/null < "$wd_lock/owner" && case $owner in *"$wd_token"*) true ;; *) false ;; esac; }\nnow=0 # now_s (service.sh) sets it\nnow_s; deadline=$((now + wd_budget))\nwhile :; do\n  [ -d "$wd_lock/provisional" ] && ours || exit 0\n  now_s\n  if [ "$now" -ge "$deadline" ]; then\n    read -r beat 2>/dev/null < "$wd_lock/heartbeat" || beat=0\n    case $beat in \'\' | *[!0-9]*) beat=0 ;; esac\n    [ "$((now - beat))" -lt "$wd_stale" ] || break\n  fi\n  sleep 1\ndone\nmv -T -- "$wd_lock/provisional" "$wd_lock/undo" 2>/dev/null || exit 0\njournal undo "$wd_release: not confirmed within $wd_budget s of its start, and the runner sent no heartbeat for $wd_stale s. Returning to $wd_fallback"\nmark=$(awk -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" \'{ printf "%d\\n", $1 * hz }\' < /proc/uptime)\n(undo_restart) > /dev/null 2>&1\nstatus=$?\nif [ "$status" -eq 0 ]; then\n  waited=0\n  while :; do\n    missing=\n    for port in $wd_ports; do\n      fresh=\n      for pid in $(port_pids "$port"); do start=$(start_of "$pid"); [ -n "$start" ] && [ "$start" -ge "$mark" ] && fresh=1; done\n      [ -n "$fresh" ] || missing="$missing $port"\n    done\n    if [ -z "$missing" ] || [ "$waited" -ge "$wd_version_timeout" ]; then break; fi\n    sleep 1; waited=$((waited + 1))\n  done\n  if [ -z "$missing" ]; then journal undone "$wd_fallback $wd_fallback_sha: started it, and new processes hold its ports"\n  else journal undo-failed "$wd_fallback: started it, but no new process holds port$missing after $wd_version_timeout s"\n  fi\nelse\n  journal undo-failed "$wd_fallback: the restart step exited with $status ($wd_restart_log)"\nfi\ndiscard_release > /dev/null\nours && (cd -- "$wd_deploy" && rm -rf -- lock) && journal released the lock\n';
 
-// src/phases/watchdog.ts
+// src/commands/watchdog.ts
 var JOURNAL_RESERVE = 65536;
 var JOURNAL_LINES = 2e3;
 function watchdogBudgetSeconds(ctx) {
@@ -54113,6 +53791,39 @@ function armScript(ctx, fallback) {
     })
   ]);
 }
+function decideScript(layout, token, as, release) {
+  const here = relativeToTarget(layout);
+  return joinCode([
+    STEP_FUNCTIONS,
+    journalFunction(here.journal, token),
+    sh`journal_lines() { ${journalLinesScript(here.journal, token)}; }`,
+    withInputs(decide_default, {
+      decide_target: layout.target,
+      decide_lock: here.lockDir,
+      decide_token: token,
+      decide_as: as,
+      decide_release: release,
+      decide_unverified: UNVERIFIED_MARK,
+      decide_journal: here.journal,
+      decide_wait: STEP_WAIT_SECONDS
+    })
+  ]);
+}
+function readHostUndo(stdout, release, journal) {
+  const lines = parseJournalLines(stdout).map(({ time, words: words2 }) => ({ time, rest: words2 }));
+  const undo = lines.find((line) => line.rest.startsWith("undo "));
+  if (!undo) return void 0;
+  const outcome = lines.find((line) => /^(undone|undo-failed) /.test(line.rest));
+  const released = lines.some((line) => line.rest === "released the lock");
+  const why = undo.rest.replace(/^undo [^:]*: /, "").replace(/\. Returning to .*$/, "");
+  const how = !outcome ? "it has not recorded how that went yet" : outcome.rest.startsWith("undone ") ? `${outcome.rest.split(" ")[1]} serves again: ${outcome.rest.replace(/^[^:]*: /, "")}` : `that failed: ${outcome.rest.replace(/^undo-failed /, "")}`;
+  return {
+    undone: outcome?.rest.startsWith("undone ") ?? false,
+    text: `The host undid ${release} by itself at ${undo.time} (${why}); ${how}${released ? ", and it freed the deploy lock" : ""}. Its record: ${journal}.`
+  };
+}
+
+// src/tasks/watchdog.ts
 async function armWatchdog(ctx) {
   const { settings, session, layout, label } = ctx;
   if (!strategyOf(settings).keepsReleases || !settings.rollbackOnFailure) return false;
@@ -54146,37 +53857,6 @@ ${fallbackScript(ctx.release, ctx.previousRelease, settings.stampFile)}`,
     `Armed the host's watchdog: it returns to ${fallback.release} unless this run confirms ${ctx.release} within ${watchdogBudgetSeconds(ctx)} s of its start`
   );
   return true;
-}
-function decideScript(layout, token, as, release) {
-  const here = relativeToTarget(layout);
-  return joinCode([
-    STEP_FUNCTIONS,
-    journalFunction(here.journal, token),
-    sh`journal_lines() { ${journalLinesScript(here.journal, token)}; }`,
-    withInputs(decide_default, {
-      decide_target: layout.target,
-      decide_lock: here.lockDir,
-      decide_token: token,
-      decide_as: as,
-      decide_release: release,
-      decide_unverified: UNVERIFIED_MARK,
-      decide_journal: here.journal,
-      decide_wait: STEP_WAIT_SECONDS
-    })
-  ]);
-}
-function readHostUndo(stdout, release, journal) {
-  const lines = parseJournalLines(stdout).map(({ time, words: words2 }) => ({ time, rest: words2 }));
-  const undo = lines.find((line) => line.rest.startsWith("undo "));
-  if (!undo) return void 0;
-  const outcome = lines.find((line) => /^(undone|undo-failed) /.test(line.rest));
-  const released = lines.some((line) => line.rest === "released the lock");
-  const why = undo.rest.replace(/^undo [^:]*: /, "").replace(/\. Returning to .*$/, "");
-  const how = !outcome ? "it has not recorded how that went yet" : outcome.rest.startsWith("undone ") ? `${outcome.rest.split(" ")[1]} serves again: ${outcome.rest.replace(/^[^:]*: /, "")}` : `that failed: ${outcome.rest.replace(/^undo-failed /, "")}`;
-  return {
-    undone: outcome?.rest.startsWith("undone ") ?? false,
-    text: `The host undid ${release} by itself at ${undo.time} (${why}); ${how}${released ? ", and it freed the deploy lock" : ""}. Its record: ${journal}.`
-  };
 }
 var UndoneByHost = class extends PhaseError {
   constructor(label, phase, undo) {
@@ -54214,7 +53894,7 @@ async function hostUndo(remote, layout, token, release) {
   return readHostUndo(stdout, release, layout.journal);
 }
 
-// src/phases/rollback.ts
+// src/tasks/rollback.ts
 var UNDOABLE = ["start", "verify"];
 function rollsBack(settings, failure2) {
   return strategyOf(settings).keepsReleases && settings.rollbackOnFailure && (failure2.killed === true || UNDOABLE.includes(failure2.phase));
@@ -54277,6 +53957,303 @@ async function rollback(ctx, failure2) {
   } catch (error2) {
     return { kind: "failed", release: previous, sha: previousSha, error: errorText(error2) };
   }
+}
+
+// src/tasks/upload.ts
+var import_tar_stream = __toESM(require_tar_stream(), 1);
+import { createReadStream as createReadStream2, existsSync as existsSync2, readFileSync as readFileSync3 } from "node:fs";
+import { join as join5 } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { PassThrough, Transform as Transform2 } from "node:stream";
+
+// src/source/parallel-gzip.ts
+import { Transform } from "node:stream";
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
+var gzipAsync = promisify(gzip);
+var SAMPLES = 4;
+var SAMPLE_BYTES = 4096;
+function looksIncompressible(segment) {
+  if (segment.length < SAMPLES * SAMPLE_BYTES * 2) return false;
+  const counts = new Uint32Array(256);
+  const step2 = Math.floor((segment.length - SAMPLE_BYTES) / (SAMPLES - 1));
+  for (let index = 0; index < SAMPLES; index++) {
+    const start = index * step2;
+    for (let offset = start; offset < start + SAMPLE_BYTES; offset++) counts[segment[offset]]++;
+  }
+  const total = SAMPLES * SAMPLE_BYTES;
+  let bits = 0;
+  for (const count of counts) if (count > 0) bits -= count / total * Math.log2(count / total);
+  return bits > 7.5;
+}
+function createParallelGzip(options) {
+  const segmentBytes = options.segmentBytes ?? 1024 * 1024;
+  const concurrency = options.concurrency ?? 4;
+  let pending = [];
+  let pendingBytes = 0;
+  const inFlight2 = [];
+  const cut = () => {
+    const segment = Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    const level = looksIncompressible(segment) ? 0 : options.level;
+    const member = gzipAsync(segment, { level, chunkSize: 256 * 1024 });
+    member.catch(() => void 0);
+    inFlight2.push(member);
+  };
+  return new Transform({
+    transform(chunk, _encoding, done) {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes < segmentBytes) {
+        done();
+        return;
+      }
+      cut();
+      if (inFlight2.length < concurrency) {
+        done();
+        return;
+      }
+      ;
+      inFlight2.shift().then((member) => done(null, member), done);
+    },
+    flush(done) {
+      if (pendingBytes > 0 || inFlight2.length === 0) cut();
+      const drain = async () => {
+        for (const member of inFlight2.splice(0)) this.push(await member);
+      };
+      drain().then(() => done(), done);
+    }
+  });
+}
+
+// src/tasks/upload.ts
+var GZIP_LEVEL = 1;
+function inspectionReport(stdout, from = 0) {
+  if (stdout.startsWith(`${INSPECTION_END}
+`)) return "";
+  const marker = `
+${INSPECTION_END}
+`;
+  const end = stdout.indexOf(marker, Math.max(0, from - marker.length));
+  return end < 0 ? void 0 : stdout.slice(0, end + 1);
+}
+function packTree(entries, send, meta = {}) {
+  const pack = import_tar_stream.default.pack();
+  const packed = { files: 0, bytes: 0 };
+  const add = (headers, body) => new Promise((resolve2, reject) => {
+    const done = (error2) => error2 ? reject(error2) : resolve2(headers);
+    if (body) pack.entry(headers, body, done);
+    else pack.entry(headers, done);
+  });
+  const contentOf = (entry) => {
+    const content = entry.content ?? readFileSync3(entry.absolute);
+    if (content.length !== entry.size)
+      throw new Error(`${entry.path} changed while it was being uploaded; run the deploy again`);
+    return content;
+  };
+  const fill = async () => {
+    for (const entry of entries) {
+      const common = {
+        name: `tree/${entry.path}`,
+        mode: entry.mode,
+        mtime: entry.mtime,
+        uid: 0,
+        gid: 0
+      };
+      if (entry.type === "dir") await add({ ...common, type: "directory" });
+      else if (entry.type === "symlink")
+        await add({ ...common, type: "symlink", linkname: entry.target });
+      else if (send.has(entry.path)) {
+        if (entry.size <= SMALL_FILE) {
+          await add({ ...common, type: "file", size: entry.size }, contentOf(entry));
+        } else {
+          await new Promise((resolve2, reject) => {
+            const sink = pack.entry(
+              { ...common, type: "file", size: entry.size },
+              (error2) => error2 ? reject(error2) : resolve2()
+            );
+            pipeline(createReadStream2(entry.absolute, { highWaterMark: 1024 * 1024 }), sink).catch(
+              reject
+            );
+          });
+        }
+        packed.files++;
+        packed.bytes += entry.size;
+      }
+    }
+    for (const [name, body] of Object.entries(meta))
+      await add({ name, type: "file", mode: 384 }, body);
+    pack.finalize();
+  };
+  let wire = 0;
+  const counted = new Transform2({
+    transform(chunk, _encoding, done) {
+      wire += chunk.length;
+      done(null, chunk);
+    }
+  });
+  fill().catch((error2) => counted.destroy(error2));
+  pack.pipe(createParallelGzip({ level: GZIP_LEVEL })).pipe(counted);
+  return { stream: counted, wireBytes: () => wire, packed };
+}
+function symlinkCrossings(entries, sharedPaths) {
+  const symlinks = new Map(
+    entries.flatMap((entry) => entry.type === "symlink" ? [[entry.path, entry.target]] : [])
+  );
+  return sharedPaths.flatMap((shared) => {
+    const parts = shared.split("/");
+    for (let depth = 1; depth < parts.length; depth++) {
+      const symlink2 = parts.slice(0, depth).join("/");
+      const target = symlinks.get(symlink2);
+      if (target !== void 0) return [{ shared, symlink: symlink2, target }];
+    }
+    return [];
+  });
+}
+var MIB = 1024 * 1024;
+var PROGRESS_MS2 = 5e3;
+var BLOCK = 4096;
+function diskUsage(entries) {
+  return entries.reduce(
+    (sum, entry) => sum + BLOCK + (entry.type === "file" ? Math.ceil(entry.size / BLOCK) * BLOCK : 0),
+    0
+  );
+}
+function uniqueRelease(wanted, existing) {
+  let name = wanted;
+  for (let n = 2; existing.includes(name); n++) name = `${wanted}-${n}`;
+  return name;
+}
+var under = (paths) => (path4) => paths.some((shared) => path4 === shared || path4.startsWith(`${shared}/`));
+var scans = /* @__PURE__ */ new WeakMap();
+function scanUploadSource(settings) {
+  let scan = scans.get(settings);
+  if (!scan) {
+    const isShared = under(settings.sharedPaths);
+    const managed = settings.pythonRequirements.length > 0 ? ["/.venv"] : [];
+    const excluded = excludeMatcher(settings.exclude, [...ALWAYS_EXCLUDED, ...managed]);
+    const skip = !strategyOf(settings).keepsReleases ? (path4, isDir) => excluded(path4, isDir) || isShared(path4) : excluded;
+    scan = scanSource(settings.source, skip);
+    scan.catch(() => void 0);
+    scans.set(settings, scan);
+  }
+  return scan;
+}
+async function upload(ctx) {
+  const { settings, session, layout, report } = ctx;
+  const remote = session.remote;
+  if (existsSync2(join5(settings.source, ".deploy"))) {
+    warning(
+      `${settings.source}/.deploy was not shipped: ${layout.deployDir} on the host is the action's own (lock, state.json, releases.log). Rename it in the repository if the service needs it.`
+    );
+  }
+  const isShared = under(settings.sharedPaths);
+  const stdin = new PassThrough();
+  let reported = () => void 0;
+  const inspection = new Promise((resolve2) => reported = resolve2);
+  let searched = 0;
+  const receiving = remote.run(
+    uploadScript(layout, settings.strategy, settings.stampFile, ctx.lockToken),
+    {
+      phase: "upload",
+      timeoutSeconds: UPLOAD_SECONDS,
+      stdin,
+      onStdout: (stdout) => {
+        const text = inspectionReport(stdout, searched);
+        searched = stdout.length;
+        if (text !== void 0) reported(text);
+      }
+    }
+  );
+  let entries;
+  let inspected;
+  try {
+    ;
+    [entries, inspected] = await Promise.all([
+      scanUploadSource(settings),
+      Promise.race([
+        inspection,
+        receiving.then(() => {
+          throw new Error(
+            `the upload command on ${ctx.label} ended before reporting the host's state`
+          );
+        })
+      ])
+    ]);
+  } catch (error2) {
+    stdin.end();
+    await receiving.catch(() => void 0);
+    throw error2;
+  }
+  const host = parseInspection(inspected);
+  ctx.previousRelease = host.current;
+  ctx.previousSha = host.currentSha;
+  ctx.existingReleases = host.releases;
+  report.previousRelease = host.current;
+  report.previousSha = host.currentSha;
+  const releases2 = strategyOf(settings).keepsReleases;
+  const name = releases2 ? uniqueRelease(ctx.release, host.releases) : IN_PLACE_TREE;
+  if (releases2 && name !== ctx.release) {
+    ctx.release = name;
+    ctx.releaseDir = strategyOf(settings).buildDir(layout, name);
+  }
+  report.release = ctx.release;
+  const transferable = host.manifest && {
+    files: new Map([...host.manifest.files].filter(([path4]) => !isShared(path4)))
+  };
+  const { send, copy } = planTransfer(entries, transferable);
+  const base = transferable ? host.base : void 0;
+  const files = entries.filter(
+    (entry) => entry.type === "file" && !isShared(entry.path)
+  );
+  const refuse = async (message) => {
+    stdin.end();
+    await receiving.catch(() => void 0);
+    throw new Error(`${message} Nothing was changed.`);
+  };
+  const crossing = symlinkCrossings(entries, settings.sharedPaths)[0];
+  if (crossing) {
+    await refuse(
+      `shared-paths: '${crossing.shared}' goes through the symlink ${crossing.symlink} in the source (pointing to ${crossing.target}), so linking it would move what lies outside the release into ${layout.sharedDir}. List a path without symlinks, or remove the symlink from the source.`
+    );
+  }
+  const needed = diskUsage(entries.filter((entry) => !isShared(entry.path)));
+  if (host.freeKb !== void 0 && host.freeKb * 1024 < needed) {
+    await refuse(
+      `no space left on the host: ${Math.floor(host.freeKb / 1024)} MB free in ${layout.target}, ${Math.ceil(needed / MIB)} MB needed for the new tree. Free space there (a lower keep-releases prunes more on the next deploy), then deploy again.`
+    );
+  }
+  const packed = packTree(entries, new Set(send.map((entry) => entry.path)), {
+    [COPY_LIST]: Buffer.from(base ? copy.map((entry) => `./${entry.path}\0`).join("") : ""),
+    [MANIFEST_DELTA]: Buffer.from(manifestDelta(files, transferable))
+  });
+  stdin.write(`${name}
+${base ?? ""}
+`);
+  packed.stream.on("error", (error2) => stdin.destroy(error2));
+  packed.stream.pipe(stdin);
+  const sentBytes = send.reduce((sum, entry) => sum + entry.size, 0);
+  const mb = (bytes) => (bytes / MIB).toFixed(1);
+  const progress = setInterval(
+    () => info2(
+      `sending: ${packed.packed.files} of ${send.length} file(s), ${mb(packed.packed.bytes)} of ${mb(sentBytes)} MB (${mb(packed.wireBytes())} MB on the wire so far)`
+    ),
+    PROGRESS_MS2
+  );
+  await receiving.finally(() => clearInterval(progress)).catch((error2) => {
+    if (error2 instanceof RemoteCommandError && /No space left on device/.test(error2.stderr)) {
+      throw new Error(
+        `no space left on the host while the new tree was written in ${layout.target}; the partial tree was removed. Free space there, then deploy again. ${error2.message}`
+      );
+    }
+    throw error2;
+  });
+  report.uploadedFiles = send.length;
+  report.uploadedBytes = sentBytes;
+  info2(
+    `Sent ${send.length} file(s), ${sentBytes} bytes (${packed.wireBytes()} bytes gzip on the wire); ` + (base && copy.length > 0 ? `copied ${copy.length} unchanged file(s) from ${base} on the host.` : "nothing reused (first deploy or no usable base).")
+  );
 }
 
 // src/engine/deploy-host.ts
@@ -54400,6 +54377,49 @@ function newDeployContext(fields, now = /* @__PURE__ */ new Date()) {
     releaseDir: strategyOf(fields.settings).buildDir(fields.layout, release),
     existingReleases: []
   };
+}
+
+// src/tasks/releases.ts
+function describe(release) {
+  return `${release.name} (${release.sha.slice(0, 7) || "no stamp"}, ${release.state === "bad" ? "BAD_RELEASE" : release.state})`;
+}
+function chooseRollback(host, rollbackTo) {
+  const kept = host.releases.map(describe).join(", ") || "(none)";
+  const live = host.releases.find((release) => release.name === host.live);
+  let chosen;
+  if (!rollbackTo) {
+    if (!host.live) throw new Error(`nothing is live on the host to roll back from; kept: ${kept}`);
+    chosen = [...host.releases].reverse().find((release) => release.name < host.live && release.state === "verified");
+    if (!chosen)
+      throw new Error(
+        `no release older than the live one (${live ? describe(live) : host.live}) passed verify, so there is nothing to roll back to; kept: ${kept}. Name one with rollback-to to choose it anyway`
+      );
+  } else {
+    chosen = host.releases.find((release) => release.name === rollbackTo);
+    if (!chosen) {
+      const prefix = rollbackTo.toLowerCase();
+      const matches = (release) => /^[0-9a-f]{7,40}$/.test(prefix) && release.sha.startsWith(prefix);
+      if (live && matches(live) && !host.releases.some((r) => r !== live && matches(r)))
+        throw new Error(`${describe(live)} is already live: there is nothing to roll back`);
+      const matching = host.releases.filter((release) => release !== live && matches(release));
+      chosen = [...matching].reverse().find((release) => release.state === "verified");
+      if (!chosen && matching.length > 0)
+        throw new Error(
+          `rollback-to '${rollbackTo}' matches only ${matching.map(describe).join(", ")}, which never passed verify or failed since: name the release by its full name to roll back to it anyway`
+        );
+      if (!chosen)
+        throw new Error(
+          `rollback-to '${rollbackTo}' names no kept release (by name, or by a commit prefix of 7 or more hex characters); kept: ${kept}`
+        );
+    }
+  }
+  if (chosen.name === host.live)
+    throw new Error(`${describe(chosen)} is already live: there is nothing to roll back`);
+  if (!chosen.sha)
+    throw new Error(
+      `${chosen.name} has no stamp file, so its commit cannot be verified; kept: ${kept}`
+    );
+  return chosen;
 }
 
 // src/model/outcomes.ts

@@ -8,10 +8,10 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { SERVICE_FUNCTIONS } from '../../src/phases/processes.js'
+import { SERVICE_FUNCTIONS } from '../../src/commands/processes.js'
 import { stepKeyScript } from '../../src/remote/protocol.js'
 import { CONTROL_MARKER } from '../../src/remote/remote.js'
-import { stopBody } from '../../src/phases/stop.js'
+import { stopBody } from '../../src/commands/stop.js'
 import { joinCode } from '../../src/remote/shell.js'
 
 /** The key of the sample host step's markers. */

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from '@jest/globals'
 import { readdirSync, readFileSync } from 'node:fs'
-import { dirname, join, normalize } from 'node:path'
+import { dirname, join, normalize, sep } from 'node:path'
 
 const SRC = join(import.meta.dirname, '../../src')
 
@@ -44,7 +44,7 @@ describe('module dependencies', () => {
   const graph = importGraph()
 
   it('reads the imports (the reader works)', () => {
-    expect(graph.get(normalize('engine/deploy-host.ts'))).toContain(normalize('phases/prepare.ts'))
+    expect(graph.get(normalize('engine/deploy-host.ts'))).toContain(normalize('tasks/prepare.ts'))
     expect(
       cycles(
         new Map([
@@ -59,9 +59,19 @@ describe('module dependencies', () => {
     expect(cycles(graph)).toEqual([])
   })
 
-  it('keeps each folder below the ones that run it: entry → engine → phases → the rest', () => {
+  it('keeps each folder below the ones that run it: entry → engine → tasks → commands → the rest', () => {
     // A module of each folder may import only from the folders after its own in this order.
-    const order = ['entry', 'engine', 'phases', 'model', 'remote', 'report', 'inputs', 'source']
+    const order = [
+      'entry',
+      'engine',
+      'tasks',
+      'commands',
+      'model',
+      'remote',
+      'report',
+      'inputs',
+      'source'
+    ]
     const rank = (module: string) => order.indexOf(module.split(/[\\/]/)[0])
     const below = new Set(['model', 'remote', 'report', 'inputs', 'source'])
     const upward = [...graph].flatMap(([module, imports]) =>
@@ -81,9 +91,24 @@ describe('module dependencies', () => {
   it('has every module in one of those folders', () => {
     const loose = [...graph.keys()].filter(
       module =>
-        !/^(entry|engine|phases|model|remote|report|inputs|source)[\\/]/.test(module) &&
+        !/^(entry|engine|tasks|commands|model|remote|report|inputs|source)[\\/]/.test(module) &&
         !module.endsWith('.d.ts')
     )
     expect(loose).toEqual([])
+  })
+
+  it('keeps commands/ pure: it builds host commands and reads their answers, and runs nothing', () => {
+    // Kamal's split: what to run is data; tasks/ runs it over the session and decides what follows.
+    const running = [...graph.keys()]
+      .filter(module => module.startsWith(`commands${sep}`))
+      .flatMap(module => {
+        const text = readFileSync(join(SRC, module), 'utf8')
+        return [
+          /\basync\b|\bawait\b/.test(text) && `${module}: async code`,
+          /from '@actions\/core'/.test(text) && `${module}: writes to the log`,
+          /\.run(Quiet)?\(/.test(text) && `${module}: runs a remote command`
+        ].filter(Boolean)
+      })
+    expect(running).toEqual([])
   })
 })

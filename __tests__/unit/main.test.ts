@@ -18,7 +18,7 @@ import { parseOutputFile } from '../support/action.js'
 import { FakeHost, KEPT, type FakeHostOptions, type Verb } from '../support/fake-host.js'
 import { setActionInputs, TEST_SHA } from '../support/fixtures.js'
 import { stepEnding } from '../support/step-log.js'
-import { UndoneByHost } from '../../src/phases/watchdog.js'
+import { UndoneByHost } from '../../src/tasks/watchdog.js'
 
 let key: string
 let work: string

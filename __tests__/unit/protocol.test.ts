@@ -6,7 +6,7 @@ import { describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { basename, join } from 'node:path'
+import { join } from 'node:path'
 import { PROJECT_ROOT } from '../support/action.js'
 import { runHostStep, stepOutcome } from '../../src/remote/host-step.js'
 import type { Remote } from '../../src/remote/remote.js'
@@ -146,9 +146,10 @@ describe("host scripts' answer words", () => {
     '%s is printed by the script it names (%s)',
     (word, scripts) => {
       for (const script of scripts.split(', ')) {
-        // The one file of that name under src/ (a host script, or the module that builds it).
-        const [path] = SOURCES.filter(file => basename(file) === script)
-        expect(path).toBeDefined()
+        // The one file of that path under src/ (a host script, or the command module that builds it).
+        const paths = SOURCES.filter(file => file === script || file.endsWith(`/${script}`))
+        expect(paths).toHaveLength(1)
+        const [path] = paths
         const text = readFileSync(join(PROJECT_ROOT, 'src', path), 'utf8')
         // printf 'WORD …', echo WORD, print "WORD", or a word the script's awk or sh prints.
         expect(text).toMatch(

@@ -5,10 +5,10 @@
  */
 import { describe, expect, it } from '@jest/globals'
 import { spawnSync } from 'node:child_process'
-import { connectBackoffSeconds } from '../../src/phases/connect.js'
-import { envFileText } from '../../src/phases/env-file.js'
+import { connectBackoffSeconds } from '../../src/tasks/connect.js'
+import { envFileText } from '../../src/tasks/env-file.js'
 import { expandProxyCommand } from '../../src/remote/proxy-command.js'
-import { sudoHint } from '../../src/phases/sudo.js'
+import { sudoHint } from '../../src/tasks/sudo.js'
 import { parseDotenv, parseSystemdEnvironmentFile } from '../support/env-parsers.js'
 
 describe('proxy-command', () => {

@@ -3,7 +3,8 @@
  * a release name, a commit prefix; what it refuses, saying what is kept.
  */
 import { describe, expect, it } from '@jest/globals'
-import { chooseRollback, parseReleases, type HostReleases } from '../../src/phases/releases.js'
+import { parseReleases, type HostReleases } from '../../src/commands/releases.js'
+import { chooseRollback } from '../../src/tasks/releases.js'
 
 const sha = (digit: string) => digit.repeat(40)
 const host: HostReleases = parseReleases(

@@ -15,8 +15,8 @@ import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import fc from 'fast-check'
 import type { ClientChannel } from 'ssh2'
-import { userCommandScript } from '../../src/phases/environment.js'
-import { noShellError } from '../../src/phases/connect.js'
+import { userCommandScript } from '../../src/commands/environment.js'
+import { noShellError } from '../../src/tasks/connect.js'
 import {
   EXEC_REQUEST,
   HostShell,

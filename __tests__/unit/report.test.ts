@@ -4,8 +4,8 @@ import { micromark } from 'micromark'
 import { gfm, gfmHtml } from 'micromark-extension-gfm'
 import { DeployReport } from '../../src/report/report.js'
 import { timelineChart } from '../../src/report/timeline.js'
-import { releaseOutcome } from '../../src/phases/lock.js'
-import { readHostUndo } from '../../src/phases/watchdog.js'
+import { releaseOutcome } from '../../src/tasks/lock.js'
+import { readHostUndo } from '../../src/commands/watchdog.js'
 import { SAMPLE_LOCK, TEST_SHA } from '../support/fixtures.js'
 
 describe('DeployReport', () => {

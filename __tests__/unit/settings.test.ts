@@ -18,7 +18,7 @@ jest.unstable_mockModule('@actions/core', () => ({
 }))
 const { getSettings } = await import('../../src/inputs/settings.js')
 const { InputError, INPUT_DEFAULTS } = await import('../../src/inputs/inputs.js')
-const { installCommand } = await import('../../src/phases/venv.js')
+const { installCommand } = await import('../../src/tasks/venv.js')
 
 /** A fresh key made by ssh-keygen for these tests; it opens nothing. */
 function makeKey(passphrase = ''): string {

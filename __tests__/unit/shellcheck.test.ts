@@ -8,37 +8,37 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { remoteLayout } from '../../src/remote/layout.js'
-import { clearBytecodeScript } from '../../src/phases/bytecode.js'
-import { toolCheckScript } from '../../src/phases/connect.js'
+import { clearBytecodeScript } from '../../src/commands/bytecode.js'
+import { toolCheckScript } from '../../src/commands/connect.js'
 import {
   acquireLockScript,
   heartbeatScript,
   lockFenceScript,
-  lockOwner,
   releaseLockScript
-} from '../../src/phases/lock.js'
+} from '../../src/commands/lock.js'
+import { lockOwner } from '../../src/tasks/lock.js'
 import {
   importCheckScript,
   linkSharedScript,
   releaseCommandScript,
   stampScript
-} from '../../src/phases/prepare.js'
-import { discardReleaseScript, pruneScript, pruneVenvsScript } from '../../src/phases/prune.js'
-import { venvScript } from '../../src/phases/venv.js'
-import { markBadScript, switchBackScript } from '../../src/phases/fallback.js'
-import { detachedStartBody, foregroundStartBody } from '../../src/phases/start.js'
-import { stopBody, waitForExitBody } from '../../src/phases/stop.js'
-import { SERVICE_FUNCTIONS } from '../../src/phases/processes.js'
-import { hostNowScript } from '../../src/phases/restart.js'
+} from '../../src/commands/prepare.js'
+import { discardReleaseScript, pruneScript, pruneVenvsScript } from '../../src/commands/prune.js'
+import { venvScript } from '../../src/commands/venv.js'
+import { markBadScript, switchBackScript } from '../../src/commands/fallback.js'
+import { detachedStartBody, foregroundStartBody } from '../../src/commands/start.js'
+import { stopBody, waitForExitBody } from '../../src/commands/stop.js'
+import { SERVICE_FUNCTIONS } from '../../src/commands/processes.js'
+import { hostNowScript } from '../../src/commands/restart.js'
 import { awaitStepScript, followScript, hostStepScript } from '../../src/remote/host-step.js'
 import {
   listTreesScript,
   releasesLogScript,
   switchBody,
   switchCurrentScript
-} from '../../src/phases/switch.js'
-import { inspectScript, uploadScript } from '../../src/phases/upload.js'
-import { diagnosticsScript, serviceIdentityScript } from '../../src/phases/verify.js'
+} from '../../src/commands/switch.js'
+import { inspectScript, uploadScript } from '../../src/commands/upload.js'
+import { diagnosticsScript, serviceIdentityScript } from '../../src/commands/verify.js'
 import { sh, ShellCode } from '../../src/remote/shell.js'
 import { EXEC_REQUEST, scriptLoader } from '../../src/remote/remote.js'
 import {
@@ -46,7 +46,7 @@ import {
   decideScript,
   launchWatchdogScript,
   watchdogScript
-} from '../../src/phases/watchdog.js'
+} from '../../src/commands/watchdog.js'
 import { newDeployContext } from '../../src/model/context.js'
 import { getSettings } from '../../src/inputs/settings.js'
 import { inputReader, sourceTree } from '../support/fixtures.js'

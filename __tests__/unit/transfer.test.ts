@@ -1,12 +1,9 @@
 import { describe, expect, it } from '@jest/globals'
-import { releasesToPrune } from '../../src/phases/prune.js'
-import { parseTreeListing, planInPlaceDeletions } from '../../src/phases/switch.js'
-import {
-  inspectionReport,
-  TREE_FUNCTIONS,
-  packTree,
-  parseInspection
-} from '../../src/phases/upload.js'
+import { releasesToPrune } from '../../src/tasks/prune.js'
+import { parseTreeListing } from '../../src/commands/switch.js'
+import { planInPlaceDeletions } from '../../src/tasks/switch.js'
+import { TREE_FUNCTIONS, parseInspection } from '../../src/commands/upload.js'
+import { inspectionReport, packTree } from '../../src/tasks/upload.js'
 import { remoteLayout } from '../../src/remote/layout.js'
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -24,7 +21,7 @@ import {
   type FileEntry,
   type TreeEntry
 } from '../../src/source/source-tree.js'
-import { findPathLiteral } from '../../src/phases/bytecode.js'
+import { findPathLiteral } from '../../src/commands/bytecode.js'
 
 describe('excludeMatcher', () => {
   const excluded = excludeMatcher([

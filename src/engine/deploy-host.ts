@@ -3,40 +3,31 @@ import type { HostAddress } from '../inputs/host-address.js'
 import type { RemoteLayout } from '../remote/layout.js'
 import { remoteLayout } from '../remote/layout.js'
 import type { PhaseTiming } from '../model/phase.js'
-import { connect, reconnect } from '../phases/connect.js'
+import { connect, reconnect } from '../tasks/connect.js'
 import type { HostSession } from '../remote/host-session.js'
-import {
-  acquireLock,
-  releaseLockScript,
-  releaseOutcome,
-  startHeartbeat,
-  type LockOwner
-} from '../phases/lock.js'
-import { migrate } from '../phases/migrate.js'
-import { prepare } from '../phases/prepare.js'
-import { discardRelease, prune } from '../phases/prune.js'
+import { releaseLockScript, type LockOwner } from '../commands/lock.js'
+import { acquireLock, releaseOutcome, startHeartbeat } from '../tasks/lock.js'
+import { migrate } from '../tasks/migrate.js'
+import { prepare } from '../tasks/prepare.js'
+import { discardRelease, prune } from '../tasks/prune.js'
 import { awaitStepScript, stepOutcome, type HostStepReader } from '../remote/host-step.js'
-import { parseReleases, releasesScript, type HostReleases } from '../phases/releases.js'
-import { restartService, STAY, type Restart, type RestartKind } from '../phases/restart.js'
-import { switchBackScript } from '../phases/fallback.js'
-import { rollback } from '../phases/rollback.js'
+import { parseReleases, releasesScript, type HostReleases } from '../commands/releases.js'
+import { STAY } from '../commands/restart.js'
+import { restartService, type Restart, type RestartKind } from '../tasks/restart.js'
+import { switchBackScript } from '../commands/fallback.js'
+import { rollback } from '../tasks/rollback.js'
 import type { RollbackOutcome } from '../model/outcomes.js'
-import { switchBody } from '../phases/switch.js'
-import { upload } from '../phases/upload.js'
+import { switchBody } from '../commands/switch.js'
+import { upload } from '../tasks/upload.js'
 import {
   runningVersion,
   verifyAfterLogout,
   verifyAnswer,
   verifyService,
   type VersionReport
-} from '../phases/verify.js'
-import {
-  armWatchdog,
-  decide,
-  hostUndo,
-  launchWatchdogScript,
-  type HostUndo
-} from '../phases/watchdog.js'
+} from '../tasks/verify.js'
+import { launchWatchdogScript, type HostUndo } from '../commands/watchdog.js'
+import { armWatchdog, decide, hostUndo } from '../tasks/watchdog.js'
 import type { HeldLock } from '../model/post-state.js'
 import type { Settings } from '../inputs/settings.js'
 import { COMMAND_SECONDS, phaseBudgets, STEP_WAIT_SECONDS } from '../model/budgets.js'

@@ -1,7 +1,7 @@
 import type { HostStepReader } from '../remote/host-step.js'
 import type { PhaseName } from '../model/phase.js'
-import { rollsBack } from '../phases/rollback.js'
-import type { HostUndo } from '../phases/watchdog.js'
+import { rollsBack } from '../tasks/rollback.js'
+import type { HostUndo } from '../commands/watchdog.js'
 import type { UnverifiedSwitch } from '../model/post-state.js'
 import type { Settings } from '../inputs/settings.js'
 

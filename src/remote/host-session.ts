@@ -1,7 +1,7 @@
 import type { HostAddress } from '../inputs/host-address.js'
 import type { Remote } from './remote.js'
 
-/** An open SSH session to one host (phases/connect.ts opens it): what every phase runs on. */
+/** An open SSH session to one host (tasks/connect.ts opens it): what every phase runs on. */
 export interface HostSession {
   address: HostAddress
   /** The connection every phase runs on; `reconnect` replaces it once it is lost. */

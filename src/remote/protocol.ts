@@ -104,9 +104,9 @@ export const STEP_FUNCTIONS = new ShellCode(STEP_SCRIPT)
  * prints each, so both ends of an answer are found together; read with answerOf and answersOf.
  */
 export const ANSWER_WORDS = {
-  /** The tool check (connect.ts): a tool the host lacks; the user's $HOME; logind (logind.sh). */
-  missing: 'connect.ts',
-  home: 'connect.ts',
+  /** The tool check (commands/connect.ts): a tool the host lacks; the user's $HOME; logind (logind.sh). */
+  missing: 'commands/connect.ts',
+  home: 'commands/connect.ts',
   logind: 'logind.sh',
   /** The lock (lock.sh, owned.sh, release-lock.sh). */
   broken: 'lock.sh',
@@ -115,8 +115,8 @@ export const ANSWER_WORDS = {
   unsafe: 'owned.sh',
   released: 'release-lock.sh',
   other: 'release-lock.sh',
-  /** A release removed (prune.ts discardReleaseScript, prune-venvs.sh). */
-  discarded: 'prune.ts',
+  /** A release removed (commands/prune.ts discardReleaseScript, prune-venvs.sh). */
+  discarded: 'commands/prune.ts',
   'removed-venv': 'prune-venvs.sh',
   /** What the host keeps (releases.sh) and the upload's inspection (inspect.sh). */
   live: 'releases.sh',
@@ -131,11 +131,11 @@ export const ANSWER_WORDS = {
   /** The release to return to (fallback.sh). */
   candidate: 'fallback.sh',
   sha: 'fallback.sh',
-  /** The host now, after a failed step (restart.ts hostNowScript). */
-  boot: 'restart.ts',
-  current: 'restart.ts, inspect.sh',
-  port: 'restart.ts',
-  /** Who serves (identity.sh, url-host.sh, verify.ts newServiceScript). */
+  /** The host now, after a failed step (commands/restart.ts hostNowScript). */
+  boot: 'commands/restart.ts',
+  current: 'commands/restart.ts, inspect.sh',
+  port: 'commands/restart.ts',
+  /** Who serves (identity.sh, url-host.sh, commands/verify.ts newServiceScript). */
   old: 'identity.sh',
   stranger: 'identity.sh',
   free: 'identity.sh',
@@ -143,9 +143,9 @@ export const ANSWER_WORDS = {
   answered: 'identity.sh',
   local: 'url-host.sh',
   address: 'url-host.sh',
-  alive: 'verify.ts',
-  /** The watchdog's decision (watchdog.ts decideScript) and the journal (journal.ts). */
-  mine: 'watchdog.ts',
+  alive: 'commands/verify.ts',
+  /** The watchdog's decision (decide.sh) and the journal (journal.ts). */
+  mine: 'decide.sh',
   journal: 'journal.ts'
 } as const
 

@@ -1,41 +1,21 @@
-import * as core from '@actions/core'
 import type { DeployContext } from '../model/context.js'
 import { followScript, hostStepScript } from '../remote/host-step.js'
 import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../remote/layout.js'
 import { journalFunction, journalLinesScript, parseJournalLines } from '../remote/journal.js'
-import { PhaseError } from '../model/phase.js'
-import type { Remote } from '../remote/remote.js'
 import ARM_SCRIPT from '../host/arm.sh'
 import DECIDE_SCRIPT from '../host/decide.sh'
 import WATCHDOG_SCRIPT from '../host/watchdog.sh'
-import {
-  joinCode,
-  MAX_ENVIRONMENT_SCRIPT,
-  sh,
-  shFromEnvironment,
-  withInputs,
-  type ShellCode
-} from '../remote/shell.js'
-import { reconnect } from './connect.js'
+import { joinCode, sh, shFromEnvironment, withInputs, type ShellCode } from '../remote/shell.js'
 import { SERVICE_FUNCTIONS } from './processes.js'
 import { discardReleaseScript } from './prune.js'
 import { restartPhases, restartPrelude } from './restart.js'
+import { fallbackContext, switchBackScript, type Fallback } from './fallback.js'
+import { STEP_FUNCTIONS } from '../remote/protocol.js'
 import {
-  fallbackContext,
-  fallbackScript,
-  parseFallback,
-  switchBackScript,
-  type Fallback
-} from './fallback.js'
-import { answerOf, STEP_FUNCTIONS } from '../remote/protocol.js'
-import {
-  COMMAND_SECONDS,
   HEARTBEAT_STALE_SECONDS,
   STEP_WAIT_SECONDS,
   WATCHDOG_GRACE_SECONDS
 } from '../model/budgets.js'
-import { info } from '../report/host-text.js'
-import { strategyOf } from '../model/strategy.js'
 
 /*
  * Commit confirmed, as a network device does it: after the switch the new release is provisional.
@@ -146,47 +126,6 @@ export function armScript(ctx: DeployContext, fallback: Fallback): ShellCode {
 }
 
 /**
- * Before the restart: finds the release the host would return to and leaves the watchdog armed in
- * the lock. Nothing is armed when the run would not roll back (rollback-on-failure: false, in
- * place) or there is no verified release; a host that cannot take it gets a warning, and the
- * deploy goes on as before.
- */
-export async function armWatchdog(ctx: DeployContext): Promise<boolean> {
-  const { settings, session, layout, label } = ctx
-  if (!strategyOf(settings).keepsReleases || !settings.rollbackOnFailure) return false
-  const found = await session.remote.run(
-    sh`cd -- ${layout.target} || exit 1
-${fallbackScript(ctx.release, ctx.previousRelease, settings.stampFile)}`,
-    { phase: 'prepare', timeoutSeconds: COMMAND_SECONDS.quick }
-  )
-  const fallback = parseFallback(found.stdout)
-  if (!fallback) return false
-  const script = watchdogScript(ctx, fallback)
-  if (Buffer.byteLength(script.text) > MAX_ENVIRONMENT_SCRIPT) {
-    core.warning(
-      `The host's watchdog for ${label} was not armed: its script (${Buffer.byteLength(script.text)} bytes) is over ${MAX_ENVIRONMENT_SCRIPT} bytes (a long start-, stop-command or env). Should the runner die during the restart, the next deploy rolls back.`
-    )
-    return false
-  }
-  const armed = await session.remote.run(armScript(ctx, fallback), {
-    phase: 'prepare',
-    timeoutSeconds: COMMAND_SECONDS.quick,
-    stdin: Buffer.from(script.text),
-    allowFailure: true
-  })
-  if (armed.code !== 0) {
-    core.warning(
-      `The host's watchdog for ${label} was not armed (${armed.stderr.trim() || `exit ${armed.code}`}): should the runner die during the restart, the next deploy rolls back.`
-    )
-    return false
-  }
-  info(
-    `Armed the host's watchdog: it returns to ${fallback.release} unless this run confirms ${ctx.release} within ${watchdogBudgetSeconds(ctx)} s of its start`
-  )
-  return true
-}
-
-/**
  * Takes the decision on the provisional release as `as` (confirmed after verify, rollback before
  * the run's own rollback), unless the watchdog took it. Prints `mine` (also when nothing was armed,
  * or another deploy broke the lock: its restart step's fence then stops this run) or `undone`,
@@ -247,57 +186,4 @@ export function readHostUndo(
       `The host undid ${release} by itself at ${undo.time} (${why}); ${how}` +
       `${released ? ', and it freed the deploy lock' : ''}. Its record: ${journal}.`
   }
-}
-
-/** The provisional release was undone by the host's watchdog before this run could decide. */
-export class UndoneByHost extends PhaseError {
-  constructor(
-    label: string,
-    phase: PhaseError['phase'],
-    readonly undo: HostUndo
-  ) {
-    super(label, phase, undo.text)
-  }
-}
-
-/**
- * Takes the decision on this run's release (see decideScript), over a new connection if the
- * session's dropped (taking it twice is harmless: the second finds it taken by this run); throws
- * UndoneByHost when the watchdog took it first.
- */
-export async function decide(ctx: DeployContext, as: 'confirmed' | 'rollback'): Promise<void> {
-  const phase = as === 'confirmed' ? 'verify' : 'rollback'
-  const run = () =>
-    ctx.session.remote.run(decideScript(ctx.layout, ctx.lockToken, as, ctx.release), {
-      phase,
-      timeoutSeconds: COMMAND_SECONDS.stepWait
-    })
-  const { stdout } = await run().catch(async (error: unknown) => {
-    if (!ctx.session.remote.lost) throw error
-    await reconnect(ctx.session, ctx.settings, phase)
-    return run()
-  })
-  if (answerOf(stdout, 'mine') !== undefined) return
-  const undo = readHostUndo(stdout, ctx.release, ctx.layout.journal) ?? {
-    undone: false,
-    text: `The host's watchdog took over ${ctx.release}, and its journal says nothing more (the disk may be full)`
-  }
-  throw new UndoneByHost(ctx.label, phase, undo)
-}
-
-/** This run's journal lines, read from the host (the post step, before it acts). */
-export async function hostUndo(
-  remote: Remote,
-  layout: RemoteLayout,
-  token: string,
-  release: string
-): Promise<HostUndo | undefined> {
-  const { stdout } = await remote.run(
-    joinCode([
-      sh`cd -- ${layout.target} || exit 1`,
-      journalLinesScript(relativeToTarget(layout).journal, token)
-    ]),
-    { phase: 'post', timeoutSeconds: COMMAND_SECONDS.quick }
-  )
-  return readHostUndo(stdout, release, layout.journal)
 }

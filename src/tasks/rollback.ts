@@ -2,7 +2,12 @@ import type { DeployContext } from '../model/context.js'
 import { errorText, PhaseError, type PhaseName } from '../model/phase.js'
 import type { Settings } from '../inputs/settings.js'
 import { restartService } from './restart.js'
-import { fallbackContext, markBadScript, parseFallback, switchBackScript } from './fallback.js'
+import {
+  fallbackContext,
+  markBadScript,
+  parseFallback,
+  switchBackScript
+} from '../commands/fallback.js'
 import { verifyService } from './verify.js'
 import { decide, UndoneByHost } from './watchdog.js'
 import { info } from '../report/host-text.js'

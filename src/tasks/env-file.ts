@@ -1,8 +1,8 @@
 import type { DeployContext } from '../model/context.js'
 import { info } from '../report/host-text.js'
-import { sh, type ShellCode } from '../remote/shell.js'
 import { COMMAND_SECONDS } from '../model/budgets.js'
 import { strategyOf } from '../model/strategy.js'
+import { envFileScript } from '../commands/env-file.js'
 
 /**
  * One `KEY=VALUE` line of the env file, quoted so systemd's EnvironmentFile= and python-dotenv
@@ -18,25 +18,6 @@ export function envFileLine(key: string, value: string): string {
 /** The env file's whole text. */
 export function envFileText(env: [string, string][]): string {
   return env.map(([key, value]) => `${envFileLine(key, value)}\n`).join('')
-}
-
-/**
- * Writes stdin to `path` with mode 0600: into the shared directory when the path is under a shared
- * path (the release links it there), else into the release, in place of whatever the repository put
- * at that name (never through a link). The values come on stdin: no command line or script holds
- * them, and nothing logs them.
- */
-export function envFileScript(dir: string, path: string): ShellCode {
-  const parts = path.split('/')
-  const name = parts.pop() as string
-  return sh`cd -- ${dir} || exit 1
-for part in ${parts}; do
-  [ ! -L "$part" ] && mkdir -p -- "$part" && cd -- "$part" || {
-    printf 'env-file: %s is a symlink or not a directory where the env file goes\n' "$part" >&2
-    exit 1
-  }
-done
-rm -rf -- ${name} && (umask 077 && set -C && cat > ${name})`
 }
 
 /** env-file: the env input as a file, before prepare-command runs (a unit's EnvironmentFile=, .env). */

@@ -1,51 +1,25 @@
 import { constants } from 'node:os'
 import type { DeployContext } from '../model/context.js'
 import { phaseBudgets } from '../model/budgets.js'
-import {
-  HostStepUnknown,
-  runHostStep,
-  type HostStepPhase,
-  type HostStepResult
-} from '../remote/host-step.js'
-import { FIRST_ANSWER_FILE, type RemoteLayout } from '../remote/layout.js'
+import { HostStepUnknown, runHostStep, type HostStepResult } from '../remote/host-step.js'
 import { errorText, PhaseError, type PhaseName, type PhaseTiming } from '../model/phase.js'
 import { dropForPostStep, keepForPostStep, type RunningRestart } from '../model/post-state.js'
-import { joinCode, sh, type ShellCode } from '../remote/shell.js'
+import type { ShellCode } from '../remote/shell.js'
 import { reconnect } from './connect.js'
-import { lockFenceScript } from './lock.js'
-import { SERVICE_FUNCTIONS } from './processes.js'
-import { startBody, startedService, type StartedService } from './start.js'
-import {
-  goneAt,
-  stopBodyFor,
-  stopFailure,
-  stoppedService,
-  waitFailure,
-  waitForExitBody,
-  waitParameters,
-  type StoppedService
-} from './stop.js'
-import FIRST_ANSWER_CODE from '../host/first-answer.py'
-import { answerOf, answersOf, EXIT, STEP_KEY } from '../remote/protocol.js'
+import { startedService, type StartedService } from '../commands/start.js'
+import { goneAt } from '../commands/stop.js'
+import { stopFailure, stoppedService, waitFailure, type StoppedService } from './stop.js'
+import { answerOf, answersOf, EXIT } from '../remote/protocol.js'
 import { sudoHint } from './sudo.js'
-import { HOST_STEP_PHASES } from '../model/pipeline.js'
 import { COMMAND_SECONDS } from '../model/budgets.js'
 import { strategyOf } from '../model/strategy.js'
+import { hostNowScript, restartPrelude, restartPhases, STAY } from '../commands/restart.js'
 
 /**
  * The restart's host step was killed before it finished (a stop-command that matches the action's
  * own processes, `kill -9 -1`): what serves is no known state, so the deploy rolls back.
  */
 export class HostStepDied extends HostStepUnknown {}
-
-/** Where `current` points (releases) and who holds each service port, one `port N …` line each. */
-export function hostNowScript(layout: RemoteLayout, ports: number[]): ShellCode {
-  return sh`${SERVICE_FUNCTIONS}
-read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
-printf 'boot %s\n' "$boot"
-printf 'current %s\n' "$(cd -- ${layout.target} 2>/dev/null && readlink current)"
-for port in ${ports}; do printf 'port %s %s\n' "$port" "$(port_holders "$port" | tr '\n' ';')"; done`
-}
 
 /** The host as it is now, in words, for the message about a killed host step; and its boot id. */
 async function describeHostNow(ctx: DeployContext): Promise<string> {
@@ -122,64 +96,10 @@ export interface Restart {
 }
 
 /**
- * Launched first in the start phase, in the background: first-answer.py asks version-url from the
- * host every 10 ms and writes when the new service first answered. Its code and the URL go in its
- * environment; a host without the Python the deploy names skips it (downtime is then measured
- * from the runner).
- */
-export function firstAnswerScript(ctx: DeployContext): ShellCode {
-  const { settings } = ctx
-  const seconds = settings.versionTimeoutSeconds + settings.stableForSeconds
-  return sh`rm -f -- ${FIRST_ANSWER_FILE}
-VSD_ANSWER_CODE=${FIRST_ANSWER_CODE} VSD_ANSWER_URL=${settings.versionUrl.href} VSD_ANSWER_FILE=${FIRST_ANSWER_FILE} VSD_ANSWER_SECONDS=${seconds} \
-  ${settings.python} -S -c 'import os; exec(os.environ["VSD_ANSWER_CODE"])' < /dev/null > /dev/null 2>&1 &`
-}
-
-/** A restart that keeps the live release: stop, wait-for-exit and start, with no switch. */
-export const STAY = 'stay'
-
-/**
  * How a restart makes its release live: a deploy switches to its new release, a rollback back to
  * a kept one (releases.log says which), a restart keeps the live one (STAY).
  */
 export type RestartKind = 'deploy' | 'rollback' | 'restart'
-
-/**
- * The restart's phases: stop (behind the lock fence) → wait-for-exit → switch → start. Without
- * `switchTo`, only the first two (a rollback with nothing to return to); with STAY, no switch
- * (operation restart). `beforeStart` runs first in the start phase, right after the switch (the
- * watchdog's launch: from then on the host itself ends what it started, a start that fails
- * included, should the runner be gone).
- */
-export function restartPhases(
-  ctx: DeployContext,
-  switchTo: ShellCode | typeof STAY | undefined,
-  beforeStart?: ShellCode
-): HostStepPhase[] {
-  const { layout } = ctx
-  // The post step tells this step's output from an earlier restart's by the release it names.
-  const named = sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}`
-  const start =
-    switchTo &&
-    joinCode([...(beforeStart ? [beforeStart] : []), firstAnswerScript(ctx), startBody(ctx)])
-  const bodies: Record<(typeof HOST_STEP_PHASES)[number], ShellCode | undefined> = {
-    stop: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]),
-    'wait-for-exit': waitForExitBody(waitParameters(ctx)),
-    switch: switchTo && switchTo !== STAY ? joinCode([named, switchTo]) : undefined,
-    start: start && switchTo === STAY ? joinCode([named, start]) : start
-  }
-  return HOST_STEP_PHASES.flatMap(phase => {
-    const body = bodies[phase]
-    return body ? [{ phase, body }] : []
-  })
-}
-
-/** What every restart step runs first: the service functions, then `cd` to the target. */
-export function restartPrelude(layout: RemoteLayout): ShellCode {
-  // Every body names the target's files relative to it (relativeToTarget): the step runs from there.
-  return sh`${SERVICE_FUNCTIONS}
-cd -- ${layout.target} || exit 1`
-}
 
 /**
  * stop → wait-for-exit → switch → start as one detached host step (see host-step.ts): no network

@@ -2,8 +2,6 @@ import * as core from '@actions/core'
 import { hostLabel, type HostAddress } from '../inputs/host-address.js'
 import { expandHome } from '../remote/layout.js'
 import { Remote, RemoteCommandError } from '../remote/remote.js'
-import LOGIND_SCRIPT from '../host/logind.sh'
-import { sh, ShellCode } from '../remote/shell.js'
 import { ConnectError, openSsh, type SshOptions } from '../remote/ssh.js'
 import { startProxyCommand } from '../remote/proxy-command.js'
 import { errorText } from '../model/phase.js'
@@ -11,29 +9,7 @@ import type { Settings } from '../inputs/settings.js'
 import { info } from '../report/host-text.js'
 import { answerOf, answersOf } from '../remote/protocol.js'
 import type { HostSession } from '../remote/host-session.js'
-
-/** Commands the pipeline needs on the host, and where to get each. */
-export const REQUIRED_TOOLS: Record<string, string> = {
-  sh: 'a POSIX shell',
-  tar: 'package tar',
-  find: 'package findutils',
-  setsid: 'package util-linux',
-  mkdir: 'package coreutils',
-  ln: 'package coreutils',
-  mv: 'package coreutils',
-  kill: 'package procps or util-linux',
-  head: 'package coreutils',
-  mkfifo: 'package coreutils'
-}
-
-/**
- * One line per missing tool (`missing NAME`), then `home PATH`, then `logind kills USER` where
- * logind ends the user's processes at logout (logind.sh).
- */
-export function toolCheckScript(): ShellCode {
-  const tools = sh`for tool in ${Object.keys(REQUIRED_TOOLS)}; do command -v "$tool" >/dev/null 2>&1 || printf 'missing %s\n' "$tool"; done; printf 'home %s\n' "$HOME"`
-  return new ShellCode(`${tools.text}\n(\n${LOGIND_SCRIPT}\n)`)
-}
+import { toolCheckScript, REQUIRED_TOOLS } from '../commands/connect.js'
 
 /**
  * The error for a host where the exec request could not start /bin/sh (EXEC_REQUEST: every

@@ -1,0 +1,74 @@
+import type { DeployContext } from '../model/context.js'
+import { type HostStepPhase } from '../remote/host-step.js'
+import { FIRST_ANSWER_FILE, type RemoteLayout } from '../remote/layout.js'
+import { joinCode, sh, type ShellCode } from '../remote/shell.js'
+import { lockFenceScript } from './lock.js'
+import { SERVICE_FUNCTIONS } from './processes.js'
+import { startBody } from './start.js'
+import { stopBodyFor, waitForExitBody, waitParameters } from './stop.js'
+import FIRST_ANSWER_CODE from '../host/first-answer.py'
+import { STEP_KEY } from '../remote/protocol.js'
+import { HOST_STEP_PHASES } from '../model/pipeline.js'
+
+/** Where `current` points (releases) and who holds each service port, one `port N …` line each. */
+export function hostNowScript(layout: RemoteLayout, ports: number[]): ShellCode {
+  return sh`${SERVICE_FUNCTIONS}
+read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
+printf 'boot %s\n' "$boot"
+printf 'current %s\n' "$(cd -- ${layout.target} 2>/dev/null && readlink current)"
+for port in ${ports}; do printf 'port %s %s\n' "$port" "$(port_holders "$port" | tr '\n' ';')"; done`
+}
+
+/**
+ * Launched first in the start phase, in the background: first-answer.py asks version-url from the
+ * host every 10 ms and writes when the new service first answered. Its code and the URL go in its
+ * environment; a host without the Python the deploy names skips it (downtime is then measured
+ * from the runner).
+ */
+export function firstAnswerScript(ctx: DeployContext): ShellCode {
+  const { settings } = ctx
+  const seconds = settings.versionTimeoutSeconds + settings.stableForSeconds
+  return sh`rm -f -- ${FIRST_ANSWER_FILE}
+VSD_ANSWER_CODE=${FIRST_ANSWER_CODE} VSD_ANSWER_URL=${settings.versionUrl.href} VSD_ANSWER_FILE=${FIRST_ANSWER_FILE} VSD_ANSWER_SECONDS=${seconds} \
+  ${settings.python} -S -c 'import os; exec(os.environ["VSD_ANSWER_CODE"])' < /dev/null > /dev/null 2>&1 &`
+}
+
+/** A restart that keeps the live release: stop, wait-for-exit and start, with no switch. */
+export const STAY = 'stay'
+
+/**
+ * The restart's phases: stop (behind the lock fence) → wait-for-exit → switch → start. Without
+ * `switchTo`, only the first two (a rollback with nothing to return to); with STAY, no switch
+ * (operation restart). `beforeStart` runs first in the start phase, right after the switch (the
+ * watchdog's launch: from then on the host itself ends what it started, a start that fails
+ * included, should the runner be gone).
+ */
+export function restartPhases(
+  ctx: DeployContext,
+  switchTo: ShellCode | typeof STAY | undefined,
+  beforeStart?: ShellCode
+): HostStepPhase[] {
+  const { layout } = ctx
+  // The post step tells this step's output from an earlier restart's by the release it names.
+  const named = sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}`
+  const start =
+    switchTo &&
+    joinCode([...(beforeStart ? [beforeStart] : []), firstAnswerScript(ctx), startBody(ctx)])
+  const bodies: Record<(typeof HOST_STEP_PHASES)[number], ShellCode | undefined> = {
+    stop: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]),
+    'wait-for-exit': waitForExitBody(waitParameters(ctx)),
+    switch: switchTo && switchTo !== STAY ? joinCode([named, switchTo]) : undefined,
+    start: start && switchTo === STAY ? joinCode([named, start]) : start
+  }
+  return HOST_STEP_PHASES.flatMap(phase => {
+    const body = bodies[phase]
+    return body ? [{ phase, body }] : []
+  })
+}
+
+/** What every restart step runs first: the service functions, then `cd` to the target. */
+export function restartPrelude(layout: RemoteLayout): ShellCode {
+  // Every body names the target's files relative to it (relativeToTarget): the step runs from there.
+  return sh`${SERVICE_FUNCTIONS}
+cd -- ${layout.target} || exit 1`
+}

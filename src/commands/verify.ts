@@ -1,0 +1,83 @@
+import {
+  FIRST_ANSWER_FILE,
+  insideTarget,
+  relativeToTarget,
+  remoteLayout
+} from '../remote/layout.js'
+import { holderPidFile } from './hold.js'
+import IDENTITY_SCRIPT from '../host/identity.sh'
+import { joinCode, sh, withInputs, type ShellCode } from '../remote/shell.js'
+import { SERVICE_FUNCTIONS } from './processes.js'
+import { startLinesScript } from './start.js'
+
+/**
+ * Where verify's polls go (`address`: the one address the URL's host name resolved to) and, when
+ * the URL names this host, whose listener there must be the new service's (`listener`).
+ */
+export interface Probe {
+  address?: string
+  listener?: { port: number; exact: string[]; any: string[] }
+}
+
+/** This start's lines of the start log and who holds each service port, for a failure report. */
+export function diagnosticsScript(
+  startLog: string,
+  logHeader: string | undefined,
+  ports: number[]
+): ShellCode {
+  const lines =
+    logHeader === undefined
+      ? sh``
+      : sh`printf -- '--- this start in %s\n' ${startLog}
+${startLinesScript(startLog, logHeader)}`
+  return joinCode([
+    SERVICE_FUNCTIONS,
+    lines,
+    sh`ports=${ports.map(String).join(' ')}
+for port in $ports; do
+  holders=$(port_holders "$port")
+  if [ -n "$holders" ]; then printf -- '--- port %s is held by: %s\n' "$port" "$holders"
+  elif port_held "$port"; then printf -- '--- port %s is held by a process this user cannot see\n' "$port"
+  else printf -- '--- port %s is free\n' "$port"; fi
+done`
+  ])
+}
+
+/**
+ * After the service reported the new commit, from the target (identity.sh): every service port is
+ * held by a process started after the stop began, and then the service's processes are recorded
+ * in state.json for the next stop.
+ */
+export function serviceIdentityScript(check: {
+  target: string
+  stateFile: string
+  ports: number[]
+  mark: number
+  release: string
+  sha: string
+  listener?: Probe['listener']
+}): ShellCode {
+  const { target } = check
+  return joinCode([
+    SERVICE_FUNCTIONS,
+    withInputs(IDENTITY_SCRIPT, {
+      id_target: target,
+      id_state: insideTarget(target, check.stateFile),
+      id_ports: check.ports,
+      id_holder: holderPidFile(relativeToTarget(remoteLayout(target))),
+      id_mark: check.mark,
+      id_release: check.release,
+      id_sha: check.sha,
+      id_url_port: check.listener ? String(check.listener.port) : '',
+      id_url_exact: check.listener?.exact ?? [],
+      id_url_any: check.listener?.any ?? [],
+      id_answered: FIRST_ANSWER_FILE
+    })
+  ])
+}
+
+/** How many processes of this target's service started after the stop (`alive N`). */
+export function newServiceScript(target: string, mark: number): ShellCode {
+  return sh`${SERVICE_FUNCTIONS}
+service_scan ${target} '' '' '' '' | awk -v mark=${mark} '$1 == "signal" && $4 >= mark { count++ } END { print "alive", count + 0 }'`
+}
