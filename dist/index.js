@@ -48456,14 +48456,13 @@ function sh(literals, ...values) {
   return new ShellCode(text);
 }
 var MAX_ENVIRONMENT_SCRIPT = 120 * 1024;
-function shFromEnvironment(name, script, launcher = sh``) {
-  if (typeof script === "string" && Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
+function environmentScript(script) {
+  if (Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
     throw new Error(
       `a host script of ${Buffer.byteLength(script)} bytes is over the ${MAX_ENVIRONMENT_SCRIPT} bytes one environment variable can carry`
     );
   }
-  const variable = new ShellCode(name);
-  return sh`${variable}=${script} ${launcher} /bin/sh -c 'vsd_script=$${variable}; unset ${variable}; eval "$vsd_script"'`;
+  return script;
 }
 function withInputs(script, inputs) {
   const lines = Object.entries(inputs).map(([name, value]) => {
@@ -48495,6 +48494,10 @@ function remoteLayout(target, startLog) {
   };
 }
 var parentOf = (path4) => path4.slice(0, path4.lastIndexOf("/")) || "/";
+function dirsAndName(path4) {
+  const at = path4.lastIndexOf("/");
+  return { dirs: at < 0 ? "" : path4.slice(0, at), name: path4.slice(at + 1) };
+}
 function insideTarget(target, path4) {
   if (path4 === target) return ".";
   return path4.startsWith(`${target}/`) ? `.${path4.slice(target.length)}` : path4;
@@ -48672,37 +48675,6 @@ function info2(text) {
 
 // src/remote/protocol.ts
 import { randomBytes } from "node:crypto";
-
-// src/host/step.sh
-var step_default = `# shellcheck shell=sh
-# Asking about processes and host steps, the one way each is asked (STEP_FUNCTIONS, protocol.ts):
-#
-# - process_alive PID: the process exists and is not a zombie (no PID: false);
-# - step_key_of FILE: the key of the step whose output is FILE;
-# - step_marker FILE KIND: the rest of the first KIND marker of the step whose output is FILE;
-# - step_running FILE: that step's process is alive and it has not written its exit line.
-#
-# Builtins and redirections only where a path is involved: a file named in a command line is what
-# pkill -f PATH matches.
-process_alive() {
-  case $1 in '' | *[!0-9]*) return 1 ;; esac
-  stat=
-  { read -r stat < "/proc/$1/stat"; } 2>/dev/null
-  case \${stat##*) } in '' | [ZX]*) return 1 ;; esac
-}
-step_key_of() { sed -n '1s/^@@step \\([0-9a-f]\\{12\\}\\)$/\\1/p' 2>/dev/null < "$1"; }
-step_marker() {
-  key=$(step_key_of "$1")
-  # Anywhere in a line: a command's last line without a newline runs into the marker after it.
-  [ -n "$key" ] && sed -n "s/^.*@@$key $2 //p" 2>/dev/null < "$1" | head -n 1
-}
-step_running() {
-  step_pid=$(step_marker "$1" pid)
-  [ -n "$step_pid" ] && process_alive "$step_pid" && [ -z "$(step_marker "$1" exit)" ]
-}
-`;
-
-// src/remote/protocol.ts
 var KEY_PATTERN = /^[0-9a-f]{12}$/;
 function newStepKey() {
   return randomBytes(6).toString("hex");
@@ -48746,7 +48718,6 @@ var EXIT = {
   /** lock: another deploy held the lock for all of lock-timeout (EX_TEMPFAIL). */
   lockBusy: 75
 };
-var STEP_FUNCTIONS = new ShellCode(step_default);
 var answerLine = (word) => new RegExp(`^${word}(?: (.*))?$`, "gm");
 function answerOf(stdout, word) {
   const match = answerLine(word).exec(stdout);
@@ -50622,13 +50593,334 @@ async function reconnect(session, settings, phase) {
   await renew(session, settings, phase);
 }
 
+// src/host/library.sh
+var library_default = `# shellcheck shell=sh
+# The host library: the shell functions host scripts share, sent ahead of every script that needs
+# one (HOST_LIBRARY, remote/host-library.ts), with the values they read set before it:
+# select_service (select-service.awk), control_marker, holder_marker, target_marker, and for
+# journal, journal_file and journal_token. Builtins and redirections only where a path is
+# involved: a file named in a command line is what pkill -f PATH matches.
+#
+# Host steps (remote/host-step.ts):
+# - process_alive PID: the process exists and is not a zombie (no PID: false);
+# - step_key_of FILE: the key of the step whose output is FILE;
+# - step_marker FILE KIND: the rest of the first KIND marker of the step whose output is FILE;
+# - step_running FILE: that step's process is alive and it has not written its exit line;
+# - uptime_now: seconds since boot, as /proc/uptime gives them (0 when unreadable);
+# - wait_for_step FILE SECONDS: waits, up to SECONDS, while the step writing FILE is running.
+#
+# Running a script the action was given as an input (a host step, the watchdog, a user's command):
+# - exec_script TEXT [LAUNCHER]: replaces this (sub)shell with a new /bin/sh that runs TEXT, taking
+#   it from its environment, never its command line: nothing of TEXT stands in any process's argv,
+#   so a pkill -f in it can match neither its own shell nor the action's. LAUNCHER, code the action
+#   built (setsid, the hold-ports wrapper), goes before that shell;
+# - exec_user_command ENVIRONMENT COMMAND [LAUNCHER]: the user's COMMAND (stop-, start-,
+#   prepare-command, the install command) after ENVIRONMENT, the export lines the action built
+#   (commands/environment.ts), through exec_script;
+# - start_lines LOG HEADER: the last 50 lines of LOG after the line HEADER (this start's);
+# - enter_dirs DIRS [make]: cd into each /-separated directory of DIRS in turn, refusing a symlink
+#   (with make, creating one that is missing); fails at the first it cannot enter, named in $part.
+# - log_release LOG LINE: appends LINE to releases.log at LOG. It is history, not state: a write
+#   that fails (a full disk) is said, and the switch goes on.
+#
+# The journal (remote/journal.ts):
+# - journal WORDS\u2026: appends \`TIME TOKEN WORDS\u2026\` to journal_file for the run holding journal_token;
+#   never fails (a full disk loses the line, not the step);
+# - journal_lines: that run's lines of journal_file, as \`journal TIME WORDS\u2026\`.
+#
+# Trees (commands/upload.ts, commands/switch.ts):
+# - tar_copy FROM TO [LIST]: copies a tree with a tar pipe (real copies, never hard links): the
+#   whole of FROM, or only the NUL-separated ./path list in the file LIST, which is opened before
+#   the cd, so relative paths name the same files on both sides. Fails if either side fails.
+# - merge_manifest DIR BASE NAME DELTA: writes manifest NAME (DIR/NAME.tsv) from manifest BASE
+#   plus the delta file DELTA, so an incremental deploy sends only the changed lines; with BASE
+#   empty, the delta is the whole manifest.
+#
+# The service (README, "How the action finds your service"). They read /proc directly, so they
+# need neither ps, pgrep nor a particular awk; a scan is one awk pass (plus ss when asked), and a
+# zombie never counts as running.
+# - recorded_processes STATE: the R lines of state.json, for service_scan (read once a step: the
+#   file only changes at start). state.json's one reader; record_state is its one writer.
+# - service_scan TARGET RECORDED PATTERN GROUPS [HOLDER_PORTS [pids]]: the selection
+#   (select-service.awk); with pids, only the PIDs to act on, on one line.
+# - now_s: whole seconds since boot into $now, without starting a process.
+# - start_of PID: start time in clock ticks since boot (field 22 of stat).
+# - cmdline_of PID (one line, at most 300 characters), user_of PID, epoch_of TICKS.
+# - port_held PORT, port_pids PORT, port_holders PORT (pid command line per listener);
+#   port_busy PORT HOLDER: held by a process other than the port holder HOLDER (hold-ports).
+# - record_state STATE RELEASE SHA: writes state.json from signal lines on stdin (STATE holds a /;
+#   the rename runs beside it, so its command line names no directory). A write that fails leaves
+#   the old file, says so and succeeds: the service still runs.
+: "\${select_service:?}" "\${control_marker:?}" "\${holder_marker:?}" "\${target_marker:?}"
+# Each script calls some of these functions, none calls all: shellcheck is told so for the block.
+# shellcheck disable=SC2317
+{
+process_alive() {
+  case $1 in '' | *[!0-9]*) return 1 ;; esac
+  stat=
+  { read -r stat < "/proc/$1/stat"; } 2>/dev/null
+  case \${stat##*) } in '' | [ZX]*) return 1 ;; esac
+}
+step_key_of() { sed -n '1s/^@@step \\([0-9a-f]\\{12\\}\\)$/\\1/p' 2>/dev/null < "$1"; }
+step_marker() {
+  key=$(step_key_of "$1")
+  # Anywhere in a line: a command's last line without a newline runs into the marker after it.
+  [ -n "$key" ] && sed -n "s/^.*@@$key $2 //p" 2>/dev/null < "$1" | head -n 1
+}
+step_running() {
+  step_pid=$(step_marker "$1" pid)
+  [ -n "$step_pid" ] && process_alive "$step_pid" && [ -z "$(step_marker "$1" exit)" ]
+}
+uptime_now() { read -r up _ 2>/dev/null < /proc/uptime || up=0; printf '%s' "$up"; }
+wait_for_step() {
+  waited=0
+  while step_running "$1" && [ "$waited" -lt $(($2 * 5)) ]; do
+    sleep 0.2; waited=$((waited + 1))
+  done
+}
+exec_script() {
+  VERIFIED_SSH_DEPLOY_SCRIPT=$1
+  export VERIFIED_SSH_DEPLOY_SCRIPT
+  eval "exec \${2-} /bin/sh -c 'vsd_script=\\$VERIFIED_SSH_DEPLOY_SCRIPT; unset VERIFIED_SSH_DEPLOY_SCRIPT; eval \\"\\$vsd_script\\"'"
+}
+exec_user_command() {
+  eval "$1"
+  exec_script "$2" "\${3-}"
+}
+enter_dirs() {
+  enter_make=\${2-}
+  set -f
+  old_ifs=$IFS IFS=/
+  # shellcheck disable=SC2086 # split on / only, without globbing
+  set -- $1
+  IFS=$old_ifs
+  set +f
+  for part do
+    if [ -L "$part" ] || { [ -n "$enter_make" ] && [ ! -e "$part" ] && ! mkdir -- "$part"; } || ! cd -- "$part"; then
+      return 1
+    fi
+  done
+}
+log_release() {
+  printf '%s\\n' "$2" 2>/dev/null >> "$1" || printf 'could not append to %s (the disk may be full)\\n' "$1"
+}
+start_lines() {
+  awk -v header="$2" '$0 == header { n = 0; next } { line[n++ % 50] = $0 } END { for (i = (n > 50 ? n - 50 : 0); i < n; i++) print line[i % 50] }' 2>/dev/null < "$1"
+}
+journal() {
+  : "\${journal_file:?}" "\${journal_token:?}"
+  (umask 077 && printf '%s %s %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$journal_token" "$*" 2>/dev/null >> "$journal_file") || :
+}
+journal_lines() {
+  : "\${journal_file:?}" "\${journal_token:?}"
+  grep -F -- " $journal_token " 2>/dev/null < "$journal_file" | while read -r time _ rest; do printf 'journal %s %s\\n' "$time" "$rest"; done
+}
+tar_copy() {
+  mkdir -p -- "$2" || return 1
+  copy_status=$(mktemp) || return 1
+  if [ -n "\${3-}" ]; then
+    { (cd -- "$1" && tar --null -T - -cf -) < "$3"; echo $? > "$copy_status"; } | (cd -- "$2" && tar -xpf - --no-same-owner)
+  else
+    { (cd -- "$1" && tar -cf - .); echo $? > "$copy_status"; } | (cd -- "$2" && tar -xpf - --no-same-owner)
+  fi
+  extracted=$?
+  read -r copied < "$copy_status"; rm -f -- "$copy_status"
+  [ "$copied" = 0 ] && [ "$extracted" = 0 ]
+}
+merge_manifest() {
+  mkdir -p -- "$1" && if [ -n "$2" ]; then
+    awk -F '	' 'NR == FNR { if ($1 == "#delta") next; if ($1 == "-") drop[$2] = 1; else add[$4] = $0; next } !($4 in drop) && !($4 in add) { print } END { for (path in add) print add[path] }' "$4" "$1/$2.tsv"
+  else sed '/^#delta/d' "$4"; fi > "$1/$3.tsv.tmp" && mv -f -- "$1/$3.tsv.tmp" "$1/$3.tsv"
+}
+# Markers for an awk that cannot read environ files itself: one tr per readable process.
+environ_markers() {
+  for file in /proc/[0-9]*/environ; do
+    [ -r "$file" ] || continue
+    tr '\\000' '\\n' 2>/dev/null < "$file" | awk -v file="$file" -v control_name="$control_marker" -v holder_name="$holder_marker" -v marker_name="$target_marker" '
+      NR == 1 { pid = file; sub(/^\\/proc\\//, "", pid); sub(/\\/environ$/, "", pid) }
+      $0 == control_name "=1" { print "E", pid, "control" }
+      index($0, holder_name "=") == 1 { print "E", pid, "holder" }
+      index($0, marker_name "=") == 1 { print "E", pid, "target", substr($0, length(marker_name) + 2) }'
+  done
+}
+recorded_processes() {
+  [ -f "$1" ] || return 0
+  read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
+  # PIDs recorded before the last reboot name other processes now: only this boot's count.
+  awk -v boot="$boot" '
+    index($0, "\\"boot_id\\": \\"" boot "\\"") { this_boot = 1 }
+    /"pid": *[0-9]+, *"pgid": *[0-9]+, *"start": *[0-9]+/ { gsub(/[^0-9,]/, ""); split($0, n, ","); line[++count] = "R " n[1] " " n[3] " " n[2] }
+    END { if (this_boot) for (i = 1; i <= count; i++) print line[i] }' < "$1"
+}
+# Command lines for an awk that cannot read cmdline files itself: one tr per process.
+cmdline_lines() {
+  for file in /proc/[0-9]*/cmdline; do
+    pid=\${file#/proc/}; pid=\${pid%/cmdline}
+    text=$(tr '\\000\\n' '  ' 2>/dev/null < "$file") || continue
+    text=\${text% }
+    [ -z "$text" ] || printf 'C %s %s\\n' "$pid" "$text"
+  done
+}
+scan_input() {
+  if [ "$awk_splits_nul" != 2 ]; then
+    environ_markers
+    [ -z "$3" ] || cmdline_lines
+  fi
+  [ -z "$2" ] || printf '%s\\n' "$2"
+  for group in $4; do echo "G $group"; done
+  for port in $5; do port_pids "$port" | sed 's/^/H /'; done
+}
+# The target and pattern go to awk in its environment: in its command line, a pkill -f could match them.
+# shellcheck disable=SC2086 # $4 is a list of /proc globs, expanded here
+scan_awk() {
+  VSD_TARGET=$1 VSD_PATTERN=$2 awk -v self="$$" -v pids_only="$3" -v control_name="$control_marker" -v holder_name="$holder_marker" -v marker_name="$target_marker" "$select_service" /proc/[0-9]*/stat $4
+}
+service_scan() {
+  # Whether this awk splits records on NUL (busybox's does not): asked once per script.
+  [ -n "\${awk_splits_nul-}" ] || awk_splits_nul=$(printf 'a\\000b\\000' | awk 'BEGIN { RS = "\\000" } END { print NR }')
+  if [ "$awk_splits_nul" != 2 ]; then
+    scan_input "$@" | scan_awk "$1" "$3" "$6" ''
+  elif [ -n "$3" ]; then
+    scan_input "$@" | scan_awk "$1" "$3" "$6" '/proc/[0-9]*/environ /proc/[0-9]*/cmdline'
+  else
+    scan_input "$@" | scan_awk "$1" "$3" "$6" '/proc/[0-9]*/environ'
+  fi
+}
+# Whole seconds since boot into $now, with builtins only (no process started).
+now_s() { read -r now _ < /proc/uptime; now=\${now%.*}; }
+start_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+cmdline_of() { tr '\\000\\n' '  ' 2>/dev/null < "/proc/$1/cmdline" | sed 's/ *$//' | cut -c1-300; }
+# shellcheck disable=SC2012 # a /proc entry, named by the kernel
+user_of() { ls -ld "/proc/$1" 2>/dev/null | awk '{ print $3 }'; }
+epoch_of() {
+  awk -v ticks="$1" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" '$1 == "btime" { printf "%d\\n", $2 + ticks / hz }' /proc/stat
+}
+port_inodes() {
+  hex=$(printf ':%04X' "$1")
+  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }'
+}
+port_held() {
+  if command -v ss >/dev/null 2>&1; then [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; else [ -n "$(port_inodes "$1")" ]; fi
+}
+port_pids() {
+  if command -v ss >/dev/null 2>&1; then
+    ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
+  else
+    for inode in $(port_inodes "$1"); do find /proc/[0-9]*/fd -lname "socket:\\[$inode\\]" 2>/dev/null; done | cut -d/ -f3 | sort -u
+  fi
+}
+# Held by a process other than the port holder (hold-ports) with PID $2, if one: the holder
+# keeps every held port listening, so only the service's own holders count.
+port_busy() {
+  if [ -n "\${2-}" ] && port_pids "$1" | grep -qx -- "$2"; then
+    port_pids "$1" | grep -vqx -- "$2"
+  else
+    port_held "$1"
+  fi
+}
+port_holders() {
+  for pid in $(port_pids "$1"); do printf '%s %s\\n' "$pid" "$(cmdline_of "$pid")"; done
+}
+record_state() {
+  umask 077
+  {
+    printf '{\\n  "release": "%s",\\n  "sha": "%s",\\n  "recorded_at": "%s",\\n  "boot_id": "%s",\\n  "processes": [' \\
+      "$2" "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
+    separator=
+    while read -r kind pid group start _; do
+      [ "$kind" = signal ] || continue
+      printf '%s\\n    {"pid": %s, "pgid": %s, "start": %s}' "$separator" "$pid" "$group" "$start"
+      separator=,
+    done
+    printf '\\n  ]\\n}\\n'
+  } 2>/dev/null > "$1.tmp" && (cd -- "\${1%/*}" && mv -f -- "\${1##*/}.tmp" "\${1##*/}") && return
+  # A full disk: no half-written file stays; the next stop finds the service by its marker.
+  (cd -- "\${1%/*}" && rm -f -- "\${1##*/}.tmp")
+  printf 'could not record the service'"'"'s processes in %s (the disk may be full); the next stop finds them by their DEPLOY_TARGET marker\\n' "$1"
+}
+}
+`;
+
+// src/host/select-service.awk
+var select_service_default = '# Chooses the service\'s processes in one awk pass. It reads /proc itself: the `stat` and, where\n# this awk splits records on NUL, the `environ` and `cmdline` files named as its arguments. The\n# target and the process-match pattern come in its environment (VSD_TARGET, VSD_PATTERN), never\n# its command line, so a user\'s `pkill -f` cannot match this awk. The rest comes as tagged lines\n# on stdin:\n#\n# - `E pid control` / `E pid target VALUE` \u2014 markers, from `environ_markers` on an awk without NUL\n# - `C pid COMMAND LINE` \u2014 a command line, from `cmdline_lines` on an awk without NUL\n# - `R pid start pgid` \u2014 recorded by the last deploy; counts only if the start time still matches\n# - `H pid` \u2014 holds a service port; `G pgid` \u2014 a group to include\n#\n# A process-match hit is a command line (arguments joined by spaces) that the pattern, an\n# extended regular expression, matches: what `pgrep -f` would find.\n#\n# Prints `signal PID PGID START SOURCE WHY\u2026` for each process to act on, `skip PID - - OWN WHY\u2026` for\n# each candidate that is protected (OWN is `own` for the action\'s own processes, whose command\n# lines are its code, else `-`), and `group PGID - - - -` for each process group included.\n# A group is included only while its leader is gone or is itself the service, so a hit inside a\n# shell\'s or a supervisor\'s group never takes the whole group with it.\n#\n# Variables (-v): self (the scanning shell), pids_only, and the names of the markers:\n# control_name (VERIFIED_SSH_DEPLOY_CONTROL), holder_name (VERIFIED_SSH_DEPLOY_HOLDER, the port\n# holder of hold-ports) and marker_name (DEPLOY_TARGET).\nfunction pid_of(file) { sub(/^\\/proc\\//, "", file); sub(/\\/[a-z]+$/, "", file); return file }\nfunction read_stat(file,   line, pid, name, field) {\n  if ((getline line < file) <= 0) return\n  pid = pid_of(file)\n  name = line; sub(/^[^(]*\\(/, "", name); sub(/\\) [^)]*$/, "", name)\n  sub(/.*\\) /, "", line); split(line, field, " ")\n  ppid[pid] = field[2]; pgid[pid] = field[3]; state[pid] = field[1]; start[pid] = field[20]\n  kthread[pid] = int(field[7] / 2097152) % 2; comm[pid] = name\n}\nfunction read_environ(file,   entry, pid) {\n  pid = pid_of(file)\n  RS = "\\0"\n  while ((getline entry < file) > 0) marker(pid, entry)\n  RS = "\\n"\n}\nfunction read_cmdline(file,   entry, text, count) {\n  RS = "\\0"\n  while ((getline entry < file) > 0) text = (count++ ? text " " : "") entry\n  RS = "\\n"\n  command_line(pid_of(file), text)\n}\nfunction command_line(pid, text) {\n  if (pattern != "" && text != "" && text ~ pattern && (pid in start)) {\n    add(pid, "pattern", "matched by process-match"); include(pgid[pid], "of a process-match hit")\n  }\n}\nfunction marker(pid, entry) {\n  if (entry == control_name "=1") control[pid] = 1\n  else if (index(entry, holder_name "=") == 1) holder[pid] = 1\n  else if (index(entry, marker_name "=") == 1) marked[pid] = substr(entry, length(marker_name) + 2)\n}\nfunction add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }\nfunction include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }\nfunction own(pid) {\n  if (pid in ancestor) return "the action\'s own session"\n  if (pid in holder) return "the port holder of hold-ports"\n  if (pid in control) return "a command of this action (this deploy or a concurrent one)"\n  return ""\n}\nfunction protected(pid,   why) {\n  if (pid == 1) return "PID 1"\n  if (kthread[pid]) return "a kernel thread"\n  if (comm[pid] ~ /^sshd/) return "an sshd process"\n  why = own(pid)\n  if (why != "") return why\n  if ((pid in marked) && marked[pid] != target) return "it carries another target\'s marker (" marker_name "=" marked[pid] ")"\n  return ""\n}\nBEGIN {\n  target = ENVIRON["VSD_TARGET"]; pattern = ENVIRON["VSD_PATTERN"]\n  for (i = 1; i < ARGC; i++) {\n    if (ARGV[i] ~ /\\/stat$/) read_stat(ARGV[i])\n    else if (ARGV[i] ~ /\\/cmdline$/) read_cmdline(ARGV[i])\n    else read_environ(ARGV[i])\n    close(ARGV[i])\n  }\n  ARGC = 1\n}\n$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? (control_name "=1") : $3 == "holder" ? (holder_name "=1") : (marker_name "=" value)); next }\n$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }\n$1 == "C" { text = $0; sub(/^C [0-9]+ /, "", text); command_line($2, text); next }\n$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }\n$1 == "G" { include($2, "stopped by this deploy"); next }\nEND {\n  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1\n  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries " marker_name "=" target)\n  for (group in groups) {\n    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }\n    if ((group in start) && protected(group) != "") { delete groups[group]; continue }\n    if (!pids_only) print "group", group, "-", "-", "-", "-"\n  }\n  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])\n  for (pid in source_of) {\n    if (!(pid in start) || state[pid] == "Z") continue\n    why = protected(pid)\n    if (why == "" && pids_only) printf " %s", pid\n    else if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]\n    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", (why == own(pid) ? "own" : "-"), why\n  }\n}\n';
+
+// src/remote/host-library.ts
+var HOLDER_MARKER = "VERIFIED_SSH_DEPLOY_HOLDER";
+var TARGET_MARKER = "DEPLOY_TARGET";
+var SELECT_SERVICE = select_service_default.split("\n").filter((line) => !line.startsWith("#")).join("\n");
+var LIBRARY_CODE = library_default.split("\n").filter((line) => !line.startsWith("#") || line.startsWith("# shellcheck")).join("\n");
+function hostLibrary(journal) {
+  return joinCode([
+    withInputs(LIBRARY_CODE, {
+      select_service: SELECT_SERVICE,
+      control_marker: CONTROL_MARKER,
+      holder_marker: HOLDER_MARKER,
+      target_marker: TARGET_MARKER
+    }),
+    ...journal ? [journalFor(journal)] : []
+  ]);
+}
+function journalFor(journal) {
+  return withInputs("", { journal_file: journal.file, journal_token: journal.token });
+}
+
+// src/host/follow.sh
+var follow_default = `# shellcheck shell=sh
+# Starts a host step detached and follows it (followScript, remote/host-step.ts): the step runs in
+# its own session, its output appended to follow_out, its text in its environment rather than its
+# command line (exec_script); this prints that file as it grows until the step has ended and exits
+# with the step's code. If this command is cut off, the step goes on. A step that ended without its
+# exit line was killed (a wait status over 128: \`@@KEY died\`), or could not write it (a full disk:
+# the exit line is then this command's, from the wait status); either goes into follow_out too
+# where it can, so the post step reads the same.
+#
+# Inputs: follow_out, the step's output file (follow_dir and follow_name, its directory and name:
+# files are read through redirections, as a path in a command line is what pkill -f PATH matches);
+# follow_reserve, bytes set aside in it so a disk that fills during the step cannot cut it;
+# follow_key, the step's key, and follow_line, the line that begins its output; follow_wait (s), how long a step an earlier, cut-off command left
+# running may take to end first; follow_step, the step's script. After the host library.
+: "\${follow_out:?}" "\${follow_dir:?}" "\${follow_name:?}" "\${follow_reserve:?}" "\${follow_key:?}"
+: "\${follow_line:?}" "\${follow_wait:?}" "\${follow_step:?}"
+# A step an earlier, cut-off command left running (a restart whose connection dropped) ends first.
+wait_for_step "$follow_out" "$follow_wait"
+(cd -- "$follow_dir" && rm -f -- "$follow_name")
+(umask 077 && : > "$follow_out") || exit 1
+(cd -- "$follow_dir" && fallocate -n -l "$follow_reserve" "$follow_name") 2>/dev/null || :
+printf '%s\\n' "$follow_line" >> "$follow_out" || exit 1
+(exec_script "$follow_step" setsid) < /dev/null >> "$follow_out" 2>&1 &
+step=$!
+shown=0
+while :; do
+  size=$(wc -c < "$follow_out")
+  if [ "$size" -gt "$shown" ]; then tail -c +$((shown + 1)) < "$follow_out" | head -c $((size - shown)); shown=$size; fi
+  process_alive "$step" || break
+  sleep 0.05
+done
+wait "$step"
+status=$?
+tail -c +$((shown + 1)) < "$follow_out"
+if [ -z "$(step_marker "$follow_out" exit)" ]; then
+  if [ "$status" -gt 128 ]; then
+    ending=$(printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\\n@@%s died %s' "$step" "$status" "$follow_key" "$status")
+  else
+    ending=$(printf 'the host step could not write all of its output to %s (the disk may be full); it exited with %s\\n@@%s exit %s -' "$follow_out" "$status" "$follow_key" "$status")
+  fi
+  printf '%s\\n' "$ending" 2>/dev/null >> "$follow_out"
+  printf '%s\\n' "$ending"
+fi
+exit "$status"
+`;
+
+// src/host/await-step.sh
+var await_step_default = '# shellcheck shell=sh\n# Waits for the host step writing await_out to end (awaitStepScript, remote/host-step.ts), up to\n# await_wait seconds, then prints that file. A step gone without its exit line that nobody\n# reported yet (what followed it was killed too) gets its `died -` marker written there first.\n# With await_key, a file that is not that step\'s output (the command starting it was cut off\n# before it did) prints the step\'s `absent` marker instead: the step never ran.\n#\n# Inputs: await_out; await_wait (s); await_key (may be empty) and await_line, the line that begins\n# that step\'s output. After the host library.\n: "${await_out:?}" "${await_wait:?}" "${await_key?}" "${await_line?}"\nif [ -n "$await_key" ]; then\n  # A step whose starter was cut off just after launching it prints its PID within milliseconds.\n  if ! grep -qxF -- "$await_line" 2>/dev/null < "$await_out" || { [ -z "$(step_marker "$await_out" pid)" ] && sleep 1 && [ -z "$(step_marker "$await_out" pid)" ]; }; then\n    printf \'@@%s absent\\n\' "$await_key"\n    exit 0\n  fi\nfi\nwait_for_step "$await_out" "$await_wait"\nstep_pid=$(step_marker "$await_out" pid)\nif [ -n "$step_pid" ] && ! process_alive "$step_pid" && [ -z "$(step_marker "$await_out" exit)" ] && [ -z "$(step_marker "$await_out" died)" ]; then\n  printf \'the host step (pid %s) ended without finishing: something on the host killed it\\n@@%s died -\\n\' "$step_pid" "$(step_key_of "$await_out")" >> "$await_out"\nfi\ncat 2>/dev/null < "$await_out"\n';
+
 // src/remote/host-step.ts
 function hostStepScript(phases, prelude, key = newStepKey()) {
   const script = joinCode([
     stepKeyScript(key),
+    hostLibrary(),
     prelude,
-    sh`uptime_now() { read -r up _ 2>/dev/null < /proc/uptime || up=0; printf '%s' "$up"; }
-trap 'printf "@@%s exit %s %s\n" "$step_key" "$?" "$(uptime_now)"' EXIT
+    sh`trap 'printf "@@%s exit %s %s\n" "$step_key" "$?" "$(uptime_now)"' EXIT
 printf '@@%s pid %s\n' ${STEP_KEY} "$$"`,
     ...phases.map(
       ({ phase, body }) => sh`printf '@@%s phase %s %s\n' ${STEP_KEY} ${phase} "$(uptime_now)"
@@ -50639,34 +50931,16 @@ ${body}`
 }
 var OUTPUT_RESERVE = 262144;
 function followScript(outFile, step2) {
-  const name = outFile.slice(outFile.lastIndexOf("/") + 1);
-  return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
-(cd -- ${parentOf(outFile)} && rm -f -- ${name})
-(umask 077 && : > ${outFile}) || exit 1
-(cd -- ${parentOf(outFile)} && fallocate -n -l ${OUTPUT_RESERVE} ${name}) 2>/dev/null || :
-printf '%s\n' ${stepLine(step2.key)} >> ${outFile} || exit 1
-${shFromEnvironment("VERIFIED_SSH_DEPLOY_STEP", step2.script.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
-step=$!
-shown=0
-while :; do
-  size=$(wc -c < ${outFile})
-  if [ "$size" -gt "$shown" ]; then tail -c +$((shown + 1)) < ${outFile} | head -c $((size - shown)); shown=$size; fi
-  process_alive "$step" || break
-  sleep 0.05
-done
-wait "$step"
-status=$?
-tail -c +$((shown + 1)) < ${outFile}
-if [ -z "$(step_marker ${outFile} exit)" ]; then
-  if [ "$status" -gt 128 ]; then
-    ending=$(printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@%s died %s' "$step" "$status" ${step2.key} "$status")
-  else
-    ending=$(printf 'the host step could not write all of its output to %s (the disk may be full); it exited with %s\n@@%s exit %s -' ${outFile} "$status" ${step2.key} "$status")
-  fi
-  printf '%s\n' "$ending" 2>/dev/null >> ${outFile}
-  printf '%s\n' "$ending"
-fi
-exit "$status"`;
+  return withInputs(follow_default, {
+    follow_out: outFile,
+    follow_dir: parentOf(outFile),
+    follow_name: outFile.slice(outFile.lastIndexOf("/") + 1),
+    follow_reserve: OUTPUT_RESERVE,
+    follow_key: step2.key,
+    follow_line: stepLine(step2.key),
+    follow_wait: STEP_WAIT_SECONDS,
+    follow_step: environmentScript(step2.script.text)
+  });
 }
 var HostStepUnknown = class extends PhaseError {
 };
@@ -50797,7 +51071,7 @@ async function runHostStep(phases, prelude, options) {
     );
   };
   let stderr = "";
-  const follow = (on) => on.run(followScript(outFile, step2), {
+  const follow = (on) => on.run(joinCode([hostLibrary(), followScript(outFile, step2)]), {
     phase: first,
     timeoutSeconds: options.timeoutSeconds,
     allowFailure: true,
@@ -50851,45 +51125,21 @@ async function runHostStep(phases, prelude, options) {
   return { code, died, lastPhase: reader.lastPhase(first), outputs: reader.outputs };
 }
 function waitForStepScript(outFile, seconds) {
-  return sh`${STEP_FUNCTIONS}
-${stepWaitLoop(outFile, seconds)}`;
-}
-function stepWaitLoop(outFile, seconds) {
-  return sh`waited=0
-while step_running ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
-  sleep 0.2; waited=$((waited + 1))
-done`;
+  return sh`wait_for_step ${outFile} ${seconds}`;
 }
 function awaitStepScript(outFile, seconds, key) {
-  const ours = key ? sh`if ! grep -qxF -- ${stepLine(key)} 2>/dev/null < ${outFile} || { [ -z "$(step_marker ${outFile} pid)" ] && sleep 1 && [ -z "$(step_marker ${outFile} pid)" ]; }; then
-  printf '@@%s absent\n' ${key}
-  exit 0
-fi
-` : sh``;
-  return sh`${STEP_FUNCTIONS}
-${ours}${stepWaitLoop(outFile, seconds)}
-step_pid=$(step_marker ${outFile} pid)
-if [ -n "$step_pid" ] && ! process_alive "$step_pid" && [ -z "$(step_marker ${outFile} exit)" ] && [ -z "$(step_marker ${outFile} died)" ]; then
-  printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@%s died -\n' "$step_pid" "$(step_key_of ${outFile})" >> ${outFile}
-fi
-cat 2>/dev/null < ${outFile}`;
+  return joinCode([
+    hostLibrary(),
+    withInputs(await_step_default, {
+      await_out: outFile,
+      await_wait: seconds,
+      await_key: key ?? "",
+      await_line: key ? stepLine(key) : ""
+    })
+  ]);
 }
 function stepOutcome(text) {
   return new HostStepReader().consume(text).end();
-}
-
-// src/remote/journal.ts
-function journalFunction(path4, token) {
-  return sh`journal() { (umask 077 && printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${token} "$*" 2>/dev/null >> ${path4}) || :; }`;
-}
-function journalLinesScript(path4, token) {
-  return sh`grep -F -- ${` ${token} `} 2>/dev/null < ${path4} | while read -r time _ rest; do printf 'journal %s %s\n' "$time" "$rest"; done`;
-}
-function parseJournalLines(stdout) {
-  return answersOf(stdout, "journal").map((line) => {
-    const [time, ...words2] = line.split(" ");
-    return { time, words: words2.join(" ") };
-  });
 }
 
 // src/host/prune-venvs.sh
@@ -50976,35 +51226,6 @@ if [ "$up_strategy" = releases ]; then
 fi
 mv -T -- "$box/tree" "$final" || exit 1
 [ "$up_strategy" != releases ] || journal uploaded "$release"
-`;
-
-// src/host/tree.sh
-var tree_default = `# shellcheck shell=sh
-# Copying trees and writing manifests on the host (upload.ts, switch.ts).
-#
-# - tar_copy FROM TO [LIST]: copies a tree with a tar pipe (real copies, never hard links): the
-#   whole of FROM, or only the NUL-separated ./path list in the file LIST, which is opened before
-#   the cd, so relative paths name the same files on both sides. Fails if either side fails.
-# - merge_manifest DIR BASE NAME DELTA: writes manifest NAME (DIR/NAME.tsv) from manifest BASE
-#   plus the delta file DELTA, so an incremental deploy sends only the changed lines; with BASE
-#   empty, the delta is the whole manifest.
-tar_copy() {
-  mkdir -p -- "$2" || return 1
-  copy_status=$(mktemp) || return 1
-  if [ -n "\${3-}" ]; then
-    { (cd -- "$1" && tar --null -T - -cf -) < "$3"; echo $? > "$copy_status"; } | (cd -- "$2" && tar -xpf - --no-same-owner)
-  else
-    { (cd -- "$1" && tar -cf - .); echo $? > "$copy_status"; } | (cd -- "$2" && tar -xpf - --no-same-owner)
-  fi
-  extracted=$?
-  read -r copied < "$copy_status"; rm -f -- "$copy_status"
-  [ "$copied" = 0 ] && [ "$extracted" = 0 ]
-}
-merge_manifest() {
-  mkdir -p -- "$1" && if [ -n "$2" ]; then
-    awk -F '	' 'NR == FNR { if ($1 == "#delta") next; if ($1 == "-") drop[$2] = 1; else add[$4] = $0; next } !($4 in drop) && !($4 in add) { print } END { for (path in add) print add[path] }' "$4" "$1/$2.tsv"
-  else sed '/^#delta/d' "$4"; fi > "$1/$3.tsv.tmp" && mv -f -- "$1/$3.tsv.tmp" "$1/$3.tsv"
-}
 `;
 
 // src/source/source-tree.ts
@@ -51163,15 +51384,13 @@ function parseInspection(stdout) {
   if (marker >= 0) inspection.manifest = parseManifest(stdout.slice(marker + "manifest\n".length));
   return inspection;
 }
-var TREE_FUNCTIONS = new ShellCode(tree_default);
 var COPY_LIST = "meta/copy";
 var MANIFEST_DELTA = "meta/manifest-delta";
 var INSPECTION_END = "end-of-inspection";
 function uploadScript(layout, strategy, stampFile, token) {
   return joinCode([
-    TREE_FUNCTIONS,
     // The journal says which run made the release: the post step removes only its own.
-    journalFunction(relativeToTarget(layout).journal, token),
+    hostLibrary({ file: relativeToTarget(layout).journal, token }),
     inspectScript(layout, strategy, stampFile),
     withInputs(receive_default, {
       ...uploadInputs(layout, strategy, stampFile),
@@ -51185,11 +51404,17 @@ function uploadScript(layout, strategy, stampFile, token) {
 }
 
 // src/host/venv.sh
-var venv_default = '# shellcheck shell=sh\n# Builds the venv for venv_hash plus the host\'s interpreter version, or reuses it, and links\n# <tree>/.venv to it (venv.ts). The venv is built at its final path, because a venv records that\n# path in its scripts (bin/pip, console scripts, activate): one renamed after the build would point\n# into the temporary name. Only a venv holding venv_complete counts; a failed build is deleted, so a\n# failure leaves nothing in venvs/. Prints `venv KEY built|reused`.\n#\n# Inputs (venvScript), run from venv_target; paths ending in _here are inside it (a path in a\n# command line is what a user\'s pkill -f PATH matches), the others absolute, for links and\n# messages: venv_python; venv_dir and venv_dir_here, the venvs directory; venv_complete, the\n# file a complete venv holds; venv_hash; venv_tree,\n# the new tree; venv_link_here, its .venv; venv_live and venv_live_here, the live .venv an in-place\n# deploy replaces (empty: releases); the exit codes venv_exit_python, venv_exit_create,\n# venv_exit_install and venv_exit_foreign. Before it: the function install_command, which runs the\n# install in the tree with the deploy\'s environment.\n: "${venv_target:?}" "${venv_python:?}" "${venv_dir:?}" "${venv_dir_here:?}" "${venv_hash:?}"\n: "${venv_complete:?}" "${venv_tree:?}" "${venv_link_here:?}" "${venv_live?}" "${venv_live_here?}"\n: "${venv_exit_python:?}" "${venv_exit_create:?}" "${venv_exit_install:?}" "${venv_exit_foreign:?}"\ncd -- "$venv_target" || exit 1\nif [ -n "$venv_live" ] && { [ -e "$venv_live_here" ] || [ -L "$venv_live_here" ]; } && case $(readlink -- "$venv_live_here" 2>/dev/null) in "$venv_dir"/*) false ;; *) true ;; esac; then\n  printf \'%s exists and is not a link into %s\\n\' "$venv_live" "$venv_dir"; exit "$venv_exit_foreign"\nfi\n# -I -S: no site import, so asking the version costs the interpreter\'s bare start-up only.\nversion=$("$venv_python" -I -S -c \'import sys; print(sys.implementation.name + "-%d.%d.%d" % sys.version_info[:3])\' < /dev/null) || exit "$venv_exit_python"\nkey=$venv_hash-$version\nvenv=$venv_dir/$key\nif [ -f "$venv/$venv_complete" ]; then how=reused; else\n  how=built\n  mkdir -p -- "$venv_dir_here" || exit 1\n  # Made by its name from inside venvs/: Python records the absolute path in the venv itself.\n  if ! (cd -- "$venv_dir_here" && rm -rf -- "$key" && "$venv_python" -m venv -- "$key") < /dev/null 2>&1; then\n    (cd -- "$venv_dir_here" && rm -rf -- "$key"); exit "$venv_exit_create"\n  fi\nfi\nrm -rf -- "$venv_link_here" && ln -s -- "$venv" "$venv_link_here" || exit 1\nif [ "$how" = built ]; then\n  # The install runs with the tree\'s .venv already linked, so it sees the environment start will.\n  if ! (cd -- "$venv_tree" || exit 1\n    install_command < /dev/null 2>&1); then\n    rm -rf -- "${venv_dir_here:?}/$key" "$venv_link_here"; exit "$venv_exit_install"\n  fi\n  : > "$venv/$venv_complete" || exit 1\nfi\nprintf \'venv %s %s\\n\' "$key" "$how"\n';
+var venv_default = '# shellcheck shell=sh\n# Builds the venv for venv_hash plus the host\'s interpreter version, or reuses it, and links\n# <tree>/.venv to it (venv.ts). The venv is built at its final path, because a venv records that\n# path in its scripts (bin/pip, console scripts, activate): one renamed after the build would point\n# into the temporary name. Only a venv holding venv_complete counts; a failed build is deleted, so a\n# failure leaves nothing in venvs/. Prints `venv KEY built|reused`.\n#\n# Inputs (venvScript), run from venv_target; paths ending in _here are inside it (a path in a\n# command line is what a user\'s pkill -f PATH matches), the others absolute, for links and\n# messages: venv_python; venv_dir and venv_dir_here, the venvs directory; venv_complete, the\n# file a complete venv holds; venv_hash; venv_tree,\n# the new tree; venv_link_here, its .venv; venv_live and venv_live_here, the live .venv an in-place\n# deploy replaces (empty: releases); the exit codes venv_exit_python, venv_exit_create,\n# venv_exit_install and venv_exit_foreign; venv_install_environment and venv_install_command, the\n# install command with the deploy\'s environment (exec_user_command). After the host library.\n: "${venv_target:?}" "${venv_python:?}" "${venv_dir:?}" "${venv_dir_here:?}" "${venv_hash:?}"\n: "${venv_complete:?}" "${venv_tree:?}" "${venv_link_here:?}" "${venv_live?}" "${venv_live_here?}"\n: "${venv_exit_python:?}" "${venv_exit_create:?}" "${venv_exit_install:?}" "${venv_exit_foreign:?}"\n: "${venv_install_environment?}" "${venv_install_command:?}"\ncd -- "$venv_target" || exit 1\nif [ -n "$venv_live" ] && { [ -e "$venv_live_here" ] || [ -L "$venv_live_here" ]; } && case $(readlink -- "$venv_live_here" 2>/dev/null) in "$venv_dir"/*) false ;; *) true ;; esac; then\n  printf \'%s exists and is not a link into %s\\n\' "$venv_live" "$venv_dir"; exit "$venv_exit_foreign"\nfi\n# -I -S: no site import, so asking the version costs the interpreter\'s bare start-up only.\nversion=$("$venv_python" -I -S -c \'import sys; print(sys.implementation.name + "-%d.%d.%d" % sys.version_info[:3])\' < /dev/null) || exit "$venv_exit_python"\nkey=$venv_hash-$version\nvenv=$venv_dir/$key\nif [ -f "$venv/$venv_complete" ]; then how=reused; else\n  how=built\n  mkdir -p -- "$venv_dir_here" || exit 1\n  # Made by its name from inside venvs/: Python records the absolute path in the venv itself.\n  if ! (cd -- "$venv_dir_here" && rm -rf -- "$key" && "$venv_python" -m venv -- "$key") < /dev/null 2>&1; then\n    (cd -- "$venv_dir_here" && rm -rf -- "$key"); exit "$venv_exit_create"\n  fi\nfi\nrm -rf -- "$venv_link_here" && ln -s -- "$venv" "$venv_link_here" || exit 1\nif [ "$how" = built ]; then\n  # The install runs with the tree\'s .venv already linked, so it sees the environment start will.\n  if ! (cd -- "$venv_tree" || exit 1\n    exec_user_command "$venv_install_environment" "$venv_install_command" < /dev/null 2>&1); then\n    rm -rf -- "${venv_dir_here:?}/$key" "$venv_link_here"; exit "$venv_exit_install"\n  fi\n  : > "$venv/$venv_complete" || exit 1\nfi\nprintf \'venv %s %s\\n\' "$key" "$how"\n';
 
 // src/commands/environment.ts
-function userCommandScript(command, launcher) {
-  return shFromEnvironment("VERIFIED_SSH_DEPLOY_COMMAND", command, launcher);
+function userCommandInputs(prefix, user) {
+  return {
+    [`${prefix}_environment`]: user.environment.text,
+    [`${prefix}_command`]: environmentScript(user.command)
+  };
+}
+function userCommandScript(user) {
+  return sh`(exec_user_command ${user.environment.text} ${environmentScript(user.command)})`;
 }
 function exportEnvScript(ctx, releaseDir) {
   const variables = [
@@ -51214,11 +51439,9 @@ function venvScript(options) {
   const { python, target, venvs, hash, tree, liveLink, environment, install } = options;
   const here = (path4) => insideTarget(target, path4);
   return joinCode([
-    sh`install_command() {
-${environment}
-${userCommandScript(install)}
-}`,
+    hostLibrary(),
     withInputs(venv_default, {
+      ...userCommandInputs("venv_install", { environment, command: install }),
       venv_target: target,
       venv_python: python,
       venv_dir: venvs,
@@ -51280,10 +51503,11 @@ var lock_default = `# shellcheck shell=sh
 # the .deploy directory; lock_dir; lock_owner, the owner line; lock_pending, where it is written
 # first (lock_pending_shown in messages); lock_token; lock_timeout (s); lock_stale, how old a
 # heartbeat is dead (s); lock_restart_log; lock_unverified, the mark of an unverified release; the
-# exit code lock_busy. Before it: the step functions and write_beat.
+# exit code lock_busy; lock_beat, the command that writes one heartbeat (heartbeatScript's).
+# After the host library.
 : "\${lock_deploy:?}" "\${lock_dir:?}" "\${lock_owner:?}" "\${lock_pending:?}" "\${lock_pending_shown:?}"
 : "\${lock_token:?}" "\${lock_timeout:?}" "\${lock_stale:?}" "\${lock_restart_log:?}"
-: "\${lock_unverified:?}" "\${lock_busy:?}"
+: "\${lock_unverified:?}" "\${lock_busy:?}" "\${lock_beat:?}"
 # Succeeds, printing the lock's owner line, when its heartbeat is lock_stale old (or from before a
 # reboot) and neither a host step nor the run's watchdog runs; a lock without a heartbeat (taken by
 # an older version of the action, or being taken now) is never judged.
@@ -51339,14 +51563,14 @@ while ! made=$(mkdir -- "$lock_dir" 2>&1); do
   waited=$((waited + 1))
 done
 mv -f -- "$lock_pending" "$lock_dir/owner" || { rmdir -- "$lock_dir"; rm -f -- "$lock_pending"; exit 1; }
-write_beat
+eval "$lock_beat"
 `;
 
 // src/host/owned.sh
 var owned_default = '# shellcheck shell=sh\n# Before the lock writes anything (lock.ts): the target must belong to the deploy user, as OpenSSH\'s\n# StrictModes and git\'s safe.directory require of what they trust. Every directory from / down to\n# the target that exists must be owned by the deploy user or root and not writable by another user\n# (group or other), unless it is sticky (like /tmp) and the directory below it is the deploy\n# user\'s; the target, its .deploy and releases must be owned by the deploy user or root and not\n# writable by another user. Otherwise another local user could swap what the deploy writes, or\n# what it runs. Walks down with cd and looks at `.`, so no path is in a command line.\n#\n# Prints `unsafe PATH UID MODE WHY` (WHY: owner, writable) for the first directory\n# that fails and exits with owned_unsafe; prints nothing when all is well.\n#\n# Inputs (ownedCheckScript, lock.ts): owned_target, absolute; owned_unsafe, the exit code.\n: "${owned_target:?}" "${owned_unsafe:?}"\nowned_uid=$(id -u)\n# The owner\'s uid and the mode string of `.`, as `ls -ldn` prints them.\nowned_stat() {\n  # shellcheck disable=SC2012,SC2046 # ls -ldn is the portable way to read an owner and mode; split into fields\n  set -- $(ls -ldn . 2>/dev/null)\n  owned_mode=$1 owned_owner=$3\n}\nowned_fail() {\n  printf \'unsafe %s %s %s %s\\n\' "$1" "$owned_owner" "$owned_mode" "$2"\n  exit "$owned_unsafe"\n}\n# A directory of the deploy user\'s or root\'s that no other user may write to.\nowned_strict() {\n  owned_stat\n  [ "$owned_owner" = "$owned_uid" ] || [ "$owned_owner" = 0 ] || owned_fail "$1" owner\n  case $owned_mode in ?????w* | ????????w*) owned_fail "$1" writable ;; esac\n}\ncd / || exit 1\nowned_path=\nowned_rest=${owned_target#/}\nwhile [ -n "$owned_rest" ]; do\n  # Each parent: the deploy user\'s or root\'s, and writable by no other user unless sticky (like\n  # /tmp: then only its owner may rename or remove what is in it, and the child is checked next).\n  owned_stat\n  [ "$owned_owner" = "$owned_uid" ] || [ "$owned_owner" = 0 ] || owned_fail "${owned_path:-/}" owner\n  case $owned_mode in ?????w* | ????????w*) case $owned_mode in *[tT]) ;; *) owned_fail "${owned_path:-/}" writable ;; esac ;; esac\n  owned_part=${owned_rest%%/*}\n  if [ "$owned_part" = "$owned_rest" ]; then owned_rest=; else owned_rest=${owned_rest#*/}; fi\n  [ -n "$owned_part" ] || continue\n  # What does not exist yet, the deploy creates: its own.\n  cd -- "$owned_part" 2>/dev/null || exit 0\n  owned_path=$owned_path/$owned_part\ndone\nowned_strict "$owned_path"\nfor owned_part in .deploy releases; do\n  (cd -- "$owned_part" 2>/dev/null || exit 0; owned_strict "$owned_path/$owned_part") || exit "$owned_unsafe"\ndone\n';
 
 // src/host/release-lock.sh
-var release_lock_default = '# shellcheck shell=sh\n# Removes the lock only if this run still owns it (lock.ts), once no restart step writes its\n# output any more (wait_for_step, before it). The run\'s release goes first unless current names it\n# (discard_release): one that was cancelled before its switch, or left by a failure. Prints\n# `released`, `other OWNER` or `gone`. From inside the lock, then the target: a path in a command\n# line is what pkill -f PATH matches.\n#\n# Inputs (releaseLockScript): release_lock, the lock directory; release_token. Before it: the\n# functions discard_release and journal (its journal named relative to the lock\'s parent).\n: "${release_lock:?}" "${release_token:?}"\nif cd -- "$release_lock" 2>/dev/null && grep -qF -- "$release_token" owner 2>/dev/null; then\n  (discard_release)\n  cd .. && rm -rf -- lock && echo released && journal released the lock\nelif [ -d "$release_lock" ]; then printf \'other %s\\n\' "$(cat 2>/dev/null < owner)"\nelse echo gone; fi\n';
+var release_lock_default = '# shellcheck shell=sh\n# Removes the lock only if this run still owns it (lock.ts), once no restart step writes its\n# output any more (wait_for_step, before it). The run\'s release goes first unless current names it\n# (release_discard): one that was cancelled before its switch, or left by a failure. Prints\n# `released`, `other OWNER` or `gone`. From inside the lock, then the target: a path in a command\n# line is what pkill -f PATH matches.\n#\n# Inputs (releaseLockScript): release_lock, the lock directory; release_token; release_discard, the\n# script that removes the run\'s release. After the host library, with the run\'s journal (named\n# relative to the lock\'s parent).\n: "${release_lock:?}" "${release_token:?}" "${release_discard:?}"\nif cd -- "$release_lock" 2>/dev/null && grep -qF -- "$release_token" owner 2>/dev/null; then\n  (eval "$release_discard")\n  cd .. && rm -rf -- lock && echo released && journal released the lock\nelif [ -d "$release_lock" ]; then printf \'other %s\\n\' "$(cat 2>/dev/null < owner)"\nelse echo gone; fi\n';
 
 // src/commands/lock.ts
 function acquireLockScript(layout, owner, timeoutSeconds) {
@@ -51358,9 +51582,9 @@ function acquireLockScript(layout, owner, timeoutSeconds) {
 ${withInputs(owned_default, { owned_target: layout.target, owned_unsafe: EXIT.unsafeTarget })}
 ) || exit $?`,
     enterTargetScript(layout.target),
-    STEP_FUNCTIONS,
-    sh`write_beat() { ${beatScript(here)}; }`,
+    hostLibrary(),
     withInputs(lock_default, {
+      lock_beat: beatScript(here).text,
       lock_deploy: here.deployDir,
       lock_dir: here.lockDir,
       lock_owner: JSON.stringify(owner),
@@ -51396,12 +51620,13 @@ function releaseLockScript(lock, postStep = false) {
   const target = parentOf(parentOf(lock.lockDir));
   const discard2 = lock.release ? discardReleaseScript(remoteLayout(target), lock.release, postStep ? lock.token : void 0) : sh`:`;
   return joinCode([
+    hostLibrary({ file: "journal", token: lock.token }),
     waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS),
-    journalFunction("journal", lock.token),
-    sh`discard_release() {
-${discard2}
-}`,
-    withInputs(release_lock_default, { release_lock: lock.lockDir, release_token: lock.token })
+    withInputs(release_lock_default, {
+      release_lock: lock.lockDir,
+      release_token: lock.token,
+      release_discard: discard2.text
+    })
   ]);
 }
 
@@ -51485,10 +51710,11 @@ var hold_default = `# shellcheck shell=sh
 #
 # Inputs (holdBody), paths inside the target, which the step runs from: hold_dir; hold_on (1:
 # hold-ports); hold_listen, ADDRESS:PORT words; hold_target, the holder's marker value; the exit
-# code hold_failed; holder_marker, from the service functions. Before it: the function
-# launch_holder (starts the holder from hold_dir, in its own session, with its program and ports in
-# its environment), the step functions, step_key.
+# code hold_failed; hold_program, the holder's code, and hold_python, the python -c that runs it
+# from the environment variable VSD_HOLDER_CODE (code the action built). From the host step:
+# step_key and the host library (holder_marker).
 : "\${holder_marker:?}" "\${hold_dir:?}" "\${hold_on?}" "\${hold_listen?}" "\${hold_target:?}" "\${hold_failed:?}" "\${step_key:?}"
+: "\${hold_program:?}" "\${hold_python:?}"
 # The process in the PID file is the holder only while it carries the holder's marker (compared
 # in the shell: a path in a command line is what a user's pkill -f PATH matches).
 holder_is() {
@@ -51518,7 +51744,11 @@ elif [ -n "$holder" ]; then
 else
   # A holder that was stopped or died leaves its socket file: only the new one's may be found.
   mkdir -p -- "$hold_dir" && rm -f -- "$hold_dir/control" "$hold_dir/control.new" && : > "$hold_dir/holder.log" || exit 1
-  (cd -- "$hold_dir" && launch_holder) < /dev/null >> "$hold_dir/holder.log" 2>&1 &
+  # In its own session, its program and ports in its environment, marked as the holder.
+  (cd -- "$hold_dir" || exit 1
+    VSD_HOLDER_CODE=$hold_program VSD_HOLDER_LISTEN=$hold_listen
+    export VSD_HOLDER_CODE VSD_HOLDER_LISTEN "$holder_marker=$hold_target"
+    eval "exec setsid $hold_python") < /dev/null >> "$hold_dir/holder.log" 2>&1 &
   holder=$!
   waited=0
   while process_alive "$holder" && [ ! -S "$hold_dir/control" ] && [ "$waited" -lt 100 ]; do sleep 0.05; waited=$((waited + 1)); done
@@ -51594,183 +51824,30 @@ def main():
 main()
 `;
 
-// src/host/select-service.awk
-var select_service_default = '# Chooses the service\'s processes in one awk pass. It reads /proc itself: the `stat` and, where\n# this awk splits records on NUL, the `environ` and `cmdline` files named as its arguments. The\n# target and the process-match pattern come in its environment (VSD_TARGET, VSD_PATTERN), never\n# its command line, so a user\'s `pkill -f` cannot match this awk. The rest comes as tagged lines\n# on stdin:\n#\n# - `E pid control` / `E pid target VALUE` \u2014 markers, from `environ_markers` on an awk without NUL\n# - `C pid COMMAND LINE` \u2014 a command line, from `cmdline_lines` on an awk without NUL\n# - `R pid start pgid` \u2014 recorded by the last deploy; counts only if the start time still matches\n# - `H pid` \u2014 holds a service port; `G pgid` \u2014 a group to include\n#\n# A process-match hit is a command line (arguments joined by spaces) that the pattern, an\n# extended regular expression, matches: what `pgrep -f` would find.\n#\n# Prints `signal PID PGID START SOURCE WHY\u2026` for each process to act on, `skip PID - - OWN WHY\u2026` for\n# each candidate that is protected (OWN is `own` for the action\'s own processes, whose command\n# lines are its code, else `-`), and `group PGID - - - -` for each process group included.\n# A group is included only while its leader is gone or is itself the service, so a hit inside a\n# shell\'s or a supervisor\'s group never takes the whole group with it.\n#\n# Variables (-v): self (the scanning shell), pids_only, and the names of the markers:\n# control_name (VERIFIED_SSH_DEPLOY_CONTROL), holder_name (VERIFIED_SSH_DEPLOY_HOLDER, the port\n# holder of hold-ports) and marker_name (DEPLOY_TARGET).\nfunction pid_of(file) { sub(/^\\/proc\\//, "", file); sub(/\\/[a-z]+$/, "", file); return file }\nfunction read_stat(file,   line, pid, name, field) {\n  if ((getline line < file) <= 0) return\n  pid = pid_of(file)\n  name = line; sub(/^[^(]*\\(/, "", name); sub(/\\) [^)]*$/, "", name)\n  sub(/.*\\) /, "", line); split(line, field, " ")\n  ppid[pid] = field[2]; pgid[pid] = field[3]; state[pid] = field[1]; start[pid] = field[20]\n  kthread[pid] = int(field[7] / 2097152) % 2; comm[pid] = name\n}\nfunction read_environ(file,   entry, pid) {\n  pid = pid_of(file)\n  RS = "\\0"\n  while ((getline entry < file) > 0) marker(pid, entry)\n  RS = "\\n"\n}\nfunction read_cmdline(file,   entry, text, count) {\n  RS = "\\0"\n  while ((getline entry < file) > 0) text = (count++ ? text " " : "") entry\n  RS = "\\n"\n  command_line(pid_of(file), text)\n}\nfunction command_line(pid, text) {\n  if (pattern != "" && text != "" && text ~ pattern && (pid in start)) {\n    add(pid, "pattern", "matched by process-match"); include(pgid[pid], "of a process-match hit")\n  }\n}\nfunction marker(pid, entry) {\n  if (entry == control_name "=1") control[pid] = 1\n  else if (index(entry, holder_name "=") == 1) holder[pid] = 1\n  else if (index(entry, marker_name "=") == 1) marked[pid] = substr(entry, length(marker_name) + 2)\n}\nfunction add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }\nfunction include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }\nfunction own(pid) {\n  if (pid in ancestor) return "the action\'s own session"\n  if (pid in holder) return "the port holder of hold-ports"\n  if (pid in control) return "a command of this action (this deploy or a concurrent one)"\n  return ""\n}\nfunction protected(pid,   why) {\n  if (pid == 1) return "PID 1"\n  if (kthread[pid]) return "a kernel thread"\n  if (comm[pid] ~ /^sshd/) return "an sshd process"\n  why = own(pid)\n  if (why != "") return why\n  if ((pid in marked) && marked[pid] != target) return "it carries another target\'s marker (" marker_name "=" marked[pid] ")"\n  return ""\n}\nBEGIN {\n  target = ENVIRON["VSD_TARGET"]; pattern = ENVIRON["VSD_PATTERN"]\n  for (i = 1; i < ARGC; i++) {\n    if (ARGV[i] ~ /\\/stat$/) read_stat(ARGV[i])\n    else if (ARGV[i] ~ /\\/cmdline$/) read_cmdline(ARGV[i])\n    else read_environ(ARGV[i])\n    close(ARGV[i])\n  }\n  ARGC = 1\n}\n$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? (control_name "=1") : $3 == "holder" ? (holder_name "=1") : (marker_name "=" value)); next }\n$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }\n$1 == "C" { text = $0; sub(/^C [0-9]+ /, "", text); command_line($2, text); next }\n$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }\n$1 == "G" { include($2, "stopped by this deploy"); next }\nEND {\n  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1\n  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries " marker_name "=" target)\n  for (group in groups) {\n    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }\n    if ((group in start) && protected(group) != "") { delete groups[group]; continue }\n    if (!pids_only) print "group", group, "-", "-", "-", "-"\n  }\n  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])\n  for (pid in source_of) {\n    if (!(pid in start) || state[pid] == "Z") continue\n    why = protected(pid)\n    if (why == "" && pids_only) printf " %s", pid\n    else if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]\n    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", (why == own(pid) ? "own" : "-"), why\n  }\n}\n';
-
-// src/host/service.sh
-var service_default = `# shellcheck shell=sh
-# Host-side functions for finding the service (README, "How the action finds your service"), sent
-# ahead of every script that needs them (SERVICE_FUNCTIONS, processes.ts). They read /proc
-# directly, so they need neither ps, pgrep nor a particular awk; a scan is one awk pass (plus ss
-# when asked), and a zombie never counts as running.
-#
-# - recorded_processes STATE: the R lines of state.json, for service_scan (read once a step: the
-#   file only changes at start). state.json's one reader; record_state is its one writer.
-# - service_scan TARGET RECORDED PATTERN GROUPS [HOLDER_PORTS [pids]]: the selection
-#   (select-service.awk); with pids, only the PIDs to act on, on one line.
-# - now_s: whole seconds since boot into $now, without starting a process.
-# - start_of PID: start time in clock ticks since boot (field 22 of stat).
-# - cmdline_of PID (one line, at most 300 characters), user_of PID, epoch_of TICKS.
-# - port_held PORT, port_pids PORT, port_holders PORT (pid command line per listener);
-#   port_busy PORT HOLDER: held by a process other than the port holder HOLDER (hold-ports).
-# - record_state STATE RELEASE SHA: writes state.json from signal lines on stdin (STATE holds a /;
-#   the rename runs beside it, so its command line names no directory). A write that fails leaves
-#   the old file, says so and succeeds: the service still runs.
-#
-# Set by processes.ts before this file: the awk program, and the names of the markers.
-: "\${select_service:?}" "\${control_marker:?}" "\${holder_marker:?}" "\${target_marker:?}"
-# Whether this awk splits records on NUL (busybox's does not): asked once per script.
-awk_splits_nul=$(printf 'a\\000b\\000' | awk 'BEGIN { RS = "\\000" } END { print NR }')
-# Markers for an awk that cannot read environ files itself: one tr per readable process.
-environ_markers() {
-  for file in /proc/[0-9]*/environ; do
-    [ -r "$file" ] || continue
-    tr '\\000' '\\n' 2>/dev/null < "$file" | awk -v file="$file" -v control_name="$control_marker" -v holder_name="$holder_marker" -v marker_name="$target_marker" '
-      NR == 1 { pid = file; sub(/^\\/proc\\//, "", pid); sub(/\\/environ$/, "", pid) }
-      $0 == control_name "=1" { print "E", pid, "control" }
-      index($0, holder_name "=") == 1 { print "E", pid, "holder" }
-      index($0, marker_name "=") == 1 { print "E", pid, "target", substr($0, length(marker_name) + 2) }'
-  done
-}
-recorded_processes() {
-  [ -f "$1" ] || return 0
-  read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
-  # PIDs recorded before the last reboot name other processes now: only this boot's count.
-  awk -v boot="$boot" '
-    index($0, "\\"boot_id\\": \\"" boot "\\"") { this_boot = 1 }
-    /"pid": *[0-9]+, *"pgid": *[0-9]+, *"start": *[0-9]+/ { gsub(/[^0-9,]/, ""); split($0, n, ","); line[++count] = "R " n[1] " " n[3] " " n[2] }
-    END { if (this_boot) for (i = 1; i <= count; i++) print line[i] }' < "$1"
-}
-# Command lines for an awk that cannot read cmdline files itself: one tr per process.
-cmdline_lines() {
-  for file in /proc/[0-9]*/cmdline; do
-    pid=\${file#/proc/}; pid=\${pid%/cmdline}
-    text=$(tr '\\000\\n' '  ' 2>/dev/null < "$file") || continue
-    text=\${text% }
-    [ -z "$text" ] || printf 'C %s %s\\n' "$pid" "$text"
-  done
-}
-scan_input() {
-  if [ "$awk_splits_nul" != 2 ]; then
-    environ_markers
-    [ -z "$3" ] || cmdline_lines
-  fi
-  [ -z "$2" ] || printf '%s\\n' "$2"
-  for group in $4; do echo "G $group"; done
-  for port in $5; do port_pids "$port" | sed 's/^/H /'; done
-}
-# The target and pattern go to awk in its environment: in its command line, a pkill -f could match them.
-# shellcheck disable=SC2086 # $4 is a list of /proc globs, expanded here
-scan_awk() {
-  VSD_TARGET=$1 VSD_PATTERN=$2 awk -v self="$$" -v pids_only="$3" -v control_name="$control_marker" -v holder_name="$holder_marker" -v marker_name="$target_marker" "$select_service" /proc/[0-9]*/stat $4
-}
-service_scan() {
-  if [ "$awk_splits_nul" != 2 ]; then
-    scan_input "$@" | scan_awk "$1" "$3" "$6" ''
-  elif [ -n "$3" ]; then
-    scan_input "$@" | scan_awk "$1" "$3" "$6" '/proc/[0-9]*/environ /proc/[0-9]*/cmdline'
-  else
-    scan_input "$@" | scan_awk "$1" "$3" "$6" '/proc/[0-9]*/environ'
-  fi
-}
-# Whole seconds since boot into $now, with builtins only (no process started).
-now_s() { read -r now _ < /proc/uptime; now=\${now%.*}; }
-start_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
-cmdline_of() { tr '\\000\\n' '  ' 2>/dev/null < "/proc/$1/cmdline" | sed 's/ *$//' | cut -c1-300; }
-# shellcheck disable=SC2012 # a /proc entry, named by the kernel
-user_of() { ls -ld "/proc/$1" 2>/dev/null | awk '{ print $3 }'; }
-epoch_of() {
-  awk -v ticks="$1" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" '$1 == "btime" { printf "%d\\n", $2 + ticks / hz }' /proc/stat
-}
-port_inodes() {
-  hex=$(printf ':%04X' "$1")
-  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }'
-}
-port_held() {
-  if command -v ss >/dev/null 2>&1; then [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; else [ -n "$(port_inodes "$1")" ]; fi
-}
-port_pids() {
-  if command -v ss >/dev/null 2>&1; then
-    ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
-  else
-    for inode in $(port_inodes "$1"); do find /proc/[0-9]*/fd -lname "socket:\\[$inode\\]" 2>/dev/null; done | cut -d/ -f3 | sort -u
-  fi
-}
-# Held by a process other than the port holder (hold-ports) with PID $2, if one: the holder
-# keeps every held port listening, so only the service's own holders count.
-port_busy() {
-  if [ -n "\${2-}" ] && port_pids "$1" | grep -qx -- "$2"; then
-    port_pids "$1" | grep -vqx -- "$2"
-  else
-    port_held "$1"
-  fi
-}
-port_holders() {
-  for pid in $(port_pids "$1"); do printf '%s %s\\n' "$pid" "$(cmdline_of "$pid")"; done
-}
-record_state() {
-  umask 077
-  {
-    printf '{\\n  "release": "%s",\\n  "sha": "%s",\\n  "recorded_at": "%s",\\n  "boot_id": "%s",\\n  "processes": [' \\
-      "$2" "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
-    separator=
-    while read -r kind pid group start _; do
-      [ "$kind" = signal ] || continue
-      printf '%s\\n    {"pid": %s, "pgid": %s, "start": %s}' "$separator" "$pid" "$group" "$start"
-      separator=,
-    done
-    printf '\\n  ]\\n}\\n'
-  } 2>/dev/null > "$1.tmp" && (cd -- "\${1%/*}" && mv -f -- "\${1##*/}.tmp" "\${1##*/}") && return
-  # A full disk: no half-written file stays; the next stop finds the service by its marker.
-  (cd -- "\${1%/*}" && rm -f -- "\${1##*/}.tmp")
-  printf 'could not record the service'"'"'s processes in %s (the disk may be full); the next stop finds them by their DEPLOY_TARGET marker\\n' "$1"
-}
-`;
-
-// src/commands/processes.ts
-var HOLDER_MARKER = "VERIFIED_SSH_DEPLOY_HOLDER";
-var TARGET_MARKER = "DEPLOY_TARGET";
-var MAX_PATTERN_HITS = 10;
-var SELECT_SERVICE = select_service_default.split("\n").filter((line) => !line.startsWith("#")).join("\n");
-var SERVICE_FUNCTIONS = joinCode([
-  STEP_FUNCTIONS,
-  sh`select_service=${SELECT_SERVICE}
-control_marker=${CONTROL_MARKER}
-holder_marker=${HOLDER_MARKER}
-target_marker=${TARGET_MARKER}`,
-  new ShellCode(service_default)
-]);
-
 // src/commands/hold.ts
 var holderDir = (layout) => `${layout.deployDir}/holder`;
 var holderPidFile = (layout) => `${holderDir(layout)}/pid`;
-function pythonFromEnvironment(python, variable, program) {
-  return {
-    // The name is a literal of this module, so it stands as code.
-    assignment: sh`${new ShellCode(variable)}=${program}`,
-    command: sh`${python} -c ${`import os; exec(os.environ.pop("${variable}"))`}`
-  };
+function pythonFromEnvironment(python, variable) {
+  return sh`${python} -c ${`import os; exec(os.environ.pop("${variable}"))`}`;
 }
 function holdBody(ctx) {
   const { settings, layout } = ctx;
   const here = relativeToTarget(layout);
-  const holder = pythonFromEnvironment(settings.python, "VSD_HOLDER_CODE", holder_default);
-  return joinCode([
-    sh`launch_holder() {
-  ${holder.assignment} VSD_HOLDER_LISTEN=${settings.listen.join(" ")} ${new ShellCode(HOLDER_MARKER)}=${layout.target} exec setsid ${holder.command}
-}`,
-    withInputs(hold_default, {
-      hold_dir: holderDir(here),
-      hold_on: settings.holdPorts,
-      hold_listen: settings.listen.join(" "),
-      hold_target: layout.target,
-      hold_failed: EXIT.holdFailed
-    })
-  ]);
+  return withInputs(hold_default, {
+    hold_dir: holderDir(here),
+    hold_on: settings.holdPorts,
+    hold_listen: settings.listen.join(" "),
+    hold_target: layout.target,
+    hold_program: holder_default,
+    hold_python: pythonFromEnvironment(settings.python, "VSD_HOLDER_CODE").text,
+    hold_failed: EXIT.holdFailed
+  });
 }
 function withFdsLauncher(settings, layout) {
-  const wrapper = pythonFromEnvironment(settings.python, "VSD_WITH_FDS_CODE", with_fds_default);
-  return sh`${wrapper.assignment} VSD_HOLDER_CONTROL=${`${holderDir(layout)}/control`} exec setsid ${wrapper.command}`;
+  return {
+    environment: sh`export VSD_WITH_FDS_CODE=${with_fds_default} VSD_HOLDER_CONTROL=${`${holderDir(layout)}/control`}`,
+    launcher: sh`setsid ${pythonFromEnvironment(settings.python, "VSD_WITH_FDS_CODE")}`
+  };
 }
 function holdCheckScript(python) {
   return sh`${python} -c ${'import socket, sys; sys.exit(0 if hasattr(socket, "AF_UNIX") and hasattr(socket.socket, "sendmsg") else 3)'} < /dev/null`;
@@ -51792,7 +51869,7 @@ function removedCount(stdout) {
 }
 
 // src/host/sync.sh
-var sync_default = '# shellcheck shell=sh\n# switch (in place), a host-step body (switch.ts): syncs the staged tree into the live one. The\n# paths prepare planned to remove (NUL-separated lists: files, then directories) go first; a\n# directory the old service wrote into since prepare stays (rmdir fails), so nothing unplanned\n# goes. Then the copy, the bytecode (clear_bytecode), and the staged tree is kept as the base of\n# the next deploy, with its manifest. Ends with the releases.log line (releases_log).\n#\n# Inputs (syncInPlaceBody), paths inside the target: sync_target; sync_files and sync_dirs, the\n# removal lists; sync_staging; sync_tree, where the base tree is kept; sync_manifest_staging and\n# sync_manifest_tree, their manifests. Before it: the tree functions, clear_bytecode and\n# releases_log.\n: "${sync_target:?}" "${sync_files:?}" "${sync_dirs:?}" "${sync_staging:?}" "${sync_tree:?}"\n: "${sync_manifest_staging:?}" "${sync_manifest_tree:?}"\ncd -- "$sync_target" || exit 1\nif [ -s "$sync_files" ]; then xargs -0 rm -f -- < "$sync_files" || exit 1; fi\nif [ -s "$sync_dirs" ]; then xargs -0 rmdir -- 2>/dev/null < "$sync_dirs"; fi\nremoved=$(cat -- "$sync_files" "$sync_dirs" | tr -cd \'\\000\' | wc -c)\ntar_copy "$sync_staging" . || exit 1\nprintf \'Synced the new tree into %s; removed %s path(s) an earlier deploy shipped that the source no longer has\\n\' "$sync_target" "$((removed))"\nclear_bytecode || exit 1\nrm -rf -- "$sync_tree" && mv -- "$sync_staging" "$sync_tree" && mv -f -- "$sync_manifest_staging" "$sync_manifest_tree" && rm -f -- "$sync_files" "$sync_dirs" || exit 1\nreleases_log\n';
+var sync_default = '# shellcheck shell=sh\n# switch (in place), a host-step body (switch.ts): syncs the staged tree into the live one. The\n# paths prepare planned to remove (NUL-separated lists: files, then directories) go first; a\n# directory the old service wrote into since prepare stays (rmdir fails), so nothing unplanned\n# goes. Then the copy, the bytecode (sync_clear_bytecode), and the staged tree is kept as the base\n# of the next deploy, with its manifest. Ends with the releases.log line.\n#\n# Inputs (syncInPlaceBody), paths inside the target: sync_target; sync_files and sync_dirs, the\n# removal lists; sync_staging; sync_tree, where the base tree is kept; sync_manifest_staging and\n# sync_manifest_tree, their manifests; sync_clear_bytecode, the command that clears bytecode and\n# prints how many files it removed (empty: clear-pycache is off); sync_releases_log and\n# sync_log_line, the releases.log line. From the host step: the host library.\n: "${sync_target:?}" "${sync_files:?}" "${sync_dirs:?}" "${sync_staging:?}" "${sync_tree:?}"\n: "${sync_manifest_staging:?}" "${sync_manifest_tree:?}" "${sync_clear_bytecode?}"\n: "${sync_releases_log:?}" "${sync_log_line:?}"\ncd -- "$sync_target" || exit 1\nif [ -s "$sync_files" ]; then xargs -0 rm -f -- < "$sync_files" || exit 1; fi\nif [ -s "$sync_dirs" ]; then xargs -0 rmdir -- 2>/dev/null < "$sync_dirs"; fi\nremoved=$(cat -- "$sync_files" "$sync_dirs" | tr -cd \'\\000\' | wc -c)\ntar_copy "$sync_staging" . || exit 1\nprintf \'Synced the new tree into %s; removed %s path(s) an earlier deploy shipped that the source no longer has\\n\' "$sync_target" "$((removed))"\nif [ -n "$sync_clear_bytecode" ]; then\n  cleared=$(eval "$sync_clear_bytecode") || exit 1\n  printf \'Cleared bytecode in %s: %s .pyc/.pyo file(s)\\n\' "$sync_target" "$cleared"\nfi\nrm -rf -- "$sync_tree" && mv -- "$sync_staging" "$sync_tree" && mv -f -- "$sync_manifest_staging" "$sync_manifest_tree" && rm -f -- "$sync_files" "$sync_dirs" || exit 1\nlog_release "$sync_releases_log" "$sync_log_line"\n';
 
 // src/model/strategy.ts
 var RELEASES = {
@@ -51822,7 +51899,7 @@ function switchCurrentScript(layout, release, token) {
   return sh`ln -sfn -- ${`releases/${release}`} ${temporary} && mv -Tf -- ${temporary} ${layout.current}`;
 }
 function releasesLogScript(layout, entry) {
-  return sh`{ printf '%s\n' ${JSON.stringify(entry)} 2>/dev/null >> ${layout.releasesLog} || printf 'could not append to %s (the disk may be full)\n' ${layout.releasesLog}; }`;
+  return sh`log_release ${layout.releasesLog} ${JSON.stringify(entry)}`;
 }
 function listTreesScript(staging, shipped, target, sharedPaths) {
   const kept = ["./.deploy", ...sharedPaths.map((path4) => `./${path4}`)].flatMap(
@@ -51867,24 +51944,18 @@ function syncInPlaceBody(ctx) {
   const layout = relativeToTarget(ctx.layout);
   const lists = removalLists(layout);
   const keep = [layout.deployDir, ...settings.sharedPaths.map((path4) => `./${path4}`)];
-  const bytecode = settings.clearPycache ? sh`cleared=$(${clearBytecodeScript(".", keep)}) || return 1
-printf 'Cleared bytecode in %s: %s .pyc/.pyo file(s)\n' ${layout.target} "$cleared"` : sh`:`;
-  return joinCode([
-    TREE_FUNCTIONS,
-    sh`clear_bytecode() {
-${bytecode}
-}
-releases_log() { ${releasesLogScript(layout, logEntry(ctx))}; }`,
-    withInputs(sync_default, {
-      sync_target: layout.target,
-      sync_files: lists.files,
-      sync_dirs: lists.dirs,
-      sync_staging: insideTarget(layout.target, ctx.releaseDir),
-      sync_tree: `${layout.deployDir}/${IN_PLACE_TREE}`,
-      sync_manifest_staging: manifestPath(layout, "staging"),
-      sync_manifest_tree: manifestPath(layout, "tree")
-    })
-  ]);
+  return withInputs(sync_default, {
+    sync_target: layout.target,
+    sync_files: lists.files,
+    sync_dirs: lists.dirs,
+    sync_staging: insideTarget(layout.target, ctx.releaseDir),
+    sync_tree: `${layout.deployDir}/${IN_PLACE_TREE}`,
+    sync_manifest_staging: manifestPath(layout, "staging"),
+    sync_manifest_tree: manifestPath(layout, "tree"),
+    sync_clear_bytecode: settings.clearPycache ? clearBytecodeScript(".", keep).text : "",
+    sync_releases_log: layout.releasesLog,
+    sync_log_line: JSON.stringify(logEntry(ctx))
+  });
 }
 function switchBody(ctx, token) {
   if (!strategyOf(ctx.settings).keepsReleases) return syncInPlaceBody(ctx);
@@ -52047,18 +52118,16 @@ ${tail}`
   );
 }
 
+// src/host/env-file.sh
+var env_file_default = '# shellcheck shell=sh\n# Writes stdin to the env file (envFileScript, commands/env-file.ts) with mode 0600, in place of\n# whatever the repository put at that name (never through a link). The values come on stdin: no\n# command line or script holds them, and nothing logs them.\n#\n# Inputs: env_dir, where the path starts (the shared directory when the path is under a shared\n# path, which the release links there; else the release); env_dirs, the path\'s directories\n# (/-separated, may be empty), created where missing; env_name, its name. After the host library.\n: "${env_dir:?}" "${env_dirs?}" "${env_name:?}"\ncd -- "$env_dir" || exit 1\npart=\nif ! enter_dirs "$env_dirs" make; then\n  printf \'env-file: %s is a symlink or not a directory where the env file goes\\n\' "$part" >&2\n  exit 1\nfi\nrm -rf -- "$env_name" && (umask 077 && set -C && cat > "$env_name")\n';
+
 // src/commands/env-file.ts
 function envFileScript(dir, path4) {
-  const parts = path4.split("/");
-  const name = parts.pop();
-  return sh`cd -- ${dir} || exit 1
-for part in ${parts}; do
-  [ ! -L "$part" ] && mkdir -p -- "$part" && cd -- "$part" || {
-    printf 'env-file: %s is a symlink or not a directory where the env file goes\n' "$part" >&2
-    exit 1
-  }
-done
-rm -rf -- ${name} && (umask 077 && set -C && cat > ${name})`;
+  const { dirs, name } = dirsAndName(path4);
+  return joinCode([
+    hostLibrary(),
+    withInputs(env_file_default, { env_dir: dir, env_dirs: dirs, env_name: name })
+  ]);
 }
 
 // src/tasks/env-file.ts
@@ -52099,32 +52168,69 @@ function sudoHint(output, command, user) {
   return ` sudo asked for a password, which a deploy cannot type: allow the deploy user exactly this command without one, with a line in /etc/sudoers.d/${user} (edit it with visudo -f): ${user} ALL=(root) NOPASSWD: ${allowed}${words2[0] && !words2[0].startsWith("/") ? ` (check the path with command -v ${words2[0]})` : ""}, and call it as sudo -n so it fails at once rather than wait for a password.`;
 }
 
+// src/host/stamp.sh
+var stamp_default = '# shellcheck shell=sh\n# Writes the full SHA into the stamp file of the new tree (stampScript, commands/prepare.ts), in\n# place of whatever the repository put at that name (a symlink included: removed, then created with\n# noclobber, which never follows a link), from inside the release: a directory on the way that is\n# a symlink is refused.\n#\n# Inputs: stamp_release, the release; stamp_file, the stamp-file input (for messages); stamp_dirs,\n# its directories (/-separated, may be empty); stamp_name, its name; stamp_sha. After the host\n# library.\n: "${stamp_release:?}" "${stamp_file:?}" "${stamp_dirs?}" "${stamp_name:?}" "${stamp_sha:?}"\ncd -- "$stamp_release" || exit 1\nif ! enter_dirs "$stamp_dirs"; then\n  printf \'stamp-file: %s in the release is a symlink or not a directory, so the stamp would land outside the release; the repository must not hold it\\n\' "$stamp_file" >&2\n  exit 1\nfi\nrm -rf -- "$stamp_name" && (set -C && printf \'%s\\n\' "$stamp_sha" > "$stamp_name")\n';
+
+// src/host/link-shared.sh
+var link_shared_default = `# shellcheck shell=sh
+# Links each shared path of the release to the shared directory (linkSharedScript,
+# commands/prepare.ts). The shared copy is created on first use, seeded from the release when the
+# source has that path; when neither has it, a path in link_dirs (written with a trailing /)
+# becomes an empty directory, one in link_files (the env-file) an empty file, and any other is an
+# error naming it: the service would otherwise find a directory where it means to create its file
+# (a .env). Never overwritten afterwards.
+#
+# Inputs: link_release; link_shared, the shared directory; link_paths, link_dirs and link_files,
+# one path per line.
+: "\${link_release:?}" "\${link_shared:?}" "\${link_paths:?}" "\${link_dirs?}" "\${link_files?}"
+listed() { case "
+$2
+" in *"
+$1
+"*) return 0 ;; esac; return 1; }
+# The loop is the script's last command: its status, an exit included, is the script's.
+printf '%s\\n' "$link_paths" | while IFS= read -r path; do
+  shared=$link_shared/$path
+  in_release=$link_release/$path
+  mkdir -p -- "\${shared%/*}" "\${in_release%/*}" || exit 1
+  if [ ! -e "$shared" ] && [ ! -L "$shared" ]; then
+    if [ -e "$in_release" ] || [ -L "$in_release" ]; then
+      mv -- "$in_release" "$shared"
+    elif listed "$path" "$link_dirs"; then
+      mkdir -p -- "$shared"
+    elif listed "$path" "$link_files"; then
+      (umask 077 && : > "$shared")
+    else
+      printf 'shared-paths: %s is in neither %s nor the release: add it to the repository, create it on the host, or write it with a trailing / (%s/) for an empty directory the action creates\\n' "$path" "$link_shared" "$path" >&2
+      exit 1
+    fi || exit 1
+    printf 'created shared path %s\\n' "$path"
+  fi
+  rm -rf -- "$in_release" && ln -s -- "$shared" "$in_release" || exit 1
+done
+`;
+
 // src/commands/prepare.ts
 function stampScript(releaseDir, stampFile, sha) {
-  const parts = stampFile.split("/");
-  const name = parts.pop();
-  return sh`cd -- ${releaseDir} || exit 1
-for part in ${parts}; do
-  if [ -L "$part" ] || ! cd -- "$part"; then
-    printf 'stamp-file: %s in the release is a symlink or not a directory, so the stamp would land outside the release; the repository must not hold it\n' ${stampFile} >&2
-    exit 1
-  fi
-done
-rm -rf -- ${name} && (set -C && printf '%s\n' ${sha} > ${name})`;
+  return joinCode([
+    hostLibrary(),
+    withInputs(stamp_default, {
+      stamp_release: releaseDir,
+      stamp_file: stampFile,
+      stamp_dirs: dirsAndName(stampFile).dirs,
+      stamp_name: dirsAndName(stampFile).name,
+      stamp_sha: sha
+    })
+  ]);
 }
 function linkSharedScript(releaseDir, sharedDir, paths, made = { dirs: [], files: [] }) {
-  const steps = paths.map((path4) => {
-    const shared = `${sharedDir}/${path4}`;
-    const inRelease = `${releaseDir}/${path4}`;
-    const create = made.dirs.includes(path4) ? sh`mkdir -p -- ${shared}` : made.files.includes(path4) ? sh`(umask 077 && : > ${shared})` : sh`{ printf 'shared-paths: %s is in neither %s nor the release: add it to the repository, create it on the host, or write it with a trailing / (%s/) for an empty directory the action creates\n' ${path4} ${sharedDir} ${path4} >&2; exit 1; }`;
-    return sh`mkdir -p -- ${parentOf(shared)} ${parentOf(inRelease)} || exit 1
-if [ ! -e ${shared} ] && [ ! -L ${shared} ]; then
-  if [ -e ${inRelease} ] || [ -L ${inRelease} ]; then mv -- ${inRelease} ${shared}; else ${create}; fi || exit 1
-  printf 'created shared path %s\n' ${path4}
-fi
-rm -rf -- ${inRelease} && ln -s -- ${shared} ${inRelease} || exit 1`;
+  return withInputs(link_shared_default, {
+    link_release: releaseDir,
+    link_shared: sharedDir,
+    link_paths: paths.join("\n"),
+    link_dirs: made.dirs.join("\n"),
+    link_files: made.files.join("\n")
   });
-  return joinCode(steps);
 }
 function importCheckScript(releaseDir, environment, python, module) {
   const probe = 'import importlib, os, sys\nm = importlib.import_module(sys.argv[1])\nf = getattr(m, "__file__", None) or next(iter(getattr(m, "__path__", [])), "")\nprint(os.path.realpath(f))';
@@ -52134,9 +52240,12 @@ pwd -P
 PYTHONDONTWRITEBYTECODE=1 ${python} -c ${probe} ${module} < /dev/null`;
 }
 function releaseCommandScript(ctx, command) {
-  return sh`cd -- ${ctx.releaseDir} || exit 1
-${exportEnvScript(ctx, ctx.releaseDir)}
-${userCommandScript(command)} < /dev/null`;
+  const user = { environment: exportEnvScript(ctx, ctx.releaseDir), command };
+  return joinCode([
+    hostLibrary(),
+    sh`cd -- ${ctx.releaseDir} || exit 1
+${userCommandScript(user)} < /dev/null`
+  ]);
 }
 
 // src/tasks/prepare.ts
@@ -52314,17 +52423,20 @@ function parseReleases(stdout) {
 
 // src/host/start.sh
 var start_default = `# shellcheck shell=sh
-# Detached start, a host-step body (start.ts): the start-command (the function start_command, which
-# ends in exec setsid) runs in a new session, its own process group, stdin from /dev/null and
+# Detached start, a host-step body (commands/start.ts): the start-command runs under start_launcher
+# (setsid, or the hold-ports wrapper, which calls setsid) in a new session, its own process group, stdin from /dev/null and
 # output appended to the log, so nothing it leaves behind holds the SSH channel open. Watches it
 # for 1 s: still running, or exited 0 (it daemonized), is a start; a non-zero exit fails with this
-# start's log lines (start_lines HEADER). Records what it started in state.json for a stop before
+# start's log lines. Records what it started in state.json for a stop before
 # verify.
 #
-# Inputs (detachedStartBody, start.ts), paths inside the target, which the step runs from:
-# start_log and its directory start_log_dir (start_log_shown in messages); start_live, where the command runs; start_shown, the
-# command as the log names it; start_release, start_sha; start_target; start_state; the exit code
-# start_failed. From the host step: step_key and the service functions.
+# Inputs (detachedStartBody, commands/start.ts), paths inside the target, which the step runs from:
+# start_environment and start_command, the start-command for exec_user_command, and
+# start_launcher; start_log and its directory start_log_dir (start_log_shown in messages);
+# start_live, where the command runs; start_shown, the command as the log names it; start_release,
+# start_sha; start_target; start_state; the exit code start_failed. From the host step: step_key
+# and the host library.
+: "\${start_environment?}" "\${start_command:?}" "\${start_launcher:?}"
 : "\${start_log:?}" "\${start_log_dir:?}" "\${start_log_shown:?}" "\${start_live:?}" "\${start_shown:?}" "\${start_release:?}"
 : "\${start_sha:?}" "\${start_target:?}" "\${start_state:?}" "\${start_failed:?}" "\${step_key:?}"
 # The log is opened here, in the step's directory, before the command's shell moves to start_live.
@@ -52333,7 +52445,7 @@ header="=== $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release $start_release ($sta
 (umask 077 && printf '\\n%s\\n' "$header" 2>/dev/null >> "$start_log") || printf 'could not write to %s (the disk may be full)\\n' "$start_log_shown"
 (
 cd -- "$start_live" || exit 1
-start_command
+exec_user_command "$start_environment" "$start_command" "$start_launcher"
 ) < /dev/null >> "$start_log" 2>&1 &
 launched=$!
 waited=0; status=
@@ -52348,12 +52460,15 @@ elif [ "$status" -eq 0 ]; then
   printf '%s exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to %s\\n' "$start_shown" "$start_log_shown"
 else
   printf '@@%s error the start command exited with code %s within 1 s; its lines in %s:\\n' "$step_key" "$status" "$start_log_shown"
-  start_lines "$header" | sed "s/^/@@$step_key error /"
+  start_lines "$start_log" "$header" | sed "s/^/@@$step_key error /"
   exit "$start_failed"
 fi
 printf '@@%s data header %s\\n' "$step_key" "$header"
 service_scan "$start_target" '' '' "$launched" '' | record_state "$start_state" "$start_release" "$start_sha"
 `;
+
+// src/host/start-foreground.sh
+var start_foreground_default = '# shellcheck shell=sh\n# Start with detach: false, a host-step body (foregroundStartBody, commands/start.ts): runs the\n# start-command as is (e.g. `systemctl start app`) from start_live and waits for it; its output\n# goes to the log. A non-zero exit fails the start.\n#\n# Inputs: start_environment and start_command, the start-command for exec_user_command;\n# start_live; start_shown, the command as the log names it; the exit code start_failed. From the\n# host step: step_key and the host library.\n: "${start_environment?}" "${start_command:?}" "${start_live:?}" "${start_shown:?}" "${start_failed:?}" "${step_key:?}"\ncd -- "$start_live" || exit 1\n(exec_user_command "$start_environment" "$start_command") < /dev/null 2>&1\nstatus=$?\nif [ "$status" -ne 0 ]; then\n  printf \'@@%s error start-command exited with code %s (detach: false); its output is above in the log\\n\' "$step_key" "$status"\n  exit "$start_failed"\nfi\nprintf \'Ran %s (detach: false)\\n\' "$start_shown"\n';
 
 // src/host/stop.sh
 var stop_default = `# shellcheck shell=sh
@@ -52363,12 +52478,12 @@ var stop_default = `# shellcheck shell=sh
 # processes of several users, is refused before anything is signalled. Leaves recorded,
 # stopped_pids and stopped_groups for wait-for-exit.
 #
-# Inputs (stopBody, stop.ts): stop_target; stop_state, state.json inside the target; stop_pattern,
-# process-match (may be empty); stop_live, where the stop-command runs (empty: there is none; it is
-# the function stop_command); max_hits; the exit code pattern_too_broad. A stop-command that fails is
-# noted (\`data stop-command-failed CODE [first]\`), and the stop goes on.
-# From the host step: step_key and the service functions.
-: "\${stop_target:?}" "\${stop_state:?}" "\${stop_pattern?}" "\${stop_live?}" "\${max_hits:?}"
+# Inputs (stopBody, commands/stop.ts): stop_target; stop_state, state.json inside the target;
+# stop_pattern, process-match (may be empty); stop_live, where the stop-command runs (empty: there is
+# none); stop_environment and stop_command, the stop-command for exec_user_command; max_hits; the
+# exit code pattern_too_broad. A stop-command that fails is noted (\`data stop-command-failed CODE
+# [first]\`), and the stop goes on. From the host step: step_key and the host library.
+: "\${stop_target:?}" "\${stop_state:?}" "\${stop_pattern?}" "\${stop_live?}" "\${stop_environment?}" "\${stop_command?}" "\${max_hits:?}"
 : "\${pattern_too_broad:?}" "\${step_key:?}"
 stop_mark=$(start_of $$)
 printf '@@%s data mark %s\\n' "$step_key" "$stop_mark"
@@ -52379,7 +52494,7 @@ if [ -n "$stop_live" ]; then
   # Before a first deploy there is nothing live: the command runs from the target, and may fail.
   if [ -d "$stop_live" ]; then dir=$stop_live; first=; else dir=$stop_target; first=1; fi
   (cd -- "$dir" || exit 1
-  stop_command < /dev/null) 2>&1
+  exec_user_command "$stop_environment" "$stop_command" < /dev/null) 2>&1
   status=$?
   # As systemd treats a failing ExecStop=: a note, and the service is stopped the action's way.
   if [ "$status" -ne 0 ]; then
@@ -52511,27 +52626,21 @@ done
 `;
 
 // src/commands/stop.ts
+var MAX_PATTERN_HITS = 10;
 function liveDir(ctx) {
   return strategyOf(ctx.settings).liveDir(ctx.layout);
 }
 function stopBody(parameters) {
   const { target, stateFile, pattern, stopCommand } = parameters;
-  const command = stopCommand ? sh`stop_command() {
-${stopCommand.environment}
-${userCommandScript(stopCommand.command)}
-}
-` : sh``;
-  return joinCode([
-    command,
-    withInputs(stop_default, {
-      stop_target: target,
-      stop_state: insideTarget(target, stateFile),
-      stop_pattern: pattern,
-      stop_live: stopCommand?.live ?? "",
-      max_hits: MAX_PATTERN_HITS,
-      pattern_too_broad: EXIT.patternTooBroad
-    })
-  ]);
+  return withInputs(stop_default, {
+    stop_target: target,
+    stop_state: insideTarget(target, stateFile),
+    stop_pattern: pattern,
+    stop_live: stopCommand?.live ?? "",
+    ...userCommandInputs("stop", stopCommand ?? { environment: sh``, command: "" }),
+    max_hits: MAX_PATTERN_HITS,
+    pattern_too_broad: EXIT.patternTooBroad
+  });
 }
 function stopBodyFor(ctx) {
   const { settings, layout } = ctx;
@@ -52573,60 +52682,48 @@ function waitParameters(ctx) {
 }
 
 // src/commands/start.ts
-function startLinesScript(log, header) {
-  return sh`awk -v header=${header} '$0 == header { n = 0; next } { line[n++ % 50] = $0 } END { for (i = (n > 50 ? n - 50 : 0); i < n; i++) print line[i % 50] }' 2>/dev/null < ${log}`;
-}
 function detachedStartBody(start) {
-  const { live, environment, command, target, release, sha } = start;
+  const { live, command, target, release, sha } = start;
   const log = insideTarget(target, start.log);
-  return joinCode([
-    sh`start_command() {
-${environment}
-${userCommandScript(command, start.launcher ?? sh`exec setsid`)}
+  return withInputs(start_default, {
+    ...userCommandInputs("start", start),
+    start_launcher: (start.launcher ?? sh`setsid`).text,
+    start_log: log,
+    start_log_dir: parentOf(log),
+    start_log_shown: start.log,
+    start_live: live,
+    start_shown: `'${command}'`,
+    start_release: release,
+    start_sha: sha,
+    start_target: target,
+    start_state: insideTarget(target, start.stateFile),
+    start_failed: EXIT.startFailed
+  });
 }
-start_lines() { ${startLinesScript(log, sh`"$1"`)}; }`,
-    withInputs(start_default, {
-      start_log: log,
-      start_log_dir: parentOf(log),
-      start_log_shown: start.log,
-      start_live: live,
-      start_shown: `'${command}'`,
-      start_release: release,
-      start_sha: sha,
-      start_target: target,
-      start_state: insideTarget(target, start.stateFile),
-      start_failed: EXIT.startFailed
-    })
-  ]);
-}
-function foregroundStartBody(live, environment, command) {
-  return sh`cd -- ${live} || exit 1
-(
-${environment}
-${userCommandScript(command)}
-) < /dev/null 2>&1
-status=$?
-if [ "$status" -ne 0 ]; then
-  printf '@@%s error start-command exited with code %s (detach: false); its output is above in the log\n' ${STEP_KEY} "$status"
-  exit ${EXIT.startFailed}
-fi
-printf 'Ran %s (detach: false)\n' ${`'${command}'`}`;
+function foregroundStartBody(live, user) {
+  return withInputs(start_foreground_default, {
+    ...userCommandInputs("start", user),
+    start_live: live,
+    start_shown: `'${user.command}'`,
+    start_failed: EXIT.startFailed
+  });
 }
 function startBody(ctx) {
   const { settings, layout } = ctx;
   const live = liveDir(ctx);
   const environment = exportEnvScript(ctx, strategyOf(settings).keptDir(layout, ctx.release));
+  const wrapper = settings.holdPorts ? withFdsLauncher(settings, layout) : void 0;
   const start = settings.detach ? detachedStartBody({
-    launcher: settings.holdPorts ? withFdsLauncher(settings, layout) : void 0,
+    launcher: wrapper?.launcher,
     live,
-    environment,
+    environment: wrapper ? joinCode([environment, wrapper.environment]) : environment,
     command: settings.startCommand,
     log: layout.startLog,
     target: layout.target,
     stateFile: layout.stateFile,
     release: ctx.release,
     sha: ctx.sha
-  }) : foregroundStartBody(live, environment, settings.startCommand);
+  }) : foregroundStartBody(live, { environment, command: settings.startCommand });
   return joinCode([holdBody(ctx), start]);
 }
 function startedService(output) {
@@ -52669,6 +52766,19 @@ def main():
 
 
 main()
+`;
+
+// src/host/host-now.sh
+var host_now_default = `# shellcheck shell=sh
+# The host now, after a failed step (hostNowScript, commands/restart.ts): its boot id, where
+# current points (releases) and who holds each service port, one \`port N PID COMMAND;\u2026\` line each.
+#
+# Inputs: now_target; now_ports. After the host library.
+: "\${now_target:?}" "\${now_ports?}"
+read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
+printf 'boot %s\\n' "$boot"
+printf 'current %s\\n' "$(cd -- "$now_target" 2>/dev/null && readlink current)"
+for port in $now_ports; do printf 'port %s %s\\n' "$port" "$(port_holders "$port" | tr '\\n' ';')"; done
 `;
 
 // src/model/pipeline.ts
@@ -52767,11 +52877,10 @@ function describePlan(settings, phases, host, sha, now) {
 
 // src/commands/restart.ts
 function hostNowScript(layout, ports) {
-  return sh`${SERVICE_FUNCTIONS}
-read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
-printf 'boot %s\n' "$boot"
-printf 'current %s\n' "$(cd -- ${layout.target} 2>/dev/null && readlink current)"
-for port in ${ports}; do printf 'port %s %s\n' "$port" "$(port_holders "$port" | tr '\n' ';')"; done`;
+  return joinCode([
+    hostLibrary(),
+    withInputs(host_now_default, { now_target: layout.target, now_ports: ports })
+  ]);
 }
 function firstAnswerScript(ctx) {
   const { settings } = ctx;
@@ -52797,8 +52906,7 @@ function restartPhases(ctx, switchTo, beforeStart) {
   });
 }
 function restartPrelude(layout) {
-  return sh`${SERVICE_FUNCTIONS}
-cd -- ${layout.target} || exit 1`;
+  return sh`cd -- ${layout.target} || exit 1`;
 }
 
 // src/tasks/restart.ts
@@ -53329,26 +53437,41 @@ service_scan "$id_target" "$(recorded_processes "$id_state")" '' '' "$id_ports" 
 printf 'recorded %s\\n' "$(recorded_processes "$id_state" | awk '{ printf " %s", $2 }')"
 `;
 
+// src/host/diagnose.sh
+var diagnose_default = `# shellcheck shell=sh
+# For a failure report (diagnosticsScript, commands/verify.ts): this start's lines of the start log
+# (when diag_header names them) and who holds each service port.
+#
+# Inputs: diag_log, the start log; diag_header, the line that begins this start's lines (empty:
+# none); diag_ports. After the host library.
+: "\${diag_log:?}" "\${diag_header?}" "\${diag_ports?}"
+if [ -n "$diag_header" ]; then
+  printf -- '--- this start in %s\\n' "$diag_log"
+  start_lines "$diag_log" "$diag_header"
+fi
+for port in $diag_ports; do
+  holders=$(port_holders "$port")
+  if [ -n "$holders" ]; then printf -- '--- port %s is held by: %s\\n' "$port" "$holders"
+  elif port_held "$port"; then printf -- '--- port %s is held by a process this user cannot see\\n' "$port"
+  else printf -- '--- port %s is free\\n' "$port"; fi
+done
+`;
+
 // src/commands/verify.ts
 function diagnosticsScript(startLog, logHeader, ports) {
-  const lines = logHeader === void 0 ? sh`` : sh`printf -- '--- this start in %s\n' ${startLog}
-${startLinesScript(startLog, logHeader)}`;
   return joinCode([
-    SERVICE_FUNCTIONS,
-    lines,
-    sh`ports=${ports.map(String).join(" ")}
-for port in $ports; do
-  holders=$(port_holders "$port")
-  if [ -n "$holders" ]; then printf -- '--- port %s is held by: %s\n' "$port" "$holders"
-  elif port_held "$port"; then printf -- '--- port %s is held by a process this user cannot see\n' "$port"
-  else printf -- '--- port %s is free\n' "$port"; fi
-done`
+    hostLibrary(),
+    withInputs(diagnose_default, {
+      diag_log: startLog,
+      diag_header: logHeader ?? "",
+      diag_ports: ports
+    })
   ]);
 }
 function serviceIdentityScript(check) {
   const { target } = check;
   return joinCode([
-    SERVICE_FUNCTIONS,
+    hostLibrary(),
     withInputs(identity_default, {
       id_target: target,
       id_state: insideTarget(target, check.stateFile),
@@ -53365,7 +53488,7 @@ function serviceIdentityScript(check) {
   ]);
 }
 function newServiceScript(target, mark) {
-  return sh`${SERVICE_FUNCTIONS}
+  return sh`${hostLibrary()}
 service_scan ${target} '' '' '' '' | awk -v mark=${mark} '$1 == "signal" && $4 >= mark { count++ } END { print "alive", count + 0 }'`;
 }
 
@@ -53713,14 +53836,40 @@ async function runningVersion(ctx) {
   return seen.version;
 }
 
+// src/remote/journal.ts
+function parseJournalLines(stdout) {
+  return answersOf(stdout, "journal").map((line) => {
+    const [time, ...words2] = line.split(" ");
+    return { time, words: words2.join(" ") };
+  });
+}
+
 // src/host/arm.sh
 var arm_default = '# shellcheck shell=sh\n# Arms the watchdog before anything stops (watchdog.ts): its script, from stdin, goes into the\n# lock (written beside it and renamed in), its PID file is made at its fixed width, the decision\n# directory provisional is made, and the journal is cut to its last lines and gets room for this\n# deploy, so a disk that fills later cannot cut a line of it.\n#\n# Inputs (armScript): arm_target; arm_lock, the lock inside the target; arm_journal; arm_keep, the\n# lines the journal keeps; arm_reserve, the bytes set aside; arm_release, arm_fallback. Before it:\n# the function journal.\n: "${arm_target:?}" "${arm_lock:?}" "${arm_journal:?}" "${arm_keep:?}" "${arm_reserve:?}"\n: "${arm_release:?}" "${arm_fallback:?}"\ncd -- "$arm_target" || exit 1\nif ! { cat > "$arm_lock/watchdog.sh.tmp" && mv -f -- "$arm_lock/watchdog.sh.tmp" "$arm_lock/watchdog.sh"; }; then\n  rm -f -- "$arm_lock/watchdog.sh.tmp"; exit 1\nfi\nprintf \'%-12s\\n\' - > "$arm_lock/watchdog.pid" && mkdir -p -- "$arm_lock/provisional" || exit 1\nif [ "$(wc -l 2>/dev/null < "$arm_journal" || echo 0)" -gt "$arm_keep" ]; then\n  { tail -n "$((arm_keep / 2))" < "$arm_journal" > "$arm_journal.tmp" && mv -f -- "$arm_journal.tmp" "$arm_journal"; } 2>/dev/null || rm -f -- "$arm_journal.tmp"\nfi\n: >> "$arm_journal" && { fallocate -n -l "$arm_reserve" "$arm_journal" 2>/dev/null || :; }\njournal armed "$arm_release: falls back to $arm_fallback"\n';
 
 // src/host/decide.sh
-var decide_default = '# shellcheck shell=sh\n# Takes the decision on the provisional release as decide_as (confirmed after verify, rollback\n# before the run\'s own rollback), unless the watchdog took it (watchdog.ts). Prints `mine` (also\n# when nothing was armed, or another deploy broke the lock: its restart step\'s fence then stops\n# this run) or `undone`, then, once the watchdog is done, this run\'s journal lines (journal_lines).\n#\n# Inputs (decideScript): decide_target; decide_lock, the lock inside the target; decide_token;\n# decide_as; decide_release; decide_unverified, the mark to remove on confirmation; decide_journal;\n# decide_wait (s). Before it: the step functions, journal and journal_lines.\n: "${decide_target:?}" "${decide_lock:?}" "${decide_token:?}" "${decide_as:?}" "${decide_release:?}"\n: "${decide_unverified:?}" "${decide_journal:?}" "${decide_wait:?}"\ncd -- "$decide_target" || exit 1\n# Only this run\'s lock holds its decision: a lock another deploy took has a mark of its own.\nread -r owner 2>/dev/null < "$decide_lock/owner" || owner=\ncase $owner in *"$decide_token"*) mine=1 ;; *) mine= ;; esac\nif { [ -n "$mine" ] && mv -T -- "$decide_lock/provisional" "$decide_lock/$decide_as" 2>/dev/null; } || { [ ! -d "$decide_lock/undo" ] && ! grep -q "^[^ ]* $decide_token undo " 2>/dev/null < "$decide_journal"; }; then\n  if [ "$decide_as" = confirmed ]; then\n    rm -f -- "releases/$decide_release/$decide_unverified"\n    journal confirmed "$decide_release"\n  else\n    journal rollback "$decide_release: the run rolls back itself"\n  fi\n  echo mine\n  exit 0\nfi\necho undone\nread -r pid 2>/dev/null < "$decide_lock/watchdog.pid" || pid=\nwaited=0\nwhile [ -n "$pid" ] && process_alive "$pid" && [ "$waited" -lt "$decide_wait" ]; do sleep 1; waited=$((waited + 1)); done\njournal_lines\n';
+var decide_default = '# shellcheck shell=sh\n# Takes the decision on the provisional release as decide_as (confirmed after verify, rollback\n# before the run\'s own rollback), unless the watchdog took it (watchdog.ts). Prints `mine` (also\n# when nothing was armed, or another deploy broke the lock: its restart step\'s fence then stops\n# this run) or `undone`, then, once the watchdog is done, this run\'s journal lines (journal_lines).\n#\n# Inputs (decideScript): decide_target; decide_lock, the lock inside the target; decide_token;\n# decide_as; decide_release; decide_unverified, the mark to remove on confirmation; decide_journal;\n# decide_wait (s). After the host library, with this run\'s journal.\n: "${decide_target:?}" "${decide_lock:?}" "${decide_token:?}" "${decide_as:?}" "${decide_release:?}"\n: "${decide_unverified:?}" "${decide_journal:?}" "${decide_wait:?}"\ncd -- "$decide_target" || exit 1\n# Only this run\'s lock holds its decision: a lock another deploy took has a mark of its own.\nread -r owner 2>/dev/null < "$decide_lock/owner" || owner=\ncase $owner in *"$decide_token"*) mine=1 ;; *) mine= ;; esac\nif { [ -n "$mine" ] && mv -T -- "$decide_lock/provisional" "$decide_lock/$decide_as" 2>/dev/null; } || { [ ! -d "$decide_lock/undo" ] && ! grep -q "^[^ ]* $decide_token undo " 2>/dev/null < "$decide_journal"; }; then\n  if [ "$decide_as" = confirmed ]; then\n    rm -f -- "releases/$decide_release/$decide_unverified"\n    journal confirmed "$decide_release"\n  else\n    journal rollback "$decide_release: the run rolls back itself"\n  fi\n  echo mine\n  exit 0\nfi\necho undone\nread -r pid 2>/dev/null < "$decide_lock/watchdog.pid" || pid=\nwaited=0\nwhile [ -n "$pid" ] && process_alive "$pid" && [ "$waited" -lt "$decide_wait" ]; do sleep 1; waited=$((waited + 1)); done\njournal_lines\n';
 
 // src/host/watchdog.sh
-var watchdog_default = '# shellcheck shell=sh\n# The watchdog (watchdog.ts, "Commit confirmed"): waits while the release is provisional and the\n# lock is this run\'s; once its budget is over and the runner\'s heartbeat is stale, takes the\n# decision (renames provisional to undo), runs the restart to the fallback (undo_restart: a host\n# step, recorded like any restart), waits for new processes on the ports, journals the outcome,\n# removes the release it undid (discard_release) and frees the lock.\n#\n# Inputs (watchdogScript, watchdog.ts): wd_target; wd_deploy and wd_lock, the .deploy directory\n# and the lock inside the target; wd_token,\n# this run\'s lock token; wd_budget (s after the start); wd_stale, how old a heartbeat is dead (s);\n# wd_release, the release it may undo; wd_fallback and wd_fallback_sha, what it returns to;\n# wd_ports; wd_version_timeout (s); wd_restart_log, the restart\'s output (for the journal). Before\n# it: the service functions and the functions journal, undo_restart and discard_release.\n: "${wd_target:?}" "${wd_deploy:?}" "${wd_lock:?}" "${wd_token:?}" "${wd_budget:?}" "${wd_stale:?}"\n: "${wd_release:?}" "${wd_fallback:?}" "${wd_fallback_sha:?}" "${wd_ports?}"\n: "${wd_version_timeout:?}" "${wd_restart_log:?}"\ncd -- "$wd_target" || exit 1\nours() { read -r owner 2>/dev/null < "$wd_lock/owner" && case $owner in *"$wd_token"*) true ;; *) false ;; esac; }\nnow=0 # now_s (service.sh) sets it\nnow_s; deadline=$((now + wd_budget))\nwhile :; do\n  [ -d "$wd_lock/provisional" ] && ours || exit 0\n  now_s\n  if [ "$now" -ge "$deadline" ]; then\n    read -r beat 2>/dev/null < "$wd_lock/heartbeat" || beat=0\n    case $beat in \'\' | *[!0-9]*) beat=0 ;; esac\n    [ "$((now - beat))" -lt "$wd_stale" ] || break\n  fi\n  sleep 1\ndone\nmv -T -- "$wd_lock/provisional" "$wd_lock/undo" 2>/dev/null || exit 0\njournal undo "$wd_release: not confirmed within $wd_budget s of its start, and the runner sent no heartbeat for $wd_stale s. Returning to $wd_fallback"\nmark=$(awk -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" \'{ printf "%d\\n", $1 * hz }\' < /proc/uptime)\n(undo_restart) > /dev/null 2>&1\nstatus=$?\nif [ "$status" -eq 0 ]; then\n  waited=0\n  while :; do\n    missing=\n    for port in $wd_ports; do\n      fresh=\n      for pid in $(port_pids "$port"); do start=$(start_of "$pid"); [ -n "$start" ] && [ "$start" -ge "$mark" ] && fresh=1; done\n      [ -n "$fresh" ] || missing="$missing $port"\n    done\n    if [ -z "$missing" ] || [ "$waited" -ge "$wd_version_timeout" ]; then break; fi\n    sleep 1; waited=$((waited + 1))\n  done\n  if [ -z "$missing" ]; then journal undone "$wd_fallback $wd_fallback_sha: started it, and new processes hold its ports"\n  else journal undo-failed "$wd_fallback: started it, but no new process holds port$missing after $wd_version_timeout s"\n  fi\nelse\n  journal undo-failed "$wd_fallback: the restart step exited with $status ($wd_restart_log)"\nfi\ndiscard_release > /dev/null\nours && (cd -- "$wd_deploy" && rm -rf -- lock) && journal released the lock\n';
+var watchdog_default = '# shellcheck shell=sh\n# The watchdog (watchdog.ts, "Commit confirmed"): waits while the release is provisional and the\n# lock is this run\'s; once its budget is over and the runner\'s heartbeat is stale, takes the\n# decision (renames provisional to undo), runs the restart to the fallback (wd_undo: a host step,\n# recorded like any restart), waits for new processes on the ports, journals the outcome, removes\n# the release it undid (wd_discard) and frees the lock.\n#\n# Inputs (watchdogScript, watchdog.ts): wd_target; wd_deploy and wd_lock, the .deploy directory\n# and the lock inside the target; wd_token,\n# this run\'s lock token; wd_budget (s after the start); wd_stale, how old a heartbeat is dead (s);\n# wd_release, the release it may undo; wd_fallback and wd_fallback_sha, what it returns to;\n# wd_ports; wd_version_timeout (s); wd_restart_log, the restart\'s output (for the journal); wd_undo,\n# the script that follows the restart to the fallback (follow.sh); wd_discard, the script that\n# removes the release. After the host library, with this run\'s journal.\n: "${wd_target:?}" "${wd_deploy:?}" "${wd_lock:?}" "${wd_token:?}" "${wd_budget:?}" "${wd_stale:?}"\n: "${wd_release:?}" "${wd_fallback:?}" "${wd_fallback_sha:?}" "${wd_ports?}"\n: "${wd_version_timeout:?}" "${wd_restart_log:?}" "${wd_undo:?}" "${wd_discard:?}"\ncd -- "$wd_target" || exit 1\nours() { read -r owner 2>/dev/null < "$wd_lock/owner" && case $owner in *"$wd_token"*) true ;; *) false ;; esac; }\nnow=0 # now_s (service.sh) sets it\nnow_s; deadline=$((now + wd_budget))\nwhile :; do\n  [ -d "$wd_lock/provisional" ] && ours || exit 0\n  now_s\n  if [ "$now" -ge "$deadline" ]; then\n    read -r beat 2>/dev/null < "$wd_lock/heartbeat" || beat=0\n    case $beat in \'\' | *[!0-9]*) beat=0 ;; esac\n    [ "$((now - beat))" -lt "$wd_stale" ] || break\n  fi\n  sleep 1\ndone\nmv -T -- "$wd_lock/provisional" "$wd_lock/undo" 2>/dev/null || exit 0\njournal undo "$wd_release: not confirmed within $wd_budget s of its start, and the runner sent no heartbeat for $wd_stale s. Returning to $wd_fallback"\nmark=$(awk -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" \'{ printf "%d\\n", $1 * hz }\' < /proc/uptime)\n(eval "$wd_undo") > /dev/null 2>&1\nstatus=$?\nif [ "$status" -eq 0 ]; then\n  waited=0\n  while :; do\n    missing=\n    for port in $wd_ports; do\n      fresh=\n      for pid in $(port_pids "$port"); do start=$(start_of "$pid"); [ -n "$start" ] && [ "$start" -ge "$mark" ] && fresh=1; done\n      [ -n "$fresh" ] || missing="$missing $port"\n    done\n    if [ -z "$missing" ] || [ "$waited" -ge "$wd_version_timeout" ]; then break; fi\n    sleep 1; waited=$((waited + 1))\n  done\n  if [ -z "$missing" ]; then journal undone "$wd_fallback $wd_fallback_sha: started it, and new processes hold its ports"\n  else journal undo-failed "$wd_fallback: started it, but no new process holds port$missing after $wd_version_timeout s"\n  fi\nelse\n  journal undo-failed "$wd_fallback: the restart step exited with $status ($wd_restart_log)"\nfi\n(eval "$wd_discard") > /dev/null\nours && (cd -- "$wd_deploy" && rm -rf -- lock) && journal released the lock\n';
+
+// src/host/launch-watchdog.sh
+var launch_watchdog_default = `# shellcheck shell=sh
+# Launches the armed watchdog (launchWatchdogScript, commands/watchdog.ts) right after the switch,
+# before the start, in its own session: its script, written into the lock at arming, runs from its
+# environment (exec_script). The PID file was written at arming and is overwritten in place (<>):
+# no new space is needed.
+#
+# Inputs: launch_lock, the lock inside the target (the step runs from the target); launch_release;
+# launch_budget (s). From the host step: the host library, with this run's journal.
+: "\${launch_lock:?}" "\${launch_release:?}" "\${launch_budget:?}"
+journal watching "$launch_release"
+if [ -f "$launch_lock/watchdog.sh" ] && [ -d "$launch_lock/provisional" ]; then
+  (exec_script "$(cat < "$launch_lock/watchdog.sh")" setsid) < /dev/null > /dev/null 2>&1 &
+  printf '%-12s\\n' "$!" 1<> "$launch_lock/watchdog.pid"
+  printf 'Watchdog %s: unless this run confirms %s within %s s with its runner alive, the host returns to the last verified release\\n' "$!" "$launch_release" "$launch_budget"
+fi
+`;
 
 // src/commands/watchdog.ts
 var JOURNAL_RESERVE = 65536;
@@ -53738,15 +53887,10 @@ function watchdogScript(ctx, fallback) {
   );
   const here = relativeToTarget(layout);
   return joinCode([
-    SERVICE_FUNCTIONS,
-    journalFunction(here.journal, lockToken),
-    sh`undo_restart() {
-${followScript(here.restartLog, undoStep)}
-}
-discard_release() {
-${discardReleaseScript(layout, release)}
-}`,
+    hostLibrary({ file: here.journal, token: lockToken }),
     withInputs(watchdog_default, {
+      wd_undo: followScript(here.restartLog, undoStep).text,
+      wd_discard: discardReleaseScript(layout, release).text,
       wd_target: layout.target,
       wd_deploy: here.deployDir,
       wd_lock: here.lockDir,
@@ -53765,21 +53909,20 @@ ${discardReleaseScript(layout, release)}
 function launchWatchdogScript(ctx) {
   const { layout, release, lockToken } = ctx;
   const here = relativeToTarget(layout);
-  const lock = here.lockDir;
-  const script = sh`"$(cat < ${`${lock}/watchdog.sh`})"`;
-  return sh`${journalFunction(here.journal, lockToken)}
-journal watching ${release}
-if [ -f ${`${lock}/watchdog.sh`} ] && [ -d ${`${lock}/provisional`} ]; then
-  ${shFromEnvironment("VERIFIED_SSH_DEPLOY_WATCHDOG", script, sh`setsid`)} < /dev/null > /dev/null 2>&1 &
-  printf '%-12s\n' "$!" 1<> ${`${lock}/watchdog.pid`}
-  printf 'Watchdog %s: unless this run confirms %s within %s s with its runner alive, the host returns to the last verified release\n' "$!" ${release} ${watchdogBudgetSeconds(ctx)}
-fi`;
+  return joinCode([
+    journalFor({ file: here.journal, token: lockToken }),
+    withInputs(launch_watchdog_default, {
+      launch_lock: here.lockDir,
+      launch_release: release,
+      launch_budget: watchdogBudgetSeconds(ctx)
+    })
+  ]);
 }
 function armScript(ctx, fallback) {
   const { layout, release, lockToken } = ctx;
   const here = relativeToTarget(layout);
   return joinCode([
-    journalFunction(here.journal, lockToken),
+    hostLibrary({ file: here.journal, token: lockToken }),
     withInputs(arm_default, {
       arm_target: layout.target,
       arm_lock: here.lockDir,
@@ -53794,9 +53937,7 @@ function armScript(ctx, fallback) {
 function decideScript(layout, token, as, release) {
   const here = relativeToTarget(layout);
   return joinCode([
-    STEP_FUNCTIONS,
-    journalFunction(here.journal, token),
-    sh`journal_lines() { ${journalLinesScript(here.journal, token)}; }`,
+    hostLibrary({ file: here.journal, token }),
     withInputs(decide_default, {
       decide_target: layout.target,
       decide_lock: here.lockDir,
@@ -53886,8 +54027,9 @@ async function decide(ctx, as) {
 async function hostUndo(remote, layout, token, release) {
   const { stdout } = await remote.run(
     joinCode([
-      sh`cd -- ${layout.target} || exit 1`,
-      journalLinesScript(relativeToTarget(layout).journal, token)
+      hostLibrary({ file: relativeToTarget(layout).journal, token }),
+      sh`cd -- ${layout.target} || exit 1
+journal_lines`
     ]),
     { phase: "post", timeoutSeconds: COMMAND_SECONDS.quick }
   );

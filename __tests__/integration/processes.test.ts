@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { SERVICE_FUNCTIONS } from '../../src/commands/processes.js'
+import { hostLibrary } from '../../src/remote/host-library.js'
 import { stepKeyScript } from '../../src/remote/protocol.js'
 import { CONTROL_MARKER } from '../../src/remote/remote.js'
 import { stopBody } from '../../src/commands/stop.js'
@@ -40,7 +40,7 @@ function toolDir(skip: string[] = [], awk?: string[]): string {
 
 /** Runs the shared functions plus `body` in sh, as one of the action's commands, with `path`. */
 function probe(body: string, path = process.env.PATH ?? ''): string {
-  return execFileSync('/bin/sh', ['-c', `${SERVICE_FUNCTIONS.text}\n${body}`], {
+  return execFileSync('/bin/sh', ['-c', `${hostLibrary().text}\n${body}`], {
     encoding: 'utf8',
     env: { PATH: path, [CONTROL_MARKER]: '1' }
   }).trim()
@@ -83,7 +83,7 @@ exit $code`
 const stop = (pattern: string, target = '/srv/app') =>
   joinCode([
     stepKeyScript(KEY),
-    SERVICE_FUNCTIONS,
+    hostLibrary(),
     stopBody({ target, stateFile: '/nonexistent/state.json', pattern })
   ]).text
 

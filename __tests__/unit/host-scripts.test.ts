@@ -27,7 +27,7 @@ const AWKS: [string, string[], string][] = [
 
 describe('host scripts (src/host)', () => {
   it('are there (the listing works)', () => {
-    expect(files('.sh')).toEqual(expect.arrayContaining(['service.sh', 'step.sh']))
+    expect(files('.sh')).toEqual(expect.arrayContaining(['library.sh', 'lock.sh']))
     expect(files('.awk')).toEqual(['select-service.awk'])
   })
 

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { hostLibrary } from '../../src/remote/host-library.js'
 import { PROJECT_ROOT } from '../support/action.js'
 import { runHostStep, stepOutcome } from '../../src/remote/host-step.js'
 import type { Remote } from '../../src/remote/remote.js'
@@ -18,7 +19,6 @@ import {
   EXIT,
   newStepKey,
   parseMarker,
-  STEP_FUNCTIONS,
   stepLine,
   type AnswerWord
 } from '../../src/remote/protocol.js'
@@ -162,7 +162,7 @@ describe("host scripts' answer words", () => {
 
 describe('process and step functions (sh)', () => {
   const run = (script: string) =>
-    execFileSync('/bin/sh', ['-c', `${STEP_FUNCTIONS.text}\n${script}`], { encoding: 'utf8' })
+    execFileSync('/bin/sh', ['-c', `${hostLibrary().text}\n${script}`], { encoding: 'utf8' })
 
   it('process_alive: a running process, a zombie, and no process', () => {
     // A child that exits at once while its parent sleeps without waiting for it: a zombie.
@@ -192,7 +192,7 @@ process_alive '' || echo empty`)
     const file = join(dir, 'restart.log')
     const check = `step_running "$1" && echo running || echo ended; step_marker "$1" exit; echo`
     const state = () =>
-      execFileSync('/bin/sh', ['-c', `${STEP_FUNCTIONS.text}\n${check}`, 'sh', file], {
+      execFileSync('/bin/sh', ['-c', `${hostLibrary().text}\n${check}`, 'sh', file], {
         encoding: 'utf8'
       })
     writeFileSync(file, `${stepLine(key)}\n@@${key} pid ${process.pid}\n@@exit 0 1\n`)

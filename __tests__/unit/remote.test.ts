@@ -23,7 +23,8 @@ import {
   RemoteCommandError,
   type ExecRequest
 } from '../../src/remote/remote.js'
-import { sh, shFromEnvironment } from '../../src/remote/shell.js'
+import { sh } from '../../src/remote/shell.js'
+import { hostLibrary } from '../../src/remote/host-library.js'
 
 const LOGIN_SHELLS: Record<string, string[]> = {
   dash: ['dash'],
@@ -39,10 +40,11 @@ const token = `SECRET${randomBytes(6).toString('hex')}`
 const hostile = `it's "${token}" $(echo no) \\' \n next line`
 
 /** A script as the phases build them: a value, a user command, a detached-style step, stdin data. */
-const script = sh`printf 'value=%s\n' ${hostile}
+const script = sh`${hostLibrary()}
+printf 'value=%s\n' ${hostile}
 IFS= read -r line; printf 'stdin=%s\n' "$line"
-${userCommandScript(`echo user; : ${sh`${hostile}`.text}`)}
-${shFromEnvironment('VERIFIED_SSH_DEPLOY_TEST', `echo step; : ${sh`${hostile}`.text}`)}
+${userCommandScript({ environment: sh`export A=1`, command: `echo user; : ${sh`${hostile}`.text}` })}
+(exec_script ${`echo step; : ${sh`${hostile}`.text}`})
 echo "marker=$VERIFIED_SSH_DEPLOY_CONTROL"`
 
 /** A child process as the channel of an exec request (ssh2's ClientChannel, as far as HostShell uses it). */
@@ -124,9 +126,14 @@ describe('the exec request', () => {
 
   it('does not leave the variable a user command came in to that command', async () => {
     const { shell } = await HostShell.open(localExec(['dash']), 'test', () => undefined, 10)
-    const ran = await run(shell, sh`${userCommandScript('env')}`)
+    const ran = await run(
+      shell,
+      sh`${hostLibrary()}
+${userCommandScript({ environment: sh``, command: 'env' })}`
+    )
     shell.close()
-    expect(ran.stdout).not.toMatch(/VERIFIED_SSH_DEPLOY_COMMAND/)
+    expect(ran.stdout).toMatch(/^PATH=/m)
+    expect(ran.stdout).not.toMatch(/VERIFIED_SSH_DEPLOY_SCRIPT/)
   })
 })
 

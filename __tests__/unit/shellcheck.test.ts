@@ -28,7 +28,7 @@ import { venvScript } from '../../src/commands/venv.js'
 import { markBadScript, switchBackScript } from '../../src/commands/fallback.js'
 import { detachedStartBody, foregroundStartBody } from '../../src/commands/start.js'
 import { stopBody, waitForExitBody } from '../../src/commands/stop.js'
-import { SERVICE_FUNCTIONS } from '../../src/commands/processes.js'
+import { hostLibrary } from '../../src/remote/host-library.js'
 import { hostNowScript } from '../../src/commands/restart.js'
 import { awaitStepScript, followScript, hostStepScript } from '../../src/remote/host-step.js'
 import {
@@ -38,8 +38,9 @@ import {
   switchCurrentScript
 } from '../../src/commands/switch.js'
 import { inspectScript, uploadScript } from '../../src/commands/upload.js'
+import { envFileScript } from '../../src/commands/env-file.js'
 import { diagnosticsScript, serviceIdentityScript } from '../../src/commands/verify.js'
-import { sh, ShellCode } from '../../src/remote/shell.js'
+import { joinCode, MAX_ENVIRONMENT_SCRIPT, sh, ShellCode } from '../../src/remote/shell.js'
 import { EXEC_REQUEST, scriptLoader } from '../../src/remote/remote.js'
 import {
   armScript,
@@ -96,7 +97,7 @@ const fallback = { release: '20261123T000000Z-0123456', sha, how: 'live' as cons
 const scripts: Record<string, ShellCode> = {
   'watchdog: arm': armScript(ctx, fallback),
   'watchdog: the watchdog, with the fallback restart it runs': watchdogScript(ctx, fallback),
-  'watchdog: launch (end of start)': launchWatchdogScript(ctx),
+  'watchdog: launch (end of start)': joinCode([hostLibrary(), launchWatchdogScript(ctx)]),
   'watchdog: confirm': decideScript(layout, 'token', 'confirmed', release),
   'watchdog: rollback claim': decideScript(layout, 'token', 'rollback', release),
   'connect: tool check': toolCheckScript(),
@@ -164,9 +165,12 @@ const scripts: Record<string, ShellCode> = {
         })
       }
     ],
-    SERVICE_FUNCTIONS
+    sh`cd -- ${target} || exit 1`
   ).script,
-  'restart: follower': followScript(layout.restartLog, hostStepScript([], sh`true`)),
+  'restart: follower': joinCode([
+    hostLibrary(),
+    followScript(layout.restartLog, hostStepScript([], sh`true`))
+  ]),
   'restart: await a step (lock release, post)': awaitStepScript(layout.restartLog, 60),
   'restart: await a step that may not have started': awaitStepScript(
     layout.restartLog,
@@ -183,7 +187,7 @@ const scripts: Record<string, ShellCode> = {
     ['data']
   ),
   'start: foreground (host-step body)': hostStepScript(
-    [{ phase: 'start', body: foregroundStartBody(layout.current, environment, command) }],
+    [{ phase: 'start', body: foregroundStartBody(layout.current, { environment, command }) }],
     sh``
   ).script,
   'verify: identity': serviceIdentityScript({
@@ -208,6 +212,7 @@ const scripts: Record<string, ShellCode> = {
   ),
   prune: pruneScript(layout, [release]),
   'prune: a failed release': discardReleaseScript(layout, release),
+  'prepare: env file': envFileScript(`${target}/shared`, "config/it's.env"),
   'remote: the exec request every command starts with': new ShellCode(EXEC_REQUEST),
   'remote: the loader, first line on stdin': new ShellCode(scriptLoader(3)),
   'prepare: prepare-command': releaseCommandScript(ctx, command),
@@ -257,4 +262,11 @@ describe('host-side scripts pass shellcheck (POSIX sh)', () => {
     expect(result.stdout).toBe('')
     expect(result.status).toBe(0)
   })
+})
+
+it("leaves the watchdog's script room in the one environment variable it runs from", () => {
+  // The fallback's restart step goes into it twice quoted (follow.sh's input, then the watchdog's):
+  // half the limit is left for long start-, stop-commands and env.
+  const size = Buffer.byteLength(watchdogScript(ctx, fallback).text)
+  expect(size).toBeLessThan(MAX_ENVIRONMENT_SCRIPT / 2)
 })

@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals'
 import { releasesToPrune } from '../../src/tasks/prune.js'
 import { parseTreeListing } from '../../src/commands/switch.js'
 import { planInPlaceDeletions } from '../../src/tasks/switch.js'
-import { TREE_FUNCTIONS, parseInspection } from '../../src/commands/upload.js'
+import { parseInspection } from '../../src/commands/upload.js'
+import { hostLibrary } from '../../src/remote/host-library.js'
 import { inspectionReport, packTree } from '../../src/tasks/upload.js'
 import { remoteLayout } from '../../src/remote/layout.js'
 import { execFileSync } from 'node:child_process'
@@ -314,7 +315,7 @@ describe('manifest delta, merged on the host by awk', () => {
     writeFileSync(join(dir, 'delta'), delta)
     execFileSync('/bin/sh', [
       '-c',
-      `${TREE_FUNCTIONS.text}\nmerge_manifest "$1" base next "$2"`,
+      `${hostLibrary().text}\nmerge_manifest "$1" base next "$2"`,
       'sh',
       join(layout.deployDir, 'manifests'),
       join(dir, 'delta')

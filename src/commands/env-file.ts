@@ -1,4 +1,7 @@
-import { sh, type ShellCode } from '../remote/shell.js'
+import { joinCode, withInputs, type ShellCode } from '../remote/shell.js'
+import ENV_FILE_SCRIPT from '../host/env-file.sh'
+import { hostLibrary } from '../remote/host-library.js'
+import { dirsAndName } from '../remote/layout.js'
 
 /**
  * Writes stdin to `path` with mode 0600: into the shared directory when the path is under a shared
@@ -7,14 +10,9 @@ import { sh, type ShellCode } from '../remote/shell.js'
  * them, and nothing logs them.
  */
 export function envFileScript(dir: string, path: string): ShellCode {
-  const parts = path.split('/')
-  const name = parts.pop() as string
-  return sh`cd -- ${dir} || exit 1
-for part in ${parts}; do
-  [ ! -L "$part" ] && mkdir -p -- "$part" && cd -- "$part" || {
-    printf 'env-file: %s is a symlink or not a directory where the env file goes\n' "$part" >&2
-    exit 1
-  }
-done
-rm -rf -- ${name} && (umask 077 && set -C && cat > ${name})`
+  const { dirs, name } = dirsAndName(path)
+  return joinCode([
+    hostLibrary(),
+    withInputs(ENV_FILE_SCRIPT, { env_dir: dir, env_dirs: dirs, env_name: name })
+  ])
 }

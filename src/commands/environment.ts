@@ -1,15 +1,30 @@
 import type { DeployContext } from '../model/context.js'
-import { joinCode, sh, shFromEnvironment, ShellCode } from '../remote/shell.js'
+import { environmentScript, joinCode, sh, ShellCode } from '../remote/shell.js'
 import { CONTROL_MARKER } from '../remote/remote.js'
 
 /**
- * Runs one of the user's commands (stop-, start-, prepare-command, the install command) in a
- * /bin/sh of its own, as `sh -c` would, but with the command in that shell's environment instead
- * of its command line (shFromEnvironment). So nothing of the command's text stands in any
- * process's argv: a `pkill -f` it holds can match neither its own shell nor the action's.
+ * One of the user's commands for a host script: the export lines it runs after (exportEnvScript)
+ * and its text, for the host library's exec_user_command, which runs it in a /bin/sh of its own, as
+ * `sh -c` would, but with the command in that shell's environment instead of its command line. So
+ * nothing of the command's text stands in any process's argv: a `pkill -f` it holds can match
+ * neither its own shell nor the action's.
  */
-export function userCommandScript(command: string, launcher?: ShellCode): ShellCode {
-  return shFromEnvironment('VERIFIED_SSH_DEPLOY_COMMAND', command, launcher)
+export interface UserCommand {
+  environment: ShellCode
+  command: string
+}
+
+/** A user command's two inputs of a host script, named `<prefix>_environment` and `<prefix>_command`. */
+export function userCommandInputs(prefix: string, user: UserCommand): Record<string, string> {
+  return {
+    [`${prefix}_environment`]: user.environment.text,
+    [`${prefix}_command`]: environmentScript(user.command)
+  }
+}
+
+/** Runs a user command (the host library first): in a subshell it ends. */
+export function userCommandScript(user: UserCommand): ShellCode {
+  return sh`(exec_user_command ${user.environment.text} ${environmentScript(user.command)})`
 }
 
 /**

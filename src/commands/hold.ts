@@ -4,9 +4,8 @@ import WITH_FDS_PROGRAM from '../host/with-fds.py'
 import type { DeployContext } from '../model/context.js'
 import { relativeToTarget, type RemoteLayout } from '../remote/layout.js'
 import { EXIT } from '../remote/protocol.js'
-import { joinCode, sh, ShellCode, withInputs } from '../remote/shell.js'
+import { sh, ShellCode, withInputs } from '../remote/shell.js'
 import type { Settings } from '../inputs/settings.js'
-import { HOLDER_MARKER } from './processes.js'
 
 /**
  * hold-ports (README, "No refused connections"): a holder process on the host keeps the service's ports
@@ -22,12 +21,8 @@ export const holderPidFile = (layout: RemoteLayout): string => `${holderDir(layo
  * `python -c` running the program in the environment variable `variable`, popped before it runs:
  * a program in a command line is what a user's `pkill -f` matches.
  */
-function pythonFromEnvironment(python: string, variable: string, program: string) {
-  return {
-    // The name is a literal of this module, so it stands as code.
-    assignment: sh`${new ShellCode(variable)}=${program}`,
-    command: sh`${python} -c ${`import os; exec(os.environ.pop("${variable}"))`}`
-  }
+function pythonFromEnvironment(python: string, variable: string): ShellCode {
+  return sh`${python} -c ${`import os; exec(os.environ.pop("${variable}"))`}`
 }
 
 /**
@@ -37,28 +32,30 @@ function pythonFromEnvironment(python: string, variable: string, program: string
 export function holdBody(ctx: DeployContext): ShellCode {
   const { settings, layout } = ctx
   const here = relativeToTarget(layout)
-  const holder = pythonFromEnvironment(settings.python, 'VSD_HOLDER_CODE', HOLDER_PROGRAM)
-  return joinCode([
-    sh`launch_holder() {
-  ${holder.assignment} VSD_HOLDER_LISTEN=${settings.listen.join(' ')} ${new ShellCode(HOLDER_MARKER)}=${layout.target} exec setsid ${holder.command}
-}`,
-    withInputs(HOLD_SCRIPT, {
-      hold_dir: holderDir(here),
-      hold_on: settings.holdPorts,
-      hold_listen: settings.listen.join(' '),
-      hold_target: layout.target,
-      hold_failed: EXIT.holdFailed
-    })
-  ])
+  return withInputs(HOLD_SCRIPT, {
+    hold_dir: holderDir(here),
+    hold_on: settings.holdPorts,
+    hold_listen: settings.listen.join(' '),
+    hold_target: layout.target,
+    hold_program: HOLDER_PROGRAM,
+    hold_python: pythonFromEnvironment(settings.python, 'VSD_HOLDER_CODE').text,
+    hold_failed: EXIT.holdFailed
+  })
 }
 
 /**
- * What the detached start-command runs under with hold-ports (with-fds.py, in place of `exec
- * setsid`): the held sockets at fds 3, 4, …, LISTEN_FDS and LISTEN_PID set, then the command.
+ * What the detached start-command runs under with hold-ports (with-fds.py, in place of `setsid`):
+ * the held sockets at fds 3, 4, …, LISTEN_FDS and LISTEN_PID set, then the command. Its program
+ * and the holder's socket go in the command's environment; it pops both.
  */
-export function withFdsLauncher(settings: Settings, layout: RemoteLayout): ShellCode {
-  const wrapper = pythonFromEnvironment(settings.python, 'VSD_WITH_FDS_CODE', WITH_FDS_PROGRAM)
-  return sh`${wrapper.assignment} VSD_HOLDER_CONTROL=${`${holderDir(layout)}/control`} exec setsid ${wrapper.command}`
+export function withFdsLauncher(
+  settings: Settings,
+  layout: RemoteLayout
+): { environment: ShellCode; launcher: ShellCode } {
+  return {
+    environment: sh`export VSD_WITH_FDS_CODE=${WITH_FDS_PROGRAM} VSD_HOLDER_CONTROL=${`${holderDir(layout)}/control`}`,
+    launcher: sh`setsid ${pythonFromEnvironment(settings.python, 'VSD_WITH_FDS_CODE')}`
+  }
 }
 
 /**

@@ -7,14 +7,14 @@ import {
   type RemoteLayout
 } from '../remote/layout.js'
 import { waitForStepScript } from '../remote/host-step.js'
-import { journalFunction } from '../remote/journal.js'
+import { hostLibrary } from '../remote/host-library.js'
 import type { HeldLock } from '../model/post-state.js'
 import { discardReleaseScript } from './prune.js'
 import LOCK_SCRIPT from '../host/lock.sh'
 import OWNED_SCRIPT from '../host/owned.sh'
 import RELEASE_LOCK_SCRIPT from '../host/release-lock.sh'
 import { joinCode, sh, withInputs, type ShellCode } from '../remote/shell.js'
-import { EXIT, STEP_FUNCTIONS, STEP_KEY } from '../remote/protocol.js'
+import { EXIT, STEP_KEY } from '../remote/protocol.js'
 import { HEARTBEAT_STALE_SECONDS, STEP_WAIT_SECONDS } from '../model/budgets.js'
 
 export interface LockOwner {
@@ -38,9 +38,9 @@ export function acquireLockScript(
 ${withInputs(OWNED_SCRIPT, { owned_target: layout.target, owned_unsafe: EXIT.unsafeTarget })}
 ) || exit $?`,
     enterTargetScript(layout.target),
-    STEP_FUNCTIONS,
-    sh`write_beat() { ${beatScript(here)}; }`,
+    hostLibrary(),
     withInputs(LOCK_SCRIPT, {
+      lock_beat: beatScript(here).text,
       lock_deploy: here.deployDir,
       lock_dir: here.lockDir,
       lock_owner: JSON.stringify(owner),
@@ -105,11 +105,12 @@ export function releaseLockScript(
     ? discardReleaseScript(remoteLayout(target), lock.release, postStep ? lock.token : undefined)
     : sh`:`
   return joinCode([
+    hostLibrary({ file: 'journal', token: lock.token }),
     waitForStepScript(lock.restartLog, STEP_WAIT_SECONDS),
-    journalFunction('journal', lock.token),
-    sh`discard_release() {
-${discard}
-}`,
-    withInputs(RELEASE_LOCK_SCRIPT, { release_lock: lock.lockDir, release_token: lock.token })
+    withInputs(RELEASE_LOCK_SCRIPT, {
+      release_lock: lock.lockDir,
+      release_token: lock.token,
+      release_discard: discard.text
+    })
   ])
 }

@@ -1,22 +1,22 @@
 import type { DeployContext } from '../model/context.js'
 import { type HostStepPhase } from '../remote/host-step.js'
 import { FIRST_ANSWER_FILE, type RemoteLayout } from '../remote/layout.js'
-import { joinCode, sh, type ShellCode } from '../remote/shell.js'
+import { joinCode, sh, withInputs, type ShellCode } from '../remote/shell.js'
 import { lockFenceScript } from './lock.js'
-import { SERVICE_FUNCTIONS } from './processes.js'
+import { hostLibrary } from '../remote/host-library.js'
 import { startBody } from './start.js'
 import { stopBodyFor, waitForExitBody, waitParameters } from './stop.js'
 import FIRST_ANSWER_CODE from '../host/first-answer.py'
+import HOST_NOW_SCRIPT from '../host/host-now.sh'
 import { STEP_KEY } from '../remote/protocol.js'
 import { HOST_STEP_PHASES } from '../model/pipeline.js'
 
 /** Where `current` points (releases) and who holds each service port, one `port N …` line each. */
 export function hostNowScript(layout: RemoteLayout, ports: number[]): ShellCode {
-  return sh`${SERVICE_FUNCTIONS}
-read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
-printf 'boot %s\n' "$boot"
-printf 'current %s\n' "$(cd -- ${layout.target} 2>/dev/null && readlink current)"
-for port in ${ports}; do printf 'port %s %s\n' "$port" "$(port_holders "$port" | tr '\n' ';')"; done`
+  return joinCode([
+    hostLibrary(),
+    withInputs(HOST_NOW_SCRIPT, { now_target: layout.target, now_ports: ports })
+  ])
 }
 
 /**
@@ -66,9 +66,8 @@ export function restartPhases(
   })
 }
 
-/** What every restart step runs first: the service functions, then `cd` to the target. */
+/** What every restart step runs first, after the host library (hostStepScript): `cd` to the target. */
 export function restartPrelude(layout: RemoteLayout): ShellCode {
   // Every body names the target's files relative to it (relativeToTarget): the step runs from there.
-  return sh`${SERVICE_FUNCTIONS}
-cd -- ${layout.target} || exit 1`
+  return sh`cd -- ${layout.target} || exit 1`
 }

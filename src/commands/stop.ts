@@ -3,12 +3,14 @@ import { insideTarget, relativeToTarget } from '../remote/layout.js'
 import { holderPidFile } from './hold.js'
 import STOP_SCRIPT from '../host/stop.sh'
 import WAIT_SCRIPT from '../host/wait-for-exit.sh'
-import { joinCode, sh, withInputs, type ShellCode } from '../remote/shell.js'
+import { sh, withInputs, type ShellCode } from '../remote/shell.js'
 import type { PhaseOutput } from '../remote/host-step.js'
-import { exportEnvScript, userCommandScript } from './environment.js'
-import { MAX_PATTERN_HITS } from './processes.js'
+import { exportEnvScript, userCommandInputs, type UserCommand } from './environment.js'
 import { EXIT } from '../remote/protocol.js'
 import { strategyOf } from '../model/strategy.js'
+
+/** More process-match hits than this and stop refuses: the pattern is too broad to be the service. */
+export const MAX_PATTERN_HITS = 10
 
 /** The directory the service runs from now: `current` for releases, the target in place. */
 export function liveDir(ctx: DeployContext): string {
@@ -20,33 +22,21 @@ export interface StopParameters {
   stateFile: string
   pattern: string
   /** The stop-command with its environment, run from `live` (or the target before a first deploy). */
-  stopCommand?: { live: string; environment: ShellCode; command: string }
+  stopCommand?: { live: string } & UserCommand
 }
 
-/**
- * stop, a host-step body (stop.sh): the stop-command, then SIGTERM to every process of the service.
- * The stop-command, with its environment, is the function `stop_command` the file calls.
- */
+/** stop, a host-step body (stop.sh): the stop-command, then SIGTERM to every process of the service. */
 export function stopBody(parameters: StopParameters): ShellCode {
   const { target, stateFile, pattern, stopCommand } = parameters
-  const command = stopCommand
-    ? sh`stop_command() {
-${stopCommand.environment}
-${userCommandScript(stopCommand.command)}
-}
-`
-    : sh``
-  return joinCode([
-    command,
-    withInputs(STOP_SCRIPT, {
-      stop_target: target,
-      stop_state: insideTarget(target, stateFile),
-      stop_pattern: pattern,
-      stop_live: stopCommand?.live ?? '',
-      max_hits: MAX_PATTERN_HITS,
-      pattern_too_broad: EXIT.patternTooBroad
-    })
-  ])
+  return withInputs(STOP_SCRIPT, {
+    stop_target: target,
+    stop_state: insideTarget(target, stateFile),
+    stop_pattern: pattern,
+    stop_live: stopCommand?.live ?? '',
+    ...userCommandInputs('stop', stopCommand ?? { environment: sh``, command: '' }),
+    max_hits: MAX_PATTERN_HITS,
+    pattern_too_broad: EXIT.patternTooBroad
+  })
 }
 
 /** The stop body for this deploy. */

@@ -1,9 +1,9 @@
 import type { DeployContext } from '../model/context.js'
 import { insideTarget, relativeToTarget, type RemoteLayout } from '../remote/layout.js'
 import SYNC_SCRIPT from '../host/sync.sh'
-import { joinCode, sh, withInputs, type ShellCode } from '../remote/shell.js'
+import { sh, withInputs, type ShellCode } from '../remote/shell.js'
 import { clearBytecodeScript } from './bytecode.js'
-import { IN_PLACE_TREE, manifestPath, TREE_FUNCTIONS } from './upload.js'
+import { IN_PLACE_TREE, manifestPath } from './upload.js'
 import { strategyOf } from '../model/strategy.js'
 
 /** Atomically repoints `current`: a new symlink renamed over the old one. */
@@ -21,7 +21,7 @@ export function switchCurrentScript(
  * (a full disk) is said, and the switch goes on.
  */
 export function releasesLogScript(layout: RemoteLayout, entry: Record<string, unknown>): ShellCode {
-  return sh`{ printf '%s\n' ${JSON.stringify(entry)} 2>/dev/null >> ${layout.releasesLog} || printf 'could not append to %s (the disk may be full)\n' ${layout.releasesLog}; }`
+  return sh`log_release ${layout.releasesLog} ${JSON.stringify(entry)}`
 }
 
 /**
@@ -90,26 +90,18 @@ function syncInPlaceBody(ctx: DeployContext): ShellCode {
   const layout = relativeToTarget(ctx.layout)
   const lists = removalLists(layout)
   const keep = [layout.deployDir, ...settings.sharedPaths.map(path => `./${path}`)]
-  const bytecode = settings.clearPycache
-    ? sh`cleared=$(${clearBytecodeScript('.', keep)}) || return 1
-printf 'Cleared bytecode in %s: %s .pyc/.pyo file(s)\n' ${layout.target} "$cleared"`
-    : sh`:`
-  return joinCode([
-    TREE_FUNCTIONS,
-    sh`clear_bytecode() {
-${bytecode}
-}
-releases_log() { ${releasesLogScript(layout, logEntry(ctx))}; }`,
-    withInputs(SYNC_SCRIPT, {
-      sync_target: layout.target,
-      sync_files: lists.files,
-      sync_dirs: lists.dirs,
-      sync_staging: insideTarget(layout.target, ctx.releaseDir),
-      sync_tree: `${layout.deployDir}/${IN_PLACE_TREE}`,
-      sync_manifest_staging: manifestPath(layout, 'staging'),
-      sync_manifest_tree: manifestPath(layout, 'tree')
-    })
-  ])
+  return withInputs(SYNC_SCRIPT, {
+    sync_target: layout.target,
+    sync_files: lists.files,
+    sync_dirs: lists.dirs,
+    sync_staging: insideTarget(layout.target, ctx.releaseDir),
+    sync_tree: `${layout.deployDir}/${IN_PLACE_TREE}`,
+    sync_manifest_staging: manifestPath(layout, 'staging'),
+    sync_manifest_tree: manifestPath(layout, 'tree'),
+    sync_clear_bytecode: settings.clearPycache ? clearBytecodeScript('.', keep).text : '',
+    sync_releases_log: layout.releasesLog,
+    sync_log_line: JSON.stringify(logEntry(ctx))
+  })
 }
 
 /** switch, a host-step body: make the new tree live. */

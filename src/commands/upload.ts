@@ -1,8 +1,7 @@
-import { journalFunction } from '../remote/journal.js'
+import { hostLibrary } from '../remote/host-library.js'
 import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../remote/layout.js'
 import INSPECT_SCRIPT from '../host/inspect.sh'
 import RECEIVE_SCRIPT from '../host/receive.sh'
-import TREE_SCRIPT from '../host/tree.sh'
 import { joinCode, sh, ShellCode, withInputs } from '../remote/shell.js'
 import { parseManifest, type Manifest } from '../source/source-tree.js'
 import type { Strategy } from '../inputs/settings.js'
@@ -69,9 +68,6 @@ export function parseInspection(stdout: string): HostInspection {
   return inspection
 }
 
-/** The tree functions (tree.sh): tar_copy and merge_manifest. */
-export const TREE_FUNCTIONS = new ShellCode(TREE_SCRIPT)
-
 /** The upload's own files, sent after the tree in the same stream. */
 export const COPY_LIST = 'meta/copy'
 
@@ -92,9 +88,8 @@ export function uploadScript(
   token: string
 ): ShellCode {
   return joinCode([
-    TREE_FUNCTIONS,
     // The journal says which run made the release: the post step removes only its own.
-    journalFunction(relativeToTarget(layout).journal, token),
+    hostLibrary({ file: relativeToTarget(layout).journal, token }),
     inspectScript(layout, strategy, stampFile),
     withInputs(RECEIVE_SCRIPT, {
       ...uploadInputs(layout, strategy, stampFile),

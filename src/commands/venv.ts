@@ -1,7 +1,8 @@
 import { insideTarget, type RemoteLayout } from '../remote/layout.js'
 import VENV_SCRIPT from '../host/venv.sh'
-import { joinCode, sh, withInputs, type ShellCode } from '../remote/shell.js'
-import { userCommandScript } from './environment.js'
+import { joinCode, withInputs, type ShellCode } from '../remote/shell.js'
+import { userCommandInputs } from './environment.js'
+import { hostLibrary } from '../remote/host-library.js'
 
 /** Where the managed virtualenvs live: one per key, shared by every release that has that key. */
 export const venvsDir = (layout: RemoteLayout): string => `${layout.deployDir}/venvs`
@@ -31,11 +32,9 @@ export function venvScript(options: {
   const { python, target, venvs, hash, tree, liveLink, environment, install } = options
   const here = (path: string) => insideTarget(target, path)
   return joinCode([
-    sh`install_command() {
-${environment}
-${userCommandScript(install)}
-}`,
+    hostLibrary(),
     withInputs(VENV_SCRIPT, {
+      ...userCommandInputs('venv_install', { environment, command: install }),
       venv_target: target,
       venv_python: python,
       venv_dir: venvs,

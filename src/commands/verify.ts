@@ -6,9 +6,9 @@ import {
 } from '../remote/layout.js'
 import { holderPidFile } from './hold.js'
 import IDENTITY_SCRIPT from '../host/identity.sh'
+import DIAGNOSE_SCRIPT from '../host/diagnose.sh'
 import { joinCode, sh, withInputs, type ShellCode } from '../remote/shell.js'
-import { SERVICE_FUNCTIONS } from './processes.js'
-import { startLinesScript } from './start.js'
+import { hostLibrary } from '../remote/host-library.js'
 
 /**
  * Where verify's polls go (`address`: the one address the URL's host name resolved to) and, when
@@ -25,21 +25,13 @@ export function diagnosticsScript(
   logHeader: string | undefined,
   ports: number[]
 ): ShellCode {
-  const lines =
-    logHeader === undefined
-      ? sh``
-      : sh`printf -- '--- this start in %s\n' ${startLog}
-${startLinesScript(startLog, logHeader)}`
   return joinCode([
-    SERVICE_FUNCTIONS,
-    lines,
-    sh`ports=${ports.map(String).join(' ')}
-for port in $ports; do
-  holders=$(port_holders "$port")
-  if [ -n "$holders" ]; then printf -- '--- port %s is held by: %s\n' "$port" "$holders"
-  elif port_held "$port"; then printf -- '--- port %s is held by a process this user cannot see\n' "$port"
-  else printf -- '--- port %s is free\n' "$port"; fi
-done`
+    hostLibrary(),
+    withInputs(DIAGNOSE_SCRIPT, {
+      diag_log: startLog,
+      diag_header: logHeader ?? '',
+      diag_ports: ports
+    })
   ])
 }
 
@@ -59,7 +51,7 @@ export function serviceIdentityScript(check: {
 }): ShellCode {
   const { target } = check
   return joinCode([
-    SERVICE_FUNCTIONS,
+    hostLibrary(),
     withInputs(IDENTITY_SCRIPT, {
       id_target: target,
       id_state: insideTarget(target, check.stateFile),
@@ -78,6 +70,6 @@ export function serviceIdentityScript(check: {
 
 /** How many processes of this target's service started after the stop (`alive N`). */
 export function newServiceScript(target: string, mark: number): ShellCode {
-  return sh`${SERVICE_FUNCTIONS}
+  return sh`${hostLibrary()}
 service_scan ${target} '' '' '' '' | awk -v mark=${mark} '$1 == "signal" && $4 >= mark { count++ } END { print "alive", count + 0 }'`
 }

@@ -1,16 +1,16 @@
 import type { DeployContext } from '../model/context.js'
 import { followScript, hostStepScript } from '../remote/host-step.js'
 import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../remote/layout.js'
-import { journalFunction, journalLinesScript, parseJournalLines } from '../remote/journal.js'
+import { parseJournalLines } from '../remote/journal.js'
+import { hostLibrary, journalFor } from '../remote/host-library.js'
 import ARM_SCRIPT from '../host/arm.sh'
 import DECIDE_SCRIPT from '../host/decide.sh'
 import WATCHDOG_SCRIPT from '../host/watchdog.sh'
-import { joinCode, sh, shFromEnvironment, withInputs, type ShellCode } from '../remote/shell.js'
-import { SERVICE_FUNCTIONS } from './processes.js'
+import { joinCode, withInputs, type ShellCode } from '../remote/shell.js'
+import LAUNCH_WATCHDOG_SCRIPT from '../host/launch-watchdog.sh'
 import { discardReleaseScript } from './prune.js'
 import { restartPhases, restartPrelude } from './restart.js'
 import { fallbackContext, switchBackScript, type Fallback } from './fallback.js'
-import { STEP_FUNCTIONS } from '../remote/protocol.js'
 import {
   HEARTBEAT_STALE_SECONDS,
   STEP_WAIT_SECONDS,
@@ -59,15 +59,10 @@ export function watchdogScript(ctx: DeployContext, fallback: Fallback): ShellCod
   )
   const here = relativeToTarget(layout)
   return joinCode([
-    SERVICE_FUNCTIONS,
-    journalFunction(here.journal, lockToken),
-    sh`undo_restart() {
-${followScript(here.restartLog, undoStep)}
-}
-discard_release() {
-${discardReleaseScript(layout, release)}
-}`,
+    hostLibrary({ file: here.journal, token: lockToken }),
     withInputs(WATCHDOG_SCRIPT, {
+      wd_undo: followScript(here.restartLog, undoStep).text,
+      wd_discard: discardReleaseScript(layout, release).text,
       wd_target: layout.target,
       wd_deploy: here.deployDir,
       wd_lock: here.lockDir,
@@ -92,16 +87,14 @@ ${discardReleaseScript(layout, release)}
 export function launchWatchdogScript(ctx: DeployContext): ShellCode {
   const { layout, release, lockToken } = ctx
   const here = relativeToTarget(layout)
-  const lock = here.lockDir
-  const script = sh`"$(cat < ${`${lock}/watchdog.sh`})"`
-  // The PID file was written at arming and is overwritten in place (<>): no new space needed.
-  return sh`${journalFunction(here.journal, lockToken)}
-journal watching ${release}
-if [ -f ${`${lock}/watchdog.sh`} ] && [ -d ${`${lock}/provisional`} ]; then
-  ${shFromEnvironment('VERIFIED_SSH_DEPLOY_WATCHDOG', script, sh`setsid`)} < /dev/null > /dev/null 2>&1 &
-  printf '%-12s\n' "$!" 1<> ${`${lock}/watchdog.pid`}
-  printf 'Watchdog %s: unless this run confirms %s within %s s with its runner alive, the host returns to the last verified release\n' "$!" ${release} ${watchdogBudgetSeconds(ctx)}
-fi`
+  return joinCode([
+    journalFor({ file: here.journal, token: lockToken }),
+    withInputs(LAUNCH_WATCHDOG_SCRIPT, {
+      launch_lock: here.lockDir,
+      launch_release: release,
+      launch_budget: watchdogBudgetSeconds(ctx)
+    })
+  ])
 }
 
 /**
@@ -112,7 +105,7 @@ export function armScript(ctx: DeployContext, fallback: Fallback): ShellCode {
   const { layout, release, lockToken } = ctx
   const here = relativeToTarget(layout)
   return joinCode([
-    journalFunction(here.journal, lockToken),
+    hostLibrary({ file: here.journal, token: lockToken }),
     withInputs(ARM_SCRIPT, {
       arm_target: layout.target,
       arm_lock: here.lockDir,
@@ -139,9 +132,7 @@ export function decideScript(
 ): ShellCode {
   const here = relativeToTarget(layout)
   return joinCode([
-    STEP_FUNCTIONS,
-    journalFunction(here.journal, token),
-    sh`journal_lines() { ${journalLinesScript(here.journal, token)}; }`,
+    hostLibrary({ file: here.journal, token }),
     withInputs(DECIDE_SCRIPT, {
       decide_target: layout.target,
       decide_lock: here.lockDir,

@@ -6,7 +6,7 @@
 #
 # Inputs (decideScript): decide_target; decide_lock, the lock inside the target; decide_token;
 # decide_as; decide_release; decide_unverified, the mark to remove on confirmation; decide_journal;
-# decide_wait (s). Before it: the step functions, journal and journal_lines.
+# decide_wait (s). After the host library, with this run's journal.
 : "${decide_target:?}" "${decide_lock:?}" "${decide_token:?}" "${decide_as:?}" "${decide_release:?}"
 : "${decide_unverified:?}" "${decide_journal:?}" "${decide_wait:?}"
 cd -- "$decide_target" || exit 1

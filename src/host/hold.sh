@@ -6,10 +6,11 @@
 #
 # Inputs (holdBody), paths inside the target, which the step runs from: hold_dir; hold_on (1:
 # hold-ports); hold_listen, ADDRESS:PORT words; hold_target, the holder's marker value; the exit
-# code hold_failed; holder_marker, from the service functions. Before it: the function
-# launch_holder (starts the holder from hold_dir, in its own session, with its program and ports in
-# its environment), the step functions, step_key.
+# code hold_failed; hold_program, the holder's code, and hold_python, the python -c that runs it
+# from the environment variable VSD_HOLDER_CODE (code the action built). From the host step:
+# step_key and the host library (holder_marker).
 : "${holder_marker:?}" "${hold_dir:?}" "${hold_on?}" "${hold_listen?}" "${hold_target:?}" "${hold_failed:?}" "${step_key:?}"
+: "${hold_program:?}" "${hold_python:?}"
 # The process in the PID file is the holder only while it carries the holder's marker (compared
 # in the shell: a path in a command line is what a user's pkill -f PATH matches).
 holder_is() {
@@ -39,7 +40,11 @@ elif [ -n "$holder" ]; then
 else
   # A holder that was stopped or died leaves its socket file: only the new one's may be found.
   mkdir -p -- "$hold_dir" && rm -f -- "$hold_dir/control" "$hold_dir/control.new" && : > "$hold_dir/holder.log" || exit 1
-  (cd -- "$hold_dir" && launch_holder) < /dev/null >> "$hold_dir/holder.log" 2>&1 &
+  # In its own session, its program and ports in its environment, marked as the holder.
+  (cd -- "$hold_dir" || exit 1
+    VSD_HOLDER_CODE=$hold_program VSD_HOLDER_LISTEN=$hold_listen
+    export VSD_HOLDER_CODE VSD_HOLDER_LISTEN "$holder_marker=$hold_target"
+    eval "exec setsid $hold_python") < /dev/null >> "$hold_dir/holder.log" 2>&1 &
   holder=$!
   waited=0
   while process_alive "$holder" && [ ! -S "$hold_dir/control" ] && [ "$waited" -lt 100 ]; do sleep 0.05; waited=$((waited + 1)); done

@@ -10,10 +10,11 @@
 # the .deploy directory; lock_dir; lock_owner, the owner line; lock_pending, where it is written
 # first (lock_pending_shown in messages); lock_token; lock_timeout (s); lock_stale, how old a
 # heartbeat is dead (s); lock_restart_log; lock_unverified, the mark of an unverified release; the
-# exit code lock_busy. Before it: the step functions and write_beat.
+# exit code lock_busy; lock_beat, the command that writes one heartbeat (heartbeatScript's).
+# After the host library.
 : "${lock_deploy:?}" "${lock_dir:?}" "${lock_owner:?}" "${lock_pending:?}" "${lock_pending_shown:?}"
 : "${lock_token:?}" "${lock_timeout:?}" "${lock_stale:?}" "${lock_restart_log:?}"
-: "${lock_unverified:?}" "${lock_busy:?}"
+: "${lock_unverified:?}" "${lock_busy:?}" "${lock_beat:?}"
 # Succeeds, printing the lock's owner line, when its heartbeat is lock_stale old (or from before a
 # reboot) and neither a host step nor the run's watchdog runs; a lock without a heartbeat (taken by
 # an older version of the action, or being taken now) is never judged.
@@ -69,4 +70,4 @@ while ! made=$(mkdir -- "$lock_dir" 2>&1); do
   waited=$((waited + 1))
 done
 mv -f -- "$lock_pending" "$lock_dir/owner" || { rmdir -- "$lock_dir"; rm -f -- "$lock_pending"; exit 1; }
-write_beat
+eval "$lock_beat"

@@ -1,15 +1,18 @@
 # shellcheck shell=sh
-# Detached start, a host-step body (start.ts): the start-command (the function start_command, which
-# ends in exec setsid) runs in a new session, its own process group, stdin from /dev/null and
+# Detached start, a host-step body (commands/start.ts): the start-command runs under start_launcher
+# (setsid, or the hold-ports wrapper, which calls setsid) in a new session, its own process group, stdin from /dev/null and
 # output appended to the log, so nothing it leaves behind holds the SSH channel open. Watches it
 # for 1 s: still running, or exited 0 (it daemonized), is a start; a non-zero exit fails with this
-# start's log lines (start_lines HEADER). Records what it started in state.json for a stop before
+# start's log lines. Records what it started in state.json for a stop before
 # verify.
 #
-# Inputs (detachedStartBody, start.ts), paths inside the target, which the step runs from:
-# start_log and its directory start_log_dir (start_log_shown in messages); start_live, where the command runs; start_shown, the
-# command as the log names it; start_release, start_sha; start_target; start_state; the exit code
-# start_failed. From the host step: step_key and the service functions.
+# Inputs (detachedStartBody, commands/start.ts), paths inside the target, which the step runs from:
+# start_environment and start_command, the start-command for exec_user_command, and
+# start_launcher; start_log and its directory start_log_dir (start_log_shown in messages);
+# start_live, where the command runs; start_shown, the command as the log names it; start_release,
+# start_sha; start_target; start_state; the exit code start_failed. From the host step: step_key
+# and the host library.
+: "${start_environment?}" "${start_command:?}" "${start_launcher:?}"
 : "${start_log:?}" "${start_log_dir:?}" "${start_log_shown:?}" "${start_live:?}" "${start_shown:?}" "${start_release:?}"
 : "${start_sha:?}" "${start_target:?}" "${start_state:?}" "${start_failed:?}" "${step_key:?}"
 # The log is opened here, in the step's directory, before the command's shell moves to start_live.
@@ -18,7 +21,7 @@ header="=== $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release $start_release ($sta
 (umask 077 && printf '\n%s\n' "$header" 2>/dev/null >> "$start_log") || printf 'could not write to %s (the disk may be full)\n' "$start_log_shown"
 (
 cd -- "$start_live" || exit 1
-start_command
+exec_user_command "$start_environment" "$start_command" "$start_launcher"
 ) < /dev/null >> "$start_log" 2>&1 &
 launched=$!
 waited=0; status=
@@ -33,7 +36,7 @@ elif [ "$status" -eq 0 ]; then
   printf '%s exited 0 within 1 s: it daemonized. Verify finds the service by its DEPLOY_TARGET marker; output goes to %s\n' "$start_shown" "$start_log_shown"
 else
   printf '@@%s error the start command exited with code %s within 1 s; its lines in %s:\n' "$step_key" "$status" "$start_log_shown"
-  start_lines "$header" | sed "s/^/@@$step_key error /"
+  start_lines "$start_log" "$header" | sed "s/^/@@$step_key error /"
   exit "$start_failed"
 fi
 printf '@@%s data header %s\n' "$step_key" "$header"

@@ -5,12 +5,12 @@
 # processes of several users, is refused before anything is signalled. Leaves recorded,
 # stopped_pids and stopped_groups for wait-for-exit.
 #
-# Inputs (stopBody, stop.ts): stop_target; stop_state, state.json inside the target; stop_pattern,
-# process-match (may be empty); stop_live, where the stop-command runs (empty: there is none; it is
-# the function stop_command); max_hits; the exit code pattern_too_broad. A stop-command that fails is
-# noted (`data stop-command-failed CODE [first]`), and the stop goes on.
-# From the host step: step_key and the service functions.
-: "${stop_target:?}" "${stop_state:?}" "${stop_pattern?}" "${stop_live?}" "${max_hits:?}"
+# Inputs (stopBody, commands/stop.ts): stop_target; stop_state, state.json inside the target;
+# stop_pattern, process-match (may be empty); stop_live, where the stop-command runs (empty: there is
+# none); stop_environment and stop_command, the stop-command for exec_user_command; max_hits; the
+# exit code pattern_too_broad. A stop-command that fails is noted (`data stop-command-failed CODE
+# [first]`), and the stop goes on. From the host step: step_key and the host library.
+: "${stop_target:?}" "${stop_state:?}" "${stop_pattern?}" "${stop_live?}" "${stop_environment?}" "${stop_command?}" "${max_hits:?}"
 : "${pattern_too_broad:?}" "${step_key:?}"
 stop_mark=$(start_of $$)
 printf '@@%s data mark %s\n' "$step_key" "$stop_mark"
@@ -21,7 +21,7 @@ if [ -n "$stop_live" ]; then
   # Before a first deploy there is nothing live: the command runs from the target, and may fail.
   if [ -d "$stop_live" ]; then dir=$stop_live; first=; else dir=$stop_target; first=1; fi
   (cd -- "$dir" || exit 1
-  stop_command < /dev/null) 2>&1
+  exec_user_command "$stop_environment" "$stop_command" < /dev/null) 2>&1
   status=$?
   # As systemd treats a failing ExecStop=: a note, and the service is stopped the action's way.
   if [ "$status" -ne 0 ]; then

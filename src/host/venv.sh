@@ -11,11 +11,12 @@
 # file a complete venv holds; venv_hash; venv_tree,
 # the new tree; venv_link_here, its .venv; venv_live and venv_live_here, the live .venv an in-place
 # deploy replaces (empty: releases); the exit codes venv_exit_python, venv_exit_create,
-# venv_exit_install and venv_exit_foreign. Before it: the function install_command, which runs the
-# install in the tree with the deploy's environment.
+# venv_exit_install and venv_exit_foreign; venv_install_environment and venv_install_command, the
+# install command with the deploy's environment (exec_user_command). After the host library.
 : "${venv_target:?}" "${venv_python:?}" "${venv_dir:?}" "${venv_dir_here:?}" "${venv_hash:?}"
 : "${venv_complete:?}" "${venv_tree:?}" "${venv_link_here:?}" "${venv_live?}" "${venv_live_here?}"
 : "${venv_exit_python:?}" "${venv_exit_create:?}" "${venv_exit_install:?}" "${venv_exit_foreign:?}"
+: "${venv_install_environment?}" "${venv_install_command:?}"
 cd -- "$venv_target" || exit 1
 if [ -n "$venv_live" ] && { [ -e "$venv_live_here" ] || [ -L "$venv_live_here" ]; } && case $(readlink -- "$venv_live_here" 2>/dev/null) in "$venv_dir"/*) false ;; *) true ;; esac; then
   printf '%s exists and is not a link into %s\n' "$venv_live" "$venv_dir"; exit "$venv_exit_foreign"
@@ -36,7 +37,7 @@ rm -rf -- "$venv_link_here" && ln -s -- "$venv" "$venv_link_here" || exit 1
 if [ "$how" = built ]; then
   # The install runs with the tree's .venv already linked, so it sees the environment start will.
   if ! (cd -- "$venv_tree" || exit 1
-    install_command < /dev/null 2>&1); then
+    exec_user_command "$venv_install_environment" "$venv_install_command" < /dev/null 2>&1); then
     rm -rf -- "${venv_dir_here:?}/$key" "$venv_link_here"; exit "$venv_exit_install"
   fi
   : > "$venv/$venv_complete" || exit 1

@@ -11,7 +11,6 @@ import { parentOf } from './layout.js'
 import {
   newStepKey,
   parseMarker,
-  STEP_FUNCTIONS,
   STEP_KEY,
   stepKeyOf,
   stepKeyScript,
@@ -19,7 +18,10 @@ import {
 } from './protocol.js'
 import { info } from '../report/host-text.js'
 import { COMMAND_SECONDS, STEP_WAIT_SECONDS } from '../model/budgets.js'
-import { joinCode, sh, shFromEnvironment, ShellCode } from './shell.js'
+import { hostLibrary } from './host-library.js'
+import { environmentScript, joinCode, sh, ShellCode, withInputs } from './shell.js'
+import FOLLOW_SCRIPT from '../host/follow.sh'
+import AWAIT_STEP_SCRIPT from '../host/await-step.sh'
 
 /**
  * Several phases run on the host as one detached command, so no network round trip falls between
@@ -56,9 +58,9 @@ export function hostStepScript(
 ): HostStep {
   const script = joinCode([
     stepKeyScript(key),
+    hostLibrary(),
     prelude,
-    sh`uptime_now() { read -r up _ 2>/dev/null < /proc/uptime || up=0; printf '%s' "$up"; }
-trap 'printf "@@%s exit %s %s\n" "$step_key" "$?" "$(uptime_now)"' EXIT
+    sh`trap 'printf "@@%s exit %s %s\n" "$step_key" "$?" "$(uptime_now)"' EXIT
 printf '@@%s pid %s\n' ${STEP_KEY} "$$"`,
     ...phases.map(
       ({ phase, body }) => sh`printf '@@%s phase %s %s\n' ${STEP_KEY} ${phase} "$(uptime_now)"
@@ -72,44 +74,21 @@ ${body}`
 const OUTPUT_RESERVE = 262144
 
 /**
- * Starts `step` detached (its own session, output to `outFile`, its text in its environment rather
- * than its command line) and prints that file as it grows until the step has ended; exits with
- * the step's code. If this command is cut off, the step goes on. A step that ended without its
- * exit line was killed (a wait status over 128: `@@died`), or could not write it (a full disk:
- * the exit line is then this command's, from the wait status); either goes into `outFile` too
- * where it can, so the post step reads the same.
+ * Starts `step` detached and prints its output file as it grows until the step has ended, exiting
+ * with the step's code (follow.sh). If this command is cut off, the step goes on. After the host
+ * library.
  */
 export function followScript(outFile: string, step: HostStep): ShellCode {
-  const name = outFile.slice(outFile.lastIndexOf('/') + 1)
-  // A step an earlier, cut-off command left running (a restart whose connection dropped) ends first.
-  // Files are read through redirections: a path in a command line is what `pkill -f PATH` matches.
-  return sh`${waitForStepScript(outFile, STEP_WAIT_SECONDS)}
-(cd -- ${parentOf(outFile)} && rm -f -- ${name})
-(umask 077 && : > ${outFile}) || exit 1
-(cd -- ${parentOf(outFile)} && fallocate -n -l ${OUTPUT_RESERVE} ${name}) 2>/dev/null || :
-printf '%s\n' ${stepLine(step.key)} >> ${outFile} || exit 1
-${shFromEnvironment('VERIFIED_SSH_DEPLOY_STEP', step.script.text, sh`setsid`)} < /dev/null >> ${outFile} 2>&1 &
-step=$!
-shown=0
-while :; do
-  size=$(wc -c < ${outFile})
-  if [ "$size" -gt "$shown" ]; then tail -c +$((shown + 1)) < ${outFile} | head -c $((size - shown)); shown=$size; fi
-  process_alive "$step" || break
-  sleep 0.05
-done
-wait "$step"
-status=$?
-tail -c +$((shown + 1)) < ${outFile}
-if [ -z "$(step_marker ${outFile} exit)" ]; then
-  if [ "$status" -gt 128 ]; then
-    ending=$(printf 'the host step (pid %s) ended without finishing (wait status %s): something on the host killed it\n@@%s died %s' "$step" "$status" ${step.key} "$status")
-  else
-    ending=$(printf 'the host step could not write all of its output to %s (the disk may be full); it exited with %s\n@@%s exit %s -' ${outFile} "$status" ${step.key} "$status")
-  fi
-  printf '%s\n' "$ending" 2>/dev/null >> ${outFile}
-  printf '%s\n' "$ending"
-fi
-exit "$status"`
+  return withInputs(FOLLOW_SCRIPT, {
+    follow_out: outFile,
+    follow_dir: parentOf(outFile),
+    follow_name: outFile.slice(outFile.lastIndexOf('/') + 1),
+    follow_reserve: OUTPUT_RESERVE,
+    follow_key: step.key,
+    follow_line: stepLine(step.key),
+    follow_wait: STEP_WAIT_SECONDS,
+    follow_step: environmentScript(step.script.text)
+  })
 }
 
 /** What one phase of a host step printed. */
@@ -313,7 +292,7 @@ export async function runHostStep(
   }
   let stderr = ''
   const follow = (on: Remote) =>
-    on.run(followScript(outFile, step), {
+    on.run(joinCode([hostLibrary(), followScript(outFile, step)]), {
       phase: first,
       timeoutSeconds: options.timeoutSeconds,
       allowFailure: true,
@@ -374,42 +353,26 @@ export async function runHostStep(
 
 /**
  * Waits on the host, up to `seconds`, while a step is still writing `outFile` (its process alive
- * and no exit line yet). Returns at once when no step is running there.
+ * and no exit line yet). Returns at once when no step is running there. After the host library.
  */
 export function waitForStepScript(outFile: string, seconds: number): ShellCode {
-  return sh`${STEP_FUNCTIONS}
-${stepWaitLoop(outFile, seconds)}`
-}
-
-function stepWaitLoop(outFile: string, seconds: number): ShellCode {
-  return sh`waited=0
-while step_running ${outFile} && [ "$waited" -lt ${seconds * 5} ]; do
-  sleep 0.2; waited=$((waited + 1))
-done`
+  return sh`wait_for_step ${outFile} ${seconds}`
 }
 
 /**
- * waitForStepScript, then prints the step's output file. A step gone without its exit line that
- * nobody reported yet (what followed it was killed too) gets its `died -` marker written there
- * first. With `key`, a file that is not that step's output (the command starting it was cut off
- * before it did) prints the step's `absent` marker instead: the step never ran.
+ * Waits for the step writing `outFile` to end, then prints its output (await-step.sh). With `key`,
+ * a file that is not that step's output prints its `absent` marker: the step never ran.
  */
 export function awaitStepScript(outFile: string, seconds: number, key?: string): ShellCode {
-  // A step whose starter was cut off just after launching it prints its PID within milliseconds.
-  const ours = key
-    ? sh`if ! grep -qxF -- ${stepLine(key)} 2>/dev/null < ${outFile} || { [ -z "$(step_marker ${outFile} pid)" ] && sleep 1 && [ -z "$(step_marker ${outFile} pid)" ]; }; then
-  printf '@@%s absent\n' ${key}
-  exit 0
-fi
-`
-    : sh``
-  return sh`${STEP_FUNCTIONS}
-${ours}${stepWaitLoop(outFile, seconds)}
-step_pid=$(step_marker ${outFile} pid)
-if [ -n "$step_pid" ] && ! process_alive "$step_pid" && [ -z "$(step_marker ${outFile} exit)" ] && [ -z "$(step_marker ${outFile} died)" ]; then
-  printf 'the host step (pid %s) ended without finishing: something on the host killed it\n@@%s died -\n' "$step_pid" "$(step_key_of ${outFile})" >> ${outFile}
-fi
-cat 2>/dev/null < ${outFile}`
+  return joinCode([
+    hostLibrary(),
+    withInputs(AWAIT_STEP_SCRIPT, {
+      await_out: outFile,
+      await_wait: seconds,
+      await_key: key ?? '',
+      await_line: key ? stepLine(key) : ''
+    })
+  ])
 }
 
 /** How a step ended, read from its output file (no exit code: it has not ended). */

@@ -43,6 +43,12 @@ export function remoteLayout(target: string, startLog?: string): RemoteLayout {
 /** The directory holding `path` (`/` for a top-level one). */
 export const parentOf = (path: string): string => path.slice(0, path.lastIndexOf('/')) || '/'
 
+/** A relative path's directories (`a/b`, empty for none) and its last name, for enter_dirs (library.sh). */
+export function dirsAndName(path: string): { dirs: string; name: string } {
+  const at = path.lastIndexOf('/')
+  return { dirs: at < 0 ? '' : path.slice(0, at), name: path.slice(at + 1) }
+}
+
 /** `path` relative to the target when it lies inside it (`./…`, or `.` for the target itself). */
 export function insideTarget(target: string, path: string): string {
   if (path === target) return '.'

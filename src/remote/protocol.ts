@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import STEP_SCRIPT from '../host/step.sh'
 import { sh, ShellCode } from './shell.js'
 
 /**
@@ -95,9 +94,6 @@ export const EXIT = {
   lockBusy: 75
 } as const
 
-/** Shell functions for asking about processes and host steps, the one way each is asked (step.sh). */
-export const STEP_FUNCTIONS = new ShellCode(STEP_SCRIPT)
-
 /**
  * The words the action's host scripts answer with: each begins a line of a script's output, alone
  * (`released`) or followed by what it reports (`live NAME`). Declared here with the script that
@@ -131,10 +127,10 @@ export const ANSWER_WORDS = {
   /** The release to return to (fallback.sh). */
   candidate: 'fallback.sh',
   sha: 'fallback.sh',
-  /** The host now, after a failed step (commands/restart.ts hostNowScript). */
-  boot: 'commands/restart.ts',
-  current: 'commands/restart.ts, inspect.sh',
-  port: 'commands/restart.ts',
+  /** The host now, after a failed step (host-now.sh). */
+  boot: 'host-now.sh',
+  current: 'host-now.sh, inspect.sh',
+  port: 'host-now.sh',
   /** Who serves (identity.sh, url-host.sh, commands/verify.ts newServiceScript). */
   old: 'identity.sh',
   stranger: 'identity.sh',

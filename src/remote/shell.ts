@@ -54,23 +54,16 @@ export function sh(literals: TemplateStringsArray, ...values: ShellValue[]): She
 export const MAX_ENVIRONMENT_SCRIPT = 120 * 1024
 
 /**
- * Runs `script` in a new /bin/sh that takes it from the environment variable `name` (unset before
- * the script runs), never from its command line: anything a user can see with `ps` or match with
- * `pkill -f` in that shell's argv is this fixed text. `launcher` goes before the shell (`setsid`,
- * `exec setsid`). A ShellCode script is an expression the host expands (`"$(cat < file)"`).
+ * A script for the host library's exec_script (library.sh), which runs it from an environment
+ * variable, never a command line: refused here when one variable could not carry it.
  */
-export function shFromEnvironment(
-  name: string,
-  script: string | ShellCode,
-  launcher = sh``
-): ShellCode {
-  if (typeof script === 'string' && Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
+export function environmentScript(script: string): string {
+  if (Buffer.byteLength(script) > MAX_ENVIRONMENT_SCRIPT) {
     throw new Error(
       `a host script of ${Buffer.byteLength(script)} bytes is over the ${MAX_ENVIRONMENT_SCRIPT} bytes one environment variable can carry`
     )
   }
-  const variable = new ShellCode(name)
-  return sh`${variable}=${script} ${launcher} /bin/sh -c 'vsd_script=$${variable}; unset ${variable}; eval "$vsd_script"'`
+  return script
 }
 
 /**

@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import { sudoHint } from './sudo.js'
 import type { PhaseOutput } from '../remote/host-step.js'
 import type { Settings } from '../inputs/settings.js'
-import { MAX_PATTERN_HITS } from '../commands/processes.js'
+import { MAX_PATTERN_HITS } from '../commands/stop.js'
 import { EXIT } from '../remote/protocol.js'
 
 /** What the stop found and did, for the verify phase's survivor check. */

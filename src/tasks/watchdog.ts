@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import type { DeployContext } from '../model/context.js'
 import { relativeToTarget, type RemoteLayout } from '../remote/layout.js'
-import { journalLinesScript } from '../remote/journal.js'
+import { hostLibrary } from '../remote/host-library.js'
 import { PhaseError } from '../model/phase.js'
 import type { Remote } from '../remote/remote.js'
 import { joinCode, MAX_ENVIRONMENT_SCRIPT, sh } from '../remote/shell.js'
@@ -106,8 +106,9 @@ export async function hostUndo(
 ): Promise<HostUndo | undefined> {
   const { stdout } = await remote.run(
     joinCode([
-      sh`cd -- ${layout.target} || exit 1`,
-      journalLinesScript(relativeToTarget(layout).journal, token)
+      hostLibrary({ file: relativeToTarget(layout).journal, token }),
+      sh`cd -- ${layout.target} || exit 1
+journal_lines`
     ]),
     { phase: 'post', timeoutSeconds: COMMAND_SECONDS.quick }
   )
