@@ -48395,6 +48395,37 @@ async function runPhase(host, phase, timeoutSeconds, timings, body) {
   }
 }
 
+// src/model/outcomes.ts
+function migrationsKept(release) {
+  return `The database keeps the migrations that ${release}'s migrate-command ran: what serves after the rollback runs against them. A rollback cannot undo a migration (README, "Database migrations").`;
+}
+function rollbackSentence(outcome, migrated) {
+  const text = (() => {
+    switch (outcome.kind) {
+      case "restored":
+        return `Rolled back to ${outcome.release}, ${outcome.which === "live" ? "the release live before this deploy" : `the last verified release (${outcome.neverVerified ?? "the release live before this deploy"} was never verified)`}: it is verified serving ${outcome.sha}.`;
+      case "nothing":
+        return outcome.stopFailed === void 0 ? `There is nothing to roll back to (${outcome.why}); the failed release was stopped.` : `There is nothing to roll back to (${outcome.why}), and stopping the failed release failed too: ${outcome.stopFailed}`;
+      case "failed":
+        return `The rollback to ${outcome.release} (${outcome.sha.slice(0, 12)}) also failed: ${outcome.error}`;
+      case "not-run":
+        return `The rollback failed: ${outcome.error}`;
+      case "by-host":
+        return outcome.text;
+    }
+  })();
+  const kept = migrated && (outcome.kind !== "by-host" || outcome.undone);
+  return kept ? `${text} ${migrationsKept(migrated)}` : text;
+}
+function cancelSentence(cancellation) {
+  const { signal, operation = "deploy", where } = cancellation;
+  const during = where.map(
+    ({ host, phase, stands }) => stands ? `${phase} on ${host}, after its new release was verified` : `${phase} on ${host}`
+  ).join(", ");
+  const next = operation === "verify" ? "A verify changes nothing on the host: there is nothing to finish." : "A restart already running on a host finishes there; the post step verifies a release that was switched to but not yet verified (rolling it back if that fails and rollback-on-failure is true) and releases the deploy lock.";
+  return `Cancelled (${signal}) during ${during || `the ${operation}`}. ${next}`;
+}
+
 // src/entry/cancel.ts
 function exitOnCancel(report, onCancel) {
   let cancelled = false;
@@ -48403,16 +48434,15 @@ function exitOnCancel(report, onCancel) {
     cancelled = true;
     const where = [...phasesInFlight()].map(([host, { phase, startedAt }]) => {
       const entry = report.hosts.find((candidate) => candidate.host === host);
-      if (entry?.result === "success")
-        return `${phase} on ${host}, after its new release was verified`;
+      if (entry?.result === "success") return { host, phase, stands: true };
       if (entry) {
         entry.result = "cancelled";
         entry.failedPhase = phase;
         entry.phases.push({ phase, startedAt, seconds: (Date.now() - startedAt) / 1e3, ok: false });
       }
-      return `${phase} on ${host}`;
+      return { host, phase, stands: false };
     });
-    const message = `Cancelled (${signal}) during ${where.join(", ") || "the deploy"}. A restart already running on a host finishes there; the post step verifies a release that was switched to but not yet verified (rolling it back if that fails and rollback-on-failure is true) and releases the deploy lock.`;
+    const message = cancelSentence({ signal, operation: report.operation, where });
     report.cancelled = message;
     setFailed(message);
     report.writeOutputs();
@@ -54562,29 +54592,6 @@ function chooseRollback(host, rollbackTo) {
       `${chosen.name} has no stamp file, so its commit cannot be verified; kept: ${kept}`
     );
   return chosen;
-}
-
-// src/model/outcomes.ts
-function migrationsKept(release) {
-  return `The database keeps the migrations that ${release}'s migrate-command ran: what serves after the rollback runs against them. A rollback cannot undo a migration (README, "Database migrations").`;
-}
-function rollbackSentence(outcome, migrated) {
-  const text = (() => {
-    switch (outcome.kind) {
-      case "restored":
-        return `Rolled back to ${outcome.release}, ${outcome.which === "live" ? "the release live before this deploy" : `the last verified release (${outcome.neverVerified ?? "the release live before this deploy"} was never verified)`}: it is verified serving ${outcome.sha}.`;
-      case "nothing":
-        return outcome.stopFailed === void 0 ? `There is nothing to roll back to (${outcome.why}); the failed release was stopped.` : `There is nothing to roll back to (${outcome.why}), and stopping the failed release failed too: ${outcome.stopFailed}`;
-      case "failed":
-        return `The rollback to ${outcome.release} (${outcome.sha.slice(0, 12)}) also failed: ${outcome.error}`;
-      case "not-run":
-        return `The rollback failed: ${outcome.error}`;
-      case "by-host":
-        return outcome.text;
-    }
-  })();
-  const kept = migrated && (outcome.kind !== "by-host" || outcome.undone);
-  return kept ? `${text} ${migrationsKept(migrated)}` : text;
 }
 
 // node_modules/@actions/github/lib/context.js

@@ -57982,6 +57982,9 @@ function rollbackSentence(outcome, migrated) {
   const kept = migrated && (outcome.kind !== "by-host" || outcome.undone);
   return kept ? `${text} ${migrationsKept(migrated)}` : text;
 }
+function operationOn(operation, host) {
+  return operation === "deploy" ? `deploy to ${host}` : `${operation} on ${host}`;
+}
 
 // src/engine/recovery.ts
 function recoveryFor(entry, seen) {
@@ -58626,7 +58629,8 @@ async function pruneAfterCancel(host, ctx) {
 }
 async function settleSwitch(host, ctx, entry) {
   const { settings, label, layout } = ctx;
-  const title = "Cancelled deploy";
+  const title = `Cancelled ${settings.operation}`;
+  const cut = operationOn(settings.operation, label);
   const undone = await host.undoneByHost(entry.token, entry.release);
   const step2 = undone ? void 0 : await awaitRestart(host, layout.restartLog);
   const recovery = recoveryFor(entry, step2 ? { step: step2 } : { undo: undone });
@@ -58634,17 +58638,17 @@ async function settleSwitch(host, ctx, entry) {
   const undoneText = (undo) => rollbackSentence({ kind: "by-host", ...undo }, migrated);
   switch (recovery.action) {
     case "report-undo":
-      warning(`The deploy to ${label} was cut off. ${undoneText(recovery.undo)}`, { title });
+      warning(`The ${cut} was cut off. ${undoneText(recovery.undo)}`, { title });
       return recovery.undo.undone ? "rolled-back" : "failed";
     case "leave":
       warning(
-        recovery.why === "killed" ? `The deploy to ${label} was cut off during the restart, and the host's step was killed before it finished (during ${recovery.phase}; ${layout.restartLog}). Check the service, then deploy again.` : recovery.why === "unfinished" ? `The deploy to ${label} was cut off during the restart, and the host's step has not finished after ${STEP_WAIT_SECONDS} s (${layout.restartLog}). Check the service, then deploy again.` : `The deploy to ${label} was cut off before its restart began on the host: ${entry.release} was never started, and the release that was live still serves (${layout.restartLog} is from an earlier restart). Deploy again.`,
+        recovery.why === "killed" ? `The ${cut} was cut off during the restart, and the host's step was killed before it finished (during ${recovery.phase}; ${layout.restartLog}). Check the service, then deploy again.` : recovery.why === "unfinished" ? `The ${cut} was cut off during the restart, and the host's step has not finished after ${STEP_WAIT_SECONDS} s (${layout.restartLog}). Check the service, then deploy again.` : `The ${cut} was cut off before its restart began on the host: ${entry.release} was never started, and the release that was live still serves (${layout.restartLog} is from an earlier restart). Deploy again.`,
         { title }
       );
       return "unknown";
     case "failed-before-start":
       warning(
-        `The deploy to ${label} was cut off during the restart; on the host it failed in ${recovery.phase}, before ${entry.release} was started: ${step2?.log().slice(-5).join(" / ")}. Check the service, then deploy again.`,
+        `The ${cut} was cut off during the restart; on the host it failed in ${recovery.phase}, before ${entry.release} was started: ${step2?.log().slice(-5).join(" / ")}. Check the service, then deploy again.`,
         { title }
       );
       return "failed";
@@ -58662,14 +58666,14 @@ async function settleSwitch(host, ctx, entry) {
       const verified = await host.verify(ctx, restart);
       await host.confirm(ctx);
       notice(
-        `The deploy to ${label} was cut off before its check; the post step verified ${entry.release}: it serves ${verified.commit}.`,
+        `The ${cut} was cut off before its check; the post step verified ${entry.release}: it serves ${verified.commit}.`,
         { title }
       );
       await pruneAfterCancel(host, ctx).catch((error2) => warnPruneFailed(label, error2));
       return "verified";
     } catch (error2) {
       if (error2 instanceof UndoneByHost) {
-        warning(`The deploy to ${label} was cut off. ${undoneText(error2.undo)}`, { title });
+        warning(`The ${cut} was cut off. ${undoneText(error2.undo)}`, { title });
         return error2.undo.undone ? "rolled-back" : "failed";
       }
       failure2 = `verify: ${errorText(error2)}`;
@@ -58679,7 +58683,7 @@ async function settleSwitch(host, ctx, entry) {
   const next = afterFailure(settings, entry, failedIn);
   if (!next.rollBack) {
     error(
-      `The deploy to ${label} was cut off, and ${entry.release} is live but failed its check; ${next.why}, so it was left as is.
+      `The ${cut} was cut off, and ${entry.release} is live but failed its check; ${next.why}, so it was left as is.
 ${failure2}`,
       { title }
     );
@@ -58691,7 +58695,7 @@ ${failure2}`,
     (error2) => rollbackSentence({ kind: "not-run", error: errorText(error2) }, migrated)
   );
   error(
-    `The deploy to ${label} was cut off, and ${entry.release} failed its check.
+    `The ${cut} was cut off, and ${entry.release} failed its check.
 ${failure2}
 ${outcome}`,
     { title }

@@ -216,8 +216,12 @@ describe('the post step, from source, after the main step was cut off', () => {
       // Only verify takes no lock; every other cut leaves one to release.
       expect(locks.length > 0).toBe(operation !== 'verify')
       expect(unverified !== undefined).toBe(['restart', 'verify', 'confirm'].includes(verb))
-      if (unverified)
+      if (unverified) {
         expect(result.log).toMatch(/the post step verified \S+: it serves [0-9a-f]{40}/)
+        // Titled and worded for the operation that was cut off.
+        const cut = operation === 'deploy' ? 'deploy to' : `${operation} on`
+        expect(result.log).toMatch(new RegExp(`::notice title=Cancelled ${operation}::The ${cut} `))
+      }
     }
   )
 

@@ -3,7 +3,12 @@
  * summary and the post step say for each.
  */
 import { describe, expect, it } from '@jest/globals'
-import { rollbackSentence, type RollbackOutcome } from '../../src/model/outcomes.js'
+import {
+  cancelSentence,
+  operationOn,
+  rollbackSentence,
+  type RollbackOutcome
+} from '../../src/model/outcomes.js'
 
 const SHA = 'a'.repeat(40)
 const KEPT = /The database keeps the migrations that R2's migrate-command ran/
@@ -60,5 +65,36 @@ describe('rollbackSentence', () => {
     expect(rollbackSentence({ kind: 'by-host', undone: false, text: 'Failed.' }, 'R2')).toBe(
       'Failed.'
     )
+  })
+})
+
+describe('cancelSentence', () => {
+  it('names where each host was, and what finishes it', () => {
+    const text = cancelSentence({
+      signal: 'SIGINT',
+      operation: 'rollback',
+      where: [
+        { host: 'a:22', phase: 'verify', stands: false },
+        { host: 'b:22', phase: 'prune', stands: true }
+      ]
+    })
+    expect(text).toMatch(
+      /^Cancelled \(SIGINT\) during verify on a:22, prune on b:22, after its new release was verified\. A restart already running/
+    )
+    expect(text).toContain('the post step verifies a release')
+  })
+
+  it('names the operation when no host had begun, and a verify has nothing to finish', () => {
+    expect(cancelSentence({ signal: 'SIGTERM', operation: 'restart', where: [] })).toMatch(
+      /^Cancelled \(SIGTERM\) during the restart\. A restart already running/
+    )
+    expect(cancelSentence({ signal: 'SIGINT', operation: 'verify', where: [] })).toBe(
+      'Cancelled (SIGINT) during the verify. A verify changes nothing on the host: there is nothing to finish.'
+    )
+  })
+
+  it('names an operation on a host as messages do', () => {
+    expect(operationOn('deploy', 'h')).toBe('deploy to h')
+    expect(operationOn('rollback', 'h')).toBe('rollback on h')
   })
 })

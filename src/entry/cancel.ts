@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import { phasesInFlight } from '../model/phase.js'
 import type { DeployReport } from '../report/report.js'
+import { cancelSentence } from '../model/outcomes.js'
 
 /**
  * The runner cancels a step with SIGINT, sends SIGTERM 7.5 s later and kills it 2.5 s after that,
@@ -15,21 +16,17 @@ export function exitOnCancel(report: DeployReport, onCancel: () => Promise<void>
     cancelled = true
     const where = [...phasesInFlight()].map(([host, { phase, startedAt }]) => {
       const entry = report.hosts.find(candidate => candidate.host === host)
-      // Past verify (prune, the lock release) the deploy to that host stands: it stays a success.
-      if (entry?.result === 'success')
-        return `${phase} on ${host}, after its new release was verified`
+      // Past verify (prune, the lock release) the operation on that host stands: it stays a success.
+      if (entry?.result === 'success') return { host, phase, stands: true }
       if (entry) {
         entry.result = 'cancelled'
         entry.failedPhase = phase
         // The phase it was in: in the summary's phase times and timeline too, as cut off.
         entry.phases.push({ phase, startedAt, seconds: (Date.now() - startedAt) / 1000, ok: false })
       }
-      return `${phase} on ${host}`
+      return { host, phase, stands: false }
     })
-    const message =
-      `Cancelled (${signal}) during ${where.join(', ') || 'the deploy'}. ` +
-      'A restart already running on a host finishes there; the post step verifies a release that was switched to but not yet verified ' +
-      '(rolling it back if that fails and rollback-on-failure is true) and releases the deploy lock.'
+    const message = cancelSentence({ signal, operation: report.operation, where })
     report.cancelled = message
     core.setFailed(message)
     report.writeOutputs()

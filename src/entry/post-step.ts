@@ -7,7 +7,7 @@ import type { HostStepReader } from '../remote/host-step.js'
 import { openSshHost, type DeployHost, type OpenHost } from '../engine/deploy-host.js'
 import { remoteLayout } from '../remote/layout.js'
 import { prunes, warnPruneFailed } from '../tasks/prune.js'
-import { rollbackSentence } from '../model/outcomes.js'
+import { operationOn, rollbackSentence } from '../model/outcomes.js'
 import { afterFailure, recoveryFor } from '../engine/recovery.js'
 import { STEP_WAIT_SECONDS } from '../model/budgets.js'
 import { startedService } from '../commands/start.js'
@@ -134,7 +134,8 @@ async function settleSwitch(
   entry: UnverifiedSwitch
 ): Promise<FinishedSwitch> {
   const { settings, label, layout } = ctx
-  const title = 'Cancelled deploy'
+  const title = `Cancelled ${settings.operation}`
+  const cut = operationOn(settings.operation, label)
   // The host's watchdog may have decided already (the post step came late): its journal says.
   const undone = await host.undoneByHost(entry.token, entry.release)
   const step = undone ? undefined : await awaitRestart(host, layout.restartLog)
@@ -144,21 +145,21 @@ async function settleSwitch(
   const undoneText = (undo: HostUndo) => rollbackSentence({ kind: 'by-host', ...undo }, migrated)
   switch (recovery.action) {
     case 'report-undo':
-      core.warning(`The deploy to ${label} was cut off. ${undoneText(recovery.undo)}`, { title })
+      core.warning(`The ${cut} was cut off. ${undoneText(recovery.undo)}`, { title })
       return recovery.undo.undone ? 'rolled-back' : 'failed'
     case 'leave':
       core.warning(
         recovery.why === 'killed'
-          ? `The deploy to ${label} was cut off during the restart, and the host's step was killed before it finished (during ${recovery.phase}; ${layout.restartLog}). Check the service, then deploy again.`
+          ? `The ${cut} was cut off during the restart, and the host's step was killed before it finished (during ${recovery.phase}; ${layout.restartLog}). Check the service, then deploy again.`
           : recovery.why === 'unfinished'
-            ? `The deploy to ${label} was cut off during the restart, and the host's step has not finished after ${STEP_WAIT_SECONDS} s (${layout.restartLog}). Check the service, then deploy again.`
-            : `The deploy to ${label} was cut off before its restart began on the host: ${entry.release} was never started, and the release that was live still serves (${layout.restartLog} is from an earlier restart). Deploy again.`,
+            ? `The ${cut} was cut off during the restart, and the host's step has not finished after ${STEP_WAIT_SECONDS} s (${layout.restartLog}). Check the service, then deploy again.`
+            : `The ${cut} was cut off before its restart began on the host: ${entry.release} was never started, and the release that was live still serves (${layout.restartLog} is from an earlier restart). Deploy again.`,
         { title }
       )
       return 'unknown'
     case 'failed-before-start':
       core.warning(
-        `The deploy to ${label} was cut off during the restart; on the host it failed in ${recovery.phase}, before ${entry.release} was started: ${step?.log().slice(-5).join(' / ')}. Check the service, then deploy again.`,
+        `The ${cut} was cut off during the restart; on the host it failed in ${recovery.phase}, before ${entry.release} was started: ${step?.log().slice(-5).join(' / ')}. Check the service, then deploy again.`,
         { title }
       )
       return 'failed'
@@ -176,7 +177,7 @@ async function settleSwitch(
       const verified = await host.verify(ctx, restart)
       await host.confirm(ctx)
       core.notice(
-        `The deploy to ${label} was cut off before its check; the post step verified ${entry.release}: it serves ${verified.commit}.`,
+        `The ${cut} was cut off before its check; the post step verified ${entry.release}: it serves ${verified.commit}.`,
         { title }
       )
       // As the run would have: keep-releases holds after a cancelled deploy too.
@@ -184,7 +185,7 @@ async function settleSwitch(
       return 'verified'
     } catch (error) {
       if (error instanceof UndoneByHost) {
-        core.warning(`The deploy to ${label} was cut off. ${undoneText(error.undo)}`, { title })
+        core.warning(`The ${cut} was cut off. ${undoneText(error.undo)}`, { title })
         return error.undo.undone ? 'rolled-back' : 'failed'
       }
       failure = `verify: ${errorText(error)}`
@@ -194,7 +195,7 @@ async function settleSwitch(
   const next = afterFailure(settings, entry, failedIn)
   if (!next.rollBack) {
     core.error(
-      `The deploy to ${label} was cut off, and ${entry.release} is live but failed its check; ${next.why}, so it was left as is.\n${failure}`,
+      `The ${cut} was cut off, and ${entry.release} is live but failed its check; ${next.why}, so it was left as is.\n${failure}`,
       { title }
     )
     return 'failed'
@@ -205,7 +206,7 @@ async function settleSwitch(
     (error: unknown) => rollbackSentence({ kind: 'not-run', error: errorText(error) }, migrated)
   )
   core.error(
-    `The deploy to ${label} was cut off, and ${entry.release} failed its check.\n${failure}\n${outcome}`,
+    `The ${cut} was cut off, and ${entry.release} failed its check.\n${failure}\n${outcome}`,
     { title }
   )
   return ctx.report.rolledBack ? 'rolled-back' : 'failed'

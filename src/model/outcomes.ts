@@ -1,3 +1,4 @@
+import type { Operation } from '../inputs/settings.js'
 /**
  * What a rollback came to, as data: the rollback phase, the engine and the post step return and
  * pass these, and `rollbackSentence` is the one place each becomes words (the annotation, the
@@ -59,4 +60,34 @@ export function rollbackSentence(outcome: RollbackOutcome, migrated?: string): s
   })()
   const kept = migrated && (outcome.kind !== 'by-host' || outcome.undone)
   return kept ? `${text} ${migrationsKept(migrated)}` : text
+}
+
+/** Where a cancelled run was, as data: `cancelSentence` is its one sentence. */
+export interface Cancellation {
+  signal: string
+  /** The operation that was cut off (unknown when the inputs were not read yet). */
+  operation?: Operation
+  /** Each host's phase when the signal came; `stands`: it had passed verify already. */
+  where: { host: string; phase: string; stands: boolean }[]
+}
+
+/** What the action says when it is cancelled (the job's error and the summary). */
+export function cancelSentence(cancellation: Cancellation): string {
+  const { signal, operation = 'deploy', where } = cancellation
+  const during = where
+    .map(({ host, phase, stands }) =>
+      stands ? `${phase} on ${host}, after its new release was verified` : `${phase} on ${host}`
+    )
+    .join(', ')
+  const next =
+    operation === 'verify'
+      ? 'A verify changes nothing on the host: there is nothing to finish.'
+      : 'A restart already running on a host finishes there; the post step verifies a release that was switched to but not yet verified ' +
+        '(rolling it back if that fails and rollback-on-failure is true) and releases the deploy lock.'
+  return `Cancelled (${signal}) during ${during || `the ${operation}`}. ${next}`
+}
+
+/** An operation on a host, as messages name it: `deploy to H`, `rollback on H`, `restart on H`. */
+export function operationOn(operation: Operation, host: string): string {
+  return operation === 'deploy' ? `deploy to ${host}` : `${operation} on ${host}`
 }
