@@ -52136,7 +52136,7 @@ function expandHome(path, home) {
 import { StringDecoder } from "node:string_decoder";
 import { Readable } from "node:stream";
 
-// src/host/session.sh
+// src/host/remote/session.sh
 var session_default = `# shellcheck shell=sh
 # The action's one shell on a host (HostShell, remote.ts): the login shell runs once per
 # connection, its start-up files with it, and every command of the run is a job of this loop.
@@ -53948,7 +53948,7 @@ function startProxyCommand(command, address) {
   };
 }
 
-// src/host/logind.sh
+// src/host/connect/logind.sh
 var logind_default = `# shellcheck shell=sh
 # Whether systemd-logind ends this user's processes when the SSH session ends (connect.ts): with
 # KillUserProcesses=yes, no lingering and the user not excluded, everything the session started
@@ -54136,7 +54136,7 @@ async function reconnect(session, settings, phase) {
   await renew(session, settings, phase);
 }
 
-// src/host/library.sh
+// src/host/library/library.sh
 var library_default = `# shellcheck shell=sh
 # The host library: the shell functions host scripts share, sent ahead of every script that needs
 # one (HOST_LIBRARY, remote/host-library.ts), with the values they read set before it:
@@ -54384,7 +54384,7 @@ record_state() {
 }
 `;
 
-// src/host/select-service.awk
+// src/host/library/select-service.awk
 var select_service_default = '# Chooses the service\'s processes in one awk pass. It reads /proc itself: the `stat` and, where\n# this awk splits records on NUL, the `environ` and `cmdline` files named as its arguments. The\n# target and the process-match pattern come in its environment (VSD_TARGET, VSD_PATTERN), never\n# its command line, so a user\'s `pkill -f` cannot match this awk. The rest comes as tagged lines\n# on stdin:\n#\n# - `E pid control` / `E pid target VALUE` \u2014 markers, from `environ_markers` on an awk without NUL\n# - `C pid COMMAND LINE` \u2014 a command line, from `cmdline_lines` on an awk without NUL\n# - `R pid start pgid` \u2014 recorded by the last deploy; counts only if the start time still matches\n# - `H pid` \u2014 holds a service port; `G pgid` \u2014 a group to include\n#\n# A process-match hit is a command line (arguments joined by spaces) that the pattern, an\n# extended regular expression, matches: what `pgrep -f` would find.\n#\n# Prints `signal PID PGID START SOURCE WHY\u2026` for each process to act on, `skip PID - - OWN WHY\u2026` for\n# each candidate that is protected (OWN is `own` for the action\'s own processes, whose command\n# lines are its code, else `-`), and `group PGID - - - -` for each process group included.\n# A group is included only while its leader is gone or is itself the service, so a hit inside a\n# shell\'s or a supervisor\'s group never takes the whole group with it.\n#\n# Variables (-v): self (the scanning shell), pids_only, and the names of the markers:\n# control_name (VERIFIED_SSH_DEPLOY_CONTROL), holder_name (VERIFIED_SSH_DEPLOY_HOLDER, the port\n# holder of hold-ports) and marker_name (DEPLOY_TARGET).\nfunction pid_of(file) { sub(/^\\/proc\\//, "", file); sub(/\\/[a-z]+$/, "", file); return file }\nfunction read_stat(file,   line, pid, name, field) {\n  if ((getline line < file) <= 0) return\n  pid = pid_of(file)\n  name = line; sub(/^[^(]*\\(/, "", name); sub(/\\) [^)]*$/, "", name)\n  sub(/.*\\) /, "", line); split(line, field, " ")\n  ppid[pid] = field[2]; pgid[pid] = field[3]; state[pid] = field[1]; start[pid] = field[20]\n  kthread[pid] = int(field[7] / 2097152) % 2; comm[pid] = name\n}\nfunction read_environ(file,   entry, pid) {\n  pid = pid_of(file)\n  RS = "\\0"\n  while ((getline entry < file) > 0) marker(pid, entry)\n  RS = "\\n"\n}\nfunction read_cmdline(file,   entry, text, count) {\n  RS = "\\0"\n  while ((getline entry < file) > 0) text = (count++ ? text " " : "") entry\n  RS = "\\n"\n  command_line(pid_of(file), text)\n}\nfunction command_line(pid, text) {\n  if (pattern != "" && text != "" && text ~ pattern && (pid in start)) {\n    add(pid, "pattern", "matched by process-match"); include(pgid[pid], "of a process-match hit")\n  }\n}\nfunction marker(pid, entry) {\n  if (entry == control_name "=1") control[pid] = 1\n  else if (index(entry, holder_name "=") == 1) holder[pid] = 1\n  else if (index(entry, marker_name "=") == 1) marked[pid] = substr(entry, length(marker_name) + 2)\n}\nfunction add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }\nfunction include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }\nfunction own(pid) {\n  if (pid in ancestor) return "the action\'s own session"\n  if (pid in holder) return "the port holder of hold-ports"\n  if (pid in control) return "a command of this action (this deploy or a concurrent one)"\n  return ""\n}\nfunction protected(pid,   why) {\n  if (pid == 1) return "PID 1"\n  if (kthread[pid]) return "a kernel thread"\n  if (comm[pid] ~ /^sshd/) return "an sshd process"\n  why = own(pid)\n  if (why != "") return why\n  if ((pid in marked) && marked[pid] != target) return "it carries another target\'s marker (" marker_name "=" marked[pid] ")"\n  return ""\n}\nBEGIN {\n  target = ENVIRON["VSD_TARGET"]; pattern = ENVIRON["VSD_PATTERN"]\n  for (i = 1; i < ARGC; i++) {\n    if (ARGV[i] ~ /\\/stat$/) read_stat(ARGV[i])\n    else if (ARGV[i] ~ /\\/cmdline$/) read_cmdline(ARGV[i])\n    else read_environ(ARGV[i])\n    close(ARGV[i])\n  }\n  ARGC = 1\n}\n$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? (control_name "=1") : $3 == "holder" ? (holder_name "=1") : (marker_name "=" value)); next }\n$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }\n$1 == "C" { text = $0; sub(/^C [0-9]+ /, "", text); command_line($2, text); next }\n$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }\n$1 == "G" { include($2, "stopped by this deploy"); next }\nEND {\n  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1\n  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries " marker_name "=" target)\n  for (group in groups) {\n    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }\n    if ((group in start) && protected(group) != "") { delete groups[group]; continue }\n    if (!pids_only) print "group", group, "-", "-", "-", "-"\n  }\n  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])\n  for (pid in source_of) {\n    if (!(pid in start) || state[pid] == "Z") continue\n    why = protected(pid)\n    if (why == "" && pids_only) printf " %s", pid\n    else if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]\n    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", (why == own(pid) ? "own" : "-"), why\n  }\n}\n';
 
 // src/remote/host-library.ts
@@ -54407,7 +54407,7 @@ function journalFor(journal) {
   return withInputs("", { journal_file: journal.file, journal_token: journal.token });
 }
 
-// src/host/follow.sh
+// src/host/remote/follow.sh
 var follow_default = `# shellcheck shell=sh
 # Starts a host step detached and follows it (followScript, remote/host-step.ts): the step runs in
 # its own session, its output appended to follow_out, its text in its environment rather than its
@@ -54454,7 +54454,7 @@ fi
 exit "$status"
 `;
 
-// src/host/await-step.sh
+// src/host/remote/await-step.sh
 var await_step_default = '# shellcheck shell=sh\n# Waits for the host step writing await_out to end (awaitStepScript, remote/host-step.ts), up to\n# await_wait seconds, then prints that file. A step gone without its exit line that nobody\n# reported yet (what followed it was killed too) gets its `died -` marker written there first.\n# With await_key, a file that is not that step\'s output (the command starting it was cut off\n# before it did) prints the step\'s `absent` marker instead: the step never ran.\n#\n# Inputs: await_out; await_wait (s); await_key (may be empty) and await_line, the line that begins\n# that step\'s output. After the host library.\n: "${await_out:?}" "${await_wait:?}" "${await_key?}" "${await_line?}"\nif [ -n "$await_key" ]; then\n  # A step whose starter was cut off just after launching it prints its PID within milliseconds.\n  if ! grep -qxF -- "$await_line" 2>/dev/null < "$await_out" || { [ -z "$(step_marker "$await_out" pid)" ] && sleep 1 && [ -z "$(step_marker "$await_out" pid)" ]; }; then\n    printf \'@@%s absent\\n\' "$await_key"\n    exit 0\n  fi\nfi\nwait_for_step "$await_out" "$await_wait"\nstep_pid=$(step_marker "$await_out" pid)\nif [ -n "$step_pid" ] && ! process_alive "$step_pid" && [ -z "$(step_marker "$await_out" exit)" ] && [ -z "$(step_marker "$await_out" died)" ]; then\n  printf \'the host step (pid %s) ended without finishing: something on the host killed it\\n@@%s died -\\n\' "$step_pid" "$(step_key_of "$await_out")" >> "$await_out"\nfi\ncat 2>/dev/null < "$await_out"\n';
 
 // src/remote/host-step.ts
@@ -54685,10 +54685,10 @@ function stepOutcome(text) {
   return new HostStepReader().consume(text).end();
 }
 
-// src/host/prune-venvs.sh
+// src/host/prune/prune-venvs.sh
 var prune_venvs_default = '# shellcheck shell=sh\n# Removes the managed venvs no kept tree links to (prune.ts): the releases\', the live in-place\n# tree\'s and the in-place base tree\'s .venv. Links hold absolute paths: each venv is compared by\n# its absolute path, in the shell, since a path in a command line is what a user\'s pkill -f PATH\n# matches. Prints `removed-venv NAME` for each.\n#\n# Inputs (pruneVenvsScript): pv_target; pv_venvs, the venvs directory inside the target, and\n# pv_venvs_abs, the same absolute; pv_releases; pv_base_link, the base tree\'s .venv.\n: "${pv_target:?}" "${pv_venvs:?}" "${pv_venvs_abs:?}" "${pv_releases:?}" "${pv_base_link:?}"\ncd -- "$pv_target" || exit 1\n[ -d "$pv_venvs" ] || exit 0\nlinked=$(for link in "$pv_releases"/*/.venv ./.venv "$pv_base_link"; do readlink -- "$link" 2>/dev/null; done)\nfor venv in "$pv_venvs"/* "$pv_venvs"/.[!.]*; do\n  [ -e "$venv" ] || continue\n  used=\n  while IFS= read -r path; do [ "$path" != "$pv_venvs_abs/${venv##*/}" ] || used=1; done <<EOF\n$linked\nEOF\n  [ -z "$used" ] || continue\n  rm -rf -- "$venv" && printf \'removed-venv %s\\n\' "${venv##*/}"\ndone\n';
 
-// src/host/inspect.sh
+// src/host/upload/inspect.sh
 var inspect_default = `# shellcheck shell=sh
 # The upload's inspection (upload.ts), run in a subshell: free space where the tree will be built
 # (the target, or its nearest existing parent, asked from inside it); then, from the target, the
@@ -54733,7 +54733,7 @@ fi
 if [ -n "$base" ]; then printf 'base %s\\nmanifest\\n' "$base"; cat -- "$up_manifests/$base.tsv"; fi
 `;
 
-// src/host/receive.sh
+// src/host/upload/receive.sh
 var receive_default = `# shellcheck shell=sh
 # The upload's receiving side (upload.ts), after the inspection: prints up_inspection_end, reads
 # two lines, the release name and the base tree's name (empty: none), and unpacks the gzip tar
@@ -54946,7 +54946,7 @@ function uploadScript(layout, strategy, stampFile, token) {
   ]);
 }
 
-// src/host/venv.sh
+// src/host/prepare/venv.sh
 var venv_default = '# shellcheck shell=sh\n# Builds the venv for venv_hash plus the host\'s interpreter version, or reuses it, and links\n# <tree>/.venv to it (venv.ts). The venv is built at its final path, because a venv records that\n# path in its scripts (bin/pip, console scripts, activate): one renamed after the build would point\n# into the temporary name. Only a venv holding venv_complete counts; a failed build is deleted, so a\n# failure leaves nothing in venvs/. Prints `venv KEY built|reused`.\n#\n# Inputs (venvScript), run from venv_target; paths ending in _here are inside it (a path in a\n# command line is what a user\'s pkill -f PATH matches), the others absolute, for links and\n# messages: venv_python; venv_dir and venv_dir_here, the venvs directory; venv_complete, the\n# file a complete venv holds; venv_hash; venv_tree,\n# the new tree; venv_link_here, its .venv; venv_live and venv_live_here, the live .venv an in-place\n# deploy replaces (empty: releases); the exit codes venv_exit_python, venv_exit_create,\n# venv_exit_install and venv_exit_foreign; venv_install_environment and venv_install_command, the\n# install command with the deploy\'s environment (exec_user_command). After the host library.\n: "${venv_target:?}" "${venv_python:?}" "${venv_dir:?}" "${venv_dir_here:?}" "${venv_hash:?}"\n: "${venv_complete:?}" "${venv_tree:?}" "${venv_link_here:?}" "${venv_live?}" "${venv_live_here?}"\n: "${venv_exit_python:?}" "${venv_exit_create:?}" "${venv_exit_install:?}" "${venv_exit_foreign:?}"\n: "${venv_install_environment?}" "${venv_install_command:?}"\ncd -- "$venv_target" || exit 1\nif [ -n "$venv_live" ] && { [ -e "$venv_live_here" ] || [ -L "$venv_live_here" ]; } && case $(readlink -- "$venv_live_here" 2>/dev/null) in "$venv_dir"/*) false ;; *) true ;; esac; then\n  printf \'%s exists and is not a link into %s\\n\' "$venv_live" "$venv_dir"; exit "$venv_exit_foreign"\nfi\n# -I -S: no site import, so asking the version costs the interpreter\'s bare start-up only.\nversion=$("$venv_python" -I -S -c \'import sys; print(sys.implementation.name + "-%d.%d.%d" % sys.version_info[:3])\' < /dev/null) || exit "$venv_exit_python"\nkey=$venv_hash-$version\nvenv=$venv_dir/$key\nif [ -f "$venv/$venv_complete" ]; then how=reused; else\n  how=built\n  mkdir -p -- "$venv_dir_here" || exit 1\n  # Made by its name from inside venvs/: Python records the absolute path in the venv itself.\n  if ! (cd -- "$venv_dir_here" && rm -rf -- "$key" && "$venv_python" -m venv -- "$key") < /dev/null 2>&1; then\n    (cd -- "$venv_dir_here" && rm -rf -- "$key"); exit "$venv_exit_create"\n  fi\nfi\nrm -rf -- "$venv_link_here" && ln -s -- "$venv" "$venv_link_here" || exit 1\nif [ "$how" = built ]; then\n  # The install runs with the tree\'s .venv already linked, so it sees the environment start will.\n  if ! (cd -- "$venv_tree" || exit 1\n    exec_user_command "$venv_install_environment" "$venv_install_command" < /dev/null 2>&1); then\n    rm -rf -- "${venv_dir_here:?}/$key" "$venv_link_here"; exit "$venv_exit_install"\n  fi\n  : > "$venv/$venv_complete" || exit 1\nfi\nprintf \'venv %s %s\\n\' "$key" "$how"\n';
 
 // src/commands/environment.ts
@@ -55033,7 +55033,7 @@ function pruneVenvsScript(layout) {
   });
 }
 
-// src/host/lock.sh
+// src/host/lock/lock.sh
 var lock_default = `# shellcheck shell=sh
 # Takes the deploy lock (lock.ts). mkdir is atomic: whoever creates the directory holds the lock.
 # The owner is written first, beside it, and renamed in (a rename needs no space), so a full disk
@@ -55109,10 +55109,10 @@ mv -f -- "$lock_pending" "$lock_dir/owner" || { rmdir -- "$lock_dir"; rm -f -- "
 eval "$lock_beat"
 `;
 
-// src/host/owned.sh
+// src/host/lock/owned.sh
 var owned_default = '# shellcheck shell=sh\n# Before the lock writes anything (lock.ts): the target must belong to the deploy user, as OpenSSH\'s\n# StrictModes and git\'s safe.directory require of what they trust. Every directory from / down to\n# the target that exists must be owned by the deploy user or root and not writable by another user\n# (group or other), unless it is sticky (like /tmp) and the directory below it is the deploy\n# user\'s; the target, its .deploy and releases must be owned by the deploy user or root and not\n# writable by another user. Otherwise another local user could swap what the deploy writes, or\n# what it runs. Walks down with cd and looks at `.`, so no path is in a command line.\n#\n# Prints `unsafe PATH UID MODE WHY` (WHY: owner, writable) for the first directory\n# that fails and exits with owned_unsafe; prints nothing when all is well.\n#\n# Inputs (ownedCheckScript, lock.ts): owned_target, absolute; owned_unsafe, the exit code.\n: "${owned_target:?}" "${owned_unsafe:?}"\nowned_uid=$(id -u)\n# The owner\'s uid and the mode string of `.`, as `ls -ldn` prints them.\nowned_stat() {\n  # shellcheck disable=SC2012,SC2046 # ls -ldn is the portable way to read an owner and mode; split into fields\n  set -- $(ls -ldn . 2>/dev/null)\n  owned_mode=$1 owned_owner=$3\n}\nowned_fail() {\n  printf \'unsafe %s %s %s %s\\n\' "$1" "$owned_owner" "$owned_mode" "$2"\n  exit "$owned_unsafe"\n}\n# A directory of the deploy user\'s or root\'s that no other user may write to.\nowned_strict() {\n  owned_stat\n  [ "$owned_owner" = "$owned_uid" ] || [ "$owned_owner" = 0 ] || owned_fail "$1" owner\n  case $owned_mode in ?????w* | ????????w*) owned_fail "$1" writable ;; esac\n}\ncd / || exit 1\nowned_path=\nowned_rest=${owned_target#/}\nwhile [ -n "$owned_rest" ]; do\n  # Each parent: the deploy user\'s or root\'s, and writable by no other user unless sticky (like\n  # /tmp: then only its owner may rename or remove what is in it, and the child is checked next).\n  owned_stat\n  [ "$owned_owner" = "$owned_uid" ] || [ "$owned_owner" = 0 ] || owned_fail "${owned_path:-/}" owner\n  case $owned_mode in ?????w* | ????????w*) case $owned_mode in *[tT]) ;; *) owned_fail "${owned_path:-/}" writable ;; esac ;; esac\n  owned_part=${owned_rest%%/*}\n  if [ "$owned_part" = "$owned_rest" ]; then owned_rest=; else owned_rest=${owned_rest#*/}; fi\n  [ -n "$owned_part" ] || continue\n  # What does not exist yet, the deploy creates: its own.\n  cd -- "$owned_part" 2>/dev/null || exit 0\n  owned_path=$owned_path/$owned_part\ndone\nowned_strict "$owned_path"\nfor owned_part in .deploy releases; do\n  (cd -- "$owned_part" 2>/dev/null || exit 0; owned_strict "$owned_path/$owned_part") || exit "$owned_unsafe"\ndone\n';
 
-// src/host/release-lock.sh
+// src/host/lock/release-lock.sh
 var release_lock_default = '# shellcheck shell=sh\n# Removes the lock only if this run still owns it (lock.ts), once no restart step writes its\n# output any more (wait_for_step, before it). The run\'s release goes first unless current names it\n# (release_discard): one that was cancelled before its switch, or left by a failure. Prints\n# `released`, `other OWNER` or `gone`. From inside the lock, then the target: a path in a command\n# line is what pkill -f PATH matches.\n#\n# Inputs (releaseLockScript): release_lock, the lock directory; release_token; release_discard, the\n# script that removes the run\'s release. After the host library, with the run\'s journal (named\n# relative to the lock\'s parent).\n: "${release_lock:?}" "${release_token:?}" "${release_discard:?}"\nif cd -- "$release_lock" 2>/dev/null && grep -qF -- "$release_token" owner 2>/dev/null; then\n  (eval "$release_discard")\n  cd .. && rm -rf -- lock && echo released && journal released the lock\nelif [ -d "$release_lock" ]; then printf \'other %s\\n\' "$(cat 2>/dev/null < owner)"\nelse echo gone; fi\n';
 
 // src/commands/lock.ts
@@ -55235,7 +55235,7 @@ async function acquireLock(remote, layout, owner, timeoutSeconds, user) {
   info2(`Holding ${layout.lockDir}`);
 }
 
-// src/host/hold.sh
+// src/host/restart/hold.sh
 var hold_default = `# shellcheck shell=sh
 # The port holder's part of start (hold.ts), first in the start body, once the old service is gone
 # (wait-for-exit). With hold-ports, the holder (holder.py) must be running and holding hold_listen:
@@ -55296,10 +55296,10 @@ else
 fi
 `;
 
-// src/host/holder.py
+// src/host/restart/holder.py
 var holder_default = '# The port holder of hold-ports (README, "No refused connections"; hold.ts). Binds and listens on each\n# ADDRESS:PORT in VSD_HOLDER_LISTEN (space-separated), in order, then hands the listening sockets\n# to whoever connects to its control socket, `control` in its working directory (SCM_RIGHTS, in\n# the same order), until SIGTERM. Connections that arrive while no service accepts wait in the\n# kernel\'s queue. Nothing is in its command line, which a user\'s pkill -f could match: its\n# program and its ports come in its environment. Standard library only, Python 3.3 or later.\nimport array\nimport os\nimport signal\nimport socket\nimport sys\n\n\ndef listener(spec):\n    address, _, port = spec.rpartition(":")\n    address = address.strip("[]")\n    family = socket.AF_INET6 if ":" in address else socket.AF_INET\n    sock = socket.socket(family, socket.SOCK_STREAM)\n    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n    sock.bind((address, int(port)))\n    sock.listen(socket.SOMAXCONN)\n    return sock\n\n\ndef main():\n    specs = os.environ.pop("VSD_HOLDER_LISTEN").split()\n    try:\n        listeners = [listener(spec) for spec in specs]\n    except OSError as error:\n        print("hold-ports: cannot listen on %s: %s" % (" ".join(specs), error), flush=True)\n        sys.exit(1)\n    # Bound under another name and renamed once it listens: whoever finds `control` can connect.\n    for name in ("control", "control.new"):\n        if os.path.exists(name):\n            os.unlink(name)\n    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n    old_mask = os.umask(0o177)\n    control.bind("control.new")\n    os.umask(old_mask)\n    control.listen(16)\n    os.rename("control.new", "control")\n    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n    fds = array.array("i", [sock.fileno() for sock in listeners])\n    print("holding %s (pid %d)" % (" ".join(specs), os.getpid()), flush=True)\n    while True:\n        conn, _ = control.accept()\n        try:\n            conn.sendmsg([str(len(fds)).encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])\n        except OSError:\n            pass\n        finally:\n            conn.close()\n\n\nmain()\n';
 
-// src/host/with-fds.py
+// src/host/restart/with-fds.py
 var with_fds_default = `# Runs the start-command with the held sockets (hold-ports; hold.ts): asks the port holder's
 # control socket for them, puts them at file descriptors 3, 4, ... in the order of ports, sets
 # LISTEN_FDS and LISTEN_PID as systemd's socket activation does, and replaces itself (same PID) by
@@ -55402,7 +55402,7 @@ function removedCount(stdout) {
   return Number(/removed\s+(\d+)/.exec(stdout)?.[1] ?? 0);
 }
 
-// src/host/sync.sh
+// src/host/restart/sync.sh
 var sync_default = '# shellcheck shell=sh\n# switch (in place), a host-step body (switch.ts): syncs the staged tree into the live one. The\n# paths prepare planned to remove (NUL-separated lists: files, then directories) go first; a\n# directory the old service wrote into since prepare stays (rmdir fails), so nothing unplanned\n# goes. Then the copy, the bytecode (sync_clear_bytecode), and the staged tree is kept as the base\n# of the next deploy, with its manifest. Ends with the releases.log line.\n#\n# Inputs (syncInPlaceBody), paths inside the target: sync_target; sync_files and sync_dirs, the\n# removal lists; sync_staging; sync_tree, where the base tree is kept; sync_manifest_staging and\n# sync_manifest_tree, their manifests; sync_clear_bytecode, the command that clears bytecode and\n# prints how many files it removed (empty: clear-pycache is off); sync_releases_log and\n# sync_log_line, the releases.log line. From the host step: the host library.\n: "${sync_target:?}" "${sync_files:?}" "${sync_dirs:?}" "${sync_staging:?}" "${sync_tree:?}"\n: "${sync_manifest_staging:?}" "${sync_manifest_tree:?}" "${sync_clear_bytecode?}"\n: "${sync_releases_log:?}" "${sync_log_line:?}"\ncd -- "$sync_target" || exit 1\nif [ -s "$sync_files" ]; then xargs -0 rm -f -- < "$sync_files" || exit 1; fi\nif [ -s "$sync_dirs" ]; then xargs -0 rmdir -- 2>/dev/null < "$sync_dirs"; fi\nremoved=$(cat -- "$sync_files" "$sync_dirs" | tr -cd \'\\000\' | wc -c)\ntar_copy "$sync_staging" . || exit 1\nprintf \'Synced the new tree into %s; removed %s path(s) an earlier deploy shipped that the source no longer has\\n\' "$sync_target" "$((removed))"\nif [ -n "$sync_clear_bytecode" ]; then\n  cleared=$(eval "$sync_clear_bytecode") || exit 1\n  printf \'Cleared bytecode in %s: %s .pyc/.pyo file(s)\\n\' "$sync_target" "$cleared"\nfi\nrm -rf -- "$sync_tree" && mv -- "$sync_staging" "$sync_tree" && mv -f -- "$sync_manifest_staging" "$sync_manifest_tree" && rm -f -- "$sync_files" "$sync_dirs" || exit 1\nlog_release "$sync_releases_log" "$sync_log_line"\n';
 
 // src/model/strategy.ts
@@ -55652,7 +55652,7 @@ ${tail}`
   );
 }
 
-// src/host/env-file.sh
+// src/host/prepare/env-file.sh
 var env_file_default = '# shellcheck shell=sh\n# Writes stdin to the env file (envFileScript, commands/env-file.ts) with mode 0600, in place of\n# whatever the repository put at that name (never through a link). The values come on stdin: no\n# command line or script holds them, and nothing logs them.\n#\n# Inputs: env_dir, where the path starts (the shared directory when the path is under a shared\n# path, which the release links there; else the release); env_dirs, the path\'s directories\n# (/-separated, may be empty), created where missing; env_name, its name. After the host library.\n: "${env_dir:?}" "${env_dirs?}" "${env_name:?}"\ncd -- "$env_dir" || exit 1\npart=\nif ! enter_dirs "$env_dirs" make; then\n  printf \'env-file: %s is a symlink or not a directory where the env file goes\\n\' "$part" >&2\n  exit 1\nfi\nrm -rf -- "$env_name" && (umask 077 && set -C && cat > "$env_name")\n';
 
 // src/commands/env-file.ts
@@ -55702,10 +55702,10 @@ function sudoHint(output, command, user) {
   return ` sudo asked for a password, which a deploy cannot type: allow the deploy user exactly this command without one, with a line in /etc/sudoers.d/${user} (edit it with visudo -f): ${user} ALL=(root) NOPASSWD: ${allowed}${words2[0] && !words2[0].startsWith("/") ? ` (check the path with command -v ${words2[0]})` : ""}, and call it as sudo -n so it fails at once rather than wait for a password.`;
 }
 
-// src/host/stamp.sh
+// src/host/prepare/stamp.sh
 var stamp_default = '# shellcheck shell=sh\n# Writes the full SHA into the stamp file of the new tree (stampScript, commands/prepare.ts), in\n# place of whatever the repository put at that name (a symlink included: removed, then created with\n# noclobber, which never follows a link), from inside the release: a directory on the way that is\n# a symlink is refused.\n#\n# Inputs: stamp_release, the release; stamp_file, the stamp-file input (for messages); stamp_dirs,\n# its directories (/-separated, may be empty); stamp_name, its name; stamp_sha. After the host\n# library.\n: "${stamp_release:?}" "${stamp_file:?}" "${stamp_dirs?}" "${stamp_name:?}" "${stamp_sha:?}"\ncd -- "$stamp_release" || exit 1\nif ! enter_dirs "$stamp_dirs"; then\n  printf \'stamp-file: %s in the release is a symlink or not a directory, so the stamp would land outside the release; the repository must not hold it\\n\' "$stamp_file" >&2\n  exit 1\nfi\nrm -rf -- "$stamp_name" && (set -C && printf \'%s\\n\' "$stamp_sha" > "$stamp_name")\n';
 
-// src/host/link-shared.sh
+// src/host/prepare/link-shared.sh
 var link_shared_default = `# shellcheck shell=sh
 # Links each shared path of the release to the shared directory (linkSharedScript,
 # commands/prepare.ts). The shared copy is created on first use, seeded from the release when the
@@ -55935,7 +55935,7 @@ async function prune(ctx) {
     );
 }
 
-// src/host/releases.sh
+// src/host/rollback/releases.sh
 var releases_default = '# shellcheck shell=sh\n# What the host\'s releases are (operations.ts): `live NAME` (what current names; in place, the\n# target itself: `live tree`), then `release NAME STATE SHA` for each kept release, oldest first\n# (STATE: verified, unverified or bad; SHA: the first line of its stamp file, empty when it has\n# none), and `lock OWNER` while a deploy holds the lock. Nothing at all when the target is missing.\n# Files are read through redirections: a path in a command line is what pkill -f PATH matches.\n#\n# Inputs (releasesScript): rel_target; rel_stamp, the stamp file; rel_strategy; rel_unverified,\n# the mark of an unverified release.\n: "${rel_target:?}" "${rel_stamp:?}" "${rel_strategy:?}" "${rel_unverified:?}"\ncd -- "$rel_target" 2>/dev/null || exit 0\nstamp_of() { sha=; IFS= read -r sha 2>/dev/null < "$1/$rel_stamp"; printf \'%s\' "$sha" | tr -cd \'0-9a-fA-F\'; }\nif [ "$rel_strategy" = releases ]; then\n  live=$(readlink current 2>/dev/null)\n  printf \'live %s\\n\' "${live#releases/}"\n  # shellcheck disable=SC2012 # release names, made by the action\n  ls -1 releases 2>/dev/null | while IFS= read -r name; do\n    case $name in .*) continue ;; esac\n    [ -d "releases/$name" ] || continue\n    if [ -e "releases/$name/BAD_RELEASE" ]; then state=bad\n    elif [ -e "releases/$name/$rel_unverified" ]; then state=unverified\n    else state=verified; fi\n    printf \'release %s %s %s\\n\' "$name" "$state" "$(stamp_of "releases/$name")"\n  done\nelse\n  printf \'live tree\\nrelease tree verified %s\\n\' "$(stamp_of .)"\nfi\nif [ -d .deploy/lock ]; then printf \'lock %s\\n\' "$(cat 2>/dev/null < .deploy/lock/owner)"; fi\n';
 
 // src/commands/releases.ts
@@ -55955,7 +55955,7 @@ function parseReleases(stdout) {
   return { live: answerOf(stdout, "live") || void 0, releases: releases2, lock: answerOf(stdout, "lock") };
 }
 
-// src/host/start.sh
+// src/host/restart/start.sh
 var start_default = `# shellcheck shell=sh
 # Detached start, a host-step body (commands/start.ts): the start-command runs under start_launcher
 # (setsid, or the hold-ports wrapper, which calls setsid) in a new session, its own process group, stdin from /dev/null and
@@ -56001,10 +56001,10 @@ printf '@@%s data header %s\\n' "$step_key" "$header"
 service_scan "$start_target" '' '' "$launched" '' | record_state "$start_state" "$start_release" "$start_sha"
 `;
 
-// src/host/start-foreground.sh
+// src/host/restart/start-foreground.sh
 var start_foreground_default = '# shellcheck shell=sh\n# Start with detach: false, a host-step body (foregroundStartBody, commands/start.ts): runs the\n# start-command as is (e.g. `systemctl start app`) from start_live and waits for it; its output\n# goes to the log. A non-zero exit fails the start.\n#\n# Inputs: start_environment and start_command, the start-command for exec_user_command;\n# start_live; start_shown, the command as the log names it; the exit code start_failed. From the\n# host step: step_key and the host library.\n: "${start_environment?}" "${start_command:?}" "${start_live:?}" "${start_shown:?}" "${start_failed:?}" "${step_key:?}"\ncd -- "$start_live" || exit 1\n(exec_user_command "$start_environment" "$start_command") < /dev/null 2>&1\nstatus=$?\nif [ "$status" -ne 0 ]; then\n  printf \'@@%s error start-command exited with code %s (detach: false); its output is above in the log\\n\' "$step_key" "$status"\n  exit "$start_failed"\nfi\nprintf \'Ran %s (detach: false)\\n\' "$start_shown"\n';
 
-// src/host/stop.sh
+// src/host/restart/stop.sh
 var stop_default = `# shellcheck shell=sh
 # stop, a host-step body (see host-step.ts): note when the stop began, run the stop-command, then
 # SIGTERM every process of the service (README, "How the action finds your service"), saying per
@@ -56076,7 +56076,7 @@ eval "$(printf '%s\\n' "$scan" | awk '$1 == "signal" { pids = pids " " $2 } $1 =
 [ -n "$stopped_pids" ] || echo "nothing to stop: no process carries this target's marker, none was recorded, and process-match found none"
 `;
 
-// src/host/wait-for-exit.sh
+// src/host/restart/wait-for-exit.sh
 var wait_for_exit_default = `# shellcheck shell=sh
 # wait-for-exit, a host-step body after stop's: polls until none of the service's processes (found
 # as the stop found them, plus the groups it signalled) and no listener on the ports is left. After
@@ -56264,7 +56264,7 @@ function startedService(output) {
   return { logHeader: output?.data.header, running: output?.data.running !== void 0 };
 }
 
-// src/host/first-answer.py
+// src/host/restart/first-answer.py
 var first_answer_default = `# The new service's first answer, seen from the host (restart.ts): from the start on, asks
 # version-url every 10 ms and writes the host's uptime at the first 2xx answer to VSD_ANSWER_FILE,
 # where the downtime clients see ends (it began when the old service was gone). A redirect is not
@@ -56302,7 +56302,7 @@ def main():
 main()
 `;
 
-// src/host/host-now.sh
+// src/host/restart/host-now.sh
 var host_now_default = `# shellcheck shell=sh
 # The host now, after a failed step (hostNowScript, commands/restart.ts): its boot id, where
 # current points (releases) and who holds each service port, one \`port N PID COMMAND;\u2026\` line each.
@@ -56551,7 +56551,7 @@ async function restartService(ctx, switchTo, timings, beforeStart) {
   };
 }
 
-// src/host/fallback.sh
+// src/host/rollback/fallback.sh
 var fallback_default = '# shellcheck shell=sh\n# Chooses what to return to when fb_failed cannot stay (fallback.ts): only a release that passed\n# verify (no unverified or BAD_RELEASE mark), fb_previous (live before this deploy) if it did,\n# else the newest one that did (a run that died after its switch leaves its release live and\n# unverified). Runs from the target; prints `candidate NAME live|verified` and its stamp\n# (`sha SHA`). Files are read through redirections: a path in a command line is what pkill -f PATH\n# matches.\n#\n# Inputs (fallbackScript): fb_failed; fb_previous (may be empty); fb_stamp; fb_unverified.\n: "${fb_failed:?}" "${fb_previous?}" "${fb_stamp:?}" "${fb_unverified:?}"\nverified() { [ -n "$1" ] && [ "$1" != "$fb_failed" ] && [ -d "releases/$1" ] && [ ! -e "releases/$1/$fb_unverified" ] && [ ! -e "releases/$1/BAD_RELEASE" ]; }\nif verified "$fb_previous"; then candidate=$fb_previous; how=live; else\n  # shellcheck disable=SC2012 # release names, made by the action\n  candidate=$(ls -1r releases 2>/dev/null | while IFS= read -r name; do if verified "$name"; then printf \'%s\\n\' "$name"; break; fi; done)\n  how=verified\nfi\nif [ -n "$candidate" ]; then\n  printf \'candidate %s %s\\n\' "$candidate" "$how"\n  printf \'sha %s\\n\' "$(head -c 200 2>/dev/null < "releases/$candidate/$fb_stamp")"\nfi\n';
 
 // src/commands/fallback.ts
@@ -56647,7 +56647,7 @@ function sameAddress(a, b) {
   return isIP2(a) === 4 ? a === b : ipv6Bytes(a).join(",") === ipv6Bytes(b).join(",");
 }
 
-// src/host/url-host.sh
+// src/host/verify/url-host.sh
 var url_host_default = `# shellcheck shell=sh
 # Where version-url points, seen from the host (verify.ts): the one address its host name resolves
 # to there (\`address A\`; an address literal is itself; nothing: \`unresolved\`), and the host's own
@@ -56858,7 +56858,7 @@ function commitMatches(reported, sha) {
   return /^[0-9a-f]{7,}$/.test(value) && sha.toLowerCase().startsWith(value);
 }
 
-// src/host/identity.sh
+// src/host/verify/identity.sh
 var identity_default = `# shellcheck shell=sh
 # After the service reported the new commit (verify.ts): every service port must be held by a
 # process that started after the stop began (\`old PORT PID EPOCH COMMAND\` names one that did not;
@@ -56921,7 +56921,7 @@ service_scan "$id_target" "$(recorded_processes "$id_state")" '' '' "$id_ports" 
 printf 'recorded %s\\n' "$(recorded_processes "$id_state" | awk '{ printf " %s", $2 }')"
 `;
 
-// src/host/diagnose.sh
+// src/host/verify/diagnose.sh
 var diagnose_default = `# shellcheck shell=sh
 # For a failure report (diagnosticsScript, commands/verify.ts): this start's lines of the start log
 # (when diag_header names them) and who holds each service port.
@@ -57328,16 +57328,16 @@ function parseJournalLines(stdout) {
   });
 }
 
-// src/host/arm.sh
+// src/host/watchdog/arm.sh
 var arm_default = '# shellcheck shell=sh\n# Arms the watchdog before anything stops (watchdog.ts): its script, from stdin, goes into the\n# lock (written beside it and renamed in), its PID file is made at its fixed width, the decision\n# directory provisional is made, and the journal is cut to its last lines and gets room for this\n# deploy, so a disk that fills later cannot cut a line of it.\n#\n# Inputs (armScript): arm_target; arm_lock, the lock inside the target; arm_journal; arm_keep, the\n# lines the journal keeps; arm_reserve, the bytes set aside; arm_release, arm_fallback. Before it:\n# the function journal.\n: "${arm_target:?}" "${arm_lock:?}" "${arm_journal:?}" "${arm_keep:?}" "${arm_reserve:?}"\n: "${arm_release:?}" "${arm_fallback:?}"\ncd -- "$arm_target" || exit 1\nif ! { cat > "$arm_lock/watchdog.sh.tmp" && mv -f -- "$arm_lock/watchdog.sh.tmp" "$arm_lock/watchdog.sh"; }; then\n  rm -f -- "$arm_lock/watchdog.sh.tmp"; exit 1\nfi\nprintf \'%-12s\\n\' - > "$arm_lock/watchdog.pid" && mkdir -p -- "$arm_lock/provisional" || exit 1\nif [ "$(wc -l 2>/dev/null < "$arm_journal" || echo 0)" -gt "$arm_keep" ]; then\n  { tail -n "$((arm_keep / 2))" < "$arm_journal" > "$arm_journal.tmp" && mv -f -- "$arm_journal.tmp" "$arm_journal"; } 2>/dev/null || rm -f -- "$arm_journal.tmp"\nfi\n: >> "$arm_journal" && { fallocate -n -l "$arm_reserve" "$arm_journal" 2>/dev/null || :; }\njournal armed "$arm_release: falls back to $arm_fallback"\n';
 
-// src/host/decide.sh
+// src/host/watchdog/decide.sh
 var decide_default = '# shellcheck shell=sh\n# Takes the decision on the provisional release as decide_as (confirmed after verify, rollback\n# before the run\'s own rollback), unless the watchdog took it (watchdog.ts). Prints `mine` (also\n# when nothing was armed, or another deploy broke the lock: its restart step\'s fence then stops\n# this run) or `undone`, then, once the watchdog is done, this run\'s journal lines (journal_lines).\n#\n# Inputs (decideScript): decide_target; decide_lock, the lock inside the target; decide_token;\n# decide_as; decide_release; decide_unverified, the mark to remove on confirmation; decide_journal;\n# decide_wait (s). After the host library, with this run\'s journal.\n: "${decide_target:?}" "${decide_lock:?}" "${decide_token:?}" "${decide_as:?}" "${decide_release:?}"\n: "${decide_unverified:?}" "${decide_journal:?}" "${decide_wait:?}"\ncd -- "$decide_target" || exit 1\n# Only this run\'s lock holds its decision: a lock another deploy took has a mark of its own.\nread -r owner 2>/dev/null < "$decide_lock/owner" || owner=\ncase $owner in *"$decide_token"*) mine=1 ;; *) mine= ;; esac\nif { [ -n "$mine" ] && mv -T -- "$decide_lock/provisional" "$decide_lock/$decide_as" 2>/dev/null; } || { [ ! -d "$decide_lock/undo" ] && ! grep -q "^[^ ]* $decide_token undo " 2>/dev/null < "$decide_journal"; }; then\n  if [ "$decide_as" = confirmed ]; then\n    rm -f -- "releases/$decide_release/$decide_unverified"\n    journal confirmed "$decide_release"\n  else\n    journal rollback "$decide_release: the run rolls back itself"\n  fi\n  echo mine\n  exit 0\nfi\necho undone\nread -r pid 2>/dev/null < "$decide_lock/watchdog.pid" || pid=\nwaited=0\nwhile [ -n "$pid" ] && process_alive "$pid" && [ "$waited" -lt "$decide_wait" ]; do sleep 1; waited=$((waited + 1)); done\njournal_lines\n';
 
-// src/host/watchdog.sh
+// src/host/watchdog/watchdog.sh
 var watchdog_default = '# shellcheck shell=sh\n# The watchdog (watchdog.ts, "Commit confirmed"): waits while the release is provisional and the\n# lock is this run\'s; once its budget is over and the runner\'s heartbeat is stale, takes the\n# decision (renames provisional to undo), runs the restart to the fallback (wd_undo: a host step,\n# recorded like any restart), waits for new processes on the ports, journals the outcome, removes\n# the release it undid (wd_discard) and frees the lock.\n#\n# Inputs (watchdogScript, watchdog.ts): wd_target; wd_deploy and wd_lock, the .deploy directory\n# and the lock inside the target; wd_token,\n# this run\'s lock token; wd_budget (s after the start); wd_stale, how old a heartbeat is dead (s);\n# wd_release, the release it may undo; wd_fallback and wd_fallback_sha, what it returns to;\n# wd_ports; wd_version_timeout (s); wd_restart_log, the restart\'s output (for the journal); wd_undo,\n# the script that follows the restart to the fallback (follow.sh); wd_discard, the script that\n# removes the release. After the host library, with this run\'s journal.\n: "${wd_target:?}" "${wd_deploy:?}" "${wd_lock:?}" "${wd_token:?}" "${wd_budget:?}" "${wd_stale:?}"\n: "${wd_release:?}" "${wd_fallback:?}" "${wd_fallback_sha:?}" "${wd_ports?}"\n: "${wd_version_timeout:?}" "${wd_restart_log:?}" "${wd_undo:?}" "${wd_discard:?}"\ncd -- "$wd_target" || exit 1\nours() { read -r owner 2>/dev/null < "$wd_lock/owner" && case $owner in *"$wd_token"*) true ;; *) false ;; esac; }\nnow=0 # now_s (service.sh) sets it\nnow_s; deadline=$((now + wd_budget))\nwhile :; do\n  [ -d "$wd_lock/provisional" ] && ours || exit 0\n  now_s\n  if [ "$now" -ge "$deadline" ]; then\n    read -r beat 2>/dev/null < "$wd_lock/heartbeat" || beat=0\n    case $beat in \'\' | *[!0-9]*) beat=0 ;; esac\n    [ "$((now - beat))" -lt "$wd_stale" ] || break\n  fi\n  sleep 1\ndone\nmv -T -- "$wd_lock/provisional" "$wd_lock/undo" 2>/dev/null || exit 0\njournal undo "$wd_release: not confirmed within $wd_budget s of its start, and the runner sent no heartbeat for $wd_stale s. Returning to $wd_fallback"\nmark=$(awk -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" \'{ printf "%d\\n", $1 * hz }\' < /proc/uptime)\n(eval "$wd_undo") > /dev/null 2>&1\nstatus=$?\nif [ "$status" -eq 0 ]; then\n  waited=0\n  while :; do\n    missing=\n    for port in $wd_ports; do\n      fresh=\n      for pid in $(port_pids "$port"); do start=$(start_of "$pid"); [ -n "$start" ] && [ "$start" -ge "$mark" ] && fresh=1; done\n      [ -n "$fresh" ] || missing="$missing $port"\n    done\n    if [ -z "$missing" ] || [ "$waited" -ge "$wd_version_timeout" ]; then break; fi\n    sleep 1; waited=$((waited + 1))\n  done\n  if [ -z "$missing" ]; then journal undone "$wd_fallback $wd_fallback_sha: started it, and new processes hold its ports"\n  else journal undo-failed "$wd_fallback: started it, but no new process holds port$missing after $wd_version_timeout s"\n  fi\nelse\n  journal undo-failed "$wd_fallback: the restart step exited with $status ($wd_restart_log)"\nfi\n(eval "$wd_discard") > /dev/null\nours && (cd -- "$wd_deploy" && rm -rf -- lock) && journal released the lock\n';
 
-// src/host/launch-watchdog.sh
+// src/host/watchdog/launch-watchdog.sh
 var launch_watchdog_default = `# shellcheck shell=sh
 # Launches the armed watchdog (launchWatchdogScript, commands/watchdog.ts) right after the switch,
 # before the start, in its own session: its script, written into the lock at arming, runs from its
@@ -58351,7 +58351,7 @@ import { join as join4 } from "node:path";
 function runnerProblems(settings) {
   const { source } = settings;
   const problems = [];
-  if (existsSync4(join4(source, "src", "host", "session.sh")) && /^name: Verified SSH Deploy$/m.test(readIfFile(join4(source, "action.yml")))) {
+  if (existsSync4(join4(source, "src", "host", "remote", "session.sh")) && /^name: Verified SSH Deploy$/m.test(readIfFile(join4(source, "action.yml")))) {
     problems.push(
       problemText(
         "source",

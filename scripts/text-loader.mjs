@@ -1,6 +1,6 @@
-// Node module hooks that load the host scripts (src/host/*.sh, *.awk, *.py) as text, as esbuild's
+// Node module hooks that load the host scripts (src/host/**/*.sh, *.awk, *.py) as text, as esbuild's
 // text loader does for dist/ and scripts/jest-text.cjs for the tests: `import SCRIPT from
-// './host/step.sh'` gives the file's text. Registered by scripts/register-text-loader.mjs, for
+// '../host/lock/lock.sh'` gives the file's text. Registered by scripts/register-text-loader.mjs, for
 // running src/ directly (npm run local).
 import { readFile } from 'node:fs/promises'
 

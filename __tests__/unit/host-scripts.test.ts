@@ -10,7 +10,9 @@ import { join } from 'node:path'
 import { PROJECT_ROOT } from '../support/action.js'
 
 const HOST = join(PROJECT_ROOT, 'src/host')
-const files = (ext: string) => readdirSync(HOST).filter(name => name.endsWith(ext))
+/** The host scripts with this extension, as paths under src/host (grouped in folders by phase). */
+const files = (ext: string) =>
+  readdirSync(HOST, { recursive: true, encoding: 'utf8' }).filter(name => name.endsWith(ext))
 
 /** Runs a tool, failing clearly (with the package to install) when it is missing. */
 function run(command: string, args: string[], install: string) {
@@ -27,8 +29,8 @@ const AWKS: [string, string[], string][] = [
 
 describe('host scripts (src/host)', () => {
   it('are there (the listing works)', () => {
-    expect(files('.sh')).toEqual(expect.arrayContaining(['library.sh', 'lock.sh']))
-    expect(files('.awk')).toEqual(['select-service.awk'])
+    expect(files('.sh')).toEqual(expect.arrayContaining(['library/library.sh', 'lock/lock.sh']))
+    expect(files('.awk')).toEqual(['library/select-service.awk'])
   })
 
   for (const name of files('.sh')) {

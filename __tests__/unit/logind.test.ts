@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { PROJECT_ROOT } from '../support/action.js'
 import { fakeLogind, type LogindPolicy } from '../support/logind.js'
 
-const SCRIPT = readFileSync(join(PROJECT_ROOT, 'src/host/logind.sh'), 'utf8')
+const SCRIPT = readFileSync(join(PROJECT_ROOT, 'src/host/connect/logind.sh'), 'utf8')
 const user = execFileSync('id', ['-un'], { encoding: 'utf8' }).trim()
 
 /** The tools the script runs besides loginctl, and nothing else (no loginctl of this machine). */

@@ -1,4 +1,4 @@
-import LOGIND_SCRIPT from '../host/logind.sh'
+import LOGIND_SCRIPT from '../host/connect/logind.sh'
 import { sh, ShellCode } from '../remote/shell.js'
 
 /** Commands the pipeline needs on the host, and where to get each. */

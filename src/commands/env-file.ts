@@ -1,5 +1,5 @@
 import { joinCode, withInputs, type ShellCode } from '../remote/shell.js'
-import ENV_FILE_SCRIPT from '../host/env-file.sh'
+import ENV_FILE_SCRIPT from '../host/prepare/env-file.sh'
 import { hostLibrary } from '../remote/host-library.js'
 import { dirsAndName } from '../remote/layout.js'
 

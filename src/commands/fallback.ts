@@ -1,6 +1,6 @@
 import type { DeployContext } from '../model/context.js'
 import { relativeToTarget, UNVERIFIED_MARK, type RemoteLayout } from '../remote/layout.js'
-import FALLBACK_SCRIPT from '../host/fallback.sh'
+import FALLBACK_SCRIPT from '../host/rollback/fallback.sh'
 import { sh, withInputs, type ShellCode } from '../remote/shell.js'
 import { releasesLogScript, switchCurrentScript } from './switch.js'
 import { answerOf } from '../remote/protocol.js'

@@ -1,8 +1,8 @@
 import type { DeployContext } from '../model/context.js'
 import { dirsAndName } from '../remote/layout.js'
 import { joinCode, sh, withInputs, type ShellCode } from '../remote/shell.js'
-import STAMP_SCRIPT from '../host/stamp.sh'
-import LINK_SHARED_SCRIPT from '../host/link-shared.sh'
+import STAMP_SCRIPT from '../host/prepare/stamp.sh'
+import LINK_SHARED_SCRIPT from '../host/prepare/link-shared.sh'
 import { exportEnvScript, userCommandScript } from './environment.js'
 import { hostLibrary } from '../remote/host-library.js'
 

@@ -1,5 +1,5 @@
 import { relativeToTarget, type RemoteLayout } from '../remote/layout.js'
-import PRUNE_VENVS_SCRIPT from '../host/prune-venvs.sh'
+import PRUNE_VENVS_SCRIPT from '../host/prune/prune-venvs.sh'
 import { joinCode, sh, withInputs, type ShellCode } from '../remote/shell.js'
 import { IN_PLACE_TREE, manifestPath } from './upload.js'
 import { venvsDir } from './venv.js'

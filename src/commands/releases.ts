@@ -1,4 +1,4 @@
-import RELEASES_SCRIPT from '../host/releases.sh'
+import RELEASES_SCRIPT from '../host/rollback/releases.sh'
 import { UNVERIFIED_MARK } from '../remote/layout.js'
 import type { Settings } from '../inputs/settings.js'
 import { withInputs, type ShellCode } from '../remote/shell.js'

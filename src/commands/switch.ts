@@ -1,6 +1,6 @@
 import type { DeployContext } from '../model/context.js'
 import { insideTarget, relativeToTarget, type RemoteLayout } from '../remote/layout.js'
-import SYNC_SCRIPT from '../host/sync.sh'
+import SYNC_SCRIPT from '../host/restart/sync.sh'
 import { sh, withInputs, type ShellCode } from '../remote/shell.js'
 import { clearBytecodeScript } from './bytecode.js'
 import { IN_PLACE_TREE, manifestPath } from './upload.js'

@@ -1,5 +1,5 @@
 import { insideTarget, type RemoteLayout } from '../remote/layout.js'
-import VENV_SCRIPT from '../host/venv.sh'
+import VENV_SCRIPT from '../host/prepare/venv.sh'
 import { joinCode, withInputs, type ShellCode } from '../remote/shell.js'
 import { userCommandInputs } from './environment.js'
 import { hostLibrary } from '../remote/host-library.js'

@@ -5,8 +5,8 @@ import {
   remoteLayout
 } from '../remote/layout.js'
 import { holderPidFile } from './hold.js'
-import IDENTITY_SCRIPT from '../host/identity.sh'
-import DIAGNOSE_SCRIPT from '../host/diagnose.sh'
+import IDENTITY_SCRIPT from '../host/verify/identity.sh'
+import DIAGNOSE_SCRIPT from '../host/verify/diagnose.sh'
 import { joinCode, sh, withInputs, type ShellCode } from '../remote/shell.js'
 import { hostLibrary } from '../remote/host-library.js'
 

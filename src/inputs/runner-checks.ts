@@ -15,7 +15,7 @@ export function runnerProblems(settings: {
   // Run from a checkout of this action (npm run local), '.' is the action itself, node_modules and
   // the .env holding the key included: never what the user means to ship.
   if (
-    existsSync(join(source, 'src', 'host', 'session.sh')) &&
+    existsSync(join(source, 'src', 'host', 'remote', 'session.sh')) &&
     /^name: Verified SSH Deploy$/m.test(readIfFile(join(source, 'action.yml')))
   ) {
     problems.push(

@@ -1,5 +1,5 @@
-import LIBRARY from '../host/library.sh'
-import SELECT_SERVICE_AWK from '../host/select-service.awk'
+import LIBRARY from '../host/library/library.sh'
+import SELECT_SERVICE_AWK from '../host/library/select-service.awk'
 import { CONTROL_MARKER } from './remote.js'
 import { joinCode, withInputs, type ShellCode } from './shell.js'
 

@@ -20,8 +20,8 @@ import { info } from '../report/host-text.js'
 import { COMMAND_SECONDS, STEP_WAIT_SECONDS } from '../model/budgets.js'
 import { hostLibrary } from './host-library.js'
 import { environmentScript, joinCode, sh, ShellCode, withInputs } from './shell.js'
-import FOLLOW_SCRIPT from '../host/follow.sh'
-import AWAIT_STEP_SCRIPT from '../host/await-step.sh'
+import FOLLOW_SCRIPT from '../host/remote/follow.sh'
+import AWAIT_STEP_SCRIPT from '../host/remote/await-step.sh'
 
 /**
  * Several phases run on the host as one detached command, so no network round trip falls between

@@ -3,7 +3,7 @@ import type { NodeSSH } from 'node-ssh'
 import { StringDecoder } from 'node:string_decoder'
 import { Readable } from 'node:stream'
 import type { Client, ClientChannel } from 'ssh2'
-import SESSION_SCRIPT from '../host/session.sh'
+import SESSION_SCRIPT from '../host/remote/session.sh'
 import { hostLine, info } from '../report/host-text.js'
 import { findMarker, newStepKey } from './protocol.js'
 import { withInputs, type ShellCode } from './shell.js'
@@ -162,7 +162,7 @@ export interface LoginNoise {
 }
 
 /**
- * The action's one shell on a host (src/host/session.sh): one exec request per connection, so the
+ * The action's one shell on a host (src/host/remote/session.sh): one exec request per connection, so the
  * user's login shell and its start-up files run once, and every command is a job sent to it as a
  * frame on its stdin. Its output is told from the login shell's by its key, and each job's from the
  * next one's by its end markers, wherever the text around them puts them (protocol.ts).

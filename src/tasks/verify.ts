@@ -3,7 +3,7 @@ import type { DeployContext } from '../model/context.js'
 import { withInputs } from '../remote/shell.js'
 import { lookup } from 'node:dns/promises'
 import { isLoopback, listenAddresses, sameAddress } from '../remote/listen-address.js'
-import URL_HOST_SCRIPT from '../host/url-host.sh'
+import URL_HOST_SCRIPT from '../host/verify/url-host.sh'
 import {
   answerValue,
   commitMatches,
