@@ -48412,6 +48412,8 @@ function rollbackSentence(outcome, migrated) {
         return `The rollback failed: ${outcome.error}`;
       case "by-host":
         return outcome.text;
+      case "withdrawn":
+        return outcome.release ? `Withdrew it (overlap): its processes were stopped and ${outcome.release} is live again; the old service was never stopped and still serves ${outcome.sha ?? "its commit"}.` : "Withdrew the new instance (overlap): its processes were stopped; the running service was never stopped and still serves.";
     }
   })();
   const kept = migrated && (outcome.kind !== "by-host" || outcome.undone);
@@ -48450,6 +48452,23 @@ function exitOnCancel(report, onCancel) {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+}
+
+// src/report/host-text.ts
+var BREAK = "\u200B";
+var INVISIBLE_LEAD = /^[\s\p{Cc}\p{Cf}\p{Z}]*/u;
+function hostLine(text) {
+  const flat = text.replace(/\r\n?|\n/g, " ");
+  const lead = INVISIBLE_LEAD.exec(flat)?.[0] ?? "";
+  const rest = flat.slice(lead.length);
+  const line = rest.startsWith("::") ? `${lead}:${BREAK}${rest.slice(1)}` : flat;
+  return line.replace(/##\[/g, `#${BREAK}#[`);
+}
+function hostLines(text) {
+  return text.split(/\r\n?|\n/).map(hostLine);
+}
+function info2(text) {
+  for (const line of hostLines(text)) info(line);
 }
 
 // src/remote/shell.ts
@@ -48685,23 +48704,6 @@ while IFS=' ' read -r vsd_verb vsd_id vsd_size vsd_mode; do
   printf '@@%s ack\\n' "$vsd_key"
 done
 `;
-
-// src/report/host-text.ts
-var BREAK = "\u200B";
-var INVISIBLE_LEAD = /^[\s\p{Cc}\p{Cf}\p{Z}]*/u;
-function hostLine(text) {
-  const flat = text.replace(/\r\n?|\n/g, " ");
-  const lead = INVISIBLE_LEAD.exec(flat)?.[0] ?? "";
-  const rest = flat.slice(lead.length);
-  const line = rest.startsWith("::") ? `${lead}:${BREAK}${rest.slice(1)}` : flat;
-  return line.replace(/##\[/g, `#${BREAK}#[`);
-}
-function hostLines(text) {
-  return text.split(/\r\n?|\n/).map(hostLine);
-}
-function info2(text) {
-  for (const line of hostLines(text)) info(line);
-}
 
 // src/remote/protocol.ts
 import { randomBytes } from "node:crypto";
@@ -50672,7 +50674,10 @@ var library_default = `# shellcheck shell=sh
 # - recorded_processes STATE: the R lines of state.json, for service_scan (read once a step: the
 #   file only changes at start). state.json's one reader; record_state is its one writer.
 # - service_scan TARGET RECORDED PATTERN GROUPS [HOLDER_PORTS [pids]]: the selection
-#   (select-service.awk); with pids, only the PIDs to act on, on one line.
+#   (select-service.awk); with pids, only the PIDs to act on, on one line. With scan_keep set
+#   (\`new MARK\` or \`old MARK\`: overlap), the processes of one of two instances are left out.
+# - holder_holds DIR LISTEN TARGET: the port holder whose files are in DIR runs, carries TARGET's
+#   holder marker and holds LISTEN (hold-ports); holder_is PID TARGET: PID carries that marker.
 # - now_s: whole seconds since boot into $now, without starting a process.
 # - start_of PID: start time in clock ticks since boot (field 22 of stat).
 # - cmdline_of PID (one line, at most 300 characters), user_of PID, epoch_of TICKS.
@@ -50803,7 +50808,7 @@ scan_input() {
 # The target and pattern go to awk in its environment: in its command line, a pkill -f could match them.
 # shellcheck disable=SC2086 # $4 is a list of /proc globs, expanded here
 scan_awk() {
-  VSD_TARGET=$1 VSD_PATTERN=$2 awk -v self="$$" -v pids_only="$3" -v control_name="$control_marker" -v holder_name="$holder_marker" -v marker_name="$target_marker" "$select_service" /proc/[0-9]*/stat $4
+  VSD_TARGET=$1 VSD_PATTERN=$2 VSD_KEEP=\${scan_keep-} awk -v self="$$" -v pids_only="$3" -v control_name="$control_marker" -v holder_name="$holder_marker" -v marker_name="$target_marker" "$select_service" /proc/[0-9]*/stat $4
 }
 service_scan() {
   # Whether this awk splits records on NUL (busybox's does not): asked once per script.
@@ -50851,6 +50856,20 @@ port_busy() {
 port_holders() {
   for pid in $(port_pids "$1"); do printf '%s %s\\n' "$pid" "$(cmdline_of "$pid")"; done
 }
+# The process in the PID file is the holder only while it carries the holder's marker (compared
+# in the shell: a path in a command line is what a user's pkill -f PATH matches).
+holder_is() {
+  tr '\\000' '\\n' 2>/dev/null < "/proc/$1/environ" | {
+    while IFS= read -r entry; do [ "$entry" != "$holder_marker=$2" ] || exit 0; done
+    exit 1
+  }
+}
+holder_holds() {
+  holder=; held=
+  read -r holder 2>/dev/null < "$1/pid" || return 1
+  read -r held 2>/dev/null < "$1/listen" || return 1
+  [ "$held" = "$2" ] && process_alive "$holder" && holder_is "$holder" "$3"
+}
 record_state() {
   umask 077
   {
@@ -50872,7 +50891,7 @@ record_state() {
 `;
 
 // src/host/library/select-service.awk
-var select_service_default = '# Chooses the service\'s processes in one awk pass. It reads /proc itself: the `stat` and, where\n# this awk splits records on NUL, the `environ` and `cmdline` files named as its arguments. The\n# target and the process-match pattern come in its environment (VSD_TARGET, VSD_PATTERN), never\n# its command line, so a user\'s `pkill -f` cannot match this awk. The rest comes as tagged lines\n# on stdin:\n#\n# - `E pid control` / `E pid target VALUE` \u2014 markers, from `environ_markers` on an awk without NUL\n# - `C pid COMMAND LINE` \u2014 a command line, from `cmdline_lines` on an awk without NUL\n# - `R pid start pgid` \u2014 recorded by the last deploy; counts only if the start time still matches\n# - `H pid` \u2014 holds a service port; `G pgid` \u2014 a group to include\n#\n# A process-match hit is a command line (arguments joined by spaces) that the pattern, an\n# extended regular expression, matches: what `pgrep -f` would find.\n#\n# Prints `signal PID PGID START SOURCE WHY\u2026` for each process to act on, `skip PID - - OWN WHY\u2026` for\n# each candidate that is protected (OWN is `own` for the action\'s own processes, whose command\n# lines are its code, else `-`), and `group PGID - - - -` for each process group included.\n# A group is included only while its leader is gone or is itself the service, so a hit inside a\n# shell\'s or a supervisor\'s group never takes the whole group with it.\n#\n# Variables (-v): self (the scanning shell), pids_only, and the names of the markers:\n# control_name (VERIFIED_SSH_DEPLOY_CONTROL), holder_name (VERIFIED_SSH_DEPLOY_HOLDER, the port\n# holder of hold-ports) and marker_name (DEPLOY_TARGET).\nfunction pid_of(file) { sub(/^\\/proc\\//, "", file); sub(/\\/[a-z]+$/, "", file); return file }\nfunction read_stat(file,   line, pid, name, field) {\n  if ((getline line < file) <= 0) return\n  pid = pid_of(file)\n  name = line; sub(/^[^(]*\\(/, "", name); sub(/\\) [^)]*$/, "", name)\n  sub(/.*\\) /, "", line); split(line, field, " ")\n  ppid[pid] = field[2]; pgid[pid] = field[3]; state[pid] = field[1]; start[pid] = field[20]\n  kthread[pid] = int(field[7] / 2097152) % 2; comm[pid] = name\n}\nfunction read_environ(file,   entry, pid) {\n  pid = pid_of(file)\n  RS = "\\0"\n  while ((getline entry < file) > 0) marker(pid, entry)\n  RS = "\\n"\n}\nfunction read_cmdline(file,   entry, text, count) {\n  RS = "\\0"\n  while ((getline entry < file) > 0) text = (count++ ? text " " : "") entry\n  RS = "\\n"\n  command_line(pid_of(file), text)\n}\nfunction command_line(pid, text) {\n  if (pattern != "" && text != "" && text ~ pattern && (pid in start)) {\n    add(pid, "pattern", "matched by process-match"); include(pgid[pid], "of a process-match hit")\n  }\n}\nfunction marker(pid, entry) {\n  if (entry == control_name "=1") control[pid] = 1\n  else if (index(entry, holder_name "=") == 1) holder[pid] = 1\n  else if (index(entry, marker_name "=") == 1) marked[pid] = substr(entry, length(marker_name) + 2)\n}\nfunction add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }\nfunction include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }\nfunction own(pid) {\n  if (pid in ancestor) return "the action\'s own session"\n  if (pid in holder) return "the port holder of hold-ports"\n  if (pid in control) return "a command of this action (this deploy or a concurrent one)"\n  return ""\n}\nfunction protected(pid,   why) {\n  if (pid == 1) return "PID 1"\n  if (kthread[pid]) return "a kernel thread"\n  if (comm[pid] ~ /^sshd/) return "an sshd process"\n  why = own(pid)\n  if (why != "") return why\n  if ((pid in marked) && marked[pid] != target) return "it carries another target\'s marker (" marker_name "=" marked[pid] ")"\n  return ""\n}\nBEGIN {\n  target = ENVIRON["VSD_TARGET"]; pattern = ENVIRON["VSD_PATTERN"]\n  for (i = 1; i < ARGC; i++) {\n    if (ARGV[i] ~ /\\/stat$/) read_stat(ARGV[i])\n    else if (ARGV[i] ~ /\\/cmdline$/) read_cmdline(ARGV[i])\n    else read_environ(ARGV[i])\n    close(ARGV[i])\n  }\n  ARGC = 1\n}\n$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? (control_name "=1") : $3 == "holder" ? (holder_name "=1") : (marker_name "=" value)); next }\n$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }\n$1 == "C" { text = $0; sub(/^C [0-9]+ /, "", text); command_line($2, text); next }\n$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }\n$1 == "G" { include($2, "stopped by this deploy"); next }\nEND {\n  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1\n  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries " marker_name "=" target)\n  for (group in groups) {\n    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }\n    if ((group in start) && protected(group) != "") { delete groups[group]; continue }\n    if (!pids_only) print "group", group, "-", "-", "-", "-"\n  }\n  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])\n  for (pid in source_of) {\n    if (!(pid in start) || state[pid] == "Z") continue\n    why = protected(pid)\n    if (why == "" && pids_only) printf " %s", pid\n    else if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]\n    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", (why == own(pid) ? "own" : "-"), why\n  }\n}\n';
+var select_service_default = '# Chooses the service\'s processes in one awk pass. It reads /proc itself: the `stat` and, where\n# this awk splits records on NUL, the `environ` and `cmdline` files named as its arguments. The\n# target and the process-match pattern come in its environment (VSD_TARGET, VSD_PATTERN), never\n# its command line, so a user\'s `pkill -f` cannot match this awk. The rest comes as tagged lines\n# on stdin:\n#\n# - `E pid control` / `E pid target VALUE` \u2014 markers, from `environ_markers` on an awk without NUL\n# - `C pid COMMAND LINE` \u2014 a command line, from `cmdline_lines` on an awk without NUL\n# - `R pid start pgid` \u2014 recorded by the last deploy; counts only if the start time still matches\n# - `H pid` \u2014 holds a service port; `G pgid` \u2014 a group to include\n#\n# A process-match hit is a command line (arguments joined by spaces) that the pattern, an\n# extended regular expression, matches: what `pgrep -f` would find.\n#\n# Prints `signal PID PGID START SOURCE WHY\u2026` for each process to act on, `skip PID - - OWN WHY\u2026` for\n# each candidate that is protected (OWN is `own` for the action\'s own processes, whose command\n# lines are its code, else `-`), and `group PGID - - - -` for each process group included.\n# A group is included only while its leader is gone or is itself the service, so a hit inside a\n# shell\'s or a supervisor\'s group never takes the whole group with it.\n#\n# With overlap (README, "Overlap"), two instances of the service run at once, told apart by their\n# start time: VSD_KEEP (environment) `new MARK` keeps every process started at or after MARK (the\n# new release\'s, while the old one is retired), `old MARK` every one started before it (the old\n# one\'s, while a failed new one is withdrawn). A kept process is never chosen, nor its group.\n#\n# Variables (-v): self (the scanning shell), pids_only, and the names of the markers:\n# control_name (VERIFIED_SSH_DEPLOY_CONTROL), holder_name (VERIFIED_SSH_DEPLOY_HOLDER, the port\n# holder of hold-ports) and marker_name (DEPLOY_TARGET).\nfunction pid_of(file) { sub(/^\\/proc\\//, "", file); sub(/\\/[a-z]+$/, "", file); return file }\nfunction read_stat(file,   line, pid, name, field) {\n  if ((getline line < file) <= 0) return\n  pid = pid_of(file)\n  name = line; sub(/^[^(]*\\(/, "", name); sub(/\\) [^)]*$/, "", name)\n  sub(/.*\\) /, "", line); split(line, field, " ")\n  ppid[pid] = field[2]; pgid[pid] = field[3]; state[pid] = field[1]; start[pid] = field[20]\n  kthread[pid] = int(field[7] / 2097152) % 2; comm[pid] = name\n}\nfunction read_environ(file,   entry, pid) {\n  pid = pid_of(file)\n  RS = "\\0"\n  while ((getline entry < file) > 0) marker(pid, entry)\n  RS = "\\n"\n}\nfunction read_cmdline(file,   entry, text, count) {\n  RS = "\\0"\n  while ((getline entry < file) > 0) text = (count++ ? text " " : "") entry\n  RS = "\\n"\n  command_line(pid_of(file), text)\n}\nfunction command_line(pid, text) {\n  if (pattern != "" && text != "" && text ~ pattern && (pid in start)) {\n    add(pid, "pattern", "matched by process-match"); include(pgid[pid], "of a process-match hit")\n  }\n}\nfunction marker(pid, entry) {\n  if (entry == control_name "=1") control[pid] = 1\n  else if (index(entry, holder_name "=") == 1) holder[pid] = 1\n  else if (index(entry, marker_name "=") == 1) marked[pid] = substr(entry, length(marker_name) + 2)\n}\nfunction add(pid, source, why) { if (!(pid in source_of)) { source_of[pid] = source; why_of[pid] = why } }\nfunction include(group, why) { if (group + 0 > 1 && !(group in groups)) groups[group] = why }\nfunction own(pid) {\n  if (pid in ancestor) return "the action\'s own session"\n  if (pid in holder) return "the port holder of hold-ports"\n  if (pid in control) return "a command of this action (this deploy or a concurrent one)"\n  return ""\n}\nfunction protected(pid,   why) {\n  if (pid == 1) return "PID 1"\n  if (kthread[pid]) return "a kernel thread"\n  if (comm[pid] ~ /^sshd/) return "an sshd process"\n  why = own(pid)\n  if (why != "") return why\n  if (keep == "new" && start[pid] + 0 >= keep_mark + 0) return "started after the overlap began: the new release\'s, which stays"\n  if (keep == "old" && start[pid] + 0 < keep_mark + 0) return "started before the overlap began: the old release\'s, which stays"\n\n  if ((pid in marked) && marked[pid] != target) return "it carries another target\'s marker (" marker_name "=" marked[pid] ")"\n  return ""\n}\nBEGIN {\n  target = ENVIRON["VSD_TARGET"]; pattern = ENVIRON["VSD_PATTERN"]\n  split(ENVIRON["VSD_KEEP"], kept, " "); keep = kept[1]; keep_mark = kept[2]\n  for (i = 1; i < ARGC; i++) {\n    if (ARGV[i] ~ /\\/stat$/) read_stat(ARGV[i])\n    else if (ARGV[i] ~ /\\/cmdline$/) read_cmdline(ARGV[i])\n    else read_environ(ARGV[i])\n    close(ARGV[i])\n  }\n  ARGC = 1\n}\n$1 == "E" { value = $0; sub(/^E [0-9]+ [a-z]+ ?/, "", value); marker($2, $3 == "control" ? (control_name "=1") : $3 == "holder" ? (holder_name "=1") : (marker_name "=" value)); next }\n$1 == "R" { if (($2 in start) && start[$2] == $3) { add($2, "recorded", "recorded by the last deploy"); include($4, "recorded by the last deploy") } next }\n$1 == "C" { text = $0; sub(/^C [0-9]+ /, "", text); command_line($2, text); next }\n$1 == "H" { if ($2 in start) { add($2, "holder", "holds a service port"); include(pgid[$2], "of a service port holder") } next }\n$1 == "G" { include($2, "stopped by this deploy"); next }\nEND {\n  for (p = self; (p in ppid) && !(p in ancestor); p = ppid[p]) ancestor[p] = 1\n  for (pid in marked) if (marked[pid] == target) add(pid, "marker", "carries " marker_name "=" target)\n  for (group in groups) {\n    if ((group in start) && !(group in source_of)) { delete groups[group]; continue }\n    if ((group in start) && protected(group) != "") { delete groups[group]; continue }\n    if (!pids_only) print "group", group, "-", "-", "-", "-"\n  }\n  for (pid in pgid) if ((pgid[pid] in groups) && !(pid in source_of)) add(pid, "group", "in process group " pgid[pid] " " groups[pgid[pid]])\n  for (pid in source_of) {\n    if (!(pid in start) || state[pid] == "Z") continue\n    why = protected(pid)\n    if (why == "" && pids_only) printf " %s", pid\n    else if (why == "") print "signal", pid, pgid[pid], start[pid], source_of[pid], why_of[pid]\n    else if (source_of[pid] != "group" && !pids_only) print "skip", pid, "-", "-", (why == own(pid) ? "own" : "-"), why\n  }\n}\n';
 
 // src/remote/host-library.ts
 var HOLDER_MARKER = "VERIFIED_SSH_DEPLOY_HOLDER";
@@ -51745,18 +51764,10 @@ var hold_default = `# shellcheck shell=sh
 # step_key and the host library (holder_marker).
 : "\${holder_marker:?}" "\${hold_dir:?}" "\${hold_on?}" "\${hold_listen?}" "\${hold_target:?}" "\${hold_failed:?}" "\${step_key:?}"
 : "\${hold_program:?}" "\${hold_python:?}"
-# The process in the PID file is the holder only while it carries the holder's marker (compared
-# in the shell: a path in a command line is what a user's pkill -f PATH matches).
-holder_is() {
-  tr '\\000' '\\n' 2>/dev/null < "/proc/$1/environ" | {
-    while IFS= read -r entry; do [ "$entry" != "$holder_marker=$hold_target" ] || exit 0; done
-    exit 1
-  }
-}
 holder=; held=
 read -r holder 2>/dev/null < "$hold_dir/pid" || holder=
 read -r held 2>/dev/null < "$hold_dir/listen" || held=
-if [ -n "$holder" ] && ! { process_alive "$holder" && holder_is "$holder"; }; then
+if [ -n "$holder" ] && ! { process_alive "$holder" && holder_is "$holder" "$hold_target"; }; then
   [ -z "$hold_on" ] || printf 'The port holder (pid %s) is gone; starting it again\\n' "$holder"
   holder=
 fi
@@ -52511,11 +52522,13 @@ var stop_default = `# shellcheck shell=sh
 # Inputs (stopBody, commands/stop.ts): stop_target; stop_state, state.json inside the target;
 # stop_pattern, process-match (may be empty); stop_live, where the stop-command runs (empty: there is
 # none); stop_environment and stop_command, the stop-command for exec_user_command; max_hits; the
-# exit code pattern_too_broad. A stop-command that fails is noted (\`data stop-command-failed CODE
+# exit code pattern_too_broad; stop_keep (overlap: \`new MARK\` or \`old MARK\`, empty otherwise), the
+# instance that stays, left out of this scan and of wait-for-exit's (scan_keep). A stop-command that fails is noted (\`data stop-command-failed CODE
 # [first]\`), and the stop goes on. From the host step: step_key and the host library.
 : "\${stop_target:?}" "\${stop_state:?}" "\${stop_pattern?}" "\${stop_live?}" "\${stop_environment?}" "\${stop_command?}" "\${max_hits:?}"
-: "\${pattern_too_broad:?}" "\${step_key:?}"
-stop_mark=$(start_of $$)
+: "\${pattern_too_broad:?}" "\${step_key:?}" "\${stop_keep?}"
+# Overlap: what is new was told from what is old when the new release started (its mark).
+if [ -n "$stop_keep" ]; then stop_mark=\${stop_keep#* }; else stop_mark=$(start_of $$); fi
 printf '@@%s data mark %s\\n' "$step_key" "$stop_mark"
 # Which boot of the host this step ran in: a later reader tells a reboot from a kill by it.
 read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
@@ -52535,6 +52548,8 @@ if [ -n "$stop_live" ]; then
   fi
 fi
 pattern=$stop_pattern
+# shellcheck disable=SC2034 # read by service_scan (library.sh), here and in wait-for-exit
+scan_keep=$stop_keep
 recorded=$(recorded_processes "$stop_state")
 scan=$(service_scan "$stop_target" "$recorded" "$pattern" '' '')
 hits=$(printf '%s\\n' "$scan" | awk '$1 == "signal" && $5 == "pattern" { print $2 }')
@@ -52592,6 +52607,9 @@ read -r holder_pid 2>/dev/null < "$wait_holder" || holder_pid=
 pattern=$wait_pattern
 groups=$stopped_groups
 ports=$wait_ports
+# Overlap: the instance that stays holds the ports (through the holder's sockets): only the
+# processes stop chose must go.
+[ -z "\${scan_keep-}" ] || ports=
 now=0 # now_s (service.sh) sets it
 now_s; begin=$now; reported=$now
 deadline=$((begin + wait_timeout))
@@ -52667,19 +52685,21 @@ function stopBody(parameters) {
     stop_state: insideTarget(target, stateFile),
     stop_pattern: pattern,
     stop_live: stopCommand?.live ?? "",
+    stop_keep: parameters.keep ? `${parameters.keep.instance} ${parameters.keep.mark}` : "",
     ...userCommandInputs("stop", stopCommand ?? { environment: sh``, command: "" }),
     max_hits: MAX_PATTERN_HITS,
     pattern_too_broad: EXIT.patternTooBroad
   });
 }
-function stopBodyFor(ctx) {
+function stopBodyFor(ctx, keep) {
   const { settings, layout } = ctx;
   const live = liveDir(ctx);
   return stopBody({
     target: layout.target,
     stateFile: layout.stateFile,
     pattern: settings.processMatch ?? "",
-    stopCommand: settings.stopCommand ? { live, environment: exportEnvScript(ctx, live), command: settings.stopCommand } : void 0
+    stopCommand: settings.stopCommand && keep?.instance !== "old" ? { live, environment: exportEnvScript(ctx, live), command: settings.stopCommand } : void 0,
+    keep
   });
 }
 function goneAt(output) {
@@ -52920,20 +52940,35 @@ VSD_ANSWER_CODE=${first_answer_default} VSD_ANSWER_URL=${settings.versionUrl.hre
   ${settings.python} -S -c 'import os; exec(os.environ["VSD_ANSWER_CODE"])' < /dev/null > /dev/null 2>&1 &`;
 }
 var STAY = "stay";
-function restartPhases(ctx, switchTo, beforeStart) {
+function restartPhases(ctx, switchTo, beforeStart, step2 = { shape: "restart" }) {
   const { layout } = ctx;
+  const fence = lockFenceScript(layout, ctx.lockToken);
   const named = sh`printf '@@%s data release %s\n' ${STEP_KEY} ${ctx.release}`;
-  const start = switchTo && joinCode([...beforeStart ? [beforeStart] : [], firstAnswerScript(ctx), startBody(ctx)]);
+  const starts = step2.shape === "restart" || step2.shape === "overlap";
+  const start = starts && switchTo && joinCode([...beforeStart ? [beforeStart] : [], firstAnswerScript(ctx), startBody(ctx)]);
+  const lead = step2.shape === "overlap" ? [fence, sh`printf '@@%s data mark %s\n' ${STEP_KEY} "$(start_of $$)"`] : [];
+  const stops = step2.shape !== "overlap";
+  const keep = "keep" in step2 ? step2.keep : void 0;
+  const switchBody2 = switchTo && switchTo !== STAY && step2.shape !== "retire" ? joinCode([...lead, named, switchTo]) : void 0;
   const bodies = {
-    stop: joinCode([lockFenceScript(layout, ctx.lockToken), stopBodyFor(ctx)]),
-    "wait-for-exit": waitForExitBody(waitParameters(ctx)),
-    switch: switchTo && switchTo !== STAY ? joinCode([named, switchTo]) : void 0,
-    start: start && switchTo === STAY ? joinCode([named, start]) : start
+    // Retiring names the release too: the post step tells its output from an earlier step's.
+    stop: stops ? joinCode([fence, ...step2.shape === "retire" ? [named] : [], stopBodyFor(ctx, keep)]) : void 0,
+    "wait-for-exit": stops ? waitForExitBody(waitParameters(ctx)) : void 0,
+    switch: switchBody2,
+    start: start && !switchBody2 ? joinCode([...lead, named, start]) : start || void 0
   };
   return HOST_STEP_PHASES.flatMap((phase) => {
     const body = bodies[phase];
     return body ? [{ phase, body }] : [];
   });
+}
+function holderReadyScript(layout, listen) {
+  const holder = holderDir(relativeToTarget(layout));
+  return joinCode([
+    hostLibrary(),
+    sh`cd -- ${layout.target} || exit 1
+if holder_holds ${holder} ${listen.join(" ")} ${layout.target}; then echo 'holder ready'; else echo 'holder absent'; fi`
+  ]);
 }
 function restartPrelude(layout) {
   return sh`cd -- ${layout.target} || exit 1`;
@@ -53007,6 +53042,13 @@ ${output?.errors.join("\n") ?? ""}`.trimEnd();
 // src/tasks/restart.ts
 var HostStepDied = class extends HostStepUnknown {
 };
+var OverlapFailed = class extends PhaseError {
+  constructor(label, phase, detail, restart2) {
+    super(label, phase, detail);
+    this.restart = restart2;
+  }
+  restart;
+};
 async function describeHostNow(ctx) {
   return (await hostNow(ctx)).text;
 }
@@ -53047,9 +53089,10 @@ async function diedFailure(ctx, result, died) {
   const cause = command ? `${command[0].toUpperCase()}${command.slice(1)} is the likely cause: it matches the action's own processes as well as the service's (e.g. pkill -f sh, kill -9 -1, pkill -u USER). A stop-command only needs to stop what the action cannot find itself: it already stops every process carrying DEPLOY_TARGET=${layout.target}, and process-match finds a service started elsewhere.` : "Something on the host killed it (kill -9 -1, the OOM killer).";
   return `the action's own host step${died.pid ? ` (PID ${died.pid})` : ""} was killed${signal ? ` by ${signal}` : ""} during ${result.lastPhase}, before it finished. ${cause} On the host now: ${now.text}. The step's output is in ${layout.restartLog}.`;
 }
-async function restartService(ctx, switchTo, timings, beforeStart) {
+var bothServe = (restart2) => restart2.overlap !== void 0 && !restart2.overlap.retired;
+async function restartService(ctx, switchTo, timings, beforeStart, step2 = { shape: "restart" }) {
   const { settings, session, layout, label } = ctx;
-  const phases = restartPhases(ctx, switchTo, beforeStart);
+  const phases = restartPhases(ctx, switchTo, beforeStart, step2);
   const entry = {
     host: session.address.host,
     port: session.address.port,
@@ -53086,15 +53129,51 @@ async function restartService(ctx, switchTo, timings, beforeStart) {
       settings.startCommand,
       session.address.username
     ) : `failed (exit ${result.code}) in ${layout.target}: ${[...failed?.errors ?? [], ...failed?.lines.slice(-10) ?? []].join("\n")}`;
+    const mark = Number(output(phases[0].phase)?.data.mark ?? 0);
+    if (step2.shape === "overlap" && mark > 0 && result.code !== EXIT.lockLost)
+      throw new OverlapFailed(label, result.lastPhase, detail, {
+        stopped: { mark },
+        started: startedService(output("start")),
+        overlap: { retired: false }
+      });
     throw new PhaseError(label, result.lastPhase, detail);
   }
+  const stopped = stoppedService(output("stop"), settings.stopCommand, session.address.username);
   return {
     stopped: {
-      ...stoppedService(output("stop"), settings.stopCommand, session.address.username),
+      // Overlap marks its start before the switch: nothing was stopped yet.
+      mark: step2.shape === "overlap" ? Number(output(phases[0].phase)?.data.mark ?? 0) : stopped.mark,
       gone: goneAt(output("wait-for-exit"))
     },
-    started: startedService(output("start"))
+    started: startedService(output("start")),
+    ...step2.shape === "overlap" && { overlap: { retired: false } }
   };
+}
+async function holderReady(ctx) {
+  const { session, settings, layout } = ctx;
+  const { stdout } = await session.remote.run(holderReadyScript(layout, settings.listen), {
+    phase: "stop",
+    timeoutSeconds: COMMAND_SECONDS.quick
+  });
+  return answerOf(stdout, "holder") === "ready";
+}
+async function retireService(ctx, restart2, timings) {
+  const { mark } = restart2.stopped;
+  const retired = await restartService(ctx, void 0, timings, void 0, {
+    shape: "retire",
+    keep: { instance: "new", mark }
+  });
+  return {
+    ...restart2,
+    stopped: { mark, gone: retired.stopped.gone },
+    overlap: { retired: true }
+  };
+}
+async function withdrawService(ctx, restart2, switchBack) {
+  await restartService(ctx, switchBack, void 0, void 0, {
+    shape: "withdraw",
+    keep: { instance: "old", mark: restart2.stopped.mark }
+  });
 }
 
 // src/host/rollback/fallback.sh
@@ -53418,8 +53497,11 @@ var identity_default = `# shellcheck shell=sh
 # service); id_mark, when the stop began (clock ticks since boot); id_release, id_sha; for the
 # URL's listener (empty id_url_port: none to check), id_url_exact and id_url_any, the local
 # addresses as /proc/net/tcp* writes them (hex) that the URL's address is bound by exactly, and
-# by a wildcard (\`*\`: any); id_answered, the file where first-answer.py wrote the first answer.
-# Before it: the service functions.
+# by a wildcard (\`*\`: any); id_answered, the file where first-answer.py wrote the first answer;
+# id_overlap (1: overlap, the old service still serving): the old holders are expected, so each
+# port, and the URL's listener, needs one holder started after the mark instead, and nothing is
+# recorded yet (the old service's processes are still there). After the host library.
+: "\${id_overlap?}"
 : "\${id_target:?}" "\${id_state:?}" "\${id_ports?}" "\${id_holder:?}" "\${id_mark:?}" "\${id_release:?}" "\${id_sha:?}"
 : "\${id_url_port?}" "\${id_url_exact?}" "\${id_url_any?}" "\${id_answered:?}"
 cd -- "$id_target" || exit 1
@@ -53433,12 +53515,17 @@ for port in $id_ports; do
   if [ -z "$pids" ]; then
     if port_busy "$port" "$holder_pid"; then printf 'old %s ? ? a process this user cannot see\\n' "$port"; old=1; else printf 'free %s\\n' "$port"; free=1; fi
   fi
+  fresh=
   for pid in $pids; do
     start=$(start_of "$pid")
     if [ -n "$start" ] && [ "$start" -lt "$id_mark" ]; then
-      printf 'old %s %s %s %s\\n' "$port" "$pid" "$(epoch_of "$start")" "$(cmdline_of "$pid")"; old=1
+      [ -n "$id_overlap" ] || { printf 'old %s %s %s %s\\n' "$port" "$pid" "$(epoch_of "$start")" "$(cmdline_of "$pid")"; old=1; }
+    elif [ -n "$start" ]; then
+      fresh=1
     fi
   done
+  # Overlap: the old service holds every port too; what counts is that the new one does.
+  if [ -n "$id_overlap" ] && [ -n "$pids" ] && [ -z "$fresh" ]; then printf 'free %s\\n' "$port"; free=1; fi
 done
 # The sockets listening on PORT at one of ADDRESSES (hex, as /proc/net/tcp* writes them; \`*\`: any).
 listen_inodes() {
@@ -53455,14 +53542,22 @@ if [ -n "$id_url_port" ]; then
   [ -n "$inodes" ] || inodes=$(listen_inodes "$id_url_port" "$id_url_any")
   pids=$(for inode in $inodes; do find /proc/[0-9]*/fd -lname "socket:\\[$inode\\]" 2>/dev/null; done | cut -d/ -f3 | sort -u | grep -vx -- "\${holder_pid:-none}")
   if [ -z "$pids" ]; then printf 'stranger %s ? ? a process this user cannot see, or none\\n' "$id_url_port"; stranger=1; fi
+  olds=; fresh=
   for pid in $pids; do
     start=$(start_of "$pid")
     if [ -z "$start" ] || [ "$start" -lt "$id_mark" ]; then
-      printf 'stranger %s %s %s %s\\n' "$id_url_port" "$pid" "$(epoch_of "\${start:-0}")" "$(cmdline_of "$pid")"; stranger=1
+      olds="$olds$(printf 'stranger %s %s %s %s' "$id_url_port" "$pid" "$(epoch_of "\${start:-0}")" "$(cmdline_of "$pid")")
+"
+    else
+      fresh=1
     fi
   done
+  # Overlap: the old service listens there too; a listener of the new one is what counts.
+  if [ -n "$olds" ] && { [ -z "$id_overlap" ] || [ -z "$fresh" ]; }; then printf '%s' "$olds"; stranger=1; fi
 fi
 [ -z "$old$free$stranger" ] || exit 0
+# Overlap: the old service still runs; its processes are recorded once it is retired.
+[ -z "$id_overlap" ] || exit 0
 service_scan "$id_target" "$(recorded_processes "$id_state")" '' '' "$id_ports" | record_state "$id_state" "$id_release" "$id_sha"
 printf 'recorded %s\\n' "$(recorded_processes "$id_state" | awk '{ printf " %s", $2 }')"
 `;
@@ -53513,7 +53608,8 @@ function serviceIdentityScript(check) {
       id_url_port: check.listener ? String(check.listener.port) : "",
       id_url_exact: check.listener?.exact ?? [],
       id_url_any: check.listener?.any ?? [],
-      id_answered: FIRST_ANSWER_FILE
+      id_answered: FIRST_ANSWER_FILE,
+      id_overlap: check.overlap === true
     })
   ]);
 }
@@ -53617,7 +53713,8 @@ async function checkIdentity(ctx, restart2, sha, probe, quiet = false) {
       mark: restart2.stopped.mark,
       release: ctx.release,
       sha,
-      listener: probe.listener
+      listener: probe.listener,
+      overlap: bothServe(restart2)
     }),
     { phase: "verify", timeoutSeconds: COMMAND_SECONDS.ask }
   );
@@ -53651,7 +53748,7 @@ var Certainty = class {
   /** Why waiting on is pointless, or undefined to wait on. */
   async failure(last, sha, identity) {
     const { settings, layout, session } = this.ctx;
-    const wrong = last.commit !== void 0 && !commitMatches(last.commit, sha);
+    const wrong = last.commit !== void 0 && !commitMatches(last.commit, sha) && !bothServe(this.restart);
     if (!wrong) this.wrongSince = void 0;
     else if (identity) {
       const fresh = identity.old.length === 0 && identity.strangers.length === 0 && identity.free.length === 0;
@@ -53766,6 +53863,16 @@ async function verifyService(ctx, sha, restart2, previousVersion) {
   info2(
     `${settings.versionUrl.href} reports ${first.commit}${first.version ? ` (version ${first.version})` : ""}`
   );
+  if (bothServe(restart2)) {
+    checkVersionGuards(ctx, first.version, previousVersion);
+    info2("The new release answers beside the old one, which is retired next (overlap)");
+    return {
+      commit: first.commit,
+      version: first.version,
+      firstAnsweredAt: first.at,
+      answeredOnHost: first.answered
+    };
+  }
   let confirmed = first;
   if (settings.stableForSeconds > 0) {
     await sleep(settings.stableForSeconds * 1e3);
@@ -54078,6 +54185,38 @@ async function step(name, body) {
     const text = error2 instanceof PhaseError ? `${error2.phase}: ${error2.detail}` : `${name}: ${errorText(error2)}`;
     throw new Error(text, { cause: error2 });
   }
+}
+async function withdraw(ctx, restart2, failure2) {
+  const { settings, session, layout, report } = ctx;
+  try {
+    await decide(ctx, "rollback");
+  } catch (error2) {
+    if (!(error2 instanceof UndoneByHost)) throw error2;
+    report.rolledBack = error2.undo.undone;
+    return { kind: "by-host", undone: error2.undo.undone, text: error2.undo.text };
+  }
+  const previous = ctx.previousRelease && ctx.previousSha && ctx.previousRelease !== ctx.release ? { release: ctx.previousRelease, sha: ctx.previousSha, how: "live" } : void 0;
+  const firstLine = failure2.split("\n")[0];
+  if (previous) {
+    await step(
+      "mark",
+      () => session.remote.run(
+        markBadScript(layout, ctx.release, firstLine, previous.release, settings.stampFile),
+        { phase: "rollback", timeoutSeconds: COMMAND_SECONDS.quick }
+      )
+    );
+    info2(`Marked ${ctx.release} as BAD_RELEASE`);
+  }
+  await step(
+    "withdraw",
+    () => withdrawService(
+      ctx,
+      restart2,
+      previous && switchBackScript(ctx, previous, `${firstLine} (withdrawn, overlap)`, "runner")
+    )
+  );
+  report.rolledBack = true;
+  return { kind: "withdrawn", release: previous?.release, sha: previous?.sha };
 }
 async function rollback(ctx, failure2) {
   const { settings, session, layout, report } = ctx;
@@ -54455,17 +54594,30 @@ function sshHost(session, settings) {
         timeoutSeconds: COMMAND_SECONDS.quick
       })).stdout
     ),
-    restart: (ctx, timings, watchdog, kind = "deploy") => restartService(
-      ctx,
-      kind === "restart" ? STAY : kind === "rollback" ? switchBackScript(
-        { ...ctx, release: ctx.previousRelease ?? "" },
-        { release: ctx.release, sha: ctx.sha, how: "verified" },
-        `operation rollback${settings.rollbackTo ? ` to ${settings.rollbackTo}` : ""}`,
-        "runner"
-      ) : switchBody(ctx, ctx.lockToken),
-      timings,
-      watchdog ? launchWatchdogScript(ctx) : void 0
-    ),
+    restart: async (ctx, timings, watchdog, kind = "deploy") => {
+      const overlap = settings.overlap && await holderReady(ctx);
+      if (settings.overlap && !overlap)
+        info2(
+          `overlap: the port holder does not hold ${settings.listen.join(", ")} yet (the first deploy with hold-ports), so this restart stops the old service first`
+        );
+      return restartService(
+        ctx,
+        kind === "restart" ? STAY : kind === "rollback" ? switchBackScript(
+          { ...ctx, release: ctx.previousRelease ?? "" },
+          { release: ctx.release, sha: ctx.sha, how: "verified" },
+          `operation rollback${settings.rollbackTo ? ` to ${settings.rollbackTo}` : ""}`,
+          "runner"
+        ) : switchBody(ctx, ctx.lockToken),
+        timings,
+        watchdog ? launchWatchdogScript(ctx) : void 0,
+        { shape: overlap ? "overlap" : "restart" }
+      );
+    },
+    retire: (ctx, restart2, timings) => retireService(ctx, restart2, timings),
+    withdraw: async (ctx, restart2, failure2) => {
+      await reconnect(session, settings, "rollback");
+      return withdraw(ctx, restart2, failure2);
+    },
     verifyLive: (ctx) => verifyAnswer(ctx, ctx.sha),
     verify: (ctx, restart2, previousVersion) => verifyService(ctx, ctx.sha, restart2, previousVersion),
     verifyAfterLogout: (ctx) => verifyAfterLogout(ctx, ctx.sha),
@@ -58931,6 +59083,23 @@ var restart = (kind) => ({
     if (op.settings.holdPorts) op.report.heldPorts = op.settings.listen;
   }
 });
+var verifyBeside = {
+  phase: "verify",
+  when: (settings) => settings.overlap,
+  async run(op) {
+    if (!op.restart?.overlap) return;
+    await op.host.verify(op.ctx, op.restart, op.report.previousVersion);
+  }
+};
+var retire = {
+  when: (settings) => settings.overlap,
+  retires: true,
+  async run(op) {
+    if (!op.restart?.overlap) return;
+    op.retiring = true;
+    op.restart = await op.host.retire(op.ctx, op.restart, op.report.phases);
+  }
+};
 var verify = {
   phase: "verify",
   settles: true,
@@ -58971,7 +59140,7 @@ var rollBack = {
   phase: "rollback",
   async run(op, error2) {
     const { ctx } = op;
-    if (op.stopSentAt === void 0 || !ctx) return void 0;
+    if (op.stopSentAt === void 0 || !ctx || op.withdrawn) return void 0;
     const { report, settings } = op;
     const migrated = migrates(settings) ? ctx.release : void 0;
     try {
@@ -59010,6 +59179,30 @@ var rollBack = {
     }
   }
 };
+var withdrawNew = {
+  // Times itself as rollback; not in the plan, where only overlap would run it.
+  async run(op, error2) {
+    const { ctx } = op;
+    const restart2 = error2 instanceof OverlapFailed ? error2.restart : op.restart;
+    if (!ctx || !restart2?.overlap || restart2.overlap.retired || op.retiring) return void 0;
+    try {
+      const detail = error2 instanceof PhaseError ? error2.detail : errorText(error2);
+      const outcome = await inPhase(
+        op,
+        "rollback",
+        () => op.host.withdraw(ctx, restart2, detail)
+      ).catch((withdrawError) => ({
+        kind: "not-run",
+        error: withdrawError instanceof PhaseError ? withdrawError.detail : errorText(withdrawError)
+      }));
+      op.withdrawn = true;
+      op.report.rollbackOutcome = rollbackSentence(outcome);
+      return void 0;
+    } finally {
+      dropForPostStep("unverified", switchOn(op));
+    }
+  }
+};
 var forgetSwitch = {
   async run(op) {
     if (op.stopSentAt !== void 0) dropForPostStep("unverified", switchOn(op));
@@ -59034,20 +59227,30 @@ var OPERATIONS = {
   deploy: {
     locked: true,
     first: newRelease,
-    steps: [upload2, prepare2, migrate2, readRunning, restart("deploy"), verify, prune2],
-    onFailure: [rollBack, discard]
+    steps: [
+      upload2,
+      prepare2,
+      migrate2,
+      readRunning,
+      restart("deploy"),
+      verifyBeside,
+      retire,
+      verify,
+      prune2
+    ],
+    onFailure: [withdrawNew, rollBack, discard]
   },
   rollback: {
     locked: true,
     first: chooseRollbackRelease,
-    steps: [armWatchdog2, restart("rollback"), verify],
-    onFailure: [rollBack]
+    steps: [armWatchdog2, restart("rollback"), verifyBeside, retire, verify],
+    onFailure: [withdrawNew, rollBack]
   },
   restart: {
     locked: true,
     first: chooseLive,
-    steps: [restart("restart"), verify],
-    onFailure: [forgetSwitch]
+    steps: [restart("restart"), verifyBeside, retire, verify],
+    onFailure: [withdrawNew, forgetSwitch]
   },
   verify: { locked: false, first: chooseExpected, steps: [verifyLive], onFailure: [] }
 };
@@ -59058,7 +59261,7 @@ function operationPhases(operation) {
     ...locked ? ["lock"] : [],
     ...first.phase ? [first.phase] : [],
     ...steps.flatMap(
-      (step2) => step2.hostStep ? HOST_STEP_PHASES.filter((phase) => step2.hostStep !== "restart" || phase !== "switch") : step2.phase ? [step2.phase] : []
+      (step2) => step2.hostStep ? HOST_STEP_PHASES.filter((phase) => step2.hostStep !== "restart" || phase !== "switch") : step2.retires ? [] : step2.phase ? [step2.phase] : []
     ),
     ...onFailure.flatMap((step2) => step2.phase ? [step2.phase] : [])
   ];
@@ -59582,6 +59785,7 @@ var INPUT_DEFAULTS = {
   "allow-downgrade": "true",
   "rollback-on-failure": "true",
   "hold-ports": "false",
+  overlap: "false",
   "lock-timeout": "300",
   "max-parallel": "1",
   "dry-run": "false",
@@ -60072,6 +60276,7 @@ function getSettings(read = (name) => getInput(name)) {
     ports,
     listen,
     holdPorts: reader.boolean("hold-ports"),
+    overlap: reader.boolean("overlap"),
     stopTimeoutSeconds: reader.integer("stop-timeout", 1, 3600),
     killAfterTimeout: reader.boolean("kill-after-timeout"),
     // A drift check starts nothing.
@@ -60108,6 +60313,20 @@ function getSettings(read = (name) => getInput(name)) {
       "hold-ports",
       "true",
       "it needs detach: true: a foreground start (systemctl start \u2026) cannot inherit sockets from the action; use a systemd socket unit instead"
+    );
+  }
+  if (settings.overlap && !settings.holdPorts) {
+    reader.problem(
+      "overlap",
+      "true",
+      "it needs hold-ports: true: the new release starts on the sockets the holder keeps listening while the old one still serves them; set hold-ports: true (and ports), or overlap: false"
+    );
+  }
+  if (settings.overlap && settings.strategy !== "releases") {
+    reader.problem(
+      "overlap",
+      "true",
+      "it needs strategy: releases: in place, the new files would replace the old ones under the service still running, and a failed release could not be undone by switching back; set strategy: releases, or overlap: false"
     );
   }
   if (operation === "rollback" && settings.strategy !== "releases")

@@ -10,7 +10,7 @@ import { PhaseError, type PhaseName, type PhaseTiming } from '../../src/model/ph
 import { HOST_STEP_PHASES } from '../../src/model/pipeline.js'
 import type { HostSession } from '../../src/remote/host-session.js'
 import type { HostReleases } from '../../src/commands/releases.js'
-import type { Restart, RestartKind } from '../../src/tasks/restart.js'
+import { OverlapFailed, type Restart, type RestartKind } from '../../src/tasks/restart.js'
 import type { RollbackOutcome } from '../../src/model/outcomes.js'
 import type { VersionReport } from '../../src/tasks/verify.js'
 import type { HostUndo } from '../../src/commands/watchdog.js'
@@ -44,6 +44,8 @@ export interface FakeHostOptions {
   undone?: HostUndo
   /** The restart log the post step reads (support/step-log.ts); default: nothing written. */
   restartLog?: string
+  /** Overlap: what verify throws while the old service still serves (`fail.verify` fails every verify). */
+  failBeside?: Error
 }
 
 /** Two releases, both verified; the newer one live. */
@@ -57,9 +59,16 @@ export const KEPT: HostReleases = {
 
 export const TARGET = '/srv/app'
 
-/** The host step's phases for a restart of `kind`: a restart of the live release has no switch. */
-const stepPhases = (kind: RestartKind): readonly PhaseName[] =>
-  HOST_STEP_PHASES.filter(phase => kind !== 'restart' || phase !== 'switch')
+/**
+ * The host step's phases for a restart of `kind`: a restart of the live release has no switch, and
+ * overlap starts beside the old service, stopping nothing.
+ */
+const stepPhases = (kind: RestartKind, overlap = false): readonly PhaseName[] =>
+  HOST_STEP_PHASES.filter(
+    phase =>
+      (kind !== 'restart' || phase !== 'switch') &&
+      (!overlap || (phase !== 'stop' && phase !== 'wait-for-exit'))
+  )
 
 export class FakeHost implements DeployHost {
   readonly layout = remoteLayout(TARGET)
@@ -151,30 +160,67 @@ export class FakeHost implements DeployHost {
       for (const phase of phases)
         timings.push({ phase, startedAt, seconds: 0, ok: phase !== failed })
     }
+    const overlap = ctx.settings.overlap
     try {
       await this.ask(
         'restart',
         ctx,
-        `restart${kind === 'deploy' ? '' : ` (${kind} to ${ctx.release})`}${watchdog ? '+watchdog' : ''}`
+        `restart${kind === 'deploy' ? '' : ` (${kind} to ${ctx.release})`}${overlap ? ' beside the old service' : ''}${watchdog ? '+watchdog' : ''}`
       )
     } catch (error) {
-      const failed = error instanceof PhaseError ? error.phase : 'stop'
-      const phases = stepPhases(kind)
+      const failed = error instanceof PhaseError ? error.phase : overlap ? 'start' : 'stop'
+      const phases = stepPhases(kind, overlap)
       time(phases.slice(0, phases.indexOf(failed) + 1), failed)
+      // As restartService reports a failed overlap step: with what to withdraw.
+      if (overlap && error instanceof PhaseError)
+        throw new OverlapFailed(this.label, error.phase, error.detail, {
+          stopped: { mark: 1 },
+          started: {},
+          overlap: { retired: false }
+        })
       throw error
     }
-    time(stepPhases(kind))
-    // The old service gone at host uptime 1000 s (verify's answer comes 2.5 s later).
-    return { stopped: { mark: 1, gone: 1000 }, started: {} }
+    time(stepPhases(kind, overlap))
+    // Overlap stops nothing yet; else the old service is gone at host uptime 1000 s (verify's
+    // answer comes 2.5 s later).
+    return overlap
+      ? { stopped: { mark: 1 }, started: {}, overlap: { retired: false } }
+      : { stopped: { mark: 1, gone: 1000 }, started: {} }
   }
 
-  async verify(ctx: DeployContext, _restart: Restart, previous?: string): Promise<VersionReport> {
-    await this.ask('verify', ctx, previous ? `verify (previous ${previous})` : 'verify')
+  /** Overlap's retirement: stop and wait-for-exit, timed; the old service gone at uptime 1000 s. */
+  async retire(ctx: DeployContext, restart: Restart, timings: PhaseTiming[]): Promise<Restart> {
+    const startedAt = Date.now()
+    try {
+      await this.ask('retire', ctx)
+    } catch (error) {
+      const failed = error instanceof PhaseError ? error.phase : 'stop'
+      timings.push({ phase: 'stop', startedAt, seconds: 0, ok: failed !== 'stop' })
+      if (failed === 'wait-for-exit')
+        timings.push({ phase: failed, startedAt, seconds: 0, ok: false })
+      throw error
+    }
+    for (const phase of ['stop', 'wait-for-exit'] as const)
+      timings.push({ phase, startedAt, seconds: 0, ok: true })
+    return { ...restart, stopped: { mark: 1, gone: 1000 }, overlap: { retired: true } }
+  }
+
+  async withdraw(ctx: DeployContext, _restart: Restart, failure: string): Promise<RollbackOutcome> {
+    await this.ask('withdraw', ctx, `withdraw (${failure})`)
+    ctx.report.rolledBack = true
+    return { kind: 'withdrawn', release: ctx.previousRelease, sha: ctx.previousSha }
+  }
+
+  async verify(ctx: DeployContext, restart: Restart, previous?: string): Promise<VersionReport> {
+    const beside = restart.overlap && !restart.overlap.retired ? ' beside the old service' : ''
+    await this.ask('verify', ctx, `verify${beside}${previous ? ` (previous ${previous})` : ''}`)
+    if (beside && this.options.failBeside) throw this.options.failBeside
     return {
       commit: ctx.sha,
       version: '2.0.0',
       firstAnsweredAt: Date.now() + 2500,
-      answeredOnHost: 1002.5
+      // With overlap, the new release answered (uptime 999 s) before the old one was gone.
+      answeredOnHost: restart.overlap ? 999 : 1002.5
     }
   }
 

@@ -59,3 +59,48 @@ export function stepEnding(
       return restartLog(phases.slice(0, 1), [], key)
   }
 }
+
+/** Overlap (README, "Overlap"): the start beside the old service, marked before its switch. */
+export function overlapStart(
+  release: string,
+  how: 'finished' | 'failed-start',
+  key = STEP_KEY
+): string {
+  const phases: PhaseLines[] = [
+    [
+      'switch',
+      [
+        `@@${key} data mark 99`,
+        `@@${key} data release ${release}`,
+        `/srv/app/current -> releases/${release}`
+      ]
+    ],
+    ['start', ['Started python3 -m app as process group 80']]
+  ]
+  return how === 'finished'
+    ? restartLog(phases, [`@@${key} exit 0 101.5`], key)
+    : restartLog(
+        phases,
+        [`@@${key} error the start command exited with code 1 within 1 s`, `@@${key} exit 4 101`],
+        key
+      )
+}
+
+/** Overlap: the old service's retirement, which names the release in its stop. */
+export function retirement(release: string, key = STEP_KEY): string {
+  return restartLog(
+    [
+      [
+        'stop',
+        [
+          `@@${key} data release ${release}`,
+          `@@${key} data mark 99`,
+          'SIGTERM to 77 (python3 -m app): recorded by the last deploy'
+        ]
+      ],
+      ['wait-for-exit', ['old service gone after 0 s', `@@${key} data gone 100.5`]]
+    ],
+    [`@@${key} exit 0 101.5`],
+    key
+  )
+}

@@ -421,6 +421,110 @@ describe('one host: after verify, only warnings', () => {
   })
 })
 
+describe('one host: overlap (the new release beside the old one)', () => {
+  const OVERLAP = { ports: '8000', 'hold-ports': 'true', overlap: 'true' }
+
+  it('starts beside the old service, verifies, retires the old one, verifies again: no downtime', async () => {
+    const { calls, report, error } = await shipWith({}, OVERLAP)
+    expect(error).toBeUndefined()
+    expect(calls).toEqual([
+      'lock',
+      'heartbeat',
+      'upload',
+      'armWatchdog',
+      'prepare',
+      'restart beside the old service+watchdog',
+      'verify beside the old service',
+      'retire',
+      'verify',
+      'confirm',
+      'prune',
+      'heartbeat stopped',
+      'releaseLock'
+    ])
+    expect(report.phases.map(phase => phase.phase)).toEqual([
+      'lock',
+      'upload',
+      'prepare',
+      'switch',
+      'start',
+      'verify',
+      'stop',
+      'wait-for-exit',
+      'verify',
+      'prune'
+    ])
+    // The new release answered (uptime 999 s) before the old one was gone (1000 s).
+    expect(report.downtimeSeconds).toBe(0)
+    expect(savedState()).toMatchObject({ unverified: [] })
+  })
+
+  it.each([
+    ['its start fails', { fail: { restart: stepFailure('start', 'the start command exited 1') } }],
+    ['it never answers beside the old one', { failBeside: stepFailure('verify', 'gave no commit') }]
+  ] as [string, FakeHostOptions][])(
+    'a release that fails before the old service is retired (%s) is withdrawn: no rollback, no outage',
+    async (_, options) => {
+      const { calls, report, error } = await shipWith(options, OVERLAP)
+      expect(error).toBeInstanceOf(PhaseError)
+      expect(calls.filter(call => /^(withdraw|rollback|retire)/.test(call))).toEqual([
+        `withdraw (${(error as PhaseError).detail})`
+      ])
+      expect(report.rolledBack).toBe(true)
+      expect(report.rollbackOutcome).toBe(
+        `Withdrew it (overlap): its processes were stopped and ${PREVIOUS.release} is live again; the old service was never stopped and still serves ${PREVIOUS.sha}.`
+      )
+      expect(report.downtimeSeconds).toBeUndefined()
+      // Its own release goes, as any failed deploy's.
+      expect(calls.some(call => call.startsWith('discard '))).toBe(true)
+      expect(savedState()).toMatchObject({ unverified: [] })
+    }
+  )
+
+  it('a withdraw happens whatever rollback-on-failure says: two instances are never left serving', async () => {
+    const { calls } = await shipWith(
+      { failBeside: stepFailure('verify', 'gave no commit') },
+      { ...OVERLAP, 'rollback-on-failure': 'false' }
+    )
+    expect(calls).toContain('withdraw (gave no commit)')
+  })
+
+  it('once the old service is retired, a failure rolls back as without overlap', async () => {
+    const afterRetire = await shipWith(
+      { fail: { verify: stepFailure('verify', 'stable-for failed') }, failBeside: undefined },
+      OVERLAP
+    )
+    // fail.verify fails the first verify too: that one is beside the old service, so it withdraws.
+    expect(afterRetire.calls).toContain('withdraw (stable-for failed)')
+    const retireFails = await shipWith(
+      { fail: { retire: stepFailure('wait-for-exit', 'the old service did not go away') } },
+      OVERLAP
+    )
+    // The new release answered; the old one would not stop: neither is undone, the failure says so.
+    expect(retireFails.error?.phase).toBe('wait-for-exit')
+    expect(retireFails.calls.filter(call => /^(withdraw|rollback)/.test(call))).toEqual([])
+  })
+
+  it('restart with overlap: the live release started again beside itself, the old instance retired', async () => {
+    const host = new FakeHost(address, {})
+    const report = new DeployReport().addHost('a.example')
+    await runOperation(host, settingsWith({ ...OVERLAP, operation: 'restart' }), '', report)
+    expect(host.calls).toEqual([
+      'lock',
+      'heartbeat',
+      'releases',
+      `restart (restart to ${KEPT.live}) beside the old service`,
+      'verify beside the old service',
+      'retire',
+      'verify',
+      'confirm',
+      'heartbeat stopped',
+      'releaseLock'
+    ])
+    expect(report.phases.map(phase => phase.phase)).not.toContain('switch')
+  })
+})
+
 describe('several hosts', () => {
   const hosts = ['a.example', 'b.example', 'c.example']
 

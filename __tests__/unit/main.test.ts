@@ -17,7 +17,7 @@ import { PhaseError } from '../../src/model/phase.js'
 import { parseOutputFile } from '../support/action.js'
 import { FakeHost, KEPT, type FakeHostOptions, type Verb } from '../support/fake-host.js'
 import { setActionInputs, TEST_SHA } from '../support/fixtures.js'
-import { stepEnding } from '../support/step-log.js'
+import { overlapStart, retirement, stepEnding } from '../support/step-log.js'
 import { UndoneByHost } from '../../src/tasks/watchdog.js'
 
 let key: string
@@ -320,6 +320,58 @@ describe('the post step, from source, after the main step was cut off', () => {
     })
     expect(result.calls.some(call => call.startsWith('rollback'))).toBe(false)
     expect(result.log).toMatch(/there is no release to roll back to, so it was left as is/)
+  })
+
+  describe('overlap: the new release beside the old one', () => {
+    const OVERLAP = { sha: TEST_SHA, ports: '8000', 'hold-ports': 'true', overlap: 'true' }
+    const besideVerbs = (calls: string[]) =>
+      calls.filter(call => /^(verify|retire|withdraw|rollback|confirm)/.test(call))
+
+    it('cut off while it answered beside the old service: verifies it, retires the old one, verifies again', async () => {
+      const state = await cutOff(OVERLAP, 'verify')
+      const result = await postStep(state, {
+        restartLog: overlapStart(unverifiedOf(state).release, 'finished')
+      })
+      expect(besideVerbs(result.calls)).toEqual([
+        'verify beside the old service',
+        'retire',
+        'verify',
+        'confirm'
+      ])
+      expect(result.log).toMatch(/the post step verified \S+: it serves [0-9a-f]{40}/)
+    })
+
+    it('cut off after a start that failed beside the old service: withdraws it, nothing rolled back', async () => {
+      const state = await cutOff(OVERLAP, 'verify')
+      const result = await postStep(state, {
+        restartLog: overlapStart(unverifiedOf(state).release, 'failed-start')
+      })
+      expect(besideVerbs(result.calls)).toEqual([
+        expect.stringMatching(/^withdraw \(start: .*exited with code 1/)
+      ])
+      expect(result.log).toMatch(/failed beside the old service \(overlap\)/)
+      expect(result.log).toMatch(/the old service was never stopped and still serves/)
+    })
+
+    it('a new release that fails its check beside the old service is withdrawn, not rolled back', async () => {
+      const state = await cutOff(OVERLAP, 'verify')
+      const result = await postStep(state, {
+        restartLog: overlapStart(unverifiedOf(state).release, 'finished'),
+        failBeside: new Error('gave no commit')
+      })
+      expect(besideVerbs(result.calls)).toEqual([
+        'verify beside the old service',
+        'withdraw (verify: gave no commit)'
+      ])
+    })
+
+    it('cut off once the old service was retired: verifies the new one alone', async () => {
+      const state = await cutOff(OVERLAP, 'retire')
+      const result = await postStep(state, {
+        restartLog: retirement(unverifiedOf(state).release)
+      })
+      expect(besideVerbs(result.calls)).toEqual(['verify', 'confirm'])
+    })
   })
 
   it('a host it cannot reach: a warning, and the other work still done; never a failed job', async () => {

@@ -296,6 +296,19 @@ describe('getSettings', () => {
     expect(problemsOf({ ports: 'localhost:8000' })[0]).toMatch(/^ports is 'localhost:8000': /)
   })
 
+  it('overlap: needs hold-ports and releases, and says so before anything runs', () => {
+    expect(parse_({ ports: '8000', 'hold-ports': 'true', overlap: 'true' }).overlap).toBe(true)
+    expect(parse_().overlap).toBe(false)
+    expect(problemsOf({ ports: '8000', overlap: 'true' })).toEqual([
+      "overlap is 'true': it needs hold-ports: true: the new release starts on the sockets the holder keeps listening while the old one still serves them; set hold-ports: true (and ports), or overlap: false"
+    ])
+    expect(
+      problemsOf({ ports: '8000', 'hold-ports': 'true', overlap: 'true', strategy: 'in-place' })
+    ).toEqual([
+      "overlap is 'true': it needs strategy: releases: in place, the new files would replace the old ones under the service still running, and a failed release could not be undone by switching back; set strategy: releases, or overlap: false"
+    ])
+  })
+
   it('parses env, ports, excludes and host fingerprints', () => {
     const settings = parse_({
       env: 'A=1\n# comment\nB = two=2\nEMPTY=',

@@ -23,6 +23,18 @@ export interface StopParameters {
   pattern: string
   /** The stop-command with its environment, run from `live` (or the target before a first deploy). */
   stopCommand?: { live: string } & UserCommand
+  /** Overlap: which of two instances stays (README, "Overlap"): the other alone is stopped. */
+  keep?: Keep
+}
+
+/**
+ * Overlap's two instances, told apart by start time against `mark` (clock ticks since boot, when
+ * the new one's step began): `new` keeps the new release's processes while the old one is retired,
+ * `old` keeps the old one's while a failed new one is withdrawn.
+ */
+export interface Keep {
+  instance: 'new' | 'old'
+  mark: number
 }
 
 /** stop, a host-step body (stop.sh): the stop-command, then SIGTERM to every process of the service. */
@@ -33,23 +45,29 @@ export function stopBody(parameters: StopParameters): ShellCode {
     stop_state: insideTarget(target, stateFile),
     stop_pattern: pattern,
     stop_live: stopCommand?.live ?? '',
+    stop_keep: parameters.keep ? `${parameters.keep.instance} ${parameters.keep.mark}` : '',
     ...userCommandInputs('stop', stopCommand ?? { environment: sh``, command: '' }),
     max_hits: MAX_PATTERN_HITS,
     pattern_too_broad: EXIT.patternTooBroad
   })
 }
 
-/** The stop body for this deploy. */
-export function stopBodyFor(ctx: DeployContext): ShellCode {
+/**
+ * The stop body for this deploy. With `keep`, one of overlap's two instances stays; a failed new
+ * one is withdrawn without the stop-command, which would stop the old one too.
+ */
+export function stopBodyFor(ctx: DeployContext, keep?: Keep): ShellCode {
   const { settings, layout } = ctx
   const live = liveDir(ctx)
   return stopBody({
     target: layout.target,
     stateFile: layout.stateFile,
     pattern: settings.processMatch ?? '',
-    stopCommand: settings.stopCommand
-      ? { live, environment: exportEnvScript(ctx, live), command: settings.stopCommand }
-      : undefined
+    stopCommand:
+      settings.stopCommand && keep?.instance !== 'old'
+        ? { live, environment: exportEnvScript(ctx, live), command: settings.stopCommand }
+        : undefined,
+    keep
   })
 }
 

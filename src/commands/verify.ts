@@ -48,6 +48,8 @@ export function serviceIdentityScript(check: {
   release: string
   sha: string
   listener?: Probe['listener']
+  /** Overlap, before the old service is retired: its holders are expected (identity.sh). */
+  overlap?: boolean
 }): ShellCode {
   const { target } = check
   return joinCode([
@@ -63,7 +65,8 @@ export function serviceIdentityScript(check: {
       id_url_port: check.listener ? String(check.listener.port) : '',
       id_url_exact: check.listener?.exact ?? [],
       id_url_any: check.listener?.any ?? [],
-      id_answered: FIRST_ANSWER_FILE
+      id_answered: FIRST_ANSWER_FILE,
+      id_overlap: check.overlap === true
     })
   ])
 }

@@ -1,3 +1,4 @@
+import { info } from '../report/host-text.js'
 import type { DeployContext } from '../model/context.js'
 import type { HostAddress } from '../inputs/host-address.js'
 import type { RemoteLayout } from '../remote/layout.js'
@@ -13,9 +14,15 @@ import { discardRelease, prune } from '../tasks/prune.js'
 import { awaitStepScript, stepOutcome, type HostStepReader } from '../remote/host-step.js'
 import { parseReleases, releasesScript, type HostReleases } from '../commands/releases.js'
 import { STAY } from '../commands/restart.js'
-import { restartService, type Restart, type RestartKind } from '../tasks/restart.js'
+import {
+  holderReady,
+  restartService,
+  retireService,
+  type Restart,
+  type RestartKind
+} from '../tasks/restart.js'
 import { switchBackScript } from '../commands/fallback.js'
-import { rollback } from '../tasks/rollback.js'
+import { rollback, withdraw } from '../tasks/rollback.js'
 import type { RollbackOutcome } from '../model/outcomes.js'
 import { switchBody } from '../commands/switch.js'
 import { upload } from '../tasks/upload.js'
@@ -60,13 +67,20 @@ export interface DeployHost {
   runningVersion(ctx: DeployContext): Promise<string | undefined>
   /** What is live, what is kept, who holds the lock (rollback, restart, verify). */
   releases(): Promise<HostReleases>
-  /** stop → wait-for-exit → switch → start as one host step, launching the watchdog if armed. */
+  /**
+   * stop → wait-for-exit → switch → start as one host step, launching the watchdog if armed; with
+   * overlap (once the port holder holds every port), switch → start beside the old service.
+   */
   restart(
     ctx: DeployContext,
     timings: PhaseTiming[],
     watchdog: boolean,
     kind?: RestartKind
   ): Promise<Restart>
+  /** Overlap: the old service's stop and wait-for-exit, the new one spared, once it answered. */
+  retire(ctx: DeployContext, restart: Restart, timings: PhaseTiming[]): Promise<Restart>
+  /** Overlap: a failed new release withdrawn (stopped, the old release live again); the old one never stopped. */
+  withdraw(ctx: DeployContext, restart: Restart, failure: string): Promise<RollbackOutcome>
   /** The live release's service answers with its commit now (operation verify). */
   verifyLive(ctx: DeployContext): Promise<VersionReport>
   /** The new service reports the commit (verify). */
@@ -139,8 +153,13 @@ export function sshHost(session: HostSession, settings: Settings): DeployHost {
           })
         ).stdout
       ),
-    restart: (ctx, timings, watchdog, kind = 'deploy') =>
-      restartService(
+    restart: async (ctx, timings, watchdog, kind = 'deploy') => {
+      const overlap = settings.overlap && (await holderReady(ctx))
+      if (settings.overlap && !overlap)
+        info(
+          `overlap: the port holder does not hold ${settings.listen.join(', ')} yet (the first deploy with hold-ports), so this restart stops the old service first`
+        )
+      return restartService(
         ctx,
         kind === 'restart'
           ? STAY
@@ -153,8 +172,15 @@ export function sshHost(session: HostSession, settings: Settings): DeployHost {
               )
             : switchBody(ctx, ctx.lockToken),
         timings,
-        watchdog ? launchWatchdogScript(ctx) : undefined
-      ),
+        watchdog ? launchWatchdogScript(ctx) : undefined,
+        { shape: overlap ? 'overlap' : 'restart' }
+      )
+    },
+    retire: (ctx, restart, timings) => retireService(ctx, restart, timings),
+    withdraw: async (ctx, restart, failure) => {
+      await reconnect(session, settings, 'rollback')
+      return withdraw(ctx, restart, failure)
+    },
     verifyLive: ctx => verifyAnswer(ctx, ctx.sha),
     verify: (ctx, restart, previousVersion) =>
       verifyService(ctx, ctx.sha, restart, previousVersion),

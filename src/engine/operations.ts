@@ -10,7 +10,7 @@ import { lockOwner } from '../tasks/lock.js'
 import { prunes, warnPruneFailed } from '../tasks/prune.js'
 import { type HostReleases, type KeptRelease } from '../commands/releases.js'
 import { chooseRollback } from '../tasks/releases.js'
-import type { Restart, RestartKind } from '../tasks/restart.js'
+import { OverlapFailed, type Restart, type RestartKind } from '../tasks/restart.js'
 import { rollsBack } from '../tasks/rollback.js'
 import { migrationsKept, rollbackSentence, type RollbackOutcome } from '../model/outcomes.js'
 import { UndoneByHost } from '../tasks/watchdog.js'
@@ -39,6 +39,10 @@ interface OperationRun {
   /** From the restart on: what it stopped and started, and when the stop was asked for. */
   restart?: Restart
   stopSentAt?: number
+  /** Overlap: the old service's retirement began (a failure from then on is not withdrawn). */
+  retiring?: true
+  /** Overlap: the failed new release was withdrawn; the old service still serves. */
+  withdrawn?: true
 }
 
 /** An operation once its first step made or chose its release. */
@@ -61,6 +65,8 @@ interface Step {
   readonly hostStep?: RestartKind
   /** Verify passed with it: the operation succeeded, and a later step can only warn. */
   readonly settles?: true
+  /** Overlap's retirement of the old service: a host step that times its own phases (stop, wait-for-exit). */
+  readonly retires?: true
 }
 
 /** What runs after a step failed, in order, before the failure is thrown on. */
@@ -289,6 +295,31 @@ const restart = (kind: RestartKind): Step => ({
   }
 })
 
+/**
+ * Overlap (README, "Overlap"): the new release answers with the commit and holds every port beside
+ * the old service, which still serves. A restart that could not overlap (no port holder yet) has
+ * nothing to do here.
+ */
+const verifyBeside: Step = {
+  phase: 'verify',
+  when: settings => settings.overlap,
+  async run(op) {
+    if (!op.restart?.overlap) return
+    await op.host.verify(op.ctx, op.restart, op.report.previousVersion)
+  }
+}
+
+/** Overlap: the old service stops (its stop-command, SIGTERM, wait-for-exit), the new one spared. */
+const retire: Step = {
+  when: settings => settings.overlap,
+  retires: true,
+  async run(op) {
+    if (!op.restart?.overlap) return
+    op.retiring = true
+    op.restart = await op.host.retire(op.ctx, op.restart, op.report.phases)
+  }
+}
+
 /** The new service reports the commit, still does once the session ends where logind would stop it, and is confirmed. */
 const verify: Step = {
   phase: 'verify',
@@ -343,7 +374,7 @@ const rollBack: FailureStep = {
   phase: 'rollback',
   async run(op, error) {
     const { ctx } = op
-    if (op.stopSentAt === undefined || !ctx) return undefined
+    if (op.stopSentAt === undefined || !ctx || op.withdrawn) return undefined
     const { report, settings } = op
     const migrated = migrates(settings) ? ctx.release : undefined
     try {
@@ -387,6 +418,35 @@ const rollBack: FailureStep = {
   }
 }
 
+/**
+ * Overlap, a failure before the old service's retirement began (the new release's start, or its
+ * answer beside the old one): the new release is withdrawn and the old service, never stopped,
+ * goes on serving; nothing is rolled back. Whatever rollback-on-failure says: two instances are
+ * never left serving.
+ */
+const withdrawNew: FailureStep = {
+  // Times itself as rollback; not in the plan, where only overlap would run it.
+  async run(op, error) {
+    const { ctx } = op
+    const restart = error instanceof OverlapFailed ? error.restart : op.restart
+    if (!ctx || !restart?.overlap || restart.overlap.retired || op.retiring) return undefined
+    try {
+      const detail = error instanceof PhaseError ? error.detail : errorText(error)
+      const outcome = await inPhase(op, 'rollback', () =>
+        op.host.withdraw(ctx, restart, detail)
+      ).catch((withdrawError: unknown): RollbackOutcome => ({
+        kind: 'not-run',
+        error: withdrawError instanceof PhaseError ? withdrawError.detail : errorText(withdrawError)
+      }))
+      op.withdrawn = true
+      op.report.rollbackOutcome = rollbackSentence(outcome)
+      return undefined
+    } finally {
+      dropForPostStep('unverified', switchOn(op))
+    }
+  }
+}
+
 /** A restart of the live release has no other release to return to: the post step forgets its switch. */
 const forgetSwitch: FailureStep = {
   async run(op) {
@@ -423,20 +483,30 @@ export const OPERATIONS: Record<Operation, OperationPlan> = {
   deploy: {
     locked: true,
     first: newRelease,
-    steps: [upload, prepare, migrate, readRunning, restart('deploy'), verify, prune],
-    onFailure: [rollBack, discard]
+    steps: [
+      upload,
+      prepare,
+      migrate,
+      readRunning,
+      restart('deploy'),
+      verifyBeside,
+      retire,
+      verify,
+      prune
+    ],
+    onFailure: [withdrawNew, rollBack, discard]
   },
   rollback: {
     locked: true,
     first: chooseRollbackRelease,
-    steps: [armWatchdog, restart('rollback'), verify],
-    onFailure: [rollBack]
+    steps: [armWatchdog, restart('rollback'), verifyBeside, retire, verify],
+    onFailure: [withdrawNew, rollBack]
   },
   restart: {
     locked: true,
     first: chooseLive,
-    steps: [restart('restart'), verify],
-    onFailure: [forgetSwitch]
+    steps: [restart('restart'), verifyBeside, retire, verify],
+    onFailure: [withdrawNew, forgetSwitch]
   },
   verify: { locked: false, first: chooseExpected, steps: [verifyLive], onFailure: [] }
 }
@@ -455,9 +525,11 @@ export function operationPhases(operation: Operation): PhaseName[] {
     ...steps.flatMap((step): PhaseName[] =>
       step.hostStep
         ? HOST_STEP_PHASES.filter(phase => step.hostStep !== 'restart' || phase !== 'switch')
-        : step.phase
-          ? [step.phase]
-          : []
+        : step.retires
+          ? []
+          : step.phase
+            ? [step.phase]
+            : []
     ),
     ...onFailure.flatMap((step): PhaseName[] => (step.phase ? [step.phase] : []))
   ]

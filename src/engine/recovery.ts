@@ -17,10 +17,17 @@ export type Recovery =
   | { action: 'leave'; why: 'killed' | 'unfinished' | 'never-started'; phase?: PhaseName }
   /** The step failed before the new release started: the old one was only stopped. */
   | { action: 'failed-before-start'; phase: PhaseName }
-  /** The new release started: prove it serves. */
-  | { action: 'verify' }
+  /**
+   * The new release started: prove it serves. With `overlap`, it started beside the old service
+   * (README, "Overlap"), which is still to retire; with `retired`, the old one was retired already.
+   */
+  | { action: 'verify'; overlap?: { mark: number; retired: boolean; gone?: number } }
   /** The new release failed to start: the same as a failed verify (see `afterFailure`). */
   | { action: 'failed-start' }
+  /** Overlap: the new release failed beside the old service, never stopped: withdraw it. */
+  | { action: 'withdraw'; mark: number }
+  /** Overlap: the old service could not be retired; the new one answered beside it. */
+  | { action: 'retire-failed'; phase: PhaseName }
 
 export function recoveryFor(
   entry: UnverifiedSwitch,
@@ -30,12 +37,33 @@ export function recoveryFor(
   const { step } = seen
   if (step.died) return { action: 'leave', why: 'killed', phase: step.lastPhase('stop') }
   if (step.exit === undefined) return { action: 'leave', why: 'unfinished' }
+  const data = (phase: PhaseName) => step.outputs.get(phase)?.data
+  // Overlap's steps (README, "Overlap"): the start beside the old service marks itself before its
+  // switch (or start); the old service's retirement names the release in its stop.
+  const overlapMark = data('switch')?.mark ?? data('start')?.mark
+  const retired = data('stop')?.release
+  const named = data('switch')?.release ?? data('start')?.release ?? retired
   // The run was cut off after it recorded the switch but before the host step began.
-  if (step.exit.code === 0 && step.outputs.get('switch')?.data.release !== entry.release) {
+  if (step.exit.code === 0 && named !== entry.release) {
     return { action: 'leave', why: 'never-started' }
   }
-  if (step.exit.code === 0) return { action: 'verify' }
+  if (step.exit.code === 0) {
+    if (overlapMark)
+      return { action: 'verify', overlap: { mark: Number(overlapMark), retired: false } }
+    if (retired)
+      return {
+        action: 'verify',
+        overlap: {
+          mark: Number(data('stop')?.mark),
+          retired: true,
+          gone: Number(data('wait-for-exit')?.gone) || undefined
+        }
+      }
+    return { action: 'verify' }
+  }
+  if (overlapMark) return { action: 'withdraw', mark: Number(overlapMark) }
   const phase = step.lastPhase('stop')
+  if (retired) return { action: 'retire-failed', phase }
   return phase === 'start' ? { action: 'failed-start' } : { action: 'failed-before-start', phase }
 }
 

@@ -12,6 +12,7 @@ import { afterFailure, recoveryFor } from '../engine/recovery.js'
 import { STEP_WAIT_SECONDS } from '../model/budgets.js'
 import { startedService } from '../commands/start.js'
 import { stoppedService } from '../tasks/stop.js'
+import type { Restart } from '../tasks/restart.js'
 import { type HostUndo } from '../commands/watchdog.js'
 import { UndoneByHost } from '../tasks/watchdog.js'
 import { getSettings, type Settings } from '../inputs/settings.js'
@@ -115,6 +116,35 @@ function postContext(host: DeployHost, settings: Settings, entry: UnverifiedSwit
   }
 }
 
+/** A Restart for the new release started beside the old service at `mark` (overlap). */
+const beside = (mark: number): Restart => ({
+  stopped: { mark },
+  started: {},
+  overlap: { retired: false }
+})
+
+/**
+ * Overlap, after a cut: the new release failed beside the old service, which was never stopped;
+ * it is withdrawn (the old release live again), as the run would have.
+ */
+async function withdrawAfterCut(
+  host: DeployHost,
+  ctx: DeployContext,
+  entry: UnverifiedSwitch,
+  failed: { restart: Restart; failure: string }
+): Promise<FinishedSwitch> {
+  const cut = operationOn(ctx.settings.operation, ctx.label)
+  const outcome = await host.withdraw(ctx, failed.restart, failed.failure).then(
+    done => rollbackSentence(done),
+    (error: unknown) => rollbackSentence({ kind: 'not-run', error: errorText(error) })
+  )
+  core.error(
+    `The ${cut} was cut off, and ${entry.release} failed beside the old service (overlap).\n${failed.failure}\n${outcome}`,
+    { title: `Cancelled ${ctx.settings.operation}` }
+  )
+  return ctx.report.rolledBack ? 'rolled-back' : 'failed'
+}
+
 /** prune, for a release the post step verified: the releases on the host now, but the live one. */
 async function pruneAfterCancel(host: DeployHost, ctx: DeployContext): Promise<void> {
   // Only a deploy prunes: a rollback or a restart keeps every release as it found them.
@@ -163,16 +193,47 @@ async function settleSwitch(
         { title }
       )
       return 'failed'
+    case 'retire-failed':
+      core.error(
+        `The ${cut} was cut off while the old service was retired (overlap), and that failed in ${recovery.phase}: ${step?.log().slice(-5).join(' / ')}. ${entry.release} answered beside it; check what still runs, then deploy again.`,
+        { title }
+      )
+      return 'failed'
+    case 'withdraw':
+      return withdrawAfterCut(host, ctx, entry, {
+        restart: beside(recovery.mark),
+        failure: `start: ${step?.log().slice(-5).join(' / ')}`
+      })
   }
-  let failure: string
+  let failure = ''
   let failedIn: 'start' | 'verify' = 'start'
   if (recovery.action === 'failed-start') failure = `start: ${step?.log().slice(-5).join(' / ')}`
   else {
     info(`The main step ended before ${entry.release} on ${label} was verified; verifying it now`)
     try {
-      const restart = {
-        stopped: stoppedService(step?.outputs.get('stop'), settings.stopCommand, entry.username),
-        started: startedService(step?.outputs.get('start'))
+      const overlap = recovery.overlap
+      let restart: Restart = overlap
+        ? {
+            stopped: { mark: overlap.mark, gone: overlap.gone },
+            started: startedService(step?.outputs.get('start')),
+            overlap: { retired: overlap.retired }
+          }
+        : {
+            stopped: stoppedService(step?.outputs.get('stop'), settings.stopCommand, entry.username),
+            started: startedService(step?.outputs.get('start'))
+          }
+      if (overlap && !overlap.retired) {
+        // As the run would have: the new release beside the old one, then the old one retired.
+        const answered = await host.verify(ctx, restart).then(
+          () => true,
+          (error: unknown) => {
+            if (error instanceof UndoneByHost) throw error
+            failure = `verify: ${errorText(error)}`
+            return false
+          }
+        )
+        if (!answered) return await withdrawAfterCut(host, ctx, entry, { restart, failure })
+        restart = await host.retire(ctx, restart, [])
       }
       const verified = await host.verify(ctx, restart)
       await host.confirm(ctx)

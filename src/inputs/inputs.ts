@@ -25,6 +25,7 @@ export const INPUT_DEFAULTS: Record<string, string> = {
   'allow-downgrade': 'true',
   'rollback-on-failure': 'true',
   'hold-ports': 'false',
+  overlap: 'false',
   'lock-timeout': '300',
   'max-parallel': '1',
   'dry-run': 'false',

@@ -67,6 +67,8 @@ export interface Settings {
   listen: string[]
   /** Keep `ports` listening across restarts and hand them to the start as fds 3, 4, … */
   holdPorts: boolean
+  /** hold-ports: start the new release before the old one stops (README, "Overlap"). */
+  overlap: boolean
   stopTimeoutSeconds: number
   killAfterTimeout: boolean
   startCommand: string
@@ -220,6 +222,7 @@ export function getSettings(
     ports,
     listen,
     holdPorts: reader.boolean('hold-ports'),
+    overlap: reader.boolean('overlap'),
     stopTimeoutSeconds: reader.integer('stop-timeout', 1, 3600),
     killAfterTimeout: reader.boolean('kill-after-timeout'),
     // A drift check starts nothing.
@@ -259,6 +262,20 @@ export function getSettings(
       'hold-ports',
       'true',
       'it needs detach: true: a foreground start (systemctl start …) cannot inherit sockets from the action; use a systemd socket unit instead'
+    )
+  }
+  if (settings.overlap && !settings.holdPorts) {
+    reader.problem(
+      'overlap',
+      'true',
+      'it needs hold-ports: true: the new release starts on the sockets the holder keeps listening while the old one still serves them; set hold-ports: true (and ports), or overlap: false'
+    )
+  }
+  if (settings.overlap && settings.strategy !== 'releases') {
+    reader.problem(
+      'overlap',
+      'true',
+      'it needs strategy: releases: in place, the new files would replace the old ones under the service still running, and a failed release could not be undone by switching back; set strategy: releases, or overlap: false'
     )
   }
   if (operation === 'rollback' && settings.strategy !== 'releases')

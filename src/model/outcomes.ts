@@ -24,6 +24,11 @@ export type RollbackOutcome =
   | { kind: 'not-run'; error: string }
   /** The host's watchdog had undone the release already (this run was cut off past its budget). */
   | { kind: 'by-host'; undone: boolean; text: string }
+  /**
+   * Overlap: the new release failed before the old service was retired; its processes were stopped
+   * and the old one, never stopped, still serves `release` (none: the same release, restarted).
+   */
+  | { kind: 'withdrawn'; release?: string; sha?: string }
 
 /** What a rollback past a release whose migrate-command ran says: the migrations stay. */
 export function migrationsKept(release: string): string {
@@ -56,6 +61,10 @@ export function rollbackSentence(outcome: RollbackOutcome, migrated?: string): s
         return `The rollback failed: ${outcome.error}`
       case 'by-host':
         return outcome.text
+      case 'withdrawn':
+        return outcome.release
+          ? `Withdrew it (overlap): its processes were stopped and ${outcome.release} is live again; the old service was never stopped and still serves ${outcome.sha ?? 'its commit'}.`
+          : 'Withdrew the new instance (overlap): its processes were stopped; the running service was never stopped and still serves.'
     }
   })()
   const kept = migrated && (outcome.kind !== 'by-host' || outcome.undone)

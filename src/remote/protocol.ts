@@ -131,6 +131,8 @@ export const ANSWER_WORDS = {
   boot: 'host-now.sh',
   current: 'host-now.sh, inspect.sh',
   port: 'host-now.sh',
+  /** Overlap: whether the port holder holds every port already (commands/restart.ts holderReadyScript). */
+  holder: 'commands/restart.ts',
   /** Who serves (identity.sh, url-host.sh, commands/verify.ts newServiceScript). */
   old: 'identity.sh',
   stranger: 'identity.sh',
@@ -142,7 +144,7 @@ export const ANSWER_WORDS = {
   alive: 'commands/verify.ts',
   /** The watchdog's decision (decide.sh) and the journal (journal.ts). */
   mine: 'decide.sh',
-  journal: 'journal.ts'
+  journal: 'library.sh'
 } as const
 
 export type AnswerWord = keyof typeof ANSWER_WORDS

@@ -13,13 +13,35 @@ import { answerOf, answersOf, EXIT } from '../remote/protocol.js'
 import { sudoHint } from './sudo.js'
 import { COMMAND_SECONDS } from '../model/budgets.js'
 import { strategyOf } from '../model/strategy.js'
-import { hostNowScript, restartPrelude, restartPhases, STAY } from '../commands/restart.js'
+import {
+  holderReadyScript,
+  hostNowScript,
+  restartPrelude,
+  restartPhases,
+  STAY,
+  type StepShape
+} from '../commands/restart.js'
 
 /**
  * The restart's host step was killed before it finished (a stop-command that matches the action's
  * own processes, `kill -9 -1`): what serves is no known state, so the deploy rolls back.
  */
 export class HostStepDied extends HostStepUnknown {}
+
+/**
+ * Overlap: the step that starts the new release beside the old one failed (its start, or the
+ * switch). The old service was never stopped; `restart` says what to withdraw (its mark).
+ */
+export class OverlapFailed extends PhaseError {
+  constructor(
+    label: string,
+    phase: PhaseName,
+    detail: string,
+    readonly restart: Restart
+  ) {
+    super(label, phase, detail)
+  }
+}
 
 /** The host as it is now, in words, for the message about a killed host step; and its boot id. */
 async function describeHostNow(ctx: DeployContext): Promise<string> {
@@ -93,7 +115,17 @@ async function diedFailure(
 export interface Restart {
   stopped: StoppedService
   started: StartedService
+  /**
+   * Overlap (README, "Overlap"): the new release was started beside the old one, which serves
+   * until it is retired; `retired` once it was. Verify asks for the new one's answer and ports
+   * before the retirement, and everything as usual after it.
+   */
+  overlap?: { retired: boolean }
 }
+
+/** The old service still serves beside the new one: verify's first pass, before the retirement. */
+export const bothServe = (restart: Restart): boolean =>
+  restart.overlap !== undefined && !restart.overlap.retired
 
 /**
  * How a restart makes its release live: a deploy switches to its new release, a rollback back to
@@ -111,10 +143,11 @@ export async function restartService(
   ctx: DeployContext,
   switchTo: ShellCode | typeof STAY | undefined,
   timings?: PhaseTiming[],
-  beforeStart?: ShellCode
+  beforeStart?: ShellCode,
+  step: StepShape = { shape: 'restart' }
 ): Promise<Restart> {
   const { settings, session, layout, label } = ctx
-  const phases = restartPhases(ctx, switchTo, beforeStart)
+  const phases = restartPhases(ctx, switchTo, beforeStart, step)
   const entry: RunningRestart = {
     host: session.address.host,
     port: session.address.port,
@@ -162,13 +195,75 @@ export async function restartService(
                   session.address.username
                 )
               : `failed (exit ${result.code}) in ${layout.target}: ${[...(failed?.errors ?? []), ...(failed?.lines.slice(-10) ?? [])].join('\n')}`
+    const mark = Number(output(phases[0].phase)?.data.mark ?? 0)
+    if (step.shape === 'overlap' && mark > 0 && result.code !== EXIT.lockLost)
+      throw new OverlapFailed(label, result.lastPhase, detail, {
+        stopped: { mark },
+        started: startedService(output('start')),
+        overlap: { retired: false }
+      })
     throw new PhaseError(label, result.lastPhase, detail)
   }
+  const stopped = stoppedService(output('stop'), settings.stopCommand, session.address.username)
   return {
     stopped: {
-      ...stoppedService(output('stop'), settings.stopCommand, session.address.username),
+      // Overlap marks its start before the switch: nothing was stopped yet.
+      mark:
+        step.shape === 'overlap' ? Number(output(phases[0].phase)?.data.mark ?? 0) : stopped.mark,
       gone: goneAt(output('wait-for-exit'))
     },
-    started: startedService(output('start'))
+    started: startedService(output('start')),
+    ...(step.shape === 'overlap' && { overlap: { retired: false } })
   }
+}
+
+/**
+ * Overlap: is the port holder running and holding every port, so the new release can start on
+ * its sockets beside the old service? Not on the first deploy with hold-ports, whose restart then
+ * stops the old service first.
+ */
+export async function holderReady(ctx: DeployContext): Promise<boolean> {
+  const { session, settings, layout } = ctx
+  const { stdout } = await session.remote.run(holderReadyScript(layout, settings.listen), {
+    phase: 'stop',
+    timeoutSeconds: COMMAND_SECONDS.quick
+  })
+  return answerOf(stdout, 'holder') === 'ready'
+}
+
+/**
+ * Overlap, once the new release answered and holds every port: the old service's stop (its
+ * stop-command, SIGTERM to its processes, the new ones spared) and wait-for-exit, as one host step.
+ */
+export async function retireService(
+  ctx: DeployContext,
+  restart: Restart,
+  timings?: PhaseTiming[]
+): Promise<Restart> {
+  const { mark } = restart.stopped
+  const retired = await restartService(ctx, undefined, timings, undefined, {
+    shape: 'retire',
+    keep: { instance: 'new', mark }
+  })
+  return {
+    ...restart,
+    stopped: { mark, gone: retired.stopped.gone },
+    overlap: { retired: true }
+  }
+}
+
+/**
+ * Overlap, when the new release failed before the old service was retired: the new release's
+ * processes stop (the old ones spared, no stop-command) and `switchBack` makes the old release
+ * live again. The old service was never stopped.
+ */
+export async function withdrawService(
+  ctx: DeployContext,
+  restart: Restart,
+  switchBack: ShellCode | undefined
+): Promise<void> {
+  await restartService(ctx, switchBack, undefined, undefined, {
+    shape: 'withdraw',
+    keep: { instance: 'old', mark: restart.stopped.mark }
+  })
 }

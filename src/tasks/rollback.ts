@@ -1,7 +1,7 @@
 import type { DeployContext } from '../model/context.js'
 import { errorText, PhaseError, type PhaseName } from '../model/phase.js'
 import type { Settings } from '../inputs/settings.js'
-import { restartService } from './restart.js'
+import { restartService, withdrawService, type Restart } from './restart.js'
 import {
   fallbackContext,
   markBadScript,
@@ -47,6 +47,50 @@ async function step<T>(name: string, body: () => Promise<T>): Promise<T> {
         : `${name}: ${errorText(error)}`
     throw new Error(text, { cause: error })
   }
+}
+
+/**
+ * Overlap (README, "Overlap"), a failure before the old service was retired: the old release was
+ * never stopped and still serves. The decision is taken as a rollback (the watchdog stands down),
+ * the new release is marked bad, its processes stop (the old ones spared) and `current` returns to
+ * the release that was live. A restart of the live release has nothing to mark or switch back.
+ */
+export async function withdraw(
+  ctx: DeployContext,
+  restart: Restart,
+  failure: string
+): Promise<RollbackOutcome> {
+  const { settings, session, layout, report } = ctx
+  try {
+    await decide(ctx, 'rollback')
+  } catch (error) {
+    if (!(error instanceof UndoneByHost)) throw error
+    report.rolledBack = error.undo.undone
+    return { kind: 'by-host', undone: error.undo.undone, text: error.undo.text }
+  }
+  const previous =
+    ctx.previousRelease && ctx.previousSha && ctx.previousRelease !== ctx.release
+      ? { release: ctx.previousRelease, sha: ctx.previousSha, how: 'live' as const }
+      : undefined
+  const firstLine = failure.split('\n')[0]
+  if (previous) {
+    await step('mark', () =>
+      session.remote.run(
+        markBadScript(layout, ctx.release, firstLine, previous.release, settings.stampFile),
+        { phase: 'rollback', timeoutSeconds: COMMAND_SECONDS.quick }
+      )
+    )
+    info(`Marked ${ctx.release} as BAD_RELEASE`)
+  }
+  await step('withdraw', () =>
+    withdrawService(
+      ctx,
+      restart,
+      previous && switchBackScript(ctx, previous, `${firstLine} (withdrawn, overlap)`, 'runner')
+    )
+  )
+  report.rolledBack = true
+  return { kind: 'withdrawn', release: previous?.release, sha: previous?.sha }
 }
 
 /**

@@ -14,7 +14,7 @@ import {
 } from '../remote/version-probe.js'
 import { errorText } from '../model/phase.js'
 import { reconnect, renew } from './connect.js'
-import type { Restart } from './restart.js'
+import { bothServe, type Restart } from './restart.js'
 import { info } from '../report/host-text.js'
 import { COMMAND_SECONDS } from '../model/budgets.js'
 import { answerOf, answersOf } from '../remote/protocol.js'
@@ -184,7 +184,8 @@ async function checkIdentity(
       mark: restart.stopped.mark,
       release: ctx.release,
       sha,
-      listener: probe.listener
+      listener: probe.listener,
+      overlap: bothServe(restart)
     }),
     { phase: 'verify', timeoutSeconds: COMMAND_SECONDS.ask }
   )
@@ -231,7 +232,9 @@ class Certainty {
   /** Why waiting on is pointless, or undefined to wait on. */
   async failure(last: Poll, sha: string, identity?: Identity): Promise<string | undefined> {
     const { settings, layout, session } = this.ctx
-    const wrong = last.commit !== undefined && !commitMatches(last.commit, sha)
+    // Overlap: the old service answers beside the new one, with its own commit, by design.
+    const wrong =
+      last.commit !== undefined && !commitMatches(last.commit, sha) && !bothServe(this.restart)
     if (!wrong) this.wrongSince = undefined
     else if (identity) {
       const fresh =
@@ -384,6 +387,18 @@ export async function verifyService(
   info(
     `${settings.versionUrl.href} reports ${first.commit}${first.version ? ` (version ${first.version})` : ''}`
   )
+  if (bothServe(restart)) {
+    // Overlap: the new release answers and holds every port beside the old one, which the
+    // engine retires next; stable-for is asked once the new one serves alone.
+    checkVersionGuards(ctx, first.version, previousVersion)
+    info('The new release answers beside the old one, which is retired next (overlap)')
+    return {
+      commit: first.commit as string,
+      version: first.version,
+      firstAnsweredAt: first.at,
+      answeredOnHost: first.answered
+    }
+  }
   let confirmed = first
   if (settings.stableForSeconds > 0) {
     await sleep(settings.stableForSeconds * 1000)

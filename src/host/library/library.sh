@@ -46,7 +46,10 @@
 # - recorded_processes STATE: the R lines of state.json, for service_scan (read once a step: the
 #   file only changes at start). state.json's one reader; record_state is its one writer.
 # - service_scan TARGET RECORDED PATTERN GROUPS [HOLDER_PORTS [pids]]: the selection
-#   (select-service.awk); with pids, only the PIDs to act on, on one line.
+#   (select-service.awk); with pids, only the PIDs to act on, on one line. With scan_keep set
+#   (`new MARK` or `old MARK`: overlap), the processes of one of two instances are left out.
+# - holder_holds DIR LISTEN TARGET: the port holder whose files are in DIR runs, carries TARGET's
+#   holder marker and holds LISTEN (hold-ports); holder_is PID TARGET: PID carries that marker.
 # - now_s: whole seconds since boot into $now, without starting a process.
 # - start_of PID: start time in clock ticks since boot (field 22 of stat).
 # - cmdline_of PID (one line, at most 300 characters), user_of PID, epoch_of TICKS.
@@ -177,7 +180,7 @@ scan_input() {
 # The target and pattern go to awk in its environment: in its command line, a pkill -f could match them.
 # shellcheck disable=SC2086 # $4 is a list of /proc globs, expanded here
 scan_awk() {
-  VSD_TARGET=$1 VSD_PATTERN=$2 awk -v self="$$" -v pids_only="$3" -v control_name="$control_marker" -v holder_name="$holder_marker" -v marker_name="$target_marker" "$select_service" /proc/[0-9]*/stat $4
+  VSD_TARGET=$1 VSD_PATTERN=$2 VSD_KEEP=${scan_keep-} awk -v self="$$" -v pids_only="$3" -v control_name="$control_marker" -v holder_name="$holder_marker" -v marker_name="$target_marker" "$select_service" /proc/[0-9]*/stat $4
 }
 service_scan() {
   # Whether this awk splits records on NUL (busybox's does not): asked once per script.
@@ -224,6 +227,20 @@ port_busy() {
 }
 port_holders() {
   for pid in $(port_pids "$1"); do printf '%s %s\n' "$pid" "$(cmdline_of "$pid")"; done
+}
+# The process in the PID file is the holder only while it carries the holder's marker (compared
+# in the shell: a path in a command line is what a user's pkill -f PATH matches).
+holder_is() {
+  tr '\000' '\n' 2>/dev/null < "/proc/$1/environ" | {
+    while IFS= read -r entry; do [ "$entry" != "$holder_marker=$2" ] || exit 0; done
+    exit 1
+  }
+}
+holder_holds() {
+  holder=; held=
+  read -r holder 2>/dev/null < "$1/pid" || return 1
+  read -r held 2>/dev/null < "$1/listen" || return 1
+  [ "$held" = "$2" ] && process_alive "$holder" && holder_is "$holder" "$3"
 }
 record_state() {
   umask 077

@@ -18,6 +18,11 @@
 # A group is included only while its leader is gone or is itself the service, so a hit inside a
 # shell's or a supervisor's group never takes the whole group with it.
 #
+# With overlap (README, "Overlap"), two instances of the service run at once, told apart by their
+# start time: VSD_KEEP (environment) `new MARK` keeps every process started at or after MARK (the
+# new release's, while the old one is retired), `old MARK` every one started before it (the old
+# one's, while a failed new one is withdrawn). A kept process is never chosen, nor its group.
+#
 # Variables (-v): self (the scanning shell), pids_only, and the names of the markers:
 # control_name (VERIFIED_SSH_DEPLOY_CONTROL), holder_name (VERIFIED_SSH_DEPLOY_HOLDER, the port
 # holder of hold-ports) and marker_name (DEPLOY_TARGET).
@@ -66,11 +71,15 @@ function protected(pid,   why) {
   if (comm[pid] ~ /^sshd/) return "an sshd process"
   why = own(pid)
   if (why != "") return why
+  if (keep == "new" && start[pid] + 0 >= keep_mark + 0) return "started after the overlap began: the new release's, which stays"
+  if (keep == "old" && start[pid] + 0 < keep_mark + 0) return "started before the overlap began: the old release's, which stays"
+
   if ((pid in marked) && marked[pid] != target) return "it carries another target's marker (" marker_name "=" marked[pid] ")"
   return ""
 }
 BEGIN {
   target = ENVIRON["VSD_TARGET"]; pattern = ENVIRON["VSD_PATTERN"]
+  split(ENVIRON["VSD_KEEP"], kept, " "); keep = kept[1]; keep_mark = kept[2]
   for (i = 1; i < ARGC; i++) {
     if (ARGV[i] ~ /\/stat$/) read_stat(ARGV[i])
     else if (ARGV[i] ~ /\/cmdline$/) read_cmdline(ARGV[i])

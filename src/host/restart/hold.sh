@@ -11,18 +11,10 @@
 # step_key and the host library (holder_marker).
 : "${holder_marker:?}" "${hold_dir:?}" "${hold_on?}" "${hold_listen?}" "${hold_target:?}" "${hold_failed:?}" "${step_key:?}"
 : "${hold_program:?}" "${hold_python:?}"
-# The process in the PID file is the holder only while it carries the holder's marker (compared
-# in the shell: a path in a command line is what a user's pkill -f PATH matches).
-holder_is() {
-  tr '\000' '\n' 2>/dev/null < "/proc/$1/environ" | {
-    while IFS= read -r entry; do [ "$entry" != "$holder_marker=$hold_target" ] || exit 0; done
-    exit 1
-  }
-}
 holder=; held=
 read -r holder 2>/dev/null < "$hold_dir/pid" || holder=
 read -r held 2>/dev/null < "$hold_dir/listen" || held=
-if [ -n "$holder" ] && ! { process_alive "$holder" && holder_is "$holder"; }; then
+if [ -n "$holder" ] && ! { process_alive "$holder" && holder_is "$holder" "$hold_target"; }; then
   [ -z "$hold_on" ] || printf 'The port holder (pid %s) is gone; starting it again\n' "$holder"
   holder=
 fi

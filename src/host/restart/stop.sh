@@ -8,11 +8,13 @@
 # Inputs (stopBody, commands/stop.ts): stop_target; stop_state, state.json inside the target;
 # stop_pattern, process-match (may be empty); stop_live, where the stop-command runs (empty: there is
 # none); stop_environment and stop_command, the stop-command for exec_user_command; max_hits; the
-# exit code pattern_too_broad. A stop-command that fails is noted (`data stop-command-failed CODE
+# exit code pattern_too_broad; stop_keep (overlap: `new MARK` or `old MARK`, empty otherwise), the
+# instance that stays, left out of this scan and of wait-for-exit's (scan_keep). A stop-command that fails is noted (`data stop-command-failed CODE
 # [first]`), and the stop goes on. From the host step: step_key and the host library.
 : "${stop_target:?}" "${stop_state:?}" "${stop_pattern?}" "${stop_live?}" "${stop_environment?}" "${stop_command?}" "${max_hits:?}"
-: "${pattern_too_broad:?}" "${step_key:?}"
-stop_mark=$(start_of $$)
+: "${pattern_too_broad:?}" "${step_key:?}" "${stop_keep?}"
+# Overlap: what is new was told from what is old when the new release started (its mark).
+if [ -n "$stop_keep" ]; then stop_mark=${stop_keep#* }; else stop_mark=$(start_of $$); fi
 printf '@@%s data mark %s\n' "$step_key" "$stop_mark"
 # Which boot of the host this step ran in: a later reader tells a reboot from a kill by it.
 read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id || boot=
@@ -32,6 +34,8 @@ if [ -n "$stop_live" ]; then
   fi
 fi
 pattern=$stop_pattern
+# shellcheck disable=SC2034 # read by service_scan (library.sh), here and in wait-for-exit
+scan_keep=$stop_keep
 recorded=$(recorded_processes "$stop_state")
 scan=$(service_scan "$stop_target" "$recorded" "$pattern" '' '')
 hits=$(printf '%s\n' "$scan" | awk '$1 == "signal" && $5 == "pattern" { print $2 }')

@@ -17,6 +17,9 @@ read -r holder_pid 2>/dev/null < "$wait_holder" || holder_pid=
 pattern=$wait_pattern
 groups=$stopped_groups
 ports=$wait_ports
+# Overlap: the instance that stays holds the ports (through the holder's sockets): only the
+# processes stop chose must go.
+[ -z "${scan_keep-}" ] || ports=
 now=0 # now_s (service.sh) sets it
 now_s; begin=$now; reported=$now
 deadline=$((begin + wait_timeout))

@@ -11,8 +11,11 @@
 # service); id_mark, when the stop began (clock ticks since boot); id_release, id_sha; for the
 # URL's listener (empty id_url_port: none to check), id_url_exact and id_url_any, the local
 # addresses as /proc/net/tcp* writes them (hex) that the URL's address is bound by exactly, and
-# by a wildcard (`*`: any); id_answered, the file where first-answer.py wrote the first answer.
-# Before it: the service functions.
+# by a wildcard (`*`: any); id_answered, the file where first-answer.py wrote the first answer;
+# id_overlap (1: overlap, the old service still serving): the old holders are expected, so each
+# port, and the URL's listener, needs one holder started after the mark instead, and nothing is
+# recorded yet (the old service's processes are still there). After the host library.
+: "${id_overlap?}"
 : "${id_target:?}" "${id_state:?}" "${id_ports?}" "${id_holder:?}" "${id_mark:?}" "${id_release:?}" "${id_sha:?}"
 : "${id_url_port?}" "${id_url_exact?}" "${id_url_any?}" "${id_answered:?}"
 cd -- "$id_target" || exit 1
@@ -26,12 +29,17 @@ for port in $id_ports; do
   if [ -z "$pids" ]; then
     if port_busy "$port" "$holder_pid"; then printf 'old %s ? ? a process this user cannot see\n' "$port"; old=1; else printf 'free %s\n' "$port"; free=1; fi
   fi
+  fresh=
   for pid in $pids; do
     start=$(start_of "$pid")
     if [ -n "$start" ] && [ "$start" -lt "$id_mark" ]; then
-      printf 'old %s %s %s %s\n' "$port" "$pid" "$(epoch_of "$start")" "$(cmdline_of "$pid")"; old=1
+      [ -n "$id_overlap" ] || { printf 'old %s %s %s %s\n' "$port" "$pid" "$(epoch_of "$start")" "$(cmdline_of "$pid")"; old=1; }
+    elif [ -n "$start" ]; then
+      fresh=1
     fi
   done
+  # Overlap: the old service holds every port too; what counts is that the new one does.
+  if [ -n "$id_overlap" ] && [ -n "$pids" ] && [ -z "$fresh" ]; then printf 'free %s\n' "$port"; free=1; fi
 done
 # The sockets listening on PORT at one of ADDRESSES (hex, as /proc/net/tcp* writes them; `*`: any).
 listen_inodes() {
@@ -48,13 +56,21 @@ if [ -n "$id_url_port" ]; then
   [ -n "$inodes" ] || inodes=$(listen_inodes "$id_url_port" "$id_url_any")
   pids=$(for inode in $inodes; do find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null; done | cut -d/ -f3 | sort -u | grep -vx -- "${holder_pid:-none}")
   if [ -z "$pids" ]; then printf 'stranger %s ? ? a process this user cannot see, or none\n' "$id_url_port"; stranger=1; fi
+  olds=; fresh=
   for pid in $pids; do
     start=$(start_of "$pid")
     if [ -z "$start" ] || [ "$start" -lt "$id_mark" ]; then
-      printf 'stranger %s %s %s %s\n' "$id_url_port" "$pid" "$(epoch_of "${start:-0}")" "$(cmdline_of "$pid")"; stranger=1
+      olds="$olds$(printf 'stranger %s %s %s %s' "$id_url_port" "$pid" "$(epoch_of "${start:-0}")" "$(cmdline_of "$pid")")
+"
+    else
+      fresh=1
     fi
   done
+  # Overlap: the old service listens there too; a listener of the new one is what counts.
+  if [ -n "$olds" ] && { [ -z "$id_overlap" ] || [ -z "$fresh" ]; }; then printf '%s' "$olds"; stranger=1; fi
 fi
 [ -z "$old$free$stranger" ] || exit 0
+# Overlap: the old service still runs; its processes are recorded once it is retired.
+[ -z "$id_overlap" ] || exit 0
 service_scan "$id_target" "$(recorded_processes "$id_state")" '' '' "$id_ports" | record_state "$id_state" "$id_release" "$id_sha"
 printf 'recorded %s\n' "$(recorded_processes "$id_state" | awk '{ printf " %s", $2 }')"
