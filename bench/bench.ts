@@ -27,7 +27,7 @@ import type { HostReport } from '../src/report/report.js'
 import { getSettings } from '../src/inputs/settings.js'
 import { quote } from '../src/remote/shell.js'
 import { DowntimeBench, type DowntimeSample } from './downtime.js'
-import { brokenRelease, KINDS, type BrokenSample } from './broken.js'
+import { brokenRelease, KINDS, MODES, type BrokenSample } from './broken.js'
 import { loginCost, type LoginSample } from './login.js'
 import { refusedConnections, SERVERS, type RefusedSample } from './refused.js'
 import { PROFILES, startLink, type Link } from './link.js'
@@ -495,12 +495,12 @@ async function main(): Promise<void> {
     }
     if (WITH_BROKEN) {
       // On the host itself, as the refused-connections case; a smoke run tries one kind per mode.
-      for (const holdPorts of [false, true])
+      for (const mode of MODES)
         for (const kind of SMOKE ? KINDS.slice(0, 1) : KINDS) {
-          const sample = await brokenRelease(sshd, hostDir, kind, holdPorts)
+          const sample = await brokenRelease(sshd, hostDir, kind, mode)
           broken.push(sample)
           console.log(
-            `  broken release, ${kind.name}, hold-ports ${holdPorts}: ${sample.failed} of ${sample.sent} requests failed, longest gap ${sample.longestGapMs} ms, deploy ${sample.deploySeconds} s`
+            `  broken release, ${kind.name}, hold-ports ${mode.holdPorts}, overlap ${mode.overlap}: ${sample.failed} of ${sample.sent} requests failed, longest gap ${sample.longestGapMs} ms, deploy ${sample.deploySeconds} s`
           )
         }
       results.broken_releases = { per_second: 100, samples: broken }
@@ -569,11 +569,13 @@ async function main(): Promise<void> {
       )
   }
   if (broken.length > 0) {
-    console.log('\n| broken release | hold-ports | requests | failed | longest gap | deploy |')
-    console.log('|---|---|---|---|---|---|')
+    console.log(
+      '\n| broken release | hold-ports | overlap | requests | failed | longest gap | deploy |'
+    )
+    console.log('|---|---|---|---|---|---|---|')
     for (const b of broken)
       console.log(
-        `| ${b.kind} | ${b.holdPorts} | ${b.sent} | ${b.failed} | ${b.longestGapMs} ms | ${b.deploySeconds} s |`
+        `| ${b.kind} | ${b.holdPorts} | ${b.overlap} | ${b.sent} | ${b.failed} | ${b.longestGapMs} ms | ${b.deploySeconds} s |`
       )
   }
   if (logins.length > 0) {

@@ -49,9 +49,17 @@ export const KINDS: { name: string; breaks: (app: string) => void }[] = [
   }
 ]
 
+/** How the action restarts: stop then start; the same on held sockets; or the new beside the old. */
+export const MODES = [
+  { holdPorts: false, overlap: false },
+  { holdPorts: true, overlap: false },
+  { holdPorts: true, overlap: true }
+] as const
+
 export interface BrokenSample {
   kind: string
   holdPorts: boolean
+  overlap: boolean
   sent: number
   /** Requests refused, reset or failed while the broken release was deployed and undone. */
   failed: number
@@ -66,8 +74,9 @@ export async function brokenRelease(
   sshd: TestSshd,
   hostDir: string,
   kind: (typeof KINDS)[number],
-  holdPorts: boolean
+  mode: (typeof MODES)[number]
 ): Promise<BrokenSample> {
+  const { holdPorts, overlap } = mode
   const port = await freePort()
   const target = join(hostDir, `broken-${port}`)
   const good = appSource('wsgiapp.py', hostDir)
@@ -80,6 +89,7 @@ export async function brokenRelease(
     'start-command': GUNICORN.command(port, holdPorts),
     ports: String(port),
     'hold-ports': String(holdPorts),
+    overlap: String(overlap),
     python: DEBIAN_PYTHON,
     'version-url': `http://127.0.0.1:${port}/version`,
     'version-timeout': '15',
@@ -94,6 +104,7 @@ export async function brokenRelease(
     return (performance.now() - started) / 1000
   }
   try {
+    // With hold-ports, this first deploy starts the port holder: the broken one can overlap.
     await deploy(good, sha('a'), 0)
     const client = startLoad(port, 100)
     const deploySeconds = await deploy(bad, sha('b'), 1)
@@ -106,6 +117,7 @@ export async function brokenRelease(
     return {
       kind: kind.name,
       holdPorts,
+      overlap,
       sent: load.sent,
       failed: load.refused + load.reset + load.failed,
       longestGapMs,

@@ -53748,7 +53748,8 @@ var Certainty = class {
   /** Why waiting on is pointless, or undefined to wait on. */
   async failure(last, sha, identity) {
     const { settings, layout, session } = this.ctx;
-    const wrong = last.commit !== void 0 && !commitMatches(last.commit, sha) && !bothServe(this.restart);
+    const previous = this.ctx.previousSha;
+    const wrong = last.commit !== void 0 && !commitMatches(last.commit, sha) && !(bothServe(this.restart) && (previous === void 0 || commitMatches(last.commit, previous)));
     if (!wrong) this.wrongSince = void 0;
     else if (identity) {
       const fresh = identity.old.length === 0 && identity.strangers.length === 0 && identity.free.length === 0;
@@ -59112,6 +59113,7 @@ var verify = {
     dropForPostStep("unverified", switchOn(op));
     report.reportedVersion = answer.version ?? answer.commit;
     const gone = op.restart?.stopped.gone;
+    if (op.restart?.overlap) report.overlapped = true;
     if (gone === void 0) report.nothingStopped = true;
     else
       report.downtimeSeconds = answer.answeredOnHost !== void 0 ? (
@@ -59575,6 +59577,8 @@ function downtimeCell(host) {
   if (host.downtimeSeconds !== void 0) {
     const seconds = `${host.downtimeSeconds.toFixed(2)} s`;
     if (host.rolledBack) return `${seconds} (until the rollback answered)`;
+    if (host.overlapped)
+      return `${seconds} (overlap: the new release answered before the old one stopped)`;
     return host.heldPorts ? `${seconds} (waited in the queue)` : seconds;
   }
   return stopWasSent(host) && !host.nothingStopped ? "unknown" : "-";

@@ -57200,7 +57200,8 @@ var Certainty = class {
   /** Why waiting on is pointless, or undefined to wait on. */
   async failure(last, sha, identity) {
     const { settings, layout, session } = this.ctx;
-    const wrong = last.commit !== void 0 && !commitMatches(last.commit, sha) && !bothServe(this.restart);
+    const previous = this.ctx.previousSha;
+    const wrong = last.commit !== void 0 && !commitMatches(last.commit, sha) && !(bothServe(this.restart) && (previous === void 0 || commitMatches(last.commit, previous)));
     if (!wrong) this.wrongSince = void 0;
     else if (identity) {
       const fresh = identity.old.length === 0 && identity.strangers.length === 0 && identity.free.length === 0;
@@ -58882,7 +58883,11 @@ async function settleSwitch(host, ctx, entry) {
         started: startedService(step2?.outputs.get("start")),
         overlap: { retired: overlap.retired }
       } : {
-        stopped: stoppedService(step2?.outputs.get("stop"), settings.stopCommand, entry.username),
+        stopped: stoppedService(
+          step2?.outputs.get("stop"),
+          settings.stopCommand,
+          entry.username
+        ),
         started: startedService(step2?.outputs.get("start"))
       };
       if (overlap && !overlap.retired) {

@@ -7,7 +7,14 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { logShows, runAction, type ActionRun } from '../support/action.js'
-import { currentRelease, deploy, deployInputs, failureMessage, useSshd } from '../support/deploy.js'
+import {
+  currentRelease,
+  deploy,
+  deployInputs,
+  eventually,
+  failureMessage,
+  useSshd
+} from '../support/deploy.js'
 import { WATCHDOG_GRACE_SECONDS } from '../../src/model/budgets.js'
 import { breakService, reportedCommit, serviceSource, sha } from '../support/service.js'
 import { type TestSshd } from '../support/sshd.js'
@@ -79,16 +86,6 @@ describe('a runner that froze or died while it held the lock', () => {
     expect(await reportedCommit(port)).toBe(sha('6'))
   })
 })
-
-/** Resolves once `check` holds, polling; throws with `what` after `timeoutMs`. */
-async function eventually(what: string, timeoutMs: number, check: () => Promise<boolean>) {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await check()) return
-    await new Promise(resolve => setTimeout(resolve, 500))
-  }
-  throw new Error(`not within ${timeoutMs / 1000} s: ${what}`)
-}
 
 describe('commit confirmed: a runner gone at verify', () => {
   /**

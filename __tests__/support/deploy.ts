@@ -111,3 +111,17 @@ export function summaryHead(summary: string): { row: string; times: string; mess
 export function currentRelease(target: string): string {
   return execFileSync('readlink', [join(target, 'current')], { encoding: 'utf8' }).trim()
 }
+
+/** Resolves once `check` holds, polling; throws with `what` after `timeoutMs`. */
+export async function eventually(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<boolean>
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await check()) return
+    await new Promise(resolve => setTimeout(resolve, 500))
+  }
+  throw new Error(`not within ${timeoutMs / 1000} s: ${what}`)
+}

@@ -456,6 +456,7 @@ describe('one host: overlap (the new release beside the old one)', () => {
     ])
     // The new release answered (uptime 999 s) before the old one was gone (1000 s).
     expect(report.downtimeSeconds).toBe(0)
+    expect(report.overlapped).toBe(true)
     expect(savedState()).toMatchObject({ unverified: [] })
   })
 

@@ -334,6 +334,7 @@ const verify: Step = {
     dropForPostStep('unverified', switchOn(op))
     report.reportedVersion = answer.version ?? answer.commit
     const gone = op.restart?.stopped.gone
+    if (op.restart?.overlap) report.overlapped = true
     if (gone === undefined) report.nothingStopped = true
     else
       report.downtimeSeconds =

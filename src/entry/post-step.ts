@@ -219,7 +219,11 @@ async function settleSwitch(
             overlap: { retired: overlap.retired }
           }
         : {
-            stopped: stoppedService(step?.outputs.get('stop'), settings.stopCommand, entry.username),
+            stopped: stoppedService(
+              step?.outputs.get('stop'),
+              settings.stopCommand,
+              entry.username
+            ),
             started: startedService(step?.outputs.get('start'))
           }
       if (overlap && !overlap.retired) {

@@ -29,6 +29,8 @@ export interface HostReport {
   downtimeSeconds?: number
   /** The restart stopped nothing (a first deploy): no downtime. */
   nothingStopped?: true
+  /** overlap: the new release answered beside the old one before the old one was stopped. */
+  overlapped?: true
   /** hold-ports: what the port holder kept listening across the restart (ADDRESS:PORT). */
   heldPorts?: string[]
   /** With python-requirements: whether the venv was reused rather than built. */
@@ -100,6 +102,8 @@ function downtimeCell(host: HostReport): string {
     const seconds = `${host.downtimeSeconds.toFixed(2)} s`
     if (host.rolledBack) return `${seconds} (until the rollback answered)`
     // With hold-ports nothing was refused: clients waited in the kernel's queue that long.
+    if (host.overlapped)
+      return `${seconds} (overlap: the new release answered before the old one stopped)`
     return host.heldPorts ? `${seconds} (waited in the queue)` : seconds
   }
   // core.summary writes an empty cell as a void <td>: a dash says "none" and closes it.

@@ -232,9 +232,13 @@ class Certainty {
   /** Why waiting on is pointless, or undefined to wait on. */
   async failure(last: Poll, sha: string, identity?: Identity): Promise<string | undefined> {
     const { settings, layout, session } = this.ctx
-    // Overlap: the old service answers beside the new one, with its own commit, by design.
+    // Overlap: the old service answers beside the new one with its own commit, by design; an
+    // answer with neither commit is the new one's.
+    const previous = this.ctx.previousSha
     const wrong =
-      last.commit !== undefined && !commitMatches(last.commit, sha) && !bothServe(this.restart)
+      last.commit !== undefined &&
+      !commitMatches(last.commit, sha) &&
+      !(bothServe(this.restart) && (previous === undefined || commitMatches(last.commit, previous)))
     if (!wrong) this.wrongSince = undefined
     else if (identity) {
       const fresh =
