@@ -8,7 +8,7 @@
 #   unit  shellcheck, busybox, mawk and gawk (the host scripts' checks), python3
 #   test  all of those, and what the end-to-end tests use: pgrep, ss and ip, unshare and setpriv,
 #         the login shells fish, tcsh and zsh, strace, socat (a proxy-command), sudo, and Debian's
-#         gunicorn, uvicorn, FastAPI, Flask
+#         gunicorn, uvicorn, FastAPI, Flask, and Chromium (the timeline as Mermaid renders it)
 set -eu
 what=${1:-}
 case $what in
@@ -42,7 +42,7 @@ if [ "$what" = test ]; then
   need procps "$(has pgrep)"
   need iproute2 "$(has ss) && $(has ip)"
   need util-linux "$(has unshare) && $(has setpriv)"
-  for tool in fish tcsh zsh strace socat sudo; do need "$tool" "$(has "$tool")"; done
+  for tool in fish tcsh zsh strace socat sudo chromium; do need "$tool" "$(has "$tool")"; done
   # The real servers' tests check their modules with Debian's own python3.
   for module in gunicorn:gunicorn uvicorn:python3-uvicorn fastapi:python3-fastapi flask:python3-flask; do
     need "${module#*:}" "/usr/bin/python3 -c 'import ${module%%:*}'"
