@@ -54187,15 +54187,20 @@ async function step(name, body) {
     throw new Error(text, { cause: error2 });
   }
 }
-async function withdraw(ctx, restart2, failure2) {
-  const { settings, session, layout, report } = ctx;
+async function claimDecision(ctx) {
   try {
     await decide(ctx, "rollback");
+    return void 0;
   } catch (error2) {
     if (!(error2 instanceof UndoneByHost)) throw error2;
-    report.rolledBack = error2.undo.undone;
+    ctx.report.rolledBack = error2.undo.undone;
     return { kind: "by-host", undone: error2.undo.undone, text: error2.undo.text };
   }
+}
+async function withdraw(ctx, restart2, failure2) {
+  const { settings, session, layout, report } = ctx;
+  const byHost = await claimDecision(ctx);
+  if (byHost) return byHost;
   const previous = ctx.previousRelease && ctx.previousSha && ctx.previousRelease !== ctx.release ? { release: ctx.previousRelease, sha: ctx.previousSha, how: "live" } : void 0;
   const firstLine = failure2.split("\n")[0];
   if (previous) {
@@ -54222,13 +54227,8 @@ async function withdraw(ctx, restart2, failure2) {
 async function rollback(ctx, failure2) {
   const { settings, session, layout, report } = ctx;
   const firstLine = failure2.split("\n")[0];
-  try {
-    await decide(ctx, "rollback");
-  } catch (error2) {
-    if (!(error2 instanceof UndoneByHost)) throw error2;
-    report.rolledBack = error2.undo.undone;
-    return { kind: "by-host", undone: error2.undo.undone, text: error2.undo.text };
-  }
+  const byHost = await claimDecision(ctx);
+  if (byHost) return byHost;
   const { stdout } = await step(
     "mark",
     () => session.remote.run(

@@ -50,6 +50,21 @@ async function step<T>(name: string, body: () => Promise<T>): Promise<T> {
 }
 
 /**
+ * Takes the decision on the release as a rollback: the run's, unless the host's watchdog took it
+ * first (this runner froze too long), and then what the watchdog did is the outcome.
+ */
+async function claimDecision(ctx: DeployContext): Promise<RollbackOutcome | undefined> {
+  try {
+    await decide(ctx, 'rollback')
+    return undefined
+  } catch (error) {
+    if (!(error instanceof UndoneByHost)) throw error
+    ctx.report.rolledBack = error.undo.undone
+    return { kind: 'by-host', undone: error.undo.undone, text: error.undo.text }
+  }
+}
+
+/**
  * Overlap (README, "Overlap"), a failure before the old service was retired: the old release was
  * never stopped and still serves. The decision is taken as a rollback (the watchdog stands down),
  * the new release is marked bad, its processes stop (the old ones spared) and `current` returns to
@@ -61,13 +76,8 @@ export async function withdraw(
   failure: string
 ): Promise<RollbackOutcome> {
   const { settings, session, layout, report } = ctx
-  try {
-    await decide(ctx, 'rollback')
-  } catch (error) {
-    if (!(error instanceof UndoneByHost)) throw error
-    report.rolledBack = error.undo.undone
-    return { kind: 'by-host', undone: error.undo.undone, text: error.undo.text }
-  }
+  const byHost = await claimDecision(ctx)
+  if (byHost) return byHost
   const previous =
     ctx.previousRelease && ctx.previousSha && ctx.previousRelease !== ctx.release
       ? { release: ctx.previousRelease, sha: ctx.previousSha, how: 'live' as const }
@@ -101,14 +111,8 @@ export async function withdraw(
 export async function rollback(ctx: DeployContext, failure: string): Promise<RollbackOutcome> {
   const { settings, session, layout, report } = ctx
   const firstLine = failure.split('\n')[0]
-  try {
-    // The decision is this run's unless the host's watchdog took it (this runner froze too long).
-    await decide(ctx, 'rollback')
-  } catch (error) {
-    if (!(error instanceof UndoneByHost)) throw error
-    report.rolledBack = error.undo.undone
-    return { kind: 'by-host', undone: error.undo.undone, text: error.undo.text }
-  }
+  const byHost = await claimDecision(ctx)
+  if (byHost) return byHost
   const { stdout } = await step('mark', () =>
     session.remote.run(
       markBadScript(layout, ctx.release, firstLine, ctx.previousRelease, settings.stampFile),
