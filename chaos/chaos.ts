@@ -341,33 +341,14 @@ async function check(
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0)
     throw new Error('npm run chaos needs root: it adds a deploy user and mounts a small disk')
-  const sshd = await startSshd({ extraConfig: ['AuthorizedKeysFile .ssh/authorized_keys'] })
-  // A deploy user of its own, whose login shell reads no dotfiles: the cuts kill whatever a
-  // session is running, and a login script killed halfway (a pyenv rehash) would leave its own
+  // The test sshd's own deploy user, whose login shell reads no dotfiles: the cuts kill whatever
+  // a session is running, and a login script killed halfway (a pyenv rehash) would leave its own
   // lock behind and slow every later login.
-  const user = `vsdchaos${SEED}`
-  execFileSync('useradd', ['-m', '-s', '/bin/sh', user])
-  execFileSync('usermod', ['-p', '*', user])
-  const home = `/home/${user}`
-  mkdirSync(join(home, '.ssh'), { recursive: true })
-  writeFileSync(
-    join(home, '.ssh/authorized_keys'),
-    execFileSync('ssh-keygen', ['-y', '-f', sshd.keys.ed25519.path])
-  )
-  execFileSync('chown', ['-R', `${user}:${user}`, join(home, '.ssh')])
-  const uid = execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim()
+  const sshd = await startSshd()
   const work = mkdtempSync(join(tmpdir(), 'vsd-chaos-'))
   execFileSync('chmod', ['755', work])
   const target = join(work, 'srv')
-  mkdirSync(target)
-  execFileSync('mount', [
-    '-t',
-    'tmpfs',
-    '-o',
-    `size=96m,mode=0755,uid=${uid},gid=${uid}`,
-    'tmpfs',
-    target
-  ])
+  const unmount = sshd.mountDisk(target, '96m')
   const port = await freePort()
   const good = serviceSource()
   const broken = serviceSource()
@@ -376,7 +357,7 @@ async function main(): Promise<void> {
   writeFileSync(join(dies, 'vsdsvc/__init__.py'), 'raise SystemExit("broken at import")\n')
   mkdirSync(join(target, 'shared/data'), { recursive: true })
   writeFileSync(join(target, 'shared/data/notes.txt'), `kept across every deploy ${SEED}\n`)
-  execFileSync('chown', ['-R', `${user}:${user}`, join(target, 'shared')])
+  sshd.handOver(join(target, 'shared'))
   const world: World = {
     sshd,
     target,
@@ -388,7 +369,6 @@ async function main(): Promise<void> {
     sharedDigest: digest(join(target, 'shared/data/notes.txt')),
     inputs: {
       ...dryRunInputs(sshd, good),
-      username: user,
       'dry-run': 'false',
       target,
       // Debian's python3: the deploy user has no pyenv.
@@ -458,9 +438,8 @@ async function main(): Promise<void> {
   } finally {
     killServiceOnPort(port)
     await sshd.stop()
-    execFileSync('umount', ['-l', target])
+    unmount()
     rmSync(work, { recursive: true, force: true })
-    execFileSync('userdel', ['-r', '-f', user], { stdio: 'ignore' })
   }
   const minutes = ((Date.now() - started) / 60_000).toFixed(1)
   console.log(`\n${DEPLOYS} deploys, seed ${SEED}, ${minutes} min\n`)

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { PROJECT_ROOT, runAction, type ActionRun } from '../__tests__/support/action.js'
 import { freePort, startSshd, type TestSshd } from '../__tests__/support/sshd.js'
@@ -73,7 +73,8 @@ async function main(): Promise<void> {
   let sshd: TestSshd | undefined
   try {
     step('Starting a throwaway OpenSSH server on loopback (its own host key and client key)')
-    sshd = await startSshd()
+    // Deploying as whoever runs the demo: it needs no root, and adds no user.
+    sshd = await startSshd({ user: userInfo().username })
     console.log(`  sshd on 127.0.0.1:${sshd.port}, host key ${sshd.fingerprints.ed25519}`)
 
     cpSync(join(PROJECT_ROOT, 'examples', 'minichat'), repo, { recursive: true })

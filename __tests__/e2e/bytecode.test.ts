@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, utimesSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { deploy, deployInputs, useSshd } from '../support/deploy.js'
+import { DEBIAN_PYTHON } from '../support/service.js'
 import { type TestSshd } from '../support/sshd.js'
 import { write } from '../support/tree.js'
 
@@ -18,12 +19,16 @@ function writeGreeting(source: string, version: 'v1' | 'v2'): void {
   utimesSync(join(source, 'greeting.py'), FIXED_MTIME, FIXED_MTIME)
 }
 
-/** Imports greeting on the host (this machine) from `dir`, as the service would; leaves a pyc behind. */
+/**
+ * Imports greeting on the host (this machine) from `dir` as the deploy user, as the service would;
+ * leaves a pyc behind.
+ */
 function importOnHost(dir: string): string {
-  return execFileSync('python3', ['-c', 'import greeting; print(greeting.MESSAGE)'], {
+  return execFileSync(DEBIAN_PYTHON, ['-c', 'import greeting; print(greeting.MESSAGE)'], {
+    ...sshd.asDeployUser,
     cwd: dir,
     encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }
+    env: { PATH: '/usr/bin:/bin' }
   }).trim()
 }
 

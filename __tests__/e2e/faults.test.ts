@@ -1,8 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { logShows, runAction } from '../support/action.js'
 import { currentRelease, deploy, deployInputs, failureMessage, useSshd } from '../support/deploy.js'
@@ -23,37 +22,23 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_00
   }
 }
 
-/**
- * Kills the sshd processes serving sessions (the listener's children), not the listener. A login
- * shell killed while its startup files ran can leave their lock behind: where root's .bashrc runs
- * `pyenv init` (this machine's does), pyenv's rehash lock, on which every later login would wait
- * 60 s. Such a lock, with no rehash left running, is removed.
- */
-function dropConnections(): void {
-  execFileSync('pkill', ['-KILL', '-P', String(sshd.process.pid)])
-  const rehashLock = join(homedir(), '.pyenv/shims/.pyenv-shim')
-  if (existsSync(rehashLock) && spawnSync('pgrep', ['-f', 'pyenv-rehash']).status !== 0)
-    rmSync(rehashLock, { force: true })
-}
-
 /** Runs the action and cuts its SSH connections once `phase` begins (or the log shows `at`). */
 function runCutDuring(phase: string, inputs: Record<string, string>, at?: RegExp) {
   return runAction(inputs, {
     whileRunning: async child => {
       await logShows(child, at ?? new RegExp(`::group::\\S+: ${phase}\\n`))
-      dropConnections()
+      sshd.dropConnections()
     }
   })
 }
 
-/** Runs `work` with a tmpfs of `size` mounted at `target` (a small disk the test can fill). */
+/** Runs `work` with a small disk of `size` mounted at `target`. */
 async function onSmallDisk(target: string, size: string, work: () => Promise<void>): Promise<void> {
-  mkdirSync(target, { recursive: true })
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', target])
+  const unmount = sshd.mountDisk(target, size)
   try {
     await work()
   } finally {
-    execFileSync('umount', ['-l', target])
+    unmount()
   }
 }
 
@@ -127,7 +112,7 @@ describe('faults', () => {
           () => existsSync(join(target, 'releases')) && staging(target).length > 0,
           'the upload to start'
         )
-        dropConnections()
+        sshd.dropConnections()
       }
     })
     expect(failed.code).toBe(1)
@@ -172,6 +157,7 @@ describe('faults', () => {
         token: 'x'
       })
     )
+    sshd.handOver(target)
     const result = await runAction(
       await deployInputs(sshd, source, target, { 'lock-timeout': '1' })
     )
@@ -217,7 +203,8 @@ describe('faults', () => {
     const release = join(target, 'releases', result.outputs.release)
     expect(existsSync(join(release, 'app.py'))).toBe(true)
     expect(existsSync(join(release, '$(touch pwned-exclude)'))).toBe(false)
-    for (const dir of [homedir(), sshd.dir, target, release, process.cwd()]) {
+    // The deploy user's home is where its login shell starts.
+    for (const dir of [`/home/${sshd.user}`, sshd.dir, target, release, process.cwd()]) {
       expect(readdirSync(dir).filter(name => name.startsWith('pwned'))).toEqual([])
     }
   })
@@ -227,6 +214,7 @@ describe('faults', () => {
     await onSmallDisk(target, '1m', async () => {
       mkdirSync(join(target, '.deploy'))
       execFileSync('sh', ['-c', `dd if=/dev/zero of=${target}/filler bs=64k 2>/dev/null || true`])
+      sshd.handOver(target)
       const inputs = await deployInputs(sshd, richSourceTree(), target, { 'lock-timeout': '5' })
       const full = await deploy(inputs, 1)
       expect(failureMessage(full)).toMatch(

@@ -25,6 +25,7 @@ beforeAll(async () => {
     const sshd = await startSshd({
       netns: ns,
       listenAddress: bAddress,
+      user: keyHolder.user,
       authorize: [keyHolder.keys.ed25519],
       extraConfig: [`SetEnv HOME=${home}${faulty}`]
     })

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { runAction } from '../support/action.js'
 import { deploy, deployInputs, failureMessage, useSshd } from '../support/deploy.js'
 import {
+  DEBIAN_PYTHON,
   isRunning,
   killTargetProcesses,
   serviceSource,
@@ -100,7 +101,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
 `
-    const survivor = spawn('python3', ['-c', survivorSource, target, String(port), sha('6')], {
+    const survivor = spawn(DEBIAN_PYTHON, ['-c', survivorSource, target, String(port), sha('6')], {
+      ...sshd.asDeployUser,
       stdio: 'ignore'
     })
     try {

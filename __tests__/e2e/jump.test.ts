@@ -28,11 +28,13 @@ beforeAll(async () => {
   bastion = await startSshd({
     netns: bastionNs,
     listenAddress: toBastion.bAddress,
+    user: keys.user,
     authorize: [keys.keys.ed25519]
   })
   target = await startSshd({
     netns: targetNs,
     listenAddress: toTarget.bAddress,
+    user: keys.user,
     authorize: [keys.keys.ed25519],
     extraConfig: [`SetEnv HOME=${home}`]
   })

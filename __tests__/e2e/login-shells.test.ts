@@ -5,8 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { logShows, runAction } from '../support/action.js'
 import { deploy, deployInputs } from '../support/deploy.js'
@@ -15,7 +14,7 @@ import { serviceSource, sha, versionAnswer } from '../support/service.js'
 import { freePort, startSshd, type TestSshd } from '../support/sshd.js'
 import { write } from '../support/tree.js'
 import { createUser, type TestUser } from '../support/users.js'
-import { buildWheel } from '../support/wheels.js'
+import { wheelhouse } from '../support/wheels.js'
 
 /** Each start-up file appends a line here, so the test counts logins. */
 const COUNT = 'echo login >> "$HOME/logins"'
@@ -67,9 +66,7 @@ const NOISY: { label: string; shell: string; files: Record<string, string>; show
 
 let sshd: TestSshd
 const users = new Map<string, TestUser>()
-const wheelhouse = mkdtempSync(join(tmpdir(), 'vsd-wheels-'))
-chmodSync(wheelhouse, 0o755)
-buildWheel(wheelhouse, 'vsddep', '1.0')
+const wheels = wheelhouse('vsddep', '1.0')
 
 beforeAll(async () => {
   sshd = await startSshd({ extraConfig: ['AuthorizedKeysFile .ssh/authorized_keys'] })
@@ -98,7 +95,7 @@ async function inputsFor(user: TestUser, overrides: Record<string, string> = {})
       ports: String(port),
       'version-url': `http://127.0.0.1:${port}/version`,
       'python-requirements': 'requirements.txt',
-      env: `PYTHONDONTWRITEBYTECODE=1\nPIP_NO_INDEX=1\nPIP_FIND_LINKS=${wheelhouse}\nPIP_DISABLE_PIP_VERSION_CHECK=1`,
+      env: `PYTHONDONTWRITEBYTECODE=1\nPIP_NO_INDEX=1\nPIP_FIND_LINKS=${wheels}\nPIP_DISABLE_PIP_VERSION_CHECK=1`,
       ...overrides
     }
   }

@@ -86,7 +86,7 @@ describe('connect-retries', () => {
         {
           whileRunning: async () => {
             await new Promise(resolve => setTimeout(resolve, 3000))
-            late = await startSshd({ port, authorize: [sshd.keys.ed25519] })
+            late = await startSshd({ port, user: sshd.user, authorize: [sshd.keys.ed25519] })
           }
         }
       )

@@ -46,13 +46,14 @@ describe('restart failures are clear and leave the old service up where they can
 
   it('a port held by an unrelated process fails the deploy naming it, and nothing is started', async () => {
     const port = await freePort()
+    // Another program of the deploy user's, which the action may see but must not signal.
     const squatter: ChildProcess = spawn(
-      'python3',
+      DEBIAN_PYTHON,
       [
         '-c',
         `import socket,time; s=socket.socket(); s.bind(("127.0.0.1", ${port})); s.listen(); time.sleep(120)`
       ],
-      { stdio: 'ignore' }
+      { ...sshd.asDeployUser, stdio: 'ignore' }
     )
     try {
       await new Promise(resolve => setTimeout(resolve, 500))

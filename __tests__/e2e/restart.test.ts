@@ -95,7 +95,7 @@ describe('restart that really restarts', () => {
 
   it('replaces a service first started by hand, found by process-match, children included', async () => {
     const { port, inputs } = await setup('by-hand', '', {}, true)
-    startByHand(port, 'started-by-hand')
+    startByHand(sshd, port, 'started-by-hand')
     await waitForCommit(port, 'started-by-hand')
     const result = await deploy({ ...inputs, sha: sha('3') })
     expect(result.stdout).toMatch(

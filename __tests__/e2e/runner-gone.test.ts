@@ -58,7 +58,11 @@ describe('a runner that froze or died while it held the lock', () => {
       /::warning title=Dead deploy lock broken::Broke the deploy lock of .* \(deploying 222222222222, since .*\): its runner sent no heartbeat for 30 s/
     )
     expect(await reportedCommit(port)).toBe(sha('3'))
-    expect(frozen.code).toBe(1)
+    expect({ code: frozen.code, signal: frozen.signal, stderr: frozen.stderr }).toEqual({
+      code: 1,
+      signal: null,
+      stderr: ''
+    })
     expect(failureMessage(frozen)).toContain(
       "stop: the deploy lock is no longer this run's (held by: "
     )

@@ -130,6 +130,7 @@ describe('strategy in-place', () => {
     const target = join(sshd.dir, 'in-place-app')
     write(target, 'server.log', 'keep me\n')
     write(target, 'uploads/user.png', 'upload')
+    sshd.handOver(target)
     const inputs = await deployInputs(sshd, source, target, {
       strategy: 'in-place',
       exclude: RICH_TREE_EXCLUDE_INPUT,
@@ -142,6 +143,7 @@ describe('strategy in-place', () => {
 
     changeTree(source)
     mkdirSync(join(target, 'pkg/__pycache__'), { recursive: true })
+    sshd.handOver(target)
     const second = await deploy(inputs)
     expect(second.outputs['uploaded-files']).toBe('3')
     expect(treeDigest(target, keptByHost)).toEqual(sourceDigest(source))
@@ -164,6 +166,7 @@ describe('strategy in-place', () => {
       'pkg/notes.txt': 'written by hand on the host\n'
     }
     for (const [path, text] of Object.entries(hostOwned)) write(target, path, text)
+    sshd.handOver(target)
     const inputs = await deployInputs(sshd, source, target, { strategy: 'in-place' })
     const first = await deploy(inputs)
     expect(first.stdout).toMatch(

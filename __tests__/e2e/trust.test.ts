@@ -15,6 +15,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   symlinkSync,
   writeFileSync
 } from 'node:fs'
@@ -36,7 +37,7 @@ const targets = killedAfterAll()
 const servers: ChildProcess[] = []
 
 beforeAll(async () => {
-  sshd = await startSshd({ userKeys: true })
+  sshd = await startSshd()
   other = createUser(sshd, 'vsdother', '/bin/sh')
 })
 afterAll(async () => {
@@ -45,10 +46,14 @@ afterAll(async () => {
   await sshd?.stop()
 })
 
-/** A directory others may traverse (mkdtemp makes 0700): where another user's view is tried. */
+/**
+ * The deploy user's directory, which others may traverse (mkdtemp makes 0700): where another
+ * user's view is tried.
+ */
 function openDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
   chmodSync(dir, 0o755)
+  sshd.handOver(dir)
   return dir
 }
 
@@ -273,7 +278,7 @@ describe('the target belongs to the deploy user', () => {
     await refused(
       target,
       new RegExp(
-        `lock: ${target} belongs to uid \\d+ \\(mode drwxrwxrwx\\), not to the deploy user root or root.*sudo chown root '${target}'`
+        `lock: ${target} belongs to uid \\d+ \\(mode drwxrwxrwx\\), not to the deploy user ${sshd.user} or root.*sudo chown ${sshd.user} '${target}'`
       )
     )
   })
@@ -299,18 +304,10 @@ describe('the target belongs to the deploy user', () => {
   })
 
   it("deploys a target that is the deploy user's own under /tmp (sticky), and keeps .deploy to that user", async () => {
-    const user = createUser(sshd, 'vsdtmp', '/bin/sh')
+    const target = `/tmp/vsd-${sshd.user}-app`
+    targets.push(target)
     try {
-      const target = `/tmp/vsd-${user.name}-app`
-      const port = await freePort()
-      const base = await deployInputs(sshd, serviceSource(), target, {
-        username: user.name,
-        'start-command': `${DEBIAN_PYTHON} -m vsdsvc start --port ${port}`,
-        ports: String(port),
-        'version-url': `http://127.0.0.1:${port}/version`
-      })
-      targets.push(target)
-      await deploy({ ...base, sha: sha('5') })
+      await deploy({ ...(await deployInputs(sshd, serviceSource(), target)), sha: sha('5') })
       // Another local user reads nothing of the action's own files.
       for (const file of ['journal', 'restart.log', 'state.json', 'service.log']) {
         expect(existsSync(join(target, '.deploy', file))).toBe(true)
@@ -326,7 +323,7 @@ describe('the target belongs to the deploy user', () => {
       }
       expect(lstatSync(join(target, '.deploy')).mode & 0o777).toBe(0o700)
     } finally {
-      user.remove()
+      rmSync(target, { recursive: true, force: true })
     }
   })
 })
@@ -381,32 +378,26 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()`
   it("fails on another user's listener on [::1] that this user cannot see, while the service holds its port on 127.0.0.1", async () => {
     // Where `localhost` resolves to ::1 first, this is what a URL naming localhost reaches. The
     // deploy user is not root, so the port check alone sees only its own service on the port.
-    const user = createUser(sshd, 'vsdv6', '/bin/sh')
-    try {
-      const port = await freePort()
-      const base = await deployInputs(sshd, serviceSource(), '~/app', {
-        username: user.name,
-        'start-command': `${DEBIAN_PYTHON} -m vsdsvc start --port ${port}`,
-        ports: String(port),
-        'version-url': `http://[::1]:${port}/version`,
-        'version-timeout': '5',
-        sha: sha('7')
-      })
-      // It binds once wait-for-exit found the port free, as the new service starts.
-      const run = await runAction(base, {
-        whileRunning: async child => {
-          await logShows(child, /::group::\S+: start\n/)
-          await otherUsersServer('::1', port, JSON.stringify({ commit: sha('7') }))
-        }
-      })
-      expect(run.code).toBe(1)
-      expect(failureMessage(run)).toMatch(
-        new RegExp(
-          `reports ${sha('7')}, but where version-url points on this host \\(::1 port ${port}\\) the listener is not a process of the new service .*\\n.*a process this user cannot see`
-        )
+    const port = await freePort()
+    const base = await deployInputs(sshd, serviceSource(), '~/app', {
+      'start-command': `${DEBIAN_PYTHON} -m vsdsvc start --port ${port}`,
+      ports: String(port),
+      'version-url': `http://[::1]:${port}/version`,
+      'version-timeout': '5',
+      sha: sha('7')
+    })
+    // It binds once wait-for-exit found the port free, as the new service starts.
+    const run = await runAction(base, {
+      whileRunning: async child => {
+        await logShows(child, /::group::\S+: start\n/)
+        await otherUsersServer('::1', port, JSON.stringify({ commit: sha('7') }))
+      }
+    })
+    expect(run.code).toBe(1)
+    expect(failureMessage(run)).toMatch(
+      new RegExp(
+        `reports ${sha('7')}, but where version-url points on this host \\(::1 port ${port}\\) the listener is not a process of the new service .*\\n.*a process this user cannot see`
       )
-    } finally {
-      user.remove()
-    }
+    )
   })
 })

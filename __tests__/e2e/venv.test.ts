@@ -4,21 +4,18 @@
  * dependency is a wheel made in the test, installed with pip from a local directory.
  */
 import { describe, expect, it } from '@jest/globals'
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { currentRelease, deploy, deployInputs, failureMessage, useSshd } from '../support/deploy.js'
 import { reportedCommit, serviceSource, sha } from '../support/service.js'
 import { type TestSshd } from '../support/sshd.js'
 import { treeDigest, write } from '../support/tree.js'
-import { buildWheel } from '../support/wheels.js'
+import { wheelhouse } from '../support/wheels.js'
 
 let sshd: TestSshd
 useSshd(started => (sshd = started), { stopServicesAfterEach: true })
 
-const wheelhouse = mkdtempSync(join(tmpdir(), 'vsd-wheels-'))
-buildWheel(wheelhouse, 'vsddep', '1.0')
-buildWheel(wheelhouse, 'vsddep', '2.0')
+const wheels = wheelhouse('vsddep', '1.0', '2.0')
 
 /** What the running service says it imported: `name version path`. */
 async function dependencyOf(port: number): Promise<string> {
@@ -33,7 +30,7 @@ async function venvInputs(target: string, version: string, overrides: Record<str
   write(source, 'requirements.txt', `vsddep==${version}\n`)
   const inputs = await deployInputs(sshd, source, target, {
     'python-requirements': 'requirements.txt',
-    env: `PYTHONDONTWRITEBYTECODE=1\nPIP_NO_INDEX=1\nPIP_FIND_LINKS=${wheelhouse}\nPIP_DISABLE_PIP_VERSION_CHECK=1`,
+    env: `PYTHONDONTWRITEBYTECODE=1\nPIP_NO_INDEX=1\nPIP_FIND_LINKS=${wheels}\nPIP_DISABLE_PIP_VERSION_CHECK=1`,
     ...overrides
   })
   return { source, inputs, port: Number(inputs.ports) }
@@ -138,6 +135,7 @@ describe('python-requirements', () => {
   it('in place: .venv in the target is switched to the new venv; a .venv the action did not make is refused', async () => {
     const target = join(sshd.dir, 'venv-in-place')
     write(target, '.venv/bin/python', 'the one someone made by hand\n')
+    sshd.handOver(target)
     const { source, inputs, port } = await venvInputs(target, '1.0', { strategy: 'in-place' })
     const refused = await deploy({ ...inputs, sha: sha('1') }, 1)
     expect(failureMessage(refused)).toContain(

@@ -121,7 +121,7 @@ describe('verify: the running service must report the deployed commit', () => {
       'start-command': 'sleep 30',
       ports: ''
     })
-    startByHand(port, sha('0'))
+    startByHand(sshd, port, sha('0'))
     try {
       await waitForCommit(port, sha('0'))
       const message = failureMessage(await deploy({ ...inputs, sha: sha('1') }, 1))

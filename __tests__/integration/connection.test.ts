@@ -84,6 +84,22 @@ describe('connect against a real sshd', () => {
 })
 
 describe('remote commands over the connection', () => {
+  it("run as the test sshd's own deploy user, not root, whose home holds no start-up files", async () => {
+    const session = await connectWith({})
+    try {
+      const { stdout } = await session.remote.run(sh`id -un; id -u; ls -A "$HOME"`, {
+        phase: 'test',
+        timeoutSeconds: 10
+      })
+      expect(stdout.split('\n').filter(Boolean)).toEqual([
+        sshd.user,
+        expect.not.stringMatching(/^0$/)
+      ])
+    } finally {
+      session.close()
+    }
+  })
+
   it('passes hostile values through as data', async () => {
     const session = await connectWith({})
     const hostile = `it's "$(touch pwned)" \`id\` $HOME; rm -rf /nope\nsecond line \\ end`
@@ -124,9 +140,8 @@ describe('remote commands over the connection', () => {
   it('treats a dropped connection as a failure, not success', async () => {
     const session = await connectWith({})
     const running = session.remote.run(sh`sleep 20`, { phase: 'test', timeoutSeconds: 30 })
-    // Kill the sshd processes serving sessions (children of the listener), not the listener.
     await new Promise(resolve => setTimeout(resolve, 300))
-    execFileSync('pkill', ['-KILL', '-P', String(sshd.process.pid)])
+    sshd.dropConnections()
     await expect(running).rejects.toThrow(/ended without an exit code|connection was lost/)
     await expect(
       session.remote.run(sh`true`, { phase: 'next', timeoutSeconds: 5 })
@@ -153,7 +168,7 @@ describe('tool check', () => {
       const path = execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim()
       if (path.startsWith('/')) symlinkSync(path, join(bin, tool))
     }
-    const limited = await startSshd({ extraConfig: [`SetEnv PATH=${bin}`] })
+    const limited = await startSshd({ user: sshd.user, extraConfig: [`SetEnv PATH=${bin}`] })
     try {
       const settings = getSettings(inputReader({ ...dryRunInputs(limited, sourceTree()) }))
       await expect(connect(settings.hosts[0], settings)).rejects.toThrow(

@@ -51,6 +51,8 @@ function bundleCopy(entry: 'index' | 'post'): string {
 
 export interface ActionRun {
   code: number | null
+  /** The signal that ended the run, when one did (code is null then). */
+  signal: NodeJS.Signals | null
   stdout: string
   stderr: string
   outputs: Record<string, string>
@@ -126,12 +128,15 @@ export async function runAction(
   child.stdout.on('data', chunk => (stdout += chunk))
   child.stderr.on('data', chunk => (stderr += chunk))
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 150_000)
-  const exited = new Promise<number | null>(resolveExit => child.on('close', resolveExit))
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>(resolveExit =>
+    child.on('close', (code, signal) => resolveExit([code, signal]))
+  )
   await options.whileRunning?.(child)
-  const code = await exited
+  const [code, signal] = await exited
   clearTimeout(timer)
   return {
     code,
+    signal,
     stdout,
     stderr,
     outputs: parseOutputFile(readFileSync(outputFile, 'utf8')),

@@ -80,7 +80,7 @@ export async function deploy(inputs: Record<string, string>, expectedCode = 0): 
   const result = await runAction(inputs)
   if (result.code !== expectedCode) {
     throw new Error(
-      `expected exit ${expectedCode}, got ${result.code}\n${result.stdout}\n${result.stderr}`
+      `expected exit ${expectedCode}, got ${result.code ?? result.signal}\n${result.stdout}\n${result.stderr}`
     )
   }
   return result

@@ -12,6 +12,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from './action.js'
+import type { TestSshd } from './sshd.js'
 
 export const SERVICE_DIR = join(PROJECT_ROOT, '__tests__', 'service')
 
@@ -75,11 +76,16 @@ export async function waitForCommit(
   throw new Error(`port ${port} reported ${last ?? 'nothing'}, expected ${commit}`)
 }
 
-/** Starts the service by hand, as someone would before the first deploy: its own session, detached. */
-export function startByHand(port: number, commit: string): ChildProcess {
+/**
+ * Starts the service by hand as the deploy user, as someone would before the first deploy: its
+ * own session, detached.
+ */
+export function startByHand(sshd: TestSshd, port: number, commit: string): ChildProcess {
   const dir = serviceSource()
   writeFileSync(join(dir, 'REVISION'), `${commit}\n`)
-  const child = spawn('setsid', ['python3', '-m', 'vsdsvc', 'start', '--port', String(port)], {
+  sshd.handOver(dir)
+  const child = spawn('setsid', [DEBIAN_PYTHON, '-m', 'vsdsvc', 'start', '--port', String(port)], {
+    ...sshd.asDeployUser,
     cwd: dir,
     stdio: 'ignore',
     detached: true

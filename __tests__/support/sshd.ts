@@ -2,12 +2,13 @@
  * A real OpenSSH sshd on a free loopback port, with its own host keys and client keys, for
  * integration and end-to-end tests. Fails loudly when sshd is not installed.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
-import { tmpdir, userInfo } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { createDeployUser } from './users.js'
 
 const run = promisify(execFile)
 const SSHD = '/usr/sbin/sshd'
@@ -21,7 +22,9 @@ export interface ClientKey {
 export interface TestSshd {
   host: string
   port: number
+  /** Who deploys: a user of this sshd's own unless `user` chose one; `stop` removes its own. */
   user: string
+  /** Holds the sshd's keys and config; belongs to its own deploy user, so targets go in it. */
   dir: string
   /** known_hosts lines for this server's host keys (ed25519 first, then rsa). */
   knownHosts: { ed25519: string; rsa: string }
@@ -31,6 +34,20 @@ export interface TestSshd {
   process: ChildProcess
   /** Everything sshd logged (it runs with -e). */
   log(): string
+  /**
+   * Cuts every session: kills the sshd processes serving them, not the listener. Each connection
+   * has a monitor (the listener's child) and, under it, the deploy user's sshd holding it too.
+   */
+  dropConnections(): void
+  /** Spawn options that run a process as the deploy user, as one started on the host by hand. */
+  asDeployUser: { uid: number; gid: number }
+  /** Gives what a test wrote on the "host" as root to the deploy user, as if that user wrote it. */
+  handOver(path: string): void
+  /**
+   * Mounts a tmpfs of `size` (a small disk a test can fill) at `path`, made if missing, its root
+   * the deploy user's as a target should be. Returns what unmounts it.
+   */
+  mountDisk(path: string, size: string): () => void
   stop(): Promise<void>
 }
 
@@ -115,6 +132,11 @@ export interface SshdOptions {
    * into this file (needs `pidNamespace`, whose end also ends strace's tracees).
    */
   traceExecs?: string
+  /**
+   * Log in as this user rather than a deploy user of this sshd's own: another test sshd's, for one
+   * login across hosts; or the runner's own (the demo, the bench).
+   */
+  user?: string
 }
 
 /** Resolves once sshd logs that it listens (works where the runner cannot reach it, too). */
@@ -154,7 +176,11 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
     ed25519: await fingerprintOf(`${hostEd.path}.pub`),
     rsa: await fingerprintOf(`${hostRsa.path}.pub`)
   }
-  const user = userInfo().username
+  // The sshd's own authorized_keys file (AuthorizedKeysFile below) serves every user, this one too.
+  const deployUser = options.user ? undefined : createDeployUser()
+  const user = options.user ?? deployUser?.name ?? ''
+  if (deployUser) await run('chown', [`${user}:${user}`, dir])
+  const removeUser = () => deployUser?.remove()
 
   const address = options.listenAddress ?? '127.0.0.1'
   for (let attempt = 1; ; attempt++) {
@@ -224,9 +250,12 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
     } catch (error) {
       child.kill('SIGKILL')
       if (attempt < 5 && /Address already in use/.test(log)) continue
+      removeUser()
       throw error
     }
     const name = port === 22 ? address : `[${address}]:${port}`
+    const id = (flag: string) => Number(execFileSync('id', [flag, user], { encoding: 'utf8' }))
+    const ids = { uid: id('-u'), gid: id('-g') }
     const line = (key: ClientKey): string =>
       `${name} ${readFileSync(`${key.path}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}`
     return {
@@ -239,6 +268,20 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
       keys: { ed25519, rsaPassphrase, ecdsa, notAuthorized },
       process: child,
       log: () => log,
+      dropConnections: () => {
+        const monitors = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+        const list = monitors.stdout.trim().split('\n').join(',')
+        if (list) spawnSync('pkill', ['-KILL', '-x', 'sshd', '-P', list])
+        spawnSync('pkill', ['-KILL', '-P', String(child.pid)])
+      },
+      asDeployUser: ids,
+      handOver: path => execFileSync('chown', ['-R', `${ids.uid}:${ids.gid}`, path]),
+      mountDisk: (path, size) => {
+        mkdirSync(path, { recursive: true })
+        const options = `size=${size},mode=0755,uid=${ids.uid},gid=${ids.gid}`
+        execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', path])
+        return () => execFileSync('umount', ['-l', path])
+      },
       stop: async () => {
         if (child.exitCode === null) {
           const gone = new Promise(resolve => child.once('exit', resolve))
@@ -246,6 +289,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
           child.kill(options.pidNamespace ? 'SIGKILL' : 'SIGTERM')
           await gone
         }
+        removeUser()
         rmSync(dir, { recursive: true, force: true })
       }
     }

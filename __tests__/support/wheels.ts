@@ -3,7 +3,9 @@
  * module, METADATA, WHEEL and RECORD. pip installs them with PIP_NO_INDEX=1 and PIP_FIND_LINKS.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 const BUILD_WHEEL = `
 import base64, hashlib, sys, zipfile
@@ -26,7 +28,18 @@ with zipfile.ZipFile(f"{directory}/{name}-{version}-py3-none-any.whl", "w") as w
 `
 
 /** Writes `<dir>/<name>-<version>-py3-none-any.whl`: a package whose VERSION is `version`. */
-export function buildWheel(dir: string, name: string, version: string): void {
+function buildWheel(dir: string, name: string, version: string): void {
   mkdirSync(dir, { recursive: true })
   execFileSync('python3', ['-c', BUILD_WHEEL, dir, name, version])
+}
+
+/**
+ * A directory of wheels of package `name`, one per version, that every user can read: the test
+ * sshd's deploy user installs from it (mkdtemp alone makes it root's only).
+ */
+export function wheelhouse(name: string, ...versions: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vsd-wheels-'))
+  chmodSync(dir, 0o755)
+  for (const version of versions) buildWheel(dir, name, version)
+  return dir
 }
