@@ -56724,32 +56724,6 @@ function sameAddress(a, b) {
   return isIP2(a) === 4 ? a === b : ipv6Bytes(a).join(",") === ipv6Bytes(b).join(",");
 }
 
-// src/host/verify/url-host.sh
-var url_host_default = `# shellcheck shell=sh
-# Where version-url points, seen from the host (verify.ts): the one address its host name resolves
-# to there (\`address A\`; an address literal is itself; nothing: \`unresolved\`), and the host's own
-# addresses (\`local A\`, one line each), so verify can tell whether the URL names this host, and
-# whose listener answers it.
-#
-# Inputs (urlHostScript): url_host, the URL's host name or address (no brackets).
-: "\${url_host:?}"
-case $url_host in
-  *:* | *[0-9]) case $url_host in *[!0-9a-fA-F:.]*) address= ;; *) address=$url_host ;; esac ;;
-  *) address= ;;
-esac
-if [ -z "$address" ]; then
-  # The name travels in the environment: a command line holding it is what pkill -f matches.
-  address=$(getent ahosts "$url_host" 2>/dev/null | awk 'NR == 1 { print $1 }')
-  [ -n "$address" ] || address=$(VSD_NAME=$url_host awk '!/^[ \\t]*#/ { for (i = 2; i <= NF; i++) if ($i == ENVIRON["VSD_NAME"]) { print $1; exit } }' /etc/hosts 2>/dev/null)
-fi
-if [ -n "$address" ]; then printf 'address %s\\n' "$address"; else echo unresolved; fi
-if command -v ip >/dev/null 2>&1; then
-  ip -o addr show 2>/dev/null | awk '{ sub(/\\/.*/, "", $4); print "local", $4 }'
-else
-  awk '/\\/32 host LOCAL/ { print "local", previous } { previous = $2 }' /proc/net/fib_trie 2>/dev/null | sort -u
-fi
-`;
-
 // src/remote/version-probe.ts
 import http from "node:http";
 import https from "node:https";
@@ -57034,7 +57008,39 @@ for port in $diag_ports; do
 done
 `;
 
+// src/host/verify/url-host.sh
+var url_host_default = `# shellcheck shell=sh
+# Where version-url points, seen from the host (tasks/verify.ts probeFor): the one address its host
+# name resolves to there (\`address A\`; an address literal is itself; nothing: \`unresolved\`), and
+# the host's own addresses (\`local A\`, one line each), so verify can tell whether the URL names
+# this host, and whose listener answers it.
+#
+# Inputs (urlHostScript): url_host, the URL's host name or address (no brackets).
+: "\${url_host:?}"
+case $url_host in
+  *:* | *[0-9]) case $url_host in *[!0-9a-fA-F:.]*) address= ;; *) address=$url_host ;; esac ;;
+  *) address= ;;
+esac
+if [ -z "$address" ]; then
+  # The name travels in the environment: a command line holding it is what pkill -f matches.
+  address=$(getent ahosts "$url_host" 2>/dev/null | awk 'NR == 1 { print $1 }')
+  [ -n "$address" ] || address=$(VSD_NAME=$url_host awk '!/^[ \\t]*#/ { for (i = 2; i <= NF; i++) if ($i == ENVIRON["VSD_NAME"]) { print $1; exit } }' /etc/hosts 2>/dev/null)
+fi
+if [ -n "$address" ]; then printf 'address %s\\n' "$address"; else echo unresolved; fi
+if command -v ip >/dev/null 2>&1; then
+  ip -o addr show 2>/dev/null | awk '{ sub(/\\/.*/, "", $4); print "local", $4 }'
+else
+  awk '/\\/32 host LOCAL/ { print "local", previous } { previous = $2 }' /proc/net/fib_trie 2>/dev/null | sort -u
+fi
+`;
+
 // src/commands/verify.ts
+function urlHostScript(name) {
+  return withInputs(url_host_default, { url_host: name });
+}
+function readUrlHost(stdout) {
+  return { address: answerOf(stdout, "address") || void 0, locals: answersOf(stdout, "local") };
+}
 function diagnosticsScript(startLog, logHeader, ports) {
   return joinCode([
     hostLibrary(),
@@ -57065,9 +57071,27 @@ function serviceIdentityScript(check) {
     })
   ]);
 }
+function readServiceIdentity(stdout) {
+  const holders = (kind) => answersOf(stdout, kind).flatMap((line) => {
+    const [, port, pid, epoch, command] = /^(\d+) (\S+) (\S+) (.*)$/.exec(line) ?? [];
+    if (!port) return [];
+    return pid === "?" ? `port ${port}: ${command}` : `port ${port}: PID ${pid}, started ${new Date(Number(epoch) * 1e3).toISOString()}, ${command}`;
+  });
+  const answered = answerOf(stdout, "answered");
+  return {
+    old: holders("old"),
+    free: answersOf(stdout, "free"),
+    strangers: holders("stranger"),
+    answered: answered ? Number(answered) : void 0,
+    recorded: answerOf(stdout, "recorded")?.trim()
+  };
+}
 function newServiceScript(target, mark) {
   return sh`${hostLibrary()}
 service_scan ${target} '' '' '' '' | awk -v mark=${mark} '$1 == "signal" && $4 >= mark { count++ } END { print "alive", count + 0 }'`;
+}
+function readAlive(stdout) {
+  return Number(answerOf(stdout, "alive") ?? 1);
 }
 
 // src/tasks/verify.ts
@@ -57078,14 +57102,14 @@ async function probeFor(ctx) {
   const name = url.hostname.replace(/^\[|\]$/g, "");
   const port = defaultPort(url);
   const checked = settings.ports.length === 0 || settings.ports.includes(port);
-  const { stdout } = await session.remote.run(withInputs(url_host_default, { url_host: name }), {
+  const { stdout } = await session.remote.run(urlHostScript(name), {
     phase: "verify",
     timeoutSeconds: COMMAND_SECONDS.ask
   });
-  const locals = answersOf(stdout, "local");
-  const ours = (address2) => locals.some((local) => sameAddress(local, address2));
+  const onHost2 = readUrlHost(stdout);
+  const ours = (address2) => onHost2.locals.some((local) => sameAddress(local, address2));
   if (settings.versionCheckFrom === "host") {
-    const address2 = answerOf(stdout, "address") || void 0;
+    const address2 = onHost2.address;
     if (!address2) return {};
     const here2 = isLoopback(address2) || ours(address2);
     return {
@@ -57170,19 +57194,10 @@ async function checkIdentity(ctx, restart, sha, probe, quiet = false) {
     }),
     { phase: "verify", timeoutSeconds: COMMAND_SECONDS.ask }
   );
-  const holders = (kind) => answersOf(stdout, kind).flatMap((line) => {
-    const [, port, pid, epoch, command] = /^(\d+) (\S+) (\S+) (.*)$/.exec(line) ?? [];
-    if (!port) return [];
-    return pid === "?" ? `port ${port}: ${command}` : `port ${port}: PID ${pid}, started ${new Date(Number(epoch) * 1e3).toISOString()}, ${command}`;
-  });
-  const old = holders("old");
-  const strangers = holders("stranger");
-  const free = answersOf(stdout, "free");
-  const recorded = answerOf(stdout, "recorded")?.trim();
+  const { recorded, ...identity } = readServiceIdentity(stdout);
   if (recorded !== void 0 && !quiet)
     info2(`Recorded the service's processes in ${layout.stateFile}: ${recorded || "(none found)"}`);
-  const answered = answerOf(stdout, "answered");
-  return { old, free, strangers, answered: answered ? Number(answered) : void 0 };
+  return identity;
 }
 var ALIVE_CHECK_MS = 1e3;
 var Certainty = class {
@@ -57218,8 +57233,7 @@ var Certainty = class {
       newServiceScript(layout.target, this.restart.stopped.mark),
       { phase: "verify", timeoutSeconds: COMMAND_SECONDS.ask }
     );
-    const alive = Number(answerOf(stdout, "alive") ?? 1);
-    if (alive > 0) {
+    if (readAlive(stdout) > 0) {
       this.seenAlive = true;
       this.goneChecks = 0;
       return void 0;

@@ -7,6 +7,8 @@ import {
 import { holderPidFile } from './hold.js'
 import IDENTITY_SCRIPT from '../host/verify/identity.sh'
 import DIAGNOSE_SCRIPT from '../host/verify/diagnose.sh'
+import URL_HOST_SCRIPT from '../host/verify/url-host.sh'
+import { answerOf, answersOf } from '../remote/protocol.js'
 import { joinCode, sh, withInputs, type ShellCode } from '../remote/shell.js'
 import { hostLibrary } from '../remote/host-library.js'
 
@@ -17,6 +19,16 @@ import { hostLibrary } from '../remote/host-library.js'
 export interface Probe {
   address?: string
   listener?: { port: number; exact: string[]; any: string[] }
+}
+
+/** Where version-url's host name points, seen from the host, and the host's own addresses. */
+export function urlHostScript(name: string): ShellCode {
+  return withInputs(URL_HOST_SCRIPT, { url_host: name })
+}
+
+/** What url-host.sh answered: the URL's address on the host (if it resolved) and the host's own. */
+export function readUrlHost(stdout: string): { address?: string; locals: string[] } {
+  return { address: answerOf(stdout, 'address') || undefined, locals: answersOf(stdout, 'local') }
 }
 
 /** This start's lines of the start log and who holds each service port, for a failure report. */
@@ -71,8 +83,45 @@ export function serviceIdentityScript(check: {
   ])
 }
 
+/** Who holds the service's ports and the URL's, as identity.sh answered. */
+export interface Identity {
+  /** `port P: PID N, started T, COMMAND` for each holder older than this deploy's stop. */
+  old: string[]
+  /** Service ports nobody holds yet. */
+  free: string[]
+  /** `port P: …` for each process listening where version-url points that is not the new service's. */
+  strangers: string[]
+  /** When the new service first answered, seen from the host (its uptime, s). */
+  answered?: number
+}
+
+/** What identity.sh answered, with the PIDs it recorded in state.json (`recorded`), if it did. */
+export function readServiceIdentity(stdout: string): Identity & { recorded?: string } {
+  const holders = (kind: 'old' | 'stranger') =>
+    answersOf(stdout, kind).flatMap(line => {
+      const [, port, pid, epoch, command] = /^(\d+) (\S+) (\S+) (.*)$/.exec(line) ?? []
+      if (!port) return []
+      return pid === '?'
+        ? `port ${port}: ${command}`
+        : `port ${port}: PID ${pid}, started ${new Date(Number(epoch) * 1000).toISOString()}, ${command}`
+    })
+  const answered = answerOf(stdout, 'answered')
+  return {
+    old: holders('old'),
+    free: answersOf(stdout, 'free'),
+    strangers: holders('stranger'),
+    answered: answered ? Number(answered) : undefined,
+    recorded: answerOf(stdout, 'recorded')?.trim()
+  }
+}
+
 /** How many processes of this target's service started after the stop (`alive N`). */
 export function newServiceScript(target: string, mark: number): ShellCode {
   return sh`${hostLibrary()}
 service_scan ${target} '' '' '' '' | awk -v mark=${mark} '$1 == "signal" && $4 >= mark { count++ } END { print "alive", count + 0 }'`
+}
+
+/** How many processes of the new start newServiceScript found (any, when it did not say). */
+export function readAlive(stdout: string): number {
+  return Number(answerOf(stdout, 'alive') ?? 1)
 }

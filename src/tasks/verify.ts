@@ -1,9 +1,7 @@
 import semver from 'semver'
 import type { DeployContext } from '../model/context.js'
-import { withInputs } from '../remote/shell.js'
 import { lookup } from 'node:dns/promises'
 import { isLoopback, listenAddresses, sameAddress } from '../remote/listen-address.js'
-import URL_HOST_SCRIPT from '../host/verify/url-host.sh'
 import {
   answerValue,
   commitMatches,
@@ -17,12 +15,16 @@ import { reconnect, renew } from './connect.js'
 import { bothServe, type Restart } from './restart.js'
 import { info } from '../report/host-text.js'
 import { COMMAND_SECONDS } from '../model/budgets.js'
-import { answerOf, answersOf } from '../remote/protocol.js'
 import {
   diagnosticsScript,
   serviceIdentityScript,
   Probe,
-  newServiceScript
+  newServiceScript,
+  readAlive,
+  readServiceIdentity,
+  readUrlHost,
+  urlHostScript,
+  type Identity
 } from '../commands/verify.js'
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
@@ -56,14 +58,14 @@ export async function probeFor(ctx: DeployContext): Promise<Probe> {
   const port = defaultPort(url)
   // ports that list only other ports: the URL's listener is a proxy, and they carry the check.
   const checked = settings.ports.length === 0 || settings.ports.includes(port)
-  const { stdout } = await session.remote.run(withInputs(URL_HOST_SCRIPT, { url_host: name }), {
+  const { stdout } = await session.remote.run(urlHostScript(name), {
     phase: 'verify',
     timeoutSeconds: COMMAND_SECONDS.ask
   })
-  const locals = answersOf(stdout, 'local')
-  const ours = (address: string) => locals.some(local => sameAddress(local, address))
+  const onHost = readUrlHost(stdout)
+  const ours = (address: string) => onHost.locals.some(local => sameAddress(local, address))
   if (settings.versionCheckFrom === 'host') {
-    const address = answerOf(stdout, 'address') || undefined
+    const address = onHost.address
     if (!address) return {}
     const here = isLoopback(address) || ours(address)
     return {
@@ -157,17 +159,6 @@ export function pollDelayMs(elapsedMs: number): number {
 }
 
 /** What the port check after a matching answer found. */
-interface Identity {
-  /** `port P: PID N, started T, COMMAND` for each holder older than this deploy's stop. */
-  old: string[]
-  /** Service ports nobody holds yet. */
-  free: string[]
-  /** `port P: …` for each process listening where version-url points that is not the new service's. */
-  strangers: string[]
-  /** When the new service first answered, seen from the host (its uptime, s). */
-  answered?: number
-}
-
 async function checkIdentity(
   ctx: DeployContext,
   restart: Restart,
@@ -189,22 +180,10 @@ async function checkIdentity(
     }),
     { phase: 'verify', timeoutSeconds: COMMAND_SECONDS.ask }
   )
-  const holders = (kind: 'old' | 'stranger') =>
-    answersOf(stdout, kind).flatMap(line => {
-      const [, port, pid, epoch, command] = /^(\d+) (\S+) (\S+) (.*)$/.exec(line) ?? []
-      if (!port) return []
-      return pid === '?'
-        ? `port ${port}: ${command}`
-        : `port ${port}: PID ${pid}, started ${new Date(Number(epoch) * 1000).toISOString()}, ${command}`
-    })
-  const old = holders('old')
-  const strangers = holders('stranger')
-  const free = answersOf(stdout, 'free')
-  const recorded = answerOf(stdout, 'recorded')?.trim()
+  const { recorded, ...identity } = readServiceIdentity(stdout)
   if (recorded !== undefined && !quiet)
     info(`Recorded the service's processes in ${layout.stateFile}: ${recorded || '(none found)'}`)
-  const answered = answerOf(stdout, 'answered')
-  return { old, free, strangers, answered: answered ? Number(answered) : undefined }
+  return identity
 }
 
 /** Milliseconds between verify's checks that the new start still has a process. */
@@ -257,8 +236,7 @@ class Certainty {
       newServiceScript(layout.target, this.restart.stopped.mark),
       { phase: 'verify', timeoutSeconds: COMMAND_SECONDS.ask }
     )
-    const alive = Number(answerOf(stdout, 'alive') ?? 1)
-    if (alive > 0) {
+    if (readAlive(stdout) > 0) {
       this.seenAlive = true
       this.goneChecks = 0
       return undefined

@@ -1,8 +1,8 @@
 # shellcheck shell=sh
-# Where version-url points, seen from the host (verify.ts): the one address its host name resolves
-# to there (`address A`; an address literal is itself; nothing: `unresolved`), and the host's own
-# addresses (`local A`, one line each), so verify can tell whether the URL names this host, and
-# whose listener answers it.
+# Where version-url points, seen from the host (tasks/verify.ts probeFor): the one address its host
+# name resolves to there (`address A`; an address literal is itself; nothing: `unresolved`), and
+# the host's own addresses (`local A`, one line each), so verify can tell whether the URL names
+# this host, and whose listener answers it.
 #
 # Inputs (urlHostScript): url_host, the URL's host name or address (no brackets).
 : "${url_host:?}"
