@@ -24,7 +24,7 @@ export interface TestSshd {
   port: number
   /** Who deploys: a user of this sshd's own unless `user` chose one; `stop` removes its own. */
   user: string
-  /** Holds the sshd's keys and config; belongs to its own deploy user, so targets go in it. */
+  /** Holds the sshd's keys and config; belongs to the deploy user, so targets go in it. */
   dir: string
   /** known_hosts lines for this server's host keys (ed25519 first, then rsa). */
   knownHosts: { ed25519: string; rsa: string }
@@ -179,8 +179,11 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   // The sshd's own authorized_keys file (AuthorizedKeysFile below) serves every user, this one too.
   const deployUser = options.user ? undefined : createDeployUser()
   const user = options.user ?? deployUser?.name ?? ''
-  if (deployUser) await run('chown', [`${user}:${user}`, dir])
   const removeUser = () => deployUser?.remove()
+  const id = (flag: string) => Number(execFileSync('id', [flag, user], { encoding: 'utf8' }))
+  const ids = { uid: id('-u'), gid: id('-g') }
+  // sshd reads the authorized_keys file in it as the user logging in.
+  await run('chown', [`${ids.uid}:${ids.gid}`, dir])
 
   const address = options.listenAddress ?? '127.0.0.1'
   for (let attempt = 1; ; attempt++) {
@@ -254,8 +257,6 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
       throw error
     }
     const name = port === 22 ? address : `[${address}]:${port}`
-    const id = (flag: string) => Number(execFileSync('id', [flag, user], { encoding: 'utf8' }))
-    const ids = { uid: id('-u'), gid: id('-g') }
     const line = (key: ClientKey): string =>
       `${name} ${readFileSync(`${key.path}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}`
     return {
