@@ -130,7 +130,12 @@ http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
     await new Promise(resolve => setTimeout(resolve, 2000))
     const waiter = runAction({ ...ownPaths, sha: sha('8') })
     const [first, second] = await Promise.all([holder, waiter])
-    expect([first.code, second.code]).toEqual([0, 0])
+    expect([first.code, second.code, failureMessage(first), failureMessage(second)]).toEqual([
+      0,
+      0,
+      '',
+      ''
+    ])
     expect(second.stdout).toMatch(
       /^waiting for the deploy lock \([01] of \d+ s\), held by: .*"sha":"7{40}"/m
     )
